@@ -1,0 +1,33 @@
+# Coffer: `make` builds into build/bin/; `make run` and `make test` also
+# install whatever is missing first (scripts/install-deps).
+BUILD      ?= build
+TEST_BUILD ?= build/test
+JOBS       ?= $(shell nproc)
+
+.PHONY: all build deps run test bench clean
+
+all: build
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	scripts/install-deps
+
+run: deps build
+	scripts/run
+
+# The test build uses clang with ASan+UBSan and libFuzzer; the SDK and system
+# suites run the sanitized servers too.
+test: deps
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DCOFFER_SANITIZE=ON -DCOFFER_FUZZ=ON >/dev/null
+	cmake --build $(TEST_BUILD) -j $(JOBS)
+	ctest --test-dir $(TEST_BUILD) --output-on-failure -j $(JOBS)
+
+bench: deps build
+	bench/run
+
+clean:
+	rm -rf $(BUILD)

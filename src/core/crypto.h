@@ -1,0 +1,125 @@
+/*
+ * Cryptography: the only interface to OpenSSL 3 (EVP APIs only).  No other
+ * Coffer file includes an OpenSSL header.  Algorithms are fetched once by
+ * cf_crypto_init(); every function below is thread-safe after that.
+ *
+ * Keys given as cf_slice are borrowed.  Outputs that can hold secrets
+ * (plaintext, unwrapped keys, private DER/PEM) must go to buffers made with
+ * cf_buf_init_secret(); the functions never leave copies behind.
+ * Tag and signature checks fail with CF_ERR_DECRYPT; they never return data
+ * that did not authenticate.
+ */
+#ifndef CF_CRYPTO_H
+#define CF_CRYPTO_H
+
+#include <stdint.h>
+
+#include "buf.h"
+
+CF_MUST_USE bool cf_crypto_init(void);
+CF_MUST_USE bool cf_random_bytes(void *out, size_t len);
+
+/* ---- digests, MAC, KDF ---- */
+typedef enum { CF_HASH_SHA1, CF_HASH_SHA256, CF_HASH_SHA384, CF_HASH_SHA512 } cf_hash;
+
+size_t cf_hash_len(cf_hash h);
+/* out must hold cf_hash_len(h) bytes. */
+CF_MUST_USE bool cf_hash_compute(cf_hash h, cf_slice in, uint8_t *out);
+CF_MUST_USE bool cf_hmac_sha256(cf_slice key, cf_slice msg, uint8_t out[32]);
+CF_MUST_USE bool cf_hkdf_sha256(cf_slice ikm, cf_slice salt, cf_slice info, uint8_t *out,
+                                size_t out_len);
+
+/* ---- symmetric ---- */
+#define CF_GCM_IV_LEN 12
+#define CF_GCM_TAG_LEN 16
+#define CF_CBC_IV_LEN 16
+
+/* AES-GCM with a 16/24/32-byte key, 12-byte IV, 16-byte tag; ct has pt.len bytes. */
+CF_MUST_USE bool cf_aes_gcm_encrypt(cf_slice key, cf_slice iv, cf_slice aad, cf_slice pt,
+                                    uint8_t *ct, uint8_t tag[CF_GCM_TAG_LEN]);
+/* Fails with CF_ERR_DECRYPT (and wipes pt) when the tag does not verify. */
+CF_MUST_USE bool cf_aes_gcm_decrypt(cf_slice key, cf_slice iv, cf_slice aad, cf_slice ct,
+                                    cf_slice tag, uint8_t *pt);
+/* AES-CBC with a 16/24/32-byte key and 16-byte IV; `pad` selects PKCS#7. */
+CF_MUST_USE bool cf_aes_cbc_encrypt(cf_slice key, cf_slice iv, bool pad, cf_slice pt, cf_buf *out);
+CF_MUST_USE bool cf_aes_cbc_decrypt(cf_slice key, cf_slice iv, bool pad, cf_slice ct, cf_buf *out);
+/* AES key wrap, RFC 3394 (default IV); key to wrap: multiple of 8, >= 16 bytes. */
+CF_MUST_USE bool cf_aes_kw_wrap(cf_slice kek, cf_slice key, cf_buf *out);
+CF_MUST_USE bool cf_aes_kw_unwrap(cf_slice kek, cf_slice wrapped, cf_buf *out);
+
+/* ---- asymmetric keys ---- */
+typedef struct cf_pkey cf_pkey; /* an EVP_PKEY; RSA or EC */
+
+typedef enum { CF_KTY_RSA, CF_KTY_EC, CF_KTY_OCT } cf_kty;
+typedef enum { CF_CURVE_P256, CF_CURVE_P384, CF_CURVE_P521, CF_CURVE_P256K } cf_curve;
+
+/* JWK names: "P-256", "P-384", "P-521", "P-256K". */
+CF_MUST_USE bool cf_curve_from_name(cf_slice name, cf_curve *out);
+const char *cf_curve_name(cf_curve c);
+
+/* bits: 2048, 3072 or 4096; e: odd, >= 3 (65537 is the default elsewhere). */
+CF_MUST_USE bool cf_pkey_generate_rsa(unsigned bits, uint32_t e, cf_pkey **out);
+CF_MUST_USE bool cf_pkey_generate_ec(cf_curve curve, cf_pkey **out);
+void cf_pkey_free(cf_pkey *key);
+cf_kty cf_pkey_kty(const cf_pkey *key);
+unsigned cf_pkey_bits(const cf_pkey *key);
+/* Only for EC keys. */
+cf_curve cf_pkey_curve(const cf_pkey *key);
+bool cf_pkey_has_private(const cf_pkey *key);
+
+/* PKCS#8 DER of the private key, into a secret buffer. */
+CF_MUST_USE bool cf_pkey_private_der(const cf_pkey *key, cf_buf *out);
+CF_MUST_USE bool cf_pkey_from_private_der(cf_slice der, cf_pkey **out);
+/* SubjectPublicKeyInfo DER. */
+CF_MUST_USE bool cf_pkey_public_der(const cf_pkey *key, cf_buf *out);
+CF_MUST_USE bool cf_pkey_from_public_der(cf_slice der, cf_pkey **out);
+/* PEM, for TLS: private (PKCS#8, secret buffer) and public. */
+CF_MUST_USE bool cf_pkey_private_pem(const cf_pkey *key, cf_buf *out);
+
+/* ---- JWK (RFC 7517/7518) <-> keys ----
+ * `jwk` is a jansson object (json_t *, passed as void * to keep jansson out
+ * of this header's users that do not need it).
+ * to_jwk_public adds "kty" and n/e or crv/x/y (base64url, no padding).
+ * from_jwk accepts kty RSA/RSA-HSM (n, e [, d, p, q, dp, dq, qi]) and EC/EC-HSM
+ * (crv, x, y [, d]); with want_private the private members are required.
+ * Checks: key consistency (the private key matches the public part, the
+ * point is on the curve), RSA size 2048..4096. */
+CF_MUST_USE bool cf_pkey_to_jwk_public(const cf_pkey *key, void *jwk);
+CF_MUST_USE bool cf_pkey_from_jwk(const void *jwk, bool want_private, cf_pkey **out);
+
+/* ---- RSA encryption ---- */
+typedef enum { CF_RSA_PKCS1, CF_RSA_OAEP_SHA1, CF_RSA_OAEP_SHA256 } cf_rsa_pad;
+
+CF_MUST_USE bool cf_rsa_encrypt(const cf_pkey *key, cf_rsa_pad pad, cf_slice pt, cf_buf *out);
+/* Fails with CF_ERR_DECRYPT on any padding error. */
+CF_MUST_USE bool cf_rsa_decrypt(const cf_pkey *key, cf_rsa_pad pad, cf_slice ct, cf_buf *out);
+
+/* ---- signatures over a digest (JWS algorithms) ---- */
+typedef enum {
+    CF_SIG_RS256, CF_SIG_RS384, CF_SIG_RS512,
+    CF_SIG_PS256, CF_SIG_PS384, CF_SIG_PS512,
+    CF_SIG_ES256, CF_SIG_ES384, CF_SIG_ES512, CF_SIG_ES256K,
+} cf_sig_alg;
+
+/* The hash a signature algorithm uses. */
+cf_hash cf_sig_hash(cf_sig_alg alg);
+/* Fails with CF_ERR_BAD_INPUT when the key does not fit the algorithm
+ * (RSA for RS/PS; the matching curve for ES) or the digest length is wrong.
+ * EC signatures are the JWS raw r||s form, each half padded to the curve size;
+ * PS uses salt length = digest length. */
+CF_MUST_USE bool cf_sign_digest(const cf_pkey *key, cf_sig_alg alg, cf_slice digest, cf_buf *sig);
+/* Sets *valid; fails only when the inputs are malformed for the key. */
+CF_MUST_USE bool cf_verify_digest(const cf_pkey *key, cf_sig_alg alg, cf_slice digest, cf_slice sig,
+                                  bool *valid);
+
+/* ---- X.509 for the development CA ---- */
+/* A self-signed CA certificate (PEM) for `key`, valid `days`. */
+CF_MUST_USE bool cf_x509_self_signed_ca(const cf_pkey *key, const char *common_name, unsigned days,
+                                        cf_buf *cert_pem);
+/* A server certificate (PEM) for `key`, signed by the CA; `sans` are DNS
+ * names or IP addresses (detected), serverAuth EKU. */
+CF_MUST_USE bool cf_x509_issue_server(const cf_pkey *ca_key, cf_slice ca_cert_pem,
+                                      const cf_pkey *key, const char *const *sans, size_t n_sans,
+                                      unsigned days, cf_buf *cert_pem);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * Thread-local error record.  The detail is copied into a fixed buffer so
+ * that raising an error never allocates and never fails.
+ */
+#include "result.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CF_ERROR_DETAIL_MAX 256
+
+static const struct {
+    const char *name;
+    const char *message;
+} cf_err_table[CF_ERR_COUNT] = {
+    [CF_OK] = {"CF_OK", "success"},
+    [CF_ERR_BAD_INPUT] = {"CF_ERR_BAD_INPUT", "invalid parameter"},
+    [CF_ERR_TOO_LARGE] = {"CF_ERR_TOO_LARGE", "input too large"},
+    [CF_ERR_NOT_FOUND] = {"CF_ERR_NOT_FOUND", "not found"},
+    [CF_ERR_CONFLICT] = {"CF_ERR_CONFLICT", "conflict"},
+    [CF_ERR_DELETED] = {"CF_ERR_DELETED", "object is deleted but recoverable"},
+    [CF_ERR_UNAUTHORIZED] = {"CF_ERR_UNAUTHORIZED", "unauthorized"},
+    [CF_ERR_FORBIDDEN] = {"CF_ERR_FORBIDDEN", "forbidden"},
+    [CF_ERR_OPERATION] = {"CF_ERR_OPERATION", "operation not permitted"},
+    [CF_ERR_DISABLED] = {"CF_ERR_DISABLED", "object is disabled or outside its validity period"},
+    [CF_ERR_UNSUPPORTED] = {"CF_ERR_UNSUPPORTED", "not supported"},
+    [CF_ERR_DECRYPT] = {"CF_ERR_DECRYPT", "integrity check failed"},
+    [CF_ERR_NOMEM] = {"CF_ERR_NOMEM", "out of memory"},
+    [CF_ERR_IO] = {"CF_ERR_IO", "I/O error"},
+    [CF_ERR_DB] = {"CF_ERR_DB", "database error"},
+    [CF_ERR_CRYPTO] = {"CF_ERR_CRYPTO", "cryptographic operation failed"},
+    [CF_ERR_SEAL] = {"CF_ERR_SEAL", "seal unavailable"},
+    [CF_ERR_INTERNAL] = {"CF_ERR_INTERNAL", "internal error"},
+};
+
+static _Thread_local struct {
+    cf_err code;
+    const char *file;
+    int line;
+    bool has_detail;
+    char detail[CF_ERROR_DETAIL_MAX];
+    char where[CF_ERROR_DETAIL_MAX];
+} cf_error_state;
+
+const char *cf_err_name(cf_err code)
+{
+    if ((unsigned)code >= CF_ERR_COUNT)
+        return "CF_ERR_UNKNOWN";
+    return cf_err_table[code].name;
+}
+
+void cf_error_raise(cf_err code, const char *file, int line, const char *detail)
+{
+    cf_error_state.code = code;
+    cf_error_state.file = file;
+    cf_error_state.line = line;
+    cf_error_state.has_detail = detail != NULL;
+    if (detail)
+        snprintf(cf_error_state.detail, sizeof cf_error_state.detail, "%s", detail);
+}
+
+void cf_error_raisef(cf_err code, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cf_error_state.detail, sizeof cf_error_state.detail, fmt, ap);
+    va_end(ap);
+    cf_error_state.code = code;
+    cf_error_state.file = file;
+    cf_error_state.line = line;
+    cf_error_state.has_detail = true;
+}
+
+cf_err cf_error_code(void)
+{
+    return cf_error_state.code;
+}
+
+const char *cf_error_detail(void)
+{
+    if (cf_error_state.has_detail)
+        return cf_error_state.detail;
+    cf_err code = cf_error_state.code;
+    return (unsigned)code < CF_ERR_COUNT ? cf_err_table[code].message : "unknown error";
+}
+
+const char *cf_error_where(void)
+{
+    if (!cf_error_state.file)
+        return "?";
+    snprintf(cf_error_state.where, sizeof cf_error_state.where, "%s:%d", cf_error_state.file,
+             cf_error_state.line);
+    return cf_error_state.where;
+}
+
+void cf_error_clear(void)
+{
+    cf_error_state.code = CF_OK;
+    cf_error_state.file = NULL;
+    cf_error_state.has_detail = false;
+}

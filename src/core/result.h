@@ -1,0 +1,101 @@
+/*
+ * Results and errors.
+ *
+ * Every fallible function in Coffer returns `bool` marked CF_MUST_USE: true
+ * on success, false on failure with the reason in a thread-local error
+ * record (a code from one table, the file:line that raised it and an
+ * optional short detail for the client).  The guard macros below keep the
+ * happy path straight and branch only on failure, after s2n's safety macros
+ * (see docs/SAFETY-MACROS.md).
+ *
+ * Details are shown to API clients: they must never carry secret bytes.
+ */
+#ifndef CF_RESULT_H
+#define CF_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CF_MUST_USE __attribute__((warn_unused_result))
+#define CF_NONNULL __attribute__((nonnull))
+#define CF_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* One table of error codes; categories group them for mapping to services. */
+typedef enum {
+    CF_OK = 0,
+    /* caller's fault */
+    CF_ERR_BAD_INPUT,      /* malformed or invalid parameter */
+    CF_ERR_TOO_LARGE,      /* an input exceeded its cap */
+    CF_ERR_NOT_FOUND,      /* object does not exist */
+    CF_ERR_CONFLICT,       /* object exists / state forbids it */
+    CF_ERR_DELETED,        /* name held by a soft-deleted object */
+    CF_ERR_UNAUTHORIZED,   /* missing or invalid credentials */
+    CF_ERR_FORBIDDEN,      /* authenticated but not permitted */
+    CF_ERR_OPERATION,      /* operation not allowed on this object */
+    CF_ERR_DISABLED,       /* object disabled, not yet valid or expired */
+    CF_ERR_UNSUPPORTED,    /* algorithm or feature not supported */
+    CF_ERR_DECRYPT,        /* authentication / integrity check failed */
+    /* our fault or the environment's */
+    CF_ERR_NOMEM,
+    CF_ERR_IO,
+    CF_ERR_DB,
+    CF_ERR_CRYPTO,
+    CF_ERR_SEAL,
+    CF_ERR_INTERNAL,
+    CF_ERR_COUNT
+} cf_err;
+
+/* Symbolic name of an error code, e.g. "CF_ERR_NOT_FOUND". */
+const char *cf_err_name(cf_err code);
+
+/* Record an error for the current thread.  `detail` may be NULL. */
+void cf_error_raise(cf_err code, const char *file, int line, const char *detail);
+void cf_error_raisef(cf_err code, const char *file, int line, const char *fmt, ...) CF_PRINTF(4, 5);
+
+cf_err cf_error_code(void);
+/* The detail, or the default message of the code; never NULL. */
+const char *cf_error_detail(void);
+/* "file:line" of the raise, for logs; never NULL. */
+const char *cf_error_where(void);
+void cf_error_clear(void);
+
+#define CF_RAISE(code, detail) cf_error_raise((code), __FILE__, __LINE__, (detail))
+
+/* Fail with `code` unless `cond` holds. */
+#define CF_ENSURE(cond, code, detail)                                          \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            CF_RAISE((code), (detail));                                        \
+            return false;                                                      \
+        }                                                                      \
+    } while (0)
+
+/* Fail with `code` and a formatted detail unless `cond` holds. */
+#define CF_ENSUREF(cond, code, ...)                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            cf_error_raisef((code), __FILE__, __LINE__, __VA_ARGS__);          \
+            return false;                                                      \
+        }                                                                      \
+    } while (0)
+
+#define CF_ENSURE_REF(p) CF_ENSURE((p) != NULL, CF_ERR_INTERNAL, "null reference")
+
+/* Propagate a failure already recorded by a callee. */
+#define CF_GUARD(x)                                                            \
+    do {                                                                       \
+        if (!(x))                                                              \
+            return false;                                                      \
+    } while (0)
+
+/* Fail now. */
+#define CF_BAIL(code, detail)                                                  \
+    do {                                                                       \
+        CF_RAISE((code), (detail));                                            \
+        return false;                                                          \
+    } while (0)
+
+/* Allocation that fails with CF_ERR_NOMEM. */
+#define CF_ENSURE_ALLOC(p) CF_ENSURE((p) != NULL, CF_ERR_NOMEM, NULL)
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * A minimal unit-test harness: CHECK records a failure and carries on, so a
+ * run reports every broken assertion; main() returns non-zero on any.
+ */
+#ifndef CF_TEST_H
+#define CF_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cf_test_failures;
+static int cf_test_checks;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        cf_test_checks++;                                                      \
+        if (!(cond)) {                                                         \
+            cf_test_failures++;                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                      \
+    } while (0)
+
+#define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
+#define CHECK_STR(a, b) CHECK(strcmp((a), (b)) == 0)
+
+#define RUN(fn)                                                                \
+    do {                                                                       \
+        fprintf(stderr, "-- %s\n", #fn);                                       \
+        fn();                                                                  \
+    } while (0)
+
+#define TEST_DONE()                                                            \
+    do {                                                                       \
+        fprintf(stderr, "%d checks, %d failed\n", cf_test_checks, cf_test_failures); \
+        return cf_test_failures ? 1 : 0;                                       \
+    } while (0)
+
+#endif
