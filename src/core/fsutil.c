@@ -1,0 +1,117 @@
+/* Crash-safe file helpers; see fsutil.h. */
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool cf_write_all(int fd, cf_slice data)
+{
+    size_t off = 0;
+    while (off < data.len) {
+        ssize_t n = write(fd, data.ptr + off, data.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        CF_ENSURE(n > 0, CF_ERR_IO, "write failed");
+        off += (size_t)n;
+    }
+    return true;
+}
+
+static bool cf_fsync_dir_of(const char *path)
+{
+    char copy[PATH_MAX];
+    CF_ENSURE(strlen(path) < sizeof copy, CF_ERR_IO, "path too long");
+    snprintf(copy, sizeof copy, "%s", path);
+    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CF_ENSURE(dfd >= 0, CF_ERR_IO, "cannot open directory");
+    int rc = fsync(dfd);
+    close(dfd);
+    CF_ENSURE(rc == 0, CF_ERR_IO, "fsync of directory failed");
+    return true;
+}
+
+bool cf_write_file_atomic(const char *path, cf_slice data, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    CF_ENSURE(snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) < (int)sizeof tmp,
+              CF_ERR_IO, "path too long");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    CF_ENSUREF(fd >= 0, CF_ERR_IO, "cannot create %s", tmp);
+    bool ok = fchmod(fd, mode) == 0 && cf_write_all(fd, data) && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        CF_BAIL(CF_ERR_IO, "cannot write file");
+    }
+    return cf_fsync_dir_of(path);
+}
+
+bool cf_read_file(const char *path, size_t max, cf_buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CF_ENSUREF(fd >= 0, errno == ENOENT ? CF_ERR_NOT_FOUND : CF_ERR_IO, "cannot open %s", path);
+    bool ok = true;
+    for (;;) {
+        uint8_t chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            ok = n == 0;
+            break;
+        }
+        if ((size_t)n > max - out->len || !cf_buf_append(out, chunk, (size_t)n)) {
+            ok = false;
+            break;
+        }
+    }
+    close(fd);
+    CF_ENSUREF(ok, CF_ERR_IO, "cannot read %s", path);
+    return true;
+}
+
+bool cf_read_file_exact(const char *path, void *out, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CF_ENSUREF(fd >= 0, CF_ERR_IO, "cannot open %s", path);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = read(fd, (uint8_t *)out + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    close(fd);
+    CF_ENSUREF(off == len, CF_ERR_IO, "short read from %s", path);
+    return true;
+}
+
+bool cf_mkdirs(const char *path, mode_t mode)
+{
+    char copy[PATH_MAX];
+    CF_ENSURE(strlen(path) < sizeof copy, CF_ERR_IO, "path too long");
+    snprintf(copy, sizeof copy, "%s", path);
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        CF_ENSUREF(mkdir(copy, mode) == 0 || errno == EEXIST, CF_ERR_IO, "cannot create %s", copy);
+        *p = '/';
+    }
+    CF_ENSUREF(mkdir(copy, mode) == 0 || errno == EEXIST, CF_ERR_IO, "cannot create %s", copy);
+    return true;
+}
+
+bool cf_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}

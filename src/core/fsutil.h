@@ -1,0 +1,22 @@
+/*
+ * Crash-safe file helpers: write to a temporary file, fsync it, rename it
+ * into place and fsync the directory, so a reader sees the old file or the
+ * new one, never a torn mix.
+ */
+#ifndef CF_FSUTIL_H
+#define CF_FSUTIL_H
+
+#include <sys/types.h>
+
+#include "buf.h"
+
+CF_MUST_USE bool cf_write_file_atomic(const char *path, cf_slice data, mode_t mode);
+/* Reads a whole file of at most `max` bytes into `out`. */
+CF_MUST_USE bool cf_read_file(const char *path, size_t max, cf_buf *out);
+/* Reads exactly `len` bytes (the file must be that long). */
+CF_MUST_USE bool cf_read_file_exact(const char *path, void *out, size_t len);
+/* mkdir -p with `mode` for each created component. */
+CF_MUST_USE bool cf_mkdirs(const char *path, mode_t mode);
+bool cf_file_exists(const char *path);
+
+#endif

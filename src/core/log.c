@@ -1,0 +1,68 @@
+/*
+ * JSON-lines logger.  A line is formatted into a stack buffer and written
+ * with one write(2), so lines from different threads never interleave.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static cf_log_level cf_log_min = CF_LOG_INFO;
+
+static const char *const cf_log_names[] = {"debug", "info", "warn", "error"};
+
+void cf_log_set_level(cf_log_level level)
+{
+    cf_log_min = level;
+}
+
+/* Appends `s` JSON-escaped to out[*pos..cap). */
+static void cf_log_escape(char *out, size_t cap, size_t *pos, const char *s)
+{
+    for (; *s && *pos + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[(*pos)++] = '\\';
+            out[(*pos)++] = (char)c;
+        } else if (c < 0x20) {
+            *pos += (size_t)snprintf(out + *pos, cap - *pos, "\\u%04x", c);
+        } else {
+            out[(*pos)++] = (char)c;
+        }
+    }
+}
+
+void cf_log(cf_log_level level, const char *request_id, const char *fmt, ...)
+{
+    if (level < cf_log_min)
+        return;
+    char msg[1024], line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t pos = (size_t)snprintf(line, sizeof line,
+                                  "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
+                                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                  tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, cf_log_names[level]);
+    if (request_id) {
+        pos += (size_t)snprintf(line + pos, sizeof line - pos, ",\"request_id\":\"");
+        cf_log_escape(line, sizeof line, &pos, request_id);
+        line[pos++] = '"';
+    }
+    pos += (size_t)snprintf(line + pos, sizeof line - pos, ",\"msg\":\"");
+    cf_log_escape(line, sizeof line - 4, &pos, msg);
+    line[pos++] = '"';
+    line[pos++] = '}';
+    line[pos++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, pos);
+    (void)w;
+}

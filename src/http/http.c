@@ -1,0 +1,330 @@
+/*
+ * libmicrohttpd glue.  The access handler is called several times per
+ * request: first with no body (we allocate per-request state and return),
+ * then with body chunks (we append up to the cap), then once with nothing
+ * left (we dispatch and queue the response).  Queuing on the first call
+ * would make libmicrohttpd close keep-alive connections, so we never do.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crypto.h"
+#include "encoding.h"
+
+struct cf_http_server {
+    struct MHD_Daemon *daemon;
+    cf_http_config config;
+    uint16_t port;
+};
+
+typedef struct {
+    cf_http_request req;
+    bool started;
+    bool too_large;
+    char *raw_path;
+    char addr[INET6_ADDRSTRLEN];
+} cf_http_state;
+
+const char *cf_http_header(const cf_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *cf_http_query(const cf_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool cf_http_add_header(cf_http_response *resp, const char *name, const char *value)
+{
+    CF_ENSURE(resp->n_headers < CF_HTTP_MAX_HEADERS, CF_ERR_INTERNAL, "too many headers");
+    CF_ENSURE(strlen(name) < sizeof resp->headers[0].name &&
+                  strlen(value) < sizeof resp->headers[0].value,
+              CF_ERR_INTERNAL, "header too long");
+    snprintf(resp->headers[resp->n_headers].name, sizeof resp->headers[0].name, "%s", name);
+    snprintf(resp->headers[resp->n_headers].value, sizeof resp->headers[0].value, "%s", value);
+    resp->n_headers++;
+    return true;
+}
+
+/* A random version-4 UUID, used as the request id. */
+static void cf_http_new_request_id(char out[CF_REQUEST_ID_LEN + 1])
+{
+    uint8_t r[16];
+    if (!cf_random_bytes(r, sizeof r))
+        memset(r, 0, sizeof r);
+    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+    snprintf(out, CF_REQUEST_ID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+             r[15]);
+}
+
+static void cf_http_client_addr(struct MHD_Connection *conn, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = 0;
+    if (!info || !info->client_addr)
+        return;
+    const struct sockaddr *sa = info->client_addr;
+    socklen_t salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in);
+    if (getnameinfo(sa, salen, out, (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0)
+        out[0] = 0;
+}
+
+static enum MHD_Result cf_http_send(struct MHD_Connection *conn, cf_http_request *req,
+                                    cf_http_response *resp)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->body.len, resp->body.data, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    for (size_t i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+    if (resp->body.len || resp->content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                resp->content_type ? resp->content_type
+                                                   : "application/json; charset=utf-8");
+    MHD_add_response_header(r, "x-ms-request-id", req->request_id);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(conn, resp->status ? resp->status : 500, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void cf_http_default_too_large(void *ctx, cf_http_response *resp)
+{
+    (void)ctx;
+    resp->status = 413;
+    if (!cf_buf_append_str(&resp->body, "{\"error\":{\"code\":\"RequestTooLarge\","
+                                        "\"message\":\"The request body is too large.\"}}"))
+        resp->body.len = 0;
+}
+
+static enum MHD_Result cf_http_dispatch(cf_http_server *server, struct MHD_Connection *conn,
+                                        cf_http_state *st)
+{
+    cf_http_response resp = {0};
+    cf_buf_init(&resp.body, 64 * 1024 * 1024);
+    if (st->too_large) {
+        void (*render)(void *, cf_http_response *) = server->config.render_too_large
+                                                         ? server->config.render_too_large
+                                                         : cf_http_default_too_large;
+        render(server->config.ctx, &resp);
+    } else {
+        cf_error_clear();
+        server->config.handler(server->config.ctx, &st->req, &resp);
+    }
+    enum MHD_Result ret = cf_http_send(conn, &st->req, &resp);
+    cf_buf_free(&resp.body);
+    return ret;
+}
+
+static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    (void)version;
+    cf_http_server *server = cls;
+    cf_http_state *st = *con_cls;
+    if (!st)
+        return MHD_NO;
+    if (!st->started) {
+        st->started = true;
+        st->req.raw_path = st->raw_path;
+        st->req.method = method;
+        st->req.path = url;
+        st->req.conn = conn;
+        st->req.tls = server->config.tls_cert_pem.len > 0;
+        cf_http_new_request_id(st->req.request_id);
+        cf_http_client_addr(conn, st->addr, sizeof st->addr);
+        st->req.client_addr = st->addr;
+        cf_buf_init(&st->req.body, server->config.max_body);
+        /* Refuse a declared oversize body before reading any of it. */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end = NULL;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (end == cl || *end || n > server->config.max_body)
+                st->too_large = true;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (st->too_large)
+            return cf_http_dispatch(server, conn, st);
+        if (!cf_buf_append(&st->req.body, upload_data, *upload_data_size)) {
+            st->too_large = true;
+            return cf_http_dispatch(server, conn, st);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!cf_buf_terminate(&st->req.body))
+        st->too_large = true;
+    return cf_http_dispatch(server, conn, st);
+}
+
+static void cf_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    cf_http_state *st = *con_cls;
+    if (!st)
+        return;
+    cf_buf_free(&st->req.body); /* wiped: bodies can carry key material */
+    free(st->raw_path);
+    free(st);
+    *con_cls = NULL;
+}
+
+/* Called first for every request with the target as sent (path and query,
+ * still percent-encoded): allocate the per-request state here to keep it. */
+static void *cf_http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    cf_http_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->raw_path = strdup(uri ? uri : "");
+    if (!st->raw_path) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void cf_http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    /* libmicrohttpd's own diagnostics (TLS handshake failures and the like):
+     * one line each on stderr; they never contain request bodies. */
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = 0;
+    fprintf(stderr, "{\"level\":\"debug\",\"component\":\"http\",\"msg\":\"%s\"}\n", line);
+}
+
+static bool cf_http_parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    CF_ENSURE(colon && colon != listen, CF_ERR_BAD_INPUT, "listen address must be HOST:PORT");
+    size_t hlen = (size_t)(colon - listen);
+    CF_ENSURE(hlen < sizeof host, CF_ERR_BAD_INPUT, "listen host too long");
+    memcpy(host, listen, hlen);
+    host[hlen] = 0;
+    if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') {
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = 0;
+    }
+    char *end = NULL;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    CF_ENSURE(end && *end == 0 && end != colon + 1 && port <= 65535, CF_ERR_BAD_INPUT,
+              "invalid listen port");
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        *v6 = false;
+        return true;
+    }
+    if (strcmp(host, "localhost") == 0) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        *v6 = false;
+        return true;
+    }
+    CF_ENSURE(inet_pton(AF_INET6, host, &in6->sin6_addr) == 1, CF_ERR_BAD_INPUT,
+              "listen host must be an IP address or localhost");
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    *v6 = true;
+    return true;
+}
+
+bool cf_http_start(const cf_http_config *config, cf_http_server **out)
+{
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    CF_GUARD(cf_http_parse_listen(config->listen, &ss, &v6));
+    cf_http_server *server = calloc(1, sizeof *server);
+    CF_ENSURE_ALLOC(server);
+    server->config = *config;
+
+    /* libmicrohttpd wants NUL-terminated PEM; copy into buffers we wipe. */
+    cf_buf cert, key;
+    cf_buf_init(&cert, 1 << 20);
+    cf_buf_init_secret(&key, 1 << 20);
+    bool tls = config->tls_cert_pem.len > 0;
+    if (tls && (!cf_buf_append_slice(&cert, config->tls_cert_pem) || !cf_buf_terminate(&cert) ||
+                !cf_buf_append_slice(&key, config->tls_key_pem) || !cf_buf_terminate(&key))) {
+        cf_buf_free(&cert);
+        cf_buf_free(&key);
+        free(server);
+        return false;
+    }
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_CONNECTION_LIMIT, config->max_connections ? config->max_connections : 512, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_seconds ? config->timeout_seconds : 120, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)cf_http_completed, NULL},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)cf_http_mhd_log, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)cf_http_uri_log, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert.data},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key.data},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)CF_TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, cf_http_access, server,
+                                      MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    cf_buf_free(&cert);
+    cf_buf_free(&key);
+    if (!server->daemon) {
+        free(server);
+        CF_BAIL(CF_ERR_IO, "cannot start the HTTPS listener (address in use or bad TLS key)");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon,
+                                                           MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info ? info->port : 0;
+    *out = server;
+    return true;
+}
+
+uint16_t cf_http_port(const cf_http_server *server)
+{
+    return server->port;
+}
+
+void cf_http_stop(cf_http_server *server)
+{
+    if (!server)
+        return;
+    MHD_stop_daemon(server->daemon);
+    free(server);
+}

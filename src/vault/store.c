@@ -1,0 +1,824 @@
+/*
+ * SQLite implementation of the vault store (see store.h).
+ *
+ * Statements are prepared once and cached by their SQL text's address (all
+ * SQL here is static), reset after each use.  One mutex serialises access
+ * to the single connection.  Writes that touch several rows run inside
+ * BEGIN IMMEDIATE ... COMMIT.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CF_STMT_CACHE 48
+
+struct cf_store {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } cache[CF_STMT_CACHE];
+};
+
+static const char cf_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS objects ("
+    "  kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE,"
+    "  deleted_at INTEGER, purge_at INTEGER, policy TEXT,"
+    "  PRIMARY KEY (kind, name));"
+    "CREATE TABLE IF NOT EXISTS versions ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE, version TEXT NOT NULL,"
+    "  created INTEGER NOT NULL, updated INTEGER NOT NULL, enabled INTEGER NOT NULL,"
+    "  nbf INTEGER, exp INTEGER, tags TEXT, props TEXT NOT NULL, sealed BLOB,"
+    "  UNIQUE (kind, name, version));"
+    "CREATE INDEX IF NOT EXISTS versions_by_name ON versions (kind, name, seq);"
+    "CREATE TABLE IF NOT EXISTS principals ("
+    "  object_id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,"
+    "  client_id TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS credentials ("
+    "  id INTEGER PRIMARY KEY, object_id TEXT NOT NULL REFERENCES principals(object_id),"
+    "  salt BLOB NOT NULL, hash BLOB NOT NULL, expires INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS credentials_by_oid ON credentials (object_id);";
+
+void cf_object_init(cf_object *obj)
+{
+    memset(obj, 0, sizeof *obj);
+    cf_buf_init(&obj->sealed, 1 << 20);
+}
+
+void cf_object_free(cf_object *obj)
+{
+    json_decref(obj->tags);
+    json_decref(obj->props);
+    cf_buf_free(&obj->sealed);
+    obj->tags = obj->props = NULL;
+}
+
+static bool cf_db_ok(cf_store *store, int rc)
+{
+    CF_ENSUREF(rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW, CF_ERR_DB, "database: %s",
+               sqlite3_errmsg(store->db));
+    return true;
+}
+
+static bool cf_db_exec(cf_store *store, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(store->db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", err ? err : "?");
+        sqlite3_free(err);
+        return false;
+    }
+    return true;
+}
+
+/* A cached statement for static `sql`, reset and with bindings cleared. */
+static sqlite3_stmt *cf_stmt(cf_store *store, const char *sql)
+{
+    size_t i;
+    for (i = 0; i < CF_STMT_CACHE && store->cache[i].sql; i++) {
+        if (store->cache[i].sql == sql) {
+            sqlite3_reset(store->cache[i].stmt);
+            sqlite3_clear_bindings(store->cache[i].stmt);
+            return store->cache[i].stmt;
+        }
+    }
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", sqlite3_errmsg(store->db));
+        return NULL;
+    }
+    if (i < CF_STMT_CACHE) {
+        store->cache[i].sql = sql;
+        store->cache[i].stmt = stmt;
+    }
+    return stmt;
+}
+
+static void cf_stmt_done(sqlite3_stmt *stmt)
+{
+    sqlite3_reset(stmt);
+}
+
+bool cf_store_open(const char *path, cf_store **out)
+{
+    cf_store *store = calloc(1, sizeof *store);
+    CF_ENSURE_ALLOC(store);
+    pthread_mutex_init(&store->lock, NULL);
+    int rc = sqlite3_open_v2(path, &store->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        cf_store_close(store);
+        CF_BAIL(CF_ERR_DB, "cannot open the database");
+    }
+    sqlite3_busy_timeout(store->db, 5000);
+    if (!cf_db_exec(store, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                           "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;") ||
+        !cf_db_exec(store, cf_schema)) {
+        cf_store_close(store);
+        return false;
+    }
+    *out = store;
+    return true;
+}
+
+void cf_store_close(cf_store *store)
+{
+    if (!store)
+        return;
+    for (size_t i = 0; i < CF_STMT_CACHE && store->cache[i].sql; i++)
+        sqlite3_finalize(store->cache[i].stmt);
+    sqlite3_close(store->db);
+    pthread_mutex_destroy(&store->lock);
+    free(store);
+}
+
+#define CF_LOCKED(store, call)                                                 \
+    ({                                                                         \
+        pthread_mutex_lock(&(store)->lock);                                    \
+        bool ok_ = (call);                                                     \
+        pthread_mutex_unlock(&(store)->lock);                                  \
+        ok_;                                                                   \
+    })
+
+/* ---- meta ---- */
+
+static const char cf_sql_meta_get[] = "SELECT value FROM meta WHERE name = ?1";
+static const char cf_sql_meta_put[] = "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)";
+
+static bool cf_meta_get_locked(cf_store *store, const char *name, cf_buf *out)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_meta_get);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    bool ok = rc == SQLITE_ROW &&
+              cf_buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    cf_stmt_done(st);
+    CF_ENSURE(rc == SQLITE_ROW, rc == SQLITE_DONE ? CF_ERR_NOT_FOUND : CF_ERR_DB, "meta value");
+    return ok;
+}
+
+bool cf_store_meta_get(cf_store *store, const char *name, cf_buf *out)
+{
+    return CF_LOCKED(store, cf_meta_get_locked(store, name, out));
+}
+
+static bool cf_meta_put_locked(cf_store *store, const char *name, cf_slice value)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_meta_put);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, value.ptr, (int)value.len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    return cf_db_ok(store, rc);
+}
+
+bool cf_store_meta_put(cf_store *store, const char *name, cf_slice value)
+{
+    return CF_LOCKED(store, cf_meta_put_locked(store, name, value));
+}
+
+/* ---- objects ---- */
+
+static const char cf_sql_name_state[] =
+    "SELECT name, deleted_at FROM objects WHERE kind = ?1 AND name = ?2";
+static const char cf_sql_name_insert[] =
+    "INSERT INTO objects (kind, name) VALUES (?1, ?2)";
+static const char cf_sql_version_insert[] =
+    "INSERT INTO versions (kind, name, version, created, updated, enabled, nbf, exp, tags, props,"
+    " sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+#define CF_VERSION_COLUMNS                                                     \
+    "o.name, v.version, v.created, v.updated, v.enabled, v.nbf, v.exp, v.tags, v.props,"      \
+    " v.sealed, o.deleted_at, o.purge_at, v.seq"
+
+static void cf_bind_optional_int(sqlite3_stmt *st, int col, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(st, col, v);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+static bool cf_bind_json(sqlite3_stmt *st, int col, json_t *j, char **owned)
+{
+    *owned = NULL;
+    if (!j) {
+        sqlite3_bind_null(st, col);
+        return true;
+    }
+    *owned = json_dumps(j, JSON_COMPACT);
+    CF_ENSURE_ALLOC(*owned);
+    sqlite3_bind_text(st, col, *owned, -1, SQLITE_STATIC);
+    return true;
+}
+
+static bool cf_column_json(sqlite3_stmt *st, int col, json_t **out)
+{
+    *out = NULL;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return true;
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    *out = json_loads(text ? text : "null", 0, NULL);
+    CF_ENSURE(*out, CF_ERR_DB, "stored JSON is malformed");
+    return true;
+}
+
+static bool cf_read_object(sqlite3_stmt *st, const char *kind, cf_object *out)
+{
+    cf_object_free(out);
+    cf_object_init(out);
+    snprintf(out->kind, sizeof out->kind, "%s", kind);
+    snprintf(out->name, sizeof out->name, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(out->version, sizeof out->version, "%s", (const char *)sqlite3_column_text(st, 1));
+    out->created = sqlite3_column_int64(st, 2);
+    out->updated = sqlite3_column_int64(st, 3);
+    out->enabled = sqlite3_column_int(st, 4) != 0;
+    out->nbf = sqlite3_column_int64(st, 5);
+    out->exp = sqlite3_column_int64(st, 6);
+    CF_GUARD(cf_column_json(st, 7, &out->tags));
+    CF_GUARD(cf_column_json(st, 8, &out->props));
+    CF_GUARD(cf_buf_append(&out->sealed, sqlite3_column_blob(st, 9),
+                           (size_t)sqlite3_column_bytes(st, 9)));
+    out->deleted_at = sqlite3_column_int64(st, 10);
+    out->purge_at = sqlite3_column_int64(st, 11);
+    return true;
+}
+
+/* State of a name: 0 absent, 1 live, 2 deleted. */
+static bool cf_name_state(cf_store *store, const char *kind, const char *name, int *state)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_name_state);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *state = rc == SQLITE_ROW ? (sqlite3_column_type(st, 1) == SQLITE_NULL ? 1 : 2) : 0;
+    cf_stmt_done(st);
+    return cf_db_ok(store, rc);
+}
+
+static bool cf_insert_version(cf_store *store, const cf_object *obj)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_version_insert);
+    CF_GUARD(st);
+    char *tags = NULL, *props = NULL;
+    bool ok = cf_bind_json(st, 9, obj->tags, &tags) && cf_bind_json(st, 10, obj->props, &props);
+    if (ok) {
+        sqlite3_bind_text(st, 1, obj->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, obj->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, obj->version, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, obj->created);
+        sqlite3_bind_int64(st, 5, obj->updated);
+        sqlite3_bind_int(st, 6, obj->enabled);
+        cf_bind_optional_int(st, 7, obj->nbf);
+        cf_bind_optional_int(st, 8, obj->exp);
+        sqlite3_bind_blob(st, 11, obj->sealed.data, (int)obj->sealed.len, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        ok = cf_db_ok(store, rc);
+    }
+    cf_stmt_done(st);
+    free(tags);
+    free(props);
+    return ok;
+}
+
+static bool cf_insert_name(cf_store *store, const char *kind, const char *name)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_name_insert);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    return cf_db_ok(store, rc);
+}
+
+static bool cf_begin(cf_store *store)
+{
+    return cf_db_exec(store, "BEGIN IMMEDIATE");
+}
+
+static bool cf_commit(cf_store *store, bool ok)
+{
+    if (ok)
+        return cf_db_exec(store, "COMMIT");
+    char *err = NULL;
+    sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, &err);
+    sqlite3_free(err);
+    return false;
+}
+
+static bool cf_object_insert_tx(cf_store *store, const cf_object *obj)
+{
+    int state;
+    CF_GUARD(cf_name_state(store, obj->kind, obj->name, &state));
+    CF_ENSURE(state != 2, CF_ERR_DELETED, NULL);
+    if (state == 0)
+        CF_GUARD(cf_insert_name(store, obj->kind, obj->name));
+    return cf_insert_version(store, obj);
+}
+
+static bool cf_object_insert_locked(cf_store *store, const cf_object *obj)
+{
+    CF_GUARD(cf_begin(store));
+    return cf_commit(store, cf_object_insert_tx(store, obj));
+}
+
+bool cf_store_object_insert(cf_store *store, const cf_object *obj)
+{
+    return CF_LOCKED(store, cf_object_insert_locked(store, obj));
+}
+
+static bool cf_object_restore_tx(cf_store *store, const cf_object *versions, size_t n)
+{
+    CF_ENSURE(n > 0, CF_ERR_BAD_INPUT, "nothing to restore");
+    int state;
+    CF_GUARD(cf_name_state(store, versions[0].kind, versions[0].name, &state));
+    CF_ENSURE(state != 2, CF_ERR_DELETED, NULL);
+    CF_ENSURE(state == 0, CF_ERR_CONFLICT, "an object with this name already exists");
+    CF_GUARD(cf_insert_name(store, versions[0].kind, versions[0].name));
+    for (size_t i = 0; i < n; i++)
+        CF_GUARD(cf_insert_version(store, &versions[i]));
+    return true;
+}
+
+static bool cf_object_restore_locked(cf_store *store, const cf_object *versions, size_t n)
+{
+    CF_GUARD(cf_begin(store));
+    return cf_commit(store, cf_object_restore_tx(store, versions, n));
+}
+
+bool cf_store_object_restore(cf_store *store, const cf_object *versions, size_t n)
+{
+    return CF_LOCKED(store, cf_object_restore_locked(store, versions, n));
+}
+
+static const char cf_sql_get_version[] =
+    "SELECT " CF_VERSION_COLUMNS " FROM versions v JOIN objects o ON o.kind = v.kind AND o.name = v.name"
+    " WHERE v.kind = ?1 AND v.name = ?2 AND v.version = ?3 AND (o.deleted_at IS NULL) = (?4 = 0)";
+static const char cf_sql_get_latest[] =
+    "SELECT " CF_VERSION_COLUMNS " FROM versions v JOIN objects o ON o.kind = v.kind AND o.name = v.name"
+    " WHERE v.kind = ?1 AND v.name = ?2 AND (o.deleted_at IS NULL) = (?4 = 0)"
+    " ORDER BY v.seq DESC LIMIT 1";
+
+static bool cf_object_get_locked(cf_store *store, const char *kind, const char *name,
+                                 const char *version, bool deleted, cf_object *out)
+{
+    bool latest = !version || !*version;
+    sqlite3_stmt *st = cf_stmt(store, latest ? cf_sql_get_latest : cf_sql_get_version);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if (!latest)
+        sqlite3_bind_text(st, 3, version, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, deleted);
+    int rc = sqlite3_step(st);
+    bool ok = rc == SQLITE_ROW && cf_read_object(st, kind, out);
+    cf_stmt_done(st);
+    if (rc == SQLITE_DONE)
+        CF_BAIL(CF_ERR_NOT_FOUND, NULL);
+    CF_GUARD(cf_db_ok(store, rc));
+    return ok;
+}
+
+bool cf_store_object_get(cf_store *store, const char *kind, const char *name, const char *version,
+                         bool deleted, cf_object *out)
+{
+    return CF_LOCKED(store, cf_object_get_locked(store, kind, name, version, deleted, out));
+}
+
+static const char cf_sql_update[] =
+    "UPDATE versions SET enabled = ?4, nbf = ?5, exp = ?6, tags = ?7, props = ?8, updated = ?9"
+    " WHERE kind = ?1 AND name = ?2 AND version = ?3";
+
+static bool cf_object_update_locked(cf_store *store, const cf_object *obj)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_update);
+    CF_GUARD(st);
+    char *tags = NULL, *props = NULL;
+    bool ok = cf_bind_json(st, 7, obj->tags, &tags) && cf_bind_json(st, 8, obj->props, &props);
+    if (ok) {
+        sqlite3_bind_text(st, 1, obj->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, obj->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, obj->version, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, obj->enabled);
+        cf_bind_optional_int(st, 5, obj->nbf);
+        cf_bind_optional_int(st, 6, obj->exp);
+        sqlite3_bind_int64(st, 9, obj->updated);
+        ok = cf_db_ok(store, sqlite3_step(st));
+    }
+    cf_stmt_done(st);
+    free(tags);
+    free(props);
+    CF_GUARD(ok);
+    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    return true;
+}
+
+bool cf_store_object_update(cf_store *store, const cf_object *obj)
+{
+    return CF_LOCKED(store, cf_object_update_locked(store, obj));
+}
+
+/* Runs a listing statement, calling `each` per row; rows beyond `limit`
+ * only set the next marker. */
+static bool cf_run_listing(cf_store *store, sqlite3_stmt *st, const char *kind, unsigned limit,
+                           cf_object_cb each, void *ctx, bool marker_is_seq, char *next,
+                           size_t next_len)
+{
+    cf_object obj;
+    cf_object_init(&obj);
+    unsigned n = 0;
+    int rc;
+    bool ok = true;
+    char last[CF_NAME_MAX + 1] = "";
+    if (next_len)
+        next[0] = 0;
+    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            if (next_len)
+                snprintf(next, next_len, "%s", last);
+            break;
+        }
+        ok = cf_read_object(st, kind, &obj) && each(ctx, &obj);
+        if (marker_is_seq)
+            snprintf(last, sizeof last, "%lld", (long long)sqlite3_column_int64(st, 12));
+        else
+            snprintf(last, sizeof last, "%s", obj.name);
+        n++;
+    }
+    if (ok && rc != SQLITE_ROW)
+        ok = cf_db_ok(store, rc);
+    cf_stmt_done(st);
+    cf_object_free(&obj);
+    return ok;
+}
+
+static const char cf_sql_list[] =
+    "SELECT " CF_VERSION_COLUMNS " FROM objects o JOIN versions v ON v.seq ="
+    " (SELECT max(seq) FROM versions WHERE kind = o.kind AND name = o.name)"
+    " WHERE o.kind = ?1 AND (o.deleted_at IS NULL) = (?2 = 0) AND o.name > ?3"
+    " ORDER BY o.name COLLATE NOCASE LIMIT ?4";
+
+static bool cf_object_list_locked(cf_store *store, const char *kind, bool deleted,
+                                  const char *marker, unsigned limit, cf_object_cb each, void *ctx,
+                                  char *next, size_t next_len)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_list);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, deleted);
+    sqlite3_bind_text(st, 3, marker ? marker : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)limit + 1);
+    return cf_run_listing(store, st, kind, limit, each, ctx, false, next, next_len);
+}
+
+bool cf_store_object_list(cf_store *store, const char *kind, bool deleted, const char *marker,
+                          unsigned limit, cf_object_cb each, void *ctx, char *next_marker,
+                          size_t next_len)
+{
+    return CF_LOCKED(store, cf_object_list_locked(store, kind, deleted, marker, limit, each, ctx,
+                                                  next_marker, next_len));
+}
+
+static const char cf_sql_versions[] =
+    "SELECT " CF_VERSION_COLUMNS " FROM versions v JOIN objects o ON o.kind = v.kind AND o.name = v.name"
+    " WHERE v.kind = ?1 AND v.name = ?2 AND o.deleted_at IS NULL AND v.seq > ?3"
+    " ORDER BY v.seq LIMIT ?4";
+
+static bool cf_object_versions_locked(cf_store *store, const char *kind, const char *name,
+                                      const char *marker, unsigned limit, cf_object_cb each,
+                                      void *ctx, char *next, size_t next_len)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_versions);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, marker && *marker ? strtoll(marker, NULL, 10) : 0);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)limit + 1);
+    return cf_run_listing(store, st, kind, limit, each, ctx, true, next, next_len);
+}
+
+bool cf_store_object_versions(cf_store *store, const char *kind, const char *name,
+                              const char *marker, unsigned limit, cf_object_cb each, void *ctx,
+                              char *next_marker, size_t next_len)
+{
+    return CF_LOCKED(store, cf_object_versions_locked(store, kind, name, marker, limit, each, ctx,
+                                                      next_marker, next_len));
+}
+
+bool cf_store_object_all_versions(cf_store *store, const char *kind, const char *name,
+                                  cf_object_cb each, void *ctx)
+{
+    return CF_LOCKED(store, cf_object_versions_locked(store, kind, name, "", UINT32_MAX - 1, each,
+                                                      ctx, NULL, 0));
+}
+
+static const char cf_sql_delete[] =
+    "UPDATE objects SET deleted_at = ?3, purge_at = ?4 WHERE kind = ?1 AND name = ?2"
+    " AND deleted_at IS NULL";
+static const char cf_sql_recover[] =
+    "UPDATE objects SET deleted_at = NULL, purge_at = NULL WHERE kind = ?1 AND name = ?2"
+    " AND deleted_at IS NOT NULL";
+
+static bool cf_name_change(cf_store *store, const char *sql, const char *kind, const char *name,
+                           int64_t a, int64_t b)
+{
+    sqlite3_stmt *st = cf_stmt(store, sql);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if (sql == cf_sql_delete) {
+        sqlite3_bind_int64(st, 3, a);
+        sqlite3_bind_int64(st, 4, b);
+    }
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    CF_GUARD(cf_db_ok(store, rc));
+    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    return true;
+}
+
+bool cf_store_object_delete(cf_store *store, const char *kind, const char *name, int64_t now,
+                            int64_t purge_at)
+{
+    return CF_LOCKED(store, cf_name_change(store, cf_sql_delete, kind, name, now, purge_at));
+}
+
+bool cf_store_object_recover(cf_store *store, const char *kind, const char *name)
+{
+    return CF_LOCKED(store, cf_name_change(store, cf_sql_recover, kind, name, 0, 0));
+}
+
+static const char cf_sql_purge_versions[] = "DELETE FROM versions WHERE kind = ?1 AND name = ?2";
+static const char cf_sql_purge_name[] =
+    "DELETE FROM objects WHERE kind = ?1 AND name = ?2 AND deleted_at IS NOT NULL";
+
+static bool cf_purge_tx(cf_store *store, const char *kind, const char *name)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_purge_name);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    CF_GUARD(cf_db_ok(store, rc));
+    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    st = cf_stmt(store, cf_sql_purge_versions);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    return cf_db_ok(store, rc);
+}
+
+static bool cf_purge_locked(cf_store *store, const char *kind, const char *name)
+{
+    CF_GUARD(cf_begin(store));
+    return cf_commit(store, cf_purge_tx(store, kind, name));
+}
+
+bool cf_store_object_purge(cf_store *store, const char *kind, const char *name)
+{
+    return CF_LOCKED(store, cf_purge_locked(store, kind, name));
+}
+
+static const char cf_sql_expired[] =
+    "SELECT kind, name FROM objects WHERE deleted_at IS NOT NULL AND purge_at <= ?1 LIMIT 1";
+
+bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged)
+{
+    *purged = 0;
+    for (;;) {
+        char kind[8], name[CF_NAME_MAX + 1];
+        pthread_mutex_lock(&store->lock);
+        sqlite3_stmt *st = cf_stmt(store, cf_sql_expired);
+        bool ok = st != NULL, found = false;
+        if (ok) {
+            sqlite3_bind_int64(st, 1, now);
+            int rc = sqlite3_step(st);
+            found = rc == SQLITE_ROW;
+            if (found) {
+                snprintf(kind, sizeof kind, "%s", (const char *)sqlite3_column_text(st, 0));
+                snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 1));
+            }
+            cf_stmt_done(st);
+            ok = cf_db_ok(store, rc) && (!found || cf_purge_locked(store, kind, name));
+        }
+        pthread_mutex_unlock(&store->lock);
+        CF_GUARD(ok);
+        if (!found)
+            return true;
+        (*purged)++;
+    }
+}
+
+/* ---- policies ---- */
+
+static const char cf_sql_policy_get[] =
+    "SELECT policy FROM objects WHERE kind = ?1 AND name = ?2 AND deleted_at IS NULL";
+static const char cf_sql_policy_put[] =
+    "UPDATE objects SET policy = ?3 WHERE kind = ?1 AND name = ?2 AND deleted_at IS NULL";
+static const char cf_sql_policy_each[] =
+    "SELECT name, policy FROM objects WHERE kind = ?1 AND deleted_at IS NULL AND policy IS NOT NULL";
+
+static bool cf_policy_get_locked(cf_store *store, const char *kind, const char *name, json_t **out)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_policy_get);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    bool ok = rc == SQLITE_ROW && cf_column_json(st, 0, out);
+    cf_stmt_done(st);
+    if (rc == SQLITE_DONE)
+        CF_BAIL(CF_ERR_NOT_FOUND, NULL);
+    CF_GUARD(cf_db_ok(store, rc));
+    return ok;
+}
+
+bool cf_store_policy_get(cf_store *store, const char *kind, const char *name, json_t **out)
+{
+    return CF_LOCKED(store, cf_policy_get_locked(store, kind, name, out));
+}
+
+static bool cf_policy_put_locked(cf_store *store, const char *kind, const char *name,
+                                 json_t *policy)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_policy_put);
+    CF_GUARD(st);
+    char *text = NULL;
+    bool ok = cf_bind_json(st, 3, policy, &text);
+    if (ok) {
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        ok = cf_db_ok(store, sqlite3_step(st));
+    }
+    cf_stmt_done(st);
+    free(text);
+    CF_GUARD(ok);
+    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    return true;
+}
+
+bool cf_store_policy_put(cf_store *store, const char *kind, const char *name, json_t *policy)
+{
+    return CF_LOCKED(store, cf_policy_put_locked(store, kind, name, policy));
+}
+
+/* Collects (name, policy) pairs under the lock, then calls back without it,
+ * so the callback may use the store. */
+bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, void *ctx)
+{
+    json_t *pairs = json_array();
+    CF_ENSURE_ALLOC(pairs);
+    pthread_mutex_lock(&store->lock);
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_policy_each);
+    bool ok = st != NULL;
+    if (ok) {
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        int rc;
+        while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            json_t *policy = NULL;
+            ok = cf_column_json(st, 1, &policy) &&
+                 json_array_append_new(pairs, json_pack("{s:s, s:o}", "name",
+                                                        (const char *)sqlite3_column_text(st, 0),
+                                                        "policy", policy)) == 0;
+        }
+        if (ok && rc != SQLITE_ROW)
+            ok = cf_db_ok(store, rc);
+        cf_stmt_done(st);
+    }
+    pthread_mutex_unlock(&store->lock);
+    size_t i;
+    json_t *pair;
+    json_array_foreach(pairs, i, pair)
+    {
+        if (!ok)
+            break;
+        ok = each(ctx, json_string_value(json_object_get(pair, "name")),
+                  json_object_get(pair, "policy"));
+    }
+    json_decref(pairs);
+    return ok;
+}
+
+/* ---- principals ---- */
+
+static const char cf_sql_principal_add[] =
+    "INSERT INTO principals (object_id, kind, name, client_id, created) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char cf_sql_principal_by_oid[] =
+    "SELECT object_id, kind, name, client_id, created FROM principals WHERE object_id = ?1";
+static const char cf_sql_principal_by_client[] =
+    "SELECT object_id, kind, name, client_id, created FROM principals WHERE client_id = ?1";
+
+static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_principal_add);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, p->object_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, p->client_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, p->created);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    CF_ENSURE(rc != SQLITE_CONSTRAINT, CF_ERR_CONFLICT, "principal exists");
+    return cf_db_ok(store, rc);
+}
+
+bool cf_store_principal_add(cf_store *store, const cf_principal *p)
+{
+    return CF_LOCKED(store, cf_principal_add_locked(store, p));
+}
+
+static bool cf_principal_get_locked(cf_store *store, const char *sql, const char *id,
+                                    cf_principal *out)
+{
+    sqlite3_stmt *st = cf_stmt(store, sql);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(out->object_id, sizeof out->object_id, "%s", sqlite3_column_text(st, 0));
+        snprintf(out->kind, sizeof out->kind, "%s", sqlite3_column_text(st, 1));
+        snprintf(out->name, sizeof out->name, "%s", sqlite3_column_text(st, 2));
+        snprintf(out->client_id, sizeof out->client_id, "%s", sqlite3_column_text(st, 3));
+        out->created = sqlite3_column_int64(st, 4);
+    }
+    cf_stmt_done(st);
+    CF_ENSURE(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, NULL);
+    return cf_db_ok(store, rc);
+}
+
+bool cf_store_principal_by_oid(cf_store *store, const char *object_id, cf_principal *out)
+{
+    return CF_LOCKED(store, cf_principal_get_locked(store, cf_sql_principal_by_oid, object_id, out));
+}
+
+bool cf_store_principal_by_client(cf_store *store, const char *client_id, cf_principal *out)
+{
+    return CF_LOCKED(store,
+                     cf_principal_get_locked(store, cf_sql_principal_by_client, client_id, out));
+}
+
+static const char cf_sql_credential_add[] =
+    "INSERT INTO credentials (object_id, salt, hash, expires) VALUES (?1, ?2, ?3, ?4)";
+static const char cf_sql_credential_each[] =
+    "SELECT salt, hash, expires FROM credentials WHERE object_id = ?1";
+
+static bool cf_credential_add_locked(cf_store *store, const char *oid, cf_slice salt, cf_slice hash,
+                                     int64_t expires)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_add);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, salt.ptr, (int)salt.len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, hash.ptr, (int)hash.len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, expires);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    return cf_db_ok(store, rc);
+}
+
+bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice salt, cf_slice hash,
+                             int64_t expires)
+{
+    return CF_LOCKED(store, cf_credential_add_locked(store, object_id, salt, hash, expires));
+}
+
+static bool cf_credential_each_locked(cf_store *store, const char *oid, cf_credential_cb each,
+                                      void *ctx)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_each);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+    int rc;
+    bool ok = true;
+    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        ok = each(ctx,
+                  cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)),
+                  cf_slice_of(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)),
+                  sqlite3_column_int64(st, 2));
+    if (ok && rc != SQLITE_ROW)
+        ok = cf_db_ok(store, rc);
+    cf_stmt_done(st);
+    return ok;
+}
+
+bool cf_store_credential_each(cf_store *store, const char *object_id, cf_credential_cb each,
+                              void *ctx)
+{
+    return CF_LOCKED(store, cf_credential_each_locked(store, object_id, each, ctx));
+}

@@ -1,0 +1,113 @@
+/*
+ * The vault's persistent store (SQLite, WAL, synchronous=FULL).
+ *
+ * Objects are keys and secrets: a name (case-insensitive, first spelling
+ * kept) with versions.  Each version holds attributes, tags, kind-specific
+ * properties (JSON) and the sealed material (an envelope the store never
+ * opens).  Deleting soft-deletes the whole name; recover and purge act on
+ * the whole name too, as Key Vault does.
+ *
+ * Every write is one transaction, committed (and fsynced) before the call
+ * returns, so an acknowledged write survives a crash.  A single connection
+ * guarded by a mutex serves all threads; calls are short.
+ *
+ * Storage interface: handlers talk to these functions only, so another
+ * backend (PostgreSQL) can replace this file.
+ */
+#ifndef CF_VAULT_STORE_H
+#define CF_VAULT_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define CF_NAME_MAX 127
+#define CF_VERSION_LEN 32
+
+typedef struct cf_store cf_store;
+
+typedef struct {
+    char kind[8];                 /* "key" | "secret" */
+    char name[CF_NAME_MAX + 1];   /* as first created */
+    char version[CF_VERSION_LEN + 1];
+    int64_t created, updated;
+    bool enabled;
+    int64_t nbf, exp;             /* 0 = not set */
+    json_t *tags;                 /* owned; NULL = none */
+    json_t *props;                /* owned; kind-specific, never secret */
+    cf_buf sealed;                /* owned; envelope of the material */
+    int64_t deleted_at, purge_at; /* 0 unless deleted */
+} cf_object;
+
+void cf_object_init(cf_object *obj);
+void cf_object_free(cf_object *obj);
+
+/* Page through names or versions: `marker` is opaque ("" starts), up to
+ * `limit` results go to `each`; `next_marker` is set ("" at the end). */
+typedef bool (*cf_object_cb)(void *ctx, const cf_object *obj);
+
+CF_MUST_USE bool cf_store_open(const char *path, cf_store **out);
+void cf_store_close(cf_store *store);
+
+CF_MUST_USE bool cf_store_meta_get(cf_store *store, const char *name, cf_buf *out);
+CF_MUST_USE bool cf_store_meta_put(cf_store *store, const char *name, cf_slice value);
+
+/* Adds a version.  Fails with CF_ERR_DELETED when the name is soft-deleted. */
+CF_MUST_USE bool cf_store_object_insert(cf_store *store, const cf_object *obj);
+/* Adds every version of a restored object; CF_ERR_CONFLICT if the name exists. */
+CF_MUST_USE bool cf_store_object_restore(cf_store *store, const cf_object *versions, size_t n);
+/* `version` NULL or "" = the latest.  Deleted names are CF_ERR_NOT_FOUND
+ * unless `deleted` is set, in which case only deleted names are found. */
+CF_MUST_USE bool cf_store_object_get(cf_store *store, const char *kind, const char *name,
+                                     const char *version, bool deleted, cf_object *out);
+/* Rewrites enabled/nbf/exp/tags/props/updated of one version. */
+CF_MUST_USE bool cf_store_object_update(cf_store *store, const cf_object *obj);
+CF_MUST_USE bool cf_store_object_list(cf_store *store, const char *kind, bool deleted,
+                                      const char *marker, unsigned limit, cf_object_cb each,
+                                      void *ctx, char *next_marker, size_t next_len);
+CF_MUST_USE bool cf_store_object_versions(cf_store *store, const char *kind, const char *name,
+                                          const char *marker, unsigned limit, cf_object_cb each,
+                                          void *ctx, char *next_marker, size_t next_len);
+/* Every version of a live name, oldest first (for backup). */
+CF_MUST_USE bool cf_store_object_all_versions(cf_store *store, const char *kind, const char *name,
+                                              cf_object_cb each, void *ctx);
+CF_MUST_USE bool cf_store_object_delete(cf_store *store, const char *kind, const char *name,
+                                        int64_t now, int64_t purge_at);
+CF_MUST_USE bool cf_store_object_recover(cf_store *store, const char *kind, const char *name);
+CF_MUST_USE bool cf_store_object_purge(cf_store *store, const char *kind, const char *name);
+/* Purges every deleted object whose purge time has passed. */
+CF_MUST_USE bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged);
+
+/* Per-name policy document (the key rotation policy); NULL json = none. */
+CF_MUST_USE bool cf_store_policy_get(cf_store *store, const char *kind, const char *name,
+                                     json_t **out);
+CF_MUST_USE bool cf_store_policy_put(cf_store *store, const char *kind, const char *name,
+                                     json_t *policy);
+/* Calls `each(ctx, name, policy)` for every live name that has a policy. */
+typedef bool (*cf_policy_cb)(void *ctx, const char *name, json_t *policy);
+CF_MUST_USE bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each,
+                                      void *ctx);
+
+/* Principals: service principals and managed identities. */
+typedef struct {
+    char object_id[37];
+    char kind[8];      /* "sp" | "mi" */
+    char name[128];
+    char client_id[37];
+    int64_t created;
+} cf_principal;
+
+CF_MUST_USE bool cf_store_principal_add(cf_store *store, const cf_principal *p);
+CF_MUST_USE bool cf_store_principal_by_oid(cf_store *store, const char *object_id,
+                                           cf_principal *out);
+CF_MUST_USE bool cf_store_principal_by_client(cf_store *store, const char *client_id,
+                                              cf_principal *out);
+/* Credentials: salted hashes only; `expires` 0 = never. */
+CF_MUST_USE bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice salt,
+                                         cf_slice hash, int64_t expires);
+typedef bool (*cf_credential_cb)(void *ctx, cf_slice salt, cf_slice hash, int64_t expires);
+CF_MUST_USE bool cf_store_credential_each(cf_store *store, const char *object_id,
+                                          cf_credential_cb each, void *ctx);
+
+#endif
