@@ -15,8 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "crypto.h"
-#include "encoding.h"
+#include "ids.h"
 
 struct cf_http_server {
     struct MHD_Daemon *daemon;
@@ -52,20 +51,6 @@ bool cf_http_add_header(cf_http_response *resp, const char *name, const char *va
     snprintf(resp->headers[resp->n_headers].value, sizeof resp->headers[0].value, "%s", value);
     resp->n_headers++;
     return true;
-}
-
-/* A random version-4 UUID, used as the request id. */
-static void cf_http_new_request_id(char out[CF_REQUEST_ID_LEN + 1])
-{
-    uint8_t r[16];
-    if (!cf_random_bytes(r, sizeof r))
-        memset(r, 0, sizeof r);
-    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
-    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-    snprintf(out, CF_REQUEST_ID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
 }
 
 static void cf_http_client_addr(struct MHD_Connection *conn, char *out, size_t len)
@@ -149,7 +134,8 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
         st->req.path = url;
         st->req.conn = conn;
         st->req.tls = server->config.tls_cert_pem.len > 0;
-        cf_http_new_request_id(st->req.request_id);
+        if (!cf_uuid_v4(st->req.request_id))
+            return MHD_NO;
         cf_http_client_addr(conn, st->addr, sizeof st->addr);
         st->req.client_addr = st->addr;
         cf_buf_init(&st->req.body, server->config.max_body);

@@ -18,13 +18,14 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "ids.h"
 
 #define CF_TLS_PRIORITIES                                                      \
     "NONE:+VERS-TLS1.3:+VERS-TLS1.2:+ECDHE-ECDSA:+ECDHE-RSA:"                  \
     "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:+AEAD:"                      \
     "+SIGN-ALL:+GROUP-EC-ALL:+COMP-NULL:+CTYPE-X509:%SERVER_PRECEDENCE"
 
-#define CF_REQUEST_ID_LEN 36
+#define CF_REQUEST_ID_LEN CF_UUID_LEN
 
 typedef struct cf_http_request cf_http_request;
 

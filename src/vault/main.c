@@ -1,1 +1,168 @@
-int main(void) { return 0; }
+/*
+ * coffer-vault: the key vault server.
+ *
+ *   coffer-vault --data-dir DIR --listen HOST:PORT [options]
+ *
+ * Starts the HTTPS listener and the rotation/purge sweeper, then waits for
+ * SIGINT or SIGTERM.  All state is in DIR (see bootstrap.c).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "secmem.h"
+#include "vault.h"
+
+static void cf_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: coffer-vault --data-dir DIR --listen HOST:PORT [options]\n"
+            "  --url URL               public base URL (default https://HOST:PORT)\n"
+            "  --resource URL          token audience (default https://vault.azure.net)\n"
+            "  --tenant UUID           tenant id on first start (default: random)\n"
+            "  --retention-days N      soft-delete retention, 7-90 (default 90)\n"
+            "  --rotation-interval S   seconds between rotation/purge sweeps (default 60)\n"
+            "  --token-lifetime S      access token lifetime in seconds (default 3600)\n"
+            "  --tls-cert FILE --tls-key FILE  serve this certificate instead of the local CA's\n"
+            "  --tls-san NAME          extra DNS name or IP for the generated certificate\n"
+            "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+            "  --version\n");
+}
+
+static bool cf_parse_int(const char *s, long min, long max, int *out)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < min || v > max)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool cf_parse_args(int argc, char **argv, cf_vault *v)
+{
+    static const struct option opts[] = {
+        {"data-dir", required_argument, 0, 'd'},     {"listen", required_argument, 0, 'l'},
+        {"url", required_argument, 0, 'u'},          {"resource", required_argument, 0, 'r'},
+        {"tenant", required_argument, 0, 't'},       {"retention-days", required_argument, 0, 'R'},
+        {"rotation-interval", required_argument, 0, 'i'},
+        {"token-lifetime", required_argument, 0, 'T'},
+        {"tls-cert", required_argument, 0, 'c'},     {"tls-key", required_argument, 0, 'k'},
+        {"tls-san", required_argument, 0, 's'},      {"log-level", required_argument, 0, 'L'},
+        {"version", no_argument, 0, 'V'},            {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'd': ok = snprintf(v->data_dir, sizeof v->data_dir, "%s", optarg) < (int)sizeof v->data_dir; break;
+        case 'l': ok = snprintf(v->listen, sizeof v->listen, "%s", optarg) < (int)sizeof v->listen; break;
+        case 'u': ok = snprintf(v->url, sizeof v->url, "%s", optarg) < (int)sizeof v->url; break;
+        case 'r': ok = snprintf(v->resource, sizeof v->resource, "%s", optarg) < (int)sizeof v->resource; break;
+        case 't': ok = strlen(optarg) == 36 && snprintf(v->tenant_id, sizeof v->tenant_id, "%s", optarg) > 0; break;
+        case 'R': ok = cf_parse_int(optarg, 7, 90, &v->retention_days); break;
+        case 'i': ok = cf_parse_int(optarg, 1, 86400, &v->rotation_interval); break;
+        case 'T': ok = cf_parse_int(optarg, 1, 86400, &v->token_lifetime); break;
+        case 'c': v->tls_cert_file = optarg; break;
+        case 'k': v->tls_key_file = optarg; break;
+        case 's': v->extra_san = optarg; break;
+        case 'L':
+            if (strcmp(optarg, "debug") == 0) cf_log_set_level(CF_LOG_DEBUG);
+            else if (strcmp(optarg, "info") == 0) cf_log_set_level(CF_LOG_INFO);
+            else if (strcmp(optarg, "warn") == 0) cf_log_set_level(CF_LOG_WARN);
+            else if (strcmp(optarg, "error") == 0) cf_log_set_level(CF_LOG_ERROR);
+            else ok = false;
+            break;
+        case 'V': puts("coffer-vault 0.1.0"); exit(0);
+        case 'h': cf_usage(stdout); exit(0);
+        default: ok = false; break;
+        }
+        if (!ok) {
+            fprintf(stderr, "coffer-vault: invalid value for an option\n");
+            return false;
+        }
+    }
+    if (optind != argc || !v->data_dir[0] || !v->listen[0] ||
+        (v->tls_cert_file != NULL) != (v->tls_key_file != NULL)) {
+        cf_usage(stderr);
+        return false;
+    }
+    if (!v->url[0])
+        snprintf(v->url, sizeof v->url, "https://%s", v->listen);
+    size_t n = strlen(v->url);
+    while (n && v->url[n - 1] == '/')
+        v->url[--n] = 0;
+    return true;
+}
+
+static void cf_render_too_large(void *ctx, cf_http_response *resp)
+{
+    (void)ctx;
+    resp->status = 413;
+    if (!cf_buf_append_str(&resp->body, "{\"error\":{\"code\":\"RequestTooLarge\",\"message\":"
+                                        "\"The request body exceeds the 1 MiB limit.\"}}"))
+        resp->body.len = 0;
+}
+
+int main(int argc, char **argv)
+{
+    cf_vault vault = {
+        .resource = "https://vault.azure.net",
+        .retention_days = 90,
+        .rotation_interval = 60,
+        .token_lifetime = 3600,
+    };
+    if (!cf_parse_args(argc, argv, &vault))
+        return 2;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    /* Signals are taken synchronously by the main thread only. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    cf_buf cert, key;
+    cf_buf_init(&cert, 1 << 20);
+    cf_buf_init_secret(&key, 1 << 20);
+    cf_http_server *server = NULL;
+    if (!cf_secmem_init(1 << 22) || !cf_crypto_init() || !cf_vault_open(&vault, &cert, &key)) {
+        cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s (%s)", cf_error_detail(), cf_error_where());
+        return 1;
+    }
+    cf_http_config config = {
+        .listen = vault.listen,
+        .tls_cert_pem = cf_buf_slice(&cert),
+        .tls_key_pem = cf_buf_slice(&key),
+        .max_body = CF_VAULT_MAX_BODY,
+        .max_connections = 1024,
+        .timeout_seconds = 120,
+        .handler = cf_vault_handle,
+        .ctx = &vault,
+        .render_too_large = cf_render_too_large,
+    };
+    bool started = cf_http_start(&config, &server);
+    cf_buf_free(&key);
+    cf_buf_free(&cert);
+    if (!started || !cf_rotation_start(&vault)) {
+        cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s", cf_error_detail());
+        cf_http_stop(server);
+        cf_vault_close(&vault);
+        return 1;
+    }
+    cf_log(CF_LOG_INFO, NULL, "coffer-vault listening on %s (%s), tenant %s", vault.listen,
+           vault.url, vault.tenant_id);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    cf_log(CF_LOG_INFO, NULL, "stopping on signal %d", sig);
+    cf_http_stop(server);
+    cf_rotation_stop();
+    cf_vault_close(&vault);
+    return 0;
+}

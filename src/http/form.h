@@ -1,0 +1,14 @@
+/*
+ * application/x-www-form-urlencoded bodies (OAuth token requests).
+ */
+#ifndef CF_FORM_H
+#define CF_FORM_H
+
+#include "buf.h"
+
+/* Finds `name` in the form and percent-decodes its value into `out`.
+ * Fails with CF_ERR_NOT_FOUND when absent, CF_ERR_BAD_INPUT when malformed
+ * or repeated. */
+CF_MUST_USE bool cf_form_get(cf_slice form, const char *name, cf_buf *out);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+ * Start-up of the vault's data directory.
+ *
+ *   DIR/seal.key         development file seal (root key), mode 0600
+ *   DIR/vault.db         SQLite store (WAL)
+ *   DIR/tls/ca.crt       local CA certificate clients trust
+ *   DIR/tls/server.crt   server certificate signed by it
+ *   DIR/tls/*.key.sealed CA and server private keys, sealed by the data key
+ *   DIR/bootstrap.json   first-start facts and administrator credentials,
+ *                        mode 0600, for scripts and tests
+ *
+ * The data key is random, stored wrapped by the seal with the vault id as
+ * associated data, and unwrapped into secret memory at start.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "envelope.h"
+#include "fsutil.h"
+#include "ids.h"
+#include "log.h"
+#include "secmem.h"
+#include "vault.h"
+
+#define CF_PEM_MAX (64 * 1024)
+#define CF_CERT_DAYS 825
+#define CF_CA_DAYS 3650
+
+static bool cf_path(char *out, size_t len, const cf_vault *vault, const char *rel)
+{
+    int n = snprintf(out, len, "%s/%s", vault->data_dir, rel);
+    CF_ENSURE(n > 0 && (size_t)n < len, CF_ERR_IO, "data directory path too long");
+    return true;
+}
+
+static bool cf_meta_text(cf_vault *vault, const char *name, char *out, size_t len, bool *found)
+{
+    cf_buf v;
+    cf_buf_init(&v, len - 1);
+    bool ok = cf_store_meta_get(vault->store, name, &v) && cf_buf_terminate(&v);
+    *found = ok;
+    if (ok)
+        memcpy(out, v.data, v.len + 1);
+    cf_buf_free(&v);
+    return ok || cf_error_code() == CF_ERR_NOT_FOUND;
+}
+
+static bool cf_data_key_aad(const cf_vault *vault, cf_buf *aad)
+{
+    CF_GUARD(cf_buf_append_str(aad, "coffer-vault/v1 data-key "));
+    return cf_buf_append_str(aad, vault->vault_id);
+}
+
+static bool cf_data_key_open(cf_vault *vault, bool create)
+{
+    cf_buf wrapped, aad, key;
+    cf_buf_init(&wrapped, 4096);
+    cf_buf_init(&aad, 256);
+    cf_buf_init_secret(&key, CF_DATA_KEY_LEN);
+    bool ok = cf_data_key_aad(vault, &aad);
+    if (ok && create) {
+        uint8_t *p;
+        ok = cf_buf_extend(&key, CF_DATA_KEY_LEN, &p) && cf_random_bytes(p, CF_DATA_KEY_LEN) &&
+             vault->seal->wrap(vault->seal, cf_buf_slice(&key), cf_buf_slice(&aad), &wrapped) &&
+             cf_store_meta_put(vault->store, "data_key", cf_buf_slice(&wrapped));
+    } else if (ok) {
+        ok = cf_store_meta_get(vault->store, "data_key", &wrapped) &&
+             vault->seal->unwrap(vault->seal, cf_buf_slice(&wrapped), cf_buf_slice(&aad), &key);
+        if (!ok)
+            cf_error_raise(CF_ERR_SEAL, __FILE__, __LINE__,
+                           "the seal cannot unwrap the vault data key (wrong seal?)");
+    }
+    ok = ok && key.len == CF_DATA_KEY_LEN && (vault->data_key = cf_secret_alloc(CF_DATA_KEY_LEN));
+    if (ok)
+        memcpy(vault->data_key, key.data, CF_DATA_KEY_LEN);
+    cf_buf_free(&wrapped);
+    cf_buf_free(&aad);
+    cf_buf_free(&key);
+    return ok;
+}
+
+/* ---- TLS material ---- */
+
+static bool cf_sealed_file_aad(const cf_vault *vault, const char *what, cf_buf *aad)
+{
+    CF_GUARD(cf_buf_append_str(aad, "coffer-vault/v1 file "));
+    CF_GUARD(cf_buf_append_str(aad, what));
+    CF_GUARD(cf_buf_append_u8(aad, ' '));
+    return cf_buf_append_str(aad, vault->vault_id);
+}
+
+static bool cf_write_sealed(const cf_vault *vault, const char *rel, cf_slice secret)
+{
+    char path[PATH_MAX];
+    cf_buf sealed, aad;
+    cf_buf_init(&sealed, CF_PEM_MAX);
+    cf_buf_init(&aad, 256);
+    bool ok = cf_path(path, sizeof path, vault, rel) && cf_sealed_file_aad(vault, rel, &aad) &&
+              cf_envelope_seal(cf_slice_of(vault->data_key, CF_DATA_KEY_LEN), cf_buf_slice(&aad),
+                               secret, &sealed) &&
+              cf_write_file_atomic(path, cf_buf_slice(&sealed), 0600);
+    cf_buf_free(&sealed);
+    cf_buf_free(&aad);
+    return ok;
+}
+
+static bool cf_read_sealed(const cf_vault *vault, const char *rel, cf_buf *secret)
+{
+    char path[PATH_MAX];
+    cf_buf sealed, aad;
+    cf_buf_init(&sealed, CF_PEM_MAX);
+    cf_buf_init(&aad, 256);
+    bool ok = cf_path(path, sizeof path, vault, rel) && cf_read_file(path, CF_PEM_MAX, &sealed) &&
+              cf_sealed_file_aad(vault, rel, &aad) &&
+              cf_envelope_open(cf_slice_of(vault->data_key, CF_DATA_KEY_LEN), cf_buf_slice(&aad),
+                               cf_buf_slice(&sealed), secret);
+    cf_buf_free(&sealed);
+    cf_buf_free(&aad);
+    return ok;
+}
+
+/* The host part of "HOST:PORT" / "[V6]:PORT". */
+static void cf_listen_host(const char *listen, char *out, size_t len)
+{
+    const char *colon = strrchr(listen, ':');
+    size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
+    if (n >= 2 && listen[0] == '[' && listen[n - 1] == ']') {
+        listen++;
+        n -= 2;
+    }
+    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), listen);
+}
+
+static bool cf_tls_generate(cf_vault *vault)
+{
+    char host[256];
+    cf_listen_host(vault->listen, host, sizeof host);
+    const char *sans[5] = {"localhost", "127.0.0.1", "::1", host, vault->extra_san};
+    size_t n_sans = vault->extra_san ? 5 : 4;
+    cf_pkey *ca = NULL, *server = NULL;
+    cf_buf ca_pem, cert_pem, ca_key, server_key;
+    cf_buf_init(&ca_pem, CF_PEM_MAX);
+    cf_buf_init(&cert_pem, CF_PEM_MAX);
+    cf_buf_init_secret(&ca_key, CF_PEM_MAX);
+    cf_buf_init_secret(&server_key, CF_PEM_MAX);
+    char dir[PATH_MAX], ca_path[PATH_MAX], cert_path[PATH_MAX];
+    bool ok = cf_path(dir, sizeof dir, vault, "tls") && cf_mkdirs(dir, 0700) &&
+              cf_path(ca_path, sizeof ca_path, vault, "tls/ca.crt") &&
+              cf_path(cert_path, sizeof cert_path, vault, "tls/server.crt") &&
+              cf_pkey_generate_ec(CF_CURVE_P256, &ca) && cf_pkey_generate_ec(CF_CURVE_P256, &server) &&
+              cf_x509_self_signed_ca(ca, "Coffer local CA", CF_CA_DAYS, &ca_pem) &&
+              cf_x509_issue_server(ca, cf_buf_slice(&ca_pem), server, sans, n_sans, CF_CERT_DAYS,
+                                   &cert_pem) &&
+              cf_pkey_private_pem(ca, &ca_key) && cf_pkey_private_pem(server, &server_key) &&
+              cf_write_sealed(vault, "tls/ca.key.sealed", cf_buf_slice(&ca_key)) &&
+              cf_write_sealed(vault, "tls/server.key.sealed", cf_buf_slice(&server_key)) &&
+              cf_write_file_atomic(ca_path, cf_buf_slice(&ca_pem), 0644) &&
+              cf_write_file_atomic(cert_path, cf_buf_slice(&cert_pem), 0644);
+    cf_pkey_free(ca);
+    cf_pkey_free(server);
+    cf_buf_free(&ca_pem);
+    cf_buf_free(&cert_pem);
+    cf_buf_free(&ca_key);
+    cf_buf_free(&server_key);
+    return ok;
+}
+
+static bool cf_tls_load(cf_vault *vault, cf_buf *cert, cf_buf *key)
+{
+    if (vault->tls_cert_file)
+        return cf_read_file(vault->tls_cert_file, CF_PEM_MAX, cert) &&
+               cf_read_file(vault->tls_key_file, CF_PEM_MAX, key);
+    char cert_path[PATH_MAX];
+    CF_GUARD(cf_path(cert_path, sizeof cert_path, vault, "tls/server.crt"));
+    if (!cf_file_exists(cert_path))
+        CF_GUARD(cf_tls_generate(vault));
+    return cf_read_file(cert_path, CF_PEM_MAX, cert) &&
+           cf_read_sealed(vault, "tls/server.key.sealed", key);
+}
+
+/* ---- first start ---- */
+
+static bool cf_write_bootstrap(cf_vault *vault, const cf_principal *admin, const char *secret,
+                               const cf_principal *mi, const char *identity_header)
+{
+    char path[PATH_MAX], ca[PATH_MAX], msi[700];
+    CF_GUARD(cf_path(path, sizeof path, vault, "bootstrap.json"));
+    CF_GUARD(cf_path(ca, sizeof ca, vault, "tls/ca.crt"));
+    snprintf(msi, sizeof msi, "%s/msi/token", vault->url);
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "vault_url",
+        vault->url, "tenant_id", vault->tenant_id, "authority_host", vault->url, "resource",
+        vault->resource, "client_id", admin->client_id, "client_secret", secret, "object_id",
+        admin->object_id, "ca_cert", vault->tls_cert_file ? "" : ca, "identity_endpoint", msi,
+        "identity_header", identity_header, "identity_client_id", mi->client_id,
+        "identity_object_id", mi->object_id, "seal", vault->seal->kind);
+    CF_ENSURE_ALLOC(doc);
+    cf_buf text;
+    cf_buf_init_secret(&text, 64 * 1024);
+    size_t need = json_dumpb(doc, NULL, 0, JSON_INDENT(2));
+    uint8_t *p;
+    bool ok = need > 0 && cf_buf_extend(&text, need, &p) &&
+              json_dumpb(doc, (char *)p, need, JSON_INDENT(2)) == need &&
+              cf_buf_append_u8(&text, '\n') &&
+              cf_write_file_atomic(path, cf_buf_slice(&text), 0600);
+    json_decref(doc);
+    cf_buf_free(&text);
+    if (ok)
+        printf("coffer-vault initialised %s\n"
+               "  vault url:        %s\n"
+               "  tenant id:        %s\n"
+               "  administrator:    client id %s (secret in %s)\n"
+               "  CA certificate:   %s (trust it: NODE_EXTRA_CA_CERTS=%s)\n",
+               vault->data_dir, vault->url, vault->tenant_id, admin->client_id, path, ca, ca);
+    return ok;
+}
+
+static bool cf_first_start(cf_vault *vault)
+{
+    cf_principal admin, mi;
+    char secret[128], header[128];
+    bool ok = cf_identity_create_principal(vault, "sp", "coffer-admin", &admin, secret, sizeof secret) &&
+              cf_identity_create_principal(vault, "mi", "coffer-managed-identity", &mi, header,
+                                           sizeof header) &&
+              cf_store_meta_put(vault->store, "default_mi_client_id", CF_SLICE_STR(mi.client_id)) &&
+              cf_store_meta_put(vault->store, "admin_object_id", CF_SLICE_STR(admin.object_id)) &&
+              cf_write_bootstrap(vault, &admin, secret, &mi, header);
+    cf_memzero(secret, sizeof secret);
+    cf_memzero(header, sizeof header);
+    return ok;
+}
+
+static bool cf_vault_identity_ids(cf_vault *vault, bool *fresh)
+{
+    bool found;
+    CF_GUARD(cf_meta_text(vault, "vault_id", vault->vault_id, sizeof vault->vault_id, &found));
+    *fresh = !found;
+    if (!found) {
+        CF_GUARD(cf_uuid_v4(vault->vault_id));
+        if (!vault->tenant_id[0])
+            CF_GUARD(cf_uuid_v4(vault->tenant_id));
+        CF_GUARD(cf_store_meta_put(vault->store, "tenant_id", CF_SLICE_STR(vault->tenant_id)));
+        return true;
+    }
+    char stored[37];
+    CF_GUARD(cf_meta_text(vault, "tenant_id", stored, sizeof stored, &found));
+    CF_ENSURE(found, CF_ERR_DB, "the store has no tenant id");
+    CF_ENSURE(!vault->tenant_id[0] || strcmp(stored, vault->tenant_id) == 0, CF_ERR_BAD_INPUT,
+              "--tenant differs from the tenant this vault was created with");
+    memcpy(vault->tenant_id, stored, sizeof stored);
+    return true;
+}
+
+bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
+{
+    char path[PATH_MAX];
+    bool fresh;
+    CF_GUARD(cf_mkdirs(vault->data_dir, 0700));
+    CF_GUARD(cf_path(path, sizeof path, vault, "seal.key"));
+    CF_GUARD(cf_seal_file_open(path, true, &vault->seal));
+    cf_log(CF_LOG_WARN, NULL,
+           "DEVELOPMENT SEAL: the root key is the file %s; anyone who can read it can read "
+           "every key in this vault. Use the PKCS#11 seal for real data.",
+           path);
+    CF_GUARD(cf_path(path, sizeof path, vault, "vault.db"));
+    CF_GUARD(cf_store_open(path, &vault->store));
+    CF_GUARD(cf_vault_identity_ids(vault, &fresh));
+    if (fresh) {
+        cf_buf probe;
+        cf_buf_init(&probe, 4096);
+        bool leftover = cf_store_meta_get(vault->store, "data_key", &probe);
+        cf_buf_free(&probe);
+        CF_ENSURE(!leftover, CF_ERR_IO,
+                  "the data directory holds an unfinished initialisation; remove it and start again");
+    }
+    CF_GUARD(cf_data_key_open(vault, fresh));
+    CF_GUARD(cf_identity_init(vault));
+    /* The vault id is stored last: a start that died half-way starts over. */
+    if (fresh) {
+        CF_GUARD(cf_first_start(vault));
+        CF_GUARD(cf_store_meta_put(vault->store, "vault_id", CF_SLICE_STR(vault->vault_id)));
+    }
+    return cf_tls_load(vault, tls_cert, tls_key);
+}
+
+void cf_vault_close(cf_vault *vault)
+{
+    cf_pkey_free(vault->token_key);
+    cf_secret_free(vault->data_key, CF_DATA_KEY_LEN);
+    cf_store_close(vault->store);
+    cf_seal_destroy(vault->seal);
+    vault->token_key = NULL;
+    vault->data_key = NULL;
+    vault->store = NULL;
+    vault->seal = NULL;
+}

@@ -1,0 +1,496 @@
+/*
+ * Identity: the vault is its own token issuer, shaped like Microsoft Entra
+ * ID so that the official credentials work unchanged.
+ *
+ *   GET  /{tenant}/v2.0/.well-known/openid-configuration   discovery
+ *   GET  /{tenant}/discovery/v2.0/keys                     signing keys
+ *   POST /{tenant}/oauth2/v2.0/token                       client credentials
+ *   GET  /msi/token                                        managed identity
+ *                                                          (App Service shape)
+ *
+ * Access tokens are RS256 JWTs signed by a key sealed in the store.  Every
+ * data-plane request proves one: signature, issuer, audience, expiry and
+ * not-before are checked, and the subject must still be a known principal.
+ * Client secrets and identity headers are stored only as salted
+ * HMAC-SHA256 hashes: they are 256-bit random values, so a slow password
+ * hash would add nothing but latency.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "envelope.h"
+#include "form.h"
+#include "ids.h"
+#include "log.h"
+#include "secmem.h"
+#include "vault.h"
+
+#define CF_TOKEN_MAX 8192
+#define CF_SECRET_BYTES 32
+#define CF_SALT_BYTES 16
+#define CF_STORAGE_RESOURCE "https://storage.azure.com"
+
+/* ---- the signing key ---- */
+
+static bool cf_token_key_aad(const cf_vault *vault, cf_buf *aad)
+{
+    CF_GUARD(cf_buf_append_str(aad, "coffer-vault/v1 token-signing-key "));
+    return cf_buf_append_str(aad, vault->vault_id);
+}
+
+static bool cf_token_key_create(cf_vault *vault, cf_buf *der)
+{
+    cf_buf sealed, aad;
+    cf_buf_init(&sealed, 16384);
+    cf_buf_init(&aad, 256);
+    bool ok = cf_pkey_generate_rsa(2048, 65537, &vault->token_key) &&
+              cf_pkey_private_der(vault->token_key, der) && cf_token_key_aad(vault, &aad) &&
+              cf_envelope_seal(cf_slice_of(vault->data_key, CF_DATA_KEY_LEN), cf_buf_slice(&aad),
+                               cf_buf_slice(der), &sealed) &&
+              cf_store_meta_put(vault->store, "token_key", cf_buf_slice(&sealed));
+    cf_buf_free(&sealed);
+    cf_buf_free(&aad);
+    return ok;
+}
+
+static bool cf_token_key_load(cf_vault *vault)
+{
+    cf_buf sealed, aad, der;
+    cf_buf_init(&sealed, 16384);
+    cf_buf_init(&aad, 256);
+    cf_buf_init_secret(&der, 16384);
+    bool ok;
+    if (cf_store_meta_get(vault->store, "token_key", &sealed)) {
+        ok = cf_token_key_aad(vault, &aad) &&
+             cf_envelope_open(cf_slice_of(vault->data_key, CF_DATA_KEY_LEN), cf_buf_slice(&aad),
+                              cf_buf_slice(&sealed), &der) &&
+             cf_pkey_from_private_der(cf_buf_slice(&der), &vault->token_key);
+    } else {
+        ok = cf_error_code() == CF_ERR_NOT_FOUND && cf_token_key_create(vault, &der);
+    }
+    cf_buf_free(&sealed);
+    cf_buf_free(&aad);
+    cf_buf_free(&der);
+    return ok;
+}
+
+/* kid = base64url of the first 16 bytes of SHA-256(SubjectPublicKeyInfo). */
+static bool cf_token_kid(cf_vault *vault)
+{
+    cf_buf spki, kid;
+    cf_buf_init(&spki, 4096);
+    cf_buf_init(&kid, sizeof vault->token_kid - 1);
+    uint8_t digest[32];
+    bool ok = cf_pkey_public_der(vault->token_key, &spki) &&
+              cf_hash_compute(CF_HASH_SHA256, cf_buf_slice(&spki), digest) &&
+              cf_base64url_encode(cf_slice_of(digest, 16), &kid) && cf_buf_terminate(&kid);
+    if (ok)
+        snprintf(vault->token_kid, sizeof vault->token_kid, "%s", (const char *)kid.data);
+    cf_buf_free(&spki);
+    cf_buf_free(&kid);
+    return ok;
+}
+
+bool cf_identity_init(cf_vault *vault)
+{
+    CF_GUARD(cf_token_key_load(vault));
+    return cf_token_kid(vault);
+}
+
+/* ---- principals and credentials ---- */
+
+static bool cf_secret_hash(cf_slice salt, cf_slice secret, uint8_t out[32])
+{
+    return cf_hmac_sha256(salt, secret, out);
+}
+
+bool cf_identity_add_credential(cf_vault *vault, const char *object_id, cf_slice secret,
+                                int64_t expires)
+{
+    uint8_t salt[CF_SALT_BYTES], hash[32];
+    CF_GUARD(cf_random_bytes(salt, sizeof salt));
+    CF_GUARD(cf_secret_hash(cf_slice_of(salt, sizeof salt), secret, hash));
+    return cf_store_credential_add(vault->store, object_id, cf_slice_of(salt, sizeof salt),
+                                   cf_slice_of(hash, sizeof hash), expires);
+}
+
+bool cf_identity_create_principal(cf_vault *vault, const char *kind, const char *name,
+                                  cf_principal *out, char *secret, size_t secret_len)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->kind, sizeof out->kind, "%s", kind);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    out->created = cf_now();
+    CF_GUARD(cf_uuid_v4(out->object_id));
+    CF_GUARD(cf_uuid_v4(out->client_id));
+    uint8_t raw[CF_SECRET_BYTES];
+    cf_buf text;
+    cf_buf_init_secret(&text, secret_len - 1);
+    bool ok = cf_random_bytes(raw, sizeof raw) &&
+              cf_base64url_encode(cf_slice_of(raw, sizeof raw), &text) && cf_buf_terminate(&text);
+    cf_memzero(raw, sizeof raw);
+    ok = ok && cf_store_principal_add(vault->store, out) &&
+         cf_identity_add_credential(vault, out->object_id, cf_buf_slice(&text), 0);
+    if (ok)
+        memcpy(secret, text.data, text.len + 1);
+    cf_buf_free(&text);
+    return ok;
+}
+
+typedef struct {
+    cf_slice secret;
+    int64_t now;
+    bool matched;
+} cf_credential_check;
+
+static bool cf_credential_matches(void *ctx, cf_slice salt, cf_slice hash, int64_t expires)
+{
+    cf_credential_check *c = ctx;
+    uint8_t h[32];
+    if (hash.len != sizeof h || (expires && expires <= c->now))
+        return true;
+    CF_GUARD(cf_secret_hash(salt, c->secret, h));
+    if (cf_memeq_ct(h, hash.ptr, sizeof h))
+        c->matched = true;
+    return true;
+}
+
+/* Looks up a principal by client id and checks `secret` against its live
+ * credentials.  Unknown clients and wrong secrets fail alike. */
+static bool cf_check_client(cf_vault *vault, const char *client_id, cf_slice secret,
+                            const char *kind, cf_principal *out)
+{
+    cf_credential_check check = {secret, cf_now(), false};
+    bool ok = cf_store_principal_by_client(vault->store, client_id, out) &&
+              strcmp(out->kind, kind) == 0 &&
+              cf_store_credential_each(vault->store, out->object_id, cf_credential_matches, &check);
+    CF_ENSURE(ok && check.matched, CF_ERR_UNAUTHORIZED, "invalid client credentials");
+    return true;
+}
+
+/* ---- tokens ---- */
+
+static void cf_issuer(const cf_vault *vault, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s/v2.0", vault->url, vault->tenant_id);
+}
+
+/* An audience the issuer knows: this vault, or the storage service. */
+static bool cf_known_resource(const cf_vault *vault, const char *resource, char *out, size_t len)
+{
+    size_t n = strlen(resource);
+    while (n && resource[n - 1] == '/')
+        n--;
+    const char *known[] = {vault->resource, CF_STORAGE_RESOURCE};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        if (strlen(known[i]) == n && strncmp(known[i], resource, n) == 0) {
+            snprintf(out, len, "%s", known[i]);
+            return true;
+        }
+    }
+    CF_BAIL(CF_ERR_BAD_INPUT, "the requested resource is not served by this issuer");
+}
+
+static bool cf_append_b64url_json(cf_buf *out, json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+    CF_ENSURE_ALLOC(text);
+    bool ok = cf_base64url_encode(CF_SLICE_STR(text), out);
+    free(text);
+    return ok;
+}
+
+static bool cf_token_issue(cf_vault *vault, const cf_principal *p, const char *audience,
+                           cf_buf *token, int64_t *expires_on)
+{
+    char iss[700];
+    cf_issuer(vault, iss, sizeof iss);
+    int64_t now = cf_now();
+    *expires_on = now + vault->token_lifetime;
+    json_t *header = json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "kid",
+                               vault->token_kid);
+    json_t *claims = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "aud",
+                               audience, "iss", iss, "iat", (json_int_t)now, "nbf",
+                               (json_int_t)now, "exp", (json_int_t)*expires_on, "oid",
+                               p->object_id, "sub", p->object_id, "tid", vault->tenant_id,
+                               "appid", p->client_id, "azp", p->client_id, "ver", "2.0");
+    uint8_t digest[32];
+    cf_buf sig;
+    cf_buf_init(&sig, 1024);
+    bool ok = header && claims && cf_append_b64url_json(token, header) &&
+              cf_buf_append_u8(token, '.') && cf_append_b64url_json(token, claims) &&
+              cf_hash_compute(CF_HASH_SHA256, cf_buf_slice(token), digest) &&
+              cf_sign_digest(vault->token_key, CF_SIG_RS256, cf_slice_of(digest, sizeof digest),
+                             &sig) &&
+              cf_buf_append_u8(token, '.') && cf_base64url_encode(cf_buf_slice(&sig), token) &&
+              cf_buf_terminate(token);
+    json_decref(header);
+    json_decref(claims);
+    cf_buf_free(&sig);
+    CF_ENSURE(ok, cf_error_code() ? cf_error_code() : CF_ERR_NOMEM, "cannot issue a token");
+    return true;
+}
+
+static json_t *cf_decode_segment(cf_slice seg)
+{
+    cf_buf raw;
+    cf_buf_init(&raw, CF_TOKEN_MAX);
+    json_t *j = NULL;
+    if (cf_base64url_decode(seg, &raw))
+        j = json_loadb((const char *)raw.data, raw.len, JSON_REJECT_DUPLICATES, NULL);
+    cf_buf_free(&raw);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+static bool cf_token_claims_valid(const cf_vault *vault, json_t *claims, const char **oid)
+{
+    char iss[700];
+    cf_issuer(vault, iss, sizeof iss);
+    int64_t now = cf_now();
+    json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
+    const char *aud = json_string_value(json_object_get(claims, "aud"));
+    const char *tok_iss = json_string_value(json_object_get(claims, "iss"));
+    *oid = json_string_value(json_object_get(claims, "oid"));
+    CF_ENSURE(tok_iss && strcmp(tok_iss, iss) == 0, CF_ERR_UNAUTHORIZED,
+              "The token was not issued by this vault's issuer.");
+    CF_ENSURE(aud && strcmp(aud, vault->resource) == 0, CF_ERR_UNAUTHORIZED,
+              "The token's audience is not this vault.");
+    CF_ENSURE(json_is_integer(exp) && now < json_integer_value(exp), CF_ERR_UNAUTHORIZED,
+              "The token has expired.");
+    CF_ENSURE(json_is_integer(nbf) && now >= json_integer_value(nbf), CF_ERR_UNAUTHORIZED,
+              "The token is not yet valid.");
+    CF_ENSURE(*oid, CF_ERR_UNAUTHORIZED, "The token names no principal.");
+    return true;
+}
+
+static bool cf_token_verify(cf_vault *vault, cf_slice token, cf_principal *caller)
+{
+    CF_ENSURE(token.len <= CF_TOKEN_MAX, CF_ERR_UNAUTHORIZED, "The token is too large.");
+    const uint8_t *dot1 = memchr(token.ptr, '.', token.len);
+    const uint8_t *dot2 = dot1 ? memchr(dot1 + 1, '.', token.len - (size_t)(dot1 + 1 - token.ptr)) : NULL;
+    CF_ENSURE(dot2 && !memchr(dot2 + 1, '.', token.len - (size_t)(dot2 + 1 - token.ptr)),
+              CF_ERR_UNAUTHORIZED, "The token is malformed.");
+    cf_slice signed_part = cf_slice_of(token.ptr, (size_t)(dot2 - token.ptr));
+    cf_slice sig_text = cf_slice_of(dot2 + 1, token.len - signed_part.len - 1);
+    json_t *header = cf_decode_segment(cf_slice_of(token.ptr, (size_t)(dot1 - token.ptr)));
+    json_t *claims = cf_decode_segment(cf_slice_of(dot1 + 1, (size_t)(dot2 - dot1 - 1)));
+    const char *alg = json_string_value(json_object_get(header, "alg"));
+    const char *kid = json_string_value(json_object_get(header, "kid"));
+    cf_buf sig;
+    cf_buf_init(&sig, 1024);
+    uint8_t digest[32];
+    bool valid = false, ok = header && claims && alg && kid && strcmp(alg, "RS256") == 0 &&
+                             strcmp(kid, vault->token_kid) == 0 &&
+                             cf_base64url_decode(sig_text, &sig) &&
+                             cf_hash_compute(CF_HASH_SHA256, signed_part, digest) &&
+                             cf_verify_digest(vault->token_key, CF_SIG_RS256,
+                                              cf_slice_of(digest, sizeof digest),
+                                              cf_buf_slice(&sig), &valid) &&
+                             valid;
+    const char *oid = NULL;
+    if (ok)
+        ok = cf_token_claims_valid(vault, claims, &oid);
+    else
+        cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__, "The token signature is invalid.");
+    if (ok && !cf_store_principal_by_oid(vault->store, oid, caller)) {
+        cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__, "The token's principal is unknown.");
+        ok = false;
+    }
+    cf_buf_free(&sig);
+    json_decref(header);
+    json_decref(claims);
+    return ok;
+}
+
+bool cf_identity_authenticate(cf_vault *vault, const cf_http_request *req, cf_principal *caller)
+{
+    const char *auth = cf_http_header(req, "Authorization");
+    CF_ENSURE(auth, CF_ERR_UNAUTHORIZED, "Request is missing a Bearer or PoP token.");
+    CF_ENSURE(strncasecmp(auth, "Bearer ", 7) == 0, CF_ERR_UNAUTHORIZED,
+              "Request is missing a Bearer or PoP token.");
+    const char *token = auth + 7;
+    while (*token == ' ')
+        token++;
+    return cf_token_verify(vault, cf_slice_of(token, strlen(token)), caller);
+}
+
+/* ---- endpoints ---- */
+
+static bool cf_reply_json(cf_http_response *resp, unsigned status, json_t *body)
+{
+    cf_vault_call call = {.resp = resp};
+    CF_ENSURE_ALLOC(body);
+    return cf_vault_reply(&call, status, body);
+}
+
+/* OAuth errors use their own shape: {"error": ..., "error_description": ...}. */
+static void cf_oauth_error(cf_http_response *resp, unsigned status, const char *error,
+                           const char *description)
+{
+    cf_buf_clear(&resp->body);
+    if (!cf_reply_json(resp, status,
+                       json_pack("{s:s, s:s}", "error", error, "error_description", description)))
+        resp->status = 500;
+}
+
+static bool cf_openid_configuration(cf_vault *vault, cf_http_response *resp)
+{
+    char iss[700], token[700], jwks[700], authz[700];
+    cf_issuer(vault, iss, sizeof iss);
+    snprintf(token, sizeof token, "%s/%s/oauth2/v2.0/token", vault->url, vault->tenant_id);
+    snprintf(jwks, sizeof jwks, "%s/%s/discovery/v2.0/keys", vault->url, vault->tenant_id);
+    snprintf(authz, sizeof authz, "%s/%s/oauth2/v2.0/authorize", vault->url, vault->tenant_id);
+    return cf_reply_json(
+        resp, 200,
+        json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s], s:[s], s:[s], s:s}", "issuer", iss,
+                  "token_endpoint", token, "jwks_uri", jwks, "authorization_endpoint", authz,
+                  "response_types_supported", "token", "subject_types_supported", "pairwise",
+                  "id_token_signing_alg_values_supported", "RS256",
+                  "token_endpoint_auth_methods_supported", "client_secret_post",
+                  "grant_types_supported", "client_credentials", "tenant_region_scope", "coffer"));
+}
+
+static bool cf_jwks(cf_vault *vault, cf_http_response *resp)
+{
+    json_t *jwk = json_object();
+    CF_ENSURE_ALLOC(jwk);
+    if (!cf_pkey_to_jwk_public(vault->token_key, jwk)) {
+        json_decref(jwk);
+        return false;
+    }
+    json_object_set_new(jwk, "kid", json_string(vault->token_kid));
+    json_object_set_new(jwk, "use", json_string("sig"));
+    json_object_set_new(jwk, "alg", json_string("RS256"));
+    return cf_reply_json(resp, 200, json_pack("{s:[o]}", "keys", jwk));
+}
+
+static bool cf_form_string(cf_slice form, const char *name, char *out, size_t len)
+{
+    cf_buf v;
+    cf_buf_init(&v, len - 1);
+    bool ok = cf_form_get(form, name, &v) && cf_buf_terminate(&v);
+    if (ok)
+        memcpy(out, v.data, v.len + 1);
+    cf_buf_free(&v);
+    return ok;
+}
+
+static void cf_token_endpoint(cf_vault *vault, cf_http_request *req, cf_http_response *resp)
+{
+    cf_slice form = cf_buf_slice(&req->body);
+    char grant[64], client_id[64], scope[512], resource[256];
+    if (!cf_form_string(form, "grant_type", grant, sizeof grant) ||
+        strcmp(grant, "client_credentials") != 0) {
+        cf_oauth_error(resp, 400, "unsupported_grant_type",
+                       "Only the client_credentials grant is supported.");
+        return;
+    }
+    if (!cf_form_string(form, "client_id", client_id, sizeof client_id) ||
+        !cf_form_string(form, "scope", scope, sizeof scope)) {
+        cf_oauth_error(resp, 400, "invalid_request", "client_id and scope are required.");
+        return;
+    }
+    /* One resource per request, as "<resource>/.default". */
+    size_t n = strlen(scope);
+    const char *suffix = "/.default";
+    if (n <= strlen(suffix) || strcmp(scope + n - strlen(suffix), suffix) != 0 ||
+        strchr(scope, ' ')) {
+        cf_oauth_error(resp, 400, "invalid_scope", "The scope must be '<resource>/.default'.");
+        return;
+    }
+    scope[n - strlen(suffix)] = 0;
+    if (!cf_known_resource(vault, scope, resource, sizeof resource)) {
+        cf_oauth_error(resp, 400, "invalid_resource", "The resource is not known to this issuer.");
+        return;
+    }
+    cf_buf secret, token;
+    cf_buf_init_secret(&secret, 256);
+    cf_buf_init(&token, CF_TOKEN_MAX);
+    cf_principal p;
+    int64_t expires_on;
+    if (!cf_form_get(form, "client_secret", &secret) ||
+        !cf_check_client(vault, client_id, cf_buf_slice(&secret), "sp", &p)) {
+        cf_log(CF_LOG_WARN, req->request_id, "token request refused for client %s", client_id);
+        cf_oauth_error(resp, 401, "invalid_client", "Invalid client credentials.");
+    } else if (!cf_token_issue(vault, &p, resource, &token, &expires_on) ||
+               !cf_reply_json(resp, 200,
+                              json_pack("{s:s, s:i, s:i, s:s}", "token_type", "Bearer",
+                                        "expires_in", vault->token_lifetime, "ext_expires_in",
+                                        vault->token_lifetime, "access_token",
+                                        (const char *)token.data))) {
+        cf_oauth_error(resp, 500, "server_error", "The token could not be issued.");
+    }
+    cf_buf_free(&secret);
+    cf_buf_free(&token);
+}
+
+/* The managed identity endpoint: the caller proves it runs where the
+ * identity lives by presenting the identity header's secret. */
+static void cf_msi_endpoint(cf_vault *vault, cf_http_request *req, cf_http_response *resp)
+{
+    const char *header = cf_http_header(req, "X-IDENTITY-HEADER");
+    const char *resource_in = cf_http_query(req, "resource");
+    const char *client_id = cf_http_query(req, "client_id");
+    char resource[256], default_client[64] = "";
+    if (!resource_in || !cf_known_resource(vault, resource_in, resource, sizeof resource)) {
+        cf_oauth_error(resp, 400, "invalid_resource", "The resource is not known to this issuer.");
+        return;
+    }
+    if (!client_id) {
+        cf_buf v;
+        cf_buf_init(&v, sizeof default_client - 1);
+        if (cf_store_meta_get(vault->store, "default_mi_client_id", &v) && cf_buf_terminate(&v))
+            memcpy(default_client, v.data, v.len + 1);
+        cf_buf_free(&v);
+        client_id = default_client;
+    }
+    cf_principal p;
+    cf_buf token;
+    cf_buf_init(&token, CF_TOKEN_MAX);
+    int64_t expires_on;
+    char expires_text[32];
+    if (!header || !cf_check_client(vault, client_id, CF_SLICE_STR(header), "mi", &p)) {
+        cf_oauth_error(resp, 401, "invalid_client", "The identity header is not valid.");
+    } else if (!cf_token_issue(vault, &p, resource, &token, &expires_on) ||
+               snprintf(expires_text, sizeof expires_text, "%lld", (long long)expires_on) <= 0 ||
+               !cf_reply_json(resp, 200,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s}", "access_token",
+                                        (const char *)token.data, "expires_on", expires_text,
+                                        "resource", resource, "token_type", "Bearer",
+                                        "client_id", p.client_id))) {
+        cf_oauth_error(resp, 500, "server_error", "The token could not be issued.");
+    }
+    cf_buf_free(&token);
+}
+
+bool cf_identity_route(cf_vault *vault, cf_http_request *req, cf_http_response *resp)
+{
+    const char *path = req->path;
+    bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    if (get && strcmp(path, "/msi/token") == 0) {
+        cf_msi_endpoint(vault, req, resp);
+        return true;
+    }
+    size_t tlen = strlen(vault->tenant_id);
+    if (path[0] != '/' || strncmp(path + 1, vault->tenant_id, tlen) != 0 || path[1 + tlen] != '/')
+        return false;
+    const char *rest = path + 1 + tlen;
+    if (get && (strcmp(rest, "/v2.0/.well-known/openid-configuration") == 0 ||
+                strcmp(rest, "/.well-known/openid-configuration") == 0)) {
+        if (!cf_openid_configuration(vault, resp))
+            cf_oauth_error(resp, 500, "server_error", "internal error");
+    } else if (get && strcmp(rest, "/discovery/v2.0/keys") == 0) {
+        if (!cf_jwks(vault, resp))
+            cf_oauth_error(resp, 500, "server_error", "internal error");
+    } else if (post && strcmp(rest, "/oauth2/v2.0/token") == 0) {
+        cf_token_endpoint(vault, req, resp);
+    } else {
+        cf_oauth_error(resp, 404, "not_found", "Unknown identity endpoint.");
+    }
+    return true;
+}

@@ -1,0 +1,620 @@
+/*
+ * The keys resource: create, import, get, list, versions, update, delete,
+ * deleted keys (get, list, recover, purge), backup, restore, rotate and the
+ * rotation policy.  Each handler parses its request, calls the store and
+ * crypto, and renders Key Vault's JSON; operations with keys (encrypt,
+ * sign, ...) are in key_ops.c.
+ */
+#include "keys.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "secmem.h"
+
+#define CF_OCT_MAX 32
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} cf_key_op_names[] = {
+    {"encrypt", CF_OP_ENCRYPT}, {"decrypt", CF_OP_DECRYPT}, {"sign", CF_OP_SIGN},
+    {"verify", CF_OP_VERIFY},   {"wrapKey", CF_OP_WRAP},    {"unwrapKey", CF_OP_UNWRAP},
+    {"import", CF_OP_IMPORT},   {"export", CF_OP_EXPORT},
+};
+
+#define CF_N_OPS (sizeof cf_key_op_names / sizeof *cf_key_op_names)
+
+void cf_key_init(cf_key *key)
+{
+    memset(key, 0, sizeof *key);
+    cf_object_init(&key->obj);
+    cf_buf_init_secret(&key->oct, CF_OCT_MAX);
+}
+
+void cf_key_free(cf_key *key)
+{
+    cf_object_free(&key->obj);
+    cf_pkey_free(key->pkey);
+    key->pkey = NULL;
+    cf_buf_free(&key->oct);
+}
+
+static bool cf_kty_parse(const char *kty, cf_kty *out)
+{
+    if (strcmp(kty, "RSA") == 0)
+        *out = CF_KTY_RSA;
+    else if (strcmp(kty, "EC") == 0)
+        *out = CF_KTY_EC;
+    else if (strcmp(kty, "oct") == 0)
+        *out = CF_KTY_OCT;
+    else if (strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC-HSM") == 0 ||
+             strcmp(kty, "oct-HSM") == 0)
+        CF_BAIL(CF_ERR_BAD_INPUT,
+                "HSM-protected keys need the PKCS#11 seal, which this vault does not use");
+    else
+        CF_BAIL(CF_ERR_BAD_INPUT, "kty must be one of RSA, EC, oct");
+    return true;
+}
+
+/* Operations each key type can perform at all. */
+static unsigned cf_kty_possible_ops(cf_kty kty)
+{
+    switch (kty) {
+    case CF_KTY_RSA:
+        return CF_OP_ENCRYPT | CF_OP_DECRYPT | CF_OP_SIGN | CF_OP_VERIFY | CF_OP_WRAP |
+               CF_OP_UNWRAP | CF_OP_IMPORT | CF_OP_EXPORT;
+    case CF_KTY_EC:
+        return CF_OP_SIGN | CF_OP_VERIFY | CF_OP_IMPORT | CF_OP_EXPORT;
+    case CF_KTY_OCT:
+        return CF_OP_ENCRYPT | CF_OP_DECRYPT | CF_OP_WRAP | CF_OP_UNWRAP | CF_OP_IMPORT |
+               CF_OP_EXPORT;
+    default:
+        return 0;
+    }
+}
+
+static unsigned cf_kty_default_ops(cf_kty kty)
+{
+    return cf_kty_possible_ops(kty) & ~(unsigned)(CF_OP_IMPORT | CF_OP_EXPORT);
+}
+
+static bool cf_parse_key_ops(json_t *ops, cf_kty kty, unsigned *out)
+{
+    *out = 0;
+    if (!ops || json_is_null(ops))
+        return true;
+    CF_ENSURE(json_is_array(ops) && json_array_size(ops) <= CF_N_OPS * 2, CF_ERR_BAD_INPUT,
+              "key_ops must be an array of operation names");
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op)
+    {
+        const char *s = json_string_value(op);
+        CF_ENSURE(s, CF_ERR_BAD_INPUT, "key_ops must be an array of operation names");
+        unsigned bit = 0;
+        for (size_t k = 0; k < CF_N_OPS; k++)
+            if (strcmp(s, cf_key_op_names[k].name) == 0)
+                bit = cf_key_op_names[k].bit;
+        CF_ENSUREF(bit, CF_ERR_BAD_INPUT, "unknown key operation '%.32s'", s);
+        CF_ENSUREF(bit & cf_kty_possible_ops(kty), CF_ERR_BAD_INPUT,
+                   "key operation '%s' is not valid for this key type", s);
+        *out |= bit;
+    }
+    return true;
+}
+
+static json_t *cf_key_ops_json(unsigned ops)
+{
+    json_t *arr = json_array();
+    for (size_t k = 0; arr && k < CF_N_OPS; k++)
+        if (ops & cf_key_op_names[k].bit)
+            json_array_append_new(arr, json_string(cf_key_op_names[k].name));
+    return arr;
+}
+
+unsigned cf_key_ops_of(const cf_object *obj)
+{
+    return (unsigned)json_integer_value(json_object_get(obj->props, "ops"));
+}
+
+const char *cf_key_kty_name(const cf_object *obj)
+{
+    const char *kty = json_string_value(json_object_get(obj->props, "kty"));
+    return kty ? kty : "";
+}
+
+/* Stores the public JWK, type and operations; seals the material. */
+static bool cf_key_finish(cf_vault *vault, cf_object *obj, cf_kty kty, json_t *public_jwk,
+                          unsigned size, unsigned ops, cf_slice material)
+{
+    static const char *const names[] = {"RSA", "EC", "oct"};
+    json_decref(obj->props);
+    obj->props = json_pack("{s:s, s:o, s:i, s:i}", "kty", names[kty], "jwk", public_jwk, "size",
+                           (int)size, "ops", (int)ops);
+    CF_ENSURE_ALLOC(obj->props);
+    return cf_object_seal(vault, obj, material);
+}
+
+static bool cf_key_finish_pkey(cf_vault *vault, cf_object *obj, cf_pkey *pkey, unsigned ops)
+{
+    json_t *jwk = json_object();
+    CF_ENSURE_ALLOC(jwk);
+    cf_buf der;
+    cf_buf_init_secret(&der, 16384);
+    cf_kty kty = cf_pkey_kty(pkey);
+    bool ok = cf_pkey_to_jwk_public(pkey, jwk) && cf_pkey_private_der(pkey, &der);
+    if (ok) {
+        json_object_del(jwk, "kty");
+        ok = cf_key_finish(vault, obj, kty, jwk, cf_pkey_bits(pkey), ops ? ops : cf_kty_default_ops(kty),
+                           cf_buf_slice(&der));
+    } else {
+        json_decref(jwk);
+    }
+    cf_buf_free(&der);
+    return ok;
+}
+
+bool cf_key_generate(cf_vault *vault, const cf_key_spec *spec, cf_object *obj)
+{
+    cf_kty kty;
+    CF_GUARD(cf_kty_parse(spec->kty, &kty));
+    CF_ENSURE((spec->ops & ~cf_kty_possible_ops(kty)) == 0, CF_ERR_BAD_INPUT,
+              "key_ops contains an operation this key type cannot perform");
+    if (kty == CF_KTY_OCT) {
+        unsigned bits = spec->size ? spec->size : 256;
+        CF_ENSURE(bits == 128 || bits == 192 || bits == 256, CF_ERR_BAD_INPUT,
+                  "key_size for oct keys must be 128, 192 or 256");
+        uint8_t k[CF_OCT_MAX];
+        bool ok = cf_random_bytes(k, bits / 8) &&
+                  cf_key_finish(vault, obj, kty, json_object(), bits,
+                                spec->ops ? spec->ops : cf_kty_default_ops(kty),
+                                cf_slice_of(k, bits / 8));
+        cf_memzero(k, sizeof k);
+        return ok;
+    }
+    cf_pkey *pkey = NULL;
+    if (kty == CF_KTY_RSA) {
+        unsigned bits = spec->size ? spec->size : 2048;
+        CF_ENSURE(bits == 2048 || bits == 3072 || bits == 4096, CF_ERR_BAD_INPUT,
+                  "key_size for RSA keys must be 2048, 3072 or 4096");
+        CF_GUARD(cf_pkey_generate_rsa(bits, spec->exponent ? spec->exponent : 65537, &pkey));
+    } else {
+        cf_curve curve = CF_CURVE_P256;
+        if (spec->crv)
+            CF_GUARD(cf_curve_from_name(CF_SLICE_STR(spec->crv), &curve));
+        CF_GUARD(cf_pkey_generate_ec(curve, &pkey));
+    }
+    bool ok = cf_key_finish_pkey(vault, obj, pkey, spec->ops);
+    cf_pkey_free(pkey);
+    return ok;
+}
+
+bool cf_key_spec_of(const cf_object *obj, cf_key_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->kty = cf_key_kty_name(obj);
+    spec->ops = cf_key_ops_of(obj);
+    spec->size = (unsigned)json_integer_value(json_object_get(obj->props, "size"));
+    json_t *jwk = json_object_get(obj->props, "jwk");
+    spec->crv = json_string_value(json_object_get(jwk, "crv"));
+    const char *e = json_string_value(json_object_get(jwk, "e"));
+    if (e) {
+        cf_buf raw;
+        cf_buf_init(&raw, 8);
+        bool ok = cf_base64url_decode(CF_SLICE_STR(e), &raw) && raw.len <= 4;
+        for (size_t i = 0; ok && i < raw.len; i++)
+            spec->exponent = spec->exponent << 8 | raw.data[i];
+        cf_buf_free(&raw);
+        CF_ENSURE(ok, CF_ERR_INTERNAL, "stored public exponent is malformed");
+    }
+    return true;
+}
+
+json_t *cf_key_bundle(cf_vault *vault, const cf_object *obj)
+{
+    char kid[1024];
+    snprintf(kid, sizeof kid, "%s/keys/%s/%s", vault->url, obj->name, obj->version);
+    json_t *jwk = json_deep_copy(json_object_get(obj->props, "jwk"));
+    if (!jwk)
+        return NULL;
+    json_object_set_new(jwk, "kid", json_string(kid));
+    json_object_set_new(jwk, "kty", json_string(cf_key_kty_name(obj)));
+    json_object_set_new(jwk, "key_ops", cf_key_ops_json(cf_key_ops_of(obj)));
+    json_t *bundle = json_pack("{s:o, s:o}", "key", jwk, "attributes",
+                               cf_object_attributes(vault, obj));
+    if (bundle && obj->tags)
+        json_object_set(bundle, "tags", obj->tags);
+    if (bundle && obj->deleted_at) {
+        char rid[1024];
+        snprintf(rid, sizeof rid, "%s/deletedkeys/%s", vault->url, obj->name);
+        json_object_set_new(bundle, "recoveryId", json_string(rid));
+        json_object_set_new(bundle, "deletedDate", json_integer(obj->deleted_at));
+        json_object_set_new(bundle, "scheduledPurgeDate", json_integer(obj->purge_at));
+    }
+    return bundle;
+}
+
+/* A list item: the bundle without key material, with "kid" on top; name
+ * listings identify the key, version listings the version. */
+static json_t *cf_key_item(cf_vault *vault, const cf_object *obj, bool versioned)
+{
+    json_t *bundle = cf_key_bundle(vault, obj);
+    if (!bundle)
+        return NULL;
+    char kid[1024];
+    snprintf(kid, sizeof kid, "%s/keys/%s%s%s", vault->url, obj->name, versioned ? "/" : "",
+             versioned ? obj->version : "");
+    json_object_set_new(bundle, "kid", json_string(kid));
+    json_object_del(bundle, "key");
+    return bundle;
+}
+
+bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key *out)
+{
+    CF_GUARD(cf_store_object_get(vault->store, CF_KIND_KEY, name, version, false, &out->obj));
+    CF_GUARD(cf_kty_parse(cf_key_kty_name(&out->obj), &out->kty));
+    out->ops = cf_key_ops_of(&out->obj);
+    cf_buf material;
+    cf_buf_init_secret(&material, 16384);
+    bool ok = cf_object_unseal(vault, &out->obj, &material);
+    if (ok && out->kty == CF_KTY_OCT)
+        ok = cf_buf_append_slice(&out->oct, cf_buf_slice(&material));
+    else if (ok)
+        ok = cf_pkey_from_private_der(cf_buf_slice(&material), &out->pkey);
+    cf_buf_free(&material);
+    return ok;
+}
+
+/* ---- handlers ---- */
+
+static bool cf_reply_bundle(cf_vault_call *call, const cf_object *obj)
+{
+    json_t *bundle = cf_key_bundle(call->vault, obj);
+    CF_ENSURE_ALLOC(bundle);
+    return cf_vault_reply(call, 200, bundle);
+}
+
+static bool cf_require_body(cf_vault_call *call)
+{
+    CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
+    return true;
+}
+
+static bool cf_new_object(cf_vault_call *call, const char *name, cf_object *obj)
+{
+    cf_object_init(obj);
+    snprintf(obj->kind, sizeof obj->kind, "%s", CF_KIND_KEY);
+    snprintf(obj->name, sizeof obj->name, "%s", name);
+    CF_GUARD(cf_new_version_id(obj->version));
+    obj->created = obj->updated = cf_now();
+    obj->enabled = true;
+    return call->body ? cf_object_parse_attributes(call->body, obj) : true;
+}
+
+static bool cf_insert_and_reply(cf_vault_call *call, cf_object *obj)
+{
+    CF_GUARD(cf_store_object_insert(call->vault->store, obj));
+    return cf_reply_bundle(call, obj);
+}
+
+static bool cf_key_create(cf_vault_call *call, const char *name)
+{
+    CF_GUARD(cf_require_body(call));
+    cf_key_spec spec = {0};
+    json_t *b = call->body;
+    CF_GUARD(cf_json_get_string(b, "kty", true, &spec.kty));
+    CF_GUARD(cf_json_get_string(b, "crv", false, &spec.crv));
+    json_t *size = json_object_get(b, "key_size");
+    if (size && !json_is_null(size)) {
+        CF_ENSURE(json_is_integer(size) && json_integer_value(size) > 0 &&
+                      json_integer_value(size) <= 16384,
+                  CF_ERR_BAD_INPUT, "key_size must be a positive integer");
+        spec.size = (unsigned)json_integer_value(size);
+    }
+    json_t *e = json_object_get(b, "public_exponent");
+    if (e && !json_is_null(e)) {
+        CF_ENSURE(json_is_integer(e) && json_integer_value(e) >= 3 &&
+                      json_integer_value(e) <= 0x7fffffff && (json_integer_value(e) & 1),
+                  CF_ERR_BAD_INPUT, "public_exponent must be an odd integer >= 3");
+        spec.exponent = (uint32_t)json_integer_value(e);
+    }
+    cf_kty kty;
+    CF_GUARD(cf_kty_parse(spec.kty, &kty));
+    CF_ENSURE(kty == CF_KTY_EC || !spec.crv, CF_ERR_BAD_INPUT, "crv applies to EC keys only");
+    CF_ENSURE(kty != CF_KTY_EC || !spec.size, CF_ERR_BAD_INPUT,
+              "key_size does not apply to EC keys; use crv");
+    CF_GUARD(cf_parse_key_ops(json_object_get(b, "key_ops"), kty, &spec.ops));
+    cf_object obj;
+    bool ok = cf_new_object(call, name, &obj) && cf_key_generate(call->vault, &spec, &obj) &&
+              cf_insert_and_reply(call, &obj);
+    cf_object_free(&obj);
+    return ok;
+}
+
+static bool cf_key_import_oct(cf_vault_call *call, json_t *jwk, unsigned ops, cf_object *obj)
+{
+    cf_buf k;
+    cf_buf_init_secret(&k, CF_OCT_MAX);
+    bool ok = cf_json_get_b64url(jwk, "k", true, &k);
+    if (ok && k.len != 16 && k.len != 24 && k.len != 32) {
+        cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__, "oct keys must be 128, 192 or 256 bits");
+        ok = false;
+    }
+    if (ok)
+        ok = cf_key_finish(call->vault, obj, CF_KTY_OCT, json_object(), (unsigned)k.len * 8,
+                           ops ? ops : cf_kty_default_ops(CF_KTY_OCT), cf_buf_slice(&k));
+    cf_buf_free(&k);
+    return ok;
+}
+
+static bool cf_key_import(cf_vault_call *call, const char *name)
+{
+    CF_GUARD(cf_require_body(call));
+    json_t *jwk = json_object_get(call->body, "key");
+    CF_ENSURE(json_is_object(jwk), CF_ERR_BAD_INPUT, "the parameter 'key' must be a JWK object");
+    json_t *hsm = json_object_get(call->body, "Hsm");
+    CF_ENSURE(!json_is_true(hsm), CF_ERR_BAD_INPUT,
+              "HSM-protected keys need the PKCS#11 seal, which this vault does not use");
+    const char *kty_name;
+    CF_GUARD(cf_json_get_string(jwk, "kty", true, &kty_name));
+    cf_kty kty;
+    CF_GUARD(cf_kty_parse(kty_name, &kty));
+    unsigned ops;
+    CF_GUARD(cf_parse_key_ops(json_object_get(jwk, "key_ops"), kty, &ops));
+    cf_object obj;
+    bool ok = cf_new_object(call, name, &obj);
+    if (ok && kty == CF_KTY_OCT) {
+        ok = cf_key_import_oct(call, jwk, ops, &obj);
+    } else if (ok) {
+        cf_pkey *pkey = NULL;
+        ok = cf_pkey_from_jwk(jwk, true, &pkey) && cf_key_finish_pkey(call->vault, &obj, pkey, ops);
+        cf_pkey_free(pkey);
+    }
+    ok = ok && cf_insert_and_reply(call, &obj);
+    cf_object_free(&obj);
+    return ok;
+}
+
+static bool cf_key_get(cf_vault_call *call, const char *name, const char *version)
+{
+    cf_object obj;
+    cf_object_init(&obj);
+    bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, version, false, &obj) &&
+              cf_reply_bundle(call, &obj);
+    cf_object_free(&obj);
+    return ok;
+}
+
+static bool cf_key_update(cf_vault_call *call, const char *name, const char *version)
+{
+    CF_GUARD(cf_require_body(call));
+    cf_object obj;
+    cf_object_init(&obj);
+    bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, version, false, &obj) &&
+              cf_object_parse_attributes(call->body, &obj);
+    json_t *ops_json = json_object_get(call->body, "key_ops");
+    if (ok && ops_json && !json_is_null(ops_json)) {
+        cf_kty kty;
+        unsigned ops = 0;
+        ok = cf_kty_parse(cf_key_kty_name(&obj), &kty) && cf_parse_key_ops(ops_json, kty, &ops);
+        if (ok)
+            json_object_set_new(obj.props, "ops", json_integer(ops));
+    }
+    if (ok) {
+        obj.updated = cf_now();
+        ok = cf_store_object_update(call->vault->store, &obj) && cf_reply_bundle(call, &obj);
+    }
+    cf_object_free(&obj);
+    return ok;
+}
+
+typedef struct {
+    cf_vault_call *call;
+    json_t *items;
+    bool versioned;
+} cf_list_ctx;
+
+static bool cf_list_each(void *ctx, const cf_object *obj)
+{
+    cf_list_ctx *l = ctx;
+    json_t *item = cf_key_item(l->call->vault, obj, l->versioned);
+    CF_ENSURE(item && json_array_append_new(l->items, item) == 0, CF_ERR_NOMEM, NULL);
+    return true;
+}
+
+static bool cf_key_list(cf_vault_call *call, const char *name, bool deleted)
+{
+    unsigned limit;
+    const char *marker;
+    CF_GUARD(cf_list_params(call, &limit, &marker));
+    cf_list_ctx l = {call, json_array(), name != NULL};
+    CF_ENSURE_ALLOC(l.items);
+    char next[CF_NAME_MAX + 1], path[256];
+    bool ok;
+    if (name) {
+        snprintf(path, sizeof path, "/keys/%s/versions", name);
+        ok = cf_store_object_versions(call->vault->store, CF_KIND_KEY, name, marker, limit,
+                                      cf_list_each, &l, next, sizeof next);
+    } else {
+        snprintf(path, sizeof path, deleted ? "/deletedkeys" : "/keys");
+        ok = cf_store_object_list(call->vault->store, CF_KIND_KEY, deleted, marker, limit,
+                                  cf_list_each, &l, next, sizeof next);
+    }
+    /* Listing the versions of a name that does not exist is a 404. */
+    if (ok && name && json_array_size(l.items) == 0 && !*marker) {
+        cf_object probe;
+        cf_object_init(&probe);
+        ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, NULL, false, &probe);
+        cf_object_free(&probe);
+    }
+    json_t *reply = json_pack("{s:o}", "value", l.items);
+    ok = ok && reply && cf_list_next_link(call, reply, path, next, limit);
+    if (!ok) {
+        json_decref(reply);
+        return false;
+    }
+    return cf_vault_reply(call, 200, reply);
+}
+
+static int64_t cf_purge_time(const cf_vault *vault, int64_t now)
+{
+    return now + (int64_t)vault->retention_days * 86400;
+}
+
+static bool cf_key_delete(cf_vault_call *call, const char *name)
+{
+    int64_t now = cf_now();
+    CF_GUARD(cf_store_object_delete(call->vault->store, CF_KIND_KEY, name, now,
+                                    cf_purge_time(call->vault, now)));
+    cf_object obj;
+    cf_object_init(&obj);
+    bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, NULL, true, &obj) &&
+              cf_reply_bundle(call, &obj);
+    cf_object_free(&obj);
+    return ok;
+}
+
+static bool cf_deleted_key_get(cf_vault_call *call, const char *name)
+{
+    cf_object obj;
+    cf_object_init(&obj);
+    bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, NULL, true, &obj) &&
+              cf_reply_bundle(call, &obj);
+    cf_object_free(&obj);
+    return ok;
+}
+
+static bool cf_deleted_key_recover(cf_vault_call *call, const char *name)
+{
+    CF_GUARD(cf_store_object_recover(call->vault->store, CF_KIND_KEY, name));
+    return cf_key_get(call, name, NULL);
+}
+
+static bool cf_deleted_key_purge(cf_vault_call *call, const char *name)
+{
+    CF_GUARD(cf_store_object_purge(call->vault->store, CF_KIND_KEY, name));
+    return cf_vault_reply(call, 204, NULL);
+}
+
+static bool cf_key_backup_handle(cf_vault_call *call, const char *name)
+{
+    cf_buf blob;
+    cf_buf_init(&blob, 8u << 20);
+    json_t *reply = json_object();
+    bool ok = reply && cf_key_backup(call->vault, name, &blob) &&
+              cf_json_set_b64url(reply, "value", cf_buf_slice(&blob));
+    cf_buf_free(&blob);
+    if (!ok) {
+        json_decref(reply);
+        return false;
+    }
+    return cf_vault_reply(call, 200, reply);
+}
+
+static bool cf_key_restore_handle(cf_vault_call *call)
+{
+    CF_GUARD(cf_require_body(call));
+    cf_buf blob;
+    cf_buf_init(&blob, CF_VAULT_MAX_BODY);
+    cf_object latest;
+    cf_object_init(&latest);
+    bool ok = cf_json_get_b64url(call->body, "value", true, &blob) &&
+              cf_key_restore(call->vault, cf_buf_slice(&blob), &latest) &&
+              cf_reply_bundle(call, &latest);
+    cf_object_free(&latest);
+    cf_buf_free(&blob);
+    return ok;
+}
+
+static bool cf_key_rotate_handle(cf_vault_call *call, const char *name)
+{
+    cf_object obj;
+    cf_object_init(&obj);
+    bool ok = cf_key_rotate(call->vault, name, &obj) && cf_reply_bundle(call, &obj);
+    cf_object_free(&obj);
+    return ok;
+}
+
+static bool cf_is_method(cf_vault_call *call, const char *m)
+{
+    return strcmp(call->http->method, m) == 0;
+}
+
+static bool cf_method_not_allowed(void)
+{
+    CF_BAIL(CF_ERR_BAD_INPUT, "The HTTP method is not supported on this path.");
+}
+
+static bool cf_route_key_name(cf_vault_call *call, const char *name, char **seg, size_t n)
+{
+    if (n == 2) {
+        if (cf_is_method(call, "PUT"))
+            return cf_key_import(call, name);
+        if (cf_is_method(call, "DELETE"))
+            return cf_key_delete(call, name);
+        if (cf_is_method(call, "GET"))
+            return cf_key_get(call, name, NULL);
+        if (cf_is_method(call, "PATCH"))
+            return cf_key_update(call, name, NULL);
+        return cf_method_not_allowed();
+    }
+    const char *sub = seg[2];
+    if (n == 3 && cf_is_method(call, "POST")) {
+        if (strcmp(sub, "create") == 0)
+            return cf_key_create(call, name);
+        if (strcmp(sub, "backup") == 0)
+            return cf_key_backup_handle(call, name);
+        if (strcmp(sub, "rotate") == 0)
+            return cf_key_rotate_handle(call, name);
+    }
+    if (n == 3 && strcmp(sub, "rotationpolicy") == 0) {
+        if (cf_is_method(call, "GET"))
+            return cf_rotation_policy_get(call, name);
+        if (cf_is_method(call, "PUT"))
+            return cf_rotation_policy_put(call, name);
+        return cf_method_not_allowed();
+    }
+    if (n == 3 && strcmp(sub, "versions") == 0 && cf_is_method(call, "GET"))
+        return cf_key_list(call, name, false);
+    /* What is left addresses a version; "" is the latest. */
+    CF_ENSURE(*sub == 0 || strlen(sub) == CF_VERSION_LEN, CF_ERR_NOT_FOUND, "unknown path");
+    if (n == 3 && cf_is_method(call, "GET"))
+        return cf_key_get(call, name, sub);
+    if (n == 3 && cf_is_method(call, "PATCH"))
+        return cf_key_update(call, name, sub);
+    if (n == 4 && cf_is_method(call, "POST"))
+        return cf_key_ops_route(call, name, sub, seg[3]);
+    return cf_method_not_allowed();
+}
+
+static bool cf_route_deleted(cf_vault_call *call, char **seg, size_t n)
+{
+    if (n == 1 && cf_is_method(call, "GET"))
+        return cf_key_list(call, NULL, true);
+    CF_ENSURE(n >= 2 && cf_valid_object_name(seg[1]), CF_ERR_BAD_INPUT,
+              "Key names must be 1-127 characters of letters, digits and dashes.");
+    if (n == 2 && cf_is_method(call, "GET"))
+        return cf_deleted_key_get(call, seg[1]);
+    if (n == 2 && cf_is_method(call, "DELETE"))
+        return cf_deleted_key_purge(call, seg[1]);
+    if (n == 3 && strcmp(seg[2], "recover") == 0 && cf_is_method(call, "POST"))
+        return cf_deleted_key_recover(call, seg[1]);
+    return cf_method_not_allowed();
+}
+
+bool cf_keys_route(cf_vault_call *call, char **seg, size_t n)
+{
+    if (strcmp(seg[0], "deletedkeys") == 0)
+        return cf_route_deleted(call, seg, n);
+    if (n == 1 || (n == 2 && seg[1][0] == 0)) {
+        CF_ENSURE(cf_is_method(call, "GET"), CF_ERR_BAD_INPUT, "unsupported method");
+        return cf_key_list(call, NULL, false);
+    }
+    if (n == 2 && strcmp(seg[1], "restore") == 0 && cf_is_method(call, "POST"))
+        return cf_key_restore_handle(call);
+    CF_ENSURE(cf_valid_object_name(seg[1]), CF_ERR_BAD_INPUT,
+              "Key names must be 1-127 characters of letters, digits and dashes.");
+    return cf_route_key_name(call, seg[1], seg, n);
+}

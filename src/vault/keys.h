@@ -1,0 +1,71 @@
+/*
+ * Keys: what the keys resource shares with key operations, backup and
+ * rotation.  A key version's public JWK, type and permitted operations live
+ * in the object's properties; the private or symmetric material is sealed.
+ */
+#ifndef CF_VAULT_KEYS_H
+#define CF_VAULT_KEYS_H
+
+#include "vault.h"
+
+#define CF_KIND_KEY "key"
+
+/* key_ops as a bit set. */
+enum {
+    CF_OP_ENCRYPT = 1 << 0,
+    CF_OP_DECRYPT = 1 << 1,
+    CF_OP_SIGN = 1 << 2,
+    CF_OP_VERIFY = 1 << 3,
+    CF_OP_WRAP = 1 << 4,
+    CF_OP_UNWRAP = 1 << 5,
+    CF_OP_IMPORT = 1 << 6,
+    CF_OP_EXPORT = 1 << 7,
+};
+
+/* A key version with its material opened, ready for an operation. */
+typedef struct {
+    cf_object obj;
+    cf_kty kty;
+    unsigned ops;
+    cf_pkey *pkey; /* RSA and EC */
+    cf_buf oct;    /* symmetric keys (secret memory) */
+} cf_key;
+
+void cf_key_init(cf_key *key);
+void cf_key_free(cf_key *key);
+/* Loads a live key version (NULL/"" = latest) and opens its material. */
+CF_MUST_USE bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key *out);
+
+/* Generation parameters, as a create request or a rotation gives them. */
+typedef struct {
+    const char *kty;    /* "RSA", "EC", "oct" */
+    unsigned size;      /* RSA bits, oct bits */
+    uint32_t exponent;  /* RSA */
+    const char *crv;    /* EC */
+    unsigned ops;       /* 0 = the type's default */
+} cf_key_spec;
+
+/* Generates material for `spec`, fills obj->props and seals into obj
+ * (obj->kind, name and version must be set). */
+CF_MUST_USE bool cf_key_generate(cf_vault *vault, const cf_key_spec *spec, cf_object *obj);
+/* The spec of an existing version (for rotation). */
+CF_MUST_USE bool cf_key_spec_of(const cf_object *obj, cf_key_spec *spec);
+
+json_t *cf_key_bundle(cf_vault *vault, const cf_object *obj);
+unsigned cf_key_ops_of(const cf_object *obj);
+const char *cf_key_kty_name(const cf_object *obj);
+
+/* Backup blobs (key_backup.c). */
+CF_MUST_USE bool cf_key_backup(cf_vault *vault, const char *name, cf_buf *blob);
+CF_MUST_USE bool cf_key_restore(cf_vault *vault, cf_slice blob, cf_object *latest);
+/* Parses an opened backup payload; exposed for the fuzz target. */
+typedef bool (*cf_backup_version_cb)(void *ctx, cf_object *obj, cf_slice material);
+CF_MUST_USE bool cf_backup_parse_payload(cf_slice payload, cf_backup_version_cb each, void *ctx);
+
+/* Rotation policies (rotation.c). */
+CF_MUST_USE bool cf_rotation_policy_get(cf_vault_call *call, const char *name);
+CF_MUST_USE bool cf_rotation_policy_put(cf_vault_call *call, const char *name);
+/* ISO 8601 duration ("P90D", "P1Y2M", "PT12H") to seconds. */
+CF_MUST_USE bool cf_iso_duration(const char *text, int64_t *seconds);
+
+#endif

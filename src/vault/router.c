@@ -1,0 +1,126 @@
+/*
+ * The vault's request router: identity endpoints first (they authenticate
+ * by their own means), then the Bearer check, so that the SDK's first,
+ * token-less request gets the 401 challenge before anything else is looked
+ * at; then api-version, the JSON body, and the resource handler.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "vault.h"
+
+#define CF_MAX_SEGMENTS 6
+
+/* Accepts "7.0" ... "7.6" and dated versions such as "2025-07-01"
+ * (optionally "-preview"). */
+static bool cf_api_version_ok(const char *v)
+{
+    if (!v)
+        return false;
+    size_t n = strlen(v);
+    const char *preview = strstr(v, "-preview");
+    if (preview && preview[8] == 0)
+        n = (size_t)(preview - v);
+    if (n >= 3 && v[0] == '7' && v[1] == '.') {
+        for (size_t i = 2; i < n; i++)
+            if (v[i] < '0' || v[i] > '9')
+                return false;
+        return true;
+    }
+    if (n != 10 || v[4] != '-' || v[7] != '-')
+        return false;
+    for (size_t i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (v[i] < '0' || v[i] > '9'))
+            return false;
+    return strncmp(v, "2016", 4) >= 0;
+}
+
+/* Copies `raw` into `path` and splits "/a/b/" into {"a", "b", ""}; fails
+ * beyond CF_MAX_SEGMENTS. */
+static bool cf_split_path(const char *raw, char *path, size_t path_len, char **seg, size_t *n)
+{
+    *n = 0;
+    CF_ENSURE(strlen(raw) < path_len && raw[0] == '/', CF_ERR_NOT_FOUND, "unknown path");
+    memcpy(path, raw, strlen(raw) + 1);
+    char *p = path + 1;
+    for (;;) {
+        CF_ENSURE(*n < CF_MAX_SEGMENTS, CF_ERR_NOT_FOUND, "unknown path");
+        seg[(*n)++] = p;
+        char *slash = strchr(p, '/');
+        if (!slash)
+            return true;
+        *slash = 0;
+        p = slash + 1;
+    }
+}
+
+static bool cf_parse_body(cf_vault_call *call)
+{
+    cf_http_request *req = call->http;
+    if (req->body.len == 0)
+        return true;
+    json_error_t jerr;
+    call->body = json_loadb((const char *)req->body.data, req->body.len,
+                            JSON_REJECT_DUPLICATES, &jerr);
+    CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "the request body is not valid JSON");
+    CF_ENSURE(json_is_object(call->body), CF_ERR_BAD_INPUT, "the request body must be a JSON object");
+    return true;
+}
+
+static bool cf_dispatch(cf_vault_call *call, char **seg, size_t n)
+{
+    const char *method = call->http->method;
+    if (strcmp(seg[0], "keys") == 0 || strcmp(seg[0], "deletedkeys") == 0)
+        return cf_keys_route(call, seg, n);
+    if (n == 1 && strcmp(seg[0], "rng") == 0 && strcmp(method, "POST") == 0)
+        return cf_rng_handle(call);
+    CF_BAIL(CF_ERR_NOT_FOUND, "The requested path does not exist.");
+}
+
+static const char *cf_not_found_code(char **seg, size_t n)
+{
+    if (n && (strcmp(seg[0], "keys") == 0 || strcmp(seg[0], "deletedkeys") == 0))
+        return "KeyNotFound";
+    return "NotFound";
+}
+
+static void cf_log_request(cf_vault_call *call, const struct timespec *start)
+{
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double ms = (double)(end.tv_sec - start->tv_sec) * 1e3 +
+                (double)(end.tv_nsec - start->tv_nsec) / 1e6;
+    cf_log(CF_LOG_INFO, call->http->request_id,
+           "%s %s status=%u principal=%s client=%s ms=%.2f", call->http->method, call->http->path,
+           call->resp->status, call->caller.object_id[0] ? call->caller.object_id : "-",
+           call->http->client_addr, ms);
+}
+
+void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
+{
+    cf_vault *vault = ctx;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    cf_vault_call call = {.vault = vault, .http = req, .resp = resp};
+
+    if (cf_identity_route(vault, req, resp)) {
+        cf_log_request(&call, &start);
+        return;
+    }
+    char path[1024], *seg[CF_MAX_SEGMENTS];
+    size_t n = 0;
+    if (!cf_identity_authenticate(vault, req, &call.caller)) {
+        cf_vault_reply_challenge(&call, cf_error_detail());
+    } else if (!cf_api_version_ok(cf_http_query(req, "api-version"))) {
+        cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
+                       "The 'api-version' query parameter is missing or not supported.");
+        cf_vault_reply_error(&call, NULL);
+    } else if (!cf_split_path(req->path, path, sizeof path, seg, &n) || !cf_parse_body(&call) ||
+               !cf_dispatch(&call, seg, n)) {
+        cf_vault_reply_error(&call, cf_not_found_code(seg, n));
+    }
+    json_decref(call.body);
+    cf_log_request(&call, &start);
+}

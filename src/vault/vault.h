@@ -1,0 +1,129 @@
+/*
+ * coffer-vault: shared state and the per-request call context.
+ *
+ * Request flow (router.c): authenticate (the 401 challenge comes before
+ * anything else) -> check api-version -> parse the JSON body -> call the
+ * resource handler (keys.c, key_ops.c, ...), which validates its input,
+ * calls the store and crypto, and renders the reply.  Handlers return
+ * false with the thread's error set; the router renders that error in Key
+ * Vault's format (errors.c).
+ */
+#ifndef CF_VAULT_H
+#define CF_VAULT_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "http.h"
+#include "seal.h"
+#include "store.h"
+
+#define CF_VAULT_MAX_BODY (1u << 20)
+#define CF_LIST_DEFAULT 25
+#define CF_LIST_MAX 25
+
+typedef struct {
+    /* configuration */
+    char data_dir[PATH_MAX];
+    char listen[256];
+    char url[512];        /* https://host:port, no trailing slash */
+    char resource[256];   /* token audience, e.g. https://vault.azure.net */
+    char tenant_id[37];
+    int retention_days;   /* soft-delete retention */
+    int rotation_interval;/* seconds between rotation/purge sweeps */
+    int token_lifetime;   /* seconds */
+    const char *tls_cert_file; /* optional: use this certificate chain... */
+    const char *tls_key_file;  /* ...and key instead of the generated ones */
+    const char *extra_san;     /* optional extra DNS name / IP for the certificate */
+    /* state */
+    char vault_id[37];
+    cf_store *store;
+    cf_seal *seal;
+    uint8_t *data_key;    /* CF_DATA_KEY_LEN bytes, secret memory */
+    cf_pkey *token_key;   /* signs access tokens */
+    char token_kid[64];
+} cf_vault;
+
+typedef struct {
+    cf_vault *vault;
+    cf_http_request *http;
+    cf_http_response *resp;
+    cf_principal caller;
+    json_t *body; /* the parsed request body, or NULL */
+} cf_vault_call;
+
+/* ---- replies (errors.c) ---- */
+/* Takes ownership of `body`. */
+CF_MUST_USE bool cf_vault_reply(cf_vault_call *call, unsigned status, json_t *body);
+/* Renders the thread's current error; `not_found_code` names the resource
+ * ("KeyNotFound", "SecretNotFound"). */
+void cf_vault_reply_error(cf_vault_call *call, const char *not_found_code);
+/* 401 with the Bearer challenge. */
+void cf_vault_reply_challenge(cf_vault_call *call, const char *message);
+
+/* ---- helpers shared by resource handlers (objects.c) ---- */
+CF_MUST_USE bool cf_valid_object_name(const char *name);
+CF_MUST_USE bool cf_new_version_id(char out[CF_VERSION_LEN + 1]);
+int64_t cf_now(void);
+/* The associated data binding sealed material to its identity. */
+CF_MUST_USE bool cf_object_aad(const cf_vault *vault, const char *kind, const char *name,
+                               const char *version, cf_buf *out);
+CF_MUST_USE bool cf_object_seal(const cf_vault *vault, cf_object *obj, cf_slice material);
+/* `out` must be a secret buffer. */
+CF_MUST_USE bool cf_object_unseal(const cf_vault *vault, const cf_object *obj, cf_buf *out);
+/* Attributes JSON in Key Vault's shape (enabled, nbf, exp, created, ...). */
+json_t *cf_object_attributes(const cf_vault *vault, const cf_object *obj);
+/* Reads "attributes" and "tags" from a request into `obj`; absent members
+ * leave obj unchanged. */
+CF_MUST_USE bool cf_object_parse_attributes(json_t *body, cf_object *obj);
+/* The maxresults and $skiptoken of a list request. */
+CF_MUST_USE bool cf_list_params(cf_vault_call *call, unsigned *limit, const char **marker);
+/* Adds "nextLink" for the given marker (if any) to a list reply. */
+CF_MUST_USE bool cf_list_next_link(cf_vault_call *call, json_t *reply, const char *path,
+                                   const char *marker, unsigned limit);
+
+/* JSON body accessors: fail with BadParameter naming the member. */
+CF_MUST_USE bool cf_json_get_string(json_t *obj, const char *member, bool required,
+                                    const char **out);
+/* base64url member decoded into `out` (cap from out->max). */
+CF_MUST_USE bool cf_json_get_b64url(json_t *obj, const char *member, bool required, cf_buf *out);
+CF_MUST_USE bool cf_json_set_b64url(json_t *obj, const char *member, cf_slice value);
+
+/* ---- resources ---- */
+bool cf_keys_route(cf_vault_call *call, char **seg, size_t n);
+bool cf_key_ops_route(cf_vault_call *call, const char *name, const char *version, const char *op);
+bool cf_rng_handle(cf_vault_call *call);
+
+/* ---- identity (identity.c) ---- */
+CF_MUST_USE bool cf_identity_init(cf_vault *vault);
+/* Handles the token-issuer endpoints; returns false if `path` is not one. */
+bool cf_identity_route(cf_vault *vault, cf_http_request *req, cf_http_response *resp);
+/* Validates "Authorization: Bearer ..." and loads the caller. */
+CF_MUST_USE bool cf_identity_authenticate(cf_vault *vault, const cf_http_request *req,
+                                          cf_principal *caller);
+/* Adds a credential (stored as a salted hash); expires 0 = never. */
+CF_MUST_USE bool cf_identity_add_credential(cf_vault *vault, const char *object_id, cf_slice secret,
+                                            int64_t expires);
+/* Creates a principal with a fresh secret (returned once, never stored). */
+CF_MUST_USE bool cf_identity_create_principal(cf_vault *vault, const char *kind, const char *name,
+                                              cf_principal *out, char *secret, size_t secret_len);
+
+/* ---- rotation and purge sweeps (rotation.c) ---- */
+CF_MUST_USE bool cf_rotation_start(cf_vault *vault);
+void cf_rotation_stop(void);
+/* Rotates `name` now: a new version with the latest version's parameters. */
+CF_MUST_USE bool cf_key_rotate(cf_vault *vault, const char *name, cf_object *out);
+
+/* ---- start-up (bootstrap.c) ---- */
+/* Opens (and on first start initialises) the data directory: seal, store,
+ * data key, token key, the administrator principals, TLS certificates and
+ * bootstrap.json.  Fills the TLS PEMs for the listener (key: secret). */
+CF_MUST_USE bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key);
+void cf_vault_close(cf_vault *vault);
+
+/* ---- router (router.c) ---- */
+void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp);
+
+#endif
