@@ -275,11 +275,11 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
     struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)cf_http_mhd_log, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_CONNECTION_LIMIT, config->max_connections ? config->max_connections : 512, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_seconds ? config->timeout_seconds : 120, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)cf_http_completed, NULL},
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)cf_http_mhd_log, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)cf_http_uri_log, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
         {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert.data},

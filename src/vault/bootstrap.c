@@ -5,7 +5,7 @@
  *   DIR/vault.db         SQLite store (WAL)
  *   DIR/tls/ca.crt       local CA certificate clients trust
  *   DIR/tls/server.crt   server certificate signed by it
- *   DIR/tls/*.key.sealed CA and server private keys, sealed by the data key
+ *   DIR/tls/{ca,server}.key.sealed  private keys, sealed by the data key
  *   DIR/bootstrap.json   first-start facts and administrator credentials,
  *                        mode 0600, for scripts and tests
  *

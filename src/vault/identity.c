@@ -22,11 +22,12 @@
 #include "envelope.h"
 #include "form.h"
 #include "ids.h"
+#include "jwt.h"
 #include "log.h"
 #include "secmem.h"
 #include "vault.h"
 
-#define CF_TOKEN_MAX 8192
+#define CF_TOKEN_MAX CF_JWT_MAX
 #define CF_SECRET_BYTES 32
 #define CF_SALT_BYTES 16
 #define CF_STORAGE_RESOURCE "https://storage.azure.com"
@@ -192,15 +193,6 @@ static bool cf_known_resource(const cf_vault *vault, const char *resource, char 
     CF_BAIL(CF_ERR_BAD_INPUT, "the requested resource is not served by this issuer");
 }
 
-static bool cf_append_b64url_json(cf_buf *out, json_t *j)
-{
-    char *text = json_dumps(j, JSON_COMPACT);
-    CF_ENSURE_ALLOC(text);
-    bool ok = cf_base64url_encode(CF_SLICE_STR(text), out);
-    free(text);
-    return ok;
-}
-
 static bool cf_token_issue(cf_vault *vault, const cf_principal *p, const char *audience,
                            cf_buf *token, int64_t *expires_on)
 {
@@ -215,36 +207,11 @@ static bool cf_token_issue(cf_vault *vault, const cf_principal *p, const char *a
                                (json_int_t)now, "exp", (json_int_t)*expires_on, "oid",
                                p->object_id, "sub", p->object_id, "tid", vault->tenant_id,
                                "appid", p->client_id, "azp", p->client_id, "ver", "2.0");
-    uint8_t digest[32];
-    cf_buf sig;
-    cf_buf_init(&sig, 1024);
-    bool ok = header && claims && cf_append_b64url_json(token, header) &&
-              cf_buf_append_u8(token, '.') && cf_append_b64url_json(token, claims) &&
-              cf_hash_compute(CF_HASH_SHA256, cf_buf_slice(token), digest) &&
-              cf_sign_digest(vault->token_key, CF_SIG_RS256, cf_slice_of(digest, sizeof digest),
-                             &sig) &&
-              cf_buf_append_u8(token, '.') && cf_base64url_encode(cf_buf_slice(&sig), token) &&
-              cf_buf_terminate(token);
+    bool ok = header && claims && cf_jwt_sign_rs256(vault->token_key, header, claims, token);
     json_decref(header);
     json_decref(claims);
-    cf_buf_free(&sig);
     CF_ENSURE(ok, cf_error_code() ? cf_error_code() : CF_ERR_NOMEM, "cannot issue a token");
     return true;
-}
-
-static json_t *cf_decode_segment(cf_slice seg)
-{
-    cf_buf raw;
-    cf_buf_init(&raw, CF_TOKEN_MAX);
-    json_t *j = NULL;
-    if (cf_base64url_decode(seg, &raw))
-        j = json_loadb((const char *)raw.data, raw.len, JSON_REJECT_DUPLICATES, NULL);
-    cf_buf_free(&raw);
-    if (j && !json_is_object(j)) {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
 }
 
 static bool cf_token_claims_valid(const cf_vault *vault, json_t *claims, const char **oid)
@@ -270,40 +237,20 @@ static bool cf_token_claims_valid(const cf_vault *vault, json_t *claims, const c
 
 static bool cf_token_verify(cf_vault *vault, cf_slice token, cf_principal *caller)
 {
-    CF_ENSURE(token.len <= CF_TOKEN_MAX, CF_ERR_UNAUTHORIZED, "The token is too large.");
-    const uint8_t *dot1 = memchr(token.ptr, '.', token.len);
-    const uint8_t *dot2 = dot1 ? memchr(dot1 + 1, '.', token.len - (size_t)(dot1 + 1 - token.ptr)) : NULL;
-    CF_ENSURE(dot2 && !memchr(dot2 + 1, '.', token.len - (size_t)(dot2 + 1 - token.ptr)),
-              CF_ERR_UNAUTHORIZED, "The token is malformed.");
-    cf_slice signed_part = cf_slice_of(token.ptr, (size_t)(dot2 - token.ptr));
-    cf_slice sig_text = cf_slice_of(dot2 + 1, token.len - signed_part.len - 1);
-    json_t *header = cf_decode_segment(cf_slice_of(token.ptr, (size_t)(dot1 - token.ptr)));
-    json_t *claims = cf_decode_segment(cf_slice_of(dot1 + 1, (size_t)(dot2 - dot1 - 1)));
-    const char *alg = json_string_value(json_object_get(header, "alg"));
-    const char *kid = json_string_value(json_object_get(header, "kid"));
-    cf_buf sig;
-    cf_buf_init(&sig, 1024);
-    uint8_t digest[32];
-    bool valid = false, ok = header && claims && alg && kid && strcmp(alg, "RS256") == 0 &&
-                             strcmp(kid, vault->token_kid) == 0 &&
-                             cf_base64url_decode(sig_text, &sig) &&
-                             cf_hash_compute(CF_HASH_SHA256, signed_part, digest) &&
-                             cf_verify_digest(vault->token_key, CF_SIG_RS256,
-                                              cf_slice_of(digest, sizeof digest),
-                                              cf_buf_slice(&sig), &valid) &&
-                             valid;
+    cf_jwt jwt;
+    cf_jwt_init(&jwt);
     const char *oid = NULL;
-    if (ok)
-        ok = cf_token_claims_valid(vault, claims, &oid);
-    else
+    bool ok = cf_jwt_parse(token, &jwt);
+    if (ok && !cf_jwt_verify_rs256(vault->token_key, vault->token_kid, &jwt)) {
         cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__, "The token signature is invalid.");
+        ok = false;
+    }
+    ok = ok && cf_token_claims_valid(vault, jwt.claims, &oid);
     if (ok && !cf_store_principal_by_oid(vault->store, oid, caller)) {
         cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__, "The token's principal is unknown.");
         ok = false;
     }
-    cf_buf_free(&sig);
-    json_decref(header);
-    json_decref(claims);
+    cf_jwt_free(&jwt);
     return ok;
 }
 

@@ -65,6 +65,9 @@ CF_MUST_USE bool cf_backup_parse_payload(cf_slice payload, cf_backup_version_cb 
 /* Rotation policies (rotation.c). */
 CF_MUST_USE bool cf_rotation_policy_get(cf_vault_call *call, const char *name);
 CF_MUST_USE bool cf_rotation_policy_put(cf_vault_call *call, const char *name);
+/* Validates a policy request body into the stored document (keeping the
+ * creation time of `previous`); exposed for the fuzz target. */
+CF_MUST_USE bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_t **out);
 /* ISO 8601 duration ("P90D", "P1Y2M", "PT12H") to seconds. */
 CF_MUST_USE bool cf_iso_duration(const char *text, int64_t *seconds);
 

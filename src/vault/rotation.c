@@ -139,30 +139,25 @@ static bool cf_policy_parse_action(json_t *la, json_t *actions)
     return true;
 }
 
-bool cf_rotation_policy_put(cf_vault_call *call, const char *name)
+bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_t **out)
 {
-    CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
-    json_t *in_actions = json_object_get(call->body, "lifetimeActions");
+    CF_ENSURE(json_is_object(body), CF_ERR_BAD_INPUT, "a JSON request body is required");
+    json_t *in_actions = json_object_get(body, "lifetimeActions");
     CF_ENSURE(!in_actions || json_is_null(in_actions) ||
                   (json_is_array(in_actions) &&
                    json_array_size(in_actions) <= CF_POLICY_MAX_ACTIONS),
               CF_ERR_BAD_INPUT, "lifetimeActions must be an array of at most 8 actions");
-    json_t *in_attrs = json_object_get(call->body, "attributes");
+    json_t *in_attrs = json_object_get(body, "attributes");
     const char *expiry = NULL;
     if (in_attrs && !json_is_null(in_attrs))
         CF_GUARD(cf_json_get_string(in_attrs, "expiryTime", false, &expiry));
     int64_t secs;
     if (expiry)
         CF_GUARD(cf_iso_duration(expiry, &secs));
-
-    json_t *stored_old = NULL;
-    CF_GUARD(cf_store_policy_get(call->vault->store, CF_KIND_KEY, name, &stored_old));
-    int64_t now = cf_now();
-    json_t *created = json_object_get(json_object_get(stored_old, "attributes"), "created");
+    json_t *created = json_object_get(json_object_get(previous, "attributes"), "created");
     json_t *policy = json_pack("{s:[], s:{s:I, s:I}}", "lifetimeActions", "attributes", "created",
-                               (json_int_t)(created ? json_integer_value(created) : now),
+                               (json_int_t)(json_is_integer(created) ? json_integer_value(created) : now),
                                "updated", (json_int_t)now);
-    json_decref(stored_old);
     CF_ENSURE_ALLOC(policy);
     bool ok = true;
     size_t i;
@@ -173,9 +168,24 @@ bool cf_rotation_policy_put(cf_vault_call *call, const char *name)
             ok = cf_policy_parse_action(la, json_object_get(policy, "lifetimeActions"));
     }
     if (ok && expiry)
-        json_object_set_new(json_object_get(policy, "attributes"), "expiryTime", json_string(expiry));
-    ok = ok && cf_store_policy_put(call->vault->store, CF_KIND_KEY, name, policy);
+        ok = json_object_set_new(json_object_get(policy, "attributes"), "expiryTime",
+                                 json_string(expiry)) == 0;
+    if (!ok) {
+        json_decref(policy);
+        return false;
+    }
+    *out = policy;
+    return true;
+}
+
+bool cf_rotation_policy_put(cf_vault_call *call, const char *name)
+{
+    json_t *previous = NULL, *policy = NULL;
+    CF_GUARD(cf_store_policy_get(call->vault->store, CF_KIND_KEY, name, &previous));
+    bool ok = cf_rotation_policy_parse(call->body, previous, cf_now(), &policy) &&
+              cf_store_policy_put(call->vault->store, CF_KIND_KEY, name, policy);
     json_t *reply = ok ? cf_policy_render(call->vault, name, policy) : NULL;
+    json_decref(previous);
     json_decref(policy);
     CF_GUARD(ok);
     CF_ENSURE_ALLOC(reply);

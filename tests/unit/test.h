@@ -30,6 +30,12 @@ static int cf_test_checks;
         fn();                                                                  \
     } while (0)
 
+#define RUN_WITH(fn, arg)                                                      \
+    do {                                                                       \
+        fprintf(stderr, "-- %s\n", #fn);                                       \
+        fn(arg);                                                               \
+    } while (0)
+
 #define TEST_DONE()                                                            \
     do {                                                                       \
         fprintf(stderr, "%d checks, %d failed\n", cf_test_checks, cf_test_failures); \
