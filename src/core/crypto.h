@@ -56,6 +56,11 @@ typedef enum { CF_CURVE_P256, CF_CURVE_P384, CF_CURVE_P521, CF_CURVE_P256K } cf_
 /* JWK names: "P-256", "P-384", "P-521", "P-256K". */
 CF_MUST_USE bool cf_curve_from_name(cf_slice name, cf_curve *out);
 const char *cf_curve_name(cf_curve c);
+/* Coordinate size in bytes (32, 48, 66, 32): the size of each JWK x/y/d and of
+ * each half of an ES signature. */
+size_t cf_curve_field_len(cf_curve c);
+/* OpenSSL's group name for a curve; for src/core/crypto*.c only. */
+const char *cf_curve_group_name(cf_curve c);
 
 /* bits: 2048, 3072 or 4096; e: odd, >= 3 (65537 is the default elsewhere). */
 CF_MUST_USE bool cf_pkey_generate_rsa(unsigned bits, uint32_t e, cf_pkey **out);
