@@ -1,0 +1,202 @@
+/*
+ * vault_load: drives coffer-vault's HTTPS API at a fixed concurrency and
+ * reports operations per second, for bench/run.
+ *
+ *   vault_load BOOTSTRAP_JSON OP SECONDS CONNECTIONS
+ *   OP: sign-rsa2048 | unwrap-rsa2048 | wrap-aes256
+ *
+ * Each connection is one thread with its own keep-alive curl handle; all
+ * share one token.  Setup (key creation, a wrapped key to unwrap) happens
+ * before the clock starts.  Every response is checked for status 200.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    char *data;
+    size_t len;
+} body_t;
+
+static char vault_url[512], ca_cert[1024], auth_header[9000];
+static char op_path[1024], op_body[4096];
+static atomic_long done_ops, failed_ops;
+static atomic_bool stop_flag;
+
+static size_t collect(char *p, size_t size, size_t n, void *ctx)
+{
+    body_t *b = ctx;
+    size_t add = size * n;
+    if (b->len + add > (1u << 20))
+        return 0;
+    char *grown = realloc(b->data, b->len + add + 1);
+    if (!grown)
+        return 0;
+    b->data = grown;
+    memcpy(b->data + b->len, p, add);
+    b->len += add;
+    b->data[b->len] = 0;
+    return add;
+}
+
+/* One request; returns the HTTP status and fills `out` (caller frees). */
+static long request(CURL *c, const char *method, const char *url, const char *body,
+                    const char *content_type, int with_auth, body_t *out)
+{
+    struct curl_slist *h = NULL;
+    char ct[128];
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+    h = curl_slist_append(h, ct);
+    if (with_auth)
+        h = curl_slist_append(h, auth_header);
+    out->data = NULL;
+    out->len = 0;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca_cert);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    return status;
+}
+
+static json_t *call_json(CURL *c, const char *method, const char *path, const char *body)
+{
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s%sapi-version=7.5", vault_url, path, strchr(path, '?') ? "&" : "?");
+    body_t out;
+    long status = request(c, method, url, body, "application/json", 1, &out);
+    json_t *j = out.data ? json_loads(out.data, 0, NULL) : NULL;
+    if (status != 200) {
+        fprintf(stderr, "setup %s %s failed: %ld %s\n", method, path, status, out.data ? out.data : "");
+        exit(1);
+    }
+    free(out.data);
+    return j;
+}
+
+static void get_token(CURL *c, json_t *boot)
+{
+    char url[1024], form[2048];
+    snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token",
+             json_string_value(json_object_get(boot, "authority_host")),
+             json_string_value(json_object_get(boot, "tenant_id")));
+    char *secret = curl_easy_escape(c, json_string_value(json_object_get(boot, "client_secret")), 0);
+    snprintf(form, sizeof form,
+             "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s/.default",
+             json_string_value(json_object_get(boot, "client_id")), secret,
+             json_string_value(json_object_get(boot, "resource")));
+    curl_free(secret);
+    body_t out;
+    long status = request(c, "POST", url, form, "application/x-www-form-urlencoded", 0, &out);
+    json_t *j = out.data ? json_loads(out.data, 0, NULL) : NULL;
+    const char *tok = json_string_value(json_object_get(j, "access_token"));
+    if (status != 200 || !tok) {
+        fprintf(stderr, "token request failed: %ld\n", status);
+        exit(1);
+    }
+    snprintf(auth_header, sizeof auth_header, "Authorization: Bearer %s", tok);
+    json_decref(j);
+    free(out.data);
+}
+
+static void setup_op(CURL *c, const char *op)
+{
+    json_t *r;
+    if (strcmp(op, "wrap-aes256") == 0) {
+        r = call_json(c, "POST", "/keys/bench-aes256/create", "{\"kty\":\"oct\",\"key_size\":256}");
+        json_decref(r);
+        snprintf(op_path, sizeof op_path, "/keys/bench-aes256//wrapkey");
+        snprintf(op_body, sizeof op_body,
+                 "{\"alg\":\"A256KW\",\"value\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
+        return;
+    }
+    r = call_json(c, "POST", "/keys/bench-rsa2048/create", "{\"kty\":\"RSA\",\"key_size\":2048}");
+    json_decref(r);
+    if (strcmp(op, "sign-rsa2048") == 0) {
+        snprintf(op_path, sizeof op_path, "/keys/bench-rsa2048//sign");
+        snprintf(op_body, sizeof op_body,
+                 "{\"alg\":\"RS256\",\"value\":\"n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg\"}");
+        return;
+    }
+    r = call_json(c, "POST", "/keys/bench-rsa2048//wrapkey",
+                  "{\"alg\":\"RSA-OAEP-256\",\"value\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
+    snprintf(op_path, sizeof op_path, "/keys/bench-rsa2048//unwrapkey");
+    snprintf(op_body, sizeof op_body, "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}",
+             json_string_value(json_object_get(r, "value")));
+    json_decref(r);
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    CURL *c = curl_easy_init();
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s?api-version=7.5", vault_url, op_path);
+    while (!atomic_load(&stop_flag)) {
+        body_t out;
+        long status = request(c, "POST", url, op_body, "application/json", 1, &out);
+        free(out.data);
+        if (status == 200)
+            atomic_fetch_add(&done_ops, 1);
+        else
+            atomic_fetch_add(&failed_ops, 1);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: vault_load BOOTSTRAP OP SECONDS CONNECTIONS\n");
+        return 2;
+    }
+    int seconds = (int)strtol(argv[3], NULL, 10), conns = (int)strtol(argv[4], NULL, 10);
+    if (seconds < 1 || conns < 1 || conns > 256)
+        return 2;
+    json_t *boot = json_load_file(argv[1], 0, NULL);
+    if (!boot)
+        return 2;
+    snprintf(vault_url, sizeof vault_url, "%s", json_string_value(json_object_get(boot, "vault_url")));
+    snprintf(ca_cert, sizeof ca_cert, "%s", json_string_value(json_object_get(boot, "ca_cert")));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *c = curl_easy_init();
+    get_token(c, boot);
+    setup_op(c, argv[2]);
+    curl_easy_cleanup(c);
+
+    pthread_t *threads = calloc((size_t)conns, sizeof *threads);
+    struct timespec t0, t1;
+    /* Warm up connections briefly, then count. */
+    for (int i = 0; i < conns; i++)
+        pthread_create(&threads[i], NULL, worker, NULL);
+    struct timespec warm = {1, 0};
+    nanosleep(&warm, NULL);
+    atomic_store(&done_ops, 0);
+    atomic_store(&failed_ops, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec run = {seconds, 0};
+    nanosleep(&run, NULL);
+    long ops = atomic_load(&done_ops), failed = atomic_load(&failed_ops);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    atomic_store(&stop_flag, 1);
+    for (int i = 0; i < conns; i++)
+        pthread_join(threads[i], NULL);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%s %.1f %ld\n", argv[2], (double)ops / secs, failed);
+    free(threads);
+    json_decref(boot);
+    curl_global_cleanup();
+    return failed ? 1 : 0;
+}
