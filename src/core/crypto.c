@@ -509,6 +509,11 @@ void cf_pkey_free(cf_pkey *key)
     EVP_PKEY_free(cf_evp(key));
 }
 
+cf_pkey *cf_pkey_ref(cf_pkey *key)
+{
+    return key && EVP_PKEY_up_ref(cf_evp(key)) == 1 ? key : NULL;
+}
+
 cf_kty cf_pkey_kty(const cf_pkey *key)
 {
     if (EVP_PKEY_is_a(cf_evp(key), "RSA"))

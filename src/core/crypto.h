@@ -66,6 +66,9 @@ const char *cf_curve_group_name(cf_curve c);
 CF_MUST_USE bool cf_pkey_generate_rsa(unsigned bits, uint32_t e, cf_pkey **out);
 CF_MUST_USE bool cf_pkey_generate_ec(cf_curve curve, cf_pkey **out);
 void cf_pkey_free(cf_pkey *key);
+/* Another reference to the same key (freed by one more cf_pkey_free);
+ * NULL on failure. */
+cf_pkey *cf_pkey_ref(cf_pkey *key);
 cf_kty cf_pkey_kty(const cf_pkey *key);
 unsigned cf_pkey_bits(const cf_pkey *key);
 /* Only for EC keys. */

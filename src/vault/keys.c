@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "key_cache.h"
 #include "secmem.h"
 
 #define CF_OCT_MAX 32
@@ -256,13 +257,20 @@ bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key 
     CF_GUARD(cf_store_object_get(vault->store, CF_KIND_KEY, name, version, false, &out->obj));
     CF_GUARD(cf_kty_parse(cf_key_kty_name(&out->obj), &out->kty));
     out->ops = cf_key_ops_of(&out->obj);
+    if (out->kty != CF_KTY_OCT) {
+        out->pkey = cf_key_cache_get(CF_KIND_KEY, out->obj.name, out->obj.version);
+        if (out->pkey)
+            return true;
+    }
     cf_buf material;
     cf_buf_init_secret(&material, 16384);
     bool ok = cf_object_unseal(vault, &out->obj, &material);
     if (ok && out->kty == CF_KTY_OCT)
         ok = cf_buf_append_slice(&out->oct, cf_buf_slice(&material));
-    else if (ok)
-        ok = cf_pkey_from_private_der(cf_buf_slice(&material), &out->pkey);
+    else if (ok && cf_pkey_from_private_der(cf_buf_slice(&material), &out->pkey))
+        cf_key_cache_put(CF_KIND_KEY, out->obj.name, out->obj.version, out->pkey);
+    else
+        ok = false;
     cf_buf_free(&material);
     return ok;
 }
@@ -495,6 +503,7 @@ static bool cf_deleted_key_recover(cf_vault_call *call, const char *name)
 static bool cf_deleted_key_purge(cf_vault_call *call, const char *name)
 {
     CF_GUARD(cf_store_object_purge(call->vault->store, CF_KIND_KEY, name));
+    cf_key_cache_forget(CF_KIND_KEY, name);
     return cf_vault_reply(call, 204, NULL);
 }
 
