@@ -1,0 +1,253 @@
+// Test harness for the official-SDK suites: runs coffer-vault on the data
+// directory and port that tests/sdk/run.sh prepared (COFFER_TEST_DIR,
+// COFFER_TEST_PORT), and builds credentials, clients and raw HTTPS requests.
+//
+// run.sh initialises the data directory once, so that NODE_EXTRA_CA_CERTS can
+// point at its CA before node starts.  Every server started here appends its
+// stdout+stderr to DIR/logs/vault.log (the secrets scan reads it) and records
+// its pid in DIR/logs/pids/ so that run.sh can kill leftovers.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import https from "node:https";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const BIN = process.env.COFFER_BIN ?? path.resolve(import.meta.dirname, "../../../build/bin");
+export const DIR = process.env.COFFER_TEST_DIR;
+export const PORT = Number(process.env.COFFER_TEST_PORT);
+if (!DIR || !PORT) throw new Error("COFFER_TEST_DIR/COFFER_TEST_PORT unset: run through tests/sdk/run.sh");
+export const VAULT_URL = `https://127.0.0.1:${PORT}`;
+export const LOG_DIR = path.join(DIR, "logs");
+export const LOG_FILE = path.join(LOG_DIR, "vault.log");
+const PID_DIR = path.join(LOG_DIR, "pids");
+fs.mkdirSync(PID_DIR, { recursive: true });
+
+const CA = fs.readFileSync(path.join(DIR, "tls", "ca.crt"));
+const agent = new https.Agent({ ca: CA, keepAlive: false });
+
+export function bootstrap() {
+  return JSON.parse(fs.readFileSync(path.join(DIR, "bootstrap.json"), "utf8"));
+}
+
+// ---------------------------------------------------------------- servers
+
+// Resolves to the promise's value, or null after ms (the timer never keeps
+// the process alive).
+function withTimeout(promise, ms) {
+  let timer;
+  const t = new Promise((resolve) => { timer = setTimeout(resolve, ms, null); });
+  return Promise.race([promise, t]).finally(() => clearTimeout(timer));
+}
+
+const running = new Set();
+process.on("exit", () => {
+  for (const v of running) {
+    try { v.child.kill("SIGKILL"); } catch { /* gone */ }
+  }
+});
+
+export class Vault {
+  constructor(child) {
+    this.child = child;
+    this.pid = child.pid;
+    this.exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    this.exitInfo = null;
+    this.exited.then((info) => {
+      this.exitInfo = info;
+      running.delete(this);
+      fs.rmSync(path.join(PID_DIR, String(this.pid)), { force: true });
+    });
+  }
+
+  // SIGTERM, then wait (bounded) for a clean exit; returns {code, signal}.
+  async stop(timeoutMs = 30000) {
+    if (!this.exitInfo) this.child.kill("SIGTERM");
+    const info = await withTimeout(this.exited, timeoutMs);
+    if (!info) {
+      this.child.kill("SIGKILL");
+      await this.exited;
+      throw new Error(`coffer-vault pid ${this.pid} did not stop within ${timeoutMs} ms of SIGTERM`);
+    }
+    return info;
+  }
+
+  // SIGKILL: a crash.
+  async kill() {
+    if (!this.exitInfo) this.child.kill("SIGKILL");
+    return this.exited;
+  }
+}
+
+// Starts coffer-vault on DIR:PORT with extra args and waits until it answers
+// the unauthenticated challenge (401) on GET /keys.
+export async function startVault(args = [], { timeoutMs = 60000 } = {}) {
+  const log = fs.openSync(LOG_FILE, "a");
+  fs.writeSync(log, `\n==== harness: start coffer-vault ${args.join(" ")} at ${new Date().toISOString()}\n`);
+  const env = { ...process.env };
+  // ASan in the test build: a leak report at exit must not hide the log.
+  const child = spawn(path.join(BIN, "coffer-vault"),
+    ["--data-dir", DIR, "--listen", `127.0.0.1:${PORT}`, ...args],
+    { stdio: ["ignore", log, log], env });
+  fs.closeSync(log);
+  const v = new Vault(child);
+  running.add(v);
+  fs.writeFileSync(path.join(PID_DIR, String(child.pid)), "");
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (v.exitInfo) throw new Error(`coffer-vault exited during start-up: ${JSON.stringify(v.exitInfo)}\n${tailLog()}`);
+    try {
+      const r = await request("GET", "/keys", { timeoutMs: 2000 });
+      if (r.status === 401) return v;
+      last = `status ${r.status}`;
+    } catch (e) {
+      last = e.code ?? e.message;
+    }
+    await sleep(100);
+  }
+  await v.kill();
+  throw new Error(`coffer-vault not ready within ${timeoutMs} ms (last: ${last})\n${tailLog()}`);
+}
+
+export function tailLog(lines = 30) {
+  try {
+    return fs.readFileSync(LOG_FILE, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+// ---------------------------------------------------------------- raw HTTPS
+
+// request(method, path, {token, body, headers, query, apiVersion, raw})
+//   path is relative to the vault URL (or absolute https://127.0.0.1:PORT/...).
+//   query: object of extra parameters; apiVersion: string, or null to omit,
+//   default "7.5".  body: object (JSON-encoded) or string/Buffer (sent as is).
+// Returns {status, headers, text, json}.
+export function request(method, p, opts = {}) {
+  const { token, body, headers = {}, query = {}, apiVersion = "7.5", timeoutMs = 60000, rawQuery } = opts;
+  const url = new URL(p, VAULT_URL);
+  if (rawQuery !== undefined) {
+    url.search = rawQuery;
+  } else {
+    if (apiVersion !== null && !url.searchParams.has("api-version")) url.searchParams.set("api-version", apiVersion);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  }
+  let payload = null;
+  const h = { accept: "application/json", ...headers };
+  if (body !== undefined && body !== null) {
+    payload = Buffer.isBuffer(body) || typeof body === "string" ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
+    if (!Object.keys(h).some((k) => k.toLowerCase() === "content-type")) h["content-type"] = "application/json";
+  }
+  if (payload) h["content-length"] = String(payload.length);
+  if (token) h.authorization = `Bearer ${token}`;
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers: h, agent, timeout: timeoutMs }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let json;
+        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+// Client-credentials token straight from the token endpoint.
+export async function fetchToken({ scope = "https://vault.azure.net/.default", clientSecret } = {}) {
+  const b = bootstrap();
+  const form = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: b.client_id,
+    client_secret: clientSecret ?? b.client_secret,
+    scope,
+  });
+  const r = await request("POST", `/${b.tenant_id}/oauth2/v2.0/token`, {
+    apiVersion: null,
+    body: form.toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  });
+  return r;
+}
+
+export async function token(opts) {
+  const r = await fetchToken(opts);
+  if (r.status !== 200 || !r.json?.access_token) throw new Error(`token endpoint: ${r.status} ${r.text}`);
+  return r.json.access_token;
+}
+
+// ---------------------------------------------------------------- SDK clients
+
+const AZURE_ENV = [
+  "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+  "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_SERVER_THUMBPRINT",
+  "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+  "AZURE_REGIONAL_AUTHORITY_NAME", "REGION_NAME", "AZURE_CLIENT_ID", "AZURE_TENANT_ID",
+  "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+];
+
+export async function secretCredential() {
+  const { ClientSecretCredential } = await import("@azure/identity");
+  const b = bootstrap();
+  return new ClientSecretCredential(b.tenant_id, b.client_id, b.client_secret, {
+    authorityHost: b.authority_host,
+    disableInstanceDiscovery: true,
+  });
+}
+
+// DefaultAzureCredential restricted to the App Service managed identity
+// source (IDENTITY_ENDPOINT + IDENTITY_HEADER), as on a real App Service.
+export async function managedIdentityCredential() {
+  const b = bootstrap();
+  for (const k of AZURE_ENV) delete process.env[k];
+  process.env.NO_PROXY = "127.0.0.1";
+  process.env.IDENTITY_ENDPOINT = b.identity_endpoint;
+  process.env.IDENTITY_HEADER = b.identity_header;
+  process.env.AZURE_TOKEN_CREDENTIALS = "ManagedIdentityCredential";
+  const { DefaultAzureCredential } = await import("@azure/identity");
+  return new DefaultAzureCredential();
+}
+
+export const clientOptions = { disableChallengeResourceVerification: true };
+
+export async function keyClient(credential, extra = {}) {
+  const { KeyClient } = await import("@azure/keyvault-keys");
+  return new KeyClient(VAULT_URL, credential ?? (await secretCredential()), { ...clientOptions, ...extra });
+}
+
+export async function cryptoClient(keyOrId, credential, extra = {}) {
+  const { CryptographyClient } = await import("@azure/keyvault-keys");
+  return new CryptographyClient(keyOrId, credential ?? (await secretCredential()), { ...clientOptions, ...extra });
+}
+
+// ---------------------------------------------------------------- helpers
+
+let seq = 0;
+export function uniqueName(prefix = "k") {
+  seq += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${seq}`;
+}
+
+export const b64u = (buf) => Buffer.from(buf).toString("base64url");
+export const fromB64u = (s) => Buffer.from(s, "base64url");
+
+// Bounded polling: calls fn until it returns a truthy value.
+export async function waitFor(fn, { timeoutMs = 30000, intervalMs = 250, what = "condition" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (let i = 0; Date.now() < deadline && i < 100000; i++) {
+    last = await fn();
+    if (last) return last;
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export { sleep };
