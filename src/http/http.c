@@ -197,7 +197,7 @@ static void *cf_http_uri_log(void *cls, const char *uri, struct MHD_Connection *
     return st;
 }
 
-static void cf_http_mhd_log(void *cls, const char *fmt, va_list ap)
+CF_PRINTF(2, 0) static void cf_http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     /* libmicrohttpd's own diagnostics (TLS handshake failures and the like):
