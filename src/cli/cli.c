@@ -1,0 +1,345 @@
+/*
+ * coffer: command-line client for the Coffer key vault (Azure Key Vault keys
+ * REST API, api-version 2025-07-01).
+ *
+ *   coffer [connection options] key COMMAND [NAME] [options] [--output json]
+ *
+ * Argument parsing is table-driven: every "--name" is looked up in the
+ * global options and in the command's own list, so a misspelt option is a
+ * usage error (exit 2) instead of being silently ignored.  Options may come
+ * before or after the command words.  The only options without a value are
+ * the few flags in cf_flag_names.
+ *
+ * Exit codes: 0 success, 1 failure (service errors, I/O, an invalid
+ * signature on verify), 2 usage errors.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "crypto.h"
+#include "secmem.h"
+
+typedef struct {
+    const char *name;
+    bool (*run)(cf_cli *cli);
+    size_t n_pos; /* positionals after the command word: 0 or 1 (NAME) */
+    const char *opts; /* space-separated option names the command accepts */
+    const char *usage;
+} cf_cli_command;
+
+static const cf_cli_command cf_commands[] = {
+    {"create", cf_cmd_create, 1,
+     "kty size curve exponent ops tags disabled not-before expires",
+     "create NAME --kty RSA|EC|oct [--size N] [--curve P-256|P-384|P-521|P-256K]\n"
+     "                  [--exponent N] [--ops encrypt,decrypt,...] [--tags k=v,...] [--disabled]\n"
+     "                  [--not-before UNIX] [--expires UNIX]"},
+    {"import", cf_cmd_import, 1, "jwk pem ops tags disabled not-before expires",
+     "import NAME --jwk FILE [--ops ...] [--tags ...] [--disabled] [--not-before UNIX]\n"
+     "                  [--expires UNIX]"},
+    {"list", cf_cmd_list, 0, "max", "list [--max N]"},
+    {"versions", cf_cmd_versions, 1, "max", "versions NAME [--max N]"},
+    {"show", cf_cmd_show, 1, "version", "show NAME [--version V]"},
+    {"update", cf_cmd_update, 1, "version enable disable ops tags not-before expires",
+     "update NAME [--version V] [--enable|--disable] [--ops ...] [--tags ...]\n"
+     "                  [--not-before UNIX] [--expires UNIX]"},
+    {"delete", cf_cmd_delete, 1, "", "delete NAME"},
+    {"recover", cf_cmd_recover, 1, "", "recover NAME"},
+    {"purge", cf_cmd_purge, 1, "", "purge NAME"},
+    {"backup", cf_cmd_backup, 1, "file", "backup NAME --file OUT"},
+    {"restore", cf_cmd_restore, 0, "file", "restore --file IN"},
+    {"rotate", cf_cmd_rotate, 1, "", "rotate NAME"},
+    {"encrypt", cf_cmd_encrypt, 1, "version alg in value iv aad out",
+     "encrypt NAME --alg A (--in FILE | --value B64URL) [--iv B64URL] [--aad B64URL]\n"
+     "                  [--version V] [--out FILE]"},
+    {"decrypt", cf_cmd_decrypt, 1, "version alg in value iv tag aad out",
+     "decrypt NAME --alg A (--in FILE | --value B64URL) [--iv B64URL] [--tag B64URL]\n"
+     "                  [--aad B64URL] [--version V] [--out FILE]"},
+    {"sign", cf_cmd_sign, 1, "version alg digest in out",
+     "sign NAME --alg A (--digest B64URL | --in FILE) [--version V] [--out FILE]"},
+    {"verify", cf_cmd_verify, 1, "version alg signature digest in",
+     "verify NAME --alg A --signature B64URL (--digest B64URL | --in FILE) [--version V]"},
+};
+
+static const char *const cf_global_opts =
+    "vault tenant client-id client-secret ca-cert bootstrap output help";
+static const char *const cf_flag_names = "help disabled enable disable";
+
+/* ---- error bookkeeping ---- */
+
+static bool cf_usage_error;
+static bool cf_reported;
+
+bool cf_cli_usage(const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cf_usage_error = true;
+    CF_RAISE(CF_ERR_BAD_INPUT, msg);
+    return false;
+}
+
+void cf_cli_mark_reported(void)
+{
+    cf_reported = true;
+}
+
+bool cf_cli_parse_int(const char *opt, const char *s, long long min, long long max,
+                      long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < min || v > max)
+        return cf_cli_usage("--%s: expected an integer in [%lld, %lld]", opt, min, max);
+    *out = v;
+    return true;
+}
+
+static bool cf_check_chars(const char *what, const char *s, size_t max, bool dash)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return cf_cli_usage("invalid %s '%.64s'", what, s);
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (dash && c == '-');
+        if (!ok)
+            return cf_cli_usage("invalid %s: only letters, digits%s are allowed", what,
+                                dash ? " and '-'" : "");
+    }
+    return true;
+}
+
+bool cf_cli_check_name(const char *name)
+{
+    return cf_check_chars("key name", name, 127, true);
+}
+
+bool cf_cli_check_version(const char *version)
+{
+    return cf_check_chars("key version", version, 64, false);
+}
+
+/* ---- option lookup ---- */
+
+/* Whether `word` is one of the space-separated names in `list`. */
+static bool cf_in_list(const char *list, const char *word, size_t word_len)
+{
+    const char *p = list;
+    while (*p) {
+        const char *end = strchr(p, ' ');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == word_len && strncmp(p, word, n) == 0)
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+const char *cf_cli_opt(const cf_cli *cli, const char *name)
+{
+    for (size_t i = 0; i < cli->args->n_opts; i++)
+        if (strcmp(cli->args->opts[i].name, name) == 0)
+            return cli->args->opts[i].value;
+    return NULL;
+}
+
+bool cf_cli_flag(const cf_cli *cli, const char *name)
+{
+    for (size_t i = 0; i < cli->args->n_opts; i++)
+        if (strcmp(cli->args->opts[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* ---- parsing ---- */
+
+static void cf_print_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: coffer [connection options] key COMMAND [NAME] [options] [--output json]\n"
+            "\ncommands:\n");
+    for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
+        fprintf(out, "  key %s\n", cf_commands[i].usage);
+    fprintf(out,
+            "\nconnection (flags override the environment, which overrides the bootstrap file):\n"
+            "  --vault URL          COFFER_VAULT_URL\n"
+            "  --tenant ID          AZURE_TENANT_ID\n"
+            "  --client-id ID       AZURE_CLIENT_ID\n"
+            "  --client-secret S    AZURE_CLIENT_SECRET (prefer the environment: argv is visible)\n"
+            "  --ca-cert FILE       COFFER_CA_CERT\n"
+            "  --bootstrap FILE     COFFER_BOOTSTRAP (the vault's bootstrap.json)\n"
+            "                       AZURE_AUTHORITY_HOST sets the token issuer; without it the\n"
+            "                       vault's 401 challenge names it\n"
+            "\nexit codes: 0 ok, 1 failure (service error, invalid signature), 2 usage error\n");
+}
+
+/* Splits argv into options and words.  The command is not known yet, so
+ * every option is collected and checked against its table afterwards. */
+static bool cf_parse_argv(int argc, char **argv, cf_cli_args *args, const char **words,
+                          size_t *n_words, size_t max_words)
+{
+    bool only_words = false;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (only_words || a[0] != '-' || a[1] == 0) {
+            if (*n_words == max_words)
+                return cf_cli_usage("too many arguments");
+            words[(*n_words)++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_words = true;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0)
+            a = "--help";
+        if (a[1] != '-')
+            return cf_cli_usage("unknown option '%.64s'", a);
+        char *name = a + 2;
+        char *eq = strchr(name, '=');
+        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        if (args->n_opts == CF_CLI_MAX_OPTS)
+            return cf_cli_usage("too many options");
+        cf_cli_option *o = &args->opts[args->n_opts];
+        if (cf_in_list(cf_flag_names, name, name_len)) {
+            if (eq)
+                return cf_cli_usage("--%.*s takes no value", (int)name_len, name);
+            o->value = NULL;
+        } else if (eq) {
+            *eq = 0; /* argv is ours to edit */
+            o->value = eq + 1;
+        } else {
+            if (i + 1 >= argc)
+                return cf_cli_usage("--%.64s needs a value", name);
+            o->value = argv[++i];
+        }
+        o->name = name;
+        for (size_t k = 0; k < args->n_opts; k++)
+            if (strcmp(args->opts[k].name, o->name) == 0)
+                return cf_cli_usage("--%.64s given twice", o->name);
+        args->n_opts++;
+    }
+    return true;
+}
+
+static bool cf_check_opts(const cf_cli_args *args, const cf_cli_command *cmd)
+{
+    for (size_t i = 0; i < args->n_opts; i++) {
+        const char *n = args->opts[i].name;
+        if (!cf_in_list(cf_global_opts, n, strlen(n)) && !cf_in_list(cmd->opts, n, strlen(n)))
+            return cf_cli_usage("key %s: unknown option --%.64s", cmd->name, n);
+    }
+    return true;
+}
+
+static const cf_cli_command *cf_find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
+        if (strcmp(cf_commands[i].name, name) == 0)
+            return &cf_commands[i];
+    return NULL;
+}
+
+/* Parses the command line into `cli`; *cmd is NULL when only help was asked. */
+static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **cmd)
+{
+    const char *words[CF_CLI_MAX_POS + 2];
+    size_t n_words = 0;
+    *cmd = NULL;
+    CF_GUARD(cf_parse_argv(argc, argv, cli->args, words, &n_words, CF_CLI_MAX_POS + 2));
+    if (n_words == 0 && cf_cli_flag(cli, "help"))
+        return true;
+    if (n_words < 2 || strcmp(words[0], "key") != 0)
+        return cf_cli_usage("expected 'key COMMAND' (try --help)");
+    *cmd = cf_find_command(words[1]);
+    if (!*cmd)
+        return cf_cli_usage("unknown command 'key %.64s'", words[1]);
+    if (cf_cli_flag(cli, "help"))
+        return true;
+    CF_GUARD(cf_check_opts(cli->args, *cmd));
+    if (n_words - 2 != (*cmd)->n_pos)
+        return cf_cli_usage("usage: coffer key %s", (*cmd)->usage);
+    for (size_t i = 2; i < n_words; i++)
+        cli->args->pos[cli->args->n_pos++] = words[i];
+    if (cli->args->n_pos == 1)
+        CF_GUARD(cf_cli_check_name(cli->args->pos[0]));
+    const char *version = cf_cli_opt(cli, "version");
+    if (version)
+        CF_GUARD(cf_cli_check_version(version));
+    const char *output = cf_cli_opt(cli, "output");
+    if (output && strcmp(output, "json") != 0 && strcmp(output, "text") != 0)
+        return cf_cli_usage("--output: expected 'json' or 'text'");
+    cli->json = output && strcmp(output, "json") == 0;
+    return true;
+}
+
+/* Resolves the connection and opens the client, then runs the command. */
+static bool cf_run(cf_cli *cli, const cf_cli_command *cmd)
+{
+    cf_cli_conn conn;
+    memset(&conn, 0, sizeof conn);
+    cf_buf_init_secret(&conn.secret, 4096);
+    bool ok = cf_cli_conn_resolve(cli, &conn) && cf_cli_client_open(&conn, &cli->client);
+    cf_cli_conn_free(&conn);
+    ok = ok && cmd->run(cli);
+    cf_cli_client_close(cli->client);
+    cli->client = NULL;
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    cf_cli_args args;
+    memset(&args, 0, sizeof args);
+    cf_cli cli = {.args = &args};
+    const cf_cli_command *cmd = NULL;
+
+    /* Secrets (client secret, token, plaintext) live in locked memory, and a
+     * crash must not write them to a core file. */
+    if (!cf_secmem_init(1u << 20) || !cf_crypto_init()) {
+        fprintf(stderr, "coffer: %s\n", cf_error_detail());
+        return CF_CLI_EXIT_FAIL;
+    }
+    cf_cli_json_secure();
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "coffer: cannot initialise libcurl\n");
+        return CF_CLI_EXIT_FAIL;
+    }
+
+    int code = CF_CLI_EXIT_OK;
+    if (!cf_parse(argc, argv, &cli, &cmd)) {
+        fprintf(stderr, "coffer: %s\n", cf_error_detail());
+        code = CF_CLI_EXIT_USAGE;
+    } else if (cf_cli_flag(&cli, "help")) {
+        if (cmd)
+            printf("usage: coffer key %s\n", cmd->usage);
+        else
+            cf_print_usage(stdout);
+    } else if (!cf_run(&cli, cmd)) {
+        if (!cf_reported)
+            fprintf(stderr, "coffer: %s\n", cf_error_detail());
+        code = cf_usage_error ? CF_CLI_EXIT_USAGE : CF_CLI_EXIT_FAIL;
+    } else {
+        code = cli.exit_code;
+    }
+    if (fflush(stdout) != 0 && code == CF_CLI_EXIT_OK) {
+        fprintf(stderr, "coffer: cannot write the output\n");
+        code = CF_CLI_EXIT_FAIL;
+    }
+    curl_global_cleanup();
+    return code;
+}

@@ -1,0 +1,148 @@
+/*
+ * coffer, the command-line client: declarations shared by its files.
+ *
+ *   cli.c        main, argument parsing, the command table, exit codes
+ *   config.c     where the connection settings come from (flags > env > bootstrap)
+ *   client.c     HTTPS + Entra-style client-credentials auth (libcurl)
+ *   output.c     readable and JSON rendering
+ *   keys_cmd.c   key management commands (create ... rotate)
+ *   crypto_cmd.c key operations (encrypt, decrypt, sign, verify)
+ *
+ * Every helper returns a must-use bool with the reason in the thread-local
+ * error (result.h).  A command that fails because of how it was invoked
+ * calls cf_cli_usage(), which makes the exit code 2; any other failure exits
+ * 1.  Errors the service returned are printed by client.c as soon as they
+ * arrive (code and message), so main does not print them again.
+ */
+#ifndef CF_CLI_H
+#define CF_CLI_H
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "result.h"
+
+#define CF_CLI_EXIT_OK 0
+#define CF_CLI_EXIT_FAIL 1
+#define CF_CLI_EXIT_USAGE 2
+
+/* Caps on everything read: service replies, and each kind of input file. */
+#define CF_CLI_REPLY_MAX (16u * 1024 * 1024)
+#define CF_CLI_JWK_MAX (1u * 1024 * 1024)
+#define CF_CLI_BOOTSTRAP_MAX (64u * 1024)
+#define CF_CLI_BACKUP_MAX (8u * 1024 * 1024)
+/* The service accepts 1 MiB request bodies; base64 grows data by 4/3. */
+#define CF_CLI_PAYLOAD_MAX (700u * 1024)
+#define CF_CLI_HASH_INPUT_MAX (64u * 1024 * 1024)
+
+#define CF_CLI_MAX_OPTS 32
+#define CF_CLI_MAX_POS 8
+
+/* One "--name value" (or "--name=value", or a bare flag with value NULL).
+ * Values point into argv, which is writable: config.c wipes the client
+ * secret there once it has copied it. */
+typedef struct {
+    const char *name;
+    char *value;
+} cf_cli_option;
+
+typedef struct {
+    cf_cli_option opts[CF_CLI_MAX_OPTS];
+    size_t n_opts;
+    const char *pos[CF_CLI_MAX_POS]; /* after "key <command>" */
+    size_t n_pos;
+} cf_cli_args;
+
+typedef struct cf_cli_client cf_cli_client;
+
+/* What a command sees. */
+typedef struct {
+    cf_cli_args *args;
+    cf_cli_client *client;
+    bool json;     /* --output json */
+    int exit_code; /* a command may set 1 without failing (verify: invalid) */
+} cf_cli;
+
+/* ---- cli.c ---- */
+/* The value of option `name` (without dashes), or NULL when absent. */
+const char *cf_cli_opt(const cf_cli *cli, const char *name);
+bool cf_cli_flag(const cf_cli *cli, const char *name);
+/* Records a usage error (exit code 2); always returns false. */
+bool cf_cli_usage(const char *fmt, ...) CF_PRINTF(1, 2);
+/* Marks the current error as already shown to the user. */
+void cf_cli_mark_reported(void);
+/* strtoll into [min, max]; a usage error otherwise. */
+CF_MUST_USE bool cf_cli_parse_int(const char *opt, const char *s, long long min, long long max,
+                                  long long *out);
+/* Key names: 1-127 of [0-9a-zA-Z-]; versions: 1-64 of [0-9a-zA-Z].  They go
+ * into URL paths, so nothing else is let through. */
+CF_MUST_USE bool cf_cli_check_name(const char *name);
+CF_MUST_USE bool cf_cli_check_version(const char *version);
+
+/* ---- config.c ---- */
+typedef struct {
+    char vault_url[512];
+    char tenant[128];
+    char authority[512]; /* scheme://host[:port][/prefix], without the tenant */
+    char resource[512];
+    char client_id[256];
+    char ca_cert[PATH_MAX]; /* empty: the system's trust store */
+    cf_buf secret;          /* client secret, secret memory */
+} cf_cli_conn;
+
+CF_MUST_USE bool cf_cli_conn_resolve(cf_cli *cli, cf_cli_conn *conn);
+void cf_cli_conn_free(cf_cli_conn *conn);
+
+/* ---- client.c ---- */
+/* Routes jansson's allocations through a wiping allocator (plaintext and
+ * tokens pass through parsed JSON).  Call before any jansson use. */
+void cf_cli_json_secure(void);
+/* Takes over conn's secret (conn->secret is left empty). */
+CF_MUST_USE bool cf_cli_client_open(cf_cli_conn *conn, cf_cli_client **out);
+void cf_cli_client_close(cf_cli_client *client);
+/* Calls the vault.  `path` is "/keys/..." (with an optional query) or an
+ * absolute URL on the vault's own origin (nextLink).  `body` is borrowed
+ * (may be NULL).  On 2xx, *reply is the parsed object (NULL for an empty
+ * body; the caller owns it).  Otherwise the service's error is printed and
+ * the call fails. */
+CF_MUST_USE bool cf_cli_call(cf_cli_client *client, const char *method, const char *path,
+                             json_t *body, json_t **reply);
+
+/* ---- output.c ---- */
+void cf_out_json(json_t *value);
+/* "2026-01-02T03:04:05Z", or "-" for 0. */
+void cf_out_time(long long epoch, char *out, size_t len);
+/* Prints a service string with control characters replaced by '?'. */
+void cf_out_str(FILE *f, const char *s);
+void cf_out_key_bundle(json_t *bundle);
+void cf_out_key_table(json_t *items, bool versions);
+/* Name and version from a kid ".../keys/NAME[/VERSION]" (either may be ""). */
+void cf_out_kid_parts(const char *kid, char *name, size_t name_len, char *version,
+                      size_t version_len);
+
+/* ---- keys_cmd.c ---- */
+CF_MUST_USE bool cf_cmd_create(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_import(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_versions(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_show(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_update(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_delete(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_recover(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_purge(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_backup(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_restore(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_rotate(cf_cli *cli);
+
+/* ---- crypto_cmd.c ---- */
+CF_MUST_USE bool cf_cmd_encrypt(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_decrypt(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_sign(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_verify(cf_cli *cli);
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * Rendering.  `--output json` prints the service's JSON pretty-printed
+ * (jansson escapes control characters).  The readable form prints one
+ * "label: value" line per fact, or a table for listings; timestamps become
+ * ISO 8601 UTC.  Every string that came from the service goes through
+ * cf_out_str(), which replaces control characters, so a hostile name, tag or
+ * error message cannot drive the terminal.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+void cf_out_json(json_t *value)
+{
+    if (!value)
+        return;
+    json_dumpf(value, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+}
+
+void cf_out_str(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+}
+
+void cf_out_time(long long epoch, char *out, size_t len)
+{
+    struct tm tm;
+    time_t t = (time_t)epoch;
+    if (epoch <= 0 || !gmtime_r(&t, &tm) || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, len, "-");
+}
+
+void cf_out_kid_parts(const char *kid, char *name, size_t name_len, char *version,
+                      size_t version_len)
+{
+    name[0] = version[0] = 0;
+    const char *p = kid ? strstr(kid, "/keys/") : NULL;
+    if (!p)
+        return;
+    p += 6;
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    snprintf(name, name_len, "%.*s", (int)n, p);
+    if (slash)
+        snprintf(version, version_len, "%s", slash + 1);
+}
+
+static void cf_label(const char *label)
+{
+    printf("%-18s", label);
+}
+
+static void cf_line_str(const char *label, const char *value)
+{
+    if (!value)
+        return;
+    cf_label(label);
+    cf_out_str(stdout, value);
+    fputc('\n', stdout);
+}
+
+static void cf_line_time(const char *label, json_t *v)
+{
+    if (!json_is_integer(v))
+        return;
+    char t[64];
+    cf_out_time((long long)json_integer_value(v), t, sizeof t);
+    cf_label(label);
+    printf("%s\n", t);
+}
+
+/* Joins the strings of an array with ", " (or "k=v" pairs of an object). */
+static void cf_line_list(const char *label, json_t *v)
+{
+    if (!json_is_array(v) && !json_is_object(v))
+        return;
+    cf_label(label);
+    const char *sep = "";
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            fputs(sep, stdout);
+            cf_out_str(stdout, json_is_string(item) ? json_string_value(item) : "?");
+            sep = ", ";
+        }
+    } else {
+        const char *k;
+        json_t *item;
+        json_object_foreach(v, k, item) {
+            fputs(sep, stdout);
+            cf_out_str(stdout, k);
+            fputc('=', stdout);
+            cf_out_str(stdout, json_is_string(item) ? json_string_value(item) : "?");
+            sep = ", ";
+        }
+    }
+    if (!*sep)
+        fputs("-", stdout);
+    fputc('\n', stdout);
+}
+
+/* "RSA 2048" from the modulus length, "EC P-256", or just the type. */
+static void cf_line_kty(json_t *key)
+{
+    const char *kty = json_string_value(json_object_get(key, "kty"));
+    if (!kty)
+        return;
+    const char *n = json_string_value(json_object_get(key, "n"));
+    const char *crv = json_string_value(json_object_get(key, "crv"));
+    cf_label("kty:");
+    cf_out_str(stdout, kty);
+    if (n) {
+        size_t len = strlen(n);
+        while (len && n[len - 1] == '=')
+            len--;
+        size_t bytes = len * 6 / 8;
+        if (len >= 2 && strncmp(n, "AA", 2) == 0 && bytes) /* a leading zero octet */
+            bytes--;
+        printf(" (%zu bits)", bytes * 8);
+    } else if (crv) {
+        fputs(" (", stdout);
+        cf_out_str(stdout, crv);
+        fputc(')', stdout);
+    }
+    fputc('\n', stdout);
+}
+
+void cf_out_key_bundle(json_t *bundle)
+{
+    json_t *key = json_object_get(bundle, "key");
+    json_t *attrs = json_object_get(bundle, "attributes");
+    const char *kid = json_string_value(json_object_get(key, "kid"));
+    char name[256], version[256];
+    cf_out_kid_parts(kid, name, sizeof name, version, sizeof version);
+    cf_line_str("name:", name);
+    cf_line_str("version:", version);
+    cf_line_str("id:", kid);
+    cf_line_kty(key);
+    cf_line_list("key_ops:", json_object_get(key, "key_ops"));
+    json_t *enabled = json_object_get(attrs, "enabled");
+    if (json_is_boolean(enabled))
+        cf_line_str("enabled:", json_is_true(enabled) ? "true" : "false");
+    cf_line_time("created:", json_object_get(attrs, "created"));
+    cf_line_time("updated:", json_object_get(attrs, "updated"));
+    cf_line_time("not_before:", json_object_get(attrs, "nbf"));
+    cf_line_time("expires:", json_object_get(attrs, "exp"));
+    cf_line_str("recovery_level:", json_string_value(json_object_get(attrs, "recoveryLevel")));
+    json_t *days = json_object_get(attrs, "recoverableDays");
+    if (json_is_integer(days)) {
+        cf_label("recoverable_days:");
+        printf("%lld\n", (long long)json_integer_value(days));
+    }
+    json_t *managed = json_object_get(bundle, "managed");
+    if (json_is_true(managed))
+        cf_line_str("managed:", "true");
+    json_t *tags = json_object_get(bundle, "tags");
+    if (tags)
+        cf_line_list("tags:", tags);
+    else
+        cf_line_str("tags:", "-");
+    cf_line_str("recovery_id:", json_string_value(json_object_get(bundle, "recoveryId")));
+    cf_line_time("deleted:", json_object_get(bundle, "deletedDate"));
+    cf_line_time("purge_scheduled:", json_object_get(bundle, "scheduledPurgeDate"));
+}
+
+static const char *cf_item_kty(json_t *item)
+{
+    const char *kty = json_string_value(json_object_get(item, "kty"));
+    if (!kty)
+        kty = json_string_value(json_object_get(json_object_get(item, "key"), "kty"));
+    return kty ? kty : "-";
+}
+
+static void cf_cell(const char *s, int width)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
+        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stdout);
+    for (; n < width; n++)
+        fputc(' ', stdout);
+}
+
+void cf_out_key_table(json_t *items, bool versions)
+{
+    int width = versions ? 7 : 4;
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        char name[256], version[256];
+        cf_out_kid_parts(json_string_value(json_object_get(item, "kid")), name, sizeof name,
+                         version, sizeof version);
+        int n = (int)strlen(versions ? version : name);
+        if (n > width)
+            width = n;
+    }
+    width += 2;
+    if (versions)
+        printf("%-*s%-9s%-22s%-22s%s\n", width, "VERSION", "ENABLED", "CREATED", "UPDATED",
+               "EXPIRES");
+    else
+        printf("%-*s%-8s%-9s%s\n", width, "NAME", "KTY", "ENABLED", "UPDATED");
+    json_array_foreach(items, i, item) {
+        char name[256], version[256], created[64], updated[64], expires[64];
+        cf_out_kid_parts(json_string_value(json_object_get(item, "kid")), name, sizeof name,
+                         version, sizeof version);
+        json_t *attrs = json_object_get(item, "attributes");
+        cf_out_time((long long)json_integer_value(json_object_get(attrs, "created")), created,
+                    sizeof created);
+        cf_out_time((long long)json_integer_value(json_object_get(attrs, "updated")), updated,
+                    sizeof updated);
+        cf_out_time((long long)json_integer_value(json_object_get(attrs, "exp")), expires,
+                    sizeof expires);
+        json_t *en = json_object_get(attrs, "enabled");
+        const char *enabled = json_is_boolean(en) ? (json_is_true(en) ? "true" : "false") : "-";
+        if (versions) {
+            cf_cell(version, width);
+            printf("%-9s%-22s%-22s%s\n", enabled, created, updated, expires);
+        } else {
+            cf_cell(name, width);
+            cf_cell(cf_item_kty(item), 8);
+            printf("%-9s%s\n", enabled, updated);
+        }
+    }
+}
