@@ -33,35 +33,16 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
-#include "crypto.h"
+#include "crypto_internal.h"
 #include "secmem.h"
 
-/* ---- local guard macros and scope-bound cleanup ---- */
-
-#define CF_SCOPED(fn) __attribute__((cleanup(fn)))
-
-/* Fail with `code` unless `cond` holds, dropping OpenSSL's error queue. */
-#define CF_OSSL_ENSURE(cond, code, detail)                                     \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            ERR_clear_error();                                                 \
-            CF_RAISE((code), (detail));                                        \
-            return false;                                                      \
-        }                                                                      \
-    } while (0)
-
-/* OpenSSL's "1 means success" convention; anything else is our CF_ERR_CRYPTO. */
-#define CF_OSSL_GUARD(call) CF_OSSL_ENSURE((call) == 1, CF_ERR_CRYPTO, NULL)
+/* ---- scope-bound cleanup for what only this file uses ---- */
 
 #define CF_DECRYPT_FAILED "decryption failed"
 
 static void cf_free_cipher_ctx(EVP_CIPHER_CTX **p) { EVP_CIPHER_CTX_free(*p); }
-static void cf_free_pkey_ctx(EVP_PKEY_CTX **p) { EVP_PKEY_CTX_free(*p); }
-static void cf_free_pkey(EVP_PKEY **p) { EVP_PKEY_free(*p); }
 static void cf_free_mac_ctx(EVP_MAC_CTX **p) { EVP_MAC_CTX_free(*p); }
 static void cf_free_kdf_ctx(EVP_KDF_CTX **p) { EVP_KDF_CTX_free(*p); }
-static void cf_free_bn(BIGNUM **p) { BN_clear_free(*p); }
-static void cf_free_bio(BIO **p) { BIO_free(*p); }
 static void cf_free_ecdsa_sig(ECDSA_SIG **p) { ECDSA_SIG_free(*p); }
 static void cf_free_encoder(OSSL_ENCODER_CTX **p) { OSSL_ENCODER_CTX_free(*p); }
 static void cf_free_decoder(OSSL_DECODER_CTX **p) { OSSL_DECODER_CTX_free(*p); }

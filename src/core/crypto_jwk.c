@@ -25,31 +25,16 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include "crypto.h"
+#include "crypto_internal.h"
 #include "encoding.h"
 #include "secmem.h"
 
-#define CF_SCOPED(fn) __attribute__((cleanup(fn)))
-
-#define CF_OSSL_ENSURE(cond, code, detail)                                     \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            ERR_clear_error();                                                 \
-            CF_RAISE((code), (detail));                                        \
-            return false;                                                      \
-        }                                                                      \
-    } while (0)
-
-#define CF_OSSL_GUARD(call) CF_OSSL_ENSURE((call) == 1, CF_ERR_CRYPTO, NULL)
 
 /* Longest decoded member: a 4096-bit modulus plus a leading zero byte. */
 #define CF_JWK_MAX_BYTES 513
 #define CF_JWK_MAX_CHARS 1024
 #define CF_JWK_MAX_BNS 8
 
-static void cf_free_pkey_ctx(EVP_PKEY_CTX **p) { EVP_PKEY_CTX_free(*p); }
-static void cf_free_pkey(EVP_PKEY **p) { EVP_PKEY_free(*p); }
-static void cf_free_bn(BIGNUM **p) { BN_clear_free(*p); }
 static void cf_wipe_coord(uint8_t (*p)[66]) { cf_memzero(*p, sizeof *p); }
 static void cf_free_param_bld(OSSL_PARAM_BLD **p) { OSSL_PARAM_BLD_free(*p); }
 static void cf_free_params(OSSL_PARAM **p) { OSSL_PARAM_free(*p); }

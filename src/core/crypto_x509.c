@@ -25,20 +25,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "crypto.h"
+#include "crypto_internal.h"
 
-#define CF_SCOPED(fn) __attribute__((cleanup(fn)))
-
-#define CF_OSSL_ENSURE(cond, code, detail)                                     \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            ERR_clear_error();                                                 \
-            CF_RAISE((code), (detail));                                        \
-            return false;                                                      \
-        }                                                                      \
-    } while (0)
-
-#define CF_OSSL_GUARD(call) CF_OSSL_ENSURE((call) == 1, CF_ERR_CRYPTO, NULL)
 
 #define CF_X509_MAX_DAYS 3650
 #define CF_X509_SKEW_SECONDS (5 * 60)
@@ -46,8 +34,6 @@
 #define CF_X509_MAX_SANS 100
 
 static void cf_free_x509(X509 **p) { X509_free(*p); }
-static void cf_free_bn(BIGNUM **p) { BN_free(*p); }
-static void cf_free_bio(BIO **p) { BIO_free(*p); }
 static void cf_free_md_ctx(EVP_MD_CTX **p) { EVP_MD_CTX_free(*p); }
 static void cf_free_ext(X509_EXTENSION **p) { X509_EXTENSION_free(*p); }
 static void cf_free_gens(GENERAL_NAMES **p) { GENERAL_NAMES_free(*p); }

@@ -94,7 +94,7 @@ static void cf_http_default_too_large(void *ctx, cf_http_response *resp)
     (void)ctx;
     resp->status = 413;
     if (!cf_buf_append_str(&resp->body, "{\"error\":{\"code\":\"RequestTooLarge\","
-                                        "\"message\":\"The request body is too large.\"}}"))
+                                        "\"message\":\"The request body exceeds the service's limit.\"}}"))
         resp->body.len = 0;
 }
 

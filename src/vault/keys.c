@@ -385,14 +385,21 @@ static bool cf_key_import(cf_vault_call *call, const char *name)
     return ok;
 }
 
-static bool cf_key_get(cf_vault_call *call, const char *name, const char *version)
+/* Replies with a stored version: live (`deleted` false) or soft-deleted. */
+static bool cf_reply_stored(cf_vault_call *call, const char *name, const char *version,
+                            bool deleted)
 {
     cf_object obj;
     cf_object_init(&obj);
-    bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, version, false, &obj) &&
+    bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, version, deleted, &obj) &&
               cf_reply_bundle(call, &obj);
     cf_object_free(&obj);
     return ok;
+}
+
+static bool cf_key_get(cf_vault_call *call, const char *name, const char *version)
+{
+    return cf_reply_stored(call, name, version, false);
 }
 
 static bool cf_key_update(cf_vault_call *call, const char *name, const char *version)
@@ -476,22 +483,7 @@ static bool cf_key_delete(cf_vault_call *call, const char *name)
     int64_t now = cf_now();
     CF_GUARD(cf_store_object_delete(call->vault->store, CF_KIND_KEY, name, now,
                                     cf_purge_time(call->vault, now)));
-    cf_object obj;
-    cf_object_init(&obj);
-    bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, NULL, true, &obj) &&
-              cf_reply_bundle(call, &obj);
-    cf_object_free(&obj);
-    return ok;
-}
-
-static bool cf_deleted_key_get(cf_vault_call *call, const char *name)
-{
-    cf_object obj;
-    cf_object_init(&obj);
-    bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, NULL, true, &obj) &&
-              cf_reply_bundle(call, &obj);
-    cf_object_free(&obj);
-    return ok;
+    return cf_reply_stored(call, name, NULL, true);
 }
 
 static bool cf_deleted_key_recover(cf_vault_call *call, const char *name)
@@ -605,7 +597,7 @@ static bool cf_route_deleted(cf_vault_call *call, char **seg, size_t n)
     CF_ENSURE(n >= 2 && cf_valid_object_name(seg[1]), CF_ERR_BAD_INPUT,
               "Key names must be 1-127 characters of letters, digits and dashes.");
     if (n == 2 && cf_is_method(call, "GET"))
-        return cf_deleted_key_get(call, seg[1]);
+        return cf_reply_stored(call, seg[1], NULL, true);
     if (n == 2 && cf_is_method(call, "DELETE"))
         return cf_deleted_key_purge(call, seg[1]);
     if (n == 3 && strcmp(seg[2], "recover") == 0 && cf_is_method(call, "POST"))

@@ -99,15 +99,6 @@ static bool cf_parse_args(int argc, char **argv, cf_vault *v)
     return true;
 }
 
-static void cf_render_too_large(void *ctx, cf_http_response *resp)
-{
-    (void)ctx;
-    resp->status = 413;
-    if (!cf_buf_append_str(&resp->body, "{\"error\":{\"code\":\"RequestTooLarge\",\"message\":"
-                                        "\"The request body exceeds the 1 MiB limit.\"}}"))
-        resp->body.len = 0;
-}
-
 int main(int argc, char **argv)
 {
     cf_vault vault = {
@@ -145,7 +136,6 @@ int main(int argc, char **argv)
         .timeout_seconds = 120,
         .handler = cf_vault_handle,
         .ctx = &vault,
-        .render_too_large = cf_render_too_large,
     };
     bool started = cf_http_start(&config, &server);
     cf_buf_free(&key);

@@ -267,24 +267,35 @@ static bool cf_name_state(cf_store *store, const char *kind, const char *name, i
     return cf_db_ok(store, rc);
 }
 
+/* Binds what the version insert and update statements share; both number
+ * their parameters alike: ?1 kind, ?2 name, ?3 version, ?5 updated,
+ * ?6 enabled, ?7 nbf, ?8 exp, ?9 tags, ?10 props (?4 created and ?11
+ * sealed are the insert's alone).  The JSON texts are returned to free. */
+static bool cf_bind_version(sqlite3_stmt *st, const cf_object *obj, char **tags, char **props)
+{
+    *props = NULL;
+    CF_GUARD(cf_bind_json(st, 9, obj->tags, tags));
+    CF_GUARD(cf_bind_json(st, 10, obj->props, props));
+    sqlite3_bind_text(st, 1, obj->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, obj->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, obj->version, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, obj->updated);
+    sqlite3_bind_int(st, 6, obj->enabled);
+    cf_bind_optional_int(st, 7, obj->nbf);
+    cf_bind_optional_int(st, 8, obj->exp);
+    return true;
+}
+
 static bool cf_insert_version(cf_store *store, const cf_object *obj)
 {
     sqlite3_stmt *st = cf_stmt(store, cf_sql_version_insert);
     CF_GUARD(st);
     char *tags = NULL, *props = NULL;
-    bool ok = cf_bind_json(st, 9, obj->tags, &tags) && cf_bind_json(st, 10, obj->props, &props);
+    bool ok = cf_bind_version(st, obj, &tags, &props);
     if (ok) {
-        sqlite3_bind_text(st, 1, obj->kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, obj->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, obj->version, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, obj->created);
-        sqlite3_bind_int64(st, 5, obj->updated);
-        sqlite3_bind_int(st, 6, obj->enabled);
-        cf_bind_optional_int(st, 7, obj->nbf);
-        cf_bind_optional_int(st, 8, obj->exp);
         sqlite3_bind_blob(st, 11, obj->sealed.data, (int)obj->sealed.len, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        ok = cf_db_ok(store, rc);
+        ok = cf_db_ok(store, sqlite3_step(st));
     }
     cf_stmt_done(st);
     free(tags);
@@ -398,7 +409,7 @@ bool cf_store_object_get(cf_store *store, const char *kind, const char *name, co
 }
 
 static const char cf_sql_update[] =
-    "UPDATE versions SET enabled = ?4, nbf = ?5, exp = ?6, tags = ?7, props = ?8, updated = ?9"
+    "UPDATE versions SET updated = ?5, enabled = ?6, nbf = ?7, exp = ?8, tags = ?9, props = ?10"
     " WHERE kind = ?1 AND name = ?2 AND version = ?3";
 
 static bool cf_object_update_locked(cf_store *store, const cf_object *obj)
@@ -406,17 +417,7 @@ static bool cf_object_update_locked(cf_store *store, const cf_object *obj)
     sqlite3_stmt *st = cf_stmt(store, cf_sql_update);
     CF_GUARD(st);
     char *tags = NULL, *props = NULL;
-    bool ok = cf_bind_json(st, 7, obj->tags, &tags) && cf_bind_json(st, 8, obj->props, &props);
-    if (ok) {
-        sqlite3_bind_text(st, 1, obj->kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, obj->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, obj->version, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, obj->enabled);
-        cf_bind_optional_int(st, 5, obj->nbf);
-        cf_bind_optional_int(st, 6, obj->exp);
-        sqlite3_bind_int64(st, 9, obj->updated);
-        ok = cf_db_ok(store, sqlite3_step(st));
-    }
+    bool ok = cf_bind_version(st, obj, &tags, &props) && cf_db_ok(store, sqlite3_step(st));
     cf_stmt_done(st);
     free(tags);
     free(props);

@@ -36,6 +36,17 @@ static int cf_test_checks;
         fn(arg);                                                               \
     } while (0)
 
+/* Removes a SQLite database and its WAL side files. */
+static inline void test_remove_db(const char *path)
+{
+    char side[512];
+    remove(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    remove(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    remove(side);
+}
+
 #define TEST_DONE()                                                            \
     do {                                                                       \
         fprintf(stderr, "%d checks, %d failed\n", cf_test_checks, cf_test_failures); \

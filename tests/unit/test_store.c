@@ -198,11 +198,6 @@ int main(void)
     RUN_WITH(test_principals, s);
     cf_store_close(s);
     RUN(test_reopen);
-    char side[300];
-    unlink(db_path);
-    snprintf(side, sizeof side, "%s-wal", db_path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db_path);
-    unlink(side);
+    test_remove_db(db_path);
     TEST_DONE();
 }

@@ -238,11 +238,6 @@ int main(void)
     RUN(test_jwt);
     cf_store_close(vault.store);
     cf_secret_free(vault.data_key, CF_DATA_KEY_LEN);
-    char side[160];
-    unlink(db);
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    unlink(side);
+    test_remove_db(db);
     TEST_DONE();
 }
