@@ -70,6 +70,9 @@ static bool cf_payload(const cf_cli *cli, const char *cmd, cf_buf *out)
     bool ok;
     if (file) {
         ok = cf_read_file(file, CF_CLI_PAYLOAD_MAX, &raw);
+        if (!ok)
+            (void)cf_cli_usage("--in %.128s: %s (at most %u bytes)", file, cf_error_detail(),
+                               CF_CLI_PAYLOAD_MAX);
     } else {
         ok = cf_base64url_decode(CF_SLICE_STR(value), &raw);
         if (!ok)
@@ -192,8 +195,11 @@ static bool cf_digest(const cf_cli *cli, const char *cmd, const char *alg, cf_bu
         cf_buf data;
         cf_buf_init(&data, CF_CLI_HASH_INPUT_MAX);
         uint8_t *md = NULL;
-        ok = cf_alg_hash(alg, &h) && cf_read_file(file, CF_CLI_HASH_INPUT_MAX, &data) &&
-             cf_buf_extend(&raw, cf_hash_len(h), &md) &&
+        ok = cf_alg_hash(alg, &h);
+        if (ok && !cf_read_file(file, CF_CLI_HASH_INPUT_MAX, &data))
+            ok = cf_cli_usage("--in %.128s: %s (at most %u bytes)", file, cf_error_detail(),
+                              CF_CLI_HASH_INPUT_MAX);
+        ok = ok && cf_buf_extend(&raw, cf_hash_len(h), &md) &&
              cf_hash_compute(h, cf_buf_slice(&data), md);
         cf_buf_free(&data);
     }

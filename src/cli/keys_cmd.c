@@ -410,8 +410,10 @@ bool cf_cmd_restore(cf_cli *cli)
     cf_buf blob, text;
     cf_buf_init(&blob, CF_CLI_BACKUP_MAX);
     cf_buf_init(&text, CF_CLI_BACKUP_MAX * 2);
-    bool ok = cf_read_file(file, CF_CLI_BACKUP_MAX, &blob) &&
-              cf_base64url_encode(cf_buf_slice(&blob), &text);
+    bool ok = cf_read_file(file, CF_CLI_BACKUP_MAX, &blob);
+    if (!ok)
+        (void)cf_cli_usage("--file %.128s: %s", file, cf_error_detail());
+    ok = ok && cf_base64url_encode(cf_buf_slice(&blob), &text);
     json_t *body = ok ? json_pack("{s:s%}", "value", (const char *)text.data, text.len) : NULL;
     cf_buf_free(&blob);
     cf_buf_free(&text);

@@ -249,6 +249,8 @@ check_rc "unknown option -> 2" 2 "$CLI" key show rsa1 --bogus 1
 check_rc "bad key name -> 2" 2 "$CLI" key show "a/../b"
 check_rc "unknown command -> 2" 2 "$CLI" key frobnicate x
 check_rc "missing --kty -> 2" 2 "$CLI" key create x1
+check_rc "missing --in file -> 2" 2 "$CLI" key sign ec1 --alg ES256 --in "$TMP/does-not-exist"
+check_rc "missing restore file -> 2" 2 "$CLI" key restore --file "$TMP/does-not-exist"
 check_rc "bad --value -> 2" 2 "$CLI" key encrypt oct1 --alg A256GCM --value '***'
 check_rc "no credentials -> 2" 2 env -u COFFER_BOOTSTRAP "$CLI" key list
 check_rc "bad kty -> 1" 1 "$CLI" key create x2 --kty DSA
