@@ -15,6 +15,7 @@
  * HMAC-SHA256 hashes: they are 256-bit random values, so a slow password
  * hash would add nothing but latency.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -235,23 +236,85 @@ static bool cf_token_claims_valid(const cf_vault *vault, json_t *claims, const c
     return true;
 }
 
-static bool cf_token_verify(cf_vault *vault, cf_slice token, cf_principal *caller)
+/* Tokens already verified, by SHA-256 of their text, so that a client's
+ * repeated use of one token costs a hash instead of a parse and an RSA
+ * verification.  Issuer, audience and signature never change for a given
+ * text; expiry is checked again on every hit, and the principal is looked
+ * up every time so that removing it takes effect at once. */
+#define CF_TOKEN_CACHE_SLOTS 256
+
+static struct {
+    pthread_mutex_t lock;
+    struct {
+        uint8_t hash[32];
+        int64_t exp;
+        char oid[37];
+        bool used;
+    } slot[CF_TOKEN_CACHE_SLOTS];
+} cf_token_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool cf_token_cache_find(const uint8_t hash[32], int64_t now, char oid[37])
+{
+    size_t i = ((size_t)hash[0] << 8 | hash[1]) % CF_TOKEN_CACHE_SLOTS;
+    bool found = false;
+    pthread_mutex_lock(&cf_token_cache.lock);
+    if (cf_token_cache.slot[i].used && cf_memeq_ct(cf_token_cache.slot[i].hash, hash, 32) &&
+        now < cf_token_cache.slot[i].exp) {
+        memcpy(oid, cf_token_cache.slot[i].oid, 37);
+        found = true;
+    }
+    pthread_mutex_unlock(&cf_token_cache.lock);
+    return found;
+}
+
+static void cf_token_cache_add(const uint8_t hash[32], int64_t exp, const char *oid)
+{
+    size_t i = ((size_t)hash[0] << 8 | hash[1]) % CF_TOKEN_CACHE_SLOTS;
+    pthread_mutex_lock(&cf_token_cache.lock);
+    memcpy(cf_token_cache.slot[i].hash, hash, 32);
+    cf_token_cache.slot[i].exp = exp;
+    snprintf(cf_token_cache.slot[i].oid, sizeof cf_token_cache.slot[i].oid, "%s", oid);
+    cf_token_cache.slot[i].used = true;
+    pthread_mutex_unlock(&cf_token_cache.lock);
+}
+
+static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[37], int64_t *exp)
 {
     cf_jwt jwt;
     cf_jwt_init(&jwt);
-    const char *oid = NULL;
+    const char *claim_oid = NULL;
     bool ok = cf_jwt_parse(token, &jwt);
     if (ok && !cf_jwt_verify_rs256(vault->token_key, vault->token_kid, &jwt)) {
         cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__, "The token signature is invalid.");
         ok = false;
     }
-    ok = ok && cf_token_claims_valid(vault, jwt.claims, &oid);
-    if (ok && !cf_store_principal_by_oid(vault->store, oid, caller)) {
-        cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__, "The token's principal is unknown.");
+    ok = ok && cf_token_claims_valid(vault, jwt.claims, &claim_oid);
+    if (ok && strlen(claim_oid) > 36) {
+        cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__, "The token names no principal.");
         ok = false;
+    }
+    if (ok) {
+        snprintf(oid, 37, "%s", claim_oid);
+        *exp = json_integer_value(json_object_get(jwt.claims, "exp"));
     }
     cf_jwt_free(&jwt);
     return ok;
+}
+
+static bool cf_token_verify(cf_vault *vault, cf_slice token, cf_principal *caller)
+{
+    CF_ENSURE(token.len <= CF_TOKEN_MAX, CF_ERR_UNAUTHORIZED, "The token is malformed.");
+    uint8_t hash[32];
+    char oid[37];
+    int64_t exp;
+    CF_GUARD(cf_hash_compute(CF_HASH_SHA256, token, hash));
+    if (!cf_token_cache_find(hash, cf_now(), oid)) {
+        CF_GUARD(cf_token_verify_full(vault, token, oid, &exp));
+        cf_token_cache_add(hash, exp, oid);
+    }
+    CF_ENSURE(cf_store_principal_by_oid(vault->store, oid, caller), CF_ERR_UNAUTHORIZED,
+              "The token's principal is unknown.");
+    return true;
 }
 
 bool cf_identity_authenticate(cf_vault *vault, const cf_http_request *req, cf_principal *caller)
