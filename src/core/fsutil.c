@@ -1,5 +1,6 @@
 /* Crash-safe file helpers; see fsutil.h. */
 #include "fsutil.h"
+#include "secmem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,8 +58,8 @@ bool cf_read_file(const char *path, size_t max, cf_buf *out)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     CF_ENSUREF(fd >= 0, errno == ENOENT ? CF_ERR_NOT_FOUND : CF_ERR_IO, "cannot open %s", path);
     bool ok = true;
+    uint8_t chunk[4096]; /* wiped below: files read here can be secret */
     for (;;) {
-        uint8_t chunk[4096];
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
             continue;
@@ -72,6 +73,7 @@ bool cf_read_file(const char *path, size_t max, cf_buf *out)
         }
     }
     close(fd);
+    cf_memzero(chunk, sizeof chunk);
     CF_ENSUREF(ok, CF_ERR_IO, "cannot read %s", path);
     return true;
 }

@@ -79,11 +79,26 @@ static bool cf_dispatch(cf_vault_call *call, char **seg, size_t n)
     CF_BAIL(CF_ERR_NOT_FOUND, "The requested path does not exist.");
 }
 
-static const char *cf_not_found_code(char **seg, size_t n)
+/* Not-found replies name the resource the way Key Vault does. */
+static void cf_reply_routed_error(cf_vault_call *call, char **seg, size_t n)
 {
-    if (n && (strcmp(seg[0], "keys") == 0 || strcmp(seg[0], "deletedkeys") == 0))
-        return "KeyNotFound";
-    return "NotFound";
+    bool keys = n && strcmp(seg[0], "keys") == 0, deleted = n && strcmp(seg[0], "deletedkeys") == 0;
+    /* Only the store's bare "not found" is reworded; routing errors keep theirs. */
+    if (cf_error_code() == CF_ERR_NOT_FOUND && strcmp(cf_error_detail(), "not found") == 0 &&
+        n >= 2 && (keys || deleted) &&
+        cf_valid_object_name(seg[1]) && strcmp(seg[1], "restore") != 0) {
+        if (deleted)
+            cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__, "Deleted Key not found: %s",
+                            seg[1]);
+        else if (n >= 3 && strlen(seg[2]) == CF_VERSION_LEN)
+            cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__,
+                            "A key with (name/id) %s/%s was not found in this key vault.", seg[1],
+                            seg[2]);
+        else
+            cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__,
+                            "A key with (name/id) %s was not found in this key vault.", seg[1]);
+    }
+    cf_vault_reply_error(call, keys || deleted ? "KeyNotFound" : "NotFound");
 }
 
 static void cf_log_request(cf_vault_call *call, const struct timespec *start)
@@ -119,7 +134,7 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
         cf_vault_reply_error(&call, NULL);
     } else if (!cf_split_path(req->path, path, sizeof path, seg, &n) || !cf_parse_body(&call) ||
                !cf_dispatch(&call, seg, n)) {
-        cf_vault_reply_error(&call, cf_not_found_code(seg, n));
+        cf_reply_routed_error(&call, seg, n);
     }
     json_decref(call.body);
     cf_log_request(&call, &start);
