@@ -76,8 +76,7 @@ describe("durability", () => {
     assert.ok(verifyLocally("ES384", publicKeyFromSdkJwk(ec.key), pt, es.result));
     const dk = await kc2.getDeletedKey(deleted.name);
     assert.equal(dk.id, deleted.id, "soft-deleted state survives too");
-    const versions = [];
-    for await (const v of kc2.listPropertiesOfKeyVersions(rsa.name)) versions.push(v.version);
+    const versions = (await h.collect(kc2.listPropertiesOfKeyVersions(rsa.name))).map((v) => v.version);
     assert.equal(versions.length, 2);
     // The old token still works against the restarted server.
     assert.equal((await h.request("GET", "/keys", { token: tok })).status, 200, "tokens survive a restart");

@@ -95,6 +95,17 @@ for (const [label, makeCredential, { full }] of CREDENTIALS) {
       const t = await cred.getToken("https://vault.azure.net/.default");
       assert.ok(t?.token);
       assert.ok(t.expiresOnTimestamp > Date.now() + 60000);
+      const claims = JSON.parse(Buffer.from(t.token.split(".")[1], "base64url"));
+      const boot = h.bootstrap();
+      if (full) {
+        assert.equal(claims.oid, boot.object_id, "the administrator service principal");
+      } else {
+        // The token came from the managed identity endpoint, not a secret.
+        assert.match(fs.readFileSync(h.LOG_FILE, "utf8"), /GET \/msi\/token status=200/);
+        if (boot.identity_object_id) assert.equal(claims.oid, boot.identity_object_id, "the managed identity");
+      }
+      assert.equal(claims.aud, "https://vault.azure.net");
+      assert.equal(claims.tid, boot.tenant_id);
     });
 
     test("create RSA keys with publicExponent", T, async () => {
@@ -152,8 +163,7 @@ for (const [label, makeCredential, { full }] of CREDENTIALS) {
       const old = await kc.getKey(name, { version: v1.properties.version });
       assert.equal(old.id, v1.id);
       assert.deepEqual(Buffer.from(old.key.x), Buffer.from(v1.key.x));
-      const versions = [];
-      for await (const p of kc.listPropertiesOfKeyVersions(name)) versions.push(p);
+      const versions = await h.collect(kc.listPropertiesOfKeyVersions(name));
       assert.deepEqual(versions.map((p) => p.version).sort(), [v1.properties.version, v2.properties.version].sort());
       for (const p of versions) {
         assert.equal(p.name, name);
@@ -202,11 +212,10 @@ for (const [label, makeCredential, { full }] of CREDENTIALS) {
       await assert.rejects(kc.getKey(name), isRestError(404, "KeyNotFound"));
       const got = await kc.getDeletedKey(name);
       assert.equal(got.id, k.id);
-      let listed = false;
-      for await (const d of kc.listDeletedKeys()) if (d.name === name) listed = true;
-      assert.ok(listed, "the deleted key is listed");
-      let inKeys = false;
-      for await (const p of kc.listPropertiesOfKeys()) if (p.name === name) inKeys = true;
+      const listedDeleted = (await h.collect(kc.listDeletedKeys())).filter((d) => d.name === name);
+      assert.equal(listedDeleted.length, 1, "the deleted key is listed once");
+      assert.equal(listedDeleted[0].properties.recoveryId, `${h.VAULT_URL}/deletedkeys/${name}`);
+      const inKeys = (await h.collect(kc.listPropertiesOfKeys())).some((p) => p.name === name);
       assert.ok(!inKeys, "a deleted key is not listed among keys");
 
       const rec = await (await kc.beginRecoverDeletedKey(name, { intervalInMs: 200 })).pollUntilDone();
@@ -572,7 +581,7 @@ describe("import, paging and cross-checks outside the vault", () => {
     }
     const seenPaged = new Set();
     let pages = 0;
-    for await (const page of kc.listPropertiesOfKeys().byPage({ maxPageSize: 7 })) {
+    for (const page of await h.collect(kc.listPropertiesOfKeys().byPage({ maxPageSize: 7 }), 1000)) {
       pages += 1;
       assert.ok(page.length <= 7, `page of ${page.length} > maxPageSize 7`);
       for (const p of page) {
@@ -585,7 +594,7 @@ describe("import, paging and cross-checks outside the vault", () => {
     assert.ok(pages >= Math.ceil(seenPaged.size / 7), `${pages} pages for ${seenPaged.size} keys`);
     // Default paging (no maxresults) also returns everything exactly once.
     const seen = new Map();
-    for await (const p of kc.listPropertiesOfKeys()) seen.set(p.name, (seen.get(p.name) ?? 0) + 1);
+    for (const p of await h.collect(kc.listPropertiesOfKeys())) seen.set(p.name, (seen.get(p.name) ?? 0) + 1);
     for (const n of names) assert.equal(seen.get(n), 1);
     assert.equal(seen.size, seenPaged.size);
     // Raw: the default page size is at most 25 and nextLink is absolute.
@@ -600,7 +609,7 @@ describe("import, paging and cross-checks outside the vault", () => {
     const vn = names[0];
     for (let i = 0; i < 3; i++) await kc.rotateKey(vn);
     const vers = [];
-    for await (const page of kc.listPropertiesOfKeyVersions(vn).byPage({ maxPageSize: 2 })) {
+    for (const page of await h.collect(kc.listPropertiesOfKeyVersions(vn).byPage({ maxPageSize: 2 }), 100)) {
       assert.ok(page.length <= 2);
       vers.push(...page);
     }
@@ -618,8 +627,7 @@ describe("import, paging and cross-checks outside the vault", () => {
       expiresIn: "P60D",
     });
     const versions = await h.waitFor(async () => {
-      const v = [];
-      for await (const p of kc.listPropertiesOfKeyVersions(name)) v.push(p);
+      const v = await h.collect(kc.listPropertiesOfKeyVersions(name));
       return v.length >= 2 ? v : null;
     }, { timeoutMs: 60000, intervalMs: 1000, what: "the rotation sweeper to add a version" });
     const latest = await kc.getKey(name);

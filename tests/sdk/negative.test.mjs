@@ -218,11 +218,14 @@ describe("bad requests", () => {
   const post = (k, op, body, apiVersion) => h.request("POST", `/keys/${k.name}/${k.v}/${op}`, { token: tok, apiVersion, body });
 
   for (const apiVersion of API_VERSIONS) {
-    test(`malformed JSON -> 400 BadParameter; 2 MiB body -> 413 (${apiVersion})`, T, async () => {
+    test(`malformed JSON -> 400 BadParameter (${apiVersion})`, T, async () => {
       for (const body of ["{", "{\"kty\":", "[1,2,3]", "\"str\"", "\u0000\u0001"]) {
         assertError(await h.request("POST", `/keys/${h.uniqueName("mal")}/create`, { token: tok, apiVersion, body }), 400, "BadParameter", `body ${JSON.stringify(body)}`);
       }
       assertError(await h.request("POST", `/keys/${rsa.name}/${rsa.v}/sign`, { token: tok, apiVersion, body: "{\"alg\":\"RS256\",\"value\":" }), 400, "BadParameter", "truncated sign body");
+    });
+
+    test(`2 MiB body -> 413 RequestTooLarge (${apiVersion})`, T, async () => {
       const big = JSON.stringify({ alg: "RSA-OAEP-256", value: "A".repeat(2 * 1024 * 1024) });
       let r;
       try {
@@ -230,7 +233,7 @@ describe("bad requests", () => {
       } catch (e) {
         assert.fail(`2 MiB body: the connection failed (${e.code ?? e.message}) instead of a 413 response`);
       }
-      assert.equal(r.status, 413, `2 MiB body: ${r.status} ${r.text.slice(0, 200)}`);
+      assertError(r, 413, null, "2 MiB body");
       // The server is still fine afterwards.
       assert.equal((await h.request("GET", "/keys", { token: tok, apiVersion })).status, 200);
     });

@@ -250,4 +250,15 @@ export async function waitFor(fn, { timeoutMs = 30000, intervalMs = 250, what = 
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+// Drains an async iterator (SDK list/byPage) with a bound on the number of
+// items, so that a nextLink cycle fails instead of looping forever.
+export async function collect(iterable, max = 5000) {
+  const out = [];
+  for await (const item of iterable) {
+    out.push(item);
+    if (out.length > max) throw new Error(`more than ${max} items: nextLink loop?`);
+  }
+  return out;
+}
+
 export { sleep };
