@@ -23,10 +23,13 @@ struct cf_http_server {
     uint16_t port;
 };
 
+#define CF_HTTP_DRAIN_MAX (16u << 20)
+
 typedef struct {
     cf_http_request req;
     bool started;
     bool too_large;
+    size_t drained; /* bytes of an oversize body read and dropped */
     char *raw_path;
     char addr[INET6_ADDRSTRLEN];
 } cf_http_state;
@@ -139,7 +142,9 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
         cf_http_client_addr(conn, st->addr, sizeof st->addr);
         st->req.client_addr = st->addr;
         cf_buf_init(&st->req.body, server->config.max_body);
-        /* Refuse a declared oversize body before reading any of it. */
+        /* A declared oversize body is never stored.  Up to CF_HTTP_DRAIN_MAX it
+         * is read and dropped so the client can read the 413; beyond that
+         * the 413 goes out at once and the connection closes. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -151,11 +156,14 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (st->too_large)
-            return cf_http_dispatch(server, conn, st);
-        if (!cf_buf_append(&st->req.body, upload_data, *upload_data_size)) {
+        if (!st->too_large && !cf_buf_append(&st->req.body, upload_data, *upload_data_size)) {
             st->too_large = true;
-            return cf_http_dispatch(server, conn, st);
+            cf_buf_free(&st->req.body);
+        }
+        if (st->too_large) {
+            st->drained += *upload_data_size;
+            if (st->drained > CF_HTTP_DRAIN_MAX)
+                return cf_http_dispatch(server, conn, st);
         }
         *upload_data_size = 0;
         return MHD_YES;
