@@ -120,6 +120,12 @@ for (const [label, makeCredential, { full }] of CREDENTIALS) {
         assert.ok(k.properties.createdOn instanceof Date);
         assertNoPrivate(k);
       }
+      // Key Vault's defaults: every RSA operation, recoverable for 90 days.
+      const def = await kc.createRsaKey(h.uniqueName("rsadef"));
+      assert.equal(def.key.n.length, 256, "default RSA size is 2048");
+      assert.deepEqual([...def.keyOperations].sort(), ["decrypt", "encrypt", "sign", "unwrapKey", "verify", "wrapKey"]);
+      assert.equal(def.properties.recoveryLevel, "Recoverable+Purgeable");
+      assert.equal(def.properties.recoverableDays, 90);
       // createKey with kty "RSA" (generic entry point), explicit key_ops.
       const name = h.uniqueName("rsagen");
       const k = await kc.createKey(name, "RSA", { keySize: 2048, keyOps: ["sign", "verify"] });
@@ -137,6 +143,7 @@ for (const [label, makeCredential, { full }] of CREDENTIALS) {
         assert.equal(k.key.x.length, len);
         assert.equal(k.key.y.length, len);
         assertNoPrivate(k);
+        assert.deepEqual([...k.keyOperations].sort(), ["sign", "verify"]);
         // The point is on the curve: node accepts it as a public key.
         publicKeyFromSdkJwk(k.key);
       }
@@ -208,7 +215,8 @@ for (const [label, makeCredential, { full }] of CREDENTIALS) {
       assert.equal(deleted.id, k.id);
       assert.equal(deleted.properties.recoveryId, `${h.VAULT_URL}/deletedkeys/${name}`);
       assert.ok(deleted.properties.deletedOn instanceof Date);
-      assert.ok(deleted.properties.scheduledPurgeDate > deleted.properties.deletedOn);
+      assert.equal(deleted.properties.scheduledPurgeDate.getTime() - deleted.properties.deletedOn.getTime(), 90 * 86400000,
+        "purge scheduled after the default 90-day retention");
       await assert.rejects(kc.getKey(name), isRestError(404, "KeyNotFound"));
       const got = await kc.getDeletedKey(name);
       assert.equal(got.id, k.id);
@@ -245,6 +253,11 @@ for (const [label, makeCredential, { full }] of CREDENTIALS) {
       const tampered = Buffer.from(backup);
       tampered[Math.floor(tampered.length / 2)] ^= 0x01;
       await assert.rejects(kc.restoreKeyBackup(tampered), isRestError(400));
+      const lastByte = Buffer.from(backup);
+      lastByte[lastByte.length - 1] ^= 0x80;
+      await assert.rejects(kc.restoreKeyBackup(lastByte), isRestError(400), "last byte flipped");
+      await assert.rejects(kc.restoreKeyBackup(backup.subarray(0, backup.length - 16)), isRestError(400), "truncated");
+      await assert.rejects(kc.restoreKeyBackup(crypto.randomBytes(backup.length)), isRestError(400), "random bytes");
       await assert.rejects(kc.getKey(name), isRestError(404), "a refused restore creates nothing");
 
       const r = await kc.restoreKeyBackup(backup);
@@ -617,9 +630,15 @@ describe("import, paging and cross-checks outside the vault", () => {
     assert.equal(new Set(vers.map((v) => v.version)).size, 4);
   });
 
-  test("a Rotate policy is executed by the server (--rotation-interval 1)", T, async () => {
+  test("a Rotate policy is executed by the server (--rotation-interval 1); --retention-days", T, async () => {
     await vault.stop();
-    vault = await h.startVault(["--rotation-interval", "1"]);
+    vault = await h.startVault(["--rotation-interval", "1", "--retention-days", "7"]);
+    // A key deleted now is kept for 7 days.
+    const dn = h.uniqueName("ret7");
+    await kc.createEcKey(dn, { curve: "P-256" });
+    const dk = await (await kc.beginDeleteKey(dn, { intervalInMs: 200 })).pollUntilDone();
+    assert.equal(dk.properties.scheduledPurgeDate.getTime() - dk.properties.deletedOn.getTime(), 7 * 86400000);
+    assert.equal(dk.properties.recoverableDays, 7);
     const name = h.uniqueName("autorot");
     const k = await kc.createEcKey(name, { curve: "P-256", expiresOn: new Date(Date.now() + 10 * 86400000) });
     await kc.updateKeyRotationPolicy(name, {

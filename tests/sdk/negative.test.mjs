@@ -364,6 +364,18 @@ describe("bad requests", () => {
     const k = h.uniqueName("pct");
     const c = await h.request("POST", `/keys/${k}/create`, { token: tok, rawQuery: "?api%2Dversion=2025-07-01", body: { kty: "EC", crv: "P-256" } });
     assert.equal(c.status, 200, `create with api%2Dversion: ${c.text}`);
+    // Parameter ranges from the 2025-07-01 spec.
+    for (const count of [0, 129, -1, "8", 1.5, null]) {
+      assertError(await h.request("POST", "/rng", { token: tok, body: { count } }), 400, "BadParameter", `rng count ${count}`);
+    }
+    assert.equal((await h.request("POST", "/rng", { token: tok, body: { count: 128 } })).status, 200);
+    for (const m of ["0", "26", "abc", "-1"]) {
+      assertError(await h.request("GET", "/keys", { token: tok, query: { maxresults: m } }), 400, "BadParameter", `maxresults=${m}`);
+    }
+    assert.equal((await h.request("GET", "/keys", { token: tok, query: { maxresults: "25" } })).status, 200);
+    for (const body of [{ value: "AAAA" }, { value: "" }, {}, { value: 5 }]) {
+      assertError(await h.request("POST", "/keys/restore", { token: tok, body }), 400, "BadParameter", `restore ${JSON.stringify(body)}`);
+    }
     for (const bad of ["", "banana", "1.0"]) {
       assertError(await h.request("GET", "/keys", { token: tok, rawQuery: `?api-version=${bad}` }), 400, null, `api-version=${bad}`);
     }

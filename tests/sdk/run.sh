@@ -42,10 +42,16 @@ export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
 work="$(mktemp -d "${TMPDIR:-/tmp}/coffer-sdk.XXXXXX")"
 dir="$work/data"
 server_pid=""
+node_pid=""
 
 cleanup() {
   local rc=$?
   set +e
+  if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
+    kill -TERM "$node_pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$node_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$node_pid" 2>/dev/null
+  fi
   # The first server (ours) and any the suite left behind (harness pid files).
   local pids="$server_pid"
   if [ -d "$dir/logs/pids" ]; then
@@ -110,9 +116,14 @@ wait "$server_pid" || { echo "run.sh: coffer-vault exited with status $? on SIGT
 server_pid=""
 
 cd "$here"
-set +e
+# In the background so that a TERM/INT to this script runs the cleanup at
+# once (bash defers traps while a foreground child runs).
 NODE_EXTRA_CA_CERTS="$dir/tls/ca.crt" COFFER_TEST_DIR="$dir" COFFER_TEST_PORT="$port" \
-  node --test --test-reporter=spec "$@" "$file"
+  node --test --test-reporter=spec "$@" "$file" &
+node_pid=$!
+set +e
+wait "$node_pid"
 rc=$?
 set -e
+node_pid=""
 exit "$rc"
