@@ -21,7 +21,9 @@ file="$(cd "$(dirname "$file")" && pwd)/$(basename "$file")"
 [ -f "$file" ] || { echo "run.sh: no such suite: $file" >&2; exit 2; }
 
 [ -d "$root/.cache/node/bin" ] && export PATH="$root/.cache/node/bin:$PATH"
-export COFFER_BIN="${COFFER_BIN:-$root/build/bin}"
+COFFER_BIN="${COFFER_BIN:-$root/build/bin}"
+[ -d "$COFFER_BIN" ] && COFFER_BIN="$(cd "$COFFER_BIN" && pwd)"   # the suite runs from tests/sdk
+export COFFER_BIN
 vault_bin="$COFFER_BIN/coffer-vault"
 [ -x "$vault_bin" ] || { echo "run.sh: $vault_bin not built" >&2; exit 1; }
 command -v node >/dev/null || { echo "run.sh: node not found" >&2; exit 1; }

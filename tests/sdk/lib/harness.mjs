@@ -12,7 +12,7 @@ import https from "node:https";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
-export const BIN = process.env.COFFER_BIN ?? path.resolve(import.meta.dirname, "../../../build/bin");
+export const BIN = path.resolve(process.env.COFFER_BIN ?? path.join(import.meta.dirname, "../../../build/bin"));
 export const DIR = process.env.COFFER_TEST_DIR;
 export const PORT = Number(process.env.COFFER_TEST_PORT);
 if (!DIR || !PORT) throw new Error("COFFER_TEST_DIR/COFFER_TEST_PORT unset: run through tests/sdk/run.sh");
@@ -50,7 +50,11 @@ export class Vault {
   constructor(child) {
     this.child = child;
     this.pid = child.pid;
-    this.exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) => {
+      child.on("exit", (code, signal) => resolve({ code, signal }));
+      // spawn failures (ENOENT, EACCES) emit only "error".
+      child.on("error", (err) => resolve({ code: null, signal: null, error: err.message }));
+    });
     this.exitInfo = null;
     this.exited.then((info) => {
       this.exitInfo = info;
