@@ -495,6 +495,14 @@ cf_pkey *cf_pkey_ref(cf_pkey *key)
     return key && EVP_PKEY_up_ref(cf_evp(key)) == 1 ? key : NULL;
 }
 
+bool cf_pkey_dup(const cf_pkey *key, cf_pkey **out)
+{
+    EVP_PKEY *copy = EVP_PKEY_dup(cf_evp(key));
+    CF_OSSL_ENSURE(copy != NULL, CF_ERR_CRYPTO, "cannot copy key");
+    *out = (cf_pkey *)copy;
+    return true;
+}
+
 cf_kty cf_pkey_kty(const cf_pkey *key)
 {
     if (EVP_PKEY_is_a(cf_evp(key), "RSA"))

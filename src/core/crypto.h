@@ -69,6 +69,9 @@ void cf_pkey_free(cf_pkey *key);
 /* Another reference to the same key (freed by one more cf_pkey_free);
  * NULL on failure. */
 cf_pkey *cf_pkey_ref(cf_pkey *key);
+/* An independent copy (private parts stay in the secure heap).  Threads
+ * that each use their own copy avoid OpenSSL's shared blinding lock. */
+CF_MUST_USE bool cf_pkey_dup(const cf_pkey *key, cf_pkey **out);
 cf_kty cf_pkey_kty(const cf_pkey *key);
 unsigned cf_pkey_bits(const cf_pkey *key);
 /* Only for EC keys. */
