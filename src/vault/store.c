@@ -107,6 +107,18 @@ static void cf_stmt_done(sqlite3_stmt *stmt)
     sqlite3_reset(stmt);
 }
 
+/* A cached statement with ?1 = kind and ?2 = name bound, as most take. */
+static sqlite3_stmt *cf_stmt_named(cf_store *store, const char *sql, const char *kind,
+                                   const char *name)
+{
+    sqlite3_stmt *st = cf_stmt(store, sql);
+    if (st) {
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    }
+    return st;
+}
+
 bool cf_store_open(const char *path, cf_store **out)
 {
     cf_store *store = calloc(1, sizeof *store);
@@ -257,10 +269,8 @@ static bool cf_read_object(sqlite3_stmt *st, const char *kind, cf_object *out)
 /* State of a name: 0 absent, 1 live, 2 deleted. */
 static bool cf_name_state(cf_store *store, const char *kind, const char *name, int *state)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_name_state);
+    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_name_state, kind, name);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     *state = rc == SQLITE_ROW ? (sqlite3_column_type(st, 1) == SQLITE_NULL ? 1 : 2) : 0;
     cf_stmt_done(st);
@@ -305,10 +315,8 @@ static bool cf_insert_version(cf_store *store, const cf_object *obj)
 
 static bool cf_insert_name(cf_store *store, const char *kind, const char *name)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_name_insert);
+    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_name_insert, kind, name);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     cf_stmt_done(st);
     return cf_db_ok(store, rc);
@@ -386,10 +394,9 @@ static bool cf_object_get_locked(cf_store *store, const char *kind, const char *
                                  const char *version, bool deleted, cf_object *out)
 {
     bool latest = !version || !*version;
-    sqlite3_stmt *st = cf_stmt(store, latest ? cf_sql_get_latest : cf_sql_get_version);
+    sqlite3_stmt *st =
+        cf_stmt_named(store, latest ? cf_sql_get_latest : cf_sql_get_version, kind, name);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     if (!latest)
         sqlite3_bind_text(st, 3, version, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, deleted);
@@ -501,10 +508,8 @@ static bool cf_object_versions_locked(cf_store *store, const char *kind, const c
                                       const char *marker, unsigned limit, cf_object_cb each,
                                       void *ctx, char *next, size_t next_len)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_versions);
+    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_versions, kind, name);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, marker && *marker ? strtoll(marker, NULL, 10) : 0);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)limit + 1);
     return cf_run_listing(store, st, kind, limit, each, ctx, true, next, next_len);
@@ -535,10 +540,8 @@ static const char cf_sql_recover[] =
 static bool cf_name_change(cf_store *store, const char *sql, const char *kind, const char *name,
                            int64_t a, int64_t b)
 {
-    sqlite3_stmt *st = cf_stmt(store, sql);
+    sqlite3_stmt *st = cf_stmt_named(store, sql, kind, name);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     if (sql == cf_sql_delete) {
         sqlite3_bind_int64(st, 3, a);
         sqlite3_bind_int64(st, 4, b);
@@ -567,18 +570,14 @@ static const char cf_sql_purge_name[] =
 
 static bool cf_purge_tx(cf_store *store, const char *kind, const char *name)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_purge_name);
+    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_purge_name, kind, name);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     cf_stmt_done(st);
     CF_GUARD(cf_db_ok(store, rc));
     CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
-    st = cf_stmt(store, cf_sql_purge_versions);
+    st = cf_stmt_named(store, cf_sql_purge_versions, kind, name);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     cf_stmt_done(st);
     return cf_db_ok(store, rc);
@@ -636,10 +635,8 @@ static const char cf_sql_policy_each[] =
 
 static bool cf_policy_get_locked(cf_store *store, const char *kind, const char *name, json_t **out)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_policy_get);
+    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_policy_get, kind, name);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && cf_column_json(st, 0, out);
     cf_stmt_done(st);
@@ -657,15 +654,10 @@ bool cf_store_policy_get(cf_store *store, const char *kind, const char *name, js
 static bool cf_policy_put_locked(cf_store *store, const char *kind, const char *name,
                                  json_t *policy)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_policy_put);
+    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_policy_put, kind, name);
     CF_GUARD(st);
     char *text = NULL;
-    bool ok = cf_bind_json(st, 3, policy, &text);
-    if (ok) {
-        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        ok = cf_db_ok(store, sqlite3_step(st));
-    }
+    bool ok = cf_bind_json(st, 3, policy, &text) && cf_db_ok(store, sqlite3_step(st));
     cf_stmt_done(st);
     free(text);
     CF_GUARD(ok);
