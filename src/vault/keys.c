@@ -12,6 +12,7 @@
 
 #include "encoding.h"
 #include "key_cache.h"
+#include "resource.h"
 #include "secmem.h"
 
 #define CF_OCT_MAX 32
@@ -115,9 +116,14 @@ static json_t *cf_key_ops_json(unsigned ops)
     return arr;
 }
 
+static unsigned cf_key_ops_of_props(json_t *props)
+{
+    return (unsigned)json_integer_value(json_object_get(props, "ops"));
+}
+
 unsigned cf_key_ops_of(const cf_object *obj)
 {
-    return (unsigned)json_integer_value(json_object_get(obj->props, "ops"));
+    return cf_key_ops_of_props(obj->props);
 }
 
 const char *cf_key_kty_name(const cf_object *obj)
@@ -216,7 +222,7 @@ bool cf_key_spec_of(const cf_object *obj, cf_key_spec *spec)
 json_t *cf_key_bundle(cf_vault *vault, const cf_object *obj)
 {
     char kid[1024];
-    snprintf(kid, sizeof kid, "%s/keys/%s/%s", vault->url, obj->name, obj->version);
+    cf_resource_id(vault, &cf_keys_resource, obj, true, kid, sizeof kid);
     json_t *jwk = json_deep_copy(json_object_get(obj->props, "jwk"));
     if (!jwk)
         return NULL;
@@ -227,30 +233,32 @@ json_t *cf_key_bundle(cf_vault *vault, const cf_object *obj)
                                cf_object_attributes(vault, obj));
     if (bundle && obj->tags)
         json_object_set(bundle, "tags", obj->tags);
-    if (bundle && obj->deleted_at) {
-        char rid[1024];
-        snprintf(rid, sizeof rid, "%s/deletedkeys/%s", vault->url, obj->name);
-        json_object_set_new(bundle, "recoveryId", json_string(rid));
-        json_object_set_new(bundle, "deletedDate", json_integer(obj->deleted_at));
-        json_object_set_new(bundle, "scheduledPurgeDate", json_integer(obj->purge_at));
+    if (bundle && !cf_resource_add_deleted(vault, &cf_keys_resource, obj, bundle)) {
+        json_decref(bundle);
+        return NULL;
     }
     return bundle;
 }
 
-/* A list item: the bundle without key material, with "kid" on top; name
- * listings identify the key, version listings the version. */
-static json_t *cf_key_item(cf_vault *vault, const cf_object *obj, bool versioned)
+/* Restored properties must describe a key this vault can use. */
+static bool cf_key_props_valid(json_t *props)
 {
-    json_t *bundle = cf_key_bundle(vault, obj);
-    if (!bundle)
-        return NULL;
-    char kid[1024];
-    snprintf(kid, sizeof kid, "%s/keys/%s%s%s", vault->url, obj->name, versioned ? "/" : "",
-             versioned ? obj->version : "");
-    json_object_set_new(bundle, "kid", json_string(kid));
-    json_object_del(bundle, "key");
-    return bundle;
+    cf_kty kty;
+    const char *name = json_string_value(json_object_get(props, "kty"));
+    return name && cf_kty_parse(name, &kty) && json_is_object(json_object_get(props, "jwk")) &&
+           json_is_integer(json_object_get(props, "ops")) &&
+           (cf_key_ops_of_props(props) & ~cf_kty_possible_ops(kty)) == 0;
 }
+
+const cf_resource cf_keys_resource = {
+    .kind = CF_KIND_KEY,
+    .collection = "keys",
+    .deleted = "deletedkeys",
+    .backup_magic = "CFKB",
+    .bundle = cf_key_bundle,
+    .props_valid = cf_key_props_valid,
+    .forget = cf_key_cache_forget,
+};
 
 bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key *out)
 {
@@ -276,36 +284,6 @@ bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key 
 }
 
 /* ---- handlers ---- */
-
-static bool cf_reply_bundle(cf_vault_call *call, const cf_object *obj)
-{
-    json_t *bundle = cf_key_bundle(call->vault, obj);
-    CF_ENSURE_ALLOC(bundle);
-    return cf_vault_reply(call, 200, bundle);
-}
-
-static bool cf_require_body(cf_vault_call *call)
-{
-    CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
-    return true;
-}
-
-static bool cf_new_object(cf_vault_call *call, const char *name, cf_object *obj)
-{
-    cf_object_init(obj);
-    snprintf(obj->kind, sizeof obj->kind, "%s", CF_KIND_KEY);
-    snprintf(obj->name, sizeof obj->name, "%s", name);
-    CF_GUARD(cf_new_version_id(obj->version));
-    obj->created = obj->updated = cf_now();
-    obj->enabled = true;
-    return call->body ? cf_object_parse_attributes(call->body, obj) : true;
-}
-
-static bool cf_insert_and_reply(cf_vault_call *call, cf_object *obj)
-{
-    CF_GUARD(cf_store_object_insert(call->vault->store, obj));
-    return cf_reply_bundle(call, obj);
-}
 
 static bool cf_key_create(cf_vault_call *call, const char *name)
 {
@@ -335,8 +313,8 @@ static bool cf_key_create(cf_vault_call *call, const char *name)
               "key_size does not apply to EC keys; use crv");
     CF_GUARD(cf_parse_key_ops(json_object_get(b, "key_ops"), kty, &spec.ops));
     cf_object obj;
-    bool ok = cf_new_object(call, name, &obj) && cf_key_generate(call->vault, &spec, &obj) &&
-              cf_insert_and_reply(call, &obj);
+    bool ok = cf_resource_new_version(call, &cf_keys_resource, name, &obj) && cf_key_generate(call->vault, &spec, &obj) &&
+              cf_resource_insert(call, &cf_keys_resource, &obj);
     cf_object_free(&obj);
     return ok;
 }
@@ -372,7 +350,7 @@ static bool cf_key_import(cf_vault_call *call, const char *name)
     unsigned ops;
     CF_GUARD(cf_parse_key_ops(json_object_get(jwk, "key_ops"), kty, &ops));
     cf_object obj;
-    bool ok = cf_new_object(call, name, &obj);
+    bool ok = cf_resource_new_version(call, &cf_keys_resource, name, &obj);
     if (ok && kty == CF_KTY_OCT) {
         ok = cf_key_import_oct(call, jwk, ops, &obj);
     } else if (ok) {
@@ -380,26 +358,14 @@ static bool cf_key_import(cf_vault_call *call, const char *name)
         ok = cf_pkey_from_jwk(jwk, true, &pkey) && cf_key_finish_pkey(call->vault, &obj, pkey, ops);
         cf_pkey_free(pkey);
     }
-    ok = ok && cf_insert_and_reply(call, &obj);
-    cf_object_free(&obj);
-    return ok;
-}
-
-/* Replies with a stored version: live (`deleted` false) or soft-deleted. */
-static bool cf_reply_stored(cf_vault_call *call, const char *name, const char *version,
-                            bool deleted)
-{
-    cf_object obj;
-    cf_object_init(&obj);
-    bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, version, deleted, &obj) &&
-              cf_reply_bundle(call, &obj);
+    ok = ok && cf_resource_insert(call, &cf_keys_resource, &obj);
     cf_object_free(&obj);
     return ok;
 }
 
 static bool cf_key_get(cf_vault_call *call, const char *name, const char *version)
 {
-    return cf_reply_stored(call, name, version, false);
+    return cf_resource_get(call, &cf_keys_resource, name, version, false);
 }
 
 static bool cf_key_update(cf_vault_call *call, const char *name, const char *version)
@@ -419,113 +385,10 @@ static bool cf_key_update(cf_vault_call *call, const char *name, const char *ver
     }
     if (ok) {
         obj.updated = cf_now();
-        ok = cf_store_object_update(call->vault->store, &obj) && cf_reply_bundle(call, &obj);
+        ok = cf_store_object_update(call->vault->store, &obj) &&
+             cf_resource_reply(call, &cf_keys_resource, &obj);
     }
     cf_object_free(&obj);
-    return ok;
-}
-
-typedef struct {
-    cf_vault_call *call;
-    json_t *items;
-    bool versioned;
-} cf_list_ctx;
-
-static bool cf_list_each(void *ctx, const cf_object *obj)
-{
-    cf_list_ctx *l = ctx;
-    json_t *item = cf_key_item(l->call->vault, obj, l->versioned);
-    CF_ENSURE(item && json_array_append_new(l->items, item) == 0, CF_ERR_NOMEM, NULL);
-    return true;
-}
-
-static bool cf_key_list(cf_vault_call *call, const char *name, bool deleted)
-{
-    unsigned limit;
-    const char *marker;
-    CF_GUARD(cf_list_params(call, &limit, &marker));
-    cf_list_ctx l = {call, json_array(), name != NULL};
-    CF_ENSURE_ALLOC(l.items);
-    char next[CF_NAME_MAX + 1], path[256];
-    bool ok;
-    if (name) {
-        snprintf(path, sizeof path, "/keys/%s/versions", name);
-        ok = cf_store_object_versions(call->vault->store, CF_KIND_KEY, name, marker, limit,
-                                      cf_list_each, &l, next, sizeof next);
-    } else {
-        snprintf(path, sizeof path, deleted ? "/deletedkeys" : "/keys");
-        ok = cf_store_object_list(call->vault->store, CF_KIND_KEY, deleted, marker, limit,
-                                  cf_list_each, &l, next, sizeof next);
-    }
-    /* Listing the versions of a name that does not exist is a 404. */
-    if (ok && name && json_array_size(l.items) == 0 && !*marker) {
-        cf_object probe;
-        cf_object_init(&probe);
-        ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, NULL, false, &probe);
-        cf_object_free(&probe);
-    }
-    json_t *reply = json_pack("{s:o}", "value", l.items);
-    ok = ok && reply && cf_list_next_link(call, reply, path, next, limit);
-    if (!ok) {
-        json_decref(reply);
-        return false;
-    }
-    return cf_vault_reply(call, 200, reply);
-}
-
-static int64_t cf_purge_time(const cf_vault *vault, int64_t now)
-{
-    return now + (int64_t)vault->retention_days * 86400;
-}
-
-static bool cf_key_delete(cf_vault_call *call, const char *name)
-{
-    int64_t now = cf_now();
-    CF_GUARD(cf_store_object_delete(call->vault->store, CF_KIND_KEY, name, now,
-                                    cf_purge_time(call->vault, now)));
-    return cf_reply_stored(call, name, NULL, true);
-}
-
-static bool cf_deleted_key_recover(cf_vault_call *call, const char *name)
-{
-    CF_GUARD(cf_store_object_recover(call->vault->store, CF_KIND_KEY, name));
-    return cf_key_get(call, name, NULL);
-}
-
-static bool cf_deleted_key_purge(cf_vault_call *call, const char *name)
-{
-    CF_GUARD(cf_store_object_purge(call->vault->store, CF_KIND_KEY, name));
-    cf_key_cache_forget(CF_KIND_KEY, name);
-    return cf_vault_reply(call, 204, NULL);
-}
-
-static bool cf_key_backup_handle(cf_vault_call *call, const char *name)
-{
-    cf_buf blob;
-    cf_buf_init(&blob, 8u << 20);
-    json_t *reply = json_object();
-    bool ok = reply && cf_key_backup(call->vault, name, &blob) &&
-              cf_json_set_b64url(reply, "value", cf_buf_slice(&blob));
-    cf_buf_free(&blob);
-    if (!ok) {
-        json_decref(reply);
-        return false;
-    }
-    return cf_vault_reply(call, 200, reply);
-}
-
-static bool cf_key_restore_handle(cf_vault_call *call)
-{
-    CF_GUARD(cf_require_body(call));
-    cf_buf blob;
-    cf_buf_init(&blob, CF_VAULT_MAX_BODY);
-    cf_object latest;
-    cf_object_init(&latest);
-    bool ok = cf_json_get_b64url(call->body, "value", true, &blob) &&
-              cf_key_restore(call->vault, cf_buf_slice(&blob), &latest) &&
-              cf_reply_bundle(call, &latest);
-    cf_object_free(&latest);
-    cf_buf_free(&blob);
     return ok;
 }
 
@@ -533,19 +396,9 @@ static bool cf_key_rotate_handle(cf_vault_call *call, const char *name)
 {
     cf_object obj;
     cf_object_init(&obj);
-    bool ok = cf_key_rotate(call->vault, name, &obj) && cf_reply_bundle(call, &obj);
+    bool ok = cf_key_rotate(call->vault, name, &obj) && cf_resource_reply(call, &cf_keys_resource, &obj);
     cf_object_free(&obj);
     return ok;
-}
-
-static bool cf_is_method(cf_vault_call *call, const char *m)
-{
-    return strcmp(call->http->method, m) == 0;
-}
-
-static bool cf_method_not_allowed(void)
-{
-    CF_BAIL(CF_ERR_BAD_INPUT, "The HTTP method is not supported on this path.");
 }
 
 static bool cf_route_key_name(cf_vault_call *call, const char *name, char **seg, size_t n)
@@ -554,7 +407,7 @@ static bool cf_route_key_name(cf_vault_call *call, const char *name, char **seg,
         if (cf_is_method(call, "PUT"))
             return cf_key_import(call, name);
         if (cf_is_method(call, "DELETE"))
-            return cf_key_delete(call, name);
+            return cf_resource_delete(call, &cf_keys_resource, name);
         if (cf_is_method(call, "GET"))
             return cf_key_get(call, name, NULL);
         if (cf_is_method(call, "PATCH"))
@@ -566,7 +419,7 @@ static bool cf_route_key_name(cf_vault_call *call, const char *name, char **seg,
         if (strcmp(sub, "create") == 0)
             return cf_key_create(call, name);
         if (strcmp(sub, "backup") == 0)
-            return cf_key_backup_handle(call, name);
+            return cf_resource_backup(call, &cf_keys_resource, name);
         if (strcmp(sub, "rotate") == 0)
             return cf_key_rotate_handle(call, name);
     }
@@ -578,7 +431,7 @@ static bool cf_route_key_name(cf_vault_call *call, const char *name, char **seg,
         return cf_method_not_allowed();
     }
     if (n == 3 && strcmp(sub, "versions") == 0 && cf_is_method(call, "GET"))
-        return cf_key_list(call, name, false);
+        return cf_resource_list(call, &cf_keys_resource, name, false);
     /* What is left addresses a version; "" is the latest. */
     CF_ENSURE(*sub == 0 || strlen(sub) == CF_VERSION_LEN, CF_ERR_NOT_FOUND, "unknown path");
     if (n == 3 && cf_is_method(call, "GET"))
@@ -590,31 +443,16 @@ static bool cf_route_key_name(cf_vault_call *call, const char *name, char **seg,
     return cf_method_not_allowed();
 }
 
-static bool cf_route_deleted(cf_vault_call *call, char **seg, size_t n)
-{
-    if (n == 1 && cf_is_method(call, "GET"))
-        return cf_key_list(call, NULL, true);
-    CF_ENSURE(n >= 2 && cf_valid_object_name(seg[1]), CF_ERR_BAD_INPUT,
-              "Key names must be 1-127 characters of letters, digits and dashes.");
-    if (n == 2 && cf_is_method(call, "GET"))
-        return cf_reply_stored(call, seg[1], NULL, true);
-    if (n == 2 && cf_is_method(call, "DELETE"))
-        return cf_deleted_key_purge(call, seg[1]);
-    if (n == 3 && strcmp(seg[2], "recover") == 0 && cf_is_method(call, "POST"))
-        return cf_deleted_key_recover(call, seg[1]);
-    return cf_method_not_allowed();
-}
-
 bool cf_keys_route(cf_vault_call *call, char **seg, size_t n)
 {
     if (strcmp(seg[0], "deletedkeys") == 0)
-        return cf_route_deleted(call, seg, n);
+        return cf_resource_route_deleted(call, &cf_keys_resource, seg, n);
     if (n == 1 || (n == 2 && seg[1][0] == 0)) {
         CF_ENSURE(cf_is_method(call, "GET"), CF_ERR_BAD_INPUT, "unsupported method");
-        return cf_key_list(call, NULL, false);
+        return cf_resource_list(call, &cf_keys_resource, NULL, false);
     }
     if (n == 2 && strcmp(seg[1], "restore") == 0 && cf_is_method(call, "POST"))
-        return cf_key_restore_handle(call);
+        return cf_resource_restore(call, &cf_keys_resource);
     CF_ENSURE(cf_valid_object_name(seg[1]), CF_ERR_BAD_INPUT,
               "Key names must be 1-127 characters of letters, digits and dashes.");
     return cf_route_key_name(call, seg[1], seg, n);

@@ -55,13 +55,6 @@ json_t *cf_key_bundle(cf_vault *vault, const cf_object *obj);
 unsigned cf_key_ops_of(const cf_object *obj);
 const char *cf_key_kty_name(const cf_object *obj);
 
-/* Backup blobs (key_backup.c). */
-CF_MUST_USE bool cf_key_backup(cf_vault *vault, const char *name, cf_buf *blob);
-CF_MUST_USE bool cf_key_restore(cf_vault *vault, cf_slice blob, cf_object *latest);
-/* Parses an opened backup payload; exposed for the fuzz target. */
-typedef bool (*cf_backup_version_cb)(void *ctx, cf_object *obj, cf_slice material);
-CF_MUST_USE bool cf_backup_parse_payload(cf_slice payload, cf_backup_version_cb each, void *ctx);
-
 /* Rotation policies (rotation.c). */
 CF_MUST_USE bool cf_rotation_policy_get(cf_vault_call *call, const char *name);
 CF_MUST_USE bool cf_rotation_policy_put(cf_vault_call *call, const char *name);

@@ -74,31 +74,48 @@ static bool cf_dispatch(cf_vault_call *call, char **seg, size_t n)
     const char *method = call->http->method;
     if (strcmp(seg[0], "keys") == 0 || strcmp(seg[0], "deletedkeys") == 0)
         return cf_keys_route(call, seg, n);
+    if (strcmp(seg[0], "secrets") == 0 || strcmp(seg[0], "deletedsecrets") == 0)
+        return cf_secrets_route(call, seg, n);
     if (n == 1 && strcmp(seg[0], "rng") == 0 && strcmp(method, "POST") == 0)
         return cf_rng_handle(call);
     CF_BAIL(CF_ERR_NOT_FOUND, "The requested path does not exist.");
 }
 
 /* Not-found replies name the resource the way Key Vault does. */
+static const struct {
+    const char *segment, *code, *noun, *deleted_noun;
+    bool deleted;
+} cf_not_found[] = {
+    {"keys", "KeyNotFound", "key", "Key", false},
+    {"deletedkeys", "KeyNotFound", "key", "Key", true},
+    {"secrets", "SecretNotFound", "secret", "Secret", false},
+    {"deletedsecrets", "SecretNotFound", "secret", "Secret", true},
+};
+
 static void cf_reply_routed_error(cf_vault_call *call, char **seg, size_t n)
 {
-    bool keys = n && strcmp(seg[0], "keys") == 0, deleted = n && strcmp(seg[0], "deletedkeys") == 0;
-    /* Only the store's bare "not found" is reworded; routing errors keep theirs. */
-    if (cf_error_code() == CF_ERR_NOT_FOUND && strcmp(cf_error_detail(), "not found") == 0 &&
-        n >= 2 && (keys || deleted) &&
-        cf_valid_object_name(seg[1]) && strcmp(seg[1], "restore") != 0) {
-        if (deleted)
-            cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__, "Deleted Key not found: %s",
-                            seg[1]);
-        else if (n >= 3 && strlen(seg[2]) == CF_VERSION_LEN)
-            cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__,
-                            "A key with (name/id) %s/%s was not found in this key vault.", seg[1],
-                            seg[2]);
-        else
-            cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__,
-                            "A key with (name/id) %s was not found in this key vault.", seg[1]);
+    for (size_t i = 0; n && i < sizeof cf_not_found / sizeof *cf_not_found; i++) {
+        if (strcmp(seg[0], cf_not_found[i].segment) != 0)
+            continue;
+        /* Only the store's bare "not found" is reworded; routing errors keep theirs. */
+        if (cf_error_code() == CF_ERR_NOT_FOUND && strcmp(cf_error_detail(), "not found") == 0 &&
+            n >= 2 && cf_valid_object_name(seg[1])) {
+            if (cf_not_found[i].deleted)
+                cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__, "Deleted %s not found: %s",
+                                cf_not_found[i].deleted_noun, seg[1]);
+            else if (n >= 3 && strlen(seg[2]) == CF_VERSION_LEN)
+                cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__,
+                                "A %s with (name/id) %s/%s was not found in this key vault.",
+                                cf_not_found[i].noun, seg[1], seg[2]);
+            else
+                cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__,
+                                "A %s with (name/id) %s was not found in this key vault.",
+                                cf_not_found[i].noun, seg[1]);
+        }
+        cf_vault_reply_error(call, cf_not_found[i].code);
+        return;
     }
-    cf_vault_reply_error(call, keys || deleted ? "KeyNotFound" : "NotFound");
+    cf_vault_reply_error(call, "NotFound");
 }
 
 static void cf_log_request(cf_vault_call *call, const struct timespec *start)

@@ -93,6 +93,7 @@ CF_MUST_USE bool cf_json_set_b64url(json_t *obj, const char *member, cf_slice va
 
 /* ---- resources ---- */
 bool cf_keys_route(cf_vault_call *call, char **seg, size_t n);
+bool cf_secrets_route(cf_vault_call *call, char **seg, size_t n);
 bool cf_key_ops_route(cf_vault_call *call, const char *name, const char *version, const char *op);
 bool cf_rng_handle(cf_vault_call *call);
 

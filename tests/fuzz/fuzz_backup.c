@@ -1,11 +1,11 @@
 /*
- * The key backup payload parser (the bytes inside the authenticated
+ * The backup payload parser for keys and secrets (the bytes inside the authenticated
  * envelope; see src/vault/key_backup.c).  Everything it hands out must lie
  * inside the input.
  */
 #include <stdint.h>
 
-#include "keys.h"
+#include "resource.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_base = data;
     fuzz_size = size;
-    (void)cf_backup_parse_payload(cf_slice_of(data, size), each_version, NULL);
+    (void)cf_backup_parse_payload(&cf_keys_resource, cf_slice_of(data, size), each_version, NULL);
+    (void)cf_backup_parse_payload(&cf_secrets_resource, cf_slice_of(data, size), each_version, NULL);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "envelope.h"
 #include "jwt.h"
 #include "keys.h"
+#include "resource.h"
 #include "secmem.h"
 #include "test.h"
 
@@ -106,32 +107,32 @@ static void test_backup_restore(void)
 
     cf_buf blob;
     cf_buf_init(&blob, 1 << 20);
-    CHECK(cf_key_backup(&vault, "backed", &blob));
+    CHECK(cf_backup_make(&vault, &cf_keys_resource, "backed", &blob));
     cf_object latest;
     cf_object_init(&latest);
     /* restoring over a live key conflicts */
-    CHECK(!cf_key_restore(&vault, cf_buf_slice(&blob), &latest));
+    CHECK(!cf_backup_restore(&vault, &cf_keys_resource, cf_buf_slice(&blob), &latest));
     CHECK(cf_error_code() == CF_ERR_CONFLICT);
     CHECK(cf_store_object_delete(vault.store, "key", "backed", 1, 2));
-    CHECK(!cf_key_restore(&vault, cf_buf_slice(&blob), &latest));
+    CHECK(!cf_backup_restore(&vault, &cf_keys_resource, cf_buf_slice(&blob), &latest));
     CHECK(cf_error_code() == CF_ERR_DELETED);
     CHECK(cf_store_object_purge(vault.store, "key", "backed"));
     /* tampering anywhere is refused */
     for (size_t i = 0; i < blob.len; i += 7) {
         blob.data[i] ^= 0x80;
-        CHECK(!cf_key_restore(&vault, cf_buf_slice(&blob), &latest));
+        CHECK(!cf_backup_restore(&vault, &cf_keys_resource, cf_buf_slice(&blob), &latest));
         CHECK(cf_error_code() == CF_ERR_BAD_INPUT);
         blob.data[i] ^= 0x80;
     }
-    CHECK(!cf_key_restore(&vault, cf_slice_of(blob.data, blob.len - 1), &latest));
+    CHECK(!cf_backup_restore(&vault, &cf_keys_resource, cf_slice_of(blob.data, blob.len - 1), &latest));
     /* another vault (other data key) cannot open it */
     uint8_t saved[CF_DATA_KEY_LEN];
     memcpy(saved, vault.data_key, sizeof saved);
     vault.data_key[0] ^= 1;
-    CHECK(!cf_key_restore(&vault, cf_buf_slice(&blob), &latest));
+    CHECK(!cf_backup_restore(&vault, &cf_keys_resource, cf_buf_slice(&blob), &latest));
     memcpy(vault.data_key, saved, sizeof saved);
     /* the original restores, all versions, material intact */
-    CHECK(cf_key_restore(&vault, cf_buf_slice(&blob), &latest));
+    CHECK(cf_backup_restore(&vault, &cf_keys_resource, cf_buf_slice(&blob), &latest));
     CHECK_STR(latest.version, v2.version);
     CHECK_STR(json_string_value(json_object_get(latest.tags, "t")), "v");
     cf_key key;

@@ -1,12 +1,15 @@
 /*
- * Key backup blobs, bound to this vault (format: docs/formats.md).
+ * Backup blobs of keys and secrets, bound to this vault (format:
+ * docs/formats.md).
  *
- *   "CFKB" | u8 format (1) | 16-byte salt | envelope(payload)
+ *   magic ("CFKB" keys, "CFSB" secrets) | u8 format (1) | 16-byte salt |
+ *   envelope(payload)
  *
  * The envelope key is HKDF-SHA256(vault data key, salt, "coffer key backup
  * v1"), and its associated data is the 21-byte header plus the vault id,
- * so only this vault can open a blob and nothing in it can be altered.
- * The payload lists every version of the key:
+ * so only this vault can open a blob, a key backup cannot be restored as a
+ * secret, and nothing in it can be altered.  The payload lists every
+ * version of the object:
  *
  *   u16 name length | name | u16 version count, then per version:
  *   32-byte version | i64 created | i64 updated | u8 enabled | i64 nbf |
@@ -17,10 +20,9 @@
 #include <string.h>
 
 #include "envelope.h"
-#include "keys.h"
+#include "resource.h"
 #include "secmem.h"
 
-#define CF_BACKUP_MAGIC "CFKB"
 #define CF_BACKUP_FORMAT 1
 #define CF_BACKUP_SALT 16
 #define CF_BACKUP_HEADER (4 + 1 + CF_BACKUP_SALT)
@@ -76,11 +78,11 @@ static bool cf_backup_each(void *ctx, const cf_object *obj)
     return ok;
 }
 
-bool cf_key_backup(cf_vault *vault, const char *name, cf_buf *blob)
+bool cf_backup_make(cf_vault *vault, const cf_resource *r, const char *name, cf_buf *blob)
 {
     cf_object latest;
     cf_object_init(&latest);
-    bool ok = cf_store_object_get(vault->store, CF_KIND_KEY, name, NULL, false, &latest);
+    bool ok = cf_store_object_get(vault->store, r->kind, name, NULL, false, &latest);
     /* The count is patched in after the versions are written. */
     cf_buf payload;
     cf_buf_init_secret(&payload, 8u << 20);
@@ -88,7 +90,7 @@ bool cf_key_backup(cf_vault *vault, const char *name, cf_buf *blob)
     ok = ok && cf_buf_append_be16(&payload, (uint16_t)name_len) &&
          cf_buf_append(&payload, latest.name, name_len) && cf_buf_append_be16(&payload, 0);
     cf_backup_ctx ctx = {vault, &payload, 0};
-    ok = ok && cf_store_object_all_versions(vault->store, CF_KIND_KEY, name, cf_backup_each, &ctx);
+    ok = ok && cf_store_object_all_versions(vault->store, r->kind, name, cf_backup_each, &ctx);
     if (ok) {
         payload.data[2 + name_len] = (uint8_t)(ctx.count >> 8);
         payload.data[3 + name_len] = (uint8_t)ctx.count;
@@ -98,7 +100,7 @@ bool cf_key_backup(cf_vault *vault, const char *name, cf_buf *blob)
     cf_buf aad;
     cf_buf_init(&aad, 128);
     uint8_t *salt;
-    ok = ok && cf_buf_append(blob, CF_BACKUP_MAGIC, 4) && cf_buf_append_u8(blob, CF_BACKUP_FORMAT) &&
+    ok = ok && cf_buf_append(blob, r->backup_magic, 4) && cf_buf_append_u8(blob, CF_BACKUP_FORMAT) &&
          cf_buf_extend(blob, CF_BACKUP_SALT, &salt) && cf_random_bytes(salt, CF_BACKUP_SALT) &&
          cf_backup_key(vault, cf_slice_of(salt, CF_BACKUP_SALT), key) &&
          cf_backup_aad(vault, cf_slice_of(blob->data + start, CF_BACKUP_HEADER), &aad) &&
@@ -126,7 +128,8 @@ static bool cf_take_json(cf_cursor *c, json_t **out)
     return true;
 }
 
-static bool cf_parse_version(cf_cursor *c, cf_object *obj, cf_slice *material)
+static bool cf_parse_version(const cf_resource *r, cf_cursor *c, cf_object *obj,
+                             cf_slice *material)
 {
     cf_slice version;
     uint64_t created, updated, nbf, exp;
@@ -154,17 +157,15 @@ static bool cf_parse_version(cf_cursor *c, cf_object *obj, cf_slice *material)
     obj->exp = (int64_t)exp;
     CF_GUARD(cf_take_json(c, &obj->tags));
     CF_GUARD(cf_take_json(c, &obj->props));
-    CF_ENSURE(obj->props && json_is_string(json_object_get(obj->props, "kty")) &&
-                  json_is_object(json_object_get(obj->props, "jwk")) &&
-                  json_is_integer(json_object_get(obj->props, "ops")),
-              CF_ERR_BAD_INPUT, "backup key properties are malformed");
+    CF_ENSURE(obj->props && r->props_valid(obj->props), CF_ERR_BAD_INPUT,
+              "backup properties are malformed");
     CF_GUARD(cf_cursor_be32(c, &mlen));
-    CF_ENSURE(mlen > 0 && mlen <= CF_BACKUP_MATERIAL_MAX, CF_ERR_BAD_INPUT,
-              "backup key material is malformed");
+    CF_ENSURE(mlen <= CF_BACKUP_MATERIAL_MAX, CF_ERR_BAD_INPUT, "backup material is malformed");
     return cf_cursor_take(c, mlen, material);
 }
 
-bool cf_backup_parse_payload(cf_slice payload, cf_backup_version_cb each, void *ctx)
+bool cf_backup_parse_payload(const cf_resource *r, cf_slice payload, cf_backup_version_cb each,
+                             void *ctx)
 {
     cf_cursor c;
     cf_cursor_init(&c, payload);
@@ -179,11 +180,11 @@ bool cf_backup_parse_payload(cf_slice payload, cf_backup_version_cb each, void *
     for (unsigned i = 0; i < count; i++) {
         cf_object obj;
         cf_object_init(&obj);
-        snprintf(obj.kind, sizeof obj.kind, "%s", CF_KIND_KEY);
+        snprintf(obj.kind, sizeof obj.kind, "%s", r->kind);
         memcpy(obj.name, name.ptr, name.len);
         obj.name[name.len] = 0;
         cf_slice material;
-        bool ok = cf_valid_object_name(obj.name) && cf_parse_version(&c, &obj, &material) &&
+        bool ok = cf_valid_object_name(obj.name) && cf_parse_version(r, &c, &obj, &material) &&
                   each(ctx, &obj, material);
         if (!ok && cf_error_code() == CF_OK)
             cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__, "backup name is malformed");
@@ -219,11 +220,11 @@ static bool cf_restore_each(void *ctx, cf_object *obj, cf_slice material)
     return cf_object_seal(r->vault, dst, material);
 }
 
-static bool cf_restore_open(cf_vault *vault, cf_slice blob, cf_buf *payload)
+static bool cf_restore_open(cf_vault *vault, const cf_resource *r, cf_slice blob, cf_buf *payload)
 {
-    CF_ENSURE(blob.len > CF_BACKUP_HEADER && memcmp(blob.ptr, CF_BACKUP_MAGIC, 4) == 0 &&
+    CF_ENSURE(blob.len > CF_BACKUP_HEADER && memcmp(blob.ptr, r->backup_magic, 4) == 0 &&
                   blob.ptr[4] == CF_BACKUP_FORMAT,
-              CF_ERR_BAD_INPUT, "The backup blob is not a Coffer key backup.");
+              CF_ERR_BAD_INPUT, "The backup blob is not a backup of this kind of object.");
     uint8_t key[CF_DATA_KEY_LEN];
     cf_buf aad;
     cf_buf_init(&aad, 128);
@@ -240,21 +241,21 @@ static bool cf_restore_open(cf_vault *vault, cf_slice blob, cf_buf *payload)
     return ok;
 }
 
-bool cf_key_restore(cf_vault *vault, cf_slice blob, cf_object *latest)
+bool cf_backup_restore(cf_vault *vault, const cf_resource *r, cf_slice blob, cf_object *latest)
 {
     cf_buf payload;
     cf_buf_init_secret(&payload, blob.len);
-    cf_restore_ctx r = {vault, calloc(CF_BACKUP_MAX_VERSIONS, sizeof(cf_object)), 0};
-    bool ok = r.versions != NULL;
+    cf_restore_ctx rc = {vault, calloc(CF_BACKUP_MAX_VERSIONS, sizeof(cf_object)), 0};
+    bool ok = rc.versions != NULL;
     if (!ok)
         cf_error_raise(CF_ERR_NOMEM, __FILE__, __LINE__, NULL);
-    ok = ok && cf_restore_open(vault, blob, &payload) &&
-         cf_backup_parse_payload(cf_buf_slice(&payload), cf_restore_each, &r) &&
-         cf_store_object_restore(vault->store, r.versions, r.n) &&
-         cf_store_object_get(vault->store, CF_KIND_KEY, r.versions[0].name, NULL, false, latest);
-    for (size_t i = 0; i < r.n; i++)
-        cf_object_free(&r.versions[i]);
-    free(r.versions);
+    ok = ok && cf_restore_open(vault, r, blob, &payload) &&
+         cf_backup_parse_payload(r, cf_buf_slice(&payload), cf_restore_each, &rc) &&
+         cf_store_object_restore(vault->store, rc.versions, rc.n) &&
+         cf_store_object_get(vault->store, r->kind, rc.versions[0].name, NULL, false, latest);
+    for (size_t i = 0; i < rc.n; i++)
+        cf_object_free(&rc.versions[i]);
+    free(rc.versions);
     cf_buf_free(&payload);
     return ok;
 }
