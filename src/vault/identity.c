@@ -114,7 +114,7 @@ bool cf_identity_add_credential(cf_vault *vault, const char *object_id, cf_slice
     CF_GUARD(cf_random_bytes(salt, sizeof salt));
     CF_GUARD(cf_secret_hash(cf_slice_of(salt, sizeof salt), secret, hash));
     return cf_store_credential_add(vault->store, object_id, cf_slice_of(salt, sizeof salt),
-                                   cf_slice_of(hash, sizeof hash), expires);
+                                   cf_slice_of(hash, sizeof hash), expires, cf_now(), NULL);
 }
 
 bool cf_identity_create_principal(cf_vault *vault, const char *kind, const char *name,

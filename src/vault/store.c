@@ -9,21 +9,11 @@
 #include "store.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CF_STMT_CACHE 48
-
-struct cf_store {
-    sqlite3 *db;
-    pthread_mutex_t lock;
-    struct {
-        const char *sql;
-        sqlite3_stmt *stmt;
-    } cache[CF_STMT_CACHE];
-};
+#include "store_internal.h"
 
 static const char cf_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
@@ -43,8 +33,19 @@ static const char cf_schema[] =
     "  client_id TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS credentials ("
     "  id INTEGER PRIMARY KEY, object_id TEXT NOT NULL REFERENCES principals(object_id),"
-    "  salt BLOB NOT NULL, hash BLOB NOT NULL, expires INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS credentials_by_oid ON credentials (object_id);";
+    "  salt BLOB NOT NULL, hash BLOB NOT NULL, expires INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS credentials_by_oid ON credentials (object_id);"
+    "CREATE TABLE IF NOT EXISTS role_assignments ("
+    "  name TEXT PRIMARY KEY COLLATE NOCASE, scope TEXT NOT NULL COLLATE NOCASE,"
+    "  role_id TEXT NOT NULL COLLATE NOCASE, principal_id TEXT NOT NULL, created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);";
+
+/* Schema changes after the first release, applied in order on open. */
+static const char *const cf_migrations[] = {
+    /* 1: credentials record their creation time */
+    "ALTER TABLE credentials ADD COLUMN created INTEGER NOT NULL DEFAULT 0",
+};
 
 void cf_object_init(cf_object *obj)
 {
@@ -60,14 +61,14 @@ void cf_object_free(cf_object *obj)
     obj->tags = obj->props = NULL;
 }
 
-static bool cf_db_ok(cf_store *store, int rc)
+bool cf_db_ok(cf_store *store, int rc)
 {
     CF_ENSUREF(rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW, CF_ERR_DB, "database: %s",
                sqlite3_errmsg(store->db));
     return true;
 }
 
-static bool cf_db_exec(cf_store *store, const char *sql)
+bool cf_db_exec(cf_store *store, const char *sql)
 {
     char *err = NULL;
     int rc = sqlite3_exec(store->db, sql, NULL, NULL, &err);
@@ -80,7 +81,7 @@ static bool cf_db_exec(cf_store *store, const char *sql)
 }
 
 /* A cached statement for static `sql`, reset and with bindings cleared. */
-static sqlite3_stmt *cf_stmt(cf_store *store, const char *sql)
+sqlite3_stmt *cf_stmt(cf_store *store, const char *sql)
 {
     size_t i;
     for (i = 0; i < CF_STMT_CACHE && store->cache[i].sql; i++) {
@@ -102,7 +103,7 @@ static sqlite3_stmt *cf_stmt(cf_store *store, const char *sql)
     return stmt;
 }
 
-static void cf_stmt_done(sqlite3_stmt *stmt)
+void cf_stmt_done(sqlite3_stmt *stmt)
 {
     sqlite3_reset(stmt);
 }
@@ -119,6 +120,48 @@ static sqlite3_stmt *cf_stmt_named(cf_store *store, const char *sql, const char 
     return st;
 }
 
+static bool cf_user_version(cf_store *store, int *version)
+{
+    sqlite3_stmt *st = NULL;
+    CF_ENSURE(sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK,
+              CF_ERR_DB, "database: cannot read the schema version");
+    int rc = sqlite3_step(st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return cf_db_ok(store, rc);
+}
+
+/* A new database gets the current schema; an older one its missing
+ * migrations.  user_version counts the migrations applied. */
+static bool cf_store_migrate(cf_store *store)
+{
+    const int current = (int)(sizeof cf_migrations / sizeof *cf_migrations);
+    int version;
+    CF_GUARD(cf_user_version(store, &version));
+    bool fresh = false;
+    if (version == 0) {
+        sqlite3_stmt *st = NULL;
+        CF_ENSURE(sqlite3_prepare_v2(store->db, "SELECT 1 FROM sqlite_master WHERE name = 'meta'",
+                                     -1, &st, NULL) == SQLITE_OK,
+                  CF_ERR_DB, "database: cannot inspect the schema");
+        fresh = sqlite3_step(st) != SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    CF_GUARD(cf_begin(store));
+    bool ok = true;
+    if (fresh) {
+        ok = cf_db_exec(store, cf_schema);
+    } else {
+        for (int i = version; ok && i < current; i++)
+            ok = cf_db_exec(store, cf_migrations[i]);
+        ok = ok && cf_db_exec(store, cf_schema); /* new tables */
+    }
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", current);
+    ok = ok && cf_db_exec(store, pragma);
+    return cf_commit(store, ok);
+}
+
 bool cf_store_open(const char *path, cf_store **out)
 {
     cf_store *store = calloc(1, sizeof *store);
@@ -133,7 +176,7 @@ bool cf_store_open(const char *path, cf_store **out)
     sqlite3_busy_timeout(store->db, 5000);
     if (!cf_db_exec(store, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                            "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;") ||
-        !cf_db_exec(store, cf_schema)) {
+        !cf_store_migrate(store)) {
         cf_store_close(store);
         return false;
     }
@@ -152,13 +195,6 @@ void cf_store_close(cf_store *store)
     free(store);
 }
 
-#define CF_LOCKED(store, call)                                                 \
-    ({                                                                         \
-        pthread_mutex_lock(&(store)->lock);                                    \
-        bool ok_ = (call);                                                     \
-        pthread_mutex_unlock(&(store)->lock);                                  \
-        ok_;                                                                   \
-    })
 
 /* ---- meta ---- */
 
@@ -322,12 +358,12 @@ static bool cf_insert_name(cf_store *store, const char *kind, const char *name)
     return cf_db_ok(store, rc);
 }
 
-static bool cf_begin(cf_store *store)
+bool cf_begin(cf_store *store)
 {
     return cf_db_exec(store, "BEGIN IMMEDIATE");
 }
 
-static bool cf_commit(cf_store *store, bool ok)
+bool cf_commit(cf_store *store, bool ok)
 {
     if (ok)
         return cf_db_exec(store, "COMMIT");
@@ -707,111 +743,3 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
     return ok;
 }
 
-/* ---- principals ---- */
-
-static const char cf_sql_principal_add[] =
-    "INSERT INTO principals (object_id, kind, name, client_id, created) VALUES (?1, ?2, ?3, ?4, ?5)";
-static const char cf_sql_principal_by_oid[] =
-    "SELECT object_id, kind, name, client_id, created FROM principals WHERE object_id = ?1";
-static const char cf_sql_principal_by_client[] =
-    "SELECT object_id, kind, name, client_id, created FROM principals WHERE client_id = ?1";
-
-static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
-{
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_principal_add);
-    CF_GUARD(st);
-    sqlite3_bind_text(st, 1, p->object_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, p->kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, p->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, p->client_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, p->created);
-    int rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    CF_ENSURE(rc != SQLITE_CONSTRAINT, CF_ERR_CONFLICT, "principal exists");
-    return cf_db_ok(store, rc);
-}
-
-bool cf_store_principal_add(cf_store *store, const cf_principal *p)
-{
-    return CF_LOCKED(store, cf_principal_add_locked(store, p));
-}
-
-static bool cf_principal_get_locked(cf_store *store, const char *sql, const char *id,
-                                    cf_principal *out)
-{
-    sqlite3_stmt *st = cf_stmt(store, sql);
-    CF_GUARD(st);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(out->object_id, sizeof out->object_id, "%s", sqlite3_column_text(st, 0));
-        snprintf(out->kind, sizeof out->kind, "%s", sqlite3_column_text(st, 1));
-        snprintf(out->name, sizeof out->name, "%s", sqlite3_column_text(st, 2));
-        snprintf(out->client_id, sizeof out->client_id, "%s", sqlite3_column_text(st, 3));
-        out->created = sqlite3_column_int64(st, 4);
-    }
-    cf_stmt_done(st);
-    CF_ENSURE(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, NULL);
-    return cf_db_ok(store, rc);
-}
-
-bool cf_store_principal_by_oid(cf_store *store, const char *object_id, cf_principal *out)
-{
-    return CF_LOCKED(store, cf_principal_get_locked(store, cf_sql_principal_by_oid, object_id, out));
-}
-
-bool cf_store_principal_by_client(cf_store *store, const char *client_id, cf_principal *out)
-{
-    return CF_LOCKED(store,
-                     cf_principal_get_locked(store, cf_sql_principal_by_client, client_id, out));
-}
-
-static const char cf_sql_credential_add[] =
-    "INSERT INTO credentials (object_id, salt, hash, expires) VALUES (?1, ?2, ?3, ?4)";
-static const char cf_sql_credential_each[] =
-    "SELECT salt, hash, expires FROM credentials WHERE object_id = ?1";
-
-static bool cf_credential_add_locked(cf_store *store, const char *oid, cf_slice salt, cf_slice hash,
-                                     int64_t expires)
-{
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_add);
-    CF_GUARD(st);
-    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, salt.ptr, (int)salt.len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, hash.ptr, (int)hash.len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, expires);
-    int rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    return cf_db_ok(store, rc);
-}
-
-bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice salt, cf_slice hash,
-                             int64_t expires)
-{
-    return CF_LOCKED(store, cf_credential_add_locked(store, object_id, salt, hash, expires));
-}
-
-static bool cf_credential_each_locked(cf_store *store, const char *oid, cf_credential_cb each,
-                                      void *ctx)
-{
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_each);
-    CF_GUARD(st);
-    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
-    int rc;
-    bool ok = true;
-    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        ok = each(ctx,
-                  cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)),
-                  cf_slice_of(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)),
-                  sqlite3_column_int64(st, 2));
-    if (ok && rc != SQLITE_ROW)
-        ok = cf_db_ok(store, rc);
-    cf_stmt_done(st);
-    return ok;
-}
-
-bool cf_store_credential_each(cf_store *store, const char *object_id, cf_credential_cb each,
-                              void *ctx)
-{
-    return CF_LOCKED(store, cf_credential_each_locked(store, object_id, each, ctx));
-}

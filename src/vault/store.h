@@ -103,11 +103,44 @@ CF_MUST_USE bool cf_store_principal_by_oid(cf_store *store, const char *object_i
                                            cf_principal *out);
 CF_MUST_USE bool cf_store_principal_by_client(cf_store *store, const char *client_id,
                                               cf_principal *out);
-/* Credentials: salted hashes only; `expires` 0 = never. */
+typedef bool (*cf_principal_cb)(void *ctx, const cf_principal *p);
+CF_MUST_USE bool cf_store_principal_list(cf_store *store, cf_principal_cb each, void *ctx);
+/* Removes the principal with its credentials and role assignments. */
+CF_MUST_USE bool cf_store_principal_delete(cf_store *store, const char *object_id);
+
+/* Credentials: salted hashes only; `expires` 0 = never.  `id` may be NULL. */
 CF_MUST_USE bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice salt,
-                                         cf_slice hash, int64_t expires);
+                                         cf_slice hash, int64_t expires, int64_t created,
+                                         int64_t *id);
+typedef struct {
+    int64_t id, created, expires;
+} cf_credential_info;
+/* Up to `cap` credentials of a principal (metadata only). */
+CF_MUST_USE bool cf_store_credential_list(cf_store *store, const char *object_id,
+                                          cf_credential_info *rows, size_t cap, size_t *n);
+CF_MUST_USE bool cf_store_credential_delete(cf_store *store, const char *object_id, int64_t id);
 typedef bool (*cf_credential_cb)(void *ctx, cf_slice salt, cf_slice hash, int64_t expires);
 CF_MUST_USE bool cf_store_credential_each(cf_store *store, const char *object_id,
                                           cf_credential_cb each, void *ctx);
+
+/* Role assignments: a principal holds a role at a scope ("/", "/keys",
+ * "/keys/{name}", "/secrets/{name}"). */
+#define CF_SCOPE_MAX 160
+
+typedef struct {
+    char name[37];
+    char scope[CF_SCOPE_MAX + 1];
+    char role_id[37];
+    char principal_id[37];
+    int64_t created;
+} cf_role_assignment;
+
+/* CF_ERR_CONFLICT when the name is taken. */
+CF_MUST_USE bool cf_store_assignment_put(cf_store *store, const cf_role_assignment *a);
+CF_MUST_USE bool cf_store_assignment_get(cf_store *store, const char *name, cf_role_assignment *out);
+CF_MUST_USE bool cf_store_assignment_delete(cf_store *store, const char *name);
+/* Up to `cap` assignments, of one principal or (NULL) of all. */
+CF_MUST_USE bool cf_store_assignment_list(cf_store *store, const char *principal,
+                                          cf_role_assignment *rows, size_t cap, size_t *n);
 
 #endif

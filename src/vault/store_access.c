@@ -1,0 +1,345 @@
+/*
+ * Access data in the vault store: principals (service principals and
+ * managed identities), their credentials (salted hashes only) and role
+ * assignments.  Same connection, lock and statement cache as store.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+/* ---- principals ---- */
+
+static const char cf_sql_principal_add[] =
+    "INSERT INTO principals (object_id, kind, name, client_id, created) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char cf_sql_principal_by_oid[] =
+    "SELECT object_id, kind, name, client_id, created FROM principals WHERE object_id = ?1";
+static const char cf_sql_principal_by_client[] =
+    "SELECT object_id, kind, name, client_id, created FROM principals WHERE client_id = ?1";
+
+static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_principal_add);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, p->object_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, p->client_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, p->created);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    CF_ENSURE(rc != SQLITE_CONSTRAINT, CF_ERR_CONFLICT, "principal exists");
+    return cf_db_ok(store, rc);
+}
+
+bool cf_store_principal_add(cf_store *store, const cf_principal *p)
+{
+    return CF_LOCKED(store, cf_principal_add_locked(store, p));
+}
+
+static bool cf_principal_get_locked(cf_store *store, const char *sql, const char *id,
+                                    cf_principal *out)
+{
+    sqlite3_stmt *st = cf_stmt(store, sql);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(out->object_id, sizeof out->object_id, "%s", sqlite3_column_text(st, 0));
+        snprintf(out->kind, sizeof out->kind, "%s", sqlite3_column_text(st, 1));
+        snprintf(out->name, sizeof out->name, "%s", sqlite3_column_text(st, 2));
+        snprintf(out->client_id, sizeof out->client_id, "%s", sqlite3_column_text(st, 3));
+        out->created = sqlite3_column_int64(st, 4);
+    }
+    cf_stmt_done(st);
+    CF_ENSURE(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, NULL);
+    return cf_db_ok(store, rc);
+}
+
+bool cf_store_principal_by_oid(cf_store *store, const char *object_id, cf_principal *out)
+{
+    return CF_LOCKED(store, cf_principal_get_locked(store, cf_sql_principal_by_oid, object_id, out));
+}
+
+bool cf_store_principal_by_client(cf_store *store, const char *client_id, cf_principal *out)
+{
+    return CF_LOCKED(store,
+                     cf_principal_get_locked(store, cf_sql_principal_by_client, client_id, out));
+}
+
+static const char cf_sql_credential_add[] =
+    "INSERT INTO credentials (object_id, salt, hash, expires, created) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char cf_sql_credential_each[] =
+    "SELECT salt, hash, expires FROM credentials WHERE object_id = ?1";
+
+static bool cf_credential_add_locked(cf_store *store, const char *oid, cf_slice salt, cf_slice hash,
+                                     int64_t expires, int64_t created, int64_t *id)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_add);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, salt.ptr, (int)salt.len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, hash.ptr, (int)hash.len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, expires);
+    sqlite3_bind_int64(st, 5, created);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    CF_GUARD(cf_db_ok(store, rc));
+    if (id)
+        *id = sqlite3_last_insert_rowid(store->db);
+    return true;
+}
+
+bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice salt, cf_slice hash,
+                             int64_t expires, int64_t created, int64_t *id)
+{
+    return CF_LOCKED(store,
+                     cf_credential_add_locked(store, object_id, salt, hash, expires, created, id));
+}
+
+static bool cf_credential_each_locked(cf_store *store, const char *oid, cf_credential_cb each,
+                                      void *ctx)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_each);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+    int rc;
+    bool ok = true;
+    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        ok = each(ctx,
+                  cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)),
+                  cf_slice_of(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)),
+                  sqlite3_column_int64(st, 2));
+    if (ok && rc != SQLITE_ROW)
+        ok = cf_db_ok(store, rc);
+    cf_stmt_done(st);
+    return ok;
+}
+
+bool cf_store_credential_each(cf_store *store, const char *object_id, cf_credential_cb each,
+                              void *ctx)
+{
+    return CF_LOCKED(store, cf_credential_each_locked(store, object_id, each, ctx));
+}
+
+/* ---- listing and removal ---- */
+
+static const char cf_sql_principal_list[] =
+    "SELECT object_id, kind, name, client_id, created FROM principals ORDER BY created, object_id";
+
+static void cf_read_principal(sqlite3_stmt *st, cf_principal *out)
+{
+    snprintf(out->object_id, sizeof out->object_id, "%s", sqlite3_column_text(st, 0));
+    snprintf(out->kind, sizeof out->kind, "%s", sqlite3_column_text(st, 1));
+    snprintf(out->name, sizeof out->name, "%s", sqlite3_column_text(st, 2));
+    snprintf(out->client_id, sizeof out->client_id, "%s", sqlite3_column_text(st, 3));
+    out->created = sqlite3_column_int64(st, 4);
+}
+
+/* Rows are read under the lock into a bounded array, then handed out
+ * without it, so callbacks may use the store. */
+#define CF_LIST_CAP 10000
+
+bool cf_store_principal_list(cf_store *store, cf_principal_cb each, void *ctx)
+{
+    cf_principal *rows = calloc(CF_LIST_CAP, sizeof *rows);
+    CF_ENSURE_ALLOC(rows);
+    size_t n = 0;
+    pthread_mutex_lock(&store->lock);
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_principal_list);
+    bool ok = st != NULL;
+    int rc = SQLITE_DONE;
+    while (ok && n < CF_LIST_CAP && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        cf_read_principal(st, &rows[n++]);
+    if (ok) {
+        ok = rc == SQLITE_ROW || cf_db_ok(store, rc);
+        cf_stmt_done(st);
+    }
+    pthread_mutex_unlock(&store->lock);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = each(ctx, &rows[i]);
+    free(rows);
+    return ok;
+}
+
+static const char cf_sql_principal_delete_creds[] = "DELETE FROM credentials WHERE object_id = ?1";
+static const char cf_sql_principal_delete_roles[] =
+    "DELETE FROM role_assignments WHERE principal_id = ?1";
+static const char cf_sql_principal_delete[] = "DELETE FROM principals WHERE object_id = ?1";
+
+static bool cf_exec_bound(cf_store *store, const char *sql, const char *a, int *changes)
+{
+    sqlite3_stmt *st = cf_stmt(store, sql);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    CF_GUARD(cf_db_ok(store, rc));
+    if (changes)
+        *changes = sqlite3_changes(store->db);
+    return true;
+}
+
+static bool cf_principal_delete_tx(cf_store *store, const char *oid)
+{
+    int changes = 0;
+    CF_GUARD(cf_exec_bound(store, cf_sql_principal_delete_creds, oid, NULL));
+    CF_GUARD(cf_exec_bound(store, cf_sql_principal_delete_roles, oid, NULL));
+    CF_GUARD(cf_exec_bound(store, cf_sql_principal_delete, oid, &changes));
+    CF_ENSURE(changes == 1, CF_ERR_NOT_FOUND, "principal not found");
+    return true;
+}
+
+static bool cf_principal_delete_locked(cf_store *store, const char *oid)
+{
+    CF_GUARD(cf_begin(store));
+    return cf_commit(store, cf_principal_delete_tx(store, oid));
+}
+
+bool cf_store_principal_delete(cf_store *store, const char *object_id)
+{
+    return CF_LOCKED(store, cf_principal_delete_locked(store, object_id));
+}
+
+static const char cf_sql_credential_list[] =
+    "SELECT id, created, expires FROM credentials WHERE object_id = ?1 ORDER BY id";
+
+static bool cf_credential_list_locked(cf_store *store, const char *oid, cf_credential_info *rows,
+                                      size_t cap, size_t *n)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_list);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+    int rc;
+    *n = 0;
+    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rows[*n].id = sqlite3_column_int64(st, 0);
+        rows[*n].created = sqlite3_column_int64(st, 1);
+        rows[*n].expires = sqlite3_column_int64(st, 2);
+        (*n)++;
+    }
+    cf_stmt_done(st);
+    return *n == cap || cf_db_ok(store, rc);
+}
+
+bool cf_store_credential_list(cf_store *store, const char *object_id, cf_credential_info *rows,
+                              size_t cap, size_t *n)
+{
+    return CF_LOCKED(store, cf_credential_list_locked(store, object_id, rows, cap, n));
+}
+
+static const char cf_sql_credential_delete[] =
+    "DELETE FROM credentials WHERE object_id = ?1 AND id = ?2";
+
+static bool cf_credential_delete_locked(cf_store *store, const char *oid, int64_t id)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_delete);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    CF_GUARD(cf_db_ok(store, rc));
+    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, "credential not found");
+    return true;
+}
+
+bool cf_store_credential_delete(cf_store *store, const char *object_id, int64_t id)
+{
+    return CF_LOCKED(store, cf_credential_delete_locked(store, object_id, id));
+}
+
+/* ---- role assignments ---- */
+
+static const char cf_sql_assignment_put[] =
+    "INSERT INTO role_assignments (name, scope, role_id, principal_id, created)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char cf_sql_assignment_get[] =
+    "SELECT name, scope, role_id, principal_id, created FROM role_assignments WHERE name = ?1";
+static const char cf_sql_assignment_delete[] = "DELETE FROM role_assignments WHERE name = ?1";
+static const char cf_sql_assignment_all[] =
+    "SELECT name, scope, role_id, principal_id, created FROM role_assignments ORDER BY created, name";
+static const char cf_sql_assignment_of[] =
+    "SELECT name, scope, role_id, principal_id, created FROM role_assignments"
+    " WHERE principal_id = ?1 ORDER BY created, name";
+
+static void cf_read_assignment(sqlite3_stmt *st, cf_role_assignment *out)
+{
+    snprintf(out->name, sizeof out->name, "%s", sqlite3_column_text(st, 0));
+    snprintf(out->scope, sizeof out->scope, "%s", sqlite3_column_text(st, 1));
+    snprintf(out->role_id, sizeof out->role_id, "%s", sqlite3_column_text(st, 2));
+    snprintf(out->principal_id, sizeof out->principal_id, "%s", sqlite3_column_text(st, 3));
+    out->created = sqlite3_column_int64(st, 4);
+}
+
+static bool cf_assignment_put_locked(cf_store *store, const cf_role_assignment *a)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_assignment_put);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->role_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, a->principal_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, a->created);
+    int rc = sqlite3_step(st);
+    cf_stmt_done(st);
+    CF_ENSURE(rc != SQLITE_CONSTRAINT, CF_ERR_CONFLICT, "The role assignment already exists.");
+    return cf_db_ok(store, rc);
+}
+
+bool cf_store_assignment_put(cf_store *store, const cf_role_assignment *a)
+{
+    return CF_LOCKED(store, cf_assignment_put_locked(store, a));
+}
+
+static bool cf_assignment_get_locked(cf_store *store, const char *name, cf_role_assignment *out)
+{
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_assignment_get);
+    CF_GUARD(st);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        cf_read_assignment(st, out);
+    cf_stmt_done(st);
+    CF_ENSURE(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, NULL);
+    return cf_db_ok(store, rc);
+}
+
+bool cf_store_assignment_get(cf_store *store, const char *name, cf_role_assignment *out)
+{
+    return CF_LOCKED(store, cf_assignment_get_locked(store, name, out));
+}
+
+static bool cf_assignment_delete_locked(cf_store *store, const char *name)
+{
+    int changes = 0;
+    CF_GUARD(cf_exec_bound(store, cf_sql_assignment_delete, name, &changes));
+    CF_ENSURE(changes == 1, CF_ERR_NOT_FOUND, NULL);
+    return true;
+}
+
+bool cf_store_assignment_delete(cf_store *store, const char *name)
+{
+    return CF_LOCKED(store, cf_assignment_delete_locked(store, name));
+}
+
+static bool cf_assignment_list_locked(cf_store *store, const char *principal,
+                                      cf_role_assignment *rows, size_t cap, size_t *n)
+{
+    sqlite3_stmt *st = cf_stmt(store, principal ? cf_sql_assignment_of : cf_sql_assignment_all);
+    CF_GUARD(st);
+    if (principal)
+        sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+    int rc;
+    *n = 0;
+    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        cf_read_assignment(st, &rows[(*n)++]);
+    cf_stmt_done(st);
+    return *n == cap || cf_db_ok(store, rc);
+}
+
+bool cf_store_assignment_list(cf_store *store, const char *principal, cf_role_assignment *rows,
+                              size_t cap, size_t *n)
+{
+    return CF_LOCKED(store, cf_assignment_list_locked(store, principal, rows, cap, n));
+}
