@@ -20,6 +20,7 @@
 #include "fsutil.h"
 #include "ids.h"
 #include "log.h"
+#include "rbac.h"
 #include "secmem.h"
 #include "vault.h"
 
@@ -225,6 +226,8 @@ static bool cf_first_start(cf_vault *vault)
                                            sizeof header) &&
               cf_store_meta_put(vault->store, "default_mi_client_id", CF_SLICE_STR(mi.client_id)) &&
               cf_store_meta_put(vault->store, "admin_object_id", CF_SLICE_STR(admin.object_id)) &&
+              cf_rbac_assign(vault, admin.object_id, cf_role_find(CF_ROLE_ADMINISTRATOR), "/", NULL) &&
+              cf_rbac_assign(vault, mi.object_id, cf_role_find(CF_ROLE_ADMINISTRATOR), "/", NULL) &&
               cf_write_bootstrap(vault, &admin, secret, &mi, header);
     cf_memzero(secret, sizeof secret);
     cf_memzero(header, sizeof header);

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "keys.h"
+#include "rbac.h"
+#include "resource.h"
 
 #define CF_OP_MAX_INPUT (256u * 1024)
 #define CF_RNG_MAX 128
@@ -23,13 +25,14 @@ static const struct {
     const char *name;     /* key_ops name, for messages */
     unsigned bit;
     bool creates;         /* protects or vouches for new data */
+    const char *action;   /* RBAC data action */
 } cf_ops[] = {
-    [CF_OPK_ENCRYPT] = {"encrypt", "encrypt", CF_OP_ENCRYPT, true},
-    [CF_OPK_DECRYPT] = {"decrypt", "decrypt", CF_OP_DECRYPT, false},
-    [CF_OPK_WRAP] = {"wrapkey", "wrapKey", CF_OP_WRAP, true},
-    [CF_OPK_UNWRAP] = {"unwrapkey", "unwrapKey", CF_OP_UNWRAP, false},
-    [CF_OPK_SIGN] = {"sign", "sign", CF_OP_SIGN, true},
-    [CF_OPK_VERIFY] = {"verify", "verify", CF_OP_VERIFY, false},
+    [CF_OPK_ENCRYPT] = {"encrypt", "encrypt", CF_OP_ENCRYPT, true, CF_ACT("keys/encrypt/action")},
+    [CF_OPK_DECRYPT] = {"decrypt", "decrypt", CF_OP_DECRYPT, false, CF_ACT("keys/decrypt/action")},
+    [CF_OPK_WRAP] = {"wrapkey", "wrapKey", CF_OP_WRAP, true, CF_ACT("keys/wrap/action")},
+    [CF_OPK_UNWRAP] = {"unwrapkey", "unwrapKey", CF_OP_UNWRAP, false, CF_ACT("keys/unwrap/action")},
+    [CF_OPK_SIGN] = {"sign", "sign", CF_OP_SIGN, true, CF_ACT("keys/sign/action")},
+    [CF_OPK_VERIFY] = {"verify", "verify", CF_OP_VERIFY, false, CF_ACT("keys/verify/action")},
 };
 
 /* Symmetric and RSA encryption algorithms. */
@@ -311,6 +314,7 @@ bool cf_key_ops_route(cf_vault_call *call, const char *name, const char *version
         }
     }
     CF_ENSURE(found, CF_ERR_NOT_FOUND, "unknown key operation");
+    CF_GUARD(cf_resource_authorize(call, &cf_keys_resource, cf_ops[op].action, name));
     CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
     const char *alg;
     CF_GUARD(cf_json_get_string(call->body, "alg", true, &alg));
@@ -330,6 +334,9 @@ bool cf_key_ops_route(cf_vault_call *call, const char *name, const char *version
 
 bool cf_rng_handle(cf_vault_call *call)
 {
+    /* Key Vault has no RNG data action (the API is Managed HSM's); the
+     * vault-wide "rng/action" is granted by the Administrator role. */
+    CF_GUARD(cf_authorize(call, CF_ACT("rng/action"), "/"));
     CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
     json_t *count = json_object_get(call->body, "count");
     CF_ENSURE(json_is_integer(count) && json_integer_value(count) >= 1 &&

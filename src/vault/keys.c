@@ -12,6 +12,7 @@
 
 #include "encoding.h"
 #include "key_cache.h"
+#include "rbac.h"
 #include "resource.h"
 #include "secmem.h"
 
@@ -258,7 +259,18 @@ const cf_resource cf_keys_resource = {
     .bundle = cf_key_bundle,
     .props_valid = cf_key_props_valid,
     .forget = cf_key_cache_forget,
+    .act_read = CF_ACT("keys/read"),
+    .act_delete = CF_ACT("keys/delete"),
+    .act_recover = CF_ACT("keys/recover/action"),
+    .act_purge = CF_ACT("keys/purge/action"),
+    .act_backup = CF_ACT("keys/backup/action"),
+    .act_restore = CF_ACT("keys/restore/action"),
 };
+
+static bool cf_key_authorize(cf_vault_call *call, const char *action, const char *name)
+{
+    return cf_resource_authorize(call, &cf_keys_resource, action, name);
+}
 
 bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key *out)
 {
@@ -405,29 +417,35 @@ static bool cf_route_key_name(cf_vault_call *call, const char *name, char **seg,
 {
     if (n == 2) {
         if (cf_is_method(call, "PUT"))
-            return cf_key_import(call, name);
+            return cf_key_authorize(call, CF_ACT("keys/import/action"), name) &&
+                   cf_key_import(call, name);
         if (cf_is_method(call, "DELETE"))
             return cf_resource_delete(call, &cf_keys_resource, name);
         if (cf_is_method(call, "GET"))
-            return cf_key_get(call, name, NULL);
+            return cf_key_authorize(call, CF_ACT("keys/read"), name) && cf_key_get(call, name, NULL);
         if (cf_is_method(call, "PATCH"))
-            return cf_key_update(call, name, NULL);
+            return cf_key_authorize(call, CF_ACT("keys/update/action"), name) &&
+                   cf_key_update(call, name, NULL);
         return cf_method_not_allowed();
     }
     const char *sub = seg[2];
     if (n == 3 && cf_is_method(call, "POST")) {
         if (strcmp(sub, "create") == 0)
-            return cf_key_create(call, name);
+            return cf_key_authorize(call, CF_ACT("keys/create/action"), name) &&
+                   cf_key_create(call, name);
         if (strcmp(sub, "backup") == 0)
             return cf_resource_backup(call, &cf_keys_resource, name);
         if (strcmp(sub, "rotate") == 0)
-            return cf_key_rotate_handle(call, name);
+            return cf_key_authorize(call, CF_ACT("keys/rotate/action"), name) &&
+                   cf_key_rotate_handle(call, name);
     }
     if (n == 3 && strcmp(sub, "rotationpolicy") == 0) {
         if (cf_is_method(call, "GET"))
-            return cf_rotation_policy_get(call, name);
+            return cf_key_authorize(call, CF_ACT("keyrotationpolicies/read"), name) &&
+                   cf_rotation_policy_get(call, name);
         if (cf_is_method(call, "PUT"))
-            return cf_rotation_policy_put(call, name);
+            return cf_key_authorize(call, CF_ACT("keyrotationpolicies/write"), name) &&
+                   cf_rotation_policy_put(call, name);
         return cf_method_not_allowed();
     }
     if (n == 3 && strcmp(sub, "versions") == 0 && cf_is_method(call, "GET"))
@@ -435,9 +453,10 @@ static bool cf_route_key_name(cf_vault_call *call, const char *name, char **seg,
     /* What is left addresses a version; "" is the latest. */
     CF_ENSURE(*sub == 0 || strlen(sub) == CF_VERSION_LEN, CF_ERR_NOT_FOUND, "unknown path");
     if (n == 3 && cf_is_method(call, "GET"))
-        return cf_key_get(call, name, sub);
+        return cf_key_authorize(call, CF_ACT("keys/read"), name) && cf_key_get(call, name, sub);
     if (n == 3 && cf_is_method(call, "PATCH"))
-        return cf_key_update(call, name, sub);
+        return cf_key_authorize(call, CF_ACT("keys/update/action"), name) &&
+               cf_key_update(call, name, sub);
     if (n == 4 && cf_is_method(call, "POST"))
         return cf_key_ops_route(call, name, sub, seg[3]);
     return cf_method_not_allowed();

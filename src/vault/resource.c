@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbac.h"
+
 void cf_resource_id(const cf_vault *vault, const cf_resource *r, const cf_object *obj,
                     bool versioned, char *out, size_t len)
 {
@@ -25,6 +27,14 @@ bool cf_resource_add_deleted(cf_vault *vault, const cf_resource *r, const cf_obj
                   json_object_set_new(bundle, "scheduledPurgeDate", json_integer(obj->purge_at)) == 0,
               CF_ERR_NOMEM, NULL);
     return true;
+}
+
+bool cf_resource_authorize(cf_vault_call *call, const cf_resource *r, const char *action,
+                           const char *name)
+{
+    char scope[CF_SCOPE_MAX + 1];
+    snprintf(scope, sizeof scope, "/%s%s%s", r->collection, name ? "/" : "", name ? name : "");
+    return cf_authorize(call, action, scope);
 }
 
 bool cf_require_body(cf_vault_call *call)
@@ -107,6 +117,7 @@ static bool cf_list_each(void *ctx, const cf_object *obj)
 
 bool cf_resource_list(cf_vault_call *call, const cf_resource *r, const char *name, bool deleted)
 {
+    CF_GUARD(cf_resource_authorize(call, r, r->act_read, name));
     unsigned limit;
     const char *marker;
     CF_GUARD(cf_list_params(call, &limit, &marker));
@@ -141,6 +152,7 @@ bool cf_resource_list(cf_vault_call *call, const cf_resource *r, const char *nam
 
 bool cf_resource_delete(cf_vault_call *call, const cf_resource *r, const char *name)
 {
+    CF_GUARD(cf_resource_authorize(call, r, r->act_delete, name));
     int64_t now = cf_now();
     CF_GUARD(cf_store_object_delete(call->vault->store, r->kind, name, now,
                                     now + (int64_t)call->vault->retention_days * 86400));
@@ -149,12 +161,14 @@ bool cf_resource_delete(cf_vault_call *call, const cf_resource *r, const char *n
 
 static bool cf_resource_recover(cf_vault_call *call, const cf_resource *r, const char *name)
 {
+    CF_GUARD(cf_resource_authorize(call, r, r->act_recover, name));
     CF_GUARD(cf_store_object_recover(call->vault->store, r->kind, name));
     return cf_resource_get(call, r, name, NULL, false);
 }
 
 static bool cf_resource_purge(cf_vault_call *call, const cf_resource *r, const char *name)
 {
+    CF_GUARD(cf_resource_authorize(call, r, r->act_purge, name));
     CF_GUARD(cf_store_object_purge(call->vault->store, r->kind, name));
     if (r->forget)
         r->forget(r->kind, name);
@@ -163,6 +177,7 @@ static bool cf_resource_purge(cf_vault_call *call, const cf_resource *r, const c
 
 bool cf_resource_backup(cf_vault_call *call, const cf_resource *r, const char *name)
 {
+    CF_GUARD(cf_resource_authorize(call, r, r->act_backup, name));
     cf_buf blob;
     cf_buf_init(&blob, 8u << 20);
     json_t *reply = json_object();
@@ -178,6 +193,7 @@ bool cf_resource_backup(cf_vault_call *call, const cf_resource *r, const char *n
 
 bool cf_resource_restore(cf_vault_call *call, const cf_resource *r)
 {
+    CF_GUARD(cf_resource_authorize(call, r, r->act_restore, NULL));
     CF_GUARD(cf_require_body(call));
     cf_buf blob;
     cf_buf_init(&blob, CF_VAULT_MAX_BODY);
@@ -198,7 +214,8 @@ bool cf_resource_route_deleted(cf_vault_call *call, const cf_resource *r, char *
     CF_ENSURE(n >= 2 && cf_valid_object_name(seg[1]), CF_ERR_BAD_INPUT,
               "Object names must be 1-127 characters of letters, digits and dashes.");
     if (n == 2 && cf_is_method(call, "GET"))
-        return cf_resource_get(call, r, seg[1], NULL, true);
+        return cf_resource_authorize(call, r, r->act_read, seg[1]) &&
+               cf_resource_get(call, r, seg[1], NULL, true);
     if (n == 2 && cf_is_method(call, "DELETE"))
         return cf_resource_purge(call, r, seg[1]);
     if (n == 3 && strcmp(seg[2], "recover") == 0 && cf_is_method(call, "POST"))

@@ -21,7 +21,14 @@ typedef struct {
     bool (*props_valid)(json_t *props);
     /* Drops cached material of a purged name (may be NULL). */
     void (*forget)(const char *kind, const char *name);
+    /* Data actions (rbac.h) of the shared operations. */
+    const char *act_read, *act_delete, *act_recover, *act_purge, *act_backup, *act_restore;
 } cf_resource;
+
+/* Authorizes `action` on the name's scope ("/keys/{name}"), or on the
+ * collection ("/keys") when `name` is NULL. */
+CF_MUST_USE bool cf_resource_authorize(cf_vault_call *call, const cf_resource *r,
+                                       const char *action, const char *name);
 
 extern const cf_resource cf_keys_resource;
 extern const cf_resource cf_secrets_resource;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "rbac.h"
 #include "vault.h"
 
 #define CF_MAX_SEGMENTS 6
@@ -149,6 +150,12 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
         cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
                        "The 'api-version' query parameter is missing or not supported.");
         cf_vault_reply_error(&call, NULL);
+    } else if (strstr(req->path, "/providers/Microsoft.Authorization/")) {
+        /* The RBAC API: its scope prefix is not a resource path. */
+        if (!cf_parse_body(&call) || !cf_rbac_route(&call, req->path))
+            cf_vault_reply_error(&call, strstr(req->path, "/roleDefinitions")
+                                            ? "RoleDefinitionNotFound"
+                                            : "RoleAssignmentNotFound");
     } else if (!cf_split_path(req->path, path, sizeof path, seg, &n) || !cf_parse_body(&call) ||
                !cf_dispatch(&call, seg, n)) {
         cf_reply_routed_error(&call, seg, n);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbac.h"
 #include "resource.h"
 
 #define CF_KIND_SECRET "secret"
@@ -48,7 +49,18 @@ const cf_resource cf_secrets_resource = {
     .bundle = cf_secret_bundle,
     .props_valid = cf_secret_props_valid,
     .forget = NULL,
+    .act_read = CF_ACT("secrets/readMetadata/action"),
+    .act_delete = CF_ACT("secrets/delete"),
+    .act_recover = CF_ACT("secrets/recover/action"),
+    .act_purge = CF_ACT("secrets/purge/action"),
+    .act_backup = CF_ACT("secrets/backup/action"),
+    .act_restore = CF_ACT("secrets/restore/action"),
 };
+
+static bool cf_secret_authorize(cf_vault_call *call, const char *action, const char *name)
+{
+    return cf_resource_authorize(call, &cf_secrets_resource, action, name);
+}
 
 /* Replies with the bundle and the opened value.  jansson copies the value
  * into its own heap for the reply; the reply buffer is wiped when freed. */
@@ -135,13 +147,16 @@ static bool cf_route_secret_name(cf_vault_call *call, const char *name, char **s
 {
     if (n == 2) {
         if (cf_is_method(call, "PUT"))
-            return cf_secret_set(call, name);
+            return cf_secret_authorize(call, CF_ACT("secrets/setSecret/action"), name) &&
+                   cf_secret_set(call, name);
         if (cf_is_method(call, "DELETE"))
             return cf_resource_delete(call, &cf_secrets_resource, name);
         if (cf_is_method(call, "GET"))
-            return cf_secret_get(call, name, NULL);
+            return cf_secret_authorize(call, CF_ACT("secrets/getSecret/action"), name) &&
+                   cf_secret_get(call, name, NULL);
         if (cf_is_method(call, "PATCH"))
-            return cf_secret_update(call, name, NULL);
+            return cf_secret_authorize(call, CF_ACT("secrets/update/action"), name) &&
+                   cf_secret_update(call, name, NULL);
         return cf_method_not_allowed();
     }
     const char *sub = seg[2];
@@ -153,9 +168,11 @@ static bool cf_route_secret_name(cf_vault_call *call, const char *name, char **s
     CF_ENSURE(n == 3 && (*sub == 0 || strlen(sub) == CF_VERSION_LEN), CF_ERR_NOT_FOUND,
               "unknown path");
     if (cf_is_method(call, "GET"))
-        return cf_secret_get(call, name, sub);
+        return cf_secret_authorize(call, CF_ACT("secrets/getSecret/action"), name) &&
+               cf_secret_get(call, name, sub);
     if (cf_is_method(call, "PATCH"))
-        return cf_secret_update(call, name, sub);
+        return cf_secret_authorize(call, CF_ACT("secrets/update/action"), name) &&
+               cf_secret_update(call, name, sub);
     return cf_method_not_allowed();
 }
 

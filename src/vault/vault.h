@@ -51,7 +51,8 @@ typedef struct {
     cf_http_request *http;
     cf_http_response *resp;
     cf_principal caller;
-    json_t *body; /* the parsed request body, or NULL */
+    json_t *body;       /* the parsed request body, or NULL */
+    const char *action; /* the data action authorized, for the audit log */
 } cf_vault_call;
 
 /* ---- replies (errors.c) ---- */
