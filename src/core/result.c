@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CF_ERROR_DETAIL_MAX 256
+#define CF_ERROR_DETAIL_MAX 512
 
 static const struct {
     const char *name;
@@ -22,6 +22,7 @@ static const struct {
     [CF_ERR_DELETED] = {"CF_ERR_DELETED", "object is deleted but recoverable"},
     [CF_ERR_UNAUTHORIZED] = {"CF_ERR_UNAUTHORIZED", "unauthorized"},
     [CF_ERR_FORBIDDEN] = {"CF_ERR_FORBIDDEN", "forbidden"},
+    [CF_ERR_PROTECTED] = {"CF_ERR_PROTECTED", "refused by a protection setting"},
     [CF_ERR_OPERATION] = {"CF_ERR_OPERATION", "operation not permitted"},
     [CF_ERR_DISABLED] = {"CF_ERR_DISABLED", "object is disabled or outside its validity period"},
     [CF_ERR_UNSUPPORTED] = {"CF_ERR_UNSUPPORTED", "not supported"},

@@ -31,6 +31,7 @@ typedef enum {
     CF_ERR_DELETED,        /* name held by a soft-deleted object */
     CF_ERR_UNAUTHORIZED,   /* missing or invalid credentials */
     CF_ERR_FORBIDDEN,      /* authenticated but not permitted */
+    CF_ERR_PROTECTED,      /* refused by a protection setting (purge protection) */
     CF_ERR_OPERATION,      /* operation not allowed on this object */
     CF_ERR_DISABLED,       /* object disabled, not yet valid or expired */
     CF_ERR_UNSUPPORTED,    /* algorithm or feature not supported */

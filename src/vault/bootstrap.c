@@ -13,6 +13,7 @@
  * associated data, and unwrapped into secret memory at start.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -221,9 +222,10 @@ static bool cf_first_start(cf_vault *vault)
 {
     cf_principal admin, mi;
     char secret[128], header[128];
-    bool ok = cf_identity_create_principal(vault, "sp", "coffer-admin", &admin, secret, sizeof secret) &&
-              cf_identity_create_principal(vault, "mi", "coffer-managed-identity", &mi, header,
-                                           sizeof header) &&
+    bool ok = cf_identity_create_principal(vault, "sp", "coffer-admin", 0, &admin, secret,
+                                           sizeof secret, NULL) &&
+              cf_identity_create_principal(vault, "mi", "coffer-managed-identity", 0, &mi, header,
+                                           sizeof header, NULL) &&
               cf_store_meta_put(vault->store, "default_mi_client_id", CF_SLICE_STR(mi.client_id)) &&
               cf_store_meta_put(vault->store, "admin_object_id", CF_SLICE_STR(admin.object_id)) &&
               cf_rbac_assign(vault, admin.object_id, cf_role_find(CF_ROLE_ADMINISTRATOR), "/", NULL) &&
@@ -232,6 +234,31 @@ static bool cf_first_start(cf_vault *vault)
     cf_memzero(secret, sizeof secret);
     cf_memzero(header, sizeof header);
     return ok;
+}
+
+/* Soft-delete retention and purge protection are chosen when the vault is
+ * created and never change; a later start may repeat them, not alter them. */
+static bool cf_vault_properties(cf_vault *vault, bool fresh)
+{
+    char text[16];
+    bool found;
+    if (fresh) {
+        snprintf(text, sizeof text, "%d", vault->retention_days);
+        CF_GUARD(cf_store_meta_put(vault->store, "retention_days", CF_SLICE_STR(text)));
+        return cf_store_meta_put(vault->store, "purge_protection",
+                                 CF_SLICE_STR(vault->purge_protection ? "1" : "0"));
+    }
+    CF_GUARD(cf_meta_text(vault, "retention_days", text, sizeof text, &found));
+    int days = found ? (int)strtol(text, NULL, 10) : 90;
+    CF_ENSURE(!vault->retention_given || days == vault->retention_days, CF_ERR_BAD_INPUT,
+              "--retention-days differs from the retention this vault was created with");
+    vault->retention_days = days;
+    CF_GUARD(cf_meta_text(vault, "purge_protection", text, sizeof text, &found));
+    bool protection = found && strcmp(text, "1") == 0;
+    CF_ENSURE(!vault->protection_given || protection, CF_ERR_BAD_INPUT,
+              "purge protection can only be chosen when a vault is created");
+    vault->purge_protection = protection;
+    return true;
 }
 
 static bool cf_vault_identity_ids(cf_vault *vault, bool *fresh)
@@ -278,6 +305,7 @@ bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
                   "the data directory holds an unfinished initialisation; remove it and start again");
     }
     CF_GUARD(cf_data_key_open(vault, fresh));
+    CF_GUARD(cf_vault_properties(vault, fresh));
     CF_GUARD(cf_identity_init(vault));
     /* The vault id is stored last: a start that died half-way starts over. */
     if (fresh) {

@@ -21,6 +21,7 @@ static const struct {
     [CF_ERR_DELETED] = {409, "Conflict", "ObjectIsDeletedButRecoverable"},
     [CF_ERR_UNAUTHORIZED] = {401, "Unauthorized", NULL},
     [CF_ERR_FORBIDDEN] = {403, "Forbidden", "ForbiddenByRbac"},
+    [CF_ERR_PROTECTED] = {403, "Forbidden", NULL},
     [CF_ERR_OPERATION] = {403, "Forbidden", "KeyOperationForbidden"},
     [CF_ERR_DISABLED] = {403, "Forbidden", NULL},
     [CF_ERR_UNSUPPORTED] = {400, "BadParameter", NULL},

@@ -107,18 +107,35 @@ static bool cf_secret_hash(cf_slice salt, cf_slice secret, uint8_t out[32])
     return cf_hmac_sha256(salt, secret, out);
 }
 
-bool cf_identity_add_credential(cf_vault *vault, const char *object_id, cf_slice secret,
-                                int64_t expires)
+/* A fresh credential: 256 random bits, base64url (43 characters). */
+static bool cf_new_secret_text(cf_buf *text)
+{
+    uint8_t raw[CF_SECRET_BYTES];
+    bool ok = cf_random_bytes(raw, sizeof raw) &&
+              cf_base64url_encode(cf_slice_of(raw, sizeof raw), text) && cf_buf_terminate(text);
+    cf_memzero(raw, sizeof raw);
+    return ok;
+}
+
+bool cf_identity_new_credential(cf_vault *vault, const char *object_id, int64_t expires,
+                                char *secret, size_t secret_len, int64_t *id)
 {
     uint8_t salt[CF_SALT_BYTES], hash[32];
-    CF_GUARD(cf_random_bytes(salt, sizeof salt));
-    CF_GUARD(cf_secret_hash(cf_slice_of(salt, sizeof salt), secret, hash));
-    return cf_store_credential_add(vault->store, object_id, cf_slice_of(salt, sizeof salt),
-                                   cf_slice_of(hash, sizeof hash), expires, cf_now(), NULL);
+    cf_buf text;
+    cf_buf_init_secret(&text, secret_len - 1);
+    bool ok = cf_new_secret_text(&text) && cf_random_bytes(salt, sizeof salt) &&
+              cf_secret_hash(cf_slice_of(salt, sizeof salt), cf_buf_slice(&text), hash) &&
+              cf_store_credential_add(vault->store, object_id, cf_slice_of(salt, sizeof salt),
+                                      cf_slice_of(hash, sizeof hash), expires, cf_now(), id);
+    if (ok)
+        memcpy(secret, text.data, text.len + 1);
+    cf_buf_free(&text);
+    return ok;
 }
 
 bool cf_identity_create_principal(cf_vault *vault, const char *kind, const char *name,
-                                  cf_principal *out, char *secret, size_t secret_len)
+                                  int64_t expires, cf_principal *out, char *secret,
+                                  size_t secret_len, int64_t *credential_id)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->kind, sizeof out->kind, "%s", kind);
@@ -126,18 +143,9 @@ bool cf_identity_create_principal(cf_vault *vault, const char *kind, const char 
     out->created = cf_now();
     CF_GUARD(cf_uuid_v4(out->object_id));
     CF_GUARD(cf_uuid_v4(out->client_id));
-    uint8_t raw[CF_SECRET_BYTES];
-    cf_buf text;
-    cf_buf_init_secret(&text, secret_len - 1);
-    bool ok = cf_random_bytes(raw, sizeof raw) &&
-              cf_base64url_encode(cf_slice_of(raw, sizeof raw), &text) && cf_buf_terminate(&text);
-    cf_memzero(raw, sizeof raw);
-    ok = ok && cf_store_principal_add(vault->store, out) &&
-         cf_identity_add_credential(vault, out->object_id, cf_buf_slice(&text), 0);
-    if (ok)
-        memcpy(secret, text.data, text.len + 1);
-    cf_buf_free(&text);
-    return ok;
+    return cf_store_principal_add(vault->store, out) &&
+           cf_identity_new_credential(vault, out->object_id, expires, secret, secret_len,
+                                      credential_id);
 }
 
 typedef struct {

@@ -23,7 +23,8 @@ static void cf_usage(FILE *out)
             "  --url URL               public base URL (default https://HOST:PORT)\n"
             "  --resource URL          token audience (default https://vault.azure.net)\n"
             "  --tenant UUID           tenant id on first start (default: random)\n"
-            "  --retention-days N      soft-delete retention, 7-90 (default 90)\n"
+            "  --retention-days N      soft-delete retention, 7-90 (default 90); fixed at creation\n"
+            "  --purge-protection      refuse purges until retention ends; fixed at creation\n"
             "  --rotation-interval S   seconds between rotation/purge sweeps (default 60)\n"
             "  --token-lifetime S      access token lifetime in seconds (default 3600)\n"
             "  --tls-cert FILE --tls-key FILE  serve this certificate instead of the local CA's\n"
@@ -52,6 +53,7 @@ static bool cf_parse_args(int argc, char **argv, cf_vault *v)
         {"token-lifetime", required_argument, 0, 'T'},
         {"tls-cert", required_argument, 0, 'c'},     {"tls-key", required_argument, 0, 'k'},
         {"tls-san", required_argument, 0, 's'},      {"log-level", required_argument, 0, 'L'},
+        {"purge-protection", no_argument, 0, 'P'},
         {"version", no_argument, 0, 'V'},            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -64,7 +66,8 @@ static bool cf_parse_args(int argc, char **argv, cf_vault *v)
         case 'u': ok = snprintf(v->url, sizeof v->url, "%s", optarg) < (int)sizeof v->url; break;
         case 'r': ok = snprintf(v->resource, sizeof v->resource, "%s", optarg) < (int)sizeof v->resource; break;
         case 't': ok = strlen(optarg) == 36 && snprintf(v->tenant_id, sizeof v->tenant_id, "%s", optarg) > 0; break;
-        case 'R': ok = cf_parse_int(optarg, 7, 90, &v->retention_days); break;
+        case 'R': ok = cf_parse_int(optarg, 7, 90, &v->retention_days); v->retention_given = true; break;
+        case 'P': v->purge_protection = true; v->protection_given = true; break;
         case 'i': ok = cf_parse_int(optarg, 1, 86400, &v->rotation_interval); break;
         case 'T': ok = cf_parse_int(optarg, 1, 86400, &v->token_lifetime); break;
         case 'c': v->tls_cert_file = optarg; break;

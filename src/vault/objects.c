@@ -86,11 +86,20 @@ bool cf_object_unseal(const cf_vault *vault, const cf_object *obj, cf_buf *out)
     return ok;
 }
 
+/* Key Vault's names for the vault's deletion-recovery settings. */
+static const char *cf_recovery_level(const cf_vault *vault)
+{
+    bool custom = vault->retention_days < 90;
+    if (vault->purge_protection)
+        return custom ? "CustomizedRecoverable" : "Recoverable";
+    return custom ? "CustomizedRecoverable+Purgeable" : "Recoverable+Purgeable";
+}
+
 json_t *cf_object_attributes(const cf_vault *vault, const cf_object *obj)
 {
     json_t *a = json_pack("{s:b, s:I, s:I, s:s, s:i}", "enabled", obj->enabled, "created",
                           (json_int_t)obj->created, "updated", (json_int_t)obj->updated,
-                          "recoveryLevel", "Recoverable+Purgeable", "recoverableDays",
+                          "recoveryLevel", cf_recovery_level(vault), "recoverableDays",
                           vault->retention_days);
     if (a && obj->nbf)
         json_object_set_new(a, "nbf", json_integer(obj->nbf));

@@ -169,6 +169,18 @@ static bool cf_resource_recover(cf_vault_call *call, const cf_resource *r, const
 static bool cf_resource_purge(cf_vault_call *call, const cf_resource *r, const char *name)
 {
     CF_GUARD(cf_resource_authorize(call, r, r->act_purge, name));
+    if (call->vault->purge_protection) {
+        cf_object obj;
+        cf_object_init(&obj);
+        bool found = cf_store_object_get(call->vault->store, r->kind, name, NULL, true, &obj);
+        int64_t purge_at = obj.purge_at;
+        cf_object_free(&obj);
+        CF_GUARD(found);
+        CF_ENSURE(cf_now() >= purge_at, CF_ERR_PROTECTED,
+                  "Operation \"purge\" is not allowed because purge protection is enabled for "
+                  "this vault. Key Vault service will automatically purge it after the retention "
+                  "period has passed.");
+    }
     CF_GUARD(cf_store_object_purge(call->vault->store, r->kind, name));
     if (r->forget)
         r->forget(r->kind, name);

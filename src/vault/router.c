@@ -79,6 +79,8 @@ static bool cf_dispatch(cf_vault_call *call, char **seg, size_t n)
         return cf_secrets_route(call, seg, n);
     if (n == 1 && strcmp(seg[0], "rng") == 0 && strcmp(method, "POST") == 0)
         return cf_rng_handle(call);
+    if (strcmp(seg[0], "coffer") == 0)
+        return cf_principals_route(call, seg, n);
     CF_BAIL(CF_ERR_NOT_FOUND, "The requested path does not exist.");
 }
 

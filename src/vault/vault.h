@@ -31,7 +31,10 @@ typedef struct {
     char url[512];        /* https://host:port, no trailing slash */
     char resource[256];   /* token audience, e.g. https://vault.azure.net */
     char tenant_id[37];
-    int retention_days;   /* soft-delete retention */
+    int retention_days;   /* soft-delete retention, fixed at creation */
+    bool purge_protection;/* fixed at creation: no purge before retention ends */
+    bool retention_given; /* --retention-days / --purge-protection were passed */
+    bool protection_given;
     int rotation_interval;/* seconds between rotation/purge sweeps */
     int token_lifetime;   /* seconds */
     const char *tls_cert_file; /* optional: use this certificate chain... */
@@ -105,12 +108,18 @@ bool cf_identity_route(cf_vault *vault, cf_http_request *req, cf_http_response *
 /* Validates "Authorization: Bearer ..." and loads the caller. */
 CF_MUST_USE bool cf_identity_authenticate(cf_vault *vault, const cf_http_request *req,
                                           cf_principal *caller);
-/* Adds a credential (stored as a salted hash); expires 0 = never. */
-CF_MUST_USE bool cf_identity_add_credential(cf_vault *vault, const char *object_id, cf_slice secret,
-                                            int64_t expires);
-/* Creates a principal with a fresh secret (returned once, never stored). */
+/* Adds a fresh random credential (stored only as a salted hash) and
+ * returns it once in `secret`; expires 0 = never. */
+CF_MUST_USE bool cf_identity_new_credential(cf_vault *vault, const char *object_id,
+                                            int64_t expires, char *secret, size_t secret_len,
+                                            int64_t *id);
+/* Creates a principal ("sp" or "mi") with a first credential. */
 CF_MUST_USE bool cf_identity_create_principal(cf_vault *vault, const char *kind, const char *name,
-                                              cf_principal *out, char *secret, size_t secret_len);
+                                              int64_t expires, cf_principal *out, char *secret,
+                                              size_t secret_len, int64_t *credential_id);
+
+/* ---- principal administration API (principals.c) ---- */
+bool cf_principals_route(cf_vault_call *call, char **seg, size_t n);
 
 /* ---- rotation and purge sweeps (rotation.c) ---- */
 CF_MUST_USE bool cf_rotation_start(cf_vault *vault);

@@ -1,0 +1,290 @@
+/*
+ * Audit log writer; see audit.h and docs/audit.md.
+ *
+ * Ordering: one mutex covers seq, head, the file size and the write, so
+ * lines reach the file in seq order, each with one complete write (a short
+ * write is continued, a failed one rolled back), and each line's prev is
+ * the hash of the line before it.  Escaping happens before the mutex.
+ *
+ * Group commit: a durable append waits until `synced_seq` covers its line.
+ * If no fdatasync is running it becomes the leader: it notes the last seq
+ * written, drops the mutex, runs fdatasync, and publishes that seq as
+ * synced.  Lines written while it ran are not covered; their writers wait
+ * and one of them leads the next round.  So each fdatasync covers every
+ * line written before it started, and at most one runs at a time.
+ */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct cf_audit {
+    pthread_mutex_t mu;
+    pthread_cond_t synced; /* signalled after each fdatasync */
+    int fd;
+    bool failed;   /* sticky: see audit.h */
+    bool syncing;  /* a leader is in fdatasync */
+    uint64_t seq;  /* last line written */
+    uint64_t synced_seq; /* last line known to be on disk */
+    off_t size;    /* bytes in the file, all complete lines */
+    uint8_t head[CF_AUDIT_HASH_LEN];
+    char line[CF_AUDIT_LINE_MAX + 1]; /* render buffer, under mu */
+};
+
+static void cf_hex(const uint8_t h[CF_AUDIT_HASH_LEN], char out[65])
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < CF_AUDIT_HASH_LEN; i++) {
+        out[2 * i] = d[h[i] >> 4];
+        out[2 * i + 1] = d[h[i] & 15];
+    }
+    out[64] = 0;
+}
+
+static bool cf_audit_fsync_dir(const char *path)
+{
+    char copy[PATH_MAX];
+    CF_ENSURE(strlen(path) < sizeof copy, CF_ERR_IO, "path too long");
+    snprintf(copy, sizeof copy, "%s", path);
+    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CF_ENSURE(dfd >= 0, CF_ERR_IO, "cannot open the audit log's directory");
+    int rc = fsync(dfd);
+    close(dfd);
+    CF_ENSURE(rc == 0, CF_ERR_IO, "cannot fsync the audit log's directory");
+    return true;
+}
+
+static bool cf_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, (char *)buf + done, len - done, off + (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        CF_ENSURE(n > 0, CF_ERR_IO, "cannot read the audit log");
+        done += (size_t)n;
+    }
+    return true;
+}
+
+/* Offset of the last '\n' before `end`, or -1; scans back in chunks. */
+static bool cf_find_newline(int fd, off_t end, off_t *out)
+{
+    char chunk[4096];
+    *out = -1;
+    while (end > 0) {
+        size_t n = end < (off_t)sizeof chunk ? (size_t)end : sizeof chunk;
+        CF_GUARD(cf_pread_all(fd, chunk, n, end - (off_t)n));
+        for (size_t i = n; i > 0; i--) {
+            if (chunk[i - 1] == '\n') {
+                *out = end - (off_t)n + (off_t)(i - 1);
+                return true;
+            }
+        }
+        end -= (off_t)n;
+    }
+    return true;
+}
+
+/* Cuts a torn tail, then reads the last line for seq and head. */
+static bool cf_audit_recover(cf_audit *a, cf_audit_open_info *info)
+{
+    struct stat st;
+    CF_ENSURE(fstat(a->fd, &st) == 0, CF_ERR_IO, "cannot stat the audit log");
+    CF_ENSURE(S_ISREG(st.st_mode), CF_ERR_IO, "the audit log is not a regular file");
+    off_t nl;
+    CF_GUARD(cf_find_newline(a->fd, st.st_size, &nl));
+    a->size = nl + 1;
+    if (a->size < st.st_size) {
+        CF_ENSURE(ftruncate(a->fd, a->size) == 0 && fsync(a->fd) == 0, CF_ERR_IO,
+                  "cannot cut the torn end of the audit log");
+        info->truncated = (unsigned long long)(st.st_size - a->size);
+    }
+    CF_GUARD(cf_audit_genesis(a->head));
+    if (a->size == 0)
+        return true;
+    /* The last line is at most CF_AUDIT_LINE_MAX bytes, so the newline
+     * before it (or the start of the file) is within that many + 1. */
+    off_t from = nl > CF_AUDIT_LINE_MAX ? nl - (CF_AUDIT_LINE_MAX + 1) : 0;
+    size_t n = (size_t)(nl - from);
+    CF_GUARD(cf_pread_all(a->fd, a->line, n, from));
+    size_t start = 0;
+    for (size_t i = n; i > 0; i--) {
+        if (a->line[i - 1] == '\n') {
+            start = i;
+            break;
+        }
+    }
+    CF_ENSURE(start > 0 || from == 0, CF_ERR_IO, "the audit log's last line is too long");
+    cf_slice last = cf_slice_of(a->line + start, n - start);
+    cf_audit_line_info li;
+    CF_ENSUREF(cf_audit_line_parse(last, &li), CF_ERR_IO,
+               "the audit log's last line is not a valid audit line (%s); "
+               "check it with `coffer audit verify`", cf_error_detail());
+    CF_GUARD(cf_audit_line_hash(last, a->head));
+    a->seq = a->synced_seq = li.seq;
+    return true;
+}
+
+static void cf_audit_free(cf_audit *a)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    pthread_cond_destroy(&a->synced);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+bool cf_audit_open(const char *path, cf_audit **out, cf_audit_open_info *info)
+{
+    cf_audit_open_info scratch;
+    if (!info)
+        info = &scratch;
+    memset(info, 0, sizeof *info);
+    *out = NULL;
+    cf_audit *a = calloc(1, sizeof *a);
+    CF_ENSURE_ALLOC(a);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->synced, NULL);
+    int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+    a->fd = open(path, flags | O_CREAT | O_EXCL, 0600);
+    info->created = a->fd >= 0;
+    if (a->fd < 0 && errno == EEXIST)
+        a->fd = open(path, flags);
+    bool ok = true;
+    if (a->fd < 0) {
+        cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "cannot open the audit log %.100s: %s",
+                        path, strerror(errno));
+        ok = false;
+    } else if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
+        CF_RAISE(CF_ERR_CONFLICT, "the audit log is in use by another process");
+        ok = false;
+    }
+    ok = ok && (!info->created || cf_audit_fsync_dir(path)) && cf_audit_recover(a, info);
+    if (ok && fchmod(a->fd, 0600) != 0) {
+        CF_RAISE(CF_ERR_IO, "cannot set the audit log's mode");
+        ok = false;
+    }
+    if (!ok) {
+        cf_audit_free(a);
+        return false;
+    }
+    info->seq = a->seq;
+    cf_hex(a->head, info->head);
+    *out = a;
+    return true;
+}
+
+/* Writes all of buf at the end of the file; on failure the file is cut back
+ * to its last complete line, or the log is failed when that is impossible. */
+static bool cf_audit_write_locked(cf_audit *a, const char *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(a->fd, buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (done > 0 && ftruncate(a->fd, a->size) != 0)
+                a->failed = true;
+            CF_BAIL(CF_ERR_IO, "cannot write the audit log");
+        }
+        done += (size_t)n;
+    }
+    a->size += (off_t)len;
+    return true;
+}
+
+static bool cf_audit_line_locked(cf_audit *a, const cf_audit_fields *f)
+{
+    CF_ENSURE(!a->failed, CF_ERR_IO, "the audit log failed earlier");
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    size_t n = cf_audit_line_render(a->seq + 1, ms, f, a->head, a->line);
+    uint8_t h[CF_AUDIT_HASH_LEN];
+    CF_GUARD(cf_audit_line_hash(cf_slice_of(a->line, n), h));
+    a->line[n++] = '\n';
+    CF_GUARD(cf_audit_write_locked(a, a->line, n));
+    a->seq++;
+    memcpy(a->head, h, sizeof h);
+    return true;
+}
+
+/* Returns once line `seq` is on disk; called and returns with mu held. */
+static bool cf_audit_sync_locked(cf_audit *a, uint64_t seq)
+{
+    while (a->synced_seq < seq) {
+        CF_ENSURE(!a->failed, CF_ERR_IO, "the audit log could not be synced");
+        if (a->syncing) {
+            pthread_cond_wait(&a->synced, &a->mu);
+            continue;
+        }
+        a->syncing = true;
+        uint64_t target = a->seq;
+        pthread_mutex_unlock(&a->mu);
+        int rc = fdatasync(a->fd);
+        pthread_mutex_lock(&a->mu);
+        a->syncing = false;
+        if (rc == 0 && target > a->synced_seq)
+            a->synced_seq = target;
+        /* The kernel may have dropped the pages that failed: nothing
+         * written so far can be trusted to reach the disk. */
+        if (rc != 0)
+            a->failed = true;
+        pthread_cond_broadcast(&a->synced);
+    }
+    return true;
+}
+
+bool cf_audit_append(cf_audit *a, const cf_audit_event *ev, bool durable)
+{
+    CF_ENSURE_REF(a);
+    CF_ENSURE_REF(ev);
+    cf_audit_fields f;
+    cf_audit_fields_from_event(ev, &f);
+    pthread_mutex_lock(&a->mu);
+    bool ok = cf_audit_line_locked(a, &f);
+    if (ok && durable)
+        ok = cf_audit_sync_locked(a, a->seq);
+    pthread_mutex_unlock(&a->mu);
+    return ok;
+}
+
+bool cf_audit_sync(cf_audit *a)
+{
+    CF_ENSURE_REF(a);
+    pthread_mutex_lock(&a->mu);
+    bool ok = cf_audit_sync_locked(a, a->seq);
+    pthread_mutex_unlock(&a->mu);
+    return ok;
+}
+
+void cf_audit_head(cf_audit *a, uint64_t *seq, char head[65])
+{
+    pthread_mutex_lock(&a->mu);
+    *seq = a->seq;
+    cf_hex(a->head, head);
+    pthread_mutex_unlock(&a->mu);
+}
+
+void cf_audit_close(cf_audit *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    if (!a->failed && a->synced_seq < a->seq)
+        (void)fdatasync(a->fd); /* best effort: close has no one to report to */
+    pthread_mutex_unlock(&a->mu);
+    cf_audit_free(a);
+}
