@@ -3,6 +3,7 @@
  * REST API, api-version 2025-07-01).
  *
  *   coffer [connection options] key COMMAND [NAME] [options] [--output json]
+ *   coffer audit verify FILE [options] [--output json]   (local, no connection)
  *
  * Argument parsing is table-driven: every "--name" is looked up in the
  * global options and in the command's own list, so a misspelt option is a
@@ -32,6 +33,8 @@ typedef struct {
     size_t n_pos; /* positionals after the command word: 0 or 1 (NAME) */
     const char *opts; /* space-separated option names the command accepts */
     const char *usage;
+    const char *group; /* the first word; NULL means "key" */
+    bool local;        /* works on local files: no connection is opened */
 } cf_cli_command;
 
 static const cf_cli_command cf_commands[] = {
@@ -65,7 +68,14 @@ static const cf_cli_command cf_commands[] = {
      "sign NAME --alg A (--digest B64URL | --in FILE) [--version V] [--out FILE]"},
     {"verify", cf_cmd_verify, 1, "version alg signature digest in",
      "verify NAME --alg A --signature B64URL (--digest B64URL | --in FILE) [--version V]"},
+    {"verify", cf_cmd_audit_verify, 1, "expect-lines expect-head",
+     "verify FILE [--expect-lines N] [--expect-head HASH]", "audit", true},
 };
+
+static const char *cf_group(const cf_cli_command *cmd)
+{
+    return cmd->group ? cmd->group : "key";
+}
 
 static const char *const cf_global_opts =
     "vault tenant client-id client-secret ca-cert bootstrap output help";
@@ -171,9 +181,10 @@ static void cf_print_usage(FILE *out)
 {
     fprintf(out,
             "usage: coffer [connection options] key COMMAND [NAME] [options] [--output json]\n"
+            "       coffer audit verify FILE [options] [--output json]\n"
             "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
-        fprintf(out, "  key %s\n", cf_commands[i].usage);
+        fprintf(out, "  %s %s\n", cf_group(&cf_commands[i]), cf_commands[i].usage);
     fprintf(out,
             "\nconnection (flags override the environment, which overrides the bootstrap file):\n"
             "  --vault URL          COFFER_VAULT_URL\n"
@@ -241,15 +252,16 @@ static bool cf_check_opts(const cf_cli_args *args, const cf_cli_command *cmd)
     for (size_t i = 0; i < args->n_opts; i++) {
         const char *n = args->opts[i].name;
         if (!cf_in_list(cf_global_opts, n, strlen(n)) && !cf_in_list(cmd->opts, n, strlen(n)))
-            return cf_cli_usage("key %s: unknown option --%.64s", cmd->name, n);
+            return cf_cli_usage("%s %s: unknown option --%.64s", cf_group(cmd), cmd->name, n);
     }
     return true;
 }
 
-static const cf_cli_command *cf_find_command(const char *name)
+static const cf_cli_command *cf_find_command(const char *group, const char *name)
 {
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
-        if (strcmp(cf_commands[i].name, name) == 0)
+        if (strcmp(cf_group(&cf_commands[i]), group) == 0 &&
+            strcmp(cf_commands[i].name, name) == 0)
             return &cf_commands[i];
     return NULL;
 }
@@ -263,19 +275,19 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
     CF_GUARD(cf_parse_argv(argc, argv, cli->args, words, &n_words, CF_CLI_MAX_POS + 2));
     if (n_words == 0 && cf_cli_flag(cli, "help"))
         return true;
-    if (n_words < 2 || strcmp(words[0], "key") != 0)
-        return cf_cli_usage("expected 'key COMMAND' (try --help)");
-    *cmd = cf_find_command(words[1]);
+    if (n_words < 2 || (strcmp(words[0], "key") != 0 && strcmp(words[0], "audit") != 0))
+        return cf_cli_usage("expected 'key COMMAND' or 'audit verify' (try --help)");
+    *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)
-        return cf_cli_usage("unknown command 'key %.64s'", words[1]);
+        return cf_cli_usage("unknown command '%s %.64s'", words[0], words[1]);
     if (cf_cli_flag(cli, "help"))
         return true;
     CF_GUARD(cf_check_opts(cli->args, *cmd));
     if (n_words - 2 != (*cmd)->n_pos)
-        return cf_cli_usage("usage: coffer key %s", (*cmd)->usage);
+        return cf_cli_usage("usage: coffer %s %s", cf_group(*cmd), (*cmd)->usage);
     for (size_t i = 2; i < n_words; i++)
         cli->args->pos[cli->args->n_pos++] = words[i];
-    if (cli->args->n_pos == 1)
+    if (cli->args->n_pos == 1 && !(*cmd)->local)
         CF_GUARD(cf_cli_check_name(cli->args->pos[0]));
     const char *version = cf_cli_opt(cli, "version");
     if (version)
@@ -290,6 +302,8 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
 /* Resolves the connection and opens the client, then runs the command. */
 static bool cf_run(cf_cli *cli, const cf_cli_command *cmd)
 {
+    if (cmd->local)
+        return cmd->run(cli);
     cf_cli_conn conn;
     memset(&conn, 0, sizeof conn);
     cf_buf_init_secret(&conn.secret, 4096);
@@ -326,7 +340,7 @@ int main(int argc, char **argv)
         code = CF_CLI_EXIT_USAGE;
     } else if (cf_cli_flag(&cli, "help")) {
         if (cmd)
-            printf("usage: coffer key %s\n", cmd->usage);
+            printf("usage: coffer %s %s\n", cf_group(cmd), cmd->usage);
         else
             cf_print_usage(stdout);
     } else if (!cf_run(&cli, cmd)) {

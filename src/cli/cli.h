@@ -7,6 +7,7 @@
  *   output.c     readable and JSON rendering
  *   keys_cmd.c   key management commands (create ... rotate)
  *   crypto_cmd.c key operations (encrypt, decrypt, sign, verify)
+ *   audit_cmd.c  audit verify: checks an audit log file (local, no connection)
  *
  * Every helper returns a must-use bool with the reason in the thread-local
  * error (result.h).  A command that fails because of how it was invoked
@@ -144,5 +145,8 @@ CF_MUST_USE bool cf_cmd_encrypt(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_decrypt(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_sign(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_verify(cf_cli *cli);
+
+/* ---- audit_cmd.c ---- */
+CF_MUST_USE bool cf_cmd_audit_verify(cf_cli *cli);
 
 #endif
