@@ -34,6 +34,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "json_secure.h"
 #include "secmem.h"
 
 #define CF_API_VERSION "2025-07-01"
@@ -48,36 +49,9 @@ struct cf_cli_client {
     cf_buf token;     /* access token, secret */
 };
 
-/* ---- jansson allocations are wiped when freed ---- */
-
-typedef union {
-    size_t len;
-    max_align_t align;
-} cf_json_hdr;
-
-static void *cf_json_malloc(size_t len)
-{
-    if (len > SIZE_MAX - sizeof(cf_json_hdr))
-        return NULL;
-    cf_json_hdr *h = malloc(sizeof *h + len);
-    if (!h)
-        return NULL;
-    h->len = len;
-    return h + 1;
-}
-
-static void cf_json_free(void *p)
-{
-    if (!p)
-        return;
-    cf_json_hdr *h = (cf_json_hdr *)p - 1;
-    cf_memzero(p, h->len);
-    free(h);
-}
-
 void cf_cli_json_secure(void)
 {
-    json_set_alloc_funcs(cf_json_malloc, cf_json_free);
+    cf_json_use_wiping_alloc();
 }
 
 /* ---- one HTTP exchange ---- */

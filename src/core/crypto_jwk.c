@@ -147,9 +147,9 @@ static bool cf_jwk_rsa(const json_t *jwk, bool want_private, cf_pkey **out)
               "RSA key size must be 2048, 3072 or 4096 bits");
     CF_ENSURE(BN_is_odd(n), CF_ERR_BAD_INPUT, "invalid or inconsistent RSA key");
     CF_GUARD(cf_jwk_push_bn(jwk, "e", OSSL_PKEY_PARAM_RSA_E, false, bld, &keep, &e));
-    /* Bounded so that a huge exponent cannot make the public check slow. */
-    CF_ENSURE(BN_num_bits(e) <= 64 && BN_is_odd(e) && !BN_is_one(e), CF_ERR_BAD_INPUT,
-              "invalid RSA public exponent");
+    /* Bounded like key creation (32 bits) so rotation can repeat any key. */
+    CF_ENSURE(BN_num_bits(e) <= 32 && BN_is_odd(e) && !BN_is_one(e), CF_ERR_BAD_INPUT,
+              "invalid RSA public exponent (odd, at most 32 bits)");
     if (want_private) {
         for (size_t i = 0; i < sizeof priv / sizeof *priv; i++)
             CF_GUARD(cf_jwk_push_bn(jwk, priv[i].member, priv[i].param, true, bld, &keep, NULL));

@@ -1,8 +1,10 @@
 /*
  * Secret memory over OpenSSL's secure heap (mlock'd, MADV_DONTDUMP, guard
- * pages).  When the heap cannot be set up (no locking allowed) or is full,
- * allocation falls back to the ordinary heap: secrets are still wiped on
- * free, and the process as a whole is made non-dumpable regardless.
+ * pages).  When the heap cannot be set up or is full, allocation falls
+ * back to OpenSSL's ordinary heap: such blocks are still wiped on free
+ * (OPENSSL_secure_clear_free tells the two apart), and the process as a
+ * whole is non-dumpable regardless.  A full heap must not turn into a
+ * failed request.
  */
 #include <openssl/crypto.h>
 #include <sys/prctl.h>
@@ -24,7 +26,8 @@ bool cf_secmem_init(size_t heap_size)
 
 void *cf_secret_alloc(size_t len)
 {
-    return OPENSSL_secure_zalloc(len);
+    void *p = OPENSSL_secure_zalloc(len);
+    return p ? p : OPENSSL_zalloc(len);
 }
 
 void cf_secret_free(void *p, size_t len)

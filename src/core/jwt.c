@@ -1,6 +1,8 @@
 /* RS256 JWTs; see jwt.h. */
 #include "jwt.h"
 
+#include "json_secure.h"
+
 #include <string.h>
 
 #include "encoding.h"
@@ -58,7 +60,7 @@ static bool cf_jwt_append_part(cf_buf *out, json_t *j)
     char *text = json_dumps(j, JSON_COMPACT);
     CF_ENSURE_ALLOC(text);
     bool ok = cf_base64url_encode(CF_SLICE_STR(text), out);
-    free(text);
+    cf_json_free_text(text);
     return ok;
 }
 

@@ -8,6 +8,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <strings.h>
 
 #include "ids.h"
+#include "secmem.h"
 
 struct cf_http_server {
     struct MHD_Daemon *daemon;
@@ -70,13 +72,31 @@ static void cf_http_client_addr(struct MHD_Connection *conn, char *out, size_t l
         out[0] = 0;
 }
 
+/* Response bodies can carry secret values and unwrapped keys: the copy
+ * libmicrohttpd sends from is wiped when it is done with it. */
+static void cf_http_wiping_free(void *p)
+{
+    if (!p)
+        return;
+    cf_memzero(p, malloc_usable_size(p));
+    free(p);
+}
+
 static enum MHD_Result cf_http_send(struct MHD_Connection *conn, cf_http_request *req,
                                     cf_http_response *resp)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        resp->body.len, resp->body.data, MHD_RESPMEM_MUST_COPY);
-    if (!r)
+    void *copy = malloc(resp->body.len ? resp->body.len : 1);
+    if (!copy)
         return MHD_NO;
+    if (resp->body.len)
+        memcpy(copy, resp->body.data, resp->body.len);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(resp->body.len, copy,
+                                                           cf_http_wiping_free);
+    if (!r) {
+        cf_http_wiping_free(copy);
+        return MHD_NO;
+    }
     for (size_t i = 0; i < resp->n_headers; i++)
         MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
     if (resp->body.len || resp->content_type)
@@ -287,6 +307,8 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_CONNECTION_LIMIT, config->max_connections ? config->max_connections : 512, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_seconds ? config->timeout_seconds : 120, NULL},
+        /* One client address cannot take every connection slot. */
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, config->max_per_ip ? config->max_per_ip : 128, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)cf_http_completed, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)cf_http_uri_log, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},

@@ -61,6 +61,7 @@ typedef struct {
     cf_slice tls_key_pem;    /* borrowed; the caller wipes it after start */
     size_t max_body;         /* requests with larger bodies get 413 */
     unsigned max_connections;
+    unsigned max_per_ip;     /* connections from one client address */
     unsigned timeout_seconds;/* idle connection timeout */
     cf_http_handler handler;
     void *ctx;

@@ -19,6 +19,7 @@
  */
 #include <string.h>
 
+#include "json_secure.h"
 #include "envelope.h"
 #include "resource.h"
 #include "secmem.h"
@@ -28,7 +29,11 @@
 #define CF_BACKUP_HEADER (4 + 1 + CF_BACKUP_SALT)
 #define CF_BACKUP_MAX_VERSIONS 1000
 #define CF_BACKUP_JSON_MAX 16384
-#define CF_BACKUP_MATERIAL_MAX 16384
+#define CF_BACKUP_MATERIAL_MAX (32 * 1024) /* secret values go up to 25 KiB */
+/* A blob must fit in a restore request: base64url of it, in {"value":"…"},
+ * within the vault's body cap.  Backups beyond that are refused up front
+ * rather than made and never restorable. */
+#define CF_BACKUP_BLOB_MAX ((CF_VAULT_MAX_BODY - 64) / 4 * 3)
 
 static bool cf_backup_key(const cf_vault *vault, cf_slice salt, uint8_t out[CF_DATA_KEY_LEN])
 {
@@ -48,7 +53,7 @@ static bool cf_append_json(cf_buf *out, json_t *j)
     CF_ENSURE(!j || text, CF_ERR_NOMEM, NULL);
     size_t len = text ? strlen(text) : 0;
     bool ok = cf_buf_append_be32(out, (uint32_t)len) && cf_buf_append(out, text, len);
-    free(text);
+    cf_json_free_text(text);
     return ok;
 }
 
@@ -85,7 +90,7 @@ bool cf_backup_make(cf_vault *vault, const cf_resource *r, const char *name, cf_
     bool ok = cf_store_object_get(vault->store, r->kind, name, NULL, false, &latest);
     /* The count is patched in after the versions are written. */
     cf_buf payload;
-    cf_buf_init_secret(&payload, 8u << 20);
+    cf_buf_init_secret(&payload, CF_BACKUP_BLOB_MAX - CF_BACKUP_HEADER - CF_ENVELOPE_OVERHEAD);
     size_t name_len = strlen(latest.name);
     ok = ok && cf_buf_append_be16(&payload, (uint16_t)name_len) &&
          cf_buf_append(&payload, latest.name, name_len) && cf_buf_append_be16(&payload, 0);
@@ -110,6 +115,9 @@ bool cf_backup_make(cf_vault *vault, const cf_resource *r, const char *name, cf_
     cf_buf_free(&aad);
     cf_buf_free(&payload);
     cf_object_free(&latest);
+    if (!ok && cf_error_code() == CF_ERR_TOO_LARGE)
+        CF_BAIL(CF_ERR_BAD_INPUT, "The object has too many versions to fit in a restorable "
+                                  "backup.");
     return ok;
 }
 

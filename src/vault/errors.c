@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "json_secure.h"
 #include "log.h"
 #include "vault.h"
 
@@ -43,7 +44,7 @@ bool cf_vault_reply(cf_vault_call *call, unsigned status, json_t *body)
     json_decref(body);
     CF_ENSURE_ALLOC(text);
     bool ok = cf_buf_append_str(&call->resp->body, text);
-    free(text);
+    cf_json_free_text(text);
     return ok;
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_secure.h"
 #include "log.h"
 #include "secmem.h"
 #include "vault.h"
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
     if (!cf_parse_args(argc, argv, &vault))
         return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    cf_json_use_wiping_alloc();
 
     /* Signals are taken synchronously by the main thread only. */
     sigset_t stop;
@@ -126,7 +128,9 @@ int main(int argc, char **argv)
     cf_buf_init(&cert, 1 << 20);
     cf_buf_init_secret(&key, 1 << 20);
     cf_http_server *server = NULL;
-    if (!cf_secmem_init(1 << 22) || !cf_crypto_init() || !cf_vault_open(&vault, &cert, &key)) {
+    /* 32 MiB of locked memory: the data key, opened key material, cached
+     * private keys (shared and per connection thread) and request secrets. */
+    if (!cf_secmem_init(1 << 25) || !cf_crypto_init() || !cf_vault_open(&vault, &cert, &key)) {
         cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s (%s)", cf_error_detail(), cf_error_where());
         return 1;
     }
@@ -136,7 +140,8 @@ int main(int argc, char **argv)
         .tls_key_pem = cf_buf_slice(&key),
         .max_body = CF_VAULT_MAX_BODY,
         .max_connections = 1024,
-        .timeout_seconds = 120,
+        .max_per_ip = 128,
+        .timeout_seconds = 60,
         .handler = cf_vault_handle,
         .ctx = &vault,
     };

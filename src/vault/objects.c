@@ -226,6 +226,8 @@ bool cf_json_get_b64url(json_t *obj, const char *member, bool required, cf_buf *
         cf_err code = cf_error_code();
         CF_ENSUREF(code != CF_ERR_TOO_LARGE, CF_ERR_BAD_INPUT, "the parameter '%s' is too large",
                    member);
+        if (code != CF_ERR_BAD_INPUT)
+            return false; /* our failure (memory), not the client's */
         cf_error_raisef(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
                         "the parameter '%s' is not valid base64url", member);
         return false;

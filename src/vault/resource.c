@@ -191,7 +191,7 @@ bool cf_resource_backup(cf_vault_call *call, const cf_resource *r, const char *n
 {
     CF_GUARD(cf_resource_authorize(call, r, r->act_backup, name));
     cf_buf blob;
-    cf_buf_init(&blob, 8u << 20);
+    cf_buf_init(&blob, CF_VAULT_MAX_BODY);
     json_t *reply = json_object();
     bool ok = reply && cf_backup_make(call->vault, r, name, &blob) &&
               cf_json_set_b64url(reply, "value", cf_buf_slice(&blob));

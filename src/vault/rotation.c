@@ -12,10 +12,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "key_cache.h"
 #include "keys.h"
 #include "log.h"
 
 #define CF_POLICY_MAX_ACTIONS 8
+#define CF_DURATION_MAX ((int64_t)100 * 365 * 86400)
+/* Key Vault's minimums: rotate at most weekly, new versions live >= 28 days. */
+#define CF_TRIGGER_MIN ((int64_t)7 * 86400)
+#define CF_EXPIRY_MIN ((int64_t)28 * 86400)
 
 bool cf_iso_duration(const char *text, int64_t *seconds)
 {
@@ -46,7 +51,8 @@ bool cf_iso_duration(const char *text, int64_t *seconds)
         default: unit = -1; break;
         }
         CF_ENSURE(unit > 0, CF_ERR_BAD_INPUT, "malformed ISO 8601 duration");
-        total += n * unit;
+        total += n * unit; /* n < 1e8 and unit < 4e7: no overflow before the cap */
+        CF_ENSURE(total <= CF_DURATION_MAX, CF_ERR_BAD_INPUT, "durations are limited to 100 years");
         any = true;
     }
     CF_ENSURE(any, CF_ERR_BAD_INPUT, "malformed ISO 8601 duration");
@@ -132,6 +138,7 @@ static bool cf_policy_parse_action(json_t *la, json_t *actions)
               "a trigger needs exactly one of timeAfterCreate and timeBeforeExpiry");
     int64_t secs;
     CF_GUARD(cf_iso_duration(after ? after : before, &secs));
+    CF_ENSURE(secs >= CF_TRIGGER_MIN, CF_ERR_BAD_INPUT, "a trigger must be at least 7 days (P7D)");
     json_t *entry = json_pack("{s:{s:s}, s:{s:s}}", "trigger",
                               after ? "timeAfterCreate" : "timeBeforeExpiry", after ? after : before,
                               "action", "type", canonical);
@@ -152,8 +159,11 @@ bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_
     if (in_attrs && !json_is_null(in_attrs))
         CF_GUARD(cf_json_get_string(in_attrs, "expiryTime", false, &expiry));
     int64_t secs;
-    if (expiry)
+    if (expiry) {
         CF_GUARD(cf_iso_duration(expiry, &secs));
+        CF_ENSURE(secs >= CF_EXPIRY_MIN, CF_ERR_BAD_INPUT,
+                  "expiryTime must be at least 28 days (P28D)");
+    }
     json_t *created = json_object_get(json_object_get(previous, "attributes"), "created");
     json_t *policy = json_pack("{s:[], s:{s:I, s:I}}", "lifetimeActions", "attributes", "created",
                                (json_int_t)(json_is_integer(created) ? json_integer_value(created) : now),
@@ -245,7 +255,7 @@ static struct {
 static void cf_sweep_once(cf_vault *vault)
 {
     unsigned purged = 0;
-    if (!cf_store_purge_expired(vault->store, cf_now(), &purged))
+    if (!cf_store_purge_expired(vault->store, cf_now(), &purged, cf_key_cache_forget))
         cf_log(CF_LOG_ERROR, NULL, "purge sweep failed: %s", cf_error_detail());
     else if (purged)
         cf_log(CF_LOG_INFO, NULL, "purged %u deleted objects past retention", purged);

@@ -6,6 +6,7 @@
  * to the single connection.  Writes that touch several rows run inside
  * BEGIN IMMEDIATE ... COMMIT.
  */
+#include "json_secure.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -344,8 +345,8 @@ static bool cf_insert_version(cf_store *store, const cf_object *obj)
         ok = cf_db_ok(store, sqlite3_step(st));
     }
     cf_stmt_done(st);
-    free(tags);
-    free(props);
+    cf_json_free_text(tags);
+    cf_json_free_text(props);
     return ok;
 }
 
@@ -365,11 +366,15 @@ bool cf_begin(cf_store *store)
 
 bool cf_commit(cf_store *store, bool ok)
 {
-    if (ok)
-        return cf_db_exec(store, "COMMIT");
-    char *err = NULL;
-    sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, &err);
-    sqlite3_free(err);
+    if (ok && cf_db_exec(store, "COMMIT"))
+        return true;
+    /* A failed COMMIT (disk full, I/O error) can leave the transaction
+     * open; roll it back so later writes are not silently folded into it. */
+    if (!sqlite3_get_autocommit(store->db)) {
+        char *err = NULL;
+        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, &err);
+        sqlite3_free(err);
+    }
     return false;
 }
 
@@ -462,8 +467,8 @@ static bool cf_object_update_locked(cf_store *store, const cf_object *obj)
     char *tags = NULL, *props = NULL;
     bool ok = cf_bind_version(st, obj, &tags, &props) && cf_db_ok(store, sqlite3_step(st));
     cf_stmt_done(st);
-    free(tags);
-    free(props);
+    cf_json_free_text(tags);
+    cf_json_free_text(props);
     CF_GUARD(ok);
     CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
     return true;
@@ -633,7 +638,8 @@ bool cf_store_object_purge(cf_store *store, const char *kind, const char *name)
 static const char cf_sql_expired[] =
     "SELECT kind, name FROM objects WHERE deleted_at IS NOT NULL AND purge_at <= ?1 LIMIT 1";
 
-bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged)
+bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged,
+                            void (*each_purged)(const char *kind, const char *name))
 {
     *purged = 0;
     for (;;) {
@@ -656,6 +662,8 @@ bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged)
         CF_GUARD(ok);
         if (!found)
             return true;
+        if (each_purged)
+            each_purged(kind, name);
         (*purged)++;
     }
 }
@@ -695,7 +703,7 @@ static bool cf_policy_put_locked(cf_store *store, const char *kind, const char *
     char *text = NULL;
     bool ok = cf_bind_json(st, 3, policy, &text) && cf_db_ok(store, sqlite3_step(st));
     cf_stmt_done(st);
-    free(text);
+    cf_json_free_text(text);
     CF_GUARD(ok);
     CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
     return true;

@@ -76,8 +76,10 @@ CF_MUST_USE bool cf_store_object_delete(cf_store *store, const char *kind, const
                                         int64_t now, int64_t purge_at);
 CF_MUST_USE bool cf_store_object_recover(cf_store *store, const char *kind, const char *name);
 CF_MUST_USE bool cf_store_object_purge(cf_store *store, const char *kind, const char *name);
-/* Purges every deleted object whose purge time has passed. */
-CF_MUST_USE bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged);
+/* Purges every deleted object whose purge time has passed, telling
+ * `each_purged` (may be NULL) about each. */
+CF_MUST_USE bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged,
+                                        void (*each_purged)(const char *kind, const char *name));
 
 /* Per-name policy document (the key rotation policy); NULL json = none. */
 CF_MUST_USE bool cf_store_policy_get(cf_store *store, const char *kind, const char *name,

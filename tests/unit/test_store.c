@@ -102,8 +102,8 @@ static void test_delete_recover_purge(cf_store *s)
     /* expiry sweep */
     CHECK(cf_store_object_delete(s, "key", "page-01", 1000, 1500));
     unsigned purged = 0;
-    CHECK(cf_store_purge_expired(s, 1499, &purged) && purged == 0);
-    CHECK(cf_store_purge_expired(s, 1500, &purged) && purged == 1);
+    CHECK(cf_store_purge_expired(s, 1499, &purged, NULL) && purged == 0);
+    CHECK(cf_store_purge_expired(s, 1500, &purged, NULL) && purged == 1);
     cf_object_free(&o);
     cf_object_free(&got);
 }

@@ -157,6 +157,8 @@ static void test_durations_and_policy(void)
     CHECK(cf_iso_duration("P1Y2M", &s) && s == 365 * 86400 + 60 * 86400);
     CHECK(cf_iso_duration("PT12H30M5S", &s) && s == 12 * 3600 + 30 * 60 + 5);
     CHECK(cf_iso_duration("P1W", &s) && s == 7 * 86400);
+    CHECK(!cf_iso_duration("P101Y", &s));
+    CHECK(!cf_iso_duration("P99999999Y99999999Y99999999Y", &s));
     const char *bad[] = {"", "P", "90D", "PT", "P1H", "PT1D", "P-1D", "P1DT", "P1.5D", "P1X"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK(!cf_iso_duration(bad[i], &s));
@@ -178,6 +180,9 @@ static void test_durations_and_policy(void)
         "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"1 day\"},\"action\":{\"type\":\"Rotate\"}}]}",
         "{\"attributes\":{\"expiryTime\":5}}",
         "{\"lifetimeActions\":{}}",
+        "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P6D\"},\"action\":{\"type\":\"Rotate\"}}]}",
+        "{\"attributes\":{\"expiryTime\":\"P27D\"}}",
+        "{\"attributes\":{\"expiryTime\":\"P99999999Y99999999Y\"}}",
     };
     for (size_t i = 0; i < sizeof bad_bodies / sizeof *bad_bodies; i++) {
         body = json_loads(bad_bodies[i], 0, NULL);

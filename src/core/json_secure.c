@@ -1,0 +1,51 @@
+/* Wiping allocator for jansson; see json_secure.h.  Each block carries its
+ * length in a header so that free can wipe exactly what was allocated. */
+#include "json_secure.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "secmem.h"
+
+typedef union {
+    size_t len;
+    max_align_t align;
+} cf_json_hdr;
+
+static void *cf_json_malloc(size_t len)
+{
+    if (len > SIZE_MAX - sizeof(cf_json_hdr))
+        return NULL;
+    cf_json_hdr *h = malloc(sizeof *h + len);
+    if (!h)
+        return NULL;
+    h->len = len;
+    return h + 1;
+}
+
+static void cf_json_free(void *p)
+{
+    if (!p)
+        return;
+    cf_json_hdr *h = (cf_json_hdr *)p - 1;
+    cf_memzero(p, h->len);
+    free(h);
+}
+
+void cf_json_use_wiping_alloc(void)
+{
+    json_set_alloc_funcs(cf_json_malloc, cf_json_free);
+}
+
+void cf_json_free_text(char *text)
+{
+    json_malloc_t m;
+    json_free_t f;
+    json_get_alloc_funcs(&m, &f);
+    if (f)
+        f(text);
+    else
+        free(text);
+}
