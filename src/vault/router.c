@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "log.h"
 #include "rbac.h"
 #include "vault.h"
@@ -121,6 +122,47 @@ static void cf_reply_routed_error(cf_vault_call *call, char **seg, size_t n)
     cf_vault_reply_error(call, "NotFound");
 }
 
+/* Operations that change state are durable in the audit log before the
+ * client hears of them; reads and key operations ride on the next sync. */
+static bool cf_changes_state(const cf_vault_call *call)
+{
+    static const char *const pure[] = {"/encrypt/action", "/decrypt/action", "/wrap/action",
+                                       "/unwrap/action", "/sign/action", "/verify/action",
+                                       "/rng/action", "/read", "/readMetadata/action",
+                                       "/getSecret/action", "/backup/action"};
+    if (strcmp(call->http->method, "GET") == 0 || call->resp->status >= 400)
+        return false;
+    size_t n = call->action ? strlen(call->action) : 0;
+    for (size_t i = 0; i < sizeof pure / sizeof *pure; i++) {
+        size_t m = strlen(pure[i]);
+        if (n >= m && strcmp(call->action + n - m, pure[i]) == 0)
+            return false;
+    }
+    return true;
+}
+
+/* One audit line per request: who, from where, what, on which object, and
+ * how it ended.  Never bodies, tokens or query strings. */
+static void cf_audit_request(cf_vault_call *call, const char *operation)
+{
+    unsigned status = call->resp->status;
+    cf_audit_event ev = {
+        .request_id = call->http->request_id,
+        .principal = call->caller.object_id,
+        .client = call->http->client_addr,
+        .operation = call->action ? call->action : operation,
+        .object = call->http->path,
+        .result = status < 400 ? "success" : status == 401 || status == 403 ? "denied" : "failure",
+        .status = status,
+    };
+    if (!cf_audit_append(call->vault->audit, &ev, cf_changes_state(call))) {
+        cf_log(CF_LOG_ERROR, call->http->request_id, "audit log append failed: %s",
+               cf_error_detail());
+        cf_error_raise(CF_ERR_IO, __FILE__, __LINE__, "audit log unavailable");
+        cf_vault_reply_error(call, NULL);
+    }
+}
+
 static void cf_log_request(cf_vault_call *call, const struct timespec *start)
 {
     struct timespec end;
@@ -141,6 +183,7 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
     cf_vault_call call = {.vault = vault, .http = req, .resp = resp};
 
     if (cf_identity_route(vault, req, resp)) {
+        cf_audit_request(&call, "identity");
         cf_log_request(&call, &start);
         return;
     }
@@ -163,5 +206,6 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
         cf_reply_routed_error(&call, seg, n);
     }
     json_decref(call.body);
+    cf_audit_request(&call, call.caller.object_id[0] ? "unknown" : "authenticate");
     cf_log_request(&call, &start);
 }

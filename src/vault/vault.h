@@ -46,6 +46,7 @@ typedef struct {
     cf_seal *seal;
     uint8_t *data_key;    /* CF_DATA_KEY_LEN bytes, secret memory */
     cf_pkey *token_key;   /* signs access tokens */
+    struct cf_audit *audit;/* DIR/audit.log */
     char token_kid[64];
 } cf_vault;
 
