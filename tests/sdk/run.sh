@@ -27,7 +27,7 @@ export COFFER_BIN
 vault_bin="$COFFER_BIN/coffer-vault"
 [ -x "$vault_bin" ] || { echo "run.sh: $vault_bin not built" >&2; exit 1; }
 command -v node >/dev/null || { echo "run.sh: node not found" >&2; exit 1; }
-if [ ! -d "$here/node_modules/@azure/keyvault-keys" ]; then
+if [ ! -d "$here/node_modules/@azure/keyvault-keys" ] || [ ! -d "$here/node_modules/@azure/keyvault-secrets" ]; then
   echo "run.sh: installing the SDKs from package-lock.json (npm ci)"
   (cd "$here" && npm ci --silent --no-audit --no-fund)
 fi
@@ -54,13 +54,14 @@ cleanup() {
     for _ in $(seq 1 50); do kill -0 "$node_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$node_pid" 2>/dev/null
   fi
-  # The first server (ours) and any the suite left behind (harness pid files).
+  # The first server (ours) and any the suite left behind (harness pid files;
+  # they include servers on other data dirs under $work, see createSite).
   local pids="$server_pid"
   if [ -d "$dir/logs/pids" ]; then
     pids="$pids $(ls "$dir/logs/pids" 2>/dev/null | tr '\n' ' ')"
   fi
   for p in $pids; do
-    if [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -q "coffer-vault.*--data-dir $dir"; then
+    if [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -q "coffer-vault.*--data-dir $work/"; then
       echo "run.sh: killing leftover coffer-vault pid $p"
       kill -KILL "$p" 2>/dev/null
     fi

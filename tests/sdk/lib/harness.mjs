@@ -84,13 +84,21 @@ export class Vault {
 
 // Starts coffer-vault on DIR:PORT with extra args and waits until it answers
 // the unauthenticated challenge (401) on GET /keys.
-export async function startVault(args = [], { timeoutMs = 60000 } = {}) {
-  const log = fs.openSync(LOG_FILE, "a");
+export async function startVault(args = [], opts = {}) {
+  return spawnVault(null, args, opts);
+}
+
+// The same for a Site (createSite): its own data dir, port and log.
+async function spawnVault(site, args, { timeoutMs = 60000 } = {}) {
+  const dir = site ? site.dir : DIR;
+  const port = site ? site.port : PORT;
+  const logFile = site ? site.logFile : LOG_FILE;
+  const log = fs.openSync(logFile, "a");
   fs.writeSync(log, `\n==== harness: start coffer-vault ${args.join(" ")} at ${new Date().toISOString()}\n`);
   const env = { ...process.env };
   // ASan in the test build: a leak report at exit must not hide the log.
   const child = spawn(path.join(BIN, "coffer-vault"),
-    ["--data-dir", DIR, "--listen", `127.0.0.1:${PORT}`, ...args],
+    ["--data-dir", dir, "--listen", `127.0.0.1:${port}`, ...args],
     { stdio: ["ignore", log, log], env });
   fs.closeSync(log);
   const v = new Vault(child);
@@ -99,26 +107,113 @@ export async function startVault(args = [], { timeoutMs = 60000 } = {}) {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
-    if (v.exitInfo) throw new Error(`coffer-vault exited during start-up: ${JSON.stringify(v.exitInfo)}\n${tailLog()}`);
-    try {
-      const r = await request("GET", "/keys", { timeoutMs: 2000 });
-      if (r.status === 401) return v;
-      last = `status ${r.status}`;
-    } catch (e) {
-      last = e.code ?? e.message;
+    if (v.exitInfo) throw new Error(`coffer-vault exited during start-up: ${JSON.stringify(v.exitInfo)}\n${tailLog(30, logFile)}`);
+    // A first start creates the CA before it listens.
+    if (!site || fs.existsSync(path.join(dir, "tls", "ca.crt"))) {
+      try {
+        const r = await request("GET", "/keys", { timeoutMs: 2000, site });
+        if (r.status === 401) return v;
+        last = `status ${r.status}`;
+      } catch (e) {
+        last = e.code ?? e.message;
+      }
     }
     await sleep(100);
   }
   await v.kill();
-  throw new Error(`coffer-vault not ready within ${timeoutMs} ms (last: ${last})\n${tailLog()}`);
+  throw new Error(`coffer-vault not ready within ${timeoutMs} ms (last: ${last})\n${tailLog(30, logFile)}`);
 }
 
-export function tailLog(lines = 30) {
+export function tailLog(lines = 30, file = LOG_FILE) {
   try {
-    return fs.readFileSync(LOG_FILE, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch {
     return "(no log)";
   }
+}
+
+// Runs coffer-vault to completion (for start-up failures): resolves to
+// {code, signal, log} where log is what this run appended to the log file.
+export async function runVaultToExit(site, args = [], { timeoutMs = 60000 } = {}) {
+  const logFile = site ? site.logFile : LOG_FILE;
+  const before = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+  const v = await (async () => {
+    const log = fs.openSync(logFile, "a");
+    const child = spawn(path.join(BIN, "coffer-vault"),
+      ["--data-dir", site ? site.dir : DIR, "--listen", `127.0.0.1:${site ? site.port : PORT}`, ...args],
+      { stdio: ["ignore", log, log], env: { ...process.env } });
+    fs.closeSync(log);
+    const vault = new Vault(child);
+    running.add(vault);
+    fs.writeFileSync(path.join(PID_DIR, String(child.pid)), "");
+    return vault;
+  })();
+  const info = await withTimeout(v.exited, timeoutMs);
+  if (!info) {
+    await v.kill();
+    throw new Error(`coffer-vault ${args.join(" ")} still running after ${timeoutMs} ms`);
+  }
+  const log = fs.readFileSync(logFile).subarray(before).toString("utf8");
+  return { ...info, log };
+}
+
+// ---------------------------------------------------------------- more vaults
+
+// Another vault beside run.sh's: a data directory (not yet initialised)
+// next to DIR, so that run.sh removes it, and a free loopback port.  Its
+// CA is trusted through its own https agent (NODE_EXTRA_CA_CERTS covers
+// only run.sh's), so use it with request(..., {site}).
+let siteSeq = 0;
+export class Site {
+  constructor(dir, port) {
+    this.dir = dir;
+    this.port = port;
+    this.url = `https://127.0.0.1:${port}`;
+    this.logFile = path.join(dir, "logs", "vault.log");
+    this._agent = null;
+  }
+
+  agent() {
+    if (!this._agent) {
+      this._agent = new https.Agent({ ca: fs.readFileSync(path.join(this.dir, "tls", "ca.crt")), keepAlive: false });
+    }
+    return this._agent;
+  }
+
+  bootstrap() {
+    return JSON.parse(fs.readFileSync(path.join(this.dir, "bootstrap.json"), "utf8"));
+  }
+
+  start(args = [], opts = {}) {
+    return spawnVault(this, args, opts);
+  }
+
+  runToExit(args = [], opts = {}) {
+    return runVaultToExit(this, args, opts);
+  }
+
+  tailLog(lines = 30) {
+    return tailLog(lines, this.logFile);
+  }
+}
+
+export async function freePort() {
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function createSite(label = "site") {
+  siteSeq += 1;
+  const dir = path.join(path.dirname(DIR), `${label}-${process.pid}-${siteSeq}`);
+  fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
+  return new Site(dir, await freePort());
 }
 
 // ---------------------------------------------------------------- raw HTTPS
@@ -128,9 +223,14 @@ export function tailLog(lines = 30) {
 //   query: object of extra parameters; apiVersion: string, or null to omit,
 //   default "7.5".  body: object (JSON-encoded) or string/Buffer (sent as is).
 // Returns {status, headers, text, json}.
+//   site: a Site (another vault on its own data dir and port, see
+//   createSite) instead of run.sh's vault.
 export function request(method, p, opts = {}) {
-  const { token, body, headers = {}, query = {}, apiVersion = "7.5", timeoutMs = 60000, rawQuery } = opts;
-  const url = new URL(p, VAULT_URL);
+  const { token, body, headers = {}, query = {}, apiVersion = "7.5", timeoutMs = 60000, rawQuery, site } = opts;
+  const base = site ? site.url : VAULT_URL;
+  // "//providers/..." (the RBAC API at scope "/") is a path here, not a
+  // scheme-relative URL.
+  const url = p.startsWith("//") ? new URL(base + p) : new URL(p, base);
   if (rawQuery !== undefined) {
     url.search = rawQuery;
   } else {
@@ -146,7 +246,7 @@ export function request(method, p, opts = {}) {
   if (payload) h["content-length"] = String(payload.length);
   if (token) h.authorization = `Bearer ${token}`;
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, headers: h, agent, timeout: timeoutMs }, (res) => {
+    const req = https.request(url, { method, headers: h, agent: site ? site.agent() : agent, timeout: timeoutMs }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
       res.on("end", () => {
@@ -165,11 +265,13 @@ export function request(method, p, opts = {}) {
 }
 
 // Client-credentials token straight from the token endpoint.
-export async function fetchToken({ scope = "https://vault.azure.net/.default", clientSecret } = {}) {
-  const b = bootstrap();
+//   clientId/clientSecret: another service principal (default: the
+//   bootstrap administrator); site: another vault (createSite).
+export async function fetchToken({ scope = "https://vault.azure.net/.default", clientId, clientSecret, site } = {}) {
+  const b = site ? site.bootstrap() : bootstrap();
   const form = new URLSearchParams({
     grant_type: "client_credentials",
-    client_id: b.client_id,
+    client_id: clientId ?? b.client_id,
     client_secret: clientSecret ?? b.client_secret,
     scope,
   });
@@ -177,6 +279,7 @@ export async function fetchToken({ scope = "https://vault.azure.net/.default", c
     apiVersion: null,
     body: form.toString(),
     headers: { "content-type": "application/x-www-form-urlencoded" },
+    site,
   });
   return r;
 }
@@ -197,10 +300,12 @@ const AZURE_ENV = [
   "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
 ];
 
-export async function secretCredential() {
+// The bootstrap administrator's, or another service principal's
+// ({clientId, clientSecret}, e.g. from POST /coffer/principals).
+export async function secretCredential({ clientId, clientSecret } = {}) {
   const { ClientSecretCredential } = await import("@azure/identity");
   const b = bootstrap();
-  return new ClientSecretCredential(b.tenant_id, b.client_id, b.client_secret, {
+  return new ClientSecretCredential(b.tenant_id, clientId ?? b.client_id, clientSecret ?? b.client_secret, {
     authorityHost: b.authority_host,
     disableInstanceDiscovery: true,
   });
@@ -224,6 +329,11 @@ export const clientOptions = { disableChallengeResourceVerification: true };
 export async function keyClient(credential, extra = {}) {
   const { KeyClient } = await import("@azure/keyvault-keys");
   return new KeyClient(VAULT_URL, credential ?? (await secretCredential()), { ...clientOptions, ...extra });
+}
+
+export async function secretClient(credential, extra = {}) {
+  const { SecretClient } = await import("@azure/keyvault-secrets");
+  return new SecretClient(VAULT_URL, credential ?? (await secretCredential()), { ...clientOptions, ...extra });
 }
 
 export async function cryptoClient(keyOrId, credential, extra = {}) {
