@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "ids.h"
+#include "log.h"
 #include "secmem.h"
 
 struct cf_http_server {
@@ -228,14 +229,15 @@ static void *cf_http_uri_log(void *cls, const char *uri, struct MHD_Connection *
 CF_PRINTF(2, 0) static void cf_http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    /* libmicrohttpd's own diagnostics (TLS handshake failures and the like):
-     * one line each on stderr; they never contain request bodies. */
+    /* libmicrohttpd's own diagnostics (TLS handshake failures and the like)
+     * at debug level, escaped like every log line; they never contain
+     * request bodies. */
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = 0;
-    fprintf(stderr, "{\"level\":\"debug\",\"component\":\"http\",\"msg\":\"%s\"}\n", line);
+    cf_log(CF_LOG_DEBUG, NULL, "http: %s", line);
 }
 
 static bool cf_http_parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
