@@ -48,6 +48,92 @@ after(async () => {
   if (vault) assert.deepEqual(await vault.stop(), { code: 0, signal: null }, "clean exit on SIGTERM");
 });
 
+describe("principals created through the API, with narrower roles", () => {
+  test("client-secret rotation: the old secret works until deleted, then 401 invalid_client", T, async () => {
+    const admin = await adm.adminToken();
+    const name = h.uniqueName("rot");
+    await sc.setSecret(name, "rotated");
+    const { principal: p } = await adm.principalWithRole("Key Vault Secrets User", [`/secrets/${name}`]);
+    const tokenWith = (secret) => h.fetchToken({ clientId: p.client_id, clientSecret: secret });
+    const r = await h.request("POST", `/coffer/principals/${p.object_id}/secrets`, { token: admin, body: { secret_expires_in_days: 30 } });
+    assert.equal(r.status, 201, r.text);
+    assert.ok(r.json.client_secret && r.json.client_secret !== p.client_secret);
+    assert.notEqual(r.json.secret_id, p.secret_id);
+    assert.ok(Math.abs(r.json.secret_expires - (Date.now() / 1000 + 30 * 86400)) < 300, `secret_expires ${r.json.secret_expires}`);
+    const info = await h.request("GET", `/coffer/principals/${p.object_id}`, { token: admin });
+    assert.equal(info.status, 200, info.text);
+    assert.deepEqual(info.json.secrets.map((x) => x.id).sort(), [p.secret_id, r.json.secret_id].sort());
+    assert.ok(!info.text.includes(p.client_secret) && !info.text.includes(r.json.client_secret), "secrets are never returned again");
+
+    // Both work, through the SDK too.
+    for (const secret of [p.client_secret, r.json.client_secret]) {
+      assert.equal((await tokenWith(secret)).status, 200);
+      const c = new SecretClient(h.VAULT_URL, await h.secretCredential({ clientId: p.client_id, clientSecret: secret }), h.clientOptions);
+      assert.equal((await c.getSecret(name)).value, "rotated");
+      await assert.rejects(c.setSecret(name, "no"), rbacDenied);
+    }
+    const del = await h.request("DELETE", `/coffer/principals/${p.object_id}/secrets/${p.secret_id}`, { token: admin });
+    assert.equal(del.status, 204, del.text);
+    const old = await tokenWith(p.client_secret);
+    assert.equal(old.status, 401, old.text);
+    assert.equal(old.json?.error, "invalid_client", old.text);
+    assert.equal((await tokenWith(r.json.client_secret)).status, 200);
+  });
+
+  test("a managed identity created through the API reads only the secret it is assigned", T, async () => {
+    const name = h.uniqueName("mi");
+    const other = h.uniqueName("mi");
+    await sc.setSecret(name, "for-the-identity");
+    await sc.setSecret(other, "not-for-it");
+    const mi = await adm.createPrincipal({ kind: "managedIdentity", name: h.uniqueName("mi") });
+    assert.equal(mi.kind, "managedIdentity");
+    assert.ok(mi.identity_header && !mi.client_secret);
+    await adm.assignRole({ scope: `/secrets/${name}`, role: "Key Vault Secrets User", principalId: mi.object_id });
+    const msi = (header, clientId = mi.client_id) => h.request("GET", "/msi/token", {
+      apiVersion: "2019-08-01",
+      query: { resource: "https://vault.azure.net", client_id: clientId },
+      headers: header === undefined ? {} : { "X-IDENTITY-HEADER": header },
+    });
+    const t = await msi(mi.identity_header);
+    assert.equal(t.status, 200, t.text);
+    const claims = JSON.parse(Buffer.from(t.json.access_token.split(".")[1], "base64url"));
+    assert.equal(claims.oid, mi.object_id);
+    for (const bad of [await msi(undefined), await msi("wrong"), await msi(h.bootstrap().identity_header)]) {
+      assert.ok(bad.status >= 400 && bad.status < 500, `refused: ${bad.status} ${bad.text}`);
+    }
+    const token = t.json.access_token;
+    const g = await h.request("GET", `/secrets/${name}/`, { token });
+    assert.equal(g.status, 200, g.text);
+    assert.equal(g.json.value, "for-the-identity");
+    for (const [m, p, body] of [["GET", `/secrets/${other}/`], ["GET", "/secrets"], ["PUT", `/secrets/${name}`, { value: "x" }], ["GET", "/keys"]]) {
+      const r = await h.request(m, p, { token, body });
+      assert.ok(adm.isRbacDenial(r), `${m} ${p}: ${r.status} ${r.text}`);
+    }
+    // The SDK's ManagedIdentityCredential (App Service source) with its client id.
+    const saved = { e: process.env.IDENTITY_ENDPOINT, h: process.env.IDENTITY_HEADER };
+    process.env.IDENTITY_ENDPOINT = h.bootstrap().identity_endpoint;
+    process.env.IDENTITY_HEADER = mi.identity_header;
+    try {
+      const { ManagedIdentityCredential } = await import("@azure/identity");
+      const c = new SecretClient(h.VAULT_URL, new ManagedIdentityCredential({ clientId: mi.client_id }), h.clientOptions);
+      assert.equal((await c.getSecret(name)).value, "for-the-identity");
+      await assert.rejects(c.getSecret(other), rbacDenied);
+    } finally {
+      for (const [k, v] of [["IDENTITY_ENDPOINT", saved.e], ["IDENTITY_HEADER", saved.h]]) {
+        if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      }
+    }
+    // Deleting the principal ends it.
+    const del = await h.request("DELETE", `/coffer/principals/${mi.object_id}`, { token: await adm.adminToken() });
+    assert.equal(del.status, 204, del.text);
+    const after = await msi(mi.identity_header);
+    assert.ok(after.status >= 400 && after.status < 500, `deleted identity: ${after.status} ${after.text}`);
+    // A token issued before the deletion no longer reads anything.
+    const stale = await h.request("GET", `/secrets/${name}/`, { token });
+    assert.ok(stale.status === 401 || stale.status === 403, `token of a deleted principal: ${stale.status} ${stale.text}`);
+  });
+});
+
 describe("secrets as a Key Vault Secrets Officer (non-admin service principal)", () => {
   test("the principal was created through the API and holds only Secrets Officer at /", T, async () => {
     const p = officer.principal;
