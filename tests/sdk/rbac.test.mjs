@@ -342,6 +342,85 @@ describe("object scope", () => {
   });
 });
 
+describe("the role assignment API (rbac.json wire shapes)", () => {
+  test("PUT 201 / GET 200 / list with $filter / DELETE 200 / then 404 RoleAssignmentNotFound, at every scope spelling", T, async () => {
+    const k = h.uniqueName("ra");
+    await adminCall("PUT", `/keys/${k}`, { key: rsaJwk }, 200);
+    const p = await adm.createPrincipal({ token: admin });
+    const reader = adm.ROLE_DEFINITION_PREFIX + adm.ROLES["Key Vault Reader"].id;
+    // [URL prefix before "providers/", the scope it means, the id's prefix]
+    const spellings = [
+      ["//", "/", ""], ["/", "/", ""], ["///", "/", ""],
+      [`/keys/${k}/`, `/keys/${k}`, `/keys/${k}`],
+      ["/keys/", "/keys", "/keys"], ["/secrets/", "/secrets", "/secrets"],
+    ];
+    for (const [prefix, scope, idPrefix] of spellings) {
+      const name = randomUUID();
+      const url = `${prefix}providers/Microsoft.Authorization/roleAssignments/${name}`;
+      const put = await h.request("PUT", url, { token: admin, body: { properties: { roleDefinitionId: reader, principalId: p.object_id } } });
+      assert.equal(put.status, 201, `PUT ${url}: ${put.text}`);
+      assert.deepEqual(put.json, {
+        id: `${idPrefix}/providers/Microsoft.Authorization/roleAssignments/${name}`,
+        name,
+        type: "Microsoft.Authorization/roleAssignments",
+        properties: { scope, roleDefinitionId: reader, principalId: p.object_id },
+      });
+      const get = await h.request("GET", url, { token: admin });
+      assert.equal(get.status, 200, get.text);
+      assert.deepEqual(get.json, put.json);
+      const list = await h.request("GET", `${prefix}providers/Microsoft.Authorization/roleAssignments`, {
+        token: admin, query: { $filter: `principalId eq '${p.object_id}'` },
+      });
+      assert.equal(list.status, 200, list.text);
+      assert.ok(list.json.value.every((a) => a.properties.principalId === p.object_id), "filtered by principal");
+      assert.ok(list.json.value.some((a) => a.name === name), `listed at ${scope}`);
+      const del = await h.request("DELETE", url, { token: admin });
+      assert.equal(del.status, 200, del.text);
+      assert.deepEqual(del.json, put.json, "DELETE returns the deleted assignment");
+      for (const m of ["GET", "DELETE"]) {
+        const gone = await h.request(m, url, { token: admin });
+        assert.equal(gone.status, 404, `${m} after delete: ${gone.text}`);
+        assert.equal(gone.json?.error?.code, "RoleAssignmentNotFound", gone.text);
+        assert.match(gone.json.error.message, /Requested role assignment not found/);
+      }
+    }
+  });
+
+  test("an assignment at /keys covers every key and no secret", T, async () => {
+    const [k1, k2] = [h.uniqueName("col"), h.uniqueName("col")];
+    for (const k of [k1, k2]) {
+      await adminCall("PUT", `/keys/${k}`, { key: rsaJwk }, 200);
+      await adminCall("PUT", `/secrets/${k}`, { value: "s" }, 200);
+    }
+    const { token } = await adm.principalWithRole("Key Vault Reader", ["/keys"]);
+    for (const k of [k1, k2]) {
+      assert.equal((await h.request("GET", `/keys/${k}/`, { token })).status, 200);
+      assert.equal((await h.request("GET", `/keys/${k}/rotationpolicy`, { token })).status, 200);
+      assert.ok(adm.isRbacDenial(await h.request("GET", `/secrets/${k}/versions`, { token })));
+    }
+    assert.ok(adm.isRbacDenial(await h.request("GET", "/secrets", { token })));
+  });
+
+  test("bad assignment requests -> 400/404, nothing created", T, async () => {
+    const p = await adm.createPrincipal({ token: admin });
+    const good = adm.ROLE_DEFINITION_PREFIX + adm.ROLES["Key Vault Reader"].id;
+    const cases = [
+      ["not a GUID name", adm.rbacPath("/", "roleAssignments/not-a-guid"), { properties: { roleDefinitionId: good, principalId: p.object_id } }],
+      ["unknown role", adm.rbacPath("/", `roleAssignments/${randomUUID()}`), { properties: { roleDefinitionId: adm.ROLE_DEFINITION_PREFIX + randomUUID(), principalId: p.object_id } }],
+      ["unknown principal", adm.rbacPath("/", `roleAssignments/${randomUUID()}`), { properties: { roleDefinitionId: good, principalId: randomUUID() } }],
+      ["no properties", adm.rbacPath("/", `roleAssignments/${randomUUID()}`), { principalId: p.object_id }],
+      ["bad scope", adm.rbacPath("/certificates/x", `roleAssignments/${randomUUID()}`), { properties: { roleDefinitionId: good, principalId: p.object_id } }],
+    ];
+    for (const [what, url, body] of cases) {
+      const r = await h.request("PUT", url, { token: admin, body });
+      assert.ok([400, 404].includes(r.status), `${what}: ${r.status} ${r.text}`);
+      assert.ok(r.json?.error?.code, `${what}: an error body: ${r.text}`);
+    }
+    const list = await h.request("GET", adm.rbacPath("/", "roleAssignments"), { token: admin, query: { $filter: `principalId eq '${p.object_id}'` } });
+    assert.deepEqual(list.json.value, [], list.text);
+  });
+});
+
 describe("managing access", () => {
   test("only Key Vault Administrator may manage role assignments and principals", T, async () => {
     const problems = [];
