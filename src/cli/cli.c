@@ -3,6 +3,7 @@
  * REST API, api-version 2025-07-01).
  *
  *   coffer [connection options] key COMMAND [NAME] [options] [--output json]
+ *   coffer [connection options] principal|role COMMAND [ARG] [options] [--output json]
  *   coffer audit verify FILE [options] [--output json]   (local, no connection)
  *
  * Argument parsing is table-driven: every "--name" is looked up in the
@@ -30,7 +31,7 @@
 typedef struct {
     const char *name;
     bool (*run)(cf_cli *cli);
-    size_t n_pos; /* positionals after the command word: 0 or 1 (NAME) */
+    size_t n_pos; /* positionals after the command word: 0 or 1 (NAME, OBJECT_ID...) */
     const char *opts; /* space-separated option names the command accepts */
     const char *usage;
     const char *group; /* the first word; NULL means "key" */
@@ -70,6 +71,21 @@ static const cf_cli_command cf_commands[] = {
      "verify NAME --alg A --signature B64URL (--digest B64URL | --in FILE) [--version V]"},
     {"verify", cf_cmd_audit_verify, 1, "expect-lines expect-head",
      "verify FILE [--expect-lines N] [--expect-head HASH]", "audit", true},
+    {"create", cf_cmd_principal_create, 0, "name kind secret-expires-days",
+     "create --name NAME [--kind sp|mi] [--secret-expires-days N]", "principal"},
+    {"list", cf_cmd_principal_list, 0, "", "list", "principal"},
+    {"show", cf_cmd_principal_show, 1, "", "show OBJECT_ID", "principal"},
+    {"delete", cf_cmd_principal_delete, 1, "", "delete OBJECT_ID", "principal"},
+    {"secret-rotate", cf_cmd_principal_rotate, 1, "secret-expires-days remove-old",
+     "secret-rotate OBJECT_ID [--secret-expires-days N] [--remove-old]", "principal"},
+    {"definitions", cf_cmd_role_definitions, 0, "", "definitions", "role"},
+    {"assign", cf_cmd_role_assign, 0, "role principal scope",
+     "assign --role NAME|GUID --principal OBJECT_ID\n"
+     "                  [--scope /|/keys|/secrets|/keys/NAME|/secrets/NAME]",
+     "role"},
+    {"list", cf_cmd_role_list, 0, "principal scope",
+     "list [--principal OBJECT_ID] [--scope SCOPE]", "role"},
+    {"remove", cf_cmd_role_remove, 1, "scope", "remove ASSIGNMENT_NAME [--scope SCOPE]", "role"},
 };
 
 static const char *cf_group(const cf_cli_command *cmd)
@@ -79,7 +95,7 @@ static const char *cf_group(const cf_cli_command *cmd)
 
 static const char *const cf_global_opts =
     "vault tenant client-id client-secret ca-cert bootstrap output help";
-static const char *const cf_flag_names = "help disabled enable disable";
+static const char *const cf_flag_names = "help disabled enable disable remove-old";
 
 /* ---- error bookkeeping ---- */
 
@@ -181,6 +197,7 @@ static void cf_print_usage(FILE *out)
 {
     fprintf(out,
             "usage: coffer [connection options] key COMMAND [NAME] [options] [--output json]\n"
+            "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
             "       coffer audit verify FILE [options] [--output json]\n"
             "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
@@ -266,6 +283,14 @@ static const cf_cli_command *cf_find_command(const char *group, const char *name
     return NULL;
 }
 
+static bool cf_known_group(const char *group)
+{
+    for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
+        if (strcmp(cf_group(&cf_commands[i]), group) == 0)
+            return true;
+    return false;
+}
+
 /* Parses the command line into `cli`; *cmd is NULL when only help was asked. */
 static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **cmd)
 {
@@ -275,8 +300,9 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
     CF_GUARD(cf_parse_argv(argc, argv, cli->args, words, &n_words, CF_CLI_MAX_POS + 2));
     if (n_words == 0 && cf_cli_flag(cli, "help"))
         return true;
-    if (n_words < 2 || (strcmp(words[0], "key") != 0 && strcmp(words[0], "audit") != 0))
-        return cf_cli_usage("expected 'key COMMAND' or 'audit verify' (try --help)");
+    if (n_words < 2 || !cf_known_group(words[0]))
+        return cf_cli_usage(
+            "expected 'key|principal|role COMMAND' or 'audit verify' (try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)
         return cf_cli_usage("unknown command '%s %.64s'", words[0], words[1]);
@@ -287,8 +313,14 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         return cf_cli_usage("usage: coffer %s %s", cf_group(*cmd), (*cmd)->usage);
     for (size_t i = 2; i < n_words; i++)
         cli->args->pos[cli->args->n_pos++] = words[i];
-    if (cli->args->n_pos == 1 && !(*cmd)->local)
+    /* They go into URL paths: key names, or the GUIDs that principal and
+     * role commands take (object ids, assignment names). */
+    if (cli->args->n_pos == 1 && strcmp(cf_group(*cmd), "key") == 0)
         CF_GUARD(cf_cli_check_name(cli->args->pos[0]));
+    else if (cli->args->n_pos == 1 && !(*cmd)->local)
+        CF_GUARD(cf_cli_check_guid(strcmp(cf_group(*cmd), "role") == 0 ? "assignment name"
+                                                                        : "object id",
+                                   cli->args->pos[0]));
     const char *version = cf_cli_opt(cli, "version");
     if (version)
         CF_GUARD(cf_cli_check_version(version));

@@ -8,6 +8,9 @@
  *   keys_cmd.c   key management commands (create ... rotate)
  *   crypto_cmd.c key operations (encrypt, decrypt, sign, verify)
  *   audit_cmd.c  audit verify: checks an audit log file (local, no connection)
+ *   principal_cmd.c  principal administration (create, list, show, delete,
+ *                secret-rotate) on the vault's own /coffer/principals API
+ *   role_cmd.c   RBAC: role definitions, role assignments (assign, list, remove)
  *
  * Every helper returns a must-use bool with the reason in the thread-local
  * error (result.h).  A command that fails because of how it was invoked
@@ -148,5 +151,26 @@ CF_MUST_USE bool cf_cmd_verify(cf_cli *cli);
 
 /* ---- audit_cmd.c ---- */
 CF_MUST_USE bool cf_cmd_audit_verify(cf_cli *cli);
+
+/* ---- principal_cmd.c ---- */
+/* Object ids, client ids, assignment names: 8-4-4-4-12 hex digits. */
+bool cf_cli_is_guid(const char *s);
+/* A usage error naming `what` unless `s` is a GUID. */
+CF_MUST_USE bool cf_cli_check_guid(const char *what, const char *s);
+/* One readable "label: value" line (nothing for NULL), and one table cell
+ * padded to `width`; service strings have control characters replaced. */
+void cf_out_line(const char *label, const char *value);
+void cf_out_cell(const char *s, int width);
+CF_MUST_USE bool cf_cmd_principal_create(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_principal_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_principal_show(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_principal_delete(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_principal_rotate(cf_cli *cli);
+
+/* ---- role_cmd.c ---- */
+CF_MUST_USE bool cf_cmd_role_definitions(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_role_assign(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_role_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_role_remove(cf_cli *cli);
 
 #endif
