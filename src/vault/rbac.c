@@ -275,14 +275,16 @@ static bool cf_assignment_create(cf_vault_call *call, const char *scope, const c
     return cf_vault_reply(call, 201, j);
 }
 
-static bool cf_assignment_get_or_delete(cf_vault_call *call, const char *name, bool del)
+static bool cf_assignment_get_or_delete(cf_vault_call *call, const char *scope, const char *name,
+                                        bool del)
 {
     CF_GUARD(cf_authorize(call, del ? CF_ACT("roleAssignments/delete/action")
                                     : CF_ACT("roleAssignments/read"),
                           "/"));
     cf_role_assignment a;
-    CF_ENSURE(cf_store_assignment_get(call->vault->store, name, &a), CF_ERR_NOT_FOUND,
-              "Requested role assignment not found");
+    CF_ENSURE(cf_store_assignment_get(call->vault->store, name, &a) &&
+                  strcasecmp(a.scope, scope) == 0,
+              CF_ERR_NOT_FOUND, "Requested role assignment not found");
     if (del)
         CF_GUARD(cf_store_assignment_delete(call->vault->store, name));
     json_t *j = cf_assignment_json(&a);
@@ -296,17 +298,20 @@ static bool cf_assignment_list(cf_vault_call *call, const char *scope)
     static _Thread_local cf_role_assignment rows[CF_MAX_ASSIGNMENTS];
     size_t n = 0;
     CF_GUARD(cf_store_assignment_list(call->vault->store, NULL, rows, CF_MAX_ASSIGNMENTS, &n));
-    /* $filter=principalId eq '{id}' narrows to one principal; otherwise
-     * list what applies at or above the scope (Azure's atScope()). */
+    /* As Azure: assignments at, above or below the scope; with
+     * $filter=atScope() only at or above it; $filter=principalId eq '{id}'
+     * narrows to one principal. */
     const char *filter = cf_http_query(call->http, "$filter");
     char principal[40] = "";
-    if (filter && sscanf(filter, "principalId eq '%36[0-9a-fA-F-]'", principal) != 1)
+    bool at_scope = filter && strcasecmp(filter, "atScope()") == 0;
+    if (filter && !at_scope && sscanf(filter, "principalId eq '%36[0-9a-fA-F-]'", principal) != 1)
         principal[0] = 0;
     json_t *list = json_array();
     CF_ENSURE_ALLOC(list);
     for (size_t i = 0; i < n; i++) {
-        if (principal[0] ? strcasecmp(rows[i].principal_id, principal) != 0
-                         : !cf_scope_covers(rows[i].scope, scope))
+        bool related = cf_scope_covers(rows[i].scope, scope) ||
+                       (!at_scope && cf_scope_covers(scope, rows[i].scope));
+        if (!related || (principal[0] && strcasecmp(rows[i].principal_id, principal) != 0))
             continue;
         json_array_append_new(list, cf_assignment_json(&rows[i]));
     }
@@ -349,7 +354,7 @@ bool cf_rbac_route(cf_vault_call *call, const char *path)
     if (strcmp(call->http->method, "PUT") == 0)
         return cf_assignment_create(call, scope, name);
     if (strcmp(call->http->method, "DELETE") == 0)
-        return cf_assignment_get_or_delete(call, name, true);
+        return cf_assignment_get_or_delete(call, scope, name, true);
     CF_ENSURE(cf_is_method(call, "GET"), CF_ERR_BAD_INPUT, "unsupported method");
-    return cf_assignment_get_or_delete(call, name, false);
+    return cf_assignment_get_or_delete(call, scope, name, false);
 }
