@@ -251,8 +251,10 @@ static bool cf_vault_properties(cf_vault *vault, bool fresh)
     }
     CF_GUARD(cf_meta_text(vault, "retention_days", text, sizeof text, &found));
     int days = found ? (int)strtol(text, NULL, 10) : 90;
-    CF_ENSURE(!vault->retention_given || days == vault->retention_days, CF_ERR_BAD_INPUT,
-              "--retention-days differs from the retention this vault was created with");
+    CF_ENSUREF(!vault->retention_given || days == vault->retention_days, CF_ERR_BAD_INPUT,
+               "--retention-days %d differs from the %d days this vault was created with; "
+               "retention is fixed at creation",
+               vault->retention_days, days);
     vault->retention_days = days;
     CF_GUARD(cf_meta_text(vault, "purge_protection", text, sizeof text, &found));
     bool protection = found && strcmp(text, "1") == 0;

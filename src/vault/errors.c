@@ -4,6 +4,7 @@
  * their file:line and shown to the client only as a generic message.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "json_secure.h"
 #include "log.h"
@@ -68,8 +69,12 @@ void cf_vault_reply_error(cf_vault_call *call, const char *not_found_code)
     unsigned status = cf_vault_errors[code].status;
     const char *name = cf_vault_errors[code].code;
     const char *message = cf_error_detail();
+    const char *inner = cf_vault_errors[code].inner;
     if (code == CF_ERR_NOT_FOUND && not_found_code)
         name = not_found_code;
+    /* Disabled secrets name themselves in the inner error, as in Azure. */
+    if (code == CF_ERR_DISABLED && not_found_code && strcmp(not_found_code, "SecretNotFound") == 0)
+        inner = "SecretDisabled";
     if (status >= 500) {
         cf_log(CF_LOG_ERROR, call->http->request_id, "%s at %s: %s", cf_err_name(code),
                cf_error_where(), cf_error_detail());
@@ -79,7 +84,7 @@ void cf_vault_reply_error(cf_vault_call *call, const char *not_found_code)
         cf_vault_reply_challenge(call, message);
         return;
     }
-    cf_vault_render_error(call, status, name, message, cf_vault_errors[code].inner);
+    cf_vault_render_error(call, status, name, message, inner);
 }
 
 void cf_vault_reply_challenge(cf_vault_call *call, const char *message)

@@ -58,8 +58,8 @@ static bool cf_parse_args(int argc, char **argv, cf_vault *v)
         {"version", no_argument, 0, 'V'},            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    int c, index = -1;
+    while ((c = getopt_long(argc, argv, "", opts, &index)) != -1) {
         bool ok = true;
         switch (c) {
         case 'd': ok = snprintf(v->data_dir, sizeof v->data_dir, "%s", optarg) < (int)sizeof v->data_dir; break;
@@ -86,7 +86,12 @@ static bool cf_parse_args(int argc, char **argv, cf_vault *v)
         default: ok = false; break;
         }
         if (!ok) {
-            fprintf(stderr, "coffer-vault: invalid value for an option\n");
+            if (c == 'R')
+                fprintf(stderr, "coffer-vault: --retention-days must be a number of days from 7 to 90\n");
+            else if (index >= 0 && c != '?')
+                fprintf(stderr, "coffer-vault: invalid value for --%s\n", opts[index].name);
+            else
+                cf_usage(stderr);
             return false;
         }
     }

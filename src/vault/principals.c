@@ -12,8 +12,9 @@
  * Service principals authenticate with client secrets at the token
  * endpoint; managed identities with an identity header at /msi/token.
  * A credential is shown once, in the reply that creates it.  Guarded by
- * the principals data actions, which only the Administrator role grants
- * (Reader may list).
+ * the principals data actions, which only the Administrator role grants:
+ * "principals/read/action" is deliberately not a ".../read" action, so
+ * Reader's vaults-wide read pattern does not reach it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -48,7 +49,7 @@ static bool cf_list_each(void *ctx, const cf_principal *p)
 
 static bool cf_principal_list(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("principals/read"), "/"));
+    CF_GUARD(cf_authorize(call, CF_ACT("principals/read/action"), "/"));
     json_t *list = json_array();
     CF_ENSURE_ALLOC(list);
     if (!cf_store_principal_list(call->vault->store, cf_list_each, list)) {
@@ -125,7 +126,7 @@ static bool cf_principal_create(cf_vault_call *call)
 
 static bool cf_principal_show(cf_vault_call *call, const char *oid)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("principals/read"), "/"));
+    CF_GUARD(cf_authorize(call, CF_ACT("principals/read/action"), "/"));
     cf_principal p;
     CF_ENSURE(cf_store_principal_by_oid(call->vault->store, oid, &p), CF_ERR_NOT_FOUND,
               "The principal does not exist.");

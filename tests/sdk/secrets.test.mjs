@@ -285,7 +285,7 @@ describe("secrets as a Key Vault Secrets Officer (non-admin service principal)",
   // Azure: {"error":{"code":"Forbidden","message":"Operation get is not
   // allowed on a disabled secret.","innererror":{"code":"SecretDisabled"}}}
   // (notes/rbac.md section 5).  Known server gap: no innererror.
-  test("a disabled secret's 403 carries innererror SecretDisabled", { ...T, todo: "server omits innererror SecretDisabled" }, async () => {
+  test("a disabled secret's 403 carries innererror SecretDisabled", T, async () => {
     const name = h.uniqueName("dis");
     const s = await sc.setSecret(name, "x", { enabled: false });
     assert.equal(s.properties.enabled, false);
