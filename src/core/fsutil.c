@@ -24,7 +24,7 @@ static bool cf_write_all(int fd, cf_slice data)
     return true;
 }
 
-static bool cf_fsync_dir_of(const char *path)
+bool cf_fsync_dir_of(const char *path)
 {
     char copy[PATH_MAX];
     CF_ENSURE(strlen(path) < sizeof copy, CF_ERR_IO, "path too long");

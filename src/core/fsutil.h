@@ -11,6 +11,9 @@
 #include "buf.h"
 
 CF_MUST_USE bool cf_write_file_atomic(const char *path, cf_slice data, mode_t mode);
+/* fsyncs the directory holding `path`, so a created or renamed entry is
+ * durable. */
+CF_MUST_USE bool cf_fsync_dir_of(const char *path);
 /* Reads a whole file of at most `max` bytes into `out`. */
 CF_MUST_USE bool cf_read_file(const char *path, size_t max, cf_buf *out);
 /* Reads exactly `len` bytes (the file must be that long). */

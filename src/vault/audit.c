@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+
 struct cf_audit {
     pthread_mutex_t mu;
     pthread_cond_t synced; /* signalled after each fdatasync */
@@ -49,19 +51,6 @@ static void cf_hex(const uint8_t h[CF_AUDIT_HASH_LEN], char out[65])
         out[2 * i + 1] = d[h[i] & 15];
     }
     out[64] = 0;
-}
-
-static bool cf_audit_fsync_dir(const char *path)
-{
-    char copy[PATH_MAX];
-    CF_ENSURE(strlen(path) < sizeof copy, CF_ERR_IO, "path too long");
-    snprintf(copy, sizeof copy, "%s", path);
-    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CF_ENSURE(dfd >= 0, CF_ERR_IO, "cannot open the audit log's directory");
-    int rc = fsync(dfd);
-    close(dfd);
-    CF_ENSURE(rc == 0, CF_ERR_IO, "cannot fsync the audit log's directory");
-    return true;
 }
 
 static bool cf_pread_all(int fd, void *buf, size_t len, off_t off)
@@ -170,7 +159,7 @@ bool cf_audit_open(const char *path, cf_audit **out, cf_audit_open_info *info)
         CF_RAISE(CF_ERR_CONFLICT, "the audit log is in use by another process");
         ok = false;
     }
-    ok = ok && (!info->created || cf_audit_fsync_dir(path)) && cf_audit_recover(a, info);
+    ok = ok && (!info->created || cf_fsync_dir_of(path)) && cf_audit_recover(a, info);
     if (ok && fchmod(a->fd, 0600) != 0) {
         CF_RAISE(CF_ERR_IO, "cannot set the audit log's mode");
         ok = false;
