@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "secmem.h"
 
 static const char cf_hex_digits[] = "0123456789abcdef";
 
@@ -380,9 +381,11 @@ static bool cf_slot_read(FILE *f, cf_slot *s)
     return cf_audit_line_hash(line, s->hash);
 }
 
+/* Chain hashes are public, but every hash comparison goes through the one
+ * constant-time compare, so none is ever written the wrong way. */
 static bool cf_eq(const uint8_t *a, const uint8_t *b)
 {
-    return memcmp(a, b, CF_AUDIT_HASH_LEN) == 0;
+    return cf_memeq_ct(a, b, CF_AUDIT_HASH_LEN);
 }
 
 /* Records a broken verdict at `line`; the verified prefix ends before it. */
