@@ -124,15 +124,23 @@ static bool cf_principal_create(cf_vault_call *call)
     return cf_vault_reply(call, 201, reply);
 }
 
+/* A principal and the metadata of its credentials; 404 when absent. */
+static bool cf_principal_load(cf_vault_call *call, const char *oid, cf_principal *p,
+                              cf_credential_info creds[CF_MAX_CREDENTIALS], size_t *n)
+{
+    CF_ENSURE(cf_store_principal_by_oid(call->vault->store, oid, p), CF_ERR_NOT_FOUND,
+              "The principal does not exist.");
+    *n = 0;
+    return cf_store_credential_list(call->vault->store, oid, creds, CF_MAX_CREDENTIALS, n);
+}
+
 static bool cf_principal_show(cf_vault_call *call, const char *oid)
 {
     CF_GUARD(cf_authorize(call, CF_ACT("principals/read/action"), "/"));
     cf_principal p;
-    CF_ENSURE(cf_store_principal_by_oid(call->vault->store, oid, &p), CF_ERR_NOT_FOUND,
-              "The principal does not exist.");
     cf_credential_info creds[CF_MAX_CREDENTIALS];
-    size_t n = 0;
-    CF_GUARD(cf_store_credential_list(call->vault->store, oid, creds, CF_MAX_CREDENTIALS, &n));
+    size_t n;
+    CF_GUARD(cf_principal_load(call, oid, &p, creds, &n));
     json_t *reply = cf_principal_json(&p), *list = json_array();
     for (size_t i = 0; list && i < n; i++)
         json_array_append_new(list, json_pack("{s:I, s:I, s:o}", "id", (json_int_t)creds[i].id,
@@ -161,14 +169,12 @@ static bool cf_secret_add(cf_vault_call *call, const char *oid)
 {
     CF_GUARD(cf_authorize(call, CF_ACT("principals/write/action"), "/"));
     cf_principal p;
-    CF_ENSURE(cf_store_principal_by_oid(call->vault->store, oid, &p), CF_ERR_NOT_FOUND,
-              "The principal does not exist.");
+    cf_credential_info creds[CF_MAX_CREDENTIALS];
+    size_t n;
+    CF_GUARD(cf_principal_load(call, oid, &p, creds, &n));
     int64_t expires = 0, id;
     if (call->body)
         CF_GUARD(cf_expiry(call->body, &expires));
-    cf_credential_info creds[CF_MAX_CREDENTIALS];
-    size_t n = 0;
-    CF_GUARD(cf_store_credential_list(call->vault->store, oid, creds, CF_MAX_CREDENTIALS, &n));
     CF_ENSURE(n < CF_MAX_CREDENTIALS, CF_ERR_CONFLICT,
               "The principal has the maximum number of secrets; remove one first.");
     char secret[CF_SECRET_TEXT];
