@@ -21,6 +21,7 @@
 #define OPENSSL_NO_DEPRECATED
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/buffer.h>
@@ -295,6 +296,75 @@ bool cf_aes_gcm_decrypt(cf_slice key, cf_slice iv, cf_slice aad, cf_slice ct, cf
     uint8_t tail[EVP_MAX_BLOCK_LENGTH];
     int tail_len = 0;
     CF_OSSL_ENSURE(EVP_DecryptFinal_ex(ctx, tail, &tail_len) == 1, CF_ERR_DECRYPT,
+                   CF_DECRYPT_FAILED);
+    CF_ENSURE((size_t)n == ct.len && tail_len == 0, CF_ERR_CRYPTO, NULL);
+    guard.p = NULL;
+    return true;
+}
+
+/* ---- reusable GCM context ----
+ * The EVP context is keyed once; EVP_CipherInit_ex2 with a NULL cipher and
+ * key keeps the schedule and only installs the IV and the direction. */
+
+struct cf_gcm {
+    EVP_CIPHER_CTX *ctx;
+};
+
+bool cf_gcm_new(cf_slice key, cf_gcm **out)
+{
+    const EVP_CIPHER *cipher;
+    CF_GUARD(cf_aes_pick(cf_algs.gcm, key.len, &cipher));
+    CF_SCOPED(cf_free_cipher_ctx) EVP_CIPHER_CTX *ctx = NULL;
+    CF_GUARD(cf_cipher_new(&ctx));
+    CF_OSSL_GUARD(EVP_CipherInit_ex2(ctx, cipher, key.ptr, NULL, 1, NULL));
+    cf_gcm *g = malloc(sizeof *g);
+    CF_ENSURE_ALLOC(g);
+    g->ctx = ctx;
+    ctx = NULL;
+    *out = g;
+    return true;
+}
+
+void cf_gcm_free(cf_gcm *g)
+{
+    if (!g)
+        return;
+    EVP_CIPHER_CTX_free(g->ctx); /* cleanses the key schedule */
+    free(g);
+}
+
+bool cf_gcm_seal(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice pt,
+                 uint8_t *ct, uint8_t tag[CF_GCM_TAG_LEN])
+{
+    CF_GUARD(cf_ensure_int_len(aad.len));
+    CF_GUARD(cf_ensure_int_len(pt.len));
+    CF_OSSL_GUARD(EVP_CipherInit_ex2(g->ctx, NULL, NULL, iv, 1, NULL));
+    int n;
+    CF_GUARD(cf_cipher_update(g->ctx, NULL, &n, aad));
+    CF_GUARD(cf_cipher_update(g->ctx, ct, &n, pt));
+    uint8_t tail[EVP_MAX_BLOCK_LENGTH]; /* GCM emits nothing at the end */
+    int tail_len = 0;
+    CF_OSSL_GUARD(EVP_EncryptFinal_ex(g->ctx, tail, &tail_len));
+    CF_ENSURE((size_t)n == pt.len && tail_len == 0, CF_ERR_CRYPTO, NULL);
+    CF_OSSL_GUARD(EVP_CIPHER_CTX_ctrl(g->ctx, EVP_CTRL_AEAD_GET_TAG, CF_GCM_TAG_LEN, tag));
+    return true;
+}
+
+bool cf_gcm_open(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice ct,
+                 const uint8_t tag[CF_GCM_TAG_LEN], uint8_t *pt)
+{
+    CF_GUARD(cf_ensure_int_len(aad.len));
+    CF_GUARD(cf_ensure_int_len(ct.len));
+    /* Until the tag has verified, whatever reached pt is unauthenticated. */
+    CF_SCOPED(cf_wipe_guard_end) cf_wipe_guard guard = {pt, ct.len};
+    CF_OSSL_GUARD(EVP_CipherInit_ex2(g->ctx, NULL, NULL, iv, 0, NULL));
+    int n;
+    CF_GUARD(cf_cipher_update(g->ctx, NULL, &n, aad));
+    CF_GUARD(cf_cipher_update(g->ctx, pt, &n, ct));
+    CF_OSSL_GUARD(EVP_CIPHER_CTX_ctrl(g->ctx, EVP_CTRL_AEAD_SET_TAG, CF_GCM_TAG_LEN, (void *)tag));
+    uint8_t tail[EVP_MAX_BLOCK_LENGTH];
+    int tail_len = 0;
+    CF_OSSL_ENSURE(EVP_DecryptFinal_ex(g->ctx, tail, &tail_len) == 1, CF_ERR_DECRYPT,
                    CF_DECRYPT_FAILED);
     CF_ENSURE((size_t)n == ct.len && tail_len == 0, CF_ERR_CRYPTO, NULL);
     guard.p = NULL;

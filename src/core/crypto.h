@@ -40,6 +40,22 @@ CF_MUST_USE bool cf_aes_gcm_encrypt(cf_slice key, cf_slice iv, cf_slice aad, cf_
 /* Fails with CF_ERR_DECRYPT (and wipes pt) when the tag does not verify. */
 CF_MUST_USE bool cf_aes_gcm_decrypt(cf_slice key, cf_slice iv, cf_slice aad, cf_slice ct,
                                     cf_slice tag, uint8_t *pt);
+/* A reusable AES-GCM context: the key schedule is computed once by
+ * cf_gcm_new() and each seal/open only sets a fresh IV, so bulk callers
+ * (the extent format) pay no allocation or key setup per message.  A context
+ * holds key material: free it with cf_gcm_free(), which wipes it.  One
+ * context is for one thread at a time. */
+typedef struct cf_gcm cf_gcm;
+
+/* key: 16, 24 or 32 bytes (borrowed; the context keeps its own schedule). */
+CF_MUST_USE bool cf_gcm_new(cf_slice key, cf_gcm **out);
+void cf_gcm_free(cf_gcm *g);
+/* As cf_aes_gcm_encrypt with a fixed-size IV; ct has pt.len bytes. */
+CF_MUST_USE bool cf_gcm_seal(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice pt,
+                             uint8_t *ct, uint8_t tag[CF_GCM_TAG_LEN]);
+/* As cf_aes_gcm_decrypt: CF_ERR_DECRYPT (pt wiped) unless the tag verifies. */
+CF_MUST_USE bool cf_gcm_open(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice ct,
+                             const uint8_t tag[CF_GCM_TAG_LEN], uint8_t *pt);
 /* AES-CBC with a 16/24/32-byte key and 16-byte IV; `pad` selects PKCS#7. */
 CF_MUST_USE bool cf_aes_cbc_encrypt(cf_slice key, cf_slice iv, bool pad, cf_slice pt, cf_buf *out);
 CF_MUST_USE bool cf_aes_cbc_decrypt(cf_slice key, cf_slice iv, bool pad, cf_slice ct, cf_buf *out);
