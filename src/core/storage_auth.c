@@ -134,84 +134,6 @@ typedef struct {
     const char *value;
 } xms_header;
 
-/*
- * Port of @azure/storage-common's SharedKeyComparator (Windows
- * culture-insensitive collation of ASCII header names): three weight
- * levels; weight 0 means "ignored at this level", 1 marks the end.
- */
-static const uint32_t cf_sk_lv0[128] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 1820, 0, 1823,
-    1825, 1827, 1829, 0, 0, 0, 1837, 2051, 0, 0, 1843, 0,
-    3331, 3354, 3356, 3358, 3360, 3362, 3364, 3366, 3368, 3370, 0, 0,
-    0, 0, 0, 0, 0, 3586, 3593, 3594, 3610, 3617, 3619, 3621,
-    3628, 3634, 3637, 3638, 3656, 3665, 3696, 3708, 3710, 3721, 3722, 3729,
-    3737, 3743, 3746, 3748, 3750, 3751, 3753, 0, 0, 0, 1859, 1860,
-    1864, 3586, 3593, 3594, 3610, 3617, 3619, 3621, 3628, 3634, 3637, 3638,
-    3656, 3665, 3696, 3708, 3710, 3721, 3722, 3729, 3737, 3743, 3746, 3748,
-    3750, 3751, 3753, 0, 1868, 0, 1872, 0,
-};
-static const uint32_t cf_sk_lv2[128] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 18, 18, 18, 18, 18, 18, 18,
-    18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18,
-    18, 18, 18, 18, 18, 18, 18, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0,
-};
-static const uint32_t cf_sk_lv4[128] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 32786, 0, 0, 0, 0, 0, 33298, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-static uint32_t culture_weight(int level, const char *s, size_t len, size_t i)
-{
-    static const uint32_t *const tables[3] = {cf_sk_lv0, cf_sk_lv2, cf_sk_lv4};
-    if (i >= len)
-        return 1;
-    return tables[level][lower((uint8_t)s[i]) & 0x7f];
-}
-
-static bool culture_less(const xms_header *a, const xms_header *b)
-{
-    int level = 0;
-    size_t i = 0, j = 0;
-    while (level < 3) {
-        if (level == 2 && i != j)
-            return i > j;
-        uint32_t w1 = culture_weight(level, a->name, a->nlen, i);
-        uint32_t w2 = culture_weight(level, b->name, b->nlen, j);
-        if (w1 == 1 && w2 == 1) {
-            i = j = 0;
-            level++;
-        } else if (w1 == w2) {
-            i++;
-            j++;
-        } else if (w1 == 0) {
-            i++;
-        } else if (w2 == 0) {
-            j++;
-        } else {
-            return w1 < w2;
-        }
-    }
-    return false;
-}
 
 static bool ascii_less(const xms_header *a, const xms_header *b)
 {
@@ -285,7 +207,7 @@ static bool append_canonical_headers(const cf_storage_request *req, unsigned var
     xms_header hs[CF_STORAGE_MAX_XMS_HEADERS];
     size_t n = 0;
     CF_GUARD(collect_xms(req, hs, &n));
-    sort_xms(hs, n, (variant & CF_SHAREDKEY_CULTURE_ORDER) ? culture_less : ascii_less);
+    sort_xms(hs, n, ascii_less);
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < hs[i].nlen; k++)
             CF_GUARD(cf_buf_append_u8(b, lower((uint8_t)hs[i].name[k])));
@@ -570,7 +492,7 @@ bool cf_sharedkey_verify(const cf_storage_request *req, const char *account, cf_
     CF_ENSURE(cf_slice_eq_str(a.account, account), CF_ERR_UNAUTHORIZED,
               "Shared Key account does not match");
 
-    static const unsigned flags[] = {CF_SHAREDKEY_LANG_FIRST, CF_SHAREDKEY_CULTURE_ORDER,
+    static const unsigned flags[] = {CF_SHAREDKEY_LANG_FIRST,
                                      CF_SHAREDKEY_JS_QUERY, CF_SHAREDKEY_NO_FOLD};
     cf_buf base, alt;
     cf_buf_init(&base, CF_STORAGE_MAX_STS);

@@ -69,23 +69,22 @@ typedef struct {
  * switch one rule each to what a real client does instead:
  *   LANG_FIRST    Content-Language before Content-Encoding (released JS
  *                 @azure/storage-common <= 12.5.0);
- *   CULTURE_ORDER x-ms-* names ordered by the Windows culture-insensitive
- *                 collation Azure and the JS SDK use (differs from ASCII
- *                 only for names with '-' or '_' after the prefix);
  *   JS_QUERY      only the last value of a repeated parameter, and
  *                 parameters with an empty value or a second '=' dropped;
  *   NO_FOLD       header values only left-trimmed, inner whitespace kept.
- * The JS SDK's exact form is CF_SHAREDKEY_JS.
+ * CF_SHAREDKEY_JS is the JS SDK's form for every request whose x-ms-*
+ * names sort the same in ASCII and in the Windows culture-insensitive
+ * collation the SDK uses; names mixing '-' or '_' after the prefix (e.g.
+ * "x-ms-meta-a-b" next to "x-ms-meta-ab") can sort differently there, and
+ * that collation is not implemented yet.
  */
 enum {
     CF_SHAREDKEY_SPEC = 0,
     CF_SHAREDKEY_LANG_FIRST = 1u << 0,
-    CF_SHAREDKEY_CULTURE_ORDER = 1u << 1,
     CF_SHAREDKEY_JS_QUERY = 1u << 2,
     CF_SHAREDKEY_NO_FOLD = 1u << 3,
     CF_SHAREDKEY_VARIANTS = 1u << 4, /* number of flag combinations */
-    CF_SHAREDKEY_JS = CF_SHAREDKEY_LANG_FIRST | CF_SHAREDKEY_CULTURE_ORDER |
-                      CF_SHAREDKEY_JS_QUERY | CF_SHAREDKEY_NO_FOLD,
+    CF_SHAREDKEY_JS = CF_SHAREDKEY_LANG_FIRST | CF_SHAREDKEY_JS_QUERY | CF_SHAREDKEY_NO_FOLD,
 };
 
 /*
