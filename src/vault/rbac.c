@@ -5,6 +5,7 @@
 #include "rbac.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -13,7 +14,9 @@
 #include "resource.h"
 
 #define CF_MAX_ACTIONS 12
-#define CF_MAX_ASSIGNMENTS 256
+/* Role assignments one principal may hold, and the most the API lists. */
+#define CF_MAX_PRINCIPAL_ASSIGNMENTS 64
+#define CF_MAX_ASSIGNMENTS 4096
 #define CF_RBAC_PREFIX "/providers/Microsoft.Authorization/"
 #define CF_ROLE_DEF_PREFIX "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"
 
@@ -133,10 +136,11 @@ static bool cf_scope_covers(const char *granted, const char *target)
 bool cf_rbac_allowed(cf_vault *vault, const char *principal_id, const char *action,
                      const char *scope, bool *allowed)
 {
-    static _Thread_local cf_role_assignment rows[CF_MAX_ASSIGNMENTS];
+    cf_role_assignment rows[CF_MAX_PRINCIPAL_ASSIGNMENTS]; /* ~18 KiB of stack */
     size_t n = 0;
     *allowed = false;
-    CF_GUARD(cf_store_assignment_list(vault->store, principal_id, rows, CF_MAX_ASSIGNMENTS, &n));
+    CF_GUARD(cf_store_assignment_list(vault->store, principal_id, rows,
+                                      CF_MAX_PRINCIPAL_ASSIGNMENTS, &n));
     for (size_t i = 0; i < n && !*allowed; i++) {
         const cf_role *role = cf_role_find(rows[i].role_id);
         *allowed = role && cf_scope_covers(rows[i].scope, scope) && cf_role_grants(role, action);
@@ -262,6 +266,13 @@ static bool cf_assignment_create(cf_vault_call *call, const char *scope, const c
     cf_principal p;
     CF_ENSURE(cf_guid_ok(principal) && cf_store_principal_by_oid(call->vault->store, principal, &p),
               CF_ERR_BAD_INPUT, "The principal does not exist in this vault's directory.");
+    /* The access check reads at most this many assignments per principal. */
+    cf_role_assignment held[CF_MAX_PRINCIPAL_ASSIGNMENTS];
+    size_t n_held = 0;
+    CF_GUARD(cf_store_assignment_list(call->vault->store, p.object_id, held,
+                                      CF_MAX_PRINCIPAL_ASSIGNMENTS, &n_held));
+    CF_ENSURE(n_held < CF_MAX_PRINCIPAL_ASSIGNMENTS, CF_ERR_CONFLICT,
+              "The principal holds the maximum number of role assignments (64).");
     cf_role_assignment a = {.created = cf_now()};
     snprintf(a.name, sizeof a.name, "%s", name);
     snprintf(a.scope, sizeof a.scope, "%s", scope);
@@ -295,9 +306,13 @@ static bool cf_assignment_get_or_delete(cf_vault_call *call, const char *scope, 
 static bool cf_assignment_list(cf_vault_call *call, const char *scope)
 {
     CF_GUARD(cf_authorize(call, CF_ACT("roleAssignments/read"), "/"));
-    static _Thread_local cf_role_assignment rows[CF_MAX_ASSIGNMENTS];
+    cf_role_assignment *rows = calloc(CF_MAX_ASSIGNMENTS, sizeof *rows);
+    CF_ENSURE_ALLOC(rows);
     size_t n = 0;
-    CF_GUARD(cf_store_assignment_list(call->vault->store, NULL, rows, CF_MAX_ASSIGNMENTS, &n));
+    if (!cf_store_assignment_list(call->vault->store, NULL, rows, CF_MAX_ASSIGNMENTS, &n)) {
+        free(rows);
+        return false;
+    }
     /* As Azure: assignments at, above or below the scope; with
      * $filter=atScope() only at or above it; $filter=principalId eq '{id}'
      * narrows to one principal. */
@@ -307,7 +322,10 @@ static bool cf_assignment_list(cf_vault_call *call, const char *scope)
     if (filter && !at_scope && sscanf(filter, "principalId eq '%36[0-9a-fA-F-]'", principal) != 1)
         principal[0] = 0;
     json_t *list = json_array();
-    CF_ENSURE_ALLOC(list);
+    if (!list) {
+        free(rows);
+        CF_BAIL(CF_ERR_NOMEM, NULL);
+    }
     for (size_t i = 0; i < n; i++) {
         bool related = cf_scope_covers(rows[i].scope, scope) ||
                        (!at_scope && cf_scope_covers(scope, rows[i].scope));
@@ -315,6 +333,7 @@ static bool cf_assignment_list(cf_vault_call *call, const char *scope)
             continue;
         json_array_append_new(list, cf_assignment_json(&rows[i]));
     }
+    free(rows);
     json_t *reply = json_pack("{s:o}", "value", list);
     CF_ENSURE_ALLOC(reply);
     return cf_vault_reply(call, 200, reply);
