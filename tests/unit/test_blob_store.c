@@ -1,0 +1,614 @@
+/*
+ * Blob store: round trips, ranges, block list semantics, listing, deletion,
+ * persistence, crash cleanup, tamper detection and a plaintext scan of the
+ * data directory.
+ */
+#include "blob_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "fsutil.h"
+#include <time.h>
+#include "test.h"
+
+#define ACC "acct1"
+#define NOW 1700000000
+
+static char data_dir[256];
+static uint8_t service_key[32];
+static const char marker[] = "COFFER-PLAINTEXT-MARKER-7f3a9c";
+
+/* A deterministic body with the marker planted every 10 000 bytes. */
+static uint8_t *make_body(size_t len, unsigned seed)
+{
+    uint8_t *p = malloc(len ? len : 1);
+    for (size_t i = 0; i < len; i++)
+        p[i] = (uint8_t)((i * 31 + seed) % 251);
+    for (size_t i = 0; i + sizeof marker < len; i += 10000)
+        memcpy(p + i, marker, sizeof marker - 1);
+    return p;
+}
+
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+} collect;
+
+static bool collect_write(void *ctx, cf_slice bytes)
+{
+    collect *c = ctx;
+    if (c->len + bytes.len > c->cap) {
+        c->cap = (c->len + bytes.len) * 2;
+        c->data = realloc(c->data, c->cap);
+    }
+    if (bytes.len)
+        memcpy(c->data + c->len, bytes.ptr, bytes.len);
+    c->len += bytes.len;
+    return true;
+}
+
+static bool read_range(cf_blob_store *s, const char *cont, const char *name, uint64_t off,
+                       uint64_t len, collect *out)
+{
+    out->len = 0;
+    return cf_blob_read(s, ACC, cont, name, off, len, (cf_extent_sink){collect_write, out});
+}
+
+static bool put_blob(cf_blob_store *s, const char *cont, const char *name, const uint8_t *p,
+                     size_t len, size_t chunk)
+{
+    cf_blob_writer *w = NULL;
+    json_t *props = json_pack("{s:s}", "content-type", "application/octet-stream");
+    bool ok = cf_blob_put_begin(s, ACC, cont, name, props, NULL, &w);
+    json_decref(props);
+    for (size_t off = 0; ok && off < len; off += chunk)
+        ok = cf_blob_writer_write(w, cf_slice_of(p + off, len - off < chunk ? len - off : chunk));
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    ok = ok && cf_blob_writer_commit(w, NOW, etag);
+    cf_blob_writer_free(w);
+    return ok;
+}
+
+static bool put_block(cf_blob_store *s, const char *cont, const char *name, const char *id,
+                      const uint8_t *p, size_t len, int64_t now)
+{
+    cf_blob_writer *w = NULL;
+    bool ok = cf_blob_block_begin(s, ACC, cont, name, CF_SLICE_STR(id), &w) &&
+              cf_blob_writer_write(w, cf_slice_of(p, len)) && cf_blob_writer_commit(w, now, NULL);
+    cf_blob_writer_free(w);
+    return ok;
+}
+
+static bool check_full(cf_blob_store *s, const char *cont, const char *name, const uint8_t *p,
+                       size_t len)
+{
+    collect c = {0};
+    bool ok = read_range(s, cont, name, 0, len, &c) && c.len == len &&
+              (len == 0 || memcmp(c.data, p, len) == 0);
+    free(c.data);
+    return ok;
+}
+
+/* Counts regular files under a directory tree, optionally only names ending in `suffix`. */
+static unsigned count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            n += count_files(p);
+        else if (S_ISREG(st.st_mode))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static unsigned extent_files(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/extents", data_dir);
+    return count_files(p);
+}
+
+/* Calls fn(path) for every extent file. */
+static void each_extent(const char *dir, void (*fn)(const char *, void *), void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            each_extent(p, fn, ctx);
+        else
+            fn(p, ctx);
+    }
+    closedir(d);
+}
+
+static void rm_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "rm failed\n");
+}
+
+static cf_blob_store *open_store(void)
+{
+    cf_blob_store *s = NULL;
+    CHECK(cf_blob_store_open(data_dir, cf_slice_of(service_key, 32), &s));
+    return s;
+}
+
+static void test_names(void)
+{
+    CHECK(cf_blob_account_name_valid("abc123"));
+    CHECK(!cf_blob_account_name_valid("ab"));
+    CHECK(!cf_blob_account_name_valid("Abc"));
+    CHECK(cf_blob_container_name_valid("my-container-1"));
+    CHECK(!cf_blob_container_name_valid("My-container"));
+    CHECK(!cf_blob_container_name_valid("a--b"));
+    CHECK(!cf_blob_container_name_valid("-ab"));
+    CHECK(!cf_blob_container_name_valid("ab-"));
+    CHECK(!cf_blob_container_name_valid("ab"));
+    char long_name[70];
+    memset(long_name, 'a', 64);
+    long_name[64] = 0;
+    CHECK(!cf_blob_container_name_valid(long_name));
+    long_name[63] = 0;
+    CHECK(cf_blob_container_name_valid(long_name));
+    CHECK(cf_blob_name_valid("dir/Sub Dir/file.txt"));
+    CHECK(cf_blob_name_valid("caf\xc3\xa9"));
+    CHECK(!cf_blob_name_valid(""));
+    CHECK(!cf_blob_name_valid("bad\xc3"));
+    CHECK(!cf_blob_name_valid("nl\n"));
+    char big[1100];
+    memset(big, 'x', 1025);
+    big[1025] = 0;
+    CHECK(!cf_blob_name_valid(big));
+    big[1024] = 0;
+    CHECK(cf_blob_name_valid(big));
+}
+
+static void test_accounts(cf_blob_store *s)
+{
+    CHECK(cf_blob_account_create(s, ACC, NOW));
+    CHECK(!cf_blob_account_create(s, ACC, NOW) && cf_error_code() == CF_ERR_CONFLICT);
+    CHECK(!cf_blob_account_create(s, "Bad", NOW) && cf_error_code() == CF_ERR_BAD_INPUT);
+    cf_blob_account a;
+    CHECK(cf_blob_account_get(s, ACC, &a) && strcmp(a.name, ACC) == 0 && a.created == NOW);
+    CHECK(!cf_blob_account_get(s, "nosuch", &a) && cf_error_code() == CF_ERR_NOT_FOUND);
+    cf_buf k1, k2;
+    cf_buf_init_secret(&k1, 128);
+    cf_buf_init_secret(&k2, 128);
+    CHECK(cf_blob_account_key(s, ACC, 1, &k1) && k1.len == CF_BLOB_ACCOUNT_KEY_LEN);
+    CHECK(cf_blob_account_key(s, ACC, 2, &k2) && k2.len == CF_BLOB_ACCOUNT_KEY_LEN);
+    CHECK(memcmp(k1.data, k2.data, k1.len) != 0);
+    CHECK(!cf_blob_account_key(s, ACC, 3, &k1));
+    cf_buf_free(&k1);
+    cf_buf_free(&k2);
+}
+
+static void test_round_trips(cf_blob_store *s)
+{
+    CHECK(cf_blob_container_create(s, ACC, "data", NULL, CF_ACCESS_PRIVATE, NOW));
+    static const size_t sizes[] = {0, 1, 100, 65536, 65537, 300000};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        uint8_t *p = make_body(sizes[i], (unsigned)i);
+        CHECK(put_blob(s, "data", "rt", p, sizes[i], 7000));
+        CHECK(check_full(s, "data", "rt", p, sizes[i]));
+        cf_blob_info b;
+        CHECK(cf_blob_get(s, ACC, "data", "rt", &b));
+        CHECK(b.size == sizes[i] && b.type == CF_BLOB_BLOCK && b.etag[0] == '"');
+        CHECK(strcmp(json_string_value(json_object_get(b.props, "content-type")),
+                     "application/octet-stream") == 0);
+        cf_blob_info_free(&b);
+        free(p);
+    }
+    /* Overwriting replaced the old extents: one file remains. */
+    CHECK(extent_files() == 1);
+    /* Range reads across segment boundaries of a single extent. */
+    uint8_t *p = make_body(300000, 5);
+    collect c = {0};
+    CHECK(read_range(s, "data", "rt", 65530, 20, &c) && c.len == 20 &&
+          memcmp(c.data, p + 65530, 20) == 0);
+    CHECK(read_range(s, "data", "rt", 131072, 65536 * 2 + 3, &c) &&
+          memcmp(c.data, p + 131072, 65536 * 2 + 3) == 0);
+    CHECK(read_range(s, "data", "rt", 299999, 1, &c) && c.len == 1 && c.data[0] == p[299999]);
+    CHECK(read_range(s, "data", "rt", 300000, 0, &c) && c.len == 0);
+    CHECK(!read_range(s, "data", "rt", 299999, 2, &c) && cf_error_code() == CF_ERR_BAD_INPUT);
+    free(c.data);
+    free(p);
+    /* Errors. */
+    CHECK(!put_blob(s, "nosuch", "x", (const uint8_t *)"a", 1, 1) &&
+          cf_error_code() == CF_ERR_NOT_FOUND);
+    cf_blob_info b;
+    CHECK(!cf_blob_get(s, ACC, "data", "absent", &b) && cf_error_code() == CF_ERR_NOT_FOUND);
+    /* An abandoned writer leaves nothing behind. */
+    cf_blob_writer *w = NULL;
+    CHECK(cf_blob_put_begin(s, ACC, "data", "abandoned", NULL, NULL, &w));
+    CHECK(cf_blob_writer_write(w, CF_SLICE_LIT("partial")));
+    cf_blob_writer_free(w);
+    CHECK(extent_files() == 1);
+    CHECK(cf_blob_delete(s, ACC, "data", "rt"));
+    CHECK(extent_files() == 0);
+    CHECK(!cf_blob_delete(s, ACC, "data", "rt") && cf_error_code() == CF_ERR_NOT_FOUND);
+}
+
+typedef struct {
+    char ids[16][65];
+    uint64_t sizes[16];
+    int n;
+} block_seen;
+
+static bool see_block(void *ctx, const cf_block_info *b)
+{
+    block_seen *bs = ctx;
+    if (bs->n < 16) {
+        memcpy(bs->ids[bs->n], b->id, b->id_len);
+        bs->ids[bs->n][b->id_len] = 0;
+        bs->sizes[bs->n++] = b->size;
+    }
+    return true;
+}
+
+static void test_blocks(cf_blob_store *s)
+{
+    CHECK(cf_blob_container_create(s, ACC, "blocks", NULL, CF_ACCESS_BLOB, NOW));
+    /* Blocks of different sizes, some crossing segment boundaries. */
+    static const size_t sz[4] = {70000, 1, 65536, 200000};
+    static const char *ids[4] = {"b0", "b1", "b2", "b3"};
+    uint8_t *parts[4];
+    size_t total = 0;
+    for (int i = 0; i < 4; i++) {
+        parts[i] = make_body(sz[i], 10u + (unsigned)i);
+        CHECK(put_block(s, "blocks", "big", ids[i], parts[i], sz[i], NOW));
+        total += sz[i];
+    }
+    CHECK(extent_files() == 4);
+    block_seen com = {0}, unc = {0};
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", see_block, see_block, &unc));
+    CHECK(unc.n == 4 && strcmp(unc.ids[2], "b2") == 0 && unc.sizes[3] == 200000);
+    cf_blob_info b;
+    CHECK(!cf_blob_get(s, ACC, "blocks", "big", &b) && cf_error_code() == CF_ERR_NOT_FOUND);
+
+    /* Commit in order 3,0,1,2 (b2 re-put first: the latest copy wins). */
+    uint8_t *b2new = make_body(65536, 99);
+    CHECK(put_block(s, "blocks", "big", "b2", b2new, 65536, NOW));
+    CHECK(extent_files() == 4);
+    free(parts[2]);
+    parts[2] = b2new;
+    cf_block_ref list[4] = {{CF_SLICE_LIT("b3"), CF_BLOCK_LATEST},
+                            {CF_SLICE_LIT("b0"), CF_BLOCK_UNCOMMITTED},
+                            {CF_SLICE_LIT("b1"), CF_BLOCK_LATEST},
+                            {CF_SLICE_LIT("b2"), CF_BLOCK_LATEST}};
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    CHECK(cf_blob_put_block_list(s, ACC, "blocks", "big", list, 4, NULL, NULL, NOW + 1, etag));
+    uint8_t *expect = malloc(total);
+    size_t order[4] = {3, 0, 1, 2}, off = 0;
+    for (int i = 0; i < 4; i++) {
+        memcpy(expect + off, parts[order[i]], sz[order[i]]);
+        off += sz[order[i]];
+    }
+    CHECK(check_full(s, "blocks", "big", expect, total));
+    CHECK(cf_blob_get(s, ACC, "blocks", "big", &b) && b.size == total &&
+          strcmp(b.etag, etag) == 0 && b.last_modified == NOW + 1 && b.n_extents == 4);
+    cf_blob_info_free(&b);
+    /* Ranges across block boundaries: 200000 | 70000 | 1 | 65536. */
+    collect c = {0};
+    CHECK(read_range(s, "blocks", "big", 199990, 70020, &c) && c.len == 70020 &&
+          memcmp(c.data, expect + 199990, 70020) == 0);
+    CHECK(read_range(s, "blocks", "big", 269999, 3, &c) && memcmp(c.data, expect + 269999, 3) == 0);
+    CHECK(read_range(s, "blocks", "big", 131000, total - 131000, &c) &&
+          memcmp(c.data, expect + 131000, total - 131000) == 0);
+    free(c.data);
+    memset(&com, 0, sizeof com);
+    memset(&unc, 0, sizeof unc);
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", see_block, NULL, &com));
+    CHECK(com.n == 4 && strcmp(com.ids[0], "b3") == 0 && strcmp(com.ids[3], "b2") == 0);
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, see_block, &unc) && unc.n == 0);
+
+    /* Reuse b0 (committed) and add new "n1"; uncommitted "junk" is discarded,
+     * as are the committed b1, b2, b3 that are not listed. */
+    uint8_t *n1 = make_body(5000, 77);
+    CHECK(put_block(s, "blocks", "big", "n1", n1, 5000, NOW));
+    CHECK(put_block(s, "blocks", "big", "junk", n1, 10, NOW));
+    CHECK(extent_files() == 6);
+    cf_block_ref bad[1] = {{CF_SLICE_LIT("b1"), CF_BLOCK_UNCOMMITTED}};
+    CHECK(!cf_blob_put_block_list(s, ACC, "blocks", "big", bad, 1, NULL, NULL, NOW, NULL) &&
+          cf_error_code() == CF_ERR_BAD_INPUT);
+    CHECK(extent_files() == 6);
+    cf_block_ref list2[3] = {{CF_SLICE_LIT("n1"), CF_BLOCK_UNCOMMITTED},
+                             {CF_SLICE_LIT("b0"), CF_BLOCK_COMMITTED},
+                             {CF_SLICE_LIT("b0"), CF_BLOCK_LATEST}};
+    CHECK(cf_blob_put_block_list(s, ACC, "blocks", "big", list2, 3, NULL, NULL, NOW + 2, NULL));
+    CHECK(extent_files() == 2); /* n1 and b0 */
+    size_t t2 = 5000 + 2 * sz[0];
+    uint8_t *e2 = malloc(t2);
+    memcpy(e2, n1, 5000);
+    memcpy(e2 + 5000, parts[0], sz[0]);
+    memcpy(e2 + 5000 + sz[0], parts[0], sz[0]);
+    CHECK(check_full(s, "blocks", "big", e2, t2));
+    memset(&com, 0, sizeof com);
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", see_block, NULL, &com) && com.n == 3 &&
+          strcmp(com.ids[0], "n1") == 0);
+
+    /* Expiry: blocks older than a week go, newer ones stay. */
+    CHECK(put_block(s, "blocks", "other", "old", n1, 100, NOW));
+    CHECK(put_block(s, "blocks", "other", "new", n1, 100, NOW + 6 * 86400));
+    unsigned expired = 0;
+    CHECK(cf_blob_expire_uncommitted(s, NOW + 7 * 86400 + 1, &expired) && expired == 1);
+    memset(&unc, 0, sizeof unc);
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "other", NULL, see_block, &unc) && unc.n == 1 &&
+          strcmp(unc.ids[0], "new") == 0);
+    CHECK(extent_files() == 3);
+    free(n1);
+    free(e2);
+    free(expect);
+    for (int i = 0; i < 4; i++)
+        free(parts[i]);
+}
+
+typedef struct {
+    char names[8][64];
+    int n;
+} seen;
+
+static bool see_container(void *ctx, const cf_blob_container *c)
+{
+    seen *sn = ctx;
+    if (sn->n < 8)
+        snprintf(sn->names[sn->n++], 64, "%s", c->name);
+    return true;
+}
+
+static void test_containers(cf_blob_store *s)
+{
+    static const char *names[] = {"list-c", "list-a", "list-e", "list-b", "list-d", "other"};
+    for (size_t i = 0; i < 6; i++)
+        CHECK(cf_blob_container_create(s, ACC, names[i], NULL, CF_ACCESS_PRIVATE, NOW));
+    CHECK(!cf_blob_container_create(s, ACC, "list-a", NULL, CF_ACCESS_PRIVATE, NOW) &&
+          cf_error_code() == CF_ERR_CONFLICT);
+    CHECK(!cf_blob_container_create(s, ACC, "Bad", NULL, CF_ACCESS_PRIVATE, NOW) &&
+          cf_error_code() == CF_ERR_BAD_INPUT);
+    CHECK(!cf_blob_container_create(s, "nosuch", "abc", NULL, CF_ACCESS_PRIVATE, NOW) &&
+          cf_error_code() == CF_ERR_NOT_FOUND);
+    seen sn = {0};
+    char next[128];
+    CHECK(cf_blob_container_list(s, ACC, "list-", NULL, 2, see_container, &sn, next, sizeof next));
+    CHECK(sn.n == 2 && strcmp(sn.names[0], "list-a") == 0 && strcmp(sn.names[1], "list-b") == 0);
+    CHECK(strcmp(next, "list-b") == 0);
+    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, see_container, &sn, next, sizeof next));
+    CHECK(sn.n == 4 && strcmp(sn.names[3], "list-d") == 0 && next[0]);
+    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, see_container, &sn, next, sizeof next));
+    CHECK(sn.n == 5 && strcmp(sn.names[4], "list-e") == 0 && next[0] == 0);
+    memset(&sn, 0, sizeof sn);
+    CHECK(cf_blob_container_list(s, ACC, "", "", 5000, see_container, &sn, next, sizeof next));
+    CHECK(sn.n == 8 && next[0] == 0); /* + data, blocks */
+
+    cf_blob_container c;
+    CHECK(cf_blob_container_get(s, ACC, "list-a", &c));
+    char old_etag[CF_BLOB_ETAG_LEN + 1];
+    memcpy(old_etag, c.etag, sizeof old_etag);
+    CHECK(json_object_size(c.metadata) == 0);
+    cf_blob_container_free(&c);
+    json_t *m = json_pack("{s:s}", "owner", "alice");
+    CHECK(cf_blob_container_set_metadata(s, ACC, "list-a", m, NOW + 5));
+    json_decref(m);
+    CHECK(cf_blob_container_get(s, ACC, "list-a", &c));
+    CHECK(strcmp(json_string_value(json_object_get(c.metadata, "owner")), "alice") == 0);
+    CHECK(strcmp(c.etag, old_etag) != 0 && c.last_modified == NOW + 5);
+    cf_blob_container_free(&c);
+
+    /* Delete removes blobs, blocks and their files. */
+    unsigned before = extent_files();
+    uint8_t *p = make_body(1000, 1);
+    CHECK(put_blob(s, "list-a", "x", p, 1000, 1000));
+    CHECK(put_blob(s, "list-a", "y", p, 1000, 1000));
+    CHECK(put_block(s, "list-a", "z", "blk", p, 10, NOW));
+    CHECK(extent_files() == before + 3);
+    CHECK(cf_blob_container_delete(s, ACC, "list-a"));
+    CHECK(extent_files() == before);
+    CHECK(!cf_blob_container_get(s, ACC, "list-a", &c) && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_container_delete(s, ACC, "list-a") && cf_error_code() == CF_ERR_NOT_FOUND);
+    free(p);
+}
+
+static void test_persistence_and_cleanup(void)
+{
+    cf_blob_store *s = open_store();
+    uint8_t *p = make_body(150000, 3);
+    CHECK(put_blob(s, "data", "persist", p, 150000, 65536));
+    cf_blob_store_close(s);
+    s = open_store();
+    CHECK(check_full(s, "data", "persist", p, 150000));
+    /* Wrong service key: account secrets do not open. */
+    cf_blob_store *wrong = NULL;
+    uint8_t other[32] = {1};
+    CHECK(cf_blob_store_open(data_dir, cf_slice_of(other, 32), &wrong));
+    collect c = {0};
+    CHECK(!cf_blob_read(wrong, ACC, "data", "persist", 0, 10, (cf_extent_sink){collect_write, &c}) &&
+          cf_error_code() == CF_ERR_DECRYPT);
+    cf_blob_store_close(wrong);
+
+    /* Simulated crash: an extent and a temp file with no metadata. */
+    unsigned before = extent_files();
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s/extents/00/11", data_dir);
+    CHECK(cf_mkdirs(dir, 0700));
+    snprintf(path, sizeof path, "%s/0011aaaaaaaaaaaaaaaaaaaaaaaaaaaa", dir);
+    CHECK(cf_write_file_atomic(path, CF_SLICE_LIT("orphan"), 0600));
+    snprintf(path, sizeof path, "%s/0011bbbbbbbbbbbbbbbbbbbbbbbbbbbb.tmp", dir);
+    CHECK(cf_write_file_atomic(path, CF_SLICE_LIT("temp"), 0600));
+    CHECK(extent_files() == before + 2);
+    unsigned removed = 99;
+    CHECK(cf_blob_store_cleanup(s, NOW, &removed) && removed == 0); /* too recent */
+    CHECK(cf_blob_store_cleanup(s, (int64_t)time(NULL) + 10, &removed) && removed == 2);
+    CHECK(extent_files() == before);
+    CHECK(check_full(s, "data", "persist", p, 150000));
+    free(c.data);
+    free(p);
+    cf_blob_store_close(s);
+}
+
+/* ---- tamper ---- */
+
+typedef struct {
+    char paths[8][1024];
+    int n;
+} paths;
+
+static void gather(const char *path, void *ctx)
+{
+    paths *ps = ctx;
+    if (ps->n < 8)
+        snprintf(ps->paths[ps->n++], 1024, "%s", path);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    cf_buf b;
+    cf_buf_init(&b, 1 << 24);
+    CHECK(cf_read_file(from, 1 << 24, &b));
+    CHECK(cf_write_file_atomic(to, cf_buf_slice(&b), 0600));
+    cf_buf_free(&b);
+}
+
+static void test_tamper(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/extents", data_dir);
+    rm_tree(data_dir);
+    cf_blob_store *s = open_store();
+    CHECK(cf_blob_account_create(s, ACC, NOW));
+    CHECK(cf_blob_container_create(s, ACC, "tam", NULL, CF_ACCESS_PRIVATE, NOW));
+    uint8_t *p = make_body(140000, 8), *q = make_body(140000, 9);
+    CHECK(put_blob(s, "tam", "a", p, 140000, 4096));
+    CHECK(put_blob(s, "tam", "b", q, 140000, 4096));
+    paths ps = {0};
+    each_extent(path, gather, &ps);
+    CHECK(ps.n == 2);
+    collect c = {0};
+
+    /* Swap the two extent files (same length, same account key). */
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.save", ps.paths[0]);
+    copy_file(ps.paths[0], tmp);
+    copy_file(ps.paths[1], ps.paths[0]);
+    copy_file(tmp, ps.paths[1]);
+    CHECK(!read_range(s, "tam", "a", 0, 140000, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(!read_range(s, "tam", "b", 70000, 10, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    copy_file(ps.paths[1], tmp); /* swap back */
+    copy_file(ps.paths[0], ps.paths[1]);
+    copy_file(tmp, ps.paths[0]);
+    unlink(tmp);
+    CHECK(check_full(s, "tam", "a", p, 140000) && check_full(s, "tam", "b", q, 140000));
+
+    /* Flip one byte in the second segment. */
+    int fd = open(ps.paths[0], O_RDWR);
+    uint8_t byte;
+    CHECK(pread(fd, &byte, 1, 64 + 65536 + 16 + 100) == 1);
+    byte ^= 0x01;
+    CHECK(pwrite(fd, &byte, 1, 64 + 65536 + 16 + 100) == 1);
+    const char *victim = check_full(s, "tam", "a", p, 140000) ? "b" : "a";
+    CHECK(!read_range(s, "tam", victim, 65536, 10, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    byte ^= 0x01;
+    CHECK(pwrite(fd, &byte, 1, 64 + 65536 + 16 + 100) == 1);
+    CHECK(read_range(s, "tam", victim, 65536, 10, &c));
+
+    /* Truncate at a segment boundary (looks like a valid shorter extent)
+     * and mid-segment. */
+    CHECK(ftruncate(fd, 64 + 2 * (65536 + 16)) == 0);
+    CHECK(!read_range(s, "tam", victim, 0, 10, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(ftruncate(fd, 1000) == 0);
+    CHECK(!read_range(s, "tam", victim, 0, 10, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(ftruncate(fd, 10) == 0);
+    CHECK(!read_range(s, "tam", victim, 0, 10, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    close(fd);
+    free(c.data);
+    free(p);
+    free(q);
+    cf_blob_store_close(s);
+}
+
+/* ---- no plaintext at rest ---- */
+
+static void scan_file(const char *path, void *ctx)
+{
+    int *hits = ctx;
+    cf_buf b;
+    cf_buf_init(&b, 1 << 26);
+    if (!cf_read_file(path, 1 << 26, &b))
+        return;
+    if (b.len >= sizeof marker - 1 && memmem(b.data, b.len, marker, sizeof marker - 1)) {
+        fprintf(stderr, "plaintext marker found in %s\n", path);
+        (*hits)++;
+    }
+    cf_buf_free(&b);
+}
+
+static void test_no_plaintext_at_rest(void)
+{
+    rm_tree(data_dir);
+    cf_blob_store *s = open_store();
+    CHECK(cf_blob_account_create(s, ACC, NOW));
+    json_t *m = json_pack("{s:s}", "k", "v");
+    CHECK(cf_blob_container_create(s, ACC, "scan", m, CF_ACCESS_PRIVATE, NOW));
+    json_decref(m);
+    uint8_t *p = make_body(200000, 4);
+    CHECK(put_blob(s, "scan", "whole", p, 200000, 3333));
+    CHECK(put_block(s, "scan", "blocky", "one", p, 100000, NOW));
+    CHECK(put_block(s, "scan", "blocky", "two", p + 100000, 100000, NOW));
+    cf_block_ref l[2] = {{CF_SLICE_LIT("one"), CF_BLOCK_LATEST}, {CF_SLICE_LIT("two"), CF_BLOCK_LATEST}};
+    CHECK(cf_blob_put_block_list(s, ACC, "scan", "blocky", l, 2, NULL, NULL, NOW, NULL));
+    CHECK(put_block(s, "scan", "pending", "x", p, 50000, NOW));
+    CHECK(check_full(s, "scan", "blocky", p, 200000));
+    cf_blob_store_close(s); /* checkpoints the WAL into the database file */
+    int hits = 0;
+    each_extent(data_dir, scan_file, &hits);
+    CHECK(hits == 0);
+    free(p);
+}
+
+int main(void)
+{
+    CHECK(cf_crypto_init());
+    CHECK(cf_random_bytes(service_key, sizeof service_key));
+    snprintf(data_dir, sizeof data_dir, "/tmp/coffer-test-blob-%d", (int)getpid());
+    rm_tree(data_dir);
+    RUN(test_names);
+    cf_blob_store *s = open_store();
+    RUN_WITH(test_accounts, s);
+    RUN_WITH(test_round_trips, s);
+    RUN_WITH(test_blocks, s);
+    RUN_WITH(test_containers, s);
+    cf_blob_store_close(s);
+    RUN(test_persistence_and_cleanup);
+    RUN(test_tamper);
+    RUN(test_no_plaintext_at_rest);
+    rm_tree(data_dir);
+    TEST_DONE();
+}
