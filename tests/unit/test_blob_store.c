@@ -93,39 +93,7 @@ static bool check_full(cf_blob_store *s, const char *cont, const char *name, con
     return ok;
 }
 
-/* Counts regular files under a directory tree, optionally only names ending in `suffix`. */
-static unsigned count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    unsigned n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            n += count_files(p);
-        else if (S_ISREG(st.st_mode))
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
-static unsigned extent_files(void)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/extents", data_dir);
-    return count_files(p);
-}
-
-/* Calls fn(path) for every extent file. */
+/* Calls fn(path) for every regular file under `dir`. */
 static void each_extent(const char *dir, void (*fn)(const char *, void *), void *ctx)
 {
     DIR *d = opendir(dir);
@@ -146,6 +114,26 @@ static void each_extent(const char *dir, void (*fn)(const char *, void *), void 
             fn(p, ctx);
     }
     closedir(d);
+}
+
+static void count_one(const char *path, void *ctx)
+{
+    (void)path;
+    (*(unsigned *)ctx)++;
+}
+
+static unsigned count_files(const char *dir)
+{
+    unsigned n = 0;
+    each_extent(dir, count_one, &n);
+    return n;
+}
+
+static unsigned extent_files(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/extents", data_dir);
+    return count_files(p);
 }
 
 static void rm_tree(const char *dir)
