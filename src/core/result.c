@@ -40,6 +40,7 @@ static _Thread_local struct {
     const char *file;
     int line;
     bool has_detail;
+    const char *reason;
     char detail[CF_ERROR_DETAIL_MAX];
     char where[CF_ERROR_DETAIL_MAX];
 } cf_error_state;
@@ -57,8 +58,21 @@ void cf_error_raise(cf_err code, const char *file, int line, const char *detail)
     cf_error_state.file = file;
     cf_error_state.line = line;
     cf_error_state.has_detail = detail != NULL;
+    cf_error_state.reason = NULL;
     if (detail)
         snprintf(cf_error_state.detail, sizeof cf_error_state.detail, "%s", detail);
+}
+
+void cf_error_raise_reason(cf_err code, const char *reason, const char *file, int line,
+                           const char *detail)
+{
+    cf_error_raise(code, file, line, detail);
+    cf_error_state.reason = reason;
+}
+
+const char *cf_error_reason(void)
+{
+    return cf_error_state.code == CF_OK ? NULL : cf_error_state.reason;
 }
 
 void cf_error_raisef(cf_err code, const char *file, int line, const char *fmt, ...)
@@ -71,6 +85,7 @@ void cf_error_raisef(cf_err code, const char *file, int line, const char *fmt, .
     cf_error_state.file = file;
     cf_error_state.line = line;
     cf_error_state.has_detail = true;
+    cf_error_state.reason = NULL;
 }
 
 cf_err cf_error_code(void)
@@ -100,4 +115,5 @@ void cf_error_clear(void)
     cf_error_state.code = CF_OK;
     cf_error_state.file = NULL;
     cf_error_state.has_detail = false;
+    cf_error_state.reason = NULL;
 }

@@ -53,7 +53,15 @@ const char *cf_err_name(cf_err code);
 void cf_error_raise(cf_err code, const char *file, int line, const char *detail);
 void cf_error_raisef(cf_err code, const char *file, int line, const char *fmt, ...) CF_PRINTF(4, 5);
 
+/* As cf_error_raise, also naming the service's own error code for this
+ * failure (a static string such as "LeaseIdMissing"), for services whose
+ * API has finer codes than the categories above. */
+void cf_error_raise_reason(cf_err code, const char *reason, const char *file, int line,
+                           const char *detail);
+
 cf_err cf_error_code(void);
+/* The reason given with cf_error_raise_reason for the current error, or NULL. */
+const char *cf_error_reason(void);
 /* The detail, or the default message of the code; never NULL. */
 const char *cf_error_detail(void);
 /* "file:line" of the raise, for logs; never NULL. */
@@ -61,6 +69,18 @@ const char *cf_error_where(void);
 void cf_error_clear(void);
 
 #define CF_RAISE(code, detail) cf_error_raise((code), __FILE__, __LINE__, (detail))
+
+#define CF_RAISE_REASON(code, reason, detail)                                  \
+    cf_error_raise_reason((code), (reason), __FILE__, __LINE__, (detail))
+
+/* Fail with `code` and service reason `reason` unless `cond` holds. */
+#define CF_ENSURE_REASON(cond, code, reason, detail)                           \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            CF_RAISE_REASON((code), (reason), (detail));                       \
+            return false;                                                      \
+        }                                                                      \
+    } while (0)
 
 /* Fail with `code` unless `cond` holds. */
 #define CF_ENSURE(cond, code, detail)                                          \
