@@ -43,6 +43,45 @@
  * it.  Every write is one transaction, durable before the call returns,
  * and sets a new ETag (a quoted random hex value) and Last-Modified
  * (seconds since the epoch, from the caller's `now`).
+ *
+ * Conditions and leases are evaluated INSIDE the write's transaction, so a
+ * check and the write it guards cannot be separated by another writer.
+ * Time-dependent state (lease expiry, breaking) is computed from stored
+ * times and the caller's `now`; nothing runs in the background.
+ *
+ * Errors.  Every failure carries a category (cf_error_code) and, where
+ * Azure has a specific code, that code as the reason (cf_error_reason); the
+ * HTTP layer maps reason -> status with one table and falls back to the
+ * category.  Reasons raised here, with Azure's status:
+ *   404 ContainerNotFound, BlobNotFound, CannotVerifyCopySource (copy source
+ *       missing), AccountNotFound (ours; no Azure twin: render as 404
+ *       ResourceNotFound), PolicyNotFound (ours: SAS signed identifier not
+ *       stored; the SAS check turns it into 403 AuthenticationFailed)
+ *   409 ContainerAlreadyExists, BlobAlreadyExists (Put Blob / Put Block
+ *       List / Append create / Copy with If-None-Match: * on an existing
+ *       blob), InvalidBlobType, BlockCountExceedsLimit, LeaseAlreadyPresent,
+ *       LeaseIdMismatchWithLeaseOperation, LeaseNotPresentWithLeaseOperation,
+ *       LeaseIsBreakingAndCannotBeAcquired, LeaseIsBreakingAndCannotBeChanged,
+ *       LeaseIsBrokenAndCannotBeRenewed
+ *   412 ConditionNotMet, SourceConditionNotMet (copy source), LeaseIdMissing,
+ *       LeaseIdMismatchWithBlobOperation, LeaseIdMismatchWithContainerOperation,
+ *       LeaseNotPresentWithBlobOperation, LeaseNotPresentWithContainerOperation,
+ *       MaxBlobSizeConditionNotMet, AppendPositionConditionNotMet
+ *   304 NotModified (ours: GET/HEAD with If-None-Match / If-Modified-Since
+ *       failing; render 304 with no body, ETag and Last-Modified)
+ *   400 InvalidBlockList, InvalidBlobOrBlock (block ids of one blob of
+ *       different lengths), InvalidBlockId, MetadataTooLarge, InvalidMetadata,
+ *       InvalidHeaderValue (lease duration / break period / lease id /
+ *       access policy fields out of range), InvalidXmlDocument (more than 5
+ *       access policies), InvalidResourceName (bad names)
+ *   413 RequestBodyTooLarge (block > 4000 MiB, Put Blob > 5000 MiB, Append
+ *       Block > 100 MiB, service properties > 64 KiB)
+ *   416 InvalidRange (reader: range starts at or past the end)
+ *   Categories without a reason: CF_ERR_DECRYPT (integrity failure: 500),
+ *   CF_ERR_IO / CF_ERR_DB / CF_ERR_NOMEM (500).
+ * Category per status: 404 CF_ERR_NOT_FOUND, 409 and 412 and 304
+ * CF_ERR_CONFLICT, 400 CF_ERR_BAD_INPUT, 413 CF_ERR_TOO_LARGE, 416
+ * CF_ERR_BAD_INPUT.
  */
 #ifndef CF_BLOB_STORE_H
 #define CF_BLOB_STORE_H
@@ -59,26 +98,126 @@
 #define CF_BLOB_ETAG_LEN 20          /* "0x" + 16 hex, quoted */
 #define CF_BLOB_ACCOUNT_KEY_LEN 64
 #define CF_BLOB_BLOCK_ID_MAX 64      /* decoded block id bytes */
-#define CF_BLOB_MAX_BLOCKS 50000     /* committed blocks per blob */
+#define CF_BLOB_MAX_BLOCKS 50000     /* committed blocks per blob (block and append) */
 #define CF_BLOB_MAX_UNCOMMITTED 100000
 #define CF_BLOB_UNCOMMITTED_TTL (7 * 24 * 3600)
+#define CF_BLOB_MAX_BLOCK_SIZE (4000ull << 20)   /* Put Block */
+#define CF_BLOB_MAX_PUT_SIZE (5000ull << 20)     /* Put Blob */
+#define CF_BLOB_MAX_APPEND_BLOCK (100ull << 20)  /* Append Block, x-ms-version >= 2022-11-02 */
+#define CF_BLOB_METADATA_MAX 8192                /* names + values, bytes */
+#define CF_BLOB_LEASE_ID_MAX 64                  /* a GUID string is 36 */
+#define CF_BLOB_COPY_ID_LEN 36                   /* UUID string */
+#define CF_BLOB_ACL_MAX 5                        /* stored access policies */
+#define CF_BLOB_POLICY_ID_MAX 64
+#define CF_BLOB_SERVICE_PROPS_MAX (64u * 1024)
+#define CF_BLOB_MARKER_MAX (CF_BLOB_NAME_MAX + 1) /* next_marker buffers: this + 1 */
+#define CF_BLOB_WHOLE UINT64_MAX                  /* reader length: to the end */
 
 typedef struct cf_blob_store cf_blob_store;
 
 typedef enum { CF_BLOB_BLOCK = 0, CF_BLOB_APPEND = 1 } cf_blob_type;
 typedef enum { CF_ACCESS_PRIVATE = 0, CF_ACCESS_BLOB = 1, CF_ACCESS_CONTAINER = 2 } cf_public_access;
 
+/* ---- request conditions ---- */
+
+/* Access conditions of one request, all borrowed; NULL / 0 = absent.
+ * if_match / if_none_match: one ETag as stored (quoted) or "*"; the HTTP
+ * layer passes the header value (a list of ETags is not supported).
+ * Dates: seconds since the epoch (HTTP dates have second resolution).
+ * lease_id: x-ms-lease-id.  Every write and delete takes a
+ * `const cf_blob_cond *` (NULL = no conditions), evaluated inside its
+ * transaction:
+ *   - on a missing target, If-Match fails (412 ConditionNotMet) for
+ *     creating writes and 404 wins for the others;
+ *   - If-None-Match: * on an existing blob: 409 BlobAlreadyExists;
+ *   - otherwise a failed ETag/date condition: 412 ConditionNotMet;
+ *   - lease: a leased (or breaking) target needs lease_id equal to its
+ *     lease (412 LeaseIdMissing / LeaseIdMismatchWith{Blob,Container}Operation);
+ *     a lease_id on a target without an active lease: 412
+ *     LeaseNotPresentWith{Blob,Container}Operation.
+ * Reads take them too (cf_blob_reader_open, cf_blob_get_cond): If-Match /
+ * If-Unmodified-Since fail with 412 ConditionNotMet, If-None-Match /
+ * If-Modified-Since with 304 NotModified; lease_id, when given, must match
+ * an active lease.  Lease operations take the ETag/date conditions (the
+ * lease id travels in cf_lease_req). */
+typedef struct {
+    const char *if_match, *if_none_match;
+    int64_t if_modified_since, if_unmodified_since;
+    const char *lease_id;
+} cf_blob_cond;
+
+/* ---- leases ---- */
+
+typedef enum {
+    CF_LEASE_AVAILABLE = 0,
+    CF_LEASE_LEASED,
+    CF_LEASE_EXPIRED,
+    CF_LEASE_BREAKING,
+    CF_LEASE_BROKEN
+} cf_lease_state;
+
+/* A blob's or container's lease as seen at `now`, for rendering
+ * x-ms-lease-state / -status / -duration. */
+typedef struct {
+    cf_lease_state state;
+    bool infinite;      /* when LEASED: duration "infinite", else "fixed" */
+    int64_t remaining;  /* LEASED fixed: seconds to expiry; BREAKING: seconds to broken */
+} cf_lease_info;
+
+/* "available", "leased", "expired", "breaking", "broken". */
+const char *cf_lease_state_name(cf_lease_state st);
+/* x-ms-lease-status: "locked" (leased, breaking) or "unlocked". */
+const char *cf_lease_status_name(cf_lease_state st);
+/* x-ms-lease-duration: "infinite" / "fixed" when LEASED, else NULL (omit). */
+const char *cf_lease_duration_name(const cf_lease_info *l) CF_NONNULL;
+
+typedef enum {
+    CF_LEASE_ACQUIRE = 0,
+    CF_LEASE_RENEW,
+    CF_LEASE_CHANGE,
+    CF_LEASE_RELEASE,
+    CF_LEASE_BREAK
+} cf_lease_action;
+
+typedef struct {
+    cf_lease_action action;
+    const char *lease_id;    /* x-ms-lease-id: required for renew, change, release */
+    const char *proposed_id; /* x-ms-proposed-lease-id: optional for acquire (else a
+                                random UUID), required for change */
+    int duration;            /* acquire: -1 (infinite) or 15..60 seconds */
+    int break_period;        /* break: -1 = default (rest of a fixed lease, 0 for
+                                infinite), else 0..60 */
+} cf_lease_req;
+
+typedef struct {
+    char lease_id[CF_BLOB_LEASE_ID_MAX + 1]; /* acquire, renew, change: x-ms-lease-id */
+    int64_t lease_time;                      /* break: x-ms-lease-time (seconds) */
+    char etag[CF_BLOB_ETAG_LEN + 1];         /* unchanged by lease operations */
+    int64_t last_modified;
+} cf_lease_result;
+
+/* ---- write results ---- */
+
+typedef struct {
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    int64_t last_modified;
+    uint64_t append_offset;    /* Append Block: x-ms-blob-append-offset */
+    uint32_t committed_blocks; /* append blobs: x-ms-blob-committed-block-count */
+} cf_blob_write_result;
+
 /* ---- the store ---- */
 
-/* Opens (creating) DATA/blob.db and DATA/extents.  service_key: 32 bytes,
- * copied into secret memory. */
+/* Opens (creating or upgrading) DATA/blob.db and DATA/extents.
+ * service_key: 32 bytes, copied into secret memory. */
 CF_MUST_USE bool cf_blob_store_open(const char *data_dir, cf_slice service_key,
                                     cf_blob_store **out) CF_NONNULL;
+/* Every reader must be freed before. */
 void cf_blob_store_close(cf_blob_store *s);
-/* Removes extent files no metadata references and temp files, among files
- * last modified before `older_than` (so bodies being written right now,
- * renamed but not yet committed, are spared: pass a time a few minutes
- * back, or any time at start-up before serving).  `removed` may be NULL. */
+/* Removes extent files no metadata references and no open reader holds,
+ * and temp files, among files last modified before `older_than` (so bodies
+ * being written right now, renamed but not yet committed, are spared: pass
+ * a time a few minutes back, or any time at start-up before serving).
+ * `removed` may be NULL. */
 CF_MUST_USE bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, unsigned *removed);
 
 /* ---- accounts ---- */
@@ -98,6 +237,23 @@ CF_MUST_USE bool cf_blob_account_get(cf_blob_store *s, const char *name, cf_blob
 CF_MUST_USE bool cf_blob_account_key(cf_blob_store *s, const char *name, int slot, cf_buf *out)
     CF_NONNULL;
 
+/* Service properties (Get/Set Blob Service Properties): the XML document
+ * as the handler validated it, opaque here, at most 64 KiB.  get: `out`
+ * gets the stored text, empty when never set (render the defaults).
+ * [NOT YET IMPLEMENTED] */
+CF_MUST_USE bool cf_blob_service_props_get(cf_blob_store *s, const char *account, cf_buf *out)
+    CF_NONNULL;
+CF_MUST_USE bool cf_blob_service_props_set(cf_blob_store *s, const char *account, cf_slice xml)
+    CF_NONNULL;
+
+/* ---- metadata ---- */
+
+/* Checks a metadata object for Azure's rules: string values, names that are
+ * C identifiers (InvalidMetadata), names + values <= 8 KiB
+ * (MetadataTooLarge).  NULL is valid.  Every call below that takes
+ * metadata runs it. */
+CF_MUST_USE bool cf_blob_metadata_check(json_t *metadata);
+
 /* ---- containers ---- */
 
 typedef struct {
@@ -105,23 +261,33 @@ typedef struct {
     int64_t created, last_modified;
     char etag[CF_BLOB_ETAG_LEN + 1];
     cf_public_access access;
+    cf_lease_info lease;
     json_t *metadata; /* owned; an object, never NULL after a get */
 } cf_blob_container;
 
 void cf_blob_container_free(cf_blob_container *c);
 
 /* metadata: an object of string values, borrowed; NULL = none.
- * CF_ERR_CONFLICT if it exists. */
+ * 409 ContainerAlreadyExists if it exists.  out may be NULL. */
 CF_MUST_USE bool cf_blob_container_create(cf_blob_store *s, const char *account, const char *name,
-                                          json_t *metadata, cf_public_access access, int64_t now);
+                                          json_t *metadata, cf_public_access access, int64_t now,
+                                          cf_blob_write_result *out);
+/* Get Container Properties / Metadata.  cond: lease_id only (if given, must
+ * match the active lease); NULL = none. */
 CF_MUST_USE bool cf_blob_container_get(cf_blob_store *s, const char *account, const char *name,
-                                       cf_blob_container *out) CF_NONNULL;
-/* Replaces the metadata (NULL = none); new ETag and Last-Modified. */
+                                       const cf_blob_cond *cond, int64_t now,
+                                       cf_blob_container *out);
+/* Replaces the metadata (NULL = none); new ETag and Last-Modified.
+ * cond: If-Modified-Since and lease_id, as Azure allows. */
 CF_MUST_USE bool cf_blob_container_set_metadata(cf_blob_store *s, const char *account,
-                                                const char *name, json_t *metadata, int64_t now);
-/* Deletes the container with every blob and block; files go after the commit. */
-CF_MUST_USE bool cf_blob_container_delete(cf_blob_store *s, const char *account, const char *name)
-    CF_NONNULL;
+                                                const char *name, json_t *metadata,
+                                                const cf_blob_cond *cond, int64_t now,
+                                                cf_blob_write_result *out);
+/* Deletes the container with every blob and block; files go after the
+ * commit (or when the last reader holding them is freed).  A leased
+ * container needs cond->lease_id. */
+CF_MUST_USE bool cf_blob_container_delete(cf_blob_store *s, const char *account, const char *name,
+                                          const cf_blob_cond *cond, int64_t now);
 
 /* Lists in name order those whose name starts with `prefix` ("" or NULL =
  * all) and sorts after `marker` ("" or NULL = from the start), at most
@@ -129,11 +295,60 @@ CF_MUST_USE bool cf_blob_container_delete(cf_blob_store *s, const char *account,
  * the next page, "" when this was the last. */
 typedef bool (*cf_blob_container_cb)(void *ctx, const cf_blob_container *c);
 CF_MUST_USE bool cf_blob_container_list(cf_blob_store *s, const char *account, const char *prefix,
-                                        const char *marker, unsigned max_results,
+                                        const char *marker, unsigned max_results, int64_t now,
                                         cf_blob_container_cb each, void *ctx, char *next_marker,
                                         size_t next_len);
 
+/* Container ACL: public access level plus up to 5 stored access policies.
+ * Policy fields are strings as the client sent them ("" = absent); the
+ * SAS layer parses start/expiry with its own ISO 8601 parser. */
+typedef struct {
+    char id[CF_BLOB_POLICY_ID_MAX + 1];
+    char start[40], expiry[40];
+    char permission[16];
+} cf_blob_access_policy;
+
+typedef struct {
+    cf_public_access access;
+    size_t n;
+    cf_blob_access_policy policies[CF_BLOB_ACL_MAX];
+    char etag[CF_BLOB_ETAG_LEN + 1]; /* get: the container's */
+    int64_t last_modified;
+} cf_blob_acl;
+
+/* Replaces access level and policies atomically (new ETag).  cond:
+ * If-Modified-Since / If-Unmodified-Since and lease_id. [NOT YET IMPLEMENTED] */
+CF_MUST_USE bool cf_blob_container_set_acl(cf_blob_store *s, const char *account, const char *name,
+                                           const cf_blob_acl *acl, const cf_blob_cond *cond,
+                                           int64_t now, cf_blob_write_result *out);
+/* cond: lease_id only. [NOT YET IMPLEMENTED] */
+CF_MUST_USE bool cf_blob_container_get_acl(cf_blob_store *s, const char *account, const char *name,
+                                           const cf_blob_cond *cond, int64_t now,
+                                           cf_blob_acl *out);
+/* One stored access policy by signed identifier, for service SAS
+ * validation: 404 PolicyNotFound when absent. [NOT YET IMPLEMENTED] */
+CF_MUST_USE bool cf_blob_container_policy(cf_blob_store *s, const char *account,
+                                          const char *container, const char *id,
+                                          cf_blob_access_policy *out) CF_NONNULL;
+
+/* Lease Container (acquire/renew/change/release/break).  cond: If-Modified-
+ * Since / If-Unmodified-Since (lease_id in cond is ignored). */
+CF_MUST_USE bool cf_blob_container_lease(cf_blob_store *s, const char *account, const char *name,
+                                         const cf_lease_req *req, const cf_blob_cond *cond,
+                                         int64_t now, cf_lease_result *out);
+
 /* ---- blobs ---- */
+
+/* x-ms-copy-* of a blob that was the destination of Copy Blob; cleared by
+ * Put Blob, Put Block List, Append create and Set Blob Properties, as in
+ * Azure.  id[0] == '\0' when absent. */
+typedef struct {
+    char id[CF_BLOB_COPY_ID_LEN + 1];
+    char status[16];   /* "success" */
+    char progress[48]; /* "<bytes copied>/<total>" */
+    int64_t completion_time;
+    char *source;      /* owned: the source URL the caller gave */
+} cf_blob_copy_info;
 
 typedef struct {
     char name[CF_BLOB_NAME_MAX + 1];
@@ -141,50 +356,158 @@ typedef struct {
     uint64_t size;
     char etag[CF_BLOB_ETAG_LEN + 1];
     int64_t created, last_modified;
-    json_t *props;    /* owned: content-type, -encoding, -language, -disposition,
-                         cache-control, content-md5 (strings); never NULL after a get */
+    json_t *props;    /* owned: content-type, content-encoding, content-language,
+                         content-disposition, cache-control, content-md5 (strings,
+                         those keys exactly); never NULL after a get */
     json_t *metadata; /* owned; never NULL after a get */
     size_t n_extents;
+    uint32_t committed_blocks; /* append blobs: x-ms-blob-committed-block-count */
+    cf_lease_info lease;
+    cf_blob_copy_info copy;
 } cf_blob_info;
 
+/* Frees the owned members; safe on a zeroed or already-freed info. */
 void cf_blob_info_free(cf_blob_info *b);
 
+/* Get Blob Properties / Metadata.  cond as for reads (412 / 304 NotModified);
+ * on a condition failure `out` still holds the blob (free it either way). */
 CF_MUST_USE bool cf_blob_get(cf_blob_store *s, const char *account, const char *container,
-                             const char *name, cf_blob_info *out) CF_NONNULL;
-/* Deletes the blob and its uncommitted blocks; files go after the commit. */
+                             const char *name, const cf_blob_cond *cond, int64_t now,
+                             cf_blob_info *out);
+/* Deletes the blob and its uncommitted blocks; files go after the commit
+ * (or when the last reader holding them is freed). */
 CF_MUST_USE bool cf_blob_delete(cf_blob_store *s, const char *account, const char *container,
-                                const char *name) CF_NONNULL;
-/* Delivers plaintext [offset, offset + length) to `sink` (the range must lie
- * within the blob; the HTTP layer clips), decrypting only the segments of
- * the extents it touches.  CF_ERR_DECRYPT on any integrity failure,
- * including an extent whose length disagrees with the metadata.  Bytes
- * before a failure may already have reached the sink. */
+                                const char *name, const cf_blob_cond *cond, int64_t now);
+/* Set Blob Properties: replaces all six content properties (keys absent
+ * from `props` are cleared, as Azure does); Set Blob Metadata: replaces the
+ * metadata.  New ETag and Last-Modified; creation time kept. */
+CF_MUST_USE bool cf_blob_set_properties(cf_blob_store *s, const char *account,
+                                        const char *container, const char *name, json_t *props,
+                                        const cf_blob_cond *cond, int64_t now,
+                                        cf_blob_write_result *out);
+CF_MUST_USE bool cf_blob_set_metadata(cf_blob_store *s, const char *account, const char *container,
+                                      const char *name, json_t *metadata,
+                                      const cf_blob_cond *cond, int64_t now,
+                                      cf_blob_write_result *out);
+
+/* Lease Blob.  cond: ETag/date conditions (lease_id in cond is ignored). */
+CF_MUST_USE bool cf_blob_lease(cf_blob_store *s, const char *account, const char *container,
+                               const char *name, const cf_lease_req *req,
+                               const cf_blob_cond *cond, int64_t now, cf_lease_result *out);
+
+/* ---- reading ---- */
+
+/* A pull reader over a consistent snapshot of one blob: open takes, under
+ * the lock, the blob's info and its extent plan (and evaluates `cond` on
+ * that same snapshot); read() then decrypts one segment at a time (memory:
+ * one segment buffer), outside the lock.  Extent files a reader holds are
+ * not unlinked while it lives, even if the blob is deleted or overwritten
+ * meanwhile: the reader serves the snapshot it took.
+ *
+ * Range: [offset, offset + length) clipped to the blob (length
+ * CF_BLOB_WHOLE = to the end).  416 InvalidRange when offset > 0 and
+ * offset >= size, as Azure answers a Range header past the end (a whole
+ * read of an empty blob is fine).  `info` (out, required) gets the blob's
+ * properties; on failure it may still hold them (for a 304/412 response):
+ * cf_blob_info_free it in every case.  CF_ERR_DECRYPT from read() on any
+ * integrity failure, including an extent whose length disagrees with the
+ * metadata; bytes handed out before are genuine. */
+typedef struct cf_blob_reader cf_blob_reader;
+
+CF_MUST_USE bool cf_blob_reader_open(cf_blob_store *s, const char *account, const char *container,
+                                     const char *name, uint64_t offset, uint64_t length,
+                                     const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
+                                     cf_blob_reader **out);
+/* The clipped range: for Content-Range / Content-Length. */
+void cf_blob_reader_range(const cf_blob_reader *r, uint64_t *offset, uint64_t *length) CF_NONNULL;
+/* Copies up to `cap` next plaintext bytes into buf; *got = 0 at the end.
+ * A failed reader stays failed. */
+CF_MUST_USE bool cf_blob_reader_read(cf_blob_reader *r, uint8_t *buf, size_t cap, size_t *got)
+    CF_NONNULL;
+/* Wipes and frees; releases the reader's hold on its extent files. */
+void cf_blob_reader_free(cf_blob_reader *r);
+
+/* Delivers plaintext [offset, offset + length) to `sink` (the range must
+ * lie within the blob), over a reader.  Bytes before a failure may already
+ * have reached the sink. */
 CF_MUST_USE bool cf_blob_read(cf_blob_store *s, const char *account, const char *container,
                               const char *name, uint64_t offset, uint64_t length,
                               cf_extent_sink sink) CF_NONNULL;
 
+/* ---- listing blobs ---- */
+
+typedef struct {
+    const char *prefix;    /* NULL or "" = all */
+    const char *delimiter; /* NULL or "" = flat listing */
+    const char *marker;    /* from a previous page's next_marker; NULL or "" = start */
+    unsigned max_results;  /* 1..5000; BlobPrefix entries count too */
+    bool include_metadata; /* else info->metadata is an empty object */
+} cf_blob_list_req;
+
+/* Exactly one of blob / prefix is non-NULL: a blob (committed blobs only),
+ * or a BlobPrefix (prefix up to and including the delimiter), each prefix
+ * once per listing.  Both borrowed for the call. */
+typedef bool (*cf_blob_list_cb)(void *ctx, const cf_blob_info *blob, const char *prefix);
+
+/* Name order (bytewise).  next_marker (>= CF_BLOB_MARKER_MAX + 1 bytes)
+ * gets an opaque marker for the next page, "" after the last page.
+ * 404 ContainerNotFound. */
+CF_MUST_USE bool cf_blob_list(cf_blob_store *s, const char *account, const char *container,
+                              const cf_blob_list_req *req, int64_t now, cf_blob_list_cb each,
+                              void *ctx, char *next_marker, size_t next_len);
+
+/* ---- writing ---- */
+
 /* Streaming writes.  A writer is one body on its way into one extent: begin
- * checks the names and opens the temp file; write seals chunk by chunk (memory
- * bounded by one segment); commit makes the file durable and then commits
- * the metadata.  Free (after commit or instead of it) closes and removes an
- * uncommitted temp file.  A failed writer stays failed. */
+ * checks names and conditions (early, to fail fast) and opens the temp
+ * file; write seals chunk by chunk (memory bounded by one segment) and
+ * fails with 413 RequestBodyTooLarge past the operation's cap; commit makes
+ * the file durable and then commits the metadata, evaluating the
+ * conditions again inside that transaction (the binding check).  Free
+ * (after commit or instead of it) closes and removes an uncommitted temp
+ * file.  A failed writer stays failed.  `cond` is copied by begin. */
 typedef struct cf_blob_writer cf_blob_writer;
 
 /* Put Blob: the committed body becomes the blob's whole content (a block
- * blob), replacing any earlier blob and dropping its uncommitted blocks.
- * props/metadata: borrowed objects or NULL. */
+ * blob), replacing any earlier blob of either type and dropping its
+ * uncommitted blocks.  props/metadata: borrowed objects or NULL. */
 CF_MUST_USE bool cf_blob_put_begin(cf_blob_store *s, const char *account, const char *container,
                                    const char *name, json_t *props, json_t *metadata,
-                                   cf_blob_writer **out);
+                                   const cf_blob_cond *cond, cf_blob_writer **out);
 /* Put Block: the committed body becomes uncommitted block `block_id`
- * (1..64 bytes) of the blob, replacing an uncommitted block of that id. */
+ * (1..64 bytes) of the blob, replacing an uncommitted block of that id.
+ * cond: lease_id only.  409 InvalidBlobType on an append blob; 400
+ * InvalidBlobOrBlock when the id's length differs from the blob's other
+ * block ids; 409 BlockCountExceedsLimit past 100,000 uncommitted blocks. */
 CF_MUST_USE bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *container,
-                                     const char *name, cf_slice block_id, cf_blob_writer **out);
+                                     const char *name, cf_slice block_id,
+                                     const cf_blob_cond *cond, cf_blob_writer **out);
+
+/* Append Block: x-ms-blob-condition-maxsize / -appendpos, -1 = absent. */
+typedef struct {
+    int64_t max_size;   /* 412 MaxBlobSizeConditionNotMet if size + block > it */
+    int64_t append_pos; /* 412 AppendPositionConditionNotMet unless size == it */
+} cf_blob_append_cond;
+
+/* Append Block: the committed body becomes the next block of an existing
+ * append blob (one more extent; metadata only).  404 BlobNotFound, 409
+ * InvalidBlobType on a block blob, 409 BlockCountExceedsLimit at 50,000
+ * blocks.  ac may be NULL. [NOT YET IMPLEMENTED] */
+CF_MUST_USE bool cf_blob_append_begin(cf_blob_store *s, const char *account, const char *container,
+                                      const char *name, const cf_blob_cond *cond,
+                                      const cf_blob_append_cond *ac, cf_blob_writer **out);
 CF_MUST_USE bool cf_blob_writer_write(cf_blob_writer *w, cf_slice data) CF_NONNULL;
-/* etag_out (may be NULL) gets the blob's new ETag after Put Blob. */
-CF_MUST_USE bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now,
-                                       char etag_out[CF_BLOB_ETAG_LEN + 1]);
+/* out (may be NULL): the blob's new ETag / Last-Modified (Put Blob, Append
+ * Block: also append_offset, committed_blocks). */
+CF_MUST_USE bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_write_result *out);
 void cf_blob_writer_free(cf_blob_writer *w);
+
+/* Create Append Blob: an empty append blob replacing any existing blob.
+ * [NOT YET IMPLEMENTED] */
+CF_MUST_USE bool cf_blob_append_create(cf_blob_store *s, const char *account,
+                                       const char *container, const char *name, json_t *props,
+                                       json_t *metadata, const cf_blob_cond *cond, int64_t now,
+                                       cf_blob_write_result *out);
 
 /* Put Block List. */
 typedef enum { CF_BLOCK_LATEST = 0, CF_BLOCK_COMMITTED = 1, CF_BLOCK_UNCOMMITTED = 2 } cf_block_from;
@@ -199,13 +522,14 @@ typedef struct {
  * uncommitted blocks, Latest from uncommitted if present, else committed.
  * Metadata only: no extent is rewritten.  Afterwards every uncommitted
  * block of the blob is gone and committed blocks not listed are discarded
- * (their files removed after the commit).  CF_ERR_BAD_INPUT (InvalidBlockList)
- * for a block that cannot be found.  props/metadata: borrowed or NULL. */
+ * (their files removed after the commit).  400 InvalidBlockList for a block
+ * that cannot be found; 409 InvalidBlobType on an append blob; 409
+ * BlockCountExceedsLimit past 50,000.  props/metadata: borrowed or NULL. */
 CF_MUST_USE bool cf_blob_put_block_list(cf_blob_store *s, const char *account,
                                         const char *container, const char *name,
                                         const cf_block_ref *blocks, size_t n, json_t *props,
-                                        json_t *metadata, int64_t now,
-                                        char etag_out[CF_BLOB_ETAG_LEN + 1]);
+                                        json_t *metadata, const cf_blob_cond *cond, int64_t now,
+                                        cf_blob_write_result *out);
 
 typedef struct {
     uint8_t id[CF_BLOB_BLOCK_ID_MAX];
@@ -215,13 +539,38 @@ typedef struct {
 
 typedef bool (*cf_block_cb)(void *ctx, const cf_block_info *b);
 /* Committed blocks in order, then uncommitted blocks in the order they were
- * put; either callback may be NULL.  CF_ERR_NOT_FOUND when the blob has
- * neither. */
+ * put; either callback may be NULL.  404 BlobNotFound when the blob has
+ * neither; 409 InvalidBlobType on an append blob.  cond: lease_id only. */
 CF_MUST_USE bool cf_blob_get_block_list(cf_blob_store *s, const char *account,
                                         const char *container, const char *name,
+                                        const cf_blob_cond *cond, int64_t now,
                                         cf_block_cb committed, cf_block_cb uncommitted, void *ctx);
 /* Drops uncommitted blocks put before now - CF_BLOB_UNCOMMITTED_TTL. */
 CF_MUST_USE bool cf_blob_expire_uncommitted(cf_blob_store *s, int64_t now, unsigned *expired);
+
+/* ---- copy ---- */
+
+typedef struct {
+    char copy_id[CF_BLOB_COPY_ID_LEN + 1]; /* x-ms-copy-id */
+    const char *status;                    /* x-ms-copy-status: "success" (static) */
+    char etag[CF_BLOB_ETAG_LEN + 1];       /* the destination's */
+    int64_t last_modified;
+} cf_blob_copy_result;
+
+/* Copy Blob within one account, synchronously and metadata-only: the
+ * destination references the source's extents (shared; a file goes only
+ * when no blob references it).  Type and content properties come from the
+ * source; metadata from `metadata` if non-NULL, else the source's.
+ * src_cond: conditions on the source (failures: 412 SourceConditionNotMet;
+ * src_cond->lease_id: x-ms-source-lease-id); dst_cond: on the destination
+ * (412 ConditionNotMet, 409 BlobAlreadyExists for If-None-Match: *, lease).
+ * 404 CannotVerifyCopySource when the source blob does not exist.
+ * source_url: stored as x-ms-copy-source. [NOT YET IMPLEMENTED] */
+CF_MUST_USE bool cf_blob_copy(cf_blob_store *s, const char *account, const char *src_container,
+                              const char *src_name, const cf_blob_cond *src_cond,
+                              const char *dst_container, const char *dst_name,
+                              const cf_blob_cond *dst_cond, json_t *metadata,
+                              const char *source_url, int64_t now, cf_blob_copy_result *out);
 
 /* ---- names ---- */
 
