@@ -1,9 +1,15 @@
 /*
  * libmicrohttpd glue.  The access handler is called several times per
  * request: first with no body (we allocate per-request state and return),
- * then with body chunks (we append up to the cap), then once with nothing
- * left (we dispatch and queue the response).  Queuing on the first call
- * would make libmicrohttpd close keep-alive connections, so we never do.
+ * then with body chunks, then once with nothing left (we dispatch and queue
+ * the response).  Queuing on the first call would make libmicrohttpd close
+ * keep-alive connections, so we never do.
+ *
+ * Bodies either collect in a buffer up to the cap, or stream: the service's
+ * begin() hook sees the headers first and may hand every chunk to a sink
+ * (coffer-blob encrypts uploads on the way in) or answer at once.  Response
+ * bodies are a buffer or a reader callback; either way memory per request
+ * stays bounded by the connection buffers, whatever the body size.
  */
 #include "http.h"
 
@@ -28,9 +34,15 @@ struct cf_http_server {
 
 #define CF_HTTP_DRAIN_MAX (16u << 20)
 
+_Static_assert(CF_HTTP_READ_ABORT == MHD_CONTENT_READER_END_WITH_ERROR,
+               "CF_HTTP_READ_ABORT must be libmicrohttpd's error value");
+
 typedef struct {
     cf_http_request req;
     bool started;
+    cf_http_begin_result mode;
+    bool responded;   /* begin() answered; the response waits in `early` */
+    cf_http_response early;
     bool too_large;
     size_t drained; /* bytes of an oversize body read and dropped */
     char *raw_path;
@@ -47,16 +59,69 @@ const char *cf_http_query(const cf_http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct {
+    bool (*each)(void *ctx, const char *name, const char *value);
+    void *ctx;
+    bool stop;
+} cf_http_header_walk;
+
+static enum MHD_Result cf_http_header_visit(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    (void)kind;
+    cf_http_header_walk *walk = cls;
+    if (walk->stop)
+        return MHD_NO;
+    if (!walk->each(walk->ctx, key, value ? value : ""))
+        walk->stop = true;
+    return walk->stop ? MHD_NO : MHD_YES;
+}
+
+void cf_http_each_header(const cf_http_request *req,
+                         bool (*each)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    cf_http_header_walk walk = {each, ctx, false};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, cf_http_header_visit, &walk);
+}
+
+/* The packed list is "name\0value\0" pairs; the buffer's cap bounds it. */
 bool cf_http_add_header(cf_http_response *resp, const char *name, const char *value)
 {
-    CF_ENSURE(resp->n_headers < CF_HTTP_MAX_HEADERS, CF_ERR_INTERNAL, "too many headers");
-    CF_ENSURE(strlen(name) < sizeof resp->headers[0].name &&
-                  strlen(value) < sizeof resp->headers[0].value,
-              CF_ERR_INTERNAL, "header too long");
-    snprintf(resp->headers[resp->n_headers].name, sizeof resp->headers[0].name, "%s", name);
-    snprintf(resp->headers[resp->n_headers].value, sizeof resp->headers[0].value, "%s", value);
-    resp->n_headers++;
+    if (!resp->headers.max)
+        cf_buf_init(&resp->headers, CF_HTTP_HEADERS_MAX);
+    CF_ENSURE(!strpbrk(name, "\r\n:") && !strpbrk(value, "\r\n"), CF_ERR_INTERNAL,
+              "header with a line break");
+    CF_ENSURE(cf_buf_append(&resp->headers, name, strlen(name) + 1) &&
+                  cf_buf_append(&resp->headers, value, strlen(value) + 1),
+              CF_ERR_TOO_LARGE, "response headers too large");
     return true;
+}
+
+/* Walks the packed list: *pos advances past one pair per call. */
+static bool cf_http_next_header(const cf_http_response *resp, size_t *pos, const char **name,
+                                const char **value)
+{
+    if (*pos >= resp->headers.len)
+        return false;
+    *name = (const char *)resp->headers.data + *pos;
+    *pos += strlen(*name) + 1;
+    *value = (const char *)resp->headers.data + *pos;
+    *pos += strlen(*value) + 1;
+    return true;
+}
+
+const char *cf_http_response_header(const cf_http_response *resp, const char *name)
+{
+    const char *n, *v;
+    for (size_t pos = 0; cf_http_next_header(resp, &pos, &n, &v);)
+        if (strcasecmp(n, name) == 0)
+            return v;
+    return NULL;
+}
+
+void cf_http_clear_headers(cf_http_response *resp)
+{
+    cf_buf_clear(&resp->headers);
 }
 
 static void cf_http_client_addr(struct MHD_Connection *conn, char *out, size_t len)
@@ -83,34 +148,61 @@ static void cf_http_wiping_free(void *p)
     free(p);
 }
 
-static enum MHD_Result cf_http_send(struct MHD_Connection *conn, cf_http_request *req,
-                                    cf_http_response *resp)
+static struct MHD_Response *cf_http_make_body(cf_http_response *resp)
 {
+    if (resp->stream.reader) {
+        struct MHD_Response *r = MHD_create_response_from_callback(
+            resp->stream.length, 256 * 1024, resp->stream.reader,
+            resp->stream.ctx, resp->stream.free);
+        if (r) /* libmicrohttpd owns ctx now and calls free when done */
+            resp->stream.free = NULL;
+        return r;
+    }
     void *copy = malloc(resp->body.len ? resp->body.len : 1);
     if (!copy)
-        return MHD_NO;
+        return NULL;
     if (resp->body.len)
         memcpy(copy, resp->body.data, resp->body.len);
     struct MHD_Response *r =
         MHD_create_response_from_buffer_with_free_callback(resp->body.len, copy,
                                                            cf_http_wiping_free);
-    if (!r) {
+    if (!r)
         cf_http_wiping_free(copy);
+    return r;
+}
+
+static enum MHD_Result cf_http_send(struct MHD_Connection *conn, cf_http_request *req,
+                                    cf_http_response *resp)
+{
+    struct MHD_Response *r = cf_http_make_body(resp);
+    if (!r)
         return MHD_NO;
-    }
-    for (size_t i = 0; i < resp->n_headers; i++)
-        MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
-    if (resp->body.len || resp->content_type)
+    const char *n, *v;
+    for (size_t pos = 0; cf_http_next_header(resp, &pos, &n, &v);)
+        MHD_add_response_header(r, n, v);
+    bool has_type = cf_http_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE) != NULL;
+    if (!has_type && (resp->body.len || resp->content_type))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 resp->content_type ? resp->content_type
                                                    : "application/json; charset=utf-8");
     MHD_add_response_header(r, "x-ms-request-id", req->request_id);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
+    if (!cf_http_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (req->tls)
+        MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ret = MHD_queue_response(conn, resp->status ? resp->status : 500, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static void cf_http_response_free(cf_http_response *resp)
+{
+    if (resp->stream.free)
+        resp->stream.free(resp->stream.ctx);
+    resp->stream.free = NULL;
+    cf_buf_free(&resp->body);
+    cf_buf_free(&resp->headers);
 }
 
 static void cf_http_default_too_large(void *ctx, cf_http_response *resp)
@@ -125,8 +217,15 @@ static void cf_http_default_too_large(void *ctx, cf_http_response *resp)
 static enum MHD_Result cf_http_dispatch(cf_http_server *server, struct MHD_Connection *conn,
                                         cf_http_state *st)
 {
+    if (st->responded) {
+        enum MHD_Result ret = cf_http_send(conn, &st->req, &st->early);
+        cf_http_response_free(&st->early);
+        st->responded = false;
+        return ret;
+    }
     cf_http_response resp = {0};
     cf_buf_init(&resp.body, 64 * 1024 * 1024);
+    cf_buf_init(&resp.headers, CF_HTTP_HEADERS_MAX);
     if (st->too_large) {
         void (*render)(void *, cf_http_response *) = server->config.render_too_large
                                                          ? server->config.render_too_large
@@ -137,8 +236,77 @@ static enum MHD_Result cf_http_dispatch(cf_http_server *server, struct MHD_Conne
         server->config.handler(server->config.ctx, &st->req, &resp);
     }
     enum MHD_Result ret = cf_http_send(conn, &st->req, &resp);
-    cf_buf_free(&resp.body);
+    cf_http_response_free(&resp);
     return ret;
+}
+
+/* First call: the headers are in.  Sets up the request and lets the service
+ * choose how its body is taken. */
+static bool cf_http_start_request(cf_http_server *server, struct MHD_Connection *conn,
+                                  cf_http_state *st, const char *url, const char *method)
+{
+    st->started = true;
+    st->req.raw_path = st->raw_path;
+    st->req.method = method;
+    st->req.path = url;
+    st->req.conn = conn;
+    st->req.tls = server->config.tls_cert_pem.len > 0;
+    if (!cf_uuid_v4(st->req.request_id))
+        return false;
+    cf_http_client_addr(conn, st->addr, sizeof st->addr);
+    st->req.client_addr = st->addr;
+    cf_buf_init(&st->req.body, server->config.max_body);
+    st->mode = CF_HTTP_BUFFER;
+    if (server->config.begin) {
+        cf_buf_init(&st->early.body, 1 << 20);
+        cf_buf_init(&st->early.headers, CF_HTTP_HEADERS_MAX);
+        cf_error_clear();
+        st->mode = server->config.begin(server->config.ctx, &st->req, &st->early);
+        if (st->mode == CF_HTTP_RESPOND) {
+            st->responded = true;
+            return true;
+        }
+        cf_http_response_free(&st->early);
+        if (st->mode == CF_HTTP_STREAM)
+            return true;
+    }
+    /* A declared oversize body is never stored.  Up to CF_HTTP_DRAIN_MAX it
+     * is read and dropped so the client can read the 413; beyond that the
+     * 413 goes out at once and the connection closes. */
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end = NULL;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (end == cl || *end || n > server->config.max_body)
+            st->too_large = true;
+    }
+    return true;
+}
+
+/* One body chunk: into the sink, the buffer, or dropped. Returns false when
+ * the response should go out now (too much body to keep reading). */
+static bool cf_http_take_chunk(cf_http_state *st, const char *data, size_t len)
+{
+    bool dropping = st->responded || st->too_large;
+    if (!dropping && st->mode == CF_HTTP_STREAM) {
+        st->req.body_received += len;
+        if (!st->req.stream_failed && !st->req.body_sink(st->req.body_ctx, (const uint8_t *)data,
+                                                          len))
+            st->req.stream_failed = true;
+        return true;
+    }
+    if (!dropping && !cf_buf_append(&st->req.body, data, len)) {
+        st->too_large = true;
+        cf_buf_free(&st->req.body);
+        dropping = true;
+    }
+    if (dropping) {
+        st->drained += len;
+        if (st->drained > CF_HTTP_DRAIN_MAX)
+            return false;
+    }
+    return true;
 }
 
 static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -151,45 +319,14 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
     cf_http_state *st = *con_cls;
     if (!st)
         return MHD_NO;
-    if (!st->started) {
-        st->started = true;
-        st->req.raw_path = st->raw_path;
-        st->req.method = method;
-        st->req.path = url;
-        st->req.conn = conn;
-        st->req.tls = server->config.tls_cert_pem.len > 0;
-        if (!cf_uuid_v4(st->req.request_id))
-            return MHD_NO;
-        cf_http_client_addr(conn, st->addr, sizeof st->addr);
-        st->req.client_addr = st->addr;
-        cf_buf_init(&st->req.body, server->config.max_body);
-        /* A declared oversize body is never stored.  Up to CF_HTTP_DRAIN_MAX it
-         * is read and dropped so the client can read the 413; beyond that
-         * the 413 goes out at once and the connection closes. */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-            char *end = NULL;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (end == cl || *end || n > server->config.max_body)
-                st->too_large = true;
-        }
-        return MHD_YES;
-    }
+    if (!st->started)
+        return cf_http_start_request(server, conn, st, url, method) ? MHD_YES : MHD_NO;
     if (*upload_data_size) {
-        if (!st->too_large && !cf_buf_append(&st->req.body, upload_data, *upload_data_size)) {
-            st->too_large = true;
-            cf_buf_free(&st->req.body);
-        }
-        if (st->too_large) {
-            st->drained += *upload_data_size;
-            if (st->drained > CF_HTTP_DRAIN_MAX)
-                return cf_http_dispatch(server, conn, st);
-        }
+        bool keep_reading = cf_http_take_chunk(st, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        return MHD_YES;
+        return keep_reading ? MHD_YES : cf_http_dispatch(server, conn, st);
     }
-    if (!cf_buf_terminate(&st->req.body))
+    if (st->mode != CF_HTTP_STREAM && !st->responded && !cf_buf_terminate(&st->req.body))
         st->too_large = true;
     return cf_http_dispatch(server, conn, st);
 }
@@ -197,12 +334,15 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
 static void cf_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)conn;
     (void)toe;
+    cf_http_server *server = cls;
     cf_http_state *st = *con_cls;
     if (!st)
         return;
+    if (st->started && server->config.request_done)
+        server->config.request_done(server->config.ctx, &st->req);
+    cf_http_response_free(&st->early);
     cf_buf_free(&st->req.body); /* wiped: bodies can carry key material */
     free(st->raw_path);
     free(st);
@@ -311,9 +451,10 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
         {MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_seconds ? config->timeout_seconds : 120, NULL},
         /* One client address cannot take every connection slot. */
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, config->max_per_ip ? config->max_per_ip : 128, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)cf_http_completed, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)cf_http_completed, server},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)cf_http_uri_log, NULL},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+         config->connection_memory ? (intptr_t)config->connection_memory : 128 * 1024, NULL},
         {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert.data},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key.data},
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)CF_TLS_PRIORITIES},

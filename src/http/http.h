@@ -16,6 +16,7 @@
 #define CF_HTTP_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "ids.h"
@@ -29,42 +30,75 @@
 
 typedef struct cf_http_request cf_http_request;
 
+/* Receives a streamed request body chunk by chunk (see cf_http_config.begin).
+ * Returns false to refuse the rest: later chunks are read and dropped, and
+ * the handler still runs and sees req->stream_failed. */
+typedef bool (*cf_http_body_sink)(void *ctx, const uint8_t *data, size_t len);
+
 struct cf_http_request {
     const char *method;     /* "GET", "POST", ... */
     const char *path;       /* percent-decoded path, without the query */
     const char *raw_path;   /* the request target as sent (path and query) */
     const char *client_addr;
     char request_id[CF_REQUEST_ID_LEN + 1];
-    cf_buf body;            /* the complete request body */
+    cf_buf body;            /* the complete request body (buffered requests) */
     bool tls;
+    /* Streaming: set by begin() when it answers CF_HTTP_STREAM. */
+    cf_http_body_sink body_sink;
+    void *body_ctx;
+    uint64_t body_received;
+    bool stream_failed;     /* the sink refused a chunk */
+    void *user;             /* the service's per-request state */
     void *conn;             /* the libmicrohttpd connection; glue use only */
 };
 
-#define CF_HTTP_MAX_HEADERS 12
+/* Reads response body bytes [pos, pos + max) into buf; returns the count
+ * (> 0), or CF_HTTP_READ_ABORT to cut the connection (the client sees a
+ * short response, never bytes that are not the body). */
+#define CF_HTTP_READ_ABORT ((ssize_t)-2)
+typedef ssize_t (*cf_http_body_reader)(void *ctx, uint64_t pos, char *buf, size_t max);
 
 typedef struct {
     unsigned status;
     const char *content_type; /* static string; default application/json */
     cf_buf body;
-    size_t n_headers;
+    /* A streamed body instead of `body`: `length` bytes from reader(); free
+     * (may be NULL) releases ctx once the response is done, sent or not. */
     struct {
-        char name[48];
-        char value[512];
-    } headers[CF_HTTP_MAX_HEADERS];
+        cf_http_body_reader reader;
+        void (*free)(void *ctx);
+        void *ctx;
+        uint64_t length;
+    } stream;
+    /* Headers as packed "name\0value\0" pairs; use the helpers below. */
+    cf_buf headers;
 } cf_http_response;
 
 typedef void (*cf_http_handler)(void *ctx, cf_http_request *req, cf_http_response *resp);
+
+typedef enum {
+    CF_HTTP_BUFFER = 0, /* collect the body (up to max_body), then call handler */
+    CF_HTTP_STREAM,     /* body chunks go to req->body_sink, then handler */
+    CF_HTTP_RESPOND,    /* begin() filled the response: drop the body, send it */
+} cf_http_begin_result;
 
 typedef struct {
     const char *listen;      /* "HOST:PORT" or "[V6]:PORT" */
     cf_slice tls_cert_pem;   /* certificate chain; empty for plain HTTP */
     cf_slice tls_key_pem;    /* borrowed; the caller wipes it after start */
-    size_t max_body;         /* requests with larger bodies get 413 */
+    size_t max_body;         /* buffered requests with larger bodies get 413 */
     unsigned max_connections;
     unsigned max_per_ip;     /* connections from one client address */
     unsigned timeout_seconds;/* idle connection timeout */
+    size_t connection_memory;/* per-connection read buffer; 0 = 128 KiB */
     cf_http_handler handler;
     void *ctx;
+    /* Optional: called once headers are in, before any body, to choose how
+     * the body is taken.  NULL = always CF_HTTP_BUFFER. */
+    cf_http_begin_result (*begin)(void *ctx, cf_http_request *req, cf_http_response *resp);
+    /* Optional: called when a request is finished or abandoned (client
+     * gone), to release req->user. */
+    void (*request_done)(void *ctx, cf_http_request *req);
     /* Status line and body for over-cap requests, in the service's format. */
     void (*render_too_large)(void *ctx, cf_http_response *resp);
 } cf_http_config;
@@ -81,7 +115,16 @@ uint16_t cf_http_port(const cf_http_server *server);
 const char *cf_http_header(const cf_http_request *req, const char *name);
 const char *cf_http_query(const cf_http_request *req, const char *name);
 
-/* Response helpers. */
+/* Calls each(ctx, name, value) for every request header, in arrival order;
+ * stops early when each returns false. */
+void cf_http_each_header(const cf_http_request *req,
+                         bool (*each)(void *ctx, const char *name, const char *value), void *ctx);
+
+/* Response helpers.  Headers are capped at CF_HTTP_HEADERS_MAX bytes in all. */
+#define CF_HTTP_HEADERS_MAX (64u * 1024)
 CF_MUST_USE bool cf_http_add_header(cf_http_response *resp, const char *name, const char *value);
+/* The value of a header added to the response, or NULL. */
+const char *cf_http_response_header(const cf_http_response *resp, const char *name);
+void cf_http_clear_headers(cf_http_response *resp);
 
 #endif

@@ -56,7 +56,7 @@ static void cf_vault_render_error(cf_vault_call *call, unsigned status, const ch
     if (err && inner)
         json_object_set_new(err, "innererror", json_pack("{s:s}", "code", inner));
     cf_buf_clear(&call->resp->body);
-    call->resp->n_headers = 0;
+    cf_http_clear_headers(call->resp);
     if (!err || !cf_vault_reply(call, status, json_pack("{s:o}", "error", err)))
         call->resp->status = 500;
 }
