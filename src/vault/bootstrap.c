@@ -21,14 +21,13 @@
 #include "envelope.h"
 #include "fsutil.h"
 #include "ids.h"
+#include "local_tls.h"
 #include "log.h"
 #include "rbac.h"
 #include "secmem.h"
 #include "vault.h"
 
 #define CF_PEM_MAX (64 * 1024)
-#define CF_CERT_DAYS 825
-#define CF_CA_DAYS 3650
 
 static bool cf_path(char *out, size_t len, const cf_vault *vault, const char *rel)
 {
@@ -85,88 +84,16 @@ static bool cf_data_key_open(cf_vault *vault, bool create)
 
 /* ---- TLS material ---- */
 
-static bool cf_sealed_file_aad(const cf_vault *vault, const char *what, cf_buf *aad)
+static cf_local_tls cf_vault_tls(const cf_vault *vault)
 {
-    CF_GUARD(cf_buf_append_str(aad, "coffer-vault/v1 file "));
-    CF_GUARD(cf_buf_append_str(aad, what));
-    CF_GUARD(cf_buf_append_u8(aad, ' '));
-    return cf_buf_append_str(aad, vault->vault_id);
-}
-
-static bool cf_write_sealed(const cf_vault *vault, const char *rel, cf_slice secret)
-{
-    char path[PATH_MAX];
-    cf_buf sealed, aad;
-    cf_buf_init(&sealed, CF_PEM_MAX);
-    cf_buf_init(&aad, 256);
-    bool ok = cf_path(path, sizeof path, vault, rel) && cf_sealed_file_aad(vault, rel, &aad) &&
-              cf_envelope_seal(cf_slice_of(vault->data_key, CF_DATA_KEY_LEN), cf_buf_slice(&aad),
-                               secret, &sealed) &&
-              cf_write_file_atomic(path, cf_buf_slice(&sealed), 0600);
-    cf_buf_free(&sealed);
-    cf_buf_free(&aad);
-    return ok;
-}
-
-static bool cf_read_sealed(const cf_vault *vault, const char *rel, cf_buf *secret)
-{
-    char path[PATH_MAX];
-    cf_buf sealed, aad;
-    cf_buf_init(&sealed, CF_PEM_MAX);
-    cf_buf_init(&aad, 256);
-    bool ok = cf_path(path, sizeof path, vault, rel) && cf_read_file(path, CF_PEM_MAX, &sealed) &&
-              cf_sealed_file_aad(vault, rel, &aad) &&
-              cf_envelope_open(cf_slice_of(vault->data_key, CF_DATA_KEY_LEN), cf_buf_slice(&aad),
-                               cf_buf_slice(&sealed), secret);
-    cf_buf_free(&sealed);
-    cf_buf_free(&aad);
-    return ok;
-}
-
-/* The host part of "HOST:PORT" / "[V6]:PORT". */
-static void cf_listen_host(const char *listen, char *out, size_t len)
-{
-    const char *colon = strrchr(listen, ':');
-    size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
-    if (n >= 2 && listen[0] == '[' && listen[n - 1] == ']') {
-        listen++;
-        n -= 2;
-    }
-    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), listen);
-}
-
-static bool cf_tls_generate(cf_vault *vault)
-{
-    char host[256];
-    cf_listen_host(vault->listen, host, sizeof host);
-    const char *sans[5] = {"localhost", "127.0.0.1", "::1", host, vault->extra_san};
-    size_t n_sans = vault->extra_san ? 5 : 4;
-    cf_pkey *ca = NULL, *server = NULL;
-    cf_buf ca_pem, cert_pem, ca_key, server_key;
-    cf_buf_init(&ca_pem, CF_PEM_MAX);
-    cf_buf_init(&cert_pem, CF_PEM_MAX);
-    cf_buf_init_secret(&ca_key, CF_PEM_MAX);
-    cf_buf_init_secret(&server_key, CF_PEM_MAX);
-    char dir[PATH_MAX], ca_path[PATH_MAX], cert_path[PATH_MAX];
-    bool ok = cf_path(dir, sizeof dir, vault, "tls") && cf_mkdirs(dir, 0700) &&
-              cf_path(ca_path, sizeof ca_path, vault, "tls/ca.crt") &&
-              cf_path(cert_path, sizeof cert_path, vault, "tls/server.crt") &&
-              cf_pkey_generate_ec(CF_CURVE_P256, &ca) && cf_pkey_generate_ec(CF_CURVE_P256, &server) &&
-              cf_x509_self_signed_ca(ca, "Coffer local CA", CF_CA_DAYS, &ca_pem) &&
-              cf_x509_issue_server(ca, cf_buf_slice(&ca_pem), server, sans, n_sans, CF_CERT_DAYS,
-                                   &cert_pem) &&
-              cf_pkey_private_pem(ca, &ca_key) && cf_pkey_private_pem(server, &server_key) &&
-              cf_write_sealed(vault, "tls/ca.key.sealed", cf_buf_slice(&ca_key)) &&
-              cf_write_sealed(vault, "tls/server.key.sealed", cf_buf_slice(&server_key)) &&
-              cf_write_file_atomic(ca_path, cf_buf_slice(&ca_pem), 0644) &&
-              cf_write_file_atomic(cert_path, cf_buf_slice(&cert_pem), 0644);
-    cf_pkey_free(ca);
-    cf_pkey_free(server);
-    cf_buf_free(&ca_pem);
-    cf_buf_free(&cert_pem);
-    cf_buf_free(&ca_key);
-    cf_buf_free(&server_key);
-    return ok;
+    return (cf_local_tls){
+        .data_dir = vault->data_dir,
+        .label = "coffer-vault/v1",
+        .service_id = vault->vault_id,
+        .data_key = cf_slice_of(vault->data_key, CF_DATA_KEY_LEN),
+        .listen = vault->listen,
+        .extra_san = vault->extra_san,
+    };
 }
 
 static bool cf_tls_load(cf_vault *vault, cf_buf *cert, cf_buf *key)
@@ -174,12 +101,8 @@ static bool cf_tls_load(cf_vault *vault, cf_buf *cert, cf_buf *key)
     if (vault->tls_cert_file)
         return cf_read_file(vault->tls_cert_file, CF_PEM_MAX, cert) &&
                cf_read_file(vault->tls_key_file, CF_PEM_MAX, key);
-    char cert_path[PATH_MAX];
-    CF_GUARD(cf_path(cert_path, sizeof cert_path, vault, "tls/server.crt"));
-    if (!cf_file_exists(cert_path))
-        CF_GUARD(cf_tls_generate(vault));
-    return cf_read_file(cert_path, CF_PEM_MAX, cert) &&
-           cf_read_sealed(vault, "tls/server.key.sealed", key);
+    cf_local_tls t = cf_vault_tls(vault);
+    return cf_local_tls_load(&t, cert, key);
 }
 
 /* ---- first start ---- */
