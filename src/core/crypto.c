@@ -107,7 +107,7 @@ static bool cf_ensure_int_len(size_t len)
 
 static struct {
     EVP_CIPHER *gcm[3], *cbc[3], *kw[3]; /* by AES key size: 128, 192, 256 */
-    EVP_MD *md[4];                       /* by cf_hash */
+    EVP_MD *md[5];                       /* by cf_hash */
     EVP_MAC *hmac;
     EVP_KDF *hkdf;
     bool ready;
@@ -115,7 +115,7 @@ static struct {
 
 static pthread_once_t cf_algs_once = PTHREAD_ONCE_INIT;
 
-static const char *const cf_hash_names[] = {"SHA1", "SHA256", "SHA384", "SHA512"};
+static const char *const cf_hash_names[] = {"SHA1", "SHA256", "SHA384", "SHA512", "MD5"};
 
 static void cf_algs_fetch(void)
 {
@@ -128,7 +128,7 @@ static void cf_algs_fetch(void)
         ok &= (cf_algs.cbc[i] = EVP_CIPHER_fetch(NULL, cbc[i], NULL)) != NULL;
         ok &= (cf_algs.kw[i] = EVP_CIPHER_fetch(NULL, kw[i], NULL)) != NULL;
     }
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         ok &= (cf_algs.md[i] = EVP_MD_fetch(NULL, cf_hash_names[i], NULL)) != NULL;
     ok &= (cf_algs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) != NULL;
     ok &= (cf_algs.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) != NULL;
@@ -170,6 +170,7 @@ size_t cf_hash_len(cf_hash h)
     case CF_HASH_SHA256: return 32;
     case CF_HASH_SHA384: return 48;
     case CF_HASH_SHA512: return 64;
+    case CF_HASH_MD5: return 16;
     default: return 0;
     }
 }
@@ -177,9 +178,51 @@ size_t cf_hash_len(cf_hash h)
 bool cf_hash_compute(cf_hash h, cf_slice in, uint8_t *out)
 {
     CF_GUARD(cf_ensure_ready());
-    CF_ENSURE((unsigned)h < 4, CF_ERR_UNSUPPORTED, "unsupported hash");
+    CF_ENSURE((unsigned)h < 5, CF_ERR_UNSUPPORTED, "unsupported hash");
     CF_OSSL_GUARD(EVP_Digest(in.ptr, in.len, out, NULL, cf_algs.md[h], NULL));
     return true;
+}
+
+struct cf_hasher {
+    EVP_MD_CTX *ctx;
+    cf_hash h;
+};
+
+bool cf_hasher_new(cf_hash h, cf_hasher **out)
+{
+    CF_GUARD(cf_ensure_ready());
+    CF_ENSURE((unsigned)h < 5, CF_ERR_UNSUPPORTED, "unsupported hash");
+    cf_hasher *hs = calloc(1, sizeof *hs);
+    CF_ENSURE_ALLOC(hs);
+    hs->h = h;
+    hs->ctx = EVP_MD_CTX_new();
+    if (!hs->ctx || EVP_DigestInit_ex2(hs->ctx, cf_algs.md[h], NULL) != 1) {
+        cf_hasher_free(hs);
+        CF_BAIL(CF_ERR_CRYPTO, "cannot start a digest");
+    }
+    *out = hs;
+    return true;
+}
+
+bool cf_hasher_update(cf_hasher *hs, cf_slice in)
+{
+    CF_OSSL_GUARD(EVP_DigestUpdate(hs->ctx, in.ptr, in.len));
+    return true;
+}
+
+bool cf_hasher_final(cf_hasher *hs, uint8_t *out)
+{
+    CF_OSSL_GUARD(EVP_DigestFinal_ex(hs->ctx, out, NULL));
+    CF_OSSL_GUARD(EVP_DigestInit_ex2(hs->ctx, cf_algs.md[hs->h], NULL));
+    return true;
+}
+
+void cf_hasher_free(cf_hasher *hs)
+{
+    if (!hs)
+        return;
+    EVP_MD_CTX_free(hs->ctx);
+    free(hs);
 }
 
 bool cf_hmac_sha256(cf_slice key, cf_slice msg, uint8_t out[32])

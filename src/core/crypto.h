@@ -20,11 +20,20 @@ CF_MUST_USE bool cf_crypto_init(void);
 CF_MUST_USE bool cf_random_bytes(void *out, size_t len);
 
 /* ---- digests, MAC, KDF ---- */
-typedef enum { CF_HASH_SHA1, CF_HASH_SHA256, CF_HASH_SHA384, CF_HASH_SHA512 } cf_hash;
+/* MD5 only for Azure's Content-MD5 transfer checksums, never for security. */
+typedef enum { CF_HASH_SHA1, CF_HASH_SHA256, CF_HASH_SHA384, CF_HASH_SHA512, CF_HASH_MD5 } cf_hash;
+#define CF_HASH_MAX_LEN 64
 
 size_t cf_hash_len(cf_hash h);
 /* out must hold cf_hash_len(h) bytes. */
 CF_MUST_USE bool cf_hash_compute(cf_hash h, cf_slice in, uint8_t *out);
+/* Incremental hashing of a stream. */
+typedef struct cf_hasher cf_hasher;
+CF_MUST_USE bool cf_hasher_new(cf_hash h, cf_hasher **out);
+CF_MUST_USE bool cf_hasher_update(cf_hasher *hs, cf_slice in) CF_NONNULL;
+/* out must hold cf_hash_len(h) bytes; the hasher can be reused after. */
+CF_MUST_USE bool cf_hasher_final(cf_hasher *hs, uint8_t *out) CF_NONNULL;
+void cf_hasher_free(cf_hasher *hs);
 CF_MUST_USE bool cf_hmac_sha256(cf_slice key, cf_slice msg, uint8_t out[32]);
 CF_MUST_USE bool cf_hkdf_sha256(cf_slice ikm, cf_slice salt, cf_slice info, uint8_t *out,
                                 size_t out_len);
