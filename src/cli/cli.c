@@ -5,6 +5,8 @@
  *   coffer [connection options] key COMMAND [NAME] [options] [--output json]
  *   coffer [connection options] principal|role COMMAND [ARG] [options] [--output json]
  *   coffer audit verify FILE [options] [--output json]   (local, no connection)
+ *   coffer [storage options] blob|container COMMAND [ARG] [options] [--output json]
+ *       (Azure Blob Storage API; its own connection, see storage_client.c)
  *
  * Argument parsing is table-driven: every "--name" is looked up in the
  * global options and in the command's own list, so a misspelt option is a
@@ -36,7 +38,10 @@ typedef struct {
     const char *usage;
     const char *group; /* the first word; NULL means "key" */
     bool local;        /* works on local files: no connection is opened */
+    bool storage;      /* blob|container: opens its own storage connection */
 } cf_cli_command;
+
+#define CF_STORAGE_OPTS "connection-string blob-dir ca-file"
 
 static const cf_cli_command cf_commands[] = {
     {"create", cf_cmd_create, 1,
@@ -86,6 +91,25 @@ static const cf_cli_command cf_commands[] = {
     {"list", cf_cmd_role_list, 0, "principal scope",
      "list [--principal OBJECT_ID] [--scope SCOPE]", "role"},
     {"remove", cf_cmd_role_remove, 1, "scope", "remove ASSIGNMENT_NAME [--scope SCOPE]", "role"},
+    {"upload", cf_cmd_blob_upload, 1,
+     "container name content-type metadata overwrite " CF_STORAGE_OPTS,
+     "upload FILE --container C [--name NAME] [--content-type T] [--metadata k=v,...]\n"
+     "                  [--overwrite]",
+     "blob", false, true},
+    {"download", cf_cmd_blob_download, 0, "container name file " CF_STORAGE_OPTS,
+     "download --container C --name NAME [--file OUT|-]", "blob", false, true},
+    {"list", cf_cmd_blob_list, 0, "container prefix " CF_STORAGE_OPTS,
+     "list --container C [--prefix P]", "blob", false, true},
+    {"show", cf_cmd_blob_show, 0, "container name " CF_STORAGE_OPTS,
+     "show --container C --name NAME", "blob", false, true},
+    {"delete", cf_cmd_blob_delete, 0, "container name " CF_STORAGE_OPTS,
+     "delete --container C --name NAME", "blob", false, true},
+    {"create", cf_cmd_container_create, 1, "public-access " CF_STORAGE_OPTS,
+     "create NAME [--public-access blob|container]", "container", false, true},
+    {"list", cf_cmd_container_list, 0, "prefix " CF_STORAGE_OPTS, "list [--prefix P]",
+     "container", false, true},
+    {"delete", cf_cmd_container_delete, 1, CF_STORAGE_OPTS, "delete NAME", "container", false,
+     true},
 };
 
 static const char *cf_group(const cf_cli_command *cmd)
@@ -95,7 +119,7 @@ static const char *cf_group(const cf_cli_command *cmd)
 
 static const char *const cf_global_opts =
     "vault tenant client-id client-secret ca-cert bootstrap output help";
-static const char *const cf_flag_names = "help disabled enable disable remove-old";
+static const char *const cf_flag_names = "help disabled enable disable remove-old overwrite";
 
 /* ---- error bookkeeping ---- */
 
@@ -199,6 +223,7 @@ static void cf_print_usage(FILE *out)
             "usage: coffer [connection options] key COMMAND [NAME] [options] [--output json]\n"
             "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
             "       coffer audit verify FILE [options] [--output json]\n"
+            "       coffer [storage options] blob|container COMMAND [ARG] [options]\n"
             "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
         fprintf(out, "  %s %s\n", cf_group(&cf_commands[i]), cf_commands[i].usage);
@@ -212,6 +237,11 @@ static void cf_print_usage(FILE *out)
             "  --bootstrap FILE     COFFER_BOOTSTRAP (the vault's bootstrap.json)\n"
             "                       AZURE_AUTHORITY_HOST sets the token issuer; without it the\n"
             "                       vault's 401 challenge names it\n"
+            "\nstorage (blob, container; the first source that has a connection string wins):\n"
+            "  --connection-string S  AZURE_STORAGE_CONNECTION_STRING (prefer the environment)\n"
+            "  --blob-dir DIR         COFFER_BLOB_DIR (coffer-blob's data directory: its\n"
+            "                         bootstrap.json gives connection_string and ca_cert)\n"
+            "  --ca-file FILE         COFFER_CA_CERT (also --ca-cert)\n"
             "\nexit codes: 0 ok, 1 failure (service error, invalid signature), 2 usage error\n");
 }
 
@@ -302,7 +332,8 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
         return cf_cli_usage(
-            "expected 'key|principal|role COMMAND' or 'audit verify' (try --help)");
+            "expected 'key|principal|role|blob|container COMMAND' or 'audit verify' "
+            "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)
         return cf_cli_usage("unknown command '%s %.64s'", words[0], words[1]);
@@ -317,7 +348,7 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
      * role commands take (object ids, assignment names). */
     if (cli->args->n_pos == 1 && strcmp(cf_group(*cmd), "key") == 0)
         CF_GUARD(cf_cli_check_name(cli->args->pos[0]));
-    else if (cli->args->n_pos == 1 && !(*cmd)->local)
+    else if (cli->args->n_pos == 1 && !(*cmd)->local && !(*cmd)->storage)
         CF_GUARD(cf_cli_check_guid(strcmp(cf_group(*cmd), "role") == 0 ? "assignment name"
                                                                         : "object id",
                                    cli->args->pos[0]));
@@ -334,7 +365,7 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
 /* Resolves the connection and opens the client, then runs the command. */
 static bool cf_run(cf_cli *cli, const cf_cli_command *cmd)
 {
-    if (cmd->local)
+    if (cmd->local || cmd->storage)
         return cmd->run(cli);
     cf_cli_conn conn;
     memset(&conn, 0, sizeof conn);

@@ -11,6 +11,11 @@
  *   principal_cmd.c  principal administration (create, list, show, delete,
  *                secret-rotate) on the vault's own /coffer/principals API
  *   role_cmd.c   RBAC: role definitions, role assignments (assign, list, remove)
+ *   storage_client.c/.h  Blob Storage: connection string, Shared Key/SAS
+ *                signed requests, Azure XML errors, a small expat reader
+ *   blob_cmd.c   blob upload, download, list, show, delete (streaming)
+ *   container_cmd.c  container create, list, delete
+ *   progress.c   transfer progress bar and rates
  *
  * Every helper returns a must-use bool with the reason in the thread-local
  * error (result.h).  A command that fails because of how it was invoked
@@ -172,5 +177,15 @@ CF_MUST_USE bool cf_cmd_role_definitions(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_role_assign(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_role_list(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_role_remove(cf_cli *cli);
+
+/* ---- blob_cmd.c, container_cmd.c (see storage_client.h) ---- */
+CF_MUST_USE bool cf_cmd_blob_upload(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_blob_download(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_blob_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_blob_show(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_blob_delete(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_container_create(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_container_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_container_delete(cf_cli *cli);
 
 #endif

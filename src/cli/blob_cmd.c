@@ -1,0 +1,848 @@
+/*
+ * coffer blob ...: block blobs in an Azure-compatible Blob service.
+ *
+ *   blob upload FILE --container C [--name NAME] [--content-type T]
+ *                    [--metadata k=v,...] [--overwrite]
+ *   blob download --container C --name NAME [--file OUT|-]
+ *   blob list --container C [--prefix P]
+ *   blob show --container C --name NAME
+ *   blob delete --container C --name NAME
+ *
+ * Memory stays bounded whatever the blob's size.  A file up to 64 MiB goes
+ * up as one Put Blob whose body libcurl reads from the file; a larger one as
+ * 8 MiB Put Blocks out of one fixed buffer, then a Put Block List.  Each
+ * request carries x-ms-content-crc64 over its body, so the service refuses
+ * a body that changed on the way (a single Put Blob reads the file twice:
+ * once for the CRC, once to send it; a file changed in between is refused
+ * by the service).  Without --overwrite the write is conditional
+ * (If-None-Match: *), and a block upload first asks whether the blob exists
+ * so that it does not send gigabytes only to be refused at the commit.
+ *
+ * Downloads stream into OUT.part, which is renamed to OUT once the whole
+ * body arrived and its length matched Content-Length; on any failure the
+ * .part file is removed.  (There is no MD5 to check here: the crypto layer
+ * offers none, and block-list blobs have no stored MD5 anyway.)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "crc64.h"
+#include "crypto.h"
+#include "encoding.h"
+#include "storage_client.h"
+
+#define CF_SINGLE_PUT_MAX (64ull * 1024 * 1024)
+#define CF_BLOCK_SIZE (8u * 1024 * 1024)
+#define CF_MAX_BLOCKS 50000u
+#define CF_METADATA_MAX 16
+#define CF_CRC_CHUNK (1u * 1024 * 1024)
+
+/* ---- shared option handling ---- */
+
+static bool cf_need(const cf_cli *cli, const char *opt, const char **out)
+{
+    *out = cf_cli_opt(cli, opt);
+    if (!*out || !**out)
+        return cf_cli_usage("missing --%s", opt);
+    return true;
+}
+
+static bool cf_container_opt(const cf_cli *cli, const char **out)
+{
+    CF_GUARD(cf_need(cli, "container", out));
+    return cf_blob_check_container(*out);
+}
+
+static bool cf_name_opt(const cf_cli *cli, const char **out)
+{
+    CF_GUARD(cf_need(cli, "name", out));
+    return cf_blob_check_blob_name(*out);
+}
+
+static const char *cf_basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* --metadata k=v,k2=v2: names are C identifiers (Azure's rule), values
+ * printable ASCII without ','. */
+typedef struct {
+    char names[CF_METADATA_MAX][128];
+    char values[CF_METADATA_MAX][512];
+    size_t n;
+} cf_metadata;
+
+static bool cf_metadata_opt(const cf_cli *cli, cf_metadata *md)
+{
+    md->n = 0;
+    const char *s = cf_cli_opt(cli, "metadata");
+    if (!s)
+        return true;
+    while (*s) {
+        const char *end = strchr(s, ',');
+        size_t seg = end ? (size_t)(end - s) : strlen(s);
+        const char *eq = memchr(s, '=', seg);
+        if (!eq || eq == s)
+            return cf_cli_usage("--metadata: expected k=v[,k=v...]");
+        if (md->n == CF_METADATA_MAX)
+            return cf_cli_usage("--metadata: at most %d pairs", CF_METADATA_MAX);
+        size_t kn = (size_t)(eq - s), vn = seg - kn - 1;
+        if (kn + 11 > sizeof md->names[0] || vn >= sizeof md->values[0])
+            return cf_cli_usage("--metadata: name or value too long");
+        for (size_t i = 0; i < kn; i++) {
+            char ch = s[i];
+            bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+                      (i > 0 && ch >= '0' && ch <= '9');
+            if (!ok)
+                return cf_cli_usage("--metadata: names are letters, digits and '_'");
+        }
+        for (size_t i = 0; i < vn; i++)
+            if (eq[1 + i] < 0x20 || eq[1 + i] > 0x7e)
+                return cf_cli_usage("--metadata: values are printable ASCII");
+        snprintf(md->names[md->n], sizeof md->names[0], "x-ms-meta-%.*s", (int)kn, s);
+        snprintf(md->values[md->n], sizeof md->values[0], "%.*s", (int)vn, eq + 1);
+        md->n++;
+        if (!end)
+            break;
+        s = end + 1;
+    }
+    return true;
+}
+
+static bool cf_add_metadata(cf_blob_req *req, const cf_metadata *md)
+{
+    for (size_t i = 0; i < md->n; i++)
+        CF_GUARD(cf_blob_req_header(req, md->names[i], md->values[i]));
+    return true;
+}
+
+static bool cf_content_type_opt(const cf_cli *cli, const char **out)
+{
+    *out = cf_cli_opt(cli, "content-type");
+    if (!*out)
+        *out = "application/octet-stream";
+    size_t n = strlen(*out);
+    if (n == 0 || n > 256)
+        return cf_cli_usage("--content-type: 1-256 characters");
+    for (size_t i = 0; i < n; i++)
+        if ((*out)[i] < 0x20 || (*out)[i] > 0x7e)
+            return cf_cli_usage("--content-type: printable ASCII only");
+    return true;
+}
+
+/* ---- upload ---- */
+
+typedef struct {
+    FILE *f;
+    uint64_t size; /* what the request announced */
+    uint64_t sent;
+} cf_file_source;
+
+/* libcurl pulls the Put Blob body from here; a file that ends early aborts
+ * the request rather than sending a short body under a full length. */
+static size_t cf_file_read(char *buf, size_t size, size_t n, void *ctx)
+{
+    cf_file_source *s = ctx;
+    uint64_t left = s->size - s->sent;
+    size_t want = size * n;
+    if (want > left)
+        want = (size_t)left;
+    if (want == 0)
+        return 0;
+    size_t got = fread(buf, 1, want, s->f);
+    if (got == 0) {
+        CF_RAISE(CF_ERR_IO, "the file got shorter while it was being uploaded");
+        return CURL_READFUNC_ABORT;
+    }
+    s->sent += got;
+    return got;
+}
+
+/* Reads exactly `len` bytes; a short read is a file that changed. */
+static bool cf_read_exact(FILE *f, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        size_t n = fread(buf + got, 1, len - got, f);
+        if (n == 0) {
+            CF_ENSURE(!ferror(f), CF_ERR_IO, "cannot read the file");
+            CF_BAIL(CF_ERR_IO, "the file got shorter while it was being uploaded");
+        }
+        got += n;
+    }
+    return true;
+}
+
+static bool cf_check_eof(FILE *f)
+{
+    CF_ENSURE(fgetc(f) == EOF, CF_ERR_IO, "the file grew while it was being uploaded");
+    return true;
+}
+
+/* CRC-64 of the whole file, read once in 1 MiB pieces. */
+static bool cf_file_crc64(FILE *f, uint64_t size, char crc_b64[CF_CRC64_BASE64_SIZE])
+{
+    uint8_t *chunk = malloc(CF_CRC_CHUNK);
+    CF_ENSURE_ALLOC(chunk);
+    uint64_t st = cf_crc64_init(), done = 0;
+    bool ok = true;
+    while (ok && done < size) {
+        size_t n = size - done < CF_CRC_CHUNK ? (size_t)(size - done) : CF_CRC_CHUNK;
+        ok = cf_read_exact(f, chunk, n);
+        if (ok)
+            st = cf_crc64_update(st, cf_slice_of(chunk, n));
+        done += n;
+    }
+    free(chunk);
+    CF_GUARD(ok && cf_check_eof(f));
+    cf_crc64_base64(cf_crc64_final(st), crc_b64);
+    CF_ENSURE(fseeko(f, 0, SEEK_SET) == 0, CF_ERR_IO, "cannot rewind the file");
+    return true;
+}
+
+typedef struct {
+    cf_blob_client *client;
+    const char *container, *name, *content_type;
+    const cf_metadata *md;
+    bool overwrite;
+    cf_progress *progress;
+    cf_blob_resp *resp; /* the final request's response */
+    unsigned blocks;    /* 0 for a single Put Blob */
+} cf_upload;
+
+static bool cf_put_single(cf_upload *u, FILE *f, uint64_t size)
+{
+    char crc[CF_CRC64_BASE64_SIZE];
+    CF_GUARD(cf_file_crc64(f, size, crc));
+    cf_file_source src = {.f = f, .size = size};
+    cf_blob_req req = {.method = "PUT",
+                       .container = u->container,
+                       .blob = u->name,
+                       .source = cf_file_read,
+                       .source_ctx = &src,
+                       .body_len = size,
+                       .progress = u->progress};
+    CF_GUARD(cf_blob_req_header(&req, "x-ms-blob-type", "BlockBlob"));
+    CF_GUARD(cf_blob_req_header(&req, "Content-Type", u->content_type));
+    CF_GUARD(cf_blob_req_header(&req, "x-ms-content-crc64", crc));
+    if (!u->overwrite)
+        CF_GUARD(cf_blob_req_header(&req, "If-None-Match", "*"));
+    CF_GUARD(cf_add_metadata(&req, u->md));
+    CF_GUARD(cf_blob_call(u->client, &req, u->resp));
+    CF_ENSURE(src.sent == size, CF_ERR_IO, "the file got shorter while it was being uploaded");
+    return true;
+}
+
+/* Block ids: 12 random hex digits (so two uploads to one name do not
+ * share blocks) + a 6-digit index = 18 bytes, 24 base64 characters, all of
+ * one length as the service requires. */
+static bool cf_block_id(const char *nonce, unsigned index, cf_buf *id)
+{
+    char raw[32];
+    snprintf(raw, sizeof raw, "%s%06u", nonce, index);
+    cf_buf_clear(id);
+    return cf_base64_encode(cf_slice_of(raw, 18), id) && cf_buf_terminate(id);
+}
+
+static bool cf_put_block(cf_upload *u, const cf_buf *id, cf_slice data, uint64_t offset)
+{
+    cf_buf query;
+    cf_buf_init(&query, 256);
+    char crc[CF_CRC64_BASE64_SIZE];
+    cf_crc64_base64(cf_crc64(data), crc);
+    bool ok = cf_buf_append_str(&query, "comp=block&blockid=") &&
+              cf_blob_encode(&query, (const char *)id->data, false) && cf_buf_terminate(&query);
+    cf_blob_req req = {.method = "PUT",
+                       .container = u->container,
+                       .blob = u->name,
+                       .query = (const char *)query.data,
+                       .has_body = true,
+                       .body = data,
+                       .progress = u->progress,
+                       .progress_base = offset};
+    ok = ok && cf_blob_req_header(&req, "x-ms-content-crc64", crc) &&
+         cf_blob_call(u->client, &req, u->resp);
+    cf_buf_free(&query);
+    return ok;
+}
+
+static bool cf_put_block_list(cf_upload *u, const cf_buf *xml)
+{
+    char crc[CF_CRC64_BASE64_SIZE];
+    cf_crc64_base64(cf_crc64(cf_buf_slice(xml)), crc);
+    cf_blob_req req = {.method = "PUT",
+                       .container = u->container,
+                       .blob = u->name,
+                       .query = "comp=blocklist",
+                       .has_body = true,
+                       .body = cf_buf_slice(xml)};
+    CF_GUARD(cf_blob_req_header(&req, "Content-Type", "application/xml"));
+    CF_GUARD(cf_blob_req_header(&req, "x-ms-blob-content-type", u->content_type));
+    CF_GUARD(cf_blob_req_header(&req, "x-ms-content-crc64", crc));
+    if (!u->overwrite)
+        CF_GUARD(cf_blob_req_header(&req, "If-None-Match", "*"));
+    CF_GUARD(cf_add_metadata(&req, u->md));
+    return cf_blob_call(u->client, &req, u->resp);
+}
+
+/* Refuses early when the blob exists and --overwrite was not given. */
+static bool cf_check_absent(cf_upload *u)
+{
+    cf_blob_req req = {
+        .method = "HEAD", .container = u->container, .blob = u->name, .also_ok = 404};
+    CF_GUARD(cf_blob_call(u->client, &req, u->resp));
+    if (u->resp->status == 404)
+        return true;
+    fputs("coffer: BlobAlreadyExists: The specified blob already exists (use --overwrite).\n",
+          stderr);
+    cf_cli_mark_reported();
+    CF_BAIL(CF_ERR_CONFLICT, "BlobAlreadyExists");
+}
+
+static bool cf_put_blocks(cf_upload *u, FILE *f, uint64_t size)
+{
+    uint64_t n_blocks = (size + CF_BLOCK_SIZE - 1) / CF_BLOCK_SIZE;
+    CF_ENSURE(n_blocks <= CF_MAX_BLOCKS, CF_ERR_TOO_LARGE,
+              "the file is too large for 50000 blocks of 8 MiB");
+    if (!u->overwrite)
+        CF_GUARD(cf_check_absent(u));
+    uint8_t rnd[6];
+    CF_GUARD(cf_random_bytes(rnd, sizeof rnd));
+    char nonce[13];
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+
+    uint8_t *block = malloc(CF_BLOCK_SIZE);
+    CF_ENSURE_ALLOC(block);
+    cf_buf id, xml;
+    cf_buf_init(&id, 64);
+    cf_buf_init(&xml, (size_t)n_blocks * 48 + 256);
+    bool ok = cf_buf_append_str(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+    uint64_t offset = 0;
+    for (unsigned i = 0; ok && i < n_blocks; i++) {
+        size_t len = size - offset < CF_BLOCK_SIZE ? (size_t)(size - offset) : CF_BLOCK_SIZE;
+        ok = cf_read_exact(f, block, len) && cf_block_id(nonce, i, &id) &&
+             cf_put_block(u, &id, cf_slice_of(block, len), offset) &&
+             cf_buf_append_str(&xml, "<Latest>") &&
+             cf_buf_append_str(&xml, (const char *)id.data) &&
+             cf_buf_append_str(&xml, "</Latest>");
+        offset += len;
+    }
+    free(block);
+    ok = ok && cf_check_eof(f) && cf_buf_append_str(&xml, "</BlockList>") &&
+         cf_put_block_list(u, &xml);
+    u->blocks = (unsigned)n_blocks;
+    cf_buf_free(&id);
+    cf_buf_free(&xml);
+    return ok;
+}
+
+static bool cf_upload_output(const cf_cli *cli, const cf_upload *u, uint64_t size, double secs)
+{
+    const char *etag = cf_blob_resp_header(u->resp, "etag");
+    char when[64];
+    cf_blob_time_iso(cf_blob_resp_header(u->resp, "last-modified"), when, sizeof when);
+    if (cli->json) {
+        json_t *o = json_object();
+        CF_ENSURE_ALLOC(o);
+        bool ok = cf_blob_json_set(o, "container", json_string(u->container)) &&
+                  cf_blob_json_set(o, "name", json_string(u->name)) &&
+                  cf_blob_json_set(o, "size", json_integer((json_int_t)size)) &&
+                  cf_blob_json_set(o, "etag", etag ? json_string(etag) : NULL) &&
+                  cf_blob_json_set(o, "last_modified", json_string(when)) &&
+                  cf_blob_json_set(o, "content_type", json_string(u->content_type)) &&
+                  cf_blob_json_set(o, "blocks", json_integer(u->blocks)) &&
+                  cf_blob_json_set(o, "seconds", json_real(secs));
+        if (ok)
+            cf_out_json(o);
+        json_decref(o);
+        return ok;
+    }
+    char sz[32], rate[32];
+    cf_progress_size(size, sz, sizeof sz);
+    cf_progress_rate(size, secs, rate, sizeof rate);
+    printf("uploaded %s/", u->container);
+    cf_out_str(stdout, u->name);
+    printf(" (%llu bytes, %s", (unsigned long long)size, sz);
+    if (u->blocks)
+        printf(", %u blocks", u->blocks);
+    printf(") in %.1f s, %s, etag ", secs, rate);
+    cf_out_str(stdout, etag ? etag : "-");
+    fputc('\n', stdout);
+    return true;
+}
+
+bool cf_cmd_blob_upload(cf_cli *cli)
+{
+    const char *path = cli->args->pos[0];
+    const char *container, *name = cf_cli_opt(cli, "name"), *content_type;
+    cf_metadata md;
+    CF_GUARD(cf_container_opt(cli, &container));
+    if (!name)
+        name = cf_basename(path);
+    CF_GUARD(cf_blob_check_blob_name(name));
+    CF_GUARD(cf_content_type_opt(cli, &content_type));
+    CF_GUARD(cf_metadata_opt(cli, &md));
+
+    FILE *f = fopen(path, "rb");
+    CF_ENSUREF(f, CF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        CF_BAIL(CF_ERR_IO, "the file to upload must be a regular file");
+    }
+    uint64_t size = (uint64_t)st.st_size;
+
+    cf_blob_client *client = NULL;
+    cf_blob_resp resp;
+    cf_blob_resp_init(&resp);
+    cf_progress progress;
+    cf_upload u = {.container = container,
+                   .name = name,
+                   .content_type = content_type,
+                   .md = &md,
+                   .overwrite = cf_cli_flag(cli, "overwrite"),
+                   .progress = &progress,
+                   .resp = &resp};
+    bool ok = cf_blob_client_open(cli, &client);
+    u.client = client;
+    if (ok) {
+        cf_progress_start(&progress, "upload", size, !cli->json);
+        ok = size <= CF_SINGLE_PUT_MAX ? cf_put_single(&u, f, size) : cf_put_blocks(&u, f, size);
+        cf_progress_end(&progress);
+    }
+    fclose(f);
+    ok = ok && cf_upload_output(cli, &u, size, cf_progress_elapsed(&progress));
+    cf_blob_resp_free(&resp);
+    cf_blob_client_close(client);
+    return ok;
+}
+
+/* ---- download ---- */
+
+typedef struct {
+    int fd;
+    uint64_t written;
+} cf_file_sink;
+
+static bool cf_write_all(void *ctx, const uint8_t *data, size_t len)
+{
+    cf_file_sink *s = ctx;
+    while (len) {
+        ssize_t n = write(s->fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        CF_ENSUREF(n > 0, CF_ERR_IO, "cannot write the download: %s", strerror(errno));
+        data += n;
+        len -= (size_t)n;
+        s->written += (uint64_t)n;
+    }
+    return true;
+}
+
+/* The body length must match what the service announced. */
+static bool cf_check_length(const cf_blob_resp *resp, uint64_t written, uint64_t *size)
+{
+    const char *cl = cf_blob_resp_header(resp, "content-length");
+    char *end = NULL;
+    errno = 0;
+    unsigned long long want = cl ? strtoull(cl, &end, 10) : 0;
+    CF_ENSURE(cl && *cl && end && *end == 0 && errno == 0, CF_ERR_IO,
+              "the service sent no valid Content-Length");
+    CF_ENSUREF(want == written, CF_ERR_IO,
+               "the download is incomplete: %llu of %llu bytes arrived",
+               (unsigned long long)written, want);
+    *size = want;
+    return true;
+}
+
+static bool cf_download_output(const cf_cli *cli, const char *container, const char *name,
+                               const char *out, const cf_blob_resp *resp, uint64_t size,
+                               double secs)
+{
+    if (cli->json) {
+        json_t *o = json_object();
+        CF_ENSURE_ALLOC(o);
+        const char *etag = cf_blob_resp_header(resp, "etag");
+        bool ok = cf_blob_json_set(o, "container", json_string(container)) &&
+                  cf_blob_json_set(o, "name", json_string(name)) &&
+                  cf_blob_json_set(o, "file", json_string(out)) &&
+                  cf_blob_json_set(o, "size", json_integer((json_int_t)size)) &&
+                  cf_blob_json_set(o, "etag", etag ? json_string(etag) : NULL) &&
+                  cf_blob_json_set(o, "seconds", json_real(secs));
+        if (ok)
+            cf_out_json(o);
+        json_decref(o);
+        return ok;
+    }
+    char sz[32], rate[32];
+    cf_progress_size(size, sz, sizeof sz);
+    cf_progress_rate(size, secs, rate, sizeof rate);
+    /* With the data on stdout, the summary goes to stderr. */
+    FILE *where = strcmp(out, "-") == 0 ? stderr : stdout;
+    fprintf(where, "downloaded %s/", container);
+    cf_out_str(where, name);
+    fputs(" to ", where);
+    cf_out_str(where, strcmp(out, "-") == 0 ? "stdout" : out);
+    fprintf(where, " (%llu bytes, %s) in %.1f s, %s\n", (unsigned long long)size, sz, secs,
+            rate);
+    return true;
+}
+
+bool cf_cmd_blob_download(cf_cli *cli)
+{
+    const char *container, *name;
+    CF_GUARD(cf_container_opt(cli, &container));
+    CF_GUARD(cf_name_opt(cli, &name));
+    const char *out = cf_cli_opt(cli, "file");
+    if (!out)
+        out = cf_basename(name);
+    if (!*out)
+        return cf_cli_usage("the blob name ends with '/': give --file OUT");
+    bool to_stdout = strcmp(out, "-") == 0;
+    if (to_stdout && cli->json)
+        return cf_cli_usage("--output json prints to stdout: give --file OUT");
+
+    char part[PATH_MAX];
+    int n = snprintf(part, sizeof part, "%s.part", out);
+    if (n < 0 || (size_t)n >= sizeof part)
+        return cf_cli_usage("--file: the name is too long");
+
+    cf_blob_client *client = NULL;
+    CF_GUARD(cf_blob_client_open(cli, &client));
+    cf_file_sink sink = {.fd = STDOUT_FILENO};
+    if (!to_stdout) {
+        sink.fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (sink.fd < 0) {
+            cf_blob_client_close(client);
+            CF_BAIL(CF_ERR_IO, "cannot create the output file");
+        }
+    }
+    cf_blob_resp resp;
+    cf_blob_resp_init(&resp);
+    cf_progress progress;
+    cf_progress_start(&progress, "download", 0, !cli->json);
+    cf_blob_req req = {.method = "GET",
+                       .container = container,
+                       .blob = name,
+                       .sink = cf_write_all,
+                       .sink_ctx = &sink,
+                       .progress = &progress};
+    uint64_t size = 0;
+    bool ok = cf_blob_call(client, &req, &resp) && cf_check_length(&resp, sink.written, &size);
+    cf_progress_end(&progress);
+    if (!to_stdout) {
+        if (ok && fsync(sink.fd) != 0) {
+            CF_RAISE(CF_ERR_IO, "cannot write the download to disk");
+            ok = false;
+        }
+        if (close(sink.fd) != 0 && ok) {
+            CF_RAISE(CF_ERR_IO, "cannot write the download to disk");
+            ok = false;
+        }
+        if (ok && rename(part, out) != 0) {
+            cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "cannot rename %s: %s", part,
+                            strerror(errno));
+            ok = false;
+        }
+        if (!ok)
+            unlink(part);
+    }
+    ok = ok && cf_download_output(cli, container, name, out, &resp, size,
+                                  cf_progress_elapsed(&progress));
+    cf_blob_resp_free(&resp);
+    cf_blob_client_close(client);
+    return ok;
+}
+
+/* ---- list ---- */
+
+typedef struct {
+    const cf_cli *cli;
+    json_t *items; /* JSON output */
+    char name[1100], size[32], modified[64], content_type[260], etag[80], type[32];
+    unsigned long count;
+} cf_blob_listing;
+
+static void cf_field(char *out, size_t len, const char *text)
+{
+    snprintf(out, len, "%s", text);
+}
+
+static bool cf_emit_blob(cf_blob_listing *l)
+{
+    char when[64];
+    cf_blob_time_iso(l->modified, when, sizeof when);
+    char *end = NULL;
+    long long size = strtoll(l->size, &end, 10);
+    l->count++;
+    if (l->cli->json) {
+        json_t *o = json_object();
+        CF_ENSURE_ALLOC(o);
+        bool ok = cf_blob_json_set(o, "name", json_string(l->name)) &&
+                  cf_blob_json_set(o, "size", json_integer(size)) &&
+                  cf_blob_json_set(o, "last_modified", json_string(when)) &&
+                  cf_blob_json_set(o, "content_type",
+                                   l->content_type[0] ? json_string(l->content_type) : NULL) &&
+                  cf_blob_json_set(o, "etag", json_string(l->etag)) &&
+                  cf_blob_json_set(o, "blob_type", json_string(l->type));
+        if (!ok || json_array_append_new(l->items, o) != 0) {
+            json_decref(o);
+            CF_BAIL(CF_ERR_NOMEM, NULL);
+        }
+        return true;
+    }
+    printf("%14lld  %-20s  ", size, when);
+    cf_out_str(stdout, l->name);
+    fputc('\n', stdout);
+    return true;
+}
+
+static bool cf_blob_leaf(void *ctx, const char *path, const char *text)
+{
+    cf_blob_listing *l = ctx;
+    static const char blob[] = "EnumerationResults/Blobs/Blob";
+    static const char props[] = "EnumerationResults/Blobs/Blob/Properties/";
+    if (strcmp(path, blob) == 0) {
+        CF_GUARD(cf_emit_blob(l));
+        l->name[0] = l->size[0] = l->modified[0] = l->content_type[0] = l->etag[0] =
+            l->type[0] = 0;
+    } else if (strcmp(path, "EnumerationResults/Blobs/Blob/Name") == 0) {
+        cf_field(l->name, sizeof l->name, text);
+    } else if (strncmp(path, props, sizeof props - 1) == 0) {
+        const char *p = path + sizeof props - 1;
+        if (strcmp(p, "Content-Length") == 0)
+            cf_field(l->size, sizeof l->size, text);
+        else if (strcmp(p, "Last-Modified") == 0)
+            cf_field(l->modified, sizeof l->modified, text);
+        else if (strcmp(p, "Content-Type") == 0)
+            cf_field(l->content_type, sizeof l->content_type, text);
+        else if (strcmp(p, "Etag") == 0)
+            cf_field(l->etag, sizeof l->etag, text);
+        else if (strcmp(p, "BlobType") == 0)
+            cf_field(l->type, sizeof l->type, text);
+    }
+    return true;
+}
+
+/* "restype=container&comp=list[&prefix=P][&marker=M]" or the service form. */
+static bool cf_list_query(cf_buf *q, const char *base, const char *prefix, const char *marker)
+{
+    cf_buf_clear(q);
+    CF_GUARD(cf_buf_append_str(q, base));
+    if (prefix && *prefix) {
+        CF_GUARD(cf_buf_append_str(q, "&prefix="));
+        CF_GUARD(cf_blob_encode(q, prefix, false));
+    }
+    if (marker && *marker) {
+        CF_GUARD(cf_buf_append_str(q, "&marker="));
+        CF_GUARD(cf_blob_encode(q, marker, false));
+    }
+    return cf_buf_terminate(q);
+}
+
+/* Takes NextMarker out of each page and hands every other element on. */
+typedef struct {
+    cf_xml_on_end on_leaf;
+    void *ctx;
+    char marker[1100];
+} cf_pager;
+
+static bool cf_pager_leaf(void *ctx, const char *path, const char *text)
+{
+    cf_pager *p = ctx;
+    if (strcmp(path, "EnumerationResults/NextMarker") != 0)
+        return p->on_leaf(p->ctx, path, text);
+    CF_ENSURE(strlen(text) < sizeof p->marker, CF_ERR_IO,
+              "the service's continuation marker is too long");
+    snprintf(p->marker, sizeof p->marker, "%s", text);
+    return true;
+}
+
+bool cf_blob_list_pages(cf_blob_client *client, const char *container, const char *base_query,
+                        const char *prefix, cf_xml_on_end on_leaf, void *ctx)
+{
+    cf_pager *pager = calloc(1, sizeof *pager);
+    CF_ENSURE_ALLOC(pager);
+    pager->on_leaf = on_leaf;
+    pager->ctx = ctx;
+    cf_buf query;
+    cf_buf_init(&query, 8192);
+    cf_blob_resp resp;
+    cf_blob_resp_init(&resp);
+    char last[sizeof pager->marker];
+    bool ok = true;
+    do {
+        snprintf(last, sizeof last, "%s", pager->marker);
+        pager->marker[0] = 0;
+        cf_blob_req req = {.method = "GET", .container = container};
+        ok = cf_list_query(&query, base_query, prefix, last);
+        req.query = (const char *)query.data;
+        ok = ok && cf_blob_call(client, &req, &resp) &&
+             cf_xml_walk(cf_buf_slice(&resp.body), cf_pager_leaf, pager);
+        /* A service that hands back the marker it was given would loop. */
+        if (ok && pager->marker[0] && strcmp(pager->marker, last) == 0) {
+            CF_RAISE(CF_ERR_IO, "the service repeats its continuation marker");
+            ok = false;
+        }
+    } while (ok && pager->marker[0]);
+    cf_buf_free(&query);
+    cf_blob_resp_free(&resp);
+    free(pager);
+    return ok;
+}
+
+bool cf_cmd_blob_list(cf_cli *cli)
+{
+    const char *container;
+    CF_GUARD(cf_container_opt(cli, &container));
+    const char *prefix = cf_cli_opt(cli, "prefix");
+    cf_blob_listing *l = calloc(1, sizeof *l);
+    CF_ENSURE_ALLOC(l);
+    l->cli = cli;
+    if (cli->json)
+        l->items = json_array();
+    cf_blob_client *client = NULL;
+    bool ok = (!cli->json || l->items) && cf_blob_client_open(cli, &client);
+    if (ok && !cli->json)
+        printf("%14s  %-20s  %s\n", "SIZE", "LAST MODIFIED", "NAME");
+    ok = ok && cf_blob_list_pages(client, container, "restype=container&comp=list", prefix,
+                                  cf_blob_leaf, l);
+    if (ok && cli->json)
+        cf_out_json(l->items);
+    json_decref(l->items);
+    free(l);
+    cf_blob_client_close(client);
+    return ok;
+}
+
+/* ---- show ---- */
+
+static bool cf_show_json(const cf_blob_resp *r, const char *container, const char *name,
+                         const char *when)
+{
+    json_t *o = json_object(), *md = json_object();
+    bool ok = o && md;
+    const char *enc = cf_blob_resp_header(r, "x-ms-server-encrypted");
+    const char *cl = cf_blob_resp_header(r, "content-length");
+    ok = ok && cf_blob_json_set(o, "container", json_string(container)) &&
+         cf_blob_json_set(o, "name", json_string(name)) &&
+         cf_blob_json_set(o, "size", json_integer(cl ? strtoll(cl, NULL, 10) : 0)) &&
+         cf_blob_json_set(o, "blob_type", json_string(cf_blob_resp_header(r, "x-ms-blob-type")
+                                                          ?: "")) &&
+         cf_blob_json_set(o, "etag", json_string(cf_blob_resp_header(r, "etag") ?: "")) &&
+         cf_blob_json_set(o, "last_modified", json_string(when)) &&
+         cf_blob_json_set(o, "content_type",
+                          cf_blob_resp_header(r, "content-type")
+                              ? json_string(cf_blob_resp_header(r, "content-type"))
+                              : NULL) &&
+         cf_blob_json_set(o, "content_md5",
+                          cf_blob_resp_header(r, "content-md5")
+                              ? json_string(cf_blob_resp_header(r, "content-md5"))
+                              : NULL) &&
+         cf_blob_json_set(o, "server_encrypted",
+                          json_boolean(enc && strcmp(enc, "true") == 0));
+    size_t pos = 0;
+    const char *hn, *hv;
+    while (ok && cf_blob_resp_next(r, &pos, &hn, &hv))
+        if (strncmp(hn, "x-ms-meta-", 10) == 0)
+            ok = json_object_set_new(md, hn + 10, json_string(hv)) == 0;
+    ok = ok && json_object_set_new(o, "metadata", md) == 0;
+    if (ok)
+        cf_out_json(o);
+    else
+        json_decref(md);
+    json_decref(o);
+    CF_ENSURE(ok, CF_ERR_NOMEM, NULL);
+    return true;
+}
+
+static void cf_show_text(const cf_blob_resp *r, const char *container, const char *name,
+                         const char *when)
+{
+    cf_out_line("container:", container);
+    cf_out_line("name:", name);
+    cf_out_line("size:", cf_blob_resp_header(r, "content-length"));
+    cf_out_line("blob_type:", cf_blob_resp_header(r, "x-ms-blob-type"));
+    cf_out_line("etag:", cf_blob_resp_header(r, "etag"));
+    cf_out_line("last_modified:", when);
+    cf_out_line("content_type:", cf_blob_resp_header(r, "content-type"));
+    cf_out_line("content_md5:", cf_blob_resp_header(r, "content-md5"));
+    cf_out_line("server_encrypted:", cf_blob_resp_header(r, "x-ms-server-encrypted"));
+    size_t pos = 0;
+    const char *hn, *hv;
+    bool first = true;
+    while (cf_blob_resp_next(r, &pos, &hn, &hv)) {
+        if (strncmp(hn, "x-ms-meta-", 10) != 0)
+            continue;
+        printf("%-18s", first ? "metadata:" : "");
+        cf_out_str(stdout, hn + 10);
+        fputc('=', stdout);
+        cf_out_str(stdout, hv);
+        fputc('\n', stdout);
+        first = false;
+    }
+}
+
+bool cf_cmd_blob_show(cf_cli *cli)
+{
+    const char *container, *name;
+    CF_GUARD(cf_container_opt(cli, &container));
+    CF_GUARD(cf_name_opt(cli, &name));
+    cf_blob_client *client = NULL;
+    CF_GUARD(cf_blob_client_open(cli, &client));
+    cf_blob_resp resp;
+    cf_blob_resp_init(&resp);
+    cf_blob_req req = {.method = "HEAD", .container = container, .blob = name};
+    bool ok = cf_blob_call(client, &req, &resp);
+    if (ok) {
+        char when[64];
+        cf_blob_time_iso(cf_blob_resp_header(&resp, "last-modified"), when, sizeof when);
+        if (cli->json)
+            ok = cf_show_json(&resp, container, name, when);
+        else
+            cf_show_text(&resp, container, name, when);
+    }
+    cf_blob_resp_free(&resp);
+    cf_blob_client_close(client);
+    return ok;
+}
+
+/* ---- delete ---- */
+
+bool cf_cmd_blob_delete(cf_cli *cli)
+{
+    const char *container, *name;
+    CF_GUARD(cf_container_opt(cli, &container));
+    CF_GUARD(cf_name_opt(cli, &name));
+    cf_blob_client *client = NULL;
+    CF_GUARD(cf_blob_client_open(cli, &client));
+    cf_blob_resp resp;
+    cf_blob_resp_init(&resp);
+    cf_blob_req req = {.method = "DELETE", .container = container, .blob = name};
+    bool ok = cf_blob_call(client, &req, &resp);
+    if (ok && cli->json) {
+        json_t *o = json_object();
+        ok = o && cf_blob_json_set(o, "container", json_string(container)) &&
+             cf_blob_json_set(o, "name", json_string(name)) &&
+             cf_blob_json_set(o, "deleted", json_true());
+        if (ok)
+            cf_out_json(o);
+        json_decref(o);
+    } else if (ok) {
+        printf("deleted %s/", container);
+        cf_out_str(stdout, name);
+        fputc('\n', stdout);
+    }
+    cf_blob_resp_free(&resp);
+    cf_blob_client_close(client);
+    return ok;
+}
