@@ -10,6 +10,17 @@
 # set; the suite starts and stops its own servers through lib/harness.mjs.
 # Leftover servers are killed and the directory removed on every exit
 # (COFFER_KEEP_TEST_DIR=1 keeps it).  COFFER_BIN defaults to build/bin.
+#
+# Blob suites (file name starting with "blob"): the vault is started once and
+# kept running (coffer-blob trusts its tokens), then coffer-blob is
+# initialised and started on its own data dir with a plain-HTTP listener and
+# an insecure account (dev/test flags, docs: /work/notes/blob-contract.md);
+# the suite gets COFFER_BLOB_DIR (bootstrap.json, tls/ca.crt),
+# COFFER_BLOB_PORT, COFFER_BLOB_HTTP_PORT and COFFER_BLOB_INSECURE_ACCOUNT,
+# and NODE_EXTRA_CA_CERTS holds both CAs.  COFFER_BLOB_TARGET=azurite runs the
+# same suite against Azurite (npm, HTTPS with a CA made here) to debug the
+# client side; coffer-only cases skip themselves there.  A suite still named
+# *.test.mjs.pending (kept out of CTest's glob) is loaded as ES module.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,9 +36,22 @@ COFFER_BIN="${COFFER_BIN:-$root/build/bin}"
 [ -d "$COFFER_BIN" ] && COFFER_BIN="$(cd "$COFFER_BIN" && pwd)"   # the suite runs from tests/sdk
 export COFFER_BIN
 vault_bin="$COFFER_BIN/coffer-vault"
+blob_bin="$COFFER_BIN/coffer-blob"
+blob_suite=0
+case "$(basename "$file")" in blob*) blob_suite=1 ;; esac
+blob_target="${COFFER_BLOB_TARGET:-coffer}"
+[ "$blob_suite" = 1 ] || blob_target=""
+case "$blob_target" in ""|coffer|azurite) ;; *) echo "run.sh: COFFER_BLOB_TARGET must be coffer or azurite" >&2; exit 2 ;; esac
 [ -x "$vault_bin" ] || { echo "run.sh: $vault_bin not built" >&2; exit 1; }
+if [ "$blob_target" = coffer ] && [ ! -x "$blob_bin" ]; then
+  echo "run.sh: $blob_bin not built (COFFER_BLOB_TARGET=azurite runs the suite against Azurite)" >&2; exit 1
+fi
 command -v node >/dev/null || { echo "run.sh: node not found" >&2; exit 1; }
-if [ ! -d "$here/node_modules/@azure/keyvault-keys" ] || [ ! -d "$here/node_modules/@azure/keyvault-secrets" ]; then
+if [ "$blob_suite" = 1 ] && [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 22 ]; then
+  echo "run.sh: the blob suites need Node.js >= 22 (scripts/install-deps puts one in .cache/node)" >&2; exit 1
+fi
+if [ ! -d "$here/node_modules/@azure/keyvault-keys" ] || [ ! -d "$here/node_modules/@azure/keyvault-secrets" ] ||
+   [ ! -d "$here/node_modules/@azure/storage-blob" ] || [ ! -d "$here/node_modules/azurite" ]; then
   echo "run.sh: installing the SDKs from package-lock.json (npm ci)"
   (cd "$here" && npm ci --silent --no-audit --no-fund)
 fi
@@ -43,8 +67,22 @@ export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/coffer-sdk.XXXXXX")"
 dir="$work/data"
+blob_dir="$work/blob"
 server_pid=""
 node_pid=""
+vault_pid=""   # blob suites: the vault kept running for the suite
+blob_pid=""    # blob suites: coffer-blob or Azurite
+
+# TERM, wait up to 30 s, then KILL; returns 1 if it had to kill.
+stop_pid() {
+  local p="$1" what="$2"
+  kill -0 "$p" 2>/dev/null || return 0
+  kill -TERM "$p" 2>/dev/null
+  for _ in $(seq 1 300); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  echo "run.sh: $what pid $p did not stop on SIGTERM within 30 s" >&2
+  kill -KILL "$p" 2>/dev/null
+  return 1
+}
 
 cleanup() {
   local rc=$?
@@ -56,19 +94,24 @@ cleanup() {
   fi
   # The first server (ours) and any the suite left behind (harness pid files;
   # they include servers on other data dirs under $work, see createSite).
-  local pids="$server_pid"
+  local pids="$server_pid $vault_pid $blob_pid"
   if [ -d "$dir/logs/pids" ]; then
     pids="$pids $(ls "$dir/logs/pids" 2>/dev/null | tr '\n' ' ')"
   fi
   for p in $pids; do
-    if [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -q "coffer-vault.*--data-dir $work/"; then
-      echo "run.sh: killing leftover coffer-vault pid $p"
+    if [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" |
+        grep -Eq "(coffer-vault|coffer-blob).*--data-dir $work/|azurite.*--blobPort"; then
+      echo "run.sh: killing leftover pid $p ($(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-60))"
       kill -KILL "$p" 2>/dev/null
     fi
   done
   if [ "$rc" -ne 0 ] && [ -f "$dir/logs/vault.log" ]; then
     echo "---- last lines of the server log ($dir/logs/vault.log)"
     tail -n 40 "$dir/logs/vault.log"
+  fi
+  if [ "$rc" -ne 0 ] && [ -f "$work/blob.log" ]; then
+    echo "---- last lines of the blob server log ($work/blob.log)"
+    tail -n 60 "$work/blob.log"
   fi
   if [ "${COFFER_KEEP_TEST_DIR:-0}" = 1 ]; then
     echo "run.sh: kept $work"
@@ -118,17 +161,94 @@ fi
 wait "$server_pid" || { echo "run.sh: coffer-vault exited with status $? on SIGTERM" >&2; exit 1; }
 server_pid=""
 
+ca_bundle="$dir/tls/ca.crt"
+node_args=()
+case "$file" in *.pending) node_args+=(--import "$here/lib/blob_pending.mjs") ;; esac
+
+if [ "$blob_suite" = 1 ]; then
+  # The vault, kept running: coffer-blob checks its tokens.
+  "$vault_bin" --data-dir "$dir" --listen "127.0.0.1:$port" >>"$log" 2>&1 &
+  vault_pid=$!
+  for _ in $(seq 1 600); do
+    kill -0 "$vault_pid" 2>/dev/null || { echo "run.sh: coffer-vault exited" >&2; exit 1; }
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$dir/tls/ca.crt" \
+      "https://127.0.0.1:$port/keys?api-version=7.5" || true)"
+    [ "$code" = 401 ] && break
+    sleep 0.1
+  done
+  [ "$code" = 401 ] || { echo "run.sh: coffer-vault not ready after 60 s" >&2; exit 1; }
+  tenant="$(node -p "JSON.parse(require('fs').readFileSync('$dir/bootstrap.json','utf8')).tenant_id")"
+
+  blob_port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+  blob_http_port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+  insecure_account="insecure1"
+  blob_log="$work/blob.log"
+  if [ "$blob_target" = coffer ]; then
+    echo "run.sh: starting coffer-blob on $blob_dir, https 127.0.0.1:$blob_port, http 127.0.0.1:$blob_http_port"
+    "$blob_bin" --data-dir "$blob_dir" --listen "127.0.0.1:$blob_port" \
+      --http-listen "127.0.0.1:$blob_http_port" --insecure-account "$insecure_account" \
+      --vault-url "https://127.0.0.1:$port" --vault-ca "$dir/tls/ca.crt" --tenant-id "$tenant" \
+      --log-level info >>"$blob_log" 2>&1 &
+    blob_pid=$!
+  else
+    # Azurite (plaintext, in memory) behind a CA made here, with the same
+    # bootstrap.json shape as coffer-blob's.
+    echo "run.sh: starting Azurite on https 127.0.0.1:$blob_port (COFFER_BLOB_TARGET=azurite)"
+    mkdir -p "$blob_dir/tls"
+    node "$here/lib/blob_azurite.mjs" init "$blob_dir" "$blob_port" >/dev/null
+    # It fetches copy sources over HTTPS from itself: trust its own CA.
+    AZURITE_ACCOUNTS="$(node "$here/lib/blob_azurite.mjs" accounts "$blob_dir")" NODE_EXTRA_CA_CERTS="$blob_dir/tls/ca.crt" \
+      node "$here/node_modules/azurite/dist/src/blob/main.js" --blobHost 127.0.0.1 --blobPort "$blob_port" \
+      --inMemoryPersistence --disableTelemetry --skipApiVersionCheck --loose --silent \
+      --cert "$blob_dir/tls/server.crt" --key "$blob_dir/tls/server.key" >>"$blob_log" 2>&1 &
+    blob_pid=$!
+  fi
+  ready=0
+  for _ in $(seq 1 600); do
+    kill -0 "$blob_pid" 2>/dev/null || { echo "run.sh: the blob server exited" >&2; cat "$blob_log" >&2; exit 1; }
+    if [ -f "$blob_dir/bootstrap.json" ] && [ -f "$blob_dir/tls/ca.crt" ]; then
+      code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$blob_dir/tls/ca.crt" \
+        "https://127.0.0.1:$blob_port/coffer?comp=list" || true)"
+      if [ "$code" = 401 ] || [ "$code" = 403 ]; then ready=1; break; fi
+    fi
+    sleep 0.1
+  done
+  [ "$ready" = 1 ] || { echo "run.sh: the blob server not ready after 60 s (last status $code)" >&2; exit 1; }
+  ca_bundle="$work/ca-bundle.pem"
+  cat "$dir/tls/ca.crt" "$blob_dir/tls/ca.crt" >"$ca_bundle"
+  export COFFER_BLOB_DIR="$blob_dir" COFFER_BLOB_PORT="$blob_port" COFFER_BLOB_HTTP_PORT="$blob_http_port" \
+    COFFER_BLOB_INSECURE_ACCOUNT="$insecure_account" COFFER_BLOB_TARGET="$blob_target" COFFER_BLOB_LOG="$blob_log"
+fi
+
 cd "$here"
 # In the background so that a TERM/INT to this script runs the cleanup at
 # once (bash defers traps while a foreground child runs).
-NODE_EXTRA_CA_CERTS="$dir/tls/ca.crt" COFFER_TEST_DIR="$dir" COFFER_TEST_PORT="$port" \
-  node --test --test-reporter=spec "$@" "$file" &
+NODE_EXTRA_CA_CERTS="$ca_bundle" COFFER_TEST_DIR="$dir" COFFER_TEST_PORT="$port" \
+  node "${node_args[@]}" --test --test-reporter=spec "$@" "$file" &
 node_pid=$!
 set +e
 wait "$node_pid"
 rc=$?
 set -e
 node_pid=""
+if [ "$blob_suite" = 1 ]; then
+  if [ -n "$blob_pid" ]; then
+    set +e
+    stop_pid "$blob_pid" "blob server" || rc=1
+    wait "$blob_pid"; brc=$?
+    set -e
+    # SIGTERM is a clean stop for coffer-blob (Azurite exits 0 or by signal).
+    if [ "$blob_target" = coffer ] && [ "$brc" -ne 0 ]; then
+      echo "run.sh: coffer-blob exited with status $brc on SIGTERM" >&2; rc=1
+    fi
+    blob_pid=""
+  fi
+  set +e
+  stop_pid "$vault_pid" coffer-vault || rc=1
+  wait "$vault_pid"
+  set -e
+  vault_pid=""
+fi
 # After the suite, the audit log of the suite's vault must still verify
 # (the suite stops its servers; a log cut by SIGKILL is mended by the next
 # start, so only the main data dir, whose last stop is clean, is checked).
