@@ -4,7 +4,7 @@
  *   blob upload FILE --container C [--name NAME] [--content-type T]
  *                    [--metadata k=v,...] [--overwrite]
  *   blob download --container C --name NAME [--file OUT|-]
- *   blob list --container C [--prefix P]
+ *   blob list --container C [--prefix P] [--page-size N]
  *   blob show --container C --name NAME
  *   blob delete --container C --name NAME
  *
@@ -565,6 +565,16 @@ bool cf_cmd_blob_download(cf_cli *cli)
 
 /* ---- list ---- */
 
+bool cf_blob_page_size_opt(const cf_cli *cli, unsigned *out)
+{
+    long long v = 0;
+    const char *s = cf_cli_opt(cli, "page-size");
+    if (s)
+        CF_GUARD(cf_cli_parse_int("page-size", s, 1, 5000, &v));
+    *out = (unsigned)v;
+    return true;
+}
+
 typedef struct {
     const cf_cli *cli;
     json_t *items; /* JSON output */
@@ -575,6 +585,13 @@ typedef struct {
 static void cf_field(char *out, size_t len, const char *text)
 {
     snprintf(out, len, "%s", text);
+}
+
+/* The table header comes with the first row, so that a failed listing
+ * prints only its error. */
+static void cf_blob_list_header(void)
+{
+    printf("%14s  %-20s  %s\n", "SIZE", "LAST MODIFIED", "NAME");
 }
 
 static bool cf_emit_blob(cf_blob_listing *l)
@@ -600,6 +617,8 @@ static bool cf_emit_blob(cf_blob_listing *l)
         }
         return true;
     }
+    if (l->count == 1)
+        cf_blob_list_header();
     printf("%14lld  %-20s  ", size, when);
     cf_out_str(stdout, l->name);
     fputc('\n', stdout);
@@ -634,10 +653,16 @@ static bool cf_blob_leaf(void *ctx, const char *path, const char *text)
 }
 
 /* "restype=container&comp=list[&prefix=P][&marker=M]" or the service form. */
-static bool cf_list_query(cf_buf *q, const char *base, const char *prefix, const char *marker)
+static bool cf_list_query(cf_buf *q, const char *base, const char *prefix, const char *marker,
+                          unsigned page_size)
 {
     cf_buf_clear(q);
     CF_GUARD(cf_buf_append_str(q, base));
+    if (page_size) {
+        char n[32];
+        snprintf(n, sizeof n, "&maxresults=%u", page_size);
+        CF_GUARD(cf_buf_append_str(q, n));
+    }
     if (prefix && *prefix) {
         CF_GUARD(cf_buf_append_str(q, "&prefix="));
         CF_GUARD(cf_blob_encode(q, prefix, false));
@@ -668,7 +693,8 @@ static bool cf_pager_leaf(void *ctx, const char *path, const char *text)
 }
 
 bool cf_blob_list_pages(cf_blob_client *client, const char *container, const char *base_query,
-                        const char *prefix, cf_xml_on_end on_leaf, void *ctx)
+                        const char *prefix, unsigned page_size, cf_xml_on_end on_leaf,
+                        void *ctx)
 {
     cf_pager *pager = calloc(1, sizeof *pager);
     CF_ENSURE_ALLOC(pager);
@@ -684,7 +710,7 @@ bool cf_blob_list_pages(cf_blob_client *client, const char *container, const cha
         snprintf(last, sizeof last, "%s", pager->marker);
         pager->marker[0] = 0;
         cf_blob_req req = {.method = "GET", .container = container};
-        ok = cf_list_query(&query, base_query, prefix, last);
+        ok = cf_list_query(&query, base_query, prefix, last, page_size);
         req.query = (const char *)query.data;
         ok = ok && cf_blob_call(client, &req, &resp) &&
              cf_xml_walk(cf_buf_slice(&resp.body), cf_pager_leaf, pager);
@@ -705,6 +731,8 @@ bool cf_cmd_blob_list(cf_cli *cli)
     const char *container;
     CF_GUARD(cf_container_opt(cli, &container));
     const char *prefix = cf_cli_opt(cli, "prefix");
+    unsigned page_size;
+    CF_GUARD(cf_blob_page_size_opt(cli, &page_size));
     cf_blob_listing *l = calloc(1, sizeof *l);
     CF_ENSURE_ALLOC(l);
     l->cli = cli;
@@ -712,12 +740,12 @@ bool cf_cmd_blob_list(cf_cli *cli)
         l->items = json_array();
     cf_blob_client *client = NULL;
     bool ok = (!cli->json || l->items) && cf_blob_client_open(cli, &client);
-    if (ok && !cli->json)
-        printf("%14s  %-20s  %s\n", "SIZE", "LAST MODIFIED", "NAME");
     ok = ok && cf_blob_list_pages(client, container, "restype=container&comp=list", prefix,
-                                  cf_blob_leaf, l);
+                                  page_size, cf_blob_leaf, l);
     if (ok && cli->json)
         cf_out_json(l->items);
+    else if (ok && l->count == 0)
+        cf_blob_list_header();
     json_decref(l->items);
     free(l);
     cf_blob_client_close(client);

@@ -2,7 +2,7 @@
  * coffer container ...: containers of an Azure-compatible Blob service.
  *
  *   container create NAME [--public-access blob|container]
- *   container list [--prefix P]
+ *   container list [--prefix P] [--page-size N]
  *   container delete NAME
  *
  * The requests are Create Container (PUT ?restype=container), List
@@ -77,13 +77,22 @@ typedef struct {
     const cf_cli *cli;
     json_t *items;
     char name[80], modified[64], etag[80];
+    unsigned long count;
 } cf_container_listing;
+
+/* With the first row (or alone for none), so a failure prints only its error. */
+static void cf_container_list_header(void)
+{
+    printf("%-20s  %s\n", "LAST MODIFIED", "NAME");
+}
 
 static bool cf_emit_container(cf_container_listing *l)
 {
     char when[64];
     cf_blob_time_iso(l->modified, when, sizeof when);
     if (!l->cli->json) {
+        if (++l->count == 1)
+            cf_container_list_header();
         printf("%-20s  ", when);
         cf_out_str(stdout, l->name);
         fputc('\n', stdout);
@@ -122,18 +131,20 @@ static bool cf_container_leaf(void *ctx, const char *path, const char *text)
 bool cf_cmd_container_list(cf_cli *cli)
 {
     cf_container_listing l = {.cli = cli};
+    unsigned page_size;
+    CF_GUARD(cf_blob_page_size_opt(cli, &page_size));
     if (cli->json) {
         l.items = json_array();
         CF_ENSURE_ALLOC(l.items);
     }
     cf_blob_client *client = NULL;
     bool ok = cf_blob_client_open(cli, &client);
-    if (ok && !cli->json)
-        printf("%-20s  %s\n", "LAST MODIFIED", "NAME");
     ok = ok && cf_blob_list_pages(client, NULL, "comp=list", cf_cli_opt(cli, "prefix"),
-                                  cf_container_leaf, &l);
+                                  page_size, cf_container_leaf, &l);
     if (ok && cli->json)
         cf_out_json(l.items);
+    else if (ok && l.count == 0)
+        cf_container_list_header();
     json_decref(l.items);
     cf_blob_client_close(client);
     return ok;

@@ -81,6 +81,7 @@ static void cf_progress_draw(cf_progress *p, double now)
         fprintf(stderr, "\r%s %s  %s   ", p->verb, done, rate);
     fflush(stderr);
     p->drawn = true;
+    p->drawn_done = p->done;
     p->last_draw = now;
 }
 
@@ -90,7 +91,10 @@ void cf_progress_update(cf_progress *p, uint64_t done)
     if (!p->bar)
         return;
     double now = cf_now();
-    if (now - p->last_draw >= 0.1 || (p->total && done == p->total))
+    /* The last step is always drawn, once: curl keeps reporting it while
+     * it waits for the response. */
+    bool finished = p->total && done == p->total && p->drawn_done != done;
+    if (now - p->last_draw >= 0.1 || finished)
         cf_progress_draw(p, now);
 }
 

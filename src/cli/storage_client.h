@@ -37,6 +37,7 @@ typedef struct {
     uint64_t done;
     double start; /* monotonic seconds */
     double last_draw;
+    uint64_t drawn_done; /* `done` at the last draw */
     bool bar;
     bool drawn; /* a bar line is on screen and must be cleared */
 } cf_progress;
@@ -162,10 +163,13 @@ CF_MUST_USE bool cf_xml_walk(cf_slice xml, cf_xml_on_end on_end, void *ctx);
 /* ---- blob_cmd.c: shared with container_cmd.c ---- */
 
 /* Lists every page of a listing (GET <container or account>?<base_query>
- * [&prefix=][&marker=]), following NextMarker; on_leaf sees every element
- * of every page except NextMarker. */
+ * [&maxresults=][&prefix=][&marker=]), following NextMarker; on_leaf sees
+ * every element of every page except NextMarker.  page_size 0: the
+ * service's default (5000). */
 CF_MUST_USE bool cf_blob_list_pages(cf_blob_client *client, const char *container,
                                     const char *base_query, const char *prefix,
-                                    cf_xml_on_end on_leaf, void *ctx);
+                                    unsigned page_size, cf_xml_on_end on_leaf, void *ctx);
+/* --page-size N (1-5000), 0 when absent. */
+CF_MUST_USE bool cf_blob_page_size_opt(const cf_cli *cli, unsigned *out);
 
 #endif
