@@ -12,7 +12,7 @@ import http from "node:http";
 import https from "node:https";
 import path from "node:path";
 import {
-  AccountSASPermissions, AnonymousCredential, BlobSASPermissions, BlobServiceClient, SASProtocol,
+  AccountSASPermissions, AnonymousCredential, BlobSASPermissions, BlobServiceClient, ContainerSASPermissions, SASProtocol,
   StorageSharedKeyCredential, generateAccountSASQueryParameters, generateBlobSASQueryParameters,
 } from "@azure/storage-blob";
 
@@ -68,7 +68,7 @@ export function serviceSas({ containerName, blobName, permissions, identifier, s
   if (identifier) {
     v.identifier = identifier;
   } else {
-    v.permissions = BlobSASPermissions.parse(permissions ?? "r");
+    v.permissions = (blobName ? BlobSASPermissions : ContainerSASPermissions).parse(permissions ?? "r");
     v.startsOn = startsOn ?? new Date(Date.now() - 5 * 60e3);
     v.expiresOn = expiresOn ?? new Date(Date.now() + 2 * 3600e3);
   }
