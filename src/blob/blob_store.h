@@ -236,6 +236,9 @@ CF_MUST_USE bool cf_blob_account_get(cf_blob_store *s, const char *name, cf_blob
 /* Account key `slot` (1 or 2) into `out`, which should be a secret buffer. */
 CF_MUST_USE bool cf_blob_account_key(cf_blob_store *s, const char *name, int slot, cf_buf *out)
     CF_NONNULL;
+/* Replaces account key `slot` (1 or 2) with a fresh random one. */
+CF_MUST_USE bool cf_blob_account_regenerate_key(cf_blob_store *s, const char *name, int slot)
+    CF_NONNULL;
 
 /* Service properties (Get/Set Blob Service Properties): the XML document
  * as the handler validated it, opaque here, at most 64 KiB.  get: `out`

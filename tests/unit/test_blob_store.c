@@ -63,12 +63,11 @@ static bool put_blob(cf_blob_store *s, const char *cont, const char *name, const
 {
     cf_blob_writer *w = NULL;
     json_t *props = json_pack("{s:s}", "content-type", "application/octet-stream");
-    bool ok = cf_blob_put_begin(s, ACC, cont, name, props, NULL, &w);
+    bool ok = cf_blob_put_begin(s, ACC, cont, name, props, NULL, NULL, &w);
     json_decref(props);
     for (size_t off = 0; ok && off < len; off += chunk)
         ok = cf_blob_writer_write(w, cf_slice_of(p + off, len - off < chunk ? len - off : chunk));
-    char etag[CF_BLOB_ETAG_LEN + 1];
-    ok = ok && cf_blob_writer_commit(w, NOW, etag);
+    ok = ok && cf_blob_writer_commit(w, NOW, NULL);
     cf_blob_writer_free(w);
     return ok;
 }
@@ -77,7 +76,7 @@ static bool put_block(cf_blob_store *s, const char *cont, const char *name, cons
                       const uint8_t *p, size_t len, int64_t now)
 {
     cf_blob_writer *w = NULL;
-    bool ok = cf_blob_block_begin(s, ACC, cont, name, CF_SLICE_STR(id), &w) &&
+    bool ok = cf_blob_block_begin(s, ACC, cont, name, CF_SLICE_STR(id), NULL, &w) &&
               cf_blob_writer_write(w, cf_slice_of(p, len)) && cf_blob_writer_commit(w, now, NULL);
     cf_blob_writer_free(w);
     return ok;
@@ -202,14 +201,14 @@ static void test_accounts(cf_blob_store *s)
 
 static void test_round_trips(cf_blob_store *s)
 {
-    CHECK(cf_blob_container_create(s, ACC, "data", NULL, CF_ACCESS_PRIVATE, NOW));
+    CHECK(cf_blob_container_create(s, ACC, "data", NULL, CF_ACCESS_PRIVATE, NOW, NULL));
     static const size_t sizes[] = {0, 1, 100, 65536, 65537, 300000};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         uint8_t *p = make_body(sizes[i], (unsigned)i);
         CHECK(put_blob(s, "data", "rt", p, sizes[i], 7000));
         CHECK(check_full(s, "data", "rt", p, sizes[i]));
         cf_blob_info b;
-        CHECK(cf_blob_get(s, ACC, "data", "rt", &b));
+        CHECK(cf_blob_get(s, ACC, "data", "rt", NULL, NOW, &b));
         CHECK(b.size == sizes[i] && b.type == CF_BLOB_BLOCK && b.etag[0] == '"');
         CHECK(strcmp(json_string_value(json_object_get(b.props, "content-type")),
                      "application/octet-stream") == 0);
@@ -234,16 +233,16 @@ static void test_round_trips(cf_blob_store *s)
     CHECK(!put_blob(s, "nosuch", "x", (const uint8_t *)"a", 1, 1) &&
           cf_error_code() == CF_ERR_NOT_FOUND);
     cf_blob_info b;
-    CHECK(!cf_blob_get(s, ACC, "data", "absent", &b) && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_get(s, ACC, "data", "absent", NULL, NOW, &b) && cf_error_code() == CF_ERR_NOT_FOUND);
     /* An abandoned writer leaves nothing behind. */
     cf_blob_writer *w = NULL;
-    CHECK(cf_blob_put_begin(s, ACC, "data", "abandoned", NULL, NULL, &w));
+    CHECK(cf_blob_put_begin(s, ACC, "data", "abandoned", NULL, NULL, NULL, &w));
     CHECK(cf_blob_writer_write(w, CF_SLICE_LIT("partial")));
     cf_blob_writer_free(w);
     CHECK(extent_files() == 1);
-    CHECK(cf_blob_delete(s, ACC, "data", "rt"));
+    CHECK(cf_blob_delete(s, ACC, "data", "rt", NULL, NOW));
     CHECK(extent_files() == 0);
-    CHECK(!cf_blob_delete(s, ACC, "data", "rt") && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_delete(s, ACC, "data", "rt", NULL, NOW) && cf_error_code() == CF_ERR_NOT_FOUND);
 }
 
 typedef struct {
@@ -265,7 +264,7 @@ static bool see_block(void *ctx, const cf_block_info *b)
 
 static void test_blocks(cf_blob_store *s)
 {
-    CHECK(cf_blob_container_create(s, ACC, "blocks", NULL, CF_ACCESS_BLOB, NOW));
+    CHECK(cf_blob_container_create(s, ACC, "blocks", NULL, CF_ACCESS_BLOB, NOW, NULL));
     /* Blocks of different sizes, some crossing segment boundaries. */
     static const size_t sz[4] = {70000, 1, 65536, 200000};
     static const char *ids[4] = {"b0", "b1", "b2", "b3"};
@@ -278,10 +277,10 @@ static void test_blocks(cf_blob_store *s)
     }
     CHECK(extent_files() == 4);
     block_seen com = {0}, unc = {0};
-    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", see_block, see_block, &unc));
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, see_block, see_block, &unc));
     CHECK(unc.n == 4 && strcmp(unc.ids[2], "b2") == 0 && unc.sizes[3] == 200000);
     cf_blob_info b;
-    CHECK(!cf_blob_get(s, ACC, "blocks", "big", &b) && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_get(s, ACC, "blocks", "big", NULL, NOW, &b) && cf_error_code() == CF_ERR_NOT_FOUND);
 
     /* Commit in order 3,0,1,2 (b2 re-put first: the latest copy wins). */
     uint8_t *b2new = make_body(65536, 99);
@@ -293,8 +292,9 @@ static void test_blocks(cf_blob_store *s)
                             {CF_SLICE_LIT("b0"), CF_BLOCK_UNCOMMITTED},
                             {CF_SLICE_LIT("b1"), CF_BLOCK_LATEST},
                             {CF_SLICE_LIT("b2"), CF_BLOCK_LATEST}};
-    char etag[CF_BLOB_ETAG_LEN + 1];
-    CHECK(cf_blob_put_block_list(s, ACC, "blocks", "big", list, 4, NULL, NULL, NOW + 1, etag));
+    cf_blob_write_result wr;
+    CHECK(cf_blob_put_block_list(s, ACC, "blocks", "big", list, 4, NULL, NULL, NULL, NOW + 1, &wr));
+    const char *etag = wr.etag;
     uint8_t *expect = malloc(total);
     size_t order[4] = {3, 0, 1, 2}, off = 0;
     for (int i = 0; i < 4; i++) {
@@ -302,7 +302,7 @@ static void test_blocks(cf_blob_store *s)
         off += sz[order[i]];
     }
     CHECK(check_full(s, "blocks", "big", expect, total));
-    CHECK(cf_blob_get(s, ACC, "blocks", "big", &b) && b.size == total &&
+    CHECK(cf_blob_get(s, ACC, "blocks", "big", NULL, NOW, &b) && b.size == total &&
           strcmp(b.etag, etag) == 0 && b.last_modified == NOW + 1 && b.n_extents == 4);
     cf_blob_info_free(&b);
     /* Ranges across block boundaries: 200000 | 70000 | 1 | 65536. */
@@ -315,24 +315,24 @@ static void test_blocks(cf_blob_store *s)
     free(c.data);
     memset(&com, 0, sizeof com);
     memset(&unc, 0, sizeof unc);
-    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", see_block, NULL, &com));
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, see_block, NULL, &com));
     CHECK(com.n == 4 && strcmp(com.ids[0], "b3") == 0 && strcmp(com.ids[3], "b2") == 0);
-    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, see_block, &unc) && unc.n == 0);
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, NULL, see_block, &unc) && unc.n == 0);
 
-    /* Reuse b0 (committed) and add new "n1"; uncommitted "junk" is discarded,
+    /* Reuse b0 (committed) and add new "n1"; uncommitted "jk" is discarded,
      * as are the committed b1, b2, b3 that are not listed. */
     uint8_t *n1 = make_body(5000, 77);
     CHECK(put_block(s, "blocks", "big", "n1", n1, 5000, NOW));
-    CHECK(put_block(s, "blocks", "big", "junk", n1, 10, NOW));
+    CHECK(put_block(s, "blocks", "big", "jk", n1, 10, NOW));
     CHECK(extent_files() == 6);
     cf_block_ref bad[1] = {{CF_SLICE_LIT("b1"), CF_BLOCK_UNCOMMITTED}};
-    CHECK(!cf_blob_put_block_list(s, ACC, "blocks", "big", bad, 1, NULL, NULL, NOW, NULL) &&
+    CHECK(!cf_blob_put_block_list(s, ACC, "blocks", "big", bad, 1, NULL, NULL, NULL, NOW, NULL) &&
           cf_error_code() == CF_ERR_BAD_INPUT);
     CHECK(extent_files() == 6);
     cf_block_ref list2[3] = {{CF_SLICE_LIT("n1"), CF_BLOCK_UNCOMMITTED},
                              {CF_SLICE_LIT("b0"), CF_BLOCK_COMMITTED},
                              {CF_SLICE_LIT("b0"), CF_BLOCK_LATEST}};
-    CHECK(cf_blob_put_block_list(s, ACC, "blocks", "big", list2, 3, NULL, NULL, NOW + 2, NULL));
+    CHECK(cf_blob_put_block_list(s, ACC, "blocks", "big", list2, 3, NULL, NULL, NULL, NOW + 2, NULL));
     CHECK(extent_files() == 2); /* n1 and b0 */
     size_t t2 = 5000 + 2 * sz[0];
     uint8_t *e2 = malloc(t2);
@@ -341,7 +341,7 @@ static void test_blocks(cf_blob_store *s)
     memcpy(e2 + 5000 + sz[0], parts[0], sz[0]);
     CHECK(check_full(s, "blocks", "big", e2, t2));
     memset(&com, 0, sizeof com);
-    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", see_block, NULL, &com) && com.n == 3 &&
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, see_block, NULL, &com) && com.n == 3 &&
           strcmp(com.ids[0], "n1") == 0);
 
     /* Expiry: blocks older than a week go, newer ones stay. */
@@ -350,7 +350,7 @@ static void test_blocks(cf_blob_store *s)
     unsigned expired = 0;
     CHECK(cf_blob_expire_uncommitted(s, NOW + 7 * 86400 + 1, &expired) && expired == 1);
     memset(&unc, 0, sizeof unc);
-    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "other", NULL, see_block, &unc) && unc.n == 1 &&
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "other", NULL, NOW, NULL, see_block, &unc) && unc.n == 1 &&
           strcmp(unc.ids[0], "new") == 0);
     CHECK(extent_files() == 3);
     free(n1);
@@ -377,36 +377,36 @@ static void test_containers(cf_blob_store *s)
 {
     static const char *names[] = {"list-c", "list-a", "list-e", "list-b", "list-d", "other"};
     for (size_t i = 0; i < 6; i++)
-        CHECK(cf_blob_container_create(s, ACC, names[i], NULL, CF_ACCESS_PRIVATE, NOW));
-    CHECK(!cf_blob_container_create(s, ACC, "list-a", NULL, CF_ACCESS_PRIVATE, NOW) &&
+        CHECK(cf_blob_container_create(s, ACC, names[i], NULL, CF_ACCESS_PRIVATE, NOW, NULL));
+    CHECK(!cf_blob_container_create(s, ACC, "list-a", NULL, CF_ACCESS_PRIVATE, NOW, NULL) &&
           cf_error_code() == CF_ERR_CONFLICT);
-    CHECK(!cf_blob_container_create(s, ACC, "Bad", NULL, CF_ACCESS_PRIVATE, NOW) &&
+    CHECK(!cf_blob_container_create(s, ACC, "Bad", NULL, CF_ACCESS_PRIVATE, NOW, NULL) &&
           cf_error_code() == CF_ERR_BAD_INPUT);
-    CHECK(!cf_blob_container_create(s, "nosuch", "abc", NULL, CF_ACCESS_PRIVATE, NOW) &&
+    CHECK(!cf_blob_container_create(s, "nosuch", "abc", NULL, CF_ACCESS_PRIVATE, NOW, NULL) &&
           cf_error_code() == CF_ERR_NOT_FOUND);
     seen sn = {0};
     char next[128];
-    CHECK(cf_blob_container_list(s, ACC, "list-", NULL, 2, see_container, &sn, next, sizeof next));
+    CHECK(cf_blob_container_list(s, ACC, "list-", NULL, 2, NOW, see_container, &sn, next, sizeof next));
     CHECK(sn.n == 2 && strcmp(sn.names[0], "list-a") == 0 && strcmp(sn.names[1], "list-b") == 0);
     CHECK(strcmp(next, "list-b") == 0);
-    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, see_container, &sn, next, sizeof next));
+    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, NOW, see_container, &sn, next, sizeof next));
     CHECK(sn.n == 4 && strcmp(sn.names[3], "list-d") == 0 && next[0]);
-    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, see_container, &sn, next, sizeof next));
+    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, NOW, see_container, &sn, next, sizeof next));
     CHECK(sn.n == 5 && strcmp(sn.names[4], "list-e") == 0 && next[0] == 0);
     memset(&sn, 0, sizeof sn);
-    CHECK(cf_blob_container_list(s, ACC, "", "", 5000, see_container, &sn, next, sizeof next));
+    CHECK(cf_blob_container_list(s, ACC, "", "", 5000, NOW, see_container, &sn, next, sizeof next));
     CHECK(sn.n == 8 && next[0] == 0); /* + data, blocks */
 
     cf_blob_container c;
-    CHECK(cf_blob_container_get(s, ACC, "list-a", &c));
+    CHECK(cf_blob_container_get(s, ACC, "list-a", NULL, NOW, &c));
     char old_etag[CF_BLOB_ETAG_LEN + 1];
     memcpy(old_etag, c.etag, sizeof old_etag);
     CHECK(json_object_size(c.metadata) == 0);
     cf_blob_container_free(&c);
     json_t *m = json_pack("{s:s}", "owner", "alice");
-    CHECK(cf_blob_container_set_metadata(s, ACC, "list-a", m, NOW + 5));
+    CHECK(cf_blob_container_set_metadata(s, ACC, "list-a", m, NULL, NOW + 5, NULL));
     json_decref(m);
-    CHECK(cf_blob_container_get(s, ACC, "list-a", &c));
+    CHECK(cf_blob_container_get(s, ACC, "list-a", NULL, NOW, &c));
     CHECK(strcmp(json_string_value(json_object_get(c.metadata, "owner")), "alice") == 0);
     CHECK(strcmp(c.etag, old_etag) != 0 && c.last_modified == NOW + 5);
     cf_blob_container_free(&c);
@@ -418,10 +418,10 @@ static void test_containers(cf_blob_store *s)
     CHECK(put_blob(s, "list-a", "y", p, 1000, 1000));
     CHECK(put_block(s, "list-a", "z", "blk", p, 10, NOW));
     CHECK(extent_files() == before + 3);
-    CHECK(cf_blob_container_delete(s, ACC, "list-a"));
+    CHECK(cf_blob_container_delete(s, ACC, "list-a", NULL, NOW));
     CHECK(extent_files() == before);
-    CHECK(!cf_blob_container_get(s, ACC, "list-a", &c) && cf_error_code() == CF_ERR_NOT_FOUND);
-    CHECK(!cf_blob_container_delete(s, ACC, "list-a") && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_container_get(s, ACC, "list-a", NULL, NOW, &c) && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_container_delete(s, ACC, "list-a", NULL, NOW) && cf_error_code() == CF_ERR_NOT_FOUND);
     free(p);
 }
 
@@ -492,7 +492,7 @@ static void test_tamper(void)
     rm_tree(data_dir);
     cf_blob_store *s = open_store();
     CHECK(cf_blob_account_create(s, ACC, NOW));
-    CHECK(cf_blob_container_create(s, ACC, "tam", NULL, CF_ACCESS_PRIVATE, NOW));
+    CHECK(cf_blob_container_create(s, ACC, "tam", NULL, CF_ACCESS_PRIVATE, NOW, NULL));
     uint8_t *p = make_body(140000, 8), *q = make_body(140000, 9);
     CHECK(put_blob(s, "tam", "a", p, 140000, 4096));
     CHECK(put_blob(s, "tam", "b", q, 140000, 4096));
@@ -564,14 +564,14 @@ static void test_no_plaintext_at_rest(void)
     cf_blob_store *s = open_store();
     CHECK(cf_blob_account_create(s, ACC, NOW));
     json_t *m = json_pack("{s:s}", "k", "v");
-    CHECK(cf_blob_container_create(s, ACC, "scan", m, CF_ACCESS_PRIVATE, NOW));
+    CHECK(cf_blob_container_create(s, ACC, "scan", m, CF_ACCESS_PRIVATE, NOW, NULL));
     json_decref(m);
     uint8_t *p = make_body(200000, 4);
     CHECK(put_blob(s, "scan", "whole", p, 200000, 3333));
     CHECK(put_block(s, "scan", "blocky", "one", p, 100000, NOW));
     CHECK(put_block(s, "scan", "blocky", "two", p + 100000, 100000, NOW));
     cf_block_ref l[2] = {{CF_SLICE_LIT("one"), CF_BLOCK_LATEST}, {CF_SLICE_LIT("two"), CF_BLOCK_LATEST}};
-    CHECK(cf_blob_put_block_list(s, ACC, "scan", "blocky", l, 2, NULL, NULL, NOW, NULL));
+    CHECK(cf_blob_put_block_list(s, ACC, "scan", "blocky", l, 2, NULL, NULL, NULL, NOW, NULL));
     CHECK(put_block(s, "scan", "pending", "x", p, 50000, NOW));
     CHECK(check_full(s, "scan", "blocky", p, 200000));
     cf_blob_store_close(s); /* checkpoints the WAL into the database file */

@@ -1,0 +1,596 @@
+/*
+ * Blobs as metadata: get, delete, Set Blob Properties / Metadata, Lease
+ * Blob and Copy Blob, plus the row helpers the writers share.  Copy is
+ * metadata-only: the destination's blob_extents rows name the source's
+ * extent files, which stay on disk until no row names them (see
+ * cf_bs_remove_unreferenced); the extent-id key binding holds because the
+ * ids do not change.
+ */
+#include "blob_store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "json_secure.h"
+
+void cf_blob_info_free(cf_blob_info *b)
+{
+    json_decref(b->props);
+    json_decref(b->metadata);
+    free(b->copy.source);
+    b->props = b->metadata = NULL;
+    b->copy.source = NULL;
+}
+
+static void bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    snprintf(out->etag, sizeof out->etag, "%s", etag);
+    out->last_modified = now;
+}
+
+/* ---- rows ---- */
+
+static bool bs_read_copy(sqlite3_stmt *st, int col, cf_blob_copy_info *out)
+{
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    if (!text)
+        return true;
+    json_t *j = json_loads(text, 0, NULL);
+    CF_ENSURE(j && json_is_object(j), CF_ERR_DB, "stored copy properties are malformed");
+    const char *id = json_string_value(json_object_get(j, "id"));
+    const char *status = json_string_value(json_object_get(j, "status"));
+    const char *progress = json_string_value(json_object_get(j, "progress"));
+    const char *source = json_string_value(json_object_get(j, "source"));
+    snprintf(out->id, sizeof out->id, "%s", id ? id : "");
+    snprintf(out->status, sizeof out->status, "%s", status ? status : "");
+    snprintf(out->progress, sizeof out->progress, "%s", progress ? progress : "");
+    out->completion_time = json_integer_value(json_object_get(j, "completion"));
+    out->source = strdup(source ? source : "");
+    json_decref(j);
+    CF_ENSURE_ALLOC(out->source);
+    return true;
+}
+
+bool cf_bs_read_blob_row(sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_info *out)
+{
+    memset(out, 0, sizeof *out);
+    cf_bs_column_str(st, 0, out->name, sizeof out->name);
+    out->type = (cf_blob_type)sqlite3_column_int(st, 1);
+    out->size = (uint64_t)sqlite3_column_int64(st, 2);
+    cf_bs_column_str(st, 3, out->etag, sizeof out->etag);
+    out->created = sqlite3_column_int64(st, 4);
+    out->last_modified = sqlite3_column_int64(st, 5);
+    bs_lease l;
+    cf_bs_column_lease(st, 8, &l);
+    cf_bs_lease_info(&l, now, &out->lease);
+    out->n_extents = (size_t)sqlite3_column_int64(st, 13);
+    out->committed_blocks = out->type == CF_BLOB_APPEND ? (uint32_t)out->n_extents : 0;
+    bool ok = cf_bs_column_json(st, 6, &out->props) &&
+              (with_meta ? cf_bs_column_json(st, 7, &out->metadata)
+                         : (out->metadata = json_object()) != NULL) &&
+              bs_read_copy(st, 12, &out->copy);
+    if (!ok)
+        cf_blob_info_free(out);
+    return ok;
+}
+
+bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *container,
+                           const char *name, int64_t now, bool with_meta, cf_blob_info *out)
+{
+    CF_GUARD(cf_bs_container_exists(s, account, container));
+    sqlite3_stmt *st = BS_PREP(s,
+                               "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1 AND"
+                               " container = ?2 AND name = ?3",
+                               account, container, name);
+    CF_GUARD(st);
+    int rc = sqlite3_step(st);
+    bool ok = rc == SQLITE_ROW && cf_bs_read_blob_row(st, with_meta, now, out);
+    cf_bs_done(st);
+    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
+    CF_GUARD(cf_bs_db_ok(s, rc));
+    return ok;
+}
+
+bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *container,
+                       const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,
+                       cf_blob_type *type)
+{
+    sqlite3_stmt *st = BS_PREP(s,
+                               "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
+                               " lease_break, type FROM blobs WHERE account = ?1 AND"
+                               " container = ?2 AND name = ?3",
+                               account, container, name);
+    CF_GUARD(st);
+    int rc = sqlite3_step(st);
+    memset(t, 0, sizeof *t);
+    etag[0] = '\0';
+    t->etag = etag;
+    t->exists = rc == SQLITE_ROW;
+    if (t->exists) {
+        cf_bs_column_str(st, 0, etag, CF_BLOB_ETAG_LEN + 1);
+        t->last_modified = sqlite3_column_int64(st, 1);
+        cf_bs_column_lease(st, 2, &t->lease);
+        if (type)
+            *type = (cf_blob_type)sqlite3_column_int(st, 6);
+    }
+    bool ok = cf_bs_db_ok(s, rc);
+    cf_bs_done(st);
+    return ok;
+}
+
+bool cf_bs_blob_write_check(cf_blob_store *s, const char *account, const char *container,
+                            const char *name, const cf_blob_cond *cond, bs_op op, int64_t now,
+                            bool *exists, cf_blob_type *type)
+{
+    CF_GUARD(cf_bs_container_exists(s, account, container));
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    bs_target t;
+    cf_blob_type ty = CF_BLOB_BLOCK;
+    CF_GUARD(cf_bs_blob_target(s, account, container, name, etag, &t, &ty));
+    if (exists)
+        *exists = t.exists;
+    if (type)
+        *type = ty;
+    CF_ENSURE_REASON(t.exists || op == BS_OP_CREATE, CF_ERR_NOT_FOUND, "BlobNotFound",
+                     "no such blob");
+    CF_GUARD(cf_bs_check_cond(cond, &t, op, false, now));
+    if (t.exists && op != BS_OP_LEASE && cf_bs_lease_state(&t.lease, now) == CF_LEASE_EXPIRED)
+        return cf_bs_run(s, BS_PREP(s,
+                                    "UPDATE blobs SET lease_id = NULL, lease_duration = 0,"
+                                    " lease_expiry = 0, lease_break = 0 WHERE account = ?1 AND"
+                                    " container = ?2 AND name = ?3",
+                                    account, container, name));
+    return true;
+}
+
+bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *container,
+                      const char *name, bool with_row, bs_idlist *gone)
+{
+    CF_GUARD(cf_bs_collect(s,
+                           BS_PREP(s,
+                                   "SELECT extent FROM blob_extents WHERE account = ?1 AND"
+                                   " container = ?2 AND blob = ?3 UNION SELECT extent FROM"
+                                   " uncommitted WHERE account = ?1 AND container = ?2 AND"
+                                   " blob = ?3",
+                                   account, container, name),
+                           gone));
+    CF_GUARD(cf_bs_run(s, BS_PREP(s,
+                                  "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2"
+                                  " AND blob = ?3",
+                                  account, container, name)));
+    CF_GUARD(cf_bs_run(s, BS_PREP(s,
+                                  "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2"
+                                  " AND blob = ?3",
+                                  account, container, name)));
+    if (!with_row)
+        return true;
+    return cf_bs_run(s, BS_PREP(s,
+                                "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND"
+                                " name = ?3",
+                                account, container, name));
+}
+
+bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
+                       const char *name, cf_blob_type type, uint64_t size, const char *props,
+                       const char *meta, int64_t now, char etag[CF_BLOB_ETAG_LEN + 1])
+{
+    CF_GUARD(cf_bs_new_etag(etag));
+    sqlite3_stmt *st = BS_PREP(s,
+                               "INSERT INTO blobs (account, container, name, type, size, etag,"
+                               " created, last_modified, props, metadata)"
+                               " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8)"
+                               " ON CONFLICT (account, container, name) DO UPDATE SET"
+                               " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
+                               " props = ?7, metadata = ?8, copy = NULL",
+                               account, container, name, NULL, etag, NULL, props, meta);
+    CF_GUARD(st);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)size);
+    sqlite3_bind_int64(st, 6, now);
+    sqlite3_bind_int(st, 9, (int)type);
+    return cf_bs_run(s, st);
+}
+
+bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *container,
+                             const char *name, int64_t seq, const char *id, uint64_t length,
+                             cf_slice block_id)
+{
+    sqlite3_stmt *st = BS_PREP(s,
+                               "INSERT INTO blob_extents (account, container, blob, seq, extent,"
+                               " length, block_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                               account, container, name, NULL, id);
+    CF_GUARD(st);
+    sqlite3_bind_int64(st, 4, seq);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)length);
+    if (block_id.len)
+        sqlite3_bind_blob(st, 7, block_id.ptr, (int)block_id.len, SQLITE_STATIC);
+    return cf_bs_run(s, st);
+}
+
+bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *container,
+                            const char *name, size_t n_extents, bs_piece **pieces, size_t *n)
+{
+    *n = 0;
+    *pieces = calloc(n_extents ? n_extents : 1, sizeof **pieces);
+    CF_ENSURE_ALLOC(*pieces);
+    sqlite3_stmt *st = BS_PREP(s,
+                               "SELECT extent, length FROM blob_extents WHERE account = ?1 AND"
+                               " container = ?2 AND blob = ?3 ORDER BY seq",
+                               account, container, name);
+    CF_GUARD(st);
+    int rc = SQLITE_DONE;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < n_extents) {
+        cf_bs_column_str(st, 0, (*pieces)[*n].id, BS_ID_HEX + 1);
+        (*pieces)[*n].length = (uint64_t)sqlite3_column_int64(st, 1);
+        (*n)++;
+    }
+    bool ok = cf_bs_db_ok(s, rc);
+    cf_bs_done(st);
+    return ok;
+}
+
+/* ---- get ---- */
+
+static bool bs_blob_get_cond_locked(cf_blob_store *s, const char *account, const char *container,
+                                    const char *name, const cf_blob_cond *cond, int64_t now,
+                                    cf_blob_info *out)
+{
+    CF_GUARD(cf_bs_blob_get_locked(s, account, container, name, now, true, out));
+    bs_target t = {true, out->etag, out->last_modified, {{0}, 0, 0, 0}};
+    /* The stored lease, not the rendered view, for the lease id check. */
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    bs_target stored;
+    CF_GUARD(cf_bs_blob_target(s, account, container, name, etag, &stored, NULL));
+    t.lease = stored.lease;
+    return cf_bs_check_cond(cond, &t, BS_OP_READ, false, now);
+}
+
+bool cf_blob_get(cf_blob_store *s, const char *account, const char *container, const char *name,
+                 const cf_blob_cond *cond, int64_t now, cf_blob_info *out)
+{
+    memset(out, 0, sizeof *out);
+    CF_GUARD(cf_bs_check_names(account, container, name));
+    return BS_LOCKED(s, bs_blob_get_cond_locked(s, account, container, name, cond, now, out));
+}
+
+/* ---- delete ---- */
+
+typedef struct {
+    const char *account, *container, *name;
+    const cf_blob_cond *cond;
+    int64_t now;
+    char etag[CF_BLOB_ETAG_LEN + 1];
+} bs_bwrite;
+
+static bool bs_blob_delete_tx(cf_blob_store *s, bs_bwrite *w, bs_idlist *gone)
+{
+    CF_GUARD(cf_bs_blob_write_check(s, w->account, w->container, w->name, w->cond, BS_OP_WRITE,
+                                    w->now, NULL, NULL));
+    return cf_bs_blob_clear(s, w->account, w->container, w->name, true, gone);
+}
+
+static bool bs_blob_delete_locked(cf_blob_store *s, bs_bwrite *w)
+{
+    bs_idlist gone = {0};
+    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_blob_delete_tx(s, w, &gone));
+    if (ok)
+        cf_bs_remove_unreferenced(s, &gone);
+    cf_bs_idlist_free(&gone);
+    return ok;
+}
+
+bool cf_blob_delete(cf_blob_store *s, const char *account, const char *container,
+                    const char *name, const cf_blob_cond *cond, int64_t now)
+{
+    CF_GUARD(cf_bs_check_names(account, container, name));
+    bs_bwrite w = {account, container, name, cond, now, ""};
+    return BS_LOCKED(s, bs_blob_delete_locked(s, &w));
+}
+
+/* ---- properties and metadata ---- */
+
+static const char *const bs_prop_keys[] = {"content-type",        "content-encoding",
+                                           "content-language",    "content-disposition",
+                                           "cache-control",       "content-md5"};
+
+static bool bs_props_check(json_t *props)
+{
+    if (!props)
+        return true;
+    CF_ENSURE(json_is_object(props), CF_ERR_BAD_INPUT, "properties must be an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(props, k, v) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof bs_prop_keys / sizeof bs_prop_keys[0]; i++)
+            known = known || strcmp(k, bs_prop_keys[i]) == 0;
+        CF_ENSURE(known && json_is_string(v) && json_string_length(v) <= 8192, CF_ERR_BAD_INPUT,
+                  "unknown or oversized blob property");
+    }
+    return true;
+}
+
+static bool bs_set_tx(cf_blob_store *s, bs_bwrite *w, const char *text, bool props)
+{
+    CF_GUARD(cf_bs_blob_write_check(s, w->account, w->container, w->name, w->cond, BS_OP_WRITE,
+                                    w->now, NULL, NULL));
+    CF_GUARD(cf_bs_new_etag(w->etag));
+    /* Set Blob Properties ends a copy's x-ms-copy-* properties; metadata does not. */
+    sqlite3_stmt *st = props ? BS_PREP(s,
+                                       "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
+                                       " copy = NULL WHERE account = ?1 AND container = ?2 AND"
+                                       " name = ?3",
+                                       w->account, w->container, w->name, text, w->etag)
+                             : BS_PREP(s,
+                                       "UPDATE blobs SET metadata = ?4, etag = ?5,"
+                                       " last_modified = ?6 WHERE account = ?1 AND"
+                                       " container = ?2 AND name = ?3",
+                                       w->account, w->container, w->name, text, w->etag);
+    CF_GUARD(st);
+    sqlite3_bind_int64(st, 6, w->now);
+    return cf_bs_run(s, st);
+}
+
+static bool bs_set_locked(cf_blob_store *s, bs_bwrite *w, const char *text, bool props)
+{
+    CF_GUARD(cf_bs_begin(s));
+    return cf_bs_commit(s, bs_set_tx(s, w, text, props));
+}
+
+static bool bs_set(cf_blob_store *s, bs_bwrite *w, json_t *j, bool props,
+                   cf_blob_write_result *out)
+{
+    CF_GUARD(cf_bs_check_names(w->account, w->container, w->name));
+    CF_GUARD(props ? bs_props_check(j) : cf_blob_metadata_check(j));
+    char *text;
+    CF_GUARD(cf_bs_json_text(j, &text));
+    bool ok = BS_LOCKED(s, bs_set_locked(s, w, text, props));
+    cf_json_free_text(text);
+    if (ok)
+        bs_write_result(out, w->etag, w->now);
+    return ok;
+}
+
+bool cf_blob_set_properties(cf_blob_store *s, const char *account, const char *container,
+                            const char *name, json_t *props, const cf_blob_cond *cond, int64_t now,
+                            cf_blob_write_result *out)
+{
+    bs_bwrite w = {account, container, name, cond, now, ""};
+    return bs_set(s, &w, props, true, out);
+}
+
+bool cf_blob_set_metadata(cf_blob_store *s, const char *account, const char *container,
+                          const char *name, json_t *metadata, const cf_blob_cond *cond,
+                          int64_t now, cf_blob_write_result *out)
+{
+    bs_bwrite w = {account, container, name, cond, now, ""};
+    return bs_set(s, &w, metadata, false, out);
+}
+
+/* ---- lease ---- */
+
+static bool bs_blob_lease_tx(cf_blob_store *s, bs_bwrite *w, const cf_lease_req *req,
+                             cf_lease_result *out)
+{
+    CF_GUARD(cf_bs_container_exists(s, w->account, w->container));
+    bs_target t;
+    CF_GUARD(cf_bs_blob_target(s, w->account, w->container, w->name, out->etag, &t, NULL));
+    CF_ENSURE_REASON(t.exists, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
+    CF_GUARD(cf_bs_check_cond(w->cond, &t, BS_OP_LEASE, false, w->now));
+    out->last_modified = t.last_modified;
+    bs_lease l = t.lease;
+    CF_GUARD(cf_bs_lease_apply(&l, req, w->now, out));
+    sqlite3_stmt *st = BS_PREP(s,
+                               "UPDATE blobs SET lease_id = ?4, lease_duration = ?5,"
+                               " lease_expiry = ?6, lease_break = ?7"
+                               " WHERE account = ?1 AND container = ?2 AND name = ?3",
+                               w->account, w->container, w->name, l.id[0] ? l.id : NULL);
+    CF_GUARD(st);
+    sqlite3_bind_int64(st, 5, l.duration);
+    sqlite3_bind_int64(st, 6, l.expiry);
+    sqlite3_bind_int64(st, 7, l.break_at);
+    return cf_bs_run(s, st);
+}
+
+static bool bs_blob_lease_locked(cf_blob_store *s, bs_bwrite *w, const cf_lease_req *req,
+                                 cf_lease_result *out)
+{
+    CF_GUARD(cf_bs_begin(s));
+    return cf_bs_commit(s, bs_blob_lease_tx(s, w, req, out));
+}
+
+bool cf_blob_lease(cf_blob_store *s, const char *account, const char *container,
+                   const char *name, const cf_lease_req *req, const cf_blob_cond *cond,
+                   int64_t now, cf_lease_result *out)
+{
+    CF_GUARD(cf_bs_check_names(account, container, name));
+    CF_ENSURE_REF(req);
+    CF_ENSURE_REF(out);
+    memset(out, 0, sizeof *out);
+    /* Lease operations carry their id in the request, not as a condition. */
+    cf_blob_cond dates = {0};
+    if (cond) {
+        dates = *cond;
+        dates.lease_id = NULL;
+    }
+    bs_bwrite w = {account, container, name, &dates, now, ""};
+    return BS_LOCKED(s, bs_blob_lease_locked(s, &w, req, out));
+}
+
+/* ---- copy ---- */
+
+typedef struct {
+    const char *account, *src_container, *src_name, *dst_container, *dst_name;
+    const cf_blob_cond *src_cond, *dst_cond;
+    const char *meta; /* NULL: the source's */
+    const char *source_url;
+    int64_t now;
+    cf_blob_copy_result *out;
+} bs_copy;
+
+/* The source's type, size, props and metadata text. */
+typedef struct {
+    cf_blob_type type;
+    uint64_t size;
+    char *props, *meta;
+} bs_copy_src;
+
+static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
+{
+    CF_GUARD(cf_bs_container_exists(s, c->account, c->src_container));
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    bs_target t;
+    CF_GUARD(cf_bs_blob_target(s, c->account, c->src_container, c->src_name, etag, &t, NULL));
+    CF_ENSURE_REASON(t.exists, CF_ERR_NOT_FOUND, "CannotVerifyCopySource",
+                     "the copy source does not exist");
+    CF_GUARD(cf_bs_check_cond(c->src_cond, &t, BS_OP_SOURCE, false, c->now));
+    sqlite3_stmt *st = BS_PREP(s,
+                               "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
+                               " AND container = ?2 AND name = ?3",
+                               c->account, c->src_container, c->src_name);
+    CF_GUARD(st);
+    int rc = sqlite3_step(st);
+    bool ok = cf_bs_db_ok(s, rc) && rc == SQLITE_ROW;
+    if (ok) {
+        src->type = (cf_blob_type)sqlite3_column_int(st, 0);
+        src->size = (uint64_t)sqlite3_column_int64(st, 1);
+        src->props = strdup((const char *)sqlite3_column_text(st, 2));
+        src->meta = strdup((const char *)sqlite3_column_text(st, 3));
+        if (!src->props || !src->meta) {
+            CF_RAISE(CF_ERR_NOMEM, NULL);
+            ok = false;
+        }
+    }
+    cf_bs_done(st);
+    return ok;
+}
+
+/* The source's content rows, read before the destination is cleared (the
+ * two may be the same blob). */
+typedef struct {
+    bs_piece *pieces;
+    uint8_t (*block_ids)[CF_BLOB_BLOCK_ID_MAX];
+    size_t *block_id_lens;
+    size_t n, cap;
+} bs_rows;
+
+static void bs_rows_free(bs_rows *r)
+{
+    free(r->pieces);
+    free(r->block_ids);
+    free(r->block_id_lens);
+    memset(r, 0, sizeof *r);
+}
+
+static bool bs_rows_load(cf_blob_store *s, const bs_copy *c, bs_rows *r)
+{
+    int64_t n = 0;
+    CF_GUARD(cf_bs_int(s,
+                       BS_PREP(s,
+                               "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
+                               " container = ?2 AND blob = ?3",
+                               c->account, c->src_container, c->src_name),
+                       &n));
+    r->cap = (size_t)n + 1;
+    r->pieces = calloc(r->cap, sizeof *r->pieces);
+    r->block_ids = calloc(r->cap, sizeof *r->block_ids);
+    r->block_id_lens = calloc(r->cap, sizeof *r->block_id_lens);
+    CF_ENSURE(r->pieces && r->block_ids && r->block_id_lens, CF_ERR_NOMEM, NULL);
+    sqlite3_stmt *st = BS_PREP(s,
+                               "SELECT extent, length, block_id FROM blob_extents WHERE"
+                               " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
+                               c->account, c->src_container, c->src_name);
+    CF_GUARD(st);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n < r->cap) {
+        cf_bs_column_str(st, 0, r->pieces[r->n].id, BS_ID_HEX + 1);
+        r->pieces[r->n].length = (uint64_t)sqlite3_column_int64(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 2);
+        if (len > CF_BLOB_BLOCK_ID_MAX)
+            len = 0;
+        if (len)
+            memcpy(r->block_ids[r->n], sqlite3_column_blob(st, 2), len);
+        r->block_id_lens[r->n] = len;
+        r->n++;
+    }
+    bool ok = cf_bs_db_ok(s, rc);
+    cf_bs_done(st);
+    return ok;
+}
+
+static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_rows *rows,
+                       bs_idlist *gone)
+{
+    CF_GUARD(bs_copy_source(s, c, src));
+    CF_GUARD(bs_rows_load(s, c, rows));
+    CF_GUARD(cf_bs_blob_write_check(s, c->account, c->dst_container, c->dst_name, c->dst_cond,
+                                    BS_OP_CREATE, c->now, NULL, NULL));
+    CF_GUARD(cf_bs_blob_clear(s, c->account, c->dst_container, c->dst_name, false, gone));
+    CF_GUARD(cf_bs_blob_upsert(s, c->account, c->dst_container, c->dst_name, src->type,
+                               src->size, src->props, c->meta ? c->meta : src->meta, c->now,
+                               c->out->etag));
+    for (size_t i = 0; i < rows->n; i++)
+        CF_GUARD(cf_bs_insert_extent_row(s, c->account, c->dst_container, c->dst_name,
+                                         (int64_t)i, rows->pieces[i].id, rows->pieces[i].length,
+                                         cf_slice_of(rows->block_ids[i], rows->block_id_lens[i])));
+    char progress[48];
+    snprintf(progress, sizeof progress, "%llu/%llu", (unsigned long long)src->size,
+             (unsigned long long)src->size);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", c->out->copy_id, "status", "success",
+                          "progress", progress, "completion", (json_int_t)c->now, "source",
+                          c->source_url ? c->source_url : "");
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    CF_ENSURE_ALLOC(text);
+    bool ok = cf_bs_run(s, BS_PREP(s,
+                                   "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
+                                   " container = ?2 AND name = ?3",
+                                   c->account, c->dst_container, c->dst_name, text));
+    free(text);
+    return ok;
+}
+
+static bool bs_copy_locked(cf_blob_store *s, const bs_copy *c)
+{
+    bs_copy_src src = {0};
+    bs_rows rows = {0};
+    bs_idlist gone = {0};
+    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_copy_tx(s, c, &src, &rows, &gone));
+    if (ok)
+        cf_bs_remove_unreferenced(s, &gone);
+    cf_bs_idlist_free(&gone);
+    bs_rows_free(&rows);
+    free(src.props);
+    free(src.meta);
+    return ok;
+}
+
+bool cf_blob_copy(cf_blob_store *s, const char *account, const char *src_container,
+                  const char *src_name, const cf_blob_cond *src_cond, const char *dst_container,
+                  const char *dst_name, const cf_blob_cond *dst_cond, json_t *metadata,
+                  const char *source_url, int64_t now, cf_blob_copy_result *out)
+{
+    CF_GUARD(cf_bs_check_names(account, src_container, src_name));
+    CF_GUARD(cf_bs_check_names(account, dst_container, dst_name));
+    CF_ENSURE_REF(out);
+    CF_ENSURE(!source_url || strlen(source_url) <= 8192, CF_ERR_BAD_INPUT,
+              "copy source URL too long");
+    CF_GUARD(cf_blob_metadata_check(metadata));
+    memset(out, 0, sizeof *out);
+    CF_GUARD(cf_uuid_v4(out->copy_id));
+    out->status = "success";
+    char *meta = NULL;
+    if (metadata)
+        CF_GUARD(cf_bs_json_text(metadata, &meta));
+    bs_copy c = {account, src_container, src_name, dst_container, dst_name, src_cond, dst_cond,
+                 meta, source_url, now, out};
+    bool ok = BS_LOCKED(s, bs_copy_locked(s, &c));
+    cf_json_free_text(meta);
+    if (ok)
+        out->last_modified = now;
+    return ok;
+}

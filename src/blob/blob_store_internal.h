@@ -1,0 +1,203 @@
+/*
+ * Internals shared by the blob store's files (not for handlers):
+ *   blob_store.c            open/close, schema, statement cache, names,
+ *                           accounts and scope keys, extent files, deferred
+ *                           unlinks, cleanup, service properties
+ *   blob_lease.c            access conditions and the lease state machine
+ *   blob_store_container.c  containers, container ACL and leases
+ *   blob_store_blob.c       blob get/delete/properties/metadata/lease/copy
+ *   blob_store_write.c      writers (Put Blob, Put Block, Append Block),
+ *                           block lists, append create, block expiry
+ *   blob_store_read.c       the pull reader and cf_blob_read
+ *   blob_list.c             List Blobs
+ *
+ * Functions named cf_bs_* with a `_locked` suffix (or taking a statement)
+ * expect the store mutex held.
+ */
+#ifndef CF_BLOB_STORE_INTERNAL_H
+#define CF_BLOB_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "blob_store.h"
+
+#define BS_ID_HEX 32 /* extent ids: 16 random bytes, lowercase hex */
+#define BS_PATH_MAX 4096
+#define BS_STMT_CACHE 160
+
+typedef struct bs_pin bs_pin;
+
+/* A list of extent ids (to remove once a transaction has committed, or
+ * held by a reader). */
+typedef struct {
+    char (*ids)[BS_ID_HEX + 1];
+    size_t n, cap;
+} bs_idlist;
+
+struct cf_blob_store {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    char *dir;            /* DATA/extents */
+    uint8_t *service_key; /* 32 bytes, secret memory */
+    struct {
+        const char *sql; /* a string literal: cached by address */
+        sqlite3_stmt *st;
+    } cache[BS_STMT_CACHE];
+    bs_pin *pins;      /* open readers' extent sets */
+    bs_idlist deferred; /* unreferenced but pinned: unlinked when unpinned */
+};
+
+/* One reader's hold on its extents (sorted ids). */
+struct bs_pin {
+    bs_pin *next, *prev;
+    bs_idlist ids;
+};
+
+/* The account's data key and key reference (the extent scope material). */
+typedef struct {
+    uint8_t *key; /* CF_DATA_KEY_LEN bytes of secret memory */
+    uint8_t ref[CF_EXTENT_KEY_REF_LEN];
+} bs_scope;
+
+/* One extent of a blob's content. */
+typedef struct {
+    char id[BS_ID_HEX + 1];
+    uint64_t length;
+} bs_piece;
+
+/* The stored lease columns of a blob or container row. */
+typedef struct {
+    char id[CF_BLOB_LEASE_ID_MAX + 1]; /* "" = none */
+    int64_t duration;                  /* -1 infinite, else seconds */
+    int64_t expiry;                    /* fixed leases: end time */
+    int64_t break_at;                  /* 0 = not broken, else when broken */
+} bs_lease;
+
+/* What conditions are checked against: the target's current state. */
+typedef struct {
+    bool exists;
+    const char *etag;
+    int64_t last_modified;
+    bs_lease lease;
+} bs_target;
+
+/* READ: Get Blob/Properties (304 NotModified, no lease id needed);
+ * WRITE: changes an existing target (404 first); CREATE: may create it
+ * (If-Match fails on a missing blob, If-None-Match: * is BlobAlreadyExists);
+ * SOURCE: a copy source (SourceConditionNotMet); LEASE: a lease operation
+ * (conditions as WRITE, the lease checked by the state machine instead). */
+typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE } bs_op;
+
+#define BS_LOCKED(s, call)                                                     \
+    ({                                                                         \
+        pthread_mutex_lock(&(s)->lock);                                        \
+        bool ok_ = (call);                                                     \
+        pthread_mutex_unlock(&(s)->lock);                                      \
+        ok_;                                                                   \
+    })
+
+/* ---- database (blob_store.c) ---- */
+
+bool cf_bs_db_ok(cf_blob_store *s, int rc);
+bool cf_bs_exec(cf_blob_store *s, const char *sql);
+/* A cached statement for literal `sql` with text parameters ?1.. bound from
+ * `texts` (NULL entries stay unbound); NULL on failure (raised).  Give it
+ * back with cf_bs_done (which resets it). */
+sqlite3_stmt *cf_bs_prep(cf_blob_store *s, const char *sql, const char *const *texts, int n);
+void cf_bs_done(sqlite3_stmt *st);
+
+#define BS_PREP(s, sql, ...)                                                   \
+    cf_bs_prep((s), (sql), (const char *const[]){__VA_ARGS__},                 \
+               (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)))
+
+/* Steps a statement that returns no rows (or ignores them) and gives it back. */
+bool cf_bs_run(cf_blob_store *s, sqlite3_stmt *st);
+/* Steps once: *found says whether a row came; gives it back. */
+bool cf_bs_exists(cf_blob_store *s, sqlite3_stmt *st, bool *found);
+/* Steps once for an integer (0 when no row). */
+bool cf_bs_int(cf_blob_store *s, sqlite3_stmt *st, int64_t *out);
+bool cf_bs_begin(cf_blob_store *s);
+/* Commits when ok, else rolls back; returns whether it committed. */
+bool cf_bs_commit(cf_blob_store *s, bool ok);
+
+bool cf_bs_json_text(json_t *j, char **out);
+bool cf_bs_column_json(sqlite3_stmt *st, int col, json_t **out);
+void cf_bs_column_str(sqlite3_stmt *st, int col, char *out, size_t cap);
+bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1]);
+bool cf_bs_check_names(const char *account, const char *container, const char *blob);
+
+/* ---- accounts and keys (blob_store.c) ---- */
+
+bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_account *out);
+bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc);
+void cf_bs_scope_free(bs_scope *sc);
+/* The scope key cf_extent uses for extent `id`; out: secret, 32 bytes. */
+bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
+
+/* ---- extent files (blob_store.c) ---- */
+
+bool cf_bs_extent_path(const cf_blob_store *s, const char *id, const char *suffix, char *out);
+bool cf_bs_new_extent_id(char id[BS_ID_HEX + 1]);
+bool cf_bs_make_dirs(const cf_blob_store *s, const char *id);
+bool cf_bs_idlist_add(bs_idlist *l, const char *id);
+void cf_bs_idlist_free(bs_idlist *l);
+/* Adds the first column of every row of a select. */
+bool cf_bs_collect(cf_blob_store *s, sqlite3_stmt *st, bs_idlist *l);
+/* After a commit, holding the lock: unlinks each listed extent that no row
+ * references and no reader holds (held ones wait for the reader); frees
+ * the list.  Failures are ignored: cleanup catches them. */
+void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l);
+/* Readers' holds: pin takes ownership of `ids` (sorted here). */
+void cf_bs_pin_locked(cf_blob_store *s, bs_pin *p);
+void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p);
+
+/* ---- conditions and leases (blob_lease.c) ---- */
+
+cf_lease_state cf_bs_lease_state(const bs_lease *l, int64_t now);
+void cf_bs_lease_info(const bs_lease *l, int64_t now, cf_lease_info *out);
+/* Reads the four lease columns starting at `col`. */
+void cf_bs_column_lease(sqlite3_stmt *st, int col, bs_lease *out);
+/* Evaluates `cond` (may be NULL) against `t` for an operation of kind `op`
+ * on a blob (`container` false) or container.  Raises the Azure reason. */
+bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op, bool container,
+                      int64_t now);
+/* Applies a lease request to `l` (in place) at `now`; fills `out`. */
+bool cf_bs_lease_apply(bs_lease *l, const cf_lease_req *req, int64_t now, cf_lease_result *out);
+
+/* ---- shared blob helpers (blob_store_blob.c) ---- */
+
+bool cf_bs_container_exists(cf_blob_store *s, const char *account, const char *name);
+bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *container,
+                           const char *name, int64_t now, bool with_meta, cf_blob_info *out);
+/* The blob's condition target (exists false when there is no blob row). */
+bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *container,
+                       const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,
+                       cf_blob_type *type);
+/* Checks a write's conditions on the blob; a write clears an expired lease
+ * (so it can no longer be renewed), as Azure does. */
+bool cf_bs_blob_write_check(cf_blob_store *s, const char *account, const char *container,
+                            const char *name, const cf_blob_cond *cond, bs_op op, int64_t now,
+                            bool *exists, cf_blob_type *type);
+bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *container,
+                      const char *name, bool with_row, bs_idlist *gone);
+/* Inserts or replaces the blob row (keeping `created` and the lease of an
+ * existing one, clearing copy properties). */
+bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
+                       const char *name, cf_blob_type type, uint64_t size, const char *props,
+                       const char *meta, int64_t now, char etag[CF_BLOB_ETAG_LEN + 1]);
+bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *container,
+                             const char *name, int64_t seq, const char *id, uint64_t length,
+                             cf_slice block_id);
+/* Rows of a blob's content in order; *pieces is malloc'ed. */
+bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *container,
+                            const char *name, size_t n_extents, bs_piece **pieces, size_t *n);
+bool cf_bs_read_blob_row(sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_info *out);
+
+#define BS_BLOB_COLUMNS                                                        \
+    "name, type, size, etag, created, last_modified, props, metadata, lease_id,"  \
+    " lease_duration, lease_expiry, lease_break, copy,"                         \
+    " (SELECT count(*) FROM blob_extents e WHERE e.account = blobs.account AND"    \
+    "  e.container = blobs.container AND e.blob = blobs.name)"
+
+#endif

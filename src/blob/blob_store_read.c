@@ -1,0 +1,300 @@
+/*
+ * The pull reader (Get Blob).  open() takes, under the store lock, one
+ * consistent snapshot: the blob's info, its extent plan, the account's
+ * scope key (unwrapped once per reader, not per call) and a pin on the
+ * plan's extent ids, so that a delete or overwrite committed meanwhile
+ * defers unlinking those files until the reader is freed (see
+ * cf_bs_remove_unreferenced).  read() then runs outside the lock.
+ *
+ * Decryption goes through cf_extent_read a run of whole segments at a time:
+ * straight into the caller's buffer when it can take the rest of the
+ * current segment, else one segment into a staging buffer (secret memory,
+ * wiped) from which later calls are served.  Memory: one segment.
+ * Each extent's stored length is checked against the metadata when the
+ * reader reaches it, which catches truncation at a segment boundary.
+ */
+#include "blob_store_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "secmem.h"
+
+struct cf_blob_reader {
+    cf_blob_store *s;
+    bs_scope sc;
+    bs_piece *pieces;
+    size_t n;
+    bs_pin pin;
+    bool pinned, failed;
+    uint64_t offset, length, pos; /* the clipped range; bytes handed out */
+    /* The extent being read. */
+    size_t idx;
+    uint64_t ext_start; /* blob offset of pieces[idx] */
+    int fd;
+    bool opened;
+    cf_extent_source src;
+    uint32_t seg;
+    uint8_t *key; /* secret, CF_EXTENT_SCOPE_KEY_LEN: pieces[idx]'s scope key */
+    /* Staged plaintext (secret, seg bytes). */
+    uint8_t *stage;
+    size_t stage_cap, stage_len, stage_off;
+};
+
+static bool bs_fd_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t len)
+{
+    int fd = *(int *)ctx;
+    while (len) {
+        ssize_t n = pread(fd, buf, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        CF_ENSURE(n > 0, CF_ERR_IO, "cannot read an extent file");
+        buf += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* ---- open ---- */
+
+static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account,
+                                      const char *container, const char *name,
+                                      const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
+                                      cf_blob_reader *r)
+{
+    CF_GUARD(cf_bs_blob_get_locked(s, account, container, name, now, true, info));
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    bs_target t;
+    CF_GUARD(cf_bs_blob_target(s, account, container, name, etag, &t, NULL));
+    CF_GUARD(cf_bs_check_cond(cond, &t, BS_OP_READ, false, now));
+    CF_GUARD(cf_bs_blob_plan_locked(s, account, container, name, info->n_extents, &r->pieces,
+                                    &r->n));
+    CF_GUARD(cf_bs_scope_load_locked(s, account, &r->sc));
+    for (size_t i = 0; i < r->n; i++)
+        CF_GUARD(cf_bs_idlist_add(&r->pin.ids, r->pieces[i].id));
+    cf_bs_pin_locked(s, &r->pin);
+    r->pinned = true;
+    return true;
+}
+
+void cf_blob_reader_free(cf_blob_reader *r)
+{
+    if (!r)
+        return;
+    if (r->pinned) {
+        pthread_mutex_lock(&r->s->lock);
+        cf_bs_unpin_locked(r->s, &r->pin);
+        pthread_mutex_unlock(&r->s->lock);
+    }
+    cf_bs_idlist_free(&r->pin.ids);
+    if (r->fd >= 0)
+        close(r->fd);
+    cf_secret_free(r->key, CF_EXTENT_SCOPE_KEY_LEN);
+    cf_secret_free(r->stage, r->stage_cap);
+    cf_bs_scope_free(&r->sc);
+    free(r->pieces);
+    free(r);
+}
+
+bool cf_blob_reader_open(cf_blob_store *s, const char *account, const char *container,
+                         const char *name, uint64_t offset, uint64_t length,
+                         const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
+                         cf_blob_reader **out)
+{
+    memset(info, 0, sizeof *info);
+    CF_GUARD(cf_bs_check_names(account, container, name));
+    cf_blob_reader *r = calloc(1, sizeof *r);
+    CF_ENSURE_ALLOC(r);
+    r->s = s;
+    r->fd = -1;
+    r->key = cf_secret_alloc(CF_EXTENT_SCOPE_KEY_LEN);
+    bool ok = r->key != NULL;
+    if (!ok)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    ok = ok && BS_LOCKED(s, bs_reader_snapshot_locked(s, account, container, name, cond, now,
+                                                      info, r));
+    if (ok && offset > 0 && offset >= info->size) {
+        CF_RAISE_REASON(CF_ERR_BAD_INPUT, "InvalidRange", "the range starts past the end");
+        ok = false;
+    }
+    if (!ok) {
+        cf_blob_reader_free(r);
+        return false;
+    }
+    r->offset = offset;
+    r->length = length > info->size - offset ? info->size - offset : length;
+    *out = r;
+    return true;
+}
+
+void cf_blob_reader_range(const cf_blob_reader *r, uint64_t *offset, uint64_t *length)
+{
+    *offset = r->offset;
+    *length = r->length;
+}
+
+/* ---- read ---- */
+
+/* Opens pieces[idx]: the file, its header, its length against the
+ * metadata, and its key. */
+static bool bs_reader_open_extent(cf_blob_reader *r)
+{
+    const bs_piece *p = &r->pieces[r->idx];
+    char path[BS_PATH_MAX];
+    CF_ENSURE(strlen(p->id) == BS_ID_HEX, CF_ERR_DB, "malformed extent id in metadata");
+    CF_GUARD(cf_bs_extent_path(r->s, p->id, "", path));
+    r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    CF_ENSURE(r->fd >= 0, CF_ERR_IO, "an extent of the blob is missing");
+    struct stat st;
+    CF_ENSURE(fstat(r->fd, &st) == 0, CF_ERR_IO, "cannot stat an extent file");
+    r->src = (cf_extent_source){bs_fd_read_at, &r->fd, (uint64_t)st.st_size};
+    /* A short header is damage, like any other length mismatch. */
+    CF_ENSURE(r->src.length >= CF_EXTENT_HEADER_LEN, CF_ERR_DECRYPT, "extent truncated");
+    cf_extent_header h;
+    uint64_t plain = 0;
+    CF_GUARD(cf_extent_read_header(&r->src, &h));
+    CF_GUARD(cf_extent_plaintext_length(&h, r->src.length, &plain));
+    CF_ENSURE(plain == p->length, CF_ERR_DECRYPT, "extent length does not match the metadata");
+    r->seg = h.segment_size;
+    if (r->stage_cap < r->seg) {
+        cf_secret_free(r->stage, r->stage_cap);
+        r->stage_cap = 0;
+        r->stage = cf_secret_alloc(r->seg);
+        CF_ENSURE_ALLOC(r->stage);
+        r->stage_cap = r->seg;
+    }
+    CF_GUARD(cf_bs_extent_key(&r->sc, p->id, r->key));
+    r->opened = true;
+    return true;
+}
+
+typedef struct {
+    uint8_t *dst;
+    size_t len, cap;
+} bs_copy_sink;
+
+static bool bs_copy_out(void *ctx, cf_slice bytes)
+{
+    bs_copy_sink *c = ctx;
+    CF_ENSURE(bytes.len <= c->cap - c->len, CF_ERR_INTERNAL, "extent read overran its range");
+    memcpy(c->dst + c->len, bytes.ptr, bytes.len);
+    c->len += bytes.len;
+    return true;
+}
+
+/* Decrypts [eo, eo + len) of the current extent into dst. */
+static bool bs_reader_decrypt(cf_blob_reader *r, uint64_t eo, size_t len, uint8_t *dst)
+{
+    bs_copy_sink c = {dst, 0, len};
+    CF_GUARD(cf_extent_read(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), &r->src, eo, len,
+                            (cf_extent_sink){bs_copy_out, &c}));
+    CF_ENSURE(c.len == len, CF_ERR_INTERNAL, "extent read came up short");
+    return true;
+}
+
+/* Positions on the extent holding blob offset `abs`, opening it. */
+static bool bs_reader_seek(cf_blob_reader *r, uint64_t abs)
+{
+    while (r->idx < r->n && abs >= r->ext_start + r->pieces[r->idx].length) {
+        r->ext_start += r->pieces[r->idx].length;
+        r->idx++;
+        if (r->fd >= 0)
+            close(r->fd);
+        r->fd = -1;
+        r->opened = false;
+    }
+    CF_ENSURE(r->idx < r->n, CF_ERR_DB, "the extent plan is shorter than the blob");
+    if (!r->opened)
+        CF_GUARD(bs_reader_open_extent(r));
+    return true;
+}
+
+static bool bs_reader_step(cf_blob_reader *r, uint8_t *buf, size_t cap, size_t *got)
+{
+    if (r->stage_off < r->stage_len) {
+        size_t k = r->stage_len - r->stage_off < cap ? r->stage_len - r->stage_off : cap;
+        memcpy(buf, r->stage + r->stage_off, k);
+        r->stage_off += k;
+        *got = k;
+        return true;
+    }
+    uint64_t abs = r->offset + r->pos;
+    CF_GUARD(bs_reader_seek(r, abs));
+    uint64_t eo = abs - r->ext_start;
+    uint64_t ext_rem = r->pieces[r->idx].length - eo;
+    if (ext_rem > r->length - r->pos)
+        ext_rem = r->length - r->pos;
+    uint64_t seg_rem = r->seg - eo % r->seg;
+    if (seg_rem > ext_rem)
+        seg_rem = ext_rem;
+    if (cap >= seg_rem) {
+        /* Whole segments straight into the caller's buffer. */
+        uint64_t want = cap < ext_rem ? cap : ext_rem;
+        if (want < ext_rem)
+            want = (eo + want) / r->seg * r->seg - eo;
+        CF_GUARD(bs_reader_decrypt(r, eo, (size_t)want, buf));
+        *got = (size_t)want;
+        return true;
+    }
+    CF_GUARD(bs_reader_decrypt(r, eo, (size_t)seg_rem, r->stage));
+    r->stage_len = (size_t)seg_rem;
+    memcpy(buf, r->stage, cap);
+    r->stage_off = cap;
+    *got = cap;
+    return true;
+}
+
+bool cf_blob_reader_read(cf_blob_reader *r, uint8_t *buf, size_t cap, size_t *got)
+{
+    *got = 0;
+    CF_ENSURE(!r->failed, CF_ERR_OPERATION, "reader failed");
+    if (r->pos == r->length || cap == 0)
+        return true;
+    if (!bs_reader_step(r, buf, cap, got)) {
+        r->failed = true;
+        return false;
+    }
+    r->pos += *got;
+    if (r->stage_off == r->stage_len) {
+        cf_memzero(r->stage, r->stage_len);
+        r->stage_len = r->stage_off = 0;
+    }
+    return true;
+}
+
+/* ---- push-style read over the reader ---- */
+
+bool cf_blob_read(cf_blob_store *s, const char *account, const char *container, const char *name,
+                  uint64_t offset, uint64_t length, cf_extent_sink sink)
+{
+    cf_blob_info info;
+    cf_blob_reader *r = NULL;
+    /* An empty range at the very end is valid here (the HTTP layer clips). */
+    bool ok = cf_blob_reader_open(s, account, container, name, length ? offset : 0,
+                                  length ? length : 0, NULL, 0, &info, &r);
+    if (ok && (offset > info.size || length > info.size - offset || r->length != length)) {
+        CF_RAISE(CF_ERR_BAD_INPUT, "range outside the blob");
+        ok = false;
+    }
+    cf_blob_info_free(&info);
+    const size_t cap = 256 * 1024;
+    uint8_t *buf = ok ? cf_secret_alloc(cap) : NULL;
+    if (ok && !buf) {
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+        ok = false;
+    }
+    size_t got = 1;
+    while (ok && got) {
+        ok = cf_blob_reader_read(r, buf, cap, &got);
+        if (ok && got)
+            ok = sink.write(sink.ctx, cf_slice_of(buf, got));
+    }
+    cf_secret_free(buf, buf ? cap : 0);
+    cf_blob_reader_free(r);
+    return ok;
+}

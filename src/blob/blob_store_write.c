@@ -1,0 +1,718 @@
+/*
+ * Writes with bodies (Put Blob, Put Block, Append Block) through a
+ * streaming writer, and the metadata-only writes that assemble blobs from
+ * extents (Put Block List, Create Append Blob), plus uncommitted-block
+ * expiry.
+ *
+ * A writer checks its conditions twice: at begin, without side effects, so
+ * a doomed upload fails before its body is sent; and at commit, inside the
+ * metadata transaction, which is the check that counts.  The body is
+ * durable (temp file, fsync, rename, fsync dir) before that transaction
+ * starts; if the transaction fails the new file is unlinked.
+ */
+#include "blob_store_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "json_secure.h"
+#include "secmem.h"
+
+typedef enum { BS_W_PUT, BS_W_BLOCK, BS_W_APPEND } bs_wkind;
+
+struct cf_blob_writer {
+    cf_blob_store *s;
+    char *account, *container, *name;
+    bs_wkind kind;
+    bool failed, renamed, done;
+    uint8_t block_id[CF_BLOB_BLOCK_ID_MAX];
+    size_t block_id_len;
+    char *props, *meta;
+    /* Owned copies of the request's conditions. */
+    cf_blob_cond cond;
+    char *if_match, *if_none_match, *lease_id;
+    cf_blob_append_cond ac;
+    uint64_t written, cap;
+    char id[BS_ID_HEX + 1];
+    char path[BS_PATH_MAX], tmp[BS_PATH_MAX];
+    int fd;
+    cf_extent_writer *ew;
+};
+
+static void bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    snprintf(out->etag, sizeof out->etag, "%s", etag);
+    out->last_modified = now;
+}
+
+static bool bs_fd_sink(void *ctx, cf_slice bytes)
+{
+    int fd = *(int *)ctx;
+    while (bytes.len) {
+        ssize_t n = write(fd, bytes.ptr, bytes.len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        CF_ENSURE(n > 0, CF_ERR_IO, "cannot write an extent file");
+        bytes.ptr += n;
+        bytes.len -= (size_t)n;
+    }
+    return true;
+}
+
+void cf_blob_writer_free(cf_blob_writer *w)
+{
+    if (!w)
+        return;
+    cf_extent_writer_free(w->ew);
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->tmp[0] && !w->renamed)
+        unlink(w->tmp);
+    free(w->account);
+    free(w->container);
+    free(w->name);
+    free(w->if_match);
+    free(w->if_none_match);
+    free(w->lease_id);
+    cf_json_free_text(w->props);
+    cf_json_free_text(w->meta);
+    free(w);
+}
+
+/* ---- checks shared by begin (early) and commit (binding) ---- */
+
+/* All block ids of one blob have one length (Azure: InvalidBlobOrBlock). */
+static bool bs_block_id_len_ok(cf_blob_store *s, const char *account, const char *container,
+                               const char *name, size_t len)
+{
+    int64_t have = 0;
+    CF_GUARD(cf_bs_int(s,
+                       BS_PREP(s,
+                               "SELECT length(block_id) FROM uncommitted WHERE account = ?1 AND"
+                               " container = ?2 AND blob = ?3 UNION ALL SELECT length(block_id)"
+                               " FROM blob_extents WHERE account = ?1 AND container = ?2 AND"
+                               " blob = ?3 AND block_id IS NOT NULL LIMIT 1",
+                               account, container, name),
+                       &have));
+    CF_ENSURE_REASON(have == 0 || (size_t)have == len, CF_ERR_BAD_INPUT, "InvalidBlobOrBlock",
+                     "block ids of one blob must have the same length");
+    return true;
+}
+
+static bool bs_append_limits(cf_blob_store *s, const cf_blob_writer *w, uint64_t len,
+                             uint64_t *size, uint32_t *blocks)
+{
+    int64_t n = 0, sz = 0;
+    CF_GUARD(cf_bs_int(s,
+                       BS_PREP(s,
+                               "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
+                               " container = ?2 AND blob = ?3",
+                               w->account, w->container, w->name),
+                       &n));
+    CF_GUARD(cf_bs_int(s,
+                       BS_PREP(s,
+                               "SELECT size FROM blobs WHERE account = ?1 AND container = ?2 AND"
+                               " name = ?3",
+                               w->account, w->container, w->name),
+                       &sz));
+    CF_ENSURE_REASON(n < CF_BLOB_MAX_BLOCKS, CF_ERR_CONFLICT, "BlockCountExceedsLimit",
+                     "an append blob holds at most 50,000 blocks");
+    if (w->ac.max_size >= 0)
+        CF_ENSURE_REASON((uint64_t)sz + len <= (uint64_t)w->ac.max_size, CF_ERR_CONFLICT,
+                         "MaxBlobSizeConditionNotMet", "the blob would exceed the maximum size");
+    if (w->ac.append_pos >= 0)
+        CF_ENSURE_REASON(sz == w->ac.append_pos, CF_ERR_CONFLICT, "AppendPositionConditionNotMet",
+                         "the append position does not match the blob size");
+    *size = (uint64_t)sz;
+    *blocks = (uint32_t)n;
+    return true;
+}
+
+/* Begin's early check: container, ETag/date conditions, blob type, block
+ * limits; changes nothing.  Leases wait for commit, which has `now`. */
+static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_scope *sc)
+{
+    CF_GUARD(cf_bs_container_exists(s, w->account, w->container));
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    bs_target t;
+    cf_blob_type type = CF_BLOB_BLOCK;
+    CF_GUARD(cf_bs_blob_target(s, w->account, w->container, w->name, etag, &t, &type));
+    cf_blob_cond early = w->cond;
+    early.lease_id = NULL;
+    uint64_t size;
+    uint32_t blocks;
+    switch (w->kind) {
+    case BS_W_PUT:
+        CF_GUARD(cf_bs_check_cond(&early, &t, BS_OP_CREATE, false, 0));
+        break;
+    case BS_W_BLOCK:
+        CF_ENSURE_REASON(!t.exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
+                         "Put Block on an append blob");
+        CF_GUARD(bs_block_id_len_ok(s, w->account, w->container, w->name, w->block_id_len));
+        break;
+    case BS_W_APPEND:
+    default:
+        CF_ENSURE_REASON(t.exists, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
+        CF_ENSURE_REASON(type == CF_BLOB_APPEND, CF_ERR_CONFLICT, "InvalidBlobType",
+                         "Append Block on a block blob");
+        CF_GUARD(cf_bs_check_cond(&early, &t, BS_OP_WRITE, false, 0));
+        CF_GUARD(bs_append_limits(s, w, 0, &size, &blocks));
+        break;
+    }
+    return cf_bs_scope_load_locked(s, w->account, sc);
+}
+
+/* The temp file and the extent writer. */
+static bool bs_writer_start(cf_blob_writer *w)
+{
+    bs_scope sc = {0};
+    CF_GUARD(BS_LOCKED(w->s, bs_writer_precheck_locked(w->s, w, &sc)));
+    uint8_t *key = cf_secret_alloc(CF_EXTENT_SCOPE_KEY_LEN);
+    bool ok = key != NULL;
+    if (!ok)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    ok = ok && cf_bs_new_extent_id(w->id) && cf_bs_extent_path(w->s, w->id, "", w->path) &&
+         cf_bs_extent_path(w->s, w->id, ".tmp", w->tmp) && cf_bs_make_dirs(w->s, w->id) &&
+         cf_bs_extent_key(&sc, w->id, key);
+    if (ok) {
+        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (w->fd < 0) {
+            w->tmp[0] = '\0';
+            CF_RAISE(CF_ERR_IO, "cannot create an extent file");
+            ok = false;
+        }
+    }
+    ok = ok && cf_extent_writer_begin(cf_slice_of(key, CF_EXTENT_SCOPE_KEY_LEN), sc.ref,
+                                      CF_EXTENT_SEGMENT_DEFAULT,
+                                      (cf_extent_sink){bs_fd_sink, &w->fd}, &w->ew);
+    cf_secret_free(key, CF_EXTENT_SCOPE_KEY_LEN);
+    cf_bs_scope_free(&sc);
+    return ok;
+}
+
+static bool bs_dup(const char *in, char **out)
+{
+    *out = NULL;
+    if (!in)
+        return true;
+    *out = strdup(in);
+    CF_ENSURE_ALLOC(*out);
+    return true;
+}
+
+static bool bs_writer_new(cf_blob_store *s, const char *account, const char *container,
+                          const char *name, bs_wkind kind, const cf_blob_cond *cond,
+                          cf_blob_writer **out)
+{
+    CF_GUARD(cf_bs_check_names(account, container, name));
+    cf_blob_writer *w = calloc(1, sizeof *w);
+    CF_ENSURE_ALLOC(w);
+    w->s = s;
+    w->fd = -1;
+    w->kind = kind;
+    w->ac.max_size = w->ac.append_pos = -1;
+    w->cap = kind == BS_W_PUT     ? CF_BLOB_MAX_PUT_SIZE
+             : kind == BS_W_BLOCK ? CF_BLOB_MAX_BLOCK_SIZE
+                                  : CF_BLOB_MAX_APPEND_BLOCK;
+    w->account = strdup(account);
+    w->container = strdup(container);
+    w->name = strdup(name);
+    bool ok = w->account && w->container && w->name;
+    if (ok && cond) {
+        ok = bs_dup(cond->if_match, &w->if_match) &&
+             bs_dup(cond->if_none_match, &w->if_none_match) &&
+             bs_dup(cond->lease_id, &w->lease_id);
+        w->cond = (cf_blob_cond){w->if_match, w->if_none_match, cond->if_modified_since,
+                                 cond->if_unmodified_since, w->lease_id};
+    }
+    if (!ok) {
+        cf_blob_writer_free(w);
+        CF_BAIL(CF_ERR_NOMEM, NULL);
+    }
+    *out = w;
+    return true;
+}
+
+bool cf_blob_put_begin(cf_blob_store *s, const char *account, const char *container,
+                       const char *name, json_t *props, json_t *metadata,
+                       const cf_blob_cond *cond, cf_blob_writer **out)
+{
+    CF_GUARD(cf_blob_metadata_check(metadata));
+    cf_blob_writer *w;
+    CF_GUARD(bs_writer_new(s, account, container, name, BS_W_PUT, cond, &w));
+    if (!cf_bs_json_text(props, &w->props) || !cf_bs_json_text(metadata, &w->meta) ||
+        !bs_writer_start(w)) {
+        cf_blob_writer_free(w);
+        return false;
+    }
+    *out = w;
+    return true;
+}
+
+bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *container,
+                         const char *name, cf_slice block_id, const cf_blob_cond *cond,
+                         cf_blob_writer **out)
+{
+    CF_ENSURE_REASON(block_id.len >= 1 && block_id.len <= CF_BLOB_BLOCK_ID_MAX, CF_ERR_BAD_INPUT,
+                     "InvalidBlockId", "block id must be 1..64 bytes");
+    /* Put Block honours only the lease id. */
+    cf_blob_cond lease_only = {0};
+    if (cond)
+        lease_only.lease_id = cond->lease_id;
+    cf_blob_writer *w;
+    CF_GUARD(bs_writer_new(s, account, container, name, BS_W_BLOCK, &lease_only, &w));
+    memcpy(w->block_id, block_id.ptr, block_id.len);
+    w->block_id_len = block_id.len;
+    if (!bs_writer_start(w)) {
+        cf_blob_writer_free(w);
+        return false;
+    }
+    *out = w;
+    return true;
+}
+
+bool cf_blob_append_begin(cf_blob_store *s, const char *account, const char *container,
+                          const char *name, const cf_blob_cond *cond,
+                          const cf_blob_append_cond *ac, cf_blob_writer **out)
+{
+    cf_blob_writer *w;
+    CF_GUARD(bs_writer_new(s, account, container, name, BS_W_APPEND, cond, &w));
+    if (ac)
+        w->ac = *ac;
+    if (!bs_writer_start(w)) {
+        cf_blob_writer_free(w);
+        return false;
+    }
+    *out = w;
+    return true;
+}
+
+bool cf_blob_writer_write(cf_blob_writer *w, cf_slice data)
+{
+    CF_ENSURE(!w->failed && !w->done, CF_ERR_OPERATION, "writer failed or finished");
+    if (data.len > w->cap - w->written) {
+        w->failed = true;
+        CF_RAISE_REASON(CF_ERR_TOO_LARGE, "RequestBodyTooLarge",
+                        "the body exceeds the operation's size limit");
+        return false;
+    }
+    w->written += data.len;
+    if (!cf_extent_write(w->ew, data)) {
+        w->failed = true;
+        return false;
+    }
+    return true;
+}
+
+/* ---- commit ---- */
+
+static bool bs_put_blob_tx(cf_blob_writer *w, uint64_t len, int64_t now, char *etag,
+                           bs_idlist *gone)
+{
+    cf_blob_store *s = w->s;
+    CF_GUARD(cf_bs_blob_write_check(s, w->account, w->container, w->name, &w->cond, BS_OP_CREATE,
+                                    now, NULL, NULL));
+    CF_GUARD(cf_bs_blob_clear(s, w->account, w->container, w->name, false, gone));
+    CF_GUARD(cf_bs_blob_upsert(s, w->account, w->container, w->name, CF_BLOB_BLOCK, len, w->props,
+                               w->meta, now, etag));
+    return cf_bs_insert_extent_row(s, w->account, w->container, w->name, 0, w->id, len,
+                                   cf_slice_of(NULL, 0));
+}
+
+static bool bs_put_block_tx(cf_blob_writer *w, uint64_t len, int64_t now, bs_idlist *gone)
+{
+    cf_blob_store *s = w->s;
+    bool exists = false;
+    cf_blob_type type = CF_BLOB_BLOCK;
+    CF_GUARD(cf_bs_blob_write_check(s, w->account, w->container, w->name, &w->cond, BS_OP_CREATE,
+                                    now, &exists, &type));
+    CF_ENSURE_REASON(!exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
+                     "Put Block on an append blob");
+    sqlite3_stmt *st = BS_PREP(s,
+                               "SELECT extent FROM uncommitted WHERE account = ?1 AND"
+                               " container = ?2 AND blob = ?3 AND block_id = ?4",
+                               w->account, w->container, w->name);
+    if (st)
+        sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
+    CF_GUARD(cf_bs_collect(s, st, gone));
+    st = BS_PREP(s,
+                 "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2 AND blob = ?3"
+                 " AND block_id = ?4",
+                 w->account, w->container, w->name);
+    if (st)
+        sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
+    CF_GUARD(cf_bs_run(s, st));
+    CF_GUARD(bs_block_id_len_ok(s, w->account, w->container, w->name, w->block_id_len));
+    int64_t count = 0;
+    CF_GUARD(cf_bs_int(s,
+                       BS_PREP(s,
+                               "SELECT count(*) FROM uncommitted WHERE account = ?1 AND"
+                               " container = ?2 AND blob = ?3",
+                               w->account, w->container, w->name),
+                       &count));
+    CF_ENSURE_REASON(count < CF_BLOB_MAX_UNCOMMITTED, CF_ERR_CONFLICT, "BlockCountExceedsLimit",
+                     "too many uncommitted blocks");
+    st = BS_PREP(s,
+                 "INSERT INTO uncommitted (account, container, blob, block_id, size, extent,"
+                 " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 w->account, w->container, w->name, NULL, NULL, w->id);
+    CF_GUARD(st);
+    sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
+    sqlite3_bind_int64(st, 7, now);
+    return cf_bs_run(s, st);
+}
+
+static bool bs_append_tx(cf_blob_writer *w, uint64_t len, int64_t now,
+                         cf_blob_write_result *res)
+{
+    cf_blob_store *s = w->s;
+    cf_blob_type type = CF_BLOB_BLOCK;
+    CF_GUARD(cf_bs_blob_write_check(s, w->account, w->container, w->name, &w->cond, BS_OP_WRITE,
+                                    now, NULL, &type));
+    CF_ENSURE_REASON(type == CF_BLOB_APPEND, CF_ERR_CONFLICT, "InvalidBlobType",
+                     "Append Block on a block blob");
+    uint64_t size;
+    uint32_t blocks;
+    CF_GUARD(bs_append_limits(s, w, len, &size, &blocks));
+    CF_ENSURE(size + len >= size, CF_ERR_TOO_LARGE, "blob too large");
+    CF_GUARD(cf_bs_insert_extent_row(s, w->account, w->container, w->name, (int64_t)blocks, w->id,
+                                     len, cf_slice_of(NULL, 0)));
+    CF_GUARD(cf_bs_new_etag(res->etag));
+    sqlite3_stmt *st = BS_PREP(s,
+                               "UPDATE blobs SET size = ?4, etag = ?5, last_modified = ?6"
+                               " WHERE account = ?1 AND container = ?2 AND name = ?3",
+                               w->account, w->container, w->name, NULL, res->etag);
+    CF_GUARD(st);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)(size + len));
+    sqlite3_bind_int64(st, 6, now);
+    res->append_offset = size;
+    res->committed_blocks = blocks + 1;
+    return cf_bs_run(s, st);
+}
+
+static bool bs_writer_commit_locked(cf_blob_writer *w, uint64_t len, int64_t now,
+                                    cf_blob_write_result *res)
+{
+    bs_idlist gone = {0};
+    bool ok = cf_bs_begin(w->s);
+    if (ok) {
+        switch (w->kind) {
+        case BS_W_BLOCK:
+            ok = bs_put_block_tx(w, len, now, &gone);
+            break;
+        case BS_W_APPEND:
+            ok = bs_append_tx(w, len, now, res);
+            break;
+        case BS_W_PUT:
+        default:
+            ok = bs_put_blob_tx(w, len, now, res->etag, &gone);
+            break;
+        }
+        ok = cf_bs_commit(w->s, ok);
+    }
+    if (ok)
+        cf_bs_remove_unreferenced(w->s, &gone);
+    cf_bs_idlist_free(&gone);
+    return ok;
+}
+
+bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_write_result *out)
+{
+    CF_ENSURE(!w->failed && !w->done, CF_ERR_OPERATION, "writer failed or finished");
+    w->failed = true; /* until proven otherwise */
+    uint64_t len = 0;
+    CF_GUARD(cf_extent_finish(w->ew, &len, NULL));
+    CF_ENSURE(fsync(w->fd) == 0, CF_ERR_IO, "cannot fsync an extent file");
+    int fd = w->fd;
+    w->fd = -1;
+    CF_ENSURE(close(fd) == 0, CF_ERR_IO, "cannot close an extent file");
+    CF_ENSURE(rename(w->tmp, w->path) == 0, CF_ERR_IO, "cannot rename an extent file");
+    w->renamed = true;
+    cf_blob_write_result res = {0};
+    /* Data is durable before the metadata that points at it commits. */
+    if (!cf_fsync_dir_of(w->path) || !BS_LOCKED(w->s, bs_writer_commit_locked(w, len, now, &res))) {
+        unlink(w->path);
+        return false;
+    }
+    w->failed = false;
+    w->done = true;
+    res.last_modified = now;
+    if (out)
+        *out = res;
+    return true;
+}
+
+/* ---- append create ---- */
+
+typedef struct {
+    const char *account, *container, *name;
+    const cf_blob_cond *cond;
+    const char *props, *meta;
+    int64_t now;
+    char etag[CF_BLOB_ETAG_LEN + 1];
+} bs_create;
+
+static bool bs_append_create_tx(cf_blob_store *s, bs_create *c, bs_idlist *gone)
+{
+    CF_GUARD(cf_bs_blob_write_check(s, c->account, c->container, c->name, c->cond, BS_OP_CREATE,
+                                    c->now, NULL, NULL));
+    CF_GUARD(cf_bs_blob_clear(s, c->account, c->container, c->name, false, gone));
+    return cf_bs_blob_upsert(s, c->account, c->container, c->name, CF_BLOB_APPEND, 0, c->props,
+                             c->meta, c->now, c->etag);
+}
+
+static bool bs_append_create_locked(cf_blob_store *s, bs_create *c)
+{
+    bs_idlist gone = {0};
+    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_append_create_tx(s, c, &gone));
+    if (ok)
+        cf_bs_remove_unreferenced(s, &gone);
+    cf_bs_idlist_free(&gone);
+    return ok;
+}
+
+bool cf_blob_append_create(cf_blob_store *s, const char *account, const char *container,
+                           const char *name, json_t *props, json_t *metadata,
+                           const cf_blob_cond *cond, int64_t now, cf_blob_write_result *out)
+{
+    CF_GUARD(cf_bs_check_names(account, container, name));
+    CF_GUARD(cf_blob_metadata_check(metadata));
+    char *p = NULL, *m = NULL;
+    bs_create c = {account, container, name, cond, NULL, NULL, now, ""};
+    bool ok = cf_bs_json_text(props, &p) && cf_bs_json_text(metadata, &m);
+    c.props = p;
+    c.meta = m;
+    ok = ok && BS_LOCKED(s, bs_append_create_locked(s, &c));
+    cf_json_free_text(p);
+    cf_json_free_text(m);
+    if (ok)
+        bs_write_result(out, c.etag, now);
+    return ok;
+}
+
+/* ---- block lists ---- */
+
+/* Finds a block's extent among the committed (`committed`) or uncommitted
+ * blocks of a blob. */
+static bool bs_find_block(cf_blob_store *s, const char *account, const char *container,
+                          const char *name, cf_slice block_id, bool committed, bool *found,
+                          bs_piece *out)
+{
+    sqlite3_stmt *st = committed ? BS_PREP(s,
+                                           "SELECT extent, length FROM blob_extents WHERE"
+                                           " account = ?1 AND container = ?2 AND blob = ?3 AND"
+                                           " block_id = ?4 LIMIT 1",
+                                           account, container, name)
+                                 : BS_PREP(s,
+                                           "SELECT extent, size FROM uncommitted WHERE"
+                                           " account = ?1 AND container = ?2 AND blob = ?3 AND"
+                                           " block_id = ?4",
+                                           account, container, name);
+    CF_GUARD(st);
+    sqlite3_bind_blob(st, 4, block_id.ptr, (int)block_id.len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        cf_bs_column_str(st, 0, out->id, sizeof out->id);
+        out->length = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    bool ok = cf_bs_db_ok(s, rc);
+    cf_bs_done(st);
+    return ok;
+}
+
+typedef struct {
+    const char *account, *container, *name;
+    const cf_block_ref *blocks;
+    size_t n;
+    const char *props, *meta;
+    const cf_blob_cond *cond;
+    int64_t now;
+    char etag[CF_BLOB_ETAG_LEN + 1];
+} bs_block_list;
+
+static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *pieces,
+                                 bs_idlist *gone)
+{
+    bool exists = false;
+    cf_blob_type type = CF_BLOB_BLOCK;
+    CF_GUARD(cf_bs_blob_write_check(s, bl->account, bl->container, bl->name, bl->cond,
+                                    BS_OP_CREATE, bl->now, &exists, &type));
+    CF_ENSURE_REASON(!exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
+                     "Put Block List on an append blob");
+    uint64_t total = 0;
+    for (size_t i = 0; i < bl->n; i++) {
+        cf_slice id = bl->blocks[i].id;
+        CF_ENSURE_REASON(id.len >= 1 && id.len <= CF_BLOB_BLOCK_ID_MAX, CF_ERR_BAD_INPUT,
+                         "InvalidBlockList", "block id must be 1..64 bytes");
+        bool found = false;
+        cf_block_from from = bl->blocks[i].from;
+        if (from != CF_BLOCK_COMMITTED)
+            CF_GUARD(bs_find_block(s, bl->account, bl->container, bl->name, id, false, &found,
+                                   &pieces[i]));
+        if (!found && from != CF_BLOCK_UNCOMMITTED)
+            CF_GUARD(bs_find_block(s, bl->account, bl->container, bl->name, id, true, &found,
+                                   &pieces[i]));
+        CF_ENSURE_REASON(found, CF_ERR_BAD_INPUT, "InvalidBlockList",
+                         "a listed block does not exist");
+        CF_ENSURE(total + pieces[i].length >= total, CF_ERR_TOO_LARGE, "blob too large");
+        total += pieces[i].length;
+    }
+    CF_GUARD(cf_bs_blob_clear(s, bl->account, bl->container, bl->name, false, gone));
+    CF_GUARD(cf_bs_blob_upsert(s, bl->account, bl->container, bl->name, CF_BLOB_BLOCK, total,
+                               bl->props, bl->meta, bl->now, bl->etag));
+    for (size_t i = 0; i < bl->n; i++)
+        CF_GUARD(cf_bs_insert_extent_row(s, bl->account, bl->container, bl->name, (int64_t)i,
+                                         pieces[i].id, pieces[i].length, bl->blocks[i].id));
+    return true;
+}
+
+static bool bs_put_block_list_locked(cf_blob_store *s, bs_block_list *bl, bs_piece *pieces)
+{
+    bs_idlist gone = {0};
+    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_put_block_list_tx(s, bl, pieces, &gone));
+    if (ok)
+        cf_bs_remove_unreferenced(s, &gone);
+    cf_bs_idlist_free(&gone);
+    return ok;
+}
+
+bool cf_blob_put_block_list(cf_blob_store *s, const char *account, const char *container,
+                            const char *name, const cf_block_ref *blocks, size_t n, json_t *props,
+                            json_t *metadata, const cf_blob_cond *cond, int64_t now,
+                            cf_blob_write_result *out)
+{
+    CF_GUARD(cf_bs_check_names(account, container, name));
+    CF_ENSURE_REASON(n <= CF_BLOB_MAX_BLOCKS, CF_ERR_CONFLICT, "BlockCountExceedsLimit",
+                     "a blob holds at most 50,000 committed blocks");
+    CF_ENSURE(n == 0 || blocks, CF_ERR_BAD_INPUT, "no block list");
+    CF_GUARD(cf_blob_metadata_check(metadata));
+    bs_piece *pieces = calloc(n ? n : 1, sizeof *pieces);
+    CF_ENSURE_ALLOC(pieces);
+    bs_block_list bl = {account, container, name, blocks, n, NULL, NULL, cond, now, ""};
+    char *p = NULL, *m = NULL;
+    bool ok = cf_bs_json_text(props, &p) && cf_bs_json_text(metadata, &m);
+    bl.props = p;
+    bl.meta = m;
+    ok = ok && BS_LOCKED(s, bs_put_block_list_locked(s, &bl, pieces));
+    cf_json_free_text(p);
+    cf_json_free_text(m);
+    free(pieces);
+    if (ok)
+        bs_write_result(out, bl.etag, now);
+    return ok;
+}
+
+static bool bs_each_block(cf_blob_store *s, sqlite3_stmt *st, cf_block_cb cb, void *ctx,
+                          bool *any)
+{
+    CF_GUARD(st);
+    int rc = SQLITE_DONE;
+    bool ok = true;
+    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *any = true;
+        if (!cb)
+            continue;
+        cf_block_info b = {0};
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        if (len > CF_BLOB_BLOCK_ID_MAX) {
+            CF_RAISE(CF_ERR_DB, "malformed block id");
+            ok = false;
+            break;
+        }
+        if (len)
+            memcpy(b.id, sqlite3_column_blob(st, 0), len);
+        b.id_len = len;
+        b.size = (uint64_t)sqlite3_column_int64(st, 1);
+        ok = cb(ctx, &b);
+    }
+    if (ok && rc != SQLITE_ROW)
+        ok = cf_bs_db_ok(s, rc);
+    cf_bs_done(st);
+    return ok;
+}
+
+typedef struct {
+    const char *account, *container, *name;
+    const cf_blob_cond *cond;
+    int64_t now;
+    cf_block_cb committed, uncommitted;
+    void *ctx;
+} bs_get_blocks;
+
+static bool bs_get_block_list_locked(cf_blob_store *s, const bs_get_blocks *g)
+{
+    CF_GUARD(cf_bs_container_exists(s, g->account, g->container));
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    bs_target t;
+    cf_blob_type type = CF_BLOB_BLOCK;
+    CF_GUARD(cf_bs_blob_target(s, g->account, g->container, g->name, etag, &t, &type));
+    CF_ENSURE_REASON(!t.exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
+                     "Get Block List on an append blob");
+    cf_blob_cond lease_only = {0};
+    if (g->cond)
+        lease_only.lease_id = g->cond->lease_id;
+    CF_GUARD(cf_bs_check_cond(&lease_only, &t, BS_OP_READ, false, g->now));
+    bool any = false;
+    CF_GUARD(bs_each_block(s,
+                           BS_PREP(s,
+                                   "SELECT block_id, length FROM blob_extents WHERE account = ?1"
+                                   " AND container = ?2 AND blob = ?3 AND block_id IS NOT NULL"
+                                   " ORDER BY seq",
+                                   g->account, g->container, g->name),
+                           g->committed, g->ctx, &any));
+    CF_GUARD(bs_each_block(s,
+                           BS_PREP(s,
+                                   "SELECT block_id, size FROM uncommitted WHERE account = ?1"
+                                   " AND container = ?2 AND blob = ?3 ORDER BY seq",
+                                   g->account, g->container, g->name),
+                           g->uncommitted, g->ctx, &any));
+    CF_ENSURE_REASON(t.exists || any, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
+    return true;
+}
+
+bool cf_blob_get_block_list(cf_blob_store *s, const char *account, const char *container,
+                            const char *name, const cf_blob_cond *cond, int64_t now,
+                            cf_block_cb committed, cf_block_cb uncommitted, void *ctx)
+{
+    CF_GUARD(cf_bs_check_names(account, container, name));
+    bs_get_blocks g = {account, container, name, cond, now, committed, uncommitted, ctx};
+    return BS_LOCKED(s, bs_get_block_list_locked(s, &g));
+}
+
+static bool bs_expire_locked(cf_blob_store *s, int64_t cutoff, unsigned *expired)
+{
+    bs_idlist gone = {0};
+    bool ok = cf_bs_begin(s);
+    if (ok) {
+        sqlite3_stmt *st = BS_PREP(s, "SELECT extent FROM uncommitted WHERE created < ?1", NULL);
+        if (st)
+            sqlite3_bind_int64(st, 1, cutoff);
+        ok = cf_bs_collect(s, st, &gone);
+        st = ok ? BS_PREP(s, "DELETE FROM uncommitted WHERE created < ?1", NULL) : NULL;
+        if (st)
+            sqlite3_bind_int64(st, 1, cutoff);
+        ok = ok && cf_bs_run(s, st);
+        ok = cf_bs_commit(s, ok);
+    }
+    if (ok && expired)
+        *expired = (unsigned)gone.n;
+    if (ok)
+        cf_bs_remove_unreferenced(s, &gone);
+    cf_bs_idlist_free(&gone);
+    return ok;
+}
+
+bool cf_blob_expire_uncommitted(cf_blob_store *s, int64_t now, unsigned *expired)
+{
+    return BS_LOCKED(s, bs_expire_locked(s, now - CF_BLOB_UNCOMMITTED_TTL, expired));
+}
