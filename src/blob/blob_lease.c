@@ -150,7 +150,8 @@ static bool bs_lease_id_ok(const char *id)
 
 static void bs_lease_set(bs_lease *l, const char *id, int64_t duration, int64_t now)
 {
-    snprintf(l->id, sizeof l->id, "%s", id);
+    if (id != l->id) /* renew keeps the id: no overlapping copy */
+        snprintf(l->id, sizeof l->id, "%s", id);
     l->duration = duration;
     l->expiry = duration < 0 ? 0 : now + duration;
     l->break_at = 0;
