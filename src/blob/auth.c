@@ -1,0 +1,372 @@
+/*
+ * Who may do what, for coffer-blob.  One decision per request, made before
+ * any body is read:
+ *
+ *   Authorization: SharedKey / SharedKeyLite  -> the account key (key1 or
+ *       key2) signs the request: full access to the account.
+ *   Authorization: Bearer <token>             -> a coffer-vault token for
+ *       https://storage.azure.com; the principal's Storage Blob Data roles
+ *       (roles.c) decide, per container or account-wide.
+ *   ?sig=... (SAS)                            -> account or service SAS,
+ *       signed with an account key; permissions, resource types, times,
+ *       IP range and protocol checked; service SAS may name a stored
+ *       access policy of the container.
+ *   nothing                                   -> anonymous: only reads that
+ *       the container's public access level allows; otherwise Azure's 401
+ *       challenge.
+ *
+ * Failures say as little as Azure does: a bad signature and a wrong account
+ * look the same (403 AuthenticationFailed), and a denied request does not
+ * tell whether the target exists.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "blob_service.h"
+#include "secmem.h"
+#include "storage_auth.h"
+
+typedef struct {
+    cf_storage_header headers[CF_STORAGE_MAX_HEADERS];
+    size_t n;
+    bool overflow;
+} cf_header_view;
+
+static bool cf_collect_header(void *ctx, const char *name, const char *value)
+{
+    cf_header_view *v = ctx;
+    if (v->n == CF_STORAGE_MAX_HEADERS) {
+        v->overflow = true;
+        return false;
+    }
+    v->headers[v->n++] = (cf_storage_header){name, value};
+    return true;
+}
+
+/* The raw path (before '?') as its own string, for signing. */
+static bool cf_raw_path(const cf_blob_call *call, char **out)
+{
+    const char *raw = call->http->raw_path;
+    const char *q = strchr(raw, '?');
+    size_t n = q ? (size_t)(q - raw) : strlen(raw);
+    *out = strndup(raw, n);
+    CF_ENSURE_ALLOC(*out);
+    return true;
+}
+
+static bool cf_auth_failed(const char *message)
+{
+    return cf_blob_fail(CF_ERR_UNAUTHORIZED, "AuthenticationFailed", message);
+}
+
+/* ---- Shared Key ---- */
+
+bool cf_blob_verify_shared_key(cf_blob_call *call, const char *authorization)
+{
+    cf_header_view *view = malloc(sizeof *view);
+    CF_ENSURE_ALLOC(view);
+    view->n = 0;
+    view->overflow = false;
+    cf_http_each_header(call->http, cf_collect_header, view);
+    char *path = NULL;
+    bool overflow = view->overflow;
+    if (overflow || !cf_raw_path(call, &path)) {
+        free(view);
+        return overflow ? cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                                       "Too many request headers.")
+                        : false;
+    }
+    cf_storage_request sreq = {call->http->method, path, call->query, view->headers, view->n};
+    bool match = false;
+    cf_buf key;
+    cf_buf_init_secret(&key, CF_BLOB_ACCOUNT_KEY_LEN);
+    for (int slot = 1; slot <= 2 && !match; slot++) {
+        cf_buf_clear(&key);
+        bool ok = false;
+        if (!cf_blob_account_key(call->svc->store, call->account, slot, &key))
+            break;
+        if (!cf_sharedkey_verify(&sreq, call->account, cf_buf_slice(&key), authorization, &ok))
+            ok = false;
+        match = ok;
+    }
+    cf_buf_free(&key);
+    free(path);
+    free(view);
+    if (!match)
+        return cf_auth_failed("The MAC signature found in the HTTP request is not the same as "
+                              "any computed signature.");
+    call->auth = CF_AUTH_KEY;
+    return true;
+}
+
+/* ---- SAS ---- */
+
+static char cf_sas_letter(cf_blob_perm perm)
+{
+    switch (perm) {
+    case CF_PERM_CONTAINER_READ:
+    case CF_PERM_BLOB_READ:
+    case CF_PERM_SERVICE_READ:
+    case CF_PERM_CONTAINER_ACL_READ: return 'r';
+    case CF_PERM_CONTAINER_WRITE:
+    case CF_PERM_BLOB_WRITE:
+    case CF_PERM_SERVICE_WRITE:
+    case CF_PERM_CONTAINER_ACL_WRITE: return 'w';
+    case CF_PERM_BLOB_ADD: return 'c';
+    case CF_PERM_CONTAINER_DELETE:
+    case CF_PERM_BLOB_DELETE: return 'd';
+    case CF_PERM_LIST_CONTAINERS:
+    case CF_PERM_LIST_BLOBS: return 'l';
+    default: return 0;
+    }
+}
+
+/* Whether sp allows the operation.  Creating a blob is allowed by 'c'
+ * (new blobs only: enforced with If-None-Match: *) or 'w'; appending by
+ * 'a' or 'w'. */
+static bool cf_sas_allows(cf_blob_call *call, cf_sas *sas)
+{
+    cf_blob_perm perm = call->op->perm;
+    if (perm == CF_PERM_BLOB_ADD) {
+        if (cf_sas_permits(sas, 'w'))
+            return true;
+        bool append = strcmp(call->op->name, "AppendBlock") == 0;
+        if (append)
+            return cf_sas_permits(sas, 'a');
+        if (cf_sas_permits(sas, 'c')) {
+            if (!call->cond.if_none_match)
+                call->cond.if_none_match = "*";
+            return true;
+        }
+        return false;
+    }
+    if (perm == CF_PERM_CONTAINER_WRITE && strcmp(call->op->name, "CreateContainer") == 0 &&
+        cf_sas_permits(sas, 'c'))
+        return true;
+    char letter = cf_sas_letter(perm);
+    return letter && cf_sas_permits(sas, letter);
+}
+
+static char cf_sas_resource_type(const cf_blob_call *call)
+{
+    switch (call->op->level) {
+    case CF_LEVEL_SERVICE: return 's';
+    case CF_LEVEL_CONTAINER: return 'c';
+    default: return 'o';
+    }
+}
+
+static bool cf_sas_policy_merge(cf_blob_call *call, cf_sas *sas)
+{
+    cf_blob_access_policy stored;
+    if (!cf_blob_container_policy(call->svc->store, call->account, call->container, sas->si,
+                                  &stored))
+        return cf_auth_failed("The signed identifier does not name a stored access policy.");
+    cf_sas_policy policy = {.permissions = stored.permission};
+    if (stored.start[0]) {
+        policy.has_start = cf_sas_parse_time(stored.start, &policy.start);
+        if (!policy.has_start)
+            return cf_auth_failed("The stored access policy's start time is not valid.");
+    }
+    if (stored.expiry[0]) {
+        policy.has_expiry = cf_sas_parse_time(stored.expiry, &policy.expiry);
+        if (!policy.has_expiry)
+            return cf_auth_failed("The stored access policy's expiry time is not valid.");
+    }
+    if (!cf_sas_apply_policy(sas, &policy))
+        return cf_auth_failed("The SAS and the stored access policy conflict or are incomplete.");
+    return true;
+}
+
+static bool cf_sas_signature_ok(cf_blob_call *call, const cf_sas *sas)
+{
+    cf_buf sts, key;
+    cf_buf_init(&sts, CF_STORAGE_MAX_STS);
+    cf_buf_init_secret(&key, CF_BLOB_ACCOUNT_KEY_LEN);
+    bool built = sas->kind == CF_SAS_ACCOUNT
+                     ? cf_sas_string_to_sign_account(sas, call->account, &sts)
+                     : cf_sas_string_to_sign_service_blob(sas, call->account, call->container,
+                                                          call->blob, &sts);
+    bool match = false;
+    for (int slot = 1; built && slot <= 2 && !match; slot++) {
+        cf_buf_clear(&key);
+        bool ok = false;
+        if (!cf_blob_account_key(call->svc->store, call->account, slot, &key))
+            break;
+        if (!cf_sas_verify_signature(sas, cf_buf_slice(&sts), cf_buf_slice(&key), &ok))
+            ok = false;
+        match = ok;
+    }
+    cf_buf_free(&sts);
+    cf_buf_free(&key);
+    return match;
+}
+
+/* A service SAS applies to the container it names (sr=c) or one blob
+ * (sr=b); the signature binds the path, so only the level needs checking. */
+static bool cf_sas_scope_ok(const cf_blob_call *call, const cf_sas *sas)
+{
+    if (sas->kind == CF_SAS_ACCOUNT)
+        return true;
+    if (call->op->level == CF_LEVEL_SERVICE)
+        return false;
+    if (strcmp(sas->sr, "c") == 0)
+        return true;
+    return call->op->level == CF_LEVEL_BLOB;
+}
+
+static bool cf_verify_sas(cf_blob_call *call, const char *query)
+{
+    cf_sas *sas = malloc(sizeof *sas);
+    CF_ENSURE_ALLOC(sas);
+    bool ok = cf_sas_parse(query, sas);
+    if (!ok) {
+        free(sas);
+        return cf_auth_failed("Signature fields not well formed.");
+    }
+    ok = false;
+    if (sas->kind == CF_SAS_USER_DELEGATION) {
+        cf_auth_failed("User delegation SAS is not supported.");
+    } else if (sas->kind == CF_SAS_SERVICE && call->op->level == CF_LEVEL_SERVICE) {
+        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationResourceTypeMismatch",
+                     "This request is not authorized to perform this operation using this "
+                     "resource type.");
+    } else if (!cf_sas_signature_ok(call, sas)) {
+        cf_auth_failed("Signature did not match.");
+    } else if (sas->kind == CF_SAS_SERVICE && sas->si[0] && !cf_sas_policy_merge(call, sas)) {
+        /* raised */
+    } else if (!cf_sas_check_time(sas, call->now)) {
+        cf_auth_failed("Signed expiry time or start time is not valid for the current time.");
+    } else if (!cf_sas_check_protocol(sas, call->http->tls)) {
+        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationProtocolMismatch",
+                     "This request is not authorized to perform this operation using this "
+                     "protocol.");
+    } else if (!cf_sas_check_ip(sas, call->http->client_addr)) {
+        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationSourceIPMismatch",
+                     "This request is not authorized to perform this operation using this "
+                     "source IP.");
+    } else if (sas->kind == CF_SAS_ACCOUNT && !cf_sas_permits_service(sas, 'b')) {
+        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationServiceMismatch",
+                     "This request is not authorized to perform this operation using this "
+                     "service.");
+    } else if ((sas->kind == CF_SAS_ACCOUNT &&
+                !cf_sas_permits_resource_type(sas, cf_sas_resource_type(call))) ||
+               !cf_sas_scope_ok(call, sas)) {
+        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationResourceTypeMismatch",
+                     "This request is not authorized to perform this operation using this "
+                     "resource type.");
+    } else if (!cf_sas_allows(call, sas)) {
+        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
+                     "This request is not authorized to perform this operation using this "
+                     "permission.");
+    } else {
+        ok = true;
+    }
+    free(sas);
+    if (ok)
+        call->auth = CF_AUTH_SAS;
+    return ok;
+}
+
+/* ---- Bearer ---- */
+
+static bool cf_verify_bearer(cf_blob_call *call, const char *token)
+{
+    if (!call->svc->tokens)
+        return cf_blob_fail(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo",
+                            "This server does not accept bearer tokens (no --vault-url).");
+    if (!call->http->tls)
+        return cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationProtocolMismatch",
+                            "Bearer tokens are accepted over HTTPS only.");
+    if (!cf_blob_tokens_verify(call->svc->tokens, token, call->principal))
+        return cf_blob_fail(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo",
+                            cf_error_detail());
+    call->auth = CF_AUTH_BEARER;
+    const char *container = call->op->level == CF_LEVEL_SERVICE ? NULL : call->container;
+    if (!cf_blob_roles_permit(call->svc->roles, call->account, call->principal, container,
+                              call->op->perm))
+        return cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
+                            "This request is not authorized to perform this operation using "
+                            "this permission.");
+    return true;
+}
+
+/* ---- anonymous ---- */
+
+static bool cf_anonymous_allowed(cf_blob_call *call)
+{
+    if (!call->op->anonymous_ok || call->op->level == CF_LEVEL_SERVICE)
+        return false;
+    cf_blob_container c = {0};
+    if (!cf_blob_container_get(call->svc->store, call->account, call->container, NULL, call->now,
+                               &c))
+        return false;
+    cf_public_access access = c.access;
+    cf_blob_container_free(&c);
+    if (access == CF_ACCESS_CONTAINER)
+        return true;
+    return access == CF_ACCESS_BLOB && call->op->level == CF_LEVEL_BLOB;
+}
+
+bool cf_blob_authorize(cf_blob_call *call)
+{
+    cf_blob_account acct;
+    const char *authz = cf_blob_header(call, "Authorization");
+    bool sas = cf_sas_in_query(call->query);
+    if (!cf_blob_account_get(call->svc->store, call->account, &acct)) {
+        /* An unknown account answers like a bad credential: no probing. */
+        if (authz || sas)
+            return cf_auth_failed("Server failed to authenticate the request.");
+        return cf_blob_fail(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
+                            "Server failed to authenticate the request. Please refer to the "
+                            "information in the www-authenticate header.");
+    }
+    if (authz && strlen(authz) > CF_STORAGE_MAX_AUTHZ * 32)
+        return cf_auth_failed("The Authorization header is too long.");
+    if (authz && strncmp(authz, "Bearer ", 7) == 0)
+        return cf_verify_bearer(call, authz + 7);
+    if (authz)
+        return cf_blob_verify_shared_key(call, authz);
+    if (sas)
+        return cf_verify_sas(call, call->query);
+    if (cf_anonymous_allowed(call))
+        return true;
+    return cf_blob_fail(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
+                        "Server failed to authenticate the request. Please refer to the "
+                        "information in the www-authenticate header.");
+}
+
+bool cf_blob_may_read_source(cf_blob_call *call, const char *container, const char *name,
+                             const char *source_query)
+{
+    (void)name;
+    switch (call->auth) {
+    case CF_AUTH_KEY:
+        return true;
+    case CF_AUTH_BEARER:
+        if (cf_blob_roles_permit(call->svc->roles, call->account, call->principal, container,
+                                 CF_PERM_BLOB_READ))
+            return true;
+        break;
+    default:
+        break;
+    }
+    /* A source URL carrying its own SAS: verify it as a read of the source. */
+    if (source_query && cf_sas_in_query(source_query)) {
+        cf_blob_call src = *call;
+        cf_blob_op read_op = *call->op;
+        read_op.level = CF_LEVEL_BLOB;
+        read_op.perm = CF_PERM_BLOB_READ;
+        read_op.name = "GetBlob";
+        src.op = &read_op;
+        snprintf(src.container, sizeof src.container, "%s", container);
+        src.blob = (char *)name;
+        src.cond = (cf_blob_cond){0};
+        if (cf_verify_sas(&src, source_query))
+            return true;
+    }
+    return cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
+                        "This request is not authorized to read the copy source.");
+}

@@ -1,0 +1,260 @@
+/*
+ * coffer-blob, the server: declarations shared by its files.
+ *
+ *   main.c         arguments, listeners, signals
+ *   bootstrap.c    the data directory: seal, service key, store, default
+ *                  account, TLS material, bootstrap.json
+ *   router.c       per request: parse the URL, find the operation in the
+ *                  operation table, enforce HTTPS, authenticate, authorize,
+ *                  then stream or buffer the body and call its handler
+ *   errors.c       Azure error XML; one reason -> status table
+ *   auth.c         Shared Key, SAS, Bearer and anonymous access decisions
+ *   tokens.c       trust in coffer-vault's tokens (its signing keys)
+ *   roles.c        Storage Blob Data role assignments (DIR/roles.json)
+ *   admin.c        Coffer's own /.coffer/<account>/... API
+ *   service_ops.c  service properties, list containers, account info
+ *   container_ops.c containers, ACLs, container leases, list blobs
+ *   blob_ops.c     blob reads, properties, metadata, delete, copy, leases
+ *   upload_ops.c   streamed bodies: Put Blob, Put Block, Append Block;
+ *                  Put/Get Block List, Create Append Blob
+ *   headers.c      request header parsing shared by the handlers
+ *
+ * Handlers are thin: parse, call the store (src/blob/blob_store.h), render.
+ */
+#ifndef CF_BLOB_SERVICE_H
+#define CF_BLOB_SERVICE_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "blob_store.h"
+#include "blob_xml.h"
+#include "http.h"
+#include "seal.h"
+
+#define CF_BLOB_VERSION_MAX "2026-10-06"  /* newest x-ms-version accepted */
+#define CF_BLOB_VERSION_DEFAULT "2026-10-06"
+#define CF_BLOB_MAX_BODY (8u << 20)        /* buffered bodies (block lists, XML) */
+#define CF_BLOB_SERVER "Coffer-Blob/0.1"
+#define CF_BLOB_DEFAULT_ACCOUNT "coffer"
+#define CF_BLOB_MAX_INSECURE 8
+
+typedef struct cf_blob_tokens cf_blob_tokens;
+typedef struct cf_blob_roles cf_blob_roles;
+
+typedef struct {
+    char data_dir[PATH_MAX];
+    char listen[256];
+    char http_listen[256];      /* "" = no plain-HTTP listener */
+    char url[300];              /* https://HOST:PORT */
+    char http_url[300];
+    char vault_url[512];        /* "" = no token trust */
+    char vault_ca[PATH_MAX];
+    char tenant_id[64];
+    char insecure[CF_BLOB_MAX_INSECURE][CF_BLOB_ACCOUNT_MAX + 1];
+    size_t n_insecure;
+    char service_id[40];
+    cf_seal *seal;
+    uint8_t *service_key;       /* 32 bytes, secret memory */
+    cf_blob_store *store;
+    cf_blob_tokens *tokens;
+    cf_blob_roles *roles;
+    pthread_mutex_t bootstrap_lock;
+} cf_blob_service;
+
+/* How a request proved who it is. */
+typedef enum {
+    CF_AUTH_NONE = 0,  /* anonymous */
+    CF_AUTH_KEY,       /* Shared Key / Shared Key Lite: full access */
+    CF_AUTH_SAS,       /* account or service SAS */
+    CF_AUTH_BEARER,    /* a coffer-vault token: roles decide */
+} cf_auth_kind;
+
+/* What an operation needs, in each authorization system's terms. */
+typedef enum {
+    CF_PERM_CONTAINER_READ = 0,
+    CF_PERM_CONTAINER_WRITE,
+    CF_PERM_CONTAINER_DELETE,
+    CF_PERM_CONTAINER_ACL_READ,
+    CF_PERM_CONTAINER_ACL_WRITE,
+    CF_PERM_SERVICE_READ,   /* service properties, account info */
+    CF_PERM_SERVICE_WRITE,
+    CF_PERM_BLOB_READ,
+    CF_PERM_BLOB_WRITE,
+    CF_PERM_BLOB_ADD,       /* create a new blob / append */
+    CF_PERM_BLOB_DELETE,
+    CF_PERM_LIST_CONTAINERS,
+    CF_PERM_LIST_BLOBS,
+} cf_blob_perm;
+
+typedef enum { CF_LEVEL_SERVICE = 0, CF_LEVEL_CONTAINER, CF_LEVEL_BLOB } cf_blob_level;
+
+typedef struct cf_blob_call cf_blob_call;
+typedef void (*cf_blob_op_fn)(cf_blob_call *call);
+
+typedef struct {
+    const char *name;     /* for logs */
+    const char *method;   /* "GET" also matches HEAD */
+    cf_blob_level level;
+    const char *restype;  /* required value, or NULL = must be absent */
+    const char *comp;     /* required value, or NULL = must be absent */
+    const char *blob_type;/* PUT blob: x-ms-blob-type, or NULL = any */
+    bool copy;            /* PUT blob with x-ms-copy-source */
+    bool streamed;        /* body streams into begin_upload's writer */
+    bool anonymous_ok;    /* may be served anonymously on a public container */
+    cf_blob_perm perm;
+    cf_blob_op_fn run;
+} cf_blob_op;
+
+/* Per-request state, created in the begin hook, freed when the request is
+ * done (router.c). */
+struct cf_blob_call {
+    cf_blob_service *svc;
+    cf_http_request *http;
+    cf_http_response *resp;
+    const cf_blob_op *op;
+    bool head;
+    int64_t now;
+    char account[CF_BLOB_ACCOUNT_MAX + 1];
+    char container[CF_BLOB_CONTAINER_MAX + 1];
+    char *blob;          /* decoded name, owned; NULL below blob level */
+    const char *query;   /* raw query text (after '?'), "" if none */
+    char version[16];    /* x-ms-version to answer with */
+    cf_auth_kind auth;
+    char principal[40];  /* CF_AUTH_BEARER: object id */
+    cf_blob_cond cond;
+    /* Streamed uploads (upload_ops.c). */
+    struct cf_blob_upload *upload;
+};
+
+/* ---- router.c ---- */
+cf_http_begin_result cf_blob_begin(void *ctx, cf_http_request *req, cf_http_response *resp);
+void cf_blob_handle(void *ctx, cf_http_request *req, cf_http_response *resp);
+void cf_blob_request_done(void *ctx, cf_http_request *req);
+/* A query parameter of the call's request, or NULL. */
+const char *cf_blob_query(const cf_blob_call *call, const char *name);
+const char *cf_blob_header(const cf_blob_call *call, const char *name);
+/* Whether `account` requires HTTPS (all but --insecure-account ones). */
+bool cf_blob_https_only(const cf_blob_service *svc, const char *account);
+
+/* ---- errors.c ---- */
+/* Renders the current thread error (cf_error_code / reason / detail) as
+ * Azure's error response. */
+void cf_blob_reply_error(cf_blob_call *call);
+/* Renders a specific Azure error. */
+void cf_blob_reply_code(cf_blob_call *call, unsigned status, const char *code,
+                        const char *message);
+/* Raises CF_ERR_BAD_INPUT with `reason` and a message; returns false. */
+bool cf_blob_fail(cf_err code, const char *reason, const char *message);
+/* Status and default message of an Azure error code. */
+unsigned cf_blob_reason_status(const char *reason, cf_err fallback);
+
+/* ---- headers.c ---- */
+/* Common success headers (x-ms-version, Date, Server, client request id). */
+CF_MUST_USE bool cf_blob_common_headers(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_add_date(cf_blob_call *call, const char *name, int64_t t);
+CF_MUST_USE bool cf_blob_add_etag(cf_blob_call *call, const char *etag, int64_t last_modified);
+/* Fills call->cond from If-Match, If-None-Match, If-(Un)Modified-Since and
+ * x-ms-lease-id.  400 on malformed dates. */
+CF_MUST_USE bool cf_blob_parse_conditions(cf_blob_call *call);
+/* x-ms-meta-* headers into a new object (NULL when none). */
+CF_MUST_USE bool cf_blob_parse_metadata(cf_blob_call *call, json_t **out);
+/* x-ms-blob-content-* (or, with `plain`, Content-* as Put Blob allows). */
+CF_MUST_USE bool cf_blob_parse_props(cf_blob_call *call, bool plain, json_t **out);
+CF_MUST_USE bool cf_blob_add_metadata(cf_blob_call *call, json_t *metadata);
+/* Appends a base64 value; `out` is NUL-terminated. */
+CF_MUST_USE bool cf_blob_base64(cf_slice in, char *out, size_t len);
+
+/* ---- shared by the handlers (service_ops.c) ---- */
+/* Success: status, common headers, XML content type when there is a body. */
+void cf_blob_reply_ok(cf_blob_call *call, unsigned status);
+CF_MUST_USE bool cf_blob_max_results(cf_blob_call *call, unsigned *out);
+/* Whether the "include" query list names `what`. */
+bool cf_blob_include(cf_blob_call *call, const char *what);
+/* "container", "blob" or NULL (private). */
+const char *cf_blob_access_name(cf_public_access a);
+CF_MUST_USE bool cf_blob_xml_metadata(cf_xml_writer *w, json_t *metadata);
+CF_MUST_USE bool cf_blob_xml_date(cf_xml_writer *w, const char *name, int64_t t);
+CF_MUST_USE bool cf_blob_xml_lease(cf_xml_writer *w, const cf_lease_info *lease);
+/* <?xml?><EnumerationResults ServiceEndpoint= [ContainerName=]> with
+ * Prefix, Marker, MaxResults; the caller continues and closes. */
+CF_MUST_USE bool cf_blob_xml_list_head(cf_blob_call *call, cf_xml_writer *w,
+                                       const char *container, unsigned max);
+/* Lease headers (x-ms-lease-state/-status/-duration). */
+CF_MUST_USE bool cf_blob_add_lease(cf_blob_call *call, const cf_lease_info *lease);
+/* Parses the x-ms-lease-* request headers of Lease Blob / Lease Container. */
+CF_MUST_USE bool cf_blob_parse_lease(cf_blob_call *call, cf_lease_req *out);
+/* Renders a lease operation's reply. */
+void cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req, const cf_lease_result *r);
+
+/* ---- auth.c ---- */
+/* Authenticates and authorizes the call for call->op; on failure the
+ * error is raised (reason set) for cf_blob_reply_error, except for the
+ * anonymous challenge, which sets the WWW-Authenticate header too. */
+CF_MUST_USE bool cf_blob_authorize(cf_blob_call *call);
+/* Shared Key / Shared Key Lite against call->account's two keys. */
+CF_MUST_USE bool cf_blob_verify_shared_key(cf_blob_call *call, const char *authorization);
+/* For copy: whether the caller may read `container` (same account). */
+CF_MUST_USE bool cf_blob_may_read_source(cf_blob_call *call, const char *container,
+                                         const char *name, const char *source_query);
+
+/* ---- tokens.c ---- */
+CF_MUST_USE bool cf_blob_tokens_open(const char *vault_url, const char *ca_file,
+                                     const char *tenant_id, cf_blob_tokens **out);
+void cf_blob_tokens_close(cf_blob_tokens *t);
+/* Verifies a bearer token; *oid gets the principal's object id. */
+CF_MUST_USE bool cf_blob_tokens_verify(cf_blob_tokens *t, const char *token, char oid[40]);
+/* "https://VAULT/TENANT/oauth2/authorize" for the 401 challenge. */
+const char *cf_blob_tokens_authority(const cf_blob_tokens *t);
+
+/* ---- roles.c ---- */
+CF_MUST_USE bool cf_blob_roles_open(const char *path, cf_blob_roles **out);
+void cf_blob_roles_close(cf_blob_roles *r);
+/* Whether principal `oid` holds a role granting `perm` on the container
+ * (or account-wide when container is NULL). */
+bool cf_blob_roles_permit(cf_blob_roles *r, const char *account, const char *oid,
+                          const char *container, cf_blob_perm perm);
+CF_MUST_USE bool cf_blob_roles_put(cf_blob_roles *r, const char *account, const char *name,
+                                   json_t *body, json_t **out);
+CF_MUST_USE bool cf_blob_roles_delete(cf_blob_roles *r, const char *account, const char *name);
+CF_MUST_USE bool cf_blob_roles_list(cf_blob_roles *r, const char *account, json_t **out);
+
+/* ---- bootstrap.c ---- */
+CF_MUST_USE bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_key);
+void cf_blob_service_close(cf_blob_service *svc);
+/* Rewrites bootstrap.json after an account key changed. */
+CF_MUST_USE bool cf_blob_write_bootstrap(cf_blob_service *svc);
+
+/* ---- admin.c ---- */
+void cf_blob_admin(cf_blob_call *call);
+
+/* ---- operations ---- */
+void cf_blob_op_get_service_props(cf_blob_call *call);
+void cf_blob_op_set_service_props(cf_blob_call *call);
+void cf_blob_op_list_containers(cf_blob_call *call);
+void cf_blob_op_account_info(cf_blob_call *call);
+void cf_blob_op_container_create(cf_blob_call *call);
+void cf_blob_op_container_delete(cf_blob_call *call);
+void cf_blob_op_container_props(cf_blob_call *call);
+void cf_blob_op_container_set_metadata(cf_blob_call *call);
+void cf_blob_op_container_get_acl(cf_blob_call *call);
+void cf_blob_op_container_set_acl(cf_blob_call *call);
+void cf_blob_op_container_lease(cf_blob_call *call);
+void cf_blob_op_list_blobs(cf_blob_call *call);
+void cf_blob_op_get_blob(cf_blob_call *call);
+void cf_blob_op_get_metadata(cf_blob_call *call);
+void cf_blob_op_set_properties(cf_blob_call *call);
+void cf_blob_op_set_metadata(cf_blob_call *call);
+void cf_blob_op_delete(cf_blob_call *call);
+void cf_blob_op_copy(cf_blob_call *call);
+void cf_blob_op_blob_lease(cf_blob_call *call);
+void cf_blob_op_put_block_list(cf_blob_call *call);
+void cf_blob_op_get_block_list(cf_blob_call *call);
+void cf_blob_op_append_create(cf_blob_call *call);
+/* Streamed: begin (in the begin hook, opens the writer) + finish. */
+CF_MUST_USE bool cf_blob_upload_begin(cf_blob_call *call);
+void cf_blob_op_upload_finish(cf_blob_call *call);
+void cf_blob_upload_free(cf_blob_call *call);
+
+#endif

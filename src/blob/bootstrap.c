@@ -1,0 +1,232 @@
+/*
+ * Start-up of coffer-blob's data directory.
+ *
+ *   DIR/seal.key              development file seal (root key), mode 0600
+ *   DIR/service.json          the service id (not secret)
+ *   DIR/service.key.wrapped   the service master key, wrapped by the seal
+ *                             with "coffer-blob/v1 service-key <id>" as AAD
+ *   DIR/blob.db, DIR/extents  the store (blob_store.h)
+ *   DIR/roles.json            role assignments (roles.c)
+ *   DIR/tls/...               local CA and server certificate (local_tls.h)
+ *   DIR/bootstrap.json        endpoints and credentials for scripts, 0600
+ *
+ * The service master key wraps every account's data key (in the store);
+ * it is unwrapped into secret memory at start and never written in clear.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blob_service.h"
+#include "crypto.h"
+#include "fsutil.h"
+#include "ids.h"
+#include "json_secure.h"
+#include "local_tls.h"
+#include "log.h"
+#include "secmem.h"
+
+#define CF_SERVICE_KEY_LEN 32
+
+static bool cf_blob_path(const cf_blob_service *svc, const char *rel, char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s/%s", svc->data_dir, rel);
+    CF_ENSURE(n > 0 && (size_t)n < len, CF_ERR_IO, "data directory path too long");
+    return true;
+}
+
+/* The service id, created on first start. */
+static bool cf_blob_service_id(cf_blob_service *svc, bool *fresh)
+{
+    char path[PATH_MAX];
+    CF_GUARD(cf_blob_path(svc, "service.json", path, sizeof path));
+    *fresh = !cf_file_exists(path);
+    if (*fresh) {
+        CF_GUARD(cf_uuid_v4(svc->service_id));
+        json_t *doc = json_pack("{s:s, s:i}", "service_id", svc->service_id, "version", 1);
+        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+        CF_ENSURE_ALLOC(text);
+        bool ok = cf_write_file_atomic(path, CF_SLICE_STR(text), 0600);
+        cf_json_free_text(text);
+        return ok;
+    }
+    cf_buf text;
+    cf_buf_init(&text, 4096);
+    bool ok = cf_read_file(path, 4096, &text);
+    json_t *doc = ok ? json_loadb((const char *)text.data, text.len, 0, NULL) : NULL;
+    cf_buf_free(&text);
+    const char *id = json_string_value(json_object_get(doc, "service_id"));
+    ok = id && strlen(id) == CF_UUID_LEN;
+    if (ok)
+        snprintf(svc->service_id, sizeof svc->service_id, "%s", id);
+    json_decref(doc);
+    CF_ENSURE(ok, CF_ERR_IO, "service.json is damaged");
+    return true;
+}
+
+static bool cf_blob_service_key(cf_blob_service *svc, bool fresh)
+{
+    char path[PATH_MAX];
+    CF_GUARD(cf_blob_path(svc, "service.key.wrapped", path, sizeof path));
+    cf_buf wrapped, aad, key;
+    cf_buf_init(&wrapped, 4096);
+    cf_buf_init(&aad, 256);
+    cf_buf_init_secret(&key, CF_SERVICE_KEY_LEN);
+    bool ok = cf_buf_append_str(&aad, "coffer-blob/v1 service-key ") &&
+              cf_buf_append_str(&aad, svc->service_id);
+    if (ok && fresh) {
+        uint8_t *p;
+        ok = cf_buf_extend(&key, CF_SERVICE_KEY_LEN, &p) &&
+             cf_random_bytes(p, CF_SERVICE_KEY_LEN) &&
+             svc->seal->wrap(svc->seal, cf_buf_slice(&key), cf_buf_slice(&aad), &wrapped) &&
+             cf_write_file_atomic(path, cf_buf_slice(&wrapped), 0600);
+    } else if (ok) {
+        ok = cf_read_file(path, 4096, &wrapped) &&
+             svc->seal->unwrap(svc->seal, cf_buf_slice(&wrapped), cf_buf_slice(&aad), &key);
+        if (!ok)
+            CF_RAISE(CF_ERR_SEAL, "the seal cannot unwrap the service key (wrong seal?)");
+    }
+    ok = ok && key.len == CF_SERVICE_KEY_LEN &&
+         (svc->service_key = cf_secret_alloc(CF_SERVICE_KEY_LEN)) != NULL;
+    if (ok)
+        memcpy(svc->service_key, key.data, CF_SERVICE_KEY_LEN);
+    cf_buf_free(&wrapped);
+    cf_buf_free(&aad);
+    cf_buf_free(&key);
+    return ok;
+}
+
+static bool cf_blob_ensure_account(cf_blob_service *svc, const char *name)
+{
+    cf_blob_account acct;
+    if (cf_blob_account_get(svc->store, name, &acct))
+        return true;
+    CF_ENSURE(cf_blob_account_name_valid(name), CF_ERR_BAD_INPUT,
+              "account names are 3-24 lowercase letters and digits");
+    cf_log(CF_LOG_INFO, NULL, "creating storage account %s", name);
+    return cf_blob_account_create(svc->store, name, (int64_t)time(NULL));
+}
+
+/* One account's entry: name, both keys, endpoint, connection string. */
+static bool cf_blob_account_entry(cf_blob_service *svc, const char *name, json_t **out)
+{
+    bool https = cf_blob_https_only(svc, name);
+    const char *base = https || !svc->http_url[0] ? svc->url : svc->http_url;
+    char endpoint[400], k1[128], k2[128], conn[1024];
+    cf_buf key;
+    cf_buf_init_secret(&key, CF_BLOB_ACCOUNT_KEY_LEN);
+    bool ok = snprintf(endpoint, sizeof endpoint, "%s/%s", base, name) < (int)sizeof endpoint &&
+              cf_blob_account_key(svc->store, name, 1, &key) &&
+              cf_blob_base64(cf_buf_slice(&key), k1, sizeof k1);
+    cf_buf_clear(&key);
+    ok = ok && cf_blob_account_key(svc->store, name, 2, &key) &&
+         cf_blob_base64(cf_buf_slice(&key), k2, sizeof k2);
+    cf_buf_free(&key);
+    ok = ok && snprintf(conn, sizeof conn,
+                        "DefaultEndpointsProtocol=%s;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
+                        strncmp(endpoint, "https:", 6) == 0 ? "https" : "http", name, k1,
+                        endpoint) < (int)sizeof conn;
+    if (ok) {
+        *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "account_name", name, "account_key", k1,
+                         "account_key2", k2, "blob_endpoint", endpoint, "connection_string", conn,
+                         "https_only", https);
+        ok = *out != NULL;
+    }
+    cf_memzero(k1, sizeof k1);
+    cf_memzero(k2, sizeof k2);
+    cf_memzero(conn, sizeof conn);
+    CF_ENSURE(ok, cf_error_code() ? cf_error_code() : CF_ERR_NOMEM, "cannot describe an account");
+    return true;
+}
+
+bool cf_blob_write_bootstrap(cf_blob_service *svc)
+{
+    char path[PATH_MAX], ca[PATH_MAX];
+    CF_GUARD(cf_blob_path(svc, "bootstrap.json", path, sizeof path));
+    CF_GUARD(cf_blob_path(svc, "tls/ca.crt", ca, sizeof ca));
+    pthread_mutex_lock(&svc->bootstrap_lock);
+    json_t *doc = NULL, *accounts = json_array();
+    bool ok = accounts && cf_blob_account_entry(svc, CF_BLOB_DEFAULT_ACCOUNT, &doc);
+    if (ok)
+        json_array_append(accounts, doc);
+    for (size_t i = 0; ok && i < svc->n_insecure; i++) {
+        json_t *entry = NULL;
+        ok = cf_blob_account_entry(svc, svc->insecure[i], &entry);
+        if (ok)
+            json_array_append_new(accounts, entry);
+    }
+    char *text = NULL;
+    if (ok) {
+        json_object_set_new(doc, "ca_cert", json_string(ca));
+        json_object_set_new(doc, "url", json_string(svc->url));
+        if (svc->http_url[0])
+            json_object_set_new(doc, "http_endpoint", json_string(svc->http_url));
+        json_object_set(doc, "accounts", accounts);
+        text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+        ok = text && cf_write_file_atomic(path, CF_SLICE_STR(text), 0600);
+    }
+    pthread_mutex_unlock(&svc->bootstrap_lock);
+    cf_json_free_text(text);
+    json_decref(doc);
+    json_decref(accounts);
+    CF_ENSURE(ok, cf_error_code() ? cf_error_code() : CF_ERR_NOMEM, "cannot write bootstrap.json");
+    return true;
+}
+
+bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_key)
+{
+    char path[PATH_MAX];
+    bool fresh;
+    pthread_mutex_init(&svc->bootstrap_lock, NULL);
+    CF_GUARD(cf_mkdirs(svc->data_dir, 0700));
+    CF_GUARD(cf_blob_path(svc, "seal.key", path, sizeof path));
+    CF_GUARD(cf_seal_file_open(path, true, &svc->seal));
+    cf_log(CF_LOG_WARN, NULL,
+           "DEVELOPMENT SEAL: the root key is the file %s; anyone who can read it can read "
+           "every blob stored here. Use the PKCS#11 seal for real data.",
+           path);
+    CF_GUARD(cf_blob_service_id(svc, &fresh));
+    CF_GUARD(cf_blob_service_key(svc, fresh));
+    CF_GUARD(cf_blob_store_open(svc->data_dir, cf_slice_of(svc->service_key, CF_SERVICE_KEY_LEN),
+                                &svc->store));
+    unsigned removed = 0;
+    CF_GUARD(cf_blob_store_cleanup(svc->store, (int64_t)time(NULL) + 1, &removed));
+    if (removed)
+        cf_log(CF_LOG_INFO, NULL, "removed %u unreferenced extent or temp files", removed);
+    CF_GUARD(cf_blob_ensure_account(svc, CF_BLOB_DEFAULT_ACCOUNT));
+    for (size_t i = 0; i < svc->n_insecure; i++) {
+        CF_GUARD(cf_blob_ensure_account(svc, svc->insecure[i]));
+        cf_log(CF_LOG_WARN, NULL, "account %s accepts plain HTTP (--insecure-account): "
+               "development only", svc->insecure[i]);
+    }
+    CF_GUARD(cf_blob_path(svc, "roles.json", path, sizeof path));
+    CF_GUARD(cf_blob_roles_open(path, &svc->roles));
+    if (svc->vault_url[0])
+        CF_GUARD(cf_blob_tokens_open(svc->vault_url, svc->vault_ca, svc->tenant_id, &svc->tokens));
+    cf_local_tls t = {
+        .data_dir = svc->data_dir,
+        .label = "coffer-blob/v1",
+        .service_id = svc->service_id,
+        .data_key = cf_slice_of(svc->service_key, CF_SERVICE_KEY_LEN),
+        .listen = svc->listen,
+    };
+    CF_GUARD(cf_local_tls_load(&t, tls_cert, tls_key));
+    return cf_blob_write_bootstrap(svc);
+}
+
+void cf_blob_service_close(cf_blob_service *svc)
+{
+    cf_blob_tokens_close(svc->tokens);
+    cf_blob_roles_close(svc->roles);
+    cf_blob_store_close(svc->store);
+    cf_secret_free(svc->service_key, CF_SERVICE_KEY_LEN);
+    cf_seal_destroy(svc->seal);
+    svc->tokens = NULL;
+    svc->roles = NULL;
+    svc->store = NULL;
+    svc->service_key = NULL;
+    svc->seal = NULL;
+    pthread_mutex_destroy(&svc->bootstrap_lock);
+}

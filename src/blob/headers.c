@@ -1,0 +1,250 @@
+/*
+ * Request and response headers shared by coffer-blob's handlers: the
+ * common response headers, ETag/Last-Modified, access conditions, x-ms-meta-*
+ * metadata and the blob content properties.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "blob_service.h"
+#include "encoding.h"
+#include "httpdate.h"
+
+#define CF_META_PREFIX "x-ms-meta-"
+
+bool cf_blob_add_date(cf_blob_call *call, const char *name, int64_t t)
+{
+    char text[CF_HTTPDATE_LEN + 1];
+    CF_GUARD(cf_httpdate_format(t, text));
+    return cf_http_add_header(call->resp, name, text);
+}
+
+bool cf_blob_common_headers(cf_blob_call *call)
+{
+    const char *client_id = cf_blob_header(call, "x-ms-client-request-id");
+    CF_GUARD(cf_http_add_header(call->resp, "x-ms-version", call->version[0] ? call->version
+                                                                             : CF_BLOB_VERSION_DEFAULT));
+    CF_GUARD(cf_blob_add_date(call, "Date", call->now));
+    CF_GUARD(cf_http_add_header(call->resp, "Server", CF_BLOB_SERVER));
+    /* Echoed only when short and printable, as it goes back verbatim. */
+    if (client_id && strlen(client_id) <= 1024 && !strpbrk(client_id, "\r\n"))
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-client-request-id", client_id));
+    return true;
+}
+
+bool cf_blob_add_etag(cf_blob_call *call, const char *etag, int64_t last_modified)
+{
+    CF_GUARD(cf_http_add_header(call->resp, "ETag", etag));
+    return cf_blob_add_date(call, "Last-Modified", last_modified);
+}
+
+static bool cf_blob_parse_date_header(cf_blob_call *call, const char *name, int64_t *out)
+{
+    const char *v = cf_blob_header(call, name);
+    *out = 0;
+    if (!v)
+        return true;
+    if (!cf_httpdate_parse(CF_SLICE_STR(v), out))
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "The value for one of the HTTP headers is not in the correct format.");
+    /* 0 means "absent" to the store; the epoch itself is never a real date. */
+    if (*out == 0)
+        *out = 1;
+    return true;
+}
+
+bool cf_blob_parse_conditions(cf_blob_call *call)
+{
+    cf_blob_cond *c = &call->cond;
+    c->if_match = cf_blob_header(call, "If-Match");
+    c->if_none_match = cf_blob_header(call, "If-None-Match");
+    c->lease_id = cf_blob_header(call, "x-ms-lease-id");
+    CF_GUARD(cf_blob_parse_date_header(call, "If-Modified-Since", &c->if_modified_since));
+    return cf_blob_parse_date_header(call, "If-Unmodified-Since", &c->if_unmodified_since);
+}
+
+typedef struct {
+    json_t *meta;
+    bool bad;
+} cf_meta_walk;
+
+static bool cf_blob_meta_header(void *ctx, const char *name, const char *value)
+{
+    cf_meta_walk *walk = ctx;
+    if (strncasecmp(name, CF_META_PREFIX, strlen(CF_META_PREFIX)) != 0)
+        return true;
+    const char *key = name + strlen(CF_META_PREFIX);
+    if (!*key || json_object_set_new(walk->meta, key, json_string(value)) != 0) {
+        walk->bad = true;
+        return false;
+    }
+    return true;
+}
+
+bool cf_blob_parse_metadata(cf_blob_call *call, json_t **out)
+{
+    cf_meta_walk walk = {json_object(), false};
+    *out = NULL;
+    CF_ENSURE_ALLOC(walk.meta);
+    cf_http_each_header(call->http, cf_blob_meta_header, &walk);
+    if (walk.bad) {
+        json_decref(walk.meta);
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidMetadata",
+                            "The metadata specified is invalid. It has characters that are not "
+                            "permitted.");
+    }
+    if (json_object_size(walk.meta) == 0) {
+        json_decref(walk.meta);
+        return true;
+    }
+    if (!cf_blob_metadata_check(walk.meta)) {
+        json_decref(walk.meta);
+        return false;
+    }
+    *out = walk.meta;
+    return true;
+}
+
+bool cf_blob_add_metadata(cf_blob_call *call, json_t *metadata)
+{
+    const char *key;
+    json_t *value;
+    char name[300];
+    json_object_foreach(metadata, key, value) {
+        const char *v = json_string_value(value);
+        if (!v || snprintf(name, sizeof name, CF_META_PREFIX "%s", key) >= (int)sizeof name)
+            continue;
+        CF_GUARD(cf_http_add_header(call->resp, name, v));
+    }
+    return true;
+}
+
+/* Store key, request header (x-ms-blob-*), plain header (Put Blob). */
+static const struct {
+    const char *key, *header, *plain;
+} cf_blob_prop_headers[] = {
+    {"content-type", "x-ms-blob-content-type", "Content-Type"},
+    {"content-encoding", "x-ms-blob-content-encoding", "Content-Encoding"},
+    {"content-language", "x-ms-blob-content-language", "Content-Language"},
+    {"content-disposition", "x-ms-blob-content-disposition", "Content-Disposition"},
+    {"cache-control", "x-ms-blob-cache-control", "Cache-Control"},
+    {"content-md5", "x-ms-blob-content-md5", NULL},
+};
+
+bool cf_blob_parse_props(cf_blob_call *call, bool plain, json_t **out)
+{
+    json_t *props = json_object();
+    CF_ENSURE_ALLOC(props);
+    for (size_t i = 0; i < sizeof cf_blob_prop_headers / sizeof cf_blob_prop_headers[0]; i++) {
+        const char *v = cf_blob_header(call, cf_blob_prop_headers[i].header);
+        if (!v && plain && cf_blob_prop_headers[i].plain)
+            v = cf_blob_header(call, cf_blob_prop_headers[i].plain);
+        if (!v)
+            continue;
+        if (strlen(v) > 1024) {
+            json_decref(props);
+            return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                                "The value for one of the HTTP headers is not in the correct "
+                                "format.");
+        }
+        if (strcmp(cf_blob_prop_headers[i].key, "content-md5") == 0) {
+            cf_buf raw;
+            cf_buf_init(&raw, 32);
+            bool md5 = cf_base64_decode(CF_SLICE_STR(v), &raw) && raw.len == 16;
+            cf_buf_free(&raw);
+            if (!md5) {
+                json_decref(props);
+                return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidMd5",
+                                    "The MD5 value specified in the request is invalid. The MD5 "
+                                    "value must be 128 bits and Base64-encoded.");
+            }
+        }
+        if (json_object_set_new(props, cf_blob_prop_headers[i].key, json_string(v)) != 0) {
+            json_decref(props);
+            CF_BAIL(CF_ERR_BAD_INPUT, "invalid header value");
+        }
+    }
+    *out = props;
+    return true;
+}
+
+bool cf_blob_base64(cf_slice in, char *out, size_t len)
+{
+    cf_buf b;
+    cf_buf_init(&b, len - 1);
+    bool ok = cf_base64_encode(in, &b) && cf_buf_terminate(&b);
+    if (ok)
+        memcpy(out, b.data, b.len + 1);
+    cf_buf_free(&b);
+    return ok;
+}
+
+bool cf_blob_add_lease(cf_blob_call *call, const cf_lease_info *lease)
+{
+    const char *duration = cf_lease_duration_name(lease);
+    CF_GUARD(cf_http_add_header(call->resp, "x-ms-lease-state", cf_lease_state_name(lease->state)));
+    CF_GUARD(cf_http_add_header(call->resp, "x-ms-lease-status",
+                                cf_lease_status_name(lease->state)));
+    return !duration || cf_http_add_header(call->resp, "x-ms-lease-duration", duration);
+}
+
+static bool cf_blob_int_header(cf_blob_call *call, const char *name, int min, int max, int *out)
+{
+    const char *v = cf_blob_header(call, name);
+    if (!v)
+        return true;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < min || n > max)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "The value for one of the HTTP headers is not in the correct format.");
+    *out = (int)n;
+    return true;
+}
+
+bool cf_blob_parse_lease(cf_blob_call *call, cf_lease_req *out)
+{
+    static const struct {
+        const char *name;
+        cf_lease_action action;
+    } actions[] = {{"acquire", CF_LEASE_ACQUIRE}, {"renew", CF_LEASE_RENEW},
+                   {"change", CF_LEASE_CHANGE},   {"release", CF_LEASE_RELEASE},
+                   {"break", CF_LEASE_BREAK}};
+    const char *action = cf_blob_header(call, "x-ms-lease-action");
+    *out = (cf_lease_req){.duration = -1, .break_period = -1};
+    bool found = false;
+    for (size_t i = 0; action && i < sizeof actions / sizeof actions[0]; i++)
+        if (strcasecmp(action, actions[i].name) == 0) {
+            out->action = actions[i].action;
+            found = true;
+        }
+    if (!found)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, action ? "InvalidHeaderValue" : "MissingRequiredHeader",
+                            "x-ms-lease-action must be acquire, renew, change, release or break.");
+    out->lease_id = cf_blob_header(call, "x-ms-lease-id");
+    out->proposed_id = cf_blob_header(call, "x-ms-proposed-lease-id");
+    CF_GUARD(cf_blob_int_header(call, "x-ms-lease-duration", -1, 60, &out->duration));
+    CF_GUARD(cf_blob_int_header(call, "x-ms-lease-break-period", 0, 60, &out->break_period));
+    /* The lease id is the operation's subject here, not a condition. */
+    call->cond.lease_id = NULL;
+    return true;
+}
+
+void cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req, const cf_lease_result *r)
+{
+    unsigned status = req->action == CF_LEASE_ACQUIRE ? 201 : req->action == CF_LEASE_BREAK ? 202 : 200;
+    char time_text[24];
+    bool ok = cf_blob_add_etag(call, r->etag, r->last_modified);
+    if (ok && req->action == CF_LEASE_BREAK) {
+        snprintf(time_text, sizeof time_text, "%lld", (long long)r->lease_time);
+        ok = cf_http_add_header(call->resp, "x-ms-lease-time", time_text);
+    } else if (ok && req->action != CF_LEASE_RELEASE) {
+        ok = cf_http_add_header(call->resp, "x-ms-lease-id", r->lease_id);
+    }
+    if (!ok)
+        cf_blob_reply_error(call);
+    else
+        cf_blob_reply_ok(call, status);
+}

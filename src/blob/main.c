@@ -1,0 +1,192 @@
+/*
+ * coffer-blob: the blob storage server.
+ *
+ *   coffer-blob --data-dir DIR --listen HOST:PORT [options]
+ *
+ * Serves the Azure Blob REST API path-style over HTTPS (optionally also
+ * plain HTTP for development, where accounts that require secure transfer
+ * refuse every request), then waits for SIGINT or SIGTERM.  All state is in
+ * DIR (see bootstrap.c).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blob_service.h"
+#include "crypto.h"
+#include "json_secure.h"
+#include "log.h"
+#include "secmem.h"
+
+#define CF_EXPIRE_INTERVAL 3600
+
+static void cf_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: coffer-blob --data-dir DIR --listen HOST:PORT [options]\n"
+            "  --http-listen HOST:PORT   also serve plain HTTP (development only)\n"
+            "  --insecure-account NAME   an account that accepts plain HTTP (development only)\n"
+            "  --vault-url URL           trust bearer tokens from this coffer-vault\n"
+            "  --vault-ca FILE           the CA certificate of that vault\n"
+            "  --tenant-id ID            the vault's tenant id\n"
+            "  --log-level LEVEL         debug, info, warn or error (default info)\n"
+            "  --version\n");
+}
+
+static bool cf_copy_arg(char *out, size_t len, const char *value)
+{
+    return snprintf(out, len, "%s", value) < (int)len;
+}
+
+static bool cf_set_log_level(const char *v)
+{
+    static const struct {
+        const char *name;
+        cf_log_level level;
+    } levels[] = {{"debug", CF_LOG_DEBUG}, {"info", CF_LOG_INFO}, {"warn", CF_LOG_WARN},
+                  {"error", CF_LOG_ERROR}};
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        if (strcmp(v, levels[i].name) == 0) {
+            cf_log_set_level(levels[i].level);
+            return true;
+        }
+    return false;
+}
+
+static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
+{
+    static const struct option opts[] = {
+        {"data-dir", required_argument, 0, 'd'},   {"listen", required_argument, 0, 'l'},
+        {"http-listen", required_argument, 0, 'H'}, {"insecure-account", required_argument, 0, 'I'},
+        {"vault-url", required_argument, 0, 'v'},  {"vault-ca", required_argument, 0, 'c'},
+        {"tenant-id", required_argument, 0, 't'},  {"log-level", required_argument, 0, 'L'},
+        {"version", no_argument, 0, 'V'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c, index = -1;
+    while ((c = getopt_long(argc, argv, "", opts, &index)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'd': ok = cf_copy_arg(s->data_dir, sizeof s->data_dir, optarg); break;
+        case 'l': ok = cf_copy_arg(s->listen, sizeof s->listen, optarg); break;
+        case 'H': ok = cf_copy_arg(s->http_listen, sizeof s->http_listen, optarg); break;
+        case 'I':
+            ok = s->n_insecure < CF_BLOB_MAX_INSECURE && cf_blob_account_name_valid(optarg) &&
+                 strcmp(optarg, CF_BLOB_DEFAULT_ACCOUNT) != 0 &&
+                 cf_copy_arg(s->insecure[s->n_insecure++], sizeof s->insecure[0], optarg);
+            break;
+        case 'v': ok = cf_copy_arg(s->vault_url, sizeof s->vault_url, optarg); break;
+        case 'c': ok = cf_copy_arg(s->vault_ca, sizeof s->vault_ca, optarg); break;
+        case 't': ok = cf_copy_arg(s->tenant_id, sizeof s->tenant_id, optarg); break;
+        case 'L': ok = cf_set_log_level(optarg); break;
+        case 'V': puts("coffer-blob 0.1.0"); exit(0);
+        case 'h': cf_usage(stdout); exit(0);
+        default: ok = false; break;
+        }
+        if (!ok) {
+            if (index >= 0 && c != '?')
+                fprintf(stderr, "coffer-blob: invalid value for --%s\n", opts[index].name);
+            else
+                cf_usage(stderr);
+            return false;
+        }
+        index = -1;
+    }
+    bool vault_partial = (s->vault_url[0] || s->vault_ca[0] || s->tenant_id[0]) &&
+                         !(s->vault_url[0] && s->vault_ca[0] && s->tenant_id[0]);
+    if (optind != argc || !s->data_dir[0] || !s->listen[0] || vault_partial) {
+        if (vault_partial)
+            fprintf(stderr, "coffer-blob: --vault-url, --vault-ca and --tenant-id go together\n");
+        cf_usage(stderr);
+        return false;
+    }
+    snprintf(s->url, sizeof s->url, "https://%s", s->listen);
+    if (s->http_listen[0])
+        snprintf(s->http_url, sizeof s->http_url, "http://%s", s->http_listen);
+    return true;
+}
+
+static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice cert,
+                              cf_slice key, cf_http_server **out)
+{
+    cf_http_config config = {
+        .listen = listen,
+        .tls_cert_pem = cert,
+        .tls_key_pem = key,
+        .max_body = CF_BLOB_MAX_BODY,
+        .max_connections = 1024,
+        .max_per_ip = 256,
+        .timeout_seconds = 120,
+        .connection_memory = 256 * 1024,
+        .handler = cf_blob_handle,
+        .begin = cf_blob_begin,
+        .request_done = cf_blob_request_done,
+        .ctx = svc,
+    };
+    return cf_http_start(&config, out);
+}
+
+int main(int argc, char **argv)
+{
+    static cf_blob_service svc;
+    if (!cf_parse_args(argc, argv, &svc))
+        return 2;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    cf_json_use_wiping_alloc();
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    cf_buf cert, key;
+    cf_buf_init(&cert, 1 << 20);
+    cf_buf_init_secret(&key, 1 << 20);
+    cf_http_server *https = NULL, *http = NULL;
+    if (!cf_secmem_init(1 << 25) || !cf_crypto_init() ||
+        !cf_blob_service_open(&svc, &cert, &key)) {
+        cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s (%s)", cf_error_detail(), cf_error_where());
+        return 1;
+    }
+    bool started = cf_start_listener(&svc, svc.listen, cf_buf_slice(&cert), cf_buf_slice(&key),
+                                     &https);
+    cf_buf_free(&key);
+    cf_buf_free(&cert);
+    if (started && svc.http_listen[0]) {
+        cf_log(CF_LOG_WARN, NULL, "plain HTTP on %s: development only; accounts that require "
+               "secure transfer refuse it", svc.http_listen);
+        started = cf_start_listener(&svc, svc.http_listen, (cf_slice){0}, (cf_slice){0}, &http);
+    }
+    if (!started) {
+        cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s", cf_error_detail());
+        cf_http_stop(https);
+        cf_blob_service_close(&svc);
+        return 1;
+    }
+    cf_log(CF_LOG_INFO, NULL, "coffer-blob listening on %s, account %s at %s/%s", svc.listen,
+           CF_BLOB_DEFAULT_ACCOUNT, svc.url, CF_BLOB_DEFAULT_ACCOUNT);
+    /* Uncommitted blocks expire after a week; the sweep runs hourly. */
+    int sig = 0;
+    for (;;) {
+        struct timespec wait = {CF_EXPIRE_INTERVAL, 0};
+        unsigned expired = 0;
+        int got = sigtimedwait(&stop, NULL, &wait);
+        if (got > 0) {
+            sig = got;
+            break;
+        }
+        if (!cf_blob_expire_uncommitted(svc.store, (int64_t)time(NULL), &expired))
+            cf_log(CF_LOG_WARN, NULL, "expiring uncommitted blocks: %s", cf_error_detail());
+        else if (expired)
+            cf_log(CF_LOG_INFO, NULL, "expired %u uncommitted blocks", expired);
+    }
+    cf_log(CF_LOG_INFO, NULL, "stopping on signal %d", sig);
+    cf_http_stop(http);
+    cf_http_stop(https);
+    cf_blob_service_close(&svc);
+    return 0;
+}

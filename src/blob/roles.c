@@ -1,0 +1,249 @@
+/*
+ * Storage Blob Data role assignments for bearer-token callers.
+ *
+ * Azure keeps these in ARM; coffer-blob keeps them in DIR/roles.json
+ * (written whole, atomically, under a lock; at most CF_ROLES_MAX entries)
+ * and changes them through its /.coffer admin API, which only an account
+ * key holder can call.  Three built-in roles with Azure's ids; scope "/"
+ * (the account) or "/containers/<name>".
+ *
+ *   Owner        all container and blob actions, ACLs included
+ *   Contributor  containers read/write/delete, blobs read/write/add/delete
+ *   Reader       containers/read, blobs/read
+ *
+ * Service properties are account management in Azure (not a data role):
+ * only Shared Key and account SAS reach them.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blob_service.h"
+#include "fsutil.h"
+#include "json_secure.h"
+
+#define CF_ROLES_MAX 1024
+#define CF_ROLES_FILE_MAX (1u << 20)
+
+#define BIT(p) (1u << (p))
+
+static const struct {
+    const char *id, *name;
+    unsigned perms;
+} cf_blob_roles_table[] = {
+    {"b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "Storage Blob Data Owner",
+     BIT(CF_PERM_CONTAINER_READ) | BIT(CF_PERM_CONTAINER_WRITE) | BIT(CF_PERM_CONTAINER_DELETE) |
+         BIT(CF_PERM_CONTAINER_ACL_READ) | BIT(CF_PERM_CONTAINER_ACL_WRITE) |
+         BIT(CF_PERM_BLOB_READ) | BIT(CF_PERM_BLOB_WRITE) | BIT(CF_PERM_BLOB_ADD) |
+         BIT(CF_PERM_BLOB_DELETE) | BIT(CF_PERM_LIST_CONTAINERS) | BIT(CF_PERM_LIST_BLOBS)},
+    {"ba92f5b4-2d11-453d-a403-e96b0029c9fe", "Storage Blob Data Contributor",
+     BIT(CF_PERM_CONTAINER_READ) | BIT(CF_PERM_CONTAINER_WRITE) | BIT(CF_PERM_CONTAINER_DELETE) |
+         BIT(CF_PERM_BLOB_READ) | BIT(CF_PERM_BLOB_WRITE) | BIT(CF_PERM_BLOB_ADD) |
+         BIT(CF_PERM_BLOB_DELETE) | BIT(CF_PERM_LIST_CONTAINERS) | BIT(CF_PERM_LIST_BLOBS)},
+    {"2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "Storage Blob Data Reader",
+     BIT(CF_PERM_CONTAINER_READ) | BIT(CF_PERM_BLOB_READ) | BIT(CF_PERM_LIST_CONTAINERS) |
+         BIT(CF_PERM_LIST_BLOBS)},
+};
+
+struct cf_blob_roles {
+    pthread_mutex_t lock;
+    char path[PATH_MAX];
+    json_t *assignments; /* array of objects */
+};
+
+static int cf_role_index(const char *role_definition_id)
+{
+    if (!role_definition_id)
+        return -1;
+    const char *slash = strrchr(role_definition_id, '/');
+    const char *id = slash ? slash + 1 : role_definition_id;
+    for (size_t i = 0; i < sizeof cf_blob_roles_table / sizeof cf_blob_roles_table[0]; i++)
+        if (strcmp(cf_blob_roles_table[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+bool cf_blob_roles_open(const char *path, cf_blob_roles **out)
+{
+    cf_blob_roles *r = calloc(1, sizeof *r);
+    CF_ENSURE_ALLOC(r);
+    pthread_mutex_init(&r->lock, NULL);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    if (cf_file_exists(path)) {
+        cf_buf text;
+        cf_buf_init(&text, CF_ROLES_FILE_MAX);
+        bool ok = cf_read_file(path, CF_ROLES_FILE_MAX, &text);
+        json_t *doc = ok ? json_loadb((const char *)text.data, text.len, 0, NULL) : NULL;
+        cf_buf_free(&text);
+        json_t *list = json_object_get(doc, "assignments");
+        if (!json_is_array(list)) {
+            json_decref(doc);
+            cf_blob_roles_close(r);
+            CF_BAIL(CF_ERR_IO, "roles.json is not a valid role assignment file");
+        }
+        r->assignments = json_incref(list);
+        json_decref(doc);
+    } else {
+        r->assignments = json_array();
+    }
+    CF_ENSURE_ALLOC(r->assignments);
+    *out = r;
+    return true;
+}
+
+void cf_blob_roles_close(cf_blob_roles *r)
+{
+    if (!r)
+        return;
+    json_decref(r->assignments);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+static bool cf_roles_save_locked(cf_blob_roles *r)
+{
+    json_t *doc = json_pack("{s:O}", "assignments", r->assignments);
+    char *text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+    json_decref(doc);
+    CF_ENSURE_ALLOC(text);
+    bool ok = cf_write_file_atomic(r->path, CF_SLICE_STR(text), 0600);
+    cf_json_free_text(text);
+    return ok;
+}
+
+/* "/" or "/containers/<name>"; the container name must be valid. */
+static bool cf_scope_valid(const char *scope)
+{
+    if (strcmp(scope, "/") == 0)
+        return true;
+    const char *prefix = "/containers/";
+    return strncmp(scope, prefix, strlen(prefix)) == 0 &&
+           cf_blob_container_name_valid(scope + strlen(prefix));
+}
+
+static bool cf_scope_covers(const char *scope, const char *container)
+{
+    if (strcmp(scope, "/") == 0)
+        return true;
+    return container && strcmp(scope + strlen("/containers/"), container) == 0;
+}
+
+bool cf_blob_roles_permit(cf_blob_roles *r, const char *account, const char *oid,
+                          const char *container, cf_blob_perm perm)
+{
+    bool permitted = false;
+    size_t i;
+    json_t *a;
+    pthread_mutex_lock(&r->lock);
+    json_array_foreach(r->assignments, i, a) {
+        const char *acct = json_string_value(json_object_get(a, "account"));
+        const char *who = json_string_value(json_object_get(a, "principalId"));
+        const char *scope = json_string_value(json_object_get(a, "scope"));
+        int role = cf_role_index(json_string_value(json_object_get(a, "roleDefinitionId")));
+        if (!acct || !who || !scope || role < 0 || strcmp(acct, account) != 0 ||
+            strcmp(who, oid) != 0 || !cf_scope_covers(scope, container))
+            continue;
+        if (cf_blob_roles_table[role].perms & BIT(perm)) {
+            permitted = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return permitted;
+}
+
+static json_t *cf_role_view(json_t *a)
+{
+    return json_pack("{s:O, s:s, s:{s:O, s:O, s:O}}", "name", json_object_get(a, "name"), "type",
+                     "Microsoft.Authorization/roleAssignments", "properties", "roleDefinitionId",
+                     json_object_get(a, "roleDefinitionId"), "principalId",
+                     json_object_get(a, "principalId"), "scope", json_object_get(a, "scope"));
+}
+
+bool cf_blob_roles_put(cf_blob_roles *r, const char *account, const char *name, json_t *body,
+                       json_t **out)
+{
+    json_t *props = json_object_get(body, "properties");
+    const char *role = json_string_value(json_object_get(props, "roleDefinitionId"));
+    const char *who = json_string_value(json_object_get(props, "principalId"));
+    const char *scope = json_string_value(json_object_get(props, "scope"));
+    if (!scope)
+        scope = "/";
+    CF_ENSURE(cf_role_index(role) >= 0, CF_ERR_BAD_INPUT,
+              "roleDefinitionId must name Storage Blob Data Owner, Contributor or Reader");
+    CF_ENSURE(who && strlen(who) == 36, CF_ERR_BAD_INPUT, "principalId must be an object id");
+    CF_ENSURE(cf_scope_valid(scope), CF_ERR_BAD_INPUT,
+              "scope must be \"/\" or \"/containers/<name>\"");
+    CF_ENSURE(strlen(name) == 36, CF_ERR_BAD_INPUT, "the assignment name must be a GUID");
+    const char *slash = strrchr(role, '/');
+    json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:s}", "account", account, "name", name,
+                              "principalId", who, "roleDefinitionId", slash ? slash + 1 : role,
+                              "scope", scope);
+    CF_ENSURE_ALLOC(entry);
+    pthread_mutex_lock(&r->lock);
+    size_t i;
+    json_t *a;
+    bool replaced = false, ok = true;
+    json_array_foreach(r->assignments, i, a) {
+        const char *acct = json_string_value(json_object_get(a, "account"));
+        const char *n = json_string_value(json_object_get(a, "name"));
+        if (acct && n && strcmp(acct, account) == 0 && strcmp(n, name) == 0) {
+            json_array_set(r->assignments, i, entry);
+            replaced = true;
+            break;
+        }
+    }
+    if (!replaced) {
+        ok = json_array_size(r->assignments) < CF_ROLES_MAX;
+        if (!ok)
+            CF_RAISE(CF_ERR_TOO_LARGE, "too many role assignments");
+        else
+            json_array_append(r->assignments, entry);
+    }
+    ok = ok && cf_roles_save_locked(r);
+    pthread_mutex_unlock(&r->lock);
+    *out = ok ? cf_role_view(entry) : NULL;
+    json_decref(entry);
+    return ok;
+}
+
+bool cf_blob_roles_delete(cf_blob_roles *r, const char *account, const char *name)
+{
+    pthread_mutex_lock(&r->lock);
+    size_t i;
+    json_t *a;
+    bool found = false, ok = true;
+    json_array_foreach(r->assignments, i, a) {
+        const char *acct = json_string_value(json_object_get(a, "account"));
+        const char *n = json_string_value(json_object_get(a, "name"));
+        if (acct && n && strcmp(acct, account) == 0 && strcmp(n, name) == 0) {
+            json_array_remove(r->assignments, i);
+            found = true;
+            break;
+        }
+    }
+    if (found)
+        ok = cf_roles_save_locked(r);
+    pthread_mutex_unlock(&r->lock);
+    CF_ENSURE(found, CF_ERR_NOT_FOUND, "no such role assignment");
+    return ok;
+}
+
+bool cf_blob_roles_list(cf_blob_roles *r, const char *account, json_t **out)
+{
+    json_t *list = json_array();
+    CF_ENSURE_ALLOC(list);
+    pthread_mutex_lock(&r->lock);
+    size_t i;
+    json_t *a;
+    json_array_foreach(r->assignments, i, a) {
+        const char *acct = json_string_value(json_object_get(a, "account"));
+        if (acct && strcmp(acct, account) == 0)
+            json_array_append_new(list, cf_role_view(a));
+    }
+    pthread_mutex_unlock(&r->lock);
+    *out = json_pack("{s:o}", "value", list);
+    CF_ENSURE_ALLOC(*out);
+    return true;
+}

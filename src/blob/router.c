@@ -1,0 +1,279 @@
+/*
+ * Request routing for coffer-blob.
+ *
+ * Everything about a request is decided in the begin hook, when its headers
+ * have arrived and before any body is read: the URL is split path-style
+ * (/<account>/<container>/<blob>), the operation is looked up in one table
+ * by method, level, restype, comp and blob type, HTTPS is enforced, the
+ * caller is authenticated and authorized, and then the body either streams
+ * into an encrypting writer (uploads), is buffered (block lists, XML), or
+ * the answer goes out at once (errors).  So no unauthenticated byte is ever
+ * written to disk, and a refused 5 GiB upload costs nothing but the drain.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "blob_service.h"
+#include "encoding.h"
+#include "log.h"
+#include "storage_auth.h"
+
+#define P(x) CF_PERM_##x
+#define L(x) CF_LEVEL_##x
+
+/* Order matters only where entries overlap: more specific first. */
+static const cf_blob_op cf_blob_ops[] = {
+    /* service */
+    {"GetServiceProperties", "GET", L(SERVICE), "service", "properties", NULL, false, false, false, P(SERVICE_READ), cf_blob_op_get_service_props},
+    {"SetServiceProperties", "PUT", L(SERVICE), "service", "properties", NULL, false, false, false, P(SERVICE_WRITE), cf_blob_op_set_service_props},
+    {"ListContainers", "GET", L(SERVICE), NULL, "list", NULL, false, false, false, P(LIST_CONTAINERS), cf_blob_op_list_containers},
+    {"GetAccountInfo", "GET", L(SERVICE), "account", "properties", NULL, false, false, false, P(SERVICE_READ), cf_blob_op_account_info},
+    /* containers */
+    {"CreateContainer", "PUT", L(CONTAINER), "container", NULL, NULL, false, false, false, P(CONTAINER_WRITE), cf_blob_op_container_create},
+    {"DeleteContainer", "DELETE", L(CONTAINER), "container", NULL, NULL, false, false, false, P(CONTAINER_DELETE), cf_blob_op_container_delete},
+    {"GetContainerProperties", "GET", L(CONTAINER), "container", NULL, NULL, false, false, true, P(CONTAINER_READ), cf_blob_op_container_props},
+    {"GetContainerMetadata", "GET", L(CONTAINER), "container", "metadata", NULL, false, false, true, P(CONTAINER_READ), cf_blob_op_container_props},
+    {"SetContainerMetadata", "PUT", L(CONTAINER), "container", "metadata", NULL, false, false, false, P(CONTAINER_WRITE), cf_blob_op_container_set_metadata},
+    {"GetContainerACL", "GET", L(CONTAINER), "container", "acl", NULL, false, false, false, P(CONTAINER_ACL_READ), cf_blob_op_container_get_acl},
+    {"SetContainerACL", "PUT", L(CONTAINER), "container", "acl", NULL, false, false, false, P(CONTAINER_ACL_WRITE), cf_blob_op_container_set_acl},
+    {"LeaseContainer", "PUT", L(CONTAINER), "container", "lease", NULL, false, false, false, P(CONTAINER_WRITE), cf_blob_op_container_lease},
+    {"ListBlobs", "GET", L(CONTAINER), "container", "list", NULL, false, false, true, P(LIST_BLOBS), cf_blob_op_list_blobs},
+    /* blobs */
+    {"CopyBlob", "PUT", L(BLOB), NULL, NULL, NULL, true, false, false, P(BLOB_WRITE), cf_blob_op_copy},
+    {"PutBlob", "PUT", L(BLOB), NULL, NULL, "BlockBlob", false, true, false, P(BLOB_ADD), cf_blob_op_upload_finish},
+    {"CreateAppendBlob", "PUT", L(BLOB), NULL, NULL, "AppendBlob", false, false, false, P(BLOB_ADD), cf_blob_op_append_create},
+    {"PutBlock", "PUT", L(BLOB), NULL, "block", NULL, false, true, false, P(BLOB_WRITE), cf_blob_op_upload_finish},
+    {"PutBlockList", "PUT", L(BLOB), NULL, "blocklist", NULL, false, false, false, P(BLOB_ADD), cf_blob_op_put_block_list},
+    {"GetBlockList", "GET", L(BLOB), NULL, "blocklist", NULL, false, false, true, P(BLOB_READ), cf_blob_op_get_block_list},
+    {"AppendBlock", "PUT", L(BLOB), NULL, "appendblock", NULL, false, true, false, P(BLOB_ADD), cf_blob_op_upload_finish},
+    {"GetBlob", "GET", L(BLOB), NULL, NULL, NULL, false, false, true, P(BLOB_READ), cf_blob_op_get_blob},
+    {"GetBlobMetadata", "GET", L(BLOB), NULL, "metadata", NULL, false, false, true, P(BLOB_READ), cf_blob_op_get_metadata},
+    {"SetBlobProperties", "PUT", L(BLOB), NULL, "properties", NULL, false, false, false, P(BLOB_WRITE), cf_blob_op_set_properties},
+    {"SetBlobMetadata", "PUT", L(BLOB), NULL, "metadata", NULL, false, false, false, P(BLOB_WRITE), cf_blob_op_set_metadata},
+    {"DeleteBlob", "DELETE", L(BLOB), NULL, NULL, NULL, false, false, false, P(BLOB_DELETE), cf_blob_op_delete},
+    {"LeaseBlob", "PUT", L(BLOB), NULL, "lease", NULL, false, false, false, P(BLOB_WRITE), cf_blob_op_blob_lease},
+};
+
+#undef P
+#undef L
+
+const char *cf_blob_query(const cf_blob_call *call, const char *name)
+{
+    return cf_http_query(call->http, name);
+}
+
+const char *cf_blob_header(const cf_blob_call *call, const char *name)
+{
+    return cf_http_header(call->http, name);
+}
+
+bool cf_blob_https_only(const cf_blob_service *svc, const char *account)
+{
+    for (size_t i = 0; i < svc->n_insecure; i++)
+        if (strcmp(svc->insecure[i], account) == 0)
+            return false;
+    return true;
+}
+
+static bool cf_str_eq_opt(const char *want, const char *have)
+{
+    if (!want)
+        return !have;
+    return have && strcmp(want, have) == 0;
+}
+
+static const cf_blob_op *cf_blob_find_op(const cf_blob_call *call, cf_blob_level level)
+{
+    const char *method = call->head ? "GET" : call->http->method;
+    const char *restype = cf_blob_query(call, "restype");
+    const char *comp = cf_blob_query(call, "comp");
+    const char *blob_type = cf_blob_header(call, "x-ms-blob-type");
+    bool copy = cf_blob_header(call, "x-ms-copy-source") != NULL;
+    for (size_t i = 0; i < sizeof cf_blob_ops / sizeof cf_blob_ops[0]; i++) {
+        const cf_blob_op *op = &cf_blob_ops[i];
+        if (op->level != level || strcmp(op->method, method) != 0 ||
+            !cf_str_eq_opt(op->restype, restype) || !cf_str_eq_opt(op->comp, comp))
+            continue;
+        if (level == CF_LEVEL_BLOB && strcmp(method, "PUT") == 0 && !comp) {
+            if (op->copy != copy)
+                continue;
+            if (!op->copy && (!blob_type || strcmp(op->blob_type, blob_type) != 0))
+                continue;
+        }
+        return op;
+    }
+    return NULL;
+}
+
+/* Splits the raw target: /<account>[/<container>[/<blob...>]][?query].
+ * Names are decoded once from the bytes as sent (the SDKs encode '+' as
+ * %2B; a literal '+' in a path is a plus). */
+static bool cf_blob_parse_target(cf_blob_call *call, cf_blob_level *level)
+{
+    const char *raw = call->http->raw_path;
+    const char *q = strchr(raw, '?');
+    size_t path_len = q ? (size_t)(q - raw) : strlen(raw);
+    call->query = q ? q + 1 : "";
+    if (path_len == 0 || raw[0] != '/' || path_len > CF_STORAGE_MAX_PATH)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidUri", "The request URI is invalid.");
+    const char *p = raw + 1, *end = raw + path_len;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    size_t alen = slash ? (size_t)(slash - p) : (size_t)(end - p);
+    if (alen == 0 || alen > CF_BLOB_ACCOUNT_MAX)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidUri",
+                            "The request URI does not name a storage account.");
+    memcpy(call->account, p, alen);
+    call->account[alen] = 0;
+    *level = CF_LEVEL_SERVICE;
+    if (!slash || slash + 1 == end)
+        return true;
+    p = slash + 1;
+    slash = memchr(p, '/', (size_t)(end - p));
+    size_t clen = slash ? (size_t)(slash - p) : (size_t)(end - p);
+    if (clen < 3 || clen > CF_BLOB_CONTAINER_MAX)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "OutOfRangeInput",
+                            "The specified resource name length is not within the permissible "
+                            "limits.");
+    memcpy(call->container, p, clen);
+    call->container[clen] = 0;
+    if (!cf_blob_container_name_valid(call->container) &&
+        strcmp(call->container, "$root") != 0)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidResourceName",
+                            "The specifed resource name contains invalid characters.");
+    *level = CF_LEVEL_CONTAINER;
+    if (!slash || slash + 1 == end)
+        return true;
+    cf_buf name;
+    cf_buf_init(&name, CF_BLOB_NAME_MAX + 1);
+    bool ok = cf_percent_decode(cf_slice_of(slash + 1, (size_t)(end - slash - 1)), false, &name) &&
+              cf_buf_terminate(&name);
+    if (!ok || !cf_blob_name_valid((const char *)name.data)) {
+        cf_buf_free(&name);
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidResourceName",
+                            "The specifed resource name contains invalid characters.");
+    }
+    call->blob = strdup((const char *)name.data);
+    cf_buf_free(&name);
+    CF_ENSURE_ALLOC(call->blob);
+    *level = CF_LEVEL_BLOB;
+    return true;
+}
+
+/* x-ms-version: answered back as sent when we know it; a version newer
+ * than ours is refused as Azure refuses unknown ones. */
+static bool cf_blob_check_version(cf_blob_call *call)
+{
+    const char *v = cf_blob_header(call, "x-ms-version");
+    snprintf(call->version, sizeof call->version, "%s", CF_BLOB_VERSION_DEFAULT);
+    if (!v)
+        return true;
+    bool shape = strlen(v) == 10 && v[4] == '-' && v[7] == '-';
+    for (size_t i = 0; shape && i < 10; i++)
+        if (i != 4 && i != 7 && (v[i] < '0' || v[i] > '9'))
+            shape = false;
+    if (!shape || strcmp(v, "2009-09-19") < 0 || strcmp(v, CF_BLOB_VERSION_MAX) > 0)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "The value for one of the HTTP headers is not in the correct format.");
+    snprintf(call->version, sizeof call->version, "%s", v);
+    return true;
+}
+
+static bool cf_blob_route(cf_blob_call *call)
+{
+    cf_blob_level level = CF_LEVEL_SERVICE;
+    CF_GUARD(cf_blob_check_version(call));
+    CF_GUARD(cf_blob_parse_target(call, &level));
+    if (!call->http->tls && cf_blob_https_only(call->svc, call->account))
+        return cf_blob_fail(CF_ERR_FORBIDDEN, "AccountRequiresHttps",
+                            "The account being accessed does not support http.");
+    call->op = cf_blob_find_op(call, level);
+    if (!call->op) {
+        const char *comp = cf_blob_query(call, "comp");
+        if (comp || cf_blob_query(call, "restype"))
+            return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
+                                "Value for one of the query parameters specified in the request "
+                                "URI is invalid.");
+        if (level == CF_LEVEL_BLOB && strcmp(call->http->method, "PUT") == 0)
+            return cf_blob_fail(CF_ERR_BAD_INPUT,
+                                cf_blob_header(call, "x-ms-blob-type") ? "InvalidHeaderValue"
+                                                                       : "MissingRequiredHeader",
+                                "An HTTP header that's mandatory for this request is not "
+                                "specified or not supported: x-ms-blob-type.");
+        return cf_blob_fail(CF_ERR_UNSUPPORTED, "UnsupportedHttpVerb",
+                            "The resource doesn't support the specified HTTP verb.");
+    }
+    CF_GUARD(cf_blob_parse_conditions(call));
+    return cf_blob_authorize(call);
+}
+
+static cf_blob_call *cf_blob_call_new(cf_blob_service *svc, cf_http_request *req)
+{
+    cf_blob_call *call = calloc(1, sizeof *call);
+    if (!call)
+        return NULL;
+    call->svc = svc;
+    call->http = req;
+    call->head = strcmp(req->method, "HEAD") == 0;
+    call->now = (int64_t)time(NULL);
+    req->user = call;
+    return call;
+}
+
+cf_http_begin_result cf_blob_begin(void *ctx, cf_http_request *req, cf_http_response *resp)
+{
+    cf_blob_service *svc = ctx;
+    cf_blob_call *call = cf_blob_call_new(svc, req);
+    if (!call) {
+        resp->status = 503;
+        return CF_HTTP_RESPOND;
+    }
+    call->resp = resp;
+    bool admin = strncmp(req->raw_path, "/.coffer/", 9) == 0;
+    if (admin) {
+        call->query = "";
+        return CF_HTTP_BUFFER;
+    }
+    if (!cf_blob_route(call)) {
+        cf_blob_reply_error(call);
+        return CF_HTTP_RESPOND;
+    }
+    if (call->op->streamed) {
+        if (!cf_blob_upload_begin(call)) {
+            cf_blob_reply_error(call);
+            return CF_HTTP_RESPOND;
+        }
+        return CF_HTTP_STREAM;
+    }
+    return CF_HTTP_BUFFER;
+}
+
+void cf_blob_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
+{
+    (void)ctx;
+    cf_blob_call *call = req->user;
+    if (!call) {
+        resp->status = 500;
+        return;
+    }
+    call->resp = resp;
+    call->now = (int64_t)time(NULL);
+    if (strncmp(req->raw_path, "/.coffer/", 9) == 0) {
+        cf_blob_admin(call);
+        return;
+    }
+    call->op->run(call);
+}
+
+void cf_blob_request_done(void *ctx, cf_http_request *req)
+{
+    (void)ctx;
+    cf_blob_call *call = req->user;
+    if (!call)
+        return;
+    cf_blob_upload_free(call);
+    free(call->blob);
+    free(call);
+    req->user = NULL;
+}
