@@ -10,7 +10,9 @@
  *   --blob-dir DIR                DIR/bootstrap.json, member connection_string
  *   COFFER_BLOB_DIR               the same
  * and the CA file the first of --ca-file (or the vault commands' --ca-cert),
- * COFFER_CA_CERT, and the bootstrap's ca_cert.  The string holds
+ * COFFER_CA_CERT, and the bootstrap's ca_cert when the connection string
+ * came from that bootstrap (a blob directory is not read otherwise, so a
+ * stale COFFER_BLOB_DIR does not get in the way of an explicit string).  The string holds
  * "Key=Value" pairs separated by ';' with keys case-insensitive, as the
  * Azure SDKs read it: AccountName, AccountKey (base64), BlobEndpoint,
  * DefaultEndpointsProtocol and EndpointSuffix (for the
@@ -139,9 +141,6 @@ static bool cf_conn_string(cf_cli *cli, cf_blob_boot *boot, cf_buf *out)
     ok = ok && cf_buf_append_str(out, v) && cf_buf_terminate(out);
     if (flag)
         cf_memzero(flag, strlen(flag));
-    /* The CA may come from the bootstrap even when the string did not. */
-    if (ok && boot->dir[0] && !boot->doc)
-        ok = cf_boot_load(boot);
     return ok;
 }
 
@@ -788,7 +787,7 @@ bool cf_blob_call(cf_blob_client *c, const cf_blob_req *req, cf_blob_resp *resp)
                 CF_RAISE(CF_ERR_IO, "reading the upload failed");
             return false;
         }
-        cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "cannot reach %s: %s", c->origin,
+        cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "request to %s failed: %s", c->origin,
                         errbuf[0] ? errbuf : curl_easy_strerror(rc));
         return false;
     }
