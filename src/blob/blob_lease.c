@@ -112,8 +112,7 @@ static bool bs_check_lease(const cf_blob_cond *cond, const bs_target *t, bs_op o
     return true;
 }
 
-bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op, bool container,
-                      int64_t now)
+bool cf_bs_check_cond_dates(const cf_blob_cond *cond, const bs_target *t, bs_op op)
 {
     if (!cond)
         return true;
@@ -135,6 +134,13 @@ bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op, bo
     if (t->exists && cond->if_modified_since)
         CF_ENSURE_REASON(t->last_modified > cond->if_modified_since, CF_ERR_CONFLICT, unmodified,
                          "not modified since the If-Modified-Since time");
+    return true;
+}
+
+bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op, bool container,
+                      int64_t now)
+{
+    CF_GUARD(cf_bs_check_cond_dates(cond, t, op));
     return bs_check_lease(cond, t, op, container, now);
 }
 

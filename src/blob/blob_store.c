@@ -291,9 +291,12 @@ bool cf_bs_json_text(json_t *j, char **out)
     CF_ENSURE(!j || json_is_object(j), CF_ERR_BAD_INPUT, "metadata must be an object");
     *out = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (!*out) {
-        *out = malloc(3);
+        /* From jansson's allocator too: every such text is freed with
+         * cf_json_free_text, which uses it (the wiping one in servers). */
+        json_t *empty = json_object();
+        *out = empty ? json_dumps(empty, JSON_COMPACT) : NULL;
+        json_decref(empty);
         CF_ENSURE_ALLOC(*out);
-        memcpy(*out, "{}", 3);
     }
     return true;
 }

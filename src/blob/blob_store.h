@@ -499,6 +499,9 @@ typedef struct {
 CF_MUST_USE bool cf_blob_append_begin(cf_blob_store *s, const char *account, const char *container,
                                       const char *name, const cf_blob_cond *cond,
                                       const cf_blob_append_cond *ac, cf_blob_writer **out);
+/* Put Blob: replaces the content properties given at begin (e.g. with the
+ * body's MD5, known only at the end); before commit. */
+CF_MUST_USE bool cf_blob_writer_set_props(cf_blob_writer *w, json_t *props);
 CF_MUST_USE bool cf_blob_writer_write(cf_blob_writer *w, cf_slice data) CF_NONNULL;
 /* out (may be NULL): the blob's new ETag / Last-Modified (Put Blob, Append
  * Block: also append_offset, committed_blocks). */

@@ -162,6 +162,8 @@ void cf_bs_column_lease(sqlite3_stmt *st, int col, bs_lease *out);
  * on a blob (`container` false) or container.  Raises the Azure reason. */
 bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op, bool container,
                       int64_t now);
+/* The ETag and date conditions alone (no lease check). */
+bool cf_bs_check_cond_dates(const cf_blob_cond *cond, const bs_target *t, bs_op op);
 /* Applies a lease request to `l` (in place) at `now`; fills `out`. */
 bool cf_bs_lease_apply(bs_lease *l, const cf_lease_req *req, int64_t now, cf_lease_result *out);
 

@@ -145,13 +145,11 @@ static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_sc
     bs_target t;
     cf_blob_type type = CF_BLOB_BLOCK;
     CF_GUARD(cf_bs_blob_target(s, w->account, w->container, w->name, etag, &t, &type));
-    cf_blob_cond early = w->cond;
-    early.lease_id = NULL;
     uint64_t size;
     uint32_t blocks;
     switch (w->kind) {
     case BS_W_PUT:
-        CF_GUARD(cf_bs_check_cond(&early, &t, BS_OP_CREATE, false, 0));
+        CF_GUARD(cf_bs_check_cond_dates(&w->cond, &t, BS_OP_CREATE));
         break;
     case BS_W_BLOCK:
         CF_ENSURE_REASON(!t.exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
@@ -163,7 +161,7 @@ static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_sc
         CF_ENSURE_REASON(t.exists, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
         CF_ENSURE_REASON(type == CF_BLOB_APPEND, CF_ERR_CONFLICT, "InvalidBlobType",
                          "Append Block on a block blob");
-        CF_GUARD(cf_bs_check_cond(&early, &t, BS_OP_WRITE, false, 0));
+        CF_GUARD(cf_bs_check_cond_dates(&w->cond, &t, BS_OP_WRITE));
         CF_GUARD(bs_append_limits(s, w, 0, &size, &blocks));
         break;
     }
@@ -254,6 +252,15 @@ bool cf_blob_put_begin(cf_blob_store *s, const char *account, const char *contai
         return false;
     }
     *out = w;
+    return true;
+}
+
+bool cf_blob_writer_set_props(cf_blob_writer *w, json_t *props)
+{
+    char *text = NULL;
+    CF_GUARD(cf_bs_json_text(props, &text));
+    cf_json_free_text(w->props);
+    w->props = text;
     return true;
 }
 
