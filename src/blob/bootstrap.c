@@ -150,7 +150,7 @@ bool cf_blob_write_bootstrap(cf_blob_service *svc)
     json_t *doc = NULL, *accounts = json_array();
     bool ok = accounts && cf_blob_account_entry(svc, CF_BLOB_DEFAULT_ACCOUNT, &doc);
     if (ok)
-        json_array_append(accounts, doc);
+        json_array_append_new(accounts, json_deep_copy(doc));
     for (size_t i = 0; ok && i < svc->n_insecure; i++) {
         json_t *entry = NULL;
         ok = cf_blob_account_entry(svc, svc->insecure[i], &entry);
