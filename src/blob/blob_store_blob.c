@@ -550,7 +550,7 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
                                    "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
                                    " container = ?2 AND name = ?3",
                                    c->account, c->dst_container, c->dst_name, text));
-    free(text);
+    cf_json_free_text(text);
     return ok;
 }
 

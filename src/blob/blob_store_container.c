@@ -409,7 +409,7 @@ bool cf_blob_container_set_acl(cf_blob_store *s, const char *account, const char
     CF_GUARD(bs_acl_text(acl, &text));
     bs_cwrite w = {account, name, cond, now, ""};
     bool ok = BS_LOCKED(s, bs_acl_set_locked(s, &w, text, acl->access));
-    free(text);
+    cf_json_free_text(text);
     if (ok)
         bs_result(out, w.etag, now);
     return ok;

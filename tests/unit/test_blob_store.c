@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "fsutil.h"
 #include <time.h>
+#include "json_secure.h"
 #include "test.h"
 
 #define ACC "acct1"
@@ -583,6 +584,8 @@ static void test_no_plaintext_at_rest(void)
 
 int main(void)
 {
+    /* The servers' allocator: text freed with the wrong free crashes here. */
+    cf_json_use_wiping_alloc();
     CHECK(cf_crypto_init());
     CHECK(cf_random_bytes(service_key, sizeof service_key));
     snprintf(data_dir, sizeof data_dir, "/tmp/coffer-test-blob-%d", (int)getpid());

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "json_secure.h"
 #include "test.h"
 
 #define ACC "acct1"
@@ -861,6 +862,8 @@ static void test_reader(void)
 
 int main(void)
 {
+    /* The servers' allocator: text freed with the wrong free crashes here. */
+    cf_json_use_wiping_alloc();
     CHECK(cf_crypto_init());
     CHECK(cf_random_bytes(service_key, sizeof service_key));
     snprintf(data_dir, sizeof data_dir, "/tmp/coffer-test-blob-api-%d", (int)getpid());
