@@ -121,6 +121,7 @@ static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice
         .max_per_ip = 256,
         .timeout_seconds = 120,
         .connection_memory = 256 * 1024,
+        .cacheable = true,
         .handler = cf_blob_handle,
         .begin = cf_blob_begin,
         .request_done = cf_blob_request_done,

@@ -171,8 +171,8 @@ static struct MHD_Response *cf_http_make_body(cf_http_response *resp)
     return r;
 }
 
-static enum MHD_Result cf_http_send(struct MHD_Connection *conn, cf_http_request *req,
-                                    cf_http_response *resp)
+static enum MHD_Result cf_http_send(const cf_http_server *server, struct MHD_Connection *conn,
+                                    cf_http_request *req, cf_http_response *resp)
 {
     struct MHD_Response *r = cf_http_make_body(resp);
     if (!r)
@@ -186,7 +186,7 @@ static enum MHD_Result cf_http_send(struct MHD_Connection *conn, cf_http_request
                                 resp->content_type ? resp->content_type
                                                    : "application/json; charset=utf-8");
     MHD_add_response_header(r, "x-ms-request-id", req->request_id);
-    if (!cf_http_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+    if (!server->config.cacheable && !cf_http_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (req->tls)
         MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
@@ -218,7 +218,7 @@ static enum MHD_Result cf_http_dispatch(cf_http_server *server, struct MHD_Conne
                                         cf_http_state *st)
 {
     if (st->responded) {
-        enum MHD_Result ret = cf_http_send(conn, &st->req, &st->early);
+        enum MHD_Result ret = cf_http_send(server, conn, &st->req, &st->early);
         cf_http_response_free(&st->early);
         st->responded = false;
         return ret;
@@ -235,7 +235,7 @@ static enum MHD_Result cf_http_dispatch(cf_http_server *server, struct MHD_Conne
         cf_error_clear();
         server->config.handler(server->config.ctx, &st->req, &resp);
     }
-    enum MHD_Result ret = cf_http_send(conn, &st->req, &resp);
+    enum MHD_Result ret = cf_http_send(server, conn, &st->req, &resp);
     cf_http_response_free(&resp);
     return ret;
 }

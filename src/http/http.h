@@ -91,6 +91,8 @@ typedef struct {
     unsigned max_per_ip;     /* connections from one client address */
     unsigned timeout_seconds;/* idle connection timeout */
     size_t connection_memory;/* per-connection read buffer; 0 = 128 KiB */
+    bool cacheable;          /* no default "Cache-Control: no-store" (blob
+                                responses carry the blob's own) */
     cf_http_handler handler;
     void *ctx;
     /* Optional: called once headers are in, before any body, to choose how
