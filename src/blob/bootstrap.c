@@ -113,11 +113,12 @@ static bool cf_blob_ensure_account(cf_blob_service *svc, const char *name)
 static bool cf_blob_account_entry(cf_blob_service *svc, const char *name, json_t **out)
 {
     bool https = cf_blob_https_only(svc, name);
-    const char *base = https || !svc->http_url[0] ? svc->url : svc->http_url;
-    char endpoint[400], k1[128], k2[128], conn[1024];
+    char endpoint[400], http_endpoint[400] = "", k1[128], k2[128], conn[1024];
+    if (!https && svc->http_url[0])
+        snprintf(http_endpoint, sizeof http_endpoint, "%s/%s", svc->http_url, name);
     cf_buf key;
     cf_buf_init_secret(&key, CF_BLOB_ACCOUNT_KEY_LEN);
-    bool ok = snprintf(endpoint, sizeof endpoint, "%s/%s", base, name) < (int)sizeof endpoint &&
+    bool ok = snprintf(endpoint, sizeof endpoint, "%s/%s", svc->url, name) < (int)sizeof endpoint &&
               cf_blob_account_key(svc->store, name, 1, &key) &&
               cf_blob_base64(cf_buf_slice(&key), k1, sizeof k1);
     cf_buf_clear(&key);
@@ -126,13 +127,15 @@ static bool cf_blob_account_entry(cf_blob_service *svc, const char *name, json_t
     cf_buf_free(&key);
     ok = ok && snprintf(conn, sizeof conn,
                         "DefaultEndpointsProtocol=%s;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
-                        strncmp(endpoint, "https:", 6) == 0 ? "https" : "http", name, k1,
+                        "https", name, k1,
                         endpoint) < (int)sizeof conn;
     if (ok) {
         *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "account_name", name, "account_key", k1,
                          "account_key2", k2, "blob_endpoint", endpoint, "connection_string", conn,
                          "https_only", https);
         ok = *out != NULL;
+        if (ok && http_endpoint[0])
+            json_object_set_new(*out, "http_blob_endpoint", json_string(http_endpoint));
     }
     cf_memzero(k1, sizeof k1);
     cf_memzero(k2, sizeof k2);
