@@ -39,6 +39,7 @@
 #define CF_BLOB_SERVER "Coffer-Blob/0.1"
 #define CF_BLOB_DEFAULT_ACCOUNT "coffer"
 #define CF_BLOB_MAX_INSECURE 8
+#define CF_BLOB_MAX_OWNERS 8
 
 typedef struct cf_blob_tokens cf_blob_tokens;
 typedef struct cf_blob_roles cf_blob_roles;
@@ -54,6 +55,8 @@ typedef struct {
     char tenant_id[64];
     char insecure[CF_BLOB_MAX_INSECURE][CF_BLOB_ACCOUNT_MAX + 1];
     size_t n_insecure;
+    char owners[CF_BLOB_MAX_OWNERS][40]; /* --owner: Storage Blob Data Owner at start */
+    size_t n_owners;
     char service_id[40];
     cf_seal *seal;
     uint8_t *service_key;       /* 32 bytes, secret memory */

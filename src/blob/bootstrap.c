@@ -178,6 +178,24 @@ bool cf_blob_write_bootstrap(cf_blob_service *svc)
     return true;
 }
 
+/* --owner: the assignment is named after the principal, so restarts with
+ * the same flag change nothing. */
+static bool cf_blob_grant_owners(cf_blob_service *svc)
+{
+    for (size_t i = 0; i < svc->n_owners; i++) {
+        json_t *out = NULL;
+        json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "properties", "roleDefinitionId",
+                                 "b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "principalId",
+                                 svc->owners[i], "scope", "/");
+        bool ok = body && cf_blob_roles_put(svc->roles, CF_BLOB_DEFAULT_ACCOUNT, svc->owners[i],
+                                            body, &out);
+        json_decref(body);
+        json_decref(out);
+        CF_GUARD(ok);
+    }
+    return true;
+}
+
 bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_key)
 {
     char path[PATH_MAX];
@@ -206,6 +224,7 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     }
     CF_GUARD(cf_blob_path(svc, "roles.json", path, sizeof path));
     CF_GUARD(cf_blob_roles_open(path, &svc->roles));
+    CF_GUARD(cf_blob_grant_owners(svc));
     if (svc->vault_url[0])
         CF_GUARD(cf_blob_tokens_open(svc->vault_url, svc->vault_ca, svc->tenant_id, &svc->tokens));
     cf_local_tls t = {

@@ -32,6 +32,8 @@ static void cf_usage(FILE *out)
             "  --vault-url URL           trust bearer tokens from this coffer-vault\n"
             "  --vault-ca FILE           the CA certificate of that vault\n"
             "  --tenant-id ID            the vault's tenant id\n"
+            "  --owner OBJECT_ID         give this principal Storage Blob Data Owner on the\n"
+            "                            default account (repeatable)\n"
             "  --log-level LEVEL         debug, info, warn or error (default info)\n"
             "  --version\n");
 }
@@ -63,6 +65,7 @@ static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
         {"http-listen", required_argument, 0, 'H'}, {"insecure-account", required_argument, 0, 'I'},
         {"vault-url", required_argument, 0, 'v'},  {"vault-ca", required_argument, 0, 'c'},
         {"tenant-id", required_argument, 0, 't'},  {"log-level", required_argument, 0, 'L'},
+        {"owner", required_argument, 0, 'O'},
         {"version", no_argument, 0, 'V'},          {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -82,6 +85,10 @@ static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
         case 'c': ok = cf_copy_arg(s->vault_ca, sizeof s->vault_ca, optarg); break;
         case 't': ok = cf_copy_arg(s->tenant_id, sizeof s->tenant_id, optarg); break;
         case 'L': ok = cf_set_log_level(optarg); break;
+        case 'O':
+            ok = s->n_owners < CF_BLOB_MAX_OWNERS && strlen(optarg) == 36 &&
+                 cf_copy_arg(s->owners[s->n_owners++], sizeof s->owners[0], optarg);
+            break;
         case 'V': puts("coffer-blob 0.1.0"); exit(0);
         case 'h': cf_usage(stdout); exit(0);
         default: ok = false; break;
