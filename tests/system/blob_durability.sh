@@ -46,9 +46,8 @@ unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 unset AZURE_STORAGE_CONNECTION_STRING COFFER_BLOB_DIR COFFER_CA_CERT COFFER_BOOTSTRAP \
     COFFER_VAULT_URL AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET
-# The server is killed on purpose; its exit status and leak report are not
-# what this test is about (a sanitizer build still aborts on real errors).
-export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0
+# The server is killed on purpose (SIGKILL: no sanitizer report) or stopped
+# with SIGTERM; its exit status is not checked, its log is kept on failure.
 
 T_START=$SECONDS
 PASS=0
@@ -318,7 +317,7 @@ py partial "$PORT" "$CA" "/coffer/box/pbkilled?$SAS" "$TMP/pb.bin" $((8 * MiB)) 
 PY_PID=$!
 for _ in $(seq 1 600); do [ -e "$TMP/ready" ] && break; sleep 0.05; done
 # Let the server write what it received.
-for _ in $(seq 1 40); do [ "$(tmp_files)" -gt 0 ] && break; sleep 0.05; done
+for _ in $(seq 1 200); do [ "$(tmp_files)" -gt 0 ] && break; sleep 0.05; done
 PB_TMP=$(tmp_files)
 kill_server
 wait "$PY_PID" 2>/dev/null || true
