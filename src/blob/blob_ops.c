@@ -121,8 +121,15 @@ static void cf_blob_read_failed(cf_blob_call *call, const cf_blob_info *b, uint6
     }
 }
 
+/* The first bytes are read before the headers go out, so a blob whose
+ * first segment (or extent length) fails its check is a clean 500; later
+ * failures can only cut the connection. */
+#define CF_BLOB_PREFETCH (64u * 1024)
+
 typedef struct {
     cf_blob_reader *reader;
+    uint8_t head[CF_BLOB_PREFETCH];
+    size_t head_len, head_pos;
     char request_id[CF_REQUEST_ID_LEN + 1];
 } cf_blob_stream;
 
@@ -130,6 +137,14 @@ static ssize_t cf_blob_stream_read(void *ctx, uint64_t pos, char *buf, size_t ma
 {
     (void)pos; /* libmicrohttpd reads sequentially */
     cf_blob_stream *st = ctx;
+    if (st->head_pos < st->head_len) {
+        size_t n = st->head_len - st->head_pos;
+        if (n > max)
+            n = max;
+        memcpy(buf, st->head + st->head_pos, n);
+        st->head_pos += n;
+        return (ssize_t)n;
+    }
     size_t got = 0;
     if (!cf_blob_reader_read(st->reader, (uint8_t *)buf, max, &got) || got == 0) {
         cf_log(CF_LOG_ERROR, st->request_id, "blob read failed mid-response: %s (%s)",
@@ -144,6 +159,19 @@ static void cf_blob_stream_free(void *ctx)
     cf_blob_stream *st = ctx;
     cf_blob_reader_free(st->reader);
     free(st);
+}
+
+static bool cf_blob_stream_prefetch(cf_blob_stream *st, uint64_t length)
+{
+    size_t want = length < CF_BLOB_PREFETCH ? (size_t)length : CF_BLOB_PREFETCH;
+    while (st->head_len < want) {
+        size_t got = 0;
+        CF_GUARD(cf_blob_reader_read(st->reader, st->head + st->head_len, want - st->head_len,
+                                     &got));
+        CF_ENSURE(got > 0, CF_ERR_DECRYPT, "the blob is shorter than its metadata says");
+        st->head_len += got;
+    }
+    return true;
 }
 
 /* x-ms-range-get-content-md5: the range (<= 4 MiB) is read whole first so
@@ -199,10 +227,10 @@ void cf_blob_op_get_blob(cf_blob_call *call)
         cf_blob_reply_error(call);
         return;
     }
-    cf_blob_reply_ok(call, ranged ? 206 : 200);
-    call->resp->content_type = NULL;
     if (range_md5 && !call->head) {
         cf_blob_reader_free(r);
+        cf_blob_reply_ok(call, 206);
+        call->resp->content_type = NULL;
         return;
     }
     cf_blob_stream *st = calloc(1, sizeof *st);
@@ -214,6 +242,13 @@ void cf_blob_op_get_blob(cf_blob_call *call)
     }
     st->reader = r;
     memcpy(st->request_id, call->http->request_id, sizeof st->request_id);
+    if (!call->head && !cf_blob_stream_prefetch(st, length)) {
+        cf_blob_stream_free(st);
+        cf_blob_reply_error(call);
+        return;
+    }
+    cf_blob_reply_ok(call, ranged ? 206 : 200);
+    call->resp->content_type = NULL;
     call->resp->stream.reader = cf_blob_stream_read;
     call->resp->stream.free = cf_blob_stream_free;
     call->resp->stream.ctx = st;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "blob_service.h"
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
     if (!cf_parse_args(argc, argv, &svc))
         return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    umask(077); /* every file in the data directory is the service's alone */
     cf_json_use_wiping_alloc();
     sigset_t stop;
     sigemptyset(&stop);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "json_secure.h"
 #include "log.h"
@@ -119,6 +120,7 @@ int main(int argc, char **argv)
     if (!cf_parse_args(argc, argv, &vault))
         return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    umask(077); /* every file in the data directory is the service's alone */
     cf_json_use_wiping_alloc();
 
     /* Signals are taken synchronously by the main thread only. */
