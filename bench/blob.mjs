@@ -139,41 +139,64 @@ async function closedLoop(op) {
   return count / s;
 }
 
+// CPU seconds the server process has used so far (all threads), from /proc.
+function serverCpu(target) {
+  const f = fs.readFileSync(`/proc/${target.child.pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
+}
+
 async function measure(target, big) {
   const b = target.bootstrap;
+  const cpu = {};
   const svc = new BlobServiceClient(b.blob_endpoint, new StorageSharedKeyCredential(b.account_name, b.account_key));
   const c = svc.getContainerClient(`bench-${Date.now().toString(36)}`);
   await c.create();
   const digest = crypto.createHash("sha256").update(big).digest("hex");
   let up = 0;
   let down = 0;
+  let cpuUp = 0, cpuDown = 0;
   for (let rep = 0; rep < REPS; rep++) {
     const bb = c.getBlockBlobClient(`big-${rep}.bin`);
     let t0 = process.hrtime.bigint();
+    let c0 = serverCpu(target);
     await bb.uploadData(big);
     up = Math.max(up, BIG / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
+    cpuUp += serverCpu(target) - c0;
     t0 = process.hrtime.bigint();
+    c0 = serverCpu(target);
     const got = await bb.downloadToBuffer();
     down = Math.max(down, BIG / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
+    cpuDown += serverCpu(target) - c0;
     if (crypto.createHash("sha256").update(got).digest("hex") !== digest) throw new Error(`${target.name}: download differs`);
     await bb.delete();
   }
   console.error(`  ${target.name}: upload ${up.toFixed(0)} MB/s, download ${down.toFixed(0)} MB/s`);
 
+  // Server CPU per MB moved (ms/MB), over all repetitions.
+  cpu.upload_ms_per_mb = (cpuUp * 1000) / ((BIG / 1e6) * REPS);
+  cpu.download_ms_per_mb = (cpuDown * 1000) / ((BIG / 1e6) * REPS);
   const small = crypto.randomBytes(1024);
   const names = new Array(CONC).fill(0);
+  let ops = 0;
+  let c0 = serverCpu(target);
   const put = await closedLoop(async (w, n) => {
     await c.getBlockBlobClient(`s/${w}/${n}`).upload(small, small.length);
     names[w] = n + 1;
+    ops++;
   });
+  cpu.put_ms_per_op = ((serverCpu(target) - c0) * 1000) / ops;
   console.error(`  ${target.name}: 1 KiB put ${put.toFixed(0)}/s`);
+  ops = 0;
+  c0 = serverCpu(target);
   const get = await closedLoop(async (w, n) => {
     const r = await c.getBlobClient(`s/${w}/${n % Math.max(1, names[w])}`).download();
     for await (const _ of r.readableStreamBody) { /* drain */ }
+    ops++;
   });
+  cpu.get_ms_per_op = ((serverCpu(target) - c0) * 1000) / ops;
   console.error(`  ${target.name}: 1 KiB get ${get.toFixed(0)}/s`);
   await c.delete().catch(() => {});
-  return { upload_mb_s: up, download_mb_s: down, put_ops_s: put, get_ops_s: get };
+  return { upload_mb_s: up, download_mb_s: down, put_ops_s: put, get_ops_s: get, server_cpu: cpu };
 }
 
 function gcmSpeed(multi) {
@@ -234,6 +257,19 @@ const rows = [
 console.log(`\n| measure | ${coffer?.name ?? "coffer-blob (not built)"} | ${azurite.name} | coffer / Azurite |`);
 console.log("|---|---:|---:|---:|");
 for (const [m, c, a, u] of rows) console.log(`| ${m} | ${fmt(c, u)} | ${fmt(a, u)} | ${ratio(c, a)} |`);
+// The same work, counted as the server's own CPU time: what the server
+// costs per unit, free of the client's share of the two cores.
+const CC = C.server_cpu ?? {}, AC = A.server_cpu ?? {};
+const cpuRows = [
+  [`${MIB} MiB upload, server CPU ms per MB`, CC.upload_ms_per_mb, AC.upload_ms_per_mb],
+  [`${MIB} MiB download, server CPU ms per MB`, CC.download_ms_per_mb, AC.download_ms_per_mb],
+  ["1 KiB put, server CPU ms per op", CC.put_ms_per_op, AC.put_ms_per_op],
+  ["1 KiB get, server CPU ms per op", CC.get_ms_per_op, AC.get_ms_per_op],
+];
+const fmt3 = (v) => (v === undefined || Number.isNaN(v) ? "—" : v.toFixed(3));
+console.log(`\n| server cost | coffer-blob | Azurite | Azurite / coffer (times cheaper) |`);
+console.log("|---|---:|---:|---:|");
+for (const [m, c, a] of cpuRows) console.log(`| ${m} | ${fmt3(c)} | ${fmt3(a)} | ${ratio(a, c)} |`);
 console.log(`\nCeiling: AES-256-GCM, 64 KiB buffers: openssl speed ${fmt(gcm1, " MB/s")} (1 process), ${fmt(gcm2, " MB/s")} (2 processes); node crypto ${fmt(gcmNode, " MB/s")} (1 thread).`);
 console.log(`Client: @azure/storage-blob ${JSON.parse(fs.readFileSync(require.resolve("@azure/storage-blob/package.json"), "utf8")).version}, Shared Key, one node ${process.version} process, keep-alive; ${os.cpus().length} cores shared by client and server; load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
 console.log(`\n${JSON.stringify({ date: new Date().toISOString(), mib: MIB, concurrency: CONC, seconds: SECONDS, ...results, aes_gcm_openssl_mb_s: { 1: gcm1, 2: gcm2 }, aes_gcm_node_mb_s: gcmNode })}`);
