@@ -34,6 +34,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONC = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const MIB = Number(process.env.BENCH_MIB ?? 256);
 const REPS = Number(process.env.BENCH_REPS ?? 2);
+// Azurite keeps blobs on disk by default, as coffer-blob does (like for
+// like); BENCH_AZURITE=memory runs it with --inMemoryPersistence instead.
+const AZURITE_MODE = process.env.BENCH_AZURITE === "memory" ? "memory" : "disk";
 const BIN = path.resolve(ROOT, process.env.COFFER_BIN ?? "build/bin");
 const BIG = MIB * 1024 * 1024;
 
@@ -85,7 +88,8 @@ async function startAzurite() {
   const log = fs.openSync(logFile, "a");
   const main = require.resolve("azurite/dist/src/blob/main.js");
   const child = spawn(process.execPath, [main, "--blobHost", "127.0.0.1", "--blobPort", String(port),
-    "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--loose", "--silent",
+    ...(AZURITE_MODE === "memory" ? ["--inMemoryPersistence"] : ["--location", path.join(dir, "data")]),
+    "--disableTelemetry", "--skipApiVersionCheck", "--loose", "--silent",
     "--cert", t.cert, "--key", t.key],
   { stdio: ["ignore", log, log], env: { ...process.env, AZURITE_ACCOUNTS: azuriteAccounts(bootstrap) } });
   children.push(child);
@@ -93,7 +97,8 @@ async function startAzurite() {
   await waitReady(child, async () => [401, 403].includes(await status(`${bootstrap.blob_endpoint}?comp=list`, ca)), "Azurite", logFile);
   trust(t.ca);
   const version = JSON.parse(fs.readFileSync(require.resolve("azurite/package.json"), "utf8")).version;
-  return { name: `Azurite ${version} (HTTPS, in memory, plaintext)`, bootstrap, child };
+  const where = AZURITE_MODE === "memory" ? "in memory" : "on disk";
+  return { name: `Azurite ${version} (HTTPS, ${where}, plaintext)`, bootstrap, child };
 }
 
 async function startCoffer() {
