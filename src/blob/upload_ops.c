@@ -2,8 +2,9 @@
  * Uploads: Put Blob, Put Block and Append Block stream their bodies straight
  * into an encrypting extent writer as they arrive (begin hook -> sink ->
  * finish), so neither memory nor plaintext on disk grows with the body.
- * Content-MD5 / x-ms-content-crc64 are computed on the way and checked
- * before the commit: a mismatch leaves nothing behind.  Put Blob stores the
+ * Content-MD5 / x-ms-content-crc64 are computed on the way (MD5 of a long
+ * body on a second thread: it is the slowest step) and checked before the
+ * commit: a mismatch leaves nothing behind.  Put Blob stores the
  * body's MD5 as the blob's Content-MD5 unless the client set one.
  *
  * Also here, because they build or read block lists: Put Block List, Get
@@ -17,11 +18,15 @@
 #include "crc64.h"
 #include "crypto.h"
 #include "encoding.h"
+#include "hash_pipe.h"
 #include "secmem.h"
+
+/* Bodies at least this long hash their MD5 on a second thread. */
+#define CF_UPLOAD_MD5_THREAD_MIN (1u << 20)
 
 struct cf_blob_upload {
     cf_blob_writer *writer;
-    cf_hasher *md5;
+    cf_hash_pipe *md5;
     uint64_t crc;
     bool want_md5, want_crc, store_md5;
     uint8_t expect_md5[16];
@@ -93,7 +98,7 @@ static bool cf_upload_sink(void *ctx, const uint8_t *data, size_t len)
     if (u->failed)
         return false;
     cf_slice chunk = cf_slice_of(data, len);
-    bool ok = (!u->md5 || cf_hasher_update(u->md5, chunk)) &&
+    bool ok = (!u->md5 || cf_hash_pipe_update(u->md5, chunk)) &&
               cf_blob_writer_write(u->writer, chunk);
     if (u->want_crc)
         u->crc = cf_crc64_update(u->crc, chunk);
@@ -153,7 +158,7 @@ bool cf_blob_upload_begin(cf_blob_call *call)
     CF_GUARD(cf_upload_checksums(call, u));
     CF_GUARD(cf_upload_open_writer(call, u));
     if (u->want_md5 || u->store_md5)
-        CF_GUARD(cf_hasher_new(CF_HASH_MD5, &u->md5));
+        CF_GUARD(cf_hash_pipe_new(CF_HASH_MD5, u->declared >= CF_UPLOAD_MD5_THREAD_MIN, &u->md5));
     call->http->body_sink = cf_upload_sink;
     call->http->body_ctx = u;
     return true;
@@ -165,7 +170,7 @@ void cf_blob_upload_free(cf_blob_call *call)
     if (!u)
         return;
     cf_blob_writer_free(u->writer); /* removes an uncommitted temp file */
-    cf_hasher_free(u->md5);
+    cf_hash_pipe_free(u->md5);
     json_decref(u->props);
     json_decref(u->metadata);
     free(u);
@@ -183,7 +188,7 @@ static bool cf_upload_verify(cf_blob_call *call, struct cf_blob_upload *u, uint8
     if (call->http->body_received != u->declared)
         return cf_blob_fail(CF_ERR_BAD_INPUT, "IncompleteBody", "The request body is incomplete.");
     if (u->md5) {
-        CF_GUARD(cf_hasher_final(u->md5, md5));
+        CF_GUARD(cf_hash_pipe_final(u->md5, md5));
         CF_GUARD(cf_blob_base64(cf_slice_of(md5, 16), md5_b64, 32));
     }
     if (u->want_md5 && !cf_memeq_ct(md5, u->expect_md5, 16))
