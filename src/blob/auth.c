@@ -327,10 +327,16 @@ bool cf_blob_authorize(cf_blob_call *call)
         return cf_auth_failed("The Authorization header is too long.");
     if (authz && strncmp(authz, "Bearer ", 7) == 0)
         return cf_verify_bearer(call, authz + 7);
-    if (authz)
+    /* The credential kind presented, for the audit line even on failure;
+     * nothing reads call->auth before the request is authorized. */
+    if (authz) {
+        call->auth = CF_AUTH_KEY;
         return cf_blob_verify_shared_key(call, authz);
-    if (sas)
+    }
+    if (sas) {
+        call->auth = CF_AUTH_SAS;
         return cf_verify_sas(call, call->query);
+    }
     if (cf_anonymous_allowed(call))
         return true;
     return cf_blob_fail(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",

@@ -19,6 +19,9 @@
  *                  Put/Get Block List, Create Append Blob
  *   headers.c      request header parsing shared by the handlers
  *
+ * Every request ends with one hash-chained audit line (DIR/audit.log, the
+ * vault's format: docs/audit.md); writes are on disk before the reply.
+ *
  * Handlers are thin: parse, call the store (src/blob/blob_store.h), render.
  */
 #ifndef CF_BLOB_SERVICE_H
@@ -63,6 +66,7 @@ typedef struct {
     cf_blob_store *store;
     cf_blob_tokens *tokens;
     cf_blob_roles *roles;
+    struct cf_audit *audit;     /* DIR/audit.log */
     pthread_mutex_t bootstrap_lock;
 } cf_blob_service;
 
@@ -127,6 +131,7 @@ struct cf_blob_call {
     cf_auth_kind auth;
     char principal[40];  /* CF_AUTH_BEARER: object id */
     cf_blob_cond cond;
+    bool audited;
     /* Streamed uploads (upload_ops.c). */
     struct cf_blob_upload *upload;
 };

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit_writer.h"
 #include "blob_service.h"
 #include "crypto.h"
 #include "fsutil.h"
@@ -222,6 +223,8 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
         cf_log(CF_LOG_WARN, NULL, "account %s accepts plain HTTP (--insecure-account): "
                "development only", svc->insecure[i]);
     }
+    CF_GUARD(cf_blob_path(svc, "audit.log", path, sizeof path));
+    CF_GUARD(cf_audit_open_logged(path, &svc->audit));
     CF_GUARD(cf_blob_path(svc, "roles.json", path, sizeof path));
     CF_GUARD(cf_blob_roles_open(path, &svc->roles));
     CF_GUARD(cf_blob_grant_owners(svc));
@@ -242,6 +245,8 @@ void cf_blob_service_close(cf_blob_service *svc)
 {
     cf_blob_tokens_close(svc->tokens);
     cf_blob_roles_close(svc->roles);
+    cf_audit_close_logged(svc->audit);
+    svc->audit = NULL;
     cf_blob_store_close(svc->store);
     cf_secret_free(svc->service_key, CF_SERVICE_KEY_LEN);
     cf_seal_destroy(svc->seal);

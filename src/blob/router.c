@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "audit_writer.h"
 #include "blob_service.h"
 #include "encoding.h"
 #include "log.h"
@@ -208,6 +209,46 @@ static bool cf_blob_route(cf_blob_call *call)
     return cf_blob_authorize(call);
 }
 
+/* One audit line per request: who (principal or credential kind), from
+ * where, what, on which object, and how it ended.  Never bodies, keys,
+ * signatures or query strings.  State changes are on disk before the reply
+ * leaves (group commit); a failed append turns the reply into a 500. */
+static void cf_blob_audit(cf_blob_call *call, unsigned status, bool reply_pending)
+{
+    static const char *const who[] = {"anonymous", "account-key", "sas", NULL};
+    const char *principal = call->auth == CF_AUTH_BEARER ? call->principal : who[call->auth];
+    char object[CF_BLOB_ACCOUNT_MAX + CF_BLOB_CONTAINER_MAX + CF_BLOB_NAME_MAX + 8];
+    if (call->op)
+        snprintf(object, sizeof object, "/%s%s%s%s%s", call->account,
+                 call->container[0] ? "/" : "", call->container, call->blob ? "/" : "",
+                 call->blob ? call->blob : "");
+    else /* the admin API: its path says what */
+        snprintf(object, sizeof object, "%s", call->http->path);
+    cf_audit_event ev = {
+        .request_id = call->http->request_id,
+        .principal = principal,
+        .client = call->http->client_addr,
+        .operation = call->op ? call->op->name : call->http->method,
+        .object = object,
+        .result = status == 0     ? "aborted"
+                  : status < 400 ? "success"
+                  : status == 401 || status == 403 ? "denied"
+                                                    : "failure",
+        .status = status,
+    };
+    bool durable = reply_pending && status < 400 && strcmp(call->http->method, "GET") != 0 &&
+                   strcmp(call->http->method, "HEAD") != 0;
+    call->audited = true;
+    if (!cf_audit_append(call->svc->audit, &ev, durable)) {
+        cf_log(CF_LOG_ERROR, call->http->request_id, "audit log append failed: %s",
+               cf_error_detail());
+        if (reply_pending) {
+            CF_RAISE(CF_ERR_IO, "audit log unavailable");
+            cf_blob_reply_error(call);
+        }
+    }
+}
+
 static cf_blob_call *cf_blob_call_new(cf_blob_service *svc, cf_http_request *req)
 {
     cf_blob_call *call = calloc(1, sizeof *call);
@@ -237,11 +278,13 @@ cf_http_begin_result cf_blob_begin(void *ctx, cf_http_request *req, cf_http_resp
     }
     if (!cf_blob_route(call)) {
         cf_blob_reply_error(call);
+        cf_blob_audit(call, resp->status, true);
         return CF_HTTP_RESPOND;
     }
     if (call->op->streamed) {
         if (!cf_blob_upload_begin(call)) {
             cf_blob_reply_error(call);
+            cf_blob_audit(call, resp->status, true);
             return CF_HTTP_RESPOND;
         }
         return CF_HTTP_STREAM;
@@ -259,11 +302,11 @@ void cf_blob_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
     }
     call->resp = resp;
     call->now = (int64_t)time(NULL);
-    if (strncmp(req->raw_path, "/.coffer/", 9) == 0) {
+    if (strncmp(req->raw_path, "/.coffer/", 9) == 0)
         cf_blob_admin(call);
-        return;
-    }
-    call->op->run(call);
+    else
+        call->op->run(call);
+    cf_blob_audit(call, resp->status, true);
 }
 
 void cf_blob_request_done(void *ctx, cf_http_request *req)
@@ -272,6 +315,8 @@ void cf_blob_request_done(void *ctx, cf_http_request *req)
     cf_blob_call *call = req->user;
     if (!call)
         return;
+    if (!call->audited) /* the client went away before the reply */
+        cf_blob_audit(call, 0, false);
     cf_blob_upload_free(call);
     free(call->blob);
     free(call);

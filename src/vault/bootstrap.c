@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "audit.h"
+#include "audit_writer.h"
 #include "envelope.h"
 #include "fsutil.h"
 #include "ids.h"
@@ -213,15 +213,8 @@ static bool cf_vault_identity_ids(cf_vault *vault, bool *fresh)
 static bool cf_open_audit(cf_vault *vault)
 {
     char path[PATH_MAX];
-    cf_audit_open_info info;
     CF_GUARD(cf_path(path, sizeof path, vault, "audit.log"));
-    CF_GUARD(cf_audit_open(path, &vault->audit, &info));
-    if (info.truncated)
-        cf_log(CF_LOG_WARN, NULL, "audit log: cut off %llu bytes of a torn last line",
-               info.truncated);
-    cf_log(CF_LOG_INFO, NULL, "audit log %s: %llu lines, head %s", path,
-           (unsigned long long)info.seq, info.head);
-    return true;
+    return cf_audit_open_logged(path, &vault->audit);
 }
 
 bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
@@ -260,15 +253,8 @@ bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
 
 void cf_vault_close(cf_vault *vault)
 {
-    if (vault->audit) {
-        uint64_t seq;
-        char head[65];
-        cf_audit_head(vault->audit, &seq, head);
-        cf_log(CF_LOG_INFO, NULL, "audit log closed: %llu lines, head %s",
-               (unsigned long long)seq, head);
-        cf_audit_close(vault->audit);
-        vault->audit = NULL;
-    }
+    cf_audit_close_logged(vault->audit);
+    vault->audit = NULL;
     cf_pkey_free(vault->token_key);
     cf_secret_free(vault->data_key, CF_DATA_KEY_LEN);
     cf_store_close(vault->store);

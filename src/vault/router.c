@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "audit.h"
+#include "audit_writer.h"
 #include "log.h"
 #include "rbac.h"
 #include "vault.h"

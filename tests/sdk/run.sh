@@ -249,15 +249,16 @@ if [ "$blob_suite" = 1 ]; then
   set -e
   vault_pid=""
 fi
-# After the suite, the audit log of the suite's vault must still verify
+# After the suite, the audit logs of the suite's servers must still verify
 # (the suite stops its servers; a log cut by SIGKILL is mended by the next
-# start, so only the main data dir, whose last stop is clean, is checked).
-if [ "$rc" -eq 0 ] && [ -f "$dir/audit.log" ]; then
-  if "$(dirname "$vault_bin")/coffer" audit verify "$dir/audit.log"; then
-    echo "run.sh: audit log verified"
+# start, so only the main data dirs, whose last stop is clean, are checked).
+for log in "$dir/audit.log" "$blob_dir/audit.log"; do
+  [ "$rc" -eq 0 ] && [ -f "$log" ] || continue
+  if "$(dirname "$vault_bin")/coffer" audit verify "$log"; then
+    echo "run.sh: audit log $log verified"
   else
-    echo "run.sh: the audit log of $dir does not verify" >&2
+    echo "run.sh: the audit log $log does not verify" >&2
     rc=1
   fi
-fi
+done
 exit "$rc"

@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "audit.h"
+#include "audit_writer.h"
 #include "crypto.h"
 #include "fsutil.h"
 #include "test.h"

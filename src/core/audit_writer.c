@@ -13,7 +13,7 @@
  * and one of them leads the next round.  So each fdatasync covers every
  * line written before it started, and at most one runs at a time.
  */
-#include "audit.h"
+#include "audit_writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "log.h"
 
 struct cf_audit {
     pthread_mutex_t mu;
@@ -275,4 +276,28 @@ void cf_audit_close(cf_audit *a)
         (void)fdatasync(a->fd); /* best effort: close has no one to report to */
     pthread_mutex_unlock(&a->mu);
     cf_audit_free(a);
+}
+
+bool cf_audit_open_logged(const char *path, cf_audit **out)
+{
+    cf_audit_open_info info;
+    CF_GUARD(cf_audit_open(path, out, &info));
+    if (info.truncated)
+        cf_log(CF_LOG_WARN, NULL, "audit log: cut off %llu bytes of a torn last line",
+               info.truncated);
+    cf_log(CF_LOG_INFO, NULL, "audit log %s: %llu lines, head %s", path,
+           (unsigned long long)info.seq, info.head);
+    return true;
+}
+
+void cf_audit_close_logged(cf_audit *a)
+{
+    if (!a)
+        return;
+    uint64_t seq;
+    char head[65];
+    cf_audit_head(a, &seq, head);
+    cf_log(CF_LOG_INFO, NULL, "audit log closed: %llu lines, head %s", (unsigned long long)seq,
+           head);
+    cf_audit_close(a);
 }

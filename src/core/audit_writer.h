@@ -1,6 +1,7 @@
 /*
- * The vault's audit log writer: one hash-chained JSON line per data-plane
- * request, appended to DATA_DIR/audit.log.  Format and guarantees:
+ * The audit log writer of Coffer's servers (coffer-vault, coffer-blob): one
+ * hash-chained JSON line per data-plane request, appended to
+ * DATA_DIR/audit.log.  Format and guarantees:
  * docs/audit.md; the line format and the verifier are src/core/audit_log.c
  * (shared with the CLI).
  *
@@ -9,8 +10,8 @@
  * else is called once at start-up or shutdown.  cf_crypto_init() must have
  * run (lines are hashed with SHA-256).
  */
-#ifndef CF_VAULT_AUDIT_H
-#define CF_VAULT_AUDIT_H
+#ifndef CF_AUDIT_WRITER_H
+#define CF_AUDIT_WRITER_H
 
 #include <stdint.h>
 
@@ -30,9 +31,16 @@ typedef struct {
  * cuts off a torn tail (reported in info->truncated) and recovers seq and
  * head from the last line.  Fails with CF_ERR_CONFLICT when another process
  * holds the log, CF_ERR_IO when the last line is not a valid audit line
- * (the vault will not extend a log it cannot chain onto).  `info` may be
+ * (a server will not extend a log it cannot chain onto).  `info` may be
  * NULL. */
 CF_MUST_USE bool cf_audit_open(const char *path, cf_audit **out, cf_audit_open_info *info);
+
+/* cf_audit_open for a server's start-up: logs what it found (lines, head,
+ * a torn tail cut off) at info/warn level. */
+CF_MUST_USE bool cf_audit_open_logged(const char *path, cf_audit **out);
+
+/* Logs the head, flushes and closes: a server's shutdown anchor. */
+void cf_audit_close_logged(cf_audit *a);
 
 /* Flushes (fdatasync) what was written and closes; NULL is a no-op. */
 void cf_audit_close(cf_audit *a);
