@@ -275,14 +275,66 @@ bool cf_bs_begin(cf_blob_store *s)
 
 bool cf_bs_commit(cf_blob_store *s, bool ok)
 {
-    if (ok && cf_bs_exec(s, "COMMIT"))
+    if (ok && cf_bs_exec(s, "COMMIT")) {
+        /* Numbered after COMMIT returned: its WAL frames are written (not
+         * yet synced) before any sync that reads this number starts. */
+        atomic_fetch_add(&s->commit_seq, 1);
         return true;
+    }
     if (!sqlite3_get_autocommit(s->db)) {
         char *err = NULL;
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, &err);
         sqlite3_free(err);
     }
     return false;
+}
+
+/* Waits until commit `seq` is on disk; called and returns with sync_mu held.
+ * The leader/follower scheme of the vault's audit log: one thread at a time
+ * fdatasyncs the WAL, covering every commit numbered before it started;
+ * threads whose commit it covers just return, later ones wait for the next
+ * round, which one of them leads. */
+static bool bs_sync_locked(cf_blob_store *s, uint64_t seq)
+{
+    while (atomic_load(&s->synced_seq) < seq) {
+        if (s->sync_failed)
+            return false;
+        if (s->syncing) {
+            pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+            continue;
+        }
+        s->syncing = true;
+        uint64_t target = atomic_load(&s->commit_seq);
+        pthread_mutex_unlock(&s->sync_mu);
+        int rc = fdatasync(s->wal_fd);
+        pthread_mutex_lock(&s->sync_mu);
+        s->syncing = false;
+        if (rc == 0 && target > atomic_load(&s->synced_seq))
+            atomic_store(&s->synced_seq, target);
+        /* After a failed fdatasync the kernel may have dropped the dirty
+         * pages: no commit since the last good sync can be trusted to
+         * reach the disk, so every later write fails until a restart
+         * (which replays or discards the WAL as SQLite's recovery sees it). */
+        if (rc != 0)
+            s->sync_failed = true;
+        pthread_cond_broadcast(&s->sync_cv);
+    }
+    return true;
+}
+
+bool cf_bs_durable(cf_blob_store *s, uint64_t seq, bool ok)
+{
+    /* Reads and writes after a sync that already covers them: no wait. */
+    if (atomic_load(&s->synced_seq) >= seq)
+        return ok;
+    pthread_mutex_lock(&s->sync_mu);
+    bool synced = bs_sync_locked(s, seq);
+    pthread_mutex_unlock(&s->sync_mu);
+    if (!synced && ok) {
+        CF_RAISE(CF_ERR_IO, "the metadata log could not be synced");
+        return false;
+    }
+    return ok;
 }
 
 /* JSON text for a borrowed object or NULL ("{}"); free with cf_json_free_text. */
@@ -366,11 +418,17 @@ void cf_blob_store_close(cf_blob_store *s)
         return;
     for (size_t i = 0; i < BS_STMT_CACHE && s->cache[i].sql; i++)
         sqlite3_finalize(s->cache[i].st);
+    /* Closing the last connection checkpoints (syncing the WAL first, then
+     * the database) and deletes the WAL; our fd outlives the file. */
     sqlite3_close(s->db);
+    if (s->wal_fd >= 0)
+        close(s->wal_fd);
     cf_secret_free(s->service_key, CF_DATA_KEY_LEN);
     free(s->dir);
     cf_bs_idlist_free(&s->deferred);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->sync_mu);
+    pthread_cond_destroy(&s->sync_cv);
     free(s);
 }
 
@@ -390,6 +448,31 @@ static bool bs_upgrade(cf_blob_store *s)
     return true;
 }
 
+/* Opens our own fd on DATA/blob.db-wal for the group commit's fdatasync
+ * (blob_store.h, "Durability").  The schema statements above ran in WAL
+ * mode, so the connection has the WAL open and the file exists.  SQLite
+ * keeps that same file for as long as the connection is open: it rewrites
+ * it from the start after a checkpoint ("WAL reset", wal.html and
+ * fileformat2.html §4), truncates it in place (journal_size_limit,
+ * checkpoint TRUNCATE), and deletes it only when the last connection closes
+ * (wal.html: "the WAL file ... is normally removed when the last connection
+ * to the database closes") or the journal mode leaves WAL, which this store
+ * never does.  So the fd names the live WAL for the store's whole life.
+ * SQLite locks the database and -shm files, never the -wal, so this fd's
+ * close cannot drop one of SQLite's POSIX locks.  The WAL may have just
+ * been created: sync it (the schema commits) and its directory entry. */
+static bool bs_open_wal(cf_blob_store *s, const char *data_dir)
+{
+    char path[BS_PATH_MAX];
+    CF_ENSURE(snprintf(path, sizeof path, "%s/blob.db-wal", data_dir) < (int)sizeof path,
+              CF_ERR_BAD_INPUT, "data directory path too long");
+    /* Read-only is enough: Linux fdatasyncs the inode through any fd. */
+    s->wal_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    CF_ENSURE(s->wal_fd >= 0, CF_ERR_DB, "the blob database is not in WAL mode");
+    CF_ENSURE(fdatasync(s->wal_fd) == 0, CF_ERR_IO, "cannot sync the blob database's WAL");
+    return cf_fsync_dir_of(path);
+}
+
 bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_store **out)
 {
     CF_ENSURE(service_key.len == CF_DATA_KEY_LEN, CF_ERR_BAD_INPUT, "service key must be 32 bytes");
@@ -399,7 +482,10 @@ bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_stor
     CF_GUARD(cf_mkdirs(path, 0700));
     cf_blob_store *s = calloc(1, sizeof *s);
     CF_ENSURE_ALLOC(s);
+    s->wal_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_cond_init(&s->sync_cv, NULL);
     s->dir = strdup(path);
     s->service_key = cf_secret_alloc(CF_DATA_KEY_LEN);
     if (!s->dir || !s->service_key) {
@@ -414,9 +500,9 @@ bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_stor
         CF_BAIL(CF_ERR_DB, "cannot open the blob database");
     }
     sqlite3_busy_timeout(s->db, 5000);
-    if (!cf_bs_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+    if (!cf_bs_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                        "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;") ||
-        !cf_bs_exec(s, bs_schema) || !bs_upgrade(s)) {
+        !cf_bs_exec(s, bs_schema) || !bs_upgrade(s) || !bs_open_wal(s, data_dir)) {
         cf_blob_store_close(s);
         return false;
     }
@@ -751,7 +837,7 @@ bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out)
                           cf_slice_of(info, sizeof info), out, CF_EXTENT_SCOPE_KEY_LEN);
 }
 
-static bool bs_regenerate_locked(cf_blob_store *s, const char *name, int slot)
+static bool bs_regenerate_tx(cf_blob_store *s, const char *name, int slot)
 {
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, name, &a));
@@ -767,6 +853,13 @@ static bool bs_regenerate_locked(cf_blob_store *s, const char *name, int slot)
     ok = ok && cf_bs_run(s, st);
     cf_buf_free(&sealed);
     return ok;
+}
+
+/* A transaction of its own, so the commit is counted and waited for. */
+static bool bs_regenerate_locked(cf_blob_store *s, const char *name, int slot)
+{
+    CF_GUARD(cf_bs_begin(s));
+    return cf_bs_commit(s, bs_regenerate_tx(s, name, slot));
 }
 
 bool cf_blob_account_regenerate_key(cf_blob_store *s, const char *name, int slot)

@@ -1,6 +1,7 @@
 /*
- * coffer-blob's storage layer: metadata in SQLite (WAL, synchronous=FULL),
- * bodies as extent files (docs/extent-format.md) under DATA/extents/ab/cd/<id>.
+ * coffer-blob's storage layer: metadata in SQLite (WAL, synchronous=NORMAL
+ * plus a group commit, see "Durability"), bodies as extent files
+ * (docs/extent-format.md) under DATA/extents/ab/cd/<id>.
  * No HTTP here: handlers parse, authorize, call these domain functions and
  * render.  Another backend (PostgreSQL + RADOS) replaces this file pair.
  *
@@ -33,6 +34,41 @@
  * crash therefore leaves at most an unreferenced file, never metadata that
  * points at a missing or partial extent; cf_blob_store_cleanup() removes
  * such orphans and stale temp files.
+ *
+ * Durability (group commit).  With synchronous=FULL every COMMIT fsyncs
+ * the WAL while holding the store mutex, so concurrent writes queue behind
+ * one fsync each.  Instead the connection runs synchronous=NORMAL (a
+ * COMMIT only write()s its WAL frames) and every call that committed waits,
+ * AFTER releasing the store mutex, on a durability barrier (BS_LOCKED ->
+ * cf_bs_durable): commits are numbered in order; one waiter at a time
+ * fdatasyncs DATA/blob.db-wal through the store's own fd, covering every
+ * commit numbered before that fdatasync began; covered waiters return,
+ * the rest wait for the next round.  A call therefore still returns only
+ * once its transaction is on disk, but one fdatasync serves all the
+ * commits made while the previous one ran, and the mutex is never held
+ * across a sync.  Why this is as safe as FULL:
+ *   - a commit is durable once its WAL frames are: SQLite's recovery
+ *     replays the WAL up to the last valid commit frame (frames carry a
+ *     running checksum and the WAL header's salts), so a crash keeps every
+ *     commit that was synced and, of the rest, at most a prefix;
+ *   - fdatasync acts on the inode, so our fd flushes the frames SQLite's
+ *     own fd wrote; the WAL file stays the same inode while the connection
+ *     is open (see bs_open_wal), and its directory entry is fsynced at
+ *     open, as the WAL may have just been created;
+ *   - checkpoints (automatic, in the committing thread, under the mutex):
+ *     in NORMAL mode SQLite syncs the WAL before copying frames into the
+ *     database and syncs the database before the WAL may be reset and
+ *     overwritten, so a checkpointed commit is durable in blob.db even if
+ *     its frames are gone from the WAL by the time our fdatasync runs;
+ *     restarting the WAL also syncs the new WAL header (syncHeader);
+ *   - no call answers from state a crash could take back: BS_LOCKED
+ *     waits for every commit numbered before it released the mutex, not
+ *     only its own, so a read (or a failed conditional write) that saw
+ *     another request's fresh commit returns only once that commit is on
+ *     disk too, exactly as if each COMMIT had synced.  When nothing is
+ *     waiting to be synced (read-mostly load) this is one atomic load.
+ * A failed fdatasync is sticky: every later write fails with CF_ERR_IO
+ * (the kernel may have dropped the failed pages; restart the service).
  *
  * Names are case-sensitive, as in Azure.  Account names: 3-24 lowercase
  * letters and digits.  Container names: 3-63 of lowercase letters, digits

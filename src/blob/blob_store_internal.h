@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "blob_store.h"
 
@@ -46,6 +47,14 @@ struct cf_blob_store {
     } cache[BS_STMT_CACHE];
     bs_pin *pins;      /* open readers' extent sets */
     bs_idlist deferred; /* unreferenced but pinned: unlinked when unpinned */
+    /* Group commit (see blob_store.h, "Durability"). */
+    int wal_fd;                   /* DATA/blob.db-wal, for fdatasync only */
+    _Atomic uint64_t commit_seq;  /* transactions committed (under `lock`) */
+    pthread_mutex_t sync_mu;      /* guards the fields below */
+    pthread_cond_t sync_cv;       /* broadcast after each fdatasync */
+    _Atomic uint64_t synced_seq;  /* commits known to be on disk (written under sync_mu) */
+    bool syncing;                 /* a leader is in fdatasync */
+    bool sync_failed;             /* sticky: an fdatasync failed */
 };
 
 /* One reader's hold on its extents (sorted ids). */
@@ -89,12 +98,18 @@ typedef struct {
  * (conditions as WRITE, the lease checked by the state machine instead). */
 typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE } bs_op;
 
+/* Runs `call` holding the store mutex; then, with the mutex released, waits
+ * until every transaction committed before the mutex was released is on
+ * disk (cf_bs_durable): the call's own commits, and any it may have seen.
+ * All database work goes through it, so no write returns before it is
+ * durable and no call answers from state a crash could still take back. */
 #define BS_LOCKED(s, call)                                                     \
     ({                                                                         \
         pthread_mutex_lock(&(s)->lock);                                        \
         bool ok_ = (call);                                                     \
+        uint64_t seen_ = atomic_load(&(s)->commit_seq);                        \
         pthread_mutex_unlock(&(s)->lock);                                      \
-        ok_;                                                                   \
+        cf_bs_durable((s), seen_, ok_);                                        \
     })
 
 /* ---- database (blob_store.c) ---- */
@@ -118,8 +133,14 @@ bool cf_bs_exists(cf_blob_store *s, sqlite3_stmt *st, bool *found);
 /* Steps once for an integer (0 when no row). */
 bool cf_bs_int(cf_blob_store *s, sqlite3_stmt *st, int64_t *out);
 bool cf_bs_begin(cf_blob_store *s);
-/* Commits when ok, else rolls back; returns whether it committed. */
+/* Commits when ok, else rolls back; returns whether it committed.  A commit
+ * is not yet durable (synchronous=NORMAL): it gets the next commit number,
+ * and BS_LOCKED waits for that number after releasing the mutex. */
 bool cf_bs_commit(cf_blob_store *s, bool ok);
+/* Without the store mutex: waits until the WAL is fdatasynced past commit
+ * number `seq` (group commit).  Returns `ok`, or false (CF_ERR_IO) when the
+ * sync failed and ok was true. */
+bool cf_bs_durable(cf_blob_store *s, uint64_t seq, bool ok);
 
 bool cf_bs_json_text(json_t *j, char **out);
 bool cf_bs_column_json(sqlite3_stmt *st, int col, json_t **out);
