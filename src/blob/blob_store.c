@@ -6,10 +6,13 @@
  *
  * Tables: accounts; service_props; containers; blobs; blob_extents (a
  * blob's content, in order: one row per extent, with the block id when it
- * came from a block list); uncommitted (blocks put but not yet committed).
- * An extent file may be referenced by rows of several blobs (Copy Blob
- * shares them); "unreferenced" means no row of blob_extents or uncommitted
- * names it, and such a file is unlinked once no open reader holds it.
+ * came from a block list); uncommitted (blocks put but not yet committed);
+ * inline_extents (small sealed extents kept in the database instead of a
+ * file, by id).  An extent may be referenced by rows of several blobs (Copy
+ * Blob shares them); "unreferenced" means no row of blob_extents or
+ * uncommitted names it.  An unreferenced inline extent loses its row in the
+ * transaction that dropped its last reference; an unreferenced file is
+ * unlinked after that commit.  Either waits while an open reader holds it.
  *
  * Statements are prepared once and cached by their SQL literal's address,
  * as the vault store does.  One mutex serialises the connection.  File
@@ -63,7 +66,8 @@ static const char bs_schema[] =
     "  block_id BLOB NOT NULL, size INTEGER NOT NULL, extent TEXT NOT NULL,"
     "  created INTEGER NOT NULL, UNIQUE (account, container, blob, block_id));"
     "CREATE INDEX IF NOT EXISTS uncommitted_by_extent ON uncommitted (extent);"
-    "CREATE INDEX IF NOT EXISTS uncommitted_by_created ON uncommitted (created);";
+    "CREATE INDEX IF NOT EXISTS uncommitted_by_created ON uncommitted (created);"
+    "CREATE TABLE IF NOT EXISTS inline_extents (id TEXT PRIMARY KEY, data BLOB NOT NULL);";
 
 /* Columns added after the first schema; added to older databases on open. */
 static const struct {
@@ -607,11 +611,70 @@ static bool bs_pinned(const cf_blob_store *s, const char *id)
     return false;
 }
 
-/* Unlinks `id` unless a row references it; defers it while a reader holds it. */
-static void bs_remove_one(cf_blob_store *s, const char *id, bool *deferred)
+/* Deletes inline extent `id`'s row, if it has one. */
+static bool bs_inline_delete(cf_blob_store *s, const char *id, bool *deleted)
+{
+    CF_GUARD(cf_bs_run(s, BS_PREP(s, "DELETE FROM inline_extents WHERE id = ?1", id)));
+    *deleted = sqlite3_changes(s->db) > 0;
+    return true;
+}
+
+bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        bool ref = true, deleted = false;
+        CF_GUARD(bs_extent_referenced(s, l->ids[i], &ref));
+        if (ref)
+            continue;
+        if (!bs_pinned(s, l->ids[i]))
+            CF_GUARD(bs_inline_delete(s, l->ids[i], &deleted));
+        if (!deleted)
+            memmove(l->ids[keep++], l->ids[i], BS_ID_HEX + 1);
+    }
+    l->n = keep;
+    return true;
+}
+
+bool cf_bs_inline_put(cf_blob_store *s, const char *id, cf_slice sealed)
+{
+    sqlite3_stmt *st = BS_PREP(s, "INSERT INTO inline_extents (id, data) VALUES (?1, ?2)", id);
+    CF_GUARD(st);
+    sqlite3_bind_blob(st, 2, sealed.len ? (const void *)sealed.ptr : "", (int)sealed.len,
+                      SQLITE_STATIC);
+    return cf_bs_run(s, st);
+}
+
+bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out)
+{
+    sqlite3_stmt *st = BS_PREP(s, "SELECT data FROM inline_extents WHERE id = ?1", id);
+    CF_GUARD(st);
+    int rc = sqlite3_step(st);
+    bool ok = cf_bs_db_ok(s, rc);
+    if (ok && rc != SQLITE_ROW) {
+        CF_RAISE(CF_ERR_IO, "an extent of the blob is missing");
+        ok = false;
+    }
+    size_t len = ok ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+    /* Longer than any inline extent is written: damage, and no reason to
+     * allocate whatever size the database claims. */
+    if (ok && len > BS_INLINE_MAX) {
+        CF_RAISE(CF_ERR_DECRYPT, "inline extent longer than the inline limit");
+        ok = false;
+    }
+    cf_buf_clear(out);
+    if (ok && len)
+        ok = cf_buf_append(out, sqlite3_column_blob(st, 0), len);
+    cf_bs_done(st);
+    return ok;
+}
+
+/* Removes extent `id` (its inline row when `rows`, and its file) unless a
+ * row references it; defers it while a reader holds it. */
+static void bs_remove_one(cf_blob_store *s, const char *id, bool rows, bool *deferred)
 {
     char path[BS_PATH_MAX];
-    bool ref = true;
+    bool ref = true, deleted = false;
     *deferred = false;
     if (!bs_extent_referenced(s, id, &ref) || ref)
         return;
@@ -619,6 +682,10 @@ static void bs_remove_one(cf_blob_store *s, const char *id, bool *deferred)
         *deferred = true;
         return;
     }
+    /* Outside any transaction: a lost delete leaves an orphan row that
+     * cleanup removes, never a dangling reference. */
+    if (rows && (!bs_inline_delete(s, id, &deleted) || deleted))
+        return;
     if (cf_bs_extent_path(s, id, "", path))
         unlink(path);
 }
@@ -627,7 +694,8 @@ void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l)
 {
     for (size_t i = 0; i < l->n; i++) {
         bool deferred;
-        bs_remove_one(s, l->ids[i], &deferred);
+        /* Inline rows went in the transaction (cf_bs_drop_inline_tx). */
+        bs_remove_one(s, l->ids[i], false, &deferred);
         /* If even this small allocation fails, cleanup removes the file. */
         if (deferred && !cf_bs_idlist_add(&s->deferred, l->ids[i]))
             break;
@@ -662,7 +730,7 @@ void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p)
     size_t keep = 0;
     for (size_t i = 0; i < s->deferred.n; i++) {
         bool deferred;
-        bs_remove_one(s, s->deferred.ids[i], &deferred);
+        bs_remove_one(s, s->deferred.ids[i], true, &deferred);
         if (deferred)
             memmove(s->deferred.ids[keep++], s->deferred.ids[i], BS_ID_HEX + 1);
     }
@@ -988,10 +1056,38 @@ static bool bs_cleanup_dir(cf_blob_store *s, const char *dir, int depth, int64_t
     return ok;
 }
 
+/* Inline rows nothing references and no reader holds.  They are written in
+ * the transaction that references them, so there is no write in flight to
+ * spare: an orphan is only a deferred removal lost to a crash. */
+static bool bs_cleanup_inline_tx(cf_blob_store *s, unsigned *removed)
+{
+    bs_idlist l = {0};
+    bool ok = cf_bs_collect(s,
+                            BS_PREP(s,
+                                    "SELECT id FROM inline_extents WHERE id NOT IN (SELECT"
+                                    " extent FROM blob_extents) AND id NOT IN (SELECT extent"
+                                    " FROM uncommitted)",
+                                    NULL),
+                            &l);
+    size_t before = l.n;
+    ok = ok && cf_bs_drop_inline_tx(s, &l);
+    if (ok)
+        *removed += (unsigned)(before - l.n);
+    cf_bs_idlist_free(&l);
+    return ok;
+}
+
+static bool bs_cleanup_inline_locked(cf_blob_store *s, unsigned *removed)
+{
+    CF_GUARD(cf_bs_begin(s));
+    return cf_bs_commit(s, bs_cleanup_inline_tx(s, removed));
+}
+
 bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, unsigned *removed)
 {
     unsigned count = 0;
-    bool ok = bs_cleanup_dir(s, s->dir, 0, older_than, &count);
+    bool ok = BS_LOCKED(s, bs_cleanup_inline_locked(s, &count)) &&
+              bs_cleanup_dir(s, s->dir, 0, older_than, &count);
     if (removed)
         *removed = count;
     return ok;

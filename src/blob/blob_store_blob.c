@@ -2,9 +2,9 @@
  * Blobs as metadata: get, delete, Set Blob Properties / Metadata, Lease
  * Blob and Copy Blob, plus the row helpers the writers share.  Copy is
  * metadata-only: the destination's blob_extents rows name the source's
- * extent files, which stay on disk until no row names them (see
- * cf_bs_remove_unreferenced); the extent-id key binding holds because the
- * ids do not change.
+ * extents (files or inline rows), which stay until no row names them (see
+ * cf_bs_drop_inline_tx, cf_bs_remove_unreferenced); the extent-id key
+ * binding holds because the ids do not change.
  */
 #include "blob_store_internal.h"
 
@@ -218,14 +218,16 @@ bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *c
     *pieces = calloc(n_extents ? n_extents : 1, sizeof **pieces);
     CF_ENSURE_ALLOC(*pieces);
     sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT extent, length FROM blob_extents WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3 ORDER BY seq",
+                               "SELECT extent, length, EXISTS (SELECT 1 FROM inline_extents i"
+                               " WHERE i.id = blob_extents.extent) FROM blob_extents WHERE"
+                               " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
                                account, container, name);
     CF_GUARD(st);
     int rc = SQLITE_DONE;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < n_extents) {
         cf_bs_column_str(st, 0, (*pieces)[*n].id, BS_ID_HEX + 1);
         (*pieces)[*n].length = (uint64_t)sqlite3_column_int64(st, 1);
+        (*pieces)[*n].inl = sqlite3_column_int(st, 2) != 0;
         (*n)++;
     }
     bool ok = cf_bs_db_ok(s, rc);
@@ -276,7 +278,8 @@ static bool bs_blob_delete_tx(cf_blob_store *s, bs_bwrite *w, bs_idlist *gone)
 static bool bs_blob_delete_locked(cf_blob_store *s, bs_bwrite *w)
 {
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_blob_delete_tx(s, w, &gone));
+    bool ok = cf_bs_begin(s) &&
+              cf_bs_commit(s, bs_blob_delete_tx(s, w, &gone) && cf_bs_drop_inline_tx(s, &gone));
     if (ok)
         cf_bs_remove_unreferenced(s, &gone);
     cf_bs_idlist_free(&gone);
@@ -559,7 +562,8 @@ static bool bs_copy_locked(cf_blob_store *s, const bs_copy *c)
     bs_copy_src src = {0};
     bs_rows rows = {0};
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_copy_tx(s, c, &src, &rows, &gone));
+    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_copy_tx(s, c, &src, &rows, &gone) &&
+                                                    cf_bs_drop_inline_tx(s, &gone));
     if (ok)
         cf_bs_remove_unreferenced(s, &gone);
     cf_bs_idlist_free(&gone);

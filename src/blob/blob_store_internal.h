@@ -24,6 +24,9 @@
 #include "blob_store.h"
 
 #define BS_ID_HEX 32 /* extent ids: 16 random bytes, lowercase hex */
+/* Largest extent stored inline in the database (blob_store.h, "Small
+ * bodies"): one full default segment sealed, i.e. up to 64 KiB of plaintext. */
+#define BS_INLINE_MAX (CF_EXTENT_HEADER_LEN + CF_EXTENT_SEGMENT_DEFAULT + CF_EXTENT_TAG_LEN)
 #define BS_PATH_MAX 4096
 #define BS_STMT_CACHE 160
 
@@ -73,6 +76,7 @@ typedef struct {
 typedef struct {
     char id[BS_ID_HEX + 1];
     uint64_t length;
+    bool inl; /* stored in inline_extents, not as a file (plans only) */
 } bs_piece;
 
 /* The stored lease columns of a blob or container row. */
@@ -165,10 +169,20 @@ bool cf_bs_idlist_add(bs_idlist *l, const char *id);
 void cf_bs_idlist_free(bs_idlist *l);
 /* Adds the first column of every row of a select. */
 bool cf_bs_collect(cf_blob_store *s, sqlite3_stmt *st, bs_idlist *l);
+/* Inside a transaction, just before its COMMIT: deletes the inline_extents
+ * rows of the listed extents that no row references any more and no
+ * reader holds, and drops them from the list, which keeps what is left
+ * for cf_bs_remove_unreferenced after the commit (files, held extents). */
+bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l);
 /* After a commit, holding the lock: unlinks each listed extent that no row
- * references and no reader holds (held ones wait for the reader); frees
- * the list.  Failures are ignored: cleanup catches them. */
+ * references and no reader holds (held ones wait for the reader; an inline
+ * one then loses its row); frees the list.  Failures are ignored: cleanup
+ * catches them. */
 void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l);
+/* Stores a sealed extent inline (inside the caller's transaction). */
+bool cf_bs_inline_put(cf_blob_store *s, const char *id, cf_slice sealed);
+/* Copies inline extent `id` into `out` (CF_ERR_IO when the row is gone). */
+bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out);
 /* Readers' holds: pin takes ownership of `ids` (sorted here). */
 void cf_bs_pin_locked(cf_blob_store *s, bs_pin *p);
 void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p);

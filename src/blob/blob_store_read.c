@@ -12,6 +12,12 @@
  * wiped) from which later calls are served.  Memory: one segment.
  * Each extent's stored length is checked against the metadata when the
  * reader reaches it, which catches truncation at a segment boundary.
+ *
+ * Inline extents (small ones kept in the database) are read from a copy in
+ * memory (at most BS_INLINE_MAX bytes): the one the range starts in is
+ * copied in the snapshot itself, any later one when the reader reaches it,
+ * under the lock.  The pin keeps those rows from being deleted meanwhile,
+ * exactly as it keeps files from being unlinked.
  */
 #include "blob_store_internal.h"
 
@@ -37,6 +43,8 @@ struct cf_blob_reader {
     uint64_t ext_start; /* blob offset of pieces[idx] */
     int fd;
     bool opened;
+    cf_buf mem;        /* an inline extent's sealed bytes */
+    size_t mem_idx;    /* the piece `mem` holds; SIZE_MAX = none */
     cf_extent_source src;
     uint32_t seg;
     uint8_t *key; /* secret, CF_EXTENT_SCOPE_KEY_LEN: pieces[idx]'s scope key */
@@ -60,10 +68,35 @@ static bool bs_fd_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t len)
     return true;
 }
 
+static bool bs_mem_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t len)
+{
+    const cf_buf *m = ctx;
+    CF_ENSURE(off <= m->len && len <= m->len - off, CF_ERR_DECRYPT, "read past an inline extent");
+    memcpy(buf, m->data + off, len);
+    return true;
+}
+
 /* ---- open ---- */
 
+/* Copies the inline extent the range starts in, if it is one. */
+static bool bs_reader_prefetch_locked(cf_blob_store *s, cf_blob_reader *r, uint64_t offset)
+{
+    uint64_t start = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (offset < start + r->pieces[i].length) {
+            if (!r->pieces[i].inl)
+                return true;
+            CF_GUARD(cf_bs_inline_get_locked(s, r->pieces[i].id, &r->mem));
+            r->mem_idx = i;
+            return true;
+        }
+        start += r->pieces[i].length;
+    }
+    return true;
+}
+
 static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account,
-                                      const char *container, const char *name,
+                                      const char *container, const char *name, uint64_t offset,
                                       const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
                                       cf_blob_reader *r)
 {
@@ -75,6 +108,7 @@ static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account,
     CF_GUARD(cf_bs_blob_plan_locked(s, account, container, name, info->n_extents, &r->pieces,
                                     &r->n));
     CF_GUARD(cf_bs_scope_load_locked(s, account, &r->sc));
+    CF_GUARD(bs_reader_prefetch_locked(s, r, offset));
     for (size_t i = 0; i < r->n; i++)
         CF_GUARD(cf_bs_idlist_add(&r->pin.ids, r->pieces[i].id));
     cf_bs_pin_locked(s, &r->pin);
@@ -94,6 +128,7 @@ void cf_blob_reader_free(cf_blob_reader *r)
     cf_bs_idlist_free(&r->pin.ids);
     if (r->fd >= 0)
         close(r->fd);
+    cf_buf_free(&r->mem);
     cf_secret_free(r->key, CF_EXTENT_SCOPE_KEY_LEN);
     cf_secret_free(r->stage, r->stage_cap);
     cf_bs_scope_free(&r->sc);
@@ -112,12 +147,14 @@ bool cf_blob_reader_open(cf_blob_store *s, const char *account, const char *cont
     CF_ENSURE_ALLOC(r);
     r->s = s;
     r->fd = -1;
+    cf_buf_init(&r->mem, BS_INLINE_MAX);
+    r->mem_idx = SIZE_MAX;
     r->key = cf_secret_alloc(CF_EXTENT_SCOPE_KEY_LEN);
     bool ok = r->key != NULL;
     if (!ok)
         CF_RAISE(CF_ERR_NOMEM, NULL);
-    ok = ok && BS_LOCKED(s, bs_reader_snapshot_locked(s, account, container, name, cond, now,
-                                                      info, r));
+    ok = ok && BS_LOCKED(s, bs_reader_snapshot_locked(s, account, container, name, offset, cond,
+                                                      now, info, r));
     if (ok && offset > 0 && offset >= info->size) {
         CF_RAISE_REASON(CF_ERR_BAD_INPUT, "InvalidRange", "the range starts past the end");
         ok = false;
@@ -140,19 +177,41 @@ void cf_blob_reader_range(const cf_blob_reader *r, uint64_t *offset, uint64_t *l
 
 /* ---- read ---- */
 
-/* Opens pieces[idx]: the file, its header, its length against the
- * metadata, and its key. */
-static bool bs_reader_open_extent(cf_blob_reader *r)
+/* The source of pieces[idx]: its file, or its inline bytes (fetched
+ * under the lock unless the snapshot already holds them; the pin keeps the
+ * row, and a plain lock suffices: nothing new is read that a crash could
+ * take back). */
+static bool bs_reader_source(cf_blob_reader *r, const bs_piece *p)
 {
-    const bs_piece *p = &r->pieces[r->idx];
+    if (p->inl) {
+        if (r->mem_idx != r->idx) {
+            r->mem_idx = SIZE_MAX;
+            pthread_mutex_lock(&r->s->lock);
+            bool ok = cf_bs_inline_get_locked(r->s, p->id, &r->mem);
+            pthread_mutex_unlock(&r->s->lock);
+            CF_GUARD(ok);
+            r->mem_idx = r->idx;
+        }
+        r->src = (cf_extent_source){bs_mem_read_at, &r->mem, r->mem.len};
+        return true;
+    }
     char path[BS_PATH_MAX];
-    CF_ENSURE(strlen(p->id) == BS_ID_HEX, CF_ERR_DB, "malformed extent id in metadata");
     CF_GUARD(cf_bs_extent_path(r->s, p->id, "", path));
     r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     CF_ENSURE(r->fd >= 0, CF_ERR_IO, "an extent of the blob is missing");
     struct stat st;
     CF_ENSURE(fstat(r->fd, &st) == 0, CF_ERR_IO, "cannot stat an extent file");
     r->src = (cf_extent_source){bs_fd_read_at, &r->fd, (uint64_t)st.st_size};
+    return true;
+}
+
+/* Opens pieces[idx]: the file or inline bytes, its header, its length
+ * against the metadata, and its key. */
+static bool bs_reader_open_extent(cf_blob_reader *r)
+{
+    const bs_piece *p = &r->pieces[r->idx];
+    CF_ENSURE(strlen(p->id) == BS_ID_HEX, CF_ERR_DB, "malformed extent id in metadata");
+    CF_GUARD(bs_reader_source(r, p));
     /* A short header is damage, like any other length mismatch. */
     CF_ENSURE(r->src.length >= CF_EXTENT_HEADER_LEN, CF_ERR_DECRYPT, "extent truncated");
     cf_extent_header h;

@@ -6,9 +6,15 @@
  *
  * A writer checks its conditions twice: at begin, without side effects, so
  * a doomed upload fails before its body is sent; and at commit, inside the
- * metadata transaction, which is the check that counts.  The body is
- * durable (temp file, fsync, rename, fsync dir) before that transaction
- * starts; if the transaction fails the new file is unlinked.
+ * metadata transaction, which is the check that counts.
+ *
+ * Where the sealed bytes go: into memory first, up to BS_INLINE_MAX (one
+ * sealed 64 KiB segment plus the header).  A body that ends within that
+ * becomes a row of inline_extents written in the commit's own transaction
+ * (no file at all).  The first sealed byte past it spills the buffer into
+ * the temp file and the rest streams there; such a body is durable (temp
+ * file, fsync, rename, fsync dir) before the transaction starts, and if the
+ * transaction fails the new file is unlinked.
  */
 #include "blob_store_internal.h"
 
@@ -30,6 +36,7 @@ struct cf_blob_writer {
     char *account, *container, *name;
     bs_wkind kind;
     bool failed, renamed, done;
+    bool committed; /* the metadata transaction committed (even if its sync then failed) */
     uint8_t block_id[CF_BLOB_BLOCK_ID_MAX];
     size_t block_id_len;
     char *props, *meta;
@@ -39,6 +46,10 @@ struct cf_blob_writer {
     cf_blob_append_cond ac;
     uint64_t written, cap;
     char id[BS_ID_HEX + 1];
+    /* Sealed bytes while the extent may still go inline (mem_active);
+     * ciphertext only, so an ordinary buffer.  After a spill: the file. */
+    cf_buf mem;
+    bool mem_active;
     char path[BS_PATH_MAX], tmp[BS_PATH_MAX];
     int fd;
     cf_extent_writer *ew;
@@ -53,9 +64,8 @@ static void bs_write_result(cf_blob_write_result *out, const char *etag, int64_t
     out->last_modified = now;
 }
 
-static bool bs_fd_sink(void *ctx, cf_slice bytes)
+static bool bs_write_all(int fd, cf_slice bytes)
 {
-    int fd = *(int *)ctx;
     while (bytes.len) {
         ssize_t n = write(fd, bytes.ptr, bytes.len);
         if (n < 0 && errno == EINTR)
@@ -67,6 +77,34 @@ static bool bs_fd_sink(void *ctx, cf_slice bytes)
     return true;
 }
 
+/* The body outgrew the inline limit: create the temp file and move the
+ * buffered bytes into it. */
+static bool bs_writer_spill(cf_blob_writer *w)
+{
+    CF_GUARD(cf_bs_extent_path(w->s, w->id, "", w->path));
+    CF_GUARD(cf_bs_extent_path(w->s, w->id, ".tmp", w->tmp));
+    CF_GUARD(cf_bs_make_dirs(w->s, w->id));
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (w->fd < 0) {
+        w->tmp[0] = '\0';
+        CF_BAIL(CF_ERR_IO, "cannot create an extent file");
+    }
+    CF_GUARD(bs_write_all(w->fd, cf_buf_slice(&w->mem)));
+    w->mem_active = false;
+    cf_buf_free(&w->mem);
+    return true;
+}
+
+static bool bs_writer_sink(void *ctx, cf_slice bytes)
+{
+    cf_blob_writer *w = ctx;
+    if (w->mem_active && bytes.len <= BS_INLINE_MAX - w->mem.len)
+        return cf_buf_append_slice(&w->mem, bytes);
+    if (w->mem_active)
+        CF_GUARD(bs_writer_spill(w));
+    return bs_write_all(w->fd, bytes);
+}
+
 void cf_blob_writer_free(cf_blob_writer *w)
 {
     if (!w)
@@ -76,6 +114,7 @@ void cf_blob_writer_free(cf_blob_writer *w)
         close(w->fd);
     if (w->tmp[0] && !w->renamed)
         unlink(w->tmp);
+    cf_buf_free(&w->mem);
     free(w->account);
     free(w->container);
     free(w->name);
@@ -177,20 +216,11 @@ static bool bs_writer_start(cf_blob_writer *w)
     bool ok = key != NULL;
     if (!ok)
         CF_RAISE(CF_ERR_NOMEM, NULL);
-    ok = ok && cf_bs_new_extent_id(w->id) && cf_bs_extent_path(w->s, w->id, "", w->path) &&
-         cf_bs_extent_path(w->s, w->id, ".tmp", w->tmp) && cf_bs_make_dirs(w->s, w->id) &&
-         cf_bs_extent_key(&sc, w->id, key);
-    if (ok) {
-        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (w->fd < 0) {
-            w->tmp[0] = '\0';
-            CF_RAISE(CF_ERR_IO, "cannot create an extent file");
-            ok = false;
-        }
-    }
+    ok = ok && cf_bs_new_extent_id(w->id) && cf_bs_extent_key(&sc, w->id, key);
+    w->mem_active = true;
     ok = ok && cf_extent_writer_begin(cf_slice_of(key, CF_EXTENT_SCOPE_KEY_LEN), sc.ref,
                                       CF_EXTENT_SEGMENT_DEFAULT,
-                                      (cf_extent_sink){bs_fd_sink, &w->fd}, &w->ew);
+                                      (cf_extent_sink){bs_writer_sink, w}, &w->ew);
     cf_secret_free(key, CF_EXTENT_SCOPE_KEY_LEN);
     cf_bs_scope_free(&sc);
     return ok;
@@ -215,6 +245,7 @@ static bool bs_writer_new(cf_blob_store *s, const char *account, const char *con
     CF_ENSURE_ALLOC(w);
     w->s = s;
     w->fd = -1;
+    cf_buf_init(&w->mem, BS_INLINE_MAX);
     w->kind = kind;
     w->ac.max_size = w->ac.append_pos = -1;
     w->cap = kind == BS_W_PUT     ? CF_BLOB_MAX_PUT_SIZE
@@ -424,7 +455,10 @@ static bool bs_writer_commit_locked(cf_blob_writer *w, uint64_t len, int64_t now
             ok = bs_put_blob_tx(w, len, now, res->etag, &gone);
             break;
         }
-        ok = cf_bs_commit(w->s, ok);
+        if (ok && w->mem_active)
+            ok = cf_bs_inline_put(w->s, w->id, cf_buf_slice(&w->mem));
+        ok = cf_bs_commit(w->s, ok && cf_bs_drop_inline_tx(w->s, &gone));
+        w->committed = ok;
     }
     if (ok)
         cf_bs_remove_unreferenced(w->s, &gone);
@@ -438,17 +472,25 @@ bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_write_result 
     w->failed = true; /* until proven otherwise */
     uint64_t len = 0;
     CF_GUARD(cf_extent_finish(w->ew, &len, NULL));
-    CF_ENSURE(fsync(w->fd) == 0, CF_ERR_IO, "cannot fsync an extent file");
-    int fd = w->fd;
-    w->fd = -1;
-    CF_ENSURE(close(fd) == 0, CF_ERR_IO, "cannot close an extent file");
-    CF_ENSURE(rename(w->tmp, w->path) == 0, CF_ERR_IO, "cannot rename an extent file");
-    w->renamed = true;
     cf_blob_write_result res = {0};
-    /* Data is durable before the metadata that points at it commits. */
-    if (!cf_fsync_dir_of(w->path) || !BS_LOCKED(w->s, bs_writer_commit_locked(w, len, now, &res))) {
-        unlink(w->path);
-        return false;
+    if (w->mem_active) {
+        /* Inline: the bytes go in the metadata transaction itself. */
+        CF_GUARD(BS_LOCKED(w->s, bs_writer_commit_locked(w, len, now, &res)));
+    } else {
+        CF_ENSURE(fsync(w->fd) == 0, CF_ERR_IO, "cannot fsync an extent file");
+        int fd = w->fd;
+        w->fd = -1;
+        CF_ENSURE(close(fd) == 0, CF_ERR_IO, "cannot close an extent file");
+        CF_ENSURE(rename(w->tmp, w->path) == 0, CF_ERR_IO, "cannot rename an extent file");
+        w->renamed = true;
+        /* Data is durable before the metadata that points at it commits. */
+        if (!cf_fsync_dir_of(w->path) ||
+            !BS_LOCKED(w->s, bs_writer_commit_locked(w, len, now, &res))) {
+            /* Committed but not confirmed durable: the row may name it. */
+            if (!w->committed)
+                unlink(w->path);
+            return false;
+        }
     }
     w->failed = false;
     w->done = true;
@@ -480,7 +522,8 @@ static bool bs_append_create_tx(cf_blob_store *s, bs_create *c, bs_idlist *gone)
 static bool bs_append_create_locked(cf_blob_store *s, bs_create *c)
 {
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_append_create_tx(s, c, &gone));
+    bool ok = cf_bs_begin(s) &&
+              cf_bs_commit(s, bs_append_create_tx(s, c, &gone) && cf_bs_drop_inline_tx(s, &gone));
     if (ok)
         cf_bs_remove_unreferenced(s, &gone);
     cf_bs_idlist_free(&gone);
@@ -586,7 +629,8 @@ static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *
 static bool bs_put_block_list_locked(cf_blob_store *s, bs_block_list *bl, bs_piece *pieces)
 {
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_put_block_list_tx(s, bl, pieces, &gone));
+    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_put_block_list_tx(s, bl, pieces, &gone) &&
+                                                    cf_bs_drop_inline_tx(s, &gone));
     if (ok)
         cf_bs_remove_unreferenced(s, &gone);
     cf_bs_idlist_free(&gone);
@@ -709,10 +753,11 @@ static bool bs_expire_locked(cf_blob_store *s, int64_t cutoff, unsigned *expired
         if (st)
             sqlite3_bind_int64(st, 1, cutoff);
         ok = ok && cf_bs_run(s, st);
-        ok = cf_bs_commit(s, ok);
+        /* Counted before the inline ones leave the list. */
+        if (ok && expired)
+            *expired = (unsigned)gone.n;
+        ok = cf_bs_commit(s, ok && cf_bs_drop_inline_tx(s, &gone));
     }
-    if (ok && expired)
-        *expired = (unsigned)gone.n;
     if (ok)
         cf_bs_remove_unreferenced(s, &gone);
     cf_bs_idlist_free(&gone);

@@ -5,6 +5,8 @@
  */
 #include "blob_store.h"
 
+#include <sqlite3.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -136,6 +138,29 @@ static unsigned extent_files(void)
     return count_files(p);
 }
 
+/* Rows of inline_extents, counted through a second connection. */
+static unsigned inline_rows(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/blob.db", data_dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    unsigned n = 0;
+    if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM inline_extents", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = (unsigned)sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Stored extents: files, and small ones inline in the database. */
+static unsigned extents(void)
+{
+    return extent_files() + inline_rows();
+}
+
 static void rm_tree(const char *dir)
 {
     char cmd[600];
@@ -217,7 +242,7 @@ static void test_round_trips(cf_blob_store *s)
         free(p);
     }
     /* Overwriting replaced the old extents: one file remains. */
-    CHECK(extent_files() == 1);
+    CHECK(extents() == 1);
     /* Range reads across segment boundaries of a single extent. */
     uint8_t *p = make_body(300000, 5);
     collect c = {0};
@@ -240,9 +265,9 @@ static void test_round_trips(cf_blob_store *s)
     CHECK(cf_blob_put_begin(s, ACC, "data", "abandoned", NULL, NULL, NULL, &w));
     CHECK(cf_blob_writer_write(w, CF_SLICE_LIT("partial")));
     cf_blob_writer_free(w);
-    CHECK(extent_files() == 1);
+    CHECK(extents() == 1);
     CHECK(cf_blob_delete(s, ACC, "data", "rt", NULL, NOW));
-    CHECK(extent_files() == 0);
+    CHECK(extents() == 0);
     CHECK(!cf_blob_delete(s, ACC, "data", "rt", NULL, NOW) && cf_error_code() == CF_ERR_NOT_FOUND);
 }
 
@@ -276,7 +301,7 @@ static void test_blocks(cf_blob_store *s)
         CHECK(put_block(s, "blocks", "big", ids[i], parts[i], sz[i], NOW));
         total += sz[i];
     }
-    CHECK(extent_files() == 4);
+    CHECK(extents() == 4);
     block_seen com = {0}, unc = {0};
     CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, see_block, see_block, &unc));
     CHECK(unc.n == 4 && strcmp(unc.ids[2], "b2") == 0 && unc.sizes[3] == 200000);
@@ -286,7 +311,7 @@ static void test_blocks(cf_blob_store *s)
     /* Commit in order 3,0,1,2 (b2 re-put first: the latest copy wins). */
     uint8_t *b2new = make_body(65536, 99);
     CHECK(put_block(s, "blocks", "big", "b2", b2new, 65536, NOW));
-    CHECK(extent_files() == 4);
+    CHECK(extents() == 4);
     free(parts[2]);
     parts[2] = b2new;
     cf_block_ref list[4] = {{CF_SLICE_LIT("b3"), CF_BLOCK_LATEST},
@@ -325,16 +350,16 @@ static void test_blocks(cf_blob_store *s)
     uint8_t *n1 = make_body(5000, 77);
     CHECK(put_block(s, "blocks", "big", "n1", n1, 5000, NOW));
     CHECK(put_block(s, "blocks", "big", "jk", n1, 10, NOW));
-    CHECK(extent_files() == 6);
+    CHECK(extents() == 6);
     cf_block_ref bad[1] = {{CF_SLICE_LIT("b1"), CF_BLOCK_UNCOMMITTED}};
     CHECK(!cf_blob_put_block_list(s, ACC, "blocks", "big", bad, 1, NULL, NULL, NULL, NOW, NULL) &&
           cf_error_code() == CF_ERR_BAD_INPUT);
-    CHECK(extent_files() == 6);
+    CHECK(extents() == 6);
     cf_block_ref list2[3] = {{CF_SLICE_LIT("n1"), CF_BLOCK_UNCOMMITTED},
                              {CF_SLICE_LIT("b0"), CF_BLOCK_COMMITTED},
                              {CF_SLICE_LIT("b0"), CF_BLOCK_LATEST}};
     CHECK(cf_blob_put_block_list(s, ACC, "blocks", "big", list2, 3, NULL, NULL, NULL, NOW + 2, NULL));
-    CHECK(extent_files() == 2); /* n1 and b0 */
+    CHECK(extents() == 2); /* n1 and b0 */
     size_t t2 = 5000 + 2 * sz[0];
     uint8_t *e2 = malloc(t2);
     memcpy(e2, n1, 5000);
@@ -353,7 +378,7 @@ static void test_blocks(cf_blob_store *s)
     memset(&unc, 0, sizeof unc);
     CHECK(cf_blob_get_block_list(s, ACC, "blocks", "other", NULL, NOW, NULL, see_block, &unc) && unc.n == 1 &&
           strcmp(unc.ids[0], "new") == 0);
-    CHECK(extent_files() == 3);
+    CHECK(extents() == 3);
     free(n1);
     free(e2);
     free(expect);
@@ -413,14 +438,14 @@ static void test_containers(cf_blob_store *s)
     cf_blob_container_free(&c);
 
     /* Delete removes blobs, blocks and their files. */
-    unsigned before = extent_files();
+    unsigned before = extents();
     uint8_t *p = make_body(1000, 1);
     CHECK(put_blob(s, "list-a", "x", p, 1000, 1000));
     CHECK(put_blob(s, "list-a", "y", p, 1000, 1000));
     CHECK(put_block(s, "list-a", "z", "blk", p, 10, NOW));
-    CHECK(extent_files() == before + 3);
+    CHECK(extents() == before + 3);
     CHECK(cf_blob_container_delete(s, ACC, "list-a", NULL, NOW));
-    CHECK(extent_files() == before);
+    CHECK(extents() == before);
     CHECK(!cf_blob_container_get(s, ACC, "list-a", NULL, NOW, &c) && cf_error_code() == CF_ERR_NOT_FOUND);
     CHECK(!cf_blob_container_delete(s, ACC, "list-a", NULL, NOW) && cf_error_code() == CF_ERR_NOT_FOUND);
     free(p);
@@ -444,7 +469,7 @@ static void test_persistence_and_cleanup(void)
     cf_blob_store_close(wrong);
 
     /* Simulated crash: an extent and a temp file with no metadata. */
-    unsigned before = extent_files();
+    unsigned before = extents();
     char dir[600], path[700];
     snprintf(dir, sizeof dir, "%s/extents/00/11", data_dir);
     CHECK(cf_mkdirs(dir, 0700));
@@ -452,11 +477,11 @@ static void test_persistence_and_cleanup(void)
     CHECK(cf_write_file_atomic(path, CF_SLICE_LIT("orphan"), 0600));
     snprintf(path, sizeof path, "%s/0011bbbbbbbbbbbbbbbbbbbbbbbbbbbb.tmp", dir);
     CHECK(cf_write_file_atomic(path, CF_SLICE_LIT("temp"), 0600));
-    CHECK(extent_files() == before + 2);
+    CHECK(extents() == before + 2);
     unsigned removed = 99;
     CHECK(cf_blob_store_cleanup(s, NOW, &removed) && removed == 0); /* too recent */
     CHECK(cf_blob_store_cleanup(s, (int64_t)time(NULL) + 10, &removed) && removed == 2);
-    CHECK(extent_files() == before);
+    CHECK(extents() == before);
     CHECK(check_full(s, "data", "persist", p, 150000));
     free(c.data);
     free(p);

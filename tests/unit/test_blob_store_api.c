@@ -8,6 +8,8 @@
  */
 #include "blob_store.h"
 
+#include <sqlite3.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -73,6 +75,29 @@ static unsigned extent_files(void)
     snprintf(p, sizeof p, "%s/extents", data_dir);
     count_one(p, &n);
     return n;
+}
+
+/* Rows of inline_extents, counted through a second connection. */
+static unsigned inline_rows(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/blob.db", data_dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    unsigned n = 0;
+    if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM inline_extents", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = (unsigned)sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Stored extents: files, and small ones inline in the database. */
+static unsigned extents(void)
+{
+    return extent_files() + inline_rows();
 }
 
 static bool put(cf_blob_store *s, const char *cont, const char *name, const uint8_t *p, size_t len,
@@ -550,7 +575,7 @@ static void test_append(void)
     CHECK(read_with(s, "con1", "ap", 0, CF_BLOB_WHOLE, 65536, &got, &n) && n == 200000 &&
           memcmp(got, p, n) == 0);
     free(got);
-    CHECK(extent_files() == 3);
+    CHECK(extents() == 3);
     /* Type mismatches. */
     CHECK_FAILS(put_block(s, "con1", "ap", "x", p, 1, NULL), "InvalidBlobType");
     cf_block_ref ref = {CF_SLICE_LIT("x"), CF_BLOCK_LATEST};
@@ -569,7 +594,7 @@ static void test_append(void)
     CHECK_FAILS(cf_blob_append_create(s, ACC, "con1", "ap", NULL, NULL, NULL, T0, NULL),
                 "LeaseIdMissing");
     CHECK(cf_blob_append_create(s, ACC, "con1", "ap", NULL, NULL, &c, T0, NULL));
-    CHECK(extent_files() == 1);
+    CHECK(extents() == 1);
     CHECK(read_with(s, "con1", "ap", 0, CF_BLOB_WHOLE, 100, &got, &n) && n == 0);
     free(got);
     /* A Put Blob replaces an append blob with a block blob. */
@@ -604,12 +629,12 @@ static void test_copy(void)
     CHECK(cf_blob_put_block_list(s, ACC, "con1", "src", refs, 2, props, m, NULL, T0, &src));
     json_decref(props);
     json_decref(m);
-    CHECK(extent_files() == 2);
+    CHECK(extents() == 2);
     cf_blob_copy_result cr;
     const char *url = "https://127.0.0.1:10000/acct1/c1/src";
     CHECK(cf_blob_copy(s, ACC, "con1", "src", NULL, "con2", "dst", NULL, NULL, url, T0 + 1, &cr));
     CHECK(strlen(cr.copy_id) == 36 && strcmp(cr.status, "success") == 0);
-    CHECK(extent_files() == 2); /* shared, not duplicated */
+    CHECK(extents() == 2); /* shared, not duplicated */
     cf_blob_info info;
     CHECK(cf_blob_get(s, ACC, "con2", "dst", NULL, T0, &info));
     CHECK(info.size == 150000 && strcmp(info.etag, cr.etag) == 0 &&
@@ -643,7 +668,7 @@ static void test_copy(void)
                 "ContainerNotFound");
     /* The copies survive the source's deletion; files go with the last one. */
     CHECK(cf_blob_delete(s, ACC, "con1", "src", NULL, T0));
-    CHECK(extent_files() == 2);
+    CHECK(extents() == 2);
     uint8_t *got;
     size_t n;
     CHECK(read_with(s, "con2", "dst", 0, CF_BLOB_WHOLE, 70000, &got, &n) && n == 150000 &&
@@ -655,13 +680,13 @@ static void test_copy(void)
           memcmp(got, p + 99990, 20) == 0);
     free(got);
     CHECK(cf_blob_delete(s, ACC, "con2", "dst", NULL, T0));
-    CHECK(extent_files() == 2);
+    CHECK(extents() == 2);
     /* Set Blob Properties ends the copy properties. */
     CHECK(cf_blob_set_properties(s, ACC, "con2", "dst2", NULL, NULL, T0, NULL));
     CHECK(cf_blob_get(s, ACC, "con2", "dst2", NULL, T0, &info) && info.copy.id[0] == 0);
     cf_blob_info_free(&info);
     CHECK(cf_blob_container_delete(s, ACC, "con2", NULL, T0));
-    CHECK(extent_files() == 0);
+    CHECK(extents() == 0);
     free(p);
     cf_blob_store_close(s);
 }
@@ -798,7 +823,7 @@ static void test_reader(void)
           memcmp(buf, p, got) == 0);
     n += got;
     CHECK(cf_blob_delete(s, ACC, "con1", "multi", NULL, T0));
-    CHECK(extent_files() == 4);
+    CHECK(extents() == 4);
     unsigned removed = 9;
     CHECK(cf_blob_store_cleanup(s, (int64_t)time(NULL) + 10, &removed) && removed == 0);
     /* And outlives an overwrite that reuses the name. */
@@ -811,9 +836,9 @@ static void test_reader(void)
         n += got;
     }
     CHECK(same && n == total);
-    CHECK(extent_files() == 5);
+    CHECK(extents() == 5);
     cf_blob_reader_free(r);
-    CHECK(extent_files() == 1);
+    CHECK(extents() == 1);
 
     /* Tamper through the reader: a flipped byte fails that segment, and the
      * reader stays failed. */
