@@ -1,7 +1,9 @@
 /*
  * Blob store: round trips, ranges, block list semantics, listing, deletion,
- * persistence, crash cleanup, tamper detection and a plaintext scan of the
- * data directory.
+ * persistence, crash cleanup, tamper detection, inline extents (boundary
+ * sizes, tampered rows, sharing, readers' pins, expiry, orphan cleanup),
+ * concurrent writers under the group commit, and a plaintext scan of the
+ * data directory (extents, blob.db and its WAL).
  */
 #include "blob_store.h"
 
@@ -9,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -568,6 +571,301 @@ static void test_tamper(void)
     cf_blob_store_close(s);
 }
 
+/* ---- inline extents (bodies up to one sealed 64 KiB segment) ---- */
+
+/* Runs one statement on blob.db through a second connection (store closed
+ * or open), binding `blob` to ?1 when given.  Returns the first column of
+ * the first row as a malloc'ed copy in *out when out is non-NULL. */
+static bool db_exec(const char *sql, const void *blob, int blob_len, uint8_t **out, int *out_len)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/blob.db", data_dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+              sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+    if (ok && blob)
+        sqlite3_bind_blob(st, 1, blob, blob_len, SQLITE_TRANSIENT);
+    int rc = ok ? sqlite3_step(st) : SQLITE_ERROR;
+    ok = ok && (rc == SQLITE_ROW || rc == SQLITE_DONE);
+    if (ok && out) {
+        ok = rc == SQLITE_ROW;
+        *out_len = ok ? sqlite3_column_bytes(st, 0) : 0;
+        *out = malloc(*out_len ? (size_t)*out_len : 1);
+        if (ok && *out_len)
+            memcpy(*out, sqlite3_column_blob(st, 0), (size_t)*out_len);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return ok;
+}
+
+static cf_blob_store *fresh_store(const char *container)
+{
+    rm_tree(data_dir);
+    cf_blob_store *s = open_store();
+    CHECK(cf_blob_account_create(s, ACC, NOW));
+    CHECK(cf_blob_container_create(s, ACC, container, NULL, CF_ACCESS_PRIVATE, NOW, NULL));
+    return s;
+}
+
+/* Every boundary size, as Put Blob and as Put Block + Put Block List: up to
+ * 64 KiB inline, above it a file; reads (whole and ranged) before and after
+ * a reopen. */
+static void test_inline_sizes(void)
+{
+    cf_blob_store *s = fresh_store("inl");
+    static const size_t sizes[] = {0, 1, 65535, 65536, 65537, 1 << 20};
+    enum { N = sizeof sizes / sizeof *sizes };
+    uint8_t *bodies[N];
+    char name[32];
+    unsigned files = 0, rows = 0;
+    for (size_t i = 0; i < N; i++) {
+        bodies[i] = make_body(sizes[i], (unsigned)i + 40);
+        bool inl = sizes[i] <= 65536;
+        snprintf(name, sizeof name, "put-%zu", sizes[i]);
+        CHECK(put_blob(s, "inl", name, bodies[i], sizes[i], 5000));
+        files += !inl;
+        rows += inl;
+        CHECK(extent_files() == files && inline_rows() == rows);
+        CHECK(check_full(s, "inl", name, bodies[i], sizes[i]));
+        /* The same body as one block, committed. */
+        snprintf(name, sizeof name, "blk-%zu", sizes[i]);
+        if (sizes[i]) {
+            CHECK(put_block(s, "inl", name, "b0", bodies[i], sizes[i], NOW));
+            cf_block_ref l = {CF_SLICE_LIT("b0"), CF_BLOCK_LATEST};
+            CHECK(cf_blob_put_block_list(s, ACC, "inl", name, &l, 1, NULL, NULL, NULL, NOW, NULL));
+            files += !inl;
+            rows += inl;
+            CHECK(check_full(s, "inl", name, bodies[i], sizes[i]));
+        }
+        CHECK(extent_files() == files && inline_rows() == rows);
+    }
+    /* A blob of mixed blocks: inline, file, inline; ranges across them. */
+    CHECK(put_block(s, "inl", "mixed", "m0", bodies[2], 65535, NOW));
+    CHECK(put_block(s, "inl", "mixed", "m1", bodies[4], 65537, NOW));
+    CHECK(put_block(s, "inl", "mixed", "m2", bodies[1], 1, NOW));
+    cf_block_ref ml[3] = {{CF_SLICE_LIT("m0"), CF_BLOCK_LATEST},
+                          {CF_SLICE_LIT("m1"), CF_BLOCK_LATEST},
+                          {CF_SLICE_LIT("m2"), CF_BLOCK_LATEST}};
+    CHECK(cf_blob_put_block_list(s, ACC, "inl", "mixed", ml, 3, NULL, NULL, NULL, NOW, NULL));
+    uint8_t *mixed = malloc(65535 + 65537 + 1);
+    memcpy(mixed, bodies[2], 65535);
+    memcpy(mixed + 65535, bodies[4], 65537);
+    mixed[65535 + 65537] = bodies[1][0];
+    collect c = {0};
+    CHECK(check_full(s, "inl", "mixed", mixed, 65535 + 65537 + 1));
+    CHECK(read_range(s, "inl", "mixed", 65530, 10, &c) && c.len == 10 &&
+          memcmp(c.data, mixed + 65530, 10) == 0);
+    CHECK(read_range(s, "inl", "mixed", 131070, 3, &c) && c.len == 3 &&
+          memcmp(c.data, mixed + 131070, 3) == 0);
+    cf_blob_store_close(s);
+    s = open_store();
+    for (size_t i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "put-%zu", sizes[i]);
+        CHECK(check_full(s, "inl", name, bodies[i], sizes[i]));
+        snprintf(name, sizeof name, "blk-%zu", sizes[i]);
+        if (sizes[i])
+            CHECK(check_full(s, "inl", name, bodies[i], sizes[i]));
+    }
+    CHECK(check_full(s, "inl", "mixed", mixed, 65535 + 65537 + 1));
+    /* Deleting removes the rows (and files) in the same transaction. */
+    CHECK(cf_blob_container_delete(s, ACC, "inl", NULL, NOW));
+    CHECK(extents() == 0);
+    cf_blob_store_close(s);
+    for (size_t i = 0; i < N; i++)
+        free(bodies[i]);
+    free(mixed);
+    free(c.data);
+}
+
+/* A flipped byte, a truncated row, or two rows' bytes swapped: the extent
+ * key is bound to the id, so every variant fails to decrypt. */
+static void test_inline_tamper(void)
+{
+    cf_blob_store *s = fresh_store("tam");
+    uint8_t *p = make_body(3000, 1), *q = make_body(3000, 2);
+    CHECK(put_blob(s, "tam", "a", p, 3000, 3000));
+    CHECK(put_blob(s, "tam", "b", q, 3000, 3000));
+    cf_blob_store_close(s);
+    static const char get_a[] =
+        "SELECT data FROM inline_extents WHERE id = (SELECT extent FROM blob_extents WHERE blob = 'a')";
+    static const char get_b[] =
+        "SELECT data FROM inline_extents WHERE id = (SELECT extent FROM blob_extents WHERE blob = 'b')";
+    static const char set_a[] = "UPDATE inline_extents SET data = ?1 WHERE id = (SELECT extent"
+                                " FROM blob_extents WHERE blob = 'a')";
+    static const char set_b[] = "UPDATE inline_extents SET data = ?1 WHERE id = (SELECT extent"
+                                " FROM blob_extents WHERE blob = 'b')";
+    uint8_t *a = NULL, *b = NULL;
+    int alen = 0, blen = 0;
+    CHECK(db_exec(get_a, NULL, 0, &a, &alen) && alen == 64 + 3000 + 16);
+    CHECK(db_exec(get_b, NULL, 0, &b, &blen) && blen == alen);
+    collect c = {0};
+
+    a[64 + 1500] ^= 0x01; /* a ciphertext byte */
+    CHECK(db_exec(set_a, a, alen, NULL, NULL));
+    s = open_store();
+    CHECK(!read_range(s, "tam", "a", 0, 3000, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(check_full(s, "tam", "b", q, 3000));
+    cf_blob_store_close(s);
+    a[64 + 1500] ^= 0x01;
+
+    CHECK(db_exec(set_a, a, alen - 1, NULL, NULL)); /* truncated by one byte */
+    s = open_store();
+    CHECK(!read_range(s, "tam", "a", 0, 10, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    cf_blob_store_close(s);
+
+    CHECK(db_exec(set_a, b, blen, NULL, NULL)); /* the rows' bytes swapped */
+    CHECK(db_exec(set_b, a, alen, NULL, NULL));
+    s = open_store();
+    CHECK(!read_range(s, "tam", "a", 0, 10, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(!read_range(s, "tam", "b", 0, 10, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    cf_blob_store_close(s);
+
+    CHECK(db_exec(set_a, a, alen, NULL, NULL)); /* restored: both read again */
+    CHECK(db_exec(set_b, b, blen, NULL, NULL));
+    s = open_store();
+    CHECK(check_full(s, "tam", "a", p, 3000) && check_full(s, "tam", "b", q, 3000));
+    /* A row gone from under its metadata is an error, never an empty body. */
+    cf_blob_store_close(s);
+    CHECK(db_exec("DELETE FROM inline_extents WHERE id = (SELECT extent FROM blob_extents"
+                  " WHERE blob = 'a')",
+                  NULL, 0, NULL, NULL));
+    s = open_store();
+    CHECK(!read_range(s, "tam", "a", 0, 10, &c) && cf_error_code() == CF_ERR_IO);
+    cf_blob_store_close(s);
+    free(a);
+    free(b);
+    free(p);
+    free(q);
+    free(c.data);
+}
+
+/* Copy shares an inline extent; the row goes with the last reference, and
+ * not while a reader holds it.  Expiry and orphan cleanup. */
+static void test_inline_sharing(void)
+{
+    cf_blob_store *s = fresh_store("shr");
+    uint8_t *p = make_body(5000, 3);
+    CHECK(put_blob(s, "shr", "src", p, 5000, 5000));
+    cf_blob_copy_result cr;
+    CHECK(cf_blob_copy(s, ACC, "shr", "src", NULL, "shr", "dst", NULL, NULL, "u", NOW, &cr));
+    CHECK(inline_rows() == 1 && extent_files() == 0);
+    CHECK(cf_blob_delete(s, ACC, "shr", "src", NULL, NOW));
+    CHECK(inline_rows() == 1);
+    CHECK(check_full(s, "shr", "dst", p, 5000));
+
+    /* A reader over two inline blocks (the second one fetched lazily)
+     * serves its snapshot after the blob is deleted; the rows go when it
+     * is freed. */
+    CHECK(put_block(s, "shr", "two", "x1", p, 2500, NOW));
+    CHECK(put_block(s, "shr", "two", "x2", p + 2500, 2500, NOW));
+    cf_block_ref l[2] = {{CF_SLICE_LIT("x1"), CF_BLOCK_LATEST}, {CF_SLICE_LIT("x2"), CF_BLOCK_LATEST}};
+    CHECK(cf_blob_put_block_list(s, ACC, "shr", "two", l, 2, NULL, NULL, NULL, NOW, NULL));
+    CHECK(inline_rows() == 3);
+    cf_blob_info info;
+    cf_blob_reader *r = NULL;
+    CHECK(cf_blob_reader_open(s, ACC, "shr", "two", 0, CF_BLOB_WHOLE, NULL, NOW, &info, &r));
+    cf_blob_info_free(&info);
+    CHECK(cf_blob_delete(s, ACC, "shr", "two", NULL, NOW));
+    CHECK(cf_blob_delete(s, ACC, "shr", "dst", NULL, NOW));
+    CHECK(inline_rows() == 2); /* dst's went at once; the reader holds two's */
+    uint8_t buf[5000];
+    size_t got = 0, total = 0;
+    do {
+        CHECK(cf_blob_reader_read(r, buf + total, sizeof buf - total, &got));
+        total += got;
+    } while (got && total < sizeof buf);
+    CHECK(total == 5000 && memcmp(buf, p, 5000) == 0);
+    cf_blob_reader_free(r);
+    CHECK(inline_rows() == 0);
+
+    /* Uncommitted inline blocks: replaced, then expired. */
+    CHECK(put_block(s, "shr", "pend", "a", p, 100, NOW));
+    CHECK(put_block(s, "shr", "pend", "a", p, 200, NOW));
+    CHECK(inline_rows() == 1);
+    unsigned expired = 0;
+    CHECK(cf_blob_expire_uncommitted(s, NOW + CF_BLOB_UNCOMMITTED_TTL + 1, &expired) && expired == 1);
+    CHECK(inline_rows() == 0);
+
+    /* Cleanup removes an orphan row (a deferred delete lost to a crash)
+     * and keeps referenced ones. */
+    CHECK(put_blob(s, "shr", "keep", p, 5000, 5000));
+    cf_blob_store_close(s);
+    CHECK(db_exec("INSERT INTO inline_extents (id, data) VALUES"
+                  " ('00112233445566778899aabbccddeeff', ?1)",
+                  "x", 1, NULL, NULL));
+    s = open_store();
+    CHECK(inline_rows() == 2);
+    unsigned removed = 0;
+    CHECK(cf_blob_store_cleanup(s, NOW, &removed) && removed == 1);
+    CHECK(inline_rows() == 1 && check_full(s, "shr", "keep", p, 5000));
+    cf_blob_store_close(s);
+    free(p);
+}
+
+/* Writers in several threads (group commit): all succeed, and every write
+ * is there after a reopen. */
+enum { GC_THREADS = 6, GC_PUTS = 40 };
+
+typedef struct {
+    cf_blob_store *s;
+    int t;
+    int ok;
+} gc_arg;
+
+static uint8_t *gc_body(int t, int i, size_t *len)
+{
+    /* Mostly small (inline); every 8th one a file. */
+    *len = i % 8 == 7 ? 70000 : (size_t)(1000 + 37 * i + t);
+    return make_body(*len, (unsigned)(t * 1000 + i));
+}
+
+static void *gc_writer(void *v)
+{
+    gc_arg *a = v;
+    for (int i = 0; i < GC_PUTS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d-%d", a->t, i);
+        size_t len;
+        uint8_t *p = gc_body(a->t, i, &len);
+        a->ok += put_blob(a->s, "gcw", name, p, len, 4096);
+        free(p);
+    }
+    return NULL;
+}
+
+static void test_concurrent_writers(void)
+{
+    cf_blob_store *s = fresh_store("gcw");
+    pthread_t th[GC_THREADS];
+    gc_arg args[GC_THREADS];
+    for (int t = 0; t < GC_THREADS; t++) {
+        args[t] = (gc_arg){s, t, 0};
+        CHECK(pthread_create(&th[t], NULL, gc_writer, &args[t]) == 0);
+    }
+    for (int t = 0; t < GC_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        CHECK(args[t].ok == GC_PUTS);
+    }
+    cf_blob_store_close(s);
+    s = open_store();
+    int good = 0;
+    for (int t = 0; t < GC_THREADS; t++)
+        for (int i = 0; i < GC_PUTS; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "t%d-%d", t, i);
+            size_t len;
+            uint8_t *p = gc_body(t, i, &len);
+            good += check_full(s, "gcw", name, p, len);
+            free(p);
+        }
+    CHECK(good == GC_THREADS * GC_PUTS);
+    CHECK(inline_rows() == GC_THREADS * (GC_PUTS - GC_PUTS / 8) &&
+          extent_files() == GC_THREADS * (GC_PUTS / 8));
+    cf_blob_store_close(s);
+}
+
 /* ---- no plaintext at rest ---- */
 
 static void scan_file(const char *path, void *ctx)
@@ -600,8 +898,21 @@ static void test_no_plaintext_at_rest(void)
     CHECK(cf_blob_put_block_list(s, ACC, "scan", "blocky", l, 2, NULL, NULL, NULL, NOW, NULL));
     CHECK(put_block(s, "scan", "pending", "x", p, 50000, NOW));
     CHECK(check_full(s, "scan", "blocky", p, 200000));
-    cf_blob_store_close(s); /* checkpoints the WAL into the database file */
+    /* Inline bodies (the marker is at offset 0 of each). */
+    CHECK(put_blob(s, "scan", "small", p, 1000, 1000));
+    CHECK(put_blob(s, "scan", "seg", p, 65536, 10000));
+    CHECK(put_block(s, "scan", "pending", "y", p, 20000, NOW));
+    CHECK(inline_rows() == 4); /* with pending's 50000-byte block */
+    /* With the store open the new pages are in blob.db-wal: scan it too. */
     int hits = 0;
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s/blob.db-wal", data_dir);
+    struct stat wst;
+    CHECK(stat(wal, &wst) == 0 && wst.st_size > 0);
+    each_extent(data_dir, scan_file, &hits);
+    CHECK(hits == 0);
+    cf_blob_store_close(s); /* checkpoints the WAL into the database file */
+    hits = 0;
     each_extent(data_dir, scan_file, &hits);
     CHECK(hits == 0);
     free(p);
@@ -624,6 +935,10 @@ int main(void)
     cf_blob_store_close(s);
     RUN(test_persistence_and_cleanup);
     RUN(test_tamper);
+    RUN(test_inline_sizes);
+    RUN(test_inline_tamper);
+    RUN(test_inline_sharing);
+    RUN(test_concurrent_writers);
     RUN(test_no_plaintext_at_rest);
     rm_tree(data_dir);
     TEST_DONE();
