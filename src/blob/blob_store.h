@@ -35,6 +35,22 @@
  * points at a missing or partial extent; cf_blob_store_cleanup() removes
  * such orphans and stale temp files.
  *
+ * Small bodies (inline extents).  A file per small body costs a create, two
+ * fsyncs, a rename and later an unlink, each far more than the body.  So a
+ * writer buffers its sealed bytes in memory up to BS_INLINE_MAX (header +
+ * one sealed 64 KiB segment: bodies up to 64 KiB), and a body that ends
+ * within that is stored as a row of inline_extents(id, data) in the SAME
+ * transaction as the metadata that references it: durable with it (the
+ * group commit below), never orphaned by a crash, no file at all.  A body
+ * that grows past the limit spills the buffer to the temp file and follows
+ * the file path above.  The bytes are the same extent either way (sealed
+ * with the same id-bound scope key), so a row altered, cut or moved under
+ * another id fails like a file would; the plaintext-length check applies
+ * too.  A row goes in the transaction that removes its last reference
+ * (unless a reader holds it: then when the reader is freed); cleanup
+ * deletes unreferenced rows no reader holds (left only by a crash between
+ * those two).
+ *
  * Durability (group commit).  With synchronous=FULL every COMMIT fsyncs
  * the WAL while holding the store mutex, so concurrent writes queue behind
  * one fsync each.  Instead the connection runs synchronous=NORMAL (a
@@ -75,8 +91,9 @@
  * and '-', starting and ending with a letter or digit, no "--".  Blob names:
  * 1-1024 bytes of valid UTF-8 without control characters.
  *
- * Threads: one connection guarded by a mutex; extent file I/O runs outside
- * it.  Every write is one transaction, durable before the call returns,
+ * Threads: one connection guarded by a mutex; extent file I/O and the
+ * durability wait run outside it.  Every write is one transaction, durable
+ * before the call returns,
  * and sets a new ETag (a quoted random hex value) and Last-Modified
  * (seconds since the epoch, from the caller's `now`).
  *
@@ -252,8 +269,10 @@ void cf_blob_store_close(cf_blob_store *s);
 /* Removes extent files no metadata references and no open reader holds,
  * and temp files, among files last modified before `older_than` (so bodies
  * being written right now, renamed but not yet committed, are spared: pass
- * a time a few minutes back, or any time at start-up before serving).
- * `removed` may be NULL. */
+ * a time a few minutes back, or any time at start-up before serving); and
+ * inline extent rows nothing references and no reader holds (at any age:
+ * they are written with their references).  `removed` (may be NULL) counts
+ * both. */
 CF_MUST_USE bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, unsigned *removed);
 
 /* ---- accounts ---- */
@@ -439,9 +458,10 @@ CF_MUST_USE bool cf_blob_lease(cf_blob_store *s, const char *account, const char
 /* A pull reader over a consistent snapshot of one blob: open takes, under
  * the lock, the blob's info and its extent plan (and evaluates `cond` on
  * that same snapshot); read() then decrypts one segment at a time (memory:
- * one segment buffer), outside the lock.  Extent files a reader holds are
- * not unlinked while it lives, even if the blob is deleted or overwritten
- * meanwhile: the reader serves the snapshot it took.
+ * one segment buffer, plus a copy of at most one inline extent), outside
+ * the lock.  Extents a reader holds (files and inline rows) are not removed
+ * while it lives, even if the blob is deleted or overwritten meanwhile: the
+ * reader serves the snapshot it took.
  *
  * Range: [offset, offset + length) clipped to the blob (length
  * CF_BLOB_WHOLE = to the end).  416 InvalidRange when offset > 0 and
