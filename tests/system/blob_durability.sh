@@ -209,7 +209,7 @@ tmp_files() { find "$D/extents" -name '*.tmp' -type f | wc -l; }
 extents_consistent() {
     find "$D/extents" -type f ! -name '*.tmp' -printf '%f\n' | sort >"$TMP/on_disk"
     sqlite3 -readonly "$D/blob.db" \
-        "SELECT extent FROM blob_extents UNION SELECT extent FROM uncommitted;" | sort >"$TMP/in_db"
+        "SELECT extent FROM blob_extents UNION SELECT extent FROM uncommitted EXCEPT SELECT id FROM inline_extents;" | sort >"$TMP/in_db"
     cmp -s "$TMP/on_disk" "$TMP/in_db"
 }
 
