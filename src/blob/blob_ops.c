@@ -405,11 +405,18 @@ void cf_blob_op_copy(cf_blob_call *call)
     cf_blob_cond src_cond;
     json_t *metadata = NULL;
     cf_blob_copy_result r;
-    bool ok = cf_parse_copy_source(call, url, &src) &&
+    /* x-ms-copy-source is kept and shown later: without its query, which
+     * may carry a SAS signature. */
+    char *stored_url = strndup(url, strcspn(url, "?"));
+    bool ok = stored_url && cf_parse_copy_source(call, url, &src) &&
               cf_blob_may_read_source(call, src.container, src.name, src.query) &&
               cf_source_conditions(call, &src_cond) && cf_blob_parse_metadata(call, &metadata) &&
               cf_blob_copy(call->svc->store, call->account, src.container, src.name, &src_cond,
-                           call->container, call->blob, &call->cond, metadata, url, call->now, &r);
+                           call->container, call->blob, &call->cond, metadata, stored_url,
+                           call->now, &r);
+    if (!stored_url)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    free(stored_url);
     free(src.name);
     json_decref(metadata);
     if (!ok) {
