@@ -15,6 +15,9 @@
  *       the container's public access level allows; otherwise Azure's 401
  *       challenge.
  *
+ * Shared Key requests must be dated within 15 minutes of the server's
+ * clock (x-ms-date, signed), so a captured request cannot be replayed.
+ *
  * Failures say as little as Azure does: a bad signature and a wrong account
  * look the same (403 AuthenticationFailed), and a denied request does not
  * tell whether the target exists.
@@ -25,6 +28,7 @@
 #include <strings.h>
 
 #include "blob_service.h"
+#include "httpdate.h"
 #include "secmem.h"
 #include "storage_auth.h"
 
@@ -59,6 +63,24 @@ static bool cf_raw_path(const cf_blob_call *call, char **out)
 static bool cf_auth_failed(const char *message)
 {
     return cf_blob_fail(CF_ERR_UNAUTHORIZED, "AuthenticationFailed", message);
+}
+
+/* A signed request is good for 15 minutes either side of its x-ms-date (or
+ * Date), as in Azure: a captured request cannot be replayed later. */
+#define CF_SHAREDKEY_SKEW (15 * 60)
+
+static bool cf_request_date_fresh(const cf_blob_call *call)
+{
+    const char *date = cf_blob_header(call, "x-ms-date");
+    if (!date)
+        date = cf_blob_header(call, "Date");
+    int64_t t = 0;
+    if (!date || !cf_httpdate_parse(CF_SLICE_STR(date), &t))
+        return cf_auth_failed("The request has no valid x-ms-date or Date header.");
+    if (t < call->now - CF_SHAREDKEY_SKEW || t > call->now + CF_SHAREDKEY_SKEW)
+        return cf_auth_failed("Request date header too old or too far in the future: the "
+                              "request must be made within 15 minutes of its x-ms-date.");
+    return true;
 }
 
 /* ---- Shared Key ---- */
@@ -97,6 +119,7 @@ bool cf_blob_verify_shared_key(cf_blob_call *call, const char *authorization)
     if (!match)
         return cf_auth_failed("The MAC signature found in the HTTP request is not the same as "
                               "any computed signature.");
+    CF_GUARD(cf_request_date_fresh(call));
     call->auth = CF_AUTH_KEY;
     return true;
 }

@@ -70,6 +70,19 @@ describe("Shared Key", () => {
     if (!b.AZURITE) assert.equal(r.headers["x-ms-error-code"], "AuthenticationFailed");
     assert.ok(r.headers["x-ms-request-id"]);
   });
+
+  test("a correctly signed request dated over 15 minutes off is 403 AuthenticationFailed (no replay)", T, async () => {
+    await b.notOnAzurite("Azurite does not check the request date", async () => {
+      const url = `${b.ENDPOINT}/${c.containerName}/${blob.name}`;
+      for (const skew of [-16 * 60e3, 16 * 60e3]) {
+        const r = await b.rawRequest("GET", url, { headers: { "x-ms-date": new Date(Date.now() + skew).toUTCString() } });
+        assert.equal(r.status, 403, r.text);
+        assert.equal(r.headers["x-ms-error-code"], "AuthenticationFailed");
+      }
+      const fresh = await b.rawRequest("GET", url, { headers: { "x-ms-date": new Date(Date.now() - 5 * 60e3).toUTCString() } });
+      assert.equal(fresh.status, 200, fresh.text);
+    });
+  });
 });
 
 describe("account SAS", () => {
