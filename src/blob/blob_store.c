@@ -357,14 +357,6 @@ bool cf_bs_json_text(json_t *j, char **out)
     return true;
 }
 
-bool cf_bs_column_json(sqlite3_stmt *st, int col, json_t **out)
-{
-    const char *text = (const char *)sqlite3_column_text(st, col);
-    *out = json_loads(text ? text : "{}", 0, NULL);
-    CF_ENSURE(*out && json_is_object(*out), CF_ERR_DB, "stored JSON is malformed");
-    return true;
-}
-
 bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1])
 {
     uint8_t r[8];
@@ -428,6 +420,7 @@ void cf_blob_store_close(cf_blob_store *s)
     if (s->wal_fd >= 0)
         close(s->wal_fd);
     cf_secret_free(s->service_key, CF_DATA_KEY_LEN);
+    cf_bs_meta_keys_free(s);
     free(s->dir);
     cf_bs_idlist_free(&s->deferred);
     pthread_mutex_destroy(&s->lock);
@@ -497,6 +490,7 @@ bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_stor
         CF_BAIL(CF_ERR_NOMEM, NULL);
     }
     memcpy(s->service_key, service_key.ptr, CF_DATA_KEY_LEN);
+    unsigned sealed = 0;
     snprintf(path, sizeof path, "%s/blob.db", data_dir);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                           SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
@@ -506,10 +500,13 @@ bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_stor
     sqlite3_busy_timeout(s->db, 5000);
     if (!cf_bs_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                        "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;") ||
-        !cf_bs_exec(s, bs_schema) || !bs_upgrade(s) || !bs_open_wal(s, data_dir)) {
+        !cf_bs_exec(s, bs_schema) || !bs_upgrade(s) || !cf_bs_meta_migrate(s, &sealed) ||
+        !bs_open_wal(s, data_dir)) {
         cf_blob_store_close(s);
         return false;
     }
+    /* bs_open_wal's fdatasync covered the migration's commit. */
+    atomic_store(&s->synced_seq, atomic_load(&s->commit_seq));
     *out = s;
     return true;
 }
@@ -948,8 +945,14 @@ static bool bs_service_get_locked(cf_blob_store *s, const char *account, cf_buf 
     int rc = sqlite3_step(st);
     bool ok = cf_bs_db_ok(s, rc);
     cf_buf_clear(out);
-    if (ok && rc == SQLITE_ROW)
-        ok = cf_buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    if (ok && rc == SQLITE_ROW) {
+        cf_buf xml;
+        ok = cf_bs_column_open(s, st, 0, (bs_row){account, "", ""}, "service_props.xml", &xml);
+        if (ok) {
+            ok = cf_buf_append(out, xml.data, xml.len);
+            cf_buf_free(&xml);
+        }
+    }
     cf_bs_done(st);
     return ok;
 }
@@ -968,8 +971,7 @@ static bool bs_service_set_tx(cf_blob_store *s, const char *account, cf_slice xm
                                "INSERT INTO service_props (account, xml) VALUES (?1, ?2)"
                                " ON CONFLICT (account) DO UPDATE SET xml = ?2",
                                account);
-    CF_GUARD(st);
-    sqlite3_bind_blob(st, 2, xml.len ? (const void *)xml.ptr : "", (int)xml.len, SQLITE_STATIC);
+    CF_GUARD(cf_bs_bind_sealed(s, st, 2, (bs_row){account, "", ""}, "service_props.xml", xml));
     return cf_bs_run(s, st);
 }
 

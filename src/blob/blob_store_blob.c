@@ -35,13 +35,13 @@ static void bs_write_result(cf_blob_write_result *out, const char *etag, int64_t
 
 /* ---- rows ---- */
 
-static bool bs_read_copy(sqlite3_stmt *st, int col, cf_blob_copy_info *out)
+static bool bs_read_copy(cf_blob_store *s, sqlite3_stmt *st, int col, bs_row row,
+                         cf_blob_copy_info *out)
 {
-    const char *text = (const char *)sqlite3_column_text(st, col);
-    if (!text)
-        return true;
-    json_t *j = json_loads(text, 0, NULL);
-    CF_ENSURE(j && json_is_object(j), CF_ERR_DB, "stored copy properties are malformed");
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return true; /* not a copy destination */
+    json_t *j;
+    CF_GUARD(cf_bs_column_open_json(s, st, col, row, "blobs.copy", &j));
     const char *id = json_string_value(json_object_get(j, "id"));
     const char *status = json_string_value(json_object_get(j, "status"));
     const char *progress = json_string_value(json_object_get(j, "progress"));
@@ -56,7 +56,8 @@ static bool bs_read_copy(sqlite3_stmt *st, int col, cf_blob_copy_info *out)
     return true;
 }
 
-bool cf_bs_read_blob_row(sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_info *out)
+bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *container,
+                         sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_info *out)
 {
     memset(out, 0, sizeof *out);
     cf_bs_column_str(st, 0, out->name, sizeof out->name);
@@ -70,10 +71,12 @@ bool cf_bs_read_blob_row(sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_
     cf_bs_lease_info(&l, now, &out->lease);
     out->n_extents = (size_t)sqlite3_column_int64(st, 13);
     out->committed_blocks = out->type == CF_BLOB_APPEND ? (uint32_t)out->n_extents : 0;
-    bool ok = cf_bs_column_json(st, 6, &out->props) &&
-              (with_meta ? cf_bs_column_json(st, 7, &out->metadata)
+    /* The AAD names the row as stored: the name column, not the caller's. */
+    bs_row row = {account, container, out->name};
+    bool ok = cf_bs_column_open_json(s, st, 6, row, "blobs.props", &out->props) &&
+              (with_meta ? cf_bs_column_open_json(s, st, 7, row, "blobs.metadata", &out->metadata)
                          : (out->metadata = json_object()) != NULL) &&
-              bs_read_copy(st, 12, &out->copy);
+              bs_read_copy(s, st, 12, row, &out->copy);
     if (!ok)
         cf_blob_info_free(out);
     return ok;
@@ -89,7 +92,8 @@ bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *co
                                account, container, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW && cf_bs_read_blob_row(st, with_meta, now, out);
+    bool ok = rc == SQLITE_ROW &&
+              cf_bs_read_blob_row(s, account, container, st, with_meta, now, out);
     cf_bs_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
     CF_GUARD(cf_bs_db_ok(s, rc));
@@ -187,8 +191,10 @@ bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *contai
                                " ON CONFLICT (account, container, name) DO UPDATE SET"
                                " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
                                " props = ?7, metadata = ?8, copy = NULL",
-                               account, container, name, NULL, etag, NULL, props, meta);
-    CF_GUARD(st);
+                               account, container, name, NULL, etag);
+    bs_row row = {account, container, name};
+    CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "blobs.props", CF_SLICE_STR(props)));
+    CF_GUARD(cf_bs_bind_sealed(s, st, 8, row, "blobs.metadata", CF_SLICE_STR(meta)));
     sqlite3_bind_int64(st, 4, (sqlite3_int64)size);
     sqlite3_bind_int64(st, 6, now);
     sqlite3_bind_int(st, 9, (int)type);
@@ -327,13 +333,14 @@ static bool bs_set_tx(cf_blob_store *s, bs_bwrite *w, const char *text, bool pro
                                        "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
                                        " copy = NULL WHERE account = ?1 AND container = ?2 AND"
                                        " name = ?3",
-                                       w->account, w->container, w->name, text, w->etag)
+                                       w->account, w->container, w->name, NULL, w->etag)
                              : BS_PREP(s,
                                        "UPDATE blobs SET metadata = ?4, etag = ?5,"
                                        " last_modified = ?6 WHERE account = ?1 AND"
                                        " container = ?2 AND name = ?3",
-                                       w->account, w->container, w->name, text, w->etag);
-    CF_GUARD(st);
+                                       w->account, w->container, w->name, NULL, w->etag);
+    CF_GUARD(cf_bs_bind_sealed(s, st, 4, (bs_row){w->account, w->container, w->name},
+                               props ? "blobs.props" : "blobs.metadata", CF_SLICE_STR(text)));
     sqlite3_bind_int64(st, 6, w->now);
     return cf_bs_run(s, st);
 }
@@ -435,11 +442,13 @@ typedef struct {
     cf_blob_copy_result *out;
 } bs_copy;
 
-/* The source's type, size, props and metadata text. */
+/* The source's type, size, and props and metadata opened (secret buffers,
+ * NUL-terminated; freed by the caller): the destination seals them again
+ * under its own row, never the source's sealed bytes. */
 typedef struct {
     cf_blob_type type;
     uint64_t size;
-    char *props, *meta;
+    cf_buf props, meta;
 } bs_copy_src;
 
 static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
@@ -458,16 +467,15 @@ static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = cf_bs_db_ok(s, rc) && rc == SQLITE_ROW;
+    bs_row row = {c->account, c->src_container, c->src_name};
     if (ok) {
         src->type = (cf_blob_type)sqlite3_column_int(st, 0);
         src->size = (uint64_t)sqlite3_column_int64(st, 1);
-        src->props = strdup((const char *)sqlite3_column_text(st, 2));
-        src->meta = strdup((const char *)sqlite3_column_text(st, 3));
-        if (!src->props || !src->meta) {
-            CF_RAISE(CF_ERR_NOMEM, NULL);
-            ok = false;
-        }
+        ok = cf_bs_column_open(s, st, 2, row, "blobs.props", &src->props);
     }
+    /* New metadata replaces the source's, which then need not be opened. */
+    if (ok && !c->meta)
+        ok = cf_bs_column_open(s, st, 3, row, "blobs.metadata", &src->meta);
     cf_bs_done(st);
     return ok;
 }
@@ -534,7 +542,8 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
                                     BS_OP_CREATE, c->now, NULL, NULL));
     CF_GUARD(cf_bs_blob_clear(s, c->account, c->dst_container, c->dst_name, false, gone));
     CF_GUARD(cf_bs_blob_upsert(s, c->account, c->dst_container, c->dst_name, src->type,
-                               src->size, src->props, c->meta ? c->meta : src->meta, c->now,
+                               src->size, (const char *)src->props.data,
+                               c->meta ? c->meta : (const char *)src->meta.data, c->now,
                                c->out->etag));
     for (size_t i = 0; i < rows->n; i++)
         CF_GUARD(cf_bs_insert_extent_row(s, c->account, c->dst_container, c->dst_name,
@@ -549,10 +558,13 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     CF_ENSURE_ALLOC(text);
-    bool ok = cf_bs_run(s, BS_PREP(s,
-                                   "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
-                                   " container = ?2 AND name = ?3",
-                                   c->account, c->dst_container, c->dst_name, text));
+    sqlite3_stmt *st = BS_PREP(s,
+                               "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
+                               " container = ?2 AND name = ?3",
+                               c->account, c->dst_container, c->dst_name);
+    bool ok = cf_bs_bind_sealed(s, st, 4, (bs_row){c->account, c->dst_container, c->dst_name},
+                                "blobs.copy", CF_SLICE_STR(text)) &&
+              cf_bs_run(s, st);
     cf_json_free_text(text);
     return ok;
 }
@@ -560,6 +572,8 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
 static bool bs_copy_locked(cf_blob_store *s, const bs_copy *c)
 {
     bs_copy_src src = {0};
+    cf_buf_init_secret(&src.props, 1);
+    cf_buf_init_secret(&src.meta, 1);
     bs_rows rows = {0};
     bs_idlist gone = {0};
     bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_copy_tx(s, c, &src, &rows, &gone) &&
@@ -568,8 +582,8 @@ static bool bs_copy_locked(cf_blob_store *s, const bs_copy *c)
         cf_bs_remove_unreferenced(s, &gone);
     cf_bs_idlist_free(&gone);
     bs_rows_free(&rows);
-    free(src.props);
-    free(src.meta);
+    cf_buf_free(&src.props);
+    cf_buf_free(&src.meta);
     return ok;
 }
 

@@ -53,9 +53,12 @@ static bool bs_container_create_tx(cf_blob_store *s, const char *account, const 
     CF_GUARD(cf_bs_new_etag(etag));
     sqlite3_stmt *st = BS_PREP(s,
                                "INSERT INTO containers (account, name, created, last_modified,"
-                               " etag, metadata, access) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
-                               account, name, NULL, etag, meta);
-    CF_GUARD(st);
+                               " etag, metadata, access, acl) VALUES (?1, ?2, ?3, ?3, ?4, ?5,"
+                               " ?6, ?7)",
+                               account, name, NULL, etag);
+    bs_row row = {account, name, ""};
+    CF_GUARD(cf_bs_bind_sealed(s, st, 5, row, "containers.metadata", CF_SLICE_STR(meta)));
+    CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "containers.acl", CF_SLICE_LIT("[]")));
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int(st, 6, (int)access);
     return cf_bs_run(s, st);
@@ -92,8 +95,8 @@ bool cf_blob_container_create(cf_blob_store *s, const char *account, const char 
     "name, created, last_modified, etag, metadata, access, lease_id, lease_duration,"  \
     " lease_expiry, lease_break"
 
-static bool bs_read_container(sqlite3_stmt *st, int64_t now, cf_blob_container *out,
-                              bs_lease *lease)
+static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stmt *st,
+                              int64_t now, cf_blob_container *out, bs_lease *lease)
 {
     memset(out, 0, sizeof *out);
     cf_bs_column_str(st, 0, out->name, sizeof out->name);
@@ -106,7 +109,8 @@ static bool bs_read_container(sqlite3_stmt *st, int64_t now, cf_blob_container *
     cf_bs_lease_info(&l, now, &out->lease);
     if (lease)
         *lease = l;
-    return cf_bs_column_json(st, 4, &out->metadata);
+    return cf_bs_column_open_json(s, st, 4, (bs_row){account, out->name, ""},
+                                  "containers.metadata", &out->metadata);
 }
 
 static bool bs_container_get_locked(cf_blob_store *s, const char *account, const char *name,
@@ -118,7 +122,7 @@ static bool bs_container_get_locked(cf_blob_store *s, const char *account, const
                                account, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW && bs_read_container(st, now, out, lease);
+    bool ok = rc == SQLITE_ROW && bs_read_container(s, account, st, now, out, lease);
     cf_bs_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound",
                      "no such container");
@@ -179,8 +183,9 @@ static bool bs_container_meta_tx(cf_blob_store *s, bs_cwrite *w, const char *met
     sqlite3_stmt *st = BS_PREP(s,
                                "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
                                " WHERE account = ?1 AND name = ?2",
-                               w->account, w->name, meta, w->etag);
-    CF_GUARD(st);
+                               w->account, w->name, NULL, w->etag);
+    CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""},
+                               "containers.metadata", CF_SLICE_STR(meta)));
     sqlite3_bind_int64(st, 5, w->now);
     return cf_bs_run(s, st);
 }
@@ -276,7 +281,7 @@ static bool bs_container_list_locked(cf_blob_store *s, const char *account, cons
             break;
         }
         cf_blob_container c;
-        ok = bs_read_container(st, now, &c, NULL) && each(ctx, &c);
+        ok = bs_read_container(s, account, st, now, &c, NULL) && each(ctx, &c);
         snprintf(last, sizeof last, "%s", c.name);
         cf_blob_container_free(&c);
         n++;
@@ -359,7 +364,7 @@ static void bs_copy_field(char *dst, size_t cap, json_t *o, const char *key)
 
 static bool bs_acl_parse(const char *text, cf_blob_acl *out)
 {
-    json_t *arr = json_loads(text ? text : "[]", 0, NULL);
+    json_t *arr = json_loads(text, 0, NULL);
     CF_ENSURE(arr && json_is_array(arr) && json_array_size(arr) <= CF_BLOB_ACL_MAX, CF_ERR_DB,
               "stored ACL is malformed");
     out->n = json_array_size(arr);
@@ -386,8 +391,9 @@ static bool bs_acl_set_tx(cf_blob_store *s, bs_cwrite *w, const char *text,
     sqlite3_stmt *st = BS_PREP(s,
                                "UPDATE containers SET acl = ?3, etag = ?4, last_modified = ?5,"
                                " access = ?6 WHERE account = ?1 AND name = ?2",
-                               w->account, w->name, text, w->etag);
-    CF_GUARD(st);
+                               w->account, w->name, NULL, w->etag);
+    CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""}, "containers.acl",
+                               CF_SLICE_STR(text)));
     sqlite3_bind_int64(st, 5, w->now);
     sqlite3_bind_int(st, 6, (int)access);
     return cf_bs_run(s, st);
@@ -430,8 +436,17 @@ static bool bs_acl_get_locked(cf_blob_store *s, const char *account, const char 
         BS_PREP(s, "SELECT acl FROM containers WHERE account = ?1 AND name = ?2", account, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = cf_bs_db_ok(s, rc) &&
-              bs_acl_parse(rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL, out);
+    bool ok = cf_bs_db_ok(s, rc);
+    if (ok && rc != SQLITE_ROW) {
+        CF_RAISE(CF_ERR_INTERNAL, "the container vanished");
+        ok = false;
+    }
+    cf_buf text;
+    ok = ok && cf_bs_column_open(s, st, 0, (bs_row){account, name, ""}, "containers.acl", &text);
+    if (ok) {
+        ok = bs_acl_parse((const char *)text.data, out);
+        cf_buf_free(&text);
+    }
     cf_bs_done(st);
     return ok;
 }

@@ -10,6 +10,8 @@
  *                           block lists, append create, block expiry
  *   blob_store_read.c       the pull reader and cf_blob_read
  *   blob_list.c             List Blobs
+ *   blob_store_meta.c       sealed metadata columns, the per-account
+ *                           metadata keys, migration from plaintext
  *
  * Functions named cf_bs_* with a `_locked` suffix (or taking a statement)
  * expect the store mutex held.
@@ -29,8 +31,12 @@
 #define BS_INLINE_MAX (CF_EXTENT_HEADER_LEN + CF_EXTENT_SEGMENT_DEFAULT + CF_EXTENT_TAG_LEN)
 #define BS_PATH_MAX 4096
 #define BS_STMT_CACHE 160
+/* PRAGMA user_version: 1 = client-supplied metadata columns sealed
+ * (blob_store_meta.c); 0 = older databases, migrated at open. */
+#define BS_SCHEMA_VERSION 1
 
 typedef struct bs_pin bs_pin;
+struct bs_meta_key;
 
 /* A list of extent ids (to remove once a transaction has committed, or
  * held by a reader). */
@@ -50,6 +56,9 @@ struct cf_blob_store {
     } cache[BS_STMT_CACHE];
     bs_pin *pins;      /* open readers' extent sets */
     bs_idlist deferred; /* unreferenced but pinned: unlinked when unpinned */
+    /* Per-account metadata keys, derived on first use (blob_store_meta.c). */
+    struct bs_meta_key *meta_keys;
+    size_t n_meta_keys;
     /* Group commit (see blob_store.h, "Durability"). */
     int wal_fd;                   /* DATA/blob.db-wal, for fdatasync only */
     _Atomic uint64_t commit_seq;  /* transactions committed (under `lock`) */
@@ -147,7 +156,6 @@ bool cf_bs_commit(cf_blob_store *s, bool ok);
 bool cf_bs_durable(cf_blob_store *s, uint64_t seq, bool ok);
 
 bool cf_bs_json_text(json_t *j, char **out);
-bool cf_bs_column_json(sqlite3_stmt *st, int col, json_t **out);
 void cf_bs_column_str(sqlite3_stmt *st, int col, char *out, size_t cap);
 bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1]);
 bool cf_bs_check_names(const char *account, const char *container, const char *blob);
@@ -159,6 +167,32 @@ bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc
 void cf_bs_scope_free(bs_scope *sc);
 /* The scope key cf_extent uses for extent `id`; out: secret, 32 bytes. */
 bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
+
+/* ---- sealed metadata columns (blob_store_meta.c) ---- */
+
+/* The row a sealed value belongs to, part of its AAD: container "" for an
+ * account's values, blob "" for a container's. */
+typedef struct {
+    const char *account, *container, *blob;
+} bs_row;
+
+/* Seals `plain` for column `col` ("table.column") of `row` and binds it
+ * (copied) to parameter `param` of `st` (which may be NULL: raised). */
+bool cf_bs_bind_sealed(cf_blob_store *s, sqlite3_stmt *st, int param, bs_row row, const char *col,
+                       cf_slice plain);
+/* Opens column `c` of st's current row, sealed for (row, col), into `out`
+ * (initialised here as a secret buffer, NUL-terminated; free it on success
+ * only).  CF_ERR_DECRYPT for a value that is tampered, moved, or not sealed. */
+bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row, const char *col,
+                       cf_buf *out);
+/* The same, parsed as a JSON object (CF_ERR_DB if it is not one). */
+bool cf_bs_column_open_json(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row,
+                            const char *col, json_t **out);
+/* At open: seals every plaintext column of a database older than
+ * BS_SCHEMA_VERSION in one transaction and sets user_version; *sealed
+ * counts the values converted.  Fails on a newer database. */
+bool cf_bs_meta_migrate(cf_blob_store *s, unsigned *sealed);
+void cf_bs_meta_keys_free(cf_blob_store *s);
 
 /* ---- extent files (blob_store.c) ---- */
 
@@ -229,7 +263,10 @@ bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *
 /* Rows of a blob's content in order; *pieces is malloc'ed. */
 bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *container,
                             const char *name, size_t n_extents, bs_piece **pieces, size_t *n);
-bool cf_bs_read_blob_row(sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_info *out);
+/* One row of BS_BLOB_COLUMNS into `out`, opening its sealed columns
+ * (metadata only when with_meta). */
+bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *container,
+                         sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_info *out);
 
 #define BS_BLOB_COLUMNS                                                        \
     "name, type, size, etag, created, last_modified, props, metadata, lease_id,"  \
