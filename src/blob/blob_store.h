@@ -28,6 +28,26 @@
  * catches truncation at a segment boundary that a range read alone would
  * not see.
  *
+ * Metadata at rest.  Every column holding values a client supplied,
+ * other than names, is sealed with cf_envelope_seal (blob_store_meta.c):
+ * blob content properties, user metadata and copy info (x-ms-copy-source
+ * etc.); container metadata and ACL (stored access policies); service
+ * properties.  Key: HKDF-SHA256(ikm = account data key, salt = "",
+ * info = "coffer blob metadata v1"), derived once per account and cached in
+ * secret memory until close.  AAD:
+ *     "coffer-blob\0meta\0" account "\0" container "\0" blob "\0" column
+ * (container / blob "" for account / container values; column is
+ * "table.column", e.g. "blobs.metadata"), so a value moved to another row
+ * or column fails with CF_ERR_DECRYPT (500), never as another row's data.
+ * Copy Blob opens the source's values and seals them again for the
+ * destination.  In clear, by design: account, container and blob names
+ * (primary keys, ordered for listings and prefix scans), block ids (looked
+ * up by value), lease ids, ETags, times, sizes, types, public access
+ * level, extent ids; and each sealed value's length.  A row's own earlier
+ * sealed value put back in place (a rollback within one row) is not
+ * detected.  Databases before user_version 1 held these columns in clear
+ * and are sealed in one transaction at open.
+ *
  * Crash safety.  A body is written to "<id>.tmp" beside its final name,
  * fsynced, renamed, and the directory fsynced; only THEN does the metadata
  * transaction commit.  Deletions commit metadata first and unlink after.  A

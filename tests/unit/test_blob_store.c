@@ -2,8 +2,10 @@
  * Blob store: round trips, ranges, block list semantics, listing, deletion,
  * persistence, crash cleanup, tamper detection, inline extents (boundary
  * sizes, tampered rows, sharing, readers' pins, expiry, orphan cleanup),
- * concurrent writers under the group commit, and a plaintext scan of the
- * data directory (extents, blob.db and its WAL).
+ * concurrent writers under the group commit, a plaintext scan of the data
+ * directory (extents, blob.db and its WAL; bodies and metadata), and the
+ * sealed metadata columns (round trips, tampered and moved values, the
+ * migration of a plaintext database).
  */
 #include "blob_store.h"
 
@@ -868,6 +870,8 @@ static void test_concurrent_writers(void)
 
 /* ---- no plaintext at rest ---- */
 
+static void meta_fixture(cf_blob_store *s);
+
 static void scan_file(const char *path, void *ctx)
 {
     int *hits = ctx;
@@ -903,6 +907,9 @@ static void test_no_plaintext_at_rest(void)
     CHECK(put_blob(s, "scan", "seg", p, 65536, 10000));
     CHECK(put_block(s, "scan", "pending", "y", p, 20000, NOW));
     CHECK(inline_rows() == 4); /* with pending's 50000-byte block */
+    /* The marker in metadata values, content-type, a copy source, container
+     * metadata, a stored access policy and service properties. */
+    meta_fixture(s);
     /* With the store open the new pages are in blob.db-wal: scan it too. */
     int hits = 0;
     char wal[600];
@@ -916,6 +923,354 @@ static void test_no_plaintext_at_rest(void)
     each_extent(data_dir, scan_file, &hits);
     CHECK(hits == 0);
     free(p);
+}
+
+/* ---- sealed metadata columns ---- */
+
+static const char *meta_get(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* A blob with metadata and properties, a copy of it with the copy source,
+ * container metadata and ACL, and service properties, every value carrying
+ * the marker. */
+static void meta_fixture(cf_blob_store *s)
+{
+    json_t *cm = json_pack("{s:s}", "owner", marker);
+    CHECK(cf_blob_container_create(s, ACC, "mcon", cm, CF_ACCESS_PRIVATE, NOW, NULL));
+    json_decref(cm);
+    cf_blob_writer *w = NULL;
+    json_t *props = json_pack("{s:s, s:s}", "content-type", marker, "cache-control", "no-cache");
+    json_t *meta = json_pack("{s:s, s:s}", "secret", marker, "other", "x");
+    CHECK(cf_blob_put_begin(s, ACC, "mcon", "a", props, meta, NULL, &w) &&
+          cf_blob_writer_write(w, CF_SLICE_LIT("hello")) && cf_blob_writer_commit(w, NOW, NULL));
+    cf_blob_writer_free(w);
+    json_object_set_new(meta, "secret", json_string("b-value"));
+    CHECK(cf_blob_put_begin(s, ACC, "mcon", "b", props, meta, NULL, &w) &&
+          cf_blob_writer_write(w, CF_SLICE_LIT("world")) && cf_blob_writer_commit(w, NOW, NULL));
+    cf_blob_writer_free(w);
+    json_decref(props);
+    json_decref(meta);
+    char url[256];
+    snprintf(url, sizeof url, "https://h/acct1/mcon/a?%s", marker);
+    cf_blob_copy_result cr;
+    CHECK(cf_blob_copy(s, ACC, "mcon", "a", NULL, "mcon", "c", NULL, NULL, url, NOW + 1, &cr));
+    cf_blob_acl acl = {0};
+    acl.n = 1;
+    snprintf(acl.policies[0].id, sizeof acl.policies[0].id, "%s", marker);
+    snprintf(acl.policies[0].permission, sizeof acl.policies[0].permission, "rl");
+    CHECK(cf_blob_container_set_acl(s, ACC, "mcon", &acl, NULL, NOW, NULL));
+    char xml[128];
+    snprintf(xml, sizeof xml, "<StorageServiceProperties>%s</StorageServiceProperties>", marker);
+    CHECK(cf_blob_service_props_set(s, ACC, CF_SLICE_STR(xml)));
+}
+
+typedef struct {
+    unsigned n, with_secret;
+} meta_seen;
+
+static bool meta_list_cb(void *ctx, const cf_blob_info *b, const char *prefix)
+{
+    meta_seen *m = ctx;
+    (void)prefix;
+    m->n++;
+    if (b && strcmp(meta_get(b->metadata, "secret"), marker) == 0)
+        m->with_secret++;
+    return b && strcmp(meta_get(b->props, "content-type"), marker) == 0;
+}
+
+static bool meta_list(cf_blob_store *s, bool with_meta, meta_seen *m)
+{
+    cf_blob_list_req req = {.max_results = 100, .include_metadata = with_meta};
+    char next[CF_BLOB_MARKER_MAX + 1];
+    *m = (meta_seen){0};
+    return cf_blob_list(s, ACC, "mcon", &req, NOW, meta_list_cb, m, next, sizeof next);
+}
+
+static void meta_check_all(cf_blob_store *s)
+{
+    cf_blob_info b;
+    CHECK(cf_blob_get(s, ACC, "mcon", "a", NULL, NOW, &b));
+    CHECK_STR(meta_get(b.metadata, "secret"), marker);
+    CHECK_STR(meta_get(b.metadata, "other"), "x");
+    CHECK_STR(meta_get(b.props, "content-type"), marker);
+    CHECK_STR(meta_get(b.props, "cache-control"), "no-cache");
+    CHECK(b.copy.id[0] == '\0' && !b.copy.source);
+    cf_blob_info_free(&b);
+    /* The copy: the source's values, sealed again for its own row. */
+    CHECK(cf_blob_get(s, ACC, "mcon", "c", NULL, NOW, &b));
+    CHECK_STR(meta_get(b.metadata, "secret"), marker);
+    CHECK_STR(meta_get(b.props, "content-type"), marker);
+    CHECK(b.copy.source && strstr(b.copy.source, marker) && strcmp(b.copy.status, "success") == 0);
+    cf_blob_info_free(&b);
+    /* The reader's snapshot. */
+    cf_blob_reader *r = NULL;
+    CHECK(cf_blob_reader_open(s, ACC, "mcon", "c", 0, CF_BLOB_WHOLE, NULL, NOW, &b, &r));
+    CHECK_STR(meta_get(b.metadata, "secret"), marker);
+    CHECK(b.copy.source && strstr(b.copy.source, marker));
+    cf_blob_reader_free(r);
+    cf_blob_info_free(&b);
+    meta_seen m;
+    CHECK(meta_list(s, true, &m) && m.n == 3 && m.with_secret == 2);
+    CHECK(meta_list(s, false, &m) && m.n == 3 && m.with_secret == 0);
+    cf_blob_container c;
+    CHECK(cf_blob_container_get(s, ACC, "mcon", NULL, NOW, &c));
+    CHECK_STR(meta_get(c.metadata, "owner"), marker);
+    cf_blob_container_free(&c);
+    cf_blob_access_policy pol;
+    CHECK(cf_blob_container_policy(s, ACC, "mcon", marker, &pol) &&
+          strcmp(pol.permission, "rl") == 0);
+    cf_buf xml;
+    cf_buf_init(&xml, 1 << 16);
+    CHECK(cf_blob_service_props_get(s, ACC, &xml) &&
+          memmem(xml.data, xml.len, marker, sizeof marker - 1));
+    cf_buf_free(&xml);
+}
+
+static bool column_is_blob(const char *sql)
+{
+    uint8_t *out = NULL;
+    int n = 0;
+    bool ok = db_exec(sql, NULL, 0, &out, &n) && n == 4 && memcmp(out, "blob", 4) == 0;
+    free(out);
+    return ok;
+}
+
+static void test_meta_round_trips(void)
+{
+    rm_tree(data_dir);
+    cf_blob_store *s = open_store();
+    CHECK(cf_blob_account_create(s, ACC, NOW));
+    meta_fixture(s);
+    meta_check_all(s);
+    /* Every sealed column holds a blob, never text. */
+    CHECK(column_is_blob("SELECT typeof(metadata) FROM blobs WHERE name = 'a'"));
+    CHECK(column_is_blob("SELECT typeof(props) FROM blobs WHERE name = 'a'"));
+    CHECK(column_is_blob("SELECT typeof(copy) FROM blobs WHERE name = 'c'"));
+    CHECK(column_is_blob("SELECT typeof(metadata) FROM containers WHERE name = 'mcon'"));
+    CHECK(column_is_blob("SELECT typeof(acl) FROM containers WHERE name = 'mcon'"));
+    /* Updates: Set Metadata / Properties (which ends the copy info), a copy
+     * with new metadata, container metadata. */
+    json_t *m = json_pack("{s:s}", "k2", "v2");
+    CHECK(cf_blob_set_metadata(s, ACC, "mcon", "a", m, NULL, NOW, NULL));
+    CHECK(cf_blob_container_set_metadata(s, ACC, "mcon", m, NULL, NOW, NULL));
+    cf_blob_copy_result cr;
+    CHECK(cf_blob_copy(s, ACC, "mcon", "b", NULL, "mcon", "d", NULL, m, "u", NOW, &cr));
+    json_decref(m);
+    json_t *p = json_pack("{s:s}", "content-language", "fr");
+    CHECK(cf_blob_set_properties(s, ACC, "mcon", "c", p, NULL, NOW, NULL));
+    json_decref(p);
+    cf_blob_info b;
+    CHECK(cf_blob_get(s, ACC, "mcon", "a", NULL, NOW, &b));
+    CHECK(json_object_size(b.metadata) == 1 && strcmp(meta_get(b.metadata, "k2"), "v2") == 0);
+    cf_blob_info_free(&b);
+    CHECK(cf_blob_get(s, ACC, "mcon", "d", NULL, NOW, &b));
+    CHECK(json_object_size(b.metadata) == 1 && strcmp(meta_get(b.metadata, "k2"), "v2") == 0);
+    CHECK_STR(meta_get(b.props, "content-type"), marker);
+    CHECK(b.copy.source && strcmp(b.copy.source, "u") == 0);
+    cf_blob_info_free(&b);
+    CHECK(cf_blob_get(s, ACC, "mcon", "c", NULL, NOW, &b));
+    CHECK(json_object_size(b.props) == 1 && strcmp(meta_get(b.props, "content-language"), "fr") == 0);
+    CHECK(!b.copy.source && b.copy.id[0] == '\0');
+    cf_blob_info_free(&b);
+    /* Empty metadata and an append blob through the other writers. */
+    CHECK(cf_blob_append_create(s, ACC, "mcon", "app", NULL, NULL, NULL, NOW, NULL));
+    CHECK(cf_blob_get(s, ACC, "mcon", "app", NULL, NOW, &b));
+    CHECK(json_object_size(b.metadata) == 0 && json_object_size(b.props) == 0);
+    cf_blob_info_free(&b);
+    /* A second account gets its own key: its values do not open under the first's. */
+    CHECK(cf_blob_account_create(s, "acct2", NOW));
+    CHECK(cf_blob_container_create(s, "acct2", "mcon", NULL, CF_ACCESS_PRIVATE, NOW, NULL));
+    CHECK(db_exec("UPDATE containers SET metadata = (SELECT metadata FROM containers WHERE"
+                  " account = 'acct2') WHERE account = 'acct1'",
+                  NULL, 0, NULL, NULL));
+    cf_blob_container c;
+    CHECK(!cf_blob_container_get(s, ACC, "mcon", NULL, NOW, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    cf_blob_store_close(s);
+}
+
+/* Runs `sql` with the sealed value read by `get` bound as ?1, after
+ * flipping byte `flip` of it (-1: unchanged). */
+static void move_sealed(const char *get, const char *set, int flip)
+{
+    uint8_t *v = NULL;
+    int n = 0;
+    CHECK(db_exec(get, NULL, 0, &v, &n) && n > 30);
+    if (flip >= 0 && flip < n)
+        v[flip] ^= 0x20;
+    CHECK(db_exec(set, v, n, NULL, NULL));
+    free(v);
+}
+
+static bool get_fails_decrypt(cf_blob_store *s, const char *name)
+{
+    cf_blob_info b;
+    bool ok = cf_blob_get(s, ACC, "mcon", name, NULL, NOW, &b);
+    cf_blob_info_free(&b);
+    return !ok && cf_error_code() == CF_ERR_DECRYPT;
+}
+
+static void test_meta_tamper(void)
+{
+    rm_tree(data_dir);
+    cf_blob_store *s = open_store();
+    CHECK(cf_blob_account_create(s, ACC, NOW));
+    meta_fixture(s);
+    const char *get_b = "SELECT metadata FROM blobs WHERE name = 'b'";
+    uint8_t *orig = NULL;
+    int orig_n = 0;
+    CHECK(db_exec("SELECT metadata FROM blobs WHERE name = 'a'", NULL, 0, &orig, &orig_n));
+
+    /* A flipped byte in the ciphertext, the tag, the nonce. */
+    int flips[3] = {20, orig_n - 1, 3};
+    for (int i = 0; i < 3; i++) {
+        CHECK(db_exec("UPDATE blobs SET metadata = ?1 WHERE name = 'a'", orig, orig_n, NULL, NULL));
+        move_sealed("SELECT metadata FROM blobs WHERE name = 'a'",
+                    "UPDATE blobs SET metadata = ?1 WHERE name = 'a'", flips[i]);
+        CHECK(get_fails_decrypt(s, "a"));
+    }
+    /* The reader and List Blobs with metadata fail too; without metadata the
+     * listing does not open it and succeeds. */
+    cf_blob_info b;
+    cf_blob_reader *r = NULL;
+    CHECK(!cf_blob_reader_open(s, ACC, "mcon", "a", 0, CF_BLOB_WHOLE, NULL, NOW, &b, &r) &&
+          cf_error_code() == CF_ERR_DECRYPT);
+    cf_blob_info_free(&b);
+    meta_seen m;
+    CHECK(!meta_list(s, true, &m) && cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(meta_list(s, false, &m) && m.n == 3);
+
+    /* Another blob's sealed metadata moved into this row: same key, same
+     * column, valid envelope, wrong row. */
+    move_sealed(get_b, "UPDATE blobs SET metadata = ?1 WHERE name = 'a'", -1);
+    CHECK(get_fails_decrypt(s, "a"));
+    /* A column's value moved to another column of the same row. */
+    CHECK(db_exec("UPDATE blobs SET metadata = ?1 WHERE name = 'a'", orig, orig_n, NULL, NULL));
+    CHECK(db_exec("UPDATE blobs SET props = metadata WHERE name = 'b'", NULL, 0, NULL, NULL));
+    CHECK(get_fails_decrypt(s, "b"));
+    /* A container's metadata moved into a blob's metadata column. */
+    move_sealed("SELECT metadata FROM containers WHERE name = 'mcon'",
+                "UPDATE blobs SET metadata = ?1 WHERE name = 'c'", -1);
+    CHECK(get_fails_decrypt(s, "c"));
+    /* Plaintext written behind the store's back is refused, not served. */
+    CHECK(db_exec("UPDATE blobs SET metadata = '{\"evil\":\"1\"}' WHERE name = 'a'", NULL, 0,
+                  NULL, NULL));
+    CHECK(get_fails_decrypt(s, "a"));
+    /* Copy info moved to another blob's row; a tampered copy source. */
+    CHECK(db_exec("UPDATE blobs SET metadata = ?1 WHERE name = 'a'", orig, orig_n, NULL, NULL));
+    CHECK(db_exec("UPDATE blobs SET copy = (SELECT copy FROM blobs WHERE name = 'c')"
+                  " WHERE name = 'a'",
+                  NULL, 0, NULL, NULL));
+    CHECK(get_fails_decrypt(s, "a"));
+    /* Copy Blob opens the source's values: a tampered source fails the copy. */
+    cf_blob_copy_result cr;
+    CHECK(!cf_blob_copy(s, ACC, "mcon", "b", NULL, "mcon", "e", NULL, NULL, "u", NOW, &cr) &&
+          cf_error_code() == CF_ERR_DECRYPT);
+    /* Container metadata, ACL and service properties. */
+    cf_blob_container c;
+    move_sealed("SELECT metadata FROM containers WHERE name = 'mcon'",
+                "UPDATE containers SET metadata = ?1 WHERE name = 'mcon'", 25);
+    CHECK(!cf_blob_container_get(s, ACC, "mcon", NULL, NOW, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    move_sealed("SELECT acl FROM containers WHERE name = 'mcon'",
+                "UPDATE containers SET acl = ?1 WHERE name = 'mcon'", 25);
+    cf_blob_access_policy pol;
+    CHECK(!cf_blob_container_policy(s, ACC, "mcon", marker, &pol) &&
+          cf_error_code() == CF_ERR_DECRYPT);
+    move_sealed("SELECT xml FROM service_props", "UPDATE service_props SET xml = ?1", 25);
+    cf_buf xml;
+    cf_buf_init(&xml, 1 << 16);
+    CHECK(!cf_blob_service_props_get(s, ACC, &xml) && cf_error_code() == CF_ERR_DECRYPT);
+    cf_buf_free(&xml);
+    /* Restored bytes read again: the failures were the tampering. */
+    CHECK(db_exec("UPDATE blobs SET metadata = ?1 WHERE name = 'a'", orig, orig_n, NULL, NULL));
+    CHECK(db_exec("UPDATE blobs SET copy = NULL WHERE name = 'a'", NULL, 0, NULL, NULL));
+    CHECK(cf_blob_get(s, ACC, "mcon", "a", NULL, NOW, &b));
+    CHECK_STR(meta_get(b.metadata, "secret"), marker);
+    cf_blob_info_free(&b);
+    free(orig);
+    cf_blob_store_close(s);
+}
+
+/* A database as the code before sealing left it: every sealed column
+ * rewritten as plaintext (JSON text; the service XML as a blob, as it was
+ * bound) and user_version 0.  Reopening seals them all in place. */
+static void test_meta_migration(void)
+{
+    rm_tree(data_dir);
+    cf_blob_store *s = open_store();
+    CHECK(cf_blob_account_create(s, ACC, NOW));
+    meta_fixture(s);
+    cf_blob_store_close(s);
+    char copy[512], cmeta[128], acl[256], props[128], meta[128], xml[128];
+    snprintf(props, sizeof props, "{\"cache-control\":\"no-cache\",\"content-type\":\"%s\"}",
+             marker);
+    snprintf(meta, sizeof meta, "{\"other\":\"x\",\"secret\":\"%s\"}", marker);
+    snprintf(copy, sizeof copy,
+             "{\"id\":\"0b5e7a0c-1c1e-4f7e-9d43-5a1f3c2e9b10\",\"status\":\"success\","
+             "\"progress\":\"5/5\",\"completion\":%d,\"source\":\"https://h/acct1/mcon/a?%s\"}",
+             NOW + 1, marker);
+    snprintf(cmeta, sizeof cmeta, "{\"owner\":\"%s\"}", marker);
+    snprintf(acl, sizeof acl,
+             "[{\"id\":\"%s\",\"start\":\"\",\"expiry\":\"\",\"permission\":\"rl\"}]", marker);
+    snprintf(xml, sizeof xml, "<StorageServiceProperties>%s</StorageServiceProperties>", marker);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "UPDATE blobs SET props = '%s', metadata = CASE name WHEN 'b' THEN"
+             " '{\"other\":\"x\",\"secret\":\"b-value\"}' ELSE '%s' END",
+             props, meta);
+    CHECK(db_exec(sql, NULL, 0, NULL, NULL));
+    snprintf(sql, sizeof sql, "UPDATE blobs SET copy = '%s' WHERE name = 'c'", copy);
+    CHECK(db_exec(sql, NULL, 0, NULL, NULL));
+    snprintf(sql, sizeof sql, "UPDATE containers SET metadata = '%s', acl = '%s'", cmeta, acl);
+    CHECK(db_exec(sql, NULL, 0, NULL, NULL));
+    CHECK(db_exec("UPDATE service_props SET xml = ?1", xml, (int)strlen(xml), NULL, NULL));
+    CHECK(db_exec("PRAGMA user_version = 0", NULL, 0, NULL, NULL));
+    CHECK(!column_is_blob("SELECT typeof(metadata) FROM blobs WHERE name = 'a'"));
+    int hits = 0;
+    each_extent(data_dir, scan_file, &hits); /* the scan sees plaintext where there is some */
+    CHECK(hits > 0);
+
+    s = open_store();
+    CHECK(column_is_blob("SELECT typeof(metadata) FROM blobs WHERE name = 'a'"));
+    CHECK(column_is_blob("SELECT typeof(props) FROM blobs WHERE name = 'b'"));
+    CHECK(column_is_blob("SELECT typeof(copy) FROM blobs WHERE name = 'c'"));
+    CHECK(column_is_blob("SELECT typeof(acl) FROM containers WHERE name = 'mcon'"));
+    uint8_t *v = NULL;
+    int n = 0;
+    CHECK(db_exec("PRAGMA user_version", NULL, 0, &v, &n) && n == 1 && v[0] == '1');
+    free(v);
+    CHECK(db_exec("SELECT count(*) FROM blobs WHERE typeof(metadata) != 'blob' OR typeof(props)"
+                  " != 'blob' OR typeof(copy) = 'text'",
+                  NULL, 0, &v, &n) &&
+          n == 1 && v[0] == '0');
+    free(v);
+    meta_check_all(s);
+    /* Nothing of the plaintext is left behind in blob.db or its WAL. */
+    hits = 0;
+    each_extent(data_dir, scan_file, &hits);
+    CHECK(hits == 0);
+    cf_blob_store_close(s);
+    hits = 0;
+    each_extent(data_dir, scan_file, &hits);
+    CHECK(hits == 0);
+    /* Reopening does not migrate again (sealed values stay as they are). */
+    uint8_t *before = NULL, *after = NULL;
+    int nb = 0, na = 0;
+    CHECK(db_exec("SELECT metadata FROM blobs WHERE name = 'a'", NULL, 0, &before, &nb));
+    s = open_store();
+    CHECK(db_exec("SELECT metadata FROM blobs WHERE name = 'a'", NULL, 0, &after, &na));
+    CHECK(nb == na && memcmp(before, after, (size_t)na) == 0);
+    free(before);
+    free(after);
+    meta_check_all(s);
+    cf_blob_store_close(s);
+    /* A database from a newer version is refused, not downgraded. */
+    CHECK(db_exec("PRAGMA user_version = 99", NULL, 0, NULL, NULL));
+    CHECK(!cf_blob_store_open(data_dir, cf_slice_of(service_key, 32), &s) &&
+          cf_error_code() == CF_ERR_DB);
+    cf_error_clear();
 }
 
 int main(void)
@@ -940,6 +1295,9 @@ int main(void)
     RUN(test_inline_sharing);
     RUN(test_concurrent_writers);
     RUN(test_no_plaintext_at_rest);
+    RUN(test_meta_round_trips);
+    RUN(test_meta_tamper);
+    RUN(test_meta_migration);
     rm_tree(data_dir);
     TEST_DONE();
 }
