@@ -13,14 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "blob_service.h"
 #include "crypto.h"
-#include "json_secure.h"
 #include "log.h"
 #include "secmem.h"
+#include "server_process.h"
 
 #define CF_EXPIRE_INTERVAL 3600
 
@@ -143,15 +142,8 @@ int main(int argc, char **argv)
     static cf_blob_service svc;
     if (!cf_parse_args(argc, argv, &svc))
         return 2;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    umask(077); /* every file in the data directory is the service's alone */
-    cf_json_use_wiping_alloc();
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cf_server_process_init(&stop);
 
     cf_buf cert, key;
     cf_buf_init(&cert, 1 << 20);

@@ -820,17 +820,30 @@ static void cf_show_text(const cf_blob_resp *r, const char *container, const cha
     }
 }
 
+/* A bodiless request on one blob named by --container and --name: *ok
+ * says whether it succeeded; the caller renders, then frees resp and
+ * closes the client.  False (nothing to free) when the options or the
+ * connection are wrong. */
+static bool cf_blob_single(cf_cli *cli, const char *method, const char **container,
+                           const char **name, cf_blob_client **client, cf_blob_resp *resp,
+                           bool *ok)
+{
+    CF_GUARD(cf_container_opt(cli, container));
+    CF_GUARD(cf_name_opt(cli, name));
+    CF_GUARD(cf_blob_client_open(cli, client));
+    cf_blob_resp_init(resp);
+    cf_blob_req req = {.method = method, .container = *container, .blob = *name};
+    *ok = cf_blob_call(*client, &req, resp);
+    return true;
+}
+
 bool cf_cmd_blob_show(cf_cli *cli)
 {
     const char *container, *name;
-    CF_GUARD(cf_container_opt(cli, &container));
-    CF_GUARD(cf_name_opt(cli, &name));
     cf_blob_client *client = NULL;
-    CF_GUARD(cf_blob_client_open(cli, &client));
     cf_blob_resp resp;
-    cf_blob_resp_init(&resp);
-    cf_blob_req req = {.method = "HEAD", .container = container, .blob = name};
-    bool ok = cf_blob_call(client, &req, &resp);
+    bool ok;
+    CF_GUARD(cf_blob_single(cli, "HEAD", &container, &name, &client, &resp, &ok));
     if (ok) {
         char when[64];
         cf_blob_time_iso(cf_blob_resp_header(&resp, "last-modified"), when, sizeof when);
@@ -849,14 +862,10 @@ bool cf_cmd_blob_show(cf_cli *cli)
 bool cf_cmd_blob_delete(cf_cli *cli)
 {
     const char *container, *name;
-    CF_GUARD(cf_container_opt(cli, &container));
-    CF_GUARD(cf_name_opt(cli, &name));
     cf_blob_client *client = NULL;
-    CF_GUARD(cf_blob_client_open(cli, &client));
     cf_blob_resp resp;
-    cf_blob_resp_init(&resp);
-    cf_blob_req req = {.method = "DELETE", .container = container, .blob = name};
-    bool ok = cf_blob_call(client, &req, &resp);
+    bool ok;
+    CF_GUARD(cf_blob_single(cli, "DELETE", &container, &name, &client, &resp, &ok));
     if (ok && cli->json) {
         json_t *o = json_object();
         ok = o && cf_blob_json_set(o, "container", json_string(container)) &&

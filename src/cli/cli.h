@@ -188,4 +188,7 @@ CF_MUST_USE bool cf_cmd_container_create(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_container_list(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_container_delete(cf_cli *cli);
 
+/* The error category of an HTTP error status (client.c). */
+cf_err cf_cli_status_err(long status);
+
 #endif

@@ -195,16 +195,17 @@ static bool cf_xfer_run(cf_cli_client *c, cf_xfer *x)
 
 /* ---- error replies ---- */
 
-static cf_err cf_status_err(long status)
+cf_err cf_cli_status_err(long status)
 {
     switch (status) {
     case 400: return CF_ERR_BAD_INPUT;
     case 401: return CF_ERR_UNAUTHORIZED;
     case 403: return CF_ERR_FORBIDDEN;
     case 404: return CF_ERR_NOT_FOUND;
-    case 409: return CF_ERR_CONFLICT;
+    case 409:
+    case 412: return CF_ERR_CONFLICT;
     case 413: return CF_ERR_TOO_LARGE;
-    default: return CF_ERR_INTERNAL;
+    default: return CF_ERR_IO;
     }
 }
 
@@ -230,7 +231,7 @@ static bool cf_report_error(long status, const cf_buf *reply)
     fprintf(stderr, " (HTTP %ld)\n", status);
     json_decref(doc);
     cf_cli_mark_reported();
-    CF_BAIL(cf_status_err(status), NULL);
+    CF_BAIL(cf_cli_status_err(status), NULL);
 }
 
 static bool cf_parse_reply(const cf_buf *reply, json_t **out)

@@ -684,20 +684,6 @@ static bool cf_error_leaf(void *ctx, const char *path, const char *text)
     return true;
 }
 
-static cf_err cf_status_err(long status)
-{
-    switch (status) {
-    case 400: return CF_ERR_BAD_INPUT;
-    case 401: return CF_ERR_UNAUTHORIZED;
-    case 403: return CF_ERR_FORBIDDEN;
-    case 404: return CF_ERR_NOT_FOUND;
-    case 409: return CF_ERR_CONFLICT;
-    case 412: return CF_ERR_CONFLICT;
-    case 413: return CF_ERR_TOO_LARGE;
-    default: return CF_ERR_IO;
-    }
-}
-
 /* Messages for the codes a bodiless (HEAD) reply can carry. */
 static const char *cf_known_message(const char *code)
 {
@@ -734,7 +720,7 @@ static bool cf_report(const cf_blob_resp *resp)
     cf_out_str(stderr, e.message[0] ? e.message : "the storage service returned an error");
     fprintf(stderr, " (HTTP %ld)\n", resp->status);
     cf_cli_mark_reported();
-    cf_error_raisef(cf_status_err(resp->status), __FILE__, __LINE__, "%s",
+    cf_error_raisef(cf_cli_status_err(resp->status), __FILE__, __LINE__, "%s",
                     e.code[0] ? e.code : "error");
     return false;
 }

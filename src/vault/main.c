@@ -11,11 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "json_secure.h"
 #include "log.h"
 #include "secmem.h"
+#include "server_process.h"
 #include "vault.h"
 
 static void cf_usage(FILE *out)
@@ -119,17 +118,9 @@ int main(int argc, char **argv)
     };
     if (!cf_parse_args(argc, argv, &vault))
         return 2;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    umask(077); /* every file in the data directory is the service's alone */
-    cf_json_use_wiping_alloc();
-
     /* Signals are taken synchronously by the main thread only. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cf_server_process_init(&stop);
 
     cf_buf cert, key;
     cf_buf_init(&cert, 1 << 20);

@@ -1,0 +1,16 @@
+/*
+ * Process set-up shared by Coffer's servers (coffer-vault, coffer-blob).
+ */
+#ifndef CF_SERVER_PROCESS_H
+#define CF_SERVER_PROCESS_H
+
+#include <signal.h>
+
+/* Line-buffered stdout (log lines), umask 077 (every file in a data
+ * directory is the service's alone), jansson's wiping allocator, SIGPIPE
+ * ignored, and SIGINT/SIGTERM blocked in every thread so that the main
+ * thread alone takes them with sigwait()/sigtimedwait() on `stop`.  Call
+ * first thing in main, before any thread starts. */
+void cf_server_process_init(sigset_t *stop);
+
+#endif
