@@ -7,72 +7,17 @@
 # AZURE_STORAGE_CONNECTION_STRING; Azure errors (exit 1, code on stderr),
 # usage errors (exit 2); and --output json parsed with python3.
 #
-# It starts coffer-blob itself instead of sourcing lib/common.sh, which
-# starts a coffer-vault this test does not need.
+# It sources lib/base.sh, not lib/common.sh, which starts a coffer-vault
+# this test does not need.
 #
 # Env: COFFER_BIN=<build>/bin (set by CTest).  Needs bash, curl, python3, cmp.
 set -euo pipefail
 
-BIN=${COFFER_BIN:?set COFFER_BIN to the build bin directory}
-CLI=$BIN/coffer
-TMP=$(mktemp -d)
-chmod 700 "$TMP"
-SERVER_PID=
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
-export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
-unset AZURE_STORAGE_CONNECTION_STRING COFFER_BLOB_DIR COFFER_CA_CERT COFFER_BOOTSTRAP \
-    COFFER_VAULT_URL AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# Ready when bootstrap.json exists and an anonymous listing is refused
-# (401/403), as the contract says.
-ready() {
-    local code
-    [ -s "$TMP/blob/bootstrap.json" ] && [ -s "$TMP/blob/tls/ca.crt" ] || return 1
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TMP/blob/tls/ca.crt" \
-        "https://127.0.0.1:$1/coffer?comp=list" 2>/dev/null) || return 1
-    [ "$code" = 401 ] || [ "$code" = 403 ]
-}
-start_server() {
-    local p
-    p=$((20000 + RANDOM % 40000))
-    port_in_use "$p" && return 1
-    rm -rf "$TMP/blob"
-    "$BIN/coffer-blob" --data-dir "$TMP/blob" --listen "127.0.0.1:$p" \
-        --log-level warn >"$TMP/server.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 300); do
-        if ready "$p"; then PORT=$p; return 0; fi
-        kill -0 "$SERVER_PID" 2>/dev/null || { wait "$SERVER_PID" || true; SERVER_PID=; return 1; }
-        sleep 0.1
-    done
-    return 1
-}
-PORT=
-for _ in $(seq 1 5); do start_server && break; done
-[ -n "$PORT" ] || { cat "$TMP/server.log"; echo "coffer-blob did not start"; exit 1; }
+. "$(dirname "$0")/lib/base.sh"
+BLOB_DIR=$TMP/blob
+start_blob
 export COFFER_BLOB_DIR=$TMP/blob
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1"; [ -f "$TMP/err" ] && sed 's/^/     /' "$TMP/err" || true; }
-check() { local n=$1; shift; if "$@" >"$TMP/out" 2>"$TMP/err"; then ok "$n"; else bad "$n"; fi; }
-check_rc() {
-    local n=$1 want=$2 rc=0; shift 2
-    "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    if [ "$rc" = "$want" ]; then ok "$n"; else bad "$n (exit $rc, want $want)"; fi
-}
-expect() { local n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
 has() { grep -q -- "$1" "$TMP/out"; }
 has_err() { grep -Eq -- "$1" "$TMP/err"; }
 # json EXPR: evaluates EXPR with d = the JSON document in $TMP/out.

@@ -1,0 +1,91 @@
+# Shared set-up of the system tests (sourced): a private temporary
+# directory, cleanup on exit (the server under test and any background
+# jobs), no proxy and no caller credentials in the environment, the
+# ok/bad/check helpers that count passes and failures, and a server
+# launcher with readiness checks.
+#
+# Env: COFFER_BIN=<build>/bin (set by CTest).
+BIN=${COFFER_BIN:?set COFFER_BIN to the build bin directory}
+CLI=$BIN/coffer
+TMP=$(mktemp -d)
+chmod 700 "$TMP"
+SERVER_PID=
+PORT=
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    local j
+    for j in $(jobs -p); do kill -KILL "$j" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# Loopback only, no proxy in the way, nothing from the caller's setup.
+unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+unset COFFER_VAULT_URL AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET COFFER_CA_CERT \
+    AZURE_AUTHORITY_HOST COFFER_BOOTSTRAP AZURE_STORAGE_CONNECTION_STRING COFFER_BLOB_DIR
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $1"; [ -s "$TMP/err" ] && sed 's/^/     /' "$TMP/err" || true; }
+# check NAME CMD...: CMD must succeed.
+check() { local n=$1; shift; if "$@" >"$TMP/out" 2>"$TMP/err"; then ok "$n"; else bad "$n"; fi; }
+# check_rc NAME RC CMD...: CMD must exit with RC.
+check_rc() {
+    local n=$1 want=$2 rc=0; shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    if [ "$rc" = "$want" ]; then ok "$n"; else bad "$n (exit $rc, want $want)"; fi
+}
+# expect NAME CMD...: CMD must succeed (its output is not captured).
+expect() { local n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+random_free_port() {
+    local p=$((20000 + RANDOM % 40000))
+    port_in_use "$p" && return 1
+    echo "$p"
+}
+
+# launch PORT READY CMD...: starts CMD in the background (output appended
+# to $TMP/server.log) and waits up to 60 s until `READY PORT` succeeds; sets
+# SERVER_PID and PORT.  Returns 1 when the server exits first (e.g. another
+# test took the port), so callers retry on a new one.
+launch() {
+    local p=$1 ready=$2
+    shift 2
+    "$@" >>"$TMP/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 600); do
+        if "$ready" "$p"; then PORT=$p; return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || { wait "$SERVER_PID" || true; SERVER_PID=; return 1; }
+        sleep 0.1
+    done
+    return 1
+}
+
+# coffer-blob on BLOB_DIR is ready when bootstrap.json exists and an
+# anonymous listing is refused (401/403), as its contract says.
+blob_ready() {
+    local code
+    [ -s "$BLOB_DIR/bootstrap.json" ] && [ -s "$BLOB_DIR/tls/ca.crt" ] || return 1
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$BLOB_DIR/tls/ca.crt" \
+        "https://127.0.0.1:$1/coffer?comp=list" 2>/dev/null) || return 1
+    [ "$code" = 401 ] || [ "$code" = 403 ]
+}
+# start_blob: coffer-blob on BLOB_DIR (kept if it exists) and a random free
+# port, five tries; exits the test if it will not start.
+start_blob() {
+    local p
+    for _ in $(seq 1 5); do
+        p=$(random_free_port) || continue
+        launch "$p" blob_ready "$BIN/coffer-blob" --data-dir "$BLOB_DIR" --listen "127.0.0.1:$p" \
+            --log-level info && return 0
+    done
+    tail -20 "$TMP/server.log"
+    echo "coffer-blob did not start"
+    exit 1
+}
