@@ -43,21 +43,6 @@ static bool cf_copy_arg(char *out, size_t len, const char *value)
     return snprintf(out, len, "%s", value) < (int)len;
 }
 
-static bool cf_set_log_level(const char *v)
-{
-    static const struct {
-        const char *name;
-        cf_log_level level;
-    } levels[] = {{"debug", CF_LOG_DEBUG}, {"info", CF_LOG_INFO}, {"warn", CF_LOG_WARN},
-                  {"error", CF_LOG_ERROR}};
-    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
-        if (strcmp(v, levels[i].name) == 0) {
-            cf_log_set_level(levels[i].level);
-            return true;
-        }
-    return false;
-}
-
 static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
 {
     static const struct option opts[] = {
@@ -84,7 +69,7 @@ static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
         case 'v': ok = cf_copy_arg(s->vault_url, sizeof s->vault_url, optarg); break;
         case 'c': ok = cf_copy_arg(s->vault_ca, sizeof s->vault_ca, optarg); break;
         case 't': ok = cf_copy_arg(s->tenant_id, sizeof s->tenant_id, optarg); break;
-        case 'L': ok = cf_set_log_level(optarg); break;
+        case 'L': ok = cf_log_set_level_name(optarg); break;
         case 'O':
             ok = s->n_owners < CF_BLOB_MAX_OWNERS && strlen(optarg) == 36 &&
                  cf_copy_arg(s->owners[s->n_owners++], sizeof s->owners[0], optarg);

@@ -74,13 +74,7 @@ static bool cf_parse_args(int argc, char **argv, cf_vault *v)
         case 'c': v->tls_cert_file = optarg; break;
         case 'k': v->tls_key_file = optarg; break;
         case 's': v->extra_san = optarg; break;
-        case 'L':
-            if (strcmp(optarg, "debug") == 0) cf_log_set_level(CF_LOG_DEBUG);
-            else if (strcmp(optarg, "info") == 0) cf_log_set_level(CF_LOG_INFO);
-            else if (strcmp(optarg, "warn") == 0) cf_log_set_level(CF_LOG_WARN);
-            else if (strcmp(optarg, "error") == 0) cf_log_set_level(CF_LOG_ERROR);
-            else ok = false;
-            break;
+        case 'L': ok = cf_log_set_level_name(optarg); break;
         case 'V': puts("coffer-vault 0.1.0"); exit(0);
         case 'h': cf_usage(stdout); exit(0);
         default: ok = false; break;
