@@ -16,53 +16,22 @@
 #      fail: the CLI exits non-zero and leaves neither OUT nor OUT.part (and
 #      an OUT that existed before is untouched); raw reads never return bytes
 #      that are not an authentic prefix; restoring the bytes heals every blob;
-#   4. a marker put in every body appears nowhere in the data dir (extents,
-#      blob.db and its WAL).  Metadata is stored in clear in this version, so
-#      a metadata marker found in blob.db is reported as a note, not a failure.
+#   4. a marker put in every body, and one put in every blob's metadata,
+#      appear nowhere in the data dir (extents, blob.db and its WAL).
 #
 # Env: COFFER_BIN=<build>/bin (set by CTest).  Needs bash, curl, python3,
 # sqlite3, cmp.
 set -euo pipefail
 
-BIN=${COFFER_BIN:?set COFFER_BIN to the build bin directory}
-CLI=$BIN/coffer
-TMP=$(mktemp -d)
-chmod 700 "$TMP"
+. "$(dirname "$0")/lib/base.sh"
 D=$TMP/blob
-SERVER_PID=
-PORT=
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    local j
-    for j in $(jobs -p); do kill -KILL "$j" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
-export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
-unset AZURE_STORAGE_CONNECTION_STRING COFFER_BLOB_DIR COFFER_CA_CERT COFFER_BOOTSTRAP \
-    COFFER_VAULT_URL AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET
+BLOB_DIR=$D
 # The server is killed on purpose (SIGKILL: no sanitizer report) or stopped
 # with SIGTERM; its exit status is not checked, its log is kept on failure.
 
 T_START=$SECONDS
-PASS=0
-FAIL=0
 NOTES=()
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1"; [ -s "$TMP/err" ] && sed 's/^/     /' "$TMP/err" || true; }
 note() { NOTES+=("$1"); echo "note $1"; }
-expect() { local n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-check() { local n=$1; shift; if "$@" >"$TMP/out" 2>"$TMP/err"; then ok "$n"; else bad "$n"; fi; }
-check_rc() {
-    local n=$1 want=$2 rc=0; shift 2
-    "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    if [ "$rc" = "$want" ]; then ok "$n"; else bad "$n (exit $rc, want $want)"; fi
-}
 has_err() { grep -Eq -- "$1" "$TMP/err"; }
 
 # ---- helpers in Python: bodies with a marker, an account SAS, a request
@@ -133,38 +102,13 @@ EOF
 py() { python3 "$TMP/h.py" "$@"; }
 
 # ---- the server ----
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-ready() {
-    local code
-    [ -s "$D/bootstrap.json" ] && [ -s "$D/tls/ca.crt" ] || return 1
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/tls/ca.crt" \
-        "https://127.0.0.1:$1/coffer?comp=list" 2>/dev/null) || return 1
-    [ "$code" = 401 ] || [ "$code" = 403 ]
-}
-launch() {
-    local p=$1
-    "$BIN/coffer-blob" --data-dir "$D" --listen "127.0.0.1:$p" --log-level info \
-        >>"$TMP/server.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 600); do
-        if ready "$p"; then PORT=$p; return 0; fi
-        kill -0 "$SERVER_PID" 2>/dev/null || { wait "$SERVER_PID" || true; SERVER_PID=; return 1; }
-        sleep 0.1
-    done
-    return 1
-}
-first_start() {
-    local p
-    p=$((20000 + RANDOM % 40000))
-    port_in_use "$p" && return 1
-    launch "$p"
-}
 # Same data dir, same port (bootstrap.json names it); a port still held
 # by the dead process's connections gets a few more tries.
 restart() {
     local t0=$SECONDS
     for _ in $(seq 1 50); do
-        launch "$PORT" && { RESTART_S=$((SECONDS - t0)); return 0; }
+        launch "$PORT" blob_ready "$BIN/coffer-blob" --data-dir "$D" --listen "127.0.0.1:$PORT" \
+            --log-level info && { RESTART_S=$((SECONDS - t0)); return 0; }
         sleep 0.2
     done
     tail -20 "$TMP/server.log"
@@ -174,8 +118,7 @@ restart() {
 kill_server() { kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 
-for _ in $(seq 1 5); do first_start && break; done
-[ -n "$PORT" ] || { cat "$TMP/server.log"; echo "coffer-blob did not start"; exit 1; }
+start_blob
 export COFFER_BLOB_DIR=$D
 CA=$D/tls/ca.crt
 URL=https://127.0.0.1:$PORT/coffer
@@ -479,7 +422,7 @@ if grep -rFqa -- "$MARK" "$TMP/server.log"; then bad "body marker in the server 
     ok "body marker not in the server log"; fi
 META_AT=$(grep -rlFa -- "$META" "$D" | sed "s|^$D/||" | tr '\n' ' ' || true)
 if [ -n "$META_AT" ]; then
-    note "metadata values are stored in clear: marker found in $META_AT(not a failure in this version)"
+    bad "metadata marker found at rest: $META_AT"
 else
     ok "metadata marker appears nowhere under the data dir"
 fi
