@@ -538,7 +538,7 @@ CF_MUST_USE bool cf_blob_list(cf_blob_store *s, const char *account, const char 
 /* ---- writing ---- */
 
 /* Streaming writes.  A writer is one body on its way into one extent: begin
- * checks names and conditions (early, to fail fast) and opens the temp
+ * checks names, conditions and leases at `now` (early, to fail fast) and opens the temp
  * file; write seals chunk by chunk (memory bounded by one segment) and
  * fails with 413 RequestBodyTooLarge past the operation's cap; commit makes
  * the file durable and then commits the metadata, evaluating the
@@ -552,7 +552,7 @@ typedef struct cf_blob_writer cf_blob_writer;
  * uncommitted blocks.  props/metadata: borrowed objects or NULL. */
 CF_MUST_USE bool cf_blob_put_begin(cf_blob_store *s, const char *account, const char *container,
                                    const char *name, json_t *props, json_t *metadata,
-                                   const cf_blob_cond *cond, cf_blob_writer **out);
+                                   const cf_blob_cond *cond, int64_t now, cf_blob_writer **out);
 /* Put Block: the committed body becomes uncommitted block `block_id`
  * (1..64 bytes) of the blob, replacing an uncommitted block of that id.
  * cond: lease_id only.  409 InvalidBlobType on an append blob; 400
@@ -560,7 +560,7 @@ CF_MUST_USE bool cf_blob_put_begin(cf_blob_store *s, const char *account, const 
  * block ids; 409 BlockCountExceedsLimit past 100,000 uncommitted blocks. */
 CF_MUST_USE bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *container,
                                      const char *name, cf_slice block_id,
-                                     const cf_blob_cond *cond, cf_blob_writer **out);
+                                     const cf_blob_cond *cond, int64_t now, cf_blob_writer **out);
 
 /* Append Block: x-ms-blob-condition-maxsize / -appendpos, -1 = absent. */
 typedef struct {
@@ -574,7 +574,8 @@ typedef struct {
  * blocks.  ac may be NULL. [NOT YET IMPLEMENTED] */
 CF_MUST_USE bool cf_blob_append_begin(cf_blob_store *s, const char *account, const char *container,
                                       const char *name, const cf_blob_cond *cond,
-                                      const cf_blob_append_cond *ac, cf_blob_writer **out);
+                                      const cf_blob_append_cond *ac, int64_t now,
+                                      cf_blob_writer **out);
 /* Put Blob: replaces the content properties given at begin (e.g. with the
  * body's MD5, known only at the end); before commit. */
 CF_MUST_USE bool cf_blob_writer_set_props(cf_blob_writer *w, json_t *props);

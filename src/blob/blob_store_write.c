@@ -42,6 +42,7 @@ struct cf_blob_writer {
     char *props, *meta;
     /* Owned copies of the request's conditions. */
     cf_blob_cond cond;
+    int64_t begin_now; /* the early check's clock */
     char *if_match, *if_none_match, *lease_id;
     cf_blob_append_cond ac;
     uint64_t written, cap;
@@ -175,10 +176,12 @@ static bool bs_append_limits(cf_blob_store *s, const cf_blob_writer *w, uint64_t
     return true;
 }
 
-/* Begin's early check: container, ETag/date conditions, blob type, block
- * limits; changes nothing.  Leases wait for commit, which has `now`. */
+/* Begin's early check: container, conditions and lease, blob type, block
+ * limits; changes nothing.  It exists so that a refused upload is refused
+ * before its body is read; the check at commit is the binding one. */
 static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_scope *sc)
 {
+    int64_t now = w->begin_now;
     CF_GUARD(cf_bs_container_exists(s, w->account, w->container));
     char etag[CF_BLOB_ETAG_LEN + 1];
     bs_target t;
@@ -188,11 +191,12 @@ static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_sc
     uint32_t blocks;
     switch (w->kind) {
     case BS_W_PUT:
-        CF_GUARD(cf_bs_check_cond_dates(&w->cond, &t, BS_OP_CREATE));
+        CF_GUARD(cf_bs_check_cond(&w->cond, &t, BS_OP_CREATE, false, now));
         break;
     case BS_W_BLOCK:
         CF_ENSURE_REASON(!t.exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
                          "Put Block on an append blob");
+        CF_GUARD(cf_bs_check_cond(&w->cond, &t, BS_OP_WRITE, false, now));
         CF_GUARD(bs_block_id_len_ok(s, w->account, w->container, w->name, w->block_id_len));
         break;
     case BS_W_APPEND:
@@ -200,7 +204,7 @@ static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_sc
         CF_ENSURE_REASON(t.exists, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
         CF_ENSURE_REASON(type == CF_BLOB_APPEND, CF_ERR_CONFLICT, "InvalidBlobType",
                          "Append Block on a block blob");
-        CF_GUARD(cf_bs_check_cond_dates(&w->cond, &t, BS_OP_WRITE));
+        CF_GUARD(cf_bs_check_cond(&w->cond, &t, BS_OP_WRITE, false, now));
         CF_GUARD(bs_append_limits(s, w, 0, &size, &blocks));
         break;
     }
@@ -272,11 +276,12 @@ static bool bs_writer_new(cf_blob_store *s, const char *account, const char *con
 
 bool cf_blob_put_begin(cf_blob_store *s, const char *account, const char *container,
                        const char *name, json_t *props, json_t *metadata,
-                       const cf_blob_cond *cond, cf_blob_writer **out)
+                       const cf_blob_cond *cond, int64_t now, cf_blob_writer **out)
 {
     CF_GUARD(cf_blob_metadata_check(metadata));
     cf_blob_writer *w;
     CF_GUARD(bs_writer_new(s, account, container, name, BS_W_PUT, cond, &w));
+    w->begin_now = now;
     if (!cf_bs_json_text(props, &w->props) || !cf_bs_json_text(metadata, &w->meta) ||
         !bs_writer_start(w)) {
         cf_blob_writer_free(w);
@@ -297,7 +302,7 @@ bool cf_blob_writer_set_props(cf_blob_writer *w, json_t *props)
 
 bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *container,
                          const char *name, cf_slice block_id, const cf_blob_cond *cond,
-                         cf_blob_writer **out)
+                         int64_t now, cf_blob_writer **out)
 {
     CF_ENSURE_REASON(block_id.len >= 1 && block_id.len <= CF_BLOB_BLOCK_ID_MAX, CF_ERR_BAD_INPUT,
                      "InvalidBlockId", "block id must be 1..64 bytes");
@@ -307,6 +312,7 @@ bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *cont
         lease_only.lease_id = cond->lease_id;
     cf_blob_writer *w;
     CF_GUARD(bs_writer_new(s, account, container, name, BS_W_BLOCK, &lease_only, &w));
+    w->begin_now = now;
     memcpy(w->block_id, block_id.ptr, block_id.len);
     w->block_id_len = block_id.len;
     if (!bs_writer_start(w)) {
@@ -319,10 +325,11 @@ bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *cont
 
 bool cf_blob_append_begin(cf_blob_store *s, const char *account, const char *container,
                           const char *name, const cf_blob_cond *cond,
-                          const cf_blob_append_cond *ac, cf_blob_writer **out)
+                          const cf_blob_append_cond *ac, int64_t now, cf_blob_writer **out)
 {
     cf_blob_writer *w;
     CF_GUARD(bs_writer_new(s, account, container, name, BS_W_APPEND, cond, &w));
+    w->begin_now = now;
     if (ac)
         w->ac = *ac;
     if (!bs_writer_start(w)) {

@@ -120,7 +120,7 @@ static bool cf_upload_open_writer(cf_blob_call *call, struct cf_blob_upload *u)
         CF_GUARD(cf_blob_parse_metadata(call, &u->metadata));
         u->store_md5 = !json_object_get(u->props, "content-md5");
         return cf_blob_put_begin(svc->store, call->account, call->container, call->blob, u->props,
-                                 u->metadata, &call->cond, &u->writer);
+                                 u->metadata, &call->cond, call->now, &u->writer);
     }
     if (strcmp(name, "PutBlock") == 0) {
         const char *id = cf_blob_query(call, "blockid");
@@ -133,7 +133,7 @@ static bool cf_upload_open_writer(cf_blob_call *call, struct cf_blob_upload *u)
                                 "The blockid must be Base64 of at most 64 bytes.");
         }
         ok = cf_blob_block_begin(svc->store, call->account, call->container, call->blob,
-                                 cf_buf_slice(&raw), &call->cond, &u->writer);
+                                 cf_buf_slice(&raw), &call->cond, call->now, &u->writer);
         cf_buf_free(&raw);
         return ok;
     }
@@ -146,7 +146,7 @@ static bool cf_upload_open_writer(cf_blob_call *call, struct cf_blob_upload *u)
     if (pos && ((ac.append_pos = strtoll(pos, &end, 10)) < 0 || *end || !*pos))
         return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue", "Invalid appendpos condition.");
     return cf_blob_append_begin(svc->store, call->account, call->container, call->blob,
-                                &call->cond, &ac, &u->writer);
+                                &call->cond, &ac, call->now, &u->writer);
 }
 
 bool cf_blob_upload_begin(cf_blob_call *call)

@@ -71,7 +71,7 @@ static bool put_blob(cf_blob_store *s, const char *cont, const char *name, const
 {
     cf_blob_writer *w = NULL;
     json_t *props = json_pack("{s:s}", "content-type", "application/octet-stream");
-    bool ok = cf_blob_put_begin(s, ACC, cont, name, props, NULL, NULL, &w);
+    bool ok = cf_blob_put_begin(s, ACC, cont, name, props, NULL, NULL, NOW, &w);
     json_decref(props);
     for (size_t off = 0; ok && off < len; off += chunk)
         ok = cf_blob_writer_write(w, cf_slice_of(p + off, len - off < chunk ? len - off : chunk));
@@ -84,7 +84,7 @@ static bool put_block(cf_blob_store *s, const char *cont, const char *name, cons
                       const uint8_t *p, size_t len, int64_t now)
 {
     cf_blob_writer *w = NULL;
-    bool ok = cf_blob_block_begin(s, ACC, cont, name, CF_SLICE_STR(id), NULL, &w) &&
+    bool ok = cf_blob_block_begin(s, ACC, cont, name, CF_SLICE_STR(id), NULL, now, &w) &&
               cf_blob_writer_write(w, cf_slice_of(p, len)) && cf_blob_writer_commit(w, now, NULL);
     cf_blob_writer_free(w);
     return ok;
@@ -267,7 +267,7 @@ static void test_round_trips(cf_blob_store *s)
     CHECK(!cf_blob_get(s, ACC, "data", "absent", NULL, NOW, &b) && cf_error_code() == CF_ERR_NOT_FOUND);
     /* An abandoned writer leaves nothing behind. */
     cf_blob_writer *w = NULL;
-    CHECK(cf_blob_put_begin(s, ACC, "data", "abandoned", NULL, NULL, NULL, &w));
+    CHECK(cf_blob_put_begin(s, ACC, "data", "abandoned", NULL, NULL, NULL, NOW, &w));
     CHECK(cf_blob_writer_write(w, CF_SLICE_LIT("partial")));
     cf_blob_writer_free(w);
     CHECK(extents() == 1);
@@ -944,11 +944,11 @@ static void meta_fixture(cf_blob_store *s)
     cf_blob_writer *w = NULL;
     json_t *props = json_pack("{s:s, s:s}", "content-type", marker, "cache-control", "no-cache");
     json_t *meta = json_pack("{s:s, s:s}", "secret", marker, "other", "x");
-    CHECK(cf_blob_put_begin(s, ACC, "mcon", "a", props, meta, NULL, &w) &&
+    CHECK(cf_blob_put_begin(s, ACC, "mcon", "a", props, meta, NULL, NOW, &w) &&
           cf_blob_writer_write(w, CF_SLICE_LIT("hello")) && cf_blob_writer_commit(w, NOW, NULL));
     cf_blob_writer_free(w);
     json_object_set_new(meta, "secret", json_string("b-value"));
-    CHECK(cf_blob_put_begin(s, ACC, "mcon", "b", props, meta, NULL, &w) &&
+    CHECK(cf_blob_put_begin(s, ACC, "mcon", "b", props, meta, NULL, NOW, &w) &&
           cf_blob_writer_write(w, CF_SLICE_LIT("world")) && cf_blob_writer_commit(w, NOW, NULL));
     cf_blob_writer_free(w);
     json_decref(props);

@@ -104,7 +104,7 @@ static bool put(cf_blob_store *s, const char *cont, const char *name, const uint
                 const cf_blob_cond *cond, int64_t now, cf_blob_write_result *res)
 {
     cf_blob_writer *w = NULL;
-    bool ok = cf_blob_put_begin(s, ACC, cont, name, NULL, NULL, cond, &w);
+    bool ok = cf_blob_put_begin(s, ACC, cont, name, NULL, NULL, cond, now, &w);
     for (size_t off = 0; ok && off < len; off += 50000)
         ok = cf_blob_writer_write(w, cf_slice_of(p + off, len - off < 50000 ? len - off : 50000));
     ok = ok && cf_blob_writer_commit(w, now, res);
@@ -116,7 +116,7 @@ static bool put_block(cf_blob_store *s, const char *cont, const char *name, cons
                       const uint8_t *p, size_t len, const cf_blob_cond *cond)
 {
     cf_blob_writer *w = NULL;
-    bool ok = cf_blob_block_begin(s, ACC, cont, name, CF_SLICE_STR(id), cond, &w) &&
+    bool ok = cf_blob_block_begin(s, ACC, cont, name, CF_SLICE_STR(id), cond, T0, &w) &&
               cf_blob_writer_write(w, cf_slice_of(p, len)) && cf_blob_writer_commit(w, T0, NULL);
     cf_blob_writer_free(w);
     return ok;
@@ -127,7 +127,7 @@ static bool append(cf_blob_store *s, const char *cont, const char *name, const u
                    cf_blob_write_result *res)
 {
     cf_blob_writer *w = NULL;
-    bool ok = cf_blob_append_begin(s, ACC, cont, name, cond, ac, &w) &&
+    bool ok = cf_blob_append_begin(s, ACC, cont, name, cond, ac, T0, &w) &&
               cf_blob_writer_write(w, cf_slice_of(p, len)) && cf_blob_writer_commit(w, T0, res);
     cf_blob_writer_free(w);
     return ok;
@@ -188,7 +188,7 @@ static void test_conditions(void)
     CHECK(put(s, "con1", "b", p, 1000, &none_star, T0, &r1));
     /* If-None-Match: * on an existing blob: 409 BlobAlreadyExists, even at begin. */
     cf_blob_writer *w = NULL;
-    CHECK_FAILS(cf_blob_put_begin(s, ACC, "con1", "b", NULL, NULL, &none_star, &w),
+    CHECK_FAILS(cf_blob_put_begin(s, ACC, "con1", "b", NULL, NULL, &none_star, T0, &w),
                 "BlobAlreadyExists");
     CHECK_FAILS(put(s, "con1", "b", p, 10, &none_star, T0, NULL), "BlobAlreadyExists");
     /* If-Match: the right ETag passes, a wrong one and "*" on a missing blob fail. */
@@ -287,6 +287,13 @@ static void test_leases(void)
     cf_blob_cond la = {.lease_id = A}, lb = {.lease_id = B};
     CHECK_FAILS(put(s, "con1", "l", p, 10, NULL, T0 + 1, NULL), "LeaseIdMissing");
     CHECK_FAILS(put(s, "con1", "l", p, 10, &lb, T0 + 1, NULL), "LeaseIdMismatchWithBlobOperation");
+    /* ... refused at begin, before any body byte: uploads, blocks, appends. */
+    cf_blob_writer *early = NULL;
+    CHECK_FAILS(cf_blob_put_begin(s, ACC, "con1", "l", NULL, NULL, NULL, T0 + 1, &early),
+                "LeaseIdMissing");
+    CHECK_FAILS(cf_blob_block_begin(s, ACC, "con1", "l", CF_SLICE_LIT("b1"), &lb, T0 + 1, &early),
+                "LeaseIdMismatchWithBlobOperation");
+    CHECK(early == NULL);
     CHECK_FAILS(cf_blob_delete(s, ACC, "con1", "l", NULL, T0 + 1), "LeaseIdMissing");
     CHECK_FAILS(cf_blob_set_metadata(s, ACC, "con1", "l", NULL, NULL, T0 + 1, NULL),
                 "LeaseIdMissing");
@@ -480,7 +487,7 @@ static void test_properties(void)
     uint8_t one = 1;
     cf_blob_writer *w = NULL;
     json_t *props = json_pack("{s:s, s:s}", "content-type", "text/plain", "cache-control", "no");
-    CHECK(cf_blob_put_begin(s, ACC, "con1", "p", props, NULL, NULL, &w) &&
+    CHECK(cf_blob_put_begin(s, ACC, "con1", "p", props, NULL, NULL, T0, &w) &&
           cf_blob_writer_write(w, cf_slice_of(&one, 1)) && cf_blob_writer_commit(w, T0, NULL));
     cf_blob_writer_free(w);
     json_decref(props);
