@@ -22,11 +22,11 @@
 #include <time.h>
 #include "json_secure.h"
 #include "test.h"
+#include "blob_store_fixture.h"
 
 #define ACC "acct1"
 #define NOW 1700000000
 
-static char data_dir[256];
 static uint8_t service_key[32];
 static const char marker[] = "COFFER-PLAINTEXT-MARKER-7f3a9c";
 
@@ -100,71 +100,6 @@ static bool check_full(cf_blob_store *s, const char *cont, const char *name, con
     return ok;
 }
 
-/* Calls fn(path) for every regular file under `dir`. */
-static void each_extent(const char *dir, void (*fn)(const char *, void *), void *ctx)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            each_extent(p, fn, ctx);
-        else
-            fn(p, ctx);
-    }
-    closedir(d);
-}
-
-static void count_one(const char *path, void *ctx)
-{
-    (void)path;
-    (*(unsigned *)ctx)++;
-}
-
-static unsigned count_files(const char *dir)
-{
-    unsigned n = 0;
-    each_extent(dir, count_one, &n);
-    return n;
-}
-
-static unsigned extent_files(void)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/extents", data_dir);
-    return count_files(p);
-}
-
-/* Rows of inline_extents, counted through a second connection. */
-static unsigned inline_rows(void)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/blob.db", data_dir);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    unsigned n = 0;
-    if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM inline_extents", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = (unsigned)sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
-/* Stored extents: files, and small ones inline in the database. */
-static unsigned extents(void)
-{
-    return extent_files() + inline_rows();
-}
 
 static void rm_tree(const char *dir)
 {
@@ -528,7 +463,7 @@ static void test_tamper(void)
     CHECK(put_blob(s, "tam", "a", p, 140000, 4096));
     CHECK(put_blob(s, "tam", "b", q, 140000, 4096));
     paths ps = {0};
-    each_extent(path, gather, &ps);
+    each_file(path, gather, &ps);
     CHECK(ps.n == 2);
     collect c = {0};
 
@@ -916,11 +851,11 @@ static void test_no_plaintext_at_rest(void)
     snprintf(wal, sizeof wal, "%s/blob.db-wal", data_dir);
     struct stat wst;
     CHECK(stat(wal, &wst) == 0 && wst.st_size > 0);
-    each_extent(data_dir, scan_file, &hits);
+    each_file(data_dir, scan_file, &hits);
     CHECK(hits == 0);
     cf_blob_store_close(s); /* checkpoints the WAL into the database file */
     hits = 0;
-    each_extent(data_dir, scan_file, &hits);
+    each_file(data_dir, scan_file, &hits);
     CHECK(hits == 0);
     free(p);
 }
@@ -1229,7 +1164,7 @@ static void test_meta_migration(void)
     CHECK(db_exec("PRAGMA user_version = 0", NULL, 0, NULL, NULL));
     CHECK(!column_is_blob("SELECT typeof(metadata) FROM blobs WHERE name = 'a'"));
     int hits = 0;
-    each_extent(data_dir, scan_file, &hits); /* the scan sees plaintext where there is some */
+    each_file(data_dir, scan_file, &hits); /* the scan sees plaintext where there is some */
     CHECK(hits > 0);
 
     s = open_store();
@@ -1249,11 +1184,11 @@ static void test_meta_migration(void)
     meta_check_all(s);
     /* Nothing of the plaintext is left behind in blob.db or its WAL. */
     hits = 0;
-    each_extent(data_dir, scan_file, &hits);
+    each_file(data_dir, scan_file, &hits);
     CHECK(hits == 0);
     cf_blob_store_close(s);
     hits = 0;
-    each_extent(data_dir, scan_file, &hits);
+    each_file(data_dir, scan_file, &hits);
     CHECK(hits == 0);
     /* Reopening does not migrate again (sealed values stay as they are). */
     uint8_t *before = NULL, *after = NULL;

@@ -19,11 +19,11 @@
 #include "crypto.h"
 #include "json_secure.h"
 #include "test.h"
+#include "blob_store_fixture.h"
 
 #define ACC "acct1"
 #define T0 1700000000
 
-static char data_dir[256];
 static uint8_t service_key[32];
 
 static bool reason_is(const char *want)
@@ -46,59 +46,6 @@ static uint8_t *body(size_t len, unsigned seed)
     return p;
 }
 
-static void count_one(const char *dir, unsigned *n)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            count_one(p, n);
-        else
-            (*n)++;
-    }
-    closedir(d);
-}
-
-static unsigned extent_files(void)
-{
-    char p[512];
-    unsigned n = 0;
-    snprintf(p, sizeof p, "%s/extents", data_dir);
-    count_one(p, &n);
-    return n;
-}
-
-/* Rows of inline_extents, counted through a second connection. */
-static unsigned inline_rows(void)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/blob.db", data_dir);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    unsigned n = 0;
-    if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM inline_extents", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = (unsigned)sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
-/* Stored extents: files, and small ones inline in the database. */
-static unsigned extents(void)
-{
-    return extent_files() + inline_rows();
-}
 
 static bool put(cf_blob_store *s, const char *cont, const char *name, const uint8_t *p, size_t len,
                 const cf_blob_cond *cond, int64_t now, cf_blob_write_result *res)
