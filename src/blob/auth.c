@@ -83,6 +83,25 @@ static bool cf_request_date_fresh(const cf_blob_call *call)
     return true;
 }
 
+/* Account key `slot` into `key`; for an account that does not exist, a
+ * fixed dummy key so that the caller does the same work (and answers in the
+ * same time, with the same words) as for a wrong signature.  *known says
+ * which it was: a dummy key must never count as a match. */
+static void cf_account_key_or_dummy(cf_blob_call *call, int slot, cf_buf *key, bool *known)
+{
+    cf_buf_clear(key);
+    *known = cf_blob_account_key(call->svc->store, call->account, slot, key);
+    if (!*known) {
+        cf_buf_clear(key);
+        uint8_t *p;
+        if (cf_buf_extend(key, CF_BLOB_ACCOUNT_KEY_LEN, &p))
+            memset(p, 0, CF_BLOB_ACCOUNT_KEY_LEN);
+    }
+}
+
+#define CF_MAC_MISMATCH                                                                    \
+    "The MAC signature found in the HTTP request is not the same as any computed signature."
+
 /* ---- Shared Key ---- */
 
 bool cf_blob_verify_shared_key(cf_blob_call *call, const char *authorization)
@@ -101,24 +120,21 @@ bool cf_blob_verify_shared_key(cf_blob_call *call, const char *authorization)
                         : false;
     }
     cf_storage_request sreq = {call->http->method, path, call->query, view->headers, view->n};
-    bool match = false;
+    bool match = false, known = false;
     cf_buf key;
     cf_buf_init_secret(&key, CF_BLOB_ACCOUNT_KEY_LEN);
     for (int slot = 1; slot <= 2 && !match; slot++) {
-        cf_buf_clear(&key);
         bool ok = false;
-        if (!cf_blob_account_key(call->svc->store, call->account, slot, &key))
-            break;
+        cf_account_key_or_dummy(call, slot, &key, &known);
         if (!cf_sharedkey_verify(&sreq, call->account, cf_buf_slice(&key), authorization, &ok))
             ok = false;
-        match = ok;
+        match = ok && known;
     }
     cf_buf_free(&key);
     free(path);
     free(view);
     if (!match)
-        return cf_auth_failed("The MAC signature found in the HTTP request is not the same as "
-                              "any computed signature.");
+        return cf_auth_failed(CF_MAC_MISMATCH);
     CF_GUARD(cf_request_date_fresh(call));
     call->auth = CF_AUTH_KEY;
     return true;
@@ -147,8 +163,9 @@ static char cf_sas_letter(cf_blob_perm perm)
 }
 
 /* Whether sp allows the operation.  Creating a blob is allowed by 'c'
- * (new blobs only: enforced with If-None-Match: *) or 'w'; appending by
- * 'a' or 'w'. */
+ * (new blobs only) or 'w'; appending by 'a' or 'w'.  A create-only grant
+ * forces If-None-Match: * whatever the client sent: any other value would
+ * let the write replace an existing blob. */
 static bool cf_sas_allows(cf_blob_call *call, cf_sas *sas)
 {
     cf_blob_perm perm = call->op->perm;
@@ -159,8 +176,7 @@ static bool cf_sas_allows(cf_blob_call *call, cf_sas *sas)
         if (append)
             return cf_sas_permits(sas, 'a');
         if (cf_sas_permits(sas, 'c')) {
-            if (!call->cond.if_none_match)
-                call->cond.if_none_match = "*";
+            call->cond.if_none_match = "*";
             return true;
         }
         return false;
@@ -212,32 +228,36 @@ static bool cf_sas_signature_ok(cf_blob_call *call, const cf_sas *sas)
                      ? cf_sas_string_to_sign_account(sas, call->account, &sts)
                      : cf_sas_string_to_sign_service_blob(sas, call->account, call->container,
                                                           call->blob, &sts);
-    bool match = false;
+    bool match = false, known = false;
     for (int slot = 1; built && slot <= 2 && !match; slot++) {
-        cf_buf_clear(&key);
         bool ok = false;
-        if (!cf_blob_account_key(call->svc->store, call->account, slot, &key))
-            break;
+        cf_account_key_or_dummy(call, slot, &key, &known);
         if (!cf_sas_verify_signature(sas, cf_buf_slice(&sts), cf_buf_slice(&key), &ok))
             ok = false;
-        match = ok;
+        match = ok && known;
     }
     cf_buf_free(&sts);
     cf_buf_free(&key);
     return match;
 }
 
-/* A service SAS applies to the container it names (sr=c) or one blob
- * (sr=b); the signature binds the path, so only the level needs checking. */
+/* A service SAS applies to the blobs of the container it names (sr=c) or
+ * to one blob (sr=b); the signature binds the path.  As in Azure it never
+ * reaches the container itself (create, delete, properties, metadata, ACL,
+ * lease): those need an account SAS.  Of container-level operations it
+ * allows only List Blobs, and only with sr=c.  Snapshot and version SASs
+ * (sr=bs, bv) are refused: those resources do not exist here. */
 static bool cf_sas_scope_ok(const cf_blob_call *call, const cf_sas *sas)
 {
     if (sas->kind == CF_SAS_ACCOUNT)
         return true;
-    if (call->op->level == CF_LEVEL_SERVICE)
+    if (strcmp(sas->sr, "c") != 0 && strcmp(sas->sr, "b") != 0)
         return false;
-    if (strcmp(sas->sr, "c") == 0)
-        return true;
-    return call->op->level == CF_LEVEL_BLOB;
+    switch (call->op->level) {
+    case CF_LEVEL_CONTAINER: return strcmp(sas->sr, "c") == 0 && call->op->perm == CF_PERM_LIST_BLOBS;
+    case CF_LEVEL_BLOB: return true;
+    default: return false;
+    }
 }
 
 static bool cf_verify_sas(cf_blob_call *call, const char *query)
@@ -306,7 +326,6 @@ static bool cf_verify_bearer(cf_blob_call *call, const char *token)
     if (!cf_blob_tokens_verify(call->svc->tokens, token, call->principal))
         return cf_blob_fail(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo",
                             cf_error_detail());
-    call->auth = CF_AUTH_BEARER;
     const char *container = call->op->level == CF_LEVEL_SERVICE ? NULL : call->container;
     if (!cf_blob_roles_permit(call->svc->roles, call->account, call->principal, container,
                               call->op->perm))
@@ -338,18 +357,20 @@ bool cf_blob_authorize(cf_blob_call *call)
     cf_blob_account acct;
     const char *authz = cf_blob_header(call, "Authorization");
     bool sas = cf_sas_in_query(call->query);
-    if (!cf_blob_account_get(call->svc->store, call->account, &acct)) {
-        /* An unknown account answers like a bad credential: no probing. */
-        if (authz || sas)
-            return cf_auth_failed("Server failed to authenticate the request.");
+    /* An unknown account goes through the same checks with a dummy key
+     * and fails like a bad credential (same words, same work): no probing
+     * for account names. */
+    bool known = cf_blob_account_get(call->svc->store, call->account, &acct);
+    if (!known && !authz && !sas)
         return cf_blob_fail(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
                             "Server failed to authenticate the request. Please refer to the "
                             "information in the www-authenticate header.");
-    }
     if (authz && strlen(authz) > CF_STORAGE_MAX_AUTHZ * 32)
         return cf_auth_failed("The Authorization header is too long.");
-    if (authz && strncmp(authz, "Bearer ", 7) == 0)
+    if (authz && strncmp(authz, "Bearer ", 7) == 0) {
+        call->auth = CF_AUTH_BEARER;
         return cf_verify_bearer(call, authz + 7);
+    }
     /* The credential kind presented, for the audit line even on failure;
      * nothing reads call->auth before the request is authorized. */
     if (authz) {

@@ -8,6 +8,8 @@
  * An integrity failure after the headers are out cuts the connection: the
  * client sees a short body, never wrong bytes.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +36,19 @@ static bool cf_parse_range(cf_blob_call *call, bool *has, uint64_t *offset, uint
     char *end = NULL;
     bool ok = strncmp(v, "bytes=", 6) == 0 && v[6] >= '0' && v[6] <= '9';
     if (ok) {
+        errno = 0;
         s = strtoull(v + 6, &end, 10);
-        ok = *end == '-';
+        ok = *end == '-' && errno == 0;
     }
     if (ok && end[1]) {
         const char *p = end + 1;
         ok = *p >= '0' && *p <= '9';
+        errno = 0;
         e = ok ? strtoull(p, &end, 10) : 0;
         ok = ok && !*end && e >= s;
-        *length = e - s + 1;
+        /* An end past what 64 bits hold, or the last byte, is "to the end"
+         * (the reader clips); e - s + 1 must not wrap. */
+        *length = errno == ERANGE || e == ULLONG_MAX ? CF_BLOB_WHOLE : e - s + 1;
     } else if (ok) {
         *length = CF_BLOB_WHOLE;
     }
@@ -210,6 +216,15 @@ void cf_blob_op_get_blob(cf_blob_call *call)
         return;
     }
     cf_blob_reader_range(r, &offset, &length);
+    if (ranged && b.size == 0) {
+        /* Any range of an empty blob is unsatisfiable, as in Azure. */
+        cf_blob_reader_free(r);
+        cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidRange",
+                     "The range specified is invalid for the current size of the resource.");
+        cf_blob_read_failed(call, &b, 0);
+        cf_blob_info_free(&b);
+        return;
+    }
     const char *md5 = cf_prop(b.props, "content-md5");
     const char *want_md5 = cf_blob_header(call, "x-ms-range-get-content-md5");
     bool range_md5 = ranged && want_md5 && strcmp(want_md5, "true") == 0;

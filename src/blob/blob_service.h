@@ -235,6 +235,9 @@ void cf_blob_service_close(cf_blob_service *svc);
 CF_MUST_USE bool cf_blob_write_bootstrap(cf_blob_service *svc);
 
 /* ---- admin.c ---- */
+/* From the headers: the account, HTTPS, Shared Key; renders the error and
+ * returns false when refused. */
+bool cf_blob_admin_begin(cf_blob_call *call);
 void cf_blob_admin(cf_blob_call *call);
 
 /* ---- operations ---- */

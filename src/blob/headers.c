@@ -65,6 +65,17 @@ bool cf_blob_parse_conditions(cf_blob_call *call)
     return cf_blob_parse_date_header(call, "If-Unmodified-Since", &c->if_unmodified_since);
 }
 
+/* A stored value that goes back out in response headers and listings:
+ * no control characters (tab aside), which would break both for every
+ * later reader of the blob. */
+static bool cf_blob_value_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return false;
+    return true;
+}
+
 typedef struct {
     json_t *meta;
     bool bad;
@@ -76,7 +87,8 @@ static bool cf_blob_meta_header(void *ctx, const char *name, const char *value)
     if (strncasecmp(name, CF_META_PREFIX, strlen(CF_META_PREFIX)) != 0)
         return true;
     const char *key = name + strlen(CF_META_PREFIX);
-    if (!*key || json_object_set_new(walk->meta, key, json_string(value)) != 0) {
+    if (!*key || !cf_blob_value_ok(value) ||
+        json_object_set_new(walk->meta, key, json_string(value)) != 0) {
         walk->bad = true;
         return false;
     }
@@ -143,7 +155,7 @@ bool cf_blob_parse_props(cf_blob_call *call, bool plain, json_t **out)
             v = cf_blob_header(call, cf_blob_prop_headers[i].plain);
         if (!v)
             continue;
-        if (strlen(v) > 1024) {
+        if (strlen(v) > 1024 || !cf_blob_value_ok(v)) {
             json_decref(props);
             return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                                 "The value for one of the HTTP headers is not in the correct "

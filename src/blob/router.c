@@ -10,6 +10,7 @@
  * the answer goes out at once (errors).  So no unauthenticated byte is ever
  * written to disk, and a refused 5 GiB upload costs nothing but the drain.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -181,11 +182,62 @@ static bool cf_blob_check_version(cf_blob_call *call)
     return true;
 }
 
+/* Every query parameter once, each with '=': the server reads the first
+ * value of a name while clients sign the last (or drop valueless ones), so
+ * a repeated or valueless name could make a signed request act as another
+ * operation.  Azure's SDKs never send either. */
+static bool cf_blob_check_query(const cf_blob_call *call)
+{
+    char names[CF_STORAGE_MAX_QUERY_PARAMS][64];
+    size_t n = 0;
+    for (const char *p = call->query; *p;) {
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        cf_buf name;
+        cf_buf_init(&name, sizeof names[0] - 1);
+        bool ok = len > 0 && eq && eq > p && n < CF_STORAGE_MAX_QUERY_PARAMS &&
+                  cf_percent_decode(cf_slice_of(p, (size_t)(eq - p)), true, &name) &&
+                  cf_buf_terminate(&name);
+        if (ok) {
+            for (size_t i = 0; i < name.len; i++)
+                name.data[i] = (uint8_t)tolower(name.data[i]);
+            for (size_t i = 0; ok && i < n; i++)
+                ok = strcmp(names[i], (const char *)name.data) != 0;
+            if (ok)
+                memcpy(names[n++], name.data, name.len + 1);
+        }
+        cf_buf_free(&name);
+        if (!ok)
+            return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
+                                "Query parameters must each appear once, as name=value.");
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    return true;
+}
+
+/* Features not built here are refused rather than half-served: a snapshot
+ * or version address, or a "from URL" upload, must not act on the base
+ * blob or store an empty body. */
+static bool cf_blob_check_supported(const cf_blob_call *call)
+{
+    if (cf_blob_query(call, "snapshot") || cf_blob_query(call, "versionid") ||
+        cf_blob_query(call, "versionId"))
+        return cf_blob_fail(CF_ERR_UNSUPPORTED, "FeatureNotSupported",
+                            "Snapshots and versions are not supported.");
+    if (cf_blob_header(call, "x-ms-copy-source") && !call->op->copy)
+        return cf_blob_fail(CF_ERR_UNSUPPORTED, "FeatureNotSupported",
+                            "Only Copy Blob takes x-ms-copy-source here.");
+    return true;
+}
+
 static bool cf_blob_route(cf_blob_call *call)
 {
     cf_blob_level level = CF_LEVEL_SERVICE;
     CF_GUARD(cf_blob_check_version(call));
     CF_GUARD(cf_blob_parse_target(call, &level));
+    CF_GUARD(cf_blob_check_query(call));
     if (!call->http->tls && cf_blob_https_only(call->svc, call->account))
         return cf_blob_fail(CF_ERR_FORBIDDEN, "AccountRequiresHttps",
                             "The account being accessed does not support http.");
@@ -205,6 +257,7 @@ static bool cf_blob_route(cf_blob_call *call)
         return cf_blob_fail(CF_ERR_UNSUPPORTED, "UnsupportedHttpVerb",
                             "The resource doesn't support the specified HTTP verb.");
     }
+    CF_GUARD(cf_blob_check_supported(call));
     CF_GUARD(cf_blob_parse_conditions(call));
     return cf_blob_authorize(call);
 }
@@ -216,7 +269,9 @@ static bool cf_blob_route(cf_blob_call *call)
 static void cf_blob_audit(cf_blob_call *call, unsigned status, bool reply_pending)
 {
     static const char *const who[] = {"anonymous", "account-key", "sas", NULL};
-    const char *principal = call->auth == CF_AUTH_BEARER ? call->principal : who[call->auth];
+    const char *principal = call->auth != CF_AUTH_BEARER ? who[call->auth]
+                            : call->principal[0]   ? call->principal
+                                                   : "bearer"; /* token refused */
     char object[CF_BLOB_ACCOUNT_MAX + CF_BLOB_CONTAINER_MAX + CF_BLOB_NAME_MAX + 8];
     if (call->op)
         snprintf(object, sizeof object, "/%s%s%s%s%s", call->account,
@@ -274,6 +329,10 @@ cf_http_begin_result cf_blob_begin(void *ctx, cf_http_request *req, cf_http_resp
     bool admin = strncmp(req->raw_path, "/.coffer/", 9) == 0;
     if (admin) {
         call->query = "";
+        if (!cf_blob_admin_begin(call)) {
+            cf_blob_audit(call, resp->status, true);
+            return CF_HTTP_RESPOND;
+        }
         return CF_HTTP_BUFFER;
     }
     if (!cf_blob_route(call)) {

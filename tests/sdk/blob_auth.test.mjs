@@ -180,6 +180,100 @@ describe("service SAS", () => {
   });
 });
 
+describe("refused request shapes and scopes (review findings)", b.COFFER_ONLY, () => {
+  test("a repeated or valueless query parameter is 400: a signed request cannot be turned into another operation", T, async () => {
+    const url = `${b.ENDPOINT}/${c.containerName}/${blob.name}`;
+    for (const q of ["?comp&comp=metadata", "?comp=blocklist&comp=metadata", "?comp=metadata&COMP=metadata"]) {
+      const r = await b.rawRequest("GET", `${url}${q}`);
+      assert.equal(r.status, 400, `${q}: ${r.text}`);
+      assert.equal(r.headers["x-ms-error-code"], "InvalidQueryParameterValue");
+    }
+  });
+
+  test("a container SAS never reaches the container itself: metadata, ACL, lease, delete are 403", T, async () => {
+    const { ContainerClient } = await import("@azure/storage-blob");
+    const cc = new ContainerClient(`${c.url}?${b.serviceSas({ containerName: c.containerName, permissions: "racwdl" })}`);
+    await b.rejects(cc.setMetadata({ k: "v" }), 403);
+    await b.rejects(cc.getAccessPolicy(), 403);
+    await b.rejects(cc.setAccessPolicy("container"), 403);
+    await b.rejects(cc.getBlobLeaseClient().acquireLease(15), 403);
+    await b.rejects(cc.delete(), 403);
+    await b.rejects(cc.getProperties(), 403);
+    // It still lists and writes blobs.
+    for await (const x of cc.listBlobsFlat()) assert.ok(x.name);
+    assert.equal((await c.getProperties()).blobPublicAccess, undefined);
+  });
+
+  test("a create-only SAS cannot replace a blob, whatever If-None-Match says", T, async () => {
+    const { BlockBlobClient, AppendBlobClient } = await import("@azure/storage-blob");
+    const sas = b.serviceSas({ containerName: c.containerName, permissions: "c" });
+    const url = `${c.getBlobClient(blob.name).url}?${sas}`;
+    await b.rejects(new BlockBlobClient(url).upload("x", 1), 409, "BlobAlreadyExists");
+    await b.rejects(new BlockBlobClient(url).upload("x", 1, { conditions: { ifNoneMatch: "\"nope\"" } }), 409, "BlobAlreadyExists");
+    await b.rejects(new AppendBlobClient(url).create({ conditions: { ifNoneMatch: "\"nope\"" } }), 409, "BlobAlreadyExists");
+    assert.ok((await read(svc)).equals(DATA));
+    // A new name is fine.
+    const fresh = `${c.getBlobClient(`new-${Date.now()}`).url}?${sas}`;
+    await new BlockBlobClient(fresh).upload("n", 1);
+  });
+
+  test("control characters in metadata or content properties are refused; listings stay readable", T, async () => {
+    // Node's HTTP client will not send such headers: write the request by hand.
+    const tls = await import("node:tls");
+    const u = new URL(`${b.ENDPOINT}/${c.containerName}/ctl.txt`);
+    const sas = b.serviceSas({ containerName: c.containerName, permissions: "cw" });
+    const send = (header) => new Promise((resolve, reject) => {
+      const sock = tls.connect({ host: u.hostname, port: Number(u.port), servername: undefined }, () => {
+        sock.write(`PUT ${u.pathname}?${sas} HTTP/1.1\r\nHost: ${u.host}\r\nx-ms-version: 2026-10-06\r\n` +
+          `x-ms-blob-type: BlockBlob\r\n${header}\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`);
+      });
+      let out = "";
+      sock.on("data", (d) => { out += d.toString("latin1"); });
+      sock.on("end", () => resolve(Number(out.split(" ")[1])));
+      sock.on("error", reject);
+    });
+    assert.equal(await send("x-ms-meta-k: a\x01b"), 400);
+    assert.equal(await send("x-ms-blob-content-type: t\x02"), 400);
+    await assert.rejects(c.getBlobClient("ctl.txt").getProperties());
+    for await (const x of c.listBlobsFlat({ includeMetadata: true })) assert.ok(x.name);
+  });
+
+  test("snapshots, versions and from-URL uploads are refused, never applied to the base blob", T, async () => {
+    const url = `${b.ENDPOINT}/${c.containerName}/${blob.name}`;
+    let r = await b.rawRequest("DELETE", `${url}?snapshot=2026-01-01T00:00:00.0000000Z`);
+    assert.equal(r.status, 400, r.text);
+    r = await b.rawRequest("PUT", `${url}?comp=block&blockid=${Buffer.from("b1").toString("base64")}`,
+      { headers: { "x-ms-copy-source": `${b.ENDPOINT}/${c.containerName}/${blob.name}` } });
+    assert.equal(r.status, 400, r.text);
+    assert.ok((await read(svc)).equals(DATA));
+  });
+
+  test("ranges: an end beyond 64 bits means to the end; any range of an empty blob is 416", T, async () => {
+    const url = `${b.ENDPOINT}/${c.containerName}/${blob.name}`;
+    for (const end of ["18446744073709551615", "99999999999999999999999"]) {
+      const r = await b.rawRequest("GET", url, { headers: { "x-ms-range": `bytes=0-${end}` } });
+      assert.equal(r.status, 206, r.text);
+      assert.ok(r.body.equals(DATA));
+    }
+    const empty = c.getBlockBlobClient("empty.bin");
+    await empty.upload("", 0);
+    const r = await b.rawRequest("GET", `${b.ENDPOINT}/${c.containerName}/empty.bin`, { headers: { "x-ms-range": "bytes=0-10" } });
+    assert.equal(r.status, 416, r.text);
+    assert.equal(r.headers["content-range"], "bytes */0");
+  });
+
+  test("an unknown account and a wrong key are refused with the same words", T, async () => {
+    const url = `${b.ENDPOINT}/${c.containerName}/${blob.name}`;
+    const wrong = await b.rawRequest("GET", url, { sign: { key: Buffer.alloc(64, 7).toString("base64") } });
+    const origin = new URL(b.ENDPOINT).origin;
+    const ghost = await b.rawRequest("GET", `${origin}/nosuchacct/${c.containerName}/x`, { sign: { account: "nosuchacct" } });
+    assert.equal(wrong.status, 403);
+    assert.equal(ghost.status, 403);
+    const msg = (t) => /<Message>([^\n]*)/.exec(t)?.[1];
+    assert.equal(msg(ghost.text), msg(wrong.text));
+  });
+});
+
 describe("transport: HTTP", b.COFFER_ONLY, () => {
   const httpUrl = (account) => `${b.HTTP_BASE}/${account}`;
 
