@@ -114,6 +114,10 @@ static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice
         .timeout_seconds = 120,
         .connection_memory = 256 * 1024,
         .cacheable = true,
+        /* Up to a whole Put Blob: an upload refused from its headers (bad
+         * signature, failed condition) still ends in Azure's error, not a
+         * reset, for clients that send the body regardless. */
+        .drain_max = CF_BLOB_MAX_PUT_SIZE + (1u << 20),
         .handler = cf_blob_handle,
         .begin = cf_blob_begin,
         .request_done = cf_blob_request_done,

@@ -270,7 +270,7 @@ static bool cf_http_start_request(cf_http_server *server, struct MHD_Connection 
         if (st->mode == CF_HTTP_STREAM)
             return true;
     }
-    /* A declared oversize body is never stored.  Up to CF_HTTP_DRAIN_MAX it
+    /* A declared oversize body is never stored.  Up to the drain limit it
      * is read and dropped so the client can read the 413; beyond that the
      * 413 goes out at once and the connection closes. */
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -286,7 +286,8 @@ static bool cf_http_start_request(cf_http_server *server, struct MHD_Connection 
 
 /* One body chunk: into the sink, the buffer, or dropped. Returns false when
  * the response should go out now (too much body to keep reading). */
-static bool cf_http_take_chunk(cf_http_state *st, const char *data, size_t len)
+static bool cf_http_take_chunk(const cf_http_server *server, cf_http_state *st,
+                               const char *data, size_t len)
 {
     bool dropping = st->responded || st->too_large;
     if (!dropping && st->mode == CF_HTTP_STREAM) {
@@ -303,7 +304,7 @@ static bool cf_http_take_chunk(cf_http_state *st, const char *data, size_t len)
     }
     if (dropping) {
         st->drained += len;
-        if (st->drained > CF_HTTP_DRAIN_MAX)
+        if (st->drained > (server->config.drain_max ? server->config.drain_max : CF_HTTP_DRAIN_MAX))
             return false;
     }
     return true;
@@ -322,7 +323,7 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
     if (!st->started)
         return cf_http_start_request(server, conn, st, url, method) ? MHD_YES : MHD_NO;
     if (*upload_data_size) {
-        bool keep_reading = cf_http_take_chunk(st, upload_data, *upload_data_size);
+        bool keep_reading = cf_http_take_chunk(server, st, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return keep_reading ? MHD_YES : cf_http_dispatch(server, conn, st);
     }

@@ -93,6 +93,11 @@ typedef struct {
     size_t connection_memory;/* per-connection read buffer; 0 = 128 KiB */
     bool cacheable;          /* no default "Cache-Control: no-store" (blob
                                 responses carry the blob's own) */
+    /* A refused request's body (early answer, over the cap) is read and
+     * dropped up to this many bytes so that the client, still sending,
+     * reads the answer instead of a reset; past it the answer goes out and
+     * the connection closes.  0 = 16 MiB. */
+    uint64_t drain_max;
     cf_http_handler handler;
     void *ctx;
     /* Optional: called once headers are in, before any body, to choose how

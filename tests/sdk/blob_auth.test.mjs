@@ -262,6 +262,14 @@ describe("refused request shapes and scopes (review findings)", b.COFFER_ONLY, (
     assert.equal(r.headers["content-range"], "bytes */0");
   });
 
+  test("a large upload refused from its headers ends in Azure's error, not a reset", T, async () => {
+    const { BlobServiceClient, StorageSharedKeyCredential } = await import("@azure/storage-blob");
+    const bad = new BlobServiceClient(b.ENDPOINT, new StorageSharedKeyCredential(b.ACCOUNT, Buffer.alloc(64, 1).toString("base64")));
+    const data = Buffer.alloc(24 << 20, 3); // past libmicrohttpd's usual 16 MiB drain
+    await b.rejects(bad.getContainerClient(c.containerName).getBlockBlobClient("big-denied").upload(data, data.length),
+      403, "AuthenticationFailed");
+  });
+
   test("an unknown account and a wrong key are refused with the same words", T, async () => {
     const url = `${b.ENDPOINT}/${c.containerName}/${blob.name}`;
     const wrong = await b.rawRequest("GET", url, { sign: { key: Buffer.alloc(64, 7).toString("base64") } });
