@@ -701,6 +701,15 @@ void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l)
     cf_bs_idlist_free(l);
 }
 
+bool cf_bs_commit_releasing(cf_blob_store *s, bool tx_ok, bs_idlist *gone)
+{
+    bool ok = cf_bs_commit(s, tx_ok && cf_bs_drop_inline_tx(s, gone));
+    if (ok)
+        cf_bs_remove_unreferenced(s, gone);
+    cf_bs_idlist_free(gone);
+    return ok;
+}
+
 void cf_bs_pin_locked(cf_blob_store *s, bs_pin *p)
 {
     if (p->ids.n)

@@ -284,12 +284,7 @@ static bool bs_blob_delete_tx(cf_blob_store *s, bs_bwrite *w, bs_idlist *gone)
 static bool bs_blob_delete_locked(cf_blob_store *s, bs_bwrite *w)
 {
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) &&
-              cf_bs_commit(s, bs_blob_delete_tx(s, w, &gone) && cf_bs_drop_inline_tx(s, &gone));
-    if (ok)
-        cf_bs_remove_unreferenced(s, &gone);
-    cf_bs_idlist_free(&gone);
-    return ok;
+    return cf_bs_begin(s) && cf_bs_commit_releasing(s, bs_blob_delete_tx(s, w, &gone), &gone);
 }
 
 bool cf_blob_delete(cf_blob_store *s, const char *account, const char *container,
@@ -576,11 +571,8 @@ static bool bs_copy_locked(cf_blob_store *s, const bs_copy *c)
     cf_buf_init_secret(&src.meta, 1);
     bs_rows rows = {0};
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_copy_tx(s, c, &src, &rows, &gone) &&
-                                                    cf_bs_drop_inline_tx(s, &gone));
-    if (ok)
-        cf_bs_remove_unreferenced(s, &gone);
-    cf_bs_idlist_free(&gone);
+    bool ok = cf_bs_begin(s) &&
+              cf_bs_commit_releasing(s, bs_copy_tx(s, c, &src, &rows, &gone), &gone);
     bs_rows_free(&rows);
     cf_buf_free(&src.props);
     cf_buf_free(&src.meta);

@@ -240,12 +240,8 @@ static bool bs_container_delete_tx(cf_blob_store *s, bs_cwrite *w, bs_idlist *go
 static bool bs_container_delete_locked(cf_blob_store *s, bs_cwrite *w)
 {
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_container_delete_tx(s, w, &gone) &&
-                                                    cf_bs_drop_inline_tx(s, &gone));
-    if (ok)
-        cf_bs_remove_unreferenced(s, &gone);
-    cf_bs_idlist_free(&gone);
-    return ok;
+    return cf_bs_begin(s) &&
+           cf_bs_commit_releasing(s, bs_container_delete_tx(s, w, &gone), &gone);
 }
 
 bool cf_blob_container_delete(cf_blob_store *s, const char *account, const char *name,

@@ -213,6 +213,11 @@ bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l);
  * one then loses its row); frees the list.  Failures are ignored: cleanup
  * catches them. */
 void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l);
+/* The tail of every write that gives extents up, inside cf_bs_begin():
+ * with `tx_ok`, drops the inline rows of the extents listed in `gone` in
+ * the same transaction and commits (else rolls back); after a commit
+ * unlinks what nothing references.  Frees `gone` either way. */
+bool cf_bs_commit_releasing(cf_blob_store *s, bool tx_ok, bs_idlist *gone);
 /* Stores a sealed extent inline (inside the caller's transaction). */
 bool cf_bs_inline_put(cf_blob_store *s, const char *id, cf_slice sealed);
 /* Copies inline extent `id` into `out` (CF_ERR_IO when the row is gone). */

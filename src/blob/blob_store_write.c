@@ -529,12 +529,7 @@ static bool bs_append_create_tx(cf_blob_store *s, bs_create *c, bs_idlist *gone)
 static bool bs_append_create_locked(cf_blob_store *s, bs_create *c)
 {
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) &&
-              cf_bs_commit(s, bs_append_create_tx(s, c, &gone) && cf_bs_drop_inline_tx(s, &gone));
-    if (ok)
-        cf_bs_remove_unreferenced(s, &gone);
-    cf_bs_idlist_free(&gone);
-    return ok;
+    return cf_bs_begin(s) && cf_bs_commit_releasing(s, bs_append_create_tx(s, c, &gone), &gone);
 }
 
 bool cf_blob_append_create(cf_blob_store *s, const char *account, const char *container,
@@ -636,12 +631,8 @@ static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *
 static bool bs_put_block_list_locked(cf_blob_store *s, bs_block_list *bl, bs_piece *pieces)
 {
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) && cf_bs_commit(s, bs_put_block_list_tx(s, bl, pieces, &gone) &&
-                                                    cf_bs_drop_inline_tx(s, &gone));
-    if (ok)
-        cf_bs_remove_unreferenced(s, &gone);
-    cf_bs_idlist_free(&gone);
-    return ok;
+    return cf_bs_begin(s) &&
+           cf_bs_commit_releasing(s, bs_put_block_list_tx(s, bl, pieces, &gone), &gone);
 }
 
 bool cf_blob_put_block_list(cf_blob_store *s, const char *account, const char *container,
@@ -763,10 +754,8 @@ static bool bs_expire_locked(cf_blob_store *s, int64_t cutoff, unsigned *expired
         /* Counted before the inline ones leave the list. */
         if (ok && expired)
             *expired = (unsigned)gone.n;
-        ok = cf_bs_commit(s, ok && cf_bs_drop_inline_tx(s, &gone));
+        return cf_bs_commit_releasing(s, ok, &gone);
     }
-    if (ok)
-        cf_bs_remove_unreferenced(s, &gone);
     cf_bs_idlist_free(&gone);
     return ok;
 }
