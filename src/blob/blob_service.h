@@ -18,6 +18,7 @@
  *   upload_ops.c   streamed bodies: Put Blob, Put Block, Append Block;
  *                  Put/Get Block List, Create Append Blob
  *   headers.c      request header parsing shared by the handlers
+ *   cors.c         CORS preflights and response headers from the account's rules
  *
  * Every request ends with one hash-chained audit line (DIR/audit.log, the
  * vault's format: docs/audit.md); writes are on disk before the reply.
@@ -233,6 +234,14 @@ CF_MUST_USE bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf
 void cf_blob_service_close(cf_blob_service *svc);
 /* Rewrites bootstrap.json after an account key changed. */
 CF_MUST_USE bool cf_blob_write_bootstrap(cf_blob_service *svc);
+
+/* ---- cors.c ---- */
+/* Answers a CORS preflight (OPTIONS) from the account's rules: 200 with the
+ * Access-Control-Allow-* headers, or 403 CorsPreflightFailure. */
+bool cf_blob_cors_preflight(cf_blob_call *call);
+/* Adds Access-Control-Allow-Origin / -Expose-Headers to a response when the
+ * request has an Origin a rule allows. */
+void cf_blob_cors_response(cf_blob_call *call);
 
 /* ---- admin.c ---- */
 /* From the headers: the account, HTTPS, Shared Key; renders the error and

@@ -80,6 +80,7 @@ static const cf_blob_error_row cf_blob_errors[] = {
     {"NoAuthenticationInformation", 401, "Server failed to authenticate the request. Please refer to the information in the www-authenticate header."},
     {"InvalidAuthenticationInfo", 401, "Server failed to authenticate the request. Please refer to the information in the www-authenticate header."},
     {"AuthenticationFailed", 403, "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature."},
+    {"CorsPreflightFailure", 403, "CORS not enabled or no matching rule found for this request."},
     {"AuthorizationFailure", 403, "This request is not authorized to perform this operation."},
     {"AuthorizationPermissionMismatch", 403, "This request is not authorized to perform this operation using this permission."},
     {"AuthorizationResourceTypeMismatch", 403, "This request is not authorized to perform this operation using this resource type."},

@@ -335,14 +335,30 @@ cf_http_begin_result cf_blob_begin(void *ctx, cf_http_request *req, cf_http_resp
         }
         return CF_HTTP_BUFFER;
     }
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        cf_blob_level level;
+        if (!cf_blob_parse_target(call, &level)) {
+            cf_blob_reply_error(call);
+        } else if (!req->tls && cf_blob_https_only(svc, call->account)) {
+            cf_blob_fail(CF_ERR_FORBIDDEN, "AccountRequiresHttps",
+                         "The account being accessed does not support http.");
+            cf_blob_reply_error(call);
+        } else {
+            (void)cf_blob_cors_preflight(call);
+        }
+        cf_blob_audit(call, resp->status, true);
+        return CF_HTTP_RESPOND;
+    }
     if (!cf_blob_route(call)) {
         cf_blob_reply_error(call);
+        cf_blob_cors_response(call);
         cf_blob_audit(call, resp->status, true);
         return CF_HTTP_RESPOND;
     }
     if (call->op->streamed) {
         if (!cf_blob_upload_begin(call)) {
             cf_blob_reply_error(call);
+            cf_blob_cors_response(call);
             cf_blob_audit(call, resp->status, true);
             return CF_HTTP_RESPOND;
         }
@@ -361,10 +377,12 @@ void cf_blob_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
     }
     call->resp = resp;
     call->now = (int64_t)time(NULL);
-    if (strncmp(req->raw_path, "/.coffer/", 9) == 0)
+    if (strncmp(req->raw_path, "/.coffer/", 9) == 0) {
         cf_blob_admin(call);
-    else
+    } else {
         call->op->run(call);
+        cf_blob_cors_response(call);
+    }
     cf_blob_audit(call, resp->status, true);
 }
 

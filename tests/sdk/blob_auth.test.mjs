@@ -282,6 +282,45 @@ describe("refused request shapes and scopes (review findings)", b.COFFER_ONLY, (
   });
 });
 
+describe("CORS from the service properties", b.COFFER_ONLY, () => {
+  after(async () => { await svc.setProperties({ cors: [] }); });
+
+  test("preflights follow the rules; actual requests get Allow-Origin; no rule, no CORS", T, async () => {
+    const url = `${b.ENDPOINT}/${c.containerName}/${blob.name}`;
+    const preflight = (origin, method, headers) => b.rawRequest("OPTIONS", url, {
+      sign: false,
+      headers: { origin, "access-control-request-method": method, ...(headers ? { "access-control-request-headers": headers } : {}) },
+    });
+    // No rules yet: every preflight fails.
+    let r = await preflight("https://app.example", "GET");
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.headers["x-ms-error-code"], "CorsPreflightFailure");
+    await svc.setProperties({ cors: [{ allowedOrigins: "https://app.example", allowedMethods: "GET,PUT",
+      allowedHeaders: "x-ms-meta-*,content-type", exposedHeaders: "x-ms-request-id", maxAgeInSeconds: 600 }] });
+    r = await preflight("https://app.example", "PUT", "x-ms-meta-owner, content-type");
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers["access-control-allow-origin"], "https://app.example");
+    assert.equal(r.headers["access-control-allow-methods"], "PUT");
+    assert.equal(r.headers["access-control-max-age"], "600");
+    for (const [o, m, h] of [["https://evil.example", "GET"], ["https://app.example", "DELETE"],
+      ["https://app.example", "PUT", "x-ms-foo"]]) {
+      r = await preflight(o, m, h);
+      assert.equal(r.status, 403, `${o} ${m} ${h}`);
+    }
+    // An actual request: the same authorization, plus the CORS headers.
+    r = await b.rawRequest("GET", url, { headers: { origin: "https://app.example" } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers["access-control-allow-origin"], "https://app.example");
+    assert.equal(r.headers["access-control-expose-headers"], "x-ms-request-id");
+    r = await b.rawRequest("GET", url, { headers: { origin: "https://evil.example" } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers["access-control-allow-origin"], undefined);
+    // CORS never replaces credentials.
+    r = await b.rawRequest("GET", url, { sign: false, headers: { origin: "https://app.example" } });
+    assert.ok([401, 404].includes(r.status), String(r.status));
+  });
+});
+
 describe("transport: HTTP", b.COFFER_ONLY, () => {
   const httpUrl = (account) => `${b.HTTP_BASE}/${account}`;
 
