@@ -134,7 +134,7 @@ static void cf_blob_read_failed(cf_blob_call *call, const cf_blob_info *b, uint6
 
 typedef struct {
     cf_blob_reader *reader;
-    uint8_t head[CF_BLOB_PREFETCH];
+    uint8_t *head; /* the prefetched bytes, sized to the body (small bodies are the common case) */
     size_t head_len, head_pos;
     char request_id[CF_REQUEST_ID_LEN + 1];
 } cf_blob_stream;
@@ -164,12 +164,15 @@ static void cf_blob_stream_free(void *ctx)
 {
     cf_blob_stream *st = ctx;
     cf_blob_reader_free(st->reader);
+    free(st->head);
     free(st);
 }
 
 static bool cf_blob_stream_prefetch(cf_blob_stream *st, uint64_t length)
 {
     size_t want = length < CF_BLOB_PREFETCH ? (size_t)length : CF_BLOB_PREFETCH;
+    st->head = malloc(want ? want : 1);
+    CF_ENSURE_ALLOC(st->head);
     while (st->head_len < want) {
         size_t got = 0;
         CF_GUARD(cf_blob_reader_read(st->reader, st->head + st->head_len, want - st->head_len,

@@ -220,13 +220,6 @@ static bool bs_reader_open_extent(cf_blob_reader *r)
     CF_GUARD(cf_extent_plaintext_length(&h, r->src.length, &plain));
     CF_ENSURE(plain == p->length, CF_ERR_DECRYPT, "extent length does not match the metadata");
     r->seg = h.segment_size;
-    if (r->stage_cap < r->seg) {
-        cf_secret_free(r->stage, r->stage_cap);
-        r->stage_cap = 0;
-        r->stage = cf_secret_alloc(r->seg);
-        CF_ENSURE_ALLOC(r->stage);
-        r->stage_cap = r->seg;
-    }
     CF_GUARD(cf_bs_extent_key(&r->sc, p->id, r->key));
     r->opened = true;
     return true;
@@ -299,6 +292,15 @@ static bool bs_reader_step(cf_blob_reader *r, uint8_t *buf, size_t cap, size_t *
         CF_GUARD(bs_reader_decrypt(r, eo, (size_t)want, buf));
         *got = (size_t)want;
         return true;
+    }
+    /* The staging segment exists only for callers reading less than a
+     * segment at a time; most never need it. */
+    if (r->stage_cap < seg_rem) {
+        cf_secret_free(r->stage, r->stage_cap);
+        r->stage_cap = 0;
+        r->stage = cf_secret_alloc(r->seg);
+        CF_ENSURE_ALLOC(r->stage);
+        r->stage_cap = r->seg;
     }
     CF_GUARD(bs_reader_decrypt(r, eo, (size_t)seg_rem, r->stage));
     r->stage_len = (size_t)seg_rem;

@@ -336,7 +336,8 @@ typedef struct {
     cf_extent_header h;
     cf_gcm *gcm;
     uint8_t *sealed; /* segment_size + tag */
-    uint8_t *plain;  /* secret, segment_size */
+    uint8_t *plain;  /* secret, plain_cap: a segment, or the whole extent if shorter */
+    size_t plain_cap;
 } cf_extent_reader;
 
 /* Opens segment `index` (holding `pt_len` plaintext bytes) into r->plain. */
@@ -374,9 +375,13 @@ static bool cf_extent_read_range(cf_extent_reader *r, cf_slice scope_key,
         last = first;
     }
     CF_GUARD(cf_extent_key(scope_key, r->h.key_ref, r->h.salt, &r->gcm));
-    r->sealed = malloc(r->h.segment_size + CF_EXTENT_TAG_LEN);
+    /* Buffers of one segment, or of the whole extent when it is shorter
+     * (small blobs are the common case). */
+    const size_t seg_buf = (size_t)(total < s ? (total ? total : 1) : s);
+    r->sealed = malloc(seg_buf + CF_EXTENT_TAG_LEN);
     CF_ENSURE_ALLOC(r->sealed);
-    r->plain = cf_secret_alloc(r->h.segment_size);
+    r->plain_cap = seg_buf;
+    r->plain = cf_secret_alloc(seg_buf);
     CF_ENSURE_ALLOC(r->plain);
     const uint64_t end = offset + length;
     for (uint64_t i = first; i <= last; i++) {
@@ -398,6 +403,6 @@ bool cf_extent_read(cf_slice scope_key, const cf_extent_source *src, uint64_t of
     bool ok = cf_extent_read_range(&r, scope_key, src, offset, length, sink);
     cf_gcm_free(r.gcm);
     free(r.sealed);
-    cf_secret_free(r.plain, r.plain ? r.h.segment_size : 0);
+    cf_secret_free(r.plain, r.plain_cap);
     return ok;
 }

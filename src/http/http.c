@@ -151,9 +151,13 @@ static void cf_http_wiping_free(void *p)
 static struct MHD_Response *cf_http_make_body(cf_http_response *resp)
 {
     if (resp->stream.reader) {
+        /* libmicrohttpd allocates (and clears) a buffer of this size per
+         * response: no bigger than the body needs. */
+        size_t block = resp->stream.length < 256 * 1024 ? (size_t)resp->stream.length : 256 * 1024;
+        if (block < 4096)
+            block = 4096;
         struct MHD_Response *r = MHD_create_response_from_callback(
-            resp->stream.length, 256 * 1024, resp->stream.reader,
-            resp->stream.ctx, resp->stream.free);
+            resp->stream.length, block, resp->stream.reader, resp->stream.ctx, resp->stream.free);
         if (r) /* libmicrohttpd owns ctx now and calls free when done */
             resp->stream.free = NULL;
         return r;
