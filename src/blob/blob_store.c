@@ -243,33 +243,35 @@ void cf_bs_done(sqlite3_stmt *st)
     }
 }
 
-bool cf_bs_run(cf_blob_store *s, sqlite3_stmt *st)
+/* Steps a prepared statement once and releases it; *found (may be NULL)
+ * says whether it gave a row, *out (may be NULL) that row's first column
+ * as an integer (0 without a row). */
+static bool cf_bs_step_once(cf_blob_store *s, sqlite3_stmt *st, bool *found, int64_t *out)
 {
     CF_GUARD(st);
     int rc = sqlite3_step(st);
+    if (found)
+        *found = rc == SQLITE_ROW;
+    if (out)
+        *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     bool ok = cf_bs_db_ok(s, rc);
     cf_bs_done(st);
     return ok;
+}
+
+bool cf_bs_run(cf_blob_store *s, sqlite3_stmt *st)
+{
+    return cf_bs_step_once(s, st, NULL, NULL);
 }
 
 bool cf_bs_exists(cf_blob_store *s, sqlite3_stmt *st, bool *found)
 {
-    CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW;
-    bool ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
-    return ok;
+    return cf_bs_step_once(s, st, found, NULL);
 }
 
 bool cf_bs_int(cf_blob_store *s, sqlite3_stmt *st, int64_t *out)
 {
-    CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    bool ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
-    return ok;
+    return cf_bs_step_once(s, st, NULL, out);
 }
 
 bool cf_bs_begin(cf_blob_store *s)

@@ -173,13 +173,19 @@ typedef struct {
     char etag[CF_BLOB_ETAG_LEN + 1];
 } bs_cwrite;
 
-static bool bs_container_meta_tx(cf_blob_store *s, bs_cwrite *w, const char *meta)
+/* A container write's conditions and lease, then its new ETag. */
+static bool bs_container_write_check(cf_blob_store *s, bs_cwrite *w)
 {
     cf_blob_container c;
     bs_lease l;
     CF_GUARD(bs_container_check(s, w->account, w->name, w->cond, BS_OP_WRITE, w->now, &c, &l));
     cf_blob_container_free(&c);
-    CF_GUARD(cf_bs_new_etag(w->etag));
+    return cf_bs_new_etag(w->etag);
+}
+
+static bool bs_container_meta_tx(cf_blob_store *s, bs_cwrite *w, const char *meta)
+{
+    CF_GUARD(bs_container_write_check(s, w));
     sqlite3_stmt *st = BS_PREP(s,
                                "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
                                " WHERE account = ?1 AND name = ?2",
@@ -379,11 +385,7 @@ static bool bs_acl_parse(const char *text, cf_blob_acl *out)
 static bool bs_acl_set_tx(cf_blob_store *s, bs_cwrite *w, const char *text,
                           cf_public_access access)
 {
-    cf_blob_container c;
-    bs_lease l;
-    CF_GUARD(bs_container_check(s, w->account, w->name, w->cond, BS_OP_WRITE, w->now, &c, &l));
-    cf_blob_container_free(&c);
-    CF_GUARD(cf_bs_new_etag(w->etag));
+    CF_GUARD(bs_container_write_check(s, w));
     sqlite3_stmt *st = BS_PREP(s,
                                "UPDATE containers SET acl = ?3, etag = ?4, last_modified = ?5,"
                                " access = ?6 WHERE account = ?1 AND name = ?2",
