@@ -35,7 +35,7 @@
 #include "blob_store.h"
 #include "blob_xml.h"
 #include "http.h"
-#include "seal.h"
+#include "seal_dir.h"
 
 #define CF_BLOB_VERSION_MAX "2026-10-06"  /* newest x-ms-version accepted */
 #define CF_BLOB_VERSION_DEFAULT "2026-10-06"
@@ -62,8 +62,10 @@ typedef struct {
     char owners[CF_BLOB_MAX_OWNERS][40]; /* --owner: Storage Blob Data Owner at start */
     size_t n_owners;
     char service_id[40];
-    cf_seal *seal;
-    uint8_t *service_key;       /* 32 bytes, secret memory */
+    cf_seal_options seal_options; /* --dev-seal, --pkcs11-* */
+    cf_sealed_dir sealed;       /* owns the seal and the service key */
+    cf_seal *seal;              /* = sealed.seal */
+    uint8_t *service_key;       /* = sealed.master_key: 32 bytes, secret memory */
     cf_blob_store *store;
     cf_blob_tokens *tokens;
     cf_blob_roles *roles;

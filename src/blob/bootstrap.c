@@ -1,10 +1,10 @@
 /*
  * Start-up of coffer-blob's data directory.
  *
- *   DIR/seal.key              development file seal (root key), mode 0600
  *   DIR/service.json          the service id (not secret)
- *   DIR/service.key.wrapped   the service master key, wrapped by the seal
- *                             with "coffer-blob/v1 service-key <id>" as AAD
+ *   DIR/seal.json             the seal and the service master key wrapped by
+ *                             it with "coffer-blob/v1 service-key <id>" as
+ *                             AAD (seal_dir.h); DIR/hsm/ the embedded token
  *   DIR/blob.db, DIR/extents  the store (blob_store.h)
  *   DIR/roles.json            role assignments (roles.c)
  *   DIR/tls/...               local CA and server certificate (local_tls.h)
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit_writer.h"
 #include "blob_service.h"
@@ -67,36 +68,40 @@ static bool cf_blob_service_id(cf_blob_service *svc, bool *fresh)
     return true;
 }
 
+/* Opens the seal and the service master key it wraps (seal_dir.h); on
+ * first start creates both.  A directory made before seal.json existed kept
+ * its wrapped key in service.key.wrapped, on the file seal: that is
+ * recorded first. */
 static bool cf_blob_service_key(cf_blob_service *svc, bool fresh)
 {
-    char path[PATH_MAX];
-    CF_GUARD(cf_blob_path(svc, "service.key.wrapped", path, sizeof path));
-    cf_buf wrapped, aad, key;
-    cf_buf_init(&wrapped, 4096);
+    char legacy_path[PATH_MAX];
+    CF_GUARD(cf_blob_path(svc, "service.key.wrapped", legacy_path, sizeof legacy_path));
+    cf_buf aad, legacy;
     cf_buf_init(&aad, 256);
-    cf_buf_init_secret(&key, CF_SERVICE_KEY_LEN);
+    cf_buf_init(&legacy, 4096);
     bool ok = cf_buf_append_str(&aad, "coffer-blob/v1 service-key ") &&
               cf_buf_append_str(&aad, svc->service_id);
-    if (ok && fresh) {
-        uint8_t *p;
-        ok = cf_buf_extend(&key, CF_SERVICE_KEY_LEN, &p) &&
-             cf_random_bytes(p, CF_SERVICE_KEY_LEN) &&
-             svc->seal->wrap(svc->seal, cf_buf_slice(&key), cf_buf_slice(&aad), &wrapped) &&
-             cf_write_file_atomic(path, cf_buf_slice(&wrapped), 0600);
-    } else if (ok) {
-        ok = cf_read_file(path, 4096, &wrapped) &&
-             svc->seal->unwrap(svc->seal, cf_buf_slice(&wrapped), cf_buf_slice(&aad), &key);
-        if (!ok)
-            CF_RAISE(CF_ERR_SEAL, "the seal cannot unwrap the service key (wrong seal?)");
-    }
-    ok = ok && key.len == CF_SERVICE_KEY_LEN &&
-         (svc->service_key = cf_secret_alloc(CF_SERVICE_KEY_LEN)) != NULL;
-    if (ok)
-        memcpy(svc->service_key, key.data, CF_SERVICE_KEY_LEN);
-    cf_buf_free(&wrapped);
+    if (ok && !fresh && !cf_seal_dir_recorded(svc->data_dir) && cf_file_exists(legacy_path))
+        ok = cf_read_file(legacy_path, 4096, &legacy) &&
+             cf_seal_dir_adopt_file(svc->data_dir, cf_buf_slice(&legacy), cf_buf_slice(&aad)) &&
+             unlink(legacy_path) == 0;
+    ok = ok && cf_seal_dir_open(svc->data_dir, "coffer-blob", &svc->seal_options,
+                                cf_buf_slice(&aad), fresh, &svc->sealed);
     cf_buf_free(&aad);
-    cf_buf_free(&key);
-    return ok;
+    cf_buf_free(&legacy);
+    CF_GUARD(ok);
+    svc->seal = svc->sealed.seal;
+    svc->service_key = svc->sealed.master_key;
+    if (svc->sealed.dev)
+        cf_log(CF_LOG_WARN, NULL,
+               "DEVELOPMENT SEAL: the root key is the file %s/seal.key; anyone who can read it "
+               "can read every blob stored here. Use a PKCS#11 token for real data.",
+               svc->data_dir);
+    else
+        cf_log(CF_LOG_INFO, NULL, "sealed by %s", svc->sealed.where);
+    if (svc->sealed.removed_file_key)
+        cf_log(CF_LOG_WARN, NULL, "destroyed the leftover development seal key of a finished move");
+    return true;
 }
 
 static bool cf_blob_ensure_account(cf_blob_service *svc, const char *name)
@@ -203,12 +208,6 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     bool fresh;
     pthread_mutex_init(&svc->bootstrap_lock, NULL);
     CF_GUARD(cf_mkdirs(svc->data_dir, 0700));
-    CF_GUARD(cf_blob_path(svc, "seal.key", path, sizeof path));
-    CF_GUARD(cf_seal_file_open(path, true, &svc->seal));
-    cf_log(CF_LOG_WARN, NULL,
-           "DEVELOPMENT SEAL: the root key is the file %s; anyone who can read it can read "
-           "every blob stored here. Use the PKCS#11 seal for real data.",
-           path);
     CF_GUARD(cf_blob_service_id(svc, &fresh));
     CF_GUARD(cf_blob_service_key(svc, fresh));
     CF_GUARD(cf_blob_store_open(svc->data_dir, cf_slice_of(svc->service_key, CF_SERVICE_KEY_LEN),
@@ -248,8 +247,7 @@ void cf_blob_service_close(cf_blob_service *svc)
     cf_audit_close_logged(svc->audit);
     svc->audit = NULL;
     cf_blob_store_close(svc->store);
-    cf_secret_free(svc->service_key, CF_SERVICE_KEY_LEN);
-    cf_seal_destroy(svc->seal);
+    cf_sealed_dir_close(&svc->sealed);
     svc->tokens = NULL;
     svc->roles = NULL;
     svc->store = NULL;

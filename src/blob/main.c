@@ -35,6 +35,7 @@ static void cf_usage(FILE *out)
             "  --owner OBJECT_ID         give this principal Storage Blob Data Owner on the\n"
             "                            default account (repeatable)\n"
             "  --log-level LEVEL         debug, info, warn or error (default info)\n"
+            CF_SEAL_USAGE
             "  --version\n");
 }
 
@@ -51,6 +52,8 @@ static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
         {"vault-url", required_argument, 0, 'v'},  {"vault-ca", required_argument, 0, 'c'},
         {"tenant-id", required_argument, 0, 't'},  {"log-level", required_argument, 0, 'L'},
         {"owner", required_argument, 0, 'O'},
+        {"dev-seal", no_argument, 0, 'D'},         {"pkcs11-module", required_argument, 0, 'M'},
+        {"pkcs11-token", required_argument, 0, 'K'}, {"pkcs11-pin-file", required_argument, 0, 'N'},
         {"version", no_argument, 0, 'V'},          {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -70,6 +73,10 @@ static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
         case 'c': ok = cf_copy_arg(s->vault_ca, sizeof s->vault_ca, optarg); break;
         case 't': ok = cf_copy_arg(s->tenant_id, sizeof s->tenant_id, optarg); break;
         case 'L': ok = cf_log_set_level_name(optarg); break;
+        case 'D': s->seal_options.dev_seal = true; break;
+        case 'M': s->seal_options.module = optarg; break;
+        case 'K': s->seal_options.token_label = optarg; break;
+        case 'N': s->seal_options.pin_file = optarg; break;
         case 'O':
             ok = s->n_owners < CF_BLOB_MAX_OWNERS && strlen(optarg) == 36 &&
                  cf_copy_arg(s->owners[s->n_owners++], sizeof s->owners[0], optarg);

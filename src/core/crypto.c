@@ -106,7 +106,7 @@ static bool cf_ensure_int_len(size_t len)
 /* ---- init ---- */
 
 static struct {
-    EVP_CIPHER *gcm[3], *cbc[3], *kw[3]; /* by AES key size: 128, 192, 256 */
+    EVP_CIPHER *gcm[3], *cbc[3], *kw[3], *kwp[3]; /* by AES key size: 128, 192, 256 */
     EVP_MD *md[5];                       /* by cf_hash */
     EVP_MAC *hmac;
     EVP_KDF *hkdf;
@@ -122,11 +122,13 @@ static void cf_algs_fetch(void)
     static const char *const gcm[] = {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM"};
     static const char *const cbc[] = {"AES-128-CBC", "AES-192-CBC", "AES-256-CBC"};
     static const char *const kw[] = {"AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP"};
+    static const char *const kwp[] = {"AES-128-WRAP-PAD", "AES-192-WRAP-PAD", "AES-256-WRAP-PAD"};
     bool ok = true;
     for (size_t i = 0; i < 3; i++) {
         ok &= (cf_algs.gcm[i] = EVP_CIPHER_fetch(NULL, gcm[i], NULL)) != NULL;
         ok &= (cf_algs.cbc[i] = EVP_CIPHER_fetch(NULL, cbc[i], NULL)) != NULL;
         ok &= (cf_algs.kw[i] = EVP_CIPHER_fetch(NULL, kw[i], NULL)) != NULL;
+        ok &= (cf_algs.kwp[i] = EVP_CIPHER_fetch(NULL, kwp[i], NULL)) != NULL;
     }
     for (size_t i = 0; i < 5; i++)
         ok &= (cf_algs.md[i] = EVP_MD_fetch(NULL, cf_hash_names[i], NULL)) != NULL;
@@ -480,6 +482,27 @@ bool cf_aes_kw_unwrap(cf_slice kek, cf_slice wrapped, cf_buf *out)
     CF_GUARD(cf_aes_pick(cf_algs.kw, kek.len, &cipher));
     CF_ENSURE(wrapped.len >= 24 && wrapped.len % 8 == 0, CF_ERR_BAD_INPUT,
               "wrapped key must be a multiple of 8 bytes, at least 24");
+    CF_ENSURE(wrapped.len <= CF_KW_MAX, CF_ERR_TOO_LARGE, "wrapped key too large");
+    return cf_block_cipher(cipher, false, 0, kek, (cf_slice){0}, wrapped, wrapped.len + 8,
+                           CF_ERR_DECRYPT, out);
+}
+
+bool cf_aes_kwp_wrap(cf_slice kek, cf_slice key, cf_buf *out)
+{
+    const EVP_CIPHER *cipher;
+    CF_GUARD(cf_aes_pick(cf_algs.kwp, kek.len, &cipher));
+    CF_ENSURE(key.len >= 1, CF_ERR_BAD_INPUT, "key to wrap is empty");
+    CF_ENSURE(key.len <= CF_KW_MAX, CF_ERR_TOO_LARGE, "key to wrap too large");
+    return cf_block_cipher(cipher, true, 0, kek, (cf_slice){0}, key, key.len + 16, CF_ERR_CRYPTO,
+                           out);
+}
+
+bool cf_aes_kwp_unwrap(cf_slice kek, cf_slice wrapped, cf_buf *out)
+{
+    const EVP_CIPHER *cipher;
+    CF_GUARD(cf_aes_pick(cf_algs.kwp, kek.len, &cipher));
+    CF_ENSURE(wrapped.len >= 16 && wrapped.len % 8 == 0, CF_ERR_BAD_INPUT,
+              "wrapped key must be a multiple of 8 bytes, at least 16");
     CF_ENSURE(wrapped.len <= CF_KW_MAX, CF_ERR_TOO_LARGE, "wrapped key too large");
     return cf_block_cipher(cipher, false, 0, kek, (cf_slice){0}, wrapped, wrapped.len + 8,
                            CF_ERR_DECRYPT, out);

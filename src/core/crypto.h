@@ -71,6 +71,10 @@ CF_MUST_USE bool cf_aes_cbc_decrypt(cf_slice key, cf_slice iv, bool pad, cf_slic
 /* AES key wrap, RFC 3394 (default IV); key to wrap: multiple of 8, >= 16 bytes. */
 CF_MUST_USE bool cf_aes_kw_wrap(cf_slice kek, cf_slice key, cf_buf *out);
 CF_MUST_USE bool cf_aes_kw_unwrap(cf_slice kek, cf_slice wrapped, cf_buf *out);
+/* AES key wrap with padding, RFC 5649: any key length from 1 byte (the
+ * format of Key Vault's BYOK transfer blobs). */
+CF_MUST_USE bool cf_aes_kwp_wrap(cf_slice kek, cf_slice key, cf_buf *out);
+CF_MUST_USE bool cf_aes_kwp_unwrap(cf_slice kek, cf_slice wrapped, cf_buf *out);
 
 /* ---- asymmetric keys ---- */
 typedef struct cf_pkey cf_pkey; /* an EVP_PKEY; RSA or EC */
@@ -86,6 +90,14 @@ const char *cf_curve_name(cf_curve c);
 size_t cf_curve_field_len(cf_curve c);
 /* OpenSSL's group name for a curve; for src/core/crypto*.c only. */
 const char *cf_curve_group_name(cf_curve c);
+
+/* The curve's base point G, uncompressed (04||x||y). */
+CF_MUST_USE bool cf_curve_base_point(cf_curve curve, cf_buf *out);
+/* The uncompressed point with this x and y parity; CF_ERR_BAD_INPUT when
+ * no such point is on the curve. */
+CF_MUST_USE bool cf_ec_point_decompress(cf_curve curve, cf_slice x, bool odd_y, cf_buf *out);
+/* A public EC key from an uncompressed point (checked to be on the curve). */
+CF_MUST_USE bool cf_pkey_from_ec_point(cf_curve curve, cf_slice point, cf_pkey **out);
 
 /* bits: 2048, 3072 or 4096; e: odd, >= 3 (65537 is the default elsewhere). */
 CF_MUST_USE bool cf_pkey_generate_rsa(unsigned bits, uint32_t e, cf_pkey **out);
@@ -129,6 +141,12 @@ typedef enum { CF_RSA_PKCS1, CF_RSA_OAEP_SHA1, CF_RSA_OAEP_SHA256 } cf_rsa_pad;
 CF_MUST_USE bool cf_rsa_encrypt(const cf_pkey *key, cf_rsa_pad pad, cf_slice pt, cf_buf *out);
 /* Fails with CF_ERR_DECRYPT on any padding error. */
 CF_MUST_USE bool cf_rsa_decrypt(const cf_pkey *key, cf_rsa_pad pad, cf_slice ct, cf_buf *out);
+
+/* OAEP padding alone (MGF1 with the same hash; SHA-1 or SHA-256), around a
+ * raw RSA operation done elsewhere (a token): encode to a k-byte block;
+ * decode a k-byte block, failing with CF_ERR_DECRYPT in constant time. */
+CF_MUST_USE bool cf_rsa_oaep_encode(cf_hash h, size_t k, cf_slice msg, cf_buf *em);
+CF_MUST_USE bool cf_rsa_oaep_decode(cf_hash h, cf_slice em, cf_buf *msg);
 
 /* ---- signatures over a digest (JWS algorithms) ---- */
 typedef enum {

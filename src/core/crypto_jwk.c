@@ -169,6 +169,21 @@ static bool cf_jwk_coord(const json_t *jwk, const char *name, size_t n, bool sec
     return true;
 }
 
+/* An EC key from its uncompressed point and, if given, its private scalar. */
+static bool cf_ec_build(cf_curve curve, const uint8_t *point, size_t point_len, const BIGNUM *d,
+                        cf_pkey **out)
+{
+    CF_SCOPED(cf_free_param_bld) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    CF_ENSURE_ALLOC(bld);
+    CF_OSSL_GUARD(OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                                  cf_curve_group_name(curve), 0));
+    CF_OSSL_GUARD(OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, point_len));
+    if (d)
+        CF_OSSL_GUARD(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d));
+    return cf_jwk_build("EC", bld, d != NULL, "invalid EC key (point not on the curve or "
+                                              "private key does not match)", out);
+}
+
 static bool cf_jwk_ec(const json_t *jwk, bool want_private, cf_pkey **out)
 {
     const json_t *crv = json_object_get(jwk, "crv");
@@ -180,12 +195,6 @@ static bool cf_jwk_ec(const json_t *jwk, bool want_private, cf_pkey **out)
     uint8_t point[1 + 2 * 66] = {0x04}; /* uncompressed: 04 || x || y */
     CF_GUARD(cf_jwk_coord(jwk, "x", n, false, point + 1));
     CF_GUARD(cf_jwk_coord(jwk, "y", n, false, point + 1 + n));
-    CF_SCOPED(cf_free_param_bld) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    CF_ENSURE_ALLOC(bld);
-    CF_OSSL_GUARD(OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-                                                  cf_curve_group_name(curve), 0));
-    CF_OSSL_GUARD(OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
-                                                   1 + 2 * n));
     CF_SCOPED(cf_free_bn) BIGNUM *d = NULL;
     if (want_private) {
         CF_SCOPED(cf_wipe_coord) uint8_t raw[66];
@@ -193,10 +202,16 @@ static bool cf_jwk_ec(const json_t *jwk, bool want_private, cf_pkey **out)
         d = BN_secure_new();
         CF_ENSURE_ALLOC(d);
         CF_OSSL_ENSURE(BN_bin2bn(raw, (int)n, d) != NULL, CF_ERR_NOMEM, NULL);
-        CF_OSSL_GUARD(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d));
     }
-    return cf_jwk_build("EC", bld, want_private, "invalid EC key (point not on the curve or "
-                                                 "private key does not match)", out);
+    return cf_ec_build(curve, point, 1 + 2 * n, d, out);
+}
+
+bool cf_pkey_from_ec_point(cf_curve curve, cf_slice point, cf_pkey **out)
+{
+    size_t n = cf_curve_field_len(curve);
+    CF_ENSURE(point.len == 1 + 2 * n && point.ptr[0] == 0x04, CF_ERR_BAD_INPUT,
+              "EC point is not an uncompressed point of the curve");
+    return cf_ec_build(curve, point.ptr, point.len, NULL, out);
 }
 
 bool cf_pkey_from_jwk(const void *jwk_v, bool want_private, cf_pkey **out)

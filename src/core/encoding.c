@@ -140,6 +140,17 @@ static int cf_hex_value(uint8_t c)
     return -1;
 }
 
+bool cf_hex_decode(cf_slice in, cf_buf *out)
+{
+    CF_ENSURE(in.len % 2 == 0, CF_ERR_BAD_INPUT, "odd number of hex digits");
+    for (size_t i = 0; i < in.len; i += 2) {
+        int hi = cf_hex_value(in.ptr[i]), lo = cf_hex_value(in.ptr[i + 1]);
+        CF_ENSURE(hi >= 0 && lo >= 0, CF_ERR_BAD_INPUT, "invalid hex digit");
+        CF_GUARD(cf_buf_append_u8(out, (uint8_t)(hi << 4 | lo)));
+    }
+    return true;
+}
+
 bool cf_percent_decode(cf_slice in, bool plus_is_space, cf_buf *out)
 {
     for (size_t i = 0; i < in.len; i++) {

@@ -14,6 +14,7 @@ CF_MUST_USE bool cf_base64_decode(cf_slice in, cf_buf *out);
 CF_MUST_USE bool cf_base64url_encode(cf_slice in, cf_buf *out);
 CF_MUST_USE bool cf_base64url_decode(cf_slice in, cf_buf *out);
 CF_MUST_USE bool cf_hex_encode(cf_slice in, cf_buf *out);
+CF_MUST_USE bool cf_hex_decode(cf_slice in, cf_buf *out);
 /* Percent-decodes; with `plus_is_space` (form bodies) '+' becomes ' '. */
 CF_MUST_USE bool cf_percent_decode(cf_slice in, bool plus_is_space, cf_buf *out);
 

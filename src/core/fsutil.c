@@ -1,8 +1,10 @@
 /* Crash-safe file helpers; see fsutil.h. */
 #include "fsutil.h"
+#include "crypto.h"
 #include "secmem.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -116,4 +118,38 @@ bool cf_file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+static int cf_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+bool cf_remove_tree(const char *path)
+{
+    if (!cf_file_exists(path))
+        return true;
+    CF_ENSUREF(nftw(path, cf_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0, CF_ERR_IO,
+               "cannot remove %s", path);
+    return cf_fsync_dir_of(path);
+}
+
+bool cf_destroy_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    CF_ENSUREF(fd >= 0, errno == ENOENT ? CF_ERR_NOT_FOUND : CF_ERR_IO, "cannot open %s", path);
+    struct stat st;
+    bool ok = fstat(fd, &st) == 0 && st.st_size >= 0 && st.st_size <= (1 << 20);
+    uint8_t noise[4096];
+    for (off_t done = 0; ok && done < st.st_size; done += (off_t)sizeof noise) {
+        size_t n = (size_t)(st.st_size - done) < sizeof noise ? (size_t)(st.st_size - done)
+                                                                : sizeof noise;
+        ok = cf_random_bytes(noise, n) && cf_write_all(fd, cf_slice_of(noise, n));
+    }
+    ok = ok && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    CF_ENSUREF(ok && unlink(path) == 0, CF_ERR_IO, "cannot destroy %s", path);
+    return cf_fsync_dir_of(path);
 }

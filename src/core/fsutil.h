@@ -21,5 +21,11 @@ CF_MUST_USE bool cf_read_file_exact(const char *path, void *out, size_t len);
 /* mkdir -p with `mode` for each created component. */
 CF_MUST_USE bool cf_mkdirs(const char *path, mode_t mode);
 bool cf_file_exists(const char *path);
+/* rm -r (no symlinks followed); an absent path is not an error. */
+CF_MUST_USE bool cf_remove_tree(const char *path);
+/* Overwrites a small file (a key) with random bytes, syncs, and unlinks it.
+ * On flash or copy-on-write storage old blocks may survive the overwrite;
+ * the key file is for development only for that reason too. */
+CF_MUST_USE bool cf_destroy_file(const char *path);
 
 #endif

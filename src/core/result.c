@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CF_ERROR_DETAIL_MAX 512
@@ -35,7 +36,7 @@ static const struct {
     [CF_ERR_INTERNAL] = {"CF_ERR_INTERNAL", "internal error"},
 };
 
-static _Thread_local struct {
+struct cf_error_record {
     cf_err code;
     const char *file;
     int line;
@@ -43,7 +44,24 @@ static _Thread_local struct {
     const char *reason;
     char detail[CF_ERROR_DETAIL_MAX];
     char where[CF_ERROR_DETAIL_MAX];
-} cf_error_state;
+};
+
+static _Thread_local struct cf_error_record cf_error_state;
+
+struct cf_error_record *cf_error_save(void)
+{
+    struct cf_error_record *saved = malloc(sizeof *saved);
+    if (saved)
+        *saved = cf_error_state;
+    return saved;
+}
+
+void cf_error_restore(struct cf_error_record *saved)
+{
+    if (saved)
+        cf_error_state = *saved;
+    free(saved);
+}
 
 const char *cf_err_name(cf_err code)
 {

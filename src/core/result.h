@@ -68,6 +68,12 @@ const char *cf_error_detail(void);
 const char *cf_error_where(void);
 void cf_error_clear(void);
 
+/* Keeps the current error across clean-up that may raise its own:
+ * save, clean up, restore (which frees the copy; NULL is ignored). */
+struct cf_error_record;
+struct cf_error_record *cf_error_save(void);
+void cf_error_restore(struct cf_error_record *saved);
+
 #define CF_RAISE(code, detail) cf_error_raise((code), __FILE__, __LINE__, (detail))
 
 #define CF_RAISE_REASON(code, reason, detail)                                  \

@@ -1,16 +1,21 @@
 /*
- * The seal: whatever holds the root key that wraps data keys.
+ * The seal: whatever holds the root key that wraps a service's master key.
  *
  * Callers only wrap and unwrap; where the root key lives is the seal's
- * business.  Implementations: the development file seal (seal_file.c, a
- * key file with mode 0600; it warns loudly) and, next, a PKCS#11 token
- * where the root key is non-extractable.  Adding one must not change
- * callers.
+ * business.  Two seals exist:
+ * - the PKCS#11 seal (seal_pkcs11.c), the default: the root key is a
+ *   non-extractable AES-256 key inside a token, and wrapping runs there;
+ * - the development file seal (seal_file.c): the root key is a file beside
+ *   the data, so anyone who can read the directory can read every key; it
+ *   exists only behind --dev-seal and the services warn at every start.
+ * Which seal a data directory uses, and its wrapped master key, are recorded
+ * in the directory (seal_dir.h).
  */
 #ifndef CF_SEAL_H
 #define CF_SEAL_H
 
 #include "buf.h"
+#include "p11.h"
 
 typedef struct cf_seal cf_seal;
 
@@ -18,14 +23,26 @@ struct cf_seal {
     const char *kind; /* "file", "pkcs11" */
     /* Wraps a data key, binding `aad`. */
     bool (*wrap)(cf_seal *seal, cf_slice key, cf_slice aad, cf_buf *out);
-    /* Unwraps into `out` (a secret buffer). */
+    /* Unwraps into `out` (a secret buffer); CF_ERR_DECRYPT when the wrapped
+     * key was not made by this seal with this `aad`. */
     bool (*unwrap)(cf_seal *seal, cf_slice wrapped, cf_slice aad, cf_buf *out);
     void (*destroy)(cf_seal *seal);
+    /* PKCS#11 seal only (else NULL): the token, for keys that live in it,
+     * and the root key's id, which also wraps those keys for backup. */
+    cf_p11 *token;
+    cf_p11_id root;
 };
 
 /* Opens the file seal at `path`, creating a new random root key when the
  * file does not exist and `create` is set. */
 CF_MUST_USE bool cf_seal_file_open(const char *path, bool create, cf_seal **out);
+
+/* The PKCS#11 seal over an open token (which it then owns) and the root key
+ * named `root`.  The key must be a sensitive, non-extractable AES-256 token
+ * key that may encrypt and decrypt; failures say which in one line. */
+CF_MUST_USE bool cf_seal_pkcs11_open(cf_p11 *token, const cf_p11_id *root, cf_seal **out);
+/* Generates such a root key in `token`, labelled `label`. */
+CF_MUST_USE bool cf_seal_pkcs11_create_root(cf_p11 *token, const char *label, cf_p11_id *root);
 
 static inline void cf_seal_destroy(cf_seal *seal)
 {

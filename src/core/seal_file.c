@@ -68,7 +68,8 @@ bool cf_seal_file_open(const char *path, bool create, cf_seal **out)
         free(fs);
         CF_BAIL(CF_ERR_NOMEM, NULL);
     }
-    fs->base = (cf_seal){"file", cf_seal_file_wrap, cf_seal_file_unwrap, cf_seal_file_destroy};
+    fs->base = (cf_seal){"file", cf_seal_file_wrap, cf_seal_file_unwrap, cf_seal_file_destroy, NULL,
+                         {{0}}};
     if (!cf_read_file_exact(path, fs->root, CF_DATA_KEY_LEN)) {
         cf_seal_file_destroy(&fs->base);
         return false;

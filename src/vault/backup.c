@@ -205,6 +205,7 @@ bool cf_backup_parse_payload(const cf_resource *r, cf_slice payload, cf_backup_v
 
 typedef struct {
     cf_vault *vault;
+    const cf_resource *r;
     cf_object *versions;
     size_t n;
 } cf_restore_ctx;
@@ -225,7 +226,14 @@ static bool cf_restore_each(void *ctx, cf_object *obj, cf_slice material)
     dst->tags = json_incref(obj->tags);
     dst->props = json_incref(obj->props);
     r->n++;
-    return cf_object_seal(r->vault, dst, material);
+    if (!r->r->restore_material)
+        return cf_object_seal(r->vault, dst, material);
+    cf_buf fresh;
+    cf_buf_init_secret(&fresh, CF_BACKUP_MATERIAL_MAX);
+    bool ok = r->r->restore_material(r->vault, dst, material, &fresh) &&
+              cf_object_seal(r->vault, dst, cf_buf_slice(&fresh));
+    cf_buf_free(&fresh);
+    return ok;
 }
 
 static bool cf_restore_open(cf_vault *vault, const cf_resource *r, cf_slice blob, cf_buf *payload)
@@ -253,7 +261,7 @@ bool cf_backup_restore(cf_vault *vault, const cf_resource *r, cf_slice blob, cf_
 {
     cf_buf payload;
     cf_buf_init_secret(&payload, blob.len);
-    cf_restore_ctx rc = {vault, calloc(CF_BACKUP_MAX_VERSIONS, sizeof(cf_object)), 0};
+    cf_restore_ctx rc = {vault, r, calloc(CF_BACKUP_MAX_VERSIONS, sizeof(cf_object)), 0};
     bool ok = rc.versions != NULL;
     if (!ok)
         cf_error_raise(CF_ERR_NOMEM, __FILE__, __LINE__, NULL);

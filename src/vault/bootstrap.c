@@ -1,7 +1,8 @@
 /*
  * Start-up of the vault's data directory.
  *
- *   DIR/seal.key         development file seal (root key), mode 0600
+ *   DIR/seal.json        the seal and the wrapped data key (seal_dir.h);
+ *   DIR/hsm/             the embedded SoftHSM2 token (the default seal)
  *   DIR/vault.db         SQLite store (WAL)
  *   DIR/tls/ca.crt       local CA certificate clients trust
  *   DIR/tls/server.crt   server certificate signed by it
@@ -9,8 +10,9 @@
  *   DIR/bootstrap.json   first-start facts and administrator credentials,
  *                        mode 0600, for scripts and tests
  *
- * The data key is random, stored wrapped by the seal with the vault id as
- * associated data, and unwrapped into secret memory at start.
+ * The data key is random, stored wrapped by the seal (a PKCS#11 token by
+ * default) with the vault id as associated data, and unwrapped into secret
+ * memory at start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "audit_writer.h"
 #include "envelope.h"
 #include "fsutil.h"
+#include "hsm_keys.h"
 #include "ids.h"
 #include "local_tls.h"
 #include "log.h"
@@ -54,32 +57,35 @@ static bool cf_data_key_aad(const cf_vault *vault, cf_buf *aad)
     return cf_buf_append_str(aad, vault->vault_id);
 }
 
+/* Opens the seal and the data key it wraps (seal_dir.h); on first start
+ * creates both.  A directory made before seal.json existed kept its wrapped
+ * data key in the store, on the file seal: that is recorded first. */
 static bool cf_data_key_open(cf_vault *vault, bool create)
 {
-    cf_buf wrapped, aad, key;
-    cf_buf_init(&wrapped, 4096);
+    cf_buf aad, legacy;
     cf_buf_init(&aad, 256);
-    cf_buf_init_secret(&key, CF_DATA_KEY_LEN);
+    cf_buf_init(&legacy, 4096);
     bool ok = cf_data_key_aad(vault, &aad);
-    if (ok && create) {
-        uint8_t *p;
-        ok = cf_buf_extend(&key, CF_DATA_KEY_LEN, &p) && cf_random_bytes(p, CF_DATA_KEY_LEN) &&
-             vault->seal->wrap(vault->seal, cf_buf_slice(&key), cf_buf_slice(&aad), &wrapped) &&
-             cf_store_meta_put(vault->store, "data_key", cf_buf_slice(&wrapped));
-    } else if (ok) {
-        ok = cf_store_meta_get(vault->store, "data_key", &wrapped) &&
-             vault->seal->unwrap(vault->seal, cf_buf_slice(&wrapped), cf_buf_slice(&aad), &key);
-        if (!ok)
-            cf_error_raise(CF_ERR_SEAL, __FILE__, __LINE__,
-                           "the seal cannot unwrap the vault data key (wrong seal?)");
-    }
-    ok = ok && key.len == CF_DATA_KEY_LEN && (vault->data_key = cf_secret_alloc(CF_DATA_KEY_LEN));
-    if (ok)
-        memcpy(vault->data_key, key.data, CF_DATA_KEY_LEN);
-    cf_buf_free(&wrapped);
+    if (ok && !create && !cf_seal_dir_recorded(vault->data_dir))
+        ok = cf_store_meta_get(vault->store, "data_key", &legacy) &&
+             cf_seal_dir_adopt_file(vault->data_dir, cf_buf_slice(&legacy), cf_buf_slice(&aad));
+    ok = ok && cf_seal_dir_open(vault->data_dir, "coffer-vault", &vault->seal_options,
+                                cf_buf_slice(&aad), create, &vault->sealed);
     cf_buf_free(&aad);
-    cf_buf_free(&key);
-    return ok;
+    cf_buf_free(&legacy);
+    CF_GUARD(ok);
+    vault->seal = vault->sealed.seal;
+    vault->data_key = vault->sealed.master_key;
+    if (vault->sealed.dev)
+        cf_log(CF_LOG_WARN, NULL,
+               "DEVELOPMENT SEAL: the root key is the file %s/seal.key; anyone who can read it "
+               "can read every key in this vault. Use a PKCS#11 token for real data.",
+               vault->data_dir);
+    else
+        cf_log(CF_LOG_INFO, NULL, "sealed by %s", vault->sealed.where);
+    if (vault->sealed.removed_file_key)
+        cf_log(CF_LOG_WARN, NULL, "destroyed the leftover development seal key of a finished move");
+    return true;
 }
 
 /* ---- TLS material ---- */
@@ -222,23 +228,9 @@ bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
     char path[PATH_MAX];
     bool fresh;
     CF_GUARD(cf_mkdirs(vault->data_dir, 0700));
-    CF_GUARD(cf_path(path, sizeof path, vault, "seal.key"));
-    CF_GUARD(cf_seal_file_open(path, true, &vault->seal));
-    cf_log(CF_LOG_WARN, NULL,
-           "DEVELOPMENT SEAL: the root key is the file %s; anyone who can read it can read "
-           "every key in this vault. Use the PKCS#11 seal for real data.",
-           path);
     CF_GUARD(cf_path(path, sizeof path, vault, "vault.db"));
     CF_GUARD(cf_store_open(path, &vault->store));
     CF_GUARD(cf_vault_identity_ids(vault, &fresh));
-    if (fresh) {
-        cf_buf probe;
-        cf_buf_init(&probe, 4096);
-        bool leftover = cf_store_meta_get(vault->store, "data_key", &probe);
-        cf_buf_free(&probe);
-        CF_ENSURE(!leftover, CF_ERR_IO,
-                  "the data directory holds an unfinished initialisation; remove it and start again");
-    }
     CF_GUARD(cf_data_key_open(vault, fresh));
     CF_GUARD(cf_vault_properties(vault, fresh));
     CF_GUARD(cf_identity_init(vault));
@@ -248,6 +240,7 @@ bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
         CF_GUARD(cf_store_meta_put(vault->store, "vault_id", CF_SLICE_STR(vault->vault_id)));
     }
     CF_GUARD(cf_open_audit(vault));
+    cf_hsm_collect_logged(vault);
     return cf_tls_load(vault, tls_cert, tls_key);
 }
 
@@ -256,9 +249,8 @@ void cf_vault_close(cf_vault *vault)
     cf_audit_close_logged(vault->audit);
     vault->audit = NULL;
     cf_pkey_free(vault->token_key);
-    cf_secret_free(vault->data_key, CF_DATA_KEY_LEN);
     cf_store_close(vault->store);
-    cf_seal_destroy(vault->seal);
+    cf_sealed_dir_close(&vault->sealed);
     vault->token_key = NULL;
     vault->data_key = NULL;
     vault->store = NULL;

@@ -78,7 +78,10 @@ void cf_vault_reply_error(cf_vault_call *call, const char *not_found_code)
     if (status >= 500) {
         cf_log(CF_LOG_ERROR, call->http->request_id, "%s at %s: %s", cf_err_name(code),
                cf_error_where(), cf_error_detail());
-        message = "The service encountered an internal error.";
+        message = code == CF_ERR_SEAL
+                      ? "The vault's HSM is unavailable, so the request was not carried out. "
+                        "Try again later."
+                      : "The service encountered an internal error.";
     }
     if (code == CF_ERR_UNAUTHORIZED) {
         cf_vault_reply_challenge(call, message);

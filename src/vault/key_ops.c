@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hsm_keys.h"
 #include "keys.h"
 #include "rbac.h"
 #include "resource.h"
@@ -109,6 +110,53 @@ static bool cf_find_enc_alg(const char *name, size_t *idx)
     CF_BAIL(CF_ERR_BAD_INPUT, "The algorithm is not supported.");
 }
 
+/* ---- where the key lives: this process (software keys) or the token ---- */
+
+static size_t cf_key_aes_len(const cf_key *key)
+{
+    return key->hsm ? key->bits / 8 : key->oct.len;
+}
+
+static bool cf_key_rsa(const cf_key *key, bool encrypt, cf_rsa_pad pad, cf_slice in, cf_buf *out)
+{
+    if (key->hsm)
+        return encrypt ? cf_hsm_rsa_encrypt(key, pad, in, out) : cf_hsm_rsa_decrypt(key, pad, in, out);
+    return encrypt ? cf_rsa_encrypt(key->pkey, pad, in, out) : cf_rsa_decrypt(key->pkey, pad, in, out);
+}
+
+static bool cf_key_gcm_encrypt(const cf_key *key, cf_slice iv, cf_slice aad, cf_slice in,
+                               uint8_t *ct, uint8_t tag[CF_GCM_TAG_LEN])
+{
+    if (key->hsm)
+        return cf_hsm_gcm_encrypt(key, iv, aad, in, ct, tag);
+    return cf_aes_gcm_encrypt(cf_buf_slice(&key->oct), iv, aad, in, ct, tag);
+}
+
+static bool cf_key_gcm_decrypt(const cf_key *key, cf_slice iv, cf_slice aad, cf_slice ct,
+                               cf_slice tag, uint8_t *pt)
+{
+    if (key->hsm)
+        return cf_hsm_gcm_decrypt(key, iv, aad, ct, tag, pt);
+    return cf_aes_gcm_decrypt(cf_buf_slice(&key->oct), iv, aad, ct, tag, pt);
+}
+
+static bool cf_key_cbc(const cf_key *key, bool encrypt, cf_slice iv, bool pad, cf_slice in,
+                       cf_buf *out)
+{
+    if (key->hsm)
+        return cf_hsm_cbc(key, encrypt, iv, pad, in, out);
+    return encrypt ? cf_aes_cbc_encrypt(cf_buf_slice(&key->oct), iv, pad, in, out)
+                   : cf_aes_cbc_decrypt(cf_buf_slice(&key->oct), iv, pad, in, out);
+}
+
+static bool cf_key_kw(const cf_key *key, bool wrap, cf_slice in, cf_buf *out)
+{
+    if (key->hsm)
+        return cf_hsm_kw(key, wrap, in, out);
+    return wrap ? cf_aes_kw_wrap(cf_buf_slice(&key->oct), in, out)
+                : cf_aes_kw_unwrap(cf_buf_slice(&key->oct), in, out);
+}
+
 static bool cf_check_alg_fits(const cf_key *key, size_t a, bool wrap)
 {
     bool rsa = cf_enc_algs[a].mode == CF_MODE_RSA;
@@ -117,7 +165,7 @@ static bool cf_check_alg_fits(const cf_key *key, size_t a, bool wrap)
     CF_ENSURE(!(wrap ? cf_enc_algs[a].encrypt_only : cf_enc_algs[a].wrap_only), CF_ERR_BAD_INPUT,
               wrap ? "The algorithm is not a key-wrapping algorithm."
                    : "The algorithm is a key-wrapping algorithm; use wrapKey.");
-    CF_ENSURE(rsa || key->oct.len == cf_enc_algs[a].key_len, CF_ERR_BAD_INPUT,
+    CF_ENSURE(rsa || cf_key_aes_len(key) == cf_enc_algs[a].key_len, CF_ERR_BAD_INPUT,
               "The algorithm does not match the key size.");
     return true;
 }
@@ -130,11 +178,10 @@ static bool cf_do_encrypt(cf_vault_call *call, const cf_key *key, size_t a, json
     cf_buf_init(&out, CF_OP_MAX_INPUT + 64);
     cf_buf_init(&iv, 16);
     cf_buf_init(&aad, CF_OP_MAX_INPUT);
-    cf_slice keyb = cf_buf_slice(&key->oct);
     bool ok = cf_json_get_b64url(call->body, "value", true, &in);
     switch (cf_enc_algs[a].mode) {
     case CF_MODE_RSA:
-        ok = ok && cf_rsa_encrypt(key->pkey, cf_enc_algs[a].pad, cf_buf_slice(&in), &out);
+        ok = ok && cf_key_rsa(key, true, cf_enc_algs[a].pad, cf_buf_slice(&in), &out);
         break;
     case CF_MODE_GCM: {
         /* The vault picks the IV: reusing a GCM IV under a key is fatal. */
@@ -147,7 +194,7 @@ static bool cf_do_encrypt(cf_vault_call *call, const cf_key *key, size_t a, json
         }
         ok = ok && cf_buf_extend(&iv, CF_GCM_IV_LEN, &ct) && cf_random_bytes(iv.data, CF_GCM_IV_LEN) &&
              cf_buf_extend(&out, in.len, &ct) &&
-             cf_aes_gcm_encrypt(keyb, cf_buf_slice(&iv), cf_buf_slice(&aad), cf_buf_slice(&in), ct, tag) &&
+             cf_key_gcm_encrypt(key, cf_buf_slice(&iv), cf_buf_slice(&aad), cf_buf_slice(&in), ct, tag) &&
              cf_json_set_b64url(reply, "tag", cf_slice_of(tag, sizeof tag)) &&
              cf_json_set_b64url(reply, "iv", cf_buf_slice(&iv));
         if (ok && aad.len)
@@ -164,13 +211,13 @@ static bool cf_do_encrypt(cf_vault_call *call, const cf_key *key, size_t a, json
             cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__, "The IV must be 16 bytes.");
             ok = false;
         }
-        ok = ok && cf_aes_cbc_encrypt(keyb, cf_buf_slice(&iv), cf_enc_algs[a].mode == CF_MODE_CBCPAD,
-                                      cf_buf_slice(&in), &out) &&
+        ok = ok && cf_key_cbc(key, true, cf_buf_slice(&iv), cf_enc_algs[a].mode == CF_MODE_CBCPAD,
+                              cf_buf_slice(&in), &out) &&
              cf_json_set_b64url(reply, "iv", cf_buf_slice(&iv));
         break;
     }
     case CF_MODE_KW:
-        ok = ok && cf_aes_kw_wrap(keyb, cf_buf_slice(&in), &out);
+        ok = ok && cf_key_kw(key, true, cf_buf_slice(&in), &out);
         break;
     default:
         cf_error_raise(CF_ERR_INTERNAL, __FILE__, __LINE__, "unknown mode");
@@ -193,11 +240,10 @@ static bool cf_do_decrypt(cf_vault_call *call, const cf_key *key, size_t a, json
     cf_buf_init(&iv, 16);
     cf_buf_init(&aad, CF_OP_MAX_INPUT);
     cf_buf_init(&tag, CF_GCM_TAG_LEN);
-    cf_slice keyb = cf_buf_slice(&key->oct);
     bool ok = cf_json_get_b64url(call->body, "value", true, &in);
     switch (cf_enc_algs[a].mode) {
     case CF_MODE_RSA:
-        ok = ok && cf_rsa_decrypt(key->pkey, cf_enc_algs[a].pad, cf_buf_slice(&in), &out);
+        ok = ok && cf_key_rsa(key, false, cf_enc_algs[a].pad, cf_buf_slice(&in), &out);
         break;
     case CF_MODE_GCM: {
         uint8_t *pt;
@@ -210,7 +256,7 @@ static bool cf_do_decrypt(cf_vault_call *call, const cf_key *key, size_t a, json
             ok = false;
         }
         ok = ok && cf_buf_extend(&out, in.len, &pt) &&
-             cf_aes_gcm_decrypt(keyb, cf_buf_slice(&iv), cf_buf_slice(&aad), cf_buf_slice(&in),
+             cf_key_gcm_decrypt(key, cf_buf_slice(&iv), cf_buf_slice(&aad), cf_buf_slice(&in),
                                 cf_buf_slice(&tag), pt);
         break;
     }
@@ -221,11 +267,11 @@ static bool cf_do_decrypt(cf_vault_call *call, const cf_key *key, size_t a, json
             cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__, "The IV must be 16 bytes.");
             ok = false;
         }
-        ok = ok && cf_aes_cbc_decrypt(keyb, cf_buf_slice(&iv), cf_enc_algs[a].mode == CF_MODE_CBCPAD,
-                                      cf_buf_slice(&in), &out);
+        ok = ok && cf_key_cbc(key, false, cf_buf_slice(&iv), cf_enc_algs[a].mode == CF_MODE_CBCPAD,
+                              cf_buf_slice(&in), &out);
         break;
     case CF_MODE_KW:
-        ok = ok && cf_aes_kw_unwrap(keyb, cf_buf_slice(&in), &out);
+        ok = ok && cf_key_kw(key, false, cf_buf_slice(&in), &out);
         break;
     default:
         cf_error_raise(CF_ERR_INTERNAL, __FILE__, __LINE__, "unknown mode");
@@ -256,12 +302,14 @@ static bool cf_find_sig_alg(const char *name, cf_sig_alg *out)
 
 static bool cf_do_sign(cf_vault_call *call, const cf_key *key, cf_sig_alg alg, json_t *reply)
 {
-    CF_ENSURE(key->pkey, CF_ERR_BAD_INPUT, "The algorithm does not match the key type.");
+    CF_ENSURE(key->pkey || (key->hsm && key->kty != CF_KTY_OCT), CF_ERR_BAD_INPUT,
+              "The algorithm does not match the key type.");
     cf_buf digest, sig;
     cf_buf_init(&digest, 64);
     cf_buf_init(&sig, 1024);
     bool ok = cf_json_get_b64url(call->body, "value", true, &digest) &&
-              cf_sign_digest(key->pkey, alg, cf_buf_slice(&digest), &sig) &&
+              (key->hsm ? cf_hsm_sign(key, alg, cf_buf_slice(&digest), &sig)
+                        : cf_sign_digest(key->pkey, alg, cf_buf_slice(&digest), &sig)) &&
               cf_json_set_b64url(reply, "value", cf_buf_slice(&sig));
     cf_buf_free(&digest);
     cf_buf_free(&sig);
@@ -270,14 +318,17 @@ static bool cf_do_sign(cf_vault_call *call, const cf_key *key, cf_sig_alg alg, j
 
 static bool cf_do_verify(cf_vault_call *call, const cf_key *key, cf_sig_alg alg, json_t *reply)
 {
-    CF_ENSURE(key->pkey, CF_ERR_BAD_INPUT, "The algorithm does not match the key type.");
+    CF_ENSURE(key->pkey || (key->hsm && key->kty != CF_KTY_OCT), CF_ERR_BAD_INPUT,
+              "The algorithm does not match the key type.");
     cf_buf digest, sig;
     cf_buf_init(&digest, 64);
     cf_buf_init(&sig, 1024);
     bool valid = false;
     bool ok = cf_json_get_b64url(call->body, "digest", true, &digest) &&
               cf_json_get_b64url(call->body, "value", true, &sig) &&
-              cf_verify_digest(key->pkey, alg, cf_buf_slice(&digest), cf_buf_slice(&sig), &valid);
+              (key->hsm ? cf_hsm_verify(key, alg, cf_buf_slice(&digest), cf_buf_slice(&sig), &valid)
+                        : cf_verify_digest(key->pkey, alg, cf_buf_slice(&digest), cf_buf_slice(&sig),
+                                           &valid));
     cf_buf_free(&digest);
     cf_buf_free(&sig);
     CF_GUARD(ok);

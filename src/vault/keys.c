@@ -11,12 +11,16 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "hsm_keys.h"
 #include "key_cache.h"
 #include "rbac.h"
 #include "resource.h"
 #include "secmem.h"
 
 #define CF_OCT_MAX 32
+/* A BYOK transfer blob (RSA-4096 ciphertext and an RSA-4096 PKCS#8 under
+ * key wrap) or a PKCS#8 key, decoded. */
+#define CF_BYOK_TRANSFER_MAX 16384
 
 static const struct {
     const char *name;
@@ -44,25 +48,24 @@ void cf_key_free(cf_key *key)
     cf_buf_free(&key->oct);
 }
 
-static bool cf_kty_parse(const char *kty, cf_kty *out)
+bool cf_kty_parse(const char *name, cf_kty *kty, bool *hsm)
 {
-    if (strcmp(kty, "RSA") == 0)
-        *out = CF_KTY_RSA;
-    else if (strcmp(kty, "EC") == 0)
-        *out = CF_KTY_EC;
-    else if (strcmp(kty, "oct") == 0)
-        *out = CF_KTY_OCT;
-    else if (strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC-HSM") == 0 ||
-             strcmp(kty, "oct-HSM") == 0)
-        CF_BAIL(CF_ERR_BAD_INPUT,
-                "HSM-protected keys need the PKCS#11 seal, which this vault does not use");
-    else
-        CF_BAIL(CF_ERR_BAD_INPUT, "kty must be one of RSA, EC, oct");
-    return true;
+    static const char *const names[] = {"RSA", "EC", "oct"};
+    size_t n = strlen(name);
+    *hsm = n > 4 && strcmp(name + n - 4, "-HSM") == 0;
+    if (*hsm)
+        n -= 4;
+    for (size_t i = 0; i < 3; i++) {
+        if (strlen(names[i]) == n && strncmp(name, names[i], n) == 0) {
+            *kty = (cf_kty)i;
+            return true;
+        }
+    }
+    CF_BAIL(CF_ERR_BAD_INPUT, "kty must be one of RSA, RSA-HSM, EC, EC-HSM, oct, oct-HSM");
 }
 
 /* Operations each key type can perform at all. */
-static unsigned cf_kty_possible_ops(cf_kty kty)
+unsigned cf_kty_possible_ops(cf_kty kty)
 {
     switch (kty) {
     case CF_KTY_RSA:
@@ -78,7 +81,7 @@ static unsigned cf_kty_possible_ops(cf_kty kty)
     }
 }
 
-static unsigned cf_kty_default_ops(cf_kty kty)
+unsigned cf_kty_default_ops(cf_kty kty)
 {
     return cf_kty_possible_ops(kty) & ~(unsigned)(CF_OP_IMPORT | CF_OP_EXPORT);
 }
@@ -133,16 +136,23 @@ const char *cf_key_kty_name(const cf_object *obj)
     return kty ? kty : "";
 }
 
-/* Stores the public JWK, type and operations; seals the material. */
+bool cf_key_set_props(cf_vault *vault, cf_object *obj, const char *kty_name, json_t *public_jwk,
+                      unsigned size, unsigned ops, cf_slice material)
+{
+    json_decref(obj->props);
+    obj->props = json_pack("{s:s, s:o, s:i, s:i}", "kty", kty_name, "jwk", public_jwk, "size",
+                           (int)size, "ops", (int)ops);
+    CF_ENSURE_ALLOC(obj->props);
+    return cf_object_seal(vault, obj, material);
+}
+
+/* Stores the public JWK, type and operations of a software key; seals the
+ * material. */
 static bool cf_key_finish(cf_vault *vault, cf_object *obj, cf_kty kty, json_t *public_jwk,
                           unsigned size, unsigned ops, cf_slice material)
 {
     static const char *const names[] = {"RSA", "EC", "oct"};
-    json_decref(obj->props);
-    obj->props = json_pack("{s:s, s:o, s:i, s:i}", "kty", names[kty], "jwk", public_jwk, "size",
-                           (int)size, "ops", (int)ops);
-    CF_ENSURE_ALLOC(obj->props);
-    return cf_object_seal(vault, obj, material);
+    return cf_key_set_props(vault, obj, names[kty], public_jwk, size, ops, material);
 }
 
 static bool cf_key_finish_pkey(cf_vault *vault, cf_object *obj, cf_pkey *pkey, unsigned ops)
@@ -167,9 +177,22 @@ static bool cf_key_finish_pkey(cf_vault *vault, cf_object *obj, cf_pkey *pkey, u
 bool cf_key_generate(cf_vault *vault, const cf_key_spec *spec, cf_object *obj)
 {
     cf_kty kty;
-    CF_GUARD(cf_kty_parse(spec->kty, &kty));
+    bool hsm;
+    CF_GUARD(cf_kty_parse(spec->kty, &kty, &hsm));
     CF_ENSURE((spec->ops & ~cf_kty_possible_ops(kty)) == 0, CF_ERR_BAD_INPUT,
               "key_ops contains an operation this key type cannot perform");
+    if (hsm) {
+        cf_key_spec sized = *spec;
+        if (kty != CF_KTY_EC && !sized.size)
+            sized.size = kty == CF_KTY_OCT ? 256 : 2048;
+        CF_ENSURE(kty != CF_KTY_OCT || sized.size == 128 || sized.size == 192 || sized.size == 256,
+                  CF_ERR_BAD_INPUT, "key_size for oct-HSM keys must be 128, 192 or 256");
+        CF_ENSURE(kty != CF_KTY_RSA || sized.size == 2048 || sized.size == 3072 ||
+                      sized.size == 4096,
+                  CF_ERR_BAD_INPUT, "key_size for RSA-HSM keys must be 2048, 3072 or 4096");
+        return cf_hsm_generate(vault, kty, &sized, spec->ops ? spec->ops : cf_kty_default_ops(kty),
+                               obj);
+    }
     if (kty == CF_KTY_OCT) {
         unsigned bits = spec->size ? spec->size : 256;
         CF_ENSURE(bits == 128 || bits == 192 || bits == 256, CF_ERR_BAD_INPUT,
@@ -245,10 +268,20 @@ json_t *cf_key_bundle(cf_vault *vault, const cf_object *obj)
 static bool cf_key_props_valid(json_t *props)
 {
     cf_kty kty;
+    bool hsm;
     const char *name = json_string_value(json_object_get(props, "kty"));
-    return name && cf_kty_parse(name, &kty) && json_is_object(json_object_get(props, "jwk")) &&
+    return name && cf_kty_parse(name, &kty, &hsm) && json_is_object(json_object_get(props, "jwk")) &&
            json_is_integer(json_object_get(props, "ops")) &&
            (cf_key_ops_of_props(props) & ~cf_kty_possible_ops(kty)) == 0;
+}
+
+/* HSM keys come back as new token objects; software material as it was. */
+static bool cf_key_restore_material(cf_vault *vault, cf_object *obj, cf_slice material, cf_buf *out)
+{
+    cf_kty kty;
+    bool hsm;
+    CF_GUARD(cf_kty_parse(cf_key_kty_name(obj), &kty, &hsm));
+    return hsm ? cf_hsm_restore(vault, obj, material, out) : cf_buf_append_slice(out, material);
 }
 
 const cf_resource cf_keys_resource = {
@@ -259,6 +292,8 @@ const cf_resource cf_keys_resource = {
     .bundle = cf_key_bundle,
     .props_valid = cf_key_props_valid,
     .forget = cf_key_cache_forget,
+    .after_purge = cf_hsm_collect_logged,
+    .restore_material = cf_key_restore_material,
     .act_read = CF_ACT("keys/read"),
     .act_delete = CF_ACT("keys/delete"),
     .act_recover = CF_ACT("keys/recover/action"),
@@ -275,8 +310,11 @@ static bool cf_key_authorize(cf_vault_call *call, const char *action, const char
 bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key *out)
 {
     CF_GUARD(cf_store_object_get(vault->store, CF_KIND_KEY, name, version, false, &out->obj));
-    CF_GUARD(cf_kty_parse(cf_key_kty_name(&out->obj), &out->kty));
+    bool hsm;
+    CF_GUARD(cf_kty_parse(cf_key_kty_name(&out->obj), &out->kty, &hsm));
     out->ops = cf_key_ops_of(&out->obj);
+    if (hsm)
+        return cf_hsm_load(vault, out);
     if (out->kty != CF_KTY_OCT) {
         out->pkey = cf_key_cache_get(CF_KIND_KEY, out->obj.name, out->obj.version);
         if (out->pkey)
@@ -319,7 +357,8 @@ static bool cf_key_create(cf_vault_call *call, const char *name)
         spec.exponent = (uint32_t)json_integer_value(e);
     }
     cf_kty kty;
-    CF_GUARD(cf_kty_parse(spec.kty, &kty));
+    bool hsm;
+    CF_GUARD(cf_kty_parse(spec.kty, &kty, &hsm));
     CF_ENSURE(kty == CF_KTY_EC || !spec.crv, CF_ERR_BAD_INPUT, "crv applies to EC keys only");
     CF_ENSURE(kty != CF_KTY_EC || !spec.size, CF_ERR_BAD_INPUT,
               "key_size does not apply to EC keys; use crv");
@@ -347,23 +386,56 @@ static bool cf_key_import_oct(cf_vault_call *call, json_t *jwk, unsigned ops, cf
     return ok;
 }
 
+/* An import into the token: a BYOK transfer blob (key_hsm), or key
+ * material the client sent in clear with "Hsm": true or an -HSM kty. */
+static bool cf_key_import_hsm(cf_vault_call *call, json_t *jwk, cf_kty kty, unsigned ops,
+                              cf_object *obj)
+{
+    const char *crv;
+    CF_GUARD(cf_json_get_string(jwk, "crv", false, &crv));
+    ops = ops ? ops : cf_kty_default_ops(kty);
+    cf_buf material;
+    cf_buf_init_secret(&material, CF_BYOK_TRANSFER_MAX);
+    bool ok;
+    if (json_object_get(jwk, "key_hsm")) {
+        ok = cf_json_get_b64url(jwk, "key_hsm", true, &material) &&
+             cf_hsm_import_byok(call->vault, kty, crv, cf_buf_slice(&material), ops, obj);
+    } else if (kty == CF_KTY_OCT) {
+        ok = cf_json_get_b64url(jwk, "k", true, &material) &&
+             cf_hsm_import(call->vault, kty, CF_CURVE_P256, cf_buf_slice(&material), ops, obj);
+    } else {
+        cf_pkey *pkey = NULL;
+        ok = cf_pkey_from_jwk(jwk, true, &pkey) && cf_pkey_private_der(pkey, &material) &&
+             cf_hsm_import(call->vault, kty, kty == CF_KTY_EC ? cf_pkey_curve(pkey) : CF_CURVE_P256,
+                           cf_buf_slice(&material), ops, obj);
+        cf_pkey_free(pkey);
+    }
+    cf_buf_free(&material);
+    return ok;
+}
+
 static bool cf_key_import(cf_vault_call *call, const char *name)
 {
     CF_GUARD(cf_require_body(call));
     json_t *jwk = json_object_get(call->body, "key");
     CF_ENSURE(json_is_object(jwk), CF_ERR_BAD_INPUT, "the parameter 'key' must be a JWK object");
-    json_t *hsm = json_object_get(call->body, "Hsm");
-    CF_ENSURE(!json_is_true(hsm), CF_ERR_BAD_INPUT,
-              "HSM-protected keys need the PKCS#11 seal, which this vault does not use");
+    json_t *hsm_flag = json_object_get(call->body, "Hsm");
+    CF_ENSURE(!hsm_flag || json_is_boolean(hsm_flag) || json_is_null(hsm_flag), CF_ERR_BAD_INPUT,
+              "the parameter 'Hsm' must be a boolean");
     const char *kty_name;
     CF_GUARD(cf_json_get_string(jwk, "kty", true, &kty_name));
     cf_kty kty;
-    CF_GUARD(cf_kty_parse(kty_name, &kty));
+    bool hsm;
+    CF_GUARD(cf_kty_parse(kty_name, &kty, &hsm));
+    CF_ENSURE(hsm || !json_object_get(jwk, "key_hsm"), CF_ERR_BAD_INPUT,
+              "A BYOK import (key_hsm) needs kty RSA-HSM, EC-HSM or oct-HSM.");
     unsigned ops;
     CF_GUARD(cf_parse_key_ops(json_object_get(jwk, "key_ops"), kty, &ops));
     cf_object obj;
     bool ok = cf_resource_new_version(call, &cf_keys_resource, name, &obj);
-    if (ok && kty == CF_KTY_OCT) {
+    if (ok && (hsm || json_is_true(hsm_flag))) {
+        ok = cf_key_import_hsm(call, jwk, kty, ops, &obj);
+    } else if (ok && kty == CF_KTY_OCT) {
         ok = cf_key_import_oct(call, jwk, ops, &obj);
     } else if (ok) {
         cf_pkey *pkey = NULL;
@@ -390,8 +462,11 @@ static bool cf_key_update(cf_vault_call *call, const char *name, const char *ver
     json_t *ops_json = json_object_get(call->body, "key_ops");
     if (ok && ops_json && !json_is_null(ops_json)) {
         cf_kty kty;
+        bool hsm;
         unsigned ops = 0;
-        ok = cf_kty_parse(cf_key_kty_name(&obj), &kty) && cf_parse_key_ops(ops_json, kty, &ops);
+        ok = cf_kty_parse(cf_key_kty_name(&obj), &kty, &hsm) &&
+             cf_parse_key_ops(ops_json, kty, &ops) &&
+             (!hsm || cf_hsm_set_ops(call->vault, &obj, ops));
         if (ok)
             json_object_set_new(obj.props, "ops", json_integer(ops));
     }

@@ -29,6 +29,12 @@ typedef struct {
     unsigned ops;
     cf_pkey *pkey; /* RSA and EC */
     cf_buf oct;    /* symmetric keys (secret memory) */
+    /* HSM-protected keys (hsm_keys.h): no pkey or oct, the token's objects */
+    bool hsm;
+    cf_p11 *token;
+    cf_p11_id hsm_id;
+    unsigned bits;  /* RSA modulus or AES key bits */
+    cf_curve curve; /* EC */
 } cf_key;
 
 void cf_key_init(cf_key *key);
@@ -50,6 +56,17 @@ typedef struct {
 CF_MUST_USE bool cf_key_generate(cf_vault *vault, const cf_key_spec *spec, cf_object *obj);
 /* The spec of an existing version (for rotation). */
 CF_MUST_USE bool cf_key_spec_of(const cf_object *obj, cf_key_spec *spec);
+
+/* Stores the public JWK (without kty), the type name, size and operations
+ * in obj->props and seals `material` into obj. */
+CF_MUST_USE bool cf_key_set_props(cf_vault *vault, cf_object *obj, const char *kty_name,
+                                  json_t *public_jwk, unsigned size, unsigned ops,
+                                  cf_slice material);
+/* "RSA", "EC", "oct", each with "-HSM": the base type and where it lives. */
+CF_MUST_USE bool cf_kty_parse(const char *name, cf_kty *kty, bool *hsm);
+/* The operations a key type may be given at all, and its defaults. */
+unsigned cf_kty_possible_ops(cf_kty kty);
+unsigned cf_kty_default_ops(cf_kty kty);
 
 json_t *cf_key_bundle(cf_vault *vault, const cf_object *obj);
 unsigned cf_key_ops_of(const cf_object *obj);

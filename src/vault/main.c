@@ -31,6 +31,7 @@ static void cf_usage(FILE *out)
             "  --tls-cert FILE --tls-key FILE  serve this certificate instead of the local CA's\n"
             "  --tls-san NAME          extra DNS name or IP for the generated certificate\n"
             "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+            CF_SEAL_USAGE
             "  --version\n");
 }
 
@@ -55,6 +56,8 @@ static bool cf_parse_args(int argc, char **argv, cf_vault *v)
         {"tls-cert", required_argument, 0, 'c'},     {"tls-key", required_argument, 0, 'k'},
         {"tls-san", required_argument, 0, 's'},      {"log-level", required_argument, 0, 'L'},
         {"purge-protection", no_argument, 0, 'P'},
+        {"dev-seal", no_argument, 0, 'D'},           {"pkcs11-module", required_argument, 0, 'M'},
+        {"pkcs11-token", required_argument, 0, 'K'}, {"pkcs11-pin-file", required_argument, 0, 'N'},
         {"version", no_argument, 0, 'V'},            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -75,6 +78,10 @@ static bool cf_parse_args(int argc, char **argv, cf_vault *v)
         case 'k': v->tls_key_file = optarg; break;
         case 's': v->extra_san = optarg; break;
         case 'L': ok = cf_log_set_level_name(optarg); break;
+        case 'D': v->seal_options.dev_seal = true; break;
+        case 'M': v->seal_options.module = optarg; break;
+        case 'K': v->seal_options.token_label = optarg; break;
+        case 'N': v->seal_options.pin_file = optarg; break;
         case 'V': puts("coffer-vault 0.1.0"); exit(0);
         case 'h': cf_usage(stdout); exit(0);
         default: ok = false; break;

@@ -184,6 +184,8 @@ static bool cf_resource_purge(cf_vault_call *call, const cf_resource *r, const c
     CF_GUARD(cf_store_object_purge(call->vault->store, r->kind, name));
     if (r->forget)
         r->forget(r->kind, name);
+    if (r->after_purge)
+        r->after_purge(call->vault);
     return cf_vault_reply(call, 204, NULL);
 }
 

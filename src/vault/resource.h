@@ -21,6 +21,12 @@ typedef struct {
     bool (*props_valid)(json_t *props);
     /* Drops cached material of a purged name (may be NULL). */
     void (*forget)(const char *kind, const char *name);
+    /* After a purge: releases what purged versions held elsewhere (the
+     * token objects of HSM keys); may be NULL. */
+    void (*after_purge)(cf_vault *vault);
+    /* The material to seal for a restored version, from the backed-up
+     * material (HSM keys get new token objects); NULL = as backed up. */
+    bool (*restore_material)(cf_vault *vault, cf_object *obj, cf_slice material, cf_buf *out);
     /* Data actions (rbac.h) of the shared operations. */
     const char *act_read, *act_delete, *act_recover, *act_purge, *act_backup, *act_restore;
 } cf_resource;

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "key_cache.h"
+#include "hsm_keys.h"
 #include "keys.h"
 #include "log.h"
 
@@ -259,6 +260,8 @@ static void cf_sweep_once(cf_vault *vault)
         cf_log(CF_LOG_ERROR, NULL, "purge sweep failed: %s", cf_error_detail());
     else if (purged)
         cf_log(CF_LOG_INFO, NULL, "purged %u deleted objects past retention", purged);
+    if (purged)
+        cf_hsm_collect_logged(vault);
     if (!cf_store_policy_each(vault->store, CF_KIND_KEY, cf_sweep_key, vault))
         cf_log(CF_LOG_ERROR, NULL, "rotation sweep failed: %s", cf_error_detail());
 }

@@ -751,3 +751,37 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
     return ok;
 }
 
+
+/* ---- property scans ---- */
+
+static const char cf_sql_prop_values[] =
+    "SELECT DISTINCT json_extract(props, '$.' || ?2) FROM versions "
+    "WHERE kind = ?1 AND json_extract(props, '$.' || ?2) IS NOT NULL";
+
+bool cf_store_prop_values(cf_store *store, const char *kind, const char *prop, json_t **out)
+{
+    *out = json_array();
+    CF_ENSURE_ALLOC(*out);
+    pthread_mutex_lock(&store->lock);
+    sqlite3_stmt *st = cf_stmt(store, cf_sql_prop_values);
+    bool ok = st != NULL;
+    if (ok) {
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, prop, -1, SQLITE_STATIC);
+        int rc;
+        while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *v = (const char *)sqlite3_column_text(st, 0);
+            ok = v && json_array_append_new(*out, json_string(v)) == 0;
+        }
+        if (ok && rc != SQLITE_ROW)
+            ok = cf_db_ok(store, rc);
+        cf_stmt_done(st);
+    }
+    pthread_mutex_unlock(&store->lock);
+    if (!ok) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    CF_ENSURE(ok, cf_error_code() ? cf_error_code() : CF_ERR_NOMEM, NULL);
+    return true;
+}

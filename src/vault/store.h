@@ -81,6 +81,11 @@ CF_MUST_USE bool cf_store_object_purge(cf_store *store, const char *kind, const 
 CF_MUST_USE bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged,
                                         void (*each_purged)(const char *kind, const char *name));
 
+/* The distinct string values of props.`prop` across every version of
+ * `kind`, live or deleted, as a JSON array (owned by the caller). */
+CF_MUST_USE bool cf_store_prop_values(cf_store *store, const char *kind, const char *prop,
+                                      json_t **out);
+
 /* Per-name policy document (the key rotation policy); NULL json = none. */
 CF_MUST_USE bool cf_store_policy_get(cf_store *store, const char *kind, const char *name,
                                      json_t **out);

@@ -17,7 +17,7 @@
 
 #include "crypto.h"
 #include "http.h"
-#include "seal.h"
+#include "seal_dir.h"
 #include "store.h"
 
 #define CF_VAULT_MAX_BODY (1u << 20)
@@ -40,11 +40,13 @@ typedef struct {
     const char *tls_cert_file; /* optional: use this certificate chain... */
     const char *tls_key_file;  /* ...and key instead of the generated ones */
     const char *extra_san;     /* optional extra DNS name / IP for the certificate */
+    cf_seal_options seal_options; /* --dev-seal, --pkcs11-* */
     /* state */
     char vault_id[37];
     cf_store *store;
-    cf_seal *seal;
-    uint8_t *data_key;    /* CF_DATA_KEY_LEN bytes, secret memory */
+    cf_sealed_dir sealed; /* owns the seal and the data key */
+    cf_seal *seal;        /* = sealed.seal */
+    uint8_t *data_key;    /* = sealed.master_key: CF_DATA_KEY_LEN bytes, secret memory */
     cf_pkey *token_key;   /* signs access tokens */
     struct cf_audit *audit;/* DIR/audit.log */
     char token_kid[64];

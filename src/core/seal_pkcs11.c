@@ -1,0 +1,114 @@
+/*
+ * The PKCS#11 seal: the root key is an AES-256 key inside a token,
+ * sensitive and non-extractable, and every wrap and unwrap of a master key
+ * runs in the token as AES-256-GCM with the caller's associated data:
+ *
+ *   byte 0      format (1)
+ *   bytes 1-12  random nonce
+ *   then        ciphertext of the key
+ *   last 16     GCM tag
+ *
+ * The unwrapped master key is the only key material that reaches this
+ * process, into secret memory.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "seal.h"
+#include "secmem.h"
+
+#define CF_SEAL_P11_FORMAT 1
+#define CF_SEAL_P11_MAX_KEY 64
+
+typedef struct {
+    cf_seal base;
+} cf_seal_p11;
+
+static bool cf_seal_p11_wrap(cf_seal *seal, cf_slice key, cf_slice aad, cf_buf *out)
+{
+    CF_ENSURE(key.len <= CF_SEAL_P11_MAX_KEY, CF_ERR_INTERNAL, "the seal wraps keys only");
+    uint8_t nonce[CF_GCM_IV_LEN];
+    CF_GUARD(cf_random_bytes(nonce, sizeof nonce));
+    cf_p11_mech m = {.kind = CF_P11_AES_GCM, .iv = cf_slice_of(nonce, sizeof nonce), .aad = aad};
+    size_t start = out->len;
+    bool ok = cf_buf_append_u8(out, CF_SEAL_P11_FORMAT) && cf_buf_append(out, nonce, sizeof nonce) &&
+              cf_p11_encrypt(seal->token, &seal->root, &m, key, out);
+    if (!ok)
+        out->len = start;
+    return ok;
+}
+
+static bool cf_seal_p11_unwrap(cf_seal *seal, cf_slice wrapped, cf_slice aad, cf_buf *out)
+{
+    CF_ENSURE(wrapped.len > 1 + CF_GCM_IV_LEN + CF_GCM_TAG_LEN &&
+                  wrapped.len <= 1 + CF_GCM_IV_LEN + CF_SEAL_P11_MAX_KEY + CF_GCM_TAG_LEN &&
+                  wrapped.ptr[0] == CF_SEAL_P11_FORMAT,
+              CF_ERR_DECRYPT, "the wrapped key is not the PKCS#11 seal's");
+    cf_p11_mech m = {.kind = CF_P11_AES_GCM, .iv = cf_slice_of(wrapped.ptr + 1, CF_GCM_IV_LEN),
+                     .aad = aad};
+    return cf_p11_decrypt(seal->token, &seal->root, &m,
+                          cf_slice_of(wrapped.ptr + 1 + CF_GCM_IV_LEN,
+                                      wrapped.len - 1 - CF_GCM_IV_LEN),
+                          out);
+}
+
+static void cf_seal_p11_destroy(cf_seal *seal)
+{
+    cf_p11_close(seal->token);
+    free(seal);
+}
+
+static bool cf_seal_p11_check_root(cf_p11 *token, const cf_p11_id *root)
+{
+    cf_p11_key_info info;
+    if (!cf_p11_secret_info(token, root, &info)) {
+        CF_ENSUREF(cf_error_code() != CF_ERR_NOT_FOUND, CF_ERR_SEAL,
+                   "the root key is missing from PKCS#11 token '%s' (wrong token?)",
+                   cf_p11_token_label(token));
+        return false;
+    }
+    CF_ENSUREF(info.aes && info.bits == 256 && info.token, CF_ERR_SEAL,
+               "the root key in PKCS#11 token '%s' is of the wrong type (it must be a token "
+               "AES-256 key)",
+               cf_p11_token_label(token));
+    CF_ENSUREF(info.sensitive && !info.extractable, CF_ERR_SEAL,
+               "the root key in PKCS#11 token '%s' is of the wrong type (it must be sensitive "
+               "and non-extractable)",
+               cf_p11_token_label(token));
+    CF_ENSUREF(info.can_encrypt && info.can_decrypt, CF_ERR_SEAL,
+               "the root key in PKCS#11 token '%s' is of the wrong type (it must be allowed to "
+               "encrypt and decrypt)",
+               cf_p11_token_label(token));
+    return true;
+}
+
+bool cf_seal_pkcs11_open(cf_p11 *token, const cf_p11_id *root, cf_seal **out)
+{
+    if (!cf_seal_p11_check_root(token, root)) {
+        cf_p11_close(token);
+        return false;
+    }
+    cf_seal_p11 *s = calloc(1, sizeof *s);
+    if (!s) {
+        cf_p11_close(token);
+        CF_BAIL(CF_ERR_NOMEM, NULL);
+    }
+    s->base = (cf_seal){"pkcs11", cf_seal_p11_wrap, cf_seal_p11_unwrap, cf_seal_p11_destroy, token,
+                        *root};
+    *out = &s->base;
+    return true;
+}
+
+bool cf_seal_pkcs11_create_root(cf_p11 *token, const char *label, cf_p11_id *root)
+{
+    cf_p11_key_spec spec = {
+        .type = CF_P11_AES,
+        .bits = 256,
+        .usage = CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT | CF_P11_USE_WRAP | CF_P11_USE_UNWRAP,
+        .extractable = false,
+        .label = label,
+    };
+    CF_GUARD(cf_p11_new_id(root));
+    return cf_p11_generate(token, &spec, root);
+}
