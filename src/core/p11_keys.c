@@ -272,21 +272,11 @@ bool cf_p11_public_rsa(cf_p11 *p, const cf_p11_id *id, cf_buf *n, cf_buf *e)
 static bool cf_ec_point_unwrap(cf_slice der, cf_buf *out)
 {
     cf_slice point = der;
-    if (!(der.len % 2 == 1 && der.ptr[0] == 0x04)) {
-        cf_cursor c;
-        cf_cursor_init(&c, der);
-        uint8_t tag, len8;
-        size_t len;
-        CF_GUARD(cf_cursor_u8(&c, &tag) && cf_cursor_u8(&c, &len8));
-        CF_ENSURE(tag == 0x04, CF_ERR_SEAL, "the token's EC point is malformed");
-        len = len8;
-        if (len8 == 0x81) {
-            CF_GUARD(cf_cursor_u8(&c, &len8));
-            len = len8;
-        }
-        CF_GUARD(cf_cursor_take(&c, len, &point));
-        CF_ENSURE(cf_cursor_left(&c) == 0, CF_ERR_SEAL, "the token's EC point is malformed");
-    }
+    /* DER: 04 len [81 len] 04||x||y, the length covering exactly the rest. */
+    size_t head = der.len > 2 && der.ptr[1] == 0x81 ? 3 : 2;
+    size_t len = der.len >= head ? der.ptr[head - 1] : 0;
+    if (der.len > head && der.ptr[0] == 0x04 && len == der.len - head && der.ptr[head] == 0x04)
+        point = cf_slice_of(der.ptr + head, len);
     CF_ENSURE(point.len % 2 == 1 && point.ptr[0] == 0x04, CF_ERR_SEAL,
               "the token's EC point is not uncompressed");
     return cf_buf_append_slice(out, point);

@@ -45,6 +45,7 @@ static bool cf_hash_mech(cf_hash h, CK_MECHANISM_TYPE *md, CK_ULONG *mgf)
 
 static bool cf_mech_oaep(cf_mech *b, cf_hash h)
 {
+    memset(&b->oaep, 0, sizeof b->oaep);
     CF_GUARD(cf_hash_mech(h, &b->oaep.hash_alg, &b->oaep.mgf));
     b->oaep.source = CKZ_DATA_SPECIFIED;
     b->m = (CK_MECHANISM){CKM_RSA_PKCS_OAEP, &b->oaep, sizeof b->oaep};

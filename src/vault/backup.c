@@ -236,6 +236,13 @@ static bool cf_restore_each(void *ctx, cf_object *obj, cf_slice material)
     return ok;
 }
 
+static bool cf_backup_stored(const cf_resource *r, const cf_object *versions, size_t n)
+{
+    for (size_t i = 0; r->stored && i < n; i++)
+        r->stored(&versions[i]);
+    return true;
+}
+
 static bool cf_restore_open(cf_vault *vault, const cf_resource *r, cf_slice blob, cf_buf *payload)
 {
     CF_ENSURE(blob.len > CF_BACKUP_HEADER && memcmp(blob.ptr, r->backup_magic, 4) == 0 &&
@@ -268,6 +275,7 @@ bool cf_backup_restore(cf_vault *vault, const cf_resource *r, cf_slice blob, cf_
     ok = ok && cf_restore_open(vault, r, blob, &payload) &&
          cf_backup_parse_payload(r, cf_buf_slice(&payload), cf_restore_each, &rc) &&
          cf_store_object_restore(vault->store, rc.versions, rc.n) &&
+         cf_backup_stored(r, rc.versions, rc.n) &&
          cf_store_object_get(vault->store, r->kind, rc.versions[0].name, NULL, false, latest);
     for (size_t i = 0; i < rc.n; i++)
         cf_object_free(&rc.versions[i]);

@@ -65,6 +65,28 @@ static bool cf_pending_has(const cf_p11_id *id)
     return found;
 }
 
+static void cf_pending_remove(const cf_p11_id *id)
+{
+    pthread_mutex_lock(&cf_pending.lock);
+    for (size_t i = 0; i < CF_HSM_PENDING; i++)
+        if (cf_pending.at[i] && memcmp(cf_pending.id[i].bytes, id->bytes, CF_P11_ID_LEN) == 0)
+            cf_pending.at[i] = 0;
+    pthread_mutex_unlock(&cf_pending.lock);
+}
+
+void cf_hsm_settled(const cf_object *obj)
+{
+    const char *hex = json_string_value(json_object_get(obj->props, "hsm_id"));
+    cf_buf raw;
+    cf_buf_init(&raw, CF_P11_ID_LEN);
+    cf_p11_id id;
+    if (hex && cf_hex_decode(CF_SLICE_STR(hex), &raw) && raw.len == CF_P11_ID_LEN) {
+        memcpy(id.bytes, raw.data, CF_P11_ID_LEN);
+        cf_pending_remove(&id);
+    }
+    cf_buf_free(&raw);
+}
+
 /* ---- what every HSM key shares ---- */
 
 bool cf_hsm_available(const cf_vault *vault)
@@ -262,10 +284,14 @@ bool cf_hsm_generate(cf_vault *vault, cf_kty kty, const cf_key_spec *spec, unsig
 /* Checks what landed in the token against what the request said, and
  * gives the public half its own object. */
 static bool cf_hsm_check_import(cf_p11 *token, const cf_p11_key_spec *ps, const cf_p11_id *id,
-                                unsigned *bits)
+                                unsigned aes_hint, unsigned *bits)
 {
     cf_p11_facts facts;
     CF_GUARD(cf_p11_key_facts(token, id, &facts));
+    /* Some modules (SoftHSM2) leave CKA_VALUE_LEN of an unwrapped AES key
+     * unset; the wrapped length then tells it. */
+    if (facts.type == CF_P11_AES && !facts.bits)
+        facts.bits = aes_hint;
     CF_ENSURE(facts.type == ps->type, CF_ERR_BAD_INPUT,
               "The imported key is not of the type the request names.");
     if (facts.type == CF_P11_AES)
@@ -294,7 +320,7 @@ bool cf_hsm_import(cf_vault *vault, cf_kty kty, cf_curve curve, cf_slice materia
     CF_GUARD(cf_p11_new_id(&id));
     cf_pending_add(&id);
     CF_GUARD(cf_p11_import(token, &ps, material, &id));
-    return (cf_hsm_check_import(token, &ps, &id, &bits) &&
+    return (cf_hsm_check_import(token, &ps, &id, (unsigned)material.len * 8, &bits) &&
             cf_hsm_finish(vault, kty, curve, bits, &id, (cf_slice){0}, ops, obj)) ||
            cf_hsm_abandon(token, &id);
 }
@@ -379,7 +405,10 @@ bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv, cf_slice t
         if (!ok && cf_error_code() == CF_ERR_DECRYPT)
             CF_RAISE(CF_ERR_BAD_INPUT, "The BYOK transfer blob does not unwrap with the key "
                                        "exchange key (wrong key, or the blob was altered).");
-        ok = ok && ((cf_hsm_check_import(token, &ps, &id, &bits) &&
+        /* The target follows the RSA part (as long as the KEK's modulus)
+         * under key wrap, which adds 8 bytes. */
+        size_t kwp = ct.len > kek.bits / 8 + 8 ? ct.len - kek.bits / 8 - 8 : 0;
+        ok = ok && ((cf_hsm_check_import(token, &ps, &id, (unsigned)kwp * 8, &bits) &&
                      cf_hsm_finish(vault, kty, ps.curve, bits, &id, (cf_slice){0}, ops, obj)) ||
                     cf_hsm_abandon(token, &id));
     }
@@ -445,7 +474,8 @@ bool cf_hsm_restore(cf_vault *vault, cf_object *obj, cf_slice material, cf_buf *
     }
     char hex[2 * CF_P11_ID_LEN + 1];
     unsigned bits;
-    bool ok = cf_hsm_check_import(token, &ps, &id, &bits) && cf_hsm_material(&id, birth, out) &&
+    unsigned hint = birth.len > 8 ? (unsigned)(birth.len - 8) * 8 : 0;
+    bool ok = cf_hsm_check_import(token, &ps, &id, hint, &bits) && cf_hsm_material(&id, birth, out) &&
               cf_hex_id(&id, hex) &&
               json_object_set_new(obj->props, "hsm_id", json_string(hex)) == 0;
     return ok || cf_hsm_abandon(token, &id);

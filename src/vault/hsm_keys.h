@@ -29,6 +29,10 @@ CF_MUST_USE bool cf_hsm_import(cf_vault *vault, cf_kty kty, cf_curve curve, cf_s
 CF_MUST_USE bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv,
                                     cf_slice transfer, unsigned ops, cf_object *obj);
 
+/* A version was stored: its token objects are no longer "being made"
+ * (software keys: nothing to do). */
+void cf_hsm_settled(const cf_object *obj);
+
 /* Opens a loaded HSM key version: the token objects it names. */
 CF_MUST_USE bool cf_hsm_load(cf_vault *vault, cf_key *key);
 /* A restored version: its backed-up key is unwrapped under the root key

@@ -292,6 +292,7 @@ const cf_resource cf_keys_resource = {
     .bundle = cf_key_bundle,
     .props_valid = cf_key_props_valid,
     .forget = cf_key_cache_forget,
+    .stored = cf_hsm_settled,
     .after_purge = cf_hsm_collect_logged,
     .restore_material = cf_key_restore_material,
     .act_read = CF_ACT("keys/read"),

@@ -75,6 +75,8 @@ bool cf_resource_reply(cf_vault_call *call, const cf_resource *r, const cf_objec
 bool cf_resource_insert(cf_vault_call *call, const cf_resource *r, cf_object *obj)
 {
     CF_GUARD(cf_store_object_insert(call->vault->store, obj));
+    if (r->stored)
+        r->stored(obj);
     return cf_resource_reply(call, r, obj);
 }
 

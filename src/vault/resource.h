@@ -21,6 +21,9 @@ typedef struct {
     bool (*props_valid)(json_t *props);
     /* Drops cached material of a purged name (may be NULL). */
     void (*forget)(const char *kind, const char *name);
+    /* A version is stored (HSM keys: its token objects are now referenced,
+     * so the collector may judge them); may be NULL. */
+    void (*stored)(const cf_object *obj);
     /* After a purge: releases what purged versions held elsewhere (the
      * token objects of HSM keys); may be NULL. */
     void (*after_purge)(cf_vault *vault);

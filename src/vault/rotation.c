@@ -87,6 +87,8 @@ bool cf_key_rotate(cf_vault *vault, const char *name, cf_object *out)
             out->exp = out->created + lifetime;
         ok = ok && cf_new_version_id(out->version) && cf_key_generate(vault, &spec, out) &&
              cf_store_object_insert(vault->store, out);
+    if (ok)
+        cf_hsm_settled(out);
     }
     json_decref(policy);
     cf_object_free(&latest);
