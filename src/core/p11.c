@@ -38,6 +38,8 @@ static const struct {
     {CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"},
     {CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID"},
     {CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID"},
+    {CKR_WRAPPING_KEY_HANDLE_INVALID, "CKR_WRAPPING_KEY_HANDLE_INVALID"},
+    {CKR_UNWRAPPING_KEY_HANDLE_INVALID, "CKR_UNWRAPPING_KEY_HANDLE_INVALID"},
     {CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"},
     {CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"},
     {CKR_PIN_LOCKED, "CKR_PIN_LOCKED"},
@@ -93,14 +95,22 @@ static bool cf_p11_rv_breaks_session(CK_RV rv)
     }
 }
 
+/* Handles of private objects die with the login (when the token forgot us,
+ * or every session closed after a fault). */
+static bool cf_p11_stale_handle(CK_RV rv)
+{
+    return rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID ||
+           rv == CKR_WRAPPING_KEY_HANDLE_INVALID || rv == CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+}
+
 bool cf_p11_retryable(CK_RV rv)
 {
+    if (cf_p11_stale_handle(rv))
+        return true;
     switch (rv) {
     case CKR_SESSION_CLOSED:
     case CKR_SESSION_HANDLE_INVALID:
     case CKR_USER_NOT_LOGGED_IN:
-    case CKR_OBJECT_HANDLE_INVALID:
-    case CKR_KEY_HANDLE_INVALID:
         return true;
     default:
         return false;
@@ -126,6 +136,8 @@ static cf_err cf_p11_rv_code(CK_RV rv)
         return CF_ERR_UNSUPPORTED;
     case CKR_OBJECT_HANDLE_INVALID:
     case CKR_KEY_HANDLE_INVALID:
+    case CKR_WRAPPING_KEY_HANDLE_INVALID:
+    case CKR_UNWRAPPING_KEY_HANDLE_INVALID:
     case CKR_PIN_INCORRECT:
     case CKR_PIN_LOCKED:
     case CKR_PIN_EXPIRED:
@@ -164,7 +176,7 @@ bool cf_p11_fail(cf_p11_session *s, CK_RV rv, const char *what, const char *file
 {
     if (cf_p11_rv_breaks_session(rv))
         s->broken = true;
-    if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
+    if (cf_p11_stale_handle(rv))
         s->broken = true; /* and the handle cache is dropped by cf_p11_run */
     return cf_p11_fail_rv(s->p, rv, what, file, line);
 }
@@ -211,10 +223,14 @@ static bool cf_p11_find_slot(cf_p11 *p, const char *label, bool want_free, CK_SL
     CK_RV rv = p->f->C_GetSlotList(CK_TRUE, slots, &n);
     if (rv != CKR_OK)
         return cf_p11_fail_rv(p, rv, "C_GetSlotList", __FILE__, __LINE__);
+    CK_RV failed = CKR_OK;
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO info;
-        if (p->f->C_GetTokenInfo(slots[i], &info) != CKR_OK)
+        CK_RV info_rv = p->f->C_GetTokenInfo(slots[i], &info);
+        if (info_rv != CKR_OK) {
+            failed = info_rv;
             continue;
+        }
         char name[33];
         cf_p11_label_text(info.label, name);
         bool initialised = info.flags & CKF_TOKEN_INITIALIZED;
@@ -223,6 +239,9 @@ static bool cf_p11_find_slot(cf_p11 *p, const char *label, bool want_free, CK_SL
             return true;
         }
     }
+    /* A token that did not answer may be the one asked for. */
+    if (failed != CKR_OK)
+        return cf_p11_fail_rv(p, failed, "C_GetTokenInfo", __FILE__, __LINE__);
     CF_BAIL(CF_ERR_NOT_FOUND, want_free ? "no free PKCS#11 slot" : "no such token");
 }
 
