@@ -76,6 +76,11 @@ static const cf_cli_command cf_commands[] = {
      "verify NAME --alg A --signature B64URL (--digest B64URL | --in FILE) [--version V]"},
     {"verify", cf_cmd_audit_verify, 1, "expect-lines expect-head",
      "verify FILE [--expect-lines N] [--expect-head HASH]", "audit", true},
+    {"show", cf_cmd_seal_show, 0, "data-dir", "show --data-dir DIR", "seal", true},
+    {"migrate", cf_cmd_seal_migrate, 0, "data-dir pkcs11-module pkcs11-token pkcs11-pin-file",
+     "migrate --data-dir DIR [--pkcs11-module PATH --pkcs11-token LABEL\n"
+     "                  [--pkcs11-pin-file FILE]]   (the service stopped; onto a token)",
+     "seal", true},
     {"create", cf_cmd_principal_create, 0, "name kind secret-expires-days",
      "create --name NAME [--kind sp|mi] [--secret-expires-days N]", "principal"},
     {"list", cf_cmd_principal_list, 0, "", "list", "principal"},
@@ -223,6 +228,7 @@ static void cf_print_usage(FILE *out)
             "usage: coffer [connection options] key COMMAND [NAME] [options] [--output json]\n"
             "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
             "       coffer audit verify FILE [options] [--output json]\n"
+            "       coffer seal show|migrate --data-dir DIR [options]\n"
             "       coffer [storage options] blob|container COMMAND [ARG] [options]\n"
             "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
@@ -332,7 +338,7 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
         return cf_cli_usage(
-            "expected 'key|principal|role|blob|container COMMAND' or 'audit verify' "
+            "expected 'key|principal|role|blob|container|seal COMMAND' or 'audit verify' "
             "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)

@@ -156,6 +156,8 @@ CF_MUST_USE bool cf_cmd_verify(cf_cli *cli);
 
 /* ---- audit_cmd.c ---- */
 CF_MUST_USE bool cf_cmd_audit_verify(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_seal_show(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_seal_migrate(cf_cli *cli);
 
 /* ---- principal_cmd.c ---- */
 /* Object ids, client ids, assignment names: 8-4-4-4-12 hex digits. */

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -152,4 +153,17 @@ bool cf_destroy_file(const char *path)
     ok = close(fd) == 0 && ok;
     CF_ENSUREF(ok && unlink(path) == 0, CF_ERR_IO, "cannot destroy %s", path);
     return cf_fsync_dir_of(path);
+}
+
+bool cf_lock_file(const char *path, int *fd)
+{
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    CF_ENSUREF(*fd >= 0, CF_ERR_IO, "cannot open %s", path);
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+        return true;
+    bool busy = errno == EWOULDBLOCK;
+    close(*fd);
+    *fd = -1;
+    CF_ENSUREF(!busy, CF_ERR_CONFLICT, "%s is locked by another process", path);
+    CF_BAIL(CF_ERR_IO, "cannot lock the data directory");
 }

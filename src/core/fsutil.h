@@ -21,6 +21,10 @@ CF_MUST_USE bool cf_read_file_exact(const char *path, void *out, size_t len);
 /* mkdir -p with `mode` for each created component. */
 CF_MUST_USE bool cf_mkdirs(const char *path, mode_t mode);
 bool cf_file_exists(const char *path);
+/* Takes an exclusive lock (flock) on `path`, creating it (0600); fails with
+ * CF_ERR_CONFLICT when another process holds it.  The lock lasts until the
+ * descriptor is closed (or the process ends). */
+CF_MUST_USE bool cf_lock_file(const char *path, int *fd);
 /* rm -r (no symlinks followed); an absent path is not an error. */
 CF_MUST_USE bool cf_remove_tree(const char *path);
 /* Overwrites a small file (a key) with random bytes, syncs, and unlinks it.

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "encoding.h"
@@ -386,10 +387,40 @@ static bool cf_master_create(cf_sealed_dir *d, cf_seal_record *r, cf_slice aad)
            d->seal->wrap(d->seal, cf_slice_of(d->master_key, CF_DATA_KEY_LEN), aad, &r->wrapped);
 }
 
+/* One process a directory: a second server, or a seal move, is refused. */
+static bool cf_dir_lock(const char *dir, int *fd)
+{
+    char path[PATH_MAX];
+    CF_GUARD(cf_dir_path(dir, "service.lock", path));
+    if (!cf_lock_file(path, fd)) {
+        CF_ENSUREF(cf_error_code() != CF_ERR_CONFLICT, CF_ERR_CONFLICT,
+                   "%s is in use by another process (a running service?); stop it first", dir);
+        return false;
+    }
+    return true;
+}
+
+bool cf_seal_dir_service(const char *data_dir, const char **service)
+{
+    char path[PATH_MAX];
+    CF_GUARD(cf_dir_path(data_dir, "service.json", path));
+    if (cf_file_exists(path)) {
+        *service = "coffer-blob";
+        return true;
+    }
+    CF_GUARD(cf_dir_path(data_dir, "vault.db", path));
+    CF_ENSUREF(cf_file_exists(path), CF_ERR_NOT_FOUND,
+               "%s holds neither a coffer-vault nor a coffer-blob data directory", data_dir);
+    *service = "coffer-vault";
+    return true;
+}
+
 bool cf_seal_dir_open(const char *data_dir, const char *service, const cf_seal_options *opt,
                       cf_slice aad, bool create, cf_sealed_dir *out)
 {
     memset(out, 0, sizeof *out);
+    out->lock_fd = -1;
+    CF_GUARD(cf_dir_lock(data_dir, &out->lock_fd));
     cf_seal_record r;
     cf_record_init(&r);
     bool ok;
@@ -417,8 +448,11 @@ void cf_sealed_dir_close(cf_sealed_dir *d)
 {
     cf_secret_free(d->master_key, CF_DATA_KEY_LEN);
     cf_seal_destroy(d->seal);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
     d->master_key = NULL;
     d->seal = NULL;
+    d->lock_fd = -1;
 }
 
 bool cf_seal_dir_adopt_file(const char *data_dir, cf_slice wrapped, cf_slice aad)
@@ -481,10 +515,19 @@ bool cf_seal_dir_migrate(const char *data_dir, const char *service, const cf_sea
                          char *where, size_t where_len)
 {
     CF_ENSURE(!opt->dev_seal, CF_ERR_BAD_INPUT, "the move is onto a PKCS#11 token");
+    char key_path[PATH_MAX];
+    CF_GUARD(cf_dir_path(data_dir, "seal.key", key_path));
+    CF_ENSUREF(cf_seal_dir_recorded(data_dir) || !cf_file_exists(key_path), CF_ERR_CONFLICT,
+               "%s was made before seal.json existed: start the service once with --dev-seal, "
+               "stop it, then move it",
+               data_dir);
+    int lock = -1;
+    CF_GUARD(cf_dir_lock(data_dir, &lock));
     cf_seal_record r;
     cf_record_init(&r);
     bool ok = cf_record_read(data_dir, &r) &&
               cf_migrate_steps(data_dir, service, opt, &r, where, where_len);
     cf_record_free(&r);
+    close(lock);
     return ok;
 }

@@ -7,6 +7,8 @@
  *   DIR/hsm/        the embedded SoftHSM2 token, when no module is named:
  *                   softhsm2.conf, tokens/, user.pin and so.pin (0600)
  *   DIR/seal.key    the development file seal's root key (--dev-seal only)
+ *   DIR/service.lock  locked (flock) by the process that has DIR open, so
+ *                   no second server, and no seal move, runs on it at once
  *
  * Both services open their directory through this one module (docs:
  * docs/seal.md).  The default, with no option, is a PKCS#11 token: a
@@ -40,12 +42,17 @@ typedef struct {
 } cf_seal_options;
 
 typedef struct {
+    int lock_fd;           /* DIR/service.lock, held while open: one process a directory */
     cf_seal *seal;
     uint8_t *master_key;   /* CF_DATA_KEY_LEN bytes of secret memory */
     bool dev;              /* the file seal: the service warns at every start */
     bool removed_file_key; /* a migrated directory's leftover seal.key was destroyed */
     char where[400];       /* "PKCS#11 token 'coffer-vault' (SoftHSM2 in DIR/hsm)" */
 } cf_sealed_dir;
+
+/* The kind of service a data directory holds ("coffer-vault",
+ * "coffer-blob"), from the files it has; CF_ERR_NOT_FOUND when neither. */
+CF_MUST_USE bool cf_seal_dir_service(const char *data_dir, const char **service);
 
 /* Opens DIR's seal and unwraps its master key, bound to `aad`.  With
  * `create` (a new directory) makes the seal (the embedded token and its

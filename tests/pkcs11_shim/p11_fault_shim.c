@@ -9,6 +9,8 @@
  *   device_error              token calls answer CKR_DEVICE_ERROR (the
  *                             token failing at run time)
  *   pin_locked                C_Login answers CKR_PIN_LOCKED
+ *   encrypt_error             only encryption fails (CKR_DEVICE_ERROR): a
+ *                             token that dies half-way through a job
  *
  * Test code only: it is built into the test tree, never installed.
  */
@@ -21,7 +23,7 @@
 static CK_FUNCTION_LIST *real;
 static CK_FUNCTION_LIST shim;
 
-typedef enum { FAULT_NONE, FAULT_DEVICE, FAULT_PIN_LOCKED } fault;
+typedef enum { FAULT_NONE, FAULT_DEVICE, FAULT_PIN_LOCKED, FAULT_ENCRYPT } fault;
 
 static fault current(void)
 {
@@ -37,6 +39,8 @@ static fault current(void)
         return FAULT_DEVICE;
     if (strncmp(word, "pin_locked", 10) == 0)
         return FAULT_PIN_LOCKED;
+    if (strncmp(word, "encrypt_error", 13) == 0)
+        return FAULT_ENCRYPT;
     return FAULT_NONE;
 }
 
@@ -85,6 +89,8 @@ static CK_RV shim_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_
 static CK_RV shim_EncryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
     DEVICE_GUARD();
+    if (current() == FAULT_ENCRYPT)
+        return CKR_DEVICE_ERROR;
     return real->C_EncryptInit(s, m, k);
 }
 
