@@ -76,6 +76,22 @@ static const cf_cli_command cf_commands[] = {
      "verify NAME --alg A --signature B64URL (--digest B64URL | --in FILE) [--version V]"},
     {"verify", cf_cmd_audit_verify, 1, "expect-lines expect-head",
      "verify FILE [--expect-lines N] [--expect-head HASH]", "audit", true},
+    {"set", cf_cmd_secret_set, 1, "file content-type tags disabled not-before expires",
+     "set NAME --file FILE|- [--content-type T] [--tags k=v,...] [--disabled]\n"
+     "                  [--not-before UNIX] [--expires UNIX]   (the value from a file or stdin)",
+     "secret"},
+    {"show", cf_cmd_show, 1, "version", "show NAME [--version V]", "secret"},
+    {"list", cf_cmd_list, 0, "max", "list [--max N]", "secret"},
+    {"versions", cf_cmd_versions, 1, "max", "versions NAME [--max N]", "secret"},
+    {"update", cf_cmd_update, 1, "version enable disable content-type tags not-before expires",
+     "update NAME [--version V] [--enable|--disable] [--content-type T] [--tags ...]\n"
+     "                  [--not-before UNIX] [--expires UNIX]",
+     "secret"},
+    {"delete", cf_cmd_delete, 1, "", "delete NAME", "secret"},
+    {"recover", cf_cmd_recover, 1, "", "recover NAME", "secret"},
+    {"purge", cf_cmd_purge, 1, "", "purge NAME", "secret"},
+    {"backup", cf_cmd_backup, 1, "file", "backup NAME --file OUT", "secret"},
+    {"restore", cf_cmd_restore, 0, "file", "restore --file IN", "secret"},
     {"show", cf_cmd_seal_show, 0, "data-dir", "show --data-dir DIR", "seal", true},
     {"migrate", cf_cmd_seal_migrate, 0, "data-dir pkcs11-module pkcs11-token pkcs11-pin-file",
      "migrate --data-dir DIR [--pkcs11-module PATH --pkcs11-token LABEL\n"
@@ -225,7 +241,7 @@ bool cf_cli_flag(const cf_cli *cli, const char *name)
 static void cf_print_usage(FILE *out)
 {
     fprintf(out,
-            "usage: coffer [connection options] key COMMAND [NAME] [options] [--output json]\n"
+            "usage: coffer [connection options] key|secret COMMAND [NAME] [options] [--output json]\n"
             "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
             "       coffer audit verify FILE [options] [--output json]\n"
             "       coffer seal show|migrate --data-dir DIR [options]\n"
@@ -338,7 +354,7 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
         return cf_cli_usage(
-            "expected 'key|principal|role|blob|container|seal COMMAND' or 'audit verify' "
+            "expected 'key|secret|principal|role|blob|container|seal COMMAND' or 'audit verify' "
             "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)
@@ -352,7 +368,9 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         cli->args->pos[cli->args->n_pos++] = words[i];
     /* They go into URL paths: key names, or the GUIDs that principal and
      * role commands take (object ids, assignment names). */
-    if (cli->args->n_pos == 1 && strcmp(cf_group(*cmd), "key") == 0)
+    cli->group = cf_group(*cmd);
+    if (cli->args->n_pos == 1 &&
+        (strcmp(cli->group, "key") == 0 || strcmp(cli->group, "secret") == 0))
         CF_GUARD(cf_cli_check_name(cli->args->pos[0]));
     else if (cli->args->n_pos == 1 && !(*cmd)->local && !(*cmd)->storage)
         CF_GUARD(cf_cli_check_guid(strcmp(cf_group(*cmd), "role") == 0 ? "assignment name"

@@ -73,6 +73,8 @@ typedef struct cf_cli_client cf_cli_client;
 typedef struct {
     cf_cli_args *args;
     cf_cli_client *client;
+    const char *group; /* "key", "secret", ...: what the command works on */
+    bool hide_value;   /* secret set: do not echo the value back */
     bool json;     /* --output json */
     int exit_code; /* a command may set 1 without failing (verify: invalid) */
 } cf_cli;
@@ -129,7 +131,9 @@ void cf_out_time(long long epoch, char *out, size_t len);
 /* Prints a service string with control characters replaced by '?'. */
 void cf_out_str(FILE *f, const char *s);
 void cf_out_key_bundle(json_t *bundle);
-void cf_out_key_table(json_t *items, bool versions);
+void cf_out_secret_bundle(json_t *bundle, bool with_value);
+/* Lists of keys or secrets (or their versions). */
+void cf_out_table(json_t *items, bool versions, bool secrets);
 /* Name and version from a kid ".../keys/NAME[/VERSION]" (either may be ""). */
 void cf_out_kid_parts(const char *kid, char *name, size_t name_len, char *version,
                       size_t version_len);
@@ -157,6 +161,10 @@ CF_MUST_USE bool cf_cmd_verify(cf_cli *cli);
 /* ---- audit_cmd.c ---- */
 CF_MUST_USE bool cf_cmd_audit_verify(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_seal_show(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_secret_set(cf_cli *cli);
+/* Shared by the key and secret commands (keys_cmd.c). */
+CF_MUST_USE bool cf_cli_bundle_call(cf_cli *cli, const char *method, const char *path, json_t *body);
+CF_MUST_USE bool cf_cli_common_body(const cf_cli *cli, json_t *body, json_t *ops_target);
 CF_MUST_USE bool cf_cmd_seal_migrate(cf_cli *cli);
 
 /* ---- principal_cmd.c ---- */

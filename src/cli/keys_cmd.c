@@ -1,6 +1,9 @@
 /*
  * Key management commands: create, import, list, versions, show, update,
- * delete, recover, purge, backup, restore, rotate.
+ * delete, recover, purge, backup, restore, rotate.  The commands both
+ * resources have (list, versions, show, update, delete, recover, purge,
+ * backup, restore) also serve `coffer secret` (cli->group), whose own
+ * `set` is in secrets_cmd.c.
  *
  * Each command builds the request body the Key Vault REST API documents
  * (attributes always present, epoch seconds for nbf/exp), makes one call
@@ -25,6 +28,20 @@
 
 /* ---- request pieces ---- */
 
+/* What a shared command works on. */
+typedef struct {
+    const char *collection; /* "/keys/" */
+    const char *deleted;    /* "/deletedkeys/" */
+    bool secrets;
+} cf_res;
+
+static cf_res cf_res_of(const cf_cli *cli)
+{
+    if (cli->group && strcmp(cli->group, "secret") == 0)
+        return (cf_res){"/secrets/", "/deletedsecrets/", true};
+    return (cf_res){"/keys/", "/deletedkeys/", false};
+}
+
 static bool cf_path(char *out, size_t len, const char *fmt_prefix, const char *name,
                     const char *suffix)
 {
@@ -37,7 +54,7 @@ static bool cf_path(char *out, size_t len, const char *fmt_prefix, const char *n
 static bool cf_version_path(const cf_cli *cli, char *out, size_t len)
 {
     const char *v = cf_cli_opt(cli, "version");
-    int n = snprintf(out, len, "/keys/%s/%s", cli->args->pos[0], v ? v : "");
+    int n = snprintf(out, len, "%s%s/%s", cf_res_of(cli).collection, cli->args->pos[0], v ? v : "");
     CF_ENSURE(n > 0 && (size_t)n < len, CF_ERR_BAD_INPUT, "path too long");
     return true;
 }
@@ -90,8 +107,9 @@ static bool cf_parse_tags(const char *s, json_t *obj)
     return true;
 }
 
-/* --ops, --tags and the attributes shared by create, import and update. */
-static bool cf_common_body(const cf_cli *cli, json_t *body, json_t *ops_target)
+/* --ops, --tags, --content-type and the attributes shared by create,
+ * import, update and secret set. */
+bool cf_cli_common_body(const cf_cli *cli, json_t *body, json_t *ops_target)
 {
     json_t *attrs = json_object();
     CF_GUARD(cf_set_new(body, "attributes", attrs));
@@ -124,17 +142,24 @@ static bool cf_common_body(const cf_cli *cli, json_t *body, json_t *ops_target)
         CF_GUARD(cf_set_new(body, "tags", obj));
         CF_GUARD(cf_parse_tags(tags, obj));
     }
+    const char *content_type = cf_cli_opt(cli, "content-type");
+    if (content_type)
+        CF_GUARD(cf_set_new(body, "contentType", json_string(content_type)));
     return true;
 }
 
-/* One call whose reply is a key bundle; prints it. */
-static bool cf_bundle_call(cf_cli *cli, const char *method, const char *path, json_t *body)
+/* One call whose reply is a key or secret bundle; prints it. */
+bool cf_cli_bundle_call(cf_cli *cli, const char *method, const char *path, json_t *body)
 {
     json_t *reply = NULL;
     CF_GUARD(cf_cli_call(cli->client, method, path, body, &reply));
     CF_ENSURE(reply, CF_ERR_IO, "the vault returned an empty reply");
+    if (cli->json && cli->hide_value)
+        json_object_del(reply, "value");
     if (cli->json)
         cf_out_json(reply);
+    else if (cf_res_of(cli).secrets)
+        cf_out_secret_bundle(reply, !cli->hide_value);
     else
         cf_out_key_bundle(reply);
     json_decref(reply);
@@ -163,7 +188,7 @@ static bool cf_create_body(const cf_cli *cli, json_t *body)
     const char *crv = cf_cli_opt(cli, "curve");
     if (crv)
         CF_GUARD(cf_set_new(body, "crv", json_string(crv)));
-    return cf_common_body(cli, body, body);
+    return cf_cli_common_body(cli, body, body);
 }
 
 bool cf_cmd_create(cf_cli *cli)
@@ -173,7 +198,7 @@ bool cf_cmd_create(cf_cli *cli)
     CF_ENSURE_ALLOC(body);
     bool ok = cf_create_body(cli, body) &&
               cf_path(path, sizeof path, "/keys/", cli->args->pos[0], "/create") &&
-              cf_bundle_call(cli, "POST", path, body);
+              cf_cli_bundle_call(cli, "POST", path, body);
     json_decref(body);
     return ok;
 }
@@ -204,7 +229,7 @@ static bool cf_import_body(const cf_cli *cli, json_t *body)
         return cf_cli_usage("--jwk %.128s: not a JSON Web Key (an object with \"kty\")", file);
     }
     CF_GUARD(cf_set_new(body, "key", jwk));
-    return cf_common_body(cli, body, jwk);
+    return cf_cli_common_body(cli, body, jwk);
 }
 
 bool cf_cmd_import(cf_cli *cli)
@@ -214,7 +239,7 @@ bool cf_cmd_import(cf_cli *cli)
     CF_ENSURE_ALLOC(body);
     bool ok = cf_import_body(cli, body) &&
               cf_path(path, sizeof path, "/keys/", cli->args->pos[0], "") &&
-              cf_bundle_call(cli, "PUT", path, body);
+              cf_cli_bundle_call(cli, "PUT", path, body);
     json_decref(body);
     return ok;
 }
@@ -295,9 +320,10 @@ static bool cf_listing(cf_cli *cli, const char *path_base, bool versions)
         cf_out_json(doc);
         json_decref(doc);
     } else if (ok) {
-        ok = versions || cf_add_kty(cli, all);
+        bool secrets = cf_res_of(cli).secrets;
+        ok = versions || secrets || cf_add_kty(cli, all);
         if (ok)
-            cf_out_key_table(all, versions);
+            cf_out_table(all, versions, secrets);
     }
     json_decref(all);
     return ok;
@@ -305,13 +331,16 @@ static bool cf_listing(cf_cli *cli, const char *path_base, bool versions)
 
 bool cf_cmd_list(cf_cli *cli)
 {
-    return cf_listing(cli, "/keys", false);
+    char path[32];
+    snprintf(path, sizeof path, "%s", cf_res_of(cli).collection);
+    path[strlen(path) - 1] = 0; /* "/keys" */
+    return cf_listing(cli, path, false);
 }
 
 bool cf_cmd_versions(cf_cli *cli)
 {
     char path[512];
-    CF_GUARD(cf_path(path, sizeof path, "/keys/", cli->args->pos[0], "/versions"));
+    CF_GUARD(cf_path(path, sizeof path, cf_res_of(cli).collection, cli->args->pos[0], "/versions"));
     return cf_listing(cli, path, true);
 }
 
@@ -321,7 +350,7 @@ bool cf_cmd_show(cf_cli *cli)
 {
     char path[512];
     CF_GUARD(cf_version_path(cli, path, sizeof path));
-    return cf_bundle_call(cli, "GET", path, NULL);
+    return cf_cli_bundle_call(cli, "GET", path, NULL);
 }
 
 bool cf_cmd_update(cf_cli *cli)
@@ -329,8 +358,8 @@ bool cf_cmd_update(cf_cli *cli)
     char path[512];
     json_t *body = json_object();
     CF_ENSURE_ALLOC(body);
-    bool ok = cf_common_body(cli, body, body) && cf_version_path(cli, path, sizeof path) &&
-              cf_bundle_call(cli, "PATCH", path, body);
+    bool ok = cf_cli_common_body(cli, body, body) && cf_version_path(cli, path, sizeof path) &&
+              cf_cli_bundle_call(cli, "PATCH", path, body);
     json_decref(body);
     return ok;
 }
@@ -338,29 +367,29 @@ bool cf_cmd_update(cf_cli *cli)
 bool cf_cmd_delete(cf_cli *cli)
 {
     char path[512];
-    CF_GUARD(cf_path(path, sizeof path, "/keys/", cli->args->pos[0], ""));
-    return cf_bundle_call(cli, "DELETE", path, NULL);
+    CF_GUARD(cf_path(path, sizeof path, cf_res_of(cli).collection, cli->args->pos[0], ""));
+    return cf_cli_bundle_call(cli, "DELETE", path, NULL);
 }
 
 bool cf_cmd_recover(cf_cli *cli)
 {
     char path[512];
-    CF_GUARD(cf_path(path, sizeof path, "/deletedkeys/", cli->args->pos[0], "/recover"));
-    return cf_bundle_call(cli, "POST", path, NULL);
+    CF_GUARD(cf_path(path, sizeof path, cf_res_of(cli).deleted, cli->args->pos[0], "/recover"));
+    return cf_cli_bundle_call(cli, "POST", path, NULL);
 }
 
 bool cf_cmd_rotate(cf_cli *cli)
 {
     char path[512];
     CF_GUARD(cf_path(path, sizeof path, "/keys/", cli->args->pos[0], "/rotate"));
-    return cf_bundle_call(cli, "POST", path, NULL);
+    return cf_cli_bundle_call(cli, "POST", path, NULL);
 }
 
 bool cf_cmd_purge(cf_cli *cli)
 {
     char path[512];
     json_t *reply = NULL;
-    CF_GUARD(cf_path(path, sizeof path, "/deletedkeys/", cli->args->pos[0], ""));
+    CF_GUARD(cf_path(path, sizeof path, cf_res_of(cli).deleted, cli->args->pos[0], ""));
     CF_GUARD(cf_cli_call(cli->client, "DELETE", path, NULL, &reply));
     if (cli->json)
         cf_out_json(reply);
@@ -392,10 +421,10 @@ bool cf_cmd_backup(cf_cli *cli)
 {
     const char *file = cf_cli_opt(cli, "file");
     if (!file)
-        return cf_cli_usage("key backup: --file OUT is required");
+        return cf_cli_usage("%s backup: --file OUT is required", cli->group);
     char path[512];
     json_t *reply = NULL;
-    CF_GUARD(cf_path(path, sizeof path, "/keys/", cli->args->pos[0], "/backup"));
+    CF_GUARD(cf_path(path, sizeof path, cf_res_of(cli).collection, cli->args->pos[0], "/backup"));
     CF_GUARD(cf_cli_call(cli->client, "POST", path, NULL, &reply));
     bool ok = cf_backup_write(cli, reply, file);
     json_decref(reply);
@@ -406,7 +435,7 @@ bool cf_cmd_restore(cf_cli *cli)
 {
     const char *file = cf_cli_opt(cli, "file");
     if (!file)
-        return cf_cli_usage("key restore: --file IN is required");
+        return cf_cli_usage("%s restore: --file IN is required", cli->group);
     cf_buf blob, text;
     cf_buf_init(&blob, CF_CLI_BACKUP_MAX);
     cf_buf_init(&text, CF_CLI_BACKUP_MAX * 2);
@@ -419,7 +448,9 @@ bool cf_cmd_restore(cf_cli *cli)
     cf_buf_free(&text);
     CF_GUARD(ok);
     CF_ENSURE_ALLOC(body);
-    ok = cf_bundle_call(cli, "POST", "/keys/restore", body);
+    char path[32];
+    snprintf(path, sizeof path, "%srestore", cf_res_of(cli).collection);
+    ok = cf_cli_bundle_call(cli, "POST", path, body);
     json_decref(body);
     return ok;
 }

@@ -38,10 +38,14 @@ void cf_out_kid_parts(const char *kid, char *name, size_t name_len, char *versio
                       size_t version_len)
 {
     name[0] = version[0] = 0;
+    /* ".../keys/NAME/VERSION" or ".../secrets/NAME/VERSION" */
     const char *p = kid ? strstr(kid, "/keys/") : NULL;
+    if (p)
+        p += 6;
+    else if (kid && (p = strstr(kid, "/secrets/")) != NULL)
+        p += 9;
     if (!p)
         return;
-    p += 6;
     const char *slash = strchr(p, '/');
     size_t n = slash ? (size_t)(slash - p) : strlen(p);
     snprintf(name, name_len, "%.*s", (int)n, p);
@@ -130,18 +134,19 @@ static void cf_line_kty(json_t *key)
     fputc('\n', stdout);
 }
 
-void cf_out_key_bundle(json_t *bundle)
+static void cf_out_id(const char *id)
 {
-    json_t *key = json_object_get(bundle, "key");
-    json_t *attrs = json_object_get(bundle, "attributes");
-    const char *kid = json_string_value(json_object_get(key, "kid"));
     char name[256], version[256];
-    cf_out_kid_parts(kid, name, sizeof name, version, sizeof version);
+    cf_out_kid_parts(id, name, sizeof name, version, sizeof version);
     cf_line_str("name:", name);
     cf_line_str("version:", version);
-    cf_line_str("id:", kid);
-    cf_line_kty(key);
-    cf_line_list("key_ops:", json_object_get(key, "key_ops"));
+    cf_line_str("id:", id);
+}
+
+/* Attributes, tags and deletion facts, the same for keys and secrets. */
+static void cf_out_common(json_t *bundle)
+{
+    json_t *attrs = json_object_get(bundle, "attributes");
     json_t *enabled = json_object_get(attrs, "enabled");
     if (json_is_boolean(enabled))
         cf_line_str("enabled:", json_is_true(enabled) ? "true" : "false");
@@ -168,12 +173,38 @@ void cf_out_key_bundle(json_t *bundle)
     cf_line_time("purge_scheduled:", json_object_get(bundle, "scheduledPurgeDate"));
 }
 
+void cf_out_key_bundle(json_t *bundle)
+{
+    json_t *key = json_object_get(bundle, "key");
+    cf_out_id(json_string_value(json_object_get(key, "kid")));
+    cf_line_kty(key);
+    cf_line_list("key_ops:", json_object_get(key, "key_ops"));
+    cf_out_common(bundle);
+}
+
+void cf_out_secret_bundle(json_t *bundle, bool with_value)
+{
+    cf_out_id(json_string_value(json_object_get(bundle, "id")));
+    cf_line_str("content_type:", json_string_value(json_object_get(bundle, "contentType")));
+    cf_line_str("key_id:", json_string_value(json_object_get(bundle, "kid")));
+    cf_out_common(bundle);
+    if (with_value)
+        cf_line_str("value:", json_string_value(json_object_get(bundle, "value")));
+}
+
 static const char *cf_item_kty(json_t *item)
 {
     const char *kty = json_string_value(json_object_get(item, "kty"));
     if (!kty)
         kty = json_string_value(json_object_get(json_object_get(item, "key"), "kty"));
     return kty ? kty : "-";
+}
+
+/* Keys carry "kid", secrets "id". */
+static const char *cf_item_id(json_t *item)
+{
+    const char *id = json_string_value(json_object_get(item, "kid"));
+    return id ? id : json_string_value(json_object_get(item, "id"));
 }
 
 static void cf_cell(const char *s, int width)
@@ -185,15 +216,14 @@ static void cf_cell(const char *s, int width)
         fputc(' ', stdout);
 }
 
-void cf_out_key_table(json_t *items, bool versions)
+void cf_out_table(json_t *items, bool versions, bool secrets)
 {
     int width = versions ? 7 : 4;
     size_t i;
     json_t *item;
     json_array_foreach(items, i, item) {
         char name[256], version[256];
-        cf_out_kid_parts(json_string_value(json_object_get(item, "kid")), name, sizeof name,
-                         version, sizeof version);
+        cf_out_kid_parts(cf_item_id(item), name, sizeof name, version, sizeof version);
         int n = (int)strlen(versions ? version : name);
         if (n > width)
             width = n;
@@ -203,11 +233,11 @@ void cf_out_key_table(json_t *items, bool versions)
         printf("%-*s%-9s%-22s%-22s%s\n", width, "VERSION", "ENABLED", "CREATED", "UPDATED",
                "EXPIRES");
     else
-        printf("%-*s%-8s%-9s%s\n", width, "NAME", "KTY", "ENABLED", "UPDATED");
+        printf("%-*s%-*s%-9s%s\n", width, "NAME", secrets ? 26 : 8,
+               secrets ? "CONTENT TYPE" : "KTY", "ENABLED", "UPDATED");
     json_array_foreach(items, i, item) {
         char name[256], version[256], created[64], updated[64], expires[64];
-        cf_out_kid_parts(json_string_value(json_object_get(item, "kid")), name, sizeof name,
-                         version, sizeof version);
+        cf_out_kid_parts(cf_item_id(item), name, sizeof name, version, sizeof version);
         json_t *attrs = json_object_get(item, "attributes");
         cf_out_time((long long)json_integer_value(json_object_get(attrs, "created")), created,
                     sizeof created);
@@ -222,7 +252,12 @@ void cf_out_key_table(json_t *items, bool versions)
             printf("%-9s%-22s%-22s%s\n", enabled, created, updated, expires);
         } else {
             cf_cell(name, width);
-            cf_cell(cf_item_kty(item), 8);
+            if (secrets) {
+                const char *ct = json_string_value(json_object_get(item, "contentType"));
+                cf_cell(ct ? ct : "-", 26);
+            } else {
+                cf_cell(cf_item_kty(item), 8);
+            }
             printf("%-9s%s\n", enabled, updated);
         }
     }

@@ -15,28 +15,36 @@
 
 #define CF_MAX_SEGMENTS 6
 
-/* Accepts "7.0" ... "7.6" and dated versions such as "2025-07-01"
- * (optionally "-preview"). */
+static bool cf_all_digits(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    return n > 0;
+}
+
+/* Accepts every form the official SDKs and tools have sent: "7.0" ...
+ * "7.6", dated versions such as "2016-10-01" and "2025-07-01", each
+ * optionally "-preview" or "-preview.N" (azure-cli 2.45 sends
+ * "7.4-preview.1"). */
 static bool cf_api_version_ok(const char *v)
 {
     if (!v)
         return false;
     size_t n = strlen(v);
     const char *preview = strstr(v, "-preview");
-    if (preview && preview[8] == 0)
+    if (preview) {
+        const char *tail = preview + 8;
+        if (*tail && !(tail[0] == '.' && cf_all_digits(tail + 1, strlen(tail + 1))))
+            return false;
         n = (size_t)(preview - v);
-    if (n >= 3 && v[0] == '7' && v[1] == '.') {
-        for (size_t i = 2; i < n; i++)
-            if (v[i] < '0' || v[i] > '9')
-                return false;
-        return true;
     }
+    if (n >= 3 && v[0] == '7' && v[1] == '.')
+        return cf_all_digits(v + 2, n - 2);
     if (n != 10 || v[4] != '-' || v[7] != '-')
         return false;
-    for (size_t i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (v[i] < '0' || v[i] > '9'))
-            return false;
-    return strncmp(v, "2016", 4) >= 0;
+    return cf_all_digits(v, 4) && cf_all_digits(v + 5, 2) && cf_all_digits(v + 8, 2) &&
+           strncmp(v, "2016", 4) >= 0;
 }
 
 /* Copies `raw` into `path` and splits "/a/b/" into {"a", "b", ""}; fails

@@ -376,8 +376,17 @@ describe("bad requests", () => {
     for (const body of [{ value: "AAAA" }, { value: "" }, {}, { value: 5 }]) {
       assertError(await h.request("POST", "/keys/restore", { token: tok, body }), 400, "BadParameter", `restore ${JSON.stringify(body)}`);
     }
-    for (const bad of ["", "banana", "1.0"]) {
+    for (const bad of ["", "banana", "1.0", "7.4-preview.", "7.4-preview.x", "7.4-previewx", "7.-preview",
+      "2025-7-01", "2015-01-01", "2025-07-01-preview.1.2"]) {
       assertError(await h.request("GET", "/keys", { token: tok, rawQuery: `?api-version=${bad}` }), 400, null, `api-version=${bad}`);
+    }
+    // Every form the official SDKs and tools have shipped (azure-cli 2.45
+    // and older SDKs default to 7.4-preview.1).
+    for (const v of ["7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "7.0-preview", "7.2-preview",
+      "7.3-preview", "7.4-preview.1", "7.5-preview.1", "7.6-preview.1", "7.6-preview.2", "2016-10-01",
+      "2025-07-01", "2025-07-01-preview"]) {
+      const r = await h.request("GET", "/keys", { token: tok, rawQuery: `?api-version=${v}` });
+      assert.equal(r.status, 200, `api-version=${v}: ${r.status} ${r.text}`);
     }
   });
 });
