@@ -49,9 +49,11 @@ static const cf_cli_command cf_commands[] = {
      "create NAME --kty RSA|EC|oct [--size N] [--curve P-256|P-384|P-521|P-256K]\n"
      "                  [--exponent N] [--ops encrypt,decrypt,...] [--tags k=v,...] [--disabled]\n"
      "                  [--not-before UNIX] [--expires UNIX]"},
-    {"import", cf_cmd_import, 1, "jwk pem ops tags disabled not-before expires",
-     "import NAME --jwk FILE [--ops ...] [--tags ...] [--disabled] [--not-before UNIX]\n"
-     "                  [--expires UNIX]"},
+    {"import", cf_cmd_import, 1, "jwk pem byok kty curve hsm ops tags disabled not-before expires",
+     "import NAME (--jwk FILE [--hsm] | --byok FILE.byok [--kty K] [--curve C]) [--ops ...]\n"
+     "                  [--tags ...] [--disabled] [--not-before UNIX] [--expires UNIX]"},
+    {"byok-wrap", cf_cmd_byok_wrap, 0, "kek-kid key aes-key out",
+     "byok-wrap --kek-kid KID (--key FILE.pem | --aes-key FILE) --out FILE.byok"},
     {"list", cf_cmd_list, 0, "max", "list [--max N]"},
     {"versions", cf_cmd_versions, 1, "max", "versions NAME [--max N]"},
     {"show", cf_cmd_show, 1, "version", "show NAME [--version V]"},
@@ -140,7 +142,8 @@ static const char *cf_group(const cf_cli_command *cmd)
 
 static const char *const cf_global_opts =
     "vault tenant client-id client-secret ca-cert bootstrap output help";
-static const char *const cf_flag_names = "help disabled enable disable remove-old overwrite";
+static const char *const cf_flag_names =
+    "help disabled enable disable remove-old overwrite hsm";
 
 /* ---- error bookkeeping ---- */
 

@@ -162,6 +162,9 @@ CF_MUST_USE bool cf_cmd_verify(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_audit_verify(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_seal_show(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_secret_set(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_byok_wrap(cf_cli *cli);
+/* The JWK (kty, key_hsm, crv) of an import from a BYOK transfer blob file. */
+CF_MUST_USE bool cf_cli_byok_jwk(const cf_cli *cli, const char *file, json_t **jwk);
 /* Shared by the key and secret commands (keys_cmd.c). */
 CF_MUST_USE bool cf_cli_bundle_call(cf_cli *cli, const char *method, const char *path, json_t *body);
 CF_MUST_USE bool cf_cli_common_body(const cf_cli *cli, json_t *body, json_t *ops_target);

@@ -209,10 +209,20 @@ static bool cf_import_body(const cf_cli *cli, json_t *body)
 {
     if (cf_cli_opt(cli, "pem"))
         return cf_cli_usage("key import: --pem is not supported (libcoffer has no private "
-                            "PEM-to-JWK conversion yet); convert the key to a JWK and use --jwk");
+                            "PEM-to-JWK conversion yet); convert the key to a JWK and use --jwk, "
+                            "or import it into the HSM with byok-wrap and --byok");
+    const char *byok = cf_cli_opt(cli, "byok");
     const char *file = cf_cli_opt(cli, "jwk");
-    if (!file)
-        return cf_cli_usage("key import: --jwk FILE is required");
+    if ((byok != NULL) == (file != NULL))
+        return cf_cli_usage("key import: give one of --jwk FILE or --byok FILE.byok");
+    if (byok) {
+        json_t *jwk = NULL;
+        CF_GUARD(cf_cli_byok_jwk(cli, byok, &jwk));
+        CF_GUARD(cf_set_new(body, "key", jwk));
+        return cf_cli_common_body(cli, body, jwk);
+    }
+    if (cf_cli_flag(cli, "hsm"))
+        CF_GUARD(cf_set_new(body, "Hsm", json_true()));
     cf_buf text;
     cf_buf_init_secret(&text, CF_CLI_JWK_MAX);
     bool ok = cf_read_file(file, CF_CLI_JWK_MAX, &text);

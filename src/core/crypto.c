@@ -700,21 +700,29 @@ static bool cf_pkey_encode(const cf_pkey *key, int selection, const char *type,
  * RSA check runs primality tests, tens of milliseconds per load.  Untrusted
  * key material enters through cf_pkey_from_jwk, which does check.
  */
-static bool cf_pkey_decode(cf_slice der, int selection, const char *structure, cf_pkey **out)
+/* `format` "DER" or "PEM"; `structure` NULL accepts any the decoders know
+ * (PKCS#8 and the traditional RSA and EC forms). */
+static bool cf_pkey_decode_as(cf_slice in, const char *format, int selection,
+                              const char *structure, cf_pkey **out)
 {
     CF_SCOPED(cf_free_pkey) EVP_PKEY *pkey = NULL;
     CF_SCOPED(cf_free_decoder) OSSL_DECODER_CTX *dctx =
-        OSSL_DECODER_CTX_new_for_pkey(&pkey, "DER", structure, NULL, selection, NULL, NULL);
+        OSSL_DECODER_CTX_new_for_pkey(&pkey, format, structure, NULL, selection, NULL, NULL);
     CF_OSSL_ENSURE(dctx != NULL, CF_ERR_CRYPTO, NULL);
-    const unsigned char *p = der.ptr;
-    size_t left = der.len;
-    CF_OSSL_ENSURE(der.len > 0 && OSSL_DECODER_from_data(dctx, &p, &left) == 1 && pkey != NULL,
+    const unsigned char *p = in.ptr;
+    size_t left = in.len;
+    CF_OSSL_ENSURE(in.len > 0 && OSSL_DECODER_from_data(dctx, &p, &left) == 1 && pkey != NULL,
                    CF_ERR_BAD_INPUT, "malformed key");
-    CF_ENSURE(left == 0, CF_ERR_BAD_INPUT, "trailing data after key");
+    CF_ENSURE(left == 0 || strcmp(format, "PEM") == 0, CF_ERR_BAD_INPUT, "trailing data after key");
     CF_GUARD(cf_evp_supported(pkey));
     *out = (cf_pkey *)pkey;
     pkey = NULL;
     return true;
+}
+
+static bool cf_pkey_decode(cf_slice der, int selection, const char *structure, cf_pkey **out)
+{
+    return cf_pkey_decode_as(der, "DER", selection, structure, out);
 }
 
 static bool cf_ensure_private(const cf_pkey *key)
@@ -733,6 +741,18 @@ bool cf_pkey_from_private_der(cf_slice der, cf_pkey **out)
 {
     cf_pkey *key = NULL;
     CF_GUARD(cf_pkey_decode(der, EVP_PKEY_KEYPAIR, "PrivateKeyInfo", &key));
+    if (!cf_ensure_private(key)) {
+        cf_pkey_free(key);
+        return false;
+    }
+    *out = key;
+    return true;
+}
+
+bool cf_pkey_from_private_pem(cf_slice pem, cf_pkey **out)
+{
+    cf_pkey *key = NULL;
+    CF_GUARD(cf_pkey_decode_as(pem, "PEM", EVP_PKEY_KEYPAIR, NULL, &key));
     if (!cf_ensure_private(key)) {
         cf_pkey_free(key);
         return false;

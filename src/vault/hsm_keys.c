@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "byok.h"
 #include "encoding.h"
 #include "hsm_keys.h"
 #include "json_secure.h"
@@ -33,7 +34,6 @@
 #define CF_HSM_MATERIAL_MAX 16384
 #define CF_HSM_PENDING 64
 #define CF_HSM_PENDING_SECONDS 600
-#define CF_BYOK_MAX 16384
 
 /* ---- ids being made (not collectable yet) ---- */
 
@@ -358,26 +358,6 @@ static bool cf_byok_kek(cf_vault *vault, const char *kid, cf_key *kek)
     return true;
 }
 
-/* Reads the transfer JSON: {"schema_version": "1.0.0", "header": {"kid",
- * "alg": "dir", "enc": "CKM_RSA_AES_KEY_WRAP"}, "ciphertext": base64url}. */
-static bool cf_byok_parse(cf_slice transfer, json_t **doc, const char **kid, cf_buf *ct)
-{
-    *doc = json_loadb((const char *)transfer.ptr, transfer.len, JSON_REJECT_DUPLICATES, NULL);
-    CF_ENSURE(json_is_object(*doc), CF_ERR_BAD_INPUT, "key_hsm is not a BYOK transfer blob.");
-    json_t *header = json_object_get(*doc, "header");
-    const char *version = json_string_value(json_object_get(*doc, "schema_version"));
-    const char *alg = json_string_value(json_object_get(header, "alg"));
-    const char *enc = json_string_value(json_object_get(header, "enc"));
-    *kid = json_string_value(json_object_get(header, "kid"));
-    CF_ENSURE(version && strcmp(version, "1.0.0") == 0, CF_ERR_BAD_INPUT,
-              "The BYOK transfer blob's schema_version must be 1.0.0.");
-    CF_ENSURE(*kid && alg && strcmp(alg, "dir") == 0, CF_ERR_BAD_INPUT,
-              "The BYOK transfer blob's header must give kid and alg \"dir\".");
-    CF_ENSURE(enc && strcmp(enc, "CKM_RSA_AES_KEY_WRAP") == 0, CF_ERR_BAD_INPUT,
-              "The BYOK transfer blob's header.enc must be CKM_RSA_AES_KEY_WRAP.");
-    return cf_json_get_b64url(*doc, "ciphertext", true, ct);
-}
-
 bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv, cf_slice transfer,
                         unsigned ops, cf_object *obj)
 {
@@ -389,19 +369,19 @@ bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv, cf_slice t
     CF_ENSURE(kty != CF_KTY_EC || crv, CF_ERR_BAD_INPUT, "the parameter 'crv' is required");
     if (crv)
         CF_GUARD(cf_curve_from_name(CF_SLICE_STR(crv), &ps.curve));
-    json_t *doc = NULL;
-    const char *kid = NULL;
-    cf_buf ct;
-    cf_buf_init(&ct, CF_BYOK_MAX);
+    cf_byok_blob blob;
+    memset(&blob, 0, sizeof blob);
+    cf_buf_init(&blob.ciphertext, CF_BYOK_CIPHERTEXT_MAX);
     cf_key kek;
     cf_key_init(&kek);
     cf_p11_id id;
     unsigned bits = 0;
-    bool ok = cf_byok_parse(transfer, &doc, &kid, &ct) && cf_byok_kek(vault, kid, &kek) &&
+    bool ok = cf_byok_parse(transfer, &blob) && cf_byok_kek(vault, blob.kid, &kek) &&
               cf_p11_new_id(&id);
     if (ok) {
+        cf_slice ct = cf_buf_slice(&blob.ciphertext);
         cf_pending_add(&id);
-        ok = cf_p11_unwrap_rsa_aes(token, &kek.hsm_id, CF_HASH_SHA1, cf_buf_slice(&ct), &ps, &id);
+        ok = cf_p11_unwrap_rsa_aes(token, &kek.hsm_id, CF_HASH_SHA1, ct, &ps, &id);
         if (!ok && cf_error_code() == CF_ERR_DECRYPT)
             CF_RAISE(CF_ERR_BAD_INPUT, "The BYOK transfer blob does not unwrap with the key "
                                        "exchange key (wrong key, or the blob was altered).");
@@ -413,8 +393,7 @@ bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv, cf_slice t
                     cf_hsm_abandon(token, &id));
     }
     cf_key_free(&kek);
-    cf_buf_free(&ct);
-    json_decref(doc);
+    cf_buf_free(&blob.ciphertext);
     return ok;
 }
 

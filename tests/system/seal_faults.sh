@@ -97,16 +97,7 @@ check "sign with the HSM key" "$CLI" key sign hsmkey --alg RS256 --digest "$(cat
 
 # ---- the token failing at run time ----
 fault device_error
-TOKEN=$(python3 - "$COFFER_BOOTSTRAP" <<'EOF'
-import json, sys, urllib.request, urllib.parse, ssl
-b = json.load(open(sys.argv[1]))
-ctx = ssl.create_default_context(cafile=b["ca_cert"])
-data = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": b["client_id"],
-    "client_secret": b["client_secret"], "scope": "https://vault.azure.net/.default"}).encode()
-r = urllib.request.urlopen(f'{b["authority_host"]}/{b["tenant_id"]}/oauth2/v2.0/token', data, context=ctx)
-print(json.load(r)["access_token"])
-EOF
-)
+TOKEN=$(vault_token "$COFFER_BOOTSTRAP")
 vault_call() { # METHOD PATH [BODY] -> status in $TMP/status, body in $TMP/body (and $TMP/err)
     curl -s -o "$TMP/body" -w '%{http_code}' --cacert "$TMP/v/tls/ca.crt" -X "$1" \
         -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \

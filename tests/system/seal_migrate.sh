@@ -27,17 +27,6 @@ printf '1234\n' >"$TMP/pin"
 json() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
 vault_up() { curl -s -o /dev/null --cacert "$V/tls/ca.crt" "https://127.0.0.1:$1/keys?api-version=7.5" 2>/dev/null; }
 blob_up() { BLOB_DIR=$B blob_ready "$1"; }
-vault_token() {
-    python3 - "$V/bootstrap.json" <<'EOF'
-import json, ssl, sys, urllib.parse, urllib.request
-b = json.load(open(sys.argv[1]))
-ctx = ssl.create_default_context(cafile=b["ca_cert"])
-data = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": b["client_id"],
-    "client_secret": b["client_secret"], "scope": "https://vault.azure.net/.default"}).encode()
-url = f'{b["authority_host"]}/{b["tenant_id"]}/oauth2/v2.0/token'
-print(json.load(urllib.request.urlopen(url, data, context=ctx))["access_token"])
-EOF
-}
 
 VPORT=
 start_vault() {
@@ -69,7 +58,7 @@ check "create an RSA key" "$CLI" key create signer --kty RSA --size 2048
 "$CLI" key show signer --output json >"$TMP/signer.json"
 printf 'migrate me' | openssl dgst -sha256 -binary | base64 -w0 | tr '+/' '-_' | tr -d '=' >"$TMP/digest"
 check "create a secret" curl -s -f -o /dev/null --cacert "$V/tls/ca.crt" -X PUT \
-    -H "Authorization: Bearer $(vault_token)" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $(vault_token "$V/bootstrap.json")" -H 'Content-Type: application/json' \
     --data '{"value":"the secret value"}' "https://127.0.0.1:$VPORT/secrets/s1?api-version=7.5"
 check "the service refuses a move while it runs" bash -c "! '$CLI' seal migrate --data-dir '$V' 2>'$TMP/busy'"
 expect "  and says why" grep -q "in use by another process" "$TMP/busy"
@@ -135,7 +124,7 @@ printf 'migrate me' >"$TMP/msg"
 check "  with the same key as before the move (openssl verifies)" \
     openssl dgst -sha256 -verify "$TMP/signer.pem" -signature "$TMP/out.sig" "$TMP/msg"
 check "  the secret reads back" curl -s -f -o "$TMP/secret.json" --cacert "$V/tls/ca.crt" \
-    -H "Authorization: Bearer $(vault_token)" "https://127.0.0.1:$VPORT/secrets/s1?api-version=7.5"
+    -H "Authorization: Bearer $(vault_token "$V/bootstrap.json")" "https://127.0.0.1:$VPORT/secrets/s1?api-version=7.5"
 check "  unchanged" grep -q '"value":"the secret value"' "$TMP/secret.json"
 check "  and HSM keys can now be made" "$CLI" key create hsm1 --kty RSA-HSM
 stop

@@ -89,3 +89,17 @@ start_blob() {
     echo "coffer-blob did not start"
     exit 1
 }
+
+# vault_token BOOTSTRAP_JSON: an access token for the vault's administrator
+# (client credentials), for calls the CLI does not make.
+vault_token() {
+    python3 - "$1" <<'PYEOF'
+import json, ssl, sys, urllib.parse, urllib.request
+b = json.load(open(sys.argv[1]))
+ctx = ssl.create_default_context(cafile=b["ca_cert"])
+data = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": b["client_id"],
+    "client_secret": b["client_secret"], "scope": "https://vault.azure.net/.default"}).encode()
+url = f'{b["authority_host"]}/{b["tenant_id"]}/oauth2/v2.0/token'
+print(json.load(urllib.request.urlopen(url, data, context=ctx))["access_token"])
+PYEOF
+}
