@@ -148,6 +148,9 @@ int main(int argc, char **argv)
     if (!cf_secmem_init(1 << 25) || !cf_crypto_init() ||
         !cf_blob_service_open(&svc, &cert, &key)) {
         cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s (%s)", cf_error_detail(), cf_error_where());
+        cf_buf_free(&key);
+        cf_buf_free(&cert);
+        cf_blob_service_close(&svc);
         return 1;
     }
     bool started = cf_start_listener(&svc, svc.listen, cf_buf_slice(&cert), cf_buf_slice(&key),

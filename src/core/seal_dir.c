@@ -419,8 +419,8 @@ bool cf_seal_dir_open(const char *data_dir, const char *service, const cf_seal_o
                       cf_slice aad, bool create, cf_sealed_dir *out)
 {
     memset(out, 0, sizeof *out);
-    out->lock_fd = -1;
     CF_GUARD(cf_dir_lock(data_dir, &out->lock_fd));
+    out->locked = true;
     cf_seal_record r;
     cf_record_init(&r);
     bool ok;
@@ -448,11 +448,11 @@ void cf_sealed_dir_close(cf_sealed_dir *d)
 {
     cf_secret_free(d->master_key, CF_DATA_KEY_LEN);
     cf_seal_destroy(d->seal);
-    if (d->lock_fd >= 0)
+    if (d->locked)
         close(d->lock_fd);
     d->master_key = NULL;
     d->seal = NULL;
-    d->lock_fd = -1;
+    d->locked = false;
 }
 
 bool cf_seal_dir_adopt_file(const char *data_dir, cf_slice wrapped, cf_slice aad)

@@ -43,6 +43,7 @@ typedef struct {
 
 typedef struct {
     int lock_fd;           /* DIR/service.lock, held while open: one process a directory */
+    bool locked;           /* lock_fd is open */
     cf_seal *seal;
     uint8_t *master_key;   /* CF_DATA_KEY_LEN bytes of secret memory */
     bool dev;              /* the file seal: the service warns at every start */

@@ -131,6 +131,9 @@ int main(int argc, char **argv)
      * private keys (shared and per connection thread) and request secrets. */
     if (!cf_secmem_init(1 << 25) || !cf_crypto_init() || !cf_vault_open(&vault, &cert, &key)) {
         cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s (%s)", cf_error_detail(), cf_error_where());
+        cf_buf_free(&key);
+        cf_buf_free(&cert);
+        cf_vault_close(&vault);
         return 1;
     }
     cf_http_config config = {
