@@ -3,7 +3,8 @@
  * reports operations per second, for bench/run.
  *
  *   vault_load BOOTSTRAP_JSON OP SECONDS CONNECTIONS
- *   OP: sign-rsa2048 | unwrap-rsa2048 | wrap-aes256
+ *   OP: sign-rsa2048 | unwrap-rsa2048 | sign-ec256 | wrap-aes256, each also
+ *       with "-hsm": the same operation with an HSM-protected key
  *
  * Each connection is one thread with its own keep-alive curl handle; all
  * share one token.  Setup (key creation, a wrapped key to unwrap) happens
@@ -110,28 +111,51 @@ static void get_token(CURL *c, json_t *boot)
     free(out.data);
 }
 
-static void setup_op(CURL *c, const char *op)
+/* OP is BASE or BASE-hsm: the same operation with a software key or with
+ * an HSM-protected key of the same shape (kty with "-HSM"). */
+static void setup_op(CURL *c, const char *op_arg)
 {
+    char op[64], path[256], body[256];
+    snprintf(op, sizeof op, "%s", op_arg);
+    size_t n = strlen(op);
+    int hsm = n > 4 && strcmp(op + n - 4, "-hsm") == 0;
+    if (hsm)
+        op[n - 4] = 0;
+    const char *suffix = hsm ? "-HSM" : "";
     json_t *r;
     if (strcmp(op, "wrap-aes256") == 0) {
-        r = call_json(c, "POST", "/keys/bench-aes256/create", "{\"kty\":\"oct\",\"key_size\":256}");
-        json_decref(r);
-        snprintf(op_path, sizeof op_path, "/keys/bench-aes256//wrapkey");
+        snprintf(path, sizeof path, "/keys/bench-aes256%s/create", hsm ? "-hsm" : "");
+        snprintf(body, sizeof body, "{\"kty\":\"oct%s\",\"key_size\":256}", suffix);
+        json_decref(call_json(c, "POST", path, body));
+        snprintf(op_path, sizeof op_path, "/keys/bench-aes256%s//wrapkey", hsm ? "-hsm" : "");
         snprintf(op_body, sizeof op_body,
                  "{\"alg\":\"A256KW\",\"value\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
         return;
     }
-    r = call_json(c, "POST", "/keys/bench-rsa2048/create", "{\"kty\":\"RSA\",\"key_size\":2048}");
+    if (strcmp(op, "sign-ec256") == 0) {
+        snprintf(path, sizeof path, "/keys/bench-ec256%s/create", hsm ? "-hsm" : "");
+        snprintf(body, sizeof body, "{\"kty\":\"EC%s\",\"crv\":\"P-256\"}", suffix);
+        json_decref(call_json(c, "POST", path, body));
+        snprintf(op_path, sizeof op_path, "/keys/bench-ec256%s//sign", hsm ? "-hsm" : "");
+        snprintf(op_body, sizeof op_body,
+                 "{\"alg\":\"ES256\",\"value\":\"n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg\"}");
+        return;
+    }
+    const char *name = hsm ? "bench-rsa2048-hsm" : "bench-rsa2048";
+    snprintf(path, sizeof path, "/keys/%s/create", name);
+    snprintf(body, sizeof body, "{\"kty\":\"RSA%s\",\"key_size\":2048}", suffix);
+    r = call_json(c, "POST", path, body);
     json_decref(r);
     if (strcmp(op, "sign-rsa2048") == 0) {
-        snprintf(op_path, sizeof op_path, "/keys/bench-rsa2048//sign");
+        snprintf(op_path, sizeof op_path, "/keys/%s//sign", name);
         snprintf(op_body, sizeof op_body,
                  "{\"alg\":\"RS256\",\"value\":\"n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg\"}");
         return;
     }
-    r = call_json(c, "POST", "/keys/bench-rsa2048//wrapkey",
+    snprintf(path, sizeof path, "/keys/%s//wrapkey", name);
+    r = call_json(c, "POST", path,
                   "{\"alg\":\"RSA-OAEP-256\",\"value\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
-    snprintf(op_path, sizeof op_path, "/keys/bench-rsa2048//unwrapkey");
+    snprintf(op_path, sizeof op_path, "/keys/%s//unwrapkey", name);
     snprintf(op_body, sizeof op_body, "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}",
              json_string_value(json_object_get(r, "value")));
     json_decref(r);
