@@ -198,6 +198,15 @@ static void cf_p11_label_padded(const char *label, CK_UTF8CHAR out[32])
     memcpy(out, label, n > 32 ? 32 : n);
 }
 
+/* A module is initialised once per process however many handles use it
+ * (C_Initialize and C_Finalize act on the whole library), so handles
+ * count their module's users; the last to close finalises it. */
+static struct {
+    pthread_mutex_t lock;
+    CK_FUNCTION_LIST *f;
+    unsigned users;
+} cf_p11_modules = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
 static bool cf_p11_load(cf_p11 *p, const char *module)
 {
     p->lib = dlopen(module, RTLD_NOW | RTLD_LOCAL);
@@ -206,13 +215,33 @@ static bool cf_p11_load(cf_p11 *p, const char *module)
     CK_FUNCTION_LIST *f = NULL;
     CF_ENSUREF(get && get(&f) == CKR_OK && f, CF_ERR_SEAL,
                "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
-    CK_C_INITIALIZE_ARGS args = {0};
-    args.flags = CKF_OS_LOCKING_OK;
-    CK_RV rv = f->C_Initialize(&args);
-    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+    pthread_mutex_lock(&cf_p11_modules.lock);
+    CK_RV rv = CKR_OK;
+    if (cf_p11_modules.users == 0 || cf_p11_modules.f != f) {
+        CK_C_INITIALIZE_ARGS args = {0};
+        args.flags = CKF_OS_LOCKING_OK;
+        rv = f->C_Initialize(&args);
+        if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+            rv = CKR_OK;
+    }
+    if (rv == CKR_OK) {
+        cf_p11_modules.f = f;
+        cf_p11_modules.users++;
+    }
+    pthread_mutex_unlock(&cf_p11_modules.lock);
+    if (rv != CKR_OK)
         return cf_p11_fail_rv(p, rv, "C_Initialize", __FILE__, __LINE__);
-    p->f = f; /* from here on, close finalises */
+    p->f = f; /* from here on, close releases the module */
     return true;
+}
+
+static void cf_p11_unload(cf_p11 *p)
+{
+    pthread_mutex_lock(&cf_p11_modules.lock);
+    bool last = cf_p11_modules.f == p->f && --cf_p11_modules.users == 0;
+    pthread_mutex_unlock(&cf_p11_modules.lock);
+    if (last)
+        p->f->C_Finalize(NULL);
 }
 
 /* The slot whose token carries `label`; CF_ERR_NOT_FOUND when none does. */
@@ -331,7 +360,7 @@ void cf_p11_close(cf_p11 *p)
     if (p->f) {
         for (size_t i = 0; i < p->n_idle; i++)
             p->f->C_CloseSession(p->idle[i]);
-        p->f->C_Finalize(NULL);
+        cf_p11_unload(p);
     }
     if (p->lib)
         dlclose(p->lib);

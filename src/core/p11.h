@@ -2,11 +2,13 @@
  * PKCS#11 tokens: the only place in Coffer that speaks Cryptoki, as
  * crypto*.c are the only place that speaks OpenSSL.
  *
- * A cf_p11 is one token of one vendor module, opened once per process: the
- * module is loaded with dlopen() by path and initialised for OS locking, the
- * token is found by its label and the user logs in with the PIN, which is
- * kept in secret memory so that the process can log in again after the
- * token comes back from a fault.
+ * A cf_p11 is one token of one vendor module: the module is loaded with
+ * dlopen() by path and initialised for OS locking (once per process, however
+ * many handles use it), the token is found by its label and the user logs
+ * in with the PIN, which is kept in secret memory so that the process can
+ * log in again after the token comes back from a fault.  Login belongs to
+ * the process: a second handle on a token already logged in is not asked
+ * for the PIN again.
  *
  * Every operation borrows a session from a pool and returns it; no lock is
  * held while the token works, so operations run in parallel.  A session

@@ -318,6 +318,115 @@ static void test_kw_vectors(void)
     cf_buf_free(&out);
 }
 
+static void test_kwp_vectors(void)
+{
+    kat_file f;
+    kat_rec r;
+    kat_open(&f, "aes_kwp.txt");
+    int n = 0;
+    cf_buf out;
+    cf_buf_init_secret(&out, 1024);
+    while (kat_next(&f, &r)) {
+        uint8_t kek[32], key[64], wrapped[80];
+        size_t kek_len = kat_hex(&r, "kek", kek, sizeof kek);
+        size_t key_len = kat_hex(&r, "key", key, sizeof key);
+        size_t w_len = kat_hex(&r, "wrapped", wrapped, sizeof wrapped);
+        cf_slice k = cf_slice_of(kek, kek_len);
+        cf_buf_clear(&out);
+        CHECK(cf_aes_kwp_wrap(k, cf_slice_of(key, key_len), &out));
+        CHECK(out.len == w_len && memcmp(out.data, wrapped, w_len) == 0);
+        cf_buf_clear(&out);
+        CHECK(cf_aes_kwp_unwrap(k, cf_slice_of(wrapped, w_len), &out));
+        CHECK(out.len == key_len && memcmp(out.data, key, key_len) == 0);
+        for (size_t i = 0; i < w_len; i++) { /* every flip is detected */
+            wrapped[i] ^= 0x20;
+            cf_buf_clear(&out);
+            CHECK(!cf_aes_kwp_unwrap(k, cf_slice_of(wrapped, w_len), &out));
+            CHECK(cf_error_code() == CF_ERR_DECRYPT && out.len == 0);
+            wrapped[i] ^= 0x20;
+        }
+        CHECK(!cf_aes_kwp_unwrap(k, cf_slice_of(wrapped, w_len - 8), &out));
+        n++;
+    }
+    CHECK(n == 2);
+    kat_close(&f);
+    uint8_t kek[32] = {0}, odd[12] = {0};
+    CHECK(!cf_aes_kwp_wrap(cf_slice_of(kek, 32), cf_slice_of(odd, 0), &out));
+    CHECK(cf_error_code() == CF_ERR_BAD_INPUT);
+    CHECK(!cf_aes_kwp_unwrap(cf_slice_of(kek, 32), cf_slice_of(odd, 12), &out));
+    CHECK(cf_error_code() == CF_ERR_BAD_INPUT);
+    cf_buf_free(&out);
+}
+
+/* OAEP padding alone, as used around raw RSA in a token: the decoder takes
+ * what the encoder made and refuses any change (the cross-check against
+ * OpenSSL's own OAEP through a token's raw RSA is in test_p11.c). */
+static void test_oaep_padding(void)
+{
+    for (int h = 0; h < 2; h++) {
+        cf_hash hash = h ? CF_HASH_SHA256 : CF_HASH_SHA1;
+        size_t hlen = h ? 32 : 20;
+        cf_buf em, msg;
+        cf_buf_init(&em, 512);
+        cf_buf_init_secret(&msg, 512);
+        CHECK(cf_rsa_oaep_encode(hash, 256, CF_SLICE_LIT("thirty-two bytes of key material"), &em));
+        CHECK(em.len == 256 && em.data[0] == 0);
+        CHECK(cf_rsa_oaep_decode(hash, cf_buf_slice(&em), &msg));
+        CHECK(msg.len == 32 && memcmp(msg.data, "thirty-two bytes of key material", 32) == 0);
+        for (size_t i = 0; i < em.len; i += 17) {
+            em.data[i] ^= 1;
+            cf_buf_clear(&msg);
+            CHECK(!cf_rsa_oaep_decode(hash, cf_buf_slice(&em), &msg));
+            CHECK(cf_error_code() == CF_ERR_DECRYPT && msg.len == 0);
+            em.data[i] ^= 1;
+        }
+        CHECK(!cf_rsa_oaep_decode(h ? CF_HASH_SHA1 : CF_HASH_SHA256, cf_buf_slice(&em), &msg));
+        uint8_t big[256] = {0};
+        cf_buf_clear(&em);
+        CHECK(!cf_rsa_oaep_encode(hash, 256, cf_slice_of(big, 256 - 2 * hlen - 1), &em));
+        CHECK(cf_rsa_oaep_encode(hash, 256, cf_slice_of(big, 256 - 2 * hlen - 2), &em));
+        cf_buf_free(&em);
+        cf_buf_free(&msg);
+    }
+    cf_buf em;
+    cf_buf_init(&em, 512);
+    CHECK(!cf_rsa_oaep_encode(CF_HASH_SHA384, 256, CF_SLICE_LIT("x"), &em));
+    CHECK(cf_error_code() == CF_ERR_UNSUPPORTED);
+    cf_buf_free(&em);
+}
+
+static void test_ec_points(void)
+{
+    static const cf_curve curves[] = {CF_CURVE_P256, CF_CURVE_P384, CF_CURVE_P521, CF_CURVE_P256K};
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = cf_curve_field_len(curves[i]);
+        cf_buf g, even, odd;
+        cf_buf_init(&g, 200);
+        cf_buf_init(&even, 200);
+        cf_buf_init(&odd, 200);
+        CHECK(cf_curve_base_point(curves[i], &g));
+        CHECK(g.len == 1 + 2 * n && g.data[0] == 0x04);
+        /* G from its x and either parity: one of them is G. */
+        cf_slice x = cf_slice_of(g.data + 1, n);
+        CHECK(cf_ec_point_decompress(curves[i], x, false, &even));
+        CHECK(cf_ec_point_decompress(curves[i], x, true, &odd));
+        bool g_odd = g.data[g.len - 1] & 1;
+        cf_buf *same = g_odd ? &odd : &even, *other = g_odd ? &even : &odd;
+        CHECK(same->len == g.len && memcmp(same->data, g.data, g.len) == 0);
+        CHECK(other->len == g.len && memcmp(other->data, g.data, g.len) != 0);
+        cf_pkey *pk = NULL;
+        CHECK(cf_pkey_from_ec_point(curves[i], cf_buf_slice(&g), &pk));
+        CHECK(pk && cf_pkey_curve(pk) == curves[i]);
+        cf_pkey_free(pk);
+        g.data[5] ^= 1; /* off the curve */
+        CHECK(!cf_pkey_from_ec_point(curves[i], cf_buf_slice(&g), &pk));
+        CHECK(!cf_ec_point_decompress(curves[i], cf_slice_of(g.data, n - 1), false, &even));
+        cf_buf_free(&g);
+        cf_buf_free(&even);
+        cf_buf_free(&odd);
+    }
+}
+
 static void test_random_and_curves(void)
 {
     uint8_t a[32] = {0}, b[32] = {0};
@@ -604,6 +713,12 @@ static void test_der(cf_pkey *key)
     CHECK(pem.len > 40 && memcmp(pem.data, "-----BEGIN PRIVATE KEY-----", 27) == 0);
 
     cf_pkey *k2 = NULL, *k3 = NULL;
+    CHECK(cf_pkey_from_private_pem(cf_buf_slice(&pem), &k3));
+    CHECK(k3 && cf_pkey_has_private(k3) && cf_pkey_bits(k3) == cf_pkey_bits(key));
+    cf_pkey_free(k3);
+    k3 = NULL;
+    CHECK(!cf_pkey_from_private_pem(CF_SLICE_LIT("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), &k3));
+    CHECK(!cf_pkey_from_private_der(cf_buf_slice(&pem), &k3));
     CHECK(cf_pkey_from_private_der(cf_buf_slice(&priv), &k2));
     CHECK(k2 && cf_pkey_has_private(k2));
     CHECK(k2 && cf_pkey_kty(k2) == cf_pkey_kty(key) && cf_pkey_bits(k2) == cf_pkey_bits(key));
@@ -652,6 +767,9 @@ int main(void)
     RUN(test_gcm_empty);
     RUN(test_cbc);
     RUN(test_kw_vectors);
+    RUN(test_kwp_vectors);
+    RUN(test_ec_points);
+    RUN(test_oaep_padding);
     RUN(test_random_and_curves);
     RUN(test_keygen_rejects);
     RUN(test_rsa_decrypt_vectors);
