@@ -28,6 +28,7 @@
 #include "local_tls.h"
 #include "log.h"
 #include "secmem.h"
+#include "server_process.h"
 
 #define CF_SERVICE_KEY_LEN 32
 
@@ -92,15 +93,7 @@ static bool cf_blob_service_key(cf_blob_service *svc, bool fresh)
     CF_GUARD(ok);
     svc->seal = svc->sealed.seal;
     svc->service_key = svc->sealed.master_key;
-    if (svc->sealed.dev)
-        cf_log(CF_LOG_WARN, NULL,
-               "DEVELOPMENT SEAL: the root key is the file %s/seal.key; anyone who can read it "
-               "can read every blob stored here. Use a PKCS#11 token for real data.",
-               svc->data_dir);
-    else
-        cf_log(CF_LOG_INFO, NULL, "sealed by %s", svc->sealed.where);
-    if (svc->sealed.removed_file_key)
-        cf_log(CF_LOG_WARN, NULL, "destroyed the leftover development seal key of a finished move");
+    cf_server_log_seal(&svc->sealed, svc->data_dir);
     return true;
 }
 

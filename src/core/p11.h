@@ -89,6 +89,10 @@ typedef struct {
     unsigned usage;     /* CF_P11_USE_* */
     bool extractable;   /* only until cf_p11_forbid_export */
     const char *label;  /* CKA_LABEL, for operators; may be NULL */
+    /* AES: whatever this key unwraps must come out sensitive and not
+     * extractable (CKA_UNWRAP_TEMPLATE; the root key's, so that its
+     * wrapped keys can never be unwrapped into exportable ones). */
+    bool unwrap_sealed_only;
 } cf_p11_key_spec;
 
 /* Generates a token key (AES) or key pair (RSA, EC) named `id`. */

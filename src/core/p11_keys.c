@@ -19,6 +19,7 @@ typedef struct {
     CK_KEY_TYPE type;
     CK_ULONG value_len, modulus_bits;
     uint8_t exponent[4];
+    CK_ATTRIBUTE unwrap_template[2];
 } cf_p11_tmpl;
 
 static void cf_tmpl_add(cf_p11_tmpl *t, CK_ATTRIBUTE_TYPE type, const void *p, size_t len)
@@ -68,6 +69,11 @@ static void cf_tmpl_private(cf_p11_tmpl *t, const cf_p11_key_spec *spec, const c
         cf_tmpl_bool(t, CKA_ENCRYPT, spec->usage & CF_P11_USE_ENCRYPT);
         cf_tmpl_bool(t, CKA_WRAP, spec->usage & CF_P11_USE_WRAP);
         cf_tmpl_bool(t, CKA_VERIFY, false);
+    }
+    if (spec->type == CF_P11_AES && spec->unwrap_sealed_only) {
+        t->unwrap_template[0] = CF_P11_BOOL(CKA_EXTRACTABLE, false);
+        t->unwrap_template[1] = CF_P11_BOOL(CKA_SENSITIVE, true);
+        cf_tmpl_add(t, CKA_UNWRAP_TEMPLATE, t->unwrap_template, sizeof t->unwrap_template);
     }
 }
 

@@ -41,8 +41,14 @@ CF_MUST_USE bool cf_seal_file_open(const char *path, bool create, cf_seal **out)
  * named `root`.  The key must be a sensitive, non-extractable AES-256 token
  * key that may encrypt and decrypt; failures say which in one line. */
 CF_MUST_USE bool cf_seal_pkcs11_open(cf_p11 *token, const cf_p11_id *root, cf_seal **out);
-/* Generates such a root key in `token`, labelled `label`. */
-CF_MUST_USE bool cf_seal_pkcs11_create_root(cf_p11 *token, const char *label, cf_p11_id *root);
+/* Generates such a root key in `token`, labelled `label`, whose unwrap
+ * template makes every key it unwraps sensitive and non-extractable, so
+ * that keys wrapped under it (HSM key backups) can never come back out of
+ * the token in clear, even to someone holding the PIN.  A module that does
+ * not support the template gets a root key without it: *sealed_unwrap
+ * says which. */
+CF_MUST_USE bool cf_seal_pkcs11_create_root(cf_p11 *token, const char *label, cf_p11_id *root,
+                                            bool *sealed_unwrap);
 
 static inline void cf_seal_destroy(cf_seal *seal)
 {

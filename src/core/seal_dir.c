@@ -34,6 +34,7 @@ typedef struct {
     char pin_file[PATH_MAX];   /* "" = embedded, or PIN from the environment */
     char root_label[64];
     cf_p11_id root;
+    bool sealed_unwrap;        /* the root key has the unwrap template */
     cf_buf wrapped;            /* the master key, wrapped by the seal */
     cf_buf aad;                /* what the wrapping binds (for migration) */
 } cf_seal_record;
@@ -99,6 +100,7 @@ static bool cf_record_parse(json_t *doc, cf_seal_record *r)
     CF_GUARD(cf_json_text(doc, "token", r->token, sizeof r->token));
     CF_GUARD(cf_json_text(doc, "pin_file", r->pin_file, sizeof r->pin_file));
     CF_GUARD(cf_json_text(doc, "root_key_label", r->root_label, sizeof r->root_label));
+    r->sealed_unwrap = json_is_true(json_object_get(doc, "root_unwrap_template"));
     cf_buf id;
     cf_buf_init(&id, CF_P11_ID_LEN);
     const char *hex = json_string_value(json_object_get(doc, "root_key_id"));
@@ -160,7 +162,8 @@ static bool cf_record_write(const char *dir, const cf_seal_record *r)
              json_object_set_new(doc, "token", json_string(r->token)) == 0 &&
              json_object_set_new(doc, "pin_file", json_string(r->pin_file)) == 0 &&
              json_object_set_new(doc, "root_key_label", json_string(r->root_label)) == 0 &&
-             json_object_set_new(doc, "root_key_id", json_string(id)) == 0;
+             json_object_set_new(doc, "root_key_id", json_string(id)) == 0 &&
+             json_object_set_new(doc, "root_unwrap_template", json_boolean(r->sealed_unwrap)) == 0;
     }
     char *text = ok ? json_dumps(doc, JSON_INDENT(2)) : NULL;
     json_decref(doc);
@@ -347,6 +350,7 @@ static bool cf_open_recorded(const char *dir, const char *service, const cf_seal
     cf_p11 *token;
     CF_GUARD(cf_token_open(dir, service, r, opt, false, &token));
     cf_describe(r, dir, d->where, sizeof d->where);
+    d->weak_root = !r->sealed_unwrap;
     CF_GUARD(cf_seal_pkcs11_open(token, &r->root, &d->seal));
     /* A move onto the token that stopped after its switch left the file key. */
     if (cf_file_exists(key_path)) {
@@ -371,7 +375,7 @@ static bool cf_seal_create(const char *dir, const char *service, const cf_seal_o
     snprintf(r->root_label, sizeof r->root_label, "%s root", service);
     cf_p11 *token;
     CF_GUARD(cf_token_open(dir, service, r, opt, true, &token));
-    if (!cf_seal_pkcs11_create_root(token, r->root_label, &r->root)) {
+    if (!cf_seal_pkcs11_create_root(token, r->root_label, &r->root, &r->sealed_unwrap)) {
         cf_p11_close(token);
         return false;
     }
@@ -434,6 +438,7 @@ bool cf_seal_dir_open(const char *data_dir, const char *service, const cf_seal_o
              cf_master_create(out, &r, aad) && cf_record_write(data_dir, &r);
         cf_describe(&r, data_dir, out->where, sizeof out->where);
         out->dev = opt->dev_seal;
+        out->weak_root = !opt->dev_seal && !r.sealed_unwrap;
     } else {
         ok = cf_record_read(data_dir, &r) && cf_open_recorded(data_dir, service, opt, &r, out) &&
              cf_master_unwrap(out, &r, aad, data_dir);

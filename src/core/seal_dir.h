@@ -48,6 +48,7 @@ typedef struct {
     uint8_t *master_key;   /* CF_DATA_KEY_LEN bytes of secret memory */
     bool dev;              /* the file seal: the service warns at every start */
     bool removed_file_key; /* a migrated directory's leftover seal.key was destroyed */
+    bool weak_root;        /* the token could not give the root key an unwrap template */
     char where[400];       /* "PKCS#11 token 'coffer-vault' (SoftHSM2 in DIR/hsm)" */
 } cf_sealed_dir;
 

@@ -100,7 +100,8 @@ bool cf_seal_pkcs11_open(cf_p11 *token, const cf_p11_id *root, cf_seal **out)
     return true;
 }
 
-bool cf_seal_pkcs11_create_root(cf_p11 *token, const char *label, cf_p11_id *root)
+bool cf_seal_pkcs11_create_root(cf_p11 *token, const char *label, cf_p11_id *root,
+                                bool *sealed_unwrap)
 {
     cf_p11_key_spec spec = {
         .type = CF_P11_AES,
@@ -108,7 +109,16 @@ bool cf_seal_pkcs11_create_root(cf_p11 *token, const char *label, cf_p11_id *roo
         .usage = CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT | CF_P11_USE_WRAP | CF_P11_USE_UNWRAP,
         .extractable = false,
         .label = label,
+        .unwrap_sealed_only = true,
     };
     CF_GUARD(cf_p11_new_id(root));
+    *sealed_unwrap = true;
+    if (cf_p11_generate(token, &spec, root))
+        return true;
+    /* A module without CKA_UNWRAP_TEMPLATE: a root key without it (the
+     * services warn at every start). */
+    CF_GUARD(cf_error_code() == CF_ERR_CRYPTO || cf_error_code() == CF_ERR_UNSUPPORTED);
+    spec.unwrap_sealed_only = false;
+    *sealed_unwrap = false;
     return cf_p11_generate(token, &spec, root);
 }

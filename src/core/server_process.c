@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "json_secure.h"
+#include "log.h"
 
 void cf_server_process_init(sigset_t *stop)
 {
@@ -17,4 +18,22 @@ void cf_server_process_init(sigset_t *stop)
     sigaddset(stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+void cf_server_log_seal(const cf_sealed_dir *sealed, const char *data_dir)
+{
+    if (sealed->dev)
+        cf_log(CF_LOG_WARN, NULL,
+               "DEVELOPMENT SEAL: the root key is the file %s/seal.key; anyone who can read it "
+               "can read every key and blob kept here. Use a PKCS#11 token for real data "
+               "(coffer seal migrate).",
+               data_dir);
+    else
+        cf_log(CF_LOG_INFO, NULL, "sealed by %s", sealed->where);
+    if (sealed->weak_root)
+        cf_log(CF_LOG_WARN, NULL,
+               "the token gave the root key no unwrap template: keys wrapped under it (HSM key "
+               "backups) could be unwrapped into extractable keys by whoever holds the PIN");
+    if (sealed->removed_file_key)
+        cf_log(CF_LOG_WARN, NULL, "destroyed the leftover development seal key of a finished move");
 }

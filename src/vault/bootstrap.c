@@ -28,6 +28,7 @@
 #include "log.h"
 #include "rbac.h"
 #include "secmem.h"
+#include "server_process.h"
 #include "vault.h"
 
 #define CF_PEM_MAX (64 * 1024)
@@ -76,15 +77,7 @@ static bool cf_data_key_open(cf_vault *vault, bool create)
     CF_GUARD(ok);
     vault->seal = vault->sealed.seal;
     vault->data_key = vault->sealed.master_key;
-    if (vault->sealed.dev)
-        cf_log(CF_LOG_WARN, NULL,
-               "DEVELOPMENT SEAL: the root key is the file %s/seal.key; anyone who can read it "
-               "can read every key in this vault. Use a PKCS#11 token for real data.",
-               vault->data_dir);
-    else
-        cf_log(CF_LOG_INFO, NULL, "sealed by %s", vault->sealed.where);
-    if (vault->sealed.removed_file_key)
-        cf_log(CF_LOG_WARN, NULL, "destroyed the leftover development seal key of a finished move");
+    cf_server_log_seal(&vault->sealed, vault->data_dir);
     return true;
 }
 

@@ -367,6 +367,33 @@ static void test_seal(cf_p11_id *root)
     cf_buf_free(&k);
 }
 
+/* A root key made by the seal only unwraps keys into sensitive,
+ * non-extractable objects: its wrapped keys never come back out. */
+static void test_root_unwrap_template(void)
+{
+    cf_p11_id root, key, back;
+    bool sealed = false;
+    CHECK(cf_seal_pkcs11_create_root(tok, "unit root", &root, &sealed));
+    CHECK(sealed);
+    cf_p11_key_spec s = spec_of(CF_P11_AES, 256, 0, CF_P11_USE_ENCRYPT, true);
+    CHECK(cf_p11_new_id(&key) && cf_p11_generate(tok, &s, &key));
+    cf_buf w;
+    cf_buf_init(&w, 256);
+    CHECK(cf_p11_wrap_key(tok, &root, &key, &w));
+    CHECK(cf_p11_new_id(&back));
+    CHECK(!cf_p11_unwrap_key(tok, &root, cf_buf_slice(&w), &s, &back));
+    CHECK(!cf_p11_key_facts(tok, &back, &(cf_p11_facts){0}));
+    s.extractable = false;
+    CHECK(cf_p11_unwrap_key(tok, &root, cf_buf_slice(&w), &s, &back));
+    /* unwrapped: not extractable, not wrappable out again */
+    cf_buf again;
+    cf_buf_init(&again, 256);
+    CHECK(!cf_p11_wrap_key(tok, &root, &back, &again));
+    CHECK(cf_p11_destroy(tok, &key) && cf_p11_destroy(tok, &back) && cf_p11_destroy(tok, &root));
+    cf_buf_free(&w);
+    cf_buf_free(&again);
+}
+
 static void test_seal_dir(void)
 {
     char dir[400], path[500];
@@ -430,6 +457,7 @@ int main(void)
     RUN(test_ec_import);
     RUN(test_byok);
     RUN_WITH(test_seal, &root);
+    RUN(test_root_unwrap_template);
     cf_p11_close(tok);
     RUN(test_seal_dir);
     char cmd[300];
