@@ -88,6 +88,12 @@ CF_MUST_USE bool cf_p11_unwrap_into(cf_p11_session *s, CK_MECHANISM *mech, CK_OB
                                     cf_slice wrapped, const cf_p11_key_spec *spec,
                                     const cf_p11_id *id);
 
+/* A session secret key made from bytes this process holds: a transport
+ * key (AES, sensitive, can only unwrap) or a client's key bytes to be
+ * wrapped (generic, extractable).  Destroy it after use. */
+CF_MUST_USE bool cf_p11_session_secret(cf_p11_session *s, cf_slice value, bool transport,
+                                       CK_OBJECT_HANDLE *out);
+
 /* DER of the curve's OID (CKA_EC_PARAMS). */
 cf_slice cf_p11_curve_oid(cf_curve c);
 

@@ -460,16 +460,15 @@ bool cf_p11_unwrap_into(cf_p11_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE 
     return true;
 }
 
-/* A session AES key made from bytes this process holds (a transport key),
- * able to unwrap only. */
-static bool cf_transport_key(cf_p11_session *s, cf_slice value, CK_OBJECT_HANDLE *out)
+bool cf_p11_session_secret(cf_p11_session *s, cf_slice value, bool transport,
+                           CK_OBJECT_HANDLE *out)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE type = CKK_AES;
+    CK_KEY_TYPE type = transport ? CKK_AES : CKK_GENERIC_SECRET;
     CK_ATTRIBUTE t[] = {
         CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls),   CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
-        CF_P11_BOOL(CKA_TOKEN, false),              CF_P11_BOOL(CKA_SENSITIVE, true),
-        CF_P11_BOOL(CKA_EXTRACTABLE, false),        CF_P11_BOOL(CKA_UNWRAP, true),
+        CF_P11_BOOL(CKA_TOKEN, false),              CF_P11_BOOL(CKA_SENSITIVE, transport),
+        CF_P11_BOOL(CKA_EXTRACTABLE, !transport),   CF_P11_BOOL(CKA_UNWRAP, transport),
         CF_P11_BOOL(CKA_ENCRYPT, false),            CF_P11_BOOL(CKA_DECRYPT, false),
         CF_P11_ATTR(CKA_VALUE, value.ptr, value.len),
     };
@@ -487,7 +486,7 @@ static bool cf_import_op(cf_p11_session *s, void *ctx)
     CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
     bool ok = cf_random_bytes(transport, sizeof transport) &&
               cf_aes_kwp_wrap(cf_slice_of(transport, sizeof transport), c->a, &wrapped) &&
-              cf_transport_key(s, cf_slice_of(transport, sizeof transport), &kek) &&
+              cf_p11_session_secret(s, cf_slice_of(transport, sizeof transport), true, &kek) &&
               cf_p11_unwrap_into(s, &m, kek, cf_buf_slice(&wrapped), c->spec, c->id);
     cf_memzero(transport, sizeof transport);
     if (kek != CK_INVALID_HANDLE)

@@ -326,20 +326,6 @@ typedef struct {
     cf_hash hash;
 } cf_wrap_ctx;
 
-/* A session object holding bytes this process has (a client's key). */
-static bool cf_bytes_object(cf_p11_session *s, cf_slice value, CK_OBJECT_HANDLE *out)
-{
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE type = CKK_GENERIC_SECRET;
-    CK_ATTRIBUTE t[] = {
-        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls), CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
-        CF_P11_BOOL(CKA_TOKEN, false),            CF_P11_BOOL(CKA_SENSITIVE, false),
-        CF_P11_BOOL(CKA_EXTRACTABLE, true),       CF_P11_ATTR(CKA_VALUE, value.ptr, value.len),
-    };
-    CF_P11_CALL(s, s->p->f->C_CreateObject(s->h, t, sizeof t / sizeof *t, out), "C_CreateObject");
-    return true;
-}
-
 /* C_WrapKey into c->out. */
 static bool cf_wrap_handle(cf_p11_session *s, cf_wrap_ctx *c, CK_OBJECT_HANDLE kek,
                            CK_OBJECT_HANDLE target)
@@ -364,7 +350,7 @@ static bool cf_wrap_bytes_op(cf_p11_session *s, void *ctx)
     cf_wrap_ctx *c = ctx;
     CK_OBJECT_HANDLE kek, obj;
     CF_GUARD(cf_p11_find(s, c->kek, CKO_SECRET_KEY, &kek));
-    CF_GUARD(cf_bytes_object(s, c->in, &obj));
+    CF_GUARD(cf_p11_session_secret(s, c->in, false, &obj));
     bool ok = cf_wrap_handle(s, c, kek, obj);
     s->p->f->C_DestroyObject(s->h, obj);
     return ok;

@@ -15,24 +15,12 @@ import path from "node:path";
 import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import * as h from "./lib/harness.mjs";
 import { transferBlob } from "./lib/byok.mjs";
-import { digest, PRIVATE_FIELDS, publicKeyFromSdkJwk, sdkJwkFromNodeKey, verifyLocally } from "./lib/jwk.mjs";
+import { assertNoPrivate, digest, isRestError, publicKeyFromSdkJwk, sdkJwkFromNodeKey, verifyLocally } from "./lib/jwk.mjs";
 
 const T = { timeout: 300000 };
 let vault;
 let kc;
 let cred;
-
-function isRestError(status, code) {
-  return (e) => {
-    assert.equal(e.statusCode, status, `expected HTTP ${status}, got ${e.statusCode}: ${e.message}`);
-    if (code) assert.equal(e.code, code, `expected error code ${code}: ${e.message}`);
-    return true;
-  };
-}
-
-function assertNoPrivate(key) {
-  for (const f of PRIVATE_FIELDS) assert.equal(key.key[f], undefined, `key.${f} must never leave the vault`);
-}
 
 // Every operation goes to the vault (the SDK would otherwise do public-key
 // operations itself with the JWK).

@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import * as h from "./lib/harness.mjs";
-import { digest, p1363ToDer, PRIVATE_FIELDS, publicKeyFromSdkJwk, sdkJwkFromNodeKey, verifyLocally } from "./lib/jwk.mjs";
+import { assertNoPrivate, digest, isRestError, p1363ToDer, publicKeyFromSdkJwk, sdkJwkFromNodeKey, verifyLocally } from "./lib/jwk.mjs";
 
 const T = { timeout: 180000 };
 let vault;
@@ -32,18 +32,6 @@ function counter() {
     },
   };
   return c;
-}
-
-function isRestError(status, code) {
-  return (e) => {
-    assert.equal(e.statusCode, status, `expected HTTP ${status}, got ${e.statusCode}: ${e.message}`);
-    if (code) assert.equal(e.code, code, `expected error code ${code}: ${e.message}`);
-    return true;
-  };
-}
-
-function assertNoPrivate(key) {
-  for (const f of PRIVATE_FIELDS) assert.equal(key.key[f], undefined, `key.${f} must never leave the vault`);
 }
 
 function assertKid(key, name) {

@@ -17,19 +17,7 @@ check "create the key exchange key (RSA-HSM, import only)" "$CLI" key create kek
 check "show it" "$CLI" key show kek --output json
 cp "$TMP/out" "$TMP/kek.json"
 KID=$(json "$TMP/kek.json" "d['key']['kid']")
-python3 - "$TMP/kek.json" "$TMP/kek.pem" <<'EOF'
-import base64, json, sys
-def b(s): return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
-def der(tag, body):
-    n = len(body)
-    l = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, 'big')
-    return bytes([tag]) + l + body
-def integer(x): return der(0x02, (b'\x00' + x) if x[0] & 0x80 else x)
-k = json.load(open(sys.argv[1]))['key']
-spki = der(0x30, der(0x30, der(0x06, bytes.fromhex('2a864886f70d010101')) + b'\x05\x00') +
-           der(0x03, b'\x00' + der(0x30, integer(b(k['n'])) + integer(b(k['e'])))))
-open(sys.argv[2], 'w').write('-----BEGIN PUBLIC KEY-----\n' + base64.encodebytes(spki).decode() + '-----END PUBLIC KEY-----\n')
-EOF
+jwk_to_pem "$TMP/kek.json" "$TMP/kek.pem"
 
 # openssl_blob TARGET_DER OUT: the transfer blob, by openssl alone.
 openssl_blob() {
@@ -64,16 +52,8 @@ openssl pkey -in "$TMP/ec.pem" -pubout -out "$TMP/ec.pub"
 openssl_blob "$TMP/ec.p8" "$TMP/ec.byok"
 check "import an EC P-384 key from an openssl-made blob" "$CLI" key import byok-ec --byok "$TMP/ec.byok" --kty EC-HSM --curve P-384
 check "  sign with it" "$CLI" key sign byok-ec --alg ES384 --digest "$DIGEST384" --output json
-python3 - "$(json "$TMP/out" "d['value']")" "$TMP/ec.sig" <<'EOF'
-import base64, sys
-raw = base64.urlsafe_b64decode(sys.argv[1] + '=' * (-len(sys.argv[1]) % 4)); h = len(raw) // 2
-def integer(x):
-    x = x.lstrip(b'\x00') or b'\x00'
-    if x[0] & 0x80: x = b'\x00' + x
-    return b'\x02' + bytes([len(x)]) + x
-body = integer(raw[:h]) + integer(raw[h:])
-open(sys.argv[2], 'wb').write(b'\x30' + bytes([len(body)]) + body)
-EOF
+unb64url "$(json "$TMP/out" "d['value']")" >"$TMP/ec.raw"
+raw_sig_to_der "$TMP/ec.raw" "$TMP/ec.sig"
 check "  openssl verifies the signature with the original PEM's public key" \
     openssl dgst -sha384 -verify "$TMP/ec.pub" -signature "$TMP/ec.sig" "$TMP/msg"
 

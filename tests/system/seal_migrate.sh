@@ -106,20 +106,8 @@ expect "  as already sealed" grep -q "already sealed by PKCS#11 token" "$TMP/err
 start_vault --log-level warn
 check "the vault starts on the token with no option" grep -q '"seal": "pkcs11"' "$V/seal.json"
 check "  the key signs" "$CLI" key sign signer --alg RS256 --digest "$(cat "$TMP/digest")" --output json
-python3 - "$TMP/signer.json" "$TMP/out" "$TMP/signer.pem" <<'EOF'
-import base64, json, sys
-def b(s): return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
-def der(tag, body):
-    n = len(body)
-    l = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, 'big')
-    return bytes([tag]) + l + body
-def integer(x): return der(0x02, (b'\x00' + x) if x[0] & 0x80 else x)
-k = json.load(open(sys.argv[1]))['key']
-spki = der(0x30, der(0x30, der(0x06, bytes.fromhex('2a864886f70d010101')) + b'\x05\x00') +
-           der(0x03, b'\x00' + der(0x30, integer(b(k['n'])) + integer(b(k['e'])))))
-open(sys.argv[3], 'w').write('-----BEGIN PUBLIC KEY-----\n' + base64.encodebytes(spki).decode() + '-----END PUBLIC KEY-----\n')
-open(sys.argv[2] + '.sig', 'wb').write(b(json.load(open(sys.argv[2]))['value']))
-EOF
+jwk_to_pem "$TMP/signer.json" "$TMP/signer.pem"
+python3 -c "import base64,json,sys; v=json.load(open(sys.argv[1]))['value']; open(sys.argv[2],'wb').write(base64.urlsafe_b64decode(v+'='*(-len(v)%4)))" "$TMP/out" "$TMP/out.sig"
 printf 'migrate me' >"$TMP/msg"
 check "  with the same key as before the move (openssl verifies)" \
     openssl dgst -sha256 -verify "$TMP/signer.pem" -signature "$TMP/out.sig" "$TMP/msg"

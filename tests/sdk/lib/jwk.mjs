@@ -1,6 +1,7 @@
 // JWK helpers shared by the suites: public keys built from the vault's JWKs,
 // conversions between the SDK's JsonWebKey (Uint8Array fields) and node's
 // JWK (base64url strings), and ECDSA signature encodings.
+import assert from "node:assert/strict";
 import crypto from "node:crypto";
 
 const BIN_FIELDS = ["n", "e", "d", "dp", "dq", "qi", "p", "q", "k", "x", "y", "t"];
@@ -78,4 +79,18 @@ export function verifyLocally(alg, publicKey, data, signature) {
     }, Buffer.from(signature));
   }
   return crypto.verify(hash, data, { key: publicKey, dsaEncoding: "ieee-p1363" }, Buffer.from(signature));
+}
+
+// The SDK's RestError with this status (and error code, if given).
+export function isRestError(status, code) {
+  return (e) => {
+    assert.equal(e.statusCode, status, `expected HTTP ${status}, got ${e.statusCode}: ${e.message}`);
+    if (code) assert.equal(e.code, code, `expected error code ${code}: ${e.message}`);
+    return true;
+  };
+}
+
+// A key bundle must never carry private members.
+export function assertNoPrivate(key) {
+  for (const f of PRIVATE_FIELDS) assert.equal(key.key[f], undefined, `key.${f} must never leave the vault`);
 }

@@ -103,3 +103,43 @@ url = f'{b["authority_host"]}/{b["tenant_id"]}/oauth2/v2.0/token'
 print(json.load(urllib.request.urlopen(url, data, context=ctx))["access_token"])
 PYEOF
 }
+
+# PEM public key from a JWK (RSA n/e or EC P-256 x/y) in a `show --output json` file.
+jwk_to_pem() {
+    python3 - "$1" "$2" <<'EOF'
+import base64, json, sys
+def b(s): return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
+def der(tag, body):
+    n = len(body)
+    if n < 128: l = bytes([n])
+    else:
+        lb = n.to_bytes((n.bit_length() + 7) // 8, 'big'); l = bytes([0x80 | len(lb)]) + lb
+    return bytes([tag]) + l + body
+def integer(x): return der(0x02, (b'\x00' + x) if x[0] & 0x80 else x)
+k = json.load(open(sys.argv[1]))['key']
+if k['kty'].startswith('RSA'):
+    alg = der(0x30, der(0x06, bytes.fromhex('2a864886f70d010101')) + b'\x05\x00')
+    pub = der(0x30, integer(b(k['n'])) + integer(b(k['e'])))
+else:
+    assert k['crv'] == 'P-256'
+    alg = der(0x30, der(0x06, bytes.fromhex('2a8648ce3d0201')) + der(0x06, bytes.fromhex('2a8648ce3d030107')))
+    pub = b'\x04' + b(k['x']) + b(k['y'])
+spki = der(0x30, alg + der(0x03, b'\x00' + pub))
+body = base64.encodebytes(spki).decode().replace('\n', '')
+lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+open(sys.argv[2], 'w').write('-----BEGIN PUBLIC KEY-----\n' + '\n'.join(lines) + '\n-----END PUBLIC KEY-----\n')
+EOF
+}
+# JWS r||s -> DER ECDSA-Sig-Value, for openssl.
+raw_sig_to_der() {
+    python3 - "$1" "$2" <<'EOF'
+import sys
+raw = open(sys.argv[1], 'rb').read(); h = len(raw) // 2
+def integer(x):
+    x = x.lstrip(b'\x00') or b'\x00'
+    if x[0] & 0x80: x = b'\x00' + x
+    return b'\x02' + bytes([len(x)]) + x
+body = integer(raw[:h]) + integer(raw[h:])
+open(sys.argv[2], 'wb').write(b'\x30' + bytes([len(body)]) + body)
+EOF
+}
