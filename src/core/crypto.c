@@ -465,47 +465,44 @@ bool cf_aes_cbc_decrypt(cf_slice key, cf_slice iv, bool pad, cf_slice ct, cf_buf
 
 #define CF_KW_MAX (1u << 20) /* far above any key; keeps int arithmetic safe */
 
-bool cf_aes_kw_wrap(cf_slice kek, cf_slice key, cf_buf *out)
+/* Key wrap one way or the other; the callers' checks on the input length
+ * are the only difference between RFC 3394 and RFC 5649 here. */
+static bool cf_key_wrap(EVP_CIPHER *const table[3], bool wrap, cf_slice kek, cf_slice in,
+                        cf_buf *out)
 {
     const EVP_CIPHER *cipher;
-    CF_GUARD(cf_aes_pick(cf_algs.kw, kek.len, &cipher));
+    CF_GUARD(cf_aes_pick(table, kek.len, &cipher));
+    CF_ENSURE(in.len <= CF_KW_MAX, CF_ERR_TOO_LARGE,
+              wrap ? "key to wrap too large" : "wrapped key too large");
+    return cf_block_cipher(cipher, wrap, 0, kek, (cf_slice){0}, in, in.len + (wrap ? 16 : 8),
+                           wrap ? CF_ERR_CRYPTO : CF_ERR_DECRYPT, out);
+}
+
+bool cf_aes_kw_wrap(cf_slice kek, cf_slice key, cf_buf *out)
+{
     CF_ENSURE(key.len >= 16 && key.len % 8 == 0, CF_ERR_BAD_INPUT,
               "key to wrap must be a multiple of 8 bytes, at least 16");
-    CF_ENSURE(key.len <= CF_KW_MAX, CF_ERR_TOO_LARGE, "key to wrap too large");
-    return cf_block_cipher(cipher, true, 0, kek, (cf_slice){0}, key, key.len + 16, CF_ERR_CRYPTO,
-                           out);
+    return cf_key_wrap(cf_algs.kw, true, kek, key, out);
 }
 
 bool cf_aes_kw_unwrap(cf_slice kek, cf_slice wrapped, cf_buf *out)
 {
-    const EVP_CIPHER *cipher;
-    CF_GUARD(cf_aes_pick(cf_algs.kw, kek.len, &cipher));
     CF_ENSURE(wrapped.len >= 24 && wrapped.len % 8 == 0, CF_ERR_BAD_INPUT,
               "wrapped key must be a multiple of 8 bytes, at least 24");
-    CF_ENSURE(wrapped.len <= CF_KW_MAX, CF_ERR_TOO_LARGE, "wrapped key too large");
-    return cf_block_cipher(cipher, false, 0, kek, (cf_slice){0}, wrapped, wrapped.len + 8,
-                           CF_ERR_DECRYPT, out);
+    return cf_key_wrap(cf_algs.kw, false, kek, wrapped, out);
 }
 
 bool cf_aes_kwp_wrap(cf_slice kek, cf_slice key, cf_buf *out)
 {
-    const EVP_CIPHER *cipher;
-    CF_GUARD(cf_aes_pick(cf_algs.kwp, kek.len, &cipher));
     CF_ENSURE(key.len >= 1, CF_ERR_BAD_INPUT, "key to wrap is empty");
-    CF_ENSURE(key.len <= CF_KW_MAX, CF_ERR_TOO_LARGE, "key to wrap too large");
-    return cf_block_cipher(cipher, true, 0, kek, (cf_slice){0}, key, key.len + 16, CF_ERR_CRYPTO,
-                           out);
+    return cf_key_wrap(cf_algs.kwp, true, kek, key, out);
 }
 
 bool cf_aes_kwp_unwrap(cf_slice kek, cf_slice wrapped, cf_buf *out)
 {
-    const EVP_CIPHER *cipher;
-    CF_GUARD(cf_aes_pick(cf_algs.kwp, kek.len, &cipher));
     CF_ENSURE(wrapped.len >= 16 && wrapped.len % 8 == 0, CF_ERR_BAD_INPUT,
               "wrapped key must be a multiple of 8 bytes, at least 16");
-    CF_ENSURE(wrapped.len <= CF_KW_MAX, CF_ERR_TOO_LARGE, "wrapped key too large");
-    return cf_block_cipher(cipher, false, 0, kek, (cf_slice){0}, wrapped, wrapped.len + 8,
-                           CF_ERR_DECRYPT, out);
+    return cf_key_wrap(cf_algs.kwp, false, kek, wrapped, out);
 }
 
 /* ---- curves and keys ---- */
