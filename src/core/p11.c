@@ -380,6 +380,14 @@ bool cf_p11_healthy(cf_p11 *p)
     return p->f->C_GetTokenInfo(p->slot, &info) == CKR_OK;
 }
 
+CK_RV cf_p11_input_rv(cf_p11 *p, CK_RV rv)
+{
+    if ((rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED || rv == CKR_DATA_INVALID) &&
+        cf_p11_healthy(p))
+        return CKR_ENCRYPTED_DATA_INVALID;
+    return rv;
+}
+
 bool cf_p11_new_id(cf_p11_id *id)
 {
     return cf_random_bytes(id->bytes, sizeof id->bytes);

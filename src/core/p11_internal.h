@@ -8,6 +8,7 @@
 
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "p11.h"
 
@@ -35,6 +36,7 @@ struct cf_p11 {
     size_t n_idle;
     cf_p11_cached cache[CF_P11_HANDLE_CACHE];
     bool has_rsa_aes_wrap; /* the module offers CKM_RSA_AES_KEY_WRAP */
+    atomic_bool no_sha2_oaep; /* it refused RSA-OAEP with SHA-2 (SoftHSM2 2.6) */
 };
 
 /* A borrowed session; `broken` set by a failed call closes it on release. */
@@ -63,6 +65,12 @@ bool cf_p11_fail(cf_p11_session *s, CK_RV rv, const char *what, const char *file
 bool cf_p11_retryable(CK_RV rv);
 /* The last Cryptoki return value seen by this thread (for retry decisions). */
 CK_RV cf_p11_last_rv(void);
+
+/* Modules report a failed integrity check (a GCM tag, a wrapped key, a
+ * padding) as a general error as often as with a precise code: a general
+ * error from a token that still answers is the input's fault and becomes
+ * CKR_ENCRYPTED_DATA_INVALID; from one that does not, it stays a fault. */
+CK_RV cf_p11_input_rv(cf_p11 *p, CK_RV rv);
 
 /* Finds the object of class `cls` named `id` (cached). */
 CF_MUST_USE bool cf_p11_find(cf_p11_session *s, const cf_p11_id *id, CK_OBJECT_CLASS cls,

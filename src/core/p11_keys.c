@@ -449,12 +449,11 @@ bool cf_p11_unwrap_into(cf_p11_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE 
     CK_OBJECT_HANDLE h;
     CK_RV rv = s->p->f->C_UnwrapKey(s->h, mech, kek, (CK_BYTE *)wrapped.ptr, wrapped.len, t.a, t.n,
                                     &h);
-    /* Modules report an integrity failure of the wrapped key as a general
-     * error; a token that still answers did not fail, the input did. */
-    if ((rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED || rv == CKR_DATA_INVALID ||
-         rv == CKR_TEMPLATE_INCONSISTENT) &&
-        cf_p11_healthy(s->p))
-        rv = CKR_WRAPPED_KEY_INVALID;
+    /* A wrapped key of another type than the template names is refused as
+     * an inconsistent template: the input's fault too. */
+    if (rv == CKR_TEMPLATE_INCONSISTENT)
+        rv = CKR_GENERAL_ERROR;
+    rv = cf_p11_input_rv(s->p, rv);
     if (rv != CKR_OK)
         return cf_p11_fail(s, rv, "C_UnwrapKey", __FILE__, __LINE__);
     return true;

@@ -101,14 +101,6 @@ static bool cf_rv_unsupported(CK_RV rv)
            rv == CKR_ARGUMENTS_BAD;
 }
 
-/* A general error from a token that still answers is bad input. */
-static CK_RV cf_rv_input(cf_p11 *p, CK_RV rv)
-{
-    if ((rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED || rv == CKR_DATA_INVALID) &&
-        cf_p11_healthy(p))
-        return CKR_ENCRYPTED_DATA_INVALID;
-    return rv;
-}
 
 /* ---- one-shot encrypt, decrypt, sign ---- */
 
@@ -150,7 +142,7 @@ static bool cf_one_shot(cf_p11_session *s, cf_op_ctx *c, CK_MECHANISM *mech, cf_
         what = "C_Decrypt";
         rv = f->C_DecryptInit(s->h, mech, key);
         if (rv == CKR_OK)
-            rv = cf_rv_input(s->p, f->C_Decrypt(s->h, (CK_BYTE *)in.ptr, in.len, p, &len));
+            rv = cf_p11_input_rv(s->p, f->C_Decrypt(s->h, (CK_BYTE *)in.ptr, in.len, p, &len));
     } else {
         what = "C_Sign";
         rv = f->C_SignInit(s->h, mech, key);
@@ -215,12 +207,15 @@ static bool cf_op_run(cf_p11_session *s, void *ctx)
 
 static bool cf_p11_crypt(cf_p11 *p, cf_op_ctx *c)
 {
+    /* A module without OAEP for this hash: raw RSA in the token, padding
+     * here.  Learnt from the first refusal, then remembered. */
+    bool sha2_oaep = c->m->kind == CF_P11_RSA_OAEP && c->m->hash != CF_HASH_SHA1;
+    c->raw_oaep = sha2_oaep && atomic_load(&p->no_sha2_oaep);
     if (cf_p11_run(p, cf_op_run, c))
         return true;
-    /* A module without OAEP for this hash: raw RSA in the token, padding here. */
-    if (c->m->kind != CF_P11_RSA_OAEP || c->m->hash == CF_HASH_SHA1 ||
-        !cf_rv_unsupported(cf_p11_last_rv()))
+    if (!sha2_oaep || c->raw_oaep || !cf_rv_unsupported(cf_p11_last_rv()))
         return false;
+    atomic_store(&p->no_sha2_oaep, true);
     c->raw_oaep = true;
     return cf_p11_run(p, cf_op_run, c);
 }
@@ -290,7 +285,7 @@ static bool cf_verify_op(cf_p11_session *s, void *ctx)
     *c->valid = rv == CKR_OK;
     if (rv == CKR_OK || rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE)
         return true;
-    return cf_p11_fail(s, cf_rv_input(s->p, rv), "C_Verify", __FILE__, __LINE__);
+    return cf_p11_fail(s, cf_p11_input_rv(s->p, rv), "C_Verify", __FILE__, __LINE__);
 }
 
 bool cf_p11_verify(cf_p11 *p, const cf_p11_id *id, const cf_p11_mech *m, cf_slice in, cf_slice sig,
@@ -386,7 +381,7 @@ static bool cf_unwrap_bytes_op(cf_p11_session *s, void *ctx)
     CK_RV rv = f->C_UnwrapKey(s->h, &m, kek, (CK_BYTE *)c->in.ptr, c->in.len, t,
                               sizeof t / sizeof *t, &obj);
     if (rv != CKR_OK)
-        return cf_p11_fail(s, cf_rv_input(s->p, rv), "C_UnwrapKey", __FILE__, __LINE__);
+        return cf_p11_fail(s, cf_p11_input_rv(s->p, rv), "C_UnwrapKey", __FILE__, __LINE__);
     uint8_t *p;
     size_t start = c->out->len, room = c->in.len;
     bool ok = cf_buf_extend(c->out, room, &p);
@@ -464,7 +459,7 @@ static bool cf_unwrap_ephemeral(cf_p11_session *s, cf_wrap_ctx *c, CK_OBJECT_HAN
                                     sizeof t / sizeof *t, aes);
     if (rv == CKR_OK)
         return true;
-    return cf_p11_fail(s, cf_rv_input(s->p, rv), "C_UnwrapKey", __FILE__, __LINE__);
+    return cf_p11_fail(s, cf_p11_input_rv(s->p, rv), "C_UnwrapKey", __FILE__, __LINE__);
 }
 
 static bool cf_unwrap_rsa_aes_op(cf_p11_session *s, void *ctx)

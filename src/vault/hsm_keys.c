@@ -476,6 +476,7 @@ bool cf_hsm_set_ops(cf_vault *vault, const cf_object *obj, unsigned ops)
 
 typedef struct {
     cf_p11_id ids[4096];
+    bool pending[4096];
     size_t n;
 } cf_id_list;
 
@@ -516,11 +517,15 @@ bool cf_hsm_collect(cf_vault *vault, unsigned *destroyed)
     cf_id_list *found = calloc(1, sizeof *found);
     CF_ENSURE_ALLOC(found);
     json_t *refs = NULL;
-    /* Token first: an id stored after this listing is not in it. */
-    bool ok = cf_p11_list_label(token, label, cf_collect_each, found) &&
-              cf_store_prop_values(vault->store, CF_KIND_KEY, "hsm_id", &refs);
+    /* In this order: the token's objects, which of them are being made,
+     * then what the store names.  An id settled (stored) after the middle
+     * step was still pending in it; one settled before it is in the store. */
+    bool ok = cf_p11_list_label(token, label, cf_collect_each, found);
+    for (size_t i = 0; ok && i < found->n; i++)
+        found->pending[i] = cf_pending_has(&found->ids[i]);
+    ok = ok && cf_store_prop_values(vault->store, CF_KIND_KEY, "hsm_id", &refs);
     for (size_t i = 0; ok && i < found->n; i++) {
-        if (cf_referenced(refs, &found->ids[i]) || cf_pending_has(&found->ids[i]))
+        if (found->pending[i] || cf_referenced(refs, &found->ids[i]))
             continue;
         ok = cf_p11_destroy(token, &found->ids[i]);
         if (ok)

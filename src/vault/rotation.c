@@ -262,8 +262,10 @@ static void cf_sweep_once(cf_vault *vault)
         cf_log(CF_LOG_ERROR, NULL, "purge sweep failed: %s", cf_error_detail());
     else if (purged)
         cf_log(CF_LOG_INFO, NULL, "purged %u deleted objects past retention", purged);
-    if (purged)
-        cf_hsm_collect_logged(vault);
+    /* Every sweep, not only after purges: a version whose store insert
+     * failed after its key was made leaves token objects, collectable once
+     * they are ten minutes old. */
+    cf_hsm_collect_logged(vault);
     if (!cf_store_policy_each(vault->store, CF_KIND_KEY, cf_sweep_key, vault))
         cf_log(CF_LOG_ERROR, NULL, "rotation sweep failed: %s", cf_error_detail());
 }
