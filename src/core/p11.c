@@ -166,7 +166,14 @@ static bool cf_p11_fail_rv(const cf_p11 *p, CK_RV rv, const char *what, const ch
     else if (rv == CKR_PIN_EXPIRED)
         cf_error_raisef(CF_ERR_SEAL, file, line, "the PIN for PKCS#11 token '%s' has expired",
                         token);
-    else
+    else if (cf_p11_rv_code(rv) == CF_ERR_DECRYPT)
+        /* Client-level codes reach API clients: no token or Cryptoki names. */
+        cf_error_raise(CF_ERR_DECRYPT, file, line, "the input does not decrypt or unwrap");
+    else if (cf_p11_rv_code(rv) == CF_ERR_BAD_INPUT)
+        cf_error_raise(CF_ERR_BAD_INPUT, file, line, "the input is not valid for this key");
+    else if (cf_p11_rv_code(rv) == CF_ERR_UNSUPPORTED)
+        cf_error_raise(CF_ERR_UNSUPPORTED, file, line, "the HSM does not support this operation");
+    else /* 5xx: logged with this detail, never shown to clients */
         cf_error_raisef(cf_p11_rv_code(rv), file, line, "PKCS#11 token '%s': %s failed with %s",
                         token, what, name);
     return false;
@@ -333,7 +340,8 @@ bool cf_p11_open(const cf_p11_config *cfg, cf_p11 **out)
 {
     CF_ENSURE(strlen(cfg->token_label) <= 32 && cfg->token_label[0], CF_ERR_BAD_INPUT,
               "PKCS#11 token labels are 1-32 characters");
-    CF_ENSURE(cfg->pin.len > 0 && cfg->pin.len <= 256, CF_ERR_SEAL, "the PKCS#11 PIN is empty");
+    CF_ENSURE(cfg->pin.len > 0, CF_ERR_SEAL, "the PKCS#11 PIN is empty");
+    CF_ENSURE(cfg->pin.len <= 256, CF_ERR_SEAL, "the PKCS#11 PIN is longer than 256 bytes");
     cf_p11 *p = calloc(1, sizeof *p);
     CF_ENSURE_ALLOC(p);
     snprintf(p->label, sizeof p->label, "%s", cfg->token_label);
@@ -446,10 +454,17 @@ bool cf_p11_run(cf_p11 *p, cf_p11_op op, void *ctx)
         if (ok || attempt > 0 || !cf_p11_retryable(rv))
             return ok;
         /* Stale session or handle (the token was reset): forget every
-         * cached handle and try once more on a fresh session. */
+         * cached handle and every pooled session (they are as stale), and
+         * try once more on a fresh session. */
+        CK_SESSION_HANDLE stale[CF_P11_POOL_MAX];
         pthread_mutex_lock(&p->lock);
         memset(p->cache, 0, sizeof p->cache);
+        size_t n = p->n_idle;
+        memcpy(stale, p->idle, n * sizeof *stale);
+        p->n_idle = 0;
         pthread_mutex_unlock(&p->lock);
+        for (size_t i = 0; i < n; i++)
+            p->f->C_CloseSession(stale[i]);
     }
 }
 

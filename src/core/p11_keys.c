@@ -253,6 +253,8 @@ static bool cf_pub_rsa_op(cf_p11_session *s, void *ctx)
 {
     cf_pub_ctx *c = ctx;
     CK_OBJECT_HANDLE h;
+    cf_buf_clear(c->a); /* a retry starts over */
+    cf_buf_clear(c->b);
     CF_GUARD(cf_p11_find(s, c->id, c->cls, &h));
     CF_GUARD(cf_p11_get_bytes(s, h, CKA_MODULUS, CF_P11_RSA_MAX + 1, c->a));
     CF_GUARD(cf_p11_get_bytes(s, h, CKA_PUBLIC_EXPONENT, 8, c->b));
@@ -292,6 +294,7 @@ static bool cf_pub_ec_op(cf_p11_session *s, void *ctx)
 {
     cf_pub_ctx *c = ctx;
     CK_OBJECT_HANDLE h;
+    cf_buf_clear(c->a); /* a retry starts over */
     CF_GUARD(cf_p11_find(s, c->id, CKO_PUBLIC_KEY, &h));
     cf_buf der;
     cf_buf_init(&der, 160);
@@ -354,6 +357,7 @@ static bool cf_derive_x_op(cf_p11_session *s, void *ctx)
 {
     cf_derive_ctx *c = ctx;
     CK_FUNCTION_LIST *f = s->p->f;
+    cf_buf_clear(c->x); /* a retry starts over */
     CK_OBJECT_HANDLE key, secret = CK_INVALID_HANDLE;
     CF_GUARD(cf_p11_find(s, c->id, CKO_PRIVATE_KEY, &key));
     cf_buf g;
@@ -430,7 +434,8 @@ bool cf_p11_add_public(cf_p11 *p, const cf_p11_key_spec *spec, const cf_p11_id *
         cf_buf_free(&x);
     }
     cf_create_ctx c = {spec, cf_buf_slice(&a), cf_buf_slice(&b), id};
-    ok = ok && cf_p11_run(p, cf_create_public_op, &c);
+    ok = ok && cf_p11_run(p, cf_create_public_op, &c) &&
+         (spec->type != CF_P11_EC || cf_p11_set_usage(p, id, spec->usage));
     cf_buf_free(&a);
     cf_buf_free(&b);
     return ok;
@@ -440,10 +445,11 @@ bool cf_p11_unwrap_into(cf_p11_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE 
                            cf_slice wrapped, const cf_p11_key_spec *spec, const cf_p11_id *id)
 {
     /* An EC private key arrives without its public point; it may derive
-     * until cf_p11_add_public has computed the point. */
+     * and sign until cf_p11_add_public has computed the point, which then
+     * gives it the usage the spec says. */
     cf_p11_key_spec with = *spec;
     if (spec->type == CF_P11_EC)
-        with.usage |= CF_P11_USE_DERIVE;
+        with.usage |= CF_P11_USE_DERIVE | CF_P11_USE_SIGN;
     cf_p11_tmpl t = {0};
     cf_tmpl_private(&t, &with, id, true);
     CK_OBJECT_HANDLE h;

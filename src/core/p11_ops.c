@@ -165,8 +165,8 @@ static bool cf_raw_oaep(cf_p11_session *s, cf_op_ctx *c)
     cf_mech raw = {.m = {CKM_RSA_X_509, NULL, 0}};
     CF_ENSURE(c->m->key_bytes, CF_ERR_INTERNAL, "RSA-OAEP needs the modulus size");
     if (c->dir == CF_DIR_ENCRYPT) {
-        cf_buf em;
-        cf_buf_init(&em, c->m->key_bytes);
+        cf_buf em; /* the padded plaintext: as secret as the plaintext */
+        cf_buf_init_secret(&em, c->m->key_bytes);
         bool ok = cf_rsa_oaep_encode(c->m->hash, c->m->key_bytes, c->in, &em) &&
                   cf_one_shot(s, c, &raw.m, cf_buf_slice(&em));
         cf_buf_free(&em);
@@ -389,7 +389,11 @@ static bool cf_unwrap_bytes_op(cf_p11_session *s, void *ctx)
         CK_ATTRIBUTE get = CF_P11_ATTR(CKA_VALUE, p, room);
         rv = f->C_GetAttributeValue(s->h, obj, &get, 1);
         ok = rv == CKR_OK || cf_p11_fail(s, rv, "C_GetAttributeValue", __FILE__, __LINE__);
-        c->out->len = ok && get.ulValueLen <= room ? start + get.ulValueLen : start;
+        if (ok && get.ulValueLen > room) {
+            CF_RAISE(CF_ERR_SEAL, "the token returned an oversized key");
+            ok = false;
+        }
+        c->out->len = ok ? start + get.ulValueLen : start;
     }
     f->C_DestroyObject(s->h, obj);
     return ok;

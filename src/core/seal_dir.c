@@ -219,10 +219,10 @@ static bool cf_random_pin(char out[33])
 
 /* Lays out DIR/hsm for a new embedded token: its own softhsm2.conf, token
  * directory and PINs (0600). */
-static bool cf_embedded_create(const char *dir)
+static bool cf_embedded_create(const char *dir, cf_buf *so_pin)
 {
     char hsm[PATH_MAX], tokens[PATH_MAX], conf[PATH_MAX], path[PATH_MAX], text[PATH_MAX + 128];
-    char so[33], user[33];
+    char so[33] = "", user[33] = "";
     CF_GUARD(cf_dir_path(dir, "hsm", hsm));
     CF_GUARD(cf_dir_path(dir, "hsm/tokens", tokens));
     CF_GUARD(cf_dir_path(dir, "hsm/softhsm2.conf", conf));
@@ -237,8 +237,9 @@ static bool cf_embedded_create(const char *dir)
                      tokens);
     CF_ENSURE(n > 0 && (size_t)n < sizeof text, CF_ERR_IO, "path too long");
     CF_GUARD(cf_write_file_atomic(conf, CF_SLICE_STR(text), 0600));
-    CF_GUARD(cf_random_pin(so) && cf_random_pin(user));
-    bool ok = cf_dir_path(dir, "hsm/so.pin", path) && cf_write_secret_text(path, so) &&
+    /* The SO PIN is needed once, to initialise the token, and is not kept:
+     * it could only reset the user PIN, which sits beside it anyway. */
+    bool ok = cf_random_pin(so) && cf_random_pin(user) && cf_buf_append_str(so_pin, so) &&
               cf_dir_path(dir, "hsm/user.pin", path) && cf_write_secret_text(path, user);
     cf_memzero(so, sizeof so);
     cf_memzero(user, sizeof user);
@@ -276,9 +277,8 @@ static bool cf_token_open(const char *dir, const char *service, cf_seal_record *
     if (embedded) {
         snprintf(r->token, sizeof r->token, "%s", service);
         r->pin_file[0] = 0;
-        ok = (!create || cf_embedded_create(dir)) && cf_embedded_env(dir) &&
-             cf_dir_path(dir, "hsm/user.pin", path) && cf_pin_from_file(path, &pin) &&
-             (!create || (cf_dir_path(dir, "hsm/so.pin", path) && cf_pin_from_file(path, &so)));
+        ok = (!create || cf_embedded_create(dir, &so)) && cf_embedded_env(dir) &&
+             cf_dir_path(dir, "hsm/user.pin", path) && cf_pin_from_file(path, &pin);
     } else if (!r->token[0]) {
         cf_error_raise(CF_ERR_SEAL, __FILE__, __LINE__,
                        "name the PKCS#11 token with --pkcs11-token LABEL");
@@ -321,7 +321,12 @@ static bool cf_master_unwrap(cf_sealed_dir *d, const cf_seal_record *r, cf_slice
                         "%s cannot unwrap the master key of %s (wrong token or root key, or "
                         "seal.json was altered)",
                         d->where, dir);
-    ok = ok && key.len == CF_DATA_KEY_LEN && (d->master_key = cf_secret_alloc(CF_DATA_KEY_LEN));
+    if (ok && key.len != CF_DATA_KEY_LEN) {
+        cf_error_raisef(CF_ERR_SEAL, __FILE__, __LINE__, "the master key of %s has the wrong length",
+                        dir);
+        ok = false;
+    }
+    ok = ok && (d->master_key = cf_secret_alloc(CF_DATA_KEY_LEN));
     if (ok)
         memcpy(d->master_key, key.data, CF_DATA_KEY_LEN);
     cf_buf_free(&key);
@@ -505,7 +510,11 @@ static bool cf_migrate_steps(const char *dir, const char *service, const cf_seal
          cf_seal_create(dir, service, opt, &to, &token) &&
          token->wrap(token, cf_buf_slice(&master), cf_buf_slice(&to.aad), &to.wrapped) &&
          token->unwrap(token, cf_buf_slice(&to.wrapped), cf_buf_slice(&to.aad), &check);
-    ok = ok && cf_memeq_ct(check.data, master.data, CF_DATA_KEY_LEN) && check.len == master.len;
+    if (ok && !(master.len == CF_DATA_KEY_LEN && check.len == CF_DATA_KEY_LEN &&
+                cf_memeq_ct(check.data, master.data, CF_DATA_KEY_LEN))) {
+        CF_RAISE(CF_ERR_SEAL, "the master key did not survive the token's round trip");
+        ok = false;
+    }
     cf_describe(&to, dir, where, where_len);
     /* The switch (one rename), then the file key goes. */
     ok = ok && cf_record_write(dir, &to) && cf_destroy_file(key_path);

@@ -5,7 +5,7 @@
  *                   (module, token label, root key id) and the wrapped
  *                   master key, with the associated data it is bound to
  *   DIR/hsm/        the embedded SoftHSM2 token, when no module is named:
- *                   softhsm2.conf, tokens/, user.pin and so.pin (0600)
+ *                   softhsm2.conf, tokens/ and user.pin (0600)
  *   DIR/seal.key    the development file seal's root key (--dev-seal only)
  *   DIR/service.lock  locked (flock) by the process that has DIR open, so
  *                   no second server, and no seal move, runs on it at once

@@ -32,7 +32,9 @@
 
 #define CF_HSM_FORMAT 1
 #define CF_HSM_MATERIAL_MAX 16384
-#define CF_HSM_PENDING 64
+/* Enough for a restore of a name's most versions (CF_BACKUP_MAX_VERSIONS)
+ * with many creations besides. */
+#define CF_HSM_PENDING 4096
 #define CF_HSM_PENDING_SECONDS 600
 
 /* ---- ids being made (not collectable yet) ---- */
@@ -40,17 +42,26 @@
 static struct {
     pthread_mutex_t lock;
     cf_p11_id id[CF_HSM_PENDING];
-    time_t at[CF_HSM_PENDING];
-    size_t next;
+    time_t at[CF_HSM_PENDING]; /* 0 = free */
 } cf_pending = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void cf_pending_add(const cf_p11_id *id)
+/* Takes a free or expired slot; never one still in use, so a full table
+ * refuses the new key instead of exposing another to the collector. */
+static bool cf_pending_add(const cf_p11_id *id)
 {
+    time_t now = time(NULL);
+    bool added = false;
     pthread_mutex_lock(&cf_pending.lock);
-    cf_pending.id[cf_pending.next] = *id;
-    cf_pending.at[cf_pending.next] = time(NULL);
-    cf_pending.next = (cf_pending.next + 1) % CF_HSM_PENDING;
+    for (size_t i = 0; i < CF_HSM_PENDING && !added; i++) {
+        if (cf_pending.at[i] && now - cf_pending.at[i] < CF_HSM_PENDING_SECONDS)
+            continue;
+        cf_pending.id[i] = *id;
+        cf_pending.at[i] = now;
+        added = true;
+    }
     pthread_mutex_unlock(&cf_pending.lock);
+    CF_ENSURE(added, CF_ERR_SEAL, "too many HSM keys are being made at once");
+    return true;
 }
 
 static bool cf_pending_has(const cf_p11_id *id)
@@ -88,6 +99,15 @@ void cf_hsm_settled(const cf_object *obj)
 }
 
 /* ---- what every HSM key shares ---- */
+/* A stored version whose token objects are gone is the token's fault (a
+ * 5xx), not a key the client asked for that does not exist (404). */
+static bool cf_hsm_op(bool ok)
+{
+    if (!ok && cf_error_code() == CF_ERR_NOT_FOUND)
+        CF_RAISE(CF_ERR_SEAL, "the key's objects are missing from the token");
+    return ok;
+}
+
 
 bool cf_hsm_available(const cf_vault *vault)
 {
@@ -271,7 +291,7 @@ bool cf_hsm_generate(cf_vault *vault, cf_kty kty, const cf_key_spec *spec, unsig
         CF_GUARD(cf_curve_from_name(CF_SLICE_STR(spec->crv), &ps.curve));
     cf_p11_id id;
     CF_GUARD(cf_p11_new_id(&id));
-    cf_pending_add(&id);
+    CF_GUARD(cf_pending_add(&id));
     if (!cf_p11_generate(token, &ps, &id)) {
         if (cf_error_code() == CF_ERR_UNSUPPORTED)
             CF_RAISE(CF_ERR_BAD_INPUT, "The HSM does not support this key type or curve.");
@@ -318,7 +338,7 @@ bool cf_hsm_import(cf_vault *vault, cf_kty kty, cf_curve curve, cf_slice materia
     cf_p11_id id;
     unsigned bits = 0;
     CF_GUARD(cf_p11_new_id(&id));
-    cf_pending_add(&id);
+    CF_GUARD(cf_pending_add(&id));
     CF_GUARD(cf_p11_import(token, &ps, material, &id));
     return (cf_hsm_check_import(token, &ps, &id, (unsigned)material.len * 8, &bits) &&
             cf_hsm_finish(vault, kty, curve, bits, &id, (cf_slice){0}, ops, obj)) ||
@@ -380,8 +400,8 @@ bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv, cf_slice t
               cf_p11_new_id(&id);
     if (ok) {
         cf_slice ct = cf_buf_slice(&blob.ciphertext);
-        cf_pending_add(&id);
-        ok = cf_p11_unwrap_rsa_aes(token, &kek.hsm_id, CF_HASH_SHA1, ct, &ps, &id);
+        ok = cf_pending_add(&id) &&
+             cf_hsm_op(cf_p11_unwrap_rsa_aes(token, &kek.hsm_id, CF_HASH_SHA1, ct, &ps, &id));
         if (!ok && cf_error_code() == CF_ERR_DECRYPT)
             CF_RAISE(CF_ERR_BAD_INPUT, "The BYOK transfer blob does not unwrap with the key "
                                        "exchange key (wrong key, or the blob was altered).");
@@ -445,7 +465,7 @@ bool cf_hsm_restore(cf_vault *vault, cf_object *obj, cf_slice material, cf_buf *
     cf_slice birth;
     CF_GUARD(cf_hsm_parse_material(material, &old, &birth));
     CF_GUARD(cf_p11_new_id(&id));
-    cf_pending_add(&id);
+    CF_GUARD(cf_pending_add(&id));
     if (!cf_p11_unwrap_key(token, &vault->seal->root, birth, &ps, &id)) {
         CF_ENSURE(cf_error_code() != CF_ERR_DECRYPT, CF_ERR_BAD_INPUT,
                   "The backup's HSM key does not unwrap with this vault's root key.");
@@ -469,7 +489,7 @@ bool cf_hsm_set_ops(cf_vault *vault, const cf_object *obj, unsigned ops)
     CF_GUARD(cf_hsm_token(vault, &token));
     CF_GUARD(cf_kty_parse(cf_key_kty_name(obj), &kty, &hsm));
     CF_GUARD(cf_hsm_id_of(vault, obj, &id));
-    return cf_p11_set_usage(token, &id, cf_hsm_usage(kty, ops));
+    return cf_hsm_op(cf_p11_set_usage(token, &id, cf_hsm_usage(kty, ops)));
 }
 
 /* ---- the collector ---- */
@@ -549,12 +569,13 @@ void cf_hsm_collect_logged(cf_vault *vault)
 
 /* ---- operations ---- */
 
+
 bool cf_hsm_rsa_encrypt(const cf_key *key, cf_rsa_pad pad, cf_slice in, cf_buf *out)
 {
     cf_p11_mech m = {.kind = pad == CF_RSA_PKCS1 ? CF_P11_RSA_PKCS : CF_P11_RSA_OAEP,
                      .hash = pad == CF_RSA_OAEP_SHA256 ? CF_HASH_SHA256 : CF_HASH_SHA1,
                      .key_bytes = key->bits / 8};
-    return cf_p11_encrypt(key->token, &key->hsm_id, &m, in, out);
+    return cf_hsm_op(cf_p11_encrypt(key->token, &key->hsm_id, &m, in, out));
 }
 
 bool cf_hsm_rsa_decrypt(const cf_key *key, cf_rsa_pad pad, cf_slice in, cf_buf *out)
@@ -562,7 +583,7 @@ bool cf_hsm_rsa_decrypt(const cf_key *key, cf_rsa_pad pad, cf_slice in, cf_buf *
     cf_p11_mech m = {.kind = pad == CF_RSA_PKCS1 ? CF_P11_RSA_PKCS : CF_P11_RSA_OAEP,
                      .hash = pad == CF_RSA_OAEP_SHA256 ? CF_HASH_SHA256 : CF_HASH_SHA1,
                      .key_bytes = key->bits / 8};
-    return cf_p11_decrypt(key->token, &key->hsm_id, &m, in, out);
+    return cf_hsm_op(cf_p11_decrypt(key->token, &key->hsm_id, &m, in, out));
 }
 
 bool cf_hsm_gcm_encrypt(const cf_key *key, cf_slice iv, cf_slice aad, cf_slice in, uint8_t *ct,
@@ -571,7 +592,7 @@ bool cf_hsm_gcm_encrypt(const cf_key *key, cf_slice iv, cf_slice aad, cf_slice i
     cf_p11_mech m = {.kind = CF_P11_AES_GCM, .iv = iv, .aad = aad};
     cf_buf out;
     cf_buf_init(&out, in.len + CF_GCM_TAG_LEN);
-    bool ok = cf_p11_encrypt(key->token, &key->hsm_id, &m, in, &out);
+    bool ok = cf_hsm_op(cf_p11_encrypt(key->token, &key->hsm_id, &m, in, &out));
     if (ok && out.len != in.len + CF_GCM_TAG_LEN) {
         CF_RAISE(CF_ERR_SEAL, "the token's AES-GCM output has the wrong length");
         ok = false;
@@ -592,7 +613,7 @@ bool cf_hsm_gcm_decrypt(const cf_key *key, cf_slice iv, cf_slice aad, cf_slice c
     cf_buf_init(&in, ct.len + CF_GCM_TAG_LEN);
     cf_buf_init_secret(&out, ct.len + CF_GCM_TAG_LEN);
     bool ok = cf_buf_append_slice(&in, ct) && cf_buf_append_slice(&in, tag) &&
-              cf_p11_decrypt(key->token, &key->hsm_id, &m, cf_buf_slice(&in), &out);
+              cf_hsm_op(cf_p11_decrypt(key->token, &key->hsm_id, &m, cf_buf_slice(&in), &out));
     if (ok && out.len != ct.len) {
         CF_RAISE(CF_ERR_SEAL, "the token's AES-GCM output has the wrong length");
         ok = false;
@@ -612,8 +633,8 @@ bool cf_hsm_cbc(const cf_key *key, bool encrypt, cf_slice iv, bool pad, cf_slice
     CF_ENSURE(encrypt || (in.len % 16 == 0 && in.len > 0), CF_ERR_BAD_INPUT,
               "ciphertext must be a non-empty multiple of 16 bytes");
     cf_p11_mech m = {.kind = pad ? CF_P11_AES_CBC_PAD : CF_P11_AES_CBC, .iv = iv};
-    return encrypt ? cf_p11_encrypt(key->token, &key->hsm_id, &m, in, out)
-                   : cf_p11_decrypt(key->token, &key->hsm_id, &m, in, out);
+    return cf_hsm_op(encrypt ? cf_p11_encrypt(key->token, &key->hsm_id, &m, in, out)
+                             : cf_p11_decrypt(key->token, &key->hsm_id, &m, in, out));
 }
 
 bool cf_hsm_kw(const cf_key *key, bool wrap, cf_slice in, cf_buf *out)
@@ -621,11 +642,11 @@ bool cf_hsm_kw(const cf_key *key, bool wrap, cf_slice in, cf_buf *out)
     if (wrap) {
         CF_ENSURE(in.len >= 16 && in.len % 8 == 0, CF_ERR_BAD_INPUT,
                   "key to wrap must be a multiple of 8 bytes, at least 16");
-        return cf_p11_wrap_bytes(key->token, &key->hsm_id, CF_P11_AES_KW, in, out);
+        return cf_hsm_op(cf_p11_wrap_bytes(key->token, &key->hsm_id, CF_P11_AES_KW, in, out));
     }
     CF_ENSURE(in.len >= 24 && in.len % 8 == 0, CF_ERR_BAD_INPUT,
               "wrapped key must be a multiple of 8 bytes, at least 24");
-    return cf_p11_unwrap_bytes(key->token, &key->hsm_id, CF_P11_AES_KW, in, out);
+    return cf_hsm_op(cf_p11_unwrap_bytes(key->token, &key->hsm_id, CF_P11_AES_KW, in, out));
 }
 
 /* The token mechanism for a JWS algorithm, if the key fits it. */
@@ -647,12 +668,12 @@ bool cf_hsm_sign(const cf_key *key, cf_sig_alg alg, cf_slice digest, cf_buf *sig
 {
     cf_p11_mech m = {0};
     CF_GUARD(cf_hsm_sig_mech(key, alg, digest, &m));
-    return cf_p11_sign(key->token, &key->hsm_id, &m, digest, sig);
+    return cf_hsm_op(cf_p11_sign(key->token, &key->hsm_id, &m, digest, sig));
 }
 
 bool cf_hsm_verify(const cf_key *key, cf_sig_alg alg, cf_slice digest, cf_slice sig, bool *valid)
 {
     cf_p11_mech m = {0};
     CF_GUARD(cf_hsm_sig_mech(key, alg, digest, &m));
-    return cf_p11_verify(key->token, &key->hsm_id, &m, digest, sig, valid);
+    return cf_hsm_op(cf_p11_verify(key->token, &key->hsm_id, &m, digest, sig, valid));
 }

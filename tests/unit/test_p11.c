@@ -242,10 +242,18 @@ static void test_ec_import(void)
     CHECK(cf_pkey_private_der(key, &der));
     cf_p11_id id;
     CHECK(cf_p11_new_id(&id));
-    cf_p11_key_spec s = spec_of(CF_P11_EC, 0, CF_CURVE_P384, CF_P11_USE_SIGN | CF_P11_USE_VERIFY, true);
+    /* verify only: the point is still found (the key may sign until then),
+     * and afterwards it may not */
+    cf_p11_key_spec s = spec_of(CF_P11_EC, 0, CF_CURVE_P384, CF_P11_USE_VERIFY, true);
     CHECK(cf_p11_import(tok, &s, cf_buf_slice(&der), &id));
     /* the token computes the public point the PKCS#8 did not hand it */
     CHECK(cf_p11_add_public(tok, &s, &id));
+    uint8_t digest[48] = {1};
+    cf_buf sig;
+    cf_buf_init(&sig, 200);
+    cf_p11_mech ecdsa = {.kind = CF_P11_ECDSA};
+    CHECK(!cf_p11_sign(tok, &id, &ecdsa, cf_slice_of(digest, 48), &sig));
+    cf_buf_free(&sig);
     CHECK(cf_p11_public_ec(tok, &id, &point));
     json_t *jwk = json_object();
     CHECK(cf_pkey_to_jwk_public(key, jwk));
