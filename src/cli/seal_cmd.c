@@ -58,8 +58,12 @@ bool cf_cmd_seal_show(cf_cli *cli)
         if (seal && strcmp(seal, "pkcs11") == 0) {
             cf_out_line("module", module && *module ? module : "embedded SoftHSM2 (DIR/hsm)");
             cf_out_line("token", json_string_value(json_object_get(doc, "token")));
-            cf_out_line("root key", json_string_value(json_object_get(doc, "root_key_label")));
             cf_out_line("root key id", json_string_value(json_object_get(doc, "root_key_id")));
+            cf_out_line("wrap key id", json_string_value(json_object_get(doc, "wrap_key_id")));
+            cf_out_line("unwrap template",
+                        json_is_true(json_object_get(doc, "root_unwrap_template"))
+                            ? "yes: what the wrap key unwraps stays non-extractable"
+                            : "NO: the token did not take one");
         }
     }
     json_decref(doc);

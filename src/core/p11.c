@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "p11_internal.h"
+#include "encoding.h"
 #include "secmem.h"
 
 CK_BBOOL cf_p11_true = CK_TRUE, cf_p11_false = CK_FALSE;
@@ -399,6 +400,29 @@ CK_RV cf_p11_input_rv(cf_p11 *p, CK_RV rv)
 bool cf_p11_new_id(cf_p11_id *id)
 {
     return cf_random_bytes(id->bytes, sizeof id->bytes);
+}
+
+void cf_p11_id_to_hex(const cf_p11_id *id, char out[CF_P11_ID_HEX])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < CF_P11_ID_LEN; i++) {
+        out[2 * i] = digits[id->bytes[i] >> 4];
+        out[2 * i + 1] = digits[id->bytes[i] & 15];
+    }
+    out[2 * CF_P11_ID_LEN] = 0;
+}
+
+bool cf_p11_id_from_hex(const char *hex, cf_p11_id *id)
+{
+    cf_buf raw;
+    cf_buf_init(&raw, CF_P11_ID_LEN);
+    bool ok = strlen(hex) == 2 * CF_P11_ID_LEN && cf_hex_decode(CF_SLICE_STR(hex), &raw) &&
+              raw.len == CF_P11_ID_LEN;
+    if (ok)
+        memcpy(id->bytes, raw.data, CF_P11_ID_LEN);
+    cf_buf_free(&raw);
+    CF_ENSURE(ok, CF_ERR_BAD_INPUT, "malformed key id");
+    return true;
 }
 
 /* ---- sessions ---- */

@@ -66,6 +66,10 @@ const char *cf_p11_token_label(const cf_p11 *p);
 bool cf_p11_healthy(cf_p11 *p);
 
 CF_MUST_USE bool cf_p11_new_id(cf_p11_id *id);
+/* Ids as 32 lowercase hex digits (seal.json, the store's props). */
+#define CF_P11_ID_HEX (2 * CF_P11_ID_LEN + 1)
+void cf_p11_id_to_hex(const cf_p11_id *id, char out[CF_P11_ID_HEX]);
+CF_MUST_USE bool cf_p11_id_from_hex(const char *hex, cf_p11_id *id);
 
 /* ---- keys ---- */
 typedef enum { CF_P11_AES, CF_P11_RSA, CF_P11_EC } cf_p11_key_type;

@@ -27,28 +27,40 @@ struct cf_seal {
      * key was not made by this seal with this `aad`. */
     bool (*unwrap)(cf_seal *seal, cf_slice wrapped, cf_slice aad, cf_buf *out);
     void (*destroy)(cf_seal *seal);
-    /* PKCS#11 seal only (else NULL): the token, for keys that live in it,
-     * and the root key's id, which also wraps those keys for backup. */
+    /* PKCS#11 seal only (else NULL): the token, for keys that live in it;
+     * the root key's id; and the key-wrapping root key's, which wraps
+     * those keys for their backups. */
     cf_p11 *token;
-    cf_p11_id root;
+    cf_p11_id root, wrap_root;
 };
+
+/* The two root keys of a PKCS#11 seal. */
+typedef struct {
+    cf_p11_id root;     /* encrypts and decrypts master keys (AES-GCM) */
+    cf_p11_id wrap;     /* wraps and unwraps keys (KWP), unwrap template set */
+    bool sealed_unwrap; /* the module took the unwrap template */
+} cf_seal_roots;
 
 /* Opens the file seal at `path`, creating a new random root key when the
  * file does not exist and `create` is set. */
 CF_MUST_USE bool cf_seal_file_open(const char *path, bool create, cf_seal **out);
 
-/* The PKCS#11 seal over an open token (which it then owns) and the root key
- * named `root`.  The key must be a sensitive, non-extractable AES-256 token
- * key that may encrypt and decrypt; failures say which in one line. */
-CF_MUST_USE bool cf_seal_pkcs11_open(cf_p11 *token, const cf_p11_id *root, cf_seal **out);
-/* Generates such a root key in `token`, labelled `label`, whose unwrap
- * template makes every key it unwraps sensitive and non-extractable, so
- * that keys wrapped under it (HSM key backups) can never come back out of
- * the token in clear, even to someone holding the PIN.  A module that does
- * not support the template gets a root key without it: *sealed_unwrap
- * says which. */
-CF_MUST_USE bool cf_seal_pkcs11_create_root(cf_p11 *token, const char *label, cf_p11_id *root,
-                                            bool *sealed_unwrap);
+/* The PKCS#11 seal over an open token (which it then owns) and its root
+ * keys: sensitive, non-extractable AES-256 token keys, the root key able
+ * to encrypt and decrypt, the key-wrapping one to wrap and unwrap;
+ * failures say which, in one line. */
+CF_MUST_USE bool cf_seal_pkcs11_open(cf_p11 *token, const cf_seal_roots *roots, cf_seal **out);
+/* Generates both in `token`, labelled "<service> root" and "<service>
+ * root wrap".  The key-wrapping one gets an unwrap template that makes
+ * every key it unwraps sensitive and non-extractable, so keys wrapped
+ * under it (HSM key backups) never come back out of the token in clear,
+ * even to someone holding the PIN; a module without unwrap templates gets
+ * a key without it (roots->sealed_unwrap false). */
+CF_MUST_USE bool cf_seal_pkcs11_create_roots(cf_p11 *token, const char *service,
+                                             cf_seal_roots *roots);
+/* Destroys the seal's root keys (a seal just made whose directory was not
+ * switched to it); best effort. */
+void cf_seal_pkcs11_discard_roots(cf_seal *seal);
 
 static inline void cf_seal_destroy(cf_seal *seal)
 {

@@ -32,9 +32,7 @@ typedef struct {
     char module[PATH_MAX];     /* "" = the embedded SoftHSM2 token */
     char token[33];
     char pin_file[PATH_MAX];   /* "" = embedded, or PIN from the environment */
-    char root_label[64];
-    cf_p11_id root;
-    bool sealed_unwrap;        /* the root key has the unwrap template */
+    cf_seal_roots roots;       /* pkcs11: the root keys' ids */
     cf_buf wrapped;            /* the master key, wrapped by the seal */
     cf_buf aad;                /* what the wrapping binds (for migration) */
 } cf_seal_record;
@@ -85,6 +83,14 @@ static bool cf_json_b64(json_t *doc, const char *name, cf_buf *out)
     return true;
 }
 
+static bool cf_json_id(json_t *doc, const char *name, cf_p11_id *id)
+{
+    const char *hex = json_string_value(json_object_get(doc, name));
+    CF_ENSUREF(hex && cf_p11_id_from_hex(hex, id), CF_ERR_IO,
+               "seal.json: %s is missing or malformed", name);
+    return true;
+}
+
 static bool cf_record_parse(json_t *doc, cf_seal_record *r)
 {
     CF_ENSURE(json_integer_value(json_object_get(doc, "version")) == 1, CF_ERR_IO,
@@ -99,16 +105,9 @@ static bool cf_record_parse(json_t *doc, cf_seal_record *r)
     CF_GUARD(cf_json_text(doc, "module", r->module, sizeof r->module));
     CF_GUARD(cf_json_text(doc, "token", r->token, sizeof r->token));
     CF_GUARD(cf_json_text(doc, "pin_file", r->pin_file, sizeof r->pin_file));
-    CF_GUARD(cf_json_text(doc, "root_key_label", r->root_label, sizeof r->root_label));
-    r->sealed_unwrap = json_is_true(json_object_get(doc, "root_unwrap_template"));
-    cf_buf id;
-    cf_buf_init(&id, CF_P11_ID_LEN);
-    const char *hex = json_string_value(json_object_get(doc, "root_key_id"));
-    bool ok = hex && cf_hex_decode(CF_SLICE_STR(hex), &id) && id.len == CF_P11_ID_LEN;
-    if (ok)
-        memcpy(r->root.bytes, id.data, CF_P11_ID_LEN);
-    cf_buf_free(&id);
-    CF_ENSURE(ok, CF_ERR_IO, "seal.json: root_key_id is missing or malformed");
+    r->roots.sealed_unwrap = json_is_true(json_object_get(doc, "root_unwrap_template"));
+    CF_GUARD(cf_json_id(doc, "root_key_id", &r->roots.root));
+    CF_GUARD(cf_json_id(doc, "wrap_key_id", &r->roots.wrap));
     return true;
 }
 
@@ -145,25 +144,23 @@ static bool cf_set_b64(json_t *doc, const char *name, cf_slice value)
 
 static bool cf_record_write(const char *dir, const cf_seal_record *r)
 {
-    char path[PATH_MAX], id[2 * CF_P11_ID_LEN + 1] = "";
+    char path[PATH_MAX];
     CF_GUARD(cf_dir_path(dir, "seal.json", path));
     json_t *doc = json_pack("{s:i, s:s}", "version", 1, "seal", r->seal);
     CF_ENSURE_ALLOC(doc);
     bool ok = cf_set_b64(doc, "master_key", cf_buf_slice(&r->wrapped)) &&
               cf_set_b64(doc, "master_key_aad", cf_buf_slice(&r->aad));
     if (ok && strcmp(r->seal, "pkcs11") == 0) {
-        cf_buf hex;
-        cf_buf_init(&hex, sizeof id);
-        ok = cf_hex_encode(cf_slice_of(r->root.bytes, CF_P11_ID_LEN), &hex) && hex.len < sizeof id;
-        if (ok)
-            memcpy(id, hex.data, hex.len), id[hex.len] = 0;
-        cf_buf_free(&hex);
-        ok = ok && json_object_set_new(doc, "module", json_string(r->module)) == 0 &&
+        char root[CF_P11_ID_HEX], wrap[CF_P11_ID_HEX];
+        cf_p11_id_to_hex(&r->roots.root, root);
+        cf_p11_id_to_hex(&r->roots.wrap, wrap);
+        ok = json_object_set_new(doc, "module", json_string(r->module)) == 0 &&
              json_object_set_new(doc, "token", json_string(r->token)) == 0 &&
              json_object_set_new(doc, "pin_file", json_string(r->pin_file)) == 0 &&
-             json_object_set_new(doc, "root_key_label", json_string(r->root_label)) == 0 &&
-             json_object_set_new(doc, "root_key_id", json_string(id)) == 0 &&
-             json_object_set_new(doc, "root_unwrap_template", json_boolean(r->sealed_unwrap)) == 0;
+             json_object_set_new(doc, "root_key_id", json_string(root)) == 0 &&
+             json_object_set_new(doc, "wrap_key_id", json_string(wrap)) == 0 &&
+             json_object_set_new(doc, "root_unwrap_template",
+                                 json_boolean(r->roots.sealed_unwrap)) == 0;
     }
     char *text = ok ? json_dumps(doc, JSON_INDENT(2)) : NULL;
     json_decref(doc);
@@ -355,8 +352,8 @@ static bool cf_open_recorded(const char *dir, const char *service, const cf_seal
     cf_p11 *token;
     CF_GUARD(cf_token_open(dir, service, r, opt, false, &token));
     cf_describe(r, dir, d->where, sizeof d->where);
-    d->weak_root = !r->sealed_unwrap;
-    CF_GUARD(cf_seal_pkcs11_open(token, &r->root, &d->seal));
+    d->weak_root = !r->roots.sealed_unwrap;
+    CF_GUARD(cf_seal_pkcs11_open(token, &r->roots, &d->seal));
     /* A move onto the token that stopped after its switch left the file key. */
     if (cf_file_exists(key_path)) {
         CF_GUARD(cf_destroy_file(key_path));
@@ -377,14 +374,13 @@ static bool cf_seal_create(const char *dir, const char *service, const cf_seal_o
         return cf_dir_path(dir, "seal.key", key_path) && cf_seal_file_open(key_path, true, out);
     }
     snprintf(r->seal, sizeof r->seal, "pkcs11");
-    snprintf(r->root_label, sizeof r->root_label, "%s root", service);
     cf_p11 *token;
     CF_GUARD(cf_token_open(dir, service, r, opt, true, &token));
-    if (!cf_seal_pkcs11_create_root(token, r->root_label, &r->root, &r->sealed_unwrap)) {
+    if (!cf_seal_pkcs11_create_roots(token, service, &r->roots)) {
         cf_p11_close(token);
         return false;
     }
-    return cf_seal_pkcs11_open(token, &r->root, out);
+    return cf_seal_pkcs11_open(token, &r->roots, out);
 }
 
 static bool cf_master_create(cf_sealed_dir *d, cf_seal_record *r, cf_slice aad)
@@ -439,11 +435,14 @@ bool cf_seal_dir_open(const char *data_dir, const char *service, const cf_seal_o
             cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__,
                             "%s holds an unfinished initialisation; remove it and start again",
                             data_dir);
-        ok = ok && cf_seal_create(data_dir, service, opt, &r, &out->seal) &&
-             cf_master_create(out, &r, aad) && cf_record_write(data_dir, &r);
+        ok = ok && cf_seal_create(data_dir, service, opt, &r, &out->seal);
+        if (ok && !(cf_master_create(out, &r, aad) && cf_record_write(data_dir, &r))) {
+            cf_seal_pkcs11_discard_roots(out->seal); /* no seal.json names them */
+            ok = false;
+        }
         cf_describe(&r, data_dir, out->where, sizeof out->where);
         out->dev = opt->dev_seal;
-        out->weak_root = !opt->dev_seal && !r.sealed_unwrap;
+        out->weak_root = !opt->dev_seal && !r.roots.sealed_unwrap;
     } else {
         ok = cf_record_read(data_dir, &r) && cf_open_recorded(data_dir, service, opt, &r, out) &&
              cf_master_unwrap(out, &r, aad, data_dir);
@@ -516,8 +515,12 @@ static bool cf_migrate_steps(const char *dir, const char *service, const cf_seal
         ok = false;
     }
     cf_describe(&to, dir, where, where_len);
-    /* The switch (one rename), then the file key goes. */
-    ok = ok && cf_record_write(dir, &to) && cf_destroy_file(key_path);
+    /* The switch (one rename), then the file key goes.  Root keys made for
+     * a move that did not switch are destroyed: nothing will use them. */
+    bool switched = ok && cf_record_write(dir, &to);
+    if (!switched)
+        cf_seal_pkcs11_discard_roots(token);
+    ok = switched && cf_destroy_file(key_path);
     cf_seal_destroy(token);
     cf_record_free(&to);
     cf_buf_free(&master);

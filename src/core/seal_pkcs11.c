@@ -1,7 +1,11 @@
 /*
- * The PKCS#11 seal: the root key is an AES-256 key inside a token,
- * sensitive and non-extractable, and every wrap and unwrap of a master key
- * runs in the token as AES-256-GCM with the caller's associated data:
+ * The PKCS#11 seal: two AES-256 keys inside a token, sensitive and
+ * non-extractable.  The root key only encrypts and decrypts: every wrap
+ * and unwrap of a master key runs in the token as AES-256-GCM with the
+ * caller's associated data.  The key-wrapping root key only wraps and
+ * unwraps keys (HSM keys, for their backups) and unwraps them only into
+ * non-extractable objects; kept apart so that no one with the PIN can
+ * decrypt what it wrapped with a plain C_Decrypt.  The master key format:
  *
  *   byte 0      format (1)
  *   bytes 1-12  random nonce
@@ -11,6 +15,7 @@
  * The unwrapped master key is the only key material that reaches this
  * process, into secret memory.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,33 +64,36 @@ static void cf_seal_p11_destroy(cf_seal *seal)
     free(seal);
 }
 
-static bool cf_seal_p11_check_root(cf_p11 *token, const cf_p11_id *root)
+/* A root key must be a sensitive, non-extractable AES-256 token key that
+ * may do what its role needs (`needs`: "encrypt and decrypt", "wrap and
+ * unwrap"); failures say which, in one line. */
+static bool cf_seal_p11_check(cf_p11 *token, const cf_p11_id *id, const char *name, bool wrapping)
 {
+    const char *label = cf_p11_token_label(token);
     cf_p11_key_info info;
-    if (!cf_p11_secret_info(token, root, &info)) {
+    if (!cf_p11_secret_info(token, id, &info)) {
         CF_ENSUREF(cf_error_code() != CF_ERR_NOT_FOUND, CF_ERR_SEAL,
-                   "the root key is missing from PKCS#11 token '%s' (wrong token?)",
-                   cf_p11_token_label(token));
+                   "the %s is missing from PKCS#11 token '%s' (wrong token?)", name, label);
         return false;
     }
     CF_ENSUREF(info.aes && info.bits == 256 && info.token, CF_ERR_SEAL,
-               "the root key in PKCS#11 token '%s' is of the wrong type (it must be a token "
-               "AES-256 key)",
-               cf_p11_token_label(token));
+               "the %s in PKCS#11 token '%s' is of the wrong type (it must be a token AES-256 key)",
+               name, label);
     CF_ENSUREF(info.sensitive && !info.extractable, CF_ERR_SEAL,
-               "the root key in PKCS#11 token '%s' is of the wrong type (it must be sensitive "
-               "and non-extractable)",
-               cf_p11_token_label(token));
-    CF_ENSUREF(info.can_encrypt && info.can_decrypt, CF_ERR_SEAL,
-               "the root key in PKCS#11 token '%s' is of the wrong type (it must be allowed to "
-               "encrypt and decrypt)",
-               cf_p11_token_label(token));
+               "the %s in PKCS#11 token '%s' is of the wrong type (it must be sensitive and "
+               "non-extractable)",
+               name, label);
+    bool can = wrapping ? info.can_wrap && info.can_unwrap : info.can_encrypt && info.can_decrypt;
+    CF_ENSUREF(can, CF_ERR_SEAL,
+               "the %s in PKCS#11 token '%s' is of the wrong type (it must be allowed to %s)", name,
+               label, wrapping ? "wrap and unwrap" : "encrypt and decrypt");
     return true;
 }
 
-bool cf_seal_pkcs11_open(cf_p11 *token, const cf_p11_id *root, cf_seal **out)
+bool cf_seal_pkcs11_open(cf_p11 *token, const cf_seal_roots *roots, cf_seal **out)
 {
-    if (!cf_seal_p11_check_root(token, root)) {
+    if (!cf_seal_p11_check(token, &roots->root, "root key", false) ||
+        !cf_seal_p11_check(token, &roots->wrap, "key-wrapping root key", true)) {
         cf_p11_close(token);
         return false;
     }
@@ -95,30 +103,60 @@ bool cf_seal_pkcs11_open(cf_p11 *token, const cf_p11_id *root, cf_seal **out)
         CF_BAIL(CF_ERR_NOMEM, NULL);
     }
     s->base = (cf_seal){"pkcs11", cf_seal_p11_wrap, cf_seal_p11_unwrap, cf_seal_p11_destroy, token,
-                        *root};
+                        roots->root, roots->wrap};
     *out = &s->base;
     return true;
 }
 
-bool cf_seal_pkcs11_create_root(cf_p11 *token, const char *label, cf_p11_id *root,
-                                bool *sealed_unwrap)
+/* The key-wrapping root key, with the unwrap template if the module has it. */
+static bool cf_seal_p11_make_wrap(cf_p11 *token, const char *label, cf_seal_roots *roots)
 {
     cf_p11_key_spec spec = {
         .type = CF_P11_AES,
         .bits = 256,
-        .usage = CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT | CF_P11_USE_WRAP | CF_P11_USE_UNWRAP,
-        .extractable = false,
+        .usage = CF_P11_USE_WRAP | CF_P11_USE_UNWRAP,
         .label = label,
         .unwrap_sealed_only = true,
     };
-    CF_GUARD(cf_p11_new_id(root));
-    *sealed_unwrap = true;
-    if (cf_p11_generate(token, &spec, root))
+    CF_GUARD(cf_p11_new_id(&roots->wrap));
+    roots->sealed_unwrap = true;
+    if (cf_p11_generate(token, &spec, &roots->wrap))
         return true;
-    /* A module without CKA_UNWRAP_TEMPLATE: a root key without it (the
-     * services warn at every start). */
+    /* A module without CKA_UNWRAP_TEMPLATE (the services warn at every start). */
     CF_GUARD(cf_error_code() == CF_ERR_CRYPTO || cf_error_code() == CF_ERR_UNSUPPORTED);
     spec.unwrap_sealed_only = false;
-    *sealed_unwrap = false;
-    return cf_p11_generate(token, &spec, root);
+    roots->sealed_unwrap = false;
+    return cf_p11_generate(token, &spec, &roots->wrap);
+}
+
+bool cf_seal_pkcs11_create_roots(cf_p11 *token, const char *service, cf_seal_roots *roots)
+{
+    char label[64];
+    snprintf(label, sizeof label, "%s root", service);
+    cf_p11_key_spec spec = {
+        .type = CF_P11_AES,
+        .bits = 256,
+        .usage = CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT,
+        .label = label,
+    };
+    CF_GUARD(cf_p11_new_id(&roots->root));
+    CF_GUARD(cf_p11_generate(token, &spec, &roots->root));
+    snprintf(label, sizeof label, "%s root wrap", service);
+    if (cf_seal_p11_make_wrap(token, label, roots))
+        return true;
+    struct cf_error_record *saved = cf_error_save();
+    if (!cf_p11_destroy(token, &roots->root))
+        cf_error_clear();
+    cf_error_restore(saved);
+    return false;
+}
+
+void cf_seal_pkcs11_discard_roots(cf_seal *seal)
+{
+    if (!seal || !seal->token)
+        return;
+    struct cf_error_record *saved = cf_error_save();
+    if (!cf_p11_destroy(seal->token, &seal->root) || !cf_p11_destroy(seal->token, &seal->wrap_root))
+        cf_error_clear(); /* best effort: left-over keys are unused, never trusted */
+    cf_error_restore(saved);
 }

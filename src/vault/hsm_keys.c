@@ -88,17 +88,15 @@ static void cf_pending_remove(const cf_p11_id *id)
 void cf_hsm_settled(const cf_object *obj)
 {
     const char *hex = json_string_value(json_object_get(obj->props, "hsm_id"));
-    cf_buf raw;
-    cf_buf_init(&raw, CF_P11_ID_LEN);
     cf_p11_id id;
-    if (hex && cf_hex_decode(CF_SLICE_STR(hex), &raw) && raw.len == CF_P11_ID_LEN) {
-        memcpy(id.bytes, raw.data, CF_P11_ID_LEN);
+    if (hex && cf_p11_id_from_hex(hex, &id))
         cf_pending_remove(&id);
-    }
-    cf_buf_free(&raw);
+    else
+        cf_error_clear(); /* a software key: nothing was pending */
 }
 
 /* ---- what every HSM key shares ---- */
+
 /* A stored version whose token objects are gone is the token's fault (a
  * 5xx), not a key the client asked for that does not exist (404). */
 static bool cf_hsm_op(bool ok)
@@ -107,7 +105,6 @@ static bool cf_hsm_op(bool ok)
         CF_RAISE(CF_ERR_SEAL, "the key's objects are missing from the token");
     return ok;
 }
-
 
 bool cf_hsm_available(const cf_vault *vault)
 {
@@ -160,19 +157,6 @@ static const char *cf_hsm_kty_name(cf_kty kty)
     return kty == CF_KTY_OCT ? "oct-HSM" : kty == CF_KTY_RSA ? "RSA-HSM" : "EC-HSM";
 }
 
-static bool cf_hex_id(const cf_p11_id *id, char out[2 * CF_P11_ID_LEN + 1])
-{
-    cf_buf hex;
-    cf_buf_init(&hex, 2 * CF_P11_ID_LEN);
-    bool ok = cf_hex_encode(cf_slice_of(id->bytes, CF_P11_ID_LEN), &hex);
-    if (ok) {
-        memcpy(out, hex.data, hex.len);
-        out[hex.len] = 0;
-    }
-    cf_buf_free(&hex);
-    return ok;
-}
-
 /* The public JWK (without kty) and size of a key in the token. */
 static bool cf_hsm_public(cf_p11 *token, cf_kty kty, cf_curve curve, const cf_p11_id *id,
                           json_t *jwk, unsigned *size)
@@ -222,11 +206,11 @@ static bool cf_hsm_parse_material(cf_slice material, cf_p11_id *id, cf_slice *bi
     return true;
 }
 
-/* Props and sealed material of a key now in the token.  `birth` is the
- * key wrapped under the root; when absent it is made here, then export is
- * turned off. */
+/* Props and sealed material of a key now in the token: its public part,
+ * and the birth blob (the key wrapped under the key-wrapping root key),
+ * after which export is turned off for good. */
 static bool cf_hsm_finish(cf_vault *vault, cf_kty kty, cf_curve curve, unsigned bits,
-                          const cf_p11_id *id, cf_slice birth, unsigned ops, cf_object *obj)
+                          const cf_p11_id *id, unsigned ops, cf_object *obj)
 {
     cf_p11 *token = vault->seal->token;
     json_t *jwk = json_object();
@@ -235,14 +219,12 @@ static bool cf_hsm_finish(cf_vault *vault, cf_kty kty, cf_curve curve, unsigned 
     cf_buf wrapped, material;
     cf_buf_init(&wrapped, CF_HSM_MATERIAL_MAX);
     cf_buf_init(&material, CF_HSM_MATERIAL_MAX);
-    char hex[2 * CF_P11_ID_LEN + 1];
-    bool ok = kty == CF_KTY_OCT || cf_hsm_public(token, kty, curve, id, jwk, &size);
-    if (ok && !birth.len) {
-        ok = cf_p11_wrap_key(token, &vault->seal->root, id, &wrapped) &&
-             cf_p11_forbid_export(token, id);
-        birth = cf_buf_slice(&wrapped);
-    }
-    ok = ok && cf_hsm_material(id, birth, &material) && cf_hex_id(id, hex);
+    char hex[CF_P11_ID_HEX];
+    bool ok = (kty == CF_KTY_OCT || cf_hsm_public(token, kty, curve, id, jwk, &size)) &&
+              cf_p11_wrap_key(token, &vault->seal->wrap_root, id, &wrapped) &&
+              cf_p11_forbid_export(token, id) &&
+              cf_hsm_material(id, cf_buf_slice(&wrapped), &material);
+    cf_p11_id_to_hex(id, hex);
     if (ok) /* takes the JWK */
         ok = cf_key_set_props(vault, obj, cf_hsm_kty_name(kty), jwk, size, ops,
                               cf_buf_slice(&material)) &&
@@ -297,7 +279,7 @@ bool cf_hsm_generate(cf_vault *vault, cf_kty kty, const cf_key_spec *spec, unsig
             CF_RAISE(CF_ERR_BAD_INPUT, "The HSM does not support this key type or curve.");
         return false;
     }
-    return cf_hsm_finish(vault, kty, ps.curve, ps.bits, &id, (cf_slice){0}, ops, obj) ||
+    return cf_hsm_finish(vault, kty, ps.curve, ps.bits, &id, ops, obj) ||
            cf_hsm_abandon(token, &id);
 }
 
@@ -341,7 +323,7 @@ bool cf_hsm_import(cf_vault *vault, cf_kty kty, cf_curve curve, cf_slice materia
     CF_GUARD(cf_pending_add(&id));
     CF_GUARD(cf_p11_import(token, &ps, material, &id));
     return (cf_hsm_check_import(token, &ps, &id, (unsigned)material.len * 8, &bits) &&
-            cf_hsm_finish(vault, kty, curve, bits, &id, (cf_slice){0}, ops, obj)) ||
+            cf_hsm_finish(vault, kty, curve, bits, &id, ops, obj)) ||
            cf_hsm_abandon(token, &id);
 }
 
@@ -409,7 +391,7 @@ bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv, cf_slice t
          * under key wrap, which adds 8 bytes. */
         size_t kwp = ct.len > kek.bits / 8 + 8 ? ct.len - kek.bits / 8 - 8 : 0;
         ok = ok && ((cf_hsm_check_import(token, &ps, &id, (unsigned)kwp * 8, &bits) &&
-                     cf_hsm_finish(vault, kty, ps.curve, bits, &id, (cf_slice){0}, ops, obj)) ||
+                     cf_hsm_finish(vault, kty, ps.curve, bits, &id, ops, obj)) ||
                     cf_hsm_abandon(token, &id));
     }
     cf_key_free(&kek);
@@ -466,16 +448,16 @@ bool cf_hsm_restore(cf_vault *vault, cf_object *obj, cf_slice material, cf_buf *
     CF_GUARD(cf_hsm_parse_material(material, &old, &birth));
     CF_GUARD(cf_p11_new_id(&id));
     CF_GUARD(cf_pending_add(&id));
-    if (!cf_p11_unwrap_key(token, &vault->seal->root, birth, &ps, &id)) {
+    if (!cf_p11_unwrap_key(token, &vault->seal->wrap_root, birth, &ps, &id)) {
         CF_ENSURE(cf_error_code() != CF_ERR_DECRYPT, CF_ERR_BAD_INPUT,
                   "The backup's HSM key does not unwrap with this vault's root key.");
         return false;
     }
-    char hex[2 * CF_P11_ID_LEN + 1];
+    char hex[CF_P11_ID_HEX];
+    cf_p11_id_to_hex(&id, hex);
     unsigned bits;
     unsigned hint = birth.len > 8 ? (unsigned)(birth.len - 8) * 8 : 0;
     bool ok = cf_hsm_check_import(token, &ps, &id, hint, &bits) && cf_hsm_material(&id, birth, out) &&
-              cf_hex_id(&id, hex) &&
               json_object_set_new(obj->props, "hsm_id", json_string(hex)) == 0;
     return ok || cf_hsm_abandon(token, &id);
 }
@@ -513,9 +495,8 @@ static bool cf_collect_each(void *ctx, const cf_p11_id *id)
 
 static bool cf_referenced(json_t *refs, const cf_p11_id *id)
 {
-    char hex[2 * CF_P11_ID_LEN + 1];
-    if (!cf_hex_id(id, hex))
-        return true; /* when in doubt, keep */
+    char hex[CF_P11_ID_HEX];
+    cf_p11_id_to_hex(id, hex);
     size_t i;
     json_t *v;
     json_array_foreach(refs, i, v)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Keys that never leave the token, proven from outside Coffer:
-#   - pkcs11-tool (OpenSC) lists the vault token's objects: the root key and
+#   - pkcs11-tool (OpenSC) lists the vault token's objects: the root keys and
 #     every HSM key's private or secret object are sensitive and not
 #     extractable; reading their CKA_VALUE fails, and so does wrapping them
 #     out with a key the attacker made in the same token (while an
@@ -107,8 +107,9 @@ for o in objs:
         print(f"{o['kind']}|{o.get('label')}|{o.get('ID')}|{o.get('Access', '')}")
 EOF
 N=$(wc -l <"$TMP/access")
-check "the token holds the root key and 7 private or secret key objects" test "$N" = 8
+check "the token holds the two root keys and 7 private or secret key objects" test "$N" = 9
 expect "  the root key: sensitive, never extractable" grep -q '|coffer-vault root|.*sensitive, always sensitive, never extractable' "$TMP/access"
+expect "  the root wrap key: sensitive, never extractable" grep -q '|coffer-vault root wrap|.*sensitive, always sensitive, never extractable' "$TMP/access"
 expect "  every key object is sensitive" bash -c "! grep -v 'sensitive' '$TMP/access'"
 expect "  and none is extractable" bash -c "! sed 's/never extractable//' '$TMP/access' | grep -q extractable"
 for id in $(grep '^Secret' "$TMP/access" | cut -d'|' -f3); do

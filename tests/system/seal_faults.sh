@@ -181,6 +181,10 @@ refuses "vault: a master key the root key did not wrap (or seal.json altered)" "
 cp "$TMP/seal.json.good" "$TMP/v/seal.json"
 
 # ---- root key missing or of the wrong type (destroys the directories' root keys: last) ----
+WRAP=$(json "$TMP/b/seal.json" "['wrap_key_id']")
+p11 faults-blob --delete-object --type secrkey --id "$WRAP" >/dev/null 2>&1
+refuses "blob: key-wrapping root key missing" "key-wrapping root key is missing from PKCS#11 token 'faults-blob'" \
+    "${B[@]}" "${BLOB_SEAL[@]}"
 ROOT=$(json "$TMP/b/seal.json" "['root_key_id']")
 p11 faults-blob --delete-object --type secrkey --id "$ROOT" >/dev/null 2>&1
 refuses "blob: root key missing" "root key is missing from PKCS#11 token 'faults-blob'" "${B[@]}" "${BLOB_SEAL[@]}"

@@ -79,6 +79,9 @@ check_rc "a move the token interrupts fails" 1 env SOFTHSM2_CONF="$NAMED/softhsm
 printf 'ok\n' >"$COFFER_SHIM_CONTROL"
 check "  the directory is still on the file seal" test "$(json "$V/seal.json" "['seal']")" = file
 check "  seal.key is still there" test -s "$V/seal.key"
+check "  and the root keys it made in the token were destroyed" bash -c "! SOFTHSM2_CONF='$NAMED/softhsm2.conf' \
+    pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label named --login --pin 1234 -O 2>/dev/null |
+    grep -q 'coffer-vault root'"
 start_vault --dev-seal --log-level warn
 check "  and the vault still opens with its keys" "$CLI" key sign signer --alg RS256 --digest "$(cat "$TMP/digest")"
 stop
@@ -100,7 +103,8 @@ expect "  reports the token" grep -q "PKCS#11 token 'coffer-vault'" "$TMP/out"
 check "  seal.json names the token" test "$(json "$V/seal.json" "['seal']")" = pkcs11
 check "  the file seal's key is destroyed" test ! -e "$V/seal.key"
 check "coffer seal show" "$CLI" seal show --data-dir "$V"
-expect "  shows the token" grep -q "coffer-vault root" "$TMP/out"
+expect "  shows the token and its root keys" grep -Eq "token +coffer-vault" "$TMP/out"
+expect "  with the unwrap template" grep -Eq "unwrap template +yes" "$TMP/out"
 check_rc "a second move is refused" 1 "$CLI" seal migrate --data-dir "$V"
 expect "  as already sealed" grep -q "already sealed by PKCS#11 token" "$TMP/err"
 start_vault --log-level warn

@@ -334,14 +334,17 @@ static void test_byok(void)
     cf_buf_free(&in_sw);
 }
 
-static void test_seal(cf_p11_id *root)
+static void test_seal(void)
 {
     cf_seal *seal = NULL;
+    cf_seal_roots roots;
+    CHECK(cf_seal_pkcs11_create_roots(tok, "unit", &roots));
+    CHECK(roots.sealed_unwrap);
     /* the seal owns the token it is given: hand it a second handle */
     cf_p11 *second = NULL;
     cf_p11_config cfg = {CF_SOFTHSM2_MODULE, "unit", CF_SLICE_LIT("1234"), {0}};
     CHECK(cf_p11_open(&cfg, &second));
-    CHECK(cf_seal_pkcs11_open(second, root, &seal));
+    CHECK(cf_seal_pkcs11_open(second, &roots, &seal));
     cf_buf w, k;
     cf_buf_init(&w, 256);
     cf_buf_init_secret(&k, 64);
@@ -357,47 +360,69 @@ static void test_seal(cf_p11_id *root)
     w.data[0] = 2;
     CHECK(!seal->unwrap(seal, cf_buf_slice(&w), CF_SLICE_LIT("identity"), &k));
     cf_seal_destroy(seal);
-    /* a root key that is not one */
-    cf_p11_id weak;
-    CHECK(cf_p11_new_id(&weak));
+    /* each root key does one job only */
+    cf_p11_key_info info;
+    CHECK(cf_p11_secret_info(tok, &roots.root, &info));
+    CHECK(info.can_encrypt && info.can_decrypt && !info.can_wrap && !info.can_unwrap);
+    CHECK(cf_p11_secret_info(tok, &roots.wrap, &info));
+    CHECK(!info.can_encrypt && !info.can_decrypt && info.can_wrap && info.can_unwrap);
+    /* keys that are not root keys, or swapped */
+    cf_seal_roots bad = roots;
     cf_p11_key_spec s = spec_of(CF_P11_AES, 128, 0, CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT, false);
-    CHECK(cf_p11_generate(tok, &s, &weak));
+    CHECK(cf_p11_new_id(&bad.root) && cf_p11_generate(tok, &s, &bad.root));
     CHECK(cf_p11_open(&cfg, &second));
-    CHECK(!cf_seal_pkcs11_open(second, &weak, &seal));
-    CHECK(strstr(cf_error_detail(), "wrong type"));
-    cf_p11_id none;
-    CHECK(cf_p11_new_id(&none));
+    CHECK(!cf_seal_pkcs11_open(second, &bad, &seal));
+    CHECK(strstr(cf_error_detail(), "root key") && strstr(cf_error_detail(), "wrong type"));
+    CHECK(cf_p11_destroy(tok, &bad.root));
+    bad = (cf_seal_roots){roots.wrap, roots.root, true};
     CHECK(cf_p11_open(&cfg, &second));
-    CHECK(!cf_seal_pkcs11_open(second, &none, &seal));
-    CHECK(strstr(cf_error_detail(), "missing"));
-    CHECK(cf_p11_destroy(tok, &weak));
+    CHECK(!cf_seal_pkcs11_open(second, &bad, &seal));
+    CHECK(strstr(cf_error_detail(), "encrypt and decrypt"));
+    bad = roots;
+    CHECK(cf_p11_new_id(&bad.wrap));
+    CHECK(cf_p11_open(&cfg, &second));
+    CHECK(!cf_seal_pkcs11_open(second, &bad, &seal));
+    CHECK(strstr(cf_error_detail(), "key-wrapping root key is missing"));
+    /* a seal just made and abandoned takes its root keys with it */
+    CHECK(cf_p11_open(&cfg, &second));
+    CHECK(cf_seal_pkcs11_open(second, &roots, &seal));
+    cf_seal_pkcs11_discard_roots(seal);
+    cf_seal_destroy(seal);
+    CHECK(!cf_p11_secret_info(tok, &roots.root, &info) && !cf_p11_secret_info(tok, &roots.wrap, &info));
     cf_buf_free(&w);
     cf_buf_free(&k);
 }
 
-/* A root key made by the seal only unwraps keys into sensitive,
- * non-extractable objects: its wrapped keys never come back out. */
+/* The key-wrapping root key only unwraps keys into sensitive,
+ * non-extractable objects: what it wrapped never comes back out. */
 static void test_root_unwrap_template(void)
 {
-    cf_p11_id root, key, back;
-    bool sealed = false;
-    CHECK(cf_seal_pkcs11_create_root(tok, "unit root", &root, &sealed));
-    CHECK(sealed);
+    cf_seal_roots roots;
+    cf_p11_id key, back;
+    CHECK(cf_seal_pkcs11_create_roots(tok, "unit", &roots));
+    cf_p11_id *root = &roots.wrap;
     cf_p11_key_spec s = spec_of(CF_P11_AES, 256, 0, CF_P11_USE_ENCRYPT, true);
     CHECK(cf_p11_new_id(&key) && cf_p11_generate(tok, &s, &key));
     cf_buf w;
     cf_buf_init(&w, 256);
-    CHECK(cf_p11_wrap_key(tok, &root, &key, &w));
+    CHECK(cf_p11_wrap_key(tok, root, &key, &w));
+    /* the other root key cannot decrypt what was wrapped (roles apart) */
+    cf_buf pt;
+    cf_buf_init_secret(&pt, 256);
+    cf_p11_mech kwp = {.kind = CF_P11_AES_KWP};
+    CHECK(!cf_p11_decrypt(tok, &roots.root, &kwp, cf_buf_slice(&w), &pt));
+    cf_buf_free(&pt);
     CHECK(cf_p11_new_id(&back));
-    CHECK(!cf_p11_unwrap_key(tok, &root, cf_buf_slice(&w), &s, &back));
+    CHECK(!cf_p11_unwrap_key(tok, root, cf_buf_slice(&w), &s, &back));
     CHECK(!cf_p11_key_facts(tok, &back, &(cf_p11_facts){0}));
     s.extractable = false;
-    CHECK(cf_p11_unwrap_key(tok, &root, cf_buf_slice(&w), &s, &back));
+    CHECK(cf_p11_unwrap_key(tok, root, cf_buf_slice(&w), &s, &back));
     /* unwrapped: not extractable, not wrappable out again */
     cf_buf again;
     cf_buf_init(&again, 256);
-    CHECK(!cf_p11_wrap_key(tok, &root, &back, &again));
-    CHECK(cf_p11_destroy(tok, &key) && cf_p11_destroy(tok, &back) && cf_p11_destroy(tok, &root));
+    CHECK(!cf_p11_wrap_key(tok, root, &back, &again));
+    CHECK(cf_p11_destroy(tok, &key) && cf_p11_destroy(tok, &back) &&
+          cf_p11_destroy(tok, &roots.root) && cf_p11_destroy(tok, &roots.wrap));
     cf_buf_free(&w);
     cf_buf_free(&again);
 }
@@ -464,7 +489,7 @@ int main(void)
     RUN_WITH(test_rsa, &root);
     RUN(test_ec_import);
     RUN(test_byok);
-    RUN_WITH(test_seal, &root);
+    RUN(test_seal);
     RUN(test_root_unwrap_template);
     cf_p11_close(tok);
     RUN(test_seal_dir);
