@@ -8,8 +8,10 @@
  * (show, list, versions, update, delete, recover, purge, backup, restore)
  * are the ones keys have (keys_cmd.c).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -25,6 +27,8 @@ static bool cf_read_stdin(cf_buf *out)
     bool ok = true;
     for (;;) {
         ssize_t n = read(STDIN_FILENO, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n == 0)
             break;
         if (n < 0) {
@@ -41,18 +45,24 @@ static bool cf_read_stdin(cf_buf *out)
     return ok;
 }
 
+/* The value, at most CF_SECRET_MAX bytes, from --file (a path, or - for
+ * standard input); `value` holds one byte more, to notice a longer one. */
 static bool cf_secret_value(const cf_cli *cli, cf_buf *value)
 {
     const char *file = cf_cli_opt(cli, "file");
     if (!file)
         return cf_cli_usage("secret set: --file FILE (or --file - for standard input) is required; "
                             "the value is never taken from the command line");
-    bool ok = strcmp(file, "-") == 0 ? cf_read_stdin(value) : cf_read_file(file, CF_SECRET_MAX, value);
-    if (!ok && cf_error_code() == CF_ERR_TOO_LARGE)
+    bool from_stdin = strcmp(file, "-") == 0;
+    struct stat st;
+    if (!from_stdin && stat(file, &st) == 0 && st.st_size > CF_SECRET_MAX)
+        return cf_cli_usage("the secret value is larger than 25 KiB");
+    bool ok = from_stdin ? cf_read_stdin(value) : cf_read_file(file, value->max, value);
+    if ((!ok && cf_error_code() == CF_ERR_TOO_LARGE) || (ok && value->len > CF_SECRET_MAX))
         return cf_cli_usage("the secret value is larger than 25 KiB");
     if (!ok)
         return cf_cli_usage("--file %.128s: %s", file, cf_error_detail());
-    return cf_buf_terminate(value);
+    return true;
 }
 
 bool cf_cmd_secret_set(cf_cli *cli)
@@ -63,14 +73,14 @@ bool cf_cmd_secret_set(cf_cli *cli)
     json_t *body = json_object();
     CF_ENSURE_ALLOC(body);
     cli->hide_value = true; /* the caller has it; no need to echo it */
-    bool ok = cf_secret_value(cli, &value) &&
-              json_object_set_new(body, "value",
-                                  json_stringn((const char *)value.data, value.len)) == 0 &&
+    bool ok = cf_secret_value(cli, &value);
+    json_t *v = ok ? json_stringn((const char *)value.data, value.len) : NULL;
+    if (ok && !v)
+        ok = cf_cli_usage("the secret value must be UTF-8 text without NUL bytes");
+    ok = ok && json_object_set_new(body, "value", v) == 0 &&
               cf_cli_common_body(cli, body, body) &&
               snprintf(path, sizeof path, "/secrets/%s", cli->args->pos[0]) < (int)sizeof path &&
               cf_cli_bundle_call(cli, "PUT", path, body);
-    if (!ok && !cf_error_code())
-        CF_RAISE(CF_ERR_BAD_INPUT, "the secret value must be UTF-8 text");
     json_decref(body);
     cf_buf_free(&value);
     return ok;

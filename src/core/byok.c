@@ -42,17 +42,6 @@ bool cf_byok_wrap(const cf_pkey *kek_public, const char *kek_kid, cf_slice targe
     return ok;
 }
 
-static bool cf_byok_text(json_t *obj, const char *name, char *out, size_t len)
-{
-    const char *v = json_string_value(json_object_get(obj, name));
-    out[0] = 0;
-    if (!v)
-        return true;
-    CF_ENSUREF(strlen(v) < len, CF_ERR_BAD_INPUT, "the BYOK transfer blob's %s is too long", name);
-    memcpy(out, v, strlen(v) + 1);
-    return true;
-}
-
 static bool cf_byok_fields(json_t *doc, cf_byok_blob *out)
 {
     CF_ENSURE(json_is_object(doc), CF_ERR_BAD_INPUT, "key_hsm is not a BYOK transfer blob.");
@@ -67,9 +56,12 @@ static bool cf_byok_fields(json_t *doc, cf_byok_blob *out)
               CF_ERR_BAD_INPUT, "The BYOK transfer blob's header must give kid and alg \"dir\".");
     CF_ENSURE(enc && strcmp(enc, "CKM_RSA_AES_KEY_WRAP") == 0, CF_ERR_BAD_INPUT,
               "The BYOK transfer blob's header.enc must be CKM_RSA_AES_KEY_WRAP.");
-    CF_GUARD(cf_byok_text(header, "kid", out->kid, sizeof out->kid));
-    CF_GUARD(cf_byok_text(doc, "key_type", out->key_type, sizeof out->key_type));
-    CF_GUARD(cf_byok_text(doc, "crv", out->crv, sizeof out->crv));
+    CF_GUARD(cf_json_copy_text(header, "kid", out->kid, sizeof out->kid, CF_ERR_BAD_INPUT,
+                               "the BYOK transfer blob"));
+    CF_GUARD(cf_json_copy_text(doc, "key_type", out->key_type, sizeof out->key_type, CF_ERR_BAD_INPUT,
+                               "the BYOK transfer blob"));
+    CF_GUARD(cf_json_copy_text(doc, "crv", out->crv, sizeof out->crv, CF_ERR_BAD_INPUT,
+                               "the BYOK transfer blob"));
     CF_ENSURE(ct && cf_base64url_decode(CF_SLICE_STR(ct), &out->ciphertext) &&
                   out->ciphertext.len > 0,
               CF_ERR_BAD_INPUT, "The BYOK transfer blob's ciphertext is missing or malformed.");

@@ -2,6 +2,8 @@
  * length in a header so that free can wipe exactly what was allocated. */
 #include "json_secure.h"
 
+#include <string.h>
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,4 +50,15 @@ void cf_json_free_text(char *text)
         f(text);
     else
         free(text);
+}
+
+bool cf_json_copy_text(json_t *obj, const char *name, char *out, size_t len, cf_err code,
+                       const char *what)
+{
+    const char *v = json_string_value(json_object_get(obj, name));
+    if (!v)
+        v = "";
+    CF_ENSUREF(strlen(v) < len, code, "%s: %s is too long", what, name);
+    memcpy(out, v, strlen(v) + 1);
+    return true;
 }

@@ -8,8 +8,16 @@
 #ifndef CF_JSON_SECURE_H
 #define CF_JSON_SECURE_H
 
+#include <jansson.h>
+
+#include "result.h"
+
 void cf_json_use_wiping_alloc(void);
 /* Frees text returned by json_dumps() (wiped). */
 void cf_json_free_text(char *text);
+/* Copies the string member `name` of `obj` into `out` ("" when absent or
+ * not a string); `code` with "`what`: NAME is too long" when it does not fit. */
+CF_MUST_USE bool cf_json_copy_text(json_t *obj, const char *name, char *out, size_t len,
+                                   cf_err code, const char *what);
 
 #endif

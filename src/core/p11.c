@@ -207,13 +207,30 @@ static void cf_p11_label_padded(const char *label, CK_UTF8CHAR out[32])
 }
 
 /* A module is initialised once per process however many handles use it
- * (C_Initialize and C_Finalize act on the whole library), so handles
- * count their module's users; the last to close finalises it. */
+ * (C_Initialize and C_Finalize act on the whole library), so each module's
+ * handles are counted; the last to close finalises it.  A process uses
+ * one or two modules (a move between tokens); more are refused. */
+#define CF_P11_MODULES 4
+
 static struct {
     pthread_mutex_t lock;
-    CK_FUNCTION_LIST *f;
-    unsigned users;
+    CK_FUNCTION_LIST *f[CF_P11_MODULES];
+    unsigned users[CF_P11_MODULES];
 } cf_p11_modules = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The module's slot in the table, or a free one; -1 when full.  Called
+ * with the lock held. */
+static int cf_p11_module_slot(CK_FUNCTION_LIST *f)
+{
+    int free_slot = -1;
+    for (int i = 0; i < CF_P11_MODULES; i++) {
+        if (cf_p11_modules.users[i] && cf_p11_modules.f[i] == f)
+            return i;
+        if (!cf_p11_modules.users[i] && free_slot < 0)
+            free_slot = i;
+    }
+    return free_slot;
+}
 
 static bool cf_p11_load(cf_p11 *p, const char *module)
 {
@@ -224,8 +241,9 @@ static bool cf_p11_load(cf_p11 *p, const char *module)
     CF_ENSUREF(get && get(&f) == CKR_OK && f, CF_ERR_SEAL,
                "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
     pthread_mutex_lock(&cf_p11_modules.lock);
-    CK_RV rv = CKR_OK;
-    if (cf_p11_modules.users == 0 || cf_p11_modules.f != f) {
+    int slot = cf_p11_module_slot(f);
+    CK_RV rv = slot < 0 ? CKR_HOST_MEMORY : CKR_OK;
+    if (slot >= 0 && !cf_p11_modules.users[slot]) {
         CK_C_INITIALIZE_ARGS args = {0};
         args.flags = CKF_OS_LOCKING_OK;
         rv = f->C_Initialize(&args);
@@ -233,8 +251,8 @@ static bool cf_p11_load(cf_p11 *p, const char *module)
             rv = CKR_OK;
     }
     if (rv == CKR_OK) {
-        cf_p11_modules.f = f;
-        cf_p11_modules.users++;
+        cf_p11_modules.f[slot] = f;
+        cf_p11_modules.users[slot]++;
     }
     pthread_mutex_unlock(&cf_p11_modules.lock);
     if (rv != CKR_OK)
@@ -246,7 +264,9 @@ static bool cf_p11_load(cf_p11 *p, const char *module)
 static void cf_p11_unload(cf_p11 *p)
 {
     pthread_mutex_lock(&cf_p11_modules.lock);
-    bool last = cf_p11_modules.f == p->f && --cf_p11_modules.users == 0;
+    int slot = cf_p11_module_slot(p->f);
+    bool last = slot >= 0 && cf_p11_modules.f[slot] == p->f && cf_p11_modules.users[slot] &&
+                --cf_p11_modules.users[slot] == 0;
     pthread_mutex_unlock(&cf_p11_modules.lock);
     if (last)
         p->f->C_Finalize(NULL);

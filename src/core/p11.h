@@ -101,8 +101,6 @@ typedef struct {
 
 /* Generates a token key (AES) or key pair (RSA, EC) named `id`. */
 CF_MUST_USE bool cf_p11_generate(cf_p11 *p, const cf_p11_key_spec *spec, const cf_p11_id *id);
-/* Finds the secret key labelled `label`; fails with CF_ERR_NOT_FOUND. */
-CF_MUST_USE bool cf_p11_find_label(cf_p11 *p, const char *label, cf_p11_id *id);
 
 /* What a token says of a secret key, to check a root key before use. */
 typedef struct {

@@ -102,6 +102,9 @@ CF_MUST_USE bool cf_p11_unwrap_into(cf_p11_session *s, CK_MECHANISM *mech, CK_OB
 CF_MUST_USE bool cf_p11_session_secret(cf_p11_session *s, cf_slice value, bool transport,
                                        CK_OBJECT_HANDLE *out);
 
+/* Big-endian integers (CKA_MODULUS...) without their leading zeros. */
+void cf_p11_strip_zeros(cf_buf *b);
+
 /* DER of the curve's OID (CKA_EC_PARAMS). */
 cf_slice cf_p11_curve_oid(cf_curve c);
 

@@ -147,41 +147,6 @@ bool cf_p11_generate(cf_p11 *p, const cf_p11_key_spec *spec, const cf_p11_id *id
 /* ---- lookup and attributes ---- */
 
 typedef struct {
-    const char *label;
-    cf_p11_id *id;
-} cf_label_ctx;
-
-static bool cf_find_label_op(cf_p11_session *s, void *ctx)
-{
-    cf_label_ctx *l = ctx;
-    CK_FUNCTION_LIST *f = s->p->f;
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_ATTRIBUTE tmpl[] = {
-        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls),
-        CF_P11_ATTR(CKA_LABEL, l->label, strlen(l->label)),
-    };
-    CK_OBJECT_HANDLE found[2];
-    CK_ULONG n = 0;
-    CF_P11_CALL(s, f->C_FindObjectsInit(s->h, tmpl, 2), "C_FindObjectsInit");
-    CK_RV rv = f->C_FindObjects(s->h, found, 2, &n);
-    f->C_FindObjectsFinal(s->h);
-    if (rv != CKR_OK)
-        return cf_p11_fail(s, rv, "C_FindObjects", __FILE__, __LINE__);
-    CF_ENSURE(n == 1, n ? CF_ERR_SEAL : CF_ERR_NOT_FOUND,
-              n ? "two secret keys carry the label" : "no secret key carries the label");
-    CK_ATTRIBUTE get = CF_P11_ATTR(CKA_ID, l->id->bytes, CF_P11_ID_LEN);
-    CF_P11_CALL(s, f->C_GetAttributeValue(s->h, found[0], &get, 1), "C_GetAttributeValue");
-    CF_ENSURE(get.ulValueLen == CF_P11_ID_LEN, CF_ERR_SEAL, "the key's CKA_ID is not Coffer's");
-    return true;
-}
-
-bool cf_p11_find_label(cf_p11 *p, const char *label, cf_p11_id *id)
-{
-    cf_label_ctx l = {label, id};
-    return cf_p11_run(p, cf_find_label_op, &l);
-}
-
-typedef struct {
     const cf_p11_id *id;
     cf_p11_key_info *info;
 } cf_info_ctx;
@@ -233,8 +198,7 @@ bool cf_p11_get_bytes(cf_p11_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE t
     return true;
 }
 
-/* Big-endian integers without their leading zeros. */
-static void cf_strip_zeros(cf_buf *b)
+void cf_p11_strip_zeros(cf_buf *b)
 {
     size_t z = 0;
     while (z + 1 < b->len && b->data[z] == 0)
@@ -258,8 +222,8 @@ static bool cf_pub_rsa_op(cf_p11_session *s, void *ctx)
     CF_GUARD(cf_p11_find(s, c->id, c->cls, &h));
     CF_GUARD(cf_p11_get_bytes(s, h, CKA_MODULUS, CF_P11_RSA_MAX + 1, c->a));
     CF_GUARD(cf_p11_get_bytes(s, h, CKA_PUBLIC_EXPONENT, 8, c->b));
-    cf_strip_zeros(c->a);
-    cf_strip_zeros(c->b);
+    cf_p11_strip_zeros(c->a);
+    cf_p11_strip_zeros(c->b);
     return true;
 }
 
@@ -637,7 +601,7 @@ static bool cf_facts_op(cf_p11_session *s, void *ctx)
     if (type == CKK_RSA) {
         c->facts->type = CF_P11_RSA;
         ok = cf_p11_get_bytes(s, h, CKA_MODULUS, CF_P11_RSA_MAX + 1, &v);
-        cf_strip_zeros(&v);
+        cf_p11_strip_zeros(&v);
         c->facts->bits = (unsigned)v.len * 8;
     } else {
         c->facts->type = CF_P11_EC;

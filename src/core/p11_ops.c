@@ -482,9 +482,8 @@ static bool cf_unwrap_rsa_aes_op(cf_p11_session *s, void *ctx)
     cf_buf n;
     cf_buf_init(&n, CF_P11_RSA_MAX + 1);
     bool ok = cf_p11_get_bytes(s, rsa, CKA_MODULUS, CF_P11_RSA_MAX + 1, &n);
-    size_t k = n.len;
-    while (ok && k > 0 && n.data[n.len - k] == 0)
-        k--;
+    cf_p11_strip_zeros(&n);
+    size_t k = n.len; /* the RSA part is as long as the modulus */
     cf_buf_free(&n);
     CF_GUARD(ok);
     CF_ENSURE(c->in.len > k + 16, CF_ERR_DECRYPT, "the transfer blob is too short");

@@ -65,16 +65,6 @@ bool cf_seal_dir_recorded(const char *data_dir)
 
 /* ---- seal.json ---- */
 
-static bool cf_json_text(json_t *doc, const char *name, char *out, size_t len)
-{
-    const char *v = json_string_value(json_object_get(doc, name));
-    if (!v)
-        v = "";
-    CF_ENSUREF(strlen(v) < len, CF_ERR_IO, "seal.json: %s is too long", name);
-    memcpy(out, v, strlen(v) + 1);
-    return true;
-}
-
 static bool cf_json_b64(json_t *doc, const char *name, cf_buf *out)
 {
     const char *v = json_string_value(json_object_get(doc, name));
@@ -95,16 +85,16 @@ static bool cf_record_parse(json_t *doc, cf_seal_record *r)
 {
     CF_ENSURE(json_integer_value(json_object_get(doc, "version")) == 1, CF_ERR_IO,
               "seal.json has an unknown version");
-    CF_GUARD(cf_json_text(doc, "seal", r->seal, sizeof r->seal));
+    CF_GUARD(cf_json_copy_text(doc, "seal", r->seal, sizeof r->seal, CF_ERR_IO, "seal.json"));
     CF_ENSURE(strcmp(r->seal, "pkcs11") == 0 || strcmp(r->seal, "file") == 0, CF_ERR_IO,
               "seal.json names an unknown seal");
     CF_GUARD(cf_json_b64(doc, "master_key", &r->wrapped));
     CF_GUARD(cf_json_b64(doc, "master_key_aad", &r->aad));
     if (strcmp(r->seal, "file") == 0)
         return true;
-    CF_GUARD(cf_json_text(doc, "module", r->module, sizeof r->module));
-    CF_GUARD(cf_json_text(doc, "token", r->token, sizeof r->token));
-    CF_GUARD(cf_json_text(doc, "pin_file", r->pin_file, sizeof r->pin_file));
+    CF_GUARD(cf_json_copy_text(doc, "module", r->module, sizeof r->module, CF_ERR_IO, "seal.json"));
+    CF_GUARD(cf_json_copy_text(doc, "token", r->token, sizeof r->token, CF_ERR_IO, "seal.json"));
+    CF_GUARD(cf_json_copy_text(doc, "pin_file", r->pin_file, sizeof r->pin_file, CF_ERR_IO, "seal.json"));
     r->roots.sealed_unwrap = json_is_true(json_object_get(doc, "root_unwrap_template"));
     CF_GUARD(cf_json_id(doc, "root_key_id", &r->roots.root));
     CF_GUARD(cf_json_id(doc, "wrap_key_id", &r->roots.wrap));

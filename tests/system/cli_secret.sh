@@ -18,6 +18,9 @@ check_rc "no value on the command line" 2 "$CLI" secret set other --value oops
 check_rc "set needs --file" 2 "$CLI" secret set other
 head -c 26000 /dev/zero | tr '\0' a >"$TMP/big"
 check_rc "a value over 25 KiB is refused before sending" 2 "$CLI" secret set other --file "$TMP/big"
+expect "  and says so" grep -q "larger than 25 KiB" "$TMP/err"
+check_rc "  from standard input too" 2 bash -c "'$CLI' secret set other --file - <'$TMP/big'"
+expect "  and says so" grep -q "larger than 25 KiB" "$TMP/err"
 check "show" "$CLI" secret show db-password
 expect "  prints the latest value" grep -q 'value: *second value' "$TMP/out"
 expect "  and its content type" grep -q 'content_type: *text/plain' "$TMP/out"
