@@ -7,6 +7,8 @@
  *   GET    /.coffer/<account>/roleAssignments          list them
  *   DELETE /.coffer/<account>/roleAssignments/<guid>   remove one
  *   POST   /.coffer/<account>/regenerateKey            {"keyName":"key1"|"key2"}
+ *   /.coffer/<default account>/accounts[/<name>]      storage accounts
+ *                                                      (accounts_admin.c)
  *
  * In Azure these are management-plane operations; here, as for the account
  * itself, holding an account key (Shared Key) is what makes one its admin.
@@ -70,13 +72,17 @@ static bool cf_admin_body(cf_blob_call *call, json_t **out)
     return true;
 }
 
-static bool cf_admin_regenerate(cf_blob_call *call, json_t **out)
+static bool cf_admin_need_body(const json_t *body)
 {
-    json_t *body = NULL;
-    CF_GUARD(cf_admin_body(call, &body));
+    CF_ENSURE(body, CF_ERR_BAD_INPUT, "the body must be a JSON object");
+    return true;
+}
+
+static bool cf_admin_regenerate(cf_blob_call *call, json_t *body, json_t **out)
+{
+    CF_GUARD(cf_admin_need_body(body));
     const char *which = json_string_value(json_object_get(body, "keyName"));
     int slot = which && strcmp(which, "key1") == 0 ? 1 : which && strcmp(which, "key2") == 0 ? 2 : 0;
-    json_decref(body);
     CF_ENSURE(slot, CF_ERR_BAD_INPUT, "keyName must be key1 or key2");
     CF_GUARD(cf_blob_account_regenerate_key(call->svc->store, call->account, slot));
     if (strcmp(call->account, CF_BLOB_DEFAULT_ACCOUNT) == 0 ||
@@ -142,25 +148,32 @@ void cf_blob_admin(cf_blob_call *call)
     }
     const char *ra = "roleAssignments";
     size_t ralen = strlen(ra);
-    bool ok;
+    bool ok, handled = false;
     unsigned status = 200;
-    if (strcmp(rest, ra) == 0 && strcmp(method, "GET") == 0) {
+    json_t *body = NULL;
+    if (call->http->body.len)
+        ok = cf_admin_body(call, &body);
+    else
+        ok = true;
+    ok = ok && cf_blob_admin_accounts(call, rest, &status, body, &out, &handled);
+    if (!ok || handled) {
+        /* answered */
+    } else if (strcmp(rest, ra) == 0 && strcmp(method, "GET") == 0) {
         ok = cf_blob_roles_list(call->svc->roles, call->account, &out);
     } else if (strncmp(rest, ra, ralen) == 0 && rest[ralen] == '/' && strcmp(method, "PUT") == 0) {
-        json_t *body = NULL;
-        ok = cf_admin_body(call, &body) &&
+        ok = cf_admin_need_body(body) &&
              cf_blob_roles_put(call->svc->roles, call->account, rest + ralen + 1, body, &out);
-        json_decref(body);
         status = 201;
     } else if (strncmp(rest, ra, ralen) == 0 && rest[ralen] == '/' &&
                strcmp(method, "DELETE") == 0) {
         ok = cf_blob_roles_delete(call->svc->roles, call->account, rest + ralen + 1);
     } else if (strcmp(rest, "regenerateKey") == 0 && strcmp(method, "POST") == 0) {
-        ok = cf_admin_regenerate(call, &out);
+        ok = cf_admin_regenerate(call, body, &out);
     } else {
         CF_RAISE(CF_ERR_NOT_FOUND, "unknown admin endpoint");
         ok = false;
     }
+    json_decref(body);
     if (!ok) {
         json_decref(out);
         cf_admin_error(call);

@@ -12,6 +12,13 @@
  *   tokens.c       trust in coffer-vault's tokens (its signing keys)
  *   roles.c        Storage Blob Data role assignments (DIR/roles.json)
  *   admin.c        Coffer's own /.coffer/<account>/... API
+ *   accounts_admin.c  account management in that API (create, list, show,
+ *                  set the key source, delete)
+ *   cmk.c          customer-managed keys: the per-account key gate and
+ *                  switching who keeps an account's data key
+ *   vault_client.c coffer-blob's own identity in coffer-vault; get, wrap
+ *                  and unwrap with a vault key
+ *   https_fetch.c  one HTTPS request to the vault (libcurl)
  *   service_ops.c  service properties, list containers, account info
  *   container_ops.c containers, ACLs, container leases, list blobs
  *   blob_ops.c     blob reads, properties, metadata, delete, copy, leases
@@ -47,6 +54,10 @@
 
 typedef struct cf_blob_tokens cf_blob_tokens;
 typedef struct cf_blob_roles cf_blob_roles;
+typedef struct cf_blob_vault cf_blob_vault;
+typedef struct cf_blob_cmk cf_blob_cmk;
+
+#define CF_BLOB_KEY_CACHE_DEFAULT 600 /* seconds, as Azure caches CMKs */
 
 typedef struct {
     char data_dir[PATH_MAX];
@@ -69,6 +80,10 @@ typedef struct {
     cf_blob_store *store;
     cf_blob_tokens *tokens;
     cf_blob_roles *roles;
+    char vault_bootstrap[PATH_MAX]; /* --vault-bootstrap: our identity in coffer-vault */
+    int key_cache_seconds;          /* --key-cache-seconds */
+    cf_blob_vault *vault;           /* NULL without --vault-bootstrap */
+    cf_blob_cmk *cmk;
     struct cf_audit *audit;     /* DIR/audit.log */
     pthread_mutex_t bootstrap_lock;
 } cf_blob_service;
@@ -219,6 +234,59 @@ CF_MUST_USE bool cf_blob_tokens_verify(cf_blob_tokens *t, const char *token, cha
 /* "https://VAULT/TENANT/oauth2/authorize" for the 401 challenge. */
 const char *cf_blob_tokens_authority(const cf_blob_tokens *t);
 
+/* ---- https_fetch.c ---- */
+typedef struct {
+    const char *method;          /* GET or POST */
+    const char *url;             /* https only */
+    const char *ca_file;         /* NULL or "": the system's CAs */
+    const char *const *headers;  /* "Name: value" lines, NULL-terminated; may be NULL */
+    cf_slice body;               /* POST body */
+    long timeout_seconds;        /* 0: 10 s */
+} cf_blob_https_req;
+/* One request; *status gets the HTTP status, `reply` the body (capped by
+ * its max).  Fails (CF_ERR_IO, with curl's reason) only when no HTTP answer
+ * came. */
+CF_MUST_USE bool cf_blob_https(const cf_blob_https_req *r, long *status, cf_buf *reply);
+
+/* ---- vault_client.c ---- */
+typedef struct {
+    char kid[CF_BLOB_KEY_URI_MAX + 1]; /* the versioned key id */
+    char kty[16];
+    bool enabled; /* enabled and not expired */
+} cf_blob_vault_key;
+
+/* Reads the identity file (--vault-bootstrap). */
+CF_MUST_USE bool cf_blob_vault_open(const char *path, cf_blob_vault **out);
+void cf_blob_vault_close(cf_blob_vault *v);
+const char *cf_blob_vault_url(const cf_blob_vault *v);
+/* GET a key (`uri` with or without a version; it must be this vault's). */
+CF_MUST_USE bool cf_blob_vault_get_key(cf_blob_vault *v, const char *uri, cf_blob_vault_key *out);
+/* An RSA or AES key, enabled: else the error that says why. */
+CF_MUST_USE bool cf_blob_vault_key_usable(const cf_blob_vault_key *k);
+/* wrapKey / unwrapKey with key version k->kid (RSA-OAEP-256 or A256KW). */
+CF_MUST_USE bool cf_blob_vault_wrap(cf_blob_vault *v, const cf_blob_vault_key *k, cf_slice key,
+                                    cf_buf *wrapped);
+CF_MUST_USE bool cf_blob_vault_unwrap(cf_blob_vault *v, const cf_blob_vault_key *k,
+                                      cf_slice wrapped, cf_buf *key);
+
+/* ---- cmk.c ---- */
+CF_MUST_USE bool cf_blob_cmk_open(int cache_seconds, cf_blob_cmk **out);
+void cf_blob_cmk_close(cf_blob_cmk *c);
+/* The gate: true when the account's data key can be used now (always for
+ * service-managed keys); else 403 with the Azure code that says why. */
+CF_MUST_USE bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account);
+/* Hands the account's data key to vault key `uri` (or back to the
+ * service with NULL): wrapped, checked by unwrapping, stored. */
+CF_MUST_USE bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, const char *uri);
+void cf_blob_cmk_forget(cf_blob_service *svc, const char *account);
+
+/* ---- accounts_admin.c ---- */
+/* /.coffer/<admin>/accounts[/<name>] (the default account's key only):
+ * *handled says whether `rest` is such a path; then the answer is in
+ * *status (200 unless set) and *out, or the error is raised. */
+CF_MUST_USE bool cf_blob_admin_accounts(cf_blob_call *call, const char *rest, unsigned *status,
+                                        json_t *body, json_t **out, bool *handled);
+
 /* ---- roles.c ---- */
 CF_MUST_USE bool cf_blob_roles_open(const char *path, cf_blob_roles **out);
 void cf_blob_roles_close(cf_blob_roles *r);
@@ -228,6 +296,7 @@ bool cf_blob_roles_permit(cf_blob_roles *r, const char *account, const char *oid
                           const char *container, cf_blob_perm perm);
 CF_MUST_USE bool cf_blob_roles_put(cf_blob_roles *r, const char *account, const char *name,
                                    json_t *body, json_t **out);
+/* Removes assignment `name`, or with NULL every assignment of the account. */
 CF_MUST_USE bool cf_blob_roles_delete(cf_blob_roles *r, const char *account, const char *name);
 CF_MUST_USE bool cf_blob_roles_list(cf_blob_roles *r, const char *account, json_t **out);
 
@@ -236,6 +305,10 @@ CF_MUST_USE bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf
 void cf_blob_service_close(cf_blob_service *svc);
 /* Rewrites bootstrap.json after an account key changed. */
 CF_MUST_USE bool cf_blob_write_bootstrap(cf_blob_service *svc);
+/* An account's endpoint, keys and connection string as a JSON object
+ * (account_name, account_key, account_key2, blob_endpoint,
+ * connection_string, https_only[, http_blob_endpoint]). */
+CF_MUST_USE bool cf_blob_account_entry(cf_blob_service *svc, const char *name, json_t **out);
 
 /* ---- cors.c ---- */
 /* Answers a CORS preflight (OPTIONS) from the account's rules: 200 with the

@@ -87,6 +87,14 @@ static const struct {
     {"blobs", "lease_expiry", "ALTER TABLE blobs ADD COLUMN lease_expiry INTEGER NOT NULL DEFAULT 0"},
     {"blobs", "lease_break", "ALTER TABLE blobs ADD COLUMN lease_break INTEGER NOT NULL DEFAULT 0"},
     {"blobs", "copy", "ALTER TABLE blobs ADD COLUMN copy TEXT"},
+    /* Key source (blob_store_keys.c): 0 = the service key seals data_key,
+     * 1 = data_key is wrapped by the coffer-vault key version key_kid. */
+    {"accounts", "key_source",
+     "ALTER TABLE accounts ADD COLUMN key_source INTEGER NOT NULL DEFAULT 0"},
+    {"accounts", "key_uri", "ALTER TABLE accounts ADD COLUMN key_uri TEXT"},
+    {"accounts", "key_kid", "ALTER TABLE accounts ADD COLUMN key_kid TEXT"},
+    {"accounts", "infrastructure",
+     "ALTER TABLE accounts ADD COLUMN infrastructure INTEGER NOT NULL DEFAULT 0"},
 };
 
 /* ---- names ---- */
@@ -423,6 +431,7 @@ void cf_blob_store_close(cf_blob_store *s)
         close(s->wal_fd);
     cf_secret_free(s->service_key, CF_DATA_KEY_LEN);
     cf_bs_meta_keys_free(s);
+    cf_bs_keyring_free(s);
     free(s->dir);
     cf_bs_idlist_free(&s->deferred);
     pthread_mutex_destroy(&s->lock);
@@ -754,21 +763,30 @@ static bool bs_account_aad(const char *name, const char *slot, cf_buf *aad)
            cf_buf_append_u8(aad, 0) && cf_buf_append_str(aad, slot);
 }
 
+bool cf_bs_account_seal(cf_blob_store *s, const char *name, const char *slot, cf_slice plain,
+                        cf_buf *sealed)
+{
+    cf_buf aad;
+    bool ok = bs_account_aad(name, slot, &aad) &&
+              cf_envelope_seal(cf_slice_of(s->service_key, CF_DATA_KEY_LEN), cf_buf_slice(&aad),
+                               plain, sealed);
+    cf_buf_free(&aad);
+    return ok;
+}
+
 static bool bs_seal_new(cf_blob_store *s, const char *name, const char *slot, size_t len,
                         cf_buf *sealed)
 {
     uint8_t *raw = cf_secret_alloc(len);
     CF_ENSURE_ALLOC(raw);
-    cf_buf aad;
-    bool ok = cf_random_bytes(raw, len) && bs_account_aad(name, slot, &aad) &&
-              cf_envelope_seal(cf_slice_of(s->service_key, CF_DATA_KEY_LEN), cf_buf_slice(&aad),
-                               cf_slice_of(raw, len), sealed);
-    cf_buf_free(&aad);
+    bool ok = cf_random_bytes(raw, len) &&
+              cf_bs_account_seal(s, name, slot, cf_slice_of(raw, len), sealed);
     cf_secret_free(raw, len);
     return ok;
 }
 
-static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t now)
+static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t now,
+                                     bool infrastructure)
 {
     cf_buf k1, k2, dk;
     cf_buf_init(&k1, 256);
@@ -789,7 +807,8 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
         }
         sqlite3_stmt *st = ok ? BS_PREP(s,
                                         "INSERT INTO accounts (name, created, key_ref, key1, key2,"
-                                        " data_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                        " data_key, infrastructure)"
+                                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                                         name)
                               : NULL;
         if (st) {
@@ -798,6 +817,7 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
             sqlite3_bind_blob(st, 4, k1.data, (int)k1.len, SQLITE_STATIC);
             sqlite3_bind_blob(st, 5, k2.data, (int)k2.len, SQLITE_STATIC);
             sqlite3_bind_blob(st, 6, dk.data, (int)dk.len, SQLITE_STATIC);
+            sqlite3_bind_int(st, 7, infrastructure ? 1 : 0);
         }
         ok = ok && cf_bs_run(s, st);
         ok = cf_bs_commit(s, ok);
@@ -808,15 +828,18 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
     return ok;
 }
 
-bool cf_blob_account_create(cf_blob_store *s, const char *name, int64_t now)
+bool cf_blob_account_create(cf_blob_store *s, const char *name, int64_t now, bool infrastructure)
 {
     CF_GUARD(cf_bs_check_names(name, NULL, NULL));
-    return BS_LOCKED(s, bs_account_create_locked(s, name, now));
+    return BS_LOCKED(s, bs_account_create_locked(s, name, now, infrastructure));
 }
 
 bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
 {
-    sqlite3_stmt *st = BS_PREP(s, "SELECT created, key_ref FROM accounts WHERE name = ?1", name);
+    sqlite3_stmt *st = BS_PREP(s,
+                               "SELECT created, key_ref, key_source, infrastructure FROM accounts"
+                               " WHERE name = ?1",
+                               name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == CF_EXTENT_KEY_REF_LEN;
@@ -825,6 +848,8 @@ bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_accoun
         snprintf(out->name, sizeof out->name, "%s", name);
         out->created = sqlite3_column_int64(st, 0);
         memcpy(out->key_ref, sqlite3_column_blob(st, 1), CF_EXTENT_KEY_REF_LEN);
+        out->key_source = sqlite3_column_int(st, 2) == 1 ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE;
+        out->infrastructure = sqlite3_column_int(st, 3) != 0;
     }
     cf_bs_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
@@ -840,7 +865,7 @@ bool cf_blob_account_get(cf_blob_store *s, const char *name, cf_blob_account *ou
 }
 
 /* Opens one sealed slot of an account into `out` (a secret buffer). */
-static bool bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
+bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
                                      cf_buf *out)
 {
     const char *sql = strcmp(slot, "key1") == 0   ? "SELECT key1 FROM accounts WHERE name = ?1"
@@ -869,7 +894,7 @@ bool cf_blob_account_key(cf_blob_store *s, const char *name, int slot, cf_buf *o
 {
     CF_GUARD(cf_bs_check_names(name, NULL, NULL));
     CF_ENSURE(slot == 1 || slot == 2, CF_ERR_BAD_INPUT, "key slot must be 1 or 2");
-    return BS_LOCKED(s, bs_account_secret_locked(s, name, slot == 1 ? "key1" : "key2", out));
+    return BS_LOCKED(s, cf_bs_account_secret_locked(s, name, slot == 1 ? "key1" : "key2", out));
 }
 
 void cf_bs_scope_free(bs_scope *sc)
@@ -883,22 +908,25 @@ bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
     memcpy(sc->ref, a.key_ref, sizeof sc->ref);
-    cf_buf key;
-    cf_buf_init_secret(&key, 64);
-    bool ok = bs_account_secret_locked(s, account, "data", &key);
-    if (ok && key.len != CF_DATA_KEY_LEN) {
-        CF_RAISE(CF_ERR_DB, "malformed account data key");
-        ok = false;
-    }
-    if (ok) {
-        sc->key = cf_secret_alloc(CF_DATA_KEY_LEN);
-        ok = sc->key != NULL;
+    sc->key = cf_secret_alloc(CF_DATA_KEY_LEN);
+    CF_ENSURE_ALLOC(sc->key);
+    bool ok;
+    if (a.key_source == CF_BLOB_KEYS_VAULT) {
+        ok = cf_bs_keyring_get_locked(s, a.key_ref, sc->key);
+    } else {
+        cf_buf key;
+        cf_buf_init_secret(&key, 64);
+        ok = cf_bs_account_secret_locked(s, account, "data", &key);
+        if (ok && key.len != CF_DATA_KEY_LEN) {
+            CF_RAISE(CF_ERR_DB, "malformed account data key");
+            ok = false;
+        }
         if (ok)
             memcpy(sc->key, key.data, CF_DATA_KEY_LEN);
-        else
-            CF_RAISE(CF_ERR_NOMEM, NULL);
+        cf_buf_free(&key);
     }
-    cf_buf_free(&key);
+    if (!ok)
+        cf_bs_scope_free(sc);
     return ok;
 }
 

@@ -297,15 +297,24 @@ CF_MUST_USE bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, uns
 
 /* ---- accounts ---- */
 
+/* Where an account's data key is kept (docs/blob-keys.md): sealed by the
+ * service master key, or wrapped by a key in coffer-vault (customer-managed). */
+typedef enum { CF_BLOB_KEYS_SERVICE = 0, CF_BLOB_KEYS_VAULT = 1 } cf_blob_key_source;
+
+#define CF_BLOB_KEY_URI_MAX 400
+
 typedef struct {
     char name[CF_BLOB_ACCOUNT_MAX + 1];
     int64_t created;
     uint8_t key_ref[CF_EXTENT_KEY_REF_LEN];
+    cf_blob_key_source key_source;
+    bool infrastructure; /* a second encryption layer, fixed at creation */
 } cf_blob_account;
 
-/* Creates an account with two random account keys and a random data key;
- * CF_ERR_CONFLICT if it exists. */
-CF_MUST_USE bool cf_blob_account_create(cf_blob_store *s, const char *name, int64_t now) CF_NONNULL;
+/* Creates an account with two random account keys and a random data key
+ * sealed by the service key; CF_ERR_CONFLICT if it exists. */
+CF_MUST_USE bool cf_blob_account_create(cf_blob_store *s, const char *name, int64_t now,
+                                        bool infrastructure) CF_NONNULL;
 CF_MUST_USE bool cf_blob_account_get(cf_blob_store *s, const char *name, cf_blob_account *out)
     CF_NONNULL;
 /* Account key `slot` (1 or 2) into `out`, which should be a secret buffer. */
@@ -314,6 +323,47 @@ CF_MUST_USE bool cf_blob_account_key(cf_blob_store *s, const char *name, int slo
 /* Replaces account key `slot` (1 or 2) with a fresh random one. */
 CF_MUST_USE bool cf_blob_account_regenerate_key(cf_blob_store *s, const char *name, int slot)
     CF_NONNULL;
+/* Every account name, in order, into a new JSON array of strings. */
+CF_MUST_USE bool cf_blob_account_names(cf_blob_store *s, json_t **out) CF_NONNULL;
+/* Deletes an account and everything in it (containers, blobs, blocks,
+ * service properties); its extents are removed once no reader holds them. */
+CF_MUST_USE bool cf_blob_account_delete(cf_blob_store *s, const char *name) CF_NONNULL;
+
+/* ---- account data keys (blob_store_keys.c) ---- */
+
+/* How an account's data key is kept: with CF_BLOB_KEYS_VAULT, the vault
+ * key as configured (`uri`, perhaps without a version) and the version
+ * whose wrapping is stored (`kid`), and that wrapping. */
+typedef struct {
+    cf_blob_key_source source;
+    char uri[CF_BLOB_KEY_URI_MAX + 1];
+    char kid[CF_BLOB_KEY_URI_MAX + 1];
+    uint8_t ref[CF_EXTENT_KEY_REF_LEN];
+} cf_blob_key_info;
+
+/* `wrapped` (may be NULL): the stored vault wrapping (vault source only). */
+CF_MUST_USE bool cf_blob_key_info_get(cf_blob_store *s, const char *account,
+                                      cf_blob_key_info *out, cf_buf *wrapped);
+/* The account's plaintext data key (32 bytes) into the secret buffer `out`:
+ * unsealed with the service key, or from the key ring for a vault key
+ * (403 KeyVaultEncryptionKeyNotFound when it is not there). */
+CF_MUST_USE bool cf_blob_data_key(cf_blob_store *s, const char *account, cf_buf *out);
+/* Stores the data key under a new keeper: with CF_BLOB_KEYS_SERVICE,
+ * `key` is the plaintext data key, sealed here; with CF_BLOB_KEYS_VAULT,
+ * `key` is its wrapping by vault key version info->kid (info->uri as
+ * configured).  With `expect_kid`, only if the stored kid still is that
+ * (CF_ERR_CONFLICT otherwise): a rotation must not undo a concurrent change. */
+CF_MUST_USE bool cf_blob_key_store(cf_blob_store *s, const char *account,
+                                   const cf_blob_key_info *info, cf_slice key,
+                                   const char *expect_kid);
+
+/* The key ring: unwrapped customer-managed data keys, in secret memory,
+ * by key reference.  Without its entry, nothing of that account can be
+ * read or written (its metadata key is dropped with it). */
+CF_MUST_USE bool cf_blob_keyring_put(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_REF_LEN],
+                                     cf_slice key);
+void cf_blob_keyring_drop(cf_blob_store *s, const char *account,
+                          const uint8_t ref[CF_EXTENT_KEY_REF_LEN]);
 
 /* Service properties (Get/Set Blob Service Properties): the XML document
  * as the handler validated it, opaque here, at most 64 KiB.  get: `out`

@@ -59,6 +59,9 @@ struct cf_blob_store {
     /* Per-account metadata keys, derived on first use (blob_store_meta.c). */
     struct bs_meta_key *meta_keys;
     size_t n_meta_keys;
+    /* The key ring (blob_store_keys.c): unwrapped customer-managed keys. */
+    struct bs_ring_key *ring;
+    size_t n_ring;
     /* Group commit (see blob_store.h, "Durability"). */
     int wal_fd;                   /* DATA/blob.db-wal, for fdatasync only */
     _Atomic uint64_t commit_seq;  /* transactions committed (under `lock`) */
@@ -164,6 +167,18 @@ bool cf_bs_check_names(const char *account, const char *container, const char *b
 
 bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_account *out);
 bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc);
+/* Seals an account secret (slot "key1", "key2" or "data") with the service
+ * key, bound to the account and slot. */
+bool cf_bs_account_seal(cf_blob_store *s, const char *name, const char *slot, cf_slice plain,
+                        cf_buf *sealed);
+/* Opens one sealed slot of an account into `out` (a secret buffer). */
+bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
+                                 cf_buf *out);
+/* The key ring's key for `ref` into `out` (32 bytes); 403
+ * KeyVaultEncryptionKeyNotFound when it is not there. */
+bool cf_bs_keyring_get_locked(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_REF_LEN],
+                              uint8_t *out);
+void cf_bs_keyring_free(cf_blob_store *s);
 void cf_bs_scope_free(bs_scope *sc);
 /* The scope key cf_extent uses for extent `id`; out: secret, 32 bytes. */
 bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
@@ -193,6 +208,8 @@ bool cf_bs_column_open_json(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row ro
  * counts the values converted.  Fails on a newer database. */
 bool cf_bs_meta_migrate(cf_blob_store *s, unsigned *sealed);
 void cf_bs_meta_keys_free(cf_blob_store *s);
+/* Forgets one account's metadata key (its data key left the key ring). */
+void cf_bs_meta_key_drop_locked(cf_blob_store *s, const char *account);
 
 /* ---- extent files (blob_store.c) ---- */
 

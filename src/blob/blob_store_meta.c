@@ -11,9 +11,10 @@
  * request then fails, it never sees another row's metadata.
  *
  * The metadata key is derived once per account and kept in secret memory
- * in the store (under the store mutex) until close: account data keys never
- * change, and every Get / List would otherwise pay an account row read, an
- * envelope open and an HKDF.
+ * in the store (under the store mutex) until close, or, for a
+ * customer-managed key, until its data key leaves the key ring: account
+ * data keys never change, and every Get / List would otherwise pay an
+ * account row read, an envelope open and an HKDF.
  *
  * Migration: databases before user_version 1 hold these columns as
  * plaintext JSON text (service properties as plaintext XML).  Opening such
@@ -51,6 +52,17 @@ void cf_bs_meta_keys_free(cf_blob_store *s)
     free(s->meta_keys);
     s->meta_keys = NULL;
     s->n_meta_keys = 0;
+}
+
+void cf_bs_meta_key_drop_locked(cf_blob_store *s, const char *account)
+{
+    for (size_t i = 0; i < s->n_meta_keys; i++) {
+        if (strcmp(s->meta_keys[i].account, account) == 0) {
+            cf_secret_free(s->meta_keys[i].key, CF_DATA_KEY_LEN);
+            s->meta_keys[i] = s->meta_keys[--s->n_meta_keys];
+            return;
+        }
+    }
 }
 
 static bool bs_meta_key_locked(cf_blob_store *s, const char *account, const uint8_t **key)

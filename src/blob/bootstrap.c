@@ -105,11 +105,11 @@ static bool cf_blob_ensure_account(cf_blob_service *svc, const char *name)
     CF_ENSURE(cf_blob_account_name_valid(name), CF_ERR_BAD_INPUT,
               "account names are 3-24 lowercase letters and digits");
     cf_log(CF_LOG_INFO, NULL, "creating storage account %s", name);
-    return cf_blob_account_create(svc->store, name, (int64_t)time(NULL));
+    return cf_blob_account_create(svc->store, name, (int64_t)time(NULL), false);
 }
 
 /* One account's entry: name, both keys, endpoint, connection string. */
-static bool cf_blob_account_entry(cf_blob_service *svc, const char *name, json_t **out)
+bool cf_blob_account_entry(cf_blob_service *svc, const char *name, json_t **out)
 {
     bool https = cf_blob_https_only(svc, name);
     char endpoint[400], http_endpoint[400] = "", k1[128], k2[128], conn[1024];
@@ -220,6 +220,12 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     CF_GUARD(cf_blob_path(svc, "roles.json", path, sizeof path));
     CF_GUARD(cf_blob_roles_open(path, &svc->roles));
     CF_GUARD(cf_blob_grant_owners(svc));
+    CF_GUARD(cf_blob_cmk_open(svc->key_cache_seconds, &svc->cmk));
+    if (svc->vault_bootstrap[0]) {
+        CF_GUARD(cf_blob_vault_open(svc->vault_bootstrap, &svc->vault));
+        cf_log(CF_LOG_INFO, NULL, "customer-managed keys: coffer-vault at %s, keys cached %d s",
+               cf_blob_vault_url(svc->vault), svc->key_cache_seconds);
+    }
     if (svc->vault_url[0])
         CF_GUARD(cf_blob_tokens_open(svc->vault_url, svc->vault_ca, svc->tenant_id, &svc->tokens));
     cf_local_tls t = {
@@ -237,6 +243,10 @@ void cf_blob_service_close(cf_blob_service *svc)
 {
     cf_blob_tokens_close(svc->tokens);
     cf_blob_roles_close(svc->roles);
+    cf_blob_cmk_close(svc->cmk);
+    cf_blob_vault_close(svc->vault);
+    svc->cmk = NULL;
+    svc->vault = NULL;
     cf_audit_close_logged(svc->audit);
     svc->audit = NULL;
     cf_blob_store_close(svc->store);

@@ -26,6 +26,9 @@ typedef struct {
 
 static const cf_blob_error_row cf_blob_errors[] = {
     {"AccountNotFound", 404, "The specified account does not exist."},
+    {"KeyVaultEncryptionKeyNotFound", 403, "The customer-managed key of this account cannot be found or is disabled."},
+    {"KeyVaultAuthenticationFailure", 403, "The key vault refused the storage service access to the customer-managed key."},
+    {"KeyVaultVaultNotFound", 403, "The key vault holding the customer-managed key cannot be reached."},
     {"ContainerNotFound", 404, "The specified container does not exist."},
     {"BlobNotFound", 404, "The specified blob does not exist."},
     {"CannotVerifyCopySource", 404, "The specified blob does not exist."},
@@ -180,7 +183,8 @@ void cf_blob_reply_error(cf_blob_call *call)
     if (row->status >= 500) {
         cf_log(CF_LOG_ERROR, call->http->request_id, "%s at %s: %s", cf_err_name(code),
                cf_error_where(), cf_error_detail());
-    } else if (!known || code == CF_ERR_BAD_INPUT || code == CF_ERR_UNAUTHORIZED) {
+    } else if (!known || code == CF_ERR_BAD_INPUT || code == CF_ERR_UNAUTHORIZED ||
+               strncmp(row->code, "KeyVault", 8) == 0) {
         message = cf_error_detail();
     }
     char www[700];

@@ -32,6 +32,11 @@ static void cf_usage(FILE *out)
             "  --vault-url URL           trust bearer tokens from this coffer-vault\n"
             "  --vault-ca FILE           the CA certificate of that vault\n"
             "  --tenant-id ID            the vault's tenant id\n"
+            "  --vault-bootstrap FILE    coffer-blob's own identity in coffer-vault, for\n"
+            "                            customer-managed keys (vault_url, ca_cert, tenant_id,\n"
+            "                            authority_host, client_id, client_secret)\n"
+            "  --key-cache-seconds N     how long an unwrapped customer-managed key is used\n"
+            "                            before the vault is asked again (default 600)\n"
             "  --owner OBJECT_ID         give this principal Storage Blob Data Owner on the\n"
             "                            default account (repeatable)\n"
             "  --log-level LEVEL         debug, info, warn or error (default info)\n"
@@ -52,12 +57,15 @@ static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
         {"vault-url", required_argument, 0, 'v'},  {"vault-ca", required_argument, 0, 'c'},
         {"tenant-id", required_argument, 0, 't'},  {"log-level", required_argument, 0, 'L'},
         {"owner", required_argument, 0, 'O'},
+        {"vault-bootstrap", required_argument, 0, 'B'},
+        {"key-cache-seconds", required_argument, 0, 'C'},
         {"dev-seal", no_argument, 0, 'D'},         {"pkcs11-module", required_argument, 0, 'M'},
         {"pkcs11-token", required_argument, 0, 'K'}, {"pkcs11-pin-file", required_argument, 0, 'N'},
         {"version", no_argument, 0, 'V'},          {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int c, index = -1;
+    s->key_cache_seconds = CF_BLOB_KEY_CACHE_DEFAULT;
     while ((c = getopt_long(argc, argv, "", opts, &index)) != -1) {
         bool ok = true;
         switch (c) {
@@ -73,6 +81,14 @@ static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
         case 'c': ok = cf_copy_arg(s->vault_ca, sizeof s->vault_ca, optarg); break;
         case 't': ok = cf_copy_arg(s->tenant_id, sizeof s->tenant_id, optarg); break;
         case 'L': ok = cf_log_set_level_name(optarg); break;
+        case 'B': ok = cf_copy_arg(s->vault_bootstrap, sizeof s->vault_bootstrap, optarg); break;
+        case 'C': {
+            char *end = NULL;
+            long n = strtol(optarg, &end, 10);
+            ok = end && !*end && n >= 1 && n <= 86400;
+            s->key_cache_seconds = (int)n;
+            break;
+        }
         case 'D': s->seal_options.dev_seal = true; break;
         case 'M': s->seal_options.module = optarg; break;
         case 'K': s->seal_options.token_label = optarg; break;

@@ -211,22 +211,20 @@ bool cf_blob_roles_put(cf_blob_roles *r, const char *account, const char *name, 
 bool cf_blob_roles_delete(cf_blob_roles *r, const char *account, const char *name)
 {
     pthread_mutex_lock(&r->lock);
-    size_t i;
-    json_t *a;
     bool found = false, ok = true;
-    json_array_foreach(r->assignments, i, a) {
+    for (size_t i = json_array_size(r->assignments); i-- > 0;) {
+        json_t *a = json_array_get(r->assignments, i);
         const char *acct = json_string_value(json_object_get(a, "account"));
         const char *n = json_string_value(json_object_get(a, "name"));
-        if (acct && n && strcmp(acct, account) == 0 && strcmp(n, name) == 0) {
+        if (acct && n && strcmp(acct, account) == 0 && (!name || strcmp(n, name) == 0)) {
             json_array_remove(r->assignments, i);
             found = true;
-            break;
         }
     }
     if (found)
         ok = cf_roles_save_locked(r);
     pthread_mutex_unlock(&r->lock);
-    CF_ENSURE(found, CF_ERR_NOT_FOUND, "no such role assignment");
+    CF_ENSURE(found || !name, CF_ERR_NOT_FOUND, "no such role assignment");
     return ok;
 }
 

@@ -259,7 +259,9 @@ static bool cf_blob_route(cf_blob_call *call)
     }
     CF_GUARD(cf_blob_check_supported(call));
     CF_GUARD(cf_blob_parse_conditions(call));
-    return cf_blob_authorize(call);
+    CF_GUARD(cf_blob_authorize(call));
+    /* After authentication: only callers with access make us ask the vault. */
+    return cf_blob_cmk_ready(call->svc, call->account);
 }
 
 /* One audit line per request: who (principal or credential kind), from

@@ -11,7 +11,6 @@
  * "<vault>/<tenant>/v2.0" for https://storage.azure.com, unexpired and
  * already valid, and name a principal (oid).
  */
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,37 +40,20 @@ struct cf_blob_tokens {
     int64_t fetched_at;
 };
 
-static size_t cf_tokens_collect(char *data, size_t size, size_t n, void *ctx)
-{
-    cf_buf *out = ctx;
-    return cf_buf_append(out, data, size * n) ? size * n : 0;
-}
-
 static bool cf_tokens_fetch_jwks(cf_blob_tokens *t, json_t **out)
 {
-    CURL *curl = curl_easy_init();
-    CF_ENSURE_ALLOC(curl);
     cf_buf body;
     cf_buf_init(&body, CF_TOKENS_JWKS_MAX);
-    curl_easy_setopt(curl, CURLOPT_URL, t->jwks_url);
-    curl_easy_setopt(curl, CURLOPT_CAINFO, t->ca_file);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cf_tokens_collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    CURLcode rc = curl_easy_perform(curl);
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    bool ok = rc == CURLE_OK && status == 200;
+    cf_blob_https_req req = {.method = "GET", .url = t->jwks_url, .ca_file = t->ca_file};
+    bool ok = cf_blob_https(&req, &status, &body) && status == 200;
     if (ok) {
         *out = json_loadb((const char *)body.data, body.len, 0, NULL);
         ok = *out != NULL;
     }
     cf_buf_free(&body);
     CF_ENSUREF(ok, CF_ERR_IO, "cannot fetch the vault's signing keys from %s (%s, HTTP %ld)",
-               t->jwks_url, curl_easy_strerror(rc), status);
+               t->jwks_url, cf_error_code() ? cf_error_detail() : "bad reply", status);
     return true;
 }
 

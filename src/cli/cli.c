@@ -133,6 +133,16 @@ static const cf_cli_command cf_commands[] = {
      "list [--prefix P] [--page-size N]", "container", false, true},
     {"delete", cf_cmd_container_delete, 1, CF_STORAGE_OPTS, "delete NAME", "container", false,
      true},
+    {"create", cf_cmd_account_create, 1, "cmk-key-uri infrastructure-encryption " CF_STORAGE_OPTS,
+     "create NAME [--cmk-key-uri https://VAULT/keys/NAME[/VERSION]]\n"
+     "                  [--infrastructure-encryption]",
+     "account", false, true},
+    {"list", cf_cmd_account_list, 0, CF_STORAGE_OPTS, "list", "account", false, true},
+    {"show", cf_cmd_account_show, 1, CF_STORAGE_OPTS, "show NAME", "account", false, true},
+    {"set-key", cf_cmd_account_set_key, 1, "cmk-key-uri service-managed " CF_STORAGE_OPTS,
+     "set-key NAME (--cmk-key-uri URI | --service-managed)", "account", false, true},
+    {"delete", cf_cmd_account_delete, 1, CF_STORAGE_OPTS, "delete NAME (and all its data)",
+     "account", false, true},
 };
 
 static const char *cf_group(const cf_cli_command *cmd)
@@ -248,7 +258,7 @@ static void cf_print_usage(FILE *out)
             "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
             "       coffer audit verify FILE [options] [--output json]\n"
             "       coffer seal show|migrate --data-dir DIR [options]\n"
-            "       coffer [storage options] blob|container COMMAND [ARG] [options]\n"
+            "       coffer [storage options] blob|container|account COMMAND [ARG] [options]\n"
             "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
         fprintf(out, "  %s %s\n", cf_group(&cf_commands[i]), cf_commands[i].usage);
@@ -262,7 +272,7 @@ static void cf_print_usage(FILE *out)
             "  --bootstrap FILE     COFFER_BOOTSTRAP (the vault's bootstrap.json)\n"
             "                       AZURE_AUTHORITY_HOST sets the token issuer; without it the\n"
             "                       vault's 401 challenge names it\n"
-            "\nstorage (blob, container; the first source that has a connection string wins):\n"
+            "\nstorage (blob, container, account; the first source that has a connection string wins):\n"
             "  --connection-string S  AZURE_STORAGE_CONNECTION_STRING (prefer the environment)\n"
             "  --blob-dir DIR         COFFER_BLOB_DIR (coffer-blob's data directory: its\n"
             "                         bootstrap.json gives connection_string and ca_cert)\n"
@@ -357,7 +367,7 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
         return cf_cli_usage(
-            "expected 'key|secret|principal|role|blob|container|seal COMMAND' or 'audit verify' "
+            "expected 'key|secret|principal|role|blob|container|account|seal COMMAND' or 'audit verify' "
             "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)

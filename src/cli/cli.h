@@ -15,6 +15,8 @@
  *                signed requests, Azure XML errors, a small expat reader
  *   blob_cmd.c   blob upload, download, list, show, delete (streaming)
  *   container_cmd.c  container create, list, delete
+ *   account_cmd.c  storage accounts (create, list, show, set-key, delete)
+ *                through coffer-blob's admin API
  *   progress.c   transfer progress bar and rates
  *
  * Every helper returns a must-use bool with the reason in the thread-local
@@ -200,6 +202,12 @@ CF_MUST_USE bool cf_cmd_blob_delete(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_container_create(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_container_list(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_container_delete(cf_cli *cli);
+/* account_cmd.c */
+CF_MUST_USE bool cf_cmd_account_create(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_account_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_account_show(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_account_set_key(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_account_delete(cf_cli *cli);
 
 /* The error category of an HTTP error status (client.c). */
 cf_err cf_cli_status_err(long status);

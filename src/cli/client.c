@@ -34,6 +34,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "form.h"
 #include "json_secure.h"
 #include "secmem.h"
 
@@ -249,27 +250,6 @@ static bool cf_parse_reply(const cf_buf *reply, json_t **out)
 }
 
 /* ---- auth ---- */
-
-/* Form-urlencodes `s` (RFC 3986 unreserved kept) onto `out`. */
-static bool cf_form_append(cf_buf *out, const char *name, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (out->len)
-        CF_GUARD(cf_buf_append_u8(out, '&'));
-    CF_GUARD(cf_buf_append_str(out, name));
-    CF_GUARD(cf_buf_append_u8(out, '='));
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char ch = *p;
-        if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            CF_GUARD(cf_buf_append_u8(out, ch));
-        } else {
-            uint8_t esc[3] = {'%', (uint8_t)hex[ch >> 4], (uint8_t)hex[ch & 15]};
-            CF_GUARD(cf_buf_append(out, esc, 3));
-        }
-    }
-    return true;
-}
 
 /* Value of `name="..."` in a challenge; false when absent. */
 static bool cf_challenge_param(const char *value, const char *name, char *out, size_t len)

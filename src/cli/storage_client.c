@@ -347,6 +347,15 @@ bool cf_blob_req_header(cf_blob_req *req, const char *name, const char *value)
 /* The request path as sent (and signed): base path + /container[/blob]. */
 static bool cf_req_path(const cf_blob_client *c, const cf_blob_req *req, cf_buf *path)
 {
+    if (req->admin) {
+        if (!c->base_path[0] || strchr(c->base_path + 1, '/'))
+            return cf_cli_usage("the admin API needs a path-style endpoint (https://HOST:PORT/ACCOUNT)");
+        CF_GUARD(cf_buf_append_str(path, "/.coffer"));
+        CF_GUARD(cf_buf_append_str(path, c->base_path));
+        CF_GUARD(cf_buf_append_u8(path, '/'));
+        CF_GUARD(cf_buf_append_str(path, req->admin));
+        return cf_buf_terminate(path);
+    }
     CF_GUARD(cf_buf_append_str(path, c->base_path));
     CF_GUARD(cf_buf_append_u8(path, '/'));
     if (req->container) {
@@ -603,7 +612,7 @@ static bool cf_build_headers(const cf_blob_client *c, const cf_blob_req *req, co
 {
     char date[64], length[32];
     cf_http_date(date, sizeof date);
-    bool upload = strcmp(req->method, "PUT") == 0;
+    bool upload = strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0;
     uint64_t body_len = req->has_body ? req->body.len : req->body_len;
     snprintf(length, sizeof length, "%llu", (unsigned long long)body_len);
     for (size_t i = 0; i < req->n_headers; i++)
@@ -652,10 +661,12 @@ static bool cf_setup(cf_blob_client *c, const cf_blob_req *req, cf_blob_xfer *x,
         ok = CF_CURL_SET(h, CURLOPT_HTTPGET, 1L);
     } else if (ok && strcmp(req->method, "HEAD") == 0) {
         ok = CF_CURL_SET(h, CURLOPT_NOBODY, 1L);
-    } else if (ok && strcmp(req->method, "PUT") == 0) {
+    } else if (ok && (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0)) {
+        if (strcmp(req->method, "PATCH") == 0)
+            ok = CF_CURL_SET(h, CURLOPT_CUSTOMREQUEST, "PATCH");
         x->mem = req->has_body ? req->body : cf_slice_of("", 0);
         bool stream = !req->has_body && req->source;
-        ok = CF_CURL_SET(h, CURLOPT_UPLOAD, 1L) &&
+        ok = ok && CF_CURL_SET(h, CURLOPT_UPLOAD, 1L) &&
              CF_CURL_SET(h, CURLOPT_READFUNCTION, stream ? req->source : cf_on_read_mem) &&
              CF_CURL_SET(h, CURLOPT_READDATA, stream ? req->source_ctx : (void *)x) &&
              CF_CURL_SET(h, CURLOPT_INFILESIZE_LARGE,
@@ -707,8 +718,17 @@ static bool cf_report(const cf_blob_resp *resp)
 {
     cf_azure_error e;
     memset(&e, 0, sizeof e);
-    if (resp->body.len && !cf_xml_walk(cf_buf_slice(&resp->body), cf_error_leaf, &e))
+    if (resp->body.len && resp->body.data[0] == '{') { /* the admin API answers JSON */
+        json_t *doc = json_loadb((const char *)resp->body.data, resp->body.len, 0, NULL);
+        json_t *err = json_object_get(doc, "error");
+        const char *code = json_string_value(json_object_get(err, "code"));
+        const char *message = json_string_value(json_object_get(err, "message"));
+        snprintf(e.code, sizeof e.code, "%s", code ? code : "");
+        snprintf(e.message, sizeof e.message, "%s", message ? message : "");
+        json_decref(doc);
+    } else if (resp->body.len && !cf_xml_walk(cf_buf_slice(&resp->body), cf_error_leaf, &e)) {
         memset(&e, 0, sizeof e); /* not XML: fall back on the header */
+    }
     const char *hcode = cf_blob_resp_header(resp, "x-ms-error-code");
     if (!e.code[0] && hcode)
         snprintf(e.code, sizeof e.code, "%s", hcode);

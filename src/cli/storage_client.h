@@ -81,6 +81,9 @@ typedef struct {
     const char *container; /* NULL: the account (service) level */
     const char *blob;      /* NULL: the container itself; percent-encoded here */
     const char *query;     /* raw, already encoded, without '?'; NULL for none */
+    /* Coffer's admin API instead: the path after /.coffer/<account>/
+     * (already encoded); container and blob are then ignored. */
+    const char *admin;
     /* Extra headers as name/value pairs (x-ms-date, x-ms-version and the
      * authorization are added by the client). */
     const char *hname[CF_BLOB_MAX_HEADERS];

@@ -31,3 +31,23 @@ bool cf_form_get(cf_slice form, const char *name, cf_buf *out)
     CF_ENSURE(found, CF_ERR_NOT_FOUND, NULL);
     return true;
 }
+
+bool cf_form_append(cf_buf *out, const char *name, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (out->len)
+        CF_GUARD(cf_buf_append_u8(out, '&'));
+    CF_GUARD(cf_buf_append_str(out, name));
+    CF_GUARD(cf_buf_append_u8(out, '='));
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char ch = *p;
+        if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            CF_GUARD(cf_buf_append_u8(out, ch));
+        } else {
+            uint8_t esc[3] = {'%', (uint8_t)hex[ch >> 4], (uint8_t)hex[ch & 15]};
+            CF_GUARD(cf_buf_append(out, esc, 3));
+        }
+    }
+    return true;
+}

@@ -11,4 +11,8 @@
  * or repeated. */
 CF_MUST_USE bool cf_form_get(cf_slice form, const char *name, cf_buf *out);
 
+/* Appends "name=value" (joined by '&'), the value percent-encoded with
+ * RFC 3986's unreserved characters kept. */
+CF_MUST_USE bool cf_form_append(cf_buf *out, const char *name, const char *value);
+
 #endif

@@ -148,9 +148,9 @@ static void test_names(void)
 
 static void test_accounts(cf_blob_store *s)
 {
-    CHECK(cf_blob_account_create(s, ACC, NOW));
-    CHECK(!cf_blob_account_create(s, ACC, NOW) && cf_error_code() == CF_ERR_CONFLICT);
-    CHECK(!cf_blob_account_create(s, "Bad", NOW) && cf_error_code() == CF_ERR_BAD_INPUT);
+    CHECK(cf_blob_account_create(s, ACC, NOW, false));
+    CHECK(!cf_blob_account_create(s, ACC, NOW, false) && cf_error_code() == CF_ERR_CONFLICT);
+    CHECK(!cf_blob_account_create(s, "Bad", NOW, false) && cf_error_code() == CF_ERR_BAD_INPUT);
     cf_blob_account a;
     CHECK(cf_blob_account_get(s, ACC, &a) && strcmp(a.name, ACC) == 0 && a.created == NOW);
     CHECK(!cf_blob_account_get(s, "nosuch", &a) && cf_error_code() == CF_ERR_NOT_FOUND);
@@ -457,7 +457,7 @@ static void test_tamper(void)
     snprintf(path, sizeof path, "%s/extents", data_dir);
     rm_tree(data_dir);
     cf_blob_store *s = open_store();
-    CHECK(cf_blob_account_create(s, ACC, NOW));
+    CHECK(cf_blob_account_create(s, ACC, NOW, false));
     CHECK(cf_blob_container_create(s, ACC, "tam", NULL, CF_ACCESS_PRIVATE, NOW, NULL));
     uint8_t *p = make_body(140000, 8), *q = make_body(140000, 9);
     CHECK(put_blob(s, "tam", "a", p, 140000, 4096));
@@ -541,7 +541,7 @@ static cf_blob_store *fresh_store(const char *container)
 {
     rm_tree(data_dir);
     cf_blob_store *s = open_store();
-    CHECK(cf_blob_account_create(s, ACC, NOW));
+    CHECK(cf_blob_account_create(s, ACC, NOW, false));
     CHECK(cf_blob_container_create(s, ACC, container, NULL, CF_ACCESS_PRIVATE, NOW, NULL));
     return s;
 }
@@ -825,7 +825,7 @@ static void test_no_plaintext_at_rest(void)
 {
     rm_tree(data_dir);
     cf_blob_store *s = open_store();
-    CHECK(cf_blob_account_create(s, ACC, NOW));
+    CHECK(cf_blob_account_create(s, ACC, NOW, false));
     json_t *m = json_pack("{s:s}", "k", "v");
     CHECK(cf_blob_container_create(s, ACC, "scan", m, CF_ACCESS_PRIVATE, NOW, NULL));
     json_decref(m);
@@ -977,7 +977,7 @@ static void test_meta_round_trips(void)
 {
     rm_tree(data_dir);
     cf_blob_store *s = open_store();
-    CHECK(cf_blob_account_create(s, ACC, NOW));
+    CHECK(cf_blob_account_create(s, ACC, NOW, false));
     meta_fixture(s);
     meta_check_all(s);
     /* Every sealed column holds a blob, never text. */
@@ -1016,7 +1016,7 @@ static void test_meta_round_trips(void)
     CHECK(json_object_size(b.metadata) == 0 && json_object_size(b.props) == 0);
     cf_blob_info_free(&b);
     /* A second account gets its own key: its values do not open under the first's. */
-    CHECK(cf_blob_account_create(s, "acct2", NOW));
+    CHECK(cf_blob_account_create(s, "acct2", NOW, false));
     CHECK(cf_blob_container_create(s, "acct2", "mcon", NULL, CF_ACCESS_PRIVATE, NOW, NULL));
     CHECK(db_exec("UPDATE containers SET metadata = (SELECT metadata FROM containers WHERE"
                   " account = 'acct2') WHERE account = 'acct1'",
@@ -1051,7 +1051,7 @@ static void test_meta_tamper(void)
 {
     rm_tree(data_dir);
     cf_blob_store *s = open_store();
-    CHECK(cf_blob_account_create(s, ACC, NOW));
+    CHECK(cf_blob_account_create(s, ACC, NOW, false));
     meta_fixture(s);
     const char *get_b = "SELECT metadata FROM blobs WHERE name = 'b'";
     uint8_t *orig = NULL;
@@ -1135,7 +1135,7 @@ static void test_meta_migration(void)
 {
     rm_tree(data_dir);
     cf_blob_store *s = open_store();
-    CHECK(cf_blob_account_create(s, ACC, NOW));
+    CHECK(cf_blob_account_create(s, ACC, NOW, false));
     meta_fixture(s);
     cf_blob_store_close(s);
     char copy[512], cmeta[128], acl[256], props[128], meta[128], xml[128];

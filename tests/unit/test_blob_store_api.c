@@ -119,7 +119,7 @@ static cf_blob_store *fresh_store(void)
         fprintf(stderr, "rm failed\n");
     cf_blob_store *s = NULL;
     CHECK(cf_blob_store_open(data_dir, cf_slice_of(service_key, 32), &s));
-    CHECK(cf_blob_account_create(s, ACC, T0));
+    CHECK(cf_blob_account_create(s, ACC, T0, false));
     CHECK(cf_blob_container_create(s, ACC, "con1", NULL, CF_ACCESS_PRIVATE, T0, NULL));
     return s;
 }

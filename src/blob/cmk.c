@@ -1,0 +1,293 @@
+/*
+ * Customer-managed keys: the gate every data request of an account passes,
+ * and the switch between service-managed and vault-held keys.
+ *
+ * An account on a coffer-vault key can be used only while its data key,
+ * unwrapped by the vault, sits in the store's key ring.  The gate checks
+ * the vault again once the check is older than --key-cache-seconds
+ * (default 600, as Azure caches keys): it reads the key (which version is
+ * current, whether it is enabled), unwraps the data key with the version
+ * that wrapped it and, when a versionless key URI has a newer version,
+ * wraps the data key again with that one (rotation: nothing is
+ * re-encrypted).  Any refusal (key disabled or deleted, role removed, vault
+ * unreachable) empties the ring entry at once and is answered with Azure's
+ * 403 code saying which; a failure is retried at most every few seconds, so
+ * restoring access heals the account without a restart.  While one request
+ * refreshes, others keep using the key the ring still holds.
+ *
+ * Only requests that passed authentication reach the gate, so anonymous
+ * traffic cannot make the service call the vault.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blob_service.h"
+#include "envelope.h"
+#include "log.h"
+#include "secmem.h"
+
+#define CF_CMK_RETRY_SECONDS 5
+
+typedef struct cf_cmk_entry {
+    struct cf_cmk_entry *next;
+    char account[CF_BLOB_ACCOUNT_MAX + 1];
+    bool loaded;
+    cf_blob_key_source source;
+    uint8_t ref[CF_EXTENT_KEY_REF_LEN];
+    bool ready;       /* the data key is in the ring */
+    bool refreshing;  /* one request is asking the vault */
+    int64_t checked_at, failed_at;
+    const char *reason;
+    char message[400];
+} cf_cmk_entry;
+
+struct cf_blob_cmk {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pthread_mutex_t admin; /* one key change at a time */
+    cf_cmk_entry *entries;
+    int cache_seconds;
+};
+
+bool cf_blob_cmk_open(int cache_seconds, cf_blob_cmk **out)
+{
+    cf_blob_cmk *c = calloc(1, sizeof *c);
+    CF_ENSURE_ALLOC(c);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->admin, NULL);
+    pthread_cond_init(&c->changed, NULL);
+    c->cache_seconds = cache_seconds;
+    *out = c;
+    return true;
+}
+
+void cf_blob_cmk_close(cf_blob_cmk *c)
+{
+    if (!c)
+        return;
+    while (c->entries) {
+        cf_cmk_entry *e = c->entries;
+        c->entries = e->next;
+        free(e);
+    }
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->admin);
+    pthread_cond_destroy(&c->changed);
+    free(c);
+}
+
+/* Called with the lock held. */
+static cf_cmk_entry *cf_cmk_entry_get(cf_blob_cmk *c, const char *account)
+{
+    for (cf_cmk_entry *e = c->entries; e; e = e->next)
+        if (strcmp(e->account, account) == 0)
+            return e;
+    cf_cmk_entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    snprintf(e->account, sizeof e->account, "%s", account);
+    e->next = c->entries;
+    c->entries = e;
+    return e;
+}
+
+/* Asks the vault for the account's data key and puts it in the ring,
+ * re-wrapping it when the key has a newer version. */
+static bool cf_cmk_refresh(cf_blob_service *svc, const char *account)
+{
+    cf_blob_key_info info;
+    cf_buf wrapped, key, rewrapped;
+    cf_buf_init(&wrapped, 4096);
+    cf_buf_init_secret(&key, 4096);
+    cf_buf_init(&rewrapped, 4096);
+    bool ok = cf_blob_key_info_get(svc->store, account, &info, &wrapped);
+    if (ok && info.source != CF_BLOB_KEYS_VAULT)
+        goto done; /* switched back meanwhile */
+    if (ok && !svc->vault) {
+        CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultAuthenticationFailure",
+                        "The account's key is in coffer-vault, but coffer-blob was started "
+                        "without --vault-bootstrap.");
+        ok = false;
+    }
+    cf_blob_vault_key current, stored;
+    ok = ok && cf_blob_vault_get_key(svc->vault, info.uri, &current) &&
+         cf_blob_vault_key_usable(&current);
+    bool rotated = ok && strcmp(current.kid, info.kid) != 0;
+    if (rotated)
+        ok = cf_blob_vault_get_key(svc->vault, info.kid, &stored);
+    else
+        stored = current;
+    ok = ok && cf_blob_vault_unwrap(svc->vault, &stored, cf_buf_slice(&wrapped), &key);
+    if (ok && key.len != CF_DATA_KEY_LEN) {
+        CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultEncryptionKeyNotFound",
+                        "The customer-managed key does not unwrap this account's data key.");
+        ok = false;
+    }
+    if (ok && rotated) {
+        cf_blob_key_info next = info;
+        snprintf(next.kid, sizeof next.kid, "%s", current.kid);
+        ok = cf_blob_vault_wrap(svc->vault, &current, cf_buf_slice(&key), &rewrapped) &&
+             cf_blob_key_store(svc->store, account, &next, cf_buf_slice(&rewrapped), info.kid);
+        if (ok)
+            cf_log(CF_LOG_INFO, NULL, "account %s: data key wrapped again by key version %s",
+                   account, current.kid);
+        else if (cf_error_code() == CF_ERR_CONFLICT)
+            ok = true; /* someone else changed it; the old wrapping still opened */
+    }
+    ok = ok && cf_blob_keyring_put(svc->store, info.ref, cf_buf_slice(&key));
+done:
+    cf_buf_free(&wrapped);
+    cf_buf_free(&key);
+    cf_buf_free(&rewrapped);
+    return ok;
+}
+
+/* Raises the entry's remembered failure. */
+static bool cf_cmk_failed(const cf_cmk_entry *e)
+{
+    cf_error_raise_reason(CF_ERR_FORBIDDEN, e->reason, __FILE__, __LINE__, e->message);
+    return false;
+}
+
+bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account)
+{
+    cf_blob_cmk *c = svc->cmk;
+    pthread_mutex_lock(&c->lock);
+    cf_cmk_entry *e = cf_cmk_entry_get(c, account);
+    if (!e) {
+        pthread_mutex_unlock(&c->lock);
+        CF_BAIL(CF_ERR_NOMEM, NULL);
+    }
+    for (;;) {
+        if (!e->loaded) {
+            pthread_mutex_unlock(&c->lock);
+            cf_blob_key_info info;
+            if (!cf_blob_key_info_get(svc->store, account, &info, NULL))
+                return cf_error_code() == CF_ERR_NOT_FOUND; /* the operation says 404 */
+            pthread_mutex_lock(&c->lock);
+            e->loaded = true;
+            e->source = info.source;
+            memcpy(e->ref, info.ref, sizeof e->ref);
+        }
+        if (e->source == CF_BLOB_KEYS_SERVICE)
+            break;
+        int64_t now = (int64_t)time(NULL);
+        if (e->ready && now - e->checked_at < c->cache_seconds)
+            break;
+        if (!e->ready && e->failed_at &&
+            now - e->failed_at < (c->cache_seconds < CF_CMK_RETRY_SECONDS ? c->cache_seconds
+                                                                           : CF_CMK_RETRY_SECONDS)) {
+            pthread_mutex_unlock(&c->lock);
+            return cf_cmk_failed(e);
+        }
+        if (e->refreshing) {
+            if (e->ready)
+                break;
+            pthread_cond_wait(&c->changed, &c->lock);
+            continue;
+        }
+        e->refreshing = true;
+        pthread_mutex_unlock(&c->lock);
+        bool ok = cf_cmk_refresh(svc, account);
+        pthread_mutex_lock(&c->lock);
+        e->refreshing = false;
+        e->ready = ok;
+        if (ok) {
+            e->checked_at = now;
+            e->failed_at = 0;
+        } else {
+            e->failed_at = now;
+            e->reason = cf_error_reason() ? cf_error_reason() : "KeyVaultVaultNotFound";
+            snprintf(e->message, sizeof e->message, "%s", cf_error_detail());
+            cf_blob_keyring_drop(svc->store, account, e->ref);
+            cf_log(CF_LOG_WARN, NULL, "account %s: customer-managed key unavailable: %s", account,
+                   e->message);
+        }
+        pthread_cond_broadcast(&c->changed);
+        if (!ok) {
+            pthread_mutex_unlock(&c->lock);
+            return cf_cmk_failed(e);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return true;
+}
+
+/* Forgets what the gate knew of an account (its key changed, or it is gone). */
+void cf_blob_cmk_forget(cf_blob_service *svc, const char *account)
+{
+    cf_blob_cmk *c = svc->cmk;
+    pthread_mutex_lock(&c->lock);
+    for (cf_cmk_entry *e = c->entries; e; e = e->next) {
+        if (strcmp(e->account, account) == 0 && !e->refreshing) {
+            e->loaded = e->ready = false;
+            e->failed_at = 0;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* The data key in the clear, whoever keeps it now. */
+static bool cf_cmk_current_key(cf_blob_service *svc, const char *account, cf_buf *key)
+{
+    CF_GUARD(cf_blob_cmk_ready(svc, account));
+    return cf_blob_data_key(svc->store, account, key);
+}
+
+static bool cf_cmk_switch(cf_blob_service *svc, const char *account, const char *uri)
+{
+    cf_blob_key_info info;
+    CF_GUARD(cf_blob_key_info_get(svc->store, account, &info, NULL));
+    cf_buf key, wrapped, back;
+    cf_buf_init_secret(&key, 64);
+    cf_buf_init(&wrapped, 4096);
+    cf_buf_init_secret(&back, 4096);
+    bool ok = cf_cmk_current_key(svc, account, &key);
+    cf_blob_key_info next = {.source = uri ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE};
+    memcpy(next.ref, info.ref, sizeof next.ref);
+    if (ok && uri) {
+        cf_blob_vault_key k;
+        if (!svc->vault) {
+            CF_RAISE(CF_ERR_BAD_INPUT, "coffer-blob was started without --vault-bootstrap: it "
+                                       "cannot use coffer-vault keys");
+            ok = false;
+        }
+        snprintf(next.uri, sizeof next.uri, "%s", uri);
+        /* The unwrap proves the service may undo what it wraps before
+         * anything depends on it. */
+        ok = ok && cf_blob_vault_get_key(svc->vault, uri, &k) && cf_blob_vault_key_usable(&k) &&
+             cf_blob_vault_wrap(svc->vault, &k, cf_buf_slice(&key), &wrapped) &&
+             cf_blob_vault_unwrap(svc->vault, &k, cf_buf_slice(&wrapped), &back);
+        if (ok && !cf_slice_eq(cf_buf_slice(&back), cf_buf_slice(&key))) {
+            CF_RAISE(CF_ERR_INTERNAL, "the vault's unwrap did not give the data key back");
+            ok = false;
+        }
+        snprintf(next.kid, sizeof next.kid, "%s", ok ? k.kid : "");
+        ok = ok && cf_blob_keyring_put(svc->store, info.ref, cf_buf_slice(&key)) &&
+             cf_blob_key_store(svc->store, account, &next, cf_buf_slice(&wrapped), NULL);
+    } else if (ok) {
+        ok = cf_blob_key_store(svc->store, account, &next, cf_buf_slice(&key), NULL);
+        if (ok)
+            cf_blob_keyring_drop(svc->store, account, info.ref);
+    }
+    cf_buf_free(&key);
+    cf_buf_free(&wrapped);
+    cf_buf_free(&back);
+    return ok;
+}
+
+bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, const char *uri)
+{
+    pthread_mutex_lock(&svc->cmk->admin);
+    bool ok = cf_cmk_switch(svc, account, uri);
+    pthread_mutex_unlock(&svc->cmk->admin);
+    cf_blob_cmk_forget(svc, account);
+    if (ok)
+        cf_log(CF_LOG_INFO, NULL, "account %s: data key now kept by %s", account,
+               uri ? uri : "the service");
+    return ok;
+}
