@@ -153,7 +153,7 @@ static const char *cf_group(const cf_cli_command *cmd)
 static const char *const cf_global_opts =
     "vault tenant client-id client-secret ca-cert bootstrap output help";
 static const char *const cf_flag_names =
-    "help disabled enable disable remove-old overwrite hsm";
+    "help disabled enable disable remove-old overwrite hsm service-managed infrastructure-encryption";
 
 /* ---- error bookkeeping ---- */
 
