@@ -451,6 +451,101 @@ static void copy_file(const char *from, const char *to)
     cf_buf_free(&b);
 }
 
+
+/* ---- who keeps the data key ---- */
+
+typedef struct {
+    const uint8_t *key;
+    int hits;
+} key_scan;
+
+static void scan_key(const char *path, void *ctx)
+{
+    key_scan *k = ctx;
+    cf_buf b;
+    cf_buf_init(&b, 1 << 26);
+    if (cf_read_file(path, 1 << 26, &b) && b.len >= 32 && memmem(b.data, b.len, k->key, 32)) {
+        fprintf(stderr, "the data key is in %s\n", path);
+        k->hits++;
+    }
+    cf_buf_free(&b);
+}
+
+static bool refused_for_key(void)
+{
+    return cf_error_code() == CF_ERR_FORBIDDEN && cf_error_reason() &&
+           strcmp(cf_error_reason(), "KeyVaultEncryptionKeyNotFound") == 0;
+}
+
+static void test_key_sources(void)
+{
+    cf_blob_store *s = open_store();
+    uint8_t *p = make_body(100000, 9);
+    CHECK(put_blob(s, "data", "cmk", p, 100000, 65536));
+    cf_buf key;
+    cf_buf_init_secret(&key, 64);
+    cf_blob_key_info info;
+    CHECK(cf_blob_data_key(s, ACC, &key) && key.len == 32);
+    CHECK(cf_blob_key_info_get(s, ACC, &info, NULL) && info.source == CF_BLOB_KEYS_SERVICE);
+
+    /* Handed to a vault key: the store keeps only the (opaque) wrapping. */
+    cf_blob_key_info v = {.source = CF_BLOB_KEYS_VAULT};
+    snprintf(v.uri, sizeof v.uri, "https://vault.test/keys/k");
+    snprintf(v.kid, sizeof v.kid, "https://vault.test/keys/k/1");
+    uint8_t wrapped[40];
+    memset(wrapped, 0xAB, sizeof wrapped);
+    CHECK(cf_blob_keyring_put(s, info.ref, cf_buf_slice(&key)));
+    CHECK(cf_blob_key_store(s, ACC, &v, cf_slice_of(wrapped, sizeof wrapped), NULL));
+    CHECK(check_full(s, "data", "cmk", p, 100000));
+    cf_buf got;
+    cf_buf_init(&got, 4096);
+    cf_blob_key_info now;
+    CHECK(cf_blob_key_info_get(s, ACC, &now, &got) && now.source == CF_BLOB_KEYS_VAULT &&
+          strcmp(now.kid, v.kid) == 0 && got.len == sizeof wrapped);
+    cf_buf_free(&got);
+
+    /* Out of the key ring: no read, no write, no metadata. */
+    cf_blob_keyring_drop(s, ACC, info.ref);
+    collect c = {0};
+    CHECK(!read_range(s, "data", "cmk", 0, 10, &c) && refused_for_key());
+    CHECK(!put_blob(s, "data", "cmk2", p, 10, 10) && refused_for_key());
+    cf_blob_store_close(s);
+    s = open_store(); /* a restart starts with an empty ring */
+    CHECK(!read_range(s, "data", "cmk", 0, 10, &c) && refused_for_key());
+    key_scan ks = {key.data, 0};
+    each_file(data_dir, scan_key, &ks);
+    CHECK(ks.hits == 0);
+
+    /* A rotation that lost a race is refused, not applied. */
+    CHECK(!cf_blob_key_store(s, ACC, &v, cf_slice_of(wrapped, 40), "https://vault.test/keys/k/0") &&
+          cf_error_code() == CF_ERR_CONFLICT);
+    /* Back in the ring, then back with the service: no ring needed. */
+    CHECK(cf_blob_keyring_put(s, info.ref, cf_buf_slice(&key)));
+    CHECK(check_full(s, "data", "cmk", p, 100000));
+    cf_blob_key_info svc = {.source = CF_BLOB_KEYS_SERVICE};
+    CHECK(cf_blob_key_store(s, ACC, &svc, cf_buf_slice(&key), NULL));
+    cf_blob_keyring_drop(s, ACC, info.ref);
+    CHECK(check_full(s, "data", "cmk", p, 100000));
+    CHECK(!cf_blob_key_store(s, ACC, &svc, cf_slice_of(wrapped, 31), NULL));
+
+    /* Listing and deleting accounts. */
+    CHECK(cf_blob_account_create(s, "gone1", NOW, false));
+    CHECK(cf_blob_container_create(s, "gone1", "box", NULL, CF_ACCESS_PRIVATE, NOW, NULL));
+    json_t *names = NULL;
+    CHECK(cf_blob_account_names(s, &names) && json_array_size(names) == 2);
+    json_decref(names);
+    CHECK(cf_blob_account_delete(s, "gone1"));
+    CHECK(!cf_blob_account_delete(s, "gone1") && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(cf_blob_account_names(s, &names) && json_array_size(names) == 1);
+    json_decref(names);
+    CHECK(cf_blob_account_create(s, "gone1", NOW, false));
+    CHECK(cf_blob_container_create(s, "gone1", "box", NULL, CF_ACCESS_PRIVATE, NOW, NULL));
+    cf_buf_free(&key);
+    free(c.data);
+    free(p);
+    cf_blob_store_close(s);
+}
+
 static void test_tamper(void)
 {
     char path[600];
@@ -1224,6 +1319,7 @@ int main(void)
     RUN_WITH(test_containers, s);
     cf_blob_store_close(s);
     RUN(test_persistence_and_cleanup);
+    RUN(test_key_sources);
     RUN(test_tamper);
     RUN(test_inline_sizes);
     RUN(test_inline_tamper);
