@@ -18,7 +18,9 @@
 #include "crypto.h"
 #include "encoding.h"
 #include "httpdate.h"
+#include "ids.h"
 #include "log.h"
+#include "secmem.h"
 
 #define CF_RANGE_MD5_MAX (4u << 20)
 
@@ -416,6 +418,48 @@ static bool cf_source_conditions(cf_blob_call *call, cf_blob_cond *c)
     return true;
 }
 
+/* Copy Blob to a destination under a customer-provided key: its extents
+ * cannot be shared with the source, so the body is read (decrypted) and
+ * written again under the customer's key, a segment at a time.  Block
+ * blobs only; the destination records no x-ms-copy-* properties. */
+static bool cf_copy_reencrypting(cf_blob_call *call, const cf_copy_source *src,
+                                 const cf_blob_cond *src_cond, json_t *metadata,
+                                 cf_blob_copy_result *r)
+{
+    cf_blob_store *s = call->svc->store;
+    cf_blob_info info = {0};
+    cf_blob_reader *reader = NULL;
+    cf_blob_writer *w = NULL;
+    cf_blob_write_result res;
+    uint8_t *buf = malloc(CF_EXTENT_SEGMENT_DEFAULT);
+    bool ok = buf && cf_blob_reader_open(s, call->account, src->container, src->name, 0,
+                                         CF_BLOB_WHOLE, src_cond, call->now, &info, &reader);
+    if (!buf)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    if (ok && info.type != CF_BLOB_BLOCK) {
+        CF_RAISE_REASON(CF_ERR_UNSUPPORTED, "FeatureNotSupported",
+                        "Only block blobs can be copied to a customer-provided key.");
+        ok = false;
+    }
+    ok = ok && cf_blob_put_begin(s, call->account, call->container, call->blob, info.props,
+                                 metadata ? metadata : info.metadata, &call->cond, call->now, &w);
+    for (size_t got = 1; ok && got;)
+        ok = cf_blob_reader_read(reader, buf, CF_EXTENT_SEGMENT_DEFAULT, &got) &&
+             (!got || cf_blob_writer_write(w, cf_slice_of(buf, got)));
+    ok = ok && cf_blob_writer_commit(w, call->now, &res) && cf_uuid_v4(r->copy_id);
+    if (ok) {
+        r->status = "success";
+        snprintf(r->etag, sizeof r->etag, "%s", res.etag);
+        r->last_modified = res.last_modified;
+    }
+    cf_blob_writer_free(w);
+    cf_blob_reader_free(reader);
+    cf_blob_info_free(&info);
+    cf_memzero(buf, buf ? CF_EXTENT_SEGMENT_DEFAULT : 0);
+    free(buf);
+    return ok;
+}
+
 void cf_blob_op_copy(cf_blob_call *call)
 {
     const char *url = cf_blob_header(call, "x-ms-copy-source");
@@ -429,9 +473,10 @@ void cf_blob_op_copy(cf_blob_call *call)
     bool ok = stored_url && cf_parse_copy_source(call, url, &src) &&
               cf_blob_may_read_source(call, src.container, src.name, src.query) &&
               cf_source_conditions(call, &src_cond) && cf_blob_parse_metadata(call, &metadata) &&
-              cf_blob_copy(call->svc->store, call->account, src.container, src.name, &src_cond,
-                           call->container, call->blob, &call->cond, metadata, stored_url,
-                           call->now, &r);
+              (call->cpk ? cf_copy_reencrypting(call, &src, &src_cond, metadata, &r)
+                         : cf_blob_copy(call->svc->store, call->account, src.container, src.name,
+                                        &src_cond, call->container, call->blob, &call->cond,
+                                        metadata, stored_url, call->now, &r));
     if (!stored_url)
         CF_RAISE(CF_ERR_NOMEM, NULL);
     free(stored_url);

@@ -149,6 +149,7 @@ struct cf_blob_call {
     cf_auth_kind auth;
     char principal[40];  /* CF_AUTH_BEARER: object id */
     cf_blob_cond cond;
+    cf_blob_cpk *cpk;    /* x-ms-encryption-key (secret memory), or NULL */
     bool audited;
     /* Streamed uploads (upload_ops.c). */
     struct cf_blob_upload *upload;
@@ -181,8 +182,9 @@ unsigned cf_blob_reason_status(const char *reason, cf_err fallback);
 CF_MUST_USE bool cf_blob_common_headers(cf_blob_call *call);
 CF_MUST_USE bool cf_blob_add_date(cf_blob_call *call, const char *name, int64_t t);
 CF_MUST_USE bool cf_blob_add_etag(cf_blob_call *call, const char *etag, int64_t last_modified);
-/* Fills call->cond from If-Match, If-None-Match, If-(Un)Modified-Since and
- * x-ms-lease-id.  400 on malformed dates. */
+/* Fills call->cond from If-Match, If-None-Match, If-(Un)Modified-Since,
+ * x-ms-lease-id and the customer-provided key headers.  400 on malformed
+ * dates or keys. */
 CF_MUST_USE bool cf_blob_parse_conditions(cf_blob_call *call);
 /* x-ms-meta-* headers into a new object (NULL when none). */
 CF_MUST_USE bool cf_blob_parse_metadata(cf_blob_call *call, json_t **out);

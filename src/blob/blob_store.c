@@ -89,6 +89,9 @@ static const struct {
     {"blobs", "copy", "ALTER TABLE blobs ADD COLUMN copy TEXT"},
     /* Key source (blob_store_keys.c): 0 = the service key seals data_key,
      * 1 = data_key is wrapped by the coffer-vault key version key_kid. */
+    /* Customer-provided keys: the key's SHA-256 (base64), NULL = none. */
+    {"blobs", "cpk", "ALTER TABLE blobs ADD COLUMN cpk TEXT"},
+    {"uncommitted", "cpk", "ALTER TABLE uncommitted ADD COLUMN cpk TEXT"},
     {"accounts", "key_source",
      "ALTER TABLE accounts ADD COLUMN key_source INTEGER NOT NULL DEFAULT 0"},
     {"accounts", "key_uri", "ALTER TABLE accounts ADD COLUMN key_uri TEXT"},
@@ -928,6 +931,47 @@ bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc
     if (!ok)
         cf_bs_scope_free(sc);
     return ok;
+}
+
+bool cf_bs_scope_cpk(const cf_blob_cpk *cpk, bs_scope *sc)
+{
+    uint8_t digest[32];
+    static const char label[] = "coffer blob cpk ref";
+    sc->key = cf_secret_alloc(CF_DATA_KEY_LEN);
+    CF_ENSURE_ALLOC(sc->key);
+    memcpy(sc->key, cpk->key, CF_DATA_KEY_LEN);
+    /* The reference names the key without revealing more than its stored
+     * SHA-256 does. */
+    bool ok = cf_hkdf_sha256(cf_slice_of(cpk->key, 32), cf_slice_of(NULL, 0), CF_SLICE_LIT(label),
+                             digest, sizeof digest);
+    memcpy(sc->ref, digest, sizeof sc->ref);
+    if (!ok)
+        cf_bs_scope_free(sc);
+    return ok;
+}
+
+bool cf_bs_check_cpk(const cf_blob_cond *cond, const char *blob_cpk)
+{
+    const cf_blob_cpk *cpk = cond ? cond->cpk : NULL;
+    if (!blob_cpk[0]) {
+        CF_ENSURE_REASON(!cpk, CF_ERR_CONFLICT, "BlobDoesNotUseCustomerSpecifiedEncryption",
+                         "The blob is not encrypted with customer specified encryption.");
+        return true;
+    }
+    CF_ENSURE_REASON(cpk, CF_ERR_CONFLICT, "BlobUsesCustomerSpecifiedEncryption",
+                     "The blob is encrypted with customer specified encryption, but it was not "
+                     "provided in the request.");
+    CF_ENSURE_REASON(strcmp(cpk->sha256, blob_cpk) == 0, CF_ERR_CONFLICT, "InvalidEncryptionKey",
+                     "The provided encryption key does not match the key the blob was "
+                     "encrypted with.");
+    return true;
+}
+
+bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account, const cf_blob_cond *cond,
+                            const char *blob_cpk, bs_scope *sc)
+{
+    CF_GUARD(cf_bs_check_cpk(cond, blob_cpk));
+    return blob_cpk[0] ? cf_bs_scope_cpk(cond->cpk, sc) : cf_bs_scope_load_locked(s, account, sc);
 }
 
 /* The scope key cf_extent uses for extent `id`: the account data key bound

@@ -213,11 +213,31 @@ typedef enum { CF_ACCESS_PRIVATE = 0, CF_ACCESS_BLOB = 1, CF_ACCESS_CONTAINER = 
  * If-Modified-Since with 304 NotModified; lease_id, when given, must match
  * an active lease.  Lease operations take the ETag/date conditions (the
  * lease id travels in cf_lease_req). */
+typedef struct cf_blob_cpk cf_blob_cpk;
 typedef struct {
     const char *if_match, *if_none_match;
     int64_t if_modified_since, if_unmodified_since;
     const char *lease_id;
+    /* A customer-provided key (x-ms-encryption-key), or NULL: writes
+     * encrypt with it; reads and metadata of a blob written with one must
+     * present the same key (see "Customer-provided keys" below). */
+    const cf_blob_cpk *cpk;
 } cf_blob_cond;
+
+/* Customer-provided keys.  The key is never stored: a blob written with
+ * one keeps only the key's SHA-256 (base64, as Azure echoes it), and its
+ * extents are encrypted under keys derived from the customer's key alone
+ * (the account's data key plays no part).  Reading, getting properties or
+ * metadata, setting metadata or appending to such a blob needs the same
+ * key: without one 409 BlobUsesCustomerSpecifiedEncryption, with another
+ * 409 InvalidEncryptionKey; a key given for a blob written without one is
+ * 409 BlobDoesNotUseCustomerSpecifiedEncryption.  Put Block List commits
+ * only blocks put with the request's key (or all without one). */
+#define CF_BLOB_CPK_SHA_LEN 44 /* base64 of 32 bytes */
+struct cf_blob_cpk {
+    uint8_t key[32];
+    char sha256[CF_BLOB_CPK_SHA_LEN + 1];
+};
 
 /* ---- leases ---- */
 

@@ -106,7 +106,7 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
 {
     sqlite3_stmt *st = BS_PREP(s,
                                "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
-                               " lease_break, type FROM blobs WHERE account = ?1 AND"
+                               " lease_break, type, cpk FROM blobs WHERE account = ?1 AND"
                                " container = ?2 AND name = ?3",
                                account, container, name);
     CF_GUARD(st);
@@ -121,6 +121,7 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
         cf_bs_column_lease(st, 2, &t->lease);
         if (type)
             *type = (cf_blob_type)sqlite3_column_int(st, 6);
+        cf_bs_column_str(st, 7, t->cpk, sizeof t->cpk);
     }
     bool ok = cf_bs_db_ok(s, rc);
     cf_bs_done(st);
@@ -181,17 +182,19 @@ bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *contain
 
 bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
                        const char *name, cf_blob_type type, uint64_t size, const char *props,
-                       const char *meta, int64_t now, char etag[CF_BLOB_ETAG_LEN + 1])
+                       const char *meta, const char *cpk, int64_t now,
+                       char etag[CF_BLOB_ETAG_LEN + 1])
 {
     CF_GUARD(cf_bs_new_etag(etag));
     sqlite3_stmt *st = BS_PREP(s,
                                "INSERT INTO blobs (account, container, name, type, size, etag,"
-                               " created, last_modified, props, metadata)"
-                               " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8)"
+                               " created, last_modified, props, metadata, cpk)"
+                               " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8, ?10)"
                                " ON CONFLICT (account, container, name) DO UPDATE SET"
                                " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
-                               " props = ?7, metadata = ?8, copy = NULL",
-                               account, container, name, NULL, etag);
+                               " props = ?7, metadata = ?8, copy = NULL, cpk = ?10",
+                               account, container, name, NULL, etag, NULL, NULL, NULL, NULL,
+                               cpk && cpk[0] ? cpk : NULL);
     bs_row row = {account, container, name};
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "blobs.props", CF_SLICE_STR(props)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 8, row, "blobs.metadata", CF_SLICE_STR(meta)));
@@ -254,7 +257,8 @@ static bool bs_blob_get_cond_locked(cf_blob_store *s, const char *account, const
     bs_target stored;
     CF_GUARD(cf_bs_blob_target(s, account, container, name, etag, &stored, NULL));
     t.lease = stored.lease;
-    return cf_bs_check_cond(cond, &t, BS_OP_READ, false, now);
+    CF_GUARD(cf_bs_check_cond(cond, &t, BS_OP_READ, false, now));
+    return cf_bs_check_cpk(cond, stored.cpk);
 }
 
 bool cf_blob_get(cf_blob_store *s, const char *account, const char *container, const char *name,
@@ -322,6 +326,12 @@ static bool bs_set_tx(cf_blob_store *s, bs_bwrite *w, const char *text, bool pro
 {
     CF_GUARD(cf_bs_blob_write_check(s, w->account, w->container, w->name, w->cond, BS_OP_WRITE,
                                     w->now, NULL, NULL));
+    if (!props) { /* metadata belongs to the content: its key is needed */
+        char etag[CF_BLOB_ETAG_LEN + 1];
+        bs_target t;
+        CF_GUARD(cf_bs_blob_target(s, w->account, w->container, w->name, etag, &t, NULL));
+        CF_GUARD(cf_bs_check_cpk(w->cond, t.cpk));
+    }
     CF_GUARD(cf_bs_new_etag(w->etag));
     /* Set Blob Properties ends a copy's x-ms-copy-* properties; metadata does not. */
     sqlite3_stmt *st = props ? BS_PREP(s,
@@ -455,6 +465,9 @@ static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
     CF_ENSURE_REASON(t.exists, CF_ERR_NOT_FOUND, "CannotVerifyCopySource",
                      "the copy source does not exist");
     CF_GUARD(cf_bs_check_cond(c->src_cond, &t, BS_OP_SOURCE, false, c->now));
+    /* Its extents are under the customer's key, which a copy does not carry. */
+    CF_ENSURE_REASON(!t.cpk[0], CF_ERR_CONFLICT, "BlobUsesCustomerSpecifiedEncryption",
+                     "The copy source is encrypted with customer specified encryption.");
     sqlite3_stmt *st = BS_PREP(s,
                                "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
                                " AND container = ?2 AND name = ?3",
@@ -538,7 +551,7 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
     CF_GUARD(cf_bs_blob_clear(s, c->account, c->dst_container, c->dst_name, false, gone));
     CF_GUARD(cf_bs_blob_upsert(s, c->account, c->dst_container, c->dst_name, src->type,
                                src->size, (const char *)src->props.data,
-                               c->meta ? c->meta : (const char *)src->meta.data, c->now,
+                               c->meta ? c->meta : (const char *)src->meta.data, NULL, c->now,
                                c->out->etag));
     for (size_t i = 0; i < rows->n; i++)
         CF_GUARD(cf_bs_insert_extent_row(s, c->account, c->dst_container, c->dst_name,

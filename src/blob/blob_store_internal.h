@@ -105,6 +105,7 @@ typedef struct {
     const char *etag;
     int64_t last_modified;
     bs_lease lease;
+    char cpk[CF_BLOB_CPK_SHA_LEN + 1]; /* the blob's customer key SHA-256, "" = none */
 } bs_target;
 
 /* READ: Get Blob/Properties (304 NotModified, no lease id needed);
@@ -180,6 +181,16 @@ bool cf_bs_keyring_get_locked(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_
                               uint8_t *out);
 void cf_bs_keyring_free(cf_blob_store *s);
 void cf_bs_scope_free(bs_scope *sc);
+/* The scope of a customer-provided key: the key itself, and a reference
+ * derived from it. */
+bool cf_bs_scope_cpk(const cf_blob_cpk *cpk, bs_scope *sc);
+/* Whether a request's customer key (cond->cpk, may be absent) fits a blob
+ * written with `blob_cpk` ("" = none); raises Azure's 409 otherwise. */
+bool cf_bs_check_cpk(const cf_blob_cond *cond, const char *blob_cpk);
+/* The scope to read or append to a blob: its customer key's, or the
+ * account's. */
+bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account, const cf_blob_cond *cond,
+                            const char *blob_cpk, bs_scope *sc);
 /* The scope key cf_extent uses for extent `id`; out: secret, 32 bytes. */
 bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
 
@@ -278,7 +289,8 @@ bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *contain
  * existing one, clearing copy properties). */
 bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
                        const char *name, cf_blob_type type, uint64_t size, const char *props,
-                       const char *meta, int64_t now, char etag[CF_BLOB_ETAG_LEN + 1]);
+                       const char *meta, const char *cpk, int64_t now,
+                       char etag[CF_BLOB_ETAG_LEN + 1]);
 bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *container,
                              const char *name, int64_t seq, const char *id, uint64_t length,
                              cf_slice block_id);

@@ -44,6 +44,7 @@ struct cf_blob_writer {
     cf_blob_cond cond;
     int64_t begin_now; /* the early check's clock */
     char *if_match, *if_none_match, *lease_id;
+    cf_blob_cpk *cpk; /* secret memory: the customer's key, or NULL */
     cf_blob_append_cond ac;
     uint64_t written, cap;
     char id[BS_ID_HEX + 1];
@@ -122,6 +123,7 @@ void cf_blob_writer_free(cf_blob_writer *w)
     free(w->if_match);
     free(w->if_none_match);
     free(w->lease_id);
+    cf_secret_free(w->cpk, sizeof *w->cpk);
     cf_json_free_text(w->props);
     cf_json_free_text(w->meta);
     free(w);
@@ -206,9 +208,15 @@ static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_sc
                          "Append Block on a block blob");
         CF_GUARD(cf_bs_check_cond(&w->cond, &t, BS_OP_WRITE, false, now));
         CF_GUARD(bs_append_limits(s, w, 0, &size, &blocks));
-        break;
+        return cf_bs_scope_for_locked(s, w->account, &w->cond, t.cpk, sc);
     }
-    return cf_bs_scope_load_locked(s, w->account, sc);
+    return w->cpk ? cf_bs_scope_cpk(w->cpk, sc) : cf_bs_scope_load_locked(s, w->account, sc);
+}
+
+/* The customer key SHA-256 of the request, or NULL. */
+static const char *bs_cpk_sha(const cf_blob_cond *cond)
+{
+    return cond && cond->cpk ? cond->cpk->sha256 : NULL;
 }
 
 /* The temp file and the extent writer. */
@@ -264,7 +272,14 @@ static bool bs_writer_new(cf_blob_store *s, const char *account, const char *con
              bs_dup(cond->if_none_match, &w->if_none_match) &&
              bs_dup(cond->lease_id, &w->lease_id);
         w->cond = (cf_blob_cond){w->if_match, w->if_none_match, cond->if_modified_since,
-                                 cond->if_unmodified_since, w->lease_id};
+                                 cond->if_unmodified_since, w->lease_id, NULL};
+        if (ok && cond->cpk) {
+            w->cpk = cf_secret_alloc(sizeof *w->cpk);
+            ok = w->cpk != NULL;
+            if (ok)
+                *w->cpk = *cond->cpk;
+            w->cond.cpk = w->cpk;
+        }
     }
     if (!ok) {
         cf_blob_writer_free(w);
@@ -308,8 +323,10 @@ bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *cont
                      "InvalidBlockId", "block id must be 1..64 bytes");
     /* Put Block honours only the lease id. */
     cf_blob_cond lease_only = {0};
-    if (cond)
+    if (cond) {
         lease_only.lease_id = cond->lease_id;
+        lease_only.cpk = cond->cpk;
+    }
     cf_blob_writer *w;
     CF_GUARD(bs_writer_new(s, account, container, name, BS_W_BLOCK, &lease_only, &w));
     w->begin_now = now;
@@ -367,7 +384,7 @@ static bool bs_put_blob_tx(cf_blob_writer *w, uint64_t len, int64_t now, char *e
                                     now, NULL, NULL));
     CF_GUARD(cf_bs_blob_clear(s, w->account, w->container, w->name, false, gone));
     CF_GUARD(cf_bs_blob_upsert(s, w->account, w->container, w->name, CF_BLOB_BLOCK, len, w->props,
-                               w->meta, now, etag));
+                               w->meta, bs_cpk_sha(&w->cond), now, etag));
     return cf_bs_insert_extent_row(s, w->account, w->container, w->name, 0, w->id, len,
                                    cf_slice_of(NULL, 0));
 }
@@ -407,8 +424,9 @@ static bool bs_put_block_tx(cf_blob_writer *w, uint64_t len, int64_t now, bs_idl
                      "too many uncommitted blocks");
     st = BS_PREP(s,
                  "INSERT INTO uncommitted (account, container, blob, block_id, size, extent,"
-                 " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                 w->account, w->container, w->name, NULL, NULL, w->id);
+                 " created, cpk) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 w->account, w->container, w->name, NULL, NULL, w->id, NULL,
+                 bs_cpk_sha(&w->cond));
     CF_GUARD(st);
     sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
@@ -425,6 +443,10 @@ static bool bs_append_tx(cf_blob_writer *w, uint64_t len, int64_t now,
                                     now, NULL, &type));
     CF_ENSURE_REASON(type == CF_BLOB_APPEND, CF_ERR_CONFLICT, "InvalidBlobType",
                      "Append Block on a block blob");
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    bs_target t;
+    CF_GUARD(cf_bs_blob_target(s, w->account, w->container, w->name, etag, &t, NULL));
+    CF_GUARD(cf_bs_check_cpk(&w->cond, t.cpk));
     uint64_t size;
     uint32_t blocks;
     CF_GUARD(bs_append_limits(s, w, len, &size, &blocks));
@@ -523,7 +545,7 @@ static bool bs_append_create_tx(cf_blob_store *s, bs_create *c, bs_idlist *gone)
                                     c->now, NULL, NULL));
     CF_GUARD(cf_bs_blob_clear(s, c->account, c->container, c->name, false, gone));
     return cf_bs_blob_upsert(s, c->account, c->container, c->name, CF_BLOB_APPEND, 0, c->props,
-                             c->meta, c->now, c->etag);
+                             c->meta, bs_cpk_sha(c->cond), c->now, c->etag);
 }
 
 static bool bs_append_create_locked(cf_blob_store *s, bs_create *c)
@@ -557,15 +579,17 @@ bool cf_blob_append_create(cf_blob_store *s, const char *account, const char *co
  * blocks of a blob. */
 static bool bs_find_block(cf_blob_store *s, const char *account, const char *container,
                           const char *name, cf_slice block_id, bool committed, bool *found,
-                          bs_piece *out)
+                          bs_piece *out, char *cpk)
 {
     sqlite3_stmt *st = committed ? BS_PREP(s,
-                                           "SELECT extent, length FROM blob_extents WHERE"
-                                           " account = ?1 AND container = ?2 AND blob = ?3 AND"
-                                           " block_id = ?4 LIMIT 1",
+                                           "SELECT e.extent, e.length, b.cpk FROM blob_extents e"
+                                           " JOIN blobs b ON b.account = e.account AND"
+                                           " b.container = e.container AND b.name = e.blob"
+                                           " WHERE e.account = ?1 AND e.container = ?2 AND"
+                                           " e.blob = ?3 AND e.block_id = ?4 LIMIT 1",
                                            account, container, name)
                                  : BS_PREP(s,
-                                           "SELECT extent, size FROM uncommitted WHERE"
+                                           "SELECT extent, size, cpk FROM uncommitted WHERE"
                                            " account = ?1 AND container = ?2 AND blob = ?3 AND"
                                            " block_id = ?4",
                                            account, container, name);
@@ -576,6 +600,7 @@ static bool bs_find_block(cf_blob_store *s, const char *account, const char *con
     if (*found) {
         cf_bs_column_str(st, 0, out->id, sizeof out->id);
         out->length = (uint64_t)sqlite3_column_int64(st, 1);
+        cf_bs_column_str(st, 2, cpk, CF_BLOB_CPK_SHA_LEN + 1);
     }
     bool ok = cf_bs_db_ok(s, rc);
     cf_bs_done(st);
@@ -602,6 +627,7 @@ static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *
     CF_ENSURE_REASON(!exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
                      "Put Block List on an append blob");
     uint64_t total = 0;
+    char cpk[CF_BLOB_CPK_SHA_LEN + 1];
     for (size_t i = 0; i < bl->n; i++) {
         cf_slice id = bl->blocks[i].id;
         CF_ENSURE_REASON(id.len >= 1 && id.len <= CF_BLOB_BLOCK_ID_MAX, CF_ERR_BAD_INPUT,
@@ -610,18 +636,22 @@ static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *
         cf_block_from from = bl->blocks[i].from;
         if (from != CF_BLOCK_COMMITTED)
             CF_GUARD(bs_find_block(s, bl->account, bl->container, bl->name, id, false, &found,
-                                   &pieces[i]));
+                                   &pieces[i], cpk));
         if (!found && from != CF_BLOCK_UNCOMMITTED)
             CF_GUARD(bs_find_block(s, bl->account, bl->container, bl->name, id, true, &found,
-                                   &pieces[i]));
+                                   &pieces[i], cpk));
         CF_ENSURE_REASON(found, CF_ERR_BAD_INPUT, "InvalidBlockList",
                          "a listed block does not exist");
+        const char *want = bs_cpk_sha(bl->cond);
+        CF_ENSURE_REASON(strcmp(cpk, want ? want : "") == 0, CF_ERR_CONFLICT,
+                         "InvalidEncryptionKey",
+                         "A listed block was put with another encryption key than this request's.");
         CF_ENSURE(total + pieces[i].length >= total, CF_ERR_TOO_LARGE, "blob too large");
         total += pieces[i].length;
     }
     CF_GUARD(cf_bs_blob_clear(s, bl->account, bl->container, bl->name, false, gone));
     CF_GUARD(cf_bs_blob_upsert(s, bl->account, bl->container, bl->name, CF_BLOB_BLOCK, total,
-                               bl->props, bl->meta, bl->now, bl->etag));
+                               bl->props, bl->meta, bs_cpk_sha(bl->cond), bl->now, bl->etag));
     for (size_t i = 0; i < bl->n; i++)
         CF_GUARD(cf_bs_insert_extent_row(s, bl->account, bl->container, bl->name, (int64_t)i,
                                          pieces[i].id, pieces[i].length, bl->blocks[i].id));

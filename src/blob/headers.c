@@ -9,8 +9,10 @@
 #include <strings.h>
 
 #include "blob_service.h"
+#include "crypto.h"
 #include "encoding.h"
 #include "httpdate.h"
+#include "secmem.h"
 
 #define CF_META_PREFIX "x-ms-meta-"
 
@@ -31,6 +33,9 @@ bool cf_blob_common_headers(cf_blob_call *call)
     /* Echoed only when short and printable, as it goes back verbatim. */
     if (client_id && strlen(client_id) <= 1024 && !strpbrk(client_id, "\r\n"))
         CF_GUARD(cf_http_add_header(call->resp, "x-ms-client-request-id", client_id));
+    /* The key the request was served with: the client can check it was used. */
+    if (call->cpk)
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-encryption-key-sha256", call->cpk->sha256));
     return true;
 }
 
@@ -55,6 +60,50 @@ static bool cf_blob_parse_date_header(cf_blob_call *call, const char *name, int6
     return true;
 }
 
+/* x-ms-encryption-key / -key-sha256 / -algorithm: all three or none; a
+ * 256-bit key whose SHA-256 is the one given; AES256; over HTTPS only (the
+ * key travels in the request).  The key goes to secret memory. */
+static bool cf_blob_parse_cpk(cf_blob_call *call)
+{
+    const char *key = cf_blob_header(call, "x-ms-encryption-key");
+    const char *sha = cf_blob_header(call, "x-ms-encryption-key-sha256");
+    const char *alg = cf_blob_header(call, "x-ms-encryption-algorithm");
+    if (!key && !sha && !alg)
+        return true;
+    if (!call->http->tls)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "Customer-provided encryption keys are accepted over HTTPS only.");
+    if (!key || !sha || !alg)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "MissingRequiredHeader",
+                            "x-ms-encryption-key, x-ms-encryption-key-sha256 and "
+                            "x-ms-encryption-algorithm go together.");
+    if (strcmp(alg, "AES256") != 0)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "x-ms-encryption-algorithm must be AES256.");
+    cf_buf raw;
+    cf_buf_init_secret(&raw, 64);
+    uint8_t digest[32];
+    char b64[CF_BLOB_CPK_SHA_LEN + 8];
+    bool ok = strlen(key) <= 64 && cf_base64_decode(CF_SLICE_STR(key), &raw) &&
+              raw.len == 32 && cf_hash_compute(CF_HASH_SHA256, cf_buf_slice(&raw), digest) &&
+              cf_blob_base64(cf_slice_of(digest, 32), b64, sizeof b64);
+    if (!ok || strcmp(b64, sha) != 0) {
+        cf_buf_free(&raw);
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            ok ? "x-ms-encryption-key-sha256 is not the SHA-256 of the key."
+                               : "x-ms-encryption-key must be a base64 256-bit key.");
+    }
+    call->cpk = cf_secret_alloc(sizeof *call->cpk);
+    if (call->cpk) {
+        memcpy(call->cpk->key, raw.data, 32);
+        snprintf(call->cpk->sha256, sizeof call->cpk->sha256, "%s", b64);
+    }
+    cf_buf_free(&raw);
+    CF_ENSURE_ALLOC(call->cpk);
+    call->cond.cpk = call->cpk;
+    return true;
+}
+
 bool cf_blob_parse_conditions(cf_blob_call *call)
 {
     cf_blob_cond *c = &call->cond;
@@ -62,7 +111,8 @@ bool cf_blob_parse_conditions(cf_blob_call *call)
     c->if_none_match = cf_blob_header(call, "If-None-Match");
     c->lease_id = cf_blob_header(call, "x-ms-lease-id");
     CF_GUARD(cf_blob_parse_date_header(call, "If-Modified-Since", &c->if_modified_since));
-    return cf_blob_parse_date_header(call, "If-Unmodified-Since", &c->if_unmodified_since);
+    CF_GUARD(cf_blob_parse_date_header(call, "If-Unmodified-Since", &c->if_unmodified_since));
+    return cf_blob_parse_cpk(call);
 }
 
 /* A stored value that goes back out in response headers and listings:

@@ -20,6 +20,7 @@
 #include "blob_service.h"
 #include "encoding.h"
 #include "log.h"
+#include "secmem.h"
 #include "storage_auth.h"
 
 #define P(x) CF_PERM_##x
@@ -397,6 +398,7 @@ void cf_blob_request_done(void *ctx, cf_http_request *req)
     if (!call->audited) /* the client went away before the reply */
         cf_blob_audit(call, 0, false);
     cf_blob_upload_free(call);
+    cf_secret_free(call->cpk, sizeof *call->cpk);
     free(call->blob);
     free(call);
     req->user = NULL;

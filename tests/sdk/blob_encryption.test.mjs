@@ -1,0 +1,174 @@
+// coffer-blob's per-request encryption through the official
+// @azure/storage-blob: customer-provided keys (the SDK's customerProvidedKey
+// option) on every operation that takes one, and every error case: a read
+// without the key or with another key, a key whose SHA-256 does not match,
+// the headers over plain HTTP, blocks put with different keys committed
+// together; copies to and from keyed blobs.  The key is never stored: the
+// data directory holds neither the key nor the plaintext.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import * as b from "./lib/blob_lib.mjs";
+
+const T = { timeout: 120000, ...b.COFFER_ONLY };
+
+// The SDK's CpkInfo: the key, its SHA-256 and the algorithm, all three sent.
+const newKey = () => {
+  const raw = crypto.randomBytes(32);
+  const sha = crypto.createHash("sha256").update(raw).digest("base64");
+  return {
+    raw,
+    sha,
+    cpk: { encryptionKey: raw.toString("base64"), encryptionKeySha256: sha, encryptionAlgorithm: "AES256" },
+  };
+};
+
+const cpkHeaders = (k) => ({
+  "x-ms-encryption-key": k.raw.toString("base64"),
+  "x-ms-encryption-key-sha256": k.sha,
+  "x-ms-encryption-algorithm": "AES256",
+});
+
+describe("customer-provided keys", () => {
+  let svc;
+  let c;
+  const k1 = newKey();
+  const k2 = newKey();
+  const body = Buffer.from(`${b.MARKER} customer key `.repeat(200_000 / 40));
+
+  before(async () => {
+    svc = b.connectionStringClient();
+    c = svc.getContainerClient(b.containerName("cpk"));
+    await c.create();
+  }, T);
+
+  after(async () => {
+    await c?.deleteIfExists().catch(() => {});
+  });
+
+  test("Put Blob, Get Blob, Get Properties and Set Metadata with the key", T, async () => {
+    const blob = c.getBlockBlobClient("put.bin");
+    const put = await blob.upload(body, body.length, { customerProvidedKey: k1.cpk, metadata: { a: "1" } });
+    assert.equal(put.encryptionKeySha256, k1.sha, "the key's SHA-256 is echoed");
+    assert.equal(put.isServerEncrypted, true);
+    const { response, data } = await b.downloadAll(blob, 0, undefined, { customerProvidedKey: k1.cpk });
+    assert.ok(data.equals(body));
+    assert.equal(response.encryptionKeySha256, k1.sha);
+    const ranged = await b.downloadAll(blob, 70_000, 100, { customerProvidedKey: k1.cpk });
+    assert.ok(ranged.data.equals(body.subarray(70_000, 70_100)));
+    const props = await blob.getProperties({ customerProvidedKey: k1.cpk });
+    assert.equal(props.contentLength, body.length);
+    assert.equal(props.encryptionKeySha256, k1.sha);
+    assert.deepEqual(props.metadata, { a: "1" });
+    const set = await blob.setMetadata({ b: "2" }, { customerProvidedKey: k1.cpk });
+    assert.equal(set.encryptionKeySha256, k1.sha);
+    assert.deepEqual((await blob.getProperties({ customerProvidedKey: k1.cpk })).metadata, { b: "2" });
+  });
+
+  test("without the key, or with another, reads and metadata are refused", T, async () => {
+    const blob = c.getBlockBlobClient("refused.bin");
+    await blob.upload(body, body.length, { customerProvidedKey: k1.cpk });
+    await b.rejects(blob.download(), 409, "BlobUsesCustomerSpecifiedEncryption");
+    await b.rejects(blob.getProperties(), 409, "BlobUsesCustomerSpecifiedEncryption");
+    await b.rejects(blob.setMetadata({ x: "y" }), 409, "BlobUsesCustomerSpecifiedEncryption");
+    await b.rejects(blob.download(0, undefined, { customerProvidedKey: k2.cpk }), 409, "InvalidEncryptionKey");
+    await b.rejects(blob.getProperties({ customerProvidedKey: k2.cpk }), 409, "InvalidEncryptionKey");
+    // A key offered for a blob written without one.
+    const plain = c.getBlockBlobClient("plain.bin");
+    await plain.upload("plain", 5);
+    await b.rejects(plain.download(0, undefined, { customerProvidedKey: k1.cpk }), 409,
+      "BlobDoesNotUseCustomerSpecifiedEncryption");
+    // Deleting needs no key (as in Azure); listing shows the blob.
+    const names = [];
+    for await (const item of c.listBlobsFlat()) names.push(item.name);
+    assert.ok(names.includes("refused.bin"));
+  });
+
+  test("a key whose SHA-256 does not match, a short key, a wrong algorithm: 400", T, async () => {
+    const url = `${c.url}/bad.bin`;
+    const bad = [
+      { ...cpkHeaders(k1), "x-ms-encryption-key-sha256": k2.sha },
+      { ...cpkHeaders(k1), "x-ms-encryption-key": crypto.randomBytes(16).toString("base64") },
+      { ...cpkHeaders(k1), "x-ms-encryption-algorithm": "AES128" },
+    ];
+    for (const headers of bad) {
+      const r = await b.rawRequest("PUT", url, { headers: { ...headers, "x-ms-blob-type": "BlockBlob" }, body: "x" });
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.headers["x-ms-error-code"], "InvalidHeaderValue");
+    }
+    const partial = { "x-ms-encryption-key": k1.raw.toString("base64"), "x-ms-blob-type": "BlockBlob" };
+    const r = await b.rawRequest("PUT", url, { headers: partial, body: "x" });
+    assert.equal(r.status, 400);
+    assert.equal(r.headers["x-ms-error-code"], "MissingRequiredHeader");
+    await b.rejects(c.getBlockBlobClient("bad.bin").getProperties(), 404);
+  });
+
+  test("the key headers are refused over plain HTTP", T, async () => {
+    const insecure = b.accountInfo(b.INSECURE);
+    const url = `${b.HTTP_BASE}/${b.INSECURE}/any/blob.bin`;
+    const r = await b.rawRequest("PUT", url, {
+      headers: { ...cpkHeaders(k1), "x-ms-blob-type": "BlockBlob" }, body: "x",
+      sign: { account: b.INSECURE, key: insecure.account_key },
+    });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.text, /HTTPS/);
+  });
+
+  test("Put Block / Put Block List: one key for all blocks", T, async () => {
+    const blob = c.getBlockBlobClient("blocks.bin");
+    const parts = [body.subarray(0, 100_000), body.subarray(100_000)];
+    for (let i = 0; i < parts.length; i++) {
+      const r = await blob.stageBlock(b.blockId(i), parts[i], parts[i].length, { customerProvidedKey: k1.cpk });
+      assert.equal(r.encryptionKeySha256, k1.sha);
+    }
+    await blob.commitBlockList([b.blockId(0), b.blockId(1)], { customerProvidedKey: k1.cpk });
+    const { data } = await b.downloadAll(blob, 0, undefined, { customerProvidedKey: k1.cpk });
+    assert.ok(data.equals(body));
+    // A block under another key, or none, cannot join.
+    const mixed = c.getBlockBlobClient("mixed.bin");
+    await mixed.stageBlock(b.blockId(0), "aaaa", 4, { customerProvidedKey: k1.cpk });
+    await mixed.stageBlock(b.blockId(1), "bbbb", 4, { customerProvidedKey: k2.cpk });
+    await mixed.stageBlock(b.blockId(2), "cccc", 4);
+    await b.rejects(mixed.commitBlockList([b.blockId(0), b.blockId(1)], { customerProvidedKey: k1.cpk }), 409, "InvalidEncryptionKey");
+    await b.rejects(mixed.commitBlockList([b.blockId(0), b.blockId(2)], { customerProvidedKey: k1.cpk }), 409, "InvalidEncryptionKey");
+    await b.rejects(mixed.commitBlockList([b.blockId(0)]), 409, "InvalidEncryptionKey");
+    await mixed.commitBlockList([b.blockId(1)], { customerProvidedKey: k2.cpk });
+    assert.equal((await b.downloadAll(mixed, 0, undefined, { customerProvidedKey: k2.cpk })).data.toString(), "bbbb");
+    // Committed blocks stay under the blob's key when the list is put again.
+    await b.rejects(blob.commitBlockList([b.blockId(0)], { customerProvidedKey: k2.cpk }), 409, "InvalidEncryptionKey");
+    await blob.commitBlockList([b.blockId(1)], { customerProvidedKey: k1.cpk });
+    assert.ok((await b.downloadAll(blob, 0, undefined, { customerProvidedKey: k1.cpk })).data.equals(parts[1]));
+  });
+
+  test("append blobs: create and Append Block with the key", T, async () => {
+    const blob = c.getAppendBlobClient("append.log");
+    await blob.create({ customerProvidedKey: k1.cpk });
+    await blob.appendBlock("one,", 4, { customerProvidedKey: k1.cpk });
+    await blob.appendBlock("two", 3, { customerProvidedKey: k1.cpk });
+    await b.rejects(blob.appendBlock("x", 1), 409, "BlobUsesCustomerSpecifiedEncryption");
+    await b.rejects(blob.appendBlock("x", 1, { customerProvidedKey: k2.cpk }), 409, "InvalidEncryptionKey");
+    assert.equal((await b.downloadAll(blob, 0, undefined, { customerProvidedKey: k1.cpk })).data.toString(), "one,two");
+  });
+
+  test("Copy Blob: to a keyed destination, never from a keyed source without it", T, async () => {
+    const src = c.getBlockBlobClient("copy-src.bin");
+    await src.upload(body, body.length);
+    const r = await b.rawRequest("PUT", `${c.url}/copy-dst.bin`, { headers: { ...cpkHeaders(k2), "x-ms-copy-source": src.url } });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.headers["x-ms-encryption-key-sha256"], k2.sha);
+    const dst = c.getBlockBlobClient("copy-dst.bin");
+    assert.ok((await b.downloadAll(dst, 0, undefined, { customerProvidedKey: k2.cpk })).data.equals(body));
+    await b.rejects(dst.download(), 409, "BlobUsesCustomerSpecifiedEncryption");
+    const keyed = c.getBlockBlobClient("put.bin");
+    await b.rejects(c.getBlockBlobClient("copy-2.bin").syncCopyFromURL(keyed.url), 409,
+      "BlobUsesCustomerSpecifiedEncryption");
+  });
+
+  test("neither the keys nor the plaintext are in the data directory", T, async () => {
+    for (const needle of [k1.raw, k1.raw.toString("base64"), k2.raw, k2.raw.toString("base64"), b.MARKER]) {
+      const scan = b.filesContaining(b.BLOB_DIR, needle);
+      assert.ok(scan.scanned > 0);
+      assert.deepEqual(scan.found, []);
+    }
+  });
+});
