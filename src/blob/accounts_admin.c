@@ -80,7 +80,7 @@ static bool cf_accounts_view(cf_blob_service *svc, const char *name, bool secret
     cf_blob_account a;
     cf_blob_key_info info;
     CF_GUARD(cf_blob_account_get(svc->store, name, &a));
-    CF_GUARD(cf_blob_key_info_get(svc->store, name, &info, NULL));
+    CF_GUARD(cf_blob_key_info_get(svc->store, name, NULL, &info, NULL));
     char created[CF_ISO8601_LEN + 1];
     CF_GUARD(cf_iso8601_format(a.created, 0, created));
     bool vault = info.source == CF_BLOB_KEYS_VAULT;
@@ -141,7 +141,7 @@ static bool cf_accounts_create(cf_blob_service *svc, const char *name, json_t *b
               "account names are 3-24 lowercase letters and digits");
     CF_GUARD(cf_blob_account_create(svc->store, name, (int64_t)time(NULL), infra));
     cf_blob_cmk_forget(svc, name);
-    if (vault && !cf_blob_cmk_set(svc, name, uri)) {
+    if (vault && !cf_blob_cmk_set(svc, name, NULL, uri)) {
         /* Nothing was stored in it yet: the account goes, the error stays. */
         cf_err code = cf_error_code();
         const char *reason = cf_error_reason();
@@ -170,7 +170,7 @@ static bool cf_accounts_patch(cf_blob_service *svc, const char *name, json_t *bo
     char uri[CF_BLOB_KEY_URI_MAX + 64];
     bool vault;
     CF_GUARD(cf_accounts_key_uri(enc, uri, sizeof uri, &vault));
-    CF_GUARD(cf_blob_cmk_set(svc, name, vault ? uri : NULL));
+    CF_GUARD(cf_blob_cmk_set(svc, name, NULL, vault ? uri : NULL));
     return cf_accounts_view(svc, name, true, out);
 }
 

@@ -277,9 +277,11 @@ void cf_blob_cmk_close(cf_blob_cmk *c);
 /* The gate: true when the account's data key can be used now (always for
  * service-managed keys); else 403 with the Azure code that says why. */
 CF_MUST_USE bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account);
-/* Hands the account's data key to vault key `uri` (or back to the
- * service with NULL): wrapped, checked by unwrapping, stored. */
-CF_MUST_USE bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, const char *uri);
+/* Hands the data key of the account (scope NULL) or of one of its scopes
+ * to vault key `uri` (or back to the service with NULL): wrapped, checked
+ * by unwrapping, stored. */
+CF_MUST_USE bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, const char *scope,
+                                 const char *uri);
 void cf_blob_cmk_forget(cf_blob_service *svc, const char *account);
 
 /* ---- accounts_admin.c ---- */

@@ -67,7 +67,12 @@ static const char bs_schema[] =
     "  created INTEGER NOT NULL, UNIQUE (account, container, blob, block_id));"
     "CREATE INDEX IF NOT EXISTS uncommitted_by_extent ON uncommitted (extent);"
     "CREATE INDEX IF NOT EXISTS uncommitted_by_created ON uncommitted (created);"
-    "CREATE TABLE IF NOT EXISTS inline_extents (id TEXT PRIMARY KEY, data BLOB NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS inline_extents (id TEXT PRIMARY KEY, data BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS scopes ("
+    "  account TEXT NOT NULL REFERENCES accounts(name), name TEXT NOT NULL,"
+    "  created INTEGER NOT NULL, enabled INTEGER NOT NULL, infrastructure INTEGER NOT NULL,"
+    "  key_ref BLOB NOT NULL, key_source INTEGER NOT NULL, key_uri TEXT, key_kid TEXT,"
+    "  data_key BLOB NOT NULL, PRIMARY KEY (account, name));";
 
 /* Columns added after the first schema; added to older databases on open. */
 static const struct {
@@ -92,6 +97,13 @@ static const struct {
     /* Customer-provided keys: the key's SHA-256 (base64), NULL = none. */
     {"blobs", "cpk", "ALTER TABLE blobs ADD COLUMN cpk TEXT"},
     {"uncommitted", "cpk", "ALTER TABLE uncommitted ADD COLUMN cpk TEXT"},
+    /* Encryption scopes: a blob's (and a block's) scope, NULL = the
+     * account's key; a container's default scope and override policy. */
+    {"blobs", "scope", "ALTER TABLE blobs ADD COLUMN scope TEXT"},
+    {"uncommitted", "scope", "ALTER TABLE uncommitted ADD COLUMN scope TEXT"},
+    {"containers", "default_scope", "ALTER TABLE containers ADD COLUMN default_scope TEXT"},
+    {"containers", "deny_override",
+     "ALTER TABLE containers ADD COLUMN deny_override INTEGER NOT NULL DEFAULT 0"},
     {"accounts", "key_source",
      "ALTER TABLE accounts ADD COLUMN key_source INTEGER NOT NULL DEFAULT 0"},
     {"accounts", "key_uri", "ALTER TABLE accounts ADD COLUMN key_uri TEXT"},
@@ -777,6 +789,17 @@ bool cf_bs_account_seal(cf_blob_store *s, const char *name, const char *slot, cf
     return ok;
 }
 
+bool cf_bs_account_open(cf_blob_store *s, const char *name, const char *slot, cf_slice sealed,
+                        cf_buf *out)
+{
+    cf_buf aad;
+    bool ok = bs_account_aad(name, slot, &aad) &&
+              cf_envelope_open(cf_slice_of(s->service_key, CF_DATA_KEY_LEN), cf_buf_slice(&aad),
+                               sealed, out);
+    cf_buf_free(&aad);
+    return ok;
+}
+
 static bool bs_seal_new(cf_blob_store *s, const char *name, const char *slot, size_t len,
                         cf_buf *sealed)
 {
@@ -877,16 +900,11 @@ bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char 
     sqlite3_stmt *st = BS_PREP(s, sql, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    cf_buf aad;
-    bool ok = rc == SQLITE_ROW && bs_account_aad(name, slot, &aad);
-    if (rc == SQLITE_ROW) {
-        ok = ok && cf_envelope_open(cf_slice_of(s->service_key, CF_DATA_KEY_LEN),
-                                    cf_buf_slice(&aad),
-                                    cf_slice_of(sqlite3_column_blob(st, 0),
-                                                (size_t)sqlite3_column_bytes(st, 0)),
-                                    out);
-        cf_buf_free(&aad);
-    }
+    bool ok = rc == SQLITE_ROW &&
+              cf_bs_account_open(s, name, slot,
+                                 cf_slice_of(sqlite3_column_blob(st, 0),
+                                             (size_t)sqlite3_column_bytes(st, 0)),
+                                 out);
     cf_bs_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
     CF_GUARD(cf_bs_db_ok(s, rc));
@@ -968,10 +986,45 @@ bool cf_bs_check_cpk(const cf_blob_cond *cond, const char *blob_cpk)
 }
 
 bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account, const cf_blob_cond *cond,
-                            const char *blob_cpk, bs_scope *sc)
+                            const bs_target *t, bs_scope *sc)
 {
-    CF_GUARD(cf_bs_check_cpk(cond, blob_cpk));
-    return blob_cpk[0] ? cf_bs_scope_cpk(cond->cpk, sc) : cf_bs_scope_load_locked(s, account, sc);
+    CF_GUARD(cf_bs_check_cpk(cond, t->cpk));
+    return t->cpk[0] ? cf_bs_scope_cpk(cond->cpk, sc)
+                     : cf_bs_scope_named_locked(s, account, t->scope, sc);
+}
+
+bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char *container,
+                              const cf_blob_cond *cond, char out[CF_BLOB_SCOPE_MAX + 1])
+{
+    sqlite3_stmt *st = BS_PREP(s,
+                               "SELECT default_scope, deny_override FROM containers"
+                               " WHERE account = ?1 AND name = ?2",
+                               account, container);
+    CF_GUARD(st);
+    char def[CF_BLOB_SCOPE_MAX + 1] = "";
+    int rc = sqlite3_step(st);
+    bool deny = false;
+    if (rc == SQLITE_ROW) {
+        cf_bs_column_str(st, 0, def, sizeof def);
+        deny = sqlite3_column_int(st, 1) != 0;
+    }
+    cf_bs_done(st);
+    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
+    CF_GUARD(cf_bs_db_ok(s, rc));
+    const char *want = cond ? cond->scope : NULL;
+    if (want && strcmp(want, CF_BLOB_ACCOUNT_SCOPE) == 0)
+        want = "";
+    CF_ENSURE_REASON(!deny || !want || strcmp(want, def) == 0, CF_ERR_CONFLICT,
+                     "EncryptionScopeOverrideNotAllowed",
+                     "The container's default encryption scope cannot be overridden.");
+    snprintf(out, CF_BLOB_SCOPE_MAX + 1, "%s", want ? want : def);
+    if (out[0]) {
+        cf_blob_scope meta;
+        CF_GUARD(cf_bs_scope_get_locked(s, account, out, &meta));
+        CF_ENSURE_REASON(meta.enabled, CF_ERR_FORBIDDEN, "EncryptionScopeDisabled",
+                         "The encryption scope is disabled.");
+    }
+    return true;
 }
 
 /* The scope key cf_extent uses for extent `id`: the account data key bound

@@ -180,6 +180,7 @@
 #define CF_BLOB_METADATA_MAX 8192                /* names + values, bytes */
 #define CF_BLOB_LEASE_ID_MAX 64                  /* a GUID string is 36 */
 #define CF_BLOB_COPY_ID_LEN 36                   /* UUID string */
+#define CF_BLOB_SCOPE_MAX 63                     /* encryption scope names */
 #define CF_BLOB_ACL_MAX 5                        /* stored access policies */
 #define CF_BLOB_POLICY_ID_MAX 64
 #define CF_BLOB_SERVICE_PROPS_MAX (64u * 1024)
@@ -222,6 +223,9 @@ typedef struct {
      * encrypt with it; reads and metadata of a blob written with one must
      * present the same key (see "Customer-provided keys" below). */
     const cf_blob_cpk *cpk;
+    /* x-ms-encryption-scope of a write, or NULL (the container's default;
+     * see "Encryption scopes" below). */
+    const char *scope;
 } cf_blob_cond;
 
 /* Customer-provided keys.  The key is never stored: a blob written with
@@ -296,6 +300,7 @@ typedef struct {
     int64_t last_modified;
     uint64_t append_offset;    /* Append Block: x-ms-blob-append-offset */
     uint32_t committed_blocks; /* append blobs: x-ms-blob-committed-block-count */
+    char scope[CF_BLOB_SCOPE_MAX + 1]; /* the encryption scope written to, "" = none */
 } cf_blob_write_result;
 
 /* ---- the store ---- */
@@ -322,6 +327,8 @@ CF_MUST_USE bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, uns
 typedef enum { CF_BLOB_KEYS_SERVICE = 0, CF_BLOB_KEYS_VAULT = 1 } cf_blob_key_source;
 
 #define CF_BLOB_KEY_URI_MAX 400
+/* The name Azure gives the account's own key where a scope is expected. */
+#define CF_BLOB_ACCOUNT_SCOPE "$account-encryption-key"
 
 typedef struct {
     char name[CF_BLOB_ACCOUNT_MAX + 1];
@@ -361,19 +368,22 @@ typedef struct {
     uint8_t ref[CF_EXTENT_KEY_REF_LEN];
 } cf_blob_key_info;
 
-/* `wrapped` (may be NULL): the stored vault wrapping (vault source only). */
-CF_MUST_USE bool cf_blob_key_info_get(cf_blob_store *s, const char *account,
+/* Every function below names a key holder: an account's own key (scope
+ * NULL) or one of its encryption scopes.
+ * `wrapped` (may be NULL): the stored vault wrapping (vault source only). */
+CF_MUST_USE bool cf_blob_key_info_get(cf_blob_store *s, const char *account, const char *scope,
                                       cf_blob_key_info *out, cf_buf *wrapped);
 /* The account's plaintext data key (32 bytes) into the secret buffer `out`:
  * unsealed with the service key, or from the key ring for a vault key
  * (403 KeyVaultEncryptionKeyNotFound when it is not there). */
-CF_MUST_USE bool cf_blob_data_key(cf_blob_store *s, const char *account, cf_buf *out);
+CF_MUST_USE bool cf_blob_data_key(cf_blob_store *s, const char *account, const char *scope,
+                                  cf_buf *out);
 /* Stores the data key under a new keeper: with CF_BLOB_KEYS_SERVICE,
  * `key` is the plaintext data key, sealed here; with CF_BLOB_KEYS_VAULT,
  * `key` is its wrapping by vault key version info->kid (info->uri as
  * configured).  With `expect_kid`, only if the stored kid still is that
  * (CF_ERR_CONFLICT otherwise): a rotation must not undo a concurrent change. */
-CF_MUST_USE bool cf_blob_key_store(cf_blob_store *s, const char *account,
+CF_MUST_USE bool cf_blob_key_store(cf_blob_store *s, const char *account, const char *scope,
                                    const cf_blob_key_info *info, cf_slice key,
                                    const char *expect_kid);
 
@@ -382,8 +392,42 @@ CF_MUST_USE bool cf_blob_key_store(cf_blob_store *s, const char *account,
  * read or written (its metadata key is dropped with it). */
 CF_MUST_USE bool cf_blob_keyring_put(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_REF_LEN],
                                      cf_slice key);
+/* Drops a key from the ring; `reason` and `message` (may be NULL) are what
+ * a request needing it is then told (default: 403
+ * KeyVaultEncryptionKeyNotFound). */
 void cf_blob_keyring_drop(cf_blob_store *s, const char *account,
-                          const uint8_t ref[CF_EXTENT_KEY_REF_LEN]);
+                          const uint8_t ref[CF_EXTENT_KEY_REF_LEN], const char *reason,
+                          const char *message);
+
+/* ---- encryption scopes (blob_store_keys.c) ----
+ *
+ * Per account, named 3-63 lowercase letters, digits and '-' (not first or
+ * last), each with its own data key, kept by the service or by a vault key
+ * like an account's.  A blob is written to the scope its request names
+ * (x-ms-encryption-scope), else to its container's default scope, else
+ * under the account's key, and stays there.  A disabled scope refuses
+ * reads and writes: 403 EncryptionScopeDisabled; an unknown one: 400
+ * EncryptionScopeNotFound; a container that denies overrides refuses
+ * another scope: 409 EncryptionScopeOverrideNotAllowed.  Scopes are never
+ * deleted (as in Azure): disable them.  Metadata stays sealed under the
+ * account's key. */
+typedef struct {
+    char name[CF_BLOB_SCOPE_MAX + 1];
+    bool enabled;
+    bool infrastructure;
+    int64_t created;
+} cf_blob_scope;
+
+CF_MUST_USE bool cf_blob_scope_name_valid(const char *name);
+/* A new scope with a fresh data key kept by the service; 409 if it exists. */
+CF_MUST_USE bool cf_blob_scope_create(cf_blob_store *s, const char *account, const char *name,
+                                      bool infrastructure, int64_t now);
+CF_MUST_USE bool cf_blob_scope_get(cf_blob_store *s, const char *account, const char *name,
+                                   cf_blob_scope *out);
+/* Names of the account's scopes, in order, as a new JSON array. */
+CF_MUST_USE bool cf_blob_scope_names(cf_blob_store *s, const char *account, json_t **out);
+CF_MUST_USE bool cf_blob_scope_set_enabled(cf_blob_store *s, const char *account,
+                                           const char *name, bool enabled);
 
 /* Service properties (Get/Set Blob Service Properties): the XML document
  * as the handler validated it, opaque here, at most 64 KiB.  get: `out`
@@ -411,6 +455,8 @@ typedef struct {
     cf_public_access access;
     cf_lease_info lease;
     json_t *metadata; /* owned; an object, never NULL after a get */
+    char default_scope[CF_BLOB_SCOPE_MAX + 1]; /* "" = the account's key */
+    bool deny_scope_override;
 } cf_blob_container;
 
 void cf_blob_container_free(cf_blob_container *c);
@@ -420,6 +466,15 @@ void cf_blob_container_free(cf_blob_container *c);
 CF_MUST_USE bool cf_blob_container_create(cf_blob_store *s, const char *account, const char *name,
                                           json_t *metadata, cf_public_access access, int64_t now,
                                           cf_blob_write_result *out);
+/* The same with an encryption scope policy: blobs written without
+ * x-ms-encryption-scope go to `default_scope` (NULL or "" = the account's
+ * key; the scope must exist), and with deny_override no request may name
+ * another scope. */
+CF_MUST_USE bool cf_blob_container_create_scoped(cf_blob_store *s, const char *account,
+                                                 const char *name, json_t *metadata,
+                                                 cf_public_access access, const char *default_scope,
+                                                 bool deny_override, int64_t now,
+                                                 cf_blob_write_result *out);
 /* Get Container Properties / Metadata.  cond: lease_id only (if given, must
  * match the active lease); NULL = none. */
 CF_MUST_USE bool cf_blob_container_get(cf_blob_store *s, const char *account, const char *name,
@@ -512,6 +567,8 @@ typedef struct {
     uint32_t committed_blocks; /* append blobs: x-ms-blob-committed-block-count */
     cf_lease_info lease;
     cf_blob_copy_info copy;
+    char scope[CF_BLOB_SCOPE_MAX + 1]; /* its encryption scope, "" = the account's key */
+    bool cpk;                          /* written with a customer-provided key */
 } cf_blob_info;
 
 /* Frees the owned members; safe on a zeroed or already-freed info. */
@@ -718,7 +775,12 @@ typedef struct {
  * src_cond->lease_id: x-ms-source-lease-id); dst_cond: on the destination
  * (412 ConditionNotMet, 409 BlobAlreadyExists for If-None-Match: *, lease).
  * 404 CannotVerifyCopySource when the source blob does not exist.
- * source_url: stored as x-ms-copy-source. [NOT YET IMPLEMENTED] */
+ * A destination in another encryption scope than the source (or under a
+ * customer-provided key) cannot share extents: CF_ERR_CONFLICT with reason
+ * CF_BLOB_REENCRYPT, and the caller copies the body through a reader and a
+ * writer instead.
+ * source_url: stored as x-ms-copy-source. */
+#define CF_BLOB_REENCRYPT "coffer:reencrypt"
 CF_MUST_USE bool cf_blob_copy(cf_blob_store *s, const char *account, const char *src_container,
                               const char *src_name, const cf_blob_cond *src_cond,
                               const char *dst_container, const char *dst_name,

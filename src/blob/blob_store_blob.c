@@ -71,6 +71,8 @@ bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *cont
     cf_bs_lease_info(&l, now, &out->lease);
     out->n_extents = (size_t)sqlite3_column_int64(st, 13);
     out->committed_blocks = out->type == CF_BLOB_APPEND ? (uint32_t)out->n_extents : 0;
+    cf_bs_column_str(st, 14, out->scope, sizeof out->scope);
+    out->cpk = sqlite3_column_type(st, 15) != SQLITE_NULL;
     /* The AAD names the row as stored: the name column, not the caller's. */
     bs_row row = {account, container, out->name};
     bool ok = cf_bs_column_open_json(s, st, 6, row, "blobs.props", &out->props) &&
@@ -106,7 +108,7 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
 {
     sqlite3_stmt *st = BS_PREP(s,
                                "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
-                               " lease_break, type, cpk FROM blobs WHERE account = ?1 AND"
+                               " lease_break, type, cpk, scope FROM blobs WHERE account = ?1 AND"
                                " container = ?2 AND name = ?3",
                                account, container, name);
     CF_GUARD(st);
@@ -122,6 +124,7 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
         if (type)
             *type = (cf_blob_type)sqlite3_column_int(st, 6);
         cf_bs_column_str(st, 7, t->cpk, sizeof t->cpk);
+        cf_bs_column_str(st, 8, t->scope, sizeof t->scope);
     }
     bool ok = cf_bs_db_ok(s, rc);
     cf_bs_done(st);
@@ -182,19 +185,19 @@ bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *contain
 
 bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
                        const char *name, cf_blob_type type, uint64_t size, const char *props,
-                       const char *meta, const char *cpk, int64_t now,
+                       const char *meta, const char *cpk, const char *scope, int64_t now,
                        char etag[CF_BLOB_ETAG_LEN + 1])
 {
     CF_GUARD(cf_bs_new_etag(etag));
     sqlite3_stmt *st = BS_PREP(s,
                                "INSERT INTO blobs (account, container, name, type, size, etag,"
-                               " created, last_modified, props, metadata, cpk)"
-                               " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8, ?10)"
+                               " created, last_modified, props, metadata, cpk, scope)"
+                               " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8, ?10, ?11)"
                                " ON CONFLICT (account, container, name) DO UPDATE SET"
                                " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
-                               " props = ?7, metadata = ?8, copy = NULL, cpk = ?10",
+                               " props = ?7, metadata = ?8, copy = NULL, cpk = ?10, scope = ?11",
                                account, container, name, NULL, etag, NULL, NULL, NULL, NULL,
-                               cpk && cpk[0] ? cpk : NULL);
+                               cpk && cpk[0] ? cpk : NULL, scope && scope[0] ? scope : NULL);
     bs_row row = {account, container, name};
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "blobs.props", CF_SLICE_STR(props)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 8, row, "blobs.metadata", CF_SLICE_STR(meta)));
@@ -454,6 +457,7 @@ typedef struct {
     cf_blob_type type;
     uint64_t size;
     cf_buf props, meta;
+    char scope[CF_BLOB_SCOPE_MAX + 1];
 } bs_copy_src;
 
 static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
@@ -468,6 +472,7 @@ static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
     /* Its extents are under the customer's key, which a copy does not carry. */
     CF_ENSURE_REASON(!t.cpk[0], CF_ERR_CONFLICT, "BlobUsesCustomerSpecifiedEncryption",
                      "The copy source is encrypted with customer specified encryption.");
+    snprintf(src->scope, sizeof src->scope, "%s", t.scope);
     sqlite3_stmt *st = BS_PREP(s,
                                "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
                                " AND container = ?2 AND name = ?3",
@@ -548,11 +553,17 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
     CF_GUARD(bs_rows_load(s, c, rows));
     CF_GUARD(cf_bs_blob_write_check(s, c->account, c->dst_container, c->dst_name, c->dst_cond,
                                     BS_OP_CREATE, c->now, NULL, NULL));
+    char scope[CF_BLOB_SCOPE_MAX + 1];
+    CF_GUARD(cf_bs_write_scope_locked(s, c->account, c->dst_container, c->dst_cond, scope));
+    /* Shared extents stay under the source's key: another scope needs the
+     * body encrypted again, which the caller does (cf_blob_copy's doc). */
+    CF_ENSURE_REASON(strcmp(scope, src->scope) == 0, CF_ERR_CONFLICT, CF_BLOB_REENCRYPT,
+                     "the destination is in another encryption scope");
     CF_GUARD(cf_bs_blob_clear(s, c->account, c->dst_container, c->dst_name, false, gone));
     CF_GUARD(cf_bs_blob_upsert(s, c->account, c->dst_container, c->dst_name, src->type,
                                src->size, (const char *)src->props.data,
-                               c->meta ? c->meta : (const char *)src->meta.data, NULL, c->now,
-                               c->out->etag));
+                               c->meta ? c->meta : (const char *)src->meta.data, NULL, scope,
+                               c->now, c->out->etag));
     for (size_t i = 0; i < rows->n; i++)
         CF_GUARD(cf_bs_insert_extent_row(s, c->account, c->dst_container, c->dst_name,
                                          (int64_t)i, rows->pieces[i].id, rows->pieces[i].length,

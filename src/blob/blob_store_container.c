@@ -39,12 +39,26 @@ static void bs_result(cf_blob_write_result *out, const char *etag, int64_t now)
 
 /* ---- create ---- */
 
+typedef struct {
+    const char *default_scope; /* NULL or "" = the account's key */
+    bool deny_override;
+} bs_scope_policy;
+
 static bool bs_container_create_tx(cf_blob_store *s, const char *account, const char *name,
-                                   const char *meta, cf_public_access access, int64_t now,
-                                   char *etag)
+                                   const char *meta, cf_public_access access,
+                                   const bs_scope_policy *policy, int64_t now, char *etag)
 {
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
+    const char *def = policy->default_scope;
+    if (def && strcmp(def, CF_BLOB_ACCOUNT_SCOPE) == 0)
+        def = NULL;
+    if (def && def[0]) {
+        cf_blob_scope meta_scope;
+        CF_GUARD(cf_bs_scope_get_locked(s, account, def, &meta_scope));
+        CF_ENSURE_REASON(meta_scope.enabled, CF_ERR_FORBIDDEN, "EncryptionScopeDisabled",
+                         "The encryption scope is disabled.");
+    }
     bool found;
     CF_GUARD(cf_bs_exists(
         s, BS_PREP(s, "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2", account, name),
@@ -53,36 +67,50 @@ static bool bs_container_create_tx(cf_blob_store *s, const char *account, const 
     CF_GUARD(cf_bs_new_etag(etag));
     sqlite3_stmt *st = BS_PREP(s,
                                "INSERT INTO containers (account, name, created, last_modified,"
-                               " etag, metadata, access, acl) VALUES (?1, ?2, ?3, ?3, ?4, ?5,"
-                               " ?6, ?7)",
-                               account, name, NULL, etag);
+                               " etag, metadata, access, acl, default_scope, deny_override)"
+                               " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                               account, name, NULL, etag, NULL, NULL, NULL,
+                               def && def[0] ? def : NULL);
     bs_row row = {account, name, ""};
     CF_GUARD(cf_bs_bind_sealed(s, st, 5, row, "containers.metadata", CF_SLICE_STR(meta)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "containers.acl", CF_SLICE_LIT("[]")));
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int(st, 6, (int)access);
+    sqlite3_bind_int(st, 9, policy->deny_override ? 1 : 0);
     return cf_bs_run(s, st);
 }
 
 static bool bs_container_create_locked(cf_blob_store *s, const char *account, const char *name,
-                                       const char *meta, cf_public_access access, int64_t now,
-                                       char *etag)
+                                       const char *meta, cf_public_access access,
+                                       const bs_scope_policy *policy, int64_t now, char *etag)
 {
     CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_container_create_tx(s, account, name, meta, access, now, etag));
+    return cf_bs_commit(
+        s, bs_container_create_tx(s, account, name, meta, access, policy, now, etag));
 }
 
 bool cf_blob_container_create(cf_blob_store *s, const char *account, const char *name,
                               json_t *metadata, cf_public_access access, int64_t now,
                               cf_blob_write_result *out)
 {
+    return cf_blob_container_create_scoped(s, account, name, metadata, access, NULL, false, now,
+                                           out);
+}
+
+bool cf_blob_container_create_scoped(cf_blob_store *s, const char *account, const char *name,
+                                     json_t *metadata, cf_public_access access,
+                                     const char *default_scope, bool deny_override, int64_t now,
+                                     cf_blob_write_result *out)
+{
+    bs_scope_policy policy = {default_scope, deny_override};
     CF_GUARD(cf_bs_check_names(account, name ? name : "", NULL));
     CF_ENSURE(access <= CF_ACCESS_CONTAINER, CF_ERR_BAD_INPUT, "invalid public access level");
     CF_GUARD(cf_blob_metadata_check(metadata));
     char *meta;
     CF_GUARD(cf_bs_json_text(metadata, &meta));
     char etag[CF_BLOB_ETAG_LEN + 1] = "";
-    bool ok = BS_LOCKED(s, bs_container_create_locked(s, account, name, meta, access, now, etag));
+    bool ok = BS_LOCKED(
+        s, bs_container_create_locked(s, account, name, meta, access, &policy, now, etag));
     cf_json_free_text(meta);
     if (ok)
         bs_result(out, etag, now);
@@ -93,7 +121,7 @@ bool cf_blob_container_create(cf_blob_store *s, const char *account, const char 
 
 #define BS_CONTAINER_COLUMNS                                                   \
     "name, created, last_modified, etag, metadata, access, lease_id, lease_duration,"  \
-    " lease_expiry, lease_break"
+    " lease_expiry, lease_break, default_scope, deny_override"
 
 static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stmt *st,
                               int64_t now, cf_blob_container *out, bs_lease *lease)
@@ -107,6 +135,8 @@ static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stm
     bs_lease l;
     cf_bs_column_lease(st, 6, &l);
     cf_bs_lease_info(&l, now, &out->lease);
+    cf_bs_column_str(st, 10, out->default_scope, sizeof out->default_scope);
+    out->deny_scope_override = sqlite3_column_int(st, 11) != 0;
     if (lease)
         *lease = l;
     return cf_bs_column_open_json(s, st, 4, (bs_row){account, out->name, ""},

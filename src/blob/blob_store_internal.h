@@ -106,6 +106,7 @@ typedef struct {
     int64_t last_modified;
     bs_lease lease;
     char cpk[CF_BLOB_CPK_SHA_LEN + 1]; /* the blob's customer key SHA-256, "" = none */
+    char scope[CF_BLOB_SCOPE_MAX + 1]; /* its encryption scope, "" = the account's key */
 } bs_target;
 
 /* READ: Get Blob/Properties (304 NotModified, no lease id needed);
@@ -172,6 +173,16 @@ bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc
  * key, bound to the account and slot. */
 bool cf_bs_account_seal(cf_blob_store *s, const char *name, const char *slot, cf_slice plain,
                         cf_buf *sealed);
+/* Opens a value sealed by cf_bs_account_seal for (name, slot). */
+bool cf_bs_account_open(cf_blob_store *s, const char *name, const char *slot, cf_slice sealed,
+                        cf_buf *out);
+/* The scope of encryption scope `scope` of the account (NULL or "": the
+ * account's own key): 400 EncryptionScopeNotFound, 403
+ * EncryptionScopeDisabled, or its key (vault keys from the ring). */
+bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char *scope,
+                              bs_scope *sc);
+bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *name,
+                            cf_blob_scope *out);
 /* Opens one sealed slot of an account into `out` (a secret buffer). */
 bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
                                  cf_buf *out);
@@ -190,7 +201,12 @@ bool cf_bs_check_cpk(const cf_blob_cond *cond, const char *blob_cpk);
 /* The scope to read or append to a blob: its customer key's, or the
  * account's. */
 bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account, const cf_blob_cond *cond,
-                            const char *blob_cpk, bs_scope *sc);
+                            const bs_target *t, bs_scope *sc);
+/* The encryption scope a write to `container` goes to: the request's
+ * (cond->scope), else the container's default, "" for the account's key;
+ * checks the container's override policy and that the scope exists. */
+bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char *container,
+                              const cf_blob_cond *cond, char out[CF_BLOB_SCOPE_MAX + 1]);
 /* The scope key cf_extent uses for extent `id`; out: secret, 32 bytes. */
 bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
 
@@ -289,7 +305,7 @@ bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *contain
  * existing one, clearing copy properties). */
 bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
                        const char *name, cf_blob_type type, uint64_t size, const char *props,
-                       const char *meta, const char *cpk, int64_t now,
+                       const char *meta, const char *cpk, const char *scope, int64_t now,
                        char etag[CF_BLOB_ETAG_LEN + 1]);
 bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *container,
                              const char *name, int64_t seq, const char *id, uint64_t length,
@@ -306,6 +322,6 @@ bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *cont
     "name, type, size, etag, created, last_modified, props, metadata, lease_id,"  \
     " lease_duration, lease_expiry, lease_break, copy,"                         \
     " (SELECT count(*) FROM blob_extents e WHERE e.account = blobs.account AND"    \
-    "  e.container = blobs.container AND e.blob = blobs.name)"
+    "  e.container = blobs.container AND e.blob = blobs.name), scope, cpk"
 
 #endif

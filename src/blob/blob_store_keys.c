@@ -13,7 +13,9 @@
  * empties the ring as the vault answers.  The data directory never holds
  * it in the clear.
  *
- * Also here: listing and deleting accounts.
+ * Encryption scopes (the scopes table) keep their own data keys the same
+ * way; a scope's key is sealed under the slot "scope/<name>" of its
+ * account.  Also here: listing and deleting accounts.
  */
 #include "blob_store_internal.h"
 
@@ -25,9 +27,12 @@
 #include "envelope.h"
 #include "secmem.h"
 
+/* A key in the ring, or (key NULL) why it is not there. */
 struct bs_ring_key {
     uint8_t ref[CF_EXTENT_KEY_REF_LEN];
     uint8_t *key; /* CF_DATA_KEY_LEN bytes of secret memory */
+    const char *reason;
+    char message[300];
 };
 
 /* ---- the key ring ---- */
@@ -53,8 +58,12 @@ bool cf_bs_keyring_get_locked(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_
                               uint8_t *out)
 {
     const struct bs_ring_key *k = bs_ring_find(s, ref);
+    if (k && !k->key) {
+        cf_error_raise_reason(CF_ERR_FORBIDDEN, k->reason, __FILE__, __LINE__, k->message);
+        return false;
+    }
     CF_ENSURE_REASON(k, CF_ERR_FORBIDDEN, "KeyVaultEncryptionKeyNotFound",
-                     "The customer-managed key of this account is not available.");
+                     "The customer-managed key is not available.");
     memcpy(out, k->key, CF_DATA_KEY_LEN);
     return true;
 }
@@ -66,12 +75,13 @@ static bool bs_keyring_put_locked(cf_blob_store *s, const uint8_t *ref, cf_slice
         struct bs_ring_key *grown = realloc(s->ring, (s->n_ring + 1) * sizeof *s->ring);
         CF_ENSURE_ALLOC(grown);
         s->ring = grown;
-        k = &s->ring[s->n_ring];
-        k->key = cf_secret_alloc(CF_DATA_KEY_LEN);
-        CF_ENSURE_ALLOC(k->key);
+        k = &s->ring[s->n_ring++];
+        memset(k, 0, sizeof *k);
         memcpy(k->ref, ref, CF_EXTENT_KEY_REF_LEN);
-        s->n_ring++;
     }
+    if (!k->key)
+        k->key = cf_secret_alloc(CF_DATA_KEY_LEN);
+    CF_ENSURE_ALLOC(k->key);
     memcpy(k->key, key.ptr, CF_DATA_KEY_LEN);
     return true;
 }
@@ -85,14 +95,32 @@ bool cf_blob_keyring_put(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_REF_L
     return ok;
 }
 
-void cf_blob_keyring_drop(cf_blob_store *s, const char *account,
-                          const uint8_t ref[CF_EXTENT_KEY_REF_LEN])
+static void bs_ring_remove_locked(cf_blob_store *s, const uint8_t *ref)
 {
-    pthread_mutex_lock(&s->lock);
     struct bs_ring_key *k = bs_ring_find(s, ref);
     if (k) {
         cf_secret_free(k->key, CF_DATA_KEY_LEN);
         *k = s->ring[--s->n_ring];
+    }
+}
+
+void cf_blob_keyring_drop(cf_blob_store *s, const char *account,
+                          const uint8_t ref[CF_EXTENT_KEY_REF_LEN], const char *reason,
+                          const char *message)
+{
+    pthread_mutex_lock(&s->lock);
+    bs_ring_remove_locked(s, ref);
+    if (reason && message) {
+        /* A tombstone, so that requests learn why. */
+        struct bs_ring_key *grown = realloc(s->ring, (s->n_ring + 1) * sizeof *s->ring);
+        if (grown) {
+            s->ring = grown;
+            struct bs_ring_key *k = &s->ring[s->n_ring++];
+            memset(k, 0, sizeof *k);
+            memcpy(k->ref, ref, CF_EXTENT_KEY_REF_LEN);
+            k->reason = reason;
+            snprintf(k->message, sizeof k->message, "%s", message);
+        }
     }
     cf_bs_meta_key_drop_locked(s, account);
     pthread_mutex_unlock(&s->lock);
@@ -100,13 +128,23 @@ void cf_blob_keyring_drop(cf_blob_store *s, const char *account,
 
 /* ---- who keeps the data key ---- */
 
-static bool bs_key_info_locked(cf_blob_store *s, const char *account, cf_blob_key_info *out,
-                               cf_buf *wrapped)
+/* The sealing slot of a scope's data key: "scope/<name>". */
+static void bs_scope_slot(const char *scope, char out[CF_BLOB_SCOPE_MAX + 8])
 {
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT key_source, key_uri, key_kid, key_ref, data_key"
-                               " FROM accounts WHERE name = ?1",
-                               account);
+    snprintf(out, CF_BLOB_SCOPE_MAX + 8, "scope/%s", scope);
+}
+
+static bool bs_key_info_locked(cf_blob_store *s, const char *account, const char *scope,
+                               cf_blob_key_info *out, cf_buf *wrapped)
+{
+    sqlite3_stmt *st = scope ? BS_PREP(s,
+                                       "SELECT key_source, key_uri, key_kid, key_ref, data_key"
+                                       " FROM scopes WHERE account = ?1 AND name = ?2",
+                                       account, scope)
+                             : BS_PREP(s,
+                                       "SELECT key_source, key_uri, key_kid, key_ref, data_key"
+                                       " FROM accounts WHERE name = ?1",
+                                       account);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 3) == CF_EXTENT_KEY_REF_LEN;
@@ -116,92 +154,242 @@ static bool bs_key_info_locked(cf_blob_store *s, const char *account, cf_blob_ke
         cf_bs_column_str(st, 1, out->uri, sizeof out->uri);
         cf_bs_column_str(st, 2, out->kid, sizeof out->kid);
         memcpy(out->ref, sqlite3_column_blob(st, 3), CF_EXTENT_KEY_REF_LEN);
-        if (wrapped && out->source == CF_BLOB_KEYS_VAULT) {
+        if (wrapped) {
             cf_buf_clear(wrapped);
             ok = cf_buf_append(wrapped, sqlite3_column_blob(st, 4),
                                (size_t)sqlite3_column_bytes(st, 4));
         }
     }
     cf_bs_done(st);
+    if (scope)
+        CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
+                         "The encryption scope does not exist.");
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
     CF_GUARD(cf_bs_db_ok(s, rc));
-    CF_ENSURE(ok, CF_ERR_DB, "malformed account row");
+    CF_ENSURE(ok, CF_ERR_DB, "malformed key row");
     return true;
 }
 
-bool cf_blob_key_info_get(cf_blob_store *s, const char *account, cf_blob_key_info *out,
-                          cf_buf *wrapped)
+bool cf_blob_key_info_get(cf_blob_store *s, const char *account, const char *scope,
+                          cf_blob_key_info *out, cf_buf *wrapped)
 {
     CF_GUARD(cf_bs_check_names(account, NULL, NULL));
-    return BS_LOCKED(s, bs_key_info_locked(s, account, out, wrapped));
+    return BS_LOCKED(s, bs_key_info_locked(s, account, scope, out, wrapped));
 }
 
-static bool bs_data_key_locked(cf_blob_store *s, const char *account, cf_buf *out)
+bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char *scope,
+                              bs_scope *sc)
+{
+    if (!scope || !scope[0])
+        return cf_bs_scope_load_locked(s, account, sc);
+    cf_blob_scope meta;
+    CF_GUARD(cf_bs_scope_get_locked(s, account, scope, &meta));
+    CF_ENSURE_REASON(meta.enabled, CF_ERR_FORBIDDEN, "EncryptionScopeDisabled",
+                     "The encryption scope is disabled.");
+    cf_blob_key_info info;
+    cf_buf sealed;
+    cf_buf_init(&sealed, 4096);
+    bool ok = bs_key_info_locked(s, account, scope, &info, &sealed);
+    memcpy(sc->ref, info.ref, sizeof sc->ref);
+    sc->key = ok ? cf_secret_alloc(CF_DATA_KEY_LEN) : NULL;
+    if (ok && !sc->key) {
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+        ok = false;
+    }
+    if (ok && info.source == CF_BLOB_KEYS_VAULT) {
+        ok = cf_bs_keyring_get_locked(s, info.ref, sc->key);
+    } else if (ok) {
+        char slot[CF_BLOB_SCOPE_MAX + 8];
+        bs_scope_slot(scope, slot);
+        cf_buf key;
+        cf_buf_init_secret(&key, 64);
+        ok = cf_bs_account_open(s, account, slot, cf_buf_slice(&sealed), &key);
+        if (ok && key.len != CF_DATA_KEY_LEN) {
+            CF_RAISE(CF_ERR_DB, "malformed scope data key");
+            ok = false;
+        }
+        if (ok)
+            memcpy(sc->key, key.data, CF_DATA_KEY_LEN);
+        cf_buf_free(&key);
+    }
+    cf_buf_free(&sealed);
+    if (!ok)
+        cf_bs_scope_free(sc);
+    return ok;
+}
+
+static bool bs_data_key_locked(cf_blob_store *s, const char *account, const char *scope,
+                               cf_buf *out)
 {
     bs_scope sc = {0};
-    CF_GUARD(cf_bs_scope_load_locked(s, account, &sc));
+    CF_GUARD(cf_bs_scope_named_locked(s, account, scope, &sc));
     cf_buf_clear(out);
     bool ok = cf_buf_append(out, sc.key, CF_DATA_KEY_LEN);
     cf_bs_scope_free(&sc);
     return ok;
 }
 
-bool cf_blob_data_key(cf_blob_store *s, const char *account, cf_buf *out)
+bool cf_blob_data_key(cf_blob_store *s, const char *account, const char *scope, cf_buf *out)
 {
     CF_GUARD(cf_bs_check_names(account, NULL, NULL));
-    return BS_LOCKED(s, bs_data_key_locked(s, account, out));
+    return BS_LOCKED(s, bs_data_key_locked(s, account, scope, out));
 }
 
-static bool bs_key_store_tx(cf_blob_store *s, const char *account, const cf_blob_key_info *info,
-                            cf_slice key, const char *expect_kid)
+static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *scope,
+                            const cf_blob_key_info *info, cf_slice key, const char *expect_kid)
 {
     cf_blob_key_info cur;
-    CF_GUARD(bs_key_info_locked(s, account, &cur, NULL));
+    CF_GUARD(bs_key_info_locked(s, account, scope, &cur, NULL));
     CF_ENSURE(!expect_kid || (cur.source == CF_BLOB_KEYS_VAULT && strcmp(cur.kid, expect_kid) == 0),
-              CF_ERR_CONFLICT, "the account's key changed meanwhile");
+              CF_ERR_CONFLICT, "the key changed meanwhile");
     bool vault = info->source == CF_BLOB_KEYS_VAULT;
+    char slot[CF_BLOB_SCOPE_MAX + 8] = "data";
+    if (scope)
+        bs_scope_slot(scope, slot);
+    cf_buf kept;
+    cf_buf_init(&kept, 1024);
+    bool ok = vault ? cf_buf_append_slice(&kept, key)
+                    : key.len == CF_DATA_KEY_LEN && cf_bs_account_seal(s, account, slot, key, &kept);
+    CF_ENSURE(ok || cf_error_code() != CF_OK, CF_ERR_BAD_INPUT, "a data key is 32 bytes");
+    sqlite3_stmt *st = !ok   ? NULL
+                       : scope ? BS_PREP(s,
+                                         "UPDATE scopes SET key_source = ?3, key_uri = ?4,"
+                                         " key_kid = ?5, data_key = ?6 WHERE account = ?1 AND"
+                                         " name = ?2",
+                                         account, scope, NULL, vault ? info->uri : NULL,
+                                         vault ? info->kid : NULL)
+                               : BS_PREP(s,
+                                         "UPDATE accounts SET key_source = ?3, key_uri = ?4,"
+                                         " key_kid = ?5, data_key = ?6 WHERE name = ?1",
+                                         account, NULL, NULL, vault ? info->uri : NULL,
+                                         vault ? info->kid : NULL);
+    if (st) {
+        sqlite3_bind_int(st, 3, vault ? 1 : 0);
+        sqlite3_bind_blob(st, 6, kept.data, (int)kept.len, SQLITE_STATIC);
+    }
+    ok = ok && cf_bs_run(s, st);
+    cf_buf_free(&kept);
+    return ok;
+}
+
+static bool bs_key_store_locked(cf_blob_store *s, const char *account, const char *scope,
+                                const cf_blob_key_info *info, cf_slice key, const char *expect_kid)
+{
+    CF_GUARD(cf_bs_begin(s));
+    return cf_bs_commit(s, bs_key_store_tx(s, account, scope, info, key, expect_kid));
+}
+
+bool cf_blob_key_store(cf_blob_store *s, const char *account, const char *scope,
+                       const cf_blob_key_info *info, cf_slice key, const char *expect_kid)
+{
+    CF_GUARD(cf_bs_check_names(account, NULL, NULL));
+    CF_ENSURE(info->source == CF_BLOB_KEYS_SERVICE ||
+                  (info->uri[0] && info->kid[0] && key.len > 0 && key.len <= 1024),
+              CF_ERR_BAD_INPUT, "a vault key needs its URI, version and wrapping");
+    return BS_LOCKED(s, bs_key_store_locked(s, account, scope, info, key, expect_kid));
+}
+
+/* ---- encryption scopes ---- */
+
+bool cf_blob_scope_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 3 || n > CF_BLOB_SCOPE_MAX || name[0] == '-' || name[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '-'))
+            return false;
+    return true;
+}
+
+static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char *name,
+                               bool infrastructure, int64_t now)
+{
+    cf_blob_account a;
+    CF_GUARD(cf_bs_account_get_locked(s, account, &a));
+    bool found;
+    CF_GUARD(cf_bs_exists(s,
+                          BS_PREP(s, "SELECT 1 FROM scopes WHERE account = ?1 AND name = ?2",
+                                  account, name),
+                          &found));
+    CF_ENSURE(!found, CF_ERR_CONFLICT, "the encryption scope exists");
+    uint8_t ref[CF_EXTENT_KEY_REF_LEN];
+    uint8_t *key = cf_secret_alloc(CF_DATA_KEY_LEN);
+    CF_ENSURE_ALLOC(key);
+    char slot[CF_BLOB_SCOPE_MAX + 8];
+    bs_scope_slot(name, slot);
     cf_buf sealed;
     cf_buf_init(&sealed, 1024);
-    bool ok = vault ? cf_buf_append_slice(&sealed, key)
-                    : key.len == CF_DATA_KEY_LEN && cf_bs_account_seal(s, account, "data", key, &sealed);
-    CF_ENSURE(ok || cf_error_code() != CF_OK, CF_ERR_BAD_INPUT, "a data key is 32 bytes");
+    bool ok = cf_random_bytes(ref, sizeof ref) && cf_random_bytes(key, CF_DATA_KEY_LEN) &&
+              cf_bs_account_seal(s, account, slot, cf_slice_of(key, CF_DATA_KEY_LEN), &sealed);
+    cf_secret_free(key, CF_DATA_KEY_LEN);
     sqlite3_stmt *st = ok ? BS_PREP(s,
-                                    "UPDATE accounts SET key_source = ?2, key_uri = ?3, key_kid = ?4,"
-                                    " data_key = ?5 WHERE name = ?1",
-                                    account, NULL, vault ? info->uri : NULL,
-                                    vault ? info->kid : NULL)
+                                    "INSERT INTO scopes (account, name, created, enabled,"
+                                    " infrastructure, key_ref, key_source, data_key)"
+                                    " VALUES (?1, ?2, ?3, 1, ?4, ?5, 0, ?6)",
+                                    account, name)
                           : NULL;
     if (st) {
-        sqlite3_bind_int(st, 2, vault ? 1 : 0);
-        sqlite3_bind_blob(st, 5, sealed.data, (int)sealed.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int(st, 4, infrastructure ? 1 : 0);
+        sqlite3_bind_blob(st, 5, ref, sizeof ref, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 6, sealed.data, (int)sealed.len, SQLITE_STATIC);
     }
     ok = ok && cf_bs_run(s, st);
     cf_buf_free(&sealed);
     return ok;
 }
 
-static bool bs_key_store_locked(cf_blob_store *s, const char *account, const cf_blob_key_info *info,
-                                cf_slice key, const char *expect_kid)
+static bool bs_scope_create_locked(cf_blob_store *s, const char *account, const char *name,
+                                   bool infrastructure, int64_t now)
 {
     CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_key_store_tx(s, account, info, key, expect_kid));
+    return cf_bs_commit(s, bs_scope_create_tx(s, account, name, infrastructure, now));
 }
 
-bool cf_blob_key_store(cf_blob_store *s, const char *account, const cf_blob_key_info *info,
-                       cf_slice key, const char *expect_kid)
+bool cf_blob_scope_create(cf_blob_store *s, const char *account, const char *name,
+                          bool infrastructure, int64_t now)
 {
     CF_GUARD(cf_bs_check_names(account, NULL, NULL));
-    CF_ENSURE(info->source == CF_BLOB_KEYS_SERVICE ||
-                  (info->uri[0] && info->kid[0] && key.len > 0 && key.len <= 1024),
-              CF_ERR_BAD_INPUT, "a vault key needs its URI, version and wrapping");
-    return BS_LOCKED(s, bs_key_store_locked(s, account, info, key, expect_kid));
+    CF_ENSURE(cf_blob_scope_name_valid(name), CF_ERR_BAD_INPUT,
+              "scope names are 3-63 lowercase letters, digits and '-'");
+    return BS_LOCKED(s, bs_scope_create_locked(s, account, name, infrastructure, now));
 }
 
-/* ---- listing and deleting accounts ---- */
-
-static bool bs_account_names_locked(cf_blob_store *s, json_t *names)
+bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *name,
+                            cf_blob_scope *out)
 {
-    sqlite3_stmt *st = BS_PREP(s, "SELECT name FROM accounts ORDER BY name");
+    sqlite3_stmt *st = BS_PREP(s,
+                               "SELECT created, enabled, infrastructure FROM scopes"
+                               " WHERE account = ?1 AND name = ?2",
+                               account, name);
+    CF_GUARD(st);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        snprintf(out->name, sizeof out->name, "%s", name);
+        out->created = sqlite3_column_int64(st, 0);
+        out->enabled = sqlite3_column_int(st, 1) != 0;
+        out->infrastructure = sqlite3_column_int(st, 2) != 0;
+    }
+    cf_bs_done(st);
+    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
+                     "The encryption scope does not exist.");
+    return cf_bs_db_ok(s, rc);
+}
+
+bool cf_blob_scope_get(cf_blob_store *s, const char *account, const char *name,
+                       cf_blob_scope *out)
+{
+    CF_GUARD(cf_bs_check_names(account, NULL, NULL));
+    CF_ENSURE_REASON(cf_blob_scope_name_valid(name), CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
+                     "The encryption scope does not exist.");
+    return BS_LOCKED(s, cf_bs_scope_get_locked(s, account, name, out));
+}
+
+static bool bs_names_locked(cf_blob_store *s, sqlite3_stmt *st, json_t *names)
+{
     CF_GUARD(st);
     int rc;
     bool ok = true;
@@ -214,6 +402,50 @@ static bool bs_account_names_locked(cf_blob_store *s, json_t *names)
         CF_RAISE(CF_ERR_NOMEM, NULL);
     cf_bs_done(st);
     return ok;
+}
+
+bool cf_blob_scope_names(cf_blob_store *s, const char *account, json_t **out)
+{
+    CF_GUARD(cf_bs_check_names(account, NULL, NULL));
+    *out = json_array();
+    CF_ENSURE_ALLOC(*out);
+    pthread_mutex_lock(&s->lock);
+    bool ok = bs_names_locked(
+        s, BS_PREP(s, "SELECT name FROM scopes WHERE account = ?1 ORDER BY name", account), *out);
+    pthread_mutex_unlock(&s->lock);
+    if (!ok) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return ok;
+}
+
+static bool bs_scope_enable_locked(cf_blob_store *s, const char *account, const char *name,
+                                   bool enabled)
+{
+    cf_blob_scope meta;
+    CF_GUARD(cf_bs_scope_get_locked(s, account, name, &meta));
+    CF_GUARD(cf_bs_begin(s));
+    sqlite3_stmt *st = BS_PREP(s, "UPDATE scopes SET enabled = ?3 WHERE account = ?1 AND name = ?2",
+                               account, name);
+    if (st)
+        sqlite3_bind_int(st, 3, enabled ? 1 : 0);
+    return cf_bs_commit(s, cf_bs_run(s, st));
+}
+
+bool cf_blob_scope_set_enabled(cf_blob_store *s, const char *account, const char *name,
+                               bool enabled)
+{
+    CF_GUARD(cf_bs_check_names(account, NULL, NULL));
+    CF_ENSURE(cf_blob_scope_name_valid(name), CF_ERR_BAD_INPUT, "invalid scope name");
+    return BS_LOCKED(s, bs_scope_enable_locked(s, account, name, enabled));
+}
+
+/* ---- listing and deleting accounts ---- */
+
+static bool bs_account_names_locked(cf_blob_store *s, json_t *names)
+{
+    return bs_names_locked(s, BS_PREP(s, "SELECT name FROM accounts ORDER BY name"), names);
 }
 
 bool cf_blob_account_names(cf_blob_store *s, json_t **out)
@@ -240,18 +472,15 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
     static const char *const sql[] = {
         "DELETE FROM blob_extents WHERE account = ?1", "DELETE FROM uncommitted WHERE account = ?1",
         "DELETE FROM blobs WHERE account = ?1",        "DELETE FROM containers WHERE account = ?1",
-        "DELETE FROM service_props WHERE account = ?1", "DELETE FROM accounts WHERE name = ?1",
+        "DELETE FROM service_props WHERE account = ?1", "DELETE FROM scopes WHERE account = ?1",
+        "DELETE FROM accounts WHERE name = ?1",
     };
     /* The statement cache is keyed by the literal's address: each entry of
      * `sql` is one stable literal. */
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
         CF_GUARD(cf_bs_run(s, BS_PREP(s, sql[i], a)));
     cf_bs_meta_key_drop_locked(s, a);
-    struct bs_ring_key *k = bs_ring_find(s, acct.key_ref);
-    if (k) {
-        cf_secret_free(k->key, CF_DATA_KEY_LEN);
-        *k = s->ring[--s->n_ring];
-    }
+    bs_ring_remove_locked(s, acct.key_ref);
     return true;
 }
 

@@ -107,7 +107,7 @@ static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account,
     CF_GUARD(cf_bs_check_cond(cond, &t, BS_OP_READ, false, now));
     CF_GUARD(cf_bs_blob_plan_locked(s, account, container, name, info->n_extents, &r->pieces,
                                     &r->n));
-    CF_GUARD(cf_bs_scope_for_locked(s, account, cond, t.cpk, &r->sc));
+    CF_GUARD(cf_bs_scope_for_locked(s, account, cond, &t, &r->sc));
     CF_GUARD(bs_reader_prefetch_locked(s, r, offset));
     for (size_t i = 0; i < r->n; i++)
         CF_GUARD(cf_bs_idlist_add(&r->pin.ids, r->pieces[i].id));

@@ -45,6 +45,8 @@ struct cf_blob_writer {
     int64_t begin_now; /* the early check's clock */
     char *if_match, *if_none_match, *lease_id;
     cf_blob_cpk *cpk; /* secret memory: the customer's key, or NULL */
+    char *req_scope;  /* x-ms-encryption-scope, or NULL */
+    char scope[CF_BLOB_SCOPE_MAX + 1]; /* where the body goes ("" = account key) */
     cf_blob_append_cond ac;
     uint64_t written, cap;
     char id[BS_ID_HEX + 1];
@@ -124,6 +126,7 @@ void cf_blob_writer_free(cf_blob_writer *w)
     free(w->if_none_match);
     free(w->lease_id);
     cf_secret_free(w->cpk, sizeof *w->cpk);
+    free(w->req_scope);
     cf_json_free_text(w->props);
     cf_json_free_text(w->meta);
     free(w);
@@ -178,6 +181,18 @@ static bool bs_append_limits(cf_blob_store *s, const cf_blob_writer *w, uint64_t
     return true;
 }
 
+/* An append goes to the blob's own scope; a request may name only that one. */
+static bool bs_append_scope_ok(const cf_blob_cond *cond, const bs_target *t)
+{
+    const char *want = cond->scope;
+    if (want && strcmp(want, CF_BLOB_ACCOUNT_SCOPE) == 0)
+        want = "";
+    CF_ENSURE_REASON(!want || strcmp(want, t->scope) == 0, CF_ERR_CONFLICT,
+                     "EncryptionScopeOverrideNotAllowed",
+                     "The blob is in another encryption scope than the request names.");
+    return true;
+}
+
 /* Begin's early check: container, conditions and lease, blob type, block
  * limits; changes nothing.  It exists so that a refused upload is refused
  * before its body is read; the check at commit is the binding one. */
@@ -208,9 +223,14 @@ static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_sc
                          "Append Block on a block blob");
         CF_GUARD(cf_bs_check_cond(&w->cond, &t, BS_OP_WRITE, false, now));
         CF_GUARD(bs_append_limits(s, w, 0, &size, &blocks));
-        return cf_bs_scope_for_locked(s, w->account, &w->cond, t.cpk, sc);
+        CF_GUARD(bs_append_scope_ok(&w->cond, &t));
+        snprintf(w->scope, sizeof w->scope, "%s", t.scope);
+        return cf_bs_scope_for_locked(s, w->account, &w->cond, &t, sc);
     }
-    return w->cpk ? cf_bs_scope_cpk(w->cpk, sc) : cf_bs_scope_load_locked(s, w->account, sc);
+    if (w->cpk)
+        return cf_bs_scope_cpk(w->cpk, sc);
+    CF_GUARD(cf_bs_write_scope_locked(s, w->account, w->container, &w->cond, w->scope));
+    return cf_bs_scope_named_locked(s, w->account, w->scope, sc);
 }
 
 /* The customer key SHA-256 of the request, or NULL. */
@@ -271,8 +291,9 @@ static bool bs_writer_new(cf_blob_store *s, const char *account, const char *con
         ok = bs_dup(cond->if_match, &w->if_match) &&
              bs_dup(cond->if_none_match, &w->if_none_match) &&
              bs_dup(cond->lease_id, &w->lease_id);
+        ok = ok && bs_dup(cond->scope, &w->req_scope);
         w->cond = (cf_blob_cond){w->if_match, w->if_none_match, cond->if_modified_since,
-                                 cond->if_unmodified_since, w->lease_id, NULL};
+                                 cond->if_unmodified_since, w->lease_id, NULL, w->req_scope};
         if (ok && cond->cpk) {
             w->cpk = cf_secret_alloc(sizeof *w->cpk);
             ok = w->cpk != NULL;
@@ -326,6 +347,7 @@ bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *cont
     if (cond) {
         lease_only.lease_id = cond->lease_id;
         lease_only.cpk = cond->cpk;
+        lease_only.scope = cond->scope;
     }
     cf_blob_writer *w;
     CF_GUARD(bs_writer_new(s, account, container, name, BS_W_BLOCK, &lease_only, &w));
@@ -384,7 +406,7 @@ static bool bs_put_blob_tx(cf_blob_writer *w, uint64_t len, int64_t now, char *e
                                     now, NULL, NULL));
     CF_GUARD(cf_bs_blob_clear(s, w->account, w->container, w->name, false, gone));
     CF_GUARD(cf_bs_blob_upsert(s, w->account, w->container, w->name, CF_BLOB_BLOCK, len, w->props,
-                               w->meta, bs_cpk_sha(&w->cond), now, etag));
+                               w->meta, bs_cpk_sha(&w->cond), w->scope, now, etag));
     return cf_bs_insert_extent_row(s, w->account, w->container, w->name, 0, w->id, len,
                                    cf_slice_of(NULL, 0));
 }
@@ -424,9 +446,9 @@ static bool bs_put_block_tx(cf_blob_writer *w, uint64_t len, int64_t now, bs_idl
                      "too many uncommitted blocks");
     st = BS_PREP(s,
                  "INSERT INTO uncommitted (account, container, blob, block_id, size, extent,"
-                 " created, cpk) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 " created, cpk, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                  w->account, w->container, w->name, NULL, NULL, w->id, NULL,
-                 bs_cpk_sha(&w->cond));
+                 bs_cpk_sha(&w->cond), w->scope[0] ? w->scope : NULL);
     CF_GUARD(st);
     sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
@@ -447,6 +469,8 @@ static bool bs_append_tx(cf_blob_writer *w, uint64_t len, int64_t now,
     bs_target t;
     CF_GUARD(cf_bs_blob_target(s, w->account, w->container, w->name, etag, &t, NULL));
     CF_GUARD(cf_bs_check_cpk(&w->cond, t.cpk));
+    CF_ENSURE_REASON(strcmp(t.scope, w->scope) == 0, CF_ERR_CONFLICT, "ConditionNotMet",
+                     "the blob was replaced meanwhile");
     uint64_t size;
     uint32_t blocks;
     CF_GUARD(bs_append_limits(s, w, len, &size, &blocks));
@@ -524,6 +548,7 @@ bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_write_result 
     w->failed = false;
     w->done = true;
     res.last_modified = now;
+    snprintf(res.scope, sizeof res.scope, "%s", w->scope);
     if (out)
         *out = res;
     return true;
@@ -537,6 +562,7 @@ typedef struct {
     const char *props, *meta;
     int64_t now;
     char etag[CF_BLOB_ETAG_LEN + 1];
+    char scope[CF_BLOB_SCOPE_MAX + 1];
 } bs_create;
 
 static bool bs_append_create_tx(cf_blob_store *s, bs_create *c, bs_idlist *gone)
@@ -544,8 +570,12 @@ static bool bs_append_create_tx(cf_blob_store *s, bs_create *c, bs_idlist *gone)
     CF_GUARD(cf_bs_blob_write_check(s, c->account, c->container, c->name, c->cond, BS_OP_CREATE,
                                     c->now, NULL, NULL));
     CF_GUARD(cf_bs_blob_clear(s, c->account, c->container, c->name, false, gone));
+    char scope[CF_BLOB_SCOPE_MAX + 1] = "";
+    if (!bs_cpk_sha(c->cond))
+        CF_GUARD(cf_bs_write_scope_locked(s, c->account, c->container, c->cond, scope));
+    snprintf(c->scope, sizeof c->scope, "%s", scope);
     return cf_bs_blob_upsert(s, c->account, c->container, c->name, CF_BLOB_APPEND, 0, c->props,
-                             c->meta, bs_cpk_sha(c->cond), c->now, c->etag);
+                             c->meta, bs_cpk_sha(c->cond), scope, c->now, c->etag);
 }
 
 static bool bs_append_create_locked(cf_blob_store *s, bs_create *c)
@@ -570,6 +600,8 @@ bool cf_blob_append_create(cf_blob_store *s, const char *account, const char *co
     cf_json_free_text(m);
     if (ok)
         bs_write_result(out, c.etag, now);
+    if (ok && out)
+        snprintf(out->scope, sizeof out->scope, "%s", c.scope);
     return ok;
 }
 
@@ -579,17 +611,17 @@ bool cf_blob_append_create(cf_blob_store *s, const char *account, const char *co
  * blocks of a blob. */
 static bool bs_find_block(cf_blob_store *s, const char *account, const char *container,
                           const char *name, cf_slice block_id, bool committed, bool *found,
-                          bs_piece *out, char *cpk)
+                          bs_piece *out, char *cpk, char *scope)
 {
     sqlite3_stmt *st = committed ? BS_PREP(s,
-                                           "SELECT e.extent, e.length, b.cpk FROM blob_extents e"
+                                           "SELECT e.extent, e.length, b.cpk, b.scope FROM blob_extents e"
                                            " JOIN blobs b ON b.account = e.account AND"
                                            " b.container = e.container AND b.name = e.blob"
                                            " WHERE e.account = ?1 AND e.container = ?2 AND"
                                            " e.blob = ?3 AND e.block_id = ?4 LIMIT 1",
                                            account, container, name)
                                  : BS_PREP(s,
-                                           "SELECT extent, size, cpk FROM uncommitted WHERE"
+                                           "SELECT extent, size, cpk, scope FROM uncommitted WHERE"
                                            " account = ?1 AND container = ?2 AND blob = ?3 AND"
                                            " block_id = ?4",
                                            account, container, name);
@@ -601,6 +633,7 @@ static bool bs_find_block(cf_blob_store *s, const char *account, const char *con
         cf_bs_column_str(st, 0, out->id, sizeof out->id);
         out->length = (uint64_t)sqlite3_column_int64(st, 1);
         cf_bs_column_str(st, 2, cpk, CF_BLOB_CPK_SHA_LEN + 1);
+        cf_bs_column_str(st, 3, scope, CF_BLOB_SCOPE_MAX + 1);
     }
     bool ok = cf_bs_db_ok(s, rc);
     cf_bs_done(st);
@@ -615,6 +648,7 @@ typedef struct {
     const cf_blob_cond *cond;
     int64_t now;
     char etag[CF_BLOB_ETAG_LEN + 1];
+    char scope[CF_BLOB_SCOPE_MAX + 1];
 } bs_block_list;
 
 static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *pieces,
@@ -627,7 +661,10 @@ static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *
     CF_ENSURE_REASON(!exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
                      "Put Block List on an append blob");
     uint64_t total = 0;
-    char cpk[CF_BLOB_CPK_SHA_LEN + 1];
+    char cpk[CF_BLOB_CPK_SHA_LEN + 1], block_scope[CF_BLOB_SCOPE_MAX + 1];
+    char scope[CF_BLOB_SCOPE_MAX + 1] = "";
+    if (!bs_cpk_sha(bl->cond))
+        CF_GUARD(cf_bs_write_scope_locked(s, bl->account, bl->container, bl->cond, scope));
     for (size_t i = 0; i < bl->n; i++) {
         cf_slice id = bl->blocks[i].id;
         CF_ENSURE_REASON(id.len >= 1 && id.len <= CF_BLOB_BLOCK_ID_MAX, CF_ERR_BAD_INPUT,
@@ -636,22 +673,26 @@ static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *
         cf_block_from from = bl->blocks[i].from;
         if (from != CF_BLOCK_COMMITTED)
             CF_GUARD(bs_find_block(s, bl->account, bl->container, bl->name, id, false, &found,
-                                   &pieces[i], cpk));
+                                   &pieces[i], cpk, block_scope));
         if (!found && from != CF_BLOCK_UNCOMMITTED)
             CF_GUARD(bs_find_block(s, bl->account, bl->container, bl->name, id, true, &found,
-                                   &pieces[i], cpk));
+                                   &pieces[i], cpk, block_scope));
         CF_ENSURE_REASON(found, CF_ERR_BAD_INPUT, "InvalidBlockList",
                          "a listed block does not exist");
         const char *want = bs_cpk_sha(bl->cond);
         CF_ENSURE_REASON(strcmp(cpk, want ? want : "") == 0, CF_ERR_CONFLICT,
                          "InvalidEncryptionKey",
                          "A listed block was put with another encryption key than this request's.");
+        CF_ENSURE_REASON(strcmp(block_scope, scope) == 0, CF_ERR_BAD_INPUT, "InvalidBlockList",
+                         "A listed block was put in another encryption scope than the blob's.");
         CF_ENSURE(total + pieces[i].length >= total, CF_ERR_TOO_LARGE, "blob too large");
         total += pieces[i].length;
     }
     CF_GUARD(cf_bs_blob_clear(s, bl->account, bl->container, bl->name, false, gone));
     CF_GUARD(cf_bs_blob_upsert(s, bl->account, bl->container, bl->name, CF_BLOB_BLOCK, total,
-                               bl->props, bl->meta, bs_cpk_sha(bl->cond), bl->now, bl->etag));
+                               bl->props, bl->meta, bs_cpk_sha(bl->cond), scope, bl->now,
+                               bl->etag));
+    snprintf(bl->scope, sizeof bl->scope, "%s", scope);
     for (size_t i = 0; i < bl->n; i++)
         CF_GUARD(cf_bs_insert_extent_row(s, bl->account, bl->container, bl->name, (int64_t)i,
                                          pieces[i].id, pieces[i].length, bl->blocks[i].id));
@@ -688,6 +729,8 @@ bool cf_blob_put_block_list(cf_blob_store *s, const char *account, const char *c
     free(pieces);
     if (ok)
         bs_write_result(out, bl.etag, now);
+    if (ok && out)
+        snprintf(out->scope, sizeof out->scope, "%s", bl.scope);
     return ok;
 }
 

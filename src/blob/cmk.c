@@ -15,6 +15,12 @@
  * restoring access heals the account without a restart.  While one request
  * refreshes, others keep using the key the ring still holds.
  *
+ * Encryption scopes keep their keys the same way.  The gate checks every
+ * vault-held key of the account a request goes to: the account's own key
+ * must be usable for the request to proceed; a scope's key that is not
+ * leaves a note in the key ring, so only the requests that need that scope
+ * fail (with the reason), and the account's other data stays readable.
+ *
  * Only requests that passed authentication reach the gate, so anonymous
  * traffic cannot make the service call the vault.
  */
@@ -31,10 +37,13 @@
 
 #define CF_CMK_RETRY_SECONDS 5
 
+/* One key holder: an account's own key (scope "") or one of its scopes. */
 typedef struct cf_cmk_entry {
     struct cf_cmk_entry *next;
     char account[CF_BLOB_ACCOUNT_MAX + 1];
+    char scope[CF_BLOB_SCOPE_MAX + 1];
     bool loaded;
+    bool scopes_listed; /* account entries: the scope entries exist */
     cf_blob_key_source source;
     uint8_t ref[CF_EXTENT_KEY_REF_LEN];
     bool ready;       /* the data key is in the ring */
@@ -79,37 +88,43 @@ void cf_blob_cmk_close(cf_blob_cmk *c)
     free(c);
 }
 
-/* Called with the lock held. */
-static cf_cmk_entry *cf_cmk_entry_get(cf_blob_cmk *c, const char *account)
+/* Called with the lock held; NULL only when out of memory. */
+static cf_cmk_entry *cf_cmk_entry_get(cf_blob_cmk *c, const char *account, const char *scope)
 {
     for (cf_cmk_entry *e = c->entries; e; e = e->next)
-        if (strcmp(e->account, account) == 0)
+        if (strcmp(e->account, account) == 0 && strcmp(e->scope, scope) == 0)
             return e;
     cf_cmk_entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
     snprintf(e->account, sizeof e->account, "%s", account);
+    snprintf(e->scope, sizeof e->scope, "%s", scope);
     e->next = c->entries;
     c->entries = e;
     return e;
 }
 
-/* Asks the vault for the account's data key and puts it in the ring,
+static const char *cf_cmk_scope_arg(const char *scope)
+{
+    return scope && scope[0] ? scope : NULL;
+}
+
+/* Asks the vault for a holder's data key and puts it in the ring,
  * re-wrapping it when the key has a newer version. */
-static bool cf_cmk_refresh(cf_blob_service *svc, const char *account)
+static bool cf_cmk_refresh(cf_blob_service *svc, const char *account, const char *scope)
 {
     cf_blob_key_info info;
     cf_buf wrapped, key, rewrapped;
     cf_buf_init(&wrapped, 4096);
     cf_buf_init_secret(&key, 4096);
     cf_buf_init(&rewrapped, 4096);
-    bool ok = cf_blob_key_info_get(svc->store, account, &info, &wrapped);
+    bool ok = cf_blob_key_info_get(svc->store, account, scope, &info, &wrapped);
     if (ok && info.source != CF_BLOB_KEYS_VAULT)
         goto done; /* switched back meanwhile */
     if (ok && !svc->vault) {
         CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultAuthenticationFailure",
-                        "The account's key is in coffer-vault, but coffer-blob was started "
-                        "without --vault-bootstrap.");
+                        "The key is in coffer-vault, but coffer-blob was started without "
+                        "--vault-bootstrap.");
         ok = false;
     }
     cf_blob_vault_key current, stored;
@@ -123,17 +138,18 @@ static bool cf_cmk_refresh(cf_blob_service *svc, const char *account)
     ok = ok && cf_blob_vault_unwrap(svc->vault, &stored, cf_buf_slice(&wrapped), &key);
     if (ok && key.len != CF_DATA_KEY_LEN) {
         CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultEncryptionKeyNotFound",
-                        "The customer-managed key does not unwrap this account's data key.");
+                        "The customer-managed key does not unwrap this data key.");
         ok = false;
     }
     if (ok && rotated) {
         cf_blob_key_info next = info;
         snprintf(next.kid, sizeof next.kid, "%s", current.kid);
         ok = cf_blob_vault_wrap(svc->vault, &current, cf_buf_slice(&key), &rewrapped) &&
-             cf_blob_key_store(svc->store, account, &next, cf_buf_slice(&rewrapped), info.kid);
+             cf_blob_key_store(svc->store, account, scope, &next, cf_buf_slice(&rewrapped),
+                               info.kid);
         if (ok)
-            cf_log(CF_LOG_INFO, NULL, "account %s: data key wrapped again by key version %s",
-                   account, current.kid);
+            cf_log(CF_LOG_INFO, NULL, "account %s%s%s: data key wrapped again by key version %s",
+                   account, scope ? " scope " : "", scope ? scope : "", current.kid);
         else if (cf_error_code() == CF_ERR_CONFLICT)
             ok = true; /* someone else changed it; the old wrapping still opened */
     }
@@ -152,46 +168,56 @@ static bool cf_cmk_failed(const cf_cmk_entry *e)
     return false;
 }
 
-bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account)
+/* Makes sure one holder's key is usable (or its failure remembered);
+ * called and returns with the lock held. */
+static bool cf_cmk_check_locked(cf_blob_service *svc, cf_cmk_entry *e)
 {
     cf_blob_cmk *c = svc->cmk;
-    pthread_mutex_lock(&c->lock);
-    cf_cmk_entry *e = cf_cmk_entry_get(c, account);
-    if (!e) {
-        pthread_mutex_unlock(&c->lock);
-        CF_BAIL(CF_ERR_NOMEM, NULL);
-    }
+    const char *scope = cf_cmk_scope_arg(e->scope);
     for (;;) {
         if (!e->loaded) {
+            char account[CF_BLOB_ACCOUNT_MAX + 1], name[CF_BLOB_SCOPE_MAX + 1];
+            snprintf(account, sizeof account, "%s", e->account);
+            snprintf(name, sizeof name, "%s", e->scope);
             pthread_mutex_unlock(&c->lock);
             cf_blob_key_info info;
-            if (!cf_blob_key_info_get(svc->store, account, &info, NULL))
-                return cf_error_code() == CF_ERR_NOT_FOUND; /* the operation says 404 */
+            bool ok = cf_blob_key_info_get(svc->store, account, scope ? name : NULL, &info, NULL);
             pthread_mutex_lock(&c->lock);
+            if (!ok) /* the operation will say what is missing */
+                return cf_error_code() == CF_ERR_NOT_FOUND || cf_error_code() == CF_ERR_BAD_INPUT;
             e->loaded = true;
             e->source = info.source;
             memcpy(e->ref, info.ref, sizeof e->ref);
         }
         if (e->source == CF_BLOB_KEYS_SERVICE)
-            break;
+            return true;
         int64_t now = (int64_t)time(NULL);
         if (e->ready && now - e->checked_at < c->cache_seconds)
-            break;
+            return true;
         if (!e->ready && e->failed_at &&
             now - e->failed_at < (c->cache_seconds < CF_CMK_RETRY_SECONDS ? c->cache_seconds
-                                                                           : CF_CMK_RETRY_SECONDS)) {
-            pthread_mutex_unlock(&c->lock);
+                                                                           : CF_CMK_RETRY_SECONDS))
             return cf_cmk_failed(e);
-        }
         if (e->refreshing) {
             if (e->ready)
-                break;
+                return true;
             pthread_cond_wait(&c->changed, &c->lock);
             continue;
         }
         e->refreshing = true;
+        char account[CF_BLOB_ACCOUNT_MAX + 1], name[CF_BLOB_SCOPE_MAX + 1];
+        snprintf(account, sizeof account, "%s", e->account);
+        snprintf(name, sizeof name, "%s", e->scope);
         pthread_mutex_unlock(&c->lock);
-        bool ok = cf_cmk_refresh(svc, account);
+        bool ok = cf_cmk_refresh(svc, account, scope ? name : NULL);
+        const char *reason = ok ? NULL : cf_error_reason() ? cf_error_reason() : "KeyVaultVaultNotFound";
+        char message[400];
+        snprintf(message, sizeof message, "%s", ok ? "" : cf_error_detail());
+        if (!ok) {
+            cf_blob_keyring_drop(svc->store, account, e->ref, reason, message);
+            cf_log(CF_LOG_WARN, NULL, "account %s%s%s: customer-managed key unavailable: %s",
+                   account, scope ? " scope " : "", scope ? name : "", message);
+        }
         pthread_mutex_lock(&c->lock);
         e->refreshing = false;
         e->ready = ok;
@@ -200,31 +226,64 @@ bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account)
             e->failed_at = 0;
         } else {
             e->failed_at = now;
-            e->reason = cf_error_reason() ? cf_error_reason() : "KeyVaultVaultNotFound";
-            snprintf(e->message, sizeof e->message, "%s", cf_error_detail());
-            cf_blob_keyring_drop(svc->store, account, e->ref);
-            cf_log(CF_LOG_WARN, NULL, "account %s: customer-managed key unavailable: %s", account,
-                   e->message);
+            e->reason = reason;
+            snprintf(e->message, sizeof e->message, "%s", message);
         }
         pthread_cond_broadcast(&c->changed);
-        if (!ok) {
-            pthread_mutex_unlock(&c->lock);
-            return cf_cmk_failed(e);
-        }
-        break;
+        return ok ? true : cf_cmk_failed(e);
     }
-    pthread_mutex_unlock(&c->lock);
-    return true;
 }
 
-/* Forgets what the gate knew of an account (its key changed, or it is gone). */
+/* Adds an entry for each of the account's scopes (once). */
+static bool cf_cmk_list_scopes_locked(cf_blob_service *svc, cf_cmk_entry *acct)
+{
+    if (acct->scopes_listed)
+        return true;
+    char account[CF_BLOB_ACCOUNT_MAX + 1];
+    snprintf(account, sizeof account, "%s", acct->account);
+    pthread_mutex_unlock(&svc->cmk->lock);
+    json_t *names = NULL;
+    bool ok = cf_blob_scope_names(svc->store, account, &names);
+    pthread_mutex_lock(&svc->cmk->lock);
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n) {
+        if (ok && !cf_cmk_entry_get(svc->cmk, account, json_string_value(n))) {
+            CF_RAISE(CF_ERR_NOMEM, NULL);
+            ok = false;
+        }
+    }
+    json_decref(names);
+    acct->scopes_listed = ok;
+    return ok;
+}
+
+bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account)
+{
+    cf_blob_cmk *c = svc->cmk;
+    pthread_mutex_lock(&c->lock);
+    cf_cmk_entry *acct = cf_cmk_entry_get(c, account, "");
+    bool ok = acct && cf_cmk_check_locked(svc, acct);
+    if (!acct)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    /* Scopes: a failure only marks that scope's key in the ring. */
+    ok = ok && cf_cmk_list_scopes_locked(svc, acct);
+    for (cf_cmk_entry *e = c->entries; ok && e; e = e->next)
+        if (e->scope[0] && strcmp(e->account, account) == 0)
+            (void)cf_cmk_check_locked(svc, e);
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+/* Forgets what the gate knew of an account and its scopes (a key changed,
+ * a scope came, the account is gone). */
 void cf_blob_cmk_forget(cf_blob_service *svc, const char *account)
 {
     cf_blob_cmk *c = svc->cmk;
     pthread_mutex_lock(&c->lock);
     for (cf_cmk_entry *e = c->entries; e; e = e->next) {
         if (strcmp(e->account, account) == 0 && !e->refreshing) {
-            e->loaded = e->ready = false;
+            e->loaded = e->ready = e->scopes_listed = false;
             e->failed_at = 0;
         }
     }
@@ -232,21 +291,23 @@ void cf_blob_cmk_forget(cf_blob_service *svc, const char *account)
 }
 
 /* The data key in the clear, whoever keeps it now. */
-static bool cf_cmk_current_key(cf_blob_service *svc, const char *account, cf_buf *key)
+static bool cf_cmk_current_key(cf_blob_service *svc, const char *account, const char *scope,
+                               cf_buf *key)
 {
     CF_GUARD(cf_blob_cmk_ready(svc, account));
-    return cf_blob_data_key(svc->store, account, key);
+    return cf_blob_data_key(svc->store, account, scope, key);
 }
 
-static bool cf_cmk_switch(cf_blob_service *svc, const char *account, const char *uri)
+static bool cf_cmk_switch(cf_blob_service *svc, const char *account, const char *scope,
+                          const char *uri)
 {
     cf_blob_key_info info;
-    CF_GUARD(cf_blob_key_info_get(svc->store, account, &info, NULL));
+    CF_GUARD(cf_blob_key_info_get(svc->store, account, scope, &info, NULL));
     cf_buf key, wrapped, back;
     cf_buf_init_secret(&key, 64);
     cf_buf_init(&wrapped, 4096);
     cf_buf_init_secret(&back, 4096);
-    bool ok = cf_cmk_current_key(svc, account, &key);
+    bool ok = cf_cmk_current_key(svc, account, scope, &key);
     cf_blob_key_info next = {.source = uri ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE};
     memcpy(next.ref, info.ref, sizeof next.ref);
     if (ok && uri) {
@@ -268,11 +329,11 @@ static bool cf_cmk_switch(cf_blob_service *svc, const char *account, const char 
         }
         snprintf(next.kid, sizeof next.kid, "%s", ok ? k.kid : "");
         ok = ok && cf_blob_keyring_put(svc->store, info.ref, cf_buf_slice(&key)) &&
-             cf_blob_key_store(svc->store, account, &next, cf_buf_slice(&wrapped), NULL);
+             cf_blob_key_store(svc->store, account, scope, &next, cf_buf_slice(&wrapped), NULL);
     } else if (ok) {
-        ok = cf_blob_key_store(svc->store, account, &next, cf_buf_slice(&key), NULL);
+        ok = cf_blob_key_store(svc->store, account, scope, &next, cf_buf_slice(&key), NULL);
         if (ok)
-            cf_blob_keyring_drop(svc->store, account, info.ref);
+            cf_blob_keyring_drop(svc->store, account, info.ref, NULL, NULL);
     }
     cf_buf_free(&key);
     cf_buf_free(&wrapped);
@@ -280,14 +341,15 @@ static bool cf_cmk_switch(cf_blob_service *svc, const char *account, const char 
     return ok;
 }
 
-bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, const char *uri)
+bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, const char *scope,
+                     const char *uri)
 {
     pthread_mutex_lock(&svc->cmk->admin);
-    bool ok = cf_cmk_switch(svc, account, uri);
+    bool ok = cf_cmk_switch(svc, account, scope, uri);
     pthread_mutex_unlock(&svc->cmk->admin);
     cf_blob_cmk_forget(svc, account);
     if (ok)
-        cf_log(CF_LOG_INFO, NULL, "account %s: data key now kept by %s", account,
-               uri ? uri : "the service");
+        cf_log(CF_LOG_INFO, NULL, "account %s%s%s: data key now kept by %s", account,
+               scope ? " scope " : "", scope ? scope : "", uri ? uri : "the service");
     return ok;
 }

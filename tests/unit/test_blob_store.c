@@ -485,8 +485,8 @@ static void test_key_sources(void)
     cf_buf key;
     cf_buf_init_secret(&key, 64);
     cf_blob_key_info info;
-    CHECK(cf_blob_data_key(s, ACC, &key) && key.len == 32);
-    CHECK(cf_blob_key_info_get(s, ACC, &info, NULL) && info.source == CF_BLOB_KEYS_SERVICE);
+    CHECK(cf_blob_data_key(s, ACC, NULL, &key) && key.len == 32);
+    CHECK(cf_blob_key_info_get(s, ACC, NULL, &info, NULL) && info.source == CF_BLOB_KEYS_SERVICE);
 
     /* Handed to a vault key: the store keeps only the (opaque) wrapping. */
     cf_blob_key_info v = {.source = CF_BLOB_KEYS_VAULT};
@@ -495,17 +495,17 @@ static void test_key_sources(void)
     uint8_t wrapped[40];
     memset(wrapped, 0xAB, sizeof wrapped);
     CHECK(cf_blob_keyring_put(s, info.ref, cf_buf_slice(&key)));
-    CHECK(cf_blob_key_store(s, ACC, &v, cf_slice_of(wrapped, sizeof wrapped), NULL));
+    CHECK(cf_blob_key_store(s, ACC, NULL, &v, cf_slice_of(wrapped, sizeof wrapped), NULL));
     CHECK(check_full(s, "data", "cmk", p, 100000));
     cf_buf got;
     cf_buf_init(&got, 4096);
     cf_blob_key_info now;
-    CHECK(cf_blob_key_info_get(s, ACC, &now, &got) && now.source == CF_BLOB_KEYS_VAULT &&
+    CHECK(cf_blob_key_info_get(s, ACC, NULL, &now, &got) && now.source == CF_BLOB_KEYS_VAULT &&
           strcmp(now.kid, v.kid) == 0 && got.len == sizeof wrapped);
     cf_buf_free(&got);
 
     /* Out of the key ring: no read, no write, no metadata. */
-    cf_blob_keyring_drop(s, ACC, info.ref);
+    cf_blob_keyring_drop(s, ACC, info.ref, NULL, NULL);
     collect c = {0};
     CHECK(!read_range(s, "data", "cmk", 0, 10, &c) && refused_for_key());
     CHECK(!put_blob(s, "data", "cmk2", p, 10, 10) && refused_for_key());
@@ -517,16 +517,16 @@ static void test_key_sources(void)
     CHECK(ks.hits == 0);
 
     /* A rotation that lost a race is refused, not applied. */
-    CHECK(!cf_blob_key_store(s, ACC, &v, cf_slice_of(wrapped, 40), "https://vault.test/keys/k/0") &&
+    CHECK(!cf_blob_key_store(s, ACC, NULL, &v, cf_slice_of(wrapped, 40), "https://vault.test/keys/k/0") &&
           cf_error_code() == CF_ERR_CONFLICT);
     /* Back in the ring, then back with the service: no ring needed. */
     CHECK(cf_blob_keyring_put(s, info.ref, cf_buf_slice(&key)));
     CHECK(check_full(s, "data", "cmk", p, 100000));
     cf_blob_key_info svc = {.source = CF_BLOB_KEYS_SERVICE};
-    CHECK(cf_blob_key_store(s, ACC, &svc, cf_buf_slice(&key), NULL));
-    cf_blob_keyring_drop(s, ACC, info.ref);
+    CHECK(cf_blob_key_store(s, ACC, NULL, &svc, cf_buf_slice(&key), NULL));
+    cf_blob_keyring_drop(s, ACC, info.ref, NULL, NULL);
     CHECK(check_full(s, "data", "cmk", p, 100000));
-    CHECK(!cf_blob_key_store(s, ACC, &svc, cf_slice_of(wrapped, 31), NULL));
+    CHECK(!cf_blob_key_store(s, ACC, NULL, &svc, cf_slice_of(wrapped, 31), NULL));
 
     /* Listing and deleting accounts. */
     CHECK(cf_blob_account_create(s, "gone1", NOW, false));
