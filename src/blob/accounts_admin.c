@@ -48,18 +48,33 @@ static bool cf_accounts_key_uri(json_t *encryption, char *uri, size_t len, bool 
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
         bl--;
-    for (const char *p = name; *p; p++)
-        CF_ENSURE((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                      (*p >= '0' && *p <= '9') || *p == '-',
-                  CF_ERR_BAD_INPUT, "keyname: letters, digits and '-' only");
-    for (const char *p = version ? version : ""; *p; p++)
-        CF_ENSURE((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'),
-                  CF_ERR_BAD_INPUT, "keyversion: letters and digits only");
     int n = snprintf(uri, len, "%.*s/keys/%s%s%s", (int)bl, base, name,
                      version && version[0] ? "/" : "", version ? version : "");
-    CF_ENSURE(n > 0 && (size_t)n < len && n <= CF_BLOB_KEY_URI_MAX, CF_ERR_BAD_INPUT,
-              "the key URI is too long");
+    CF_ENSURE(n > 0 && (size_t)n < len, CF_ERR_BAD_INPUT, "the key URI is too long");
+    CF_GUARD(cf_blob_key_uri_check(uri));
     *vault = true;
+    return true;
+}
+
+static bool cf_uri_word_ok(const char *p, size_t n, bool dash)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+              (p[i] >= '0' && p[i] <= '9') || (dash && p[i] == '-')))
+            return false;
+    return n > 0;
+}
+
+bool cf_blob_key_uri_check(const char *uri)
+{
+    const char *keys = strstr(uri, "/keys/");
+    const char *name = keys ? keys + 6 : "";
+    const char *slash = strchr(name, '/');
+    size_t nl = slash ? (size_t)(slash - name) : strlen(name);
+    CF_ENSURE(strlen(uri) <= CF_BLOB_KEY_URI_MAX && strncmp(uri, "https://", 8) == 0 && keys &&
+                  !memchr(uri + 8, '?', (size_t)(keys - uri - 8)) && cf_uri_word_ok(name, nl, true) &&
+                  (!slash || cf_uri_word_ok(slash + 1, strlen(slash + 1), false)),
+              CF_ERR_BAD_INPUT, "a key URI is https://VAULT/keys/NAME[/VERSION]");
     return true;
 }
 

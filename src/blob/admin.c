@@ -9,6 +9,8 @@
  *   POST   /.coffer/<account>/regenerateKey            {"keyName":"key1"|"key2"}
  *   /.coffer/<default account>/accounts[/<name>]      storage accounts
  *                                                      (accounts_admin.c)
+ *   /.coffer/<account>/encryptionScopes[/<name>]      encryption scopes
+ *                                                      (scopes_admin.c)
  *
  * In Azure these are management-plane operations; here, as for the account
  * itself, holding an account key (Shared Key) is what makes one its admin.
@@ -40,10 +42,12 @@ static void cf_admin_error(cf_blob_call *call)
     cf_err code = cf_error_code();
     unsigned status = cf_blob_reason_status(cf_error_reason(), code);
     const char *name = cf_error_reason() ? cf_error_reason() : cf_err_name(code);
-    if (code == CF_ERR_BAD_INPUT)
-        status = 400, name = "BadRequest";
-    else if (code == CF_ERR_NOT_FOUND)
+    const char *reason = cf_error_reason();
+    if (code == CF_ERR_NOT_FOUND ||
+        (reason && strcmp(reason, "EncryptionScopeNotFound") == 0))
         status = 404, name = "NotFound";
+    else if (code == CF_ERR_BAD_INPUT)
+        status = 400, name = "BadRequest";
     if (status >= 500)
         cf_log(CF_LOG_ERROR, call->http->request_id, "admin: %s at %s: %s", cf_err_name(code),
                cf_error_where(), cf_error_detail());
@@ -156,6 +160,8 @@ void cf_blob_admin(cf_blob_call *call)
     else
         ok = true;
     ok = ok && cf_blob_admin_accounts(call, rest, &status, body, &out, &handled);
+    if (ok && !handled)
+        ok = cf_blob_admin_scopes(call, rest, &status, body, &out, &handled);
     if (!ok || handled) {
         /* answered */
     } else if (strcmp(rest, ra) == 0 && strcmp(method, "GET") == 0) {

@@ -94,6 +94,8 @@ static bool cf_blob_read_headers(cf_blob_call *call, const cf_blob_info *b)
     CF_GUARD(cf_blob_add_metadata(call, b->metadata));
     CF_GUARD(cf_http_add_header(resp, "Accept-Ranges", "bytes"));
     CF_GUARD(cf_http_add_header(resp, "x-ms-server-encrypted", "true"));
+    if (b->scope[0])
+        CF_GUARD(cf_http_add_header(resp, "x-ms-encryption-scope", b->scope));
     if (b->type == CF_BLOB_APPEND) {
         char n[16];
         snprintf(n, sizeof n, "%u", b->committed_blocks);
@@ -418,10 +420,11 @@ static bool cf_source_conditions(cf_blob_call *call, cf_blob_cond *c)
     return true;
 }
 
-/* Copy Blob to a destination under a customer-provided key: its extents
- * cannot be shared with the source, so the body is read (decrypted) and
- * written again under the customer's key, a segment at a time.  Block
- * blobs only; the destination records no x-ms-copy-* properties. */
+/* Copy Blob to a destination under a customer-provided key or in another
+ * encryption scope: its extents cannot be shared with the source, so the
+ * body is read (decrypted) and written again under the destination's key,
+ * a segment at a time.  Block blobs only; the destination records no
+ * x-ms-copy-* properties. */
 static bool cf_copy_reencrypting(cf_blob_call *call, const cf_copy_source *src,
                                  const cf_blob_cond *src_cond, json_t *metadata,
                                  cf_blob_copy_result *r)
@@ -477,6 +480,9 @@ void cf_blob_op_copy(cf_blob_call *call)
                          : cf_blob_copy(call->svc->store, call->account, src.container, src.name,
                                         &src_cond, call->container, call->blob, &call->cond,
                                         metadata, stored_url, call->now, &r));
+    /* Another encryption scope than the source's: the body is encrypted again. */
+    if (!ok && cf_error_reason() && strcmp(cf_error_reason(), CF_BLOB_REENCRYPT) == 0)
+        ok = cf_copy_reencrypting(call, &src, &src_cond, metadata, &r);
     if (!stored_url)
         CF_RAISE(CF_ERR_NOMEM, NULL);
     free(stored_url);

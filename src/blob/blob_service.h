@@ -14,6 +14,8 @@
  *   admin.c        Coffer's own /.coffer/<account>/... API
  *   accounts_admin.c  account management in that API (create, list, show,
  *                  set the key source, delete)
+ *   scopes_admin.c encryption scopes in that API (create, list, show,
+ *                  enable/disable, key source)
  *   cmk.c          customer-managed keys: the per-account key gate and
  *                  switching who keeps an account's data key
  *   vault_client.c coffer-blob's own identity in coffer-vault; get, wrap
@@ -182,6 +184,9 @@ unsigned cf_blob_reason_status(const char *reason, cf_err fallback);
 CF_MUST_USE bool cf_blob_common_headers(cf_blob_call *call);
 CF_MUST_USE bool cf_blob_add_date(cf_blob_call *call, const char *name, int64_t t);
 CF_MUST_USE bool cf_blob_add_etag(cf_blob_call *call, const char *etag, int64_t last_modified);
+/* x-ms-request-server-encrypted: true, and x-ms-encryption-scope when the
+ * write went to a scope. */
+CF_MUST_USE bool cf_blob_add_encrypted(cf_blob_call *call, const char *scope);
 /* Fills call->cond from If-Match, If-None-Match, If-(Un)Modified-Since,
  * x-ms-lease-id and the customer-provided key headers.  400 on malformed
  * dates or keys. */
@@ -285,11 +290,18 @@ CF_MUST_USE bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, cons
 void cf_blob_cmk_forget(cf_blob_service *svc, const char *account);
 
 /* ---- accounts_admin.c ---- */
+/* https://VAULT/keys/NAME[/VERSION] with plain names (400 otherwise). */
+CF_MUST_USE bool cf_blob_key_uri_check(const char *uri);
 /* /.coffer/<admin>/accounts[/<name>] (the default account's key only):
  * *handled says whether `rest` is such a path; then the answer is in
  * *status (200 unless set) and *out, or the error is raised. */
 CF_MUST_USE bool cf_blob_admin_accounts(cf_blob_call *call, const char *rest, unsigned *status,
                                         json_t *body, json_t **out, bool *handled);
+
+/* ---- scopes_admin.c ---- */
+/* /.coffer/<account>/encryptionScopes[/<name>], as cf_blob_admin_accounts. */
+CF_MUST_USE bool cf_blob_admin_scopes(cf_blob_call *call, const char *rest, unsigned *status,
+                                      json_t *body, json_t **out, bool *handled);
 
 /* ---- roles.c ---- */
 CF_MUST_USE bool cf_blob_roles_open(const char *path, cf_blob_roles **out);

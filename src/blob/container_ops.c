@@ -31,14 +31,40 @@ static void cf_reply_write(cf_blob_call *call, unsigned status, const cf_blob_wr
         cf_blob_reply_ok(call, status);
 }
 
+/* x-ms-default-encryption-scope and x-ms-deny-encryption-scope-override:
+ * both or neither, as Azure asks. */
+static bool cf_parse_scope_policy(cf_blob_call *call, const char **scope, bool *deny)
+{
+    *scope = cf_blob_header(call, "x-ms-default-encryption-scope");
+    const char *d = cf_blob_header(call, "x-ms-deny-encryption-scope-override");
+    *deny = false;
+    if (!*scope && !d)
+        return true;
+    if (!*scope || !d)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "MissingRequiredHeader",
+                            "x-ms-default-encryption-scope and "
+                            "x-ms-deny-encryption-scope-override go together.");
+    if (strcmp(d, "true") != 0 && strcmp(d, "false") != 0)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "x-ms-deny-encryption-scope-override must be true or false.");
+    if (!cf_blob_scope_name_valid(*scope) && strcmp(*scope, CF_BLOB_ACCOUNT_SCOPE) != 0)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "x-ms-default-encryption-scope is not a valid scope name.");
+    *deny = strcmp(d, "true") == 0;
+    return true;
+}
+
 void cf_blob_op_container_create(cf_blob_call *call)
 {
     json_t *metadata = NULL;
     cf_public_access access;
     cf_blob_write_result r;
-    bool ok = cf_parse_access(call, &access) && cf_blob_parse_metadata(call, &metadata) &&
-              cf_blob_container_create(call->svc->store, call->account, call->container, metadata,
-                                       access, call->now, &r);
+    const char *scope = NULL;
+    bool deny = false;
+    bool ok = cf_parse_access(call, &access) && cf_parse_scope_policy(call, &scope, &deny) &&
+              cf_blob_parse_metadata(call, &metadata) &&
+              cf_blob_container_create_scoped(call->svc->store, call->account, call->container,
+                                              metadata, access, scope, deny, call->now, &r);
     json_decref(metadata);
     if (!ok)
         cf_blob_reply_error(call);
@@ -67,7 +93,11 @@ void cf_blob_op_container_props(cf_blob_call *call)
          cf_blob_add_metadata(call, c.metadata) && cf_blob_add_lease(call, &c.lease) &&
          (!access || cf_http_add_header(call->resp, "x-ms-blob-public-access", access)) &&
          cf_http_add_header(call->resp, "x-ms-has-immutability-policy", "false") &&
-         cf_http_add_header(call->resp, "x-ms-has-legal-hold", "false");
+         cf_http_add_header(call->resp, "x-ms-has-legal-hold", "false") &&
+         cf_http_add_header(call->resp, "x-ms-default-encryption-scope",
+                            c.default_scope[0] ? c.default_scope : CF_BLOB_ACCOUNT_SCOPE) &&
+         cf_http_add_header(call->resp, "x-ms-deny-encryption-scope-override",
+                            c.deny_scope_override ? "true" : "false");
     cf_blob_container_free(&c);
     if (!ok)
         cf_blob_reply_error(call);
@@ -172,6 +202,8 @@ static bool cf_list_blob_props(cf_xml_writer *w, const cf_blob_info *b)
     }
     CF_GUARD(cf_blob_xml_lease(w, &b->lease));
     CF_GUARD(cf_xml_element_bool(w, "ServerEncrypted", true));
+    if (b->scope[0])
+        CF_GUARD(cf_xml_element_str(w, "EncryptionScope", b->scope));
     return cf_xml_close(w);
 }
 

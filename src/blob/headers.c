@@ -104,6 +104,30 @@ static bool cf_blob_parse_cpk(cf_blob_call *call)
     return true;
 }
 
+/* x-ms-encryption-scope: a scope name or $account-encryption-key; not
+ * together with a customer-provided key. */
+static bool cf_blob_parse_scope(cf_blob_call *call)
+{
+    const char *scope = cf_blob_header(call, "x-ms-encryption-scope");
+    if (!scope)
+        return true;
+    if (!cf_blob_scope_name_valid(scope) && strcmp(scope, CF_BLOB_ACCOUNT_SCOPE) != 0)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "x-ms-encryption-scope is not a valid encryption scope name.");
+    if (call->cpk)
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "An encryption scope and a customer-provided key cannot be used "
+                            "together.");
+    call->cond.scope = scope;
+    return true;
+}
+
+bool cf_blob_add_encrypted(cf_blob_call *call, const char *scope)
+{
+    CF_GUARD(cf_http_add_header(call->resp, "x-ms-request-server-encrypted", "true"));
+    return !scope || !scope[0] || cf_http_add_header(call->resp, "x-ms-encryption-scope", scope);
+}
+
 bool cf_blob_parse_conditions(cf_blob_call *call)
 {
     cf_blob_cond *c = &call->cond;
@@ -112,7 +136,7 @@ bool cf_blob_parse_conditions(cf_blob_call *call)
     c->lease_id = cf_blob_header(call, "x-ms-lease-id");
     CF_GUARD(cf_blob_parse_date_header(call, "If-Modified-Since", &c->if_modified_since));
     CF_GUARD(cf_blob_parse_date_header(call, "If-Unmodified-Since", &c->if_unmodified_since));
-    return cf_blob_parse_cpk(call);
+    return cf_blob_parse_cpk(call) && cf_blob_parse_scope(call);
 }
 
 /* A stored value that goes back out in response headers and listings:

@@ -132,6 +132,9 @@ static bool cf_list_container(void *ctx, const cf_blob_container *c)
         CF_GUARD(cf_xml_element_str(w, "PublicAccess", access));
     CF_GUARD(cf_xml_element_bool(w, "HasImmutabilityPolicy", false));
     CF_GUARD(cf_xml_element_bool(w, "HasLegalHold", false));
+    CF_GUARD(cf_xml_element_str(w, "DefaultEncryptionScope",
+                                c->default_scope[0] ? c->default_scope : CF_BLOB_ACCOUNT_SCOPE));
+    CF_GUARD(cf_xml_element_bool(w, "DenyEncryptionScopeOverride", c->deny_scope_override));
     CF_GUARD(cf_xml_close(w));
     if (l->include_metadata)
         CF_GUARD(cf_blob_xml_metadata(w, c->metadata));

@@ -220,7 +220,7 @@ void cf_blob_op_upload_finish(cf_blob_call *call)
         cf_blob_reply_error(call);
         return;
     }
-    bool ok = cf_http_add_header(call->resp, "x-ms-request-server-encrypted", "true");
+    bool ok = cf_blob_add_encrypted(call, r.scope);
     if (ok && (put_blob || append))
         ok = cf_blob_add_etag(call, r.etag, r.last_modified);
     if (ok && md5_b64[0])
@@ -269,7 +269,7 @@ void cf_blob_op_put_block_list(cf_blob_call *call)
     json_decref(metadata);
     if (!ok || !cf_blob_add_etag(call, r.etag, r.last_modified) ||
         !cf_http_add_header(call->resp, "Content-MD5", md5_b64) ||
-        !cf_http_add_header(call->resp, "x-ms-request-server-encrypted", "true"))
+        !cf_blob_add_encrypted(call, r.scope))
         cf_blob_reply_error(call);
     else
         cf_blob_reply_ok(call, 201);
@@ -358,7 +358,7 @@ void cf_blob_op_append_create(cf_blob_call *call)
     json_decref(props);
     json_decref(metadata);
     if (!ok || !cf_blob_add_etag(call, r.etag, r.last_modified) ||
-        !cf_http_add_header(call->resp, "x-ms-request-server-encrypted", "true"))
+        !cf_blob_add_encrypted(call, r.scope))
         cf_blob_reply_error(call);
     else
         cf_blob_reply_ok(call, 201);

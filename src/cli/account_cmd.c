@@ -59,12 +59,9 @@ static bool cf_account_body(const char *uri, bool infra, bool with_infra, char *
     return true;
 }
 
-/* One admin call; `reply` (may be NULL) gets the parsed JSON answer. */
-static bool cf_account_call(cf_cli *cli, const char *method, const char *name, const char *body,
-                            json_t **reply)
+bool cf_blob_admin_call(cf_cli *cli, const char *method, const char *path, const char *body,
+                        json_t **reply)
 {
-    char path[128];
-    snprintf(path, sizeof path, "accounts%s%s", name ? "/" : "", name ? name : "");
     cf_blob_client *client = NULL;
     CF_GUARD(cf_blob_client_open(cli, &client));
     cf_blob_resp resp;
@@ -87,6 +84,14 @@ static bool cf_account_call(cf_cli *cli, const char *method, const char *name, c
     cf_blob_resp_free(&resp);
     cf_blob_client_close(client);
     return ok;
+}
+
+static bool cf_account_call(cf_cli *cli, const char *method, const char *name, const char *body,
+                            json_t **reply)
+{
+    char path[128];
+    snprintf(path, sizeof path, "accounts%s%s", name ? "/" : "", name ? name : "");
+    return cf_blob_admin_call(cli, method, path, body, reply);
 }
 
 /* The service's account object, flattened for people and scripts. */

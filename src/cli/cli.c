@@ -143,6 +143,14 @@ static const cf_cli_command cf_commands[] = {
      "set-key NAME (--cmk-key-uri URI | --service-managed)", "account", false, true},
     {"delete", cf_cmd_account_delete, 1, CF_STORAGE_OPTS, "delete NAME (and all its data)",
      "account", false, true},
+    {"create", cf_cmd_scope_create, 1, "cmk-key-uri infrastructure-encryption " CF_STORAGE_OPTS,
+     "create NAME [--cmk-key-uri URI] [--infrastructure-encryption]", "scope", false, true},
+    {"list", cf_cmd_scope_list, 0, CF_STORAGE_OPTS, "list", "scope", false, true},
+    {"show", cf_cmd_scope_show, 1, CF_STORAGE_OPTS, "show NAME", "scope", false, true},
+    {"enable", cf_cmd_scope_enable, 1, CF_STORAGE_OPTS, "enable NAME", "scope", false, true},
+    {"disable", cf_cmd_scope_disable, 1, CF_STORAGE_OPTS, "disable NAME", "scope", false, true},
+    {"set-key", cf_cmd_scope_set_key, 1, "cmk-key-uri service-managed " CF_STORAGE_OPTS,
+     "set-key NAME (--cmk-key-uri URI | --service-managed)", "scope", false, true},
 };
 
 static const char *cf_group(const cf_cli_command *cmd)
@@ -258,7 +266,7 @@ static void cf_print_usage(FILE *out)
             "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
             "       coffer audit verify FILE [options] [--output json]\n"
             "       coffer seal show|migrate --data-dir DIR [options]\n"
-            "       coffer [storage options] blob|container|account COMMAND [ARG] [options]\n"
+            "       coffer [storage options] blob|container|account|scope COMMAND [ARG] [options]\n"
             "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
         fprintf(out, "  %s %s\n", cf_group(&cf_commands[i]), cf_commands[i].usage);
@@ -272,7 +280,7 @@ static void cf_print_usage(FILE *out)
             "  --bootstrap FILE     COFFER_BOOTSTRAP (the vault's bootstrap.json)\n"
             "                       AZURE_AUTHORITY_HOST sets the token issuer; without it the\n"
             "                       vault's 401 challenge names it\n"
-            "\nstorage (blob, container, account; the first source that has a connection string wins):\n"
+            "\nstorage (blob, container, account, scope; the first source that has a connection string wins):\n"
             "  --connection-string S  AZURE_STORAGE_CONNECTION_STRING (prefer the environment)\n"
             "  --blob-dir DIR         COFFER_BLOB_DIR (coffer-blob's data directory: its\n"
             "                         bootstrap.json gives connection_string and ca_cert)\n"
@@ -367,7 +375,7 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
         return cf_cli_usage(
-            "expected 'key|secret|principal|role|blob|container|account|seal COMMAND' or 'audit verify' "
+            "expected 'key|secret|principal|role|blob|container|account|scope|seal COMMAND' or 'audit verify' "
             "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)

@@ -17,6 +17,7 @@
  *   container_cmd.c  container create, list, delete
  *   account_cmd.c  storage accounts (create, list, show, set-key, delete)
  *                through coffer-blob's admin API
+ *   scope_cmd.c  encryption scopes of a storage account, the same way
  *   progress.c   transfer progress bar and rates
  *
  * Every helper returns a must-use bool with the reason in the thread-local
@@ -208,6 +209,13 @@ CF_MUST_USE bool cf_cmd_account_list(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_account_show(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_account_set_key(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_account_delete(cf_cli *cli);
+/* scope_cmd.c */
+CF_MUST_USE bool cf_cmd_scope_create(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_scope_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_scope_show(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_scope_enable(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_scope_disable(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_scope_set_key(cf_cli *cli);
 
 /* The error category of an HTTP error status (client.c). */
 cf_err cf_cli_status_err(long status);

@@ -163,6 +163,13 @@ typedef bool (*cf_xml_on_end)(void *ctx, const char *path, const char *text);
  * (no entities, no external anything), depth and text are capped. */
 CF_MUST_USE bool cf_xml_walk(cf_slice xml, cf_xml_on_end on_end, void *ctx);
 
+/* ---- account_cmd.c: shared with scope_cmd.c ---- */
+
+/* One call to coffer-blob's admin API (/.coffer/<account>/<path>) with a
+ * JSON body (may be NULL); `reply` (may be NULL) gets the parsed answer. */
+CF_MUST_USE bool cf_blob_admin_call(cf_cli *cli, const char *method, const char *path,
+                                    const char *body, json_t **reply);
+
 /* ---- blob_cmd.c: shared with container_cmd.c ---- */
 
 /* Lists every page of a listing (GET <container or account>?<base_query>
