@@ -48,6 +48,8 @@ static void cf_admin_error(cf_blob_call *call)
         status = 404, name = "NotFound";
     else if (code == CF_ERR_BAD_INPUT)
         status = 400, name = "BadRequest";
+    else if (code == CF_ERR_CONFLICT && !reason)
+        status = 409, name = "Conflict";
     if (status >= 500)
         cf_log(CF_LOG_ERROR, call->http->request_id, "admin: %s at %s: %s", cf_err_name(code),
                cf_error_where(), cf_error_detail());

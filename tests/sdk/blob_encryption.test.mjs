@@ -172,3 +172,146 @@ describe("customer-provided keys", () => {
     }
   });
 });
+
+// ---------------------------------------------------------------- scopes
+
+async function adminScope(method, name, properties) {
+  const r = await b.rawRequest(method, `/.coffer/${b.ACCOUNT}/encryptionScopes/${name}`, {
+    body: properties ? { properties } : undefined,
+  });
+  if (r.status >= 300) throw new Error(`${method} scope ${name}: ${r.status} ${r.text}`);
+  return JSON.parse(r.text);
+}
+
+describe("encryption scopes", () => {
+  let svc;
+  const sa = `sa-${process.pid}`;
+  const sb = `sb-${process.pid}`;
+  const containers = [];
+  const newContainer = async (options) => {
+    const c = svc.getContainerClient(b.containerName("scope"));
+    await c.create(options);
+    containers.push(c);
+    return c;
+  };
+
+  before(async () => {
+    svc = b.connectionStringClient();
+    const created = await adminScope("PUT", sa, { source: "Microsoft.Storage" });
+    assert.equal(created.properties.state, "Enabled");
+    await adminScope("PUT", sb, {});
+  }, T);
+
+  after(async () => {
+    for (const c of containers) await c.deleteIfExists().catch(() => {});
+  });
+
+  test("a blob goes to the scope its request names, and says so", T, async () => {
+    const c = await newContainer();
+    const blob = c.getBlockBlobClient("in-a.txt");
+    const put = await blob.upload("scoped", 6, { encryptionScope: sa });
+    assert.equal(put.encryptionScope, sa);
+    const props = await blob.getProperties();
+    assert.equal(props.encryptionScope, sa);
+    assert.equal((await b.downloadAll(blob)).data.toString(), "scoped");
+    await c.getBlockBlobClient("plain.txt").upload("plain", 5);
+    const items = {};
+    for await (const item of c.listBlobsFlat()) items[item.name] = item.properties.encryptionScope;
+    assert.deepEqual(items, { "in-a.txt": sa, "plain.txt": undefined });
+    assert.equal((await c.getBlockBlobClient("plain.txt").getProperties()).encryptionScope, undefined);
+  });
+
+  test("container default scope, with and without override denied", T, async () => {
+    const open = await newContainer({ containerEncryptionScope: { defaultEncryptionScope: sb, preventEncryptionScopeOverride: false } });
+    const cp = await open.getProperties();
+    assert.equal(cp.defaultEncryptionScope, sb);
+    assert.equal(cp.denyEncryptionScopeOverride, false);
+    await open.getBlockBlobClient("d.txt").upload("d", 1);
+    assert.equal((await open.getBlockBlobClient("d.txt").getProperties()).encryptionScope, sb);
+    await open.getBlockBlobClient("o.txt").upload("o", 1, { encryptionScope: sa });
+    assert.equal((await open.getBlockBlobClient("o.txt").getProperties()).encryptionScope, sa);
+
+    const locked = await newContainer({ containerEncryptionScope: { defaultEncryptionScope: sb, preventEncryptionScopeOverride: true } });
+    assert.equal((await locked.getProperties()).denyEncryptionScopeOverride, true);
+    await b.rejects(locked.getBlockBlobClient("x.txt").upload("x", 1, { encryptionScope: sa }), 409,
+      "EncryptionScopeOverrideNotAllowed");
+    await locked.getBlockBlobClient("y.txt").upload("y", 1, { encryptionScope: sb });
+    await locked.getBlockBlobClient("z.txt").upload("z", 1);
+    assert.equal((await locked.getBlockBlobClient("z.txt").getProperties()).encryptionScope, sb);
+    let listed;
+    for await (const item of svc.listContainers({ prefix: locked.containerName })) listed = item;
+    assert.equal(listed.properties.defaultEncryptionScope, sb);
+    assert.equal(listed.properties.preventEncryptionScopeOverride, true);
+    // Both container headers or neither; an unknown default scope is refused.
+    const bad = svc.getContainerClient(b.containerName("scope-bad"));
+    await b.rejects(bad.create({ containerEncryptionScope: { defaultEncryptionScope: "no-such-scope", preventEncryptionScopeOverride: false } }),
+      400, "EncryptionScopeNotFound");
+  });
+
+  test("unknown and malformed scopes are refused", T, async () => {
+    const c = await newContainer();
+    await b.rejects(c.getBlockBlobClient("u.txt").upload("u", 1, { encryptionScope: "no-such-scope" }), 400,
+      "EncryptionScopeNotFound");
+    await b.rejects(c.getBlockBlobClient("u.txt").upload("u", 1, { encryptionScope: "Bad_Name" }), 400,
+      "InvalidHeaderValue");
+    await b.rejects(c.getBlockBlobClient("u.txt").upload("u", 1, { encryptionScope: sa, customerProvidedKey: newKey().cpk }),
+      400, "InvalidHeaderValue");
+  });
+
+  test("a disabled scope refuses reads and writes; other data stays readable", T, async () => {
+    const c = await newContainer();
+    await c.getBlockBlobClient("a.txt").upload("in a", 4, { encryptionScope: sa });
+    await c.getBlockBlobClient("b.txt").upload("in b", 4, { encryptionScope: sb });
+    await adminScope("PATCH", sa, { state: "Disabled" });
+    try {
+      await b.rejects(c.getBlockBlobClient("a.txt").download(), 403, "EncryptionScopeDisabled");
+      await b.rejects(c.getBlockBlobClient("a2.txt").upload("x", 1, { encryptionScope: sa }), 403,
+        "EncryptionScopeDisabled");
+      assert.equal((await b.downloadAll(c.getBlockBlobClient("b.txt"))).data.toString(), "in b");
+    } finally {
+      await adminScope("PATCH", sa, { state: "Enabled" });
+    }
+    assert.equal((await b.downloadAll(c.getBlockBlobClient("a.txt"))).data.toString(), "in a");
+  });
+
+  test("blocks, append blobs and copies keep to one scope", T, async () => {
+    const c = await newContainer();
+    const blob = c.getBlockBlobClient("blocks.bin");
+    await blob.stageBlock(b.blockId(0), "0000", 4, { encryptionScope: sa });
+    await blob.stageBlock(b.blockId(1), "1111", 4, { encryptionScope: sa });
+    await b.rejects(blob.commitBlockList([b.blockId(0), b.blockId(1)], { encryptionScope: sb }), 400, "InvalidBlockList");
+    await b.rejects(blob.commitBlockList([b.blockId(0)]), 400, "InvalidBlockList");
+    const committed = await blob.commitBlockList([b.blockId(0), b.blockId(1)], { encryptionScope: sa });
+    assert.equal(committed.encryptionScope, sa);
+    assert.equal((await b.downloadAll(blob)).data.toString(), "00001111");
+
+    const log = c.getAppendBlobClient("log.txt");
+    await log.create({ encryptionScope: sa });
+    await log.appendBlock("one,", 4);
+    await log.appendBlock("two", 3, { encryptionScope: sa });
+    await b.rejects(log.appendBlock("x", 1, { encryptionScope: sb }), 409, "EncryptionScopeOverrideNotAllowed");
+    assert.equal((await b.downloadAll(log)).data.toString(), "one,two");
+    assert.equal((await log.getProperties()).encryptionScope, sa);
+
+    // Same scope: extents shared; another scope: the body is encrypted again.
+    const same = c.getBlockBlobClient("copy-same.bin");
+    await same.syncCopyFromURL(blob.url, { encryptionScope: sa });
+    const other = c.getBlockBlobClient("copy-other.bin");
+    await other.syncCopyFromURL(blob.url, { encryptionScope: sb });
+    for (const [client, scope] of [[same, sa], [other, sb]]) {
+      assert.equal((await client.getProperties()).encryptionScope, scope);
+      assert.equal((await b.downloadAll(client)).data.toString(), "00001111");
+    }
+  });
+
+  test("scopes are listed and shown through the admin API", T, async () => {
+    const r = await b.rawRequest("GET", `/.coffer/${b.ACCOUNT}/encryptionScopes`);
+    assert.equal(r.status, 200);
+    const names = JSON.parse(r.text).value.map((s) => s.name);
+    assert.ok(names.includes(sa) && names.includes(sb));
+    const missing = await b.rawRequest("GET", `/.coffer/${b.ACCOUNT}/encryptionScopes/not-there`);
+    assert.equal(missing.status, 404);
+    const other = await b.rawRequest("PUT", `/.coffer/${b.ACCOUNT}/encryptionScopes/${sa}`, { body: { properties: {} } });
+    assert.equal(other.status, 409, "a scope is created once");
+  });
+});

@@ -82,6 +82,15 @@ async function coffer(...args) {
   return JSON.parse(stdout);
 }
 
+// The same against one account's own admin API (its encryption scopes).
+async function cofferAs(connectionString, ...args) {
+  const { stdout } = await run(path.join(h.BIN, "coffer"),
+    [...args, "--connection-string", connectionString, "--ca-file", path.join(blobDir, "tls", "ca.crt"),
+      "--output", "json"],
+    { env: { ...process.env, COFFER_BOOTSTRAP: "" } });
+  return JSON.parse(stdout);
+}
+
 // ---------------------------------------------------------------- helpers
 
 async function readText(container, name) {
@@ -169,6 +178,24 @@ test("customer-managed keys in coffer-vault, end to end", T, async (t) => {
   });
 
   const read = () => readText(container, "first.txt");
+
+  await t.test("a scope's own vault key: revoking it leaves the account's other data readable", async () => {
+    const scopeKey = h.uniqueName("scopekey");
+    await kc.createRsaKey(scopeKey, { keySize: 2048 });
+    await assignRole({ scope: `/keys/${scopeKey}`, role: "Key Vault Crypto Service Encryption User", principalId: sp.object_id });
+    const scope = await cofferAs(created.connection_string, "scope", "create", "tenant-a",
+      "--cmk-key-uri", `${h.VAULT_URL}/keys/${scopeKey}`);
+    assert.equal(scope.key_source, "customer-managed");
+    const text = `scoped ${MARKER}`;
+    await container.getBlockBlobClient("scoped.txt").upload(text, text.length, { encryptionScope: "tenant-a" });
+    const readScoped = () => readText(container, "scoped.txt");
+    assert.equal(await readScoped(), text);
+    await kc.updateKeyProperties(scopeKey, { enabled: false });
+    await eventually("the scope's key refused", readScoped, { code: "KeyVaultEncryptionKeyNotFound" });
+    assert.equal(await read(), first, "the account's own data is unaffected");
+    await kc.updateKeyProperties(scopeKey, { enabled: true });
+    await eventually("the scope heals", readScoped);
+  });
 
   await t.test("revocation 1: the key disabled, then enabled again", async () => {
     await kc.updateKeyProperties(keyName, { enabled: false });
