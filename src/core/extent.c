@@ -133,8 +133,9 @@ bool cf_extent_header_parse(cf_slice bytes, cf_extent_header *out)
     CF_ENSURE(memcmp(magic.ptr, cf_extent_magic, sizeof cf_extent_magic) == 0, CF_ERR_BAD_INPUT,
               "not an extent");
     CF_ENSURE(out->version == CF_EXTENT_VERSION, CF_ERR_BAD_INPUT, "unknown extent version");
-    CF_ENSURE(out->cipher == CF_EXTENT_CIPHER_AES256_GCM_HKDF, CF_ERR_BAD_INPUT,
-              "unknown extent cipher");
+    CF_ENSURE(out->cipher == CF_EXTENT_CIPHER_AES256_GCM_HKDF ||
+                  out->cipher == CF_EXTENT_CIPHER_LAYER,
+              CF_ERR_BAD_INPUT, "unknown extent cipher");
     CF_ENSURE(shift >= 12 && shift <= 20, CF_ERR_BAD_INPUT, "extent segment size out of range");
     CF_ENSURE(reserved1 == 0 && reserved2 == 0, CF_ERR_BAD_INPUT, "extent reserved bytes");
     out->segment_size = UINT32_C(1) << shift;
@@ -145,13 +146,13 @@ bool cf_extent_header_parse(cf_slice bytes, cf_extent_header *out)
     return true;
 }
 
-static void cf_extent_header_encode(uint32_t segment_size, const uint8_t *key_ref,
+static void cf_extent_header_encode(uint32_t segment_size, uint8_t cipher, const uint8_t *key_ref,
                                     const uint8_t *salt, const uint8_t *prefix,
                                     uint8_t out[CF_EXTENT_HEADER_LEN])
 {
     memcpy(out, cf_extent_magic, 4);
     out[4] = CF_EXTENT_VERSION;
-    out[5] = CF_EXTENT_CIPHER_AES256_GCM_HKDF;
+    out[5] = cipher;
     out[6] = (uint8_t)cf_extent_shift(segment_size);
     out[7] = 0;
     memcpy(out + 8, key_ref, CF_EXTENT_KEY_REF_LEN);
@@ -198,7 +199,7 @@ bool cf_extent_read_header(const cf_extent_source *src, cf_extent_header *out)
 /* ---- writing ---- */
 
 static bool cf_extent_writer_start(cf_slice scope_key, const uint8_t *key_ref,
-                                   uint32_t segment_size, const uint8_t *salt,
+                                   uint32_t segment_size, uint8_t cipher, const uint8_t *salt,
                                    const uint8_t *prefix, cf_extent_sink sink,
                                    cf_extent_writer *w)
 {
@@ -208,13 +209,30 @@ static bool cf_extent_writer_start(cf_slice scope_key, const uint8_t *key_ref,
     w->sink = sink;
     w->segment_size = segment_size;
     memcpy(w->nonce_prefix, prefix, CF_EXTENT_NONCE_PREFIX_LEN);
-    cf_extent_header_encode(segment_size, key_ref, salt, prefix, w->header);
+    cf_extent_header_encode(segment_size, cipher, key_ref, salt, prefix, w->header);
     CF_GUARD(cf_extent_key(scope_key, key_ref, salt, &w->gcm));
     CF_GUARD(cf_buf_reserve(&w->pending, segment_size));
     w->sealed = malloc((size_t)segment_size + CF_EXTENT_TAG_LEN);
     CF_ENSURE_ALLOC(w->sealed);
     CF_GUARD(cf_extent_emit(w->sink, w->header, sizeof w->header));
     w->stored_len = sizeof w->header;
+    return true;
+}
+
+static bool cf_extent_writer_new(cf_slice scope_key, const uint8_t *key_ref,
+                                 uint32_t segment_size, uint8_t cipher, const uint8_t *salt,
+                                 const uint8_t *prefix, cf_extent_sink sink,
+                                 cf_extent_writer **out)
+{
+    *out = NULL;
+    cf_extent_writer *w = calloc(1, sizeof *w);
+    CF_ENSURE_ALLOC(w);
+    cf_buf_init_secret(&w->pending, segment_size);
+    if (!cf_extent_writer_start(scope_key, key_ref, segment_size, cipher, salt, prefix, sink, w)) {
+        cf_extent_writer_free(w);
+        return false;
+    }
+    *out = w;
     return true;
 }
 
@@ -225,26 +243,29 @@ bool cf_extent_writer_begin_testing_only(cf_slice scope_key,
                                          const uint8_t nonce_prefix[CF_EXTENT_NONCE_PREFIX_LEN],
                                          cf_extent_sink sink, cf_extent_writer **out)
 {
+    return cf_extent_writer_new(scope_key, key_ref, segment_size, CF_EXTENT_CIPHER_AES256_GCM_HKDF,
+                                salt, nonce_prefix, sink, out);
+}
+
+bool cf_extent_writer_begin_cipher(cf_slice scope_key,
+                                   const uint8_t key_ref[CF_EXTENT_KEY_REF_LEN],
+                                   uint32_t segment_size, uint8_t cipher, cf_extent_sink sink,
+                                   cf_extent_writer **out)
+{
+    uint8_t fresh[CF_EXTENT_SALT_LEN + CF_EXTENT_NONCE_PREFIX_LEN];
     *out = NULL;
-    cf_extent_writer *w = calloc(1, sizeof *w);
-    CF_ENSURE_ALLOC(w);
-    cf_buf_init_secret(&w->pending, segment_size);
-    if (!cf_extent_writer_start(scope_key, key_ref, segment_size, salt, nonce_prefix, sink, w)) {
-        cf_extent_writer_free(w);
-        return false;
-    }
-    *out = w;
-    return true;
+    CF_ENSURE(cipher == CF_EXTENT_CIPHER_AES256_GCM_HKDF || cipher == CF_EXTENT_CIPHER_LAYER,
+              CF_ERR_BAD_INPUT, "unknown extent cipher");
+    CF_GUARD(cf_random_bytes(fresh, sizeof fresh));
+    return cf_extent_writer_new(scope_key, key_ref, segment_size, cipher, fresh,
+                                fresh + CF_EXTENT_SALT_LEN, sink, out);
 }
 
 bool cf_extent_writer_begin(cf_slice scope_key, const uint8_t key_ref[CF_EXTENT_KEY_REF_LEN],
                             uint32_t segment_size, cf_extent_sink sink, cf_extent_writer **out)
 {
-    uint8_t fresh[CF_EXTENT_SALT_LEN + CF_EXTENT_NONCE_PREFIX_LEN];
-    *out = NULL;
-    CF_GUARD(cf_random_bytes(fresh, sizeof fresh));
-    return cf_extent_writer_begin_testing_only(scope_key, key_ref, segment_size, fresh,
-                                               fresh + CF_EXTENT_SALT_LEN, sink, out);
+    return cf_extent_writer_begin_cipher(scope_key, key_ref, segment_size,
+                                         CF_EXTENT_CIPHER_AES256_GCM_HKDF, sink, out);
 }
 
 /* Seals one segment and hands it to the sink. */

@@ -36,6 +36,9 @@
 #define CF_EXTENT_TAG_LEN 16
 #define CF_EXTENT_VERSION 1
 #define CF_EXTENT_CIPHER_AES256_GCM_HKDF 1
+/* The same cipher as the infrastructure layer: the plaintext is itself a
+ * complete (cipher 1) extent. */
+#define CF_EXTENT_CIPHER_LAYER 2
 #define CF_EXTENT_SEGMENT_MIN 4096u
 #define CF_EXTENT_SEGMENT_MAX (1u << 20)
 #define CF_EXTENT_SEGMENT_DEFAULT (64u * 1024)
@@ -76,6 +79,13 @@ CF_MUST_USE bool cf_extent_writer_begin(cf_slice scope_key,
                                         const uint8_t key_ref[CF_EXTENT_KEY_REF_LEN],
                                         uint32_t segment_size, cf_extent_sink sink,
                                         cf_extent_writer **out) CF_NONNULL;
+/* As above with the cipher id of the header (CF_EXTENT_CIPHER_*): the
+ * infrastructure layer writes CF_EXTENT_CIPHER_LAYER. */
+CF_MUST_USE bool cf_extent_writer_begin_cipher(cf_slice scope_key,
+                                               const uint8_t key_ref[CF_EXTENT_KEY_REF_LEN],
+                                               uint32_t segment_size, uint8_t cipher,
+                                               cf_extent_sink sink, cf_extent_writer **out)
+    CF_NONNULL;
 /* FOR TESTS ONLY (known-answer vectors): as above with the given salt and
  * nonce prefix instead of random ones.  Reusing them in production would
  * reuse nonces under one key. */
@@ -117,5 +127,27 @@ CF_MUST_USE bool cf_extent_read_header(const cf_extent_source *src, cf_extent_he
  * failing one may have been delivered; none of the failing one was. */
 CF_MUST_USE bool cf_extent_read(cf_slice scope_key, const cf_extent_source *src, uint64_t offset,
                                 uint64_t length, cf_extent_sink sink) CF_NONNULL;
+
+/* ---- the infrastructure layer (extent_layer.c; docs/extent-format.md) ----
+ *
+ * An outer extent (cipher CF_EXTENT_CIPHER_LAYER) whose plaintext is an
+ * inner extent.  Writing: begin the outer writer with
+ * cf_extent_writer_begin_cipher, then the inner one with
+ * cf_extent_layer_sink(outer) as its sink; finish inner, then outer.
+ * Reading: cf_extent_layer_open gives a source over the inner extent's
+ * stored bytes, decrypting the outer layer one segment at a time (cached),
+ * for cf_extent_read_header / cf_extent_read with the inner key. */
+typedef struct cf_extent_layer cf_extent_layer;
+
+cf_extent_sink cf_extent_layer_sink(cf_extent_writer *outer);
+/* outer_key: the outer scope key (32 bytes, copied); `outer` must outlive
+ * the layer.  Checks the outer header (cipher CF_EXTENT_CIPHER_LAYER) and
+ * length. */
+CF_MUST_USE bool cf_extent_layer_open(cf_slice outer_key, const cf_extent_source *outer,
+                                      cf_extent_layer **out) CF_NONNULL;
+/* The inner extent's stored bytes, as a source (valid while the layer lives). */
+cf_extent_source cf_extent_layer_source(cf_extent_layer *layer) CF_NONNULL;
+/* Wipes the cached plaintext and the key. */
+void cf_extent_layer_free(cf_extent_layer *layer);
 
 #endif
