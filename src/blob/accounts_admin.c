@@ -150,8 +150,6 @@ static bool cf_accounts_create(cf_blob_service *svc, const char *name, json_t *b
     bool vault;
     CF_GUARD(cf_accounts_key_uri(enc, uri, sizeof uri, &vault));
     bool infra = json_is_true(json_object_get(enc, "requireInfrastructureEncryption"));
-    CF_ENSURE(!infra, CF_ERR_UNSUPPORTED,
-              "requireInfrastructureEncryption is not available yet in this version");
     CF_ENSURE(cf_blob_account_name_valid(name), CF_ERR_BAD_INPUT,
               "account names are 3-24 lowercase letters and digits");
     CF_GUARD(cf_blob_account_create(svc->store, name, (int64_t)time(NULL), infra));

@@ -110,6 +110,9 @@ static const struct {
     {"accounts", "key_kid", "ALTER TABLE accounts ADD COLUMN key_kid TEXT"},
     {"accounts", "infrastructure",
      "ALTER TABLE accounts ADD COLUMN infrastructure INTEGER NOT NULL DEFAULT 0"},
+    /* The infrastructure key (ref ‖ key, sealed), NULL without the layer. */
+    {"accounts", "infra_key", "ALTER TABLE accounts ADD COLUMN infra_key BLOB"},
+    {"scopes", "infra_key", "ALTER TABLE scopes ADD COLUMN infra_key BLOB"},
 };
 
 /* ---- names ---- */
@@ -819,10 +822,13 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
     cf_buf_init(&k2, 256);
     cf_buf_init(&dk, 256);
     uint8_t ref[CF_EXTENT_KEY_REF_LEN];
+    cf_buf infra;
+    cf_buf_init(&infra, 256);
     bool ok = cf_random_bytes(ref, sizeof ref) &&
               bs_seal_new(s, name, "key1", CF_BLOB_ACCOUNT_KEY_LEN, &k1) &&
               bs_seal_new(s, name, "key2", CF_BLOB_ACCOUNT_KEY_LEN, &k2) &&
-              bs_seal_new(s, name, "data", CF_DATA_KEY_LEN, &dk);
+              bs_seal_new(s, name, "data", CF_DATA_KEY_LEN, &dk) &&
+              (!infrastructure || cf_bs_infra_new(s, name, "infra", &infra));
     bool found = false;
     ok = ok && cf_bs_begin(s);
     if (ok) {
@@ -833,8 +839,8 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
         }
         sqlite3_stmt *st = ok ? BS_PREP(s,
                                         "INSERT INTO accounts (name, created, key_ref, key1, key2,"
-                                        " data_key, infrastructure)"
-                                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                        " data_key, infrastructure, infra_key)"
+                                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                                         name)
                               : NULL;
         if (st) {
@@ -844,6 +850,8 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
             sqlite3_bind_blob(st, 5, k2.data, (int)k2.len, SQLITE_STATIC);
             sqlite3_bind_blob(st, 6, dk.data, (int)dk.len, SQLITE_STATIC);
             sqlite3_bind_int(st, 7, infrastructure ? 1 : 0);
+            if (infrastructure)
+                sqlite3_bind_blob(st, 8, infra.data, (int)infra.len, SQLITE_STATIC);
         }
         ok = ok && cf_bs_run(s, st);
         ok = cf_bs_commit(s, ok);
@@ -851,6 +859,7 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
     cf_buf_free(&k1);
     cf_buf_free(&k2);
     cf_buf_free(&dk);
+    cf_buf_free(&infra);
     return ok;
 }
 
@@ -921,7 +930,71 @@ bool cf_blob_account_key(cf_blob_store *s, const char *name, int slot, cf_buf *o
 void cf_bs_scope_free(bs_scope *sc)
 {
     cf_secret_free(sc->key, CF_DATA_KEY_LEN);
+    cf_secret_free(sc->infra, CF_DATA_KEY_LEN);
     sc->key = NULL;
+    sc->infra = NULL;
+}
+
+/* ---- the infrastructure layer's keys ---- */
+
+#define BS_INFRA_SEALED_LEN (CF_EXTENT_KEY_REF_LEN + CF_DATA_KEY_LEN)
+
+bool cf_bs_infra_new(cf_blob_store *s, const char *account, const char *slot, cf_buf *sealed)
+{
+    uint8_t *raw = cf_secret_alloc(BS_INFRA_SEALED_LEN);
+    CF_ENSURE_ALLOC(raw);
+    bool ok = cf_random_bytes(raw, BS_INFRA_SEALED_LEN) &&
+              cf_bs_account_seal(s, account, slot, cf_slice_of(raw, BS_INFRA_SEALED_LEN), sealed);
+    cf_secret_free(raw, BS_INFRA_SEALED_LEN);
+    return ok;
+}
+
+bool cf_bs_infra_load(cf_blob_store *s, const char *account, const char *slot, cf_slice sealed,
+                      bs_scope *sc)
+{
+    cf_buf raw;
+    cf_buf_init_secret(&raw, 128);
+    bool ok = cf_bs_account_open(s, account, slot, sealed, &raw);
+    if (ok && raw.len != BS_INFRA_SEALED_LEN) {
+        CF_RAISE(CF_ERR_DB, "malformed infrastructure key");
+        ok = false;
+    }
+    if (ok) {
+        sc->infra = cf_secret_alloc(CF_DATA_KEY_LEN);
+        ok = sc->infra != NULL;
+        if (ok) {
+            memcpy(sc->infra_ref, raw.data, CF_EXTENT_KEY_REF_LEN);
+            memcpy(sc->infra, raw.data + CF_EXTENT_KEY_REF_LEN, CF_DATA_KEY_LEN);
+        } else {
+            CF_RAISE(CF_ERR_NOMEM, NULL);
+        }
+    }
+    cf_buf_free(&raw);
+    return ok;
+}
+
+bool cf_bs_infra_of_account_locked(cf_blob_store *s, const char *account, bs_scope *sc)
+{
+    sqlite3_stmt *st = BS_PREP(s, "SELECT infra_key FROM accounts WHERE name = ?1", account);
+    CF_GUARD(st);
+    int rc = sqlite3_step(st);
+    bool ok = cf_bs_db_ok(s, rc);
+    if (ok && rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        ok = cf_bs_infra_load(s, account, "infra",
+                              cf_slice_of(sqlite3_column_blob(st, 0),
+                                          (size_t)sqlite3_column_bytes(st, 0)),
+                              sc);
+    cf_bs_done(st);
+    return ok;
+}
+
+bool cf_bs_infra_extent_key(const bs_scope *sc, const char *id, uint8_t *out)
+{
+    uint8_t info[27 + BS_ID_HEX];
+    memcpy(info, "coffer blob infra extent id", 27);
+    memcpy(info + 27, id, BS_ID_HEX);
+    return cf_hkdf_sha256(cf_slice_of(sc->infra, CF_DATA_KEY_LEN), cf_slice_of(NULL, 0),
+                          cf_slice_of(info, sizeof info), out, CF_EXTENT_SCOPE_KEY_LEN);
 }
 
 bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc)
@@ -946,6 +1019,8 @@ bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc
             memcpy(sc->key, key.data, CF_DATA_KEY_LEN);
         cf_buf_free(&key);
     }
+    if (ok && a.infrastructure)
+        ok = cf_bs_infra_of_account_locked(s, account, sc);
     if (!ok)
         cf_bs_scope_free(sc);
     return ok;
@@ -989,8 +1064,14 @@ bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account, const cf_blob
                             const bs_target *t, bs_scope *sc)
 {
     CF_GUARD(cf_bs_check_cpk(cond, t->cpk));
-    return t->cpk[0] ? cf_bs_scope_cpk(cond->cpk, sc)
-                     : cf_bs_scope_named_locked(s, account, t->scope, sc);
+    if (!t->cpk[0])
+        return cf_bs_scope_named_locked(s, account, t->scope, sc);
+    CF_GUARD(cf_bs_scope_cpk(cond->cpk, sc));
+    if (!cf_bs_infra_of_account_locked(s, account, sc)) {
+        cf_bs_scope_free(sc);
+        return false;
+    }
+    return true;
 }
 
 bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char *container,

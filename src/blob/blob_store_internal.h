@@ -82,6 +82,10 @@ struct bs_pin {
 typedef struct {
     uint8_t *key; /* CF_DATA_KEY_LEN bytes of secret memory */
     uint8_t ref[CF_EXTENT_KEY_REF_LEN];
+    /* Infrastructure encryption (docs/extent-format.md): the holder's
+     * infrastructure key (secret memory) and reference; NULL = one layer. */
+    uint8_t *infra;
+    uint8_t infra_ref[CF_EXTENT_KEY_REF_LEN];
 } bs_scope;
 
 /* One extent of a blob's content. */
@@ -209,6 +213,16 @@ bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char 
                               const cf_blob_cond *cond, char out[CF_BLOB_SCOPE_MAX + 1]);
 /* The scope key cf_extent uses for extent `id`; out: secret, 32 bytes. */
 bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
+/* The same for the infrastructure (outer) layer; sc->infra must be set. */
+bool cf_bs_infra_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
+/* A fresh infrastructure key and reference, sealed for the account's slot
+ * `slot` ("infra" or "infra/<scope>"), into `sealed`. */
+bool cf_bs_infra_new(cf_blob_store *s, const char *account, const char *slot, cf_buf *sealed);
+/* Adds the infrastructure key sealed in `sealed` (for `slot`) to `sc`. */
+bool cf_bs_infra_load(cf_blob_store *s, const char *account, const char *slot, cf_slice sealed,
+                      bs_scope *sc);
+/* Adds the account's infrastructure key to `sc` when it has one. */
+bool cf_bs_infra_of_account_locked(cf_blob_store *s, const char *account, bs_scope *sc);
 
 /* ---- sealed metadata columns (blob_store_meta.c) ---- */
 

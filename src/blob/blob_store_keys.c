@@ -177,6 +177,28 @@ bool cf_blob_key_info_get(cf_blob_store *s, const char *account, const char *sco
     return BS_LOCKED(s, bs_key_info_locked(s, account, scope, out, wrapped));
 }
 
+/* The scope's infrastructure key into sc. */
+static bool bs_scope_infra_locked(cf_blob_store *s, const char *account, const char *scope,
+                                  bs_scope *sc)
+{
+    sqlite3_stmt *st = BS_PREP(s, "SELECT infra_key FROM scopes WHERE account = ?1 AND name = ?2",
+                               account, scope);
+    CF_GUARD(st);
+    int rc = sqlite3_step(st);
+    char slot[CF_BLOB_SCOPE_MAX + 8];
+    snprintf(slot, sizeof slot, "infra/%s", scope);
+    bool ok = cf_bs_db_ok(s, rc) && rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    if (ok)
+        ok = cf_bs_infra_load(s, account, slot,
+                              cf_slice_of(sqlite3_column_blob(st, 0),
+                                          (size_t)sqlite3_column_bytes(st, 0)),
+                              sc);
+    else if (cf_error_code() == CF_OK)
+        CF_RAISE(CF_ERR_DB, "the scope's infrastructure key is missing");
+    cf_bs_done(st);
+    return ok;
+}
+
 bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char *scope,
                               bs_scope *sc)
 {
@@ -213,6 +235,8 @@ bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char 
         cf_buf_free(&key);
     }
     cf_buf_free(&sealed);
+    if (ok && meta.infrastructure)
+        ok = bs_scope_infra_locked(s, account, scope, sc);
     if (!ok)
         cf_bs_scope_free(sc);
     return ok;
@@ -321,13 +345,18 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
     bs_scope_slot(name, slot);
     cf_buf sealed;
     cf_buf_init(&sealed, 1024);
+    char infra_slot[CF_BLOB_SCOPE_MAX + 8];
+    snprintf(infra_slot, sizeof infra_slot, "infra/%s", name);
+    cf_buf infra;
+    cf_buf_init(&infra, 256);
     bool ok = cf_random_bytes(ref, sizeof ref) && cf_random_bytes(key, CF_DATA_KEY_LEN) &&
-              cf_bs_account_seal(s, account, slot, cf_slice_of(key, CF_DATA_KEY_LEN), &sealed);
+              cf_bs_account_seal(s, account, slot, cf_slice_of(key, CF_DATA_KEY_LEN), &sealed) &&
+              (!infrastructure || cf_bs_infra_new(s, account, infra_slot, &infra));
     cf_secret_free(key, CF_DATA_KEY_LEN);
     sqlite3_stmt *st = ok ? BS_PREP(s,
                                     "INSERT INTO scopes (account, name, created, enabled,"
-                                    " infrastructure, key_ref, key_source, data_key)"
-                                    " VALUES (?1, ?2, ?3, 1, ?4, ?5, 0, ?6)",
+                                    " infrastructure, key_ref, key_source, data_key, infra_key)"
+                                    " VALUES (?1, ?2, ?3, 1, ?4, ?5, 0, ?6, ?7)",
                                     account, name)
                           : NULL;
     if (st) {
@@ -335,9 +364,12 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
         sqlite3_bind_int(st, 4, infrastructure ? 1 : 0);
         sqlite3_bind_blob(st, 5, ref, sizeof ref, SQLITE_STATIC);
         sqlite3_bind_blob(st, 6, sealed.data, (int)sealed.len, SQLITE_STATIC);
+        if (infrastructure)
+            sqlite3_bind_blob(st, 7, infra.data, (int)infra.len, SQLITE_STATIC);
     }
     ok = ok && cf_bs_run(s, st);
     cf_buf_free(&sealed);
+    cf_buf_free(&infra);
     return ok;
 }
 

@@ -46,6 +46,11 @@ struct cf_blob_reader {
     cf_buf mem;        /* an inline extent's sealed bytes */
     size_t mem_idx;    /* the piece `mem` holds; SIZE_MAX = none */
     cf_extent_source src;
+    /* Infrastructure encryption: the layer over `src` and the inner
+     * extent's source it gives; `data` points at whichever is read. */
+    cf_extent_layer *layer;
+    cf_extent_source inner;
+    const cf_extent_source *data;
     uint32_t seg;
     uint8_t *key; /* secret, CF_EXTENT_SCOPE_KEY_LEN: pieces[idx]'s scope key */
     /* Staged plaintext (secret, seg bytes). */
@@ -126,6 +131,7 @@ void cf_blob_reader_free(cf_blob_reader *r)
         pthread_mutex_unlock(&r->s->lock);
     }
     cf_bs_idlist_free(&r->pin.ids);
+    cf_extent_layer_free(r->layer);
     if (r->fd >= 0)
         close(r->fd);
     cf_buf_free(&r->mem);
@@ -214,10 +220,23 @@ static bool bs_reader_open_extent(cf_blob_reader *r)
     CF_GUARD(bs_reader_source(r, p));
     /* A short header is damage, like any other length mismatch. */
     CF_ENSURE(r->src.length >= CF_EXTENT_HEADER_LEN, CF_ERR_DECRYPT, "extent truncated");
+    r->data = &r->src;
+    if (r->sc.infra) { /* the outer layer first; a holder with it refuses extents without */
+        cf_extent_layer_free(r->layer);
+        r->layer = NULL;
+        CF_GUARD(cf_bs_infra_extent_key(&r->sc, p->id, r->key));
+        CF_GUARD(cf_extent_layer_open(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), &r->src,
+                                      &r->layer));
+        r->inner = cf_extent_layer_source(r->layer);
+        r->data = &r->inner;
+        CF_ENSURE(r->inner.length >= CF_EXTENT_HEADER_LEN, CF_ERR_DECRYPT, "extent truncated");
+    }
     cf_extent_header h;
     uint64_t plain = 0;
-    CF_GUARD(cf_extent_read_header(&r->src, &h));
-    CF_GUARD(cf_extent_plaintext_length(&h, r->src.length, &plain));
+    CF_GUARD(cf_extent_read_header(r->data, &h));
+    CF_ENSURE(h.cipher == CF_EXTENT_CIPHER_AES256_GCM_HKDF, CF_ERR_DECRYPT,
+              "an infrastructure layer where none belongs");
+    CF_GUARD(cf_extent_plaintext_length(&h, r->data->length, &plain));
     CF_ENSURE(plain == p->length, CF_ERR_DECRYPT, "extent length does not match the metadata");
     r->seg = h.segment_size;
     CF_GUARD(cf_bs_extent_key(&r->sc, p->id, r->key));
@@ -243,7 +262,7 @@ static bool bs_copy_out(void *ctx, cf_slice bytes)
 static bool bs_reader_decrypt(cf_blob_reader *r, uint64_t eo, size_t len, uint8_t *dst)
 {
     bs_copy_sink c = {dst, 0, len};
-    CF_GUARD(cf_extent_read(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), &r->src, eo, len,
+    CF_GUARD(cf_extent_read(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), r->data, eo, len,
                             (cf_extent_sink){bs_copy_out, &c}));
     CF_ENSURE(c.len == len, CF_ERR_INTERNAL, "extent read came up short");
     return true;

@@ -57,6 +57,7 @@ struct cf_blob_writer {
     char path[BS_PATH_MAX], tmp[BS_PATH_MAX];
     int fd;
     cf_extent_writer *ew;
+    cf_extent_writer *outer; /* the infrastructure layer around ew, or NULL */
 };
 
 static void bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now)
@@ -114,6 +115,7 @@ void cf_blob_writer_free(cf_blob_writer *w)
     if (!w)
         return;
     cf_extent_writer_free(w->ew);
+    cf_extent_writer_free(w->outer);
     if (w->fd >= 0)
         close(w->fd);
     if (w->tmp[0] && !w->renamed)
@@ -248,11 +250,20 @@ static bool bs_writer_start(cf_blob_writer *w)
     bool ok = key != NULL;
     if (!ok)
         CF_RAISE(CF_ERR_NOMEM, NULL);
-    ok = ok && cf_bs_new_extent_id(w->id) && cf_bs_extent_key(&sc, w->id, key);
+    ok = ok && cf_bs_new_extent_id(w->id);
     w->mem_active = true;
-    ok = ok && cf_extent_writer_begin(cf_slice_of(key, CF_EXTENT_SCOPE_KEY_LEN), sc.ref,
-                                      CF_EXTENT_SEGMENT_DEFAULT,
-                                      (cf_extent_sink){bs_writer_sink, w}, &w->ew);
+    cf_extent_sink sink = {bs_writer_sink, w};
+    /* Infrastructure encryption: the extent goes into an outer one. */
+    if (ok && sc.infra) {
+        ok = cf_bs_infra_extent_key(&sc, w->id, key) &&
+             cf_extent_writer_begin_cipher(cf_slice_of(key, CF_EXTENT_SCOPE_KEY_LEN), sc.infra_ref,
+                                           CF_EXTENT_SEGMENT_DEFAULT, CF_EXTENT_CIPHER_LAYER, sink,
+                                           &w->outer);
+        sink = ok ? cf_extent_layer_sink(w->outer) : sink;
+    }
+    ok = ok && cf_bs_extent_key(&sc, w->id, key) &&
+         cf_extent_writer_begin(cf_slice_of(key, CF_EXTENT_SCOPE_KEY_LEN), sc.ref,
+                                CF_EXTENT_SEGMENT_DEFAULT, sink, &w->ew);
     cf_secret_free(key, CF_EXTENT_SCOPE_KEY_LEN);
     cf_bs_scope_free(&sc);
     return ok;
@@ -525,6 +536,8 @@ bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_write_result 
     w->failed = true; /* until proven otherwise */
     uint64_t len = 0;
     CF_GUARD(cf_extent_finish(w->ew, &len, NULL));
+    if (w->outer)
+        CF_GUARD(cf_extent_finish(w->outer, NULL, NULL));
     cf_blob_write_result res = {0};
     if (w->mem_active) {
         /* Inline: the bytes go in the metadata transaction itself. */

@@ -107,8 +107,6 @@ static bool cf_scope_write(cf_blob_call *call, const char *name, json_t *body, b
     CF_GUARD(cf_scope_state(props, &state));
     bool infra = json_is_true(json_object_get(props, "requireInfrastructureEncryption"));
     if (create) {
-        CF_ENSURE(!infra, CF_ERR_UNSUPPORTED,
-                  "requireInfrastructureEncryption is not available yet in this version");
         CF_GUARD(cf_blob_scope_create(svc->store, call->account, name, infra,
                                       (int64_t)time(NULL)));
         cf_log(CF_LOG_INFO, NULL, "account %s: encryption scope %s created", call->account, name);

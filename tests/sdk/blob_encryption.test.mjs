@@ -8,6 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import { BlobServiceClient } from "@azure/storage-blob";
 import * as b from "./lib/blob_lib.mjs";
 
 const T = { timeout: 120000, ...b.COFFER_ONLY };
@@ -313,5 +314,48 @@ describe("encryption scopes", () => {
     assert.equal(missing.status, 404);
     const other = await b.rawRequest("PUT", `/.coffer/${b.ACCOUNT}/encryptionScopes/${sa}`, { body: { properties: {} } });
     assert.equal(other.status, 409, "a scope is created once");
+  });
+});
+
+// ---------------------------------------------------------------- double encryption
+
+describe("infrastructure encryption", () => {
+  const name = `infra${process.pid}`;
+  let svc;
+
+  before(async () => {
+    const r = await b.rawRequest("PUT", `/.coffer/${b.ACCOUNT}/accounts/${name}`, {
+      body: { properties: { encryption: { keySource: "Microsoft.Storage", requireInfrastructureEncryption: true } } },
+    });
+    assert.equal(r.status, 201, r.text);
+    const account = JSON.parse(r.text);
+    assert.equal(account.properties.encryption.requireInfrastructureEncryption, true);
+    svc = BlobServiceClient.fromConnectionString(account.connectionString);
+  }, T);
+
+  after(async () => {
+    await b.rawRequest("DELETE", `/.coffer/${b.ACCOUNT}/accounts/${name}`).catch(() => {});
+  });
+
+  test("an account with two layers: uploads, downloads and ranges", T, async () => {
+    const c = svc.getContainerClient("double");
+    await c.create();
+    const big = Buffer.from(`${b.MARKER} two layers `.repeat(600_000 / 30));
+    const blob = c.getBlockBlobClient("big.bin");
+    await blob.uploadData(big, { blockSize: 256 * 1024, concurrency: 2 });
+    assert.ok((await b.downloadAll(blob)).data.equals(big));
+    const part = await b.downloadAll(blob, 65_000, 140_000);
+    assert.ok(part.data.equals(big.subarray(65_000, 205_000)));
+    await c.getBlockBlobClient("small.txt").upload("small", 5);
+    assert.equal((await b.downloadAll(c.getBlockBlobClient("small.txt"))).data.toString(), "small");
+    const scan = b.filesContaining(b.BLOB_DIR, b.MARKER);
+    assert.deepEqual(scan.found, []);
+  });
+
+  test("the flag is fixed once the account exists", T, async () => {
+    const r = await b.rawRequest("PATCH", `/.coffer/${b.ACCOUNT}/accounts/${name}`, {
+      body: { properties: { encryption: { keySource: "Microsoft.Storage", requireInfrastructureEncryption: false } } },
+    });
+    assert.equal(r.status, 400);
   });
 });

@@ -546,6 +546,71 @@ static void test_key_sources(void)
     cf_blob_store_close(s);
 }
 
+
+/* ---- infrastructure encryption ---- */
+
+typedef struct {
+    int layered, plain;
+} cipher_count;
+
+static void count_cipher(const char *path, void *ctx)
+{
+    cipher_count *c = ctx;
+    cf_buf b;
+    cf_buf_init(&b, 1 << 26);
+    if (strstr(path, "/extents/") && cf_read_file(path, 1 << 26, &b) && b.len >= 64) {
+        if (b.data[5] == CF_EXTENT_CIPHER_LAYER)
+            c->layered++;
+        else
+            c->plain++;
+    }
+    cf_buf_free(&b);
+}
+
+static void test_infrastructure(void)
+{
+    cf_blob_store *s = open_store();
+    CHECK(cf_blob_account_create(s, "infra1", NOW, true));
+    CHECK(cf_blob_container_create(s, "infra1", "box", NULL, CF_ACCESS_PRIVATE, NOW, NULL));
+    CHECK(cf_blob_scope_create(s, ACC, "double", true, NOW));
+    CHECK(cf_blob_container_create_scoped(s, ACC, "dbl", NULL, CF_ACCESS_PRIVATE, "double", true,
+                                          NOW, NULL));
+    static const size_t sizes[] = {0, 10, 65536, 200003};
+    uint8_t *p = make_body(200003, 5);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "b%zu", i);
+        cf_blob_writer *w = NULL;
+        CHECK(cf_blob_put_begin(s, "infra1", "box", name, NULL, NULL, NULL, NOW, &w) &&
+              cf_blob_writer_write(w, cf_slice_of(p, sizes[i])) &&
+              cf_blob_writer_commit(w, NOW, NULL));
+        cf_blob_writer_free(w);
+        collect c = {0};
+        CHECK(cf_blob_read(s, "infra1", "box", name, 0, sizes[i],
+                           (cf_extent_sink){collect_write, &c}) &&
+              c.len == sizes[i] && (sizes[i] == 0 || memcmp(c.data, p, sizes[i]) == 0));
+        if (sizes[i] > 70000) {
+            c.len = 0;
+            CHECK(cf_blob_read(s, "infra1", "box", name, 65000, 70000,
+                               (cf_extent_sink){collect_write, &c}) &&
+                  c.len == 70000 && memcmp(c.data, p + 65000, 70000) == 0);
+        }
+        free(c.data);
+    }
+    /* A scope with the layer, on an account without it. */
+    CHECK(put_blob(s, "dbl", "x", p, 200003, 65536));
+    CHECK(check_full(s, "dbl", "x", p, 200003));
+    cf_blob_store_close(s);
+    /* The big bodies are files: each carries the outer layer. */
+    cipher_count cc = {0, 0};
+    each_file(data_dir, count_cipher, &cc);
+    CHECK(cc.layered >= 2);
+    s = open_store();
+    CHECK(check_full(s, "dbl", "x", p, 200003));
+    free(p);
+    cf_blob_store_close(s);
+}
+
 static void test_tamper(void)
 {
     char path[600];
@@ -1320,6 +1385,7 @@ int main(void)
     cf_blob_store_close(s);
     RUN(test_persistence_and_cleanup);
     RUN(test_key_sources);
+    RUN(test_infrastructure);
     RUN(test_tamper);
     RUN(test_inline_sizes);
     RUN(test_inline_tamper);
