@@ -156,14 +156,11 @@ static bool cf_accounts_create(cf_blob_service *svc, const char *name, json_t *b
     cf_blob_cmk_forget(svc, name);
     if (vault && !cf_blob_cmk_set(svc, name, NULL, uri)) {
         /* Nothing was stored in it yet: the account goes, the error stays. */
-        cf_err code = cf_error_code();
-        const char *reason = cf_error_reason();
-        char detail[400];
-        snprintf(detail, sizeof detail, "%s", cf_error_detail());
+        struct cf_error_record *why = cf_error_save();
         if (!cf_blob_account_delete(svc->store, name))
             cf_log(CF_LOG_ERROR, NULL, "removing half-created account %s: %s", name,
                    cf_error_detail());
-        cf_error_raise_reason(code, reason, __FILE__, __LINE__, detail);
+        cf_error_restore(why);
         return false;
     }
     cf_log(CF_LOG_INFO, NULL, "created storage account %s (%s keys)", name,
@@ -202,7 +199,7 @@ bool cf_blob_admin_accounts(cf_blob_call *call, const char *rest, unsigned *stat
                             json_t **out, bool *handled)
 {
     size_t n = strlen(CF_ACCOUNTS);
-    *handled = strncmp(rest, CF_ACCOUNTS, n) == 0 && (rest[n] == 0 || rest[n] == '/');
+    *handled = cf_blob_admin_under(rest, CF_ACCOUNTS);
     if (!*handled)
         return true;
     CF_ENSURE(strcmp(call->account, CF_BLOB_DEFAULT_ACCOUNT) == 0, CF_ERR_FORBIDDEN,

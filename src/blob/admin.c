@@ -78,6 +78,12 @@ static bool cf_admin_body(cf_blob_call *call, json_t **out)
     return true;
 }
 
+bool cf_blob_admin_under(const char *rest, const char *collection)
+{
+    size_t n = strlen(collection);
+    return strncmp(rest, collection, n) == 0 && (rest[n] == 0 || rest[n] == '/');
+}
+
 static bool cf_admin_need_body(const json_t *body)
 {
     CF_ENSURE(body, CF_ERR_BAD_INPUT, "the body must be a JSON object");

@@ -338,6 +338,9 @@ void cf_blob_cors_response(cf_blob_call *call);
 /* From the headers: the account, HTTPS, Shared Key; renders the error and
  * returns false when refused. */
 bool cf_blob_admin_begin(cf_blob_call *call);
+/* Whether an admin path (after /.coffer/<account>/) is `collection` or
+ * lies below it. */
+bool cf_blob_admin_under(const char *rest, const char *collection);
 void cf_blob_admin(cf_blob_call *call);
 
 /* ---- operations ---- */

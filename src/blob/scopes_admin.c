@@ -121,13 +121,10 @@ static bool cf_scope_write(cf_blob_call *call, const char *name, json_t *body, b
     if (given || (create && uri[0])) {
         bool ok = cf_blob_cmk_set(svc, call->account, name, uri[0] ? uri : NULL);
         if (!ok && create) { /* a new scope that cannot take its key is left disabled */
-            cf_err code = cf_error_code();
-            const char *reason = cf_error_reason();
-            char detail[400];
-            snprintf(detail, sizeof detail, "%s", cf_error_detail());
+            struct cf_error_record *why = cf_error_save();
             if (!cf_blob_scope_set_enabled(svc->store, call->account, name, false))
                 cf_log(CF_LOG_ERROR, NULL, "cannot disable scope %s: %s", name, cf_error_detail());
-            cf_error_raise_reason(code, reason, __FILE__, __LINE__, detail);
+            cf_error_restore(why);
         }
         CF_GUARD(ok);
     }
@@ -143,7 +140,7 @@ bool cf_blob_admin_scopes(cf_blob_call *call, const char *rest, unsigned *status
                           json_t **out, bool *handled)
 {
     size_t n = strlen(CF_SCOPES);
-    *handled = strncmp(rest, CF_SCOPES, n) == 0 && (rest[n] == 0 || rest[n] == '/');
+    *handled = cf_blob_admin_under(rest, CF_SCOPES);
     if (!*handled)
         return true;
     const char *method = call->http->method;

@@ -125,28 +125,28 @@ static json_t *cf_account_flat(json_t *a)
     return o;
 }
 
-static void cf_account_print(json_t *flat)
+bool cf_blob_admin_render(const cf_cli *cli, json_t *flat)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(flat, key, v) {
-        if (json_is_string(v))
-            printf("%-26s %s\n", key, json_string_value(v));
-        else if (json_is_boolean(v))
-            printf("%-26s %s\n", key, json_is_true(v) ? "yes" : "no");
+    CF_ENSURE_ALLOC(flat);
+    if (cli->json) {
+        cf_out_json(flat);
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(flat, key, v) {
+            if (json_is_string(v))
+                printf("%-26s %s\n", key, json_string_value(v));
+            else if (json_is_boolean(v))
+                printf("%-26s %s\n", key, json_is_true(v) ? "yes" : "no");
+        }
     }
+    json_decref(flat);
+    return true;
 }
 
 static bool cf_account_render(const cf_cli *cli, json_t *reply)
 {
-    json_t *flat = cf_account_flat(reply);
-    CF_ENSURE_ALLOC(flat);
-    if (cli->json)
-        cf_out_json(flat);
-    else
-        cf_account_print(flat);
-    json_decref(flat);
-    return true;
+    return cf_blob_admin_render(cli, cf_account_flat(reply));
 }
 
 static bool cf_account_write(cf_cli *cli, const char *method, const char *uri, bool infra,

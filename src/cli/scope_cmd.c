@@ -47,22 +47,7 @@ static json_t *cf_scope_flat(json_t *s)
 
 static bool cf_scope_render(const cf_cli *cli, json_t *reply)
 {
-    json_t *flat = cf_scope_flat(reply);
-    CF_ENSURE_ALLOC(flat);
-    if (cli->json) {
-        cf_out_json(flat);
-    } else {
-        const char *key;
-        json_t *v;
-        json_object_foreach(flat, key, v) {
-            if (json_is_string(v))
-                printf("%-26s %s\n", key, json_string_value(v));
-            else if (json_is_boolean(v))
-                printf("%-26s %s\n", key, json_is_true(v) ? "yes" : "no");
-        }
-    }
-    json_decref(flat);
-    return true;
+    return cf_blob_admin_render(cli, cf_scope_flat(reply));
 }
 
 /* PUT or PATCH with {"properties":{...}} built from the options. */

@@ -169,6 +169,9 @@ CF_MUST_USE bool cf_xml_walk(cf_slice xml, cf_xml_on_end on_end, void *ctx);
  * JSON body (may be NULL); `reply` (may be NULL) gets the parsed answer. */
 CF_MUST_USE bool cf_blob_admin_call(cf_cli *cli, const char *method, const char *path,
                                     const char *body, json_t **reply);
+/* Prints one flattened admin object (JSON with --output json, else "key
+ * value" lines) and frees it; false when `flat` is NULL (out of memory). */
+CF_MUST_USE bool cf_blob_admin_render(const cf_cli *cli, json_t *flat);
 
 /* ---- blob_cmd.c: shared with container_cmd.c ---- */
 
