@@ -1064,13 +1064,28 @@ bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account, const cf_blob
                             const bs_target *t, bs_scope *sc)
 {
     CF_GUARD(cf_bs_check_cpk(cond, t->cpk));
-    if (!t->cpk[0])
-        return cf_bs_scope_named_locked(s, account, t->scope, sc);
-    CF_GUARD(cf_bs_scope_cpk(cond->cpk, sc));
+    return t->cpk[0] ? cf_bs_scope_cpk_locked(s, account, cond->cpk, sc)
+                     : cf_bs_scope_named_locked(s, account, t->scope, sc);
+}
+
+bool cf_bs_scope_cpk_locked(cf_blob_store *s, const char *account, const cf_blob_cpk *cpk,
+                            bs_scope *sc)
+{
+    CF_GUARD(cf_bs_scope_cpk(cpk, sc));
     if (!cf_bs_infra_of_account_locked(s, account, sc)) {
         cf_bs_scope_free(sc);
         return false;
     }
+    return true;
+}
+
+bool cf_bs_scope_usable_locked(cf_blob_store *s, const char *account, const char *scope)
+{
+    if (!scope || !scope[0])
+        return true;
+    bs_scope sc = {0};
+    CF_GUARD(cf_bs_scope_named_locked(s, account, scope, &sc));
+    cf_bs_scope_free(&sc);
     return true;
 }
 
@@ -1095,17 +1110,15 @@ bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char 
     const char *want = cond ? cond->scope : NULL;
     if (want && strcmp(want, CF_BLOB_ACCOUNT_SCOPE) == 0)
         want = "";
-    CF_ENSURE_REASON(!deny || !want || strcmp(want, def) == 0, CF_ERR_CONFLICT,
-                     "EncryptionScopeOverrideNotAllowed",
+    /* A customer-provided key is a scope of its own: it overrides too. */
+    bool cpk = cond && cond->cpk;
+    CF_ENSURE_REASON(!deny || ((!want || strcmp(want, def) == 0) && !(cpk && def[0])),
+                     CF_ERR_CONFLICT, "EncryptionScopeOverrideNotAllowed",
                      "The container's default encryption scope cannot be overridden.");
-    snprintf(out, CF_BLOB_SCOPE_MAX + 1, "%s", want ? want : def);
-    if (out[0]) {
-        cf_blob_scope meta;
-        CF_GUARD(cf_bs_scope_get_locked(s, account, out, &meta));
-        CF_ENSURE_REASON(meta.enabled, CF_ERR_FORBIDDEN, "EncryptionScopeDisabled",
-                         "The encryption scope is disabled.");
-    }
-    return true;
+    snprintf(out, CF_BLOB_SCOPE_MAX + 1, "%s", cpk ? "" : want ? want : def);
+    /* The scope must exist, be enabled and have its key (a revoked vault
+     * key refuses writes as it refuses reads). */
+    return cf_bs_scope_usable_locked(s, account, out);
 }
 
 /* The scope key cf_extent uses for extent `id`: the account data key bound

@@ -181,6 +181,7 @@
 #define CF_BLOB_LEASE_ID_MAX 64                  /* a GUID string is 36 */
 #define CF_BLOB_COPY_ID_LEN 36                   /* UUID string */
 #define CF_BLOB_SCOPE_MAX 63                     /* encryption scope names */
+#define CF_BLOB_MAX_SCOPES 10000                 /* per account, as Azure */
 #define CF_BLOB_ACL_MAX 5                        /* stored access policies */
 #define CF_BLOB_POLICY_ID_MAX 64
 #define CF_BLOB_SERVICE_PROPS_MAX (64u * 1024)

@@ -261,7 +261,8 @@ static bool bs_blob_get_cond_locked(cf_blob_store *s, const char *account, const
     CF_GUARD(cf_bs_blob_target(s, account, container, name, etag, &stored, NULL));
     t.lease = stored.lease;
     CF_GUARD(cf_bs_check_cond(cond, &t, BS_OP_READ, false, now));
-    return cf_bs_check_cpk(cond, stored.cpk);
+    CF_GUARD(cf_bs_check_cpk(cond, stored.cpk));
+    return cf_bs_scope_usable_locked(s, account, stored.scope);
 }
 
 bool cf_blob_get(cf_blob_store *s, const char *account, const char *container, const char *name,
@@ -334,6 +335,7 @@ static bool bs_set_tx(cf_blob_store *s, bs_bwrite *w, const char *text, bool pro
         bs_target t;
         CF_GUARD(cf_bs_blob_target(s, w->account, w->container, w->name, etag, &t, NULL));
         CF_GUARD(cf_bs_check_cpk(w->cond, t.cpk));
+        CF_GUARD(cf_bs_scope_usable_locked(s, w->account, t.scope));
     }
     CF_GUARD(cf_bs_new_etag(w->etag));
     /* Set Blob Properties ends a copy's x-ms-copy-* properties; metadata does not. */
@@ -473,6 +475,7 @@ static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
     CF_ENSURE_REASON(!t.cpk[0], CF_ERR_CONFLICT, "BlobUsesCustomerSpecifiedEncryption",
                      "The copy source is encrypted with customer specified encryption.");
     snprintf(src->scope, sizeof src->scope, "%s", t.scope);
+    CF_GUARD(cf_bs_scope_usable_locked(s, c->account, t.scope));
     sqlite3_stmt *st = BS_PREP(s,
                                "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
                                " AND container = ?2 AND name = ?3",

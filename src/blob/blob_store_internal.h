@@ -206,6 +206,13 @@ bool cf_bs_check_cpk(const cf_blob_cond *cond, const char *blob_cpk);
  * account's. */
 bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account, const cf_blob_cond *cond,
                             const bs_target *t, bs_scope *sc);
+/* A customer-provided key's scope, with the account's infrastructure key
+ * when it has one. */
+bool cf_bs_scope_cpk_locked(cf_blob_store *s, const char *account, const cf_blob_cpk *cpk,
+                            bs_scope *sc);
+/* Whether encryption scope `scope` ("" = none) can be used now: it exists,
+ * is enabled, and its key is at hand. */
+bool cf_bs_scope_usable_locked(cf_blob_store *s, const char *account, const char *scope);
 /* The encryption scope a write to `container` goes to: the request's
  * (cond->scope), else the container's default, "" for the account's key;
  * checks the container's override policy and that the scope exists. */

@@ -81,8 +81,12 @@ static bool bs_keyring_put_locked(cf_blob_store *s, const uint8_t *ref, cf_slice
     }
     if (!k->key)
         k->key = cf_secret_alloc(CF_DATA_KEY_LEN);
-    CF_ENSURE_ALLOC(k->key);
+    if (!k->key) { /* no entry rather than one that says nothing */
+        *k = s->ring[--s->n_ring];
+        CF_BAIL(CF_ERR_NOMEM, NULL);
+    }
     memcpy(k->key, key.ptr, CF_DATA_KEY_LEN);
+    k->reason = NULL;
     return true;
 }
 
@@ -199,14 +203,16 @@ static bool bs_scope_infra_locked(cf_blob_store *s, const char *account, const c
     return ok;
 }
 
-bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char *scope,
-                              bs_scope *sc)
+/* A holder's keys; `enabled_only`: refuse a disabled scope (data access),
+ * or not (changing who keeps its key). */
+static bool bs_scope_keys_locked(cf_blob_store *s, const char *account, const char *scope,
+                                 bool enabled_only, bs_scope *sc)
 {
     if (!scope || !scope[0])
         return cf_bs_scope_load_locked(s, account, sc);
     cf_blob_scope meta;
     CF_GUARD(cf_bs_scope_get_locked(s, account, scope, &meta));
-    CF_ENSURE_REASON(meta.enabled, CF_ERR_FORBIDDEN, "EncryptionScopeDisabled",
+    CF_ENSURE_REASON(meta.enabled || !enabled_only, CF_ERR_FORBIDDEN, "EncryptionScopeDisabled",
                      "The encryption scope is disabled.");
     cf_blob_key_info info;
     cf_buf sealed;
@@ -242,11 +248,17 @@ bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char 
     return ok;
 }
 
+bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char *scope,
+                              bs_scope *sc)
+{
+    return bs_scope_keys_locked(s, account, scope, true, sc);
+}
+
 static bool bs_data_key_locked(cf_blob_store *s, const char *account, const char *scope,
                                cf_buf *out)
 {
     bs_scope sc = {0};
-    CF_GUARD(cf_bs_scope_named_locked(s, account, scope, &sc));
+    CF_GUARD(bs_scope_keys_locked(s, account, scope, false, &sc));
     cf_buf_clear(out);
     bool ok = cf_buf_append(out, sc.key, CF_DATA_KEY_LEN);
     cf_bs_scope_free(&sc);
@@ -338,6 +350,11 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
                                   account, name),
                           &found));
     CF_ENSURE(!found, CF_ERR_CONFLICT, "the encryption scope exists");
+    int64_t count = 0;
+    CF_GUARD(cf_bs_int(s, BS_PREP(s, "SELECT count(*) FROM scopes WHERE account = ?1", account),
+                       &count));
+    CF_ENSURE(count < CF_BLOB_MAX_SCOPES, CF_ERR_TOO_LARGE,
+              "an account holds at most 10,000 encryption scopes");
     uint8_t ref[CF_EXTENT_KEY_REF_LEN];
     uint8_t *key = cf_secret_alloc(CF_DATA_KEY_LEN);
     CF_ENSURE_ALLOC(key);
@@ -436,15 +453,18 @@ static bool bs_names_locked(cf_blob_store *s, sqlite3_stmt *st, json_t *names)
     return ok;
 }
 
+static bool bs_scope_names_locked(cf_blob_store *s, const char *account, json_t *names)
+{
+    return bs_names_locked(
+        s, BS_PREP(s, "SELECT name FROM scopes WHERE account = ?1 ORDER BY name", account), names);
+}
+
 bool cf_blob_scope_names(cf_blob_store *s, const char *account, json_t **out)
 {
     CF_GUARD(cf_bs_check_names(account, NULL, NULL));
     *out = json_array();
     CF_ENSURE_ALLOC(*out);
-    pthread_mutex_lock(&s->lock);
-    bool ok = bs_names_locked(
-        s, BS_PREP(s, "SELECT name FROM scopes WHERE account = ?1 ORDER BY name", account), *out);
-    pthread_mutex_unlock(&s->lock);
+    bool ok = BS_LOCKED(s, bs_scope_names_locked(s, account, *out));
     if (!ok) {
         json_decref(*out);
         *out = NULL;
@@ -501,6 +521,16 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
                                       "SELECT extent FROM uncommitted WHERE account = ?1",
                                    a),
                            gone));
+    /* The scopes' keys leave the ring with the account. */
+    sqlite3_stmt *refs = BS_PREP(s, "SELECT key_ref FROM scopes WHERE account = ?1", a);
+    CF_GUARD(refs);
+    int rc;
+    while ((rc = sqlite3_step(refs)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(refs, 0) == CF_EXTENT_KEY_REF_LEN)
+            bs_ring_remove_locked(s, sqlite3_column_blob(refs, 0));
+    bool stepped = cf_bs_db_ok(s, rc);
+    cf_bs_done(refs);
+    CF_GUARD(stepped);
     static const char *const sql[] = {
         "DELETE FROM blob_extents WHERE account = ?1", "DELETE FROM uncommitted WHERE account = ?1",
         "DELETE FROM blobs WHERE account = ?1",        "DELETE FROM containers WHERE account = ?1",

@@ -229,10 +229,9 @@ static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_sc
         snprintf(w->scope, sizeof w->scope, "%s", t.scope);
         return cf_bs_scope_for_locked(s, w->account, &w->cond, &t, sc);
     }
-    if (w->cpk)
-        return cf_bs_scope_cpk(w->cpk, sc);
     CF_GUARD(cf_bs_write_scope_locked(s, w->account, w->container, &w->cond, w->scope));
-    return cf_bs_scope_named_locked(s, w->account, w->scope, sc);
+    return w->cpk ? cf_bs_scope_cpk_locked(s, w->account, w->cpk, sc)
+                  : cf_bs_scope_named_locked(s, w->account, w->scope, sc);
 }
 
 /* The customer key SHA-256 of the request, or NULL. */
@@ -584,8 +583,7 @@ static bool bs_append_create_tx(cf_blob_store *s, bs_create *c, bs_idlist *gone)
                                     c->now, NULL, NULL));
     CF_GUARD(cf_bs_blob_clear(s, c->account, c->container, c->name, false, gone));
     char scope[CF_BLOB_SCOPE_MAX + 1] = "";
-    if (!bs_cpk_sha(c->cond))
-        CF_GUARD(cf_bs_write_scope_locked(s, c->account, c->container, c->cond, scope));
+    CF_GUARD(cf_bs_write_scope_locked(s, c->account, c->container, c->cond, scope));
     snprintf(c->scope, sizeof c->scope, "%s", scope);
     return cf_bs_blob_upsert(s, c->account, c->container, c->name, CF_BLOB_APPEND, 0, c->props,
                              c->meta, bs_cpk_sha(c->cond), scope, c->now, c->etag);
@@ -676,8 +674,7 @@ static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *
     uint64_t total = 0;
     char cpk[CF_BLOB_CPK_SHA_LEN + 1], block_scope[CF_BLOB_SCOPE_MAX + 1];
     char scope[CF_BLOB_SCOPE_MAX + 1] = "";
-    if (!bs_cpk_sha(bl->cond))
-        CF_GUARD(cf_bs_write_scope_locked(s, bl->account, bl->container, bl->cond, scope));
+    CF_GUARD(cf_bs_write_scope_locked(s, bl->account, bl->container, bl->cond, scope));
     for (size_t i = 0; i < bl->n; i++) {
         cf_slice id = bl->blocks[i].id;
         CF_ENSURE_REASON(id.len >= 1 && id.len <= CF_BLOB_BLOCK_ID_MAX, CF_ERR_BAD_INPUT,

@@ -37,13 +37,16 @@
 
 #define CF_CMK_RETRY_SECONDS 5
 
-/* One key holder: an account's own key (scope "") or one of its scopes. */
+/* One key holder: an account's own key (scope "") or one of its scopes.
+ * `gen` changes whenever what is known of the holder may be stale (its
+ * key was switched, a scope came or went): work started under an older
+ * generation is thrown away. */
 typedef struct cf_cmk_entry {
     struct cf_cmk_entry *next;
     char account[CF_BLOB_ACCOUNT_MAX + 1];
     char scope[CF_BLOB_SCOPE_MAX + 1];
+    uint64_t gen;
     bool loaded;
-    bool scopes_listed; /* account entries: the scope entries exist */
     cf_blob_key_source source;
     uint8_t ref[CF_EXTENT_KEY_REF_LEN];
     bool ready;       /* the data key is in the ring */
@@ -51,6 +54,10 @@ typedef struct cf_cmk_entry {
     int64_t checked_at, failed_at;
     const char *reason;
     char message[400];
+    /* Account entries: the scope entries of the account, once listed. */
+    bool scopes_listed;
+    struct cf_cmk_entry **scopes;
+    size_t n_scopes;
 } cf_cmk_entry;
 
 struct cf_blob_cmk {
@@ -80,6 +87,7 @@ void cf_blob_cmk_close(cf_blob_cmk *c)
     while (c->entries) {
         cf_cmk_entry *e = c->entries;
         c->entries = e->next;
+        free(e->scopes);
         free(e);
     }
     pthread_mutex_destroy(&c->lock);
@@ -169,22 +177,27 @@ static bool cf_cmk_failed(const cf_cmk_entry *e)
 }
 
 /* Makes sure one holder's key is usable (or its failure remembered);
- * called and returns with the lock held. */
-static bool cf_cmk_check_locked(cf_blob_service *svc, cf_cmk_entry *e)
+ * called and returns with the lock held.  `wait`: whether to wait for
+ * another request's refresh of a key not yet usable (scopes do not: their
+ * requests learn from the key ring). */
+static bool cf_cmk_check_locked(cf_blob_service *svc, cf_cmk_entry *e, bool wait)
 {
     cf_blob_cmk *c = svc->cmk;
     const char *scope = cf_cmk_scope_arg(e->scope);
+    char account[CF_BLOB_ACCOUNT_MAX + 1], name[CF_BLOB_SCOPE_MAX + 1];
+    snprintf(account, sizeof account, "%s", e->account);
+    snprintf(name, sizeof name, "%s", e->scope);
     for (;;) {
+        uint64_t gen = e->gen;
         if (!e->loaded) {
-            char account[CF_BLOB_ACCOUNT_MAX + 1], name[CF_BLOB_SCOPE_MAX + 1];
-            snprintf(account, sizeof account, "%s", e->account);
-            snprintf(name, sizeof name, "%s", e->scope);
             pthread_mutex_unlock(&c->lock);
             cf_blob_key_info info;
             bool ok = cf_blob_key_info_get(svc->store, account, scope ? name : NULL, &info, NULL);
             pthread_mutex_lock(&c->lock);
             if (!ok) /* the operation will say what is missing */
                 return cf_error_code() == CF_ERR_NOT_FOUND || cf_error_code() == CF_ERR_BAD_INPUT;
+            if (e->gen != gen)
+                continue; /* switched meanwhile: what was read may be old */
             e->loaded = true;
             e->source = info.source;
             memcpy(e->ref, info.ref, sizeof e->ref);
@@ -199,63 +212,86 @@ static bool cf_cmk_check_locked(cf_blob_service *svc, cf_cmk_entry *e)
                                                                            : CF_CMK_RETRY_SECONDS))
             return cf_cmk_failed(e);
         if (e->refreshing) {
-            if (e->ready)
-                return true;
+            if (e->ready || !wait)
+                return e->ready;
             pthread_cond_wait(&c->changed, &c->lock);
             continue;
         }
         e->refreshing = true;
-        char account[CF_BLOB_ACCOUNT_MAX + 1], name[CF_BLOB_SCOPE_MAX + 1];
-        snprintf(account, sizeof account, "%s", e->account);
-        snprintf(name, sizeof name, "%s", e->scope);
+        uint8_t ref[CF_EXTENT_KEY_REF_LEN];
+        memcpy(ref, e->ref, sizeof ref);
         pthread_mutex_unlock(&c->lock);
         bool ok = cf_cmk_refresh(svc, account, scope ? name : NULL);
         const char *reason = ok ? NULL : cf_error_reason() ? cf_error_reason() : "KeyVaultVaultNotFound";
         char message[400];
         snprintf(message, sizeof message, "%s", ok ? "" : cf_error_detail());
         if (!ok) {
-            cf_blob_keyring_drop(svc->store, account, e->ref, reason, message);
+            cf_blob_keyring_drop(svc->store, account, ref, reason, message);
             cf_log(CF_LOG_WARN, NULL, "account %s%s%s: customer-managed key unavailable: %s",
                    account, scope ? " scope " : "", scope ? name : "", message);
         }
         pthread_mutex_lock(&c->lock);
         e->refreshing = false;
+        pthread_cond_broadcast(&c->changed);
+        if (e->gen != gen) {
+            /* The holder changed under the refresh: its result may put back
+             * a key that was switched away.  Drop it and look again. */
+            if (ok) {
+                pthread_mutex_unlock(&c->lock);
+                cf_blob_keyring_drop(svc->store, account, ref, NULL, NULL);
+                pthread_mutex_lock(&c->lock);
+            }
+            continue;
+        }
         e->ready = ok;
         if (ok) {
             e->checked_at = now;
             e->failed_at = 0;
-        } else {
-            e->failed_at = now;
-            e->reason = reason;
-            snprintf(e->message, sizeof e->message, "%s", message);
+            return true;
         }
-        pthread_cond_broadcast(&c->changed);
-        return ok ? true : cf_cmk_failed(e);
+        e->failed_at = now;
+        e->reason = reason;
+        snprintf(e->message, sizeof e->message, "%s", message);
+        return cf_cmk_failed(e);
     }
 }
 
-/* Adds an entry for each of the account's scopes (once). */
+/* Lists the account's scopes into its entry (once per generation). */
 static bool cf_cmk_list_scopes_locked(cf_blob_service *svc, cf_cmk_entry *acct)
 {
-    if (acct->scopes_listed)
-        return true;
-    char account[CF_BLOB_ACCOUNT_MAX + 1];
-    snprintf(account, sizeof account, "%s", acct->account);
-    pthread_mutex_unlock(&svc->cmk->lock);
-    json_t *names = NULL;
-    bool ok = cf_blob_scope_names(svc->store, account, &names);
-    pthread_mutex_lock(&svc->cmk->lock);
-    size_t i;
-    json_t *n;
-    json_array_foreach(names, i, n) {
-        if (ok && !cf_cmk_entry_get(svc->cmk, account, json_string_value(n))) {
-            CF_RAISE(CF_ERR_NOMEM, NULL);
-            ok = false;
+    while (!acct->scopes_listed) {
+        uint64_t gen = acct->gen;
+        char account[CF_BLOB_ACCOUNT_MAX + 1];
+        snprintf(account, sizeof account, "%s", acct->account);
+        pthread_mutex_unlock(&svc->cmk->lock);
+        json_t *names = NULL;
+        bool ok = cf_blob_scope_names(svc->store, account, &names);
+        pthread_mutex_lock(&svc->cmk->lock);
+        cf_cmk_entry **list = ok ? calloc(json_array_size(names) + 1, sizeof *list) : NULL;
+        size_t n = 0, i;
+        json_t *v;
+        json_array_foreach(names, i, v) {
+            if (list && !(list[n++] = cf_cmk_entry_get(svc->cmk, account, json_string_value(v)))) {
+                free(list);
+                list = NULL;
+            }
         }
+        json_decref(names);
+        if (!list) {
+            if (ok)
+                CF_RAISE(CF_ERR_NOMEM, NULL);
+            return false;
+        }
+        if (acct->gen != gen) {
+            free(list);
+            continue;
+        }
+        free(acct->scopes);
+        acct->scopes = list;
+        acct->n_scopes = n;
+        acct->scopes_listed = true;
     }
-    json_decref(names);
-    acct->scopes_listed = ok;
-    return ok;
+    return true;
 }
 
 bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account)
@@ -263,30 +299,33 @@ bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account)
     cf_blob_cmk *c = svc->cmk;
     pthread_mutex_lock(&c->lock);
     cf_cmk_entry *acct = cf_cmk_entry_get(c, account, "");
-    bool ok = acct && cf_cmk_check_locked(svc, acct);
+    bool ok = acct && cf_cmk_check_locked(svc, acct, true);
     if (!acct)
         CF_RAISE(CF_ERR_NOMEM, NULL);
-    /* Scopes: a failure only marks that scope's key in the ring. */
+    /* Scopes: a failure only marks that scope's key in the ring, where the
+     * requests that need it find the reason. */
     ok = ok && cf_cmk_list_scopes_locked(svc, acct);
-    for (cf_cmk_entry *e = c->entries; ok && e; e = e->next)
-        if (e->scope[0] && strcmp(e->account, account) == 0)
-            (void)cf_cmk_check_locked(svc, e);
+    for (size_t i = 0; ok && i < acct->n_scopes; i++)
+        if (!cf_cmk_check_locked(svc, acct->scopes[i], false))
+            cf_error_clear();
     pthread_mutex_unlock(&c->lock);
     return ok;
 }
 
 /* Forgets what the gate knew of an account and its scopes (a key changed,
- * a scope came, the account is gone). */
+ * a scope came, the account is gone); refreshes under way are discarded. */
 void cf_blob_cmk_forget(cf_blob_service *svc, const char *account)
 {
     cf_blob_cmk *c = svc->cmk;
     pthread_mutex_lock(&c->lock);
     for (cf_cmk_entry *e = c->entries; e; e = e->next) {
-        if (strcmp(e->account, account) == 0 && !e->refreshing) {
+        if (strcmp(e->account, account) == 0) {
+            e->gen++;
             e->loaded = e->ready = e->scopes_listed = false;
             e->failed_at = 0;
         }
     }
+    pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -207,6 +207,14 @@ static bool cf_list_blob_props(cf_xml_writer *w, const cf_blob_info *b)
     return cf_xml_close(w);
 }
 
+/* A blob under a customer-provided key: its metadata is not listed, as in
+ * Azure (<Metadata Encrypted="true" />). */
+static bool cf_blob_xml_encrypted_metadata(cf_xml_writer *w)
+{
+    return cf_xml_open(w, "Metadata") && cf_xml_attr(w, "Encrypted", CF_SLICE_LIT("true")) &&
+           cf_xml_close(w);
+}
+
 static bool cf_list_blob(void *ctx, const cf_blob_info *b, const char *prefix)
 {
     cf_blob_list_ctx *l = ctx;
@@ -237,7 +245,8 @@ static bool cf_list_blob(void *ctx, const cf_blob_info *b, const char *prefix)
     if (b) {
         CF_GUARD(cf_list_blob_props(w, b));
         if (l->include_metadata)
-            CF_GUARD(cf_blob_xml_metadata(w, b->metadata));
+            CF_GUARD(b->cpk ? cf_blob_xml_encrypted_metadata(w)
+                            : cf_blob_xml_metadata(w, b->metadata));
     }
     return cf_xml_close(w);
 }

@@ -118,6 +118,8 @@ static bool cf_scope_write(cf_blob_call *call, const char *name, json_t *body, b
                   "requireInfrastructureEncryption is fixed when the scope is created");
     }
     cf_blob_cmk_forget(svc, call->account);
+    if (state == 1)
+        CF_GUARD(cf_blob_scope_set_enabled(svc->store, call->account, name, true));
     if (given || (create && uri[0])) {
         bool ok = cf_blob_cmk_set(svc, call->account, name, uri[0] ? uri : NULL);
         if (!ok && create) { /* a new scope that cannot take its key is left disabled */
@@ -128,8 +130,9 @@ static bool cf_scope_write(cf_blob_call *call, const char *name, json_t *body, b
         }
         CF_GUARD(ok);
     }
+    if (state == 0)
+        CF_GUARD(cf_blob_scope_set_enabled(svc->store, call->account, name, false));
     if (state >= 0) {
-        CF_GUARD(cf_blob_scope_set_enabled(svc->store, call->account, name, state == 1));
         cf_log(CF_LOG_INFO, NULL, "account %s: encryption scope %s %s", call->account, name,
                state ? "enabled" : "disabled");
     }

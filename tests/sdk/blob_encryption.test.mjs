@@ -79,10 +79,13 @@ describe("customer-provided keys", () => {
     await plain.upload("plain", 5);
     await b.rejects(plain.download(0, undefined, { customerProvidedKey: k1.cpk }), 409,
       "BlobDoesNotUseCustomerSpecifiedEncryption");
-    // Deleting needs no key (as in Azure); listing shows the blob.
-    const names = [];
-    for await (const item of c.listBlobsFlat()) names.push(item.name);
-    assert.ok(names.includes("refused.bin"));
+    // Deleting needs no key (as in Azure); listing shows the blob, but not
+    // its metadata.
+    await blob.setMetadata({ secretish: "value" }, { customerProvidedKey: k1.cpk });
+    const listed = {};
+    for await (const item of c.listBlobsFlat({ includeMetadata: true })) listed[item.name] = item;
+    assert.ok(listed["refused.bin"]);
+    assert.equal(listed["refused.bin"].metadata?.secretish, undefined, "CPK metadata is not listed");
   });
 
   test("a key whose SHA-256 does not match, a short key, a wrong algorithm: 400", T, async () => {
@@ -236,6 +239,8 @@ describe("encryption scopes", () => {
     assert.equal((await locked.getProperties()).denyEncryptionScopeOverride, true);
     await b.rejects(locked.getBlockBlobClient("x.txt").upload("x", 1, { encryptionScope: sa }), 409,
       "EncryptionScopeOverrideNotAllowed");
+    await b.rejects(locked.getBlockBlobClient("x.txt").upload("x", 1, { customerProvidedKey: newKey().cpk }), 409,
+      "EncryptionScopeOverrideNotAllowed");
     await locked.getBlockBlobClient("y.txt").upload("y", 1, { encryptionScope: sb });
     await locked.getBlockBlobClient("z.txt").upload("z", 1);
     assert.equal((await locked.getBlockBlobClient("z.txt").getProperties()).encryptionScope, sb);
@@ -266,6 +271,8 @@ describe("encryption scopes", () => {
     await adminScope("PATCH", sa, { state: "Disabled" });
     try {
       await b.rejects(c.getBlockBlobClient("a.txt").download(), 403, "EncryptionScopeDisabled");
+      await b.rejects(c.getBlockBlobClient("a.txt").getProperties(), 403, "EncryptionScopeDisabled");
+      await b.rejects(c.getBlockBlobClient("a.txt").setMetadata({ x: "1" }), 403, "EncryptionScopeDisabled");
       await b.rejects(c.getBlockBlobClient("a2.txt").upload("x", 1, { encryptionScope: sa }), 403,
         "EncryptionScopeDisabled");
       assert.equal((await b.downloadAll(c.getBlockBlobClient("b.txt"))).data.toString(), "in b");
@@ -335,6 +342,20 @@ describe("infrastructure encryption", () => {
 
   after(async () => {
     await b.rawRequest("DELETE", `/.coffer/${b.ACCOUNT}/accounts/${name}`).catch(() => {});
+  });
+
+  test("customer-provided keys on an account with two layers", T, async () => {
+    const c = svc.getContainerClient("double-cpk");
+    await c.create();
+    const k = newKey();
+    const body = Buffer.from(`${b.MARKER} cpk and two layers `.repeat(10_000));
+    const blob = c.getBlockBlobClient("cpk.bin");
+    await blob.upload(body, body.length, { customerProvidedKey: k.cpk });
+    assert.ok((await b.downloadAll(blob, 0, undefined, { customerProvidedKey: k.cpk })).data.equals(body));
+    const log = c.getAppendBlobClient("cpk.log");
+    await log.create({ customerProvidedKey: k.cpk });
+    await log.appendBlock("abc", 3, { customerProvidedKey: k.cpk });
+    assert.equal((await b.downloadAll(log, 0, undefined, { customerProvidedKey: k.cpk })).data.toString(), "abc");
   });
 
   test("an account with two layers: uploads, downloads and ranges", T, async () => {
