@@ -50,6 +50,10 @@ static void cf_admin_error(cf_blob_call *call)
         status = 400, name = "BadRequest";
     else if (code == CF_ERR_CONFLICT && !reason)
         status = 409, name = "Conflict";
+    else if (code == CF_ERR_FORBIDDEN && !reason)
+        status = 403, name = "Forbidden";
+    else if (code == CF_ERR_TOO_LARGE && !reason)
+        status = 409, name = "LimitExceeded";
     if (status >= 500)
         cf_log(CF_LOG_ERROR, call->http->request_id, "admin: %s at %s: %s", cf_err_name(code),
                cf_error_where(), cf_error_detail());

@@ -36,11 +36,11 @@ const identityFile = path.join(path.dirname(h.DIR), `blob-identity-${process.pid
 let blobPort;
 let blob = null; // the running child
 
-async function startBlob() {
+async function startBlob(identity = identityFile) {
   blobPort ??= await h.freePort();
   const log = fs.openSync(blobLog, "a");
   const child = spawn(path.join(h.BIN, "coffer-blob"),
-    ["--data-dir", blobDir, "--listen", `127.0.0.1:${blobPort}`, "--vault-bootstrap", identityFile,
+    ["--data-dir", blobDir, "--listen", `127.0.0.1:${blobPort}`, "--vault-bootstrap", identity,
       "--key-cache-seconds", String(CACHE_SECONDS), "--log-level", "info"],
     { stdio: ["ignore", log, log] });
   fs.closeSync(log);
@@ -265,6 +265,24 @@ test("customer-managed keys in coffer-vault, end to end", T, async (t) => {
         `account key text under ${dir}`);
     }
     assert.ok(!fs.readFileSync(blobLog).includes(sp.client_secret), "the blob identity's secret is not logged");
+  });
+
+  await t.test("a managed identity as the blob service's identity", async () => {
+    const boot = h.bootstrap();
+    const miFile = path.join(path.dirname(h.DIR), `blob-mi-${process.pid}.json`);
+    fs.writeFileSync(miFile, JSON.stringify({
+      vault_url: h.VAULT_URL, ca_cert: path.join(h.DIR, "tls", "ca.crt"),
+      identity_endpoint: boot.identity_endpoint, identity_header: boot.identity_header,
+      identity_client_id: boot.identity_client_id,
+    }), { mode: 0o600 });
+    await assignRole({ scope: `/keys/${keyName}`, role: "Key Vault Crypto Service Encryption User",
+      principalId: boot.identity_object_id });
+    // Only the managed identity keeps a role, so a read proves it is used.
+    await deleteAssignment({ scope: `/keys/${keyName}`, name: assignment.name });
+    assert.equal((await stopBlob()).code, 0);
+    await startBlob(miFile);
+    assert.equal(await read(), first);
+    assert.ok(!fs.readFileSync(blobLog).includes(boot.identity_header), "the identity header is not logged");
   });
 
   await t.test("the account can go back to service-managed keys and be deleted", async () => {
