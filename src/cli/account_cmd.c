@@ -188,21 +188,23 @@ bool cf_cmd_account_show(cf_cli *cli)
     return ok;
 }
 
-bool cf_cmd_account_list(cf_cli *cli)
+bool cf_blob_admin_list(cf_cli *cli, const char *path, json_t *(*flatten)(json_t *),
+                        void (*row)(json_t *flat))
 {
     json_t *reply = NULL, *items = json_array();
     CF_ENSURE_ALLOC(items);
-    bool ok = cf_account_call(cli, "GET", NULL, NULL, &reply);
+    bool ok = cf_blob_admin_call(cli, "GET", path, NULL, &reply);
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(reply, "value"), i, a) {
-        json_t *flat = cf_account_flat(a);
+        json_t *flat = flatten(a);
+        if (!flat) {
+            CF_RAISE(CF_ERR_NOMEM, NULL);
+            ok = false;
+            break;
+        }
         if (!cli->json)
-            printf("%-24s %-17s %s\n", json_string_value(json_object_get(flat, "name")),
-                   json_string_value(json_object_get(flat, "key_source")),
-                   json_is_string(json_object_get(flat, "key_uri"))
-                       ? json_string_value(json_object_get(flat, "key_uri"))
-                       : "");
+            row(flat);
         json_array_append_new(items, flat);
     }
     if (ok && cli->json)
@@ -210,6 +212,19 @@ bool cf_cmd_account_list(cf_cli *cli)
     json_decref(items);
     json_decref(reply);
     return ok;
+}
+
+static void cf_account_row(json_t *flat)
+{
+    json_t *uri = json_object_get(flat, "key_uri");
+    printf("%-24s %-17s %s\n", json_string_value(json_object_get(flat, "name")),
+           json_string_value(json_object_get(flat, "key_source")),
+           json_is_string(uri) ? json_string_value(uri) : "");
+}
+
+bool cf_cmd_account_list(cf_cli *cli)
+{
+    return cf_blob_admin_list(cli, "accounts", cf_account_flat, cf_account_row);
 }
 
 bool cf_cmd_account_delete(cf_cli *cli)

@@ -119,24 +119,14 @@ bool cf_cmd_scope_show(cf_cli *cli)
     return ok;
 }
 
+static void cf_scope_row(json_t *flat)
+{
+    printf("%-32s %-9s %s\n", json_string_value(json_object_get(flat, "name")),
+           json_string_value(json_object_get(flat, "state")),
+           json_string_value(json_object_get(flat, "key_source")));
+}
+
 bool cf_cmd_scope_list(cf_cli *cli)
 {
-    json_t *reply = NULL, *items = json_array();
-    CF_ENSURE_ALLOC(items);
-    bool ok = cf_blob_admin_call(cli, "GET", "encryptionScopes", NULL, &reply);
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(reply, "value"), i, s) {
-        json_t *flat = cf_scope_flat(s);
-        if (!cli->json)
-            printf("%-32s %-9s %s\n", json_string_value(json_object_get(flat, "name")),
-                   json_string_value(json_object_get(flat, "state")),
-                   json_string_value(json_object_get(flat, "key_source")));
-        json_array_append_new(items, flat);
-    }
-    if (ok && cli->json)
-        cf_out_json(items);
-    json_decref(items);
-    json_decref(reply);
-    return ok;
+    return cf_blob_admin_list(cli, "encryptionScopes", cf_scope_flat, cf_scope_row);
 }

@@ -172,6 +172,10 @@ CF_MUST_USE bool cf_blob_admin_call(cf_cli *cli, const char *method, const char 
 /* Prints one flattened admin object (JSON with --output json, else "key
  * value" lines) and frees it; false when `flat` is NULL (out of memory). */
 CF_MUST_USE bool cf_blob_admin_render(const cf_cli *cli, json_t *flat);
+/* GET of an admin collection: each member flattened, printed as a table
+ * row (`row`) or, with --output json, as one JSON array. */
+CF_MUST_USE bool cf_blob_admin_list(cf_cli *cli, const char *path, json_t *(*flatten)(json_t *),
+                                    void (*row)(json_t *flat));
 
 /* ---- blob_cmd.c: shared with container_cmd.c ---- */
 
