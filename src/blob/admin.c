@@ -133,6 +133,11 @@ bool cf_blob_admin_begin(cf_blob_call *call)
     const char *rest = NULL;
     const char *authz = cf_blob_header(call, "Authorization");
     snprintf(call->version, sizeof call->version, "%s", CF_BLOB_VERSION_DEFAULT);
+    if (cf_http_target_has_nul(call->http)) {
+        CF_RAISE(CF_ERR_BAD_INPUT, "The request URI contains an encoded NUL character.");
+        cf_admin_error(call);
+        return false;
+    }
     if (!cf_admin_target(call, &rest)) {
         cf_admin_error(call);
         return false;

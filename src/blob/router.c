@@ -236,6 +236,10 @@ static bool cf_blob_check_supported(const cf_blob_call *call)
 static bool cf_blob_route(cf_blob_call *call)
 {
     cf_blob_level level = CF_LEVEL_SERVICE;
+    /* Names and query values must never be cut short at a NUL. */
+    if (cf_http_target_has_nul(call->http))
+        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidUri",
+                            "The request URI contains an encoded NUL character.");
     CF_GUARD(cf_blob_check_version(call));
     CF_GUARD(cf_blob_parse_target(call, &level));
     CF_GUARD(cf_blob_check_query(call));

@@ -492,3 +492,8 @@ void cf_http_stop(cf_http_server *server)
     MHD_stop_daemon(server->daemon);
     free(server);
 }
+
+bool cf_http_target_has_nul(const cf_http_request *req)
+{
+    return req->raw_path && strcasestr(req->raw_path, "%00") != NULL;
+}

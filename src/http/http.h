@@ -134,4 +134,9 @@ CF_MUST_USE bool cf_http_add_header(cf_http_response *resp, const char *name, co
 const char *cf_http_response_header(const cf_http_response *resp, const char *name);
 void cf_http_clear_headers(cf_http_response *resp);
 
+/* Whether the request target as sent holds an encoded NUL ("%00"): the
+ * decoded path and query would be cut short there, so a name like
+ * "a%00evil" would act on "a".  Services refuse such requests outright. */
+bool cf_http_target_has_nul(const cf_http_request *req);
+
 #endif

@@ -197,7 +197,12 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
     }
     char path[1024], *seg[CF_MAX_SEGMENTS];
     size_t n = 0;
-    if (!cf_identity_authenticate(vault, req, &call.caller)) {
+    if (cf_http_target_has_nul(req)) {
+        /* A name must never be cut short at a NUL ("abc%00xyz" is not "abc"). */
+        cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
+                       "The request URI contains an encoded NUL character.");
+        cf_vault_reply_error(&call, NULL);
+    } else if (!cf_identity_authenticate(vault, req, &call.caller)) {
         cf_vault_reply_challenge(&call, cf_error_detail());
     } else if (!cf_api_version_ok(cf_http_query(req, "api-version"))) {
         cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
