@@ -244,6 +244,40 @@ static enum MHD_Result cf_http_dispatch(cf_http_server *server, struct MHD_Conne
     return ret;
 }
 
+/* Message framing, strictly (RFC 9112 §6): at most one Content-Length, all
+ * digits; Transfer-Encoding only as "chunked" and never with a
+ * Content-Length.  Anything else could frame the body one way here and
+ * another way in a proxy, smuggling a second request through. */
+typedef struct {
+    unsigned content_length, transfer_encoding;
+    bool bad;
+} cf_http_framing;
+
+static enum MHD_Result cf_http_framing_header(void *cls, enum MHD_ValueKind kind,
+                                              const char *key, const char *value)
+{
+    (void)kind;
+    cf_http_framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        f->content_length++;
+        if (!value || !*value || strspn(value, "0123456789") != strlen(value))
+            f->bad = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        if (!value || strcasecmp(value, "chunked") != 0)
+            f->bad = true;
+    }
+    return MHD_YES;
+}
+
+static bool cf_http_framing_ok(struct MHD_Connection *conn)
+{
+    cf_http_framing f = {0, 0, false};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, cf_http_framing_header, &f);
+    return !f.bad && f.content_length <= 1 && f.transfer_encoding <= 1 &&
+           !(f.content_length && f.transfer_encoding);
+}
+
 /* First call: the headers are in.  Sets up the request and lets the service
  * choose how its body is taken. */
 static bool cf_http_start_request(cf_http_server *server, struct MHD_Connection *conn,
@@ -261,6 +295,20 @@ static bool cf_http_start_request(cf_http_server *server, struct MHD_Connection 
     st->req.client_addr = st->addr;
     cf_buf_init(&st->req.body, server->config.max_body);
     st->mode = CF_HTTP_BUFFER;
+    if (!cf_http_framing_ok(conn)) {
+        cf_buf_init(&st->early.body, 1024);
+        cf_buf_init(&st->early.headers, CF_HTTP_HEADERS_MAX);
+        st->early.status = 400;
+        st->mode = CF_HTTP_RESPOND;
+        st->responded = true;
+        if (!cf_buf_append_str(&st->early.body,
+                               "{\"error\":{\"code\":\"BadRequest\",\"message\":\"Conflicting or "
+                               "unsupported message framing (Content-Length, Transfer-Encoding).\"}}") ||
+            !cf_http_add_header(&st->early, "Connection", "close"))
+            st->early.status = 500;
+        cf_log(CF_LOG_WARN, st->req.request_id, "refused request framing from %s", st->addr);
+        return true;
+    }
     if (server->config.begin) {
         cf_buf_init(&st->early.body, 1 << 20);
         cf_buf_init(&st->early.headers, CF_HTTP_HEADERS_MAX);

@@ -41,3 +41,42 @@ test("coffer-vault: %00 in a secret or key name is refused", T, async () => {
   const key = await h.request("POST", `/keys/${name}%00x/create`, { token, body: { kty: "RSA" } });
   assert.equal(key.status, 400);
 });
+
+// Raw HTTP/1.1 over TLS: the bytes as sent, the bytes as answered, until the
+// server closes (or 5 s pass).
+async function rawExchange(port, ca, bytes) {
+  const tls = await import("node:tls");
+  return new Promise((resolve) => {
+    const chunks = [];
+    const s = tls.connect({ host: "127.0.0.1", port, ca, servername: "127.0.0.1" }, () => s.end(bytes));
+    const done = (closed) => { clearTimeout(timer); s.destroy(); resolve({ text: Buffer.concat(chunks).toString("latin1"), closed }); };
+    const timer = setTimeout(() => done(false), 5000);
+    s.on("data", (d) => chunks.push(d));
+    s.on("end", () => done(true));
+    s.on("error", () => done(true));
+  });
+}
+
+const smuggling = {
+  "two Content-Length headers":
+    "PUT /coffer/c/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n",
+  "Content-Length with chunked":
+    "PUT /coffer/c/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n",
+};
+
+for (const [what, request] of Object.entries(smuggling)) {
+  test(`both services: ${what} is refused and the connection closed`, T, async () => {
+    const fs = await import("node:fs");
+    const path = await import("node:path");
+    const targets = [
+      [Number(process.env.COFFER_BLOB_PORT), b.CA],
+      [h.PORT, fs.readFileSync(path.join(h.DIR, "tls", "ca.crt"))],
+    ];
+    for (const [port, ca] of targets) {
+      const r = await rawExchange(port, ca, request);
+      assert.match(r.text, /^HTTP\/1\.1 400 /, `port ${port}: ${r.text.slice(0, 80)}`);
+      assert.equal((r.text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length, 1, "the smuggled request got no answer");
+      assert.ok(r.closed, "the connection was closed");
+    }
+  });
+}
