@@ -372,8 +372,19 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
     cf_http_state *st = *con_cls;
     if (!st)
         return MHD_NO;
-    if (!st->started)
-        return cf_http_start_request(server, conn, st, url, method) ? MHD_YES : MHD_NO;
+    if (!st->started) {
+        if (!cf_http_start_request(server, conn, st, url, method))
+            return MHD_NO;
+        /* A refused request whose client waits for "100 Continue" before
+         * its body gets the answer now instead: no 100, no body read.
+         * (Clients that send the body regardless are drained, so they read
+         * the answer rather than a reset.) */
+        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_EXPECT);
+        if (st->responded && expect && strcasecmp(expect, "100-continue") == 0)
+            return cf_http_dispatch(server, conn, st);
+        return MHD_YES;
+    }
     if (*upload_data_size) {
         bool keep_reading = cf_http_take_chunk(server, st, upload_data, *upload_data_size);
         *upload_data_size = 0;

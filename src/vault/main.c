@@ -145,6 +145,7 @@ int main(int argc, char **argv)
         .max_per_ip = 128,
         .timeout_seconds = 60,
         .handler = cf_vault_handle,
+        .begin = cf_vault_begin,
         .ctx = &vault,
     };
     bool started = cf_http_start(&config, &server);

@@ -183,6 +183,29 @@ static void cf_log_request(cf_vault_call *call, const struct timespec *start)
            call->http->client_addr, ms);
 }
 
+/* From the headers alone: a client that waits for "100 Continue" before
+ * sending its body and carries no valid token is answered at once, with
+ * the challenge, and its body is never read.  Everything else goes to
+ * cf_vault_handle with its body (the token endpoints authenticate from it). */
+cf_http_begin_result cf_vault_begin(void *ctx, cf_http_request *req, cf_http_response *resp)
+{
+    cf_vault *vault = ctx;
+    const char *expect = cf_http_header(req, "Expect");
+    bool identity_path = strncmp(req->path, "/msi/", 5) == 0 || strstr(req->path, "/oauth2/") ||
+                         strstr(req->path, "/discovery/") || strstr(req->path, "/.well-known/");
+    if (!expect || strcasecmp(expect, "100-continue") != 0 || identity_path)
+        return CF_HTTP_BUFFER;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    cf_vault_call call = {.vault = vault, .http = req, .resp = resp};
+    if (cf_identity_authenticate(vault, req, &call.caller))
+        return CF_HTTP_BUFFER;
+    cf_vault_reply_challenge(&call, cf_error_detail());
+    cf_audit_request(&call, "authenticate");
+    cf_log_request(&call, &start);
+    return CF_HTTP_RESPOND;
+}
+
 void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
 {
     cf_vault *vault = ctx;

@@ -80,3 +80,21 @@ for (const [what, request] of Object.entries(smuggling)) {
     }
   });
 }
+
+test("both services: an unauthenticated Expect: 100-continue is answered at once, without 100", T, async () => {
+  const fs = await import("node:fs");
+  const path = await import("node:path");
+  const targets = [
+    [Number(process.env.COFFER_BLOB_PORT), b.CA,
+      "PUT /coffer/box/x HTTP/1.1\r\nHost: h\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n"],
+    [h.PORT, fs.readFileSync(path.join(h.DIR, "tls", "ca.crt")),
+      "PUT /secrets/s?api-version=7.5 HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n"],
+  ];
+  for (const [port, ca, request] of targets) {
+    const t0 = Date.now();
+    const r = await rawExchange(port, ca, request);
+    assert.match(r.text, /^HTTP\/1\.1 401 /, `port ${port}: ${r.text.slice(0, 80)}`);
+    assert.ok(!r.text.includes("100 Continue"), "no 100 Continue for a refused request");
+    assert.ok(Date.now() - t0 < 4000, "answered without waiting for the body");
+  }
+});
