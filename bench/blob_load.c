@@ -19,12 +19,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "load_clock.h"
+
 static const char *container_url, *sas, *ca_file;
 static size_t body_size;
 static char *body;
 static int do_put;
-static atomic_long done_ops, failed_ops;
-static atomic_bool stop_flag;
 
 typedef struct {
     const char *p;
@@ -87,12 +87,9 @@ static void *worker(void *arg)
     long id = (long)(intptr_t)arg;
     CURL *c = curl_easy_init();
     char name[96];
-    for (long n = 0; !atomic_load(&stop_flag); n++) {
+    for (long n = 0; !load_stopped(); n++) {
         snprintf(name, sizeof name, "load-%ld-%ld", id, n);
-        if (one_request(c, do_put ? name : "load-source", do_put))
-            atomic_fetch_add(&done_ops, 1);
-        else
-            atomic_fetch_add(&failed_ops, 1);
+        load_count(one_request(c, do_put ? name : "load-source", do_put));
     }
     curl_easy_cleanup(c);
     return NULL;
@@ -123,24 +120,10 @@ int main(int argc, char **argv)
         return 1;
     }
     curl_easy_cleanup(c);
-    pthread_t *threads = calloc((size_t)conns, sizeof *threads);
-    for (long i = 0; i < conns; i++)
-        pthread_create(&threads[i], NULL, worker, (void *)(intptr_t)i);
-    struct timespec warm = {1, 0}, run = {seconds, 0}, t0, t1;
-    nanosleep(&warm, NULL);
-    atomic_store(&done_ops, 0);
-    atomic_store(&failed_ops, 0);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    nanosleep(&run, NULL);
-    long ops = atomic_load(&done_ops), failed = atomic_load(&failed_ops);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    atomic_store(&stop_flag, 1);
-    for (int i = 0; i < conns; i++)
-        pthread_join(threads[i], NULL);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("%s %.1f %.1f %ld\n", argv[4], (double)ops / secs,
-           (double)ops * (double)body_size / secs / 1e6, failed);
-    free(threads);
+    double rate;
+    long failed;
+    load_run(conns, seconds, worker, &rate, &failed);
+    printf("%s %.1f %.1f %ld\n", argv[4], rate, rate * (double)body_size / 1e6, failed);
     free(body);
     curl_global_cleanup();
     return failed ? 1 : 0;

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "load_clock.h"
+
 typedef struct {
     char *data;
     size_t len;
@@ -26,8 +28,6 @@ typedef struct {
 
 static char vault_url[512], ca_cert[1024], auth_header[9000];
 static char op_path[1024], op_body[4096];
-static atomic_long done_ops, failed_ops;
-static atomic_bool stop_flag;
 
 static size_t collect(char *p, size_t size, size_t n, void *ctx)
 {
@@ -167,14 +167,11 @@ static void *worker(void *arg)
     CURL *c = curl_easy_init();
     char url[2048];
     snprintf(url, sizeof url, "%s%s?api-version=7.5", vault_url, op_path);
-    while (!atomic_load(&stop_flag)) {
+    while (!load_stopped()) {
         body_t out;
         long status = request(c, "POST", url, op_body, "application/json", 1, &out);
         free(out.data);
-        if (status == 200)
-            atomic_fetch_add(&done_ops, 1);
-        else
-            atomic_fetch_add(&failed_ops, 1);
+        load_count(status == 200);
     }
     curl_easy_cleanup(c);
     return NULL;
@@ -200,26 +197,10 @@ int main(int argc, char **argv)
     setup_op(c, argv[2]);
     curl_easy_cleanup(c);
 
-    pthread_t *threads = calloc((size_t)conns, sizeof *threads);
-    struct timespec t0, t1;
-    /* Warm up connections briefly, then count. */
-    for (int i = 0; i < conns; i++)
-        pthread_create(&threads[i], NULL, worker, NULL);
-    struct timespec warm = {1, 0};
-    nanosleep(&warm, NULL);
-    atomic_store(&done_ops, 0);
-    atomic_store(&failed_ops, 0);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct timespec run = {seconds, 0};
-    nanosleep(&run, NULL);
-    long ops = atomic_load(&done_ops), failed = atomic_load(&failed_ops);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    atomic_store(&stop_flag, 1);
-    for (int i = 0; i < conns; i++)
-        pthread_join(threads[i], NULL);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("%s %.1f %ld\n", argv[2], (double)ops / secs, failed);
-    free(threads);
+    double rate;
+    long failed;
+    load_run(conns, seconds, worker, &rate, &failed);
+    printf("%s %.1f %ld\n", argv[2], rate, failed);
     json_decref(boot);
     curl_global_cleanup();
     return failed ? 1 : 0;
