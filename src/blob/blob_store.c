@@ -35,6 +35,7 @@
 #include "envelope.h"
 #include "fsutil.h"
 #include "json_secure.h"
+#include "log.h"
 #include "secmem.h"
 
 static const char bs_schema[] =
@@ -212,15 +213,38 @@ bool cf_bs_check_names(const char *account, const char *container, const char *b
 
 bool cf_bs_db_ok(cf_blob_store *s, int rc)
 {
+    if (rc == SQLITE_FULL)
+        return cf_bs_io_fail("the database", ENOSPC);
     CF_ENSUREF(rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW, CF_ERR_DB, "database: %s",
                sqlite3_errmsg(s->db));
     return true;
 }
 
+bool cf_bs_io_fail(const char *what, int err)
+{
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s: %s", what, strerror(err));
+    /* A full disk is the operator's to fix, and the client's to know:
+     * nothing was stored, and reads go on. */
+    if (err == ENOSPC || err == EDQUOT) {
+        cf_log(CF_LOG_ERROR, NULL, "disk full: %s; writes are refused until space is freed",
+               detail);
+        cf_error_raise_reason(CF_ERR_IO, "InsufficientStorage", __FILE__, __LINE__, detail);
+    } else {
+        cf_error_raise(CF_ERR_IO, __FILE__, __LINE__, detail);
+    }
+    return false;
+}
+
 bool cf_bs_exec(cf_blob_store *s, const char *sql)
 {
     char *err = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+    if (rc == SQLITE_FULL) {
+        sqlite3_free(err);
+        return cf_bs_io_fail("the database", ENOSPC);
+    }
+    if (rc != SQLITE_OK) {
         cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", err ? err : "?");
         sqlite3_free(err);
         return false;
@@ -573,8 +597,8 @@ bool cf_bs_make_dirs(const cf_blob_store *s, const char *id)
     for (int i = 0; i < 2; i++) {
         if (mkdir(dirs[i], 0700) == 0)
             CF_GUARD(cf_fsync_dir_of(dirs[i]));
-        else
-            CF_ENSURE(errno == EEXIST, CF_ERR_IO, "cannot create an extent directory");
+        else if (errno != EEXIST)
+            return cf_bs_io_fail("creating an extent directory", errno);
     }
     return true;
 }

@@ -75,7 +75,8 @@ static bool bs_write_all(int fd, cf_slice bytes)
         ssize_t n = write(fd, bytes.ptr, bytes.len);
         if (n < 0 && errno == EINTR)
             continue;
-        CF_ENSURE(n > 0, CF_ERR_IO, "cannot write an extent file");
+        if (n <= 0)
+            return cf_bs_io_fail("writing an extent file", n < 0 ? errno : ENOSPC);
         bytes.ptr += n;
         bytes.len -= (size_t)n;
     }
@@ -91,8 +92,9 @@ static bool bs_writer_spill(cf_blob_writer *w)
     CF_GUARD(cf_bs_make_dirs(w->s, w->id));
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (w->fd < 0) {
+        int err = errno;
         w->tmp[0] = '\0';
-        CF_BAIL(CF_ERR_IO, "cannot create an extent file");
+        return cf_bs_io_fail("creating an extent file", err);
     }
     CF_GUARD(bs_write_all(w->fd, cf_buf_slice(&w->mem)));
     w->mem_active = false;
@@ -542,7 +544,8 @@ bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_write_result 
         /* Inline: the bytes go in the metadata transaction itself. */
         CF_GUARD(BS_LOCKED(w->s, bs_writer_commit_locked(w, len, now, &res)));
     } else {
-        CF_ENSURE(fsync(w->fd) == 0, CF_ERR_IO, "cannot fsync an extent file");
+        if (fsync(w->fd) != 0)
+            return cf_bs_io_fail("syncing an extent file", errno);
         int fd = w->fd;
         w->fd = -1;
         CF_ENSURE(close(fd) == 0, CF_ERR_IO, "cannot close an extent file");

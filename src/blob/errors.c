@@ -26,6 +26,7 @@ typedef struct {
 
 static const cf_blob_error_row cf_blob_errors[] = {
     {"AccountNotFound", 404, "The specified account does not exist."},
+    {"InsufficientStorage", 507, "The service's disk is full: nothing of this request was stored. Reads go on; writes resume once space is freed."},
     {"KeyVaultEncryptionKeyNotFound", 403, "The customer-managed key of this account cannot be found or is disabled."},
     {"KeyVaultAuthenticationFailure", 403, "The key vault refused the storage service access to the customer-managed key."},
     {"KeyVaultVaultNotFound", 403, "The key vault holding the customer-managed key cannot be reached."},
