@@ -1103,16 +1103,6 @@ bool cf_bs_scope_cpk_locked(cf_blob_store *s, const char *account, const cf_blob
     return true;
 }
 
-bool cf_bs_scope_usable_locked(cf_blob_store *s, const char *account, const char *scope)
-{
-    if (!scope || !scope[0])
-        return true;
-    bs_scope sc = {0};
-    CF_GUARD(cf_bs_scope_named_locked(s, account, scope, &sc));
-    cf_bs_scope_free(&sc);
-    return true;
-}
-
 bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char *container,
                               const cf_blob_cond *cond, char out[CF_BLOB_SCOPE_MAX + 1])
 {

@@ -425,8 +425,10 @@ CF_MUST_USE bool cf_blob_scope_create(cf_blob_store *s, const char *account, con
                                       bool infrastructure, int64_t now);
 CF_MUST_USE bool cf_blob_scope_get(cf_blob_store *s, const char *account, const char *name,
                                    cf_blob_scope *out);
-/* Names of the account's scopes, in order, as a new JSON array. */
-CF_MUST_USE bool cf_blob_scope_names(cf_blob_store *s, const char *account, json_t **out);
+/* Names of the account's scopes (with vault_only, only those whose key is
+ * kept in coffer-vault), in order, as a new JSON array. */
+CF_MUST_USE bool cf_blob_scope_names(cf_blob_store *s, const char *account, bool vault_only,
+                                     json_t **out);
 CF_MUST_USE bool cf_blob_scope_set_enabled(cf_blob_store *s, const char *account,
                                            const char *name, bool enabled);
 

@@ -54,16 +54,25 @@ static struct bs_ring_key *bs_ring_find(cf_blob_store *s, const uint8_t *ref)
     return NULL;
 }
 
-bool cf_bs_keyring_get_locked(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_REF_LEN],
-                              uint8_t *out)
+/* The ring's usable entry for `ref`, or NULL with the reason raised. */
+static const struct bs_ring_key *bs_ring_ready(cf_blob_store *s, const uint8_t *ref)
 {
     const struct bs_ring_key *k = bs_ring_find(s, ref);
     if (k && !k->key) {
         cf_error_raise_reason(CF_ERR_FORBIDDEN, k->reason, __FILE__, __LINE__, k->message);
-        return false;
+        return NULL;
     }
-    CF_ENSURE_REASON(k, CF_ERR_FORBIDDEN, "KeyVaultEncryptionKeyNotFound",
-                     "The customer-managed key is not available.");
+    if (!k)
+        CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultEncryptionKeyNotFound",
+                        "The customer-managed key is not available.");
+    return k;
+}
+
+bool cf_bs_keyring_get_locked(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_REF_LEN],
+                              uint8_t *out)
+{
+    const struct bs_ring_key *k = bs_ring_ready(s, ref);
+    CF_GUARD(k);
     memcpy(out, k->key, CF_DATA_KEY_LEN);
     return true;
 }
@@ -252,6 +261,21 @@ bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char 
                               bs_scope *sc)
 {
     return bs_scope_keys_locked(s, account, scope, true, sc);
+}
+
+/* The checks of bs_scope_keys_locked without opening any key: on every
+ * scoped Get Properties and write, so no unsealing. */
+bool cf_bs_scope_usable_locked(cf_blob_store *s, const char *account, const char *scope)
+{
+    if (!scope || !scope[0])
+        return true;
+    cf_blob_scope meta;
+    CF_GUARD(cf_bs_scope_get_locked(s, account, scope, &meta));
+    CF_ENSURE_REASON(meta.enabled, CF_ERR_FORBIDDEN, "EncryptionScopeDisabled",
+                     "The encryption scope is disabled.");
+    cf_blob_key_info info;
+    CF_GUARD(bs_key_info_locked(s, account, scope, &info, NULL));
+    return info.source != CF_BLOB_KEYS_VAULT || bs_ring_ready(s, info.ref) != NULL;
 }
 
 static bool bs_data_key_locked(cf_blob_store *s, const char *account, const char *scope,
@@ -453,18 +477,26 @@ static bool bs_names_locked(cf_blob_store *s, sqlite3_stmt *st, json_t *names)
     return ok;
 }
 
-static bool bs_scope_names_locked(cf_blob_store *s, const char *account, json_t *names)
+static bool bs_scope_names_locked(cf_blob_store *s, const char *account, bool vault_only,
+                                  json_t *names)
 {
     return bs_names_locked(
-        s, BS_PREP(s, "SELECT name FROM scopes WHERE account = ?1 ORDER BY name", account), names);
+        s,
+        vault_only ? BS_PREP(s,
+                             "SELECT name FROM scopes WHERE account = ?1 AND key_source = 1"
+                             " ORDER BY name",
+                             account)
+                   : BS_PREP(s, "SELECT name FROM scopes WHERE account = ?1 ORDER BY name",
+                             account),
+        names);
 }
 
-bool cf_blob_scope_names(cf_blob_store *s, const char *account, json_t **out)
+bool cf_blob_scope_names(cf_blob_store *s, const char *account, bool vault_only, json_t **out)
 {
     CF_GUARD(cf_bs_check_names(account, NULL, NULL));
     *out = json_array();
     CF_ENSURE_ALLOC(*out);
-    bool ok = BS_LOCKED(s, bs_scope_names_locked(s, account, *out));
+    bool ok = BS_LOCKED(s, bs_scope_names_locked(s, account, vault_only, *out));
     if (!ok) {
         json_decref(*out);
         *out = NULL;

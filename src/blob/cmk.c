@@ -265,7 +265,8 @@ static bool cf_cmk_list_scopes_locked(cf_blob_service *svc, cf_cmk_entry *acct)
         snprintf(account, sizeof account, "%s", acct->account);
         pthread_mutex_unlock(&svc->cmk->lock);
         json_t *names = NULL;
-        bool ok = cf_blob_scope_names(svc->store, account, &names);
+        /* Only vault-kept scopes need the gate; a switch re-lists (forget). */
+        bool ok = cf_blob_scope_names(svc->store, account, true, &names);
         pthread_mutex_lock(&svc->cmk->lock);
         cf_cmk_entry **list = ok ? calloc(json_array_size(names) + 1, sizeof *list) : NULL;
         size_t n = 0, i;

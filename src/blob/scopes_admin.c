@@ -53,7 +53,7 @@ static bool cf_scope_list(cf_blob_service *svc, const char *account, json_t **ou
 {
     json_t *names = NULL, *value = json_array();
     CF_ENSURE_ALLOC(value);
-    bool ok = cf_blob_scope_names(svc->store, account, &names);
+    bool ok = cf_blob_scope_names(svc->store, account, false, &names);
     size_t i;
     json_t *n;
     json_array_foreach(names, i, n) {

@@ -376,3 +376,36 @@ export async function collect(iterable, max = 5000) {
 }
 
 export { sleep };
+
+// Every regular file under dir that contains needle (streamed in 1 MiB
+// chunks with an overlap, so a match across chunk edges is found).
+export function filesContaining(dir, needle) {
+  const n = Buffer.from(needle);
+  const found = [];
+  let scanned = 0;
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        scanned += 1;
+        const fd = fs.openSync(p, "r");
+        try {
+          const buf = Buffer.alloc(1 << 20);
+          let carry = Buffer.alloc(0);
+          for (;;) {
+            const len = fs.readSync(fd, buf, 0, buf.length, null);
+            if (len <= 0) break;
+            const chunk = Buffer.concat([carry, buf.subarray(0, len)]);
+            if (chunk.includes(n)) { found.push(p); break; }
+            carry = chunk.subarray(Math.max(0, chunk.length - n.length + 1));
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    }
+  };
+  walk(dir);
+  return { found, scanned };
+}
