@@ -128,12 +128,13 @@ static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice
                               cf_slice key, cf_http_server **out)
 {
     cf_http_config config = {
+        .name = "coffer-blob",
         .listen = listen,
         .tls_cert_pem = cert,
         .tls_key_pem = key,
         .max_body = CF_BLOB_MAX_BODY,
-        .max_connections = 1024,
-        .max_per_ip = 256,
+        .max_connections = 8192,
+        .max_per_ip = 128,
         .timeout_seconds = 120,
         .connection_memory = 256 * 1024,
         .cacheable = true,

@@ -2,7 +2,9 @@
 #include "server_process.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "json_secure.h"
@@ -18,6 +20,13 @@ void cf_server_process_init(sigset_t *stop)
     sigaddset(stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Connections cost a descriptor each, not a thread: allow as many as
+     * the system lets this process have (the listener caps what it takes). */
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &files);
+    }
 }
 
 void cf_server_log_seal(const cf_sealed_dir *sealed, const char *data_dir)

@@ -15,35 +15,88 @@
 
 #include <arpa/inet.h>
 #include <malloc.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include "body_stream.h"
+#include "crypto.h"
+#include "deadlines.h"
 #include "ids.h"
 #include "log.h"
 #include "secmem.h"
+#include "workers.h"
 
 struct cf_http_server {
     struct MHD_Daemon *daemon;
     cf_http_config config;
     uint16_t port;
+    cf_workers *workers;
+    cf_deadlines *deadlines;
+    atomic_bool stopping;
+    /* TLS session tickets: GnuTLS derives the ticket keys from this master
+     * key and rotates them every CF_TICKET_ROTATE_SECONDS; it lives in
+     * locked memory and dies with the process, so a restart (or a memory
+     * dump of the disk) never yields a key to old sessions. */
+    gnutls_datum_t ticket_master;
 };
 
+#define CF_TICKET_MASTER_LEN 64 /* GnuTLS's master key size */
+#define CF_TICKET_ROTATE_SECONDS 3600
+
 #define CF_HTTP_DRAIN_MAX (16u << 20)
+/* More query parameters than any API here takes; libmicrohttpd would run
+ * out of connection memory parsing them and drop the connection unanswered. */
+#define CF_HTTP_MAX_QUERY_PARAMS 256
 
 _Static_assert(CF_HTTP_READ_ABORT == MHD_CONTENT_READER_END_WITH_ERROR,
                "CF_HTTP_READ_ABORT must be libmicrohttpd's error value");
 
+/* Work a request hands to the worker pool, in order. */
+typedef enum { CF_OP_START, CF_OP_CHUNK, CF_OP_FINAL } cf_op_kind;
+/* What the connection thread is suspended for. */
+typedef enum { CF_WAIT_NONE, CF_WAIT_START, CF_WAIT_SLOT, CF_WAIT_FINAL } cf_wait;
+
+#define CF_HTTP_CHUNK_SLOTS 2 /* upload chunks in flight per request */
+
 typedef struct {
+    cf_op_kind kind;
+    unsigned slot; /* CF_OP_CHUNK: which chunk buffer */
+} cf_http_op;
+
+typedef struct {
+    cf_job job; /* first: the pool hands it back */
+    cf_http_server *server;
     cf_http_request req;
-    bool started;
+    pthread_mutex_t mu;
+    /* Set up on the connection thread at the first call. */
+    bool set_up, started;
+    bool has_body;
+    /* The request's queue on the worker pool (under mu). */
+    cf_http_op ops[CF_HTTP_CHUNK_SLOTS + 2];
+    unsigned op_head, op_count;
+    bool running;      /* a worker is on this request */
+    bool finished;     /* libmicrohttpd is done with it: whoever is last frees */
+    cf_wait waiting;
+    bool start_done, final_posted;
+    cf_buf chunk[CF_HTTP_CHUNK_SLOTS];
+    bool chunk_busy[CF_HTTP_CHUNK_SLOTS];
+    /* The response, built on a worker, queued by the connection thread. */
+    struct MHD_Response *ready;
+    unsigned ready_status;
     cf_http_begin_result mode;
     bool responded;   /* begin() answered; the response waits in `early` */
     cf_http_response early;
     bool too_large;
+    bool too_many_params;
     size_t drained; /* bytes of an oversize body read and dropped */
     char *raw_path;
     char addr[INET6_ADDRSTRLEN];
@@ -148,18 +201,30 @@ static void cf_http_wiping_free(void *p)
     free(p);
 }
 
-static struct MHD_Response *cf_http_make_body(cf_http_response *resp)
+static void cf_http_response_free(cf_http_response *resp)
+{
+    if (resp->stream.free)
+        resp->stream.free(resp->stream.ctx);
+    resp->stream.free = NULL;
+    cf_buf_free(&resp->body);
+    cf_buf_free(&resp->headers);
+}
+
+static struct MHD_Response *cf_http_make_body(cf_http_server *server, cf_http_state *st,
+                                              cf_http_response *resp)
 {
     if (resp->stream.reader) {
-        /* libmicrohttpd allocates (and clears) a buffer of this size per
-         * response: no bigger than the body needs. */
-        size_t block = resp->stream.length < 256 * 1024 ? (size_t)resp->stream.length : 256 * 1024;
-        if (block < 4096)
-            block = 4096;
+        cf_body_stream *s = cf_body_stream_new(resp, server->workers, st->req.conn);
+        if (!s)
+            return NULL;
         struct MHD_Response *r = MHD_create_response_from_callback(
-            resp->stream.length, block, resp->stream.reader, resp->stream.ctx, resp->stream.free);
-        if (r) /* libmicrohttpd owns ctx now and calls free when done */
-            resp->stream.free = NULL;
+            resp->stream.length, cf_body_stream_block(resp->stream.length), cf_body_stream_read,
+            s, cf_body_stream_free);
+        if (!r) {
+            cf_body_stream_free(s);
+            return NULL;
+        }
+        cf_body_stream_prime(s);
         return r;
     }
     void *copy = malloc(resp->body.len ? resp->body.len : 1);
@@ -175,38 +240,32 @@ static struct MHD_Response *cf_http_make_body(cf_http_response *resp)
     return r;
 }
 
-static enum MHD_Result cf_http_send(const cf_http_server *server, struct MHD_Connection *conn,
-                                    cf_http_request *req, cf_http_response *resp)
+/* Turns a filled-in response into libmicrohttpd's, with the headers every
+ * response carries, into st->ready for the connection thread to queue.  The
+ * filled-in response is freed. */
+static void cf_http_build(cf_http_server *server, cf_http_state *st, cf_http_response *resp)
 {
-    struct MHD_Response *r = cf_http_make_body(resp);
-    if (!r)
-        return MHD_NO;
-    const char *n, *v;
-    for (size_t pos = 0; cf_http_next_header(resp, &pos, &n, &v);)
-        MHD_add_response_header(r, n, v);
-    bool has_type = cf_http_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE) != NULL;
-    if (!has_type && (resp->body.len || resp->content_type))
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                resp->content_type ? resp->content_type
-                                                   : "application/json; charset=utf-8");
-    MHD_add_response_header(r, "x-ms-request-id", req->request_id);
-    if (!server->config.cacheable && !cf_http_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (req->tls)
-        MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = MHD_queue_response(conn, resp->status ? resp->status : 500, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static void cf_http_response_free(cf_http_response *resp)
-{
-    if (resp->stream.free)
-        resp->stream.free(resp->stream.ctx);
-    resp->stream.free = NULL;
-    cf_buf_free(&resp->body);
-    cf_buf_free(&resp->headers);
+    struct MHD_Response *r = cf_http_make_body(server, st, resp);
+    if (r) {
+        const char *n, *v;
+        for (size_t pos = 0; cf_http_next_header(resp, &pos, &n, &v);)
+            MHD_add_response_header(r, n, v);
+        bool has_type = cf_http_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE) != NULL;
+        if (!has_type && (resp->body.len || resp->content_type))
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                    resp->content_type ? resp->content_type
+                                                       : "application/json; charset=utf-8");
+        MHD_add_response_header(r, "x-ms-request-id", st->req.request_id);
+        if (!server->config.cacheable &&
+            !cf_http_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        if (st->req.tls)
+            MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    }
+    st->ready = r;
+    st->ready_status = resp->status ? resp->status : 500;
+    cf_http_response_free(resp);
 }
 
 static void cf_http_default_too_large(void *ctx, cf_http_response *resp)
@@ -218,18 +277,19 @@ static void cf_http_default_too_large(void *ctx, cf_http_response *resp)
         resp->body.len = 0;
 }
 
-static enum MHD_Result cf_http_dispatch(cf_http_server *server, struct MHD_Connection *conn,
-                                        cf_http_state *st)
+/* Decides the response: begin()'s answer, 413, or the handler's.  Runs on a
+ * worker, except for 413 decided mid-body (no service call that blocks). */
+static void cf_http_respond(cf_http_server *server, cf_http_state *st)
 {
     if (st->responded) {
-        enum MHD_Result ret = cf_http_send(server, conn, &st->req, &st->early);
-        cf_http_response_free(&st->early);
-        st->responded = false;
-        return ret;
+        cf_http_build(server, st, &st->early);
+        return;
     }
     cf_http_response resp = {0};
     cf_buf_init(&resp.body, 64 * 1024 * 1024);
     cf_buf_init(&resp.headers, CF_HTTP_HEADERS_MAX);
+    if (st->mode != CF_HTTP_STREAM && !st->too_large && !cf_buf_terminate(&st->req.body))
+        st->too_large = true;
     if (st->too_large) {
         void (*render)(void *, cf_http_response *) = server->config.render_too_large
                                                          ? server->config.render_too_large
@@ -239,9 +299,7 @@ static enum MHD_Result cf_http_dispatch(cf_http_server *server, struct MHD_Conne
         cf_error_clear();
         server->config.handler(server->config.ctx, &st->req, &resp);
     }
-    enum MHD_Result ret = cf_http_send(server, conn, &st->req, &resp);
-    cf_http_response_free(&resp);
-    return ret;
+    cf_http_build(server, st, &resp);
 }
 
 /* Message framing, strictly (RFC 9112 §6): at most one Content-Length, all
@@ -250,7 +308,7 @@ static enum MHD_Result cf_http_dispatch(cf_http_server *server, struct MHD_Conne
  * another way in a proxy, smuggling a second request through. */
 typedef struct {
     unsigned content_length, transfer_encoding;
-    bool bad;
+    bool bad, has_body;
 } cf_http_framing;
 
 static enum MHD_Result cf_http_framing_header(void *cls, enum MHD_ValueKind kind,
@@ -262,93 +320,236 @@ static enum MHD_Result cf_http_framing_header(void *cls, enum MHD_ValueKind kind
         f->content_length++;
         if (!value || !*value || strspn(value, "0123456789") != strlen(value))
             f->bad = true;
+        else if (value[strspn(value, "0")])
+            f->has_body = true;
     } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         f->transfer_encoding++;
+        f->has_body = true;
         if (!value || strcasecmp(value, "chunked") != 0)
             f->bad = true;
     }
     return MHD_YES;
 }
 
-static bool cf_http_framing_ok(struct MHD_Connection *conn)
+static const char *cf_http_framing_refusal(struct MHD_Connection *conn, bool *has_body)
 {
-    cf_http_framing f = {0, 0, false};
+    cf_http_framing f = {0, 0, false, false};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, cf_http_framing_header, &f);
-    return !f.bad && f.content_length <= 1 && f.transfer_encoding <= 1 &&
-           !(f.content_length && f.transfer_encoding);
+    *has_body = f.has_body;
+    if (f.bad || f.content_length > 1 || f.transfer_encoding > 1 ||
+        (f.content_length && f.transfer_encoding))
+        return "Conflicting or unsupported message framing (Content-Length, Transfer-Encoding).";
+    return NULL;
 }
 
-/* First call: the headers are in.  Sets up the request and lets the service
- * choose how its body is taken. */
-static bool cf_http_start_request(cf_http_server *server, struct MHD_Connection *conn,
-                                  cf_http_state *st, const char *url, const char *method)
+/* A request refused from its request line and headers alone, before any
+ * service code: 400 and the connection closed. */
+static void cf_http_refuse(cf_http_server *server, cf_http_state *st, const char *message)
 {
-    st->started = true;
-    st->req.raw_path = st->raw_path;
-    st->req.method = method;
-    st->req.path = url;
-    st->req.conn = conn;
-    st->req.tls = server->config.tls_cert_pem.len > 0;
-    if (!cf_uuid_v4(st->req.request_id))
-        return false;
-    cf_http_client_addr(conn, st->addr, sizeof st->addr);
-    st->req.client_addr = st->addr;
-    cf_buf_init(&st->req.body, server->config.max_body);
-    st->mode = CF_HTTP_BUFFER;
-    if (!cf_http_framing_ok(conn)) {
-        cf_buf_init(&st->early.body, 1024);
-        cf_buf_init(&st->early.headers, CF_HTTP_HEADERS_MAX);
-        st->early.status = 400;
-        st->mode = CF_HTTP_RESPOND;
-        st->responded = true;
-        if (!cf_buf_append_str(&st->early.body,
-                               "{\"error\":{\"code\":\"BadRequest\",\"message\":\"Conflicting or "
-                               "unsupported message framing (Content-Length, Transfer-Encoding).\"}}") ||
-            !cf_http_add_header(&st->early, "Connection", "close"))
-            st->early.status = 500;
-        cf_log(CF_LOG_WARN, st->req.request_id, "refused request framing from %s", st->addr);
-        return true;
-    }
+    cf_buf_init(&st->early.body, 1024);
+    cf_buf_init(&st->early.headers, CF_HTTP_HEADERS_MAX);
+    st->early.status = 400;
+    st->responded = true;
+    if (!cf_buf_append_str(&st->early.body, "{\"error\":{\"code\":\"BadRequest\",\"message\":\"") ||
+        !cf_buf_append_str(&st->early.body, message) ||
+        !cf_buf_append_str(&st->early.body, "\"}}") ||
+        !cf_http_add_header(&st->early, "Connection", "close"))
+        st->early.status = 500;
+    cf_log(CF_LOG_WARN, st->req.request_id, "refused request from %s: %s", st->addr, message);
+    cf_http_build(server, st, &st->early);
+}
+
+/* --- The request's queue on the worker pool --------------------------- */
+
+static void cf_http_state_free(cf_http_server *server, cf_http_state *st)
+{
+    if (st->started && server->config.request_done)
+        server->config.request_done(server->config.ctx, &st->req);
+    if (st->ready)
+        MHD_destroy_response(st->ready);
+    cf_http_response_free(&st->early);
+    cf_buf_free(&st->req.body); /* wiped: bodies can carry key material */
+    for (unsigned i = 0; i < CF_HTTP_CHUNK_SLOTS; i++)
+        cf_buf_free(&st->chunk[i]);
+    pthread_mutex_destroy(&st->mu);
+    free(st->raw_path);
+    free(st);
+}
+
+static void cf_http_op_start(cf_http_server *server, cf_http_state *st)
+{
     if (server->config.begin) {
         cf_buf_init(&st->early.body, 1 << 20);
         cf_buf_init(&st->early.headers, CF_HTTP_HEADERS_MAX);
         cf_error_clear();
         st->mode = server->config.begin(server->config.ctx, &st->req, &st->early);
-        if (st->mode == CF_HTTP_RESPOND) {
+        if (st->mode == CF_HTTP_RESPOND)
             st->responded = true;
-            return true;
-        }
-        cf_http_response_free(&st->early);
-        if (st->mode == CF_HTTP_STREAM)
-            return true;
+        else
+            cf_http_response_free(&st->early);
     }
     /* A declared oversize body is never stored.  Up to the drain limit it
      * is read and dropped so the client can read the 413; beyond that the
      * 413 goes out at once and the connection closes. */
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        char *end = NULL;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (end == cl || *end || n > server->config.max_body)
-            st->too_large = true;
+    const char *cl = cf_http_header(&st->req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!st->responded && st->mode == CF_HTTP_BUFFER && cl &&
+        strtoull(cl, NULL, 10) > server->config.max_body)
+        st->too_large = true;
+    /* Nothing to wait for: answer in the same trip. */
+    if (st->responded || !st->has_body)
+        cf_http_respond(server, st);
+}
+
+static void cf_http_op_chunk(cf_http_state *st, const cf_buf *chunk)
+{
+    st->req.body_received += chunk->len;
+    if (!st->req.stream_failed && !st->req.body_sink(st->req.body_ctx, chunk->data, chunk->len))
+        st->req.stream_failed = true;
+}
+
+static void cf_http_run(cf_job *job)
+{
+    cf_http_state *st = (cf_http_state *)job;
+    cf_http_server *server = st->server;
+    pthread_mutex_lock(&st->mu);
+    while (st->op_count) {
+        cf_http_op op = st->ops[st->op_head];
+        st->op_head = (st->op_head + 1) % (sizeof st->ops / sizeof st->ops[0]);
+        st->op_count--;
+        bool gone = st->finished;
+        pthread_mutex_unlock(&st->mu);
+        cf_wait satisfied = CF_WAIT_SLOT;
+        if (op.kind == CF_OP_START) {
+            cf_http_op_start(server, st);
+            satisfied = CF_WAIT_START;
+        } else if (op.kind == CF_OP_FINAL) {
+            if (!st->ready)
+                cf_http_respond(server, st);
+            satisfied = CF_WAIT_FINAL;
+        } else if (!gone) {
+            cf_http_op_chunk(st, &st->chunk[op.slot]);
+        }
+        pthread_mutex_lock(&st->mu);
+        if (op.kind == CF_OP_START)
+            st->start_done = true;
+        if (op.kind == CF_OP_CHUNK) {
+            st->chunk[op.slot].len = 0;
+            st->chunk_busy[op.slot] = false;
+        }
+        if (st->waiting == satisfied) {
+            st->waiting = CF_WAIT_NONE;
+            MHD_resume_connection(st->req.conn);
+        }
     }
+    st->running = false;
+    bool finished = st->finished;
+    pthread_mutex_unlock(&st->mu);
+    if (finished)
+        cf_http_state_free(server, st);
+}
+
+static cf_conn *cf_http_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+/* Suspends the connection (st->mu held) until a worker has done `wait`'s
+ * op; the time is the server's, so no client deadline runs meanwhile. */
+static void cf_http_wait(cf_http_state *st, cf_wait wait)
+{
+    st->waiting = wait;
+    cf_conn_phase(st->server->deadlines, cf_http_conn_of(st->req.conn), CF_PHASE_BUSY);
+    MHD_suspend_connection(st->req.conn);
+}
+
+/* Queues one op (with st->mu held) and, with `wait`, suspends the
+ * connection until a worker has done it.  The worker needs st->mu to
+ * resume, so it cannot resume before the suspension.  False when the pool
+ * is shutting down: nothing was queued or suspended. */
+static bool cf_http_enqueue(cf_http_state *st, cf_op_kind kind, unsigned slot, cf_wait wait)
+{
+    const unsigned cap = sizeof st->ops / sizeof st->ops[0];
+    if (st->op_count == cap)
+        return false;
+    if (!st->running) {
+        if (!cf_workers_post(st->server->workers, &st->job))
+            return false;
+        st->running = true;
+    }
+    st->ops[(st->op_head + st->op_count) % cap] = (cf_http_op){kind, slot};
+    st->op_count++;
+    if (wait != CF_WAIT_NONE)
+        cf_http_wait(st, wait);
     return true;
 }
 
-/* One body chunk: into the sink, the buffer, or dropped. Returns false when
- * the response should go out now (too much body to keep reading). */
-static bool cf_http_take_chunk(const cf_http_server *server, cf_http_state *st,
+/* --- The connection thread ---------------------------------------------- */
+
+static void cf_http_queue_ready(cf_http_state *st, enum MHD_Result *ret)
+{
+    *ret = MHD_queue_response(st->req.conn, st->ready_status, st->ready);
+    MHD_destroy_response(st->ready);
+    st->ready = NULL;
+    cf_conn_phase(st->server->deadlines, cf_http_conn_of(st->req.conn), CF_PHASE_SENDING);
+}
+
+/* First call: the headers are in.  Sets up the request, refuses what the
+ * headers alone condemn, and hands the rest to begin() on a worker. */
+static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Connection *conn,
+                                          cf_http_state *st, const char *url, const char *method)
+{
+    if (!st->set_up) {
+        st->set_up = true;
+        st->req.raw_path = st->raw_path;
+        st->req.method = method;
+        st->req.path = url;
+        st->req.conn = conn;
+        st->req.tls = server->config.tls_cert_pem.len > 0;
+        if (!cf_uuid_v4(st->req.request_id))
+            return MHD_NO;
+        cf_http_client_addr(conn, st->addr, sizeof st->addr);
+        st->req.client_addr = st->addr;
+        cf_buf_init(&st->req.body, server->config.max_body);
+        st->mode = CF_HTTP_BUFFER;
+        const char *refusal = cf_http_framing_refusal(conn, &st->has_body);
+        if (!refusal && st->too_many_params)
+            refusal = "Too many query parameters.";
+        if (refusal) {
+            cf_http_refuse(server, st, refusal);
+            st->start_done = true;
+        } else {
+            pthread_mutex_lock(&st->mu);
+            bool queued = cf_http_enqueue(st, CF_OP_START, 0, CF_WAIT_START);
+            pthread_mutex_unlock(&st->mu);
+            return queued ? MHD_YES : MHD_NO;
+        }
+    }
+    if (!st->start_done)
+        return MHD_NO; /* resumed without its answer: cannot happen */
+    st->started = true;
+    cf_conn_phase(server->deadlines, cf_http_conn_of(conn),
+                  st->has_body ? CF_PHASE_BODY : CF_PHASE_BUSY);
+    /* A refused request whose client waits for "100 Continue" before its
+     * body gets the answer now instead: no 100, no body read.  (Clients
+     * that send the body regardless are drained, so they read the answer
+     * rather than a reset.) */
+    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_EXPECT);
+    enum MHD_Result ret = MHD_YES;
+    if (st->responded && st->ready && expect && strcasecmp(expect, "100-continue") == 0)
+        cf_http_queue_ready(st, &ret);
+    return ret;
+}
+
+/* A body chunk kept in a buffer or dropped, on the connection thread (a
+ * copy, nothing that blocks).  Returns false when the response should go
+ * out now (too much body to keep reading). */
+static bool cf_http_keep_chunk(const cf_http_server *server, cf_http_state *st,
                                const char *data, size_t len)
 {
     bool dropping = st->responded || st->too_large;
-    if (!dropping && st->mode == CF_HTTP_STREAM) {
-        st->req.body_received += len;
-        if (!st->req.stream_failed && !st->req.body_sink(st->req.body_ctx, (const uint8_t *)data,
-                                                          len))
-            st->req.stream_failed = true;
-        return true;
-    }
     if (!dropping && !cf_buf_append(&st->req.body, data, len)) {
         st->too_large = true;
         cf_buf_free(&st->req.body);
@@ -362,6 +563,75 @@ static bool cf_http_take_chunk(const cf_http_server *server, cf_http_state *st,
     return true;
 }
 
+/* A streamed chunk: copied into a free slot for the sink to take on a
+ * worker, so the connection reads the next chunk meanwhile.  With both
+ * slots busy the connection waits, the data left where it is. */
+static enum MHD_Result cf_http_on_stream_chunk(cf_http_server *server, cf_http_state *st,
+                                               const char *data, size_t *len)
+{
+    pthread_mutex_lock(&st->mu);
+    unsigned slot = 0;
+    while (slot < CF_HTTP_CHUNK_SLOTS && st->chunk_busy[slot])
+        slot++;
+    bool ok = true;
+    if (slot == CF_HTTP_CHUNK_SLOTS) {
+        cf_http_wait(st, CF_WAIT_SLOT);
+    } else {
+        cf_buf *b = &st->chunk[slot];
+        if (!b->max)
+            cf_buf_init(b, server->config.connection_memory ? server->config.connection_memory
+                                                            : 128 * 1024);
+        ok = cf_buf_append(b, data, *len) && cf_http_enqueue(st, CF_OP_CHUNK, slot, CF_WAIT_NONE);
+        if (ok) {
+            st->chunk_busy[slot] = true;
+            *len = 0;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return ok ? MHD_YES : MHD_NO;
+}
+
+static enum MHD_Result cf_http_on_body(cf_http_server *server, cf_http_state *st,
+                                       const char *data, size_t *len)
+{
+    cf_conn *c = cf_http_conn_of(st->req.conn);
+    cf_conn_phase(server->deadlines, c, CF_PHASE_BODY);
+    cf_conn_body_bytes(server->deadlines, c, *len);
+    if (st->mode == CF_HTTP_STREAM && !st->responded && !st->too_large)
+        return cf_http_on_stream_chunk(server, st, data, len);
+    bool keep_reading = cf_http_keep_chunk(server, st, data, *len);
+    *len = 0;
+    if (keep_reading)
+        return MHD_YES;
+    if (!st->ready)
+        cf_http_respond(server, st);
+    enum MHD_Result ret;
+    cf_http_queue_ready(st, &ret);
+    return ret;
+}
+
+/* Last call: the whole body is in.  The response is built on a worker,
+ * after any chunks still in flight, and queued when the connection is
+ * resumed. */
+static enum MHD_Result cf_http_on_end(cf_http_state *st)
+{
+    enum MHD_Result ret = MHD_YES;
+    if (st->ready) {
+        cf_http_queue_ready(st, &ret);
+        return ret;
+    }
+    pthread_mutex_lock(&st->mu);
+    if (!st->final_posted) {
+        st->final_posted = true;
+        if (!cf_http_enqueue(st, CF_OP_FINAL, 0, CF_WAIT_FINAL))
+            ret = MHD_NO;
+    } else if (st->waiting == CF_WAIT_NONE) {
+        cf_http_wait(st, CF_WAIT_FINAL); /* resumed for a chunk slot meanwhile */
+    }
+    pthread_mutex_unlock(&st->mu);
+    return ret;
+}
+
 static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -370,55 +640,47 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
     (void)version;
     cf_http_server *server = cls;
     cf_http_state *st = *con_cls;
-    if (!st)
+    if (!st || atomic_load(&server->stopping))
         return MHD_NO;
-    if (!st->started) {
-        if (!cf_http_start_request(server, conn, st, url, method))
-            return MHD_NO;
-        /* A refused request whose client waits for "100 Continue" before
-         * its body gets the answer now instead: no 100, no body read.
-         * (Clients that send the body regardless are drained, so they read
-         * the answer rather than a reset.) */
-        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_EXPECT);
-        if (st->responded && expect && strcasecmp(expect, "100-continue") == 0)
-            return cf_http_dispatch(server, conn, st);
-        return MHD_YES;
-    }
-    if (*upload_data_size) {
-        bool keep_reading = cf_http_take_chunk(server, st, upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return keep_reading ? MHD_YES : cf_http_dispatch(server, conn, st);
-    }
-    if (st->mode != CF_HTTP_STREAM && !st->responded && !cf_buf_terminate(&st->req.body))
-        st->too_large = true;
-    return cf_http_dispatch(server, conn, st);
+    if (!st->started)
+        return cf_http_on_headers(server, conn, st, url, method);
+    if (*upload_data_size)
+        return cf_http_on_body(server, st, upload_data, upload_data_size);
+    return cf_http_on_end(st);
 }
 
 static void cf_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     cf_http_server *server = cls;
     cf_http_state *st = *con_cls;
+    *con_cls = NULL;
+    cf_conn_phase(server->deadlines, cf_http_conn_of(conn), CF_PHASE_IDLE);
     if (!st)
         return;
-    if (st->started && server->config.request_done)
-        server->config.request_done(server->config.ctx, &st->req);
-    cf_http_response_free(&st->early);
-    cf_buf_free(&st->req.body); /* wiped: bodies can carry key material */
-    free(st->raw_path);
-    free(st);
-    *con_cls = NULL;
+    pthread_mutex_lock(&st->mu);
+    st->finished = true;
+    bool busy = st->running; /* then the worker frees it when done */
+    pthread_mutex_unlock(&st->mu);
+    if (!busy)
+        cf_http_state_free(server, st);
+}
+
+static size_t cf_http_count_params(const char *query)
+{
+    size_t n = 1;
+    for (const char *p = query; *p; p++)
+        n += *p == '&';
+    return n;
 }
 
 /* Called first for every request with the target as sent (path and query,
  * still percent-encoded): allocate the per-request state here to keep it. */
 static void *cf_http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    (void)cls;
-    (void)conn;
+    cf_http_server *server = cls;
+    cf_conn_request_line(server->deadlines, cf_http_conn_of(conn));
     cf_http_state *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
@@ -427,7 +689,51 @@ static void *cf_http_uri_log(void *cls, const char *uri, struct MHD_Connection *
         free(st);
         return NULL;
     }
+    st->server = server;
+    st->job.run = cf_http_run;
+    pthread_mutex_init(&st->mu, NULL);
+    char *query = uri ? strchr(uri, '?') : NULL;
+    if (query && cf_http_count_params(query + 1) > CF_HTTP_MAX_QUERY_PARAMS) {
+        /* libmicrohttpd parses the query right after this call, into the
+         * connection's memory, and drops the connection unanswered when it
+         * runs out.  The target lives in its writable read buffer: ending
+         * the query there leaves nothing to parse, and the request is
+         * refused with 400 at the first call. */
+        query[1] = 0;
+        st->too_many_params = true;
+    }
     return st;
+}
+
+/* Resumption: a client that comes back skips the key exchange and the
+ * certificate signature, which is most of a handshake's cost. */
+static void cf_http_enable_tickets(cf_http_server *server, struct MHD_Connection *conn)
+{
+    if (!server->ticket_master.data)
+        return;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!info || !info->tls_session)
+        return;
+    gnutls_session_t session = info->tls_session;
+    gnutls_db_set_cache_expiration(session, CF_TICKET_ROTATE_SECONDS);
+    if (gnutls_session_ticket_enable_server(session, &server->ticket_master) != GNUTLS_E_SUCCESS)
+        cf_log(CF_LOG_DEBUG, NULL, "http: session tickets unavailable on a connection");
+}
+
+static void cf_http_notify_connection(void *cls, struct MHD_Connection *conn,
+                                      void **socket_context, enum MHD_ConnectionNotificationCode code)
+{
+    cf_http_server *server = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? cf_conn_open(server->deadlines, info->connect_fd) : NULL;
+        cf_http_enable_tickets(server, conn);
+    } else {
+        cf_conn_close(server->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 CF_PRINTF(2, 0) static void cf_http_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -485,6 +791,49 @@ static bool cf_http_parse_listen(const char *listen, struct sockaddr_storage *ss
     return true;
 }
 
+static void cf_http_server_free(cf_http_server *server)
+{
+    cf_workers_stop(server->workers);
+    cf_deadlines_stop(server->deadlines);
+    if (server->ticket_master.data) {
+        cf_memzero(server->ticket_master.data, CF_TICKET_MASTER_LEN);
+        cf_secret_free(server->ticket_master.data, CF_TICKET_MASTER_LEN);
+    }
+    free(server);
+}
+
+/* Workers: enough to keep both cores busy while others wait on fsync, the
+ * HSM or the vault. */
+static unsigned cf_http_worker_count(const cf_http_config *config)
+{
+    if (config->workers)
+        return config->workers;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 && cpus < 64 ? 8 * (unsigned)cpus : 16;
+}
+
+/* The connection limit, within the descriptors this process may open
+ * (a few hundred kept for files, the database and the HSM). */
+static unsigned cf_http_connection_limit(const cf_http_config *config)
+{
+    unsigned want = config->max_connections ? config->max_connections : 512;
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+        files.rlim_cur < (rlim_t)want + 512) {
+        unsigned fit = files.rlim_cur > 1024 ? (unsigned)files.rlim_cur - 512 : 512;
+        cf_log(CF_LOG_WARN, NULL, "%s: %u connections at most (open file limit %llu)",
+               config->name ? config->name : "http", fit, (unsigned long long)files.rlim_cur);
+        want = fit;
+    }
+    return want;
+}
+
+static unsigned cf_http_poll_threads(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 && cpus < 64 ? (unsigned)cpus : 2;
+}
+
 bool cf_http_start(const cf_http_config *config, cf_http_server **out)
 {
     struct sockaddr_storage ss;
@@ -493,30 +842,46 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
     cf_http_server *server = calloc(1, sizeof *server);
     CF_ENSURE_ALLOC(server);
     server->config = *config;
+    if (!cf_workers_start(cf_http_worker_count(config), &server->workers) ||
+        !cf_deadlines_start(&config->deadlines, config->name, &server->deadlines)) {
+        cf_http_server_free(server);
+        return false;
+    }
 
     /* libmicrohttpd wants NUL-terminated PEM; copy into buffers we wipe. */
     cf_buf cert, key;
     cf_buf_init(&cert, 1 << 20);
     cf_buf_init_secret(&key, 1 << 20);
     bool tls = config->tls_cert_pem.len > 0;
-    if (tls && (!cf_buf_append_slice(&cert, config->tls_cert_pem) || !cf_buf_terminate(&cert) ||
-                !cf_buf_append_slice(&key, config->tls_key_pem) || !cf_buf_terminate(&key))) {
-        cf_buf_free(&cert);
-        cf_buf_free(&key);
-        free(server);
-        return false;
+    if (tls) {
+        server->ticket_master.data = cf_secret_alloc(CF_TICKET_MASTER_LEN);
+        server->ticket_master.size = CF_TICKET_MASTER_LEN;
+        if (!server->ticket_master.data ||
+            !cf_random_bytes(server->ticket_master.data, CF_TICKET_MASTER_LEN) ||
+            !cf_buf_append_slice(&cert, config->tls_cert_pem) || !cf_buf_terminate(&cert) ||
+            !cf_buf_append_slice(&key, config->tls_key_pem) || !cf_buf_terminate(&key)) {
+            cf_buf_free(&cert);
+            cf_buf_free(&key);
+            cf_http_server_free(server);
+            return false;
+        }
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+    /* A few polling threads move bytes (epoll: an idle connection costs a
+     * socket and its buffers, not a thread); service code runs on the
+     * worker pool. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)cf_http_mhd_log, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_CONNECTION_LIMIT, config->max_connections ? config->max_connections : 512, NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, cf_http_poll_threads(), NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, cf_http_connection_limit(config), NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_seconds ? config->timeout_seconds : 120, NULL},
         /* One client address cannot take every connection slot. */
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, config->max_per_ip ? config->max_per_ip : 128, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)cf_http_completed, server},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)cf_http_uri_log, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)cf_http_notify_connection, server},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)cf_http_uri_log, server},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
          config->connection_memory ? (intptr_t)config->connection_memory : 128 * 1024, NULL},
         {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert.data},
@@ -529,7 +894,7 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
     cf_buf_free(&cert);
     cf_buf_free(&key);
     if (!server->daemon) {
-        free(server);
+        cf_http_server_free(server);
         CF_BAIL(CF_ERR_IO, "cannot start the HTTPS listener (address in use or bad TLS key)");
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon,
@@ -548,8 +913,14 @@ void cf_http_stop(cf_http_server *server)
 {
     if (!server)
         return;
+    /* Every suspended connection has a job posted that resumes it; once
+     * the pool has run them all (and refuses new ones), no connection is
+     * left suspended, which libmicrohttpd requires before it stops. */
+    atomic_store(&server->stopping, true);
+    cf_workers_stop(server->workers);
+    server->workers = NULL;
     MHD_stop_daemon(server->daemon);
-    free(server);
+    cf_http_server_free(server);
 }
 
 bool cf_http_target_has_nul(const cf_http_request *req)

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "deadlines.h"
 #include "ids.h"
 
 #define CF_TLS_PRIORITIES                                                      \
@@ -83,13 +84,16 @@ typedef enum {
 } cf_http_begin_result;
 
 typedef struct {
+    const char *name;        /* the service, for log lines */
     const char *listen;      /* "HOST:PORT" or "[V6]:PORT" */
     cf_slice tls_cert_pem;   /* certificate chain; empty for plain HTTP */
     cf_slice tls_key_pem;    /* borrowed; the caller wipes it after start */
     size_t max_body;         /* buffered requests with larger bodies get 413 */
     unsigned max_connections;
     unsigned max_per_ip;     /* connections from one client address */
-    unsigned timeout_seconds;/* idle connection timeout */
+    unsigned timeout_seconds;/* a response the client stops reading */
+    cf_deadline_policy deadlines; /* zeros: the defaults in deadlines.h */
+    unsigned workers;        /* worker threads; 0 = 8 per core */
     size_t connection_memory;/* per-connection read buffer; 0 = 128 KiB */
     bool cacheable;          /* no default "Cache-Control: no-store" (blob
                                 responses carry the blob's own) */

@@ -137,11 +137,12 @@ int main(int argc, char **argv)
         return 1;
     }
     cf_http_config config = {
+        .name = "coffer-vault",
         .listen = vault.listen,
         .tls_cert_pem = cf_buf_slice(&cert),
         .tls_key_pem = cf_buf_slice(&key),
         .max_body = CF_VAULT_MAX_BODY,
-        .max_connections = 1024,
+        .max_connections = 8192,
         .max_per_ip = 128,
         .timeout_seconds = 60,
         .handler = cf_vault_handle,

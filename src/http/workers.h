@@ -1,0 +1,31 @@
+/*
+ * A bounded pool of threads for work that may block: the database, fsync,
+ * the HSM, a call to the vault.  The connection threads only move bytes;
+ * whatever a service does with a request runs here, so a slow disk or a
+ * slow vault stalls the requests waiting on it and nothing else.
+ *
+ * Jobs run in the order posted.  The queue needs no cap of its own: each
+ * connection has at most one job queued at a time (it is suspended until
+ * the job ends), so the connection limit bounds it.
+ */
+#ifndef CF_WORKERS_H
+#define CF_WORKERS_H
+
+#include <stdbool.h>
+
+#include "result.h"
+
+typedef struct cf_workers cf_workers;
+
+typedef struct cf_job {
+    void (*run)(struct cf_job *job);
+    struct cf_job *next;
+} cf_job;
+
+CF_MUST_USE bool cf_workers_start(unsigned threads, cf_workers **out);
+/* False once the pool is stopping: the job will not run. */
+CF_MUST_USE bool cf_workers_post(cf_workers *pool, cf_job *job);
+/* Runs every job already posted, then joins the threads; later posts fail. */
+void cf_workers_stop(cf_workers *pool);
+
+#endif
