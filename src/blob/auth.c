@@ -29,8 +29,10 @@
 
 #include "blob_service.h"
 #include "httpdate.h"
+#include "log.h"
 #include "secmem.h"
 #include "storage_auth.h"
+#include "throttle.h"
 
 typedef struct {
     cf_storage_header headers[CF_STORAGE_MAX_HEADERS];
@@ -99,12 +101,51 @@ static void cf_account_key_or_dummy(cf_blob_call *call, int slot, cf_buf *key, b
     }
 }
 
+/* Failed-credential throttling (throttle.h) for account keys and SAS
+ * signatures, per account name and client address: a locked one is
+ * refused with 503 ServerBusy and Retry-After before any signature is
+ * computed. */
+static bool cf_sign_in_allowed(cf_blob_call *call)
+{
+    unsigned wait = cf_throttle_pair_wait(call->svc->throttle, call->account,
+                                          call->http->client_addr);
+    if (!wait)
+        return true;
+    call->retry_after = wait;
+    cf_log(CF_LOG_WARN, call->http->request_id, "sign-in throttled for account %s from %s (%u s)",
+           call->account, call->http->client_addr, wait);
+    char message[160];
+    snprintf(message, sizeof message,
+             "Too many failed authentication attempts from this client or address; retry after "
+             "%u seconds.", wait);
+    return cf_blob_fail(CF_ERR_FORBIDDEN, "ServerBusy", message);
+}
+
+static bool cf_sign_in_result(cf_blob_call *call, bool ok)
+{
+    unsigned locked = cf_throttle_pair_record(call->svc->throttle, call->account,
+                                              call->http->client_addr, ok);
+    if (locked)
+        cf_log(CF_LOG_WARN, call->http->request_id,
+               "repeated failed authentication for account %s from %s: locked for %u s",
+               call->account, call->http->client_addr, locked);
+    return ok;
+}
+
 #define CF_MAC_MISMATCH                                                                    \
     "The MAC signature found in the HTTP request is not the same as any computed signature."
 
 /* ---- Shared Key ---- */
 
+static bool cf_shared_key_check(cf_blob_call *call, const char *authorization);
+
 bool cf_blob_verify_shared_key(cf_blob_call *call, const char *authorization)
+{
+    CF_GUARD(cf_sign_in_allowed(call));
+    return cf_sign_in_result(call, cf_shared_key_check(call, authorization));
+}
+
+static bool cf_shared_key_check(cf_blob_call *call, const char *authorization)
 {
     cf_header_view *view = malloc(sizeof *view);
     CF_ENSURE_ALLOC(view);
@@ -262,6 +303,7 @@ static bool cf_sas_scope_ok(const cf_blob_call *call, const cf_sas *sas)
 
 static bool cf_verify_sas(cf_blob_call *call, const char *query)
 {
+    CF_GUARD(cf_sign_in_allowed(call));
     cf_sas *sas = malloc(sizeof *sas);
     CF_ENSURE_ALLOC(sas);
     bool ok = cf_sas_parse(query, sas);
@@ -276,7 +318,7 @@ static bool cf_verify_sas(cf_blob_call *call, const char *query)
         cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationResourceTypeMismatch",
                      "This request is not authorized to perform this operation using this "
                      "resource type.");
-    } else if (!cf_sas_signature_ok(call, sas)) {
+    } else if (!cf_sign_in_result(call, cf_sas_signature_ok(call, sas))) {
         cf_auth_failed("Signature did not match.");
     } else if (sas->kind == CF_SAS_SERVICE && sas->si[0] && !cf_sas_policy_merge(call, sas)) {
         /* raised */

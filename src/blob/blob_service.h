@@ -87,6 +87,7 @@ typedef struct {
     cf_blob_vault *vault;           /* NULL without --vault-bootstrap */
     cf_blob_cmk *cmk;
     struct cf_audit *audit;     /* DIR/audit.log */
+    struct cf_throttle *throttle; /* failed Shared Key / SAS checks, per account and address */
     pthread_mutex_t bootstrap_lock;
 } cf_blob_service;
 
@@ -153,6 +154,7 @@ struct cf_blob_call {
     cf_blob_cond cond;
     cf_blob_cpk *cpk;    /* x-ms-encryption-key (secret memory), or NULL */
     bool audited;
+    unsigned retry_after; /* refused by failed-credential throttling: seconds */
     /* Streamed uploads (upload_ops.c). */
     struct cf_blob_upload *upload;
 };

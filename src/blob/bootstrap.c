@@ -29,6 +29,7 @@
 #include "log.h"
 #include "secmem.h"
 #include "server_process.h"
+#include "throttle.h"
 
 #define CF_SERVICE_KEY_LEN 32
 
@@ -217,6 +218,7 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     }
     CF_GUARD(cf_blob_path(svc, "audit.log", path, sizeof path));
     CF_GUARD(cf_audit_open_logged(path, &svc->audit));
+    CF_GUARD(cf_throttle_new(&(cf_throttle_policy){0}, &svc->throttle));
     CF_GUARD(cf_blob_path(svc, "roles.json", path, sizeof path));
     CF_GUARD(cf_blob_roles_open(path, &svc->roles));
     CF_GUARD(cf_blob_grant_owners(svc));
@@ -249,6 +251,8 @@ void cf_blob_service_close(cf_blob_service *svc)
     svc->vault = NULL;
     cf_audit_close_logged(svc->audit);
     svc->audit = NULL;
+    cf_throttle_free(svc->throttle);
+    svc->throttle = NULL;
     cf_blob_store_close(svc->store);
     cf_sealed_dir_close(&svc->sealed);
     svc->tokens = NULL;

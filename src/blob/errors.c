@@ -187,7 +187,12 @@ void cf_blob_reply_error(cf_blob_call *call)
     const char *message = row->message;
     /* Our own details are safe to show for client errors (they never carry
      * secrets); server-side failures are logged, not shown. */
-    if (row->status >= 500) {
+    /* Failed-credential throttling: the refusal says when to come back
+     * (auth.c logged it). */
+    bool throttled = call->retry_after && strcmp(row->code, "ServerBusy") == 0;
+    if (throttled) {
+        message = cf_error_detail();
+    } else if (row->status >= 500) {
         cf_log(CF_LOG_ERROR, call->http->request_id, "%s at %s: %s", cf_err_name(code),
                cf_error_where(), cf_error_detail());
     } else if (!known || code == CF_ERR_BAD_INPUT || code == CF_ERR_UNAUTHORIZED ||
@@ -200,6 +205,10 @@ void cf_blob_reply_error(cf_blob_call *call)
         snprintf(www, sizeof www, "Bearer authorization_uri=%s resource_id=https://storage.azure.com",
                  cf_blob_tokens_authority(call->svc->tokens));
     cf_blob_reply_code(call, row->status, row->code, message);
+    char seconds[16];
+    snprintf(seconds, sizeof seconds, "%u", call->retry_after);
+    if (throttled && !cf_http_add_header(call->resp, "Retry-After", seconds))
+        call->resp->status = 500;
     if (challenge && call->svc->tokens && !cf_http_add_header(call->resp, "WWW-Authenticate", www))
         call->resp->status = 500;
 }

@@ -295,7 +295,8 @@ static void cf_blob_audit(cf_blob_call *call, unsigned status, bool reply_pendin
         .result = status == 0     ? "aborted"
                   : status < 400 ? "success"
                   : status == 401 || status == 403 ? "denied"
-                                                    : "failure",
+                  : call->retry_after              ? "throttled"
+                                                   : "failure",
         .status = status,
     };
     bool durable = reply_pending && status < 400 && strcmp(call->http->method, "GET") != 0 &&

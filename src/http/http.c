@@ -517,8 +517,16 @@ static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Con
         if (!refusal && st->too_many_params)
             refusal = "Too many query parameters.";
         if (refusal) {
+            /* Answered now: a body this request frames wrongly (or not at
+             * all, as with an unknown transfer coding) is never read, and
+             * libmicrohttpd closes the connection after the answer. */
             cf_http_refuse(server, st, refusal);
             st->start_done = true;
+            st->started = true;
+            enum MHD_Result ret = MHD_NO;
+            if (st->ready)
+                cf_http_queue_ready(st, &ret);
+            return ret;
         } else {
             pthread_mutex_lock(&st->mu);
             bool queued = cf_http_enqueue(st, CF_OP_START, 0, CF_WAIT_START);

@@ -29,6 +29,7 @@
 #include "rbac.h"
 #include "secmem.h"
 #include "server_process.h"
+#include "throttle.h"
 #include "vault.h"
 
 #define CF_PEM_MAX (64 * 1024)
@@ -233,6 +234,7 @@ bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
         CF_GUARD(cf_store_meta_put(vault->store, "vault_id", CF_SLICE_STR(vault->vault_id)));
     }
     CF_GUARD(cf_open_audit(vault));
+    CF_GUARD(cf_throttle_new(&(cf_throttle_policy){0}, &vault->throttle));
     cf_hsm_collect_logged(vault);
     return cf_tls_load(vault, tls_cert, tls_key);
 }
@@ -241,6 +243,8 @@ void cf_vault_close(cf_vault *vault)
 {
     cf_audit_close_logged(vault->audit);
     vault->audit = NULL;
+    cf_throttle_free(vault->throttle);
+    vault->throttle = NULL;
     cf_pkey_free(vault->token_key);
     cf_store_close(vault->store);
     cf_sealed_dir_close(&vault->sealed);

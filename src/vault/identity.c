@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "encoding.h"
 #include "envelope.h"
@@ -26,6 +27,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "secmem.h"
+#include "throttle.h"
 #include "vault.h"
 
 #define CF_TOKEN_MAX CF_JWT_MAX
@@ -361,6 +363,38 @@ static void cf_oauth_error(cf_http_response *resp, unsigned status, const char *
         resp->status = 500;
 }
 
+/* Failed-credential throttling (throttle.h) around one client check: a
+ * locked client id or address is refused with 429 and Retry-After before
+ * its credential is looked at.  Returns false when refused. */
+static bool cf_sign_in_allowed(cf_vault *vault, cf_http_request *req, const char *client_id,
+                               cf_http_response *resp)
+{
+    unsigned wait = cf_throttle_pair_wait(vault->throttle, client_id, req->client_addr);
+    if (!wait)
+        return true;
+    char seconds[16], text[160];
+    snprintf(seconds, sizeof seconds, "%u", wait);
+    snprintf(text, sizeof text,
+             "Too many failed sign-ins from this client or address; retry after %u seconds.", wait);
+    cf_oauth_error(resp, 429, "temporarily_unavailable", text);
+    if (!cf_http_add_header(resp, "Retry-After", seconds))
+        resp->status = 500;
+    cf_log(CF_LOG_WARN, req->request_id, "sign-in throttled for client %s from %s (%u s)",
+           client_id, req->client_addr, wait);
+    return false;
+}
+
+static void cf_sign_in_result(cf_vault *vault, cf_http_request *req, const char *client_id,
+                              bool ok)
+{
+    unsigned locked =
+        cf_throttle_pair_record(vault->throttle, client_id, req->client_addr, ok);
+    if (locked)
+        cf_log(CF_LOG_WARN, req->request_id,
+               "repeated failed sign-ins for client %s from %s: locked for %u s", client_id,
+               req->client_addr, locked);
+}
+
 static bool cf_openid_configuration(cf_vault *vault, cf_http_response *resp)
 {
     char iss[700], token[700], jwks[700], authz[700];
@@ -431,13 +465,17 @@ static void cf_token_endpoint(cf_vault *vault, cf_http_request *req, cf_http_res
         cf_oauth_error(resp, 400, "invalid_resource", "The resource is not known to this issuer.");
         return;
     }
+    if (!cf_sign_in_allowed(vault, req, client_id, resp))
+        return;
     cf_buf secret, token;
     cf_buf_init_secret(&secret, 256);
     cf_buf_init(&token, CF_TOKEN_MAX);
     cf_principal p;
     int64_t expires_on;
-    if (!cf_form_get(form, "client_secret", &secret) ||
-        !cf_check_client(vault, client_id, cf_buf_slice(&secret), "sp", &p)) {
+    bool ok = cf_form_get(form, "client_secret", &secret) &&
+              cf_check_client(vault, client_id, cf_buf_slice(&secret), "sp", &p);
+    cf_sign_in_result(vault, req, client_id, ok);
+    if (!ok) {
         cf_log(CF_LOG_WARN, req->request_id, "token request refused for client %s", client_id);
         cf_oauth_error(resp, 401, "invalid_client", "Invalid client credentials.");
     } else if (!cf_token_issue(vault, &p, resource, &token, &expires_on) ||
@@ -472,12 +510,16 @@ static void cf_msi_endpoint(cf_vault *vault, cf_http_request *req, cf_http_respo
         cf_buf_free(&v);
         client_id = default_client;
     }
+    if (!cf_sign_in_allowed(vault, req, client_id, resp))
+        return;
     cf_principal p;
     cf_buf token;
     cf_buf_init(&token, CF_TOKEN_MAX);
     int64_t expires_on;
     char expires_text[32];
-    if (!header || !cf_check_client(vault, client_id, CF_SLICE_STR(header), "mi", &p)) {
+    bool ok = header && cf_check_client(vault, client_id, CF_SLICE_STR(header), "mi", &p);
+    cf_sign_in_result(vault, req, client_id, ok);
+    if (!ok) {
         cf_oauth_error(resp, 401, "invalid_client", "The identity header is not valid.");
     } else if (!cf_token_issue(vault, &p, resource, &token, &expires_on) ||
                snprintf(expires_text, sizeof expires_text, "%lld", (long long)expires_on) <= 0 ||

@@ -160,7 +160,10 @@ static void cf_audit_request(cf_vault_call *call, const char *operation)
         .client = call->http->client_addr,
         .operation = call->action ? call->action : operation,
         .object = call->http->path,
-        .result = status < 400 ? "success" : status == 401 || status == 403 ? "denied" : "failure",
+        .result = status < 400                     ? "success"
+                  : status == 401 || status == 403 ? "denied"
+                  : status == 429                  ? "throttled"
+                                                   : "failure",
         .status = status,
     };
     if (!cf_audit_append(call->vault->audit, &ev, cf_changes_state(call))) {

@@ -49,6 +49,7 @@ typedef struct {
     uint8_t *data_key;    /* = sealed.master_key: CF_DATA_KEY_LEN bytes, secret memory */
     cf_pkey *token_key;   /* signs access tokens */
     struct cf_audit *audit;/* DIR/audit.log */
+    struct cf_throttle *throttle; /* failed sign-ins, per client id and address */
     char token_kid[64];
 } cf_vault;
 

@@ -126,6 +126,26 @@ must_succeed "TLS 1.2 ECDHE-ECDSA-AES256-GCM-SHA384" 'ECDHE-ECDSA-AES256-GCM-SHA
 must_succeed "TLS 1.3" 'TLS_AES_(128|256)_GCM_SHA(256|384)|TLS_CHACHA20_POLY1305_SHA256' -tls1_3
 must_succeed "TLS 1.3 TLS_AES_128_GCM_SHA256" 'TLS_AES_128_GCM_SHA256' -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
 
+# Session resumption: a second connection presenting the first one's
+# session ticket skips the full handshake (the ticket arrives after the
+# handshake in TLS 1.3, so each client stays a second to receive it).
+must_resume() {  # label, s_client args...
+  local label="$1"; shift
+  rm -f "$work/session"
+  out="$( (sleep 1) | timeout 20 openssl s_client -connect "127.0.0.1:$port" -CAfile "$ca" "$@" \
+    -sess_out "$work/session" 2>&1)"
+  out="$( (sleep 1) | timeout 20 openssl s_client -connect "127.0.0.1:$port" -CAfile "$ca" "$@" \
+    -sess_in "$work/session" 2>&1)"
+  if grep -q '^Reused, ' <<<"$out"; then
+    echo "ok    resumed: $label ($(grep -m1 '^Reused, ' <<<"$out"))"
+  else
+    echo "FAIL  not resumed: $label"
+    summary; failures=$((failures + 1))
+  fi
+}
+must_resume "TLS 1.2 session ticket" -tls1_2
+must_resume "TLS 1.3 session ticket" -tls1_3
+
 # Plain HTTP on the TLS port gets no API answer.
 code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/keys?api-version=7.5" || true)"
 case "$code" in
