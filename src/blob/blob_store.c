@@ -214,26 +214,10 @@ bool cf_bs_check_names(const char *account, const char *container, const char *b
 bool cf_bs_db_ok(cf_blob_store *s, int rc)
 {
     if (rc == SQLITE_FULL)
-        return cf_bs_io_fail("the database", ENOSPC);
+        return cf_io_fail("the database", ENOSPC);
     CF_ENSUREF(rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW, CF_ERR_DB, "database: %s",
                sqlite3_errmsg(s->db));
     return true;
-}
-
-bool cf_bs_io_fail(const char *what, int err)
-{
-    char detail[256];
-    snprintf(detail, sizeof detail, "%s: %s", what, strerror(err));
-    /* A full disk is the operator's to fix, and the client's to know:
-     * nothing was stored, and reads go on. */
-    if (err == ENOSPC || err == EDQUOT) {
-        cf_log(CF_LOG_ERROR, NULL, "disk full: %s; writes are refused until space is freed",
-               detail);
-        cf_error_raise_reason(CF_ERR_IO, "InsufficientStorage", __FILE__, __LINE__, detail);
-    } else {
-        cf_error_raise(CF_ERR_IO, __FILE__, __LINE__, detail);
-    }
-    return false;
 }
 
 bool cf_bs_exec(cf_blob_store *s, const char *sql)
@@ -242,7 +226,7 @@ bool cf_bs_exec(cf_blob_store *s, const char *sql)
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
     if (rc == SQLITE_FULL) {
         sqlite3_free(err);
-        return cf_bs_io_fail("the database", ENOSPC);
+        return cf_io_fail("the database", ENOSPC);
     }
     if (rc != SQLITE_OK) {
         cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", err ? err : "?");
@@ -598,7 +582,7 @@ bool cf_bs_make_dirs(const cf_blob_store *s, const char *id)
         if (mkdir(dirs[i], 0700) == 0)
             CF_GUARD(cf_fsync_dir_of(dirs[i]));
         else if (errno != EEXIST)
-            return cf_bs_io_fail("creating an extent directory", errno);
+            return cf_io_fail("creating an extent directory", errno);
     }
     return true;
 }

@@ -137,10 +137,6 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
 /* ---- database (blob_store.c) ---- */
 
 bool cf_bs_db_ok(cf_blob_store *s, int rc);
-/* Raises CF_ERR_IO for a failed file operation on `what` with errno
- * `err`; a full disk (ENOSPC, EDQUOT) carries the reason
- * InsufficientStorage and is logged once per failure.  Returns false. */
-bool cf_bs_io_fail(const char *what, int err);
 bool cf_bs_exec(cf_blob_store *s, const char *sql);
 /* A cached statement for literal `sql` with text parameters ?1.. bound from
  * `texts` (NULL entries stay unbound); NULL on failure (raised).  Give it

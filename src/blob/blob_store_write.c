@@ -76,7 +76,7 @@ static bool bs_write_all(int fd, cf_slice bytes)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return cf_bs_io_fail("writing an extent file", n < 0 ? errno : ENOSPC);
+            return cf_io_fail("writing an extent file", n < 0 ? errno : ENOSPC);
         bytes.ptr += n;
         bytes.len -= (size_t)n;
     }
@@ -94,7 +94,7 @@ static bool bs_writer_spill(cf_blob_writer *w)
     if (w->fd < 0) {
         int err = errno;
         w->tmp[0] = '\0';
-        return cf_bs_io_fail("creating an extent file", err);
+        return cf_io_fail("creating an extent file", err);
     }
     CF_GUARD(bs_write_all(w->fd, cf_buf_slice(&w->mem)));
     w->mem_active = false;
@@ -545,7 +545,7 @@ bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_write_result 
         CF_GUARD(BS_LOCKED(w->s, bs_writer_commit_locked(w, len, now, &res)));
     } else {
         if (fsync(w->fd) != 0)
-            return cf_bs_io_fail("syncing an extent file", errno);
+            return cf_io_fail("syncing an extent file", errno);
         int fd = w->fd;
         w->fd = -1;
         CF_ENSURE(close(fd) == 0, CF_ERR_IO, "cannot close an extent file");

@@ -1,6 +1,7 @@
 /* Crash-safe file helpers; see fsutil.h. */
 #include "fsutil.h"
 #include "crypto.h"
+#include "log.h"
 #include "secmem.h"
 
 #include <errno.h>
@@ -166,4 +167,18 @@ bool cf_lock_file(const char *path, int *fd)
     *fd = -1;
     CF_ENSUREF(!busy, CF_ERR_CONFLICT, "%s is locked by another process", path);
     CF_BAIL(CF_ERR_IO, "cannot lock the data directory");
+}
+
+bool cf_io_fail(const char *what, int err)
+{
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s: %s", what, strerror(err));
+    if (err == ENOSPC || err == EDQUOT) {
+        cf_log(CF_LOG_ERROR, NULL, "disk full: %s; writes are refused until space is freed",
+               detail);
+        cf_error_raise_reason(CF_ERR_IO, "InsufficientStorage", __FILE__, __LINE__, detail);
+    } else {
+        cf_error_raise(CF_ERR_IO, __FILE__, __LINE__, detail);
+    }
+    return false;
 }

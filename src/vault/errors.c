@@ -75,6 +75,16 @@ void cf_vault_reply_error(cf_vault_call *call, const char *not_found_code)
     /* Disabled secrets name themselves in the inner error, as in Azure. */
     if (code == CF_ERR_DISABLED && not_found_code && strcmp(not_found_code, "SecretNotFound") == 0)
         inner = "SecretDisabled";
+    const char *reason = cf_error_reason();
+    if (reason && strcmp(reason, "InsufficientStorage") == 0) {
+        /* Logged where it happened (cf_io_fail); the client learns what
+         * and that nothing was stored. */
+        cf_vault_render_error(call, 507, "InsufficientStorage",
+                              "The vault's disk is full: nothing was stored. Reads still work; "
+                              "writes resume once space is freed.",
+                              NULL);
+        return;
+    }
     if (status >= 500) {
         cf_log(CF_LOG_ERROR, call->http->request_id, "%s at %s: %s", cf_err_name(code),
                cf_error_where(), cf_error_detail());

@@ -10,10 +10,12 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "store_internal.h"
 
 static const char cf_schema[] =
@@ -64,6 +66,8 @@ void cf_object_free(cf_object *obj)
 
 bool cf_db_ok(cf_store *store, int rc)
 {
+    if (rc == SQLITE_FULL)
+        return cf_io_fail("the database", ENOSPC);
     CF_ENSUREF(rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW, CF_ERR_DB, "database: %s",
                sqlite3_errmsg(store->db));
     return true;
@@ -73,6 +77,10 @@ bool cf_db_exec(cf_store *store, const char *sql)
 {
     char *err = NULL;
     int rc = sqlite3_exec(store->db, sql, NULL, NULL, &err);
+    if (rc == SQLITE_FULL) {
+        sqlite3_free(err);
+        return cf_io_fail("the database", ENOSPC);
+    }
     if (rc != SQLITE_OK) {
         cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", err ? err : "?");
         sqlite3_free(err);
