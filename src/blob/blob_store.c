@@ -313,6 +313,18 @@ bool cf_bs_begin(cf_blob_store *s)
     return cf_bs_exec(s, "BEGIN IMMEDIATE");
 }
 
+bool cf_bs_read_begin(cf_blob_store *s)
+{
+    return cf_bs_exec(s, "BEGIN");
+}
+
+bool cf_bs_read_end(cf_blob_store *s, bool ok)
+{
+    if (!sqlite3_get_autocommit(s->db) && !cf_bs_exec(s, ok ? "COMMIT" : "ROLLBACK"))
+        ok = false;
+    return ok;
+}
+
 bool cf_bs_commit(cf_blob_store *s, bool ok)
 {
     if (ok && cf_bs_exec(s, "COMMIT")) {
@@ -444,10 +456,26 @@ bool cf_blob_metadata_check(json_t *metadata)
 
 /* ---- open / close ---- */
 
+/* The account cache: every request authenticates against its account, so
+ * the row and the opened Shared Key slots (secret memory) are kept; any
+ * write to the accounts table drops them all. */
+#define BS_ACCOUNT_CACHE 64
+enum { BS_SLOT_KEY1, BS_SLOT_KEY2, BS_SLOT_DATA, BS_SLOTS };
+
+struct bs_account_entry {
+    bool used;
+    cf_blob_account info;
+    uint8_t *slot[BS_SLOTS]; /* opened on first use; secret memory */
+    size_t slot_len[BS_SLOTS];
+};
+
+static void bs_accounts_free(cf_blob_store *s);
+
 void cf_blob_store_close(cf_blob_store *s)
 {
     if (!s)
         return;
+    bs_accounts_free(s);
     for (size_t i = 0; i < BS_STMT_CACHE && s->cache[i].sql; i++)
         sqlite3_finalize(s->cache[i].st);
     /* Closing the last connection checkpoints (syncing the WAL first, then
@@ -522,7 +550,8 @@ bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_stor
     pthread_cond_init(&s->sync_cv, NULL);
     s->dir = strdup(path);
     s->service_key = cf_secret_alloc(CF_DATA_KEY_LEN);
-    if (!s->dir || !s->service_key) {
+    s->accounts = calloc(BS_ACCOUNT_CACHE, sizeof *s->accounts);
+    if (!s->dir || !s->service_key || !s->accounts) {
         cf_blob_store_close(s);
         CF_BAIL(CF_ERR_NOMEM, NULL);
     }
@@ -862,6 +891,7 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
                 sqlite3_bind_blob(st, 8, infra.data, (int)infra.len, SQLITE_STATIC);
         }
         ok = ok && cf_bs_run(s, st);
+        cf_bs_accounts_changed_locked(s);
         ok = cf_bs_commit(s, ok);
     }
     cf_buf_free(&k1);
@@ -877,7 +907,39 @@ bool cf_blob_account_create(cf_blob_store *s, const char *name, int64_t now, boo
     return BS_LOCKED(s, bs_account_create_locked(s, name, now, infrastructure));
 }
 
-bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
+static void bs_account_entry_clear(struct bs_account_entry *e)
+{
+    for (int i = 0; i < BS_SLOTS; i++)
+        cf_secret_free(e->slot[i], e->slot_len[i]);
+    memset(e, 0, sizeof *e);
+}
+
+void cf_bs_accounts_changed_locked(cf_blob_store *s)
+{
+    if (!s->accounts)
+        return;
+    for (unsigned i = 0; i < BS_ACCOUNT_CACHE; i++)
+        bs_account_entry_clear(&s->accounts[i]);
+}
+
+static void bs_accounts_free(cf_blob_store *s)
+{
+    cf_bs_accounts_changed_locked(s);
+    free(s->accounts);
+    s->accounts = NULL;
+}
+
+static struct bs_account_entry *bs_account_cached(cf_blob_store *s, const char *name)
+{
+    if (!s->accounts)
+        return NULL;
+    for (unsigned i = 0; i < BS_ACCOUNT_CACHE; i++)
+        if (s->accounts[i].used && strcmp(s->accounts[i].info.name, name) == 0)
+            return &s->accounts[i];
+    return NULL;
+}
+
+static bool bs_account_query_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
 {
     sqlite3_stmt *st = BS_PREP(s,
                                "SELECT created, key_ref, key_source, infrastructure FROM accounts"
@@ -901,15 +963,32 @@ bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_accoun
     return true;
 }
 
+bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
+{
+    struct bs_account_entry *e = bs_account_cached(s, name);
+    if (e) {
+        *out = e->info;
+        return true;
+    }
+    CF_GUARD(bs_account_query_locked(s, name, out));
+    if (s->accounts) {
+        e = &s->accounts[s->accounts_next++ % BS_ACCOUNT_CACHE];
+        bs_account_entry_clear(e);
+        e->used = true;
+        e->info = *out;
+    }
+    return true;
+}
+
 bool cf_blob_account_get(cf_blob_store *s, const char *name, cf_blob_account *out)
 {
     CF_GUARD(cf_bs_check_names(name, NULL, NULL));
     return BS_LOCKED(s, cf_bs_account_get_locked(s, name, out));
 }
 
-/* Opens one sealed slot of an account into `out` (a secret buffer). */
-bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
-                                     cf_buf *out)
+/* Opens one sealed slot of an account from its row into `out`. */
+static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char *slot,
+                                 cf_buf *out)
 {
     const char *sql = strcmp(slot, "key1") == 0   ? "SELECT key1 FROM accounts WHERE name = ?1"
                       : strcmp(slot, "key2") == 0 ? "SELECT key2 FROM accounts WHERE name = ?1"
@@ -926,6 +1005,31 @@ bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char 
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
     CF_GUARD(cf_bs_db_ok(s, rc));
     return ok;
+}
+
+/* One sealed slot of an account ("key1", "key2" or "data") into `out` (a
+ * secret buffer), from the cache when it was opened before. */
+bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
+                                 cf_buf *out)
+{
+    int i = strcmp(slot, "key1") == 0 ? BS_SLOT_KEY1 : strcmp(slot, "key2") == 0 ? BS_SLOT_KEY2
+                                                                                 : BS_SLOT_DATA;
+    cf_blob_account a;
+    CF_GUARD(cf_bs_account_get_locked(s, name, &a));
+    struct bs_account_entry *e = bs_account_cached(s, name);
+    if (e && e->slot[i]) {
+        cf_buf_clear(out);
+        return cf_buf_append(out, e->slot[i], e->slot_len[i]);
+    }
+    CF_GUARD(bs_account_open_slot(s, name, slot, out));
+    if (e && out->len) {
+        e->slot[i] = cf_secret_alloc(out->len);
+        if (e->slot[i]) {
+            memcpy(e->slot[i], out->data, out->len);
+            e->slot_len[i] = out->len;
+        }
+    }
+    return true;
 }
 
 bool cf_blob_account_key(cf_blob_store *s, const char *name, int slot, cf_buf *out)
@@ -1144,6 +1248,7 @@ static bool bs_regenerate_tx(cf_blob_store *s, const char *name, int slot)
     if (st)
         sqlite3_bind_blob(st, 2, sealed.data, (int)sealed.len, SQLITE_STATIC);
     ok = ok && cf_bs_run(s, st);
+    cf_bs_accounts_changed_locked(s);
     cf_buf_free(&sealed);
     return ok;
 }

@@ -59,6 +59,10 @@ struct cf_blob_store {
     /* Per-account metadata keys, derived on first use (blob_store_meta.c). */
     struct bs_meta_key *meta_keys;
     size_t n_meta_keys;
+    /* Accounts, read by every request (blob_store.c): the rows and their
+     * opened key slots, kept until any account row changes. */
+    struct bs_account_entry *accounts;
+    unsigned accounts_next;       /* round-robin eviction */
     /* The key ring (blob_store_keys.c): unwrapped customer-managed keys. */
     struct bs_ring_key *ring;
     size_t n_ring;
@@ -137,6 +141,9 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
 /* ---- database (blob_store.c) ---- */
 
 bool cf_bs_db_ok(cf_blob_store *s, int rc);
+/* Drops the cached accounts; called (under the lock) by every write to the
+ * accounts table. */
+void cf_bs_accounts_changed_locked(cf_blob_store *s);
 bool cf_bs_exec(cf_blob_store *s, const char *sql);
 /* A cached statement for literal `sql` with text parameters ?1.. bound from
  * `texts` (NULL entries stay unbound); NULL on failure (raised).  Give it
@@ -155,6 +162,10 @@ bool cf_bs_exists(cf_blob_store *s, sqlite3_stmt *st, bool *found);
 /* Steps once for an integer (0 when no row). */
 bool cf_bs_int(cf_blob_store *s, sqlite3_stmt *st, int64_t *out);
 bool cf_bs_begin(cf_blob_store *s);
+/* One read transaction around several reads: one snapshot, and one round
+ * of SQLite's file locking instead of one per statement. */
+bool cf_bs_read_begin(cf_blob_store *s);
+bool cf_bs_read_end(cf_blob_store *s, bool ok);
 /* Commits when ok, else rolls back; returns whether it committed.  A commit
  * is not yet durable (synchronous=NORMAL): it gets the next commit number,
  * and BS_LOCKED waits for that number after releasing the mutex. */

@@ -328,6 +328,7 @@ static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *s
         sqlite3_bind_blob(st, 6, kept.data, (int)kept.len, SQLITE_STATIC);
     }
     ok = ok && cf_bs_run(s, st);
+    cf_bs_accounts_changed_locked(s);
     cf_buf_free(&kept);
     return ok;
 }
@@ -571,6 +572,7 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
     };
     /* The statement cache is keyed by the literal's address: each entry of
      * `sql` is one stable literal. */
+    cf_bs_accounts_changed_locked(s);
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
         CF_GUARD(cf_bs_run(s, BS_PREP(s, sql[i], a)));
     cf_bs_meta_key_drop_locked(s, a);

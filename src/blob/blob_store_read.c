@@ -100,10 +100,10 @@ static bool bs_reader_prefetch_locked(cf_blob_store *s, cf_blob_reader *r, uint6
     return true;
 }
 
-static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account,
-                                      const char *container, const char *name, uint64_t offset,
-                                      const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
-                                      cf_blob_reader *r)
+static bool bs_reader_snapshot_reads(cf_blob_store *s, const char *account,
+                                     const char *container, const char *name, uint64_t offset,
+                                     const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
+                                     cf_blob_reader *r)
 {
     CF_GUARD(cf_bs_blob_get_locked(s, account, container, name, now, true, info));
     char etag[CF_BLOB_ETAG_LEN + 1];
@@ -119,6 +119,16 @@ static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account,
     cf_bs_pin_locked(s, &r->pin);
     r->pinned = true;
     return true;
+}
+
+static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account,
+                                      const char *container, const char *name, uint64_t offset,
+                                      const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
+                                      cf_blob_reader *r)
+{
+    CF_GUARD(cf_bs_read_begin(s));
+    return cf_bs_read_end(
+        s, bs_reader_snapshot_reads(s, account, container, name, offset, cond, now, info, r));
 }
 
 void cf_blob_reader_free(cf_blob_reader *r)

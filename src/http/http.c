@@ -816,6 +816,9 @@ static unsigned cf_http_worker_count(const cf_http_config *config)
 {
     if (config->workers)
         return config->workers;
+    const char *env = getenv("COFFER_WORKERS");
+    if (env && atoi(env) > 0)
+        return (unsigned)atoi(env);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return cpus > 0 && cpus < 64 ? 8 * (unsigned)cpus : 16;
 }
