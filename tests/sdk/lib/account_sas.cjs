@@ -1,9 +1,10 @@
-// Prints an account SAS (blob service, objects, read/write/create, HTTPS
-// only, valid one hour) for a connection string, made by the official SDK
-// so that tools without a signer (curl, the C load generators) can call
-// coffer-blob.  Used by bench/keys_run and the flood tests.
+// Prints an account SAS (blob service, containers and objects,
+// read/write/create, HTTPS only unless "http" is given, valid one hour)
+// for a connection string, made by the official SDK so that tools without
+// a signer (curl, wrk, the C load generators) can call coffer-blob.  Used by bench/keys_run,
+// bench/http_run and the flood tests.
 //
-//   node tests/sdk/lib/account_sas.cjs "CONNECTION_STRING"
+//   node tests/sdk/lib/account_sas.cjs "CONNECTION_STRING" [http]
 const path = require("node:path");
 const { StorageSharedKeyCredential, generateAccountSASQueryParameters, AccountSASPermissions,
   AccountSASResourceTypes, AccountSASServices, SASProtocol } =
@@ -18,9 +19,9 @@ if (!name || !key) {
 }
 const sas = generateAccountSASQueryParameters({
   permissions: AccountSASPermissions.parse("rwc"),
-  resourceTypes: AccountSASResourceTypes.parse("o").toString(),
+  resourceTypes: AccountSASResourceTypes.parse("co").toString(),
   services: AccountSASServices.parse("b").toString(),
-  protocol: SASProtocol.Https,
+  protocol: process.argv[3] === "http" ? SASProtocol.HttpsAndHttp : SASProtocol.Https,
   expiresOn: new Date(Date.now() + 3600e3),
 }, new StorageSharedKeyCredential(name[1], key[1]));
 console.log(sas.toString());
