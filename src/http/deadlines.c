@@ -8,7 +8,10 @@
 #include "log.h"
 
 struct cf_conn {
-    cf_conn *prev, *next;
+    cf_conn *prev, *next;   /* the registry (cf_deadlines.mu) */
+    pthread_mutex_t mu;     /* the fields below: the connection's own
+                               threads and, four times a second, the
+                               sweeper; never a global lock per request */
     int fd;
     cf_phase phase;
     int64_t since_ms;      /* phase start; BODY: start of the current window */
@@ -78,12 +81,15 @@ static void *cf_sweeper_main(void *arg)
         int64_t now = cf_now_ms();
         unsigned cut = 0;
         for (cf_conn *c = d->head; c; c = c->next) {
+            pthread_mutex_lock(&c->mu);
             uint64_t *counter = c->cut ? NULL : cf_deadline_missed(d, c, now);
+            if (counter)
+                c->cut = true;
+            pthread_mutex_unlock(&c->mu);
             if (!counter)
                 continue;
             /* libmicrohttpd reads the end of the stream and closes. */
             shutdown(c->fd, SHUT_RDWR);
-            c->cut = true;
             (*counter)++;
             cut++;
         }
@@ -132,6 +138,7 @@ void cf_deadlines_stop(cf_deadlines *d)
     while (d->head) {
         cf_conn *c = d->head;
         d->head = c->next;
+        pthread_mutex_destroy(&c->mu);
         free(c);
     }
     pthread_cond_destroy(&d->wake);
@@ -144,6 +151,7 @@ cf_conn *cf_conn_open(cf_deadlines *d, int fd)
     cf_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    pthread_mutex_init(&c->mu, NULL);
     c->fd = fd;
     c->phase = CF_PHASE_HEADERS;
     c->since_ms = cf_now_ms();
@@ -168,6 +176,7 @@ void cf_conn_close(cf_deadlines *d, cf_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     pthread_mutex_unlock(&d->mu);
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
@@ -175,8 +184,9 @@ void cf_conn_phase(cf_deadlines *d, cf_conn *c, cf_phase phase)
 {
     if (!c)
         return;
+    (void)d;
     int64_t now = cf_now_ms();
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&c->mu);
     if (phase == CF_PHASE_BUSY && c->phase != CF_PHASE_BUSY) {
         c->before_busy = c->phase;
         c->busy_from_ms = now;
@@ -190,28 +200,30 @@ void cf_conn_phase(cf_deadlines *d, cf_conn *c, cf_phase phase)
         c->since_ms = now;
     }
     c->phase = phase;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&c->mu);
 }
 
 void cf_conn_request_line(cf_deadlines *d, cf_conn *c)
 {
+    (void)d;
     if (!c)
         return;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&c->mu);
     if (c->phase == CF_PHASE_IDLE) {
         c->phase = CF_PHASE_HEADERS;
         c->since_ms = cf_now_ms();
     }
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&c->mu);
 }
 
 void cf_conn_body_bytes(cf_deadlines *d, cf_conn *c, size_t n)
 {
+    (void)d;
     if (!c)
         return;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&c->mu);
     c->body_bytes += n;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&c->mu);
 }
 
 void cf_deadlines_counts(cf_deadlines *d, cf_deadline_counts *out)

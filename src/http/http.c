@@ -376,7 +376,8 @@ static void cf_http_state_free(cf_http_server *server, cf_http_state *st)
     free(st);
 }
 
-static void cf_http_op_start(cf_http_server *server, cf_http_state *st)
+/* begin(), and the 413 decision for a declared oversize body. */
+static void cf_http_begin_request(cf_http_server *server, cf_http_state *st)
 {
     if (server->config.begin) {
         cf_buf_init(&st->early.body, 1 << 20);
@@ -395,6 +396,11 @@ static void cf_http_op_start(cf_http_server *server, cf_http_state *st)
     if (!st->responded && st->mode == CF_HTTP_BUFFER && cl &&
         strtoull(cl, NULL, 10) > server->config.max_body)
         st->too_large = true;
+}
+
+static void cf_http_op_start(cf_http_server *server, cf_http_state *st)
+{
+    cf_http_begin_request(server, st);
     /* Nothing to wait for: answer in the same trip. */
     if (st->responded || !st->has_body)
         cf_http_respond(server, st);
@@ -527,9 +533,24 @@ static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Con
             if (st->ready)
                 cf_http_queue_ready(st, &ret);
             return ret;
-        } else {
+        }
+        if (!server->config.begin_inline ||
+            !server->config.begin_inline(server->config.ctx, &st->req)) {
             pthread_mutex_lock(&st->mu);
             bool queued = cf_http_enqueue(st, CF_OP_START, 0, CF_WAIT_START);
+            pthread_mutex_unlock(&st->mu);
+            return queued ? MHD_YES : MHD_NO;
+        }
+        /* A begin() the service calls cheap runs here: one trip through
+         * the pool per request (the handler's) instead of two. */
+        cf_http_begin_request(server, st);
+        st->start_done = true;
+        if (st->responded) {
+            cf_http_respond(server, st);
+        } else if (!st->has_body) {
+            pthread_mutex_lock(&st->mu);
+            st->final_posted = true;
+            bool queued = cf_http_enqueue(st, CF_OP_FINAL, 0, CF_WAIT_FINAL);
             pthread_mutex_unlock(&st->mu);
             return queued ? MHD_YES : MHD_NO;
         }

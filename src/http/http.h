@@ -107,6 +107,11 @@ typedef struct {
     /* Optional: called once headers are in, before any body, to choose how
      * the body is taken.  NULL = always CF_HTTP_BUFFER. */
     cf_http_begin_result (*begin)(void *ctx, cf_http_request *req, cf_http_response *resp);
+    /* Optional: true when begin() for this request only looks at headers
+     * (no disk, no database, no HSM, no network), so it may run on the
+     * connection thread and save a trip through the worker pool.  NULL =
+     * always on a worker. */
+    bool (*begin_inline)(void *ctx, const cf_http_request *req);
     /* Optional: called when a request is finished or abandoned (client
      * gone), to release req->user. */
     void (*request_done)(void *ctx, cf_http_request *req);

@@ -147,6 +147,7 @@ int main(int argc, char **argv)
         .timeout_seconds = 60,
         .handler = cf_vault_handle,
         .begin = cf_vault_begin,
+        .begin_inline = cf_vault_begin_inline,
         .ctx = &vault,
     };
     bool started = cf_http_start(&config, &server);

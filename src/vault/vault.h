@@ -141,5 +141,6 @@ void cf_vault_close(cf_vault *vault);
 /* ---- router (router.c) ---- */
 void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp);
 cf_http_begin_result cf_vault_begin(void *ctx, cf_http_request *req, cf_http_response *resp);
+bool cf_vault_begin_inline(void *ctx, const cf_http_request *req);
 
 #endif

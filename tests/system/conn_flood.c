@@ -32,6 +32,7 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -324,6 +325,7 @@ int main(int argc, char **argv)
                         "LEGIT_URL [HEADER]...\n");
         return 2;
     }
+    signal(SIGPIPE, SIG_IGN); /* a server closing on us is expected */
     struct rlimit files;
     getrlimit(RLIMIT_NOFILE, &files);
     files.rlim_cur = files.rlim_max;
