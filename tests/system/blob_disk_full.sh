@@ -12,19 +12,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib/base.sh"
 MNT=$TMP/full
-mkdir -p "$MNT"
-if ! mount -t tmpfs -o size=24m,mode=0700 tmpfs "$MNT" 2>/dev/null; then
-    echo "SKIP: cannot mount a tmpfs here (needs root)"
-    exit 77
-fi
-# Stop the server and unmount before base.sh removes $TMP.
-full_cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-    SERVER_PID=
-    umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
-    cleanup
-}
-trap full_cleanup EXIT
+with_tmpfs "$MNT" 24m
 
 BLOB_DIR=$MNT/blob
 start_blob

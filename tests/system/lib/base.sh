@@ -28,6 +28,25 @@ export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 unset COFFER_VAULT_URL AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET COFFER_CA_CERT \
     AZURE_AUTHORITY_HOST COFFER_BOOTSTRAP AZURE_STORAGE_CONNECTION_STRING COFFER_BLOB_DIR
 
+# with_tmpfs DIR SIZE: a tmpfs of SIZE on DIR for a disk-full test,
+# unmounted on exit once the server under test has stopped; exits 77
+# (CTest: skipped) where mounting is not allowed (it needs root).
+with_tmpfs() {
+    TMPFS_DIR=$1
+    mkdir -p "$1"
+    if ! mount -t tmpfs -o "size=$2,mode=0700" tmpfs "$1" 2>/dev/null; then
+        echo "SKIP: cannot mount a tmpfs here (needs root)"
+        exit 77
+    fi
+    trap tmpfs_cleanup EXIT
+}
+tmpfs_cleanup() {
+    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    SERVER_PID=
+    umount "$TMPFS_DIR" 2>/dev/null || umount -l "$TMPFS_DIR" 2>/dev/null || true
+    cleanup
+}
+
 PASS=0
 FAIL=0
 ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
