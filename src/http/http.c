@@ -66,6 +66,7 @@ typedef enum { CF_OP_START, CF_OP_CHUNK, CF_OP_FINAL } cf_op_kind;
 typedef enum { CF_WAIT_NONE, CF_WAIT_START, CF_WAIT_SLOT, CF_WAIT_FINAL } cf_wait;
 
 #define CF_HTTP_CHUNK_SLOTS 2 /* upload chunks in flight per request */
+#define CF_HTTP_CHUNK_FILL (256u * 1024)
 
 typedef struct {
     cf_op_kind kind;
@@ -89,6 +90,7 @@ typedef struct {
     bool start_done, final_posted;
     cf_buf chunk[CF_HTTP_CHUNK_SLOTS];
     bool chunk_busy[CF_HTTP_CHUNK_SLOTS];
+    int filling;       /* the slot gathering body bytes, or -1 */
     /* The response, built on a worker, queued by the connection thread. */
     struct MHD_Response *ready;
     unsigned ready_status;
@@ -592,28 +594,37 @@ static bool cf_http_keep_chunk(const cf_http_server *server, cf_http_state *st,
     return true;
 }
 
-/* A streamed chunk: copied into a free slot for the sink to take on a
- * worker, so the connection reads the next chunk meanwhile.  With both
- * slots busy the connection waits, the data left where it is. */
-static enum MHD_Result cf_http_on_stream_chunk(cf_http_server *server, cf_http_state *st,
-                                               const char *data, size_t *len)
+/* Streamed body bytes are gathered into a slot until CF_HTTP_CHUNK_FILL
+ * bytes (or the end of the body), then handed to the sink on a worker,
+ * while the connection fills the other slot: one trip through the pool per
+ * quarter MiB, not per network read.  With both slots busy the connection
+ * waits, the rest of the data left where it is. */
+static enum MHD_Result cf_http_on_stream_chunk(cf_http_state *st, const char *data, size_t *len)
 {
     pthread_mutex_lock(&st->mu);
-    unsigned slot = 0;
-    while (slot < CF_HTTP_CHUNK_SLOTS && st->chunk_busy[slot])
-        slot++;
     bool ok = true;
-    if (slot == CF_HTTP_CHUNK_SLOTS) {
-        cf_http_wait(st, CF_WAIT_SLOT);
-    } else {
-        cf_buf *b = &st->chunk[slot];
-        if (!b->max)
-            cf_buf_init(b, server->config.connection_memory ? server->config.connection_memory
-                                                            : 128 * 1024);
-        ok = cf_buf_append(b, data, *len) && cf_http_enqueue(st, CF_OP_CHUNK, slot, CF_WAIT_NONE);
-        if (ok) {
+    while (*len && ok) {
+        if (st->filling < 0) {
+            unsigned slot = 0;
+            while (slot < CF_HTTP_CHUNK_SLOTS && st->chunk_busy[slot])
+                slot++;
+            if (slot == CF_HTTP_CHUNK_SLOTS) {
+                cf_http_wait(st, CF_WAIT_SLOT);
+                break;
+            }
+            if (!st->chunk[slot].max)
+                cf_buf_init(&st->chunk[slot], CF_HTTP_CHUNK_FILL);
             st->chunk_busy[slot] = true;
-            *len = 0;
+            st->filling = (int)slot;
+        }
+        cf_buf *b = &st->chunk[st->filling];
+        size_t n = b->max - b->len < *len ? b->max - b->len : *len;
+        ok = cf_buf_append(b, data, n);
+        data += n;
+        *len -= n;
+        if (ok && b->len == b->max) {
+            ok = cf_http_enqueue(st, CF_OP_CHUNK, (unsigned)st->filling, CF_WAIT_NONE);
+            st->filling = -1;
         }
     }
     pthread_mutex_unlock(&st->mu);
@@ -627,7 +638,7 @@ static enum MHD_Result cf_http_on_body(cf_http_server *server, cf_http_state *st
     cf_conn_phase(server->deadlines, c, CF_PHASE_BODY);
     cf_conn_body_bytes(server->deadlines, c, *len);
     if (st->mode == CF_HTTP_STREAM && !st->responded && !st->too_large)
-        return cf_http_on_stream_chunk(server, st, data, len);
+        return cf_http_on_stream_chunk(st, data, len);
     bool keep_reading = cf_http_keep_chunk(server, st, data, *len);
     *len = 0;
     if (keep_reading)
@@ -650,7 +661,17 @@ static enum MHD_Result cf_http_on_end(cf_http_state *st)
         return ret;
     }
     pthread_mutex_lock(&st->mu);
-    if (!st->final_posted) {
+    if (st->filling >= 0) { /* the body's last bytes, short of a full slot */
+        unsigned slot = (unsigned)st->filling;
+        st->filling = -1;
+        if (st->chunk[slot].len == 0)
+            st->chunk_busy[slot] = false;
+        else if (!cf_http_enqueue(st, CF_OP_CHUNK, slot, CF_WAIT_NONE))
+            ret = MHD_NO;
+    }
+    if (ret == MHD_NO) {
+        /* shutting down */
+    } else if (!st->final_posted) {
         st->final_posted = true;
         if (!cf_http_enqueue(st, CF_OP_FINAL, 0, CF_WAIT_FINAL))
             ret = MHD_NO;
@@ -719,6 +740,7 @@ static void *cf_http_uri_log(void *cls, const char *uri, struct MHD_Connection *
         return NULL;
     }
     st->server = server;
+    st->filling = -1;
     st->job.run = cf_http_run;
     pthread_mutex_init(&st->mu, NULL);
     char *query = uri ? strchr(uri, '?') : NULL;
