@@ -853,17 +853,21 @@ static void cf_http_server_free(cf_http_server *server)
     free(server);
 }
 
-/* Workers: enough to keep both cores busy while others wait on fsync, the
- * HSM or the vault. */
+/* Workers: two per core (at least four), so that a request waiting on
+ * fsync, the HSM or the vault leaves others running.  More only add lock
+ * contention: AES wrapKey through the vault measured 15,900/s with 2
+ * workers, 14,900/s with 4 and 11,300/s with 16 on 2 cores
+ * (docs/benchmarks.md).  COFFER_WORKERS overrides. */
 static unsigned cf_http_worker_count(const cf_http_config *config)
 {
     if (config->workers)
         return config->workers;
     const char *env = getenv("COFFER_WORKERS");
-    if (env && atoi(env) > 0)
+    if (env && atoi(env) > 0 && atoi(env) <= 1024)
         return (unsigned)atoi(env);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus > 0 && cpus < 64 ? 8 * (unsigned)cpus : 16;
+    unsigned n = cpus > 0 && cpus < 64 ? 2 * (unsigned)cpus : 4;
+    return n < 4 ? 4 : n;
 }
 
 /* The connection limit, within the descriptors this process may open

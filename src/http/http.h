@@ -93,7 +93,8 @@ typedef struct {
     unsigned max_per_ip;     /* connections from one client address */
     unsigned timeout_seconds;/* a response the client stops reading */
     cf_deadline_policy deadlines; /* zeros: the defaults in deadlines.h */
-    unsigned workers;        /* worker threads; 0 = 8 per core */
+    unsigned workers;        /* worker threads; 0 = 2 per core, at least 4
+                                (or COFFER_WORKERS) */
     size_t connection_memory;/* per-connection read buffer; 0 = 128 KiB */
     bool cacheable;          /* no default "Cache-Control: no-store" (blob
                                 responses carry the blob's own) */

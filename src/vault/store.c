@@ -183,8 +183,12 @@ bool cf_store_open(const char *path, cf_store **out)
         CF_BAIL(CF_ERR_DB, "cannot open the database");
     }
     sqlite3_busy_timeout(store->db, 5000);
-    if (!cf_db_exec(store, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                           "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;") ||
+    /* One process owns the database (service.lock): exclusive locking
+     * spares every transaction its file-lock system calls, and keeps the
+     * WAL index in memory instead of a shared -shm file. */
+    if (!cf_db_exec(store, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+                           "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                           "PRAGMA secure_delete=ON;") ||
         !cf_store_migrate(store)) {
         cf_store_close(store);
         return false;
