@@ -503,6 +503,16 @@ static void cf_http_queue_ready(cf_http_state *st, enum MHD_Result *ret)
     cf_conn_phase(st->server->deadlines, cf_http_conn_of(st->req.conn), CF_PHASE_SENDING);
 }
 
+/* A refused request whose declared body is larger than the service will
+ * drain is answered at once, and libmicrohttpd closes the connection after
+ * the answer instead of reading a body nobody will use. */
+static bool cf_http_beyond_drain(const cf_http_server *server, cf_http_state *st)
+{
+    const char *cl = cf_http_header(&st->req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t limit = server->config.drain_max ? server->config.drain_max : CF_HTTP_DRAIN_MAX;
+    return cl && strtoull(cl, NULL, 10) > limit;
+}
+
 /* First call: the headers are in.  Sets up the request, refuses what the
  * headers alone condemn, and hands the rest to begin() on a worker. */
 static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Connection *conn,
@@ -569,7 +579,10 @@ static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Con
     const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_EXPECT);
     enum MHD_Result ret = MHD_YES;
-    if (st->responded && st->ready && expect && strcasecmp(expect, "100-continue") == 0)
+    bool beyond = (st->responded || st->too_large) && cf_http_beyond_drain(server, st);
+    if (beyond && !st->ready)
+        cf_http_respond(server, st); /* the 413: no service call */
+    if (st->ready && (beyond || (st->responded && expect && strcasecmp(expect, "100-continue") == 0)))
         cf_http_queue_ready(st, &ret);
     return ret;
 }

@@ -105,3 +105,23 @@ test("both services: an unauthenticated Expect: 100-continue is answered at once
     assert.ok(Date.now() - t0 < 4000, "answered without waiting for the body");
   }
 });
+
+test("both services: a refused upload declaring more than the service will drain is answered at once", T, async () => {
+  const fs = await import("node:fs");
+  const path = await import("node:path");
+  const targets = [
+    // coffer-blob drains up to a whole Put Blob; ten GiB is past it.
+    [Number(process.env.COFFER_BLOB_PORT), b.CA, /^HTTP\/1\.1 401 /,
+      "PUT /coffer/box/x HTTP/1.1\r\nHost: h\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: 10737418240\r\n\r\nsome body bytes"],
+    // The vault takes 1 MiB bodies and drains 16 MiB: 100 MiB is past both.
+    [h.PORT, fs.readFileSync(path.join(h.DIR, "tls", "ca.crt")), /^HTTP\/1\.1 413 /,
+      "PUT /secrets/s?api-version=7.5 HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n{\"value\":"],
+  ];
+  for (const [port, ca, status, request] of targets) {
+    const t0 = Date.now();
+    const r = await rawExchange(port, ca, request);
+    assert.match(r.text, status, `port ${port}: ${r.text.slice(0, 80)}`);
+    assert.ok(r.closed, "the connection was closed after the answer");
+    assert.ok(Date.now() - t0 < 4000, "answered without waiting for the body");
+  }
+});
