@@ -715,7 +715,6 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
 static void cf_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)toe;
     cf_http_server *server = cls;
     cf_http_state *st = *con_cls;
     *con_cls = NULL;
@@ -725,6 +724,14 @@ static void cf_http_completed(void *cls, struct MHD_Connection *conn, void **con
     pthread_mutex_lock(&st->mu);
     st->finished = true;
     bool busy = st->running; /* then the worker frees it when done */
+    /* An abandoned request may have cleaning up to do (a half-written
+     * upload to remove, its audit line): that goes to a worker too.  A
+     * finished one only frees memory, here. */
+    if (!busy && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && st->started &&
+        cf_workers_post(server->workers, &st->job)) {
+        st->running = true;
+        busy = true;
+    }
     pthread_mutex_unlock(&st->mu);
     if (!busy)
         cf_http_state_free(server, st);
@@ -857,7 +864,7 @@ static bool cf_http_parse_listen(const char *listen, struct sockaddr_storage *ss
 
 static void cf_http_server_free(cf_http_server *server)
 {
-    cf_workers_stop(server->workers);
+    cf_workers_free(server->workers);
     cf_deadlines_stop(server->deadlines);
     if (server->ticket_master.data) {
         cf_memzero(server->ticket_master.data, CF_TICKET_MASTER_LEN);
@@ -989,7 +996,6 @@ void cf_http_stop(cf_http_server *server)
      * left suspended, which libmicrohttpd requires before it stops. */
     atomic_store(&server->stopping, true);
     cf_workers_stop(server->workers);
-    server->workers = NULL;
     MHD_stop_daemon(server->daemon);
     cf_http_server_free(server);
 }

@@ -43,7 +43,7 @@ bool cf_workers_start(unsigned threads, cf_workers **out)
         if (pthread_create(&pool->threads[pool->count], NULL, cf_workers_main, pool) != 0)
             break;
     if (pool->count < threads) {
-        cf_workers_stop(pool);
+        cf_workers_free(pool);
         CF_BAIL(CF_ERR_IO, "cannot start worker threads");
     }
     *out = pool;
@@ -78,6 +78,14 @@ void cf_workers_stop(cf_workers *pool)
     pthread_mutex_unlock(&pool->mu);
     for (unsigned i = 0; i < pool->count; i++)
         pthread_join(pool->threads[i], NULL);
+    pool->count = 0;
+}
+
+void cf_workers_free(cf_workers *pool)
+{
+    if (!pool)
+        return;
+    cf_workers_stop(pool);
     pthread_cond_destroy(&pool->ready);
     pthread_mutex_destroy(&pool->mu);
     free(pool);

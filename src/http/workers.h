@@ -25,7 +25,9 @@ typedef struct cf_job {
 CF_MUST_USE bool cf_workers_start(unsigned threads, cf_workers **out);
 /* False once the pool is stopping: the job will not run. */
 CF_MUST_USE bool cf_workers_post(cf_workers *pool, cf_job *job);
-/* Runs every job already posted, then joins the threads; later posts fail. */
+/* Runs every job already posted, then joins the threads; later posts fail
+ * (the pool stays valid until cf_workers_free). */
 void cf_workers_stop(cf_workers *pool);
+void cf_workers_free(cf_workers *pool);
 
 #endif
