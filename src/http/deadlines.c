@@ -187,7 +187,9 @@ void cf_conn_phase(cf_deadlines *d, cf_conn *c, cf_phase phase)
     (void)d;
     int64_t now = cf_now_ms();
     pthread_mutex_lock(&c->mu);
-    if (phase == CF_PHASE_BUSY && c->phase != CF_PHASE_BUSY) {
+    if (phase == c->phase) {
+        /* Still in it: a body chunk must not restart the body's window. */
+    } else if (phase == CF_PHASE_BUSY) {
         c->before_busy = c->phase;
         c->busy_from_ms = now;
     } else if (phase == CF_PHASE_BODY && c->phase == CF_PHASE_BUSY &&
