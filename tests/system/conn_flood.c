@@ -11,6 +11,8 @@
  *     --ca FILE         CA for the legitimate client
  *     --put-path PATH   target of the attackers' uploads (/flood)
  *     --max-rss-mib N   the server's peak RSS allowed (256)
+ *     --max-p99-ms N    the legitimate requests' p99 allowed (1000)
+ *     --min-success P   the share of them that must succeed (0.95)
  *
  * The slow connections cycle through five kinds: TCP only (never a byte),
  * a TLS handshake trickled a byte at a time, request headers trickled a
@@ -20,7 +22,8 @@
  *
  * Exit status 0 when at least 95% of the legitimate requests succeed (2xx),
  * their p99 latency is under 1 s, the peak RSS is under the limit and the
- * requests after the flood all succeed; 1 otherwise.
+ * requests after the flood all succeed; 1 otherwise.  (The sanitized build's
+ * run relaxes the first three: it checks survival, not speed.)
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -63,10 +66,11 @@ typedef struct {
 static struct {
     const char *host, *ca, *put_path, *legit_url;
     int port, pid;
-    unsigned connections, addresses, seconds, max_rss_mib;
+    unsigned connections, addresses, seconds, max_rss_mib, max_p99_ms;
+    double min_success;
     struct curl_slist *headers;
 } opt = {.put_path = "/flood", .connections = 2000, .addresses = 16, .seconds = 30,
-         .max_rss_mib = 256};
+         .max_rss_mib = 256, .max_p99_ms = 1000, .min_success = 0.95};
 
 static atomic_bool flooding = true;
 static SSL_CTX *tls;
@@ -292,6 +296,7 @@ static int parse(int argc, char **argv)
         {"connections", required_argument, 0, 'c'}, {"addresses", required_argument, 0, 'a'},
         {"seconds", required_argument, 0, 's'},     {"ca", required_argument, 0, 'C'},
         {"put-path", required_argument, 0, 'p'},    {"max-rss-mib", required_argument, 0, 'm'},
+        {"max-p99-ms", required_argument, 0, 'l'},  {"min-success", required_argument, 0, 'S'},
         {0, 0, 0, 0},
     };
     int o;
@@ -303,6 +308,8 @@ static int parse(int argc, char **argv)
         case 'C': opt.ca = optarg; break;
         case 'p': opt.put_path = optarg; break;
         case 'm': opt.max_rss_mib = (unsigned)atoi(optarg); break;
+        case 'l': opt.max_p99_ms = (unsigned)atoi(optarg); break;
+        case 'S': opt.min_success = atof(optarg); break;
         default: return -1;
         }
     }
@@ -370,7 +377,7 @@ int main(int argc, char **argv)
         if (legit_request(&status) >= 0 && status / 100 == 2)
             after_ok++;
     }
-    bool pass = n >= 20 && success >= 0.95 && p99 < 1000.0 &&
+    bool pass = n >= 20 && success >= opt.min_success && p99 < (double)opt.max_p99_ms &&
                 peak_rss >= 0 && peak_rss < (long)opt.max_rss_mib * 1024 && after_ok == 20;
     printf("flood: %u slow connections from %u addresses (%s, %s, %s, %s, %s) for %u s; "
            "%llu opened, %llu closed by the server\n",
