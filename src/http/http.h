@@ -5,8 +5,11 @@
  * A service supplies one handler; the glue collects the request body (up to
  * a cap; larger bodies get 413 without being read), calls the handler once
  * per request with everything parsed, and sends the response it filled in.
- * Handlers run in a thread per connection, so they may block on the
- * database or on fsync without stalling other clients.
+ * Connections are served by a few epoll threads; everything a service does
+ * (begin, the body sink, the handler, the response reader, request_done)
+ * runs on a bounded worker pool, so it may block on the database, fsync,
+ * the HSM or the vault without stalling other clients.  Every connection
+ * phase has a deadline (deadlines.h).
  *
  * TLS is always on unless the service opts into plain HTTP for
  * development; the priority string below is the only TLS policy:
