@@ -14,10 +14,11 @@
  *     --max-p99-ms N    the legitimate requests' p99 allowed (1000)
  *     --min-success P   the share of them that must succeed (0.95)
  *
- * The slow connections cycle through five kinds: TCP only (never a byte),
+ * The slow connections cycle through six kinds: TCP only (never a byte),
  * a TLS handshake trickled a byte at a time, request headers trickled a
- * line at a time, an unauthenticated upload trickled a byte at a time, and
- * an unauthenticated upload that waits for "100 Continue".  A connection
+ * line at a time, an unauthenticated upload trickled a byte at a time, an
+ * unauthenticated upload that waits for "100 Continue", and a connection
+ * that makes one request and then idles on keep-alive.  A connection
  * the server closes is opened again a second later, so the pressure holds.
  *
  * Exit status 0 when at least 95% of the legitimate requests succeed (2xx),
@@ -47,9 +48,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { KIND_TCP, KIND_TLS_TRICKLE, KIND_HEADER_TRICKLE, KIND_BODY_TRICKLE, KIND_EXPECT, KINDS };
+enum { KIND_TCP, KIND_TLS_TRICKLE, KIND_HEADER_TRICKLE, KIND_BODY_TRICKLE, KIND_EXPECT,
+       KIND_KEEPALIVE, KINDS };
 static const char *kind_name[KINDS] = {"tcp-only", "tls-trickle", "header-trickle",
-                                       "body-trickle", "expect-100"};
+                                       "body-trickle", "expect-100", "idle-keep-alive"};
 
 typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HOLD } conn_state;
 
@@ -149,6 +151,9 @@ static const char *next_piece(slow_conn *c, char *buf, size_t len)
         }
         return c->kind == KIND_BODY_TRICKLE ? "x" : NULL;
     }
+    if (c->kind == KIND_KEEPALIVE) /* one complete request, then silence */
+        return c->sent == 0 ? (snprintf(buf, len, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", opt.host), buf)
+                            : NULL;
     if (c->kind == KIND_TLS_TRICKLE)
         /* A handshake record header announcing 512 bytes, then one byte
          * at a time of a ClientHello that never completes. */
@@ -379,10 +384,10 @@ int main(int argc, char **argv)
     }
     bool pass = n >= 20 && success >= opt.min_success && p99 < (double)opt.max_p99_ms &&
                 peak_rss >= 0 && peak_rss < (long)opt.max_rss_mib * 1024 && after_ok == 20;
-    printf("flood: %u slow connections from %u addresses (%s, %s, %s, %s, %s) for %u s; "
+    printf("flood: %u slow connections from %u addresses (%s, %s, %s, %s, %s, %s) for %u s; "
            "%llu opened, %llu closed by the server\n",
            opt.connections, opt.addresses, kind_name[0], kind_name[1], kind_name[2],
-           kind_name[3], kind_name[4], opt.seconds, opened, closed_by_server);
+           kind_name[3], kind_name[4], kind_name[5], opt.seconds, opened, closed_by_server);
     printf("legitimate: %zu requests, %.1f%% succeeded (2xx %llu, 4xx %llu, 5xx %llu, "
            "none %llu), p50 %.0f ms, p99 %.0f ms\n",
            n, 100.0 * success, statuses[2], statuses[4], statuses[5], statuses[0], p50, p99);

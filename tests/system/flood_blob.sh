@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # coffer-blob under a connection flood: 2,000 slow connections from 16
 # loopback addresses (TCP only, trickled TLS handshakes, trickled headers,
-# trickled unauthenticated uploads, unauthenticated "Expect: 100-continue")
+# trickled unauthenticated uploads, unauthenticated "Expect: 100-continue",
+# one request and then idle keep-alive)
 # for 30 s, while a client on 127.0.0.1 reads a 1 KiB blob through a SAS on
 # a fresh connection each time.  tests/system/conn_flood.c does the flood
 # and the judging: >= 95% of the legitimate requests succeed, p99 < 1 s,
