@@ -81,6 +81,7 @@ typedef struct {
     /* Set up on the connection thread at the first call. */
     bool set_up, started;
     bool has_body;
+    uint64_t declared; /* the Content-Length, 0 without one */
     /* The request's queue on the worker pool (under mu). */
     cf_http_op ops[CF_HTTP_CHUNK_SLOTS + 2];
     unsigned op_head, op_count;
@@ -311,6 +312,7 @@ static void cf_http_respond(cf_http_server *server, cf_http_state *st)
 typedef struct {
     unsigned content_length, transfer_encoding;
     bool bad, has_body;
+    uint64_t declared; /* Content-Length, saturated; 0 without one */
 } cf_http_framing;
 
 static enum MHD_Result cf_http_framing_header(void *cls, enum MHD_ValueKind kind,
@@ -322,8 +324,10 @@ static enum MHD_Result cf_http_framing_header(void *cls, enum MHD_ValueKind kind
         f->content_length++;
         if (!value || !*value || strspn(value, "0123456789") != strlen(value))
             f->bad = true;
-        else if (value[strspn(value, "0")])
+        else if (value[strspn(value, "0")]) {
             f->has_body = true;
+            f->declared = strtoull(value, NULL, 10); /* ULLONG_MAX when too long */
+        }
     } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         f->transfer_encoding++;
         f->has_body = true;
@@ -333,11 +337,13 @@ static enum MHD_Result cf_http_framing_header(void *cls, enum MHD_ValueKind kind
     return MHD_YES;
 }
 
-static const char *cf_http_framing_refusal(struct MHD_Connection *conn, bool *has_body)
+static const char *cf_http_framing_refusal(struct MHD_Connection *conn, bool *has_body,
+                                           uint64_t *declared)
 {
-    cf_http_framing f = {0, 0, false, false};
+    cf_http_framing f = {0, 0, false, false, 0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, cf_http_framing_header, &f);
     *has_body = f.has_body;
+    *declared = f.declared;
     if (f.bad || f.content_length > 1 || f.transfer_encoding > 1 ||
         (f.content_length && f.transfer_encoding))
         return "Conflicting or unsupported message framing (Content-Length, Transfer-Encoding).";
@@ -394,9 +400,7 @@ static void cf_http_begin_request(cf_http_server *server, cf_http_state *st)
     /* A declared oversize body is never stored.  Up to the drain limit it
      * is read and dropped so the client can read the 413; beyond that the
      * 413 goes out at once and the connection closes. */
-    const char *cl = cf_http_header(&st->req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (!st->responded && st->mode == CF_HTTP_BUFFER && cl &&
-        strtoull(cl, NULL, 10) > server->config.max_body)
+    if (!st->responded && st->mode == CF_HTTP_BUFFER && st->declared > server->config.max_body)
         st->too_large = true;
 }
 
@@ -506,11 +510,10 @@ static void cf_http_queue_ready(cf_http_state *st, enum MHD_Result *ret)
 /* A refused request whose declared body is larger than the service will
  * drain is answered at once, and libmicrohttpd closes the connection after
  * the answer instead of reading a body nobody will use. */
-static bool cf_http_beyond_drain(const cf_http_server *server, cf_http_state *st)
+static bool cf_http_beyond_drain(const cf_http_server *server, const cf_http_state *st)
 {
-    const char *cl = cf_http_header(&st->req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t limit = server->config.drain_max ? server->config.drain_max : CF_HTTP_DRAIN_MAX;
-    return cl && strtoull(cl, NULL, 10) > limit;
+    return st->declared > limit;
 }
 
 /* First call: the headers are in.  Sets up the request, refuses what the
@@ -531,7 +534,7 @@ static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Con
         st->req.client_addr = st->addr;
         cf_buf_init(&st->req.body, server->config.max_body);
         st->mode = CF_HTTP_BUFFER;
-        const char *refusal = cf_http_framing_refusal(conn, &st->has_body);
+        const char *refusal = cf_http_framing_refusal(conn, &st->has_body, &st->declared);
         if (!refusal && st->too_many_params)
             refusal = "Too many query parameters.";
         if (refusal) {
@@ -883,8 +886,10 @@ static unsigned cf_http_worker_count(const cf_http_config *config)
     if (config->workers)
         return config->workers;
     const char *env = getenv("COFFER_WORKERS");
-    if (env && atoi(env) > 0 && atoi(env) <= 1024)
-        return (unsigned)atoi(env);
+    char *end = NULL;
+    unsigned long wanted = env ? strtoul(env, &end, 10) : 0;
+    if (env && end != env && !*end && wanted > 0 && wanted <= 1024)
+        return (unsigned)wanted;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned n = cpus > 0 && cpus < 64 ? 2 * (unsigned)cpus : 4;
     return n < 4 ? 4 : n;
