@@ -2,7 +2,7 @@
 # `coffer audit verify` end to end: builds audit logs with the shell
 # (printf + sha256sum, following docs/audit.md), tampers with copies and
 # checks the verdict, the line named, the JSON output and the exit codes.
-# The unit test (tests/unit/test_audit_log.c) covers the writer.
+# The unit test (tests/unit/core/test_audit_log.c) covers the writer.
 #
 # Env: COFFER_BIN=<build>/bin (set by CTest).  Needs bash, sha256sum, sed, awk.
 set -euo pipefail
