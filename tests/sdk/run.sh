@@ -14,7 +14,7 @@
 # Blob suites (file name starting with "blob"): the vault is started once and
 # kept running (coffer-blob trusts its tokens), then coffer-blob is
 # initialised and started on its own data dir with a plain-HTTP listener and
-# an insecure account (dev/test flags, docs: /work/notes/blob-contract.md);
+# an insecure account (dev/test flags, docs/blob.md);
 # the suite gets COFFER_BLOB_DIR (bootstrap.json, tls/ca.crt),
 # COFFER_BLOB_PORT, COFFER_BLOB_HTTP_PORT and COFFER_BLOB_INSECURE_ACCOUNT,
 # and NODE_EXTRA_CA_CERTS holds both CAs.  COFFER_BLOB_TARGET=azurite runs the

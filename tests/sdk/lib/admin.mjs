@@ -1,10 +1,10 @@
 // Principals, role assignments and Azure's RBAC semantics for the SDK suites.
 //
 // ROLES holds the data-plane permissions of Azure's built-in Key Vault roles
-// exactly as Azure publishes them (MicrosoftDocs built-in-roles/security.md,
-// see /work/notes/rbac.md section 1); roleAllows() evaluates them with
-// Azure's wildcard rules (section 3), so that suites compute what a role may
-// do from Azure's definitions, not from the server's answers.
+// exactly as Azure publishes them (Microsoft's built-in roles reference,
+// security section); roleAllows() evaluates them with Azure's wildcard
+// rules (below), so that suites compute what a role may do from Azure's
+// definitions, not from the server's answers.
 import { randomUUID } from "node:crypto";
 import * as h from "./harness.mjs";
 

@@ -1,7 +1,7 @@
 // Azurite as a stand-in for coffer-blob, to debug the blob suites' client
 // side: a local CA and a server certificate (SAN IP:127.0.0.1, DNS:localhost)
 // made with the openssl CLI, random account keys, and a bootstrap.json in the
-// shape coffer-blob writes (/work/notes/blob-contract.md).  Used by run.sh
+// shape coffer-blob writes (docs/blob.md, "Data directory").  Used by run.sh
 // (COFFER_BLOB_TARGET=azurite) and bench/blob.mjs.
 //
 //   node blob_azurite.mjs init DIR PORT     writes DIR/tls/* and DIR/bootstrap.json

@@ -104,8 +104,8 @@ export async function tokenPrincipal(role, scopes = ["/"]) {
 // ---------------------------------------------------------------- raw Shared Key
 
 // Shared Key (or Shared Key Lite) Authorization for a request: the string
-// to sign of /work/notes/blob.md section 2 (path-style: the account, then
-// the raw path, which names the account again).
+// to sign of docs/blob.md, "Authentication and authorization" (path-style:
+// the account, then the raw path, which names the account again).
 export function sharedKeyAuthorization({ method, url, headers, account = ACCOUNT, key = B.account_key, lite = false }) {
   const u = new URL(url);
   const h = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), String(v)]));
