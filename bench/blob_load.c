@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_number.h"
 #include "load_clock.h"
 
 static const char *container_url, *sas, *ca_file;
@@ -105,8 +106,9 @@ int main(int argc, char **argv)
     sas = argv[2];
     ca_file = argv[3];
     do_put = strcmp(argv[4], "put") == 0;
-    body_size = (size_t)strtoull(argv[5], NULL, 10);
-    int seconds = atoi(argv[6]), conns = atoi(argv[7]);
+    body_size = (size_t)cli_number(argv[5], 256ul << 20, "SIZE");
+    int seconds = (int)cli_number(argv[6], 86400, "SECONDS");
+    int conns = (int)cli_number(argv[7], 256, "CONNS");
     if ((!do_put && strcmp(argv[4], "get") != 0) || seconds < 1 || conns < 1 || conns > 256 ||
         body_size > (256u << 20))
         return 2;

@@ -46,6 +46,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "../../bench/cli_number.h"
 #include <unistd.h>
 
 enum { KIND_TCP, KIND_TLS_TRICKLE, KIND_HEADER_TRICKLE, KIND_BODY_TRICKLE, KIND_EXPECT,
@@ -307,22 +309,22 @@ static int parse(int argc, char **argv)
     int o;
     while ((o = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (o) {
-        case 'c': opt.connections = (unsigned)atoi(optarg); break;
-        case 'a': opt.addresses = (unsigned)atoi(optarg); break;
-        case 's': opt.seconds = (unsigned)atoi(optarg); break;
+        case 'c': opt.connections = (unsigned)cli_number(optarg, 1000000, "--connections"); break;
+        case 'a': opt.addresses = (unsigned)cli_number(optarg, 1000000, "--addresses"); break;
+        case 's': opt.seconds = (unsigned)cli_number(optarg, 1000000, "--seconds"); break;
         case 'C': opt.ca = optarg; break;
         case 'p': opt.put_path = optarg; break;
-        case 'm': opt.max_rss_mib = (unsigned)atoi(optarg); break;
-        case 'l': opt.max_p99_ms = (unsigned)atoi(optarg); break;
-        case 'S': opt.min_success = atof(optarg); break;
+        case 'm': opt.max_rss_mib = (unsigned)cli_number(optarg, 1000000, "--max-rss-mib"); break;
+        case 'l': opt.max_p99_ms = (unsigned)cli_number(optarg, 1000000, "--max-p99-ms"); break;
+        case 'S': opt.min_success = cli_share(optarg, "--min-success"); break;
         default: return -1;
         }
     }
     if (argc - optind < 4 || !opt.connections || !opt.addresses || opt.addresses > 250)
         return -1;
     opt.host = argv[optind];
-    opt.port = atoi(argv[optind + 1]);
-    opt.pid = atoi(argv[optind + 2]);
+    opt.port = (int)cli_number(argv[optind + 1], 65535, "PORT");
+    opt.pid = (int)cli_number(argv[optind + 2], 4194304, "PID");
     opt.legit_url = argv[optind + 3];
     for (int i = optind + 4; i < argc; i++)
         opt.headers = curl_slist_append(opt.headers, argv[i]);
