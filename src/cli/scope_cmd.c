@@ -47,7 +47,7 @@ static json_t *cf_scope_flat(json_t *s)
 
 static bool cf_scope_render(const cf_cli *cli, json_t *reply)
 {
-    return cf_blob_admin_render(cli, cf_scope_flat(reply));
+    return cf_sc_admin_render(cli, cf_scope_flat(reply));
 }
 
 /* PUT or PATCH with {"properties":{...}} built from the options. */
@@ -78,7 +78,7 @@ static bool cf_scope_write(cf_cli *cli, const char *method, const char *uri, boo
     char path[128];
     snprintf(path, sizeof path, "encryptionScopes/%s", name);
     json_t *reply = NULL;
-    bool ok = cf_blob_admin_call(cli, method, path, text, &reply) && cf_scope_render(cli, reply);
+    bool ok = cf_sc_admin_call(cli, method, path, text, &reply) && cf_scope_render(cli, reply);
     cf_json_free_text(text);
     json_decref(reply);
     return ok;
@@ -114,7 +114,7 @@ bool cf_cmd_scope_show(cf_cli *cli)
     char path[128];
     snprintf(path, sizeof path, "encryptionScopes/%s", cli->args->pos[0]);
     json_t *reply = NULL;
-    bool ok = cf_blob_admin_call(cli, "GET", path, NULL, &reply) && cf_scope_render(cli, reply);
+    bool ok = cf_sc_admin_call(cli, "GET", path, NULL, &reply) && cf_scope_render(cli, reply);
     json_decref(reply);
     return ok;
 }
@@ -128,5 +128,5 @@ static void cf_scope_row(json_t *flat)
 
 bool cf_cmd_scope_list(cf_cli *cli)
 {
-    return cf_blob_admin_list(cli, "encryptionScopes", cf_scope_flat, cf_scope_row);
+    return cf_sc_admin_list(cli, "encryptionScopes", cf_scope_flat, cf_scope_row);
 }
