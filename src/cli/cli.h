@@ -217,7 +217,4 @@ CF_MUST_USE bool cf_cmd_scope_enable(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_scope_disable(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_scope_set_key(cf_cli *cli);
 
-/* The error category of an HTTP error status (client.c). */
-cf_err cf_cli_status_err(long status);
-
 #endif

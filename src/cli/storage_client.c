@@ -51,6 +51,7 @@
 #include "crypto.h"
 #include "encoding.h"
 #include "fsutil.h"
+#include "https.h"
 #include "secmem.h"
 #include "storage_auth.h"
 
@@ -234,9 +235,8 @@ static bool cf_conn_endpoint(cf_sc_client *c, cf_conn_parts *parts)
     if (n >= sizeof c->endpoint)
         return cf_cli_usage("the blob endpoint is too long");
     snprintf(c->endpoint, sizeof c->endpoint, "%s", parts->endpoint);
+    cf_cli_https_origin(c->endpoint, c->origin, sizeof c->origin);
     const char *slash = strchr(c->endpoint + 8, '/');
-    size_t on = slash ? (size_t)(slash - c->endpoint) : strlen(c->endpoint);
-    snprintf(c->origin, sizeof c->origin, "%.*s", (int)on, c->endpoint);
     snprintf(c->base_path, sizeof c->base_path, "%s", slash ? slash : "");
     if (c->key.len && !c->account[0])
         return cf_cli_usage("the connection string has an AccountKey but no AccountName");
@@ -285,13 +285,7 @@ bool cf_sc_client_open(cf_cli *cli, cf_sc_client **out)
               cf_conn_ca(cli, &boot, c);
     cf_buf_free(&conn);
     json_decref(boot.doc);
-    if (ok) {
-        c->curl = curl_easy_init();
-        if (!c->curl) {
-            CF_RAISE(CF_ERR_NOMEM, "cannot create a libcurl handle");
-            ok = false;
-        }
-    }
+    ok = ok && cf_cli_https_handle(&c->curl);
     if (!ok) {
         cf_sc_client_close(c);
         return false;
@@ -512,7 +506,7 @@ static size_t cf_on_body(char *p, size_t size, size_t n, void *ctx)
         }
         return len;
     }
-    return cf_buf_append(&x->resp->body, p, len) ? len : 0;
+    return cf_cli_https_write_buf(p, size, n, &x->resp->body);
 }
 
 static size_t cf_on_read_mem(char *buf, size_t size, size_t n, void *ctx)
@@ -550,27 +544,19 @@ static void cf_http_date(char *out, size_t len)
         snprintf(out, len, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
-/* curl_slist_append copies; wipe those copies (the Authorization line)
- * before curl frees them. */
-static void cf_headers_free(struct curl_slist *list)
-{
-    for (struct curl_slist *h = list; h; h = h->next)
-        cf_memzero(h->data, strlen(h->data));
-    curl_slist_free_all(list);
-}
-
 static bool cf_headers_add(struct curl_slist **list, const char *name, const char *value)
 {
     cf_buf line;
     cf_buf_init_secret(&line, CF_STORAGE_MAX_HEADER_VALUE + CF_STORAGE_MAX_HEADER_NAME + 4);
     bool ok = cf_buf_append_str(&line, name) && cf_buf_append_str(&line, ": ") &&
               cf_buf_append_str(&line, value) && cf_buf_terminate(&line);
-    struct curl_slist *next = ok ? curl_slist_append(*list, (const char *)line.data) : NULL;
+    if (!ok) {
+        cf_buf_free(&line);
+        CF_BAIL(CF_ERR_TOO_LARGE, "a request header is too long");
+    }
+    ok = cf_cli_https_header_add(list, (const char *)line.data);
     cf_buf_free(&line);
-    CF_ENSURE(ok, CF_ERR_TOO_LARGE, "a request header is too long");
-    CF_ENSURE_ALLOC(next);
-    *list = next;
-    return true;
+    return ok;
 }
 
 /* "Authorization: SharedKey account:base64(HMAC-SHA256(key, string-to-sign))". */
@@ -620,34 +606,20 @@ static bool cf_build_headers(const cf_sc_client *c, const cf_sc_req *req, const 
     CF_GUARD(cf_headers_add(list, "x-ms-date", date));
     CF_GUARD(cf_headers_add(list, "x-ms-version", CF_SC_API_VERSION));
     /* No 100-continue round trip; curl must not add a Content-Type. */
-    struct curl_slist *next = curl_slist_append(*list, "Expect:");
-    CF_ENSURE_ALLOC(next);
-    *list = next;
+    CF_GUARD(cf_cli_https_header_add(list, "Expect:"));
     if (c->key.len)
         CF_GUARD(cf_sign(c, req, path, date, upload ? length : NULL, list));
     return true;
 }
 
-#define CF_CURL_SET(h, opt, val) (curl_easy_setopt((h), (opt), (val)) == CURLE_OK)
-
 static bool cf_setup(cf_sc_client *c, const cf_sc_req *req, cf_sc_xfer *x,
                      const char *url, struct curl_slist *headers, char *errbuf)
 {
     CURL *h = c->curl;
-    bool ok = CF_CURL_SET(h, CURLOPT_URL, url) &&
-              CF_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "https") &&
-              CF_CURL_SET(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") &&
-              CF_CURL_SET(h, CURLOPT_FOLLOWLOCATION, 0L) &&
-              CF_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L) &&
-              CF_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L) &&
-              CF_CURL_SET(h, CURLOPT_NOSIGNAL, 1L) &&
-              CF_CURL_SET(h, CURLOPT_CONNECTTIMEOUT, 15L) &&
-              /* Big transfers take as long as they take; a stalled one does not. */
-              CF_CURL_SET(h, CURLOPT_LOW_SPEED_LIMIT, 1L) &&
+    CF_GUARD(cf_cli_https_setup(h, url, headers, c->ca_file, errbuf));
+    /* Big transfers take as long as they take; a stalled one does not. */
+    bool ok = CF_CURL_SET(h, CURLOPT_LOW_SPEED_LIMIT, 1L) &&
               CF_CURL_SET(h, CURLOPT_LOW_SPEED_TIME, 120L) &&
-              CF_CURL_SET(h, CURLOPT_USERAGENT, "coffer-cli/0.1") &&
-              CF_CURL_SET(h, CURLOPT_HTTPHEADER, headers) &&
-              CF_CURL_SET(h, CURLOPT_ERRORBUFFER, errbuf) &&
               CF_CURL_SET(h, CURLOPT_HEADERFUNCTION, cf_on_header) &&
               CF_CURL_SET(h, CURLOPT_HEADERDATA, x) &&
               CF_CURL_SET(h, CURLOPT_WRITEFUNCTION, cf_on_body) &&
@@ -655,8 +627,6 @@ static bool cf_setup(cf_sc_client *c, const cf_sc_req *req, cf_sc_xfer *x,
               CF_CURL_SET(h, CURLOPT_XFERINFOFUNCTION, cf_on_progress) &&
               CF_CURL_SET(h, CURLOPT_XFERINFODATA, x) &&
               CF_CURL_SET(h, CURLOPT_NOPROGRESS, req->progress ? 0L : 1L);
-    if (ok && c->ca_file[0])
-        ok = CF_CURL_SET(h, CURLOPT_CAINFO, c->ca_file);
     if (ok && strcmp(req->method, "GET") == 0) {
         ok = CF_CURL_SET(h, CURLOPT_HTTPGET, 1L);
     } else if (ok && strcmp(req->method, "HEAD") == 0) {
@@ -734,13 +704,10 @@ static bool cf_report(const cf_sc_resp *resp)
         snprintf(e.code, sizeof e.code, "%s", hcode);
     if (!e.message[0] && e.code[0] && cf_known_message(e.code))
         snprintf(e.message, sizeof e.message, "%s", cf_known_message(e.code));
-    fputs("coffer: ", stderr);
-    cf_out_str(stderr, e.code[0] ? e.code : "error");
-    fputs(": ", stderr);
-    cf_out_str(stderr, e.message[0] ? e.message : "the storage service returned an error");
-    fprintf(stderr, " (HTTP %ld)\n", resp->status);
-    cf_cli_mark_reported();
-    cf_error_raisef(cf_cli_status_err(resp->status), __FILE__, __LINE__, "%s",
+    cf_cli_https_print_error(resp->status, e.code[0] ? e.code : NULL,
+                             e.message[0] ? e.message : NULL,
+                             "the storage service returned an error");
+    cf_error_raisef(cf_cli_https_status_err(resp->status), __FILE__, __LINE__, "%s",
                     e.code[0] ? e.code : "error");
     return false;
 }
@@ -773,11 +740,11 @@ bool cf_sc_call(cf_sc_client *c, const cf_sc_req *req, cf_sc_resp *resp)
          cf_setup(c, req, &x, (const char *)url.data, headers, errbuf);
     CURLcode rc = CURLE_OK;
     if (ok) {
-        rc = curl_easy_perform(c->curl);
+        rc = cf_cli_https_perform(c->curl, headers);
         ok = rc == CURLE_OK;
+    } else {
+        cf_cli_https_release(c->curl, headers);
     }
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-    cf_headers_free(headers);
     cf_buf_free(&url);
     cf_buf_free(&path);
     if (!ok && x.sink_failed)
@@ -785,16 +752,15 @@ bool cf_sc_call(cf_sc_client *c, const cf_sc_req *req, cf_sc_resp *resp)
     if (!ok && rc != CURLE_OK) {
         if (x.headers_overflow)
             CF_BAIL(CF_ERR_TOO_LARGE, "the service's response headers are too large");
-        if (rc == CURLE_WRITE_ERROR)
-            CF_BAIL(CF_ERR_TOO_LARGE, "the service's reply exceeds the 16 MiB limit");
         if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR) {
             /* The source raised the reason (a file that changed size...). */
             if (cf_error_code() == CF_OK)
                 CF_RAISE(CF_ERR_IO, "reading the upload failed");
             return false;
         }
-        cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "request to %s failed: %s", c->origin,
-                        errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        char failed[sizeof c->origin + 32];
+        snprintf(failed, sizeof failed, "request to %s failed", c->origin);
+        cf_cli_https_raise(rc, errbuf, "the service's reply", failed);
         return false;
     }
     CF_GUARD(ok);
