@@ -1,18 +1,37 @@
 /*
- * coffer: command-line client for the Coffer key vault (Azure Key Vault keys
- * REST API, api-version 2025-07-01).
+ * coffer: the command-line client and admin tool of both Coffer services.
  *
- *   coffer [connection options] key COMMAND [NAME] [options] [--output json]
- *   coffer [connection options] principal|role COMMAND [ARG] [options] [--output json]
- *   coffer audit verify FILE [options] [--output json]   (local, no connection)
- *   coffer [storage options] blob|container COMMAND [ARG] [options] [--output json]
- *       (Azure Blob Storage API; its own connection, see storage_client.c)
+ *   coffer [vault options] key COMMAND [NAME] [options]     keys: create,
+ *       import (JWK, PEM or a BYOK transfer blob), byok-wrap, list, versions,
+ *       show, update, delete, recover, purge, backup, restore, rotate, and
+ *       the crypto operations encrypt, decrypt, sign, verify
+ *   coffer [vault options] secret COMMAND [NAME] [options]  secrets: set,
+ *       show, list, versions, update, delete, recover, purge, backup, restore
+ *   coffer [vault options] principal|role COMMAND [ARG]     access: service
+ *       principals and managed identities (create, list, show, delete,
+ *       secret-rotate); role definitions and assignments (assign, list, remove)
+ *   coffer [storage options] blob|container COMMAND [ARG]   Azure Blob
+ *       Storage: upload, download, list, show, delete; containers create,
+ *       list, delete (any Azure-compatible endpoint; see storage_client.c)
+ *   coffer [storage options] account|scope COMMAND [ARG]    coffer-blob's
+ *       admin API: storage accounts and encryption scopes, with service- or
+ *       customer-managed keys (create, list, show, set-key, enable, disable,
+ *       delete)
+ *   coffer seal show|migrate --data-dir DIR                 local: a data
+ *       directory's seal, and the move off the development file seal
+ *   coffer audit verify FILE                                local: checks a
+ *       hash-chained audit log
  *
- * Argument parsing is table-driven: every "--name" is looked up in the
- * global options and in the command's own list, so a misspelt option is a
- * usage error (exit 2) instead of being silently ignored.  Options may come
- * before or after the command words.  The only options without a value are
- * the few flags in cf_flag_names.
+ * The vault commands speak the Azure Key Vault REST API (api-version
+ * 2025-07-01) with client-credentials tokens (client.c); the storage ones
+ * the Blob Storage API with Shared Key or SAS (storage_client.c).  Any
+ * command takes --output json.
+ *
+ * Argument parsing is table-driven (cf_commands below): every "--name" is
+ * looked up in the global options and in the command's own list, so a
+ * misspelt option is a usage error (exit 2) instead of being silently
+ * ignored.  Options may come before or after the command words.  The only
+ * options without a value are the few flags in cf_flag_names.
  *
  * Exit codes: 0 success, 1 failure (service errors, I/O, an invalid
  * signature on verify), 2 usage errors.

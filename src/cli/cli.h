@@ -2,17 +2,26 @@
  * coffer, the command-line client: declarations shared by its files.
  *
  *   cli.c        main, argument parsing, the command table, exit codes
- *   config.c     where the connection settings come from (flags > env > bootstrap)
- *   client.c     HTTPS + Entra-style client-credentials auth (libcurl)
+ *   config.c     where the vault connection settings come from (flags > env
+ *                > bootstrap)
+ *   https.c/.h   the one libcurl transport both clients use (set-up, capped
+ *                replies, error reporting)
+ *   client.c     the vault client: Key Vault requests, Entra-style
+ *                client-credentials auth
  *   output.c     readable and JSON rendering
- *   keys_cmd.c   key management commands (create ... rotate)
+ *   keys_cmd.c   key management (create ... rotate), and the commands
+ *                secrets share with keys (show ... restore)
+ *   secrets_cmd.c  secret set (the value from a file or stdin)
  *   crypto_cmd.c key operations (encrypt, decrypt, sign, verify)
+ *   byok_cmd.c   bring your own key: byok-wrap, import --byok
  *   audit_cmd.c  audit verify: checks an audit log file (local, no connection)
+ *   seal_cmd.c   seal show|migrate on a data directory (local)
  *   principal_cmd.c  principal administration (create, list, show, delete,
  *                secret-rotate) on the vault's own /coffer/principals API
  *   role_cmd.c   RBAC: role definitions, role assignments (assign, list, remove)
- *   storage_client.c/.h  Blob Storage: connection string, Shared Key/SAS
- *                signed requests, Azure XML errors, a small expat reader
+ *   storage_client.c/.h  Blob Storage (names cf_sc_): connection string,
+ *                Shared Key/SAS signed requests, Azure XML errors, a small
+ *                expat reader
  *   blob_cmd.c   blob upload, download, list, show, delete (streaming)
  *   container_cmd.c  container create, list, delete
  *   account_cmd.c  storage accounts (create, list, show, set-key, delete)
@@ -23,7 +32,7 @@
  * Every helper returns a must-use bool with the reason in the thread-local
  * error (result.h).  A command that fails because of how it was invoked
  * calls cf_cli_usage(), which makes the exit code 2; any other failure exits
- * 1.  Errors the service returned are printed by client.c as soon as they
+ * 1.  Errors a service returned are printed (https.c) as soon as they
  * arrive (code and message), so main does not print them again.
  */
 #ifndef CF_CLI_H
