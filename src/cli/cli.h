@@ -1,7 +1,8 @@
 /*
  * coffer, the command-line client: declarations shared by its files.
  *
- *   cli.c        main, argument parsing, the command table, exit codes
+ *   cli.c        main, the command table, exit codes
+ *   args.c       splitting argv, option lookup, checked numbers and names
  *   config.c     where the vault connection settings come from (flags > env
  *                > bootstrap)
  *   https.c/.h   the one libcurl transport both clients use (set-up, capped
@@ -91,7 +92,22 @@ typedef struct {
     int exit_code; /* a command may set 1 without failing (verify: invalid) */
 } cf_cli;
 
-/* ---- cli.c ---- */
+/* ---- args.c ---- */
+/* Splits argv into options (opts) and words (up to max_words, the command
+ * words and positionals).  The command is not known yet, so every option is
+ * collected and checked against its table afterwards.  Options in
+ * `flag_names` (space-separated) take no value; every other one takes the
+ * next argument or "=value".  "-h" is "--help"; after "--" all are words. */
+CF_MUST_USE bool cf_cli_split_argv(int argc, char **argv, const char *flag_names,
+                                   cf_cli_args *args, const char **words, size_t *n_words,
+                                   size_t max_words);
+/* Whether `word` (word_len bytes) is one of the space-separated names in
+ * `list`. */
+bool cf_cli_in_list(const char *list, const char *word, size_t word_len);
+/* Whether a usage error was recorded (exit code 2), and whether the error
+ * was already shown to the user. */
+bool cf_cli_usage_failed(void);
+bool cf_cli_error_reported(void);
 /* The value of option `name` (without dashes), or NULL when absent. */
 const char *cf_cli_opt(const cf_cli *cli, const char *name);
 bool cf_cli_flag(const cf_cli *cli, const char *name);
