@@ -81,15 +81,7 @@ static bool cf_blob_option(void *ctx, int code, const char *value, const char **
 
 static cf_server_args_result cf_parse_args(int argc, char **argv, cf_blob_service *s)
 {
-    const cf_server_args shared = {
-        .name = "coffer-blob",
-        .usage = cf_usage,
-        .data_dir = s->data_dir,
-        .data_dir_size = sizeof s->data_dir,
-        .listen = s->listen,
-        .listen_size = sizeof s->listen,
-        .seal = &s->seal_options,
-    };
+    const cf_server_args shared = CF_SERVER_ARGS_OF("coffer-blob", cf_usage, s);
     s->key_cache_seconds = CF_BLOB_KEY_CACHE_DEFAULT;
     cf_server_args_result r =
         cf_server_args_parse(argc, argv, &shared, cf_blob_options, cf_blob_option, s);

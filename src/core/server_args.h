@@ -34,6 +34,17 @@ typedef struct {
     cf_seal_options *seal;    /* --dev-seal, --pkcs11-*: values point into argv */
 } cf_server_args;
 
+/* The cf_server_args of a server whose settings struct `s` has the fields
+ * data_dir, listen (char arrays) and seal_options, as both servers' do. */
+#define CF_SERVER_ARGS_OF(server_name, usage_fn, s)                                          \
+    ((cf_server_args){.name = (server_name),                                                 \
+                      .usage = (usage_fn),                                                   \
+                      .data_dir = (s)->data_dir,                                             \
+                      .data_dir_size = sizeof (s)->data_dir,                                 \
+                      .listen = (s)->listen,                                                 \
+                      .listen_size = sizeof (s)->listen,                                     \
+                      .seal = &(s)->seal_options})
+
 /* A server's own option `code` with `value` (NULL for a flag).  False for
  * an invalid value; *complaint may then name the problem (it replaces the
  * generic "invalid value for --OPT"). */

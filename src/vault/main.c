@@ -74,15 +74,7 @@ static bool cf_vault_option(void *ctx, int code, const char *value, const char *
 
 static cf_server_args_result cf_parse_args(int argc, char **argv, cf_vault *v)
 {
-    const cf_server_args shared = {
-        .name = "coffer-vault",
-        .usage = cf_usage,
-        .data_dir = v->data_dir,
-        .data_dir_size = sizeof v->data_dir,
-        .listen = v->listen,
-        .listen_size = sizeof v->listen,
-        .seal = &v->seal_options,
-    };
+    const cf_server_args shared = CF_SERVER_ARGS_OF("coffer-vault", cf_usage, v);
     cf_server_args_result r =
         cf_server_args_parse(argc, argv, &shared, cf_vault_options, cf_vault_option, v);
     if (r != CF_SERVER_ARGS_RUN)
