@@ -39,8 +39,7 @@ static void cf_usage(FILE *out)
             "                            before the vault is asked again (default 600)\n"
             "  --owner OBJECT_ID         give this principal Storage Blob Data Owner on the\n"
             "                            default account (repeatable)\n"
-            "  --log-level LEVEL         debug, info, warn or error (default info)\n"
-            CF_SEAL_USAGE
+            "  --log-level LEVEL         debug, info, warn or error (default info)\n" CF_SEAL_USAGE
             "  --version\n");
 }
 
@@ -101,8 +100,8 @@ static cf_server_args_result cf_parse_args(int argc, char **argv, cf_blob_servic
     return CF_SERVER_ARGS_RUN;
 }
 
-static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice cert,
-                              cf_slice key, cf_http_server **out)
+static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice cert, cf_slice key,
+                              cf_http_server **out)
 {
     cf_http_config config = {
         .name = "coffer-blob",
@@ -140,21 +139,22 @@ int main(int argc, char **argv)
     cf_buf_init(&cert, 1 << 20);
     cf_buf_init_secret(&key, 1 << 20);
     cf_http_server *https = NULL, *http = NULL;
-    if (!cf_secmem_init(1 << 25) || !cf_crypto_init() ||
-        !cf_blob_service_open(&svc, &cert, &key)) {
+    if (!cf_secmem_init(1 << 25) || !cf_crypto_init() || !cf_blob_service_open(&svc, &cert, &key)) {
         cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s (%s)", cf_error_detail(), cf_error_where());
         cf_buf_free(&key);
         cf_buf_free(&cert);
         cf_blob_service_close(&svc);
         return 1;
     }
-    bool started = cf_start_listener(&svc, svc.listen, cf_buf_slice(&cert), cf_buf_slice(&key),
-                                     &https);
+    bool started =
+        cf_start_listener(&svc, svc.listen, cf_buf_slice(&cert), cf_buf_slice(&key), &https);
     cf_buf_free(&key);
     cf_buf_free(&cert);
     if (started && svc.http_listen[0]) {
-        cf_log(CF_LOG_WARN, NULL, "plain HTTP on %s: development only; accounts that require "
-               "secure transfer refuse it", svc.http_listen);
+        cf_log(CF_LOG_WARN, NULL,
+               "plain HTTP on %s: development only; accounts that require "
+               "secure transfer refuse it",
+               svc.http_listen);
         started = cf_start_listener(&svc, svc.http_listen, (cf_slice){0}, (cf_slice){0}, &http);
     }
     if (!started) {

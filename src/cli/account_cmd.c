@@ -42,11 +42,11 @@ static bool cf_account_body(const char *uri, bool infra, bool with_infra, char *
         }
         const char *name = keys + 6, *slash = strchr(name, '/');
         json_object_set_new(enc, "keySource", json_string("Microsoft.Keyvault"));
-        json_object_set_new(
-            enc, "keyvaultproperties",
-            json_pack("{s:s#, s:s#, s:s}", "keyvaulturi", uri, (int)(keys - uri), "keyname", name,
-                      (int)(slash ? (size_t)(slash - name) : strlen(name)), "keyversion",
-                      slash ? slash + 1 : ""));
+        json_object_set_new(enc, "keyvaultproperties",
+                            json_pack("{s:s#, s:s#, s:s}", "keyvaulturi", uri, (int)(keys - uri),
+                                      "keyname", name,
+                                      (int)(slash ? (size_t)(slash - name) : strlen(name)),
+                                      "keyversion", slash ? slash + 1 : ""));
     } else {
         json_object_set_new(enc, "keySource", json_string("Microsoft.Storage"));
     }
@@ -60,7 +60,7 @@ static bool cf_account_body(const char *uri, bool infra, bool with_infra, char *
 }
 
 bool cf_sc_admin_call(cf_cli *cli, const char *method, const char *path, const char *body,
-                        json_t **reply)
+                      json_t **reply)
 {
     cf_sc_client *client = NULL;
     CF_GUARD(cf_sc_client_open(cli, &client));
@@ -102,13 +102,13 @@ static json_t *cf_account_flat(json_t *a)
     json_t *kv = json_object_get(enc, "keyvaultproperties");
     const char *source = json_string_value(json_object_get(enc, "keySource"));
     bool vault = source && strcmp(source, "Microsoft.Keyvault") == 0;
-    json_t *o = json_pack("{s:O, s:O, s:O, s:s, s:O, s:O}", "name", json_object_get(a, "name"),
-                          "created", json_object_get(props, "creationTime"), "blob_endpoint",
-                          json_object_get(json_object_get(props, "primaryEndpoints"), "blob"),
-                          "key_source", vault ? "customer-managed" : "service-managed",
-                          "infrastructure_encryption",
-                          json_object_get(enc, "requireInfrastructureEncryption"), "https_only",
-                          json_object_get(props, "supportsHttpsTrafficOnly"));
+    json_t *o =
+        json_pack("{s:O, s:O, s:O, s:s, s:O, s:O}", "name", json_object_get(a, "name"), "created",
+                  json_object_get(props, "creationTime"), "blob_endpoint",
+                  json_object_get(json_object_get(props, "primaryEndpoints"), "blob"), "key_source",
+                  vault ? "customer-managed" : "service-managed", "infrastructure_encryption",
+                  json_object_get(enc, "requireInfrastructureEncryption"), "https_only",
+                  json_object_get(props, "supportsHttpsTrafficOnly"));
     if (o && vault) {
         const char *base = json_string_value(json_object_get(kv, "keyvaulturi"));
         const char *name = json_string_value(json_object_get(kv, "keyname"));
@@ -133,7 +133,8 @@ bool cf_sc_admin_render(const cf_cli *cli, json_t *flat)
     } else {
         const char *key;
         json_t *v;
-        json_object_foreach(flat, key, v) {
+        json_object_foreach(flat, key, v)
+        {
             if (json_is_string(v))
                 printf("%-26s %s\n", key, json_string_value(v));
             else if (json_is_boolean(v))
@@ -189,14 +190,15 @@ bool cf_cmd_account_show(cf_cli *cli)
 }
 
 bool cf_sc_admin_list(cf_cli *cli, const char *path, json_t *(*flatten)(json_t *),
-                        void (*row)(json_t *flat))
+                      void (*row)(json_t *flat))
 {
     json_t *reply = NULL, *items = json_array();
     CF_ENSURE_ALLOC(items);
     bool ok = cf_sc_admin_call(cli, "GET", path, NULL, &reply);
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(reply, "value"), i, a) {
+    json_array_foreach(json_object_get(reply, "value"), i, a)
+    {
         json_t *flat = flatten(a);
         if (!flat) {
             CF_RAISE(CF_ERR_NOMEM, NULL);

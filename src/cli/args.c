@@ -46,8 +46,7 @@ bool cf_cli_error_reported(void)
     return cf_reported;
 }
 
-bool cf_cli_parse_int(const char *opt, const char *s, long long min, long long max,
-                      long long *out)
+bool cf_cli_parse_int(const char *opt, const char *s, long long min, long long max, long long *out)
 {
     char *end = NULL;
     errno = 0;

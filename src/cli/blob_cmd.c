@@ -215,7 +215,7 @@ typedef struct {
     bool overwrite;
     cf_progress *progress;
     cf_sc_resp *resp; /* the final request's response */
-    unsigned blocks;    /* 0 for a single Put Blob */
+    unsigned blocks;  /* 0 for a single Put Blob */
 } cf_upload;
 
 static bool cf_put_single(cf_upload *u, FILE *f, uint64_t size)
@@ -224,12 +224,12 @@ static bool cf_put_single(cf_upload *u, FILE *f, uint64_t size)
     CF_GUARD(cf_file_crc64(f, size, crc));
     cf_file_source src = {.f = f, .size = size};
     cf_sc_req req = {.method = "PUT",
-                       .container = u->container,
-                       .blob = u->name,
-                       .source = cf_file_read,
-                       .source_ctx = &src,
-                       .body_len = size,
-                       .progress = u->progress};
+                     .container = u->container,
+                     .blob = u->name,
+                     .source = cf_file_read,
+                     .source_ctx = &src,
+                     .body_len = size,
+                     .progress = u->progress};
     CF_GUARD(cf_sc_req_header(&req, "x-ms-blob-type", "BlockBlob"));
     CF_GUARD(cf_sc_req_header(&req, "Content-Type", u->content_type));
     CF_GUARD(cf_sc_req_header(&req, "x-ms-content-crc64", crc));
@@ -261,13 +261,13 @@ static bool cf_put_block(cf_upload *u, const cf_buf *id, cf_slice data, uint64_t
     bool ok = cf_buf_append_str(&query, "comp=block&blockid=") &&
               cf_sc_encode(&query, (const char *)id->data, false) && cf_buf_terminate(&query);
     cf_sc_req req = {.method = "PUT",
-                       .container = u->container,
-                       .blob = u->name,
-                       .query = (const char *)query.data,
-                       .has_body = true,
-                       .body = data,
-                       .progress = u->progress,
-                       .progress_base = offset};
+                     .container = u->container,
+                     .blob = u->name,
+                     .query = (const char *)query.data,
+                     .has_body = true,
+                     .body = data,
+                     .progress = u->progress,
+                     .progress_base = offset};
     ok = ok && cf_sc_req_header(&req, "x-ms-content-crc64", crc) &&
          cf_sc_call(u->client, &req, u->resp);
     cf_buf_free(&query);
@@ -279,11 +279,11 @@ static bool cf_put_block_list(cf_upload *u, const cf_buf *xml)
     char crc[CF_CRC64_BASE64_SIZE];
     cf_crc64_base64(cf_crc64(cf_buf_slice(xml)), crc);
     cf_sc_req req = {.method = "PUT",
-                       .container = u->container,
-                       .blob = u->name,
-                       .query = "comp=blocklist",
-                       .has_body = true,
-                       .body = cf_buf_slice(xml)};
+                     .container = u->container,
+                     .blob = u->name,
+                     .query = "comp=blocklist",
+                     .has_body = true,
+                     .body = cf_buf_slice(xml)};
     CF_GUARD(cf_sc_req_header(&req, "Content-Type", "application/xml"));
     CF_GUARD(cf_sc_req_header(&req, "x-ms-blob-content-type", u->content_type));
     CF_GUARD(cf_sc_req_header(&req, "x-ms-content-crc64", crc));
@@ -296,8 +296,7 @@ static bool cf_put_block_list(cf_upload *u, const cf_buf *xml)
 /* Refuses early when the blob exists and --overwrite was not given. */
 static bool cf_check_absent(cf_upload *u)
 {
-    cf_sc_req req = {
-        .method = "HEAD", .container = u->container, .blob = u->name, .also_ok = 404};
+    cf_sc_req req = {.method = "HEAD", .container = u->container, .blob = u->name, .also_ok = 404};
     CF_GUARD(cf_sc_call(u->client, &req, u->resp));
     if (u->resp->status == 404)
         return true;
@@ -332,8 +331,7 @@ static bool cf_put_blocks(cf_upload *u, FILE *f, uint64_t size)
         ok = cf_read_exact(f, block, len) && cf_block_id(nonce, i, &id) &&
              cf_put_block(u, &id, cf_slice_of(block, len), offset) &&
              cf_buf_append_str(&xml, "<Latest>") &&
-             cf_buf_append_str(&xml, (const char *)id.data) &&
-             cf_buf_append_str(&xml, "</Latest>");
+             cf_buf_append_str(&xml, (const char *)id.data) && cf_buf_append_str(&xml, "</Latest>");
         offset += len;
     }
     free(block);
@@ -457,16 +455,14 @@ static bool cf_check_length(const cf_sc_resp *resp, uint64_t written, uint64_t *
     unsigned long long want = cl ? strtoull(cl, &end, 10) : 0;
     CF_ENSURE(cl && *cl && end && *end == 0 && errno == 0, CF_ERR_IO,
               "the service sent no valid Content-Length");
-    CF_ENSUREF(want == written, CF_ERR_IO,
-               "the download is incomplete: %llu of %llu bytes arrived",
+    CF_ENSUREF(want == written, CF_ERR_IO, "the download is incomplete: %llu of %llu bytes arrived",
                (unsigned long long)written, want);
     *size = want;
     return true;
 }
 
 static bool cf_download_output(const cf_cli *cli, const char *container, const char *name,
-                               const char *out, const cf_sc_resp *resp, uint64_t size,
-                               double secs)
+                               const char *out, const cf_sc_resp *resp, uint64_t size, double secs)
 {
     if (cli->json) {
         json_t *o = json_object();
@@ -492,8 +488,7 @@ static bool cf_download_output(const cf_cli *cli, const char *container, const c
     cf_out_str(where, name);
     fputs(" to ", where);
     cf_out_str(where, strcmp(out, "-") == 0 ? "stdout" : out);
-    fprintf(where, " (%llu bytes, %s) in %.1f s, %s\n", (unsigned long long)size, sz, secs,
-            rate);
+    fprintf(where, " (%llu bytes, %s) in %.1f s, %s\n", (unsigned long long)size, sz, secs, rate);
     return true;
 }
 
@@ -531,11 +526,11 @@ bool cf_cmd_blob_download(cf_cli *cli)
     cf_progress progress;
     cf_progress_start(&progress, "download", 0, !cli->json);
     cf_sc_req req = {.method = "GET",
-                       .container = container,
-                       .blob = name,
-                       .sink = cf_write_all,
-                       .sink_ctx = &sink,
-                       .progress = &progress};
+                     .container = container,
+                     .blob = name,
+                     .sink = cf_write_all,
+                     .sink_ctx = &sink,
+                     .progress = &progress};
     uint64_t size = 0;
     bool ok = cf_sc_call(client, &req, &resp) && cf_check_length(&resp, sink.written, &size);
     cf_progress_end(&progress);
@@ -556,8 +551,8 @@ bool cf_cmd_blob_download(cf_cli *cli)
         if (!ok)
             unlink(part);
     }
-    ok = ok && cf_download_output(cli, container, name, out, &resp, size,
-                                  cf_progress_elapsed(&progress));
+    ok = ok &&
+         cf_download_output(cli, container, name, out, &resp, size, cf_progress_elapsed(&progress));
     cf_sc_resp_free(&resp);
     cf_sc_client_close(client);
     return ok;
@@ -608,7 +603,7 @@ static bool cf_emit_blob(cf_cli_blob_listing *l)
                   cf_sc_json_set(o, "size", json_integer(size)) &&
                   cf_sc_json_set(o, "last_modified", json_string(when)) &&
                   cf_sc_json_set(o, "content_type",
-                                   l->content_type[0] ? json_string(l->content_type) : NULL) &&
+                                 l->content_type[0] ? json_string(l->content_type) : NULL) &&
                   cf_sc_json_set(o, "etag", json_string(l->etag)) &&
                   cf_sc_json_set(o, "blob_type", json_string(l->type));
         if (!ok || json_array_append_new(l->items, o) != 0) {
@@ -632,8 +627,7 @@ static bool cf_cli_blob_leaf(void *ctx, const char *path, const char *text)
     static const char props[] = "EnumerationResults/Blobs/Blob/Properties/";
     if (strcmp(path, blob) == 0) {
         CF_GUARD(cf_emit_blob(l));
-        l->name[0] = l->size[0] = l->modified[0] = l->content_type[0] = l->etag[0] =
-            l->type[0] = 0;
+        l->name[0] = l->size[0] = l->modified[0] = l->content_type[0] = l->etag[0] = l->type[0] = 0;
     } else if (strcmp(path, "EnumerationResults/Blobs/Blob/Name") == 0) {
         cf_field(l->name, sizeof l->name, text);
     } else if (strncmp(path, props, sizeof props - 1) == 0) {
@@ -693,8 +687,7 @@ static bool cf_pager_leaf(void *ctx, const char *path, const char *text)
 }
 
 bool cf_sc_list_pages(cf_sc_client *client, const char *container, const char *base_query,
-                        const char *prefix, unsigned page_size, cf_sc_xml_on_end on_leaf,
-                        void *ctx)
+                      const char *prefix, unsigned page_size, cf_sc_xml_on_end on_leaf, void *ctx)
 {
     cf_pager *pager = calloc(1, sizeof *pager);
     CF_ENSURE_ALLOC(pager);
@@ -740,8 +733,8 @@ bool cf_cmd_blob_list(cf_cli *cli)
         l->items = json_array();
     cf_sc_client *client = NULL;
     bool ok = (!cli->json || l->items) && cf_sc_client_open(cli, &client);
-    ok = ok && cf_sc_list_pages(client, container, "restype=container&comp=list", prefix,
-                                  page_size, cf_cli_blob_leaf, l);
+    ok = ok && cf_sc_list_pages(client, container, "restype=container&comp=list", prefix, page_size,
+                                cf_cli_blob_leaf, l);
     if (ok && cli->json)
         cf_out_json(l->items);
     else if (ok && l->count == 0)
@@ -761,23 +754,22 @@ static bool cf_show_json(const cf_sc_resp *r, const char *container, const char 
     bool ok = o && md;
     const char *enc = cf_sc_resp_header(r, "x-ms-server-encrypted");
     const char *cl = cf_sc_resp_header(r, "content-length");
-    ok = ok && cf_sc_json_set(o, "container", json_string(container)) &&
-         cf_sc_json_set(o, "name", json_string(name)) &&
-         cf_sc_json_set(o, "size", json_integer(cl ? strtoll(cl, NULL, 10) : 0)) &&
-         cf_sc_json_set(o, "blob_type", json_string(cf_sc_resp_header(r, "x-ms-blob-type")
-                                                          ?: "")) &&
-         cf_sc_json_set(o, "etag", json_string(cf_sc_resp_header(r, "etag") ?: "")) &&
-         cf_sc_json_set(o, "last_modified", json_string(when)) &&
-         cf_sc_json_set(o, "content_type",
-                          cf_sc_resp_header(r, "content-type")
-                              ? json_string(cf_sc_resp_header(r, "content-type"))
-                              : NULL) &&
-         cf_sc_json_set(o, "content_md5",
-                          cf_sc_resp_header(r, "content-md5")
-                              ? json_string(cf_sc_resp_header(r, "content-md5"))
-                              : NULL) &&
-         cf_sc_json_set(o, "server_encrypted",
-                          json_boolean(enc && strcmp(enc, "true") == 0));
+    ok =
+        ok && cf_sc_json_set(o, "container", json_string(container)) &&
+        cf_sc_json_set(o, "name", json_string(name)) &&
+        cf_sc_json_set(o, "size", json_integer(cl ? strtoll(cl, NULL, 10) : 0)) &&
+        cf_sc_json_set(o, "blob_type", json_string(cf_sc_resp_header(r, "x-ms-blob-type") ?: "")) &&
+        cf_sc_json_set(o, "etag", json_string(cf_sc_resp_header(r, "etag") ?: "")) &&
+        cf_sc_json_set(o, "last_modified", json_string(when)) &&
+        cf_sc_json_set(o, "content_type",
+                       cf_sc_resp_header(r, "content-type")
+                           ? json_string(cf_sc_resp_header(r, "content-type"))
+                           : NULL) &&
+        cf_sc_json_set(o, "content_md5",
+                       cf_sc_resp_header(r, "content-md5")
+                           ? json_string(cf_sc_resp_header(r, "content-md5"))
+                           : NULL) &&
+        cf_sc_json_set(o, "server_encrypted", json_boolean(enc && strcmp(enc, "true") == 0));
     size_t pos = 0;
     const char *hn, *hv;
     while (ok && cf_sc_resp_next(r, &pos, &hn, &hv))
@@ -825,8 +817,7 @@ static void cf_show_text(const cf_sc_resp *r, const char *container, const char 
  * closes the client.  False (nothing to free) when the options or the
  * connection are wrong. */
 static bool cf_cli_blob_single(cf_cli *cli, const char *method, const char **container,
-                           const char **name, cf_sc_client **client, cf_sc_resp *resp,
-                           bool *ok)
+                               const char **name, cf_sc_client **client, cf_sc_resp *resp, bool *ok)
 {
     CF_GUARD(cf_container_opt(cli, container));
     CF_GUARD(cf_name_opt(cli, name));

@@ -50,7 +50,7 @@
 typedef struct {
     const char *name;
     bool (*run)(cf_cli *cli);
-    size_t n_pos; /* positionals after the command word: 0 or 1 (NAME, OBJECT_ID...) */
+    size_t n_pos;     /* positionals after the command word: 0 or 1 (NAME, OBJECT_ID...) */
     const char *opts; /* space-separated option names the command accepts */
     const char *usage;
     const char *group; /* the first word; NULL means "key" */
@@ -61,8 +61,7 @@ typedef struct {
 #define CF_STORAGE_OPTS "connection-string blob-dir ca-file"
 
 static const cf_cli_command cf_commands[] = {
-    {"create", cf_cmd_create, 1,
-     "kty size curve exponent ops tags disabled not-before expires",
+    {"create", cf_cmd_create, 1, "kty size curve exponent ops tags disabled not-before expires",
      "create NAME --kty RSA|EC|oct [--size N] [--curve P-256|P-384|P-521|P-256K]\n"
      "                  [--exponent N] [--ops encrypt,decrypt,...] [--tags k=v,...] [--disabled]\n"
      "                  [--not-before UNIX] [--expires UNIX]"},
@@ -128,8 +127,8 @@ static const cf_cli_command cf_commands[] = {
      "assign --role NAME|GUID --principal OBJECT_ID\n"
      "                  [--scope /|/keys|/secrets|/keys/NAME|/secrets/NAME]",
      "role"},
-    {"list", cf_cmd_role_list, 0, "principal scope",
-     "list [--principal OBJECT_ID] [--scope SCOPE]", "role"},
+    {"list", cf_cmd_role_list, 0, "principal scope", "list [--principal OBJECT_ID] [--scope SCOPE]",
+     "role"},
     {"remove", cf_cmd_role_remove, 1, "scope", "remove ASSIGNMENT_NAME [--scope SCOPE]", "role"},
     {"upload", cf_cmd_blob_upload, 1,
      "container name content-type metadata overwrite " CF_STORAGE_OPTS,
@@ -177,20 +176,21 @@ static const char *cf_group(const cf_cli_command *cmd)
 
 static const char *const cf_global_opts =
     "vault tenant client-id client-secret ca-cert bootstrap output help";
-static const char *const cf_flag_names =
-    "help disabled enable disable remove-old overwrite hsm service-managed infrastructure-encryption";
+static const char *const cf_flag_names = "help disabled enable disable remove-old overwrite hsm "
+                                         "service-managed infrastructure-encryption";
 
 /* ---- parsing ---- */
 
 static void cf_print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: coffer [connection options] key|secret COMMAND [NAME] [options] [--output json]\n"
-            "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
-            "       coffer audit verify FILE [options] [--output json]\n"
-            "       coffer seal show|migrate --data-dir DIR [options]\n"
-            "       coffer [storage options] blob|container|account|scope COMMAND [ARG] [options]\n"
-            "\ncommands:\n");
+    fprintf(
+        out,
+        "usage: coffer [connection options] key|secret COMMAND [NAME] [options] [--output json]\n"
+        "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
+        "       coffer audit verify FILE [options] [--output json]\n"
+        "       coffer seal show|migrate --data-dir DIR [options]\n"
+        "       coffer [storage options] blob|container|account|scope COMMAND [ARG] [options]\n"
+        "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
         fprintf(out, "  %s %s\n", cf_group(&cf_commands[i]), cf_commands[i].usage);
     fprintf(out,
@@ -203,7 +203,8 @@ static void cf_print_usage(FILE *out)
             "  --bootstrap FILE     COFFER_BOOTSTRAP (the vault's bootstrap.json)\n"
             "                       AZURE_AUTHORITY_HOST sets the token issuer; without it the\n"
             "                       vault's 401 challenge names it\n"
-            "\nstorage (blob, container, account, scope; the first source that has a connection string wins):\n"
+            "\nstorage (blob, container, account, scope; the first source that has a connection "
+            "string wins):\n"
             "  --connection-string S  AZURE_STORAGE_CONNECTION_STRING (prefer the environment)\n"
             "  --blob-dir DIR         COFFER_BLOB_DIR (coffer-blob's data directory: its\n"
             "                         bootstrap.json gives connection_string and ca_cert)\n"
@@ -215,7 +216,8 @@ static bool cf_check_opts(const cf_cli_args *args, const cf_cli_command *cmd)
 {
     for (size_t i = 0; i < args->n_opts; i++) {
         const char *n = args->opts[i].name;
-        if (!cf_cli_in_list(cf_global_opts, n, strlen(n)) && !cf_cli_in_list(cmd->opts, n, strlen(n)))
+        if (!cf_cli_in_list(cf_global_opts, n, strlen(n)) &&
+            !cf_cli_in_list(cmd->opts, n, strlen(n)))
             return cf_cli_usage("%s %s: unknown option --%.64s", cf_group(cmd), cmd->name, n);
     }
     return true;
@@ -224,8 +226,7 @@ static bool cf_check_opts(const cf_cli_args *args, const cf_cli_command *cmd)
 static const cf_cli_command *cf_find_command(const char *group, const char *name)
 {
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
-        if (strcmp(cf_group(&cf_commands[i]), group) == 0 &&
-            strcmp(cf_commands[i].name, name) == 0)
+        if (strcmp(cf_group(&cf_commands[i]), group) == 0 && strcmp(cf_commands[i].name, name) == 0)
             return &cf_commands[i];
     return NULL;
 }
@@ -245,13 +246,13 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
     size_t n_words = 0;
     *cmd = NULL;
     CF_GUARD(cf_cli_split_argv(argc, argv, cf_flag_names, cli->args, words, &n_words,
-                                CF_CLI_MAX_POS + 2));
+                               CF_CLI_MAX_POS + 2));
     if (n_words == 0 && cf_cli_flag(cli, "help"))
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
-        return cf_cli_usage(
-            "expected 'key|secret|principal|role|blob|container|account|scope|seal COMMAND' or 'audit verify' "
-            "(try --help)");
+        return cf_cli_usage("expected 'key|secret|principal|role|blob|container|account|scope|seal "
+                            "COMMAND' or 'audit verify' "
+                            "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)
         return cf_cli_usage("unknown command '%s %.64s'", words[0], words[1]);
@@ -269,9 +270,9 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         (strcmp(cli->group, "key") == 0 || strcmp(cli->group, "secret") == 0))
         CF_GUARD(cf_cli_check_name(cli->args->pos[0]));
     else if (cli->args->n_pos == 1 && !(*cmd)->local && !(*cmd)->storage)
-        CF_GUARD(cf_cli_check_guid(strcmp(cf_group(*cmd), "role") == 0 ? "assignment name"
-                                                                        : "object id",
-                                   cli->args->pos[0]));
+        CF_GUARD(
+            cf_cli_check_guid(strcmp(cf_group(*cmd), "role") == 0 ? "assignment name" : "object id",
+                              cli->args->pos[0]));
     const char *version = cf_cli_opt(cli, "version");
     if (version)
         CF_GUARD(cf_cli_check_version(version));

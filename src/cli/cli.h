@@ -88,8 +88,8 @@ typedef struct {
     cf_cli_client *client;
     const char *group; /* "key", "secret", ...: what the command works on */
     bool hide_value;   /* secret set: do not echo the value back */
-    bool json;     /* --output json */
-    int exit_code; /* a command may set 1 without failing (verify: invalid) */
+    bool json;         /* --output json */
+    int exit_code;     /* a command may set 1 without failing (verify: invalid) */
 } cf_cli;
 
 /* ---- args.c ---- */
@@ -98,9 +98,8 @@ typedef struct {
  * collected and checked against its table afterwards.  Options in
  * `flag_names` (space-separated) take no value; every other one takes the
  * next argument or "=value".  "-h" is "--help"; after "--" all are words. */
-CF_MUST_USE bool cf_cli_split_argv(int argc, char **argv, const char *flag_names,
-                                   cf_cli_args *args, const char **words, size_t *n_words,
-                                   size_t max_words);
+CF_MUST_USE bool cf_cli_split_argv(int argc, char **argv, const char *flag_names, cf_cli_args *args,
+                                   const char **words, size_t *n_words, size_t max_words);
 /* Whether `word` (word_len bytes) is one of the space-separated names in
  * `list`. */
 bool cf_cli_in_list(const char *list, const char *word, size_t word_len);
@@ -194,7 +193,8 @@ CF_MUST_USE bool cf_cmd_byok_wrap(cf_cli *cli);
 /* The JWK (kty, key_hsm, crv) of an import from a BYOK transfer blob file. */
 CF_MUST_USE bool cf_cli_byok_jwk(const cf_cli *cli, const char *file, json_t **jwk);
 /* Shared by the key and secret commands (keys_cmd.c). */
-CF_MUST_USE bool cf_cli_bundle_call(cf_cli *cli, const char *method, const char *path, json_t *body);
+CF_MUST_USE bool cf_cli_bundle_call(cf_cli *cli, const char *method, const char *path,
+                                    json_t *body);
 CF_MUST_USE bool cf_cli_common_body(const cf_cli *cli, json_t *body, json_t *ops_target);
 CF_MUST_USE bool cf_cmd_seal_migrate(cf_cli *cli);
 

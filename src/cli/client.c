@@ -111,8 +111,7 @@ static bool cf_headers_build(cf_cli_client *c, const cf_xfer *x, struct curl_sli
 
 /* The vault's own part of the set-up: a whole exchange within 120 s, the
  * reply and the challenge header captured, the method and its body. */
-static bool cf_xfer_setup(cf_cli_client *c, cf_xfer *x, struct curl_slist *headers,
-                          char *errbuf)
+static bool cf_xfer_setup(cf_cli_client *c, cf_xfer *x, struct curl_slist *headers, char *errbuf)
 {
     CURL *h = c->curl;
     CF_GUARD(cf_cli_https_setup(h, x->url, headers, c->conn.ca_cert, errbuf));
@@ -130,8 +129,7 @@ static bool cf_xfer_setup(cf_cli_client *c, cf_xfer *x, struct curl_slist *heade
         /* Not copied by curl: the body stays in our (secret) buffer. */
         const char *data = x->body && x->body->len ? (const char *)x->body->data : "";
         ok = CF_CURL_SET(h, CURLOPT_POSTFIELDS, data) &&
-             CF_CURL_SET(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(x->body ? x->body->len : 0));
+             CF_CURL_SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(x->body ? x->body->len : 0));
     }
     CF_ENSURE(ok, CF_ERR_INTERNAL, "cannot configure libcurl");
     return true;
@@ -154,8 +152,8 @@ static bool cf_xfer_run(cf_cli_client *c, cf_xfer *x)
         cf_cli_https_raise(rc, errbuf, "the vault's reply", failed);
         return false;
     }
-    CF_ENSURE(curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x->status) == CURLE_OK,
-              CF_ERR_IO, "no HTTP status");
+    CF_ENSURE(curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x->status) == CURLE_OK, CF_ERR_IO,
+              "no HTTP status");
     return true;
 }
 
@@ -226,11 +224,11 @@ static bool cf_discover(cf_cli_client *c)
     cf_xfer x = {.method = "GET", .url = url, .reply = &reply, .challenge = &challenge};
     bool ok = cf_xfer_run(c, &x);
     char authz[512] = "", resource[512] = "";
-    if (ok && (x.status != 401 || challenge.len == 0 ||
-               (!cf_challenge_param((const char *)challenge.data, "authorization", authz,
-                                    sizeof authz) &&
-                !cf_challenge_param((const char *)challenge.data, "authorization_uri", authz,
-                                    sizeof authz)))) {
+    if (ok &&
+        (x.status != 401 || challenge.len == 0 ||
+         (!cf_challenge_param((const char *)challenge.data, "authorization", authz, sizeof authz) &&
+          !cf_challenge_param((const char *)challenge.data, "authorization_uri", authz,
+                              sizeof authz)))) {
         CF_RAISE(CF_ERR_UNAUTHORIZED, "the vault sent no usable authentication challenge; "
                                       "set the tenant and AZURE_AUTHORITY_HOST");
         ok = false;
@@ -292,8 +290,7 @@ static bool cf_token_fetch(cf_cli_client *c)
     size_t rl = strlen(c->conn.resource);
     snprintf(scope, sizeof scope, "%.*s/.default",
              (int)(rl && c->conn.resource[rl - 1] == '/' ? rl - 1 : rl), c->conn.resource);
-    int n = snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token", c->conn.authority,
-                     c->conn.tenant);
+    int n = snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token", c->conn.authority, c->conn.tenant);
     CF_ENSURE(n > 0 && (size_t)n < sizeof url, CF_ERR_BAD_INPUT, "authority URL too long");
 
     cf_buf form, reply;

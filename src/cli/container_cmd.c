@@ -41,8 +41,7 @@ static bool cf_print_done(const cf_cli *cli, const char *verb, const char *name,
     return ok;
 }
 
-static bool cf_container_call(cf_cli *cli, const char *method, const char *access,
-                              const char *verb)
+static bool cf_container_call(cf_cli *cli, const char *method, const char *access, const char *verb)
 {
     const char *name = cli->args->pos[0];
     CF_GUARD(cf_sc_check_container(name));
@@ -139,8 +138,8 @@ bool cf_cmd_container_list(cf_cli *cli)
     }
     cf_sc_client *client = NULL;
     bool ok = cf_sc_client_open(cli, &client);
-    ok = ok && cf_sc_list_pages(client, NULL, "comp=list", cf_cli_opt(cli, "prefix"),
-                                  page_size, cf_container_leaf, &l);
+    ok = ok && cf_sc_list_pages(client, NULL, "comp=list", cf_cli_opt(cli, "prefix"), page_size,
+                                cf_container_leaf, &l);
     if (ok && cli->json)
         cf_out_json(l.items);
     else if (ok && l.count == 0)

@@ -20,20 +20,17 @@ void cf_cli_https_origin(const char *url, char *out, size_t len)
     snprintf(out, len, "%.*s", (int)n, url);
 }
 
-bool cf_cli_https_setup(CURL *h, const char *url, struct curl_slist *headers,
-                        const char *ca_file, char *errbuf)
+bool cf_cli_https_setup(CURL *h, const char *url, struct curl_slist *headers, const char *ca_file,
+                        char *errbuf)
 {
-    bool ok = CF_CURL_SET(h, CURLOPT_URL, url) &&
-              CF_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "https") &&
-              CF_CURL_SET(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") &&
-              CF_CURL_SET(h, CURLOPT_FOLLOWLOCATION, 0L) &&
-              CF_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L) &&
-              CF_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L) &&
-              CF_CURL_SET(h, CURLOPT_NOSIGNAL, 1L) &&
-              CF_CURL_SET(h, CURLOPT_CONNECTTIMEOUT, 15L) &&
-              CF_CURL_SET(h, CURLOPT_USERAGENT, "coffer-cli/0.1") &&
-              CF_CURL_SET(h, CURLOPT_HTTPHEADER, headers) &&
-              CF_CURL_SET(h, CURLOPT_ERRORBUFFER, errbuf);
+    bool ok =
+        CF_CURL_SET(h, CURLOPT_URL, url) && CF_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "https") &&
+        CF_CURL_SET(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") &&
+        CF_CURL_SET(h, CURLOPT_FOLLOWLOCATION, 0L) && CF_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L) &&
+        CF_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L) && CF_CURL_SET(h, CURLOPT_NOSIGNAL, 1L) &&
+        CF_CURL_SET(h, CURLOPT_CONNECTTIMEOUT, 15L) &&
+        CF_CURL_SET(h, CURLOPT_USERAGENT, "coffer-cli/0.1") &&
+        CF_CURL_SET(h, CURLOPT_HTTPHEADER, headers) && CF_CURL_SET(h, CURLOPT_ERRORBUFFER, errbuf);
     if (ok && ca_file && ca_file[0])
         ok = CF_CURL_SET(h, CURLOPT_CAINFO, ca_file);
     CF_ENSURE(ok, CF_ERR_INTERNAL, "cannot configure libcurl");

@@ -31,12 +31,11 @@ static json_t *cf_scope_flat(json_t *s)
     json_t *kv = json_object_get(props, "keyVaultProperties");
     const char *source = json_string_value(json_object_get(props, "source"));
     bool vault = source && strcmp(source, "Microsoft.KeyVault") == 0;
-    json_t *o = json_pack("{s:O, s:O, s:O, s:s, s:O}", "name", json_object_get(s, "name"), "state",
-                          json_object_get(props, "state"), "created",
-                          json_object_get(props, "creationTime"), "key_source",
-                          vault ? "customer-managed" : "service-managed",
-                          "infrastructure_encryption",
-                          json_object_get(props, "requireInfrastructureEncryption"));
+    json_t *o = json_pack(
+        "{s:O, s:O, s:O, s:s, s:O}", "name", json_object_get(s, "name"), "state",
+        json_object_get(props, "state"), "created", json_object_get(props, "creationTime"),
+        "key_source", vault ? "customer-managed" : "service-managed", "infrastructure_encryption",
+        json_object_get(props, "requireInfrastructureEncryption"));
     if (o && vault) {
         json_object_set(o, "key_uri", json_object_get(kv, "keyUri"));
         json_object_set(o, "key_version_in_use",

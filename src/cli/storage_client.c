@@ -55,9 +55,9 @@
 #include "secmem.h"
 #include "storage_auth.h"
 
-#define CF_SC_CONN_MAX 4096        /* a connection string */
-#define CF_SC_KEY_MAX 512          /* a decoded account key */
-#define CF_SC_URL_MAX 16384        /* a request URL */
+#define CF_SC_CONN_MAX 4096 /* a connection string */
+#define CF_SC_KEY_MAX 512   /* a decoded account key */
+#define CF_SC_URL_MAX 16384 /* a request URL */
 #define CF_SC_RESP_HEADERS_MAX (64u * 1024)
 #define CF_SC_XML_MAX_DEPTH 32
 #define CF_SC_XML_TEXT_MAX (64u * 1024)
@@ -343,7 +343,8 @@ static bool cf_req_path(const cf_sc_client *c, const cf_sc_req *req, cf_buf *pat
 {
     if (req->admin) {
         if (!c->base_path[0] || strchr(c->base_path + 1, '/'))
-            return cf_cli_usage("the admin API needs a path-style endpoint (https://HOST:PORT/ACCOUNT)");
+            return cf_cli_usage(
+                "the admin API needs a path-style endpoint (https://HOST:PORT/ACCOUNT)");
         CF_GUARD(cf_buf_append_str(path, "/.coffer"));
         CF_GUARD(cf_buf_append_str(path, c->base_path));
         CF_GUARD(cf_buf_append_u8(path, '/'));
@@ -402,8 +403,7 @@ void cf_sc_time_iso(const char *rfc1123, char *out, size_t len)
 
 bool cf_sc_json_set(json_t *obj, const char *key, json_t *value)
 {
-    CF_ENSURE(json_object_set_new(obj, key, value ? value : json_null()) == 0, CF_ERR_NOMEM,
-              NULL);
+    CF_ENSURE(json_object_set_new(obj, key, value ? value : json_null()) == 0, CF_ERR_NOMEM, NULL);
     return true;
 }
 
@@ -422,8 +422,7 @@ void cf_sc_resp_free(cf_sc_resp *r)
     cf_buf_free(&r->body);
 }
 
-bool cf_sc_resp_next(const cf_sc_resp *r, size_t *pos, const char **name,
-                       const char **value)
+bool cf_sc_resp_next(const cf_sc_resp *r, size_t *pos, const char **name, const char **value)
 {
     if (*pos >= r->headers.len)
         return false;
@@ -485,8 +484,8 @@ static size_t cf_on_header(char *p, size_t size, size_t n, void *ctx)
         uint8_t ch = line.ptr[i];
         ok = ch != 0 && cf_buf_append_u8(h, (uint8_t)tolower(ch));
     }
-    ok = ok && cf_buf_append_u8(h, 0) && !memchr(v.ptr, 0, v.len) &&
-         cf_buf_append_slice(h, v) && cf_buf_append_u8(h, 0);
+    ok = ok && cf_buf_append_u8(h, 0) && !memchr(v.ptr, 0, v.len) && cf_buf_append_slice(h, v) &&
+         cf_buf_append_u8(h, 0);
     if (!ok) {
         x->headers_overflow = true;
         return 0;
@@ -560,8 +559,8 @@ static bool cf_headers_add(struct curl_slist **list, const char *name, const cha
 }
 
 /* "Authorization: SharedKey account:base64(HMAC-SHA256(key, string-to-sign))". */
-static bool cf_sign(const cf_sc_client *c, const cf_sc_req *req, const char *path,
-                    const char *date, const char *length, struct curl_slist **list)
+static bool cf_sign(const cf_sc_client *c, const cf_sc_req *req, const char *path, const char *date,
+                    const char *length, struct curl_slist **list)
 {
     cf_storage_header view[CF_SC_MAX_HEADERS + 3];
     size_t n = 0;
@@ -572,8 +571,7 @@ static bool cf_sign(const cf_sc_client *c, const cf_sc_req *req, const char *pat
     if (length)
         view[n++] = (cf_storage_header){"Content-Length", length};
     cf_storage_request sr = {
-        .method = req->method, .path = path, .query = req->query, .headers = view,
-        .n_headers = n};
+        .method = req->method, .path = path, .query = req->query, .headers = view, .n_headers = n};
     cf_buf sts, sig, value;
     cf_buf_init(&sts, CF_STORAGE_MAX_STS);
     cf_buf_init(&sig, 64);
@@ -582,9 +580,9 @@ static bool cf_sign(const cf_sc_client *c, const cf_sc_req *req, const char *pat
     bool ok = cf_sharedkey_string_to_sign(&sr, c->account, false, &sts) &&
               cf_hmac_sha256(cf_buf_slice(&c->key), cf_buf_slice(&sts), mac) &&
               cf_base64_encode(cf_slice_of(mac, sizeof mac), &sig) &&
-              cf_buf_append_str(&value, "SharedKey ") &&
-              cf_buf_append_str(&value, c->account) && cf_buf_append_u8(&value, ':') &&
-              cf_buf_append_slice(&value, cf_buf_slice(&sig)) && cf_buf_terminate(&value) &&
+              cf_buf_append_str(&value, "SharedKey ") && cf_buf_append_str(&value, c->account) &&
+              cf_buf_append_u8(&value, ':') && cf_buf_append_slice(&value, cf_buf_slice(&sig)) &&
+              cf_buf_terminate(&value) &&
               cf_headers_add(list, "Authorization", (const char *)value.data);
     cf_memzero(mac, sizeof mac);
     cf_buf_free(&sts);
@@ -612,8 +610,8 @@ static bool cf_build_headers(const cf_sc_client *c, const cf_sc_req *req, const 
     return true;
 }
 
-static bool cf_setup(cf_sc_client *c, const cf_sc_req *req, cf_sc_xfer *x,
-                     const char *url, struct curl_slist *headers, char *errbuf)
+static bool cf_setup(cf_sc_client *c, const cf_sc_req *req, cf_sc_xfer *x, const char *url,
+                     struct curl_slist *headers, char *errbuf)
 {
     CURL *h = c->curl;
     CF_GUARD(cf_cli_https_setup(h, url, headers, c->ca_file, errbuf));
@@ -837,7 +835,7 @@ static void XMLCALL cf_sc_xml_text(void *ud, const XML_Char *p, int len)
 }
 
 static void XMLCALL cf_sc_xml_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-                                   const XML_Char *pubid, int has_internal)
+                                      const XML_Char *pubid, int has_internal)
 {
     (void)name, (void)sysid, (void)pubid, (void)has_internal;
     cf_sc_xml_stop(ud, "the service's XML has a DOCTYPE");

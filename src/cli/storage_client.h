@@ -124,8 +124,7 @@ void cf_sc_resp_free(cf_sc_resp *r);
 /* The value of response header `name` (lower case), or NULL. */
 const char *cf_sc_resp_header(const cf_sc_resp *r, const char *name);
 /* Iterates the response headers: start with *pos = 0; false at the end. */
-bool cf_sc_resp_next(const cf_sc_resp *r, size_t *pos, const char **name,
-                       const char **value);
+bool cf_sc_resp_next(const cf_sc_resp *r, size_t *pos, const char **name, const char **value);
 
 /*
  * Sends the request and reads the response.  A 2xx status succeeds.  Any
@@ -171,14 +170,14 @@ CF_MUST_USE bool cf_sc_xml_walk(cf_slice xml, cf_sc_xml_on_end on_end, void *ctx
 /* One call to coffer-blob's admin API (/.coffer/<account>/<path>) with a
  * JSON body (may be NULL); `reply` (may be NULL) gets the parsed answer. */
 CF_MUST_USE bool cf_sc_admin_call(cf_cli *cli, const char *method, const char *path,
-                                    const char *body, json_t **reply);
+                                  const char *body, json_t **reply);
 /* Prints one flattened admin object (JSON with --output json, else "key
  * value" lines) and frees it; false when `flat` is NULL (out of memory). */
 CF_MUST_USE bool cf_sc_admin_render(const cf_cli *cli, json_t *flat);
 /* GET of an admin collection: each member flattened, printed as a table
  * row (`row`) or, with --output json, as one JSON array. */
 CF_MUST_USE bool cf_sc_admin_list(cf_cli *cli, const char *path, json_t *(*flatten)(json_t *),
-                                    void (*row)(json_t *flat));
+                                  void (*row)(json_t *flat));
 
 /* ---- blob_cmd.c: shared with container_cmd.c ---- */
 
@@ -187,8 +186,8 @@ CF_MUST_USE bool cf_sc_admin_list(cf_cli *cli, const char *path, json_t *(*flatt
  * every element of every page except NextMarker.  page_size 0: the
  * service's default (5000). */
 CF_MUST_USE bool cf_sc_list_pages(cf_sc_client *client, const char *container,
-                                    const char *base_query, const char *prefix,
-                                    unsigned page_size, cf_sc_xml_on_end on_leaf, void *ctx);
+                                  const char *base_query, const char *prefix, unsigned page_size,
+                                  cf_sc_xml_on_end on_leaf, void *ctx);
 /* --page-size N (1-5000), 0 when absent. */
 CF_MUST_USE bool cf_sc_page_size_opt(const cf_cli *cli, unsigned *out);
 

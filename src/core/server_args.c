@@ -53,8 +53,8 @@ static bool cf_shared_option(const cf_server_args *a, int code, const char *valu
 }
 
 cf_server_args_result cf_server_args_parse(int argc, char **argv, const cf_server_args *args,
-                                           const struct option *own,
-                                           cf_server_option_fn on_own, void *ctx)
+                                           const struct option *own, cf_server_option_fn on_own,
+                                           void *ctx)
 {
     /* One table for getopt_long: the server's options, then the shared. */
     struct option table[CF_SERVER_OWN_MAX + CF_SHARED_COUNT + 1];

@@ -29,27 +29,26 @@ typedef struct {
     void (*usage)(FILE *out); /* the server's whole usage text */
     char *data_dir;           /* --data-dir, copied (too long: invalid) */
     size_t data_dir_size;
-    char *listen;             /* --listen, copied */
+    char *listen; /* --listen, copied */
     size_t listen_size;
-    cf_seal_options *seal;    /* --dev-seal, --pkcs11-*: values point into argv */
+    cf_seal_options *seal; /* --dev-seal, --pkcs11-*: values point into argv */
 } cf_server_args;
 
 /* The cf_server_args of a server whose settings struct `s` has the fields
  * data_dir, listen (char arrays) and seal_options, as both servers' do. */
-#define CF_SERVER_ARGS_OF(server_name, usage_fn, s)                                          \
-    ((cf_server_args){.name = (server_name),                                                 \
-                      .usage = (usage_fn),                                                   \
-                      .data_dir = (s)->data_dir,                                             \
-                      .data_dir_size = sizeof (s)->data_dir,                                 \
-                      .listen = (s)->listen,                                                 \
-                      .listen_size = sizeof (s)->listen,                                     \
+#define CF_SERVER_ARGS_OF(server_name, usage_fn, s)         \
+    ((cf_server_args){.name = (server_name),                \
+                      .usage = (usage_fn),                  \
+                      .data_dir = (s)->data_dir,            \
+                      .data_dir_size = sizeof(s)->data_dir, \
+                      .listen = (s)->listen,                \
+                      .listen_size = sizeof(s)->listen,     \
                       .seal = &(s)->seal_options})
 
 /* A server's own option `code` with `value` (NULL for a flag).  False for
  * an invalid value; *complaint may then name the problem (it replaces the
  * generic "invalid value for --OPT"). */
-typedef bool (*cf_server_option_fn)(void *ctx, int code, const char *value,
-                                    const char **complaint);
+typedef bool (*cf_server_option_fn)(void *ctx, int code, const char *value, const char **complaint);
 
 typedef enum {
     CF_SERVER_ARGS_RUN,     /* parsed: check completeness, then start */

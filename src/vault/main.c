@@ -19,20 +19,20 @@
 
 static void cf_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: coffer-vault --data-dir DIR --listen HOST:PORT [options]\n"
-            "  --url URL               public base URL (default https://HOST:PORT)\n"
-            "  --resource URL          token audience (default https://vault.azure.net)\n"
-            "  --tenant UUID           tenant id on first start (default: random)\n"
-            "  --retention-days N      soft-delete retention, 7-90 (default 90); fixed at creation\n"
-            "  --purge-protection      refuse purges until retention ends; fixed at creation\n"
-            "  --rotation-interval S   seconds between rotation/purge sweeps (default 60)\n"
-            "  --token-lifetime S      access token lifetime in seconds (default 3600)\n"
-            "  --tls-cert FILE --tls-key FILE  serve this certificate instead of the local CA's\n"
-            "  --tls-san NAME          extra DNS name or IP for the generated certificate\n"
-            "  --log-level LEVEL       debug, info, warn or error (default info)\n"
-            CF_SEAL_USAGE
-            "  --version\n");
+    fprintf(
+        out,
+        "usage: coffer-vault --data-dir DIR --listen HOST:PORT [options]\n"
+        "  --url URL               public base URL (default https://HOST:PORT)\n"
+        "  --resource URL          token audience (default https://vault.azure.net)\n"
+        "  --tenant UUID           tenant id on first start (default: random)\n"
+        "  --retention-days N      soft-delete retention, 7-90 (default 90); fixed at creation\n"
+        "  --purge-protection      refuse purges until retention ends; fixed at creation\n"
+        "  --rotation-interval S   seconds between rotation/purge sweeps (default 60)\n"
+        "  --token-lifetime S      access token lifetime in seconds (default 3600)\n"
+        "  --tls-cert FILE --tls-key FILE  serve this certificate instead of the local CA's\n"
+        "  --tls-san NAME          extra DNS name or IP for the generated certificate\n"
+        "  --log-level LEVEL       debug, info, warn or error (default info)\n" CF_SEAL_USAGE
+        "  --version\n");
 }
 
 /* coffer-vault's own options (the shared ones: server_args.h). */
@@ -62,7 +62,10 @@ static bool cf_vault_option(void *ctx, int code, const char *value, const char *
         v->retention_given = true;
         *complaint = "--retention-days must be a number of days from 7 to 90";
         return cf_server_parse_int(value, 7, 90, &v->retention_days);
-    case 'P': v->purge_protection = true; v->protection_given = true; return true;
+    case 'P':
+        v->purge_protection = true;
+        v->protection_given = true;
+        return true;
     case 'i': return cf_server_parse_int(value, 1, 86400, &v->rotation_interval);
     case 'T': return cf_server_parse_int(value, 1, 86400, &v->token_lifetime);
     case 'c': v->tls_cert_file = value; return true;

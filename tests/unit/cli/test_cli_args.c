@@ -35,7 +35,7 @@ static void test_split_options_and_words(void)
 {
     char s[16][64];
     split_result r;
-    const char *const argv[] = {"coffer", "key",          "create",     "k1", "--kty",
+    const char *const argv[] = {"coffer", "key",         "create",     "k1", "--kty",
                                 "RSA",    "--size=2048", "--disabled", NULL};
     CHECK(split(&r, s, argv));
     CHECK(r.n_words == 3);
@@ -99,9 +99,9 @@ static void test_in_list(void)
     CHECK(cf_cli_in_list("a bb ccc", "bb", 2));
     CHECK(cf_cli_in_list("a bb ccc", "ccc", 3));
     CHECK(cf_cli_in_list("a bb ccc", "a", 1));
-    CHECK(!cf_cli_in_list("a bb ccc", "b", 1));    /* whole names only */
+    CHECK(!cf_cli_in_list("a bb ccc", "b", 1)); /* whole names only */
     CHECK(!cf_cli_in_list("a bb ccc", "bbc", 3));
-    CHECK(cf_cli_in_list("a bb ccc", "bbx", 2));   /* word_len bounds the word */
+    CHECK(cf_cli_in_list("a bb ccc", "bbx", 2)); /* word_len bounds the word */
     CHECK(!cf_cli_in_list("", "a", 1));
 }
 

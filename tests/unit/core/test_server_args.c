@@ -68,11 +68,25 @@ static void test_options_land(void)
     fixture f;
     cf_server_args a;
     int argc;
-    const char *argv[] = {"srv",         "--data-dir",      "/d",      "--listen=127.0.0.1:1",
-                          "--number",    "7",               "--flag",  "--dev-seal",
-                          "--pkcs11-module", "/m.so",       "--pkcs11-token", "T",
-                          "--pkcs11-pin-file", "/pin",      "--name",  "x",
-                          "--log-level", "warn",            NULL};
+    const char *argv[] = {"srv",
+                          "--data-dir",
+                          "/d",
+                          "--listen=127.0.0.1:1",
+                          "--number",
+                          "7",
+                          "--flag",
+                          "--dev-seal",
+                          "--pkcs11-module",
+                          "/m.so",
+                          "--pkcs11-token",
+                          "T",
+                          "--pkcs11-pin-file",
+                          "/pin",
+                          "--name",
+                          "x",
+                          "--log-level",
+                          "warn",
+                          NULL};
     CHECK(parse(&f, &a, argv, &argc) == CF_SERVER_ARGS_RUN);
     CHECK(cf_server_args_complete(&a, argc));
     CHECK_STR(f.data_dir, "/d");
@@ -114,13 +128,13 @@ static void test_invalid(void)
     int argc;
     /* stderr gets the reasons; only the outcome is checked here. */
     const char *cases[][4] = {
-        {"srv", "--number", "10", NULL},            /* own value out of range */
+        {"srv", "--number", "10", NULL}, /* own value out of range */
         {"srv", "--number", "3x", NULL},
-        {"srv", "--log-level", "loud", NULL},       /* shared value */
+        {"srv", "--log-level", "loud", NULL}, /* shared value */
         {"srv", "--data-dir", "/a/path/far/too/long/for/sixteen", NULL},
-        {"srv", "--unknown", NULL, NULL},           /* unknown option */
-        {"srv", "--number", NULL, NULL},            /* missing value */
-        {"srv", "--flag=1", NULL, NULL},            /* a flag with a value */
+        {"srv", "--unknown", NULL, NULL}, /* unknown option */
+        {"srv", "--number", NULL, NULL},  /* missing value */
+        {"srv", "--flag=1", NULL, NULL},  /* a flag with a value */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CHECK(parse(&f, &a, cases[i], &argc) == CF_SERVER_ARGS_INVALID);
