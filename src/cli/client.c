@@ -12,9 +12,10 @@
  * POST {authority}/{tenant}/oauth2/v2.0/token (grant_type=client_credentials,
  * scope={resource}/.default).
  *
- * Transport rules: https only (also for redirects, which are not followed
- * anyway), peer and host verification always on, the CA file from the
- * settings, every reply capped at CF_CLI_REPLY_MAX.  A nextLink is followed
+ * Transport rules (https.c, shared with the storage client): https only
+ * (also for redirects, which are not followed anyway), peer and host
+ * verification always on, the CA file from the settings, every reply
+ * capped at CF_CLI_REPLY_MAX; here, a whole exchange within 120 s.  A nextLink is followed
  * only when it points at the vault's own origin, so the bearer token never
  * leaves for a host the user did not name.
  *
@@ -147,7 +148,7 @@ static bool cf_xfer_run(cf_cli_client *c, cf_xfer *x)
     }
     CURLcode rc = cf_cli_https_perform(c->curl, headers);
     if (rc != CURLE_OK) {
-        char failed[600];
+        char failed[sizeof c->origin + 16];
         snprintf(failed, sizeof failed, "cannot reach %s", c->origin);
         cf_cli_https_raise(rc, errbuf, "the vault's reply", failed);
         return false;

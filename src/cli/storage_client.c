@@ -1,6 +1,6 @@
 /*
  * The Blob Storage client of `coffer blob|container`: where the connection
- * comes from, one signed HTTPS request over libcurl, Azure error replies,
+ * comes from, one signed HTTPS request (over https.c), Azure error replies,
  * and a small expat reader for the XML the service returns.
  *
  * Connection.  The connection string is the first of:
