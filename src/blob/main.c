@@ -8,7 +8,6 @@
  * refuse every request), then waits for SIGINT or SIGTERM.  All state is in
  * DIR (see bootstrap.c).
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "secmem.h"
+#include "server_args.h"
 #include "server_process.h"
 
 #define CF_EXPIRE_INTERVAL 3600
@@ -39,93 +39,69 @@ static void cf_usage(FILE *out)
             "                            before the vault is asked again (default 600)\n"
             "  --owner OBJECT_ID         give this principal Storage Blob Data Owner on the\n"
             "                            default account (repeatable)\n"
-            "  --log-level LEVEL         debug, info, warn or error (default info)\n"
-            CF_SEAL_USAGE
+            "  --log-level LEVEL         debug, info, warn or error (default info)\n" CF_SEAL_USAGE
             "  --version\n");
 }
 
-static bool cf_copy_arg(char *out, size_t len, const char *value)
+/* coffer-blob's own options (the shared ones: server_args.h). */
+static const struct option cf_blob_options[] = {
+    {"http-listen", required_argument, 0, 'H'},
+    {"insecure-account", required_argument, 0, 'I'},
+    {"vault-url", required_argument, 0, 'v'},
+    {"vault-ca", required_argument, 0, 'c'},
+    {"tenant-id", required_argument, 0, 't'},
+    {"owner", required_argument, 0, 'O'},
+    {"vault-bootstrap", required_argument, 0, 'B'},
+    {"key-cache-seconds", required_argument, 0, 'C'},
+    {0, 0, 0, 0},
+};
+
+static bool cf_blob_option(void *ctx, int code, const char *value, const char **complaint)
 {
-    return snprintf(out, len, "%s", value) < (int)len;
+    cf_blob_service *s = ctx;
+    (void)complaint;
+    switch (code) {
+    case 'H': return cf_server_copy_arg(s->http_listen, sizeof s->http_listen, value);
+    case 'I':
+        return s->n_insecure < CF_BLOB_MAX_INSECURE && cf_blob_account_name_valid(value) &&
+               strcmp(value, CF_BLOB_DEFAULT_ACCOUNT) != 0 &&
+               cf_server_copy_arg(s->insecure[s->n_insecure++], sizeof s->insecure[0], value);
+    case 'v': return cf_server_copy_arg(s->vault_url, sizeof s->vault_url, value);
+    case 'c': return cf_server_copy_arg(s->vault_ca, sizeof s->vault_ca, value);
+    case 't': return cf_server_copy_arg(s->tenant_id, sizeof s->tenant_id, value);
+    case 'B': return cf_server_copy_arg(s->vault_bootstrap, sizeof s->vault_bootstrap, value);
+    case 'C': return cf_server_parse_int(value, 1, 86400, &s->key_cache_seconds);
+    case 'O':
+        return s->n_owners < CF_BLOB_MAX_OWNERS && strlen(value) == 36 &&
+               cf_server_copy_arg(s->owners[s->n_owners++], sizeof s->owners[0], value);
+    default: return false;
+    }
 }
 
-static bool cf_parse_args(int argc, char **argv, cf_blob_service *s)
+static cf_server_args_result cf_parse_args(int argc, char **argv, cf_blob_service *s)
 {
-    static const struct option opts[] = {
-        {"data-dir", required_argument, 0, 'd'},   {"listen", required_argument, 0, 'l'},
-        {"http-listen", required_argument, 0, 'H'}, {"insecure-account", required_argument, 0, 'I'},
-        {"vault-url", required_argument, 0, 'v'},  {"vault-ca", required_argument, 0, 'c'},
-        {"tenant-id", required_argument, 0, 't'},  {"log-level", required_argument, 0, 'L'},
-        {"owner", required_argument, 0, 'O'},
-        {"vault-bootstrap", required_argument, 0, 'B'},
-        {"key-cache-seconds", required_argument, 0, 'C'},
-        {"dev-seal", no_argument, 0, 'D'},         {"pkcs11-module", required_argument, 0, 'M'},
-        {"pkcs11-token", required_argument, 0, 'K'}, {"pkcs11-pin-file", required_argument, 0, 'N'},
-        {"version", no_argument, 0, 'V'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    int c, index = -1;
+    const cf_server_args shared = CF_SERVER_ARGS_OF("coffer-blob", cf_usage, s);
     s->key_cache_seconds = CF_BLOB_KEY_CACHE_DEFAULT;
-    while ((c = getopt_long(argc, argv, "", opts, &index)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case 'd': ok = cf_copy_arg(s->data_dir, sizeof s->data_dir, optarg); break;
-        case 'l': ok = cf_copy_arg(s->listen, sizeof s->listen, optarg); break;
-        case 'H': ok = cf_copy_arg(s->http_listen, sizeof s->http_listen, optarg); break;
-        case 'I':
-            ok = s->n_insecure < CF_BLOB_MAX_INSECURE && cf_blob_account_name_valid(optarg) &&
-                 strcmp(optarg, CF_BLOB_DEFAULT_ACCOUNT) != 0 &&
-                 cf_copy_arg(s->insecure[s->n_insecure++], sizeof s->insecure[0], optarg);
-            break;
-        case 'v': ok = cf_copy_arg(s->vault_url, sizeof s->vault_url, optarg); break;
-        case 'c': ok = cf_copy_arg(s->vault_ca, sizeof s->vault_ca, optarg); break;
-        case 't': ok = cf_copy_arg(s->tenant_id, sizeof s->tenant_id, optarg); break;
-        case 'L': ok = cf_log_set_level_name(optarg); break;
-        case 'B': ok = cf_copy_arg(s->vault_bootstrap, sizeof s->vault_bootstrap, optarg); break;
-        case 'C': {
-            char *end = NULL;
-            long n = strtol(optarg, &end, 10);
-            ok = end && !*end && n >= 1 && n <= 86400;
-            s->key_cache_seconds = (int)n;
-            break;
-        }
-        case 'D': s->seal_options.dev_seal = true; break;
-        case 'M': s->seal_options.module = optarg; break;
-        case 'K': s->seal_options.token_label = optarg; break;
-        case 'N': s->seal_options.pin_file = optarg; break;
-        case 'O':
-            ok = s->n_owners < CF_BLOB_MAX_OWNERS && strlen(optarg) == 36 &&
-                 cf_copy_arg(s->owners[s->n_owners++], sizeof s->owners[0], optarg);
-            break;
-        case 'V': puts("coffer-blob 0.1.0"); exit(0);
-        case 'h': cf_usage(stdout); exit(0);
-        default: ok = false; break;
-        }
-        if (!ok) {
-            if (index >= 0 && c != '?')
-                fprintf(stderr, "coffer-blob: invalid value for --%s\n", opts[index].name);
-            else
-                cf_usage(stderr);
-            return false;
-        }
-        index = -1;
-    }
+    cf_server_args_result r =
+        cf_server_args_parse(argc, argv, &shared, cf_blob_options, cf_blob_option, s);
+    if (r != CF_SERVER_ARGS_RUN)
+        return r;
     bool vault_partial = (s->vault_url[0] || s->vault_ca[0] || s->tenant_id[0]) &&
                          !(s->vault_url[0] && s->vault_ca[0] && s->tenant_id[0]);
-    if (optind != argc || !s->data_dir[0] || !s->listen[0] || vault_partial) {
+    if (!cf_server_args_complete(&shared, argc) || vault_partial) {
         if (vault_partial)
             fprintf(stderr, "coffer-blob: --vault-url, --vault-ca and --tenant-id go together\n");
         cf_usage(stderr);
-        return false;
+        return CF_SERVER_ARGS_INVALID;
     }
     snprintf(s->url, sizeof s->url, "https://%s", s->listen);
     if (s->http_listen[0])
         snprintf(s->http_url, sizeof s->http_url, "http://%s", s->http_listen);
-    return true;
+    return CF_SERVER_ARGS_RUN;
 }
 
-static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice cert,
-                              cf_slice key, cf_http_server **out)
+static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice cert, cf_slice key,
+                              cf_http_server **out)
 {
     cf_http_config config = {
         .name = "coffer-blob",
@@ -153,8 +129,9 @@ static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice
 int main(int argc, char **argv)
 {
     static cf_blob_service svc;
-    if (!cf_parse_args(argc, argv, &svc))
-        return 2;
+    cf_server_args_result args = cf_parse_args(argc, argv, &svc);
+    if (args != CF_SERVER_ARGS_RUN)
+        return args == CF_SERVER_ARGS_DONE ? 0 : 2;
     sigset_t stop;
     cf_server_process_init(&stop);
 
@@ -162,21 +139,22 @@ int main(int argc, char **argv)
     cf_buf_init(&cert, 1 << 20);
     cf_buf_init_secret(&key, 1 << 20);
     cf_http_server *https = NULL, *http = NULL;
-    if (!cf_secmem_init(1 << 25) || !cf_crypto_init() ||
-        !cf_blob_service_open(&svc, &cert, &key)) {
+    if (!cf_secmem_init(1 << 25) || !cf_crypto_init() || !cf_blob_service_open(&svc, &cert, &key)) {
         cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s (%s)", cf_error_detail(), cf_error_where());
         cf_buf_free(&key);
         cf_buf_free(&cert);
         cf_blob_service_close(&svc);
         return 1;
     }
-    bool started = cf_start_listener(&svc, svc.listen, cf_buf_slice(&cert), cf_buf_slice(&key),
-                                     &https);
+    bool started =
+        cf_start_listener(&svc, svc.listen, cf_buf_slice(&cert), cf_buf_slice(&key), &https);
     cf_buf_free(&key);
     cf_buf_free(&cert);
     if (started && svc.http_listen[0]) {
-        cf_log(CF_LOG_WARN, NULL, "plain HTTP on %s: development only; accounts that require "
-               "secure transfer refuse it", svc.http_listen);
+        cf_log(CF_LOG_WARN, NULL,
+               "plain HTTP on %s: development only; accounts that require "
+               "secure transfer refuse it",
+               svc.http_listen);
         started = cf_start_listener(&svc, svc.http_listen, (cf_slice){0}, (cf_slice){0}, &http);
     }
     if (!started) {

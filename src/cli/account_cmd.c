@@ -42,11 +42,11 @@ static bool cf_account_body(const char *uri, bool infra, bool with_infra, char *
         }
         const char *name = keys + 6, *slash = strchr(name, '/');
         json_object_set_new(enc, "keySource", json_string("Microsoft.Keyvault"));
-        json_object_set_new(
-            enc, "keyvaultproperties",
-            json_pack("{s:s#, s:s#, s:s}", "keyvaulturi", uri, (int)(keys - uri), "keyname", name,
-                      (int)(slash ? (size_t)(slash - name) : strlen(name)), "keyversion",
-                      slash ? slash + 1 : ""));
+        json_object_set_new(enc, "keyvaultproperties",
+                            json_pack("{s:s#, s:s#, s:s}", "keyvaulturi", uri, (int)(keys - uri),
+                                      "keyname", name,
+                                      (int)(slash ? (size_t)(slash - name) : strlen(name)),
+                                      "keyversion", slash ? slash + 1 : ""));
     } else {
         json_object_set_new(enc, "keySource", json_string("Microsoft.Storage"));
     }
@@ -59,21 +59,21 @@ static bool cf_account_body(const char *uri, bool infra, bool with_infra, char *
     return true;
 }
 
-bool cf_blob_admin_call(cf_cli *cli, const char *method, const char *path, const char *body,
-                        json_t **reply)
+bool cf_sc_admin_call(cf_cli *cli, const char *method, const char *path, const char *body,
+                      json_t **reply)
 {
-    cf_blob_client *client = NULL;
-    CF_GUARD(cf_blob_client_open(cli, &client));
-    cf_blob_resp resp;
-    cf_blob_resp_init(&resp);
-    cf_blob_req req = {.method = method, .admin = path};
+    cf_sc_client *client = NULL;
+    CF_GUARD(cf_sc_client_open(cli, &client));
+    cf_sc_resp resp;
+    cf_sc_resp_init(&resp);
+    cf_sc_req req = {.method = method, .admin = path};
     bool ok = true;
     if (body) {
         req.has_body = true;
         req.body = CF_SLICE_STR(body);
-        ok = cf_blob_req_header(&req, "Content-Type", "application/json");
+        ok = cf_sc_req_header(&req, "Content-Type", "application/json");
     }
-    ok = ok && cf_blob_call(client, &req, &resp);
+    ok = ok && cf_sc_call(client, &req, &resp);
     if (ok && reply) {
         *reply = json_loadb((const char *)resp.body.data, resp.body.len, 0, NULL);
         if (!*reply) {
@@ -81,8 +81,8 @@ bool cf_blob_admin_call(cf_cli *cli, const char *method, const char *path, const
             ok = false;
         }
     }
-    cf_blob_resp_free(&resp);
-    cf_blob_client_close(client);
+    cf_sc_resp_free(&resp);
+    cf_sc_client_close(client);
     return ok;
 }
 
@@ -91,7 +91,7 @@ static bool cf_account_call(cf_cli *cli, const char *method, const char *name, c
 {
     char path[128];
     snprintf(path, sizeof path, "accounts%s%s", name ? "/" : "", name ? name : "");
-    return cf_blob_admin_call(cli, method, path, body, reply);
+    return cf_sc_admin_call(cli, method, path, body, reply);
 }
 
 /* The service's account object, flattened for people and scripts. */
@@ -102,13 +102,13 @@ static json_t *cf_account_flat(json_t *a)
     json_t *kv = json_object_get(enc, "keyvaultproperties");
     const char *source = json_string_value(json_object_get(enc, "keySource"));
     bool vault = source && strcmp(source, "Microsoft.Keyvault") == 0;
-    json_t *o = json_pack("{s:O, s:O, s:O, s:s, s:O, s:O}", "name", json_object_get(a, "name"),
-                          "created", json_object_get(props, "creationTime"), "blob_endpoint",
-                          json_object_get(json_object_get(props, "primaryEndpoints"), "blob"),
-                          "key_source", vault ? "customer-managed" : "service-managed",
-                          "infrastructure_encryption",
-                          json_object_get(enc, "requireInfrastructureEncryption"), "https_only",
-                          json_object_get(props, "supportsHttpsTrafficOnly"));
+    json_t *o =
+        json_pack("{s:O, s:O, s:O, s:s, s:O, s:O}", "name", json_object_get(a, "name"), "created",
+                  json_object_get(props, "creationTime"), "blob_endpoint",
+                  json_object_get(json_object_get(props, "primaryEndpoints"), "blob"), "key_source",
+                  vault ? "customer-managed" : "service-managed", "infrastructure_encryption",
+                  json_object_get(enc, "requireInfrastructureEncryption"), "https_only",
+                  json_object_get(props, "supportsHttpsTrafficOnly"));
     if (o && vault) {
         const char *base = json_string_value(json_object_get(kv, "keyvaulturi"));
         const char *name = json_string_value(json_object_get(kv, "keyname"));
@@ -125,7 +125,7 @@ static json_t *cf_account_flat(json_t *a)
     return o;
 }
 
-bool cf_blob_admin_render(const cf_cli *cli, json_t *flat)
+bool cf_sc_admin_render(const cf_cli *cli, json_t *flat)
 {
     CF_ENSURE_ALLOC(flat);
     if (cli->json) {
@@ -133,7 +133,8 @@ bool cf_blob_admin_render(const cf_cli *cli, json_t *flat)
     } else {
         const char *key;
         json_t *v;
-        json_object_foreach(flat, key, v) {
+        json_object_foreach(flat, key, v)
+        {
             if (json_is_string(v))
                 printf("%-26s %s\n", key, json_string_value(v));
             else if (json_is_boolean(v))
@@ -146,7 +147,7 @@ bool cf_blob_admin_render(const cf_cli *cli, json_t *flat)
 
 static bool cf_account_render(const cf_cli *cli, json_t *reply)
 {
-    return cf_blob_admin_render(cli, cf_account_flat(reply));
+    return cf_sc_admin_render(cli, cf_account_flat(reply));
 }
 
 static bool cf_account_write(cf_cli *cli, const char *method, const char *uri, bool infra,
@@ -188,15 +189,16 @@ bool cf_cmd_account_show(cf_cli *cli)
     return ok;
 }
 
-bool cf_blob_admin_list(cf_cli *cli, const char *path, json_t *(*flatten)(json_t *),
-                        void (*row)(json_t *flat))
+bool cf_sc_admin_list(cf_cli *cli, const char *path, json_t *(*flatten)(json_t *),
+                      void (*row)(json_t *flat))
 {
     json_t *reply = NULL, *items = json_array();
     CF_ENSURE_ALLOC(items);
-    bool ok = cf_blob_admin_call(cli, "GET", path, NULL, &reply);
+    bool ok = cf_sc_admin_call(cli, "GET", path, NULL, &reply);
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(reply, "value"), i, a) {
+    json_array_foreach(json_object_get(reply, "value"), i, a)
+    {
         json_t *flat = flatten(a);
         if (!flat) {
             CF_RAISE(CF_ERR_NOMEM, NULL);
@@ -224,7 +226,7 @@ static void cf_account_row(json_t *flat)
 
 bool cf_cmd_account_list(cf_cli *cli)
 {
-    return cf_blob_admin_list(cli, "accounts", cf_account_flat, cf_account_row);
+    return cf_sc_admin_list(cli, "accounts", cf_account_flat, cf_account_row);
 }
 
 bool cf_cmd_account_delete(cf_cli *cli)

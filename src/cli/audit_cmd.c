@@ -43,14 +43,12 @@ static void cf_audit_print_json(const cf_audit_report *rep)
                       rep->head_hash);
         break;
     case CF_AUDIT_BROKEN:
-        o = json_pack("{s:b, s:I, s:I, s:s, s:s}", "intact", 0, "lines",
-                      (json_int_t)rep->lines, "bad_line", (json_int_t)rep->bad_line, "reason",
-                      rep->reason, "head", rep->head_hash);
+        o = json_pack("{s:b, s:I, s:I, s:s, s:s}", "intact", 0, "lines", (json_int_t)rep->lines,
+                      "bad_line", (json_int_t)rep->bad_line, "reason", rep->reason, "head",
+                      rep->head_hash);
         break;
     case CF_AUDIT_UNREADABLE:
-    default:
-        o = json_pack("{s:b, s:s}", "intact", 0, "error", rep->reason);
-        break;
+    default: o = json_pack("{s:b, s:s}", "intact", 0, "error", rep->reason); break;
     }
     cf_out_json(o);
     json_decref(o);

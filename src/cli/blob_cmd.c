@@ -57,13 +57,13 @@ static bool cf_need(const cf_cli *cli, const char *opt, const char **out)
 static bool cf_container_opt(const cf_cli *cli, const char **out)
 {
     CF_GUARD(cf_need(cli, "container", out));
-    return cf_blob_check_container(*out);
+    return cf_sc_check_container(*out);
 }
 
 static bool cf_name_opt(const cf_cli *cli, const char **out)
 {
     CF_GUARD(cf_need(cli, "name", out));
-    return cf_blob_check_blob_name(*out);
+    return cf_sc_check_blob_name(*out);
 }
 
 static const char *cf_basename(const char *path)
@@ -117,10 +117,10 @@ static bool cf_metadata_opt(const cf_cli *cli, cf_metadata *md)
     return true;
 }
 
-static bool cf_add_metadata(cf_blob_req *req, const cf_metadata *md)
+static bool cf_add_metadata(cf_sc_req *req, const cf_metadata *md)
 {
     for (size_t i = 0; i < md->n; i++)
-        CF_GUARD(cf_blob_req_header(req, md->names[i], md->values[i]));
+        CF_GUARD(cf_sc_req_header(req, md->names[i], md->values[i]));
     return true;
 }
 
@@ -209,13 +209,13 @@ static bool cf_file_crc64(FILE *f, uint64_t size, char crc_b64[CF_CRC64_BASE64_S
 }
 
 typedef struct {
-    cf_blob_client *client;
+    cf_sc_client *client;
     const char *container, *name, *content_type;
     const cf_metadata *md;
     bool overwrite;
     cf_progress *progress;
-    cf_blob_resp *resp; /* the final request's response */
-    unsigned blocks;    /* 0 for a single Put Blob */
+    cf_sc_resp *resp; /* the final request's response */
+    unsigned blocks;  /* 0 for a single Put Blob */
 } cf_upload;
 
 static bool cf_put_single(cf_upload *u, FILE *f, uint64_t size)
@@ -223,20 +223,20 @@ static bool cf_put_single(cf_upload *u, FILE *f, uint64_t size)
     char crc[CF_CRC64_BASE64_SIZE];
     CF_GUARD(cf_file_crc64(f, size, crc));
     cf_file_source src = {.f = f, .size = size};
-    cf_blob_req req = {.method = "PUT",
-                       .container = u->container,
-                       .blob = u->name,
-                       .source = cf_file_read,
-                       .source_ctx = &src,
-                       .body_len = size,
-                       .progress = u->progress};
-    CF_GUARD(cf_blob_req_header(&req, "x-ms-blob-type", "BlockBlob"));
-    CF_GUARD(cf_blob_req_header(&req, "Content-Type", u->content_type));
-    CF_GUARD(cf_blob_req_header(&req, "x-ms-content-crc64", crc));
+    cf_sc_req req = {.method = "PUT",
+                     .container = u->container,
+                     .blob = u->name,
+                     .source = cf_file_read,
+                     .source_ctx = &src,
+                     .body_len = size,
+                     .progress = u->progress};
+    CF_GUARD(cf_sc_req_header(&req, "x-ms-blob-type", "BlockBlob"));
+    CF_GUARD(cf_sc_req_header(&req, "Content-Type", u->content_type));
+    CF_GUARD(cf_sc_req_header(&req, "x-ms-content-crc64", crc));
     if (!u->overwrite)
-        CF_GUARD(cf_blob_req_header(&req, "If-None-Match", "*"));
+        CF_GUARD(cf_sc_req_header(&req, "If-None-Match", "*"));
     CF_GUARD(cf_add_metadata(&req, u->md));
-    CF_GUARD(cf_blob_call(u->client, &req, u->resp));
+    CF_GUARD(cf_sc_call(u->client, &req, u->resp));
     CF_ENSURE(src.sent == size, CF_ERR_IO, "the file got shorter while it was being uploaded");
     return true;
 }
@@ -259,17 +259,17 @@ static bool cf_put_block(cf_upload *u, const cf_buf *id, cf_slice data, uint64_t
     char crc[CF_CRC64_BASE64_SIZE];
     cf_crc64_base64(cf_crc64(data), crc);
     bool ok = cf_buf_append_str(&query, "comp=block&blockid=") &&
-              cf_blob_encode(&query, (const char *)id->data, false) && cf_buf_terminate(&query);
-    cf_blob_req req = {.method = "PUT",
-                       .container = u->container,
-                       .blob = u->name,
-                       .query = (const char *)query.data,
-                       .has_body = true,
-                       .body = data,
-                       .progress = u->progress,
-                       .progress_base = offset};
-    ok = ok && cf_blob_req_header(&req, "x-ms-content-crc64", crc) &&
-         cf_blob_call(u->client, &req, u->resp);
+              cf_sc_encode(&query, (const char *)id->data, false) && cf_buf_terminate(&query);
+    cf_sc_req req = {.method = "PUT",
+                     .container = u->container,
+                     .blob = u->name,
+                     .query = (const char *)query.data,
+                     .has_body = true,
+                     .body = data,
+                     .progress = u->progress,
+                     .progress_base = offset};
+    ok = ok && cf_sc_req_header(&req, "x-ms-content-crc64", crc) &&
+         cf_sc_call(u->client, &req, u->resp);
     cf_buf_free(&query);
     return ok;
 }
@@ -278,27 +278,26 @@ static bool cf_put_block_list(cf_upload *u, const cf_buf *xml)
 {
     char crc[CF_CRC64_BASE64_SIZE];
     cf_crc64_base64(cf_crc64(cf_buf_slice(xml)), crc);
-    cf_blob_req req = {.method = "PUT",
-                       .container = u->container,
-                       .blob = u->name,
-                       .query = "comp=blocklist",
-                       .has_body = true,
-                       .body = cf_buf_slice(xml)};
-    CF_GUARD(cf_blob_req_header(&req, "Content-Type", "application/xml"));
-    CF_GUARD(cf_blob_req_header(&req, "x-ms-blob-content-type", u->content_type));
-    CF_GUARD(cf_blob_req_header(&req, "x-ms-content-crc64", crc));
+    cf_sc_req req = {.method = "PUT",
+                     .container = u->container,
+                     .blob = u->name,
+                     .query = "comp=blocklist",
+                     .has_body = true,
+                     .body = cf_buf_slice(xml)};
+    CF_GUARD(cf_sc_req_header(&req, "Content-Type", "application/xml"));
+    CF_GUARD(cf_sc_req_header(&req, "x-ms-blob-content-type", u->content_type));
+    CF_GUARD(cf_sc_req_header(&req, "x-ms-content-crc64", crc));
     if (!u->overwrite)
-        CF_GUARD(cf_blob_req_header(&req, "If-None-Match", "*"));
+        CF_GUARD(cf_sc_req_header(&req, "If-None-Match", "*"));
     CF_GUARD(cf_add_metadata(&req, u->md));
-    return cf_blob_call(u->client, &req, u->resp);
+    return cf_sc_call(u->client, &req, u->resp);
 }
 
 /* Refuses early when the blob exists and --overwrite was not given. */
 static bool cf_check_absent(cf_upload *u)
 {
-    cf_blob_req req = {
-        .method = "HEAD", .container = u->container, .blob = u->name, .also_ok = 404};
-    CF_GUARD(cf_blob_call(u->client, &req, u->resp));
+    cf_sc_req req = {.method = "HEAD", .container = u->container, .blob = u->name, .also_ok = 404};
+    CF_GUARD(cf_sc_call(u->client, &req, u->resp));
     if (u->resp->status == 404)
         return true;
     fputs("coffer: BlobAlreadyExists: The specified blob already exists (use --overwrite).\n",
@@ -332,8 +331,7 @@ static bool cf_put_blocks(cf_upload *u, FILE *f, uint64_t size)
         ok = cf_read_exact(f, block, len) && cf_block_id(nonce, i, &id) &&
              cf_put_block(u, &id, cf_slice_of(block, len), offset) &&
              cf_buf_append_str(&xml, "<Latest>") &&
-             cf_buf_append_str(&xml, (const char *)id.data) &&
-             cf_buf_append_str(&xml, "</Latest>");
+             cf_buf_append_str(&xml, (const char *)id.data) && cf_buf_append_str(&xml, "</Latest>");
         offset += len;
     }
     free(block);
@@ -347,20 +345,20 @@ static bool cf_put_blocks(cf_upload *u, FILE *f, uint64_t size)
 
 static bool cf_upload_output(const cf_cli *cli, const cf_upload *u, uint64_t size, double secs)
 {
-    const char *etag = cf_blob_resp_header(u->resp, "etag");
+    const char *etag = cf_sc_resp_header(u->resp, "etag");
     char when[64];
-    cf_blob_time_iso(cf_blob_resp_header(u->resp, "last-modified"), when, sizeof when);
+    cf_sc_time_iso(cf_sc_resp_header(u->resp, "last-modified"), when, sizeof when);
     if (cli->json) {
         json_t *o = json_object();
         CF_ENSURE_ALLOC(o);
-        bool ok = cf_blob_json_set(o, "container", json_string(u->container)) &&
-                  cf_blob_json_set(o, "name", json_string(u->name)) &&
-                  cf_blob_json_set(o, "size", json_integer((json_int_t)size)) &&
-                  cf_blob_json_set(o, "etag", etag ? json_string(etag) : NULL) &&
-                  cf_blob_json_set(o, "last_modified", json_string(when)) &&
-                  cf_blob_json_set(o, "content_type", json_string(u->content_type)) &&
-                  cf_blob_json_set(o, "blocks", json_integer(u->blocks)) &&
-                  cf_blob_json_set(o, "seconds", json_real(secs));
+        bool ok = cf_sc_json_set(o, "container", json_string(u->container)) &&
+                  cf_sc_json_set(o, "name", json_string(u->name)) &&
+                  cf_sc_json_set(o, "size", json_integer((json_int_t)size)) &&
+                  cf_sc_json_set(o, "etag", etag ? json_string(etag) : NULL) &&
+                  cf_sc_json_set(o, "last_modified", json_string(when)) &&
+                  cf_sc_json_set(o, "content_type", json_string(u->content_type)) &&
+                  cf_sc_json_set(o, "blocks", json_integer(u->blocks)) &&
+                  cf_sc_json_set(o, "seconds", json_real(secs));
         if (ok)
             cf_out_json(o);
         json_decref(o);
@@ -388,7 +386,7 @@ bool cf_cmd_blob_upload(cf_cli *cli)
     CF_GUARD(cf_container_opt(cli, &container));
     if (!name)
         name = cf_basename(path);
-    CF_GUARD(cf_blob_check_blob_name(name));
+    CF_GUARD(cf_sc_check_blob_name(name));
     CF_GUARD(cf_content_type_opt(cli, &content_type));
     CF_GUARD(cf_metadata_opt(cli, &md));
 
@@ -401,9 +399,9 @@ bool cf_cmd_blob_upload(cf_cli *cli)
     }
     uint64_t size = (uint64_t)st.st_size;
 
-    cf_blob_client *client = NULL;
-    cf_blob_resp resp;
-    cf_blob_resp_init(&resp);
+    cf_sc_client *client = NULL;
+    cf_sc_resp resp;
+    cf_sc_resp_init(&resp);
     cf_progress progress;
     cf_upload u = {.container = container,
                    .name = name,
@@ -412,7 +410,7 @@ bool cf_cmd_blob_upload(cf_cli *cli)
                    .overwrite = cf_cli_flag(cli, "overwrite"),
                    .progress = &progress,
                    .resp = &resp};
-    bool ok = cf_blob_client_open(cli, &client);
+    bool ok = cf_sc_client_open(cli, &client);
     u.client = client;
     if (ok) {
         cf_progress_start(&progress, "upload", size, !cli->json);
@@ -421,8 +419,8 @@ bool cf_cmd_blob_upload(cf_cli *cli)
     }
     fclose(f);
     ok = ok && cf_upload_output(cli, &u, size, cf_progress_elapsed(&progress));
-    cf_blob_resp_free(&resp);
-    cf_blob_client_close(client);
+    cf_sc_resp_free(&resp);
+    cf_sc_client_close(client);
     return ok;
 }
 
@@ -449,35 +447,33 @@ static bool cf_write_all(void *ctx, const uint8_t *data, size_t len)
 }
 
 /* The body length must match what the service announced. */
-static bool cf_check_length(const cf_blob_resp *resp, uint64_t written, uint64_t *size)
+static bool cf_check_length(const cf_sc_resp *resp, uint64_t written, uint64_t *size)
 {
-    const char *cl = cf_blob_resp_header(resp, "content-length");
+    const char *cl = cf_sc_resp_header(resp, "content-length");
     char *end = NULL;
     errno = 0;
     unsigned long long want = cl ? strtoull(cl, &end, 10) : 0;
     CF_ENSURE(cl && *cl && end && *end == 0 && errno == 0, CF_ERR_IO,
               "the service sent no valid Content-Length");
-    CF_ENSUREF(want == written, CF_ERR_IO,
-               "the download is incomplete: %llu of %llu bytes arrived",
+    CF_ENSUREF(want == written, CF_ERR_IO, "the download is incomplete: %llu of %llu bytes arrived",
                (unsigned long long)written, want);
     *size = want;
     return true;
 }
 
 static bool cf_download_output(const cf_cli *cli, const char *container, const char *name,
-                               const char *out, const cf_blob_resp *resp, uint64_t size,
-                               double secs)
+                               const char *out, const cf_sc_resp *resp, uint64_t size, double secs)
 {
     if (cli->json) {
         json_t *o = json_object();
         CF_ENSURE_ALLOC(o);
-        const char *etag = cf_blob_resp_header(resp, "etag");
-        bool ok = cf_blob_json_set(o, "container", json_string(container)) &&
-                  cf_blob_json_set(o, "name", json_string(name)) &&
-                  cf_blob_json_set(o, "file", json_string(out)) &&
-                  cf_blob_json_set(o, "size", json_integer((json_int_t)size)) &&
-                  cf_blob_json_set(o, "etag", etag ? json_string(etag) : NULL) &&
-                  cf_blob_json_set(o, "seconds", json_real(secs));
+        const char *etag = cf_sc_resp_header(resp, "etag");
+        bool ok = cf_sc_json_set(o, "container", json_string(container)) &&
+                  cf_sc_json_set(o, "name", json_string(name)) &&
+                  cf_sc_json_set(o, "file", json_string(out)) &&
+                  cf_sc_json_set(o, "size", json_integer((json_int_t)size)) &&
+                  cf_sc_json_set(o, "etag", etag ? json_string(etag) : NULL) &&
+                  cf_sc_json_set(o, "seconds", json_real(secs));
         if (ok)
             cf_out_json(o);
         json_decref(o);
@@ -492,8 +488,7 @@ static bool cf_download_output(const cf_cli *cli, const char *container, const c
     cf_out_str(where, name);
     fputs(" to ", where);
     cf_out_str(where, strcmp(out, "-") == 0 ? "stdout" : out);
-    fprintf(where, " (%llu bytes, %s) in %.1f s, %s\n", (unsigned long long)size, sz, secs,
-            rate);
+    fprintf(where, " (%llu bytes, %s) in %.1f s, %s\n", (unsigned long long)size, sz, secs, rate);
     return true;
 }
 
@@ -516,28 +511,28 @@ bool cf_cmd_blob_download(cf_cli *cli)
     if (n < 0 || (size_t)n >= sizeof part)
         return cf_cli_usage("--file: the name is too long");
 
-    cf_blob_client *client = NULL;
-    CF_GUARD(cf_blob_client_open(cli, &client));
+    cf_sc_client *client = NULL;
+    CF_GUARD(cf_sc_client_open(cli, &client));
     cf_file_sink sink = {.fd = STDOUT_FILENO};
     if (!to_stdout) {
         sink.fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (sink.fd < 0) {
-            cf_blob_client_close(client);
+            cf_sc_client_close(client);
             CF_BAIL(CF_ERR_IO, "cannot create the output file");
         }
     }
-    cf_blob_resp resp;
-    cf_blob_resp_init(&resp);
+    cf_sc_resp resp;
+    cf_sc_resp_init(&resp);
     cf_progress progress;
     cf_progress_start(&progress, "download", 0, !cli->json);
-    cf_blob_req req = {.method = "GET",
-                       .container = container,
-                       .blob = name,
-                       .sink = cf_write_all,
-                       .sink_ctx = &sink,
-                       .progress = &progress};
+    cf_sc_req req = {.method = "GET",
+                     .container = container,
+                     .blob = name,
+                     .sink = cf_write_all,
+                     .sink_ctx = &sink,
+                     .progress = &progress};
     uint64_t size = 0;
-    bool ok = cf_blob_call(client, &req, &resp) && cf_check_length(&resp, sink.written, &size);
+    bool ok = cf_sc_call(client, &req, &resp) && cf_check_length(&resp, sink.written, &size);
     cf_progress_end(&progress);
     if (!to_stdout) {
         if (ok && fsync(sink.fd) != 0) {
@@ -556,16 +551,16 @@ bool cf_cmd_blob_download(cf_cli *cli)
         if (!ok)
             unlink(part);
     }
-    ok = ok && cf_download_output(cli, container, name, out, &resp, size,
-                                  cf_progress_elapsed(&progress));
-    cf_blob_resp_free(&resp);
-    cf_blob_client_close(client);
+    ok = ok &&
+         cf_download_output(cli, container, name, out, &resp, size, cf_progress_elapsed(&progress));
+    cf_sc_resp_free(&resp);
+    cf_sc_client_close(client);
     return ok;
 }
 
 /* ---- list ---- */
 
-bool cf_blob_page_size_opt(const cf_cli *cli, unsigned *out)
+bool cf_sc_page_size_opt(const cf_cli *cli, unsigned *out)
 {
     long long v = 0;
     const char *s = cf_cli_opt(cli, "page-size");
@@ -580,7 +575,7 @@ typedef struct {
     json_t *items; /* JSON output */
     char name[1100], size[32], modified[64], content_type[260], etag[80], type[32];
     unsigned long count;
-} cf_blob_listing;
+} cf_cli_blob_listing;
 
 static void cf_field(char *out, size_t len, const char *text)
 {
@@ -589,28 +584,28 @@ static void cf_field(char *out, size_t len, const char *text)
 
 /* The table header comes with the first row, so that a failed listing
  * prints only its error. */
-static void cf_blob_list_header(void)
+static void cf_cli_blob_list_header(void)
 {
     printf("%14s  %-20s  %s\n", "SIZE", "LAST MODIFIED", "NAME");
 }
 
-static bool cf_emit_blob(cf_blob_listing *l)
+static bool cf_emit_blob(cf_cli_blob_listing *l)
 {
     char when[64];
-    cf_blob_time_iso(l->modified, when, sizeof when);
+    cf_sc_time_iso(l->modified, when, sizeof when);
     char *end = NULL;
     long long size = strtoll(l->size, &end, 10);
     l->count++;
     if (l->cli->json) {
         json_t *o = json_object();
         CF_ENSURE_ALLOC(o);
-        bool ok = cf_blob_json_set(o, "name", json_string(l->name)) &&
-                  cf_blob_json_set(o, "size", json_integer(size)) &&
-                  cf_blob_json_set(o, "last_modified", json_string(when)) &&
-                  cf_blob_json_set(o, "content_type",
-                                   l->content_type[0] ? json_string(l->content_type) : NULL) &&
-                  cf_blob_json_set(o, "etag", json_string(l->etag)) &&
-                  cf_blob_json_set(o, "blob_type", json_string(l->type));
+        bool ok = cf_sc_json_set(o, "name", json_string(l->name)) &&
+                  cf_sc_json_set(o, "size", json_integer(size)) &&
+                  cf_sc_json_set(o, "last_modified", json_string(when)) &&
+                  cf_sc_json_set(o, "content_type",
+                                 l->content_type[0] ? json_string(l->content_type) : NULL) &&
+                  cf_sc_json_set(o, "etag", json_string(l->etag)) &&
+                  cf_sc_json_set(o, "blob_type", json_string(l->type));
         if (!ok || json_array_append_new(l->items, o) != 0) {
             json_decref(o);
             CF_BAIL(CF_ERR_NOMEM, NULL);
@@ -618,22 +613,21 @@ static bool cf_emit_blob(cf_blob_listing *l)
         return true;
     }
     if (l->count == 1)
-        cf_blob_list_header();
+        cf_cli_blob_list_header();
     printf("%14lld  %-20s  ", size, when);
     cf_out_str(stdout, l->name);
     fputc('\n', stdout);
     return true;
 }
 
-static bool cf_blob_leaf(void *ctx, const char *path, const char *text)
+static bool cf_cli_blob_leaf(void *ctx, const char *path, const char *text)
 {
-    cf_blob_listing *l = ctx;
+    cf_cli_blob_listing *l = ctx;
     static const char blob[] = "EnumerationResults/Blobs/Blob";
     static const char props[] = "EnumerationResults/Blobs/Blob/Properties/";
     if (strcmp(path, blob) == 0) {
         CF_GUARD(cf_emit_blob(l));
-        l->name[0] = l->size[0] = l->modified[0] = l->content_type[0] = l->etag[0] =
-            l->type[0] = 0;
+        l->name[0] = l->size[0] = l->modified[0] = l->content_type[0] = l->etag[0] = l->type[0] = 0;
     } else if (strcmp(path, "EnumerationResults/Blobs/Blob/Name") == 0) {
         cf_field(l->name, sizeof l->name, text);
     } else if (strncmp(path, props, sizeof props - 1) == 0) {
@@ -665,18 +659,18 @@ static bool cf_list_query(cf_buf *q, const char *base, const char *prefix, const
     }
     if (prefix && *prefix) {
         CF_GUARD(cf_buf_append_str(q, "&prefix="));
-        CF_GUARD(cf_blob_encode(q, prefix, false));
+        CF_GUARD(cf_sc_encode(q, prefix, false));
     }
     if (marker && *marker) {
         CF_GUARD(cf_buf_append_str(q, "&marker="));
-        CF_GUARD(cf_blob_encode(q, marker, false));
+        CF_GUARD(cf_sc_encode(q, marker, false));
     }
     return cf_buf_terminate(q);
 }
 
 /* Takes NextMarker out of each page and hands every other element on. */
 typedef struct {
-    cf_xml_on_end on_leaf;
+    cf_sc_xml_on_end on_leaf;
     void *ctx;
     char marker[1100];
 } cf_pager;
@@ -692,9 +686,8 @@ static bool cf_pager_leaf(void *ctx, const char *path, const char *text)
     return true;
 }
 
-bool cf_blob_list_pages(cf_blob_client *client, const char *container, const char *base_query,
-                        const char *prefix, unsigned page_size, cf_xml_on_end on_leaf,
-                        void *ctx)
+bool cf_sc_list_pages(cf_sc_client *client, const char *container, const char *base_query,
+                      const char *prefix, unsigned page_size, cf_sc_xml_on_end on_leaf, void *ctx)
 {
     cf_pager *pager = calloc(1, sizeof *pager);
     CF_ENSURE_ALLOC(pager);
@@ -702,18 +695,18 @@ bool cf_blob_list_pages(cf_blob_client *client, const char *container, const cha
     pager->ctx = ctx;
     cf_buf query;
     cf_buf_init(&query, 8192);
-    cf_blob_resp resp;
-    cf_blob_resp_init(&resp);
+    cf_sc_resp resp;
+    cf_sc_resp_init(&resp);
     char last[sizeof pager->marker];
     bool ok = true;
     do {
         snprintf(last, sizeof last, "%s", pager->marker);
         pager->marker[0] = 0;
-        cf_blob_req req = {.method = "GET", .container = container};
+        cf_sc_req req = {.method = "GET", .container = container};
         ok = cf_list_query(&query, base_query, prefix, last, page_size);
         req.query = (const char *)query.data;
-        ok = ok && cf_blob_call(client, &req, &resp) &&
-             cf_xml_walk(cf_buf_slice(&resp.body), cf_pager_leaf, pager);
+        ok = ok && cf_sc_call(client, &req, &resp) &&
+             cf_sc_xml_walk(cf_buf_slice(&resp.body), cf_pager_leaf, pager);
         /* A service that hands back the marker it was given would loop. */
         if (ok && pager->marker[0] && strcmp(pager->marker, last) == 0) {
             CF_RAISE(CF_ERR_IO, "the service repeats its continuation marker");
@@ -721,7 +714,7 @@ bool cf_blob_list_pages(cf_blob_client *client, const char *container, const cha
         }
     } while (ok && pager->marker[0]);
     cf_buf_free(&query);
-    cf_blob_resp_free(&resp);
+    cf_sc_resp_free(&resp);
     free(pager);
     return ok;
 }
@@ -732,55 +725,54 @@ bool cf_cmd_blob_list(cf_cli *cli)
     CF_GUARD(cf_container_opt(cli, &container));
     const char *prefix = cf_cli_opt(cli, "prefix");
     unsigned page_size;
-    CF_GUARD(cf_blob_page_size_opt(cli, &page_size));
-    cf_blob_listing *l = calloc(1, sizeof *l);
+    CF_GUARD(cf_sc_page_size_opt(cli, &page_size));
+    cf_cli_blob_listing *l = calloc(1, sizeof *l);
     CF_ENSURE_ALLOC(l);
     l->cli = cli;
     if (cli->json)
         l->items = json_array();
-    cf_blob_client *client = NULL;
-    bool ok = (!cli->json || l->items) && cf_blob_client_open(cli, &client);
-    ok = ok && cf_blob_list_pages(client, container, "restype=container&comp=list", prefix,
-                                  page_size, cf_blob_leaf, l);
+    cf_sc_client *client = NULL;
+    bool ok = (!cli->json || l->items) && cf_sc_client_open(cli, &client);
+    ok = ok && cf_sc_list_pages(client, container, "restype=container&comp=list", prefix, page_size,
+                                cf_cli_blob_leaf, l);
     if (ok && cli->json)
         cf_out_json(l->items);
     else if (ok && l->count == 0)
-        cf_blob_list_header();
+        cf_cli_blob_list_header();
     json_decref(l->items);
     free(l);
-    cf_blob_client_close(client);
+    cf_sc_client_close(client);
     return ok;
 }
 
 /* ---- show ---- */
 
-static bool cf_show_json(const cf_blob_resp *r, const char *container, const char *name,
+static bool cf_show_json(const cf_sc_resp *r, const char *container, const char *name,
                          const char *when)
 {
     json_t *o = json_object(), *md = json_object();
     bool ok = o && md;
-    const char *enc = cf_blob_resp_header(r, "x-ms-server-encrypted");
-    const char *cl = cf_blob_resp_header(r, "content-length");
-    ok = ok && cf_blob_json_set(o, "container", json_string(container)) &&
-         cf_blob_json_set(o, "name", json_string(name)) &&
-         cf_blob_json_set(o, "size", json_integer(cl ? strtoll(cl, NULL, 10) : 0)) &&
-         cf_blob_json_set(o, "blob_type", json_string(cf_blob_resp_header(r, "x-ms-blob-type")
-                                                          ?: "")) &&
-         cf_blob_json_set(o, "etag", json_string(cf_blob_resp_header(r, "etag") ?: "")) &&
-         cf_blob_json_set(o, "last_modified", json_string(when)) &&
-         cf_blob_json_set(o, "content_type",
-                          cf_blob_resp_header(r, "content-type")
-                              ? json_string(cf_blob_resp_header(r, "content-type"))
-                              : NULL) &&
-         cf_blob_json_set(o, "content_md5",
-                          cf_blob_resp_header(r, "content-md5")
-                              ? json_string(cf_blob_resp_header(r, "content-md5"))
-                              : NULL) &&
-         cf_blob_json_set(o, "server_encrypted",
-                          json_boolean(enc && strcmp(enc, "true") == 0));
+    const char *enc = cf_sc_resp_header(r, "x-ms-server-encrypted");
+    const char *cl = cf_sc_resp_header(r, "content-length");
+    ok =
+        ok && cf_sc_json_set(o, "container", json_string(container)) &&
+        cf_sc_json_set(o, "name", json_string(name)) &&
+        cf_sc_json_set(o, "size", json_integer(cl ? strtoll(cl, NULL, 10) : 0)) &&
+        cf_sc_json_set(o, "blob_type", json_string(cf_sc_resp_header(r, "x-ms-blob-type") ?: "")) &&
+        cf_sc_json_set(o, "etag", json_string(cf_sc_resp_header(r, "etag") ?: "")) &&
+        cf_sc_json_set(o, "last_modified", json_string(when)) &&
+        cf_sc_json_set(o, "content_type",
+                       cf_sc_resp_header(r, "content-type")
+                           ? json_string(cf_sc_resp_header(r, "content-type"))
+                           : NULL) &&
+        cf_sc_json_set(o, "content_md5",
+                       cf_sc_resp_header(r, "content-md5")
+                           ? json_string(cf_sc_resp_header(r, "content-md5"))
+                           : NULL) &&
+        cf_sc_json_set(o, "server_encrypted", json_boolean(enc && strcmp(enc, "true") == 0));
     size_t pos = 0;
     const char *hn, *hv;
-    while (ok && cf_blob_resp_next(r, &pos, &hn, &hv))
+    while (ok && cf_sc_resp_next(r, &pos, &hn, &hv))
         if (strncmp(hn, "x-ms-meta-", 10) == 0)
             ok = json_object_set_new(md, hn + 10, json_string(hv)) == 0;
     ok = ok && json_object_set_new(o, "metadata", md) == 0;
@@ -793,22 +785,22 @@ static bool cf_show_json(const cf_blob_resp *r, const char *container, const cha
     return true;
 }
 
-static void cf_show_text(const cf_blob_resp *r, const char *container, const char *name,
+static void cf_show_text(const cf_sc_resp *r, const char *container, const char *name,
                          const char *when)
 {
     cf_out_line("container:", container);
     cf_out_line("name:", name);
-    cf_out_line("size:", cf_blob_resp_header(r, "content-length"));
-    cf_out_line("blob_type:", cf_blob_resp_header(r, "x-ms-blob-type"));
-    cf_out_line("etag:", cf_blob_resp_header(r, "etag"));
+    cf_out_line("size:", cf_sc_resp_header(r, "content-length"));
+    cf_out_line("blob_type:", cf_sc_resp_header(r, "x-ms-blob-type"));
+    cf_out_line("etag:", cf_sc_resp_header(r, "etag"));
     cf_out_line("last_modified:", when);
-    cf_out_line("content_type:", cf_blob_resp_header(r, "content-type"));
-    cf_out_line("content_md5:", cf_blob_resp_header(r, "content-md5"));
-    cf_out_line("server_encrypted:", cf_blob_resp_header(r, "x-ms-server-encrypted"));
+    cf_out_line("content_type:", cf_sc_resp_header(r, "content-type"));
+    cf_out_line("content_md5:", cf_sc_resp_header(r, "content-md5"));
+    cf_out_line("server_encrypted:", cf_sc_resp_header(r, "x-ms-server-encrypted"));
     size_t pos = 0;
     const char *hn, *hv;
     bool first = true;
-    while (cf_blob_resp_next(r, &pos, &hn, &hv)) {
+    while (cf_sc_resp_next(r, &pos, &hn, &hv)) {
         if (strncmp(hn, "x-ms-meta-", 10) != 0)
             continue;
         printf("%-18s", first ? "metadata:" : "");
@@ -824,36 +816,35 @@ static void cf_show_text(const cf_blob_resp *r, const char *container, const cha
  * says whether it succeeded; the caller renders, then frees resp and
  * closes the client.  False (nothing to free) when the options or the
  * connection are wrong. */
-static bool cf_blob_single(cf_cli *cli, const char *method, const char **container,
-                           const char **name, cf_blob_client **client, cf_blob_resp *resp,
-                           bool *ok)
+static bool cf_cli_blob_single(cf_cli *cli, const char *method, const char **container,
+                               const char **name, cf_sc_client **client, cf_sc_resp *resp, bool *ok)
 {
     CF_GUARD(cf_container_opt(cli, container));
     CF_GUARD(cf_name_opt(cli, name));
-    CF_GUARD(cf_blob_client_open(cli, client));
-    cf_blob_resp_init(resp);
-    cf_blob_req req = {.method = method, .container = *container, .blob = *name};
-    *ok = cf_blob_call(*client, &req, resp);
+    CF_GUARD(cf_sc_client_open(cli, client));
+    cf_sc_resp_init(resp);
+    cf_sc_req req = {.method = method, .container = *container, .blob = *name};
+    *ok = cf_sc_call(*client, &req, resp);
     return true;
 }
 
 bool cf_cmd_blob_show(cf_cli *cli)
 {
     const char *container, *name;
-    cf_blob_client *client = NULL;
-    cf_blob_resp resp;
+    cf_sc_client *client = NULL;
+    cf_sc_resp resp;
     bool ok;
-    CF_GUARD(cf_blob_single(cli, "HEAD", &container, &name, &client, &resp, &ok));
+    CF_GUARD(cf_cli_blob_single(cli, "HEAD", &container, &name, &client, &resp, &ok));
     if (ok) {
         char when[64];
-        cf_blob_time_iso(cf_blob_resp_header(&resp, "last-modified"), when, sizeof when);
+        cf_sc_time_iso(cf_sc_resp_header(&resp, "last-modified"), when, sizeof when);
         if (cli->json)
             ok = cf_show_json(&resp, container, name, when);
         else
             cf_show_text(&resp, container, name, when);
     }
-    cf_blob_resp_free(&resp);
-    cf_blob_client_close(client);
+    cf_sc_resp_free(&resp);
+    cf_sc_client_close(client);
     return ok;
 }
 
@@ -862,15 +853,15 @@ bool cf_cmd_blob_show(cf_cli *cli)
 bool cf_cmd_blob_delete(cf_cli *cli)
 {
     const char *container, *name;
-    cf_blob_client *client = NULL;
-    cf_blob_resp resp;
+    cf_sc_client *client = NULL;
+    cf_sc_resp resp;
     bool ok;
-    CF_GUARD(cf_blob_single(cli, "DELETE", &container, &name, &client, &resp, &ok));
+    CF_GUARD(cf_cli_blob_single(cli, "DELETE", &container, &name, &client, &resp, &ok));
     if (ok && cli->json) {
         json_t *o = json_object();
-        ok = o && cf_blob_json_set(o, "container", json_string(container)) &&
-             cf_blob_json_set(o, "name", json_string(name)) &&
-             cf_blob_json_set(o, "deleted", json_true());
+        ok = o && cf_sc_json_set(o, "container", json_string(container)) &&
+             cf_sc_json_set(o, "name", json_string(name)) &&
+             cf_sc_json_set(o, "deleted", json_true());
         if (ok)
             cf_out_json(o);
         json_decref(o);
@@ -879,7 +870,7 @@ bool cf_cmd_blob_delete(cf_cli *cli)
         cf_out_str(stdout, name);
         fputc('\n', stdout);
     }
-    cf_blob_resp_free(&resp);
-    cf_blob_client_close(client);
+    cf_sc_resp_free(&resp);
+    cf_sc_client_close(client);
     return ok;
 }

@@ -38,8 +38,8 @@ static bool cf_fetch_kek(cf_cli *cli, const char *kid, cf_pkey **kek)
     bool import = false;
     size_t i;
     json_t *op;
-    json_array_foreach(json_object_get(key, "key_ops"), i, op)
-        import = import || (json_is_string(op) && strcmp(json_string_value(op), "import") == 0);
+    json_array_foreach(json_object_get(key, "key_ops"), i, op) import =
+        import || (json_is_string(op) && strcmp(json_string_value(op), "import") == 0);
     bool ok = kty && strcmp(kty, "RSA-HSM") == 0 && import;
     if (!ok)
         cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,

@@ -1,26 +1,43 @@
 /*
- * coffer: command-line client for the Coffer key vault (Azure Key Vault keys
- * REST API, api-version 2025-07-01).
+ * coffer: the command-line client and admin tool of both Coffer services.
  *
- *   coffer [connection options] key COMMAND [NAME] [options] [--output json]
- *   coffer [connection options] principal|role COMMAND [ARG] [options] [--output json]
- *   coffer audit verify FILE [options] [--output json]   (local, no connection)
- *   coffer [storage options] blob|container COMMAND [ARG] [options] [--output json]
- *       (Azure Blob Storage API; its own connection, see storage_client.c)
+ *   coffer [vault options] key COMMAND [NAME] [options]     keys: create,
+ *       import (JWK, PEM or a BYOK transfer blob), byok-wrap, list, versions,
+ *       show, update, delete, recover, purge, backup, restore, rotate, and
+ *       the crypto operations encrypt, decrypt, sign, verify
+ *   coffer [vault options] secret COMMAND [NAME] [options]  secrets: set,
+ *       show, list, versions, update, delete, recover, purge, backup, restore
+ *   coffer [vault options] principal|role COMMAND [ARG]     access: service
+ *       principals and managed identities (create, list, show, delete,
+ *       secret-rotate); role definitions and assignments (assign, list, remove)
+ *   coffer [storage options] blob|container COMMAND [ARG]   Azure Blob
+ *       Storage: upload, download, list, show, delete; containers create,
+ *       list, delete (any Azure-compatible endpoint; see storage_client.c)
+ *   coffer [storage options] account|scope COMMAND [ARG]    coffer-blob's
+ *       admin API: storage accounts and encryption scopes, with service- or
+ *       customer-managed keys (create, list, show, set-key, enable, disable,
+ *       delete)
+ *   coffer seal show|migrate --data-dir DIR                 local: a data
+ *       directory's seal, and the move off the development file seal
+ *   coffer audit verify FILE                                local: checks a
+ *       hash-chained audit log
  *
- * Argument parsing is table-driven: every "--name" is looked up in the
- * global options and in the command's own list, so a misspelt option is a
- * usage error (exit 2) instead of being silently ignored.  Options may come
- * before or after the command words.  The only options without a value are
- * the few flags in cf_flag_names.
+ * The vault commands speak the Azure Key Vault REST API (api-version
+ * 2025-07-01) with client-credentials tokens (client.c); the storage ones
+ * the Blob Storage API with Shared Key or SAS (storage_client.c).  Any
+ * command takes --output json.
+ *
+ * Argument parsing is table-driven (cf_commands below): every "--name" is
+ * looked up in the global options and in the command's own list, so a
+ * misspelt option is a usage error (exit 2) instead of being silently
+ * ignored.  Options may come before or after the command words.  The only
+ * options without a value are the few flags in cf_flag_names.
  *
  * Exit codes: 0 success, 1 failure (service errors, I/O, an invalid
  * signature on verify), 2 usage errors.
  */
 #include "cli.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +50,7 @@
 typedef struct {
     const char *name;
     bool (*run)(cf_cli *cli);
-    size_t n_pos; /* positionals after the command word: 0 or 1 (NAME, OBJECT_ID...) */
+    size_t n_pos;     /* positionals after the command word: 0 or 1 (NAME, OBJECT_ID...) */
     const char *opts; /* space-separated option names the command accepts */
     const char *usage;
     const char *group; /* the first word; NULL means "key" */
@@ -44,8 +61,7 @@ typedef struct {
 #define CF_STORAGE_OPTS "connection-string blob-dir ca-file"
 
 static const cf_cli_command cf_commands[] = {
-    {"create", cf_cmd_create, 1,
-     "kty size curve exponent ops tags disabled not-before expires",
+    {"create", cf_cmd_create, 1, "kty size curve exponent ops tags disabled not-before expires",
      "create NAME --kty RSA|EC|oct [--size N] [--curve P-256|P-384|P-521|P-256K]\n"
      "                  [--exponent N] [--ops encrypt,decrypt,...] [--tags k=v,...] [--disabled]\n"
      "                  [--not-before UNIX] [--expires UNIX]"},
@@ -111,8 +127,8 @@ static const cf_cli_command cf_commands[] = {
      "assign --role NAME|GUID --principal OBJECT_ID\n"
      "                  [--scope /|/keys|/secrets|/keys/NAME|/secrets/NAME]",
      "role"},
-    {"list", cf_cmd_role_list, 0, "principal scope",
-     "list [--principal OBJECT_ID] [--scope SCOPE]", "role"},
+    {"list", cf_cmd_role_list, 0, "principal scope", "list [--principal OBJECT_ID] [--scope SCOPE]",
+     "role"},
     {"remove", cf_cmd_role_remove, 1, "scope", "remove ASSIGNMENT_NAME [--scope SCOPE]", "role"},
     {"upload", cf_cmd_blob_upload, 1,
      "container name content-type metadata overwrite " CF_STORAGE_OPTS,
@@ -160,114 +176,21 @@ static const char *cf_group(const cf_cli_command *cmd)
 
 static const char *const cf_global_opts =
     "vault tenant client-id client-secret ca-cert bootstrap output help";
-static const char *const cf_flag_names =
-    "help disabled enable disable remove-old overwrite hsm service-managed infrastructure-encryption";
-
-/* ---- error bookkeeping ---- */
-
-static bool cf_usage_error;
-static bool cf_reported;
-
-bool cf_cli_usage(const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cf_usage_error = true;
-    CF_RAISE(CF_ERR_BAD_INPUT, msg);
-    return false;
-}
-
-void cf_cli_mark_reported(void)
-{
-    cf_reported = true;
-}
-
-bool cf_cli_parse_int(const char *opt, const char *s, long long min, long long max,
-                      long long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno || v < min || v > max)
-        return cf_cli_usage("--%s: expected an integer in [%lld, %lld]", opt, min, max);
-    *out = v;
-    return true;
-}
-
-static bool cf_check_chars(const char *what, const char *s, size_t max, bool dash)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return cf_cli_usage("invalid %s '%.64s'", what, s);
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (dash && c == '-');
-        if (!ok)
-            return cf_cli_usage("invalid %s: only letters, digits%s are allowed", what,
-                                dash ? " and '-'" : "");
-    }
-    return true;
-}
-
-bool cf_cli_check_name(const char *name)
-{
-    return cf_check_chars("key name", name, 127, true);
-}
-
-bool cf_cli_check_version(const char *version)
-{
-    return cf_check_chars("key version", version, 64, false);
-}
-
-/* ---- option lookup ---- */
-
-/* Whether `word` is one of the space-separated names in `list`. */
-static bool cf_in_list(const char *list, const char *word, size_t word_len)
-{
-    const char *p = list;
-    while (*p) {
-        const char *end = strchr(p, ' ');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == word_len && strncmp(p, word, n) == 0)
-            return true;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return false;
-}
-
-const char *cf_cli_opt(const cf_cli *cli, const char *name)
-{
-    for (size_t i = 0; i < cli->args->n_opts; i++)
-        if (strcmp(cli->args->opts[i].name, name) == 0)
-            return cli->args->opts[i].value;
-    return NULL;
-}
-
-bool cf_cli_flag(const cf_cli *cli, const char *name)
-{
-    for (size_t i = 0; i < cli->args->n_opts; i++)
-        if (strcmp(cli->args->opts[i].name, name) == 0)
-            return true;
-    return false;
-}
+static const char *const cf_flag_names = "help disabled enable disable remove-old overwrite hsm "
+                                         "service-managed infrastructure-encryption";
 
 /* ---- parsing ---- */
 
 static void cf_print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: coffer [connection options] key|secret COMMAND [NAME] [options] [--output json]\n"
-            "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
-            "       coffer audit verify FILE [options] [--output json]\n"
-            "       coffer seal show|migrate --data-dir DIR [options]\n"
-            "       coffer [storage options] blob|container|account|scope COMMAND [ARG] [options]\n"
-            "\ncommands:\n");
+    fprintf(
+        out,
+        "usage: coffer [connection options] key|secret COMMAND [NAME] [options] [--output json]\n"
+        "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
+        "       coffer audit verify FILE [options] [--output json]\n"
+        "       coffer seal show|migrate --data-dir DIR [options]\n"
+        "       coffer [storage options] blob|container|account|scope COMMAND [ARG] [options]\n"
+        "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
         fprintf(out, "  %s %s\n", cf_group(&cf_commands[i]), cf_commands[i].usage);
     fprintf(out,
@@ -280,7 +203,8 @@ static void cf_print_usage(FILE *out)
             "  --bootstrap FILE     COFFER_BOOTSTRAP (the vault's bootstrap.json)\n"
             "                       AZURE_AUTHORITY_HOST sets the token issuer; without it the\n"
             "                       vault's 401 challenge names it\n"
-            "\nstorage (blob, container, account, scope; the first source that has a connection string wins):\n"
+            "\nstorage (blob, container, account, scope; the first source that has a connection "
+            "string wins):\n"
             "  --connection-string S  AZURE_STORAGE_CONNECTION_STRING (prefer the environment)\n"
             "  --blob-dir DIR         COFFER_BLOB_DIR (coffer-blob's data directory: its\n"
             "                         bootstrap.json gives connection_string and ca_cert)\n"
@@ -288,60 +212,12 @@ static void cf_print_usage(FILE *out)
             "\nexit codes: 0 ok, 1 failure (service error, invalid signature), 2 usage error\n");
 }
 
-/* Splits argv into options and words.  The command is not known yet, so
- * every option is collected and checked against its table afterwards. */
-static bool cf_parse_argv(int argc, char **argv, cf_cli_args *args, const char **words,
-                          size_t *n_words, size_t max_words)
-{
-    bool only_words = false;
-    for (int i = 1; i < argc; i++) {
-        char *a = argv[i];
-        if (only_words || a[0] != '-' || a[1] == 0) {
-            if (*n_words == max_words)
-                return cf_cli_usage("too many arguments");
-            words[(*n_words)++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            only_words = true;
-            continue;
-        }
-        if (strcmp(a, "-h") == 0)
-            a = "--help";
-        if (a[1] != '-')
-            return cf_cli_usage("unknown option '%.64s'", a);
-        char *name = a + 2;
-        char *eq = strchr(name, '=');
-        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
-        if (args->n_opts == CF_CLI_MAX_OPTS)
-            return cf_cli_usage("too many options");
-        cf_cli_option *o = &args->opts[args->n_opts];
-        if (cf_in_list(cf_flag_names, name, name_len)) {
-            if (eq)
-                return cf_cli_usage("--%.*s takes no value", (int)name_len, name);
-            o->value = NULL;
-        } else if (eq) {
-            *eq = 0; /* argv is ours to edit */
-            o->value = eq + 1;
-        } else {
-            if (i + 1 >= argc)
-                return cf_cli_usage("--%.64s needs a value", name);
-            o->value = argv[++i];
-        }
-        o->name = name;
-        for (size_t k = 0; k < args->n_opts; k++)
-            if (strcmp(args->opts[k].name, o->name) == 0)
-                return cf_cli_usage("--%.64s given twice", o->name);
-        args->n_opts++;
-    }
-    return true;
-}
-
 static bool cf_check_opts(const cf_cli_args *args, const cf_cli_command *cmd)
 {
     for (size_t i = 0; i < args->n_opts; i++) {
         const char *n = args->opts[i].name;
-        if (!cf_in_list(cf_global_opts, n, strlen(n)) && !cf_in_list(cmd->opts, n, strlen(n)))
+        if (!cf_cli_in_list(cf_global_opts, n, strlen(n)) &&
+            !cf_cli_in_list(cmd->opts, n, strlen(n)))
             return cf_cli_usage("%s %s: unknown option --%.64s", cf_group(cmd), cmd->name, n);
     }
     return true;
@@ -350,8 +226,7 @@ static bool cf_check_opts(const cf_cli_args *args, const cf_cli_command *cmd)
 static const cf_cli_command *cf_find_command(const char *group, const char *name)
 {
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
-        if (strcmp(cf_group(&cf_commands[i]), group) == 0 &&
-            strcmp(cf_commands[i].name, name) == 0)
+        if (strcmp(cf_group(&cf_commands[i]), group) == 0 && strcmp(cf_commands[i].name, name) == 0)
             return &cf_commands[i];
     return NULL;
 }
@@ -370,13 +245,14 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
     const char *words[CF_CLI_MAX_POS + 2];
     size_t n_words = 0;
     *cmd = NULL;
-    CF_GUARD(cf_parse_argv(argc, argv, cli->args, words, &n_words, CF_CLI_MAX_POS + 2));
+    CF_GUARD(cf_cli_split_argv(argc, argv, cf_flag_names, cli->args, words, &n_words,
+                               CF_CLI_MAX_POS + 2));
     if (n_words == 0 && cf_cli_flag(cli, "help"))
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
-        return cf_cli_usage(
-            "expected 'key|secret|principal|role|blob|container|account|scope|seal COMMAND' or 'audit verify' "
-            "(try --help)");
+        return cf_cli_usage("expected 'key|secret|principal|role|blob|container|account|scope|seal "
+                            "COMMAND' or 'audit verify' "
+                            "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)
         return cf_cli_usage("unknown command '%s %.64s'", words[0], words[1]);
@@ -394,9 +270,9 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         (strcmp(cli->group, "key") == 0 || strcmp(cli->group, "secret") == 0))
         CF_GUARD(cf_cli_check_name(cli->args->pos[0]));
     else if (cli->args->n_pos == 1 && !(*cmd)->local && !(*cmd)->storage)
-        CF_GUARD(cf_cli_check_guid(strcmp(cf_group(*cmd), "role") == 0 ? "assignment name"
-                                                                        : "object id",
-                                   cli->args->pos[0]));
+        CF_GUARD(
+            cf_cli_check_guid(strcmp(cf_group(*cmd), "role") == 0 ? "assignment name" : "object id",
+                              cli->args->pos[0]));
     const char *version = cf_cli_opt(cli, "version");
     if (version)
         CF_GUARD(cf_cli_check_version(version));
@@ -452,9 +328,9 @@ int main(int argc, char **argv)
         else
             cf_print_usage(stdout);
     } else if (!cf_run(&cli, cmd)) {
-        if (!cf_reported)
+        if (!cf_cli_error_reported())
             fprintf(stderr, "coffer: %s\n", cf_error_detail());
-        code = cf_usage_error ? CF_CLI_EXIT_USAGE : CF_CLI_EXIT_FAIL;
+        code = cf_cli_usage_failed() ? CF_CLI_EXIT_USAGE : CF_CLI_EXIT_FAIL;
     } else {
         code = cli.exit_code;
     }

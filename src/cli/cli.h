@@ -1,18 +1,28 @@
 /*
  * coffer, the command-line client: declarations shared by its files.
  *
- *   cli.c        main, argument parsing, the command table, exit codes
- *   config.c     where the connection settings come from (flags > env > bootstrap)
- *   client.c     HTTPS + Entra-style client-credentials auth (libcurl)
+ *   cli.c        main, the command table, exit codes
+ *   args.c       splitting argv, option lookup, checked numbers and names
+ *   config.c     where the vault connection settings come from (flags > env
+ *                > bootstrap)
+ *   https.c/.h   the one libcurl transport both clients use (set-up, capped
+ *                replies, error reporting)
+ *   client.c     the vault client: Key Vault requests, Entra-style
+ *                client-credentials auth
  *   output.c     readable and JSON rendering
- *   keys_cmd.c   key management commands (create ... rotate)
+ *   keys_cmd.c   key management (create ... rotate), and the commands
+ *                secrets share with keys (show ... restore)
+ *   secrets_cmd.c  secret set (the value from a file or stdin)
  *   crypto_cmd.c key operations (encrypt, decrypt, sign, verify)
+ *   byok_cmd.c   bring your own key: byok-wrap, import --byok
  *   audit_cmd.c  audit verify: checks an audit log file (local, no connection)
+ *   seal_cmd.c   seal show|migrate on a data directory (local)
  *   principal_cmd.c  principal administration (create, list, show, delete,
  *                secret-rotate) on the vault's own /coffer/principals API
  *   role_cmd.c   RBAC: role definitions, role assignments (assign, list, remove)
- *   storage_client.c/.h  Blob Storage: connection string, Shared Key/SAS
- *                signed requests, Azure XML errors, a small expat reader
+ *   storage_client.c/.h  Blob Storage (names cf_sc_): connection string,
+ *                Shared Key/SAS signed requests, Azure XML errors, a small
+ *                expat reader
  *   blob_cmd.c   blob upload, download, list, show, delete (streaming)
  *   container_cmd.c  container create, list, delete
  *   account_cmd.c  storage accounts (create, list, show, set-key, delete)
@@ -23,7 +33,7 @@
  * Every helper returns a must-use bool with the reason in the thread-local
  * error (result.h).  A command that fails because of how it was invoked
  * calls cf_cli_usage(), which makes the exit code 2; any other failure exits
- * 1.  Errors the service returned are printed by client.c as soon as they
+ * 1.  Errors a service returned are printed (https.c) as soon as they
  * arrive (code and message), so main does not print them again.
  */
 #ifndef CF_CLI_H
@@ -78,11 +88,25 @@ typedef struct {
     cf_cli_client *client;
     const char *group; /* "key", "secret", ...: what the command works on */
     bool hide_value;   /* secret set: do not echo the value back */
-    bool json;     /* --output json */
-    int exit_code; /* a command may set 1 without failing (verify: invalid) */
+    bool json;         /* --output json */
+    int exit_code;     /* a command may set 1 without failing (verify: invalid) */
 } cf_cli;
 
-/* ---- cli.c ---- */
+/* ---- args.c ---- */
+/* Splits argv into options (opts) and words (up to max_words, the command
+ * words and positionals).  The command is not known yet, so every option is
+ * collected and checked against its table afterwards.  Options in
+ * `flag_names` (space-separated) take no value; every other one takes the
+ * next argument or "=value".  "-h" is "--help"; after "--" all are words. */
+CF_MUST_USE bool cf_cli_split_argv(int argc, char **argv, const char *flag_names, cf_cli_args *args,
+                                   const char **words, size_t *n_words, size_t max_words);
+/* Whether `word` (word_len bytes) is one of the space-separated names in
+ * `list`. */
+bool cf_cli_in_list(const char *list, const char *word, size_t word_len);
+/* Whether a usage error was recorded (exit code 2), and whether the error
+ * was already shown to the user. */
+bool cf_cli_usage_failed(void);
+bool cf_cli_error_reported(void);
 /* The value of option `name` (without dashes), or NULL when absent. */
 const char *cf_cli_opt(const cf_cli *cli, const char *name);
 bool cf_cli_flag(const cf_cli *cli, const char *name);
@@ -169,7 +193,8 @@ CF_MUST_USE bool cf_cmd_byok_wrap(cf_cli *cli);
 /* The JWK (kty, key_hsm, crv) of an import from a BYOK transfer blob file. */
 CF_MUST_USE bool cf_cli_byok_jwk(const cf_cli *cli, const char *file, json_t **jwk);
 /* Shared by the key and secret commands (keys_cmd.c). */
-CF_MUST_USE bool cf_cli_bundle_call(cf_cli *cli, const char *method, const char *path, json_t *body);
+CF_MUST_USE bool cf_cli_bundle_call(cf_cli *cli, const char *method, const char *path,
+                                    json_t *body);
 CF_MUST_USE bool cf_cli_common_body(const cf_cli *cli, json_t *body, json_t *ops_target);
 CF_MUST_USE bool cf_cmd_seal_migrate(cf_cli *cli);
 
@@ -216,8 +241,5 @@ CF_MUST_USE bool cf_cmd_scope_show(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_scope_enable(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_scope_disable(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_scope_set_key(cf_cli *cli);
-
-/* The error category of an HTTP error status (client.c). */
-cf_err cf_cli_status_err(long status);
 
 #endif

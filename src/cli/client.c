@@ -12,9 +12,10 @@
  * POST {authority}/{tenant}/oauth2/v2.0/token (grant_type=client_credentials,
  * scope={resource}/.default).
  *
- * Transport rules: https only (also for redirects, which are not followed
- * anyway), peer and host verification always on, the CA file from the
- * settings, every reply capped at CF_CLI_REPLY_MAX.  A nextLink is followed
+ * Transport rules (https.c, shared with the storage client): https only
+ * (also for redirects, which are not followed anyway), peer and host
+ * verification always on, the CA file from the settings, every reply
+ * capped at CF_CLI_REPLY_MAX; here, a whole exchange within 120 s.  A nextLink is followed
  * only when it points at the vault's own origin, so the bearer token never
  * leaves for a host the user did not name.
  *
@@ -35,6 +36,7 @@
 
 #include "cli.h"
 #include "form.h"
+#include "https.h"
 #include "json_secure.h"
 #include "secmem.h"
 
@@ -68,12 +70,6 @@ typedef struct {
     long status;
 } cf_xfer;
 
-static size_t cf_on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    cf_buf *b = ctx;
-    return cf_buf_append(b, p, size * n) ? size * n : 0;
-}
-
 static size_t cf_on_header(char *p, size_t size, size_t n, void *ctx)
 {
     cf_buf *b = ctx;
@@ -92,32 +88,16 @@ static size_t cf_on_header(char *p, size_t size, size_t n, void *ctx)
     return len;
 }
 
-/* curl_slist_append copies; wipe those copies before curl frees them. */
-static void cf_headers_free(struct curl_slist *list)
-{
-    for (struct curl_slist *h = list; h; h = h->next)
-        cf_memzero(h->data, strlen(h->data));
-    curl_slist_free_all(list);
-}
-
-static bool cf_headers_add(struct curl_slist **list, const char *line)
-{
-    struct curl_slist *next = curl_slist_append(*list, line);
-    CF_ENSURE_ALLOC(next);
-    *list = next;
-    return true;
-}
-
 static bool cf_headers_build(cf_cli_client *c, const cf_xfer *x, struct curl_slist **list)
 {
-    CF_GUARD(cf_headers_add(list, "Accept: application/json"));
-    CF_GUARD(cf_headers_add(list, "Expect:"));
+    CF_GUARD(cf_cli_https_header_add(list, "Accept: application/json"));
+    CF_GUARD(cf_cli_https_header_add(list, "Expect:"));
     if (x->body && x->content_type) {
         char ct[128];
         snprintf(ct, sizeof ct, "Content-Type: %s", x->content_type);
-        CF_GUARD(cf_headers_add(list, ct));
+        CF_GUARD(cf_cli_https_header_add(list, ct));
     } else {
-        CF_GUARD(cf_headers_add(list, "Content-Type:"));
+        CF_GUARD(cf_cli_https_header_add(list, "Content-Type:"));
     }
     if (!x->auth)
         return true;
@@ -125,34 +105,23 @@ static bool cf_headers_build(cf_cli_client *c, const cf_xfer *x, struct curl_sli
     cf_buf_init_secret(&line, CF_TOKEN_MAX + 64);
     bool ok = cf_buf_append_str(&line, "Authorization: Bearer ") &&
               cf_buf_append_slice(&line, cf_buf_slice(&c->token)) && cf_buf_terminate(&line) &&
-              cf_headers_add(list, (const char *)line.data);
+              cf_cli_https_header_add(list, (const char *)line.data);
     cf_buf_free(&line);
     return ok;
 }
 
-#define CF_CURL_SET(c, opt, val) (curl_easy_setopt((c), (opt), (val)) == CURLE_OK)
-
-static bool cf_xfer_setup(cf_cli_client *c, cf_xfer *x, struct curl_slist *headers)
+/* The vault's own part of the set-up: a whole exchange within 120 s, the
+ * reply and the challenge header captured, the method and its body. */
+static bool cf_xfer_setup(cf_cli_client *c, cf_xfer *x, struct curl_slist *headers, char *errbuf)
 {
     CURL *h = c->curl;
-    bool ok = CF_CURL_SET(h, CURLOPT_URL, x->url) &&
-              CF_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "https") &&
-              CF_CURL_SET(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") &&
-              CF_CURL_SET(h, CURLOPT_FOLLOWLOCATION, 0L) &&
-              CF_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L) &&
-              CF_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L) &&
-              CF_CURL_SET(h, CURLOPT_NOSIGNAL, 1L) &&
-              CF_CURL_SET(h, CURLOPT_CONNECTTIMEOUT, 15L) &&
-              CF_CURL_SET(h, CURLOPT_TIMEOUT, 120L) &&
-              CF_CURL_SET(h, CURLOPT_USERAGENT, "coffer-cli/0.1") &&
-              CF_CURL_SET(h, CURLOPT_HTTPHEADER, headers) &&
-              CF_CURL_SET(h, CURLOPT_WRITEFUNCTION, cf_on_body) &&
+    CF_GUARD(cf_cli_https_setup(h, x->url, headers, c->conn.ca_cert, errbuf));
+    bool ok = CF_CURL_SET(h, CURLOPT_TIMEOUT, 120L) &&
+              CF_CURL_SET(h, CURLOPT_WRITEFUNCTION, cf_cli_https_write_buf) &&
               CF_CURL_SET(h, CURLOPT_WRITEDATA, x->reply) &&
               CF_CURL_SET(h, CURLOPT_HEADERFUNCTION, cf_on_header) &&
               CF_CURL_SET(h, CURLOPT_HEADERDATA, x->challenge) &&
               CF_CURL_SET(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CF_CLI_REPLY_MAX);
-    if (ok && c->conn.ca_cert[0])
-        ok = CF_CURL_SET(h, CURLOPT_CAINFO, c->conn.ca_cert);
     if (ok && strcmp(x->method, "GET") == 0)
         ok = CF_CURL_SET(h, CURLOPT_HTTPGET, 1L);
     else if (ok && strcmp(x->method, "POST") != 0)
@@ -161,8 +130,7 @@ static bool cf_xfer_setup(cf_cli_client *c, cf_xfer *x, struct curl_slist *heade
         /* Not copied by curl: the body stays in our (secret) buffer. */
         const char *data = x->body && x->body->len ? (const char *)x->body->data : "";
         ok = CF_CURL_SET(h, CURLOPT_POSTFIELDS, data) &&
-             CF_CURL_SET(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(x->body ? x->body->len : 0));
+             CF_CURL_SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(x->body ? x->body->len : 0));
     }
     CF_ENSURE(ok, CF_ERR_INTERNAL, "cannot configure libcurl");
     return true;
@@ -174,41 +142,23 @@ static bool cf_xfer_run(cf_cli_client *c, cf_xfer *x)
     char errbuf[CURL_ERROR_SIZE] = "";
     cf_buf_clear(x->reply);
     curl_easy_reset(c->curl);
-    bool ok = cf_headers_build(c, x, &headers) && cf_xfer_setup(c, x, headers) &&
-              CF_CURL_SET(c->curl, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode rc = CURLE_OK;
-    if (ok) {
-        rc = curl_easy_perform(c->curl);
-        ok = rc == CURLE_OK;
+    if (!cf_headers_build(c, x, &headers) || !cf_xfer_setup(c, x, headers, errbuf)) {
+        cf_cli_https_release(c->curl, headers);
+        return false;
     }
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-    cf_headers_free(headers);
-    if (!ok && rc == CURLE_WRITE_ERROR)
-        CF_RAISE(CF_ERR_TOO_LARGE, "the vault's reply exceeds the 16 MiB limit");
-    else if (!ok && rc != CURLE_OK)
-        cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "cannot reach %s: %s", c->origin,
-                        errbuf[0] ? errbuf : curl_easy_strerror(rc));
-    CF_GUARD(ok);
-    CF_ENSURE(curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x->status) == CURLE_OK,
-              CF_ERR_IO, "no HTTP status");
+    CURLcode rc = cf_cli_https_perform(c->curl, headers);
+    if (rc != CURLE_OK) {
+        char failed[sizeof c->origin + 16];
+        snprintf(failed, sizeof failed, "cannot reach %s", c->origin);
+        cf_cli_https_raise(rc, errbuf, "the vault's reply", failed);
+        return false;
+    }
+    CF_ENSURE(curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x->status) == CURLE_OK, CF_ERR_IO,
+              "no HTTP status");
     return true;
 }
 
 /* ---- error replies ---- */
-
-cf_err cf_cli_status_err(long status)
-{
-    switch (status) {
-    case 400: return CF_ERR_BAD_INPUT;
-    case 401: return CF_ERR_UNAUTHORIZED;
-    case 403: return CF_ERR_FORBIDDEN;
-    case 404: return CF_ERR_NOT_FOUND;
-    case 409:
-    case 412: return CF_ERR_CONFLICT;
-    case 413: return CF_ERR_TOO_LARGE;
-    default: return CF_ERR_IO;
-    }
-}
 
 /* Prints "coffer: CODE: message (HTTP n)" from a Key Vault error body
  * ({"error":{"code","message"}}) or an OAuth one ({"error","error_description"}). */
@@ -225,14 +175,9 @@ static bool cf_report_error(long status, const cf_buf *reply)
         code = json_string_value(err);
         msg = json_string_value(json_object_get(doc, "error_description"));
     }
-    fputs("coffer: ", stderr);
-    cf_out_str(stderr, code ? code : "error");
-    fputs(": ", stderr);
-    cf_out_str(stderr, msg ? msg : "the vault returned an error");
-    fprintf(stderr, " (HTTP %ld)\n", status);
+    cf_cli_https_print_error(status, code, msg, "the vault returned an error");
     json_decref(doc);
-    cf_cli_mark_reported();
-    CF_BAIL(cf_cli_status_err(status), NULL);
+    CF_BAIL(cf_cli_https_status_err(status), NULL);
 }
 
 static bool cf_parse_reply(const cf_buf *reply, json_t **out)
@@ -280,11 +225,11 @@ static bool cf_discover(cf_cli_client *c)
     cf_xfer x = {.method = "GET", .url = url, .reply = &reply, .challenge = &challenge};
     bool ok = cf_xfer_run(c, &x);
     char authz[512] = "", resource[512] = "";
-    if (ok && (x.status != 401 || challenge.len == 0 ||
-               (!cf_challenge_param((const char *)challenge.data, "authorization", authz,
-                                    sizeof authz) &&
-                !cf_challenge_param((const char *)challenge.data, "authorization_uri", authz,
-                                    sizeof authz)))) {
+    if (ok &&
+        (x.status != 401 || challenge.len == 0 ||
+         (!cf_challenge_param((const char *)challenge.data, "authorization", authz, sizeof authz) &&
+          !cf_challenge_param((const char *)challenge.data, "authorization_uri", authz,
+                              sizeof authz)))) {
         CF_RAISE(CF_ERR_UNAUTHORIZED, "the vault sent no usable authentication challenge; "
                                       "set the tenant and AZURE_AUTHORITY_HOST");
         ok = false;
@@ -346,8 +291,7 @@ static bool cf_token_fetch(cf_cli_client *c)
     size_t rl = strlen(c->conn.resource);
     snprintf(scope, sizeof scope, "%.*s/.default",
              (int)(rl && c->conn.resource[rl - 1] == '/' ? rl - 1 : rl), c->conn.resource);
-    int n = snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token", c->conn.authority,
-                     c->conn.tenant);
+    int n = snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token", c->conn.authority, c->conn.tenant);
     CF_ENSURE(n > 0 && (size_t)n < sizeof url, CF_ERR_BAD_INPUT, "authority URL too long");
 
     cf_buf form, reply;
@@ -381,14 +325,10 @@ bool cf_cli_client_open(cf_cli_conn *conn, cf_cli_client **out)
     c->conn = *conn; /* the secret buffer moves here */
     cf_buf_init_secret(&conn->secret, conn->secret.max);
     cf_buf_init_secret(&c->token, CF_TOKEN_MAX);
-    const char *host = c->conn.vault_url + 8;
-    const char *slash = strchr(host, '/');
-    size_t n = slash ? (size_t)(slash - c->conn.vault_url) : strlen(c->conn.vault_url);
-    snprintf(c->origin, sizeof c->origin, "%.*s", (int)n, c->conn.vault_url);
-    c->curl = curl_easy_init();
-    if (!c->curl) {
+    cf_cli_https_origin(c->conn.vault_url, c->origin, sizeof c->origin);
+    if (!cf_cli_https_handle(&c->curl)) {
         cf_cli_client_close(c);
-        CF_BAIL(CF_ERR_NOMEM, "cannot create a libcurl handle");
+        return false;
     }
     *out = c;
     return true;

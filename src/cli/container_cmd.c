@@ -17,7 +17,7 @@
 #include "storage_client.h"
 
 static bool cf_print_done(const cf_cli *cli, const char *verb, const char *name,
-                          const cf_blob_resp *resp)
+                          const cf_sc_resp *resp)
 {
     if (!cli->json) {
         printf("%s container %s\n", verb, name);
@@ -25,15 +25,15 @@ static bool cf_print_done(const cf_cli *cli, const char *verb, const char *name,
     }
     json_t *o = json_object();
     CF_ENSURE_ALLOC(o);
-    bool ok = cf_blob_json_set(o, "name", json_string(name));
+    bool ok = cf_sc_json_set(o, "name", json_string(name));
     if (strcmp(verb, "created") == 0) {
         char when[64];
-        const char *etag = cf_blob_resp_header(resp, "etag");
-        cf_blob_time_iso(cf_blob_resp_header(resp, "last-modified"), when, sizeof when);
-        ok = ok && cf_blob_json_set(o, "etag", etag ? json_string(etag) : NULL) &&
-             cf_blob_json_set(o, "last_modified", json_string(when));
+        const char *etag = cf_sc_resp_header(resp, "etag");
+        cf_sc_time_iso(cf_sc_resp_header(resp, "last-modified"), when, sizeof when);
+        ok = ok && cf_sc_json_set(o, "etag", etag ? json_string(etag) : NULL) &&
+             cf_sc_json_set(o, "last_modified", json_string(when));
     } else {
-        ok = ok && cf_blob_json_set(o, "deleted", json_true());
+        ok = ok && cf_sc_json_set(o, "deleted", json_true());
     }
     if (ok)
         cf_out_json(o);
@@ -41,20 +41,19 @@ static bool cf_print_done(const cf_cli *cli, const char *verb, const char *name,
     return ok;
 }
 
-static bool cf_container_call(cf_cli *cli, const char *method, const char *access,
-                              const char *verb)
+static bool cf_container_call(cf_cli *cli, const char *method, const char *access, const char *verb)
 {
     const char *name = cli->args->pos[0];
-    CF_GUARD(cf_blob_check_container(name));
-    cf_blob_client *client = NULL;
-    CF_GUARD(cf_blob_client_open(cli, &client));
-    cf_blob_resp resp;
-    cf_blob_resp_init(&resp);
-    cf_blob_req req = {.method = method, .container = name, .query = "restype=container"};
-    bool ok = !access || cf_blob_req_header(&req, "x-ms-blob-public-access", access);
-    ok = ok && cf_blob_call(client, &req, &resp) && cf_print_done(cli, verb, name, &resp);
-    cf_blob_resp_free(&resp);
-    cf_blob_client_close(client);
+    CF_GUARD(cf_sc_check_container(name));
+    cf_sc_client *client = NULL;
+    CF_GUARD(cf_sc_client_open(cli, &client));
+    cf_sc_resp resp;
+    cf_sc_resp_init(&resp);
+    cf_sc_req req = {.method = method, .container = name, .query = "restype=container"};
+    bool ok = !access || cf_sc_req_header(&req, "x-ms-blob-public-access", access);
+    ok = ok && cf_sc_call(client, &req, &resp) && cf_print_done(cli, verb, name, &resp);
+    cf_sc_resp_free(&resp);
+    cf_sc_client_close(client);
     return ok;
 }
 
@@ -89,7 +88,7 @@ static void cf_container_list_header(void)
 static bool cf_emit_container(cf_container_listing *l)
 {
     char when[64];
-    cf_blob_time_iso(l->modified, when, sizeof when);
+    cf_sc_time_iso(l->modified, when, sizeof when);
     if (!l->cli->json) {
         if (++l->count == 1)
             cf_container_list_header();
@@ -100,9 +99,9 @@ static bool cf_emit_container(cf_container_listing *l)
     }
     json_t *o = json_object();
     CF_ENSURE_ALLOC(o);
-    bool ok = cf_blob_json_set(o, "name", json_string(l->name)) &&
-              cf_blob_json_set(o, "last_modified", json_string(when)) &&
-              cf_blob_json_set(o, "etag", json_string(l->etag));
+    bool ok = cf_sc_json_set(o, "name", json_string(l->name)) &&
+              cf_sc_json_set(o, "last_modified", json_string(when)) &&
+              cf_sc_json_set(o, "etag", json_string(l->etag));
     if (!ok || json_array_append_new(l->items, o) != 0) {
         json_decref(o);
         CF_BAIL(CF_ERR_NOMEM, NULL);
@@ -132,20 +131,20 @@ bool cf_cmd_container_list(cf_cli *cli)
 {
     cf_container_listing l = {.cli = cli};
     unsigned page_size;
-    CF_GUARD(cf_blob_page_size_opt(cli, &page_size));
+    CF_GUARD(cf_sc_page_size_opt(cli, &page_size));
     if (cli->json) {
         l.items = json_array();
         CF_ENSURE_ALLOC(l.items);
     }
-    cf_blob_client *client = NULL;
-    bool ok = cf_blob_client_open(cli, &client);
-    ok = ok && cf_blob_list_pages(client, NULL, "comp=list", cf_cli_opt(cli, "prefix"),
-                                  page_size, cf_container_leaf, &l);
+    cf_sc_client *client = NULL;
+    bool ok = cf_sc_client_open(cli, &client);
+    ok = ok && cf_sc_list_pages(client, NULL, "comp=list", cf_cli_opt(cli, "prefix"), page_size,
+                                cf_container_leaf, &l);
     if (ok && cli->json)
         cf_out_json(l.items);
     else if (ok && l.count == 0)
         cf_container_list_header();
     json_decref(l.items);
-    cf_blob_client_close(client);
+    cf_sc_client_close(client);
     return ok;
 }

@@ -244,8 +244,8 @@ bool cf_cmd_verify(cf_cli *cli)
     cf_buf digest;
     cf_buf_init(&digest, 1024);
     json_t *body = NULL, *reply = NULL;
-    bool ok = cf_op_path(cli, "verify", path, sizeof path) &&
-              cf_digest(cli, "verify", alg, &digest);
+    bool ok =
+        cf_op_path(cli, "verify", path, sizeof path) && cf_digest(cli, "verify", alg, &digest);
     if (ok) {
         body = json_pack("{s:s, s:s}", "alg", alg, "digest", (const char *)digest.data);
         ok = body != NULL;

@@ -270,7 +270,8 @@ static bool cf_collect(cf_cli *cli, const char *first, long long max, json_t *al
         bool ok = json_is_array(value);
         size_t i;
         json_t *item;
-        json_array_foreach(value, i, item) {
+        json_array_foreach(value, i, item)
+        {
             if (max && (long long)json_array_size(all) >= max)
                 break;
             ok = ok && json_array_append(all, item) == 0;
@@ -291,7 +292,8 @@ static bool cf_add_kty(cf_cli *cli, json_t *items)
 {
     size_t i;
     json_t *item;
-    json_array_foreach(items, i, item) {
+    json_array_foreach(items, i, item)
+    {
         char name[256], version[256], path[512];
         cf_out_kid_parts(json_string_value(json_object_get(item, "kid")), name, sizeof name,
                          version, sizeof version);

@@ -87,7 +87,8 @@ static void cf_line_list(const char *label, json_t *v)
     if (json_is_array(v)) {
         size_t i;
         json_t *item;
-        json_array_foreach(v, i, item) {
+        json_array_foreach(v, i, item)
+        {
             fputs(sep, stdout);
             cf_out_str(stdout, json_is_string(item) ? json_string_value(item) : "?");
             sep = ", ";
@@ -95,7 +96,8 @@ static void cf_line_list(const char *label, json_t *v)
     } else {
         const char *k;
         json_t *item;
-        json_object_foreach(v, k, item) {
+        json_object_foreach(v, k, item)
+        {
             fputs(sep, stdout);
             cf_out_str(stdout, k);
             fputc('=', stdout);
@@ -221,7 +223,8 @@ void cf_out_table(json_t *items, bool versions, bool secrets)
     int width = versions ? 7 : 4;
     size_t i;
     json_t *item;
-    json_array_foreach(items, i, item) {
+    json_array_foreach(items, i, item)
+    {
         char name[256], version[256];
         cf_out_kid_parts(cf_item_id(item), name, sizeof name, version, sizeof version);
         int n = (int)strlen(versions ? version : name);
@@ -235,7 +238,8 @@ void cf_out_table(json_t *items, bool versions, bool secrets)
     else
         printf("%-*s%-*s%-9s%s\n", width, "NAME", secrets ? 26 : 8,
                secrets ? "CONTENT TYPE" : "KTY", "ENABLED", "UPDATED");
-    json_array_foreach(items, i, item) {
+    json_array_foreach(items, i, item)
+    {
         char name[256], version[256], created[64], updated[64], expires[64];
         cf_out_kid_parts(cf_item_id(item), name, sizeof name, version, sizeof version);
         json_t *attrs = json_object_get(item, "attributes");

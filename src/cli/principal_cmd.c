@@ -143,8 +143,9 @@ static void cf_print_credential(json_t *reply)
     cf_line_time("secret_expires:", json_object_get(reply, "secret_expires"), "never");
     fflush(stdout); /* the note comes after the credential on a terminal */
     if (secret || header)
-        fprintf(stderr, "coffer: note: the %s above is shown only this once and cannot be "
-                        "retrieved again; store it now\n",
+        fprintf(stderr,
+                "coffer: note: the %s above is shown only this once and cannot be "
+                "retrieved again; store it now\n",
                 secret ? "client secret" : "identity header");
 }
 
@@ -180,7 +181,8 @@ static void cf_print_principal_table(json_t *items)
     printf("%-38s%-38s%-18s%-22s%s\n", "OBJECT_ID", "CLIENT_ID", "KIND", "CREATED", "NAME");
     size_t i;
     json_t *item;
-    json_array_foreach(items, i, item) {
+    json_array_foreach(items, i, item)
+    {
         char created[64];
         cf_out_time((long long)json_integer_value(json_object_get(item, "created")), created,
                     sizeof created);
@@ -217,7 +219,8 @@ static void cf_print_secrets(json_t *secrets)
     json_t *s;
     if (json_array_size(secrets) == 0)
         cf_out_line("secrets:", "none");
-    json_array_foreach(secrets, i, s) {
+    json_array_foreach(secrets, i, s)
+    {
         char created[64], expires[64];
         cf_out_time((long long)json_integer_value(json_object_get(s, "created")), created,
                     sizeof created);
@@ -226,8 +229,9 @@ static void cf_print_secrets(json_t *secrets)
             cf_out_time((long long)json_integer_value(exp), expires, sizeof expires);
         else
             snprintf(expires, sizeof expires, "never");
-        printf("%-18s%lld (created %s, expires %s)\n", "secret:",
-               (long long)json_integer_value(json_object_get(s, "id")), created, expires);
+        printf("%-18s%lld (created %s, expires %s)\n",
+               "secret:", (long long)json_integer_value(json_object_get(s, "id")), created,
+               expires);
     }
 }
 
@@ -257,8 +261,7 @@ bool cf_cmd_principal_delete(cf_cli *cli)
     if (cli->json)
         cf_out_json(reply); /* 204: nothing, as for key purge */
     else
-        printf("deleted principal %s (with its secrets and role assignments)\n",
-               cli->args->pos[0]);
+        printf("deleted principal %s (with its secrets and role assignments)\n", cli->args->pos[0]);
     json_decref(reply);
     return true;
 }
@@ -277,7 +280,8 @@ static bool cf_secret_ids(cf_cli *cli, const char *oid, long long *ids, size_t m
     bool ok = json_is_array(secrets) && json_array_size(secrets) <= max;
     size_t i;
     json_t *s;
-    json_array_foreach(secrets, i, s) {
+    json_array_foreach(secrets, i, s)
+    {
         json_t *id = json_object_get(s, "id");
         ok = ok && json_is_integer(id) && json_integer_value(id) > 0;
         if (ok)

@@ -75,8 +75,8 @@ static void cf_progress_draw(cf_progress *p, double now)
         bar[i] = i < fill ? '#' : '.';
     bar[20] = 0;
     if (p->total)
-        fprintf(stderr, "\r%s [%s] %5.1f%%  %s / %s  %s  ETA %s   ", p->verb, bar, pct, done,
-                total, rate, eta);
+        fprintf(stderr, "\r%s [%s] %5.1f%%  %s / %s  %s  ETA %s   ", p->verb, bar, pct, done, total,
+                rate, eta);
     else
         fprintf(stderr, "\r%s %s  %s   ", p->verb, done, rate);
     fflush(stderr);

@@ -40,8 +40,7 @@ static bool cf_scope_opt(const cf_cli *cli, const char **scope)
 {
     const char *s = cf_cli_opt(cli, "scope");
     *scope = s ? s : "/";
-    if (!s || strcmp(s, "/") == 0 || strcasecmp(s, "/keys") == 0 ||
-        strcasecmp(s, "/secrets") == 0)
+    if (!s || strcmp(s, "/") == 0 || strcasecmp(s, "/keys") == 0 || strcasecmp(s, "/secrets") == 0)
         return true;
     const char *name = NULL;
     if (strncasecmp(s, "/keys/", 6) == 0)
@@ -95,7 +94,8 @@ static const char *cf_role_name_of(json_t *defs, const char *guid)
 {
     size_t i;
     json_t *def;
-    json_array_foreach(defs, i, def) {
+    json_array_foreach(defs, i, def)
+    {
         const char *name = json_string_value(json_object_get(def, "name"));
         if (name && guid && strcasecmp(name, guid) == 0)
             return cf_def_role_name(def);
@@ -122,14 +122,16 @@ bool cf_cmd_role_definitions(cf_cli *cli)
     int width = 9;
     size_t i;
     json_t *def;
-    json_array_foreach(defs, i, def) {
+    json_array_foreach(defs, i, def)
+    {
         const char *name = cf_def_role_name(def);
         if (name && (int)strlen(name) > width)
             width = (int)strlen(name);
     }
     width += 2;
     printf("%-*s%s\n", width, "ROLE NAME", "ID");
-    json_array_foreach(defs, i, def) {
+    json_array_foreach(defs, i, def)
+    {
         cf_out_cell(cf_def_role_name(def), width);
         cf_out_cell(json_string_value(json_object_get(def, "name")), 0);
         fputc('\n', stdout);
@@ -157,7 +159,8 @@ static bool cf_resolve_role(cf_cli *cli, const char *role, char *guid)
     const char *found = NULL;
     size_t i;
     json_t *def;
-    json_array_foreach(defs, i, def) {
+    json_array_foreach(defs, i, def)
+    {
         const char *name = cf_def_role_name(def);
         if (name && strcasecmp(name, role) == 0)
             found = json_string_value(json_object_get(def, "name"));
@@ -169,8 +172,7 @@ static bool cf_resolve_role(cf_cli *cli, const char *role, char *guid)
         snprintf(guid, CF_UUID_LEN + 1, "%s", found);
     json_decref(reply);
     if (!ok)
-        return cf_cli_usage("--role: no role named '%.64s' (see 'coffer role definitions')",
-                            role);
+        return cf_cli_usage("--role: no role named '%.64s' (see 'coffer role definitions')", role);
     return true;
 }
 
@@ -193,7 +195,8 @@ static void cf_print_assignment_table(json_t *items, json_t *defs)
     int width = 4;
     size_t i;
     json_t *a;
-    json_array_foreach(items, i, a) {
+    json_array_foreach(items, i, a)
+    {
         json_t *props = json_object_get(a, "properties");
         const char *role_id = json_string_value(json_object_get(props, "roleDefinitionId"));
         const char *role = cf_role_name_of(defs, cf_guid_tail(role_id));
@@ -203,7 +206,8 @@ static void cf_print_assignment_table(json_t *items, json_t *defs)
     }
     width += 2;
     printf("%-38s%-*s%-38s%s\n", "NAME", width, "ROLE", "PRINCIPAL", "SCOPE");
-    json_array_foreach(items, i, a) {
+    json_array_foreach(items, i, a)
+    {
         json_t *props = json_object_get(a, "properties");
         const char *role_id = json_string_value(json_object_get(props, "roleDefinitionId"));
         const char *role = cf_role_name_of(defs, cf_guid_tail(role_id));
@@ -309,7 +313,8 @@ static bool cf_keep_related(json_t *all, const char *scope, json_t **kept)
     CF_ENSURE_ALLOC(*kept);
     size_t i;
     json_t *a;
-    json_array_foreach(all, i, a) {
+    json_array_foreach(all, i, a)
+    {
         const char *s =
             json_string_value(json_object_get(json_object_get(a, "properties"), "scope"));
         if (s && (cf_scope_covers(s, scope) || cf_scope_covers(scope, s)))

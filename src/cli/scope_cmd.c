@@ -31,12 +31,11 @@ static json_t *cf_scope_flat(json_t *s)
     json_t *kv = json_object_get(props, "keyVaultProperties");
     const char *source = json_string_value(json_object_get(props, "source"));
     bool vault = source && strcmp(source, "Microsoft.KeyVault") == 0;
-    json_t *o = json_pack("{s:O, s:O, s:O, s:s, s:O}", "name", json_object_get(s, "name"), "state",
-                          json_object_get(props, "state"), "created",
-                          json_object_get(props, "creationTime"), "key_source",
-                          vault ? "customer-managed" : "service-managed",
-                          "infrastructure_encryption",
-                          json_object_get(props, "requireInfrastructureEncryption"));
+    json_t *o = json_pack(
+        "{s:O, s:O, s:O, s:s, s:O}", "name", json_object_get(s, "name"), "state",
+        json_object_get(props, "state"), "created", json_object_get(props, "creationTime"),
+        "key_source", vault ? "customer-managed" : "service-managed", "infrastructure_encryption",
+        json_object_get(props, "requireInfrastructureEncryption"));
     if (o && vault) {
         json_object_set(o, "key_uri", json_object_get(kv, "keyUri"));
         json_object_set(o, "key_version_in_use",
@@ -47,7 +46,7 @@ static json_t *cf_scope_flat(json_t *s)
 
 static bool cf_scope_render(const cf_cli *cli, json_t *reply)
 {
-    return cf_blob_admin_render(cli, cf_scope_flat(reply));
+    return cf_sc_admin_render(cli, cf_scope_flat(reply));
 }
 
 /* PUT or PATCH with {"properties":{...}} built from the options. */
@@ -78,7 +77,7 @@ static bool cf_scope_write(cf_cli *cli, const char *method, const char *uri, boo
     char path[128];
     snprintf(path, sizeof path, "encryptionScopes/%s", name);
     json_t *reply = NULL;
-    bool ok = cf_blob_admin_call(cli, method, path, text, &reply) && cf_scope_render(cli, reply);
+    bool ok = cf_sc_admin_call(cli, method, path, text, &reply) && cf_scope_render(cli, reply);
     cf_json_free_text(text);
     json_decref(reply);
     return ok;
@@ -114,7 +113,7 @@ bool cf_cmd_scope_show(cf_cli *cli)
     char path[128];
     snprintf(path, sizeof path, "encryptionScopes/%s", cli->args->pos[0]);
     json_t *reply = NULL;
-    bool ok = cf_blob_admin_call(cli, "GET", path, NULL, &reply) && cf_scope_render(cli, reply);
+    bool ok = cf_sc_admin_call(cli, "GET", path, NULL, &reply) && cf_scope_render(cli, reply);
     json_decref(reply);
     return ok;
 }
@@ -128,5 +127,5 @@ static void cf_scope_row(json_t *flat)
 
 bool cf_cmd_scope_list(cf_cli *cli)
 {
-    return cf_blob_admin_list(cli, "encryptionScopes", cf_scope_flat, cf_scope_row);
+    return cf_sc_admin_list(cli, "encryptionScopes", cf_scope_flat, cf_scope_row);
 }

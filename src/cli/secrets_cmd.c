@@ -77,10 +77,9 @@ bool cf_cmd_secret_set(cf_cli *cli)
     json_t *v = ok ? json_stringn((const char *)value.data, value.len) : NULL;
     if (ok && !v)
         ok = cf_cli_usage("the secret value must be UTF-8 text without NUL bytes");
-    ok = ok && json_object_set_new(body, "value", v) == 0 &&
-              cf_cli_common_body(cli, body, body) &&
-              snprintf(path, sizeof path, "/secrets/%s", cli->args->pos[0]) < (int)sizeof path &&
-              cf_cli_bundle_call(cli, "PUT", path, body);
+    ok = ok && json_object_set_new(body, "value", v) == 0 && cf_cli_common_body(cli, body, body) &&
+         snprintf(path, sizeof path, "/secrets/%s", cli->args->pos[0]) < (int)sizeof path &&
+         cf_cli_bundle_call(cli, "PUT", path, body);
     json_decref(body);
     cf_buf_free(&value);
     return ok;

@@ -1,6 +1,6 @@
 /*
  * The Blob Storage client of `coffer blob|container`: where the connection
- * comes from, one signed HTTPS request over libcurl, Azure error replies,
+ * comes from, one signed HTTPS request (over https.c), Azure error replies,
  * and a small expat reader for the XML the service returns.
  *
  * Connection.  The connection string is the first of:
@@ -51,17 +51,18 @@
 #include "crypto.h"
 #include "encoding.h"
 #include "fsutil.h"
+#include "https.h"
 #include "secmem.h"
 #include "storage_auth.h"
 
-#define CF_BLOB_CONN_MAX 4096        /* a connection string */
-#define CF_BLOB_KEY_MAX 512          /* a decoded account key */
-#define CF_BLOB_URL_MAX 16384        /* a request URL */
-#define CF_BLOB_RESP_HEADERS_MAX (64u * 1024)
-#define CF_XML_MAX_DEPTH 32
-#define CF_XML_TEXT_MAX (64u * 1024)
+#define CF_SC_CONN_MAX 4096 /* a connection string */
+#define CF_SC_KEY_MAX 512   /* a decoded account key */
+#define CF_SC_URL_MAX 16384 /* a request URL */
+#define CF_SC_RESP_HEADERS_MAX (64u * 1024)
+#define CF_SC_XML_MAX_DEPTH 32
+#define CF_SC_XML_TEXT_MAX (64u * 1024)
 
-struct cf_blob_client {
+struct cf_sc_client {
     CURL *curl;
     char endpoint[1024];  /* https://host[:port][/path], no trailing '/' */
     char origin[1024];    /* https://host[:port] */
@@ -77,9 +78,9 @@ struct cf_blob_client {
 typedef struct {
     char dir[PATH_MAX]; /* the blob dir, or "" */
     json_t *doc;        /* its bootstrap.json, or NULL */
-} cf_blob_boot;
+} cf_sc_boot;
 
-static bool cf_boot_load(cf_blob_boot *b)
+static bool cf_boot_load(cf_sc_boot *b)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/bootstrap.json", b->dir);
@@ -103,7 +104,7 @@ static bool cf_boot_load(cf_blob_boot *b)
 
 /* Keeps a copy of the connection string in `out` (secret) from the first
  * source that has one; wipes the argv copy. */
-static bool cf_conn_string(cf_cli *cli, cf_blob_boot *boot, cf_buf *out)
+static bool cf_conn_string(cf_cli *cli, cf_sc_boot *boot, cf_buf *out)
 {
     char *flag = NULL;
     for (size_t i = 0; i < cli->args->n_opts; i++)
@@ -170,7 +171,7 @@ typedef struct {
 } cf_conn_parts;
 
 /* Parses "K=V;K=V" (in place is not needed: values are copied or decoded). */
-static bool cf_conn_parse(cf_blob_client *c, const char *s, cf_conn_parts *parts)
+static bool cf_conn_parse(cf_sc_client *c, const char *s, cf_conn_parts *parts)
 {
     const char *p = s;
     while (*p) {
@@ -213,7 +214,7 @@ static bool cf_conn_parse(cf_blob_client *c, const char *s, cf_conn_parts *parts
     return true;
 }
 
-static bool cf_conn_endpoint(cf_blob_client *c, cf_conn_parts *parts)
+static bool cf_conn_endpoint(cf_sc_client *c, cf_conn_parts *parts)
 {
     if (!parts->endpoint[0]) {
         if (!c->account[0])
@@ -234,9 +235,8 @@ static bool cf_conn_endpoint(cf_blob_client *c, cf_conn_parts *parts)
     if (n >= sizeof c->endpoint)
         return cf_cli_usage("the blob endpoint is too long");
     snprintf(c->endpoint, sizeof c->endpoint, "%s", parts->endpoint);
+    cf_cli_https_origin(c->endpoint, c->origin, sizeof c->origin);
     const char *slash = strchr(c->endpoint + 8, '/');
-    size_t on = slash ? (size_t)(slash - c->endpoint) : strlen(c->endpoint);
-    snprintf(c->origin, sizeof c->origin, "%.*s", (int)on, c->endpoint);
     snprintf(c->base_path, sizeof c->base_path, "%s", slash ? slash : "");
     if (c->key.len && !c->account[0])
         return cf_cli_usage("the connection string has an AccountKey but no AccountName");
@@ -245,7 +245,7 @@ static bool cf_conn_endpoint(cf_blob_client *c, cf_conn_parts *parts)
 
 /* CA: --ca-file / --ca-cert, COFFER_CA_CERT, then the bootstrap's ca_cert
  * (or DIR/tls/ca.crt when that path does not exist as written). */
-static bool cf_conn_ca(cf_cli *cli, const cf_blob_boot *boot, cf_blob_client *c)
+static bool cf_conn_ca(cf_cli *cli, const cf_sc_boot *boot, cf_sc_client *c)
 {
     const char *v = cf_cli_opt(cli, "ca-file");
     if (!v || !*v)
@@ -267,16 +267,16 @@ static bool cf_conn_ca(cf_cli *cli, const cf_blob_boot *boot, cf_blob_client *c)
     return true;
 }
 
-bool cf_blob_client_open(cf_cli *cli, cf_blob_client **out)
+bool cf_sc_client_open(cf_cli *cli, cf_sc_client **out)
 {
-    cf_blob_client *c = calloc(1, sizeof *c);
+    cf_sc_client *c = calloc(1, sizeof *c);
     CF_ENSURE_ALLOC(c);
-    cf_buf_init_secret(&c->key, CF_BLOB_KEY_MAX);
-    cf_buf_init_secret(&c->sas, CF_BLOB_CONN_MAX);
-    cf_blob_boot boot;
+    cf_buf_init_secret(&c->key, CF_SC_KEY_MAX);
+    cf_buf_init_secret(&c->sas, CF_SC_CONN_MAX);
+    cf_sc_boot boot;
     memset(&boot, 0, sizeof boot);
     cf_buf conn;
-    cf_buf_init_secret(&conn, CF_BLOB_CONN_MAX);
+    cf_buf_init_secret(&conn, CF_SC_CONN_MAX);
     cf_conn_parts parts;
     memset(&parts, 0, sizeof parts);
 
@@ -285,22 +285,16 @@ bool cf_blob_client_open(cf_cli *cli, cf_blob_client **out)
               cf_conn_ca(cli, &boot, c);
     cf_buf_free(&conn);
     json_decref(boot.doc);
-    if (ok) {
-        c->curl = curl_easy_init();
-        if (!c->curl) {
-            CF_RAISE(CF_ERR_NOMEM, "cannot create a libcurl handle");
-            ok = false;
-        }
-    }
+    ok = ok && cf_cli_https_handle(&c->curl);
     if (!ok) {
-        cf_blob_client_close(c);
+        cf_sc_client_close(c);
         return false;
     }
     *out = c;
     return true;
 }
 
-void cf_blob_client_close(cf_blob_client *c)
+void cf_sc_client_close(cf_sc_client *c)
 {
     if (!c)
         return;
@@ -312,14 +306,14 @@ void cf_blob_client_close(cf_blob_client *c)
     free(c);
 }
 
-const char *cf_blob_client_endpoint(const cf_blob_client *c)
+const char *cf_sc_client_endpoint(const cf_sc_client *c)
 {
     return c->endpoint;
 }
 
 /* ---- URL pieces ---- */
 
-bool cf_blob_encode(cf_buf *out, const char *s, bool keep_slash)
+bool cf_sc_encode(cf_buf *out, const char *s, bool keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -335,9 +329,9 @@ bool cf_blob_encode(cf_buf *out, const char *s, bool keep_slash)
     return true;
 }
 
-bool cf_blob_req_header(cf_blob_req *req, const char *name, const char *value)
+bool cf_sc_req_header(cf_sc_req *req, const char *name, const char *value)
 {
-    CF_ENSURE(req->n_headers < CF_BLOB_MAX_HEADERS, CF_ERR_TOO_LARGE, "too many request headers");
+    CF_ENSURE(req->n_headers < CF_SC_MAX_HEADERS, CF_ERR_TOO_LARGE, "too many request headers");
     req->hname[req->n_headers] = name;
     req->hvalue[req->n_headers] = value;
     req->n_headers++;
@@ -345,11 +339,12 @@ bool cf_blob_req_header(cf_blob_req *req, const char *name, const char *value)
 }
 
 /* The request path as sent (and signed): base path + /container[/blob]. */
-static bool cf_req_path(const cf_blob_client *c, const cf_blob_req *req, cf_buf *path)
+static bool cf_req_path(const cf_sc_client *c, const cf_sc_req *req, cf_buf *path)
 {
     if (req->admin) {
         if (!c->base_path[0] || strchr(c->base_path + 1, '/'))
-            return cf_cli_usage("the admin API needs a path-style endpoint (https://HOST:PORT/ACCOUNT)");
+            return cf_cli_usage(
+                "the admin API needs a path-style endpoint (https://HOST:PORT/ACCOUNT)");
         CF_GUARD(cf_buf_append_str(path, "/.coffer"));
         CF_GUARD(cf_buf_append_str(path, c->base_path));
         CF_GUARD(cf_buf_append_u8(path, '/'));
@@ -359,16 +354,16 @@ static bool cf_req_path(const cf_blob_client *c, const cf_blob_req *req, cf_buf 
     CF_GUARD(cf_buf_append_str(path, c->base_path));
     CF_GUARD(cf_buf_append_u8(path, '/'));
     if (req->container) {
-        CF_GUARD(cf_blob_encode(path, req->container, false));
+        CF_GUARD(cf_sc_encode(path, req->container, false));
         if (req->blob) {
             CF_GUARD(cf_buf_append_u8(path, '/'));
-            CF_GUARD(cf_blob_encode(path, req->blob, true));
+            CF_GUARD(cf_sc_encode(path, req->blob, true));
         }
     }
     return cf_buf_terminate(path);
 }
 
-bool cf_blob_check_container(const char *name)
+bool cf_sc_check_container(const char *name)
 {
     size_t n = strlen(name);
     if (n == 0 || n > 63)
@@ -384,7 +379,7 @@ bool cf_blob_check_container(const char *name)
     return true;
 }
 
-bool cf_blob_check_blob_name(const char *name)
+bool cf_sc_check_blob_name(const char *name)
 {
     size_t n = strlen(name);
     if (n == 0 || n > 1024)
@@ -395,7 +390,7 @@ bool cf_blob_check_blob_name(const char *name)
     return true;
 }
 
-void cf_blob_time_iso(const char *rfc1123, char *out, size_t len)
+void cf_sc_time_iso(const char *rfc1123, char *out, size_t len)
 {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
@@ -406,30 +401,28 @@ void cf_blob_time_iso(const char *rfc1123, char *out, size_t len)
         snprintf(out, len, "%s", rfc1123 ? rfc1123 : "-");
 }
 
-bool cf_blob_json_set(json_t *obj, const char *key, json_t *value)
+bool cf_sc_json_set(json_t *obj, const char *key, json_t *value)
 {
-    CF_ENSURE(json_object_set_new(obj, key, value ? value : json_null()) == 0, CF_ERR_NOMEM,
-              NULL);
+    CF_ENSURE(json_object_set_new(obj, key, value ? value : json_null()) == 0, CF_ERR_NOMEM, NULL);
     return true;
 }
 
 /* ---- response bookkeeping ---- */
 
-void cf_blob_resp_init(cf_blob_resp *r)
+void cf_sc_resp_init(cf_sc_resp *r)
 {
     r->status = 0;
-    cf_buf_init(&r->headers, CF_BLOB_RESP_HEADERS_MAX);
-    cf_buf_init(&r->body, CF_BLOB_REPLY_MAX);
+    cf_buf_init(&r->headers, CF_SC_RESP_HEADERS_MAX);
+    cf_buf_init(&r->body, CF_SC_REPLY_MAX);
 }
 
-void cf_blob_resp_free(cf_blob_resp *r)
+void cf_sc_resp_free(cf_sc_resp *r)
 {
     cf_buf_free(&r->headers);
     cf_buf_free(&r->body);
 }
 
-bool cf_blob_resp_next(const cf_blob_resp *r, size_t *pos, const char **name,
-                       const char **value)
+bool cf_sc_resp_next(const cf_sc_resp *r, size_t *pos, const char **name, const char **value)
 {
     if (*pos >= r->headers.len)
         return false;
@@ -440,11 +433,11 @@ bool cf_blob_resp_next(const cf_blob_resp *r, size_t *pos, const char **name,
     return true;
 }
 
-const char *cf_blob_resp_header(const cf_blob_resp *r, const char *name)
+const char *cf_sc_resp_header(const cf_sc_resp *r, const char *name)
 {
     size_t pos = 0;
     const char *n, *v;
-    while (cf_blob_resp_next(r, &pos, &n, &v))
+    while (cf_sc_resp_next(r, &pos, &n, &v))
         if (strcmp(n, name) == 0)
             return v;
     return NULL;
@@ -453,16 +446,16 @@ const char *cf_blob_resp_header(const cf_blob_resp *r, const char *name)
 /* ---- one exchange ---- */
 
 typedef struct {
-    const cf_blob_req *req;
-    cf_blob_resp *resp;
+    const cf_sc_req *req;
+    cf_sc_resp *resp;
     cf_slice mem; /* in-memory body still to send */
     bool sink_failed;
     bool headers_overflow;
-} cf_blob_xfer;
+} cf_sc_xfer;
 
 static size_t cf_on_header(char *p, size_t size, size_t n, void *ctx)
 {
-    cf_blob_xfer *x = ctx;
+    cf_sc_xfer *x = ctx;
     size_t len = size * n;
     cf_slice line = cf_slice_of(p, len);
     while (line.len && (line.ptr[line.len - 1] == '\r' || line.ptr[line.len - 1] == '\n'))
@@ -491,8 +484,8 @@ static size_t cf_on_header(char *p, size_t size, size_t n, void *ctx)
         uint8_t ch = line.ptr[i];
         ok = ch != 0 && cf_buf_append_u8(h, (uint8_t)tolower(ch));
     }
-    ok = ok && cf_buf_append_u8(h, 0) && !memchr(v.ptr, 0, v.len) &&
-         cf_buf_append_slice(h, v) && cf_buf_append_u8(h, 0);
+    ok = ok && cf_buf_append_u8(h, 0) && !memchr(v.ptr, 0, v.len) && cf_buf_append_slice(h, v) &&
+         cf_buf_append_u8(h, 0);
     if (!ok) {
         x->headers_overflow = true;
         return 0;
@@ -502,7 +495,7 @@ static size_t cf_on_header(char *p, size_t size, size_t n, void *ctx)
 
 static size_t cf_on_body(char *p, size_t size, size_t n, void *ctx)
 {
-    cf_blob_xfer *x = ctx;
+    cf_sc_xfer *x = ctx;
     size_t len = size * n;
     bool success = x->resp->status >= 200 && x->resp->status <= 299;
     if (success && x->req->sink) {
@@ -512,12 +505,12 @@ static size_t cf_on_body(char *p, size_t size, size_t n, void *ctx)
         }
         return len;
     }
-    return cf_buf_append(&x->resp->body, p, len) ? len : 0;
+    return cf_cli_https_write_buf(p, size, n, &x->resp->body);
 }
 
 static size_t cf_on_read_mem(char *buf, size_t size, size_t n, void *ctx)
 {
-    cf_blob_xfer *x = ctx;
+    cf_sc_xfer *x = ctx;
     size_t take = size * n < x->mem.len ? size * n : x->mem.len;
     memcpy(buf, x->mem.ptr, take);
     x->mem = cf_slice_of(x->mem.ptr + take, x->mem.len - take);
@@ -528,7 +521,7 @@ static int cf_on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_
                           curl_off_t ulnow)
 {
     (void)ultotal;
-    cf_blob_xfer *x = ctx;
+    cf_sc_xfer *x = ctx;
     cf_progress *p = x->req->progress;
     if (!p)
         return 0;
@@ -550,44 +543,35 @@ static void cf_http_date(char *out, size_t len)
         snprintf(out, len, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
-/* curl_slist_append copies; wipe those copies (the Authorization line)
- * before curl frees them. */
-static void cf_headers_free(struct curl_slist *list)
-{
-    for (struct curl_slist *h = list; h; h = h->next)
-        cf_memzero(h->data, strlen(h->data));
-    curl_slist_free_all(list);
-}
-
 static bool cf_headers_add(struct curl_slist **list, const char *name, const char *value)
 {
     cf_buf line;
     cf_buf_init_secret(&line, CF_STORAGE_MAX_HEADER_VALUE + CF_STORAGE_MAX_HEADER_NAME + 4);
     bool ok = cf_buf_append_str(&line, name) && cf_buf_append_str(&line, ": ") &&
               cf_buf_append_str(&line, value) && cf_buf_terminate(&line);
-    struct curl_slist *next = ok ? curl_slist_append(*list, (const char *)line.data) : NULL;
+    if (!ok) {
+        cf_buf_free(&line);
+        CF_BAIL(CF_ERR_TOO_LARGE, "a request header is too long");
+    }
+    ok = cf_cli_https_header_add(list, (const char *)line.data);
     cf_buf_free(&line);
-    CF_ENSURE(ok, CF_ERR_TOO_LARGE, "a request header is too long");
-    CF_ENSURE_ALLOC(next);
-    *list = next;
-    return true;
+    return ok;
 }
 
 /* "Authorization: SharedKey account:base64(HMAC-SHA256(key, string-to-sign))". */
-static bool cf_sign(const cf_blob_client *c, const cf_blob_req *req, const char *path,
-                    const char *date, const char *length, struct curl_slist **list)
+static bool cf_sign(const cf_sc_client *c, const cf_sc_req *req, const char *path, const char *date,
+                    const char *length, struct curl_slist **list)
 {
-    cf_storage_header view[CF_BLOB_MAX_HEADERS + 3];
+    cf_storage_header view[CF_SC_MAX_HEADERS + 3];
     size_t n = 0;
     for (size_t i = 0; i < req->n_headers; i++)
         view[n++] = (cf_storage_header){req->hname[i], req->hvalue[i]};
     view[n++] = (cf_storage_header){"x-ms-date", date};
-    view[n++] = (cf_storage_header){"x-ms-version", CF_BLOB_API_VERSION};
+    view[n++] = (cf_storage_header){"x-ms-version", CF_SC_API_VERSION};
     if (length)
         view[n++] = (cf_storage_header){"Content-Length", length};
     cf_storage_request sr = {
-        .method = req->method, .path = path, .query = req->query, .headers = view,
-        .n_headers = n};
+        .method = req->method, .path = path, .query = req->query, .headers = view, .n_headers = n};
     cf_buf sts, sig, value;
     cf_buf_init(&sts, CF_STORAGE_MAX_STS);
     cf_buf_init(&sig, 64);
@@ -596,9 +580,9 @@ static bool cf_sign(const cf_blob_client *c, const cf_blob_req *req, const char 
     bool ok = cf_sharedkey_string_to_sign(&sr, c->account, false, &sts) &&
               cf_hmac_sha256(cf_buf_slice(&c->key), cf_buf_slice(&sts), mac) &&
               cf_base64_encode(cf_slice_of(mac, sizeof mac), &sig) &&
-              cf_buf_append_str(&value, "SharedKey ") &&
-              cf_buf_append_str(&value, c->account) && cf_buf_append_u8(&value, ':') &&
-              cf_buf_append_slice(&value, cf_buf_slice(&sig)) && cf_buf_terminate(&value) &&
+              cf_buf_append_str(&value, "SharedKey ") && cf_buf_append_str(&value, c->account) &&
+              cf_buf_append_u8(&value, ':') && cf_buf_append_slice(&value, cf_buf_slice(&sig)) &&
+              cf_buf_terminate(&value) &&
               cf_headers_add(list, "Authorization", (const char *)value.data);
     cf_memzero(mac, sizeof mac);
     cf_buf_free(&sts);
@@ -607,7 +591,7 @@ static bool cf_sign(const cf_blob_client *c, const cf_blob_req *req, const char 
     return ok;
 }
 
-static bool cf_build_headers(const cf_blob_client *c, const cf_blob_req *req, const char *path,
+static bool cf_build_headers(const cf_sc_client *c, const cf_sc_req *req, const char *path,
                              struct curl_slist **list)
 {
     char date[64], length[32];
@@ -618,36 +602,22 @@ static bool cf_build_headers(const cf_blob_client *c, const cf_blob_req *req, co
     for (size_t i = 0; i < req->n_headers; i++)
         CF_GUARD(cf_headers_add(list, req->hname[i], req->hvalue[i]));
     CF_GUARD(cf_headers_add(list, "x-ms-date", date));
-    CF_GUARD(cf_headers_add(list, "x-ms-version", CF_BLOB_API_VERSION));
+    CF_GUARD(cf_headers_add(list, "x-ms-version", CF_SC_API_VERSION));
     /* No 100-continue round trip; curl must not add a Content-Type. */
-    struct curl_slist *next = curl_slist_append(*list, "Expect:");
-    CF_ENSURE_ALLOC(next);
-    *list = next;
+    CF_GUARD(cf_cli_https_header_add(list, "Expect:"));
     if (c->key.len)
         CF_GUARD(cf_sign(c, req, path, date, upload ? length : NULL, list));
     return true;
 }
 
-#define CF_CURL_SET(h, opt, val) (curl_easy_setopt((h), (opt), (val)) == CURLE_OK)
-
-static bool cf_setup(cf_blob_client *c, const cf_blob_req *req, cf_blob_xfer *x,
-                     const char *url, struct curl_slist *headers, char *errbuf)
+static bool cf_setup(cf_sc_client *c, const cf_sc_req *req, cf_sc_xfer *x, const char *url,
+                     struct curl_slist *headers, char *errbuf)
 {
     CURL *h = c->curl;
-    bool ok = CF_CURL_SET(h, CURLOPT_URL, url) &&
-              CF_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "https") &&
-              CF_CURL_SET(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") &&
-              CF_CURL_SET(h, CURLOPT_FOLLOWLOCATION, 0L) &&
-              CF_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L) &&
-              CF_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L) &&
-              CF_CURL_SET(h, CURLOPT_NOSIGNAL, 1L) &&
-              CF_CURL_SET(h, CURLOPT_CONNECTTIMEOUT, 15L) &&
-              /* Big transfers take as long as they take; a stalled one does not. */
-              CF_CURL_SET(h, CURLOPT_LOW_SPEED_LIMIT, 1L) &&
+    CF_GUARD(cf_cli_https_setup(h, url, headers, c->ca_file, errbuf));
+    /* Big transfers take as long as they take; a stalled one does not. */
+    bool ok = CF_CURL_SET(h, CURLOPT_LOW_SPEED_LIMIT, 1L) &&
               CF_CURL_SET(h, CURLOPT_LOW_SPEED_TIME, 120L) &&
-              CF_CURL_SET(h, CURLOPT_USERAGENT, "coffer-cli/0.1") &&
-              CF_CURL_SET(h, CURLOPT_HTTPHEADER, headers) &&
-              CF_CURL_SET(h, CURLOPT_ERRORBUFFER, errbuf) &&
               CF_CURL_SET(h, CURLOPT_HEADERFUNCTION, cf_on_header) &&
               CF_CURL_SET(h, CURLOPT_HEADERDATA, x) &&
               CF_CURL_SET(h, CURLOPT_WRITEFUNCTION, cf_on_body) &&
@@ -655,8 +625,6 @@ static bool cf_setup(cf_blob_client *c, const cf_blob_req *req, cf_blob_xfer *x,
               CF_CURL_SET(h, CURLOPT_XFERINFOFUNCTION, cf_on_progress) &&
               CF_CURL_SET(h, CURLOPT_XFERINFODATA, x) &&
               CF_CURL_SET(h, CURLOPT_NOPROGRESS, req->progress ? 0L : 1L);
-    if (ok && c->ca_file[0])
-        ok = CF_CURL_SET(h, CURLOPT_CAINFO, c->ca_file);
     if (ok && strcmp(req->method, "GET") == 0) {
         ok = CF_CURL_SET(h, CURLOPT_HTTPGET, 1L);
     } else if (ok && strcmp(req->method, "HEAD") == 0) {
@@ -714,7 +682,7 @@ static const char *cf_known_message(const char *code)
     return NULL;
 }
 
-static bool cf_report(const cf_blob_resp *resp)
+static bool cf_report(const cf_sc_resp *resp)
 {
     cf_azure_error e;
     memset(&e, 0, sizeof e);
@@ -726,30 +694,27 @@ static bool cf_report(const cf_blob_resp *resp)
         snprintf(e.code, sizeof e.code, "%s", code ? code : "");
         snprintf(e.message, sizeof e.message, "%s", message ? message : "");
         json_decref(doc);
-    } else if (resp->body.len && !cf_xml_walk(cf_buf_slice(&resp->body), cf_error_leaf, &e)) {
+    } else if (resp->body.len && !cf_sc_xml_walk(cf_buf_slice(&resp->body), cf_error_leaf, &e)) {
         memset(&e, 0, sizeof e); /* not XML: fall back on the header */
     }
-    const char *hcode = cf_blob_resp_header(resp, "x-ms-error-code");
+    const char *hcode = cf_sc_resp_header(resp, "x-ms-error-code");
     if (!e.code[0] && hcode)
         snprintf(e.code, sizeof e.code, "%s", hcode);
     if (!e.message[0] && e.code[0] && cf_known_message(e.code))
         snprintf(e.message, sizeof e.message, "%s", cf_known_message(e.code));
-    fputs("coffer: ", stderr);
-    cf_out_str(stderr, e.code[0] ? e.code : "error");
-    fputs(": ", stderr);
-    cf_out_str(stderr, e.message[0] ? e.message : "the storage service returned an error");
-    fprintf(stderr, " (HTTP %ld)\n", resp->status);
-    cf_cli_mark_reported();
-    cf_error_raisef(cf_cli_status_err(resp->status), __FILE__, __LINE__, "%s",
+    cf_cli_https_print_error(resp->status, e.code[0] ? e.code : NULL,
+                             e.message[0] ? e.message : NULL,
+                             "the storage service returned an error");
+    cf_error_raisef(cf_cli_https_status_err(resp->status), __FILE__, __LINE__, "%s",
                     e.code[0] ? e.code : "error");
     return false;
 }
 
-bool cf_blob_call(cf_blob_client *c, const cf_blob_req *req, cf_blob_resp *resp)
+bool cf_sc_call(cf_sc_client *c, const cf_sc_req *req, cf_sc_resp *resp)
 {
     cf_buf path, url;
     cf_buf_init(&path, CF_STORAGE_MAX_PATH);
-    cf_buf_init_secret(&url, CF_BLOB_URL_MAX); /* may carry a SAS */
+    cf_buf_init_secret(&url, CF_SC_URL_MAX); /* may carry a SAS */
     bool has_query = req->query && req->query[0];
     bool ok = cf_req_path(c, req, &path) && cf_buf_append_str(&url, c->origin) &&
               cf_buf_append_str(&url, (const char *)path.data);
@@ -764,7 +729,7 @@ bool cf_blob_call(cf_blob_client *c, const cf_blob_req *req, cf_blob_resp *resp)
 
     struct curl_slist *headers = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
-    cf_blob_xfer x = {.req = req, .resp = resp};
+    cf_sc_xfer x = {.req = req, .resp = resp};
     cf_buf_clear(&resp->headers);
     cf_buf_clear(&resp->body);
     resp->status = 0;
@@ -773,11 +738,11 @@ bool cf_blob_call(cf_blob_client *c, const cf_blob_req *req, cf_blob_resp *resp)
          cf_setup(c, req, &x, (const char *)url.data, headers, errbuf);
     CURLcode rc = CURLE_OK;
     if (ok) {
-        rc = curl_easy_perform(c->curl);
+        rc = cf_cli_https_perform(c->curl, headers);
         ok = rc == CURLE_OK;
+    } else {
+        cf_cli_https_release(c->curl, headers);
     }
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-    cf_headers_free(headers);
     cf_buf_free(&url);
     cf_buf_free(&path);
     if (!ok && x.sink_failed)
@@ -785,16 +750,15 @@ bool cf_blob_call(cf_blob_client *c, const cf_blob_req *req, cf_blob_resp *resp)
     if (!ok && rc != CURLE_OK) {
         if (x.headers_overflow)
             CF_BAIL(CF_ERR_TOO_LARGE, "the service's response headers are too large");
-        if (rc == CURLE_WRITE_ERROR)
-            CF_BAIL(CF_ERR_TOO_LARGE, "the service's reply exceeds the 16 MiB limit");
         if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR) {
             /* The source raised the reason (a file that changed size...). */
             if (cf_error_code() == CF_OK)
                 CF_RAISE(CF_ERR_IO, "reading the upload failed");
             return false;
         }
-        cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "request to %s failed: %s", c->origin,
-                        errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        char failed[sizeof c->origin + 32];
+        snprintf(failed, sizeof failed, "request to %s failed", c->origin);
+        cf_cli_https_raise(rc, errbuf, "the service's reply", failed);
         return false;
     }
     CF_GUARD(ok);
@@ -809,16 +773,16 @@ bool cf_blob_call(cf_blob_client *c, const cf_blob_req *req, cf_blob_resp *resp)
 typedef struct {
     XML_Parser parser;
     char path[1024];
-    size_t marks[CF_XML_MAX_DEPTH]; /* path length before each open element */
+    size_t marks[CF_SC_XML_MAX_DEPTH]; /* path length before each open element */
     size_t depth;
     cf_buf text;
-    cf_xml_on_end on_end;
+    cf_sc_xml_on_end on_end;
     void *ctx;
     bool failed;   /* stopped by us */
     bool callback; /* the callback raised the error */
-} cf_xml_state;
+} cf_sc_xml_state;
 
-static void cf_xml_stop(cf_xml_state *s, const char *why)
+static void cf_sc_xml_stop(cf_sc_xml_state *s, const char *why)
 {
     if (!s->failed && why)
         CF_RAISE(CF_ERR_BAD_INPUT, why);
@@ -826,15 +790,15 @@ static void cf_xml_stop(cf_xml_state *s, const char *why)
     XML_StopParser(s->parser, XML_FALSE);
 }
 
-static void XMLCALL cf_xml_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+static void XMLCALL cf_sc_xml_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
     (void)attrs;
-    cf_xml_state *s = ud;
+    cf_sc_xml_state *s = ud;
     if (s->failed)
         return;
     size_t len = strlen(s->path), nl = strlen(name);
-    if (s->depth == CF_XML_MAX_DEPTH || len + nl + 2 > sizeof s->path) {
-        cf_xml_stop(s, "the service's XML is nested too deeply");
+    if (s->depth == CF_SC_XML_MAX_DEPTH || len + nl + 2 > sizeof s->path) {
+        cf_sc_xml_stop(s, "the service's XML is nested too deeply");
         return;
     }
     s->marks[s->depth++] = len;
@@ -844,53 +808,53 @@ static void XMLCALL cf_xml_start(void *ud, const XML_Char *name, const XML_Char 
     cf_buf_clear(&s->text);
 }
 
-static void XMLCALL cf_xml_end(void *ud, const XML_Char *name)
+static void XMLCALL cf_sc_xml_end(void *ud, const XML_Char *name)
 {
     (void)name;
-    cf_xml_state *s = ud;
+    cf_sc_xml_state *s = ud;
     if (s->failed)
         return;
     if (!cf_buf_terminate(&s->text)) {
-        cf_xml_stop(s, "the service's XML has a text too long");
+        cf_sc_xml_stop(s, "the service's XML has a text too long");
         return;
     }
     if (!s->on_end(s->ctx, s->path, (const char *)s->text.data)) {
         s->callback = true;
-        cf_xml_stop(s, NULL);
+        cf_sc_xml_stop(s, NULL);
         return;
     }
     s->path[s->marks[--s->depth]] = 0;
     cf_buf_clear(&s->text);
 }
 
-static void XMLCALL cf_xml_text(void *ud, const XML_Char *p, int len)
+static void XMLCALL cf_sc_xml_text(void *ud, const XML_Char *p, int len)
 {
-    cf_xml_state *s = ud;
+    cf_sc_xml_state *s = ud;
     if (!s->failed && len > 0 && !cf_buf_append(&s->text, p, (size_t)len))
-        cf_xml_stop(s, "the service's XML has a text too long");
+        cf_sc_xml_stop(s, "the service's XML has a text too long");
 }
 
-static void XMLCALL cf_xml_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-                                   const XML_Char *pubid, int has_internal)
+static void XMLCALL cf_sc_xml_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                                      const XML_Char *pubid, int has_internal)
 {
     (void)name, (void)sysid, (void)pubid, (void)has_internal;
-    cf_xml_stop(ud, "the service's XML has a DOCTYPE");
+    cf_sc_xml_stop(ud, "the service's XML has a DOCTYPE");
 }
 
-bool cf_xml_walk(cf_slice xml, cf_xml_on_end on_end, void *ctx)
+bool cf_sc_xml_walk(cf_slice xml, cf_sc_xml_on_end on_end, void *ctx)
 {
     CF_ENSURE(xml.len <= INT_MAX, CF_ERR_TOO_LARGE, "XML too large");
-    cf_xml_state s;
+    cf_sc_xml_state s;
     memset(&s, 0, sizeof s);
     s.on_end = on_end;
     s.ctx = ctx;
-    cf_buf_init(&s.text, CF_XML_TEXT_MAX);
+    cf_buf_init(&s.text, CF_SC_XML_TEXT_MAX);
     s.parser = XML_ParserCreate("UTF-8");
     CF_ENSURE_ALLOC(s.parser);
     XML_SetUserData(s.parser, &s);
-    XML_SetElementHandler(s.parser, cf_xml_start, cf_xml_end);
-    XML_SetCharacterDataHandler(s.parser, cf_xml_text);
-    XML_SetStartDoctypeDeclHandler(s.parser, cf_xml_doctype);
+    XML_SetElementHandler(s.parser, cf_sc_xml_start, cf_sc_xml_end);
+    XML_SetCharacterDataHandler(s.parser, cf_sc_xml_text);
+    XML_SetStartDoctypeDeclHandler(s.parser, cf_sc_xml_doctype);
     enum XML_Status st = XML_Parse(s.parser, (const char *)xml.ptr, (int)xml.len, XML_TRUE);
     bool ok = st == XML_STATUS_OK && !s.failed;
     if (!ok && !s.failed)

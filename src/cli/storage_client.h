@@ -1,9 +1,12 @@
 /*
- * coffer blob|container: the Azure Blob Storage client behind those
- * commands (storage_client.c), its XML reader, and the transfer progress
- * display (progress.c).  Kept apart from cli.h because nothing else in the
- * CLI speaks the storage protocol, and libcurl types appear in it.
+ * coffer blob|container|account|scope: the Azure Blob Storage client behind
+ * those commands (storage_client.c), its XML reader, and the transfer
+ * progress display (progress.c).  Kept apart from cli.h because nothing
+ * else in the CLI speaks the storage protocol, and libcurl types appear in
+ * it.
  *
+ * Names: `cf_sc_` ("storage client") marks everything here, so that the
+ * CLI's client is never taken for coffer-blob's server code (`cf_blob_`).
  * The client is deliberately independent of coffer-blob's own library
  * (src/blob): the CLI must work against any Azure-compatible endpoint and
  * must not share the server's parsing code, so it has its own small expat
@@ -17,11 +20,11 @@
 #include "cli.h"
 
 /* The x-ms-version every request carries. */
-#define CF_BLOB_API_VERSION "2026-10-06"
+#define CF_SC_API_VERSION "2026-10-06"
 /* Cap on a listing page or an error body held in memory. */
-#define CF_BLOB_REPLY_MAX CF_CLI_REPLY_MAX
+#define CF_SC_REPLY_MAX CF_CLI_REPLY_MAX
 /* Extra request headers per request (metadata included). */
-#define CF_BLOB_MAX_HEADERS 48
+#define CF_SC_MAX_HEADERS 48
 
 /* ---- progress.c ---- */
 
@@ -54,7 +57,7 @@ void cf_progress_rate(uint64_t bytes, double seconds, char *out, size_t len);
 
 /* ---- storage_client.c: the connection ---- */
 
-typedef struct cf_blob_client cf_blob_client;
+typedef struct cf_sc_client cf_sc_client;
 
 /*
  * Resolves the connection (see storage_client.c for the sources and their
@@ -62,19 +65,19 @@ typedef struct cf_blob_client cf_blob_client;
  * malformed one) are usage errors; a missing or unreadable bootstrap file
  * is a failure.
  */
-CF_MUST_USE bool cf_blob_client_open(cf_cli *cli, cf_blob_client **out);
-void cf_blob_client_close(cf_blob_client *c);
+CF_MUST_USE bool cf_sc_client_open(cf_cli *cli, cf_sc_client **out);
+void cf_sc_client_close(cf_sc_client *c);
 /* The endpoint URL, for messages and JSON output (no credentials). */
-const char *cf_blob_client_endpoint(const cf_blob_client *c);
+const char *cf_sc_client_endpoint(const cf_sc_client *c);
 
 /* ---- storage_client.c: one request ---- */
 
 /* Receives a 2xx response body piece by piece; false aborts the transfer
  * (the sink raised the error). */
-typedef bool (*cf_blob_sink)(void *ctx, const uint8_t *data, size_t len);
+typedef bool (*cf_sc_sink)(void *ctx, const uint8_t *data, size_t len);
 /* libcurl's read callback (fills up to size*n bytes; 0 at the end,
  * CURL_READFUNC_ABORT to abort). */
-typedef size_t (*cf_blob_source)(char *buf, size_t size, size_t n, void *ctx);
+typedef size_t (*cf_sc_source)(char *buf, size_t size, size_t n, void *ctx);
 
 typedef struct {
     const char *method;    /* GET, HEAD, PUT, DELETE */
@@ -86,18 +89,18 @@ typedef struct {
     const char *admin;
     /* Extra headers as name/value pairs (x-ms-date, x-ms-version and the
      * authorization are added by the client). */
-    const char *hname[CF_BLOB_MAX_HEADERS];
-    const char *hvalue[CF_BLOB_MAX_HEADERS];
+    const char *hname[CF_SC_MAX_HEADERS];
+    const char *hvalue[CF_SC_MAX_HEADERS];
     size_t n_headers;
     /* Request body: `body` when has_body, or `source` streaming body_len
      * bytes.  PUT without either sends an empty body. */
     bool has_body;
     cf_slice body;
-    cf_blob_source source;
+    cf_sc_source source;
     void *source_ctx;
     uint64_t body_len;
     /* Where a 2xx body goes: `sink`, or resp->body when NULL. */
-    cf_blob_sink sink;
+    cf_sc_sink sink;
     void *sink_ctx;
     /* A non-2xx status that is an expected answer (404 for "does it
      * exist?"): returned as success, nothing printed.  0 for none. */
@@ -105,24 +108,23 @@ typedef struct {
     /* Transfer progress: this request's bytes count from progress_base. */
     cf_progress *progress;
     uint64_t progress_base;
-} cf_blob_req;
+} cf_sc_req;
 
 /* Adds one header to a request (values borrowed for the call). */
-CF_MUST_USE bool cf_blob_req_header(cf_blob_req *req, const char *name, const char *value);
+CF_MUST_USE bool cf_sc_req_header(cf_sc_req *req, const char *name, const char *value);
 
 typedef struct {
     long status;
     cf_buf headers; /* "name\0value\0" pairs, names lower-cased */
     cf_buf body;    /* the 2xx body (no sink), or the error body */
-} cf_blob_resp;
+} cf_sc_resp;
 
-void cf_blob_resp_init(cf_blob_resp *r);
-void cf_blob_resp_free(cf_blob_resp *r);
+void cf_sc_resp_init(cf_sc_resp *r);
+void cf_sc_resp_free(cf_sc_resp *r);
 /* The value of response header `name` (lower case), or NULL. */
-const char *cf_blob_resp_header(const cf_blob_resp *r, const char *name);
+const char *cf_sc_resp_header(const cf_sc_resp *r, const char *name);
 /* Iterates the response headers: start with *pos = 0; false at the end. */
-bool cf_blob_resp_next(const cf_blob_resp *r, size_t *pos, const char **name,
-                       const char **value);
+bool cf_sc_resp_next(const cf_sc_resp *r, size_t *pos, const char **name, const char **value);
 
 /*
  * Sends the request and reads the response.  A 2xx status succeeds.  Any
@@ -130,24 +132,24 @@ bool cf_blob_resp_next(const cf_blob_resp *r, size_t *pos, const char **name,
  * specified blob does not exist. (HTTP 404)") and fails with the Azure code
  * as the error reason; transport failures fail with CF_ERR_IO.
  */
-CF_MUST_USE bool cf_blob_call(cf_blob_client *c, const cf_blob_req *req, cf_blob_resp *resp);
+CF_MUST_USE bool cf_sc_call(cf_sc_client *c, const cf_sc_req *req, cf_sc_resp *resp);
 
 /* ---- storage_client.c: URL pieces ---- */
 
 /* Appends `s` percent-encoded (RFC 3986 unreserved kept; '/' kept too when
  * keep_slash). */
-CF_MUST_USE bool cf_blob_encode(cf_buf *out, const char *s, bool keep_slash);
+CF_MUST_USE bool cf_sc_encode(cf_buf *out, const char *s, bool keep_slash);
 
 /* Container names go into URL paths: 1-63 of [a-z0-9-], or a leading '$'
  * ($root, $logs); the service checks the finer rules.  Blob names: 1-1024
  * bytes without control characters.  Both are usage errors otherwise. */
-CF_MUST_USE bool cf_blob_check_container(const char *name);
-CF_MUST_USE bool cf_blob_check_blob_name(const char *name);
+CF_MUST_USE bool cf_sc_check_container(const char *name);
+CF_MUST_USE bool cf_sc_check_blob_name(const char *name);
 /* An RFC 1123 date from the service as ISO 8601 UTC (or as given when it
  * does not parse). */
-void cf_blob_time_iso(const char *rfc1123, char *out, size_t len);
+void cf_sc_time_iso(const char *rfc1123, char *out, size_t len);
 /* Sets obj[key] = value (value may be NULL: then JSON null); takes value. */
-CF_MUST_USE bool cf_blob_json_set(json_t *obj, const char *key, json_t *value);
+CF_MUST_USE bool cf_sc_json_set(json_t *obj, const char *key, json_t *value);
 
 /* ---- storage_client.c: XML ---- */
 
@@ -157,25 +159,25 @@ CF_MUST_USE bool cf_blob_json_set(json_t *obj, const char *key, json_t *value);
  * trailing text of mixed content included; "" for none).  Return false to
  * stop the walk (the callback raised the error).
  */
-typedef bool (*cf_xml_on_end)(void *ctx, const char *path, const char *text);
+typedef bool (*cf_sc_xml_on_end)(void *ctx, const char *path, const char *text);
 
 /* Parses a whole document with expat; DOCTYPE declarations are refused
  * (no entities, no external anything), depth and text are capped. */
-CF_MUST_USE bool cf_xml_walk(cf_slice xml, cf_xml_on_end on_end, void *ctx);
+CF_MUST_USE bool cf_sc_xml_walk(cf_slice xml, cf_sc_xml_on_end on_end, void *ctx);
 
 /* ---- account_cmd.c: shared with scope_cmd.c ---- */
 
 /* One call to coffer-blob's admin API (/.coffer/<account>/<path>) with a
  * JSON body (may be NULL); `reply` (may be NULL) gets the parsed answer. */
-CF_MUST_USE bool cf_blob_admin_call(cf_cli *cli, const char *method, const char *path,
-                                    const char *body, json_t **reply);
+CF_MUST_USE bool cf_sc_admin_call(cf_cli *cli, const char *method, const char *path,
+                                  const char *body, json_t **reply);
 /* Prints one flattened admin object (JSON with --output json, else "key
  * value" lines) and frees it; false when `flat` is NULL (out of memory). */
-CF_MUST_USE bool cf_blob_admin_render(const cf_cli *cli, json_t *flat);
+CF_MUST_USE bool cf_sc_admin_render(const cf_cli *cli, json_t *flat);
 /* GET of an admin collection: each member flattened, printed as a table
  * row (`row`) or, with --output json, as one JSON array. */
-CF_MUST_USE bool cf_blob_admin_list(cf_cli *cli, const char *path, json_t *(*flatten)(json_t *),
-                                    void (*row)(json_t *flat));
+CF_MUST_USE bool cf_sc_admin_list(cf_cli *cli, const char *path, json_t *(*flatten)(json_t *),
+                                  void (*row)(json_t *flat));
 
 /* ---- blob_cmd.c: shared with container_cmd.c ---- */
 
@@ -183,10 +185,10 @@ CF_MUST_USE bool cf_blob_admin_list(cf_cli *cli, const char *path, json_t *(*fla
  * [&maxresults=][&prefix=][&marker=]), following NextMarker; on_leaf sees
  * every element of every page except NextMarker.  page_size 0: the
  * service's default (5000). */
-CF_MUST_USE bool cf_blob_list_pages(cf_blob_client *client, const char *container,
-                                    const char *base_query, const char *prefix,
-                                    unsigned page_size, cf_xml_on_end on_leaf, void *ctx);
+CF_MUST_USE bool cf_sc_list_pages(cf_sc_client *client, const char *container,
+                                  const char *base_query, const char *prefix, unsigned page_size,
+                                  cf_sc_xml_on_end on_leaf, void *ctx);
 /* --page-size N (1-5000), 0 when absent. */
-CF_MUST_USE bool cf_blob_page_size_opt(const cf_cli *cli, unsigned *out);
+CF_MUST_USE bool cf_sc_page_size_opt(const cf_cli *cli, unsigned *out);
 
 #endif

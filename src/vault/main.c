@@ -6,7 +6,6 @@
  * Starts the HTTPS listener and the rotation/purge sweeper, then waits for
  * SIGINT or SIGTERM.  All state is in DIR (see bootstrap.c).
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,99 +13,86 @@
 
 #include "log.h"
 #include "secmem.h"
+#include "server_args.h"
 #include "server_process.h"
 #include "vault.h"
 
 static void cf_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: coffer-vault --data-dir DIR --listen HOST:PORT [options]\n"
-            "  --url URL               public base URL (default https://HOST:PORT)\n"
-            "  --resource URL          token audience (default https://vault.azure.net)\n"
-            "  --tenant UUID           tenant id on first start (default: random)\n"
-            "  --retention-days N      soft-delete retention, 7-90 (default 90); fixed at creation\n"
-            "  --purge-protection      refuse purges until retention ends; fixed at creation\n"
-            "  --rotation-interval S   seconds between rotation/purge sweeps (default 60)\n"
-            "  --token-lifetime S      access token lifetime in seconds (default 3600)\n"
-            "  --tls-cert FILE --tls-key FILE  serve this certificate instead of the local CA's\n"
-            "  --tls-san NAME          extra DNS name or IP for the generated certificate\n"
-            "  --log-level LEVEL       debug, info, warn or error (default info)\n"
-            CF_SEAL_USAGE
-            "  --version\n");
+    fprintf(
+        out,
+        "usage: coffer-vault --data-dir DIR --listen HOST:PORT [options]\n"
+        "  --url URL               public base URL (default https://HOST:PORT)\n"
+        "  --resource URL          token audience (default https://vault.azure.net)\n"
+        "  --tenant UUID           tenant id on first start (default: random)\n"
+        "  --retention-days N      soft-delete retention, 7-90 (default 90); fixed at creation\n"
+        "  --purge-protection      refuse purges until retention ends; fixed at creation\n"
+        "  --rotation-interval S   seconds between rotation/purge sweeps (default 60)\n"
+        "  --token-lifetime S      access token lifetime in seconds (default 3600)\n"
+        "  --tls-cert FILE --tls-key FILE  serve this certificate instead of the local CA's\n"
+        "  --tls-san NAME          extra DNS name or IP for the generated certificate\n"
+        "  --log-level LEVEL       debug, info, warn or error (default info)\n" CF_SEAL_USAGE
+        "  --version\n");
 }
 
-static bool cf_parse_int(const char *s, long min, long max, int *out)
-{
-    char *end = NULL;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < min || v > max)
-        return false;
-    *out = (int)v;
-    return true;
-}
+/* coffer-vault's own options (the shared ones: server_args.h). */
+static const struct option cf_vault_options[] = {
+    {"url", required_argument, 0, 'u'},
+    {"resource", required_argument, 0, 'r'},
+    {"tenant", required_argument, 0, 't'},
+    {"retention-days", required_argument, 0, 'R'},
+    {"rotation-interval", required_argument, 0, 'i'},
+    {"token-lifetime", required_argument, 0, 'T'},
+    {"tls-cert", required_argument, 0, 'c'},
+    {"tls-key", required_argument, 0, 'k'},
+    {"tls-san", required_argument, 0, 's'},
+    {"purge-protection", no_argument, 0, 'P'},
+    {0, 0, 0, 0},
+};
 
-static bool cf_parse_args(int argc, char **argv, cf_vault *v)
+static bool cf_vault_option(void *ctx, int code, const char *value, const char **complaint)
 {
-    static const struct option opts[] = {
-        {"data-dir", required_argument, 0, 'd'},     {"listen", required_argument, 0, 'l'},
-        {"url", required_argument, 0, 'u'},          {"resource", required_argument, 0, 'r'},
-        {"tenant", required_argument, 0, 't'},       {"retention-days", required_argument, 0, 'R'},
-        {"rotation-interval", required_argument, 0, 'i'},
-        {"token-lifetime", required_argument, 0, 'T'},
-        {"tls-cert", required_argument, 0, 'c'},     {"tls-key", required_argument, 0, 'k'},
-        {"tls-san", required_argument, 0, 's'},      {"log-level", required_argument, 0, 'L'},
-        {"purge-protection", no_argument, 0, 'P'},
-        {"dev-seal", no_argument, 0, 'D'},           {"pkcs11-module", required_argument, 0, 'M'},
-        {"pkcs11-token", required_argument, 0, 'K'}, {"pkcs11-pin-file", required_argument, 0, 'N'},
-        {"version", no_argument, 0, 'V'},            {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    int c, index = -1;
-    while ((c = getopt_long(argc, argv, "", opts, &index)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case 'd': ok = snprintf(v->data_dir, sizeof v->data_dir, "%s", optarg) < (int)sizeof v->data_dir; break;
-        case 'l': ok = snprintf(v->listen, sizeof v->listen, "%s", optarg) < (int)sizeof v->listen; break;
-        case 'u': ok = snprintf(v->url, sizeof v->url, "%s", optarg) < (int)sizeof v->url; break;
-        case 'r': ok = snprintf(v->resource, sizeof v->resource, "%s", optarg) < (int)sizeof v->resource; break;
-        case 't': ok = strlen(optarg) == 36 && snprintf(v->tenant_id, sizeof v->tenant_id, "%s", optarg) > 0; break;
-        case 'R': ok = cf_parse_int(optarg, 7, 90, &v->retention_days); v->retention_given = true; break;
-        case 'P': v->purge_protection = true; v->protection_given = true; break;
-        case 'i': ok = cf_parse_int(optarg, 1, 86400, &v->rotation_interval); break;
-        case 'T': ok = cf_parse_int(optarg, 1, 86400, &v->token_lifetime); break;
-        case 'c': v->tls_cert_file = optarg; break;
-        case 'k': v->tls_key_file = optarg; break;
-        case 's': v->extra_san = optarg; break;
-        case 'L': ok = cf_log_set_level_name(optarg); break;
-        case 'D': v->seal_options.dev_seal = true; break;
-        case 'M': v->seal_options.module = optarg; break;
-        case 'K': v->seal_options.token_label = optarg; break;
-        case 'N': v->seal_options.pin_file = optarg; break;
-        case 'V': puts("coffer-vault 0.1.0"); exit(0);
-        case 'h': cf_usage(stdout); exit(0);
-        default: ok = false; break;
-        }
-        if (!ok) {
-            if (c == 'R')
-                fprintf(stderr, "coffer-vault: --retention-days must be a number of days from 7 to 90\n");
-            else if (index >= 0 && c != '?')
-                fprintf(stderr, "coffer-vault: invalid value for --%s\n", opts[index].name);
-            else
-                cf_usage(stderr);
-            return false;
-        }
+    cf_vault *v = ctx;
+    switch (code) {
+    case 'u': return cf_server_copy_arg(v->url, sizeof v->url, value);
+    case 'r': return cf_server_copy_arg(v->resource, sizeof v->resource, value);
+    case 't':
+        return strlen(value) == 36 && cf_server_copy_arg(v->tenant_id, sizeof v->tenant_id, value);
+    case 'R':
+        v->retention_given = true;
+        *complaint = "--retention-days must be a number of days from 7 to 90";
+        return cf_server_parse_int(value, 7, 90, &v->retention_days);
+    case 'P':
+        v->purge_protection = true;
+        v->protection_given = true;
+        return true;
+    case 'i': return cf_server_parse_int(value, 1, 86400, &v->rotation_interval);
+    case 'T': return cf_server_parse_int(value, 1, 86400, &v->token_lifetime);
+    case 'c': v->tls_cert_file = value; return true;
+    case 'k': v->tls_key_file = value; return true;
+    case 's': v->extra_san = value; return true;
+    default: return false;
     }
-    if (optind != argc || !v->data_dir[0] || !v->listen[0] ||
+}
+
+static cf_server_args_result cf_parse_args(int argc, char **argv, cf_vault *v)
+{
+    const cf_server_args shared = CF_SERVER_ARGS_OF("coffer-vault", cf_usage, v);
+    cf_server_args_result r =
+        cf_server_args_parse(argc, argv, &shared, cf_vault_options, cf_vault_option, v);
+    if (r != CF_SERVER_ARGS_RUN)
+        return r;
+    if (!cf_server_args_complete(&shared, argc) ||
         (v->tls_cert_file != NULL) != (v->tls_key_file != NULL)) {
         cf_usage(stderr);
-        return false;
+        return CF_SERVER_ARGS_INVALID;
     }
     if (!v->url[0])
         snprintf(v->url, sizeof v->url, "https://%s", v->listen);
     size_t n = strlen(v->url);
     while (n && v->url[n - 1] == '/')
         v->url[--n] = 0;
-    return true;
+    return CF_SERVER_ARGS_RUN;
 }
 
 int main(int argc, char **argv)
@@ -117,8 +103,9 @@ int main(int argc, char **argv)
         .rotation_interval = 60,
         .token_lifetime = 3600,
     };
-    if (!cf_parse_args(argc, argv, &vault))
-        return 2;
+    cf_server_args_result args = cf_parse_args(argc, argv, &vault);
+    if (args != CF_SERVER_ARGS_RUN)
+        return args == CF_SERVER_ARGS_DONE ? 0 : 2;
     /* Signals are taken synchronously by the main thread only. */
     sigset_t stop;
     cf_server_process_init(&stop);
