@@ -7,7 +7,8 @@
  *     Content-Length with Transfer-Encoding, codings other than chunked,
  *     too many query parameters): 400, the handler never called, the
  *     connection closed;
- *   - bodies: buffered, chunked, over the cap (413);
+ *   - bodies: buffered, chunked, over the cap (413, drained or, beyond
+ *     the drain limit, answered at once and closed);
  *   - streamed responses read ahead on the workers, in order, with the
  *     context released exactly once, and cut short when the reader fails;
  *   - the headers deadline closing a connection that never finishes;
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "body_stream.h"
 #include "http.h"
 #include "log.h"
 #include "test.h"
@@ -326,6 +328,23 @@ static void test_bodies(void)
     CHECK(post_filler(MAX_BODY, &r));
     CHECK(r.status == 200 && body_has(&r, "body-len=4096\n"));
     response_free(&r);
+    /* Declared beyond what the server drains: the 413 comes at once, with
+     * no body sent, and the connection closes. */
+    CHECK(exchange("POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n", &r, true));
+    CHECK(r.status == 413 && r.closed);
+    CHECK(atomic_load(&handler_calls) == before + 1);
+    response_free(&r);
+}
+
+/* The read-ahead block: the body's length within 4 KiB..256 KiB. */
+static void test_stream_block_size(void)
+{
+    CHECK(cf_body_stream_block(0) == 4096);
+    CHECK(cf_body_stream_block(1) == 4096);
+    CHECK(cf_body_stream_block(5000) == 5000);
+    CHECK(cf_body_stream_block(256u * 1024) == 256u * 1024);
+    CHECK(cf_body_stream_block(256u * 1024 + 1) == 256u * 1024);
+    CHECK(cf_body_stream_block(UINT64_MAX) == 256u * 1024);
 }
 
 /* Each of these frames its body ambiguously: 400, never the handler, and
@@ -505,6 +524,7 @@ int main(void)
     config.max_body = MAX_BODY;
     config.workers = 2;
     config.deadlines.headers_seconds = 1;
+    config.drain_max = 64 * 1024;
     config.handler = echo_handler;
     cf_http_server *server = NULL;
     if (!cf_http_start(&config, &server)) {
@@ -513,6 +533,7 @@ int main(void)
     }
     server_port = cf_http_port(server);
     RUN(test_response_header_helpers);
+    RUN(test_stream_block_size);
     RUN(test_accessors);
     RUN(test_bodies);
     RUN(test_framing_refusals);
