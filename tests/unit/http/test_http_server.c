@@ -11,7 +11,8 @@
  *     the drain limit, answered at once and closed);
  *   - streamed responses read ahead on the workers, in order, with the
  *     context released exactly once, and cut short when the reader fails;
- *   - the headers deadline closing a connection that never finishes;
+ *   - the headers and idle deadlines closing connections that never
+ *     finish a request or never send another;
  *   - the response-header helpers.
  */
 #include <arpa/inet.h>
@@ -405,22 +406,33 @@ static void test_framing_refusals(void)
     }
 }
 
-static void test_too_many_query_params(void)
+/* A GET with `count` query parameters. */
+static bool get_with_params(int count, response *r)
 {
     cf_buf req;
     cf_buf_init(&req, 8192);
-    CHECK(cf_buf_append_str(&req, "GET /q?a=0"));
-    for (int i = 1; i < 300; i++)
-        CHECK(cf_buf_append_str(&req, "&a=1"));
-    CHECK(cf_buf_append_str(&req, " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
-    CHECK(cf_buf_terminate(&req));
-    int before = atomic_load(&handler_calls);
+    bool ok = cf_buf_append_str(&req, "GET /q?a=0");
+    for (int i = 1; ok && i < count; i++)
+        ok = cf_buf_append_str(&req, "&a=1");
+    ok = ok && cf_buf_append_str(&req, " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n") &&
+         cf_buf_terminate(&req) && exchange((const char *)req.data, r, false);
+    cf_buf_free(&req);
+    return ok;
+}
+
+/* 256 parameters are served; one more is refused before libmicrohttpd
+ * would run out of connection memory parsing them. */
+static void test_too_many_query_params(void)
+{
     response r;
-    CHECK(exchange((const char *)req.data, &r, false));
+    CHECK(get_with_params(256, &r));
+    CHECK(r.status == 200);
+    response_free(&r);
+    int before = atomic_load(&handler_calls);
+    CHECK(get_with_params(257, &r));
     CHECK(r.status == 400 && body_has(&r, "Too many query parameters"));
     CHECK(atomic_load(&handler_calls) == before);
     response_free(&r);
-    cf_buf_free(&req);
 }
 
 static void test_keep_alive(void)
@@ -466,20 +478,39 @@ static void test_streamed_response(void)
     CHECK(atomic_load(&stream_frees) == frees + 2);
 }
 
-static void test_headers_deadline(void)
+/* Seconds until the server ends the stream on `fd`; -1 when it does not
+ * within the 5 s receive timeout (or sends data instead). */
+static double seconds_until_cut(int fd)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char c;
+    ssize_t n = recv(fd, &c, 1, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    bool cut = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    return cut ? (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 : -1;
+}
+
+/* Headers that never finish, and a keep-alive connection left idle, are
+ * cut after their deadlines (1 s and 2 s here), not held open. */
+static void test_deadlines_on_server(void)
 {
     int fd = connect_server();
     CHECK(fd >= 0);
     const char *partial = "GET /slow HTTP/1.1\r\nHost: t\r\n";
     CHECK(send_all(fd, partial, strlen(partial)));
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    char c;
-    ssize_t n = recv(fd, &c, 1, 0); /* the 5 s receive timeout is the bound */
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    CHECK(n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)); /* cut, not timed out */
+    double waited = seconds_until_cut(fd);
     CHECK(waited >= 0.9 && waited < 4.0);
+    close(fd);
+
+    fd = connect_server();
+    const char *one = "GET /idle HTTP/1.1\r\nHost: t\r\n\r\n";
+    response r;
+    CHECK(fd >= 0 && send_all(fd, one, strlen(one)) && read_response(fd, &r, false));
+    CHECK(r.status == 200);
+    response_free(&r);
+    waited = seconds_until_cut(fd);
+    CHECK(waited >= 1.9 && waited < 4.5);
     close(fd);
 }
 
@@ -524,6 +555,7 @@ int main(void)
     config.max_body = MAX_BODY;
     config.workers = 2;
     config.deadlines.headers_seconds = 1;
+    config.deadlines.idle_seconds = 2;
     config.drain_max = 64 * 1024;
     config.handler = echo_handler;
     cf_http_server *server = NULL;
@@ -540,7 +572,7 @@ int main(void)
     RUN(test_too_many_query_params);
     RUN(test_keep_alive);
     RUN(test_streamed_response);
-    RUN(test_headers_deadline);
+    RUN(test_deadlines_on_server);
     cf_http_stop(server);
     TEST_DONE();
 }
