@@ -2,7 +2,8 @@
  * The HTTP glue (src/http/http.c, body_stream.c) through a real
  * libmicrohttpd server on loopback, driven with raw requests over a socket
  * so that the framing is exactly what the test writes:
- *   - header, query and raw-target accessors as a handler sees them;
+ *   - header (lookup and the walk in arrival order), query and raw-target
+ *     accessors as a handler sees them;
  *   - the framing refusals (duplicate or non-numeric Content-Length,
  *     Content-Length with Transfer-Encoding, codings other than chunked,
  *     too many query parameters): 400, the handler never called, the
@@ -20,6 +21,7 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +70,16 @@ static bool add_line(cf_buf *b, const char *name, const char *value)
            cf_buf_append_str(b, value ? value : "(null)") && cf_buf_append_str(b, "\n");
 }
 
+/* Collects header names in arrival order, stopping after "X-Stop". */
+static bool list_header(void *ctx, const char *name, const char *value)
+{
+    (void)value;
+    cf_buf *b = ctx;
+    if (!cf_buf_append_str(b, name) || !cf_buf_append_str(b, ","))
+        return false;
+    return strcasecmp(name, "X-Stop") != 0;
+}
+
 /* Echoes what the glue parsed, one "name=value" line each; paths under
  * /stream answer with a streamed body instead. */
 static void echo_handler(void *ctx, cf_http_request *req, cf_http_response *resp)
@@ -91,15 +103,22 @@ static void echo_handler(void *ctx, cf_http_request *req, cf_http_response *resp
     }
     char len[32];
     snprintf(len, sizeof len, "%zu", req->body.len);
+    cf_buf names;
+    cf_buf_init(&names, 4096);
+    cf_http_each_header(req, list_header, &names);
+    if (!cf_buf_terminate(&names))
+        names.len = 0;
     bool ok = add_line(&resp->body, "method", req->method) &&
               add_line(&resp->body, "path", req->path) &&
               add_line(&resp->body, "raw", req->raw_path) &&
               add_line(&resp->body, "x-test", cf_http_header(req, "x-test")) &&
               add_line(&resp->body, "q-b", cf_http_query(req, "b")) &&
               add_line(&resp->body, "nul", cf_http_target_has_nul(req) ? "yes" : "no") &&
+              add_line(&resp->body, "headers", names.len ? (const char *)names.data : "") &&
               add_line(&resp->body, "body-len", len) &&
               cf_buf_append_slice(&resp->body, cf_buf_slice(&req->body)) &&
               cf_http_add_header(resp, "X-Echo", "1");
+    cf_buf_free(&names);
     resp->status = ok ? 200 : 500;
     resp->content_type = "text/plain";
 }
@@ -274,6 +293,7 @@ static void test_accessors(void)
     CHECK(body_has(&r, "x-test=hello\n"));          /* names case-insensitive */
     CHECK(body_has(&r, "q-b=x y\n"));
     CHECK(body_has(&r, "nul=no\n"));
+    CHECK(body_has(&r, "headers=Host,X-TEST,Connection,\n")); /* in arrival order */
     char v[128];
     CHECK(response_header(&r, "X-Echo", v, sizeof v) && strcmp(v, "1") == 0);
     CHECK(response_header(&r, "x-ms-request-id", v, sizeof v) && strlen(v) == CF_REQUEST_ID_LEN);
@@ -286,6 +306,11 @@ static void test_accessors(void)
 
     CHECK(exchange("GET /x?q HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r, false));
     CHECK(body_has(&r, "x-test=(null)\n") && body_has(&r, "q-b=(null)\n"));
+    response_free(&r);
+    /* The walk stops when the callback says so. */
+    CHECK(exchange("GET /x HTTP/1.1\r\nA: 1\r\nX-Stop: 1\r\nB: 2\r\nConnection: close\r\n\r\n",
+                   &r, false));
+    CHECK(body_has(&r, "headers=A,X-Stop,\n"));
     response_free(&r);
 
     /* An encoded NUL anywhere in the target is visible to the service. */
