@@ -315,7 +315,7 @@ static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[37], 
     return ok;
 }
 
-static bool cf_token_verify(cf_vault *vault, cf_slice token, cf_principal *caller)
+bool cf_identity_verify_token(cf_vault *vault, cf_slice token, cf_principal *caller)
 {
     CF_ENSURE(token.len <= CF_TOKEN_MAX, CF_ERR_UNAUTHORIZED, "The token is malformed.");
     uint8_t hash[32];
@@ -340,7 +340,7 @@ bool cf_identity_authenticate(cf_vault *vault, const cf_http_request *req, cf_pr
     const char *token = auth + 7;
     while (*token == ' ')
         token++;
-    return cf_token_verify(vault, cf_slice_of(token, strlen(token)), caller);
+    return cf_identity_verify_token(vault, cf_slice_of(token, strlen(token)), caller);
 }
 
 /* ---- endpoints ---- */

@@ -2,11 +2,12 @@
  * coffer-vault: shared state and the per-request call context.
  *
  * Request flow (router.c): authenticate (the 401 challenge comes before
- * anything else) -> check api-version -> parse the JSON body -> call the
- * resource handler (keys.c, key_ops.c, ...), which validates its input,
- * calls the store and crypto, and renders the reply.  Handlers return
- * false with the thread's error set; the router renders that error in Key
- * Vault's format (errors.c).
+ * anything else) -> check api-version -> parse the JSON body -> find the
+ * operation in the router's table -> check the path's parameters ->
+ * authorize the operation's data action -> call its handler (keys.c,
+ * key_ops.c, ...), which validates its input, calls the store and crypto,
+ * and renders the reply.  Handlers return false with the thread's error
+ * set; the router renders that error in Key Vault's format (errors.c).
  */
 #ifndef CF_VAULT_H
 #define CF_VAULT_H
@@ -170,6 +171,11 @@ CF_MUST_USE bool cf_secret_update_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_identity_init(cf_vault *vault);
 /* Handles the token-issuer endpoints; returns false if `path` is not one. */
 bool cf_identity_route(cf_vault *vault, cf_http_request *req, cf_http_response *resp);
+/* Verifies an access token: RS256 with the vault's token key and kid, this
+ * vault's issuer (and so its tenant) and audience, inside nbf..exp, naming
+ * a principal that still exists; loads that principal.  Fails with
+ * CF_ERR_UNAUTHORIZED. */
+CF_MUST_USE bool cf_identity_verify_token(cf_vault *vault, cf_slice token, cf_principal *caller);
 /* Validates "Authorization: Bearer ..." and loads the caller. */
 CF_MUST_USE bool cf_identity_authenticate(cf_vault *vault, const cf_http_request *req,
                                           cf_principal *caller);
