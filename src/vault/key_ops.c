@@ -21,16 +21,23 @@
 typedef enum { CF_OPK_ENCRYPT, CF_OPK_DECRYPT, CF_OPK_WRAP, CF_OPK_UNWRAP, CF_OPK_SIGN, CF_OPK_VERIFY } cf_op_kind;
 
 static const struct {
+    const char *path;     /* the route's last segment */
     const char *name;     /* key_ops name, for messages */
     unsigned bit;
     bool creates;         /* protects or vouches for new data */
 } cf_ops[] = {
-    [CF_OPK_ENCRYPT] = {.name = "encrypt", .bit = CF_OP_ENCRYPT, .creates = true},
-    [CF_OPK_DECRYPT] = {.name = "decrypt", .bit = CF_OP_DECRYPT, .creates = false},
-    [CF_OPK_WRAP] = {.name = "wrapKey", .bit = CF_OP_WRAP, .creates = true},
-    [CF_OPK_UNWRAP] = {.name = "unwrapKey", .bit = CF_OP_UNWRAP, .creates = false},
-    [CF_OPK_SIGN] = {.name = "sign", .bit = CF_OP_SIGN, .creates = true},
-    [CF_OPK_VERIFY] = {.name = "verify", .bit = CF_OP_VERIFY, .creates = false},
+    [CF_OPK_ENCRYPT] = {.path = "encrypt", .name = "encrypt", .bit = CF_OP_ENCRYPT,
+                        .creates = true},
+    [CF_OPK_DECRYPT] = {.path = "decrypt", .name = "decrypt", .bit = CF_OP_DECRYPT,
+                        .creates = false},
+    [CF_OPK_WRAP] = {.path = "wrapkey", .name = "wrapKey", .bit = CF_OP_WRAP,
+                     .creates = true},
+    [CF_OPK_UNWRAP] = {.path = "unwrapkey", .name = "unwrapKey", .bit = CF_OP_UNWRAP,
+                       .creates = false},
+    [CF_OPK_SIGN] = {.path = "sign", .name = "sign", .bit = CF_OP_SIGN,
+                     .creates = true},
+    [CF_OPK_VERIFY] = {.path = "verify", .name = "verify", .bit = CF_OP_VERIFY,
+                       .creates = false},
 };
 
 /* Symmetric and RSA encryption algorithms. */
@@ -366,7 +373,7 @@ static bool cf_run_op(cf_vault_call *call, const cf_key *key, cf_op_kind op, con
 /* Runs operation `op` with the key the path names ({name}/{version}). */
 static bool cf_key_op(cf_vault_call *call, cf_op_kind op)
 {
-    CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
+    CF_GUARD(cf_vault_require_body(call));
     const char *alg;
     CF_GUARD(cf_vault_json_string(call->body, "alg", true, &alg));
     cf_key key;
@@ -384,39 +391,19 @@ static bool cf_key_op(cf_vault_call *call, cf_op_kind op)
     return ok;
 }
 
-bool cf_key_encrypt_handler(cf_vault_call *call)
+/* The operation is the route's last segment ("/keys/{name}/{version}/sign"). */
+bool cf_key_op_handler(cf_vault_call *call)
 {
-    return cf_key_op(call, CF_OPK_ENCRYPT);
-}
-
-bool cf_key_decrypt_handler(cf_vault_call *call)
-{
-    return cf_key_op(call, CF_OPK_DECRYPT);
-}
-
-bool cf_key_wrap_handler(cf_vault_call *call)
-{
-    return cf_key_op(call, CF_OPK_WRAP);
-}
-
-bool cf_key_unwrap_handler(cf_vault_call *call)
-{
-    return cf_key_op(call, CF_OPK_UNWRAP);
-}
-
-bool cf_key_sign_handler(cf_vault_call *call)
-{
-    return cf_key_op(call, CF_OPK_SIGN);
-}
-
-bool cf_key_verify_handler(cf_vault_call *call)
-{
-    return cf_key_op(call, CF_OPK_VERIFY);
+    const char *last = strrchr(call->route->pattern, '/');
+    for (size_t i = 0; last && i < sizeof cf_ops / sizeof *cf_ops; i++)
+        if (strcmp(last + 1, cf_ops[i].path) == 0)
+            return cf_key_op(call, (cf_op_kind)i);
+    CF_BAIL(CF_ERR_INTERNAL, "the route names no key operation");
 }
 
 bool cf_rng_handler(cf_vault_call *call)
 {
-    CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
+    CF_GUARD(cf_vault_require_body(call));
     json_t *count = json_object_get(call->body, "count");
     CF_ENSURE(json_is_integer(count) && json_integer_value(count) >= 1 &&
                   json_integer_value(count) <= CF_RNG_MAX,

@@ -327,7 +327,7 @@ bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key 
 bool cf_key_create_handler(cf_vault_call *call)
 {
     const char *name = call->params.name;
-    CF_GUARD(cf_require_body(call));
+    CF_GUARD(cf_vault_require_body(call));
     cf_key_spec spec = {0};
     json_t *b = call->body;
     CF_GUARD(cf_vault_json_string(b, "kty", true, &spec.kty));
@@ -407,7 +407,7 @@ static bool cf_key_import_hsm(cf_vault_call *call, json_t *jwk, cf_kty kty, unsi
 bool cf_key_import_handler(cf_vault_call *call)
 {
     const char *name = call->params.name;
-    CF_GUARD(cf_require_body(call));
+    CF_GUARD(cf_vault_require_body(call));
     json_t *jwk = json_object_get(call->body, "key");
     CF_ENSURE(json_is_object(jwk), CF_ERR_BAD_INPUT, "the parameter 'key' must be a JWK object");
     json_t *hsm_flag = json_object_get(call->body, "Hsm");
@@ -441,7 +441,7 @@ bool cf_key_import_handler(cf_vault_call *call)
 bool cf_key_update_handler(cf_vault_call *call)
 {
     const char *name = call->params.name, *version = call->params.version;
-    CF_GUARD(cf_require_body(call));
+    CF_GUARD(cf_vault_require_body(call));
     cf_object obj;
     cf_object_init(&obj);
     bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, version, false, &obj) &&

@@ -89,7 +89,7 @@ static bool cf_add_credential(json_t *reply, const char *kind, const char *secre
 
 bool cf_principal_create_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_require_body(call));
+    CF_GUARD(cf_vault_require_body(call));
     const char *name, *kind_api;
     CF_GUARD(cf_vault_json_string(call->body, "name", true, &name));
     CF_GUARD(cf_vault_json_string(call->body, "kind", false, &kind_api));

@@ -157,7 +157,7 @@ bool cf_rbac_allowed(cf_vault *vault, const char *principal_id, const char *acti
     return true;
 }
 
-bool cf_authorize(cf_vault_call *call, const char *action, const char *scope)
+bool cf_rbac_authorize(cf_vault_call *call, const char *action, const char *scope)
 {
     bool allowed;
     CF_GUARD(cf_rbac_allowed(call->vault, call->caller.object_id, action, scope, &allowed));
@@ -272,7 +272,7 @@ bool cf_role_definition_list_handler(cf_vault_call *call)
 bool cf_role_assignment_put_handler(cf_vault_call *call)
 {
     const char *scope = call->params.scope, *name = call->params.assignment;
-    CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
+    CF_GUARD(cf_vault_require_body(call));
     json_t *props = json_object_get(call->body, "properties");
     const char *role_id = json_string_value(json_object_get(props, "roleDefinitionId"));
     const char *principal = json_string_value(json_object_get(props, "principalId"));

@@ -20,7 +20,7 @@
 #define CF_RBAC_PATH "/providers/Microsoft.Authorization/"
 
 /* 403 ForbiddenByRbac unless the caller may perform `action` on `scope`. */
-CF_MUST_USE bool cf_authorize(cf_vault_call *call, const char *action, const char *scope);
+CF_MUST_USE bool cf_rbac_authorize(cf_vault_call *call, const char *action, const char *scope);
 /* The same check for any principal (no request needed). */
 CF_MUST_USE bool cf_rbac_allowed(cf_vault *vault, const char *principal_id, const char *action,
                                  const char *scope, bool *allowed);

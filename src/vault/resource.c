@@ -27,7 +27,7 @@ bool cf_resource_add_deleted(cf_vault *vault, const cf_resource *r, const cf_obj
     return true;
 }
 
-bool cf_require_body(cf_vault_call *call)
+bool cf_vault_require_body(cf_vault_call *call)
 {
     CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
     return true;
@@ -210,7 +210,8 @@ bool cf_resource_backup_handler(cf_vault_call *call)
     cf_buf blob;
     cf_buf_init(&blob, CF_VAULT_MAX_BODY);
     json_t *reply = json_object();
-    bool ok = reply && cf_backup_make(call->vault, cf_route_resource(call), call->params.name, &blob) &&
+    bool ok = reply &&
+              cf_backup_make(call->vault, cf_route_resource(call), call->params.name, &blob) &&
               cf_vault_json_set_b64url(reply, "value", cf_buf_slice(&blob));
     cf_buf_free(&blob);
     if (!ok) {
@@ -222,7 +223,7 @@ bool cf_resource_backup_handler(cf_vault_call *call)
 
 bool cf_resource_restore_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_require_body(call));
+    CF_GUARD(cf_vault_require_body(call));
     const cf_resource *r = cf_route_resource(call);
     cf_buf blob;
     cf_buf_init(&blob, CF_VAULT_MAX_BODY);

@@ -42,7 +42,7 @@ void cf_resource_id(const cf_vault *vault, const cf_resource *r, const cf_object
 CF_MUST_USE bool cf_resource_add_deleted(cf_vault *vault, const cf_resource *r,
                                          const cf_object *obj, json_t *bundle);
 
-CF_MUST_USE bool cf_require_body(cf_vault_call *call);
+CF_MUST_USE bool cf_vault_require_body(cf_vault_call *call);
 
 /* A new version of `name` with attributes and tags from the request body. */
 CF_MUST_USE bool cf_resource_new_version(cf_vault_call *call, const cf_resource *r,

@@ -111,21 +111,21 @@ static const cf_vault_route cf_routes[] = {
      .resource = &cf_keys_resource, .handler = cf_key_update_handler},
     {.method = "POST", .pattern = "/keys/{name}/{version}/encrypt",
      .action = KV("keys/encrypt/action"), .resource = &cf_keys_resource,
-     .handler = cf_key_encrypt_handler},
+     .handler = cf_key_op_handler},
     {.method = "POST", .pattern = "/keys/{name}/{version}/decrypt",
      .action = KV("keys/decrypt/action"), .resource = &cf_keys_resource,
-     .handler = cf_key_decrypt_handler},
+     .handler = cf_key_op_handler},
     {.method = "POST", .pattern = "/keys/{name}/{version}/wrapkey",
      .action = KV("keys/wrap/action"), .resource = &cf_keys_resource,
-     .handler = cf_key_wrap_handler},
+     .handler = cf_key_op_handler},
     {.method = "POST", .pattern = "/keys/{name}/{version}/unwrapkey",
      .action = KV("keys/unwrap/action"), .resource = &cf_keys_resource,
-     .handler = cf_key_unwrap_handler},
+     .handler = cf_key_op_handler},
     {.method = "POST", .pattern = "/keys/{name}/{version}/sign", .action = KV("keys/sign/action"),
-     .resource = &cf_keys_resource, .handler = cf_key_sign_handler},
+     .resource = &cf_keys_resource, .handler = cf_key_op_handler},
     {.method = "POST", .pattern = "/keys/{name}/{version}/verify",
      .action = KV("keys/verify/action"), .resource = &cf_keys_resource,
-     .handler = cf_key_verify_handler},
+     .handler = cf_key_op_handler},
     /* deleted keys */
     {.method = "GET", .pattern = "/deletedkeys", .action = KV("keys/read"),
      .resource = &cf_keys_resource, .handler = cf_resource_list_deleted_handler},
@@ -369,7 +369,8 @@ static bool cf_route_find(cf_vault_call *call, const cf_routing *rt)
     cf_vault_params params;
     for (size_t i = 0; i < CF_N_ROUTES && !call->route; i++) {
         cf_match m = cf_route_match(cf_routes[i].pattern, rt, &params);
-        if (m == CF_MATCH_PATH && (!cf_routes[i].method || strcmp(cf_routes[i].method, method) == 0))
+        bool method_fits = !cf_routes[i].method || strcmp(cf_routes[i].method, method) == 0;
+        if (m == CF_MATCH_PATH && method_fits)
             call->route = &cf_routes[i];
         else if (m == CF_MATCH_PATH && !path_hit)
             path_hit = &cf_routes[i];
@@ -400,7 +401,7 @@ static bool cf_route_authorize(cf_vault_call *call)
     if (r->resource)
         snprintf(scope, sizeof scope, "/%s%s%s", r->resource->collection, name ? "/" : "",
                  name ? name : "");
-    return cf_authorize(call, r->action, scope);
+    return cf_rbac_authorize(call, r->action, scope);
 }
 
 static bool cf_route_request(cf_vault_call *call, cf_routing *rt)

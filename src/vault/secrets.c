@@ -84,7 +84,7 @@ static bool cf_content_type(json_t *body, json_t *props)
 bool cf_secret_set_handler(cf_vault_call *call)
 {
     const char *name = call->params.name;
-    CF_GUARD(cf_require_body(call));
+    CF_GUARD(cf_vault_require_body(call));
     json_t *value = json_object_get(call->body, "value");
     CF_ENSURE(json_is_string(value), CF_ERR_BAD_INPUT, "the parameter 'value' is required");
     CF_ENSURE(json_string_length(value) <= CF_SECRET_VALUE_MAX, CF_ERR_BAD_INPUT,
@@ -120,7 +120,7 @@ bool cf_secret_get_handler(cf_vault_call *call)
 bool cf_secret_update_handler(cf_vault_call *call)
 {
     const char *name = call->params.name, *version = call->params.version;
-    CF_GUARD(cf_require_body(call));
+    CF_GUARD(cf_vault_require_body(call));
     cf_object obj;
     cf_object_init(&obj);
     bool ok = cf_store_object_get(call->vault->store, CF_KIND_SECRET, name, version, false, &obj) &&

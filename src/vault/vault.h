@@ -156,12 +156,9 @@ CF_MUST_USE bool cf_key_create_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_key_import_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_key_update_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_key_rotate_handler(cf_vault_call *call);
-CF_MUST_USE bool cf_key_encrypt_handler(cf_vault_call *call);
-CF_MUST_USE bool cf_key_decrypt_handler(cf_vault_call *call);
-CF_MUST_USE bool cf_key_wrap_handler(cf_vault_call *call);
-CF_MUST_USE bool cf_key_unwrap_handler(cf_vault_call *call);
-CF_MUST_USE bool cf_key_sign_handler(cf_vault_call *call);
-CF_MUST_USE bool cf_key_verify_handler(cf_vault_call *call);
+/* encrypt, decrypt, wrapkey, unwrapkey, sign, verify: the operation is the
+ * route pattern's last segment. */
+CF_MUST_USE bool cf_key_op_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_rng_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_secret_set_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_secret_get_handler(cf_vault_call *call);

@@ -207,7 +207,7 @@ static void test_malformed(void)
     cf_principal caller;
     static const char *const bad[] = {"", "abc", "a.b", "a.b.c.d", "..", "e30.e30.AAAA"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        CHECK(refused(cf_identity_verify_token(&vault, cf_slice_of(bad[i], strlen(bad[i])), &caller)));
+        CHECK(refused(cf_identity_verify_token(&vault, CF_SLICE_STR(bad[i]), &caller)));
 }
 
 /* Removing a principal refuses its tokens at once, cached or not. */

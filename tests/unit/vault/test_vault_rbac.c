@@ -145,10 +145,10 @@ static void test_authorize(void)
     cf_vault_call call = {.vault = &vault};
     snprintf(call.caller.object_id, sizeof call.caller.object_id, "%s", alice);
     snprintf(call.caller.client_id, sizeof call.caller.client_id, "%s", alice);
-    CHECK(cf_authorize(&call, KV("keys/sign/action"), "/keys/k1"));
+    CHECK(cf_rbac_authorize(&call, KV("keys/sign/action"), "/keys/k1"));
     CHECK_STR(call.action, KV("keys/sign/action"));
     call.action = NULL;
-    CHECK(!cf_authorize(&call, KV("keys/delete"), "/keys/k1"));
+    CHECK(!cf_rbac_authorize(&call, KV("keys/delete"), "/keys/k1"));
     CHECK(cf_error_code() == CF_ERR_FORBIDDEN);
     CHECK(strstr(cf_error_detail(), "Action: '" KV("keys/delete") "'") != NULL);
     CHECK(call.action && strcmp(call.action, KV("keys/delete")) == 0);
