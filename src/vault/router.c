@@ -74,13 +74,19 @@ static bool cf_parse_body(cf_vault_call *call)
 /* ---- the operation table ---- */
 
 #define KV(x) CF_ACT(x)
+/* The 400 messages for a method no route of the path takes: the lists and
+ * the RBAC API have always said the first, other paths the second. */
+#define CF_UNSUPPORTED_METHOD "unsupported method"
+#define CF_WRONG_METHOD "The HTTP method is not supported on this path."
 
 static const cf_vault_route cf_routes[] = {
     /* keys */
     {.method = "GET", .pattern = "/keys", .action = KV("keys/read"),
-     .resource = &cf_keys_resource, .handler = cf_resource_list_handler},
+     .resource = &cf_keys_resource, .handler = cf_resource_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
     {.method = "GET", .pattern = "/keys/", .action = KV("keys/read"),
-     .resource = &cf_keys_resource, .handler = cf_resource_list_handler},
+     .resource = &cf_keys_resource, .handler = cf_resource_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
     {.method = "POST", .pattern = "/keys/restore", .action = KV("keys/restore/action"),
      .resource = &cf_keys_resource, .handler = cf_resource_restore_handler},
     {.method = "PUT", .pattern = "/keys/{name}", .action = KV("keys/import/action"),
@@ -138,9 +144,11 @@ static const cf_vault_route cf_routes[] = {
      .handler = cf_resource_recover_handler},
     /* secrets */
     {.method = "GET", .pattern = "/secrets", .action = KV("secrets/readMetadata/action"),
-     .resource = &cf_secrets_resource, .handler = cf_resource_list_handler},
+     .resource = &cf_secrets_resource, .handler = cf_resource_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
     {.method = "GET", .pattern = "/secrets/", .action = KV("secrets/readMetadata/action"),
-     .resource = &cf_secrets_resource, .handler = cf_resource_list_handler},
+     .resource = &cf_secrets_resource, .handler = cf_resource_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
     {.method = "POST", .pattern = "/secrets/restore", .action = KV("secrets/restore/action"),
      .resource = &cf_secrets_resource, .handler = cf_resource_restore_handler},
     {.method = "PUT", .pattern = "/secrets/{name}", .action = KV("secrets/setSecret/action"),
@@ -199,16 +207,21 @@ static const cf_vault_route cf_routes[] = {
     {.method = NULL, .pattern = CF_RBAC_PATH "roleDefinitions/{role}",
      .action = KV("roleDefinitions/read"), .handler = cf_role_definition_refuse_handler},
     {.method = "GET", .pattern = CF_RBAC_PATH "roleAssignments",
-     .action = KV("roleAssignments/read"), .handler = cf_role_assignment_list_handler},
+     .action = KV("roleAssignments/read"), .handler = cf_role_assignment_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
     {.method = "PUT", .pattern = CF_RBAC_PATH "roleAssignments/{assignment}",
-     .action = KV("roleAssignments/write/action"), .handler = cf_role_assignment_put_handler},
+     .action = KV("roleAssignments/write/action"), .handler = cf_role_assignment_put_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
     {.method = "DELETE", .pattern = CF_RBAC_PATH "roleAssignments/{assignment}",
-     .action = KV("roleAssignments/delete/action"), .handler = cf_role_assignment_delete_handler},
+     .action = KV("roleAssignments/delete/action"), .handler = cf_role_assignment_delete_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
     {.method = "GET", .pattern = CF_RBAC_PATH "roleAssignments/{assignment}",
-     .action = KV("roleAssignments/read"), .handler = cf_role_assignment_get_handler},
+     .action = KV("roleAssignments/read"), .handler = cf_role_assignment_get_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
 };
 
 #undef KV
+#undef CF_UNSUPPORTED_METHOD
 
 #define CF_N_ROUTES (sizeof cf_routes / sizeof *cf_routes)
 
@@ -386,7 +399,7 @@ static bool cf_route_find(cf_vault_call *call, const cf_routing *rt)
     (void)cf_route_match(r->pattern, rt, &call->params);
     call->params.scope = rt->scope[0] ? rt->scope : NULL;
     CF_GUARD(cf_check_params(&call->params, rt->area));
-    CF_ENSURE(call->route, CF_ERR_BAD_INPUT, "The HTTP method is not supported on this path.");
+    CF_ENSURE(call->route, CF_ERR_BAD_INPUT, r->method_error ? r->method_error : CF_WRONG_METHOD);
     return true;
 }
 

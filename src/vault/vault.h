@@ -146,6 +146,9 @@ typedef struct cf_vault_route {
      * "/keys" when the pattern names no object.  NULL: on the vault, "/". */
     const struct cf_resource *resource;
     cf_vault_handler handler;
+    /* The 400 message for a method no route of this path takes; NULL: the
+     * router's default. */
+    const char *method_error;
 } cf_vault_route;
 
 /* The table, for tests and documentation. */
