@@ -167,7 +167,8 @@ static bool cf_hsm_public(cf_p11 *token, cf_kty kty, cf_curve curve, const cf_p1
     cf_pkey *check = NULL;
     bool ok;
     if (kty == CF_KTY_RSA) {
-        ok = cf_p11_public_rsa(token, id, &a, &b) && cf_vault_json_set_b64url(jwk, "n", cf_buf_slice(&a)) &&
+        ok = cf_p11_public_rsa(token, id, &a, &b) &&
+             cf_vault_json_set_b64url(jwk, "n", cf_buf_slice(&a)) &&
              cf_vault_json_set_b64url(jwk, "e", cf_buf_slice(&b)) &&
              json_object_set_new(jwk, "kty", json_string("RSA")) == 0 &&
              cf_pkey_from_jwk(jwk, false, &check);

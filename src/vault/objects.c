@@ -186,8 +186,8 @@ bool cf_vault_list_params(cf_vault_call *call, unsigned *limit, const char **mar
     return true;
 }
 
-bool cf_vault_list_next_link(cf_vault_call *call, json_t *reply, const char *path, const char *marker,
-                       unsigned limit)
+bool cf_vault_list_next_link(cf_vault_call *call, json_t *reply, const char *path,
+                             const char *marker, unsigned limit)
 {
     if (!marker || !*marker) {
         CF_ENSURE(json_object_set_new(reply, "nextLink", json_null()) == 0, CF_ERR_NOMEM, NULL);

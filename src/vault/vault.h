@@ -118,11 +118,11 @@ CF_MUST_USE bool cf_object_parse_attributes(json_t *body, cf_object *obj);
 CF_MUST_USE bool cf_vault_list_params(cf_vault_call *call, unsigned *limit, const char **marker);
 /* Adds "nextLink" for the given marker (if any) to a list reply. */
 CF_MUST_USE bool cf_vault_list_next_link(cf_vault_call *call, json_t *reply, const char *path,
-                                   const char *marker, unsigned limit);
+                                         const char *marker, unsigned limit);
 
 /* JSON body accessors: fail with BadParameter naming the member. */
 CF_MUST_USE bool cf_vault_json_string(json_t *obj, const char *member, bool required,
-                                    const char **out);
+                                      const char **out);
 /* base64url member decoded into `out` (cap from out->max). */
 CF_MUST_USE bool cf_vault_json_b64url(json_t *obj, const char *member, bool required, cf_buf *out);
 CF_MUST_USE bool cf_vault_json_set_b64url(json_t *obj, const char *member, cf_slice value);
