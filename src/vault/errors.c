@@ -61,30 +61,44 @@ static void cf_vault_render_error(cf_vault_call *call, unsigned status, const ch
         call->resp->status = 500;
 }
 
-void cf_vault_reply_error(cf_vault_call *call, const char *not_found_code)
+/* Reasons whose reply differs from their code's: status, Key Vault error
+ * code, inner error code, and a fixed message (NULL: the error's detail). */
+static const struct {
+    const char *reason;
+    unsigned status;
+    const char *code;
+    const char *inner;
+    const char *message;
+} cf_vault_reasons[] = {
+    {CF_VAULT_REASON_KEY_NOT_FOUND, 404, "KeyNotFound", NULL, NULL},
+    {CF_VAULT_REASON_SECRET_NOT_FOUND, 404, "SecretNotFound", NULL, NULL},
+    {CF_VAULT_REASON_ROLE_DEFINITION_NOT_FOUND, 404, "RoleDefinitionNotFound", NULL, NULL},
+    {CF_VAULT_REASON_ROLE_ASSIGNMENT_NOT_FOUND, 404, "RoleAssignmentNotFound", NULL, NULL},
+    /* Disabled secrets name themselves in the inner error, as in Azure. */
+    {CF_VAULT_REASON_SECRET_DISABLED, 403, "Forbidden", "SecretDisabled", NULL},
+    /* Logged where it happened (cf_io_fail); the client learns what and
+     * that nothing was stored. */
+    {CF_VAULT_REASON_DISK_FULL, 507, "InsufficientStorage", NULL,
+     "The vault's disk is full: nothing was stored. Reads still work; writes resume once space "
+     "is freed."},
+};
+
+void cf_vault_reply_error(cf_vault_call *call)
 {
     cf_err code = cf_error_code();
     if ((unsigned)code >= CF_ERR_COUNT)
         code = CF_ERR_INTERNAL;
-    unsigned status = cf_vault_errors[code].status;
-    const char *name = cf_vault_errors[code].code;
-    const char *message = cf_error_detail();
-    const char *inner = cf_vault_errors[code].inner;
-    if (code == CF_ERR_NOT_FOUND && not_found_code)
-        name = not_found_code;
-    /* Disabled secrets name themselves in the inner error, as in Azure. */
-    if (code == CF_ERR_DISABLED && not_found_code && strcmp(not_found_code, "SecretNotFound") == 0)
-        inner = "SecretDisabled";
     const char *reason = cf_error_reason();
-    if (reason && strcmp(reason, "InsufficientStorage") == 0) {
-        /* Logged where it happened (cf_io_fail); the client learns what
-         * and that nothing was stored. */
-        cf_vault_render_error(call, 507, "InsufficientStorage",
-                              "The vault's disk is full: nothing was stored. Reads still work; "
-                              "writes resume once space is freed.",
-                              NULL);
+    for (size_t i = 0; reason && i < sizeof cf_vault_reasons / sizeof *cf_vault_reasons; i++) {
+        if (strcmp(reason, cf_vault_reasons[i].reason) != 0)
+            continue;
+        const char *message = cf_vault_reasons[i].message;
+        cf_vault_render_error(call, cf_vault_reasons[i].status, cf_vault_reasons[i].code,
+                              message ? message : cf_error_detail(), cf_vault_reasons[i].inner);
         return;
     }
+    unsigned status = cf_vault_errors[code].status;
+    const char *message = cf_error_detail();
     if (status >= 500) {
         cf_log(CF_LOG_ERROR, call->http->request_id, "%s at %s: %s", cf_err_name(code),
                cf_error_where(), cf_error_detail());
@@ -97,7 +111,8 @@ void cf_vault_reply_error(cf_vault_call *call, const char *not_found_code)
         cf_vault_reply_challenge(call, message);
         return;
     }
-    cf_vault_render_error(call, status, name, message, inner);
+    cf_vault_render_error(call, status, cf_vault_errors[code].code, message,
+                          cf_vault_errors[code].inner);
 }
 
 void cf_vault_reply_challenge(cf_vault_call *call, const char *message)

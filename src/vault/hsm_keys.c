@@ -167,8 +167,9 @@ static bool cf_hsm_public(cf_p11 *token, cf_kty kty, cf_curve curve, const cf_p1
     cf_pkey *check = NULL;
     bool ok;
     if (kty == CF_KTY_RSA) {
-        ok = cf_p11_public_rsa(token, id, &a, &b) && cf_json_set_b64url(jwk, "n", cf_buf_slice(&a)) &&
-             cf_json_set_b64url(jwk, "e", cf_buf_slice(&b)) &&
+        ok = cf_p11_public_rsa(token, id, &a, &b) &&
+             cf_vault_json_set_b64url(jwk, "n", cf_buf_slice(&a)) &&
+             cf_vault_json_set_b64url(jwk, "e", cf_buf_slice(&b)) &&
              json_object_set_new(jwk, "kty", json_string("RSA")) == 0 &&
              cf_pkey_from_jwk(jwk, false, &check);
         json_object_del(jwk, "kty");
@@ -177,8 +178,8 @@ static bool cf_hsm_public(cf_p11 *token, cf_kty kty, cf_curve curve, const cf_p1
         ok = cf_p11_public_ec(token, id, &a) && a.len == 1 + 2 * n &&
              cf_pkey_from_ec_point(curve, cf_buf_slice(&a), &check) &&
              json_object_set_new(jwk, "crv", json_string(cf_curve_name(curve))) == 0 &&
-             cf_json_set_b64url(jwk, "x", cf_slice_of(a.data + 1, n)) &&
-             cf_json_set_b64url(jwk, "y", cf_slice_of(a.data + 1 + n, n));
+             cf_vault_json_set_b64url(jwk, "x", cf_slice_of(a.data + 1, n)) &&
+             cf_vault_json_set_b64url(jwk, "y", cf_slice_of(a.data + 1 + n, n));
     }
     if (ok)
         *size = cf_pkey_bits(check);

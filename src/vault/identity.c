@@ -127,7 +127,7 @@ bool cf_identity_new_credential(cf_vault *vault, const char *object_id, int64_t 
     bool ok = cf_new_secret_text(&text) && cf_random_bytes(salt, sizeof salt) &&
               cf_secret_hash(cf_slice_of(salt, sizeof salt), cf_buf_slice(&text), hash) &&
               cf_store_credential_add(vault->store, object_id, cf_slice_of(salt, sizeof salt),
-                                      cf_slice_of(hash, sizeof hash), expires, cf_now(), id);
+                                      cf_slice_of(hash, sizeof hash), expires, cf_vault_now(), id);
     if (ok)
         memcpy(secret, text.data, text.len + 1);
     cf_buf_free(&text);
@@ -141,7 +141,7 @@ bool cf_identity_create_principal(cf_vault *vault, const char *kind, const char 
     memset(out, 0, sizeof *out);
     snprintf(out->kind, sizeof out->kind, "%s", kind);
     snprintf(out->name, sizeof out->name, "%s", name);
-    out->created = cf_now();
+    out->created = cf_vault_now();
     CF_GUARD(cf_uuid_v4(out->object_id));
     CF_GUARD(cf_uuid_v4(out->client_id));
     return cf_store_principal_add(vault->store, out) &&
@@ -172,7 +172,7 @@ static bool cf_credential_matches(void *ctx, cf_slice salt, cf_slice hash, int64
 static bool cf_check_client(cf_vault *vault, const char *client_id, cf_slice secret,
                             const char *kind, cf_principal *out)
 {
-    cf_credential_check check = {secret, cf_now(), false};
+    cf_credential_check check = {secret, cf_vault_now(), false};
     /* Unknown clients cost one HMAC too, so timing does not tell which
      * client ids exist. */
     uint8_t salt[CF_SALT_BYTES] = {0}, h[32];
@@ -213,7 +213,7 @@ static bool cf_token_issue(cf_vault *vault, const cf_principal *p, const char *a
 {
     char iss[700];
     cf_issuer(vault, iss, sizeof iss);
-    int64_t now = cf_now();
+    int64_t now = cf_vault_now();
     *expires_on = now + vault->token_lifetime;
     json_t *header = json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "kid",
                                vault->token_kid);
@@ -233,7 +233,7 @@ static bool cf_token_claims_valid(const cf_vault *vault, json_t *claims, const c
 {
     char iss[700];
     cf_issuer(vault, iss, sizeof iss);
-    int64_t now = cf_now();
+    int64_t now = cf_vault_now();
     json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
     const char *aud = json_string_value(json_object_get(claims, "aud"));
     const char *tok_iss = json_string_value(json_object_get(claims, "iss"));
@@ -315,14 +315,14 @@ static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[37], 
     return ok;
 }
 
-static bool cf_token_verify(cf_vault *vault, cf_slice token, cf_principal *caller)
+bool cf_identity_verify_token(cf_vault *vault, cf_slice token, cf_principal *caller)
 {
     CF_ENSURE(token.len <= CF_TOKEN_MAX, CF_ERR_UNAUTHORIZED, "The token is malformed.");
     uint8_t hash[32];
     char oid[37];
     int64_t exp;
     CF_GUARD(cf_hash_compute(CF_HASH_SHA256, token, hash));
-    if (!cf_token_cache_find(hash, cf_now(), oid)) {
+    if (!cf_token_cache_find(hash, cf_vault_now(), oid)) {
         CF_GUARD(cf_token_verify_full(vault, token, oid, &exp));
         cf_token_cache_add(hash, exp, oid);
     }
@@ -340,7 +340,7 @@ bool cf_identity_authenticate(cf_vault *vault, const cf_http_request *req, cf_pr
     const char *token = auth + 7;
     while (*token == ' ')
         token++;
-    return cf_token_verify(vault, cf_slice_of(token, strlen(token)), caller);
+    return cf_identity_verify_token(vault, cf_slice_of(token, strlen(token)), caller);
 }
 
 /* ---- endpoints ---- */

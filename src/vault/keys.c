@@ -13,7 +13,6 @@
 #include "encoding.h"
 #include "hsm_keys.h"
 #include "key_cache.h"
-#include "rbac.h"
 #include "resource.h"
 #include "secmem.h"
 
@@ -295,18 +294,7 @@ const cf_resource cf_keys_resource = {
     .stored = cf_hsm_settled,
     .after_purge = cf_hsm_collect_logged,
     .restore_material = cf_key_restore_material,
-    .act_read = CF_ACT("keys/read"),
-    .act_delete = CF_ACT("keys/delete"),
-    .act_recover = CF_ACT("keys/recover/action"),
-    .act_purge = CF_ACT("keys/purge/action"),
-    .act_backup = CF_ACT("keys/backup/action"),
-    .act_restore = CF_ACT("keys/restore/action"),
 };
-
-static bool cf_key_authorize(cf_vault_call *call, const char *action, const char *name)
-{
-    return cf_resource_authorize(call, &cf_keys_resource, action, name);
-}
 
 bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key *out)
 {
@@ -336,13 +324,14 @@ bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key 
 
 /* ---- handlers ---- */
 
-static bool cf_key_create(cf_vault_call *call, const char *name)
+bool cf_key_create_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_require_body(call));
+    const char *name = call->params.name;
+    CF_GUARD(cf_vault_require_body(call));
     cf_key_spec spec = {0};
     json_t *b = call->body;
-    CF_GUARD(cf_json_get_string(b, "kty", true, &spec.kty));
-    CF_GUARD(cf_json_get_string(b, "crv", false, &spec.crv));
+    CF_GUARD(cf_vault_json_string(b, "kty", true, &spec.kty));
+    CF_GUARD(cf_vault_json_string(b, "crv", false, &spec.crv));
     json_t *size = json_object_get(b, "key_size");
     if (size && !json_is_null(size)) {
         CF_ENSURE(json_is_integer(size) && json_integer_value(size) > 0 &&
@@ -375,7 +364,7 @@ static bool cf_key_import_oct(cf_vault_call *call, json_t *jwk, unsigned ops, cf
 {
     cf_buf k;
     cf_buf_init_secret(&k, CF_OCT_MAX);
-    bool ok = cf_json_get_b64url(jwk, "k", true, &k);
+    bool ok = cf_vault_json_b64url(jwk, "k", true, &k);
     if (ok && k.len != 16 && k.len != 24 && k.len != 32) {
         cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__, "oct keys must be 128, 192 or 256 bits");
         ok = false;
@@ -393,16 +382,16 @@ static bool cf_key_import_hsm(cf_vault_call *call, json_t *jwk, cf_kty kty, unsi
                               cf_object *obj)
 {
     const char *crv;
-    CF_GUARD(cf_json_get_string(jwk, "crv", false, &crv));
+    CF_GUARD(cf_vault_json_string(jwk, "crv", false, &crv));
     ops = ops ? ops : cf_kty_default_ops(kty);
     cf_buf material;
     cf_buf_init_secret(&material, CF_BYOK_TRANSFER_MAX);
     bool ok;
     if (json_object_get(jwk, "key_hsm")) {
-        ok = cf_json_get_b64url(jwk, "key_hsm", true, &material) &&
+        ok = cf_vault_json_b64url(jwk, "key_hsm", true, &material) &&
              cf_hsm_import_byok(call->vault, kty, crv, cf_buf_slice(&material), ops, obj);
     } else if (kty == CF_KTY_OCT) {
-        ok = cf_json_get_b64url(jwk, "k", true, &material) &&
+        ok = cf_vault_json_b64url(jwk, "k", true, &material) &&
              cf_hsm_import(call->vault, kty, CF_CURVE_P256, cf_buf_slice(&material), ops, obj);
     } else {
         cf_pkey *pkey = NULL;
@@ -415,16 +404,17 @@ static bool cf_key_import_hsm(cf_vault_call *call, json_t *jwk, cf_kty kty, unsi
     return ok;
 }
 
-static bool cf_key_import(cf_vault_call *call, const char *name)
+bool cf_key_import_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_require_body(call));
+    const char *name = call->params.name;
+    CF_GUARD(cf_vault_require_body(call));
     json_t *jwk = json_object_get(call->body, "key");
     CF_ENSURE(json_is_object(jwk), CF_ERR_BAD_INPUT, "the parameter 'key' must be a JWK object");
     json_t *hsm_flag = json_object_get(call->body, "Hsm");
     CF_ENSURE(!hsm_flag || json_is_boolean(hsm_flag) || json_is_null(hsm_flag), CF_ERR_BAD_INPUT,
               "the parameter 'Hsm' must be a boolean");
     const char *kty_name;
-    CF_GUARD(cf_json_get_string(jwk, "kty", true, &kty_name));
+    CF_GUARD(cf_vault_json_string(jwk, "kty", true, &kty_name));
     cf_kty kty;
     bool hsm;
     CF_GUARD(cf_kty_parse(kty_name, &kty, &hsm));
@@ -448,14 +438,10 @@ static bool cf_key_import(cf_vault_call *call, const char *name)
     return ok;
 }
 
-static bool cf_key_get(cf_vault_call *call, const char *name, const char *version)
+bool cf_key_update_handler(cf_vault_call *call)
 {
-    return cf_resource_get(call, &cf_keys_resource, name, version, false);
-}
-
-static bool cf_key_update(cf_vault_call *call, const char *name, const char *version)
-{
-    CF_GUARD(cf_require_body(call));
+    const char *name = call->params.name, *version = call->params.version;
+    CF_GUARD(cf_vault_require_body(call));
     cf_object obj;
     cf_object_init(&obj);
     bool ok = cf_store_object_get(call->vault->store, CF_KIND_KEY, name, version, false, &obj) &&
@@ -472,7 +458,7 @@ static bool cf_key_update(cf_vault_call *call, const char *name, const char *ver
             json_object_set_new(obj.props, "ops", json_integer(ops));
     }
     if (ok) {
-        obj.updated = cf_now();
+        obj.updated = cf_vault_now();
         ok = cf_store_object_update(call->vault->store, &obj) &&
              cf_resource_reply(call, &cf_keys_resource, &obj);
     }
@@ -480,75 +466,12 @@ static bool cf_key_update(cf_vault_call *call, const char *name, const char *ver
     return ok;
 }
 
-static bool cf_key_rotate_handle(cf_vault_call *call, const char *name)
+bool cf_key_rotate_handler(cf_vault_call *call)
 {
     cf_object obj;
     cf_object_init(&obj);
-    bool ok = cf_key_rotate(call->vault, name, &obj) && cf_resource_reply(call, &cf_keys_resource, &obj);
+    bool ok = cf_key_rotate(call->vault, call->params.name, &obj) &&
+              cf_resource_reply(call, &cf_keys_resource, &obj);
     cf_object_free(&obj);
     return ok;
-}
-
-static bool cf_route_key_name(cf_vault_call *call, const char *name, char **seg, size_t n)
-{
-    if (n == 2) {
-        if (cf_is_method(call, "PUT"))
-            return cf_key_authorize(call, CF_ACT("keys/import/action"), name) &&
-                   cf_key_import(call, name);
-        if (cf_is_method(call, "DELETE"))
-            return cf_resource_delete(call, &cf_keys_resource, name);
-        if (cf_is_method(call, "GET"))
-            return cf_key_authorize(call, CF_ACT("keys/read"), name) && cf_key_get(call, name, NULL);
-        if (cf_is_method(call, "PATCH"))
-            return cf_key_authorize(call, CF_ACT("keys/update/action"), name) &&
-                   cf_key_update(call, name, NULL);
-        return cf_method_not_allowed();
-    }
-    const char *sub = seg[2];
-    if (n == 3 && cf_is_method(call, "POST")) {
-        if (strcmp(sub, "create") == 0)
-            return cf_key_authorize(call, CF_ACT("keys/create/action"), name) &&
-                   cf_key_create(call, name);
-        if (strcmp(sub, "backup") == 0)
-            return cf_resource_backup(call, &cf_keys_resource, name);
-        if (strcmp(sub, "rotate") == 0)
-            return cf_key_authorize(call, CF_ACT("keys/rotate/action"), name) &&
-                   cf_key_rotate_handle(call, name);
-    }
-    if (n == 3 && strcmp(sub, "rotationpolicy") == 0) {
-        if (cf_is_method(call, "GET"))
-            return cf_key_authorize(call, CF_ACT("keyrotationpolicies/read"), name) &&
-                   cf_rotation_policy_get(call, name);
-        if (cf_is_method(call, "PUT"))
-            return cf_key_authorize(call, CF_ACT("keyrotationpolicies/write"), name) &&
-                   cf_rotation_policy_put(call, name);
-        return cf_method_not_allowed();
-    }
-    if (n == 3 && strcmp(sub, "versions") == 0 && cf_is_method(call, "GET"))
-        return cf_resource_list(call, &cf_keys_resource, name, false);
-    /* What is left addresses a version; "" is the latest. */
-    CF_ENSURE(*sub == 0 || strlen(sub) == CF_VERSION_LEN, CF_ERR_NOT_FOUND, "unknown path");
-    if (n == 3 && cf_is_method(call, "GET"))
-        return cf_key_authorize(call, CF_ACT("keys/read"), name) && cf_key_get(call, name, sub);
-    if (n == 3 && cf_is_method(call, "PATCH"))
-        return cf_key_authorize(call, CF_ACT("keys/update/action"), name) &&
-               cf_key_update(call, name, sub);
-    if (n == 4 && cf_is_method(call, "POST"))
-        return cf_key_ops_route(call, name, sub, seg[3]);
-    return cf_method_not_allowed();
-}
-
-bool cf_keys_route(cf_vault_call *call, char **seg, size_t n)
-{
-    if (strcmp(seg[0], "deletedkeys") == 0)
-        return cf_resource_route_deleted(call, &cf_keys_resource, seg, n);
-    if (n == 1 || (n == 2 && seg[1][0] == 0)) {
-        CF_ENSURE(cf_is_method(call, "GET"), CF_ERR_BAD_INPUT, "unsupported method");
-        return cf_resource_list(call, &cf_keys_resource, NULL, false);
-    }
-    if (n == 2 && strcmp(seg[1], "restore") == 0 && cf_is_method(call, "POST"))
-        return cf_resource_restore(call, &cf_keys_resource);
-    CF_ENSURE(cf_valid_object_name(seg[1]), CF_ERR_BAD_INPUT,
-              "Key names must be 1-127 characters of letters, digits and dashes.");
-    return cf_route_key_name(call, seg[1], seg, n);
 }

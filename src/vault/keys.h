@@ -42,6 +42,14 @@ void cf_key_free(cf_key *key);
 /* Loads a live key version (NULL/"" = latest) and opens its material. */
 CF_MUST_USE bool cf_key_load(cf_vault *vault, const char *name, const char *version, cf_key *out);
 
+/* Whether `key` may perform operation `op` (one CF_OP_* bit) at `now`: it
+ * must be enabled and list the operation in key_ops; encrypt, wrapKey and
+ * sign, which protect or vouch for new data, also need now inside nbf/exp,
+ * while decrypt, unwrapKey and verify stay possible outside it so data
+ * protected earlier is not lost, as Key Vault specifies.  Fails with
+ * CF_ERR_DISABLED or CF_ERR_OPERATION. */
+CF_MUST_USE bool cf_key_permits(const cf_key *key, unsigned op, int64_t now);
+
 /* Generation parameters, as a create request or a rotation gives them. */
 typedef struct {
     const char *kty;    /* "RSA", "EC", "oct" */
@@ -73,8 +81,8 @@ unsigned cf_key_ops_of(const cf_object *obj);
 const char *cf_key_kty_name(const cf_object *obj);
 
 /* Rotation policies (rotation.c). */
-CF_MUST_USE bool cf_rotation_policy_get(cf_vault_call *call, const char *name);
-CF_MUST_USE bool cf_rotation_policy_put(cf_vault_call *call, const char *name);
+CF_MUST_USE bool cf_rotation_policy_get_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_rotation_policy_put_handler(cf_vault_call *call);
 /* Validates a policy request body into the stored document (keeping the
  * creation time of `previous`); exposed for the fuzz target. */
 CF_MUST_USE bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_t **out);

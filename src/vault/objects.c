@@ -42,7 +42,7 @@ bool cf_new_version_id(char out[CF_VERSION_LEN + 1])
     return true;
 }
 
-int64_t cf_now(void)
+int64_t cf_vault_now(void)
 {
     return (int64_t)time(NULL);
 }
@@ -168,7 +168,7 @@ bool cf_object_parse_attributes(json_t *body, cf_object *obj)
     return true;
 }
 
-bool cf_list_params(cf_vault_call *call, unsigned *limit, const char **marker)
+bool cf_vault_list_params(cf_vault_call *call, unsigned *limit, const char **marker)
 {
     const char *max = cf_http_query(call->http, "maxresults");
     *limit = CF_LIST_DEFAULT;
@@ -186,8 +186,8 @@ bool cf_list_params(cf_vault_call *call, unsigned *limit, const char **marker)
     return true;
 }
 
-bool cf_list_next_link(cf_vault_call *call, json_t *reply, const char *path, const char *marker,
-                       unsigned limit)
+bool cf_vault_list_next_link(cf_vault_call *call, json_t *reply, const char *path,
+                             const char *marker, unsigned limit)
 {
     if (!marker || !*marker) {
         CF_ENSURE(json_object_set_new(reply, "nextLink", json_null()) == 0, CF_ERR_NOMEM, NULL);
@@ -202,7 +202,7 @@ bool cf_list_next_link(cf_vault_call *call, json_t *reply, const char *path, con
     return true;
 }
 
-bool cf_json_get_string(json_t *obj, const char *member, bool required, const char **out)
+bool cf_vault_json_string(json_t *obj, const char *member, bool required, const char **out)
 {
     json_t *v = json_object_get(obj, member);
     *out = NULL;
@@ -216,10 +216,10 @@ bool cf_json_get_string(json_t *obj, const char *member, bool required, const ch
     return true;
 }
 
-bool cf_json_get_b64url(json_t *obj, const char *member, bool required, cf_buf *out)
+bool cf_vault_json_b64url(json_t *obj, const char *member, bool required, cf_buf *out)
 {
     const char *s;
-    CF_GUARD(cf_json_get_string(obj, member, required, &s));
+    CF_GUARD(cf_vault_json_string(obj, member, required, &s));
     if (!s)
         return true;
     if (!cf_base64url_decode(cf_slice_of(s, strlen(s)), out)) {
@@ -235,7 +235,7 @@ bool cf_json_get_b64url(json_t *obj, const char *member, bool required, cf_buf *
     return true;
 }
 
-bool cf_json_set_b64url(json_t *obj, const char *member, cf_slice value)
+bool cf_vault_json_set_b64url(json_t *obj, const char *member, cf_slice value)
 {
     cf_buf text;
     cf_buf_init(&text, value.len * 2 + 16);

@@ -21,7 +21,6 @@
 
 #include "ids.h"
 #include "log.h"
-#include "rbac.h"
 #include "resource.h"
 #include "secmem.h"
 
@@ -47,9 +46,8 @@ static bool cf_list_each(void *ctx, const cf_principal *p)
     return true;
 }
 
-static bool cf_principal_list(cf_vault_call *call)
+bool cf_principal_list_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("principals/read/action"), "/"));
     json_t *list = json_array();
     CF_ENSURE_ALLOC(list);
     if (!cf_store_principal_list(call->vault->store, cf_list_each, list)) {
@@ -71,7 +69,7 @@ static bool cf_expiry(json_t *body, int64_t *expires)
     CF_ENSURE(json_is_integer(days) && json_integer_value(days) >= 1 &&
                   json_integer_value(days) <= 3650,
               CF_ERR_BAD_INPUT, "secret_expires_in_days must be an integer from 1 to 3650");
-    *expires = cf_now() + json_integer_value(days) * 86400;
+    *expires = cf_vault_now() + json_integer_value(days) * 86400;
     return true;
 }
 
@@ -89,13 +87,12 @@ static bool cf_add_credential(json_t *reply, const char *kind, const char *secre
     return true;
 }
 
-static bool cf_principal_create(cf_vault_call *call)
+bool cf_principal_create_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("principals/write/action"), "/"));
-    CF_GUARD(cf_require_body(call));
+    CF_GUARD(cf_vault_require_body(call));
     const char *name, *kind_api;
-    CF_GUARD(cf_json_get_string(call->body, "name", true, &name));
-    CF_GUARD(cf_json_get_string(call->body, "kind", false, &kind_api));
+    CF_GUARD(cf_vault_json_string(call->body, "name", true, &name));
+    CF_GUARD(cf_vault_json_string(call->body, "kind", false, &kind_api));
     CF_ENSURE(strlen(name) >= 1 && strlen(name) < sizeof(((cf_principal *)0)->name),
               CF_ERR_BAD_INPUT, "name must be 1-127 characters");
     const char *kind = "sp";
@@ -134,9 +131,9 @@ static bool cf_principal_load(cf_vault_call *call, const char *oid, cf_principal
     return cf_store_credential_list(call->vault->store, oid, creds, CF_MAX_CREDENTIALS, n);
 }
 
-static bool cf_principal_show(cf_vault_call *call, const char *oid)
+bool cf_principal_show_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("principals/read/action"), "/"));
+    const char *oid = call->params.principal;
     cf_principal p;
     cf_credential_info creds[CF_MAX_CREDENTIALS];
     size_t n;
@@ -154,9 +151,9 @@ static bool cf_principal_show(cf_vault_call *call, const char *oid)
     return cf_vault_reply(call, 200, reply);
 }
 
-static bool cf_principal_delete(cf_vault_call *call, const char *oid)
+bool cf_principal_delete_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("principals/delete/action"), "/"));
+    const char *oid = call->params.principal;
     CF_ENSURE(strcmp(oid, call->caller.object_id) != 0, CF_ERR_CONFLICT,
               "A principal cannot delete itself.");
     CF_ENSURE(cf_store_principal_delete(call->vault->store, oid), CF_ERR_NOT_FOUND,
@@ -165,9 +162,9 @@ static bool cf_principal_delete(cf_vault_call *call, const char *oid)
     return cf_vault_reply(call, 204, NULL);
 }
 
-static bool cf_secret_add(cf_vault_call *call, const char *oid)
+bool cf_principal_secret_add_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("principals/write/action"), "/"));
+    const char *oid = call->params.principal;
     cf_principal p;
     cf_credential_info creds[CF_MAX_CREDENTIALS];
     size_t n;
@@ -193,36 +190,13 @@ static bool cf_secret_add(cf_vault_call *call, const char *oid)
     return cf_vault_reply(call, 201, reply);
 }
 
-static bool cf_secret_remove(cf_vault_call *call, const char *oid, const char *id_text)
+bool cf_principal_secret_remove_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("principals/write/action"), "/"));
+    const char *oid = call->params.principal, *id_text = call->params.credential;
     char *end = NULL;
     long long id = strtoll(id_text, &end, 10);
     CF_ENSURE(*id_text && !*end && id > 0, CF_ERR_NOT_FOUND, "The secret does not exist.");
     CF_ENSURE(cf_store_credential_delete(call->vault->store, oid, id), CF_ERR_NOT_FOUND,
               "The secret does not exist.");
     return cf_vault_reply(call, 204, NULL);
-}
-
-bool cf_principals_route(cf_vault_call *call, char **seg, size_t n)
-{
-    CF_ENSURE(n >= 2 && strcmp(seg[1], "principals") == 0, CF_ERR_NOT_FOUND, "unknown path");
-    if (n == 2) {
-        if (cf_is_method(call, "GET"))
-            return cf_principal_list(call);
-        if (cf_is_method(call, "POST"))
-            return cf_principal_create(call);
-        return cf_method_not_allowed();
-    }
-    const char *oid = seg[2];
-    CF_ENSURE(strlen(oid) == CF_UUID_LEN, CF_ERR_NOT_FOUND, "The principal does not exist.");
-    if (n == 3 && cf_is_method(call, "GET"))
-        return cf_principal_show(call, oid);
-    if (n == 3 && cf_is_method(call, "DELETE"))
-        return cf_principal_delete(call, oid);
-    if (n == 4 && strcmp(seg[3], "secrets") == 0 && cf_is_method(call, "POST"))
-        return cf_secret_add(call, oid);
-    if (n == 5 && strcmp(seg[3], "secrets") == 0 && cf_is_method(call, "DELETE"))
-        return cf_secret_remove(call, oid, seg[4]);
-    return cf_method_not_allowed();
 }

@@ -17,7 +17,6 @@
 /* Role assignments one principal may hold, and the most the API lists. */
 #define CF_MAX_PRINCIPAL_ASSIGNMENTS 64
 #define CF_MAX_ASSIGNMENTS 4096
-#define CF_RBAC_PREFIX "/providers/Microsoft.Authorization/"
 #define CF_ROLE_DEF_PREFIX "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"
 
 struct cf_role {
@@ -115,7 +114,17 @@ static bool cf_any_match(const char *const *patterns, const char *action)
     return false;
 }
 
-static bool cf_role_grants(const cf_role *role, const char *action)
+size_t cf_role_count(void)
+{
+    return CF_N_ROLES;
+}
+
+const cf_role *cf_role_at(size_t i)
+{
+    return i < CF_N_ROLES ? &cf_roles[i] : NULL;
+}
+
+bool cf_role_grants(const cf_role *role, const char *action)
 {
     return cf_any_match(role->data_actions, action) &&
            !cf_any_match(role->not_data_actions, action);
@@ -148,7 +157,7 @@ bool cf_rbac_allowed(cf_vault *vault, const char *principal_id, const char *acti
     return true;
 }
 
-bool cf_authorize(cf_vault_call *call, const char *action, const char *scope)
+bool cf_rbac_authorize(cf_vault_call *call, const char *action, const char *scope)
 {
     bool allowed;
     CF_GUARD(cf_rbac_allowed(call->vault, call->caller.object_id, action, scope, &allowed));
@@ -164,7 +173,7 @@ bool cf_authorize(cf_vault_call *call, const char *action, const char *scope)
 bool cf_rbac_assign(cf_vault *vault, const char *principal_id, const cf_role *role,
                     const char *scope, char name_out[37])
 {
-    cf_role_assignment a = {.created = cf_now()};
+    cf_role_assignment a = {.created = cf_vault_now()};
     CF_GUARD(cf_uuid_v4(a.name));
     snprintf(a.scope, sizeof a.scope, "%s", scope);
     snprintf(a.role_id, sizeof a.role_id, "%s", role->id);
@@ -196,7 +205,7 @@ static json_t *cf_role_definition_json(const cf_role *role)
 static json_t *cf_assignment_json(const cf_role_assignment *a)
 {
     char id[CF_SCOPE_MAX + 128], role[160];
-    snprintf(id, sizeof id, "%s" CF_RBAC_PREFIX "roleAssignments/%s",
+    snprintf(id, sizeof id, "%s" CF_RBAC_PATH "roleAssignments/%s",
              strcmp(a->scope, "/") == 0 ? "" : a->scope, a->name);
     snprintf(role, sizeof role, CF_ROLE_DEF_PREFIX "%s", a->role_id);
     return json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "id", id, "name", a->name, "type",
@@ -232,18 +241,26 @@ static bool cf_guid_ok(const char *s)
     return true;
 }
 
-static bool cf_role_definitions(cf_vault_call *call, const char *name)
+bool cf_role_definition_refuse_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("roleDefinitions/read"), "/"));
-    CF_ENSURE(cf_is_method(call, "GET"), CF_ERR_BAD_INPUT,
-              "Custom role definitions are not supported; use the built-in roles.");
-    if (name) {
-        const cf_role *role = cf_role_find(name);
-        CF_ENSURE(role && cf_guid_ok(name), CF_ERR_NOT_FOUND, "Requested role definition not found");
-        json_t *j = cf_role_definition_json(role);
-        CF_ENSURE_ALLOC(j);
-        return cf_vault_reply(call, 200, j);
-    }
+    (void)call;
+    CF_BAIL(CF_ERR_BAD_INPUT, "Custom role definitions are not supported; use the built-in roles.");
+}
+
+bool cf_role_definition_get_handler(cf_vault_call *call)
+{
+    const char *name = call->params.role;
+    const cf_role *role = cf_role_find(name);
+    CF_ENSURE_REASON(role && cf_guid_ok(name), CF_ERR_NOT_FOUND,
+                     CF_VAULT_REASON_ROLE_DEFINITION_NOT_FOUND,
+                     "Requested role definition not found");
+    json_t *j = cf_role_definition_json(role);
+    CF_ENSURE_ALLOC(j);
+    return cf_vault_reply(call, 200, j);
+}
+
+bool cf_role_definition_list_handler(cf_vault_call *call)
+{
     json_t *list = json_array();
     for (size_t i = 0; list && i < CF_N_ROLES; i++)
         json_array_append_new(list, cf_role_definition_json(&cf_roles[i]));
@@ -252,10 +269,10 @@ static bool cf_role_definitions(cf_vault_call *call, const char *name)
     return cf_vault_reply(call, 200, reply);
 }
 
-static bool cf_assignment_create(cf_vault_call *call, const char *scope, const char *name)
+bool cf_role_assignment_put_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("roleAssignments/write/action"), "/"));
-    CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
+    const char *scope = call->params.scope, *name = call->params.assignment;
+    CF_GUARD(cf_vault_require_body(call));
     json_t *props = json_object_get(call->body, "properties");
     const char *role_id = json_string_value(json_object_get(props, "roleDefinitionId"));
     const char *principal = json_string_value(json_object_get(props, "principalId"));
@@ -273,7 +290,7 @@ static bool cf_assignment_create(cf_vault_call *call, const char *scope, const c
                                       CF_MAX_PRINCIPAL_ASSIGNMENTS, &n_held));
     CF_ENSURE(n_held < CF_MAX_PRINCIPAL_ASSIGNMENTS, CF_ERR_CONFLICT,
               "The principal holds the maximum number of role assignments (64).");
-    cf_role_assignment a = {.created = cf_now()};
+    cf_role_assignment a = {.created = cf_vault_now()};
     snprintf(a.name, sizeof a.name, "%s", name);
     snprintf(a.scope, sizeof a.scope, "%s", scope);
     snprintf(a.role_id, sizeof a.role_id, "%s", role->id);
@@ -286,16 +303,14 @@ static bool cf_assignment_create(cf_vault_call *call, const char *scope, const c
     return cf_vault_reply(call, 201, j);
 }
 
-static bool cf_assignment_get_or_delete(cf_vault_call *call, const char *scope, const char *name,
-                                        bool del)
+static bool cf_assignment_get_or_delete(cf_vault_call *call, bool del)
 {
-    CF_GUARD(cf_authorize(call, del ? CF_ACT("roleAssignments/delete/action")
-                                    : CF_ACT("roleAssignments/read"),
-                          "/"));
+    const char *scope = call->params.scope, *name = call->params.assignment;
     cf_role_assignment a;
-    CF_ENSURE(cf_store_assignment_get(call->vault->store, name, &a) &&
-                  strcasecmp(a.scope, scope) == 0,
-              CF_ERR_NOT_FOUND, "Requested role assignment not found");
+    CF_ENSURE_REASON(cf_store_assignment_get(call->vault->store, name, &a) &&
+                         strcasecmp(a.scope, scope) == 0,
+                     CF_ERR_NOT_FOUND, CF_VAULT_REASON_ROLE_ASSIGNMENT_NOT_FOUND,
+                     "Requested role assignment not found");
     if (del)
         CF_GUARD(cf_store_assignment_delete(call->vault->store, name));
     json_t *j = cf_assignment_json(&a);
@@ -303,9 +318,19 @@ static bool cf_assignment_get_or_delete(cf_vault_call *call, const char *scope, 
     return cf_vault_reply(call, 200, j);
 }
 
-static bool cf_assignment_list(cf_vault_call *call, const char *scope)
+bool cf_role_assignment_get_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_authorize(call, CF_ACT("roleAssignments/read"), "/"));
+    return cf_assignment_get_or_delete(call, false);
+}
+
+bool cf_role_assignment_delete_handler(cf_vault_call *call)
+{
+    return cf_assignment_get_or_delete(call, true);
+}
+
+bool cf_role_assignment_list_handler(cf_vault_call *call)
+{
+    const char *scope = call->params.scope;
     cf_role_assignment *rows = calloc(CF_MAX_ASSIGNMENTS, sizeof *rows);
     CF_ENSURE_ALLOC(rows);
     size_t n = 0;
@@ -339,41 +364,26 @@ static bool cf_assignment_list(cf_vault_call *call, const char *scope)
     return cf_vault_reply(call, 200, reply);
 }
 
-bool cf_rbac_route(cf_vault_call *call, const char *path)
+bool cf_rbac_split_path(const char *path, char scope[CF_SCOPE_MAX + 1], const char **rest)
 {
-    const char *at = strstr(path, CF_RBAC_PREFIX);
-    if (!at)
-        return false;
+    const char *at = strstr(path, CF_RBAC_PATH);
+    CF_ENSURE(at, CF_ERR_NOT_FOUND, "unknown path");
     /* The scope is what comes before; clients send "/", "//" or "///". */
-    char scope[CF_SCOPE_MAX + 1];
     const char *start = path;
     while (*start == '/')
         start++;
     size_t len = start <= at ? (size_t)(at - start) : 0;
-    CF_ENSURE(len < sizeof scope - 1, CF_ERR_BAD_INPUT, "The scope is too long.");
+    CF_ENSURE(len < CF_SCOPE_MAX, CF_ERR_BAD_INPUT, "The scope is too long.");
     scope[0] = '/';
     memcpy(scope + 1, start, len);
     scope[1 + len] = 0;
-    if (len == 0)
-        scope[1] = 0;
     CF_ENSURE(cf_valid_scope(scope), CF_ERR_BAD_INPUT,
               "Scopes are '/', '/keys', '/secrets', '/keys/{name}' or '/secrets/{name}'.");
-    const char *rest = at + strlen(CF_RBAC_PREFIX);
-    if (strcmp(rest, "roleDefinitions") == 0)
-        return cf_role_definitions(call, NULL);
-    if (strncmp(rest, "roleDefinitions/", 16) == 0)
-        return cf_role_definitions(call, rest + 16);
-    if (strcmp(rest, "roleAssignments") == 0) {
-        CF_ENSURE(cf_is_method(call, "GET"), CF_ERR_BAD_INPUT, "unsupported method");
-        return cf_assignment_list(call, scope);
-    }
-    CF_ENSURE(strncmp(rest, "roleAssignments/", 16) == 0, CF_ERR_NOT_FOUND, "unknown path");
-    const char *name = rest + 16;
-    CF_ENSURE(cf_guid_ok(name), CF_ERR_BAD_INPUT, "Role assignment names must be GUIDs.");
-    if (strcmp(call->http->method, "PUT") == 0)
-        return cf_assignment_create(call, scope, name);
-    if (strcmp(call->http->method, "DELETE") == 0)
-        return cf_assignment_get_or_delete(call, scope, name, true);
-    CF_ENSURE(cf_is_method(call, "GET"), CF_ERR_BAD_INPUT, "unsupported method");
-    return cf_assignment_get_or_delete(call, scope, name, false);
+    *rest = at;
+    return true;
+}
+
+bool cf_rbac_valid_assignment_name(const char *name)
+{
+    return cf_guid_ok(name);
 }

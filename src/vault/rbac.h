@@ -1,8 +1,9 @@
 /*
  * Role-based access control with Azure's built-in Key Vault roles.
  *
- * Every data-plane handler names the data action it performs and the scope
- * it touches ("/keys/{name}", "/secrets", "/"...) before it looks anything
+ * Every route in the router's operation table (router.c) names the data
+ * action it performs; the router checks it on the scope the route touches
+ * ("/keys/{name}", "/secrets", "/"...) before the handler looks anything
  * up, so a denied caller learns nothing about whether the object exists.
  * Default deny: a caller is allowed when one of its role assignments has a
  * scope covering the target and a role whose dataActions match the action
@@ -15,9 +16,11 @@
 #include "vault.h"
 
 #define CF_ACT(x) "Microsoft.KeyVault/vaults/" x
+/* What marks a path of the RBAC API, after its scope. */
+#define CF_RBAC_PATH "/providers/Microsoft.Authorization/"
 
 /* 403 ForbiddenByRbac unless the caller may perform `action` on `scope`. */
-CF_MUST_USE bool cf_authorize(cf_vault_call *call, const char *action, const char *scope);
+CF_MUST_USE bool cf_rbac_authorize(cf_vault_call *call, const char *action, const char *scope);
 /* The same check for any principal (no request needed). */
 CF_MUST_USE bool cf_rbac_allowed(cf_vault *vault, const char *principal_id, const char *action,
                                  const char *scope, bool *allowed);
@@ -29,13 +32,33 @@ typedef struct cf_role cf_role;
 const cf_role *cf_role_find(const char *id_or_name);
 const char *cf_role_id(const cf_role *role);
 const char *cf_role_name(const cf_role *role);
+/* The built-in roles, in order (for tests and listings); NULL past the end. */
+size_t cf_role_count(void);
+const cf_role *cf_role_at(size_t i);
+/* Whether `role` grants `action`: a dataActions pattern matches it and no
+ * notDataActions pattern does. */
+bool cf_role_grants(const cf_role *role, const char *action);
 
 /* Gives `principal_id` the role at `scope` (first start, CLI tests). */
 CF_MUST_USE bool cf_rbac_assign(cf_vault *vault, const char *principal_id, const cf_role *role,
                                 const char *scope, char name_out[37]);
 
-/* The RBAC data-plane API: {scope}/providers/Microsoft.Authorization/... */
-bool cf_rbac_route(cf_vault_call *call, const char *path);
+/* The RBAC data-plane API: {scope}/providers/Microsoft.Authorization/...
+ * Splits such a path into its validated scope ("/", "/keys/k") and the
+ * rest ("/providers/Microsoft.Authorization/..."), which the router
+ * matches against its table. */
+CF_MUST_USE bool cf_rbac_split_path(const char *path, char scope[CF_SCOPE_MAX + 1],
+                                    const char **rest);
+/* Role assignment names are GUIDs. */
+bool cf_rbac_valid_assignment_name(const char *name);
+CF_MUST_USE bool cf_role_definition_list_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_role_definition_get_handler(cf_vault_call *call);
+/* Any method but GET on role definitions: only built-in roles exist. */
+CF_MUST_USE bool cf_role_definition_refuse_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_role_assignment_list_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_role_assignment_get_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_role_assignment_put_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_role_assignment_delete_handler(cf_vault_call *call);
 
 #define CF_ROLE_ADMINISTRATOR "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 

@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rbac.h"
-
 void cf_resource_id(const cf_vault *vault, const cf_resource *r, const cf_object *obj,
                     bool versioned, char *out, size_t len)
 {
@@ -29,28 +27,10 @@ bool cf_resource_add_deleted(cf_vault *vault, const cf_resource *r, const cf_obj
     return true;
 }
 
-bool cf_resource_authorize(cf_vault_call *call, const cf_resource *r, const char *action,
-                           const char *name)
-{
-    char scope[CF_SCOPE_MAX + 1];
-    snprintf(scope, sizeof scope, "/%s%s%s", r->collection, name ? "/" : "", name ? name : "");
-    return cf_authorize(call, action, scope);
-}
-
-bool cf_require_body(cf_vault_call *call)
+bool cf_vault_require_body(cf_vault_call *call)
 {
     CF_ENSURE(call->body, CF_ERR_BAD_INPUT, "a JSON request body is required");
     return true;
-}
-
-bool cf_is_method(const cf_vault_call *call, const char *method)
-{
-    return strcmp(call->http->method, method) == 0;
-}
-
-bool cf_method_not_allowed(void)
-{
-    CF_BAIL(CF_ERR_BAD_INPUT, "The HTTP method is not supported on this path.");
 }
 
 bool cf_resource_new_version(cf_vault_call *call, const cf_resource *r, const char *name,
@@ -60,7 +40,7 @@ bool cf_resource_new_version(cf_vault_call *call, const cf_resource *r, const ch
     snprintf(obj->kind, sizeof obj->kind, "%s", r->kind);
     snprintf(obj->name, sizeof obj->name, "%s", name);
     CF_GUARD(cf_new_version_id(obj->version));
-    obj->created = obj->updated = cf_now();
+    obj->created = obj->updated = cf_vault_now();
     obj->enabled = true;
     return call->body ? cf_object_parse_attributes(call->body, obj) : true;
 }
@@ -80,8 +60,8 @@ bool cf_resource_insert(cf_vault_call *call, const cf_resource *r, cf_object *ob
     return cf_resource_reply(call, r, obj);
 }
 
-bool cf_resource_get(cf_vault_call *call, const cf_resource *r, const char *name,
-                     const char *version, bool deleted)
+static bool cf_resource_get(cf_vault_call *call, const cf_resource *r, const char *name,
+                            const char *version, bool deleted)
 {
     cf_object obj;
     cf_object_init(&obj);
@@ -117,12 +97,12 @@ static bool cf_list_each(void *ctx, const cf_object *obj)
     return true;
 }
 
-bool cf_resource_list(cf_vault_call *call, const cf_resource *r, const char *name, bool deleted)
+static bool cf_resource_list(cf_vault_call *call, const cf_resource *r, const char *name,
+                             bool deleted)
 {
-    CF_GUARD(cf_resource_authorize(call, r, r->act_read, name));
     unsigned limit;
     const char *marker;
-    CF_GUARD(cf_list_params(call, &limit, &marker));
+    CF_GUARD(cf_vault_list_params(call, &limit, &marker));
     cf_list_ctx l = {call, r, json_array(), name != NULL};
     CF_ENSURE_ALLOC(l.items);
     char next[CF_NAME_MAX + 1], path[256];
@@ -144,7 +124,7 @@ bool cf_resource_list(cf_vault_call *call, const cf_resource *r, const char *nam
         cf_object_free(&probe);
     }
     json_t *reply = json_pack("{s:o}", "value", l.items);
-    ok = ok && reply && cf_list_next_link(call, reply, path, next, limit);
+    ok = ok && reply && cf_vault_list_next_link(call, reply, path, next, limit);
     if (!ok) {
         json_decref(reply);
         return false;
@@ -152,25 +132,59 @@ bool cf_resource_list(cf_vault_call *call, const cf_resource *r, const char *nam
     return cf_vault_reply(call, 200, reply);
 }
 
-bool cf_resource_delete(cf_vault_call *call, const cf_resource *r, const char *name)
+/* The resource of the route being served (keys or secrets). */
+static const cf_resource *cf_route_resource(const cf_vault_call *call)
 {
-    CF_GUARD(cf_resource_authorize(call, r, r->act_delete, name));
-    int64_t now = cf_now();
+    return call->route->resource;
+}
+
+bool cf_resource_get_handler(cf_vault_call *call)
+{
+    return cf_resource_get(call, cf_route_resource(call), call->params.name, call->params.version,
+                           false);
+}
+
+bool cf_resource_get_deleted_handler(cf_vault_call *call)
+{
+    return cf_resource_get(call, cf_route_resource(call), call->params.name, NULL, true);
+}
+
+bool cf_resource_list_handler(cf_vault_call *call)
+{
+    return cf_resource_list(call, cf_route_resource(call), NULL, false);
+}
+
+bool cf_resource_list_versions_handler(cf_vault_call *call)
+{
+    return cf_resource_list(call, cf_route_resource(call), call->params.name, false);
+}
+
+bool cf_resource_list_deleted_handler(cf_vault_call *call)
+{
+    return cf_resource_list(call, cf_route_resource(call), NULL, true);
+}
+
+bool cf_resource_delete_handler(cf_vault_call *call)
+{
+    const cf_resource *r = cf_route_resource(call);
+    const char *name = call->params.name;
+    int64_t now = cf_vault_now();
     CF_GUARD(cf_store_object_delete(call->vault->store, r->kind, name, now,
                                     now + (int64_t)call->vault->retention_days * 86400));
     return cf_resource_get(call, r, name, NULL, true);
 }
 
-static bool cf_resource_recover(cf_vault_call *call, const cf_resource *r, const char *name)
+bool cf_resource_recover_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_resource_authorize(call, r, r->act_recover, name));
-    CF_GUARD(cf_store_object_recover(call->vault->store, r->kind, name));
-    return cf_resource_get(call, r, name, NULL, false);
+    const cf_resource *r = cf_route_resource(call);
+    CF_GUARD(cf_store_object_recover(call->vault->store, r->kind, call->params.name));
+    return cf_resource_get(call, r, call->params.name, NULL, false);
 }
 
-static bool cf_resource_purge(cf_vault_call *call, const cf_resource *r, const char *name)
+bool cf_resource_purge_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_resource_authorize(call, r, r->act_purge, name));
+    const cf_resource *r = cf_route_resource(call);
+    const char *name = call->params.name;
     if (call->vault->purge_protection) {
         cf_object obj;
         cf_object_init(&obj);
@@ -178,7 +192,7 @@ static bool cf_resource_purge(cf_vault_call *call, const cf_resource *r, const c
         int64_t purge_at = obj.purge_at;
         cf_object_free(&obj);
         CF_GUARD(found);
-        CF_ENSURE(cf_now() >= purge_at, CF_ERR_PROTECTED,
+        CF_ENSURE(cf_vault_now() >= purge_at, CF_ERR_PROTECTED,
                   "Operation \"purge\" is not allowed because purge protection is enabled for "
                   "this vault. Key Vault service will automatically purge it after the retention "
                   "period has passed.");
@@ -191,14 +205,14 @@ static bool cf_resource_purge(cf_vault_call *call, const cf_resource *r, const c
     return cf_vault_reply(call, 204, NULL);
 }
 
-bool cf_resource_backup(cf_vault_call *call, const cf_resource *r, const char *name)
+bool cf_resource_backup_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_resource_authorize(call, r, r->act_backup, name));
     cf_buf blob;
     cf_buf_init(&blob, CF_VAULT_MAX_BODY);
     json_t *reply = json_object();
-    bool ok = reply && cf_backup_make(call->vault, r, name, &blob) &&
-              cf_json_set_b64url(reply, "value", cf_buf_slice(&blob));
+    bool ok = reply &&
+              cf_backup_make(call->vault, cf_route_resource(call), call->params.name, &blob) &&
+              cf_vault_json_set_b64url(reply, "value", cf_buf_slice(&blob));
     cf_buf_free(&blob);
     if (!ok) {
         json_decref(reply);
@@ -207,34 +221,18 @@ bool cf_resource_backup(cf_vault_call *call, const cf_resource *r, const char *n
     return cf_vault_reply(call, 200, reply);
 }
 
-bool cf_resource_restore(cf_vault_call *call, const cf_resource *r)
+bool cf_resource_restore_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_resource_authorize(call, r, r->act_restore, NULL));
-    CF_GUARD(cf_require_body(call));
+    CF_GUARD(cf_vault_require_body(call));
+    const cf_resource *r = cf_route_resource(call);
     cf_buf blob;
     cf_buf_init(&blob, CF_VAULT_MAX_BODY);
     cf_object latest;
     cf_object_init(&latest);
-    bool ok = cf_json_get_b64url(call->body, "value", true, &blob) &&
+    bool ok = cf_vault_json_b64url(call->body, "value", true, &blob) &&
               cf_backup_restore(call->vault, r, cf_buf_slice(&blob), &latest) &&
               cf_resource_reply(call, r, &latest);
     cf_object_free(&latest);
     cf_buf_free(&blob);
     return ok;
-}
-
-bool cf_resource_route_deleted(cf_vault_call *call, const cf_resource *r, char **seg, size_t n)
-{
-    if (n == 1 && cf_is_method(call, "GET"))
-        return cf_resource_list(call, r, NULL, true);
-    CF_ENSURE(n >= 2 && cf_valid_object_name(seg[1]), CF_ERR_BAD_INPUT,
-              "Object names must be 1-127 characters of letters, digits and dashes.");
-    if (n == 2 && cf_is_method(call, "GET"))
-        return cf_resource_authorize(call, r, r->act_read, seg[1]) &&
-               cf_resource_get(call, r, seg[1], NULL, true);
-    if (n == 2 && cf_is_method(call, "DELETE"))
-        return cf_resource_purge(call, r, seg[1]);
-    if (n == 3 && strcmp(seg[2], "recover") == 0 && cf_is_method(call, "POST"))
-        return cf_resource_recover(call, r, seg[1]);
-    return cf_method_not_allowed();
 }

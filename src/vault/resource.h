@@ -10,7 +10,7 @@
 
 #include "vault.h"
 
-typedef struct {
+typedef struct cf_resource {
     const char *kind;        /* store kind: "key" | "secret" */
     const char *collection;  /* URL segment: "keys" | "secrets" */
     const char *deleted;     /* URL segment: "deletedkeys" | "deletedsecrets" */
@@ -30,14 +30,7 @@ typedef struct {
     /* The material to seal for a restored version, from the backed-up
      * material (HSM keys get new token objects); NULL = as backed up. */
     bool (*restore_material)(cf_vault *vault, cf_object *obj, cf_slice material, cf_buf *out);
-    /* Data actions (rbac.h) of the shared operations. */
-    const char *act_read, *act_delete, *act_recover, *act_purge, *act_backup, *act_restore;
 } cf_resource;
-
-/* Authorizes `action` on the name's scope ("/keys/{name}"), or on the
- * collection ("/keys") when `name` is NULL. */
-CF_MUST_USE bool cf_resource_authorize(cf_vault_call *call, const cf_resource *r,
-                                       const char *action, const char *name);
 
 extern const cf_resource cf_keys_resource;
 extern const cf_resource cf_secrets_resource;
@@ -49,9 +42,7 @@ void cf_resource_id(const cf_vault *vault, const cf_resource *r, const cf_object
 CF_MUST_USE bool cf_resource_add_deleted(cf_vault *vault, const cf_resource *r,
                                          const cf_object *obj, json_t *bundle);
 
-CF_MUST_USE bool cf_require_body(cf_vault_call *call);
-bool cf_is_method(const cf_vault_call *call, const char *method);
-CF_MUST_USE bool cf_method_not_allowed(void);
+CF_MUST_USE bool cf_vault_require_body(cf_vault_call *call);
 
 /* A new version of `name` with attributes and tags from the request body. */
 CF_MUST_USE bool cf_resource_new_version(cf_vault_call *call, const cf_resource *r,
@@ -60,18 +51,19 @@ CF_MUST_USE bool cf_resource_new_version(cf_vault_call *call, const cf_resource 
 CF_MUST_USE bool cf_resource_insert(cf_vault_call *call, const cf_resource *r, cf_object *obj);
 CF_MUST_USE bool cf_resource_reply(cf_vault_call *call, const cf_resource *r,
                                    const cf_object *obj);
-/* Replies with a stored version: live (`deleted` false) or soft-deleted. */
-CF_MUST_USE bool cf_resource_get(cf_vault_call *call, const cf_resource *r, const char *name,
-                                 const char *version, bool deleted);
-/* Lists names (`name` NULL), deleted names, or the versions of `name`. */
-CF_MUST_USE bool cf_resource_list(cf_vault_call *call, const cf_resource *r, const char *name,
-                                  bool deleted);
-CF_MUST_USE bool cf_resource_delete(cf_vault_call *call, const cf_resource *r, const char *name);
-CF_MUST_USE bool cf_resource_backup(cf_vault_call *call, const cf_resource *r, const char *name);
-CF_MUST_USE bool cf_resource_restore(cf_vault_call *call, const cf_resource *r);
-/* Routes /deleted{keys,secrets}[/{name}[/recover]]. */
-CF_MUST_USE bool cf_resource_route_deleted(cf_vault_call *call, const cf_resource *r, char **seg,
-                                           size_t n);
+
+/* Handlers of the operations keys and secrets share; the resource is the
+ * route's (call->route->resource), the name and version the path's. */
+CF_MUST_USE bool cf_resource_get_handler(cf_vault_call *call);          /* live version */
+CF_MUST_USE bool cf_resource_get_deleted_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_resource_list_handler(cf_vault_call *call);         /* names */
+CF_MUST_USE bool cf_resource_list_versions_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_resource_list_deleted_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_resource_delete_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_resource_recover_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_resource_purge_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_resource_backup_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_resource_restore_handler(cf_vault_call *call);
 
 /* Backup blobs (backup.c; format in docs/formats.md). */
 CF_MUST_USE bool cf_backup_make(cf_vault *vault, const cf_resource *r, const char *name,

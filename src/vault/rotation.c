@@ -75,7 +75,7 @@ bool cf_key_rotate(cf_vault *vault, const char *name, cf_object *out)
         cf_object_init(out);
         snprintf(out->kind, sizeof out->kind, "%s", CF_KIND_KEY);
         snprintf(out->name, sizeof out->name, "%s", latest.name);
-        out->created = out->updated = cf_now();
+        out->created = out->updated = cf_vault_now();
         out->enabled = true;
         out->tags = json_incref(latest.tags);
         const char *expiry =
@@ -113,8 +113,9 @@ static json_t *cf_policy_render(cf_vault *vault, const char *name, json_t *store
                      "attributes");
 }
 
-bool cf_rotation_policy_get(cf_vault_call *call, const char *name)
+bool cf_rotation_policy_get_handler(cf_vault_call *call)
 {
+    const char *name = call->params.name;
     json_t *stored = NULL;
     CF_GUARD(cf_store_policy_get(call->vault->store, CF_KIND_KEY, name, &stored));
     json_t *reply = cf_policy_render(call->vault, name, stored);
@@ -135,8 +136,8 @@ static bool cf_policy_parse_action(json_t *la, json_t *actions)
                                                               : NULL;
     CF_ENSURE(canonical, CF_ERR_BAD_INPUT, "action type must be Rotate or Notify");
     const char *after, *before;
-    CF_GUARD(cf_json_get_string(trigger, "timeAfterCreate", false, &after));
-    CF_GUARD(cf_json_get_string(trigger, "timeBeforeExpiry", false, &before));
+    CF_GUARD(cf_vault_json_string(trigger, "timeAfterCreate", false, &after));
+    CF_GUARD(cf_vault_json_string(trigger, "timeBeforeExpiry", false, &before));
     CF_ENSURE((after != NULL) != (before != NULL), CF_ERR_BAD_INPUT,
               "a trigger needs exactly one of timeAfterCreate and timeBeforeExpiry");
     int64_t secs;
@@ -160,7 +161,7 @@ bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_
     json_t *in_attrs = json_object_get(body, "attributes");
     const char *expiry = NULL;
     if (in_attrs && !json_is_null(in_attrs))
-        CF_GUARD(cf_json_get_string(in_attrs, "expiryTime", false, &expiry));
+        CF_GUARD(cf_vault_json_string(in_attrs, "expiryTime", false, &expiry));
     int64_t secs;
     if (expiry) {
         CF_GUARD(cf_iso_duration(expiry, &secs));
@@ -191,11 +192,12 @@ bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_
     return true;
 }
 
-bool cf_rotation_policy_put(cf_vault_call *call, const char *name)
+bool cf_rotation_policy_put_handler(cf_vault_call *call)
 {
+    const char *name = call->params.name;
     json_t *previous = NULL, *policy = NULL;
     CF_GUARD(cf_store_policy_get(call->vault->store, CF_KIND_KEY, name, &previous));
-    bool ok = cf_rotation_policy_parse(call->body, previous, cf_now(), &policy) &&
+    bool ok = cf_rotation_policy_parse(call->body, previous, cf_vault_now(), &policy) &&
               cf_store_policy_put(call->vault->store, CF_KIND_KEY, name, policy);
     json_t *reply = ok ? cf_policy_render(call->vault, name, policy) : NULL;
     json_decref(previous);
@@ -235,7 +237,7 @@ static bool cf_sweep_key(void *ctx, const char *name, json_t *policy)
     cf_object_init(&latest);
     cf_object_init(&rotated);
     if (cf_store_object_get(vault->store, CF_KIND_KEY, name, NULL, false, &latest) &&
-        cf_rotation_due(&latest, policy, cf_now())) {
+        cf_rotation_due(&latest, policy, cf_vault_now())) {
         if (cf_key_rotate(vault, name, &rotated))
             cf_log(CF_LOG_INFO, NULL, "rotated key %s by policy: new version %s", name,
                    rotated.version);
@@ -258,7 +260,7 @@ static struct {
 static void cf_sweep_once(cf_vault *vault)
 {
     unsigned purged = 0;
-    if (!cf_store_purge_expired(vault->store, cf_now(), &purged, cf_key_cache_forget))
+    if (!cf_store_purge_expired(vault->store, cf_vault_now(), &purged, cf_key_cache_forget))
         cf_log(CF_LOG_ERROR, NULL, "purge sweep failed: %s", cf_error_detail());
     else if (purged)
         cf_log(CF_LOG_INFO, NULL, "purged %u deleted objects past retention", purged);

@@ -2,15 +2,26 @@
  * The vault's request router: identity endpoints first (they authenticate
  * by their own means), then the Bearer check, so that the SDK's first,
  * token-less request gets the 401 challenge before anything else is looked
- * at; then api-version, the JSON body, and the resource handler.
+ * at; then api-version, the JSON body, and the operation.
+ *
+ * Every operation is a row of one table: method, path pattern, the Azure
+ * data action it needs, and its handler.  The router matches the row,
+ * checks the path's parameters, and authorizes the row's action on the
+ * scope the path names, all before the handler runs: a handler cannot
+ * forget the access check, and a denied caller learns nothing about
+ * whether an object exists.  tests/unit/vault/test_vault_routes.c holds
+ * every row's action against Azure's built-in role definitions.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "audit_writer.h"
+#include "ids.h"
 #include "log.h"
+#include "keys.h"
 #include "rbac.h"
+#include "resource.h"
 #include "vault.h"
 
 #define CF_MAX_SEGMENTS 6
@@ -47,25 +58,6 @@ static bool cf_api_version_ok(const char *v)
            strncmp(v, "2016", 4) >= 0;
 }
 
-/* Copies `raw` into `path` and splits "/a/b/" into {"a", "b", ""}; fails
- * beyond CF_MAX_SEGMENTS. */
-static bool cf_split_path(const char *raw, char *path, size_t path_len, char **seg, size_t *n)
-{
-    *n = 0;
-    CF_ENSURE(strlen(raw) < path_len && raw[0] == '/', CF_ERR_NOT_FOUND, "unknown path");
-    memcpy(path, raw, strlen(raw) + 1);
-    char *p = path + 1;
-    for (;;) {
-        CF_ENSURE(*n < CF_MAX_SEGMENTS, CF_ERR_NOT_FOUND, "unknown path");
-        seg[(*n)++] = p;
-        char *slash = strchr(p, '/');
-        if (!slash)
-            return true;
-        *slash = 0;
-        p = slash + 1;
-    }
-}
-
 static bool cf_parse_body(cf_vault_call *call)
 {
     cf_http_request *req = call->http;
@@ -79,55 +71,398 @@ static bool cf_parse_body(cf_vault_call *call)
     return true;
 }
 
-static bool cf_dispatch(cf_vault_call *call, char **seg, size_t n)
-{
-    const char *method = call->http->method;
-    if (strcmp(seg[0], "keys") == 0 || strcmp(seg[0], "deletedkeys") == 0)
-        return cf_keys_route(call, seg, n);
-    if (strcmp(seg[0], "secrets") == 0 || strcmp(seg[0], "deletedsecrets") == 0)
-        return cf_secrets_route(call, seg, n);
-    if (n == 1 && strcmp(seg[0], "rng") == 0 && strcmp(method, "POST") == 0)
-        return cf_rng_handle(call);
-    if (strcmp(seg[0], "coffer") == 0)
-        return cf_principals_route(call, seg, n);
-    CF_BAIL(CF_ERR_NOT_FOUND, "The requested path does not exist.");
-}
+/* ---- the operation table ---- */
 
-/* Not-found replies name the resource the way Key Vault does. */
-static const struct {
-    const char *segment, *code, *noun, *deleted_noun;
-    bool deleted;
-} cf_not_found[] = {
-    {"keys", "KeyNotFound", "key", "Key", false},
-    {"deletedkeys", "KeyNotFound", "key", "Key", true},
-    {"secrets", "SecretNotFound", "secret", "Secret", false},
-    {"deletedsecrets", "SecretNotFound", "secret", "Secret", true},
+#define KV(x) CF_ACT(x)
+/* The 400 messages for a method no route of the path takes: the lists and
+ * the RBAC API have always said the first, other paths the second. */
+#define CF_UNSUPPORTED_METHOD "unsupported method"
+#define CF_WRONG_METHOD "The HTTP method is not supported on this path."
+
+static const cf_vault_route cf_routes[] = {
+    /* keys */
+    {.method = "GET", .pattern = "/keys", .action = KV("keys/read"),
+     .resource = &cf_keys_resource, .handler = cf_resource_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
+    {.method = "GET", .pattern = "/keys/", .action = KV("keys/read"),
+     .resource = &cf_keys_resource, .handler = cf_resource_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
+    {.method = "POST", .pattern = "/keys/restore", .action = KV("keys/restore/action"),
+     .resource = &cf_keys_resource, .handler = cf_resource_restore_handler},
+    {.method = "PUT", .pattern = "/keys/{name}", .action = KV("keys/import/action"),
+     .resource = &cf_keys_resource, .handler = cf_key_import_handler},
+    {.method = "DELETE", .pattern = "/keys/{name}", .action = KV("keys/delete"),
+     .resource = &cf_keys_resource, .handler = cf_resource_delete_handler},
+    {.method = "GET", .pattern = "/keys/{name}", .action = KV("keys/read"),
+     .resource = &cf_keys_resource, .handler = cf_resource_get_handler},
+    {.method = "PATCH", .pattern = "/keys/{name}", .action = KV("keys/update/action"),
+     .resource = &cf_keys_resource, .handler = cf_key_update_handler},
+    {.method = "POST", .pattern = "/keys/{name}/create", .action = KV("keys/create/action"),
+     .resource = &cf_keys_resource, .handler = cf_key_create_handler},
+    {.method = "POST", .pattern = "/keys/{name}/backup", .action = KV("keys/backup/action"),
+     .resource = &cf_keys_resource, .handler = cf_resource_backup_handler},
+    {.method = "POST", .pattern = "/keys/{name}/rotate", .action = KV("keys/rotate/action"),
+     .resource = &cf_keys_resource, .handler = cf_key_rotate_handler},
+    {.method = "GET", .pattern = "/keys/{name}/rotationpolicy",
+     .action = KV("keyrotationpolicies/read"), .resource = &cf_keys_resource,
+     .handler = cf_rotation_policy_get_handler},
+    {.method = "PUT", .pattern = "/keys/{name}/rotationpolicy",
+     .action = KV("keyrotationpolicies/write"), .resource = &cf_keys_resource,
+     .handler = cf_rotation_policy_put_handler},
+    {.method = "GET", .pattern = "/keys/{name}/versions", .action = KV("keys/read"),
+     .resource = &cf_keys_resource, .handler = cf_resource_list_versions_handler},
+    {.method = "GET", .pattern = "/keys/{name}/{version}", .action = KV("keys/read"),
+     .resource = &cf_keys_resource, .handler = cf_resource_get_handler},
+    {.method = "PATCH", .pattern = "/keys/{name}/{version}", .action = KV("keys/update/action"),
+     .resource = &cf_keys_resource, .handler = cf_key_update_handler},
+    {.method = "POST", .pattern = "/keys/{name}/{version}/encrypt",
+     .action = KV("keys/encrypt/action"), .resource = &cf_keys_resource,
+     .handler = cf_key_op_handler},
+    {.method = "POST", .pattern = "/keys/{name}/{version}/decrypt",
+     .action = KV("keys/decrypt/action"), .resource = &cf_keys_resource,
+     .handler = cf_key_op_handler},
+    {.method = "POST", .pattern = "/keys/{name}/{version}/wrapkey",
+     .action = KV("keys/wrap/action"), .resource = &cf_keys_resource,
+     .handler = cf_key_op_handler},
+    {.method = "POST", .pattern = "/keys/{name}/{version}/unwrapkey",
+     .action = KV("keys/unwrap/action"), .resource = &cf_keys_resource,
+     .handler = cf_key_op_handler},
+    {.method = "POST", .pattern = "/keys/{name}/{version}/sign", .action = KV("keys/sign/action"),
+     .resource = &cf_keys_resource, .handler = cf_key_op_handler},
+    {.method = "POST", .pattern = "/keys/{name}/{version}/verify",
+     .action = KV("keys/verify/action"), .resource = &cf_keys_resource,
+     .handler = cf_key_op_handler},
+    /* deleted keys */
+    {.method = "GET", .pattern = "/deletedkeys", .action = KV("keys/read"),
+     .resource = &cf_keys_resource, .handler = cf_resource_list_deleted_handler},
+    {.method = "GET", .pattern = "/deletedkeys/{name}", .action = KV("keys/read"),
+     .resource = &cf_keys_resource, .handler = cf_resource_get_deleted_handler},
+    {.method = "DELETE", .pattern = "/deletedkeys/{name}", .action = KV("keys/purge/action"),
+     .resource = &cf_keys_resource, .handler = cf_resource_purge_handler},
+    {.method = "POST", .pattern = "/deletedkeys/{name}/recover",
+     .action = KV("keys/recover/action"), .resource = &cf_keys_resource,
+     .handler = cf_resource_recover_handler},
+    /* secrets */
+    {.method = "GET", .pattern = "/secrets", .action = KV("secrets/readMetadata/action"),
+     .resource = &cf_secrets_resource, .handler = cf_resource_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
+    {.method = "GET", .pattern = "/secrets/", .action = KV("secrets/readMetadata/action"),
+     .resource = &cf_secrets_resource, .handler = cf_resource_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
+    {.method = "POST", .pattern = "/secrets/restore", .action = KV("secrets/restore/action"),
+     .resource = &cf_secrets_resource, .handler = cf_resource_restore_handler},
+    {.method = "PUT", .pattern = "/secrets/{name}", .action = KV("secrets/setSecret/action"),
+     .resource = &cf_secrets_resource, .handler = cf_secret_set_handler},
+    {.method = "DELETE", .pattern = "/secrets/{name}", .action = KV("secrets/delete"),
+     .resource = &cf_secrets_resource, .handler = cf_resource_delete_handler},
+    {.method = "GET", .pattern = "/secrets/{name}", .action = KV("secrets/getSecret/action"),
+     .resource = &cf_secrets_resource, .handler = cf_secret_get_handler},
+    {.method = "PATCH", .pattern = "/secrets/{name}", .action = KV("secrets/update/action"),
+     .resource = &cf_secrets_resource, .handler = cf_secret_update_handler},
+    {.method = "POST", .pattern = "/secrets/{name}/backup", .action = KV("secrets/backup/action"),
+     .resource = &cf_secrets_resource, .handler = cf_resource_backup_handler},
+    {.method = "GET", .pattern = "/secrets/{name}/versions",
+     .action = KV("secrets/readMetadata/action"), .resource = &cf_secrets_resource,
+     .handler = cf_resource_list_versions_handler},
+    {.method = "GET", .pattern = "/secrets/{name}/{version}",
+     .action = KV("secrets/getSecret/action"), .resource = &cf_secrets_resource,
+     .handler = cf_secret_get_handler},
+    {.method = "PATCH", .pattern = "/secrets/{name}/{version}",
+     .action = KV("secrets/update/action"), .resource = &cf_secrets_resource,
+     .handler = cf_secret_update_handler},
+    /* deleted secrets */
+    {.method = "GET", .pattern = "/deletedsecrets", .action = KV("secrets/readMetadata/action"),
+     .resource = &cf_secrets_resource, .handler = cf_resource_list_deleted_handler},
+    {.method = "GET", .pattern = "/deletedsecrets/{name}",
+     .action = KV("secrets/readMetadata/action"), .resource = &cf_secrets_resource,
+     .handler = cf_resource_get_deleted_handler},
+    {.method = "DELETE", .pattern = "/deletedsecrets/{name}", .action = KV("secrets/purge/action"),
+     .resource = &cf_secrets_resource, .handler = cf_resource_purge_handler},
+    {.method = "POST", .pattern = "/deletedsecrets/{name}/recover",
+     .action = KV("secrets/recover/action"), .resource = &cf_secrets_resource,
+     .handler = cf_resource_recover_handler},
+    /* Key Vault has no RNG data action (the API is Managed HSM's); the
+     * vault-wide "rng/action" is granted by the Administrator role. */
+    {.method = "POST", .pattern = "/rng", .action = KV("rng/action"), .handler = cf_rng_handler},
+    /* Coffer's principal administration (principals.c) */
+    {.method = "GET", .pattern = "/coffer/principals", .action = KV("principals/read/action"),
+     .handler = cf_principal_list_handler},
+    {.method = "POST", .pattern = "/coffer/principals", .action = KV("principals/write/action"),
+     .handler = cf_principal_create_handler},
+    {.method = "GET", .pattern = "/coffer/principals/{principal}",
+     .action = KV("principals/read/action"), .handler = cf_principal_show_handler},
+    {.method = "DELETE", .pattern = "/coffer/principals/{principal}",
+     .action = KV("principals/delete/action"), .handler = cf_principal_delete_handler},
+    {.method = "POST", .pattern = "/coffer/principals/{principal}/secrets",
+     .action = KV("principals/write/action"), .handler = cf_principal_secret_add_handler},
+    {.method = "DELETE", .pattern = "/coffer/principals/{principal}/secrets/{credential}",
+     .action = KV("principals/write/action"), .handler = cf_principal_secret_remove_handler},
+    /* The RBAC API, after its {scope} prefix (rbac.c); checked on "/". */
+    {.method = "GET", .pattern = CF_RBAC_PATH "roleDefinitions",
+     .action = KV("roleDefinitions/read"), .handler = cf_role_definition_list_handler},
+    {.method = NULL, .pattern = CF_RBAC_PATH "roleDefinitions",
+     .action = KV("roleDefinitions/read"), .handler = cf_role_definition_refuse_handler},
+    {.method = "GET", .pattern = CF_RBAC_PATH "roleDefinitions/{role}",
+     .action = KV("roleDefinitions/read"), .handler = cf_role_definition_get_handler},
+    {.method = NULL, .pattern = CF_RBAC_PATH "roleDefinitions/{role}",
+     .action = KV("roleDefinitions/read"), .handler = cf_role_definition_refuse_handler},
+    {.method = "GET", .pattern = CF_RBAC_PATH "roleAssignments",
+     .action = KV("roleAssignments/read"), .handler = cf_role_assignment_list_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
+    {.method = "PUT", .pattern = CF_RBAC_PATH "roleAssignments/{assignment}",
+     .action = KV("roleAssignments/write/action"), .handler = cf_role_assignment_put_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
+    {.method = "DELETE", .pattern = CF_RBAC_PATH "roleAssignments/{assignment}",
+     .action = KV("roleAssignments/delete/action"), .handler = cf_role_assignment_delete_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
+    {.method = "GET", .pattern = CF_RBAC_PATH "roleAssignments/{assignment}",
+     .action = KV("roleAssignments/read"), .handler = cf_role_assignment_get_handler,
+     .method_error = CF_UNSUPPORTED_METHOD},
 };
 
-static void cf_reply_routed_error(cf_vault_call *call, char **seg, size_t n)
+#undef KV
+#undef CF_UNSUPPORTED_METHOD
+
+#define CF_N_ROUTES (sizeof cf_routes / sizeof *cf_routes)
+
+const cf_vault_route *cf_vault_routes(size_t *count)
 {
-    for (size_t i = 0; n && i < sizeof cf_not_found / sizeof *cf_not_found; i++) {
-        if (strcmp(seg[0], cf_not_found[i].segment) != 0)
-            continue;
-        /* Only the store's bare "not found" is reworded; routing errors keep theirs. */
-        if (cf_error_code() == CF_ERR_NOT_FOUND && strcmp(cf_error_detail(), "not found") == 0 &&
-            n >= 2 && cf_valid_object_name(seg[1])) {
-            if (cf_not_found[i].deleted)
-                cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__, "Deleted %s not found: %s",
-                                cf_not_found[i].deleted_noun, seg[1]);
-            else if (n >= 3 && strlen(seg[2]) == CF_VERSION_LEN)
-                cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__,
-                                "A %s with (name/id) %s/%s was not found in this key vault.",
-                                cf_not_found[i].noun, seg[1], seg[2]);
-            else
-                cf_error_raisef(CF_ERR_NOT_FOUND, __FILE__, __LINE__,
-                                "A %s with (name/id) %s was not found in this key vault.",
-                                cf_not_found[i].noun, seg[1]);
-        }
-        cf_vault_reply_error(call, cf_not_found[i].code);
-        return;
+    *count = CF_N_ROUTES;
+    return cf_routes;
+}
+
+/* ---- matching ---- */
+
+/* What a request's area (its first segment, or the RBAC API) says about
+ * its errors: the reason a not-found carries (Key Vault's KeyNotFound...),
+ * how a handler's not-found is worded, and the message for a bad {name}. */
+typedef struct {
+    const char *segment;
+    const char *not_found;    /* reason; NULL = a plain NotFound */
+    const char *noun;         /* "A key with (name/id) ..." */
+    const char *deleted_noun; /* "Deleted Key not found: ..."; NULL for live objects */
+    const char *bad_name;
+} cf_area;
+
+#define CF_OBJECT_NAME_RULE "1-127 characters of letters, digits and dashes."
+
+static const cf_area cf_areas[] = {
+    {.segment = "keys", .not_found = CF_VAULT_REASON_KEY_NOT_FOUND, .noun = "key",
+     .bad_name = "Key names must be " CF_OBJECT_NAME_RULE},
+    {.segment = "deletedkeys", .not_found = CF_VAULT_REASON_KEY_NOT_FOUND, .noun = "key",
+     .deleted_noun = "Key", .bad_name = "Object names must be " CF_OBJECT_NAME_RULE},
+    {.segment = "secrets", .not_found = CF_VAULT_REASON_SECRET_NOT_FOUND, .noun = "secret",
+     .bad_name = "Secret names must be " CF_OBJECT_NAME_RULE},
+    {.segment = "deletedsecrets", .not_found = CF_VAULT_REASON_SECRET_NOT_FOUND,
+     .noun = "secret", .deleted_noun = "Secret",
+     .bad_name = "Object names must be " CF_OBJECT_NAME_RULE},
+    {.segment = "coffer"},
+};
+
+static const cf_area cf_role_definitions_area = {
+    .not_found = CF_VAULT_REASON_ROLE_DEFINITION_NOT_FOUND};
+static const cf_area cf_role_assignments_area = {
+    .not_found = CF_VAULT_REASON_ROLE_ASSIGNMENT_NOT_FOUND};
+
+/* NULL: a path outside every area ("/rng" and the unknown), where any
+ * request no route takes is simply not found. */
+static const cf_area *cf_area_of(const char *path)
+{
+    if (strstr(path, CF_RBAC_PATH))
+        return strstr(path, "/roleDefinitions") ? &cf_role_definitions_area
+                                                : &cf_role_assignments_area;
+    const char *first = path[0] == '/' ? path + 1 : path;
+    size_t len = strcspn(first, "/");
+    for (size_t i = 0; i < sizeof cf_areas / sizeof *cf_areas; i++)
+        if (strlen(cf_areas[i].segment) == len && strncmp(first, cf_areas[i].segment, len) == 0)
+            return &cf_areas[i];
+    return NULL;
+}
+
+/* The request's path, split, and where routing got to. */
+typedef struct {
+    char path[1024];
+    char *seg[CF_MAX_SEGMENTS];
+    size_t n;
+    char scope[CF_SCOPE_MAX + 1]; /* the RBAC API's */
+    const cf_area *area;
+    bool handled; /* the handler ran: its errors are its own */
+} cf_routing;
+
+/* Copies `raw` into `rt->path` and splits "/a/b/" into {"a", "b", ""};
+ * fails beyond CF_MAX_SEGMENTS. */
+static bool cf_split_path(const char *raw, cf_routing *rt)
+{
+    rt->n = 0;
+    CF_ENSURE(strlen(raw) < sizeof rt->path && raw[0] == '/', CF_ERR_NOT_FOUND, "unknown path");
+    memcpy(rt->path, raw, strlen(raw) + 1);
+    char *p = rt->path + 1;
+    for (;;) {
+        CF_ENSURE(rt->n < CF_MAX_SEGMENTS, CF_ERR_NOT_FOUND, "unknown path");
+        rt->seg[rt->n++] = p;
+        char *slash = strchr(p, '/');
+        if (!slash)
+            return true;
+        *slash = 0;
+        p = slash + 1;
     }
-    cf_vault_reply_error(call, "NotFound");
+}
+
+typedef enum {
+    CF_MATCH_NONE,
+    CF_MATCH_BAD_NAME, /* no match, but only past an invalid {name} */
+    CF_MATCH_PATH,     /* the path matches (the method may not) */
+} cf_match;
+
+static bool cf_token_is(const char *p, size_t len, const char *token)
+{
+    return strlen(token) == len && strncmp(p, token, len) == 0;
+}
+
+/* Compares a pattern with the request's segments, capturing parameters.
+ * {version} matches only a version id or "" (the latest); the other
+ * parameters match any segment and are checked once a route is chosen. */
+static cf_match cf_route_match(const char *pattern, const cf_routing *rt, cf_vault_params *params)
+{
+    bool bad_name = false;
+    size_t i = 0;
+    *params = (cf_vault_params){0};
+    for (const char *p = pattern; *p == '/';) {
+        p++;
+        size_t len = strcspn(p, "/");
+        const char *s = i < rt->n ? rt->seg[i++] : NULL;
+        if (!s)
+            return bad_name ? CF_MATCH_BAD_NAME : CF_MATCH_NONE;
+        if (cf_token_is(p, len, "{name}")) {
+            params->name = s;
+            bad_name = bad_name || !cf_valid_object_name(s);
+        } else if (cf_token_is(p, len, "{version}")) {
+            if (*s && strlen(s) != CF_VERSION_LEN)
+                return bad_name ? CF_MATCH_BAD_NAME : CF_MATCH_NONE;
+            params->version = s;
+        } else if (cf_token_is(p, len, "{principal}")) {
+            params->principal = s;
+        } else if (cf_token_is(p, len, "{credential}")) {
+            params->credential = s;
+        } else if (cf_token_is(p, len, "{role}")) {
+            params->role = s;
+        } else if (cf_token_is(p, len, "{assignment}")) {
+            params->assignment = s;
+        } else if (!cf_token_is(p, len, s)) {
+            return bad_name ? CF_MATCH_BAD_NAME : CF_MATCH_NONE;
+        }
+        p += len;
+    }
+    if (i != rt->n)
+        return bad_name ? CF_MATCH_BAD_NAME : CF_MATCH_NONE;
+    return CF_MATCH_PATH;
+}
+
+/* The parameters of a chosen route, checked in the order the client is
+ * told about them: names first. */
+static bool cf_check_params(const cf_vault_params *p, const cf_area *area)
+{
+    CF_ENSURE(!p->name || cf_valid_object_name(p->name), CF_ERR_BAD_INPUT,
+              area && area->bad_name ? area->bad_name : "invalid name");
+    CF_ENSURE(!p->principal || strlen(p->principal) == CF_UUID_LEN, CF_ERR_NOT_FOUND,
+              "The principal does not exist.");
+    CF_ENSURE(!p->assignment || cf_rbac_valid_assignment_name(p->assignment), CF_ERR_BAD_INPUT,
+              "Role assignment names must be GUIDs.");
+    return true;
+}
+
+/* Chooses the route: the first whose path and method match.  A path some
+ * route takes with another method is a 400; a path past an invalid name
+ * is that name's 400; anything else is not found. */
+static bool cf_route_find(cf_vault_call *call, const cf_routing *rt)
+{
+    const char *method = call->http->method;
+    const cf_vault_route *path_hit = NULL;
+    bool bad_name = false;
+    cf_vault_params params;
+    for (size_t i = 0; i < CF_N_ROUTES && !call->route; i++) {
+        cf_match m = cf_route_match(cf_routes[i].pattern, rt, &params);
+        bool method_fits = !cf_routes[i].method || strcmp(cf_routes[i].method, method) == 0;
+        if (m == CF_MATCH_PATH && method_fits)
+            call->route = &cf_routes[i];
+        else if (m == CF_MATCH_PATH && !path_hit)
+            path_hit = &cf_routes[i];
+        bad_name = bad_name || m == CF_MATCH_BAD_NAME;
+    }
+    /* Outside every area, whatever no route takes is simply not found. */
+    CF_ENSURE(call->route || rt->area, CF_ERR_NOT_FOUND, "The requested path does not exist.");
+    const cf_vault_route *r = call->route ? call->route : path_hit;
+    if (!r) {
+        CF_ENSURE(!bad_name, CF_ERR_BAD_INPUT, rt->area->bad_name);
+        CF_BAIL(CF_ERR_NOT_FOUND, "unknown path");
+    }
+    (void)cf_route_match(r->pattern, rt, &call->params);
+    call->params.scope = rt->scope[0] ? rt->scope : NULL;
+    CF_GUARD(cf_check_params(&call->params, rt->area));
+    CF_ENSURE(call->route, CF_ERR_BAD_INPUT, r->method_error ? r->method_error : CF_WRONG_METHOD);
+    return true;
+}
+
+/* The one access check: the route's data action, on the object the path
+ * names, its collection, or the vault. */
+static bool cf_route_authorize(cf_vault_call *call)
+{
+    const cf_vault_route *r = call->route;
+    CF_ENSURE(r->action, CF_ERR_INTERNAL, "a route without a data action");
+    char scope[CF_SCOPE_MAX + 1] = "/";
+    const char *name = call->params.name;
+    if (r->resource)
+        snprintf(scope, sizeof scope, "/%s%s%s", r->resource->collection, name ? "/" : "",
+                 name ? name : "");
+    return cf_rbac_authorize(call, r->action, scope);
+}
+
+static bool cf_route_request(cf_vault_call *call, cf_routing *rt)
+{
+    const char *path = call->http->path;
+    rt->area = cf_area_of(path);
+    if (strstr(path, CF_RBAC_PATH)) {
+        /* The RBAC API: its scope prefix is not a resource path. */
+        const char *rest;
+        CF_GUARD(cf_parse_body(call));
+        CF_GUARD(cf_rbac_split_path(path, rt->scope, &rest));
+        CF_GUARD(cf_split_path(rest, rt));
+    } else {
+        CF_GUARD(cf_split_path(path, rt));
+        CF_GUARD(cf_parse_body(call));
+    }
+    CF_GUARD(cf_route_find(call, rt));
+    CF_GUARD(cf_route_authorize(call));
+    rt->handled = true;
+    return call->route->handler(call);
+}
+
+/* A not-found a keys or secrets handler raises is the store's: the object
+ * is missing (routing's own not-founds are raised before any handler
+ * runs).  Key Vault words it with the name and version.  Every not-found
+ * of an area then carries the area's reason (KeyNotFound, ...). */
+static void cf_reply_routed_error(cf_vault_call *call, const cf_routing *rt)
+{
+    const cf_area *area = rt->area;
+    if (area && area->not_found && cf_error_code() == CF_ERR_NOT_FOUND && !cf_error_reason()) {
+        const cf_vault_params *p = &call->params;
+        char detail[512];
+        if (rt->handled && area->noun && p->name && area->deleted_noun)
+            snprintf(detail, sizeof detail, "Deleted %s not found: %s", area->deleted_noun,
+                     p->name);
+        else if (rt->handled && area->noun && p->name && p->version && *p->version)
+            snprintf(detail, sizeof detail,
+                     "A %s with (name/id) %s/%s was not found in this key vault.", area->noun,
+                     p->name, p->version);
+        else if (rt->handled && area->noun && p->name)
+            snprintf(detail, sizeof detail,
+                     "A %s with (name/id) %s was not found in this key vault.", area->noun,
+                     p->name);
+        else
+            snprintf(detail, sizeof detail, "%s", cf_error_detail());
+        CF_RAISE_REASON(CF_ERR_NOT_FOUND, area->not_found, detail);
+    }
+    cf_vault_reply_error(call);
 }
 
 /* Operations that change state are durable in the audit log before the
@@ -170,7 +505,7 @@ static void cf_audit_request(cf_vault_call *call, const char *operation)
         cf_log(CF_LOG_ERROR, call->http->request_id, "audit log append failed: %s",
                cf_error_detail());
         cf_error_raise(CF_ERR_IO, __FILE__, __LINE__, "audit log unavailable");
-        cf_vault_reply_error(call, NULL);
+        cf_vault_reply_error(call);
     }
 }
 
@@ -230,28 +565,20 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
         cf_log_request(&call, &start);
         return;
     }
-    char path[1024], *seg[CF_MAX_SEGMENTS];
-    size_t n = 0;
+    cf_routing rt = {0};
     if (cf_http_target_has_nul(req)) {
         /* A name must never be cut short at a NUL ("abc%00xyz" is not "abc"). */
         cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
                        "The request URI contains an encoded NUL character.");
-        cf_vault_reply_error(&call, NULL);
+        cf_vault_reply_error(&call);
     } else if (!cf_identity_authenticate(vault, req, &call.caller)) {
         cf_vault_reply_challenge(&call, cf_error_detail());
     } else if (!cf_api_version_ok(cf_http_query(req, "api-version"))) {
         cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
                        "The 'api-version' query parameter is missing or not supported.");
-        cf_vault_reply_error(&call, NULL);
-    } else if (strstr(req->path, "/providers/Microsoft.Authorization/")) {
-        /* The RBAC API: its scope prefix is not a resource path. */
-        if (!cf_parse_body(&call) || !cf_rbac_route(&call, req->path))
-            cf_vault_reply_error(&call, strstr(req->path, "/roleDefinitions")
-                                            ? "RoleDefinitionNotFound"
-                                            : "RoleAssignmentNotFound");
-    } else if (!cf_split_path(req->path, path, sizeof path, seg, &n) || !cf_parse_body(&call) ||
-               !cf_dispatch(&call, seg, n)) {
-        cf_reply_routed_error(&call, seg, n);
+        cf_vault_reply_error(&call);
+    } else if (!cf_route_request(&call, &rt)) {
+        cf_reply_routed_error(&call, &rt);
     }
     json_decref(call.body);
     cf_audit_request(&call, call.caller.object_id[0] ? "unknown" : "authenticate");

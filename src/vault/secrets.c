@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rbac.h"
 #include "resource.h"
 
 #define CF_KIND_SECRET "secret"
@@ -49,18 +48,7 @@ const cf_resource cf_secrets_resource = {
     .bundle = cf_secret_bundle,
     .props_valid = cf_secret_props_valid,
     .forget = NULL,
-    .act_read = CF_ACT("secrets/readMetadata/action"),
-    .act_delete = CF_ACT("secrets/delete"),
-    .act_recover = CF_ACT("secrets/recover/action"),
-    .act_purge = CF_ACT("secrets/purge/action"),
-    .act_backup = CF_ACT("secrets/backup/action"),
-    .act_restore = CF_ACT("secrets/restore/action"),
 };
-
-static bool cf_secret_authorize(cf_vault_call *call, const char *action, const char *name)
-{
-    return cf_resource_authorize(call, &cf_secrets_resource, action, name);
-}
 
 /* Replies with the bundle and the opened value.  jansson copies the value
  * into its own heap for the reply; the reply buffer is wiped when freed. */
@@ -84,7 +72,7 @@ static bool cf_secret_reply_value(cf_vault_call *call, const cf_object *obj)
 static bool cf_content_type(json_t *body, json_t *props)
 {
     const char *ct;
-    CF_GUARD(cf_json_get_string(body, "contentType", false, &ct));
+    CF_GUARD(cf_vault_json_string(body, "contentType", false, &ct));
     if (!ct)
         return true;
     CF_ENSURE(strlen(ct) <= CF_CONTENT_TYPE_MAX, CF_ERR_BAD_INPUT,
@@ -93,9 +81,10 @@ static bool cf_content_type(json_t *body, json_t *props)
     return true;
 }
 
-static bool cf_secret_set(cf_vault_call *call, const char *name)
+bool cf_secret_set_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_require_body(call));
+    const char *name = call->params.name;
+    CF_GUARD(cf_vault_require_body(call));
     json_t *value = json_object_get(call->body, "value");
     CF_ENSURE(json_is_string(value), CF_ERR_BAD_INPUT, "the parameter 'value' is required");
     CF_ENSURE(json_string_length(value) <= CF_SECRET_VALUE_MAX, CF_ERR_BAD_INPUT,
@@ -112,14 +101,15 @@ static bool cf_secret_set(cf_vault_call *call, const char *name)
     return ok;
 }
 
-static bool cf_secret_get(cf_vault_call *call, const char *name, const char *version)
+bool cf_secret_get_handler(cf_vault_call *call)
 {
+    const char *name = call->params.name, *version = call->params.version;
     cf_object obj;
     cf_object_init(&obj);
     bool ok = cf_store_object_get(call->vault->store, CF_KIND_SECRET, name, version, false, &obj);
     if (ok && !obj.enabled) {
-        cf_error_raise(CF_ERR_DISABLED, __FILE__, __LINE__,
-                       "Operation get is not allowed on a disabled secret.");
+        CF_RAISE_REASON(CF_ERR_DISABLED, CF_VAULT_REASON_SECRET_DISABLED,
+                        "Operation get is not allowed on a disabled secret.");
         ok = false;
     }
     ok = ok && cf_secret_reply_value(call, &obj);
@@ -127,66 +117,19 @@ static bool cf_secret_get(cf_vault_call *call, const char *name, const char *ver
     return ok;
 }
 
-static bool cf_secret_update(cf_vault_call *call, const char *name, const char *version)
+bool cf_secret_update_handler(cf_vault_call *call)
 {
-    CF_GUARD(cf_require_body(call));
+    const char *name = call->params.name, *version = call->params.version;
+    CF_GUARD(cf_vault_require_body(call));
     cf_object obj;
     cf_object_init(&obj);
     bool ok = cf_store_object_get(call->vault->store, CF_KIND_SECRET, name, version, false, &obj) &&
               cf_object_parse_attributes(call->body, &obj) && cf_content_type(call->body, obj.props);
     if (ok) {
-        obj.updated = cf_now();
+        obj.updated = cf_vault_now();
         ok = cf_store_object_update(call->vault->store, &obj) &&
              cf_resource_reply(call, &cf_secrets_resource, &obj);
     }
     cf_object_free(&obj);
     return ok;
-}
-
-static bool cf_route_secret_name(cf_vault_call *call, const char *name, char **seg, size_t n)
-{
-    if (n == 2) {
-        if (cf_is_method(call, "PUT"))
-            return cf_secret_authorize(call, CF_ACT("secrets/setSecret/action"), name) &&
-                   cf_secret_set(call, name);
-        if (cf_is_method(call, "DELETE"))
-            return cf_resource_delete(call, &cf_secrets_resource, name);
-        if (cf_is_method(call, "GET"))
-            return cf_secret_authorize(call, CF_ACT("secrets/getSecret/action"), name) &&
-                   cf_secret_get(call, name, NULL);
-        if (cf_is_method(call, "PATCH"))
-            return cf_secret_authorize(call, CF_ACT("secrets/update/action"), name) &&
-                   cf_secret_update(call, name, NULL);
-        return cf_method_not_allowed();
-    }
-    const char *sub = seg[2];
-    if (n == 3 && strcmp(sub, "backup") == 0 && cf_is_method(call, "POST"))
-        return cf_resource_backup(call, &cf_secrets_resource, name);
-    if (n == 3 && strcmp(sub, "versions") == 0 && cf_is_method(call, "GET"))
-        return cf_resource_list(call, &cf_secrets_resource, name, false);
-    /* What is left addresses a version; "" is the latest. */
-    CF_ENSURE(n == 3 && (*sub == 0 || strlen(sub) == CF_VERSION_LEN), CF_ERR_NOT_FOUND,
-              "unknown path");
-    if (cf_is_method(call, "GET"))
-        return cf_secret_authorize(call, CF_ACT("secrets/getSecret/action"), name) &&
-               cf_secret_get(call, name, sub);
-    if (cf_is_method(call, "PATCH"))
-        return cf_secret_authorize(call, CF_ACT("secrets/update/action"), name) &&
-               cf_secret_update(call, name, sub);
-    return cf_method_not_allowed();
-}
-
-bool cf_secrets_route(cf_vault_call *call, char **seg, size_t n)
-{
-    if (strcmp(seg[0], "deletedsecrets") == 0)
-        return cf_resource_route_deleted(call, &cf_secrets_resource, seg, n);
-    if (n == 1 || (n == 2 && seg[1][0] == 0)) {
-        CF_ENSURE(cf_is_method(call, "GET"), CF_ERR_BAD_INPUT, "unsupported method");
-        return cf_resource_list(call, &cf_secrets_resource, NULL, false);
-    }
-    if (n == 2 && strcmp(seg[1], "restore") == 0 && cf_is_method(call, "POST"))
-        return cf_resource_restore(call, &cf_secrets_resource);
-    CF_ENSURE(cf_valid_object_name(seg[1]), CF_ERR_BAD_INPUT,
-              "Secret names must be 1-127 characters of letters, digits and dashes.");
-    return cf_route_secret_name(call, seg[1], seg, n);
 }

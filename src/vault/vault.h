@@ -2,11 +2,12 @@
  * coffer-vault: shared state and the per-request call context.
  *
  * Request flow (router.c): authenticate (the 401 challenge comes before
- * anything else) -> check api-version -> parse the JSON body -> call the
- * resource handler (keys.c, key_ops.c, ...), which validates its input,
- * calls the store and crypto, and renders the reply.  Handlers return
- * false with the thread's error set; the router renders that error in Key
- * Vault's format (errors.c).
+ * anything else) -> check api-version -> parse the JSON body -> find the
+ * operation in the router's table -> check the path's parameters ->
+ * authorize the operation's data action -> call its handler (keys.c,
+ * key_ops.c, ...), which validates its input, calls the store and crypto,
+ * and renders the reply.  Handlers return false with the thread's error
+ * set; the router renders that error in Key Vault's format (errors.c).
  */
 #ifndef CF_VAULT_H
 #define CF_VAULT_H
@@ -53,6 +54,20 @@ typedef struct {
     char token_kid[64];
 } cf_vault;
 
+/* What a route's path pattern captured (router.c); NULL when the pattern
+ * has no such part.  The strings point into the request's path copy. */
+typedef struct {
+    const char *name;       /* {name}: a key or secret name, already validated */
+    const char *version;    /* {version}: 32 characters, or "" = the latest */
+    const char *principal;  /* {principal}: an object id of CF_UUID_LEN characters */
+    const char *credential; /* {credential}: a principal's credential id, unchecked */
+    const char *role;       /* {role}: a role definition name, unchecked */
+    const char *assignment; /* {assignment}: a role assignment name, a GUID */
+    const char *scope;      /* the RBAC API's scope ("/", "/keys/k"), else NULL */
+} cf_vault_params;
+
+struct cf_vault_route;
+
 typedef struct {
     cf_vault *vault;
     cf_http_request *http;
@@ -60,21 +75,34 @@ typedef struct {
     cf_principal caller;
     json_t *body;       /* the parsed request body, or NULL */
     const char *action; /* the data action authorized, for the audit log */
+    const struct cf_vault_route *route; /* the operation being served */
+    cf_vault_params params;
 } cf_vault_call;
 
 /* ---- replies (errors.c) ---- */
 /* Takes ownership of `body`. */
 CF_MUST_USE bool cf_vault_reply(cf_vault_call *call, unsigned status, json_t *body);
-/* Renders the thread's current error; `not_found_code` names the resource
- * ("KeyNotFound", "SecretNotFound"). */
-void cf_vault_reply_error(cf_vault_call *call, const char *not_found_code);
+/* Renders the thread's current error: its reason (below) when it has one,
+ * else its code, through the one table in errors.c. */
+void cf_vault_reply_error(cf_vault_call *call);
+
+/* Reasons (cf_error_reason) with a reply of their own, beyond the error
+ * codes' defaults: Key Vault's finer error codes. */
+#define CF_VAULT_REASON_KEY_NOT_FOUND "KeyNotFound"
+#define CF_VAULT_REASON_SECRET_NOT_FOUND "SecretNotFound"
+#define CF_VAULT_REASON_SECRET_DISABLED "SecretDisabled"
+#define CF_VAULT_REASON_ROLE_DEFINITION_NOT_FOUND "RoleDefinitionNotFound"
+#define CF_VAULT_REASON_ROLE_ASSIGNMENT_NOT_FOUND "RoleAssignmentNotFound"
+/* The core's (fsutil.h): the disk is full. */
+#define CF_VAULT_REASON_DISK_FULL "InsufficientStorage"
+
 /* 401 with the Bearer challenge. */
 void cf_vault_reply_challenge(cf_vault_call *call, const char *message);
 
 /* ---- helpers shared by resource handlers (objects.c) ---- */
 CF_MUST_USE bool cf_valid_object_name(const char *name);
 CF_MUST_USE bool cf_new_version_id(char out[CF_VERSION_LEN + 1]);
-int64_t cf_now(void);
+int64_t cf_vault_now(void);
 /* The associated data binding sealed material to its identity. */
 CF_MUST_USE bool cf_object_aad(const cf_vault *vault, const char *kind, const char *name,
                                const char *version, cf_buf *out);
@@ -87,28 +115,67 @@ json_t *cf_object_attributes(const cf_vault *vault, const cf_object *obj);
  * leave obj unchanged. */
 CF_MUST_USE bool cf_object_parse_attributes(json_t *body, cf_object *obj);
 /* The maxresults and $skiptoken of a list request. */
-CF_MUST_USE bool cf_list_params(cf_vault_call *call, unsigned *limit, const char **marker);
+CF_MUST_USE bool cf_vault_list_params(cf_vault_call *call, unsigned *limit, const char **marker);
 /* Adds "nextLink" for the given marker (if any) to a list reply. */
-CF_MUST_USE bool cf_list_next_link(cf_vault_call *call, json_t *reply, const char *path,
-                                   const char *marker, unsigned limit);
+CF_MUST_USE bool cf_vault_list_next_link(cf_vault_call *call, json_t *reply, const char *path,
+                                         const char *marker, unsigned limit);
 
 /* JSON body accessors: fail with BadParameter naming the member. */
-CF_MUST_USE bool cf_json_get_string(json_t *obj, const char *member, bool required,
-                                    const char **out);
+CF_MUST_USE bool cf_vault_json_string(json_t *obj, const char *member, bool required,
+                                      const char **out);
 /* base64url member decoded into `out` (cap from out->max). */
-CF_MUST_USE bool cf_json_get_b64url(json_t *obj, const char *member, bool required, cf_buf *out);
-CF_MUST_USE bool cf_json_set_b64url(json_t *obj, const char *member, cf_slice value);
+CF_MUST_USE bool cf_vault_json_b64url(json_t *obj, const char *member, bool required, cf_buf *out);
+CF_MUST_USE bool cf_vault_json_set_b64url(json_t *obj, const char *member, cf_slice value);
 
-/* ---- resources ---- */
-bool cf_keys_route(cf_vault_call *call, char **seg, size_t n);
-bool cf_secrets_route(cf_vault_call *call, char **seg, size_t n);
-bool cf_key_ops_route(cf_vault_call *call, const char *name, const char *version, const char *op);
-bool cf_rng_handle(cf_vault_call *call);
+/* ---- the operation table (router.c) ---- */
+/* A handler serves one operation.  It runs only after the router has
+ * matched its route, validated the path's parameters (call->params) and
+ * authorized the route's data action, so it never checks access itself. */
+typedef bool (*cf_vault_handler)(cf_vault_call *call);
+
+struct cf_resource;
+
+typedef struct cf_vault_route {
+    const char *method;  /* NULL = any method */
+    /* Segments: literals, or {name} {version} {principal} {credential}
+     * {role} {assignment}; RBAC API routes start at /providers/... */
+    const char *pattern;
+    /* The Azure data action the caller must hold (rbac.h). */
+    const char *action;
+    /* Keys or secrets: the action is checked on "/keys/{name}", or on
+     * "/keys" when the pattern names no object.  NULL: on the vault, "/". */
+    const struct cf_resource *resource;
+    cf_vault_handler handler;
+    /* The 400 message for a method no route of this path takes; NULL: the
+     * router's default. */
+    const char *method_error;
+} cf_vault_route;
+
+/* The table, for tests and documentation. */
+const cf_vault_route *cf_vault_routes(size_t *count);
+
+/* ---- handlers: keys.c, key_ops.c, secrets.c ---- */
+CF_MUST_USE bool cf_key_create_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_key_import_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_key_update_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_key_rotate_handler(cf_vault_call *call);
+/* encrypt, decrypt, wrapkey, unwrapkey, sign, verify: the operation is the
+ * route pattern's last segment. */
+CF_MUST_USE bool cf_key_op_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_rng_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_secret_set_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_secret_get_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_secret_update_handler(cf_vault_call *call);
 
 /* ---- identity (identity.c) ---- */
 CF_MUST_USE bool cf_identity_init(cf_vault *vault);
 /* Handles the token-issuer endpoints; returns false if `path` is not one. */
 bool cf_identity_route(cf_vault *vault, cf_http_request *req, cf_http_response *resp);
+/* Verifies an access token: RS256 with the vault's token key and kid, this
+ * vault's issuer (and so its tenant) and audience, inside nbf..exp, naming
+ * a principal that still exists; loads that principal.  Fails with
+ * CF_ERR_UNAUTHORIZED. */
+CF_MUST_USE bool cf_identity_verify_token(cf_vault *vault, cf_slice token, cf_principal *caller);
 /* Validates "Authorization: Bearer ..." and loads the caller. */
 CF_MUST_USE bool cf_identity_authenticate(cf_vault *vault, const cf_http_request *req,
                                           cf_principal *caller);
@@ -123,7 +190,12 @@ CF_MUST_USE bool cf_identity_create_principal(cf_vault *vault, const char *kind,
                                               size_t secret_len, int64_t *credential_id);
 
 /* ---- principal administration API (principals.c) ---- */
-bool cf_principals_route(cf_vault_call *call, char **seg, size_t n);
+CF_MUST_USE bool cf_principal_list_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_principal_create_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_principal_show_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_principal_delete_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_principal_secret_add_handler(cf_vault_call *call);
+CF_MUST_USE bool cf_principal_secret_remove_handler(cf_vault_call *call);
 
 /* ---- rotation and purge sweeps (rotation.c) ---- */
 CF_MUST_USE bool cf_rotation_start(cf_vault *vault);
