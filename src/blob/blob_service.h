@@ -6,7 +6,8 @@
  *                  account, TLS material, bootstrap.json
  *   router.c       per request: parse the URL, find the operation in the
  *                  operation table, enforce HTTPS, authenticate, authorize,
- *                  then stream or buffer the body and call its handler
+ *                  then stream or buffer the body and call its handler;
+ *                  render any error, CORS headers and the audit line
  *   errors.c       Azure error XML; one reason -> status table
  *   auth.c         Shared Key, SAS, Bearer and anonymous access decisions
  *   tokens.c       trust in coffer-vault's tokens (its signing keys)

@@ -9,6 +9,10 @@
  * into an encrypting writer (uploads), is buffered (block lists, XML), or
  * the answer goes out at once (errors).  So no unauthenticated byte is ever
  * written to disk, and a refused 5 GiB upload costs nothing but the drain.
+ *
+ * Every step and every handler (cf_blob_op_fn) returns false with the error
+ * raised; cf_blob_conclude is the one place that renders it, adds the CORS
+ * headers and writes the audit line.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -418,6 +422,7 @@ cf_http_begin_result cf_blob_begin(void *ctx, cf_http_request *req, cf_http_resp
     case CF_BLOB_PREFLIGHT: /* answered at once: a preflight has no body */
         cf_blob_conclude(call, cf_blob_preflight(call));
         return CF_HTTP_RESPOND;
+    case CF_BLOB_DATA:
     default:
         ok = cf_blob_route(call) && (!call->op->streamed || cf_blob_upload_begin(call));
         break;
