@@ -68,11 +68,10 @@ bool cf_blob_op_set_service_props(cf_blob_call *call)
 
 bool cf_blob_op_account_info(cf_blob_call *call)
 {
-    call->resp->status = 200;
-    return cf_blob_common_headers(call) &&
-           cf_http_add_header(call->resp, "x-ms-sku-name", "Standard_LRS") &&
+    return cf_http_add_header(call->resp, "x-ms-sku-name", "Standard_LRS") &&
            cf_http_add_header(call->resp, "x-ms-account-kind", "StorageV2") &&
-           cf_http_add_header(call->resp, "x-ms-is-hns-enabled", "false");
+           cf_http_add_header(call->resp, "x-ms-is-hns-enabled", "false") &&
+           cf_blob_reply_ok(call, 200);
 }
 
 /* ---- List Containers ---- */

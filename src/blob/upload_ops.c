@@ -219,26 +219,26 @@ bool cf_blob_op_upload_finish(cf_blob_call *call)
     CF_ENSURE_REF(u);
     CF_GUARD(cf_upload_verify(call, u, md5, md5_b64));
     CF_GUARD(cf_blob_writer_commit(u->writer, call->now, &r));
-    bool ok = cf_blob_add_encrypted(call, r.scope);
-    if (ok && (put_blob || append))
-        ok = cf_blob_add_etag(call, r.etag, r.last_modified);
-    if (ok && md5_b64[0])
-        ok = cf_http_add_header(call->resp, "Content-MD5", md5_b64);
-    if (ok && u->want_crc) {
+    CF_GUARD(cf_blob_add_encrypted(call, r.scope));
+    if (put_blob || append)
+        CF_GUARD(cf_blob_add_etag(call, r.etag, r.last_modified));
+    if (md5_b64[0])
+        CF_GUARD(cf_http_add_header(call->resp, "Content-MD5", md5_b64));
+    if (u->want_crc) {
         uint8_t le[8];
         for (size_t i = 0; i < 8; i++)
             le[i] = (uint8_t)(u->expect_crc >> (8 * i));
-        ok = cf_blob_base64(cf_slice_of(le, 8), crc_b64, sizeof crc_b64) &&
-             cf_http_add_header(call->resp, "x-ms-content-crc64", crc_b64);
+        CF_GUARD(cf_blob_base64(cf_slice_of(le, 8), crc_b64, sizeof crc_b64));
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-content-crc64", crc_b64));
     }
-    if (ok && append) {
+    if (append) {
         char n[24];
         snprintf(n, sizeof n, "%llu", (unsigned long long)r.append_offset);
-        ok = cf_http_add_header(call->resp, "x-ms-blob-append-offset", n);
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-blob-append-offset", n));
         snprintf(n, sizeof n, "%u", r.committed_blocks);
-        ok = ok && cf_http_add_header(call->resp, "x-ms-blob-committed-block-count", n);
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-blob-committed-block-count", n));
     }
-    return ok && cf_blob_reply_ok(call, 201);
+    return cf_blob_reply_ok(call, 201);
 }
 
 /* ---- Put Block List, Get Block List, Create Append Blob ---- */
