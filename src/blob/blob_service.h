@@ -242,7 +242,8 @@ CF_MUST_USE bool cf_blob_add_lease(cf_blob_call *call, const cf_lease_info *leas
 /* Parses the x-ms-lease-* request headers of Lease Blob / Lease Container. */
 CF_MUST_USE bool cf_blob_parse_lease(cf_blob_call *call, cf_lease_req *out);
 /* Renders a lease operation's reply. */
-CF_MUST_USE bool cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req, const cf_lease_result *r);
+CF_MUST_USE bool cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req,
+                                     const cf_lease_result *r);
 
 /* ---- auth.c ---- */
 /* Authenticates and authorizes the call for call->op; on failure the

@@ -307,7 +307,8 @@ bool cf_blob_parse_lease(cf_blob_call *call, cf_lease_req *out)
             found = true;
         }
     if (!found)
-        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, action ? "InvalidHeaderValue" : "MissingRequiredHeader",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT,
+                            action ? "InvalidHeaderValue" : "MissingRequiredHeader",
                             "x-ms-lease-action must be acquire, renew, change, release or break.");
     out->lease_id = cf_blob_header(call, "x-ms-lease-id");
     out->proposed_id = cf_blob_header(call, "x-ms-proposed-lease-id");
