@@ -71,27 +71,35 @@ static void test_fail_keeps_the_raising_line(void)
         fprintf(stderr, "  raised at %s, want ...%s\n", at, where);
 }
 
+/* A fresh request (method, and the validators a read kept, or NULL) whose
+ * handler failed with `code` / `reason` / `message`, rendered. */
+static void render(fixture *f, const char *method, const cf_blob_read_validators *read,
+                   cf_err code, const char *reason, const char *message)
+{
+    fixture_init(f, method);
+    if (read)
+        f->call.read = *read;
+    CF_RAISE_REASON(code, reason, message);
+    cf_blob_reply_error(&f->call);
+}
+
 static void test_client_error_rendered(void)
 {
     fixture f;
-    fixture_init(&f, "GET");
-    (void)CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidBlockId", "The block id is not Base64.");
-    cf_blob_reply_error(&f.call);
+    render(&f, "GET", NULL, CF_ERR_BAD_INPUT, "InvalidBlockId", "The block id is not Base64.");
     CHECK(f.resp.status == 400);
     CHECK_STR(header(&f, "x-ms-error-code"), "InvalidBlockId");
     CHECK_STR(header(&f, "x-ms-version"), CF_BLOB_VERSION_DEFAULT);
     CHECK(body_has(&f, "<Error><Code>InvalidBlockId</Code><Message>"));
     CHECK(body_has(&f, "The block id is not Base64.\nRequestId:"));
-    CHECK(strcmp(header(&f, "WWW-Authenticate"), "(none)") == 0); /* no --vault-url */
+    CHECK_STR(header(&f, "WWW-Authenticate"), "(none)"); /* no --vault-url */
     fixture_free(&f);
 }
 
 static void test_server_error_hides_detail(void)
 {
     fixture f;
-    fixture_init(&f, "GET");
-    CF_RAISE(CF_ERR_IO, "/secret/path/extent.tmp: No space left");
-    cf_blob_reply_error(&f.call);
+    render(&f, "GET", NULL, CF_ERR_IO, NULL, "/secret/path/extent.tmp: No space left");
     CHECK(f.resp.status == 500);
     CHECK_STR(header(&f, "x-ms-error-code"), "InternalError");
     CHECK(!body_has(&f, "/secret/path"));
@@ -102,9 +110,7 @@ static void test_server_error_hides_detail(void)
 static void test_head_has_no_body(void)
 {
     fixture f;
-    fixture_init(&f, "HEAD");
-    (void)CF_BLOB_FAIL(CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
-    cf_blob_reply_error(&f.call);
+    render(&f, "HEAD", NULL, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
     CHECK(f.resp.status == 404);
     CHECK_STR(header(&f, "x-ms-error-code"), "BlobNotFound");
     CHECK(f.resp.body.len == 0);
@@ -113,31 +119,24 @@ static void test_head_has_no_body(void)
 
 static void test_read_validators(void)
 {
+    const cf_blob_read_validators read = {.known = true, .etag = "\"0x1\"",
+                                          .last_modified = 1700000000, .size = 5};
     fixture f;
-    fixture_init(&f, "GET");
-    f.call.read = (cf_blob_read_validators){.known = true, .etag = "\"0x1\"",
-                                            .last_modified = 1700000000, .size = 5};
-    (void)CF_BLOB_FAIL(CF_ERR_CONFLICT, "NotModified", "not modified");
-    cf_blob_reply_error(&f.call);
+    render(&f, "GET", &read, CF_ERR_CONFLICT, "NotModified", "not modified");
     CHECK(f.resp.status == 304);
     CHECK_STR(header(&f, "ETag"), "\"0x1\"");
     CHECK(strcmp(header(&f, "Last-Modified"), "(none)") != 0);
     CHECK(f.resp.body.len == 0);
     fixture_free(&f);
 
-    fixture_init(&f, "GET");
-    f.call.read = (cf_blob_read_validators){.known = true, .etag = "\"0x1\"", .size = 5};
-    (void)CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidRange", "past the end");
-    cf_blob_reply_error(&f.call);
+    render(&f, "GET", &read, CF_ERR_BAD_INPUT, "InvalidRange", "past the end");
     CHECK(f.resp.status == 416);
     CHECK_STR(header(&f, "Content-Range"), "bytes */5");
     CHECK_STR(header(&f, "ETag"), "(none)");
     fixture_free(&f);
 
     /* Not a read (no validators kept): the error alone. */
-    fixture_init(&f, "GET");
-    (void)CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidRange", "past the end");
-    cf_blob_reply_error(&f.call);
+    render(&f, "GET", NULL, CF_ERR_BAD_INPUT, "InvalidRange", "past the end");
     CHECK(f.resp.status == 416);
     CHECK_STR(header(&f, "Content-Range"), "(none)");
     fixture_free(&f);
