@@ -15,7 +15,8 @@
  * In Azure these are management-plane operations; here, as for the account
  * itself, holding an account key (Shared Key) is what makes one its admin.
  * The key is checked from the headers, before any body is read.
- * JSON in and out, errors as {"error":{"code","message"}}.
+ * JSON in and out, errors as {"error":{"code","message"}} (rendered by the
+ * router through cf_blob_admin_reply_error, as for every handler).
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +38,7 @@ static void cf_admin_reply(cf_blob_call *call, unsigned status, json_t *body)
     cf_json_free_text(text);
 }
 
-static void cf_admin_error(cf_blob_call *call)
+void cf_blob_admin_reply_error(cf_blob_call *call)
 {
     cf_err code = cf_error_code();
     unsigned status = cf_blob_reason_status(cf_error_reason(), code);
@@ -133,40 +134,26 @@ bool cf_blob_admin_begin(cf_blob_call *call)
     const char *rest = NULL;
     const char *authz = cf_blob_header(call, "Authorization");
     snprintf(call->version, sizeof call->version, "%s", CF_BLOB_VERSION_DEFAULT);
-    if (cf_http_target_has_nul(call->http)) {
-        CF_RAISE(CF_ERR_BAD_INPUT, "The request URI contains an encoded NUL character.");
-        cf_admin_error(call);
-        return false;
-    }
-    if (!cf_admin_target(call, &rest)) {
-        cf_admin_error(call);
-        return false;
-    }
-    if (!call->http->tls && cf_blob_https_only(call->svc, call->account)) {
-        cf_blob_fail(CF_ERR_FORBIDDEN, "AccountRequiresHttps", "The account requires HTTPS.");
-        cf_admin_error(call);
-        return false;
-    }
+    CF_ENSURE(!cf_http_target_has_nul(call->http), CF_ERR_BAD_INPUT,
+              "The request URI contains an encoded NUL character.");
+    CF_GUARD(cf_admin_target(call, &rest));
+    CF_ENSURE_REASON(call->http->tls || !cf_blob_https_only(call->svc, call->account),
+                     CF_ERR_FORBIDDEN, "AccountRequiresHttps", "The account requires HTTPS.");
     /* Unknown account and bad key look alike (verify uses a dummy key). */
     call->auth = CF_AUTH_KEY;
-    if (!authz || strncmp(authz, "SharedKey", 9) != 0 || !cf_blob_verify_shared_key(call, authz)) {
-        cf_blob_fail(CF_ERR_UNAUTHORIZED, "AuthenticationFailed",
+    CF_ENSURE_REASON(authz && strncmp(authz, "SharedKey", 9) == 0 &&
+                         cf_blob_verify_shared_key(call, authz),
+                     CF_ERR_UNAUTHORIZED, "AuthenticationFailed",
                      "The admin API requires Shared Key authentication with an account key.");
-        cf_admin_error(call);
-        return false;
-    }
     return true;
 }
 
-void cf_blob_admin(cf_blob_call *call)
+bool cf_blob_admin(cf_blob_call *call)
 {
     const char *rest = NULL;
     const char *method = call->http->method;
     json_t *out = NULL;
-    if (!cf_admin_target(call, &rest)) {
-        cf_admin_error(call);
-        return;
-    }
+    CF_GUARD(cf_admin_target(call, &rest));
     const char *ra = "roleAssignments";
     size_t ralen = strlen(ra);
     bool ok, handled = false;
@@ -199,8 +186,8 @@ void cf_blob_admin(cf_blob_call *call)
     json_decref(body);
     if (!ok) {
         json_decref(out);
-        cf_admin_error(call);
-        return;
+        return false;
     }
     cf_admin_reply(call, status, out);
+    return true;
 }

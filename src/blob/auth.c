@@ -62,10 +62,8 @@ static bool cf_raw_path(const cf_blob_call *call, char **out)
     return true;
 }
 
-static bool cf_auth_failed(const char *message)
-{
-    return cf_blob_fail(CF_ERR_UNAUTHORIZED, "AuthenticationFailed", message);
-}
+/* 403 AuthenticationFailed: a credential that does not hold up. */
+#define CF_AUTH_FAILED(message) CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "AuthenticationFailed", (message))
 
 /* A signed request is good for 15 minutes either side of its x-ms-date (or
  * Date), as in Azure: a captured request cannot be replayed later. */
@@ -78,9 +76,9 @@ static bool cf_request_date_fresh(const cf_blob_call *call)
         date = cf_blob_header(call, "Date");
     int64_t t = 0;
     if (!date || !cf_httpdate_parse(CF_SLICE_STR(date), &t))
-        return cf_auth_failed("The request has no valid x-ms-date or Date header.");
+        return CF_AUTH_FAILED("The request has no valid x-ms-date or Date header.");
     if (t < call->now - CF_SHAREDKEY_SKEW || t > call->now + CF_SHAREDKEY_SKEW)
-        return cf_auth_failed("Request date header too old or too far in the future: the "
+        return CF_AUTH_FAILED("Request date header too old or too far in the future: the "
                               "request must be made within 15 minutes of its x-ms-date.");
     return true;
 }
@@ -118,7 +116,7 @@ static bool cf_sign_in_allowed(cf_blob_call *call)
     snprintf(message, sizeof message,
              "Too many failed authentication attempts from this client or address; retry after "
              "%u seconds.", wait);
-    return cf_blob_fail(CF_ERR_FORBIDDEN, "ServerBusy", message);
+    return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "ServerBusy", message);
 }
 
 static bool cf_sign_in_result(cf_blob_call *call, bool ok)
@@ -156,7 +154,7 @@ static bool cf_shared_key_check(cf_blob_call *call, const char *authorization)
     bool overflow = view->overflow;
     if (overflow || !cf_raw_path(call, &path)) {
         free(view);
-        return overflow ? cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return overflow ? CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                                        "Too many request headers.")
                         : false;
     }
@@ -175,7 +173,7 @@ static bool cf_shared_key_check(cf_blob_call *call, const char *authorization)
     free(path);
     free(view);
     if (!match)
-        return cf_auth_failed(CF_MAC_MISMATCH);
+        return CF_AUTH_FAILED(CF_MAC_MISMATCH);
     CF_GUARD(cf_request_date_fresh(call));
     call->auth = CF_AUTH_KEY;
     return true;
@@ -243,20 +241,20 @@ static bool cf_sas_policy_merge(cf_blob_call *call, cf_sas *sas)
     cf_blob_access_policy stored;
     if (!cf_blob_container_policy(call->svc->store, call->account, call->container, sas->si,
                                   &stored))
-        return cf_auth_failed("The signed identifier does not name a stored access policy.");
+        return CF_AUTH_FAILED("The signed identifier does not name a stored access policy.");
     cf_sas_policy policy = {.permissions = stored.permission};
     if (stored.start[0]) {
         policy.has_start = cf_sas_parse_time(stored.start, &policy.start);
         if (!policy.has_start)
-            return cf_auth_failed("The stored access policy's start time is not valid.");
+            return CF_AUTH_FAILED("The stored access policy's start time is not valid.");
     }
     if (stored.expiry[0]) {
         policy.has_expiry = cf_sas_parse_time(stored.expiry, &policy.expiry);
         if (!policy.has_expiry)
-            return cf_auth_failed("The stored access policy's expiry time is not valid.");
+            return CF_AUTH_FAILED("The stored access policy's expiry time is not valid.");
     }
     if (!cf_sas_apply_policy(sas, &policy))
-        return cf_auth_failed("The SAS and the stored access policy conflict or are incomplete.");
+        return CF_AUTH_FAILED("The SAS and the stored access policy conflict or are incomplete.");
     return true;
 }
 
@@ -301,6 +299,49 @@ static bool cf_sas_scope_ok(const cf_blob_call *call, const cf_sas *sas)
     }
 }
 
+#define CF_RESOURCE_TYPE_MISMATCH                                                          \
+    "This request is not authorized to perform this operation using this resource type."
+
+/* A parsed SAS against the request, in Azure's order; raises the first
+ * failure. */
+static bool cf_sas_checks(cf_blob_call *call, cf_sas *sas)
+{
+    if (sas->kind == CF_SAS_USER_DELEGATION)
+        return CF_AUTH_FAILED("User delegation SAS is not supported.");
+    if (sas->kind == CF_SAS_SERVICE && call->op->level == CF_LEVEL_SERVICE)
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationResourceTypeMismatch",
+                            CF_RESOURCE_TYPE_MISMATCH);
+    if (!cf_sign_in_result(call, cf_sas_signature_ok(call, sas)))
+        return CF_AUTH_FAILED("Signature did not match.");
+    if (sas->kind == CF_SAS_SERVICE && sas->si[0])
+        CF_GUARD(cf_sas_policy_merge(call, sas));
+    if (!cf_sas_check_time(sas, call->now))
+        return CF_AUTH_FAILED("Signed expiry time or start time is not valid for the current "
+                              "time.");
+    if (!cf_sas_check_protocol(sas, call->http->tls))
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationProtocolMismatch",
+                            "This request is not authorized to perform this operation using this "
+                            "protocol.");
+    if (!cf_sas_check_ip(sas, call->http->client_addr))
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationSourceIPMismatch",
+                            "This request is not authorized to perform this operation using this "
+                            "source IP.");
+    if (sas->kind == CF_SAS_ACCOUNT && !cf_sas_permits_service(sas, 'b'))
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationServiceMismatch",
+                            "This request is not authorized to perform this operation using this "
+                            "service.");
+    if ((sas->kind == CF_SAS_ACCOUNT &&
+         !cf_sas_permits_resource_type(sas, cf_sas_resource_type(call))) ||
+        !cf_sas_scope_ok(call, sas))
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationResourceTypeMismatch",
+                            CF_RESOURCE_TYPE_MISMATCH);
+    if (!cf_sas_allows(call, sas))
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
+                            "This request is not authorized to perform this operation using this "
+                            "permission.");
+    return true;
+}
+
 static bool cf_verify_sas(cf_blob_call *call, const char *query)
 {
     CF_GUARD(cf_sign_in_allowed(call));
@@ -309,46 +350,9 @@ static bool cf_verify_sas(cf_blob_call *call, const char *query)
     bool ok = cf_sas_parse(query, sas);
     if (!ok) {
         free(sas);
-        return cf_auth_failed("Signature fields not well formed.");
+        return CF_AUTH_FAILED("Signature fields not well formed.");
     }
-    ok = false;
-    if (sas->kind == CF_SAS_USER_DELEGATION) {
-        cf_auth_failed("User delegation SAS is not supported.");
-    } else if (sas->kind == CF_SAS_SERVICE && call->op->level == CF_LEVEL_SERVICE) {
-        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationResourceTypeMismatch",
-                     "This request is not authorized to perform this operation using this "
-                     "resource type.");
-    } else if (!cf_sign_in_result(call, cf_sas_signature_ok(call, sas))) {
-        cf_auth_failed("Signature did not match.");
-    } else if (sas->kind == CF_SAS_SERVICE && sas->si[0] && !cf_sas_policy_merge(call, sas)) {
-        /* raised */
-    } else if (!cf_sas_check_time(sas, call->now)) {
-        cf_auth_failed("Signed expiry time or start time is not valid for the current time.");
-    } else if (!cf_sas_check_protocol(sas, call->http->tls)) {
-        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationProtocolMismatch",
-                     "This request is not authorized to perform this operation using this "
-                     "protocol.");
-    } else if (!cf_sas_check_ip(sas, call->http->client_addr)) {
-        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationSourceIPMismatch",
-                     "This request is not authorized to perform this operation using this "
-                     "source IP.");
-    } else if (sas->kind == CF_SAS_ACCOUNT && !cf_sas_permits_service(sas, 'b')) {
-        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationServiceMismatch",
-                     "This request is not authorized to perform this operation using this "
-                     "service.");
-    } else if ((sas->kind == CF_SAS_ACCOUNT &&
-                !cf_sas_permits_resource_type(sas, cf_sas_resource_type(call))) ||
-               !cf_sas_scope_ok(call, sas)) {
-        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationResourceTypeMismatch",
-                     "This request is not authorized to perform this operation using this "
-                     "resource type.");
-    } else if (!cf_sas_allows(call, sas)) {
-        cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
-                     "This request is not authorized to perform this operation using this "
-                     "permission.");
-    } else {
-        ok = true;
-    }
+    ok = cf_sas_checks(call, sas);
     free(sas);
     if (ok)
         call->auth = CF_AUTH_SAS;
@@ -360,18 +364,22 @@ static bool cf_verify_sas(cf_blob_call *call, const char *query)
 static bool cf_verify_bearer(cf_blob_call *call, const char *token)
 {
     if (!call->svc->tokens)
-        return cf_blob_fail(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo",
+        return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo",
                             "This server does not accept bearer tokens (no --vault-url).");
     if (!call->http->tls)
-        return cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationProtocolMismatch",
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationProtocolMismatch",
                             "Bearer tokens are accepted over HTTPS only.");
-    if (!cf_blob_tokens_verify(call->svc->tokens, token, call->principal))
-        return cf_blob_fail(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo",
-                            cf_error_detail());
+    if (!cf_blob_tokens_verify(call->svc->tokens, token, call->principal)) {
+        /* The verifier's reason is the client's message (a copy: raising
+         * overwrites the record it lives in). */
+        char why[160];
+        snprintf(why, sizeof why, "%s", cf_error_detail());
+        return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo", why);
+    }
     const char *container = call->op->level == CF_LEVEL_SERVICE ? NULL : call->container;
     if (!cf_blob_roles_permit(call->svc->roles, call->account, call->principal, container,
                               call->op->perm))
-        return cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
                             "This request is not authorized to perform this operation using "
                             "this permission.");
     return true;
@@ -404,11 +412,11 @@ bool cf_blob_authorize(cf_blob_call *call)
      * for account names. */
     bool known = cf_blob_account_get(call->svc->store, call->account, &acct);
     if (!known && !authz && !sas)
-        return cf_blob_fail(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
+        return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
                             "Server failed to authenticate the request. Please refer to the "
                             "information in the www-authenticate header.");
     if (authz && strlen(authz) > CF_STORAGE_MAX_AUTHZ * 32)
-        return cf_auth_failed("The Authorization header is too long.");
+        return CF_AUTH_FAILED("The Authorization header is too long.");
     if (authz && strncmp(authz, "Bearer ", 7) == 0) {
         call->auth = CF_AUTH_BEARER;
         return cf_verify_bearer(call, authz + 7);
@@ -425,7 +433,7 @@ bool cf_blob_authorize(cf_blob_call *call)
     }
     if (cf_anonymous_allowed(call))
         return true;
-    return cf_blob_fail(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
+    return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
                         "Server failed to authenticate the request. Please refer to the "
                         "information in the www-authenticate header.");
 }
@@ -459,6 +467,6 @@ bool cf_blob_may_read_source(cf_blob_call *call, const char *container, const ch
         if (cf_verify_sas(&src, source_query))
             return true;
     }
-    return cf_blob_fail(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
+    return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
                         "This request is not authorized to read the copy source.");
 }

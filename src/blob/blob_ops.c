@@ -55,7 +55,7 @@ static bool cf_parse_range(cf_blob_call *call, bool *has, uint64_t *offset, uint
         *length = CF_BLOB_WHOLE;
     }
     if (!ok)
-        return strict ? cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return strict ? CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                                      "The value for one of the HTTP headers is not in the "
                                      "correct format.")
                       : true; /* a malformed Range is ignored, as HTTP allows */
@@ -115,20 +115,18 @@ static bool cf_blob_read_headers(cf_blob_call *call, const cf_blob_info *b)
     return true;
 }
 
-/* A failed condition on a read: 304 or 412 with the blob's validators. */
-static void cf_blob_read_failed(cf_blob_call *call, const cf_blob_info *b, uint64_t size_known)
+/* A failed read (the error is raised): keeps the blob's validators for
+ * the error reply, as a 304 names the ETag and a 416 the size (errors.c),
+ * and frees `b`.  False, for `return`. */
+static bool cf_blob_read_failed(cf_blob_call *call, cf_blob_info *b)
 {
-    const char *reason = cf_error_reason();
-    cf_blob_reply_error(call);
-    if (reason && strcmp(reason, "NotModified") == 0 && b->etag[0]) {
-        if (!cf_blob_add_etag(call, b->etag, b->last_modified))
-            call->resp->status = 500;
-    } else if (reason && strcmp(reason, "InvalidRange") == 0) {
-        char cr[64];
-        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size_known);
-        if (!cf_http_add_header(call->resp, "Content-Range", cr))
-            call->resp->status = 500;
-    }
+    cf_blob_read_validators *v = &call->read;
+    v->known = true;
+    snprintf(v->etag, sizeof v->etag, "%s", b->etag);
+    v->last_modified = b->last_modified;
+    v->size = b->size;
+    cf_blob_info_free(b);
+    return false;
 }
 
 /* The first bytes are read before the headers go out, so a blob whose
@@ -209,7 +207,7 @@ static bool cf_blob_range_md5(cf_blob_call *call, cf_blob_reader *r, uint64_t le
     return cf_http_add_header(call->resp, "Content-MD5", b64);
 }
 
-void cf_blob_op_get_blob(cf_blob_call *call)
+bool cf_blob_op_get_blob(cf_blob_call *call)
 {
     bool ranged;
     uint64_t offset = 0, length = CF_BLOB_WHOLE;
@@ -217,20 +215,15 @@ void cf_blob_op_get_blob(cf_blob_call *call)
     cf_blob_reader *r = NULL;
     if (!cf_parse_range(call, &ranged, &offset, &length) ||
         !cf_blob_reader_open(call->svc->store, call->account, call->container, call->blob, offset,
-                             length, &call->cond, call->now, &b, &r)) {
-        cf_blob_read_failed(call, &b, b.size);
-        cf_blob_info_free(&b);
-        return;
-    }
+                             length, &call->cond, call->now, &b, &r))
+        return cf_blob_read_failed(call, &b);
     cf_blob_reader_range(r, &offset, &length);
     if (ranged && b.size == 0) {
         /* Any range of an empty blob is unsatisfiable, as in Azure. */
         cf_blob_reader_free(r);
-        cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidRange",
-                     "The range specified is invalid for the current size of the resource.");
-        cf_blob_read_failed(call, &b, 0);
-        cf_blob_info_free(&b);
-        return;
+        CF_RAISE_REASON(CF_ERR_BAD_INPUT, "InvalidRange",
+                        "The range specified is invalid for the current size of the resource.");
+        return cf_blob_read_failed(call, &b);
     }
     const char *md5 = cf_prop(b.props, "content-md5");
     const char *want_md5 = cf_blob_header(call, "x-ms-range-get-content-md5");
@@ -246,62 +239,48 @@ void cf_blob_op_get_blob(cf_blob_call *call)
     cf_blob_info_free(&b);
     if (!ok) {
         cf_blob_reader_free(r);
-        cf_blob_reply_error(call);
-        return;
+        return false;
     }
     if (range_md5 && !call->head) {
+        /* The range is in the body already (read for its MD5): nothing to stream. */
         cf_blob_reader_free(r);
-        cf_blob_reply_ok(call, 206);
+        CF_GUARD(cf_blob_reply_ok(call, 206));
         call->resp->content_type = NULL;
-        return;
+        return true;
     }
     cf_blob_stream *st = calloc(1, sizeof *st);
     if (!st) {
         cf_blob_reader_free(r);
-        CF_RAISE(CF_ERR_NOMEM, NULL);
-        cf_blob_reply_error(call);
-        return;
+        CF_BAIL(CF_ERR_NOMEM, NULL);
     }
     st->reader = r;
     memcpy(st->request_id, call->http->request_id, sizeof st->request_id);
-    if (!call->head && !cf_blob_stream_prefetch(st, length)) {
+    if ((!call->head && !cf_blob_stream_prefetch(st, length)) ||
+        !cf_blob_reply_ok(call, ranged ? 206 : 200)) {
         cf_blob_stream_free(st);
-        cf_blob_reply_error(call);
-        return;
+        return false;
     }
-    cf_blob_reply_ok(call, ranged ? 206 : 200);
     call->resp->content_type = NULL;
     call->resp->stream.reader = cf_blob_stream_read;
     call->resp->stream.free = cf_blob_stream_free;
     call->resp->stream.ctx = st;
     call->resp->stream.length = length;
+    return true;
 }
 
-void cf_blob_op_get_metadata(cf_blob_call *call)
+bool cf_blob_op_get_metadata(cf_blob_call *call)
 {
     cf_blob_info b = {0};
-    bool ok = cf_blob_get(call->svc->store, call->account, call->container, call->blob,
-                          &call->cond, call->now, &b);
-    if (!ok) {
-        cf_blob_read_failed(call, &b, b.size);
-    } else if (!cf_blob_add_etag(call, b.etag, b.last_modified) ||
-               !cf_blob_add_metadata(call, b.metadata)) {
-        cf_blob_reply_error(call);
-    } else {
-        cf_blob_reply_ok(call, 200);
-    }
+    if (!cf_blob_get(call->svc->store, call->account, call->container, call->blob, &call->cond,
+                     call->now, &b))
+        return cf_blob_read_failed(call, &b);
+    bool ok = cf_blob_add_etag(call, b.etag, b.last_modified) &&
+              cf_blob_add_metadata(call, b.metadata) && cf_blob_reply_ok(call, 200);
     cf_blob_info_free(&b);
+    return ok;
 }
 
-static void cf_reply_written(cf_blob_call *call, unsigned status, const cf_blob_write_result *r)
-{
-    if (!cf_blob_add_etag(call, r->etag, r->last_modified))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, status);
-}
-
-void cf_blob_op_set_properties(cf_blob_call *call)
+bool cf_blob_op_set_properties(cf_blob_call *call)
 {
     json_t *props = NULL;
     cf_blob_write_result r;
@@ -309,13 +288,10 @@ void cf_blob_op_set_properties(cf_blob_call *call)
               cf_blob_set_properties(call->svc->store, call->account, call->container, call->blob,
                                      props, &call->cond, call->now, &r);
     json_decref(props);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_reply_written(call, 200, &r);
+    return ok && cf_blob_reply_written(call, 200, &r);
 }
 
-void cf_blob_op_set_metadata(cf_blob_call *call)
+bool cf_blob_op_set_metadata(cf_blob_call *call)
 {
     json_t *metadata = NULL;
     cf_blob_write_result r;
@@ -323,40 +299,29 @@ void cf_blob_op_set_metadata(cf_blob_call *call)
               cf_blob_set_metadata(call->svc->store, call->account, call->container, call->blob,
                                    metadata, &call->cond, call->now, &r);
     json_decref(metadata);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else if (!cf_http_add_header(call->resp, "x-ms-request-server-encrypted", "true"))
-        cf_blob_reply_error(call);
-    else
-        cf_reply_written(call, 200, &r);
+    return ok && cf_http_add_header(call->resp, "x-ms-request-server-encrypted", "true") &&
+           cf_blob_reply_written(call, 200, &r);
 }
 
-void cf_blob_op_delete(cf_blob_call *call)
+bool cf_blob_op_delete(cf_blob_call *call)
 {
-    if (cf_blob_header(call, "x-ms-delete-snapshots") &&
-        strcmp(cf_blob_header(call, "x-ms-delete-snapshots"), "include") != 0 &&
-        strcmp(cf_blob_header(call, "x-ms-delete-snapshots"), "only") != 0) {
-        cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue", "x-ms-delete-snapshots is invalid.");
-        cf_blob_reply_error(call);
-        return;
-    }
-    if (!cf_blob_delete(call->svc->store, call->account, call->container, call->blob,
-                        &call->cond, call->now))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 202);
+    const char *snapshots = cf_blob_header(call, "x-ms-delete-snapshots");
+    CF_ENSURE_REASON(!snapshots || strcmp(snapshots, "include") == 0 ||
+                         strcmp(snapshots, "only") == 0,
+                     CF_ERR_BAD_INPUT, "InvalidHeaderValue", "x-ms-delete-snapshots is invalid.");
+    return cf_blob_delete(call->svc->store, call->account, call->container, call->blob,
+                          &call->cond, call->now) &&
+           cf_blob_reply_ok(call, 202);
 }
 
-void cf_blob_op_blob_lease(cf_blob_call *call)
+bool cf_blob_op_blob_lease(cf_blob_call *call)
 {
     cf_lease_req req;
     cf_lease_result r;
-    if (!cf_blob_parse_lease(call, &req) ||
-        !cf_blob_lease(call->svc->store, call->account, call->container, call->blob, &req,
-                       &call->cond, call->now, &r))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_lease(call, &req, &r);
+    return cf_blob_parse_lease(call, &req) &&
+           cf_blob_lease(call->svc->store, call->account, call->container, call->blob, &req,
+                         &call->cond, call->now, &r) &&
+           cf_blob_reply_lease(call, &req, &r);
 }
 
 /* ---- Copy Blob ---- */
@@ -415,7 +380,7 @@ static bool cf_source_conditions(cf_blob_call *call, cf_blob_cond *c)
     };
     if ((ims && !cf_httpdate_parse(CF_SLICE_STR(ims), &c->if_modified_since)) ||
         (ius && !cf_httpdate_parse(CF_SLICE_STR(ius), &c->if_unmodified_since)))
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "The value for one of the HTTP headers is not in the correct format.");
     return true;
 }
@@ -463,7 +428,7 @@ static bool cf_copy_reencrypting(cf_blob_call *call, const cf_copy_source *src,
     return ok;
 }
 
-void cf_blob_op_copy(cf_blob_call *call)
+bool cf_blob_op_copy(cf_blob_call *call)
 {
     const char *url = cf_blob_header(call, "x-ms-copy-source");
     cf_copy_source src = {0};
@@ -488,15 +453,9 @@ void cf_blob_op_copy(cf_blob_call *call)
     free(stored_url);
     free(src.name);
     json_decref(metadata);
-    if (!ok) {
-        cf_blob_reply_error(call);
-        return;
-    }
-    if (!cf_blob_add_etag(call, r.etag, r.last_modified) ||
-        !cf_http_add_header(call->resp, "x-ms-copy-id", r.copy_id) ||
-        !cf_http_add_header(call->resp, "x-ms-copy-status", r.status) ||
-        !cf_http_add_header(call->resp, "x-ms-request-server-encrypted", "true"))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 202);
+    return ok && cf_blob_add_etag(call, r.etag, r.last_modified) &&
+           cf_http_add_header(call->resp, "x-ms-copy-id", r.copy_id) &&
+           cf_http_add_header(call->resp, "x-ms-copy-status", r.status) &&
+           cf_http_add_header(call->resp, "x-ms-request-server-encrypted", "true") &&
+           cf_blob_reply_ok(call, 202);
 }

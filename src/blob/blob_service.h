@@ -6,7 +6,8 @@
  *                  account, TLS material, bootstrap.json
  *   router.c       per request: parse the URL, find the operation in the
  *                  operation table, enforce HTTPS, authenticate, authorize,
- *                  then stream or buffer the body and call its handler
+ *                  then stream or buffer the body and call its handler;
+ *                  render any error, CORS headers and the audit line
  *   errors.c       Azure error XML; one reason -> status table
  *   auth.c         Shared Key, SAS, Bearer and anonymous access decisions
  *   tokens.c       trust in coffer-vault's tokens (its signing keys)
@@ -33,6 +34,9 @@
  * vault's format: docs/audit.md); writes are on disk before the reply.
  *
  * Handlers are thin: parse, call the store (src/blob/blob_store.h), render.
+ * They share one contract (cf_blob_op_fn): true when the reply is set up,
+ * false with the error raised; the router alone renders errors, adds CORS
+ * headers and writes the audit line.
  */
 #ifndef CF_BLOB_SERVICE_H
 #define CF_BLOB_SERVICE_H
@@ -119,8 +123,13 @@ typedef enum {
 typedef enum { CF_LEVEL_SERVICE = 0, CF_LEVEL_CONTAINER, CF_LEVEL_BLOB } cf_blob_level;
 
 typedef struct cf_blob_call cf_blob_call;
-typedef void (*cf_blob_op_fn)(cf_blob_call *call);
+/* A handler: true when it has set up its reply (status, headers, body);
+ * false with the error raised (code, Azure reason, message), which the
+ * router renders. */
+typedef bool (*cf_blob_op_fn)(cf_blob_call *call);
 
+/* One row of the operation table (router.c), written with designated
+ * initialisers: a field left out is NULL / false. */
 typedef struct {
     const char *name;     /* for logs */
     const char *method;   /* "GET" also matches HEAD */
@@ -134,6 +143,15 @@ typedef struct {
     cf_blob_perm perm;
     cf_blob_op_fn run;
 } cf_blob_op;
+
+/* What a failed read still tells the client (errors.c): 304 Not Modified
+ * carries the blob's ETag and Last-Modified, 416 its size. */
+typedef struct {
+    bool known;                      /* set by a read handler before it fails */
+    char etag[CF_BLOB_ETAG_LEN + 1]; /* "" when the blob was not found */
+    int64_t last_modified;
+    uint64_t size;
+} cf_blob_read_validators;
 
 /* Per-request state, created in the begin hook, freed when the request is
  * done (router.c). */
@@ -153,6 +171,7 @@ struct cf_blob_call {
     char principal[40];  /* CF_AUTH_BEARER: object id */
     cf_blob_cond cond;
     cf_blob_cpk *cpk;    /* x-ms-encryption-key (secret memory), or NULL */
+    cf_blob_read_validators read; /* for the error reply of a failed read */
     bool audited;
     unsigned retry_after; /* refused by failed-credential throttling: seconds */
     /* Streamed uploads (upload_ops.c). */
@@ -170,15 +189,14 @@ const char *cf_blob_header(const cf_blob_call *call, const char *name);
 bool cf_blob_https_only(const cf_blob_service *svc, const char *account);
 
 /* ---- errors.c ---- */
+/* Raises `code` with Azure error code `reason` (a row of errors.c's table)
+ * and a message for the client, recording the caller's file:line; the
+ * expression is false, so `return CF_BLOB_FAIL(...)` fails a function. */
+#define CF_BLOB_FAIL(code, reason, message) (CF_RAISE_REASON((code), (reason), (message)), false)
 /* Renders the current thread error (cf_error_code / reason / detail) as
- * Azure's error response. */
+ * Azure's error response; only the router calls it. */
 void cf_blob_reply_error(cf_blob_call *call);
-/* Renders a specific Azure error. */
-void cf_blob_reply_code(cf_blob_call *call, unsigned status, const char *code,
-                        const char *message);
-/* Raises CF_ERR_BAD_INPUT with `reason` and a message; returns false. */
-bool cf_blob_fail(cf_err code, const char *reason, const char *message);
-/* Status and default message of an Azure error code. */
+/* HTTP status of an Azure error code. */
 unsigned cf_blob_reason_status(const char *reason, cf_err fallback);
 
 /* ---- headers.c ---- */
@@ -203,7 +221,10 @@ CF_MUST_USE bool cf_blob_base64(cf_slice in, char *out, size_t len);
 
 /* ---- shared by the handlers (service_ops.c) ---- */
 /* Success: status, common headers, XML content type when there is a body. */
-void cf_blob_reply_ok(cf_blob_call *call, unsigned status);
+CF_MUST_USE bool cf_blob_reply_ok(cf_blob_call *call, unsigned status);
+/* A write's success: its ETag and Last-Modified, then as cf_blob_reply_ok. */
+CF_MUST_USE bool cf_blob_reply_written(cf_blob_call *call, unsigned status,
+                                       const cf_blob_write_result *r);
 CF_MUST_USE bool cf_blob_max_results(cf_blob_call *call, unsigned *out);
 /* Whether the "include" query list names `what`. */
 bool cf_blob_include(cf_blob_call *call, const char *what);
@@ -221,7 +242,8 @@ CF_MUST_USE bool cf_blob_add_lease(cf_blob_call *call, const cf_lease_info *leas
 /* Parses the x-ms-lease-* request headers of Lease Blob / Lease Container. */
 CF_MUST_USE bool cf_blob_parse_lease(cf_blob_call *call, cf_lease_req *out);
 /* Renders a lease operation's reply. */
-void cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req, const cf_lease_result *r);
+CF_MUST_USE bool cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req,
+                                     const cf_lease_result *r);
 
 /* ---- auth.c ---- */
 /* Authenticates and authorizes the call for call->op; on failure the
@@ -330,47 +352,50 @@ CF_MUST_USE bool cf_blob_account_entry(cf_blob_service *svc, const char *name, j
 
 /* ---- cors.c ---- */
 /* Answers a CORS preflight (OPTIONS) from the account's rules: 200 with the
- * Access-Control-Allow-* headers, or 403 CorsPreflightFailure. */
-bool cf_blob_cors_preflight(cf_blob_call *call);
+ * Access-Control-Allow-* headers, or raises 403 CorsPreflightFailure. */
+CF_MUST_USE bool cf_blob_cors_preflight(cf_blob_call *call);
 /* Adds Access-Control-Allow-Origin / -Expose-Headers to a response when the
  * request has an Origin a rule allows. */
 void cf_blob_cors_response(cf_blob_call *call);
 
 /* ---- admin.c ---- */
-/* From the headers: the account, HTTPS, Shared Key; renders the error and
- * returns false when refused. */
-bool cf_blob_admin_begin(cf_blob_call *call);
+/* From the headers: the account, HTTPS, Shared Key; raises the error when
+ * refused. */
+CF_MUST_USE bool cf_blob_admin_begin(cf_blob_call *call);
 /* Whether an admin path (after /.coffer/<account>/) is `collection` or
  * lies below it. */
 bool cf_blob_admin_under(const char *rest, const char *collection);
-void cf_blob_admin(cf_blob_call *call);
+/* The admin API's handler, under the handlers' contract. */
+CF_MUST_USE bool cf_blob_admin(cf_blob_call *call);
+/* Renders the current thread error as the admin API's JSON error. */
+void cf_blob_admin_reply_error(cf_blob_call *call);
 
-/* ---- operations ---- */
-void cf_blob_op_get_service_props(cf_blob_call *call);
-void cf_blob_op_set_service_props(cf_blob_call *call);
-void cf_blob_op_list_containers(cf_blob_call *call);
-void cf_blob_op_account_info(cf_blob_call *call);
-void cf_blob_op_container_create(cf_blob_call *call);
-void cf_blob_op_container_delete(cf_blob_call *call);
-void cf_blob_op_container_props(cf_blob_call *call);
-void cf_blob_op_container_set_metadata(cf_blob_call *call);
-void cf_blob_op_container_get_acl(cf_blob_call *call);
-void cf_blob_op_container_set_acl(cf_blob_call *call);
-void cf_blob_op_container_lease(cf_blob_call *call);
-void cf_blob_op_list_blobs(cf_blob_call *call);
-void cf_blob_op_get_blob(cf_blob_call *call);
-void cf_blob_op_get_metadata(cf_blob_call *call);
-void cf_blob_op_set_properties(cf_blob_call *call);
-void cf_blob_op_set_metadata(cf_blob_call *call);
-void cf_blob_op_delete(cf_blob_call *call);
-void cf_blob_op_copy(cf_blob_call *call);
-void cf_blob_op_blob_lease(cf_blob_call *call);
-void cf_blob_op_put_block_list(cf_blob_call *call);
-void cf_blob_op_get_block_list(cf_blob_call *call);
-void cf_blob_op_append_create(cf_blob_call *call);
+/* ---- operations: handlers (cf_blob_op_fn) ---- */
+CF_MUST_USE bool cf_blob_op_get_service_props(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_set_service_props(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_list_containers(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_account_info(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_container_create(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_container_delete(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_container_props(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_container_set_metadata(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_container_get_acl(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_container_set_acl(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_container_lease(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_list_blobs(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_get_blob(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_get_metadata(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_set_properties(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_set_metadata(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_delete(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_copy(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_blob_lease(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_put_block_list(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_get_block_list(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_append_create(cf_blob_call *call);
 /* Streamed: begin (in the begin hook, opens the writer) + finish. */
 CF_MUST_USE bool cf_blob_upload_begin(cf_blob_call *call);
-void cf_blob_op_upload_finish(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_upload_finish(cf_blob_call *call);
 void cf_blob_upload_free(cf_blob_call *call);
 
 #endif

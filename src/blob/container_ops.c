@@ -18,17 +18,9 @@ static bool cf_parse_access(cf_blob_call *call, cf_public_access *out)
     else if (strcmp(v, "blob") == 0)
         *out = CF_ACCESS_BLOB;
     else
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "x-ms-blob-public-access must be container or blob.");
     return true;
-}
-
-static void cf_reply_write(cf_blob_call *call, unsigned status, const cf_blob_write_result *r)
-{
-    if (!cf_blob_add_etag(call, r->etag, r->last_modified))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, status);
 }
 
 /* x-ms-default-encryption-scope and x-ms-deny-encryption-scope-override:
@@ -41,20 +33,20 @@ static bool cf_parse_scope_policy(cf_blob_call *call, const char **scope, bool *
     if (!*scope && !d)
         return true;
     if (!*scope || !d)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "MissingRequiredHeader",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "MissingRequiredHeader",
                             "x-ms-default-encryption-scope and "
                             "x-ms-deny-encryption-scope-override go together.");
     if (strcmp(d, "true") != 0 && strcmp(d, "false") != 0)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "x-ms-deny-encryption-scope-override must be true or false.");
     if (!cf_blob_scope_name_valid(*scope) && strcmp(*scope, CF_BLOB_ACCOUNT_SCOPE) != 0)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "x-ms-default-encryption-scope is not a valid scope name.");
     *deny = strcmp(d, "true") == 0;
     return true;
 }
 
-void cf_blob_op_container_create(cf_blob_call *call)
+bool cf_blob_op_container_create(cf_blob_call *call)
 {
     json_t *metadata = NULL;
     cf_public_access access;
@@ -66,22 +58,17 @@ void cf_blob_op_container_create(cf_blob_call *call)
               cf_blob_container_create_scoped(call->svc->store, call->account, call->container,
                                               metadata, access, scope, deny, call->now, &r);
     json_decref(metadata);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_reply_write(call, 201, &r);
+    return ok && cf_blob_reply_written(call, 201, &r);
 }
 
-void cf_blob_op_container_delete(cf_blob_call *call)
+bool cf_blob_op_container_delete(cf_blob_call *call)
 {
-    if (!cf_blob_container_delete(call->svc->store, call->account, call->container, &call->cond,
-                                  call->now))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 202);
+    return cf_blob_container_delete(call->svc->store, call->account, call->container,
+                                    &call->cond, call->now) &&
+           cf_blob_reply_ok(call, 202);
 }
 
-void cf_blob_op_container_props(cf_blob_call *call)
+bool cf_blob_op_container_props(cf_blob_call *call)
 {
     cf_blob_container c = {0};
     const char *access = NULL;
@@ -99,13 +86,10 @@ void cf_blob_op_container_props(cf_blob_call *call)
          cf_http_add_header(call->resp, "x-ms-deny-encryption-scope-override",
                             c.deny_scope_override ? "true" : "false");
     cf_blob_container_free(&c);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 200);
+    return ok && cf_blob_reply_ok(call, 200);
 }
 
-void cf_blob_op_container_set_metadata(cf_blob_call *call)
+bool cf_blob_op_container_set_metadata(cf_blob_call *call)
 {
     json_t *metadata = NULL;
     cf_blob_write_result r;
@@ -113,13 +97,10 @@ void cf_blob_op_container_set_metadata(cf_blob_call *call)
               cf_blob_container_set_metadata(call->svc->store, call->account, call->container,
                                              metadata, &call->cond, call->now, &r);
     json_decref(metadata);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_reply_write(call, 200, &r);
+    return ok && cf_blob_reply_written(call, 200, &r);
 }
 
-void cf_blob_op_container_get_acl(cf_blob_call *call)
+bool cf_blob_op_container_get_acl(cf_blob_call *call)
 {
     cf_blob_acl acl;
     const char *access = NULL;
@@ -130,13 +111,10 @@ void cf_blob_op_container_get_acl(cf_blob_call *call)
     ok = ok && (call->head || cf_blob_xml_render_acl(&acl, &call->resp->body)) &&
          cf_blob_add_etag(call, acl.etag, acl.last_modified) &&
          (!access || cf_http_add_header(call->resp, "x-ms-blob-public-access", access));
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 200);
+    return ok && cf_blob_reply_ok(call, 200);
 }
 
-void cf_blob_op_container_set_acl(cf_blob_call *call)
+bool cf_blob_op_container_set_acl(cf_blob_call *call)
 {
     cf_blob_acl acl = {0};
     cf_blob_write_result r;
@@ -144,22 +122,17 @@ void cf_blob_op_container_set_acl(cf_blob_call *call)
               cf_blob_xml_parse_acl(cf_buf_slice(&call->http->body), &acl) &&
               cf_blob_container_set_acl(call->svc->store, call->account, call->container, &acl,
                                         &call->cond, call->now, &r);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_reply_write(call, 200, &r);
+    return ok && cf_blob_reply_written(call, 200, &r);
 }
 
-void cf_blob_op_container_lease(cf_blob_call *call)
+bool cf_blob_op_container_lease(cf_blob_call *call)
 {
     cf_lease_req req;
     cf_lease_result r;
-    if (!cf_blob_parse_lease(call, &req) ||
-        !cf_blob_container_lease(call->svc->store, call->account, call->container, &req,
-                                 &call->cond, call->now, &r))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_lease(call, &req, &r);
+    return cf_blob_parse_lease(call, &req) &&
+           cf_blob_container_lease(call->svc->store, call->account, call->container, &req,
+                                   &call->cond, call->now, &r) &&
+           cf_blob_reply_lease(call, &req, &r);
 }
 
 /* ---- List Blobs ---- */
@@ -251,7 +224,7 @@ static bool cf_list_blob(void *ctx, const cf_blob_info *b, const char *prefix)
     return cf_xml_close(w);
 }
 
-void cf_blob_op_list_blobs(cf_blob_call *call)
+bool cf_blob_op_list_blobs(cf_blob_call *call)
 {
     unsigned max;
     char next[CF_BLOB_MARKER_MAX + 1];
@@ -274,8 +247,5 @@ void cf_blob_op_list_blobs(cf_blob_call *call)
                       cf_list_blob, &l, next, sizeof next) &&
          cf_xml_close(&w) && cf_xml_element_str(&w, "NextMarker", next) && cf_xml_close(&w) &&
          cf_xml_finish(&w);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 200);
+    return ok && cf_blob_reply_ok(call, 200);
 }

@@ -6,7 +6,8 @@
  *   - a preflight (OPTIONS with Origin and Access-Control-Request-Method) is
  *     answered without credentials: 200 with the Access-Control-Allow-*
  *     headers of the first rule that allows the origin, the method and every
- *     requested header; 403 CorsPreflightFailure otherwise;
+ *     requested header; 403 CorsPreflightFailure otherwise (raised, for the
+ *     router to render);
  *   - an actual request with an Origin header gets Access-Control-Allow-Origin
  *     and Access-Control-Expose-Headers when a rule allows its origin and
  *     method; it is authorized exactly as without CORS.
@@ -127,9 +128,9 @@ bool cf_blob_cors_preflight(cf_blob_call *call)
     if (asked)
         cf_blob_service_props_free(&props);
     if (!ok)
-        cf_blob_reply_code(call, 403, "CorsPreflightFailure",
-                           "CORS not enabled or no matching rule found for this request.");
-    return ok;
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "CorsPreflightFailure",
+                            "CORS not enabled or no matching rule found for this request.");
+    return true;
 }
 
 void cf_blob_cors_response(cf_blob_call *call)

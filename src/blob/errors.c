@@ -129,12 +129,6 @@ static const cf_blob_error_row *cf_blob_error_category(cf_err code)
     }
 }
 
-bool cf_blob_fail(cf_err code, const char *reason, const char *message)
-{
-    cf_error_raise_reason(code, reason, __FILE__, __LINE__, message);
-    return false;
-}
-
 unsigned cf_blob_reason_status(const char *reason, cf_err fallback)
 {
     const cf_blob_error_row *row = cf_blob_error_find(reason);
@@ -143,8 +137,10 @@ unsigned cf_blob_reason_status(const char *reason, cf_err fallback)
     return row->status;
 }
 
-void cf_blob_reply_code(cf_blob_call *call, unsigned status, const char *code,
-                        const char *message)
+/* The error response itself: common headers, x-ms-error-code and, but for
+ * HEAD and 304, the XML body. */
+static void cf_blob_reply_code(cf_blob_call *call, unsigned status, const char *code,
+                               const char *message)
 {
     cf_http_response *resp = call->resp;
     cf_buf_clear(&resp->body);
@@ -174,6 +170,24 @@ void cf_blob_reply_code(cf_blob_call *call, unsigned status, const char *code,
     resp->content_type = "application/xml";
     if (!ok)
         cf_buf_clear(&resp->body);
+}
+
+/* A failed read's validators (blob_ops.c records them): the ETag a 304
+ * answers with, the size a 416's Content-Range names. */
+static void cf_blob_add_read_validators(cf_blob_call *call, const char *code)
+{
+    const cf_blob_read_validators *v = &call->read;
+    if (!v->known)
+        return;
+    if (strcmp(code, "NotModified") == 0 && v->etag[0]) {
+        if (!cf_blob_add_etag(call, v->etag, v->last_modified))
+            call->resp->status = 500;
+    } else if (strcmp(code, "InvalidRange") == 0) {
+        char range[64];
+        snprintf(range, sizeof range, "bytes */%llu", (unsigned long long)v->size);
+        if (!cf_http_add_header(call->resp, "Content-Range", range))
+            call->resp->status = 500;
+    }
 }
 
 void cf_blob_reply_error(cf_blob_call *call)
@@ -211,4 +225,6 @@ void cf_blob_reply_error(cf_blob_call *call)
         call->resp->status = 500;
     if (challenge && call->svc->tokens && !cf_http_add_header(call->resp, "WWW-Authenticate", www))
         call->resp->status = 500;
+    if (known)
+        cf_blob_add_read_validators(call, row->code);
 }

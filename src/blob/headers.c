@@ -52,7 +52,7 @@ static bool cf_blob_parse_date_header(cf_blob_call *call, const char *name, int6
     if (!v)
         return true;
     if (!cf_httpdate_parse(CF_SLICE_STR(v), out))
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "The value for one of the HTTP headers is not in the correct format.");
     /* 0 means "absent" to the store; the epoch itself is never a real date. */
     if (*out == 0)
@@ -71,14 +71,14 @@ static bool cf_blob_parse_cpk(cf_blob_call *call)
     if (!key && !sha && !alg)
         return true;
     if (!call->http->tls)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "Customer-provided encryption keys are accepted over HTTPS only.");
     if (!key || !sha || !alg)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "MissingRequiredHeader",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "MissingRequiredHeader",
                             "x-ms-encryption-key, x-ms-encryption-key-sha256 and "
                             "x-ms-encryption-algorithm go together.");
     if (strcmp(alg, "AES256") != 0)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "x-ms-encryption-algorithm must be AES256.");
     cf_buf raw;
     cf_buf_init_secret(&raw, 64);
@@ -89,7 +89,7 @@ static bool cf_blob_parse_cpk(cf_blob_call *call)
               cf_blob_base64(cf_slice_of(digest, 32), b64, sizeof b64);
     if (!ok || strcmp(b64, sha) != 0) {
         cf_buf_free(&raw);
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             ok ? "x-ms-encryption-key-sha256 is not the SHA-256 of the key."
                                : "x-ms-encryption-key must be a base64 256-bit key.");
     }
@@ -112,10 +112,10 @@ static bool cf_blob_parse_scope(cf_blob_call *call)
     if (!scope)
         return true;
     if (!cf_blob_scope_name_valid(scope) && strcmp(scope, CF_BLOB_ACCOUNT_SCOPE) != 0)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "x-ms-encryption-scope is not a valid encryption scope name.");
     if (call->cpk)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "An encryption scope and a customer-provided key cannot be used "
                             "together.");
     call->cond.scope = scope;
@@ -177,7 +177,7 @@ bool cf_blob_parse_metadata(cf_blob_call *call, json_t **out)
     cf_http_each_header(call->http, cf_blob_meta_header, &walk);
     if (walk.bad) {
         json_decref(walk.meta);
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidMetadata",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidMetadata",
                             "The metadata specified is invalid. It has characters that are not "
                             "permitted.");
     }
@@ -231,7 +231,7 @@ bool cf_blob_parse_props(cf_blob_call *call, bool plain, json_t **out)
             continue;
         if (strlen(v) > 1024 || !cf_blob_value_ok(v)) {
             json_decref(props);
-            return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+            return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                                 "The value for one of the HTTP headers is not in the correct "
                                 "format.");
         }
@@ -242,7 +242,7 @@ bool cf_blob_parse_props(cf_blob_call *call, bool plain, json_t **out)
             cf_buf_free(&raw);
             if (!md5) {
                 json_decref(props);
-                return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidMd5",
+                return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidMd5",
                                     "The MD5 value specified in the request is invalid. The MD5 "
                                     "value must be 128 bits and Base64-encoded.");
             }
@@ -284,7 +284,7 @@ static bool cf_blob_int_header(cf_blob_call *call, const char *name, int min, in
     char *end = NULL;
     long n = strtol(v, &end, 10);
     if (!*v || *end || n < min || n > max)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "The value for one of the HTTP headers is not in the correct format.");
     *out = (int)n;
     return true;
@@ -307,7 +307,8 @@ bool cf_blob_parse_lease(cf_blob_call *call, cf_lease_req *out)
             found = true;
         }
     if (!found)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, action ? "InvalidHeaderValue" : "MissingRequiredHeader",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT,
+                            action ? "InvalidHeaderValue" : "MissingRequiredHeader",
                             "x-ms-lease-action must be acquire, renew, change, release or break.");
     out->lease_id = cf_blob_header(call, "x-ms-lease-id");
     out->proposed_id = cf_blob_header(call, "x-ms-proposed-lease-id");
@@ -318,19 +319,16 @@ bool cf_blob_parse_lease(cf_blob_call *call, cf_lease_req *out)
     return true;
 }
 
-void cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req, const cf_lease_result *r)
+bool cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req, const cf_lease_result *r)
 {
     unsigned status = req->action == CF_LEASE_ACQUIRE ? 201 : req->action == CF_LEASE_BREAK ? 202 : 200;
     char time_text[24];
-    bool ok = cf_blob_add_etag(call, r->etag, r->last_modified);
-    if (ok && req->action == CF_LEASE_BREAK) {
+    CF_GUARD(cf_blob_add_etag(call, r->etag, r->last_modified));
+    if (req->action == CF_LEASE_BREAK) {
         snprintf(time_text, sizeof time_text, "%lld", (long long)r->lease_time);
-        ok = cf_http_add_header(call->resp, "x-ms-lease-time", time_text);
-    } else if (ok && req->action != CF_LEASE_RELEASE) {
-        ok = cf_http_add_header(call->resp, "x-ms-lease-id", r->lease_id);
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-lease-time", time_text));
+    } else if (req->action != CF_LEASE_RELEASE) {
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-lease-id", r->lease_id));
     }
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, status);
+    return cf_blob_reply_ok(call, status);
 }

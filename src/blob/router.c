@@ -9,6 +9,10 @@
  * into an encrypting writer (uploads), is buffered (block lists, XML), or
  * the answer goes out at once (errors).  So no unauthenticated byte is ever
  * written to disk, and a refused 5 GiB upload costs nothing but the drain.
+ *
+ * Every step and every handler (cf_blob_op_fn) returns false with the error
+ * raised; cf_blob_conclude is the one place that renders it, adds the CORS
+ * headers and writes the audit line.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -23,44 +27,78 @@
 #include "secmem.h"
 #include "storage_auth.h"
 
-#define P(x) CF_PERM_##x
-#define L(x) CF_LEVEL_##x
-
-/* Order matters only where entries overlap: more specific first. */
+/* Order matters only where entries overlap: more specific first.  A field
+ * left out is NULL or false: no restype / comp / blob type required, not a
+ * copy, buffered body, no anonymous access. */
 static const cf_blob_op cf_blob_ops[] = {
     /* service */
-    {"GetServiceProperties", "GET", L(SERVICE), "service", "properties", NULL, false, false, false, P(SERVICE_READ), cf_blob_op_get_service_props},
-    {"SetServiceProperties", "PUT", L(SERVICE), "service", "properties", NULL, false, false, false, P(SERVICE_WRITE), cf_blob_op_set_service_props},
-    {"ListContainers", "GET", L(SERVICE), NULL, "list", NULL, false, false, false, P(LIST_CONTAINERS), cf_blob_op_list_containers},
-    {"GetAccountInfo", "GET", L(SERVICE), "account", "properties", NULL, false, false, false, P(SERVICE_READ), cf_blob_op_account_info},
+    {.name = "GetServiceProperties", .method = "GET", .level = CF_LEVEL_SERVICE,
+     .restype = "service", .comp = "properties", .perm = CF_PERM_SERVICE_READ,
+     .run = cf_blob_op_get_service_props},
+    {.name = "SetServiceProperties", .method = "PUT", .level = CF_LEVEL_SERVICE,
+     .restype = "service", .comp = "properties", .perm = CF_PERM_SERVICE_WRITE,
+     .run = cf_blob_op_set_service_props},
+    {.name = "ListContainers", .method = "GET", .level = CF_LEVEL_SERVICE, .comp = "list",
+     .perm = CF_PERM_LIST_CONTAINERS, .run = cf_blob_op_list_containers},
+    {.name = "GetAccountInfo", .method = "GET", .level = CF_LEVEL_SERVICE,
+     .restype = "account", .comp = "properties", .perm = CF_PERM_SERVICE_READ,
+     .run = cf_blob_op_account_info},
     /* containers */
-    {"CreateContainer", "PUT", L(CONTAINER), "container", NULL, NULL, false, false, false, P(CONTAINER_WRITE), cf_blob_op_container_create},
-    {"DeleteContainer", "DELETE", L(CONTAINER), "container", NULL, NULL, false, false, false, P(CONTAINER_DELETE), cf_blob_op_container_delete},
-    {"GetContainerProperties", "GET", L(CONTAINER), "container", NULL, NULL, false, false, true, P(CONTAINER_READ), cf_blob_op_container_props},
-    {"GetContainerMetadata", "GET", L(CONTAINER), "container", "metadata", NULL, false, false, true, P(CONTAINER_READ), cf_blob_op_container_props},
-    {"SetContainerMetadata", "PUT", L(CONTAINER), "container", "metadata", NULL, false, false, false, P(CONTAINER_WRITE), cf_blob_op_container_set_metadata},
-    {"GetContainerACL", "GET", L(CONTAINER), "container", "acl", NULL, false, false, false, P(CONTAINER_ACL_READ), cf_blob_op_container_get_acl},
-    {"SetContainerACL", "PUT", L(CONTAINER), "container", "acl", NULL, false, false, false, P(CONTAINER_ACL_WRITE), cf_blob_op_container_set_acl},
-    {"LeaseContainer", "PUT", L(CONTAINER), "container", "lease", NULL, false, false, false, P(CONTAINER_WRITE), cf_blob_op_container_lease},
-    {"ListBlobs", "GET", L(CONTAINER), "container", "list", NULL, false, false, true, P(LIST_BLOBS), cf_blob_op_list_blobs},
+    {.name = "CreateContainer", .method = "PUT", .level = CF_LEVEL_CONTAINER,
+     .restype = "container", .perm = CF_PERM_CONTAINER_WRITE,
+     .run = cf_blob_op_container_create},
+    {.name = "DeleteContainer", .method = "DELETE", .level = CF_LEVEL_CONTAINER,
+     .restype = "container", .perm = CF_PERM_CONTAINER_DELETE,
+     .run = cf_blob_op_container_delete},
+    {.name = "GetContainerProperties", .method = "GET", .level = CF_LEVEL_CONTAINER,
+     .restype = "container", .anonymous_ok = true, .perm = CF_PERM_CONTAINER_READ,
+     .run = cf_blob_op_container_props},
+    {.name = "GetContainerMetadata", .method = "GET", .level = CF_LEVEL_CONTAINER,
+     .restype = "container", .comp = "metadata", .anonymous_ok = true,
+     .perm = CF_PERM_CONTAINER_READ, .run = cf_blob_op_container_props},
+    {.name = "SetContainerMetadata", .method = "PUT", .level = CF_LEVEL_CONTAINER,
+     .restype = "container", .comp = "metadata", .perm = CF_PERM_CONTAINER_WRITE,
+     .run = cf_blob_op_container_set_metadata},
+    {.name = "GetContainerACL", .method = "GET", .level = CF_LEVEL_CONTAINER,
+     .restype = "container", .comp = "acl", .perm = CF_PERM_CONTAINER_ACL_READ,
+     .run = cf_blob_op_container_get_acl},
+    {.name = "SetContainerACL", .method = "PUT", .level = CF_LEVEL_CONTAINER,
+     .restype = "container", .comp = "acl", .perm = CF_PERM_CONTAINER_ACL_WRITE,
+     .run = cf_blob_op_container_set_acl},
+    {.name = "LeaseContainer", .method = "PUT", .level = CF_LEVEL_CONTAINER,
+     .restype = "container", .comp = "lease", .perm = CF_PERM_CONTAINER_WRITE,
+     .run = cf_blob_op_container_lease},
+    {.name = "ListBlobs", .method = "GET", .level = CF_LEVEL_CONTAINER, .restype = "container",
+     .comp = "list", .anonymous_ok = true, .perm = CF_PERM_LIST_BLOBS,
+     .run = cf_blob_op_list_blobs},
     /* blobs */
-    {"CopyBlob", "PUT", L(BLOB), NULL, NULL, NULL, true, false, false, P(BLOB_WRITE), cf_blob_op_copy},
-    {"PutBlob", "PUT", L(BLOB), NULL, NULL, "BlockBlob", false, true, false, P(BLOB_ADD), cf_blob_op_upload_finish},
-    {"CreateAppendBlob", "PUT", L(BLOB), NULL, NULL, "AppendBlob", false, false, false, P(BLOB_ADD), cf_blob_op_append_create},
-    {"PutBlock", "PUT", L(BLOB), NULL, "block", NULL, false, true, false, P(BLOB_WRITE), cf_blob_op_upload_finish},
-    {"PutBlockList", "PUT", L(BLOB), NULL, "blocklist", NULL, false, false, false, P(BLOB_ADD), cf_blob_op_put_block_list},
-    {"GetBlockList", "GET", L(BLOB), NULL, "blocklist", NULL, false, false, true, P(BLOB_READ), cf_blob_op_get_block_list},
-    {"AppendBlock", "PUT", L(BLOB), NULL, "appendblock", NULL, false, true, false, P(BLOB_ADD), cf_blob_op_upload_finish},
-    {"GetBlob", "GET", L(BLOB), NULL, NULL, NULL, false, false, true, P(BLOB_READ), cf_blob_op_get_blob},
-    {"GetBlobMetadata", "GET", L(BLOB), NULL, "metadata", NULL, false, false, true, P(BLOB_READ), cf_blob_op_get_metadata},
-    {"SetBlobProperties", "PUT", L(BLOB), NULL, "properties", NULL, false, false, false, P(BLOB_WRITE), cf_blob_op_set_properties},
-    {"SetBlobMetadata", "PUT", L(BLOB), NULL, "metadata", NULL, false, false, false, P(BLOB_WRITE), cf_blob_op_set_metadata},
-    {"DeleteBlob", "DELETE", L(BLOB), NULL, NULL, NULL, false, false, false, P(BLOB_DELETE), cf_blob_op_delete},
-    {"LeaseBlob", "PUT", L(BLOB), NULL, "lease", NULL, false, false, false, P(BLOB_WRITE), cf_blob_op_blob_lease},
+    {.name = "CopyBlob", .method = "PUT", .level = CF_LEVEL_BLOB, .copy = true,
+     .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_copy},
+    {.name = "PutBlob", .method = "PUT", .level = CF_LEVEL_BLOB, .blob_type = "BlockBlob",
+     .streamed = true, .perm = CF_PERM_BLOB_ADD, .run = cf_blob_op_upload_finish},
+    {.name = "CreateAppendBlob", .method = "PUT", .level = CF_LEVEL_BLOB,
+     .blob_type = "AppendBlob", .perm = CF_PERM_BLOB_ADD, .run = cf_blob_op_append_create},
+    {.name = "PutBlock", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "block",
+     .streamed = true, .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_upload_finish},
+    {.name = "PutBlockList", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "blocklist",
+     .perm = CF_PERM_BLOB_ADD, .run = cf_blob_op_put_block_list},
+    {.name = "GetBlockList", .method = "GET", .level = CF_LEVEL_BLOB, .comp = "blocklist",
+     .anonymous_ok = true, .perm = CF_PERM_BLOB_READ, .run = cf_blob_op_get_block_list},
+    {.name = "AppendBlock", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "appendblock",
+     .streamed = true, .perm = CF_PERM_BLOB_ADD, .run = cf_blob_op_upload_finish},
+    {.name = "GetBlob", .method = "GET", .level = CF_LEVEL_BLOB, .anonymous_ok = true,
+     .perm = CF_PERM_BLOB_READ, .run = cf_blob_op_get_blob},
+    {.name = "GetBlobMetadata", .method = "GET", .level = CF_LEVEL_BLOB, .comp = "metadata",
+     .anonymous_ok = true, .perm = CF_PERM_BLOB_READ, .run = cf_blob_op_get_metadata},
+    {.name = "SetBlobProperties", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "properties",
+     .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_set_properties},
+    {.name = "SetBlobMetadata", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "metadata",
+     .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_set_metadata},
+    {.name = "DeleteBlob", .method = "DELETE", .level = CF_LEVEL_BLOB,
+     .perm = CF_PERM_BLOB_DELETE, .run = cf_blob_op_delete},
+    {.name = "LeaseBlob", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "lease",
+     .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_blob_lease},
 };
-
-#undef P
-#undef L
 
 const char *cf_blob_query(const cf_blob_call *call, const char *name)
 {
@@ -120,12 +158,12 @@ static bool cf_blob_parse_target(cf_blob_call *call, cf_blob_level *level)
     size_t path_len = q ? (size_t)(q - raw) : strlen(raw);
     call->query = q ? q + 1 : "";
     if (path_len == 0 || raw[0] != '/' || path_len > CF_STORAGE_MAX_PATH)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidUri", "The request URI is invalid.");
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidUri", "The request URI is invalid.");
     const char *p = raw + 1, *end = raw + path_len;
     const char *slash = memchr(p, '/', (size_t)(end - p));
     size_t alen = slash ? (size_t)(slash - p) : (size_t)(end - p);
     if (alen == 0 || alen > CF_BLOB_ACCOUNT_MAX)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidUri",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidUri",
                             "The request URI does not name a storage account.");
     memcpy(call->account, p, alen);
     call->account[alen] = 0;
@@ -136,14 +174,14 @@ static bool cf_blob_parse_target(cf_blob_call *call, cf_blob_level *level)
     slash = memchr(p, '/', (size_t)(end - p));
     size_t clen = slash ? (size_t)(slash - p) : (size_t)(end - p);
     if (clen < 3 || clen > CF_BLOB_CONTAINER_MAX)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "OutOfRangeInput",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "OutOfRangeInput",
                             "The specified resource name length is not within the permissible "
                             "limits.");
     memcpy(call->container, p, clen);
     call->container[clen] = 0;
     if (!cf_blob_container_name_valid(call->container) &&
         strcmp(call->container, "$root") != 0)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidResourceName",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidResourceName",
                             "The specifed resource name contains invalid characters.");
     *level = CF_LEVEL_CONTAINER;
     if (!slash || slash + 1 == end)
@@ -154,7 +192,7 @@ static bool cf_blob_parse_target(cf_blob_call *call, cf_blob_level *level)
               cf_buf_terminate(&name);
     if (!ok || !cf_blob_name_valid((const char *)name.data)) {
         cf_buf_free(&name);
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidResourceName",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidResourceName",
                             "The specifed resource name contains invalid characters.");
     }
     call->blob = strdup((const char *)name.data);
@@ -177,7 +215,7 @@ static bool cf_blob_check_version(cf_blob_call *call)
         if (i != 4 && i != 7 && (v[i] < '0' || v[i] > '9'))
             shape = false;
     if (!shape || strcmp(v, "2009-09-19") < 0 || strcmp(v, CF_BLOB_VERSION_MAX) > 0)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "The value for one of the HTTP headers is not in the correct format.");
     snprintf(call->version, sizeof call->version, "%s", v);
     return true;
@@ -209,7 +247,7 @@ static bool cf_blob_check_query(const cf_blob_call *call)
         }
         cf_buf_free(&name);
         if (!ok)
-            return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
+            return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
                                 "Query parameters must each appear once, as name=value.");
         p += len;
         if (*p == '&')
@@ -225,10 +263,10 @@ static bool cf_blob_check_supported(const cf_blob_call *call)
 {
     if (cf_blob_query(call, "snapshot") || cf_blob_query(call, "versionid") ||
         cf_blob_query(call, "versionId"))
-        return cf_blob_fail(CF_ERR_UNSUPPORTED, "FeatureNotSupported",
+        return CF_BLOB_FAIL(CF_ERR_UNSUPPORTED, "FeatureNotSupported",
                             "Snapshots and versions are not supported.");
     if (cf_blob_header(call, "x-ms-copy-source") && !call->op->copy)
-        return cf_blob_fail(CF_ERR_UNSUPPORTED, "FeatureNotSupported",
+        return CF_BLOB_FAIL(CF_ERR_UNSUPPORTED, "FeatureNotSupported",
                             "Only Copy Blob takes x-ms-copy-source here.");
     return true;
 }
@@ -238,28 +276,28 @@ static bool cf_blob_route(cf_blob_call *call)
     cf_blob_level level = CF_LEVEL_SERVICE;
     /* Names and query values must never be cut short at a NUL. */
     if (cf_http_target_has_nul(call->http))
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidUri",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidUri",
                             "The request URI contains an encoded NUL character.");
     CF_GUARD(cf_blob_check_version(call));
     CF_GUARD(cf_blob_parse_target(call, &level));
     CF_GUARD(cf_blob_check_query(call));
     if (!call->http->tls && cf_blob_https_only(call->svc, call->account))
-        return cf_blob_fail(CF_ERR_FORBIDDEN, "AccountRequiresHttps",
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AccountRequiresHttps",
                             "The account being accessed does not support http.");
     call->op = cf_blob_find_op(call, level);
     if (!call->op) {
         const char *comp = cf_blob_query(call, "comp");
         if (comp || cf_blob_query(call, "restype"))
-            return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
+            return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
                                 "Value for one of the query parameters specified in the request "
                                 "URI is invalid.");
         if (level == CF_LEVEL_BLOB && strcmp(call->http->method, "PUT") == 0)
-            return cf_blob_fail(CF_ERR_BAD_INPUT,
+            return CF_BLOB_FAIL(CF_ERR_BAD_INPUT,
                                 cf_blob_header(call, "x-ms-blob-type") ? "InvalidHeaderValue"
                                                                        : "MissingRequiredHeader",
                                 "An HTTP header that's mandatory for this request is not "
                                 "specified or not supported: x-ms-blob-type.");
-        return cf_blob_fail(CF_ERR_UNSUPPORTED, "UnsupportedHttpVerb",
+        return CF_BLOB_FAIL(CF_ERR_UNSUPPORTED, "UnsupportedHttpVerb",
                             "The resource doesn't support the specified HTTP verb.");
     }
     CF_GUARD(cf_blob_check_supported(call));
@@ -312,6 +350,47 @@ static void cf_blob_audit(cf_blob_call *call, unsigned status, bool reply_pendin
     }
 }
 
+/* The three kinds of request, told apart by their first line. */
+typedef enum {
+    CF_BLOB_DATA = 0,    /* the Blob API: the operation table */
+    CF_BLOB_PREFLIGHT,   /* a CORS preflight (OPTIONS) */
+    CF_BLOB_ADMIN,       /* Coffer's /.coffer/ API (admin.c) */
+} cf_blob_request_kind;
+
+static cf_blob_request_kind cf_blob_kind(const cf_http_request *req)
+{
+    if (strncmp(req->raw_path, "/.coffer/", 9) == 0)
+        return CF_BLOB_ADMIN;
+    return strcmp(req->method, "OPTIONS") == 0 ? CF_BLOB_PREFLIGHT : CF_BLOB_DATA;
+}
+
+/* The one place a request's answer is completed.  When a step failed
+ * (`ok` false), the error it raised is rendered: Azure's XML error, or the
+ * admin API's JSON.  Data-plane replies then get their CORS headers (a
+ * preflight carries its own), and every request its audit line. */
+static void cf_blob_conclude(cf_blob_call *call, bool ok)
+{
+    cf_blob_request_kind kind = cf_blob_kind(call->http);
+    if (!ok && kind == CF_BLOB_ADMIN)
+        cf_blob_admin_reply_error(call);
+    else if (!ok)
+        cf_blob_reply_error(call);
+    if (kind == CF_BLOB_DATA)
+        cf_blob_cors_response(call);
+    cf_blob_audit(call, call->resp->status, true);
+}
+
+/* A preflight names an account (and its rules), but needs no credentials. */
+static bool cf_blob_preflight(cf_blob_call *call)
+{
+    cf_blob_level level;
+    CF_GUARD(cf_blob_parse_target(call, &level));
+    CF_ENSURE_REASON(call->http->tls || !cf_blob_https_only(call->svc, call->account),
+                     CF_ERR_FORBIDDEN, "AccountRequiresHttps",
+                     "The account being accessed does not support http.");
+    return cf_blob_cors_preflight(call);
+}
+
 static cf_blob_call *cf_blob_call_new(cf_blob_service *svc, cf_http_request *req)
 {
     cf_blob_call *call = calloc(1, sizeof *call);
@@ -334,45 +413,25 @@ cf_http_begin_result cf_blob_begin(void *ctx, cf_http_request *req, cf_http_resp
         return CF_HTTP_RESPOND;
     }
     call->resp = resp;
-    bool admin = strncmp(req->raw_path, "/.coffer/", 9) == 0;
-    if (admin) {
+    bool ok;
+    switch (cf_blob_kind(req)) {
+    case CF_BLOB_ADMIN:
         call->query = "";
-        if (!cf_blob_admin_begin(call)) {
-            cf_blob_audit(call, resp->status, true);
-            return CF_HTTP_RESPOND;
-        }
-        return CF_HTTP_BUFFER;
+        ok = cf_blob_admin_begin(call);
+        break;
+    case CF_BLOB_PREFLIGHT: /* answered at once: a preflight has no body */
+        cf_blob_conclude(call, cf_blob_preflight(call));
+        return CF_HTTP_RESPOND;
+    case CF_BLOB_DATA:
+    default:
+        ok = cf_blob_route(call) && (!call->op->streamed || cf_blob_upload_begin(call));
+        break;
     }
-    if (strcmp(req->method, "OPTIONS") == 0) {
-        cf_blob_level level;
-        if (!cf_blob_parse_target(call, &level)) {
-            cf_blob_reply_error(call);
-        } else if (!req->tls && cf_blob_https_only(svc, call->account)) {
-            cf_blob_fail(CF_ERR_FORBIDDEN, "AccountRequiresHttps",
-                         "The account being accessed does not support http.");
-            cf_blob_reply_error(call);
-        } else {
-            (void)cf_blob_cors_preflight(call);
-        }
-        cf_blob_audit(call, resp->status, true);
+    if (!ok) {
+        cf_blob_conclude(call, false);
         return CF_HTTP_RESPOND;
     }
-    if (!cf_blob_route(call)) {
-        cf_blob_reply_error(call);
-        cf_blob_cors_response(call);
-        cf_blob_audit(call, resp->status, true);
-        return CF_HTTP_RESPOND;
-    }
-    if (call->op->streamed) {
-        if (!cf_blob_upload_begin(call)) {
-            cf_blob_reply_error(call);
-            cf_blob_cors_response(call);
-            cf_blob_audit(call, resp->status, true);
-            return CF_HTTP_RESPOND;
-        }
-        return CF_HTTP_STREAM;
-    }
-    return CF_HTTP_BUFFER;
+    return call->op && call->op->streamed ? CF_HTTP_STREAM : CF_HTTP_BUFFER;
 }
 
 void cf_blob_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
@@ -385,13 +444,8 @@ void cf_blob_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
     }
     call->resp = resp;
     call->now = (int64_t)time(NULL);
-    if (strncmp(req->raw_path, "/.coffer/", 9) == 0) {
-        cf_blob_admin(call);
-    } else {
-        call->op->run(call);
-        cf_blob_cors_response(call);
-    }
-    cf_blob_audit(call, resp->status, true);
+    bool ok = cf_blob_kind(req) == CF_BLOB_ADMIN ? cf_blob_admin(call) : call->op->run(call);
+    cf_blob_conclude(call, ok);
 }
 
 void cf_blob_request_done(void *ctx, cf_http_request *req)

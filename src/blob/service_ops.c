@@ -10,13 +10,17 @@
 #include "blob_xml.h"
 #include "httpdate.h"
 
-void cf_blob_reply_ok(cf_blob_call *call, unsigned status)
+bool cf_blob_reply_ok(cf_blob_call *call, unsigned status)
 {
     call->resp->status = status;
     if (call->resp->body.len)
         call->resp->content_type = "application/xml";
-    if (!cf_blob_common_headers(call))
-        cf_blob_reply_error(call);
+    return cf_blob_common_headers(call);
+}
+
+bool cf_blob_reply_written(cf_blob_call *call, unsigned status, const cf_blob_write_result *r)
+{
+    return cf_blob_add_etag(call, r->etag, r->last_modified) && cf_blob_reply_ok(call, status);
 }
 
 /* The stored properties (canonical XML) or the defaults. */
@@ -36,19 +40,16 @@ static bool cf_service_props_load(cf_blob_call *call, cf_blob_service_props *p)
     return ok;
 }
 
-void cf_blob_op_get_service_props(cf_blob_call *call)
+bool cf_blob_op_get_service_props(cf_blob_call *call)
 {
     cf_blob_service_props p;
     bool ok = cf_service_props_load(call, &p) &&
               cf_blob_xml_render_service_props(&p, &call->resp->body);
     cf_blob_service_props_free(&p);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 200);
+    return ok && cf_blob_reply_ok(call, 200);
 }
 
-void cf_blob_op_set_service_props(cf_blob_call *call)
+bool cf_blob_op_set_service_props(cf_blob_call *call)
 {
     cf_blob_service_props current, update;
     cf_buf canonical;
@@ -62,20 +63,15 @@ void cf_blob_op_set_service_props(cf_blob_call *call)
     cf_blob_service_props_free(&current);
     cf_blob_service_props_free(&update);
     cf_buf_free(&canonical);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 202);
+    return ok && cf_blob_reply_ok(call, 202);
 }
 
-void cf_blob_op_account_info(cf_blob_call *call)
+bool cf_blob_op_account_info(cf_blob_call *call)
 {
-    call->resp->status = 200;
-    if (!cf_blob_common_headers(call) ||
-        !cf_http_add_header(call->resp, "x-ms-sku-name", "Standard_LRS") ||
-        !cf_http_add_header(call->resp, "x-ms-account-kind", "StorageV2") ||
-        !cf_http_add_header(call->resp, "x-ms-is-hns-enabled", "false"))
-        cf_blob_reply_error(call);
+    return cf_http_add_header(call->resp, "x-ms-sku-name", "Standard_LRS") &&
+           cf_http_add_header(call->resp, "x-ms-account-kind", "StorageV2") &&
+           cf_http_add_header(call->resp, "x-ms-is-hns-enabled", "false") &&
+           cf_blob_reply_ok(call, 200);
 }
 
 /* ---- List Containers ---- */
@@ -151,7 +147,7 @@ bool cf_blob_max_results(cf_blob_call *call, unsigned *out)
     char *end = NULL;
     unsigned long n = strtoul(v, &end, 10);
     if (!*v || *end || n == 0 || n > 5000)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "OutOfRangeQueryParameterValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "OutOfRangeQueryParameterValue",
                             "One of the query parameters specified in the request URI is outside "
                             "the permissible range.");
     *out = (unsigned)n;
@@ -192,7 +188,7 @@ bool cf_blob_xml_list_head(cf_blob_call *call, cf_xml_writer *w, const char *con
     return cf_xml_element_i64(w, "MaxResults", max);
 }
 
-void cf_blob_op_list_containers(cf_blob_call *call)
+bool cf_blob_op_list_containers(cf_blob_call *call)
 {
     unsigned max;
     char next[CF_BLOB_MARKER_MAX + 1];
@@ -206,8 +202,5 @@ void cf_blob_op_list_containers(cf_blob_call *call)
                                      max, call->now, cf_list_container, &l, next, sizeof next) &&
               cf_xml_close(&w) && cf_xml_element_str(&w, "NextMarker", next) &&
               cf_xml_close(&w) && cf_xml_finish(&w);
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 200);
+    return ok && cf_blob_reply_ok(call, 200);
 }

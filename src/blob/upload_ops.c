@@ -45,11 +45,11 @@ static bool cf_upload_declared_length(cf_blob_call *call, uint64_t *out)
     const char *v = cf_blob_header(call, "Content-Length");
     char *end = NULL;
     if (!v)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "MissingContentLengthHeader",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "MissingContentLengthHeader",
                             "Content-Length HTTP header is missing.");
     unsigned long long n = strtoull(v, &end, 10);
     if (!*v || *end)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
                             "The value for one of the HTTP headers is not in the correct format.");
     *out = n;
     return true;
@@ -61,10 +61,10 @@ static bool cf_upload_checksums(cf_blob_call *call, struct cf_blob_upload *u)
     const char *md5 = cf_blob_header(call, "Content-MD5");
     const char *crc = cf_blob_header(call, "x-ms-content-crc64");
     if (cf_blob_header(call, "x-ms-structured-body"))
-        return cf_blob_fail(CF_ERR_UNSUPPORTED, "FeatureNotSupported",
+        return CF_BLOB_FAIL(CF_ERR_UNSUPPORTED, "FeatureNotSupported",
                             "Structured message bodies (x-ms-structured-body) are not supported.");
     if (md5 && crc)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "BothCrc64AndMd5HeaderPresent",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "BothCrc64AndMd5HeaderPresent",
                             "Both x-ms-content-crc64 and Content-MD5 headers are present.");
     cf_buf raw;
     cf_buf_init(&raw, 32);
@@ -75,9 +75,9 @@ static bool cf_upload_checksums(cf_blob_call *call, struct cf_blob_upload *u)
             memcpy(u->expect_md5, raw.data, 16);
         u->want_md5 = true;
         if (!ok)
-            cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidMd5",
-                         "The MD5 value specified in the request is invalid. The MD5 value must "
-                         "be 128 bits and Base64-encoded.");
+            CF_RAISE_REASON(CF_ERR_BAD_INPUT, "InvalidMd5",
+                            "The MD5 value specified in the request is invalid. The MD5 value "
+                            "must be 128 bits and Base64-encoded.");
     } else if (crc) {
         ok = cf_base64_decode(CF_SLICE_STR(crc), &raw) && raw.len == 8;
         for (size_t i = 0; ok && i < 8; i++)
@@ -85,8 +85,9 @@ static bool cf_upload_checksums(cf_blob_call *call, struct cf_blob_upload *u)
         u->want_crc = true;
         u->crc = cf_crc64_init();
         if (!ok)
-            cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
-                         "The value for one of the HTTP headers is not in the correct format.");
+            CF_RAISE_REASON(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                            "The value for one of the HTTP headers is not in the correct "
+                            "format.");
     }
     cf_buf_free(&raw);
     return ok;
@@ -129,7 +130,7 @@ static bool cf_upload_open_writer(cf_blob_call *call, struct cf_blob_upload *u)
         bool ok = id && cf_base64_decode(CF_SLICE_STR(id), &raw) && raw.len > 0;
         if (!ok) {
             cf_buf_free(&raw);
-            return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
+            return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
                                 "The blockid must be Base64 of at most 64 bytes.");
         }
         ok = cf_blob_block_begin(svc->store, call->account, call->container, call->blob,
@@ -142,9 +143,9 @@ static bool cf_upload_open_writer(cf_blob_call *call, struct cf_blob_upload *u)
     const char *pos = cf_blob_header(call, "x-ms-blob-condition-appendpos");
     char *end = NULL;
     if (max && ((ac.max_size = strtoll(max, &end, 10)) < 0 || *end || !*max))
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue", "Invalid maxsize condition.");
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue", "Invalid maxsize condition.");
     if (pos && ((ac.append_pos = strtoll(pos, &end, 10)) < 0 || *end || !*pos))
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidHeaderValue", "Invalid appendpos condition.");
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue", "Invalid appendpos condition.");
     return cf_blob_append_begin(svc->store, call->account, call->container, call->blob,
                                 &call->cond, &ac, call->now, &u->writer);
 }
@@ -186,17 +187,17 @@ static bool cf_upload_verify(cf_blob_call *call, struct cf_blob_upload *u, uint8
         return false;
     }
     if (call->http->body_received != u->declared)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "IncompleteBody", "The request body is incomplete.");
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "IncompleteBody", "The request body is incomplete.");
     if (u->md5) {
         CF_GUARD(cf_hash_pipe_final(u->md5, md5));
         CF_GUARD(cf_blob_base64(cf_slice_of(md5, 16), md5_b64, 32));
     }
     if (u->want_md5 && !cf_memeq_ct(md5, u->expect_md5, 16))
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "Md5Mismatch",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "Md5Mismatch",
                             "The MD5 value specified in the request did not match with the MD5 "
                             "value calculated by the server.");
     if (u->want_crc && cf_crc64_final(u->crc) != u->expect_crc)
-        return cf_blob_fail(CF_ERR_BAD_INPUT, "Crc64Mismatch",
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "Crc64Mismatch",
                             "The CRC64 value specified in the request did not match with the "
                             "CRC64 value calculated by the server.");
     if (u->store_md5) {
@@ -207,7 +208,7 @@ static bool cf_upload_verify(cf_blob_call *call, struct cf_blob_upload *u, uint8
     return true;
 }
 
-void cf_blob_op_upload_finish(cf_blob_call *call)
+bool cf_blob_op_upload_finish(cf_blob_call *call)
 {
     struct cf_blob_upload *u = call->upload;
     uint8_t md5[16];
@@ -215,39 +216,34 @@ void cf_blob_op_upload_finish(cf_blob_call *call)
     cf_blob_write_result r;
     bool put_blob = strcmp(call->op->name, "PutBlob") == 0;
     bool append = strcmp(call->op->name, "AppendBlock") == 0;
-    if (!u || !cf_upload_verify(call, u, md5, md5_b64) ||
-        !cf_blob_writer_commit(u->writer, call->now, &r)) {
-        cf_blob_reply_error(call);
-        return;
-    }
-    bool ok = cf_blob_add_encrypted(call, r.scope);
-    if (ok && (put_blob || append))
-        ok = cf_blob_add_etag(call, r.etag, r.last_modified);
-    if (ok && md5_b64[0])
-        ok = cf_http_add_header(call->resp, "Content-MD5", md5_b64);
-    if (ok && u->want_crc) {
+    CF_ENSURE_REF(u);
+    CF_GUARD(cf_upload_verify(call, u, md5, md5_b64));
+    CF_GUARD(cf_blob_writer_commit(u->writer, call->now, &r));
+    CF_GUARD(cf_blob_add_encrypted(call, r.scope));
+    if (put_blob || append)
+        CF_GUARD(cf_blob_add_etag(call, r.etag, r.last_modified));
+    if (md5_b64[0])
+        CF_GUARD(cf_http_add_header(call->resp, "Content-MD5", md5_b64));
+    if (u->want_crc) {
         uint8_t le[8];
         for (size_t i = 0; i < 8; i++)
             le[i] = (uint8_t)(u->expect_crc >> (8 * i));
-        ok = cf_blob_base64(cf_slice_of(le, 8), crc_b64, sizeof crc_b64) &&
-             cf_http_add_header(call->resp, "x-ms-content-crc64", crc_b64);
+        CF_GUARD(cf_blob_base64(cf_slice_of(le, 8), crc_b64, sizeof crc_b64));
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-content-crc64", crc_b64));
     }
-    if (ok && append) {
+    if (append) {
         char n[24];
         snprintf(n, sizeof n, "%llu", (unsigned long long)r.append_offset);
-        ok = cf_http_add_header(call->resp, "x-ms-blob-append-offset", n);
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-blob-append-offset", n));
         snprintf(n, sizeof n, "%u", r.committed_blocks);
-        ok = ok && cf_http_add_header(call->resp, "x-ms-blob-committed-block-count", n);
+        CF_GUARD(cf_http_add_header(call->resp, "x-ms-blob-committed-block-count", n));
     }
-    if (!ok)
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 201);
+    return cf_blob_reply_ok(call, 201);
 }
 
 /* ---- Put Block List, Get Block List, Create Append Blob ---- */
 
-void cf_blob_op_put_block_list(cf_blob_call *call)
+bool cf_blob_op_put_block_list(cf_blob_call *call)
 {
     cf_blob_block_list list = {0};
     json_t *props = NULL, *metadata = NULL;
@@ -267,12 +263,9 @@ void cf_blob_op_put_block_list(cf_blob_call *call)
         cf_blob_block_list_free(&list);
     json_decref(props);
     json_decref(metadata);
-    if (!ok || !cf_blob_add_etag(call, r.etag, r.last_modified) ||
-        !cf_http_add_header(call->resp, "Content-MD5", md5_b64) ||
-        !cf_blob_add_encrypted(call, r.scope))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 201);
+    return ok && cf_blob_add_etag(call, r.etag, r.last_modified) &&
+           cf_http_add_header(call->resp, "Content-MD5", md5_b64) &&
+           cf_blob_add_encrypted(call, r.scope) && cf_blob_reply_ok(call, 201);
 }
 
 typedef struct {
@@ -312,7 +305,7 @@ static bool cf_block_uncommitted(void *ctx, const cf_block_info *b)
     return cf_block_entry(ctx, b);
 }
 
-void cf_blob_op_get_block_list(cf_blob_call *call)
+bool cf_blob_op_get_block_list(cf_blob_call *call)
 {
     const char *type = cf_blob_query(call, "blocklisttype");
     bool committed = true, uncommitted = false;
@@ -320,12 +313,9 @@ void cf_blob_op_get_block_list(cf_blob_call *call)
         uncommitted = true;
     else if (type && strcmp(type, "uncommitted") == 0)
         committed = false, uncommitted = true;
-    else if (type && strcmp(type, "committed") != 0) {
-        cf_blob_fail(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
-                     "blocklisttype must be committed, uncommitted or all.");
-        cf_blob_reply_error(call);
-        return;
-    }
+    else if (type && strcmp(type, "committed") != 0)
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
+                            "blocklisttype must be committed, uncommitted or all.");
     cf_xml_writer w;
     cf_xml_writer_init(&w, &call->resp->body);
     cf_block_list_ctx l = {&w, 0, false};
@@ -342,13 +332,11 @@ void cf_blob_op_get_block_list(cf_blob_call *call)
         ok = cf_xml_close(&w);
     ok = ok && cf_xml_close(&w) && cf_xml_finish(&w);
     snprintf(size, sizeof size, "%llu", (unsigned long long)l.size);
-    if (!ok || !cf_http_add_header(call->resp, "x-ms-blob-content-length", size))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 200);
+    return ok && cf_http_add_header(call->resp, "x-ms-blob-content-length", size) &&
+           cf_blob_reply_ok(call, 200);
 }
 
-void cf_blob_op_append_create(cf_blob_call *call)
+bool cf_blob_op_append_create(cf_blob_call *call)
 {
     json_t *props = NULL, *metadata = NULL;
     cf_blob_write_result r;
@@ -357,9 +345,6 @@ void cf_blob_op_append_create(cf_blob_call *call)
                                     props, metadata, &call->cond, call->now, &r);
     json_decref(props);
     json_decref(metadata);
-    if (!ok || !cf_blob_add_etag(call, r.etag, r.last_modified) ||
-        !cf_blob_add_encrypted(call, r.scope))
-        cf_blob_reply_error(call);
-    else
-        cf_blob_reply_ok(call, 201);
+    return ok && cf_blob_add_etag(call, r.etag, r.last_modified) &&
+           cf_blob_add_encrypted(call, r.scope) && cf_blob_reply_ok(call, 201);
 }
