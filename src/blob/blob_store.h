@@ -76,7 +76,8 @@
  * one fsync each.  Instead the connection runs synchronous=NORMAL (a
  * COMMIT only write()s its WAL frames) and every call that committed waits,
  * AFTER releasing the store mutex, on a durability barrier (BS_LOCKED ->
- * cf_bs_durable): commits are numbered in order; one waiter at a time
+ * cf_db_durable, src/core/sqlite_db.c and group_sync.c): commits are
+ * numbered in order; one waiter at a time
  * fdatasyncs DATA/blob.db-wal through the store's own fd, covering every
  * commit numbered before that fdatasync began; covered waiters return,
  * the rest wait for the next round.  A call therefore still returns only
@@ -89,7 +90,7 @@
  *     commit that was synced and, of the rest, at most a prefix;
  *   - fdatasync acts on the inode, so our fd flushes the frames SQLite's
  *     own fd wrote; the WAL file stays the same inode while the connection
- *     is open (see bs_open_wal), and its directory entry is fsynced at
+ *     is open (see cf_db_group_commit_start), and its directory entry is fsynced at
  *     open, as the WAL may have just been created;
  *   - checkpoints (automatic, in the committing thread, under the mutex):
  *     in NORMAL mode SQLite syncs the WAL before copying frames into the

@@ -1,6 +1,7 @@
 /*
  * Internals shared by the blob store's files (not for handlers):
- *   blob_store.c            open/close, schema, statement cache, names,
+ *   blob_store.c            open/close, schema (the connection itself:
+ *                           src/core/sqlite_db.c), names,
  *                           accounts and scope keys, extent files, deferred
  *                           unlinks, cleanup, service properties
  *   blob_lease.c            access conditions and the lease state machine
@@ -21,16 +22,20 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 
 #include "blob_store.h"
+#include "sqlite_db.h"
+#include "units.h"
 
 #define BS_ID_HEX 32 /* extent ids: 16 random bytes, lowercase hex */
 /* Largest extent stored inline in the database (blob_store.h, "Small
  * bodies"): one full default segment sealed, i.e. up to 64 KiB of plaintext. */
 #define BS_INLINE_MAX (CF_EXTENT_HEADER_LEN + CF_EXTENT_SEGMENT_DEFAULT + CF_EXTENT_TAG_LEN)
 #define BS_PATH_MAX 4096
+/* Above the number of SQL literals the store uses (about 90). */
 #define BS_STMT_CACHE 160
+/* How long a statement waits for SQLite's lock before failing. */
+#define BS_BUSY_TIMEOUT_MS (5 * CF_MS_PER_SECOND)
 /* PRAGMA user_version: 1 = client-supplied metadata columns sealed
  * (blob_store_meta.c); 0 = older databases, migrated at open. */
 #define BS_SCHEMA_VERSION 1
@@ -46,14 +51,12 @@ typedef struct {
 } bs_idlist;
 
 struct cf_blob_store {
-    sqlite3 *db;
+    /* The connection (sqlite_db.h): statement cache, transactions and the
+     * group commit of its WAL (see blob_store.h, "Durability"). */
+    cf_db *db;
     pthread_mutex_t lock;
     char *dir;            /* DATA/extents */
     uint8_t *service_key; /* 32 bytes, secret memory */
-    struct {
-        const char *sql; /* a string literal: cached by address */
-        sqlite3_stmt *st;
-    } cache[BS_STMT_CACHE];
     bs_pin *pins;      /* open readers' extent sets */
     bs_idlist deferred; /* unreferenced but pinned: unlinked when unpinned */
     /* Per-account metadata keys, derived on first use (blob_store_meta.c). */
@@ -66,14 +69,6 @@ struct cf_blob_store {
     /* The key ring (blob_store_keys.c): unwrapped customer-managed keys. */
     struct bs_ring_key *ring;
     size_t n_ring;
-    /* Group commit (see blob_store.h, "Durability"). */
-    int wal_fd;                   /* DATA/blob.db-wal, for fdatasync only */
-    _Atomic uint64_t commit_seq;  /* transactions committed (under `lock`) */
-    pthread_mutex_t sync_mu;      /* guards the fields below */
-    pthread_cond_t sync_cv;       /* broadcast after each fdatasync */
-    _Atomic uint64_t synced_seq;  /* commits known to be on disk (written under sync_mu) */
-    bool syncing;                 /* a leader is in fdatasync */
-    bool sync_failed;             /* sticky: an fdatasync failed */
 };
 
 /* One reader's hold on its extents (sorted ids). */
@@ -126,55 +121,23 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
 
 /* Runs `call` holding the store mutex; then, with the mutex released, waits
  * until every transaction committed before the mutex was released is on
- * disk (cf_bs_durable): the call's own commits, and any it may have seen.
+ * disk (cf_db_durable): the call's own commits, and any it may have seen.
  * All database work goes through it, so no write returns before it is
  * durable and no call answers from state a crash could still take back. */
 #define BS_LOCKED(s, call)                                                     \
     ({                                                                         \
         pthread_mutex_lock(&(s)->lock);                                        \
         bool ok_ = (call);                                                     \
-        uint64_t seen_ = atomic_load(&(s)->commit_seq);                        \
+        uint64_t seen_ = cf_db_commits((s)->db);                               \
         pthread_mutex_unlock(&(s)->lock);                                      \
-        cf_bs_durable((s), seen_, ok_);                                        \
+        cf_db_durable((s)->db, seen_, ok_);                                    \
     })
 
 /* ---- database (blob_store.c) ---- */
 
-bool cf_bs_db_ok(cf_blob_store *s, int rc);
 /* Drops the cached accounts; called (under the lock) by every write to the
  * accounts table. */
 void cf_bs_accounts_changed_locked(cf_blob_store *s);
-bool cf_bs_exec(cf_blob_store *s, const char *sql);
-/* A cached statement for literal `sql` with text parameters ?1.. bound from
- * `texts` (NULL entries stay unbound); NULL on failure (raised).  Give it
- * back with cf_bs_done (which resets it). */
-sqlite3_stmt *cf_bs_prep(cf_blob_store *s, const char *sql, const char *const *texts, int n);
-void cf_bs_done(sqlite3_stmt *st);
-
-#define BS_PREP(s, sql, ...)                                                   \
-    cf_bs_prep((s), (sql), (const char *const[]){__VA_ARGS__},                 \
-               (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)))
-
-/* Steps a statement that returns no rows (or ignores them) and gives it back. */
-bool cf_bs_run(cf_blob_store *s, sqlite3_stmt *st);
-/* Steps once: *found says whether a row came; gives it back. */
-bool cf_bs_exists(cf_blob_store *s, sqlite3_stmt *st, bool *found);
-/* Steps once for an integer (0 when no row). */
-bool cf_bs_int(cf_blob_store *s, sqlite3_stmt *st, int64_t *out);
-bool cf_bs_begin(cf_blob_store *s);
-/* One read transaction around several reads: one snapshot, and one round
- * of SQLite's file locking instead of one per statement. */
-bool cf_bs_read_begin(cf_blob_store *s);
-bool cf_bs_read_end(cf_blob_store *s, bool ok);
-/* Commits when ok, else rolls back; returns whether it committed.  A commit
- * is not yet durable (synchronous=NORMAL): it gets the next commit number,
- * and BS_LOCKED waits for that number after releasing the mutex. */
-bool cf_bs_commit(cf_blob_store *s, bool ok);
-/* Without the store mutex: waits until the WAL is fdatasynced past commit
- * number `seq` (group commit).  Returns `ok`, or false (CF_ERR_IO) when the
- * sync failed and ok was true. */
-bool cf_bs_durable(cf_blob_store *s, uint64_t seq, bool ok);
-
 bool cf_bs_json_text(json_t *j, char **out);
 void cf_bs_column_str(sqlite3_stmt *st, int col, char *out, size_t cap);
 bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1]);
@@ -289,7 +252,7 @@ bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l);
  * one then loses its row); frees the list.  Failures are ignored: cleanup
  * catches them. */
 void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l);
-/* The tail of every write that gives extents up, inside cf_bs_begin():
+/* The tail of every write that gives extents up, inside cf_db_begin():
  * with `tx_ok`, drops the inline rows of the extents listed in `gone` in
  * the same transaction and commits (else rolls back); after a commit
  * unlinks what nothing references.  Frees `gone` either way. */
