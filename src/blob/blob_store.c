@@ -39,6 +39,7 @@
 #include "json_secure.h"
 #include "log.h"
 #include "secmem.h"
+#include "utf8.h"
 
 static const char bs_schema[] =
     "CREATE TABLE IF NOT EXISTS accounts ("
@@ -154,41 +155,6 @@ bool cf_blob_container_name_valid(const char *name)
     return true;
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-static bool bs_utf8_valid(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 bool cf_blob_name_valid(const char *name)
 {
     size_t n = strlen(name);
@@ -197,7 +163,7 @@ bool cf_blob_name_valid(const char *name)
     for (size_t i = 0; i < n; i++)
         if ((uint8_t)name[i] < 0x20 || name[i] == 0x7F)
             return false;
-    return bs_utf8_valid((const uint8_t *)name, n);
+    return cf_utf8_valid(cf_slice_of(name, n));
 }
 
 bool cf_bs_check_names(const char *account, const char *container, const char *blob)

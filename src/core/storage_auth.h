@@ -207,7 +207,8 @@ CF_NONNULL bool cf_sas_permits_service(const cf_sas *sas, char service);
 CF_NONNULL bool cf_sas_permits_resource_type(const cf_sas *sas, char type);
 
 /* ISO 8601 UTC as SAS uses it: "YYYY-MM-DD", "YYYY-MM-DDThh:mmZ",
- * "YYYY-MM-DDThh:mm:ssZ" or with 1-7 fractional digits; fractions ignored. */
+ * "YYYY-MM-DDThh:mm:ssZ" or with 1-7 fractional digits; fractions ignored
+ * (cf_iso8601_parse, httpdate.h). */
 CF_MUST_USE CF_NONNULL bool cf_sas_parse_time(const char *text, int64_t *out);
 
 #endif
