@@ -793,8 +793,8 @@ CF_MUST_USE bool cf_blob_copy(cf_blob_store *s, const char *account, const char 
 
 /* ---- names ---- */
 
-bool cf_blob_account_name_valid(const char *name);
-bool cf_blob_container_name_valid(const char *name);
-bool cf_blob_name_valid(const char *name);
+CF_MUST_USE bool cf_blob_account_name_valid(const char *name);
+CF_MUST_USE bool cf_blob_container_name_valid(const char *name);
+CF_MUST_USE bool cf_blob_name_valid(const char *name);
 
 #endif

@@ -51,10 +51,10 @@ uint64_t cf_group_sync_note(cf_group_sync *g);
 uint64_t cf_group_sync_last(cf_group_sync *g);
 
 /* Whether write `seq` is known to be on disk, without waiting. */
-bool cf_group_sync_covers(cf_group_sync *g, uint64_t seq);
+CF_MUST_USE bool cf_group_sync_covers(cf_group_sync *g, uint64_t seq);
 
 /* Whether an fdatasync has failed (sticky). */
-bool cf_group_sync_failed(cf_group_sync *g);
+CF_MUST_USE bool cf_group_sync_failed(cf_group_sync *g);
 
 /* Returns once write `seq` is on disk.  Fails with CF_ERR_IO and `what`
  * as the detail when an fdatasync has failed (now or before). */
