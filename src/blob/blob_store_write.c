@@ -106,7 +106,7 @@ static bool bs_writer_spill(cf_blob_writer *w)
 /* Large extents start their writeback as they go (every 8 MiB), so the
  * fdatasync before the commit finds little left to write: the disk works
  * while the body is still arriving instead of after it. */
-#define BS_WRITEBACK_STEP (8u << 20)
+#define BS_WRITEBACK_STEP (8 * CF_MIB)
 
 static bool bs_writer_sink(void *ctx, cf_slice bytes)
 {

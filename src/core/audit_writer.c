@@ -28,6 +28,7 @@
 #include "fsutil.h"
 #include "group_sync.h"
 #include "log.h"
+#include "units.h"
 
 struct cf_audit {
     pthread_mutex_t mu; /* guards the fields below but `sync` */
@@ -200,7 +201,7 @@ static bool cf_audit_line_locked(cf_audit *a, const cf_audit_fields *f)
               "the audit log failed earlier");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t ms = (int64_t)ts.tv_sec * CF_MS_PER_SECOND + ts.tv_nsec / CF_NS_PER_MS;
     size_t n = cf_audit_line_render(a->seq + 1, ms, f, a->head, a->line);
     uint8_t h[CF_AUDIT_HASH_LEN];
     CF_GUARD(cf_audit_line_hash(cf_slice_of(a->line, n), h));

@@ -51,7 +51,7 @@ void cf_log(cf_log_level level, const char *request_id, const char *fmt, ...)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char stamp[CF_ISO8601_MS_LEN + 1];
-    cf_iso8601_format_ms((int64_t)ts.tv_sec * CF_MS_PER_SECOND + ts.tv_nsec / 1000000, stamp);
+    cf_iso8601_format_ms((int64_t)ts.tv_sec * CF_MS_PER_SECOND + ts.tv_nsec / CF_NS_PER_MS, stamp);
     size_t pos = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\"", stamp,
                                   cf_log_names[level]);
     if (request_id) {

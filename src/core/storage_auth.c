@@ -449,10 +449,11 @@ static bool parse_authorization(const char *value, sk_authz *a)
     size_t len = strnlen(value, CF_STORAGE_MAX_AUTHZ + 1);
     CF_ENSURE(len <= CF_STORAGE_MAX_AUTHZ, CF_ERR_TOO_LARGE, "Authorization too long");
     const char *rest;
-    if (strncmp(value, "SharedKey ", 10) == 0) {
+    static const char shared_key[] = "SharedKey ", shared_key_lite[] = "SharedKeyLite ";
+    if (strncmp(value, shared_key, sizeof shared_key - 1) == 0) {
         a->lite = false;
-        rest = value + 10;
-    } else if (strncmp(value, "SharedKeyLite ", 14) == 0) {
+        rest = value + sizeof shared_key - 1;
+    } else if (strncmp(value, shared_key_lite, sizeof shared_key_lite - 1) == 0) {
         a->lite = true;
         rest = value + 14;
     } else {
