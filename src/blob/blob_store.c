@@ -206,6 +206,15 @@ bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1])
     return true;
 }
 
+void cf_bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    snprintf(out->etag, sizeof out->etag, "%s", etag);
+    out->last_modified = now;
+}
+
 void cf_bs_column_str(sqlite3_stmt *st, int col, char *out, size_t cap)
 {
     const char *t = (const char *)sqlite3_column_text(st, col);

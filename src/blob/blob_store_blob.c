@@ -24,15 +24,6 @@ void cf_blob_info_free(cf_blob_info *b)
     b->copy.source = NULL;
 }
 
-static void bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now)
-{
-    if (!out)
-        return;
-    memset(out, 0, sizeof *out);
-    snprintf(out->etag, sizeof out->etag, "%s", etag);
-    out->last_modified = now;
-}
-
 /* ---- rows ---- */
 
 static bool bs_read_copy(cf_blob_store *s, sqlite3_stmt *st, int col, bs_row row,
@@ -371,7 +362,7 @@ static bool bs_set(cf_blob_store *s, bs_bwrite *w, json_t *j, bool props,
     bool ok = BS_LOCKED(s, bs_set_locked(s, w, text, props));
     cf_json_free_text(text);
     if (ok)
-        bs_write_result(out, w->etag, w->now);
+        cf_bs_write_result(out, w->etag, w->now);
     return ok;
 }
 

@@ -28,15 +28,6 @@ bool cf_bs_container_exists(cf_blob_store *s, const char *account, const char *n
     return true;
 }
 
-static void bs_result(cf_blob_write_result *out, const char *etag, int64_t now)
-{
-    if (!out)
-        return;
-    memset(out, 0, sizeof *out);
-    snprintf(out->etag, sizeof out->etag, "%s", etag);
-    out->last_modified = now;
-}
-
 /* ---- create ---- */
 
 typedef struct {
@@ -113,7 +104,7 @@ bool cf_blob_container_create_scoped(cf_blob_store *s, const char *account, cons
         s, bs_container_create_locked(s, account, name, meta, access, &policy, now, etag));
     cf_json_free_text(meta);
     if (ok)
-        bs_result(out, etag, now);
+        cf_bs_write_result(out, etag, now);
     return ok;
 }
 
@@ -244,7 +235,7 @@ bool cf_blob_container_set_metadata(cf_blob_store *s, const char *account, const
     bool ok = BS_LOCKED(s, bs_container_meta_locked(s, &w, meta));
     cf_json_free_text(meta);
     if (ok)
-        bs_result(out, w.etag, now);
+        cf_bs_write_result(out, w.etag, now);
     return ok;
 }
 
@@ -446,7 +437,7 @@ bool cf_blob_container_set_acl(cf_blob_store *s, const char *account, const char
     bool ok = BS_LOCKED(s, bs_acl_set_locked(s, &w, text, acl->access));
     cf_json_free_text(text);
     if (ok)
-        bs_result(out, w.etag, now);
+        cf_bs_write_result(out, w.etag, now);
     return ok;
 }
 

@@ -140,6 +140,8 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
 void cf_bs_accounts_changed_locked(cf_blob_store *s);
 CF_MUST_USE bool cf_bs_json_text(json_t *j, char **out);
 void cf_bs_column_str(sqlite3_stmt *st, int col, char *out, size_t cap);
+/* Fills a write's result (NULL: the caller wants none). */
+void cf_bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now);
 CF_MUST_USE bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1]);
 CF_MUST_USE bool cf_bs_check_names(const char *account, const char *container, const char *blob);
 

@@ -61,15 +61,6 @@ struct cf_blob_writer {
     cf_extent_writer *outer; /* the infrastructure layer around ew, or NULL */
 };
 
-static void bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now)
-{
-    if (!out)
-        return;
-    memset(out, 0, sizeof *out);
-    snprintf(out->etag, sizeof out->etag, "%s", etag);
-    out->last_modified = now;
-}
-
 static bool bs_write_all(int fd, cf_slice bytes)
 {
     while (bytes.len) {
@@ -628,7 +619,7 @@ bool cf_blob_append_create(cf_blob_store *s, const char *account, const char *co
     cf_json_free_text(p);
     cf_json_free_text(m);
     if (ok)
-        bs_write_result(out, c.etag, now);
+        cf_bs_write_result(out, c.etag, now);
     if (ok && out)
         snprintf(out->scope, sizeof out->scope, "%s", c.scope);
     return ok;
@@ -756,7 +747,7 @@ bool cf_blob_put_block_list(cf_blob_store *s, const char *account, const char *c
     cf_json_free_text(m);
     free(pieces);
     if (ok)
-        bs_write_result(out, bl.etag, now);
+        cf_bs_write_result(out, bl.etag, now);
     if (ok && out)
         snprintf(out->scope, sizeof out->scope, "%s", bl.scope);
     return ok;
