@@ -167,9 +167,7 @@ static bool cf_meta_put_locked(cf_store *store, const char *name, cf_slice value
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, value.ptr, (int)value.len, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    cf_db_done(st);
-    return cf_db_ok(store->db, rc);
+    return cf_db_run(store->db, st);
 }
 
 bool cf_store_meta_put(cf_store *store, const char *name, cf_slice value)
@@ -295,9 +293,7 @@ static bool cf_insert_name(cf_store *store, const char *kind, const char *name)
 {
     sqlite3_stmt *st = cf_stmt_named(store, cf_sql_name_insert, kind, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    cf_db_done(st);
-    return cf_db_ok(store->db, rc);
+    return cf_db_run(store->db, st);
 }
 
 static bool cf_object_insert_tx(cf_store *store, const cf_object *obj)
@@ -509,9 +505,7 @@ static bool cf_name_change(cf_store *store, const char *sql, const char *kind, c
         sqlite3_bind_int64(st, 3, a);
         sqlite3_bind_int64(st, 4, b);
     }
-    int rc = sqlite3_step(st);
-    cf_db_done(st);
-    CF_GUARD(cf_db_ok(store->db, rc));
+    CF_GUARD(cf_db_run(store->db, st));
     CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
     return true;
 }

@@ -82,9 +82,7 @@ static bool cf_credential_add_locked(cf_store *store, const char *oid, cf_slice 
     sqlite3_bind_blob(st, 3, hash.ptr, (int)hash.len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, expires);
     sqlite3_bind_int64(st, 5, created);
-    int rc = sqlite3_step(st);
-    cf_db_done(st);
-    CF_GUARD(cf_db_ok(store->db, rc));
+    CF_GUARD(cf_db_run(store->db, st));
     if (id)
         *id = cf_db_last_rowid(store->db);
     return true;
@@ -172,9 +170,7 @@ static bool cf_exec_bound(cf_store *store, const char *sql, const char *a, int *
     sqlite3_stmt *st = cf_db_stmt(store->db, sql);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    cf_db_done(st);
-    CF_GUARD(cf_db_ok(store->db, rc));
+    CF_GUARD(cf_db_run(store->db, st));
     if (changes)
         *changes = cf_db_changes(store->db);
     return true;
@@ -237,9 +233,7 @@ static bool cf_credential_delete_locked(cf_store *store, const char *oid, int64_
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, id);
-    int rc = sqlite3_step(st);
-    cf_db_done(st);
-    CF_GUARD(cf_db_ok(store->db, rc));
+    CF_GUARD(cf_db_run(store->db, st));
     CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, "credential not found");
     return true;
 }
