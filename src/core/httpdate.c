@@ -111,22 +111,34 @@ bool cf_httpdate_format(int64_t t, char out[CF_HTTPDATE_LEN + 1])
     return true;
 }
 
-/* "YYYY-MM-DDThh:mm:ss." then `digits` digits of `frac`, "Z" and a NUL;
- * t within CF_TIME_MIN..CF_TIME_MAX. */
+/* "YYYY-MM-DDThh:mm:ss", then "." and `digits` digits of `frac` (none
+ * when 0), "Z" and a NUL; t within CF_TIME_MIN..CF_TIME_MAX. */
 static void iso8601_put(int64_t t, uint32_t frac, int digits, char *out)
 {
     civil c;
     int wday;
     split(t, &c, &wday);
-    memcpy(out, "YYYY-MM-DDThh:mm:ss.", 20);
+    memcpy(out, "YYYY-MM-DDThh:mm:ss", 19);
     put_digits(out, c.year, 4);
     put_digits(out + 5, c.mon, 2);
     put_digits(out + 8, c.day, 2);
     put_digits(out + 11, c.hour, 2);
     put_digits(out + 14, c.min, 2);
     put_digits(out + 17, c.sec, 2);
-    put_digits(out + 20, frac, digits);
-    memcpy(out + 20 + digits, "Z", 2);
+    char *end = out + 19;
+    if (digits > 0) {
+        *end++ = '.';
+        put_digits(end, frac, digits);
+        end += digits;
+    }
+    memcpy(end, "Z", 2);
+}
+
+bool cf_iso8601_format_seconds(int64_t t, char out[CF_ISO8601_SECONDS_LEN + 1])
+{
+    CF_ENSURE(t >= CF_TIME_MIN && t <= CF_TIME_MAX, CF_ERR_BAD_INPUT, "time out of range");
+    iso8601_put(t, 0, 0, out);
+    return true;
 }
 
 bool cf_iso8601_format(int64_t t, uint32_t ticks, char out[CF_ISO8601_LEN + 1])

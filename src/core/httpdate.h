@@ -27,6 +27,8 @@
 #define CF_ISO8601_LEN 28
 /* "2026-11-29T00:24:55.123Z" */
 #define CF_ISO8601_MS_LEN 24
+/* "2026-11-29T00:24:55Z" */
+#define CF_ISO8601_SECONDS_LEN 20
 /* Longest text the parsers look at; anything longer is not a date. */
 #define CF_TIME_TEXT_MAX 64
 /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z */
@@ -49,6 +51,11 @@ CF_MUST_USE CF_NONNULL bool cf_httpdate_parse(cf_slice text, int64_t *out);
  * of the second in 100 ns units (0..9999999). */
 CF_MUST_USE CF_NONNULL bool cf_iso8601_format(int64_t t, uint32_t ticks,
                                                char out[CF_ISO8601_LEN + 1]);
+
+/* Writes "YYYY-MM-DDThh:mm:ssZ" and a NUL (whole seconds, as the CLI
+ * shows times).  CF_ERR_BAD_INPUT outside CF_TIME_MIN..CF_TIME_MAX. */
+CF_MUST_USE CF_NONNULL bool cf_iso8601_format_seconds(int64_t t,
+                                                      char out[CF_ISO8601_SECONDS_LEN + 1]);
 
 /* Writes "YYYY-MM-DDThh:mm:ss.mmmZ" and a NUL for `ms` milliseconds since
  * the epoch (log and audit lines).  Never fails: a time outside

@@ -69,7 +69,8 @@ bool cf_db_open(const cf_db_config *config, cf_db **out)
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK) {
         cf_db_close(db);
-        CF_ENSUREF(false, CF_ERR_DB, "cannot open %s", config->what);
+        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "cannot open %s", config->what);
+        return false;
     }
     sqlite3_busy_timeout(db->conn, config->busy_timeout_ms);
     if (!cf_db_exec(db, config->pragmas)) {

@@ -199,6 +199,21 @@ static void test_format_ms(void)
     CHECK(strlen(b) == CF_ISO8601_MS_LEN);
 }
 
+static void test_format_seconds(void)
+{
+    char b[CF_ISO8601_SECONDS_LEN + 1];
+    int64_t t = 0;
+    CHECK(cf_iso8601_format_seconds(1795912495, b));
+    CHECK_STR(b, "2026-11-29T00:34:55Z");
+    CHECK(parse_iso(b, &t, NULL) && t == 1795912495);
+    CHECK(cf_iso8601_format_seconds(CF_TIME_MIN, b));
+    CHECK_STR(b, "0001-01-01T00:00:00Z");
+    CHECK(cf_iso8601_format_seconds(CF_TIME_MAX, b));
+    CHECK_STR(b, "9999-12-31T23:59:59Z");
+    CHECK(!cf_iso8601_format_seconds(CF_TIME_MAX + 1, b));
+    CHECK(!cf_iso8601_format_seconds(CF_TIME_MIN - 1, b));
+}
+
 /* Invalid calendar dates are refused by every parser. */
 static void test_invalid_dates(void)
 {
@@ -221,6 +236,7 @@ int main(void)
 {
     RUN(test_days_from_civil);
     RUN(test_format_ms);
+    RUN(test_format_seconds);
     RUN(test_invalid_dates);
     RUN(test_format_known);
     RUN(test_parse_http);
