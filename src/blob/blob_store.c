@@ -292,8 +292,8 @@ static bool bs_upgrade(cf_blob_store *s)
         int64_t have = 0;
         CF_GUARD(cf_db_int(s->db,
                            CF_DB_PREP(s->db,
-                                   "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
-                                   bs_columns[i].table, bs_columns[i].column),
+                                      "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+                                      bs_columns[i].table, bs_columns[i].column),
                            &have));
         if (!have)
             CF_GUARD(cf_db_exec(s->db, bs_columns[i].decl));
@@ -384,9 +384,9 @@ static bool bs_extent_referenced(cf_blob_store *s, const char *id, bool *ref)
 {
     return cf_db_exists(s->db,
                         CF_DB_PREP(s->db,
-                                "SELECT 1 FROM blob_extents WHERE extent = ?1 UNION ALL "
-                                "SELECT 1 FROM uncommitted WHERE extent = ?1 LIMIT 1",
-                                id),
+                                   "SELECT 1 FROM blob_extents WHERE extent = ?1 UNION ALL "
+                                   "SELECT 1 FROM uncommitted WHERE extent = ?1 LIMIT 1",
+                                   id),
                         ref);
 }
 
@@ -638,10 +638,10 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
             ok = false;
         }
         sqlite3_stmt *st = ok ? CF_DB_PREP(s->db,
-                                        "INSERT INTO accounts (name, created, key_ref, key1, key2,"
-                                        " data_key, infrastructure, infra_key)"
-                                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                                        name)
+                                           "INSERT INTO accounts (name, created, key_ref, key1, key2,"
+                                           " data_key, infrastructure, infra_key)"
+                                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                           name)
                               : NULL;
         if (st) {
             sqlite3_bind_int64(st, 2, now);
@@ -705,9 +705,9 @@ static struct bs_account_entry *bs_account_cached(cf_blob_store *s, const char *
 static bool bs_account_query_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
 {
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT created, key_ref, key_source, infrastructure FROM accounts"
-                               " WHERE name = ?1",
-                               name);
+                                  "SELECT created, key_ref, key_source, infrastructure FROM accounts"
+                                  " WHERE name = ?1",
+                                  name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == CF_EXTENT_KEY_REF_LEN;
@@ -958,9 +958,9 @@ bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char 
                               const cf_blob_cond *cond, char out[CF_BLOB_SCOPE_MAX + 1])
 {
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT default_scope, deny_override FROM containers"
-                               " WHERE account = ?1 AND name = ?2",
-                               account, container);
+                                  "SELECT default_scope, deny_override FROM containers"
+                                  " WHERE account = ?1 AND name = ?2",
+                                  account, container);
     CF_GUARD(st);
     char def[CF_BLOB_SCOPE_MAX + 1] = "";
     int rc = sqlite3_step(st);
@@ -1064,9 +1064,9 @@ static bool bs_service_set_tx(cf_blob_store *s, const char *account, cf_slice xm
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "INSERT INTO service_props (account, xml) VALUES (?1, ?2)"
-                               " ON CONFLICT (account) DO UPDATE SET xml = ?2",
-                               account);
+                                  "INSERT INTO service_props (account, xml) VALUES (?1, ?2)"
+                                  " ON CONFLICT (account) DO UPDATE SET xml = ?2",
+                                  account);
     CF_GUARD(cf_bs_bind_sealed(s, st, 2, (bs_row){account, "", ""}, "service_props.xml", xml));
     return cf_db_run(s->db, st);
 }
@@ -1162,10 +1162,10 @@ static bool bs_cleanup_inline_tx(cf_blob_store *s, unsigned *removed)
     bs_idlist l = {0};
     bool ok = cf_bs_collect(s,
                             CF_DB_PREP(s->db,
-                                    "SELECT id FROM inline_extents WHERE id NOT IN (SELECT"
-                                    " extent FROM blob_extents) AND id NOT IN (SELECT extent"
-                                    " FROM uncommitted)",
-                                    NULL),
+                                       "SELECT id FROM inline_extents WHERE id NOT IN (SELECT"
+                                       " extent FROM blob_extents) AND id NOT IN (SELECT extent"
+                                       " FROM uncommitted)",
+                                       NULL),
                             &l);
     size_t before = l.n;
     ok = ok && cf_bs_drop_inline_tx(s, &l);

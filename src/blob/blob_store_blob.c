@@ -80,9 +80,9 @@ bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *co
 {
     CF_GUARD(cf_bs_container_exists(s, account, container));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1 AND"
-                               " container = ?2 AND name = ?3",
-                               account, container, name);
+                                  "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1 AND"
+                                  " container = ?2 AND name = ?3",
+                                  account, container, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW &&
@@ -98,10 +98,10 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
                        cf_blob_type *type)
 {
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
-                               " lease_break, type, cpk, scope FROM blobs WHERE account = ?1 AND"
-                               " container = ?2 AND name = ?3",
-                               account, container, name);
+                                  "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
+                                  " lease_break, type, cpk, scope FROM blobs WHERE account = ?1 AND"
+                                  " container = ?2 AND name = ?3",
+                                  account, container, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     memset(t, 0, sizeof *t);
@@ -152,11 +152,11 @@ bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *contain
 {
     CF_GUARD(cf_bs_collect(s,
                            CF_DB_PREP(s->db,
-                                   "SELECT extent FROM blob_extents WHERE account = ?1 AND"
-                                   " container = ?2 AND blob = ?3 UNION SELECT extent FROM"
-                                   " uncommitted WHERE account = ?1 AND container = ?2 AND"
-                                   " blob = ?3",
-                                   account, container, name),
+                                      "SELECT extent FROM blob_extents WHERE account = ?1 AND"
+                                      " container = ?2 AND blob = ?3 UNION SELECT extent FROM"
+                                      " uncommitted WHERE account = ?1 AND container = ?2 AND"
+                                      " blob = ?3",
+                                      account, container, name),
                            gone));
     CF_GUARD(cf_db_run(s->db, CF_DB_PREP(s->db,
                                   "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2"
@@ -181,14 +181,14 @@ bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *contai
 {
     CF_GUARD(cf_bs_new_etag(etag));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "INSERT INTO blobs (account, container, name, type, size, etag,"
-                               " created, last_modified, props, metadata, cpk, scope)"
-                               " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8, ?10, ?11)"
-                               " ON CONFLICT (account, container, name) DO UPDATE SET"
-                               " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
-                               " props = ?7, metadata = ?8, copy = NULL, cpk = ?10, scope = ?11",
-                               account, container, name, NULL, etag, NULL, NULL, NULL, NULL,
-                               cpk && cpk[0] ? cpk : NULL, scope && scope[0] ? scope : NULL);
+                                  "INSERT INTO blobs (account, container, name, type, size, etag,"
+                                  " created, last_modified, props, metadata, cpk, scope)"
+                                  " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8, ?10, ?11)"
+                                  " ON CONFLICT (account, container, name) DO UPDATE SET"
+                                  " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
+                                  " props = ?7, metadata = ?8, copy = NULL, cpk = ?10, scope = ?11",
+                                  account, container, name, NULL, etag, NULL, NULL, NULL, NULL,
+                                  cpk && cpk[0] ? cpk : NULL, scope && scope[0] ? scope : NULL);
     bs_row row = {account, container, name};
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "blobs.props", CF_SLICE_STR(props)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 8, row, "blobs.metadata", CF_SLICE_STR(meta)));
@@ -203,9 +203,9 @@ bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *
                              cf_slice block_id)
 {
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "INSERT INTO blob_extents (account, container, blob, seq, extent,"
-                               " length, block_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                               account, container, name, NULL, id);
+                                  "INSERT INTO blob_extents (account, container, blob, seq, extent,"
+                                  " length, block_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                  account, container, name, NULL, id);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 4, seq);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)length);
@@ -221,10 +221,10 @@ bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *c
     *pieces = calloc(n_extents ? n_extents : 1, sizeof **pieces);
     CF_ENSURE_ALLOC(*pieces);
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT extent, length, EXISTS (SELECT 1 FROM inline_extents i"
-                               " WHERE i.id = blob_extents.extent) FROM blob_extents WHERE"
-                               " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
-                               account, container, name);
+                                  "SELECT extent, length, EXISTS (SELECT 1 FROM inline_extents i"
+                                  " WHERE i.id = blob_extents.extent) FROM blob_extents WHERE"
+                                  " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
+                                  account, container, name);
     CF_GUARD(st);
     int rc = SQLITE_DONE;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < n_extents) {
@@ -331,15 +331,15 @@ static bool bs_set_tx(cf_blob_store *s, bs_bwrite *w, const char *text, bool pro
     CF_GUARD(cf_bs_new_etag(w->etag));
     /* Set Blob Properties ends a copy's x-ms-copy-* properties; metadata does not. */
     sqlite3_stmt *st = props ? CF_DB_PREP(s->db,
-                                       "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
-                                       " copy = NULL WHERE account = ?1 AND container = ?2 AND"
-                                       " name = ?3",
-                                       w->account, w->container, w->name, NULL, w->etag)
+                                          "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
+                                          " copy = NULL WHERE account = ?1 AND container = ?2 AND"
+                                          " name = ?3",
+                                          w->account, w->container, w->name, NULL, w->etag)
                              : CF_DB_PREP(s->db,
-                                       "UPDATE blobs SET metadata = ?4, etag = ?5,"
-                                       " last_modified = ?6 WHERE account = ?1 AND"
-                                       " container = ?2 AND name = ?3",
-                                       w->account, w->container, w->name, NULL, w->etag);
+                                          "UPDATE blobs SET metadata = ?4, etag = ?5,"
+                                          " last_modified = ?6 WHERE account = ?1 AND"
+                                          " container = ?2 AND name = ?3",
+                                          w->account, w->container, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 4, (bs_row){w->account, w->container, w->name},
                                props ? "blobs.props" : "blobs.metadata", CF_SLICE_STR(text)));
     sqlite3_bind_int64(st, 6, w->now);
@@ -396,10 +396,10 @@ static bool bs_blob_lease_tx(cf_blob_store *s, bs_bwrite *w, const cf_lease_req 
     bs_lease l = t.lease;
     CF_GUARD(cf_bs_lease_apply(&l, req, w->now, out));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "UPDATE blobs SET lease_id = ?4, lease_duration = ?5,"
-                               " lease_expiry = ?6, lease_break = ?7"
-                               " WHERE account = ?1 AND container = ?2 AND name = ?3",
-                               w->account, w->container, w->name, l.id[0] ? l.id : NULL);
+                                  "UPDATE blobs SET lease_id = ?4, lease_duration = ?5,"
+                                  " lease_expiry = ?6, lease_break = ?7"
+                                  " WHERE account = ?1 AND container = ?2 AND name = ?3",
+                                  w->account, w->container, w->name, l.id[0] ? l.id : NULL);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 5, l.duration);
     sqlite3_bind_int64(st, 6, l.expiry);
@@ -468,9 +468,9 @@ static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
     snprintf(src->scope, sizeof src->scope, "%s", t.scope);
     CF_GUARD(cf_bs_scope_usable_locked(s, c->account, t.scope));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
-                               " AND container = ?2 AND name = ?3",
-                               c->account, c->src_container, c->src_name);
+                                  "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
+                                  " AND container = ?2 AND name = ?3",
+                                  c->account, c->src_container, c->src_name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = cf_db_ok(s->db, rc) && rc == SQLITE_ROW;
@@ -509,9 +509,9 @@ static bool bs_rows_load(cf_blob_store *s, const bs_copy *c, bs_rows *r)
     int64_t n = 0;
     CF_GUARD(cf_db_int(s->db,
                        CF_DB_PREP(s->db,
-                               "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3",
-                               c->account, c->src_container, c->src_name),
+                                  "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3",
+                                  c->account, c->src_container, c->src_name),
                        &n));
     r->cap = (size_t)n + 1;
     r->pieces = calloc(r->cap, sizeof *r->pieces);
@@ -519,9 +519,9 @@ static bool bs_rows_load(cf_blob_store *s, const bs_copy *c, bs_rows *r)
     r->block_id_lens = calloc(r->cap, sizeof *r->block_id_lens);
     CF_ENSURE(r->pieces && r->block_ids && r->block_id_lens, CF_ERR_NOMEM, NULL);
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT extent, length, block_id FROM blob_extents WHERE"
-                               " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
-                               c->account, c->src_container, c->src_name);
+                                  "SELECT extent, length, block_id FROM blob_extents WHERE"
+                                  " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
+                                  c->account, c->src_container, c->src_name);
     CF_GUARD(st);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n < r->cap) {
@@ -572,9 +572,9 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
     json_decref(j);
     CF_ENSURE_ALLOC(text);
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
-                               " container = ?2 AND name = ?3",
-                               c->account, c->dst_container, c->dst_name);
+                                  "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
+                                  " container = ?2 AND name = ?3",
+                                  c->account, c->dst_container, c->dst_name);
     bool ok = cf_bs_bind_sealed(s, st, 4, (bs_row){c->account, c->dst_container, c->dst_name},
                                 "blobs.copy", CF_SLICE_STR(text)) &&
               cf_db_run(s->db, st);

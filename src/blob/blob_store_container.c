@@ -57,11 +57,11 @@ static bool bs_container_create_tx(cf_blob_store *s, const char *account, const 
     CF_ENSURE_REASON(!found, CF_ERR_CONFLICT, "ContainerAlreadyExists", "container exists");
     CF_GUARD(cf_bs_new_etag(etag));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "INSERT INTO containers (account, name, created, last_modified,"
-                               " etag, metadata, access, acl, default_scope, deny_override)"
-                               " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                               account, name, NULL, etag, NULL, NULL, NULL,
-                               def && def[0] ? def : NULL);
+                                  "INSERT INTO containers (account, name, created, last_modified,"
+                                  " etag, metadata, access, acl, default_scope, deny_override)"
+                                  " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                  account, name, NULL, etag, NULL, NULL, NULL,
+                                  def && def[0] ? def : NULL);
     bs_row row = {account, name, ""};
     CF_GUARD(cf_bs_bind_sealed(s, st, 5, row, "containers.metadata", CF_SLICE_STR(meta)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "containers.acl", CF_SLICE_LIT("[]")));
@@ -138,9 +138,9 @@ static bool bs_container_get_locked(cf_blob_store *s, const char *account, const
                                     int64_t now, cf_blob_container *out, bs_lease *lease)
 {
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT " BS_CONTAINER_COLUMNS
-                               " FROM containers WHERE account = ?1 AND name = ?2",
-                               account, name);
+                                  "SELECT " BS_CONTAINER_COLUMNS
+                                  " FROM containers WHERE account = ?1 AND name = ?2",
+                                  account, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && bs_read_container(s, account, st, now, out, lease);
@@ -208,9 +208,9 @@ static bool bs_container_meta_tx(cf_blob_store *s, bs_cwrite *w, const char *met
 {
     CF_GUARD(bs_container_write_check(s, w));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
-                               " WHERE account = ?1 AND name = ?2",
-                               w->account, w->name, NULL, w->etag);
+                                  "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
+                                  " WHERE account = ?1 AND name = ?2",
+                                  w->account, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""},
                                "containers.metadata", CF_SLICE_STR(meta)));
     sqlite3_bind_int64(st, 5, w->now);
@@ -252,7 +252,7 @@ static bool bs_container_delete_tx(cf_blob_store *s, bs_cwrite *w, bs_idlist *go
         s,
         CF_DB_PREP(s->db, "SELECT extent FROM blob_extents WHERE account = ?1 AND container = ?2 UNION "
                    "SELECT extent FROM uncommitted WHERE account = ?1 AND container = ?2",
-                a, n),
+                   a, n),
         gone));
     CF_GUARD(cf_db_run(
         s->db, CF_DB_PREP(s->db, "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2", a, n)));
@@ -287,10 +287,10 @@ static bool bs_container_list_locked(cf_blob_store *s, const char *account, cons
                                      size_t next_len)
 {
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT " BS_CONTAINER_COLUMNS " FROM containers"
-                               " WHERE account = ?1 AND substr(name, 1, length(?2)) = ?2"
-                               " AND name > ?3 ORDER BY name LIMIT ?4",
-                               account, prefix, marker);
+                                  "SELECT " BS_CONTAINER_COLUMNS " FROM containers"
+                                  " WHERE account = ?1 AND substr(name, 1, length(?2)) = ?2"
+                                  " AND name > ?3 ORDER BY name LIMIT ?4",
+                                  account, prefix, marker);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)max + 1);
     unsigned n = 0;
@@ -408,9 +408,9 @@ static bool bs_acl_set_tx(cf_blob_store *s, bs_cwrite *w, const char *text,
 {
     CF_GUARD(bs_container_write_check(s, w));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "UPDATE containers SET acl = ?3, etag = ?4, last_modified = ?5,"
-                               " access = ?6 WHERE account = ?1 AND name = ?2",
-                               w->account, w->name, NULL, w->etag);
+                                  "UPDATE containers SET acl = ?3, etag = ?4, last_modified = ?5,"
+                                  " access = ?6 WHERE account = ?1 AND name = ?2",
+                                  w->account, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""}, "containers.acl",
                                CF_SLICE_STR(text)));
     sqlite3_bind_int64(st, 5, w->now);
@@ -518,10 +518,10 @@ static bool bs_container_lease_tx(cf_blob_store *s, bs_clease *cl)
     cf_blob_container_free(&c);
     CF_GUARD(cf_bs_lease_apply(&l, cl->req, cl->w.now, cl->out));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "UPDATE containers SET lease_id = ?3, lease_duration = ?4,"
-                               " lease_expiry = ?5, lease_break = ?6"
-                               " WHERE account = ?1 AND name = ?2",
-                               cl->w.account, cl->w.name, l.id[0] ? l.id : NULL);
+                                  "UPDATE containers SET lease_id = ?3, lease_duration = ?4,"
+                                  " lease_expiry = ?5, lease_break = ?6"
+                                  " WHERE account = ?1 AND name = ?2",
+                                  cl->w.account, cl->w.name, l.id[0] ? l.id : NULL);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 4, l.duration);
     sqlite3_bind_int64(st, 5, l.expiry);

@@ -151,13 +151,13 @@ static bool bs_key_info_locked(cf_blob_store *s, const char *account, const char
                                cf_blob_key_info *out, cf_buf *wrapped)
 {
     sqlite3_stmt *st = scope ? CF_DB_PREP(s->db,
-                                       "SELECT key_source, key_uri, key_kid, key_ref, data_key"
-                                       " FROM scopes WHERE account = ?1 AND name = ?2",
-                                       account, scope)
+                                          "SELECT key_source, key_uri, key_kid, key_ref, data_key"
+                                          " FROM scopes WHERE account = ?1 AND name = ?2",
+                                          account, scope)
                              : CF_DB_PREP(s->db,
-                                       "SELECT key_source, key_uri, key_kid, key_ref, data_key"
-                                       " FROM accounts WHERE name = ?1",
-                                       account);
+                                          "SELECT key_source, key_uri, key_kid, key_ref, data_key"
+                                          " FROM accounts WHERE name = ?1",
+                                          account);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 3) == CF_EXTENT_KEY_REF_LEN;
@@ -195,7 +195,7 @@ static bool bs_scope_infra_locked(cf_blob_store *s, const char *account, const c
                                   bs_scope *sc)
 {
     sqlite3_stmt *st = CF_DB_PREP(s->db, "SELECT infra_key FROM scopes WHERE account = ?1 AND name = ?2",
-                               account, scope);
+                                  account, scope);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     char slot[CF_BLOB_SCOPE_MAX + 8];
@@ -313,16 +313,16 @@ static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *s
     CF_ENSURE(ok || cf_error_code() != CF_OK, CF_ERR_BAD_INPUT, "a data key is 32 bytes");
     sqlite3_stmt *st = !ok   ? NULL
                        : scope ? CF_DB_PREP(s->db,
-                                         "UPDATE scopes SET key_source = ?3, key_uri = ?4,"
-                                         " key_kid = ?5, data_key = ?6 WHERE account = ?1 AND"
-                                         " name = ?2",
-                                         account, scope, NULL, vault ? info->uri : NULL,
-                                         vault ? info->kid : NULL)
+                                            "UPDATE scopes SET key_source = ?3, key_uri = ?4,"
+                                            " key_kid = ?5, data_key = ?6 WHERE account = ?1 AND"
+                                            " name = ?2",
+                                            account, scope, NULL, vault ? info->uri : NULL,
+                                            vault ? info->kid : NULL)
                                : CF_DB_PREP(s->db,
-                                         "UPDATE accounts SET key_source = ?3, key_uri = ?4,"
-                                         " key_kid = ?5, data_key = ?6 WHERE name = ?1",
-                                         account, NULL, NULL, vault ? info->uri : NULL,
-                                         vault ? info->kid : NULL);
+                                            "UPDATE accounts SET key_source = ?3, key_uri = ?4,"
+                                            " key_kid = ?5, data_key = ?6 WHERE name = ?1",
+                                            account, NULL, NULL, vault ? info->uri : NULL,
+                                            vault ? info->kid : NULL);
     if (st) {
         sqlite3_bind_int(st, 3, vault ? 1 : 0);
         sqlite3_bind_blob(st, 6, kept.data, (int)kept.len, SQLITE_STATIC);
@@ -372,7 +372,7 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
     bool found;
     CF_GUARD(cf_db_exists(s->db,
                           CF_DB_PREP(s->db, "SELECT 1 FROM scopes WHERE account = ?1 AND name = ?2",
-                                  account, name),
+                                     account, name),
                           &found));
     CF_ENSURE(!found, CF_ERR_CONFLICT, "the encryption scope exists");
     int64_t count = 0;
@@ -396,10 +396,10 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
               (!infrastructure || cf_bs_infra_new(s, account, infra_slot, &infra));
     cf_secret_free(key, CF_DATA_KEY_LEN);
     sqlite3_stmt *st = ok ? CF_DB_PREP(s->db,
-                                    "INSERT INTO scopes (account, name, created, enabled,"
-                                    " infrastructure, key_ref, key_source, data_key, infra_key)"
-                                    " VALUES (?1, ?2, ?3, 1, ?4, ?5, 0, ?6, ?7)",
-                                    account, name)
+                                       "INSERT INTO scopes (account, name, created, enabled,"
+                                       " infrastructure, key_ref, key_source, data_key, infra_key)"
+                                       " VALUES (?1, ?2, ?3, 1, ?4, ?5, 0, ?6, ?7)",
+                                       account, name)
                           : NULL;
     if (st) {
         sqlite3_bind_int64(st, 3, now);
@@ -435,9 +435,9 @@ bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *n
                             cf_blob_scope *out)
 {
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT created, enabled, infrastructure FROM scopes"
-                               " WHERE account = ?1 AND name = ?2",
-                               account, name);
+                                  "SELECT created, enabled, infrastructure FROM scopes"
+                                  " WHERE account = ?1 AND name = ?2",
+                                  account, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -484,11 +484,11 @@ static bool bs_scope_names_locked(cf_blob_store *s, const char *account, bool va
     return bs_names_locked(
         s,
         vault_only ? CF_DB_PREP(s->db,
-                             "SELECT name FROM scopes WHERE account = ?1 AND key_source = 1"
-                             " ORDER BY name",
-                             account)
+                                "SELECT name FROM scopes WHERE account = ?1 AND key_source = 1"
+                                " ORDER BY name",
+                                account)
                    : CF_DB_PREP(s->db, "SELECT name FROM scopes WHERE account = ?1 ORDER BY name",
-                             account),
+                                account),
         names);
 }
 
@@ -512,7 +512,7 @@ static bool bs_scope_enable_locked(cf_blob_store *s, const char *account, const 
     CF_GUARD(cf_bs_scope_get_locked(s, account, name, &meta));
     CF_GUARD(cf_db_begin(s->db));
     sqlite3_stmt *st = CF_DB_PREP(s->db, "UPDATE scopes SET enabled = ?3 WHERE account = ?1 AND name = ?2",
-                               account, name);
+                                  account, name);
     if (st)
         sqlite3_bind_int(st, 3, enabled ? 1 : 0);
     return cf_db_commit(s->db, cf_db_run(s->db, st));
@@ -552,7 +552,7 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
     CF_GUARD(cf_bs_collect(s,
                            CF_DB_PREP(s->db, "SELECT extent FROM blob_extents WHERE account = ?1 UNION "
                                       "SELECT extent FROM uncommitted WHERE account = ?1",
-                                   a),
+                                      a),
                            gone));
     /* The scopes' keys leave the ring with the account. */
     sqlite3_stmt *refs = CF_DB_PREP(s->db, "SELECT key_ref FROM scopes WHERE account = ?1", a);

@@ -150,11 +150,11 @@ static bool bs_block_id_len_ok(cf_blob_store *s, const char *account, const char
     int64_t have = 0;
     CF_GUARD(cf_db_int(s->db,
                        CF_DB_PREP(s->db,
-                               "SELECT length(block_id) FROM uncommitted WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3 UNION ALL SELECT length(block_id)"
-                               " FROM blob_extents WHERE account = ?1 AND container = ?2 AND"
-                               " blob = ?3 AND block_id IS NOT NULL LIMIT 1",
-                               account, container, name),
+                                  "SELECT length(block_id) FROM uncommitted WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3 UNION ALL SELECT length(block_id)"
+                                  " FROM blob_extents WHERE account = ?1 AND container = ?2 AND"
+                                  " blob = ?3 AND block_id IS NOT NULL LIMIT 1",
+                                  account, container, name),
                        &have));
     CF_ENSURE_REASON(have == 0 || (size_t)have == len, CF_ERR_BAD_INPUT, "InvalidBlobOrBlock",
                      "block ids of one blob must have the same length");
@@ -167,15 +167,15 @@ static bool bs_append_limits(cf_blob_store *s, const cf_blob_writer *w, uint64_t
     int64_t n = 0, sz = 0;
     CF_GUARD(cf_db_int(s->db,
                        CF_DB_PREP(s->db,
-                               "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3",
-                               w->account, w->container, w->name),
+                                  "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3",
+                                  w->account, w->container, w->name),
                        &n));
     CF_GUARD(cf_db_int(s->db,
                        CF_DB_PREP(s->db,
-                               "SELECT size FROM blobs WHERE account = ?1 AND container = ?2 AND"
-                               " name = ?3",
-                               w->account, w->container, w->name),
+                                  "SELECT size FROM blobs WHERE account = ?1 AND container = ?2 AND"
+                                  " name = ?3",
+                                  w->account, w->container, w->name),
                        &sz));
     CF_ENSURE_REASON(n < CF_BLOB_MAX_BLOCKS, CF_ERR_CONFLICT, "BlockCountExceedsLimit",
                      "an append blob holds at most 50,000 blocks");
@@ -439,16 +439,16 @@ static bool bs_put_block_tx(cf_blob_writer *w, uint64_t len, int64_t now, bs_idl
     CF_ENSURE_REASON(!exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
                      "Put Block on an append blob");
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "SELECT extent FROM uncommitted WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3 AND block_id = ?4",
-                               w->account, w->container, w->name);
+                                  "SELECT extent FROM uncommitted WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3 AND block_id = ?4",
+                                  w->account, w->container, w->name);
     if (st)
         sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
     CF_GUARD(cf_bs_collect(s, st, gone));
     st = CF_DB_PREP(s->db,
-                 "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2 AND blob = ?3"
-                 " AND block_id = ?4",
-                 w->account, w->container, w->name);
+                    "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2 AND blob = ?3"
+                    " AND block_id = ?4",
+                    w->account, w->container, w->name);
     if (st)
         sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
     CF_GUARD(cf_db_run(s->db, st));
@@ -456,17 +456,17 @@ static bool bs_put_block_tx(cf_blob_writer *w, uint64_t len, int64_t now, bs_idl
     int64_t count = 0;
     CF_GUARD(cf_db_int(s->db,
                        CF_DB_PREP(s->db,
-                               "SELECT count(*) FROM uncommitted WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3",
-                               w->account, w->container, w->name),
+                                  "SELECT count(*) FROM uncommitted WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3",
+                                  w->account, w->container, w->name),
                        &count));
     CF_ENSURE_REASON(count < CF_BLOB_MAX_UNCOMMITTED, CF_ERR_CONFLICT, "BlockCountExceedsLimit",
                      "too many uncommitted blocks");
     st = CF_DB_PREP(s->db,
-                 "INSERT INTO uncommitted (account, container, blob, block_id, size, extent,"
-                 " created, cpk, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                 w->account, w->container, w->name, NULL, NULL, w->id, NULL,
-                 bs_cpk_sha(&w->cond), w->scope[0] ? w->scope : NULL);
+                    "INSERT INTO uncommitted (account, container, blob, block_id, size, extent,"
+                    " created, cpk, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    w->account, w->container, w->name, NULL, NULL, w->id, NULL,
+                    bs_cpk_sha(&w->cond), w->scope[0] ? w->scope : NULL);
     CF_GUARD(st);
     sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
@@ -497,9 +497,9 @@ static bool bs_append_tx(cf_blob_writer *w, uint64_t len, int64_t now,
                                      len, cf_slice_of(NULL, 0)));
     CF_GUARD(cf_bs_new_etag(res->etag));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
-                               "UPDATE blobs SET size = ?4, etag = ?5, last_modified = ?6"
-                               " WHERE account = ?1 AND container = ?2 AND name = ?3",
-                               w->account, w->container, w->name, NULL, res->etag);
+                                  "UPDATE blobs SET size = ?4, etag = ?5, last_modified = ?6"
+                                  " WHERE account = ?1 AND container = ?2 AND name = ?3",
+                                  w->account, w->container, w->name, NULL, res->etag);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)(size + len));
     sqlite3_bind_int64(st, 6, now);
@@ -634,17 +634,17 @@ static bool bs_find_block(cf_blob_store *s, const char *account, const char *con
                           bs_piece *out, char *cpk, char *scope)
 {
     sqlite3_stmt *st = committed ? CF_DB_PREP(s->db,
-                                           "SELECT e.extent, e.length, b.cpk, b.scope FROM blob_extents e"
-                                           " JOIN blobs b ON b.account = e.account AND"
-                                           " b.container = e.container AND b.name = e.blob"
-                                           " WHERE e.account = ?1 AND e.container = ?2 AND"
-                                           " e.blob = ?3 AND e.block_id = ?4 LIMIT 1",
-                                           account, container, name)
+                                              "SELECT e.extent, e.length, b.cpk, b.scope FROM blob_extents e"
+                                              " JOIN blobs b ON b.account = e.account AND"
+                                              " b.container = e.container AND b.name = e.blob"
+                                              " WHERE e.account = ?1 AND e.container = ?2 AND"
+                                              " e.blob = ?3 AND e.block_id = ?4 LIMIT 1",
+                                              account, container, name)
                                  : CF_DB_PREP(s->db,
-                                           "SELECT extent, size, cpk, scope FROM uncommitted WHERE"
-                                           " account = ?1 AND container = ?2 AND blob = ?3 AND"
-                                           " block_id = ?4",
-                                           account, container, name);
+                                              "SELECT extent, size, cpk, scope FROM uncommitted WHERE"
+                                              " account = ?1 AND container = ?2 AND blob = ?3 AND"
+                                              " block_id = ?4",
+                                              account, container, name);
     CF_GUARD(st);
     sqlite3_bind_blob(st, 4, block_id.ptr, (int)block_id.len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -806,16 +806,16 @@ static bool bs_get_block_list_locked(cf_blob_store *s, const bs_get_blocks *g)
     bool any = false;
     CF_GUARD(bs_each_block(s,
                            CF_DB_PREP(s->db,
-                                   "SELECT block_id, length FROM blob_extents WHERE account = ?1"
-                                   " AND container = ?2 AND blob = ?3 AND block_id IS NOT NULL"
-                                   " ORDER BY seq",
-                                   g->account, g->container, g->name),
+                                      "SELECT block_id, length FROM blob_extents WHERE account = ?1"
+                                      " AND container = ?2 AND blob = ?3 AND block_id IS NOT NULL"
+                                      " ORDER BY seq",
+                                      g->account, g->container, g->name),
                            g->committed, g->ctx, &any));
     CF_GUARD(bs_each_block(s,
                            CF_DB_PREP(s->db,
-                                   "SELECT block_id, size FROM uncommitted WHERE account = ?1"
-                                   " AND container = ?2 AND blob = ?3 ORDER BY seq",
-                                   g->account, g->container, g->name),
+                                      "SELECT block_id, size FROM uncommitted WHERE account = ?1"
+                                      " AND container = ?2 AND blob = ?3 ORDER BY seq",
+                                      g->account, g->container, g->name),
                            g->uncommitted, g->ctx, &any));
     CF_ENSURE_REASON(t.exists || any, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
     return true;
