@@ -464,7 +464,8 @@ bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l)
 
 bool cf_bs_inline_put(cf_blob_store *s, const char *id, cf_slice sealed)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db, "INSERT INTO inline_extents (id, data) VALUES (?1, ?2)", id);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db, "INSERT INTO inline_extents (id, data) VALUES (?1, ?2)", id);
     CF_GUARD(st);
     sqlite3_bind_blob(st, 2, sealed.len ? (const void *)sealed.ptr : "", (int)sealed.len,
                       SQLITE_STATIC);
@@ -632,17 +633,19 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
     bool found = false;
     ok = ok && cf_db_begin(s->db);
     if (ok) {
-        ok = cf_db_exists(s->db, CF_DB_PREP(s->db, "SELECT 1 FROM accounts WHERE name = ?1", name), &found);
+        ok = cf_db_exists(s->db, CF_DB_PREP(s->db, "SELECT 1 FROM accounts WHERE name = ?1", name),
+                          &found);
         if (ok && found) {
             CF_RAISE(CF_ERR_CONFLICT, "account exists");
             ok = false;
         }
-        sqlite3_stmt *st = ok ? CF_DB_PREP(s->db,
-                                           "INSERT INTO accounts (name, created, key_ref, key1, key2,"
-                                           " data_key, infrastructure, infra_key)"
-                                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                                           name)
-                              : NULL;
+        sqlite3_stmt *st =
+            ok ? CF_DB_PREP(s->db,
+                            "INSERT INTO accounts (name, created, key_ref, key1, key2,"
+                            " data_key, infrastructure, infra_key)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            name)
+               : NULL;
         if (st) {
             sqlite3_bind_int64(st, 2, now);
             sqlite3_bind_blob(st, 3, ref, sizeof ref, SQLITE_STATIC);
@@ -704,10 +707,11 @@ static struct bs_account_entry *bs_account_cached(cf_blob_store *s, const char *
 
 static bool bs_account_query_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT created, key_ref, key_source, infrastructure FROM accounts"
-                                  " WHERE name = ?1",
-                                  name);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db,
+                   "SELECT created, key_ref, key_source, infrastructure FROM accounts"
+                   " WHERE name = ?1",
+                   name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == CF_EXTENT_KEY_REF_LEN;
@@ -1005,9 +1009,10 @@ static bool bs_regenerate_tx(cf_blob_store *s, const char *name, int slot)
     cf_buf_init(&sealed, 256);
     const char *slot_name = slot == 1 ? "key1" : "key2";
     bool ok = bs_seal_new(s, name, slot_name, CF_BLOB_ACCOUNT_KEY_LEN, &sealed);
-    sqlite3_stmt *st = !ok         ? NULL
-                       : slot == 1 ? CF_DB_PREP(s->db, "UPDATE accounts SET key1 = ?2 WHERE name = ?1", name)
-                                   : CF_DB_PREP(s->db, "UPDATE accounts SET key2 = ?2 WHERE name = ?1", name);
+    sqlite3_stmt *st =
+        !ok         ? NULL
+        : slot == 1 ? CF_DB_PREP(s->db, "UPDATE accounts SET key1 = ?2 WHERE name = ?1", name)
+                    : CF_DB_PREP(s->db, "UPDATE accounts SET key2 = ?2 WHERE name = ?1", name);
     if (st)
         sqlite3_bind_blob(st, 2, sealed.data, (int)sealed.len, SQLITE_STATIC);
     ok = ok && cf_db_run(s->db, st);
@@ -1036,7 +1041,8 @@ static bool bs_service_get_locked(cf_blob_store *s, const char *account, cf_buf 
 {
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
-    sqlite3_stmt *st = CF_DB_PREP(s->db, "SELECT xml FROM service_props WHERE account = ?1", account);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db, "SELECT xml FROM service_props WHERE account = ?1", account);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = cf_db_ok(s->db, rc);

@@ -177,10 +177,10 @@
 #define CF_BLOB_MAX_BLOCKS 50000     /* committed blocks per blob (block and append) */
 #define CF_BLOB_MAX_UNCOMMITTED 100000
 #define CF_BLOB_UNCOMMITTED_TTL (7 * CF_SECONDS_PER_DAY)
-#define CF_BLOB_MAX_BLOCK_SIZE (4000ull * CF_MIB) /* Put Block */
-#define CF_BLOB_MAX_PUT_SIZE (5000ull * CF_MIB)   /* Put Blob */
+#define CF_BLOB_MAX_BLOCK_SIZE (4000ull * CF_MIB)  /* Put Block */
+#define CF_BLOB_MAX_PUT_SIZE (5000ull * CF_MIB)    /* Put Blob */
 #define CF_BLOB_MAX_APPEND_BLOCK (100ull * CF_MIB) /* Append Block, x-ms-version >= 2022-11-02 */
-#define CF_BLOB_METADATA_MAX (8 * CF_KIB)        /* names + values, bytes */
+#define CF_BLOB_METADATA_MAX (8 * CF_KIB)          /* names + values, bytes */
 #define CF_BLOB_LEASE_ID_MAX 64                  /* a GUID string is 36 */
 #define CF_BLOB_COPY_ID_LEN CF_UUID_LEN          /* UUID string */
 #define CF_BLOB_SCOPE_MAX 63                     /* encryption scope names */

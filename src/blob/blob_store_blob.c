@@ -97,11 +97,12 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
                        const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,
                        cf_blob_type *type)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
-                                  " lease_break, type, cpk, scope FROM blobs WHERE account = ?1 AND"
-                                  " container = ?2 AND name = ?3",
-                                  account, container, name);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db,
+                   "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
+                   " lease_break, type, cpk, scope FROM blobs WHERE account = ?1 AND"
+                   " container = ?2 AND name = ?3",
+                   account, container, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     memset(t, 0, sizeof *t);
@@ -139,7 +140,8 @@ bool cf_bs_blob_write_check(cf_blob_store *s, const char *account, const char *c
                      "no such blob");
     CF_GUARD(cf_bs_check_cond(cond, &t, op, false, now));
     if (t.exists && op != BS_OP_LEASE && cf_bs_lease_state(&t.lease, now) == CF_LEASE_EXPIRED)
-        return cf_db_run(s->db, CF_DB_PREP(s->db,
+        return cf_db_run(s->db,
+                         CF_DB_PREP(s->db,
                                     "UPDATE blobs SET lease_id = NULL, lease_duration = 0,"
                                     " lease_expiry = 0, lease_break = 0 WHERE account = ?1 AND"
                                     " container = ?2 AND name = ?3",
@@ -158,20 +160,22 @@ bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *contain
                                       " blob = ?3",
                                       account, container, name),
                            gone));
-    CF_GUARD(cf_db_run(s->db, CF_DB_PREP(s->db,
-                                  "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2"
-                                  " AND blob = ?3",
-                                  account, container, name)));
-    CF_GUARD(cf_db_run(s->db, CF_DB_PREP(s->db,
-                                  "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2"
-                                  " AND blob = ?3",
-                                  account, container, name)));
+    CF_GUARD(
+        cf_db_run(s->db, CF_DB_PREP(s->db,
+                                    "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2"
+                                    " AND blob = ?3",
+                                    account, container, name)));
+    CF_GUARD(
+        cf_db_run(s->db, CF_DB_PREP(s->db,
+                                    "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2"
+                                    " AND blob = ?3",
+                                    account, container, name)));
     if (!with_row)
         return true;
     return cf_db_run(s->db, CF_DB_PREP(s->db,
-                                "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND"
-                                " name = ?3",
-                                account, container, name));
+                                       "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND"
+                                       " name = ?3",
+                                       account, container, name));
 }
 
 bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
@@ -330,16 +334,17 @@ static bool bs_set_tx(cf_blob_store *s, bs_bwrite *w, const char *text, bool pro
     }
     CF_GUARD(cf_bs_new_etag(w->etag));
     /* Set Blob Properties ends a copy's x-ms-copy-* properties; metadata does not. */
-    sqlite3_stmt *st = props ? CF_DB_PREP(s->db,
-                                          "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
-                                          " copy = NULL WHERE account = ?1 AND container = ?2 AND"
-                                          " name = ?3",
-                                          w->account, w->container, w->name, NULL, w->etag)
-                             : CF_DB_PREP(s->db,
-                                          "UPDATE blobs SET metadata = ?4, etag = ?5,"
-                                          " last_modified = ?6 WHERE account = ?1 AND"
-                                          " container = ?2 AND name = ?3",
-                                          w->account, w->container, w->name, NULL, w->etag);
+    sqlite3_stmt *st =
+        props ? CF_DB_PREP(s->db,
+                           "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
+                           " copy = NULL WHERE account = ?1 AND container = ?2 AND"
+                           " name = ?3",
+                           w->account, w->container, w->name, NULL, w->etag)
+              : CF_DB_PREP(s->db,
+                           "UPDATE blobs SET metadata = ?4, etag = ?5,"
+                           " last_modified = ?6 WHERE account = ?1 AND"
+                           " container = ?2 AND name = ?3",
+                           w->account, w->container, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 4, (bs_row){w->account, w->container, w->name},
                                props ? "blobs.props" : "blobs.metadata", CF_SLICE_STR(text)));
     sqlite3_bind_int64(st, 6, w->now);

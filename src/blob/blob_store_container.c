@@ -21,9 +21,11 @@ void cf_blob_container_free(cf_blob_container *c)
 bool cf_bs_container_exists(cf_blob_store *s, const char *account, const char *name)
 {
     bool found;
-    CF_GUARD(cf_db_exists(
-        s->db, CF_DB_PREP(s->db, "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2", account, name),
-        &found));
+    CF_GUARD(
+        cf_db_exists(s->db,
+                     CF_DB_PREP(s->db, "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2",
+                                account, name),
+                     &found));
     CF_ENSURE_REASON(found, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
     return true;
 }
@@ -51,17 +53,19 @@ static bool bs_container_create_tx(cf_blob_store *s, const char *account, const 
                          "The encryption scope is disabled.");
     }
     bool found;
-    CF_GUARD(cf_db_exists(
-        s->db, CF_DB_PREP(s->db, "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2", account, name),
-        &found));
+    CF_GUARD(
+        cf_db_exists(s->db,
+                     CF_DB_PREP(s->db, "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2",
+                                account, name),
+                     &found));
     CF_ENSURE_REASON(!found, CF_ERR_CONFLICT, "ContainerAlreadyExists", "container exists");
     CF_GUARD(cf_bs_new_etag(etag));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "INSERT INTO containers (account, name, created, last_modified,"
-                                  " etag, metadata, access, acl, default_scope, deny_override)"
-                                  " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                                  account, name, NULL, etag, NULL, NULL, NULL,
-                                  def && def[0] ? def : NULL);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db,
+                   "INSERT INTO containers (account, name, created, last_modified,"
+                   " etag, metadata, access, acl, default_scope, deny_override)"
+                   " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                   account, name, NULL, etag, NULL, NULL, NULL, def && def[0] ? def : NULL);
     bs_row row = {account, name, ""};
     CF_GUARD(cf_bs_bind_sealed(s, st, 5, row, "containers.metadata", CF_SLICE_STR(meta)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "containers.acl", CF_SLICE_LIT("[]")));
@@ -76,8 +80,8 @@ static bool bs_container_create_locked(cf_blob_store *s, const char *account, co
                                        const bs_scope_policy *policy, int64_t now, char *etag)
 {
     CF_GUARD(cf_db_begin(s->db));
-    return cf_db_commit(
-        s->db, bs_container_create_tx(s, account, name, meta, access, policy, now, etag));
+    return cf_db_commit(s->db,
+                        bs_container_create_tx(s, account, name, meta, access, policy, now, etag));
 }
 
 bool cf_blob_container_create(cf_blob_store *s, const char *account, const char *name,
@@ -137,10 +141,9 @@ static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stm
 static bool bs_container_get_locked(cf_blob_store *s, const char *account, const char *name,
                                     int64_t now, cf_blob_container *out, bs_lease *lease)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT " BS_CONTAINER_COLUMNS
-                                  " FROM containers WHERE account = ?1 AND name = ?2",
-                                  account, name);
+    sqlite3_stmt *st = CF_DB_PREP(
+        s->db, "SELECT " BS_CONTAINER_COLUMNS " FROM containers WHERE account = ?1 AND name = ?2",
+        account, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && bs_read_container(s, account, st, now, out, lease);
@@ -207,10 +210,11 @@ static bool bs_container_write_check(cf_blob_store *s, bs_cwrite *w)
 static bool bs_container_meta_tx(cf_blob_store *s, bs_cwrite *w, const char *meta)
 {
     CF_GUARD(bs_container_write_check(s, w));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
-                                  " WHERE account = ?1 AND name = ?2",
-                                  w->account, w->name, NULL, w->etag);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db,
+                   "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
+                   " WHERE account = ?1 AND name = ?2",
+                   w->account, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""},
                                "containers.metadata", CF_SLICE_STR(meta)));
     sqlite3_bind_int64(st, 5, w->now);
@@ -250,18 +254,21 @@ static bool bs_container_delete_tx(cf_blob_store *s, bs_cwrite *w, bs_idlist *go
     const char *a = w->account, *n = w->name;
     CF_GUARD(cf_bs_collect(
         s,
-        CF_DB_PREP(s->db, "SELECT extent FROM blob_extents WHERE account = ?1 AND container = ?2 UNION "
+        CF_DB_PREP(s->db,
+                   "SELECT extent FROM blob_extents WHERE account = ?1 AND container = ?2 UNION "
                    "SELECT extent FROM uncommitted WHERE account = ?1 AND container = ?2",
                    a, n),
         gone));
     CF_GUARD(cf_db_run(
-        s->db, CF_DB_PREP(s->db, "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2", a, n)));
+        s->db,
+        CF_DB_PREP(s->db, "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2", a, n)));
     CF_GUARD(cf_db_run(
-        s->db, CF_DB_PREP(s->db, "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2", a, n)));
-    CF_GUARD(
-        cf_db_run(s->db, CF_DB_PREP(s->db, "DELETE FROM blobs WHERE account = ?1 AND container = ?2", a, n)));
-    return cf_db_run(s->db,
-                     CF_DB_PREP(s->db, "DELETE FROM containers WHERE account = ?1 AND name = ?2", a, n));
+        s->db,
+        CF_DB_PREP(s->db, "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2", a, n)));
+    CF_GUARD(cf_db_run(
+        s->db, CF_DB_PREP(s->db, "DELETE FROM blobs WHERE account = ?1 AND container = ?2", a, n)));
+    return cf_db_run(
+        s->db, CF_DB_PREP(s->db, "DELETE FROM containers WHERE account = ?1 AND name = ?2", a, n));
 }
 
 static bool bs_container_delete_locked(cf_blob_store *s, bs_cwrite *w)
@@ -451,8 +458,8 @@ static bool bs_acl_get_locked(cf_blob_store *s, const char *account, const char 
     snprintf(out->etag, sizeof out->etag, "%s", c.etag);
     out->last_modified = c.last_modified;
     cf_blob_container_free(&c);
-    sqlite3_stmt *st =
-        CF_DB_PREP(s->db, "SELECT acl FROM containers WHERE account = ?1 AND name = ?2", account, name);
+    sqlite3_stmt *st = CF_DB_PREP(
+        s->db, "SELECT acl FROM containers WHERE account = ?1 AND name = ?2", account, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = cf_db_ok(s->db, rc);

@@ -151,25 +151,25 @@ CF_MUST_USE bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf
 CF_MUST_USE bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc);
 /* Seals an account secret (slot "key1", "key2" or "data") with the service
  * key, bound to the account and slot. */
-CF_MUST_USE bool cf_bs_account_seal(cf_blob_store *s, const char *name, const char *slot, cf_slice plain,
-                        cf_buf *sealed);
+CF_MUST_USE bool cf_bs_account_seal(cf_blob_store *s, const char *name, const char *slot,
+                                    cf_slice plain, cf_buf *sealed);
 /* Opens a value sealed by cf_bs_account_seal for (name, slot). */
-CF_MUST_USE bool cf_bs_account_open(cf_blob_store *s, const char *name, const char *slot, cf_slice sealed,
-                        cf_buf *out);
+CF_MUST_USE bool cf_bs_account_open(cf_blob_store *s, const char *name, const char *slot,
+                                    cf_slice sealed, cf_buf *out);
 /* The scope of encryption scope `scope` of the account (NULL or "": the
  * account's own key): 400 EncryptionScopeNotFound, 403
  * EncryptionScopeDisabled, or its key (vault keys from the ring). */
 CF_MUST_USE bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char *scope,
-                              bs_scope *sc);
+                                          bs_scope *sc);
 CF_MUST_USE bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *name,
-                            cf_blob_scope *out);
+                                        cf_blob_scope *out);
 /* Opens one sealed slot of an account into `out` (a secret buffer). */
 CF_MUST_USE bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
-                                 cf_buf *out);
+                                             cf_buf *out);
 /* The key ring's key for `ref` into `out` (32 bytes); 403
  * KeyVaultEncryptionKeyNotFound when it is not there. */
-CF_MUST_USE bool cf_bs_keyring_get_locked(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_REF_LEN],
-                              uint8_t *out);
+CF_MUST_USE bool cf_bs_keyring_get_locked(cf_blob_store *s,
+                                          const uint8_t ref[CF_EXTENT_KEY_REF_LEN], uint8_t *out);
 void cf_bs_keyring_free(cf_blob_store *s);
 void cf_bs_scope_free(bs_scope *sc);
 /* The scope of a customer-provided key: the key itself, and a reference
@@ -180,30 +180,33 @@ CF_MUST_USE bool cf_bs_scope_cpk(const cf_blob_cpk *cpk, bs_scope *sc);
 CF_MUST_USE bool cf_bs_check_cpk(const cf_blob_cond *cond, const char *blob_cpk);
 /* The scope to read or append to a blob: its customer key's, or the
  * account's. */
-CF_MUST_USE bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account, const cf_blob_cond *cond,
-                            const bs_target *t, bs_scope *sc);
+CF_MUST_USE bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account,
+                                        const cf_blob_cond *cond, const bs_target *t, bs_scope *sc);
 /* A customer-provided key's scope, with the account's infrastructure key
  * when it has one. */
-CF_MUST_USE bool cf_bs_scope_cpk_locked(cf_blob_store *s, const char *account, const cf_blob_cpk *cpk,
-                            bs_scope *sc);
+CF_MUST_USE bool cf_bs_scope_cpk_locked(cf_blob_store *s, const char *account,
+                                        const cf_blob_cpk *cpk, bs_scope *sc);
 /* Whether encryption scope `scope` ("" = none) can be used now: it exists,
  * is enabled, and its key is at hand. */
-CF_MUST_USE bool cf_bs_scope_usable_locked(cf_blob_store *s, const char *account, const char *scope);
+CF_MUST_USE bool cf_bs_scope_usable_locked(cf_blob_store *s, const char *account,
+                                           const char *scope);
 /* The encryption scope a write to `container` goes to: the request's
  * (cond->scope), else the container's default, "" for the account's key;
  * checks the container's override policy and that the scope exists. */
-CF_MUST_USE bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char *container,
-                              const cf_blob_cond *cond, char out[CF_BLOB_SCOPE_MAX + 1]);
+CF_MUST_USE bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account,
+                                          const char *container, const cf_blob_cond *cond,
+                                          char out[CF_BLOB_SCOPE_MAX + 1]);
 /* The scope key cf_extent uses for extent `id`; out: secret, 32 bytes. */
 CF_MUST_USE bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
 /* The same for the infrastructure (outer) layer; sc->infra must be set. */
 CF_MUST_USE bool cf_bs_infra_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
 /* A fresh infrastructure key and reference, sealed for the account's slot
  * `slot` ("infra" or "infra/<scope>"), into `sealed`. */
-CF_MUST_USE bool cf_bs_infra_new(cf_blob_store *s, const char *account, const char *slot, cf_buf *sealed);
+CF_MUST_USE bool cf_bs_infra_new(cf_blob_store *s, const char *account, const char *slot,
+                                 cf_buf *sealed);
 /* Adds the infrastructure key sealed in `sealed` (for `slot`) to `sc`. */
-CF_MUST_USE bool cf_bs_infra_load(cf_blob_store *s, const char *account, const char *slot, cf_slice sealed,
-                      bs_scope *sc);
+CF_MUST_USE bool cf_bs_infra_load(cf_blob_store *s, const char *account, const char *slot,
+                                  cf_slice sealed, bs_scope *sc);
 /* Adds the account's infrastructure key to `sc` when it has one. */
 CF_MUST_USE bool cf_bs_infra_of_account_locked(cf_blob_store *s, const char *account, bs_scope *sc);
 
@@ -217,16 +220,16 @@ typedef struct {
 
 /* Seals `plain` for column `col` ("table.column") of `row` and binds it
  * (copied) to parameter `param` of `st` (which may be NULL: raised). */
-CF_MUST_USE bool cf_bs_bind_sealed(cf_blob_store *s, sqlite3_stmt *st, int param, bs_row row, const char *col,
-                       cf_slice plain);
+CF_MUST_USE bool cf_bs_bind_sealed(cf_blob_store *s, sqlite3_stmt *st, int param, bs_row row,
+                                   const char *col, cf_slice plain);
 /* Opens column `c` of st's current row, sealed for (row, col), into `out`
  * (initialised here as a secret buffer, NUL-terminated; free it on success
  * only).  CF_ERR_DECRYPT for a value that is tampered, moved, or not sealed. */
-CF_MUST_USE bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row, const char *col,
-                       cf_buf *out);
+CF_MUST_USE bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row,
+                                   const char *col, cf_buf *out);
 /* The same, parsed as a JSON object (CF_ERR_DB if it is not one). */
 CF_MUST_USE bool cf_bs_column_open_json(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row,
-                            const char *col, json_t **out);
+                                        const char *col, json_t **out);
 /* At open: seals every plaintext column of a database older than
  * BS_SCHEMA_VERSION in one transaction and sets user_version; *sealed
  * counts the values converted.  Fails on a newer database. */
@@ -237,7 +240,8 @@ void cf_bs_meta_key_drop_locked(cf_blob_store *s, const char *account);
 
 /* ---- extent files (blob_store.c) ---- */
 
-CF_MUST_USE bool cf_bs_extent_path(const cf_blob_store *s, const char *id, const char *suffix, char *out);
+CF_MUST_USE bool cf_bs_extent_path(const cf_blob_store *s, const char *id, const char *suffix,
+                                   char *out);
 CF_MUST_USE bool cf_bs_new_extent_id(char id[BS_ID_HEX + 1]);
 CF_MUST_USE bool cf_bs_make_dirs(const cf_blob_store *s, const char *id);
 CF_MUST_USE bool cf_bs_idlist_add(bs_idlist *l, const char *id);
@@ -275,45 +279,50 @@ void cf_bs_lease_info(const bs_lease *l, int64_t now, cf_lease_info *out);
 void cf_bs_column_lease(sqlite3_stmt *st, int col, bs_lease *out);
 /* Evaluates `cond` (may be NULL) against `t` for an operation of kind `op`
  * on a blob (`container` false) or container.  Raises the Azure reason. */
-CF_MUST_USE bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op, bool container,
-                      int64_t now);
+CF_MUST_USE bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op,
+                                  bool container, int64_t now);
 /* The ETag and date conditions alone (no lease check). */
 CF_MUST_USE bool cf_bs_check_cond_dates(const cf_blob_cond *cond, const bs_target *t, bs_op op);
 /* Applies a lease request to `l` (in place) at `now`; fills `out`. */
-CF_MUST_USE bool cf_bs_lease_apply(bs_lease *l, const cf_lease_req *req, int64_t now, cf_lease_result *out);
+CF_MUST_USE bool cf_bs_lease_apply(bs_lease *l, const cf_lease_req *req, int64_t now,
+                                   cf_lease_result *out);
 
 /* ---- shared blob helpers (blob_store_blob.c) ---- */
 
 CF_MUST_USE bool cf_bs_container_exists(cf_blob_store *s, const char *account, const char *name);
 CF_MUST_USE bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *container,
-                           const char *name, int64_t now, bool with_meta, cf_blob_info *out);
+                                       const char *name, int64_t now, bool with_meta,
+                                       cf_blob_info *out);
 /* The blob's condition target (exists false when there is no blob row). */
 CF_MUST_USE bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *container,
-                       const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,
-                       cf_blob_type *type);
+                                   const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,
+                                   cf_blob_type *type);
 /* Checks a write's conditions on the blob; a write clears an expired lease
  * (so it can no longer be renewed), as Azure does. */
-CF_MUST_USE bool cf_bs_blob_write_check(cf_blob_store *s, const char *account, const char *container,
-                            const char *name, const cf_blob_cond *cond, bs_op op, int64_t now,
-                            bool *exists, cf_blob_type *type);
+CF_MUST_USE bool cf_bs_blob_write_check(cf_blob_store *s, const char *account,
+                                        const char *container, const char *name,
+                                        const cf_blob_cond *cond, bs_op op, int64_t now,
+                                        bool *exists, cf_blob_type *type);
 CF_MUST_USE bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *container,
-                      const char *name, bool with_row, bs_idlist *gone);
+                                  const char *name, bool with_row, bs_idlist *gone);
 /* Inserts or replaces the blob row (keeping `created` and the lease of an
  * existing one, clearing copy properties). */
 CF_MUST_USE bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
-                       const char *name, cf_blob_type type, uint64_t size, const char *props,
-                       const char *meta, const char *cpk, const char *scope, int64_t now,
-                       char etag[CF_BLOB_ETAG_LEN + 1]);
-CF_MUST_USE bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *container,
-                             const char *name, int64_t seq, const char *id, uint64_t length,
-                             cf_slice block_id);
+                                   const char *name, cf_blob_type type, uint64_t size,
+                                   const char *props, const char *meta, const char *cpk,
+                                   const char *scope, int64_t now, char etag[CF_BLOB_ETAG_LEN + 1]);
+CF_MUST_USE bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account,
+                                         const char *container, const char *name, int64_t seq,
+                                         const char *id, uint64_t length, cf_slice block_id);
 /* Rows of a blob's content in order; *pieces is malloc'ed. */
-CF_MUST_USE bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *container,
-                            const char *name, size_t n_extents, bs_piece **pieces, size_t *n);
+CF_MUST_USE bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account,
+                                        const char *container, const char *name, size_t n_extents,
+                                        bs_piece **pieces, size_t *n);
 /* One row of BS_BLOB_COLUMNS into `out`, opening its sealed columns
  * (metadata only when with_meta). */
 CF_MUST_USE bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *container,
-                         sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_info *out);
+                                     sqlite3_stmt *st, bool with_meta, int64_t now,
+                                     cf_blob_info *out);
 
 #define BS_BLOB_COLUMNS                                                        \
     "name, type, size, etag, created, last_modified, props, metadata, lease_id,"  \

@@ -194,8 +194,8 @@ bool cf_blob_key_info_get(cf_blob_store *s, const char *account, const char *sco
 static bool bs_scope_infra_locked(cf_blob_store *s, const char *account, const char *scope,
                                   bs_scope *sc)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db, "SELECT infra_key FROM scopes WHERE account = ?1 AND name = ?2",
-                                  account, scope);
+    sqlite3_stmt *st = CF_DB_PREP(
+        s->db, "SELECT infra_key FROM scopes WHERE account = ?1 AND name = ?2", account, scope);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     char slot[CF_BLOB_SCOPE_MAX + 8];
@@ -311,18 +311,18 @@ static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *s
     bool ok = vault ? cf_buf_append_slice(&kept, key)
                     : key.len == CF_DATA_KEY_LEN && cf_bs_account_seal(s, account, slot, key, &kept);
     CF_ENSURE(ok || cf_error_code() != CF_OK, CF_ERR_BAD_INPUT, "a data key is 32 bytes");
-    sqlite3_stmt *st = !ok   ? NULL
-                       : scope ? CF_DB_PREP(s->db,
-                                            "UPDATE scopes SET key_source = ?3, key_uri = ?4,"
-                                            " key_kid = ?5, data_key = ?6 WHERE account = ?1 AND"
-                                            " name = ?2",
-                                            account, scope, NULL, vault ? info->uri : NULL,
-                                            vault ? info->kid : NULL)
-                               : CF_DB_PREP(s->db,
-                                            "UPDATE accounts SET key_source = ?3, key_uri = ?4,"
-                                            " key_kid = ?5, data_key = ?6 WHERE name = ?1",
-                                            account, NULL, NULL, vault ? info->uri : NULL,
-                                            vault ? info->kid : NULL);
+    sqlite3_stmt *st =
+        !ok ? NULL
+        : scope
+            ? CF_DB_PREP(s->db,
+                         "UPDATE scopes SET key_source = ?3, key_uri = ?4,"
+                         " key_kid = ?5, data_key = ?6 WHERE account = ?1 AND"
+                         " name = ?2",
+                         account, scope, NULL, vault ? info->uri : NULL, vault ? info->kid : NULL)
+            : CF_DB_PREP(s->db,
+                         "UPDATE accounts SET key_source = ?3, key_uri = ?4,"
+                         " key_kid = ?5, data_key = ?6 WHERE name = ?1",
+                         account, NULL, NULL, vault ? info->uri : NULL, vault ? info->kid : NULL);
     if (st) {
         sqlite3_bind_int(st, 3, vault ? 1 : 0);
         sqlite3_bind_blob(st, 6, kept.data, (int)kept.len, SQLITE_STATIC);
@@ -370,13 +370,14 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
     bool found;
-    CF_GUARD(cf_db_exists(s->db,
-                          CF_DB_PREP(s->db, "SELECT 1 FROM scopes WHERE account = ?1 AND name = ?2",
-                                     account, name),
-                          &found));
+    CF_GUARD(cf_db_exists(
+        s->db,
+        CF_DB_PREP(s->db, "SELECT 1 FROM scopes WHERE account = ?1 AND name = ?2", account, name),
+        &found));
     CF_ENSURE(!found, CF_ERR_CONFLICT, "the encryption scope exists");
     int64_t count = 0;
-    CF_GUARD(cf_db_int(s->db, CF_DB_PREP(s->db, "SELECT count(*) FROM scopes WHERE account = ?1", account),
+    CF_GUARD(cf_db_int(s->db,
+                       CF_DB_PREP(s->db, "SELECT count(*) FROM scopes WHERE account = ?1", account),
                        &count));
     CF_ENSURE(count < CF_BLOB_MAX_SCOPES, CF_ERR_TOO_LARGE,
               "an account holds at most 10,000 encryption scopes");
@@ -511,8 +512,8 @@ static bool bs_scope_enable_locked(cf_blob_store *s, const char *account, const 
     cf_blob_scope meta;
     CF_GUARD(cf_bs_scope_get_locked(s, account, name, &meta));
     CF_GUARD(cf_db_begin(s->db));
-    sqlite3_stmt *st = CF_DB_PREP(s->db, "UPDATE scopes SET enabled = ?3 WHERE account = ?1 AND name = ?2",
-                                  account, name);
+    sqlite3_stmt *st = CF_DB_PREP(
+        s->db, "UPDATE scopes SET enabled = ?3 WHERE account = ?1 AND name = ?2", account, name);
     if (st)
         sqlite3_bind_int(st, 3, enabled ? 1 : 0);
     return cf_db_commit(s->db, cf_db_run(s->db, st));
@@ -550,7 +551,8 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
     cf_blob_account acct;
     CF_GUARD(cf_bs_account_get_locked(s, a, &acct));
     CF_GUARD(cf_bs_collect(s,
-                           CF_DB_PREP(s->db, "SELECT extent FROM blob_extents WHERE account = ?1 UNION "
+                           CF_DB_PREP(s->db,
+                                      "SELECT extent FROM blob_extents WHERE account = ?1 UNION "
                                       "SELECT extent FROM uncommitted WHERE account = ?1",
                                       a),
                            gone));

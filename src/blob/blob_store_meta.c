@@ -283,7 +283,8 @@ static bool bs_migrate_column(cf_blob_store *s, const bs_sealed_column *c, unsig
     }
     ok = ok && cf_db_ok(s->db, rc);
     sqlite3_finalize(list);
-    ok = ok && cf_db_prepare_uncached(s->db, c->get, &get) && cf_db_prepare_uncached(s->db, c->set, &set);
+    ok = ok && cf_db_prepare_uncached(s->db, c->get, &get) &&
+         cf_db_prepare_uncached(s->db, c->set, &set);
     for (size_t i = 0; ok && i < n; i++)
         ok = bs_migrate_row(s, c, get, set, ids[i], done);
     sqlite3_finalize(get);

@@ -251,8 +251,9 @@ static const char *bs_cpk_sha(const cf_blob_cond *cond)
 static bool bs_writer_start(cf_blob_writer *w)
 {
     bs_scope sc = {0};
-    CF_GUARD(BS_LOCKED(w->s, cf_db_read_begin(w->s->db) &&
-                                 cf_db_read_end(w->s->db, bs_writer_precheck_locked(w->s, w, &sc))));
+    CF_GUARD(
+        BS_LOCKED(w->s, cf_db_read_begin(w->s->db) &&
+                            cf_db_read_end(w->s->db, bs_writer_precheck_locked(w->s, w, &sc))));
     uint8_t *key = cf_secret_alloc(CF_EXTENT_SCOPE_KEY_LEN);
     bool ok = key != NULL;
     if (!ok)
@@ -633,18 +634,19 @@ static bool bs_find_block(cf_blob_store *s, const char *account, const char *con
                           const char *name, cf_slice block_id, bool committed, bool *found,
                           bs_piece *out, char *cpk, char *scope)
 {
-    sqlite3_stmt *st = committed ? CF_DB_PREP(s->db,
-                                              "SELECT e.extent, e.length, b.cpk, b.scope FROM blob_extents e"
-                                              " JOIN blobs b ON b.account = e.account AND"
-                                              " b.container = e.container AND b.name = e.blob"
-                                              " WHERE e.account = ?1 AND e.container = ?2 AND"
-                                              " e.blob = ?3 AND e.block_id = ?4 LIMIT 1",
-                                              account, container, name)
-                                 : CF_DB_PREP(s->db,
-                                              "SELECT extent, size, cpk, scope FROM uncommitted WHERE"
-                                              " account = ?1 AND container = ?2 AND blob = ?3 AND"
-                                              " block_id = ?4",
-                                              account, container, name);
+    sqlite3_stmt *st =
+        committed ? CF_DB_PREP(s->db,
+                               "SELECT e.extent, e.length, b.cpk, b.scope FROM blob_extents e"
+                               " JOIN blobs b ON b.account = e.account AND"
+                               " b.container = e.container AND b.name = e.blob"
+                               " WHERE e.account = ?1 AND e.container = ?2 AND"
+                               " e.blob = ?3 AND e.block_id = ?4 LIMIT 1",
+                               account, container, name)
+                  : CF_DB_PREP(s->db,
+                               "SELECT extent, size, cpk, scope FROM uncommitted WHERE"
+                               " account = ?1 AND container = ?2 AND blob = ?3 AND"
+                               " block_id = ?4",
+                               account, container, name);
     CF_GUARD(st);
     sqlite3_bind_blob(st, 4, block_id.ptr, (int)block_id.len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -835,7 +837,8 @@ static bool bs_expire_locked(cf_blob_store *s, int64_t cutoff, unsigned *expired
     bs_idlist gone = {0};
     bool ok = cf_db_begin(s->db);
     if (ok) {
-        sqlite3_stmt *st = CF_DB_PREP(s->db, "SELECT extent FROM uncommitted WHERE created < ?1", NULL);
+        sqlite3_stmt *st =
+            CF_DB_PREP(s->db, "SELECT extent FROM uncommitted WHERE created < ?1", NULL);
         if (st)
             sqlite3_bind_int64(st, 1, cutoff);
         ok = cf_bs_collect(s, st, &gone);

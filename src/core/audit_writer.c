@@ -239,8 +239,7 @@ bool cf_audit_sync(cf_audit *a)
     pthread_mutex_unlock(&a->mu);
     /* A write that could not be rolled back left a torn line: nothing
      * unsynced can be vouched for. */
-    CF_ENSURE(!failed || cf_group_sync_covers(&a->sync, written), CF_ERR_IO,
-              cf_audit_sync_failed);
+    CF_ENSURE(!failed || cf_group_sync_covers(&a->sync, written), CF_ERR_IO, cf_audit_sync_failed);
     return cf_group_sync_wait(&a->sync, written, cf_audit_sync_failed);
 }
 

@@ -28,7 +28,6 @@
 #include "crypto_internal.h"
 #include "units.h"
 
-
 #define CF_X509_MAX_DAYS 3650
 #define CF_X509_SKEW_SECONDS (5 * CF_SECONDS_PER_MINUTE)
 #define CF_X509_MAX_CN 64 /* ub-common-name, RFC 5280 */

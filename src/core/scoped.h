@@ -18,7 +18,10 @@
 #define CF_SCOPED(fn) __attribute__((cleanup(fn)))
 
 /* For malloc'ed memory that holds no secret (secrets use secmem.h). */
-static inline void cf_free_heap(void *p) { free(*(void **)p); }
+static inline void cf_free_heap(void *p)
+{
+    free(*(void **)p);
+}
 
 /* For file descriptors; -1 means none. */
 static inline void cf_close_fd(int *fd)

@@ -35,10 +35,10 @@ typedef struct cf_db cf_db;
 
 typedef struct {
     const char *path;
-    const char *what;      /* names the database in errors: "the blob database" */
-    const char *pragmas;   /* run once, right after opening */
-    int busy_timeout_ms;   /* how long a statement waits for a lock */
-    size_t stmt_cache;     /* most statements cached; above the SQL set in use */
+    const char *what;    /* names the database in errors: "the blob database" */
+    const char *pragmas; /* run once, right after opening */
+    int busy_timeout_ms; /* how long a statement waits for a lock */
+    size_t stmt_cache;   /* most statements cached; above the SQL set in use */
 } cf_db_config;
 
 CF_MUST_USE bool cf_db_open(const cf_db_config *config, cf_db **out);

@@ -548,7 +548,7 @@ bool cf_sas_parse_time(const char *t, int64_t *out)
     /* The forms Azure takes in st, se, skt, ske and stored access
      * policies are httpdate.h's ISO 8601 forms.  Every time field is at
      * most as long as cf_sas.st, so the bound never cuts a valid time. */
-    size_t len = strnlen(t, sizeof ((cf_sas *)0)->st);
+    size_t len = strnlen(t, sizeof((cf_sas *)0)->st);
     CF_ENSURE(cf_iso8601_parse(cf_slice_of(t, len), out, NULL), CF_ERR_BAD_INPUT,
               "SAS time is not an ISO 8601 UTC time");
     return true;

@@ -109,7 +109,8 @@ static bool cf_throttle_refill(const cf_throttle *t, cf_throttle_entry *e, unsig
                                int64_t now)
 {
     if (now > e->updated) {
-        e->budget += (double)(now - e->updated) / ((double)CF_MS_PER_SECOND * t->policy.refill_seconds);
+        e->budget +=
+            (double)(now - e->updated) / ((double)CF_MS_PER_SECOND * t->policy.refill_seconds);
         e->updated = now;
     }
     if (e->budget >= budget) {
@@ -124,7 +125,10 @@ unsigned cf_throttle_wait(cf_throttle *t, const char *key, int64_t now_ms)
     pthread_mutex_lock(&t->mu);
     int64_t now = now_ms;
     cf_throttle_entry *e = *cf_throttle_slot(t, key);
-    unsigned wait = e && e->locked_until > now ? (unsigned)((e->locked_until - now + CF_MS_PER_SECOND - 1) / CF_MS_PER_SECOND) : 0;
+    unsigned wait =
+        e && e->locked_until > now
+            ? (unsigned)((e->locked_until - now + CF_MS_PER_SECOND - 1) / CF_MS_PER_SECOND)
+            : 0;
     pthread_mutex_unlock(&t->mu);
     return wait;
 }

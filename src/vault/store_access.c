@@ -320,7 +320,8 @@ bool cf_store_assignment_delete(cf_store *store, const char *name)
 static bool cf_assignment_list_locked(cf_store *store, const char *principal,
                                       cf_role_assignment *rows, size_t cap, size_t *n)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, principal ? cf_sql_assignment_of : cf_sql_assignment_all);
+    sqlite3_stmt *st =
+        cf_db_stmt(store->db, principal ? cf_sql_assignment_of : cf_sql_assignment_all);
     CF_GUARD(st);
     if (principal)
         sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);

@@ -86,7 +86,8 @@ static void test_failure_sticky(void)
     cf_group_sync_attach(&g, p[1]);
     uint64_t n = cf_group_sync_note(&g);
     CHECK(!cf_group_sync_wait(&g, n, "the test log could not be synced"));
-    CHECK(cf_error_code() == CF_ERR_IO && strcmp(cf_error_detail(), "the test log could not be synced") == 0);
+    CHECK(cf_error_code() == CF_ERR_IO &&
+          strcmp(cf_error_detail(), "the test log could not be synced") == 0);
     CHECK(cf_group_sync_failed(&g));
     n = cf_group_sync_note(&g);
     CHECK(!cf_group_sync_wait(&g, n, "again"));

@@ -218,8 +218,8 @@ static void test_format_seconds(void)
 static void test_invalid_dates(void)
 {
     int64_t t;
-    const char *iso[] = {"2026-02-30", "2026-02-29", "2024-02-30", "2026-04-31", "1900-02-29",
-                         "2026-06-31T00:00Z"};
+    const char *iso[] = {"2026-02-30", "2026-02-29", "2024-02-30",
+                         "2026-04-31", "1900-02-29", "2026-06-31T00:00Z"};
     for (size_t k = 0; k < sizeof iso / sizeof *iso; k++)
         CHECK(!parse_iso(iso[k], &t, NULL));
     CHECK(!parse_http("Mon, 30 Feb 2026 00:00:00 GMT", &t));

@@ -86,8 +86,8 @@ static void test_transactions(cf_db *db)
 
     /* A failure inside: the caller passes ok = false, nothing sticks. */
     CHECK(cf_db_begin(db));
-    bool ok = cf_db_run(db, CF_DB_PREP(db, insert, "t3")) &&
-              cf_db_run(db, CF_DB_PREP(db, insert, "t3"));
+    bool ok =
+        cf_db_run(db, CF_DB_PREP(db, insert, "t3")) && cf_db_run(db, CF_DB_PREP(db, insert, "t3"));
     CHECK(!ok);
     CHECK(!cf_db_commit(db, ok));
     CHECK(count_rows(db) == before + 1);
