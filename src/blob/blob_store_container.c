@@ -18,14 +18,21 @@ void cf_blob_container_free(cf_blob_container *c)
     c->metadata = NULL;
 }
 
+/* Whether the container has a row. */
+static bool bs_container_found(cf_blob_store *s, const char *account, const char *name,
+                               bool *found)
+{
+    return cf_db_exists(s->db,
+                        CF_DB_PREP(s->db,
+                                   "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2",
+                                   account, name),
+                        found);
+}
+
 bool cf_bs_container_exists(cf_blob_store *s, const char *account, const char *name)
 {
     bool found;
-    CF_GUARD(
-        cf_db_exists(s->db,
-                     CF_DB_PREP(s->db, "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2",
-                                account, name),
-                     &found));
+    CF_GUARD(bs_container_found(s, account, name, &found));
     CF_ENSURE_REASON(found, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
     return true;
 }
@@ -53,11 +60,7 @@ static bool bs_container_create_tx(cf_blob_store *s, const char *account, const 
                          "The encryption scope is disabled.");
     }
     bool found;
-    CF_GUARD(
-        cf_db_exists(s->db,
-                     CF_DB_PREP(s->db, "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2",
-                                account, name),
-                     &found));
+    CF_GUARD(bs_container_found(s, account, name, &found));
     CF_ENSURE_REASON(!found, CF_ERR_CONFLICT, "ContainerAlreadyExists", "container exists");
     CF_GUARD(cf_bs_new_etag(etag));
     sqlite3_stmt *st =
