@@ -88,11 +88,11 @@ static bool bs_list_batch(bs_list *l, bool *more)
 {
     cf_blob_store *s = l->s;
     sqlite3_stmt *st = l->exclusive
-                           ? BS_PREP(s,
+                           ? CF_DB_PREP(s->db,
                                      "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
                                      " AND container = ?2 AND name > ?3 ORDER BY name LIMIT ?4",
                                      l->account, l->container)
-                           : BS_PREP(s,
+                           : CF_DB_PREP(s->db,
                                      "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
                                      " AND container = ?2 AND name >= ?3 ORDER BY name LIMIT ?4",
                                      l->account, l->container);
@@ -108,8 +108,8 @@ static bool bs_list_batch(bs_list *l, bool *more)
         ok = bs_list_row(l, st, &stop, &requery);
     }
     if (ok && !stop && !requery)
-        ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
+        ok = cf_db_ok(s->db, rc);
+    cf_db_done(st);
     /* Continue after a group jump, or behind a full batch. */
     *more = ok && !stop && (requery || rows == limit);
     return ok;

@@ -14,8 +14,10 @@
  * transaction that dropped its last reference; an unreferenced file is
  * unlinked after that commit.  Either waits while an open reader holds it.
  *
- * Statements are prepared once and cached by their SQL literal's address,
- * as the vault store does.  One mutex serialises the connection.  File
+ * The connection is sqlite_db.h's, as the vault store's is: statements are
+ * prepared once and cached by their SQL literal's address, transactions
+ * and the WAL's group commit are there.  One mutex serialises the
+ * connection.  File
  * removal after a commit happens under the same lock, so no concurrent
  * commit can start referencing a file between the check and the unlink.
  */
@@ -37,6 +39,7 @@
 #include "json_secure.h"
 #include "log.h"
 #include "secmem.h"
+#include "utf8.h"
 
 static const char bs_schema[] =
     "CREATE TABLE IF NOT EXISTS accounts ("
@@ -152,41 +155,6 @@ bool cf_blob_container_name_valid(const char *name)
     return true;
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-static bool bs_utf8_valid(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 bool cf_blob_name_valid(const char *name)
 {
     size_t n = strlen(name);
@@ -195,7 +163,7 @@ bool cf_blob_name_valid(const char *name)
     for (size_t i = 0; i < n; i++)
         if ((uint8_t)name[i] < 0x20 || name[i] == 0x7F)
             return false;
-    return bs_utf8_valid((const uint8_t *)name, n);
+    return cf_utf8_valid(cf_slice_of(name, n));
 }
 
 bool cf_bs_check_names(const char *account, const char *container, const char *blob)
@@ -209,185 +177,7 @@ bool cf_bs_check_names(const char *account, const char *container, const char *b
     return true;
 }
 
-/* ---- database helpers ---- */
-
-bool cf_bs_db_ok(cf_blob_store *s, int rc)
-{
-    if (rc == SQLITE_FULL)
-        return cf_io_fail("the database", ENOSPC);
-    CF_ENSUREF(rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW, CF_ERR_DB, "database: %s",
-               sqlite3_errmsg(s->db));
-    return true;
-}
-
-bool cf_bs_exec(cf_blob_store *s, const char *sql)
-{
-    char *err = NULL;
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
-    if (rc == SQLITE_FULL) {
-        sqlite3_free(err);
-        return cf_io_fail("the database", ENOSPC);
-    }
-    if (rc != SQLITE_OK) {
-        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", err ? err : "?");
-        sqlite3_free(err);
-        return false;
-    }
-    return true;
-}
-
-sqlite3_stmt *cf_bs_prep(cf_blob_store *s, const char *sql, const char *const *texts, int n)
-{
-    size_t i;
-    sqlite3_stmt *st = NULL;
-    for (i = 0; i < BS_STMT_CACHE && s->cache[i].sql; i++) {
-        if (s->cache[i].sql == sql) {
-            st = s->cache[i].st;
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
-            break;
-        }
-    }
-    if (!st) {
-        /* The SQL literals are a fixed set, far below the cache size. */
-        if (i == BS_STMT_CACHE) {
-            CF_RAISE(CF_ERR_INTERNAL, "statement cache full");
-            return NULL;
-        }
-        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
-            SQLITE_OK) {
-            cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s",
-                            sqlite3_errmsg(s->db));
-            return NULL;
-        }
-        s->cache[i].sql = sql;
-        s->cache[i].st = st;
-    }
-    for (int k = 0; k < n; k++)
-        if (texts[k])
-            sqlite3_bind_text(st, k + 1, texts[k], -1, SQLITE_STATIC);
-    return st;
-}
-
-void cf_bs_done(sqlite3_stmt *st)
-{
-    if (st) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-}
-
-/* Steps a prepared statement once and releases it; *found (may be NULL)
- * says whether it gave a row, *out (may be NULL) that row's first column
- * as an integer (0 without a row). */
-static bool cf_bs_step_once(cf_blob_store *s, sqlite3_stmt *st, bool *found, int64_t *out)
-{
-    CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    if (found)
-        *found = rc == SQLITE_ROW;
-    if (out)
-        *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    bool ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
-    return ok;
-}
-
-bool cf_bs_run(cf_blob_store *s, sqlite3_stmt *st)
-{
-    return cf_bs_step_once(s, st, NULL, NULL);
-}
-
-bool cf_bs_exists(cf_blob_store *s, sqlite3_stmt *st, bool *found)
-{
-    return cf_bs_step_once(s, st, found, NULL);
-}
-
-bool cf_bs_int(cf_blob_store *s, sqlite3_stmt *st, int64_t *out)
-{
-    return cf_bs_step_once(s, st, NULL, out);
-}
-
-bool cf_bs_begin(cf_blob_store *s)
-{
-    return cf_bs_exec(s, "BEGIN IMMEDIATE");
-}
-
-bool cf_bs_read_begin(cf_blob_store *s)
-{
-    return cf_bs_exec(s, "BEGIN");
-}
-
-bool cf_bs_read_end(cf_blob_store *s, bool ok)
-{
-    if (!sqlite3_get_autocommit(s->db) && !cf_bs_exec(s, ok ? "COMMIT" : "ROLLBACK"))
-        ok = false;
-    return ok;
-}
-
-bool cf_bs_commit(cf_blob_store *s, bool ok)
-{
-    if (ok && cf_bs_exec(s, "COMMIT")) {
-        /* Numbered after COMMIT returned: its WAL frames are written (not
-         * yet synced) before any sync that reads this number starts. */
-        atomic_fetch_add(&s->commit_seq, 1);
-        return true;
-    }
-    if (!sqlite3_get_autocommit(s->db)) {
-        char *err = NULL;
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, &err);
-        sqlite3_free(err);
-    }
-    return false;
-}
-
-/* Waits until commit `seq` is on disk; called and returns with sync_mu held.
- * The leader/follower scheme of the vault's audit log: one thread at a time
- * fdatasyncs the WAL, covering every commit numbered before it started;
- * threads whose commit it covers just return, later ones wait for the next
- * round, which one of them leads. */
-static bool bs_sync_locked(cf_blob_store *s, uint64_t seq)
-{
-    while (atomic_load(&s->synced_seq) < seq) {
-        if (s->sync_failed)
-            return false;
-        if (s->syncing) {
-            pthread_cond_wait(&s->sync_cv, &s->sync_mu);
-            continue;
-        }
-        s->syncing = true;
-        uint64_t target = atomic_load(&s->commit_seq);
-        pthread_mutex_unlock(&s->sync_mu);
-        int rc = fdatasync(s->wal_fd);
-        pthread_mutex_lock(&s->sync_mu);
-        s->syncing = false;
-        if (rc == 0 && target > atomic_load(&s->synced_seq))
-            atomic_store(&s->synced_seq, target);
-        /* After a failed fdatasync the kernel may have dropped the dirty
-         * pages: no commit since the last good sync can be trusted to
-         * reach the disk, so every later write fails until a restart
-         * (which replays or discards the WAL as SQLite's recovery sees it). */
-        if (rc != 0)
-            s->sync_failed = true;
-        pthread_cond_broadcast(&s->sync_cv);
-    }
-    return true;
-}
-
-bool cf_bs_durable(cf_blob_store *s, uint64_t seq, bool ok)
-{
-    /* Reads and writes after a sync that already covers them: no wait. */
-    if (atomic_load(&s->synced_seq) >= seq)
-        return ok;
-    pthread_mutex_lock(&s->sync_mu);
-    bool synced = bs_sync_locked(s, seq);
-    pthread_mutex_unlock(&s->sync_mu);
-    if (!synced && ok) {
-        CF_RAISE(CF_ERR_IO, "the metadata log could not be synced");
-        return false;
-    }
-    return ok;
-}
+/* ---- small helpers ---- */
 
 /* JSON text for a borrowed object or NULL ("{}"); free with cf_json_free_text. */
 bool cf_bs_json_text(json_t *j, char **out)
@@ -414,6 +204,15 @@ bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1])
         v = (v << 8) | r[i];
     snprintf(out, CF_BLOB_ETAG_LEN + 1, "\"0x%016llX\"", v);
     return true;
+}
+
+void cf_bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    snprintf(out->etag, sizeof out->etag, "%s", etag);
+    out->last_modified = now;
 }
 
 void cf_bs_column_str(sqlite3_stmt *st, int col, char *out, size_t cap)
@@ -476,21 +275,13 @@ void cf_blob_store_close(cf_blob_store *s)
     if (!s)
         return;
     bs_accounts_free(s);
-    for (size_t i = 0; i < BS_STMT_CACHE && s->cache[i].sql; i++)
-        sqlite3_finalize(s->cache[i].st);
-    /* Closing the last connection checkpoints (syncing the WAL first, then
-     * the database) and deletes the WAL; our fd outlives the file. */
-    sqlite3_close(s->db);
-    if (s->wal_fd >= 0)
-        close(s->wal_fd);
+    cf_db_close(s->db);
     cf_secret_free(s->service_key, CF_DATA_KEY_LEN);
     cf_bs_meta_keys_free(s);
     cf_bs_keyring_free(s);
     free(s->dir);
     cf_bs_idlist_free(&s->deferred);
     pthread_mutex_destroy(&s->lock);
-    pthread_mutex_destroy(&s->sync_mu);
-    pthread_cond_destroy(&s->sync_cv);
     free(s);
 }
 
@@ -499,40 +290,15 @@ static bool bs_upgrade(cf_blob_store *s)
 {
     for (size_t i = 0; i < sizeof bs_columns / sizeof bs_columns[0]; i++) {
         int64_t have = 0;
-        CF_GUARD(cf_bs_int(s,
-                           BS_PREP(s,
-                                   "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
-                                   bs_columns[i].table, bs_columns[i].column),
+        CF_GUARD(cf_db_int(s->db,
+                           CF_DB_PREP(s->db,
+                                      "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+                                      bs_columns[i].table, bs_columns[i].column),
                            &have));
         if (!have)
-            CF_GUARD(cf_bs_exec(s, bs_columns[i].decl));
+            CF_GUARD(cf_db_exec(s->db, bs_columns[i].decl));
     }
     return true;
-}
-
-/* Opens our own fd on DATA/blob.db-wal for the group commit's fdatasync
- * (blob_store.h, "Durability").  The schema statements above ran in WAL
- * mode, so the connection has the WAL open and the file exists.  SQLite
- * keeps that same file for as long as the connection is open: it rewrites
- * it from the start after a checkpoint ("WAL reset", wal.html and
- * fileformat2.html §4), truncates it in place (journal_size_limit,
- * checkpoint TRUNCATE), and deletes it only when the last connection closes
- * (wal.html: "the WAL file ... is normally removed when the last connection
- * to the database closes") or the journal mode leaves WAL, which this store
- * never does.  So the fd names the live WAL for the store's whole life.
- * SQLite locks the database and -shm files, never the -wal, so this fd's
- * close cannot drop one of SQLite's POSIX locks.  The WAL may have just
- * been created: sync it (the schema commits) and its directory entry. */
-static bool bs_open_wal(cf_blob_store *s, const char *data_dir)
-{
-    char path[BS_PATH_MAX];
-    CF_ENSURE(snprintf(path, sizeof path, "%s/blob.db-wal", data_dir) < (int)sizeof path,
-              CF_ERR_BAD_INPUT, "data directory path too long");
-    /* Read-only is enough: Linux fdatasyncs the inode through any fd. */
-    s->wal_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    CF_ENSURE(s->wal_fd >= 0, CF_ERR_DB, "the blob database is not in WAL mode");
-    CF_ENSURE(fdatasync(s->wal_fd) == 0, CF_ERR_IO, "cannot sync the blob database's WAL");
-    return cf_fsync_dir_of(path);
 }
 
 bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_store **out)
@@ -544,10 +310,7 @@ bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_stor
     CF_GUARD(cf_mkdirs(path, 0700));
     cf_blob_store *s = calloc(1, sizeof *s);
     CF_ENSURE_ALLOC(s);
-    s->wal_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_mutex_init(&s->sync_mu, NULL);
-    pthread_cond_init(&s->sync_cv, NULL);
     s->dir = strdup(path);
     s->service_key = cf_secret_alloc(CF_DATA_KEY_LEN);
     s->accounts = calloc(BS_ACCOUNT_CACHE, sizeof *s->accounts);
@@ -558,21 +321,21 @@ bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_stor
     memcpy(s->service_key, service_key.ptr, CF_DATA_KEY_LEN);
     unsigned sealed = 0;
     snprintf(path, sizeof path, "%s/blob.db", data_dir);
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                          SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-        cf_blob_store_close(s);
-        CF_BAIL(CF_ERR_DB, "cannot open the blob database");
-    }
-    sqlite3_busy_timeout(s->db, 5000);
-    if (!cf_bs_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                       "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;") ||
-        !cf_bs_exec(s, bs_schema) || !bs_upgrade(s) || !cf_bs_meta_migrate(s, &sealed) ||
-        !bs_open_wal(s, data_dir)) {
+    /* synchronous=NORMAL: commits are made durable by the group commit
+     * (blob_store.h, "Durability"), started once the schema is in place. */
+    const cf_db_config config = {
+        .path = path,
+        .what = "the blob database",
+        .pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                   "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
+        .busy_timeout_ms = BS_BUSY_TIMEOUT_MS,
+        .stmt_cache = BS_STMT_CACHE,
+    };
+    if (!cf_db_open(&config, &s->db) || !cf_db_exec(s->db, bs_schema) || !bs_upgrade(s) ||
+        !cf_bs_meta_migrate(s, &sealed) || !cf_db_group_commit_start(s->db)) {
         cf_blob_store_close(s);
         return false;
     }
-    /* bs_open_wal's fdatasync covered the migration's commit. */
-    atomic_store(&s->synced_seq, atomic_load(&s->commit_seq));
     *out = s;
     return true;
 }
@@ -619,11 +382,11 @@ bool cf_bs_make_dirs(const cf_blob_store *s, const char *id)
 /* Is an extent named by any row?  Call holding the lock. */
 static bool bs_extent_referenced(cf_blob_store *s, const char *id, bool *ref)
 {
-    return cf_bs_exists(s,
-                        BS_PREP(s,
-                                "SELECT 1 FROM blob_extents WHERE extent = ?1 UNION ALL "
-                                "SELECT 1 FROM uncommitted WHERE extent = ?1 LIMIT 1",
-                                id),
+    return cf_db_exists(s->db,
+                        CF_DB_PREP(s->db,
+                                   "SELECT 1 FROM blob_extents WHERE extent = ?1 UNION ALL "
+                                   "SELECT 1 FROM uncommitted WHERE extent = ?1 LIMIT 1",
+                                   id),
                         ref);
 }
 
@@ -656,8 +419,8 @@ bool cf_bs_collect(cf_blob_store *s, sqlite3_stmt *st, bs_idlist *l)
     while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
         ok = cf_bs_idlist_add(l, (const char *)sqlite3_column_text(st, 0));
     if (ok)
-        ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
+        ok = cf_db_ok(s->db, rc);
+    cf_db_done(st);
     return ok;
 }
 
@@ -677,8 +440,8 @@ static bool bs_pinned(const cf_blob_store *s, const char *id)
 /* Deletes inline extent `id`'s row, if it has one. */
 static bool bs_inline_delete(cf_blob_store *s, const char *id, bool *deleted)
 {
-    CF_GUARD(cf_bs_run(s, BS_PREP(s, "DELETE FROM inline_extents WHERE id = ?1", id)));
-    *deleted = sqlite3_changes(s->db) > 0;
+    CF_GUARD(cf_db_run(s->db, CF_DB_PREP(s->db, "DELETE FROM inline_extents WHERE id = ?1", id)));
+    *deleted = cf_db_changes(s->db) > 0;
     return true;
 }
 
@@ -701,19 +464,20 @@ bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l)
 
 bool cf_bs_inline_put(cf_blob_store *s, const char *id, cf_slice sealed)
 {
-    sqlite3_stmt *st = BS_PREP(s, "INSERT INTO inline_extents (id, data) VALUES (?1, ?2)", id);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db, "INSERT INTO inline_extents (id, data) VALUES (?1, ?2)", id);
     CF_GUARD(st);
     sqlite3_bind_blob(st, 2, sealed.len ? (const void *)sealed.ptr : "", (int)sealed.len,
                       SQLITE_STATIC);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out)
 {
-    sqlite3_stmt *st = BS_PREP(s, "SELECT data FROM inline_extents WHERE id = ?1", id);
+    sqlite3_stmt *st = CF_DB_PREP(s->db, "SELECT data FROM inline_extents WHERE id = ?1", id);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = cf_bs_db_ok(s, rc);
+    bool ok = cf_db_ok(s->db, rc);
     if (ok && rc != SQLITE_ROW) {
         CF_RAISE(CF_ERR_IO, "an extent of the blob is missing");
         ok = false;
@@ -728,7 +492,7 @@ bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out)
     cf_buf_clear(out);
     if (ok && len)
         ok = cf_buf_append(out, sqlite3_column_blob(st, 0), len);
-    cf_bs_done(st);
+    cf_db_done(st);
     return ok;
 }
 
@@ -769,7 +533,7 @@ void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l)
 
 bool cf_bs_commit_releasing(cf_blob_store *s, bool tx_ok, bs_idlist *gone)
 {
-    bool ok = cf_bs_commit(s, tx_ok && cf_bs_drop_inline_tx(s, gone));
+    bool ok = cf_db_commit(s->db, tx_ok && cf_bs_drop_inline_tx(s, gone));
     if (ok)
         cf_bs_remove_unreferenced(s, gone);
     cf_bs_idlist_free(gone);
@@ -867,19 +631,21 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
               bs_seal_new(s, name, "data", CF_DATA_KEY_LEN, &dk) &&
               (!infrastructure || cf_bs_infra_new(s, name, "infra", &infra));
     bool found = false;
-    ok = ok && cf_bs_begin(s);
+    ok = ok && cf_db_begin(s->db);
     if (ok) {
-        ok = cf_bs_exists(s, BS_PREP(s, "SELECT 1 FROM accounts WHERE name = ?1", name), &found);
+        ok = cf_db_exists(s->db, CF_DB_PREP(s->db, "SELECT 1 FROM accounts WHERE name = ?1", name),
+                          &found);
         if (ok && found) {
             CF_RAISE(CF_ERR_CONFLICT, "account exists");
             ok = false;
         }
-        sqlite3_stmt *st = ok ? BS_PREP(s,
-                                        "INSERT INTO accounts (name, created, key_ref, key1, key2,"
-                                        " data_key, infrastructure, infra_key)"
-                                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                                        name)
-                              : NULL;
+        sqlite3_stmt *st =
+            ok ? CF_DB_PREP(s->db,
+                            "INSERT INTO accounts (name, created, key_ref, key1, key2,"
+                            " data_key, infrastructure, infra_key)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            name)
+               : NULL;
         if (st) {
             sqlite3_bind_int64(st, 2, now);
             sqlite3_bind_blob(st, 3, ref, sizeof ref, SQLITE_STATIC);
@@ -890,9 +656,9 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
             if (infrastructure)
                 sqlite3_bind_blob(st, 8, infra.data, (int)infra.len, SQLITE_STATIC);
         }
-        ok = ok && cf_bs_run(s, st);
+        ok = ok && cf_db_run(s->db, st);
         cf_bs_accounts_changed_locked(s);
-        ok = cf_bs_commit(s, ok);
+        ok = cf_db_commit(s->db, ok);
     }
     cf_buf_free(&k1);
     cf_buf_free(&k2);
@@ -941,10 +707,11 @@ static struct bs_account_entry *bs_account_cached(cf_blob_store *s, const char *
 
 static bool bs_account_query_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
 {
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT created, key_ref, key_source, infrastructure FROM accounts"
-                               " WHERE name = ?1",
-                               name);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db,
+                   "SELECT created, key_ref, key_source, infrastructure FROM accounts"
+                   " WHERE name = ?1",
+                   name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == CF_EXTENT_KEY_REF_LEN;
@@ -956,9 +723,9 @@ static bool bs_account_query_locked(cf_blob_store *s, const char *name, cf_blob_
         out->key_source = sqlite3_column_int(st, 2) == 1 ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE;
         out->infrastructure = sqlite3_column_int(st, 3) != 0;
     }
-    cf_bs_done(st);
+    cf_db_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
-    CF_GUARD(cf_bs_db_ok(s, rc));
+    CF_GUARD(cf_db_ok(s->db, rc));
     CF_ENSURE(ok, CF_ERR_DB, "malformed account row");
     return true;
 }
@@ -993,7 +760,7 @@ static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char 
     const char *sql = strcmp(slot, "key1") == 0   ? "SELECT key1 FROM accounts WHERE name = ?1"
                       : strcmp(slot, "key2") == 0 ? "SELECT key2 FROM accounts WHERE name = ?1"
                                                   : "SELECT data_key FROM accounts WHERE name = ?1";
-    sqlite3_stmt *st = BS_PREP(s, sql, name);
+    sqlite3_stmt *st = CF_DB_PREP(s->db, sql, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW &&
@@ -1001,9 +768,9 @@ static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char 
                                  cf_slice_of(sqlite3_column_blob(st, 0),
                                              (size_t)sqlite3_column_bytes(st, 0)),
                                  out);
-    cf_bs_done(st);
+    cf_db_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
-    CF_GUARD(cf_bs_db_ok(s, rc));
+    CF_GUARD(cf_db_ok(s->db, rc));
     return ok;
 }
 
@@ -1087,16 +854,16 @@ bool cf_bs_infra_load(cf_blob_store *s, const char *account, const char *slot, c
 
 bool cf_bs_infra_of_account_locked(cf_blob_store *s, const char *account, bs_scope *sc)
 {
-    sqlite3_stmt *st = BS_PREP(s, "SELECT infra_key FROM accounts WHERE name = ?1", account);
+    sqlite3_stmt *st = CF_DB_PREP(s->db, "SELECT infra_key FROM accounts WHERE name = ?1", account);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = cf_bs_db_ok(s, rc);
+    bool ok = cf_db_ok(s->db, rc);
     if (ok && rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         ok = cf_bs_infra_load(s, account, "infra",
                               cf_slice_of(sqlite3_column_blob(st, 0),
                                           (size_t)sqlite3_column_bytes(st, 0)),
                               sc);
-    cf_bs_done(st);
+    cf_db_done(st);
     return ok;
 }
 
@@ -1194,10 +961,10 @@ bool cf_bs_scope_cpk_locked(cf_blob_store *s, const char *account, const cf_blob
 bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char *container,
                               const cf_blob_cond *cond, char out[CF_BLOB_SCOPE_MAX + 1])
 {
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT default_scope, deny_override FROM containers"
-                               " WHERE account = ?1 AND name = ?2",
-                               account, container);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "SELECT default_scope, deny_override FROM containers"
+                                  " WHERE account = ?1 AND name = ?2",
+                                  account, container);
     CF_GUARD(st);
     char def[CF_BLOB_SCOPE_MAX + 1] = "";
     int rc = sqlite3_step(st);
@@ -1206,9 +973,9 @@ bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char 
         cf_bs_column_str(st, 0, def, sizeof def);
         deny = sqlite3_column_int(st, 1) != 0;
     }
-    cf_bs_done(st);
+    cf_db_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
-    CF_GUARD(cf_bs_db_ok(s, rc));
+    CF_GUARD(cf_db_ok(s->db, rc));
     const char *want = cond ? cond->scope : NULL;
     if (want && strcmp(want, CF_BLOB_ACCOUNT_SCOPE) == 0)
         want = "";
@@ -1242,12 +1009,13 @@ static bool bs_regenerate_tx(cf_blob_store *s, const char *name, int slot)
     cf_buf_init(&sealed, 256);
     const char *slot_name = slot == 1 ? "key1" : "key2";
     bool ok = bs_seal_new(s, name, slot_name, CF_BLOB_ACCOUNT_KEY_LEN, &sealed);
-    sqlite3_stmt *st = !ok         ? NULL
-                       : slot == 1 ? BS_PREP(s, "UPDATE accounts SET key1 = ?2 WHERE name = ?1", name)
-                                   : BS_PREP(s, "UPDATE accounts SET key2 = ?2 WHERE name = ?1", name);
+    sqlite3_stmt *st =
+        !ok         ? NULL
+        : slot == 1 ? CF_DB_PREP(s->db, "UPDATE accounts SET key1 = ?2 WHERE name = ?1", name)
+                    : CF_DB_PREP(s->db, "UPDATE accounts SET key2 = ?2 WHERE name = ?1", name);
     if (st)
         sqlite3_bind_blob(st, 2, sealed.data, (int)sealed.len, SQLITE_STATIC);
-    ok = ok && cf_bs_run(s, st);
+    ok = ok && cf_db_run(s->db, st);
     cf_bs_accounts_changed_locked(s);
     cf_buf_free(&sealed);
     return ok;
@@ -1256,8 +1024,8 @@ static bool bs_regenerate_tx(cf_blob_store *s, const char *name, int slot)
 /* A transaction of its own, so the commit is counted and waited for. */
 static bool bs_regenerate_locked(cf_blob_store *s, const char *name, int slot)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_regenerate_tx(s, name, slot));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_regenerate_tx(s, name, slot));
 }
 
 bool cf_blob_account_regenerate_key(cf_blob_store *s, const char *name, int slot)
@@ -1273,10 +1041,11 @@ static bool bs_service_get_locked(cf_blob_store *s, const char *account, cf_buf 
 {
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
-    sqlite3_stmt *st = BS_PREP(s, "SELECT xml FROM service_props WHERE account = ?1", account);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db, "SELECT xml FROM service_props WHERE account = ?1", account);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = cf_bs_db_ok(s, rc);
+    bool ok = cf_db_ok(s->db, rc);
     cf_buf_clear(out);
     if (ok && rc == SQLITE_ROW) {
         cf_buf xml;
@@ -1286,7 +1055,7 @@ static bool bs_service_get_locked(cf_blob_store *s, const char *account, cf_buf 
             cf_buf_free(&xml);
         }
     }
-    cf_bs_done(st);
+    cf_db_done(st);
     return ok;
 }
 
@@ -1300,18 +1069,18 @@ static bool bs_service_set_tx(cf_blob_store *s, const char *account, cf_slice xm
 {
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "INSERT INTO service_props (account, xml) VALUES (?1, ?2)"
-                               " ON CONFLICT (account) DO UPDATE SET xml = ?2",
-                               account);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "INSERT INTO service_props (account, xml) VALUES (?1, ?2)"
+                                  " ON CONFLICT (account) DO UPDATE SET xml = ?2",
+                                  account);
     CF_GUARD(cf_bs_bind_sealed(s, st, 2, (bs_row){account, "", ""}, "service_props.xml", xml));
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 static bool bs_service_set_locked(cf_blob_store *s, const char *account, cf_slice xml)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_service_set_tx(s, account, xml));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_service_set_tx(s, account, xml));
 }
 
 bool cf_blob_service_props_set(cf_blob_store *s, const char *account, cf_slice xml)
@@ -1398,11 +1167,11 @@ static bool bs_cleanup_inline_tx(cf_blob_store *s, unsigned *removed)
 {
     bs_idlist l = {0};
     bool ok = cf_bs_collect(s,
-                            BS_PREP(s,
-                                    "SELECT id FROM inline_extents WHERE id NOT IN (SELECT"
-                                    " extent FROM blob_extents) AND id NOT IN (SELECT extent"
-                                    " FROM uncommitted)",
-                                    NULL),
+                            CF_DB_PREP(s->db,
+                                       "SELECT id FROM inline_extents WHERE id NOT IN (SELECT"
+                                       " extent FROM blob_extents) AND id NOT IN (SELECT extent"
+                                       " FROM uncommitted)",
+                                       NULL),
                             &l);
     size_t before = l.n;
     ok = ok && cf_bs_drop_inline_tx(s, &l);
@@ -1414,8 +1183,8 @@ static bool bs_cleanup_inline_tx(cf_blob_store *s, unsigned *removed)
 
 static bool bs_cleanup_inline_locked(cf_blob_store *s, unsigned *removed)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_cleanup_inline_tx(s, removed));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_cleanup_inline_tx(s, removed));
 }
 
 bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, unsigned *removed)

@@ -76,7 +76,8 @@
  * one fsync each.  Instead the connection runs synchronous=NORMAL (a
  * COMMIT only write()s its WAL frames) and every call that committed waits,
  * AFTER releasing the store mutex, on a durability barrier (BS_LOCKED ->
- * cf_bs_durable): commits are numbered in order; one waiter at a time
+ * cf_db_durable, src/core/sqlite_db.c and group_sync.c): commits are
+ * numbered in order; one waiter at a time
  * fdatasyncs DATA/blob.db-wal through the store's own fd, covering every
  * commit numbered before that fdatasync began; covered waiters return,
  * the rest wait for the next round.  A call therefore still returns only
@@ -89,7 +90,7 @@
  *     commit that was synced and, of the rest, at most a prefix;
  *   - fdatasync acts on the inode, so our fd flushes the frames SQLite's
  *     own fd wrote; the WAL file stays the same inode while the connection
- *     is open (see bs_open_wal), and its directory entry is fsynced at
+ *     is open (see cf_db_group_commit_start), and its directory entry is fsynced at
  *     open, as the WAL may have just been created;
  *   - checkpoints (automatic, in the committing thread, under the mutex):
  *     in NORMAL mode SQLite syncs the WAL before copying frames into the
@@ -164,6 +165,8 @@
 
 #include "buf.h"
 #include "extent.h"
+#include "ids.h"
+#include "units.h"
 
 #define CF_BLOB_ACCOUNT_MAX 24
 #define CF_BLOB_CONTAINER_MAX 63
@@ -173,18 +176,18 @@
 #define CF_BLOB_BLOCK_ID_MAX 64      /* decoded block id bytes */
 #define CF_BLOB_MAX_BLOCKS 50000     /* committed blocks per blob (block and append) */
 #define CF_BLOB_MAX_UNCOMMITTED 100000
-#define CF_BLOB_UNCOMMITTED_TTL (7 * 24 * 3600)
-#define CF_BLOB_MAX_BLOCK_SIZE (4000ull << 20)   /* Put Block */
-#define CF_BLOB_MAX_PUT_SIZE (5000ull << 20)     /* Put Blob */
-#define CF_BLOB_MAX_APPEND_BLOCK (100ull << 20)  /* Append Block, x-ms-version >= 2022-11-02 */
-#define CF_BLOB_METADATA_MAX 8192                /* names + values, bytes */
+#define CF_BLOB_UNCOMMITTED_TTL (7 * CF_SECONDS_PER_DAY)
+#define CF_BLOB_MAX_BLOCK_SIZE (4000ull * CF_MIB)  /* Put Block */
+#define CF_BLOB_MAX_PUT_SIZE (5000ull * CF_MIB)    /* Put Blob */
+#define CF_BLOB_MAX_APPEND_BLOCK (100ull * CF_MIB) /* Append Block, x-ms-version >= 2022-11-02 */
+#define CF_BLOB_METADATA_MAX (8 * CF_KIB)          /* names + values, bytes */
 #define CF_BLOB_LEASE_ID_MAX 64                  /* a GUID string is 36 */
-#define CF_BLOB_COPY_ID_LEN 36                   /* UUID string */
+#define CF_BLOB_COPY_ID_LEN CF_UUID_LEN          /* UUID string */
 #define CF_BLOB_SCOPE_MAX 63                     /* encryption scope names */
 #define CF_BLOB_MAX_SCOPES 10000                 /* per account, as Azure */
 #define CF_BLOB_ACL_MAX 5                        /* stored access policies */
 #define CF_BLOB_POLICY_ID_MAX 64
-#define CF_BLOB_SERVICE_PROPS_MAX (64u * 1024)
+#define CF_BLOB_SERVICE_PROPS_MAX (64 * CF_KIB)
 #define CF_BLOB_MARKER_MAX (CF_BLOB_NAME_MAX + 1) /* next_marker buffers: this + 1 */
 #define CF_BLOB_WHOLE UINT64_MAX                  /* reader length: to the end */
 
@@ -792,8 +795,8 @@ CF_MUST_USE bool cf_blob_copy(cf_blob_store *s, const char *account, const char 
 
 /* ---- names ---- */
 
-bool cf_blob_account_name_valid(const char *name);
-bool cf_blob_container_name_valid(const char *name);
-bool cf_blob_name_valid(const char *name);
+CF_MUST_USE bool cf_blob_account_name_valid(const char *name);
+CF_MUST_USE bool cf_blob_container_name_valid(const char *name);
+CF_MUST_USE bool cf_blob_name_valid(const char *name);
 
 #endif

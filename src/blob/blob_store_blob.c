@@ -24,15 +24,6 @@ void cf_blob_info_free(cf_blob_info *b)
     b->copy.source = NULL;
 }
 
-static void bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now)
-{
-    if (!out)
-        return;
-    memset(out, 0, sizeof *out);
-    snprintf(out->etag, sizeof out->etag, "%s", etag);
-    out->last_modified = now;
-}
-
 /* ---- rows ---- */
 
 static bool bs_read_copy(cf_blob_store *s, sqlite3_stmt *st, int col, bs_row row,
@@ -88,17 +79,17 @@ bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *co
                            const char *name, int64_t now, bool with_meta, cf_blob_info *out)
 {
     CF_GUARD(cf_bs_container_exists(s, account, container));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1 AND"
-                               " container = ?2 AND name = ?3",
-                               account, container, name);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1 AND"
+                                  " container = ?2 AND name = ?3",
+                                  account, container, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW &&
               cf_bs_read_blob_row(s, account, container, st, with_meta, now, out);
-    cf_bs_done(st);
+    cf_db_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
-    CF_GUARD(cf_bs_db_ok(s, rc));
+    CF_GUARD(cf_db_ok(s->db, rc));
     return ok;
 }
 
@@ -106,11 +97,12 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
                        const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,
                        cf_blob_type *type)
 {
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
-                               " lease_break, type, cpk, scope FROM blobs WHERE account = ?1 AND"
-                               " container = ?2 AND name = ?3",
-                               account, container, name);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db,
+                   "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
+                   " lease_break, type, cpk, scope FROM blobs WHERE account = ?1 AND"
+                   " container = ?2 AND name = ?3",
+                   account, container, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     memset(t, 0, sizeof *t);
@@ -126,8 +118,8 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
         cf_bs_column_str(st, 7, t->cpk, sizeof t->cpk);
         cf_bs_column_str(st, 8, t->scope, sizeof t->scope);
     }
-    bool ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
+    bool ok = cf_db_ok(s->db, rc);
+    cf_db_done(st);
     return ok;
 }
 
@@ -148,7 +140,8 @@ bool cf_bs_blob_write_check(cf_blob_store *s, const char *account, const char *c
                      "no such blob");
     CF_GUARD(cf_bs_check_cond(cond, &t, op, false, now));
     if (t.exists && op != BS_OP_LEASE && cf_bs_lease_state(&t.lease, now) == CF_LEASE_EXPIRED)
-        return cf_bs_run(s, BS_PREP(s,
+        return cf_db_run(s->db,
+                         CF_DB_PREP(s->db,
                                     "UPDATE blobs SET lease_id = NULL, lease_duration = 0,"
                                     " lease_expiry = 0, lease_break = 0 WHERE account = ?1 AND"
                                     " container = ?2 AND name = ?3",
@@ -160,27 +153,29 @@ bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *contain
                       const char *name, bool with_row, bs_idlist *gone)
 {
     CF_GUARD(cf_bs_collect(s,
-                           BS_PREP(s,
-                                   "SELECT extent FROM blob_extents WHERE account = ?1 AND"
-                                   " container = ?2 AND blob = ?3 UNION SELECT extent FROM"
-                                   " uncommitted WHERE account = ?1 AND container = ?2 AND"
-                                   " blob = ?3",
-                                   account, container, name),
+                           CF_DB_PREP(s->db,
+                                      "SELECT extent FROM blob_extents WHERE account = ?1 AND"
+                                      " container = ?2 AND blob = ?3 UNION SELECT extent FROM"
+                                      " uncommitted WHERE account = ?1 AND container = ?2 AND"
+                                      " blob = ?3",
+                                      account, container, name),
                            gone));
-    CF_GUARD(cf_bs_run(s, BS_PREP(s,
-                                  "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2"
-                                  " AND blob = ?3",
-                                  account, container, name)));
-    CF_GUARD(cf_bs_run(s, BS_PREP(s,
-                                  "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2"
-                                  " AND blob = ?3",
-                                  account, container, name)));
+    CF_GUARD(
+        cf_db_run(s->db, CF_DB_PREP(s->db,
+                                    "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2"
+                                    " AND blob = ?3",
+                                    account, container, name)));
+    CF_GUARD(
+        cf_db_run(s->db, CF_DB_PREP(s->db,
+                                    "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2"
+                                    " AND blob = ?3",
+                                    account, container, name)));
     if (!with_row)
         return true;
-    return cf_bs_run(s, BS_PREP(s,
-                                "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND"
-                                " name = ?3",
-                                account, container, name));
+    return cf_db_run(s->db, CF_DB_PREP(s->db,
+                                       "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND"
+                                       " name = ?3",
+                                       account, container, name));
 }
 
 bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
@@ -189,38 +184,38 @@ bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *contai
                        char etag[CF_BLOB_ETAG_LEN + 1])
 {
     CF_GUARD(cf_bs_new_etag(etag));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "INSERT INTO blobs (account, container, name, type, size, etag,"
-                               " created, last_modified, props, metadata, cpk, scope)"
-                               " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8, ?10, ?11)"
-                               " ON CONFLICT (account, container, name) DO UPDATE SET"
-                               " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
-                               " props = ?7, metadata = ?8, copy = NULL, cpk = ?10, scope = ?11",
-                               account, container, name, NULL, etag, NULL, NULL, NULL, NULL,
-                               cpk && cpk[0] ? cpk : NULL, scope && scope[0] ? scope : NULL);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "INSERT INTO blobs (account, container, name, type, size, etag,"
+                                  " created, last_modified, props, metadata, cpk, scope)"
+                                  " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8, ?10, ?11)"
+                                  " ON CONFLICT (account, container, name) DO UPDATE SET"
+                                  " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
+                                  " props = ?7, metadata = ?8, copy = NULL, cpk = ?10, scope = ?11",
+                                  account, container, name, NULL, etag, NULL, NULL, NULL, NULL,
+                                  cpk && cpk[0] ? cpk : NULL, scope && scope[0] ? scope : NULL);
     bs_row row = {account, container, name};
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "blobs.props", CF_SLICE_STR(props)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 8, row, "blobs.metadata", CF_SLICE_STR(meta)));
     sqlite3_bind_int64(st, 4, (sqlite3_int64)size);
     sqlite3_bind_int64(st, 6, now);
     sqlite3_bind_int(st, 9, (int)type);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *container,
                              const char *name, int64_t seq, const char *id, uint64_t length,
                              cf_slice block_id)
 {
-    sqlite3_stmt *st = BS_PREP(s,
-                               "INSERT INTO blob_extents (account, container, blob, seq, extent,"
-                               " length, block_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                               account, container, name, NULL, id);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "INSERT INTO blob_extents (account, container, blob, seq, extent,"
+                                  " length, block_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                  account, container, name, NULL, id);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 4, seq);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)length);
     if (block_id.len)
         sqlite3_bind_blob(st, 7, block_id.ptr, (int)block_id.len, SQLITE_STATIC);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *container,
@@ -229,11 +224,11 @@ bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *c
     *n = 0;
     *pieces = calloc(n_extents ? n_extents : 1, sizeof **pieces);
     CF_ENSURE_ALLOC(*pieces);
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT extent, length, EXISTS (SELECT 1 FROM inline_extents i"
-                               " WHERE i.id = blob_extents.extent) FROM blob_extents WHERE"
-                               " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
-                               account, container, name);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "SELECT extent, length, EXISTS (SELECT 1 FROM inline_extents i"
+                                  " WHERE i.id = blob_extents.extent) FROM blob_extents WHERE"
+                                  " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
+                                  account, container, name);
     CF_GUARD(st);
     int rc = SQLITE_DONE;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < n_extents) {
@@ -242,8 +237,8 @@ bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *c
         (*pieces)[*n].inl = sqlite3_column_int(st, 2) != 0;
         (*n)++;
     }
-    bool ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
+    bool ok = cf_db_ok(s->db, rc);
+    cf_db_done(st);
     return ok;
 }
 
@@ -292,7 +287,7 @@ static bool bs_blob_delete_tx(cf_blob_store *s, bs_bwrite *w, bs_idlist *gone)
 static bool bs_blob_delete_locked(cf_blob_store *s, bs_bwrite *w)
 {
     bs_idlist gone = {0};
-    return cf_bs_begin(s) && cf_bs_commit_releasing(s, bs_blob_delete_tx(s, w, &gone), &gone);
+    return cf_db_begin(s->db) && cf_bs_commit_releasing(s, bs_blob_delete_tx(s, w, &gone), &gone);
 }
 
 bool cf_blob_delete(cf_blob_store *s, const char *account, const char *container,
@@ -339,26 +334,27 @@ static bool bs_set_tx(cf_blob_store *s, bs_bwrite *w, const char *text, bool pro
     }
     CF_GUARD(cf_bs_new_etag(w->etag));
     /* Set Blob Properties ends a copy's x-ms-copy-* properties; metadata does not. */
-    sqlite3_stmt *st = props ? BS_PREP(s,
-                                       "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
-                                       " copy = NULL WHERE account = ?1 AND container = ?2 AND"
-                                       " name = ?3",
-                                       w->account, w->container, w->name, NULL, w->etag)
-                             : BS_PREP(s,
-                                       "UPDATE blobs SET metadata = ?4, etag = ?5,"
-                                       " last_modified = ?6 WHERE account = ?1 AND"
-                                       " container = ?2 AND name = ?3",
-                                       w->account, w->container, w->name, NULL, w->etag);
+    sqlite3_stmt *st =
+        props ? CF_DB_PREP(s->db,
+                           "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
+                           " copy = NULL WHERE account = ?1 AND container = ?2 AND"
+                           " name = ?3",
+                           w->account, w->container, w->name, NULL, w->etag)
+              : CF_DB_PREP(s->db,
+                           "UPDATE blobs SET metadata = ?4, etag = ?5,"
+                           " last_modified = ?6 WHERE account = ?1 AND"
+                           " container = ?2 AND name = ?3",
+                           w->account, w->container, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 4, (bs_row){w->account, w->container, w->name},
                                props ? "blobs.props" : "blobs.metadata", CF_SLICE_STR(text)));
     sqlite3_bind_int64(st, 6, w->now);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 static bool bs_set_locked(cf_blob_store *s, bs_bwrite *w, const char *text, bool props)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_set_tx(s, w, text, props));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_set_tx(s, w, text, props));
 }
 
 static bool bs_set(cf_blob_store *s, bs_bwrite *w, json_t *j, bool props,
@@ -371,7 +367,7 @@ static bool bs_set(cf_blob_store *s, bs_bwrite *w, json_t *j, bool props,
     bool ok = BS_LOCKED(s, bs_set_locked(s, w, text, props));
     cf_json_free_text(text);
     if (ok)
-        bs_write_result(out, w->etag, w->now);
+        cf_bs_write_result(out, w->etag, w->now);
     return ok;
 }
 
@@ -404,23 +400,23 @@ static bool bs_blob_lease_tx(cf_blob_store *s, bs_bwrite *w, const cf_lease_req 
     out->last_modified = t.last_modified;
     bs_lease l = t.lease;
     CF_GUARD(cf_bs_lease_apply(&l, req, w->now, out));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "UPDATE blobs SET lease_id = ?4, lease_duration = ?5,"
-                               " lease_expiry = ?6, lease_break = ?7"
-                               " WHERE account = ?1 AND container = ?2 AND name = ?3",
-                               w->account, w->container, w->name, l.id[0] ? l.id : NULL);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "UPDATE blobs SET lease_id = ?4, lease_duration = ?5,"
+                                  " lease_expiry = ?6, lease_break = ?7"
+                                  " WHERE account = ?1 AND container = ?2 AND name = ?3",
+                                  w->account, w->container, w->name, l.id[0] ? l.id : NULL);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 5, l.duration);
     sqlite3_bind_int64(st, 6, l.expiry);
     sqlite3_bind_int64(st, 7, l.break_at);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 static bool bs_blob_lease_locked(cf_blob_store *s, bs_bwrite *w, const cf_lease_req *req,
                                  cf_lease_result *out)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_blob_lease_tx(s, w, req, out));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_blob_lease_tx(s, w, req, out));
 }
 
 bool cf_blob_lease(cf_blob_store *s, const char *account, const char *container,
@@ -476,13 +472,13 @@ static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
                      "The copy source is encrypted with customer specified encryption.");
     snprintf(src->scope, sizeof src->scope, "%s", t.scope);
     CF_GUARD(cf_bs_scope_usable_locked(s, c->account, t.scope));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
-                               " AND container = ?2 AND name = ?3",
-                               c->account, c->src_container, c->src_name);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
+                                  " AND container = ?2 AND name = ?3",
+                                  c->account, c->src_container, c->src_name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = cf_bs_db_ok(s, rc) && rc == SQLITE_ROW;
+    bool ok = cf_db_ok(s->db, rc) && rc == SQLITE_ROW;
     bs_row row = {c->account, c->src_container, c->src_name};
     if (ok) {
         src->type = (cf_blob_type)sqlite3_column_int(st, 0);
@@ -492,7 +488,7 @@ static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
     /* New metadata replaces the source's, which then need not be opened. */
     if (ok && !c->meta)
         ok = cf_bs_column_open(s, st, 3, row, "blobs.metadata", &src->meta);
-    cf_bs_done(st);
+    cf_db_done(st);
     return ok;
 }
 
@@ -516,21 +512,21 @@ static void bs_rows_free(bs_rows *r)
 static bool bs_rows_load(cf_blob_store *s, const bs_copy *c, bs_rows *r)
 {
     int64_t n = 0;
-    CF_GUARD(cf_bs_int(s,
-                       BS_PREP(s,
-                               "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3",
-                               c->account, c->src_container, c->src_name),
+    CF_GUARD(cf_db_int(s->db,
+                       CF_DB_PREP(s->db,
+                                  "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3",
+                                  c->account, c->src_container, c->src_name),
                        &n));
     r->cap = (size_t)n + 1;
     r->pieces = calloc(r->cap, sizeof *r->pieces);
     r->block_ids = calloc(r->cap, sizeof *r->block_ids);
     r->block_id_lens = calloc(r->cap, sizeof *r->block_id_lens);
     CF_ENSURE(r->pieces && r->block_ids && r->block_id_lens, CF_ERR_NOMEM, NULL);
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT extent, length, block_id FROM blob_extents WHERE"
-                               " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
-                               c->account, c->src_container, c->src_name);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "SELECT extent, length, block_id FROM blob_extents WHERE"
+                                  " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
+                                  c->account, c->src_container, c->src_name);
     CF_GUARD(st);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n < r->cap) {
@@ -544,8 +540,8 @@ static bool bs_rows_load(cf_blob_store *s, const bs_copy *c, bs_rows *r)
         r->block_id_lens[r->n] = len;
         r->n++;
     }
-    bool ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
+    bool ok = cf_db_ok(s->db, rc);
+    cf_db_done(st);
     return ok;
 }
 
@@ -580,13 +576,13 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     CF_ENSURE_ALLOC(text);
-    sqlite3_stmt *st = BS_PREP(s,
-                               "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
-                               " container = ?2 AND name = ?3",
-                               c->account, c->dst_container, c->dst_name);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
+                                  " container = ?2 AND name = ?3",
+                                  c->account, c->dst_container, c->dst_name);
     bool ok = cf_bs_bind_sealed(s, st, 4, (bs_row){c->account, c->dst_container, c->dst_name},
                                 "blobs.copy", CF_SLICE_STR(text)) &&
-              cf_bs_run(s, st);
+              cf_db_run(s->db, st);
     cf_json_free_text(text);
     return ok;
 }
@@ -598,7 +594,7 @@ static bool bs_copy_locked(cf_blob_store *s, const bs_copy *c)
     cf_buf_init_secret(&src.meta, 1);
     bs_rows rows = {0};
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s) &&
+    bool ok = cf_db_begin(s->db) &&
               cf_bs_commit_releasing(s, bs_copy_tx(s, c, &src, &rows, &gone), &gone);
     bs_rows_free(&rows);
     cf_buf_free(&src.props);

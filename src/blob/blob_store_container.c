@@ -18,23 +18,23 @@ void cf_blob_container_free(cf_blob_container *c)
     c->metadata = NULL;
 }
 
+/* Whether the container has a row. */
+static bool bs_container_found(cf_blob_store *s, const char *account, const char *name,
+                               bool *found)
+{
+    return cf_db_exists(s->db,
+                        CF_DB_PREP(s->db,
+                                   "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2",
+                                   account, name),
+                        found);
+}
+
 bool cf_bs_container_exists(cf_blob_store *s, const char *account, const char *name)
 {
     bool found;
-    CF_GUARD(cf_bs_exists(
-        s, BS_PREP(s, "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2", account, name),
-        &found));
+    CF_GUARD(bs_container_found(s, account, name, &found));
     CF_ENSURE_REASON(found, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
     return true;
-}
-
-static void bs_result(cf_blob_write_result *out, const char *etag, int64_t now)
-{
-    if (!out)
-        return;
-    memset(out, 0, sizeof *out);
-    snprintf(out->etag, sizeof out->etag, "%s", etag);
-    out->last_modified = now;
 }
 
 /* ---- create ---- */
@@ -60,33 +60,31 @@ static bool bs_container_create_tx(cf_blob_store *s, const char *account, const 
                          "The encryption scope is disabled.");
     }
     bool found;
-    CF_GUARD(cf_bs_exists(
-        s, BS_PREP(s, "SELECT 1 FROM containers WHERE account = ?1 AND name = ?2", account, name),
-        &found));
+    CF_GUARD(bs_container_found(s, account, name, &found));
     CF_ENSURE_REASON(!found, CF_ERR_CONFLICT, "ContainerAlreadyExists", "container exists");
     CF_GUARD(cf_bs_new_etag(etag));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "INSERT INTO containers (account, name, created, last_modified,"
-                               " etag, metadata, access, acl, default_scope, deny_override)"
-                               " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                               account, name, NULL, etag, NULL, NULL, NULL,
-                               def && def[0] ? def : NULL);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db,
+                   "INSERT INTO containers (account, name, created, last_modified,"
+                   " etag, metadata, access, acl, default_scope, deny_override)"
+                   " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                   account, name, NULL, etag, NULL, NULL, NULL, def && def[0] ? def : NULL);
     bs_row row = {account, name, ""};
     CF_GUARD(cf_bs_bind_sealed(s, st, 5, row, "containers.metadata", CF_SLICE_STR(meta)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "containers.acl", CF_SLICE_LIT("[]")));
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int(st, 6, (int)access);
     sqlite3_bind_int(st, 9, policy->deny_override ? 1 : 0);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 static bool bs_container_create_locked(cf_blob_store *s, const char *account, const char *name,
                                        const char *meta, cf_public_access access,
                                        const bs_scope_policy *policy, int64_t now, char *etag)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(
-        s, bs_container_create_tx(s, account, name, meta, access, policy, now, etag));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db,
+                        bs_container_create_tx(s, account, name, meta, access, policy, now, etag));
 }
 
 bool cf_blob_container_create(cf_blob_store *s, const char *account, const char *name,
@@ -113,7 +111,7 @@ bool cf_blob_container_create_scoped(cf_blob_store *s, const char *account, cons
         s, bs_container_create_locked(s, account, name, meta, access, &policy, now, etag));
     cf_json_free_text(meta);
     if (ok)
-        bs_result(out, etag, now);
+        cf_bs_write_result(out, etag, now);
     return ok;
 }
 
@@ -146,17 +144,16 @@ static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stm
 static bool bs_container_get_locked(cf_blob_store *s, const char *account, const char *name,
                                     int64_t now, cf_blob_container *out, bs_lease *lease)
 {
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT " BS_CONTAINER_COLUMNS
-                               " FROM containers WHERE account = ?1 AND name = ?2",
-                               account, name);
+    sqlite3_stmt *st = CF_DB_PREP(
+        s->db, "SELECT " BS_CONTAINER_COLUMNS " FROM containers WHERE account = ?1 AND name = ?2",
+        account, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && bs_read_container(s, account, st, now, out, lease);
-    cf_bs_done(st);
+    cf_db_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound",
                      "no such container");
-    CF_GUARD(cf_bs_db_ok(s, rc));
+    CF_GUARD(cf_db_ok(s->db, rc));
     return ok;
 }
 
@@ -216,20 +213,21 @@ static bool bs_container_write_check(cf_blob_store *s, bs_cwrite *w)
 static bool bs_container_meta_tx(cf_blob_store *s, bs_cwrite *w, const char *meta)
 {
     CF_GUARD(bs_container_write_check(s, w));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
-                               " WHERE account = ?1 AND name = ?2",
-                               w->account, w->name, NULL, w->etag);
+    sqlite3_stmt *st =
+        CF_DB_PREP(s->db,
+                   "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
+                   " WHERE account = ?1 AND name = ?2",
+                   w->account, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""},
                                "containers.metadata", CF_SLICE_STR(meta)));
     sqlite3_bind_int64(st, 5, w->now);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 static bool bs_container_meta_locked(cf_blob_store *s, bs_cwrite *w, const char *meta)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_container_meta_tx(s, w, meta));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_container_meta_tx(s, w, meta));
 }
 
 bool cf_blob_container_set_metadata(cf_blob_store *s, const char *account, const char *name,
@@ -244,7 +242,7 @@ bool cf_blob_container_set_metadata(cf_blob_store *s, const char *account, const
     bool ok = BS_LOCKED(s, bs_container_meta_locked(s, &w, meta));
     cf_json_free_text(meta);
     if (ok)
-        bs_result(out, w.etag, now);
+        cf_bs_write_result(out, w.etag, now);
     return ok;
 }
 
@@ -259,24 +257,27 @@ static bool bs_container_delete_tx(cf_blob_store *s, bs_cwrite *w, bs_idlist *go
     const char *a = w->account, *n = w->name;
     CF_GUARD(cf_bs_collect(
         s,
-        BS_PREP(s, "SELECT extent FROM blob_extents WHERE account = ?1 AND container = ?2 UNION "
+        CF_DB_PREP(s->db,
+                   "SELECT extent FROM blob_extents WHERE account = ?1 AND container = ?2 UNION "
                    "SELECT extent FROM uncommitted WHERE account = ?1 AND container = ?2",
-                a, n),
+                   a, n),
         gone));
-    CF_GUARD(cf_bs_run(
-        s, BS_PREP(s, "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2", a, n)));
-    CF_GUARD(cf_bs_run(
-        s, BS_PREP(s, "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2", a, n)));
-    CF_GUARD(
-        cf_bs_run(s, BS_PREP(s, "DELETE FROM blobs WHERE account = ?1 AND container = ?2", a, n)));
-    return cf_bs_run(s,
-                     BS_PREP(s, "DELETE FROM containers WHERE account = ?1 AND name = ?2", a, n));
+    CF_GUARD(cf_db_run(
+        s->db,
+        CF_DB_PREP(s->db, "DELETE FROM blob_extents WHERE account = ?1 AND container = ?2", a, n)));
+    CF_GUARD(cf_db_run(
+        s->db,
+        CF_DB_PREP(s->db, "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2", a, n)));
+    CF_GUARD(cf_db_run(
+        s->db, CF_DB_PREP(s->db, "DELETE FROM blobs WHERE account = ?1 AND container = ?2", a, n)));
+    return cf_db_run(
+        s->db, CF_DB_PREP(s->db, "DELETE FROM containers WHERE account = ?1 AND name = ?2", a, n));
 }
 
 static bool bs_container_delete_locked(cf_blob_store *s, bs_cwrite *w)
 {
     bs_idlist gone = {0};
-    return cf_bs_begin(s) &&
+    return cf_db_begin(s->db) &&
            cf_bs_commit_releasing(s, bs_container_delete_tx(s, w, &gone), &gone);
 }
 
@@ -295,11 +296,11 @@ static bool bs_container_list_locked(cf_blob_store *s, const char *account, cons
                                      cf_blob_container_cb each, void *ctx, char *next_marker,
                                      size_t next_len)
 {
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT " BS_CONTAINER_COLUMNS " FROM containers"
-                               " WHERE account = ?1 AND substr(name, 1, length(?2)) = ?2"
-                               " AND name > ?3 ORDER BY name LIMIT ?4",
-                               account, prefix, marker);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "SELECT " BS_CONTAINER_COLUMNS " FROM containers"
+                                  " WHERE account = ?1 AND substr(name, 1, length(?2)) = ?2"
+                                  " AND name > ?3 ORDER BY name LIMIT ?4",
+                                  account, prefix, marker);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)max + 1);
     unsigned n = 0;
@@ -319,8 +320,8 @@ static bool bs_container_list_locked(cf_blob_store *s, const char *account, cons
         n++;
     }
     if (ok && rc != SQLITE_ROW)
-        ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
+        ok = cf_db_ok(s->db, rc);
+    cf_db_done(st);
     return ok;
 }
 
@@ -416,22 +417,22 @@ static bool bs_acl_set_tx(cf_blob_store *s, bs_cwrite *w, const char *text,
                           cf_public_access access)
 {
     CF_GUARD(bs_container_write_check(s, w));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "UPDATE containers SET acl = ?3, etag = ?4, last_modified = ?5,"
-                               " access = ?6 WHERE account = ?1 AND name = ?2",
-                               w->account, w->name, NULL, w->etag);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "UPDATE containers SET acl = ?3, etag = ?4, last_modified = ?5,"
+                                  " access = ?6 WHERE account = ?1 AND name = ?2",
+                                  w->account, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""}, "containers.acl",
                                CF_SLICE_STR(text)));
     sqlite3_bind_int64(st, 5, w->now);
     sqlite3_bind_int(st, 6, (int)access);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 static bool bs_acl_set_locked(cf_blob_store *s, bs_cwrite *w, const char *text,
                               cf_public_access access)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_acl_set_tx(s, w, text, access));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_acl_set_tx(s, w, text, access));
 }
 
 bool cf_blob_container_set_acl(cf_blob_store *s, const char *account, const char *name,
@@ -446,7 +447,7 @@ bool cf_blob_container_set_acl(cf_blob_store *s, const char *account, const char
     bool ok = BS_LOCKED(s, bs_acl_set_locked(s, &w, text, acl->access));
     cf_json_free_text(text);
     if (ok)
-        bs_result(out, w.etag, now);
+        cf_bs_write_result(out, w.etag, now);
     return ok;
 }
 
@@ -460,11 +461,11 @@ static bool bs_acl_get_locked(cf_blob_store *s, const char *account, const char 
     snprintf(out->etag, sizeof out->etag, "%s", c.etag);
     out->last_modified = c.last_modified;
     cf_blob_container_free(&c);
-    sqlite3_stmt *st =
-        BS_PREP(s, "SELECT acl FROM containers WHERE account = ?1 AND name = ?2", account, name);
+    sqlite3_stmt *st = CF_DB_PREP(
+        s->db, "SELECT acl FROM containers WHERE account = ?1 AND name = ?2", account, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = cf_bs_db_ok(s, rc);
+    bool ok = cf_db_ok(s->db, rc);
     if (ok && rc != SQLITE_ROW) {
         CF_RAISE(CF_ERR_INTERNAL, "the container vanished");
         ok = false;
@@ -475,7 +476,7 @@ static bool bs_acl_get_locked(cf_blob_store *s, const char *account, const char 
         ok = bs_acl_parse((const char *)text.data, out);
         cf_buf_free(&text);
     }
-    cf_bs_done(st);
+    cf_db_done(st);
     return ok;
 }
 
@@ -526,22 +527,22 @@ static bool bs_container_lease_tx(cf_blob_store *s, bs_clease *cl)
     cl->out->last_modified = c.last_modified;
     cf_blob_container_free(&c);
     CF_GUARD(cf_bs_lease_apply(&l, cl->req, cl->w.now, cl->out));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "UPDATE containers SET lease_id = ?3, lease_duration = ?4,"
-                               " lease_expiry = ?5, lease_break = ?6"
-                               " WHERE account = ?1 AND name = ?2",
-                               cl->w.account, cl->w.name, l.id[0] ? l.id : NULL);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "UPDATE containers SET lease_id = ?3, lease_duration = ?4,"
+                                  " lease_expiry = ?5, lease_break = ?6"
+                                  " WHERE account = ?1 AND name = ?2",
+                                  cl->w.account, cl->w.name, l.id[0] ? l.id : NULL);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 4, l.duration);
     sqlite3_bind_int64(st, 5, l.expiry);
     sqlite3_bind_int64(st, 6, l.break_at);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 static bool bs_container_lease_locked(cf_blob_store *s, bs_clease *cl)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_container_lease_tx(s, cl));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_container_lease_tx(s, cl));
 }
 
 bool cf_blob_container_lease(cf_blob_store *s, const char *account, const char *name,

@@ -1,6 +1,7 @@
 /*
  * Internals shared by the blob store's files (not for handlers):
- *   blob_store.c            open/close, schema, statement cache, names,
+ *   blob_store.c            open/close, schema (the connection itself:
+ *                           src/core/sqlite_db.c), names,
  *                           accounts and scope keys, extent files, deferred
  *                           unlinks, cleanup, service properties
  *   blob_lease.c            access conditions and the lease state machine
@@ -21,16 +22,20 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 
 #include "blob_store.h"
+#include "sqlite_db.h"
+#include "units.h"
 
 #define BS_ID_HEX 32 /* extent ids: 16 random bytes, lowercase hex */
 /* Largest extent stored inline in the database (blob_store.h, "Small
  * bodies"): one full default segment sealed, i.e. up to 64 KiB of plaintext. */
 #define BS_INLINE_MAX (CF_EXTENT_HEADER_LEN + CF_EXTENT_SEGMENT_DEFAULT + CF_EXTENT_TAG_LEN)
 #define BS_PATH_MAX 4096
+/* Above the number of SQL literals the store uses (about 90). */
 #define BS_STMT_CACHE 160
+/* How long a statement waits for SQLite's lock before failing. */
+#define BS_BUSY_TIMEOUT_MS (5 * CF_MS_PER_SECOND)
 /* PRAGMA user_version: 1 = client-supplied metadata columns sealed
  * (blob_store_meta.c); 0 = older databases, migrated at open. */
 #define BS_SCHEMA_VERSION 1
@@ -46,14 +51,12 @@ typedef struct {
 } bs_idlist;
 
 struct cf_blob_store {
-    sqlite3 *db;
+    /* The connection (sqlite_db.h): statement cache, transactions and the
+     * group commit of its WAL (see blob_store.h, "Durability"). */
+    cf_db *db;
     pthread_mutex_t lock;
     char *dir;            /* DATA/extents */
     uint8_t *service_key; /* 32 bytes, secret memory */
-    struct {
-        const char *sql; /* a string literal: cached by address */
-        sqlite3_stmt *st;
-    } cache[BS_STMT_CACHE];
     bs_pin *pins;      /* open readers' extent sets */
     bs_idlist deferred; /* unreferenced but pinned: unlinked when unpinned */
     /* Per-account metadata keys, derived on first use (blob_store_meta.c). */
@@ -66,14 +69,6 @@ struct cf_blob_store {
     /* The key ring (blob_store_keys.c): unwrapped customer-managed keys. */
     struct bs_ring_key *ring;
     size_t n_ring;
-    /* Group commit (see blob_store.h, "Durability"). */
-    int wal_fd;                   /* DATA/blob.db-wal, for fdatasync only */
-    _Atomic uint64_t commit_seq;  /* transactions committed (under `lock`) */
-    pthread_mutex_t sync_mu;      /* guards the fields below */
-    pthread_cond_t sync_cv;       /* broadcast after each fdatasync */
-    _Atomic uint64_t synced_seq;  /* commits known to be on disk (written under sync_mu) */
-    bool syncing;                 /* a leader is in fdatasync */
-    bool sync_failed;             /* sticky: an fdatasync failed */
 };
 
 /* One reader's hold on its extents (sorted ids). */
@@ -126,121 +121,94 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
 
 /* Runs `call` holding the store mutex; then, with the mutex released, waits
  * until every transaction committed before the mutex was released is on
- * disk (cf_bs_durable): the call's own commits, and any it may have seen.
+ * disk (cf_db_durable): the call's own commits, and any it may have seen.
  * All database work goes through it, so no write returns before it is
  * durable and no call answers from state a crash could still take back. */
 #define BS_LOCKED(s, call)                                                     \
     ({                                                                         \
         pthread_mutex_lock(&(s)->lock);                                        \
         bool ok_ = (call);                                                     \
-        uint64_t seen_ = atomic_load(&(s)->commit_seq);                        \
+        uint64_t seen_ = cf_db_commits((s)->db);                               \
         pthread_mutex_unlock(&(s)->lock);                                      \
-        cf_bs_durable((s), seen_, ok_);                                        \
+        cf_db_durable((s)->db, seen_, ok_);                                    \
     })
 
 /* ---- database (blob_store.c) ---- */
 
-bool cf_bs_db_ok(cf_blob_store *s, int rc);
 /* Drops the cached accounts; called (under the lock) by every write to the
  * accounts table. */
 void cf_bs_accounts_changed_locked(cf_blob_store *s);
-bool cf_bs_exec(cf_blob_store *s, const char *sql);
-/* A cached statement for literal `sql` with text parameters ?1.. bound from
- * `texts` (NULL entries stay unbound); NULL on failure (raised).  Give it
- * back with cf_bs_done (which resets it). */
-sqlite3_stmt *cf_bs_prep(cf_blob_store *s, const char *sql, const char *const *texts, int n);
-void cf_bs_done(sqlite3_stmt *st);
-
-#define BS_PREP(s, sql, ...)                                                   \
-    cf_bs_prep((s), (sql), (const char *const[]){__VA_ARGS__},                 \
-               (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)))
-
-/* Steps a statement that returns no rows (or ignores them) and gives it back. */
-bool cf_bs_run(cf_blob_store *s, sqlite3_stmt *st);
-/* Steps once: *found says whether a row came; gives it back. */
-bool cf_bs_exists(cf_blob_store *s, sqlite3_stmt *st, bool *found);
-/* Steps once for an integer (0 when no row). */
-bool cf_bs_int(cf_blob_store *s, sqlite3_stmt *st, int64_t *out);
-bool cf_bs_begin(cf_blob_store *s);
-/* One read transaction around several reads: one snapshot, and one round
- * of SQLite's file locking instead of one per statement. */
-bool cf_bs_read_begin(cf_blob_store *s);
-bool cf_bs_read_end(cf_blob_store *s, bool ok);
-/* Commits when ok, else rolls back; returns whether it committed.  A commit
- * is not yet durable (synchronous=NORMAL): it gets the next commit number,
- * and BS_LOCKED waits for that number after releasing the mutex. */
-bool cf_bs_commit(cf_blob_store *s, bool ok);
-/* Without the store mutex: waits until the WAL is fdatasynced past commit
- * number `seq` (group commit).  Returns `ok`, or false (CF_ERR_IO) when the
- * sync failed and ok was true. */
-bool cf_bs_durable(cf_blob_store *s, uint64_t seq, bool ok);
-
-bool cf_bs_json_text(json_t *j, char **out);
+CF_MUST_USE bool cf_bs_json_text(json_t *j, char **out);
 void cf_bs_column_str(sqlite3_stmt *st, int col, char *out, size_t cap);
-bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1]);
-bool cf_bs_check_names(const char *account, const char *container, const char *blob);
+/* Fills a write's result (NULL: the caller wants none). */
+void cf_bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now);
+CF_MUST_USE bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1]);
+CF_MUST_USE bool cf_bs_check_names(const char *account, const char *container, const char *blob);
 
 /* ---- accounts and keys (blob_store.c) ---- */
 
-bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_account *out);
-bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc);
+CF_MUST_USE bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_account *out);
+CF_MUST_USE bool cf_bs_scope_load_locked(cf_blob_store *s, const char *account, bs_scope *sc);
 /* Seals an account secret (slot "key1", "key2" or "data") with the service
  * key, bound to the account and slot. */
-bool cf_bs_account_seal(cf_blob_store *s, const char *name, const char *slot, cf_slice plain,
-                        cf_buf *sealed);
+CF_MUST_USE bool cf_bs_account_seal(cf_blob_store *s, const char *name, const char *slot,
+                                    cf_slice plain, cf_buf *sealed);
 /* Opens a value sealed by cf_bs_account_seal for (name, slot). */
-bool cf_bs_account_open(cf_blob_store *s, const char *name, const char *slot, cf_slice sealed,
-                        cf_buf *out);
+CF_MUST_USE bool cf_bs_account_open(cf_blob_store *s, const char *name, const char *slot,
+                                    cf_slice sealed, cf_buf *out);
 /* The scope of encryption scope `scope` of the account (NULL or "": the
  * account's own key): 400 EncryptionScopeNotFound, 403
  * EncryptionScopeDisabled, or its key (vault keys from the ring). */
-bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char *scope,
-                              bs_scope *sc);
-bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *name,
-                            cf_blob_scope *out);
+CF_MUST_USE bool cf_bs_scope_named_locked(cf_blob_store *s, const char *account, const char *scope,
+                                          bs_scope *sc);
+CF_MUST_USE bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *name,
+                                        cf_blob_scope *out);
 /* Opens one sealed slot of an account into `out` (a secret buffer). */
-bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
-                                 cf_buf *out);
+CF_MUST_USE bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
+                                             cf_buf *out);
 /* The key ring's key for `ref` into `out` (32 bytes); 403
  * KeyVaultEncryptionKeyNotFound when it is not there. */
-bool cf_bs_keyring_get_locked(cf_blob_store *s, const uint8_t ref[CF_EXTENT_KEY_REF_LEN],
-                              uint8_t *out);
+CF_MUST_USE bool cf_bs_keyring_get_locked(cf_blob_store *s,
+                                          const uint8_t ref[CF_EXTENT_KEY_REF_LEN], uint8_t *out);
 void cf_bs_keyring_free(cf_blob_store *s);
 void cf_bs_scope_free(bs_scope *sc);
 /* The scope of a customer-provided key: the key itself, and a reference
  * derived from it. */
-bool cf_bs_scope_cpk(const cf_blob_cpk *cpk, bs_scope *sc);
+CF_MUST_USE bool cf_bs_scope_cpk(const cf_blob_cpk *cpk, bs_scope *sc);
 /* Whether a request's customer key (cond->cpk, may be absent) fits a blob
  * written with `blob_cpk` ("" = none); raises Azure's 409 otherwise. */
-bool cf_bs_check_cpk(const cf_blob_cond *cond, const char *blob_cpk);
+CF_MUST_USE bool cf_bs_check_cpk(const cf_blob_cond *cond, const char *blob_cpk);
 /* The scope to read or append to a blob: its customer key's, or the
  * account's. */
-bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account, const cf_blob_cond *cond,
-                            const bs_target *t, bs_scope *sc);
+CF_MUST_USE bool cf_bs_scope_for_locked(cf_blob_store *s, const char *account,
+                                        const cf_blob_cond *cond, const bs_target *t, bs_scope *sc);
 /* A customer-provided key's scope, with the account's infrastructure key
  * when it has one. */
-bool cf_bs_scope_cpk_locked(cf_blob_store *s, const char *account, const cf_blob_cpk *cpk,
-                            bs_scope *sc);
+CF_MUST_USE bool cf_bs_scope_cpk_locked(cf_blob_store *s, const char *account,
+                                        const cf_blob_cpk *cpk, bs_scope *sc);
 /* Whether encryption scope `scope` ("" = none) can be used now: it exists,
  * is enabled, and its key is at hand. */
-bool cf_bs_scope_usable_locked(cf_blob_store *s, const char *account, const char *scope);
+CF_MUST_USE bool cf_bs_scope_usable_locked(cf_blob_store *s, const char *account,
+                                           const char *scope);
 /* The encryption scope a write to `container` goes to: the request's
  * (cond->scope), else the container's default, "" for the account's key;
  * checks the container's override policy and that the scope exists. */
-bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char *container,
-                              const cf_blob_cond *cond, char out[CF_BLOB_SCOPE_MAX + 1]);
+CF_MUST_USE bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account,
+                                          const char *container, const cf_blob_cond *cond,
+                                          char out[CF_BLOB_SCOPE_MAX + 1]);
 /* The scope key cf_extent uses for extent `id`; out: secret, 32 bytes. */
-bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
+CF_MUST_USE bool cf_bs_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
 /* The same for the infrastructure (outer) layer; sc->infra must be set. */
-bool cf_bs_infra_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
+CF_MUST_USE bool cf_bs_infra_extent_key(const bs_scope *sc, const char *id, uint8_t *out);
 /* A fresh infrastructure key and reference, sealed for the account's slot
  * `slot` ("infra" or "infra/<scope>"), into `sealed`. */
-bool cf_bs_infra_new(cf_blob_store *s, const char *account, const char *slot, cf_buf *sealed);
+CF_MUST_USE bool cf_bs_infra_new(cf_blob_store *s, const char *account, const char *slot,
+                                 cf_buf *sealed);
 /* Adds the infrastructure key sealed in `sealed` (for `slot`) to `sc`. */
-bool cf_bs_infra_load(cf_blob_store *s, const char *account, const char *slot, cf_slice sealed,
-                      bs_scope *sc);
+CF_MUST_USE bool cf_bs_infra_load(cf_blob_store *s, const char *account, const char *slot,
+                                  cf_slice sealed, bs_scope *sc);
 /* Adds the account's infrastructure key to `sc` when it has one. */
-bool cf_bs_infra_of_account_locked(cf_blob_store *s, const char *account, bs_scope *sc);
+CF_MUST_USE bool cf_bs_infra_of_account_locked(cf_blob_store *s, const char *account, bs_scope *sc);
 
 /* ---- sealed metadata columns (blob_store_meta.c) ---- */
 
@@ -252,52 +220,53 @@ typedef struct {
 
 /* Seals `plain` for column `col` ("table.column") of `row` and binds it
  * (copied) to parameter `param` of `st` (which may be NULL: raised). */
-bool cf_bs_bind_sealed(cf_blob_store *s, sqlite3_stmt *st, int param, bs_row row, const char *col,
-                       cf_slice plain);
+CF_MUST_USE bool cf_bs_bind_sealed(cf_blob_store *s, sqlite3_stmt *st, int param, bs_row row,
+                                   const char *col, cf_slice plain);
 /* Opens column `c` of st's current row, sealed for (row, col), into `out`
  * (initialised here as a secret buffer, NUL-terminated; free it on success
  * only).  CF_ERR_DECRYPT for a value that is tampered, moved, or not sealed. */
-bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row, const char *col,
-                       cf_buf *out);
+CF_MUST_USE bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row,
+                                   const char *col, cf_buf *out);
 /* The same, parsed as a JSON object (CF_ERR_DB if it is not one). */
-bool cf_bs_column_open_json(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row,
-                            const char *col, json_t **out);
+CF_MUST_USE bool cf_bs_column_open_json(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row,
+                                        const char *col, json_t **out);
 /* At open: seals every plaintext column of a database older than
  * BS_SCHEMA_VERSION in one transaction and sets user_version; *sealed
  * counts the values converted.  Fails on a newer database. */
-bool cf_bs_meta_migrate(cf_blob_store *s, unsigned *sealed);
+CF_MUST_USE bool cf_bs_meta_migrate(cf_blob_store *s, unsigned *sealed);
 void cf_bs_meta_keys_free(cf_blob_store *s);
 /* Forgets one account's metadata key (its data key left the key ring). */
 void cf_bs_meta_key_drop_locked(cf_blob_store *s, const char *account);
 
 /* ---- extent files (blob_store.c) ---- */
 
-bool cf_bs_extent_path(const cf_blob_store *s, const char *id, const char *suffix, char *out);
-bool cf_bs_new_extent_id(char id[BS_ID_HEX + 1]);
-bool cf_bs_make_dirs(const cf_blob_store *s, const char *id);
-bool cf_bs_idlist_add(bs_idlist *l, const char *id);
+CF_MUST_USE bool cf_bs_extent_path(const cf_blob_store *s, const char *id, const char *suffix,
+                                   char *out);
+CF_MUST_USE bool cf_bs_new_extent_id(char id[BS_ID_HEX + 1]);
+CF_MUST_USE bool cf_bs_make_dirs(const cf_blob_store *s, const char *id);
+CF_MUST_USE bool cf_bs_idlist_add(bs_idlist *l, const char *id);
 void cf_bs_idlist_free(bs_idlist *l);
 /* Adds the first column of every row of a select. */
-bool cf_bs_collect(cf_blob_store *s, sqlite3_stmt *st, bs_idlist *l);
+CF_MUST_USE bool cf_bs_collect(cf_blob_store *s, sqlite3_stmt *st, bs_idlist *l);
 /* Inside a transaction, just before its COMMIT: deletes the inline_extents
  * rows of the listed extents that no row references any more and no
  * reader holds, and drops them from the list, which keeps what is left
  * for cf_bs_remove_unreferenced after the commit (files, held extents). */
-bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l);
+CF_MUST_USE bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l);
 /* After a commit, holding the lock: unlinks each listed extent that no row
  * references and no reader holds (held ones wait for the reader; an inline
  * one then loses its row); frees the list.  Failures are ignored: cleanup
  * catches them. */
 void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l);
-/* The tail of every write that gives extents up, inside cf_bs_begin():
+/* The tail of every write that gives extents up, inside cf_db_begin():
  * with `tx_ok`, drops the inline rows of the extents listed in `gone` in
  * the same transaction and commits (else rolls back); after a commit
  * unlinks what nothing references.  Frees `gone` either way. */
-bool cf_bs_commit_releasing(cf_blob_store *s, bool tx_ok, bs_idlist *gone);
+CF_MUST_USE bool cf_bs_commit_releasing(cf_blob_store *s, bool tx_ok, bs_idlist *gone);
 /* Stores a sealed extent inline (inside the caller's transaction). */
-bool cf_bs_inline_put(cf_blob_store *s, const char *id, cf_slice sealed);
+CF_MUST_USE bool cf_bs_inline_put(cf_blob_store *s, const char *id, cf_slice sealed);
 /* Copies inline extent `id` into `out` (CF_ERR_IO when the row is gone). */
-bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out);
+CF_MUST_USE bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out);
 /* Readers' holds: pin takes ownership of `ids` (sorted here). */
 void cf_bs_pin_locked(cf_blob_store *s, bs_pin *p);
 void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p);
@@ -310,45 +279,50 @@ void cf_bs_lease_info(const bs_lease *l, int64_t now, cf_lease_info *out);
 void cf_bs_column_lease(sqlite3_stmt *st, int col, bs_lease *out);
 /* Evaluates `cond` (may be NULL) against `t` for an operation of kind `op`
  * on a blob (`container` false) or container.  Raises the Azure reason. */
-bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op, bool container,
-                      int64_t now);
+CF_MUST_USE bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op,
+                                  bool container, int64_t now);
 /* The ETag and date conditions alone (no lease check). */
-bool cf_bs_check_cond_dates(const cf_blob_cond *cond, const bs_target *t, bs_op op);
+CF_MUST_USE bool cf_bs_check_cond_dates(const cf_blob_cond *cond, const bs_target *t, bs_op op);
 /* Applies a lease request to `l` (in place) at `now`; fills `out`. */
-bool cf_bs_lease_apply(bs_lease *l, const cf_lease_req *req, int64_t now, cf_lease_result *out);
+CF_MUST_USE bool cf_bs_lease_apply(bs_lease *l, const cf_lease_req *req, int64_t now,
+                                   cf_lease_result *out);
 
 /* ---- shared blob helpers (blob_store_blob.c) ---- */
 
-bool cf_bs_container_exists(cf_blob_store *s, const char *account, const char *name);
-bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *container,
-                           const char *name, int64_t now, bool with_meta, cf_blob_info *out);
+CF_MUST_USE bool cf_bs_container_exists(cf_blob_store *s, const char *account, const char *name);
+CF_MUST_USE bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *container,
+                                       const char *name, int64_t now, bool with_meta,
+                                       cf_blob_info *out);
 /* The blob's condition target (exists false when there is no blob row). */
-bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *container,
-                       const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,
-                       cf_blob_type *type);
+CF_MUST_USE bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *container,
+                                   const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,
+                                   cf_blob_type *type);
 /* Checks a write's conditions on the blob; a write clears an expired lease
  * (so it can no longer be renewed), as Azure does. */
-bool cf_bs_blob_write_check(cf_blob_store *s, const char *account, const char *container,
-                            const char *name, const cf_blob_cond *cond, bs_op op, int64_t now,
-                            bool *exists, cf_blob_type *type);
-bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *container,
-                      const char *name, bool with_row, bs_idlist *gone);
+CF_MUST_USE bool cf_bs_blob_write_check(cf_blob_store *s, const char *account,
+                                        const char *container, const char *name,
+                                        const cf_blob_cond *cond, bs_op op, int64_t now,
+                                        bool *exists, cf_blob_type *type);
+CF_MUST_USE bool cf_bs_blob_clear(cf_blob_store *s, const char *account, const char *container,
+                                  const char *name, bool with_row, bs_idlist *gone);
 /* Inserts or replaces the blob row (keeping `created` and the lease of an
  * existing one, clearing copy properties). */
-bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
-                       const char *name, cf_blob_type type, uint64_t size, const char *props,
-                       const char *meta, const char *cpk, const char *scope, int64_t now,
-                       char etag[CF_BLOB_ETAG_LEN + 1]);
-bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *container,
-                             const char *name, int64_t seq, const char *id, uint64_t length,
-                             cf_slice block_id);
+CF_MUST_USE bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *container,
+                                   const char *name, cf_blob_type type, uint64_t size,
+                                   const char *props, const char *meta, const char *cpk,
+                                   const char *scope, int64_t now, char etag[CF_BLOB_ETAG_LEN + 1]);
+CF_MUST_USE bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account,
+                                         const char *container, const char *name, int64_t seq,
+                                         const char *id, uint64_t length, cf_slice block_id);
 /* Rows of a blob's content in order; *pieces is malloc'ed. */
-bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *container,
-                            const char *name, size_t n_extents, bs_piece **pieces, size_t *n);
+CF_MUST_USE bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account,
+                                        const char *container, const char *name, size_t n_extents,
+                                        bs_piece **pieces, size_t *n);
 /* One row of BS_BLOB_COLUMNS into `out`, opening its sealed columns
  * (metadata only when with_meta). */
-bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *container,
-                         sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_info *out);
+CF_MUST_USE bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *container,
+                                     sqlite3_stmt *st, bool with_meta, int64_t now,
+                                     cf_blob_info *out);
 
 #define BS_BLOB_COLUMNS                                                        \
     "name, type, size, etag, created, last_modified, props, metadata, lease_id,"  \

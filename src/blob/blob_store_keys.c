@@ -150,14 +150,14 @@ static void bs_scope_slot(const char *scope, char out[CF_BLOB_SCOPE_MAX + 8])
 static bool bs_key_info_locked(cf_blob_store *s, const char *account, const char *scope,
                                cf_blob_key_info *out, cf_buf *wrapped)
 {
-    sqlite3_stmt *st = scope ? BS_PREP(s,
-                                       "SELECT key_source, key_uri, key_kid, key_ref, data_key"
-                                       " FROM scopes WHERE account = ?1 AND name = ?2",
-                                       account, scope)
-                             : BS_PREP(s,
-                                       "SELECT key_source, key_uri, key_kid, key_ref, data_key"
-                                       " FROM accounts WHERE name = ?1",
-                                       account);
+    sqlite3_stmt *st = scope ? CF_DB_PREP(s->db,
+                                          "SELECT key_source, key_uri, key_kid, key_ref, data_key"
+                                          " FROM scopes WHERE account = ?1 AND name = ?2",
+                                          account, scope)
+                             : CF_DB_PREP(s->db,
+                                          "SELECT key_source, key_uri, key_kid, key_ref, data_key"
+                                          " FROM accounts WHERE name = ?1",
+                                          account);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 3) == CF_EXTENT_KEY_REF_LEN;
@@ -173,12 +173,12 @@ static bool bs_key_info_locked(cf_blob_store *s, const char *account, const char
                                (size_t)sqlite3_column_bytes(st, 4));
         }
     }
-    cf_bs_done(st);
+    cf_db_done(st);
     if (scope)
         CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
                          "The encryption scope does not exist.");
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
-    CF_GUARD(cf_bs_db_ok(s, rc));
+    CF_GUARD(cf_db_ok(s->db, rc));
     CF_ENSURE(ok, CF_ERR_DB, "malformed key row");
     return true;
 }
@@ -194,13 +194,13 @@ bool cf_blob_key_info_get(cf_blob_store *s, const char *account, const char *sco
 static bool bs_scope_infra_locked(cf_blob_store *s, const char *account, const char *scope,
                                   bs_scope *sc)
 {
-    sqlite3_stmt *st = BS_PREP(s, "SELECT infra_key FROM scopes WHERE account = ?1 AND name = ?2",
-                               account, scope);
+    sqlite3_stmt *st = CF_DB_PREP(
+        s->db, "SELECT infra_key FROM scopes WHERE account = ?1 AND name = ?2", account, scope);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     char slot[CF_BLOB_SCOPE_MAX + 8];
     snprintf(slot, sizeof slot, "infra/%s", scope);
-    bool ok = cf_bs_db_ok(s, rc) && rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    bool ok = cf_db_ok(s->db, rc) && rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
     if (ok)
         ok = cf_bs_infra_load(s, account, slot,
                               cf_slice_of(sqlite3_column_blob(st, 0),
@@ -208,7 +208,7 @@ static bool bs_scope_infra_locked(cf_blob_store *s, const char *account, const c
                               sc);
     else if (cf_error_code() == CF_OK)
         CF_RAISE(CF_ERR_DB, "the scope's infrastructure key is missing");
-    cf_bs_done(st);
+    cf_db_done(st);
     return ok;
 }
 
@@ -311,23 +311,23 @@ static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *s
     bool ok = vault ? cf_buf_append_slice(&kept, key)
                     : key.len == CF_DATA_KEY_LEN && cf_bs_account_seal(s, account, slot, key, &kept);
     CF_ENSURE(ok || cf_error_code() != CF_OK, CF_ERR_BAD_INPUT, "a data key is 32 bytes");
-    sqlite3_stmt *st = !ok   ? NULL
-                       : scope ? BS_PREP(s,
-                                         "UPDATE scopes SET key_source = ?3, key_uri = ?4,"
-                                         " key_kid = ?5, data_key = ?6 WHERE account = ?1 AND"
-                                         " name = ?2",
-                                         account, scope, NULL, vault ? info->uri : NULL,
-                                         vault ? info->kid : NULL)
-                               : BS_PREP(s,
-                                         "UPDATE accounts SET key_source = ?3, key_uri = ?4,"
-                                         " key_kid = ?5, data_key = ?6 WHERE name = ?1",
-                                         account, NULL, NULL, vault ? info->uri : NULL,
-                                         vault ? info->kid : NULL);
+    sqlite3_stmt *st =
+        !ok ? NULL
+        : scope
+            ? CF_DB_PREP(s->db,
+                         "UPDATE scopes SET key_source = ?3, key_uri = ?4,"
+                         " key_kid = ?5, data_key = ?6 WHERE account = ?1 AND"
+                         " name = ?2",
+                         account, scope, NULL, vault ? info->uri : NULL, vault ? info->kid : NULL)
+            : CF_DB_PREP(s->db,
+                         "UPDATE accounts SET key_source = ?3, key_uri = ?4,"
+                         " key_kid = ?5, data_key = ?6 WHERE name = ?1",
+                         account, NULL, NULL, vault ? info->uri : NULL, vault ? info->kid : NULL);
     if (st) {
         sqlite3_bind_int(st, 3, vault ? 1 : 0);
         sqlite3_bind_blob(st, 6, kept.data, (int)kept.len, SQLITE_STATIC);
     }
-    ok = ok && cf_bs_run(s, st);
+    ok = ok && cf_db_run(s->db, st);
     cf_bs_accounts_changed_locked(s);
     cf_buf_free(&kept);
     return ok;
@@ -336,8 +336,8 @@ static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *s
 static bool bs_key_store_locked(cf_blob_store *s, const char *account, const char *scope,
                                 const cf_blob_key_info *info, cf_slice key, const char *expect_kid)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_key_store_tx(s, account, scope, info, key, expect_kid));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_key_store_tx(s, account, scope, info, key, expect_kid));
 }
 
 bool cf_blob_key_store(cf_blob_store *s, const char *account, const char *scope,
@@ -370,13 +370,14 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
     bool found;
-    CF_GUARD(cf_bs_exists(s,
-                          BS_PREP(s, "SELECT 1 FROM scopes WHERE account = ?1 AND name = ?2",
-                                  account, name),
-                          &found));
+    CF_GUARD(cf_db_exists(
+        s->db,
+        CF_DB_PREP(s->db, "SELECT 1 FROM scopes WHERE account = ?1 AND name = ?2", account, name),
+        &found));
     CF_ENSURE(!found, CF_ERR_CONFLICT, "the encryption scope exists");
     int64_t count = 0;
-    CF_GUARD(cf_bs_int(s, BS_PREP(s, "SELECT count(*) FROM scopes WHERE account = ?1", account),
+    CF_GUARD(cf_db_int(s->db,
+                       CF_DB_PREP(s->db, "SELECT count(*) FROM scopes WHERE account = ?1", account),
                        &count));
     CF_ENSURE(count < CF_BLOB_MAX_SCOPES, CF_ERR_TOO_LARGE,
               "an account holds at most 10,000 encryption scopes");
@@ -395,11 +396,11 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
               cf_bs_account_seal(s, account, slot, cf_slice_of(key, CF_DATA_KEY_LEN), &sealed) &&
               (!infrastructure || cf_bs_infra_new(s, account, infra_slot, &infra));
     cf_secret_free(key, CF_DATA_KEY_LEN);
-    sqlite3_stmt *st = ok ? BS_PREP(s,
-                                    "INSERT INTO scopes (account, name, created, enabled,"
-                                    " infrastructure, key_ref, key_source, data_key, infra_key)"
-                                    " VALUES (?1, ?2, ?3, 1, ?4, ?5, 0, ?6, ?7)",
-                                    account, name)
+    sqlite3_stmt *st = ok ? CF_DB_PREP(s->db,
+                                       "INSERT INTO scopes (account, name, created, enabled,"
+                                       " infrastructure, key_ref, key_source, data_key, infra_key)"
+                                       " VALUES (?1, ?2, ?3, 1, ?4, ?5, 0, ?6, ?7)",
+                                       account, name)
                           : NULL;
     if (st) {
         sqlite3_bind_int64(st, 3, now);
@@ -409,7 +410,7 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
         if (infrastructure)
             sqlite3_bind_blob(st, 7, infra.data, (int)infra.len, SQLITE_STATIC);
     }
-    ok = ok && cf_bs_run(s, st);
+    ok = ok && cf_db_run(s->db, st);
     cf_buf_free(&sealed);
     cf_buf_free(&infra);
     return ok;
@@ -418,8 +419,8 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
 static bool bs_scope_create_locked(cf_blob_store *s, const char *account, const char *name,
                                    bool infrastructure, int64_t now)
 {
-    CF_GUARD(cf_bs_begin(s));
-    return cf_bs_commit(s, bs_scope_create_tx(s, account, name, infrastructure, now));
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_scope_create_tx(s, account, name, infrastructure, now));
 }
 
 bool cf_blob_scope_create(cf_blob_store *s, const char *account, const char *name,
@@ -434,10 +435,10 @@ bool cf_blob_scope_create(cf_blob_store *s, const char *account, const char *nam
 bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *name,
                             cf_blob_scope *out)
 {
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT created, enabled, infrastructure FROM scopes"
-                               " WHERE account = ?1 AND name = ?2",
-                               account, name);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "SELECT created, enabled, infrastructure FROM scopes"
+                                  " WHERE account = ?1 AND name = ?2",
+                                  account, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -447,10 +448,10 @@ bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *n
         out->enabled = sqlite3_column_int(st, 1) != 0;
         out->infrastructure = sqlite3_column_int(st, 2) != 0;
     }
-    cf_bs_done(st);
+    cf_db_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
                      "The encryption scope does not exist.");
-    return cf_bs_db_ok(s, rc);
+    return cf_db_ok(s->db, rc);
 }
 
 bool cf_blob_scope_get(cf_blob_store *s, const char *account, const char *name,
@@ -471,10 +472,10 @@ static bool bs_names_locked(cf_blob_store *s, sqlite3_stmt *st, json_t *names)
         ok = json_array_append_new(names, json_string((const char *)sqlite3_column_text(st, 0))) ==
              0;
     if (ok)
-        ok = cf_bs_db_ok(s, rc);
+        ok = cf_db_ok(s->db, rc);
     else
         CF_RAISE(CF_ERR_NOMEM, NULL);
-    cf_bs_done(st);
+    cf_db_done(st);
     return ok;
 }
 
@@ -483,12 +484,12 @@ static bool bs_scope_names_locked(cf_blob_store *s, const char *account, bool va
 {
     return bs_names_locked(
         s,
-        vault_only ? BS_PREP(s,
-                             "SELECT name FROM scopes WHERE account = ?1 AND key_source = 1"
-                             " ORDER BY name",
-                             account)
-                   : BS_PREP(s, "SELECT name FROM scopes WHERE account = ?1 ORDER BY name",
-                             account),
+        vault_only ? CF_DB_PREP(s->db,
+                                "SELECT name FROM scopes WHERE account = ?1 AND key_source = 1"
+                                " ORDER BY name",
+                                account)
+                   : CF_DB_PREP(s->db, "SELECT name FROM scopes WHERE account = ?1 ORDER BY name",
+                                account),
         names);
 }
 
@@ -510,12 +511,12 @@ static bool bs_scope_enable_locked(cf_blob_store *s, const char *account, const 
 {
     cf_blob_scope meta;
     CF_GUARD(cf_bs_scope_get_locked(s, account, name, &meta));
-    CF_GUARD(cf_bs_begin(s));
-    sqlite3_stmt *st = BS_PREP(s, "UPDATE scopes SET enabled = ?3 WHERE account = ?1 AND name = ?2",
-                               account, name);
+    CF_GUARD(cf_db_begin(s->db));
+    sqlite3_stmt *st = CF_DB_PREP(
+        s->db, "UPDATE scopes SET enabled = ?3 WHERE account = ?1 AND name = ?2", account, name);
     if (st)
         sqlite3_bind_int(st, 3, enabled ? 1 : 0);
-    return cf_bs_commit(s, cf_bs_run(s, st));
+    return cf_db_commit(s->db, cf_db_run(s->db, st));
 }
 
 bool cf_blob_scope_set_enabled(cf_blob_store *s, const char *account, const char *name,
@@ -530,7 +531,7 @@ bool cf_blob_scope_set_enabled(cf_blob_store *s, const char *account, const char
 
 static bool bs_account_names_locked(cf_blob_store *s, json_t *names)
 {
-    return bs_names_locked(s, BS_PREP(s, "SELECT name FROM accounts ORDER BY name"), names);
+    return bs_names_locked(s, CF_DB_PREP(s->db, "SELECT name FROM accounts ORDER BY name"), names);
 }
 
 bool cf_blob_account_names(cf_blob_store *s, json_t **out)
@@ -550,19 +551,20 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
     cf_blob_account acct;
     CF_GUARD(cf_bs_account_get_locked(s, a, &acct));
     CF_GUARD(cf_bs_collect(s,
-                           BS_PREP(s, "SELECT extent FROM blob_extents WHERE account = ?1 UNION "
+                           CF_DB_PREP(s->db,
+                                      "SELECT extent FROM blob_extents WHERE account = ?1 UNION "
                                       "SELECT extent FROM uncommitted WHERE account = ?1",
-                                   a),
+                                      a),
                            gone));
     /* The scopes' keys leave the ring with the account. */
-    sqlite3_stmt *refs = BS_PREP(s, "SELECT key_ref FROM scopes WHERE account = ?1", a);
+    sqlite3_stmt *refs = CF_DB_PREP(s->db, "SELECT key_ref FROM scopes WHERE account = ?1", a);
     CF_GUARD(refs);
     int rc;
     while ((rc = sqlite3_step(refs)) == SQLITE_ROW)
         if (sqlite3_column_bytes(refs, 0) == CF_EXTENT_KEY_REF_LEN)
             bs_ring_remove_locked(s, sqlite3_column_blob(refs, 0));
-    bool stepped = cf_bs_db_ok(s, rc);
-    cf_bs_done(refs);
+    bool stepped = cf_db_ok(s->db, rc);
+    cf_db_done(refs);
     CF_GUARD(stepped);
     static const char *const sql[] = {
         "DELETE FROM blob_extents WHERE account = ?1", "DELETE FROM uncommitted WHERE account = ?1",
@@ -574,7 +576,7 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
      * `sql` is one stable literal. */
     cf_bs_accounts_changed_locked(s);
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
-        CF_GUARD(cf_bs_run(s, BS_PREP(s, sql[i], a)));
+        CF_GUARD(cf_db_run(s->db, CF_DB_PREP(s->db, sql[i], a)));
     cf_bs_meta_key_drop_locked(s, a);
     bs_ring_remove_locked(s, acct.key_ref);
     return true;
@@ -583,7 +585,7 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
 static bool bs_account_delete_locked(cf_blob_store *s, const char *name)
 {
     bs_idlist gone = {0};
-    return cf_bs_begin(s) &&
+    return cf_db_begin(s->db) &&
            cf_bs_commit_releasing(s, bs_account_delete_tx(s, name, &gone), &gone);
 }
 

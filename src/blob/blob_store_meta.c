@@ -36,7 +36,7 @@
 /* Largest sealed or opened value: metadata (8 KiB of names and values,
  * JSON-escaped up to 6x), props (6 x 8 KiB), a copy record (8 KiB URL),
  * 64 KiB of service properties: all well below this. */
-#define BS_SEALED_MAX (1u << 20)
+#define BS_SEALED_MAX CF_MIB
 
 /* ---- the per-account metadata key ---- */
 
@@ -219,12 +219,6 @@ static const bs_sealed_column bs_sealed_columns[] = {
      "UPDATE service_props SET xml = ?2 WHERE rowid = ?1", true},
 };
 
-static bool bs_prepare(cf_blob_store *s, const char *sql, sqlite3_stmt **st)
-{
-    *st = NULL;
-    return cf_bs_db_ok(s, sqlite3_prepare_v2(s->db, sql, -1, st, NULL));
-}
-
 /* Seals the value of one row if it is plaintext; *done counts it. */
 static bool bs_migrate_row(cf_blob_store *s, const bs_sealed_column *c, sqlite3_stmt *get,
                            sqlite3_stmt *set, int64_t rowid, unsigned *done)
@@ -232,7 +226,7 @@ static bool bs_migrate_row(cf_blob_store *s, const bs_sealed_column *c, sqlite3_
     sqlite3_reset(get);
     sqlite3_bind_int64(get, 1, rowid);
     int rc = sqlite3_step(get);
-    CF_GUARD(cf_bs_db_ok(s, rc));
+    CF_GUARD(cf_db_ok(s->db, rc));
     if (rc != SQLITE_ROW)
         return true;
     /* Copies: sealing may load the key, which runs other statements. */
@@ -258,7 +252,7 @@ static bool bs_migrate_row(cf_blob_store *s, const bs_sealed_column *c, sqlite3_
     sqlite3_reset(set);
     sqlite3_bind_int64(set, 1, rowid);
     ok = ok && cf_bs_bind_sealed(s, set, 2, row, c->col, cf_buf_slice(&plain)) &&
-         cf_bs_db_ok(s, sqlite3_step(set));
+         cf_db_ok(s->db, sqlite3_step(set));
     cf_buf_free(&plain);
     sqlite3_reset(set);
     if (ok)
@@ -272,7 +266,7 @@ static bool bs_migrate_column(cf_blob_store *s, const bs_sealed_column *c, unsig
     sqlite3_stmt *list = NULL, *get = NULL, *set = NULL;
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
-    bool ok = bs_prepare(s, c->list, &list);
+    bool ok = cf_db_prepare_uncached(s->db, c->list, &list);
     int rc = SQLITE_DONE;
     while (ok && (rc = sqlite3_step(list)) == SQLITE_ROW) {
         if (n == cap) {
@@ -287,9 +281,10 @@ static bool bs_migrate_column(cf_blob_store *s, const bs_sealed_column *c, unsig
         }
         ids[n++] = sqlite3_column_int64(list, 0);
     }
-    ok = ok && cf_bs_db_ok(s, rc);
+    ok = ok && cf_db_ok(s->db, rc);
     sqlite3_finalize(list);
-    ok = ok && bs_prepare(s, c->get, &get) && bs_prepare(s, c->set, &set);
+    ok = ok && cf_db_prepare_uncached(s->db, c->get, &get) &&
+         cf_db_prepare_uncached(s->db, c->set, &set);
     for (size_t i = 0; ok && i < n; i++)
         ok = bs_migrate_row(s, c, get, set, ids[i], done);
     sqlite3_finalize(get);
@@ -298,39 +293,27 @@ static bool bs_migrate_column(cf_blob_store *s, const bs_sealed_column *c, unsig
     return ok;
 }
 
-static bool bs_user_version(cf_blob_store *s, int64_t *version)
-{
-    sqlite3_stmt *st = NULL;
-    CF_GUARD(bs_prepare(s, "PRAGMA user_version", &st));
-    int rc = sqlite3_step(st);
-    *version = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return cf_bs_db_ok(s, rc);
-}
-
 static bool bs_migrate_tx(cf_blob_store *s, unsigned *done)
 {
     for (size_t i = 0; i < sizeof bs_sealed_columns / sizeof bs_sealed_columns[0]; i++)
         CF_GUARD(bs_migrate_column(s, &bs_sealed_columns[i], done));
-    char pragma[48];
-    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", BS_SCHEMA_VERSION);
-    return cf_bs_exec(s, pragma);
+    return cf_db_set_user_version(s->db, BS_SCHEMA_VERSION);
 }
 
 bool cf_bs_meta_migrate(cf_blob_store *s, unsigned *sealed)
 {
     *sealed = 0;
     int64_t version;
-    CF_GUARD(bs_user_version(s, &version));
+    CF_GUARD(cf_db_user_version(s->db, &version));
     CF_ENSURE(version <= BS_SCHEMA_VERSION, CF_ERR_DB,
               "the blob database is from a newer version of coffer-blob");
     if (version == BS_SCHEMA_VERSION)
         return true;
-    CF_GUARD(cf_bs_begin(s));
-    CF_GUARD(cf_bs_commit(s, bs_migrate_tx(s, sealed)));
+    CF_GUARD(cf_db_begin(s->db));
+    CF_GUARD(cf_db_commit(s->db, bs_migrate_tx(s, sealed)));
     /* The plaintext pages may still sit in the WAL: copy the new ones into
      * blob.db (which secure_delete keeps clean) and empty the WAL. */
     if (*sealed)
-        CF_GUARD(cf_bs_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)"));
+        CF_GUARD(cf_db_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)"));
     return true;
 }

@@ -126,9 +126,9 @@ static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account,
                                       const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
                                       cf_blob_reader *r)
 {
-    CF_GUARD(cf_bs_read_begin(s));
-    return cf_bs_read_end(
-        s, bs_reader_snapshot_reads(s, account, container, name, offset, cond, now, info, r));
+    CF_GUARD(cf_db_read_begin(s->db));
+    return cf_db_read_end(
+        s->db, bs_reader_snapshot_reads(s, account, container, name, offset, cond, now, info, r));
 }
 
 void cf_blob_reader_free(cf_blob_reader *r)

@@ -61,15 +61,6 @@ struct cf_blob_writer {
     cf_extent_writer *outer; /* the infrastructure layer around ew, or NULL */
 };
 
-static void bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now)
-{
-    if (!out)
-        return;
-    memset(out, 0, sizeof *out);
-    snprintf(out->etag, sizeof out->etag, "%s", etag);
-    out->last_modified = now;
-}
-
 static bool bs_write_all(int fd, cf_slice bytes)
 {
     while (bytes.len) {
@@ -106,7 +97,7 @@ static bool bs_writer_spill(cf_blob_writer *w)
 /* Large extents start their writeback as they go (every 8 MiB), so the
  * fdatasync before the commit finds little left to write: the disk works
  * while the body is still arriving instead of after it. */
-#define BS_WRITEBACK_STEP (8u << 20)
+#define BS_WRITEBACK_STEP (8 * CF_MIB)
 
 static bool bs_writer_sink(void *ctx, cf_slice bytes)
 {
@@ -157,13 +148,13 @@ static bool bs_block_id_len_ok(cf_blob_store *s, const char *account, const char
                                const char *name, size_t len)
 {
     int64_t have = 0;
-    CF_GUARD(cf_bs_int(s,
-                       BS_PREP(s,
-                               "SELECT length(block_id) FROM uncommitted WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3 UNION ALL SELECT length(block_id)"
-                               " FROM blob_extents WHERE account = ?1 AND container = ?2 AND"
-                               " blob = ?3 AND block_id IS NOT NULL LIMIT 1",
-                               account, container, name),
+    CF_GUARD(cf_db_int(s->db,
+                       CF_DB_PREP(s->db,
+                                  "SELECT length(block_id) FROM uncommitted WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3 UNION ALL SELECT length(block_id)"
+                                  " FROM blob_extents WHERE account = ?1 AND container = ?2 AND"
+                                  " blob = ?3 AND block_id IS NOT NULL LIMIT 1",
+                                  account, container, name),
                        &have));
     CF_ENSURE_REASON(have == 0 || (size_t)have == len, CF_ERR_BAD_INPUT, "InvalidBlobOrBlock",
                      "block ids of one blob must have the same length");
@@ -174,17 +165,17 @@ static bool bs_append_limits(cf_blob_store *s, const cf_blob_writer *w, uint64_t
                              uint64_t *size, uint32_t *blocks)
 {
     int64_t n = 0, sz = 0;
-    CF_GUARD(cf_bs_int(s,
-                       BS_PREP(s,
-                               "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3",
-                               w->account, w->container, w->name),
+    CF_GUARD(cf_db_int(s->db,
+                       CF_DB_PREP(s->db,
+                                  "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3",
+                                  w->account, w->container, w->name),
                        &n));
-    CF_GUARD(cf_bs_int(s,
-                       BS_PREP(s,
-                               "SELECT size FROM blobs WHERE account = ?1 AND container = ?2 AND"
-                               " name = ?3",
-                               w->account, w->container, w->name),
+    CF_GUARD(cf_db_int(s->db,
+                       CF_DB_PREP(s->db,
+                                  "SELECT size FROM blobs WHERE account = ?1 AND container = ?2 AND"
+                                  " name = ?3",
+                                  w->account, w->container, w->name),
                        &sz));
     CF_ENSURE_REASON(n < CF_BLOB_MAX_BLOCKS, CF_ERR_CONFLICT, "BlockCountExceedsLimit",
                      "an append blob holds at most 50,000 blocks");
@@ -260,8 +251,9 @@ static const char *bs_cpk_sha(const cf_blob_cond *cond)
 static bool bs_writer_start(cf_blob_writer *w)
 {
     bs_scope sc = {0};
-    CF_GUARD(BS_LOCKED(w->s, cf_bs_read_begin(w->s) &&
-                                 cf_bs_read_end(w->s, bs_writer_precheck_locked(w->s, w, &sc))));
+    CF_GUARD(
+        BS_LOCKED(w->s, cf_db_read_begin(w->s->db) &&
+                            cf_db_read_end(w->s->db, bs_writer_precheck_locked(w->s, w, &sc))));
     uint8_t *key = cf_secret_alloc(CF_EXTENT_SCOPE_KEY_LEN);
     bool ok = key != NULL;
     if (!ok)
@@ -447,40 +439,40 @@ static bool bs_put_block_tx(cf_blob_writer *w, uint64_t len, int64_t now, bs_idl
                                     now, &exists, &type));
     CF_ENSURE_REASON(!exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
                      "Put Block on an append blob");
-    sqlite3_stmt *st = BS_PREP(s,
-                               "SELECT extent FROM uncommitted WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3 AND block_id = ?4",
-                               w->account, w->container, w->name);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "SELECT extent FROM uncommitted WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3 AND block_id = ?4",
+                                  w->account, w->container, w->name);
     if (st)
         sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
     CF_GUARD(cf_bs_collect(s, st, gone));
-    st = BS_PREP(s,
-                 "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2 AND blob = ?3"
-                 " AND block_id = ?4",
-                 w->account, w->container, w->name);
+    st = CF_DB_PREP(s->db,
+                    "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2 AND blob = ?3"
+                    " AND block_id = ?4",
+                    w->account, w->container, w->name);
     if (st)
         sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
-    CF_GUARD(cf_bs_run(s, st));
+    CF_GUARD(cf_db_run(s->db, st));
     CF_GUARD(bs_block_id_len_ok(s, w->account, w->container, w->name, w->block_id_len));
     int64_t count = 0;
-    CF_GUARD(cf_bs_int(s,
-                       BS_PREP(s,
-                               "SELECT count(*) FROM uncommitted WHERE account = ?1 AND"
-                               " container = ?2 AND blob = ?3",
-                               w->account, w->container, w->name),
+    CF_GUARD(cf_db_int(s->db,
+                       CF_DB_PREP(s->db,
+                                  "SELECT count(*) FROM uncommitted WHERE account = ?1 AND"
+                                  " container = ?2 AND blob = ?3",
+                                  w->account, w->container, w->name),
                        &count));
     CF_ENSURE_REASON(count < CF_BLOB_MAX_UNCOMMITTED, CF_ERR_CONFLICT, "BlockCountExceedsLimit",
                      "too many uncommitted blocks");
-    st = BS_PREP(s,
-                 "INSERT INTO uncommitted (account, container, blob, block_id, size, extent,"
-                 " created, cpk, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                 w->account, w->container, w->name, NULL, NULL, w->id, NULL,
-                 bs_cpk_sha(&w->cond), w->scope[0] ? w->scope : NULL);
+    st = CF_DB_PREP(s->db,
+                    "INSERT INTO uncommitted (account, container, blob, block_id, size, extent,"
+                    " created, cpk, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    w->account, w->container, w->name, NULL, NULL, w->id, NULL,
+                    bs_cpk_sha(&w->cond), w->scope[0] ? w->scope : NULL);
     CF_GUARD(st);
     sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
     sqlite3_bind_int64(st, 7, now);
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 static bool bs_append_tx(cf_blob_writer *w, uint64_t len, int64_t now,
@@ -505,23 +497,23 @@ static bool bs_append_tx(cf_blob_writer *w, uint64_t len, int64_t now,
     CF_GUARD(cf_bs_insert_extent_row(s, w->account, w->container, w->name, (int64_t)blocks, w->id,
                                      len, cf_slice_of(NULL, 0)));
     CF_GUARD(cf_bs_new_etag(res->etag));
-    sqlite3_stmt *st = BS_PREP(s,
-                               "UPDATE blobs SET size = ?4, etag = ?5, last_modified = ?6"
-                               " WHERE account = ?1 AND container = ?2 AND name = ?3",
-                               w->account, w->container, w->name, NULL, res->etag);
+    sqlite3_stmt *st = CF_DB_PREP(s->db,
+                                  "UPDATE blobs SET size = ?4, etag = ?5, last_modified = ?6"
+                                  " WHERE account = ?1 AND container = ?2 AND name = ?3",
+                                  w->account, w->container, w->name, NULL, res->etag);
     CF_GUARD(st);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)(size + len));
     sqlite3_bind_int64(st, 6, now);
     res->append_offset = size;
     res->committed_blocks = blocks + 1;
-    return cf_bs_run(s, st);
+    return cf_db_run(s->db, st);
 }
 
 static bool bs_writer_commit_locked(cf_blob_writer *w, uint64_t len, int64_t now,
                                     cf_blob_write_result *res)
 {
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(w->s);
+    bool ok = cf_db_begin(w->s->db);
     if (ok) {
         switch (w->kind) {
         case BS_W_BLOCK:
@@ -537,7 +529,7 @@ static bool bs_writer_commit_locked(cf_blob_writer *w, uint64_t len, int64_t now
         }
         if (ok && w->mem_active)
             ok = cf_bs_inline_put(w->s, w->id, cf_buf_slice(&w->mem));
-        ok = cf_bs_commit(w->s, ok && cf_bs_drop_inline_tx(w->s, &gone));
+        ok = cf_db_commit(w->s->db, ok && cf_bs_drop_inline_tx(w->s, &gone));
         w->committed = ok;
     }
     if (ok)
@@ -610,7 +602,7 @@ static bool bs_append_create_tx(cf_blob_store *s, bs_create *c, bs_idlist *gone)
 static bool bs_append_create_locked(cf_blob_store *s, bs_create *c)
 {
     bs_idlist gone = {0};
-    return cf_bs_begin(s) && cf_bs_commit_releasing(s, bs_append_create_tx(s, c, &gone), &gone);
+    return cf_db_begin(s->db) && cf_bs_commit_releasing(s, bs_append_create_tx(s, c, &gone), &gone);
 }
 
 bool cf_blob_append_create(cf_blob_store *s, const char *account, const char *container,
@@ -628,7 +620,7 @@ bool cf_blob_append_create(cf_blob_store *s, const char *account, const char *co
     cf_json_free_text(p);
     cf_json_free_text(m);
     if (ok)
-        bs_write_result(out, c.etag, now);
+        cf_bs_write_result(out, c.etag, now);
     if (ok && out)
         snprintf(out->scope, sizeof out->scope, "%s", c.scope);
     return ok;
@@ -642,18 +634,19 @@ static bool bs_find_block(cf_blob_store *s, const char *account, const char *con
                           const char *name, cf_slice block_id, bool committed, bool *found,
                           bs_piece *out, char *cpk, char *scope)
 {
-    sqlite3_stmt *st = committed ? BS_PREP(s,
-                                           "SELECT e.extent, e.length, b.cpk, b.scope FROM blob_extents e"
-                                           " JOIN blobs b ON b.account = e.account AND"
-                                           " b.container = e.container AND b.name = e.blob"
-                                           " WHERE e.account = ?1 AND e.container = ?2 AND"
-                                           " e.blob = ?3 AND e.block_id = ?4 LIMIT 1",
-                                           account, container, name)
-                                 : BS_PREP(s,
-                                           "SELECT extent, size, cpk, scope FROM uncommitted WHERE"
-                                           " account = ?1 AND container = ?2 AND blob = ?3 AND"
-                                           " block_id = ?4",
-                                           account, container, name);
+    sqlite3_stmt *st =
+        committed ? CF_DB_PREP(s->db,
+                               "SELECT e.extent, e.length, b.cpk, b.scope FROM blob_extents e"
+                               " JOIN blobs b ON b.account = e.account AND"
+                               " b.container = e.container AND b.name = e.blob"
+                               " WHERE e.account = ?1 AND e.container = ?2 AND"
+                               " e.blob = ?3 AND e.block_id = ?4 LIMIT 1",
+                               account, container, name)
+                  : CF_DB_PREP(s->db,
+                               "SELECT extent, size, cpk, scope FROM uncommitted WHERE"
+                               " account = ?1 AND container = ?2 AND blob = ?3 AND"
+                               " block_id = ?4",
+                               account, container, name);
     CF_GUARD(st);
     sqlite3_bind_blob(st, 4, block_id.ptr, (int)block_id.len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -664,8 +657,8 @@ static bool bs_find_block(cf_blob_store *s, const char *account, const char *con
         cf_bs_column_str(st, 2, cpk, CF_BLOB_CPK_SHA_LEN + 1);
         cf_bs_column_str(st, 3, scope, CF_BLOB_SCOPE_MAX + 1);
     }
-    bool ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
+    bool ok = cf_db_ok(s->db, rc);
+    cf_db_done(st);
     return ok;
 }
 
@@ -730,7 +723,7 @@ static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *
 static bool bs_put_block_list_locked(cf_blob_store *s, bs_block_list *bl, bs_piece *pieces)
 {
     bs_idlist gone = {0};
-    return cf_bs_begin(s) &&
+    return cf_db_begin(s->db) &&
            cf_bs_commit_releasing(s, bs_put_block_list_tx(s, bl, pieces, &gone), &gone);
 }
 
@@ -756,7 +749,7 @@ bool cf_blob_put_block_list(cf_blob_store *s, const char *account, const char *c
     cf_json_free_text(m);
     free(pieces);
     if (ok)
-        bs_write_result(out, bl.etag, now);
+        cf_bs_write_result(out, bl.etag, now);
     if (ok && out)
         snprintf(out->scope, sizeof out->scope, "%s", bl.scope);
     return ok;
@@ -786,8 +779,8 @@ static bool bs_each_block(cf_blob_store *s, sqlite3_stmt *st, cf_block_cb cb, vo
         ok = cb(ctx, &b);
     }
     if (ok && rc != SQLITE_ROW)
-        ok = cf_bs_db_ok(s, rc);
-    cf_bs_done(st);
+        ok = cf_db_ok(s->db, rc);
+    cf_db_done(st);
     return ok;
 }
 
@@ -814,17 +807,17 @@ static bool bs_get_block_list_locked(cf_blob_store *s, const bs_get_blocks *g)
     CF_GUARD(cf_bs_check_cond(&lease_only, &t, BS_OP_READ, false, g->now));
     bool any = false;
     CF_GUARD(bs_each_block(s,
-                           BS_PREP(s,
-                                   "SELECT block_id, length FROM blob_extents WHERE account = ?1"
-                                   " AND container = ?2 AND blob = ?3 AND block_id IS NOT NULL"
-                                   " ORDER BY seq",
-                                   g->account, g->container, g->name),
+                           CF_DB_PREP(s->db,
+                                      "SELECT block_id, length FROM blob_extents WHERE account = ?1"
+                                      " AND container = ?2 AND blob = ?3 AND block_id IS NOT NULL"
+                                      " ORDER BY seq",
+                                      g->account, g->container, g->name),
                            g->committed, g->ctx, &any));
     CF_GUARD(bs_each_block(s,
-                           BS_PREP(s,
-                                   "SELECT block_id, size FROM uncommitted WHERE account = ?1"
-                                   " AND container = ?2 AND blob = ?3 ORDER BY seq",
-                                   g->account, g->container, g->name),
+                           CF_DB_PREP(s->db,
+                                      "SELECT block_id, size FROM uncommitted WHERE account = ?1"
+                                      " AND container = ?2 AND blob = ?3 ORDER BY seq",
+                                      g->account, g->container, g->name),
                            g->uncommitted, g->ctx, &any));
     CF_ENSURE_REASON(t.exists || any, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
     return true;
@@ -842,16 +835,17 @@ bool cf_blob_get_block_list(cf_blob_store *s, const char *account, const char *c
 static bool bs_expire_locked(cf_blob_store *s, int64_t cutoff, unsigned *expired)
 {
     bs_idlist gone = {0};
-    bool ok = cf_bs_begin(s);
+    bool ok = cf_db_begin(s->db);
     if (ok) {
-        sqlite3_stmt *st = BS_PREP(s, "SELECT extent FROM uncommitted WHERE created < ?1", NULL);
+        sqlite3_stmt *st =
+            CF_DB_PREP(s->db, "SELECT extent FROM uncommitted WHERE created < ?1", NULL);
         if (st)
             sqlite3_bind_int64(st, 1, cutoff);
         ok = cf_bs_collect(s, st, &gone);
-        st = ok ? BS_PREP(s, "DELETE FROM uncommitted WHERE created < ?1", NULL) : NULL;
+        st = ok ? CF_DB_PREP(s->db, "DELETE FROM uncommitted WHERE created < ?1", NULL) : NULL;
         if (st)
             sqlite3_bind_int64(st, 1, cutoff);
-        ok = ok && cf_bs_run(s, st);
+        ok = ok && cf_db_run(s->db, st);
         /* Counted before the inline ones leave the list. */
         if (ok && expired)
             *expired = (unsigned)gone.n;

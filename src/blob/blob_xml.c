@@ -17,6 +17,7 @@
 
 #include "encoding.h"
 #include "httpdate.h"
+#include "utf8.h"
 
 #define R_DOC "InvalidXmlDocument"
 #define R_VALUE "InvalidXmlNodeValue"
@@ -42,40 +43,6 @@ static bool xml_name_ok(const char *n)
     return true;
 }
 
-/* Decodes one UTF-8 character of `s` at `i`; 0 on malformed input
- * (overlong, surrogate, beyond U+10FFFF, truncated). */
-static size_t utf8_next(cf_slice s, size_t i, uint32_t *cp)
-{
-    uint8_t b = s.ptr[i];
-    size_t left = s.len - i;
-    if (b < 0x80) {
-        *cp = b;
-        return 1;
-    }
-    size_t n;
-    uint32_t v, min;
-    if ((b & 0xE0) == 0xC0) {
-        n = 2, v = b & 0x1F, min = 0x80;
-    } else if ((b & 0xF0) == 0xE0) {
-        n = 3, v = b & 0x0F, min = 0x800;
-    } else if ((b & 0xF8) == 0xF0) {
-        n = 4, v = b & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (left < n)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((s.ptr[i + k] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s.ptr[i + k] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
-
 static bool xml_char_ok(uint32_t c)
 {
     return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) ||
@@ -86,7 +53,7 @@ bool cf_xml_text_valid(cf_slice text)
 {
     for (size_t i = 0; i < text.len;) {
         uint32_t cp;
-        size_t n = utf8_next(text, i, &cp);
+        size_t n = cf_utf8_decode(text.ptr + i, text.len - i, &cp);
         if (n == 0 || !xml_char_ok(cp))
             return false;
         i += n;
@@ -101,7 +68,7 @@ bool cf_xml_escape(cf_buf *out, cf_slice text, bool attr)
     size_t run = 0; /* start of the pending run of bytes copied as they are */
     for (size_t i = 0; i < text.len;) {
         uint32_t cp;
-        size_t n = utf8_next(text, i, &cp);
+        size_t n = cf_utf8_decode(text.ptr + i, text.len - i, &cp);
         CF_ENSURE(n != 0, CF_ERR_BAD_INPUT, "text is not valid UTF-8");
         CF_ENSURE(xml_char_ok(cp), CF_ERR_BAD_INPUT, "text has a character XML does not allow");
         const char *rep = NULL;

@@ -22,43 +22,13 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "httpdate.h"
 #include "secmem.h"
+#include "utf8.h"
 
 static const char cf_hex_digits[] = "0123456789abcdef";
 
 /* ---- UTF-8 and escaping ---- */
-
-/* Length of the well-formed UTF-8 sequence (RFC 3629, table 3-7 of Unicode)
- * that starts at p[0] >= 0x80, or 0 when there is none. */
-static size_t cf_utf8_len(const unsigned char *p, size_t left)
-{
-    unsigned char c = p[0];
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t n;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* no overlong forms */
-        else if (c == 0xed)
-            hi = 0x9f; /* no surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f; /* nothing above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (left < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
 
 size_t cf_audit_escape(const char *s, char *out, size_t cap)
 {
@@ -84,7 +54,7 @@ size_t cf_audit_escape(const char *s, char *out, size_t cap)
             n = 6;
         } else if (c < 0x80) {
             tmp[n++] = (char)c;
-        } else if ((used = cf_utf8_len(p, left)) != 0) {
+        } else if ((used = cf_utf8_decode(p, left, NULL)) != 0) {
             if (pos + used > cap)
                 break;
             memcpy(out + pos, p, used);
@@ -139,18 +109,12 @@ static void cf_put_str(char *out, size_t *pos, const char *s)
 size_t cf_audit_line_render(uint64_t seq, int64_t time_ms, const cf_audit_fields *f,
                             const uint8_t prev[CF_AUDIT_HASH_LEN], char *out)
 {
-    char num[96];
+    char num[96], stamp[CF_ISO8601_MS_LEN + 1];
     size_t pos = 0;
-    if (time_ms < 0)
-        time_ms = 0;
-    time_t secs = (time_t)(time_ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999)
-        memset(&tm, 0, sizeof tm); /* keeps the fixed-width form */
-    int n = snprintf(num, sizeof num,
-                     "{\"seq\":%" PRIu64 ",\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", seq,
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(time_ms % 1000));
+    /* Clamped (here to 1970, past 9999 by the formatter): the line keeps
+     * its fixed-width form. */
+    cf_iso8601_format_ms(time_ms < 0 ? 0 : time_ms, stamp);
+    int n = snprintf(num, sizeof num, "{\"seq\":%" PRIu64 ",\"time\":\"%s\"", seq, stamp);
     cf_put(out, &pos, num, (size_t)n);
     for (size_t i = 0; i < CF_AUDIT_N_FIELDS; i++) {
         cf_put_str(out, &pos, ",\"");
@@ -244,7 +208,7 @@ static bool cf_parse_str(cf_cursor *c, const char *member)
         CF_ENSUREF(ch >= 0x20 && ch != 0x7f, CF_ERR_BAD_INPUT,
                    "member \"%s\": raw control character", member);
         if (ch >= 0x80) {
-            size_t n = cf_utf8_len(c->in.ptr + c->pos - 1, cf_cursor_left(c) + 1);
+            size_t n = cf_utf8_decode(c->in.ptr + c->pos - 1, cf_cursor_left(c) + 1, NULL);
             CF_ENSUREF(n > 0, CF_ERR_BAD_INPUT, "member \"%s\": invalid UTF-8", member);
             c->pos += n - 1;
         }

@@ -6,12 +6,10 @@
  * write is continued, a failed one rolled back), and each line's prev is
  * the hash of the line before it.  Escaping happens before the mutex.
  *
- * Group commit: a durable append waits until `synced_seq` covers its line.
- * If no fdatasync is running it becomes the leader: it notes the last seq
- * written, drops the mutex, runs fdatasync, and publishes that seq as
- * synced.  Lines written while it ran are not covered; their writers wait
- * and one of them leads the next round.  So each fdatasync covers every
- * line written before it started, and at most one runs at a time.
+ * Group commit (group_sync.h): each line written is numbered under the
+ * mutex; a durable append then waits, without the mutex, until an
+ * fdatasync covers its number.  Concurrent durable appends share one
+ * fdatasync, and at most one runs at a time.
  */
 #include "audit_writer.h"
 
@@ -28,17 +26,19 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "group_sync.h"
 #include "log.h"
+#include "units.h"
 
 struct cf_audit {
-    pthread_mutex_t mu;
-    pthread_cond_t synced; /* signalled after each fdatasync */
+    pthread_mutex_t mu; /* guards the fields below but `sync` */
     int fd;
-    bool failed;   /* sticky: see audit.h */
-    bool syncing;  /* a leader is in fdatasync */
+    bool failed;   /* sticky: a write that could not be rolled back */
     uint64_t seq;  /* last line written */
-    uint64_t synced_seq; /* last line known to be on disk */
     off_t size;    /* bytes in the file, all complete lines */
+    /* Lines written since open, numbered for the group commit; a failed
+     * fdatasync there fails the log too. */
+    cf_group_sync sync;
     uint8_t head[CF_AUDIT_HASH_LEN];
     char line[CF_AUDIT_LINE_MAX + 1]; /* render buffer, under mu */
 };
@@ -121,7 +121,7 @@ static bool cf_audit_recover(cf_audit *a, cf_audit_open_info *info)
                "the audit log's last line is not a valid audit line (%s); "
                "check it with `coffer audit verify`", cf_error_detail());
     CF_GUARD(cf_audit_line_hash(last, a->head));
-    a->seq = a->synced_seq = li.seq;
+    a->seq = li.seq;
     return true;
 }
 
@@ -129,7 +129,7 @@ static void cf_audit_free(cf_audit *a)
 {
     if (a->fd >= 0)
         close(a->fd);
-    pthread_cond_destroy(&a->synced);
+    cf_group_sync_destroy(&a->sync);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }
@@ -144,7 +144,7 @@ bool cf_audit_open(const char *path, cf_audit **out, cf_audit_open_info *info)
     cf_audit *a = calloc(1, sizeof *a);
     CF_ENSURE_ALLOC(a);
     pthread_mutex_init(&a->mu, NULL);
-    pthread_cond_init(&a->synced, NULL);
+    cf_group_sync_init(&a->sync, 0);
     int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
     a->fd = open(path, flags | O_CREAT | O_EXCL, 0600);
     info->created = a->fd >= 0;
@@ -168,6 +168,7 @@ bool cf_audit_open(const char *path, cf_audit **out, cf_audit_open_info *info)
         cf_audit_free(a);
         return false;
     }
+    cf_group_sync_attach(&a->sync, a->fd); /* numbers the lines written from now on */
     info->seq = a->seq;
     cf_hex(a->head, info->head);
     *out = a;
@@ -196,45 +197,23 @@ static bool cf_audit_write_locked(cf_audit *a, const char *buf, size_t len)
 
 static bool cf_audit_line_locked(cf_audit *a, const cf_audit_fields *f)
 {
-    CF_ENSURE(!a->failed, CF_ERR_IO, "the audit log failed earlier");
+    CF_ENSURE(!a->failed && !cf_group_sync_failed(&a->sync), CF_ERR_IO,
+              "the audit log failed earlier");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t ms = (int64_t)ts.tv_sec * CF_MS_PER_SECOND + ts.tv_nsec / CF_NS_PER_MS;
     size_t n = cf_audit_line_render(a->seq + 1, ms, f, a->head, a->line);
     uint8_t h[CF_AUDIT_HASH_LEN];
     CF_GUARD(cf_audit_line_hash(cf_slice_of(a->line, n), h));
     a->line[n++] = '\n';
     CF_GUARD(cf_audit_write_locked(a, a->line, n));
     a->seq++;
+    cf_group_sync_note(&a->sync); /* the caller reads the number back under mu */
     memcpy(a->head, h, sizeof h);
     return true;
 }
 
-/* Returns once line `seq` is on disk; called and returns with mu held. */
-static bool cf_audit_sync_locked(cf_audit *a, uint64_t seq)
-{
-    while (a->synced_seq < seq) {
-        CF_ENSURE(!a->failed, CF_ERR_IO, "the audit log could not be synced");
-        if (a->syncing) {
-            pthread_cond_wait(&a->synced, &a->mu);
-            continue;
-        }
-        a->syncing = true;
-        uint64_t target = a->seq;
-        pthread_mutex_unlock(&a->mu);
-        int rc = fdatasync(a->fd);
-        pthread_mutex_lock(&a->mu);
-        a->syncing = false;
-        if (rc == 0 && target > a->synced_seq)
-            a->synced_seq = target;
-        /* The kernel may have dropped the pages that failed: nothing
-         * written so far can be trusted to reach the disk. */
-        if (rc != 0)
-            a->failed = true;
-        pthread_cond_broadcast(&a->synced);
-    }
-    return true;
-}
+static const char cf_audit_sync_failed[] = "the audit log could not be synced";
 
 bool cf_audit_append(cf_audit *a, const cf_audit_event *ev, bool durable)
 {
@@ -244,9 +223,10 @@ bool cf_audit_append(cf_audit *a, const cf_audit_event *ev, bool durable)
     cf_audit_fields_from_event(ev, &f);
     pthread_mutex_lock(&a->mu);
     bool ok = cf_audit_line_locked(a, &f);
-    if (ok && durable)
-        ok = cf_audit_sync_locked(a, a->seq);
+    uint64_t written = cf_group_sync_last(&a->sync);
     pthread_mutex_unlock(&a->mu);
+    if (ok && durable)
+        ok = cf_group_sync_wait(&a->sync, written, cf_audit_sync_failed);
     return ok;
 }
 
@@ -254,9 +234,13 @@ bool cf_audit_sync(cf_audit *a)
 {
     CF_ENSURE_REF(a);
     pthread_mutex_lock(&a->mu);
-    bool ok = cf_audit_sync_locked(a, a->seq);
+    uint64_t written = cf_group_sync_last(&a->sync);
+    bool failed = a->failed;
     pthread_mutex_unlock(&a->mu);
-    return ok;
+    /* A write that could not be rolled back left a torn line: nothing
+     * unsynced can be vouched for. */
+    CF_ENSURE(!failed || cf_group_sync_covers(&a->sync, written), CF_ERR_IO, cf_audit_sync_failed);
+    return cf_group_sync_wait(&a->sync, written, cf_audit_sync_failed);
 }
 
 void cf_audit_head(cf_audit *a, uint64_t *seq, char head[65])
@@ -272,7 +256,8 @@ void cf_audit_close(cf_audit *a)
     if (!a)
         return;
     pthread_mutex_lock(&a->mu);
-    if (!a->failed && a->synced_seq < a->seq)
+    if (!a->failed && !cf_group_sync_failed(&a->sync) &&
+        !cf_group_sync_covers(&a->sync, cf_group_sync_last(&a->sync)))
         (void)fdatasync(a->fd); /* best effort: close has no one to report to */
     pthread_mutex_unlock(&a->mu);
     cf_audit_free(a);

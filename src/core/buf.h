@@ -44,10 +44,10 @@ static inline cf_slice cf_buf_slice(const cf_buf *b)
     return (cf_slice){b->data, b->len};
 }
 
-bool cf_slice_eq(cf_slice a, cf_slice b);
-bool cf_slice_eq_str(cf_slice a, const char *s);
-bool cf_slice_eq_nocase(cf_slice a, const char *s);
-bool cf_slice_has_prefix(cf_slice a, const char *prefix);
+CF_MUST_USE bool cf_slice_eq(cf_slice a, cf_slice b);
+CF_MUST_USE bool cf_slice_eq_str(cf_slice a, const char *s);
+CF_MUST_USE bool cf_slice_eq_nocase(cf_slice a, const char *s);
+CF_MUST_USE bool cf_slice_has_prefix(cf_slice a, const char *prefix);
 
 void cf_buf_init(cf_buf *b, size_t max);
 void cf_buf_init_secret(cf_buf *b, size_t max);

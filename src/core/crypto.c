@@ -35,6 +35,7 @@
 #include <openssl/rand.h>
 
 #include "crypto_internal.h"
+#include "units.h"
 #include "secmem.h"
 
 /* ---- scope-bound cleanup for what only this file uses ---- */
@@ -463,7 +464,7 @@ bool cf_aes_cbc_decrypt(cf_slice key, cf_slice iv, bool pad, cf_slice ct, cf_buf
     return cf_block_cipher(cipher, false, pad, key, iv, ct, ct.len + 16, CF_ERR_DECRYPT, out);
 }
 
-#define CF_KW_MAX (1u << 20) /* far above any key; keeps int arithmetic safe */
+#define CF_KW_MAX CF_MIB /* far above any key; keeps int arithmetic safe */
 
 /* Key wrap one way or the other; the callers' checks on the input length
  * are the only difference between RFC 3394 and RFC 5649 here. */

@@ -113,7 +113,7 @@ cf_kty cf_pkey_kty(const cf_pkey *key);
 unsigned cf_pkey_bits(const cf_pkey *key);
 /* Only for EC keys. */
 cf_curve cf_pkey_curve(const cf_pkey *key);
-bool cf_pkey_has_private(const cf_pkey *key);
+CF_MUST_USE bool cf_pkey_has_private(const cf_pkey *key);
 
 /* PKCS#8 DER of the private key, into a secret buffer. */
 CF_MUST_USE bool cf_pkey_private_der(const cf_pkey *key, cf_buf *out);

@@ -1,7 +1,7 @@
 /*
  * What the crypto*.c files share, and nothing else may include: the
- * OpenSSL guard macros and scope-bound cleanup for the OpenSSL objects
- * more than one of them uses.
+ * OpenSSL guard macros and scope-bound cleanup (CF_SCOPED, scoped.h) for
+ * the OpenSSL objects more than one of them uses.
  */
 #ifndef CF_CRYPTO_INTERNAL_H
 #define CF_CRYPTO_INTERNAL_H
@@ -12,8 +12,7 @@
 #include <openssl/evp.h>
 
 #include "crypto.h"
-
-#define CF_SCOPED(fn) __attribute__((cleanup(fn)))
+#include "scoped.h"
 
 /* Fail with `code` unless `cond` holds, dropping OpenSSL's error queue so
  * stale entries cannot surface in an unrelated later call. */

@@ -26,10 +26,10 @@
 #include <openssl/x509v3.h>
 
 #include "crypto_internal.h"
-
+#include "units.h"
 
 #define CF_X509_MAX_DAYS 3650
-#define CF_X509_SKEW_SECONDS (5 * 60)
+#define CF_X509_SKEW_SECONDS (5 * CF_SECONDS_PER_MINUTE)
 #define CF_X509_MAX_CN 64 /* ub-common-name, RFC 5280 */
 #define CF_X509_MAX_SANS 100
 

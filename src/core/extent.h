@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "units.h"
 
 #define CF_EXTENT_HEADER_LEN 64
 #define CF_EXTENT_KEY_REF_LEN 16
@@ -40,8 +41,8 @@
  * complete (cipher 1) extent. */
 #define CF_EXTENT_CIPHER_LAYER 2
 #define CF_EXTENT_SEGMENT_MIN 4096u
-#define CF_EXTENT_SEGMENT_MAX (1u << 20)
-#define CF_EXTENT_SEGMENT_DEFAULT (64u * 1024)
+#define CF_EXTENT_SEGMENT_MAX CF_MIB
+#define CF_EXTENT_SEGMENT_DEFAULT (64 * CF_KIB)
 
 /* Where sealed bytes (writer) or plaintext (reader) go, in order. */
 typedef struct {

@@ -3,6 +3,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "secmem.h"
+#include "units.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -143,7 +144,7 @@ bool cf_destroy_file(const char *path)
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     CF_ENSUREF(fd >= 0, errno == ENOENT ? CF_ERR_NOT_FOUND : CF_ERR_IO, "cannot open %s", path);
     struct stat st;
-    bool ok = fstat(fd, &st) == 0 && st.st_size >= 0 && st.st_size <= (1 << 20);
+    bool ok = fstat(fd, &st) == 0 && st.st_size >= 0 && st.st_size <= CF_MIB;
     uint8_t noise[4096];
     for (off_t done = 0; ok && done < st.st_size; done += (off_t)sizeof noise) {
         size_t n = (size_t)(st.st_size - done) < sizeof noise ? (size_t)(st.st_size - done)

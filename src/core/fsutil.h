@@ -20,12 +20,12 @@ CF_MUST_USE bool cf_read_file(const char *path, size_t max, cf_buf *out);
 CF_MUST_USE bool cf_read_file_exact(const char *path, void *out, size_t len);
 /* mkdir -p with `mode` for each created component. */
 CF_MUST_USE bool cf_mkdirs(const char *path, mode_t mode);
-bool cf_file_exists(const char *path);
+CF_MUST_USE bool cf_file_exists(const char *path);
 /* Raises an I/O failure of `what` (errno `err`) and returns false.  A full
  * disk (ENOSPC, EDQUOT) gets the reason "InsufficientStorage" and an error
  * log line: it is the operator's to fix and the client's to know (nothing
  * was stored; reads go on). */
-bool cf_io_fail(const char *what, int err);
+CF_MUST_USE bool cf_io_fail(const char *what, int err);
 /* Takes an exclusive lock (flock) on `path`, creating it (0600); fails with
  * CF_ERR_CONFLICT when another process holds it.  The lock lasts until the
  * descriptor is closed (or the process ends). */

@@ -13,9 +13,10 @@
 #define CF_HASH_PIPE_H
 
 #include "crypto.h"
+#include "units.h"
 
 #define CF_HASH_PIPE_SLOTS 4
-#define CF_HASH_PIPE_SLOT (256u * 1024)
+#define CF_HASH_PIPE_SLOT (256 * CF_KIB)
 
 typedef struct cf_hash_pipe cf_hash_pipe;
 

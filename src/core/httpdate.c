@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "units.h"
+
 static const char *const wkday_short[7] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 static const char *const wkday_long[7] = {"Thursday", "Friday",  "Saturday", "Sunday",
                                           "Monday",   "Tuesday", "Wednesday"};
@@ -27,7 +29,7 @@ static int days_in_month(int64_t y, int m)
     return mdays[m - 1] + (m == 2 && is_leap(y));
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t cf_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -57,15 +59,15 @@ typedef struct {
 
 static void split(int64_t t, civil *c, int *wday)
 {
-    int64_t days = t / 86400, rem = t % 86400;
+    int64_t days = t / CF_SECONDS_PER_DAY, rem = t % CF_SECONDS_PER_DAY;
     if (rem < 0) {
-        rem += 86400;
+        rem += CF_SECONDS_PER_DAY;
         days--;
     }
     civil_from_days(days, &c->year, &c->mon, &c->day);
-    c->hour = (int)(rem / 3600);
-    c->min = (int)(rem / 60 % 60);
-    c->sec = (int)(rem % 60);
+    c->hour = (int)(rem / CF_SECONDS_PER_HOUR);
+    c->min = (int)(rem / CF_SECONDS_PER_MINUTE % 60);
+    c->sec = (int)(rem % CF_SECONDS_PER_MINUTE);
     /* 1970-01-01 was a Thursday, index 0 of the weekday tables. */
     int64_t w = days % 7;
     *wday = (int)(w < 0 ? w + 7 : w);
@@ -79,8 +81,8 @@ static bool join(const civil *c, bool leap_ok, int64_t *out)
                   c->day <= days_in_month(c->year, c->mon) && c->hour <= 23 && c->min <= 59 &&
                   c->sec <= (leap_ok ? 60 : 59),
               CF_ERR_BAD_INPUT, "date out of range");
-    *out = days_from_civil(c->year, c->mon, c->day) * 86400 + c->hour * 3600 + c->min * 60 +
-           c->sec;
+    *out = cf_days_from_civil(c->year, c->mon, c->day) * CF_SECONDS_PER_DAY +
+           c->hour * CF_SECONDS_PER_HOUR + c->min * CF_SECONDS_PER_MINUTE + c->sec;
     return true;
 }
 
@@ -109,22 +111,56 @@ bool cf_httpdate_format(int64_t t, char out[CF_HTTPDATE_LEN + 1])
     return true;
 }
 
-bool cf_iso8601_format(int64_t t, uint32_t ticks, char out[CF_ISO8601_LEN + 1])
+/* "YYYY-MM-DDThh:mm:ss", then "." and `digits` digits of `frac` (none
+ * when 0), "Z" and a NUL; t within CF_TIME_MIN..CF_TIME_MAX. */
+static void iso8601_put(int64_t t, uint32_t frac, int digits, char *out)
 {
-    CF_ENSURE(t >= CF_TIME_MIN && t <= CF_TIME_MAX && ticks <= 9999999, CF_ERR_BAD_INPUT,
-              "time out of range");
     civil c;
     int wday;
     split(t, &c, &wday);
-    memcpy(out, "YYYY-MM-DDThh:mm:ss.fffffffZ", CF_ISO8601_LEN + 1);
+    memcpy(out, "YYYY-MM-DDThh:mm:ss", 19);
     put_digits(out, c.year, 4);
     put_digits(out + 5, c.mon, 2);
     put_digits(out + 8, c.day, 2);
     put_digits(out + 11, c.hour, 2);
     put_digits(out + 14, c.min, 2);
     put_digits(out + 17, c.sec, 2);
-    put_digits(out + 20, ticks, 7);
+    char *end = out + 19;
+    if (digits > 0) {
+        *end++ = '.';
+        put_digits(end, frac, digits);
+        end += digits;
+    }
+    memcpy(end, "Z", 2);
+}
+
+bool cf_iso8601_format_seconds(int64_t t, char out[CF_ISO8601_SECONDS_LEN + 1])
+{
+    CF_ENSURE(t >= CF_TIME_MIN && t <= CF_TIME_MAX, CF_ERR_BAD_INPUT, "time out of range");
+    iso8601_put(t, 0, 0, out);
     return true;
+}
+
+bool cf_iso8601_format(int64_t t, uint32_t ticks, char out[CF_ISO8601_LEN + 1])
+{
+    CF_ENSURE(t >= CF_TIME_MIN && t <= CF_TIME_MAX && ticks <= 9999999, CF_ERR_BAD_INPUT,
+              "time out of range");
+    iso8601_put(t, ticks, 7, out);
+    return true;
+}
+
+void cf_iso8601_format_ms(int64_t ms, char out[CF_ISO8601_MS_LEN + 1])
+{
+    int64_t t = ms / CF_MS_PER_SECOND, frac = ms % CF_MS_PER_SECOND;
+    if (frac < 0) {
+        frac += CF_MS_PER_SECOND;
+        t--;
+    }
+    if (t < CF_TIME_MIN)
+        t = CF_TIME_MIN, frac = 0;
+    else if (t > CF_TIME_MAX)
+        t = CF_TIME_MAX, frac = CF_MS_PER_SECOND - 1;
+    iso8601_put(t, (uint32_t)frac, 3, out);
 }
 
 /* ---- scanning ---- */
@@ -253,7 +289,7 @@ static bool parse_asctime(scan *sc, civil *c)
 
 bool cf_httpdate_parse(cf_slice text, int64_t *out)
 {
-    CF_ENSURE(text.len <= 64, CF_ERR_BAD_INPUT, "not an HTTP date");
+    CF_ENSURE(text.len <= CF_TIME_TEXT_MAX, CF_ERR_BAD_INPUT, "not an HTTP date");
     civil c = {0};
     scan sc = {text, 0};
     bool ok = parse_imf(&sc, &c);
@@ -273,7 +309,7 @@ bool cf_httpdate_parse(cf_slice text, int64_t *out)
 
 bool cf_iso8601_parse(cf_slice text, int64_t *out, uint32_t *ticks)
 {
-    CF_ENSURE(text.len <= 64, CF_ERR_BAD_INPUT, "not an ISO 8601 UTC time");
+    CF_ENSURE(text.len <= CF_TIME_TEXT_MAX, CF_ERR_BAD_INPUT, "not an ISO 8601 UTC time");
     civil c = {0};
     scan sc = {text, 0};
     uint32_t frac = 0;

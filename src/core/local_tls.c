@@ -12,8 +12,9 @@
 #include "crypto.h"
 #include "envelope.h"
 #include "fsutil.h"
+#include "units.h"
 
-#define CF_PEM_MAX (64 * 1024)
+#define CF_PEM_MAX (64 * CF_KIB)
 #define CF_CERT_DAYS 825
 #define CF_CA_DAYS 3650
 

@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httpdate.h"
+#include "units.h"
+
 static cf_log_level cf_log_min = CF_LOG_INFO;
 
 static const char *const cf_log_names[] = {"debug", "info", "warn", "error"};
@@ -47,12 +50,10 @@ void cf_log(cf_log_level level, const char *request_id, const char *fmt, ...)
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t pos = (size_t)snprintf(line, sizeof line,
-                                  "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
-                                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                  tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, cf_log_names[level]);
+    char stamp[CF_ISO8601_MS_LEN + 1];
+    cf_iso8601_format_ms((int64_t)ts.tv_sec * CF_MS_PER_SECOND + ts.tv_nsec / CF_NS_PER_MS, stamp);
+    size_t pos = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\"", stamp,
+                                  cf_log_names[level]);
     if (request_id) {
         pos += (size_t)snprintf(line + pos, sizeof line - pos, ",\"request_id\":\"");
         cf_log_escape(line, sizeof line, &pos, request_id);

@@ -15,7 +15,7 @@ typedef enum { CF_LOG_DEBUG, CF_LOG_INFO, CF_LOG_WARN, CF_LOG_ERROR } cf_log_lev
 
 void cf_log_set_level(cf_log_level level);
 /* By name: "debug", "info", "warn" or "error"; false for anything else. */
-bool cf_log_set_level_name(const char *name);
+CF_MUST_USE bool cf_log_set_level_name(const char *name);
 /* `request_id` may be NULL; the message is JSON-escaped. */
 void cf_log(cf_log_level level, const char *request_id, const char *fmt, ...) CF_PRINTF(3, 4);
 

@@ -63,7 +63,7 @@ void cf_p11_close(cf_p11 *p);
 const char *cf_p11_token_label(const cf_p11 *p);
 /* True when the token answers; used to tell a device fault from a bad
  * ciphertext when a module reports both as a general error. */
-bool cf_p11_healthy(cf_p11 *p);
+CF_MUST_USE bool cf_p11_healthy(cf_p11 *p);
 
 CF_MUST_USE bool cf_p11_new_id(cf_p11_id *id);
 /* Ids as 32 lowercase hex digits (seal.json, the store's props). */

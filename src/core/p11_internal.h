@@ -52,7 +52,8 @@ void cf_p11_release(cf_p11_session *s);
 /* Records `rv` from `what` as the thread's error (CF_ERR_SEAL for device
  * faults, client-level codes for refused input) and marks the session
  * broken when the session cannot be trusted any more.  Returns false. */
-bool cf_p11_fail(cf_p11_session *s, CK_RV rv, const char *what, const char *file, int line);
+CF_MUST_USE bool cf_p11_fail(cf_p11_session *s, CK_RV rv, const char *what, const char *file,
+                             int line);
 #define CF_P11_CALL(s, call, what)                                                     \
     do {                                                                               \
         CK_RV rv_ = (call);                                                            \
@@ -62,7 +63,7 @@ bool cf_p11_fail(cf_p11_session *s, CK_RV rv, const char *what, const char *file
 
 /* True for return values after which a retry on a fresh session may work
  * (the token was reset, the session or handle went stale). */
-bool cf_p11_retryable(CK_RV rv);
+CF_MUST_USE bool cf_p11_retryable(CK_RV rv);
 /* The last Cryptoki return value seen by this thread (for retry decisions). */
 CK_RV cf_p11_last_rv(void);
 

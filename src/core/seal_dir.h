@@ -67,7 +67,7 @@ CF_MUST_USE bool cf_seal_dir_open(const char *data_dir, const char *service,
 void cf_sealed_dir_close(cf_sealed_dir *d);
 
 /* True when DIR has a seal.json. */
-bool cf_seal_dir_recorded(const char *data_dir);
+CF_MUST_USE bool cf_seal_dir_recorded(const char *data_dir);
 /* Records a directory made before seal.json existed: the file seal with the
  * master key `wrapped` (bound to `aad`), kept where the service had it. */
 CF_MUST_USE bool cf_seal_dir_adopt_file(const char *data_dir, cf_slice wrapped, cf_slice aad);

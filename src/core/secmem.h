@@ -19,7 +19,7 @@
 
 /* heap_size: bytes of locked memory to reserve (power of two). */
 CF_MUST_USE bool cf_secmem_init(size_t heap_size);
-void *cf_secret_alloc(size_t len);
+CF_MUST_USE void *cf_secret_alloc(size_t len);
 /* Wipes `len` bytes and frees; NULL is ignored. */
 void cf_secret_free(void *p, size_t len);
 void cf_memzero(void *p, size_t len);

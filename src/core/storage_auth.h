@@ -147,7 +147,7 @@ typedef struct {
 } cf_sas;
 
 /* True if the raw query carries a "sig" parameter (i.e. it is a SAS request). */
-CF_NONNULL bool cf_sas_in_query(const char *raw_query);
+CF_MUST_USE CF_NONNULL bool cf_sas_in_query(const char *raw_query);
 
 /*
  * Parses and strictly validates the SAS parameters of a raw query string
@@ -201,13 +201,14 @@ CF_MUST_USE CF_NONNULL bool cf_sas_check_ip(const cf_sas *sas, const char *clien
 /* spr absent or "https,http": any; spr "https": https only. CF_ERR_FORBIDDEN. */
 CF_MUST_USE CF_NONNULL bool cf_sas_check_protocol(const cf_sas *sas, bool https);
 /* Whether sp grants `permission` (one letter, e.g. 'r'). */
-CF_NONNULL bool cf_sas_permits(const cf_sas *sas, char permission);
+CF_MUST_USE CF_NONNULL bool cf_sas_permits(const cf_sas *sas, char permission);
 /* Account SAS: whether ss includes `service` ('b') / srt includes `type` ('s','c','o'). */
-CF_NONNULL bool cf_sas_permits_service(const cf_sas *sas, char service);
-CF_NONNULL bool cf_sas_permits_resource_type(const cf_sas *sas, char type);
+CF_MUST_USE CF_NONNULL bool cf_sas_permits_service(const cf_sas *sas, char service);
+CF_MUST_USE CF_NONNULL bool cf_sas_permits_resource_type(const cf_sas *sas, char type);
 
 /* ISO 8601 UTC as SAS uses it: "YYYY-MM-DD", "YYYY-MM-DDThh:mmZ",
- * "YYYY-MM-DDThh:mm:ssZ" or with 1-7 fractional digits; fractions ignored. */
+ * "YYYY-MM-DDThh:mm:ssZ" or with 1-7 fractional digits; fractions ignored
+ * (cf_iso8601_parse, httpdate.h). */
 CF_MUST_USE CF_NONNULL bool cf_sas_parse_time(const char *text, int64_t *out);
 
 #endif

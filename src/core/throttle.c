@@ -1,5 +1,7 @@
 #include "throttle.h"
 
+#include "units.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +32,13 @@ bool cf_throttle_new(const cf_throttle_policy *policy, cf_throttle **out)
     CF_ENSURE_ALLOC(t);
     t->policy = *policy;
     if (!t->policy.free_failures)
-        t->policy.free_failures = 10;
+        t->policy.free_failures = CF_THROTTLE_FREE_FAILURES;
     if (!t->policy.refill_seconds)
-        t->policy.refill_seconds = 6;
+        t->policy.refill_seconds = CF_THROTTLE_REFILL_SECONDS;
     if (!t->policy.max_seconds)
-        t->policy.max_seconds = 60;
+        t->policy.max_seconds = CF_THROTTLE_MAX_SECONDS;
     if (!t->policy.max_entries)
-        t->policy.max_entries = 8192;
+        t->policy.max_entries = CF_THROTTLE_MAX_ENTRIES;
     t->nbuckets = t->policy.max_entries * 2;
     t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
     if (!t->buckets) {
@@ -107,7 +109,8 @@ static bool cf_throttle_refill(const cf_throttle *t, cf_throttle_entry *e, unsig
                                int64_t now)
 {
     if (now > e->updated) {
-        e->budget += (double)(now - e->updated) / (1000.0 * t->policy.refill_seconds);
+        e->budget +=
+            (double)(now - e->updated) / ((double)CF_MS_PER_SECOND * t->policy.refill_seconds);
         e->updated = now;
     }
     if (e->budget >= budget) {
@@ -122,7 +125,10 @@ unsigned cf_throttle_wait(cf_throttle *t, const char *key, int64_t now_ms)
     pthread_mutex_lock(&t->mu);
     int64_t now = now_ms;
     cf_throttle_entry *e = *cf_throttle_slot(t, key);
-    unsigned wait = e && e->locked_until > now ? (unsigned)((e->locked_until - now + 999) / 1000) : 0;
+    unsigned wait =
+        e && e->locked_until > now
+            ? (unsigned)((e->locked_until - now + CF_MS_PER_SECOND - 1) / CF_MS_PER_SECOND)
+            : 0;
     pthread_mutex_unlock(&t->mu);
     return wait;
 }
@@ -195,7 +201,7 @@ static int64_t cf_throttle_clock(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * CF_MS_PER_SECOND + ts.tv_nsec / CF_NS_PER_MS;
 }
 
 unsigned cf_throttle_pair_wait(cf_throttle *t, const char *client, const char *addr)

@@ -21,11 +21,17 @@
 
 #include "result.h"
 
+/* The policy's defaults (a field left 0). */
+#define CF_THROTTLE_FREE_FAILURES 10
+#define CF_THROTTLE_REFILL_SECONDS 6
+#define CF_THROTTLE_MAX_SECONDS 60
+#define CF_THROTTLE_MAX_ENTRIES 8192
+
 typedef struct {
-    unsigned free_failures;  /* budget; 0 = 10 */
-    unsigned refill_seconds; /* one failure back per this many seconds; 0 = 6 */
-    unsigned max_seconds;    /* longest lock; 0 = 60 */
-    size_t max_entries;      /* 0 = 8192 */
+    unsigned free_failures;  /* budget; 0 = CF_THROTTLE_FREE_FAILURES */
+    unsigned refill_seconds; /* one failure back per this many seconds; 0 = ..._REFILL_SECONDS */
+    unsigned max_seconds;    /* longest lock; 0 = CF_THROTTLE_MAX_SECONDS */
+    size_t max_entries;      /* 0 = CF_THROTTLE_MAX_ENTRIES */
 } cf_throttle_policy;
 
 typedef struct cf_throttle cf_throttle;

@@ -1,7 +1,8 @@
 /*
  * SQLite implementation of the vault store (see store.h).
  *
- * Statements are prepared once and cached by their SQL text's address (all
+ * The connection, its statement cache and transactions are sqlite_db.h's:
+ * statements are prepared once and cached by their SQL text's address (all
  * SQL here is static), reset after each use.  One mutex serialises access
  * to the single connection.  Writes that touch several rows run inside
  * BEGIN IMMEDIATE ... COMMIT.
@@ -10,12 +11,10 @@
 #include "store.h"
 
 #include <pthread.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fsutil.h"
 #include "store_internal.h"
 
 static const char cf_schema[] =
@@ -53,7 +52,7 @@ static const char *const cf_migrations[] = {
 void cf_object_init(cf_object *obj)
 {
     memset(obj, 0, sizeof *obj);
-    cf_buf_init(&obj->sealed, 1 << 20);
+    cf_buf_init(&obj->sealed, CF_MIB);
 }
 
 void cf_object_free(cf_object *obj)
@@ -64,64 +63,11 @@ void cf_object_free(cf_object *obj)
     obj->tags = obj->props = NULL;
 }
 
-bool cf_db_ok(cf_store *store, int rc)
-{
-    if (rc == SQLITE_FULL)
-        return cf_io_fail("the database", ENOSPC);
-    CF_ENSUREF(rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW, CF_ERR_DB, "database: %s",
-               sqlite3_errmsg(store->db));
-    return true;
-}
-
-bool cf_db_exec(cf_store *store, const char *sql)
-{
-    char *err = NULL;
-    int rc = sqlite3_exec(store->db, sql, NULL, NULL, &err);
-    if (rc == SQLITE_FULL) {
-        sqlite3_free(err);
-        return cf_io_fail("the database", ENOSPC);
-    }
-    if (rc != SQLITE_OK) {
-        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", err ? err : "?");
-        sqlite3_free(err);
-        return false;
-    }
-    return true;
-}
-
-/* A cached statement for static `sql`, reset and with bindings cleared. */
-sqlite3_stmt *cf_stmt(cf_store *store, const char *sql)
-{
-    size_t i;
-    for (i = 0; i < CF_STMT_CACHE && store->cache[i].sql; i++) {
-        if (store->cache[i].sql == sql) {
-            sqlite3_reset(store->cache[i].stmt);
-            sqlite3_clear_bindings(store->cache[i].stmt);
-            return store->cache[i].stmt;
-        }
-    }
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
-        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", sqlite3_errmsg(store->db));
-        return NULL;
-    }
-    if (i < CF_STMT_CACHE) {
-        store->cache[i].sql = sql;
-        store->cache[i].stmt = stmt;
-    }
-    return stmt;
-}
-
-void cf_stmt_done(sqlite3_stmt *stmt)
-{
-    sqlite3_reset(stmt);
-}
-
 /* A cached statement with ?1 = kind and ?2 = name bound, as most take. */
 static sqlite3_stmt *cf_stmt_named(cf_store *store, const char *sql, const char *kind,
                                    const char *name)
 {
-    sqlite3_stmt *st = cf_stmt(store, sql);
+    sqlite3_stmt *st = cf_db_stmt(store->db, sql);
     if (st) {
         sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -129,46 +75,31 @@ static sqlite3_stmt *cf_stmt_named(cf_store *store, const char *sql, const char 
     return st;
 }
 
-static bool cf_user_version(cf_store *store, int *version)
-{
-    sqlite3_stmt *st = NULL;
-    CF_ENSURE(sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK,
-              CF_ERR_DB, "database: cannot read the schema version");
-    int rc = sqlite3_step(st);
-    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-    sqlite3_finalize(st);
-    return cf_db_ok(store, rc);
-}
-
 /* A new database gets the current schema; an older one its missing
  * migrations.  user_version counts the migrations applied. */
 static bool cf_store_migrate(cf_store *store)
 {
-    const int current = (int)(sizeof cf_migrations / sizeof *cf_migrations);
-    int version;
-    CF_GUARD(cf_user_version(store, &version));
+    static const char sql_has_meta[] = "SELECT 1 FROM sqlite_master WHERE name = 'meta'";
+    const int64_t current = (int64_t)(sizeof cf_migrations / sizeof *cf_migrations);
+    int64_t version;
+    CF_GUARD(cf_db_user_version(store->db, &version));
     bool fresh = false;
     if (version == 0) {
-        sqlite3_stmt *st = NULL;
-        CF_ENSURE(sqlite3_prepare_v2(store->db, "SELECT 1 FROM sqlite_master WHERE name = 'meta'",
-                                     -1, &st, NULL) == SQLITE_OK,
-                  CF_ERR_DB, "database: cannot inspect the schema");
-        fresh = sqlite3_step(st) != SQLITE_ROW;
-        sqlite3_finalize(st);
+        bool has_meta;
+        CF_GUARD(cf_db_exists(store->db, cf_db_stmt(store->db, sql_has_meta), &has_meta));
+        fresh = !has_meta;
     }
-    CF_GUARD(cf_begin(store));
+    CF_GUARD(cf_db_begin(store->db));
     bool ok = true;
     if (fresh) {
-        ok = cf_db_exec(store, cf_schema);
+        ok = cf_db_exec(store->db, cf_schema);
     } else {
-        for (int i = version; ok && i < current; i++)
-            ok = cf_db_exec(store, cf_migrations[i]);
-        ok = ok && cf_db_exec(store, cf_schema); /* new tables */
+        for (int64_t i = version; ok && i < current; i++)
+            ok = cf_db_exec(store->db, cf_migrations[i]);
+        ok = ok && cf_db_exec(store->db, cf_schema); /* new tables */
     }
-    char pragma[64];
-    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", current);
-    ok = ok && cf_db_exec(store, pragma);
-    return cf_commit(store, ok);
+    ok = ok && cf_db_set_user_version(store->db, current);
+    return cf_db_commit(store->db, ok);
 }
 
 bool cf_store_open(const char *path, cf_store **out)
@@ -176,20 +107,20 @@ bool cf_store_open(const char *path, cf_store **out)
     cf_store *store = calloc(1, sizeof *store);
     CF_ENSURE_ALLOC(store);
     pthread_mutex_init(&store->lock, NULL);
-    int rc = sqlite3_open_v2(path, &store->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        cf_store_close(store);
-        CF_BAIL(CF_ERR_DB, "cannot open the database");
-    }
-    sqlite3_busy_timeout(store->db, 5000);
     /* One process owns the database (service.lock): exclusive locking
      * spares every transaction its file-lock system calls, and keeps the
-     * WAL index in memory instead of a shared -shm file. */
-    if (!cf_db_exec(store, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
-                           "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                           "PRAGMA secure_delete=ON;") ||
-        !cf_store_migrate(store)) {
+     * WAL index in memory instead of a shared -shm file.  synchronous=FULL:
+     * every commit is durable when it returns. */
+    const cf_db_config config = {
+        .path = path,
+        .what = "the database",
+        .pragmas = "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+                   "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                   "PRAGMA secure_delete=ON;",
+        .busy_timeout_ms = CF_STORE_BUSY_TIMEOUT_MS,
+        .stmt_cache = CF_STMT_CACHE,
+    };
+    if (!cf_db_open(&config, &store->db) || !cf_store_migrate(store)) {
         cf_store_close(store);
         return false;
     }
@@ -201,9 +132,7 @@ void cf_store_close(cf_store *store)
 {
     if (!store)
         return;
-    for (size_t i = 0; i < CF_STMT_CACHE && store->cache[i].sql; i++)
-        sqlite3_finalize(store->cache[i].stmt);
-    sqlite3_close(store->db);
+    cf_db_close(store->db);
     pthread_mutex_destroy(&store->lock);
     free(store);
 }
@@ -216,13 +145,13 @@ static const char cf_sql_meta_put[] = "INSERT OR REPLACE INTO meta (name, value)
 
 static bool cf_meta_get_locked(cf_store *store, const char *name, cf_buf *out)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_meta_get);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_meta_get);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW &&
               cf_buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-    cf_stmt_done(st);
+    cf_db_done(st);
     CF_ENSURE(rc == SQLITE_ROW, rc == SQLITE_DONE ? CF_ERR_NOT_FOUND : CF_ERR_DB, "meta value");
     return ok;
 }
@@ -234,13 +163,11 @@ bool cf_store_meta_get(cf_store *store, const char *name, cf_buf *out)
 
 static bool cf_meta_put_locked(cf_store *store, const char *name, cf_slice value)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_meta_put);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_meta_put);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, value.ptr, (int)value.len, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    return cf_db_ok(store, rc);
+    return cf_db_run(store->db, st);
 }
 
 bool cf_store_meta_put(cf_store *store, const char *name, cf_slice value)
@@ -322,8 +249,8 @@ static bool cf_name_state(cf_store *store, const char *kind, const char *name, i
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     *state = rc == SQLITE_ROW ? (sqlite3_column_type(st, 1) == SQLITE_NULL ? 1 : 2) : 0;
-    cf_stmt_done(st);
-    return cf_db_ok(store, rc);
+    cf_db_done(st);
+    return cf_db_ok(store->db, rc);
 }
 
 /* Binds what the version insert and update statements share; both number
@@ -347,16 +274,16 @@ static bool cf_bind_version(sqlite3_stmt *st, const cf_object *obj, char **tags,
 
 static bool cf_insert_version(cf_store *store, const cf_object *obj)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_version_insert);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_version_insert);
     CF_GUARD(st);
     char *tags = NULL, *props = NULL;
     bool ok = cf_bind_version(st, obj, &tags, &props);
     if (ok) {
         sqlite3_bind_int64(st, 4, obj->created);
         sqlite3_bind_blob(st, 11, obj->sealed.data, (int)obj->sealed.len, SQLITE_STATIC);
-        ok = cf_db_ok(store, sqlite3_step(st));
+        ok = cf_db_ok(store->db, sqlite3_step(st));
     }
-    cf_stmt_done(st);
+    cf_db_done(st);
     cf_json_free_text(tags);
     cf_json_free_text(props);
     return ok;
@@ -366,28 +293,7 @@ static bool cf_insert_name(cf_store *store, const char *kind, const char *name)
 {
     sqlite3_stmt *st = cf_stmt_named(store, cf_sql_name_insert, kind, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    return cf_db_ok(store, rc);
-}
-
-bool cf_begin(cf_store *store)
-{
-    return cf_db_exec(store, "BEGIN IMMEDIATE");
-}
-
-bool cf_commit(cf_store *store, bool ok)
-{
-    if (ok && cf_db_exec(store, "COMMIT"))
-        return true;
-    /* A failed COMMIT (disk full, I/O error) can leave the transaction
-     * open; roll it back so later writes are not silently folded into it. */
-    if (!sqlite3_get_autocommit(store->db)) {
-        char *err = NULL;
-        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, &err);
-        sqlite3_free(err);
-    }
-    return false;
+    return cf_db_run(store->db, st);
 }
 
 static bool cf_object_insert_tx(cf_store *store, const cf_object *obj)
@@ -402,8 +308,8 @@ static bool cf_object_insert_tx(cf_store *store, const cf_object *obj)
 
 static bool cf_object_insert_locked(cf_store *store, const cf_object *obj)
 {
-    CF_GUARD(cf_begin(store));
-    return cf_commit(store, cf_object_insert_tx(store, obj));
+    CF_GUARD(cf_db_begin(store->db));
+    return cf_db_commit(store->db, cf_object_insert_tx(store, obj));
 }
 
 bool cf_store_object_insert(cf_store *store, const cf_object *obj)
@@ -426,8 +332,8 @@ static bool cf_object_restore_tx(cf_store *store, const cf_object *versions, siz
 
 static bool cf_object_restore_locked(cf_store *store, const cf_object *versions, size_t n)
 {
-    CF_GUARD(cf_begin(store));
-    return cf_commit(store, cf_object_restore_tx(store, versions, n));
+    CF_GUARD(cf_db_begin(store->db));
+    return cf_db_commit(store->db, cf_object_restore_tx(store, versions, n));
 }
 
 bool cf_store_object_restore(cf_store *store, const cf_object *versions, size_t n)
@@ -455,10 +361,10 @@ static bool cf_object_get_locked(cf_store *store, const char *kind, const char *
     sqlite3_bind_int(st, 4, deleted);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && cf_read_object(st, kind, out);
-    cf_stmt_done(st);
+    cf_db_done(st);
     if (rc == SQLITE_DONE)
         CF_BAIL(CF_ERR_NOT_FOUND, NULL);
-    CF_GUARD(cf_db_ok(store, rc));
+    CF_GUARD(cf_db_ok(store->db, rc));
     return ok;
 }
 
@@ -474,15 +380,15 @@ static const char cf_sql_update[] =
 
 static bool cf_object_update_locked(cf_store *store, const cf_object *obj)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_update);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_update);
     CF_GUARD(st);
     char *tags = NULL, *props = NULL;
-    bool ok = cf_bind_version(st, obj, &tags, &props) && cf_db_ok(store, sqlite3_step(st));
-    cf_stmt_done(st);
+    bool ok = cf_bind_version(st, obj, &tags, &props) && cf_db_ok(store->db, sqlite3_step(st));
+    cf_db_done(st);
     cf_json_free_text(tags);
     cf_json_free_text(props);
     CF_GUARD(ok);
-    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
     return true;
 }
 
@@ -519,8 +425,8 @@ static bool cf_run_listing(cf_store *store, sqlite3_stmt *st, const char *kind, 
         n++;
     }
     if (ok && rc != SQLITE_ROW)
-        ok = cf_db_ok(store, rc);
-    cf_stmt_done(st);
+        ok = cf_db_ok(store->db, rc);
+    cf_db_done(st);
     cf_object_free(&obj);
     return ok;
 }
@@ -535,7 +441,7 @@ static bool cf_object_list_locked(cf_store *store, const char *kind, bool delete
                                   const char *marker, unsigned limit, cf_object_cb each, void *ctx,
                                   char *next, size_t next_len)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_list);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_list);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, deleted);
@@ -599,10 +505,8 @@ static bool cf_name_change(cf_store *store, const char *sql, const char *kind, c
         sqlite3_bind_int64(st, 3, a);
         sqlite3_bind_int64(st, 4, b);
     }
-    int rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    CF_GUARD(cf_db_ok(store, rc));
-    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    CF_GUARD(cf_db_run(store->db, st));
+    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
     return true;
 }
 
@@ -626,20 +530,20 @@ static bool cf_purge_tx(cf_store *store, const char *kind, const char *name)
     sqlite3_stmt *st = cf_stmt_named(store, cf_sql_purge_name, kind, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    CF_GUARD(cf_db_ok(store, rc));
-    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    cf_db_done(st);
+    CF_GUARD(cf_db_ok(store->db, rc));
+    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
     st = cf_stmt_named(store, cf_sql_purge_versions, kind, name);
     CF_GUARD(st);
     rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    return cf_db_ok(store, rc);
+    cf_db_done(st);
+    return cf_db_ok(store->db, rc);
 }
 
 static bool cf_purge_locked(cf_store *store, const char *kind, const char *name)
 {
-    CF_GUARD(cf_begin(store));
-    return cf_commit(store, cf_purge_tx(store, kind, name));
+    CF_GUARD(cf_db_begin(store->db));
+    return cf_db_commit(store->db, cf_purge_tx(store, kind, name));
 }
 
 bool cf_store_object_purge(cf_store *store, const char *kind, const char *name)
@@ -657,7 +561,7 @@ bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged,
     for (;;) {
         char kind[8], name[CF_NAME_MAX + 1];
         pthread_mutex_lock(&store->lock);
-        sqlite3_stmt *st = cf_stmt(store, cf_sql_expired);
+        sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_expired);
         bool ok = st != NULL, found = false;
         if (ok) {
             sqlite3_bind_int64(st, 1, now);
@@ -667,8 +571,8 @@ bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged,
                 snprintf(kind, sizeof kind, "%s", (const char *)sqlite3_column_text(st, 0));
                 snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 1));
             }
-            cf_stmt_done(st);
-            ok = cf_db_ok(store, rc) && (!found || cf_purge_locked(store, kind, name));
+            cf_db_done(st);
+            ok = cf_db_ok(store->db, rc) && (!found || cf_purge_locked(store, kind, name));
         }
         pthread_mutex_unlock(&store->lock);
         CF_GUARD(ok);
@@ -695,10 +599,10 @@ static bool cf_policy_get_locked(cf_store *store, const char *kind, const char *
     CF_GUARD(st);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && cf_column_json(st, 0, out);
-    cf_stmt_done(st);
+    cf_db_done(st);
     if (rc == SQLITE_DONE)
         CF_BAIL(CF_ERR_NOT_FOUND, NULL);
-    CF_GUARD(cf_db_ok(store, rc));
+    CF_GUARD(cf_db_ok(store->db, rc));
     return ok;
 }
 
@@ -713,11 +617,11 @@ static bool cf_policy_put_locked(cf_store *store, const char *kind, const char *
     sqlite3_stmt *st = cf_stmt_named(store, cf_sql_policy_put, kind, name);
     CF_GUARD(st);
     char *text = NULL;
-    bool ok = cf_bind_json(st, 3, policy, &text) && cf_db_ok(store, sqlite3_step(st));
-    cf_stmt_done(st);
+    bool ok = cf_bind_json(st, 3, policy, &text) && cf_db_ok(store->db, sqlite3_step(st));
+    cf_db_done(st);
     cf_json_free_text(text);
     CF_GUARD(ok);
-    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
     return true;
 }
 
@@ -733,7 +637,7 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
     json_t *pairs = json_array();
     CF_ENSURE_ALLOC(pairs);
     pthread_mutex_lock(&store->lock);
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_policy_each);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_policy_each);
     bool ok = st != NULL;
     if (ok) {
         sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -746,8 +650,8 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
                                                         "policy", policy)) == 0;
         }
         if (ok && rc != SQLITE_ROW)
-            ok = cf_db_ok(store, rc);
-        cf_stmt_done(st);
+            ok = cf_db_ok(store->db, rc);
+        cf_db_done(st);
     }
     pthread_mutex_unlock(&store->lock);
     size_t i;
@@ -775,7 +679,7 @@ bool cf_store_prop_values(cf_store *store, const char *kind, const char *prop, j
     *out = json_array();
     CF_ENSURE_ALLOC(*out);
     pthread_mutex_lock(&store->lock);
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_prop_values);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_prop_values);
     bool ok = st != NULL;
     if (ok) {
         sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -786,8 +690,8 @@ bool cf_store_prop_values(cf_store *store, const char *kind, const char *prop, j
             ok = v && json_array_append_new(*out, json_string(v)) == 0;
         }
         if (ok && rc != SQLITE_ROW)
-            ok = cf_db_ok(store, rc);
-        cf_stmt_done(st);
+            ok = cf_db_ok(store->db, rc);
+        cf_db_done(st);
     }
     pthread_mutex_unlock(&store->lock);
     if (!ok) {

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "ids.h"
 
 #define CF_NAME_MAX 127
 #define CF_VERSION_LEN 32
@@ -98,10 +99,10 @@ CF_MUST_USE bool cf_store_policy_each(cf_store *store, const char *kind, cf_poli
 
 /* Principals: service principals and managed identities. */
 typedef struct {
-    char object_id[37];
+    char object_id[CF_UUID_LEN + 1];
     char kind[8];      /* "sp" | "mi" */
     char name[128];
-    char client_id[37];
+    char client_id[CF_UUID_LEN + 1];
     int64_t created;
 } cf_principal;
 
@@ -135,10 +136,10 @@ CF_MUST_USE bool cf_store_credential_each(cf_store *store, const char *object_id
 #define CF_SCOPE_MAX 160
 
 typedef struct {
-    char name[37];
+    char name[CF_UUID_LEN + 1];
     char scope[CF_SCOPE_MAX + 1];
-    char role_id[37];
-    char principal_id[37];
+    char role_id[CF_UUID_LEN + 1];
+    char principal_id[CF_UUID_LEN + 1];
     int64_t created;
 } cf_role_assignment;
 

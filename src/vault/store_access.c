@@ -19,7 +19,7 @@ static const char cf_sql_principal_by_client[] =
 
 static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_principal_add);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_principal_add);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, p->object_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, p->kind, -1, SQLITE_STATIC);
@@ -27,9 +27,9 @@ static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
     sqlite3_bind_text(st, 4, p->client_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, p->created);
     int rc = sqlite3_step(st);
-    cf_stmt_done(st);
+    cf_db_done(st);
     CF_ENSURE(rc != SQLITE_CONSTRAINT, CF_ERR_CONFLICT, "principal exists");
-    return cf_db_ok(store, rc);
+    return cf_db_ok(store->db, rc);
 }
 
 bool cf_store_principal_add(cf_store *store, const cf_principal *p)
@@ -40,7 +40,7 @@ bool cf_store_principal_add(cf_store *store, const cf_principal *p)
 static bool cf_principal_get_locked(cf_store *store, const char *sql, const char *id,
                                     cf_principal *out)
 {
-    sqlite3_stmt *st = cf_stmt(store, sql);
+    sqlite3_stmt *st = cf_db_stmt(store->db, sql);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -51,9 +51,9 @@ static bool cf_principal_get_locked(cf_store *store, const char *sql, const char
         snprintf(out->client_id, sizeof out->client_id, "%s", sqlite3_column_text(st, 3));
         out->created = sqlite3_column_int64(st, 4);
     }
-    cf_stmt_done(st);
+    cf_db_done(st);
     CF_ENSURE(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, NULL);
-    return cf_db_ok(store, rc);
+    return cf_db_ok(store->db, rc);
 }
 
 bool cf_store_principal_by_oid(cf_store *store, const char *object_id, cf_principal *out)
@@ -75,18 +75,16 @@ static const char cf_sql_credential_each[] =
 static bool cf_credential_add_locked(cf_store *store, const char *oid, cf_slice salt, cf_slice hash,
                                      int64_t expires, int64_t created, int64_t *id)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_add);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_credential_add);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, salt.ptr, (int)salt.len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, hash.ptr, (int)hash.len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, expires);
     sqlite3_bind_int64(st, 5, created);
-    int rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    CF_GUARD(cf_db_ok(store, rc));
+    CF_GUARD(cf_db_run(store->db, st));
     if (id)
-        *id = sqlite3_last_insert_rowid(store->db);
+        *id = cf_db_last_rowid(store->db);
     return true;
 }
 
@@ -100,7 +98,7 @@ bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice sa
 static bool cf_credential_each_locked(cf_store *store, const char *oid, cf_credential_cb each,
                                       void *ctx)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_each);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_credential_each);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
     int rc;
@@ -111,8 +109,8 @@ static bool cf_credential_each_locked(cf_store *store, const char *oid, cf_crede
                   cf_slice_of(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)),
                   sqlite3_column_int64(st, 2));
     if (ok && rc != SQLITE_ROW)
-        ok = cf_db_ok(store, rc);
-    cf_stmt_done(st);
+        ok = cf_db_ok(store->db, rc);
+    cf_db_done(st);
     return ok;
 }
 
@@ -146,14 +144,14 @@ bool cf_store_principal_list(cf_store *store, cf_principal_cb each, void *ctx)
     CF_ENSURE_ALLOC(rows);
     size_t n = 0;
     pthread_mutex_lock(&store->lock);
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_principal_list);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_principal_list);
     bool ok = st != NULL;
     int rc = SQLITE_DONE;
     while (ok && n < CF_LIST_CAP && (rc = sqlite3_step(st)) == SQLITE_ROW)
         cf_read_principal(st, &rows[n++]);
     if (ok) {
-        ok = rc == SQLITE_ROW || cf_db_ok(store, rc);
-        cf_stmt_done(st);
+        ok = rc == SQLITE_ROW || cf_db_ok(store->db, rc);
+        cf_db_done(st);
     }
     pthread_mutex_unlock(&store->lock);
     for (size_t i = 0; ok && i < n; i++)
@@ -169,14 +167,12 @@ static const char cf_sql_principal_delete[] = "DELETE FROM principals WHERE obje
 
 static bool cf_exec_bound(cf_store *store, const char *sql, const char *a, int *changes)
 {
-    sqlite3_stmt *st = cf_stmt(store, sql);
+    sqlite3_stmt *st = cf_db_stmt(store->db, sql);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    CF_GUARD(cf_db_ok(store, rc));
+    CF_GUARD(cf_db_run(store->db, st));
     if (changes)
-        *changes = sqlite3_changes(store->db);
+        *changes = cf_db_changes(store->db);
     return true;
 }
 
@@ -192,8 +188,8 @@ static bool cf_principal_delete_tx(cf_store *store, const char *oid)
 
 static bool cf_principal_delete_locked(cf_store *store, const char *oid)
 {
-    CF_GUARD(cf_begin(store));
-    return cf_commit(store, cf_principal_delete_tx(store, oid));
+    CF_GUARD(cf_db_begin(store->db));
+    return cf_db_commit(store->db, cf_principal_delete_tx(store, oid));
 }
 
 bool cf_store_principal_delete(cf_store *store, const char *object_id)
@@ -207,7 +203,7 @@ static const char cf_sql_credential_list[] =
 static bool cf_credential_list_locked(cf_store *store, const char *oid, cf_credential_info *rows,
                                       size_t cap, size_t *n)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_list);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_credential_list);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
     int rc;
@@ -218,8 +214,8 @@ static bool cf_credential_list_locked(cf_store *store, const char *oid, cf_crede
         rows[*n].expires = sqlite3_column_int64(st, 2);
         (*n)++;
     }
-    cf_stmt_done(st);
-    return *n == cap || cf_db_ok(store, rc);
+    cf_db_done(st);
+    return *n == cap || cf_db_ok(store->db, rc);
 }
 
 bool cf_store_credential_list(cf_store *store, const char *object_id, cf_credential_info *rows,
@@ -233,14 +229,12 @@ static const char cf_sql_credential_delete[] =
 
 static bool cf_credential_delete_locked(cf_store *store, const char *oid, int64_t id)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_credential_delete);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_credential_delete);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, id);
-    int rc = sqlite3_step(st);
-    cf_stmt_done(st);
-    CF_GUARD(cf_db_ok(store, rc));
-    CF_ENSURE(sqlite3_changes(store->db) == 1, CF_ERR_NOT_FOUND, "credential not found");
+    CF_GUARD(cf_db_run(store->db, st));
+    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, "credential not found");
     return true;
 }
 
@@ -274,7 +268,7 @@ static void cf_read_assignment(sqlite3_stmt *st, cf_role_assignment *out)
 
 static bool cf_assignment_put_locked(cf_store *store, const cf_role_assignment *a)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_assignment_put);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_assignment_put);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->scope, -1, SQLITE_STATIC);
@@ -282,9 +276,9 @@ static bool cf_assignment_put_locked(cf_store *store, const cf_role_assignment *
     sqlite3_bind_text(st, 4, a->principal_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, a->created);
     int rc = sqlite3_step(st);
-    cf_stmt_done(st);
+    cf_db_done(st);
     CF_ENSURE(rc != SQLITE_CONSTRAINT, CF_ERR_CONFLICT, "The role assignment already exists.");
-    return cf_db_ok(store, rc);
+    return cf_db_ok(store->db, rc);
 }
 
 bool cf_store_assignment_put(cf_store *store, const cf_role_assignment *a)
@@ -294,15 +288,15 @@ bool cf_store_assignment_put(cf_store *store, const cf_role_assignment *a)
 
 static bool cf_assignment_get_locked(cf_store *store, const char *name, cf_role_assignment *out)
 {
-    sqlite3_stmt *st = cf_stmt(store, cf_sql_assignment_get);
+    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_assignment_get);
     CF_GUARD(st);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         cf_read_assignment(st, out);
-    cf_stmt_done(st);
+    cf_db_done(st);
     CF_ENSURE(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, NULL);
-    return cf_db_ok(store, rc);
+    return cf_db_ok(store->db, rc);
 }
 
 bool cf_store_assignment_get(cf_store *store, const char *name, cf_role_assignment *out)
@@ -326,7 +320,8 @@ bool cf_store_assignment_delete(cf_store *store, const char *name)
 static bool cf_assignment_list_locked(cf_store *store, const char *principal,
                                       cf_role_assignment *rows, size_t cap, size_t *n)
 {
-    sqlite3_stmt *st = cf_stmt(store, principal ? cf_sql_assignment_of : cf_sql_assignment_all);
+    sqlite3_stmt *st =
+        cf_db_stmt(store->db, principal ? cf_sql_assignment_of : cf_sql_assignment_all);
     CF_GUARD(st);
     if (principal)
         sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
@@ -334,8 +329,8 @@ static bool cf_assignment_list_locked(cf_store *store, const char *principal,
     *n = 0;
     while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW)
         cf_read_assignment(st, &rows[(*n)++]);
-    cf_stmt_done(st);
-    return *n == cap || cf_db_ok(store, rc);
+    cf_db_done(st);
+    return *n == cap || cf_db_ok(store->db, rc);
 }
 
 bool cf_store_assignment_list(cf_store *store, const char *principal, cf_role_assignment *rows,

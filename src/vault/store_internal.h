@@ -1,25 +1,26 @@
 /*
  * What the store's implementation files share (store.c: objects, policies,
- * meta; store_access.c: principals, credentials, role assignments).
+ * meta; store_access.c: principals, credentials, role assignments).  The
+ * connection is sqlite_db.h's.
  * Nothing outside the store includes this.
  */
 #ifndef CF_VAULT_STORE_INTERNAL_H
 #define CF_VAULT_STORE_INTERNAL_H
 
 #include <pthread.h>
-#include <sqlite3.h>
 
+#include "sqlite_db.h"
 #include "store.h"
+#include "units.h"
 
+/* Above the number of SQL strings the store uses (about 40). */
 #define CF_STMT_CACHE 64
+/* How long a statement waits for SQLite's lock before failing. */
+#define CF_STORE_BUSY_TIMEOUT_MS (5 * CF_MS_PER_SECOND)
 
 struct cf_store {
-    sqlite3 *db;
+    cf_db *db;
     pthread_mutex_t lock;
-    struct {
-        const char *sql;
-        sqlite3_stmt *stmt;
-    } cache[CF_STMT_CACHE];
 };
 
 /* Runs `call` (a bool expression) holding the store's lock. */
@@ -30,14 +31,5 @@ struct cf_store {
         pthread_mutex_unlock(&(store)->lock);                                  \
         ok_;                                                                   \
     })
-
-CF_MUST_USE bool cf_db_ok(cf_store *store, int rc);
-CF_MUST_USE bool cf_db_exec(cf_store *store, const char *sql);
-/* A cached statement for static `sql`, reset and with bindings cleared. */
-sqlite3_stmt *cf_stmt(cf_store *store, const char *sql);
-void cf_stmt_done(sqlite3_stmt *stmt);
-CF_MUST_USE bool cf_begin(cf_store *store);
-/* Commits when `ok`, else rolls back and returns false. */
-bool cf_commit(cf_store *store, bool ok);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "httpdate.h"
 #include "test.h"
+#include "units.h"
 
 static bool parse_http(const char *s, int64_t *t)
 {
@@ -156,8 +157,93 @@ static void test_round_trip(void)
     CHECK(failures == 0);
 }
 
+/* Day counts at the edges that matter: the epoch, leap days, century
+ * years (1900 and 2100 are not leap years, 2000 is), year boundaries,
+ * and before the epoch. */
+static void test_days_from_civil(void)
+{
+    CHECK(cf_days_from_civil(1970, 1, 1) == 0);
+    CHECK(cf_days_from_civil(1969, 12, 31) == -1);
+    CHECK(cf_days_from_civil(1971, 1, 1) == 365);
+    CHECK(cf_days_from_civil(1972, 12, 31) - cf_days_from_civil(1972, 1, 1) == 365); /* leap */
+    CHECK(cf_days_from_civil(2000, 3, 1) - cf_days_from_civil(2000, 2, 28) == 2);
+    CHECK(cf_days_from_civil(1900, 3, 1) - cf_days_from_civil(1900, 2, 28) == 1);
+    CHECK(cf_days_from_civil(2100, 3, 1) - cf_days_from_civil(2100, 2, 28) == 1);
+    CHECK(cf_days_from_civil(2024, 3, 1) - cf_days_from_civil(2024, 2, 28) == 2);
+    CHECK(cf_days_from_civil(2026, 1, 1) - cf_days_from_civil(2025, 12, 31) == 1);
+    CHECK(cf_days_from_civil(2000, 2, 29) * CF_SECONDS_PER_DAY == 951782400);
+    CHECK(cf_days_from_civil(1, 1, 1) * CF_SECONDS_PER_DAY == CF_TIME_MIN);
+    CHECK(cf_days_from_civil(9999, 12, 31) * CF_SECONDS_PER_DAY + CF_SECONDS_PER_DAY - 1 ==
+          CF_TIME_MAX);
+    /* 400 years are exactly 146097 days, on either side of the epoch. */
+    CHECK(cf_days_from_civil(2400, 1, 1) - cf_days_from_civil(2000, 1, 1) == 146097);
+    CHECK(cf_days_from_civil(1600, 1, 1) - cf_days_from_civil(1200, 1, 1) == 146097);
+}
+
+static void test_format_ms(void)
+{
+    char b[CF_ISO8601_MS_LEN + 1];
+    cf_iso8601_format_ms(0, b);
+    CHECK_STR(b, "1970-01-01T00:00:00.000Z");
+    cf_iso8601_format_ms(1795910399123LL, b);
+    CHECK_STR(b, "2026-11-28T23:59:59.123Z");
+    cf_iso8601_format_ms(951868799999LL, b); /* the last millisecond of a leap day */
+    CHECK_STR(b, "2000-02-29T23:59:59.999Z");
+    cf_iso8601_format_ms(-1, b);
+    CHECK_STR(b, "1969-12-31T23:59:59.999Z");
+    /* Outside the range: the nearest end, still the fixed-width form. */
+    cf_iso8601_format_ms(CF_TIME_MAX * 1000 + 1000, b);
+    CHECK_STR(b, "9999-12-31T23:59:59.999Z");
+    cf_iso8601_format_ms(INT64_MIN, b);
+    CHECK_STR(b, "0001-01-01T00:00:00.000Z");
+    CHECK(strlen(b) == CF_ISO8601_MS_LEN);
+}
+
+static void test_format_seconds(void)
+{
+    static const struct {
+        int64_t t;
+        const char *text;
+    } known[] = {
+        {1795912495, "2026-11-29T00:34:55Z"},
+        {CF_TIME_MIN, "0001-01-01T00:00:00Z"},
+        {CF_TIME_MAX, "9999-12-31T23:59:59Z"},
+    };
+    char b[CF_ISO8601_SECONDS_LEN + 1];
+    for (size_t k = 0; k < sizeof known / sizeof *known; k++) {
+        int64_t back = 0;
+        CHECK(cf_iso8601_format_seconds(known[k].t, b));
+        CHECK_STR(b, known[k].text);
+        CHECK(parse_iso(b, &back, NULL) && back == known[k].t);
+    }
+    CHECK(!cf_iso8601_format_seconds(CF_TIME_MAX + 1, b));
+    CHECK(!cf_iso8601_format_seconds(CF_TIME_MIN - 1, b));
+}
+
+/* Invalid calendar dates are refused by every parser. */
+static void test_invalid_dates(void)
+{
+    int64_t t;
+    const char *iso[] = {"2026-02-30", "2026-02-29", "2024-02-30",
+                         "2026-04-31", "1900-02-29", "2026-06-31T00:00Z"};
+    for (size_t k = 0; k < sizeof iso / sizeof *iso; k++)
+        CHECK(!parse_iso(iso[k], &t, NULL));
+    CHECK(!parse_http("Mon, 30 Feb 2026 00:00:00 GMT", &t));
+    CHECK(!parse_http("Thu, 29 Feb 2100 00:00:00 GMT", &t));
+    CHECK(!parse_http("Thu, 31 Apr 2026 00:00:00 GMT", &t));
+    /* Year boundaries parse to consecutive seconds. */
+    int64_t a, b;
+    CHECK(parse_iso("2025-12-31T23:59:59Z", &a, NULL) && parse_iso("2026-01-01", &b, NULL) &&
+          b == a + 1);
+    CHECK(parse_http("Wed, 31 Dec 1969 23:59:59 GMT", &a) && a == -1);
+}
+
 int main(void)
 {
+    RUN(test_days_from_civil);
+    RUN(test_format_ms);
+    RUN(test_format_seconds);
+    RUN(test_invalid_dates);
     RUN(test_format_known);
     RUN(test_parse_http);
     RUN(test_parse_iso);

@@ -1,0 +1,60 @@
+/*
+ * Strict UTF-8 decoding (see utf8.h).  The second byte's range is what
+ * rules out overlongs (E0, F0), surrogates (ED) and code points past
+ * U+10FFFF (F4); lead bytes C0, C1 and F5-FF never start a sequence.
+ */
+#include "utf8.h"
+
+size_t cf_utf8_decode(const uint8_t *p, size_t left, uint32_t *cp)
+{
+    if (left == 0)
+        return 0;
+    uint8_t c = p[0];
+    if (c < 0x80) {
+        if (cp)
+            *cp = c;
+        return 1;
+    }
+    uint8_t lo = 0x80, hi = 0xbf;
+    size_t n;
+    uint32_t v;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2, v = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3, v = c & 0x0f;
+        if (c == 0xe0)
+            lo = 0xa0; /* no overlong forms */
+        else if (c == 0xed)
+            hi = 0x9f; /* no surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4, v = c & 0x07;
+        if (c == 0xf0)
+            lo = 0x90; /* no overlong forms */
+        else if (c == 0xf4)
+            hi = 0x8f; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (left < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    if (cp)
+        *cp = v;
+    return n;
+}
+
+bool cf_utf8_valid(cf_slice text)
+{
+    const uint8_t *p = text.ptr;
+    for (size_t i = 0; i < text.len;) {
+        size_t n = cf_utf8_decode(p + i, text.len - i, NULL);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}

@@ -1,0 +1,23 @@
+/*
+ * Strict UTF-8 (RFC 3629; Unicode table 3-7): no overlong forms, no
+ * surrogates (U+D800..U+DFFF), nothing above U+10FFFF, no truncated
+ * sequences.  The one decoder every module uses (blob names, XML text,
+ * audit lines).
+ */
+#ifndef CF_UTF8_H
+#define CF_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* Length (1-4) of the well-formed sequence at p[0], with `left` bytes
+ * available, its code point in *cp (may be NULL); 0 when there is none
+ * (malformed, or left == 0). */
+CF_MUST_USE size_t cf_utf8_decode(const uint8_t *p, size_t left, uint32_t *cp);
+
+/* Whether all of `text` is well-formed UTF-8. */
+CF_MUST_USE bool cf_utf8_valid(cf_slice text);
+
+#endif
