@@ -29,7 +29,7 @@ bool cf_slice_eq_nocase(cf_slice a, const char *s)
 bool cf_slice_has_prefix(cf_slice a, const char *prefix)
 {
     size_t n = strlen(prefix);
-    return a.len >= n && memcmp(a.ptr, prefix, n) == 0;
+    return n == 0 || (a.len >= n && memcmp(a.ptr, prefix, n) == 0);
 }
 
 void cf_buf_init(cf_buf *b, size_t max)
@@ -63,9 +63,15 @@ void cf_buf_free(cf_buf *b)
 
 void cf_buf_clear(cf_buf *b)
 {
-    if (b->data)
-        cf_memzero(b->data, b->len);
-    b->len = 0;
+    cf_buf_truncate(b, 0);
+}
+
+void cf_buf_truncate(cf_buf *b, size_t len)
+{
+    if (len >= b->len)
+        return;
+    cf_memzero(b->data + len, b->len - len);
+    b->len = len;
 }
 
 bool cf_buf_reserve(cf_buf *b, size_t extra)
@@ -147,17 +153,25 @@ bool cf_buf_extend(cf_buf *b, size_t len, uint8_t **out)
     return true;
 }
 
+/* The next `len` bytes as a slice.  An empty input may have no storage at
+ * all ({NULL, 0}, an empty body): then the slice is {NULL, 0} too, never
+ * NULL plus an offset. */
+static cf_slice cf_cursor_here(const cf_cursor *c, size_t len)
+{
+    return c->in.ptr ? cf_slice_of(c->in.ptr + c->pos, len) : cf_slice_of(NULL, 0);
+}
+
 bool cf_cursor_take(cf_cursor *c, size_t len, cf_slice *out)
 {
     CF_ENSURE(len <= cf_cursor_left(c), CF_ERR_BAD_INPUT, "truncated input");
-    *out = cf_slice_of(c->in.ptr + c->pos, len);
+    *out = cf_cursor_here(c, len);
     c->pos += len;
     return true;
 }
 
 cf_slice cf_cursor_rest(cf_cursor *c)
 {
-    cf_slice s = cf_slice_of(c->in.ptr + c->pos, cf_cursor_left(c));
+    cf_slice s = cf_cursor_here(c, cf_cursor_left(c));
     c->pos = c->in.len;
     return s;
 }
@@ -189,6 +203,8 @@ bool cf_cursor_be32(cf_cursor *c, uint32_t *out)
 
 bool cf_cursor_be64(cf_cursor *c, uint64_t *out)
 {
+    /* All or nothing: with fewer than 8 bytes left nothing is consumed. */
+    CF_ENSURE(cf_cursor_left(c) >= 8, CF_ERR_BAD_INPUT, "truncated input");
     uint32_t hi, lo;
     CF_GUARD(cf_cursor_be32(c, &hi));
     CF_GUARD(cf_cursor_be32(c, &lo));

@@ -55,6 +55,9 @@ void cf_buf_init_secret(cf_buf *b, size_t max);
 void cf_buf_free(cf_buf *b);
 /* Drops the contents (wiped) but keeps the storage. */
 void cf_buf_clear(cf_buf *b);
+/* Drops (and wipes) everything past the first `len` bytes: how a decoder
+ * that fails takes back what it appended, leaving the caller's bytes. */
+void cf_buf_truncate(cf_buf *b, size_t len);
 CF_MUST_USE bool cf_buf_reserve(cf_buf *b, size_t extra);
 CF_MUST_USE bool cf_buf_append(cf_buf *b, const void *p, size_t len);
 CF_MUST_USE bool cf_buf_append_slice(cf_buf *b, cf_slice s);

@@ -60,13 +60,14 @@ static int cf_b64_value(uint8_t c, bool url)
 static bool cf_b64_decode_with(cf_slice in, cf_buf *out, bool url)
 {
     size_t len = in.len;
-    /* Strip at most two '=' of padding; both alphabets accept it. */
+    /* Strip at most two '=' of padding.  Both alphabets accept it, but only
+     * complete (padded to a multiple of four), so that a byte string has
+     * one padded and one unpadded encoding, never "QQ=" or "=". */
     if (len > 0 && in.ptr[len - 1] == '=')
         len--;
     if (len > 0 && in.ptr[len - 1] == '=')
         len--;
-    if (!url)
-        CF_ENSURE(in.len % 4 == 0 || len == in.len, CF_ERR_BAD_INPUT, "invalid base64 padding");
+    CF_ENSURE(in.len % 4 == 0 || len == in.len, CF_ERR_BAD_INPUT, "invalid base64 padding");
     CF_ENSURE(len % 4 != 1, CF_ERR_BAD_INPUT, "invalid base64 length");
     size_t outlen = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
     size_t start = out->len;
@@ -77,8 +78,7 @@ static bool cf_b64_decode_with(cf_slice in, cf_buf *out, bool url)
     for (size_t i = 0; i < len; i++) {
         int v = cf_b64_value(in.ptr[i], url);
         if (v < 0) {
-            cf_buf_clear(out);
-            out->len = start;
+            cf_buf_truncate(out, start);
             CF_BAIL(CF_ERR_BAD_INPUT, url ? "invalid base64url character" : "invalid base64 character");
         }
         acc = (acc << 6) | (uint32_t)v;
@@ -90,7 +90,7 @@ static bool cf_b64_decode_with(cf_slice in, cf_buf *out, bool url)
     }
     /* Leftover bits must be zero, so every byte string has one encoding. */
     if (bits && (acc & ((1u << bits) - 1))) {
-        out->len = start;
+        cf_buf_truncate(out, start);
         CF_BAIL(CF_ERR_BAD_INPUT, "non-canonical base64");
     }
     return true;
@@ -140,7 +140,7 @@ static int cf_hex_value(uint8_t c)
     return -1;
 }
 
-bool cf_hex_decode(cf_slice in, cf_buf *out)
+static bool cf_hex_decode_append(cf_slice in, cf_buf *out)
 {
     CF_ENSURE(in.len % 2 == 0, CF_ERR_BAD_INPUT, "odd number of hex digits");
     for (size_t i = 0; i < in.len; i += 2) {
@@ -151,7 +151,18 @@ bool cf_hex_decode(cf_slice in, cf_buf *out)
     return true;
 }
 
-bool cf_percent_decode(cf_slice in, bool plus_is_space, cf_buf *out)
+/* A failed decode takes back what it appended: the caller's earlier bytes
+ * stay as they were, and no partial output is left to be mistaken for data. */
+bool cf_hex_decode(cf_slice in, cf_buf *out)
+{
+    size_t start = out->len;
+    if (cf_hex_decode_append(in, out))
+        return true;
+    cf_buf_truncate(out, start);
+    return false;
+}
+
+static bool cf_percent_decode_append(cf_slice in, bool plus_is_space, cf_buf *out)
 {
     for (size_t i = 0; i < in.len; i++) {
         uint8_t c = in.ptr[i];
@@ -167,4 +178,13 @@ bool cf_percent_decode(cf_slice in, bool plus_is_space, cf_buf *out)
         CF_GUARD(cf_buf_append_u8(out, c));
     }
     return true;
+}
+
+bool cf_percent_decode(cf_slice in, bool plus_is_space, cf_buf *out)
+{
+    size_t start = out->len;
+    if (cf_percent_decode_append(in, plus_is_space, out))
+        return true;
+    cf_buf_truncate(out, start);
+    return false;
 }

@@ -10,9 +10,8 @@
  *              four with exactly the '=' the length needs; a length of 1
  *              mod 4 is never valid; the unused low bits of the last
  *              character must be zero (one encoding per byte string).
- *   base64url  RFC 4648 §5 alphabet, same rules, except that today's
- *              decoder takes up to two '=' after any length (see
- *              ref_b64url_lax_padding).
+ *   base64url  RFC 4648 §5 alphabet, same rules (padding optional, but
+ *              complete when present).
  *   hex        an even number of [0-9a-fA-F].
  *   percent    %XX with two hex digits, nothing else special ('+' is a
  *              space only in forms).
@@ -27,12 +26,6 @@
 #include "form.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Today's base64url decoder strips up to two '=' whatever the length, so
- * "QQ=", "QUI==" and "==" decode; the strict rule (0 here) refuses them.
- * Kept equal to the code so the target passes; set to 0 once encoding.c
- * refuses wrong padding, which a JWS signature segment should not carry. */
-static const int ref_b64url_lax_padding = 1;
 
 static void fail(void)
 {
@@ -58,7 +51,7 @@ static long ref_b64_decode(const uint8_t *in, size_t len, int url, uint8_t *out)
     size_t body = len - pad;
     if (body % 4 == 1)
         return -1;
-    if (pad && !(url && ref_b64url_lax_padding)) {
+    if (pad) {
         /* Padding completes the last group of four, exactly. */
         if (len % 4 != 0 || (body % 4 == 2 && pad != 2) || (body % 4 == 3 && pad != 1) ||
             body % 4 == 0)

@@ -1,4 +1,6 @@
 /* Base64, base64url, hex and percent decoding: RFC 4648 vectors and rejects. */
+#include <string.h>
+
 #include "encoding.h"
 #include "test.h"
 
@@ -35,7 +37,8 @@ static void test_rfc4648_vectors(void)
 static void test_rejects(void)
 {
     const char *bad_std[] = {"Zg=", "Z", "Zh==", "Zm9v!", "-_8=", "Zm9vY===" };
-    const char *bad_url[] = {"Z", "Zh", "+/8", "Zm 9v"};
+    /* Padding, when present, must complete the group of four. */
+    const char *bad_url[] = {"Z", "Zh", "+/8", "Zm 9v", "QQ=", "QUI==", "=", "==", "QUJD="};
     cf_buf out;
     cf_buf_init(&out, 1024);
     for (size_t i = 0; i < sizeof bad_std / sizeof *bad_std; i++) {
@@ -47,6 +50,21 @@ static void test_rejects(void)
         cf_buf_clear(&out);
         CHECK(!cf_base64url_decode(CF_SLICE_STR(bad_url[i]), &out));
     }
+    cf_buf_free(&out);
+}
+
+/* A failed decode leaves what the caller had in the buffer, and no partial
+ * output after it. */
+static void test_failure_keeps_prefix(void)
+{
+    cf_buf out;
+    cf_buf_init(&out, 1024);
+    CHECK(cf_buf_append_str(&out, "PREFIX"));
+    CHECK(!cf_base64_decode(CF_SLICE_LIT("Zm9vYmFy!!!!"), &out));
+    CHECK(!cf_base64url_decode(CF_SLICE_LIT("Zm9vYg="), &out));
+    CHECK(!cf_hex_decode(CF_SLICE_LIT("00112g"), &out));
+    CHECK(!cf_percent_decode(CF_SLICE_LIT("abc%4"), false, &out));
+    CHECK(out.len == 6 && memcmp(out.data, "PREFIX", 6) == 0);
     cf_buf_free(&out);
 }
 
@@ -81,6 +99,7 @@ int main(void)
 {
     RUN(test_rfc4648_vectors);
     RUN(test_rejects);
+    RUN(test_failure_keeps_prefix);
     RUN(test_cap);
     RUN(test_hex_percent);
     TEST_DONE();
