@@ -1,10 +1,9 @@
 /*
  * The CLI's command line (src/cli/args.c): splitting argv into options and
  * words, flags versus options with values, every usage error, option
- * lookup, checked integers and names.  The CLI is an executable, not a
- * library, so the file under test is compiled in here.
+ * lookup, checked integers and names.
  */
-#include "../../../src/cli/args.c"
+#include "cli.h"
 
 #include "test.h"
 

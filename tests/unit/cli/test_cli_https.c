@@ -2,12 +2,10 @@
  * The CLI's shared libcurl transport (src/cli/https.c): the status table,
  * the reply cap, how failed transfers and error replies are reported, and
  * that the set-up refuses anything but https.  No network: the transfers go
- * to a closed port on the loopback.  The CLI is an executable, not a
- * library, so its files are compiled in here.
+ * to a closed port on the loopback.
  */
-#include "../../../src/cli/args.c"
-#include "../../../src/cli/https.c"
-#include "../../../src/cli/output.c"
+#include "cli.h"
+#include "https.h"
 
 #include <unistd.h>
 
