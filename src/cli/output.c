@@ -8,9 +8,8 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
 #include "cli.h"
+#include "httpdate.h"
 
 void cf_out_json(json_t *value)
 {
@@ -28,10 +27,11 @@ void cf_out_str(FILE *f, const char *s)
 
 void cf_out_time(long long epoch, char *out, size_t len)
 {
-    struct tm tm;
-    time_t t = (time_t)epoch;
-    if (epoch <= 0 || !gmtime_r(&t, &tm) || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    char text[CF_ISO8601_SECONDS_LEN + 1];
+    if (epoch <= 0 || !cf_iso8601_format_seconds(epoch, text))
         snprintf(out, len, "-");
+    else
+        snprintf(out, len, "%s", text);
 }
 
 void cf_out_kid_parts(const char *kid, char *name, size_t name_len, char *version,

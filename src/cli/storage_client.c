@@ -51,6 +51,7 @@
 #include "crypto.h"
 #include "encoding.h"
 #include "fsutil.h"
+#include "httpdate.h"
 #include "https.h"
 #include "secmem.h"
 #include "storage_auth.h"
@@ -392,11 +393,9 @@ bool cf_sc_check_blob_name(const char *name)
 
 void cf_sc_time_iso(const char *rfc1123, char *out, size_t len)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = rfc1123 ? strptime(rfc1123, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
-    if (end && *end == 0)
-        cf_out_time((long long)timegm(&tm), out, len);
+    int64_t t;
+    if (rfc1123 && cf_httpdate_parse(cf_slice_of(rfc1123, strlen(rfc1123)), &t))
+        cf_out_time((long long)t, out, len);
     else
         snprintf(out, len, "%s", rfc1123 ? rfc1123 : "-");
 }
@@ -534,13 +533,11 @@ static int cf_on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_
     return 0;
 }
 
-/* x-ms-date: RFC 1123 in GMT (the C locale: the CLI never sets another). */
-static void cf_http_date(char *out, size_t len)
+/* x-ms-date: RFC 1123 in GMT. */
+static void cf_sc_request_date(char out[CF_HTTPDATE_LEN + 1])
 {
-    time_t now = time(NULL);
-    struct tm tm;
-    if (!gmtime_r(&now, &tm) || strftime(out, len, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
-        snprintf(out, len, "Thu, 01 Jan 1970 00:00:00 GMT");
+    if (!cf_httpdate_format((int64_t)time(NULL), out))
+        snprintf(out, CF_HTTPDATE_LEN + 1, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
 static bool cf_headers_add(struct curl_slist **list, const char *name, const char *value)
@@ -594,8 +591,8 @@ static bool cf_sign(const cf_sc_client *c, const cf_sc_req *req, const char *pat
 static bool cf_build_headers(const cf_sc_client *c, const cf_sc_req *req, const char *path,
                              struct curl_slist **list)
 {
-    char date[64], length[32];
-    cf_http_date(date, sizeof date);
+    char date[CF_HTTPDATE_LEN + 1], length[32];
+    cf_sc_request_date(date);
     bool upload = strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0;
     uint64_t body_len = req->has_body ? req->body.len : req->body_len;
     snprintf(length, sizeof length, "%llu", (unsigned long long)body_len);
