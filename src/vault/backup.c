@@ -192,7 +192,7 @@ bool cf_backup_parse_payload(const cf_resource *r, cf_slice payload, cf_backup_v
         memcpy(obj.name, name.ptr, name.len);
         obj.name[name.len] = 0;
         cf_slice material;
-        bool ok = cf_valid_object_name(obj.name) && cf_parse_version(r, &c, &obj, &material) &&
+        bool ok = cf_vault_valid_object_name(obj.name) && cf_parse_version(r, &c, &obj, &material) &&
                   each(ctx, &obj, material);
         if (!ok && cf_error_code() == CF_OK)
             cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__, "backup name is malformed");

@@ -199,7 +199,7 @@ static bool cf_vault_identity_ids(cf_vault *vault, bool *fresh)
         CF_GUARD(cf_store_meta_put(vault->store, "tenant_id", CF_SLICE_STR(vault->tenant_id)));
         return true;
     }
-    char stored[37];
+    char stored[CF_UUID_LEN + 1];
     CF_GUARD(cf_meta_text(vault, "tenant_id", stored, sizeof stored, &found));
     CF_ENSURE(found, CF_ERR_DB, "the store has no tenant id");
     CF_ENSURE(!vault->tenant_id[0] || strcmp(stored, vault->tenant_id) == 0, CF_ERR_BAD_INPUT,

@@ -346,7 +346,7 @@ static bool cf_byok_kek(cf_vault *vault, const char *kid, cf_key *kek)
               CF_ERR_BAD_INPUT, "The key exchange key (header.kid) must name a key version.");
     memcpy(name, kid + n, (size_t)(slash - (kid + n)));
     name[slash - (kid + n)] = 0;
-    CF_ENSURE(cf_valid_object_name(name), CF_ERR_BAD_INPUT,
+    CF_ENSURE(cf_vault_valid_object_name(name), CF_ERR_BAD_INPUT,
               "The key exchange key (header.kid) must name a key version.");
     if (!cf_key_load(vault, name, slash + 1, kek)) {
         CF_ENSURE(cf_error_code() != CF_ERR_NOT_FOUND, CF_ERR_BAD_INPUT,

@@ -262,12 +262,12 @@ static struct {
     struct {
         uint8_t hash[32];
         int64_t exp;
-        char oid[37];
+        char oid[CF_UUID_LEN + 1];
         bool used;
     } slot[CF_TOKEN_CACHE_SLOTS];
 } cf_token_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static bool cf_token_cache_find(const uint8_t hash[32], int64_t now, char oid[37])
+static bool cf_token_cache_find(const uint8_t hash[32], int64_t now, char oid[CF_UUID_LEN + 1])
 {
     size_t i = ((size_t)hash[0] << 8 | hash[1]) % CF_TOKEN_CACHE_SLOTS;
     bool found = false;
@@ -292,7 +292,7 @@ static void cf_token_cache_add(const uint8_t hash[32], int64_t exp, const char *
     pthread_mutex_unlock(&cf_token_cache.lock);
 }
 
-static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[37], int64_t *exp)
+static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[CF_UUID_LEN + 1], int64_t *exp)
 {
     cf_jwt jwt;
     cf_jwt_init(&jwt);
@@ -303,7 +303,7 @@ static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[37], 
         ok = false;
     }
     ok = ok && cf_token_claims_valid(vault, jwt.claims, &claim_oid);
-    if (ok && strlen(claim_oid) > 36) {
+    if (ok && strlen(claim_oid) > CF_UUID_LEN) {
         cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__, "The token names no principal.");
         ok = false;
     }
@@ -319,7 +319,7 @@ bool cf_identity_verify_token(cf_vault *vault, cf_slice token, cf_principal *cal
 {
     CF_ENSURE(token.len <= CF_TOKEN_MAX, CF_ERR_UNAUTHORIZED, "The token is malformed.");
     uint8_t hash[32];
-    char oid[37];
+    char oid[CF_UUID_LEN + 1];
     int64_t exp;
     CF_GUARD(cf_hash_compute(CF_HASH_SHA256, token, hash));
     if (!cf_token_cache_find(hash, cf_vault_now(), oid)) {

@@ -87,6 +87,6 @@ CF_MUST_USE bool cf_rotation_policy_put_handler(cf_vault_call *call);
  * creation time of `previous`); exposed for the fuzz target. */
 CF_MUST_USE bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_t **out);
 /* ISO 8601 duration ("P90D", "P1Y2M", "PT12H") to seconds. */
-CF_MUST_USE bool cf_iso_duration(const char *text, int64_t *seconds);
+CF_MUST_USE bool cf_vault_iso_duration(const char *text, int64_t *seconds);
 
 #endif

@@ -66,8 +66,8 @@ static bool cf_vault_option(void *ctx, int code, const char *value, const char *
         v->purge_protection = true;
         v->protection_given = true;
         return true;
-    case 'i': return cf_server_parse_int(value, 1, 86400, &v->rotation_interval);
-    case 'T': return cf_server_parse_int(value, 1, 86400, &v->token_lifetime);
+    case 'i': return cf_server_parse_int(value, 1, CF_SECONDS_PER_DAY, &v->rotation_interval);
+    case 'T': return cf_server_parse_int(value, 1, CF_SECONDS_PER_DAY, &v->token_lifetime);
     case 'c': v->tls_cert_file = value; return true;
     case 'k': v->tls_key_file = value; return true;
     case 's': v->extra_san = value; return true;

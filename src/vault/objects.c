@@ -15,7 +15,7 @@
 #define CF_TAG_NAME_MAX 512
 #define CF_TAG_VALUE_MAX 256
 
-bool cf_valid_object_name(const char *name)
+bool cf_vault_valid_object_name(const char *name)
 {
     size_t n = strlen(name);
     if (n == 0 || n > CF_NAME_MAX)
@@ -29,7 +29,7 @@ bool cf_valid_object_name(const char *name)
     return true;
 }
 
-bool cf_new_version_id(char out[CF_VERSION_LEN + 1])
+bool cf_vault_new_version_id(char out[CF_VERSION_LEN + 1])
 {
     uint8_t r[CF_VERSION_LEN / 2];
     CF_GUARD(cf_random_bytes(r, sizeof r));

@@ -69,7 +69,7 @@ static bool cf_expiry(json_t *body, int64_t *expires)
     CF_ENSURE(json_is_integer(days) && json_integer_value(days) >= 1 &&
                   json_integer_value(days) <= 3650,
               CF_ERR_BAD_INPUT, "secret_expires_in_days must be an integer from 1 to 3650");
-    *expires = cf_vault_now() + json_integer_value(days) * 86400;
+    *expires = cf_vault_now() + json_integer_value(days) * CF_SECONDS_PER_DAY;
     return true;
 }
 

@@ -171,7 +171,7 @@ bool cf_rbac_authorize(cf_vault_call *call, const char *action, const char *scop
 }
 
 bool cf_rbac_assign(cf_vault *vault, const char *principal_id, const cf_role *role,
-                    const char *scope, char name_out[37])
+                    const char *scope, char name_out[CF_UUID_LEN + 1])
 {
     cf_role_assignment a = {.created = cf_vault_now()};
     CF_GUARD(cf_uuid_v4(a.name));
@@ -223,16 +223,16 @@ static bool cf_valid_scope(const char *scope)
     for (size_t i = 0; i < 2; i++) {
         size_t n = strlen(names[i]);
         if (strncasecmp(scope, names[i], n) == 0)
-            return cf_valid_object_name(scope + n);
+            return cf_vault_valid_object_name(scope + n);
     }
     return false;
 }
 
 static bool cf_guid_ok(const char *s)
 {
-    if (strlen(s) != 36)
+    if (strlen(s) != CF_UUID_LEN)
         return false;
-    for (size_t i = 0; i < 36; i++) {
+    for (size_t i = 0; i < CF_UUID_LEN; i++) {
         char c = s[i];
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
         if (dash ? c != '-' : !((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')))

@@ -14,6 +14,7 @@
 #define CF_VAULT_RBAC_H
 
 #include "vault.h"
+#include "ids.h"
 
 #define CF_ACT(x) "Microsoft.KeyVault/vaults/" x
 /* What marks a path of the RBAC API, after its scope. */
@@ -41,7 +42,7 @@ bool cf_role_grants(const cf_role *role, const char *action);
 
 /* Gives `principal_id` the role at `scope` (first start, CLI tests). */
 CF_MUST_USE bool cf_rbac_assign(cf_vault *vault, const char *principal_id, const cf_role *role,
-                                const char *scope, char name_out[37]);
+                                const char *scope, char name_out[CF_UUID_LEN + 1]);
 
 /* The RBAC data-plane API: {scope}/providers/Microsoft.Authorization/...
  * Splits such a path into its validated scope ("/", "/keys/k") and the

@@ -2,6 +2,7 @@
  * Handlers shared by the keys and secrets resources; see resource.h.
  */
 #include "resource.h"
+#include "units.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +40,7 @@ bool cf_resource_new_version(cf_vault_call *call, const cf_resource *r, const ch
     cf_object_init(obj);
     snprintf(obj->kind, sizeof obj->kind, "%s", r->kind);
     snprintf(obj->name, sizeof obj->name, "%s", name);
-    CF_GUARD(cf_new_version_id(obj->version));
+    CF_GUARD(cf_vault_new_version_id(obj->version));
     obj->created = obj->updated = cf_vault_now();
     obj->enabled = true;
     return call->body ? cf_object_parse_attributes(call->body, obj) : true;
@@ -170,7 +171,7 @@ bool cf_resource_delete_handler(cf_vault_call *call)
     const char *name = call->params.name;
     int64_t now = cf_vault_now();
     CF_GUARD(cf_store_object_delete(call->vault->store, r->kind, name, now,
-                                    now + (int64_t)call->vault->retention_days * 86400));
+                                    now + (int64_t)call->vault->retention_days * CF_SECONDS_PER_DAY));
     return cf_resource_get(call, r, name, NULL, true);
 }
 

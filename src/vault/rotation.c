@@ -16,14 +16,15 @@
 #include "hsm_keys.h"
 #include "keys.h"
 #include "log.h"
+#include "units.h"
 
 #define CF_POLICY_MAX_ACTIONS 8
-#define CF_DURATION_MAX ((int64_t)100 * 365 * 86400)
+#define CF_DURATION_MAX ((int64_t)100 * 365 * CF_SECONDS_PER_DAY)
 /* Key Vault's minimums: rotate at most weekly, new versions live >= 28 days. */
-#define CF_TRIGGER_MIN ((int64_t)7 * 86400)
-#define CF_EXPIRY_MIN ((int64_t)28 * 86400)
+#define CF_TRIGGER_MIN ((int64_t)7 * CF_SECONDS_PER_DAY)
+#define CF_EXPIRY_MIN ((int64_t)28 * CF_SECONDS_PER_DAY)
 
-bool cf_iso_duration(const char *text, int64_t *seconds)
+bool cf_vault_iso_duration(const char *text, int64_t *seconds)
 {
     CF_ENSURE(text && text[0] == 'P' && text[1], CF_ERR_BAD_INPUT,
               "durations must be ISO 8601, such as P90D");
@@ -43,11 +44,11 @@ bool cf_iso_duration(const char *text, int64_t *seconds)
         CF_ENSURE(p != start && *p, CF_ERR_BAD_INPUT, "malformed ISO 8601 duration");
         int64_t unit;
         switch (*p++) {
-        case 'Y': unit = in_time ? -1 : 365 * 86400; break;
-        case 'M': unit = in_time ? 60 : 30 * 86400; break;
-        case 'W': unit = in_time ? -1 : 7 * 86400; break;
-        case 'D': unit = in_time ? -1 : 86400; break;
-        case 'H': unit = in_time ? 3600 : -1; break;
+        case 'Y': unit = in_time ? -1 : 365 * CF_SECONDS_PER_DAY; break;
+        case 'M': unit = in_time ? CF_SECONDS_PER_MINUTE : 30 * CF_SECONDS_PER_DAY; break;
+        case 'W': unit = in_time ? -1 : 7 * CF_SECONDS_PER_DAY; break;
+        case 'D': unit = in_time ? -1 : CF_SECONDS_PER_DAY; break;
+        case 'H': unit = in_time ? CF_SECONDS_PER_HOUR : -1; break;
         case 'S': unit = in_time ? 1 : -1; break;
         default: unit = -1; break;
         }
@@ -82,10 +83,10 @@ bool cf_key_rotate(cf_vault *vault, const char *name, cf_object *out)
             json_string_value(json_object_get(json_object_get(policy, "attributes"), "expiryTime"));
         int64_t lifetime = 0;
         if (expiry)
-            ok = cf_iso_duration(expiry, &lifetime);
+            ok = cf_vault_iso_duration(expiry, &lifetime);
         if (lifetime)
             out->exp = out->created + lifetime;
-        ok = ok && cf_new_version_id(out->version) && cf_key_generate(vault, &spec, out) &&
+        ok = ok && cf_vault_new_version_id(out->version) && cf_key_generate(vault, &spec, out) &&
              cf_store_object_insert(vault->store, out);
     if (ok)
         cf_hsm_settled(out);
@@ -141,7 +142,7 @@ static bool cf_policy_parse_action(json_t *la, json_t *actions)
     CF_ENSURE((after != NULL) != (before != NULL), CF_ERR_BAD_INPUT,
               "a trigger needs exactly one of timeAfterCreate and timeBeforeExpiry");
     int64_t secs;
-    CF_GUARD(cf_iso_duration(after ? after : before, &secs));
+    CF_GUARD(cf_vault_iso_duration(after ? after : before, &secs));
     CF_ENSURE(secs >= CF_TRIGGER_MIN, CF_ERR_BAD_INPUT, "a trigger must be at least 7 days (P7D)");
     json_t *entry = json_pack("{s:{s:s}, s:{s:s}}", "trigger",
                               after ? "timeAfterCreate" : "timeBeforeExpiry", after ? after : before,
@@ -164,7 +165,7 @@ bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_
         CF_GUARD(cf_vault_json_string(in_attrs, "expiryTime", false, &expiry));
     int64_t secs;
     if (expiry) {
-        CF_GUARD(cf_iso_duration(expiry, &secs));
+        CF_GUARD(cf_vault_iso_duration(expiry, &secs));
         CF_ENSURE(secs >= CF_EXPIRY_MIN, CF_ERR_BAD_INPUT,
                   "expiryTime must be at least 28 days (P28D)");
     }
@@ -222,9 +223,9 @@ static bool cf_rotation_due(const cf_object *latest, json_t *policy, int64_t now
         const char *after = json_string_value(json_object_get(trigger, "timeAfterCreate"));
         const char *before = json_string_value(json_object_get(trigger, "timeBeforeExpiry"));
         int64_t secs;
-        if (after && cf_iso_duration(after, &secs) && now >= latest->created + secs)
+        if (after && cf_vault_iso_duration(after, &secs) && now >= latest->created + secs)
             return true;
-        if (before && latest->exp && cf_iso_duration(before, &secs) && now >= latest->exp - secs)
+        if (before && latest->exp && cf_vault_iso_duration(before, &secs) && now >= latest->exp - secs)
             return true;
     }
     return false;

@@ -335,7 +335,7 @@ static cf_match cf_route_match(const char *pattern, const cf_routing *rt, cf_vau
             return bad_name ? CF_MATCH_BAD_NAME : CF_MATCH_NONE;
         if (cf_token_is(p, len, "{name}")) {
             params->name = s;
-            bad_name = bad_name || !cf_valid_object_name(s);
+            bad_name = bad_name || !cf_vault_valid_object_name(s);
         } else if (cf_token_is(p, len, "{version}")) {
             if (*s && strlen(s) != CF_VERSION_LEN)
                 return bad_name ? CF_MATCH_BAD_NAME : CF_MATCH_NONE;
@@ -362,7 +362,7 @@ static cf_match cf_route_match(const char *pattern, const cf_routing *rt, cf_vau
  * told about them: names first. */
 static bool cf_check_params(const cf_vault_params *p, const cf_area *area)
 {
-    CF_ENSURE(!p->name || cf_valid_object_name(p->name), CF_ERR_BAD_INPUT,
+    CF_ENSURE(!p->name || cf_vault_valid_object_name(p->name), CF_ERR_BAD_INPUT,
               area && area->bad_name ? area->bad_name : "invalid name");
     CF_ENSURE(!p->principal || strlen(p->principal) == CF_UUID_LEN, CF_ERR_NOT_FOUND,
               "The principal does not exist.");

@@ -20,8 +20,10 @@
 #include "http.h"
 #include "seal_dir.h"
 #include "store.h"
+#include "ids.h"
+#include "units.h"
 
-#define CF_VAULT_MAX_BODY (1u << 20)
+#define CF_VAULT_MAX_BODY CF_MIB
 #define CF_LIST_DEFAULT 25
 #define CF_LIST_MAX 25
 
@@ -31,7 +33,7 @@ typedef struct {
     char listen[256];
     char url[512];        /* https://host:port, no trailing slash */
     char resource[256];   /* token audience, e.g. https://vault.azure.net */
-    char tenant_id[37];
+    char tenant_id[CF_UUID_LEN + 1];
     int retention_days;   /* soft-delete retention, fixed at creation */
     bool purge_protection;/* fixed at creation: no purge before retention ends */
     bool retention_given; /* --retention-days / --purge-protection were passed */
@@ -43,7 +45,7 @@ typedef struct {
     const char *extra_san;     /* optional extra DNS name / IP for the certificate */
     cf_seal_options seal_options; /* --dev-seal, --pkcs11-* */
     /* state */
-    char vault_id[37];
+    char vault_id[CF_UUID_LEN + 1];
     cf_store *store;
     cf_sealed_dir sealed; /* owns the seal and the data key */
     cf_seal *seal;        /* = sealed.seal */
@@ -100,8 +102,8 @@ void cf_vault_reply_error(cf_vault_call *call);
 void cf_vault_reply_challenge(cf_vault_call *call, const char *message);
 
 /* ---- helpers shared by resource handlers (objects.c) ---- */
-CF_MUST_USE bool cf_valid_object_name(const char *name);
-CF_MUST_USE bool cf_new_version_id(char out[CF_VERSION_LEN + 1]);
+CF_MUST_USE bool cf_vault_valid_object_name(const char *name);
+CF_MUST_USE bool cf_vault_new_version_id(char out[CF_VERSION_LEN + 1]);
 int64_t cf_vault_now(void);
 /* The associated data binding sealed material to its identity. */
 CF_MUST_USE bool cf_object_aad(const cf_vault *vault, const char *kind, const char *name,

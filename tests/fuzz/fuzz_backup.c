@@ -17,7 +17,7 @@ static bool each_version(void *ctx, cf_object *obj, cf_slice material)
     (void)ctx;
     if (material.ptr < fuzz_base || material.ptr + material.len > fuzz_base + fuzz_size)
         __builtin_trap();
-    if (!cf_valid_object_name(obj->name) || !obj->props)
+    if (!cf_vault_valid_object_name(obj->name) || !obj->props)
         __builtin_trap();
     return true;
 }

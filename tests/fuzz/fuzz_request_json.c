@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             json_decref(policy);
         const char *s = json_string_value(json_object_get(body, "d"));
         int64_t secs;
-        if (s && cf_iso_duration(s, &secs) && secs < 0)
+        if (s && cf_vault_iso_duration(s, &secs) && secs < 0)
             __builtin_trap();
         json_decref(body);
     }

@@ -26,18 +26,18 @@ static void setup(void)
 
 static void test_names(void)
 {
-    CHECK(cf_valid_object_name("a"));
-    CHECK(cf_valid_object_name("My-Key-01"));
-    CHECK(!cf_valid_object_name(""));
-    CHECK(!cf_valid_object_name("bad_name"));
-    CHECK(!cf_valid_object_name("a/b"));
+    CHECK(cf_vault_valid_object_name("a"));
+    CHECK(cf_vault_valid_object_name("My-Key-01"));
+    CHECK(!cf_vault_valid_object_name(""));
+    CHECK(!cf_vault_valid_object_name("bad_name"));
+    CHECK(!cf_vault_valid_object_name("a/b"));
     char longname[200];
     memset(longname, 'a', sizeof longname);
     longname[127] = 0;
-    CHECK(cf_valid_object_name(longname));
+    CHECK(cf_vault_valid_object_name(longname));
     longname[127] = 'a';
     longname[128] = 0;
-    CHECK(!cf_valid_object_name(longname));
+    CHECK(!cf_vault_valid_object_name(longname));
 }
 
 static void new_key(cf_object *o, const char *name, const char *kty, unsigned size)
@@ -45,7 +45,7 @@ static void new_key(cf_object *o, const char *name, const char *kty, unsigned si
     cf_object_init(o);
     snprintf(o->kind, sizeof o->kind, "key");
     snprintf(o->name, sizeof o->name, "%s", name);
-    CHECK(cf_new_version_id(o->version));
+    CHECK(cf_vault_new_version_id(o->version));
     o->created = o->updated = 1000;
     o->enabled = true;
     cf_key_spec spec = {.kty = kty, .size = size};
@@ -97,7 +97,7 @@ static void test_backup_restore(void)
     cf_object_init(&v2);
     snprintf(v2.kind, sizeof v2.kind, "key");
     snprintf(v2.name, sizeof v2.name, "backed");
-    CHECK(cf_new_version_id(v2.version));
+    CHECK(cf_vault_new_version_id(v2.version));
     v2.created = v2.updated = 2000;
     v2.enabled = true;
     v2.tags = json_pack("{s:s}", "t", "v");
@@ -153,15 +153,15 @@ static void test_backup_restore(void)
 static void test_durations_and_policy(void)
 {
     int64_t s;
-    CHECK(cf_iso_duration("P90D", &s) && s == 90 * 86400);
-    CHECK(cf_iso_duration("P1Y2M", &s) && s == 365 * 86400 + 60 * 86400);
-    CHECK(cf_iso_duration("PT12H30M5S", &s) && s == 12 * 3600 + 30 * 60 + 5);
-    CHECK(cf_iso_duration("P1W", &s) && s == 7 * 86400);
-    CHECK(!cf_iso_duration("P101Y", &s));
-    CHECK(!cf_iso_duration("P99999999Y99999999Y99999999Y", &s));
+    CHECK(cf_vault_iso_duration("P90D", &s) && s == 90 * 86400);
+    CHECK(cf_vault_iso_duration("P1Y2M", &s) && s == 365 * 86400 + 60 * 86400);
+    CHECK(cf_vault_iso_duration("PT12H30M5S", &s) && s == 12 * 3600 + 30 * 60 + 5);
+    CHECK(cf_vault_iso_duration("P1W", &s) && s == 7 * 86400);
+    CHECK(!cf_vault_iso_duration("P101Y", &s));
+    CHECK(!cf_vault_iso_duration("P99999999Y99999999Y99999999Y", &s));
     const char *bad[] = {"", "P", "90D", "PT", "P1H", "PT1D", "P-1D", "P1DT", "P1.5D", "P1X"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        CHECK(!cf_iso_duration(bad[i], &s));
+        CHECK(!cf_vault_iso_duration(bad[i], &s));
     json_t *body = json_loads("{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P30D\"},"
                               "\"action\":{\"type\":\"rotate\"}}],\"attributes\":{\"expiryTime\":\"P90D\"}}",
                               0, NULL);
