@@ -437,8 +437,7 @@ CF_MUST_USE bool cf_blob_scope_set_enabled(cf_blob_store *s, const char *account
 
 /* Service properties (Get/Set Blob Service Properties): the XML document
  * as the handler validated it, opaque here, at most 64 KiB.  get: `out`
- * gets the stored text, empty when never set (render the defaults).
- * [NOT YET IMPLEMENTED] */
+ * gets the stored text, empty when never set (render the defaults). */
 CF_MUST_USE bool cf_blob_service_props_get(cf_blob_store *s, const char *account, cf_buf *out)
     CF_NONNULL;
 CF_MUST_USE bool cf_blob_service_props_set(cf_blob_store *s, const char *account, cf_slice xml)
@@ -526,16 +525,16 @@ typedef struct {
 } cf_blob_acl;
 
 /* Replaces access level and policies atomically (new ETag).  cond:
- * If-Modified-Since / If-Unmodified-Since and lease_id. [NOT YET IMPLEMENTED] */
+ * If-Modified-Since / If-Unmodified-Since and lease_id. */
 CF_MUST_USE bool cf_blob_container_set_acl(cf_blob_store *s, const char *account, const char *name,
                                            const cf_blob_acl *acl, const cf_blob_cond *cond,
                                            int64_t now, cf_blob_write_result *out);
-/* cond: lease_id only. [NOT YET IMPLEMENTED] */
+/* cond: lease_id only. */
 CF_MUST_USE bool cf_blob_container_get_acl(cf_blob_store *s, const char *account, const char *name,
                                            const cf_blob_cond *cond, int64_t now,
                                            cf_blob_acl *out);
 /* One stored access policy by signed identifier, for service SAS
- * validation: 404 PolicyNotFound when absent. [NOT YET IMPLEMENTED] */
+ * validation: 404 PolicyNotFound when absent. */
 CF_MUST_USE bool cf_blob_container_policy(cf_blob_store *s, const char *account,
                                           const char *container, const char *id,
                                           cf_blob_access_policy *out) CF_NONNULL;
@@ -704,7 +703,7 @@ typedef struct {
 /* Append Block: the committed body becomes the next block of an existing
  * append blob (one more extent; metadata only).  404 BlobNotFound, 409
  * InvalidBlobType on a block blob, 409 BlockCountExceedsLimit at 50,000
- * blocks.  ac may be NULL. [NOT YET IMPLEMENTED] */
+ * blocks.  ac may be NULL. */
 CF_MUST_USE bool cf_blob_append_begin(cf_blob_store *s, const char *account, const char *container,
                                       const char *name, const cf_blob_cond *cond,
                                       const cf_blob_append_cond *ac, int64_t now,
@@ -718,8 +717,7 @@ CF_MUST_USE bool cf_blob_writer_write(cf_blob_writer *w, cf_slice data) CF_NONNU
 CF_MUST_USE bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_write_result *out);
 void cf_blob_writer_free(cf_blob_writer *w);
 
-/* Create Append Blob: an empty append blob replacing any existing blob.
- * [NOT YET IMPLEMENTED] */
+/* Create Append Blob: an empty append blob replacing any existing blob. */
 CF_MUST_USE bool cf_blob_append_create(cf_blob_store *s, const char *account,
                                        const char *container, const char *name, json_t *props,
                                        json_t *metadata, const cf_blob_cond *cond, int64_t now,

@@ -20,8 +20,10 @@
 #include "secmem.h"
 #include "server_args.h"
 #include "server_process.h"
+#include "ids.h"
+#include "units.h"
 
-#define CF_EXPIRE_INTERVAL 3600
+#define CF_EXPIRE_INTERVAL CF_SECONDS_PER_HOUR
 
 static void cf_usage(FILE *out)
 {
@@ -70,9 +72,9 @@ static bool cf_blob_option(void *ctx, int code, const char *value, const char **
     case 'c': return cf_server_copy_arg(s->vault_ca, sizeof s->vault_ca, value);
     case 't': return cf_server_copy_arg(s->tenant_id, sizeof s->tenant_id, value);
     case 'B': return cf_server_copy_arg(s->vault_bootstrap, sizeof s->vault_bootstrap, value);
-    case 'C': return cf_server_parse_int(value, 1, 86400, &s->key_cache_seconds);
+    case 'C': return cf_server_parse_int(value, 1, CF_SECONDS_PER_DAY, &s->key_cache_seconds);
     case 'O':
-        return s->n_owners < CF_BLOB_MAX_OWNERS && strlen(value) == 36 &&
+        return s->n_owners < CF_BLOB_MAX_OWNERS && strlen(value) == CF_UUID_LEN &&
                cf_server_copy_arg(s->owners[s->n_owners++], sizeof s->owners[0], value);
     default: return false;
     }
@@ -117,7 +119,7 @@ static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice
         /* Up to a whole Put Blob: an upload refused from its headers (bad
          * signature, failed condition) still ends in Azure's error, not a
          * reset, for clients that send the body regardless. */
-        .drain_max = CF_BLOB_MAX_PUT_SIZE + (1u << 20),
+        .drain_max = CF_BLOB_MAX_PUT_SIZE + CF_MIB,
         .handler = cf_blob_handle,
         .begin = cf_blob_begin,
         .request_done = cf_blob_request_done,
@@ -136,8 +138,8 @@ int main(int argc, char **argv)
     cf_server_process_init(&stop);
 
     cf_buf cert, key;
-    cf_buf_init(&cert, 1 << 20);
-    cf_buf_init_secret(&key, 1 << 20);
+    cf_buf_init(&cert, CF_MIB);
+    cf_buf_init_secret(&key, CF_MIB);
     cf_http_server *https = NULL, *http = NULL;
     if (!cf_secmem_init(1 << 25) || !cf_crypto_init() || !cf_blob_service_open(&svc, &cert, &key)) {
         cf_log(CF_LOG_ERROR, NULL, "start-up failed: %s (%s)", cf_error_detail(), cf_error_where());

@@ -22,9 +22,11 @@
 #include "blob_service.h"
 #include "fsutil.h"
 #include "json_secure.h"
+#include "ids.h"
+#include "units.h"
 
 #define CF_ROLES_MAX 1024
-#define CF_ROLES_FILE_MAX (1u << 20)
+#define CF_ROLES_FILE_MAX CF_MIB
 
 #define BIT(p) (1u << (p))
 
@@ -172,10 +174,10 @@ bool cf_blob_roles_put(cf_blob_roles *r, const char *account, const char *name, 
         scope = "/";
     CF_ENSURE(cf_role_index(role) >= 0, CF_ERR_BAD_INPUT,
               "roleDefinitionId must name Storage Blob Data Owner, Contributor or Reader");
-    CF_ENSURE(who && strlen(who) == 36, CF_ERR_BAD_INPUT, "principalId must be an object id");
+    CF_ENSURE(who && strlen(who) == CF_UUID_LEN, CF_ERR_BAD_INPUT, "principalId must be an object id");
     CF_ENSURE(cf_scope_valid(scope), CF_ERR_BAD_INPUT,
               "scope must be \"/\" or \"/containers/<name>\"");
-    CF_ENSURE(strlen(name) == 36, CF_ERR_BAD_INPUT, "the assignment name must be a GUID");
+    CF_ENSURE(strlen(name) == CF_UUID_LEN, CF_ERR_BAD_INPUT, "the assignment name must be a GUID");
     const char *slash = strrchr(role, '/');
     json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:s}", "account", account, "name", name,
                               "principalId", who, "roleDefinitionId", slash ? slash + 1 : role,

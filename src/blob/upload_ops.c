@@ -20,9 +20,10 @@
 #include "encoding.h"
 #include "hash_pipe.h"
 #include "secmem.h"
+#include "units.h"
 
 /* Bodies at least this long hash their MD5 on a second thread. */
-#define CF_UPLOAD_MD5_THREAD_MIN (1u << 20)
+#define CF_UPLOAD_MD5_THREAD_MIN CF_MIB
 
 struct cf_blob_upload {
     cf_blob_writer *writer;

@@ -4,7 +4,7 @@
  *
  * This half has no state and does no I/O except in cf_audit_verify(), which
  * reads a file; it is linked into the CLI.  The writer (open, recover, append
- * with group commit) is src/vault/audit.c.  Hashing goes through crypto.h,
+ * with group commit) is audit_writer.c.  Hashing goes through crypto.h,
  * so cf_crypto_init() must have run.
  */
 #ifndef CF_AUDIT_LOG_H

@@ -1,7 +1,7 @@
 /*
  * Shared Key, Shared Key Lite and SAS for the Blob service; see
- * storage_auth.h for the contract and /work/notes/blob.md §2 and §4 for the
- * wire rules measured against the SDKs and Azurite.
+ * storage_auth.h for the contract and docs/blob-plan.md ("Shared Key") for
+ * the wire rules measured against the SDKs and Azurite.
  *
  * Design choices worth knowing:
  * - Everything is built into a local buffer capped at CF_STORAGE_MAX_STS, so

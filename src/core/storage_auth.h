@@ -3,12 +3,13 @@
  * (account and service SAS) for the Blob service.
  *
  * Pure functions over a request view the caller fills in; no HTTP server,
- * no I/O, no clock.  The blob server (later) builds a cf_storage_request from
- * libmicrohttpd, calls cf_sharedkey_verify() or the cf_sas_* functions, and
- * maps failures to Azure errors (403 AuthenticationFailed and friends).
- * The wire rules, including where the official clients differ from the
- * documentation, are in /work/notes/blob.md sections 2 and 4 and
- * docs/blob-plan.md; the known-answer vectors in
+ * no I/O, no clock.  coffer-blob (src/blob/auth.c) builds a cf_storage_request
+ * from the HTTP request, calls cf_sharedkey_verify() or the cf_sas_*
+ * functions, and maps failures to Azure errors (403 AuthenticationFailed and
+ * friends); the CLI signs its own requests with the same code.  The wire
+ * rules, including where the official clients differ from the
+ * documentation, are in docs/blob-plan.md ("Shared Key") and docs/blob.md
+ * ("Authentication and authorization"); the known-answer vectors in
  * tests/unit/vectors/storage_auth.txt come from the official JS SDK.
  *
  * Errors: CF_ERR_BAD_INPUT for anything malformed, CF_ERR_TOO_LARGE for an

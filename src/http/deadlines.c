@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "units.h"
 
 struct cf_conn {
     cf_conn *prev, *next;   /* the registry (cf_deadlines.mu) */
@@ -39,7 +40,7 @@ static int64_t cf_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * CF_MS_PER_SECOND + ts.tv_nsec / CF_NS_PER_MS;
 }
 
 /* Which deadline the connection has missed, if any (under the lock). */

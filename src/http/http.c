@@ -34,6 +34,7 @@
 #include "log.h"
 #include "secmem.h"
 #include "workers.h"
+#include "units.h"
 
 struct cf_http_server {
     struct MHD_Daemon *daemon;
@@ -50,7 +51,7 @@ struct cf_http_server {
 };
 
 #define CF_TICKET_MASTER_LEN 64 /* GnuTLS's master key size */
-#define CF_TICKET_ROTATE_SECONDS 3600
+#define CF_TICKET_ROTATE_SECONDS CF_SECONDS_PER_HOUR
 
 #define CF_HTTP_DRAIN_MAX (16u << 20)
 /* More query parameters than any API here takes; libmicrohttpd would run
@@ -289,7 +290,7 @@ static void cf_http_respond(cf_http_server *server, cf_http_state *st)
         return;
     }
     cf_http_response resp = {0};
-    cf_buf_init(&resp.body, 64 * 1024 * 1024);
+    cf_buf_init(&resp.body, 64 * CF_MIB);
     cf_buf_init(&resp.headers, CF_HTTP_HEADERS_MAX);
     if (st->mode != CF_HTTP_STREAM && !st->too_large && !cf_buf_terminate(&st->req.body))
         st->too_large = true;
@@ -388,7 +389,7 @@ static void cf_http_state_free(cf_http_server *server, cf_http_state *st)
 static void cf_http_begin_request(cf_http_server *server, cf_http_state *st)
 {
     if (server->config.begin) {
-        cf_buf_init(&st->early.body, 1 << 20);
+        cf_buf_init(&st->early.body, CF_MIB);
         cf_buf_init(&st->early.headers, CF_HTTP_HEADERS_MAX);
         cf_error_clear();
         st->mode = server->config.begin(server->config.ctx, &st->req, &st->early);
@@ -933,8 +934,8 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
 
     /* libmicrohttpd wants NUL-terminated PEM; copy into buffers we wipe. */
     cf_buf cert, key;
-    cf_buf_init(&cert, 1 << 20);
-    cf_buf_init_secret(&key, 1 << 20);
+    cf_buf_init(&cert, CF_MIB);
+    cf_buf_init_secret(&key, CF_MIB);
     bool tls = config->tls_cert_pem.len > 0;
     if (tls) {
         server->ticket_master.data = cf_secret_alloc(CF_TICKET_MASTER_LEN);
