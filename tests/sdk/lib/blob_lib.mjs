@@ -4,7 +4,7 @@
 // the Coffer admin API, error assertions, CRC-64/NVME and the at-rest scan.
 //
 // Everything about the server comes from COFFER_BLOB_DIR/bootstrap.json
-// (/work/notes/blob-contract.md), so the same suite runs against either.
+// (docs/blob.md, "Data directory"), so the same suite runs against either.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
