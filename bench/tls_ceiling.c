@@ -47,10 +47,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     }
     bool get = strcmp(method, "GET") == 0;
     uint64_t n = get ? strtoull(url + 1, NULL, 10) : 0;
-    struct MHD_Response *r = get ? MHD_create_response_from_callback(
-                                       n, n < BLOCK ? (n < 4096 ? 4096 : (size_t)n) : BLOCK,
-                                       serve, NULL, NULL)
-                                 : MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        get ? MHD_create_response_from_callback(
+                  n, n < BLOCK ? (n < 4096 ? 4096 : (size_t)n) : BLOCK, serve, NULL, NULL)
+            : MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret = MHD_queue_response(c, get ? 200 : 201, r);
     MHD_destroy_response(r);
     return ret;
@@ -86,11 +86,12 @@ int main(int argc, char **argv)
     }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, (uint16_t)cli_number(argv[1], 65535, "PORT"),
-        NULL, NULL, access_cb, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cpus > 0 ? cpus : 2),
-        MHD_OPTION_CONNECTION_LIMIT, 8192u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-        MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
-        MHD_OPTION_HTTPS_PRIORITIES, CF_TLS_PRIORITIES, MHD_OPTION_END);
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG,
+        (uint16_t)cli_number(argv[1], 65535, "PORT"), NULL, NULL, access_cb, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cpus > 0 ? cpus : 2), MHD_OPTION_CONNECTION_LIMIT,
+        8192u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_HTTPS_MEM_CERT,
+        cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES, CF_TLS_PRIORITIES,
+        MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "tls_ceiling: cannot start\n");
         return 1;

@@ -74,12 +74,14 @@ static long request(CURL *c, const char *method, const char *url, const char *bo
 static json_t *call_json(CURL *c, const char *method, const char *path, const char *body)
 {
     char url[2048];
-    snprintf(url, sizeof url, "%s%s%sapi-version=7.5", vault_url, path, strchr(path, '?') ? "&" : "?");
+    snprintf(url, sizeof url, "%s%s%sapi-version=7.5", vault_url, path,
+             strchr(path, '?') ? "&" : "?");
     body_t out;
     long status = request(c, method, url, body, "application/json", 1, &out);
     json_t *j = out.data ? json_loads(out.data, 0, NULL) : NULL;
     if (status != 200) {
-        fprintf(stderr, "setup %s %s failed: %ld %s\n", method, path, status, out.data ? out.data : "");
+        fprintf(stderr, "setup %s %s failed: %ld %s\n", method, path, status,
+                out.data ? out.data : "");
         exit(1);
     }
     free(out.data);
@@ -92,7 +94,8 @@ static void get_token(CURL *c, json_t *boot)
     snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token",
              json_string_value(json_object_get(boot, "authority_host")),
              json_string_value(json_object_get(boot, "tenant_id")));
-    char *secret = curl_easy_escape(c, json_string_value(json_object_get(boot, "client_secret")), 0);
+    char *secret =
+        curl_easy_escape(c, json_string_value(json_object_get(boot, "client_secret")), 0);
     snprintf(form, sizeof form,
              "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s/.default",
              json_string_value(json_object_get(boot, "client_id")), secret,
@@ -153,8 +156,9 @@ static void setup_op(CURL *c, const char *op_arg)
         return;
     }
     snprintf(path, sizeof path, "/keys/%s//wrapkey", name);
-    r = call_json(c, "POST", path,
-                  "{\"alg\":\"RSA-OAEP-256\",\"value\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
+    r = call_json(
+        c, "POST", path,
+        "{\"alg\":\"RSA-OAEP-256\",\"value\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
     snprintf(op_path, sizeof op_path, "/keys/%s//unwrapkey", name);
     snprintf(op_body, sizeof op_body, "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}",
              json_string_value(json_object_get(r, "value")));
@@ -189,7 +193,8 @@ int main(int argc, char **argv)
     json_t *boot = json_load_file(argv[1], 0, NULL);
     if (!boot)
         return 2;
-    snprintf(vault_url, sizeof vault_url, "%s", json_string_value(json_object_get(boot, "vault_url")));
+    snprintf(vault_url, sizeof vault_url, "%s",
+             json_string_value(json_object_get(boot, "vault_url")));
     snprintf(ca_cert, sizeof ca_cert, "%s", json_string_value(json_object_get(boot, "ca_cert")));
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *c = curl_easy_init();

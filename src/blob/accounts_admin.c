@@ -72,7 +72,8 @@ bool cf_blob_key_uri_check(const char *uri)
     const char *slash = strchr(name, '/');
     size_t nl = slash ? (size_t)(slash - name) : strlen(name);
     CF_ENSURE(strlen(uri) <= CF_BLOB_KEY_URI_MAX && strncmp(uri, "https://", 8) == 0 && keys &&
-                  !memchr(uri + 8, '?', (size_t)(keys - uri - 8)) && cf_uri_word_ok(name, nl, true) &&
+                  !memchr(uri + 8, '?', (size_t)(keys - uri - 8)) &&
+                  cf_uri_word_ok(name, nl, true) &&
                   (!slash || cf_uri_word_ok(slash + 1, strlen(slash + 1), false)),
               CF_ERR_BAD_INPUT, "a key URI is https://VAULT/keys/NAME[/VERSION]");
     return true;
@@ -99,8 +100,9 @@ static bool cf_accounts_view(cf_blob_service *svc, const char *name, bool secret
     char created[CF_ISO8601_LEN + 1];
     CF_GUARD(cf_iso8601_format(a.created, 0, created));
     bool vault = info.source == CF_BLOB_KEYS_VAULT;
-    json_t *enc = json_pack("{s:s, s:b}", "keySource", vault ? "Microsoft.Keyvault" : "Microsoft.Storage",
-                            "requireInfrastructureEncryption", a.infrastructure);
+    json_t *enc =
+        json_pack("{s:s, s:b}", "keySource", vault ? "Microsoft.Keyvault" : "Microsoft.Storage",
+                  "requireInfrastructureEncryption", a.infrastructure);
     if (enc && vault)
         json_object_set_new(enc, "keyvaultproperties", cf_accounts_kv_props(info.uri, info.kid));
     json_t *entry = NULL;
@@ -112,8 +114,7 @@ static bool cf_accounts_view(cf_blob_service *svc, const char *name, bool secret
     *out = json_pack("{s:s, s:s, s:{s:s, s:{s:O}, s:o, s:b}}", "name", name, "type",
                      "Microsoft.Storage/storageAccounts", "properties", "creationTime", created,
                      "primaryEndpoints", "blob", json_object_get(entry, "blob_endpoint"),
-                     "encryption", enc, "supportsHttpsTrafficOnly",
-                     cf_blob_https_only(svc, name));
+                     "encryption", enc, "supportsHttpsTrafficOnly", cf_blob_https_only(svc, name));
     if (*out && secrets)
         json_object_set(*out, "connectionString", json_object_get(entry, "connection_string"));
     json_decref(entry);
@@ -128,7 +129,8 @@ static bool cf_accounts_list(cf_blob_service *svc, json_t **out)
     bool ok = cf_blob_account_names(svc->store, &names);
     size_t i;
     json_t *n;
-    json_array_foreach(names, i, n) {
+    json_array_foreach(names, i, n)
+    {
         json_t *view = NULL;
         ok = ok && cf_accounts_view(svc, json_string_value(n), false, &view) &&
              json_array_append_new(value, view) == 0;
@@ -142,8 +144,7 @@ static bool cf_accounts_list(cf_blob_service *svc, json_t **out)
     return ok && *out;
 }
 
-static bool cf_accounts_create(cf_blob_service *svc, const char *name, json_t *body,
-                               json_t **out)
+static bool cf_accounts_create(cf_blob_service *svc, const char *name, json_t *body, json_t **out)
 {
     json_t *enc = json_object_get(json_object_get(body, "properties"), "encryption");
     char uri[CF_BLOB_KEY_URI_MAX + 64];

@@ -44,8 +44,7 @@ void cf_blob_admin_reply_error(cf_blob_call *call)
     unsigned status = cf_blob_reason_status(cf_error_reason(), code);
     const char *name = cf_error_reason() ? cf_error_reason() : cf_err_name(code);
     const char *reason = cf_error_reason();
-    if (code == CF_ERR_NOT_FOUND ||
-        (reason && strcmp(reason, "EncryptionScopeNotFound") == 0))
+    if (code == CF_ERR_NOT_FOUND || (reason && strcmp(reason, "EncryptionScopeNotFound") == 0))
         status = 404, name = "NotFound";
     else if (code == CF_ERR_BAD_INPUT)
         status = 400, name = "BadRequest";
@@ -99,7 +98,9 @@ static bool cf_admin_regenerate(cf_blob_call *call, json_t *body, json_t **out)
 {
     CF_GUARD(cf_admin_need_body(body));
     const char *which = json_string_value(json_object_get(body, "keyName"));
-    int slot = which && strcmp(which, "key1") == 0 ? 1 : which && strcmp(which, "key2") == 0 ? 2 : 0;
+    int slot = which && strcmp(which, "key1") == 0   ? 1
+               : which && strcmp(which, "key2") == 0 ? 2
+                                                     : 0;
     CF_ENSURE(slot, CF_ERR_BAD_INPUT, "keyName must be key1 or key2");
     CF_GUARD(cf_blob_account_regenerate_key(call->svc->store, call->account, slot));
     if (strcmp(call->account, CF_BLOB_DEFAULT_ACCOUNT) == 0 ||
@@ -116,9 +117,9 @@ static bool cf_admin_regenerate(cf_blob_call *call, json_t *body, json_t **out)
              cf_blob_base64(cf_buf_slice(&key), b64, sizeof b64);
         cf_buf_free(&key);
         if (ok)
-            json_array_append_new(keys, json_pack("{s:s, s:s, s:s}", "keyName",
-                                                  s == 1 ? "key1" : "key2", "value", b64,
-                                                  "permissions", "FULL"));
+            json_array_append_new(keys,
+                                  json_pack("{s:s, s:s, s:s}", "keyName", s == 1 ? "key1" : "key2",
+                                            "value", b64, "permissions", "FULL"));
         cf_memzero(b64, sizeof b64);
     }
     if (!ok) {

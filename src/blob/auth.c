@@ -105,8 +105,8 @@ static void cf_account_key_or_dummy(cf_blob_call *call, int slot, cf_buf *key, b
  * computed. */
 static bool cf_sign_in_allowed(cf_blob_call *call)
 {
-    unsigned wait = cf_throttle_pair_wait(call->svc->throttle, call->account,
-                                          call->http->client_addr);
+    unsigned wait =
+        cf_throttle_pair_wait(call->svc->throttle, call->account, call->http->client_addr);
     if (!wait)
         return true;
     call->retry_after = wait;
@@ -115,14 +115,15 @@ static bool cf_sign_in_allowed(cf_blob_call *call)
     char message[160];
     snprintf(message, sizeof message,
              "Too many failed authentication attempts from this client or address; retry after "
-             "%u seconds.", wait);
+             "%u seconds.",
+             wait);
     return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "ServerBusy", message);
 }
 
 static bool cf_sign_in_result(cf_blob_call *call, bool ok)
 {
-    unsigned locked = cf_throttle_pair_record(call->svc->throttle, call->account,
-                                              call->http->client_addr, ok);
+    unsigned locked =
+        cf_throttle_pair_record(call->svc->throttle, call->account, call->http->client_addr, ok);
     if (locked)
         cf_log(CF_LOG_WARN, call->http->request_id,
                "repeated failed authentication for account %s from %s: locked for %u s",
@@ -130,7 +131,7 @@ static bool cf_sign_in_result(cf_blob_call *call, bool ok)
     return ok;
 }
 
-#define CF_MAC_MISMATCH                                                                    \
+#define CF_MAC_MISMATCH \
     "The MAC signature found in the HTTP request is not the same as any computed signature."
 
 /* ---- Shared Key ---- */
@@ -293,13 +294,14 @@ static bool cf_sas_scope_ok(const cf_blob_call *call, const cf_sas *sas)
     if (strcmp(sas->sr, "c") != 0 && strcmp(sas->sr, "b") != 0)
         return false;
     switch (call->op->level) {
-    case CF_LEVEL_CONTAINER: return strcmp(sas->sr, "c") == 0 && call->op->perm == CF_PERM_LIST_BLOBS;
+    case CF_LEVEL_CONTAINER:
+        return strcmp(sas->sr, "c") == 0 && call->op->perm == CF_PERM_LIST_BLOBS;
     case CF_LEVEL_BLOB: return true;
     default: return false;
     }
 }
 
-#define CF_RESOURCE_TYPE_MISMATCH                                                          \
+#define CF_RESOURCE_TYPE_MISMATCH \
     "This request is not authorized to perform this operation using this resource type."
 
 /* A parsed SAS against the request, in Azure's order; raises the first
@@ -443,15 +445,13 @@ bool cf_blob_may_read_source(cf_blob_call *call, const char *container, const ch
 {
     (void)name;
     switch (call->auth) {
-    case CF_AUTH_KEY:
-        return true;
+    case CF_AUTH_KEY: return true;
     case CF_AUTH_BEARER:
         if (cf_blob_roles_permit(call->svc->roles, call->account, call->principal, container,
                                  CF_PERM_BLOB_READ))
             return true;
         break;
-    default:
-        break;
+    default: break;
     }
     /* A source URL carrying its own SAS: verify it as a read of the source. */
     if (source_query && cf_sas_in_query(source_query)) {

@@ -24,17 +24,12 @@
 const char *cf_lease_state_name(cf_lease_state st)
 {
     switch (st) {
-    case CF_LEASE_LEASED:
-        return "leased";
-    case CF_LEASE_EXPIRED:
-        return "expired";
-    case CF_LEASE_BREAKING:
-        return "breaking";
-    case CF_LEASE_BROKEN:
-        return "broken";
+    case CF_LEASE_LEASED: return "leased";
+    case CF_LEASE_EXPIRED: return "expired";
+    case CF_LEASE_BREAKING: return "breaking";
+    case CF_LEASE_BROKEN: return "broken";
     case CF_LEASE_AVAILABLE:
-    default:
-        return "available";
+    default: return "available";
     }
 }
 
@@ -173,8 +168,8 @@ static bool bs_acquire(bs_lease *l, const cf_lease_req *req, cf_lease_state st, 
     const char *id = req->proposed_id;
     if (id)
         CF_GUARD(bs_lease_id_ok(id));
-    CF_ENSURE_REASON(st != CF_LEASE_BREAKING, CF_ERR_CONFLICT,
-                     "LeaseIsBreakingAndCannotBeAcquired", "the lease is breaking");
+    CF_ENSURE_REASON(st != CF_LEASE_BREAKING, CF_ERR_CONFLICT, "LeaseIsBreakingAndCannotBeAcquired",
+                     "the lease is breaking");
     if (st == CF_LEASE_LEASED)
         CF_ENSURE_REASON(id && strcmp(id, l->id) == 0, CF_ERR_CONFLICT, "LeaseAlreadyPresent",
                          "there is already a lease");
@@ -191,8 +186,8 @@ static bool bs_renew(bs_lease *l, const cf_lease_req *req, cf_lease_state st, in
                      cf_lease_result *out)
 {
     CF_GUARD(bs_lease_id_ok(req->lease_id));
-    CF_ENSURE_REASON(st != CF_LEASE_AVAILABLE, CF_ERR_CONFLICT,
-                     "LeaseNotPresentWithLeaseOperation", "there is currently no lease");
+    CF_ENSURE_REASON(st != CF_LEASE_AVAILABLE, CF_ERR_CONFLICT, "LeaseNotPresentWithLeaseOperation",
+                     "there is currently no lease");
     CF_ENSURE_REASON(strcmp(req->lease_id, l->id) == 0, CF_ERR_CONFLICT,
                      "LeaseIdMismatchWithLeaseOperation", "the lease ID does not match");
     CF_ENSURE_REASON(st != CF_LEASE_BREAKING, CF_ERR_CONFLICT, "LeaseIsBreakingAndCannotBeChanged",
@@ -204,8 +199,7 @@ static bool bs_renew(bs_lease *l, const cf_lease_req *req, cf_lease_state st, in
     return true;
 }
 
-static bool bs_change(bs_lease *l, const cf_lease_req *req, cf_lease_state st,
-                      cf_lease_result *out)
+static bool bs_change(bs_lease *l, const cf_lease_req *req, cf_lease_state st, cf_lease_result *out)
 {
     CF_GUARD(bs_lease_id_ok(req->lease_id));
     CF_GUARD(bs_lease_id_ok(req->proposed_id));
@@ -225,8 +219,8 @@ static bool bs_change(bs_lease *l, const cf_lease_req *req, cf_lease_state st,
 static bool bs_release(bs_lease *l, const cf_lease_req *req, cf_lease_state st)
 {
     CF_GUARD(bs_lease_id_ok(req->lease_id));
-    CF_ENSURE_REASON(st != CF_LEASE_AVAILABLE, CF_ERR_CONFLICT,
-                     "LeaseNotPresentWithLeaseOperation", "there is currently no lease");
+    CF_ENSURE_REASON(st != CF_LEASE_AVAILABLE, CF_ERR_CONFLICT, "LeaseNotPresentWithLeaseOperation",
+                     "there is currently no lease");
     CF_ENSURE_REASON(strcmp(req->lease_id, l->id) == 0, CF_ERR_CONFLICT,
                      "LeaseIdMismatchWithLeaseOperation", "the lease ID does not match");
     memset(l, 0, sizeof *l);
@@ -238,8 +232,8 @@ static bool bs_break(bs_lease *l, const cf_lease_req *req, cf_lease_state st, in
 {
     CF_ENSURE_REASON(req->break_period >= -1 && req->break_period <= 60, CF_ERR_BAD_INPUT,
                      "InvalidHeaderValue", "break period must be 0..60 seconds");
-    CF_ENSURE_REASON(st != CF_LEASE_AVAILABLE, CF_ERR_CONFLICT,
-                     "LeaseNotPresentWithLeaseOperation", "there is currently no lease");
+    CF_ENSURE_REASON(st != CF_LEASE_AVAILABLE, CF_ERR_CONFLICT, "LeaseNotPresentWithLeaseOperation",
+                     "there is currently no lease");
     int64_t at = now;
     if (st == CF_LEASE_LEASED) {
         int64_t rest = l->duration < 0 ? 0 : l->expiry - now;
@@ -265,16 +259,11 @@ bool cf_bs_lease_apply(bs_lease *l, const cf_lease_req *req, int64_t now, cf_lea
 {
     cf_lease_state st = cf_bs_lease_state(l, now);
     switch (req->action) {
-    case CF_LEASE_ACQUIRE:
-        return bs_acquire(l, req, st, now, out);
-    case CF_LEASE_RENEW:
-        return bs_renew(l, req, st, now, out);
-    case CF_LEASE_CHANGE:
-        return bs_change(l, req, st, out);
-    case CF_LEASE_RELEASE:
-        return bs_release(l, req, st);
-    case CF_LEASE_BREAK:
-        return bs_break(l, req, st, now, out);
+    case CF_LEASE_ACQUIRE: return bs_acquire(l, req, st, now, out);
+    case CF_LEASE_RENEW: return bs_renew(l, req, st, now, out);
+    case CF_LEASE_CHANGE: return bs_change(l, req, st, out);
+    case CF_LEASE_RELEASE: return bs_release(l, req, st);
+    case CF_LEASE_BREAK: return bs_break(l, req, st, now, out);
     default:
         CF_RAISE_REASON(CF_ERR_BAD_INPUT, "InvalidHeaderValue", "unknown lease action");
         return false;

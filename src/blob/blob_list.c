@@ -74,8 +74,7 @@ static bool bs_list_row(bs_list *l, sqlite3_stmt *st, bool *stop, bool *requery)
     }
     cf_blob_info info;
     /* Metadata is opened only when asked for: one envelope fewer per blob. */
-    CF_GUARD(cf_bs_read_blob_row(l->s, l->account, l->container, st, l->with_meta, l->now,
-                                 &info));
+    CF_GUARD(cf_bs_read_blob_row(l->s, l->account, l->container, st, l->with_meta, l->now, &info));
     l->n++;
     bool ok = l->each(l->ctx, &info, NULL);
     cf_blob_info_free(&info);
@@ -89,13 +88,13 @@ static bool bs_list_batch(bs_list *l, bool *more)
     cf_blob_store *s = l->s;
     sqlite3_stmt *st = l->exclusive
                            ? CF_DB_PREP(s->db,
-                                     "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
-                                     " AND container = ?2 AND name > ?3 ORDER BY name LIMIT ?4",
-                                     l->account, l->container)
+                                        "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
+                                        " AND container = ?2 AND name > ?3 ORDER BY name LIMIT ?4",
+                                        l->account, l->container)
                            : CF_DB_PREP(s->db,
-                                     "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
-                                     " AND container = ?2 AND name >= ?3 ORDER BY name LIMIT ?4",
-                                     l->account, l->container);
+                                        "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
+                                        " AND container = ?2 AND name >= ?3 ORDER BY name LIMIT ?4",
+                                        l->account, l->container);
     CF_GUARD(st);
     sqlite3_bind_text(st, 3, l->cursor, (int)l->cursor_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)(l->max - l->n) + 1);
@@ -139,9 +138,24 @@ bool cf_blob_list(cf_blob_store *s, const char *account, const char *container,
     CF_ENSURE_ALLOC(l);
     const char *prefix = req->prefix ? req->prefix : "";
     const char *marker = req->marker ? req->marker : "";
-    *l = (bs_list){s, account, container, prefix, req->delimiter ? req->delimiter : "",
-                   strlen(prefix), 0, req->max_results, 0, req->include_metadata, now, each, ctx,
-                   next_marker, next_len, "", 0, false};
+    *l = (bs_list){s,
+                   account,
+                   container,
+                   prefix,
+                   req->delimiter ? req->delimiter : "",
+                   strlen(prefix),
+                   0,
+                   req->max_results,
+                   0,
+                   req->include_metadata,
+                   now,
+                   each,
+                   ctx,
+                   next_marker,
+                   next_len,
+                   "",
+                   0,
+                   false};
     l->delim_len = strlen(l->delim);
     bool ok = true;
     if (l->prefix_len > CF_BLOB_NAME_MAX || strlen(marker) > CF_BLOB_NAME_MAX ||

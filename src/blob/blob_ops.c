@@ -177,8 +177,8 @@ static bool cf_blob_stream_prefetch(cf_blob_stream *st, uint64_t length)
     CF_ENSURE_ALLOC(st->head);
     while (st->head_len < want) {
         size_t got = 0;
-        CF_GUARD(cf_blob_reader_read(st->reader, st->head + st->head_len, want - st->head_len,
-                                     &got));
+        CF_GUARD(
+            cf_blob_reader_read(st->reader, st->head + st->head_len, want - st->head_len, &got));
         CF_ENSURE(got > 0, CF_ERR_DECRYPT, "the blob is shorter than its metadata says");
         st->head_len += got;
     }
@@ -232,8 +232,8 @@ bool cf_blob_op_get_blob(cf_blob_call *call)
     snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)offset,
              (unsigned long long)(offset + length - (length ? 1 : 0)), (unsigned long long)b.size);
     bool ok = cf_blob_read_headers(call, &b) &&
-              (!md5 || cf_http_add_header(call->resp, ranged ? "x-ms-blob-content-md5"
-                                                             : "Content-MD5", md5)) &&
+              (!md5 || cf_http_add_header(call->resp,
+                                          ranged ? "x-ms-blob-content-md5" : "Content-MD5", md5)) &&
               (!ranged || cf_http_add_header(call->resp, "Content-Range", cr)) &&
               (!range_md5 || call->head || cf_blob_range_md5(call, r, length));
     cf_blob_info_free(&b);
@@ -309,8 +309,8 @@ bool cf_blob_op_delete(cf_blob_call *call)
     CF_ENSURE_REASON(!snapshots || strcmp(snapshots, "include") == 0 ||
                          strcmp(snapshots, "only") == 0,
                      CF_ERR_BAD_INPUT, "InvalidHeaderValue", "x-ms-delete-snapshots is invalid.");
-    return cf_blob_delete(call->svc->store, call->account, call->container, call->blob,
-                          &call->cond, call->now) &&
+    return cf_blob_delete(call->svc->store, call->account, call->container, call->blob, &call->cond,
+                          call->now) &&
            cf_blob_reply_ok(call, 202);
 }
 

@@ -50,9 +50,9 @@
 #include "http.h"
 #include "seal_dir.h"
 
-#define CF_BLOB_VERSION_MAX "2026-10-06"  /* newest x-ms-version accepted */
+#define CF_BLOB_VERSION_MAX "2026-10-06" /* newest x-ms-version accepted */
 #define CF_BLOB_VERSION_DEFAULT "2026-10-06"
-#define CF_BLOB_MAX_BODY (8u << 20)        /* buffered bodies (block lists, XML) */
+#define CF_BLOB_MAX_BODY (8u << 20) /* buffered bodies (block lists, XML) */
 #define CF_BLOB_SERVER "Coffer-Blob/0.1"
 #define CF_BLOB_DEFAULT_ACCOUNT "coffer"
 #define CF_BLOB_MAX_INSECURE 8
@@ -68,10 +68,10 @@ typedef struct cf_blob_cmk cf_blob_cmk;
 typedef struct {
     char data_dir[PATH_MAX];
     char listen[256];
-    char http_listen[256];      /* "" = no plain-HTTP listener */
-    char url[300];              /* https://HOST:PORT */
+    char http_listen[256]; /* "" = no plain-HTTP listener */
+    char url[300];         /* https://HOST:PORT */
     char http_url[300];
-    char vault_url[512];        /* "" = no token trust */
+    char vault_url[512]; /* "" = no token trust */
     char vault_ca[PATH_MAX];
     char tenant_id[64];
     char insecure[CF_BLOB_MAX_INSECURE][CF_BLOB_ACCOUNT_MAX + 1];
@@ -80,9 +80,9 @@ typedef struct {
     size_t n_owners;
     char service_id[40];
     cf_seal_options seal_options; /* --dev-seal, --pkcs11-* */
-    cf_sealed_dir sealed;       /* owns the seal and the service key */
-    cf_seal *seal;              /* = sealed.seal */
-    uint8_t *service_key;       /* = sealed.master_key: 32 bytes, secret memory */
+    cf_sealed_dir sealed;         /* owns the seal and the service key */
+    cf_seal *seal;                /* = sealed.seal */
+    uint8_t *service_key;         /* = sealed.master_key: 32 bytes, secret memory */
     cf_blob_store *store;
     cf_blob_tokens *tokens;
     cf_blob_roles *roles;
@@ -90,17 +90,17 @@ typedef struct {
     int key_cache_seconds;          /* --key-cache-seconds */
     cf_blob_vault *vault;           /* NULL without --vault-bootstrap */
     cf_blob_cmk *cmk;
-    struct cf_audit *audit;     /* DIR/audit.log */
+    struct cf_audit *audit;       /* DIR/audit.log */
     struct cf_throttle *throttle; /* failed Shared Key / SAS checks, per account and address */
     pthread_mutex_t bootstrap_lock;
 } cf_blob_service;
 
 /* How a request proved who it is. */
 typedef enum {
-    CF_AUTH_NONE = 0,  /* anonymous */
-    CF_AUTH_KEY,       /* Shared Key / Shared Key Lite: full access */
-    CF_AUTH_SAS,       /* account or service SAS */
-    CF_AUTH_BEARER,    /* a coffer-vault token: roles decide */
+    CF_AUTH_NONE = 0, /* anonymous */
+    CF_AUTH_KEY,      /* Shared Key / Shared Key Lite: full access */
+    CF_AUTH_SAS,      /* account or service SAS */
+    CF_AUTH_BEARER,   /* a coffer-vault token: roles decide */
 } cf_auth_kind;
 
 /* What an operation needs, in each authorization system's terms. */
@@ -110,11 +110,11 @@ typedef enum {
     CF_PERM_CONTAINER_DELETE,
     CF_PERM_CONTAINER_ACL_READ,
     CF_PERM_CONTAINER_ACL_WRITE,
-    CF_PERM_SERVICE_READ,   /* service properties, account info */
+    CF_PERM_SERVICE_READ, /* service properties, account info */
     CF_PERM_SERVICE_WRITE,
     CF_PERM_BLOB_READ,
     CF_PERM_BLOB_WRITE,
-    CF_PERM_BLOB_ADD,       /* create a new blob / append */
+    CF_PERM_BLOB_ADD, /* create a new blob / append */
     CF_PERM_BLOB_DELETE,
     CF_PERM_LIST_CONTAINERS,
     CF_PERM_LIST_BLOBS,
@@ -131,15 +131,15 @@ typedef bool (*cf_blob_op_fn)(cf_blob_call *call);
 /* One row of the operation table (router.c), written with designated
  * initialisers: a field left out is NULL / false. */
 typedef struct {
-    const char *name;     /* for logs */
-    const char *method;   /* "GET" also matches HEAD */
+    const char *name;   /* for logs */
+    const char *method; /* "GET" also matches HEAD */
     cf_blob_level level;
-    const char *restype;  /* required value, or NULL = must be absent */
-    const char *comp;     /* required value, or NULL = must be absent */
-    const char *blob_type;/* PUT blob: x-ms-blob-type, or NULL = any */
-    bool copy;            /* PUT blob with x-ms-copy-source */
-    bool streamed;        /* body streams into begin_upload's writer */
-    bool anonymous_ok;    /* may be served anonymously on a public container */
+    const char *restype;   /* required value, or NULL = must be absent */
+    const char *comp;      /* required value, or NULL = must be absent */
+    const char *blob_type; /* PUT blob: x-ms-blob-type, or NULL = any */
+    bool copy;             /* PUT blob with x-ms-copy-source */
+    bool streamed;         /* body streams into begin_upload's writer */
+    bool anonymous_ok;     /* may be served anonymously on a public container */
     cf_blob_perm perm;
     cf_blob_op_fn run;
 } cf_blob_op;
@@ -164,13 +164,13 @@ struct cf_blob_call {
     int64_t now;
     char account[CF_BLOB_ACCOUNT_MAX + 1];
     char container[CF_BLOB_CONTAINER_MAX + 1];
-    char *blob;          /* decoded name, owned; NULL below blob level */
-    const char *query;   /* raw query text (after '?'), "" if none */
-    char version[16];    /* x-ms-version to answer with */
+    char *blob;        /* decoded name, owned; NULL below blob level */
+    const char *query; /* raw query text (after '?'), "" if none */
+    char version[16];  /* x-ms-version to answer with */
     cf_auth_kind auth;
-    char principal[40];  /* CF_AUTH_BEARER: object id */
+    char principal[40]; /* CF_AUTH_BEARER: object id */
     cf_blob_cond cond;
-    cf_blob_cpk *cpk;    /* x-ms-encryption-key (secret memory), or NULL */
+    cf_blob_cpk *cpk;             /* x-ms-encryption-key (secret memory), or NULL */
     cf_blob_read_validators read; /* for the error reply of a failed read */
     bool audited;
     unsigned retry_after; /* refused by failed-credential throttling: seconds */
@@ -235,8 +235,8 @@ CF_MUST_USE bool cf_blob_xml_date(cf_xml_writer *w, const char *name, int64_t t)
 CF_MUST_USE bool cf_blob_xml_lease(cf_xml_writer *w, const cf_lease_info *lease);
 /* <?xml?><EnumerationResults ServiceEndpoint= [ContainerName=]> with
  * Prefix, Marker, MaxResults; the caller continues and closes. */
-CF_MUST_USE bool cf_blob_xml_list_head(cf_blob_call *call, cf_xml_writer *w,
-                                       const char *container, unsigned max);
+CF_MUST_USE bool cf_blob_xml_list_head(cf_blob_call *call, cf_xml_writer *w, const char *container,
+                                       unsigned max);
 /* Lease headers (x-ms-lease-state/-status/-duration). */
 CF_MUST_USE bool cf_blob_add_lease(cf_blob_call *call, const cf_lease_info *lease);
 /* Parses the x-ms-lease-* request headers of Lease Blob / Lease Container. */
@@ -267,12 +267,12 @@ const char *cf_blob_tokens_authority(const cf_blob_tokens *t);
 
 /* ---- https_fetch.c ---- */
 typedef struct {
-    const char *method;          /* GET or POST */
-    const char *url;             /* https only */
-    const char *ca_file;         /* NULL or "": the system's CAs */
-    const char *const *headers;  /* "Name: value" lines, NULL-terminated; may be NULL */
-    cf_slice body;               /* POST body */
-    long timeout_seconds;        /* 0: 10 s */
+    const char *method;         /* GET or POST */
+    const char *url;            /* https only */
+    const char *ca_file;        /* NULL or "": the system's CAs */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+    cf_slice body;              /* POST body */
+    long timeout_seconds;       /* 0: 10 s */
 } cf_blob_https_req;
 /* One request; *status gets the HTTP status, `reply` the body (capped by
  * its max).  Fails (CF_ERR_IO, with curl's reason) only when no HTTP answer

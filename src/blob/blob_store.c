@@ -93,7 +93,8 @@ static const struct {
     {"blobs", "lease_id", "ALTER TABLE blobs ADD COLUMN lease_id TEXT"},
     {"blobs", "lease_duration",
      "ALTER TABLE blobs ADD COLUMN lease_duration INTEGER NOT NULL DEFAULT 0"},
-    {"blobs", "lease_expiry", "ALTER TABLE blobs ADD COLUMN lease_expiry INTEGER NOT NULL DEFAULT 0"},
+    {"blobs", "lease_expiry",
+     "ALTER TABLE blobs ADD COLUMN lease_expiry INTEGER NOT NULL DEFAULT 0"},
     {"blobs", "lease_break", "ALTER TABLE blobs ADD COLUMN lease_break INTEGER NOT NULL DEFAULT 0"},
     {"blobs", "copy", "ALTER TABLE blobs ADD COLUMN copy TEXT"},
     /* Key source (blob_store_keys.c): 0 = the service key seals data_key,
@@ -243,9 +244,10 @@ bool cf_blob_metadata_check(json_t *metadata)
     size_t total = 0;
     const char *k;
     json_t *v;
-    json_object_foreach(metadata, k, v) {
-        CF_ENSURE_REASON(json_is_string(v) && bs_identifier(k), CF_ERR_BAD_INPUT,
-                         "InvalidMetadata", "metadata names must be C# identifiers");
+    json_object_foreach(metadata, k, v)
+    {
+        CF_ENSURE_REASON(json_is_string(v) && bs_identifier(k), CF_ERR_BAD_INPUT, "InvalidMetadata",
+                         "metadata names must be C# identifiers");
         total += strlen(k) + json_string_length(v);
     }
     CF_ENSURE_REASON(total <= CF_BLOB_METADATA_MAX, CF_ERR_BAD_INPUT, "MetadataTooLarge",
@@ -720,7 +722,8 @@ static bool bs_account_query_locked(cf_blob_store *s, const char *name, cf_blob_
         snprintf(out->name, sizeof out->name, "%s", name);
         out->created = sqlite3_column_int64(st, 0);
         memcpy(out->key_ref, sqlite3_column_blob(st, 1), CF_EXTENT_KEY_REF_LEN);
-        out->key_source = sqlite3_column_int(st, 2) == 1 ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE;
+        out->key_source =
+            sqlite3_column_int(st, 2) == 1 ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE;
         out->infrastructure = sqlite3_column_int(st, 3) != 0;
     }
     cf_db_done(st);
@@ -754,8 +757,7 @@ bool cf_blob_account_get(cf_blob_store *s, const char *name, cf_blob_account *ou
 }
 
 /* Opens one sealed slot of an account from its row into `out`. */
-static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char *slot,
-                                 cf_buf *out)
+static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char *slot, cf_buf *out)
 {
     const char *sql = strcmp(slot, "key1") == 0   ? "SELECT key1 FROM accounts WHERE name = ?1"
                       : strcmp(slot, "key2") == 0 ? "SELECT key2 FROM accounts WHERE name = ?1"
@@ -763,11 +765,11 @@ static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char 
     sqlite3_stmt *st = CF_DB_PREP(s->db, sql, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW &&
-              cf_bs_account_open(s, name, slot,
-                                 cf_slice_of(sqlite3_column_blob(st, 0),
-                                             (size_t)sqlite3_column_bytes(st, 0)),
-                                 out);
+    bool ok =
+        rc == SQLITE_ROW &&
+        cf_bs_account_open(
+            s, name, slot,
+            cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)), out);
     cf_db_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
     CF_GUARD(cf_db_ok(s->db, rc));
@@ -776,11 +778,11 @@ static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char 
 
 /* One sealed slot of an account ("key1", "key2" or "data") into `out` (a
  * secret buffer), from the cache when it was opened before. */
-bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot,
-                                 cf_buf *out)
+bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot, cf_buf *out)
 {
-    int i = strcmp(slot, "key1") == 0 ? BS_SLOT_KEY1 : strcmp(slot, "key2") == 0 ? BS_SLOT_KEY2
-                                                                                 : BS_SLOT_DATA;
+    int i = strcmp(slot, "key1") == 0   ? BS_SLOT_KEY1
+            : strcmp(slot, "key2") == 0 ? BS_SLOT_KEY2
+                                        : BS_SLOT_DATA;
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, name, &a));
     struct bs_account_entry *e = bs_account_cached(s, name);
@@ -859,10 +861,9 @@ bool cf_bs_infra_of_account_locked(cf_blob_store *s, const char *account, bs_sco
     int rc = sqlite3_step(st);
     bool ok = cf_db_ok(s->db, rc);
     if (ok && rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        ok = cf_bs_infra_load(s, account, "infra",
-                              cf_slice_of(sqlite3_column_blob(st, 0),
-                                          (size_t)sqlite3_column_bytes(st, 0)),
-                              sc);
+        ok = cf_bs_infra_load(
+            s, account, "infra",
+            cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)), sc);
     cf_db_done(st);
     return ok;
 }

@@ -171,21 +171,21 @@
 #define CF_BLOB_ACCOUNT_MAX 24
 #define CF_BLOB_CONTAINER_MAX 63
 #define CF_BLOB_NAME_MAX 1024
-#define CF_BLOB_ETAG_LEN 20          /* "0x" + 16 hex, quoted */
+#define CF_BLOB_ETAG_LEN 20 /* "0x" + 16 hex, quoted */
 #define CF_BLOB_ACCOUNT_KEY_LEN 64
-#define CF_BLOB_BLOCK_ID_MAX 64      /* decoded block id bytes */
-#define CF_BLOB_MAX_BLOCKS 50000     /* committed blocks per blob (block and append) */
+#define CF_BLOB_BLOCK_ID_MAX 64  /* decoded block id bytes */
+#define CF_BLOB_MAX_BLOCKS 50000 /* committed blocks per blob (block and append) */
 #define CF_BLOB_MAX_UNCOMMITTED 100000
 #define CF_BLOB_UNCOMMITTED_TTL (7 * CF_SECONDS_PER_DAY)
 #define CF_BLOB_MAX_BLOCK_SIZE (4000ull * CF_MIB)  /* Put Block */
 #define CF_BLOB_MAX_PUT_SIZE (5000ull * CF_MIB)    /* Put Blob */
 #define CF_BLOB_MAX_APPEND_BLOCK (100ull * CF_MIB) /* Append Block, x-ms-version >= 2022-11-02 */
 #define CF_BLOB_METADATA_MAX (8 * CF_KIB)          /* names + values, bytes */
-#define CF_BLOB_LEASE_ID_MAX 64                  /* a GUID string is 36 */
-#define CF_BLOB_COPY_ID_LEN CF_UUID_LEN          /* UUID string */
-#define CF_BLOB_SCOPE_MAX 63                     /* encryption scope names */
-#define CF_BLOB_MAX_SCOPES 10000                 /* per account, as Azure */
-#define CF_BLOB_ACL_MAX 5                        /* stored access policies */
+#define CF_BLOB_LEASE_ID_MAX 64                    /* a GUID string is 36 */
+#define CF_BLOB_COPY_ID_LEN CF_UUID_LEN            /* UUID string */
+#define CF_BLOB_SCOPE_MAX 63                       /* encryption scope names */
+#define CF_BLOB_MAX_SCOPES 10000                   /* per account, as Azure */
+#define CF_BLOB_ACL_MAX 5                          /* stored access policies */
 #define CF_BLOB_POLICY_ID_MAX 64
 #define CF_BLOB_SERVICE_PROPS_MAX (64 * CF_KIB)
 #define CF_BLOB_MARKER_MAX (CF_BLOB_NAME_MAX + 1) /* next_marker buffers: this + 1 */
@@ -194,7 +194,11 @@
 typedef struct cf_blob_store cf_blob_store;
 
 typedef enum { CF_BLOB_BLOCK = 0, CF_BLOB_APPEND = 1 } cf_blob_type;
-typedef enum { CF_ACCESS_PRIVATE = 0, CF_ACCESS_BLOB = 1, CF_ACCESS_CONTAINER = 2 } cf_public_access;
+typedef enum {
+    CF_ACCESS_PRIVATE = 0,
+    CF_ACCESS_BLOB = 1,
+    CF_ACCESS_CONTAINER = 2
+} cf_public_access;
 
 /* ---- request conditions ---- */
 
@@ -261,8 +265,8 @@ typedef enum {
  * x-ms-lease-state / -status / -duration. */
 typedef struct {
     cf_lease_state state;
-    bool infinite;      /* when LEASED: duration "infinite", else "fixed" */
-    int64_t remaining;  /* LEASED fixed: seconds to expiry; BREAKING: seconds to broken */
+    bool infinite;     /* when LEASED: duration "infinite", else "fixed" */
+    int64_t remaining; /* LEASED fixed: seconds to expiry; BREAKING: seconds to broken */
 } cf_lease_info;
 
 /* "available", "leased", "expired", "breaking", "broken". */
@@ -302,8 +306,8 @@ typedef struct {
 typedef struct {
     char etag[CF_BLOB_ETAG_LEN + 1];
     int64_t last_modified;
-    uint64_t append_offset;    /* Append Block: x-ms-blob-append-offset */
-    uint32_t committed_blocks; /* append blobs: x-ms-blob-committed-block-count */
+    uint64_t append_offset;            /* Append Block: x-ms-blob-append-offset */
+    uint32_t committed_blocks;         /* append blobs: x-ms-blob-committed-block-count */
     char scope[CF_BLOB_SCOPE_MAX + 1]; /* the encryption scope written to, "" = none */
 } cf_blob_write_result;
 
@@ -346,14 +350,14 @@ typedef struct {
  * sealed by the service key; CF_ERR_CONFLICT if it exists. */
 CF_MUST_USE bool cf_blob_account_create(cf_blob_store *s, const char *name, int64_t now,
                                         bool infrastructure) CF_NONNULL;
-CF_MUST_USE bool cf_blob_account_get(cf_blob_store *s, const char *name, cf_blob_account *out)
-    CF_NONNULL;
+CF_MUST_USE bool cf_blob_account_get(cf_blob_store *s, const char *name,
+                                     cf_blob_account *out) CF_NONNULL;
 /* Account key `slot` (1 or 2) into `out`, which should be a secret buffer. */
-CF_MUST_USE bool cf_blob_account_key(cf_blob_store *s, const char *name, int slot, cf_buf *out)
-    CF_NONNULL;
+CF_MUST_USE bool cf_blob_account_key(cf_blob_store *s, const char *name, int slot,
+                                     cf_buf *out) CF_NONNULL;
 /* Replaces account key `slot` (1 or 2) with a fresh random one. */
-CF_MUST_USE bool cf_blob_account_regenerate_key(cf_blob_store *s, const char *name, int slot)
-    CF_NONNULL;
+CF_MUST_USE bool cf_blob_account_regenerate_key(cf_blob_store *s, const char *name,
+                                                int slot) CF_NONNULL;
 /* Every account name, in order, into a new JSON array of strings. */
 CF_MUST_USE bool cf_blob_account_names(cf_blob_store *s, json_t **out) CF_NONNULL;
 /* Deletes an account and everything in it (containers, blobs, blocks,
@@ -432,16 +436,16 @@ CF_MUST_USE bool cf_blob_scope_get(cf_blob_store *s, const char *account, const 
  * kept in coffer-vault), in order, as a new JSON array. */
 CF_MUST_USE bool cf_blob_scope_names(cf_blob_store *s, const char *account, bool vault_only,
                                      json_t **out);
-CF_MUST_USE bool cf_blob_scope_set_enabled(cf_blob_store *s, const char *account,
-                                           const char *name, bool enabled);
+CF_MUST_USE bool cf_blob_scope_set_enabled(cf_blob_store *s, const char *account, const char *name,
+                                           bool enabled);
 
 /* Service properties (Get/Set Blob Service Properties): the XML document
  * as the handler validated it, opaque here, at most 64 KiB.  get: `out`
  * gets the stored text, empty when never set (render the defaults). */
-CF_MUST_USE bool cf_blob_service_props_get(cf_blob_store *s, const char *account, cf_buf *out)
-    CF_NONNULL;
-CF_MUST_USE bool cf_blob_service_props_set(cf_blob_store *s, const char *account, cf_slice xml)
-    CF_NONNULL;
+CF_MUST_USE bool cf_blob_service_props_get(cf_blob_store *s, const char *account,
+                                           cf_buf *out) CF_NONNULL;
+CF_MUST_USE bool cf_blob_service_props_set(cf_blob_store *s, const char *account,
+                                           cf_slice xml) CF_NONNULL;
 
 /* ---- metadata ---- */
 
@@ -459,7 +463,7 @@ typedef struct {
     char etag[CF_BLOB_ETAG_LEN + 1];
     cf_public_access access;
     cf_lease_info lease;
-    json_t *metadata; /* owned; an object, never NULL after a get */
+    json_t *metadata;                          /* owned; an object, never NULL after a get */
     char default_scope[CF_BLOB_SCOPE_MAX + 1]; /* "" = the account's key */
     bool deny_scope_override;
 } cf_blob_container;
@@ -531,8 +535,7 @@ CF_MUST_USE bool cf_blob_container_set_acl(cf_blob_store *s, const char *account
                                            int64_t now, cf_blob_write_result *out);
 /* cond: lease_id only. */
 CF_MUST_USE bool cf_blob_container_get_acl(cf_blob_store *s, const char *account, const char *name,
-                                           const cf_blob_cond *cond, int64_t now,
-                                           cf_blob_acl *out);
+                                           const cf_blob_cond *cond, int64_t now, cf_blob_acl *out);
 /* One stored access policy by signed identifier, for service SAS
  * validation: 404 PolicyNotFound when absent. */
 CF_MUST_USE bool cf_blob_container_policy(cf_blob_store *s, const char *account,
@@ -555,7 +558,7 @@ typedef struct {
     char status[16];   /* "success" */
     char progress[48]; /* "<bytes copied>/<total>" */
     int64_t completion_time;
-    char *source;      /* owned: the source URL the caller gave */
+    char *source; /* owned: the source URL the caller gave */
 } cf_blob_copy_info;
 
 typedef struct {
@@ -596,14 +599,13 @@ CF_MUST_USE bool cf_blob_set_properties(cf_blob_store *s, const char *account,
                                         const cf_blob_cond *cond, int64_t now,
                                         cf_blob_write_result *out);
 CF_MUST_USE bool cf_blob_set_metadata(cf_blob_store *s, const char *account, const char *container,
-                                      const char *name, json_t *metadata,
-                                      const cf_blob_cond *cond, int64_t now,
-                                      cf_blob_write_result *out);
+                                      const char *name, json_t *metadata, const cf_blob_cond *cond,
+                                      int64_t now, cf_blob_write_result *out);
 
 /* Lease Blob.  cond: ETag/date conditions (lease_id in cond is ignored). */
 CF_MUST_USE bool cf_blob_lease(cf_blob_store *s, const char *account, const char *container,
-                               const char *name, const cf_lease_req *req,
-                               const cf_blob_cond *cond, int64_t now, cf_lease_result *out);
+                               const char *name, const cf_lease_req *req, const cf_blob_cond *cond,
+                               int64_t now, cf_lease_result *out);
 
 /* ---- reading ---- */
 
@@ -633,8 +635,8 @@ CF_MUST_USE bool cf_blob_reader_open(cf_blob_store *s, const char *account, cons
 void cf_blob_reader_range(const cf_blob_reader *r, uint64_t *offset, uint64_t *length) CF_NONNULL;
 /* Copies up to `cap` next plaintext bytes into buf; *got = 0 at the end.
  * A failed reader stays failed. */
-CF_MUST_USE bool cf_blob_reader_read(cf_blob_reader *r, uint8_t *buf, size_t cap, size_t *got)
-    CF_NONNULL;
+CF_MUST_USE bool cf_blob_reader_read(cf_blob_reader *r, uint8_t *buf, size_t cap,
+                                     size_t *got) CF_NONNULL;
 /* Wipes and frees; releases the reader's hold on its extent files. */
 void cf_blob_reader_free(cf_blob_reader *r);
 
@@ -691,8 +693,8 @@ CF_MUST_USE bool cf_blob_put_begin(cf_blob_store *s, const char *account, const 
  * InvalidBlobOrBlock when the id's length differs from the blob's other
  * block ids; 409 BlockCountExceedsLimit past 100,000 uncommitted blocks. */
 CF_MUST_USE bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *container,
-                                     const char *name, cf_slice block_id,
-                                     const cf_blob_cond *cond, int64_t now, cf_blob_writer **out);
+                                     const char *name, cf_slice block_id, const cf_blob_cond *cond,
+                                     int64_t now, cf_blob_writer **out);
 
 /* Append Block: x-ms-blob-condition-maxsize / -appendpos, -1 = absent. */
 typedef struct {
@@ -718,13 +720,17 @@ CF_MUST_USE bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_w
 void cf_blob_writer_free(cf_blob_writer *w);
 
 /* Create Append Blob: an empty append blob replacing any existing blob. */
-CF_MUST_USE bool cf_blob_append_create(cf_blob_store *s, const char *account,
-                                       const char *container, const char *name, json_t *props,
-                                       json_t *metadata, const cf_blob_cond *cond, int64_t now,
+CF_MUST_USE bool cf_blob_append_create(cf_blob_store *s, const char *account, const char *container,
+                                       const char *name, json_t *props, json_t *metadata,
+                                       const cf_blob_cond *cond, int64_t now,
                                        cf_blob_write_result *out);
 
 /* Put Block List. */
-typedef enum { CF_BLOCK_LATEST = 0, CF_BLOCK_COMMITTED = 1, CF_BLOCK_UNCOMMITTED = 2 } cf_block_from;
+typedef enum {
+    CF_BLOCK_LATEST = 0,
+    CF_BLOCK_COMMITTED = 1,
+    CF_BLOCK_UNCOMMITTED = 2
+} cf_block_from;
 
 typedef struct {
     cf_slice id;

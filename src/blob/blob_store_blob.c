@@ -85,8 +85,8 @@ bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *co
                                   account, container, name);
     CF_GUARD(st);
     int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW &&
-              cf_bs_read_blob_row(s, account, container, st, with_meta, now, out);
+    bool ok =
+        rc == SQLITE_ROW && cf_bs_read_blob_row(s, account, container, st, with_meta, now, out);
     cf_db_done(st);
     CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
     CF_GUARD(cf_db_ok(s->db, rc));
@@ -290,8 +290,8 @@ static bool bs_blob_delete_locked(cf_blob_store *s, bs_bwrite *w)
     return cf_db_begin(s->db) && cf_bs_commit_releasing(s, bs_blob_delete_tx(s, w, &gone), &gone);
 }
 
-bool cf_blob_delete(cf_blob_store *s, const char *account, const char *container,
-                    const char *name, const cf_blob_cond *cond, int64_t now)
+bool cf_blob_delete(cf_blob_store *s, const char *account, const char *container, const char *name,
+                    const cf_blob_cond *cond, int64_t now)
 {
     CF_GUARD(cf_bs_check_names(account, container, name));
     bs_bwrite w = {account, container, name, cond, now, ""};
@@ -300,9 +300,9 @@ bool cf_blob_delete(cf_blob_store *s, const char *account, const char *container
 
 /* ---- properties and metadata ---- */
 
-static const char *const bs_prop_keys[] = {"content-type",        "content-encoding",
-                                           "content-language",    "content-disposition",
-                                           "cache-control",       "content-md5"};
+static const char *const bs_prop_keys[] = {"content-type",     "content-encoding",
+                                           "content-language", "content-disposition",
+                                           "cache-control",    "content-md5"};
 
 static bool bs_props_check(json_t *props)
 {
@@ -311,7 +311,8 @@ static bool bs_props_check(json_t *props)
     CF_ENSURE(json_is_object(props), CF_ERR_BAD_INPUT, "properties must be an object");
     const char *k;
     json_t *v;
-    json_object_foreach(props, k, v) {
+    json_object_foreach(props, k, v)
+    {
         bool known = false;
         for (size_t i = 0; i < sizeof bs_prop_keys / sizeof bs_prop_keys[0]; i++)
             known = known || strcmp(k, bs_prop_keys[i]) == 0;
@@ -357,8 +358,7 @@ static bool bs_set_locked(cf_blob_store *s, bs_bwrite *w, const char *text, bool
     return cf_db_commit(s->db, bs_set_tx(s, w, text, props));
 }
 
-static bool bs_set(cf_blob_store *s, bs_bwrite *w, json_t *j, bool props,
-                   cf_blob_write_result *out)
+static bool bs_set(cf_blob_store *s, bs_bwrite *w, json_t *j, bool props, cf_blob_write_result *out)
 {
     CF_GUARD(cf_bs_check_names(w->account, w->container, w->name));
     CF_GUARD(props ? bs_props_check(j) : cf_blob_metadata_check(j));
@@ -380,8 +380,8 @@ bool cf_blob_set_properties(cf_blob_store *s, const char *account, const char *c
 }
 
 bool cf_blob_set_metadata(cf_blob_store *s, const char *account, const char *container,
-                          const char *name, json_t *metadata, const cf_blob_cond *cond,
-                          int64_t now, cf_blob_write_result *out)
+                          const char *name, json_t *metadata, const cf_blob_cond *cond, int64_t now,
+                          cf_blob_write_result *out)
 {
     bs_bwrite w = {account, container, name, cond, now, ""};
     return bs_set(s, &w, metadata, false, out);
@@ -419,9 +419,9 @@ static bool bs_blob_lease_locked(cf_blob_store *s, bs_bwrite *w, const cf_lease_
     return cf_db_commit(s->db, bs_blob_lease_tx(s, w, req, out));
 }
 
-bool cf_blob_lease(cf_blob_store *s, const char *account, const char *container,
-                   const char *name, const cf_lease_req *req, const cf_blob_cond *cond,
-                   int64_t now, cf_lease_result *out)
+bool cf_blob_lease(cf_blob_store *s, const char *account, const char *container, const char *name,
+                   const cf_lease_req *req, const cf_blob_cond *cond, int64_t now,
+                   cf_lease_result *out)
 {
     CF_GUARD(cf_bs_check_names(account, container, name));
     CF_ENSURE_REF(req);
@@ -559,13 +559,13 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
     CF_ENSURE_REASON(strcmp(scope, src->scope) == 0, CF_ERR_CONFLICT, CF_BLOB_REENCRYPT,
                      "the destination is in another encryption scope");
     CF_GUARD(cf_bs_blob_clear(s, c->account, c->dst_container, c->dst_name, false, gone));
-    CF_GUARD(cf_bs_blob_upsert(s, c->account, c->dst_container, c->dst_name, src->type,
-                               src->size, (const char *)src->props.data,
+    CF_GUARD(cf_bs_blob_upsert(s, c->account, c->dst_container, c->dst_name, src->type, src->size,
+                               (const char *)src->props.data,
                                c->meta ? c->meta : (const char *)src->meta.data, NULL, scope,
                                c->now, c->out->etag));
     for (size_t i = 0; i < rows->n; i++)
-        CF_GUARD(cf_bs_insert_extent_row(s, c->account, c->dst_container, c->dst_name,
-                                         (int64_t)i, rows->pieces[i].id, rows->pieces[i].length,
+        CF_GUARD(cf_bs_insert_extent_row(s, c->account, c->dst_container, c->dst_name, (int64_t)i,
+                                         rows->pieces[i].id, rows->pieces[i].length,
                                          cf_slice_of(rows->block_ids[i], rows->block_id_lens[i])));
     char progress[48];
     snprintf(progress, sizeof progress, "%llu/%llu", (unsigned long long)src->size,
@@ -619,8 +619,8 @@ bool cf_blob_copy(cf_blob_store *s, const char *account, const char *src_contain
     char *meta = NULL;
     if (metadata)
         CF_GUARD(cf_bs_json_text(metadata, &meta));
-    bs_copy c = {account, src_container, src_name, dst_container, dst_name, src_cond, dst_cond,
-                 meta, source_url, now, out};
+    bs_copy c = {account,  src_container, src_name,   dst_container, dst_name, src_cond,
+                 dst_cond, meta,          source_url, now,           out};
     bool ok = BS_LOCKED(s, bs_copy_locked(s, &c));
     cf_json_free_text(meta);
     if (ok)

@@ -19,8 +19,7 @@ void cf_blob_container_free(cf_blob_container *c)
 }
 
 /* Whether the container has a row. */
-static bool bs_container_found(cf_blob_store *s, const char *account, const char *name,
-                               bool *found)
+static bool bs_container_found(cf_blob_store *s, const char *account, const char *name, bool *found)
 {
     return cf_db_exists(s->db,
                         CF_DB_PREP(s->db,
@@ -117,12 +116,12 @@ bool cf_blob_container_create_scoped(cf_blob_store *s, const char *account, cons
 
 /* ---- get ---- */
 
-#define BS_CONTAINER_COLUMNS                                                   \
-    "name, created, last_modified, etag, metadata, access, lease_id, lease_duration,"  \
+#define BS_CONTAINER_COLUMNS                                                          \
+    "name, created, last_modified, etag, metadata, access, lease_id, lease_duration," \
     " lease_expiry, lease_break, default_scope, deny_override"
 
-static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stmt *st,
-                              int64_t now, cf_blob_container *out, bs_lease *lease)
+static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stmt *st, int64_t now,
+                              cf_blob_container *out, bs_lease *lease)
 {
     memset(out, 0, sizeof *out);
     cf_bs_column_str(st, 0, out->name, sizeof out->name);
@@ -137,8 +136,8 @@ static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stm
     out->deny_scope_override = sqlite3_column_int(st, 11) != 0;
     if (lease)
         *lease = l;
-    return cf_bs_column_open_json(s, st, 4, (bs_row){account, out->name, ""},
-                                  "containers.metadata", &out->metadata);
+    return cf_bs_column_open_json(s, st, 4, (bs_row){account, out->name, ""}, "containers.metadata",
+                                  &out->metadata);
 }
 
 static bool bs_container_get_locked(cf_blob_store *s, const char *account, const char *name,
@@ -151,8 +150,7 @@ static bool bs_container_get_locked(cf_blob_store *s, const char *account, const
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && bs_read_container(s, account, st, now, out, lease);
     cf_db_done(st);
-    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound",
-                     "no such container");
+    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
     CF_GUARD(cf_db_ok(s->db, rc));
     return ok;
 }
@@ -218,8 +216,8 @@ static bool bs_container_meta_tx(cf_blob_store *s, bs_cwrite *w, const char *met
                    "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
                    " WHERE account = ?1 AND name = ?2",
                    w->account, w->name, NULL, w->etag);
-    CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""},
-                               "containers.metadata", CF_SLICE_STR(meta)));
+    CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""}, "containers.metadata",
+                               CF_SLICE_STR(meta)));
     sqlite3_bind_int64(st, 5, w->now);
     return cf_db_run(s->db, st);
 }
@@ -338,9 +336,9 @@ bool cf_blob_container_list(cf_blob_store *s, const char *account, const char *p
      * both marker and next_marker. */
     char from[CF_BLOB_CONTAINER_MAX + 2];
     snprintf(from, sizeof from, "%s", marker ? marker : "");
-    return BS_LOCKED(s, bs_container_list_locked(s, account, prefix ? prefix : "", from,
-                                                 max_results, now, each, ctx, next_marker,
-                                                 next_len));
+    return BS_LOCKED(s,
+                     bs_container_list_locked(s, account, prefix ? prefix : "", from, max_results,
+                                              now, each, ctx, next_marker, next_len));
 }
 
 /* ---- ACL ---- */
@@ -374,8 +372,8 @@ static bool bs_acl_text(const cf_blob_acl *acl, char **out)
         ok = bs_policy_field(p->start, sizeof p->start) &&
              bs_policy_field(p->expiry, sizeof p->expiry) &&
              bs_policy_field(p->permission, sizeof p->permission);
-        json_t *o = ok ? json_pack("{s:s, s:s, s:s, s:s}", "id", p->id, "start", p->start,
-                                   "expiry", p->expiry, "permission", p->permission)
+        json_t *o = ok ? json_pack("{s:s, s:s, s:s, s:s}", "id", p->id, "start", p->start, "expiry",
+                                   p->expiry, "permission", p->permission)
                        : NULL;
         if (ok && (!o || json_array_append_new(arr, o) != 0)) {
             CF_RAISE(CF_ERR_NOMEM, NULL);
@@ -413,8 +411,7 @@ static bool bs_acl_parse(const char *text, cf_blob_acl *out)
     return true;
 }
 
-static bool bs_acl_set_tx(cf_blob_store *s, bs_cwrite *w, const char *text,
-                          cf_public_access access)
+static bool bs_acl_set_tx(cf_blob_store *s, bs_cwrite *w, const char *text, cf_public_access access)
 {
     CF_GUARD(bs_container_write_check(s, w));
     sqlite3_stmt *st = CF_DB_PREP(s->db,
@@ -521,8 +518,8 @@ static bool bs_container_lease_tx(cf_blob_store *s, bs_clease *cl)
         dates = *cl->w.cond;
         dates.lease_id = NULL;
     }
-    CF_GUARD(bs_container_check(s, cl->w.account, cl->w.name, &dates, BS_OP_LEASE, cl->w.now, &c,
-                                &l));
+    CF_GUARD(
+        bs_container_check(s, cl->w.account, cl->w.name, &dates, BS_OP_LEASE, cl->w.now, &c, &l));
     snprintf(cl->out->etag, sizeof cl->out->etag, "%s", c.etag);
     cl->out->last_modified = c.last_modified;
     cf_blob_container_free(&c);

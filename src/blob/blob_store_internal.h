@@ -57,15 +57,15 @@ struct cf_blob_store {
     pthread_mutex_t lock;
     char *dir;            /* DATA/extents */
     uint8_t *service_key; /* 32 bytes, secret memory */
-    bs_pin *pins;      /* open readers' extent sets */
-    bs_idlist deferred; /* unreferenced but pinned: unlinked when unpinned */
+    bs_pin *pins;         /* open readers' extent sets */
+    bs_idlist deferred;   /* unreferenced but pinned: unlinked when unpinned */
     /* Per-account metadata keys, derived on first use (blob_store_meta.c). */
     struct bs_meta_key *meta_keys;
     size_t n_meta_keys;
     /* Accounts, read by every request (blob_store.c): the rows and their
      * opened key slots, kept until any account row changes. */
     struct bs_account_entry *accounts;
-    unsigned accounts_next;       /* round-robin eviction */
+    unsigned accounts_next; /* round-robin eviction */
     /* The key ring (blob_store_keys.c): unwrapped customer-managed keys. */
     struct bs_ring_key *ring;
     size_t n_ring;
@@ -124,13 +124,13 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
  * disk (cf_db_durable): the call's own commits, and any it may have seen.
  * All database work goes through it, so no write returns before it is
  * durable and no call answers from state a crash could still take back. */
-#define BS_LOCKED(s, call)                                                     \
-    ({                                                                         \
-        pthread_mutex_lock(&(s)->lock);                                        \
-        bool ok_ = (call);                                                     \
-        uint64_t seen_ = cf_db_commits((s)->db);                               \
-        pthread_mutex_unlock(&(s)->lock);                                      \
-        cf_db_durable((s)->db, seen_, ok_);                                    \
+#define BS_LOCKED(s, call)                       \
+    ({                                           \
+        pthread_mutex_lock(&(s)->lock);          \
+        bool ok_ = (call);                       \
+        uint64_t seen_ = cf_db_commits((s)->db); \
+        pthread_mutex_unlock(&(s)->lock);        \
+        cf_db_durable((s)->db, seen_, ok_);      \
     })
 
 /* ---- database (blob_store.c) ---- */
@@ -324,10 +324,10 @@ CF_MUST_USE bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, cons
                                      sqlite3_stmt *st, bool with_meta, int64_t now,
                                      cf_blob_info *out);
 
-#define BS_BLOB_COLUMNS                                                        \
-    "name, type, size, etag, created, last_modified, props, metadata, lease_id,"  \
-    " lease_duration, lease_expiry, lease_break, copy,"                         \
-    " (SELECT count(*) FROM blob_extents e WHERE e.account = blobs.account AND"    \
+#define BS_BLOB_COLUMNS                                                          \
+    "name, type, size, etag, created, last_modified, props, metadata, lease_id," \
+    " lease_duration, lease_expiry, lease_break, copy,"                          \
+    " (SELECT count(*) FROM blob_extents e WHERE e.account = blobs.account AND"  \
     "  e.container = blobs.container AND e.blob = blobs.name), scope, cpk"
 
 #endif

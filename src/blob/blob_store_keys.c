@@ -202,10 +202,9 @@ static bool bs_scope_infra_locked(cf_blob_store *s, const char *account, const c
     snprintf(slot, sizeof slot, "infra/%s", scope);
     bool ok = cf_db_ok(s->db, rc) && rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
     if (ok)
-        ok = cf_bs_infra_load(s, account, slot,
-                              cf_slice_of(sqlite3_column_blob(st, 0),
-                                          (size_t)sqlite3_column_bytes(st, 0)),
-                              sc);
+        ok = cf_bs_infra_load(
+            s, account, slot,
+            cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)), sc);
     else if (cf_error_code() == CF_OK)
         CF_RAISE(CF_ERR_DB, "the scope's infrastructure key is missing");
     cf_db_done(st);
@@ -308,8 +307,9 @@ static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *s
         bs_scope_slot(scope, slot);
     cf_buf kept;
     cf_buf_init(&kept, 1024);
-    bool ok = vault ? cf_buf_append_slice(&kept, key)
-                    : key.len == CF_DATA_KEY_LEN && cf_bs_account_seal(s, account, slot, key, &kept);
+    bool ok = vault
+                  ? cf_buf_append_slice(&kept, key)
+                  : key.len == CF_DATA_KEY_LEN && cf_bs_account_seal(s, account, slot, key, &kept);
     CF_ENSURE(ok || cf_error_code() != CF_OK, CF_ERR_BAD_INPUT, "a data key is 32 bytes");
     sqlite3_stmt *st =
         !ok ? NULL
@@ -454,8 +454,7 @@ bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *n
     return cf_db_ok(s->db, rc);
 }
 
-bool cf_blob_scope_get(cf_blob_store *s, const char *account, const char *name,
-                       cf_blob_scope *out)
+bool cf_blob_scope_get(cf_blob_store *s, const char *account, const char *name, cf_blob_scope *out)
 {
     CF_GUARD(cf_bs_check_names(account, NULL, NULL));
     CF_ENSURE_REASON(cf_blob_scope_name_valid(name), CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
@@ -567,9 +566,12 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
     cf_db_done(refs);
     CF_GUARD(stepped);
     static const char *const sql[] = {
-        "DELETE FROM blob_extents WHERE account = ?1", "DELETE FROM uncommitted WHERE account = ?1",
-        "DELETE FROM blobs WHERE account = ?1",        "DELETE FROM containers WHERE account = ?1",
-        "DELETE FROM service_props WHERE account = ?1", "DELETE FROM scopes WHERE account = ?1",
+        "DELETE FROM blob_extents WHERE account = ?1",
+        "DELETE FROM uncommitted WHERE account = ?1",
+        "DELETE FROM blobs WHERE account = ?1",
+        "DELETE FROM containers WHERE account = ?1",
+        "DELETE FROM service_props WHERE account = ?1",
+        "DELETE FROM scopes WHERE account = ?1",
         "DELETE FROM accounts WHERE name = ?1",
     };
     /* The statement cache is keyed by the literal's address: each entry of

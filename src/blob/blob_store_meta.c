@@ -129,9 +129,10 @@ static bool bs_open(cf_blob_store *s, bs_row row, const char *col, cf_slice seal
     const uint8_t *key;
     CF_GUARD(bs_meta_key_locked(s, row.account, &key));
     cf_buf aad;
-    bool ok = bs_meta_aad(row, col, &aad) &&
-              cf_envelope_open(cf_slice_of(key, CF_DATA_KEY_LEN), cf_buf_slice(&aad), sealed, out) &&
-              cf_buf_terminate(out);
+    bool ok =
+        bs_meta_aad(row, col, &aad) &&
+        cf_envelope_open(cf_slice_of(key, CF_DATA_KEY_LEN), cf_buf_slice(&aad), sealed, out) &&
+        cf_buf_terminate(out);
     cf_buf_free(&aad);
     return ok;
 }
@@ -143,8 +144,8 @@ bool cf_bs_bind_sealed(cf_blob_store *s, sqlite3_stmt *st, int param, bs_row row
     cf_buf sealed;
     CF_GUARD(bs_seal(s, row, col, plain, &sealed));
     /* Copied by SQLite: the statement outlives this buffer. */
-    bool ok = sqlite3_bind_blob(st, param, sealed.data, (int)sealed.len, SQLITE_TRANSIENT) ==
-              SQLITE_OK;
+    bool ok =
+        sqlite3_bind_blob(st, param, sealed.data, (int)sealed.len, SQLITE_TRANSIENT) == SQLITE_OK;
     cf_buf_free(&sealed);
     CF_ENSURE(ok, CF_ERR_NOMEM, "cannot bind a sealed value");
     return true;
@@ -171,8 +172,8 @@ bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row, co
     return true;
 }
 
-bool cf_bs_column_open_json(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row,
-                            const char *col, json_t **out)
+bool cf_bs_column_open_json(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row, const char *col,
+                            json_t **out)
 {
     *out = NULL;
     cf_buf plain;
@@ -246,8 +247,8 @@ static bool bs_migrate_row(cf_blob_store *s, const bs_sealed_column *c, sqlite3_
     }
     cf_buf plain;
     cf_buf_init_secret(&plain, BS_SEALED_MAX);
-    bool ok = cf_buf_append(&plain, sqlite3_column_blob(get, 3),
-                            (size_t)sqlite3_column_bytes(get, 3));
+    bool ok =
+        cf_buf_append(&plain, sqlite3_column_blob(get, 3), (size_t)sqlite3_column_bytes(get, 3));
     sqlite3_reset(get);
     sqlite3_reset(set);
     sqlite3_bind_int64(set, 1, rowid);

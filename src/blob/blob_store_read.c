@@ -43,8 +43,8 @@ struct cf_blob_reader {
     uint64_t ext_start; /* blob offset of pieces[idx] */
     int fd;
     bool opened;
-    cf_buf mem;        /* an inline extent's sealed bytes */
-    size_t mem_idx;    /* the piece `mem` holds; SIZE_MAX = none */
+    cf_buf mem;     /* an inline extent's sealed bytes */
+    size_t mem_idx; /* the piece `mem` holds; SIZE_MAX = none */
     cf_extent_source src;
     /* Infrastructure encryption: the layer over `src` and the inner
      * extent's source it gives; `data` points at whichever is read. */
@@ -100,18 +100,17 @@ static bool bs_reader_prefetch_locked(cf_blob_store *s, cf_blob_reader *r, uint6
     return true;
 }
 
-static bool bs_reader_snapshot_reads(cf_blob_store *s, const char *account,
-                                     const char *container, const char *name, uint64_t offset,
-                                     const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
-                                     cf_blob_reader *r)
+static bool bs_reader_snapshot_reads(cf_blob_store *s, const char *account, const char *container,
+                                     const char *name, uint64_t offset, const cf_blob_cond *cond,
+                                     int64_t now, cf_blob_info *info, cf_blob_reader *r)
 {
     CF_GUARD(cf_bs_blob_get_locked(s, account, container, name, now, true, info));
     char etag[CF_BLOB_ETAG_LEN + 1];
     bs_target t;
     CF_GUARD(cf_bs_blob_target(s, account, container, name, etag, &t, NULL));
     CF_GUARD(cf_bs_check_cond(cond, &t, BS_OP_READ, false, now));
-    CF_GUARD(cf_bs_blob_plan_locked(s, account, container, name, info->n_extents, &r->pieces,
-                                    &r->n));
+    CF_GUARD(
+        cf_bs_blob_plan_locked(s, account, container, name, info->n_extents, &r->pieces, &r->n));
     CF_GUARD(cf_bs_scope_for_locked(s, account, cond, &t, &r->sc));
     CF_GUARD(bs_reader_prefetch_locked(s, r, offset));
     for (size_t i = 0; i < r->n; i++)
@@ -121,10 +120,9 @@ static bool bs_reader_snapshot_reads(cf_blob_store *s, const char *account,
     return true;
 }
 
-static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account,
-                                      const char *container, const char *name, uint64_t offset,
-                                      const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
-                                      cf_blob_reader *r)
+static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account, const char *container,
+                                      const char *name, uint64_t offset, const cf_blob_cond *cond,
+                                      int64_t now, cf_blob_info *info, cf_blob_reader *r)
 {
     CF_GUARD(cf_db_read_begin(s->db));
     return cf_db_read_end(
@@ -235,8 +233,8 @@ static bool bs_reader_open_extent(cf_blob_reader *r)
         cf_extent_layer_free(r->layer);
         r->layer = NULL;
         CF_GUARD(cf_bs_infra_extent_key(&r->sc, p->id, r->key));
-        CF_GUARD(cf_extent_layer_open(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), &r->src,
-                                      &r->layer));
+        CF_GUARD(
+            cf_extent_layer_open(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), &r->src, &r->layer));
         r->inner = cf_extent_layer_source(r->layer);
         r->data = &r->inner;
         CF_ENSURE(r->inner.length >= CF_EXTENT_HEADER_LEN, CF_ERR_DECRYPT, "extent truncated");

@@ -44,8 +44,8 @@ struct cf_blob_writer {
     cf_blob_cond cond;
     int64_t begin_now; /* the early check's clock */
     char *if_match, *if_none_match, *lease_id;
-    cf_blob_cpk *cpk; /* secret memory: the customer's key, or NULL */
-    char *req_scope;  /* x-ms-encryption-scope, or NULL */
+    cf_blob_cpk *cpk;                  /* secret memory: the customer's key, or NULL */
+    char *req_scope;                   /* x-ms-encryption-scope, or NULL */
     char scope[CF_BLOB_SCOPE_MAX + 1]; /* where the body goes ("" = account key) */
     cf_blob_append_cond ac;
     uint64_t written, cap;
@@ -216,9 +216,7 @@ static bool bs_writer_precheck_locked(cf_blob_store *s, cf_blob_writer *w, bs_sc
     uint64_t size;
     uint32_t blocks;
     switch (w->kind) {
-    case BS_W_PUT:
-        CF_GUARD(cf_bs_check_cond(&w->cond, &t, BS_OP_CREATE, false, now));
-        break;
+    case BS_W_PUT: CF_GUARD(cf_bs_check_cond(&w->cond, &t, BS_OP_CREATE, false, now)); break;
     case BS_W_BLOCK:
         CF_ENSURE_REASON(!t.exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
                          "Put Block on an append blob");
@@ -308,11 +306,15 @@ static bool bs_writer_new(cf_blob_store *s, const char *account, const char *con
     bool ok = w->account && w->container && w->name;
     if (ok && cond) {
         ok = bs_dup(cond->if_match, &w->if_match) &&
-             bs_dup(cond->if_none_match, &w->if_none_match) &&
-             bs_dup(cond->lease_id, &w->lease_id);
+             bs_dup(cond->if_none_match, &w->if_none_match) && bs_dup(cond->lease_id, &w->lease_id);
         ok = ok && bs_dup(cond->scope, &w->req_scope);
-        w->cond = (cf_blob_cond){w->if_match, w->if_none_match, cond->if_modified_since,
-                                 cond->if_unmodified_since, w->lease_id, NULL, w->req_scope};
+        w->cond = (cf_blob_cond){w->if_match,
+                                 w->if_none_match,
+                                 cond->if_modified_since,
+                                 cond->if_unmodified_since,
+                                 w->lease_id,
+                                 NULL,
+                                 w->req_scope};
         if (ok && cond->cpk) {
             w->cpk = cf_secret_alloc(sizeof *w->cpk);
             ok = w->cpk != NULL;
@@ -330,8 +332,8 @@ static bool bs_writer_new(cf_blob_store *s, const char *account, const char *con
 }
 
 bool cf_blob_put_begin(cf_blob_store *s, const char *account, const char *container,
-                       const char *name, json_t *props, json_t *metadata,
-                       const cf_blob_cond *cond, int64_t now, cf_blob_writer **out)
+                       const char *name, json_t *props, json_t *metadata, const cf_blob_cond *cond,
+                       int64_t now, cf_blob_writer **out)
 {
     CF_GUARD(cf_blob_metadata_check(metadata));
     cf_blob_writer *w;
@@ -356,8 +358,8 @@ bool cf_blob_writer_set_props(cf_blob_writer *w, json_t *props)
 }
 
 bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *container,
-                         const char *name, cf_slice block_id, const cf_blob_cond *cond,
-                         int64_t now, cf_blob_writer **out)
+                         const char *name, cf_slice block_id, const cf_blob_cond *cond, int64_t now,
+                         cf_blob_writer **out)
 {
     CF_ENSURE_REASON(block_id.len >= 1 && block_id.len <= CF_BLOB_BLOCK_ID_MAX, CF_ERR_BAD_INPUT,
                      "InvalidBlockId", "block id must be 1..64 bytes");
@@ -382,8 +384,8 @@ bool cf_blob_block_begin(cf_blob_store *s, const char *account, const char *cont
 }
 
 bool cf_blob_append_begin(cf_blob_store *s, const char *account, const char *container,
-                          const char *name, const cf_blob_cond *cond,
-                          const cf_blob_append_cond *ac, int64_t now, cf_blob_writer **out)
+                          const char *name, const cf_blob_cond *cond, const cf_blob_append_cond *ac,
+                          int64_t now, cf_blob_writer **out)
 {
     cf_blob_writer *w;
     CF_GUARD(bs_writer_new(s, account, container, name, BS_W_APPEND, cond, &w));
@@ -475,8 +477,7 @@ static bool bs_put_block_tx(cf_blob_writer *w, uint64_t len, int64_t now, bs_idl
     return cf_db_run(s->db, st);
 }
 
-static bool bs_append_tx(cf_blob_writer *w, uint64_t len, int64_t now,
-                         cf_blob_write_result *res)
+static bool bs_append_tx(cf_blob_writer *w, uint64_t len, int64_t now, cf_blob_write_result *res)
 {
     cf_blob_store *s = w->s;
     cf_blob_type type = CF_BLOB_BLOCK;
@@ -516,16 +517,10 @@ static bool bs_writer_commit_locked(cf_blob_writer *w, uint64_t len, int64_t now
     bool ok = cf_db_begin(w->s->db);
     if (ok) {
         switch (w->kind) {
-        case BS_W_BLOCK:
-            ok = bs_put_block_tx(w, len, now, &gone);
-            break;
-        case BS_W_APPEND:
-            ok = bs_append_tx(w, len, now, res);
-            break;
+        case BS_W_BLOCK: ok = bs_put_block_tx(w, len, now, &gone); break;
+        case BS_W_APPEND: ok = bs_append_tx(w, len, now, res); break;
         case BS_W_PUT:
-        default:
-            ok = bs_put_blob_tx(w, len, now, res->etag, &gone);
-            break;
+        default: ok = bs_put_blob_tx(w, len, now, res->etag, &gone); break;
         }
         if (ok && w->mem_active)
             ok = cf_bs_inline_put(w->s, w->id, cf_buf_slice(&w->mem));
@@ -678,8 +673,8 @@ static bool bs_put_block_list_tx(cf_blob_store *s, bs_block_list *bl, bs_piece *
 {
     bool exists = false;
     cf_blob_type type = CF_BLOB_BLOCK;
-    CF_GUARD(cf_bs_blob_write_check(s, bl->account, bl->container, bl->name, bl->cond,
-                                    BS_OP_CREATE, bl->now, &exists, &type));
+    CF_GUARD(cf_bs_blob_write_check(s, bl->account, bl->container, bl->name, bl->cond, BS_OP_CREATE,
+                                    bl->now, &exists, &type));
     CF_ENSURE_REASON(!exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
                      "Put Block List on an append blob");
     uint64_t total = 0;
@@ -755,8 +750,7 @@ bool cf_blob_put_block_list(cf_blob_store *s, const char *account, const char *c
     return ok;
 }
 
-static bool bs_each_block(cf_blob_store *s, sqlite3_stmt *st, cf_block_cb cb, void *ctx,
-                          bool *any)
+static bool bs_each_block(cf_blob_store *s, sqlite3_stmt *st, cf_block_cb cb, void *ctx, bool *any)
 {
     CF_GUARD(st);
     int rc = SQLITE_DONE;

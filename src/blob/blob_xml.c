@@ -22,10 +22,10 @@
 #define R_DOC "InvalidXmlDocument"
 #define R_VALUE "InvalidXmlNodeValue"
 
-#define CF_BAIL_REASON_DOC(detail)                                             \
-    do {                                                                       \
-        CF_RAISE_REASON(CF_ERR_BAD_INPUT, R_DOC, (detail));                    \
-        return false;                                                          \
+#define CF_BAIL_REASON_DOC(detail)                          \
+    do {                                                    \
+        CF_RAISE_REASON(CF_ERR_BAD_INPUT, R_DOC, (detail)); \
+        return false;                                       \
     } while (0)
 
 /* ================= writer ================= */
@@ -624,8 +624,8 @@ static bool walk_policy(const xml_doc *d, int32_t node, cf_blob_access_policy *p
         CF_ENSURE_REASON(t.len < sizeof pol->permission, CF_ERR_BAD_INPUT, R_VALUE,
                          "access policy permission too long");
         for (size_t k = 0; k < t.len; k++)
-            CF_ENSURE_REASON(t.ptr[k] && strchr(acl_permission_letters, t.ptr[k]),
-                             CF_ERR_BAD_INPUT, R_VALUE, "unknown access policy permission");
+            CF_ENSURE_REASON(t.ptr[k] && strchr(acl_permission_letters, t.ptr[k]), CF_ERR_BAD_INPUT,
+                             R_VALUE, "unknown access policy permission");
         memcpy(pol->permission, t.ptr, t.len);
         pol->permission[t.len] = 0;
     }
@@ -794,15 +794,14 @@ static bool walk_version(const xml_doc *d, int32_t node, char out[CF_BLOB_PROPS_
         ok = date ? ((k == 4 || k == 7) ? c == '-' : (c >= '0' && c <= '9'))
                   : ((c >= '0' && c <= '9') || c == '.');
     }
-    CF_ENSURE_REASON(ok && (!date || len == 10), CF_ERR_BAD_INPUT, R_VALUE,
-                     "not a valid version");
+    CF_ENSURE_REASON(ok && (!date || len == 10), CF_ERR_BAD_INPUT, R_VALUE, "not a valid version");
     return true;
 }
 
 static bool walk_logging(const xml_doc *d, int32_t node, cf_blob_logging *l)
 {
-    xml_field f[] = {{"Version", -1}, {"Delete", -1},          {"Read", -1},
-                     {"Write", -1},   {"RetentionPolicy", -1}};
+    xml_field f[] = {
+        {"Version", -1}, {"Delete", -1}, {"Read", -1}, {"Write", -1}, {"RetentionPolicy", -1}};
     CF_GUARD(fields(d, node, f, 5, false));
     for (size_t k = 1; k < 5; k++)
         CF_GUARD(require(&f[k], "Logging needs Delete, Read, Write and RetentionPolicy"));
@@ -817,7 +816,8 @@ static bool walk_logging(const xml_doc *d, int32_t node, cf_blob_logging *l)
 
 static bool walk_metrics(const xml_doc *d, int32_t node, cf_blob_metrics *m)
 {
-    xml_field f[] = {{"Version", -1}, {"Enabled", -1}, {"IncludeAPIs", -1}, {"RetentionPolicy", -1}};
+    xml_field f[] = {
+        {"Version", -1}, {"Enabled", -1}, {"IncludeAPIs", -1}, {"RetentionPolicy", -1}};
     CF_GUARD(fields(d, node, f, 4, false));
     CF_GUARD(require(&f[1], "Metrics needs Enabled"));
     memcpy(m->version, "1.0", 4);
@@ -877,8 +877,11 @@ static bool cors_list_ok(const char *s, cors_list_kind kind)
 
 static bool walk_cors_rule(const xml_doc *d, int32_t node, cf_blob_cors_rule *r)
 {
-    xml_field f[] = {{"AllowedOrigins", -1}, {"AllowedMethods", -1}, {"AllowedHeaders", -1},
-                     {"ExposedHeaders", -1}, {"MaxAgeInSeconds", -1}};
+    xml_field f[] = {{"AllowedOrigins", -1},
+                     {"AllowedMethods", -1},
+                     {"AllowedHeaders", -1},
+                     {"ExposedHeaders", -1},
+                     {"MaxAgeInSeconds", -1}};
     CF_GUARD(fields(d, node, f, 5, false));
     for (size_t k = 0; k < 5; k++)
         CF_GUARD(require(&f[k], "a CorsRule needs AllowedOrigins, AllowedMethods, "
@@ -943,13 +946,10 @@ static bool walk_props(const xml_doc *d, cf_blob_service_props *p)
 {
     CF_ENSURE_REASON(node_is(d, 0, "StorageServiceProperties"), CF_ERR_BAD_INPUT, R_DOC,
                      "the root element must be StorageServiceProperties");
-    xml_field f[] = {{"Logging", -1},
-                     {"HourMetrics", -1},
-                     {"MinuteMetrics", -1},
-                     {"Cors", -1},
-                     {"DefaultServiceVersion", -1},
-                     {"DeleteRetentionPolicy", -1},
-                     {"StaticWebsite", -1}};
+    xml_field f[] = {
+        {"Logging", -1},      {"HourMetrics", -1},           {"MinuteMetrics", -1},
+        {"Cors", -1},         {"DefaultServiceVersion", -1}, {"DeleteRetentionPolicy", -1},
+        {"StaticWebsite", -1}};
     CF_GUARD(fields(d, 0, f, 7, false));
     if ((p->has_logging = f[0].idx >= 0))
         CF_GUARD(walk_logging(d, f[0].idx, &p->logging));
@@ -1129,8 +1129,8 @@ bool cf_blob_xml_render_service_props(const cf_blob_service_props *p, cf_buf *ou
         if (s->enabled && s->error_document_404_path)
             CF_GUARD(cf_xml_element_str(&w, "ErrorDocument404Path", s->error_document_404_path));
         if (s->enabled && s->default_index_document_path)
-            CF_GUARD(cf_xml_element_str(&w, "DefaultIndexDocumentPath",
-                                        s->default_index_document_path));
+            CF_GUARD(
+                cf_xml_element_str(&w, "DefaultIndexDocumentPath", s->default_index_document_path));
         CF_GUARD(cf_xml_close(&w));
     }
     CF_GUARD(cf_xml_close(&w));

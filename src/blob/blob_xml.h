@@ -109,8 +109,8 @@ CF_MUST_USE CF_NONNULL bool cf_blob_xml_render_acl(const cf_blob_acl *acl, cf_bu
 /* ---- Blob service properties ---- */
 
 #define CF_BLOB_XML_PROPS_MAX (64u << 10) /* body bytes, as the store keeps */
-#define CF_BLOB_CORS_MAX 5                 /* rules */
-#define CF_BLOB_PROPS_VERSION_MAX 15       /* "1.0", "2020-10-02" */
+#define CF_BLOB_CORS_MAX 5                /* rules */
+#define CF_BLOB_PROPS_VERSION_MAX 15      /* "1.0", "2020-10-02" */
 #define CF_BLOB_RETENTION_DAYS_MAX 365
 
 typedef struct {

@@ -127,8 +127,7 @@ bool cf_blob_account_entry(cf_blob_service *svc, const char *name, json_t **out)
     cf_buf_free(&key);
     ok = ok && snprintf(conn, sizeof conn,
                         "DefaultEndpointsProtocol=%s;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
-                        "https", name, k1,
-                        endpoint) < (int)sizeof conn;
+                        "https", name, k1, endpoint) < (int)sizeof conn;
     if (ok) {
         *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "account_name", name, "account_key", k1,
                          "account_key2", k2, "blob_endpoint", endpoint, "connection_string", conn,
@@ -213,8 +212,10 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     CF_GUARD(cf_blob_ensure_account(svc, CF_BLOB_DEFAULT_ACCOUNT));
     for (size_t i = 0; i < svc->n_insecure; i++) {
         CF_GUARD(cf_blob_ensure_account(svc, svc->insecure[i]));
-        cf_log(CF_LOG_WARN, NULL, "account %s accepts plain HTTP (--insecure-account): "
-               "development only", svc->insecure[i]);
+        cf_log(CF_LOG_WARN, NULL,
+               "account %s accepts plain HTTP (--insecure-account): "
+               "development only",
+               svc->insecure[i]);
     }
     CF_GUARD(cf_blob_path(svc, "audit.log", path, sizeof path));
     CF_GUARD(cf_audit_open_logged(path, &svc->audit));

@@ -49,8 +49,8 @@ typedef struct cf_cmk_entry {
     bool loaded;
     cf_blob_key_source source;
     uint8_t ref[CF_EXTENT_KEY_REF_LEN];
-    bool ready;       /* the data key is in the ring */
-    bool refreshing;  /* one request is asking the vault */
+    bool ready;      /* the data key is in the ring */
+    bool refreshing; /* one request is asking the vault */
     int64_t checked_at, failed_at;
     const char *reason;
     char message[400];
@@ -208,8 +208,8 @@ static bool cf_cmk_check_locked(cf_blob_service *svc, cf_cmk_entry *e, bool wait
         if (e->ready && now - e->checked_at < c->cache_seconds)
             return true;
         if (!e->ready && e->failed_at &&
-            now - e->failed_at < (c->cache_seconds < CF_CMK_RETRY_SECONDS ? c->cache_seconds
-                                                                           : CF_CMK_RETRY_SECONDS))
+            now - e->failed_at <
+                (c->cache_seconds < CF_CMK_RETRY_SECONDS ? c->cache_seconds : CF_CMK_RETRY_SECONDS))
             return cf_cmk_failed(e);
         if (e->refreshing) {
             if (e->ready || !wait)
@@ -222,7 +222,9 @@ static bool cf_cmk_check_locked(cf_blob_service *svc, cf_cmk_entry *e, bool wait
         memcpy(ref, e->ref, sizeof ref);
         pthread_mutex_unlock(&c->lock);
         bool ok = cf_cmk_refresh(svc, account, scope ? name : NULL);
-        const char *reason = ok ? NULL : cf_error_reason() ? cf_error_reason() : "KeyVaultVaultNotFound";
+        const char *reason = ok                  ? NULL
+                             : cf_error_reason() ? cf_error_reason()
+                                                 : "KeyVaultVaultNotFound";
         char message[400];
         snprintf(message, sizeof message, "%s", ok ? "" : cf_error_detail());
         if (!ok) {
@@ -271,7 +273,8 @@ static bool cf_cmk_list_scopes_locked(cf_blob_service *svc, cf_cmk_entry *acct)
         cf_cmk_entry **list = ok ? calloc(json_array_size(names) + 1, sizeof *list) : NULL;
         size_t n = 0, i;
         json_t *v;
-        json_array_foreach(names, i, v) {
+        json_array_foreach(names, i, v)
+        {
             if (list && !(list[n++] = cf_cmk_entry_get(svc->cmk, account, json_string_value(v)))) {
                 free(list);
                 list = NULL;
@@ -381,8 +384,7 @@ static bool cf_cmk_switch(cf_blob_service *svc, const char *account, const char 
     return ok;
 }
 
-bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, const char *scope,
-                     const char *uri)
+bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, const char *scope, const char *uri)
 {
     pthread_mutex_lock(&svc->cmk->admin);
     bool ok = cf_cmk_switch(svc, account, scope, uri);

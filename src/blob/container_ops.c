@@ -63,8 +63,8 @@ bool cf_blob_op_container_create(cf_blob_call *call)
 
 bool cf_blob_op_container_delete(cf_blob_call *call)
 {
-    return cf_blob_container_delete(call->svc->store, call->account, call->container,
-                                    &call->cond, call->now) &&
+    return cf_blob_container_delete(call->svc->store, call->account, call->container, &call->cond,
+                                    call->now) &&
            cf_blob_reply_ok(call, 202);
 }
 
@@ -72,8 +72,8 @@ bool cf_blob_op_container_props(cf_blob_call *call)
 {
     cf_blob_container c = {0};
     const char *access = NULL;
-    bool ok = cf_blob_container_get(call->svc->store, call->account, call->container,
-                                    &call->cond, call->now, &c);
+    bool ok = cf_blob_container_get(call->svc->store, call->account, call->container, &call->cond,
+                                    call->now, &c);
     if (ok)
         access = cf_blob_access_name(c.access);
     ok = ok && cf_blob_add_etag(call, c.etag, c.last_modified) &&
@@ -167,8 +167,8 @@ static bool cf_list_blob_props(cf_xml_writer *w, const cf_blob_info *b)
     CF_GUARD(cf_xml_element_str(w, "Content-MD5", md5 ? md5 : ""));
     CF_GUARD(cf_xml_prop(w, b->props, "cache-control", "Cache-Control"));
     CF_GUARD(cf_xml_prop(w, b->props, "content-disposition", "Content-Disposition"));
-    CF_GUARD(cf_xml_element_str(w, "BlobType", b->type == CF_BLOB_APPEND ? "AppendBlob"
-                                                                         : "BlockBlob"));
+    CF_GUARD(
+        cf_xml_element_str(w, "BlobType", b->type == CF_BLOB_APPEND ? "AppendBlob" : "BlockBlob"));
     if (b->type == CF_BLOB_BLOCK) {
         CF_GUARD(cf_xml_element_str(w, "AccessTier", "Hot"));
         CF_GUARD(cf_xml_element_bool(w, "AccessTierInferred", true));

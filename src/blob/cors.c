@@ -94,8 +94,7 @@ static bool cf_cors_load(cf_blob_call *call, cf_blob_service_props *props)
     return ok && props->n_cors > 0;
 }
 
-static bool cf_cors_allow_origin(cf_blob_call *call, const cf_blob_cors_rule *r,
-                                 const char *origin)
+static bool cf_cors_allow_origin(cf_blob_call *call, const cf_blob_cors_rule *r, const char *origin)
 {
     bool any = cf_cors_list_has(r->allowed_origins, "*", 1, false) &&
                !cf_cors_list_has(r->allowed_origins, origin, strlen(origin), false);
@@ -120,10 +119,11 @@ bool cf_blob_cors_preflight(cf_blob_call *call)
         char age[16];
         snprintf(age, sizeof age, "%u", r->max_age);
         call->resp->status = 200;
-        ok = cf_blob_common_headers(call) && cf_cors_allow_origin(call, r, origin) &&
-             cf_http_add_header(call->resp, "Access-Control-Allow-Methods", method) &&
-             (!headers || cf_http_add_header(call->resp, "Access-Control-Allow-Headers", headers)) &&
-             cf_http_add_header(call->resp, "Access-Control-Max-Age", age);
+        ok =
+            cf_blob_common_headers(call) && cf_cors_allow_origin(call, r, origin) &&
+            cf_http_add_header(call->resp, "Access-Control-Allow-Methods", method) &&
+            (!headers || cf_http_add_header(call->resp, "Access-Control-Allow-Headers", headers)) &&
+            cf_http_add_header(call->resp, "Access-Control-Max-Age", age);
     }
     if (asked)
         cf_blob_service_props_free(&props);

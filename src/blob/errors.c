@@ -26,10 +26,15 @@ typedef struct {
 
 static const cf_blob_error_row cf_blob_errors[] = {
     {"AccountNotFound", 404, "The specified account does not exist."},
-    {"InsufficientStorage", 507, "The service's disk is full: nothing of this request was stored. Reads go on; writes resume once space is freed."},
-    {"KeyVaultEncryptionKeyNotFound", 403, "The customer-managed key of this account cannot be found or is disabled."},
-    {"KeyVaultAuthenticationFailure", 403, "The key vault refused the storage service access to the customer-managed key."},
-    {"KeyVaultVaultNotFound", 403, "The key vault holding the customer-managed key cannot be reached."},
+    {"InsufficientStorage", 507,
+     "The service's disk is full: nothing of this request was stored. Reads go on; writes resume "
+     "once space is freed."},
+    {"KeyVaultEncryptionKeyNotFound", 403,
+     "The customer-managed key of this account cannot be found or is disabled."},
+    {"KeyVaultAuthenticationFailure", 403,
+     "The key vault refused the storage service access to the customer-managed key."},
+    {"KeyVaultVaultNotFound", 403,
+     "The key vault holding the customer-managed key cannot be reached."},
     {"ContainerNotFound", 404, "The specified container does not exist."},
     {"BlobNotFound", 404, "The specified blob does not exist."},
     {"CannotVerifyCopySource", 404, "The specified blob does not exist."},
@@ -38,68 +43,112 @@ static const cf_blob_error_row cf_blob_errors[] = {
     {"ContainerAlreadyExists", 409, "The specified container already exists."},
     {"BlobAlreadyExists", 409, "The specified blob already exists."},
     {"ContainerBeingDeleted", 409, "The specified container is being deleted."},
-    {"BlobUsesCustomerSpecifiedEncryption", 409, "The blob is encrypted with customer specified encryption, but it was not provided in the request."},
-    {"BlobDoesNotUseCustomerSpecifiedEncryption", 409, "The blob is not encrypted with customer specified encryption."},
-    {"InvalidEncryptionKey", 409, "The provided encryption key does not match the key the blob was encrypted with."},
+    {"BlobUsesCustomerSpecifiedEncryption", 409,
+     "The blob is encrypted with customer specified encryption, but it was not provided in the "
+     "request."},
+    {"BlobDoesNotUseCustomerSpecifiedEncryption", 409,
+     "The blob is not encrypted with customer specified encryption."},
+    {"InvalidEncryptionKey", 409,
+     "The provided encryption key does not match the key the blob was encrypted with."},
     {"EncryptionScopeNotFound", 400, "The specified encryption scope does not exist."},
     {"EncryptionScopeDisabled", 403, "The specified encryption scope is disabled."},
-    {"EncryptionScopeOverrideNotAllowed", 409, "The container's default encryption scope cannot be overridden."},
+    {"EncryptionScopeOverrideNotAllowed", 409,
+     "The container's default encryption scope cannot be overridden."},
     {"InvalidBlobType", 409, "The blob type is invalid for this operation."},
-    {"BlockCountExceedsLimit", 409, "The committed block count cannot exceed the maximum limit of 50,000 blocks."},
+    {"BlockCountExceedsLimit", 409,
+     "The committed block count cannot exceed the maximum limit of 50,000 blocks."},
     {"LeaseAlreadyPresent", 409, "There is already a lease present."},
-    {"LeaseIdMismatchWithLeaseOperation", 409, "The lease ID specified did not match the lease ID for the blob."},
+    {"LeaseIdMismatchWithLeaseOperation", 409,
+     "The lease ID specified did not match the lease ID for the blob."},
     {"LeaseNotPresentWithLeaseOperation", 409, "There is currently no lease on the blob."},
-    {"LeaseIsBreakingAndCannotBeAcquired", 409, "The lease ID matched, but the lease is currently in breaking state and cannot be acquired until it is broken."},
-    {"LeaseIsBreakingAndCannotBeChanged", 409, "The lease ID matched, but the lease is currently in breaking state and cannot be changed."},
-    {"LeaseIsBrokenAndCannotBeRenewed", 409, "The lease ID matched, but the lease has been broken explicitly and cannot be renewed."},
-    {"ConditionNotMet", 412, "The condition specified using HTTP conditional header(s) is not met."},
-    {"SourceConditionNotMet", 412, "The source condition specified using HTTP conditional header(s) is not met."},
-    {"LeaseIdMissing", 412, "There is currently a lease on the resource and no lease ID was specified in the request."},
-    {"LeaseIdMismatchWithBlobOperation", 412, "The lease ID specified did not match the lease ID for the blob."},
-    {"LeaseIdMismatchWithContainerOperation", 412, "The lease ID specified did not match the lease ID for the container."},
+    {"LeaseIsBreakingAndCannotBeAcquired", 409,
+     "The lease ID matched, but the lease is currently in breaking state and cannot be acquired "
+     "until it is broken."},
+    {"LeaseIsBreakingAndCannotBeChanged", 409,
+     "The lease ID matched, but the lease is currently in breaking state and cannot be changed."},
+    {"LeaseIsBrokenAndCannotBeRenewed", 409,
+     "The lease ID matched, but the lease has been broken explicitly and cannot be renewed."},
+    {"ConditionNotMet", 412,
+     "The condition specified using HTTP conditional header(s) is not met."},
+    {"SourceConditionNotMet", 412,
+     "The source condition specified using HTTP conditional header(s) is not met."},
+    {"LeaseIdMissing", 412,
+     "There is currently a lease on the resource and no lease ID was specified in the request."},
+    {"LeaseIdMismatchWithBlobOperation", 412,
+     "The lease ID specified did not match the lease ID for the blob."},
+    {"LeaseIdMismatchWithContainerOperation", 412,
+     "The lease ID specified did not match the lease ID for the container."},
     {"LeaseNotPresentWithBlobOperation", 412, "There is currently no lease on the blob."},
     {"LeaseNotPresentWithContainerOperation", 412, "There is currently no lease on the container."},
     {"MaxBlobSizeConditionNotMet", 412, "The max blob size condition specified was not met."},
     {"AppendPositionConditionNotMet", 412, "The append position condition specified was not met."},
     {"NotModified", 304, "The condition specified using HTTP conditional header(s) is not met."},
     {"InvalidRange", 416, "The range specified is invalid for the current size of the resource."},
-    {"RequestBodyTooLarge", 413, "The request body is too large and exceeds the maximum permissible limit."},
+    {"RequestBodyTooLarge", 413,
+     "The request body is too large and exceeds the maximum permissible limit."},
     {"InvalidBlockList", 400, "The specified block list is invalid."},
     {"InvalidBlobOrBlock", 400, "The specified blob or block content is invalid."},
-    {"InvalidBlockId", 400, "The specified block ID is invalid. The block ID must be Base64-encoded."},
+    {"InvalidBlockId", 400,
+     "The specified block ID is invalid. The block ID must be Base64-encoded."},
     {"BlockListTooLong", 400, "The block list may not contain more than 50,000 blocks."},
-    {"MetadataTooLarge", 400, "The size of the request metadata exceeds the maximum size permitted."},
-    {"InvalidMetadata", 400, "The metadata specified is invalid. It has characters that are not permitted."},
-    {"InvalidHeaderValue", 400, "The value for one of the HTTP headers is not in the correct format."},
-    {"MissingRequiredHeader", 400, "An HTTP header that's mandatory for this request is not specified."},
-    {"InvalidQueryParameterValue", 400, "Value for one of the query parameters specified in the request URI is invalid."},
+    {"MetadataTooLarge", 400,
+     "The size of the request metadata exceeds the maximum size permitted."},
+    {"InvalidMetadata", 400,
+     "The metadata specified is invalid. It has characters that are not permitted."},
+    {"InvalidHeaderValue", 400,
+     "The value for one of the HTTP headers is not in the correct format."},
+    {"MissingRequiredHeader", 400,
+     "An HTTP header that's mandatory for this request is not specified."},
+    {"InvalidQueryParameterValue", 400,
+     "Value for one of the query parameters specified in the request URI is invalid."},
     {"InvalidXmlDocument", 400, "XML specified is not syntactically valid."},
-    {"InvalidXmlNodeValue", 400, "The value for one of the XML nodes is not in the correct format."},
+    {"InvalidXmlNodeValue", 400,
+     "The value for one of the XML nodes is not in the correct format."},
     {"InvalidResourceName", 400, "The specifed resource name contains invalid characters."},
     {"OutOfRangeInput", 400, "One of the request inputs is out of range."},
     {"InvalidUri", 400, "The requested URI does not represent any resource on the server."},
-    {"Md5Mismatch", 400, "The MD5 value specified in the request did not match with the MD5 value calculated by the server."},
-    {"Crc64Mismatch", 400, "The CRC64 value specified in the request did not match with the CRC64 value calculated by the server."},
-    {"InvalidMd5", 400, "The MD5 value specified in the request is invalid. The MD5 value must be 128 bits and Base64-encoded."},
-    {"BothCrc64AndMd5HeaderPresent", 400, "Both x-ms-content-crc64 and Content-MD5 headers are present."},
+    {"Md5Mismatch", 400,
+     "The MD5 value specified in the request did not match with the MD5 value calculated by the "
+     "server."},
+    {"Crc64Mismatch", 400,
+     "The CRC64 value specified in the request did not match with the CRC64 value calculated by "
+     "the server."},
+    {"InvalidMd5", 400,
+     "The MD5 value specified in the request is invalid. The MD5 value must be 128 bits and "
+     "Base64-encoded."},
+    {"BothCrc64AndMd5HeaderPresent", 400,
+     "Both x-ms-content-crc64 and Content-MD5 headers are present."},
     {"MissingContentLengthHeader", 411, "Content-Length HTTP header is missing."},
-    {"OutOfRangeQueryParameterValue", 400, "One of the query parameters specified in the request URI is outside the permissible range."},
+    {"OutOfRangeQueryParameterValue", 400,
+     "One of the query parameters specified in the request URI is outside the permissible range."},
     {"IncompleteBody", 400, "The request body is incomplete."},
     {"AccountRequiresHttps", 400, "The account being accessed does not support http."},
     {"UnsupportedHttpVerb", 405, "The resource doesn't support the specified HTTP verb."},
-    {"NoAuthenticationInformation", 401, "Server failed to authenticate the request. Please refer to the information in the www-authenticate header."},
-    {"InvalidAuthenticationInfo", 401, "Server failed to authenticate the request. Please refer to the information in the www-authenticate header."},
-    {"AuthenticationFailed", 403, "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature."},
+    {"NoAuthenticationInformation", 401,
+     "Server failed to authenticate the request. Please refer to the information in the "
+     "www-authenticate header."},
+    {"InvalidAuthenticationInfo", 401,
+     "Server failed to authenticate the request. Please refer to the information in the "
+     "www-authenticate header."},
+    {"AuthenticationFailed", 403,
+     "Server failed to authenticate the request. Make sure the value of Authorization header is "
+     "formed correctly including the signature."},
     {"CorsPreflightFailure", 403, "CORS not enabled or no matching rule found for this request."},
     {"AuthorizationFailure", 403, "This request is not authorized to perform this operation."},
-    {"AuthorizationPermissionMismatch", 403, "This request is not authorized to perform this operation using this permission."},
-    {"AuthorizationResourceTypeMismatch", 403, "This request is not authorized to perform this operation using this resource type."},
-    {"AuthorizationServiceMismatch", 403, "This request is not authorized to perform this operation using this service."},
-    {"AuthorizationSourceIPMismatch", 403, "This request is not authorized to perform this operation using this source IP."},
-    {"AuthorizationProtocolMismatch", 403, "This request is not authorized to perform this operation using this protocol."},
+    {"AuthorizationPermissionMismatch", 403,
+     "This request is not authorized to perform this operation using this permission."},
+    {"AuthorizationResourceTypeMismatch", 403,
+     "This request is not authorized to perform this operation using this resource type."},
+    {"AuthorizationServiceMismatch", 403,
+     "This request is not authorized to perform this operation using this service."},
+    {"AuthorizationSourceIPMismatch", 403,
+     "This request is not authorized to perform this operation using this source IP."},
+    {"AuthorizationProtocolMismatch", 403,
+     "This request is not authorized to perform this operation using this protocol."},
     {"PublicAccessNotPermitted", 409, "Public access is not permitted on this storage account."},
     {"FeatureNotSupported", 400, "This feature is not supported by Coffer."},
-    {"ServerBusy", 503, "The server is currently unable to receive requests. Please retry your request."},
+    {"ServerBusy", 503,
+     "The server is currently unable to receive requests. Please retry your request."},
     {"InternalError", 500, "The server encountered an internal error. Please retry the request."},
 };
 
@@ -159,13 +208,12 @@ static void cf_blob_reply_code(cf_blob_call *call, unsigned status, const char *
     cf_buf_init(&text, 2048);
     cf_xml_writer w;
     cf_xml_writer_init(&w, &resp->body);
-    bool ok = cf_buf_append_str(&text, message) && cf_buf_append_str(&text, "\nRequestId:") &&
-              cf_buf_append_str(&text, call->http->request_id) &&
-              cf_buf_append_str(&text, "\nTime:") && cf_buf_append_str(&text, when) &&
-              cf_xml_declaration(&w) && cf_xml_open(&w, "Error") &&
-              cf_xml_element_str(&w, "Code", code) &&
-              cf_xml_element(&w, "Message", cf_buf_slice(&text)) && cf_xml_close(&w) &&
-              cf_xml_finish(&w);
+    bool ok =
+        cf_buf_append_str(&text, message) && cf_buf_append_str(&text, "\nRequestId:") &&
+        cf_buf_append_str(&text, call->http->request_id) && cf_buf_append_str(&text, "\nTime:") &&
+        cf_buf_append_str(&text, when) && cf_xml_declaration(&w) && cf_xml_open(&w, "Error") &&
+        cf_xml_element_str(&w, "Code", code) &&
+        cf_xml_element(&w, "Message", cf_buf_slice(&text)) && cf_xml_close(&w) && cf_xml_finish(&w);
     cf_buf_free(&text);
     resp->content_type = "application/xml";
     if (!ok)
@@ -216,7 +264,8 @@ void cf_blob_reply_error(cf_blob_call *call)
     char www[700];
     bool challenge = row->status == 401;
     if (challenge && call->svc->tokens)
-        snprintf(www, sizeof www, "Bearer authorization_uri=%s resource_id=https://storage.azure.com",
+        snprintf(www, sizeof www,
+                 "Bearer authorization_uri=%s resource_id=https://storage.azure.com",
                  cf_blob_tokens_authority(call->svc->tokens));
     cf_blob_reply_code(call, row->status, row->code, message);
     char seconds[16];

@@ -26,8 +26,8 @@ bool cf_blob_add_date(cf_blob_call *call, const char *name, int64_t t)
 bool cf_blob_common_headers(cf_blob_call *call)
 {
     const char *client_id = cf_blob_header(call, "x-ms-client-request-id");
-    CF_GUARD(cf_http_add_header(call->resp, "x-ms-version", call->version[0] ? call->version
-                                                                             : CF_BLOB_VERSION_DEFAULT));
+    CF_GUARD(cf_http_add_header(call->resp, "x-ms-version",
+                                call->version[0] ? call->version : CF_BLOB_VERSION_DEFAULT));
     CF_GUARD(cf_blob_add_date(call, "Date", call->now));
     CF_GUARD(cf_http_add_header(call->resp, "Server", CF_BLOB_SERVER));
     /* Echoed only when short and printable, as it goes back verbatim. */
@@ -84,8 +84,8 @@ static bool cf_blob_parse_cpk(cf_blob_call *call)
     cf_buf_init_secret(&raw, 64);
     uint8_t digest[32];
     char b64[CF_BLOB_CPK_SHA_LEN + 8];
-    bool ok = strlen(key) <= 64 && cf_base64_decode(CF_SLICE_STR(key), &raw) &&
-              raw.len == 32 && cf_hash_compute(CF_HASH_SHA256, cf_buf_slice(&raw), digest) &&
+    bool ok = strlen(key) <= 64 && cf_base64_decode(CF_SLICE_STR(key), &raw) && raw.len == 32 &&
+              cf_hash_compute(CF_HASH_SHA256, cf_buf_slice(&raw), digest) &&
               cf_blob_base64(cf_slice_of(digest, 32), b64, sizeof b64);
     if (!ok || strcmp(b64, sha) != 0) {
         cf_buf_free(&raw);
@@ -198,7 +198,8 @@ bool cf_blob_add_metadata(cf_blob_call *call, json_t *metadata)
     const char *key;
     json_t *value;
     char name[300];
-    json_object_foreach(metadata, key, value) {
+    json_object_foreach(metadata, key, value)
+    {
         const char *v = json_string_value(value);
         if (!v || snprintf(name, sizeof name, CF_META_PREFIX "%s", key) >= (int)sizeof name)
             continue;
@@ -271,8 +272,8 @@ bool cf_blob_add_lease(cf_blob_call *call, const cf_lease_info *lease)
 {
     const char *duration = cf_lease_duration_name(lease);
     CF_GUARD(cf_http_add_header(call->resp, "x-ms-lease-state", cf_lease_state_name(lease->state)));
-    CF_GUARD(cf_http_add_header(call->resp, "x-ms-lease-status",
-                                cf_lease_status_name(lease->state)));
+    CF_GUARD(
+        cf_http_add_header(call->resp, "x-ms-lease-status", cf_lease_status_name(lease->state)));
     return !duration || cf_http_add_header(call->resp, "x-ms-lease-duration", duration);
 }
 
@@ -295,8 +296,10 @@ bool cf_blob_parse_lease(cf_blob_call *call, cf_lease_req *out)
     static const struct {
         const char *name;
         cf_lease_action action;
-    } actions[] = {{"acquire", CF_LEASE_ACQUIRE}, {"renew", CF_LEASE_RENEW},
-                   {"change", CF_LEASE_CHANGE},   {"release", CF_LEASE_RELEASE},
+    } actions[] = {{"acquire", CF_LEASE_ACQUIRE},
+                   {"renew", CF_LEASE_RENEW},
+                   {"change", CF_LEASE_CHANGE},
+                   {"release", CF_LEASE_RELEASE},
                    {"break", CF_LEASE_BREAK}};
     const char *action = cf_blob_header(call, "x-ms-lease-action");
     *out = (cf_lease_req){.duration = -1, .break_period = -1};
@@ -321,7 +324,9 @@ bool cf_blob_parse_lease(cf_blob_call *call, cf_lease_req *out)
 
 bool cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req, const cf_lease_result *r)
 {
-    unsigned status = req->action == CF_LEASE_ACQUIRE ? 201 : req->action == CF_LEASE_BREAK ? 202 : 200;
+    unsigned status = req->action == CF_LEASE_ACQUIRE ? 201
+                      : req->action == CF_LEASE_BREAK ? 202
+                                                      : 200;
     char time_text[24];
     CF_GUARD(cf_blob_add_etag(call, r->etag, r->last_modified));
     if (req->action == CF_LEASE_BREAK) {

@@ -138,7 +138,8 @@ bool cf_blob_roles_permit(cf_blob_roles *r, const char *account, const char *oid
     size_t i;
     json_t *a;
     pthread_mutex_lock(&r->lock);
-    json_array_foreach(r->assignments, i, a) {
+    json_array_foreach(r->assignments, i, a)
+    {
         const char *acct = json_string_value(json_object_get(a, "account"));
         const char *who = json_string_value(json_object_get(a, "principalId"));
         const char *scope = json_string_value(json_object_get(a, "scope"));
@@ -174,20 +175,22 @@ bool cf_blob_roles_put(cf_blob_roles *r, const char *account, const char *name, 
         scope = "/";
     CF_ENSURE(cf_role_index(role) >= 0, CF_ERR_BAD_INPUT,
               "roleDefinitionId must name Storage Blob Data Owner, Contributor or Reader");
-    CF_ENSURE(who && strlen(who) == CF_UUID_LEN, CF_ERR_BAD_INPUT, "principalId must be an object id");
+    CF_ENSURE(who && strlen(who) == CF_UUID_LEN, CF_ERR_BAD_INPUT,
+              "principalId must be an object id");
     CF_ENSURE(cf_scope_valid(scope), CF_ERR_BAD_INPUT,
               "scope must be \"/\" or \"/containers/<name>\"");
     CF_ENSURE(strlen(name) == CF_UUID_LEN, CF_ERR_BAD_INPUT, "the assignment name must be a GUID");
     const char *slash = strrchr(role, '/');
-    json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:s}", "account", account, "name", name,
-                              "principalId", who, "roleDefinitionId", slash ? slash + 1 : role,
-                              "scope", scope);
+    json_t *entry =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "account", account, "name", name, "principalId", who,
+                  "roleDefinitionId", slash ? slash + 1 : role, "scope", scope);
     CF_ENSURE_ALLOC(entry);
     pthread_mutex_lock(&r->lock);
     size_t i;
     json_t *a;
     bool replaced = false, ok = true;
-    json_array_foreach(r->assignments, i, a) {
+    json_array_foreach(r->assignments, i, a)
+    {
         const char *acct = json_string_value(json_object_get(a, "account"));
         const char *n = json_string_value(json_object_get(a, "name"));
         if (acct && n && strcmp(acct, account) == 0 && strcmp(n, name) == 0) {
@@ -237,7 +240,8 @@ bool cf_blob_roles_list(cf_blob_roles *r, const char *account, json_t **out)
     pthread_mutex_lock(&r->lock);
     size_t i;
     json_t *a;
-    json_array_foreach(r->assignments, i, a) {
+    json_array_foreach(r->assignments, i, a)
+    {
         const char *acct = json_string_value(json_object_get(a, "account"));
         if (acct && strcmp(acct, account) == 0)
             json_array_append_new(list, cf_role_view(a));

@@ -32,72 +32,180 @@
  * copy, buffered body, no anonymous access. */
 static const cf_blob_op cf_blob_ops[] = {
     /* service */
-    {.name = "GetServiceProperties", .method = "GET", .level = CF_LEVEL_SERVICE,
-     .restype = "service", .comp = "properties", .perm = CF_PERM_SERVICE_READ,
+    {.name = "GetServiceProperties",
+     .method = "GET",
+     .level = CF_LEVEL_SERVICE,
+     .restype = "service",
+     .comp = "properties",
+     .perm = CF_PERM_SERVICE_READ,
      .run = cf_blob_op_get_service_props},
-    {.name = "SetServiceProperties", .method = "PUT", .level = CF_LEVEL_SERVICE,
-     .restype = "service", .comp = "properties", .perm = CF_PERM_SERVICE_WRITE,
+    {.name = "SetServiceProperties",
+     .method = "PUT",
+     .level = CF_LEVEL_SERVICE,
+     .restype = "service",
+     .comp = "properties",
+     .perm = CF_PERM_SERVICE_WRITE,
      .run = cf_blob_op_set_service_props},
-    {.name = "ListContainers", .method = "GET", .level = CF_LEVEL_SERVICE, .comp = "list",
-     .perm = CF_PERM_LIST_CONTAINERS, .run = cf_blob_op_list_containers},
-    {.name = "GetAccountInfo", .method = "GET", .level = CF_LEVEL_SERVICE,
-     .restype = "account", .comp = "properties", .perm = CF_PERM_SERVICE_READ,
+    {.name = "ListContainers",
+     .method = "GET",
+     .level = CF_LEVEL_SERVICE,
+     .comp = "list",
+     .perm = CF_PERM_LIST_CONTAINERS,
+     .run = cf_blob_op_list_containers},
+    {.name = "GetAccountInfo",
+     .method = "GET",
+     .level = CF_LEVEL_SERVICE,
+     .restype = "account",
+     .comp = "properties",
+     .perm = CF_PERM_SERVICE_READ,
      .run = cf_blob_op_account_info},
     /* containers */
-    {.name = "CreateContainer", .method = "PUT", .level = CF_LEVEL_CONTAINER,
-     .restype = "container", .perm = CF_PERM_CONTAINER_WRITE,
+    {.name = "CreateContainer",
+     .method = "PUT",
+     .level = CF_LEVEL_CONTAINER,
+     .restype = "container",
+     .perm = CF_PERM_CONTAINER_WRITE,
      .run = cf_blob_op_container_create},
-    {.name = "DeleteContainer", .method = "DELETE", .level = CF_LEVEL_CONTAINER,
-     .restype = "container", .perm = CF_PERM_CONTAINER_DELETE,
+    {.name = "DeleteContainer",
+     .method = "DELETE",
+     .level = CF_LEVEL_CONTAINER,
+     .restype = "container",
+     .perm = CF_PERM_CONTAINER_DELETE,
      .run = cf_blob_op_container_delete},
-    {.name = "GetContainerProperties", .method = "GET", .level = CF_LEVEL_CONTAINER,
-     .restype = "container", .anonymous_ok = true, .perm = CF_PERM_CONTAINER_READ,
+    {.name = "GetContainerProperties",
+     .method = "GET",
+     .level = CF_LEVEL_CONTAINER,
+     .restype = "container",
+     .anonymous_ok = true,
+     .perm = CF_PERM_CONTAINER_READ,
      .run = cf_blob_op_container_props},
-    {.name = "GetContainerMetadata", .method = "GET", .level = CF_LEVEL_CONTAINER,
-     .restype = "container", .comp = "metadata", .anonymous_ok = true,
-     .perm = CF_PERM_CONTAINER_READ, .run = cf_blob_op_container_props},
-    {.name = "SetContainerMetadata", .method = "PUT", .level = CF_LEVEL_CONTAINER,
-     .restype = "container", .comp = "metadata", .perm = CF_PERM_CONTAINER_WRITE,
+    {.name = "GetContainerMetadata",
+     .method = "GET",
+     .level = CF_LEVEL_CONTAINER,
+     .restype = "container",
+     .comp = "metadata",
+     .anonymous_ok = true,
+     .perm = CF_PERM_CONTAINER_READ,
+     .run = cf_blob_op_container_props},
+    {.name = "SetContainerMetadata",
+     .method = "PUT",
+     .level = CF_LEVEL_CONTAINER,
+     .restype = "container",
+     .comp = "metadata",
+     .perm = CF_PERM_CONTAINER_WRITE,
      .run = cf_blob_op_container_set_metadata},
-    {.name = "GetContainerACL", .method = "GET", .level = CF_LEVEL_CONTAINER,
-     .restype = "container", .comp = "acl", .perm = CF_PERM_CONTAINER_ACL_READ,
+    {.name = "GetContainerACL",
+     .method = "GET",
+     .level = CF_LEVEL_CONTAINER,
+     .restype = "container",
+     .comp = "acl",
+     .perm = CF_PERM_CONTAINER_ACL_READ,
      .run = cf_blob_op_container_get_acl},
-    {.name = "SetContainerACL", .method = "PUT", .level = CF_LEVEL_CONTAINER,
-     .restype = "container", .comp = "acl", .perm = CF_PERM_CONTAINER_ACL_WRITE,
+    {.name = "SetContainerACL",
+     .method = "PUT",
+     .level = CF_LEVEL_CONTAINER,
+     .restype = "container",
+     .comp = "acl",
+     .perm = CF_PERM_CONTAINER_ACL_WRITE,
      .run = cf_blob_op_container_set_acl},
-    {.name = "LeaseContainer", .method = "PUT", .level = CF_LEVEL_CONTAINER,
-     .restype = "container", .comp = "lease", .perm = CF_PERM_CONTAINER_WRITE,
+    {.name = "LeaseContainer",
+     .method = "PUT",
+     .level = CF_LEVEL_CONTAINER,
+     .restype = "container",
+     .comp = "lease",
+     .perm = CF_PERM_CONTAINER_WRITE,
      .run = cf_blob_op_container_lease},
-    {.name = "ListBlobs", .method = "GET", .level = CF_LEVEL_CONTAINER, .restype = "container",
-     .comp = "list", .anonymous_ok = true, .perm = CF_PERM_LIST_BLOBS,
+    {.name = "ListBlobs",
+     .method = "GET",
+     .level = CF_LEVEL_CONTAINER,
+     .restype = "container",
+     .comp = "list",
+     .anonymous_ok = true,
+     .perm = CF_PERM_LIST_BLOBS,
      .run = cf_blob_op_list_blobs},
     /* blobs */
-    {.name = "CopyBlob", .method = "PUT", .level = CF_LEVEL_BLOB, .copy = true,
-     .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_copy},
-    {.name = "PutBlob", .method = "PUT", .level = CF_LEVEL_BLOB, .blob_type = "BlockBlob",
-     .streamed = true, .perm = CF_PERM_BLOB_ADD, .run = cf_blob_op_upload_finish},
-    {.name = "CreateAppendBlob", .method = "PUT", .level = CF_LEVEL_BLOB,
-     .blob_type = "AppendBlob", .perm = CF_PERM_BLOB_ADD, .run = cf_blob_op_append_create},
-    {.name = "PutBlock", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "block",
-     .streamed = true, .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_upload_finish},
-    {.name = "PutBlockList", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "blocklist",
-     .perm = CF_PERM_BLOB_ADD, .run = cf_blob_op_put_block_list},
-    {.name = "GetBlockList", .method = "GET", .level = CF_LEVEL_BLOB, .comp = "blocklist",
-     .anonymous_ok = true, .perm = CF_PERM_BLOB_READ, .run = cf_blob_op_get_block_list},
-    {.name = "AppendBlock", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "appendblock",
-     .streamed = true, .perm = CF_PERM_BLOB_ADD, .run = cf_blob_op_upload_finish},
-    {.name = "GetBlob", .method = "GET", .level = CF_LEVEL_BLOB, .anonymous_ok = true,
-     .perm = CF_PERM_BLOB_READ, .run = cf_blob_op_get_blob},
-    {.name = "GetBlobMetadata", .method = "GET", .level = CF_LEVEL_BLOB, .comp = "metadata",
-     .anonymous_ok = true, .perm = CF_PERM_BLOB_READ, .run = cf_blob_op_get_metadata},
-    {.name = "SetBlobProperties", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "properties",
-     .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_set_properties},
-    {.name = "SetBlobMetadata", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "metadata",
-     .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_set_metadata},
-    {.name = "DeleteBlob", .method = "DELETE", .level = CF_LEVEL_BLOB,
-     .perm = CF_PERM_BLOB_DELETE, .run = cf_blob_op_delete},
-    {.name = "LeaseBlob", .method = "PUT", .level = CF_LEVEL_BLOB, .comp = "lease",
-     .perm = CF_PERM_BLOB_WRITE, .run = cf_blob_op_blob_lease},
+    {.name = "CopyBlob",
+     .method = "PUT",
+     .level = CF_LEVEL_BLOB,
+     .copy = true,
+     .perm = CF_PERM_BLOB_WRITE,
+     .run = cf_blob_op_copy},
+    {.name = "PutBlob",
+     .method = "PUT",
+     .level = CF_LEVEL_BLOB,
+     .blob_type = "BlockBlob",
+     .streamed = true,
+     .perm = CF_PERM_BLOB_ADD,
+     .run = cf_blob_op_upload_finish},
+    {.name = "CreateAppendBlob",
+     .method = "PUT",
+     .level = CF_LEVEL_BLOB,
+     .blob_type = "AppendBlob",
+     .perm = CF_PERM_BLOB_ADD,
+     .run = cf_blob_op_append_create},
+    {.name = "PutBlock",
+     .method = "PUT",
+     .level = CF_LEVEL_BLOB,
+     .comp = "block",
+     .streamed = true,
+     .perm = CF_PERM_BLOB_WRITE,
+     .run = cf_blob_op_upload_finish},
+    {.name = "PutBlockList",
+     .method = "PUT",
+     .level = CF_LEVEL_BLOB,
+     .comp = "blocklist",
+     .perm = CF_PERM_BLOB_ADD,
+     .run = cf_blob_op_put_block_list},
+    {.name = "GetBlockList",
+     .method = "GET",
+     .level = CF_LEVEL_BLOB,
+     .comp = "blocklist",
+     .anonymous_ok = true,
+     .perm = CF_PERM_BLOB_READ,
+     .run = cf_blob_op_get_block_list},
+    {.name = "AppendBlock",
+     .method = "PUT",
+     .level = CF_LEVEL_BLOB,
+     .comp = "appendblock",
+     .streamed = true,
+     .perm = CF_PERM_BLOB_ADD,
+     .run = cf_blob_op_upload_finish},
+    {.name = "GetBlob",
+     .method = "GET",
+     .level = CF_LEVEL_BLOB,
+     .anonymous_ok = true,
+     .perm = CF_PERM_BLOB_READ,
+     .run = cf_blob_op_get_blob},
+    {.name = "GetBlobMetadata",
+     .method = "GET",
+     .level = CF_LEVEL_BLOB,
+     .comp = "metadata",
+     .anonymous_ok = true,
+     .perm = CF_PERM_BLOB_READ,
+     .run = cf_blob_op_get_metadata},
+    {.name = "SetBlobProperties",
+     .method = "PUT",
+     .level = CF_LEVEL_BLOB,
+     .comp = "properties",
+     .perm = CF_PERM_BLOB_WRITE,
+     .run = cf_blob_op_set_properties},
+    {.name = "SetBlobMetadata",
+     .method = "PUT",
+     .level = CF_LEVEL_BLOB,
+     .comp = "metadata",
+     .perm = CF_PERM_BLOB_WRITE,
+     .run = cf_blob_op_set_metadata},
+    {.name = "DeleteBlob",
+     .method = "DELETE",
+     .level = CF_LEVEL_BLOB,
+     .perm = CF_PERM_BLOB_DELETE,
+     .run = cf_blob_op_delete},
+    {.name = "LeaseBlob",
+     .method = "PUT",
+     .level = CF_LEVEL_BLOB,
+     .comp = "lease",
+     .perm = CF_PERM_BLOB_WRITE,
+     .run = cf_blob_op_blob_lease},
 };
 
 const char *cf_blob_query(const cf_blob_call *call, const char *name)
@@ -179,8 +287,7 @@ static bool cf_blob_parse_target(cf_blob_call *call, cf_blob_level *level)
                             "limits.");
     memcpy(call->container, p, clen);
     call->container[clen] = 0;
-    if (!cf_blob_container_name_valid(call->container) &&
-        strcmp(call->container, "$root") != 0)
+    if (!cf_blob_container_name_valid(call->container) && strcmp(call->container, "$root") != 0)
         return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidResourceName",
                             "The specifed resource name contains invalid characters.");
     *level = CF_LEVEL_CONTAINER;
@@ -315,13 +422,12 @@ static void cf_blob_audit(cf_blob_call *call, unsigned status, bool reply_pendin
 {
     static const char *const who[] = {"anonymous", "account-key", "sas", NULL};
     const char *principal = call->auth != CF_AUTH_BEARER ? who[call->auth]
-                            : call->principal[0]   ? call->principal
-                                                   : "bearer"; /* token refused */
+                            : call->principal[0]         ? call->principal
+                                                         : "bearer"; /* token refused */
     char object[CF_BLOB_ACCOUNT_MAX + CF_BLOB_CONTAINER_MAX + CF_BLOB_NAME_MAX + 8];
     if (call->op)
-        snprintf(object, sizeof object, "/%s%s%s%s%s", call->account,
-                 call->container[0] ? "/" : "", call->container, call->blob ? "/" : "",
-                 call->blob ? call->blob : "");
+        snprintf(object, sizeof object, "/%s%s%s%s%s", call->account, call->container[0] ? "/" : "",
+                 call->container, call->blob ? "/" : "", call->blob ? call->blob : "");
     else /* the admin API: its path says what */
         snprintf(object, sizeof object, "%s", call->http->path);
     cf_audit_event ev = {
@@ -330,8 +436,8 @@ static void cf_blob_audit(cf_blob_call *call, unsigned status, bool reply_pendin
         .client = call->http->client_addr,
         .operation = call->op ? call->op->name : call->http->method,
         .object = object,
-        .result = status == 0     ? "aborted"
-                  : status < 400 ? "success"
+        .result = status == 0                      ? "aborted"
+                  : status < 400                   ? "success"
                   : status == 401 || status == 403 ? "denied"
                   : call->retry_after              ? "throttled"
                                                    : "failure",
@@ -352,9 +458,9 @@ static void cf_blob_audit(cf_blob_call *call, unsigned status, bool reply_pendin
 
 /* The three kinds of request, told apart by their first line. */
 typedef enum {
-    CF_BLOB_DATA = 0,    /* the Blob API: the operation table */
-    CF_BLOB_PREFLIGHT,   /* a CORS preflight (OPTIONS) */
-    CF_BLOB_ADMIN,       /* Coffer's /.coffer/ API (admin.c) */
+    CF_BLOB_DATA = 0,  /* the Blob API: the operation table */
+    CF_BLOB_PREFLIGHT, /* a CORS preflight (OPTIONS) */
+    CF_BLOB_ADMIN,     /* Coffer's /.coffer/ API (admin.c) */
 } cf_blob_request_kind;
 
 static cf_blob_request_kind cf_blob_kind(const cf_http_request *req)
@@ -423,9 +529,7 @@ cf_http_begin_result cf_blob_begin(void *ctx, cf_http_request *req, cf_http_resp
         cf_blob_conclude(call, cf_blob_preflight(call));
         return CF_HTTP_RESPOND;
     case CF_BLOB_DATA:
-    default:
-        ok = cf_blob_route(call) && (!call->op->streamed || cf_blob_upload_begin(call));
-        break;
+    default: ok = cf_blob_route(call) && (!call->op->streamed || cf_blob_upload_begin(call)); break;
     }
     if (!ok) {
         cf_blob_conclude(call, false);

@@ -23,8 +23,7 @@
 
 #define CF_SCOPES "encryptionScopes"
 
-static bool cf_scope_view(cf_blob_service *svc, const char *account, const char *name,
-                          json_t **out)
+static bool cf_scope_view(cf_blob_service *svc, const char *account, const char *name, json_t **out)
 {
     cf_blob_scope sc;
     cf_blob_key_info info;
@@ -38,13 +37,13 @@ static bool cf_scope_view(cf_blob_service *svc, const char *account, const char 
                               sc.enabled ? "Enabled" : "Disabled", "creationTime", created,
                               "requireInfrastructureEncryption", sc.infrastructure);
     if (props && vault)
-        json_object_set_new(props, "keyVaultProperties",
-                            json_pack("{s:s, s:s}", "keyUri", info.uri,
-                                      "currentVersionedKeyIdentifier", info.kid));
-    *out = props ? json_pack("{s:s, s:s, s:o}", "name", name, "type",
-                             "Microsoft.Storage/storageAccounts/encryptionScopes", "properties",
-                             props)
-                 : NULL;
+        json_object_set_new(
+            props, "keyVaultProperties",
+            json_pack("{s:s, s:s}", "keyUri", info.uri, "currentVersionedKeyIdentifier", info.kid));
+    *out =
+        props ? json_pack("{s:s, s:s, s:o}", "name", name, "type",
+                          "Microsoft.Storage/storageAccounts/encryptionScopes", "properties", props)
+              : NULL;
     CF_ENSURE_ALLOC(*out);
     return true;
 }
@@ -56,7 +55,8 @@ static bool cf_scope_list(cf_blob_service *svc, const char *account, json_t **ou
     bool ok = cf_blob_scope_names(svc->store, account, false, &names);
     size_t i;
     json_t *n;
-    json_array_foreach(names, i, n) {
+    json_array_foreach(names, i, n)
+    {
         json_t *view = NULL;
         ok = ok && cf_scope_view(svc, account, json_string_value(n), &view) &&
              json_array_append_new(value, view) == 0;
@@ -107,8 +107,7 @@ static bool cf_scope_write(cf_blob_call *call, const char *name, json_t *body, b
     CF_GUARD(cf_scope_state(props, &state));
     bool infra = json_is_true(json_object_get(props, "requireInfrastructureEncryption"));
     if (create) {
-        CF_GUARD(cf_blob_scope_create(svc->store, call->account, name, infra,
-                                      (int64_t)time(NULL)));
+        CF_GUARD(cf_blob_scope_create(svc->store, call->account, name, infra, (int64_t)time(NULL)));
         cf_log(CF_LOG_INFO, NULL, "account %s: encryption scope %s created", call->account, name);
     } else {
         cf_blob_scope cur;

@@ -43,8 +43,8 @@ static bool cf_service_props_load(cf_blob_call *call, cf_blob_service_props *p)
 bool cf_blob_op_get_service_props(cf_blob_call *call)
 {
     cf_blob_service_props p;
-    bool ok = cf_service_props_load(call, &p) &&
-              cf_blob_xml_render_service_props(&p, &call->resp->body);
+    bool ok =
+        cf_service_props_load(call, &p) && cf_blob_xml_render_service_props(&p, &call->resp->body);
     cf_blob_service_props_free(&p);
     return ok && cf_blob_reply_ok(call, 200);
 }
@@ -86,9 +86,10 @@ bool cf_blob_xml_metadata(cf_xml_writer *w, json_t *metadata)
     const char *key;
     json_t *value;
     CF_GUARD(cf_xml_open(w, "Metadata"));
-    json_object_foreach(metadata, key, value) {
-        CF_GUARD(cf_xml_element_str(w, key, json_string_value(value) ? json_string_value(value)
-                                                                     : ""));
+    json_object_foreach(metadata, key, value)
+    {
+        CF_GUARD(
+            cf_xml_element_str(w, key, json_string_value(value) ? json_string_value(value) : ""));
     }
     return cf_xml_close(w);
 }
@@ -197,10 +198,10 @@ bool cf_blob_op_list_containers(cf_blob_call *call)
     cf_list_ctx l = {&w, cf_blob_include(call, "metadata")};
     bool ok = cf_blob_max_results(call, &max) && cf_blob_xml_list_head(call, &w, NULL, max) &&
               cf_xml_open(&w, "Containers") &&
-              cf_blob_container_list(call->svc->store, call->account,
-                                     cf_blob_query(call, "prefix"), cf_blob_query(call, "marker"),
-                                     max, call->now, cf_list_container, &l, next, sizeof next) &&
-              cf_xml_close(&w) && cf_xml_element_str(&w, "NextMarker", next) &&
-              cf_xml_close(&w) && cf_xml_finish(&w);
+              cf_blob_container_list(call->svc->store, call->account, cf_blob_query(call, "prefix"),
+                                     cf_blob_query(call, "marker"), max, call->now,
+                                     cf_list_container, &l, next, sizeof next) &&
+              cf_xml_close(&w) && cf_xml_element_str(&w, "NextMarker", next) && cf_xml_close(&w) &&
+              cf_xml_finish(&w);
     return ok && cf_blob_reply_ok(call, 200);
 }

@@ -74,7 +74,8 @@ static bool cf_tokens_refresh_locked(cf_blob_tokens *t, int64_t now)
     size_t i;
     json_t *jwk;
     cf_tokens_clear(t);
-    json_array_foreach(keys, i, jwk) {
+    json_array_foreach(keys, i, jwk)
+    {
         const char *kid = json_string_value(json_object_get(jwk, "kid"));
         cf_pkey *key = NULL;
         if (!kid || strlen(kid) >= sizeof t->keys[0].kid || t->n_keys == CF_TOKENS_MAX_KEYS ||
@@ -148,15 +149,13 @@ static cf_pkey *cf_tokens_key(cf_blob_tokens *t, const char *kid, int64_t now)
     return found;
 }
 
-static bool cf_tokens_claims_ok(const cf_blob_tokens *t, json_t *claims, int64_t now,
-                                char oid[40])
+static bool cf_tokens_claims_ok(const cf_blob_tokens *t, json_t *claims, int64_t now, char oid[40])
 {
     const char *iss = json_string_value(json_object_get(claims, "iss"));
     const char *aud = json_string_value(json_object_get(claims, "aud"));
     const char *who = json_string_value(json_object_get(claims, "oid"));
     json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
-    CF_ENSURE(iss && strcmp(iss, t->issuer) == 0, CF_ERR_UNAUTHORIZED,
-              "Issuer validation failed.");
+    CF_ENSURE(iss && strcmp(iss, t->issuer) == 0, CF_ERR_UNAUTHORIZED, "Issuer validation failed.");
     size_t alen = aud ? strlen(aud) : 0;
     if (alen && aud[alen - 1] == '/')
         alen--;
@@ -165,8 +164,8 @@ static bool cf_tokens_claims_ok(const cf_blob_tokens *t, json_t *claims, int64_t
               CF_ERR_UNAUTHORIZED, "Audience validation failed.");
     CF_ENSURE(json_is_integer(exp) && now < json_integer_value(exp), CF_ERR_UNAUTHORIZED,
               "Lifetime validation failed. The token is expired.");
-    CF_ENSURE(!nbf || (json_is_integer(nbf) && now >= json_integer_value(nbf)),
-              CF_ERR_UNAUTHORIZED, "Lifetime validation failed. The token is not yet valid.");
+    CF_ENSURE(!nbf || (json_is_integer(nbf) && now >= json_integer_value(nbf)), CF_ERR_UNAUTHORIZED,
+              "Lifetime validation failed. The token is not yet valid.");
     CF_ENSURE(who && strlen(who) < 40, CF_ERR_UNAUTHORIZED, "The token names no principal.");
     snprintf(oid, 40, "%s", who);
     return true;

@@ -100,8 +100,8 @@ static bool cf_upload_sink(void *ctx, const uint8_t *data, size_t len)
     if (u->failed)
         return false;
     cf_slice chunk = cf_slice_of(data, len);
-    bool ok = (!u->md5 || cf_hash_pipe_update(u->md5, chunk)) &&
-              cf_blob_writer_write(u->writer, chunk);
+    bool ok =
+        (!u->md5 || cf_hash_pipe_update(u->md5, chunk)) && cf_blob_writer_write(u->writer, chunk);
     if (u->want_crc)
         u->crc = cf_crc64_update(u->crc, chunk);
     if (!ok) {
@@ -147,8 +147,8 @@ static bool cf_upload_open_writer(cf_blob_call *call, struct cf_blob_upload *u)
         return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue", "Invalid maxsize condition.");
     if (pos && ((ac.append_pos = strtoll(pos, &end, 10)) < 0 || *end || !*pos))
         return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue", "Invalid appendpos condition.");
-    return cf_blob_append_begin(svc->store, call->account, call->container, call->blob,
-                                &call->cond, &ac, call->now, &u->writer);
+    return cf_blob_append_begin(svc->store, call->account, call->container, call->blob, &call->cond,
+                                &ac, call->now, &u->writer);
 }
 
 bool cf_blob_upload_begin(cf_blob_call *call)
@@ -253,13 +253,13 @@ bool cf_blob_op_put_block_list(cf_blob_call *call)
     char md5_b64[32];
     cf_slice body = cf_buf_slice(&call->http->body);
     bool parsed = cf_blob_xml_parse_block_list(body, &list);
-    bool ok = parsed && cf_blob_parse_props(call, false, &props) &&
-              cf_blob_parse_metadata(call, &metadata) &&
-              cf_blob_put_block_list(call->svc->store, call->account, call->container, call->blob,
-                                     list.refs, list.n, props, metadata, &call->cond, call->now,
-                                     &r) &&
-              cf_hash_compute(CF_HASH_MD5, body, md5) &&
-              cf_blob_base64(cf_slice_of(md5, 16), md5_b64, sizeof md5_b64);
+    bool ok =
+        parsed && cf_blob_parse_props(call, false, &props) &&
+        cf_blob_parse_metadata(call, &metadata) &&
+        cf_blob_put_block_list(call->svc->store, call->account, call->container, call->blob,
+                               list.refs, list.n, props, metadata, &call->cond, call->now, &r) &&
+        cf_hash_compute(CF_HASH_MD5, body, md5) &&
+        cf_blob_base64(cf_slice_of(md5, 16), md5_b64, sizeof md5_b64);
     if (parsed)
         cf_blob_block_list_free(&list);
     json_decref(props);
@@ -324,8 +324,7 @@ bool cf_blob_op_get_block_list(cf_blob_call *call)
     bool ok = cf_xml_declaration(&w) && cf_xml_open(&w, "BlockList") &&
               cf_xml_open(&w, "CommittedBlocks") &&
               cf_blob_get_block_list(call->svc->store, call->account, call->container, call->blob,
-                                     &call->cond, call->now,
-                                     committed ? cf_block_committed : NULL,
+                                     &call->cond, call->now, committed ? cf_block_committed : NULL,
                                      uncommitted ? cf_block_uncommitted : NULL, &l);
     if (ok && !l.in_uncommitted)
         ok = cf_xml_close(&w) && (!uncommitted || cf_xml_empty(&w, "UncommittedBlocks"));

@@ -83,8 +83,8 @@ static bool cf_vault_configure(cf_blob_vault *v, json_t *doc)
         secret = json_string_value(json_object_get(doc, "identity_header"));
         CF_ENSURE(secret && secret[0], CF_ERR_BAD_INPUT,
                   "--vault-bootstrap: identity_header is missing");
-        CF_GUARD(cf_vault_text(doc, "identity_client_id", v->client_id, sizeof v->client_id,
-                               false));
+        CF_GUARD(
+            cf_vault_text(doc, "identity_client_id", v->client_id, sizeof v->client_id, false));
         CF_ENSURE(snprintf(v->token_url, sizeof v->token_url, "%s", endpoint) <
                       (int)sizeof v->token_url,
                   CF_ERR_BAD_INPUT, "--vault-bootstrap: identity_endpoint is too long");
@@ -98,8 +98,8 @@ static bool cf_vault_configure(cf_blob_vault *v, json_t *doc)
         size_t a = strlen(authority);
         while (a && authority[a - 1] == '/')
             authority[--a] = 0;
-        CF_ENSURE(snprintf(v->token_url, sizeof v->token_url, "%s/%s/oauth2/v2.0/token",
-                           authority, tenant) < (int)sizeof v->token_url,
+        CF_ENSURE(snprintf(v->token_url, sizeof v->token_url, "%s/%s/oauth2/v2.0/token", authority,
+                           tenant) < (int)sizeof v->token_url,
                   CF_ERR_BAD_INPUT, "--vault-bootstrap: authority_host is too long");
     }
     CF_ENSURE(strncmp(v->token_url, "https://", 8) == 0, CF_ERR_BAD_INPUT,
@@ -155,8 +155,7 @@ const char *cf_blob_vault_url(const cf_blob_vault *v)
 
 /* ---- errors ---- */
 
-#define CF_VAULT_FAIL(reason, ...)                                             \
-    cf_vault_fail(reason, __FILE__, __LINE__, __VA_ARGS__)
+#define CF_VAULT_FAIL(reason, ...) cf_vault_fail(reason, __FILE__, __LINE__, __VA_ARGS__)
 
 static bool cf_vault_fail(const char *reason, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -229,8 +228,10 @@ static bool cf_vault_fetch_token(cf_blob_vault *v, int64_t now)
              cf_form_append(&form, "resource", v->resource) &&
              (!v->client_id[0] || cf_form_append(&form, "client_id", v->client_id)) &&
              cf_buf_append_slice(&url, cf_buf_slice(&form)) && cf_buf_terminate(&url);
-        cf_blob_https_req req = {.method = "GET", .url = (const char *)url.data,
-                                 .ca_file = v->ca_file, .headers = headers};
+        cf_blob_https_req req = {.method = "GET",
+                                 .url = (const char *)url.data,
+                                 .ca_file = v->ca_file,
+                                 .headers = headers};
         ok = ok && cf_blob_https(&req, &status, &reply);
         cf_memzero(header, sizeof header);
     } else {
@@ -241,8 +242,11 @@ static bool cf_vault_fetch_token(cf_blob_vault *v, int64_t now)
              cf_form_append(&form, "client_secret", (const char *)v->secret.data) &&
              cf_form_append(&form, "scope", scope);
         const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
-        cf_blob_https_req req = {.method = "POST", .url = v->token_url, .ca_file = v->ca_file,
-                                 .headers = headers, .body = cf_buf_slice(&form)};
+        cf_blob_https_req req = {.method = "POST",
+                                 .url = v->token_url,
+                                 .ca_file = v->ca_file,
+                                 .headers = headers,
+                                 .body = cf_buf_slice(&form)};
         ok = ok && cf_blob_https(&req, &status, &reply);
     }
     cf_buf_free(&form);
@@ -254,7 +258,7 @@ static bool cf_vault_fetch_token(cf_blob_vault *v, int64_t now)
     json_t *doc = status == 200 ? json_loadb((const char *)reply.data, reply.len, 0, NULL) : NULL;
     const char *token = json_string_value(json_object_get(doc, "access_token"));
     json_t *in = json_object_get(doc, "expires_in"), *on = json_object_get(doc, "expires_on");
-    int64_t expires = json_is_integer(in)  ? now + json_integer_value(in)
+    int64_t expires = json_is_integer(in)   ? now + json_integer_value(in)
                       : json_is_integer(on) ? json_integer_value(on)
                       : json_is_string(on)  ? strtoll(json_string_value(on), NULL, 10)
                                             : now + 300;
@@ -306,8 +310,10 @@ static bool cf_vault_call(cf_blob_vault *v, const char *url, json_t *body, long 
         if (!ok)
             break;
         const char *headers[] = {auth, "Content-Type: application/json", NULL};
-        cf_blob_https_req req = {.method = body ? "POST" : "GET", .url = url,
-                                 .ca_file = v->ca_file, .headers = headers,
+        cf_blob_https_req req = {.method = body ? "POST" : "GET",
+                                 .url = url,
+                                 .ca_file = v->ca_file,
+                                 .headers = headers,
                                  .body = CF_SLICE_STR(text ? text : "")};
         ok = cf_blob_https(&req, status, reply);
         cf_memzero(auth, sizeof auth);
@@ -344,8 +350,8 @@ bool cf_blob_vault_get_key(cf_blob_vault *v, const char *uri, cf_blob_vault_key 
     const char *kid = json_string_value(json_object_get(key, "kid"));
     const char *kty = json_string_value(json_object_get(key, "kty"));
     json_t *exp = json_object_get(attrs, "exp");
-    if (ok && (!kid || !kty || strlen(kid) > CF_BLOB_KEY_URI_MAX || strlen(kty) >= sizeof out->kty ||
-               !cf_vault_owns(v, kid))) {
+    if (ok && (!kid || !kty || strlen(kid) > CF_BLOB_KEY_URI_MAX ||
+               strlen(kty) >= sizeof out->kty || !cf_vault_owns(v, kid))) {
         CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultVaultNotFound",
                         "coffer-vault's answer for the key is malformed");
         ok = false;
@@ -414,8 +420,7 @@ static bool cf_vault_key_op(cf_blob_vault *v, const cf_blob_vault_key *k, const 
     return ok;
 }
 
-bool cf_blob_vault_wrap(cf_blob_vault *v, const cf_blob_vault_key *k, cf_slice key,
-                        cf_buf *wrapped)
+bool cf_blob_vault_wrap(cf_blob_vault *v, const cf_blob_vault_key *k, cf_slice key, cf_buf *wrapped)
 {
     return cf_vault_key_op(v, k, "wrapkey", key, wrapped);
 }

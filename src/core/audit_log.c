@@ -88,8 +88,8 @@ void cf_audit_fields_from_event(const cf_audit_event *ev, cf_audit_fields *out)
 
 /* ---- rendering ---- */
 
-static const char *const cf_audit_names[CF_AUDIT_N_FIELDS] = {
-    "request_id", "principal", "client", "operation", "object", "result"};
+static const char *const cf_audit_names[CF_AUDIT_N_FIELDS] = {"request_id", "principal", "client",
+                                                              "operation",  "object",    "result"};
 
 /* Appends to out[0..CF_AUDIT_LINE_MAX); never overflows (the line cannot
  * reach the cap by construction, this is a second fence). */
@@ -191,8 +191,7 @@ static bool cf_parse_str(cf_cursor *c, const char *member)
         if (ch == '\\') {
             uint8_t e;
             cf_slice u;
-            CF_ENSUREF(cf_cursor_u8(c, &e), CF_ERR_BAD_INPUT, "member \"%s\": bad escape",
-                       member);
+            CF_ENSUREF(cf_cursor_u8(c, &e), CF_ERR_BAD_INPUT, "member \"%s\": bad escape", member);
             if (e == '"' || e == '\\')
                 continue;
             CF_ENSUREF(e == 'u' && cf_cursor_take(c, 4, &u), CF_ERR_BAD_INPUT,
@@ -201,8 +200,7 @@ static bool cf_parse_str(cf_cursor *c, const char *member)
             int v = h < 0 || l < 0 ? -1 : h * 16 + l;
             bool ok = (u.ptr[0] == '0' && u.ptr[1] == '0' && v >= 0 && (v < 0x20 || v == 0x7f)) ||
                       memcmp(u.ptr, "fffd", 4) == 0;
-            CF_ENSUREF(ok, CF_ERR_BAD_INPUT, "member \"%s\": escape not in canonical form",
-                       member);
+            CF_ENSUREF(ok, CF_ERR_BAD_INPUT, "member \"%s\": escape not in canonical form", member);
             continue;
         }
         CF_ENSUREF(ch >= 0x20 && ch != 0x7f, CF_ERR_BAD_INPUT,
@@ -390,15 +388,18 @@ static bool cf_check_line(cf_audit_report *rep, const cf_chain *ch, const cf_slo
                 return cf_broken(rep, ch, i, "reordered: lines %llu and %llu are swapped", i,
                                  i + 1);
             return cf_broken(rep, ch, i,
-                             "inserted: line %llu does not belong; line %llu follows line %llu",
-                             i, i + 1, i - 1);
+                             "inserted: line %llu does not belong; line %llu follows line %llu", i,
+                             i + 1, i - 1);
         }
         if (seq > want && cf_eq(cur->info.prev, ch->hash))
-            return cf_broken(rep, ch, i, "altered: seq %" PRIu64 " where %" PRIu64
-                             " was expected, but it chains to line %llu", seq, want, i - 1);
+            return cf_broken(rep, ch, i,
+                             "altered: seq %" PRIu64 " where %" PRIu64
+                             " was expected, but it chains to line %llu",
+                             seq, want, i - 1);
         if (seq > want)
-            return cf_broken(rep, ch, i, "missing: seq %" PRIu64 " where %" PRIu64
-                             " was expected (%" PRIu64 " line(s) removed before it)",
+            return cf_broken(rep, ch, i,
+                             "missing: seq %" PRIu64 " where %" PRIu64 " was expected (%" PRIu64
+                             " line(s) removed before it)",
                              seq, want, seq - want);
         if (ch->n > 0 && seq == ch->seq && cf_eq(cur->info.prev, ch->prev)) {
             /* Lines i-1 and i both follow line i-2: one was inserted, and the
@@ -406,12 +407,15 @@ static bool cf_check_line(cf_audit_report *rep, const cf_chain *ch, const cf_slo
             if (nx && nx->info.seq == want && cf_eq(nx->info.prev, cur->hash))
                 return cf_broken(rep, ch, i - 1,
                                  "inserted: line %llu does not belong; line %llu follows "
-                                 "line %llu", i - 1, i, i - 2);
-            return cf_broken(rep, ch, i, "inserted: line %llu repeats seq %" PRIu64
-                             " of line %llu", i, seq, i - 1);
+                                 "line %llu",
+                                 i - 1, i, i - 2);
+            return cf_broken(rep, ch, i, "inserted: line %llu repeats seq %" PRIu64 " of line %llu",
+                             i, seq, i - 1);
         }
-        return cf_broken(rep, ch, i, "out of order: seq %" PRIu64 " where %" PRIu64
-                         " was expected (a line inserted or moved)", seq, want);
+        return cf_broken(rep, ch, i,
+                         "out of order: seq %" PRIu64 " where %" PRIu64
+                         " was expected (a line inserted or moved)",
+                         seq, want);
     }
     if (cf_eq(cur->info.prev, ch->hash))
         return true;
@@ -421,13 +425,17 @@ static bool cf_check_line(cf_audit_report *rep, const cf_chain *ch, const cf_slo
         return cf_broken(rep, ch, i - 1,
                          "altered: its hash does not match the prev recorded in line %llu", i);
     if (nx && nx->info.seq == want && cf_eq(nx->info.prev, ch->hash))
-        return cf_broken(rep, ch, i, "inserted: line %llu does not belong; line %llu follows "
-                         "line %llu", i, i + 1, i - 1);
+        return cf_broken(rep, ch, i,
+                         "inserted: line %llu does not belong; line %llu follows "
+                         "line %llu",
+                         i, i + 1, i - 1);
     if (nx)
         return cf_broken(rep, ch, i, "altered: its prev does not match the hash of line %llu",
                          i - 1);
-    return cf_broken(rep, ch, i - 1, "altered: its hash does not match the prev recorded in "
-                     "line %llu (or line %llu was forged)", i, i);
+    return cf_broken(rep, ch, i - 1,
+                     "altered: its hash does not match the prev recorded in "
+                     "line %llu (or line %llu was forged)",
+                     i, i);
 }
 
 static bool cf_parse_hex32(const char *s, uint8_t out[CF_AUDIT_HASH_LEN])
@@ -435,7 +443,8 @@ static bool cf_parse_hex32(const char *s, uint8_t out[CF_AUDIT_HASH_LEN])
     if (strlen(s) != 2 * CF_AUDIT_HASH_LEN)
         return false;
     for (size_t i = 0; i < CF_AUDIT_HASH_LEN; i++) {
-        int h = cf_hex_val((uint8_t)(s[2 * i] | 0x20)), l = cf_hex_val((uint8_t)(s[2 * i + 1] | 0x20));
+        int h = cf_hex_val((uint8_t)(s[2 * i] | 0x20)),
+            l = cf_hex_val((uint8_t)(s[2 * i + 1] | 0x20));
         if (h < 0 || l < 0)
             return false;
         out[i] = (uint8_t)(h * 16 + l);
@@ -471,20 +480,22 @@ static bool cf_verify_stream(FILE *f, const cf_audit_expect *ex, const uint8_t *
             return cf_broken(rep, &ch, i, "malformed: line longer than %d bytes",
                              CF_AUDIT_LINE_MAX);
         case CF_SLOT_TORN:
-            return cf_broken(rep, &ch, i, "torn: the last line has no newline "
+            return cf_broken(rep, &ch, i,
+                             "torn: the last line has no newline "
                              "(an interrupted write)");
         case CF_SLOT_LINE:
             if (!cur->parsed)
                 return cf_broken(rep, &ch, i, "malformed: %s", cur->error);
             break;
-        default:
-            return cf_broken(rep, &ch, i, "malformed: unreadable line");
+        default: return cf_broken(rep, &ch, i, "malformed: unreadable line");
         }
         bool nx_ok = nx->kind == CF_SLOT_LINE && nx->parsed;
         CF_GUARD(cf_check_line(rep, &ch, cur, nx_ok ? nx : NULL));
         if (want_head && ex->lines == i && !cf_eq(cur->hash, want_head))
-            return cf_broken(rep, &ch, i, "altered: the hash of line %llu is not the expected "
-                             "head", i);
+            return cf_broken(rep, &ch, i,
+                             "altered: the hash of line %llu is not the expected "
+                             "head",
+                             i);
         ch.n = i;
         ch.seq = cur->info.seq;
         memcpy(ch.prev, ch.hash, sizeof ch.prev);
@@ -496,10 +507,13 @@ static bool cf_verify_stream(FILE *f, const cf_audit_expect *ex, const uint8_t *
         nx = t;
     }
     if (ex && ex->lines > ch.n)
-        return cf_broken(rep, &ch, ch.n + 1, "missing: the log has %llu lines, at least %llu "
-                         "expected (lines removed from the end)", ch.n, ex->lines);
+        return cf_broken(rep, &ch, ch.n + 1,
+                         "missing: the log has %llu lines, at least %llu "
+                         "expected (lines removed from the end)",
+                         ch.n, ex->lines);
     if (want_head && ex->lines == 0 && !cf_eq(ch.hash, want_head))
-        return cf_broken(rep, &ch, ch.n ? ch.n : 1, "altered: the head is not the expected one (the "
+        return cf_broken(rep, &ch, ch.n ? ch.n : 1,
+                         "altered: the head is not the expected one (the "
                          "last line altered, or lines removed or appended)");
     return true;
 }
@@ -526,8 +540,7 @@ bool cf_audit_verify(const char *path, const cf_audit_expect *expect, cf_audit_r
         CF_RAISE(CF_ERR_NOMEM, NULL);
         return cf_unreadable(rep);
     }
-    bool ok = cf_verify_stream(f, expect, have_head ? want_head : NULL, &slots[0], &slots[1],
-                               rep);
+    bool ok = cf_verify_stream(f, expect, have_head ? want_head : NULL, &slots[0], &slots[1], rep);
     free(slots);
     fclose(f);
     return ok;

@@ -81,7 +81,7 @@ typedef struct {
 
 typedef enum {
     CF_AUDIT_INTACT = 0,
-    CF_AUDIT_BROKEN, /* bad_line and reason say where and why */
+    CF_AUDIT_BROKEN,     /* bad_line and reason say where and why */
     CF_AUDIT_UNREADABLE, /* the file could not be read; reason says why */
 } cf_audit_verdict;
 
@@ -90,7 +90,7 @@ typedef struct {
     unsigned long long lines;    /* lines verified intact (before bad_line) */
     unsigned long long bad_line; /* 1-based; 0 when intact or unreadable */
     char reason[160];
-    char head_hash[65];          /* hash of the last intact line (genesis for none) */
+    char head_hash[65]; /* hash of the last intact line (genesis for none) */
 } cf_audit_report;
 
 /* Reads `path` line by line (bounded memory) and checks format, seq and

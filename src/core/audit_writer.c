@@ -33,9 +33,9 @@
 struct cf_audit {
     pthread_mutex_t mu; /* guards the fields below but `sync` */
     int fd;
-    bool failed;   /* sticky: a write that could not be rolled back */
-    uint64_t seq;  /* last line written */
-    off_t size;    /* bytes in the file, all complete lines */
+    bool failed;  /* sticky: a write that could not be rolled back */
+    uint64_t seq; /* last line written */
+    off_t size;   /* bytes in the file, all complete lines */
     /* Lines written since open, numbered for the group commit; a failed
      * fdatasync there fails the log too. */
     cf_group_sync sync;
@@ -119,7 +119,8 @@ static bool cf_audit_recover(cf_audit *a, cf_audit_open_info *info)
     cf_audit_line_info li;
     CF_ENSUREF(cf_audit_line_parse(last, &li), CF_ERR_IO,
                "the audit log's last line is not a valid audit line (%s); "
-               "check it with `coffer audit verify`", cf_error_detail());
+               "check it with `coffer audit verify`",
+               cf_error_detail());
     CF_GUARD(cf_audit_line_hash(last, a->head));
     a->seq = li.seq;
     return true;
@@ -152,8 +153,8 @@ bool cf_audit_open(const char *path, cf_audit **out, cf_audit_open_info *info)
         a->fd = open(path, flags);
     bool ok = true;
     if (a->fd < 0) {
-        cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "cannot open the audit log %.100s: %s",
-                        path, strerror(errno));
+        cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "cannot open the audit log %.100s: %s", path,
+                        strerror(errno));
         ok = false;
     } else if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
         CF_RAISE(CF_ERR_CONFLICT, "the audit log is in use by another process");

@@ -12,7 +12,8 @@ bool cf_byok_wrap(const cf_pkey *kek_public, const char *kek_kid, cf_slice targe
 {
     CF_ENSURE(cf_pkey_kty(kek_public) == CF_KTY_RSA, CF_ERR_BAD_INPUT,
               "the key exchange key must be an RSA key");
-    CF_ENSURE(strlen(kek_kid) <= CF_BYOK_KID_MAX, CF_ERR_BAD_INPUT, "the KEK identifier is too long");
+    CF_ENSURE(strlen(kek_kid) <= CF_BYOK_KID_MAX, CF_ERR_BAD_INPUT,
+              "the KEK identifier is too long");
     uint8_t aes[32];
     cf_buf ct, text;
     cf_buf_init(&ct, CF_BYOK_CIPHERTEXT_MAX);
@@ -22,11 +23,11 @@ bool cf_byok_wrap(const cf_pkey *kek_public, const char *kek_kid, cf_slice targe
               cf_aes_kwp_wrap(cf_slice_of(aes, sizeof aes), target, &ct) &&
               cf_base64url_encode(cf_buf_slice(&ct), &text);
     cf_memzero(aes, sizeof aes);
-    json_t *doc = ok ? json_pack("{s:s, s:{s:s, s:s, s:s}, s:s%, s:s}", "schema_version", "1.0.0",
-                                 "header", "kid", kek_kid, "alg", "dir", "enc",
-                                 "CKM_RSA_AES_KEY_WRAP", "ciphertext", (const char *)text.data,
-                                 text.len, "generator", "coffer key byok-wrap")
-                     : NULL;
+    json_t *doc =
+        ok ? json_pack("{s:s, s:{s:s, s:s, s:s}, s:s%, s:s}", "schema_version", "1.0.0", "header",
+                       "kid", kek_kid, "alg", "dir", "enc", "CKM_RSA_AES_KEY_WRAP", "ciphertext",
+                       (const char *)text.data, text.len, "generator", "coffer key byok-wrap")
+           : NULL;
     if (doc && key_type)
         json_object_set_new(doc, "key_type", json_string(key_type));
     if (doc && crv)
@@ -58,8 +59,8 @@ static bool cf_byok_fields(json_t *doc, cf_byok_blob *out)
               "The BYOK transfer blob's header.enc must be CKM_RSA_AES_KEY_WRAP.");
     CF_GUARD(cf_json_copy_text(header, "kid", out->kid, sizeof out->kid, CF_ERR_BAD_INPUT,
                                "the BYOK transfer blob"));
-    CF_GUARD(cf_json_copy_text(doc, "key_type", out->key_type, sizeof out->key_type, CF_ERR_BAD_INPUT,
-                               "the BYOK transfer blob"));
+    CF_GUARD(cf_json_copy_text(doc, "key_type", out->key_type, sizeof out->key_type,
+                               CF_ERR_BAD_INPUT, "the BYOK transfer blob"));
     CF_GUARD(cf_json_copy_text(doc, "crv", out->crv, sizeof out->crv, CF_ERR_BAD_INPUT,
                                "the BYOK transfer blob"));
     CF_ENSURE(ct && cf_base64url_decode(CF_SLICE_STR(ct), &out->ciphertext) &&
@@ -72,7 +73,8 @@ bool cf_byok_parse(cf_slice transfer, cf_byok_blob *out)
 {
     CF_ENSURE(transfer.len > 0 && transfer.len <= 4 * CF_BYOK_CIPHERTEXT_MAX, CF_ERR_BAD_INPUT,
               "key_hsm is not a BYOK transfer blob.");
-    json_t *doc = json_loadb((const char *)transfer.ptr, transfer.len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *doc =
+        json_loadb((const char *)transfer.ptr, transfer.len, JSON_REJECT_DUPLICATES, NULL);
     bool ok = cf_byok_fields(doc, out);
     json_decref(doc);
     return ok;

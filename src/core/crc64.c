@@ -168,14 +168,13 @@ CLMUL_TARGET static inline __m128i fold(__m128i x, __m128i k)
 CLMUL_TARGET static uint64_t reduce128(__m128i x)
 {
     /* T = H*x^128 + L*x^64: H folded by x^128, L moved up into the low qword. */
-    __m128i t = _mm_xor_si128(_mm_clmulepi64_si128(x, k_pair(K_D128_HI, 0), 0x00),
-                              _mm_srli_si128(x, 8));
+    __m128i t =
+        _mm_xor_si128(_mm_clmulepi64_si128(x, k_pair(K_D128_HI, 0), 0x00), _mm_srli_si128(x, 8));
     __m128i barrett = k_pair(K_MU, K_POLY);
     __m128i q = _mm_clmulepi64_si128(t, barrett, 0x00);  /* low qword: rev64(q) */
     __m128i qp = _mm_clmulepi64_si128(q, barrett, 0x10); /* high qword: rev64(q*P + q) */
     __m128i r = _mm_xor_si128(t, qp);
-    return (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(r, r)) ^
-           (uint64_t)_mm_cvtsi128_si64(q);
+    return (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(r, r)) ^ (uint64_t)_mm_cvtsi128_si64(q);
 }
 
 /* Eight lanes of 16 bytes each, folded 1024 bits forward per step.  The

@@ -42,13 +42,34 @@
 
 #define CF_DECRYPT_FAILED "decryption failed"
 
-static void cf_free_cipher_ctx(EVP_CIPHER_CTX **p) { EVP_CIPHER_CTX_free(*p); }
-static void cf_free_mac_ctx(EVP_MAC_CTX **p) { EVP_MAC_CTX_free(*p); }
-static void cf_free_kdf_ctx(EVP_KDF_CTX **p) { EVP_KDF_CTX_free(*p); }
-static void cf_free_ecdsa_sig(ECDSA_SIG **p) { ECDSA_SIG_free(*p); }
-static void cf_free_encoder(OSSL_ENCODER_CTX **p) { OSSL_ENCODER_CTX_free(*p); }
-static void cf_free_decoder(OSSL_DECODER_CTX **p) { OSSL_DECODER_CTX_free(*p); }
-static void cf_free_ossl_bytes(unsigned char **p) { OPENSSL_free(*p); }
+static void cf_free_cipher_ctx(EVP_CIPHER_CTX **p)
+{
+    EVP_CIPHER_CTX_free(*p);
+}
+static void cf_free_mac_ctx(EVP_MAC_CTX **p)
+{
+    EVP_MAC_CTX_free(*p);
+}
+static void cf_free_kdf_ctx(EVP_KDF_CTX **p)
+{
+    EVP_KDF_CTX_free(*p);
+}
+static void cf_free_ecdsa_sig(ECDSA_SIG **p)
+{
+    ECDSA_SIG_free(*p);
+}
+static void cf_free_encoder(OSSL_ENCODER_CTX **p)
+{
+    OSSL_ENCODER_CTX_free(*p);
+}
+static void cf_free_decoder(OSSL_DECODER_CTX **p)
+{
+    OSSL_DECODER_CTX_free(*p);
+}
+static void cf_free_ossl_bytes(unsigned char **p)
+{
+    OPENSSL_free(*p);
+}
 
 /* A pending append to a cf_buf: unless committed, the appended bytes are
  * wiped and the buffer is restored to its old length. */
@@ -108,7 +129,7 @@ static bool cf_ensure_int_len(size_t len)
 
 static struct {
     EVP_CIPHER *gcm[3], *cbc[3], *kw[3], *kwp[3]; /* by AES key size: 128, 192, 256 */
-    EVP_MD *md[5];                       /* by cf_hash */
+    EVP_MD *md[5];                                /* by cf_hash */
     EVP_MAC *hmac;
     EVP_KDF *hkdf;
     bool ready;
@@ -258,8 +279,8 @@ bool cf_hkdf_sha256(cf_slice ikm, cf_slice salt, cf_slice info, uint8_t *out, si
     /* Empty slices may carry NULL; OpenSSL treats a NULL key as "not set". */
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                          (void *)(ikm.len ? ikm.ptr : empty), ikm.len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(ikm.len ? ikm.ptr : empty),
+                                          ikm.len),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
                                           (void *)(salt.len ? salt.ptr : empty), salt.len),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
@@ -337,8 +358,7 @@ bool cf_aes_gcm_decrypt(cf_slice key, cf_slice iv, cf_slice aad, cf_slice ct, cf
     int n;
     CF_GUARD(cf_cipher_update(ctx, NULL, &n, aad));
     CF_GUARD(cf_cipher_update(ctx, pt, &n, ct));
-    CF_OSSL_GUARD(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CF_GCM_TAG_LEN,
-                                      (void *)tag.ptr));
+    CF_OSSL_GUARD(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CF_GCM_TAG_LEN, (void *)tag.ptr));
     uint8_t tail[EVP_MAX_BLOCK_LENGTH];
     int tail_len = 0;
     CF_OSSL_ENSURE(EVP_DecryptFinal_ex(ctx, tail, &tail_len) == 1, CF_ERR_DECRYPT,
@@ -379,8 +399,8 @@ void cf_gcm_free(cf_gcm *g)
     free(g);
 }
 
-bool cf_gcm_seal(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice pt,
-                 uint8_t *ct, uint8_t tag[CF_GCM_TAG_LEN])
+bool cf_gcm_seal(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice pt, uint8_t *ct,
+                 uint8_t tag[CF_GCM_TAG_LEN])
 {
     CF_GUARD(cf_ensure_int_len(aad.len));
     CF_GUARD(cf_ensure_int_len(pt.len));
@@ -612,8 +632,8 @@ bool cf_pkey_generate_ec(cf_curve curve, cf_pkey **out)
 {
     CF_ENSURE((unsigned)curve < CF_N_CURVES, CF_ERR_UNSUPPORTED, "unsupported curve");
     OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                         (char *)cf_curves[curve].group, 0),
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)cf_curves[curve].group,
+                                         0),
         OSSL_PARAM_construct_end(),
     };
     return cf_keygen("EC", params, out);
@@ -662,8 +682,8 @@ cf_curve cf_pkey_curve(const cf_pkey *key)
 
 bool cf_pkey_has_private(const cf_pkey *key)
 {
-    const char *name = cf_pkey_kty(key) == CF_KTY_RSA ? OSSL_PKEY_PARAM_RSA_D
-                                                      : OSSL_PKEY_PARAM_PRIV_KEY;
+    const char *name =
+        cf_pkey_kty(key) == CF_KTY_RSA ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY;
     CF_SCOPED(cf_free_bn) BIGNUM *priv = NULL;
     bool has = EVP_PKEY_get_bn_param(cf_evp(key), name, &priv) == 1;
     ERR_clear_error();
@@ -675,7 +695,8 @@ bool cf_pkey_has_private(const cf_pkey *key)
 static bool cf_pkey_encode(const cf_pkey *key, int selection, const char *type,
                            const char *structure, cf_buf *out)
 {
-    CF_SCOPED(cf_free_encoder) OSSL_ENCODER_CTX *ectx =
+    CF_SCOPED(cf_free_encoder)
+    OSSL_ENCODER_CTX *ectx =
         OSSL_ENCODER_CTX_new_for_pkey(cf_evp(key), selection, type, structure, NULL);
     CF_OSSL_ENSURE(ectx != NULL && OSSL_ENCODER_CTX_get_num_encoders(ectx) > 0, CF_ERR_CRYPTO,
                    NULL);
@@ -700,11 +721,12 @@ static bool cf_pkey_encode(const cf_pkey *key, int selection, const char *type,
  */
 /* `format` "DER" or "PEM"; `structure` NULL accepts any the decoders know
  * (PKCS#8 and the traditional RSA and EC forms). */
-static bool cf_pkey_decode_as(cf_slice in, const char *format, int selection,
-                              const char *structure, cf_pkey **out)
+static bool cf_pkey_decode_as(cf_slice in, const char *format, int selection, const char *structure,
+                              cf_pkey **out)
 {
     CF_SCOPED(cf_free_pkey) EVP_PKEY *pkey = NULL;
-    CF_SCOPED(cf_free_decoder) OSSL_DECODER_CTX *dctx =
+    CF_SCOPED(cf_free_decoder)
+    OSSL_DECODER_CTX *dctx =
         OSSL_DECODER_CTX_new_for_pkey(&pkey, format, structure, NULL, selection, NULL, NULL);
     CF_OSSL_ENSURE(dctx != NULL, CF_ERR_CRYPTO, NULL);
     const unsigned char *p = in.ptr;
@@ -797,8 +819,7 @@ static bool cf_rsa_params(cf_rsa_pad pad, OSSL_PARAM params[4], size_t *overhead
         *overhead = 2 * (pad == CF_RSA_OAEP_SHA1 ? 20 : 32) + 2;
         return true;
     }
-    default:
-        CF_BAIL(CF_ERR_UNSUPPORTED, "unsupported RSA padding");
+    default: CF_BAIL(CF_ERR_UNSUPPORTED, "unsupported RSA padding");
     }
 }
 
@@ -963,8 +984,7 @@ static bool cf_ecdsa_raw_to_der(cf_slice raw, size_t n, unsigned char **der, int
     return true;
 }
 
-static bool cf_sign_init(const cf_pkey *key, const cf_sig_spec *spec, bool sign,
-                         EVP_PKEY_CTX **ctx)
+static bool cf_sign_init(const cf_pkey *key, const cf_sig_spec *spec, bool sign, EVP_PKEY_CTX **ctx)
 {
     OSSL_PARAM params[5] = {OSSL_PARAM_construct_end()};
     if (spec->kind != CF_SIG_KIND_ES)

@@ -152,9 +152,16 @@ CF_MUST_USE bool cf_rsa_oaep_decode(cf_hash h, cf_slice em, cf_buf *msg);
 
 /* ---- signatures over a digest (JWS algorithms) ---- */
 typedef enum {
-    CF_SIG_RS256, CF_SIG_RS384, CF_SIG_RS512,
-    CF_SIG_PS256, CF_SIG_PS384, CF_SIG_PS512,
-    CF_SIG_ES256, CF_SIG_ES384, CF_SIG_ES512, CF_SIG_ES256K,
+    CF_SIG_RS256,
+    CF_SIG_RS384,
+    CF_SIG_RS512,
+    CF_SIG_PS256,
+    CF_SIG_PS384,
+    CF_SIG_PS512,
+    CF_SIG_ES256,
+    CF_SIG_ES384,
+    CF_SIG_ES512,
+    CF_SIG_ES256K,
 } cf_sig_alg;
 
 /* The hash a signature algorithm uses. */

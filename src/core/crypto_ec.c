@@ -11,8 +11,14 @@
 
 #include "crypto_internal.h"
 
-static void cf_free_group(EC_GROUP **g) { EC_GROUP_free(*g); }
-static void cf_free_point(EC_POINT **p) { EC_POINT_free(*p); }
+static void cf_free_group(EC_GROUP **g)
+{
+    EC_GROUP_free(*g);
+}
+static void cf_free_point(EC_POINT **p)
+{
+    EC_POINT_free(*p);
+}
 
 static bool cf_group(cf_curve curve, EC_GROUP **out)
 {

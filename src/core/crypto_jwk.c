@@ -29,15 +29,23 @@
 #include "encoding.h"
 #include "secmem.h"
 
-
 /* Longest decoded member: a 4096-bit modulus plus a leading zero byte. */
 #define CF_JWK_MAX_BYTES 513
 #define CF_JWK_MAX_CHARS 1024
 #define CF_JWK_MAX_BNS 8
 
-static void cf_wipe_coord(uint8_t (*p)[66]) { cf_memzero(*p, sizeof *p); }
-static void cf_free_param_bld(OSSL_PARAM_BLD **p) { OSSL_PARAM_BLD_free(*p); }
-static void cf_free_params(OSSL_PARAM **p) { OSSL_PARAM_free(*p); }
+static void cf_wipe_coord(uint8_t (*p)[66])
+{
+    cf_memzero(*p, sizeof *p);
+}
+static void cf_free_param_bld(OSSL_PARAM_BLD **p)
+{
+    OSSL_PARAM_BLD_free(*p);
+}
+static void cf_free_params(OSSL_PARAM **p)
+{
+    OSSL_PARAM_free(*p);
+}
 
 /* BIGNUMs that must outlive an OSSL_PARAM_BLD (it keeps pointers to them). */
 typedef struct {
@@ -130,12 +138,9 @@ static bool cf_jwk_rsa(const json_t *jwk, bool want_private, cf_pkey **out)
     static const struct {
         const char *member, *param;
     } priv[] = {
-        {"d", OSSL_PKEY_PARAM_RSA_D},
-        {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
-        {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
-        {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
-        {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
-        {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+        {"d", OSSL_PKEY_PARAM_RSA_D},          {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
+        {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
+        {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2}, {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
     };
     CF_SCOPED(cf_free_param_bld) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     CF_ENSURE_ALLOC(bld);
@@ -158,8 +163,7 @@ static bool cf_jwk_rsa(const json_t *jwk, bool want_private, cf_pkey **out)
 }
 
 /* Left-pads member `name` to `n` bytes into `out`. */
-static bool cf_jwk_coord(const json_t *jwk, const char *name, size_t n, bool secret,
-                         uint8_t *out)
+static bool cf_jwk_coord(const json_t *jwk, const char *name, size_t n, bool secret, uint8_t *out)
 {
     CF_SCOPED(cf_buf_free) cf_buf raw = cf_jwk_buf(secret);
     CF_GUARD(cf_jwk_member(jwk, name, &raw));
@@ -180,8 +184,10 @@ static bool cf_ec_build(cf_curve curve, const uint8_t *point, size_t point_len, 
     CF_OSSL_GUARD(OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, point_len));
     if (d)
         CF_OSSL_GUARD(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d));
-    return cf_jwk_build("EC", bld, d != NULL, "invalid EC key (point not on the curve or "
-                                              "private key does not match)", out);
+    return cf_jwk_build("EC", bld, d != NULL,
+                        "invalid EC key (point not on the curve or "
+                        "private key does not match)",
+                        out);
 }
 
 static bool cf_jwk_ec(const json_t *jwk, bool want_private, cf_pkey **out)
@@ -189,8 +195,8 @@ static bool cf_jwk_ec(const json_t *jwk, bool want_private, cf_pkey **out)
     const json_t *crv = json_object_get(jwk, "crv");
     CF_ENSURE(json_is_string(crv), CF_ERR_BAD_INPUT, "JWK member 'crv' is missing or not a string");
     cf_curve curve;
-    CF_GUARD(cf_curve_from_name(cf_slice_of(json_string_value(crv), json_string_length(crv)),
-                                &curve));
+    CF_GUARD(
+        cf_curve_from_name(cf_slice_of(json_string_value(crv), json_string_length(crv)), &curve));
     size_t n = cf_curve_field_len(curve);
     uint8_t point[1 + 2 * 66] = {0x04}; /* uncompressed: 04 || x || y */
     CF_GUARD(cf_jwk_coord(jwk, "x", n, false, point + 1));
@@ -278,7 +284,6 @@ bool cf_pkey_to_jwk_public(const cf_pkey *key, void *jwk_v)
         return cf_jwk_set_bn(jwk, "y", key, OSSL_PKEY_PARAM_EC_PUB_Y, n);
     }
     case CF_KTY_OCT:
-    default:
-        CF_BAIL(CF_ERR_UNSUPPORTED, "unsupported key type");
+    default: CF_BAIL(CF_ERR_UNSUPPORTED, "unsupported key type");
     }
 }

@@ -33,12 +33,30 @@
 #define CF_X509_MAX_CN 64 /* ub-common-name, RFC 5280 */
 #define CF_X509_MAX_SANS 100
 
-static void cf_free_x509(X509 **p) { X509_free(*p); }
-static void cf_free_md_ctx(EVP_MD_CTX **p) { EVP_MD_CTX_free(*p); }
-static void cf_free_ext(X509_EXTENSION **p) { X509_EXTENSION_free(*p); }
-static void cf_free_gens(GENERAL_NAMES **p) { GENERAL_NAMES_free(*p); }
-static void cf_free_gen(GENERAL_NAME **p) { GENERAL_NAME_free(*p); }
-static void cf_free_asn1_string(ASN1_STRING **p) { ASN1_STRING_free(*p); }
+static void cf_free_x509(X509 **p)
+{
+    X509_free(*p);
+}
+static void cf_free_md_ctx(EVP_MD_CTX **p)
+{
+    EVP_MD_CTX_free(*p);
+}
+static void cf_free_ext(X509_EXTENSION **p)
+{
+    X509_EXTENSION_free(*p);
+}
+static void cf_free_gens(GENERAL_NAMES **p)
+{
+    GENERAL_NAMES_free(*p);
+}
+static void cf_free_gen(GENERAL_NAME **p)
+{
+    GENERAL_NAME_free(*p);
+}
+static void cf_free_asn1_string(ASN1_STRING **p)
+{
+    ASN1_STRING_free(*p);
+}
 
 static inline EVP_PKEY *cf_evp(const cf_pkey *key)
 {
@@ -201,8 +219,7 @@ static bool cf_x509_parse_pem(cf_slice pem, X509 **out)
 }
 
 bool cf_x509_issue_server(const cf_pkey *ca_key, cf_slice ca_cert_pem, const cf_pkey *key,
-                          const char *const *sans, size_t n_sans, unsigned days,
-                          cf_buf *cert_pem)
+                          const char *const *sans, size_t n_sans, unsigned days, cf_buf *cert_pem)
 {
     CF_GUARD(cf_x509_check_signer(ca_key));
     CF_ENSURE(n_sans >= 1 && n_sans <= CF_X509_MAX_SANS && sans != NULL, CF_ERR_BAD_INPUT,

@@ -6,10 +6,8 @@
 
 #include <string.h>
 
-static const char cf_b64_std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char cf_b64_url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char cf_b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char cf_b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static bool cf_b64_encode_with(cf_slice in, cf_buf *out, const char *alphabet, bool pad)
 {
@@ -79,7 +77,8 @@ static bool cf_b64_decode_with(cf_slice in, cf_buf *out, bool url)
         int v = cf_b64_value(in.ptr[i], url);
         if (v < 0) {
             cf_buf_truncate(out, start);
-            CF_BAIL(CF_ERR_BAD_INPUT, url ? "invalid base64url character" : "invalid base64 character");
+            CF_BAIL(CF_ERR_BAD_INPUT,
+                    url ? "invalid base64url character" : "invalid base64 character");
         }
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;

@@ -173,8 +173,7 @@ bool cf_extent_stored_length(uint32_t segment_size, uint64_t plaintext_len, uint
 
 bool cf_extent_plaintext_length(const cf_extent_header *h, uint64_t stored_len, uint64_t *out)
 {
-    CF_ENSURE(cf_extent_segment_size_ok(h->segment_size), CF_ERR_BAD_INPUT,
-              "extent segment size");
+    CF_ENSURE(cf_extent_segment_size_ok(h->segment_size), CF_ERR_BAD_INPUT, "extent segment size");
     const uint64_t t = (uint64_t)h->segment_size + CF_EXTENT_TAG_LEN;
     CF_ENSURE(stored_len >= CF_EXTENT_HEADER_LEN + CF_EXTENT_TAG_LEN, CF_ERR_DECRYPT,
               "extent truncated");
@@ -200,8 +199,7 @@ bool cf_extent_read_header(const cf_extent_source *src, cf_extent_header *out)
 
 static bool cf_extent_writer_start(cf_slice scope_key, const uint8_t *key_ref,
                                    uint32_t segment_size, uint8_t cipher, const uint8_t *salt,
-                                   const uint8_t *prefix, cf_extent_sink sink,
-                                   cf_extent_writer *w)
+                                   const uint8_t *prefix, cf_extent_sink sink, cf_extent_writer *w)
 {
     CF_ENSURE(sink.write != NULL, CF_ERR_INTERNAL, "extent sink missing");
     CF_ENSURE(cf_extent_segment_size_ok(segment_size), CF_ERR_BAD_INPUT,
@@ -219,10 +217,9 @@ static bool cf_extent_writer_start(cf_slice scope_key, const uint8_t *key_ref,
     return true;
 }
 
-static bool cf_extent_writer_new(cf_slice scope_key, const uint8_t *key_ref,
-                                 uint32_t segment_size, uint8_t cipher, const uint8_t *salt,
-                                 const uint8_t *prefix, cf_extent_sink sink,
-                                 cf_extent_writer **out)
+static bool cf_extent_writer_new(cf_slice scope_key, const uint8_t *key_ref, uint32_t segment_size,
+                                 uint8_t cipher, const uint8_t *salt, const uint8_t *prefix,
+                                 cf_extent_sink sink, cf_extent_writer **out)
 {
     *out = NULL;
     cf_extent_writer *w = calloc(1, sizeof *w);
@@ -247,8 +244,7 @@ bool cf_extent_writer_begin_testing_only(cf_slice scope_key,
                                 salt, nonce_prefix, sink, out);
 }
 
-bool cf_extent_writer_begin_cipher(cf_slice scope_key,
-                                   const uint8_t key_ref[CF_EXTENT_KEY_REF_LEN],
+bool cf_extent_writer_begin_cipher(cf_slice scope_key, const uint8_t key_ref[CF_EXTENT_KEY_REF_LEN],
                                    uint32_t segment_size, uint8_t cipher, cf_extent_sink sink,
                                    cf_extent_writer **out)
 {
@@ -362,8 +358,8 @@ typedef struct {
 } cf_extent_reader;
 
 /* Opens segment `index` (holding `pt_len` plaintext bytes) into r->plain. */
-static bool cf_extent_open_segment(cf_extent_reader *r, const cf_extent_source *src,
-                                   uint64_t index, uint64_t count, size_t pt_len)
+static bool cf_extent_open_segment(cf_extent_reader *r, const cf_extent_source *src, uint64_t index,
+                                   uint64_t count, size_t pt_len)
 {
     const uint64_t t = (uint64_t)r->h.segment_size + CF_EXTENT_TAG_LEN;
     CF_GUARD(cf_extent_fetch(src, CF_EXTENT_HEADER_LEN + index * t, r->sealed,

@@ -85,8 +85,8 @@ CF_MUST_USE bool cf_extent_writer_begin(cf_slice scope_key,
 CF_MUST_USE bool cf_extent_writer_begin_cipher(cf_slice scope_key,
                                                const uint8_t key_ref[CF_EXTENT_KEY_REF_LEN],
                                                uint32_t segment_size, uint8_t cipher,
-                                               cf_extent_sink sink, cf_extent_writer **out)
-    CF_NONNULL;
+                                               cf_extent_sink sink,
+                                               cf_extent_writer **out) CF_NONNULL;
 /* FOR TESTS ONLY (known-answer vectors): as above with the given salt and
  * nonce prefix instead of random ones.  Reusing them in production would
  * reuse nonces under one key. */
@@ -119,8 +119,8 @@ CF_MUST_USE bool cf_extent_plaintext_length(const cf_extent_header *h, uint64_t 
 CF_MUST_USE bool cf_extent_stored_length(uint32_t segment_size, uint64_t plaintext_len,
                                          uint64_t *out) CF_NONNULL;
 /* Reads and parses the header, e.g. to learn the key reference. */
-CF_MUST_USE bool cf_extent_read_header(const cf_extent_source *src, cf_extent_header *out)
-    CF_NONNULL;
+CF_MUST_USE bool cf_extent_read_header(const cf_extent_source *src,
+                                       cf_extent_header *out) CF_NONNULL;
 /* Delivers plaintext [offset, offset + length) to `sink`, decrypting only
  * the segments it touches (at least one, so a zero-length read still checks
  * the key).  CF_ERR_BAD_INPUT: malformed header or a range past the end;

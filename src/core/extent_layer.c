@@ -19,9 +19,9 @@
 struct cf_extent_layer {
     uint8_t key[CF_EXTENT_SCOPE_KEY_LEN];
     const cf_extent_source *outer;
-    uint64_t inner_len;   /* the outer extent's plaintext length */
-    uint32_t seg;         /* outer segment size */
-    uint8_t *cache;       /* one outer segment's plaintext (secret memory) */
+    uint64_t inner_len; /* the outer extent's plaintext length */
+    uint32_t seg;       /* outer segment size */
+    uint8_t *cache;     /* one outer segment's plaintext (secret memory) */
     size_t cache_len;
     uint64_t cache_index; /* UINT64_MAX = empty */
 };
@@ -36,8 +36,7 @@ cf_extent_sink cf_extent_layer_sink(cf_extent_writer *outer)
     return (cf_extent_sink){cf_layer_write, outer};
 }
 
-bool cf_extent_layer_open(cf_slice outer_key, const cf_extent_source *outer,
-                          cf_extent_layer **out)
+bool cf_extent_layer_open(cf_slice outer_key, const cf_extent_source *outer, cf_extent_layer **out)
 {
     *out = NULL;
     CF_ENSURE(outer_key.len == CF_EXTENT_SCOPE_KEY_LEN, CF_ERR_BAD_INPUT, "layer key length");

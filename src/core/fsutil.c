@@ -147,8 +147,8 @@ bool cf_destroy_file(const char *path)
     bool ok = fstat(fd, &st) == 0 && st.st_size >= 0 && st.st_size <= CF_MIB;
     uint8_t noise[4096];
     for (off_t done = 0; ok && done < st.st_size; done += (off_t)sizeof noise) {
-        size_t n = (size_t)(st.st_size - done) < sizeof noise ? (size_t)(st.st_size - done)
-                                                                : sizeof noise;
+        size_t n =
+            (size_t)(st.st_size - done) < sizeof noise ? (size_t)(st.st_size - done) : sizeof noise;
         ok = cf_random_bytes(noise, n) && cf_write_all(fd, cf_slice_of(noise, n));
     }
     ok = ok && fsync(fd) == 0;

@@ -14,11 +14,11 @@ struct cf_hash_pipe {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    uint8_t *slots;               /* SLOTS x SLOT bytes */
+    uint8_t *slots; /* SLOTS x SLOT bytes */
     size_t len[CF_HASH_PIPE_SLOTS];
-    size_t head, count;           /* filled slots waiting: [head, head + count) */
-    size_t tail;                  /* producer only: the slot being filled */
-    size_t fill;                  /* producer only: bytes in it */
+    size_t head, count; /* filled slots waiting: [head, head + count) */
+    size_t tail;        /* producer only: the slot being filled */
+    size_t fill;        /* producer only: bytes in it */
 };
 
 static uint8_t *cf_slot(cf_hash_pipe *p, size_t i)

@@ -216,7 +216,8 @@ static bool word(scan *sc, const char *const *names, int count, int *out)
         n++;
     }
     for (int k = 0; k < count; k++) {
-        if (strlen(names[k]) == n && strncasecmp((const char *)sc->s.ptr + sc->i, names[k], n) == 0) {
+        if (strlen(names[k]) == n &&
+            strncasecmp((const char *)sc->s.ptr + sc->i, names[k], n) == 0) {
             sc->i += n;
             *out = k;
             return true;
@@ -313,11 +314,10 @@ bool cf_iso8601_parse(cf_slice text, int64_t *out, uint32_t *ticks)
     civil c = {0};
     scan sc = {text, 0};
     uint32_t frac = 0;
-    bool ok = num(&sc, 4, &c.year) && lit(&sc, "-") && num_int(&sc, 2, &c.mon) &&
-              lit(&sc, "-") && num_int(&sc, 2, &c.day);
+    bool ok = num(&sc, 4, &c.year) && lit(&sc, "-") && num_int(&sc, 2, &c.mon) && lit(&sc, "-") &&
+              num_int(&sc, 2, &c.day);
     if (ok && !at_end(&sc)) {
-        ok = lit(&sc, "T") && num_int(&sc, 2, &c.hour) && lit(&sc, ":") &&
-             num_int(&sc, 2, &c.min);
+        ok = lit(&sc, "T") && num_int(&sc, 2, &c.hour) && lit(&sc, ":") && num_int(&sc, 2, &c.min);
         if (ok && lit(&sc, ":")) {
             ok = num_int(&sc, 2, &c.sec);
             if (ok && lit(&sc, ".")) {

@@ -50,7 +50,7 @@ CF_MUST_USE CF_NONNULL bool cf_httpdate_parse(cf_slice text, int64_t *out);
 /* Writes "YYYY-MM-DDThh:mm:ss.fffffffZ" and a NUL; `ticks` is the fraction
  * of the second in 100 ns units (0..9999999). */
 CF_MUST_USE CF_NONNULL bool cf_iso8601_format(int64_t t, uint32_t ticks,
-                                               char out[CF_ISO8601_LEN + 1]);
+                                              char out[CF_ISO8601_LEN + 1]);
 
 /* Writes "YYYY-MM-DDThh:mm:ssZ" and a NUL (whole seconds, as the CLI
  * shows times).  CF_ERR_BAD_INPUT outside CF_TIME_MIN..CF_TIME_MAX. */

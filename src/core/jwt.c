@@ -48,10 +48,10 @@ bool cf_jwt_parse(cf_slice token, cf_jwt *out)
     out->header = cf_jwt_segment(cf_slice_of(token.ptr, (size_t)(dot1 - token.ptr)));
     out->claims = cf_jwt_segment(cf_slice_of(dot1 + 1, (size_t)(dot2 - dot1 - 1)));
     out->signing_input = cf_slice_of(token.ptr, (size_t)(dot2 - token.ptr));
-    CF_ENSURE(out->header && out->claims &&
-                  cf_base64url_decode(cf_slice_of(dot2 + 1, (size_t)(end - dot2 - 1)),
-                                      &out->signature),
-              CF_ERR_UNAUTHORIZED, "The token is malformed.");
+    CF_ENSURE(
+        out->header && out->claims &&
+            cf_base64url_decode(cf_slice_of(dot2 + 1, (size_t)(end - dot2 - 1)), &out->signature),
+        CF_ERR_UNAUTHORIZED, "The token is malformed.");
     return true;
 }
 
@@ -70,13 +70,13 @@ bool cf_jwt_sign_rs256(const cf_pkey *key, json_t *header, json_t *claims, cf_bu
     uint8_t digest[32];
     cf_buf sig;
     cf_buf_init(&sig, 1024);
-    bool ok = cf_jwt_append_part(out, header) && cf_buf_append_u8(out, '.') &&
-              cf_jwt_append_part(out, claims) &&
-              cf_hash_compute(CF_HASH_SHA256, cf_slice_of(out->data + start, out->len - start),
-                              digest) &&
-              cf_sign_digest(key, CF_SIG_RS256, cf_slice_of(digest, sizeof digest), &sig) &&
-              cf_buf_append_u8(out, '.') && cf_base64url_encode(cf_buf_slice(&sig), out) &&
-              cf_buf_terminate(out);
+    bool ok =
+        cf_jwt_append_part(out, header) && cf_buf_append_u8(out, '.') &&
+        cf_jwt_append_part(out, claims) &&
+        cf_hash_compute(CF_HASH_SHA256, cf_slice_of(out->data + start, out->len - start), digest) &&
+        cf_sign_digest(key, CF_SIG_RS256, cf_slice_of(digest, sizeof digest), &sig) &&
+        cf_buf_append_u8(out, '.') && cf_base64url_encode(cf_buf_slice(&sig), out) &&
+        cf_buf_terminate(out);
     cf_buf_free(&sig);
     return ok;
 }

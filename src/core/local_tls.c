@@ -90,7 +90,8 @@ static bool cf_tls_generate(const cf_local_tls *t)
     bool ok = cf_tls_path(dir, sizeof dir, t, "tls") && cf_mkdirs(dir, 0700) &&
               cf_tls_path(ca_path, sizeof ca_path, t, "tls/ca.crt") &&
               cf_tls_path(cert_path, sizeof cert_path, t, "tls/server.crt") &&
-              cf_pkey_generate_ec(CF_CURVE_P256, &ca) && cf_pkey_generate_ec(CF_CURVE_P256, &server) &&
+              cf_pkey_generate_ec(CF_CURVE_P256, &ca) &&
+              cf_pkey_generate_ec(CF_CURVE_P256, &server) &&
               cf_x509_self_signed_ca(ca, "Coffer local CA", CF_CA_DAYS, &ca_pem) &&
               cf_x509_issue_server(ca, cf_buf_slice(&ca_pem), server, sans, n_sans, CF_CERT_DAYS,
                                    &cert_pem) &&

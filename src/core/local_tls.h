@@ -25,11 +25,11 @@ typedef struct {
 } cf_local_tls;
 
 /* Writes `secret` sealed to DIR/rel (mode 0600, atomically). */
-CF_MUST_USE bool cf_local_tls_write_sealed(const cf_local_tls *t, const char *rel, cf_slice secret)
-    CF_NONNULL;
+CF_MUST_USE bool cf_local_tls_write_sealed(const cf_local_tls *t, const char *rel,
+                                           cf_slice secret) CF_NONNULL;
 /* Reads and opens DIR/rel into `secret` (a secret buffer). */
-CF_MUST_USE bool cf_local_tls_read_sealed(const cf_local_tls *t, const char *rel, cf_buf *secret)
-    CF_NONNULL;
+CF_MUST_USE bool cf_local_tls_read_sealed(const cf_local_tls *t, const char *rel,
+                                          cf_buf *secret) CF_NONNULL;
 /* The server certificate chain and private key PEM, generating the CA and
  * the certificate first if DIR/tls/server.crt does not exist yet. */
 CF_MUST_USE bool cf_local_tls_load(const cf_local_tls *t, cf_buf *cert, cf_buf *key) CF_NONNULL;

@@ -73,7 +73,9 @@ bool cf_log_set_level_name(const char *name)
     static const struct {
         const char *name;
         cf_log_level level;
-    } levels[] = {{"debug", CF_LOG_DEBUG}, {"info", CF_LOG_INFO}, {"warn", CF_LOG_WARN},
+    } levels[] = {{"debug", CF_LOG_DEBUG},
+                  {"info", CF_LOG_INFO},
+                  {"warn", CF_LOG_WARN},
                   {"error", CF_LOG_ERROR}};
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
         if (strcmp(name, levels[i].name) == 0) {

@@ -89,10 +89,8 @@ static bool cf_p11_rv_breaks_session(CK_RV rv)
     case CKR_SESSION_HANDLE_INVALID:
     case CKR_SESSION_COUNT:
     case CKR_USER_NOT_LOGGED_IN:
-    case CKR_CRYPTOKI_NOT_INITIALIZED:
-        return true;
-    default:
-        return false;
+    case CKR_CRYPTOKI_NOT_INITIALIZED: return true;
+    default: return false;
     }
 }
 
@@ -111,10 +109,8 @@ bool cf_p11_retryable(CK_RV rv)
     switch (rv) {
     case CKR_SESSION_CLOSED:
     case CKR_SESSION_HANDLE_INVALID:
-    case CKR_USER_NOT_LOGGED_IN:
-        return true;
-    default:
-        return false;
+    case CKR_USER_NOT_LOGGED_IN: return true;
+    default: return false;
     }
 }
 
@@ -124,17 +120,14 @@ static cf_err cf_p11_rv_code(CK_RV rv)
     case CKR_ENCRYPTED_DATA_INVALID:
     case CKR_ENCRYPTED_DATA_LEN_RANGE:
     case CKR_WRAPPED_KEY_INVALID:
-    case CKR_WRAPPED_KEY_LEN_RANGE:
-        return CF_ERR_DECRYPT;
+    case CKR_WRAPPED_KEY_LEN_RANGE: return CF_ERR_DECRYPT;
     case CKR_DATA_LEN_RANGE:
-    case CKR_DATA_INVALID:
-        return CF_ERR_BAD_INPUT;
+    case CKR_DATA_INVALID: return CF_ERR_BAD_INPUT;
     case CKR_MECHANISM_INVALID:
     case CKR_MECHANISM_PARAM_INVALID:
     case CKR_CURVE_NOT_SUPPORTED:
     case CKR_DOMAIN_PARAMS_INVALID:
-    case CKR_KEY_SIZE_RANGE:
-        return CF_ERR_UNSUPPORTED;
+    case CKR_KEY_SIZE_RANGE: return CF_ERR_UNSUPPORTED;
     case CKR_OBJECT_HANDLE_INVALID:
     case CKR_KEY_HANDLE_INVALID:
     case CKR_WRAPPING_KEY_HANDLE_INVALID:
@@ -142,10 +135,8 @@ static cf_err cf_p11_rv_code(CK_RV rv)
     case CKR_PIN_INCORRECT:
     case CKR_PIN_LOCKED:
     case CKR_PIN_EXPIRED:
-    case CKR_PIN_LEN_RANGE:
-        return CF_ERR_SEAL;
-    default:
-        return cf_p11_rv_breaks_session(rv) ? CF_ERR_SEAL : CF_ERR_CRYPTO;
+    case CKR_PIN_LEN_RANGE: return CF_ERR_SEAL;
+    default: return cf_p11_rv_breaks_session(rv) ? CF_ERR_SEAL : CF_ERR_CRYPTO;
     }
 }
 
@@ -291,7 +282,8 @@ static bool cf_p11_find_slot(cf_p11 *p, const char *label, bool want_free, CK_SL
         char name[33];
         cf_p11_label_text(info.label, name);
         bool initialised = info.flags & CKF_TOKEN_INITIALIZED;
-        if ((want_free && !initialised) || (!want_free && initialised && strcmp(name, label) == 0)) {
+        if ((want_free && !initialised) ||
+            (!want_free && initialised && strcmp(name, label) == 0)) {
             *out = slots[i];
             return true;
         }
@@ -309,7 +301,8 @@ static bool cf_p11_init_token(cf_p11 *p, const cf_p11_config *cfg)
     CF_GUARD(cf_p11_find_slot(p, NULL, true, &slot));
     CK_UTF8CHAR label[32];
     cf_p11_label_padded(cfg->token_label, label);
-    CK_RV rv = p->f->C_InitToken(slot, (CK_UTF8CHAR *)cfg->init_so_pin.ptr, cfg->init_so_pin.len, label);
+    CK_RV rv =
+        p->f->C_InitToken(slot, (CK_UTF8CHAR *)cfg->init_so_pin.ptr, cfg->init_so_pin.len, label);
     if (rv != CKR_OK)
         return cf_p11_fail_rv(p, rv, "C_InitToken", __FILE__, __LINE__);
     /* Some modules (SoftHSM2) move an initialised token to a new slot id. */
@@ -349,8 +342,9 @@ static bool cf_p11_attach(cf_p11 *p, const cf_p11_config *cfg)
         CF_GUARD(cf_p11_init_token(p, cfg));
     }
     CK_MECHANISM_INFO info;
-    p->has_rsa_aes_wrap = p->f->C_GetMechanismInfo(p->slot, CKM_RSA_AES_KEY_WRAP, &info) == CKR_OK &&
-                          (info.flags & CKF_UNWRAP);
+    p->has_rsa_aes_wrap =
+        p->f->C_GetMechanismInfo(p->slot, CKM_RSA_AES_KEY_WRAP, &info) == CKR_OK &&
+        (info.flags & CKF_UNWRAP);
     cf_p11_session s;
     CF_GUARD(cf_p11_acquire(p, &s));
     cf_p11_release(&s);

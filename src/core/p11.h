@@ -87,12 +87,12 @@ enum {
 
 typedef struct {
     cf_p11_key_type type;
-    unsigned bits;      /* AES: 128/192/256; RSA: modulus bits */
-    uint32_t exponent;  /* RSA */
-    cf_curve curve;     /* EC */
-    unsigned usage;     /* CF_P11_USE_* */
-    bool extractable;   /* only until cf_p11_forbid_export */
-    const char *label;  /* CKA_LABEL, for operators; may be NULL */
+    unsigned bits;     /* AES: 128/192/256; RSA: modulus bits */
+    uint32_t exponent; /* RSA */
+    cf_curve curve;    /* EC */
+    unsigned usage;    /* CF_P11_USE_* */
+    bool extractable;  /* only until cf_p11_forbid_export */
+    const char *label; /* CKA_LABEL, for operators; may be NULL */
     /* AES: whatever this key unwraps must come out sensitive and not
      * extractable (CKA_UNWRAP_TEMPLATE; the root key's, so that its
      * wrapped keys can never be unwrapped into exportable ones). */
@@ -130,8 +130,8 @@ CF_MUST_USE bool cf_p11_set_usage(cf_p11 *p, const cf_p11_id *id, unsigned usage
 /* What a key in the token is, as the token says (to check an import). */
 typedef struct {
     cf_p11_key_type type;
-    unsigned bits;    /* AES key bits, RSA modulus bits */
-    cf_curve curve;   /* EC, when known_curve */
+    unsigned bits;  /* AES key bits, RSA modulus bits */
+    cf_curve curve; /* EC, when known_curve */
     bool known_curve;
 } cf_p11_facts;
 CF_MUST_USE bool cf_p11_key_facts(cf_p11 *p, const cf_p11_id *id, cf_p11_facts *facts);

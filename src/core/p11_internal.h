@@ -35,7 +35,7 @@ struct cf_p11 {
     CK_SESSION_HANDLE idle[CF_P11_POOL_MAX];
     size_t n_idle;
     cf_p11_cached cache[CF_P11_HANDLE_CACHE];
-    bool has_rsa_aes_wrap; /* the module offers CKM_RSA_AES_KEY_WRAP */
+    bool has_rsa_aes_wrap;    /* the module offers CKM_RSA_AES_KEY_WRAP */
     atomic_bool no_sha2_oaep; /* it refused RSA-OAEP with SHA-2 (SoftHSM2 2.6) */
 };
 
@@ -54,11 +54,11 @@ void cf_p11_release(cf_p11_session *s);
  * broken when the session cannot be trusted any more.  Returns false. */
 CF_MUST_USE bool cf_p11_fail(cf_p11_session *s, CK_RV rv, const char *what, const char *file,
                              int line);
-#define CF_P11_CALL(s, call, what)                                                     \
-    do {                                                                               \
-        CK_RV rv_ = (call);                                                            \
-        if (rv_ != CKR_OK)                                                             \
-            return cf_p11_fail((s), rv_, (what), __FILE__, __LINE__);                  \
+#define CF_P11_CALL(s, call, what)                                    \
+    do {                                                              \
+        CK_RV rv_ = (call);                                           \
+        if (rv_ != CKR_OK)                                            \
+            return cf_p11_fail((s), rv_, (what), __FILE__, __LINE__); \
     } while (0)
 
 /* True for return values after which a retry on a fresh session may work
@@ -85,7 +85,8 @@ CF_MUST_USE bool cf_p11_run(cf_p11 *p, cf_p11_op op, void *ctx);
 
 /* Template helpers. */
 #define CF_P11_ATTR(type, ptr, len) ((CK_ATTRIBUTE){(type), (void *)(ptr), (CK_ULONG)(len)})
-#define CF_P11_BOOL(type, v) CF_P11_ATTR((type), (v) ? &cf_p11_true : &cf_p11_false, sizeof(CK_BBOOL))
+#define CF_P11_BOOL(type, v) \
+    CF_P11_ATTR((type), (v) ? &cf_p11_true : &cf_p11_false, sizeof(CK_BBOOL))
 extern CK_BBOOL cf_p11_true, cf_p11_false;
 
 /* Reads one attribute of up to `max` bytes, appended to `out`. */

@@ -160,17 +160,27 @@ static bool cf_info_op(cf_p11_session *s, void *ctx)
     CK_ULONG len = 0;
     CK_BBOOL b[7] = {0};
     CK_ATTRIBUTE get[] = {
-        CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type), CF_P11_ATTR(CKA_VALUE_LEN, &len, sizeof len),
-        CF_P11_ATTR(CKA_SENSITIVE, &b[0], 1),          CF_P11_ATTR(CKA_EXTRACTABLE, &b[1], 1),
-        CF_P11_ATTR(CKA_TOKEN, &b[2], 1),              CF_P11_ATTR(CKA_ENCRYPT, &b[3], 1),
-        CF_P11_ATTR(CKA_DECRYPT, &b[4], 1),            CF_P11_ATTR(CKA_WRAP, &b[5], 1),
+        CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
+        CF_P11_ATTR(CKA_VALUE_LEN, &len, sizeof len),
+        CF_P11_ATTR(CKA_SENSITIVE, &b[0], 1),
+        CF_P11_ATTR(CKA_EXTRACTABLE, &b[1], 1),
+        CF_P11_ATTR(CKA_TOKEN, &b[2], 1),
+        CF_P11_ATTR(CKA_ENCRYPT, &b[3], 1),
+        CF_P11_ATTR(CKA_DECRYPT, &b[4], 1),
+        CF_P11_ATTR(CKA_WRAP, &b[5], 1),
         CF_P11_ATTR(CKA_UNWRAP, &b[6], 1),
     };
     CF_P11_CALL(s, s->p->f->C_GetAttributeValue(s->h, h, get, sizeof get / sizeof *get),
                 "C_GetAttributeValue");
     *c->info = (cf_p11_key_info){
-        .aes = type == CKK_AES, .sensitive = b[0], .extractable = b[1], .token = b[2],
-        .bits = (unsigned)len * 8, .can_encrypt = b[3], .can_decrypt = b[4], .can_wrap = b[5],
+        .aes = type == CKK_AES,
+        .sensitive = b[0],
+        .extractable = b[1],
+        .token = b[2],
+        .bits = (unsigned)len * 8,
+        .can_encrypt = b[3],
+        .can_decrypt = b[4],
+        .can_wrap = b[5],
         .can_unwrap = b[6],
     };
     return true;
@@ -182,8 +192,8 @@ bool cf_p11_secret_info(cf_p11 *p, const cf_p11_id *id, cf_p11_key_info *info)
     return cf_p11_run(p, cf_info_op, &c);
 }
 
-bool cf_p11_get_bytes(cf_p11_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
-                         size_t max, cf_buf *out)
+bool cf_p11_get_bytes(cf_p11_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, size_t max,
+                      cf_buf *out)
 {
     uint8_t *p;
     size_t start = out->len;
@@ -333,9 +343,12 @@ static bool cf_derive_x_op(cf_p11_session *s, void *ctx)
     CK_KEY_TYPE type = CKK_GENERIC_SECRET;
     CK_ULONG len = cf_curve_field_len(c->spec->curve);
     CK_ATTRIBUTE t[] = {
-        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls), CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
-        CF_P11_BOOL(CKA_TOKEN, false),            CF_P11_BOOL(CKA_SENSITIVE, false),
-        CF_P11_BOOL(CKA_EXTRACTABLE, true),       CF_P11_ATTR(CKA_VALUE_LEN, &len, sizeof len),
+        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls),
+        CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
+        CF_P11_BOOL(CKA_TOKEN, false),
+        CF_P11_BOOL(CKA_SENSITIVE, false),
+        CF_P11_BOOL(CKA_EXTRACTABLE, true),
+        CF_P11_ATTR(CKA_VALUE_LEN, &len, sizeof len),
     };
     CK_RV rv = f->C_DeriveKey(s->h, &m, key, t, sizeof t / sizeof *t, &secret);
     cf_buf_free(&g);
@@ -406,7 +419,7 @@ bool cf_p11_add_public(cf_p11 *p, const cf_p11_key_spec *spec, const cf_p11_id *
 }
 
 bool cf_p11_unwrap_into(cf_p11_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE kek,
-                           cf_slice wrapped, const cf_p11_key_spec *spec, const cf_p11_id *id)
+                        cf_slice wrapped, const cf_p11_key_spec *spec, const cf_p11_id *id)
 {
     /* An EC private key arrives without its public point; it may derive
      * and sign until cf_p11_add_public has computed the point, which then
@@ -417,8 +430,8 @@ bool cf_p11_unwrap_into(cf_p11_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE 
     cf_p11_tmpl t = {0};
     cf_tmpl_private(&t, &with, id, true);
     CK_OBJECT_HANDLE h;
-    CK_RV rv = s->p->f->C_UnwrapKey(s->h, mech, kek, (CK_BYTE *)wrapped.ptr, wrapped.len, t.a, t.n,
-                                    &h);
+    CK_RV rv =
+        s->p->f->C_UnwrapKey(s->h, mech, kek, (CK_BYTE *)wrapped.ptr, wrapped.len, t.a, t.n, &h);
     /* A wrapped key of another type than the template names is refused as
      * an inconsistent template: the input's fault too. */
     if (rv == CKR_TEMPLATE_INCONSISTENT)
@@ -429,16 +442,19 @@ bool cf_p11_unwrap_into(cf_p11_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE 
     return true;
 }
 
-bool cf_p11_session_secret(cf_p11_session *s, cf_slice value, bool transport,
-                           CK_OBJECT_HANDLE *out)
+bool cf_p11_session_secret(cf_p11_session *s, cf_slice value, bool transport, CK_OBJECT_HANDLE *out)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE type = transport ? CKK_AES : CKK_GENERIC_SECRET;
     CK_ATTRIBUTE t[] = {
-        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls),   CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
-        CF_P11_BOOL(CKA_TOKEN, false),              CF_P11_BOOL(CKA_SENSITIVE, transport),
-        CF_P11_BOOL(CKA_EXTRACTABLE, !transport),   CF_P11_BOOL(CKA_UNWRAP, transport),
-        CF_P11_BOOL(CKA_ENCRYPT, false),            CF_P11_BOOL(CKA_DECRYPT, false),
+        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls),
+        CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
+        CF_P11_BOOL(CKA_TOKEN, false),
+        CF_P11_BOOL(CKA_SENSITIVE, transport),
+        CF_P11_BOOL(CKA_EXTRACTABLE, !transport),
+        CF_P11_BOOL(CKA_UNWRAP, transport),
+        CF_P11_BOOL(CKA_ENCRYPT, false),
+        CF_P11_BOOL(CKA_DECRYPT, false),
         CF_P11_ATTR(CKA_VALUE, value.ptr, value.len),
     };
     CF_P11_CALL(s, s->p->f->C_CreateObject(s->h, t, sizeof t / sizeof *t, out), "C_CreateObject");
@@ -532,8 +548,10 @@ static bool cf_set_usage_op(cf_p11_session *s, void *ctx)
     unsigned u = c->usage;
     if (cf_p11_find(s, c->id, CKO_SECRET_KEY, &h)) {
         CK_ATTRIBUTE set[] = {
-            CF_P11_BOOL(CKA_ENCRYPT, u & CF_P11_USE_ENCRYPT), CF_P11_BOOL(CKA_DECRYPT, u & CF_P11_USE_DECRYPT),
-            CF_P11_BOOL(CKA_WRAP, u & CF_P11_USE_WRAP),       CF_P11_BOOL(CKA_UNWRAP, u & CF_P11_USE_UNWRAP),
+            CF_P11_BOOL(CKA_ENCRYPT, u & CF_P11_USE_ENCRYPT),
+            CF_P11_BOOL(CKA_DECRYPT, u & CF_P11_USE_DECRYPT),
+            CF_P11_BOOL(CKA_WRAP, u & CF_P11_USE_WRAP),
+            CF_P11_BOOL(CKA_UNWRAP, u & CF_P11_USE_UNWRAP),
         };
         CF_P11_CALL(s, f->C_SetAttributeValue(s->h, h, set, 4), "C_SetAttributeValue");
         return true;
@@ -544,7 +562,8 @@ static bool cf_set_usage_op(cf_p11_session *s, void *ctx)
     CK_ATTRIBUTE get = CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type);
     CF_P11_CALL(s, f->C_GetAttributeValue(s->h, h, &get, 1), "C_GetAttributeValue");
     CK_ATTRIBUTE priv[] = {
-        CF_P11_BOOL(CKA_SIGN, u & CF_P11_USE_SIGN),     CF_P11_BOOL(CKA_DECRYPT, u & CF_P11_USE_DECRYPT),
+        CF_P11_BOOL(CKA_SIGN, u & CF_P11_USE_SIGN),
+        CF_P11_BOOL(CKA_DECRYPT, u & CF_P11_USE_DECRYPT),
         CF_P11_BOOL(CKA_UNWRAP, u & CF_P11_USE_UNWRAP),
     };
     /* EC private keys have no decrypt or unwrap attributes worth setting. */
@@ -552,7 +571,8 @@ static bool cf_set_usage_op(cf_p11_session *s, void *ctx)
                 "C_SetAttributeValue");
     CF_GUARD(cf_p11_find(s, c->id, CKO_PUBLIC_KEY, &h));
     CK_ATTRIBUTE pub[] = {
-        CF_P11_BOOL(CKA_VERIFY, u & CF_P11_USE_VERIFY), CF_P11_BOOL(CKA_ENCRYPT, u & CF_P11_USE_ENCRYPT),
+        CF_P11_BOOL(CKA_VERIFY, u & CF_P11_USE_VERIFY),
+        CF_P11_BOOL(CKA_ENCRYPT, u & CF_P11_USE_ENCRYPT),
         CF_P11_BOOL(CKA_WRAP, u & CF_P11_USE_WRAP),
     };
     CF_P11_CALL(s, f->C_SetAttributeValue(s->h, h, pub, type == CKK_RSA ? 3 : 1),

@@ -35,10 +35,22 @@ typedef struct {
 static bool cf_hash_mech(cf_hash h, CK_MECHANISM_TYPE *md, CK_ULONG *mgf)
 {
     switch (h) {
-    case CF_HASH_SHA1: *md = CKM_SHA_1; *mgf = CKG_MGF1_SHA1; return true;
-    case CF_HASH_SHA256: *md = CKM_SHA256; *mgf = CKG_MGF1_SHA256; return true;
-    case CF_HASH_SHA384: *md = CKM_SHA384; *mgf = CKG_MGF1_SHA384; return true;
-    case CF_HASH_SHA512: *md = CKM_SHA512; *mgf = CKG_MGF1_SHA512; return true;
+    case CF_HASH_SHA1:
+        *md = CKM_SHA_1;
+        *mgf = CKG_MGF1_SHA1;
+        return true;
+    case CF_HASH_SHA256:
+        *md = CKM_SHA256;
+        *mgf = CKG_MGF1_SHA256;
+        return true;
+    case CF_HASH_SHA384:
+        *md = CKM_SHA384;
+        *mgf = CKG_MGF1_SHA384;
+        return true;
+    case CF_HASH_SHA512:
+        *md = CKM_SHA512;
+        *mgf = CKG_MGF1_SHA512;
+        return true;
     default: CF_BAIL(CF_ERR_UNSUPPORTED, "unsupported hash");
     }
 }
@@ -68,8 +80,9 @@ static bool cf_mech_build(const cf_p11_mech *m, cf_mech *b)
     case CF_P11_AES_GCM:
         CF_ENSURE(m->iv.len == CF_GCM_IV_LEN, CF_ERR_BAD_INPUT, "AES-GCM needs a 12-byte IV");
         memcpy(b->iv, m->iv.ptr, m->iv.len);
-        b->gcm = (CK_GCM_PARAMS){b->iv, CF_GCM_IV_LEN, 8 * CF_GCM_IV_LEN, (uint8_t *)m->aad.ptr,
-                                 m->aad.len, 8 * CF_GCM_TAG_LEN};
+        b->gcm =
+            (CK_GCM_PARAMS){b->iv,      CF_GCM_IV_LEN,     8 * CF_GCM_IV_LEN, (uint8_t *)m->aad.ptr,
+                            m->aad.len, 8 * CF_GCM_TAG_LEN};
         b->m = (CK_MECHANISM){CKM_AES_GCM, &b->gcm, sizeof b->gcm};
         return true;
     case CF_P11_AES_CBC:
@@ -100,7 +113,6 @@ static bool cf_rv_unsupported(CK_RV rv)
     return rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
            rv == CKR_ARGUMENTS_BAD;
 }
-
 
 /* ---- one-shot encrypt, decrypt, sign ---- */
 
@@ -281,7 +293,8 @@ static bool cf_verify_op(cf_p11_session *s, void *ctx)
     CK_OBJECT_HANDLE key;
     CF_GUARD(cf_p11_find(s, c->id, CKO_PUBLIC_KEY, &key));
     CF_P11_CALL(s, f->C_VerifyInit(s->h, &b.m, key), "C_VerifyInit");
-    CK_RV rv = f->C_Verify(s->h, (CK_BYTE *)c->in.ptr, c->in.len, (CK_BYTE *)c->sig.ptr, c->sig.len);
+    CK_RV rv =
+        f->C_Verify(s->h, (CK_BYTE *)c->in.ptr, c->in.len, (CK_BYTE *)c->sig.ptr, c->sig.len);
     *c->valid = rv == CKR_OK;
     if (rv == CKR_OK || rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE)
         return true;
@@ -373,8 +386,10 @@ static bool cf_unwrap_bytes_op(cf_p11_session *s, void *ctx)
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE type = CKK_GENERIC_SECRET;
     CK_ATTRIBUTE t[] = {
-        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls), CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
-        CF_P11_BOOL(CKA_TOKEN, false),            CF_P11_BOOL(CKA_SENSITIVE, false),
+        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls),
+        CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
+        CF_P11_BOOL(CKA_TOKEN, false),
+        CF_P11_BOOL(CKA_SENSITIVE, false),
         CF_P11_BOOL(CKA_EXTRACTABLE, true),
     };
     CK_MECHANISM m = {c->mech, NULL, 0};
@@ -454,10 +469,14 @@ static bool cf_unwrap_ephemeral(cf_p11_session *s, cf_wrap_ctx *c, CK_OBJECT_HAN
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE type = CKK_AES;
     CK_ATTRIBUTE t[] = {
-        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls), CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
-        CF_P11_BOOL(CKA_TOKEN, false),            CF_P11_BOOL(CKA_SENSITIVE, true),
-        CF_P11_BOOL(CKA_EXTRACTABLE, false),      CF_P11_BOOL(CKA_UNWRAP, true),
-        CF_P11_BOOL(CKA_ENCRYPT, false),          CF_P11_BOOL(CKA_DECRYPT, false),
+        CF_P11_ATTR(CKA_CLASS, &cls, sizeof cls),
+        CF_P11_ATTR(CKA_KEY_TYPE, &type, sizeof type),
+        CF_P11_BOOL(CKA_TOKEN, false),
+        CF_P11_BOOL(CKA_SENSITIVE, true),
+        CF_P11_BOOL(CKA_EXTRACTABLE, false),
+        CF_P11_BOOL(CKA_UNWRAP, true),
+        CF_P11_BOOL(CKA_ENCRYPT, false),
+        CF_P11_BOOL(CKA_DECRYPT, false),
     };
     CK_RV rv = s->p->f->C_UnwrapKey(s->h, &b.m, rsa, (CK_BYTE *)part.ptr, part.len, t,
                                     sizeof t / sizeof *t, aes);

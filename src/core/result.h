@@ -24,18 +24,18 @@
 typedef enum {
     CF_OK = 0,
     /* caller's fault */
-    CF_ERR_BAD_INPUT,      /* malformed or invalid parameter */
-    CF_ERR_TOO_LARGE,      /* an input exceeded its cap */
-    CF_ERR_NOT_FOUND,      /* object does not exist */
-    CF_ERR_CONFLICT,       /* object exists / state forbids it */
-    CF_ERR_DELETED,        /* name held by a soft-deleted object */
-    CF_ERR_UNAUTHORIZED,   /* missing or invalid credentials */
-    CF_ERR_FORBIDDEN,      /* authenticated but not permitted */
-    CF_ERR_PROTECTED,      /* refused by a protection setting (purge protection) */
-    CF_ERR_OPERATION,      /* operation not allowed on this object */
-    CF_ERR_DISABLED,       /* object disabled, not yet valid or expired */
-    CF_ERR_UNSUPPORTED,    /* algorithm or feature not supported */
-    CF_ERR_DECRYPT,        /* authentication / integrity check failed */
+    CF_ERR_BAD_INPUT,    /* malformed or invalid parameter */
+    CF_ERR_TOO_LARGE,    /* an input exceeded its cap */
+    CF_ERR_NOT_FOUND,    /* object does not exist */
+    CF_ERR_CONFLICT,     /* object exists / state forbids it */
+    CF_ERR_DELETED,      /* name held by a soft-deleted object */
+    CF_ERR_UNAUTHORIZED, /* missing or invalid credentials */
+    CF_ERR_FORBIDDEN,    /* authenticated but not permitted */
+    CF_ERR_PROTECTED,    /* refused by a protection setting (purge protection) */
+    CF_ERR_OPERATION,    /* operation not allowed on this object */
+    CF_ERR_DISABLED,     /* object disabled, not yet valid or expired */
+    CF_ERR_UNSUPPORTED,  /* algorithm or feature not supported */
+    CF_ERR_DECRYPT,      /* authentication / integrity check failed */
     /* our fault or the environment's */
     CF_ERR_NOMEM,
     CF_ERR_IO,
@@ -76,50 +76,50 @@ void cf_error_restore(struct cf_error_record *saved);
 
 #define CF_RAISE(code, detail) cf_error_raise((code), __FILE__, __LINE__, (detail))
 
-#define CF_RAISE_REASON(code, reason, detail)                                  \
+#define CF_RAISE_REASON(code, reason, detail) \
     cf_error_raise_reason((code), (reason), __FILE__, __LINE__, (detail))
 
 /* Fail with `code` and service reason `reason` unless `cond` holds. */
-#define CF_ENSURE_REASON(cond, code, reason, detail)                           \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            CF_RAISE_REASON((code), (reason), (detail));                       \
-            return false;                                                      \
-        }                                                                      \
+#define CF_ENSURE_REASON(cond, code, reason, detail)     \
+    do {                                                 \
+        if (!(cond)) {                                   \
+            CF_RAISE_REASON((code), (reason), (detail)); \
+            return false;                                \
+        }                                                \
     } while (0)
 
 /* Fail with `code` unless `cond` holds. */
-#define CF_ENSURE(cond, code, detail)                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            CF_RAISE((code), (detail));                                        \
-            return false;                                                      \
-        }                                                                      \
+#define CF_ENSURE(cond, code, detail)   \
+    do {                                \
+        if (!(cond)) {                  \
+            CF_RAISE((code), (detail)); \
+            return false;               \
+        }                               \
     } while (0)
 
 /* Fail with `code` and a formatted detail unless `cond` holds. */
-#define CF_ENSUREF(cond, code, ...)                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            cf_error_raisef((code), __FILE__, __LINE__, __VA_ARGS__);          \
-            return false;                                                      \
-        }                                                                      \
+#define CF_ENSUREF(cond, code, ...)                                   \
+    do {                                                              \
+        if (!(cond)) {                                                \
+            cf_error_raisef((code), __FILE__, __LINE__, __VA_ARGS__); \
+            return false;                                             \
+        }                                                             \
     } while (0)
 
 #define CF_ENSURE_REF(p) CF_ENSURE((p) != NULL, CF_ERR_INTERNAL, "null reference")
 
 /* Propagate a failure already recorded by a callee. */
-#define CF_GUARD(x)                                                            \
-    do {                                                                       \
-        if (!(x))                                                              \
-            return false;                                                      \
+#define CF_GUARD(x)       \
+    do {                  \
+        if (!(x))         \
+            return false; \
     } while (0)
 
 /* Fail now. */
-#define CF_BAIL(code, detail)                                                  \
-    do {                                                                       \
-        CF_RAISE((code), (detail));                                            \
-        return false;                                                          \
+#define CF_BAIL(code, detail)       \
+    do {                            \
+        CF_RAISE((code), (detail)); \
+        return false;               \
     } while (0)
 
 /* Allocation that fails with CF_ERR_NOMEM. */

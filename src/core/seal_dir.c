@@ -28,13 +28,13 @@
 
 /* What seal.json records. */
 typedef struct {
-    char seal[8];              /* "pkcs11" | "file" */
-    char module[PATH_MAX];     /* "" = the embedded SoftHSM2 token */
+    char seal[8];          /* "pkcs11" | "file" */
+    char module[PATH_MAX]; /* "" = the embedded SoftHSM2 token */
     char token[33];
-    char pin_file[PATH_MAX];   /* "" = embedded, or PIN from the environment */
-    cf_seal_roots roots;       /* pkcs11: the root keys' ids */
-    cf_buf wrapped;            /* the master key, wrapped by the seal */
-    cf_buf aad;                /* what the wrapping binds (for migration) */
+    char pin_file[PATH_MAX]; /* "" = embedded, or PIN from the environment */
+    cf_seal_roots roots;     /* pkcs11: the root keys' ids */
+    cf_buf wrapped;          /* the master key, wrapped by the seal */
+    cf_buf aad;              /* what the wrapping binds (for migration) */
 } cf_seal_record;
 
 static void cf_record_init(cf_seal_record *r)
@@ -94,7 +94,8 @@ static bool cf_record_parse(json_t *doc, cf_seal_record *r)
         return true;
     CF_GUARD(cf_json_copy_text(doc, "module", r->module, sizeof r->module, CF_ERR_IO, "seal.json"));
     CF_GUARD(cf_json_copy_text(doc, "token", r->token, sizeof r->token, CF_ERR_IO, "seal.json"));
-    CF_GUARD(cf_json_copy_text(doc, "pin_file", r->pin_file, sizeof r->pin_file, CF_ERR_IO, "seal.json"));
+    CF_GUARD(cf_json_copy_text(doc, "pin_file", r->pin_file, sizeof r->pin_file, CF_ERR_IO,
+                               "seal.json"));
     r->roots.sealed_unwrap = json_is_true(json_object_get(doc, "root_unwrap_template"));
     CF_GUARD(cf_json_id(doc, "root_key_id", &r->roots.root));
     CF_GUARD(cf_json_id(doc, "wrap_key_id", &r->roots.wrap));
@@ -108,8 +109,8 @@ static bool cf_record_read(const char *dir, cf_seal_record *r)
     cf_buf text;
     cf_buf_init(&text, CF_SEAL_JSON_MAX);
     bool ok = cf_read_file(path, CF_SEAL_JSON_MAX, &text);
-    json_t *doc = ok ? json_loadb((const char *)text.data, text.len, JSON_REJECT_DUPLICATES, NULL)
-                     : NULL;
+    json_t *doc =
+        ok ? json_loadb((const char *)text.data, text.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
     cf_buf_free(&text);
     if (!ok && cf_error_code() == CF_ERR_NOT_FOUND)
         cf_error_raisef(CF_ERR_SEAL, __FILE__, __LINE__,
@@ -175,8 +176,9 @@ static bool cf_pin_from_file(const char *path, cf_buf *pin)
 static bool cf_pin_from_env(cf_buf *pin)
 {
     char *v = getenv(CF_PKCS11_PIN_ENV);
-    CF_ENSURE(v && *v, CF_ERR_SEAL,
-              "no PIN for the PKCS#11 token: give --pkcs11-pin-file FILE or set " CF_PKCS11_PIN_ENV);
+    CF_ENSURE(
+        v && *v, CF_ERR_SEAL,
+        "no PIN for the PKCS#11 token: give --pkcs11-pin-file FILE or set " CF_PKCS11_PIN_ENV);
     bool ok = cf_buf_append_str(pin, v);
     cf_memzero(v, strlen(v));
     unsetenv(CF_PKCS11_PIN_ENV);
@@ -251,7 +253,8 @@ static bool cf_token_open(const char *dir, const char *service, cf_seal_record *
     if (opt->module)
         snprintf(r->module, sizeof r->module, "%s", opt->module);
     if (opt->token_label)
-        CF_ENSURE(snprintf(r->token, sizeof r->token, "%s", opt->token_label) < (int)sizeof r->token,
+        CF_ENSURE(snprintf(r->token, sizeof r->token, "%s", opt->token_label) <
+                      (int)sizeof r->token,
                   CF_ERR_BAD_INPUT, "PKCS#11 token labels are at most 32 characters");
     if (opt->pin_file)
         snprintf(r->pin_file, sizeof r->pin_file, "%s", opt->pin_file);
@@ -309,8 +312,8 @@ static bool cf_master_unwrap(cf_sealed_dir *d, const cf_seal_record *r, cf_slice
                         "seal.json was altered)",
                         d->where, dir);
     if (ok && key.len != CF_DATA_KEY_LEN) {
-        cf_error_raisef(CF_ERR_SEAL, __FILE__, __LINE__, "the master key of %s has the wrong length",
-                        dir);
+        cf_error_raisef(CF_ERR_SEAL, __FILE__, __LINE__,
+                        "the master key of %s has the wrong length", dir);
         ok = false;
     }
     ok = ok && (d->master_key = cf_secret_alloc(CF_DATA_KEY_LEN));

@@ -27,11 +27,11 @@
 #define CF_PKCS11_PIN_ENV "COFFER_PKCS11_PIN"
 
 /* The servers' usage lines for the options below. */
-#define CF_SEAL_USAGE                                                                      \
+#define CF_SEAL_USAGE                                                                        \
     "  --pkcs11-module PATH    PKCS#11 module of the token holding the root key (default:\n" \
     "                          a SoftHSM2 token made under DIR/hsm on first start)\n"        \
-    "  --pkcs11-token LABEL    that token's label\n"                                       \
-    "  --pkcs11-pin-file FILE  its user PIN (or set " CF_PKCS11_PIN_ENV ")\n"              \
+    "  --pkcs11-token LABEL    that token's label\n"                                         \
+    "  --pkcs11-pin-file FILE  its user PIN (or set " CF_PKCS11_PIN_ENV ")\n"                \
     "  --dev-seal              development only: the root key is a file beside the data\n"
 
 typedef struct {
@@ -42,8 +42,8 @@ typedef struct {
 } cf_seal_options;
 
 typedef struct {
-    int lock_fd;           /* DIR/service.lock, held while open: one process a directory */
-    bool locked;           /* lock_fd is open */
+    int lock_fd; /* DIR/service.lock, held while open: one process a directory */
+    bool locked; /* lock_fd is open */
     cf_seal *seal;
     uint8_t *master_key;   /* CF_DATA_KEY_LEN bytes of secret memory */
     bool dev;              /* the file seal: the service warns at every start */

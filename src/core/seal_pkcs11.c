@@ -37,7 +37,8 @@ static bool cf_seal_p11_wrap(cf_seal *seal, cf_slice key, cf_slice aad, cf_buf *
     CF_GUARD(cf_random_bytes(nonce, sizeof nonce));
     cf_p11_mech m = {.kind = CF_P11_AES_GCM, .iv = cf_slice_of(nonce, sizeof nonce), .aad = aad};
     size_t start = out->len;
-    bool ok = cf_buf_append_u8(out, CF_SEAL_P11_FORMAT) && cf_buf_append(out, nonce, sizeof nonce) &&
+    bool ok = cf_buf_append_u8(out, CF_SEAL_P11_FORMAT) &&
+              cf_buf_append(out, nonce, sizeof nonce) &&
               cf_p11_encrypt(seal->token, &seal->root, &m, key, out);
     if (!ok)
         out->len = start;
@@ -50,12 +51,11 @@ static bool cf_seal_p11_unwrap(cf_seal *seal, cf_slice wrapped, cf_slice aad, cf
                   wrapped.len <= 1 + CF_GCM_IV_LEN + CF_SEAL_P11_MAX_KEY + CF_GCM_TAG_LEN &&
                   wrapped.ptr[0] == CF_SEAL_P11_FORMAT,
               CF_ERR_DECRYPT, "the wrapped key is not the PKCS#11 seal's");
-    cf_p11_mech m = {.kind = CF_P11_AES_GCM, .iv = cf_slice_of(wrapped.ptr + 1, CF_GCM_IV_LEN),
-                     .aad = aad};
-    return cf_p11_decrypt(seal->token, &seal->root, &m,
-                          cf_slice_of(wrapped.ptr + 1 + CF_GCM_IV_LEN,
-                                      wrapped.len - 1 - CF_GCM_IV_LEN),
-                          out);
+    cf_p11_mech m = {
+        .kind = CF_P11_AES_GCM, .iv = cf_slice_of(wrapped.ptr + 1, CF_GCM_IV_LEN), .aad = aad};
+    return cf_p11_decrypt(
+        seal->token, &seal->root, &m,
+        cf_slice_of(wrapped.ptr + 1 + CF_GCM_IV_LEN, wrapped.len - 1 - CF_GCM_IV_LEN), out);
 }
 
 static void cf_seal_p11_destroy(cf_seal *seal)
@@ -102,8 +102,8 @@ bool cf_seal_pkcs11_open(cf_p11 *token, const cf_seal_roots *roots, cf_seal **ou
         cf_p11_close(token);
         CF_BAIL(CF_ERR_NOMEM, NULL);
     }
-    s->base = (cf_seal){"pkcs11", cf_seal_p11_wrap, cf_seal_p11_unwrap, cf_seal_p11_destroy, token,
-                        roots->root, roots->wrap};
+    s->base = (cf_seal){"pkcs11", cf_seal_p11_wrap, cf_seal_p11_unwrap, cf_seal_p11_destroy,
+                        token,    roots->root,      roots->wrap};
     *out = &s->base;
     return true;
 }

@@ -56,8 +56,8 @@ CF_MUST_USE sqlite3_stmt *cf_db_stmt(cf_db *db, const char *sql);
 /* The same, with text parameters ?1.. bound (not copied) from `texts`;
  * NULL entries stay unbound. */
 CF_MUST_USE sqlite3_stmt *cf_db_prep(cf_db *db, const char *sql, const char *const *texts, int n);
-#define CF_DB_PREP(db, sql, ...)                                               \
-    cf_db_prep((db), (sql), (const char *const[]){__VA_ARGS__},                \
+#define CF_DB_PREP(db, sql, ...)                                \
+    cf_db_prep((db), (sql), (const char *const[]){__VA_ARGS__}, \
                (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)))
 /* Resets a cached statement and clears its bindings; NULL is a no-op. */
 void cf_db_done(sqlite3_stmt *st);

@@ -105,7 +105,8 @@ static bool check_request(const cf_storage_request *req)
         CF_ENSURE(vlen <= CF_STORAGE_MAX_HEADER_VALUE, CF_ERR_TOO_LARGE, "header value too long");
         for (size_t j = 0; j < vlen; j++) {
             uint8_t c = (uint8_t)h->value[j];
-            CF_ENSURE(c >= 0x20 || c == '\t', CF_ERR_BAD_INPUT, "control character in header value");
+            CF_ENSURE(c >= 0x20 || c == '\t', CF_ERR_BAD_INPUT,
+                      "control character in header value");
         }
     }
     return true;
@@ -135,7 +136,6 @@ typedef struct {
     const char *value;
 } xms_header;
 
-
 static bool ascii_less(const xms_header *a, const xms_header *b)
 {
     size_t n = a->nlen < b->nlen ? a->nlen : b->nlen;
@@ -157,8 +157,8 @@ static bool collect_xms(const cf_storage_request *req, xms_header *hs, size_t *n
             continue;
         CF_ENSURE(n < CF_STORAGE_MAX_XMS_HEADERS, CF_ERR_TOO_LARGE, "too many x-ms- headers");
         for (size_t k = 0; k < n; k++)
-            CF_ENSURE(!(hs[k].nlen == nlen && eq_nocase_n(hs[k].name, nlen, name)), CF_ERR_BAD_INPUT,
-                      "duplicate x-ms- header");
+            CF_ENSURE(!(hs[k].nlen == nlen && eq_nocase_n(hs[k].name, nlen, name)),
+                      CF_ERR_BAD_INPUT, "duplicate x-ms- header");
         hs[n++] = (xms_header){name, nlen, req->headers[i].value};
     }
     *n_out = n;
@@ -339,8 +339,8 @@ static void sort_query(qlist *q)
     }
 }
 
-static bool append_canonical_resource(const cf_storage_request *req, const char *account,
-                                      bool lite, unsigned variant, cf_buf *b)
+static bool append_canonical_resource(const cf_storage_request *req, const char *account, bool lite,
+                                      unsigned variant, cf_buf *b)
 {
     CF_GUARD(cf_buf_append_u8(b, '/'));
     CF_GUARD(cf_buf_append_str(b, account));
@@ -384,9 +384,17 @@ static bool build_sts(const cf_storage_request *req, const char *account, bool l
     for (size_t i = 0; i < alen; i++)
         CF_ENSURE(is_tchar((uint8_t)account[i]), CF_ERR_BAD_INPUT, "bad account name");
 
-    static const char *const full[] = {"Content-Encoding", "Content-Language", "Content-Length",
-                                       "Content-MD5", "Content-Type", "Date", "If-Modified-Since",
-                                       "If-Match", "If-None-Match", "If-Unmodified-Since", "Range"};
+    static const char *const full[] = {"Content-Encoding",
+                                       "Content-Language",
+                                       "Content-Length",
+                                       "Content-MD5",
+                                       "Content-Type",
+                                       "Date",
+                                       "If-Modified-Since",
+                                       "If-Match",
+                                       "If-None-Match",
+                                       "If-Unmodified-Since",
+                                       "Range"};
     static const char *const lite_hdrs[] = {"Content-MD5", "Content-Type", "Date"};
     const char *const *names = lite ? lite_hdrs : full;
     size_t count = lite ? 3 : sizeof full / sizeof *full;
@@ -424,7 +432,8 @@ bool cf_sharedkey_string_to_sign_ex(const cf_storage_request *req, const char *a
     CF_ENSURE(variant < CF_SHAREDKEY_VARIANTS, CF_ERR_BAD_INPUT, "unknown variant");
     cf_buf b;
     cf_buf_init(&b, CF_STORAGE_MAX_STS);
-    bool ok = build_sts(req, account, lite, variant, &b) && cf_buf_append_slice(out, cf_buf_slice(&b));
+    bool ok =
+        build_sts(req, account, lite, variant, &b) && cf_buf_append_slice(out, cf_buf_slice(&b));
     cf_buf_free(&b);
     return ok;
 }
@@ -494,8 +503,8 @@ bool cf_sharedkey_verify(const cf_storage_request *req, const char *account, cf_
     CF_ENSURE(cf_slice_eq_str(a.account, account), CF_ERR_UNAUTHORIZED,
               "Shared Key account does not match");
 
-    static const unsigned flags[] = {CF_SHAREDKEY_LANG_FIRST,
-                                     CF_SHAREDKEY_JS_QUERY, CF_SHAREDKEY_NO_FOLD};
+    static const unsigned flags[] = {CF_SHAREDKEY_LANG_FIRST, CF_SHAREDKEY_JS_QUERY,
+                                     CF_SHAREDKEY_NO_FOLD};
     cf_buf base, alt;
     cf_buf_init(&base, CF_STORAGE_MAX_STS);
     cf_buf_init(&alt, CF_STORAGE_MAX_STS);
@@ -561,15 +570,19 @@ typedef struct {
     size_t off, size;
 } sas_field;
 
-#define SAS_FIELD(f) {#f, offsetof(cf_sas, f), sizeof(((cf_sas *)0)->f)}
+#define SAS_FIELD(f)                                      \
+    {                                                     \
+#f, offsetof(cf_sas, f), sizeof(((cf_sas *)0)->f) \
+    }
 static const sas_field sas_fields[] = {
-    SAS_FIELD(sv),    SAS_FIELD(ss),    SAS_FIELD(srt),     SAS_FIELD(sp),      SAS_FIELD(st),
-    SAS_FIELD(se),    SAS_FIELD(sip),   SAS_FIELD(spr),     SAS_FIELD(sr),      SAS_FIELD(si),
-    SAS_FIELD(sdd),   SAS_FIELD(ses),   SAS_FIELD(rscc),    SAS_FIELD(rscd),    SAS_FIELD(rsce),
-    SAS_FIELD(rscl),  SAS_FIELD(rsct),  SAS_FIELD(skoid),   SAS_FIELD(sktid),   SAS_FIELD(skt),
-    SAS_FIELD(ske),   SAS_FIELD(sks),   SAS_FIELD(skv),     SAS_FIELD(saoid),   SAS_FIELD(suoid),
-    SAS_FIELD(scid),  SAS_FIELD(skdutid), SAS_FIELD(sduoid), SAS_FIELD(snapshot),
-    SAS_FIELD(versionid),
+    SAS_FIELD(sv),       SAS_FIELD(ss),        SAS_FIELD(srt),     SAS_FIELD(sp),
+    SAS_FIELD(st),       SAS_FIELD(se),        SAS_FIELD(sip),     SAS_FIELD(spr),
+    SAS_FIELD(sr),       SAS_FIELD(si),        SAS_FIELD(sdd),     SAS_FIELD(ses),
+    SAS_FIELD(rscc),     SAS_FIELD(rscd),      SAS_FIELD(rsce),    SAS_FIELD(rscl),
+    SAS_FIELD(rsct),     SAS_FIELD(skoid),     SAS_FIELD(sktid),   SAS_FIELD(skt),
+    SAS_FIELD(ske),      SAS_FIELD(sks),       SAS_FIELD(skv),     SAS_FIELD(saoid),
+    SAS_FIELD(suoid),    SAS_FIELD(scid),      SAS_FIELD(skdutid), SAS_FIELD(sduoid),
+    SAS_FIELD(snapshot), SAS_FIELD(versionid),
 };
 
 bool cf_sas_in_query(const char *raw_query)
@@ -650,7 +663,8 @@ static bool is_scope_name(const char *v)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-'))
             return false;
     }
     return true;
@@ -763,10 +777,10 @@ static bool any_set(const cf_sas *s, const char *const *names)
     return false;
 }
 
-static const char *const service_only[] = {"sr", "si", "sdd", "rscc", "rscd", "rsce", "rscl",
-                                           "rsct", NULL};
-static const char *const delegation[] = {"skoid", "sktid", "skt", "ske", "sks", "skv", "saoid",
-                                         "suoid", "scid", "skdutid", "sduoid", NULL};
+static const char *const service_only[] = {"sr",   "si",   "sdd",  "rscc", "rscd",
+                                           "rsce", "rscl", "rsct", NULL};
+static const char *const delegation[] = {"skoid", "sktid", "skt",  "ske",     "sks",    "skv",
+                                         "saoid", "suoid", "scid", "skdutid", "sduoid", NULL};
 
 static bool sas_validate_kind(cf_sas *out)
 {
@@ -787,9 +801,10 @@ static bool sas_validate_kind(cf_sas *out)
         sr_ok = sr_ok || strcmp(out->sr, srs[i]) == 0;
     CF_ENSURE(sr_ok, CF_ERR_BAD_INPUT, "bad sr");
     int depth;
-    CF_ENSURE((strcmp(out->sr, "d") == 0) == (out->sdd[0] != 0) &&
-                  (!out->sdd[0] || (strlen(out->sdd) <= 3 && digits(out->sdd, strlen(out->sdd), &depth))),
-              CF_ERR_BAD_INPUT, "sdd must come with sr=d, as a number");
+    CF_ENSURE(
+        (strcmp(out->sr, "d") == 0) == (out->sdd[0] != 0) &&
+            (!out->sdd[0] || (strlen(out->sdd) <= 3 && digits(out->sdd, strlen(out->sdd), &depth))),
+        CF_ERR_BAD_INPUT, "sdd must come with sr=d, as a number");
     CF_ENSURE(strcmp(out->sr, "bs") != 0 || out->snapshot[0], CF_ERR_BAD_INPUT,
               "sr=bs without a snapshot");
     CF_ENSURE(strcmp(out->sr, "bv") != 0 || out->versionid[0], CF_ERR_BAD_INPUT,
@@ -850,7 +865,7 @@ bool cf_sas_string_to_sign_account(const cf_sas *sas, const char *account, cf_bu
     CF_ENSURE(sas->kind == CF_SAS_ACCOUNT, CF_ERR_BAD_INPUT, "not an account SAS");
     CF_ENSURE(account[0] && name_ok(account, 64), CF_ERR_BAD_INPUT, "bad account name");
     /* Ends with an empty field, i.e. a trailing newline. */
-    const char *f[] = {account, sas->sp, sas->ss, sas->srt, sas->st, sas->se,
+    const char *f[] = {account,  sas->sp,  sas->ss, sas->srt, sas->st, sas->se,
                        sas->sip, sas->spr, sas->sv, sas->ses, ""};
     return append_fields(out, f, sizeof f / sizeof *f);
 }
@@ -881,8 +896,8 @@ bool cf_sas_string_to_sign_service_blob(const cf_sas *sas, const char *account,
               cf_buf_append_str(&b, container);
     if (ok && !container_scope)
         ok = cf_buf_append_u8(&b, '/') && cf_buf_append_str(&b, blob);
-    const char *f[] = {"", sas->si, sas->sip, sas->spr, sas->sv, sas->sr, stamp, sas->ses,
-                       sas->rscc, sas->rscd, sas->rsce, sas->rscl, sas->rsct};
+    const char *f[] = {"",       sas->si,   sas->sip,  sas->spr,  sas->sv,   sas->sr,  stamp,
+                       sas->ses, sas->rscc, sas->rscd, sas->rsce, sas->rscl, sas->rsct};
     ok = ok && append_fields(&b, f, sizeof f / sizeof *f) &&
          cf_buf_append_slice(out, cf_buf_slice(&b));
     cf_buf_free(&b);

@@ -30,15 +30,15 @@
 #include "buf.h"
 
 /* ---- caps (every attacker-controlled size has one) ---- */
-#define CF_STORAGE_MAX_PATH 8192          /* raw request path, bytes */
-#define CF_STORAGE_MAX_QUERY 16384        /* raw query string, bytes */
-#define CF_STORAGE_MAX_QUERY_PARAMS 64    /* query parameters */
-#define CF_STORAGE_MAX_HEADER_VALUE 8192  /* any one header value */
-#define CF_STORAGE_MAX_HEADER_NAME 256    /* any one header name */
-#define CF_STORAGE_MAX_HEADERS 256        /* headers in the view */
-#define CF_STORAGE_MAX_XMS_HEADERS 128    /* x-ms-* headers */
-#define CF_STORAGE_MAX_STS 65536          /* a whole string-to-sign */
-#define CF_STORAGE_MAX_AUTHZ 512          /* the Authorization header value */
+#define CF_STORAGE_MAX_PATH 8192         /* raw request path, bytes */
+#define CF_STORAGE_MAX_QUERY 16384       /* raw query string, bytes */
+#define CF_STORAGE_MAX_QUERY_PARAMS 64   /* query parameters */
+#define CF_STORAGE_MAX_HEADER_VALUE 8192 /* any one header value */
+#define CF_STORAGE_MAX_HEADER_NAME 256   /* any one header name */
+#define CF_STORAGE_MAX_HEADERS 256       /* headers in the view */
+#define CF_STORAGE_MAX_XMS_HEADERS 128   /* x-ms-* headers */
+#define CF_STORAGE_MAX_STS 65536         /* a whole string-to-sign */
+#define CF_STORAGE_MAX_AUTHZ 512         /* the Authorization header value */
 
 /* One request header as received (name in any case). */
 typedef struct {
@@ -118,9 +118,9 @@ CF_MUST_USE bool cf_sharedkey_verify(const cf_storage_request *req, const char *
 /* ---- SAS ---- */
 
 typedef enum {
-    CF_SAS_ACCOUNT = 1,         /* ss + srt present */
-    CF_SAS_SERVICE,             /* sr present, signed with the account key */
-    CF_SAS_USER_DELEGATION,     /* sr + skoid...: parsed, not verifiable here */
+    CF_SAS_ACCOUNT = 1,     /* ss + srt present */
+    CF_SAS_SERVICE,         /* sr present, signed with the account key */
+    CF_SAS_USER_DELEGATION, /* sr + skoid...: parsed, not verifiable here */
 } cf_sas_kind;
 
 #define CF_SAS_FIELD_MAX 256 /* decoded length of any one SAS field */
@@ -174,8 +174,8 @@ CF_MUST_USE bool cf_sas_string_to_sign_service_blob(const cf_sas *sas, const cha
  * HMAC-SHA256(key, string_to_sign) compared with sas->sig in constant time.
  * Returns true only on a match; CF_ERR_UNAUTHORIZED otherwise.
  */
-CF_MUST_USE bool cf_sas_verify_signature(const cf_sas *sas, cf_slice string_to_sign,
-                                         cf_slice key, bool *ok);
+CF_MUST_USE bool cf_sas_verify_signature(const cf_sas *sas, cf_slice string_to_sign, cf_slice key,
+                                         bool *ok);
 
 /* ---- SAS policy helpers: each a single decision with explicit inputs ---- */
 

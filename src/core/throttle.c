@@ -9,13 +9,13 @@
 #include <time.h>
 
 typedef struct cf_throttle_entry {
-    struct cf_throttle_entry *chain;        /* hash bucket */
+    struct cf_throttle_entry *chain;         /* hash bucket */
     struct cf_throttle_entry *older, *newer; /* by last failure */
     char key[CF_THROTTLE_KEY_MAX + 1];
-    double budget;         /* failures left, as of `updated` */
-    int64_t updated;       /* ms */
-    unsigned locks;        /* locks since the budget was last full */
-    int64_t locked_until;  /* ms */
+    double budget;        /* failures left, as of `updated` */
+    int64_t updated;      /* ms */
+    unsigned locks;       /* locks since the budget was last full */
+    int64_t locked_until; /* ms */
 } cf_throttle_entry;
 
 struct cf_throttle {

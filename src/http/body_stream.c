@@ -24,14 +24,14 @@ struct cf_body_stream {
         size_t len;
         bool full;
     } slot[2];
-    unsigned front;      /* the slot being sent */
+    unsigned front; /* the slot being sent */
     size_t front_off;
-    unsigned fill;       /* the slot the next read goes into */
-    uint64_t fill_pos;   /* body offset of the next read */
-    bool running;        /* a worker is reading */
-    bool waiting;        /* the connection is suspended for a block */
+    unsigned fill;     /* the slot the next read goes into */
+    uint64_t fill_pos; /* body offset of the next read */
+    bool running;      /* a worker is reading */
+    bool waiting;      /* the connection is suspended for a block */
     bool failed;
-    bool released;       /* libmicrohttpd is done with the response */
+    bool released; /* libmicrohttpd is done with the response */
 };
 
 static void cf_body_stream_run(cf_job *job);

@@ -9,14 +9,14 @@
 #include "units.h"
 
 struct cf_conn {
-    cf_conn *prev, *next;   /* the registry (cf_deadlines.mu) */
-    pthread_mutex_t mu;     /* the fields below: the connection's own
-                               threads and, four times a second, the
-                               sweeper; never a global lock per request */
+    cf_conn *prev, *next; /* the registry (cf_deadlines.mu) */
+    pthread_mutex_t mu;   /* the fields below: the connection's own
+                             threads and, four times a second, the
+                             sweeper; never a global lock per request */
     int fd;
     cf_phase phase;
-    int64_t since_ms;      /* phase start; BODY: start of the current window */
-    int64_t busy_from_ms;  /* BUSY entered from BODY: the window pauses */
+    int64_t since_ms;     /* phase start; BODY: start of the current window */
+    int64_t busy_from_ms; /* BUSY entered from BODY: the window pauses */
     cf_phase before_busy;
     uint64_t body_bytes, window_mark;
     bool cut;
@@ -47,10 +47,8 @@ static int64_t cf_now_ms(void)
 static uint64_t *cf_deadline_missed(cf_deadlines *d, cf_conn *c, int64_t now)
 {
     switch (c->phase) {
-    case CF_PHASE_HEADERS:
-        return now - c->since_ms > d->headers_ms ? &d->cut.headers : NULL;
-    case CF_PHASE_IDLE:
-        return now - c->since_ms > d->idle_ms ? &d->cut.idle : NULL;
+    case CF_PHASE_HEADERS: return now - c->since_ms > d->headers_ms ? &d->cut.headers : NULL;
+    case CF_PHASE_IDLE: return now - c->since_ms > d->idle_ms ? &d->cut.idle : NULL;
     case CF_PHASE_BODY:
         if (now - c->since_ms < d->window_ms)
             return NULL;
@@ -60,8 +58,7 @@ static uint64_t *cf_deadline_missed(cf_deadlines *d, cf_conn *c, int64_t now)
         c->window_mark = c->body_bytes;
         return NULL;
     case CF_PHASE_BUSY:
-    case CF_PHASE_SENDING:
-        return NULL;
+    case CF_PHASE_SENDING: return NULL;
     }
     return NULL;
 }
@@ -104,8 +101,7 @@ static void *cf_sweeper_main(void *arg)
     return NULL;
 }
 
-bool cf_deadlines_start(const cf_deadline_policy *policy, const char *service,
-                        cf_deadlines **out)
+bool cf_deadlines_start(const cf_deadline_policy *policy, const char *service, cf_deadlines **out)
 {
     cf_deadlines *d = calloc(1, sizeof *d);
     CF_ENSURE_ALLOC(d);

@@ -35,10 +35,10 @@ typedef enum {
 } cf_phase;
 
 typedef struct {
-    unsigned headers_seconds;   /* 0 = 10 */
-    unsigned idle_seconds;      /* 0 = 30 */
+    unsigned headers_seconds;     /* 0 = 10 */
+    unsigned idle_seconds;        /* 0 = 30 */
     unsigned body_window_seconds; /* 0 = 10 */
-    uint64_t body_window_bytes; /* minimum per window; 0 = 16 KiB */
+    uint64_t body_window_bytes;   /* minimum per window; 0 = 16 KiB */
 } cf_deadline_policy;
 
 typedef struct cf_deadlines cf_deadlines;

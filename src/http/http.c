@@ -86,18 +86,18 @@ typedef struct {
     /* The request's queue on the worker pool (under mu). */
     cf_http_op ops[CF_HTTP_CHUNK_SLOTS + 2];
     unsigned op_head, op_count;
-    bool running;      /* a worker is on this request */
-    bool finished;     /* libmicrohttpd is done with it: whoever is last frees */
+    bool running;  /* a worker is on this request */
+    bool finished; /* libmicrohttpd is done with it: whoever is last frees */
     cf_wait waiting;
     bool start_done, final_posted;
     cf_buf chunk[CF_HTTP_CHUNK_SLOTS];
     bool chunk_busy[CF_HTTP_CHUNK_SLOTS];
-    int filling;       /* the slot gathering body bytes, or -1 */
+    int filling; /* the slot gathering body bytes, or -1 */
     /* The response, built on a worker, queued by the connection thread. */
     struct MHD_Response *ready;
     unsigned ready_status;
     cf_http_begin_result mode;
-    bool responded;   /* begin() answered; the response waits in `early` */
+    bool responded; /* begin() answered; the response waits in `early` */
     cf_http_response early;
     bool too_large;
     bool too_many_params;
@@ -189,8 +189,8 @@ static void cf_http_client_addr(struct MHD_Connection *conn, char *out, size_t l
     if (!info || !info->client_addr)
         return;
     const struct sockaddr *sa = info->client_addr;
-    socklen_t salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
+    socklen_t salen =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (getnameinfo(sa, salen, out, (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0)
         out[0] = 0;
 }
@@ -222,8 +222,8 @@ static struct MHD_Response *cf_http_make_body(cf_http_server *server, cf_http_st
         if (!s)
             return NULL;
         struct MHD_Response *r = MHD_create_response_from_callback(
-            resp->stream.length, cf_body_stream_block(resp->stream.length), cf_body_stream_read,
-            s, cf_body_stream_free);
+            resp->stream.length, cf_body_stream_block(resp->stream.length), cf_body_stream_read, s,
+            cf_body_stream_free);
         if (!r) {
             cf_body_stream_free(s);
             return NULL;
@@ -236,9 +236,8 @@ static struct MHD_Response *cf_http_make_body(cf_http_server *server, cf_http_st
         return NULL;
     if (resp->body.len)
         memcpy(copy, resp->body.data, resp->body.len);
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer_with_free_callback(resp->body.len, copy,
-                                                           cf_http_wiping_free);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
+        resp->body.len, copy, cf_http_wiping_free);
     if (!r)
         cf_http_wiping_free(copy);
     return r;
@@ -276,8 +275,9 @@ static void cf_http_default_too_large(void *ctx, cf_http_response *resp)
 {
     (void)ctx;
     resp->status = 413;
-    if (!cf_buf_append_str(&resp->body, "{\"error\":{\"code\":\"RequestTooLarge\","
-                                        "\"message\":\"The request body exceeds the service's limit.\"}}"))
+    if (!cf_buf_append_str(&resp->body,
+                           "{\"error\":{\"code\":\"RequestTooLarge\","
+                           "\"message\":\"The request body exceeds the service's limit.\"}}"))
         resp->body.len = 0;
 }
 
@@ -316,8 +316,8 @@ typedef struct {
     uint64_t declared; /* Content-Length, saturated; 0 without one */
 } cf_http_framing;
 
-static enum MHD_Result cf_http_framing_header(void *cls, enum MHD_ValueKind kind,
-                                              const char *key, const char *value)
+static enum MHD_Result cf_http_framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                              const char *value)
 {
     (void)kind;
     cf_http_framing *f = cls;
@@ -580,13 +580,13 @@ static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Con
      * body gets the answer now instead: no 100, no body read.  (Clients
      * that send the body regardless are drained, so they read the answer
      * rather than a reset.) */
-    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_EXPECT);
+    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
     enum MHD_Result ret = MHD_YES;
     bool beyond = (st->responded || st->too_large) && cf_http_beyond_drain(server, st);
     if (beyond && !st->ready)
         cf_http_respond(server, st); /* the 413: no service call */
-    if (st->ready && (beyond || (st->responded && expect && strcasecmp(expect, "100-continue") == 0)))
+    if (st->ready &&
+        (beyond || (st->responded && expect && strcasecmp(expect, "100-continue") == 0)))
         cf_http_queue_ready(st, &ret);
     return ret;
 }
@@ -594,8 +594,8 @@ static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Con
 /* A body chunk kept in a buffer or dropped, on the connection thread (a
  * copy, nothing that blocks).  Returns false when the response should go
  * out now (too much body to keep reading). */
-static bool cf_http_keep_chunk(const cf_http_server *server, cf_http_state *st,
-                               const char *data, size_t len)
+static bool cf_http_keep_chunk(const cf_http_server *server, cf_http_state *st, const char *data,
+                               size_t len)
 {
     bool dropping = st->responded || st->too_large;
     if (!dropping && !cf_buf_append(&st->req.body, data, len)) {
@@ -648,8 +648,8 @@ static enum MHD_Result cf_http_on_stream_chunk(cf_http_state *st, const char *da
     return ok ? MHD_YES : MHD_NO;
 }
 
-static enum MHD_Result cf_http_on_body(cf_http_server *server, cf_http_state *st,
-                                       const char *data, size_t *len)
+static enum MHD_Result cf_http_on_body(cf_http_server *server, cf_http_state *st, const char *data,
+                                       size_t *len)
 {
     cf_conn *c = cf_http_conn_of(st->req.conn);
     cf_conn_phase(server->deadlines, c, CF_PHASE_BODY);
@@ -796,8 +796,8 @@ static void cf_http_enable_tickets(cf_http_server *server, struct MHD_Connection
         cf_log(CF_LOG_DEBUG, NULL, "http: session tickets unavailable on a connection");
 }
 
-static void cf_http_notify_connection(void *cls, struct MHD_Connection *conn,
-                                      void **socket_context, enum MHD_ConnectionNotificationCode code)
+static void cf_http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                      enum MHD_ConnectionNotificationCode code)
 {
     cf_http_server *server = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -953,14 +953,15 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
     /* A few polling threads move bytes (epoll: an idle connection costs a
      * socket and its buffers, not a thread); service code runs on the
      * worker pool. */
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)cf_http_mhd_log, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_THREAD_POOL_SIZE, cf_http_poll_threads(), NULL},
         {MHD_OPTION_CONNECTION_LIMIT, cf_http_connection_limit(config), NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_seconds ? config->timeout_seconds : 120, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_seconds ? config->timeout_seconds : 120,
+         NULL},
         /* One client address cannot take every connection slot. */
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, config->max_per_ip ? config->max_per_ip : 128, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)cf_http_completed, server},
@@ -981,8 +982,8 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
         cf_http_server_free(server);
         CF_BAIL(CF_ERR_IO, "cannot start the HTTPS listener (address in use or bad TLS key)");
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon,
-                                                           MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
     server->port = info ? info->port : 0;
     *out = server;
     return true;

@@ -25,9 +25,9 @@
 #include "deadlines.h"
 #include "ids.h"
 
-#define CF_TLS_PRIORITIES                                                      \
-    "NONE:+VERS-TLS1.3:+VERS-TLS1.2:+ECDHE-ECDSA:+ECDHE-RSA:"                  \
-    "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:+AEAD:"                      \
+#define CF_TLS_PRIORITIES                                     \
+    "NONE:+VERS-TLS1.3:+VERS-TLS1.2:+ECDHE-ECDSA:+ECDHE-RSA:" \
+    "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:+AEAD:"     \
     "+SIGN-ALL:+GROUP-EC-ALL:+COMP-NULL:+CTYPE-X509:%SERVER_PRECEDENCE"
 
 #define CF_REQUEST_ID_LEN CF_UUID_LEN
@@ -40,20 +40,20 @@ typedef struct cf_http_request cf_http_request;
 typedef bool (*cf_http_body_sink)(void *ctx, const uint8_t *data, size_t len);
 
 struct cf_http_request {
-    const char *method;     /* "GET", "POST", ... */
-    const char *path;       /* percent-decoded path, without the query */
-    const char *raw_path;   /* the request target as sent (path and query) */
+    const char *method;   /* "GET", "POST", ... */
+    const char *path;     /* percent-decoded path, without the query */
+    const char *raw_path; /* the request target as sent (path and query) */
     const char *client_addr;
     char request_id[CF_REQUEST_ID_LEN + 1];
-    cf_buf body;            /* the complete request body (buffered requests) */
+    cf_buf body; /* the complete request body (buffered requests) */
     bool tls;
     /* Streaming: set by begin() when it answers CF_HTTP_STREAM. */
     cf_http_body_sink body_sink;
     void *body_ctx;
     uint64_t body_received;
-    bool stream_failed;     /* the sink refused a chunk */
-    void *user;             /* the service's per-request state */
-    void *conn;             /* the libmicrohttpd connection; glue use only */
+    bool stream_failed; /* the sink refused a chunk */
+    void *user;         /* the service's per-request state */
+    void *conn;         /* the libmicrohttpd connection; glue use only */
 };
 
 /* Reads response body bytes [pos, pos + max) into buf; returns the count
@@ -87,20 +87,20 @@ typedef enum {
 } cf_http_begin_result;
 
 typedef struct {
-    const char *name;        /* the service, for log lines */
-    const char *listen;      /* "HOST:PORT" or "[V6]:PORT" */
-    cf_slice tls_cert_pem;   /* certificate chain; empty for plain HTTP */
-    cf_slice tls_key_pem;    /* borrowed; the caller wipes it after start */
-    size_t max_body;         /* buffered requests with larger bodies get 413 */
+    const char *name;      /* the service, for log lines */
+    const char *listen;    /* "HOST:PORT" or "[V6]:PORT" */
+    cf_slice tls_cert_pem; /* certificate chain; empty for plain HTTP */
+    cf_slice tls_key_pem;  /* borrowed; the caller wipes it after start */
+    size_t max_body;       /* buffered requests with larger bodies get 413 */
     unsigned max_connections;
-    unsigned max_per_ip;     /* connections from one client address */
-    unsigned timeout_seconds;/* a response the client stops reading */
+    unsigned max_per_ip;          /* connections from one client address */
+    unsigned timeout_seconds;     /* a response the client stops reading */
     cf_deadline_policy deadlines; /* zeros: the defaults in deadlines.h */
-    unsigned workers;        /* worker threads; 0 = 2 per core, at least 4
-                                (or COFFER_WORKERS) */
-    size_t connection_memory;/* per-connection read buffer; 0 = 128 KiB */
-    bool cacheable;          /* no default "Cache-Control: no-store" (blob
-                                responses carry the blob's own) */
+    unsigned workers;             /* worker threads; 0 = 2 per core, at least 4
+                                     (or COFFER_WORKERS) */
+    size_t connection_memory;     /* per-connection read buffer; 0 = 128 KiB */
+    bool cacheable;               /* no default "Cache-Control: no-store" (blob
+                                     responses carry the blob's own) */
     /* A refused request's body (early answer, over the cap) is read and
      * dropped up to this many bytes so that the client, still sending,
      * reads the answer instead of a reset; past it the answer goes out and

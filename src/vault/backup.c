@@ -105,8 +105,9 @@ bool cf_backup_make(cf_vault *vault, const cf_resource *r, const char *name, cf_
     cf_buf aad;
     cf_buf_init(&aad, 128);
     uint8_t *salt;
-    ok = ok && cf_buf_append(blob, r->backup_magic, 4) && cf_buf_append_u8(blob, CF_BACKUP_FORMAT) &&
-         cf_buf_extend(blob, CF_BACKUP_SALT, &salt) && cf_random_bytes(salt, CF_BACKUP_SALT) &&
+    ok = ok && cf_buf_append(blob, r->backup_magic, 4) &&
+         cf_buf_append_u8(blob, CF_BACKUP_FORMAT) && cf_buf_extend(blob, CF_BACKUP_SALT, &salt) &&
+         cf_random_bytes(salt, CF_BACKUP_SALT) &&
          cf_backup_key(vault, cf_slice_of(salt, CF_BACKUP_SALT), key) &&
          cf_backup_aad(vault, cf_slice_of(blob->data + start, CF_BACKUP_HEADER), &aad) &&
          cf_envelope_seal(cf_slice_of(key, sizeof key), cf_buf_slice(&aad), cf_buf_slice(&payload),
@@ -136,8 +137,7 @@ static bool cf_take_json(cf_cursor *c, json_t **out)
     return true;
 }
 
-static bool cf_parse_version(const cf_resource *r, cf_cursor *c, cf_object *obj,
-                             cf_slice *material)
+static bool cf_parse_version(const cf_resource *r, cf_cursor *c, cf_object *obj, cf_slice *material)
 {
     cf_slice version;
     uint64_t created, updated, nbf, exp;
@@ -155,8 +155,8 @@ static bool cf_parse_version(const cf_resource *r, cf_cursor *c, cf_object *obj,
     CF_GUARD(cf_cursor_u8(c, &enabled));
     CF_GUARD(cf_cursor_be64(c, &nbf));
     CF_GUARD(cf_cursor_be64(c, &exp));
-    CF_ENSURE(created <= INT64_MAX && updated <= INT64_MAX && nbf <= INT64_MAX && exp <= INT64_MAX &&
-                  enabled <= 1,
+    CF_ENSURE(created <= INT64_MAX && updated <= INT64_MAX && nbf <= INT64_MAX &&
+                  exp <= INT64_MAX && enabled <= 1,
               CF_ERR_BAD_INPUT, "backup attributes are malformed");
     obj->created = (int64_t)created;
     obj->updated = (int64_t)updated;
@@ -180,7 +180,8 @@ bool cf_backup_parse_payload(const cf_resource *r, cf_slice payload, cf_backup_v
     uint16_t name_len, count;
     cf_slice name;
     CF_GUARD(cf_cursor_be16(&c, &name_len));
-    CF_ENSURE(name_len >= 1 && name_len <= CF_NAME_MAX, CF_ERR_BAD_INPUT, "backup name is malformed");
+    CF_ENSURE(name_len >= 1 && name_len <= CF_NAME_MAX, CF_ERR_BAD_INPUT,
+              "backup name is malformed");
     CF_GUARD(cf_cursor_take(&c, name_len, &name));
     CF_GUARD(cf_cursor_be16(&c, &count));
     CF_ENSURE(count >= 1 && count <= CF_BACKUP_MAX_VERSIONS, CF_ERR_BAD_INPUT,
@@ -192,8 +193,8 @@ bool cf_backup_parse_payload(const cf_resource *r, cf_slice payload, cf_backup_v
         memcpy(obj.name, name.ptr, name.len);
         obj.name[name.len] = 0;
         cf_slice material;
-        bool ok = cf_vault_valid_object_name(obj.name) && cf_parse_version(r, &c, &obj, &material) &&
-                  each(ctx, &obj, material);
+        bool ok = cf_vault_valid_object_name(obj.name) &&
+                  cf_parse_version(r, &c, &obj, &material) && each(ctx, &obj, material);
         if (!ok && cf_error_code() == CF_OK)
             cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__, "backup name is malformed");
         cf_object_free(&obj);
@@ -253,14 +254,13 @@ static bool cf_restore_open(cf_vault *vault, const cf_resource *r, cf_slice blob
     cf_buf_init(&aad, 128);
     bool ok = cf_backup_key(vault, cf_slice_of(blob.ptr + 5, CF_BACKUP_SALT), key) &&
               cf_backup_aad(vault, cf_slice_of(blob.ptr, CF_BACKUP_HEADER), &aad) &&
-              cf_envelope_open(cf_slice_of(key, sizeof key), cf_buf_slice(&aad),
-                               cf_slice_of(blob.ptr + CF_BACKUP_HEADER, blob.len - CF_BACKUP_HEADER),
-                               payload);
+              cf_envelope_open(
+                  cf_slice_of(key, sizeof key), cf_buf_slice(&aad),
+                  cf_slice_of(blob.ptr + CF_BACKUP_HEADER, blob.len - CF_BACKUP_HEADER), payload);
     cf_memzero(key, sizeof key);
     cf_buf_free(&aad);
     if (!ok && cf_error_code() == CF_ERR_DECRYPT)
-        CF_BAIL(CF_ERR_BAD_INPUT,
-                "The backup blob is corrupt or was not made by this vault.");
+        CF_BAIL(CF_ERR_BAD_INPUT, "The backup blob is corrupt or was not made by this vault.");
     return ok;
 }
 

@@ -146,15 +146,16 @@ static bool cf_first_start(cf_vault *vault)
 {
     cf_principal admin, mi;
     char secret[128], header[128];
-    bool ok = cf_identity_create_principal(vault, "sp", "coffer-admin", 0, &admin, secret,
-                                           sizeof secret, NULL) &&
-              cf_identity_create_principal(vault, "mi", "coffer-managed-identity", 0, &mi, header,
-                                           sizeof header, NULL) &&
-              cf_store_meta_put(vault->store, "default_mi_client_id", CF_SLICE_STR(mi.client_id)) &&
-              cf_store_meta_put(vault->store, "admin_object_id", CF_SLICE_STR(admin.object_id)) &&
-              cf_rbac_assign(vault, admin.object_id, cf_role_find(CF_ROLE_ADMINISTRATOR), "/", NULL) &&
-              cf_rbac_assign(vault, mi.object_id, cf_role_find(CF_ROLE_ADMINISTRATOR), "/", NULL) &&
-              cf_write_bootstrap(vault, &admin, secret, &mi, header);
+    bool ok =
+        cf_identity_create_principal(vault, "sp", "coffer-admin", 0, &admin, secret, sizeof secret,
+                                     NULL) &&
+        cf_identity_create_principal(vault, "mi", "coffer-managed-identity", 0, &mi, header,
+                                     sizeof header, NULL) &&
+        cf_store_meta_put(vault->store, "default_mi_client_id", CF_SLICE_STR(mi.client_id)) &&
+        cf_store_meta_put(vault->store, "admin_object_id", CF_SLICE_STR(admin.object_id)) &&
+        cf_rbac_assign(vault, admin.object_id, cf_role_find(CF_ROLE_ADMINISTRATOR), "/", NULL) &&
+        cf_rbac_assign(vault, mi.object_id, cf_role_find(CF_ROLE_ADMINISTRATOR), "/", NULL) &&
+        cf_write_bootstrap(vault, &admin, secret, &mi, header);
     cf_memzero(secret, sizeof secret);
     cf_memzero(header, sizeof header);
     return ok;

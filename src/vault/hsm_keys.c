@@ -379,8 +379,8 @@ bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv, cf_slice t
     cf_key_init(&kek);
     cf_p11_id id;
     unsigned bits = 0;
-    bool ok = cf_byok_parse(transfer, &blob) && cf_byok_kek(vault, blob.kid, &kek) &&
-              cf_p11_new_id(&id);
+    bool ok =
+        cf_byok_parse(transfer, &blob) && cf_byok_kek(vault, blob.kid, &kek) && cf_p11_new_id(&id);
     if (ok) {
         cf_slice ct = cf_buf_slice(&blob.ciphertext);
         ok = cf_pending_add(&id) &&
@@ -421,7 +421,8 @@ bool cf_hsm_load(cf_vault *vault, cf_key *key)
     CF_GUARD(cf_hsm_id_of(vault, &key->obj, &key->hsm_id));
     key->hsm = true;
     key->bits = (unsigned)json_integer_value(json_object_get(key->obj.props, "size"));
-    const char *crv = json_string_value(json_object_get(json_object_get(key->obj.props, "jwk"), "crv"));
+    const char *crv =
+        json_string_value(json_object_get(json_object_get(key->obj.props, "jwk"), "crv"));
     if (key->kty == CF_KTY_EC)
         CF_GUARD(crv && cf_curve_from_name(CF_SLICE_STR(crv), &key->curve));
     if (key->kty == CF_KTY_OCT)
@@ -458,7 +459,8 @@ bool cf_hsm_restore(cf_vault *vault, cf_object *obj, cf_slice material, cf_buf *
     cf_p11_id_to_hex(&id, hex);
     unsigned bits;
     unsigned hint = birth.len > 8 ? (unsigned)(birth.len - 8) * 8 : 0;
-    bool ok = cf_hsm_check_import(token, &ps, &id, hint, &bits) && cf_hsm_material(&id, birth, out) &&
+    bool ok = cf_hsm_check_import(token, &ps, &id, hint, &bits) &&
+              cf_hsm_material(&id, birth, out) &&
               json_object_set_new(obj->props, "hsm_id", json_string(hex)) == 0;
     return ok || cf_hsm_abandon(token, &id);
 }
@@ -551,7 +553,6 @@ void cf_hsm_collect_logged(cf_vault *vault)
 
 /* ---- operations ---- */
 
-
 bool cf_hsm_rsa_encrypt(const cf_key *key, cf_rsa_pad pad, cf_slice in, cf_buf *out)
 {
     cf_p11_mech m = {.kind = pad == CF_RSA_PKCS1 ? CF_P11_RSA_PKCS : CF_P11_RSA_OAEP,
@@ -634,8 +635,10 @@ bool cf_hsm_kw(const cf_key *key, bool wrap, cf_slice in, cf_buf *out)
 /* The token mechanism for a JWS algorithm, if the key fits it. */
 static bool cf_hsm_sig_mech(const cf_key *key, cf_sig_alg alg, cf_slice digest, cf_p11_mech *m)
 {
-    static const cf_curve curves[] = {[CF_SIG_ES256] = CF_CURVE_P256, [CF_SIG_ES384] = CF_CURVE_P384,
-                                      [CF_SIG_ES512] = CF_CURVE_P521, [CF_SIG_ES256K] = CF_CURVE_P256K};
+    static const cf_curve curves[] = {[CF_SIG_ES256] = CF_CURVE_P256,
+                                      [CF_SIG_ES384] = CF_CURVE_P384,
+                                      [CF_SIG_ES512] = CF_CURVE_P521,
+                                      [CF_SIG_ES256K] = CF_CURVE_P256K};
     bool es = alg >= CF_SIG_ES256;
     CF_ENSURE(es ? key->kty == CF_KTY_EC && key->curve == curves[alg] : key->kty == CF_KTY_RSA,
               CF_ERR_BAD_INPUT, "The algorithm does not match the key type.");

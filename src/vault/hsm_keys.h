@@ -17,8 +17,8 @@ bool cf_hsm_available(const cf_vault *vault);
 unsigned cf_hsm_usage(cf_kty kty, unsigned ops);
 
 /* Generates a key in the token; fills obj->props and the sealed material. */
-CF_MUST_USE bool cf_hsm_generate(cf_vault *vault, cf_kty kty, const cf_key_spec *spec,
-                                 unsigned ops, cf_object *obj);
+CF_MUST_USE bool cf_hsm_generate(cf_vault *vault, cf_kty kty, const cf_key_spec *spec, unsigned ops,
+                                 cf_object *obj);
 /* Imports key material a client sent in plaintext ("hsm": true): PKCS#8
  * DER for RSA and EC (of `curve`), raw bytes for oct. */
 CF_MUST_USE bool cf_hsm_import(cf_vault *vault, cf_kty kty, cf_curve curve, cf_slice material,
@@ -26,8 +26,8 @@ CF_MUST_USE bool cf_hsm_import(cf_vault *vault, cf_kty kty, cf_curve curve, cf_s
 /* Key Vault's bring-your-own-key import: `transfer` is the decoded
  * key_hsm JSON (a key wrapped for one of this vault's RSA-HSM key-exchange
  * keys); the key is unwrapped inside the token and never seen here. */
-CF_MUST_USE bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv,
-                                    cf_slice transfer, unsigned ops, cf_object *obj);
+CF_MUST_USE bool cf_hsm_import_byok(cf_vault *vault, cf_kty kty, const char *crv, cf_slice transfer,
+                                    unsigned ops, cf_object *obj);
 
 /* A version was stored: its token objects are no longer "being made"
  * (software keys: nothing to do). */

@@ -215,13 +215,13 @@ static bool cf_token_issue(cf_vault *vault, const cf_principal *p, const char *a
     cf_issuer(vault, iss, sizeof iss);
     int64_t now = cf_vault_now();
     *expires_on = now + vault->token_lifetime;
-    json_t *header = json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "kid",
-                               vault->token_kid);
-    json_t *claims = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "aud",
-                               audience, "iss", iss, "iat", (json_int_t)now, "nbf",
-                               (json_int_t)now, "exp", (json_int_t)*expires_on, "oid",
-                               p->object_id, "sub", p->object_id, "tid", vault->tenant_id,
-                               "appid", p->client_id, "azp", p->client_id, "ver", "2.0");
+    json_t *header =
+        json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "kid", vault->token_kid);
+    json_t *claims =
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "aud", audience, "iss",
+                  iss, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
+                  (json_int_t)*expires_on, "oid", p->object_id, "sub", p->object_id, "tid",
+                  vault->tenant_id, "appid", p->client_id, "azp", p->client_id, "ver", "2.0");
     bool ok = header && claims && cf_jwt_sign_rs256(vault->token_key, header, claims, token);
     json_decref(header);
     json_decref(claims);
@@ -292,7 +292,8 @@ static void cf_token_cache_add(const uint8_t hash[32], int64_t exp, const char *
     pthread_mutex_unlock(&cf_token_cache.lock);
 }
 
-static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[CF_UUID_LEN + 1], int64_t *exp)
+static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[CF_UUID_LEN + 1],
+                                 int64_t *exp)
 {
     cf_jwt jwt;
     cf_jwt_init(&jwt);
@@ -383,11 +384,9 @@ static bool cf_sign_in_allowed(cf_vault *vault, cf_http_request *req, const char
     return false;
 }
 
-static void cf_sign_in_result(cf_vault *vault, cf_http_request *req, const char *client_id,
-                              bool ok)
+static void cf_sign_in_result(cf_vault *vault, cf_http_request *req, const char *client_id, bool ok)
 {
-    unsigned locked =
-        cf_throttle_pair_record(vault->throttle, client_id, req->client_addr, ok);
+    unsigned locked = cf_throttle_pair_record(vault->throttle, client_id, req->client_addr, ok);
     if (locked)
         cf_log(CF_LOG_WARN, req->request_id,
                "repeated failed sign-ins for client %s from %s: locked for %u s", client_id,
@@ -525,8 +524,8 @@ static void cf_msi_endpoint(cf_vault *vault, cf_http_request *req, cf_http_respo
                !cf_reply_json(resp, 200,
                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "access_token",
                                         (const char *)token.data, "expires_on", expires_text,
-                                        "resource", resource, "token_type", "Bearer",
-                                        "client_id", p.client_id))) {
+                                        "resource", resource, "token_type", "Bearer", "client_id",
+                                        p.client_id))) {
         cf_oauth_error(resp, 500, "server_error", "The token could not be issued.");
     }
     cf_buf_free(&token);

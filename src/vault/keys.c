@@ -70,13 +70,11 @@ unsigned cf_kty_possible_ops(cf_kty kty)
     case CF_KTY_RSA:
         return CF_OP_ENCRYPT | CF_OP_DECRYPT | CF_OP_SIGN | CF_OP_VERIFY | CF_OP_WRAP |
                CF_OP_UNWRAP | CF_OP_IMPORT | CF_OP_EXPORT;
-    case CF_KTY_EC:
-        return CF_OP_SIGN | CF_OP_VERIFY | CF_OP_IMPORT | CF_OP_EXPORT;
+    case CF_KTY_EC: return CF_OP_SIGN | CF_OP_VERIFY | CF_OP_IMPORT | CF_OP_EXPORT;
     case CF_KTY_OCT:
         return CF_OP_ENCRYPT | CF_OP_DECRYPT | CF_OP_WRAP | CF_OP_UNWRAP | CF_OP_IMPORT |
                CF_OP_EXPORT;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -164,8 +162,8 @@ static bool cf_key_finish_pkey(cf_vault *vault, cf_object *obj, cf_pkey *pkey, u
     bool ok = cf_pkey_to_jwk_public(pkey, jwk) && cf_pkey_private_der(pkey, &der);
     if (ok) {
         json_object_del(jwk, "kty");
-        ok = cf_key_finish(vault, obj, kty, jwk, cf_pkey_bits(pkey), ops ? ops : cf_kty_default_ops(kty),
-                           cf_buf_slice(&der));
+        ok = cf_key_finish(vault, obj, kty, jwk, cf_pkey_bits(pkey),
+                           ops ? ops : cf_kty_default_ops(kty), cf_buf_slice(&der));
     } else {
         json_decref(jwk);
     }
@@ -252,8 +250,8 @@ json_t *cf_key_bundle(cf_vault *vault, const cf_object *obj)
     json_object_set_new(jwk, "kid", json_string(kid));
     json_object_set_new(jwk, "kty", json_string(cf_key_kty_name(obj)));
     json_object_set_new(jwk, "key_ops", cf_key_ops_json(cf_key_ops_of(obj)));
-    json_t *bundle = json_pack("{s:o, s:o}", "key", jwk, "attributes",
-                               cf_object_attributes(vault, obj));
+    json_t *bundle =
+        json_pack("{s:o, s:o}", "key", jwk, "attributes", cf_object_attributes(vault, obj));
     if (bundle && obj->tags)
         json_object_set(bundle, "tags", obj->tags);
     if (bundle && !cf_resource_add_deleted(vault, &cf_keys_resource, obj, bundle)) {
@@ -269,7 +267,8 @@ static bool cf_key_props_valid(json_t *props)
     cf_kty kty;
     bool hsm;
     const char *name = json_string_value(json_object_get(props, "kty"));
-    return name && cf_kty_parse(name, &kty, &hsm) && json_is_object(json_object_get(props, "jwk")) &&
+    return name && cf_kty_parse(name, &kty, &hsm) &&
+           json_is_object(json_object_get(props, "jwk")) &&
            json_is_integer(json_object_get(props, "ops")) &&
            (cf_key_ops_of_props(props) & ~cf_kty_possible_ops(kty)) == 0;
 }
@@ -354,7 +353,8 @@ bool cf_key_create_handler(cf_vault_call *call)
               "key_size does not apply to EC keys; use crv");
     CF_GUARD(cf_parse_key_ops(json_object_get(b, "key_ops"), kty, &spec.ops));
     cf_object obj;
-    bool ok = cf_resource_new_version(call, &cf_keys_resource, name, &obj) && cf_key_generate(call->vault, &spec, &obj) &&
+    bool ok = cf_resource_new_version(call, &cf_keys_resource, name, &obj) &&
+              cf_key_generate(call->vault, &spec, &obj) &&
               cf_resource_insert(call, &cf_keys_resource, &obj);
     cf_object_free(&obj);
     return ok;
@@ -366,7 +366,8 @@ static bool cf_key_import_oct(cf_vault_call *call, json_t *jwk, unsigned ops, cf
     cf_buf_init_secret(&k, CF_OCT_MAX);
     bool ok = cf_vault_json_b64url(jwk, "k", true, &k);
     if (ok && k.len != 16 && k.len != 24 && k.len != 32) {
-        cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__, "oct keys must be 128, 192 or 256 bits");
+        cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
+                       "oct keys must be 128, 192 or 256 bits");
         ok = false;
     }
     if (ok)

@@ -52,11 +52,11 @@ CF_MUST_USE bool cf_key_permits(const cf_key *key, unsigned op, int64_t now);
 
 /* Generation parameters, as a create request or a rotation gives them. */
 typedef struct {
-    const char *kty;    /* "RSA", "EC", "oct" */
-    unsigned size;      /* RSA bits, oct bits */
-    uint32_t exponent;  /* RSA */
-    const char *crv;    /* EC */
-    unsigned ops;       /* 0 = the type's default */
+    const char *kty;   /* "RSA", "EC", "oct" */
+    unsigned size;     /* RSA bits, oct bits */
+    uint32_t exponent; /* RSA */
+    const char *crv;   /* EC */
+    unsigned ops;      /* 0 = the type's default */
 } cf_key_spec;
 
 /* Generates material for `spec`, fills obj->props and seals into obj
@@ -85,7 +85,8 @@ CF_MUST_USE bool cf_rotation_policy_get_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_rotation_policy_put_handler(cf_vault_call *call);
 /* Validates a policy request body into the stored document (keeping the
  * creation time of `previous`); exposed for the fuzz target. */
-CF_MUST_USE bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_t **out);
+CF_MUST_USE bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now,
+                                          json_t **out);
 /* ISO 8601 duration ("P90D", "P1Y2M", "PT12H") to seconds. */
 CF_MUST_USE bool cf_vault_iso_duration(const char *text, int64_t *seconds);
 

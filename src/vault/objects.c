@@ -97,10 +97,10 @@ static const char *cf_recovery_level(const cf_vault *vault)
 
 json_t *cf_object_attributes(const cf_vault *vault, const cf_object *obj)
 {
-    json_t *a = json_pack("{s:b, s:I, s:I, s:s, s:i}", "enabled", obj->enabled, "created",
-                          (json_int_t)obj->created, "updated", (json_int_t)obj->updated,
-                          "recoveryLevel", cf_recovery_level(vault), "recoverableDays",
-                          vault->retention_days);
+    json_t *a =
+        json_pack("{s:b, s:I, s:I, s:s, s:i}", "enabled", obj->enabled, "created",
+                  (json_int_t)obj->created, "updated", (json_int_t)obj->updated, "recoveryLevel",
+                  cf_recovery_level(vault), "recoverableDays", vault->retention_days);
     if (a && obj->nbf)
         json_object_set_new(a, "nbf", json_integer(obj->nbf));
     if (a && obj->exp)
@@ -210,8 +210,7 @@ bool cf_vault_json_string(json_t *obj, const char *member, bool required, const 
         CF_ENSUREF(!required, CF_ERR_BAD_INPUT, "the parameter '%s' is required", member);
         return true;
     }
-    CF_ENSUREF(json_is_string(v), CF_ERR_BAD_INPUT, "the parameter '%s' must be a string",
-               member);
+    CF_ENSUREF(json_is_string(v), CF_ERR_BAD_INPUT, "the parameter '%s' must be a string", member);
     *out = json_string_value(v);
     return true;
 }

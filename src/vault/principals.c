@@ -77,12 +77,12 @@ static bool cf_expiry(json_t *body, int64_t *expires)
 static bool cf_add_credential(json_t *reply, const char *kind, const char *secret, int64_t id,
                               int64_t expires)
 {
-    bool ok = json_object_set_new(reply, strcmp(kind, "mi") == 0 ? "identity_header"
-                                                                  : "client_secret",
-                                  json_string(secret)) == 0 &&
-              json_object_set_new(reply, "secret_id", json_integer(id)) == 0 &&
-              json_object_set_new(reply, "secret_expires", expires ? json_integer(expires)
-                                                                   : json_null()) == 0;
+    bool ok =
+        json_object_set_new(reply, strcmp(kind, "mi") == 0 ? "identity_header" : "client_secret",
+                            json_string(secret)) == 0 &&
+        json_object_set_new(reply, "secret_id", json_integer(id)) == 0 &&
+        json_object_set_new(reply, "secret_expires",
+                            expires ? json_integer(expires) : json_null()) == 0;
     CF_ENSURE(ok, CF_ERR_NOMEM, NULL);
     return true;
 }
@@ -116,8 +116,8 @@ bool cf_principal_create_handler(cf_vault_call *call)
         CF_ENSURE(cf_error_code() != CF_OK, CF_ERR_NOMEM, NULL);
         return false;
     }
-    cf_log(CF_LOG_INFO, call->http->request_id, "principal %s (%s) created: %s", p.object_id,
-           kind, p.name);
+    cf_log(CF_LOG_INFO, call->http->request_id, "principal %s (%s) created: %s", p.object_id, kind,
+           p.name);
     return cf_vault_reply(call, 201, reply);
 }
 
@@ -140,10 +140,10 @@ bool cf_principal_show_handler(cf_vault_call *call)
     CF_GUARD(cf_principal_load(call, oid, &p, creds, &n));
     json_t *reply = cf_principal_json(&p), *list = json_array();
     for (size_t i = 0; list && i < n; i++)
-        json_array_append_new(list, json_pack("{s:I, s:I, s:o}", "id", (json_int_t)creds[i].id,
-                                              "created", (json_int_t)creds[i].created, "expires",
-                                              creds[i].expires ? json_integer(creds[i].expires)
-                                                               : json_null()));
+        json_array_append_new(
+            list, json_pack("{s:I, s:I, s:o}", "id", (json_int_t)creds[i].id, "created",
+                            (json_int_t)creds[i].created, "expires",
+                            creds[i].expires ? json_integer(creds[i].expires) : json_null()));
     if (!reply || !list || json_object_set_new(reply, "secrets", list) != 0) {
         json_decref(reply);
         CF_BAIL(CF_ERR_NOMEM, NULL);
@@ -176,8 +176,8 @@ bool cf_principal_secret_add_handler(cf_vault_call *call)
               "The principal has the maximum number of secrets; remove one first.");
     char secret[CF_SECRET_TEXT];
     json_t *reply = json_object();
-    bool ok = reply && cf_identity_new_credential(call->vault, oid, expires, secret,
-                                                  sizeof secret, &id) &&
+    bool ok = reply &&
+              cf_identity_new_credential(call->vault, oid, expires, secret, sizeof secret, &id) &&
               cf_add_credential(reply, p.kind, secret, id, expires);
     cf_memzero(secret, sizeof secret);
     if (!ok) {

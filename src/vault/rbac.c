@@ -30,32 +30,49 @@ struct cf_role {
 /* Azure's built-in Key Vault roles, with their published GUIDs and data
  * actions. */
 static const cf_role cf_roles[] = {
-    {CF_ROLE_ADMINISTRATOR, "Key Vault Administrator",
+    {CF_ROLE_ADMINISTRATOR,
+     "Key Vault Administrator",
      "Perform all data plane operations on a key vault and all objects in it.",
-     {CF_ACT("*")}, {NULL}},
-    {"14b46e9e-c2b7-41b4-b07b-48a6ebf60603", "Key Vault Crypto Officer",
+     {CF_ACT("*")},
+     {NULL}},
+    {"14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
+     "Key Vault Crypto Officer",
      "Perform any action on the keys of a key vault, except manage permissions.",
-     {CF_ACT("keys/*"), CF_ACT("keyrotationpolicies/*")}, {NULL}},
-    {"12338af0-0e69-4776-bea7-57ae8d297424", "Key Vault Crypto User",
+     {CF_ACT("keys/*"), CF_ACT("keyrotationpolicies/*")},
+     {NULL}},
+    {"12338af0-0e69-4776-bea7-57ae8d297424",
+     "Key Vault Crypto User",
      "Perform cryptographic operations using keys.",
      {CF_ACT("keys/read"), CF_ACT("keys/update/action"), CF_ACT("keys/backup/action"),
       CF_ACT("keys/encrypt/action"), CF_ACT("keys/decrypt/action"), CF_ACT("keys/wrap/action"),
       CF_ACT("keys/unwrap/action"), CF_ACT("keys/sign/action"), CF_ACT("keys/verify/action")},
      {NULL}},
-    {"e147488a-f6f5-4113-8e2d-b22465e65bf6", "Key Vault Crypto Service Encryption User",
+    {"e147488a-f6f5-4113-8e2d-b22465e65bf6",
+     "Key Vault Crypto Service Encryption User",
      "Read metadata of keys and perform wrap/unwrap operations.",
-     {CF_ACT("keys/read"), CF_ACT("keys/wrap/action"), CF_ACT("keys/unwrap/action")}, {NULL}},
-    {"08bbd89e-9f13-488c-ac41-acfcb10c90ab", "Key Vault Crypto Service Release User",
-     "Release keys.", {CF_ACT("keys/release/action")}, {NULL}},
-    {"b86a8fe4-44ce-4948-aee5-eccb2c155cd7", "Key Vault Secrets Officer",
+     {CF_ACT("keys/read"), CF_ACT("keys/wrap/action"), CF_ACT("keys/unwrap/action")},
+     {NULL}},
+    {"08bbd89e-9f13-488c-ac41-acfcb10c90ab",
+     "Key Vault Crypto Service Release User",
+     "Release keys.",
+     {CF_ACT("keys/release/action")},
+     {NULL}},
+    {"b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+     "Key Vault Secrets Officer",
      "Perform any action on the secrets of a key vault, except manage permissions.",
-     {CF_ACT("secrets/*")}, {NULL}},
-    {"4633458b-17de-408a-b874-0445c86b69e6", "Key Vault Secrets User", "Read secret contents.",
-     {CF_ACT("secrets/getSecret/action"), CF_ACT("secrets/readMetadata/action")}, {NULL}},
-    {"21090545-7ca7-4776-b22c-e363652d74d2", "Key Vault Reader",
+     {CF_ACT("secrets/*")},
+     {NULL}},
+    {"4633458b-17de-408a-b874-0445c86b69e6",
+     "Key Vault Secrets User",
+     "Read secret contents.",
+     {CF_ACT("secrets/getSecret/action"), CF_ACT("secrets/readMetadata/action")},
+     {NULL}},
+    {"21090545-7ca7-4776-b22c-e363652d74d2",
+     "Key Vault Reader",
      "Read metadata of key vaults and its certificates, keys, and secrets. Cannot read "
      "sensitive values such as secret contents or key material.",
-     {CF_ACT("*/read"), CF_ACT("secrets/readMetadata/action")}, {NULL}},
+     {CF_ACT("*/read"), CF_ACT("secrets/readMetadata/action")},
+     {NULL}},
 };
 
 #define CF_N_ROLES (sizeof cf_roles / sizeof *cf_roles)
@@ -197,9 +214,9 @@ static json_t *cf_role_definition_json(const cf_role *role)
     snprintf(id, sizeof id, CF_ROLE_DEF_PREFIX "%s", role->id);
     return json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:[{s:[], s:[], s:o, s:o}], s:[s]}}", "id",
                      id, "name", role->id, "type", "Microsoft.Authorization/roleDefinitions",
-                     "properties", "roleName", role->name, "description", role->description,
-                     "type", "AKVBuiltInRole", "permissions", "actions", "notActions",
-                     "dataActions", data, "notDataActions", not_data, "assignableScopes", "/");
+                     "properties", "roleName", role->name, "description", role->description, "type",
+                     "AKVBuiltInRole", "permissions", "actions", "notActions", "dataActions", data,
+                     "notDataActions", not_data, "assignableScopes", "/");
 }
 
 static json_t *cf_assignment_json(const cf_role_assignment *a)

@@ -23,7 +23,8 @@ bool cf_resource_add_deleted(cf_vault *vault, const cf_resource *r, const cf_obj
     snprintf(rid, sizeof rid, "%s/%s/%s", vault->url, r->deleted, obj->name);
     CF_ENSURE(json_object_set_new(bundle, "recoveryId", json_string(rid)) == 0 &&
                   json_object_set_new(bundle, "deletedDate", json_integer(obj->deleted_at)) == 0 &&
-                  json_object_set_new(bundle, "scheduledPurgeDate", json_integer(obj->purge_at)) == 0,
+                  json_object_set_new(bundle, "scheduledPurgeDate", json_integer(obj->purge_at)) ==
+                      0,
               CF_ERR_NOMEM, NULL);
     return true;
 }
@@ -114,8 +115,8 @@ static bool cf_resource_list(cf_vault_call *call, const cf_resource *r, const ch
                                       cf_list_each, &l, next, sizeof next);
     } else {
         snprintf(path, sizeof path, "/%s", deleted ? r->deleted : r->collection);
-        ok = cf_store_object_list(call->vault->store, r->kind, deleted, marker, limit,
-                                  cf_list_each, &l, next, sizeof next);
+        ok = cf_store_object_list(call->vault->store, r->kind, deleted, marker, limit, cf_list_each,
+                                  &l, next, sizeof next);
     }
     /* Listing the versions of a name that does not exist is a 404. */
     if (ok && name && json_array_size(l.items) == 0 && !*marker) {
@@ -170,8 +171,9 @@ bool cf_resource_delete_handler(cf_vault_call *call)
     const cf_resource *r = cf_route_resource(call);
     const char *name = call->params.name;
     int64_t now = cf_vault_now();
-    CF_GUARD(cf_store_object_delete(call->vault->store, r->kind, name, now,
-                                    now + (int64_t)call->vault->retention_days * CF_SECONDS_PER_DAY));
+    CF_GUARD(
+        cf_store_object_delete(call->vault->store, r->kind, name, now,
+                               now + (int64_t)call->vault->retention_days * CF_SECONDS_PER_DAY));
     return cf_resource_get(call, r, name, NULL, true);
 }
 

@@ -11,10 +11,10 @@
 #include "vault.h"
 
 typedef struct cf_resource {
-    const char *kind;        /* store kind: "key" | "secret" */
-    const char *collection;  /* URL segment: "keys" | "secrets" */
-    const char *deleted;     /* URL segment: "deletedkeys" | "deletedsecrets" */
-    const char *backup_magic;/* 4 bytes identifying this resource's backups */
+    const char *kind;         /* store kind: "key" | "secret" */
+    const char *collection;   /* URL segment: "keys" | "secrets" */
+    const char *deleted;      /* URL segment: "deletedkeys" | "deletedsecrets" */
+    const char *backup_magic; /* 4 bytes identifying this resource's backups */
     /* The full bundle of a version (deleted fields added when deleted). */
     json_t *(*bundle)(cf_vault *vault, const cf_object *obj);
     /* Properties of a restored version are checked before they are stored. */
@@ -49,14 +49,13 @@ CF_MUST_USE bool cf_resource_new_version(cf_vault_call *call, const cf_resource 
                                          const char *name, cf_object *obj);
 /* Stores a new version and replies with its bundle. */
 CF_MUST_USE bool cf_resource_insert(cf_vault_call *call, const cf_resource *r, cf_object *obj);
-CF_MUST_USE bool cf_resource_reply(cf_vault_call *call, const cf_resource *r,
-                                   const cf_object *obj);
+CF_MUST_USE bool cf_resource_reply(cf_vault_call *call, const cf_resource *r, const cf_object *obj);
 
 /* Handlers of the operations keys and secrets share; the resource is the
  * route's (call->route->resource), the name and version the path's. */
-CF_MUST_USE bool cf_resource_get_handler(cf_vault_call *call);          /* live version */
+CF_MUST_USE bool cf_resource_get_handler(cf_vault_call *call); /* live version */
 CF_MUST_USE bool cf_resource_get_deleted_handler(cf_vault_call *call);
-CF_MUST_USE bool cf_resource_list_handler(cf_vault_call *call);         /* names */
+CF_MUST_USE bool cf_resource_list_handler(cf_vault_call *call); /* names */
 CF_MUST_USE bool cf_resource_list_versions_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_resource_list_deleted_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_resource_delete_handler(cf_vault_call *call);

@@ -88,8 +88,8 @@ bool cf_key_rotate(cf_vault *vault, const char *name, cf_object *out)
             out->exp = out->created + lifetime;
         ok = ok && cf_vault_new_version_id(out->version) && cf_key_generate(vault, &spec, out) &&
              cf_store_object_insert(vault->store, out);
-    if (ok)
-        cf_hsm_settled(out);
+        if (ok)
+            cf_hsm_settled(out);
     }
     json_decref(policy);
     cf_object_free(&latest);
@@ -109,9 +109,8 @@ static json_t *cf_policy_render(cf_vault *vault, const char *name, json_t *store
         return copy;
     }
     /* Key Vault's default: notify 30 days before expiry. */
-    return json_pack("{s:s, s:[{s:{s:s}, s:{s:s}}], s:{}}", "id", id, "lifetimeActions",
-                     "trigger", "timeBeforeExpiry", "P30D", "action", "type", "Notify",
-                     "attributes");
+    return json_pack("{s:s, s:[{s:{s:s}, s:{s:s}}], s:{}}", "id", id, "lifetimeActions", "trigger",
+                     "timeBeforeExpiry", "P30D", "action", "type", "Notify", "attributes");
 }
 
 bool cf_rotation_policy_get_handler(cf_vault_call *call)
@@ -144,9 +143,9 @@ static bool cf_policy_parse_action(json_t *la, json_t *actions)
     int64_t secs;
     CF_GUARD(cf_vault_iso_duration(after ? after : before, &secs));
     CF_ENSURE(secs >= CF_TRIGGER_MIN, CF_ERR_BAD_INPUT, "a trigger must be at least 7 days (P7D)");
-    json_t *entry = json_pack("{s:{s:s}, s:{s:s}}", "trigger",
-                              after ? "timeAfterCreate" : "timeBeforeExpiry", after ? after : before,
-                              "action", "type", canonical);
+    json_t *entry =
+        json_pack("{s:{s:s}, s:{s:s}}", "trigger", after ? "timeAfterCreate" : "timeBeforeExpiry",
+                  after ? after : before, "action", "type", canonical);
     CF_ENSURE(entry && json_array_append_new(actions, entry) == 0, CF_ERR_NOMEM, NULL);
     return true;
 }
@@ -155,10 +154,10 @@ bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_
 {
     CF_ENSURE(json_is_object(body), CF_ERR_BAD_INPUT, "a JSON request body is required");
     json_t *in_actions = json_object_get(body, "lifetimeActions");
-    CF_ENSURE(!in_actions || json_is_null(in_actions) ||
-                  (json_is_array(in_actions) &&
-                   json_array_size(in_actions) <= CF_POLICY_MAX_ACTIONS),
-              CF_ERR_BAD_INPUT, "lifetimeActions must be an array of at most 8 actions");
+    CF_ENSURE(
+        !in_actions || json_is_null(in_actions) ||
+            (json_is_array(in_actions) && json_array_size(in_actions) <= CF_POLICY_MAX_ACTIONS),
+        CF_ERR_BAD_INPUT, "lifetimeActions must be an array of at most 8 actions");
     json_t *in_attrs = json_object_get(body, "attributes");
     const char *expiry = NULL;
     if (in_attrs && !json_is_null(in_attrs))
@@ -170,9 +169,10 @@ bool cf_rotation_policy_parse(json_t *body, json_t *previous, int64_t now, json_
                   "expiryTime must be at least 28 days (P28D)");
     }
     json_t *created = json_object_get(json_object_get(previous, "attributes"), "created");
-    json_t *policy = json_pack("{s:[], s:{s:I, s:I}}", "lifetimeActions", "attributes", "created",
-                               (json_int_t)(json_is_integer(created) ? json_integer_value(created) : now),
-                               "updated", (json_int_t)now);
+    json_t *policy =
+        json_pack("{s:[], s:{s:I, s:I}}", "lifetimeActions", "attributes", "created",
+                  (json_int_t)(json_is_integer(created) ? json_integer_value(created) : now),
+                  "updated", (json_int_t)now);
     CF_ENSURE_ALLOC(policy);
     bool ok = true;
     size_t i;
@@ -216,7 +216,8 @@ static bool cf_rotation_due(const cf_object *latest, json_t *policy, int64_t now
     json_t *la;
     json_array_foreach(json_object_get(policy, "lifetimeActions"), i, la)
     {
-        const char *type = json_string_value(json_object_get(json_object_get(la, "action"), "type"));
+        const char *type =
+            json_string_value(json_object_get(json_object_get(la, "action"), "type"));
         if (!type || strcmp(type, "Rotate") != 0)
             continue;
         json_t *trigger = json_object_get(la, "trigger");
@@ -225,7 +226,8 @@ static bool cf_rotation_due(const cf_object *latest, json_t *policy, int64_t now
         int64_t secs;
         if (after && cf_vault_iso_duration(after, &secs) && now >= latest->created + secs)
             return true;
-        if (before && latest->exp && cf_vault_iso_duration(before, &secs) && now >= latest->exp - secs)
+        if (before && latest->exp && cf_vault_iso_duration(before, &secs) &&
+            now >= latest->exp - secs)
             return true;
     }
     return false;

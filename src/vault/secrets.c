@@ -19,8 +19,8 @@ static json_t *cf_secret_bundle(cf_vault *vault, const cf_object *obj)
 {
     char id[1024];
     cf_resource_id(vault, &cf_secrets_resource, obj, true, id, sizeof id);
-    json_t *bundle = json_pack("{s:s, s:o}", "id", id, "attributes",
-                               cf_object_attributes(vault, obj));
+    json_t *bundle =
+        json_pack("{s:s, s:o}", "id", id, "attributes", cf_object_attributes(vault, obj));
     json_t *ct = json_object_get(obj->props, "contentType");
     if (bundle && json_is_string(ct))
         json_object_set(bundle, "contentType", ct);
@@ -36,8 +36,8 @@ static json_t *cf_secret_bundle(cf_vault *vault, const cf_object *obj)
 static bool cf_secret_props_valid(json_t *props)
 {
     json_t *ct = json_object_get(props, "contentType");
-    return json_is_object(props) && (!ct || (json_is_string(ct) &&
-                                             json_string_length(ct) <= CF_CONTENT_TYPE_MAX));
+    return json_is_object(props) &&
+           (!ct || (json_is_string(ct) && json_string_length(ct) <= CF_CONTENT_TYPE_MAX));
 }
 
 const cf_resource cf_secrets_resource = {
@@ -124,7 +124,8 @@ bool cf_secret_update_handler(cf_vault_call *call)
     cf_object obj;
     cf_object_init(&obj);
     bool ok = cf_store_object_get(call->vault->store, CF_KIND_SECRET, name, version, false, &obj) &&
-              cf_object_parse_attributes(call->body, &obj) && cf_content_type(call->body, obj.props);
+              cf_object_parse_attributes(call->body, &obj) &&
+              cf_content_type(call->body, obj.props);
     if (ok) {
         obj.updated = cf_vault_now();
         ok = cf_store_object_update(call->vault->store, &obj) &&

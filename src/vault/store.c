@@ -137,7 +137,6 @@ void cf_store_close(cf_store *store)
     free(store);
 }
 
-
 /* ---- meta ---- */
 
 static const char cf_sql_meta_get[] = "SELECT value FROM meta WHERE name = ?1";
@@ -179,14 +178,13 @@ bool cf_store_meta_put(cf_store *store, const char *name, cf_slice value)
 
 static const char cf_sql_name_state[] =
     "SELECT name, deleted_at FROM objects WHERE kind = ?1 AND name = ?2";
-static const char cf_sql_name_insert[] =
-    "INSERT INTO objects (kind, name) VALUES (?1, ?2)";
+static const char cf_sql_name_insert[] = "INSERT INTO objects (kind, name) VALUES (?1, ?2)";
 static const char cf_sql_version_insert[] =
     "INSERT INTO versions (kind, name, version, created, updated, enabled, nbf, exp, tags, props,"
     " sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
-#define CF_VERSION_COLUMNS                                                     \
-    "o.name, v.version, v.created, v.updated, v.enabled, v.nbf, v.exp, v.tags, v.props,"      \
+#define CF_VERSION_COLUMNS                                                               \
+    "o.name, v.version, v.created, v.updated, v.enabled, v.nbf, v.exp, v.tags, v.props," \
     " v.sealed, o.deleted_at, o.purge_at, v.seq"
 
 static void cf_bind_optional_int(sqlite3_stmt *st, int col, int64_t v)
@@ -342,10 +340,12 @@ bool cf_store_object_restore(cf_store *store, const cf_object *versions, size_t 
 }
 
 static const char cf_sql_get_version[] =
-    "SELECT " CF_VERSION_COLUMNS " FROM versions v JOIN objects o ON o.kind = v.kind AND o.name = v.name"
+    "SELECT " CF_VERSION_COLUMNS
+    " FROM versions v JOIN objects o ON o.kind = v.kind AND o.name = v.name"
     " WHERE v.kind = ?1 AND v.name = ?2 AND v.version = ?3 AND (o.deleted_at IS NULL) = (?4 = 0)";
 static const char cf_sql_get_latest[] =
-    "SELECT " CF_VERSION_COLUMNS " FROM versions v JOIN objects o ON o.kind = v.kind AND o.name = v.name"
+    "SELECT " CF_VERSION_COLUMNS
+    " FROM versions v JOIN objects o ON o.kind = v.kind AND o.name = v.name"
     " WHERE v.kind = ?1 AND v.name = ?2 AND (o.deleted_at IS NULL) = (?4 = 0)"
     " ORDER BY v.seq DESC LIMIT 1";
 
@@ -459,7 +459,8 @@ bool cf_store_object_list(cf_store *store, const char *kind, bool deleted, const
 }
 
 static const char cf_sql_versions[] =
-    "SELECT " CF_VERSION_COLUMNS " FROM versions v JOIN objects o ON o.kind = v.kind AND o.name = v.name"
+    "SELECT " CF_VERSION_COLUMNS
+    " FROM versions v JOIN objects o ON o.kind = v.kind AND o.name = v.name"
     " WHERE v.kind = ?1 AND v.name = ?2 AND o.deleted_at IS NULL AND v.seq > ?3"
     " ORDER BY v.seq LIMIT ?4";
 
@@ -590,8 +591,8 @@ static const char cf_sql_policy_get[] =
     "SELECT policy FROM objects WHERE kind = ?1 AND name = ?2 AND deleted_at IS NULL";
 static const char cf_sql_policy_put[] =
     "UPDATE objects SET policy = ?3 WHERE kind = ?1 AND name = ?2 AND deleted_at IS NULL";
-static const char cf_sql_policy_each[] =
-    "SELECT name, policy FROM objects WHERE kind = ?1 AND deleted_at IS NULL AND policy IS NOT NULL";
+static const char cf_sql_policy_each[] = "SELECT name, policy FROM objects WHERE kind = ?1 AND "
+                                         "deleted_at IS NULL AND policy IS NOT NULL";
 
 static bool cf_policy_get_locked(cf_store *store, const char *kind, const char *name, json_t **out)
 {
@@ -666,7 +667,6 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
     json_decref(pairs);
     return ok;
 }
-
 
 /* ---- property scans ---- */
 

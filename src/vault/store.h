@@ -29,8 +29,8 @@
 typedef struct cf_store cf_store;
 
 typedef struct {
-    char kind[8];                 /* "key" | "secret" */
-    char name[CF_NAME_MAX + 1];   /* as first created */
+    char kind[8];               /* "key" | "secret" */
+    char name[CF_NAME_MAX + 1]; /* as first created */
     char version[CF_VERSION_LEN + 1];
     int64_t created, updated;
     bool enabled;
@@ -100,7 +100,7 @@ CF_MUST_USE bool cf_store_policy_each(cf_store *store, const char *kind, cf_poli
 /* Principals: service principals and managed identities. */
 typedef struct {
     char object_id[CF_UUID_LEN + 1];
-    char kind[8];      /* "sp" | "mi" */
+    char kind[8]; /* "sp" | "mi" */
     char name[128];
     char client_id[CF_UUID_LEN + 1];
     int64_t created;
@@ -145,7 +145,8 @@ typedef struct {
 
 /* CF_ERR_CONFLICT when the name is taken. */
 CF_MUST_USE bool cf_store_assignment_put(cf_store *store, const cf_role_assignment *a);
-CF_MUST_USE bool cf_store_assignment_get(cf_store *store, const char *name, cf_role_assignment *out);
+CF_MUST_USE bool cf_store_assignment_get(cf_store *store, const char *name,
+                                         cf_role_assignment *out);
 CF_MUST_USE bool cf_store_assignment_delete(cf_store *store, const char *name);
 /* Up to `cap` assignments, of one principal or (NULL) of all. */
 CF_MUST_USE bool cf_store_assignment_list(cf_store *store, const char *principal,

@@ -10,8 +10,8 @@
 
 /* ---- principals ---- */
 
-static const char cf_sql_principal_add[] =
-    "INSERT INTO principals (object_id, kind, name, client_id, created) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char cf_sql_principal_add[] = "INSERT INTO principals (object_id, kind, name, "
+                                           "client_id, created) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char cf_sql_principal_by_oid[] =
     "SELECT object_id, kind, name, client_id, created FROM principals WHERE object_id = ?1";
 static const char cf_sql_principal_by_client[] =
@@ -58,7 +58,8 @@ static bool cf_principal_get_locked(cf_store *store, const char *sql, const char
 
 bool cf_store_principal_by_oid(cf_store *store, const char *object_id, cf_principal *out)
 {
-    return CF_LOCKED(store, cf_principal_get_locked(store, cf_sql_principal_by_oid, object_id, out));
+    return CF_LOCKED(store,
+                     cf_principal_get_locked(store, cf_sql_principal_by_oid, object_id, out));
 }
 
 bool cf_store_principal_by_client(cf_store *store, const char *client_id, cf_principal *out)
@@ -104,8 +105,7 @@ static bool cf_credential_each_locked(cf_store *store, const char *oid, cf_crede
     int rc;
     bool ok = true;
     while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        ok = each(ctx,
-                  cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)),
+        ok = each(ctx, cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)),
                   cf_slice_of(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)),
                   sqlite3_column_int64(st, 2));
     if (ok && rc != SQLITE_ROW)
@@ -251,8 +251,8 @@ static const char cf_sql_assignment_put[] =
 static const char cf_sql_assignment_get[] =
     "SELECT name, scope, role_id, principal_id, created FROM role_assignments WHERE name = ?1";
 static const char cf_sql_assignment_delete[] = "DELETE FROM role_assignments WHERE name = ?1";
-static const char cf_sql_assignment_all[] =
-    "SELECT name, scope, role_id, principal_id, created FROM role_assignments ORDER BY created, name";
+static const char cf_sql_assignment_all[] = "SELECT name, scope, role_id, principal_id, created "
+                                            "FROM role_assignments ORDER BY created, name";
 static const char cf_sql_assignment_of[] =
     "SELECT name, scope, role_id, principal_id, created FROM role_assignments"
     " WHERE principal_id = ?1 ORDER BY created, name";

@@ -24,12 +24,12 @@ struct cf_store {
 };
 
 /* Runs `call` (a bool expression) holding the store's lock. */
-#define CF_LOCKED(store, call)                                                 \
-    ({                                                                         \
-        pthread_mutex_lock(&(store)->lock);                                    \
-        bool ok_ = (call);                                                     \
-        pthread_mutex_unlock(&(store)->lock);                                  \
-        ok_;                                                                   \
+#define CF_LOCKED(store, call)                \
+    ({                                        \
+        pthread_mutex_lock(&(store)->lock);   \
+        bool ok_ = (call);                    \
+        pthread_mutex_unlock(&(store)->lock); \
+        ok_;                                  \
     })
 
 #endif

@@ -31,27 +31,27 @@ typedef struct {
     /* configuration */
     char data_dir[PATH_MAX];
     char listen[256];
-    char url[512];        /* https://host:port, no trailing slash */
-    char resource[256];   /* token audience, e.g. https://vault.azure.net */
+    char url[512];      /* https://host:port, no trailing slash */
+    char resource[256]; /* token audience, e.g. https://vault.azure.net */
     char tenant_id[CF_UUID_LEN + 1];
-    int retention_days;   /* soft-delete retention, fixed at creation */
-    bool purge_protection;/* fixed at creation: no purge before retention ends */
-    bool retention_given; /* --retention-days / --purge-protection were passed */
+    int retention_days;    /* soft-delete retention, fixed at creation */
+    bool purge_protection; /* fixed at creation: no purge before retention ends */
+    bool retention_given;  /* --retention-days / --purge-protection were passed */
     bool protection_given;
-    int rotation_interval;/* seconds between rotation/purge sweeps */
-    int token_lifetime;   /* seconds */
-    const char *tls_cert_file; /* optional: use this certificate chain... */
-    const char *tls_key_file;  /* ...and key instead of the generated ones */
-    const char *extra_san;     /* optional extra DNS name / IP for the certificate */
+    int rotation_interval;        /* seconds between rotation/purge sweeps */
+    int token_lifetime;           /* seconds */
+    const char *tls_cert_file;    /* optional: use this certificate chain... */
+    const char *tls_key_file;     /* ...and key instead of the generated ones */
+    const char *extra_san;        /* optional extra DNS name / IP for the certificate */
     cf_seal_options seal_options; /* --dev-seal, --pkcs11-* */
     /* state */
     char vault_id[CF_UUID_LEN + 1];
     cf_store *store;
-    cf_sealed_dir sealed; /* owns the seal and the data key */
-    cf_seal *seal;        /* = sealed.seal */
-    uint8_t *data_key;    /* = sealed.master_key: CF_DATA_KEY_LEN bytes, secret memory */
-    cf_pkey *token_key;   /* signs access tokens */
-    struct cf_audit *audit;/* DIR/audit.log */
+    cf_sealed_dir sealed;         /* owns the seal and the data key */
+    cf_seal *seal;                /* = sealed.seal */
+    uint8_t *data_key;            /* = sealed.master_key: CF_DATA_KEY_LEN bytes, secret memory */
+    cf_pkey *token_key;           /* signs access tokens */
+    struct cf_audit *audit;       /* DIR/audit.log */
     struct cf_throttle *throttle; /* failed sign-ins, per client id and address */
     char token_kid[64];
 } cf_vault;
@@ -75,8 +75,8 @@ typedef struct {
     cf_http_request *http;
     cf_http_response *resp;
     cf_principal caller;
-    json_t *body;       /* the parsed request body, or NULL */
-    const char *action; /* the data action authorized, for the audit log */
+    json_t *body;                       /* the parsed request body, or NULL */
+    const char *action;                 /* the data action authorized, for the audit log */
     const struct cf_vault_route *route; /* the operation being served */
     cf_vault_params params;
 } cf_vault_call;
@@ -138,7 +138,7 @@ typedef bool (*cf_vault_handler)(cf_vault_call *call);
 struct cf_resource;
 
 typedef struct cf_vault_route {
-    const char *method;  /* NULL = any method */
+    const char *method; /* NULL = any method */
     /* Segments: literals, or {name} {version} {principal} {credential}
      * {role} {assignment}; RBAC API routes start at /providers/... */
     const char *pattern;
@@ -183,9 +183,8 @@ CF_MUST_USE bool cf_identity_authenticate(cf_vault *vault, const cf_http_request
                                           cf_principal *caller);
 /* Adds a fresh random credential (stored only as a salted hash) and
  * returns it once in `secret`; expires 0 = never. */
-CF_MUST_USE bool cf_identity_new_credential(cf_vault *vault, const char *object_id,
-                                            int64_t expires, char *secret, size_t secret_len,
-                                            int64_t *id);
+CF_MUST_USE bool cf_identity_new_credential(cf_vault *vault, const char *object_id, int64_t expires,
+                                            char *secret, size_t secret_len, int64_t *id);
 /* Creates a principal ("sp" or "mi") with a first credential. */
 CF_MUST_USE bool cf_identity_create_principal(cf_vault *vault, const char *kind, const char *name,
                                               int64_t expires, cf_principal *out, char *secret,

@@ -27,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_base = data;
     fuzz_size = size;
     (void)cf_backup_parse_payload(&cf_keys_resource, cf_slice_of(data, size), each_version, NULL);
-    (void)cf_backup_parse_payload(&cf_secrets_resource, cf_slice_of(data, size), each_version, NULL);
+    (void)cf_backup_parse_payload(&cf_secrets_resource, cf_slice_of(data, size), each_version,
+                                  NULL);
     return 0;
 }

@@ -1,9 +1,8 @@
 /*
  * Put Block List bodies, two ways (the first byte's high bit picks):
  *
- * Raw (an ASCII first byte, as any XML seed has): the input is the body.  Must never crash, leak or read
- * out of bounds; a parsed list must hold 1..64-byte ids of one length,
- * within the caps.
+ * Raw (an ASCII first byte, as any XML seed has): the input is the body.  Must never crash, leak or
+ * read out of bounds; a parsed list must hold 1..64-byte ids of one length, within the caps.
  *
  * Generated: the rest of the input describes a list, entry by entry (its
  * element, its id bytes, and how the id is written: padded base64, with
@@ -34,7 +33,8 @@ static void fuzz_raw(cf_slice body)
             __builtin_trap();
         for (size_t k = 0; k < l.n; k++) {
             const cf_block_ref *r = &l.refs[k];
-            if (r->id.len < 1 || r->id.len > CF_BLOB_BLOCK_ID_MAX || r->id.len != l.refs[0].id.len ||
+            if (r->id.len < 1 || r->id.len > CF_BLOB_BLOCK_ID_MAX ||
+                r->id.len != l.refs[0].id.len ||
                 (r->from != CF_BLOCK_LATEST && r->from != CF_BLOCK_COMMITTED &&
                  r->from != CF_BLOCK_UNCOMMITTED))
                 __builtin_trap();

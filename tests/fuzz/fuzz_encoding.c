@@ -184,13 +184,16 @@ static void check_round_trips(cf_slice in)
     for (int kind = 0; kind < 3; kind++) {
         cf_buf_clear(&enc);
         cf_buf_clear(&dec);
-        bool ok = kind == 0   ? cf_base64_encode(in, &enc) && cf_base64_decode(cf_buf_slice(&enc), &dec)
-                  : kind == 1 ? cf_base64url_encode(in, &enc) &&
-                                    cf_base64url_decode(cf_buf_slice(&enc), &dec)
-                              : cf_hex_encode(in, &enc) && cf_hex_decode(cf_buf_slice(&enc), &dec);
+        bool ok =
+            kind == 0 ? cf_base64_encode(in, &enc) && cf_base64_decode(cf_buf_slice(&enc), &dec)
+            : kind == 1
+                ? cf_base64url_encode(in, &enc) && cf_base64url_decode(cf_buf_slice(&enc), &dec)
+                : cf_hex_encode(in, &enc) && cf_hex_decode(cf_buf_slice(&enc), &dec);
         if (!ok || !cf_slice_eq(cf_buf_slice(&dec), in))
             fail();
-        size_t want = kind == 0 ? (in.len + 2) / 3 * 4 : kind == 1 ? (in.len * 4 + 2) / 3 : 2 * in.len;
+        size_t want = kind == 0   ? (in.len + 2) / 3 * 4
+                      : kind == 1 ? (in.len * 4 + 2) / 3
+                                  : 2 * in.len;
         if (enc.len != want)
             fail();
     }
@@ -224,7 +227,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         long n = 0;
         int want = ref_form_get(data, size, names[k], ref, &n);
         bool ok = cf_form_get(in, names[k], &out);
-        if (ok != (want == 1) || (!ok && cf_error_code() != (want ? CF_ERR_BAD_INPUT : CF_ERR_NOT_FOUND)))
+        if (ok != (want == 1) ||
+            (!ok && cf_error_code() != (want ? CF_ERR_BAD_INPUT : CF_ERR_NOT_FOUND)))
             fail();
         if (ok && (out.len != (size_t)n || (n && memcmp(out.data, ref, (size_t)n) != 0)))
             fail();

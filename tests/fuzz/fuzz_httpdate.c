@@ -73,7 +73,7 @@ static int ref_join(struct tm tm, int max_sec, int64_t *out)
     return 1;
 }
 
-static const char *const long_days[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
+static const char *const long_days[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                         "Friday", "Saturday", "Sunday"};
 
 /* RFC 9110 §5.6.7: the three forms, names in any case, a leap second. */

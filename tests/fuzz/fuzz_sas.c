@@ -30,17 +30,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REF_FIELD(f) {#f, offsetof(cf_sas, f), sizeof(((cf_sas *)0)->f)}
+#define REF_FIELD(f)                                      \
+    {                                                     \
+#f, offsetof(cf_sas, f), sizeof(((cf_sas *)0)->f) \
+    }
 static const struct {
     const char *name;
     size_t off, size;
 } ref_fields[] = {
-    REF_FIELD(sv),      REF_FIELD(ss),     REF_FIELD(srt),     REF_FIELD(sp),       REF_FIELD(st),
-    REF_FIELD(se),      REF_FIELD(sip),    REF_FIELD(spr),     REF_FIELD(sr),       REF_FIELD(si),
-    REF_FIELD(sdd),     REF_FIELD(ses),    REF_FIELD(rscc),    REF_FIELD(rscd),     REF_FIELD(rsce),
-    REF_FIELD(rscl),    REF_FIELD(rsct),   REF_FIELD(skoid),   REF_FIELD(sktid),    REF_FIELD(skt),
-    REF_FIELD(ske),     REF_FIELD(sks),    REF_FIELD(skv),     REF_FIELD(saoid),    REF_FIELD(suoid),
-    REF_FIELD(scid),    REF_FIELD(skdutid), REF_FIELD(sduoid), REF_FIELD(snapshot), REF_FIELD(versionid),
+    REF_FIELD(sv),       REF_FIELD(ss),        REF_FIELD(srt),     REF_FIELD(sp),
+    REF_FIELD(st),       REF_FIELD(se),        REF_FIELD(sip),     REF_FIELD(spr),
+    REF_FIELD(sr),       REF_FIELD(si),        REF_FIELD(sdd),     REF_FIELD(ses),
+    REF_FIELD(rscc),     REF_FIELD(rscd),      REF_FIELD(rsce),    REF_FIELD(rscl),
+    REF_FIELD(rsct),     REF_FIELD(skoid),     REF_FIELD(sktid),   REF_FIELD(skt),
+    REF_FIELD(ske),      REF_FIELD(sks),       REF_FIELD(skv),     REF_FIELD(saoid),
+    REF_FIELD(suoid),    REF_FIELD(scid),      REF_FIELD(skdutid), REF_FIELD(sduoid),
+    REF_FIELD(snapshot), REF_FIELD(versionid),
 };
 #define REF_NFIELDS (sizeof ref_fields / sizeof *ref_fields)
 
@@ -172,7 +177,7 @@ static bool check_against_reference(const char *q, cf_sas *sas)
         sas->has_expiry != (ref_value(&ref, "se")[0] != 0))
         abort();
     bool account = ref_value(&ref, "ss")[0] || ref_value(&ref, "srt")[0];
-    cf_sas_kind kind = account                      ? CF_SAS_ACCOUNT
+    cf_sas_kind kind = account                       ? CF_SAS_ACCOUNT
                        : ref_value(&ref, "skoid")[0] ? CF_SAS_USER_DELEGATION
                                                      : CF_SAS_SERVICE;
     if (sas->kind != kind)
@@ -269,11 +274,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         cf_buf sts;
         cf_buf_init(&sts, CF_STORAGE_MAX_STS);
-        bool built = sas.kind == CF_SAS_ACCOUNT
-                         ? cf_sas_string_to_sign_account(&sas, "acct1", &sts)
-                         : cf_sas_string_to_sign_service_blob(&sas, "acct1", "cont1", "dir/b", &sts);
+        bool built =
+            sas.kind == CF_SAS_ACCOUNT
+                ? cf_sas_string_to_sign_account(&sas, "acct1", &sts)
+                : cf_sas_string_to_sign_service_blob(&sas, "acct1", "cont1", "dir/b", &sts);
         bool ok = false;
-        if (built && cf_sas_verify_signature(&sas, cf_buf_slice(&sts), CF_SLICE_LIT("k"), &ok) != ok)
+        if (built &&
+            cf_sas_verify_signature(&sas, cf_buf_slice(&sts), CF_SLICE_LIT("k"), &ok) != ok)
             __builtin_trap();
         cf_buf_free(&sts);
         (void)cf_sas_check_time(&sas, 1795915495);

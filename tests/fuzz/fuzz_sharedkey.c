@@ -45,8 +45,8 @@ static void check_signed(const cf_storage_request *req, bool lite, cf_slice sts)
             !cf_base64_encode(cf_slice_of(mac, sizeof mac), &authz) || !cf_buf_terminate(&authz))
             abort();
         bool ok = false;
-        bool verified = cf_sharedkey_verify(req, "acct1", CF_SLICE_LIT(key),
-                                            (const char *)authz.data, &ok);
+        bool verified =
+            cf_sharedkey_verify(req, "acct1", CF_SLICE_LIT(key), (const char *)authz.data, &ok);
         if (verified != !flip || ok != !flip)
             abort();
         cf_buf_free(&authz);
@@ -90,7 +90,9 @@ static void check_reordered(const cf_storage_request *req, bool lite, unsigned v
         size_t k = 0;
         for (; name[k]; k++) {
             char c = name[k];
-            names[i][k] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+            names[i][k] = (c >= 'a' && c <= 'z')   ? (char)(c - 32)
+                          : (c >= 'A' && c <= 'Z') ? (char)(c + 32)
+                                                   : c;
         }
         names[i][k] = 0;
         hs[i] = (cf_storage_header){names[i], req->headers[n - 1 - i].value};

@@ -39,7 +39,8 @@ int main(int argc, char **argv)
     CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, id, id_len}};
     CK_OBJECT_HANDLE key;
     CK_ULONG found = 0;
-    if (f->C_FindObjectsInit(s, find, 2) != CKR_OK || f->C_FindObjects(s, &key, 1, &found) != CKR_OK)
+    if (f->C_FindObjectsInit(s, find, 2) != CKR_OK ||
+        f->C_FindObjects(s, &key, 1, &found) != CKR_OK)
         return 2;
     f->C_FindObjectsFinal(s);
     if (found != 1) {
@@ -59,7 +60,9 @@ int main(int argc, char **argv)
     }
     CK_BBOOL yes = CK_TRUE;
     CK_ULONG len = 32;
-    CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &(CK_BBOOL){CK_FALSE}, 1}, {CKA_WRAP, &yes, 1}, {CKA_VALUE_LEN, &len, sizeof len}};
+    CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &(CK_BBOOL){CK_FALSE}, 1},
+                         {CKA_WRAP, &yes, 1},
+                         {CKA_VALUE_LEN, &len, sizeof len}};
     CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, wrap = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
     CK_OBJECT_HANDLE mine;
     if (f->C_GenerateKey(s, &gen, kt, 3, &mine) != CKR_OK)

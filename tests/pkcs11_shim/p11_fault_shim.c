@@ -44,10 +44,10 @@ static fault current(void)
     return FAULT_NONE;
 }
 
-#define DEVICE_GUARD()                                                          \
-    do {                                                                        \
-        if (current() == FAULT_DEVICE)                                          \
-            return CKR_DEVICE_ERROR;                                            \
+#define DEVICE_GUARD()                 \
+    do {                               \
+        if (current() == FAULT_DEVICE) \
+            return CKR_DEVICE_ERROR;   \
     } while (0)
 
 static CK_RV shim_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
@@ -168,7 +168,8 @@ __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_
     if (!real) {
         const char *path = getenv("COFFER_SHIM_MODULE");
         void *lib = dlopen(path ? path : "/usr/lib/softhsm/libsofthsm2.so", RTLD_NOW | RTLD_LOCAL);
-        CK_C_GetFunctionList get = lib ? (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList") : NULL;
+        CK_C_GetFunctionList get =
+            lib ? (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList") : NULL;
         if (!get || get(&real) != CKR_OK)
             return CKR_GENERAL_ERROR;
         shim = *real;

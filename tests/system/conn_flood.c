@@ -50,10 +50,17 @@
 #include "../../bench/cli_number.h"
 #include <unistd.h>
 
-enum { KIND_TCP, KIND_TLS_TRICKLE, KIND_HEADER_TRICKLE, KIND_BODY_TRICKLE, KIND_EXPECT,
-       KIND_KEEPALIVE, KINDS };
-static const char *kind_name[KINDS] = {"tcp-only", "tls-trickle", "header-trickle",
-                                       "body-trickle", "expect-100", "idle-keep-alive"};
+enum {
+    KIND_TCP,
+    KIND_TLS_TRICKLE,
+    KIND_HEADER_TRICKLE,
+    KIND_BODY_TRICKLE,
+    KIND_EXPECT,
+    KIND_KEEPALIVE,
+    KINDS
+};
+static const char *kind_name[KINDS] = {"tcp-only",     "tls-trickle", "header-trickle",
+                                       "body-trickle", "expect-100",  "idle-keep-alive"};
 
 typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HOLD } conn_state;
 
@@ -73,8 +80,13 @@ static struct {
     unsigned connections, addresses, seconds, max_rss_mib, max_p99_ms;
     double min_success;
     struct curl_slist *headers;
-} opt = {.put_path = "/flood", .connections = 2000, .addresses = 16, .seconds = 30,
-         .max_rss_mib = 256, .max_p99_ms = 1000, .min_success = 0.95};
+} opt = {.put_path = "/flood",
+         .connections = 2000,
+         .addresses = 16,
+         .seconds = 30,
+         .max_rss_mib = 256,
+         .max_p99_ms = 1000,
+         .min_success = 0.95};
 
 static atomic_bool flooding = true;
 static SSL_CTX *tls;
@@ -144,18 +156,19 @@ static const char *next_piece(slow_conn *c, char *buf, size_t len)
     }
     if (c->kind == KIND_BODY_TRICKLE || c->kind == KIND_EXPECT) {
         if (c->sent == 0) {
-            snprintf(buf, len,
-                     "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 1048576\r\n"
-                     "Content-Type: application/octet-stream\r\nx-ms-blob-type: BlockBlob\r\n%s\r\n",
-                     opt.put_path, opt.host,
-                     c->kind == KIND_EXPECT ? "Expect: 100-continue\r\n" : "");
+            snprintf(
+                buf, len,
+                "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 1048576\r\n"
+                "Content-Type: application/octet-stream\r\nx-ms-blob-type: BlockBlob\r\n%s\r\n",
+                opt.put_path, opt.host, c->kind == KIND_EXPECT ? "Expect: 100-continue\r\n" : "");
             return buf;
         }
         return c->kind == KIND_BODY_TRICKLE ? "x" : NULL;
     }
     if (c->kind == KIND_KEEPALIVE) /* one complete request, then silence */
-        return c->sent == 0 ? (snprintf(buf, len, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", opt.host), buf)
-                            : NULL;
+        return c->sent == 0
+                   ? (snprintf(buf, len, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", opt.host), buf)
+                   : NULL;
     if (c->kind == KIND_TLS_TRICKLE)
         /* A handshake record header announcing 512 bytes, then one byte
          * at a time of a ClientHello that never completes. */
@@ -300,10 +313,14 @@ static int by_value(const void *a, const void *b)
 static int parse(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"connections", required_argument, 0, 'c'}, {"addresses", required_argument, 0, 'a'},
-        {"seconds", required_argument, 0, 's'},     {"ca", required_argument, 0, 'C'},
-        {"put-path", required_argument, 0, 'p'},    {"max-rss-mib", required_argument, 0, 'm'},
-        {"max-p99-ms", required_argument, 0, 'l'},  {"min-success", required_argument, 0, 'S'},
+        {"connections", required_argument, 0, 'c'},
+        {"addresses", required_argument, 0, 'a'},
+        {"seconds", required_argument, 0, 's'},
+        {"ca", required_argument, 0, 'C'},
+        {"put-path", required_argument, 0, 'p'},
+        {"max-rss-mib", required_argument, 0, 'm'},
+        {"max-p99-ms", required_argument, 0, 'l'},
+        {"min-success", required_argument, 0, 'S'},
         {0, 0, 0, 0},
     };
     int o;
@@ -388,8 +405,8 @@ int main(int argc, char **argv)
                 peak_rss >= 0 && peak_rss < (long)opt.max_rss_mib * 1024 && after_ok == 20;
     printf("flood: %u slow connections from %u addresses (%s, %s, %s, %s, %s, %s) for %u s; "
            "%llu opened, %llu closed by the server\n",
-           opt.connections, opt.addresses, kind_name[0], kind_name[1], kind_name[2],
-           kind_name[3], kind_name[4], kind_name[5], opt.seconds, opened, closed_by_server);
+           opt.connections, opt.addresses, kind_name[0], kind_name[1], kind_name[2], kind_name[3],
+           kind_name[4], kind_name[5], opt.seconds, opened, closed_by_server);
     printf("legitimate: %zu requests, %.1f%% succeeded (2xx %llu, 4xx %llu, 5xx %llu, "
            "none %llu), p50 %.0f ms, p99 %.0f ms\n",
            n, 100.0 * success, statuses[2], statuses[4], statuses[5], statuses[0], p50, p99);

@@ -12,28 +12,28 @@
 static int cf_test_failures;
 static int cf_test_checks;
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        cf_test_checks++;                                                      \
-        if (!(cond)) {                                                         \
-            cf_test_failures++;                                                \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        cf_test_checks++;                                                            \
+        if (!(cond)) {                                                               \
+            cf_test_failures++;                                                      \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                      \
+        }                                                                            \
     } while (0)
 
 #define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
 #define CHECK_STR(a, b) CHECK(strcmp((a), (b)) == 0)
 
-#define RUN(fn)                                                                \
-    do {                                                                       \
-        fprintf(stderr, "-- %s\n", #fn);                                       \
-        fn();                                                                  \
+#define RUN(fn)                          \
+    do {                                 \
+        fprintf(stderr, "-- %s\n", #fn); \
+        fn();                            \
     } while (0)
 
-#define RUN_WITH(fn, arg)                                                      \
-    do {                                                                       \
-        fprintf(stderr, "-- %s\n", #fn);                                       \
-        fn(arg);                                                               \
+#define RUN_WITH(fn, arg)                \
+    do {                                 \
+        fprintf(stderr, "-- %s\n", #fn); \
+        fn(arg);                         \
     } while (0)
 
 /* Removes a SQLite database and its WAL side files. */
@@ -47,10 +47,10 @@ static inline void test_remove_db(const char *path)
     remove(side);
 }
 
-#define TEST_DONE()                                                            \
-    do {                                                                       \
+#define TEST_DONE()                                                                  \
+    do {                                                                             \
         fprintf(stderr, "%d checks, %d failed\n", cf_test_checks, cf_test_failures); \
-        return cf_test_failures ? 1 : 0;                                       \
+        return cf_test_failures ? 1 : 0;                                             \
     } while (0)
 
 #endif

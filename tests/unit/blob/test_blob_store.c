@@ -100,7 +100,6 @@ static bool check_full(cf_blob_store *s, const char *cont, const char *name, con
     return ok;
 }
 
-
 static void rm_tree(const char *dir)
 {
     char cmd[600];
@@ -199,7 +198,8 @@ static void test_round_trips(cf_blob_store *s)
     CHECK(!put_blob(s, "nosuch", "x", (const uint8_t *)"a", 1, 1) &&
           cf_error_code() == CF_ERR_NOT_FOUND);
     cf_blob_info b;
-    CHECK(!cf_blob_get(s, ACC, "data", "absent", NULL, NOW, &b) && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_get(s, ACC, "data", "absent", NULL, NOW, &b) &&
+          cf_error_code() == CF_ERR_NOT_FOUND);
     /* An abandoned writer leaves nothing behind. */
     cf_blob_writer *w = NULL;
     CHECK(cf_blob_put_begin(s, ACC, "data", "abandoned", NULL, NULL, NULL, NOW, &w));
@@ -246,7 +246,8 @@ static void test_blocks(cf_blob_store *s)
     CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, see_block, see_block, &unc));
     CHECK(unc.n == 4 && strcmp(unc.ids[2], "b2") == 0 && unc.sizes[3] == 200000);
     cf_blob_info b;
-    CHECK(!cf_blob_get(s, ACC, "blocks", "big", NULL, NOW, &b) && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_get(s, ACC, "blocks", "big", NULL, NOW, &b) &&
+          cf_error_code() == CF_ERR_NOT_FOUND);
 
     /* Commit in order 3,0,1,2 (b2 re-put first: the latest copy wins). */
     uint8_t *b2new = make_body(65536, 99);
@@ -283,7 +284,8 @@ static void test_blocks(cf_blob_store *s)
     memset(&unc, 0, sizeof unc);
     CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, see_block, NULL, &com));
     CHECK(com.n == 4 && strcmp(com.ids[0], "b3") == 0 && strcmp(com.ids[3], "b2") == 0);
-    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, NULL, see_block, &unc) && unc.n == 0);
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, NULL, see_block, &unc) &&
+          unc.n == 0);
 
     /* Reuse b0 (committed) and add new "n1"; uncommitted "jk" is discarded,
      * as are the committed b1, b2, b3 that are not listed. */
@@ -298,7 +300,8 @@ static void test_blocks(cf_blob_store *s)
     cf_block_ref list2[3] = {{CF_SLICE_LIT("n1"), CF_BLOCK_UNCOMMITTED},
                              {CF_SLICE_LIT("b0"), CF_BLOCK_COMMITTED},
                              {CF_SLICE_LIT("b0"), CF_BLOCK_LATEST}};
-    CHECK(cf_blob_put_block_list(s, ACC, "blocks", "big", list2, 3, NULL, NULL, NULL, NOW + 2, NULL));
+    CHECK(
+        cf_blob_put_block_list(s, ACC, "blocks", "big", list2, 3, NULL, NULL, NULL, NOW + 2, NULL));
     CHECK(extents() == 2); /* n1 and b0 */
     size_t t2 = 5000 + 2 * sz[0];
     uint8_t *e2 = malloc(t2);
@@ -307,8 +310,8 @@ static void test_blocks(cf_blob_store *s)
     memcpy(e2 + 5000 + sz[0], parts[0], sz[0]);
     CHECK(check_full(s, "blocks", "big", e2, t2));
     memset(&com, 0, sizeof com);
-    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, see_block, NULL, &com) && com.n == 3 &&
-          strcmp(com.ids[0], "n1") == 0);
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "big", NULL, NOW, see_block, NULL, &com) &&
+          com.n == 3 && strcmp(com.ids[0], "n1") == 0);
 
     /* Expiry: blocks older than a week go, newer ones stay. */
     CHECK(put_block(s, "blocks", "other", "old", n1, 100, NOW));
@@ -316,8 +319,8 @@ static void test_blocks(cf_blob_store *s)
     unsigned expired = 0;
     CHECK(cf_blob_expire_uncommitted(s, NOW + 7 * 86400 + 1, &expired) && expired == 1);
     memset(&unc, 0, sizeof unc);
-    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "other", NULL, NOW, NULL, see_block, &unc) && unc.n == 1 &&
-          strcmp(unc.ids[0], "new") == 0);
+    CHECK(cf_blob_get_block_list(s, ACC, "blocks", "other", NULL, NOW, NULL, see_block, &unc) &&
+          unc.n == 1 && strcmp(unc.ids[0], "new") == 0);
     CHECK(extents() == 3);
     free(n1);
     free(e2);
@@ -352,12 +355,15 @@ static void test_containers(cf_blob_store *s)
           cf_error_code() == CF_ERR_NOT_FOUND);
     seen sn = {0};
     char next[128];
-    CHECK(cf_blob_container_list(s, ACC, "list-", NULL, 2, NOW, see_container, &sn, next, sizeof next));
+    CHECK(cf_blob_container_list(s, ACC, "list-", NULL, 2, NOW, see_container, &sn, next,
+                                 sizeof next));
     CHECK(sn.n == 2 && strcmp(sn.names[0], "list-a") == 0 && strcmp(sn.names[1], "list-b") == 0);
     CHECK(strcmp(next, "list-b") == 0);
-    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, NOW, see_container, &sn, next, sizeof next));
+    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, NOW, see_container, &sn, next,
+                                 sizeof next));
     CHECK(sn.n == 4 && strcmp(sn.names[3], "list-d") == 0 && next[0]);
-    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, NOW, see_container, &sn, next, sizeof next));
+    CHECK(cf_blob_container_list(s, ACC, "list-", next, 2, NOW, see_container, &sn, next,
+                                 sizeof next));
     CHECK(sn.n == 5 && strcmp(sn.names[4], "list-e") == 0 && next[0] == 0);
     memset(&sn, 0, sizeof sn);
     CHECK(cf_blob_container_list(s, ACC, "", "", 5000, NOW, see_container, &sn, next, sizeof next));
@@ -386,8 +392,10 @@ static void test_containers(cf_blob_store *s)
     CHECK(extents() == before + 3);
     CHECK(cf_blob_container_delete(s, ACC, "list-a", NULL, NOW));
     CHECK(extents() == before);
-    CHECK(!cf_blob_container_get(s, ACC, "list-a", NULL, NOW, &c) && cf_error_code() == CF_ERR_NOT_FOUND);
-    CHECK(!cf_blob_container_delete(s, ACC, "list-a", NULL, NOW) && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_container_get(s, ACC, "list-a", NULL, NOW, &c) &&
+          cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(!cf_blob_container_delete(s, ACC, "list-a", NULL, NOW) &&
+          cf_error_code() == CF_ERR_NOT_FOUND);
     free(p);
 }
 
@@ -404,8 +412,9 @@ static void test_persistence_and_cleanup(void)
     uint8_t other[32] = {1};
     CHECK(cf_blob_store_open(data_dir, cf_slice_of(other, 32), &wrong));
     collect c = {0};
-    CHECK(!cf_blob_read(wrong, ACC, "data", "persist", 0, 10, (cf_extent_sink){collect_write, &c}) &&
-          cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(
+        !cf_blob_read(wrong, ACC, "data", "persist", 0, 10, (cf_extent_sink){collect_write, &c}) &&
+        cf_error_code() == CF_ERR_DECRYPT);
     cf_blob_store_close(wrong);
 
     /* Simulated crash: an extent and a temp file with no metadata. */
@@ -450,7 +459,6 @@ static void copy_file(const char *from, const char *to)
     CHECK(cf_write_file_atomic(to, cf_buf_slice(&b), 0600));
     cf_buf_free(&b);
 }
-
 
 /* ---- who keeps the data key ---- */
 
@@ -517,7 +525,8 @@ static void test_key_sources(void)
     CHECK(ks.hits == 0);
 
     /* A rotation that lost a race is refused, not applied. */
-    CHECK(!cf_blob_key_store(s, ACC, NULL, &v, cf_slice_of(wrapped, 40), "https://vault.test/keys/k/0") &&
+    CHECK(!cf_blob_key_store(s, ACC, NULL, &v, cf_slice_of(wrapped, 40),
+                             "https://vault.test/keys/k/0") &&
           cf_error_code() == CF_ERR_CONFLICT);
     /* Back in the ring, then back with the service: no ring needed. */
     CHECK(cf_blob_keyring_put(s, info.ref, cf_buf_slice(&key)));
@@ -545,7 +554,6 @@ static void test_key_sources(void)
     free(p);
     cf_blob_store_close(s);
 }
-
 
 /* ---- infrastructure encryption ---- */
 
@@ -785,10 +793,10 @@ static void test_inline_tamper(void)
     CHECK(put_blob(s, "tam", "a", p, 3000, 3000));
     CHECK(put_blob(s, "tam", "b", q, 3000, 3000));
     cf_blob_store_close(s);
-    static const char get_a[] =
-        "SELECT data FROM inline_extents WHERE id = (SELECT extent FROM blob_extents WHERE blob = 'a')";
-    static const char get_b[] =
-        "SELECT data FROM inline_extents WHERE id = (SELECT extent FROM blob_extents WHERE blob = 'b')";
+    static const char get_a[] = "SELECT data FROM inline_extents WHERE id = (SELECT extent FROM "
+                                "blob_extents WHERE blob = 'a')";
+    static const char get_b[] = "SELECT data FROM inline_extents WHERE id = (SELECT extent FROM "
+                                "blob_extents WHERE blob = 'b')";
     static const char set_a[] = "UPDATE inline_extents SET data = ?1 WHERE id = (SELECT extent"
                                 " FROM blob_extents WHERE blob = 'a')";
     static const char set_b[] = "UPDATE inline_extents SET data = ?1 WHERE id = (SELECT extent"
@@ -857,7 +865,8 @@ static void test_inline_sharing(void)
      * is freed. */
     CHECK(put_block(s, "shr", "two", "x1", p, 2500, NOW));
     CHECK(put_block(s, "shr", "two", "x2", p + 2500, 2500, NOW));
-    cf_block_ref l[2] = {{CF_SLICE_LIT("x1"), CF_BLOCK_LATEST}, {CF_SLICE_LIT("x2"), CF_BLOCK_LATEST}};
+    cf_block_ref l[2] = {{CF_SLICE_LIT("x1"), CF_BLOCK_LATEST},
+                         {CF_SLICE_LIT("x2"), CF_BLOCK_LATEST}};
     CHECK(cf_blob_put_block_list(s, ACC, "shr", "two", l, 2, NULL, NULL, NULL, NOW, NULL));
     CHECK(inline_rows() == 3);
     cf_blob_info info;
@@ -882,7 +891,8 @@ static void test_inline_sharing(void)
     CHECK(put_block(s, "shr", "pend", "a", p, 200, NOW));
     CHECK(inline_rows() == 1);
     unsigned expired = 0;
-    CHECK(cf_blob_expire_uncommitted(s, NOW + CF_BLOB_UNCOMMITTED_TTL + 1, &expired) && expired == 1);
+    CHECK(cf_blob_expire_uncommitted(s, NOW + CF_BLOB_UNCOMMITTED_TTL + 1, &expired) &&
+          expired == 1);
     CHECK(inline_rows() == 0);
 
     /* Cleanup removes an orphan row (a deferred delete lost to a crash)
@@ -993,7 +1003,8 @@ static void test_no_plaintext_at_rest(void)
     CHECK(put_blob(s, "scan", "whole", p, 200000, 3333));
     CHECK(put_block(s, "scan", "blocky", "one", p, 100000, NOW));
     CHECK(put_block(s, "scan", "blocky", "two", p + 100000, 100000, NOW));
-    cf_block_ref l[2] = {{CF_SLICE_LIT("one"), CF_BLOCK_LATEST}, {CF_SLICE_LIT("two"), CF_BLOCK_LATEST}};
+    cf_block_ref l[2] = {{CF_SLICE_LIT("one"), CF_BLOCK_LATEST},
+                         {CF_SLICE_LIT("two"), CF_BLOCK_LATEST}};
     CHECK(cf_blob_put_block_list(s, ACC, "scan", "blocky", l, 2, NULL, NULL, NULL, NOW, NULL));
     CHECK(put_block(s, "scan", "pending", "x", p, 50000, NOW));
     CHECK(check_full(s, "scan", "blocky", p, 200000));
@@ -1167,7 +1178,8 @@ static void test_meta_round_trips(void)
     CHECK(b.copy.source && strcmp(b.copy.source, "u") == 0);
     cf_blob_info_free(&b);
     CHECK(cf_blob_get(s, ACC, "mcon", "c", NULL, NOW, &b));
-    CHECK(json_object_size(b.props) == 1 && strcmp(meta_get(b.props, "content-language"), "fr") == 0);
+    CHECK(json_object_size(b.props) == 1 &&
+          strcmp(meta_get(b.props, "content-language"), "fr") == 0);
     CHECK(!b.copy.source && b.copy.id[0] == '\0');
     cf_blob_info_free(&b);
     /* Empty metadata and an append blob through the other writers. */
@@ -1182,7 +1194,8 @@ static void test_meta_round_trips(void)
                   " account = 'acct2') WHERE account = 'acct1'",
                   NULL, 0, NULL, NULL));
     cf_blob_container c;
-    CHECK(!cf_blob_container_get(s, ACC, "mcon", NULL, NOW, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(!cf_blob_container_get(s, ACC, "mcon", NULL, NOW, &c) &&
+          cf_error_code() == CF_ERR_DECRYPT);
     cf_blob_store_close(s);
 }
 
@@ -1250,8 +1263,8 @@ static void test_meta_tamper(void)
                 "UPDATE blobs SET metadata = ?1 WHERE name = 'c'", -1);
     CHECK(get_fails_decrypt(s, "c"));
     /* Plaintext written behind the store's back is refused, not served. */
-    CHECK(db_exec("UPDATE blobs SET metadata = '{\"evil\":\"1\"}' WHERE name = 'a'", NULL, 0,
-                  NULL, NULL));
+    CHECK(db_exec("UPDATE blobs SET metadata = '{\"evil\":\"1\"}' WHERE name = 'a'", NULL, 0, NULL,
+                  NULL));
     CHECK(get_fails_decrypt(s, "a"));
     /* Copy info moved to another blob's row; a tampered copy source. */
     CHECK(db_exec("UPDATE blobs SET metadata = ?1 WHERE name = 'a'", orig, orig_n, NULL, NULL));
@@ -1267,7 +1280,8 @@ static void test_meta_tamper(void)
     cf_blob_container c;
     move_sealed("SELECT metadata FROM containers WHERE name = 'mcon'",
                 "UPDATE containers SET metadata = ?1 WHERE name = 'mcon'", 25);
-    CHECK(!cf_blob_container_get(s, ACC, "mcon", NULL, NOW, &c) && cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(!cf_blob_container_get(s, ACC, "mcon", NULL, NOW, &c) &&
+          cf_error_code() == CF_ERR_DECRYPT);
     move_sealed("SELECT acl FROM containers WHERE name = 'mcon'",
                 "UPDATE containers SET acl = ?1 WHERE name = 'mcon'", 25);
     cf_blob_access_policy pol;

@@ -46,7 +46,6 @@ static uint8_t *body(size_t len, unsigned seed)
     return p;
 }
 
-
 static bool put(cf_blob_store *s, const char *cont, const char *name, const uint8_t *p, size_t len,
                 const cf_blob_cond *cond, int64_t now, cf_blob_write_result *res)
 {
@@ -279,7 +278,8 @@ static void test_leases(void)
     cf_blob_info_free(&info);
     CHECK_FAILS(lease(s, "l", CF_LEASE_CHANGE, A, B, 0, 0, T0 + 61, NULL),
                 "LeaseIdMismatchWithLeaseOperation");
-    CHECK(lease(s, "l", CF_LEASE_CHANGE, gen, B, 0, 0, T0 + 61, &lr) && strcmp(lr.lease_id, B) == 0);
+    CHECK(lease(s, "l", CF_LEASE_CHANGE, gen, B, 0, 0, T0 + 61, &lr) &&
+          strcmp(lr.lease_id, B) == 0);
     CHECK(lease(s, "l", CF_LEASE_CHANGE, gen, B, 0, 0, T0 + 61, NULL)); /* idempotent */
     CHECK_FAILS(lease(s, "l", CF_LEASE_BREAK, NULL, NULL, 0, 61, T0 + 62, NULL),
                 "InvalidHeaderValue");
@@ -292,7 +292,8 @@ static void test_leases(void)
     CHECK_FAILS(lease(s, "l", CF_LEASE_CHANGE, B, A, 0, 0, T0 + 63, NULL),
                 "LeaseIsBreakingAndCannotBeChanged");
     cf_blob_cond lbb = {.lease_id = B};
-    CHECK_FAILS(put(s, "con1", "l", p, 10, NULL, T0 + 63, NULL), "LeaseIdMissing"); /* still locked */
+    CHECK_FAILS(put(s, "con1", "l", p, 10, NULL, T0 + 63, NULL),
+                "LeaseIdMissing"); /* still locked */
     CHECK(put(s, "con1", "l", p, 10, &lbb, T0 + 63, NULL));
     /* A shorter break period brings the break forward; a longer one does not. */
     CHECK(lease(s, "l", CF_LEASE_BREAK, NULL, NULL, 0, 60, T0 + 64, &lr) && lr.lease_time == 8);
@@ -302,7 +303,8 @@ static void test_leases(void)
                 "LeaseIsBrokenAndCannotBeRenewed");
     CHECK_FAILS(lease(s, "l", CF_LEASE_CHANGE, B, A, 0, 0, T0 + 70, NULL),
                 "LeaseNotPresentWithLeaseOperation");
-    CHECK_FAILS(put(s, "con1", "l", p, 10, &lbb, T0 + 70, NULL), "LeaseNotPresentWithBlobOperation");
+    CHECK_FAILS(put(s, "con1", "l", p, 10, &lbb, T0 + 70, NULL),
+                "LeaseNotPresentWithBlobOperation");
     CHECK(put(s, "con1", "l", p, 10, NULL, T0 + 70, NULL));
     CHECK_FAILS(lease(s, "l", CF_LEASE_RELEASE, A, NULL, 0, 0, T0 + 70, NULL),
                 "LeaseIdMismatchWithLeaseOperation");
@@ -315,7 +317,8 @@ static void test_leases(void)
     CHECK(lease(s, "l", CF_LEASE_BREAK, NULL, NULL, 0, 0, T0 + 91, &lr) && lr.lease_time == 0);
     CHECK(state_at(s, T0 + 91) == CF_LEASE_BROKEN);
     CHECK(lease(s, "l", CF_LEASE_ACQUIRE, NULL, B, 15, 0, T0 + 92, NULL));
-    CHECK_FAILS(cf_blob_delete(s, ACC, "con1", "l", &la, T0 + 93), "LeaseIdMismatchWithBlobOperation");
+    CHECK_FAILS(cf_blob_delete(s, ACC, "con1", "l", &la, T0 + 93),
+                "LeaseIdMismatchWithBlobOperation");
     CHECK(cf_blob_delete(s, ACC, "con1", "l", &lbb, T0 + 93));
     CHECK_FAILS(lease(s, "l", CF_LEASE_ACQUIRE, NULL, A, 15, 0, T0, NULL), "BlobNotFound");
 
@@ -444,8 +447,8 @@ static void test_properties(void)
     json_decref(props);
     cf_blob_info info;
     CHECK(cf_blob_get(s, ACC, "con1", "p", NULL, T0, &info));
-    CHECK(json_object_size(info.props) == 1 && info.created == T0 &&
-          info.last_modified == T0 + 5 && strcmp(info.etag, r.etag) == 0 &&
+    CHECK(json_object_size(info.props) == 1 && info.created == T0 && info.last_modified == T0 + 5 &&
+          strcmp(info.etag, r.etag) == 0 &&
           strcmp(json_string_value(json_object_get(info.props, "content-language")), "en") == 0);
     cf_blob_info_free(&info);
     props = json_pack("{s:s}", "x-unknown", "v");
@@ -489,9 +492,9 @@ static void test_properties(void)
                 "BlockCountExceedsLimit");
     cf_blob_cond none_star = {.if_none_match = "*"};
     ref.id = CF_SLICE_LIT("aaaa");
-    CHECK_FAILS(cf_blob_put_block_list(s, ACC, "con1", "p", &ref, 1, NULL, NULL, &none_star, T0,
-                                       NULL),
-                "BlobAlreadyExists");
+    CHECK_FAILS(
+        cf_blob_put_block_list(s, ACC, "con1", "p", &ref, 1, NULL, NULL, &none_star, T0, NULL),
+        "BlobAlreadyExists");
     CHECK(cf_blob_put_block_list(s, ACC, "con1", "blk", &ref, 1, NULL, NULL, &none_star, T0, NULL));
     cf_blob_store_close(s);
 }
@@ -671,10 +674,12 @@ static void test_acl_and_service(void)
     CHECK(cf_blob_container_get(s, ACC, "con1", NULL, T0, &c) && c.access == CF_ACCESS_BLOB);
     cf_blob_container_free(&c);
     cf_blob_access_policy pol;
-    CHECK(cf_blob_container_policy(s, ACC, "con1", "all", &pol) && strcmp(pol.permission, "racwdl") == 0);
+    CHECK(cf_blob_container_policy(s, ACC, "con1", "all", &pol) &&
+          strcmp(pol.permission, "racwdl") == 0);
     CHECK_FAILS(cf_blob_container_policy(s, ACC, "con1", "none", &pol), "PolicyNotFound");
     acl.n = 6;
-    CHECK_FAILS(cf_blob_container_set_acl(s, ACC, "con1", &acl, NULL, T0, NULL), "InvalidXmlDocument");
+    CHECK_FAILS(cf_blob_container_set_acl(s, ACC, "con1", &acl, NULL, T0, NULL),
+                "InvalidXmlDocument");
     acl.n = 1;
     acl.policies[0].id[0] = 0;
     CHECK_FAILS(cf_blob_container_set_acl(s, ACC, "con1", &acl, NULL, T0, NULL),
@@ -692,8 +697,8 @@ static void test_acl_and_service(void)
     cf_buf_init(&b, CF_BLOB_SERVICE_PROPS_MAX);
     CHECK(cf_blob_service_props_get(s, ACC, &b) && b.len == 0);
     CHECK(cf_blob_service_props_set(s, ACC, CF_SLICE_LIT("<StorageServiceProperties/>")));
-    CHECK(cf_blob_service_props_get(s, ACC, &b) && cf_slice_eq_str(cf_buf_slice(&b),
-                                                                   "<StorageServiceProperties/>"));
+    CHECK(cf_blob_service_props_get(s, ACC, &b) &&
+          cf_slice_eq_str(cf_buf_slice(&b), "<StorageServiceProperties/>"));
     uint8_t *big = calloc(1, CF_BLOB_SERVICE_PROPS_MAX + 1);
     CHECK_FAILS(cf_blob_service_props_set(s, ACC, cf_slice_of(big, CF_BLOB_SERVICE_PROPS_MAX + 1)),
                 "RequestBodyTooLarge");
@@ -707,9 +712,11 @@ static void test_acl_and_service(void)
     cf_buf_init_secret(&k1b, 128);
     CHECK(cf_blob_account_key(s, ACC, 1, &k1) && cf_blob_account_key(s, ACC, 2, &k2));
     CHECK(cf_blob_account_regenerate_key(s, ACC, 1));
-    CHECK(cf_blob_account_key(s, ACC, 1, &k1b) && !cf_slice_eq(cf_buf_slice(&k1), cf_buf_slice(&k1b)));
+    CHECK(cf_blob_account_key(s, ACC, 1, &k1b) &&
+          !cf_slice_eq(cf_buf_slice(&k1), cf_buf_slice(&k1b)));
     cf_buf_clear(&k1b);
-    CHECK(cf_blob_account_key(s, ACC, 2, &k1b) && cf_slice_eq(cf_buf_slice(&k2), cf_buf_slice(&k1b)));
+    CHECK(cf_blob_account_key(s, ACC, 2, &k1b) &&
+          cf_slice_eq(cf_buf_slice(&k2), cf_buf_slice(&k1b)));
     cf_buf_free(&k1);
     cf_buf_free(&k2);
     cf_buf_free(&k1b);

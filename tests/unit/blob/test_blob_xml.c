@@ -75,7 +75,8 @@ static void test_writer_shapes(void)
     cf_buf_init(&b, 16);
     cf_xml_writer_init(&w, &b);
     CHECK(cf_xml_open(&w, "Root"));
-    CHECK(!cf_xml_text(&w, CF_SLICE_LIT("0123456789abcdef")) && cf_error_code() == CF_ERR_TOO_LARGE);
+    CHECK(!cf_xml_text(&w, CF_SLICE_LIT("0123456789abcdef")) &&
+          cf_error_code() == CF_ERR_TOO_LARGE);
     cf_buf_free(&b);
 }
 
@@ -90,20 +91,26 @@ static void test_escape(void)
     CHECK(buf_is(&b, "a&amp;b&lt;c&gt;d&quot;e&apos;f&#x9;g&#xA;h&#xD;i"));
     cf_buf_clear(&b);
     /* UTF-8 passes through: é, €, U+1F600, U+FFFD */
-    CHECK(cf_xml_escape(&b, CF_SLICE_LIT("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd"), false));
+    CHECK(
+        cf_xml_escape(&b, CF_SLICE_LIT("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd"), false));
     CHECK(buf_is(&b, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd"));
     CHECK(cf_xml_escape(&b, (cf_slice){NULL, 0}, false));
 
     const char *bad[] = {
-        "\x01", "a\x00z", "\x1f", "\x0b", "\x0c",
-        "\xef\xbf\xbe",         /* U+FFFE */
-        "\xef\xbf\xbf",         /* U+FFFF */
-        "\xed\xa0\x80",         /* surrogate */
-        "\xc0\xaf",             /* overlong '/' */
-        "\xe0\x80\xaf",         /* overlong */
-        "\xf4\x90\x80\x80",     /* > U+10FFFF */
-        "\xc3",                 /* truncated */
-        "\x80", "\xff",
+        "\x01",
+        "a\x00z",
+        "\x1f",
+        "\x0b",
+        "\x0c",
+        "\xef\xbf\xbe",     /* U+FFFE */
+        "\xef\xbf\xbf",     /* U+FFFF */
+        "\xed\xa0\x80",     /* surrogate */
+        "\xc0\xaf",         /* overlong '/' */
+        "\xe0\x80\xaf",     /* overlong */
+        "\xf4\x90\x80\x80", /* > U+10FFFF */
+        "\xc3",             /* truncated */
+        "\x80",
+        "\xff",
     };
     size_t lens[] = {1, 3, 1, 1, 1, 3, 3, 3, 2, 3, 4, 1, 1, 1};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
@@ -383,7 +390,8 @@ static void expect_acl_error(const char *body, const char *reason)
     CHECK(acl.n == 0);
 }
 
-#define SI(inner) "<SignedIdentifiers><SignedIdentifier>" inner "</SignedIdentifier></SignedIdentifiers>"
+#define SI(inner) \
+    "<SignedIdentifiers><SignedIdentifier>" inner "</SignedIdentifier></SignedIdentifiers>"
 
 static void test_acl_bad(void)
 {
@@ -599,7 +607,7 @@ static void expect_props_error(const char *body, const char *reason)
 
 #define SSP(inner) "<StorageServiceProperties>" inner "</StorageServiceProperties>"
 #define RULE(o, m, h, e, a)                                                     \
-    "<CorsRule><AllowedOrigins>" o "</AllowedOrigins><AllowedMethods>" m          \
+    "<CorsRule><AllowedOrigins>" o "</AllowedOrigins><AllowedMethods>" m        \
     "</AllowedMethods><AllowedHeaders>" h "</AllowedHeaders><ExposedHeaders>" e \
     "</ExposedHeaders><MaxAgeInSeconds>" a "</MaxAgeInSeconds></CorsRule>"
 
@@ -622,8 +630,8 @@ static void test_props_bad(void)
     expect_props_error(SSP("<HourMetrics><Version>1.0</Version></HourMetrics>"), doc);
     expect_props_error(SSP("<HourMetrics><Enabled>true</Enabled></HourMetrics>"), doc);
     expect_props_error(SSP("<DeleteRetentionPolicy><Days>3</Days></DeleteRetentionPolicy>"), doc);
-    expect_props_error(SSP("<DeleteRetentionPolicy><Enabled>true</Enabled></DeleteRetentionPolicy>"),
-                       doc);
+    expect_props_error(
+        SSP("<DeleteRetentionPolicy><Enabled>true</Enabled></DeleteRetentionPolicy>"), doc);
     expect_props_error(SSP("<DeleteRetentionPolicy><Enabled>false</Enabled><Days>3</Days>"
                            "</DeleteRetentionPolicy>"),
                        doc);
@@ -654,20 +662,23 @@ static void test_props_bad(void)
     expect_props_error(SSP("<Cors>" RULE("*", "GET", "", "", "x") "</Cors>"), val);
     expect_props_error(SSP("<Cors>" RULE("*", "GET", "", "", "1") RULE("*", "GET", "", "", "1")
                                RULE("*", "GET", "", "", "1") RULE("*", "GET", "", "", "1")
-                                   RULE("*", "GET", "", "", "1") RULE("*", "GET", "", "", "1")
-                                       "</Cors>"),
+                                   RULE("*", "GET", "", "", "1")
+                                       RULE("*", "GET", "", "", "1") "</Cors>"),
                        doc);
     /* a failure after rules were copied frees them (ASan checks) */
-    expect_props_error(SSP("<Cors>" RULE("*", "GET", "", "", "1") "</Cors><StaticWebsite><Enabled>"
-                           "true</Enabled><IndexDocument>i</IndexDocument></StaticWebsite>"
-                           "<DefaultServiceVersion>x</DefaultServiceVersion>"),
-                       val);
+    expect_props_error(
+        SSP("<Cors>" RULE("*", "GET", "", "",
+                          "1") "</Cors><StaticWebsite><Enabled>"
+                               "true</Enabled><IndexDocument>i</IndexDocument></StaticWebsite>"
+                               "<DefaultServiceVersion>x</DefaultServiceVersion>"),
+        val);
     /* 64 origins pass, 65 do not */
     for (int count = 64; count <= 65; count++) {
         size_t cap = 4096;
         char *body = malloc(cap);
-        size_t len = (size_t)snprintf(body, cap, "<StorageServiceProperties><Cors><CorsRule>"
-                                                 "<AllowedOrigins>");
+        size_t len = (size_t)snprintf(body, cap,
+                                      "<StorageServiceProperties><Cors><CorsRule>"
+                                      "<AllowedOrigins>");
         for (int k = 0; k < count; k++)
             len += (size_t)snprintf(body + len, cap - len, "%sh%d", k ? "," : "", k);
         snprintf(body + len, cap - len,

@@ -41,12 +41,13 @@ static void test_escape(void)
     check_escape("plain-name/1", "plain-name/1");
     check_escape("a\"b\\c", "a\\\"b\\\\c");
     check_escape("\n\r\t\x01\x1f\x7f", "\\u000a\\u000d\\u0009\\u0001\\u001f\\u007f");
-    check_escape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    check_escape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                 "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
     check_escape("\xff", "\\ufffd");
-    check_escape("\x80x", "\\ufffdx");                 /* stray continuation byte */
-    check_escape("\xc0\x80", "\\ufffd\\ufffd");         /* overlong NUL */
-    check_escape("\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"); /* surrogate */
-    check_escape("\xe2\x82", "\\ufffd\\ufffd");         /* truncated */
+    check_escape("\x80x", "\\ufffdx");                                /* stray continuation byte */
+    check_escape("\xc0\x80", "\\ufffd\\ufffd");                       /* overlong NUL */
+    check_escape("\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd");            /* surrogate */
+    check_escape("\xe2\x82", "\\ufffd\\ufffd");                       /* truncated */
     check_escape("\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"); /* > U+10FFFF */
 
     /* The cap holds after escaping and never cuts a character. */
@@ -66,8 +67,12 @@ static void test_escape(void)
 static void test_line_roundtrip(void)
 {
     static const char nasty[] = "q\"b\\s\n\x01\x7f\xff\xc3\xa9";
-    cf_audit_event ev = {.request_id = nasty, .principal = "app-1", .client = "127.0.0.1:5000",
-                         .operation = "keys.create", .object = "keys/k1", .result = NULL,
+    cf_audit_event ev = {.request_id = nasty,
+                         .principal = "app-1",
+                         .client = "127.0.0.1:5000",
+                         .operation = "keys.create",
+                         .object = "keys/k1",
+                         .result = NULL,
                          .status = 200};
     cf_audit_fields f;
     cf_audit_fields_from_event(&ev, &f);
@@ -118,8 +123,9 @@ static void check_parse_fails(const char *line, const char *detail_part)
 }
 
 #define L_HEAD "{\"seq\":1,\"time\":\"2026-11-28T23:59:59.123Z\","
-#define L_MID "\"request_id\":\"r\",\"principal\":\"p\",\"client\":\"c\",\"operation\":\"o\"," \
-              "\"object\":\"x\",\"result\":\"success\","
+#define L_MID                                                                        \
+    "\"request_id\":\"r\",\"principal\":\"p\",\"client\":\"c\",\"operation\":\"o\"," \
+    "\"object\":\"x\",\"result\":\"success\","
 #define L_TAIL "\"status\":200,\"prev\":\"" GENESIS_HEX "\"}"
 
 static void test_parse_rejects(void)
@@ -140,14 +146,15 @@ static void test_parse_rejects(void)
     check_parse_fails(L_HEAD "\"request_id\":\"a\xff\",", "UTF-8");
     check_parse_fails(L_HEAD "\"request_id\":\"a", "unterminated");
     check_parse_fails(L_HEAD L_MID "\"status\":200,\"prev\":\"D3534573e8a61a102037081331a4aa"
-                                   "5482230a77fd9600754a84ecf0b80a5393\"}", "lowercase hex");
+                                   "5482230a77fd9600754a84ecf0b80a5393\"}",
+                      "lowercase hex");
     check_parse_fails(L_HEAD L_MID "\"status\":200,\"prev\":\"d353\"}", "hex");
     check_parse_fails(L_HEAD L_MID L_TAIL " ", "trailing");
     check_parse_fails(L_HEAD L_MID "\"status\":200}", "prev");
 
     char longf[CF_AUDIT_FIELD_MAX + 200];
-    int n = snprintf(longf, sizeof longf, L_HEAD "\"request_id\":\"%0*d\",", CF_AUDIT_FIELD_MAX + 1,
-                     0);
+    int n =
+        snprintf(longf, sizeof longf, L_HEAD "\"request_id\":\"%0*d\",", CF_AUDIT_FIELD_MAX + 1, 0);
     CHECK(n > 0);
     check_parse_fails(longf, "longer than");
 }
@@ -167,9 +174,13 @@ static void *writer(void *arg)
     for (int i = 0; i < PER_THREAD; i++) {
         snprintf(rid, sizeof rid, "req-%ld-%d", t, i);
         snprintf(obj, sizeof obj, "keys/k%ld/\"v%d\"", t, i);
-        cf_audit_event ev = {.request_id = rid, .principal = "client-\xff", .client = "10.0.0.1:1",
-                             .operation = (i % 2) ? "keys.get" : "keys.create", .object = obj,
-                             .result = "success", .status = 200};
+        cf_audit_event ev = {.request_id = rid,
+                             .principal = "client-\xff",
+                             .client = "10.0.0.1:1",
+                             .operation = (i % 2) ? "keys.get" : "keys.create",
+                             .object = obj,
+                             .result = "success",
+                             .status = 200};
         /* Odd threads ask for durability on every other line. */
         ok = cf_audit_append(shared_log, &ev, (t % 2) == 1 && (i % 2) == 0) && ok;
     }
@@ -441,8 +452,8 @@ static void test_tampering(void)
     write_variant(path, ls, ins, n + 1, NULL);
     expect_broken(path, NULL, 601, "inserted:", "replayed line");
     /* ... a forged line with the right seq and prev ... */
-    cf_audit_event fake = {.operation = "keys.purge", .object = "keys/k1", .result = "success",
-                           .status = 204};
+    cf_audit_event fake = {
+        .operation = "keys.purge", .object = "keys/k1", .result = "success", .status = 204};
     cf_audit_fields f;
     cf_audit_fields_from_event(&fake, &f);
     cf_audit_line_info li;

@@ -14,12 +14,12 @@
 static const uint8_t bytes[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09};
 
 /* A refused read: the right error, nothing consumed. */
-#define CHECK_REFUSED(c, read_ok, pos_before)                                  \
-    do {                                                                       \
-        cf_error_clear();                                                      \
-        CHECK(!(read_ok));                                                     \
-        CHECK(cf_error_code() == CF_ERR_BAD_INPUT);                            \
-        CHECK((c)->pos == (pos_before));                                       \
+#define CHECK_REFUSED(c, read_ok, pos_before)       \
+    do {                                            \
+        cf_error_clear();                           \
+        CHECK(!(read_ok));                          \
+        CHECK(cf_error_code() == CF_ERR_BAD_INPUT); \
+        CHECK((c)->pos == (pos_before));            \
     } while (0)
 
 static void test_typed_reads_are_big_endian(void)

@@ -138,7 +138,7 @@ static void test_every_length(void)
 /* Big buffers with sizes around the 128-byte and 16-byte steps. */
 static void test_large(void)
 {
-    const size_t sizes[] = {1 << 20, (1 << 20) + 1, (1 << 20) + 15, (1 << 20) + 16,
+    const size_t sizes[] = {1 << 20,         (1 << 20) + 1,       (1 << 20) + 15, (1 << 20) + 16,
                             (1 << 20) + 127, 3 * 1000 * 1000 + 7, 8 << 20};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         uint8_t *buf = malloc(sizes[i] + 8);
@@ -191,8 +191,8 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void bench_one(const char *name, uint64_t (*update)(uint64_t, cf_slice),
-                      const uint8_t *buf, size_t len)
+static void bench_one(const char *name, uint64_t (*update)(uint64_t, cf_slice), const uint8_t *buf,
+                      size_t len)
 {
     double t0 = now_seconds();
     uint64_t crc = cf_crc64_final(update(cf_crc64_init(), cf_slice_of(buf, len)));

@@ -53,7 +53,8 @@ static void test_hash_vectors(void)
  * reusable after final. */
 static void test_md5_hasher(void)
 {
-    static const char msg[] = "12345678901234567890123456789012345678901234567890123456789012345678901234567890";
+    static const char msg[] =
+        "12345678901234567890123456789012345678901234567890123456789012345678901234567890";
     uint8_t want[16], out[16];
     size_t n = 0;
     cf_buf hex;
@@ -536,7 +537,7 @@ static void test_rsa_decrypt_vectors(void)
         if (!key)
             continue;
         const char *pad = kat_get(&r, "pad");
-        cf_rsa_pad p = strcmp(pad, "RSA1_5") == 0       ? CF_RSA_PKCS1
+        cf_rsa_pad p = strcmp(pad, "RSA1_5") == 0     ? CF_RSA_PKCS1
                        : strcmp(pad, "RSA-OAEP") == 0 ? CF_RSA_OAEP_SHA1
                                                       : CF_RSA_OAEP_SHA256;
         uint8_t pt[64], ct[512];
@@ -645,16 +646,16 @@ static void check_sign_alg(cf_pkey *key, cf_sig_alg alg, size_t sig_len)
     CHECK(cf_verify_digest(key, alg, cf_slice_of(digest, dlen), (cf_slice){NULL, 0}, &valid));
     CHECK(!valid);
     static uint8_t zeros[1024];
-    CHECK(cf_verify_digest(key, alg, cf_slice_of(digest, dlen), cf_slice_of(zeros, sig_len),
-                           &valid));
+    CHECK(
+        cf_verify_digest(key, alg, cf_slice_of(digest, dlen), cf_slice_of(zeros, sig_len), &valid));
     CHECK(!valid);
     /* wrong digest length */
     cf_buf_clear(&sig);
     CHECK(!cf_sign_digest(key, alg, cf_slice_of(digest, dlen - 1), &sig));
     CHECK(cf_error_code() == CF_ERR_BAD_INPUT);
     CHECK(sig.len == 0);
-    CHECK(!cf_verify_digest(key, alg, cf_slice_of(digest, 20), cf_slice_of(zeros, sig_len),
-                            &valid));
+    CHECK(
+        !cf_verify_digest(key, alg, cf_slice_of(digest, 20), cf_slice_of(zeros, sig_len), &valid));
     CHECK(cf_error_code() == CF_ERR_BAD_INPUT);
     /* output cap */
     cf_buf small;
@@ -717,7 +718,8 @@ static void test_der(cf_pkey *key)
     CHECK(k3 && cf_pkey_has_private(k3) && cf_pkey_bits(k3) == cf_pkey_bits(key));
     cf_pkey_free(k3);
     k3 = NULL;
-    CHECK(!cf_pkey_from_private_pem(CF_SLICE_LIT("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), &k3));
+    CHECK(!cf_pkey_from_private_pem(
+        CF_SLICE_LIT("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), &k3));
     CHECK(!cf_pkey_from_private_der(cf_buf_slice(&pem), &k3));
     CHECK(cf_pkey_from_private_der(cf_buf_slice(&priv), &k2));
     CHECK(k2 && cf_pkey_has_private(k2));

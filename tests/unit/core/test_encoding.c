@@ -36,7 +36,7 @@ static void test_rfc4648_vectors(void)
 
 static void test_rejects(void)
 {
-    const char *bad_std[] = {"Zg=", "Z", "Zh==", "Zm9v!", "-_8=", "Zm9vY===" };
+    const char *bad_std[] = {"Zg=", "Z", "Zh==", "Zm9v!", "-_8=", "Zm9vY==="};
     /* Padding, when present, must complete the group of four. */
     const char *bad_url[] = {"Z", "Zh", "+/8", "Zm 9v", "QQ=", "QUI==", "=", "==", "QUJD="};
     cf_buf out;

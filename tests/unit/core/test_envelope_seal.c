@@ -33,8 +33,10 @@ static void test_envelope(void)
     cf_buf_clear(&out);
     CHECK(!cf_envelope_open(k, CF_SLICE_LIT("aae"), cf_buf_slice(&sealed), &out));
     CHECK(cf_error_code() == CF_ERR_DECRYPT);
-    CHECK(!cf_envelope_open(cf_slice_of(other, 32), CF_SLICE_LIT("aad"), cf_buf_slice(&sealed), &out));
-    CHECK(!cf_envelope_open(k, CF_SLICE_LIT("aad"), cf_slice_of(sealed.data, sealed.len - 1), &out));
+    CHECK(!cf_envelope_open(cf_slice_of(other, 32), CF_SLICE_LIT("aad"), cf_buf_slice(&sealed),
+                            &out));
+    CHECK(
+        !cf_envelope_open(k, CF_SLICE_LIT("aad"), cf_slice_of(sealed.data, sealed.len - 1), &out));
     CHECK(!cf_envelope_open(k, CF_SLICE_LIT("aad"), cf_slice_of(sealed.data, 5), &out));
     CHECK(!cf_envelope_seal(cf_slice_of(key, 16), CF_SLICE_LIT(""), CF_SLICE_LIT("x"), &sealed));
     /* two seals of the same value differ (random nonce) */
@@ -60,7 +62,8 @@ static void test_file_seal(void)
     cf_buf wrapped, out;
     cf_buf_init(&wrapped, 256);
     cf_buf_init_secret(&out, 64);
-    CHECK(seal->wrap(seal, CF_SLICE_LIT("0123456789abcdef0123456789abcdef"), CF_SLICE_LIT("id"), &wrapped));
+    CHECK(seal->wrap(seal, CF_SLICE_LIT("0123456789abcdef0123456789abcdef"), CF_SLICE_LIT("id"),
+                     &wrapped));
     cf_seal_destroy(seal);
     /* reopening reads the same root key */
     CHECK(cf_seal_file_open(path, false, &seal));
@@ -81,7 +84,8 @@ static void test_form(void)
 {
     cf_buf v;
     cf_buf_init(&v, 64);
-    cf_slice form = CF_SLICE_STR("grant_type=client_credentials&client%5Fid=a%2Db&scope=x+y&empty=");
+    cf_slice form =
+        CF_SLICE_STR("grant_type=client_credentials&client%5Fid=a%2Db&scope=x+y&empty=");
     CHECK(cf_form_get(form, "client_id", &v) && v.len == 3 && memcmp(v.data, "a-b", 3) == 0);
     cf_buf_clear(&v);
     CHECK(cf_form_get(form, "scope", &v) && v.len == 3 && memcmp(v.data, "x y", 3) == 0);

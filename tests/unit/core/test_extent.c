@@ -86,8 +86,8 @@ static bool seal(const uint8_t *key, uint32_t seg, const uint8_t *pt, size_t len
 }
 
 /* Reads [off, off+len) of a stored extent into `out` (cleared first). */
-static bool read_range(const uint8_t *key, cf_slice stored, uint64_t off, uint64_t len,
-                       cf_buf *out, mem_source *m)
+static bool read_range(const uint8_t *key, cf_slice stored, uint64_t off, uint64_t len, cf_buf *out,
+                       mem_source *m)
 {
     mem_source local;
     cf_extent_source src = mem_src(m ? m : &local, stored.ptr, stored.len);
@@ -106,7 +106,8 @@ static void test_gcm_ctx(void)
     cf_slice aad = CF_SLICE_LIT("header");
     cf_gcm *g = NULL;
     CHECK(cf_gcm_new(cf_slice_of(key, 32), &g));
-    CHECK(!cf_gcm_new(cf_slice_of(key, 20), &(cf_gcm *){NULL}) && cf_error_code() == CF_ERR_BAD_INPUT);
+    CHECK(!cf_gcm_new(cf_slice_of(key, 20), &(cf_gcm *){NULL}) &&
+          cf_error_code() == CF_ERR_BAD_INPUT);
     CHECK(cf_aes_gcm_encrypt(cf_slice_of(key, 32), cf_slice_of(iv, 12), aad,
                              cf_slice_of(pt, sizeof pt), ct1, tag1));
     /* seal, open, seal again on one context: same answers as the one-shot API */
@@ -258,9 +259,9 @@ static void test_ranges(void)
     cf_buf_init(&stored, 1 << 20);
     cf_buf_init(&back, 1 << 20);
     CHECK(seal(scope_key, SEG, pt, total, 777, &stored));
-    static const uint64_t points[] = {0, 1, SEG - 1, SEG, SEG + 1, 2 * SEG - 1, 2 * SEG,
-                                      2 * SEG + 1, 3 * SEG - 1, 3 * SEG, 3 * SEG + 1,
-                                      3 * SEG + 99, 3 * SEG + 100};
+    static const uint64_t points[] = {
+        0,           1,           SEG - 1, SEG,         SEG + 1,      2 * SEG - 1,  2 * SEG,
+        2 * SEG + 1, 3 * SEG - 1, 3 * SEG, 3 * SEG + 1, 3 * SEG + 99, 3 * SEG + 100};
     const size_t np = sizeof points / sizeof *points;
     for (size_t a = 0; a < np; a++) {
         for (size_t b = a; b < np; b++) {
@@ -334,10 +335,10 @@ static void test_tamper(void)
     CHECK(seal(scope_key, SEG, pt, pt_total, 0, &b)); /* same key and plaintext, other salt */
     const size_t n = a.len;
     CHECK(n == HDR + 4 * TAG + pt_total);
-#define RESET()                                                               \
-    do {                                                                       \
-        cf_buf_clear(&bad);                                                    \
-        CHECK(cf_buf_append(&bad, a.data, a.len));                            \
+#define RESET()                                    \
+    do {                                           \
+        cf_buf_clear(&bad);                        \
+        CHECK(cf_buf_append(&bad, a.data, a.len)); \
     } while (0)
 
     /* one bit flipped, anywhere: header, ciphertext, tag */
@@ -384,7 +385,7 @@ static void test_tamper(void)
     CHECK(cf_buf_append(&bad, a.data + HDR + 3 * T, n - HDR - 3 * T));
     REFUSED(scope_key, cf_buf_slice(&bad), n, 3);
     RESET();
-    bad.len = HDR + 3 * T; /* drop the short last one ... */
+    bad.len = HDR + 3 * T;                       /* drop the short last one ... */
     CHECK(cf_buf_append(&bad, a.data + HDR, T)); /* ... append a copy of segment 0 */
     REFUSED(scope_key, cf_buf_slice(&bad), n, 3);
     RESET();
@@ -445,7 +446,6 @@ static void test_tamper(void)
 
 /* ---- header parser, lengths, writer misuse ---- */
 
-
 /* ---- the infrastructure layer ---- */
 
 /* Seals `pt` twice: inner under `inner`, outer (cipher 2) under `outer`. */
@@ -454,10 +454,10 @@ static bool seal_layered(const uint8_t *inner, const uint8_t *outer, const uint8
 {
     static const uint8_t infra_ref[16] = "infra-ref-000001";
     cf_extent_writer *o = NULL, *i = NULL;
-    bool ok = cf_extent_writer_begin_cipher(cf_slice_of(outer, 32), infra_ref, 65536,
-                                            CF_EXTENT_CIPHER_LAYER, buf_sink(out), &o) &&
-              cf_extent_writer_begin(cf_slice_of(inner, 32), key_ref, 65536,
-                                     cf_extent_layer_sink(o), &i);
+    bool ok =
+        cf_extent_writer_begin_cipher(cf_slice_of(outer, 32), infra_ref, 65536,
+                                      CF_EXTENT_CIPHER_LAYER, buf_sink(out), &o) &&
+        cf_extent_writer_begin(cf_slice_of(inner, 32), key_ref, 65536, cf_extent_layer_sink(o), &i);
     for (size_t off = 0; ok && off < len;) {
         size_t n = chunk && chunk < len - off ? chunk : len - off;
         ok = cf_extent_write(i, cf_slice_of(pt + off, n));
@@ -474,8 +474,8 @@ static bool seal_layered(const uint8_t *inner, const uint8_t *outer, const uint8
 }
 
 /* Reads [off, off+len) through the layer. */
-static bool read_layered(const uint8_t *inner, const uint8_t *outer, cf_slice stored,
-                         uint64_t off, uint64_t len, cf_buf *out)
+static bool read_layered(const uint8_t *inner, const uint8_t *outer, cf_slice stored, uint64_t off,
+                         uint64_t len, cf_buf *out)
 {
     mem_source m;
     cf_extent_source src = mem_src(&m, stored.ptr, stored.len);
@@ -559,8 +559,11 @@ static void test_header_and_misuse(void)
     CHECK(cf_error_code() == CF_ERR_BAD_INPUT);
     CHECK(!cf_extent_header_parse(cf_slice_of(stored.data, HDR + 1), &h));
     uint8_t raw[HDR];
-    static const struct { size_t at; uint8_t v; } bad[] = {
-        {0, 'c'}, {3, 'U'}, {4, 0}, {4, 2}, {5, 0}, {5, 3}, {6, 11}, {6, 21}, {6, 0xff}, {7, 1}, {63, 1}};
+    static const struct {
+        size_t at;
+        uint8_t v;
+    } bad[] = {{0, 'c'}, {3, 'U'}, {4, 0},    {4, 2}, {5, 0}, {5, 3},
+               {6, 11},  {6, 21},  {6, 0xff}, {7, 1}, {63, 1}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         memcpy(raw, stored.data, HDR);
         raw[bad[i].at] = bad[i].v;
@@ -576,7 +579,8 @@ static void test_header_and_misuse(void)
     CHECK(cf_extent_header_parse(cf_slice_of(stored.data, HDR), &h));
     uint64_t len, stored_len;
     CHECK(cf_extent_plaintext_length(&h, HDR + TAG, &len) && len == 0);
-    CHECK(!cf_extent_plaintext_length(&h, HDR + TAG - 1, &len) && cf_error_code() == CF_ERR_DECRYPT);
+    CHECK(!cf_extent_plaintext_length(&h, HDR + TAG - 1, &len) &&
+          cf_error_code() == CF_ERR_DECRYPT);
     CHECK(!cf_extent_plaintext_length(&h, HDR + SEG + TAG + TAG, &len)); /* empty non-first last */
     CHECK(cf_extent_plaintext_length(&h, HDR + SEG + TAG + TAG + 1, &len) && len == SEG + 1);
     CHECK(!cf_extent_plaintext_length(&h, UINT64_MAX, &len));

@@ -41,7 +41,8 @@ static void test_round_trip(void)
             bool rsa = cf_pkey_kty(key) == CF_KTY_RSA;
             const char *members[] = {"kty", rsa ? "n" : "crv", rsa ? "e" : "x", rsa ? NULL : "y"};
             for (int m = 0; m < 4 && members[m]; m++)
-                CHECK(json_equal(json_object_get(src, members[m]), json_object_get(pub, members[m])));
+                CHECK(
+                    json_equal(json_object_get(src, members[m]), json_object_get(pub, members[m])));
             CHECK(json_object_get(pub, "d") == NULL);
             CHECK(json_object_size(pub) == (rsa ? 3u : 4u));
             json_decref(pub);

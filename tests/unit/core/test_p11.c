@@ -32,7 +32,9 @@ static void setup_token(void)
     snprintf(path, sizeof path, "%s/tokens", tmp);
     CHECK(cf_mkdirs(path, 0700));
     snprintf(path, sizeof path, "%s/softhsm2.conf", tmp);
-    snprintf(conf, sizeof conf, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n", tmp);
+    snprintf(conf, sizeof conf,
+             "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+             tmp);
     CHECK(cf_write_file_atomic(path, CF_SLICE_STR(conf), 0600));
     setenv("SOFTHSM2_CONF", path, 1);
     cf_p11_config cfg = {CF_SOFTHSM2_MODULE, "unit", CF_SLICE_LIT("1234"), CF_SLICE_LIT("5678")};
@@ -63,15 +65,16 @@ static void test_aes(void)
 {
     cf_p11_id id;
     CHECK(cf_p11_new_id(&id));
-    cf_p11_key_spec s = spec_of(CF_P11_AES, 256, 0,
-                                CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT | CF_P11_USE_WRAP |
-                                    CF_P11_USE_UNWRAP, false);
+    cf_p11_key_spec s = spec_of(
+        CF_P11_AES, 256, 0,
+        CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT | CF_P11_USE_WRAP | CF_P11_USE_UNWRAP, false);
     CHECK(cf_p11_generate(tok, &s, &id));
     cf_p11_key_info info;
     CHECK(cf_p11_secret_info(tok, &id, &info));
     CHECK(info.aes && info.bits == 256 && info.sensitive && !info.extractable && info.token);
     uint8_t iv[12] = {1, 2, 3};
-    cf_p11_mech gcm = {.kind = CF_P11_AES_GCM, .iv = cf_slice_of(iv, 12), .aad = CF_SLICE_LIT("aad")};
+    cf_p11_mech gcm = {
+        .kind = CF_P11_AES_GCM, .iv = cf_slice_of(iv, 12), .aad = CF_SLICE_LIT("aad")};
     cf_buf ct, pt;
     cf_buf_init(&ct, 256);
     cf_buf_init_secret(&pt, 256);
@@ -148,9 +151,9 @@ static void test_rsa(const cf_p11_id *root)
 {
     cf_p11_id id;
     CHECK(cf_p11_new_id(&id));
-    cf_p11_key_spec s = spec_of(CF_P11_RSA, 2048, 0,
-                                CF_P11_USE_SIGN | CF_P11_USE_VERIFY | CF_P11_USE_ENCRYPT |
-                                    CF_P11_USE_DECRYPT, true);
+    cf_p11_key_spec s = spec_of(
+        CF_P11_RSA, 2048, 0,
+        CF_P11_USE_SIGN | CF_P11_USE_VERIFY | CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT, true);
     CHECK(cf_p11_generate(tok, &s, &id));
     cf_pkey *pub = rsa_public(&id);
     CHECK(pub && cf_pkey_bits(pub) == 2048);
@@ -167,17 +170,22 @@ static void test_rsa(const cf_p11_id *root)
         bool valid = false;
         cf_buf_clear(&sig);
         CHECK(cf_p11_sign(tok, &id, &m, cf_slice_of(digest, 32), &sig) && sig.len == 256);
-        CHECK(cf_verify_digest(pub, sigs[i].alg, cf_slice_of(digest, 32), cf_buf_slice(&sig), &valid) && valid);
-        CHECK(cf_p11_verify(tok, &id, &m, cf_slice_of(digest, 32), cf_buf_slice(&sig), &valid) && valid);
+        CHECK(cf_verify_digest(pub, sigs[i].alg, cf_slice_of(digest, 32), cf_buf_slice(&sig),
+                               &valid) &&
+              valid);
+        CHECK(cf_p11_verify(tok, &id, &m, cf_slice_of(digest, 32), cf_buf_slice(&sig), &valid) &&
+              valid);
         sig.data[9] ^= 1;
-        CHECK(cf_p11_verify(tok, &id, &m, cf_slice_of(digest, 32), cf_buf_slice(&sig), &valid) && !valid);
+        CHECK(cf_p11_verify(tok, &id, &m, cf_slice_of(digest, 32), cf_buf_slice(&sig), &valid) &&
+              !valid);
     }
     /* OAEP: SHA-1 natively; SHA-256 through raw RSA here (SoftHSM2 2.6
      * lacks it).  OpenSSL's OAEP ciphertext must open in the token, and
      * the token's must open... only in the token, so round-trip it. */
     for (int h = 0; h < 2; h++) {
         cf_rsa_pad pad = h ? CF_RSA_OAEP_SHA256 : CF_RSA_OAEP_SHA1;
-        cf_p11_mech m = {.kind = CF_P11_RSA_OAEP, .hash = h ? CF_HASH_SHA256 : CF_HASH_SHA1, .key_bytes = 256};
+        cf_p11_mech m = {
+            .kind = CF_P11_RSA_OAEP, .hash = h ? CF_HASH_SHA256 : CF_HASH_SHA1, .key_bytes = 256};
         cf_buf ct, pt;
         cf_buf_init(&ct, 600);
         cf_buf_init_secret(&pt, 600);
@@ -213,7 +221,9 @@ static void test_rsa(const cf_p11_id *root)
     cf_buf_clear(&sig);
     bool valid = false;
     CHECK(cf_p11_sign(tok, &copy, &m, cf_slice_of(digest, 32), &sig));
-    CHECK(cf_verify_digest(pub, CF_SIG_RS256, cf_slice_of(digest, 32), cf_buf_slice(&sig), &valid) && valid);
+    CHECK(
+        cf_verify_digest(pub, CF_SIG_RS256, cf_slice_of(digest, 32), cf_buf_slice(&sig), &valid) &&
+        valid);
     birth.data[birth.len - 3] ^= 1;
     cf_p11_id bad;
     CHECK(cf_p11_new_id(&bad));
@@ -292,11 +302,13 @@ static void test_byok(void)
     memset(&parsed, 0, sizeof parsed);
     cf_buf_init(&parsed.ciphertext, CF_BYOK_CIPHERTEXT_MAX);
     CHECK(cf_byok_parse(cf_buf_slice(&blob), &parsed));
-    CHECK(strcmp(parsed.key_type, "oct-HSM") == 0 && strncmp(parsed.kid, "https://v/keys/kek/", 19) == 0);
+    CHECK(strcmp(parsed.key_type, "oct-HSM") == 0 &&
+          strncmp(parsed.kid, "https://v/keys/kek/", 19) == 0);
     cf_p11_id id;
     CHECK(cf_p11_new_id(&id));
     cf_p11_key_spec as = spec_of(CF_P11_AES, 0, 0, CF_P11_USE_WRAP | CF_P11_USE_UNWRAP, false);
-    CHECK(cf_p11_unwrap_rsa_aes(tok, &kek, CF_HASH_SHA1, cf_buf_slice(&parsed.ciphertext), &as, &id));
+    CHECK(
+        cf_p11_unwrap_rsa_aes(tok, &kek, CF_HASH_SHA1, cf_buf_slice(&parsed.ciphertext), &as, &id));
     /* the token holds the original key: its key wrap matches ours */
     uint8_t payload[16] = "0123456789abcdef";
     cf_buf in_token, in_sw;
@@ -309,17 +321,25 @@ static void test_byok(void)
     parsed.ciphertext.data[parsed.ciphertext.len - 2] ^= 1;
     cf_p11_id id2;
     CHECK(cf_p11_new_id(&id2));
-    CHECK(!cf_p11_unwrap_rsa_aes(tok, &kek, CF_HASH_SHA1, cf_buf_slice(&parsed.ciphertext), &as, &id2));
+    CHECK(!cf_p11_unwrap_rsa_aes(tok, &kek, CF_HASH_SHA1, cf_buf_slice(&parsed.ciphertext), &as,
+                                 &id2));
     CHECK(cf_error_code() == CF_ERR_DECRYPT);
     CHECK(!cf_p11_key_facts(tok, &id2, &(cf_p11_facts){0}));
     /* parser refusals */
     static const char *const bad[] = {
-        "", "[]", "{\"schema_version\":\"1.0.0\"}",
-        "{\"schema_version\":\"2.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":\"CKM_RSA_AES_KEY_WRAP\"},\"ciphertext\":\"AA\"}",
-        "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"RSA\",\"enc\":\"CKM_RSA_AES_KEY_WRAP\"},\"ciphertext\":\"AA\"}",
-        "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":\"x\"},\"ciphertext\":\"AA\"}",
-        "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":\"CKM_RSA_AES_KEY_WRAP\"},\"ciphertext\":\"!!\"}",
-        "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":\"CKM_RSA_AES_KEY_WRAP\"}}",
+        "",
+        "[]",
+        "{\"schema_version\":\"1.0.0\"}",
+        "{\"schema_version\":\"2.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":\"CKM_RSA_"
+        "AES_KEY_WRAP\"},\"ciphertext\":\"AA\"}",
+        "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"RSA\",\"enc\":\"CKM_RSA_"
+        "AES_KEY_WRAP\"},\"ciphertext\":\"AA\"}",
+        "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":\"x\"},"
+        "\"ciphertext\":\"AA\"}",
+        "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":\"CKM_RSA_"
+        "AES_KEY_WRAP\"},\"ciphertext\":\"!!\"}",
+        "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":\"CKM_RSA_"
+        "AES_KEY_WRAP\"}}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cf_buf_clear(&parsed.ciphertext);
@@ -388,7 +408,8 @@ static void test_seal(void)
     CHECK(cf_seal_pkcs11_open(second, &roots, &seal));
     cf_seal_pkcs11_discard_roots(seal);
     cf_seal_destroy(seal);
-    CHECK(!cf_p11_secret_info(tok, &roots.root, &info) && !cf_p11_secret_info(tok, &roots.wrap, &info));
+    CHECK(!cf_p11_secret_info(tok, &roots.root, &info) &&
+          !cf_p11_secret_info(tok, &roots.wrap, &info));
     cf_buf_free(&w);
     cf_buf_free(&k);
 }
@@ -481,9 +502,9 @@ int main(void)
     cf_p11_config cfg = {CF_SOFTHSM2_MODULE, "unit", CF_SLICE_LIT("1234"), {0}};
     CHECK(cf_p11_open(&cfg, &tok));
     cf_p11_id root;
-    cf_p11_key_spec rs = spec_of(CF_P11_AES, 256, 0,
-                                 CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT | CF_P11_USE_WRAP |
-                                     CF_P11_USE_UNWRAP, false);
+    cf_p11_key_spec rs = spec_of(
+        CF_P11_AES, 256, 0,
+        CF_P11_USE_ENCRYPT | CF_P11_USE_DECRYPT | CF_P11_USE_WRAP | CF_P11_USE_UNWRAP, false);
     CHECK(cf_p11_new_id(&root) && cf_p11_generate(tok, &rs, &root));
     RUN(test_aes);
     RUN_WITH(test_rsa, &root);

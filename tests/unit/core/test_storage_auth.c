@@ -282,8 +282,8 @@ static void test_sharedkey_rules(void)
         CHECK(!cf_sharedkey_string_to_sign(&b, "acct1", false, &out) &&
               cf_error_code() == CF_ERR_BAD_INPUT);
     }
-    cf_storage_header bad_h[][1] = {{{"x-ms-a b", "1"}}, {{"", "1"}}, {{"x-ms-a", "1\r\n2"}},
-                                    {{"x-ms-\xc3\xa9", "1"}}};
+    cf_storage_header bad_h[][1] = {
+        {{"x-ms-a b", "1"}}, {{"", "1"}}, {{"x-ms-a", "1\r\n2"}}, {{"x-ms-\xc3\xa9", "1"}}};
     for (size_t i = 0; i < sizeof bad_h / sizeof *bad_h; i++) {
         cf_storage_request b = REQ("GET", "/a", NULL, bad_h[i]);
         CHECK(!cf_sharedkey_string_to_sign(&b, "acct1", false, &out) &&
@@ -390,12 +390,12 @@ static void test_authorization_malformed(void)
         }
     }
     /* The right shape for another account is an authentication failure. */
-    CHECK(verify_fails(&req, "acct1", key,
-                       "SharedKey acct2:uA5Xiarj/fhUzm3eLlrOfiSD3RE+4/zrlJZvD0q12fw=",
-                       CF_ERR_UNAUTHORIZED));
-    CHECK(verify_fails(&req, "acct1", key,
-                       "SharedKey acct1:uA5Xiarj/fhUzm3eLlrOfiSD3RE+4/zrlJZvD0q12fw=",
-                       CF_ERR_UNAUTHORIZED));
+    CHECK(verify_fails(
+        &req, "acct1", key,
+        "SharedKey acct2:uA5Xiarj/fhUzm3eLlrOfiSD3RE+4/zrlJZvD0q12fw=", CF_ERR_UNAUTHORIZED));
+    CHECK(verify_fails(
+        &req, "acct1", key,
+        "SharedKey acct1:uA5Xiarj/fhUzm3eLlrOfiSD3RE+4/zrlJZvD0q12fw=", CF_ERR_UNAUTHORIZED));
     char *big = malloc(CF_STORAGE_MAX_AUTHZ + 16);
     snprintf(big, CF_STORAGE_MAX_AUTHZ + 16, "SharedKey acct1:");
     memset(big + 16, 'A', CF_STORAGE_MAX_AUTHZ);
@@ -404,8 +404,9 @@ static void test_authorization_malformed(void)
     free(big);
     bool ok = true;
     CHECK(!cf_sharedkey_verify(&req, "acct1", key, NULL, &ok) && !ok);
-    CHECK(!cf_sharedkey_verify(&req, "acct1", cf_slice_of(NULL, 0),
-                               "SharedKey acct1:uA5Xiarj/fhUzm3eLlrOfiSD3RE+4/zrlJZvD0q12fw=", &ok));
+    CHECK(
+        !cf_sharedkey_verify(&req, "acct1", cf_slice_of(NULL, 0),
+                             "SharedKey acct1:uA5Xiarj/fhUzm3eLlrOfiSD3RE+4/zrlJZvD0q12fw=", &ok));
 }
 
 /* ---- SAS ---- */
@@ -417,44 +418,44 @@ static void test_authorization_malformed(void)
 static void test_sas_parse_rejects(void)
 {
     const char *bad[] = {
-        "sv=2026-04-06&se=2026-11-29&sr=b&sp=r",                 /* no sig */
-        SVC "sig=AAAA",                                          /* short sig */
-        SVC "sig=%%%",                                           /* bad escape */
-        SVC SIG "&" SIG,                                         /* duplicate sig */
-        SVC "sp=r&" SIG,                                         /* duplicate sp */
-        "sv=2019-12-12&se=2026-11-29&sr=b&sp=r&" SIG,            /* old sv */
-        "sv=2026-4-06&se=2026-11-29&sr=b&sp=r&" SIG,             /* bad sv */
-        "se=2026-11-29&sr=b&sp=r&" SIG,                          /* no sv */
-        "sv=2026-04-06&se=2026-11-29&sr=x&sp=r&" SIG,            /* bad sr */
-        "sv=2026-04-06&se=2026-11-29&sr=b&sp=rq&" SIG,           /* bad permission */
-        "sv=2026-04-06&se=2026-11-29&sr=b&sp=rr&" SIG,           /* repeated permission */
-        "sv=2026-04-06&se=2026-11-29&sr=b&sp=&" SIG,             /* empty value */
-        "sv=2026-04-06&se=2026-11-29&sr=b&" SIG,                 /* no sp, no si */
-        "sv=2026-04-06&sr=b&sp=r&" SIG,                          /* no se, no si */
-        "sv=2026-04-06&se=2026-11-29T01:24:55&sr=b&sp=r&" SIG,   /* no Z */
-        "sv=2026-04-06&se=2026-11-29T01:24:55%2B01:00&sr=b&sp=r&" SIG, /* offset */
-        "sv=2026-04-06&se=2026-02-30&sr=b&sp=r&" SIG,            /* no such day */
-        "sv=2026-04-06&se=2026-11-29T24:00:00Z&sr=b&sp=r&" SIG,  /* hour 24 */
+        "sv=2026-04-06&se=2026-11-29&sr=b&sp=r",                         /* no sig */
+        SVC "sig=AAAA",                                                  /* short sig */
+        SVC "sig=%%%",                                                   /* bad escape */
+        SVC SIG "&" SIG,                                                 /* duplicate sig */
+        SVC "sp=r&" SIG,                                                 /* duplicate sp */
+        "sv=2019-12-12&se=2026-11-29&sr=b&sp=r&" SIG,                    /* old sv */
+        "sv=2026-4-06&se=2026-11-29&sr=b&sp=r&" SIG,                     /* bad sv */
+        "se=2026-11-29&sr=b&sp=r&" SIG,                                  /* no sv */
+        "sv=2026-04-06&se=2026-11-29&sr=x&sp=r&" SIG,                    /* bad sr */
+        "sv=2026-04-06&se=2026-11-29&sr=b&sp=rq&" SIG,                   /* bad permission */
+        "sv=2026-04-06&se=2026-11-29&sr=b&sp=rr&" SIG,                   /* repeated permission */
+        "sv=2026-04-06&se=2026-11-29&sr=b&sp=&" SIG,                     /* empty value */
+        "sv=2026-04-06&se=2026-11-29&sr=b&" SIG,                         /* no sp, no si */
+        "sv=2026-04-06&sr=b&sp=r&" SIG,                                  /* no se, no si */
+        "sv=2026-04-06&se=2026-11-29T01:24:55&sr=b&sp=r&" SIG,           /* no Z */
+        "sv=2026-04-06&se=2026-11-29T01:24:55%2B01:00&sr=b&sp=r&" SIG,   /* offset */
+        "sv=2026-04-06&se=2026-02-30&sr=b&sp=r&" SIG,                    /* no such day */
+        "sv=2026-04-06&se=2026-11-29T24:00:00Z&sr=b&sp=r&" SIG,          /* hour 24 */
         "sv=2026-04-06&se=2026-11-29T01:24:55.12345678Z&sr=b&sp=r&" SIG, /* 8 digits */
-        "sv=2026-04-06&se=29-11-2026&sr=b&sp=r&" SIG,            /* not ISO */
-        SVC "sip=10.0.0.300&" SIG,                               /* bad IP */
-        SVC "sip=10.0.0.9-10.0.0.1&" SIG,                        /* reversed range */
-        SVC "sip=10.0.0.1-%3A%3A1&" SIG,                         /* mixed families */
-        SVC "spr=http&" SIG,                                     /* bad protocol */
-        SVC "spr=http,https&" SIG,                               /* order is fixed */
-        SVC "ses=a%20b&" SIG,                                    /* bad scope */
-        SVC "ss=b&" SIG,                                         /* mixed kinds */
-        SVC "skoid=x&" SIG,                                      /* partial delegation */
-        "sv=2026-04-06&se=2026-11-29&sr=bs&sp=r&" SIG,           /* bs without snapshot */
-        "sv=2026-04-06&se=2026-11-29&sr=d&sp=r&" SIG,            /* d without sdd */
-        "sv=2026-04-06&se=2026-11-29&sr=b&sdd=1&sp=r&" SIG,      /* sdd without d */
-        ACC "ss=x&" SIG,                                         /* dup ss */
-        "sv=2026-04-06&ss=x&srt=sco&se=2026-11-29&sp=r&" SIG,    /* bad ss */
-        "sv=2026-04-06&ss=b&srt=scx&se=2026-11-29&sp=r&" SIG,    /* bad srt */
-        "sv=2026-04-06&ss=b&srt=sco&se=2026-11-29&sp=m&" SIG,    /* bad account perm */
-        "sv=2026-04-06&ss=b&srt=sco&sp=r&" SIG,                  /* account, no se */
-        "sv=2026-04-06&ss=b&srt=sco&se=2026-11-29&sp=r&si=p&" SIG, /* account + si */
-        SVC "rscc=a%0Ab&" SIG,                                   /* control character */
+        "sv=2026-04-06&se=29-11-2026&sr=b&sp=r&" SIG,                    /* not ISO */
+        SVC "sip=10.0.0.300&" SIG,                                       /* bad IP */
+        SVC "sip=10.0.0.9-10.0.0.1&" SIG,                                /* reversed range */
+        SVC "sip=10.0.0.1-%3A%3A1&" SIG,                                 /* mixed families */
+        SVC "spr=http&" SIG,                                             /* bad protocol */
+        SVC "spr=http,https&" SIG,                                       /* order is fixed */
+        SVC "ses=a%20b&" SIG,                                            /* bad scope */
+        SVC "ss=b&" SIG,                                                 /* mixed kinds */
+        SVC "skoid=x&" SIG,                                              /* partial delegation */
+        "sv=2026-04-06&se=2026-11-29&sr=bs&sp=r&" SIG,                   /* bs without snapshot */
+        "sv=2026-04-06&se=2026-11-29&sr=d&sp=r&" SIG,                    /* d without sdd */
+        "sv=2026-04-06&se=2026-11-29&sr=b&sdd=1&sp=r&" SIG,              /* sdd without d */
+        ACC "ss=x&" SIG,                                                 /* dup ss */
+        "sv=2026-04-06&ss=x&srt=sco&se=2026-11-29&sp=r&" SIG,            /* bad ss */
+        "sv=2026-04-06&ss=b&srt=scx&se=2026-11-29&sp=r&" SIG,            /* bad srt */
+        "sv=2026-04-06&ss=b&srt=sco&se=2026-11-29&sp=m&" SIG,            /* bad account perm */
+        "sv=2026-04-06&ss=b&srt=sco&sp=r&" SIG,                          /* account, no se */
+        "sv=2026-04-06&ss=b&srt=sco&se=2026-11-29&sp=r&si=p&" SIG,       /* account + si */
+        SVC "rscc=a%0Ab&" SIG,                                           /* control character */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cf_sas sas;
@@ -510,8 +511,8 @@ static void test_sas_time(void)
     CHECK(!cf_sas_parse_time("2026-11-29T01:24:55Zx", &t));
 
     cf_sas sas;
-    CHECK(cf_sas_parse("sv=2026-04-06&st=2026-11-29T00:14:55Z&se=2026-11-29T01:24:55Z&sr=b&sp=r&" SIG,
-                       &sas));
+    CHECK(cf_sas_parse(
+        "sv=2026-04-06&st=2026-11-29T00:14:55Z&se=2026-11-29T01:24:55Z&sr=b&sp=r&" SIG, &sas));
     CHECK(sas.has_start && sas.start == INT64_C(1795911295) && sas.expiry == INT64_C(1795915495));
     CHECK(!cf_sas_check_time(&sas, sas.start - 1) && cf_error_code() == CF_ERR_UNAUTHORIZED);
     CHECK(cf_sas_check_time(&sas, sas.start));
@@ -554,7 +555,8 @@ static void test_sas_ip_protocol_permits(void)
     CHECK(!cf_sas_string_to_sign_service_blob(&sas, "acct1", "c", "b", &out));
     CHECK(cf_sas_parse(SVC SIG, &sas));
     CHECK(!cf_sas_string_to_sign_account(&sas, "acct1", &out));
-    CHECK(!cf_sas_string_to_sign_service_blob(&sas, "acct1", "c", "", &out)); /* sr=b needs a blob */
+    CHECK(
+        !cf_sas_string_to_sign_service_blob(&sas, "acct1", "c", "", &out)); /* sr=b needs a blob */
     CHECK(!cf_sas_string_to_sign_service_blob(&sas, "acct1", "", "b", &out));
     CHECK(cf_sas_parse("sv=2026-04-06&sr=b&skoid=o&sktid=t&skt=2026-11-29&ske=2026-11-30&sks=b"
                        "&skv=2026-04-06&se=2026-11-29&sp=r&" SIG,

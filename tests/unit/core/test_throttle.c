@@ -12,8 +12,10 @@
 static cf_throttle *make(unsigned free_failures, unsigned max_entries)
 {
     cf_throttle *t = NULL;
-    cf_throttle_policy p = {.free_failures = free_failures, .refill_seconds = 6,
-                            .max_seconds = 60, .max_entries = max_entries};
+    cf_throttle_policy p = {.free_failures = free_failures,
+                            .refill_seconds = 6,
+                            .max_seconds = 60,
+                            .max_entries = max_entries};
     CHECK(cf_throttle_new(&p, &t));
     return t;
 }

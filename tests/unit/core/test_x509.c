@@ -63,16 +63,15 @@ static void check_chain(cf_pkey *ca_key, cf_pkey *server_key, const char *tag)
     CHECK(run("openssl verify -CAfile %s/ca.pem -purpose sslserver -verify_hostname "
               "vault.coffer.test %s/server.pem >/dev/null",
               dir, dir) == 0);
-    CHECK(run("openssl verify -CAfile %s/ca.pem -verify_ip 127.0.0.1 %s/server.pem >/dev/null",
-              dir, dir) == 0);
+    CHECK(run("openssl verify -CAfile %s/ca.pem -verify_ip 127.0.0.1 %s/server.pem >/dev/null", dir,
+              dir) == 0);
     CHECK(run("openssl verify -CAfile %s/ca.pem -verify_ip ::1 %s/server.pem >/dev/null", dir,
               dir) == 0);
     /* negative: wrong host, and the server cert is no CA */
     CHECK(run("openssl verify -CAfile %s/ca.pem -verify_hostname evil.test %s/server.pem "
               ">/dev/null 2>&1",
               dir, dir) != 0);
-    CHECK(run("openssl verify -CAfile %s/server.pem %s/server.pem >/dev/null 2>&1", dir, dir) !=
-          0);
+    CHECK(run("openssl verify -CAfile %s/server.pem %s/server.pem >/dev/null 2>&1", dir, dir) != 0);
 
     static char text[16384];
     cert_text("ca.pem", text, sizeof text);

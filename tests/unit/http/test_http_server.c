@@ -157,11 +157,11 @@ static bool send_all(int fd, const char *p, size_t len)
 
 typedef struct {
     unsigned status;
-    char *head;          /* status line and headers, NUL-terminated */
+    char *head; /* status line and headers, NUL-terminated */
     uint8_t *body;
-    size_t body_len;     /* bytes received */
-    size_t declared;     /* the response's Content-Length */
-    bool closed;         /* the server closed the connection after it */
+    size_t body_len; /* bytes received */
+    size_t declared; /* the response's Content-Length */
+    bool closed;     /* the server closed the connection after it */
 } response;
 
 static void response_free(response *r)
@@ -288,9 +288,9 @@ static void test_accessors(void)
                    &r, false));
     CHECK(r.status == 200);
     CHECK(body_has(&r, "method=GET\n"));
-    CHECK(body_has(&r, "path=/a b/c\n"));           /* decoded, no query */
+    CHECK(body_has(&r, "path=/a b/c\n"));              /* decoded, no query */
     CHECK(body_has(&r, "raw=/a%20b/c?b=x%20y&a=1\n")); /* as sent */
-    CHECK(body_has(&r, "x-test=hello\n"));          /* names case-insensitive */
+    CHECK(body_has(&r, "x-test=hello\n"));             /* names case-insensitive */
     CHECK(body_has(&r, "q-b=x y\n"));
     CHECK(body_has(&r, "nul=no\n"));
     CHECK(body_has(&r, "headers=Host,X-TEST,Connection,\n")); /* in arrival order */
@@ -308,13 +308,14 @@ static void test_accessors(void)
     CHECK(body_has(&r, "x-test=(null)\n") && body_has(&r, "q-b=(null)\n"));
     response_free(&r);
     /* The walk stops when the callback says so. */
-    CHECK(exchange("GET /x HTTP/1.1\r\nA: 1\r\nX-Stop: 1\r\nB: 2\r\nConnection: close\r\n\r\n",
-                   &r, false));
+    CHECK(exchange("GET /x HTTP/1.1\r\nA: 1\r\nX-Stop: 1\r\nB: 2\r\nConnection: close\r\n\r\n", &r,
+                   false));
     CHECK(body_has(&r, "headers=A,X-Stop,\n"));
     response_free(&r);
 
     /* An encoded NUL anywhere in the target is visible to the service. */
-    CHECK(exchange("GET /a%00evil?b=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r, false));
+    CHECK(
+        exchange("GET /a%00evil?b=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r, false));
     CHECK(r.status == 200 && body_has(&r, "nul=yes\n"));
     response_free(&r);
     CHECK(exchange("GET /a?b=%00 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r, false));

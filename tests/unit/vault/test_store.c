@@ -74,7 +74,8 @@ static void test_paging(cf_store *s)
     CHECK(total == 8); /* 7 pages + alpha */
     CHECK(pages == 3);
     int versions = 0;
-    CHECK(cf_store_object_versions(s, "key", "alpha", "", 25, count_cb, &versions, next, sizeof next));
+    CHECK(cf_store_object_versions(s, "key", "alpha", "", 25, count_cb, &versions, next,
+                                   sizeof next));
     CHECK(versions == 2 && next[0] == 0);
 }
 
@@ -163,7 +164,8 @@ static void test_principals(cf_store *s)
     CHECK(cf_store_principal_by_client(s, "cid-1", &got) && strcmp(got.object_id, "oid-1") == 0);
     CHECK(cf_store_principal_by_oid(s, "oid-1", &got) && strcmp(got.name, "admin") == 0);
     CHECK(!cf_store_principal_by_oid(s, "oid-2", &got) && cf_error_code() == CF_ERR_NOT_FOUND);
-    CHECK(cf_store_credential_add(s, "oid-1", CF_SLICE_LIT("salt"), CF_SLICE_LIT("hash!"), 0, 5, NULL));
+    CHECK(cf_store_credential_add(s, "oid-1", CF_SLICE_LIT("salt"), CF_SLICE_LIT("hash!"), 0, 5,
+                                  NULL));
     int n = 0;
     CHECK(cf_store_credential_each(s, "oid-1", cred_cb, &n) && n == 1);
 }

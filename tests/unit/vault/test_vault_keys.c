@@ -124,7 +124,8 @@ static void test_backup_restore(void)
         CHECK(cf_error_code() == CF_ERR_BAD_INPUT);
         blob.data[i] ^= 0x80;
     }
-    CHECK(!cf_backup_restore(&vault, &cf_keys_resource, cf_slice_of(blob.data, blob.len - 1), &latest));
+    CHECK(!cf_backup_restore(&vault, &cf_keys_resource, cf_slice_of(blob.data, blob.len - 1),
+                             &latest));
     /* another vault (other data key) cannot open it */
     uint8_t saved[CF_DATA_KEY_LEN];
     memcpy(saved, vault.data_key, sizeof saved);
@@ -162,25 +163,33 @@ static void test_durations_and_policy(void)
     const char *bad[] = {"", "P", "90D", "PT", "P1H", "PT1D", "P-1D", "P1DT", "P1.5D", "P1X"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK(!cf_vault_iso_duration(bad[i], &s));
-    json_t *body = json_loads("{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P30D\"},"
-                              "\"action\":{\"type\":\"rotate\"}}],\"attributes\":{\"expiryTime\":\"P90D\"}}",
-                              0, NULL);
+    json_t *body =
+        json_loads("{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P30D\"},"
+                   "\"action\":{\"type\":\"rotate\"}}],\"attributes\":{\"expiryTime\":\"P90D\"}}",
+                   0, NULL);
     json_t *policy = NULL;
     CHECK(cf_rotation_policy_parse(body, NULL, 77, &policy));
-    CHECK_STR(json_string_value(json_object_get(json_object_get(
-                  json_array_get(json_object_get(policy, "lifetimeActions"), 0), "action"), "type")),
+    CHECK_STR(json_string_value(json_object_get(
+                  json_object_get(json_array_get(json_object_get(policy, "lifetimeActions"), 0),
+                                  "action"),
+                  "type")),
               "Rotate");
-    CHECK(json_integer_value(json_object_get(json_object_get(policy, "attributes"), "created")) == 77);
+    CHECK(json_integer_value(json_object_get(json_object_get(policy, "attributes"), "created")) ==
+          77);
     json_decref(policy);
     json_decref(body);
     const char *bad_bodies[] = {
         "{\"lifetimeActions\":[{\"trigger\":{},\"action\":{\"type\":\"Rotate\"}}]}",
-        "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P1D\",\"timeBeforeExpiry\":\"P1D\"},\"action\":{\"type\":\"Rotate\"}}]}",
-        "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P1D\"},\"action\":{\"type\":\"Explode\"}}]}",
-        "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"1 day\"},\"action\":{\"type\":\"Rotate\"}}]}",
+        "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P1D\",\"timeBeforeExpiry\":"
+        "\"P1D\"},\"action\":{\"type\":\"Rotate\"}}]}",
+        "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P1D\"},\"action\":{\"type\":"
+        "\"Explode\"}}]}",
+        "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"1 "
+        "day\"},\"action\":{\"type\":\"Rotate\"}}]}",
         "{\"attributes\":{\"expiryTime\":5}}",
         "{\"lifetimeActions\":{}}",
-        "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P6D\"},\"action\":{\"type\":\"Rotate\"}}]}",
+        "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P6D\"},\"action\":{\"type\":"
+        "\"Rotate\"}}]}",
         "{\"attributes\":{\"expiryTime\":\"P27D\"}}",
         "{\"attributes\":{\"expiryTime\":\"P99999999Y99999999Y\"}}",
     };

@@ -106,8 +106,7 @@ static bool allowed(const char *principal, const char *action, const char *scope
 static void test_scopes(void)
 {
     CHECK(cf_rbac_assign(&vault, alice, cf_role_find("Key Vault Crypto User"), "/keys/k1", NULL));
-    CHECK(cf_rbac_assign(&vault, bob, cf_role_find("Key Vault Secrets Officer"), "/secrets",
-                         NULL));
+    CHECK(cf_rbac_assign(&vault, bob, cf_role_find("Key Vault Secrets Officer"), "/secrets", NULL));
     CHECK(cf_rbac_assign(&vault, carol, cf_role_find("Key Vault Reader"), "/", NULL));
 
     /* one object: that object only, whatever the case */
@@ -131,8 +130,8 @@ static void test_scopes(void)
     /* default deny */
     CHECK(!allowed(nobody, KV("keys/read"), "/keys/k1"));
     /* several assignments add up */
-    CHECK(cf_rbac_assign(&vault, alice, cf_role_find("Key Vault Secrets User"), "/secrets/s",
-                         NULL));
+    CHECK(
+        cf_rbac_assign(&vault, alice, cf_role_find("Key Vault Secrets User"), "/secrets/s", NULL));
     CHECK(allowed(alice, KV("secrets/getSecret/action"), "/secrets/s"));
     CHECK(allowed(alice, KV("keys/sign/action"), "/keys/k1"));
     CHECK(!allowed(alice, KV("secrets/getSecret/action"), "/secrets/t"));
