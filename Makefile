@@ -4,7 +4,7 @@ BUILD      ?= build
 TEST_BUILD ?= build/test
 JOBS       ?= $(shell nproc)
 
-.PHONY: all build deps run test bench clean
+.PHONY: all build deps run test bench lint clean
 
 all: build
 
@@ -21,11 +21,16 @@ run: deps build
 # The test build uses clang with ASan+UBSan and libFuzzer; the SDK and system
 # suites run the sanitized servers too.  The flood tests run the release
 # build (what users run: its memory and latency are what they measure).
+# scripts/lint (format, banned functions, line length) runs before the tests.
 test: deps build
+	scripts/lint
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
 	  -DCOFFER_SANITIZE=ON -DCOFFER_FUZZ=ON -DCOFFER_RELEASE_BIN=$(abspath $(BUILD))/bin >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	ctest --test-dir $(TEST_BUILD) --output-on-failure -j $(JOBS)
+
+lint:
+	scripts/lint
 
 bench: deps build
 	bench/run

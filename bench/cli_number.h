@@ -1,7 +1,7 @@
 /* Checked number arguments for the standalone load tools (bench/ and
  * tests/system/conn_flood.c), which do not link libcoffer: a bad or
  * out-of-range argument stops the tool with a message instead of becoming
- * 0 the way atoi() would. */
+ * 0, as an unchecked conversion would. */
 #ifndef CF_BENCH_CLI_NUMBER_H
 #define CF_BENCH_CLI_NUMBER_H
 

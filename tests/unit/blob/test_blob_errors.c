@@ -29,8 +29,11 @@ static void fixture_init(fixture *f, const char *method)
              "00000000-0000-4000-8000-000000000000");
     cf_buf_init(&f->resp.body, 1 << 16);
     cf_buf_init(&f->resp.headers, CF_HTTP_HEADERS_MAX);
-    f->call = (cf_blob_call){.svc = &f->svc, .http = &f->req, .resp = &f->resp,
-                             .head = strcmp(method, "HEAD") == 0, .now = 1700000000};
+    f->call = (cf_blob_call){.svc = &f->svc,
+                             .http = &f->req,
+                             .resp = &f->resp,
+                             .head = strcmp(method, "HEAD") == 0,
+                             .now = 1700000000};
 }
 
 static void fixture_free(fixture *f)
@@ -57,7 +60,8 @@ static const char *header(const fixture *f, const char *name)
 static void test_fail_keeps_the_raising_line(void)
 {
     cf_error_clear();
-    bool r = CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidBlockId", "bad id"); int line = __LINE__;
+    const int line = __LINE__ + 1; /* the next line raises */
+    bool r = CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidBlockId", "bad id");
     CHECK(!r);
     CHECK(cf_error_code() == CF_ERR_BAD_INPUT);
     CHECK(cf_error_reason() && strcmp(cf_error_reason(), "InvalidBlockId") == 0);
@@ -73,8 +77,8 @@ static void test_fail_keeps_the_raising_line(void)
 
 /* A fresh request (method, and the validators a read kept, or NULL) whose
  * handler failed with `code` / `reason` / `message`, rendered. */
-static void render(fixture *f, const char *method, const cf_blob_read_validators *read,
-                   cf_err code, const char *reason, const char *message)
+static void render(fixture *f, const char *method, const cf_blob_read_validators *read, cf_err code,
+                   const char *reason, const char *message)
 {
     fixture_init(f, method);
     if (read)
@@ -119,8 +123,8 @@ static void test_head_has_no_body(void)
 
 static void test_read_validators(void)
 {
-    const cf_blob_read_validators read = {.known = true, .etag = "\"0x1\"",
-                                          .last_modified = 1700000000, .size = 5};
+    const cf_blob_read_validators read = {
+        .known = true, .etag = "\"0x1\"", .last_modified = 1700000000, .size = 5};
     fixture f;
     render(&f, "GET", &read, CF_ERR_CONFLICT, "NotModified", "not modified");
     CHECK(f.resp.status == 304);
