@@ -20,8 +20,10 @@
  *
  * Downloads stream into OUT.part, which is renamed to OUT once the whole
  * body arrived and its length matched Content-Length; on any failure the
- * .part file is removed.  (There is no MD5 to check here: the crypto layer
- * offers none, and block-list blobs have no stored MD5 anyway.)
+ * .part file is removed.  The body's Content-MD5 is not checked: TLS
+ * authenticates every byte on the way and the service's at-rest AEAD
+ * refuses altered data before it is sent, and block-list blobs carry no
+ * whole-blob MD5 to check anyway.
  */
 #include <errno.h>
 #include <fcntl.h>
