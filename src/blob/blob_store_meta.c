@@ -294,24 +294,29 @@ static bool bs_migrate_column(cf_blob_store *s, const bs_sealed_column *c, unsig
     return ok;
 }
 
-static bool bs_migrate_tx(cf_blob_store *s, unsigned *done)
+typedef struct {
+    cf_blob_store *s;
+    unsigned sealed;
+} bs_migration;
+
+/* Step 1: the metadata columns sealed under the accounts' data keys. */
+static bool bs_seal_columns(void *ctx)
 {
+    bs_migration *m = ctx;
     for (size_t i = 0; i < sizeof bs_sealed_columns / sizeof bs_sealed_columns[0]; i++)
-        CF_GUARD(bs_migrate_column(s, &bs_sealed_columns[i], done));
-    return cf_db_set_user_version(s->db, BS_SCHEMA_VERSION);
+        CF_GUARD(bs_migrate_column(m->s, &bs_sealed_columns[i], &m->sealed));
+    return true;
 }
+
+static const cf_db_step bs_migrations[BS_SCHEMA_VERSION] = {
+    {.apply = bs_seal_columns},
+};
 
 bool cf_bs_meta_migrate(cf_blob_store *s, unsigned *sealed)
 {
-    *sealed = 0;
-    int64_t version;
-    CF_GUARD(cf_db_user_version(s->db, &version));
-    CF_ENSURE(version <= BS_SCHEMA_VERSION, CF_ERR_DB,
-              "the blob database is from a newer version of coffer-blob");
-    if (version == BS_SCHEMA_VERSION)
-        return true;
-    CF_GUARD(cf_db_begin(s->db));
-    CF_GUARD(cf_db_commit(s->db, bs_migrate_tx(s, sealed)));
+    bs_migration m = {s, 0};
+    CF_GUARD(cf_db_migrate(s->db, bs_migrations, BS_SCHEMA_VERSION, NULL, &m, NULL));
+    *sealed = m.sealed;
     /* The plaintext pages may still sit in the WAL: copy the new ones into
      * blob.db (which secure_delete keeps clean) and empty the WAL. */
     if (*sealed)

@@ -258,6 +258,31 @@ bool cf_db_set_user_version(cf_db *db, int64_t version)
     return cf_db_exec(db, pragma);
 }
 
+static bool cf_db_migrate_tx(cf_db *db, const cf_db_step *steps, size_t from, size_t n,
+                             const char *then_sql, void *ctx)
+{
+    for (size_t i = from; i < n; i++)
+        CF_GUARD(steps[i].sql ? cf_db_exec(db, steps[i].sql) : steps[i].apply(ctx));
+    if (then_sql)
+        CF_GUARD(cf_db_exec(db, then_sql));
+    return cf_db_set_user_version(db, (int64_t)n);
+}
+
+bool cf_db_migrate(cf_db *db, const cf_db_step *steps, size_t n, const char *then_sql, void *ctx,
+                   size_t *applied)
+{
+    int64_t version;
+    CF_GUARD(cf_db_user_version(db, &version));
+    CF_ENSURE(version >= 0 && (uint64_t)version <= n, CF_ERR_DB,
+              "the database is from a newer version of Coffer");
+    if (applied)
+        *applied = n - (size_t)version;
+    if ((size_t)version == n && !then_sql)
+        return true;
+    CF_GUARD(cf_db_begin(db));
+    return cf_db_commit(db, cf_db_migrate_tx(db, steps, (size_t)version, n, then_sql, ctx));
+}
+
 /* ---- group commit ---- */
 
 /* Our own fd on the WAL, for the group commit's fdatasync.  SQLite keeps

@@ -93,6 +93,21 @@ CF_MUST_USE bool cf_db_read_end(cf_db *db, bool ok);
 CF_MUST_USE bool cf_db_user_version(cf_db *db, int64_t *version);
 CF_MUST_USE bool cf_db_set_user_version(cf_db *db, int64_t version);
 
+/* One schema change: SQL, or (sql NULL) a function for what SQL cannot say,
+ * such as re-sealing a column's values; `ctx` is cf_db_migrate's. */
+typedef struct {
+    const char *sql;
+    bool (*apply)(void *ctx);
+} cf_db_step;
+
+/* Brings a store's schema to version `n` (user_version counts the steps
+ * applied), in one transaction: steps [user_version, n) in order, then
+ * `then_sql` when not NULL (e.g. CREATE ... IF NOT EXISTS for tables added
+ * since), then user_version = n.  A database newer than `n` is refused with
+ * CF_ERR_DB.  *applied (may be NULL) is the number of steps that ran. */
+CF_MUST_USE bool cf_db_migrate(cf_db *db, const cf_db_step *steps, size_t n, const char *then_sql,
+                               void *ctx, size_t *applied);
+
 /* Group commit (synchronous=NORMAL stores): opens the WAL ("<path>-wal")
  * for fdatasync, syncs it and its directory entry, and counts every commit
  * so far as durable.  Call once, after the schema is in place (the WAL

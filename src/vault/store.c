@@ -44,9 +44,9 @@ static const char cf_schema[] =
     "CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);";
 
 /* Schema changes after the first release, applied in order on open. */
-static const char *const cf_migrations[] = {
+static const cf_db_step cf_migrations[] = {
     /* 1: credentials record their creation time */
-    "ALTER TABLE credentials ADD COLUMN created INTEGER NOT NULL DEFAULT 0",
+    {.sql = "ALTER TABLE credentials ADD COLUMN created INTEGER NOT NULL DEFAULT 0"},
 };
 
 void cf_object_init(cf_object *obj)
@@ -80,26 +80,21 @@ static sqlite3_stmt *cf_stmt_named(cf_store *store, const char *sql, const char 
 static bool cf_store_migrate(cf_store *store)
 {
     static const char sql_has_meta[] = "SELECT 1 FROM sqlite_master WHERE name = 'meta'";
-    const int64_t current = (int64_t)(sizeof cf_migrations / sizeof *cf_migrations);
+    const size_t current = sizeof cf_migrations / sizeof *cf_migrations;
     int64_t version;
     CF_GUARD(cf_db_user_version(store->db, &version));
-    bool fresh = false;
     if (version == 0) {
+        /* A new database is created at the current schema: none of the
+         * steps apply to it.  (Should the process die before the schema
+         * commits, the next start sees the version and creates it then.) */
         bool has_meta;
         CF_GUARD(cf_db_exists(store->db, cf_db_stmt(store->db, sql_has_meta), &has_meta));
-        fresh = !has_meta;
+        if (!has_meta)
+            CF_GUARD(cf_db_set_user_version(store->db, (int64_t)current));
     }
-    CF_GUARD(cf_db_begin(store->db));
-    bool ok = true;
-    if (fresh) {
-        ok = cf_db_exec(store->db, cf_schema);
-    } else {
-        for (int64_t i = version; ok && i < current; i++)
-            ok = cf_db_exec(store->db, cf_migrations[i]);
-        ok = ok && cf_db_exec(store->db, cf_schema); /* new tables */
-    }
-    ok = ok && cf_db_set_user_version(store->db, current);
-    return cf_db_commit(store->db, ok);
+    /* The schema runs last in every case: CREATE ... IF NOT EXISTS adds the
+     * tables and indexes introduced since the database was made. */
+    return cf_db_migrate(store->db, cf_migrations, current, cf_schema, store, NULL);
 }
 
 bool cf_store_open(const char *path, cf_store **out)

@@ -132,6 +132,55 @@ static void test_user_version_and_durability(void)
     cf_db_close(db);
 }
 
+static bool count_step(void *ctx)
+{
+    ++*(int *)ctx;
+    return true;
+}
+
+static bool failing_step(void *ctx)
+{
+    (void)ctx;
+    CF_BAIL(CF_ERR_CRYPTO, "cannot re-seal");
+}
+
+/* The migration runner: the missing steps in order, once; a failed step
+ * leaves nothing behind; a newer database is refused, never downgraded. */
+static void test_migrations(void)
+{
+    test_remove_db(db_path);
+    cf_db *db = NULL;
+    CHECK(open_db(8, &db));
+    if (!db)
+        return;
+    int calls = 0;
+    const cf_db_step two[] = {
+        {.sql = "CREATE TABLE m (a INTEGER)"},
+        {.apply = count_step},
+    };
+    size_t applied = 99;
+    CHECK(cf_db_migrate(db, two, 2, "CREATE TABLE IF NOT EXISTS later (x)", &calls, &applied));
+    CHECK(applied == 2 && calls == 1);
+    int64_t v = -1;
+    CHECK(cf_db_user_version(db, &v) && v == 2);
+    /* Already current: nothing runs again. */
+    CHECK(cf_db_migrate(db, two, 2, NULL, &calls, &applied) && applied == 0 && calls == 1);
+    /* A third step that fails: the version stays, the table it made is gone. */
+    const cf_db_step three[] = {two[0], two[1], {.sql = "CREATE TABLE n (b)"}};
+    const cf_db_step bad[] = {
+        two[0], two[1], {.sql = "CREATE TABLE n2 (b)"}, {.apply = failing_step}};
+    CHECK(!cf_db_migrate(db, bad, 4, NULL, &calls, NULL) && cf_error_code() == CF_ERR_CRYPTO);
+    CHECK(cf_db_user_version(db, &v) && v == 2);
+    CHECK(cf_db_exec(db, "CREATE TABLE n2 (b)")); /* it was rolled back */
+    CHECK(cf_db_migrate(db, three, 3, NULL, &calls, &applied) && applied == 1);
+    CHECK(cf_db_user_version(db, &v) && v == 3);
+    /* Older code against this database: refused. */
+    CHECK(!cf_db_migrate(db, two, 2, NULL, &calls, NULL) && cf_error_code() == CF_ERR_DB);
+    CHECK(cf_db_user_version(db, &v) && v == 3);
+    cf_db_close(db);
+    test_remove_db(db_path);
+}
+
 static void test_open_failure(void)
 {
     cf_db *db = NULL;
@@ -153,6 +202,7 @@ int main(void)
     test_remove_db(db_path);
     RUN(test_user_version_and_durability);
     RUN(test_cache_bound);
+    RUN(test_migrations);
     RUN(test_open_failure);
     test_remove_db(db_path);
     TEST_DONE();
