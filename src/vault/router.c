@@ -665,10 +665,6 @@ static void cf_log_request(cf_vault_call *call, const struct timespec *start)
            call->caller.object_id[0] ? call->caller.object_id : "-", call->http->client_addr, ms);
 }
 
-/* From the headers alone: a client that waits for "100 Continue" before
- * sending its body and carries no valid token is answered at once, with
- * the challenge, and its body is never read.  Everything else goes to
- * cf_vault_handle with its body (the token endpoints authenticate from it). */
 /* begin() looks at nothing but headers unless the client waits for
  * "100 Continue" (then it authenticates, which may read the store). */
 bool cf_vault_begin_inline(void *ctx, const cf_http_request *req)
@@ -678,6 +674,10 @@ bool cf_vault_begin_inline(void *ctx, const cf_http_request *req)
     return !expect || strcasecmp(expect, "100-continue") != 0;
 }
 
+/* From the headers alone: a client that waits for "100 Continue" before
+ * sending its body and carries no valid token is answered at once, with
+ * the challenge, and its body is never read.  Everything else goes to
+ * cf_vault_handle with its body (the token endpoints authenticate from it). */
 cf_http_begin_result cf_vault_begin(void *ctx, cf_http_request *req, cf_http_response *resp)
 {
     cf_vault *vault = ctx;
