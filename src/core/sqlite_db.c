@@ -108,7 +108,7 @@ bool cf_db_exec(cf_db *db, const char *sql)
 
 /* ---- statements ---- */
 
-static sqlite3_stmt *cf_db_cached_stmt(cf_db *db, const char *sql)
+sqlite3_stmt *cf_db_stmt(cf_db *db, const char *sql)
 {
     for (size_t i = 0; i < db->cache_len; i++) {
         if (db->cache[i].sql == sql) {
@@ -134,14 +134,9 @@ static sqlite3_stmt *cf_db_cached_stmt(cf_db *db, const char *sql)
     return st;
 }
 
-sqlite3_stmt *cf_db_stmt(cf_db *db, const char *sql)
-{
-    return cf_db_cached_stmt(db, sql);
-}
-
 sqlite3_stmt *cf_db_prep(cf_db *db, const char *sql, const char *const *texts, int n)
 {
-    sqlite3_stmt *st = cf_db_cached_stmt(db, sql);
+    sqlite3_stmt *st = cf_db_stmt(db, sql);
     if (!st)
         return NULL;
     for (int k = 0; k < n; k++)
