@@ -68,12 +68,12 @@ void cf_bs_lease_info(const bs_lease *l, int64_t now, cf_lease_info *out)
     }
 }
 
-void cf_bs_column_lease(sqlite3_stmt *st, int col, bs_lease *out)
+void cf_bs_column_lease(cf_db_stmt *st, int col, bs_lease *out)
 {
     cf_bs_column_str(st, col, out->id, sizeof out->id);
-    out->duration = sqlite3_column_int64(st, col + 1);
-    out->expiry = sqlite3_column_int64(st, col + 2);
-    out->break_at = sqlite3_column_int64(st, col + 3);
+    out->duration = cf_db_column_int64(st, col + 1);
+    out->expiry = cf_db_column_int64(st, col + 2);
+    out->break_at = cf_db_column_int64(st, col + 3);
 }
 
 /* ETags compare exactly (they are ours, quoted); "*" matches any. */

@@ -43,10 +43,10 @@ static void bs_set_cursor(bs_list *l, const char *p, size_t len, bool exclusive)
 }
 
 /* Handles one row.  *stop: the page is done; *requery: the cursor moved. */
-static bool bs_list_row(bs_list *l, sqlite3_stmt *st, bool *stop, bool *requery)
+static bool bs_list_row(bs_list *l, cf_db_stmt *st, bool *stop, bool *requery)
 {
-    const char *name = (const char *)sqlite3_column_text(st, 0);
-    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    const char *name = (const char *)cf_db_column_text(st, 0);
+    size_t len = (size_t)cf_db_column_bytes(st, 0);
     CF_ENSURE(name && len <= CF_BLOB_NAME_MAX, CF_ERR_DB, "malformed blob name");
     if (len < l->prefix_len || memcmp(name, l->prefix, l->prefix_len) != 0) {
         *stop = true; /* past the prefix range: nothing later matches */
@@ -86,23 +86,26 @@ static bool bs_list_row(bs_list *l, sqlite3_stmt *st, bool *stop, bool *requery)
 static bool bs_list_batch(bs_list *l, bool *more)
 {
     cf_blob_store *s = l->s;
-    sqlite3_stmt *st = l->exclusive
-                           ? CF_DB_PREP(s->db,
-                                        "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
-                                        " AND container = ?2 AND name > ?3 ORDER BY name LIMIT ?4",
-                                        l->account, l->container)
-                           : CF_DB_PREP(s->db,
-                                        "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
-                                        " AND container = ?2 AND name >= ?3 ORDER BY name LIMIT ?4",
-                                        l->account, l->container);
+    cf_db_stmt *st = l->exclusive
+                         ? CF_DB_PREP(s->db,
+                                      "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
+                                      " AND container = ?2 AND name > ?3 ORDER BY name LIMIT ?4",
+                                      l->account, l->container)
+                         : CF_DB_PREP(s->db,
+                                      "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1"
+                                      " AND container = ?2 AND name >= ?3 ORDER BY name LIMIT ?4",
+                                      l->account, l->container);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 3, l->cursor, (int)l->cursor_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)(l->max - l->n) + 1);
+    if (!cf_db_bind_text_copy(st, 3, l->cursor, l->cursor_len)) {
+        cf_db_done(st);
+        return false;
+    }
+    cf_db_bind_int64(st, 4, (int64_t)(l->max - l->n) + 1);
     const unsigned limit = l->max - l->n + 1;
     bool ok = true, stop = false, requery = false;
     unsigned rows = 0;
-    int rc = SQLITE_DONE;
-    while (ok && !stop && !requery && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = CF_DB_DONE;
+    while (ok && !stop && !requery && (rc = cf_db_step(st)) == CF_DB_ROW) {
         rows++;
         ok = bs_list_row(l, st, &stop, &requery);
     }

@@ -14,7 +14,7 @@
  * transaction that dropped its last reference; an unreferenced file is
  * unlinked after that commit.  Either waits while an open reader holds it.
  *
- * The connection is sqlite_db.h's, as the vault store's is: statements are
+ * The connection is db.h's, as the vault store's is: statements are
  * prepared once and cached by their SQL literal's address, transactions
  * and the WAL's group commit are there.  One mutex serialises the
  * connection.  File
@@ -216,9 +216,9 @@ void cf_bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now
     out->last_modified = now;
 }
 
-void cf_bs_column_str(sqlite3_stmt *st, int col, char *out, size_t cap)
+void cf_bs_column_str(cf_db_stmt *st, int col, char *out, size_t cap)
 {
-    const char *t = (const char *)sqlite3_column_text(st, col);
+    const char *t = (const char *)cf_db_column_text(st, col);
     snprintf(out, cap, "%s", t ? t : "");
 }
 
@@ -413,13 +413,13 @@ void cf_bs_idlist_free(bs_idlist *l)
     l->n = l->cap = 0;
 }
 
-bool cf_bs_collect(cf_blob_store *s, sqlite3_stmt *st, bs_idlist *l)
+bool cf_bs_collect(cf_blob_store *s, cf_db_stmt *st, bs_idlist *l)
 {
     CF_GUARD(st);
-    int rc = SQLITE_DONE;
+    int rc = CF_DB_DONE;
     bool ok = true;
-    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        ok = cf_bs_idlist_add(l, (const char *)sqlite3_column_text(st, 0));
+    while (ok && (rc = cf_db_step(st)) == CF_DB_ROW)
+        ok = cf_bs_idlist_add(l, (const char *)cf_db_column_text(st, 0));
     if (ok)
         ok = cf_db_ok(s->db, rc);
     cf_db_done(st);
@@ -466,25 +466,23 @@ bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l)
 
 bool cf_bs_inline_put(cf_blob_store *s, const char *id, cf_slice sealed)
 {
-    sqlite3_stmt *st =
-        CF_DB_PREP(s->db, "INSERT INTO inline_extents (id, data) VALUES (?1, ?2)", id);
+    cf_db_stmt *st = CF_DB_PREP(s->db, "INSERT INTO inline_extents (id, data) VALUES (?1, ?2)", id);
     CF_GUARD(st);
-    sqlite3_bind_blob(st, 2, sealed.len ? (const void *)sealed.ptr : "", (int)sealed.len,
-                      SQLITE_STATIC);
+    cf_db_bind_blob(st, 2, sealed.len ? (const void *)sealed.ptr : "", sealed.len);
     return cf_db_run(s->db, st);
 }
 
 bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db, "SELECT data FROM inline_extents WHERE id = ?1", id);
+    cf_db_stmt *st = CF_DB_PREP(s->db, "SELECT data FROM inline_extents WHERE id = ?1", id);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
+    int rc = cf_db_step(st);
     bool ok = cf_db_ok(s->db, rc);
-    if (ok && rc != SQLITE_ROW) {
+    if (ok && rc != CF_DB_ROW) {
         CF_RAISE(CF_ERR_IO, "an extent of the blob is missing");
         ok = false;
     }
-    size_t len = ok ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+    size_t len = ok ? (size_t)cf_db_column_bytes(st, 0) : 0;
     /* Longer than any inline extent is written: damage, and no reason to
      * allocate whatever size the database claims. */
     if (ok && len > BS_INLINE_MAX) {
@@ -493,7 +491,7 @@ bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out)
     }
     cf_buf_clear(out);
     if (ok && len)
-        ok = cf_buf_append(out, sqlite3_column_blob(st, 0), len);
+        ok = cf_buf_append(out, cf_db_column_blob(st, 0), len);
     cf_db_done(st);
     return ok;
 }
@@ -641,22 +639,21 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
             CF_RAISE(CF_ERR_CONFLICT, "account exists");
             ok = false;
         }
-        sqlite3_stmt *st =
-            ok ? CF_DB_PREP(s->db,
-                            "INSERT INTO accounts (name, created, key_ref, key1, key2,"
-                            " data_key, infrastructure, infra_key)"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                            name)
-               : NULL;
+        cf_db_stmt *st = ok ? CF_DB_PREP(s->db,
+                                         "INSERT INTO accounts (name, created, key_ref, key1, key2,"
+                                         " data_key, infrastructure, infra_key)"
+                                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                         name)
+                            : NULL;
         if (st) {
-            sqlite3_bind_int64(st, 2, now);
-            sqlite3_bind_blob(st, 3, ref, sizeof ref, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 4, k1.data, (int)k1.len, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 5, k2.data, (int)k2.len, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 6, dk.data, (int)dk.len, SQLITE_STATIC);
-            sqlite3_bind_int(st, 7, infrastructure ? 1 : 0);
+            cf_db_bind_int64(st, 2, now);
+            cf_db_bind_blob(st, 3, ref, sizeof ref);
+            cf_db_bind_blob(st, 4, k1.data, k1.len);
+            cf_db_bind_blob(st, 5, k2.data, k2.len);
+            cf_db_bind_blob(st, 6, dk.data, dk.len);
+            cf_db_bind_int64(st, 7, infrastructure ? 1 : 0);
             if (infrastructure)
-                sqlite3_bind_blob(st, 8, infra.data, (int)infra.len, SQLITE_STATIC);
+                cf_db_bind_blob(st, 8, infra.data, infra.len);
         }
         ok = ok && cf_db_run(s->db, st);
         cf_bs_accounts_changed_locked(s);
@@ -709,25 +706,23 @@ static struct bs_account_entry *bs_account_cached(cf_blob_store *s, const char *
 
 static bool bs_account_query_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
 {
-    sqlite3_stmt *st =
-        CF_DB_PREP(s->db,
-                   "SELECT created, key_ref, key_source, infrastructure FROM accounts"
-                   " WHERE name = ?1",
-                   name);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "SELECT created, key_ref, key_source, infrastructure FROM accounts"
+                                " WHERE name = ?1",
+                                name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == CF_EXTENT_KEY_REF_LEN;
+    int rc = cf_db_step(st);
+    bool ok = rc == CF_DB_ROW && cf_db_column_bytes(st, 1) == CF_EXTENT_KEY_REF_LEN;
     if (ok) {
         memset(out, 0, sizeof *out);
         snprintf(out->name, sizeof out->name, "%s", name);
-        out->created = sqlite3_column_int64(st, 0);
-        memcpy(out->key_ref, sqlite3_column_blob(st, 1), CF_EXTENT_KEY_REF_LEN);
-        out->key_source =
-            sqlite3_column_int(st, 2) == 1 ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE;
-        out->infrastructure = sqlite3_column_int(st, 3) != 0;
+        out->created = cf_db_column_int64(st, 0);
+        memcpy(out->key_ref, cf_db_column_blob(st, 1), CF_EXTENT_KEY_REF_LEN);
+        out->key_source = cf_db_column_int(st, 2) == 1 ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE;
+        out->infrastructure = cf_db_column_int(st, 3) != 0;
     }
     cf_db_done(st);
-    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
+    CF_ENSURE_REASON(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
     CF_GUARD(cf_db_ok(s->db, rc));
     CF_ENSURE(ok, CF_ERR_DB, "malformed account row");
     return true;
@@ -762,16 +757,15 @@ static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char 
     const char *sql = strcmp(slot, "key1") == 0   ? "SELECT key1 FROM accounts WHERE name = ?1"
                       : strcmp(slot, "key2") == 0 ? "SELECT key2 FROM accounts WHERE name = ?1"
                                                   : "SELECT data_key FROM accounts WHERE name = ?1";
-    sqlite3_stmt *st = CF_DB_PREP(s->db, sql, name);
+    cf_db_stmt *st = CF_DB_PREP(s->db, sql, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    bool ok =
-        rc == SQLITE_ROW &&
-        cf_bs_account_open(
-            s, name, slot,
-            cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)), out);
+    int rc = cf_db_step(st);
+    bool ok = rc == CF_DB_ROW &&
+              cf_bs_account_open(
+                  s, name, slot,
+                  cf_slice_of(cf_db_column_blob(st, 0), (size_t)cf_db_column_bytes(st, 0)), out);
     cf_db_done(st);
-    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
+    CF_ENSURE_REASON(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
     CF_GUARD(cf_db_ok(s->db, rc));
     return ok;
 }
@@ -856,14 +850,14 @@ bool cf_bs_infra_load(cf_blob_store *s, const char *account, const char *slot, c
 
 bool cf_bs_infra_of_account_locked(cf_blob_store *s, const char *account, bs_scope *sc)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db, "SELECT infra_key FROM accounts WHERE name = ?1", account);
+    cf_db_stmt *st = CF_DB_PREP(s->db, "SELECT infra_key FROM accounts WHERE name = ?1", account);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
+    int rc = cf_db_step(st);
     bool ok = cf_db_ok(s->db, rc);
-    if (ok && rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+    if (ok && rc == CF_DB_ROW && !cf_db_column_is_null(st, 0))
         ok = cf_bs_infra_load(
             s, account, "infra",
-            cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)), sc);
+            cf_slice_of(cf_db_column_blob(st, 0), (size_t)cf_db_column_bytes(st, 0)), sc);
     cf_db_done(st);
     return ok;
 }
@@ -962,20 +956,20 @@ bool cf_bs_scope_cpk_locked(cf_blob_store *s, const char *account, const cf_blob
 bool cf_bs_write_scope_locked(cf_blob_store *s, const char *account, const char *container,
                               const cf_blob_cond *cond, char out[CF_BLOB_SCOPE_MAX + 1])
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT default_scope, deny_override FROM containers"
-                                  " WHERE account = ?1 AND name = ?2",
-                                  account, container);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "SELECT default_scope, deny_override FROM containers"
+                                " WHERE account = ?1 AND name = ?2",
+                                account, container);
     CF_GUARD(st);
     char def[CF_BLOB_SCOPE_MAX + 1] = "";
-    int rc = sqlite3_step(st);
+    int rc = cf_db_step(st);
     bool deny = false;
-    if (rc == SQLITE_ROW) {
+    if (rc == CF_DB_ROW) {
         cf_bs_column_str(st, 0, def, sizeof def);
-        deny = sqlite3_column_int(st, 1) != 0;
+        deny = cf_db_column_int(st, 1) != 0;
     }
     cf_db_done(st);
-    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
+    CF_ENSURE_REASON(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
     CF_GUARD(cf_db_ok(s->db, rc));
     const char *want = cond ? cond->scope : NULL;
     if (want && strcmp(want, CF_BLOB_ACCOUNT_SCOPE) == 0)
@@ -1010,12 +1004,12 @@ static bool bs_regenerate_tx(cf_blob_store *s, const char *name, int slot)
     cf_buf_init(&sealed, 256);
     const char *slot_name = slot == 1 ? "key1" : "key2";
     bool ok = bs_seal_new(s, name, slot_name, CF_BLOB_ACCOUNT_KEY_LEN, &sealed);
-    sqlite3_stmt *st =
-        !ok         ? NULL
-        : slot == 1 ? CF_DB_PREP(s->db, "UPDATE accounts SET key1 = ?2 WHERE name = ?1", name)
-                    : CF_DB_PREP(s->db, "UPDATE accounts SET key2 = ?2 WHERE name = ?1", name);
+    cf_db_stmt *st = !ok ? NULL
+                     : slot == 1
+                         ? CF_DB_PREP(s->db, "UPDATE accounts SET key1 = ?2 WHERE name = ?1", name)
+                         : CF_DB_PREP(s->db, "UPDATE accounts SET key2 = ?2 WHERE name = ?1", name);
     if (st)
-        sqlite3_bind_blob(st, 2, sealed.data, (int)sealed.len, SQLITE_STATIC);
+        cf_db_bind_blob(st, 2, sealed.data, sealed.len);
     ok = ok && cf_db_run(s->db, st);
     cf_bs_accounts_changed_locked(s);
     cf_buf_free(&sealed);
@@ -1042,13 +1036,12 @@ static bool bs_service_get_locked(cf_blob_store *s, const char *account, cf_buf 
 {
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
-    sqlite3_stmt *st =
-        CF_DB_PREP(s->db, "SELECT xml FROM service_props WHERE account = ?1", account);
+    cf_db_stmt *st = CF_DB_PREP(s->db, "SELECT xml FROM service_props WHERE account = ?1", account);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
+    int rc = cf_db_step(st);
     bool ok = cf_db_ok(s->db, rc);
     cf_buf_clear(out);
-    if (ok && rc == SQLITE_ROW) {
+    if (ok && rc == CF_DB_ROW) {
         cf_buf xml;
         ok = cf_bs_column_open(s, st, 0, (bs_row){account, "", ""}, "service_props.xml", &xml);
         if (ok) {
@@ -1070,10 +1063,10 @@ static bool bs_service_set_tx(cf_blob_store *s, const char *account, cf_slice xm
 {
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, account, &a));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "INSERT INTO service_props (account, xml) VALUES (?1, ?2)"
-                                  " ON CONFLICT (account) DO UPDATE SET xml = ?2",
-                                  account);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "INSERT INTO service_props (account, xml) VALUES (?1, ?2)"
+                                " ON CONFLICT (account) DO UPDATE SET xml = ?2",
+                                account);
     CF_GUARD(cf_bs_bind_sealed(s, st, 2, (bs_row){account, "", ""}, "service_props.xml", xml));
     return cf_db_run(s->db, st);
 }

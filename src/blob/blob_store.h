@@ -76,7 +76,7 @@
  * one fsync each.  Instead the connection runs synchronous=NORMAL (a
  * COMMIT only write()s its WAL frames) and every call that committed waits,
  * AFTER releasing the store mutex, on a durability barrier (BS_LOCKED ->
- * cf_db_durable, src/core/sqlite_db.c and group_sync.c): commits are
+ * cf_db_durable, src/core/db.c and group_sync.c): commits are
  * numbered in order; one waiter at a time
  * fdatasyncs DATA/blob.db-wal through the store's own fd, covering every
  * commit numbered before that fdatasync began; covered waiters return,

@@ -26,10 +26,10 @@ void cf_blob_info_free(cf_blob_info *b)
 
 /* ---- rows ---- */
 
-static bool bs_read_copy(cf_blob_store *s, sqlite3_stmt *st, int col, bs_row row,
+static bool bs_read_copy(cf_blob_store *s, cf_db_stmt *st, int col, bs_row row,
                          cf_blob_copy_info *out)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    if (cf_db_column_is_null(st, col))
         return true; /* not a copy destination */
     json_t *j;
     CF_GUARD(cf_bs_column_open_json(s, st, col, row, "blobs.copy", &j));
@@ -48,22 +48,22 @@ static bool bs_read_copy(cf_blob_store *s, sqlite3_stmt *st, int col, bs_row row
 }
 
 bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *container,
-                         sqlite3_stmt *st, bool with_meta, int64_t now, cf_blob_info *out)
+                         cf_db_stmt *st, bool with_meta, int64_t now, cf_blob_info *out)
 {
     memset(out, 0, sizeof *out);
     cf_bs_column_str(st, 0, out->name, sizeof out->name);
-    out->type = (cf_blob_type)sqlite3_column_int(st, 1);
-    out->size = (uint64_t)sqlite3_column_int64(st, 2);
+    out->type = (cf_blob_type)cf_db_column_int(st, 1);
+    out->size = (uint64_t)cf_db_column_int64(st, 2);
     cf_bs_column_str(st, 3, out->etag, sizeof out->etag);
-    out->created = sqlite3_column_int64(st, 4);
-    out->last_modified = sqlite3_column_int64(st, 5);
+    out->created = cf_db_column_int64(st, 4);
+    out->last_modified = cf_db_column_int64(st, 5);
     bs_lease l;
     cf_bs_column_lease(st, 8, &l);
     cf_bs_lease_info(&l, now, &out->lease);
-    out->n_extents = (size_t)sqlite3_column_int64(st, 13);
+    out->n_extents = (size_t)cf_db_column_int64(st, 13);
     out->committed_blocks = out->type == CF_BLOB_APPEND ? (uint32_t)out->n_extents : 0;
     cf_bs_column_str(st, 14, out->scope, sizeof out->scope);
-    out->cpk = sqlite3_column_type(st, 15) != SQLITE_NULL;
+    out->cpk = !cf_db_column_is_null(st, 15);
     /* The AAD names the row as stored: the name column, not the caller's. */
     bs_row row = {account, container, out->name};
     bool ok = cf_bs_column_open_json(s, st, 6, row, "blobs.props", &out->props) &&
@@ -79,16 +79,16 @@ bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *co
                            const char *name, int64_t now, bool with_meta, cf_blob_info *out)
 {
     CF_GUARD(cf_bs_container_exists(s, account, container));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1 AND"
-                                  " container = ?2 AND name = ?3",
-                                  account, container, name);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1 AND"
+                                " container = ?2 AND name = ?3",
+                                account, container, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
+    int rc = cf_db_step(st);
     bool ok =
-        rc == SQLITE_ROW && cf_bs_read_blob_row(s, account, container, st, with_meta, now, out);
+        rc == CF_DB_ROW && cf_bs_read_blob_row(s, account, container, st, with_meta, now, out);
     cf_db_done(st);
-    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
+    CF_ENSURE_REASON(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
     CF_GUARD(cf_db_ok(s->db, rc));
     return ok;
 }
@@ -97,24 +97,24 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
                        const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,
                        cf_blob_type *type)
 {
-    sqlite3_stmt *st =
+    cf_db_stmt *st =
         CF_DB_PREP(s->db,
                    "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
                    " lease_break, type, cpk, scope FROM blobs WHERE account = ?1 AND"
                    " container = ?2 AND name = ?3",
                    account, container, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
+    int rc = cf_db_step(st);
     memset(t, 0, sizeof *t);
     etag[0] = '\0';
     t->etag = etag;
-    t->exists = rc == SQLITE_ROW;
+    t->exists = rc == CF_DB_ROW;
     if (t->exists) {
         cf_bs_column_str(st, 0, etag, CF_BLOB_ETAG_LEN + 1);
-        t->last_modified = sqlite3_column_int64(st, 1);
+        t->last_modified = cf_db_column_int64(st, 1);
         cf_bs_column_lease(st, 2, &t->lease);
         if (type)
-            *type = (cf_blob_type)sqlite3_column_int(st, 6);
+            *type = (cf_blob_type)cf_db_column_int(st, 6);
         cf_bs_column_str(st, 7, t->cpk, sizeof t->cpk);
         cf_bs_column_str(st, 8, t->scope, sizeof t->scope);
     }
@@ -184,21 +184,21 @@ bool cf_bs_blob_upsert(cf_blob_store *s, const char *account, const char *contai
                        char etag[CF_BLOB_ETAG_LEN + 1])
 {
     CF_GUARD(cf_bs_new_etag(etag));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "INSERT INTO blobs (account, container, name, type, size, etag,"
-                                  " created, last_modified, props, metadata, cpk, scope)"
-                                  " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8, ?10, ?11)"
-                                  " ON CONFLICT (account, container, name) DO UPDATE SET"
-                                  " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
-                                  " props = ?7, metadata = ?8, copy = NULL, cpk = ?10, scope = ?11",
-                                  account, container, name, NULL, etag, NULL, NULL, NULL, NULL,
-                                  cpk && cpk[0] ? cpk : NULL, scope && scope[0] ? scope : NULL);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "INSERT INTO blobs (account, container, name, type, size, etag,"
+                                " created, last_modified, props, metadata, cpk, scope)"
+                                " VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?6, ?7, ?8, ?10, ?11)"
+                                " ON CONFLICT (account, container, name) DO UPDATE SET"
+                                " type = ?9, size = ?4, etag = ?5, last_modified = ?6,"
+                                " props = ?7, metadata = ?8, copy = NULL, cpk = ?10, scope = ?11",
+                                account, container, name, NULL, etag, NULL, NULL, NULL, NULL,
+                                cpk && cpk[0] ? cpk : NULL, scope && scope[0] ? scope : NULL);
     bs_row row = {account, container, name};
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "blobs.props", CF_SLICE_STR(props)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 8, row, "blobs.metadata", CF_SLICE_STR(meta)));
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)size);
-    sqlite3_bind_int64(st, 6, now);
-    sqlite3_bind_int(st, 9, (int)type);
+    cf_db_bind_int64(st, 4, (int64_t)size);
+    cf_db_bind_int64(st, 6, now);
+    cf_db_bind_int64(st, 9, (int)type);
     return cf_db_run(s->db, st);
 }
 
@@ -206,15 +206,15 @@ bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account, const char *
                              const char *name, int64_t seq, const char *id, uint64_t length,
                              cf_slice block_id)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "INSERT INTO blob_extents (account, container, blob, seq, extent,"
-                                  " length, block_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                  account, container, name, NULL, id);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "INSERT INTO blob_extents (account, container, blob, seq, extent,"
+                                " length, block_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                account, container, name, NULL, id);
     CF_GUARD(st);
-    sqlite3_bind_int64(st, 4, seq);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)length);
+    cf_db_bind_int64(st, 4, seq);
+    cf_db_bind_int64(st, 6, (int64_t)length);
     if (block_id.len)
-        sqlite3_bind_blob(st, 7, block_id.ptr, (int)block_id.len, SQLITE_STATIC);
+        cf_db_bind_blob(st, 7, block_id.ptr, block_id.len);
     return cf_db_run(s->db, st);
 }
 
@@ -224,17 +224,17 @@ bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *c
     *n = 0;
     *pieces = calloc(n_extents ? n_extents : 1, sizeof **pieces);
     CF_ENSURE_ALLOC(*pieces);
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT extent, length, EXISTS (SELECT 1 FROM inline_extents i"
-                                  " WHERE i.id = blob_extents.extent) FROM blob_extents WHERE"
-                                  " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
-                                  account, container, name);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "SELECT extent, length, EXISTS (SELECT 1 FROM inline_extents i"
+                                " WHERE i.id = blob_extents.extent) FROM blob_extents WHERE"
+                                " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
+                                account, container, name);
     CF_GUARD(st);
-    int rc = SQLITE_DONE;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < n_extents) {
+    int rc = CF_DB_DONE;
+    while ((rc = cf_db_step(st)) == CF_DB_ROW && *n < n_extents) {
         cf_bs_column_str(st, 0, (*pieces)[*n].id, BS_ID_HEX + 1);
-        (*pieces)[*n].length = (uint64_t)sqlite3_column_int64(st, 1);
-        (*pieces)[*n].inl = sqlite3_column_int(st, 2) != 0;
+        (*pieces)[*n].length = (uint64_t)cf_db_column_int64(st, 1);
+        (*pieces)[*n].inl = cf_db_column_int(st, 2) != 0;
         (*n)++;
     }
     bool ok = cf_db_ok(s->db, rc);
@@ -335,20 +335,20 @@ static bool bs_set_tx(cf_blob_store *s, bs_bwrite *w, const char *text, bool pro
     }
     CF_GUARD(cf_bs_new_etag(w->etag));
     /* Set Blob Properties ends a copy's x-ms-copy-* properties; metadata does not. */
-    sqlite3_stmt *st =
-        props ? CF_DB_PREP(s->db,
-                           "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
-                           " copy = NULL WHERE account = ?1 AND container = ?2 AND"
-                           " name = ?3",
-                           w->account, w->container, w->name, NULL, w->etag)
-              : CF_DB_PREP(s->db,
-                           "UPDATE blobs SET metadata = ?4, etag = ?5,"
-                           " last_modified = ?6 WHERE account = ?1 AND"
-                           " container = ?2 AND name = ?3",
-                           w->account, w->container, w->name, NULL, w->etag);
+    cf_db_stmt *st = props
+                         ? CF_DB_PREP(s->db,
+                                      "UPDATE blobs SET props = ?4, etag = ?5, last_modified = ?6,"
+                                      " copy = NULL WHERE account = ?1 AND container = ?2 AND"
+                                      " name = ?3",
+                                      w->account, w->container, w->name, NULL, w->etag)
+                         : CF_DB_PREP(s->db,
+                                      "UPDATE blobs SET metadata = ?4, etag = ?5,"
+                                      " last_modified = ?6 WHERE account = ?1 AND"
+                                      " container = ?2 AND name = ?3",
+                                      w->account, w->container, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 4, (bs_row){w->account, w->container, w->name},
                                props ? "blobs.props" : "blobs.metadata", CF_SLICE_STR(text)));
-    sqlite3_bind_int64(st, 6, w->now);
+    cf_db_bind_int64(st, 6, w->now);
     return cf_db_run(s->db, st);
 }
 
@@ -400,15 +400,15 @@ static bool bs_blob_lease_tx(cf_blob_store *s, bs_bwrite *w, const cf_lease_req 
     out->last_modified = t.last_modified;
     bs_lease l = t.lease;
     CF_GUARD(cf_bs_lease_apply(&l, req, w->now, out));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "UPDATE blobs SET lease_id = ?4, lease_duration = ?5,"
-                                  " lease_expiry = ?6, lease_break = ?7"
-                                  " WHERE account = ?1 AND container = ?2 AND name = ?3",
-                                  w->account, w->container, w->name, l.id[0] ? l.id : NULL);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "UPDATE blobs SET lease_id = ?4, lease_duration = ?5,"
+                                " lease_expiry = ?6, lease_break = ?7"
+                                " WHERE account = ?1 AND container = ?2 AND name = ?3",
+                                w->account, w->container, w->name, l.id[0] ? l.id : NULL);
     CF_GUARD(st);
-    sqlite3_bind_int64(st, 5, l.duration);
-    sqlite3_bind_int64(st, 6, l.expiry);
-    sqlite3_bind_int64(st, 7, l.break_at);
+    cf_db_bind_int64(st, 5, l.duration);
+    cf_db_bind_int64(st, 6, l.expiry);
+    cf_db_bind_int64(st, 7, l.break_at);
     return cf_db_run(s->db, st);
 }
 
@@ -472,17 +472,17 @@ static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
                      "The copy source is encrypted with customer specified encryption.");
     snprintf(src->scope, sizeof src->scope, "%s", t.scope);
     CF_GUARD(cf_bs_scope_usable_locked(s, c->account, t.scope));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
-                                  " AND container = ?2 AND name = ?3",
-                                  c->account, c->src_container, c->src_name);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "SELECT type, size, props, metadata FROM blobs WHERE account = ?1"
+                                " AND container = ?2 AND name = ?3",
+                                c->account, c->src_container, c->src_name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    bool ok = cf_db_ok(s->db, rc) && rc == SQLITE_ROW;
+    int rc = cf_db_step(st);
+    bool ok = cf_db_ok(s->db, rc) && rc == CF_DB_ROW;
     bs_row row = {c->account, c->src_container, c->src_name};
     if (ok) {
-        src->type = (cf_blob_type)sqlite3_column_int(st, 0);
-        src->size = (uint64_t)sqlite3_column_int64(st, 1);
+        src->type = (cf_blob_type)cf_db_column_int(st, 0);
+        src->size = (uint64_t)cf_db_column_int64(st, 1);
         ok = cf_bs_column_open(s, st, 2, row, "blobs.props", &src->props);
     }
     /* New metadata replaces the source's, which then need not be opened. */
@@ -523,20 +523,20 @@ static bool bs_rows_load(cf_blob_store *s, const bs_copy *c, bs_rows *r)
     r->block_ids = calloc(r->cap, sizeof *r->block_ids);
     r->block_id_lens = calloc(r->cap, sizeof *r->block_id_lens);
     CF_ENSURE(r->pieces && r->block_ids && r->block_id_lens, CF_ERR_NOMEM, NULL);
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT extent, length, block_id FROM blob_extents WHERE"
-                                  " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
-                                  c->account, c->src_container, c->src_name);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "SELECT extent, length, block_id FROM blob_extents WHERE"
+                                " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
+                                c->account, c->src_container, c->src_name);
     CF_GUARD(st);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n < r->cap) {
+    while ((rc = cf_db_step(st)) == CF_DB_ROW && r->n < r->cap) {
         cf_bs_column_str(st, 0, r->pieces[r->n].id, BS_ID_HEX + 1);
-        r->pieces[r->n].length = (uint64_t)sqlite3_column_int64(st, 1);
-        size_t len = (size_t)sqlite3_column_bytes(st, 2);
+        r->pieces[r->n].length = (uint64_t)cf_db_column_int64(st, 1);
+        size_t len = (size_t)cf_db_column_bytes(st, 2);
         if (len > CF_BLOB_BLOCK_ID_MAX)
             len = 0;
         if (len)
-            memcpy(r->block_ids[r->n], sqlite3_column_blob(st, 2), len);
+            memcpy(r->block_ids[r->n], cf_db_column_blob(st, 2), len);
         r->block_id_lens[r->n] = len;
         r->n++;
     }
@@ -576,10 +576,10 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     CF_ENSURE_ALLOC(text);
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
-                                  " container = ?2 AND name = ?3",
-                                  c->account, c->dst_container, c->dst_name);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "UPDATE blobs SET copy = ?4 WHERE account = ?1 AND"
+                                " container = ?2 AND name = ?3",
+                                c->account, c->dst_container, c->dst_name);
     bool ok = cf_bs_bind_sealed(s, st, 4, (bs_row){c->account, c->dst_container, c->dst_name},
                                 "blobs.copy", CF_SLICE_STR(text)) &&
               cf_db_run(s->db, st);

@@ -62,7 +62,7 @@ static bool bs_container_create_tx(cf_blob_store *s, const char *account, const 
     CF_GUARD(bs_container_found(s, account, name, &found));
     CF_ENSURE_REASON(!found, CF_ERR_CONFLICT, "ContainerAlreadyExists", "container exists");
     CF_GUARD(cf_bs_new_etag(etag));
-    sqlite3_stmt *st =
+    cf_db_stmt *st =
         CF_DB_PREP(s->db,
                    "INSERT INTO containers (account, name, created, last_modified,"
                    " etag, metadata, access, acl, default_scope, deny_override)"
@@ -71,9 +71,9 @@ static bool bs_container_create_tx(cf_blob_store *s, const char *account, const 
     bs_row row = {account, name, ""};
     CF_GUARD(cf_bs_bind_sealed(s, st, 5, row, "containers.metadata", CF_SLICE_STR(meta)));
     CF_GUARD(cf_bs_bind_sealed(s, st, 7, row, "containers.acl", CF_SLICE_LIT("[]")));
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_int(st, 6, (int)access);
-    sqlite3_bind_int(st, 9, policy->deny_override ? 1 : 0);
+    cf_db_bind_int64(st, 3, now);
+    cf_db_bind_int64(st, 6, (int)access);
+    cf_db_bind_int64(st, 9, policy->deny_override ? 1 : 0);
     return cf_db_run(s->db, st);
 }
 
@@ -120,20 +120,20 @@ bool cf_blob_container_create_scoped(cf_blob_store *s, const char *account, cons
     "name, created, last_modified, etag, metadata, access, lease_id, lease_duration," \
     " lease_expiry, lease_break, default_scope, deny_override"
 
-static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stmt *st, int64_t now,
+static bool bs_read_container(cf_blob_store *s, const char *account, cf_db_stmt *st, int64_t now,
                               cf_blob_container *out, bs_lease *lease)
 {
     memset(out, 0, sizeof *out);
     cf_bs_column_str(st, 0, out->name, sizeof out->name);
-    out->created = sqlite3_column_int64(st, 1);
-    out->last_modified = sqlite3_column_int64(st, 2);
+    out->created = cf_db_column_int64(st, 1);
+    out->last_modified = cf_db_column_int64(st, 2);
     cf_bs_column_str(st, 3, out->etag, sizeof out->etag);
-    out->access = (cf_public_access)sqlite3_column_int(st, 5);
+    out->access = (cf_public_access)cf_db_column_int(st, 5);
     bs_lease l;
     cf_bs_column_lease(st, 6, &l);
     cf_bs_lease_info(&l, now, &out->lease);
     cf_bs_column_str(st, 10, out->default_scope, sizeof out->default_scope);
-    out->deny_scope_override = sqlite3_column_int(st, 11) != 0;
+    out->deny_scope_override = cf_db_column_int(st, 11) != 0;
     if (lease)
         *lease = l;
     return cf_bs_column_open_json(s, st, 4, (bs_row){account, out->name, ""}, "containers.metadata",
@@ -143,14 +143,14 @@ static bool bs_read_container(cf_blob_store *s, const char *account, sqlite3_stm
 static bool bs_container_get_locked(cf_blob_store *s, const char *account, const char *name,
                                     int64_t now, cf_blob_container *out, bs_lease *lease)
 {
-    sqlite3_stmt *st = CF_DB_PREP(
+    cf_db_stmt *st = CF_DB_PREP(
         s->db, "SELECT " BS_CONTAINER_COLUMNS " FROM containers WHERE account = ?1 AND name = ?2",
         account, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW && bs_read_container(s, account, st, now, out, lease);
+    int rc = cf_db_step(st);
+    bool ok = rc == CF_DB_ROW && bs_read_container(s, account, st, now, out, lease);
     cf_db_done(st);
-    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
+    CF_ENSURE_REASON(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, "ContainerNotFound", "no such container");
     CF_GUARD(cf_db_ok(s->db, rc));
     return ok;
 }
@@ -211,14 +211,13 @@ static bool bs_container_write_check(cf_blob_store *s, bs_cwrite *w)
 static bool bs_container_meta_tx(cf_blob_store *s, bs_cwrite *w, const char *meta)
 {
     CF_GUARD(bs_container_write_check(s, w));
-    sqlite3_stmt *st =
-        CF_DB_PREP(s->db,
-                   "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
-                   " WHERE account = ?1 AND name = ?2",
-                   w->account, w->name, NULL, w->etag);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "UPDATE containers SET metadata = ?3, etag = ?4, last_modified = ?5"
+                                " WHERE account = ?1 AND name = ?2",
+                                w->account, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""}, "containers.metadata",
                                CF_SLICE_STR(meta)));
-    sqlite3_bind_int64(st, 5, w->now);
+    cf_db_bind_int64(st, 5, w->now);
     return cf_db_run(s->db, st);
 }
 
@@ -294,19 +293,19 @@ static bool bs_container_list_locked(cf_blob_store *s, const char *account, cons
                                      cf_blob_container_cb each, void *ctx, char *next_marker,
                                      size_t next_len)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT " BS_CONTAINER_COLUMNS " FROM containers"
-                                  " WHERE account = ?1 AND substr(name, 1, length(?2)) = ?2"
-                                  " AND name > ?3 ORDER BY name LIMIT ?4",
-                                  account, prefix, marker);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "SELECT " BS_CONTAINER_COLUMNS " FROM containers"
+                                " WHERE account = ?1 AND substr(name, 1, length(?2)) = ?2"
+                                " AND name > ?3 ORDER BY name LIMIT ?4",
+                                account, prefix, marker);
     CF_GUARD(st);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)max + 1);
+    cf_db_bind_int64(st, 4, (int64_t)max + 1);
     unsigned n = 0;
-    int rc = SQLITE_DONE;
+    int rc = CF_DB_DONE;
     bool ok = true;
     char last[CF_BLOB_CONTAINER_MAX + 1] = "";
     next_marker[0] = '\0';
-    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (ok && (rc = cf_db_step(st)) == CF_DB_ROW) {
         if (n == max) {
             snprintf(next_marker, next_len, "%s", last);
             break;
@@ -317,7 +316,7 @@ static bool bs_container_list_locked(cf_blob_store *s, const char *account, cons
         cf_blob_container_free(&c);
         n++;
     }
-    if (ok && rc != SQLITE_ROW)
+    if (ok && rc != CF_DB_ROW)
         ok = cf_db_ok(s->db, rc);
     cf_db_done(st);
     return ok;
@@ -414,14 +413,14 @@ static bool bs_acl_parse(const char *text, cf_blob_acl *out)
 static bool bs_acl_set_tx(cf_blob_store *s, bs_cwrite *w, const char *text, cf_public_access access)
 {
     CF_GUARD(bs_container_write_check(s, w));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "UPDATE containers SET acl = ?3, etag = ?4, last_modified = ?5,"
-                                  " access = ?6 WHERE account = ?1 AND name = ?2",
-                                  w->account, w->name, NULL, w->etag);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "UPDATE containers SET acl = ?3, etag = ?4, last_modified = ?5,"
+                                " access = ?6 WHERE account = ?1 AND name = ?2",
+                                w->account, w->name, NULL, w->etag);
     CF_GUARD(cf_bs_bind_sealed(s, st, 3, (bs_row){w->account, w->name, ""}, "containers.acl",
                                CF_SLICE_STR(text)));
-    sqlite3_bind_int64(st, 5, w->now);
-    sqlite3_bind_int(st, 6, (int)access);
+    cf_db_bind_int64(st, 5, w->now);
+    cf_db_bind_int64(st, 6, (int)access);
     return cf_db_run(s->db, st);
 }
 
@@ -458,12 +457,12 @@ static bool bs_acl_get_locked(cf_blob_store *s, const char *account, const char 
     snprintf(out->etag, sizeof out->etag, "%s", c.etag);
     out->last_modified = c.last_modified;
     cf_blob_container_free(&c);
-    sqlite3_stmt *st = CF_DB_PREP(
+    cf_db_stmt *st = CF_DB_PREP(
         s->db, "SELECT acl FROM containers WHERE account = ?1 AND name = ?2", account, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
+    int rc = cf_db_step(st);
     bool ok = cf_db_ok(s->db, rc);
-    if (ok && rc != SQLITE_ROW) {
+    if (ok && rc != CF_DB_ROW) {
         CF_RAISE(CF_ERR_INTERNAL, "the container vanished");
         ok = false;
     }
@@ -524,15 +523,15 @@ static bool bs_container_lease_tx(cf_blob_store *s, bs_clease *cl)
     cl->out->last_modified = c.last_modified;
     cf_blob_container_free(&c);
     CF_GUARD(cf_bs_lease_apply(&l, cl->req, cl->w.now, cl->out));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "UPDATE containers SET lease_id = ?3, lease_duration = ?4,"
-                                  " lease_expiry = ?5, lease_break = ?6"
-                                  " WHERE account = ?1 AND name = ?2",
-                                  cl->w.account, cl->w.name, l.id[0] ? l.id : NULL);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "UPDATE containers SET lease_id = ?3, lease_duration = ?4,"
+                                " lease_expiry = ?5, lease_break = ?6"
+                                " WHERE account = ?1 AND name = ?2",
+                                cl->w.account, cl->w.name, l.id[0] ? l.id : NULL);
     CF_GUARD(st);
-    sqlite3_bind_int64(st, 4, l.duration);
-    sqlite3_bind_int64(st, 5, l.expiry);
-    sqlite3_bind_int64(st, 6, l.break_at);
+    cf_db_bind_int64(st, 4, l.duration);
+    cf_db_bind_int64(st, 5, l.expiry);
+    cf_db_bind_int64(st, 6, l.break_at);
     return cf_db_run(s->db, st);
 }
 

@@ -1,7 +1,7 @@
 /*
  * Internals shared by the blob store's files (not for handlers):
  *   blob_store.c            open/close, schema (the connection itself:
- *                           src/core/sqlite_db.c), names,
+ *                           src/core/db.c), names,
  *                           accounts and scope keys, extent files, deferred
  *                           unlinks, cleanup, service properties
  *   blob_lease.c            access conditions and the lease state machine
@@ -21,10 +21,9 @@
 #define CF_BLOB_STORE_INTERNAL_H
 
 #include <pthread.h>
-#include <sqlite3.h>
 
 #include "blob_store.h"
-#include "sqlite_db.h"
+#include "db.h"
 #include "units.h"
 
 #define BS_ID_HEX 32 /* extent ids: 16 random bytes, lowercase hex */
@@ -51,7 +50,7 @@ typedef struct {
 } bs_idlist;
 
 struct cf_blob_store {
-    /* The connection (sqlite_db.h): statement cache, transactions and the
+    /* The connection (db.h): statement cache, transactions and the
      * group commit of its WAL (see blob_store.h, "Durability"). */
     cf_db *db;
     pthread_mutex_t lock;
@@ -139,7 +138,7 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
  * accounts table. */
 void cf_bs_accounts_changed_locked(cf_blob_store *s);
 CF_MUST_USE bool cf_bs_json_text(json_t *j, char **out);
-void cf_bs_column_str(sqlite3_stmt *st, int col, char *out, size_t cap);
+void cf_bs_column_str(cf_db_stmt *st, int col, char *out, size_t cap);
 /* Fills a write's result (NULL: the caller wants none). */
 void cf_bs_write_result(cf_blob_write_result *out, const char *etag, int64_t now);
 CF_MUST_USE bool cf_bs_new_etag(char out[CF_BLOB_ETAG_LEN + 1]);
@@ -220,15 +219,15 @@ typedef struct {
 
 /* Seals `plain` for column `col` ("table.column") of `row` and binds it
  * (copied) to parameter `param` of `st` (which may be NULL: raised). */
-CF_MUST_USE bool cf_bs_bind_sealed(cf_blob_store *s, sqlite3_stmt *st, int param, bs_row row,
+CF_MUST_USE bool cf_bs_bind_sealed(cf_blob_store *s, cf_db_stmt *st, int param, bs_row row,
                                    const char *col, cf_slice plain);
 /* Opens column `c` of st's current row, sealed for (row, col), into `out`
  * (initialised here as a secret buffer, NUL-terminated; free it on success
  * only).  CF_ERR_DECRYPT for a value that is tampered, moved, or not sealed. */
-CF_MUST_USE bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row,
+CF_MUST_USE bool cf_bs_column_open(cf_blob_store *s, cf_db_stmt *st, int c, bs_row row,
                                    const char *col, cf_buf *out);
 /* The same, parsed as a JSON object (CF_ERR_DB if it is not one). */
-CF_MUST_USE bool cf_bs_column_open_json(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row,
+CF_MUST_USE bool cf_bs_column_open_json(cf_blob_store *s, cf_db_stmt *st, int c, bs_row row,
                                         const char *col, json_t **out);
 /* At open: seals every plaintext column of a database older than
  * BS_SCHEMA_VERSION in one transaction and sets user_version; *sealed
@@ -247,7 +246,7 @@ CF_MUST_USE bool cf_bs_make_dirs(const cf_blob_store *s, const char *id);
 CF_MUST_USE bool cf_bs_idlist_add(bs_idlist *l, const char *id);
 void cf_bs_idlist_free(bs_idlist *l);
 /* Adds the first column of every row of a select. */
-CF_MUST_USE bool cf_bs_collect(cf_blob_store *s, sqlite3_stmt *st, bs_idlist *l);
+CF_MUST_USE bool cf_bs_collect(cf_blob_store *s, cf_db_stmt *st, bs_idlist *l);
 /* Inside a transaction, just before its COMMIT: deletes the inline_extents
  * rows of the listed extents that no row references any more and no
  * reader holds, and drops them from the list, which keeps what is left
@@ -276,7 +275,7 @@ void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p);
 cf_lease_state cf_bs_lease_state(const bs_lease *l, int64_t now);
 void cf_bs_lease_info(const bs_lease *l, int64_t now, cf_lease_info *out);
 /* Reads the four lease columns starting at `col`. */
-void cf_bs_column_lease(sqlite3_stmt *st, int col, bs_lease *out);
+void cf_bs_column_lease(cf_db_stmt *st, int col, bs_lease *out);
 /* Evaluates `cond` (may be NULL) against `t` for an operation of kind `op`
  * on a blob (`container` false) or container.  Raises the Azure reason. */
 CF_MUST_USE bool cf_bs_check_cond(const cf_blob_cond *cond, const bs_target *t, bs_op op,
@@ -321,7 +320,7 @@ CF_MUST_USE bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account,
 /* One row of BS_BLOB_COLUMNS into `out`, opening its sealed columns
  * (metadata only when with_meta). */
 CF_MUST_USE bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *container,
-                                     sqlite3_stmt *st, bool with_meta, int64_t now,
+                                     cf_db_stmt *st, bool with_meta, int64_t now,
                                      cf_blob_info *out);
 
 #define BS_BLOB_COLUMNS                                                          \

@@ -150,34 +150,34 @@ static void bs_scope_slot(const char *scope, char out[CF_BLOB_SCOPE_MAX + 8])
 static bool bs_key_info_locked(cf_blob_store *s, const char *account, const char *scope,
                                cf_blob_key_info *out, cf_buf *wrapped)
 {
-    sqlite3_stmt *st = scope ? CF_DB_PREP(s->db,
-                                          "SELECT key_source, key_uri, key_kid, key_ref, data_key"
-                                          " FROM scopes WHERE account = ?1 AND name = ?2",
-                                          account, scope)
-                             : CF_DB_PREP(s->db,
-                                          "SELECT key_source, key_uri, key_kid, key_ref, data_key"
-                                          " FROM accounts WHERE name = ?1",
-                                          account);
+    cf_db_stmt *st = scope ? CF_DB_PREP(s->db,
+                                        "SELECT key_source, key_uri, key_kid, key_ref, data_key"
+                                        " FROM scopes WHERE account = ?1 AND name = ?2",
+                                        account, scope)
+                           : CF_DB_PREP(s->db,
+                                        "SELECT key_source, key_uri, key_kid, key_ref, data_key"
+                                        " FROM accounts WHERE name = ?1",
+                                        account);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 3) == CF_EXTENT_KEY_REF_LEN;
+    int rc = cf_db_step(st);
+    bool ok = rc == CF_DB_ROW && cf_db_column_bytes(st, 3) == CF_EXTENT_KEY_REF_LEN;
     if (ok) {
         memset(out, 0, sizeof *out);
-        out->source = sqlite3_column_int(st, 0) == 1 ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE;
+        out->source = cf_db_column_int(st, 0) == 1 ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE;
         cf_bs_column_str(st, 1, out->uri, sizeof out->uri);
         cf_bs_column_str(st, 2, out->kid, sizeof out->kid);
-        memcpy(out->ref, sqlite3_column_blob(st, 3), CF_EXTENT_KEY_REF_LEN);
+        memcpy(out->ref, cf_db_column_blob(st, 3), CF_EXTENT_KEY_REF_LEN);
         if (wrapped) {
             cf_buf_clear(wrapped);
-            ok = cf_buf_append(wrapped, sqlite3_column_blob(st, 4),
-                               (size_t)sqlite3_column_bytes(st, 4));
+            ok =
+                cf_buf_append(wrapped, cf_db_column_blob(st, 4), (size_t)cf_db_column_bytes(st, 4));
         }
     }
     cf_db_done(st);
     if (scope)
-        CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
+        CF_ENSURE_REASON(rc != CF_DB_DONE, CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
                          "The encryption scope does not exist.");
-    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
+    CF_ENSURE_REASON(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, "AccountNotFound", "no such account");
     CF_GUARD(cf_db_ok(s->db, rc));
     CF_ENSURE(ok, CF_ERR_DB, "malformed key row");
     return true;
@@ -194,17 +194,17 @@ bool cf_blob_key_info_get(cf_blob_store *s, const char *account, const char *sco
 static bool bs_scope_infra_locked(cf_blob_store *s, const char *account, const char *scope,
                                   bs_scope *sc)
 {
-    sqlite3_stmt *st = CF_DB_PREP(
+    cf_db_stmt *st = CF_DB_PREP(
         s->db, "SELECT infra_key FROM scopes WHERE account = ?1 AND name = ?2", account, scope);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
+    int rc = cf_db_step(st);
     char slot[CF_BLOB_SCOPE_MAX + 8];
     snprintf(slot, sizeof slot, "infra/%s", scope);
-    bool ok = cf_db_ok(s->db, rc) && rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    bool ok = cf_db_ok(s->db, rc) && rc == CF_DB_ROW && !cf_db_column_is_null(st, 0);
     if (ok)
         ok = cf_bs_infra_load(
             s, account, slot,
-            cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)), sc);
+            cf_slice_of(cf_db_column_blob(st, 0), (size_t)cf_db_column_bytes(st, 0)), sc);
     else if (cf_error_code() == CF_OK)
         CF_RAISE(CF_ERR_DB, "the scope's infrastructure key is missing");
     cf_db_done(st);
@@ -311,7 +311,7 @@ static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *s
                   ? cf_buf_append_slice(&kept, key)
                   : key.len == CF_DATA_KEY_LEN && cf_bs_account_seal(s, account, slot, key, &kept);
     CF_ENSURE(ok || cf_error_code() != CF_OK, CF_ERR_BAD_INPUT, "a data key is 32 bytes");
-    sqlite3_stmt *st =
+    cf_db_stmt *st =
         !ok ? NULL
         : scope
             ? CF_DB_PREP(s->db,
@@ -324,8 +324,8 @@ static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *s
                          " key_kid = ?5, data_key = ?6 WHERE name = ?1",
                          account, NULL, NULL, vault ? info->uri : NULL, vault ? info->kid : NULL);
     if (st) {
-        sqlite3_bind_int(st, 3, vault ? 1 : 0);
-        sqlite3_bind_blob(st, 6, kept.data, (int)kept.len, SQLITE_STATIC);
+        cf_db_bind_int64(st, 3, vault ? 1 : 0);
+        cf_db_bind_blob(st, 6, kept.data, kept.len);
     }
     ok = ok && cf_db_run(s->db, st);
     cf_bs_accounts_changed_locked(s);
@@ -396,19 +396,19 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
               cf_bs_account_seal(s, account, slot, cf_slice_of(key, CF_DATA_KEY_LEN), &sealed) &&
               (!infrastructure || cf_bs_infra_new(s, account, infra_slot, &infra));
     cf_secret_free(key, CF_DATA_KEY_LEN);
-    sqlite3_stmt *st = ok ? CF_DB_PREP(s->db,
-                                       "INSERT INTO scopes (account, name, created, enabled,"
-                                       " infrastructure, key_ref, key_source, data_key, infra_key)"
-                                       " VALUES (?1, ?2, ?3, 1, ?4, ?5, 0, ?6, ?7)",
-                                       account, name)
-                          : NULL;
+    cf_db_stmt *st = ok ? CF_DB_PREP(s->db,
+                                     "INSERT INTO scopes (account, name, created, enabled,"
+                                     " infrastructure, key_ref, key_source, data_key, infra_key)"
+                                     " VALUES (?1, ?2, ?3, 1, ?4, ?5, 0, ?6, ?7)",
+                                     account, name)
+                        : NULL;
     if (st) {
-        sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_int(st, 4, infrastructure ? 1 : 0);
-        sqlite3_bind_blob(st, 5, ref, sizeof ref, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 6, sealed.data, (int)sealed.len, SQLITE_STATIC);
+        cf_db_bind_int64(st, 3, now);
+        cf_db_bind_int64(st, 4, infrastructure ? 1 : 0);
+        cf_db_bind_blob(st, 5, ref, sizeof ref);
+        cf_db_bind_blob(st, 6, sealed.data, sealed.len);
         if (infrastructure)
-            sqlite3_bind_blob(st, 7, infra.data, (int)infra.len, SQLITE_STATIC);
+            cf_db_bind_blob(st, 7, infra.data, infra.len);
     }
     ok = ok && cf_db_run(s->db, st);
     cf_buf_free(&sealed);
@@ -435,21 +435,21 @@ bool cf_blob_scope_create(cf_blob_store *s, const char *account, const char *nam
 bool cf_bs_scope_get_locked(cf_blob_store *s, const char *account, const char *name,
                             cf_blob_scope *out)
 {
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT created, enabled, infrastructure FROM scopes"
-                                  " WHERE account = ?1 AND name = ?2",
-                                  account, name);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "SELECT created, enabled, infrastructure FROM scopes"
+                                " WHERE account = ?1 AND name = ?2",
+                                account, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc = cf_db_step(st);
+    if (rc == CF_DB_ROW) {
         memset(out, 0, sizeof *out);
         snprintf(out->name, sizeof out->name, "%s", name);
-        out->created = sqlite3_column_int64(st, 0);
-        out->enabled = sqlite3_column_int(st, 1) != 0;
-        out->infrastructure = sqlite3_column_int(st, 2) != 0;
+        out->created = cf_db_column_int64(st, 0);
+        out->enabled = cf_db_column_int(st, 1) != 0;
+        out->infrastructure = cf_db_column_int(st, 2) != 0;
     }
     cf_db_done(st);
-    CF_ENSURE_REASON(rc != SQLITE_DONE, CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
+    CF_ENSURE_REASON(rc != CF_DB_DONE, CF_ERR_BAD_INPUT, "EncryptionScopeNotFound",
                      "The encryption scope does not exist.");
     return cf_db_ok(s->db, rc);
 }
@@ -462,14 +462,13 @@ bool cf_blob_scope_get(cf_blob_store *s, const char *account, const char *name, 
     return BS_LOCKED(s, cf_bs_scope_get_locked(s, account, name, out));
 }
 
-static bool bs_names_locked(cf_blob_store *s, sqlite3_stmt *st, json_t *names)
+static bool bs_names_locked(cf_blob_store *s, cf_db_stmt *st, json_t *names)
 {
     CF_GUARD(st);
     int rc;
     bool ok = true;
-    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        ok = json_array_append_new(names, json_string((const char *)sqlite3_column_text(st, 0))) ==
-             0;
+    while (ok && (rc = cf_db_step(st)) == CF_DB_ROW)
+        ok = json_array_append_new(names, json_string((const char *)cf_db_column_text(st, 0))) == 0;
     if (ok)
         ok = cf_db_ok(s->db, rc);
     else
@@ -511,10 +510,10 @@ static bool bs_scope_enable_locked(cf_blob_store *s, const char *account, const 
     cf_blob_scope meta;
     CF_GUARD(cf_bs_scope_get_locked(s, account, name, &meta));
     CF_GUARD(cf_db_begin(s->db));
-    sqlite3_stmt *st = CF_DB_PREP(
+    cf_db_stmt *st = CF_DB_PREP(
         s->db, "UPDATE scopes SET enabled = ?3 WHERE account = ?1 AND name = ?2", account, name);
     if (st)
-        sqlite3_bind_int(st, 3, enabled ? 1 : 0);
+        cf_db_bind_int64(st, 3, enabled ? 1 : 0);
     return cf_db_commit(s->db, cf_db_run(s->db, st));
 }
 
@@ -556,12 +555,12 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
                                       a),
                            gone));
     /* The scopes' keys leave the ring with the account. */
-    sqlite3_stmt *refs = CF_DB_PREP(s->db, "SELECT key_ref FROM scopes WHERE account = ?1", a);
+    cf_db_stmt *refs = CF_DB_PREP(s->db, "SELECT key_ref FROM scopes WHERE account = ?1", a);
     CF_GUARD(refs);
     int rc;
-    while ((rc = sqlite3_step(refs)) == SQLITE_ROW)
-        if (sqlite3_column_bytes(refs, 0) == CF_EXTENT_KEY_REF_LEN)
-            bs_ring_remove_locked(s, sqlite3_column_blob(refs, 0));
+    while ((rc = cf_db_step(refs)) == CF_DB_ROW)
+        if (cf_db_column_bytes(refs, 0) == CF_EXTENT_KEY_REF_LEN)
+            bs_ring_remove_locked(s, cf_db_column_blob(refs, 0));
     bool stepped = cf_db_ok(s->db, rc);
     cf_db_done(refs);
     CF_GUARD(stepped);

@@ -137,21 +137,19 @@ static bool bs_open(cf_blob_store *s, bs_row row, const char *col, cf_slice seal
     return ok;
 }
 
-bool cf_bs_bind_sealed(cf_blob_store *s, sqlite3_stmt *st, int param, bs_row row, const char *col,
+bool cf_bs_bind_sealed(cf_blob_store *s, cf_db_stmt *st, int param, bs_row row, const char *col,
                        cf_slice plain)
 {
     CF_GUARD(st);
     cf_buf sealed;
     CF_GUARD(bs_seal(s, row, col, plain, &sealed));
-    /* Copied by SQLite: the statement outlives this buffer. */
-    bool ok =
-        sqlite3_bind_blob(st, param, sealed.data, (int)sealed.len, SQLITE_TRANSIENT) == SQLITE_OK;
+    /* Copied: the statement outlives this buffer. */
+    bool ok = cf_db_bind_blob_copy(st, param, sealed.data, sealed.len);
     cf_buf_free(&sealed);
-    CF_ENSURE(ok, CF_ERR_NOMEM, "cannot bind a sealed value");
-    return true;
+    return ok;
 }
 
-bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row, const char *col,
+bool cf_bs_column_open(cf_blob_store *s, cf_db_stmt *st, int c, bs_row row, const char *col,
                        cf_buf *out)
 {
     cf_buf_init_secret(out, BS_SEALED_MAX + 1);
@@ -161,10 +159,9 @@ bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row, co
     CF_GUARD(bs_meta_key_locked(s, row.account, &key));
     /* Anything but a blob (plaintext text written behind our back, NULL
      * where a value must be) is not a value this store sealed. */
-    CF_ENSURE(sqlite3_column_type(st, c) == SQLITE_BLOB, CF_ERR_DECRYPT,
-              "a metadata column is not sealed");
-    const void *p = sqlite3_column_blob(st, c);
-    size_t n = (size_t)sqlite3_column_bytes(st, c);
+    CF_ENSURE(cf_db_column_is_blob(st, c), CF_ERR_DECRYPT, "a metadata column is not sealed");
+    const void *p = cf_db_column_blob(st, c);
+    size_t n = (size_t)cf_db_column_bytes(st, c);
     if (!bs_open(s, row, col, cf_slice_of(p, n), out)) {
         cf_buf_free(out);
         return false;
@@ -172,7 +169,7 @@ bool cf_bs_column_open(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row, co
     return true;
 }
 
-bool cf_bs_column_open_json(cf_blob_store *s, sqlite3_stmt *st, int c, bs_row row, const char *col,
+bool cf_bs_column_open_json(cf_blob_store *s, cf_db_stmt *st, int c, bs_row row, const char *col,
                             json_t **out)
 {
     *out = NULL;
@@ -221,14 +218,14 @@ static const bs_sealed_column bs_sealed_columns[] = {
 };
 
 /* Seals the value of one row if it is plaintext; *done counts it. */
-static bool bs_migrate_row(cf_blob_store *s, const bs_sealed_column *c, sqlite3_stmt *get,
-                           sqlite3_stmt *set, int64_t rowid, unsigned *done)
+static bool bs_migrate_row(cf_blob_store *s, const bs_sealed_column *c, cf_db_stmt *get,
+                           cf_db_stmt *set, int64_t rowid, unsigned *done)
 {
-    sqlite3_reset(get);
-    sqlite3_bind_int64(get, 1, rowid);
-    int rc = sqlite3_step(get);
+    cf_db_done(get);
+    cf_db_bind_int64(get, 1, rowid);
+    int rc = cf_db_step(get);
     CF_GUARD(cf_db_ok(s->db, rc));
-    if (rc != SQLITE_ROW)
+    if (rc != CF_DB_ROW)
         return true;
     /* Copies: sealing may load the key, which runs other statements. */
     char account[CF_BLOB_ACCOUNT_MAX + 1], container[CF_BLOB_CONTAINER_MAX + 1],
@@ -247,15 +244,14 @@ static bool bs_migrate_row(cf_blob_store *s, const bs_sealed_column *c, sqlite3_
     }
     cf_buf plain;
     cf_buf_init_secret(&plain, BS_SEALED_MAX);
-    bool ok =
-        cf_buf_append(&plain, sqlite3_column_blob(get, 3), (size_t)sqlite3_column_bytes(get, 3));
-    sqlite3_reset(get);
-    sqlite3_reset(set);
-    sqlite3_bind_int64(set, 1, rowid);
+    bool ok = cf_buf_append(&plain, cf_db_column_blob(get, 3), (size_t)cf_db_column_bytes(get, 3));
+    cf_db_done(get);
+    cf_db_done(set);
+    cf_db_bind_int64(set, 1, rowid);
     ok = ok && cf_bs_bind_sealed(s, set, 2, row, c->col, cf_buf_slice(&plain)) &&
-         cf_db_ok(s->db, sqlite3_step(set));
+         cf_db_ok(s->db, cf_db_step(set));
     cf_buf_free(&plain);
-    sqlite3_reset(set);
+    cf_db_done(set);
     if (ok)
         (*done)++;
     return ok;
@@ -264,12 +260,12 @@ static bool bs_migrate_row(cf_blob_store *s, const bs_sealed_column *c, sqlite3_
 static bool bs_migrate_column(cf_blob_store *s, const bs_sealed_column *c, unsigned *done)
 {
     /* Row ids first: no table is updated while a scan of it is open. */
-    sqlite3_stmt *list = NULL, *get = NULL, *set = NULL;
+    cf_db_stmt *list = NULL, *get = NULL, *set = NULL;
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
     bool ok = cf_db_prepare_uncached(s->db, c->list, &list);
-    int rc = SQLITE_DONE;
-    while (ok && (rc = sqlite3_step(list)) == SQLITE_ROW) {
+    int rc = CF_DB_DONE;
+    while (ok && (rc = cf_db_step(list)) == CF_DB_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 256;
             int64_t *grown = realloc(ids, cap * sizeof *ids);
@@ -280,16 +276,16 @@ static bool bs_migrate_column(cf_blob_store *s, const bs_sealed_column *c, unsig
             }
             ids = grown;
         }
-        ids[n++] = sqlite3_column_int64(list, 0);
+        ids[n++] = cf_db_column_int64(list, 0);
     }
     ok = ok && cf_db_ok(s->db, rc);
-    sqlite3_finalize(list);
+    cf_db_finalize(list);
     ok = ok && cf_db_prepare_uncached(s->db, c->get, &get) &&
          cf_db_prepare_uncached(s->db, c->set, &set);
     for (size_t i = 0; ok && i < n; i++)
         ok = bs_migrate_row(s, c, get, set, ids[i], done);
-    sqlite3_finalize(get);
-    sqlite3_finalize(set);
+    cf_db_finalize(get);
+    cf_db_finalize(set);
     free(ids);
     return ok;
 }
@@ -308,7 +304,7 @@ static bool bs_seal_columns(void *ctx)
     return true;
 }
 
-static const cf_db_step bs_migrations[BS_SCHEMA_VERSION] = {
+static const cf_db_step_def bs_migrations[BS_SCHEMA_VERSION] = {
     {.apply = bs_seal_columns},
 };
 

@@ -441,19 +441,19 @@ static bool bs_put_block_tx(cf_blob_writer *w, uint64_t len, int64_t now, bs_idl
                                     now, &exists, &type));
     CF_ENSURE_REASON(!exists || type == CF_BLOB_BLOCK, CF_ERR_CONFLICT, "InvalidBlobType",
                      "Put Block on an append blob");
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "SELECT extent FROM uncommitted WHERE account = ?1 AND"
-                                  " container = ?2 AND blob = ?3 AND block_id = ?4",
-                                  w->account, w->container, w->name);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "SELECT extent FROM uncommitted WHERE account = ?1 AND"
+                                " container = ?2 AND blob = ?3 AND block_id = ?4",
+                                w->account, w->container, w->name);
     if (st)
-        sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
+        cf_db_bind_blob(st, 4, w->block_id, w->block_id_len);
     CF_GUARD(cf_bs_collect(s, st, gone));
     st = CF_DB_PREP(s->db,
                     "DELETE FROM uncommitted WHERE account = ?1 AND container = ?2 AND blob = ?3"
                     " AND block_id = ?4",
                     w->account, w->container, w->name);
     if (st)
-        sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
+        cf_db_bind_blob(st, 4, w->block_id, w->block_id_len);
     CF_GUARD(cf_db_run(s->db, st));
     CF_GUARD(bs_block_id_len_ok(s, w->account, w->container, w->name, w->block_id_len));
     int64_t count = 0;
@@ -471,9 +471,9 @@ static bool bs_put_block_tx(cf_blob_writer *w, uint64_t len, int64_t now, bs_idl
                     w->account, w->container, w->name, NULL, NULL, w->id, NULL,
                     bs_cpk_sha(&w->cond), w->scope[0] ? w->scope : NULL);
     CF_GUARD(st);
-    sqlite3_bind_blob(st, 4, w->block_id, (int)w->block_id_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
-    sqlite3_bind_int64(st, 7, now);
+    cf_db_bind_blob(st, 4, w->block_id, w->block_id_len);
+    cf_db_bind_int64(st, 5, (int64_t)len);
+    cf_db_bind_int64(st, 7, now);
     return cf_db_run(s->db, st);
 }
 
@@ -498,13 +498,13 @@ static bool bs_append_tx(cf_blob_writer *w, uint64_t len, int64_t now, cf_blob_w
     CF_GUARD(cf_bs_insert_extent_row(s, w->account, w->container, w->name, (int64_t)blocks, w->id,
                                      len, cf_slice_of(NULL, 0)));
     CF_GUARD(cf_bs_new_etag(res->etag));
-    sqlite3_stmt *st = CF_DB_PREP(s->db,
-                                  "UPDATE blobs SET size = ?4, etag = ?5, last_modified = ?6"
-                                  " WHERE account = ?1 AND container = ?2 AND name = ?3",
-                                  w->account, w->container, w->name, NULL, res->etag);
+    cf_db_stmt *st = CF_DB_PREP(s->db,
+                                "UPDATE blobs SET size = ?4, etag = ?5, last_modified = ?6"
+                                " WHERE account = ?1 AND container = ?2 AND name = ?3",
+                                w->account, w->container, w->name, NULL, res->etag);
     CF_GUARD(st);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)(size + len));
-    sqlite3_bind_int64(st, 6, now);
+    cf_db_bind_int64(st, 4, (int64_t)(size + len));
+    cf_db_bind_int64(st, 6, now);
     res->append_offset = size;
     res->committed_blocks = blocks + 1;
     return cf_db_run(s->db, st);
@@ -629,7 +629,7 @@ static bool bs_find_block(cf_blob_store *s, const char *account, const char *con
                           const char *name, cf_slice block_id, bool committed, bool *found,
                           bs_piece *out, char *cpk, char *scope)
 {
-    sqlite3_stmt *st =
+    cf_db_stmt *st =
         committed ? CF_DB_PREP(s->db,
                                "SELECT e.extent, e.length, b.cpk, b.scope FROM blob_extents e"
                                " JOIN blobs b ON b.account = e.account AND"
@@ -643,12 +643,12 @@ static bool bs_find_block(cf_blob_store *s, const char *account, const char *con
                                " block_id = ?4",
                                account, container, name);
     CF_GUARD(st);
-    sqlite3_bind_blob(st, 4, block_id.ptr, (int)block_id.len, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW;
+    cf_db_bind_blob(st, 4, block_id.ptr, block_id.len);
+    int rc = cf_db_step(st);
+    *found = rc == CF_DB_ROW;
     if (*found) {
         cf_bs_column_str(st, 0, out->id, sizeof out->id);
-        out->length = (uint64_t)sqlite3_column_int64(st, 1);
+        out->length = (uint64_t)cf_db_column_int64(st, 1);
         cf_bs_column_str(st, 2, cpk, CF_BLOB_CPK_SHA_LEN + 1);
         cf_bs_column_str(st, 3, scope, CF_BLOB_SCOPE_MAX + 1);
     }
@@ -750,29 +750,29 @@ bool cf_blob_put_block_list(cf_blob_store *s, const char *account, const char *c
     return ok;
 }
 
-static bool bs_each_block(cf_blob_store *s, sqlite3_stmt *st, cf_block_cb cb, void *ctx, bool *any)
+static bool bs_each_block(cf_blob_store *s, cf_db_stmt *st, cf_block_cb cb, void *ctx, bool *any)
 {
     CF_GUARD(st);
-    int rc = SQLITE_DONE;
+    int rc = CF_DB_DONE;
     bool ok = true;
-    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (ok && (rc = cf_db_step(st)) == CF_DB_ROW) {
         *any = true;
         if (!cb)
             continue;
         cf_block_info b = {0};
-        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        size_t len = (size_t)cf_db_column_bytes(st, 0);
         if (len > CF_BLOB_BLOCK_ID_MAX) {
             CF_RAISE(CF_ERR_DB, "malformed block id");
             ok = false;
             break;
         }
         if (len)
-            memcpy(b.id, sqlite3_column_blob(st, 0), len);
+            memcpy(b.id, cf_db_column_blob(st, 0), len);
         b.id_len = len;
-        b.size = (uint64_t)sqlite3_column_int64(st, 1);
+        b.size = (uint64_t)cf_db_column_int64(st, 1);
         ok = cb(ctx, &b);
     }
-    if (ok && rc != SQLITE_ROW)
+    if (ok && rc != CF_DB_ROW)
         ok = cf_db_ok(s->db, rc);
     cf_db_done(st);
     return ok;
@@ -831,14 +831,14 @@ static bool bs_expire_locked(cf_blob_store *s, int64_t cutoff, unsigned *expired
     bs_idlist gone = {0};
     bool ok = cf_db_begin(s->db);
     if (ok) {
-        sqlite3_stmt *st =
+        cf_db_stmt *st =
             CF_DB_PREP(s->db, "SELECT extent FROM uncommitted WHERE created < ?1", NULL);
         if (st)
-            sqlite3_bind_int64(st, 1, cutoff);
+            cf_db_bind_int64(st, 1, cutoff);
         ok = cf_bs_collect(s, st, &gone);
         st = ok ? CF_DB_PREP(s->db, "DELETE FROM uncommitted WHERE created < ?1", NULL) : NULL;
         if (st)
-            sqlite3_bind_int64(st, 1, cutoff);
+            cf_db_bind_int64(st, 1, cutoff);
         ok = ok && cf_db_run(s->db, st);
         /* Counted before the inline ones leave the list. */
         if (ok && expired)

@@ -173,7 +173,8 @@ static const cf_blob_error_row *cf_blob_error_category(cf_err code)
     case CF_ERR_UNAUTHORIZED: return cf_blob_error_find("AuthenticationFailed");
     case CF_ERR_FORBIDDEN: return cf_blob_error_find("AuthorizationPermissionMismatch");
     case CF_ERR_UNSUPPORTED: return cf_blob_error_find("FeatureNotSupported");
-    case CF_ERR_NOMEM: return cf_blob_error_find("ServerBusy");
+    case CF_ERR_NOMEM:
+    case CF_ERR_UNAVAILABLE: return cf_blob_error_find("ServerBusy");
     default: return cf_blob_error_find("InternalError");
     }
 }

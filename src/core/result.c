@@ -33,6 +33,7 @@ static const struct {
     [CF_ERR_DB] = {"CF_ERR_DB", "database error"},
     [CF_ERR_CRYPTO] = {"CF_ERR_CRYPTO", "cryptographic operation failed"},
     [CF_ERR_SEAL] = {"CF_ERR_SEAL", "seal unavailable"},
+    [CF_ERR_UNAVAILABLE] = {"CF_ERR_UNAVAILABLE", "storage engine unavailable"},
     [CF_ERR_INTERNAL] = {"CF_ERR_INTERNAL", "internal error"},
 };
 

@@ -42,6 +42,7 @@ typedef enum {
     CF_ERR_DB,
     CF_ERR_CRYPTO,
     CF_ERR_SEAL,
+    CF_ERR_UNAVAILABLE, /* a backing engine (PostgreSQL, RADOS) cannot be reached */
     CF_ERR_INTERNAL,
     CF_ERR_COUNT
 } cf_err;

@@ -33,6 +33,7 @@ static const struct {
     [CF_ERR_DB] = {500, "InternalServerError", NULL},
     [CF_ERR_CRYPTO] = {500, "InternalServerError", NULL},
     [CF_ERR_SEAL] = {503, "ServiceUnavailable", NULL},
+    [CF_ERR_UNAVAILABLE] = {503, "ServiceUnavailable", NULL},
     [CF_ERR_INTERNAL] = {500, "InternalServerError", NULL},
 };
 

@@ -1,7 +1,7 @@
 /*
  * SQLite implementation of the vault store (see store.h).
  *
- * The connection, its statement cache and transactions are sqlite_db.h's:
+ * The connection, its statement cache and transactions are db.h's:
  * statements are prepared once and cached by their SQL text's address (all
  * SQL here is static), reset after each use.  One mutex serialises access
  * to the single connection.  Writes that touch several rows run inside
@@ -44,7 +44,7 @@ static const char cf_schema[] =
     "CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);";
 
 /* Schema changes after the first release, applied in order on open. */
-static const cf_db_step cf_migrations[] = {
+static const cf_db_step_def cf_migrations[] = {
     /* 1: credentials record their creation time */
     {.sql = "ALTER TABLE credentials ADD COLUMN created INTEGER NOT NULL DEFAULT 0"},
 };
@@ -64,13 +64,13 @@ void cf_object_free(cf_object *obj)
 }
 
 /* A cached statement with ?1 = kind and ?2 = name bound, as most take. */
-static sqlite3_stmt *cf_stmt_named(cf_store *store, const char *sql, const char *kind,
-                                   const char *name)
+static cf_db_stmt *cf_stmt_named(cf_store *store, const char *sql, const char *kind,
+                                 const char *name)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, sql);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, sql);
     if (st) {
-        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        cf_db_bind_text(st, 1, kind);
+        cf_db_bind_text(st, 2, name);
     }
     return st;
 }
@@ -88,7 +88,7 @@ static bool cf_store_migrate(cf_store *store)
          * steps apply to it.  (Should the process die before the schema
          * commits, the next start sees the version and creates it then.) */
         bool has_meta;
-        CF_GUARD(cf_db_exists(store->db, cf_db_stmt(store->db, sql_has_meta), &has_meta));
+        CF_GUARD(cf_db_exists(store->db, cf_db_stmt_get(store->db, sql_has_meta), &has_meta));
         if (!has_meta)
             CF_GUARD(cf_db_set_user_version(store->db, (int64_t)current));
     }
@@ -139,14 +139,14 @@ static const char cf_sql_meta_put[] = "INSERT OR REPLACE INTO meta (name, value)
 
 static bool cf_meta_get_locked(cf_store *store, const char *name, cf_buf *out)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_meta_get);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_meta_get);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW &&
-              cf_buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    cf_db_bind_text(st, 1, name);
+    int rc = cf_db_step(st);
+    bool ok = rc == CF_DB_ROW &&
+              cf_buf_append(out, cf_db_column_blob(st, 0), (size_t)cf_db_column_bytes(st, 0));
     cf_db_done(st);
-    CF_ENSURE(rc == SQLITE_ROW, rc == SQLITE_DONE ? CF_ERR_NOT_FOUND : CF_ERR_DB, "meta value");
+    CF_ENSURE(rc == CF_DB_ROW, rc == CF_DB_DONE ? CF_ERR_NOT_FOUND : CF_ERR_DB, "meta value");
     return ok;
 }
 
@@ -157,10 +157,10 @@ bool cf_store_meta_get(cf_store *store, const char *name, cf_buf *out)
 
 static bool cf_meta_put_locked(cf_store *store, const char *name, cf_slice value)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_meta_put);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_meta_put);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, value.ptr, (int)value.len, SQLITE_STATIC);
+    cf_db_bind_text(st, 1, name);
+    cf_db_bind_blob(st, 2, value.ptr, value.len);
     return cf_db_run(store->db, st);
 }
 
@@ -182,66 +182,66 @@ static const char cf_sql_version_insert[] =
     "o.name, v.version, v.created, v.updated, v.enabled, v.nbf, v.exp, v.tags, v.props," \
     " v.sealed, o.deleted_at, o.purge_at, v.seq"
 
-static void cf_bind_optional_int(sqlite3_stmt *st, int col, int64_t v)
+static void cf_bind_optional_int(cf_db_stmt *st, int col, int64_t v)
 {
     if (v)
-        sqlite3_bind_int64(st, col, v);
+        cf_db_bind_int64(st, col, v);
     else
-        sqlite3_bind_null(st, col);
+        cf_db_bind_null(st, col);
 }
 
-static bool cf_bind_json(sqlite3_stmt *st, int col, json_t *j, char **owned)
+static bool cf_bind_json(cf_db_stmt *st, int col, json_t *j, char **owned)
 {
     *owned = NULL;
     if (!j) {
-        sqlite3_bind_null(st, col);
+        cf_db_bind_null(st, col);
         return true;
     }
     *owned = json_dumps(j, JSON_COMPACT);
     CF_ENSURE_ALLOC(*owned);
-    sqlite3_bind_text(st, col, *owned, -1, SQLITE_STATIC);
+    cf_db_bind_text(st, col, *owned);
     return true;
 }
 
-static bool cf_column_json(sqlite3_stmt *st, int col, json_t **out)
+static bool cf_column_json(cf_db_stmt *st, int col, json_t **out)
 {
     *out = NULL;
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    if (cf_db_column_is_null(st, col))
         return true;
-    const char *text = (const char *)sqlite3_column_text(st, col);
+    const char *text = (const char *)cf_db_column_text(st, col);
     *out = json_loads(text ? text : "null", 0, NULL);
     CF_ENSURE(*out, CF_ERR_DB, "stored JSON is malformed");
     return true;
 }
 
-static bool cf_read_object(sqlite3_stmt *st, const char *kind, cf_object *out)
+static bool cf_read_object(cf_db_stmt *st, const char *kind, cf_object *out)
 {
     cf_object_free(out);
     cf_object_init(out);
     snprintf(out->kind, sizeof out->kind, "%s", kind);
-    snprintf(out->name, sizeof out->name, "%s", (const char *)sqlite3_column_text(st, 0));
-    snprintf(out->version, sizeof out->version, "%s", (const char *)sqlite3_column_text(st, 1));
-    out->created = sqlite3_column_int64(st, 2);
-    out->updated = sqlite3_column_int64(st, 3);
-    out->enabled = sqlite3_column_int(st, 4) != 0;
-    out->nbf = sqlite3_column_int64(st, 5);
-    out->exp = sqlite3_column_int64(st, 6);
+    snprintf(out->name, sizeof out->name, "%s", (const char *)cf_db_column_text(st, 0));
+    snprintf(out->version, sizeof out->version, "%s", (const char *)cf_db_column_text(st, 1));
+    out->created = cf_db_column_int64(st, 2);
+    out->updated = cf_db_column_int64(st, 3);
+    out->enabled = cf_db_column_int(st, 4) != 0;
+    out->nbf = cf_db_column_int64(st, 5);
+    out->exp = cf_db_column_int64(st, 6);
     CF_GUARD(cf_column_json(st, 7, &out->tags));
     CF_GUARD(cf_column_json(st, 8, &out->props));
-    CF_GUARD(cf_buf_append(&out->sealed, sqlite3_column_blob(st, 9),
-                           (size_t)sqlite3_column_bytes(st, 9)));
-    out->deleted_at = sqlite3_column_int64(st, 10);
-    out->purge_at = sqlite3_column_int64(st, 11);
+    CF_GUARD(
+        cf_buf_append(&out->sealed, cf_db_column_blob(st, 9), (size_t)cf_db_column_bytes(st, 9)));
+    out->deleted_at = cf_db_column_int64(st, 10);
+    out->purge_at = cf_db_column_int64(st, 11);
     return true;
 }
 
 /* State of a name: 0 absent, 1 live, 2 deleted. */
 static bool cf_name_state(cf_store *store, const char *kind, const char *name, int *state)
 {
-    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_name_state, kind, name);
+    cf_db_stmt *st = cf_stmt_named(store, cf_sql_name_state, kind, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    *state = rc == SQLITE_ROW ? (sqlite3_column_type(st, 1) == SQLITE_NULL ? 1 : 2) : 0;
+    int rc = cf_db_step(st);
+    *state = rc == CF_DB_ROW ? (cf_db_column_is_null(st, 1) ? 1 : 2) : 0;
     cf_db_done(st);
     return cf_db_ok(store->db, rc);
 }
@@ -250,16 +250,16 @@ static bool cf_name_state(cf_store *store, const char *kind, const char *name, i
  * their parameters alike: ?1 kind, ?2 name, ?3 version, ?5 updated,
  * ?6 enabled, ?7 nbf, ?8 exp, ?9 tags, ?10 props (?4 created and ?11
  * sealed are the insert's alone).  The JSON texts are returned to free. */
-static bool cf_bind_version(sqlite3_stmt *st, const cf_object *obj, char **tags, char **props)
+static bool cf_bind_version(cf_db_stmt *st, const cf_object *obj, char **tags, char **props)
 {
     *props = NULL;
     CF_GUARD(cf_bind_json(st, 9, obj->tags, tags));
     CF_GUARD(cf_bind_json(st, 10, obj->props, props));
-    sqlite3_bind_text(st, 1, obj->kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, obj->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, obj->version, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, obj->updated);
-    sqlite3_bind_int(st, 6, obj->enabled);
+    cf_db_bind_text(st, 1, obj->kind);
+    cf_db_bind_text(st, 2, obj->name);
+    cf_db_bind_text(st, 3, obj->version);
+    cf_db_bind_int64(st, 5, obj->updated);
+    cf_db_bind_int64(st, 6, obj->enabled);
     cf_bind_optional_int(st, 7, obj->nbf);
     cf_bind_optional_int(st, 8, obj->exp);
     return true;
@@ -267,14 +267,14 @@ static bool cf_bind_version(sqlite3_stmt *st, const cf_object *obj, char **tags,
 
 static bool cf_insert_version(cf_store *store, const cf_object *obj)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_version_insert);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_version_insert);
     CF_GUARD(st);
     char *tags = NULL, *props = NULL;
     bool ok = cf_bind_version(st, obj, &tags, &props);
     if (ok) {
-        sqlite3_bind_int64(st, 4, obj->created);
-        sqlite3_bind_blob(st, 11, obj->sealed.data, (int)obj->sealed.len, SQLITE_STATIC);
-        ok = cf_db_ok(store->db, sqlite3_step(st));
+        cf_db_bind_int64(st, 4, obj->created);
+        cf_db_bind_blob(st, 11, obj->sealed.data, obj->sealed.len);
+        ok = cf_db_ok(store->db, cf_db_step(st));
     }
     cf_db_done(st);
     cf_json_free_text(tags);
@@ -284,7 +284,7 @@ static bool cf_insert_version(cf_store *store, const cf_object *obj)
 
 static bool cf_insert_name(cf_store *store, const char *kind, const char *name)
 {
-    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_name_insert, kind, name);
+    cf_db_stmt *st = cf_stmt_named(store, cf_sql_name_insert, kind, name);
     CF_GUARD(st);
     return cf_db_run(store->db, st);
 }
@@ -348,16 +348,16 @@ static bool cf_object_get_locked(cf_store *store, const char *kind, const char *
                                  const char *version, bool deleted, cf_object *out)
 {
     bool latest = !version || !*version;
-    sqlite3_stmt *st =
+    cf_db_stmt *st =
         cf_stmt_named(store, latest ? cf_sql_get_latest : cf_sql_get_version, kind, name);
     CF_GUARD(st);
     if (!latest)
-        sqlite3_bind_text(st, 3, version, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, deleted);
-    int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW && cf_read_object(st, kind, out);
+        cf_db_bind_text(st, 3, version);
+    cf_db_bind_int64(st, 4, deleted);
+    int rc = cf_db_step(st);
+    bool ok = rc == CF_DB_ROW && cf_read_object(st, kind, out);
     cf_db_done(st);
-    if (rc == SQLITE_DONE)
+    if (rc == CF_DB_DONE)
         CF_BAIL(CF_ERR_NOT_FOUND, NULL);
     CF_GUARD(cf_db_ok(store->db, rc));
     return ok;
@@ -375,10 +375,10 @@ static const char cf_sql_update[] =
 
 static bool cf_object_update_locked(cf_store *store, const cf_object *obj)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_update);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_update);
     CF_GUARD(st);
     char *tags = NULL, *props = NULL;
-    bool ok = cf_bind_version(st, obj, &tags, &props) && cf_db_ok(store->db, sqlite3_step(st));
+    bool ok = cf_bind_version(st, obj, &tags, &props) && cf_db_ok(store->db, cf_db_step(st));
     cf_db_done(st);
     cf_json_free_text(tags);
     cf_json_free_text(props);
@@ -394,7 +394,7 @@ bool cf_store_object_update(cf_store *store, const cf_object *obj)
 
 /* Runs a listing statement, calling `each` per row; rows beyond `limit`
  * only set the next marker. */
-static bool cf_run_listing(cf_store *store, sqlite3_stmt *st, const char *kind, unsigned limit,
+static bool cf_run_listing(cf_store *store, cf_db_stmt *st, const char *kind, unsigned limit,
                            cf_object_cb each, void *ctx, bool marker_is_seq, char *next,
                            size_t next_len)
 {
@@ -406,7 +406,7 @@ static bool cf_run_listing(cf_store *store, sqlite3_stmt *st, const char *kind, 
     char last[CF_NAME_MAX + 1] = "";
     if (next_len)
         next[0] = 0;
-    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (ok && (rc = cf_db_step(st)) == CF_DB_ROW) {
         if (n == limit) {
             if (next_len)
                 snprintf(next, next_len, "%s", last);
@@ -414,12 +414,12 @@ static bool cf_run_listing(cf_store *store, sqlite3_stmt *st, const char *kind, 
         }
         ok = cf_read_object(st, kind, &obj) && each(ctx, &obj);
         if (marker_is_seq)
-            snprintf(last, sizeof last, "%lld", (long long)sqlite3_column_int64(st, 12));
+            snprintf(last, sizeof last, "%lld", (long long)cf_db_column_int64(st, 12));
         else
             snprintf(last, sizeof last, "%s", obj.name);
         n++;
     }
-    if (ok && rc != SQLITE_ROW)
+    if (ok && rc != CF_DB_ROW)
         ok = cf_db_ok(store->db, rc);
     cf_db_done(st);
     cf_object_free(&obj);
@@ -436,12 +436,12 @@ static bool cf_object_list_locked(cf_store *store, const char *kind, bool delete
                                   const char *marker, unsigned limit, cf_object_cb each, void *ctx,
                                   char *next, size_t next_len)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_list);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_list);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, deleted);
-    sqlite3_bind_text(st, 3, marker ? marker : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)limit + 1);
+    cf_db_bind_text(st, 1, kind);
+    cf_db_bind_int64(st, 2, deleted);
+    cf_db_bind_text(st, 3, marker ? marker : "");
+    cf_db_bind_int64(st, 4, (int64_t)limit + 1);
     return cf_run_listing(store, st, kind, limit, each, ctx, false, next, next_len);
 }
 
@@ -463,10 +463,10 @@ static bool cf_object_versions_locked(cf_store *store, const char *kind, const c
                                       const char *marker, unsigned limit, cf_object_cb each,
                                       void *ctx, char *next, size_t next_len)
 {
-    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_versions, kind, name);
+    cf_db_stmt *st = cf_stmt_named(store, cf_sql_versions, kind, name);
     CF_GUARD(st);
-    sqlite3_bind_int64(st, 3, marker && *marker ? strtoll(marker, NULL, 10) : 0);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)limit + 1);
+    cf_db_bind_int64(st, 3, marker && *marker ? strtoll(marker, NULL, 10) : 0);
+    cf_db_bind_int64(st, 4, (int64_t)limit + 1);
     return cf_run_listing(store, st, kind, limit, each, ctx, true, next, next_len);
 }
 
@@ -495,11 +495,11 @@ static const char cf_sql_recover[] =
 static bool cf_name_change(cf_store *store, const char *sql, const char *kind, const char *name,
                            int64_t a, int64_t b)
 {
-    sqlite3_stmt *st = cf_stmt_named(store, sql, kind, name);
+    cf_db_stmt *st = cf_stmt_named(store, sql, kind, name);
     CF_GUARD(st);
     if (sql == cf_sql_delete) {
-        sqlite3_bind_int64(st, 3, a);
-        sqlite3_bind_int64(st, 4, b);
+        cf_db_bind_int64(st, 3, a);
+        cf_db_bind_int64(st, 4, b);
     }
     CF_GUARD(cf_db_run(store->db, st));
     CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
@@ -523,15 +523,15 @@ static const char cf_sql_purge_name[] =
 
 static bool cf_purge_tx(cf_store *store, const char *kind, const char *name)
 {
-    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_purge_name, kind, name);
+    cf_db_stmt *st = cf_stmt_named(store, cf_sql_purge_name, kind, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
+    int rc = cf_db_step(st);
     cf_db_done(st);
     CF_GUARD(cf_db_ok(store->db, rc));
     CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
     st = cf_stmt_named(store, cf_sql_purge_versions, kind, name);
     CF_GUARD(st);
-    rc = sqlite3_step(st);
+    rc = cf_db_step(st);
     cf_db_done(st);
     return cf_db_ok(store->db, rc);
 }
@@ -557,15 +557,15 @@ bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged,
     for (;;) {
         char kind[8], name[CF_NAME_MAX + 1];
         pthread_mutex_lock(&store->lock);
-        sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_expired);
+        cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_expired);
         bool ok = st != NULL, found = false;
         if (ok) {
-            sqlite3_bind_int64(st, 1, now);
-            int rc = sqlite3_step(st);
-            found = rc == SQLITE_ROW;
+            cf_db_bind_int64(st, 1, now);
+            int rc = cf_db_step(st);
+            found = rc == CF_DB_ROW;
             if (found) {
-                snprintf(kind, sizeof kind, "%s", (const char *)sqlite3_column_text(st, 0));
-                snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 1));
+                snprintf(kind, sizeof kind, "%s", (const char *)cf_db_column_text(st, 0));
+                snprintf(name, sizeof name, "%s", (const char *)cf_db_column_text(st, 1));
             }
             cf_db_done(st);
             ok = cf_db_ok(store->db, rc) && (!found || cf_purge_locked(store, kind, name));
@@ -591,12 +591,12 @@ static const char cf_sql_policy_each[] = "SELECT name, policy FROM objects WHERE
 
 static bool cf_policy_get_locked(cf_store *store, const char *kind, const char *name, json_t **out)
 {
-    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_policy_get, kind, name);
+    cf_db_stmt *st = cf_stmt_named(store, cf_sql_policy_get, kind, name);
     CF_GUARD(st);
-    int rc = sqlite3_step(st);
-    bool ok = rc == SQLITE_ROW && cf_column_json(st, 0, out);
+    int rc = cf_db_step(st);
+    bool ok = rc == CF_DB_ROW && cf_column_json(st, 0, out);
     cf_db_done(st);
-    if (rc == SQLITE_DONE)
+    if (rc == CF_DB_DONE)
         CF_BAIL(CF_ERR_NOT_FOUND, NULL);
     CF_GUARD(cf_db_ok(store->db, rc));
     return ok;
@@ -610,10 +610,10 @@ bool cf_store_policy_get(cf_store *store, const char *kind, const char *name, js
 static bool cf_policy_put_locked(cf_store *store, const char *kind, const char *name,
                                  json_t *policy)
 {
-    sqlite3_stmt *st = cf_stmt_named(store, cf_sql_policy_put, kind, name);
+    cf_db_stmt *st = cf_stmt_named(store, cf_sql_policy_put, kind, name);
     CF_GUARD(st);
     char *text = NULL;
-    bool ok = cf_bind_json(st, 3, policy, &text) && cf_db_ok(store->db, sqlite3_step(st));
+    bool ok = cf_bind_json(st, 3, policy, &text) && cf_db_ok(store->db, cf_db_step(st));
     cf_db_done(st);
     cf_json_free_text(text);
     CF_GUARD(ok);
@@ -633,19 +633,19 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
     json_t *pairs = json_array();
     CF_ENSURE_ALLOC(pairs);
     pthread_mutex_lock(&store->lock);
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_policy_each);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_policy_each);
     bool ok = st != NULL;
     if (ok) {
-        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        cf_db_bind_text(st, 1, kind);
         int rc;
-        while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (ok && (rc = cf_db_step(st)) == CF_DB_ROW) {
             json_t *policy = NULL;
             ok = cf_column_json(st, 1, &policy) &&
                  json_array_append_new(pairs, json_pack("{s:s, s:o}", "name",
-                                                        (const char *)sqlite3_column_text(st, 0),
+                                                        (const char *)cf_db_column_text(st, 0),
                                                         "policy", policy)) == 0;
         }
-        if (ok && rc != SQLITE_ROW)
+        if (ok && rc != CF_DB_ROW)
             ok = cf_db_ok(store->db, rc);
         cf_db_done(st);
     }
@@ -674,17 +674,17 @@ bool cf_store_prop_values(cf_store *store, const char *kind, const char *prop, j
     *out = json_array();
     CF_ENSURE_ALLOC(*out);
     pthread_mutex_lock(&store->lock);
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_prop_values);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_prop_values);
     bool ok = st != NULL;
     if (ok) {
-        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, prop, -1, SQLITE_STATIC);
+        cf_db_bind_text(st, 1, kind);
+        cf_db_bind_text(st, 2, prop);
         int rc;
-        while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *v = (const char *)sqlite3_column_text(st, 0);
+        while (ok && (rc = cf_db_step(st)) == CF_DB_ROW) {
+            const char *v = (const char *)cf_db_column_text(st, 0);
             ok = v && json_array_append_new(*out, json_string(v)) == 0;
         }
-        if (ok && rc != SQLITE_ROW)
+        if (ok && rc != CF_DB_ROW)
             ok = cf_db_ok(store->db, rc);
         cf_db_done(st);
     }

@@ -19,16 +19,16 @@ static const char cf_sql_principal_by_client[] =
 
 static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_principal_add);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_principal_add);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, p->object_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, p->kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, p->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, p->client_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, p->created);
-    int rc = sqlite3_step(st);
+    cf_db_bind_text(st, 1, p->object_id);
+    cf_db_bind_text(st, 2, p->kind);
+    cf_db_bind_text(st, 3, p->name);
+    cf_db_bind_text(st, 4, p->client_id);
+    cf_db_bind_int64(st, 5, p->created);
+    int rc = cf_db_step(st);
     cf_db_done(st);
-    CF_ENSURE(rc != SQLITE_CONSTRAINT, CF_ERR_CONFLICT, "principal exists");
+    CF_ENSURE(rc != CF_DB_CONSTRAINT, CF_ERR_CONFLICT, "principal exists");
     return cf_db_ok(store->db, rc);
 }
 
@@ -40,19 +40,19 @@ bool cf_store_principal_add(cf_store *store, const cf_principal *p)
 static bool cf_principal_get_locked(cf_store *store, const char *sql, const char *id,
                                     cf_principal *out)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, sql);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, sql);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(out->object_id, sizeof out->object_id, "%s", sqlite3_column_text(st, 0));
-        snprintf(out->kind, sizeof out->kind, "%s", sqlite3_column_text(st, 1));
-        snprintf(out->name, sizeof out->name, "%s", sqlite3_column_text(st, 2));
-        snprintf(out->client_id, sizeof out->client_id, "%s", sqlite3_column_text(st, 3));
-        out->created = sqlite3_column_int64(st, 4);
+    cf_db_bind_text(st, 1, id);
+    int rc = cf_db_step(st);
+    if (rc == CF_DB_ROW) {
+        snprintf(out->object_id, sizeof out->object_id, "%s", cf_db_column_text(st, 0));
+        snprintf(out->kind, sizeof out->kind, "%s", cf_db_column_text(st, 1));
+        snprintf(out->name, sizeof out->name, "%s", cf_db_column_text(st, 2));
+        snprintf(out->client_id, sizeof out->client_id, "%s", cf_db_column_text(st, 3));
+        out->created = cf_db_column_int64(st, 4);
     }
     cf_db_done(st);
-    CF_ENSURE(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, NULL);
+    CF_ENSURE(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, NULL);
     return cf_db_ok(store->db, rc);
 }
 
@@ -69,23 +69,25 @@ bool cf_store_principal_by_client(cf_store *store, const char *client_id, cf_pri
 }
 
 static const char cf_sql_credential_add[] =
-    "INSERT INTO credentials (object_id, salt, hash, expires, created) VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO credentials (object_id, salt, hash, expires, created) VALUES (?1, ?2, ?3, ?4, ?5)"
+    " RETURNING id";
 static const char cf_sql_credential_each[] =
     "SELECT salt, hash, expires FROM credentials WHERE object_id = ?1";
 
 static bool cf_credential_add_locked(cf_store *store, const char *oid, cf_slice salt, cf_slice hash,
                                      int64_t expires, int64_t created, int64_t *id)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_credential_add);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_credential_add);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, salt.ptr, (int)salt.len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, hash.ptr, (int)hash.len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, expires);
-    sqlite3_bind_int64(st, 5, created);
-    CF_GUARD(cf_db_run(store->db, st));
+    cf_db_bind_text(st, 1, oid);
+    cf_db_bind_blob(st, 2, salt.ptr, salt.len);
+    cf_db_bind_blob(st, 3, hash.ptr, hash.len);
+    cf_db_bind_int64(st, 4, expires);
+    cf_db_bind_int64(st, 5, created);
+    int64_t new_id = 0;
+    CF_GUARD(cf_db_int(store->db, st, &new_id));
     if (id)
-        *id = cf_db_last_rowid(store->db);
+        *id = new_id;
     return true;
 }
 
@@ -99,16 +101,16 @@ bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice sa
 static bool cf_credential_each_locked(cf_store *store, const char *oid, cf_credential_cb each,
                                       void *ctx)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_credential_each);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_credential_each);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+    cf_db_bind_text(st, 1, oid);
     int rc;
     bool ok = true;
-    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        ok = each(ctx, cf_slice_of(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)),
-                  cf_slice_of(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)),
-                  sqlite3_column_int64(st, 2));
-    if (ok && rc != SQLITE_ROW)
+    while (ok && (rc = cf_db_step(st)) == CF_DB_ROW)
+        ok = each(ctx, cf_slice_of(cf_db_column_blob(st, 0), (size_t)cf_db_column_bytes(st, 0)),
+                  cf_slice_of(cf_db_column_blob(st, 1), (size_t)cf_db_column_bytes(st, 1)),
+                  cf_db_column_int64(st, 2));
+    if (ok && rc != CF_DB_ROW)
         ok = cf_db_ok(store->db, rc);
     cf_db_done(st);
     return ok;
@@ -125,13 +127,13 @@ bool cf_store_credential_each(cf_store *store, const char *object_id, cf_credent
 static const char cf_sql_principal_list[] =
     "SELECT object_id, kind, name, client_id, created FROM principals ORDER BY created, object_id";
 
-static void cf_read_principal(sqlite3_stmt *st, cf_principal *out)
+static void cf_read_principal(cf_db_stmt *st, cf_principal *out)
 {
-    snprintf(out->object_id, sizeof out->object_id, "%s", sqlite3_column_text(st, 0));
-    snprintf(out->kind, sizeof out->kind, "%s", sqlite3_column_text(st, 1));
-    snprintf(out->name, sizeof out->name, "%s", sqlite3_column_text(st, 2));
-    snprintf(out->client_id, sizeof out->client_id, "%s", sqlite3_column_text(st, 3));
-    out->created = sqlite3_column_int64(st, 4);
+    snprintf(out->object_id, sizeof out->object_id, "%s", cf_db_column_text(st, 0));
+    snprintf(out->kind, sizeof out->kind, "%s", cf_db_column_text(st, 1));
+    snprintf(out->name, sizeof out->name, "%s", cf_db_column_text(st, 2));
+    snprintf(out->client_id, sizeof out->client_id, "%s", cf_db_column_text(st, 3));
+    out->created = cf_db_column_int64(st, 4);
 }
 
 /* Rows are read under the lock into a bounded array, then handed out
@@ -144,13 +146,13 @@ bool cf_store_principal_list(cf_store *store, cf_principal_cb each, void *ctx)
     CF_ENSURE_ALLOC(rows);
     size_t n = 0;
     pthread_mutex_lock(&store->lock);
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_principal_list);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_principal_list);
     bool ok = st != NULL;
-    int rc = SQLITE_DONE;
-    while (ok && n < CF_LIST_CAP && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    int rc = CF_DB_DONE;
+    while (ok && n < CF_LIST_CAP && (rc = cf_db_step(st)) == CF_DB_ROW)
         cf_read_principal(st, &rows[n++]);
     if (ok) {
-        ok = rc == SQLITE_ROW || cf_db_ok(store->db, rc);
+        ok = rc == CF_DB_ROW || cf_db_ok(store->db, rc);
         cf_db_done(st);
     }
     pthread_mutex_unlock(&store->lock);
@@ -167,9 +169,9 @@ static const char cf_sql_principal_delete[] = "DELETE FROM principals WHERE obje
 
 static bool cf_exec_bound(cf_store *store, const char *sql, const char *a, int *changes)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, sql);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, sql);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    cf_db_bind_text(st, 1, a);
     CF_GUARD(cf_db_run(store->db, st));
     if (changes)
         *changes = cf_db_changes(store->db);
@@ -203,15 +205,15 @@ static const char cf_sql_credential_list[] =
 static bool cf_credential_list_locked(cf_store *store, const char *oid, cf_credential_info *rows,
                                       size_t cap, size_t *n)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_credential_list);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_credential_list);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+    cf_db_bind_text(st, 1, oid);
     int rc;
     *n = 0;
-    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rows[*n].id = sqlite3_column_int64(st, 0);
-        rows[*n].created = sqlite3_column_int64(st, 1);
-        rows[*n].expires = sqlite3_column_int64(st, 2);
+    while (*n < cap && (rc = cf_db_step(st)) == CF_DB_ROW) {
+        rows[*n].id = cf_db_column_int64(st, 0);
+        rows[*n].created = cf_db_column_int64(st, 1);
+        rows[*n].expires = cf_db_column_int64(st, 2);
         (*n)++;
     }
     cf_db_done(st);
@@ -229,10 +231,10 @@ static const char cf_sql_credential_delete[] =
 
 static bool cf_credential_delete_locked(cf_store *store, const char *oid, int64_t id)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_credential_delete);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_credential_delete);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, id);
+    cf_db_bind_text(st, 1, oid);
+    cf_db_bind_int64(st, 2, id);
     CF_GUARD(cf_db_run(store->db, st));
     CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, "credential not found");
     return true;
@@ -257,27 +259,27 @@ static const char cf_sql_assignment_of[] =
     "SELECT name, scope, role_id, principal_id, created FROM role_assignments"
     " WHERE principal_id = ?1 ORDER BY created, name";
 
-static void cf_read_assignment(sqlite3_stmt *st, cf_role_assignment *out)
+static void cf_read_assignment(cf_db_stmt *st, cf_role_assignment *out)
 {
-    snprintf(out->name, sizeof out->name, "%s", sqlite3_column_text(st, 0));
-    snprintf(out->scope, sizeof out->scope, "%s", sqlite3_column_text(st, 1));
-    snprintf(out->role_id, sizeof out->role_id, "%s", sqlite3_column_text(st, 2));
-    snprintf(out->principal_id, sizeof out->principal_id, "%s", sqlite3_column_text(st, 3));
-    out->created = sqlite3_column_int64(st, 4);
+    snprintf(out->name, sizeof out->name, "%s", cf_db_column_text(st, 0));
+    snprintf(out->scope, sizeof out->scope, "%s", cf_db_column_text(st, 1));
+    snprintf(out->role_id, sizeof out->role_id, "%s", cf_db_column_text(st, 2));
+    snprintf(out->principal_id, sizeof out->principal_id, "%s", cf_db_column_text(st, 3));
+    out->created = cf_db_column_int64(st, 4);
 }
 
 static bool cf_assignment_put_locked(cf_store *store, const cf_role_assignment *a)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_assignment_put);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_assignment_put);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, a->role_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, a->principal_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, a->created);
-    int rc = sqlite3_step(st);
+    cf_db_bind_text(st, 1, a->name);
+    cf_db_bind_text(st, 2, a->scope);
+    cf_db_bind_text(st, 3, a->role_id);
+    cf_db_bind_text(st, 4, a->principal_id);
+    cf_db_bind_int64(st, 5, a->created);
+    int rc = cf_db_step(st);
     cf_db_done(st);
-    CF_ENSURE(rc != SQLITE_CONSTRAINT, CF_ERR_CONFLICT, "The role assignment already exists.");
+    CF_ENSURE(rc != CF_DB_CONSTRAINT, CF_ERR_CONFLICT, "The role assignment already exists.");
     return cf_db_ok(store->db, rc);
 }
 
@@ -288,14 +290,14 @@ bool cf_store_assignment_put(cf_store *store, const cf_role_assignment *a)
 
 static bool cf_assignment_get_locked(cf_store *store, const char *name, cf_role_assignment *out)
 {
-    sqlite3_stmt *st = cf_db_stmt(store->db, cf_sql_assignment_get);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_assignment_get);
     CF_GUARD(st);
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    cf_db_bind_text(st, 1, name);
+    int rc = cf_db_step(st);
+    if (rc == CF_DB_ROW)
         cf_read_assignment(st, out);
     cf_db_done(st);
-    CF_ENSURE(rc != SQLITE_DONE, CF_ERR_NOT_FOUND, NULL);
+    CF_ENSURE(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, NULL);
     return cf_db_ok(store->db, rc);
 }
 
@@ -320,14 +322,14 @@ bool cf_store_assignment_delete(cf_store *store, const char *name)
 static bool cf_assignment_list_locked(cf_store *store, const char *principal,
                                       cf_role_assignment *rows, size_t cap, size_t *n)
 {
-    sqlite3_stmt *st =
-        cf_db_stmt(store->db, principal ? cf_sql_assignment_of : cf_sql_assignment_all);
+    cf_db_stmt *st =
+        cf_db_stmt_get(store->db, principal ? cf_sql_assignment_of : cf_sql_assignment_all);
     CF_GUARD(st);
     if (principal)
-        sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+        cf_db_bind_text(st, 1, principal);
     int rc;
     *n = 0;
-    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    while (*n < cap && (rc = cf_db_step(st)) == CF_DB_ROW)
         cf_read_assignment(st, &rows[(*n)++]);
     cf_db_done(st);
     return *n == cap || cf_db_ok(store->db, rc);

@@ -1,7 +1,7 @@
 /*
  * What the store's implementation files share (store.c: objects, policies,
  * meta; store_access.c: principals, credentials, role assignments).  The
- * connection is sqlite_db.h's.
+ * connection is db.h's.
  * Nothing outside the store includes this.
  */
 #ifndef CF_VAULT_STORE_INTERNAL_H
@@ -9,7 +9,7 @@
 
 #include <pthread.h>
 
-#include "sqlite_db.h"
+#include "db.h"
 #include "store.h"
 #include "units.h"
 

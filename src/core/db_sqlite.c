@@ -1,0 +1,233 @@
+/*
+ * The SQLite driver behind db.h: one connection opened with the store's
+ * pragmas; statements are sqlite3_stmt, parameters bound without copying.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+
+#include "db_driver.h"
+#include "fsutil.h"
+
+static sqlite3 *lite(cf_db *db)
+{
+    return db->conn;
+}
+
+static sqlite3_stmt *lite_st(cf_db_stmt *st)
+{
+    return st->impl;
+}
+
+static bool lite_fail(cf_db *db)
+{
+    if (sqlite3_errcode(lite(db)) == SQLITE_FULL)
+        return cf_io_fail("the database", ENOSPC);
+    cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", sqlite3_errmsg(lite(db)));
+    return false;
+}
+
+static bool lite_exec(cf_db *db, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(lite(db), sql, NULL, NULL, &err);
+    if (rc == SQLITE_FULL) {
+        sqlite3_free(err);
+        return cf_io_fail("the database", ENOSPC);
+    }
+    if (rc != SQLITE_OK) {
+        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "database: %s", err ? err : "?");
+        sqlite3_free(err);
+        return false;
+    }
+    return true;
+}
+
+static bool lite_open(cf_db *db, const cf_db_config *config)
+{
+    sqlite3 *conn = NULL;
+    if (sqlite3_open_v2(config->path, &conn,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        sqlite3_close(conn);
+        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "cannot open %s", config->what);
+        return false;
+    }
+    db->conn = conn;
+    sqlite3_busy_timeout(conn, config->busy_timeout_ms);
+    return !config->pragmas || lite_exec(db, config->pragmas);
+}
+
+static void lite_close(cf_db *db)
+{
+    /* Closing the last connection checkpoints (syncing the WAL first, then
+     * the database) and deletes the WAL; the group commit's fd outlives
+     * the file. */
+    sqlite3_close(lite(db));
+    db->conn = NULL;
+}
+
+static bool lite_prepare(cf_db *db, cf_db_stmt *st)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(lite(db), st->sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+        return lite_fail(db);
+    st->impl = s;
+    return true;
+}
+
+static void lite_reset(cf_db_stmt *st)
+{
+    sqlite3_reset(lite_st(st));
+    sqlite3_clear_bindings(lite_st(st));
+}
+
+static void lite_finalize(cf_db_stmt *st)
+{
+    sqlite3_finalize(lite_st(st));
+}
+
+static void lite_bind_text(cf_db_stmt *st, int i, const char *text)
+{
+    sqlite3_bind_text(lite_st(st), i, text, -1, SQLITE_STATIC);
+}
+
+static void lite_bind_int64(cf_db_stmt *st, int i, int64_t v)
+{
+    sqlite3_bind_int64(lite_st(st), i, v);
+}
+
+static void lite_bind_blob(cf_db_stmt *st, int i, const void *p, size_t n)
+{
+    /* SQLite takes a NULL pointer for a NULL value: an empty blob is "". */
+    sqlite3_bind_blob(lite_st(st), i, p ? p : "", (int)n, SQLITE_STATIC);
+}
+
+static void lite_bind_null(cf_db_stmt *st, int i)
+{
+    sqlite3_bind_null(lite_st(st), i);
+}
+
+static bool lite_bind_copy(cf_db_stmt *st, int i, const void *p, size_t n, bool blob)
+{
+    int rc = blob ? sqlite3_bind_blob(lite_st(st), i, p ? p : "", (int)n, SQLITE_TRANSIENT)
+                  : sqlite3_bind_text(lite_st(st), i, p ? p : "", (int)n, SQLITE_TRANSIENT);
+    CF_ENSURE(rc == SQLITE_OK, CF_ERR_NOMEM, "cannot bind a value");
+    return true;
+}
+
+static int lite_step(cf_db_stmt *st)
+{
+    int rc = sqlite3_step(lite_st(st));
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return rc == SQLITE_ROW ? CF_DB_ROW : CF_DB_DONE;
+    return rc == SQLITE_CONSTRAINT ? CF_DB_CONSTRAINT : CF_DB_ERROR;
+}
+
+static bool lite_column_is_null(cf_db_stmt *st, int i)
+{
+    return sqlite3_column_type(lite_st(st), i) == SQLITE_NULL;
+}
+
+static bool lite_column_is_blob(cf_db_stmt *st, int i)
+{
+    return sqlite3_column_type(lite_st(st), i) == SQLITE_BLOB;
+}
+
+static int64_t lite_column_int64(cf_db_stmt *st, int i)
+{
+    return sqlite3_column_int64(lite_st(st), i);
+}
+
+static const char *lite_column_text(cf_db_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(lite_st(st), i);
+}
+
+static const void *lite_column_blob(cf_db_stmt *st, int i)
+{
+    return sqlite3_column_blob(lite_st(st), i);
+}
+
+static size_t lite_column_bytes(cf_db_stmt *st, int i)
+{
+    return (size_t)sqlite3_column_bytes(lite_st(st), i);
+}
+
+static int64_t lite_changes(cf_db *db)
+{
+    return sqlite3_changes(lite(db));
+}
+
+static bool lite_begin(cf_db *db)
+{
+    return lite_exec(db, "BEGIN IMMEDIATE");
+}
+
+static bool lite_commit(cf_db *db)
+{
+    return lite_exec(db, "COMMIT");
+}
+
+static void lite_rollback(cf_db *db)
+{
+    sqlite3_exec(lite(db), "ROLLBACK", NULL, NULL, NULL);
+}
+
+static bool lite_read_begin(cf_db *db)
+{
+    return lite_exec(db, "BEGIN");
+}
+
+static bool lite_in_transaction(cf_db *db)
+{
+    return !sqlite3_get_autocommit(lite(db));
+}
+
+static bool lite_user_version(cf_db *db, int64_t *version)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(lite(db), "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return lite_fail(db);
+    int rc = sqlite3_step(st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || lite_fail(db);
+}
+
+static bool lite_set_user_version(cf_db *db, int64_t version)
+{
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %lld", (long long)version);
+    return lite_exec(db, pragma);
+}
+
+const cf_db_driver cf_db_sqlite_driver = {
+    .open = lite_open,
+    .close = lite_close,
+    .fail = lite_fail,
+    .exec = lite_exec,
+    .prepare = lite_prepare,
+    .reset = lite_reset,
+    .finalize = lite_finalize,
+    .bind_text = lite_bind_text,
+    .bind_int64 = lite_bind_int64,
+    .bind_blob = lite_bind_blob,
+    .bind_null = lite_bind_null,
+    .bind_copy = lite_bind_copy,
+    .step = lite_step,
+    .column_is_null = lite_column_is_null,
+    .column_is_blob = lite_column_is_blob,
+    .column_int64 = lite_column_int64,
+    .column_text = lite_column_text,
+    .column_blob = lite_column_blob,
+    .column_bytes = lite_column_bytes,
+    .changes = lite_changes,
+    .begin = lite_begin,
+    .commit = lite_commit,
+    .rollback = lite_rollback,
+    .read_begin = lite_read_begin,
+    .in_transaction = lite_in_transaction,
+    .user_version = lite_user_version,
+    .set_user_version = lite_set_user_version,
+};
