@@ -42,6 +42,8 @@
 #define CF_BLOB_SERVICE_H
 
 #include <limits.h>
+
+#include "server_args.h"
 #include <pthread.h>
 #include <stdint.h>
 
@@ -80,6 +82,7 @@ typedef struct {
     size_t n_owners;
     char service_id[40];
     cf_seal_options seal_options; /* --dev-seal, --pkcs11-* */
+    cf_store_spec store_spec;     /* --store: SQLite (default) or PostgreSQL */
     cf_sealed_dir sealed;         /* owns the seal and the service key */
     cf_seal *seal;                /* = sealed.seal */
     uint8_t *service_key;         /* = sealed.master_key: 32 bytes, secret memory */

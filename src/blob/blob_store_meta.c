@@ -311,7 +311,8 @@ static const cf_db_step_def bs_migrations[BS_SCHEMA_VERSION] = {
 bool cf_bs_meta_migrate(cf_blob_store *s, unsigned *sealed)
 {
     bs_migration m = {s, 0};
-    CF_GUARD(cf_db_migrate(s->db, bs_migrations, BS_SCHEMA_VERSION, NULL, &m, NULL));
+    const cf_db_schema schema = {.steps = bs_migrations, .n = BS_SCHEMA_VERSION, .ctx = &m};
+    CF_GUARD(cf_db_migrate(s->db, &schema, NULL));
     *sealed = m.sealed;
     /* The plaintext pages may still sit in the WAL: copy the new ones into
      * blob.db (which secure_delete keeps clean) and empty the WAL. */

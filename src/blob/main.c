@@ -96,6 +96,11 @@ static cf_server_args_result cf_parse_args(int argc, char **argv, cf_blob_servic
         cf_usage(stderr);
         return CF_SERVER_ARGS_INVALID;
     }
+    if (s->store_spec.backend != CF_DB_SQLITE) {
+        fprintf(stderr, "coffer-blob: --store postgres is not available for the blob service yet;"
+                        " it keeps its metadata in SQLite\n");
+        return CF_SERVER_ARGS_INVALID;
+    }
     snprintf(s->url, sizeof s->url, "https://%s", s->listen);
     if (s->http_listen[0])
         snprintf(s->http_url, sizeof s->http_url, "http://%s", s->http_listen);

@@ -306,33 +306,55 @@ bool cf_db_set_user_version(cf_db *db, int64_t version)
     return db->driver->set_user_version(db, version);
 }
 
-static bool cf_db_migrate_tx(cf_db *db, const cf_db_step_def *steps, size_t from, size_t n,
-                             const char *then_sql, void *ctx)
+/* The version to migrate from: a new database (version 0 and, when the
+ * schema can tell, none of its tables) starts at the current one. */
+static bool cf_db_start_version(cf_db *db, const cf_db_schema *schema, int64_t *version)
 {
-    for (size_t i = from; i < n; i++)
-        CF_GUARD(steps[i].sql ? cf_db_exec(db, steps[i].sql) : steps[i].apply(ctx));
-    if (then_sql)
-        CF_GUARD(cf_db_exec(db, then_sql));
-    return cf_db_set_user_version(db, (int64_t)n);
+    CF_GUARD(cf_db_user_version(db, version));
+    if (*version != 0 || !schema->marker_table)
+        return true;
+    const char *sql =
+        cf_db_sql(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                  "SELECT 1 FROM information_schema.tables WHERE table_name = ?1"
+                  " AND table_schema = current_schema()");
+    cf_db_stmt *st = NULL;
+    CF_GUARD(cf_db_prepare_uncached(db, sql, &st));
+    cf_db_bind_text(st, 1, schema->marker_table);
+    int rc = cf_db_step(st);
+    bool exists = rc == CF_DB_ROW;
+    bool ok = cf_db_ok(db, rc);
+    cf_db_finalize(st);
+    if (ok && !exists)
+        *version = (int64_t)schema->n;
+    return ok;
 }
 
-bool cf_db_migrate(cf_db *db, const cf_db_step_def *steps, size_t n, const char *then_sql,
-                   void *ctx, size_t *applied)
+static bool cf_db_migrate_tx(cf_db *db, const cf_db_schema *schema, size_t from)
+{
+    for (size_t i = from; i < schema->n; i++)
+        CF_GUARD(schema->steps[i].sql ? cf_db_exec(db, schema->steps[i].sql)
+                                      : schema->steps[i].apply(schema->ctx));
+    if (schema->then_sql)
+        CF_GUARD(cf_db_exec(db, schema->then_sql));
+    return cf_db_set_user_version(db, (int64_t)schema->n);
+}
+
+bool cf_db_migrate(cf_db *db, const cf_db_schema *schema, size_t *applied)
 {
     /* The write lock first: on PostgreSQL several front ends may start at
      * once, and only one of them applies the steps. */
     CF_GUARD(cf_db_begin(db));
     int64_t version = 0;
-    bool ok = cf_db_user_version(db, &version);
-    if (ok && (version < 0 || (uint64_t)version > n)) {
+    bool ok = cf_db_start_version(db, schema, &version);
+    if (ok && (version < 0 || (uint64_t)version > schema->n)) {
         CF_RAISE(CF_ERR_DB, "the database is from a newer version of Coffer");
         ok = false;
     }
     if (ok && applied)
-        *applied = n - (size_t)version;
-    if (ok && (size_t)version == n && !then_sql)
+        *applied = schema->n - (size_t)version;
+    if (ok && (size_t)version == schema->n && !schema->then_sql)
         return cf_db_commit(db, true);
-    return cf_db_commit(db, ok && cf_db_migrate_tx(db, steps, (size_t)version, n, then_sql, ctx));
+    return cf_db_commit(db, ok && cf_db_migrate_tx(db, schema, (size_t)version));
 }
 
 /* ---- group commit ---- */

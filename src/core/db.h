@@ -168,13 +168,24 @@ typedef struct {
     bool (*apply)(void *ctx);
 } cf_db_step_def;
 
-/* Brings a store's schema to version `n` (user_version counts the steps
- * applied), in one transaction: steps [user_version, n) in order, then
- * `then_sql` when not NULL (e.g. CREATE ... IF NOT EXISTS for tables added
- * since), then user_version = n.  A database newer than `n` is refused with
- * CF_ERR_DB.  *applied (may be NULL) is the number of steps that ran. */
-CF_MUST_USE bool cf_db_migrate(cf_db *db, const cf_db_step_def *steps, size_t n,
-                               const char *then_sql, void *ctx, size_t *applied);
+/* A store's schema: its migration steps, and what runs after them. */
+typedef struct {
+    const cf_db_step_def *steps;
+    size_t n;             /* the current version: the number of steps */
+    const char *then_sql; /* NULL, or run last every time (CREATE ... IF NOT EXISTS) */
+    /* NULL, or a table every version of the store has: without it (and at
+     * version 0) the database is new and starts at version n, none of the
+     * steps applying to it. */
+    const char *marker_table;
+    void *ctx; /* for the steps' apply() */
+} cf_db_schema;
+
+/* Brings a store's schema to version n (user_version counts the steps
+ * applied), in one transaction that holds the write lock (front ends
+ * starting at once apply it once): steps [user_version, n) in order, then
+ * then_sql, then user_version = n.  A database newer than n is refused
+ * with CF_ERR_DB.  *applied (may be NULL) is the number of steps that ran. */
+CF_MUST_USE bool cf_db_migrate(cf_db *db, const cf_db_schema *schema, size_t *applied);
 
 /* Group commit (SQLite, synchronous=NORMAL stores): opens the WAL
  * ("<path>-wal") for fdatasync, syncs it and its directory entry, and

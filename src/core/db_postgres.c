@@ -53,6 +53,9 @@ typedef struct {
     uint64_t prepared; /* the generation it was prepared on; 0 = not yet */
     bool writes;       /* INSERT/UPDATE/DELETE/DDL: needs the write lock */
     int nparams;
+    /* 0: the server infers the type; text for a number the SQL skips
+     * (the server cannot infer those). */
+    unsigned types[PG_PARAMS_MAX];
     const char *values[PG_PARAMS_MAX];
     int lengths[PG_PARAMS_MAX];
     int formats[PG_PARAMS_MAX];
@@ -192,9 +195,13 @@ static void pg_close(cf_db *db)
 
 /* ---- statements ---- */
 
-/* ?N -> $N outside quoted strings; the highest N is the parameter count. */
-static bool pg_rewrite(const char *sql, char **out, int *nparams)
+#define PG_TEXT_OID 25
+
+/* ?N -> $N outside quoted strings; the highest N is the parameter count,
+ * and numbers below it that never appear get the type text. */
+static bool pg_rewrite(const char *sql, char **out, int *nparams, unsigned types[PG_PARAMS_MAX])
 {
+    bool used[PG_PARAMS_MAX + 1] = {false};
     size_t n = strlen(sql);
     char *p = malloc(n + 1);
     CF_ENSURE_ALLOC(p);
@@ -214,6 +221,8 @@ static bool pg_rewrite(const char *sql, char **out, int *nparams)
                 v = v * 10 + (sql[k] - '0');
             if (v > most)
                 most = v;
+            if (v <= PG_PARAMS_MAX)
+                used[v] = true;
         }
         p[i] = ch;
     }
@@ -221,6 +230,8 @@ static bool pg_rewrite(const char *sql, char **out, int *nparams)
         free(p);
         CF_BAIL(CF_ERR_INTERNAL, "too many SQL parameters");
     }
+    for (int i = 1; i <= most; i++)
+        types[i - 1] = used[i] ? 0 : PG_TEXT_OID;
     *out = p;
     *nparams = most;
     return true;
@@ -243,7 +254,7 @@ static int pg_server_prepare(cf_db *db, pg_stmt *s)
     pg_conn *c = pg(db);
     if (s->prepared == c->generation)
         return CF_DB_DONE;
-    PGresult *res = PQprepare(c->conn, s->name, s->sql, s->nparams, NULL);
+    PGresult *res = PQprepare(c->conn, s->name, s->sql, s->nparams, s->types);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     int rc = ok ? CF_DB_DONE : pg_result_failure(db, res);
     PQclear(res);
@@ -256,7 +267,7 @@ static bool pg_prepare(cf_db *db, cf_db_stmt *st)
 {
     pg_stmt *s = calloc(1, sizeof *s);
     CF_ENSURE_ALLOC(s);
-    if (!pg_rewrite(st->sql, &s->sql, &s->nparams)) {
+    if (!pg_rewrite(st->sql, &s->sql, &s->nparams, s->types)) {
         free(s);
         return false;
     }

@@ -16,6 +16,7 @@ static const struct option cf_shared_options[] = {
     {"pkcs11-module", required_argument, 0, 'M'},
     {"pkcs11-token", required_argument, 0, 'K'},
     {"pkcs11-pin-file", required_argument, 0, 'N'},
+    {"store", required_argument, 0, 'S'},
     {"version", no_argument, 0, 'V'},
     {"help", no_argument, 0, 'h'},
 };
@@ -37,6 +38,20 @@ bool cf_server_parse_int(const char *s, long min, long max, int *out)
     return true;
 }
 
+bool cf_store_spec_parse(const char *value, cf_store_spec *out)
+{
+    static const char pg[] = "postgres:";
+    if (strcmp(value, "sqlite") == 0) {
+        *out = (cf_store_spec){.backend = CF_DB_SQLITE};
+        return true;
+    }
+    if (strncmp(value, pg, sizeof pg - 1) == 0) {
+        *out = (cf_store_spec){.backend = CF_DB_POSTGRES, .conninfo = value + sizeof pg - 1};
+        return true;
+    }
+    return false;
+}
+
 /* One shared option; false for an invalid value. */
 static bool cf_shared_option(const cf_server_args *a, int code, const char *value)
 {
@@ -48,6 +63,7 @@ static bool cf_shared_option(const cf_server_args *a, int code, const char *valu
     case 'M': a->seal->module = value; return true;
     case 'K': a->seal->token_label = value; return true;
     case 'N': a->seal->pin_file = value; return true;
+    case 'S': return cf_store_spec_parse(value, a->store);
     default: return false;
     }
 }

@@ -17,11 +17,25 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "db.h"
 #include "result.h"
 #include "seal_dir.h"
 
 /* The getopt codes of the shared options; a server's own must differ. */
-#define CF_SERVER_ARGS_RESERVED "dlLDMKNVh"
+#define CF_SERVER_ARGS_RESERVED "dlLDMKNVhS"
+
+/* --store: where the service's metadata lives.  SQLite in the data
+ * directory (the default), or PostgreSQL through a libpq connection string
+ * (may be empty: libpq's PG* environment variables then say where). */
+typedef struct {
+    cf_db_backend backend;
+    const char *conninfo; /* PostgreSQL: points into argv */
+} cf_store_spec;
+
+#define CF_STORE_USAGE                                                                   \
+    "  --store sqlite|postgres:CONNINFO\n"                                               \
+    "                          where the metadata lives: SQLite in the data directory\n" \
+    "                          (default), or PostgreSQL, shared by several front ends\n"
 
 /* Where the shared options go, and how the server introduces itself. */
 typedef struct {
@@ -32,6 +46,7 @@ typedef struct {
     char *listen; /* --listen, copied */
     size_t listen_size;
     cf_seal_options *seal; /* --dev-seal, --pkcs11-*: values point into argv */
+    cf_store_spec *store;  /* --store */
 } cf_server_args;
 
 /* The cf_server_args of a server whose settings struct `s` has the fields
@@ -43,7 +58,8 @@ typedef struct {
                       .data_dir_size = sizeof(s)->data_dir, \
                       .listen = (s)->listen,                \
                       .listen_size = sizeof(s)->listen,     \
-                      .seal = &(s)->seal_options})
+                      .seal = &(s)->seal_options,           \
+                      .store = &(s)->store_spec})
 
 /* A server's own option `code` with `value` (NULL for a flag).  False for
  * an invalid value; *complaint may then name the problem (it replaces the
@@ -66,6 +82,9 @@ CF_MUST_USE cf_server_args_result cf_server_args_parse(int argc, char **argv,
 
 /* Whether the required options were given and nothing but options was. */
 CF_MUST_USE bool cf_server_args_complete(const cf_server_args *args, int argc);
+
+/* Parses a --store value; false when it is neither form. */
+CF_MUST_USE bool cf_store_spec_parse(const char *value, cf_store_spec *out);
 
 /* Copies `value` into out[size]; false when it does not fit. */
 CF_MUST_USE bool cf_server_copy_arg(char *out, size_t size, const char *value);

@@ -224,7 +224,9 @@ bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
     bool fresh;
     CF_GUARD(cf_mkdirs(vault->data_dir, 0700));
     CF_GUARD(cf_path(path, sizeof path, vault, "vault.db"));
-    CF_GUARD(cf_store_open(path, &vault->store));
+    bool shared = vault->store_spec.backend == CF_DB_POSTGRES;
+    CF_GUARD(cf_store_open(vault->store_spec.backend, shared ? vault->store_spec.conninfo : path,
+                           &vault->store));
     CF_GUARD(cf_vault_identity_ids(vault, &fresh));
     CF_GUARD(cf_data_key_open(vault, fresh));
     CF_GUARD(cf_vault_properties(vault, fresh));

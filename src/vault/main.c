@@ -31,8 +31,8 @@ static void cf_usage(FILE *out)
         "  --token-lifetime S      access token lifetime in seconds (default 3600)\n"
         "  --tls-cert FILE --tls-key FILE  serve this certificate instead of the local CA's\n"
         "  --tls-san NAME          extra DNS name or IP for the generated certificate\n"
-        "  --log-level LEVEL       debug, info, warn or error (default info)\n" CF_SEAL_USAGE
-        "  --version\n");
+        "  --log-level LEVEL       debug, info, warn or error (default info)\n" CF_STORE_USAGE
+            CF_SEAL_USAGE "  --version\n");
 }
 
 /* coffer-vault's own options (the shared ones: server_args.h). */

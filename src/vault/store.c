@@ -43,6 +43,39 @@ static const char cf_schema[] =
     "  role_id TEXT NOT NULL COLLATE NOCASE, principal_id TEXT NOT NULL, created INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);";
 
+/* The same tables on PostgreSQL: names compare without case through an ICU
+ * collation (as SQLite's NOCASE does for the ASCII names Key Vault
+ * allows), sequences are identities, blobs bytea. */
+static const char cf_schema_pg[] =
+    "CREATE COLLATION IF NOT EXISTS coffer_nocase"
+    "  (provider = icu, locale = 'und-u-ks-level2', deterministic = false);"
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BYTEA NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS objects ("
+    "  kind TEXT NOT NULL, name TEXT NOT NULL COLLATE coffer_nocase,"
+    "  deleted_at BIGINT, purge_at BIGINT, policy TEXT,"
+    "  PRIMARY KEY (kind, name));"
+    "CREATE TABLE IF NOT EXISTS versions ("
+    "  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  kind TEXT NOT NULL, name TEXT NOT NULL COLLATE coffer_nocase, version TEXT NOT NULL,"
+    "  created BIGINT NOT NULL, updated BIGINT NOT NULL, enabled BIGINT NOT NULL,"
+    "  nbf BIGINT, exp BIGINT, tags TEXT, props TEXT NOT NULL, sealed BYTEA,"
+    "  UNIQUE (kind, name, version));"
+    "CREATE INDEX IF NOT EXISTS versions_by_name ON versions (kind, name, seq);"
+    "CREATE TABLE IF NOT EXISTS principals ("
+    "  object_id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,"
+    "  client_id TEXT NOT NULL UNIQUE, created BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS credentials ("
+    "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  object_id TEXT NOT NULL REFERENCES principals(object_id),"
+    "  salt BYTEA NOT NULL, hash BYTEA NOT NULL, expires BIGINT NOT NULL,"
+    "  created BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS credentials_by_oid ON credentials (object_id);"
+    "CREATE TABLE IF NOT EXISTS role_assignments ("
+    "  name TEXT PRIMARY KEY COLLATE coffer_nocase, scope TEXT NOT NULL COLLATE coffer_nocase,"
+    "  role_id TEXT NOT NULL COLLATE coffer_nocase, principal_id TEXT NOT NULL,"
+    "  created BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);";
+
 /* Schema changes after the first release, applied in order on open. */
 static const cf_db_step_def cf_migrations[] = {
     /* 1: credentials record their creation time */
@@ -76,44 +109,44 @@ static cf_db_stmt *cf_stmt_named(cf_store *store, const char *sql, const char *k
 }
 
 /* A new database gets the current schema; an older one its missing
- * migrations.  user_version counts the migrations applied. */
+ * migrations (the steps are SQLite's: PostgreSQL stores began at the
+ * current schema).  The schema runs last in every case: CREATE ... IF NOT
+ * EXISTS adds the tables and indexes introduced since the database was
+ * made. */
 static bool cf_store_migrate(cf_store *store)
 {
-    static const char sql_has_meta[] = "SELECT 1 FROM sqlite_master WHERE name = 'meta'";
-    const size_t current = sizeof cf_migrations / sizeof *cf_migrations;
-    int64_t version;
-    CF_GUARD(cf_db_user_version(store->db, &version));
-    if (version == 0) {
-        /* A new database is created at the current schema: none of the
-         * steps apply to it.  (Should the process die before the schema
-         * commits, the next start sees the version and creates it then.) */
-        bool has_meta;
-        CF_GUARD(cf_db_exists(store->db, cf_db_stmt_get(store->db, sql_has_meta), &has_meta));
-        if (!has_meta)
-            CF_GUARD(cf_db_set_user_version(store->db, (int64_t)current));
-    }
-    /* The schema runs last in every case: CREATE ... IF NOT EXISTS adds the
-     * tables and indexes introduced since the database was made. */
-    return cf_db_migrate(store->db, cf_migrations, current, cf_schema, store, NULL);
+    const cf_db_schema schema = {
+        .steps = cf_migrations,
+        .n = sizeof cf_migrations / sizeof *cf_migrations,
+        .then_sql = cf_db_sql(store->db, cf_schema, cf_schema_pg),
+        .marker_table = "meta",
+        .ctx = store,
+    };
+    return cf_db_migrate(store->db, &schema, NULL);
 }
 
-bool cf_store_open(const char *path, cf_store **out)
+bool cf_store_open(cf_db_backend backend, const char *where, cf_store **out)
 {
     cf_store *store = calloc(1, sizeof *store);
     CF_ENSURE_ALLOC(store);
     pthread_mutex_init(&store->lock, NULL);
-    /* One process owns the database (service.lock): exclusive locking
-     * spares every transaction its file-lock system calls, and keeps the
-     * WAL index in memory instead of a shared -shm file.  synchronous=FULL:
-     * every commit is durable when it returns. */
+    /* SQLite: one process owns the database (service.lock): exclusive
+     * locking spares every transaction its file-lock system calls, and
+     * keeps the WAL index in memory instead of a shared -shm file.
+     * synchronous=FULL: every commit is durable when it returns.
+     * PostgreSQL: every commit is durable; writers of the vault store take
+     * its advisory lock. */
     const cf_db_config config = {
-        .path = path,
+        .backend = backend,
+        .path = where,
+        .conninfo = where,
         .what = "the database",
         .pragmas = "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
                    "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                    "PRAGMA secure_delete=ON;",
         .busy_timeout_ms = CF_STORE_BUSY_TIMEOUT_MS,
         .stmt_cache = CF_STMT_CACHE,
+        .write_lock = CF_STORE_WRITE_LOCK,
     };
     if (!cf_db_open(&config, &store->db) || !cf_store_migrate(store)) {
         cf_store_close(store);
@@ -135,7 +168,8 @@ void cf_store_close(cf_store *store)
 /* ---- meta ---- */
 
 static const char cf_sql_meta_get[] = "SELECT value FROM meta WHERE name = ?1";
-static const char cf_sql_meta_put[] = "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)";
+static const char cf_sql_meta_put[] = "INSERT INTO meta (name, value) VALUES (?1, ?2)"
+                                      " ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
 static bool cf_meta_get_locked(cf_store *store, const char *name, cf_buf *out)
 {
@@ -426,17 +460,19 @@ static bool cf_run_listing(cf_store *store, cf_db_stmt *st, const char *kind, un
     return ok;
 }
 
-static const char cf_sql_list[] =
-    "SELECT " CF_VERSION_COLUMNS " FROM objects o JOIN versions v ON v.seq ="
-    " (SELECT max(seq) FROM versions WHERE kind = o.kind AND name = o.name)"
+#define CF_SQL_LIST                                                           \
+    "SELECT " CF_VERSION_COLUMNS " FROM objects o JOIN versions v ON v.seq =" \
+    " (SELECT max(seq) FROM versions WHERE kind = o.kind AND name = o.name)"  \
     " WHERE o.kind = ?1 AND (o.deleted_at IS NULL) = (?2 = 0) AND o.name > ?3"
-    " ORDER BY o.name COLLATE NOCASE LIMIT ?4";
+static const char cf_sql_list[] = CF_SQL_LIST " ORDER BY o.name COLLATE NOCASE LIMIT ?4";
+/* The column's collation orders without case there. */
+static const char cf_sql_list_pg[] = CF_SQL_LIST " ORDER BY o.name LIMIT ?4";
 
 static bool cf_object_list_locked(cf_store *store, const char *kind, bool deleted,
                                   const char *marker, unsigned limit, cf_object_cb each, void *ctx,
                                   char *next, size_t next_len)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_list);
+    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_db_sql(store->db, cf_sql_list, cf_sql_list_pg));
     CF_GUARD(st);
     cf_db_bind_text(st, 1, kind);
     cf_db_bind_int64(st, 2, deleted);
@@ -668,13 +704,17 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
 static const char cf_sql_prop_values[] =
     "SELECT DISTINCT json_extract(props, '$.' || ?2) FROM versions "
     "WHERE kind = ?1 AND json_extract(props, '$.' || ?2) IS NOT NULL";
+static const char cf_sql_prop_values_pg[] =
+    "SELECT DISTINCT props::jsonb ->> ?2::text FROM versions "
+    "WHERE kind = ?1 AND props::jsonb ->> ?2::text IS NOT NULL";
 
 bool cf_store_prop_values(cf_store *store, const char *kind, const char *prop, json_t **out)
 {
     *out = json_array();
     CF_ENSURE_ALLOC(*out);
     pthread_mutex_lock(&store->lock);
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_prop_values);
+    cf_db_stmt *st =
+        cf_db_stmt_get(store->db, cf_db_sql(store->db, cf_sql_prop_values, cf_sql_prop_values_pg));
     bool ok = st != NULL;
     if (ok) {
         cf_db_bind_text(st, 1, kind);

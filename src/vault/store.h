@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "db.h"
 #include "ids.h"
 
 #define CF_NAME_MAX 127
@@ -48,7 +49,8 @@ void cf_object_free(cf_object *obj);
  * `limit` results go to `each`; `next_marker` is set ("" at the end). */
 typedef bool (*cf_object_cb)(void *ctx, const cf_object *obj);
 
-CF_MUST_USE bool cf_store_open(const char *path, cf_store **out);
+/* `where`: the database file (SQLite) or a libpq connection string. */
+CF_MUST_USE bool cf_store_open(cf_db_backend backend, const char *where, cf_store **out);
 void cf_store_close(cf_store *store);
 
 CF_MUST_USE bool cf_store_meta_get(cf_store *store, const char *name, cf_buf *out);

@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "seal_dir.h"
+#include "server_args.h"
 #include "store.h"
 #include "ids.h"
 #include "units.h"
@@ -44,6 +45,7 @@ typedef struct {
     const char *tls_key_file;     /* ...and key instead of the generated ones */
     const char *extra_san;        /* optional extra DNS name / IP for the certificate */
     cf_seal_options seal_options; /* --dev-seal, --pkcs11-* */
+    cf_store_spec store_spec;     /* --store: SQLite (default) or PostgreSQL */
     /* state */
     char vault_id[CF_UUID_LEN + 1];
     cf_store *store;

@@ -262,14 +262,18 @@ describe("no private key material at rest or in logs", () => {
       ["access token signature", Buffer.from(tok.split(".")[2])],
     ];
 
+    // The store: vault.db, or (scale-out mode) PostgreSQL's whole data
+    // directory, its WAL included, and the second front end's directory.
+    const isStore = h.PG_DATA ? (f) => f.startsWith(h.PG_DATA + path.sep) : (f) => path.basename(f).startsWith("vault.db");
     const check = (when) => {
-      const files = allFiles(h.DIR);
-      assert.ok(files.some((f) => path.basename(f) === "vault.db"), "vault.db scanned");
+      const files = [h.DIR, h.DIR_B, h.PG_DATA].filter(Boolean).flatMap((d) => allFiles(d));
+      assert.ok(files.some((f) => h.PG_DATA ? f.includes(`${path.sep}base${path.sep}`) : path.basename(f) === "vault.db"),
+        "the store's files scanned");
       assert.ok(files.includes(h.LOG_FILE), "server log scanned");
       const hits = scan(files, secrets);
       assert.deepEqual(hits, [], `${when}: private key material found in the clear`);
       assert.deepEqual(scan([h.LOG_FILE], logSecrets), [], `${when}: credentials found in the server log`);
-      const pubHits = scan(files.filter((f) => path.basename(f).startsWith("vault.db")), [["RSA n", Buffer.from(jwk.n, "base64url")]]);
+      const pubHits = scan(files.filter(isStore), [["RSA n", Buffer.from(jwk.n, "base64url")]]);
       console.log(`# ${when}: scanned ${files.length} files; public modulus n found in the store: ${pubHits.length ? pubHits.join(", ") : "no (sealed too)"}`);
       return files;
     };

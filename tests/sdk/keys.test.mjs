@@ -315,7 +315,7 @@ for (const [label, makeCredential, { full }] of CREDENTIALS) {
 
       test("RSA encrypt/decrypt: local path (RSA1_5, RSA-OAEP) and remote path (all)", T, async () => {
         const c = counter();
-        const cc = new CryptographyClient(rsa, cred, { ...h.clientOptions, additionalPolicies: [c.policy] });
+        const cc = new CryptographyClient(rsa, cred, { ...h.clientOptions, additionalPolicies: [...(h.clientOptions.additionalPolicies ?? []), c.policy] });
         const pt = Buffer.from("attack at dawn");
         for (const alg of ["RSA1_5", "RSA-OAEP", "RSA-OAEP-256"]) {
           const before = c.n;
@@ -327,7 +327,7 @@ for (const [label, makeCredential, { full }] of CREDENTIALS) {
           assert.deepEqual(Buffer.from(d.result), pt, `${alg} round trip`);
           assert.equal(d.keyID, rsa.id);
         }
-        const remote = await remoteOnly(new CryptographyClient(rsa, cred, { ...h.clientOptions, additionalPolicies: [c.policy] }));
+        const remote = await remoteOnly(new CryptographyClient(rsa, cred, { ...h.clientOptions, additionalPolicies: [...(h.clientOptions.additionalPolicies ?? []), c.policy] }));
         for (const alg of ["RSA1_5", "RSA-OAEP", "RSA-OAEP-256"]) {
           const before = c.n;
           const e = await remote.encrypt({ algorithm: alg, plaintext: pt });

@@ -21,6 +21,14 @@
 # same suite against Azurite (npm, HTTPS with a CA made here) to debug the
 # client side; coffer-only cases skip themselves there.  A suite still named
 # *.test.mjs.pending (kept out of CTest's glob) is loaded as ES module.
+#
+# COFFER_TEST_STORE=postgres (the sdk-scale/ tests): the vault runs as two
+# front ends over one throw-away PostgreSQL (tests/system/lib/engines.sh).
+# The first front end initialises DIR; the second gets DIR-b with a copy of
+# the seal (seal.json, the token's PIN and configuration, the token itself
+# shared) and of the TLS material, as docs/scale-out.md's key ceremony
+# does, and its own port (COFFER_TEST_DIR_B, COFFER_TEST_PORT_B).  The
+# harness starts both and sends the suite's requests to each in turn.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -65,6 +73,8 @@ unset AZURE_CLIENT_ID AZURE_TENANT_ID AZURE_CLIENT_SECRET AZURE_CLIENT_CERTIFICA
   AZURE_POD_IDENTITY_AUTHORITY_HOST AZURE_REGIONAL_AUTHORITY_NAME REGION_NAME
 export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
 
+store="${COFFER_TEST_STORE:-sqlite}"
+case "$store" in sqlite|postgres) ;; *) echo "run.sh: COFFER_TEST_STORE must be sqlite or postgres" >&2; exit 2 ;; esac
 work="$(mktemp -d "${TMPDIR:-/tmp}/coffer-sdk.XXXXXX")"
 dir="$work/data"
 blob_dir="$work/blob"
@@ -87,6 +97,7 @@ stop_pid() {
 cleanup() {
   local rc=$?
   set +e
+  [ "$store" = sqlite ] || engines_stop
   if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
     kill -TERM "$node_pid" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$node_pid" 2>/dev/null || break; sleep 0.1; done
@@ -125,12 +136,19 @@ trap 'exit 130' INT TERM
 
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 mkdir -p "$dir/logs"
+store_args=()
+if [ "$store" = postgres ]; then
+  . "$root/tests/system/lib/engines.sh"
+  pg_start "$work" >/dev/null || { echo "run.sh: PostgreSQL did not start" >&2; exit 1; }
+  store_args=(--store "postgres:$PG_CONNINFO")
+  export COFFER_TEST_STORE_ARG="postgres:$PG_CONNINFO" COFFER_TEST_PG_DATA="$work/pg/data"
+fi
 log="$dir/logs/vault.log"
 
 echo "run.sh: initialising $dir on 127.0.0.1:$port ($vault_bin)"
 # The data dir must not exist yet for a first start; logs live inside it,
 # so initialise into it after creating only the logs directory.
-"$vault_bin" --data-dir "$dir" --listen "127.0.0.1:$port" >>"$log" 2>&1 &
+"$vault_bin" --data-dir "$dir" --listen "127.0.0.1:$port" "${store_args[@]}" >>"$log" 2>&1 &
 server_pid=$!
 
 ready=0
@@ -161,13 +179,28 @@ fi
 wait "$server_pid" || { echo "run.sh: coffer-vault exited with status $? on SIGTERM" >&2; exit 1; }
 server_pid=""
 
+if [ "$store" = postgres ]; then
+  # The second front end's directory: the same seal (its token shared, not
+  # copied: keys made in it by either front end are the other's too) and
+  # the same TLS material.
+  dir_b="$dir-b"
+  mkdir -p "$dir_b/hsm" "$dir_b/logs"
+  cp "$dir/seal.json" "$dir_b/"
+  cp "$dir/hsm/user.pin" "$dir/hsm/softhsm2.conf" "$dir_b/hsm/"
+  ln -s "$dir/hsm/tokens" "$dir_b/hsm/tokens"
+  cp -r "$dir/tls" "$dir_b/tls"
+  port_b="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+  export COFFER_TEST_DIR_B="$dir_b" COFFER_TEST_PORT_B="$port_b"
+  echo "run.sh: second front end $dir_b on 127.0.0.1:$port_b, both on PostgreSQL"
+fi
+
 ca_bundle="$dir/tls/ca.crt"
 node_args=()
 case "$file" in *.pending) node_args+=(--import "$here/lib/blob_pending.mjs") ;; esac
 
 if [ "$blob_suite" = 1 ]; then
   # The vault, kept running: coffer-blob checks its tokens.
-  "$vault_bin" --data-dir "$dir" --listen "127.0.0.1:$port" >>"$log" 2>&1 &
+  "$vault_bin" --data-dir "$dir" --listen "127.0.0.1:$port" "${store_args[@]}" >>"$log" 2>&1 &
   vault_pid=$!
   for _ in $(seq 1 600); do
     kill -0 "$vault_pid" 2>/dev/null || { echo "run.sh: coffer-vault exited" >&2; exit 1; }
@@ -252,7 +285,7 @@ fi
 # After the suite, the audit logs of the suite's servers must still verify
 # (the suite stops its servers; a log cut by SIGKILL is mended by the next
 # start, so only the main data dirs, whose last stop is clean, are checked).
-for log in "$dir/audit.log" "$blob_dir/audit.log"; do
+for log in "$dir/audit.log" ${dir_b:+"$dir_b/audit.log"} "$blob_dir/audit.log"; do
   [ "$rc" -eq 0 ] && [ -f "$log" ] || continue
   if "$(dirname "$vault_bin")/coffer" audit verify "$log"; then
     echo "run.sh: audit log $log verified"

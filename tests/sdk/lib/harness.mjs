@@ -17,6 +17,18 @@ export const DIR = process.env.COFFER_TEST_DIR;
 export const PORT = Number(process.env.COFFER_TEST_PORT);
 if (!DIR || !PORT) throw new Error("COFFER_TEST_DIR/COFFER_TEST_PORT unset: run through tests/sdk/run.sh");
 export const VAULT_URL = `https://127.0.0.1:${PORT}`;
+// Scale-out mode (run.sh, COFFER_TEST_STORE=postgres): a second front end
+// on its own data directory and port, over the same PostgreSQL store.
+export const DIR_B = process.env.COFFER_TEST_DIR_B;
+export const PORT_B = Number(process.env.COFFER_TEST_PORT_B ?? 0);
+export const SCALE_OUT = Boolean(DIR_B && PORT_B);
+// PostgreSQL's data directory in that mode (scanned for plaintext).
+export const PG_DATA = process.env.COFFER_TEST_PG_DATA;
+// Both front ends answer for one vault URL (the main one's), as front ends
+// behind one load balancer name do: tokens and key ids name it.
+const STORE_ARGS = process.env.COFFER_TEST_STORE_ARG
+  ? ["--store", process.env.COFFER_TEST_STORE_ARG, "--url", `https://127.0.0.1:${PORT}`]
+  : [];
 export const LOG_DIR = path.join(DIR, "logs");
 export const LOG_FILE = path.join(LOG_DIR, "vault.log");
 const PID_DIR = path.join(LOG_DIR, "pids");
@@ -82,11 +94,54 @@ export class Vault {
   }
 }
 
-// Starts coffer-vault on DIR:PORT with extra args and waits until it answers
-// the unauthenticated challenge (401) on GET /keys.
-export async function startVault(args = [], opts = {}) {
-  return spawnVault(null, args, opts);
+// Two front ends started and stopped together (scale-out mode).
+class FrontEnds {
+  constructor(a, b) {
+    this.a = a;
+    this.b = b;
+    this.pid = a.pid;
+  }
+
+  async stop(timeoutMs) {
+    const [ia] = await Promise.all([this.a.stop(timeoutMs), this.b.stop(timeoutMs)]);
+    return ia;
+  }
+
+  async kill() {
+    const [ia] = await Promise.all([this.a.kill(), this.b.kill()]);
+    return ia;
+  }
 }
+
+// Starts coffer-vault on DIR:PORT with extra args and waits until it answers
+// the unauthenticated challenge (401) on GET /keys.  In scale-out mode the
+// second front end starts too, on DIR_B:PORT_B, and both are returned as
+// one (stop and kill act on both).
+export async function startVault(args = [], opts = {}) {
+  if (!SCALE_OUT) return spawnVault(null, args, opts);
+  const a = await spawnVault(null, [...STORE_ARGS, ...args], opts);
+  const b = await spawnVault(frontEndB, [...STORE_ARGS, ...args], opts);
+  return new FrontEnds(a, b);
+}
+
+// Requests go to each front end in turn: every SDK request (a pipeline
+// policy, per retry) and every raw request() to the main vault's port.
+let turn = 0;
+function nextPort() {
+  turn += 1;
+  return SCALE_OUT && turn % 2 === 0 ? PORT_B : PORT;
+}
+const alternateFrontEnds = {
+  name: "cofferAlternateFrontEnds",
+  sendRequest(request, next) {
+    const url = new URL(request.url);
+    if (url.hostname === "127.0.0.1" && Number(url.port) === PORT) {
+      url.port = String(nextPort());
+      request.url = url.toString();
+    }
+    return next(request);
+  },
+};
 
 // The same for a Site (createSite): its own data dir, port and log.
 async function spawnVault(site, args, { timeoutMs = 60000 } = {}) {
@@ -139,8 +194,9 @@ export async function runVaultToExit(site, args = [], { timeoutMs = 60000 } = {}
   const before = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   const v = await (async () => {
     const log = fs.openSync(logFile, "a");
+    const store = site ? [] : STORE_ARGS;
     const child = spawn(path.join(BIN, "coffer-vault"),
-      ["--data-dir", site ? site.dir : DIR, "--listen", `127.0.0.1:${site ? site.port : PORT}`, ...args],
+      ["--data-dir", site ? site.dir : DIR, "--listen", `127.0.0.1:${site ? site.port : PORT}`, ...store, ...args],
       { stdio: ["ignore", log, log], env: { ...process.env } });
     fs.closeSync(log);
     const vault = new Vault(child);
@@ -158,6 +214,10 @@ export async function runVaultToExit(site, args = [], { timeoutMs = 60000 } = {}
 }
 
 // ---------------------------------------------------------------- more vaults
+
+// The second front end (scale-out mode), a Site on DIR_B:PORT_B that
+// shares the main vault's CA.
+let frontEndB = null;
 
 // Another vault beside run.sh's: a data directory (not yet initialised)
 // next to DIR, so that run.sh removes it, and a free loopback port.  Its
@@ -197,6 +257,8 @@ export class Site {
   }
 }
 
+if (SCALE_OUT) frontEndB = new Site(DIR_B, PORT_B);
+
 export async function freePort() {
   const net = await import("node:net");
   return new Promise((resolve, reject) => {
@@ -231,6 +293,7 @@ export function request(method, p, opts = {}) {
   // "//providers/..." (the RBAC API at scope "/") is a path here, not a
   // scheme-relative URL.
   const url = p.startsWith("//") ? new URL(base + p) : new URL(p, base);
+  if (!site && SCALE_OUT && Number(url.port) === PORT) url.port = String(nextPort());
   if (rawQuery !== undefined) {
     url.search = rawQuery;
   } else {
@@ -308,6 +371,7 @@ export async function secretCredential({ clientId, clientSecret } = {}) {
   return new ClientSecretCredential(b.tenant_id, clientId ?? b.client_id, clientSecret ?? b.client_secret, {
     authorityHost: b.authority_host,
     disableInstanceDiscovery: true,
+    ...(SCALE_OUT ? { additionalPolicies: [{ policy: alternateFrontEnds, position: "perRetry" }] } : {}),
   });
 }
 
@@ -324,7 +388,10 @@ export async function managedIdentityCredential() {
   return new DefaultAzureCredential();
 }
 
-export const clientOptions = { disableChallengeResourceVerification: true };
+export const clientOptions = {
+  disableChallengeResourceVerification: true,
+  ...(SCALE_OUT ? { additionalPolicies: [{ policy: alternateFrontEnds, position: "perRetry" }] } : {}),
+};
 
 export async function keyClient(credential, extra = {}) {
   const { KeyClient } = await import("@azure/keyvault-keys");

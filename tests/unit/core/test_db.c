@@ -245,25 +245,45 @@ static void test_migrations(void)
         {.apply = count_step},
     };
     size_t applied = 99;
-    CHECK(cf_db_migrate(db, two, 2, "CREATE TABLE IF NOT EXISTS later (x INTEGER)", &calls,
-                        &applied));
+    const cf_db_schema s2 = {.steps = two,
+                             .n = 2,
+                             .then_sql = "CREATE TABLE IF NOT EXISTS later (x INTEGER)",
+                             .ctx = &calls};
+    CHECK(cf_db_migrate(db, &s2, &applied));
     CHECK(applied == 2 && calls == 1);
     int64_t v = -1;
     CHECK(cf_db_user_version(db, &v) && v == 2);
     /* Already current: nothing runs again. */
-    CHECK(cf_db_migrate(db, two, 2, NULL, &calls, &applied) && applied == 0 && calls == 1);
+    const cf_db_schema s2_plain = {.steps = two, .n = 2, .ctx = &calls};
+    CHECK(cf_db_migrate(db, &s2_plain, &applied) && applied == 0 && calls == 1);
     /* A third step that fails: the version stays, the table it made is gone. */
     const cf_db_step_def three[] = {two[0], two[1], {.sql = "CREATE TABLE n (b INTEGER)"}};
     const cf_db_step_def bad[] = {
         two[0], two[1], {.sql = "CREATE TABLE n2 (b INTEGER)"}, {.apply = failing_step}};
-    CHECK(!cf_db_migrate(db, bad, 4, NULL, &calls, NULL) && cf_error_code() == CF_ERR_CRYPTO);
+    const cf_db_schema s_bad = {.steps = bad, .n = 4, .ctx = &calls};
+    const cf_db_schema s3 = {.steps = three, .n = 3, .ctx = &calls};
+    CHECK(!cf_db_migrate(db, &s_bad, NULL) && cf_error_code() == CF_ERR_CRYPTO);
     CHECK(cf_db_user_version(db, &v) && v == 2);
     CHECK(cf_db_exec(db, "CREATE TABLE n2 (b INTEGER)")); /* it was rolled back */
-    CHECK(cf_db_migrate(db, three, 3, NULL, &calls, &applied) && applied == 1);
+    CHECK(cf_db_migrate(db, &s3, &applied) && applied == 1);
     CHECK(cf_db_user_version(db, &v) && v == 3);
     /* Older code against this database: refused. */
-    CHECK(!cf_db_migrate(db, two, 2, NULL, &calls, NULL) && cf_error_code() == CF_ERR_DB);
+    CHECK(!cf_db_migrate(db, &s2_plain, NULL) && cf_error_code() == CF_ERR_DB);
     CHECK(cf_db_user_version(db, &v) && v == 3);
+    cf_db_close(db);
+
+    /* A new database starts at the current version: no step runs. */
+    reset_db();
+    CHECK(open_db(8, &db));
+    if (!db)
+        return;
+    const cf_db_schema fresh = {.steps = bad,
+                                .n = 4,
+                                .then_sql = "CREATE TABLE IF NOT EXISTS m (a INTEGER)",
+                                .marker_table = "m",
+                                .ctx = &calls};
+    CHECK(cf_db_migrate(db, &fresh, &applied) && applied == 0 && calls == 1);
+    CHECK(cf_db_user_version(db, &v) && v == 4);
     cf_db_close(db);
     test_remove_db(db_path);
 }

@@ -173,7 +173,7 @@ static void test_principals(cf_store *s)
 static void test_reopen(void)
 {
     cf_store *s;
-    CHECK(cf_store_open(db_path, &s));
+    CHECK(cf_store_open(CF_DB_SQLITE, db_path, &s));
     cf_object got;
     cf_object_init(&got);
     CHECK(cf_store_object_get(s, "key", "restored", NULL, false, &got));
@@ -190,7 +190,7 @@ int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/coffer-test-store-%d.db", (int)getpid());
     cf_store *s;
-    CHECK(cf_store_open(db_path, &s));
+    CHECK(cf_store_open(CF_DB_SQLITE, db_path, &s));
     CHECK(cf_store_meta_put(s, "m", CF_SLICE_LIT("abc")));
     RUN_WITH(test_versions_and_latest, s);
     RUN_WITH(test_paging, s);
