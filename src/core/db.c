@@ -357,6 +357,22 @@ bool cf_db_migrate(cf_db *db, const cf_db_schema *schema, size_t *applied)
     return cf_db_commit(db, ok && cf_db_migrate_tx(db, schema, (size_t)version));
 }
 
+bool cf_db_lead(cf_db *db, int64_t key, bool *leader)
+{
+    return db->driver->lead(db, key, leader);
+}
+
+/* ---- change notices ---- */
+
+bool cf_db_notify(cf_db *db, const char *channel, const char *payload)
+{
+    static const char notify[] = "SELECT pg_notify(?1, ?2)";
+    if (db->backend != CF_DB_POSTGRES)
+        return true;
+    cf_db_stmt *st = CF_DB_PREP(db, notify, channel, payload ? payload : "");
+    return cf_db_run(db, st);
+}
+
 /* ---- group commit ---- */
 
 /* Our own fd on the WAL, for the group commit's fdatasync.  SQLite keeps

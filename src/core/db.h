@@ -187,6 +187,38 @@ typedef struct {
  * with CF_ERR_DB.  *applied (may be NULL) is the number of steps that ran. */
 CF_MUST_USE bool cf_db_migrate(cf_db *db, const cf_db_schema *schema, size_t *applied);
 
+/* Leadership for work exactly one front end does at a time (the
+ * sweepers): *leader says whether this connection holds `key`.  On
+ * PostgreSQL a session advisory lock, kept while the connection lives and
+ * taken by another front end when it dies (so a front end that loses its
+ * connection stops leading until it wins the lock again); on SQLite the one
+ * process always leads.  Call before each round of such work. */
+CF_MUST_USE bool cf_db_lead(cf_db *db, int64_t key, bool *leader);
+
+/* ---- change notices between front ends ----
+ *
+ * A front end that caches what the store holds (the blob service's account
+ * keys) must hear when another front end changes it.  On PostgreSQL that is
+ * LISTEN/NOTIFY: cf_db_notify() inside the writing transaction (delivered
+ * when it commits, not at all if it rolls back), and a listener thread per
+ * front end with its own connection.  When the listener's connection is
+ * lost it calls back with payload NULL ("anything may have changed") and
+ * again after it reconnects, so a cache is never trusted across a gap.  On
+ * SQLite (one process owns the store) both are no-ops. */
+CF_MUST_USE bool cf_db_notify(cf_db *db, const char *channel, const char *payload);
+
+/* payload: what the notifier said, or NULL when notices may have been lost. */
+typedef void (*cf_db_notice_fn)(void *ctx, const char *payload);
+typedef struct cf_db_listener cf_db_listener;
+
+/* Starts listening on `channel` (an identifier: letters, digits, '_') with
+ * the store's configuration; *out NULL on SQLite.  Fails when PostgreSQL
+ * cannot be reached at start. */
+CF_MUST_USE bool cf_db_listen(const cf_db_config *config, const char *channel, cf_db_notice_fn fn,
+                              void *ctx, cf_db_listener **out);
+/* Stops the thread and closes its connection; NULL is a no-op. */
+void cf_db_listener_stop(cf_db_listener *l);
+
 /* Group commit (SQLite, synchronous=NORMAL stores): opens the WAL
  * ("<path>-wal") for fdatasync, syncs it and its directory entry, and
  * counts every commit so far as durable.  Call once, after the schema is

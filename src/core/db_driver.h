@@ -39,6 +39,7 @@ typedef struct {
     void (*rollback)(cf_db *db);
     bool (*read_begin)(cf_db *db);
     bool (*in_transaction)(cf_db *db);
+    bool (*lead)(cf_db *db, int64_t key, bool *leader);
     bool (*user_version)(cf_db *db, int64_t *version);
     bool (*set_user_version)(cf_db *db, int64_t version);
 } cf_db_driver;

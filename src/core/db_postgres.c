@@ -21,12 +21,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db_driver.h"
 #include "fsutil.h"
+#include "log.h"
 
 #define PG_BYTEA_OID 17
 #define PG_BOOL_OID 16
@@ -41,6 +44,10 @@ typedef struct {
     unsigned next_name;
     bool in_tx;
     int64_t changes;
+    /* Session advisory locks held (cf_db_lead): the key and the connection
+     * generation it was won on (0: none). */
+    int64_t lead_key;
+    uint64_t lead_generation;
     /* The last failure, raised by pg_fail(). */
     cf_err fail_code;
     int fail_errno;
@@ -572,6 +579,31 @@ static bool pg_in_transaction(cf_db *db)
     return pg(db)->in_tx;
 }
 
+static bool pg_lead(cf_db *db, int64_t key, bool *leader)
+{
+    pg_conn *c = pg(db);
+    *leader = false;
+    if (!pg_ensure_connected(db))
+        return pg_fail(db);
+    if (c->lead_generation == c->generation && c->lead_key == key) {
+        *leader = true; /* the same session: the lock is still ours */
+        return true;
+    }
+    char sql[80];
+    snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%" PRId64 ")", key);
+    PGresult *res = PQexec(c->conn, sql);
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if (!ok)
+        (void)pg_result_failure(db, res);
+    else if (PQgetvalue(res, 0, 0)[0] == 't') {
+        *leader = true;
+        c->lead_key = key;
+        c->lead_generation = c->generation;
+    }
+    PQclear(res);
+    return ok || pg_fail(db);
+}
+
 /* ---- schema version: a one-row table ---- */
 
 static bool pg_user_version(cf_db *db, int64_t *version)
@@ -624,6 +656,140 @@ const cf_db_driver cf_db_postgres_driver = {
     .rollback = pg_rollback,
     .read_begin = pg_read_begin,
     .in_transaction = pg_in_transaction,
+    .lead = pg_lead,
     .user_version = pg_user_version,
     .set_user_version = pg_set_user_version,
 };
+
+/* ---- the listener (db.h: change notices) ---- */
+
+/* How long the listener waits between reconnection attempts, and at most
+ * for a notice before checking whether it should stop (milliseconds). */
+#define PG_LISTEN_RETRY_MS 1000
+#define PG_LISTEN_POLL_MS 200
+
+struct cf_db_listener {
+    pthread_t thread;
+    char *conninfo;
+    char channel[64];
+    cf_db_notice_fn fn;
+    void *ctx;
+    _Atomic bool stop;
+    PGconn *conn;
+};
+
+/* Connects and LISTENs; NULL on failure. */
+static PGconn *pg_listen_connect(cf_db_listener *l)
+{
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const values[] = {PG_CONNECT_TIMEOUT, "coffer-listener", l->conninfo, NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        PQfinish(conn);
+        return NULL;
+    }
+    char sql[96];
+    snprintf(sql, sizeof sql, "LISTEN %s", l->channel);
+    PGresult *res = PQexec(conn, sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+/* Waits for notices on the live connection; returns when it is lost or the
+ * listener stops. */
+static void pg_listen_serve(cf_db_listener *l)
+{
+    while (!l->stop) {
+        struct pollfd p = {.fd = PQsocket(l->conn), .events = POLLIN};
+        int n = poll(&p, 1, PG_LISTEN_POLL_MS);
+        if (n < 0 && errno != EINTR)
+            return;
+        if (n > 0 && !PQconsumeInput(l->conn))
+            return;
+        PGnotify *note;
+        while ((note = PQnotifies(l->conn)) != NULL) {
+            l->fn(l->ctx, note->extra ? note->extra : "");
+            PQfreemem(note);
+        }
+        if (PQstatus(l->conn) != CONNECTION_OK)
+            return;
+    }
+}
+
+static void *pg_listen_main(void *arg)
+{
+    cf_db_listener *l = arg;
+    while (!l->stop) {
+        if (!l->conn)
+            l->conn = pg_listen_connect(l);
+        if (l->conn) {
+            /* Notices sent while no one listened are gone. */
+            l->fn(l->ctx, NULL);
+            pg_listen_serve(l);
+            if (l->stop)
+                break;
+            cf_log(CF_LOG_WARN, NULL, "change notices (%s): connection lost; reconnecting",
+                   l->channel);
+            PQfinish(l->conn);
+            l->conn = NULL;
+            l->fn(l->ctx, NULL);
+        }
+        for (int waited = 0; waited < PG_LISTEN_RETRY_MS && !l->stop; waited += PG_LISTEN_POLL_MS)
+            poll(NULL, 0, PG_LISTEN_POLL_MS);
+    }
+    return NULL;
+}
+
+bool cf_db_listen(const cf_db_config *config, const char *channel, cf_db_notice_fn fn, void *ctx,
+                  cf_db_listener **out)
+{
+    *out = NULL;
+    if (config->backend != CF_DB_POSTGRES)
+        return true;
+    size_t n = strlen(channel);
+    CF_ENSURE(n > 0 && n < sizeof((cf_db_listener *)NULL)->channel &&
+                  strspn(channel, "abcdefghijklmnopqrstuvwxyz0123456789_") == n,
+              CF_ERR_INTERNAL, "bad notice channel name");
+    cf_db_listener *l = calloc(1, sizeof *l);
+    CF_ENSURE_ALLOC(l);
+    memcpy(l->channel, channel, n + 1);
+    l->fn = fn;
+    l->ctx = ctx;
+    l->conninfo = strdup(config->conninfo ? config->conninfo : "");
+    if (!l->conninfo) {
+        free(l);
+        CF_BAIL(CF_ERR_NOMEM, NULL);
+    }
+    l->conn = pg_listen_connect(l);
+    if (!l->conn) {
+        free(l->conninfo);
+        free(l);
+        cf_error_raisef(CF_ERR_UNAVAILABLE, __FILE__, __LINE__, "%s: cannot listen for changes",
+                        config->what);
+        return false;
+    }
+    if (pthread_create(&l->thread, NULL, pg_listen_main, l) != 0) {
+        PQfinish(l->conn);
+        free(l->conninfo);
+        free(l);
+        CF_BAIL(CF_ERR_INTERNAL, "cannot start the change listener");
+    }
+    *out = l;
+    return true;
+}
+
+void cf_db_listener_stop(cf_db_listener *l)
+{
+    if (!l)
+        return;
+    l->stop = true;
+    pthread_join(l->thread, NULL);
+    PQfinish(l->conn);
+    free(l->conninfo);
+    free(l);
+}

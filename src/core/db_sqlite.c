@@ -184,6 +184,14 @@ static bool lite_in_transaction(cf_db *db)
     return !sqlite3_get_autocommit(lite(db));
 }
 
+static bool lite_lead(cf_db *db, int64_t key, bool *leader)
+{
+    (void)db;
+    (void)key;
+    *leader = true; /* one process owns the file (service.lock) */
+    return true;
+}
+
 static bool lite_user_version(cf_db *db, int64_t *version)
 {
     sqlite3_stmt *st = NULL;
@@ -228,6 +236,7 @@ const cf_db_driver cf_db_sqlite_driver = {
     .rollback = lite_rollback,
     .read_begin = lite_read_begin,
     .in_transaction = lite_in_transaction,
+    .lead = lite_lead,
     .user_version = lite_user_version,
     .set_user_version = lite_set_user_version,
 };

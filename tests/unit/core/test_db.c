@@ -347,6 +347,91 @@ static void test_open_failure(void)
     cf_db_close(NULL);
 }
 
+/* Change notices: delivered when the notifying transaction commits, never
+ * when it rolls back; the listener first says "anything may have changed"
+ * (NULL).  On SQLite there is no listener and notifying is a no-op. */
+typedef struct {
+    pthread_mutex_t mu;
+    int gaps;      /* NULL payloads */
+    char last[64]; /* the last payload */
+    int notices;
+} notice_log;
+
+static void on_notice(void *ctx, const char *payload)
+{
+    notice_log *n = ctx;
+    pthread_mutex_lock(&n->mu);
+    if (!payload) {
+        n->gaps++;
+    } else {
+        n->notices++;
+        snprintf(n->last, sizeof n->last, "%s", payload);
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
+static int notices_of(notice_log *n, char *last)
+{
+    pthread_mutex_lock(&n->mu);
+    int count = n->notices;
+    snprintf(last, 64, "%s", n->last);
+    pthread_mutex_unlock(&n->mu);
+    return count;
+}
+
+static void test_notices(void)
+{
+    cf_db *db = NULL;
+    CHECK(open_db(8, &db));
+    if (!db)
+        return;
+    notice_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    cf_db_listener *l = NULL;
+    const cf_db_config config = {
+        .backend = on_pg ? CF_DB_POSTGRES : CF_DB_SQLITE,
+        .path = db_path,
+        .conninfo = pg_conninfo,
+        .what = "the test database",
+    };
+    CHECK(cf_db_listen(&config, "coffer_test", on_notice, &log, &l));
+    cf_db_listener *bad = NULL;
+    CHECK(!cf_db_listen(&config, "bad-name; DROP", on_notice, &log, &bad) || !on_pg);
+    if (!on_pg) {
+        CHECK(l == NULL && cf_db_notify(db, "coffer_test", "x"));
+        cf_db_close(db);
+        return;
+    }
+    CHECK(l != NULL);
+    CHECK(cf_db_begin(db) && cf_db_notify(db, "coffer_test", "dropped"));
+    CHECK(!cf_db_commit(db, false));
+    CHECK(cf_db_begin(db) && cf_db_notify(db, "coffer_test", "account a1"));
+    CHECK(cf_db_commit(db, true));
+    char last[64] = "";
+    int count = 0;
+    for (int i = 0; i < 100 && (count = notices_of(&log, last)) < 1; i++)
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    CHECK(count == 1 && strcmp(last, "account a1") == 0);
+    pthread_mutex_lock(&log.mu);
+    CHECK(log.gaps >= 1);
+    pthread_mutex_unlock(&log.mu);
+    cf_db_listener_stop(l);
+    cf_db_close(db);
+}
+
+/* One leader among connections; when it goes, another can lead. */
+static void test_leader(void)
+{
+    cf_db *a = NULL, *b = NULL;
+    CHECK(open_db(4, &a) && open_db(4, &b));
+    bool la = false, lb = true;
+    CHECK(a && cf_db_lead(a, 77, &la) && la);
+    CHECK(a && cf_db_lead(a, 77, &la) && la); /* still */
+    CHECK(b && cf_db_lead(b, 77, &lb) && lb == !on_pg);
+    cf_db_close(a);
+    CHECK(b && cf_db_lead(b, 77, &lb) && lb);
+    cf_db_close(b);
+}
+
 /* PostgreSQL: a server that cannot be reached is CF_ERR_UNAVAILABLE. */
 static void test_pg_unreachable(void)
 {
@@ -369,6 +454,8 @@ int main(void)
     RUN(test_cache_bound);
     RUN(test_migrations);
     RUN(test_writers_exclude);
+    RUN(test_notices);
+    RUN(test_leader);
     RUN(test_open_failure);
     test_remove_db(db_path);
     pg_conninfo = getenv("COFFER_TEST_PG");
@@ -378,6 +465,8 @@ int main(void)
         RUN(test_cache_bound);
         RUN(test_migrations);
         RUN(test_writers_exclude);
+        RUN(test_notices);
+        RUN(test_leader);
     }
     RUN(test_pg_unreachable);
     TEST_DONE();
