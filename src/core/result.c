@@ -64,6 +64,11 @@ void cf_error_restore(struct cf_error_record *saved)
     free(saved);
 }
 
+bool cf_err_environmental(cf_err code)
+{
+    return code >= CF_ERR_NOMEM && code < CF_ERR_COUNT;
+}
+
 const char *cf_err_name(cf_err code)
 {
     if ((unsigned)code >= CF_ERR_COUNT)

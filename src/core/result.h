@@ -47,6 +47,11 @@ typedef enum {
     CF_ERR_COUNT
 } cf_err;
 
+/* Whether `code` is a failure of the service or what it runs on (memory,
+ * disk, database, HSM), not a verdict about the request: such a failure
+ * must never be answered as a wrong credential or a missing object. */
+bool cf_err_environmental(cf_err code);
+
 /* Symbolic name of an error code, e.g. "CF_ERR_NOT_FOUND". */
 const char *cf_err_name(cf_err code);
 
@@ -108,6 +113,19 @@ void cf_error_restore(struct cf_error_record *saved);
     } while (0)
 
 #define CF_ENSURE_REF(p) CF_ENSURE((p) != NULL, CF_ERR_INTERNAL, "null reference")
+
+/* `call` must succeed; when it fails because something was not found
+ * (CF_ERR_NOT_FOUND), fail with `code` and `detail` instead.  Any other
+ * failure stands: a missing row is a verdict about the request, a store
+ * that cannot be reached is not (it must not become a 401 or a 404). */
+#define CF_ENSURE_FOUND(call, code, detail)          \
+    do {                                             \
+        if (!(call)) {                               \
+            if (cf_error_code() == CF_ERR_NOT_FOUND) \
+                CF_RAISE((code), (detail));          \
+            return false;                            \
+        }                                            \
+    } while (0)
 
 /* Propagate a failure already recorded by a callee. */
 #define CF_GUARD(x)       \

@@ -106,6 +106,9 @@ void cf_vault_reply_error(cf_vault_call *call)
         message = code == CF_ERR_SEAL
                       ? "The vault's HSM is unavailable, so the request was not carried out. "
                         "Try again later."
+                  : code == CF_ERR_UNAVAILABLE
+                      ? "The vault's database is unavailable, so the request was not carried "
+                        "out. Try again later."
                       : "The service encountered an internal error.";
     }
     if (code == CF_ERR_UNAUTHORIZED) {
@@ -114,6 +117,16 @@ void cf_vault_reply_error(cf_vault_call *call)
     }
     cf_vault_render_error(call, status, cf_vault_errors[code].code, message,
                           cf_vault_errors[code].inner);
+}
+
+void cf_vault_reply_auth_failure(cf_vault_call *call)
+{
+    cf_err code = cf_error_code();
+    /* A store or HSM that cannot answer is not a wrong credential. */
+    if ((unsigned)code < CF_ERR_COUNT && cf_vault_errors[code].status >= 500)
+        cf_vault_reply_error(call);
+    else
+        cf_vault_reply_challenge(call, cf_error_detail());
 }
 
 void cf_vault_reply_challenge(cf_vault_call *call, const char *message)

@@ -178,10 +178,14 @@ static bool cf_check_client(cf_vault *vault, const char *client_id, cf_slice sec
     uint8_t salt[CF_SALT_BYTES] = {0}, h[32];
     if (!cf_secret_hash(cf_slice_of(salt, sizeof salt), secret, h))
         return false;
-    bool ok = cf_store_principal_by_client(vault->store, client_id, out) &&
-              strcmp(out->kind, kind) == 0 &&
-              cf_store_credential_each(vault->store, out->object_id, cf_credential_matches, &check);
-    CF_ENSURE(ok && check.matched, CF_ERR_UNAUTHORIZED, "invalid client credentials");
+    /* Only "no such client" is a wrong credential; a store that cannot be
+     * reached fails as itself. */
+    bool found = cf_store_principal_by_client(vault->store, client_id, out);
+    CF_GUARD(found || cf_error_code() == CF_ERR_NOT_FOUND);
+    if (found && strcmp(out->kind, kind) == 0)
+        CF_GUARD(
+            cf_store_credential_each(vault->store, out->object_id, cf_credential_matches, &check));
+    CF_ENSURE(check.matched, CF_ERR_UNAUTHORIZED, "invalid client credentials");
     return true;
 }
 
@@ -327,8 +331,8 @@ bool cf_identity_verify_token(cf_vault *vault, cf_slice token, cf_principal *cal
         CF_GUARD(cf_token_verify_full(vault, token, oid, &exp));
         cf_token_cache_add(hash, exp, oid);
     }
-    CF_ENSURE(cf_store_principal_by_oid(vault->store, oid, caller), CF_ERR_UNAUTHORIZED,
-              "The token's principal is unknown.");
+    CF_ENSURE_FOUND(cf_store_principal_by_oid(vault->store, oid, caller), CF_ERR_UNAUTHORIZED,
+                    "The token's principal is unknown.");
     return true;
 }
 
@@ -361,6 +365,16 @@ static void cf_oauth_error(cf_http_response *resp, unsigned status, const char *
     if (!cf_reply_json(resp, status,
                        json_pack("{s:s, s:s}", "error", error, "error_description", description)))
         resp->status = 500;
+}
+
+/* The identity store cannot answer (PostgreSQL down): 503, logged, and not
+ * counted as a failed sign-in. */
+static void cf_oauth_unavailable(cf_http_request *req, cf_http_response *resp)
+{
+    cf_log(CF_LOG_ERROR, req->request_id, "token request: %s at %s: %s",
+           cf_err_name(cf_error_code()), cf_error_where(), cf_error_detail());
+    cf_oauth_error(resp, 503, "temporarily_unavailable",
+                   "The identity store is unavailable. Try again later.");
 }
 
 /* Failed-credential throttling (throttle.h) around one client check: a
@@ -470,10 +484,15 @@ static void cf_token_endpoint(cf_vault *vault, cf_http_request *req, cf_http_res
     cf_buf_init(&token, CF_TOKEN_MAX);
     cf_principal p;
     int64_t expires_on;
+    cf_error_clear();
     bool ok = cf_form_get(form, "client_secret", &secret) &&
               cf_check_client(vault, client_id, cf_buf_slice(&secret), "sp", &p);
-    cf_sign_in_result(vault, req, client_id, ok);
-    if (!ok) {
+    bool down = !ok && cf_err_environmental(cf_error_code());
+    if (!down)
+        cf_sign_in_result(vault, req, client_id, ok);
+    if (down) {
+        cf_oauth_unavailable(req, resp);
+    } else if (!ok) {
         cf_log(CF_LOG_WARN, req->request_id, "token request refused for client %s", client_id);
         cf_oauth_error(resp, 401, "invalid_client", "Invalid client credentials.");
     } else if (!cf_token_issue(vault, &p, resource, &token, &expires_on) ||
@@ -515,9 +534,14 @@ static void cf_msi_endpoint(cf_vault *vault, cf_http_request *req, cf_http_respo
     cf_buf_init(&token, CF_TOKEN_MAX);
     int64_t expires_on;
     char expires_text[32];
+    cf_error_clear();
     bool ok = header && cf_check_client(vault, client_id, CF_SLICE_STR(header), "mi", &p);
-    cf_sign_in_result(vault, req, client_id, ok);
-    if (!ok) {
+    bool down = !ok && cf_err_environmental(cf_error_code());
+    if (!down)
+        cf_sign_in_result(vault, req, client_id, ok);
+    if (down) {
+        cf_oauth_unavailable(req, resp);
+    } else if (!ok) {
         cf_oauth_error(resp, 401, "invalid_client", "The identity header is not valid.");
     } else if (!cf_token_issue(vault, &p, resource, &token, &expires_on) ||
                snprintf(expires_text, sizeof expires_text, "%lld", (long long)expires_on) <= 0 ||

@@ -125,8 +125,8 @@ bool cf_principal_create_handler(cf_vault_call *call)
 static bool cf_principal_load(cf_vault_call *call, const char *oid, cf_principal *p,
                               cf_credential_info creds[CF_MAX_CREDENTIALS], size_t *n)
 {
-    CF_ENSURE(cf_store_principal_by_oid(call->vault->store, oid, p), CF_ERR_NOT_FOUND,
-              "The principal does not exist.");
+    CF_ENSURE_FOUND(cf_store_principal_by_oid(call->vault->store, oid, p), CF_ERR_NOT_FOUND,
+                    "The principal does not exist.");
     *n = 0;
     return cf_store_credential_list(call->vault->store, oid, creds, CF_MAX_CREDENTIALS, n);
 }
@@ -156,8 +156,8 @@ bool cf_principal_delete_handler(cf_vault_call *call)
     const char *oid = call->params.principal;
     CF_ENSURE(strcmp(oid, call->caller.object_id) != 0, CF_ERR_CONFLICT,
               "A principal cannot delete itself.");
-    CF_ENSURE(cf_store_principal_delete(call->vault->store, oid), CF_ERR_NOT_FOUND,
-              "The principal does not exist.");
+    CF_ENSURE_FOUND(cf_store_principal_delete(call->vault->store, oid), CF_ERR_NOT_FOUND,
+                    "The principal does not exist.");
     cf_log(CF_LOG_INFO, call->http->request_id, "principal %s deleted", oid);
     return cf_vault_reply(call, 204, NULL);
 }
@@ -196,7 +196,7 @@ bool cf_principal_secret_remove_handler(cf_vault_call *call)
     char *end = NULL;
     long long id = strtoll(id_text, &end, 10);
     CF_ENSURE(*id_text && !*end && id > 0, CF_ERR_NOT_FOUND, "The secret does not exist.");
-    CF_ENSURE(cf_store_credential_delete(call->vault->store, oid, id), CF_ERR_NOT_FOUND,
-              "The secret does not exist.");
+    CF_ENSURE_FOUND(cf_store_credential_delete(call->vault->store, oid, id), CF_ERR_NOT_FOUND,
+                    "The secret does not exist.");
     return cf_vault_reply(call, 204, NULL);
 }

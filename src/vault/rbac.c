@@ -298,8 +298,10 @@ bool cf_role_assignment_put_handler(cf_vault_call *call)
     const cf_role *role = cf_role_find(role_id);
     CF_ENSURE(role, CF_ERR_BAD_INPUT, "The role definition does not exist.");
     cf_principal p;
-    CF_ENSURE(cf_guid_ok(principal) && cf_store_principal_by_oid(call->vault->store, principal, &p),
-              CF_ERR_BAD_INPUT, "The principal does not exist in this vault's directory.");
+    CF_ENSURE(cf_guid_ok(principal), CF_ERR_BAD_INPUT,
+              "The principal does not exist in this vault's directory.");
+    CF_ENSURE_FOUND(cf_store_principal_by_oid(call->vault->store, principal, &p), CF_ERR_BAD_INPUT,
+                    "The principal does not exist in this vault's directory.");
     /* The access check reads at most this many assignments per principal. */
     cf_role_assignment held[CF_MAX_PRINCIPAL_ASSIGNMENTS];
     size_t n_held = 0;
@@ -324,9 +326,10 @@ static bool cf_assignment_get_or_delete(cf_vault_call *call, bool del)
 {
     const char *scope = call->params.scope, *name = call->params.assignment;
     cf_role_assignment a;
-    CF_ENSURE_REASON(cf_store_assignment_get(call->vault->store, name, &a) &&
-                         strcasecmp(a.scope, scope) == 0,
-                     CF_ERR_NOT_FOUND, CF_VAULT_REASON_ROLE_ASSIGNMENT_NOT_FOUND,
+    bool found = cf_store_assignment_get(call->vault->store, name, &a);
+    CF_GUARD(found || cf_error_code() == CF_ERR_NOT_FOUND);
+    CF_ENSURE_REASON(found && strcasecmp(a.scope, scope) == 0, CF_ERR_NOT_FOUND,
+                     CF_VAULT_REASON_ROLE_ASSIGNMENT_NOT_FOUND,
                      "Requested role assignment not found");
     if (del)
         CF_GUARD(cf_store_assignment_delete(call->vault->store, name));

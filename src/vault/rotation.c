@@ -262,6 +262,19 @@ static struct {
 
 static void cf_sweep_once(cf_vault *vault)
 {
+    /* Several front ends on one store: one of them sweeps (a second would
+     * rotate a due key twice). */
+    bool leader = false;
+    if (!cf_store_lead_sweepers(vault->store, &leader)) {
+        cf_log(CF_LOG_ERROR, NULL, "sweeper leadership: %s", cf_error_detail());
+        return;
+    }
+    if (leader != vault->sweeping)
+        cf_log(CF_LOG_INFO, NULL, "this front end %s the rotation and purge sweeps",
+               leader ? "now runs" : "no longer runs");
+    vault->sweeping = leader;
+    if (!leader)
+        return;
     unsigned purged = 0;
     if (!cf_store_purge_expired(vault->store, cf_vault_now(), &purged, cf_key_cache_forget))
         cf_log(CF_LOG_ERROR, NULL, "purge sweep failed: %s", cf_error_detail());

@@ -691,7 +691,7 @@ cf_http_begin_result cf_vault_begin(void *ctx, cf_http_request *req, cf_http_res
     cf_vault_call call = {.vault = vault, .http = req, .resp = resp};
     if (cf_identity_authenticate(vault, req, &call.caller))
         return CF_HTTP_BUFFER;
-    cf_vault_reply_challenge(&call, cf_error_detail());
+    cf_vault_reply_auth_failure(&call);
     cf_audit_request(&call, "authenticate");
     cf_log_request(&call, &start);
     return CF_HTTP_RESPOND;
@@ -716,7 +716,7 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
                        "The request URI contains an encoded NUL character.");
         cf_vault_reply_error(&call);
     } else if (!cf_identity_authenticate(vault, req, &call.caller)) {
-        cf_vault_reply_challenge(&call, cf_error_detail());
+        cf_vault_reply_auth_failure(&call);
     } else if (!cf_api_version_ok(cf_http_query(req, "api-version"))) {
         cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
                        "The 'api-version' query parameter is missing or not supported.");

@@ -699,6 +699,11 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
     return ok;
 }
 
+bool cf_store_lead_sweepers(cf_store *store, bool *leader)
+{
+    return CF_LOCKED(store, cf_db_lead(store->db, CF_STORE_SWEEPER_LOCK, leader));
+}
+
 /* ---- property scans ---- */
 
 static const char cf_sql_prop_values[] =

@@ -84,6 +84,11 @@ CF_MUST_USE bool cf_store_object_purge(cf_store *store, const char *kind, const 
 CF_MUST_USE bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged,
                                         void (*each_purged)(const char *kind, const char *name));
 
+/* Whether this front end runs the sweepers now (cf_db_lead): always on
+ * SQLite; on PostgreSQL the one front end holding the store's sweeper lock,
+ * until its connection dies. */
+CF_MUST_USE bool cf_store_lead_sweepers(cf_store *store, bool *leader);
+
 /* The distinct string values of props.`prop` across every version of
  * `kind`, live or deleted, as a JSON array (owned by the caller). */
 CF_MUST_USE bool cf_store_prop_values(cf_store *store, const char *kind, const char *prop,

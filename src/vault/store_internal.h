@@ -15,8 +15,10 @@
 
 /* Above the number of SQL strings the store uses (about 40). */
 #define CF_STMT_CACHE 64
-/* PostgreSQL: the advisory lock the vault store's writers take ("cfva"). */
+/* PostgreSQL: the advisory lock the vault store's writers take ("cfva"),
+ * and the one its sweeper leader holds ("cfvs"). */
 #define CF_STORE_WRITE_LOCK 0x63667661
+#define CF_STORE_SWEEPER_LOCK 0x63667673
 /* How long a statement waits for SQLite's lock before failing. */
 #define CF_STORE_BUSY_TIMEOUT_MS (5 * CF_MS_PER_SECOND)
 

@@ -40,6 +40,7 @@ typedef struct {
     bool retention_given;  /* --retention-days / --purge-protection were passed */
     bool protection_given;
     int rotation_interval;        /* seconds between rotation/purge sweeps */
+    bool sweeping;                /* the sweeper thread: this front end leads the sweeps */
     int token_lifetime;           /* seconds */
     const char *tls_cert_file;    /* optional: use this certificate chain... */
     const char *tls_key_file;     /* ...and key instead of the generated ones */
@@ -102,6 +103,9 @@ void cf_vault_reply_error(cf_vault_call *call);
 
 /* 401 with the Bearer challenge. */
 void cf_vault_reply_challenge(cf_vault_call *call, const char *message);
+/* A failed authentication: 401 with the challenge, or the failure itself
+ * when the store or HSM could not answer (503). */
+void cf_vault_reply_auth_failure(cf_vault_call *call);
 
 /* ---- helpers shared by resource handlers (objects.c) ---- */
 CF_MUST_USE bool cf_vault_valid_object_name(const char *name);

@@ -184,11 +184,8 @@ if [ "$store" = postgres ]; then
   # copied: keys made in it by either front end are the other's too) and
   # the same TLS material.
   dir_b="$dir-b"
-  mkdir -p "$dir_b/hsm" "$dir_b/logs"
-  cp "$dir/seal.json" "$dir_b/"
-  cp "$dir/hsm/user.pin" "$dir/hsm/softhsm2.conf" "$dir_b/hsm/"
-  ln -s "$dir/hsm/tokens" "$dir_b/hsm/tokens"
-  cp -r "$dir/tls" "$dir_b/tls"
+  frontend_clone "$dir" "$dir_b"
+  mkdir -p "$dir_b/logs"
   port_b="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
   export COFFER_TEST_DIR_B="$dir_b" COFFER_TEST_PORT_B="$port_b"
   echo "run.sh: second front end $dir_b on 127.0.0.1:$port_b, both on PostgreSQL"

@@ -10,6 +10,12 @@
 #                     `auth none`, a pool `coffer`; sets CEPH_CONF, CEPH_POOL,
 #                     CEPH_MON_PID, CEPH_OSD_PID
 #   engines_stop      stops whatever was started (SIGTERM, then SIGKILL)
+#   frontend_clone SRC DST
+#                     a second front end's data directory from an
+#                     initialised one (docs/scale-out.md, the key ceremony):
+#                     the same seal (seal.json; for the embedded SoftHSM2
+#                     token its PIN and configuration, the token itself
+#                     shared through a symlink) and the same TLS material
 #
 # Each start waits until the engine serves (a query, a `rados put`) and
 # fails with its log otherwise.  Source after base.sh or common.sh.
@@ -115,4 +121,16 @@ engines_stop() {
         wait "$p" 2>/dev/null || true
     done
     ENGINE_PIDS=()
+}
+
+frontend_clone() {
+    local src=$1 dst=$2
+    mkdir -p "$dst"
+    cp "$src/seal.json" "$dst/"
+    if [ -d "$src/hsm" ]; then
+        mkdir -p "$dst/hsm"
+        cp "$src/hsm/user.pin" "$src/hsm/softhsm2.conf" "$dst/hsm/"
+        ln -s "$src/hsm/tokens" "$dst/hsm/tokens"
+    fi
+    cp -r "$src/tls" "$dst/tls"
 }
