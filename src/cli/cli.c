@@ -56,6 +56,7 @@ typedef struct {
     const char *group; /* the first word; NULL means "key" */
     bool local;        /* works on local files: no connection is opened */
     bool storage;      /* blob|container: opens its own storage connection */
+    bool more;         /* n_pos is a minimum: up to CF_CLI_MAX_POS positionals */
 } cf_cli_command;
 
 #define CF_STORAGE_OPTS "connection-string blob-dir ca-file"
@@ -92,8 +93,10 @@ static const cf_cli_command cf_commands[] = {
      "sign NAME --alg A (--digest B64URL | --in FILE) [--version V] [--out FILE]"},
     {"verify", cf_cmd_verify, 1, "version alg signature digest in",
      "verify NAME --alg A --signature B64URL (--digest B64URL | --in FILE) [--version V]"},
-    {"verify", cf_cmd_audit_verify, 1, "expect-lines expect-head",
-     "verify FILE [--expect-lines N] [--expect-head HASH]", "audit", true},
+    {"verify", cf_cmd_audit_verify, 1, "expect-lines expect-head store service",
+     "verify FILE... [--expect-lines N] [--expect-head HASH]\n"
+     "                  [--store postgres:CONNINFO [--service vault|blob]]",
+     "audit", true, false, true},
     {"set", cf_cmd_secret_set, 1, "file content-type tags disabled not-before expires",
      "set NAME --file FILE|- [--content-type T] [--tags k=v,...] [--disabled]\n"
      "                  [--not-before UNIX] [--expires UNIX]   (the value from a file or stdin)",
@@ -259,7 +262,7 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
     if (cf_cli_flag(cli, "help"))
         return true;
     CF_GUARD(cf_check_opts(cli->args, *cmd));
-    if (n_words - 2 != (*cmd)->n_pos)
+    if ((*cmd)->more ? n_words - 2 < (*cmd)->n_pos : n_words - 2 != (*cmd)->n_pos)
         return cf_cli_usage("usage: coffer %s %s", cf_group(*cmd), (*cmd)->usage);
     for (size_t i = 2; i < n_words; i++)
         cli->args->pos[cli->args->n_pos++] = words[i];

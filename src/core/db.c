@@ -46,6 +46,8 @@ bool cf_db_open(const cf_db_config *config, cf_db **out)
     db->wal_fd = -1;
     db->what = config->what;
     db->write_lock = config->write_lock;
+    snprintf(db->store_name, sizeof db->store_name, "%s",
+             config->store_name ? config->store_name : "store");
     cf_group_sync_init(&db->wal_sync, 0);
     db->path = lite ? strdup(config->path) : NULL;
     db->cache = calloc(config->stmt_cache, sizeof *db->cache);

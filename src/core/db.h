@@ -72,6 +72,9 @@ typedef struct {
      * kind (the vault's, the blob store's), so writers of one store exclude
      * each other and no one else. */
     int64_t write_lock;
+    /* PostgreSQL: the store's name in the schema-version table ("vault",
+     * "blob"), so both services may share one database. */
+    const char *store_name;
 } cf_db_config;
 
 CF_MUST_USE bool cf_db_open(const cf_db_config *config, cf_db **out);
@@ -157,7 +160,7 @@ CF_MUST_USE bool cf_db_read_begin(cf_db *db);
 CF_MUST_USE bool cf_db_read_end(cf_db *db, bool ok);
 
 /* The schema version the store's migrations count (SQLite: PRAGMA
- * user_version; PostgreSQL: a one-row table of its own). */
+ * user_version; PostgreSQL: the store's row in the table coffer_schema). */
 CF_MUST_USE bool cf_db_user_version(cf_db *db, int64_t *version);
 CF_MUST_USE bool cf_db_set_user_version(cf_db *db, int64_t version);
 

@@ -57,6 +57,7 @@ struct cf_db {
     char *path; /* SQLite: the database file */
     const char *what;
     int64_t write_lock;
+    char store_name[32];
     cf_db_stmt **cache;
     size_t cache_len, cache_cap;
     /* Group commit of the WAL (cf_db_group_commit_start); wal_fd -1 without. */

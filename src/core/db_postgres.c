@@ -604,30 +604,48 @@ static bool pg_lead(cf_db *db, int64_t key, bool *leader)
     return ok || pg_fail(db);
 }
 
-/* ---- schema version: a one-row table ---- */
+/* ---- schema version: one row per store in coffer_schema ---- */
+
+/* Runs `sql` with $1 = the store's name (and $2 = `version` text, if any). */
+static bool pg_version_query(cf_db *db, const char *sql, const char *version, PGresult **out)
+{
+    const char *params[2] = {db->store_name, version};
+    *out = PQexecParams(pg(db)->conn, sql, version ? 2 : 1, NULL, params, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus(*out);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        return true;
+    (void)pg_result_failure(db, *out);
+    PQclear(*out);
+    *out = NULL;
+    return pg_fail(db);
+}
 
 static bool pg_user_version(cf_db *db, int64_t *version)
 {
     *version = 0;
-    if (!pg_exec(db, "CREATE TABLE IF NOT EXISTS coffer_schema (version BIGINT NOT NULL)"))
+    if (!pg_exec(db, "CREATE TABLE IF NOT EXISTS coffer_schema"
+                     " (store TEXT PRIMARY KEY, version BIGINT NOT NULL)"))
         return false;
-    PGresult *res = PQexec(pg(db)->conn, "SELECT version FROM coffer_schema");
-    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok)
-        (void)pg_result_failure(db, res);
-    else if (PQntuples(res) > 0)
+    PGresult *res;
+    CF_GUARD(
+        pg_version_query(db, "SELECT version FROM coffer_schema WHERE store = $1", NULL, &res));
+    if (PQntuples(res) > 0)
         *version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
-    return ok || pg_fail(db);
+    return true;
 }
 
 static bool pg_set_user_version(cf_db *db, int64_t version)
 {
-    char sql[128];
-    snprintf(sql, sizeof sql,
-             "DELETE FROM coffer_schema; INSERT INTO coffer_schema (version) VALUES (%" PRId64 ")",
-             version);
-    return pg_exec(db, sql);
+    char text[24];
+    snprintf(text, sizeof text, "%" PRId64, version);
+    PGresult *res;
+    CF_GUARD(pg_version_query(db,
+                              "INSERT INTO coffer_schema (store, version) VALUES ($1, $2)"
+                              " ON CONFLICT (store) DO UPDATE SET version = excluded.version",
+                              text, &res));
+    PQclear(res);
+    return true;
 }
 
 const cf_db_driver cf_db_postgres_driver = {

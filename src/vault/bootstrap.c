@@ -242,8 +242,20 @@ bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
     return cf_tls_load(vault, tls_cert, tls_key);
 }
 
+bool cf_vault_anchor_audit(cf_vault *vault)
+{
+    char path[PATH_MAX];
+    if (!vault->audit || !vault->store)
+        return true;
+    CF_GUARD(cf_path(path, sizeof path, vault, "audit.log"));
+    return cf_store_audit_anchor(vault->store, vault->listen, path, vault->audit, cf_vault_now(),
+                                 &vault->anchor);
+}
+
 void cf_vault_close(cf_vault *vault)
 {
+    if (!cf_vault_anchor_audit(vault))
+        cf_log(CF_LOG_ERROR, NULL, "audit anchor at shutdown: %s", cf_error_detail());
     cf_audit_close_logged(vault->audit);
     vault->audit = NULL;
     cf_throttle_free(vault->throttle);

@@ -262,6 +262,9 @@ static struct {
 
 static void cf_sweep_once(cf_vault *vault)
 {
+    /* Every front end anchors its own audit log; only the leader sweeps. */
+    if (!cf_vault_anchor_audit(vault))
+        cf_log(CF_LOG_ERROR, NULL, "audit anchor: %s", cf_error_detail());
     /* Several front ends on one store: one of them sweeps (a second would
      * rotate a due key twice). */
     bool leader = false;

@@ -147,6 +147,7 @@ bool cf_store_open(cf_db_backend backend, const char *where, cf_store **out)
         .busy_timeout_ms = CF_STORE_BUSY_TIMEOUT_MS,
         .stmt_cache = CF_STMT_CACHE,
         .write_lock = CF_STORE_WRITE_LOCK,
+        .store_name = "vault",
     };
     if (!cf_db_open(&config, &store->db) || !cf_store_migrate(store)) {
         cf_store_close(store);
@@ -702,6 +703,13 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
 bool cf_store_lead_sweepers(cf_store *store, bool *leader)
 {
     return CF_LOCKED(store, cf_db_lead(store->db, CF_STORE_SWEEPER_LOCK, leader));
+}
+
+bool cf_store_audit_anchor(cf_store *store, const char *front_end, const char *path, cf_audit *a,
+                           int64_t now, cf_audit_anchor_state *st)
+{
+    return CF_LOCKED(store,
+                     cf_audit_anchor_record(store->db, "vault", front_end, path, a, now, st));
 }
 
 /* ---- property scans ---- */

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "audit_anchor.h"
 #include "buf.h"
 #include "db.h"
 #include "ids.h"
@@ -88,6 +89,10 @@ CF_MUST_USE bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *
  * SQLite; on PostgreSQL the one front end holding the store's sweeper lock,
  * until its connection dies. */
 CF_MUST_USE bool cf_store_lead_sweepers(cf_store *store, bool *leader);
+
+/* Records this front end's audit head in a shared store (audit_anchor.h). */
+CF_MUST_USE bool cf_store_audit_anchor(cf_store *store, const char *front_end, const char *path,
+                                       cf_audit *a, int64_t now, cf_audit_anchor_state *st);
 
 /* The distinct string values of props.`prop` across every version of
  * `kind`, live or deleted, as a JSON array (owned by the caller). */

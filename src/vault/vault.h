@@ -55,6 +55,7 @@ typedef struct {
     uint8_t *data_key;            /* = sealed.master_key: CF_DATA_KEY_LEN bytes, secret memory */
     cf_pkey *token_key;           /* signs access tokens */
     struct cf_audit *audit;       /* DIR/audit.log */
+    cf_audit_anchor_state anchor; /* its head, recorded in a shared store */
     struct cf_throttle *throttle; /* failed sign-ins, per client id and address */
     char token_kid[64];
 } cf_vault;
@@ -216,6 +217,9 @@ CF_MUST_USE bool cf_key_rotate(cf_vault *vault, const char *name, cf_object *out
  * bootstrap.json.  Fills the TLS PEMs for the listener (key: secret). */
 CF_MUST_USE bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key);
 void cf_vault_close(cf_vault *vault);
+/* Records the audit log's head in a shared (PostgreSQL) store: every
+ * sweep, and at shutdown. */
+CF_MUST_USE bool cf_vault_anchor_audit(cf_vault *vault);
 
 /* ---- router (router.c) ---- */
 void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp);

@@ -69,6 +69,10 @@ head -c -5 "$LOG" >"$TMP/torn.log"
 check "torn last line" 1 "BROKEN at line 6: torn" "$CLI" audit verify "$TMP/torn.log"
 check "broken, json" 1 '"bad_line": 2' "$CLI" audit verify "$TMP/edited.log" --output json
 
+check "two logs at once" 0 "$LOG: audit log intact: 6 lines" "$CLI" audit verify "$LOG" /dev/null
+check "two logs, one broken" 1 "BROKEN at line 2" "$CLI" audit verify "$LOG" "$TMP/edited.log"
+check "an anchor checks one file" 2 "" "$CLI" audit verify "$LOG" "$LOG" --expect-lines 6
+check "--store must be PostgreSQL" 2 "" "$CLI" audit verify "$LOG" --store sqlite
 check "missing file exits 1" 1 "" "$CLI" audit verify "$TMP/absent.log"
 check "no FILE is a usage error" 2 "" "$CLI" audit verify
 check "bad --expect-head is a usage error" 2 "" "$CLI" audit verify "$LOG" --expect-head xyz

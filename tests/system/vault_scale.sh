@@ -10,6 +10,8 @@
 #     every acknowledged write is there;
 #   - PostgreSQL restarted under load: clear 503s while it is down, then
 #     both front ends serve again without a restart;
+#   - the two audit chains verify together against the anchors the front
+#     ends recorded in PostgreSQL; a log left out or cut short is caught;
 #   - no plaintext secret value anywhere in PostgreSQL's data directory.
 set -euo pipefail
 . "$(dirname "$0")/lib/base.sh"
@@ -150,6 +152,28 @@ for p in $PA $PB; do
 done
 [ "$ok_after" = 2 ] && ok "both front ends serve again without a restart" || bad "recovery after PostgreSQL restart"
 kill -0 "$A_PID" && kill -0 "$B_PID" && ok "no front end exited" || bad "a front end exited"
+sleep 1.5 # a sweep: each front end anchors its audit log
+
+# ---- two audit chains, anchored in PostgreSQL
+for p in $A_PID $B_PID; do kill -TERM "$p"; wait "$p" 2>/dev/null || true; done
+A_PID= B_PID=
+verify() { "$BIN/coffer" audit verify "$@" --store "$STORE" --service vault >"$TMP/out" 2>&1; }
+if verify "$A/audit.log" "$B/audit.log" && [ "$(grep -c "matches the anchor" "$TMP/out")" = 2 ]; then
+    ok "both front ends' audit logs match their anchors"
+else
+    bad "audit logs against anchors: $(cat "$TMP/out")"
+fi
+if ! verify "$A/audit.log" && grep -q "^missing: " "$TMP/out"; then
+    ok "a front end's log left out is reported missing"
+else
+    bad "a log left out: $(cat "$TMP/out")"
+fi
+head -n -1 "$B/audit.log" >"$TMP/short.log"
+if ! verify "$A/audit.log" "$TMP/short.log" && grep -q "BROKEN" "$TMP/out"; then
+    ok "a log cut short no longer matches its anchor"
+else
+    bad "a log cut short: $(cat "$TMP/out")"
+fi
 
 # ---- nothing in the clear in PostgreSQL's files
 psql -q "$PG_CONNINFO" -c CHECKPOINT >/dev/null 2>&1 || true
