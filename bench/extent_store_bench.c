@@ -2,11 +2,11 @@
  * extent_store_bench: the extent store's write and read throughput on one
  * backend (src/blob/extent_store.h), without HTTP or crypto in the way.
  *
- *   extent_store_bench SPEC [MIB [EXTENT_MIB [THREADS [READ_KIB [CHUNK_KIB [IN_FLIGHT]]]]]]
+ *   extent_store_bench SPEC [MIB [EXTENT_KIB [THREADS [READ_KIB [CHUNK_KIB [IN_FLIGHT]]]]]]
  *
  * SPEC is files:DIR or rados:POOL (CEPH_CONF names the cluster).  Each of
  * THREADS writers (default 1) writes MIB / THREADS MiB (default 256 in
- * all) as extents of EXTENT_MIB (default 64) through the store, in pieces
+ * all) as extents of EXTENT_KIB (default 65536) through the store, in pieces
  * of 64 KiB + 16 (a sealed default segment, as the blob store hands them
  * over); then every extent is read back with read_at calls of READ_KIB
  * (default 64, one segment's worth; 0 = whole extents at once) and
@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "cli_number.h"
+#include "crypto.h"
 #include "extent_store.h"
 
 #define PIECE (64 * 1024 + 16)
@@ -45,9 +46,14 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint8_t pattern_at(unsigned seed, uint64_t i)
+/* The bytes written: a random pattern, read at an offset that depends on
+ * the extent, so that writing costs no more than pointing into it. */
+#define PATTERN (1021 * 1024)
+static uint8_t pattern[PATTERN + PIECE];
+
+static const uint8_t *pattern_at(unsigned seed, uint64_t i)
 {
-    return (uint8_t)((i * 131 + seed) % 251);
+    return pattern + (i + (uint64_t)seed * 7919) % PATTERN;
 }
 
 static void fail(const char *what)
@@ -59,8 +65,7 @@ static void fail(const char *what)
 static void *writer(void *arg)
 {
     job *j = arg;
-    uint8_t *piece = malloc(PIECE);
-    j->ok = piece != NULL;
+    j->ok = true;
     for (size_t e = 0; j->ok && e < j->n; e++) {
         cf_extent_store_writer *w = NULL;
         if (!cf_extent_store_new_id(j->ids[e]) || !cf_extent_store_create(store, j->ids[e], &w)) {
@@ -70,8 +75,7 @@ static void *writer(void *arg)
         }
         for (uint64_t off = 0; j->ok && off < extent_bytes; off += PIECE) {
             size_t n = extent_bytes - off < PIECE ? (size_t)(extent_bytes - off) : PIECE;
-            for (size_t i = 0; i < n; i++)
-                piece[i] = pattern_at(j->seed + (unsigned)e, off + i);
+            const uint8_t *piece = pattern_at(j->seed + (unsigned)e, off);
             if (!cf_extent_store_write(w, cf_slice_of(piece, n))) {
                 fail("write");
                 j->ok = false;
@@ -83,7 +87,6 @@ static void *writer(void *arg)
         }
         cf_extent_store_writer_free(w);
     }
-    free(piece);
     return NULL;
 }
 
@@ -107,7 +110,7 @@ static void *reader(void *arg)
                 j->ok = false;
             }
             for (size_t i = 0; j->ok && i < n; i += 4093)
-                if (buf[i] != pattern_at(j->seed + (unsigned)e, off + i)) {
+                if (buf[i] != *pattern_at(j->seed + (unsigned)e, off + i)) {
                     fprintf(stderr, "read: wrong byte at %llu\n", (unsigned long long)(off + i));
                     j->ok = false;
                 }
@@ -151,26 +154,31 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || argc > 8) {
         fprintf(stderr,
-                "usage: %s SPEC [MIB [EXTENT_MIB [THREADS [READ_KIB [CHUNK_KIB "
+                "usage: %s SPEC [MIB [EXTENT_KIB [THREADS [READ_KIB [CHUNK_KIB "
                 "[IN_FLIGHT]]]]]]\n",
                 argv[0]);
         return 2;
     }
     uint64_t mib = argc > 2 ? cli_number(argv[2], 1 << 20, "MIB") : 256;
-    uint64_t ext_mib = argc > 3 ? cli_number(argv[3], 1 << 16, "EXTENT_MIB") : 64;
+    uint64_t ext_kib = argc > 3 ? cli_number(argv[3], 1 << 26, "EXTENT_KIB") : 65536;
     unsigned threads = argc > 4 ? (unsigned)cli_number(argv[4], 64, "THREADS") : 1;
     read_len = (argc > 5 ? cli_number(argv[5], 1 << 20, "READ_KIB") : 64) * 1024;
     cf_extent_store_options opt = {
         .chunk_size = (uint32_t)(argc > 6 ? cli_number(argv[6], 1 << 16, "CHUNK_KIB") : 0) * 1024,
         .in_flight = (unsigned)(argc > 7 ? cli_number(argv[7], 16, "IN_FLIGHT") : 0),
     };
-    if (!threads || !ext_mib || mib < ext_mib * threads) {
-        fprintf(stderr, "need THREADS >= 1 and MIB >= EXTENT_MIB * THREADS\n");
+    if (!threads || !ext_kib || mib * 1024 < ext_kib * threads) {
+        fprintf(stderr, "need THREADS >= 1 and MIB * 1024 >= EXTENT_KIB * THREADS\n");
         return 2;
     }
-    extent_bytes = ext_mib * 1024 * 1024;
-    size_t per = (size_t)(mib / ext_mib / threads);
+    extent_bytes = ext_kib * 1024;
+    size_t per = (size_t)(mib * 1024 / ext_kib / threads);
     per_thread = per * extent_bytes;
+    if (!cf_crypto_init() || !cf_random_bytes(pattern, PATTERN)) {
+        fail("random pattern");
+        return 1;
+    }
+    memcpy(pattern + PATTERN, pattern, PIECE);
     if (!cf_extent_store_open(argv[1], &opt, &store)) {
         fail("open the store");
         return 1;

@@ -34,8 +34,9 @@
  *
  * Threads: a store may be used from any number of threads at once; a
  * writer or a reader belongs to one thread at a time.  Memory: a files
- * writer buffers nothing; a RADOS writer holds at most (in_flight + 1)
- * chunks, a reader nothing beyond the caller's buffer.
+ * writer or reader buffers nothing (the kernel does); a RADOS writer holds
+ * at most (in_flight + 1) chunks, a RADOS reader that reads sequentially
+ * two 512 KiB read-ahead windows (1 MiB), one that does not nothing.
  *
  * Errors: CF_ERR_BAD_INPUT for a malformed spec, id or range;
  * CF_ERR_NOT_FOUND for an extent that does not exist (or is unfinished);
@@ -58,8 +59,11 @@
 
 /* Extent ids: 32 lowercase hex digits (16 random bytes). */
 #define CF_EXTENT_STORE_ID_LEN 32
-/* RADOS: bytes per object (see docs/extent-store.md, "Chunk size"). */
-#define CF_EXTENT_STORE_CHUNK_DEFAULT (8 * CF_MIB)
+/* RADOS: bytes per object (docs/extent-store.md, "Chunk size"): 4 MiB,
+ * Ceph's own object size, plus room for the sealing overhead of a 4 MiB
+ * block (the SDKs' usual block) at any segment size, so such a block is
+ * one object, written in one operation; a multiple of 64 KiB. */
+#define CF_EXTENT_STORE_CHUNK_DEFAULT (4 * CF_MIB + 64 * CF_KIB)
 #define CF_EXTENT_STORE_CHUNK_MIN (4 * CF_KIB)
 /* Below Ceph's osd_max_write_size (90 MiB) with room to spare. */
 #define CF_EXTENT_STORE_CHUNK_MAX (64 * CF_MIB)

@@ -5,12 +5,14 @@
  * default chunk size and with 64 KiB chunks, many boundaries for little
  * data.  Cases: sizes 0, 1, chunk - 1, chunk, chunk + 1 and several chunks
  * plus a tail, written in uneven pieces; random ranges read back across
- * chunk boundaries; reads past the end; a sealed extent read through
- * cf_extent_read; aborted writers leave nothing; removal is idempotent;
- * missing and malformed ids; writer misuse; the garbage-collection walk
- * (finished extents reported by age, partial writes of a crashed process
- * removed by age, a slow writer whose partial extent was collected fails
- * to finish); writers and readers on several threads at once.  Always,
+ * chunk boundaries; sequential reads in uneven pieces (the read-ahead);
+ * stored bytes lost under an open reader; reads past the end; a sealed
+ * extent read through cf_extent_read; aborted writers leave nothing;
+ * removal is idempotent; missing and malformed ids; writer misuse; the
+ * garbage-collection walk (finished extents reported by age, partial
+ * writes of a crashed process removed by age, a slow writer whose partial
+ * extent was collected fails to finish); writers and readers on several
+ * threads at once.  Always,
  * without a cluster: malformed specs, and a monitor that does not answer
  * is a CF_ERR_IO naming RADOS after the timeout, not a hang.
  *
@@ -229,6 +231,89 @@ static void test_sizes(env *e)
         CHECK(cf_extent_store_remove(e->s, id)); /* idempotent */
         free(p);
     }
+}
+
+/* Sequential reads in uneven pieces (the read-ahead's pattern), with the
+ * short read at 0 that cf_extent_read makes before each run. */
+static void test_streaming(env *e)
+{
+    const size_t pieces[] = {1, 64, 65552, 777, 3 * 4096, 65536, 200000};
+    const size_t sizes[] = {100, (size_t)e->chunk + 3, 3 * (size_t)e->chunk + 12345};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t len = sizes[k];
+        char id[CF_EXTENT_STORE_ID_LEN + 1];
+        new_id(id);
+        uint8_t *p = make_bytes(len, 40 + (unsigned)k);
+        CHECK(put(e, id, p, len, true));
+        cf_extent_store_reader *r = NULL;
+        CHECK(cf_extent_store_reader_open(e->s, id, &r));
+        if (!r) {
+            free(p);
+            continue;
+        }
+        uint8_t *buf = malloc(200000);
+        int bad = 0;
+        size_t i = 0;
+        for (uint64_t off = 0; off < len; i++) {
+            size_t n = pieces[i % (sizeof pieces / sizeof pieces[0])];
+            n = n < len - off ? n : (size_t)(len - off);
+            if (i % 5 == 0 && (!cf_extent_store_read_at(r, 0, buf, len < 64 ? len : 64) ||
+                               memcmp(buf, p, len < 64 ? len : 64) != 0))
+                bad++;
+            if (!cf_extent_store_read_at(r, off, buf, n) || memcmp(buf, p + off, n) != 0)
+                bad++;
+            off += n;
+        }
+        CHECK(bad == 0);
+        free(buf);
+        cf_extent_store_reader_close(r);
+        CHECK(cf_extent_store_remove(e->s, id));
+        free(p);
+    }
+}
+
+/* Stored bytes lost under an open reader (a chunk gone, a file cut short):
+ * reads fail with CF_ERR_IO, never hand out anything else. */
+static void test_damage(env *e)
+{
+    char id[CF_EXTENT_STORE_ID_LEN + 1];
+    new_id(id);
+    size_t len = 3 * (size_t)e->chunk + 100;
+    uint8_t *p = make_bytes(len, 77);
+    CHECK(put(e, id, p, len, true));
+    cf_extent_store_reader *r = NULL;
+    CHECK(cf_extent_store_reader_open(e->s, id, &r));
+    if (!r) {
+        free(p);
+        return;
+    }
+    if (e->io) {
+        char oid[64];
+        snprintf(oid, sizeof oid, "%s.%08x", id, 2);
+        CHECK(rados_remove(e->io, oid) == 0);
+    } else {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%.2s/%.2s/%s", e->dir, id, id + 2, id);
+        CHECK(truncate(path, (off_t)(2 * (size_t)e->chunk)) == 0);
+    }
+    uint8_t *buf = malloc(len);
+    CHECK(cf_extent_store_read_at(r, 0, buf, 1000) && memcmp(buf, p, 1000) == 0);
+    CHECK(!cf_extent_store_read_at(r, 0, buf, len));
+    CHECK(cf_error_code() == CF_ERR_IO);
+    /* Streaming into the lost part. */
+    bool failed = false;
+    for (uint64_t off = 1000; off < len && !failed; off += 65552) {
+        size_t n = len - off < 65552 ? (size_t)(len - off) : 65552;
+        failed = !cf_extent_store_read_at(r, off, buf, n);
+        CHECK(failed || memcmp(buf, p + off, n) == 0);
+        CHECK(failed || off + n <= 2 * (size_t)e->chunk);
+    }
+    CHECK(failed && cf_error_code() == CF_ERR_IO);
+    free(buf);
+    cf_extent_store_reader_close(r);
+    CHECK(cf_extent_store_remove(e->s, id));
+    CHECK(stored_objects(e, id) == 0);
+    free(p);
 }
 
 static void test_missing_and_malformed(env *e)
@@ -597,6 +682,8 @@ static void suite(env *e)
     if (!ok)
         return;
     RUN_WITH(test_sizes, e);
+    RUN_WITH(test_streaming, e);
+    RUN_WITH(test_damage, e);
     RUN_WITH(test_missing_and_malformed, e);
     RUN_WITH(test_abort, e);
     RUN_WITH(test_misuse, e);
