@@ -122,6 +122,7 @@ typedef struct {
     uint32_t chunk;                  /* finished only */
     uint32_t bound;                  /* chunk objects that may exist */
     bool claimed;                    /* unfinished, claimed by garbage collection */
+    bool malformed;                  /* xattrs of another format (or damaged) */
     char chunks_xattr[ES_XATTR_MAX]; /* as read, for a claim's comparison */
     uint64_t size;
     time_t mtime;
@@ -163,17 +164,19 @@ static bool es_parse_u64(const char *p, size_t n, uint64_t max, uint64_t *out)
     return true;
 }
 
+/* Strict parses of the xattrs; false when a value is not what this code
+ * writes (a later format, or damage). */
 static bool es_parse_extent_xattr(const char *val, size_t len, es_head *h)
 {
-    CF_ENSURE(len > 3 && memcmp(val, "v1 ", 3) == 0, CF_ERR_IO,
-              "RADOS: an extent's head has an unknown format");
+    if (len <= 3 || memcmp(val, "v1 ", 3) != 0)
+        return false;
     const char *p = val + 3, *end = val + len;
     const char *sp = memchr(p, ' ', (size_t)(end - p));
     uint64_t length = 0, chunk = 0;
-    CF_ENSURE(sp && es_parse_u64(p, (size_t)(sp - p), UINT64_MAX, &length) &&
-                  es_parse_u64(sp + 1, (size_t)(end - sp - 1), CF_EXTENT_STORE_CHUNK_MAX, &chunk) &&
-                  chunk >= CF_EXTENT_STORE_CHUNK_MIN && length / chunk < ES_CHUNKS_MAX,
-              CF_ERR_IO, "RADOS: an extent's head has a malformed length");
+    if (!sp || !es_parse_u64(p, (size_t)(sp - p), UINT64_MAX, &length) ||
+        !es_parse_u64(sp + 1, (size_t)(end - sp - 1), CF_EXTENT_STORE_CHUNK_MAX, &chunk) ||
+        chunk < CF_EXTENT_STORE_CHUNK_MIN || length / chunk >= ES_CHUNKS_MAX)
+        return false;
     h->finished = true;
     h->length = length;
     h->chunk = (uint32_t)chunk;
@@ -183,19 +186,21 @@ static bool es_parse_extent_xattr(const char *val, size_t len, es_head *h)
 
 static bool es_parse_chunks_xattr(const char *val, size_t len, es_head *h)
 {
-    CF_ENSURE(len < sizeof h->chunks_xattr, CF_ERR_IO, "RADOS: malformed chunk bound");
+    if (len >= sizeof h->chunks_xattr)
+        return false;
     memcpy(h->chunks_xattr, val, len);
     h->chunks_xattr[len] = '\0';
     h->claimed = len && val[0] == 'x';
     uint64_t bound = 0;
-    CF_ENSURE(es_parse_u64(val + h->claimed, len - h->claimed, ES_CHUNKS_MAX, &bound), CF_ERR_IO,
-              "RADOS: malformed chunk bound");
+    if (!es_parse_u64(val + h->claimed, len - h->claimed, ES_CHUNKS_MAX, &bound))
+        return false;
     h->bound = bound ? (uint32_t)bound : 1;
     return true;
 }
 
-/* Reads extent `id`'s head: size, mtime and what its xattrs say.
- * *exists false (and true returned) when there is no head. */
+/* Reads extent `id`'s head: size, mtime and what its xattrs say (or that
+ * they say something else: h->malformed).  *exists false (and true
+ * returned) when there is no head. */
 static bool es_head_read(es_rados *rs, const char *id, es_head *h, bool *exists)
 {
     char oid[ES_OID_LEN + 1];
@@ -219,18 +224,20 @@ static bool es_head_read(es_rados *rs, const char *id, es_head *h, bool *exists)
             rados_getxattrs_end(it);
         return rc == -ENOENT || es_fail("reading an extent's head", rc);
     }
-    bool ok = true;
     const char *name, *val;
     size_t len;
-    while (ok && rados_getxattrs_next(it, &name, &val, &len) == 0 && name) {
+    while (!h->malformed && rados_getxattrs_next(it, &name, &val, &len) == 0 && name) {
         if (strcmp(name, ES_XATTR_EXTENT) == 0)
-            ok = es_parse_extent_xattr(val, len, h);
+            h->malformed = !es_parse_extent_xattr(val, len, h);
         else if (strcmp(name, ES_XATTR_CHUNKS) == 0 && !h->finished)
-            ok = es_parse_chunks_xattr(val, len, h);
+            h->malformed = !es_parse_chunks_xattr(val, len, h);
     }
     rados_getxattrs_end(it);
-    return ok;
+    return true;
 }
+
+#define ES_ENSURE_KNOWN(h) \
+    CF_ENSURE(!(h).malformed, CF_ERR_IO, "RADOS: an extent's head is in an unknown format")
 
 /* ---- removal ---- */
 
@@ -293,7 +300,10 @@ static bool es_rados_remove(cf_extent_store *s, const char *id)
     es_head h;
     bool exists = false;
     CF_GUARD(es_head_read(rs, id, &h, &exists));
-    return !exists || es_remove_chunks(rs, id, h.bound);
+    if (!exists)
+        return true;
+    ES_ENSURE_KNOWN(h); /* removing a guessed set of chunks could orphan others */
+    return es_remove_chunks(rs, id, h.bound);
 }
 
 /* ---- writing ---- */
@@ -557,6 +567,7 @@ static bool es_rados_reader_open(cf_extent_store *s, const char *id, cf_extent_s
     bool exists = false;
     CF_GUARD(es_head_read(rs, id, &h, &exists));
     CF_ENSURE(exists, CF_ERR_NOT_FOUND, "no such extent");
+    ES_ENSURE_KNOWN(h);
     CF_ENSURE(h.finished, CF_ERR_NOT_FOUND, "extent not finished");
     uint64_t head_len = h.length < h.chunk ? h.length : h.chunk;
     CF_ENSURE(h.size == head_len, CF_ERR_IO, "RADOS: an extent's head has the wrong size");
@@ -788,8 +799,8 @@ static bool es_walk_object(es_rados *rs, const char *name, size_t len, int64_t o
     es_head h;
     bool exists = false;
     CF_GUARD(es_head_read(rs, id, &h, &exists));
-    if (!exists || (int64_t)h.mtime >= older_than)
-        return true;
+    if (!exists || h.malformed || (int64_t)h.mtime >= older_than)
+        return true; /* gone, not ours to judge, or young */
     if (h.finished)
         return fn(ctx, id);
     bool claimed = false;

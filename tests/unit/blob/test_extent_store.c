@@ -11,8 +11,8 @@
  * removal is idempotent; missing and malformed ids; writer misuse; the
  * garbage-collection walk (finished extents reported by age, partial
  * writes of a crashed process removed by age, a slow writer whose partial
- * extent was collected fails to finish); writers and readers on several
- * threads at once.  Always,
+ * extent was collected fails to finish; a RADOS head of a foreign format
+ * left alone); writers and readers on several threads at once.  Always,
  * without a cluster: malformed specs, and a monitor that does not answer
  * is a CF_ERR_IO naming RADOS after the timeout, not a hang.
  *
@@ -593,6 +593,33 @@ static void test_slow_writer(env *e)
     free(p);
 }
 
+/* RADOS: a head whose marker is of a format this code does not write (a
+ * later version, or damage) is not read, not removed by guess, and not
+ * reported by the walk. */
+static void test_foreign_head(env *e)
+{
+    if (!e->io)
+        return;
+    char id[CF_EXTENT_STORE_ID_LEN + 1], oid[64];
+    new_id(id);
+    uint8_t *p = make_bytes(100, 5);
+    CHECK(put(e, id, p, 100, true));
+    snprintf(oid, sizeof oid, "%s.%08x", id, 0);
+    const char v9[] = "v9 100 4259840";
+    CHECK(rados_setxattr(e->io, oid, "coffer.extent", v9, sizeof v9 - 1) == 0);
+    cf_extent_store_reader *r = NULL;
+    CHECK(!cf_extent_store_reader_open(e->s, id, &r));
+    CHECK(cf_error_code() == CF_ERR_IO);
+    CHECK(!cf_extent_store_remove(e->s, id));
+    CHECK(cf_error_code() == CF_ERR_IO);
+    walk_ctx w = {.want = {id}};
+    CHECK(cf_extent_store_each(e->s, (int64_t)time(NULL) + 2, walk_cb, &w, NULL));
+    CHECK(!w.seen[0]);
+    CHECK(stored_objects(e, id) == 1);
+    CHECK(rados_remove(e->io, oid) == 0);
+    free(p);
+}
+
 /* ---- threads ---- */
 
 #define THREADS 4
@@ -690,6 +717,7 @@ static void suite(env *e)
     RUN_WITH(test_sealed, e);
     RUN_WITH(test_walk, e);
     RUN_WITH(test_slow_writer, e);
+    RUN_WITH(test_foreign_head, e);
     RUN_WITH(test_threads, e);
     const char *sample = getenv("ES_TEST_SAMPLE");
     if (sample && e->io && e->opt.chunk_size == 0)
