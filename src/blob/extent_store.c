@@ -70,7 +70,7 @@ bool cf_extent_store_open(const char *spec, const cf_extent_store_options *opt,
         return cf_es_files_open(spec + 6, &o, out);
     if (strncmp(spec, "rados:", 6) == 0 && spec[6])
         return cf_es_rados_open(spec + 6, &o, out);
-    CF_BAIL(CF_ERR_BAD_INPUT, "extent store: expected files:DIR or rados:POOL[@CLIENT]");
+    CF_BAIL(CF_ERR_BAD_INPUT, "extent store: expected files:DIR or rados:POOL[/NS][@CLIENT]");
 }
 
 void cf_extent_store_close(cf_extent_store *s)

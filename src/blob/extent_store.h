@@ -10,9 +10,13 @@
  *   rados:POOL   Ceph RADOS, each extent striped over objects of a fixed
  *                chunk size, <id>.<8 hex digits of the chunk index>; the
  *                first one (the head) records the total length, written
- *                last, which is what makes the extent exist.
- *   rados:POOL@NAME  the same as the Ceph client NAME ("coffer" means
- *                client.coffer; default: client.admin).
+ *                last, which is what makes the extent exist;
+ *   rados:POOL/NS    the same, in RADOS namespace NS of the pool (the store
+ *                sees and collects nothing outside it), so several stores
+ *                can share a pool;
+ *   rados:POOL@NAME  the same as Ceph client NAME ("coffer" means
+ *                client.coffer; default: client.admin); both may be given,
+ *                rados:POOL/NS@NAME.  POOL cannot contain '/' or '@'.
  *
  * RADOS reads its configuration as the ceph tools do: the file named by
  * CEPH_CONF, else /etc/ceph/ceph.conf, ~/.ceph/config, ./ceph.conf; then

@@ -1,5 +1,6 @@
 /*
- * The RADOS backend of the extent store (rados:POOL[@CLIENT]); the only
+ * The RADOS backend of the extent store (rados:POOL[/NAMESPACE][@CLIENT]);
+ * the only
  * librados user.  docs/extent-store.md explains the layout at length.
  *
  * An extent is striped over objects of a fixed chunk size (4 MiB + 64 KiB
@@ -865,7 +866,8 @@ static bool es_timeout(rados_t cluster, const char *option, double dflt, unsigne
     return rc >= 0 || es_fail("setting a client timeout", rc);
 }
 
-static bool es_connect(es_rados *rs, const char *pool, const char *client, unsigned timeout_s)
+static bool es_connect(es_rados *rs, const char *pool, const char *ns, const char *client,
+                       unsigned timeout_s)
 {
     int rc = rados_create(&rs->cluster, client);
     if (rc < 0) {
@@ -889,6 +891,9 @@ static bool es_connect(es_rados *rs, const char *pool, const char *client, unsig
         rs->io = NULL;
         return es_fail(rc == -ENOENT ? "no such pool" : "cannot open the pool", rc);
     }
+    /* Every object and listing of the store is in this namespace ("" being
+     * the pool's default one). */
+    rados_ioctx_set_namespace(rs->io, ns);
     return true;
 }
 
@@ -908,16 +913,22 @@ static const es_ops es_rados_ops = {
 
 bool cf_es_rados_open(const char *arg, const cf_extent_store_options *opt, cf_extent_store **out)
 {
-    /* POOL or POOL@CLIENT (client.CLIENT); the last '@' splits. */
+    /* POOL[/NAMESPACE][@CLIENT]: the last '@' and then the first '/' split. */
     char pool[ES_POOL_MAX];
     CF_ENSURE(strlen(arg) < sizeof pool, CF_ERR_BAD_INPUT, "RADOS pool name too long");
     snprintf(pool, sizeof pool, "%s", arg);
     char *at = strrchr(pool, '@');
-    const char *client = NULL;
+    const char *client = NULL, *ns = "";
     if (at) {
         *at = '\0';
         client = at + 1;
         CF_ENSURE(*client, CF_ERR_BAD_INPUT, "RADOS client name missing after '@'");
+    }
+    char *slash = strchr(pool, '/');
+    if (slash) {
+        *slash = '\0';
+        ns = slash + 1;
+        CF_ENSURE(*ns, CF_ERR_BAD_INPUT, "RADOS namespace missing after '/'");
     }
     CF_ENSURE(pool[0], CF_ERR_BAD_INPUT, "RADOS pool name missing");
     es_rados *rs = calloc(1, sizeof *rs);
@@ -925,7 +936,7 @@ bool cf_es_rados_open(const char *arg, const cf_extent_store_options *opt, cf_ex
     rs->base.ops = &es_rados_ops;
     rs->chunk = opt->chunk_size;
     rs->in_flight = opt->in_flight;
-    if (!es_connect(rs, pool, client, opt->timeout_s)) {
+    if (!es_connect(rs, pool, ns, client, opt->timeout_s)) {
         struct cf_error_record *saved = cf_error_save();
         es_rados_close(&rs->base);
         cf_error_restore(saved);

@@ -3,9 +3,9 @@
 # a real, throw-away Ceph: one monitor and one memstore OSD on loopback
 # (tests/system/lib/engines.sh), stopped by PID.
 #
-# 1. The unit suite (tests/unit/blob/test_extent_store.c) on the pool, at
-#    the default chunk size and at 64 KiB chunks; it leaves one sealed
-#    extent holding a plaintext marker behind.
+# 1. The unit suite (tests/unit/blob/test_extent_store.c) on the pool, in
+#    a namespace of its own, at the default chunk size and at 64 KiB
+#    chunks; it leaves one sealed extent holding a plaintext marker behind.
 # 2. From outside, with the rados tool: the pool holds that extent and
 #    nothing else of the suite's (no partial write, no chunk left over);
 #    its chunk objects, concatenated in order, are exactly the bytes the
@@ -23,10 +23,11 @@ UNIT=$BIN/../tests/test_extent_store
 
 ceph_start "$TMP" && ok "Ceph serves a pool" || { bad "Ceph serves a pool"; exit 1; }
 pool=$CEPH_POOL
+ns=extent-store-test
 
 # 1. The unit suite on RADOS.
 mkdir "$TMP/sample"
-if CEPH_CONF=$CEPH_CONF CEPH_POOL=$pool ES_TEST_SAMPLE=$TMP/sample \
+if CEPH_CONF=$CEPH_CONF CEPH_POOL=$pool ES_TEST_NS=$ns ES_TEST_SAMPLE=$TMP/sample \
     timeout 600 "$UNIT" >"$TMP/unit.log" 2>&1; then
     ok "the extent store's unit suite passes on RADOS ($(tail -1 "$TMP/unit.log"))"
 else
@@ -39,10 +40,12 @@ grep -q '^== rados, 64 KiB chunks' "$TMP/unit.log" &&
 # 2. The pool from outside.
 id=$(cat "$TMP/sample/sample.id" 2>/dev/null || true)
 [ ${#id} -eq 32 ] && ok "the suite left a sample extent" || { bad "the suite left a sample extent"; exit 1; }
-rados -p "$pool" ls | sort >"$TMP/objects"
-grep "^$id\." "$TMP/objects" >"$TMP/sample/objects" || true
-others=$(grep -v -e "^$id\." -e '^coffer-probe$' "$TMP/objects" || true)
-[ -z "$others" ] && ok "no object of the suite's is left but the sample" ||
+# Every namespace: "NAMESPACE<tab>NAME" (the default one empty).
+rados -p "$pool" --all ls | sort >"$TMP/objects"
+tab=$'\t'
+grep "^$ns$tab$id\." "$TMP/objects" | cut -f2 >"$TMP/sample/objects" || true
+others=$(grep -v -e "^$ns$tab$id\." -e "^${tab}coffer-probe\$" "$TMP/objects" || true)
+[ -z "$others" ] && ok "no object of the suite's is left but the sample (all namespaces)" ||
     bad "objects left over: $(echo "$others" | head -5 | tr '\n' ' ')"
 n=$(wc -l <"$TMP/sample/objects")
 [ "$n" -eq 3 ] && ok "the sample is striped over 3 objects" || bad "the sample is in $n objects, want 3"
@@ -51,29 +54,30 @@ expected=$(for i in 0 1 2; do printf '%s.%08x\n' "$id" "$i"; done)
     ok "chunk objects are named <id>.<8 hex digits>" || bad "chunk object names"
 : >"$TMP/sample/stored"
 while read -r o; do
-    rados -p "$pool" get "$o" "$TMP/sample/part"
+    rados -p "$pool" -N "$ns" get "$o" "$TMP/sample/part"
     cat "$TMP/sample/part" >>"$TMP/sample/stored"
 done <"$TMP/sample/objects"
 cmp -s "$TMP/sample/stored" "$TMP/sample/sample.bin" &&
     ok "the chunks in RADOS are exactly the bytes written ($(stat -c %s "$TMP/sample/stored") bytes)" ||
     bad "the chunks in RADOS are exactly the bytes written"
 size=$(stat -c %s "$TMP/sample/sample.bin")
-mark=$(rados -p "$pool" getxattr "$id.00000000" coffer.extent 2>/dev/null || true)
+mark=$(rados -p "$pool" -N "$ns" getxattr "$id.00000000" coffer.extent 2>/dev/null || true)
 [ "$mark" = "v1 $size 4259840" ] && ok "the head records length and chunk size ($mark)" ||
     bad "the head records length and chunk size (got '$mark')"
-rados -p "$pool" getxattr "$id.00000000" coffer.chunks >/dev/null 2>&1 &&
+rados -p "$pool" -N "$ns" getxattr "$id.00000000" coffer.chunks >/dev/null 2>&1 &&
     bad "a finished head keeps its write-time bound" || ok "a finished head has no write-time bound"
 head -c 100 "$TMP/sample/stored" | grep -q CFXT &&
     ok "the stored bytes are an extent (CFXT header)" || bad "the stored bytes are an extent"
 
 marker=$(cat "$TMP/sample/marker")
 printf 'before %s after' "$marker" >"$TMP/control"
-rados -p "$pool" put coffer-control "$TMP/control"
+rados -p "$pool" -N "$ns" put coffer-control "$TMP/control"
 found=()
-for o in $(rados -p "$pool" ls); do
-    rados -p "$pool" get "$o" "$TMP/obj"
+while IFS= read -r line; do
+    o_ns=${line%%"$tab"*} o=${line#*"$tab"}
+    rados -p "$pool" -N "$o_ns" get "$o" "$TMP/obj"
     grep -qaF "$marker" "$TMP/obj" && found+=("$o")
-done
+done < <(rados -p "$pool" --all ls)
 [ "${found[*]}" = coffer-control ] && ok "no object holds the plaintext marker (the planted one is found)" ||
     bad "objects holding the marker: ${found[*]}"
 
@@ -83,7 +87,7 @@ for _ in $(seq 1 100); do kill -0 "$CEPH_OSD_PID" 2>/dev/null || break; sleep 0.
 kill -0 "$CEPH_OSD_PID" 2>/dev/null && bad "the OSD stopped" || ok "the OSD stopped"
 t0=$(date +%s)
 rc=0
-CEPH_CONF=$CEPH_CONF CEPH_POOL=$pool ES_TEST_FAULT=$id \
+CEPH_CONF=$CEPH_CONF CEPH_POOL=$pool ES_TEST_NS=$ns ES_TEST_FAULT=$id \
     timeout 120 "$UNIT" >"$TMP/fault.log" 2>&1 || rc=$?
 t1=$(date +%s)
 sed 's/^/     /' "$TMP/fault.log" | grep -v -- '-- ' || true

@@ -1,20 +1,23 @@
 /*
  * The extent store (src/blob/extent_store.h) against real backends: one
  * suite run on the files backend (a fresh directory) always, and on RADOS
- * when CEPH_CONF is set (pool CEPH_POOL, default "coffer") twice: with the
- * default chunk size and with 64 KiB chunks, many boundaries for little
- * data.  Cases: sizes 0, 1, chunk - 1, chunk, chunk + 1 and several chunks
- * plus a tail, written in uneven pieces; random ranges read back across
- * chunk boundaries; sequential reads in uneven pieces (the read-ahead);
- * stored bytes lost under an open reader; reads past the end; a sealed
- * extent read through cf_extent_read; aborted writers leave nothing;
- * removal is idempotent; missing and malformed ids; writer misuse; the
- * garbage-collection walk (finished extents reported by age, partial
- * writes of a crashed process removed by age, a slow writer whose partial
- * extent was collected fails to finish; a RADOS head of a foreign format
- * left alone); writers and readers on several threads at once.  Always,
- * without a cluster: malformed specs, and a monitor that does not answer
- * is a CF_ERR_IO naming RADOS after the timeout, not a hang.
+ * when CEPH_CONF is set (pool CEPH_POOL, default "coffer"; a namespace of
+ * its own, ES_TEST_NS or a random one, so that the walks, which remove
+ * partial writes with a cut-off in the future, touch nothing else) twice:
+ * with the default chunk size and with 64 KiB chunks, many boundaries for
+ * little data.  Cases: sizes 0, 1, chunk - 1, chunk, chunk + 1 and several
+ * chunks plus a tail, written in uneven pieces; random ranges read back
+ * across chunk boundaries; sequential reads in uneven pieces (the
+ * read-ahead); stored bytes lost under an open reader; reads past the end;
+ * a sealed extent read through cf_extent_read; aborted writers leave
+ * nothing; removal is idempotent; missing and malformed ids; writer
+ * misuse; the garbage-collection walk (finished extents reported by age,
+ * partial writes of a crashed process removed by age, a slow writer whose
+ * partial extent was collected fails to finish; a RADOS head of a foreign
+ * format left alone); RADOS namespaces kept apart; writers and readers on
+ * several threads at once.  Always, without a cluster: malformed specs,
+ * and a monitor that does not answer is a CF_ERR_IO naming RADOS after
+ * the timeout, not a hang.
  *
  * What a backend holds for an id is checked from outside the store: the
  * files themselves, or the pool's objects through librados.
@@ -119,9 +122,16 @@ static bool probe_open(env *e)
 {
     if (strncmp(e->spec, "rados:", 6) != 0)
         return true;
-    const char *pool = e->spec + 6;
-    return rados_create(&e->cluster, NULL) == 0 && rados_conf_read_file(e->cluster, NULL) == 0 &&
-           rados_connect(e->cluster) == 0 && rados_ioctx_create(e->cluster, pool, &e->io) == 0;
+    char pool[256];
+    snprintf(pool, sizeof pool, "%s", e->spec + 6);
+    char *ns = strchr(pool, '/');
+    if (ns)
+        *ns++ = '\0';
+    bool ok = rados_create(&e->cluster, NULL) == 0 && rados_conf_read_file(e->cluster, NULL) == 0 &&
+              rados_connect(e->cluster) == 0 && rados_ioctx_create(e->cluster, pool, &e->io) == 0;
+    if (ok)
+        rados_ioctx_set_namespace(e->io, ns ? ns : "");
+    return ok;
 }
 
 static void probe_close(env *e)
@@ -620,6 +630,32 @@ static void test_foreign_head(env *e)
     free(p);
 }
 
+/* RADOS: a store sees its own namespace only; its walk does not reach
+ * into another's. */
+static void test_namespace(env *e)
+{
+    if (!e->io)
+        return;
+    char spec[600], id[CF_EXTENT_STORE_ID_LEN + 1];
+    snprintf(spec, sizeof spec, "%s-other", e->spec);
+    cf_extent_store *other = NULL;
+    CHECK(cf_extent_store_open(spec, &e->opt, &other));
+    if (!other)
+        return;
+    new_id(id);
+    CHECK(put(e, id, (const uint8_t *)"namespaced", 10, true));
+    cf_extent_store_reader *r = NULL;
+    CHECK(!cf_extent_store_reader_open(other, id, &r));
+    CHECK(cf_error_code() == CF_ERR_NOT_FOUND);
+    walk_ctx w = {.want = {id}};
+    CHECK(cf_extent_store_each(other, (int64_t)time(NULL) + 2, walk_cb, &w, NULL));
+    CHECK(!w.seen[0]);
+    CHECK(cf_extent_store_remove(other, id)); /* nothing there: no effect here */
+    CHECK(read_back(e, id, (const uint8_t *)"namespaced", 10));
+    CHECK(cf_extent_store_remove(e->s, id));
+    cf_extent_store_close(other);
+}
+
 /* ---- threads ---- */
 
 #define THREADS 4
@@ -718,6 +754,7 @@ static void suite(env *e)
     RUN_WITH(test_walk, e);
     RUN_WITH(test_slow_writer, e);
     RUN_WITH(test_foreign_head, e);
+    RUN_WITH(test_namespace, e);
     RUN_WITH(test_threads, e);
     const char *sample = getenv("ES_TEST_SAMPLE");
     if (sample && e->io && e->opt.chunk_size == 0)
@@ -729,7 +766,9 @@ static void suite(env *e)
 static void test_specs(void)
 {
     cf_extent_store *s = NULL;
-    const char *bad[] = {"", "files:", "rados:", "rados:@x", "rados:pool@", "s3:bucket", "files"};
+    const char *bad[] = {
+        "",          "files:",     "rados:",    "rados:@x", "rados:pool@", "rados:pool/",
+        "rados:/ns", "rados:p/@x", "s3:bucket", "files"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK(!cf_extent_store_open(bad[i], NULL, &s));
         CHECK(cf_error_code() == CF_ERR_BAD_INPUT);
@@ -802,8 +841,15 @@ int main(int argc, char **argv)
         return crash_writer_main(argv);
     const char *conf = getenv("CEPH_CONF");
     const char *pool = getenv("CEPH_POOL") ? getenv("CEPH_POOL") : "coffer";
-    char spec[512];
-    snprintf(spec, sizeof spec, "rados:%s", pool);
+    char ns[64], spec[512];
+    if (getenv("ES_TEST_NS")) {
+        snprintf(ns, sizeof ns, "%s", getenv("ES_TEST_NS"));
+    } else {
+        char r[CF_EXTENT_STORE_ID_LEN + 1];
+        CHECK(cf_extent_store_new_id(r));
+        snprintf(ns, sizeof ns, "coffer-test-%.8s", r);
+    }
+    snprintf(spec, sizeof spec, "rados:%s/%s", pool, ns);
     if (getenv("ES_TEST_FAULT"))
         return fault_main(spec, getenv("ES_TEST_FAULT"));
 
