@@ -1,7 +1,7 @@
 /*
  * The RADOS backend of the extent store (rados:POOL[/NAMESPACE][@CLIENT]);
- * the only
- * librados user.  docs/extent-store.md explains the layout at length.
+ * the only librados user.  docs/extent-store.md explains the layout at
+ * length.
  *
  * An extent is striped over objects of a fixed chunk size (4 MiB + 64 KiB
  * by default), named <id>.<chunk index as 8 hex digits>.  Chunk 0, the head,
@@ -38,10 +38,11 @@
  * windows of 512 KiB (one consumed, the next in flight), and any other read
  * goes straight into the caller's buffer, the chunks it touches read in
  * parallel (in_flight at a time), so a ranged read costs only its bytes.
- * Errors: every
- * librados failure becomes CF_ERR_IO "RADOS: <what>: <strerror>", a full
- * pool the reason "InsufficientStorage" (cf_io_fail); a missing head is
- * CF_ERR_NOT_FOUND for readers and nothing at all for removal.
+ *
+ * Errors: every librados failure becomes CF_ERR_IO "RADOS: <what>:
+ * <strerror>", a full pool the reason "InsufficientStorage" (cf_io_fail);
+ * a missing head is CF_ERR_NOT_FOUND for readers and nothing at all for
+ * removal.
  */
 #include "extent_store_internal.h"
 
