@@ -100,7 +100,7 @@ void cf_object_free(cf_object *obj)
 static cf_db_stmt *cf_stmt_named(cf_store *store, const char *sql, const char *kind,
                                  const char *name)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, sql);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), sql);
     if (st) {
         cf_db_bind_text(st, 1, kind);
         cf_db_bind_text(st, 2, name);
@@ -118,18 +118,57 @@ static bool cf_store_migrate(cf_store *store)
     const cf_db_schema schema = {
         .steps = cf_migrations,
         .n = sizeof cf_migrations / sizeof *cf_migrations,
-        .then_sql = cf_db_sql(store->db, cf_schema, cf_schema_pg),
+        .then_sql = cf_db_sql(cf_store_db(store), cf_schema, cf_schema_pg),
         .marker_table = "meta",
         .ctx = store,
     };
-    return cf_db_migrate(store->db, &schema, NULL);
+    return cf_db_migrate(cf_store_db(store), &schema, NULL);
+}
+
+/* ---- connections ---- */
+
+static _Thread_local cf_db *cf_held_db; /* the connection this thread holds */
+
+cf_store_conn *cf_store_acquire_at(cf_store *store, unsigned i)
+{
+    cf_store_conn *c = &store->conn[i];
+    pthread_mutex_lock(&c->lock);
+    cf_held_db = c->db;
+    return c;
+}
+
+cf_store_conn *cf_store_acquire(cf_store *store)
+{
+    unsigned start = store->next++ % store->n_conns;
+    for (unsigned k = 0; k < store->n_conns; k++) {
+        cf_store_conn *c = &store->conn[(start + k) % store->n_conns];
+        if (pthread_mutex_trylock(&c->lock) == 0) {
+            cf_held_db = c->db;
+            return c;
+        }
+    }
+    return cf_store_acquire_at(store, start); /* all busy: wait for one */
+}
+
+void cf_store_release(cf_store_conn *c)
+{
+    cf_held_db = NULL;
+    pthread_mutex_unlock(&c->lock);
+}
+
+cf_db *cf_store_db(const cf_store *store)
+{
+    (void)store; /* named at every use: the statement runs on this store's connection */
+    return cf_held_db;
 }
 
 bool cf_store_open(cf_db_backend backend, const char *where, cf_store **out)
 {
     cf_store *store = calloc(1, sizeof *store);
     CF_ENSURE_ALLOC(store);
-    pthread_mutex_init(&store->lock, NULL);
+    store->n_conns = backend == CF_DB_POSTGRES ? CF_STORE_PG_CONNS : 1;
+    for (unsigned i = 0; i < CF_STORE_PG_CONNS; i++)
+        pthread_mutex_init(&store->conn[i].lock, NULL);
     /* SQLite: one process owns the database (service.lock): exclusive
      * locking spares every transaction its file-lock system calls, and
      * keeps the WAL index in memory instead of a shared -shm file.
@@ -149,7 +188,11 @@ bool cf_store_open(cf_db_backend backend, const char *where, cf_store **out)
         .write_lock = CF_STORE_WRITE_LOCK,
         .store_name = "vault",
     };
-    if (!cf_db_open(&config, &store->db) || !cf_store_migrate(store)) {
+    bool ok = true;
+    for (unsigned i = 0; ok && i < store->n_conns; i++)
+        ok = cf_db_open(&config, &store->conn[i].db);
+    /* The schema once, on the first connection. */
+    if (!ok || !CF_LOCKED_AT(store, 0, cf_store_migrate(store))) {
         cf_store_close(store);
         return false;
     }
@@ -161,8 +204,10 @@ void cf_store_close(cf_store *store)
 {
     if (!store)
         return;
-    cf_db_close(store->db);
-    pthread_mutex_destroy(&store->lock);
+    for (unsigned i = 0; i < CF_STORE_PG_CONNS; i++) {
+        cf_db_close(store->conn[i].db);
+        pthread_mutex_destroy(&store->conn[i].lock);
+    }
     free(store);
 }
 
@@ -174,7 +219,7 @@ static const char cf_sql_meta_put[] = "INSERT INTO meta (name, value) VALUES (?1
 
 static bool cf_meta_get_locked(cf_store *store, const char *name, cf_buf *out)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_meta_get);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_meta_get);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, name);
     int rc = cf_db_step(st);
@@ -192,11 +237,11 @@ bool cf_store_meta_get(cf_store *store, const char *name, cf_buf *out)
 
 static bool cf_meta_put_locked(cf_store *store, const char *name, cf_slice value)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_meta_put);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_meta_put);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, name);
     cf_db_bind_blob(st, 2, value.ptr, value.len);
-    return cf_db_run(store->db, st);
+    return cf_db_run(cf_store_db(store), st);
 }
 
 bool cf_store_meta_put(cf_store *store, const char *name, cf_slice value)
@@ -278,7 +323,7 @@ static bool cf_name_state(cf_store *store, const char *kind, const char *name, i
     int rc = cf_db_step(st);
     *state = rc == CF_DB_ROW ? (cf_db_column_is_null(st, 1) ? 1 : 2) : 0;
     cf_db_done(st);
-    return cf_db_ok(store->db, rc);
+    return cf_db_ok(cf_store_db(store), rc);
 }
 
 /* Binds what the version insert and update statements share; both number
@@ -302,14 +347,14 @@ static bool cf_bind_version(cf_db_stmt *st, const cf_object *obj, char **tags, c
 
 static bool cf_insert_version(cf_store *store, const cf_object *obj)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_version_insert);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_version_insert);
     CF_GUARD(st);
     char *tags = NULL, *props = NULL;
     bool ok = cf_bind_version(st, obj, &tags, &props);
     if (ok) {
         cf_db_bind_int64(st, 4, obj->created);
         cf_db_bind_blob(st, 11, obj->sealed.data, obj->sealed.len);
-        ok = cf_db_ok(store->db, cf_db_step(st));
+        ok = cf_db_ok(cf_store_db(store), cf_db_step(st));
     }
     cf_db_done(st);
     cf_json_free_text(tags);
@@ -321,7 +366,7 @@ static bool cf_insert_name(cf_store *store, const char *kind, const char *name)
 {
     cf_db_stmt *st = cf_stmt_named(store, cf_sql_name_insert, kind, name);
     CF_GUARD(st);
-    return cf_db_run(store->db, st);
+    return cf_db_run(cf_store_db(store), st);
 }
 
 static bool cf_object_insert_tx(cf_store *store, const cf_object *obj)
@@ -336,8 +381,8 @@ static bool cf_object_insert_tx(cf_store *store, const cf_object *obj)
 
 static bool cf_object_insert_locked(cf_store *store, const cf_object *obj)
 {
-    CF_GUARD(cf_db_begin(store->db));
-    return cf_db_commit(store->db, cf_object_insert_tx(store, obj));
+    CF_GUARD(cf_db_begin(cf_store_db(store)));
+    return cf_db_commit(cf_store_db(store), cf_object_insert_tx(store, obj));
 }
 
 bool cf_store_object_insert(cf_store *store, const cf_object *obj)
@@ -360,8 +405,8 @@ static bool cf_object_restore_tx(cf_store *store, const cf_object *versions, siz
 
 static bool cf_object_restore_locked(cf_store *store, const cf_object *versions, size_t n)
 {
-    CF_GUARD(cf_db_begin(store->db));
-    return cf_db_commit(store->db, cf_object_restore_tx(store, versions, n));
+    CF_GUARD(cf_db_begin(cf_store_db(store)));
+    return cf_db_commit(cf_store_db(store), cf_object_restore_tx(store, versions, n));
 }
 
 bool cf_store_object_restore(cf_store *store, const cf_object *versions, size_t n)
@@ -394,7 +439,7 @@ static bool cf_object_get_locked(cf_store *store, const char *kind, const char *
     cf_db_done(st);
     if (rc == CF_DB_DONE)
         CF_BAIL(CF_ERR_NOT_FOUND, NULL);
-    CF_GUARD(cf_db_ok(store->db, rc));
+    CF_GUARD(cf_db_ok(cf_store_db(store), rc));
     return ok;
 }
 
@@ -410,15 +455,16 @@ static const char cf_sql_update[] =
 
 static bool cf_object_update_locked(cf_store *store, const cf_object *obj)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_update);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_update);
     CF_GUARD(st);
     char *tags = NULL, *props = NULL;
-    bool ok = cf_bind_version(st, obj, &tags, &props) && cf_db_ok(store->db, cf_db_step(st));
+    bool ok =
+        cf_bind_version(st, obj, &tags, &props) && cf_db_ok(cf_store_db(store), cf_db_step(st));
     cf_db_done(st);
     cf_json_free_text(tags);
     cf_json_free_text(props);
     CF_GUARD(ok);
-    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    CF_ENSURE(cf_db_changes(cf_store_db(store)) == 1, CF_ERR_NOT_FOUND, NULL);
     return true;
 }
 
@@ -455,7 +501,7 @@ static bool cf_run_listing(cf_store *store, cf_db_stmt *st, const char *kind, un
         n++;
     }
     if (ok && rc != CF_DB_ROW)
-        ok = cf_db_ok(store->db, rc);
+        ok = cf_db_ok(cf_store_db(store), rc);
     cf_db_done(st);
     cf_object_free(&obj);
     return ok;
@@ -473,7 +519,8 @@ static bool cf_object_list_locked(cf_store *store, const char *kind, bool delete
                                   const char *marker, unsigned limit, cf_object_cb each, void *ctx,
                                   char *next, size_t next_len)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_db_sql(store->db, cf_sql_list, cf_sql_list_pg));
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store),
+                                    cf_db_sql(cf_store_db(store), cf_sql_list, cf_sql_list_pg));
     CF_GUARD(st);
     cf_db_bind_text(st, 1, kind);
     cf_db_bind_int64(st, 2, deleted);
@@ -538,8 +585,8 @@ static bool cf_name_change(cf_store *store, const char *sql, const char *kind, c
         cf_db_bind_int64(st, 3, a);
         cf_db_bind_int64(st, 4, b);
     }
-    CF_GUARD(cf_db_run(store->db, st));
-    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    CF_GUARD(cf_db_run(cf_store_db(store), st));
+    CF_ENSURE(cf_db_changes(cf_store_db(store)) == 1, CF_ERR_NOT_FOUND, NULL);
     return true;
 }
 
@@ -564,19 +611,19 @@ static bool cf_purge_tx(cf_store *store, const char *kind, const char *name)
     CF_GUARD(st);
     int rc = cf_db_step(st);
     cf_db_done(st);
-    CF_GUARD(cf_db_ok(store->db, rc));
-    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    CF_GUARD(cf_db_ok(cf_store_db(store), rc));
+    CF_ENSURE(cf_db_changes(cf_store_db(store)) == 1, CF_ERR_NOT_FOUND, NULL);
     st = cf_stmt_named(store, cf_sql_purge_versions, kind, name);
     CF_GUARD(st);
     rc = cf_db_step(st);
     cf_db_done(st);
-    return cf_db_ok(store->db, rc);
+    return cf_db_ok(cf_store_db(store), rc);
 }
 
 static bool cf_purge_locked(cf_store *store, const char *kind, const char *name)
 {
-    CF_GUARD(cf_db_begin(store->db));
-    return cf_db_commit(store->db, cf_purge_tx(store, kind, name));
+    CF_GUARD(cf_db_begin(cf_store_db(store)));
+    return cf_db_commit(cf_store_db(store), cf_purge_tx(store, kind, name));
 }
 
 bool cf_store_object_purge(cf_store *store, const char *kind, const char *name)
@@ -593,8 +640,8 @@ bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged,
     *purged = 0;
     for (;;) {
         char kind[8], name[CF_NAME_MAX + 1];
-        pthread_mutex_lock(&store->lock);
-        cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_expired);
+        cf_store_conn *held = cf_store_acquire(store);
+        cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_expired);
         bool ok = st != NULL, found = false;
         if (ok) {
             cf_db_bind_int64(st, 1, now);
@@ -605,9 +652,9 @@ bool cf_store_purge_expired(cf_store *store, int64_t now, unsigned *purged,
                 snprintf(name, sizeof name, "%s", (const char *)cf_db_column_text(st, 1));
             }
             cf_db_done(st);
-            ok = cf_db_ok(store->db, rc) && (!found || cf_purge_locked(store, kind, name));
+            ok = cf_db_ok(cf_store_db(store), rc) && (!found || cf_purge_locked(store, kind, name));
         }
-        pthread_mutex_unlock(&store->lock);
+        cf_store_release(held);
         CF_GUARD(ok);
         if (!found)
             return true;
@@ -635,7 +682,7 @@ static bool cf_policy_get_locked(cf_store *store, const char *kind, const char *
     cf_db_done(st);
     if (rc == CF_DB_DONE)
         CF_BAIL(CF_ERR_NOT_FOUND, NULL);
-    CF_GUARD(cf_db_ok(store->db, rc));
+    CF_GUARD(cf_db_ok(cf_store_db(store), rc));
     return ok;
 }
 
@@ -650,11 +697,11 @@ static bool cf_policy_put_locked(cf_store *store, const char *kind, const char *
     cf_db_stmt *st = cf_stmt_named(store, cf_sql_policy_put, kind, name);
     CF_GUARD(st);
     char *text = NULL;
-    bool ok = cf_bind_json(st, 3, policy, &text) && cf_db_ok(store->db, cf_db_step(st));
+    bool ok = cf_bind_json(st, 3, policy, &text) && cf_db_ok(cf_store_db(store), cf_db_step(st));
     cf_db_done(st);
     cf_json_free_text(text);
     CF_GUARD(ok);
-    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, NULL);
+    CF_ENSURE(cf_db_changes(cf_store_db(store)) == 1, CF_ERR_NOT_FOUND, NULL);
     return true;
 }
 
@@ -669,8 +716,8 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
 {
     json_t *pairs = json_array();
     CF_ENSURE_ALLOC(pairs);
-    pthread_mutex_lock(&store->lock);
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_policy_each);
+    cf_store_conn *held = cf_store_acquire(store);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_policy_each);
     bool ok = st != NULL;
     if (ok) {
         cf_db_bind_text(st, 1, kind);
@@ -683,10 +730,10 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
                                                         "policy", policy)) == 0;
         }
         if (ok && rc != CF_DB_ROW)
-            ok = cf_db_ok(store->db, rc);
+            ok = cf_db_ok(cf_store_db(store), rc);
         cf_db_done(st);
     }
-    pthread_mutex_unlock(&store->lock);
+    cf_store_release(held);
     size_t i;
     json_t *pair;
     json_array_foreach(pairs, i, pair)
@@ -702,14 +749,15 @@ bool cf_store_policy_each(cf_store *store, const char *kind, cf_policy_cb each, 
 
 bool cf_store_lead_sweepers(cf_store *store, bool *leader)
 {
-    return CF_LOCKED(store, cf_db_lead(store->db, CF_STORE_SWEEPER_LOCK, leader));
+    /* Always the first connection: the session lock stays where it was won. */
+    return CF_LOCKED_AT(store, 0, cf_db_lead(cf_store_db(store), CF_STORE_SWEEPER_LOCK, leader));
 }
 
 bool cf_store_audit_anchor(cf_store *store, const char *front_end, const char *path, cf_audit *a,
                            int64_t now, cf_audit_anchor_state *st)
 {
-    return CF_LOCKED(store,
-                     cf_audit_anchor_record(store->db, "vault", front_end, path, a, now, st));
+    return CF_LOCKED(
+        store, cf_audit_anchor_record(cf_store_db(store), "vault", front_end, path, a, now, st));
 }
 
 /* ---- property scans ---- */
@@ -725,9 +773,10 @@ bool cf_store_prop_values(cf_store *store, const char *kind, const char *prop, j
 {
     *out = json_array();
     CF_ENSURE_ALLOC(*out);
-    pthread_mutex_lock(&store->lock);
+    cf_store_conn *held = cf_store_acquire(store);
     cf_db_stmt *st =
-        cf_db_stmt_get(store->db, cf_db_sql(store->db, cf_sql_prop_values, cf_sql_prop_values_pg));
+        cf_db_stmt_get(cf_store_db(store),
+                       cf_db_sql(cf_store_db(store), cf_sql_prop_values, cf_sql_prop_values_pg));
     bool ok = st != NULL;
     if (ok) {
         cf_db_bind_text(st, 1, kind);
@@ -738,10 +787,10 @@ bool cf_store_prop_values(cf_store *store, const char *kind, const char *prop, j
             ok = v && json_array_append_new(*out, json_string(v)) == 0;
         }
         if (ok && rc != CF_DB_ROW)
-            ok = cf_db_ok(store->db, rc);
+            ok = cf_db_ok(cf_store_db(store), rc);
         cf_db_done(st);
     }
-    pthread_mutex_unlock(&store->lock);
+    cf_store_release(held);
     if (!ok) {
         json_decref(*out);
         *out = NULL;

@@ -19,7 +19,7 @@ static const char cf_sql_principal_by_client[] =
 
 static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_principal_add);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_principal_add);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, p->object_id);
     cf_db_bind_text(st, 2, p->kind);
@@ -29,7 +29,7 @@ static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
     int rc = cf_db_step(st);
     cf_db_done(st);
     CF_ENSURE(rc != CF_DB_CONSTRAINT, CF_ERR_CONFLICT, "principal exists");
-    return cf_db_ok(store->db, rc);
+    return cf_db_ok(cf_store_db(store), rc);
 }
 
 bool cf_store_principal_add(cf_store *store, const cf_principal *p)
@@ -40,7 +40,7 @@ bool cf_store_principal_add(cf_store *store, const cf_principal *p)
 static bool cf_principal_get_locked(cf_store *store, const char *sql, const char *id,
                                     cf_principal *out)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, sql);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), sql);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, id);
     int rc = cf_db_step(st);
@@ -53,7 +53,7 @@ static bool cf_principal_get_locked(cf_store *store, const char *sql, const char
     }
     cf_db_done(st);
     CF_ENSURE(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, NULL);
-    return cf_db_ok(store->db, rc);
+    return cf_db_ok(cf_store_db(store), rc);
 }
 
 bool cf_store_principal_by_oid(cf_store *store, const char *object_id, cf_principal *out)
@@ -77,7 +77,7 @@ static const char cf_sql_credential_each[] =
 static bool cf_credential_add_locked(cf_store *store, const char *oid, cf_slice salt, cf_slice hash,
                                      int64_t expires, int64_t created, int64_t *id)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_credential_add);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_credential_add);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, oid);
     cf_db_bind_blob(st, 2, salt.ptr, salt.len);
@@ -85,7 +85,7 @@ static bool cf_credential_add_locked(cf_store *store, const char *oid, cf_slice 
     cf_db_bind_int64(st, 4, expires);
     cf_db_bind_int64(st, 5, created);
     int64_t new_id = 0;
-    CF_GUARD(cf_db_int(store->db, st, &new_id));
+    CF_GUARD(cf_db_int(cf_store_db(store), st, &new_id));
     if (id)
         *id = new_id;
     return true;
@@ -101,7 +101,7 @@ bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice sa
 static bool cf_credential_each_locked(cf_store *store, const char *oid, cf_credential_cb each,
                                       void *ctx)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_credential_each);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_credential_each);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, oid);
     int rc;
@@ -111,7 +111,7 @@ static bool cf_credential_each_locked(cf_store *store, const char *oid, cf_crede
                   cf_slice_of(cf_db_column_blob(st, 1), (size_t)cf_db_column_bytes(st, 1)),
                   cf_db_column_int64(st, 2));
     if (ok && rc != CF_DB_ROW)
-        ok = cf_db_ok(store->db, rc);
+        ok = cf_db_ok(cf_store_db(store), rc);
     cf_db_done(st);
     return ok;
 }
@@ -145,17 +145,17 @@ bool cf_store_principal_list(cf_store *store, cf_principal_cb each, void *ctx)
     cf_principal *rows = calloc(CF_LIST_CAP, sizeof *rows);
     CF_ENSURE_ALLOC(rows);
     size_t n = 0;
-    pthread_mutex_lock(&store->lock);
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_principal_list);
+    cf_store_conn *held = cf_store_acquire(store);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_principal_list);
     bool ok = st != NULL;
     int rc = CF_DB_DONE;
     while (ok && n < CF_LIST_CAP && (rc = cf_db_step(st)) == CF_DB_ROW)
         cf_read_principal(st, &rows[n++]);
     if (ok) {
-        ok = rc == CF_DB_ROW || cf_db_ok(store->db, rc);
+        ok = rc == CF_DB_ROW || cf_db_ok(cf_store_db(store), rc);
         cf_db_done(st);
     }
-    pthread_mutex_unlock(&store->lock);
+    cf_store_release(held);
     for (size_t i = 0; ok && i < n; i++)
         ok = each(ctx, &rows[i]);
     free(rows);
@@ -169,12 +169,12 @@ static const char cf_sql_principal_delete[] = "DELETE FROM principals WHERE obje
 
 static bool cf_exec_bound(cf_store *store, const char *sql, const char *a, int *changes)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, sql);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), sql);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, a);
-    CF_GUARD(cf_db_run(store->db, st));
+    CF_GUARD(cf_db_run(cf_store_db(store), st));
     if (changes)
-        *changes = cf_db_changes(store->db);
+        *changes = cf_db_changes(cf_store_db(store));
     return true;
 }
 
@@ -190,8 +190,8 @@ static bool cf_principal_delete_tx(cf_store *store, const char *oid)
 
 static bool cf_principal_delete_locked(cf_store *store, const char *oid)
 {
-    CF_GUARD(cf_db_begin(store->db));
-    return cf_db_commit(store->db, cf_principal_delete_tx(store, oid));
+    CF_GUARD(cf_db_begin(cf_store_db(store)));
+    return cf_db_commit(cf_store_db(store), cf_principal_delete_tx(store, oid));
 }
 
 bool cf_store_principal_delete(cf_store *store, const char *object_id)
@@ -205,7 +205,7 @@ static const char cf_sql_credential_list[] =
 static bool cf_credential_list_locked(cf_store *store, const char *oid, cf_credential_info *rows,
                                       size_t cap, size_t *n)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_credential_list);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_credential_list);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, oid);
     int rc;
@@ -217,7 +217,7 @@ static bool cf_credential_list_locked(cf_store *store, const char *oid, cf_crede
         (*n)++;
     }
     cf_db_done(st);
-    return *n == cap || cf_db_ok(store->db, rc);
+    return *n == cap || cf_db_ok(cf_store_db(store), rc);
 }
 
 bool cf_store_credential_list(cf_store *store, const char *object_id, cf_credential_info *rows,
@@ -231,12 +231,12 @@ static const char cf_sql_credential_delete[] =
 
 static bool cf_credential_delete_locked(cf_store *store, const char *oid, int64_t id)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_credential_delete);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_credential_delete);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, oid);
     cf_db_bind_int64(st, 2, id);
-    CF_GUARD(cf_db_run(store->db, st));
-    CF_ENSURE(cf_db_changes(store->db) == 1, CF_ERR_NOT_FOUND, "credential not found");
+    CF_GUARD(cf_db_run(cf_store_db(store), st));
+    CF_ENSURE(cf_db_changes(cf_store_db(store)) == 1, CF_ERR_NOT_FOUND, "credential not found");
     return true;
 }
 
@@ -270,7 +270,7 @@ static void cf_read_assignment(cf_db_stmt *st, cf_role_assignment *out)
 
 static bool cf_assignment_put_locked(cf_store *store, const cf_role_assignment *a)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_assignment_put);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_assignment_put);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, a->name);
     cf_db_bind_text(st, 2, a->scope);
@@ -280,7 +280,7 @@ static bool cf_assignment_put_locked(cf_store *store, const cf_role_assignment *
     int rc = cf_db_step(st);
     cf_db_done(st);
     CF_ENSURE(rc != CF_DB_CONSTRAINT, CF_ERR_CONFLICT, "The role assignment already exists.");
-    return cf_db_ok(store->db, rc);
+    return cf_db_ok(cf_store_db(store), rc);
 }
 
 bool cf_store_assignment_put(cf_store *store, const cf_role_assignment *a)
@@ -290,7 +290,7 @@ bool cf_store_assignment_put(cf_store *store, const cf_role_assignment *a)
 
 static bool cf_assignment_get_locked(cf_store *store, const char *name, cf_role_assignment *out)
 {
-    cf_db_stmt *st = cf_db_stmt_get(store->db, cf_sql_assignment_get);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_assignment_get);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, name);
     int rc = cf_db_step(st);
@@ -298,7 +298,7 @@ static bool cf_assignment_get_locked(cf_store *store, const char *name, cf_role_
         cf_read_assignment(st, out);
     cf_db_done(st);
     CF_ENSURE(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, NULL);
-    return cf_db_ok(store->db, rc);
+    return cf_db_ok(cf_store_db(store), rc);
 }
 
 bool cf_store_assignment_get(cf_store *store, const char *name, cf_role_assignment *out)
@@ -322,8 +322,8 @@ bool cf_store_assignment_delete(cf_store *store, const char *name)
 static bool cf_assignment_list_locked(cf_store *store, const char *principal,
                                       cf_role_assignment *rows, size_t cap, size_t *n)
 {
-    cf_db_stmt *st =
-        cf_db_stmt_get(store->db, principal ? cf_sql_assignment_of : cf_sql_assignment_all);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store),
+                                    principal ? cf_sql_assignment_of : cf_sql_assignment_all);
     CF_GUARD(st);
     if (principal)
         cf_db_bind_text(st, 1, principal);
@@ -332,7 +332,7 @@ static bool cf_assignment_list_locked(cf_store *store, const char *principal,
     while (*n < cap && (rc = cf_db_step(st)) == CF_DB_ROW)
         cf_read_assignment(st, &rows[(*n)++]);
     cf_db_done(st);
-    return *n == cap || cf_db_ok(store->db, rc);
+    return *n == cap || cf_db_ok(cf_store_db(store), rc);
 }
 
 bool cf_store_assignment_list(cf_store *store, const char *principal, cf_role_assignment *rows,

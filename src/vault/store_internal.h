@@ -8,6 +8,7 @@
 #define CF_VAULT_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "db.h"
 #include "store.h"
@@ -22,18 +23,48 @@
 /* How long a statement waits for SQLite's lock before failing. */
 #define CF_STORE_BUSY_TIMEOUT_MS (5 * CF_MS_PER_SECOND)
 
-struct cf_store {
+/* Connections per store: SQLite's exclusive locking allows one; on
+ * PostgreSQL several let reads of different requests run at once (writers
+ * still take the store's advisory lock). */
+#define CF_STORE_PG_CONNS 4
+
+/* One connection and the mutex that gives it to one thread at a time. */
+typedef struct {
     cf_db *db;
     pthread_mutex_t lock;
+} cf_store_conn;
+
+struct cf_store {
+    cf_store_conn conn[CF_STORE_PG_CONNS];
+    unsigned n_conns;
+    _Atomic unsigned next; /* where the search for a free connection starts */
 };
 
-/* Runs `call` (a bool expression) holding the store's lock. */
-#define CF_LOCKED(store, call)                \
-    ({                                        \
-        pthread_mutex_lock(&(store)->lock);   \
-        bool ok_ = (call);                    \
-        pthread_mutex_unlock(&(store)->lock); \
-        ok_;                                  \
+/* Takes a free connection (or waits for one); the calling thread's
+ * statements then go to it (cf_store_db) until cf_store_release. */
+cf_store_conn *cf_store_acquire(cf_store *store);
+/* The same for connection `i` (the sweeper leader's lock lives on one). */
+cf_store_conn *cf_store_acquire_at(cf_store *store, unsigned i);
+void cf_store_release(cf_store_conn *c);
+/* The connection the calling thread holds. */
+cf_db *cf_store_db(const cf_store *store);
+
+/* The same on connection `i`. */
+#define CF_LOCKED_AT(store, i, call)                          \
+    ({                                                        \
+        cf_store_conn *held_ = cf_store_acquire_at(store, i); \
+        bool ok_ = (call);                                    \
+        cf_store_release(held_);                              \
+        ok_;                                                  \
+    })
+
+/* Runs `call` (a bool expression) holding one of the store's connections. */
+#define CF_LOCKED(store, call)                          \
+    ({                                                  \
+        cf_store_conn *held_ = cf_store_acquire(store); \
+        bool ok_ = (call);                              \
+        cf_store_release(held_);                        \
+        ok_;                                            \
     })
 
 #endif
