@@ -1,9 +1,10 @@
 /*
  * coffer-blob's storage layer: metadata in SQLite (WAL, synchronous=NORMAL
- * plus a group commit, see "Durability"), bodies as extent files
+ * plus a group commit, see "Durability") or in PostgreSQL shared by several
+ * front ends (see "Several front ends" below), bodies as extent files
  * (docs/extent-format.md) under DATA/extents/ab/cd/<id>.
  * No HTTP here: handlers parse, authorize, call these domain functions and
- * render.  Another backend (PostgreSQL + RADOS) replaces this file pair.
+ * render.
  *
  * Keys (DESIGN §2).  The caller hands open() a 32-byte *service data key*
  * (the blob service's own master key, already unsealed; copied into secret
