@@ -332,8 +332,9 @@ void cf_blob_store_close(cf_blob_store *s);
  * inline extent rows nothing references and no reader holds (at any age:
  * they are written with their references).  `removed` (may be NULL) counts
  * both.  On PostgreSQL, extents waiting out their grace (below) are left
- * to cf_blob_store_sweep, and the inline rows are looked at only by the
- * leader (cf_blob_store_lead). */
+ * to cf_blob_store_sweep; inline rows are looked at only by the leader
+ * (cf_blob_store_lead), and those found are handed to the sweep too, as
+ * every removal there is. */
 CF_MUST_USE bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, unsigned *removed);
 
 /* ---- several front ends (PostgreSQL) ----

@@ -34,7 +34,8 @@
  * bodies"): one full default segment sealed, i.e. up to 64 KiB of plaintext. */
 #define BS_INLINE_MAX (CF_EXTENT_HEADER_LEN + CF_EXTENT_SEGMENT_DEFAULT + CF_EXTENT_TAG_LEN)
 #define BS_PATH_MAX 4096
-/* Above the number of SQL literals the store uses (about 90). */
+/* Above the number of SQL literals the store uses on one backend (about
+ * 100). */
 #define BS_STMT_CACHE 160
 /* How long a statement waits for SQLite's lock before failing. */
 #define BS_BUSY_TIMEOUT_MS (5 * CF_MS_PER_SECOND)
