@@ -1,20 +1,28 @@
 /*
  * List Blobs: prefix, delimiter (BlobPrefix entries), marker paging and
- * maxresults, in bytewise name order (SQLite's BINARY collation on UTF-8).
+ * maxresults, in bytewise name order (SQLite's BINARY collation on UTF-8;
+ * COLLATE "C" on PostgreSQL: the same order).
  *
  * The walk keeps a cursor into the name index.  With a delimiter, a name
  * that has it after the prefix yields its group prefix P once, and the
- * walk jumps past every name starting with P by seeking to P || 0xF5: no
- * UTF-8 byte is 0xF5 or above, so that string sorts after every extension
- * of P and before every other name greater than P.  The marker handed
- * back is the next name the walk would return (a real blob name, inclusive),
- * so markers stay valid UTF-8 and a group is never split across pages.
+ * walk jumps past every name starting with P by seeking to the least
+ * string after all of them: P with its last character incremented
+ * (bs_after_group).  That cursor is itself valid UTF-8, so it binds as text
+ * on either backend (PostgreSQL's text refuses invalid UTF-8, such as a
+ * byte past 0xF4 appended to P), and the seek stays `name >= ?` on the
+ * primary key's index.  The marker handed back is the next name the walk
+ * would return (a real blob name, inclusive), so markers stay valid UTF-8
+ * and a group is never split across pages.  Prefix, marker and delimiter
+ * must be valid UTF-8: no name starts with anything else, and a delimiter
+ * that is not could match half a character.
  */
 #include "blob_store_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
 
 #define BS_LIST_MAX 5000
 
@@ -42,6 +50,39 @@ static void bs_set_cursor(bs_list *l, const char *p, size_t len, bool exclusive)
     l->exclusive = exclusive;
 }
 
+/* Sets the cursor to the least string greater than every string that
+ * starts with group[0..len): the group with its last character replaced
+ * by the next code point (U+D7FF steps over the surrogates; U+10FFFF,
+ * which has no next, goes, and the character before it is incremented).
+ * UTF-8 byte order is code point order, so for any name N > group that
+ * does not start with it, N >= the cursor: at the first character where N
+ * and the group differ, N's is greater, so at least the next one.
+ * *none: no string is greater (the group is all U+10FFFF). */
+static bool bs_after_group(bs_list *l, const char *group, size_t len, bool *none)
+{
+    const uint8_t *g = (const uint8_t *)group;
+    *none = false;
+    while (len) {
+        size_t start = len - 1;
+        while (start && (g[start] & 0xc0) == 0x80)
+            start--;
+        uint32_t cp;
+        CF_ENSURE(cf_utf8_decode(g + start, len - start, &cp) == len - start, CF_ERR_INTERNAL,
+                  "a listing group is not UTF-8");
+        len = start;
+        if (cp == 0x10ffff)
+            continue;
+        uint8_t next[4];
+        size_t n = cf_utf8_encode(cp == 0xd7ff ? 0xe000 : cp + 1, next);
+        bs_set_cursor(l, group, len, false);
+        memcpy(l->cursor + len, next, n);
+        l->cursor_len = len + n;
+        return true;
+    }
+    *none = true;
+    return true;
+}
+
 /* Handles one row.  *stop: the page is done; *requery: the cursor moved. */
 static bool bs_list_row(bs_list *l, cf_db_stmt *st, bool *stop, bool *requery)
 {
@@ -66,9 +107,10 @@ static bool bs_list_row(bs_list *l, cf_db_stmt *st, bool *stop, bool *requery)
             group[plen] = '\0';
             l->n++;
             CF_GUARD(l->each(l->ctx, NULL, group));
-            bs_set_cursor(l, group, plen, false);
-            l->cursor[l->cursor_len++] = (char)0xF5;
-            *requery = true;
+            bool none;
+            CF_GUARD(bs_after_group(l, group, plen, &none));
+            *stop = none; /* nothing sorts after the group */
+            *requery = !none;
             return true;
         }
     }
@@ -166,6 +208,11 @@ bool cf_blob_list(cf_blob_store *s, const char *account, const char *container,
         CF_RAISE_REASON(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
                         "prefix, marker or delimiter too long");
         ok = false;
+    } else if (!cf_utf8_valid(CF_SLICE_STR(prefix)) || !cf_utf8_valid(CF_SLICE_STR(marker)) ||
+               !cf_utf8_valid(CF_SLICE_STR(l->delim))) {
+        CF_RAISE_REASON(CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
+                        "prefix, marker and delimiter must be UTF-8");
+        ok = false;
     }
     /* Start at the later of marker and prefix; copied first, since callers
      * may pass the previous page's next_marker buffer as both. */
@@ -173,7 +220,7 @@ bool cf_blob_list(cf_blob_store *s, const char *account, const char *container,
         const char *start = strcmp(marker, prefix) > 0 ? marker : prefix;
         bs_set_cursor(l, start, strlen(start), false);
         next_marker[0] = '\0';
-        ok = BS_LOCKED(s, bs_list_locked(l));
+        ok = BS_LOCKED(s, cf_db_read_begin(s->db) && cf_db_read_end(s->db, bs_list_locked(l)));
     }
     free(l);
     return ok;

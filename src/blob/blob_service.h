@@ -314,6 +314,8 @@ CF_MUST_USE bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account);
  * by unwrapping, stored. */
 CF_MUST_USE bool cf_blob_cmk_set(cf_blob_service *svc, const char *account, const char *scope,
                                  const char *uri);
+/* Forgets what the gate knew of `account` (NULL: of every account), so it
+ * asks the store (and the vault) again. */
 void cf_blob_cmk_forget(cf_blob_service *svc, const char *account);
 
 /* ---- accounts_admin.c ---- */

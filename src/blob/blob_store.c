@@ -78,6 +78,69 @@ static const char bs_schema[] =
     "  key_ref BLOB NOT NULL, key_source INTEGER NOT NULL, key_uri TEXT, key_kid TEXT,"
     "  data_key BLOB NOT NULL, PRIMARY KEY (account, name));";
 
+/* The same tables on PostgreSQL, with every column bs_columns added since:
+ * a PostgreSQL store starts at the current schema.  Integers are BIGINT,
+ * blobs BYTEA (sealed columns too, so a value written as text behind the
+ * store's back is not taken for a sealed one), sequences identities.
+ * Names compare as bytes (COLLATE "C", as SQLite's BINARY does on UTF-8):
+ * listings and their `name > marker` paging walk the same order on either
+ * backend, and the primary keys' indexes serve them.  extents_unreferenced
+ * holds the extents waiting out their grace (blob_store_shared.c). */
+static const char bs_schema_pg[] =
+    "CREATE TABLE IF NOT EXISTS accounts ("
+    "  name TEXT COLLATE \"C\" PRIMARY KEY, created BIGINT NOT NULL, key_ref BYTEA NOT NULL,"
+    "  key1 BYTEA NOT NULL, key2 BYTEA NOT NULL, data_key BYTEA NOT NULL,"
+    "  key_source BIGINT NOT NULL DEFAULT 0, key_uri TEXT, key_kid TEXT,"
+    "  infrastructure BIGINT NOT NULL DEFAULT 0, infra_key BYTEA);"
+    "CREATE TABLE IF NOT EXISTS service_props ("
+    "  account TEXT COLLATE \"C\" PRIMARY KEY REFERENCES accounts(name), xml BYTEA NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS containers ("
+    "  account TEXT COLLATE \"C\" NOT NULL REFERENCES accounts(name),"
+    "  name TEXT COLLATE \"C\" NOT NULL,"
+    "  created BIGINT NOT NULL, last_modified BIGINT NOT NULL, etag TEXT NOT NULL,"
+    "  metadata BYTEA NOT NULL, access BIGINT NOT NULL, lease_id TEXT,"
+    "  lease_duration BIGINT NOT NULL DEFAULT 0, lease_expiry BIGINT NOT NULL DEFAULT 0,"
+    "  lease_break BIGINT NOT NULL DEFAULT 0, acl BYTEA NOT NULL, default_scope TEXT,"
+    "  deny_override BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (account, name));"
+    "CREATE TABLE IF NOT EXISTS blobs ("
+    "  account TEXT COLLATE \"C\" NOT NULL, container TEXT COLLATE \"C\" NOT NULL,"
+    "  name TEXT COLLATE \"C\" NOT NULL,"
+    "  type BIGINT NOT NULL, size BIGINT NOT NULL, etag TEXT NOT NULL,"
+    "  created BIGINT NOT NULL, last_modified BIGINT NOT NULL,"
+    "  props BYTEA NOT NULL, metadata BYTEA NOT NULL, lease_id TEXT,"
+    "  lease_duration BIGINT NOT NULL DEFAULT 0, lease_expiry BIGINT NOT NULL DEFAULT 0,"
+    "  lease_break BIGINT NOT NULL DEFAULT 0, copy BYTEA, cpk TEXT, scope TEXT,"
+    "  PRIMARY KEY (account, container, name),"
+    "  FOREIGN KEY (account, container) REFERENCES containers(account, name));"
+    "CREATE TABLE IF NOT EXISTS blob_extents ("
+    "  account TEXT COLLATE \"C\" NOT NULL, container TEXT COLLATE \"C\" NOT NULL,"
+    "  blob TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL,"
+    "  extent TEXT NOT NULL, length BIGINT NOT NULL, block_id BYTEA,"
+    "  PRIMARY KEY (account, container, blob, seq));"
+    "CREATE INDEX IF NOT EXISTS blob_extents_by_extent ON blob_extents (extent);"
+    "CREATE INDEX IF NOT EXISTS blob_extents_by_block ON blob_extents"
+    "  (account, container, blob, block_id);"
+    "CREATE TABLE IF NOT EXISTS uncommitted ("
+    "  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  account TEXT COLLATE \"C\" NOT NULL, container TEXT COLLATE \"C\" NOT NULL,"
+    "  blob TEXT COLLATE \"C\" NOT NULL,"
+    "  block_id BYTEA NOT NULL, size BIGINT NOT NULL, extent TEXT NOT NULL,"
+    "  created BIGINT NOT NULL, cpk TEXT, scope TEXT,"
+    "  UNIQUE (account, container, blob, block_id));"
+    "CREATE INDEX IF NOT EXISTS uncommitted_by_extent ON uncommitted (extent);"
+    "CREATE INDEX IF NOT EXISTS uncommitted_by_created ON uncommitted (created);"
+    "CREATE TABLE IF NOT EXISTS inline_extents (id TEXT PRIMARY KEY, data BYTEA NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS scopes ("
+    "  account TEXT COLLATE \"C\" NOT NULL REFERENCES accounts(name),"
+    "  name TEXT COLLATE \"C\" NOT NULL,"
+    "  created BIGINT NOT NULL, enabled BIGINT NOT NULL, infrastructure BIGINT NOT NULL,"
+    "  key_ref BYTEA NOT NULL, key_source BIGINT NOT NULL, key_uri TEXT, key_kid TEXT,"
+    "  data_key BYTEA NOT NULL, infra_key BYTEA, PRIMARY KEY (account, name));"
+    "CREATE TABLE IF NOT EXISTS extents_unreferenced ("
+    "  id TEXT PRIMARY KEY, unreferenced_at BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS extents_unreferenced_by_time"
+    "  ON extents_unreferenced (unreferenced_at);";
+
 /* Columns added after the first schema; added to older databases on open. */
 static const struct {
     const char *table, *column, *decl;
@@ -276,18 +339,22 @@ void cf_blob_store_close(cf_blob_store *s)
 {
     if (!s)
         return;
+    /* First: its callback uses everything below. */
+    cf_bs_listener_stop(s);
     bs_accounts_free(s);
     cf_db_close(s->db);
     cf_secret_free(s->service_key, CF_DATA_KEY_LEN);
     cf_bs_meta_keys_free(s);
     cf_bs_keyring_free(s);
     free(s->dir);
+    free(s->conninfo);
     cf_bs_idlist_free(&s->deferred);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
-/* Adds the columns later versions introduced to an older database. */
+/* Adds the columns later versions introduced to an older database
+ * (SQLite: PostgreSQL stores start with all of them). */
 static bool bs_upgrade(cf_blob_store *s)
 {
     for (size_t i = 0; i < sizeof bs_columns / sizeof bs_columns[0]; i++) {
@@ -303,9 +370,22 @@ static bool bs_upgrade(cf_blob_store *s)
     return true;
 }
 
-bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_store **out)
+/* The schema: on SQLite the tables, the columns added since, then the
+ * sealing migration; on PostgreSQL the current schema in one step
+ * (cf_bs_meta_migrate), started by whichever front end comes first. */
+static bool bs_schema_ready(cf_blob_store *s)
+{
+    unsigned sealed = 0;
+    if (cf_db_backend_of(s->db) == CF_DB_SQLITE)
+        CF_GUARD(cf_db_exec(s->db, bs_schema) && bs_upgrade(s));
+    return cf_bs_meta_migrate(s, cf_db_sql(s->db, NULL, bs_schema_pg), &sealed);
+}
+
+bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char *data_dir,
+                        cf_slice service_key, cf_blob_store **out)
 {
     CF_ENSURE(service_key.len == CF_DATA_KEY_LEN, CF_ERR_BAD_INPUT, "service key must be 32 bytes");
+    bool pg = backend == CF_DB_POSTGRES;
     char path[BS_PATH_MAX];
     CF_ENSURE(snprintf(path, sizeof path, "%s/extents", data_dir) < (int)sizeof path,
               CF_ERR_BAD_INPUT, "data directory path too long");
@@ -314,27 +394,31 @@ bool cf_blob_store_open(const char *data_dir, cf_slice service_key, cf_blob_stor
     CF_ENSURE_ALLOC(s);
     pthread_mutex_init(&s->lock, NULL);
     s->dir = strdup(path);
+    s->conninfo = strdup(pg && conninfo ? conninfo : "");
     s->service_key = cf_secret_alloc(CF_DATA_KEY_LEN);
     s->accounts = calloc(BS_ACCOUNT_CACHE, sizeof *s->accounts);
-    if (!s->dir || !s->service_key || !s->accounts) {
+    if (!s->dir || !s->conninfo || !s->service_key || !s->accounts) {
         cf_blob_store_close(s);
         CF_BAIL(CF_ERR_NOMEM, NULL);
     }
     memcpy(s->service_key, service_key.ptr, CF_DATA_KEY_LEN);
-    unsigned sealed = 0;
     snprintf(path, sizeof path, "%s/blob.db", data_dir);
-    /* synchronous=NORMAL: commits are made durable by the group commit
-     * (blob_store.h, "Durability"), started once the schema is in place. */
+    /* SQLite, synchronous=NORMAL: commits are made durable by the group
+     * commit (blob_store.h, "Durability"), started once the schema is in
+     * place (a no-op on PostgreSQL, where COMMIT is durable). */
     const cf_db_config config = {
+        .backend = backend,
         .path = path,
+        .conninfo = s->conninfo,
         .what = "the blob database",
         .pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                    "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
         .busy_timeout_ms = BS_BUSY_TIMEOUT_MS,
         .stmt_cache = BS_STMT_CACHE,
+        .write_lock = BS_WRITE_LOCK,
     };
-    if (!cf_db_open(&config, &s->db) || !cf_db_exec(s->db, bs_schema) || !bs_upgrade(s) ||
-        !cf_bs_meta_migrate(s, &sealed) || !cf_db_group_commit_start(s->db)) {
+    if (!cf_bs_new_extent_id(s->instance) || !cf_db_open(&config, &s->db) || !bs_schema_ready(s) ||
+        !cf_db_group_commit_start(s->db)) {
         cf_blob_store_close(s);
         return false;
     }
@@ -381,8 +465,7 @@ bool cf_bs_make_dirs(const cf_blob_store *s, const char *id)
     return true;
 }
 
-/* Is an extent named by any row?  Call holding the lock. */
-static bool bs_extent_referenced(cf_blob_store *s, const char *id, bool *ref)
+bool cf_bs_extent_referenced(cf_blob_store *s, const char *id, bool *ref)
 {
     return cf_db_exists(s->db,
                         CF_DB_PREP(s->db,
@@ -431,7 +514,7 @@ static int bs_id_cmp(const void *a, const void *b)
     return memcmp(a, b, BS_ID_HEX);
 }
 
-static bool bs_pinned(const cf_blob_store *s, const char *id)
+bool cf_bs_pinned(const cf_blob_store *s, const char *id)
 {
     for (const bs_pin *p = s->pins; p; p = p->next)
         if (p->ids.n && bsearch(id, p->ids.ids, p->ids.n, sizeof *p->ids.ids, bs_id_cmp))
@@ -439,8 +522,7 @@ static bool bs_pinned(const cf_blob_store *s, const char *id)
     return false;
 }
 
-/* Deletes inline extent `id`'s row, if it has one. */
-static bool bs_inline_delete(cf_blob_store *s, const char *id, bool *deleted)
+bool cf_bs_inline_delete(cf_blob_store *s, const char *id, bool *deleted)
 {
     CF_GUARD(cf_db_run(s->db, CF_DB_PREP(s->db, "DELETE FROM inline_extents WHERE id = ?1", id)));
     *deleted = cf_db_changes(s->db) > 0;
@@ -449,14 +531,17 @@ static bool bs_inline_delete(cf_blob_store *s, const char *id, bool *deleted)
 
 bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l)
 {
+    /* Another front end's reader may hold them: removal waits (blob_store.h). */
+    if (cf_db_backend_of(s->db) == CF_DB_POSTGRES)
+        return cf_bs_defer_tx(s, l);
     size_t keep = 0;
     for (size_t i = 0; i < l->n; i++) {
         bool ref = true, deleted = false;
-        CF_GUARD(bs_extent_referenced(s, l->ids[i], &ref));
+        CF_GUARD(cf_bs_extent_referenced(s, l->ids[i], &ref));
         if (ref)
             continue;
-        if (!bs_pinned(s, l->ids[i]))
-            CF_GUARD(bs_inline_delete(s, l->ids[i], &deleted));
+        if (!cf_bs_pinned(s, l->ids[i]))
+            CF_GUARD(cf_bs_inline_delete(s, l->ids[i], &deleted));
         if (!deleted)
             memmove(l->ids[keep++], l->ids[i], BS_ID_HEX + 1);
     }
@@ -503,15 +588,15 @@ static void bs_remove_one(cf_blob_store *s, const char *id, bool rows, bool *def
     char path[BS_PATH_MAX];
     bool ref = true, deleted = false;
     *deferred = false;
-    if (!bs_extent_referenced(s, id, &ref) || ref)
+    if (!cf_bs_extent_referenced(s, id, &ref) || ref)
         return;
-    if (bs_pinned(s, id)) {
+    if (cf_bs_pinned(s, id)) {
         *deferred = true;
         return;
     }
     /* Outside any transaction: a lost delete leaves an orphan row that
      * cleanup removes, never a dangling reference. */
-    if (rows && (!bs_inline_delete(s, id, &deleted) || deleted))
+    if (rows && (!cf_bs_inline_delete(s, id, &deleted) || deleted))
         return;
     if (cf_bs_extent_path(s, id, "", path))
         unlink(path);
@@ -655,8 +740,7 @@ static bool bs_account_create_locked(cf_blob_store *s, const char *name, int64_t
             if (infrastructure)
                 cf_db_bind_blob(st, 8, infra.data, infra.len);
         }
-        ok = ok && cf_db_run(s->db, st);
-        cf_bs_accounts_changed_locked(s);
+        ok = ok && cf_db_run(s->db, st) && cf_bs_account_changed_tx(s, name);
         ok = cf_db_commit(s->db, ok);
     }
     cf_buf_free(&k1);
@@ -1010,8 +1094,7 @@ static bool bs_regenerate_tx(cf_blob_store *s, const char *name, int slot)
                          : CF_DB_PREP(s->db, "UPDATE accounts SET key2 = ?2 WHERE name = ?1", name);
     if (st)
         cf_db_bind_blob(st, 2, sealed.data, sealed.len);
-    ok = ok && cf_db_run(s->db, st);
-    cf_bs_accounts_changed_locked(s);
+    ok = ok && cf_db_run(s->db, st) && cf_bs_account_changed_tx(s, name);
     cf_buf_free(&sealed);
     return ok;
 }
@@ -1113,14 +1196,16 @@ static bool bs_cleanup_file(cf_blob_store *s, const char *dir, const char *fname
     if (!tmp) {
         char id[BS_ID_HEX + 1];
         memcpy(id, fname, BS_ID_HEX + 1);
-        bool ref = true;
+        bool ref = true, deferred = false;
         pthread_mutex_lock(&s->lock);
-        bool ok = bs_extent_referenced(s, id, &ref);
-        /* A reader may hold an unreferenced file: leave it to its release. */
-        bool held = ok && !ref && bs_pinned(s, id);
+        bool ok = cf_bs_extent_referenced(s, id, &ref);
+        /* A reader may hold an unreferenced file: leave it to its release,
+         * or (PostgreSQL) to the sweep after the grace. */
+        bool held = ok && !ref && cf_bs_pinned(s, id);
+        ok = ok && (ref || held || cf_bs_deferred(s, id, &deferred));
         pthread_mutex_unlock(&s->lock);
         CF_GUARD(ok);
-        if (ref || held)
+        if (ref || held || deferred)
             return true;
         /* Checked and unlinked under one lock hold would be tighter; the
          * mtime bound is what protects writes in flight. */
@@ -1156,17 +1241,24 @@ static bool bs_cleanup_dir(cf_blob_store *s, const char *dir, int depth, int64_t
 
 /* Inline rows nothing references and no reader holds.  They are written in
  * the transaction that references them, so there is no write in flight to
- * spare: an orphan is only a deferred removal lost to a crash. */
+ * spare: an orphan is only a deferred removal lost to a crash.  (On
+ * PostgreSQL, those waiting out their grace are the sweep's.) */
 static bool bs_cleanup_inline_tx(cf_blob_store *s, unsigned *removed)
 {
     bs_idlist l = {0};
-    bool ok = cf_bs_collect(s,
-                            CF_DB_PREP(s->db,
-                                       "SELECT id FROM inline_extents WHERE id NOT IN (SELECT"
-                                       " extent FROM blob_extents) AND id NOT IN (SELECT extent"
-                                       " FROM uncommitted)",
-                                       NULL),
-                            &l);
+    bool ok =
+        cf_bs_collect(s,
+                      CF_DB_PREP(s->db,
+                                 cf_db_sql(s->db,
+                                           "SELECT id FROM inline_extents WHERE id NOT IN (SELECT"
+                                           " extent FROM blob_extents) AND id NOT IN (SELECT extent"
+                                           " FROM uncommitted)",
+                                           "SELECT id FROM inline_extents WHERE id NOT IN (SELECT"
+                                           " extent FROM blob_extents) AND id NOT IN (SELECT extent"
+                                           " FROM uncommitted) AND id NOT IN (SELECT id FROM"
+                                           " extents_unreferenced)"),
+                                 NULL),
+                      &l);
     size_t before = l.n;
     ok = ok && cf_bs_drop_inline_tx(s, &l);
     if (ok)
@@ -1177,6 +1269,11 @@ static bool bs_cleanup_inline_tx(cf_blob_store *s, unsigned *removed)
 
 static bool bs_cleanup_inline_locked(cf_blob_store *s, unsigned *removed)
 {
+    /* The rows are every front end's: one of them looks. */
+    bool leader = false;
+    CF_GUARD(cf_db_lead(s->db, BS_LEAD_KEY, &leader));
+    if (!leader)
+        return true;
     CF_GUARD(cf_db_begin(s->db));
     return cf_db_commit(s->db, bs_cleanup_inline_tx(s, removed));
 }

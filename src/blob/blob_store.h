@@ -1,9 +1,10 @@
 /*
  * coffer-blob's storage layer: metadata in SQLite (WAL, synchronous=NORMAL
- * plus a group commit, see "Durability"), bodies as extent files
+ * plus a group commit, see "Durability") or in PostgreSQL shared by several
+ * front ends (see "Several front ends" below), bodies as extent files
  * (docs/extent-format.md) under DATA/extents/ab/cd/<id>.
  * No HTTP here: handlers parse, authorize, call these domain functions and
- * render.  Another backend (PostgreSQL + RADOS) replaces this file pair.
+ * render.
  *
  * Keys (DESIGN §2).  The caller hands open() a 32-byte *service data key*
  * (the blob service's own master key, already unsealed; copied into secret
@@ -164,6 +165,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "db.h"
 #include "extent.h"
 #include "ids.h"
 #include "units.h"
@@ -313,10 +315,14 @@ typedef struct {
 
 /* ---- the store ---- */
 
-/* Opens (creating or upgrading) DATA/blob.db and DATA/extents.
- * service_key: 32 bytes, copied into secret memory. */
-CF_MUST_USE bool cf_blob_store_open(const char *data_dir, cf_slice service_key,
-                                    cf_blob_store **out) CF_NONNULL;
+/* Opens (creating or upgrading) the metadata and DATA/extents: the
+ * metadata in DATA/blob.db (backend CF_DB_SQLITE; conninfo unused), or in
+ * the PostgreSQL database `conninfo` names (CF_DB_POSTGRES), which several
+ * front ends share (see "Several front ends" below).  service_key: 32
+ * bytes, copied into secret memory. */
+CF_MUST_USE bool cf_blob_store_open(cf_db_backend backend, const char *conninfo,
+                                    const char *data_dir, cf_slice service_key,
+                                    cf_blob_store **out);
 /* Every reader must be freed before. */
 void cf_blob_store_close(cf_blob_store *s);
 /* Removes extent files no metadata references and no open reader holds,
@@ -325,8 +331,60 @@ void cf_blob_store_close(cf_blob_store *s);
  * a time a few minutes back, or any time at start-up before serving); and
  * inline extent rows nothing references and no reader holds (at any age:
  * they are written with their references).  `removed` (may be NULL) counts
- * both. */
+ * both.  On PostgreSQL, extents waiting out their grace (below) are left
+ * to cf_blob_store_sweep; inline rows are looked at only by the leader
+ * (cf_blob_store_lead), and those found are handed to the sweep too, as
+ * every removal there is. */
 CF_MUST_USE bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, unsigned *removed);
+
+/* ---- several front ends (PostgreSQL) ----
+ *
+ * Writers of one store exclude each other across front ends (db.h's write
+ * lock), so every transaction above keeps its meaning.  What differs:
+ *
+ * Caches.  A front end caches accounts (rows and opened keys) and their
+ * metadata keys, and the service caches what it knows of customer-managed
+ * keys.  Every write to an account or one of its scopes sends a change
+ * notice in its transaction (delivered when it commits); each front end's
+ * listener (cf_blob_store_listen) drops what it cached of that account and
+ * tells the service.  The bound: another front end serves from its cache
+ * until the notice arrives (milliseconds after the commit).  When the
+ * listener loses its connection, everything cached is dropped, and again
+ * once it is back, so nothing cached across the gap survives it.
+ *
+ * Extent removal.  A reader on one front end must not lose an extent that
+ * a delete on another front end unreferenced.  So an extent that loses its
+ * last reference is not removed after the commit but recorded (with the
+ * database's clock) in the same transaction, and removed by the sweep once
+ * CF_BLOB_EXTENT_GRACE has passed; a download that outlives the delete of
+ * its blob by more than that may fail with an I/O error.  Extents this
+ * process's readers hold wait longer, as on SQLite.  Files live in each
+ * front end's DATA/extents for now: bodies above the inline threshold are
+ * readable only where they were written, and the sweep unlinks only its
+ * own front end's (another front end's start-up cleanup removes its
+ * unreferenced ones).
+ *
+ * Background work (the sweep, expiring uncommitted blocks, cleanup of
+ * inline rows) runs on one front end at a time: the leader. */
+
+/* How long an unreferenced extent stays before the sweep removes it. */
+#define CF_BLOB_EXTENT_GRACE (10 * CF_SECONDS_PER_MINUTE)
+
+/* Called on the listener's thread after the store dropped what it cached
+ * of `account` (NULL: of every account). */
+typedef void (*cf_blob_store_change_fn)(void *ctx, const char *account);
+/* Starts listening for other front ends' changes (a no-op on SQLite);
+ * `fn` (may be NULL) is told after the store's own caches are dropped.
+ * Call once, before serving. */
+CF_MUST_USE bool cf_blob_store_listen(cf_blob_store *s, cf_blob_store_change_fn fn, void *ctx);
+/* Whether this front end does the background work now (always on
+ * SQLite); ask before each round. */
+CF_MUST_USE bool cf_blob_store_lead(cf_blob_store *s, bool *leader);
+/* PostgreSQL: removes the extents unreferenced for at least `grace`
+ * seconds (servers: CF_BLOB_EXTENT_GRACE) that no reader of this process
+ * holds; `removed` (may be NULL) counts them.  A no-op on SQLite, which
+ * removes them at once. */
+CF_MUST_USE bool cf_blob_store_sweep(cf_blob_store *s, int64_t grace, unsigned *removed);
 
 /* ---- accounts ---- */
 

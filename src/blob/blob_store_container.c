@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "json_secure.h"
+#include "utf8.h"
 
 void cf_blob_container_free(cf_blob_container *c)
 {
@@ -331,6 +332,11 @@ bool cf_blob_container_list(cf_blob_store *s, const char *account, const char *p
     CF_ENSURE_REASON(max_results >= 1 && max_results <= 5000, CF_ERR_BAD_INPUT,
                      "InvalidQueryParameterValue", "maxresults must be 1..5000");
     CF_ENSURE(next_len > CF_BLOB_CONTAINER_MAX, CF_ERR_BAD_INPUT, "marker buffer too small");
+    /* Bound as text: PostgreSQL refuses what is not UTF-8 (no name is). */
+    CF_ENSURE_REASON(cf_utf8_valid(CF_SLICE_STR(prefix ? prefix : "")) &&
+                         cf_utf8_valid(CF_SLICE_STR(marker ? marker : "")),
+                     CF_ERR_BAD_INPUT, "InvalidQueryParameterValue",
+                     "prefix and marker must be UTF-8");
     /* Copied: callers may pass the previous page's next_marker buffer as
      * both marker and next_marker. */
     char from[CF_BLOB_CONTAINER_MAX + 2];

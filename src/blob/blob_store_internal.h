@@ -13,6 +13,9 @@
  *   blob_list.c             List Blobs
  *   blob_store_meta.c       sealed metadata columns, the per-account
  *                           metadata keys, migration from plaintext
+ *   blob_store_shared.c     several front ends on PostgreSQL: change
+ *                           notices, deferred extent removal (the sweep),
+ *                           leadership
  *
  * Functions named cf_bs_* with a `_locked` suffix (or taking a statement)
  * expect the store mutex held.
@@ -31,13 +34,19 @@
  * bodies"): one full default segment sealed, i.e. up to 64 KiB of plaintext. */
 #define BS_INLINE_MAX (CF_EXTENT_HEADER_LEN + CF_EXTENT_SEGMENT_DEFAULT + CF_EXTENT_TAG_LEN)
 #define BS_PATH_MAX 4096
-/* Above the number of SQL literals the store uses (about 90). */
+/* Above the number of SQL literals the store uses on one backend (about
+ * 100). */
 #define BS_STMT_CACHE 160
 /* How long a statement waits for SQLite's lock before failing. */
 #define BS_BUSY_TIMEOUT_MS (5 * CF_MS_PER_SECOND)
 /* PRAGMA user_version: 1 = client-supplied metadata columns sealed
  * (blob_store_meta.c); 0 = older databases, migrated at open. */
 #define BS_SCHEMA_VERSION 1
+/* PostgreSQL advisory lock keys, distinct from the vault store's ("cfva")
+ * and from each other (session and transaction locks share one key
+ * space): the blob store's writers ("cfbw") and its leader ("cfbl"). */
+#define BS_WRITE_LOCK 0x63666277
+#define BS_LEAD_KEY 0x6366626c
 
 typedef struct bs_pin bs_pin;
 struct bs_meta_key;
@@ -68,6 +77,14 @@ struct cf_blob_store {
     /* The key ring (blob_store_keys.c): unwrapped customer-managed keys. */
     struct bs_ring_key *ring;
     size_t n_ring;
+    /* Several front ends (blob_store_shared.c): the connection string the
+     * listener opens its own connection with, the listener, who else
+     * hears of changes, and this instance's name in the notices. */
+    char *conninfo;
+    cf_db_listener *listener;
+    cf_blob_store_change_fn on_change;
+    void *on_change_ctx;
+    char instance[BS_ID_HEX + 1]; /* random, as extent ids are */
 };
 
 /* One reader's hold on its extents (sorted ids). */
@@ -134,9 +151,12 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
 
 /* ---- database (blob_store.c) ---- */
 
-/* Drops the cached accounts; called (under the lock) by every write to the
- * accounts table. */
+/* Drops the cached accounts (under the lock). */
 void cf_bs_accounts_changed_locked(cf_blob_store *s);
+/* Every write to an account or its scopes, inside its transaction: drops
+ * the cached accounts and tells the other front ends (a change notice,
+ * blob_store_shared.c). */
+CF_MUST_USE bool cf_bs_account_changed_tx(cf_blob_store *s, const char *account);
 CF_MUST_USE bool cf_bs_json_text(json_t *j, char **out);
 void cf_bs_column_str(cf_db_stmt *st, int col, char *out, size_t cap);
 /* Fills a write's result (NULL: the caller wants none). */
@@ -231,8 +251,9 @@ CF_MUST_USE bool cf_bs_column_open_json(cf_blob_store *s, cf_db_stmt *st, int c,
                                         const char *col, json_t **out);
 /* At open: seals every plaintext column of a database older than
  * BS_SCHEMA_VERSION in one transaction and sets user_version; *sealed
- * counts the values converted.  Fails on a newer database. */
-CF_MUST_USE bool cf_bs_meta_migrate(cf_blob_store *s, unsigned *sealed);
+ * counts the values converted.  Fails on a newer database.  then_sql: run
+ * in that transaction after the steps (NULL: none), PostgreSQL's schema. */
+CF_MUST_USE bool cf_bs_meta_migrate(cf_blob_store *s, const char *then_sql, unsigned *sealed);
 void cf_bs_meta_keys_free(cf_blob_store *s);
 /* Forgets one account's metadata key (its data key left the key ring). */
 void cf_bs_meta_key_drop_locked(cf_blob_store *s, const char *account);
@@ -269,6 +290,23 @@ CF_MUST_USE bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_bu
 /* Readers' holds: pin takes ownership of `ids` (sorted here). */
 void cf_bs_pin_locked(cf_blob_store *s, bs_pin *p);
 void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p);
+/* Whether a reader of this process holds extent `id`. */
+bool cf_bs_pinned(const cf_blob_store *s, const char *id);
+/* Whether any row (a blob's or an uncommitted block's) names extent `id`. */
+CF_MUST_USE bool cf_bs_extent_referenced(cf_blob_store *s, const char *id, bool *ref);
+/* Deletes inline extent `id`'s row, if it has one (*deleted says so). */
+CF_MUST_USE bool cf_bs_inline_delete(cf_blob_store *s, const char *id, bool *deleted);
+
+/* ---- several front ends (blob_store_shared.c) ---- */
+
+/* PostgreSQL, inside the transaction that gave the extents of `l` up:
+ * records those nothing references any more as unreferenced now (the
+ * sweep removes them after the grace), and empties the list. */
+CF_MUST_USE bool cf_bs_defer_tx(cf_blob_store *s, bs_idlist *l);
+/* PostgreSQL: whether extent `id` waits out its grace (false on SQLite). */
+CF_MUST_USE bool cf_bs_deferred(cf_blob_store *s, const char *id, bool *deferred);
+/* Stops the listener (close). */
+void cf_bs_listener_stop(cf_blob_store *s);
 
 /* ---- conditions and leases (blob_lease.c) ---- */
 

@@ -327,8 +327,7 @@ static bool bs_key_store_tx(cf_blob_store *s, const char *account, const char *s
         cf_db_bind_int64(st, 3, vault ? 1 : 0);
         cf_db_bind_blob(st, 6, kept.data, kept.len);
     }
-    ok = ok && cf_db_run(s->db, st);
-    cf_bs_accounts_changed_locked(s);
+    ok = ok && cf_db_run(s->db, st) && cf_bs_account_changed_tx(s, account);
     cf_buf_free(&kept);
     return ok;
 }
@@ -410,7 +409,7 @@ static bool bs_scope_create_tx(cf_blob_store *s, const char *account, const char
         if (infrastructure)
             cf_db_bind_blob(st, 7, infra.data, infra.len);
     }
-    ok = ok && cf_db_run(s->db, st);
+    ok = ok && cf_db_run(s->db, st) && cf_bs_account_changed_tx(s, account);
     cf_buf_free(&sealed);
     cf_buf_free(&infra);
     return ok;
@@ -514,7 +513,7 @@ static bool bs_scope_enable_locked(cf_blob_store *s, const char *account, const 
         s->db, "UPDATE scopes SET enabled = ?3 WHERE account = ?1 AND name = ?2", account, name);
     if (st)
         cf_db_bind_int64(st, 3, enabled ? 1 : 0);
-    return cf_db_commit(s->db, cf_db_run(s->db, st));
+    return cf_db_commit(s->db, cf_db_run(s->db, st) && cf_bs_account_changed_tx(s, account));
 }
 
 bool cf_blob_scope_set_enabled(cf_blob_store *s, const char *account, const char *name,
@@ -575,9 +574,9 @@ static bool bs_account_delete_tx(cf_blob_store *s, const char *a, bs_idlist *gon
     };
     /* The statement cache is keyed by the literal's address: each entry of
      * `sql` is one stable literal. */
-    cf_bs_accounts_changed_locked(s);
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
         CF_GUARD(cf_db_run(s->db, CF_DB_PREP(s->db, sql[i], a)));
+    CF_GUARD(cf_bs_account_changed_tx(s, a));
     cf_bs_meta_key_drop_locked(s, a);
     bs_ring_remove_locked(s, acct.key_ref);
     return true;

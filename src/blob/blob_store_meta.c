@@ -295,10 +295,13 @@ typedef struct {
     unsigned sealed;
 } bs_migration;
 
-/* Step 1: the metadata columns sealed under the accounts' data keys. */
+/* Step 1: the metadata columns sealed under the accounts' data keys.
+ * SQLite only (rowid, typeof): PostgreSQL stores began sealed. */
 static bool bs_seal_columns(void *ctx)
 {
     bs_migration *m = ctx;
+    CF_ENSURE(cf_db_backend_of(m->s->db) == CF_DB_SQLITE, CF_ERR_INTERNAL,
+              "a PostgreSQL store starts at the current schema");
     for (size_t i = 0; i < sizeof bs_sealed_columns / sizeof bs_sealed_columns[0]; i++)
         CF_GUARD(bs_migrate_column(m->s, &bs_sealed_columns[i], &m->sealed));
     return true;
@@ -308,10 +311,19 @@ static const cf_db_step_def bs_migrations[BS_SCHEMA_VERSION] = {
     {.apply = bs_seal_columns},
 };
 
-bool cf_bs_meta_migrate(cf_blob_store *s, unsigned *sealed)
+bool cf_bs_meta_migrate(cf_blob_store *s, const char *then_sql, unsigned *sealed)
 {
     bs_migration m = {s, 0};
-    const cf_db_schema schema = {.steps = bs_migrations, .n = BS_SCHEMA_VERSION, .ctx = &m};
+    /* A PostgreSQL store without the accounts table is new: it starts at
+     * the current version (then_sql makes its tables).  On SQLite the
+     * tables exist already, so a new database runs step 1 over nothing. */
+    const cf_db_schema schema = {
+        .steps = bs_migrations,
+        .n = BS_SCHEMA_VERSION,
+        .then_sql = then_sql,
+        .marker_table = cf_db_sql(s->db, NULL, "accounts"),
+        .ctx = &m,
+    };
     CF_GUARD(cf_db_migrate(s->db, &schema, NULL));
     *sealed = m.sealed;
     /* The plaintext pages may still sit in the WAL: copy the new ones into

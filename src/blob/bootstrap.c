@@ -5,7 +5,9 @@
  *   DIR/seal.json             the seal and the service master key wrapped by
  *                             it with "coffer-blob/v1 service-key <id>" as
  *                             AAD (seal_dir.h); DIR/hsm/ the embedded token
- *   DIR/blob.db, DIR/extents  the store (blob_store.h)
+ *   DIR/blob.db, DIR/extents  the store (blob_store.h); with --store
+ *                             postgres:CONNINFO the metadata is in
+ *                             PostgreSQL, shared with other front ends
  *   DIR/roles.json            role assignments (roles.c)
  *   DIR/tls/...               local CA and server certificate (local_tls.h)
  *   DIR/bootstrap.json        endpoints and credentials for scripts, 0600
@@ -195,6 +197,13 @@ static bool cf_blob_grant_owners(cf_blob_service *svc)
     return true;
 }
 
+/* Another front end changed an account: what the key gate knew of it may
+ * be old (the store dropped its own caches already). */
+static void cf_blob_account_changed(void *ctx, const char *account)
+{
+    cf_blob_cmk_forget(ctx, account);
+}
+
 bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_key)
 {
     char path[PATH_MAX];
@@ -203,8 +212,8 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     CF_GUARD(cf_mkdirs(svc->data_dir, 0700));
     CF_GUARD(cf_blob_service_id(svc, &fresh));
     CF_GUARD(cf_blob_service_key(svc, fresh));
-    CF_GUARD(cf_blob_store_open(svc->data_dir, cf_slice_of(svc->service_key, CF_SERVICE_KEY_LEN),
-                                &svc->store));
+    CF_GUARD(cf_blob_store_open(svc->store_spec.backend, svc->store_spec.conninfo, svc->data_dir,
+                                cf_slice_of(svc->service_key, CF_SERVICE_KEY_LEN), &svc->store));
     unsigned removed = 0;
     CF_GUARD(cf_blob_store_cleanup(svc->store, (int64_t)time(NULL) + 1, &removed));
     if (removed)
@@ -224,6 +233,8 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     CF_GUARD(cf_blob_roles_open(path, &svc->roles));
     CF_GUARD(cf_blob_grant_owners(svc));
     CF_GUARD(cf_blob_cmk_open(svc->key_cache_seconds, &svc->cmk));
+    /* Before serving, and once the gate it tells exists. */
+    CF_GUARD(cf_blob_store_listen(svc->store, cf_blob_account_changed, svc));
     if (svc->vault_bootstrap[0]) {
         CF_GUARD(cf_blob_vault_open(svc->vault_bootstrap, &svc->vault));
         cf_log(CF_LOG_INFO, NULL, "customer-managed keys: coffer-vault at %s, keys cached %d s",
@@ -244,6 +255,9 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
 
 void cf_blob_service_close(cf_blob_service *svc)
 {
+    /* First: its change listener calls into the key gate. */
+    cf_blob_store_close(svc->store);
+    svc->store = NULL;
     cf_blob_tokens_close(svc->tokens);
     cf_blob_roles_close(svc->roles);
     cf_blob_cmk_close(svc->cmk);
@@ -254,11 +268,9 @@ void cf_blob_service_close(cf_blob_service *svc)
     svc->audit = NULL;
     cf_throttle_free(svc->throttle);
     svc->throttle = NULL;
-    cf_blob_store_close(svc->store);
     cf_sealed_dir_close(&svc->sealed);
     svc->tokens = NULL;
     svc->roles = NULL;
-    svc->store = NULL;
     svc->service_key = NULL;
     svc->seal = NULL;
     pthread_mutex_destroy(&svc->bootstrap_lock);

@@ -316,14 +316,15 @@ bool cf_blob_cmk_ready(cf_blob_service *svc, const char *account)
     return ok;
 }
 
-/* Forgets what the gate knew of an account and its scopes (a key changed,
- * a scope came, the account is gone); refreshes under way are discarded. */
+/* Forgets what the gate knew of an account (NULL: of every account) and
+ * its scopes (a key changed, a scope came, the account is gone);
+ * refreshes under way are discarded. */
 void cf_blob_cmk_forget(cf_blob_service *svc, const char *account)
 {
     cf_blob_cmk *c = svc->cmk;
     pthread_mutex_lock(&c->lock);
     for (cf_cmk_entry *e = c->entries; e; e = e->next) {
-        if (strcmp(e->account, account) == 0) {
+        if (!account || strcmp(e->account, account) == 0) {
             e->gen++;
             e->loaded = e->ready = e->scopes_listed = false;
             e->failed_at = 0;

@@ -6,7 +6,10 @@
  * Serves the Azure Blob REST API path-style over HTTPS (optionally also
  * plain HTTP for development, where accounts that require secure transfer
  * refuse every request), then waits for SIGINT or SIGTERM.  All state is in
- * DIR (see bootstrap.c).
+ * DIR (see bootstrap.c), or, with --store postgres:CONNINFO, the metadata
+ * is in PostgreSQL and several front ends serve it (blob_store.h, "Several
+ * front ends").  Meanwhile the leader among them sweeps: unreferenced
+ * extents once their grace is over, uncommitted blocks after a week.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +26,10 @@
 #include "ids.h"
 #include "units.h"
 
+/* Uncommitted blocks expire after a week; expiry runs hourly.  The sweep
+ * of unreferenced extents runs every minute, a tenth of their grace. */
 #define CF_EXPIRE_INTERVAL CF_SECONDS_PER_HOUR
+#define CF_SWEEP_INTERVAL CF_SECONDS_PER_MINUTE
 
 static void cf_usage(FILE *out)
 {
@@ -41,8 +47,8 @@ static void cf_usage(FILE *out)
             "                            before the vault is asked again (default 600)\n"
             "  --owner OBJECT_ID         give this principal Storage Blob Data Owner on the\n"
             "                            default account (repeatable)\n"
-            "  --log-level LEVEL         debug, info, warn or error (default info)\n" CF_SEAL_USAGE
-            "  --version\n");
+            "  --log-level LEVEL         debug, info, warn or error (default info)\n" CF_STORE_USAGE
+                CF_SEAL_USAGE "  --version\n");
 }
 
 /* coffer-blob's own options (the shared ones: server_args.h). */
@@ -96,11 +102,6 @@ static cf_server_args_result cf_parse_args(int argc, char **argv, cf_blob_servic
         cf_usage(stderr);
         return CF_SERVER_ARGS_INVALID;
     }
-    if (s->store_spec.backend != CF_DB_SQLITE) {
-        fprintf(stderr, "coffer-blob: --store postgres is not available for the blob service yet;"
-                        " it keeps its metadata in SQLite\n");
-        return CF_SERVER_ARGS_INVALID;
-    }
     snprintf(s->url, sizeof s->url, "https://%s", s->listen);
     if (s->http_listen[0])
         snprintf(s->http_url, sizeof s->http_url, "http://%s", s->http_listen);
@@ -131,6 +132,32 @@ static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice
         .ctx = svc,
     };
     return cf_http_start(&config, out);
+}
+
+/* One round of the background work, on the leader only (every front end
+ * asks; on SQLite the one process leads).  *expired_at: the last expiry. */
+static void cf_blob_background(cf_blob_service *svc, int64_t *expired_at)
+{
+    bool leader = false;
+    if (!cf_blob_store_lead(svc->store, &leader)) {
+        cf_log(CF_LOG_WARN, NULL, "background work: %s", cf_error_detail());
+        return;
+    }
+    if (!leader)
+        return;
+    unsigned n = 0;
+    if (!cf_blob_store_sweep(svc->store, CF_BLOB_EXTENT_GRACE, &n))
+        cf_log(CF_LOG_WARN, NULL, "removing unreferenced extents: %s", cf_error_detail());
+    else if (n)
+        cf_log(CF_LOG_INFO, NULL, "removed %u unreferenced extents", n);
+    int64_t now = (int64_t)time(NULL);
+    if (now - *expired_at < CF_EXPIRE_INTERVAL)
+        return;
+    *expired_at = now;
+    if (!cf_blob_expire_uncommitted(svc->store, now, &n))
+        cf_log(CF_LOG_WARN, NULL, "expiring uncommitted blocks: %s", cf_error_detail());
+    else if (n)
+        cf_log(CF_LOG_INFO, NULL, "expired %u uncommitted blocks", n);
 }
 
 int main(int argc, char **argv)
@@ -172,20 +199,16 @@ int main(int argc, char **argv)
     }
     cf_log(CF_LOG_INFO, NULL, "coffer-blob listening on %s, account %s at %s/%s", svc.listen,
            CF_BLOB_DEFAULT_ACCOUNT, svc.url, CF_BLOB_DEFAULT_ACCOUNT);
-    /* Uncommitted blocks expire after a week; the sweep runs hourly. */
     int sig = 0;
+    int64_t expired_at = (int64_t)time(NULL);
     for (;;) {
-        struct timespec wait = {CF_EXPIRE_INTERVAL, 0};
-        unsigned expired = 0;
+        struct timespec wait = {CF_SWEEP_INTERVAL, 0};
         int got = sigtimedwait(&stop, NULL, &wait);
         if (got > 0) {
             sig = got;
             break;
         }
-        if (!cf_blob_expire_uncommitted(svc.store, (int64_t)time(NULL), &expired))
-            cf_log(CF_LOG_WARN, NULL, "expiring uncommitted blocks: %s", cf_error_detail());
-        else if (expired)
-            cf_log(CF_LOG_INFO, NULL, "expired %u uncommitted blocks", expired);
+        cf_blob_background(&svc, &expired_at);
     }
     cf_log(CF_LOG_INFO, NULL, "stopping on signal %d", sig);
     cf_http_stop(http);

@@ -1,17 +1,117 @@
 /*
  * Shared by the blob store unit tests (test_blob_store*.c; header-only, so
- * each test is still one file to build): the data directory under test and
- * how many extents it holds, as files and as rows stored inline.
+ * each test is still one file to build): the store under test, on SQLite
+ * (DATA/blob.db) or, when COFFER_TEST_PG names a server
+ * (tests/system/blob_store_postgres.sh starts one), on PostgreSQL; a second
+ * connection to its database for counting and poking rows; and how many
+ * extents it holds, as files and as rows stored inline.
  */
 #ifndef CF_BLOB_STORE_FIXTURE_H
 #define CF_BLOB_STORE_FIXTURE_H
 
 #include <dirent.h>
-#include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
+#include "blob_store.h"
+#include "db.h"
+
 static char data_dir[256];
+static const char *pg_conninfo; /* COFFER_TEST_PG, or NULL: SQLite only */
+static bool on_pg;              /* the backend the current run uses */
+
+static inline cf_db_backend test_backend(void)
+{
+    return on_pg ? CF_DB_POSTGRES : CF_DB_SQLITE;
+}
+
+static inline bool test_store_open(const uint8_t key[32], cf_blob_store **s)
+{
+    return cf_blob_store_open(test_backend(), pg_conninfo, data_dir, cf_slice_of(key, 32), s);
+}
+
+/* A second connection to the store's database (the store open or not). */
+static inline cf_db *test_db_open(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/blob.db", data_dir);
+    const cf_db_config config = {
+        .backend = test_backend(),
+        .path = p,
+        .conninfo = pg_conninfo,
+        .what = "the test's connection",
+        .busy_timeout_ms = 5000,
+        .stmt_cache = 4,
+        .write_lock = 1,
+    };
+    cf_db *db = NULL;
+    return cf_db_open(&config, &db) ? db : NULL;
+}
+
+/* Runs one statement through a second connection, binding `blob` to ?1
+ * when given.  Returns the first column of the first row as a malloc'ed
+ * copy in *out when out is non-NULL. */
+static inline bool db_exec(const char *sql, const void *blob, int blob_len, uint8_t **out,
+                           int *out_len)
+{
+    cf_db *db = test_db_open();
+    cf_db_stmt *st = NULL;
+    bool ok = db && cf_db_prepare_uncached(db, sql, &st);
+    if (ok && blob)
+        ok = cf_db_bind_blob_copy(st, 1, blob, (size_t)blob_len);
+    int rc = ok ? cf_db_step(st) : CF_DB_ERROR;
+    ok = ok && (rc == CF_DB_ROW || rc == CF_DB_DONE);
+    if (ok && out) {
+        ok = rc == CF_DB_ROW;
+        *out_len = ok ? (int)cf_db_column_bytes(st, 0) : 0;
+        *out = malloc(*out_len ? (size_t)*out_len : 1);
+        if (ok && *out_len)
+            memcpy(*out, cf_db_column_blob(st, 0), (size_t)*out_len);
+    }
+    if (!ok)
+        fprintf(stderr, "   db_exec: %s\n", cf_error_detail());
+    cf_db_finalize(st);
+    cf_db_close(db);
+    return ok;
+}
+
+/* The first column of a query's first row, as a number (-1: it failed). */
+static inline int64_t db_count(const char *sql)
+{
+    cf_db *db = test_db_open();
+    cf_db_stmt *st = NULL;
+    int64_t n = -1;
+    if (db && cf_db_prepare_uncached(db, sql, &st) && cf_db_step(st) == CF_DB_ROW)
+        n = cf_db_column_int64(st, 0);
+    cf_db_finalize(st);
+    cf_db_close(db);
+    return n;
+}
+
+/* Empties the store for the next test: the data directory, and on
+ * PostgreSQL the database. */
+static inline void reset_store(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "rm failed\n");
+    if (!on_pg)
+        return;
+    cf_db *db = test_db_open();
+    if (!db || !cf_db_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        fprintf(stderr, "cannot empty the PostgreSQL database: %s\n", cf_error_detail());
+    cf_db_close(db);
+}
+
+/* What the sweep does once the grace is over, now: removals a delete left
+ * to it (PostgreSQL) happen before the test counts.  Nothing on SQLite. */
+static inline void settle(cf_blob_store *s)
+{
+    if (!cf_blob_store_sweep(s, 0, NULL))
+        fprintf(stderr, "sweep failed: %s\n", cf_error_detail());
+}
 
 /* Calls fn(path, ctx) for every regular file under `dir`. */
 static void each_file(const char *dir, void (*fn)(const char *, void *), void *ctx)
@@ -54,18 +154,8 @@ static unsigned extent_files(void)
 /* Rows of inline_extents, counted through a second connection. */
 static unsigned inline_rows(void)
 {
-    char p[512];
-    snprintf(p, sizeof p, "%s/blob.db", data_dir);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    unsigned n = 0;
-    if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM inline_extents", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = (unsigned)sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    int64_t n = db_count("SELECT count(*) FROM inline_extents");
+    return n < 0 ? 0 : (unsigned)n;
 }
 
 /* Stored extents: files, and small ones inline in the database. */

@@ -87,9 +87,39 @@ static void test_valid(void)
     CHECK(!valid("\xf4\x90\x80\x80", 4));
 }
 
+/* Every code point round-trips through the encoder and the decoder, in
+ * as many bytes as the decoder reads; the ones UTF-8 cannot carry are
+ * refused.  Byte order is code point order (what listings rely on). */
+static void test_encode(void)
+{
+    uint8_t b[4], prev[4];
+    size_t prev_n = 0;
+    unsigned bad = 0;
+    for (uint32_t cp = 0; cp <= 0x10ffff; cp++) {
+        size_t n = cf_utf8_encode(cp, b);
+        if (cp >= 0xd800 && cp <= 0xdfff) {
+            bad += n != 0;
+            continue;
+        }
+        uint32_t back = 0;
+        bad += n == 0 || cf_utf8_decode(b, n, &back) != n || back != cp;
+        if (prev_n) {
+            size_t m = n < prev_n ? n : prev_n;
+            int c = memcmp(prev, b, m);
+            bad += c > 0 || (c == 0 && prev_n >= n);
+        }
+        memcpy(prev, b, n);
+        prev_n = n;
+    }
+    CHECK(bad == 0);
+    CHECK(cf_utf8_encode(0x110000, b) == 0);
+    CHECK(cf_utf8_encode(UINT32_MAX, b) == 0);
+}
+
 int main(void)
 {
     RUN(test_decode_good);
+    RUN(test_encode);
     RUN(test_decode_bad);
     RUN(test_valid);
     TEST_DONE();

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Two coffer-blob front ends over one PostgreSQL (--store postgres:CONNINFO),
+# as a scale-out deployment runs them: A initialises its data directory;
+# B gets its own with A's seal (service.json, seal.json, the token's PIN and
+# configuration, the token itself shared through a symlink) and TLS
+# material, the key ceremony the vault's two front ends go through
+# (tests/sdk/run.sh, COFFER_TEST_STORE=postgres).  Then, through curl with
+# an account SAS and the `coffer` CLI:
+#   - a container made on A is listed on B;
+#   - a small blob (inline, < 64 KiB) put on A is read on B, byte for byte;
+#     deleted on B it is gone on A (404 BlobNotFound);
+#   - conditional creates (If-None-Match: *) sent to A and B at once, round
+#     after round: exactly one wins each round, the other gets 409;
+#   - a key regenerated on A stops working on B once the change notice is
+#     there (blob_store.h, "Several front ends": milliseconds; the test
+#     gives it ten seconds), while the new key works on B at once;
+#   - both front ends restart over the same database (the schema is made
+#     once, not again).
+# Bodies above the inline threshold are files in the data directory of the
+# front end that wrote them until the RADOS extent store lands: such blobs
+# are readable only there, so the cross-front-end checks use small bodies.
+#
+# Env: COFFER_BIN, COFFER_SOURCE (set by CTest).  Needs PostgreSQL 15
+# (scripts/install-deps), node and tests/sdk/node_modules (the SAS), curl,
+# python3.
+set -euo pipefail
+. "$(dirname "$0")/lib/base.sh"
+. "$(dirname "$0")/lib/engines.sh"
+[ -d "$COFFER_SOURCE/.cache/node/bin" ] && export PATH="$COFFER_SOURCE/.cache/node/bin:$PATH"
+SAS_HELPER=$COFFER_SOURCE/tests/sdk/lib/account_sas.cjs
+if ! command -v node >/dev/null || [ ! -d "$COFFER_SOURCE/tests/sdk/node_modules/@azure/storage-blob" ]; then
+    echo "SKIP: node and the SDK (tests/sdk: npm ci) make the SAS"
+    exit 77
+fi
+
+A=$TMP/a
+B=$TMP/b
+PID_A=
+PID_B=
+stop_fronts() {
+    local p
+    for p in $PID_A $PID_B; do kill "$p" 2>/dev/null || true; done
+    for p in $PID_A $PID_B; do wait "$p" 2>/dev/null || true; done
+    PID_A=
+    PID_B=
+}
+trap 'stop_fronts; engines_stop; cleanup' EXIT
+
+# front DIR PORT: starts coffer-blob on DIR over the PostgreSQL and waits
+# until it answers; sets FRONT_PID.
+front() {
+    "$BIN/coffer-blob" --data-dir "$1" --listen "127.0.0.1:$2" --store "postgres:$PG_CONNINFO" \
+        --log-level info >>"$1.log" 2>&1 &
+    FRONT_PID=$!
+    local code
+    for _ in $(seq 1 600); do
+        kill -0 "$FRONT_PID" 2>/dev/null || { tail -20 "$1.log"; return 1; }
+        if [ -s "$1/bootstrap.json" ] && [ -s "$1/tls/ca.crt" ]; then
+            code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$1/tls/ca.crt" \
+                "https://127.0.0.1:$2/coffer?comp=list" 2>/dev/null) || code=000
+            if [ "$code" = 401 ] || [ "$code" = 403 ]; then return 0; fi
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+free_port() { local p; until p=$(random_free_port); do :; done; echo "$p"; }
+
+pg_start "$TMP" || exit 1
+PORT_A=$(free_port)
+PORT_B=$(free_port)
+front "$A" "$PORT_A" || { echo "front end A did not start"; exit 1; }
+PID_A=$FRONT_PID
+mkdir -p "$B/hsm"
+cp "$A/service.json" "$A/seal.json" "$B/"
+cp "$A/hsm/user.pin" "$A/hsm/softhsm2.conf" "$B/hsm/"
+ln -s "$A/hsm/tokens" "$B/hsm/tokens"
+cp -r "$A/tls" "$B/tls"
+front "$B" "$PORT_B" || { echo "front end B did not start"; exit 1; }
+PID_B=$FRONT_PID
+ok "two front ends on one PostgreSQL"
+CA=$A/tls/ca.crt
+URL_A=https://127.0.0.1:$PORT_A/coffer
+URL_B=https://127.0.0.1:$PORT_B/coffer
+
+boot() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+sas_for() { node "$SAS_HELPER" "$(boot "$1" connection_string)"; }
+SAS=$(sas_for "$A/bootstrap.json")
+# status URL [curl args]: the HTTP status of one request.
+status() {
+    local url=$1
+    shift
+    curl -s -o "$TMP/body" -w '%{http_code}' --cacert "$CA" "$@" "$url" || echo 000
+}
+
+# ---- containers and small blobs across front ends ----
+check "container create on A" env COFFER_BLOB_DIR="$A" "$CLI" container create shared1
+check "container list on B" env COFFER_BLOB_DIR="$B" "$CLI" container list --output json
+grep -q '"shared1"' "$TMP/out" && ok "A's container is on B" || bad "A's container is on B"
+head -c 60000 /dev/urandom >"$TMP/small.bin"
+check "put a small blob on A" env COFFER_BLOB_DIR="$A" "$CLI" blob upload "$TMP/small.bin" \
+    --container shared1 --name small.bin
+check "get it on B" env COFFER_BLOB_DIR="$B" "$CLI" blob download --container shared1 \
+    --name small.bin --file "$TMP/small.out"
+expect "the same bytes on B" cmp -s "$TMP/small.bin" "$TMP/small.out"
+expect "curl with a SAS on B: 200" [ "$(status "$URL_B/shared1/small.bin?$SAS")" = 200 ]
+check "delete it on B" env COFFER_BLOB_DIR="$B" "$CLI" blob delete --container shared1 \
+    --name small.bin
+expect "gone on A: 404" [ "$(status "$URL_A/shared1/small.bin?$SAS")" = 404 ]
+grep -q BlobNotFound "$TMP/body" && ok "BlobNotFound on A" || bad "BlobNotFound on A"
+check_rc "the CLI on A: exit 1" 1 env COFFER_BLOB_DIR="$A" "$CLI" blob download \
+    --container shared1 --name small.bin --file "$TMP/none"
+
+# ---- racing conditional creates: one winner a round ----
+head -c 1000 /dev/urandom >"$TMP/race.bin"
+put_once() { # URL: Put Blob with If-None-Match: *, prints the status
+    curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -X PUT -H 'x-ms-blob-type: BlockBlob' \
+        -H 'If-None-Match: *' --data-binary @"$TMP/race.bin" "$1?$SAS" || echo 000
+}
+rounds=0 good=0
+for i in $(seq 1 25); do
+    put_once "$URL_A/shared1/race-$i" >"$TMP/ra" &
+    ra=$!
+    put_once "$URL_B/shared1/race-$i" >"$TMP/rb" &
+    wait "$ra" $!
+    got="$(cat "$TMP/ra") $(cat "$TMP/rb")"
+    rounds=$((rounds + 1))
+    case "$got" in "201 409" | "409 201") good=$((good + 1)) ;; *) echo "     round $i: $got" ;; esac
+done
+expect "exactly one conditional create wins each of $rounds rounds" [ "$good" = "$rounds" ]
+
+# ---- a key regenerated on A stops working on B ----
+# regenerate BOOTSTRAP SLOT: POST regenerateKey (Coffer's admin API, Shared Key).
+regenerate() {
+    python3 - "$1" "$2" <<'PYEOF'
+import base64, email.utils, hashlib, hmac, json, ssl, sys, urllib.request
+b = json.load(open(sys.argv[1]))
+origin = b["blob_endpoint"].rsplit("/", 1)[0]
+acct, key = b["account_name"], b["account_key"]
+path = f"/.coffer/{acct}/regenerateKey"
+body = json.dumps({"keyName": sys.argv[2]}).encode()
+h = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": "2026-10-06",
+     "content-type": "application/json", "content-length": str(len(body))}
+sts = "\n".join(["POST", "", "", h["content-length"], "", h["content-type"], "", "", "", "", "", ""])
+sts += "\n" + "".join(f"{k}:{h[k]}\n" for k in sorted(k for k in h if k.startswith("x-ms-")))
+sts += f"/{acct}{path}"
+sig = hmac.new(base64.b64decode(key), sts.encode(), hashlib.sha256).digest()
+h["authorization"] = f"SharedKey {acct}:{base64.b64encode(sig).decode()}"
+ctx = ssl.create_default_context(cafile=b["ca_cert"])
+req = urllib.request.Request(origin + path, data=body, headers=h, method="POST")
+sys.exit(0 if urllib.request.urlopen(req, context=ctx).status == 200 else 1)
+PYEOF
+}
+expect "old key1 works on B" [ "$(status "$URL_B/shared1/race-1?$SAS")" = 200 ]
+check "regenerate key1 on A" regenerate "$A/bootstrap.json" key1
+NEW_SAS=$(sas_for "$A/bootstrap.json") # A rewrote its bootstrap.json
+expect "the new key works on B" [ "$(status "$URL_B/shared1/race-1?$NEW_SAS")" = 200 ]
+refused=0
+for _ in $(seq 1 100); do
+    [ "$(status "$URL_B/shared1/race-1?$SAS")" = 403 ] && { refused=1; break; }
+    sleep 0.1
+done
+expect "the old key fails on B once the notice is there" [ "$refused" = 1 ]
+grep -q AuthenticationFailed "$TMP/body" && ok "AuthenticationFailed on B" ||
+    bad "AuthenticationFailed on B"
+expect "and on A" [ "$(status "$URL_A/shared1/race-1?$SAS")" = 403 ]
+SAS=$NEW_SAS
+
+# ---- both restart over the same database ----
+# stopped PID: SIGTERM is a clean stop (exit 0; a sanitizer's report is not).
+stopped() {
+    kill "$1" 2>/dev/null || return 1
+    wait "$1"
+}
+check "A stops cleanly" stopped "$PID_A"
+check "B stops cleanly" stopped "$PID_B"
+PID_A=
+PID_B=
+if front "$A" "$PORT_A" && PID_A=$FRONT_PID && front "$B" "$PORT_B"; then
+    ok "both restart"
+else
+    bad "both restart"
+fi
+PID_B=$FRONT_PID
+expect "the data is still there, on B" [ "$(status "$URL_B/shared1/race-7?$SAS")" = 200 ]
+cmp -s "$TMP/body" "$TMP/race.bin" && ok "byte for byte" || bad "byte for byte"
+check "A stops cleanly again" stopped "$PID_A"
+check "B stops cleanly again" stopped "$PID_B"
+PID_A=
+PID_B=
+expect "--store is in the usage" sh -c "'$BIN/coffer-blob' --help | grep -q -- '--store sqlite|postgres:CONNINFO'"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
