@@ -416,6 +416,7 @@ bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char 
         .busy_timeout_ms = BS_BUSY_TIMEOUT_MS,
         .stmt_cache = BS_STMT_CACHE,
         .write_lock = BS_WRITE_LOCK,
+        .store_name = "blob",
     };
     if (!cf_bs_new_extent_id(s->instance) || !cf_db_open(&config, &s->db) || !bs_schema_ready(s) ||
         !cf_db_group_commit_start(s->db)) {

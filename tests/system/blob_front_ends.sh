@@ -71,11 +71,7 @@ PORT_A=$(free_port)
 PORT_B=$(free_port)
 front "$A" "$PORT_A" || { echo "front end A did not start"; exit 1; }
 PID_A=$FRONT_PID
-mkdir -p "$B/hsm"
-cp "$A/service.json" "$A/seal.json" "$B/"
-cp "$A/hsm/user.pin" "$A/hsm/softhsm2.conf" "$B/hsm/"
-ln -s "$A/hsm/tokens" "$B/hsm/tokens"
-cp -r "$A/tls" "$B/tls"
+frontend_clone "$A" "$B"
 front "$B" "$PORT_B" || { echo "front end B did not start"; exit 1; }
 PID_B=$FRONT_PID
 ok "two front ends on one PostgreSQL"

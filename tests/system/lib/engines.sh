@@ -15,7 +15,8 @@
 #                     initialised one (docs/scale-out.md, the key ceremony):
 #                     the same seal (seal.json; for the embedded SoftHSM2
 #                     token its PIN and configuration, the token itself
-#                     shared through a symlink) and the same TLS material
+#                     shared through a symlink), the same TLS material and,
+#                     for coffer-blob, the same service id (service.json)
 #
 # Each start waits until the engine serves (a query, a `rados put`) and
 # fails with its log otherwise.  Source after base.sh or common.sh.
@@ -127,6 +128,8 @@ frontend_clone() {
     local src=$1 dst=$2
     mkdir -p "$dst"
     cp "$src/seal.json" "$dst/"
+    # coffer-blob's service id (the vault keeps its ids in the store).
+    [ -f "$src/service.json" ] && cp "$src/service.json" "$dst/"
     if [ -d "$src/hsm" ]; then
         mkdir -p "$dst/hsm"
         cp "$src/hsm/user.pin" "$src/hsm/softhsm2.conf" "$dst/hsm/"
