@@ -86,17 +86,21 @@ static bool cf_request_date_fresh(const cf_blob_call *call)
 /* Account key `slot` into `key`; for an account that does not exist, a
  * fixed dummy key so that the caller does the same work (and answers in the
  * same time, with the same words) as for a wrong signature.  *known says
- * which it was: a dummy key must never count as a match. */
-static void cf_account_key_or_dummy(cf_blob_call *call, int slot, cf_buf *key, bool *known)
+ * which it was: a dummy key must never count as a match.  False only when
+ * the store could not answer (not a wrong credential: 503, not 403). */
+static bool cf_account_key_or_dummy(cf_blob_call *call, int slot, cf_buf *key, bool *known)
 {
     cf_buf_clear(key);
     *known = cf_blob_account_key(call->svc->store, call->account, slot, key);
     if (!*known) {
+        if (cf_err_environmental(cf_error_code()))
+            return false;
         cf_buf_clear(key);
         uint8_t *p;
         if (cf_buf_extend(key, CF_BLOB_ACCOUNT_KEY_LEN, &p))
             memset(p, 0, CF_BLOB_ACCOUNT_KEY_LEN);
     }
+    return true;
 }
 
 /* Failed-credential throttling (throttle.h) for account keys and SAS
@@ -163,16 +167,19 @@ static bool cf_shared_key_check(cf_blob_call *call, const char *authorization)
     bool match = false, known = false;
     cf_buf key;
     cf_buf_init_secret(&key, CF_BLOB_ACCOUNT_KEY_LEN);
-    for (int slot = 1; slot <= 2 && !match; slot++) {
+    bool answered = true;
+    for (int slot = 1; answered && slot <= 2 && !match; slot++) {
         bool ok = false;
-        cf_account_key_or_dummy(call, slot, &key, &known);
-        if (!cf_sharedkey_verify(&sreq, call->account, cf_buf_slice(&key), authorization, &ok))
+        answered = cf_account_key_or_dummy(call, slot, &key, &known);
+        if (!answered ||
+            !cf_sharedkey_verify(&sreq, call->account, cf_buf_slice(&key), authorization, &ok))
             ok = false;
         match = ok && known;
     }
     cf_buf_free(&key);
     free(path);
     free(view);
+    CF_GUARD(answered);
     if (!match)
         return CF_AUTH_FAILED(CF_MAC_MISMATCH);
     CF_GUARD(cf_request_date_fresh(call));
@@ -259,7 +266,8 @@ static bool cf_sas_policy_merge(cf_blob_call *call, cf_sas *sas)
     return true;
 }
 
-static bool cf_sas_signature_ok(cf_blob_call *call, const cf_sas *sas)
+/* *down: the store could not give the account's keys (no verdict). */
+static bool cf_sas_signature_ok(cf_blob_call *call, const cf_sas *sas, bool *down)
 {
     cf_buf sts, key;
     cf_buf_init(&sts, CF_STORAGE_MAX_STS);
@@ -269,15 +277,17 @@ static bool cf_sas_signature_ok(cf_blob_call *call, const cf_sas *sas)
                      : cf_sas_string_to_sign_service_blob(sas, call->account, call->container,
                                                           call->blob, &sts);
     bool match = false, known = false;
-    for (int slot = 1; built && slot <= 2 && !match; slot++) {
+    bool answered = true;
+    for (int slot = 1; built && answered && slot <= 2 && !match; slot++) {
         bool ok = false;
-        cf_account_key_or_dummy(call, slot, &key, &known);
-        if (!cf_sas_verify_signature(sas, cf_buf_slice(&sts), cf_buf_slice(&key), &ok))
+        answered = cf_account_key_or_dummy(call, slot, &key, &known);
+        if (!answered || !cf_sas_verify_signature(sas, cf_buf_slice(&sts), cf_buf_slice(&key), &ok))
             ok = false;
         match = ok && known;
     }
     cf_buf_free(&sts);
     cf_buf_free(&key);
+    *down = !answered;
     return match;
 }
 
@@ -313,7 +323,10 @@ static bool cf_sas_checks(cf_blob_call *call, cf_sas *sas)
     if (sas->kind == CF_SAS_SERVICE && call->op->level == CF_LEVEL_SERVICE)
         return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationResourceTypeMismatch",
                             CF_RESOURCE_TYPE_MISMATCH);
-    if (!cf_sign_in_result(call, cf_sas_signature_ok(call, sas)))
+    bool down = false;
+    bool signed_ok = cf_sas_signature_ok(call, sas, &down);
+    CF_GUARD(!down); /* the store's error stands: 503, not a failed sign-in */
+    if (!cf_sign_in_result(call, signed_ok))
         return CF_AUTH_FAILED("Signature did not match.");
     if (sas->kind == CF_SAS_SERVICE && sas->si[0])
         CF_GUARD(cf_sas_policy_merge(call, sas));
@@ -413,6 +426,9 @@ bool cf_blob_authorize(cf_blob_call *call)
      * and fails like a bad credential (same words, same work): no probing
      * for account names. */
     bool known = cf_blob_account_get(call->svc->store, call->account, &acct);
+    /* A store that cannot answer (PostgreSQL down) is 503, never 401/403. */
+    if (!known && cf_err_environmental(cf_error_code()))
+        return false;
     if (!known && !authz && !sas)
         return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
                             "Server failed to authenticate the request. Please refer to the "

@@ -394,14 +394,30 @@ static bool pg_bind_copy(cf_db_stmt *st, int i, const void *p, size_t n, bool bl
     return true;
 }
 
+/* Whether the connection was lost (the server restarted since the last
+ * statement: libpq notices only when a statement fails). */
+static bool pg_lost(cf_db *db)
+{
+    return PQstatus(pg(db)->conn) != CONNECTION_OK;
+}
+
+/* Starts a transaction with `sql`; a connection found dead on the way is
+ * reset and the start tried once more (nothing had happened yet). */
+static bool pg_start_tx(cf_db *db, const char *sql)
+{
+    bool ok = pg_ensure_connected(db) && pg_run_simple(db, sql);
+    if (!ok && pg_lost(db))
+        ok = pg_ensure_connected(db) && pg_run_simple(db, sql);
+    if (ok)
+        pg(db)->in_tx = true;
+    return ok;
+}
+
 static bool pg_lock_writers(cf_db *db)
 {
     char sql[96];
     snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%" PRId64 ")", db->write_lock);
-    if (!pg_run_simple(db, sql))
-        return false;
-    pg(db)->in_tx = true;
-    return true;
+    return pg_start_tx(db, sql);
 }
 
 /* Prepares and runs the statement. */
@@ -432,9 +448,14 @@ static int pg_step(cf_db_stmt *st)
     cf_db *db = st->db;
     if (!s->res) {
         bool wrap = s->writes && !pg(db)->in_tx;
-        if (wrap && !(pg_ensure_connected(db) && pg_lock_writers(db)))
+        if (wrap && !pg_lock_writers(db))
             return CF_DB_ERROR;
+        bool alone = !pg(db)->in_tx;
         int rc = pg_execute(db, s);
+        /* A read on its own found the connection dead: once more on a new
+         * one (it changed nothing). */
+        if (rc == CF_DB_ERROR && alone && pg_lost(db))
+            rc = pg_execute(db, s);
         if (wrap) {
             bool ended = rc >= 0 ? pg_run_simple(db, "COMMIT") : pg_run_simple(db, "ROLLBACK");
             pg(db)->in_tx = false;
@@ -548,7 +569,7 @@ static int64_t pg_changes(cf_db *db)
 
 static bool pg_begin(cf_db *db)
 {
-    return (pg_ensure_connected(db) && pg_lock_writers(db)) || pg_fail(db);
+    return pg_lock_writers(db) || pg_fail(db);
 }
 
 static bool pg_commit(cf_db *db)
@@ -567,11 +588,7 @@ static void pg_rollback(cf_db *db)
 
 static bool pg_read_begin(cf_db *db)
 {
-    if (!pg_ensure_connected(db) ||
-        !pg_run_simple(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-        return pg_fail(db);
-    pg(db)->in_tx = true;
-    return true;
+    return pg_start_tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") || pg_fail(db);
 }
 
 static bool pg_in_transaction(cf_db *db)

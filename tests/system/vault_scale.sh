@@ -137,8 +137,7 @@ else B_PID=; start_fe "$B" "$PB" "$TMP/b.log" && B_PID=$LAST_PID; fi
 ) &
 LOAD=$!
 sleep 2
-kill -TERM "$PG_PID"
-for _ in $(seq 1 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+pg_stop
 sleep 3
 pg_run "$TMP" >/dev/null || bad "PostgreSQL restarts"
 wait "$LOAD" || true

@@ -6,6 +6,8 @@
 #                     unprivileged `postgres` user, TCP on 127.0.0.1 and a
 #                     Unix socket in DIR/pg); sets PG_PORT, PG_PID, PG_CONNINFO
 #   pg_run DIR        starts that same server again (after a stop)
+#   pg_stop           stops it as `pg_ctl stop` does (fast shutdown: open
+#                     sessions are cut, not waited for) and waits for it
 #   ceph_start DIR    a one-node Ceph: one monitor and one memstore OSD,
 #                     `auth none`, a pool `coffer`; sets CEPH_CONF, CEPH_POOL,
 #                     CEPH_MON_PID, CEPH_OSD_PID
@@ -42,7 +44,8 @@ pg_start() {
 
 pg_run() {
     local dir=$1/pg
-    runuser -u postgres -- "$PG_BIN/postgres" -D "$dir/data" -p "$PG_PORT" \
+    # setpriv execs: PG_PID is the postmaster itself, so signals reach it.
+    setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_BIN/postgres" -D "$dir/data" -p "$PG_PORT" \
         -c listen_addresses=127.0.0.1 -c unix_socket_directories="$dir" \
         -c fsync=on -c max_connections=200 >>"$dir/server.log" 2>&1 &
     PG_PID=$!
@@ -136,4 +139,11 @@ frontend_clone() {
         ln -s "$src/hsm/tokens" "$dst/hsm/tokens"
     fi
     cp -r "$src/tls" "$dst/tls"
+}
+
+pg_stop() {
+    kill -INT "$PG_PID" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do kill -0 "$PG_PID" 2>/dev/null || return 0; sleep 0.1; done
+    echo "PostgreSQL did not stop"
+    return 1
 }
