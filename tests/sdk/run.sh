@@ -28,7 +28,12 @@
 # the seal (seal.json, the token's PIN and configuration, the token itself
 # shared) and of the TLS material, as docs/scale-out.md's key ceremony
 # does, and its own port (COFFER_TEST_DIR_B, COFFER_TEST_PORT_B).  The
-# harness starts both and sends the suite's requests to each in turn.
+# harness starts both and sends the suite's requests to each in turn.  The
+# blob suites get the same: a throw-away Ceph too (extents in its pool), two
+# coffer-blob front ends over the PostgreSQL store and RADOS (the second
+# with frontend_clone's copy of the first's seal, COFFER_BLOB_PORT_B), and
+# lib/alternate_front_ends.mjs sends every request of the suite to each
+# front end in turn.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -82,6 +87,8 @@ server_pid=""
 node_pid=""
 vault_pid=""   # blob suites: the vault kept running for the suite
 blob_pid=""    # blob suites: coffer-blob or Azurite
+blob_pid_b=""  # scale-out blob suites: the second coffer-blob front end
+blob_port_b=""
 
 # TERM, wait up to 30 s, then KILL; returns 1 if it had to kill.
 stop_pid() {
@@ -105,7 +112,7 @@ cleanup() {
   fi
   # The first server (ours) and any the suite left behind (harness pid files;
   # they include servers on other data dirs under $work, see createSite).
-  local pids="$server_pid $vault_pid $blob_pid"
+  local pids="$server_pid $vault_pid $blob_pid $blob_pid_b"
   if [ -d "$dir/logs/pids" ]; then
     pids="$pids $(ls "$dir/logs/pids" 2>/dev/null | tr '\n' ' ')"
   fi
@@ -215,10 +222,15 @@ if [ "$blob_suite" = 1 ]; then
   blob_log="$work/blob.log"
   if [ "$blob_target" = coffer ]; then
     echo "run.sh: starting coffer-blob on $blob_dir, https 127.0.0.1:$blob_port, http 127.0.0.1:$blob_http_port"
-    "$blob_bin" --data-dir "$blob_dir" --listen "127.0.0.1:$blob_port" \
-      --http-listen "127.0.0.1:$blob_http_port" --insecure-account "$insecure_account" \
-      --vault-url "https://127.0.0.1:$port" --vault-ca "$dir/tls/ca.crt" --tenant-id "$tenant" \
-      --log-level info >>"$blob_log" 2>&1 &
+    blob_store_args=()
+    if [ "$store" = postgres ]; then
+      ceph_start "$work" >/dev/null || { echo "run.sh: Ceph did not start" >&2; exit 1; }
+      blob_store_args=(--store "postgres:$PG_CONNINFO" --extents "rados:$CEPH_POOL")
+    fi
+    blob_args=(--http-listen "127.0.0.1:$blob_http_port" --insecure-account "$insecure_account"
+      --vault-url "https://127.0.0.1:$port" --vault-ca "$dir/tls/ca.crt" --tenant-id "$tenant"
+      --log-level info "${blob_store_args[@]}")
+    "$blob_bin" --data-dir "$blob_dir" --listen "127.0.0.1:$blob_port" "${blob_args[@]}" >>"$blob_log" 2>&1 &
     blob_pid=$!
   else
     # Azurite (plaintext, in memory) behind a CA made here, with the same
@@ -244,6 +256,27 @@ if [ "$blob_suite" = 1 ]; then
     sleep 0.1
   done
   [ "$ready" = 1 ] || { echo "run.sh: the blob server not ready after 60 s (last status $code)" >&2; exit 1; }
+  if [ "$store" = postgres ] && [ "$blob_target" = coffer ]; then
+    # The second front end: a copy of the first one's seal and TLS material,
+    # its own ports (its plain-HTTP listener is not used by the suites).
+    frontend_clone "$blob_dir" "$blob_dir-b"
+    blob_port_b="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+    http_b="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+    blob_args_b=("${blob_args[@]}")
+    blob_args_b[1]="127.0.0.1:$http_b"
+    "$blob_bin" --data-dir "$blob_dir-b" --listen "127.0.0.1:$blob_port_b" "${blob_args_b[@]}" >>"$work/blob-b.log" 2>&1 &
+    blob_pid_b=$!
+    for _ in $(seq 1 600); do
+      kill -0 "$blob_pid_b" 2>/dev/null || { echo "run.sh: the second blob front end exited" >&2; cat "$work/blob-b.log" >&2; exit 1; }
+      code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$blob_dir/tls/ca.crt" \
+        "https://127.0.0.1:$blob_port_b/coffer?comp=list" || true)"
+      [ "$code" = 401 ] || [ "$code" = 403 ] && break
+      sleep 0.1
+    done
+    export COFFER_BLOB_PORT_B="$blob_port_b"
+    node_args+=(--import "$here/lib/alternate_front_ends.mjs")
+    echo "run.sh: second blob front end on 127.0.0.1:$blob_port_b (PostgreSQL + RADOS)"
+  fi
   ca_bundle="$work/ca-bundle.pem"
   cat "$dir/tls/ca.crt" "$blob_dir/tls/ca.crt" >"$ca_bundle"
   export COFFER_BLOB_DIR="$blob_dir" COFFER_BLOB_PORT="$blob_port" COFFER_BLOB_HTTP_PORT="$blob_http_port" \
@@ -273,6 +306,13 @@ if [ "$blob_suite" = 1 ]; then
     fi
     blob_pid=""
   fi
+  if [ -n "$blob_pid_b" ]; then
+    set +e
+    stop_pid "$blob_pid_b" "second blob front end" || rc=1
+    wait "$blob_pid_b" || { echo "run.sh: the second coffer-blob front end did not stop cleanly" >&2; rc=1; }
+    set -e
+    blob_pid_b=""
+  fi
   set +e
   stop_pid "$vault_pid" coffer-vault || rc=1
   wait "$vault_pid"
@@ -282,7 +322,8 @@ fi
 # After the suite, the audit logs of the suite's servers must still verify
 # (the suite stops its servers; a log cut by SIGKILL is mended by the next
 # start, so only the main data dirs, whose last stop is clean, are checked).
-for log in "$dir/audit.log" ${dir_b:+"$dir_b/audit.log"} "$blob_dir/audit.log"; do
+for log in "$dir/audit.log" ${dir_b:+"$dir_b/audit.log"} "$blob_dir/audit.log" \
+  ${blob_port_b:+"$blob_dir-b/audit.log"}; do
   [ "$rc" -eq 0 ] && [ -f "$log" ] || continue
   if "$(dirname "$vault_bin")/coffer" audit verify "$log"; then
     echo "run.sh: audit log $log verified"
