@@ -28,7 +28,7 @@ static inline cf_db_backend test_backend(void)
 
 static inline bool test_store_open(const uint8_t key[32], cf_blob_store **s)
 {
-    return cf_blob_store_open(test_backend(), pg_conninfo, data_dir, cf_slice_of(key, 32), s);
+    return cf_blob_store_open(test_backend(), pg_conninfo, data_dir, NULL, cf_slice_of(key, 32), s);
 }
 
 /* A second connection to the store's database (the store open or not). */
