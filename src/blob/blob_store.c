@@ -33,6 +33,7 @@
 
 #include "crypto.h"
 #include "envelope.h"
+#include "fsutil.h"
 #include "json_secure.h"
 #include "log.h"
 #include "secmem.h"
@@ -387,6 +388,8 @@ bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char 
     char path[PATH_MAX];
     CF_ENSURE(snprintf(path, sizeof path, "files:%s/extents", data_dir) < (int)sizeof path,
               CF_ERR_BAD_INPUT, "data directory path too long");
+    /* blob.db's, whichever store holds the extents. */
+    CF_GUARD(cf_mkdirs(data_dir, 0700));
     cf_blob_store *s = calloc(1, sizeof *s);
     CF_ENSURE_ALLOC(s);
     pthread_mutex_init(&s->lock, NULL);
