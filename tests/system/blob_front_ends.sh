@@ -28,25 +28,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib/base.sh"
 . "$(dirname "$0")/lib/engines.sh"
 . "$(dirname "$0")/lib/blob_fronts.sh"
-trap 'stop_fronts; engines_stop; cleanup' EXIT
-
-A=$TMP/a
-B=$TMP/b
 
 pg_start "$TMP" || exit 1
-PORT_A=$(free_port)
-PORT_B=$(free_port)
-front "$A" "$PORT_A" || { echo "front end A did not start"; exit 1; }
-PID_A=$FRONT_PID
-frontend_clone "$A" "$B"
-front "$B" "$PORT_B" || { echo "front end B did not start"; exit 1; }
-PID_B=$FRONT_PID
+start_fronts
 ok "two front ends on one PostgreSQL"
-CA=$A/tls/ca.crt
-URL_A=https://127.0.0.1:$PORT_A/coffer
-URL_B=https://127.0.0.1:$PORT_B/coffer
-
-SAS=$(sas_for "$A/bootstrap.json")
 # status URL [curl args]: the HTTP status of one request.
 status() {
     local url=$1

@@ -31,29 +31,14 @@ set -euo pipefail
 . "$(dirname "$0")/lib/base.sh"
 . "$(dirname "$0")/lib/engines.sh"
 . "$(dirname "$0")/lib/blob_fronts.sh"
-trap 'stop_fronts; engines_stop; cleanup' EXIT
-
-A=$TMP/a
-B=$TMP/b
 NS=blobs
 MARKER="COFFER-RADOS-PLAINTEXT-$RANDOM$RANDOM"
 CHUNK=4259840 # the extent store's default chunk (4 MiB + 64 KiB)
 
 ceph_start "$TMP" || exit 1
 pg_start "$TMP" || exit 1
-FRONT_ARGS=(--extents "rados:$CEPH_POOL/$NS" --extent-grace 2 --extent-cleanup 10)
-PORT_A=$(free_port)
-PORT_B=$(free_port)
-front "$A" "$PORT_A" "${FRONT_ARGS[@]}" || { echo "front end A did not start"; exit 1; }
-PID_A=$FRONT_PID
-frontend_clone "$A" "$B"
-front "$B" "$PORT_B" "${FRONT_ARGS[@]}" || { echo "front end B did not start"; exit 1; }
-PID_B=$FRONT_PID
+start_fronts --extents "rados:$CEPH_POOL/$NS" --extent-grace 2 --extent-cleanup 10
 ok "two front ends on one PostgreSQL and one RADOS pool"
-CA=$A/tls/ca.crt
-URL_A=https://127.0.0.1:$PORT_A/coffer
-URL_B=https://127.0.0.1:$PORT_B/coffer
-SAS=$(sas_for "$A/bootstrap.json")
 
 # body FILE SIZE: random bytes with the marker every 100,000 bytes.
 body() {
@@ -81,6 +66,16 @@ get_to() { # URL FILE [curl args]: GET into FILE, prints the status
 # The rados tool's complaints (its admin socket, taken by the front ends)
 # are noise here.
 objects() { rados -p "$CEPH_POOL" -N "$NS" ls 2>/dev/null | sort; }
+# gone FILE TRIES PAUSE: whether none of the objects listed in FILE is left,
+# asking TRIES times PAUSE seconds apart.
+gone() {
+    local _
+    for _ in $(seq 1 "$2"); do
+        [ -z "$(objects | comm -12 "$1" -)" ] && return 0
+        sleep "$3"
+    done
+    return 1
+}
 cli_b() { env COFFER_BLOB_DIR="$B" "$CLI" "$@"; }
 
 check "container create on B" cli_b container create scale
@@ -171,13 +166,7 @@ rados -p "$CEPH_POOL" -N control rm coffer-control 2>/dev/null
 check "delete the 20 MiB blob on B" cli_b blob delete --container scale --name big.bin
 expect "gone on A: 404" [ "$(req "$URL_A/scale/big.bin?$SAS")" = 404 ]
 grep -q BlobNotFound "$TMP/body" && ok "BlobNotFound on A" || bad "BlobNotFound on A"
-gone=0
-for _ in $(seq 1 150); do
-    objects >"$TMP/objs2"
-    if [ -z "$(comm -12 "$TMP/big.objs" "$TMP/objs2")" ]; then gone=1; break; fi
-    sleep 0.2
-done
-expect "its 5 RADOS objects are removed once the grace is over" [ "$gone" = 1 ]
+expect "its 5 RADOS objects are removed once the grace is over" gone "$TMP/big.objs" 150 0.2
 
 # ---- SIGKILL of A during a large upload ----
 body "$TMP/acked.bin" $((6 * 1024 * 1024))
@@ -209,13 +198,7 @@ expect "byte for byte" cmp -s "$TMP/acked.bin" "$TMP/acked.out"
 expect "B still serves the blocks blob" [ "$(get_to "$URL_B/scale/blocks.bin" "$TMP/blocks.out")" = 200 ]
 cmp -s "$TMP/blocks.want" "$TMP/blocks.out" && ok "byte for byte too" || bad "byte for byte too"
 expect "the killed upload never appears: 404" [ "$(req "$URL_B/scale/huge.bin?$SAS")" = 404 ]
-gone=0
-for _ in $(seq 1 60); do
-    objects >"$TMP/objs4"
-    if [ -z "$(comm -12 "$TMP/partial.objs" "$TMP/objs4")" ]; then gone=1; break; fi
-    sleep 1
-done
-expect "the leader's cleanup removed the partial objects" [ "$gone" = 1 ]
+expect "the leader's cleanup removed the partial objects" gone "$TMP/partial.objs" 60 1
 grep -q 'orphaned extents or partial writes' "$B.log" && ok "B's log says so" || bad "B's log says so"
 
 # ---- the OSD stopped ----
@@ -256,5 +239,15 @@ stopped() {
 }
 check "B stops cleanly" stopped "$PID_B"
 PID_B=
+# A was killed, so its exit says nothing: its log must hold no report.
+! grep -qE 'runtime error|Sanitizer' "$A.log" "$B.log" && ok "no sanitizer report in either log" ||
+    bad "sanitizer reports: $(grep -hE 'runtime error|Sanitizer' "$A.log" "$B.log" | head -3)"
+expect "--extents is in the usage" \
+    sh -c "'$BIN/coffer-blob' --help | grep -q -- '--extents files|rados:POOL'"
+check_rc "--extents of another kind: refused (exit 2)" 2 "$BIN/coffer-blob" --data-dir "$TMP/c" \
+    --listen 127.0.0.1:1 --extents s3:bucket
+grep -q 'files or rados:' "$TMP/err" && ok "saying what it takes" || bad "saying what it takes"
+check_rc "--extent-grace 0: refused (exit 2)" 2 "$BIN/coffer-blob" --data-dir "$TMP/c" \
+    --listen 127.0.0.1:1 --extent-grace 0
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

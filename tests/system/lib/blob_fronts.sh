@@ -1,10 +1,17 @@
 # coffer-blob front ends over shared engines, for the scale-out tests
 # (blob_front_ends.sh, blob_scale_rados.sh).  Source after base.sh and
 # engines.sh, and start PostgreSQL (pg_start) before the first front end.
+# Front end A's data directory is $A, B's $B (in $TMP); on exit both front
+# ends, then the engines are stopped.
 #
 #   front DIR PORT [ARGS...]  starts coffer-blob on DIR (log: DIR.log) over
 #                             that PostgreSQL with ARGS, and waits until it
 #                             answers; sets FRONT_PID
+#   start_fronts [ARGS...]    front end A on $A, then B on $B, a clone of A
+#                             (frontend_clone), both with ARGS; sets PORT_A,
+#                             PORT_B, PID_A, PID_B, CA, URL_A, URL_B (the
+#                             default account) and SAS (A's); exits when one
+#                             does not start
 #   stop_fronts               stops $PID_A and $PID_B (SIGTERM), if running
 #   free_port                 a free loopback port
 #   boot FILE KEY             a value of a bootstrap.json
@@ -20,8 +27,11 @@ if ! command -v node >/dev/null || [ ! -d "$COFFER_SOURCE/tests/sdk/node_modules
     exit 77
 fi
 
+A=$TMP/a
+B=$TMP/b
 PID_A=
 PID_B=
+trap 'stop_fronts; engines_stop; cleanup' EXIT
 stop_fronts() {
     local p
     for p in $PID_A $PID_B; do kill "$p" 2>/dev/null || true; done
@@ -47,6 +57,20 @@ front() {
         sleep 0.1
     done
     return 1
+}
+
+start_fronts() {
+    PORT_A=$(free_port)
+    PORT_B=$(free_port)
+    front "$A" "$PORT_A" "$@" || { echo "front end A did not start"; exit 1; }
+    PID_A=$FRONT_PID
+    frontend_clone "$A" "$B"
+    front "$B" "$PORT_B" "$@" || { echo "front end B did not start"; exit 1; }
+    PID_B=$FRONT_PID
+    CA=$A/tls/ca.crt
+    URL_A=https://127.0.0.1:$PORT_A/coffer
+    URL_B=https://127.0.0.1:$PORT_B/coffer
+    SAS=$(sas_for "$A/bootstrap.json")
 }
 
 free_port() { local p; until p=$(random_free_port); do :; done; echo "$p"; }

@@ -168,6 +168,29 @@ static inline void reset_store(void)
     cf_db_close(db);
 }
 
+/* With the extents in RADOS, when COFFER_TEST_EXTENTS names a namespace:
+ * `run` on SQLite, then, when COFFER_TEST_PG names a server, `run` and
+ * `pg_only` (may be NULL: the several-front-end cases) on PostgreSQL. */
+static inline void run_with_rados(void (*run)(void), void (*pg_only)(void))
+{
+    const char *rados = getenv("COFFER_TEST_EXTENTS");
+    if (!rados || !*rados)
+        return;
+    fprintf(stderr, "-- again with the extents in RADOS\n");
+    extents_spec = rados;
+    on_pg = false;
+    run();
+    pg_conninfo = getenv("COFFER_TEST_PG");
+    if (pg_conninfo && *pg_conninfo) {
+        fprintf(stderr, "-- and on PostgreSQL\n");
+        on_pg = true;
+        run();
+        if (pg_only)
+            pg_only();
+    }
+    reset_store();
+}
+
 /* What the sweep does once the grace is over, now: removals a delete left
  * to it (PostgreSQL) happen before the test counts.  Nothing on SQLite. */
 static inline void settle(cf_blob_store *s)

@@ -1613,6 +1613,14 @@ static void test_shared_extents(void)
     cf_blob_store_close(b);
 }
 
+/* Two stores as front ends over one PostgreSQL (and one RADOS namespace). */
+static void run_front_ends(void)
+{
+    RUN(test_front_ends);
+    if (extents_spec)
+        RUN(test_shared_extents);
+}
+
 /* The tests that need nothing of SQLite's files. */
 static void run_neutral(void)
 {
@@ -1652,26 +1660,12 @@ int main(void)
         fprintf(stderr, "-- again on PostgreSQL\n");
         on_pg = true;
         run_neutral();
-        RUN(test_front_ends);
+        run_front_ends();
         reset_store();
     }
     /* The same with the extents in RADOS: on SQLite, and on PostgreSQL as
      * several front ends share them. */
-    const char *rados = getenv("COFFER_TEST_EXTENTS");
-    if (rados && *rados) {
-        fprintf(stderr, "-- again with the extents in RADOS\n");
-        extents_spec = rados;
-        on_pg = false;
-        run_neutral();
-        if (pg_conninfo && *pg_conninfo) {
-            fprintf(stderr, "-- and on PostgreSQL\n");
-            on_pg = true;
-            run_neutral();
-            RUN(test_front_ends);
-            RUN(test_shared_extents);
-        }
-        reset_store();
-    }
+    run_with_rados(run_neutral, run_front_ends);
     rm_tree(data_dir);
     TEST_DONE();
 }

@@ -969,19 +969,7 @@ int main(void)
         reset_store();
     }
     /* And with the extents in RADOS (tests/system/blob_store_rados.sh). */
-    const char *rados = getenv("COFFER_TEST_EXTENTS");
-    if (rados && *rados) {
-        fprintf(stderr, "-- again with the extents in RADOS\n");
-        extents_spec = rados;
-        on_pg = false;
-        run_all();
-        if (pg_conninfo && *pg_conninfo) {
-            fprintf(stderr, "-- and on PostgreSQL\n");
-            on_pg = true;
-            run_all();
-        }
-        reset_store();
-    }
+    run_with_rados(run_all, NULL);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
     if (system(cmd) != 0)
