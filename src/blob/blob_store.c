@@ -1,8 +1,9 @@
 /*
  * The blob store's core (see blob_store.h for the model: keys, extent
  * binding, crash safety; blob_store_internal.h for the file map): the
- * database and its statement cache, names, accounts and their keys, extent
- * files, deferred removal, cleanup and service properties.
+ * database and its statement cache, names, accounts and their keys, the
+ * extent store's bookkeeping (pins, deferred and due removals), cleanup and
+ * service properties.
  *
  * Tables: accounts; service_props; containers; blobs; blob_extents (a
  * blob's content, in order: one row per extent, with the block id when it

@@ -62,7 +62,8 @@
  * and stale partial writes.
  *
  * Small bodies (inline extents).  A file per small body costs a create, two
- * fsyncs, a rename and later an unlink, each far more than the body.  So a
+ * fsyncs, a rename and later an unlink (RADOS: round trips to the OSDs),
+ * each far more than the body.  So a
  * writer buffers its sealed bytes in memory up to BS_INLINE_MAX (header +
  * one sealed 64 KiB segment: bodies up to 64 KiB), and a body that ends
  * within that is stored as a row of inline_extents(id, data) in the SAME
@@ -568,8 +569,8 @@ CF_MUST_USE bool cf_blob_container_set_metadata(cf_blob_store *s, const char *ac
                                                 const char *name, json_t *metadata,
                                                 const cf_blob_cond *cond, int64_t now,
                                                 cf_blob_write_result *out);
-/* Deletes the container with every blob and block; files go after the
- * commit (or when the last reader holding them is freed).  A leased
+/* Deletes the container with every blob and block; stored extents go after
+ * the commit (or when the last reader holding them is freed).  A leased
  * container needs cond->lease_id. */
 CF_MUST_USE bool cf_blob_container_delete(cf_blob_store *s, const char *account, const char *name,
                                           const cf_blob_cond *cond, int64_t now);
@@ -660,8 +661,8 @@ void cf_blob_info_free(cf_blob_info *b);
 CF_MUST_USE bool cf_blob_get(cf_blob_store *s, const char *account, const char *container,
                              const char *name, const cf_blob_cond *cond, int64_t now,
                              cf_blob_info *out);
-/* Deletes the blob and its uncommitted blocks; files go after the commit
- * (or when the last reader holding them is freed). */
+/* Deletes the blob and its uncommitted blocks; stored extents go after the
+ * commit (or when the last reader holding them is freed). */
 CF_MUST_USE bool cf_blob_delete(cf_blob_store *s, const char *account, const char *container,
                                 const char *name, const cf_blob_cond *cond, int64_t now);
 /* Set Blob Properties: replaces all six content properties (keys absent
@@ -686,7 +687,7 @@ CF_MUST_USE bool cf_blob_lease(cf_blob_store *s, const char *account, const char
  * the lock, the blob's info and its extent plan (and evaluates `cond` on
  * that same snapshot); read() then decrypts one segment at a time (memory:
  * one segment buffer, plus a copy of at most one inline extent), outside
- * the lock.  Extents a reader holds (files and inline rows) are not removed
+ * the lock.  Extents a reader holds (stored and inline) are not removed
  * while it lives, even if the blob is deleted or overwritten meanwhile: the
  * reader serves the snapshot it took.
  *
@@ -710,7 +711,7 @@ void cf_blob_reader_range(const cf_blob_reader *r, uint64_t *offset, uint64_t *l
  * A failed reader stays failed. */
 CF_MUST_USE bool cf_blob_reader_read(cf_blob_reader *r, uint8_t *buf, size_t cap,
                                      size_t *got) CF_NONNULL;
-/* Wipes and frees; releases the reader's hold on its extent files. */
+/* Wipes and frees; releases the reader's hold on its extents. */
 void cf_blob_reader_free(cf_blob_reader *r);
 
 /* Delivers plaintext [offset, offset + length) to `sink` (the range must
@@ -745,13 +746,15 @@ CF_MUST_USE bool cf_blob_list(cf_blob_store *s, const char *account, const char 
 /* ---- writing ---- */
 
 /* Streaming writes.  A writer is one body on its way into one extent: begin
- * checks names, conditions and leases at `now` (early, to fail fast) and opens the temp
- * file; write seals chunk by chunk (memory bounded by one segment) and
- * fails with 413 RequestBodyTooLarge past the operation's cap; commit makes
- * the file durable and then commits the metadata, evaluating the
- * conditions again inside that transaction (the binding check).  Free
- * (after commit or instead of it) closes and removes an uncommitted temp
- * file.  A failed writer stays failed.  `cond` is copied by begin. */
+ * checks names, conditions and leases at `now` (early, to fail fast); write
+ * seals chunk by chunk (memory bounded by one segment, plus what the extent
+ * store holds: nothing for files, up to three chunks for RADOS) and fails
+ * with 413 RequestBodyTooLarge past the operation's cap; commit makes the
+ * extent durable (finished in the extent store, or inline in the
+ * transaction) and then commits the metadata, evaluating the conditions
+ * again inside that transaction (the binding check).  Free (after commit
+ * or instead of it) removes an unfinished extent.  A failed writer stays
+ * failed.  `cond` is copied by begin. */
 typedef struct cf_blob_writer cf_blob_writer;
 
 /* Put Blob: the committed body becomes the blob's whole content (a block
@@ -815,7 +818,7 @@ typedef struct {
  * uncommitted blocks, Latest from uncommitted if present, else committed.
  * Metadata only: no extent is rewritten.  Afterwards every uncommitted
  * block of the blob is gone and committed blocks not listed are discarded
- * (their files removed after the commit).  400 InvalidBlockList for a block
+ * (their extents removed after the commit).  400 InvalidBlockList for a block
  * that cannot be found; 409 InvalidBlobType on an append blob; 409
  * BlockCountExceedsLimit past 50,000.  props/metadata: borrowed or NULL. */
 CF_MUST_USE bool cf_blob_put_block_list(cf_blob_store *s, const char *account,
@@ -851,7 +854,7 @@ typedef struct {
 } cf_blob_copy_result;
 
 /* Copy Blob within one account, synchronously and metadata-only: the
- * destination references the source's extents (shared; a file goes only
+ * destination references the source's extents (shared; one goes only
  * when no blob references it).  Type and content properties come from the
  * source; metadata from `metadata` if non-NULL, else the source's.
  * src_cond: conditions on the source (failures: 412 SourceConditionNotMet;

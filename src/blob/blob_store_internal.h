@@ -115,7 +115,7 @@ typedef struct {
 typedef struct {
     char id[BS_ID_HEX + 1];
     uint64_t length;
-    bool inl; /* stored in inline_extents, not as a file (plans only) */
+    bool inl; /* stored in inline_extents, not in the extent store (plans only) */
 } bs_piece;
 
 /* The stored lease columns of a blob or container row. */
