@@ -66,6 +66,14 @@ typedef struct cf_blob_vault cf_blob_vault;
 typedef struct cf_blob_cmk cf_blob_cmk;
 
 #define CF_BLOB_KEY_CACHE_DEFAULT 600 /* seconds, as Azure caches CMKs */
+/* --extents rados:POOL[/NAMESPACE][@CLIENT]: room for a pool, a namespace
+ * and a client name of a reasonable length. */
+#define CF_BLOB_EXTENTS_SPEC_MAX 512
+/* --extent-cleanup: with a shared extent store (RADOS), what a write may
+ * leave untouched this long (RADOS notes a write's progress every 8
+ * chunks, about 33 MiB), cleanup may take for a crashed writer's; and the
+ * leader runs that cleanup this often. */
+#define CF_BLOB_EXTENT_CLEANUP_DEFAULT CF_SECONDS_PER_HOUR
 
 typedef struct {
     char data_dir[PATH_MAX];
@@ -83,9 +91,14 @@ typedef struct {
     char service_id[40];
     cf_seal_options seal_options; /* --dev-seal, --pkcs11-* */
     cf_store_spec store_spec;     /* --store: SQLite (default) or PostgreSQL */
-    cf_sealed_dir sealed;         /* owns the seal and the service key */
-    cf_seal *seal;                /* = sealed.seal */
-    uint8_t *service_key;         /* = sealed.master_key: 32 bytes, secret memory */
+    /* --extents: "" = files in DIR/extents, else an extent store spec
+     * (extent_store.h: rados:POOL[/NAMESPACE][@CLIENT]) */
+    char extents[CF_BLOB_EXTENTS_SPEC_MAX];
+    int extent_grace;     /* --extent-grace: seconds before the sweep removes */
+    int extent_cleanup;   /* --extent-cleanup: a shared store's cleanup age and interval */
+    cf_sealed_dir sealed; /* owns the seal and the service key */
+    cf_seal *seal;        /* = sealed.seal */
+    uint8_t *service_key; /* = sealed.master_key: 32 bytes, secret memory */
     cf_blob_store *store;
     cf_blob_tokens *tokens;
     cf_blob_roles *roles;

@@ -1,37 +1,36 @@
 /*
  * The blob store's core (see blob_store.h for the model: keys, extent
  * binding, crash safety; blob_store_internal.h for the file map): the
- * database and its statement cache, names, accounts and their keys, extent
- * files, deferred removal, cleanup and service properties.
+ * database and its statement cache, names, accounts and their keys, the
+ * extent store's bookkeeping (pins, deferred and due removals), cleanup and
+ * service properties.
  *
  * Tables: accounts; service_props; containers; blobs; blob_extents (a
  * blob's content, in order: one row per extent, with the block id when it
  * came from a block list); uncommitted (blocks put but not yet committed);
- * inline_extents (small sealed extents kept in the database instead of a
- * file, by id).  An extent may be referenced by rows of several blobs (Copy
- * Blob shares them); "unreferenced" means no row of blob_extents or
- * uncommitted names it.  An unreferenced inline extent loses its row in the
- * transaction that dropped its last reference; an unreferenced file is
- * unlinked after that commit.  Either waits while an open reader holds it.
+ * inline_extents (small sealed extents kept in the database instead of the
+ * extent store, by id).  An extent may be referenced by rows of several
+ * blobs (Copy Blob shares them); "unreferenced" means no row of
+ * blob_extents or uncommitted names it.  An unreferenced inline extent
+ * loses its row in the transaction that dropped its last reference; one in
+ * the extent store (extent_store.h: files or RADOS) is removed after that
+ * commit is durable.  Either waits while an open reader holds it.
  *
  * The connection is db.h's, as the vault store's is: statements are
  * prepared once and cached by their SQL literal's address, transactions
  * and the WAL's group commit are there.  One mutex serialises the
- * connection.  File
- * removal after a commit happens under the same lock, so no concurrent
- * commit can start referencing a file between the check and the unlink.
+ * connection.  Whether an extent may go is decided under it, after the
+ * commit; the removal itself runs after the mutex is released (BS_LOCKED):
+ * ids are never reused, and nothing can reference or pin an extent again
+ * once no row names it (a copy or a reader starts from a row), so the
+ * decision cannot go stale meanwhile.
  */
 #include "blob_store_internal.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "crypto.h"
 #include "envelope.h"
@@ -346,9 +345,10 @@ void cf_blob_store_close(cf_blob_store *s)
     cf_secret_free(s->service_key, CF_DATA_KEY_LEN);
     cf_bs_meta_keys_free(s);
     cf_bs_keyring_free(s);
-    free(s->dir);
+    cf_extent_store_close(s->extents);
     free(s->conninfo);
     cf_bs_idlist_free(&s->deferred);
+    cf_bs_idlist_free(&s->due);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -382,22 +382,27 @@ static bool bs_schema_ready(cf_blob_store *s)
 }
 
 bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char *data_dir,
-                        cf_slice service_key, cf_blob_store **out)
+                        const char *extents, cf_slice service_key, cf_blob_store **out)
 {
     CF_ENSURE(service_key.len == CF_DATA_KEY_LEN, CF_ERR_BAD_INPUT, "service key must be 32 bytes");
     bool pg = backend == CF_DB_POSTGRES;
-    char path[BS_PATH_MAX];
-    CF_ENSURE(snprintf(path, sizeof path, "%s/extents", data_dir) < (int)sizeof path,
+    char path[PATH_MAX];
+    CF_ENSURE(snprintf(path, sizeof path, "files:%s/extents", data_dir) < (int)sizeof path,
               CF_ERR_BAD_INPUT, "data directory path too long");
-    CF_GUARD(cf_mkdirs(path, 0700));
+    /* blob.db's, whichever store holds the extents. */
+    CF_GUARD(cf_mkdirs(data_dir, 0700));
     cf_blob_store *s = calloc(1, sizeof *s);
     CF_ENSURE_ALLOC(s);
     pthread_mutex_init(&s->lock, NULL);
-    s->dir = strdup(path);
+    if (!cf_extent_store_open(extents ? extents : path, NULL, &s->extents)) {
+        cf_blob_store_close(s);
+        return false;
+    }
+    s->extents_shared = strcmp(cf_extent_store_kind(s->extents), "files") != 0;
     s->conninfo = strdup(pg && conninfo ? conninfo : "");
     s->service_key = cf_secret_alloc(CF_DATA_KEY_LEN);
     s->accounts = calloc(BS_ACCOUNT_CACHE, sizeof *s->accounts);
-    if (!s->dir || !s->conninfo || !s->service_key || !s->accounts) {
+    if (!s->conninfo || !s->service_key || !s->accounts) {
         cf_blob_store_close(s);
         CF_BAIL(CF_ERR_NOMEM, NULL);
     }
@@ -418,8 +423,8 @@ bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char 
         .write_lock = BS_WRITE_LOCK,
         .store_name = "blob",
     };
-    if (!cf_bs_new_extent_id(s->instance) || !cf_db_open(&config, &s->db) || !bs_schema_ready(s) ||
-        !cf_db_group_commit_start(s->db)) {
+    if (!cf_extent_store_new_id(s->instance) || !cf_db_open(&config, &s->db) ||
+        !bs_schema_ready(s) || !cf_db_group_commit_start(s->db)) {
         cf_blob_store_close(s);
         return false;
     }
@@ -427,44 +432,12 @@ bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char 
     return true;
 }
 
-/* ---- extent files ---- */
-
-bool cf_bs_extent_path(const cf_blob_store *s, const char *id, const char *suffix, char *out)
+bool cf_blob_store_extents_shared(const cf_blob_store *s)
 {
-    int n = snprintf(out, BS_PATH_MAX, "%s/%.2s/%.2s/%s%s", s->dir, id, id + 2, id, suffix);
-    CF_ENSURE(n > 0 && n < BS_PATH_MAX, CF_ERR_INTERNAL, "extent path too long");
-    return true;
+    return s->extents_shared;
 }
 
-bool cf_bs_new_extent_id(char id[BS_ID_HEX + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    uint8_t r[BS_ID_HEX / 2];
-    CF_GUARD(cf_random_bytes(r, sizeof r));
-    for (size_t i = 0; i < sizeof r; i++) {
-        id[2 * i] = hex[r[i] >> 4];
-        id[2 * i + 1] = hex[r[i] & 15];
-    }
-    id[BS_ID_HEX] = '\0';
-    return true;
-}
-
-/* Creates DIR/ab and DIR/ab/cd as needed, fsyncing each parent that gained
- * an entry so the new directory survives a crash. */
-bool cf_bs_make_dirs(const cf_blob_store *s, const char *id)
-{
-    char d1[BS_PATH_MAX], d2[BS_PATH_MAX];
-    snprintf(d1, sizeof d1, "%s/%.2s", s->dir, id);
-    snprintf(d2, sizeof d2, "%s/%.2s/%.2s", s->dir, id, id + 2);
-    const char *dirs[2] = {d1, d2};
-    for (int i = 0; i < 2; i++) {
-        if (mkdir(dirs[i], 0700) == 0)
-            CF_GUARD(cf_fsync_dir_of(dirs[i]));
-        else if (errno != EEXIST)
-            return cf_io_fail("creating an extent directory", errno);
-    }
-    return true;
-}
+/* ---- extent bookkeeping ---- */
 
 bool cf_bs_extent_referenced(cf_blob_store *s, const char *id, bool *ref)
 {
@@ -582,11 +555,11 @@ bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out)
     return ok;
 }
 
-/* Removes extent `id` (its inline row when `rows`, and its file) unless a
- * row references it; defers it while a reader holds it. */
+/* Extent `id` unless a row references it: deferred while a reader holds
+ * it; else its inline row goes (when `rows`), or it becomes due for
+ * removal from the extent store. */
 static void bs_remove_one(cf_blob_store *s, const char *id, bool rows, bool *deferred)
 {
-    char path[BS_PATH_MAX];
     bool ref = true, deleted = false;
     *deferred = false;
     if (!cf_bs_extent_referenced(s, id, &ref) || ref)
@@ -599,8 +572,9 @@ static void bs_remove_one(cf_blob_store *s, const char *id, bool rows, bool *def
      * cleanup removes, never a dangling reference. */
     if (rows && (!cf_bs_inline_delete(s, id, &deleted) || deleted))
         return;
-    if (cf_bs_extent_path(s, id, "", path))
-        unlink(path);
+    /* If even this small allocation fails, cleanup's walk finds it. */
+    if (!cf_bs_idlist_add(&s->due, id))
+        return;
 }
 
 void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l)
@@ -609,12 +583,30 @@ void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l)
         bool deferred;
         /* Inline rows went in the transaction (cf_bs_drop_inline_tx). */
         bs_remove_one(s, l->ids[i], false, &deferred);
-        /* If even this small allocation fails, cleanup removes the file. */
+        /* If even this small allocation fails, cleanup removes the extent. */
         if (deferred && !cf_bs_idlist_add(&s->deferred, l->ids[i]))
             break;
     }
     cf_error_clear();
     cf_bs_idlist_free(l);
+}
+
+void cf_bs_remove_due(cf_blob_store *s, uint64_t seen, bs_idlist *due)
+{
+    if (due->n) {
+        struct cf_error_record *saved = cf_error_save();
+        /* A crash must not bring back a row that names a removed extent:
+         * the commit that gave it up is on disk first. */
+        bool go = cf_db_durable(s->db, seen, true);
+        /* A failure leaves the extent to cleanup's walk; a cluster that
+         * does not answer would only make every further one wait out its
+         * timeout too. */
+        for (size_t i = 0; go && i < due->n; i++)
+            go = cf_extent_store_remove(s->extents, due->ids[i]) ||
+                 cf_error_code() != CF_ERR_UNAVAILABLE;
+        cf_error_restore(saved);
+    }
+    cf_bs_idlist_free(due);
 }
 
 bool cf_bs_commit_releasing(cf_blob_store *s, bool tx_ok, bs_idlist *gone)
@@ -1171,73 +1163,40 @@ bool cf_blob_service_props_set(cf_blob_store *s, const char *account, cf_slice x
 
 /* ---- cleanup ---- */
 
-static bool bs_is_hex(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
-            return false;
-    return true;
-}
+typedef struct {
+    cf_blob_store *s;
+    unsigned removed;
+} bs_walk;
 
-/* One file DIR/ab/cd/<name>: removes it if it is a stale temp file or an
- * extent no row references. */
-static bool bs_cleanup_file(cf_blob_store *s, const char *dir, const char *fname,
-                            int64_t older_than, unsigned *removed)
+/* cf_extent_store_each's callback: a finished extent older than the
+ * cut-off goes unless a row references it, a reader of this process holds
+ * it (it goes at its release) or, on PostgreSQL, it waits out its grace
+ * (the sweep's). */
+static bool bs_cleanup_extent(void *ctx, const char *id)
 {
-    size_t n = strlen(fname);
-    bool tmp = n == BS_ID_HEX + 4 && strcmp(fname + BS_ID_HEX, ".tmp") == 0;
-    if ((n != BS_ID_HEX && !tmp) || !bs_is_hex(fname, BS_ID_HEX))
-        return true; /* not ours: leave it */
-    char path[BS_PATH_MAX];
-    CF_ENSURE(snprintf(path, sizeof path, "%s/%s", dir, fname) < (int)sizeof path, CF_ERR_IO,
-              "path too long");
-    struct stat st;
-    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || (int64_t)st.st_mtime >= older_than)
+    bs_walk *w = ctx;
+    cf_blob_store *s = w->s;
+    bool ref = true, deferred = false;
+    pthread_mutex_lock(&s->lock);
+    bool ok = cf_bs_extent_referenced(s, id, &ref);
+    bool held = ok && !ref && cf_bs_pinned(s, id);
+    ok = ok && (ref || held || cf_bs_deferred(s, id, &deferred));
+    pthread_mutex_unlock(&s->lock);
+    CF_GUARD(ok);
+    if (ref || held || deferred)
         return true;
-    if (!tmp) {
-        char id[BS_ID_HEX + 1];
-        memcpy(id, fname, BS_ID_HEX + 1);
-        bool ref = true, deferred = false;
-        pthread_mutex_lock(&s->lock);
-        bool ok = cf_bs_extent_referenced(s, id, &ref);
-        /* A reader may hold an unreferenced file: leave it to its release,
-         * or (PostgreSQL) to the sweep after the grace. */
-        bool held = ok && !ref && cf_bs_pinned(s, id);
-        ok = ok && (ref || held || cf_bs_deferred(s, id, &deferred));
-        pthread_mutex_unlock(&s->lock);
-        CF_GUARD(ok);
-        if (ref || held || deferred)
-            return true;
-        /* Checked and unlinked under one lock hold would be tighter; the
-         * mtime bound is what protects writes in flight. */
+    /* Checked and removed under one lock hold would be tighter; the cut-off
+     * is what protects writes in flight (finished, not yet committed). */
+    if (cf_extent_store_remove(s->extents, id)) {
+        w->removed++;
+        return true;
     }
-    if (unlink(path) == 0)
-        (*removed)++;
+    /* The next walk tries again; a cluster that does not answer would only
+     * make every further removal wait out its timeout too. */
+    if (cf_error_code() == CF_ERR_UNAVAILABLE)
+        return false;
+    cf_error_clear();
     return true;
-}
-
-static bool bs_cleanup_dir(cf_blob_store *s, const char *dir, int depth, int64_t older_than,
-                           unsigned *removed)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return true;
-    bool ok = true;
-    struct dirent *e;
-    while (ok && (e = readdir(d)) != NULL) {
-        if (depth < 2) {
-            if (strlen(e->d_name) != 2 || !bs_is_hex(e->d_name, 2))
-                continue;
-            char sub[BS_PATH_MAX];
-            if (snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name) >= (int)sizeof sub)
-                continue;
-            ok = bs_cleanup_dir(s, sub, depth + 1, older_than, removed);
-        } else {
-            ok = bs_cleanup_file(s, dir, e->d_name, older_than, removed);
-        }
-    }
-    closedir(d);
-    return ok;
 }
 
 /* Inline rows nothing references and no reader holds.  They are written in
@@ -1268,12 +1227,11 @@ static bool bs_cleanup_inline_tx(cf_blob_store *s, unsigned *removed)
     return ok;
 }
 
-static bool bs_cleanup_inline_locked(cf_blob_store *s, unsigned *removed)
+static bool bs_cleanup_inline_locked(cf_blob_store *s, unsigned *removed, bool *leader)
 {
     /* The rows are every front end's: one of them looks. */
-    bool leader = false;
-    CF_GUARD(cf_db_lead(s->db, BS_LEAD_KEY, &leader));
-    if (!leader)
+    CF_GUARD(cf_db_lead(s->db, BS_LEAD_KEY, leader));
+    if (!*leader)
         return true;
     CF_GUARD(cf_db_begin(s->db));
     return cf_db_commit(s->db, bs_cleanup_inline_tx(s, removed));
@@ -1281,10 +1239,15 @@ static bool bs_cleanup_inline_locked(cf_blob_store *s, unsigned *removed)
 
 bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, unsigned *removed)
 {
-    unsigned count = 0;
-    bool ok = BS_LOCKED(s, bs_cleanup_inline_locked(s, &count)) &&
-              bs_cleanup_dir(s, s->dir, 0, older_than, &count);
+    bs_walk w = {s, 0};
+    unsigned partials = 0;
+    bool leader = false;
+    bool ok = BS_LOCKED(s, bs_cleanup_inline_locked(s, &w.removed, &leader));
+    /* Files are this front end's own; a shared store's extents are every
+     * front end's, and one of them walks them. */
+    if (ok && (leader || !s->extents_shared))
+        ok = cf_extent_store_each(s->extents, older_than, bs_cleanup_extent, &w, &partials);
     if (removed)
-        *removed = count;
+        *removed = w.removed + partials;
     return ok;
 }

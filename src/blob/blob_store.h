@@ -1,8 +1,9 @@
 /*
  * coffer-blob's storage layer: metadata in SQLite (WAL, synchronous=NORMAL
  * plus a group commit, see "Durability") or in PostgreSQL shared by several
- * front ends (see "Several front ends" below), bodies as extent files
- * (docs/extent-format.md) under DATA/extents/ab/cd/<id>.
+ * front ends (see "Several front ends" below), bodies as extents
+ * (docs/extent-format.md) in the extent store (extent_store.h): files
+ * under DATA/extents/ab/cd/<id> by default, or Ceph RADOS.
  * No HTTP here: handlers parse, authorize, call these domain functions and
  * render.
  *
@@ -22,8 +23,9 @@
  * is not the account data key itself but
  *     HKDF-SHA256(ikm = account data key, salt = "",
  *                 info = "coffer blob extent id" || extent id (32 hex))
- * and the extent id is the file's name and is recorded in metadata: a file
- * moved or swapped under another id fails every tag with CF_ERR_DECRYPT.
+ * and the extent id names it in the extent store and is recorded in
+ * metadata: an extent moved or swapped under another id fails every tag
+ * with CF_ERR_DECRYPT.
  * Before serving, each extent's stored plaintext length is also compared
  * with the length recorded in metadata (cf_extent_plaintext_length), which
  * catches truncation at a segment boundary that a range read alone would
@@ -49,28 +51,31 @@
  * detected.  Databases before user_version 1 held these columns in clear
  * and are sealed in one transaction at open.
  *
- * Crash safety.  A body is written to "<id>.tmp" beside its final name,
- * fsynced, renamed, and the directory fsynced; only THEN does the metadata
- * transaction commit.  Deletions commit metadata first and unlink after.  A
- * crash therefore leaves at most an unreferenced file, never metadata that
- * points at a missing or partial extent; cf_blob_store_cleanup() removes
- * such orphans and stale temp files.
+ * Crash safety.  A body is written to the extent store and finished there
+ * (files: "<id>.tmp" beside its final name, fsynced, renamed, the directory
+ * fsynced; RADOS: every chunk acknowledged, then the head marked): only
+ * THEN does the metadata transaction commit, and a failed commit removes
+ * the new extent.  Deletions commit metadata first and remove the extent
+ * once that commit is durable.  A crash therefore leaves at most an
+ * unreferenced extent or a partial write, never metadata that points at a
+ * missing or partial extent; cf_blob_store_cleanup() removes such orphans
+ * and stale partial writes.
  *
  * Small bodies (inline extents).  A file per small body costs a create, two
- * fsyncs, a rename and later an unlink, each far more than the body.  So a
+ * fsyncs, a rename and later an unlink (RADOS: round trips to the OSDs),
+ * each far more than the body.  So a
  * writer buffers its sealed bytes in memory up to BS_INLINE_MAX (header +
  * one sealed 64 KiB segment: bodies up to 64 KiB), and a body that ends
  * within that is stored as a row of inline_extents(id, data) in the SAME
  * transaction as the metadata that references it: durable with it (the
- * group commit below), never orphaned by a crash, no file at all.  A body
- * that grows past the limit spills the buffer to the temp file and follows
- * the file path above.  The bytes are the same extent either way (sealed
- * with the same id-bound scope key), so a row altered, cut or moved under
- * another id fails like a file would; the plaintext-length check applies
- * too.  A row goes in the transaction that removes its last reference
- * (unless a reader holds it: then when the reader is freed); cleanup
- * deletes unreferenced rows no reader holds (left only by a crash between
- * those two).
+ * group commit below), never orphaned by a crash, nothing in the extent
+ * store at all.  A body that grows past the limit spills the buffer into a
+ * writer of the extent store and follows the path above.  The bytes are the same extent either way
+ * (sealed with the same id-bound scope key), so a row altered, cut or moved under another id fails
+ * like a stored extent would; the plaintext-length check applies too.  A row goes in the
+ * transaction that removes its last reference (unless a reader holds it: then when the reader is
+ * freed); cleanup deletes unreferenced rows no reader holds (left only by a crash between those
+ * two).
  *
  * Durability (group commit).  With synchronous=FULL every COMMIT fsyncs
  * the WAL while holding the store mutex, so concurrent writes queue behind
@@ -113,7 +118,7 @@
  * and '-', starting and ending with a letter or digit, no "--".  Blob names:
  * 1-1024 bytes of valid UTF-8 without control characters.
  *
- * Threads: one connection guarded by a mutex; extent file I/O and the
+ * Threads: one connection guarded by a mutex; extent store I/O and the
  * durability wait run outside it.  Every write is one transaction, durable
  * before the call returns,
  * and sets a new ETag (a quoted random hex value) and Last-Modified
@@ -315,26 +320,35 @@ typedef struct {
 
 /* ---- the store ---- */
 
-/* Opens (creating or upgrading) the metadata and DATA/extents: the
+/* Opens (creating or upgrading) the metadata and the extent store: the
  * metadata in DATA/blob.db (backend CF_DB_SQLITE; conninfo unused), or in
  * the PostgreSQL database `conninfo` names (CF_DB_POSTGRES), which several
- * front ends share (see "Several front ends" below).  service_key: 32
- * bytes, copied into secret memory. */
+ * front ends share (see "Several front ends" below); the extents where the
+ * extent store spec `extents` says (extent_store.h: "rados:POOL..."), or,
+ * when it is NULL, in files under DATA/extents.  service_key: 32 bytes,
+ * copied into secret memory. */
 CF_MUST_USE bool cf_blob_store_open(cf_db_backend backend, const char *conninfo,
-                                    const char *data_dir, cf_slice service_key,
+                                    const char *data_dir, const char *extents, cf_slice service_key,
                                     cf_blob_store **out);
 /* Every reader must be freed before. */
 void cf_blob_store_close(cf_blob_store *s);
-/* Removes extent files no metadata references and no open reader holds,
- * and temp files, among files last modified before `older_than` (so bodies
- * being written right now, renamed but not yet committed, are spared: pass
- * a time a few minutes back, or any time at start-up before serving); and
- * inline extent rows nothing references and no reader holds (at any age:
- * they are written with their references).  `removed` (may be NULL) counts
- * both.  On PostgreSQL, extents waiting out their grace (below) are left
- * to cf_blob_store_sweep; inline rows are looked at only by the leader
- * (cf_blob_store_lead), and those found are handed to the sweep too, as
- * every removal there is. */
+/* Whether the extent store is one every front end shares (RADOS), not this
+ * process's own files: then other front ends' writes may be in flight at
+ * any time, and cleanup's cut-off must leave room for them. */
+bool cf_blob_store_extents_shared(const cf_blob_store *s) CF_NONNULL;
+/* Removes extents no metadata references and no open reader holds, and
+ * partial writes, among those last written before `older_than` (so bodies
+ * being written right now, finished but not yet committed, are spared:
+ * pass a time well back, or, for files, any time at start-up before
+ * serving); and inline extent rows nothing references and no reader holds
+ * (at any age: they are written with their references).  `removed` (may
+ * be NULL) counts all three.  On PostgreSQL, extents waiting out their
+ * grace (below) are left to cf_blob_store_sweep; inline rows, and a shared
+ * extent store, are looked at only by the leader (cf_blob_store_lead), and
+ * inline rows found are handed to the sweep too, as every removal there
+ * is.  A shared store's walk lists the whole pool (namespace): it belongs
+ * to this store alone, or extents of another store would be taken for
+ * orphans. */
 CF_MUST_USE bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, unsigned *removed);
 
 /* ---- several front ends (PostgreSQL) ----
@@ -358,16 +372,18 @@ CF_MUST_USE bool cf_blob_store_cleanup(cf_blob_store *s, int64_t older_than, uns
  * database's clock) in the same transaction, and removed by the sweep once
  * CF_BLOB_EXTENT_GRACE has passed; a download that outlives the delete of
  * its blob by more than that may fail with an I/O error.  Extents this
- * process's readers hold wait longer, as on SQLite.  Files live in each
- * front end's DATA/extents for now: bodies above the inline threshold are
- * readable only where they were written, and the sweep unlinks only its
- * own front end's (another front end's start-up cleanup removes its
- * unreferenced ones).
+ * process's readers hold wait longer, as on SQLite.  With a shared extent
+ * store (RADOS) every front end reads every extent, and the sweep removes
+ * them for all.  With files, each front end keeps its own DATA/extents:
+ * bodies above the inline threshold are readable only where they were
+ * written, and the sweep removes only its own front end's (another front
+ * end's start-up cleanup removes its unreferenced ones).
  *
  * Background work (the sweep, expiring uncommitted blocks, cleanup of
  * inline rows) runs on one front end at a time: the leader. */
 
-/* How long an unreferenced extent stays before the sweep removes it. */
+/* How long an unreferenced extent stays before the sweep removes it
+ * (servers: the default of --extent-grace). */
 #define CF_BLOB_EXTENT_GRACE (10 * CF_SECONDS_PER_MINUTE)
 
 /* Called on the listener's thread after the store dropped what it cached
@@ -381,7 +397,7 @@ CF_MUST_USE bool cf_blob_store_listen(cf_blob_store *s, cf_blob_store_change_fn 
  * SQLite); ask before each round. */
 CF_MUST_USE bool cf_blob_store_lead(cf_blob_store *s, bool *leader);
 /* PostgreSQL: removes the extents unreferenced for at least `grace`
- * seconds (servers: CF_BLOB_EXTENT_GRACE) that no reader of this process
+ * seconds (servers: --extent-grace) that no reader of this process
  * holds; `removed` (may be NULL) counts them.  A no-op on SQLite, which
  * removes them at once. */
 CF_MUST_USE bool cf_blob_store_sweep(cf_blob_store *s, int64_t grace, unsigned *removed);
@@ -553,8 +569,8 @@ CF_MUST_USE bool cf_blob_container_set_metadata(cf_blob_store *s, const char *ac
                                                 const char *name, json_t *metadata,
                                                 const cf_blob_cond *cond, int64_t now,
                                                 cf_blob_write_result *out);
-/* Deletes the container with every blob and block; files go after the
- * commit (or when the last reader holding them is freed).  A leased
+/* Deletes the container with every blob and block; stored extents go after
+ * the commit (or when the last reader holding them is freed).  A leased
  * container needs cond->lease_id. */
 CF_MUST_USE bool cf_blob_container_delete(cf_blob_store *s, const char *account, const char *name,
                                           const cf_blob_cond *cond, int64_t now);
@@ -645,8 +661,8 @@ void cf_blob_info_free(cf_blob_info *b);
 CF_MUST_USE bool cf_blob_get(cf_blob_store *s, const char *account, const char *container,
                              const char *name, const cf_blob_cond *cond, int64_t now,
                              cf_blob_info *out);
-/* Deletes the blob and its uncommitted blocks; files go after the commit
- * (or when the last reader holding them is freed). */
+/* Deletes the blob and its uncommitted blocks; stored extents go after the
+ * commit (or when the last reader holding them is freed). */
 CF_MUST_USE bool cf_blob_delete(cf_blob_store *s, const char *account, const char *container,
                                 const char *name, const cf_blob_cond *cond, int64_t now);
 /* Set Blob Properties: replaces all six content properties (keys absent
@@ -671,7 +687,7 @@ CF_MUST_USE bool cf_blob_lease(cf_blob_store *s, const char *account, const char
  * the lock, the blob's info and its extent plan (and evaluates `cond` on
  * that same snapshot); read() then decrypts one segment at a time (memory:
  * one segment buffer, plus a copy of at most one inline extent), outside
- * the lock.  Extents a reader holds (files and inline rows) are not removed
+ * the lock.  Extents a reader holds (stored and inline) are not removed
  * while it lives, even if the blob is deleted or overwritten meanwhile: the
  * reader serves the snapshot it took.
  *
@@ -695,7 +711,7 @@ void cf_blob_reader_range(const cf_blob_reader *r, uint64_t *offset, uint64_t *l
  * A failed reader stays failed. */
 CF_MUST_USE bool cf_blob_reader_read(cf_blob_reader *r, uint8_t *buf, size_t cap,
                                      size_t *got) CF_NONNULL;
-/* Wipes and frees; releases the reader's hold on its extent files. */
+/* Wipes and frees; releases the reader's hold on its extents. */
 void cf_blob_reader_free(cf_blob_reader *r);
 
 /* Delivers plaintext [offset, offset + length) to `sink` (the range must
@@ -730,13 +746,15 @@ CF_MUST_USE bool cf_blob_list(cf_blob_store *s, const char *account, const char 
 /* ---- writing ---- */
 
 /* Streaming writes.  A writer is one body on its way into one extent: begin
- * checks names, conditions and leases at `now` (early, to fail fast) and opens the temp
- * file; write seals chunk by chunk (memory bounded by one segment) and
- * fails with 413 RequestBodyTooLarge past the operation's cap; commit makes
- * the file durable and then commits the metadata, evaluating the
- * conditions again inside that transaction (the binding check).  Free
- * (after commit or instead of it) closes and removes an uncommitted temp
- * file.  A failed writer stays failed.  `cond` is copied by begin. */
+ * checks names, conditions and leases at `now` (early, to fail fast); write
+ * seals chunk by chunk (memory bounded by one segment, plus what the extent
+ * store holds: nothing for files, up to three chunks for RADOS) and fails
+ * with 413 RequestBodyTooLarge past the operation's cap; commit makes the
+ * extent durable (finished in the extent store, or inline in the
+ * transaction) and then commits the metadata, evaluating the conditions
+ * again inside that transaction (the binding check).  Free (after commit
+ * or instead of it) removes an unfinished extent.  A failed writer stays
+ * failed.  `cond` is copied by begin. */
 typedef struct cf_blob_writer cf_blob_writer;
 
 /* Put Blob: the committed body becomes the blob's whole content (a block
@@ -800,7 +818,7 @@ typedef struct {
  * uncommitted blocks, Latest from uncommitted if present, else committed.
  * Metadata only: no extent is rewritten.  Afterwards every uncommitted
  * block of the blob is gone and committed blocks not listed are discarded
- * (their files removed after the commit).  400 InvalidBlockList for a block
+ * (their extents removed after the commit).  400 InvalidBlockList for a block
  * that cannot be found; 409 InvalidBlobType on an append blob; 409
  * BlockCountExceedsLimit past 50,000.  props/metadata: borrowed or NULL. */
 CF_MUST_USE bool cf_blob_put_block_list(cf_blob_store *s, const char *account,
@@ -836,7 +854,7 @@ typedef struct {
 } cf_blob_copy_result;
 
 /* Copy Blob within one account, synchronously and metadata-only: the
- * destination references the source's extents (shared; a file goes only
+ * destination references the source's extents (shared; one goes only
  * when no blob references it).  Type and content properties come from the
  * source; metadata from `metadata` if non-NULL, else the source's.
  * src_cond: conditions on the source (failures: 412 SourceConditionNotMet;

@@ -2,7 +2,8 @@
  * Blobs as metadata: get, delete, Set Blob Properties / Metadata, Lease
  * Blob and Copy Blob, plus the row helpers the writers share.  Copy is
  * metadata-only: the destination's blob_extents rows name the source's
- * extents (files or inline rows), which stay until no row names them (see
+ * extents (in the extent store or inline rows), which stay until no row
+ * names them (see
  * cf_bs_drop_inline_tx, cf_bs_remove_unreferenced); the extent-id key
  * binding holds because the ids do not change.
  */

@@ -2,8 +2,9 @@
  * Internals shared by the blob store's files (not for handlers):
  *   blob_store.c            open/close, schema (the connection itself:
  *                           src/core/db.c), names,
- *                           accounts and scope keys, extent files, deferred
- *                           unlinks, cleanup, service properties
+ *                           accounts and scope keys, extent bookkeeping
+ *                           (pins, deferred and due removals), cleanup,
+ *                           service properties
  *   blob_lease.c            access conditions and the lease state machine
  *   blob_store_container.c  containers, container ACL and leases
  *   blob_store_blob.c       blob get/delete/properties/metadata/lease/copy
@@ -27,13 +28,13 @@
 
 #include "blob_store.h"
 #include "db.h"
+#include "extent_store.h"
 #include "units.h"
 
-#define BS_ID_HEX 32 /* extent ids: 16 random bytes, lowercase hex */
+#define BS_ID_HEX CF_EXTENT_STORE_ID_LEN /* extent ids: 16 random bytes, lowercase hex */
 /* Largest extent stored inline in the database (blob_store.h, "Small
  * bodies"): one full default segment sealed, i.e. up to 64 KiB of plaintext. */
 #define BS_INLINE_MAX (CF_EXTENT_HEADER_LEN + CF_EXTENT_SEGMENT_DEFAULT + CF_EXTENT_TAG_LEN)
-#define BS_PATH_MAX 4096
 /* Above the number of SQL literals the store uses on one backend (about
  * 100). */
 #define BS_STMT_CACHE 160
@@ -63,10 +64,17 @@ struct cf_blob_store {
      * group commit of its WAL (see blob_store.h, "Durability"). */
     cf_db *db;
     pthread_mutex_t lock;
-    char *dir;            /* DATA/extents */
+    /* Where extents too large to go inline live (extent_store.h): files in
+     * DATA/extents, or RADOS, which every front end shares. */
+    cf_extent_store *extents;
+    bool extents_shared;
     uint8_t *service_key; /* 32 bytes, secret memory */
     bs_pin *pins;         /* open readers' extent sets */
-    bs_idlist deferred;   /* unreferenced but pinned: unlinked when unpinned */
+    bs_idlist deferred;   /* unreferenced but pinned: due when unpinned */
+    /* Unreferenced, unpinned, checked under the lock: removed from the
+     * extent store once the lock is released and the commit that gave them
+     * up is durable (BS_LOCKED, cf_bs_remove_due). */
+    bs_idlist due;
     /* Per-account metadata keys, derived on first use (blob_store_meta.c). */
     struct bs_meta_key *meta_keys;
     size_t n_meta_keys;
@@ -107,7 +115,7 @@ typedef struct {
 typedef struct {
     char id[BS_ID_HEX + 1];
     uint64_t length;
-    bool inl; /* stored in inline_extents, not as a file (plans only) */
+    bool inl; /* stored in inline_extents, not in the extent store (plans only) */
 } bs_piece;
 
 /* The stored lease columns of a blob or container row. */
@@ -139,14 +147,21 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
  * until every transaction committed before the mutex was released is on
  * disk (cf_db_durable): the call's own commits, and any it may have seen.
  * All database work goes through it, so no write returns before it is
- * durable and no call answers from state a crash could still take back. */
-#define BS_LOCKED(s, call)                       \
-    ({                                           \
-        pthread_mutex_lock(&(s)->lock);          \
-        bool ok_ = (call);                       \
-        uint64_t seen_ = cf_db_commits((s)->db); \
-        pthread_mutex_unlock(&(s)->lock);        \
-        cf_db_durable((s)->db, seen_, ok_);      \
+ * durable and no call answers from state a crash could still take back.
+ * Last, the extents the call (or an earlier one) made due are removed from
+ * the extent store: after that wait, and without the mutex, so a slow or
+ * unreachable cluster holds up only the call that removes. */
+#define BS_LOCKED(s, call)                        \
+    ({                                            \
+        pthread_mutex_lock(&(s)->lock);           \
+        bool ok_ = (call);                        \
+        uint64_t seen_ = cf_db_commits((s)->db);  \
+        bs_idlist due_ = (s)->due;                \
+        (s)->due = (bs_idlist){0};                \
+        pthread_mutex_unlock(&(s)->lock);         \
+        ok_ = cf_db_durable((s)->db, seen_, ok_); \
+        cf_bs_remove_due((s), seen_, &due_);      \
+        ok_;                                      \
     })
 
 /* ---- database (blob_store.c) ---- */
@@ -258,12 +273,8 @@ void cf_bs_meta_keys_free(cf_blob_store *s);
 /* Forgets one account's metadata key (its data key left the key ring). */
 void cf_bs_meta_key_drop_locked(cf_blob_store *s, const char *account);
 
-/* ---- extent files (blob_store.c) ---- */
+/* ---- extent bookkeeping (blob_store.c) ---- */
 
-CF_MUST_USE bool cf_bs_extent_path(const cf_blob_store *s, const char *id, const char *suffix,
-                                   char *out);
-CF_MUST_USE bool cf_bs_new_extent_id(char id[BS_ID_HEX + 1]);
-CF_MUST_USE bool cf_bs_make_dirs(const cf_blob_store *s, const char *id);
 CF_MUST_USE bool cf_bs_idlist_add(bs_idlist *l, const char *id);
 void cf_bs_idlist_free(bs_idlist *l);
 /* Adds the first column of every row of a select. */
@@ -271,17 +282,22 @@ CF_MUST_USE bool cf_bs_collect(cf_blob_store *s, cf_db_stmt *st, bs_idlist *l);
 /* Inside a transaction, just before its COMMIT: deletes the inline_extents
  * rows of the listed extents that no row references any more and no
  * reader holds, and drops them from the list, which keeps what is left
- * for cf_bs_remove_unreferenced after the commit (files, held extents). */
+ * for cf_bs_remove_unreferenced after the commit (the extent store's,
+ * held extents). */
 CF_MUST_USE bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l);
-/* After a commit, holding the lock: unlinks each listed extent that no row
- * references and no reader holds (held ones wait for the reader; an inline
- * one then loses its row); frees the list.  Failures are ignored: cleanup
- * catches them. */
+/* After a commit, holding the lock: makes each listed extent that no row
+ * references and no reader holds due for removal (BS_LOCKED removes it;
+ * held ones wait for the reader, and an inline one then loses its row);
+ * frees the list. */
 void cf_bs_remove_unreferenced(cf_blob_store *s, bs_idlist *l);
+/* Without the lock, once commit `seen` is durable: removes the listed
+ * extents from the extent store and frees the list.  Failures are not the
+ * caller's (its error is kept): what stays, cleanup's walk finds again. */
+void cf_bs_remove_due(cf_blob_store *s, uint64_t seen, bs_idlist *due);
 /* The tail of every write that gives extents up, inside cf_db_begin():
  * with `tx_ok`, drops the inline rows of the extents listed in `gone` in
  * the same transaction and commits (else rolls back); after a commit
- * unlinks what nothing references.  Frees `gone` either way. */
+ * makes due what nothing references.  Frees `gone` either way. */
 CF_MUST_USE bool cf_bs_commit_releasing(cf_blob_store *s, bool tx_ok, bs_idlist *gone);
 /* Stores a sealed extent inline (inside the caller's transaction). */
 CF_MUST_USE bool cf_bs_inline_put(cf_blob_store *s, const char *id, cf_slice sealed);

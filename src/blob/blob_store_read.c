@@ -3,8 +3,11 @@
  * consistent snapshot: the blob's info, its extent plan, the account's
  * scope key (unwrapped once per reader, not per call) and a pin on the
  * plan's extent ids, so that a delete or overwrite committed meanwhile
- * defers unlinking those files until the reader is freed (see
- * cf_bs_remove_unreferenced).  read() then runs outside the lock.
+ * defers removing those extents until the reader is freed (see
+ * cf_bs_remove_unreferenced; a pin holds in this process only: other front
+ * ends' readers have the grace of blob_store_shared.c).  read() then runs
+ * outside the lock, reading the extent store (extent_store.h) through
+ * cf_extent_store_source.
  *
  * Decryption goes through cf_extent_read a run of whole segments at a time:
  * straight into the caller's buffer when it can take the rest of the
@@ -17,16 +20,12 @@
  * memory (at most BS_INLINE_MAX bytes): the one the range starts in is
  * copied in the snapshot itself, any later one when the reader reaches it,
  * under the lock.  The pin keeps those rows from being deleted meanwhile,
- * exactly as it keeps files from being unlinked.
+ * exactly as it keeps stored extents from being removed.
  */
 #include "blob_store_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "secmem.h"
 
@@ -40,8 +39,8 @@ struct cf_blob_reader {
     uint64_t offset, length, pos; /* the clipped range; bytes handed out */
     /* The extent being read. */
     size_t idx;
-    uint64_t ext_start; /* blob offset of pieces[idx] */
-    int fd;
+    uint64_t ext_start;         /* blob offset of pieces[idx] */
+    cf_extent_store_reader *xr; /* pieces[idx] in the extent store, or NULL */
     bool opened;
     cf_buf mem;     /* an inline extent's sealed bytes */
     size_t mem_idx; /* the piece `mem` holds; SIZE_MAX = none */
@@ -57,21 +56,6 @@ struct cf_blob_reader {
     uint8_t *stage;
     size_t stage_cap, stage_len, stage_off;
 };
-
-static bool bs_fd_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t len)
-{
-    int fd = *(int *)ctx;
-    while (len) {
-        ssize_t n = pread(fd, buf, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        CF_ENSURE(n > 0, CF_ERR_IO, "cannot read an extent file");
-        buf += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return true;
-}
 
 static bool bs_mem_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t len)
 {
@@ -134,14 +118,19 @@ void cf_blob_reader_free(cf_blob_reader *r)
     if (!r)
         return;
     if (r->pinned) {
+        /* Removals that waited for this reader happen now, as after a
+         * commit (BS_LOCKED): decided under the lock, done outside it. */
         pthread_mutex_lock(&r->s->lock);
         cf_bs_unpin_locked(r->s, &r->pin);
+        uint64_t seen = cf_db_commits(r->s->db);
+        bs_idlist due = r->s->due;
+        r->s->due = (bs_idlist){0};
         pthread_mutex_unlock(&r->s->lock);
+        cf_bs_remove_due(r->s, seen, &due);
     }
     cf_bs_idlist_free(&r->pin.ids);
     cf_extent_layer_free(r->layer);
-    if (r->fd >= 0)
-        close(r->fd);
+    cf_extent_store_reader_close(r->xr);
     cf_buf_free(&r->mem);
     cf_secret_free(r->key, CF_EXTENT_SCOPE_KEY_LEN);
     cf_secret_free(r->stage, r->stage_cap);
@@ -160,7 +149,6 @@ bool cf_blob_reader_open(cf_blob_store *s, const char *account, const char *cont
     cf_blob_reader *r = calloc(1, sizeof *r);
     CF_ENSURE_ALLOC(r);
     r->s = s;
-    r->fd = -1;
     cf_buf_init(&r->mem, BS_INLINE_MAX);
     r->mem_idx = SIZE_MAX;
     r->key = cf_secret_alloc(CF_EXTENT_SCOPE_KEY_LEN);
@@ -191,7 +179,7 @@ void cf_blob_reader_range(const cf_blob_reader *r, uint64_t *offset, uint64_t *l
 
 /* ---- read ---- */
 
-/* The source of pieces[idx]: its file, or its inline bytes (fetched
+/* The source of pieces[idx]: the extent store's, or its inline bytes (fetched
  * under the lock unless the snapshot already holds them; the pin keeps the
  * row, and a plain lock suffices: nothing new is read that a crash could
  * take back). */
@@ -209,17 +197,17 @@ static bool bs_reader_source(cf_blob_reader *r, const bs_piece *p)
         r->src = (cf_extent_source){bs_mem_read_at, &r->mem, r->mem.len};
         return true;
     }
-    char path[BS_PATH_MAX];
-    CF_GUARD(cf_bs_extent_path(r->s, p->id, "", path));
-    r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    CF_ENSURE(r->fd >= 0, CF_ERR_IO, "an extent of the blob is missing");
-    struct stat st;
-    CF_ENSURE(fstat(r->fd, &st) == 0, CF_ERR_IO, "cannot stat an extent file");
-    r->src = (cf_extent_source){bs_fd_read_at, &r->fd, (uint64_t)st.st_size};
+    cf_extent_store_reader_close(r->xr);
+    r->xr = NULL;
+    /* Metadata names it, so a missing extent is damage (or, with files on
+     * several front ends, another front end's), never a missing blob. */
+    CF_ENSURE_FOUND(cf_extent_store_reader_open(r->s->extents, p->id, &r->xr), CF_ERR_IO,
+                    "an extent of the blob is missing");
+    r->src = cf_extent_store_source(r->xr);
     return true;
 }
 
-/* Opens pieces[idx]: the file or inline bytes, its header, its length
+/* Opens pieces[idx]: the stored or inline bytes, its header, its length
  * against the metadata, and its key. */
 static bool bs_reader_open_extent(cf_blob_reader *r)
 {
@@ -282,9 +270,8 @@ static bool bs_reader_seek(cf_blob_reader *r, uint64_t abs)
     while (r->idx < r->n && abs >= r->ext_start + r->pieces[r->idx].length) {
         r->ext_start += r->pieces[r->idx].length;
         r->idx++;
-        if (r->fd >= 0)
-            close(r->fd);
-        r->fd = -1;
+        cf_extent_store_reader_close(r->xr);
+        r->xr = NULL;
         r->opened = false;
     }
     CF_ENSURE(r->idx < r->n, CF_ERR_DB, "the extent plan is shorter than the blob");

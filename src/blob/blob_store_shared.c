@@ -21,10 +21,11 @@
  * process, so a delete on another front end cannot see it.  On PostgreSQL
  * the transaction that unreferences an extent records it in
  * extents_unreferenced with the database's clock (one clock for every
- * front end), and the sweep, on the leader, removes it (inline row, file,
- * record) once CF_BLOB_EXTENT_GRACE has passed, unless a reader of its own
- * process still holds it.  The grace is the bound: a download that outlives
- * the delete of its blob by more than that may fail.  Extent ids are never
+ * front end), and the sweep, on the leader, removes it (inline row and
+ * record in a transaction, then the stored extent through the extent
+ * store) once the grace (--extent-grace, CF_BLOB_EXTENT_GRACE by default)
+ * has passed, unless a reader of its own process still holds it.  The grace is the bound: a
+ * download that outlives the delete of its blob by more than that may fail.  Extent ids are never
  * reused and nothing references an extent again once nothing does (a copy
  * shares only referenced extents), so removal after the grace is final;
  * the sweep checks the references again all the same.
@@ -34,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BS_CHANNEL "coffer_blob"
 /* Extents one sweep transaction handles; the sweep goes on in further ones. */
@@ -135,8 +135,9 @@ bool cf_bs_deferred(cf_blob_store *s, const char *id, bool *deferred)
 
 /* One extent due: its inline row and record go (unless this process's
  * reader holds it, or, against all expectation, a row names it again);
- * `files` collects the ids whose file to unlink after the commit. */
-static bool bs_sweep_one_tx(cf_blob_store *s, const char *id, bs_idlist *files, unsigned *removed)
+ * `stored` collects the ids to remove from the extent store after the
+ * commit. */
+static bool bs_sweep_one_tx(cf_blob_store *s, const char *id, bs_idlist *stored, unsigned *removed)
 {
     bool ref = false, deleted = false;
     CF_GUARD(cf_bs_extent_referenced(s, id, &ref));
@@ -149,12 +150,12 @@ static bool bs_sweep_one_tx(cf_blob_store *s, const char *id, bs_idlist *files, 
     if (ref)
         return true;
     (*removed)++;
-    return deleted || cf_bs_idlist_add(files, id);
+    return deleted || cf_bs_idlist_add(stored, id);
 }
 
 /* One batch of the sweep: the due extents with ids after `after` (a
  * cursor, so that held ones are not looked at again and again). */
-static bool bs_sweep_batch_tx(cf_blob_store *s, int64_t grace, char *after, bs_idlist *files,
+static bool bs_sweep_batch_tx(cf_blob_store *s, int64_t grace, char *after, bs_idlist *stored,
                               bool *more, unsigned *removed)
 {
     bs_idlist due = {0};
@@ -169,7 +170,7 @@ static bool bs_sweep_batch_tx(cf_blob_store *s, int64_t grace, char *after, bs_i
     }
     bool ok = cf_bs_collect(s, st, &due);
     for (size_t i = 0; ok && i < due.n; i++)
-        ok = bs_sweep_one_tx(s, due.ids[i], files, removed);
+        ok = bs_sweep_one_tx(s, due.ids[i], stored, removed);
     *more = ok && due.n == BS_SWEEP_BATCH;
     if (ok && due.n)
         memcpy(after, due.ids[due.n - 1], BS_ID_HEX + 1);
@@ -177,11 +178,11 @@ static bool bs_sweep_batch_tx(cf_blob_store *s, int64_t grace, char *after, bs_i
     return ok;
 }
 
-static bool bs_sweep_batch_locked(cf_blob_store *s, int64_t grace, char *after, bs_idlist *files,
+static bool bs_sweep_batch_locked(cf_blob_store *s, int64_t grace, char *after, bs_idlist *stored,
                                   bool *more, unsigned *removed)
 {
     CF_GUARD(cf_db_begin(s->db));
-    return cf_db_commit(s->db, bs_sweep_batch_tx(s, grace, after, files, more, removed));
+    return cf_db_commit(s->db, bs_sweep_batch_tx(s, grace, after, stored, more, removed));
 }
 
 bool cf_blob_store_sweep(cf_blob_store *s, int64_t grace, unsigned *removed)
@@ -194,16 +195,16 @@ bool cf_blob_store_sweep(cf_blob_store *s, int64_t grace, unsigned *removed)
     char after[BS_ID_HEX + 1] = "";
     bool more = true, ok = true;
     while (ok && more) {
-        bs_idlist files = {0};
+        bs_idlist stored = {0};
         /* A batch per lock hold: requests go on between them. */
-        ok = BS_LOCKED(s, bs_sweep_batch_locked(s, grace, after, &files, &more, &count));
-        /* Their rows are gone: no transaction can name them again.  Only
-         * this front end's files are here (blob_store.h). */
-        char path[BS_PATH_MAX];
-        for (size_t i = 0; ok && i < files.n; i++)
-            if (cf_bs_extent_path(s, files.ids[i], "", path))
-                (void)unlink(path); /* absent: written on another front end */
-        cf_bs_idlist_free(&files);
+        ok = BS_LOCKED(s, bs_sweep_batch_locked(s, grace, after, &stored, &more, &count));
+        /* Their rows are gone: no transaction can name them again.  With
+         * files, only this front end's are here (blob_store.h); one
+         * missing, written elsewhere, is no error.  A rolled-back batch
+         * removes nothing (COMMIT is durable on PostgreSQL: no wait). */
+        if (!ok)
+            stored.n = 0;
+        cf_bs_remove_due(s, 0, &stored);
     }
     if (removed)
         *removed = count;

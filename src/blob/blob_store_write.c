@@ -11,21 +11,18 @@
  * Where the sealed bytes go: into memory first, up to BS_INLINE_MAX (one
  * sealed 64 KiB segment plus the header).  A body that ends within that
  * becomes a row of inline_extents written in the commit's own transaction
- * (no file at all).  The first sealed byte past it spills the buffer into
- * the temp file and the rest streams there; such a body is durable (temp
- * file, fsync, rename, fsync dir) before the transaction starts, and if the
- * transaction fails the new file is unlinked.
+ * (nothing in the extent store at all).  The first sealed byte past it
+ * spills the buffer into a writer of the extent store (extent_store.h) and
+ * the rest streams there; such a body is finished there (durable, visible
+ * under its id) before the transaction starts, and if the transaction
+ * fails the new extent is removed.
  */
 #include "blob_store_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "fsutil.h"
 #include "json_secure.h"
 #include "secmem.h"
 
@@ -35,7 +32,7 @@ struct cf_blob_writer {
     cf_blob_store *s;
     char *account, *container, *name;
     bs_wkind kind;
-    bool failed, renamed, done;
+    bool failed, done;
     bool committed; /* the metadata transaction committed (even if its sync then failed) */
     uint8_t block_id[CF_BLOB_BLOCK_ID_MAX];
     size_t block_id_len;
@@ -49,55 +46,27 @@ struct cf_blob_writer {
     char scope[CF_BLOB_SCOPE_MAX + 1]; /* where the body goes ("" = account key) */
     cf_blob_append_cond ac;
     uint64_t written, cap;
-    uint64_t file_bytes, flushed; /* written to the extent file; writeback started */
     char id[BS_ID_HEX + 1];
     /* Sealed bytes while the extent may still go inline (mem_active);
-     * ciphertext only, so an ordinary buffer.  After a spill: the file. */
+     * ciphertext only, so an ordinary buffer.  After a spill: the extent
+     * store's writer (an unfinished one removes what it wrote when freed). */
     cf_buf mem;
     bool mem_active;
-    char path[BS_PATH_MAX], tmp[BS_PATH_MAX];
-    int fd;
+    cf_extent_store_writer *xw;
     cf_extent_writer *ew;
     cf_extent_writer *outer; /* the infrastructure layer around ew, or NULL */
 };
 
-static bool bs_write_all(int fd, cf_slice bytes)
-{
-    while (bytes.len) {
-        ssize_t n = write(fd, bytes.ptr, bytes.len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return cf_io_fail("writing an extent file", n < 0 ? errno : ENOSPC);
-        bytes.ptr += n;
-        bytes.len -= (size_t)n;
-    }
-    return true;
-}
-
-/* The body outgrew the inline limit: create the temp file and move the
- * buffered bytes into it. */
+/* The body outgrew the inline limit: start the extent in the extent store
+ * and move the buffered bytes into it. */
 static bool bs_writer_spill(cf_blob_writer *w)
 {
-    CF_GUARD(cf_bs_extent_path(w->s, w->id, "", w->path));
-    CF_GUARD(cf_bs_extent_path(w->s, w->id, ".tmp", w->tmp));
-    CF_GUARD(cf_bs_make_dirs(w->s, w->id));
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (w->fd < 0) {
-        int err = errno;
-        w->tmp[0] = '\0';
-        return cf_io_fail("creating an extent file", err);
-    }
-    CF_GUARD(bs_write_all(w->fd, cf_buf_slice(&w->mem)));
+    CF_GUARD(cf_extent_store_create(w->s->extents, w->id, &w->xw));
+    CF_GUARD(cf_extent_store_write(w->xw, cf_buf_slice(&w->mem)));
     w->mem_active = false;
     cf_buf_free(&w->mem);
     return true;
 }
-
-/* Large extents start their writeback as they go (every 8 MiB), so the
- * fdatasync before the commit finds little left to write: the disk works
- * while the body is still arriving instead of after it. */
-#define BS_WRITEBACK_STEP (8 * CF_MIB)
 
 static bool bs_writer_sink(void *ctx, cf_slice bytes)
 {
@@ -106,15 +75,7 @@ static bool bs_writer_sink(void *ctx, cf_slice bytes)
         return cf_buf_append_slice(&w->mem, bytes);
     if (w->mem_active)
         CF_GUARD(bs_writer_spill(w));
-    CF_GUARD(bs_write_all(w->fd, bytes));
-    w->file_bytes += bytes.len;
-    if (w->file_bytes - w->flushed >= BS_WRITEBACK_STEP) {
-        /* A hint: errors show up in the fdatasync that decides. */
-        (void)sync_file_range(w->fd, (off64_t)w->flushed, (off64_t)(w->file_bytes - w->flushed),
-                              SYNC_FILE_RANGE_WRITE);
-        w->flushed = w->file_bytes;
-    }
-    return true;
+    return cf_extent_store_write(w->xw, bytes);
 }
 
 void cf_blob_writer_free(cf_blob_writer *w)
@@ -123,10 +84,7 @@ void cf_blob_writer_free(cf_blob_writer *w)
         return;
     cf_extent_writer_free(w->ew);
     cf_extent_writer_free(w->outer);
-    if (w->fd >= 0)
-        close(w->fd);
-    if (w->tmp[0] && !w->renamed)
-        unlink(w->tmp);
+    cf_extent_store_writer_free(w->xw);
     cf_buf_free(&w->mem);
     free(w->account);
     free(w->container);
@@ -245,7 +203,8 @@ static const char *bs_cpk_sha(const cf_blob_cond *cond)
     return cond && cond->cpk ? cond->cpk->sha256 : NULL;
 }
 
-/* The temp file and the extent writer. */
+/* The early check and the extent writer (the extent store's comes with
+ * the first spilled byte). */
 static bool bs_writer_start(cf_blob_writer *w)
 {
     bs_scope sc = {0};
@@ -256,7 +215,7 @@ static bool bs_writer_start(cf_blob_writer *w)
     bool ok = key != NULL;
     if (!ok)
         CF_RAISE(CF_ERR_NOMEM, NULL);
-    ok = ok && cf_bs_new_extent_id(w->id);
+    ok = ok && cf_extent_store_new_id(w->id);
     w->mem_active = true;
     cf_extent_sink sink = {bs_writer_sink, w};
     /* Infrastructure encryption: the extent goes into an outer one. */
@@ -293,7 +252,6 @@ static bool bs_writer_new(cf_blob_store *s, const char *account, const char *con
     cf_blob_writer *w = calloc(1, sizeof *w);
     CF_ENSURE_ALLOC(w);
     w->s = s;
-    w->fd = -1;
     cf_buf_init(&w->mem, BS_INLINE_MAX);
     w->kind = kind;
     w->ac.max_size = w->ac.append_pos = -1;
@@ -546,19 +504,17 @@ bool cf_blob_writer_commit(cf_blob_writer *w, int64_t now, cf_blob_write_result 
         /* Inline: the bytes go in the metadata transaction itself. */
         CF_GUARD(BS_LOCKED(w->s, bs_writer_commit_locked(w, len, now, &res)));
     } else {
-        if (fsync(w->fd) != 0)
-            return cf_io_fail("syncing an extent file", errno);
-        int fd = w->fd;
-        w->fd = -1;
-        CF_ENSURE(close(fd) == 0, CF_ERR_IO, "cannot close an extent file");
-        CF_ENSURE(rename(w->tmp, w->path) == 0, CF_ERR_IO, "cannot rename an extent file");
-        w->renamed = true;
         /* Data is durable before the metadata that points at it commits. */
-        if (!cf_fsync_dir_of(w->path) ||
-            !BS_LOCKED(w->s, bs_writer_commit_locked(w, len, now, &res))) {
+        CF_GUARD(cf_extent_store_finish(w->xw, NULL));
+        if (!BS_LOCKED(w->s, bs_writer_commit_locked(w, len, now, &res))) {
             /* Committed but not confirmed durable: the row may name it. */
-            if (!w->committed)
-                unlink(w->path);
+            if (!w->committed) {
+                struct cf_error_record *saved = cf_error_save();
+                /* What a failure leaves, cleanup's walk removes. */
+                if (!cf_extent_store_remove(w->s->extents, w->id))
+                    cf_error_clear();
+                cf_error_restore(saved);
+            }
             return false;
         }
     }

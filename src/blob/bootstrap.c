@@ -7,7 +7,9 @@
  *                             AAD (seal_dir.h); DIR/hsm/ the embedded token
  *   DIR/blob.db, DIR/extents  the store (blob_store.h); with --store
  *                             postgres:CONNINFO the metadata is in
- *                             PostgreSQL, shared with other front ends
+ *                             PostgreSQL, shared with other front ends;
+ *                             with --extents rados:POOL the extents are in
+ *                             Ceph RADOS, shared too
  *   DIR/roles.json            role assignments (roles.c)
  *   DIR/tls/...               local CA and server certificate (local_tls.h)
  *   DIR/bootstrap.json        endpoints and credentials for scripts, 0600
@@ -197,6 +199,27 @@ static bool cf_blob_grant_owners(cf_blob_service *svc)
     return true;
 }
 
+/* Before serving.  Files are this front end's alone and nothing writes them
+ * yet: every orphan and temp file goes, whatever its age.  A shared store
+ * (RADOS) may have other front ends' writes in flight: only what is older
+ * than --extent-cleanup goes, and a failure (a cluster that does not
+ * answer) does not keep this front end from serving what it can; the
+ * leader tries again later. */
+static bool cf_blob_startup_cleanup(cf_blob_service *svc)
+{
+    unsigned removed = 0;
+    int64_t now = (int64_t)time(NULL);
+    if (!cf_blob_store_extents_shared(svc->store)) {
+        CF_GUARD(cf_blob_store_cleanup(svc->store, now + 1, &removed));
+    } else if (!cf_blob_store_cleanup(svc->store, now - svc->extent_cleanup, &removed)) {
+        cf_log(CF_LOG_WARN, NULL, "cleaning up the extent store: %s", cf_error_detail());
+        return true;
+    }
+    if (removed)
+        cf_log(CF_LOG_INFO, NULL, "removed %u unreferenced or partial extents", removed);
+    return true;
+}
+
 /* Another front end changed an account: what the key gate knew of it may
  * be old (the store dropped its own caches already). */
 static void cf_blob_account_changed(void *ctx, const char *account)
@@ -213,11 +236,9 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     CF_GUARD(cf_blob_service_id(svc, &fresh));
     CF_GUARD(cf_blob_service_key(svc, fresh));
     CF_GUARD(cf_blob_store_open(svc->store_spec.backend, svc->store_spec.conninfo, svc->data_dir,
+                                svc->extents[0] ? svc->extents : NULL,
                                 cf_slice_of(svc->service_key, CF_SERVICE_KEY_LEN), &svc->store));
-    unsigned removed = 0;
-    CF_GUARD(cf_blob_store_cleanup(svc->store, (int64_t)time(NULL) + 1, &removed));
-    if (removed)
-        cf_log(CF_LOG_INFO, NULL, "removed %u unreferenced extent or temp files", removed);
+    CF_GUARD(cf_blob_startup_cleanup(svc));
     CF_GUARD(cf_blob_ensure_account(svc, CF_BLOB_DEFAULT_ACCOUNT));
     for (size_t i = 0; i < svc->n_insecure; i++) {
         CF_GUARD(cf_blob_ensure_account(svc, svc->insecure[i]));

@@ -44,10 +44,11 @@
  *
  * Errors: CF_ERR_BAD_INPUT for a malformed spec, id or range;
  * CF_ERR_NOT_FOUND for an extent that does not exist (or is unfinished);
- * CF_ERR_IO with a message naming the operation for everything the disk or
- * the cluster refused, including an unreachable cluster or a timeout (and
- * the reason "InsufficientStorage" when the disk or pool is full).  Details
- * never include an extent id.
+ * CF_ERR_UNAVAILABLE when the cluster does not answer within the timeout
+ * (a monitor or an OSD down or unreachable); CF_ERR_IO with a message
+ * naming the operation for everything else the disk or the cluster
+ * refused (and the reason "InsufficientStorage" when the disk or pool is
+ * full).  Details never include an extent id.
  *
  * Names: cf_extent_store_* (this module, src/blob); the extent *format* is
  * cf_extent_* in src/core/extent.h.

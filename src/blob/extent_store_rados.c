@@ -40,9 +40,9 @@
  * parallel (in_flight at a time), so a ranged read costs only its bytes.
  *
  * Errors: every librados failure becomes CF_ERR_IO "RADOS: <what>:
- * <strerror>", a full pool the reason "InsufficientStorage" (cf_io_fail);
- * a missing head is CF_ERR_NOT_FOUND for readers and nothing at all for
- * removal.
+ * <strerror>", a full pool the reason "InsufficientStorage" (cf_io_fail),
+ * a timeout (a cluster that does not answer) CF_ERR_UNAVAILABLE; a missing
+ * head is CF_ERR_NOT_FOUND for readers and nothing at all for removal.
  */
 #include "extent_store_internal.h"
 
@@ -135,13 +135,21 @@ static void es_oid(const char *id, uint32_t idx, char out[ES_OID_LEN + 1])
     snprintf(out, ES_OID_LEN + 1, "%.32s.%08" PRIx32, id, idx);
 }
 
-/* Raises CF_ERR_IO for librados error `rc` (negative errno). */
+/* Raises for librados error `rc` (negative errno): CF_ERR_UNAVAILABLE when
+ * the cluster did not answer in time (nothing is wrong with the request or
+ * the data: a retry may succeed, so a service answers 503), else CF_ERR_IO
+ * (the reason InsufficientStorage for a full pool). */
 static bool es_fail(const char *what, int rc)
 {
+    int err = rc < 0 ? -rc : EIO;
+    if (err == ETIMEDOUT) {
+        cf_error_raisef(CF_ERR_UNAVAILABLE, __FILE__, __LINE__,
+                        "RADOS: %s (is the cluster reachable?): %s", what, strerror(err));
+        return false;
+    }
     char msg[128];
-    snprintf(msg, sizeof msg, "RADOS: %s%s", what,
-             rc == -ETIMEDOUT ? " (is the cluster reachable?)" : "");
-    return cf_io_fail(msg, rc < 0 ? -rc : EIO);
+    snprintf(msg, sizeof msg, "RADOS: %s", what);
+    return cf_io_fail(msg, err);
 }
 
 /* ---- xattr values ---- */

@@ -8,8 +8,11 @@
  * refuse every request), then waits for SIGINT or SIGTERM.  All state is in
  * DIR (see bootstrap.c), or, with --store postgres:CONNINFO, the metadata
  * is in PostgreSQL and several front ends serve it (blob_store.h, "Several
- * front ends").  Meanwhile the leader among them sweeps: unreferenced
- * extents once their grace is over, uncommitted blocks after a week.
+ * front ends").  Bodies above 64 KiB go to the extent store: files in
+ * DIR/extents, or, with --extents rados:POOL, Ceph RADOS, which every
+ * front end reads.  Meanwhile the leader among them sweeps: unreferenced
+ * extents once their grace is over, uncommitted blocks after a week, and
+ * (RADOS) orphaned extents and stalled partial writes.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -27,9 +30,10 @@
 #include "units.h"
 
 /* Uncommitted blocks expire after a week; expiry runs hourly.  The sweep
- * of unreferenced extents runs every minute, a tenth of their grace. */
+ * of unreferenced extents runs every tenth of their grace (a minute by
+ * default), at least every second. */
 #define CF_EXPIRE_INTERVAL CF_SECONDS_PER_HOUR
-#define CF_SWEEP_INTERVAL CF_SECONDS_PER_MINUTE
+#define CF_SWEEP_PER_GRACE 10
 
 static void cf_usage(FILE *out)
 {
@@ -47,6 +51,17 @@ static void cf_usage(FILE *out)
             "                            before the vault is asked again (default 600)\n"
             "  --owner OBJECT_ID         give this principal Storage Blob Data Owner on the\n"
             "                            default account (repeatable)\n"
+            "  --extents files|rados:POOL[/NAMESPACE][@CLIENT]\n"
+            "                            where bodies over 64 KiB live: files in DIR/extents\n"
+            "                            (default), or a Ceph RADOS pool (CEPH_CONF) that\n"
+            "                            several front ends share; the pool (namespace) is\n"
+            "                            this store's alone\n"
+            "  --extent-grace SECONDS    (PostgreSQL) how long an extent nothing references\n"
+            "                            any more is kept for downloads on other front ends\n"
+            "                            (default 600, 1..86400)\n"
+            "  --extent-cleanup SECONDS  (RADOS) orphans and stalled partial writes older\n"
+            "                            than this are removed, by the leader, this often\n"
+            "                            (default 3600, 1..86400)\n"
             "  --log-level LEVEL         debug, info, warn or error (default info)\n" CF_STORE_USAGE
                 CF_SEAL_USAGE "  --version\n");
 }
@@ -61,13 +76,30 @@ static const struct option cf_blob_options[] = {
     {"owner", required_argument, 0, 'O'},
     {"vault-bootstrap", required_argument, 0, 'B'},
     {"key-cache-seconds", required_argument, 0, 'C'},
+    {"extents", required_argument, 0, 'X'},
+    {"extent-grace", required_argument, 0, 'G'},
+    {"extent-cleanup", required_argument, 0, 'W'},
     {0, 0, 0, 0},
 };
+
+/* --extents: "files" (the default, kept as "") or rados:SOMETHING, which
+ * the extent store parses at open. */
+static bool cf_blob_extents_arg(cf_blob_service *s, const char *value, const char **complaint)
+{
+    if (strcmp(value, "files") == 0) {
+        s->extents[0] = '\0';
+        return true;
+    }
+    if (strncmp(value, "rados:", 6) != 0 || !value[6]) {
+        *complaint = "--extents takes files or rados:POOL[/NAMESPACE][@CLIENT]";
+        return false;
+    }
+    return cf_server_copy_arg(s->extents, sizeof s->extents, value);
+}
 
 static bool cf_blob_option(void *ctx, int code, const char *value, const char **complaint)
 {
     cf_blob_service *s = ctx;
-    (void)complaint;
     switch (code) {
     case 'H': return cf_server_copy_arg(s->http_listen, sizeof s->http_listen, value);
     case 'I':
@@ -79,6 +111,9 @@ static bool cf_blob_option(void *ctx, int code, const char *value, const char **
     case 't': return cf_server_copy_arg(s->tenant_id, sizeof s->tenant_id, value);
     case 'B': return cf_server_copy_arg(s->vault_bootstrap, sizeof s->vault_bootstrap, value);
     case 'C': return cf_server_parse_int(value, 1, CF_SECONDS_PER_DAY, &s->key_cache_seconds);
+    case 'X': return cf_blob_extents_arg(s, value, complaint);
+    case 'G': return cf_server_parse_int(value, 1, CF_SECONDS_PER_DAY, &s->extent_grace);
+    case 'W': return cf_server_parse_int(value, 1, CF_SECONDS_PER_DAY, &s->extent_cleanup);
     case 'O':
         return s->n_owners < CF_BLOB_MAX_OWNERS && strlen(value) == CF_UUID_LEN &&
                cf_server_copy_arg(s->owners[s->n_owners++], sizeof s->owners[0], value);
@@ -90,6 +125,8 @@ static cf_server_args_result cf_parse_args(int argc, char **argv, cf_blob_servic
 {
     const cf_server_args shared = CF_SERVER_ARGS_OF("coffer-blob", cf_usage, s);
     s->key_cache_seconds = CF_BLOB_KEY_CACHE_DEFAULT;
+    s->extent_grace = CF_BLOB_EXTENT_GRACE;
+    s->extent_cleanup = CF_BLOB_EXTENT_CLEANUP_DEFAULT;
     cf_server_args_result r =
         cf_server_args_parse(argc, argv, &shared, cf_blob_options, cf_blob_option, s);
     if (r != CF_SERVER_ARGS_RUN)
@@ -134,9 +171,29 @@ static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice
     return cf_http_start(&config, out);
 }
 
+/* When each kind of background work last ran. */
+typedef struct {
+    int64_t expired, cleaned;
+} cf_blob_rounds;
+
+/* A shared extent store's cleanup (RADOS; files are looked at only at
+ * start-up, when nothing is in flight): extents left by crashes, and
+ * partial writes stalled for longer than --extent-cleanup. */
+static void cf_blob_cleanup_shared(cf_blob_service *svc, int64_t now, cf_blob_rounds *last)
+{
+    if (!cf_blob_store_extents_shared(svc->store) || now - last->cleaned < svc->extent_cleanup)
+        return;
+    last->cleaned = now;
+    unsigned n = 0;
+    if (!cf_blob_store_cleanup(svc->store, now - svc->extent_cleanup, &n))
+        cf_log(CF_LOG_WARN, NULL, "cleaning up the extent store: %s", cf_error_detail());
+    else if (n)
+        cf_log(CF_LOG_INFO, NULL, "removed %u orphaned extents or partial writes", n);
+}
+
 /* One round of the background work, on the leader only (every front end
- * asks; on SQLite the one process leads).  *expired_at: the last expiry. */
-static void cf_blob_background(cf_blob_service *svc, int64_t *expired_at)
+ * asks; on SQLite the one process leads). */
+static void cf_blob_background(cf_blob_service *svc, cf_blob_rounds *last)
 {
     bool leader = false;
     if (!cf_blob_store_lead(svc->store, &leader)) {
@@ -146,14 +203,15 @@ static void cf_blob_background(cf_blob_service *svc, int64_t *expired_at)
     if (!leader)
         return;
     unsigned n = 0;
-    if (!cf_blob_store_sweep(svc->store, CF_BLOB_EXTENT_GRACE, &n))
+    if (!cf_blob_store_sweep(svc->store, svc->extent_grace, &n))
         cf_log(CF_LOG_WARN, NULL, "removing unreferenced extents: %s", cf_error_detail());
     else if (n)
         cf_log(CF_LOG_INFO, NULL, "removed %u unreferenced extents", n);
     int64_t now = (int64_t)time(NULL);
-    if (now - *expired_at < CF_EXPIRE_INTERVAL)
+    cf_blob_cleanup_shared(svc, now, last);
+    if (now - last->expired < CF_EXPIRE_INTERVAL)
         return;
-    *expired_at = now;
+    last->expired = now;
     if (!cf_blob_expire_uncommitted(svc->store, now, &n))
         cf_log(CF_LOG_WARN, NULL, "expiring uncommitted blocks: %s", cf_error_detail());
     else if (n)
@@ -200,15 +258,17 @@ int main(int argc, char **argv)
     cf_log(CF_LOG_INFO, NULL, "coffer-blob listening on %s, account %s at %s/%s", svc.listen,
            CF_BLOB_DEFAULT_ACCOUNT, svc.url, CF_BLOB_DEFAULT_ACCOUNT);
     int sig = 0;
-    int64_t expired_at = (int64_t)time(NULL);
+    /* The first expiry an hour in; start-up cleaned up (bootstrap.c). */
+    cf_blob_rounds last = {(int64_t)time(NULL), (int64_t)time(NULL)};
+    int sweep = svc.extent_grace / CF_SWEEP_PER_GRACE;
     for (;;) {
-        struct timespec wait = {CF_SWEEP_INTERVAL, 0};
+        struct timespec wait = {sweep > 0 ? sweep : 1, 0};
         int got = sigtimedwait(&stop, NULL, &wait);
         if (got > 0) {
             sig = got;
             break;
         }
-        cf_blob_background(&svc, &expired_at);
+        cf_blob_background(&svc, &last);
     }
     cf_log(CF_LOG_INFO, NULL, "stopping on signal %d", sig);
     cf_http_stop(http);

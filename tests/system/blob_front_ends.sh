@@ -17,8 +17,9 @@
 #   - both front ends restart over the same database (the schema is made
 #     once, not again).
 # Bodies above the inline threshold are files in the data directory of the
-# front end that wrote them until the RADOS extent store lands: such blobs
-# are readable only there, so the cross-front-end checks use small bodies.
+# front end that wrote them (the default, --extents files): such blobs are
+# readable only there, so the cross-front-end checks use small bodies;
+# blob_scale_rados.sh runs large ones over a shared RADOS pool.
 #
 # Env: COFFER_BIN, COFFER_SOURCE (set by CTest).  Needs PostgreSQL 15
 # (scripts/install-deps), node and tests/sdk/node_modules (the SAS), curl,
@@ -26,62 +27,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/base.sh"
 . "$(dirname "$0")/lib/engines.sh"
-[ -d "$COFFER_SOURCE/.cache/node/bin" ] && export PATH="$COFFER_SOURCE/.cache/node/bin:$PATH"
-SAS_HELPER=$COFFER_SOURCE/tests/sdk/lib/account_sas.cjs
-if ! command -v node >/dev/null || [ ! -d "$COFFER_SOURCE/tests/sdk/node_modules/@azure/storage-blob" ]; then
-    echo "SKIP: node and the SDK (tests/sdk: npm ci) make the SAS"
-    exit 77
-fi
-
-A=$TMP/a
-B=$TMP/b
-PID_A=
-PID_B=
-stop_fronts() {
-    local p
-    for p in $PID_A $PID_B; do kill "$p" 2>/dev/null || true; done
-    for p in $PID_A $PID_B; do wait "$p" 2>/dev/null || true; done
-    PID_A=
-    PID_B=
-}
-trap 'stop_fronts; engines_stop; cleanup' EXIT
-
-# front DIR PORT: starts coffer-blob on DIR over the PostgreSQL and waits
-# until it answers; sets FRONT_PID.
-front() {
-    "$BIN/coffer-blob" --data-dir "$1" --listen "127.0.0.1:$2" --store "postgres:$PG_CONNINFO" \
-        --log-level info >>"$1.log" 2>&1 &
-    FRONT_PID=$!
-    local code
-    for _ in $(seq 1 600); do
-        kill -0 "$FRONT_PID" 2>/dev/null || { tail -20 "$1.log"; return 1; }
-        if [ -s "$1/bootstrap.json" ] && [ -s "$1/tls/ca.crt" ]; then
-            code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$1/tls/ca.crt" \
-                "https://127.0.0.1:$2/coffer?comp=list" 2>/dev/null) || code=000
-            if [ "$code" = 401 ] || [ "$code" = 403 ]; then return 0; fi
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-free_port() { local p; until p=$(random_free_port); do :; done; echo "$p"; }
+. "$(dirname "$0")/lib/blob_fronts.sh"
 
 pg_start "$TMP" || exit 1
-PORT_A=$(free_port)
-PORT_B=$(free_port)
-front "$A" "$PORT_A" || { echo "front end A did not start"; exit 1; }
-PID_A=$FRONT_PID
-frontend_clone "$A" "$B"
-front "$B" "$PORT_B" || { echo "front end B did not start"; exit 1; }
-PID_B=$FRONT_PID
+start_fronts
 ok "two front ends on one PostgreSQL"
-CA=$A/tls/ca.crt
-URL_A=https://127.0.0.1:$PORT_A/coffer
-URL_B=https://127.0.0.1:$PORT_B/coffer
-
-boot() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
-sas_for() { node "$SAS_HELPER" "$(boot "$1" connection_string)"; }
-SAS=$(sas_for "$A/bootstrap.json")
 # status URL [curl args]: the HTTP status of one request.
 status() {
     local url=$1

@@ -11,8 +11,8 @@
 #    its chunk objects, concatenated in order, are exactly the bytes the
 #    store was given, and its head records their length; no object in the
 #    pool contains the marker (a planted one shows the search would find it).
-# 3. The OSD stopped: a write and a read each fail with CF_ERR_IO once the
-#    client's timeout (10 s) runs out, instead of hanging.
+# 3. The OSD stopped: a write and a read each fail with CF_ERR_UNAVAILABLE
+#    once the client's timeout (10 s) runs out, instead of hanging.
 set -euo pipefail
 . "$(dirname "$0")/lib/base.sh"
 . "$(dirname "$0")/lib/engines.sh"
@@ -92,9 +92,9 @@ CEPH_CONF=$CEPH_CONF CEPH_POOL=$pool ES_TEST_NS=$ns ES_TEST_FAULT=$id \
 t1=$(date +%s)
 sed 's/^/     /' "$TMP/fault.log" | grep -v -- '-- ' || true
 case $rc in
-    0) ok "with the OSD down, a write and a read fail with CF_ERR_IO ($((t1 - t0)) s)" ;;
+    0) ok "with the OSD down, a write and a read fail with CF_ERR_UNAVAILABLE ($((t1 - t0)) s)" ;;
     124) bad "with the OSD down, the store hung (killed after 120 s)" ;;
-    *) bad "with the OSD down, a write and a read fail with CF_ERR_IO (exit $rc)" ;;
+    *) bad "with the OSD down, a write and a read fail with CF_ERR_UNAVAILABLE (exit $rc)" ;;
 esac
 
 pids=("${ENGINE_PIDS[@]}")

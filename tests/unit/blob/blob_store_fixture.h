@@ -2,9 +2,12 @@
  * Shared by the blob store unit tests (test_blob_store*.c; header-only, so
  * each test is still one file to build): the store under test, on SQLite
  * (DATA/blob.db) or, when COFFER_TEST_PG names a server
- * (tests/system/blob_store_postgres.sh starts one), on PostgreSQL; a second
- * connection to its database for counting and poking rows; and how many
- * extents it holds, as files and as rows stored inline.
+ * (tests/system/blob_store_postgres.sh starts one), on PostgreSQL; its
+ * extents in files (DATA/extents) or, when COFFER_TEST_EXTENTS names a
+ * RADOS pool and namespace of its own (tests/system/blob_store_rados.sh),
+ * there; a second connection to its database for counting and poking
+ * rows; and how many extents it holds, in the extent store and as rows
+ * stored inline.
  */
 #ifndef CF_BLOB_STORE_FIXTURE_H
 #define CF_BLOB_STORE_FIXTURE_H
@@ -16,10 +19,16 @@
 
 #include "blob_store.h"
 #include "db.h"
+#include "extent_store.h"
+#include "fsutil.h"
 
 static char data_dir[256];
 static const char *pg_conninfo; /* COFFER_TEST_PG, or NULL: SQLite only */
 static bool on_pg;              /* the backend the current run uses */
+/* The current run's extent store spec: NULL for files in DATA/extents, or
+ * COFFER_TEST_EXTENTS ("rados:POOL/NAMESPACE", the namespace the tests'
+ * alone: emptied between tests). */
+static const char *extents_spec;
 
 static inline cf_db_backend test_backend(void)
 {
@@ -28,7 +37,11 @@ static inline cf_db_backend test_backend(void)
 
 static inline bool test_store_open(const uint8_t key[32], cf_blob_store **s)
 {
-    return cf_blob_store_open(test_backend(), pg_conninfo, data_dir, cf_slice_of(key, 32), s);
+    if (cf_blob_store_open(test_backend(), pg_conninfo, data_dir, extents_spec,
+                           cf_slice_of(key, 32), s))
+        return true;
+    fprintf(stderr, "   cannot open the store: %s\n", cf_error_detail());
+    return false;
 }
 
 /* A second connection to the store's database (the store open or not). */
@@ -89,20 +102,93 @@ static inline int64_t db_count(const char *sql)
     return n;
 }
 
-/* Empties the store for the next test: the data directory, and on
- * PostgreSQL the database. */
+/* RADOS walks: the store opened for the walk, and the caller's context. */
+typedef struct {
+    cf_extent_store *es;
+    void *ctx;
+} rados_walk;
+
+static bool count_extent(void *ctx, const char *id)
+{
+    (void)id;
+    (*(unsigned *)((rados_walk *)ctx)->ctx)++;
+    return true;
+}
+
+static bool remove_extent(void *ctx, const char *id)
+{
+    return cf_extent_store_remove(((rados_walk *)ctx)->es, id);
+}
+
+/* RADOS: walks the namespace with a connection of its own, calling fn with
+ * a rados_walk for every finished extent (and removing partial writes,
+ * none of which a test leaves in flight while it looks). */
+static bool rados_each(cf_extent_store_each_fn fn, void *ctx)
+{
+    rados_walk w = {NULL, ctx};
+    bool ok = cf_extent_store_open(extents_spec, NULL, &w.es) &&
+              cf_extent_store_each(w.es, INT64_MAX, fn, &w, NULL);
+    if (!ok)
+        fprintf(stderr, "   the RADOS walk failed: %s\n", cf_error_detail());
+    cf_extent_store_close(w.es);
+    return ok;
+}
+
+/* Leaves a finished extent `id` holding `bytes` in the store's extent store
+ * with no metadata, as a crash between its write and its commit does. */
+static inline bool plant_extent(const char *id, cf_slice bytes)
+{
+    char files[600];
+    snprintf(files, sizeof files, "files:%s/extents", data_dir);
+    cf_extent_store *es = NULL;
+    cf_extent_store_writer *w = NULL;
+    bool ok = cf_extent_store_open(extents_spec ? extents_spec : files, NULL, &es) &&
+              cf_extent_store_create(es, id, &w) && cf_extent_store_write(w, bytes) &&
+              cf_extent_store_finish(w, NULL);
+    cf_extent_store_writer_free(w);
+    cf_extent_store_close(es);
+    return ok;
+}
+
+/* Empties the store for the next test: the data directory, the RADOS
+ * namespace, and on PostgreSQL the database. */
 static inline void reset_store(void)
 {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
     if (system(cmd) != 0)
         fprintf(stderr, "rm failed\n");
+    if (extents_spec && !rados_each(remove_extent, NULL))
+        fprintf(stderr, "cannot empty the RADOS namespace\n");
     if (!on_pg)
         return;
     cf_db *db = test_db_open();
     if (!db || !cf_db_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         fprintf(stderr, "cannot empty the PostgreSQL database: %s\n", cf_error_detail());
     cf_db_close(db);
+}
+
+/* With the extents in RADOS, when COFFER_TEST_EXTENTS names a namespace:
+ * `run` on SQLite, then, when COFFER_TEST_PG names a server, `run` and
+ * `pg_only` (may be NULL: the several-front-end cases) on PostgreSQL. */
+static inline void run_with_rados(void (*run)(void), void (*pg_only)(void))
+{
+    const char *rados = getenv("COFFER_TEST_EXTENTS");
+    if (!rados || !*rados)
+        return;
+    fprintf(stderr, "-- again with the extents in RADOS\n");
+    extents_spec = rados;
+    on_pg = false;
+    run();
+    pg_conninfo = getenv("COFFER_TEST_PG");
+    if (pg_conninfo && *pg_conninfo) {
+        fprintf(stderr, "-- and on PostgreSQL\n");
+        on_pg = true;
+        run();
+        if (pg_only)
+            pg_only();
+    }
+    reset_store();
 }
 
 /* What the sweep does once the grace is over, now: removals a delete left
@@ -142,10 +228,63 @@ static void count_one(const char *path, void *ctx)
     (*(unsigned *)ctx)++;
 }
 
+/* The stored bytes of every extent, to fn(name, bytes, ctx): each file
+ * under DATA/extents (its path), or each finished extent in RADOS (its
+ * id). */
+typedef void (*stored_fn)(const char *name, cf_slice bytes, void *ctx);
+typedef struct {
+    stored_fn fn;
+    void *ctx;
+} stored_walk;
+
+static void stored_file(const char *path, void *ctx)
+{
+    stored_walk *sw = ctx;
+    cf_buf b;
+    cf_buf_init(&b, 1 << 26);
+    if (cf_read_file(path, 1 << 26, &b))
+        sw->fn(path, cf_buf_slice(&b), sw->ctx);
+    cf_buf_free(&b);
+}
+
+static bool stored_extent(void *ctx, const char *id)
+{
+    rados_walk *w = ctx;
+    stored_walk *sw = w->ctx;
+    cf_extent_store_reader *r = NULL;
+    cf_buf b;
+    cf_buf_init(&b, 1 << 26);
+    uint8_t *p = NULL;
+    bool ok = cf_extent_store_reader_open(w->es, id, &r);
+    size_t len = ok ? (size_t)cf_extent_store_reader_length(r) : 0;
+    ok = ok && cf_buf_extend(&b, len, &p) && cf_extent_store_read_at(r, 0, p, len);
+    if (ok)
+        sw->fn(id, cf_buf_slice(&b), sw->ctx);
+    cf_extent_store_reader_close(r);
+    cf_buf_free(&b);
+    return ok;
+}
+
+static inline void each_stored(stored_fn fn, void *ctx)
+{
+    stored_walk sw = {fn, ctx};
+    char p[512];
+    if (extents_spec) {
+        (void)rados_each(stored_extent, &sw);
+        return;
+    }
+    snprintf(p, sizeof p, "%s/extents", data_dir);
+    each_file(p, stored_file, &sw);
+}
+
+/* Extents in the extent store: files (temp files too), or finished
+ * extents in RADOS. */
 static unsigned extent_files(void)
 {
     char p[512];
     unsigned n = 0;
+    if (extents_spec)
+        return rados_each(count_extent, &n) ? n : 0;
     snprintf(p, sizeof p, "%s/extents", data_dir);
     each_file(p, count_one, &n);
     return n;
@@ -158,7 +297,8 @@ static unsigned inline_rows(void)
     return n < 0 ? 0 : (unsigned)n;
 }
 
-/* Stored extents: files, and small ones inline in the database. */
+/* Stored extents: in the extent store, and small ones inline in the
+ * database. */
 static unsigned extents(void)
 {
     return extent_files() + inline_rows();

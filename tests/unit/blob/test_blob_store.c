@@ -5,7 +5,11 @@
  * concurrent writers under the group commit, a plaintext scan of the data
  * directory (extents, blob.db and its WAL; bodies and metadata), and the
  * sealed metadata columns (round trips, tampered and moved values, the
- * migration of a plaintext database).
+ * migration of a plaintext database).  On SQLite; again on PostgreSQL when
+ * COFFER_TEST_PG names a server (with two stores as two front ends); and
+ * again with the extents in RADOS when COFFER_TEST_EXTENTS names a
+ * namespace (tests/system/blob_store_rados.sh), on SQLite and on
+ * PostgreSQL (the front ends then share every extent).
  */
 #include "blob_store.h"
 
@@ -421,19 +425,22 @@ static void test_persistence_and_cleanup(void)
         cf_error_code() == CF_ERR_DECRYPT);
     cf_blob_store_close(wrong);
 
-    /* Simulated crash: an extent and a temp file with no metadata. */
-    unsigned before = extents();
-    char dir[600], path[700];
-    snprintf(dir, sizeof dir, "%s/extents/00/11", data_dir);
-    CHECK(cf_mkdirs(dir, 0700));
-    snprintf(path, sizeof path, "%s/0011aaaaaaaaaaaaaaaaaaaaaaaaaaaa", dir);
-    CHECK(cf_write_file_atomic(path, CF_SLICE_LIT("orphan"), 0600));
-    snprintf(path, sizeof path, "%s/0011bbbbbbbbbbbbbbbbbbbbbbbbbbbb.tmp", dir);
-    CHECK(cf_write_file_atomic(path, CF_SLICE_LIT("temp"), 0600));
-    CHECK(extents() == before + 2);
+    /* Simulated crash: an extent and (files) a temp file with no metadata.
+     * A RADOS partial write is the extent store's own test's
+     * (test_extent_store.c), end to end blob_scale_rados.sh's. */
+    unsigned before = extents(), planted = 1;
+    CHECK(plant_extent("0011aaaaaaaaaaaaaaaaaaaaaaaaaaaa", CF_SLICE_LIT("orphan")));
+    if (!extents_spec) {
+        char dir[600], path[700];
+        snprintf(dir, sizeof dir, "%s/extents/00/11", data_dir);
+        snprintf(path, sizeof path, "%s/0011bbbbbbbbbbbbbbbbbbbbbbbbbbbb.tmp", dir);
+        CHECK(cf_write_file_atomic(path, CF_SLICE_LIT("temp"), 0600));
+        planted++;
+    }
+    CHECK(extents() == before + planted);
     unsigned removed = 99;
     CHECK(cf_blob_store_cleanup(s, NOW, &removed) && removed == 0); /* too recent */
-    CHECK(cf_blob_store_cleanup(s, (int64_t)time(NULL) + 10, &removed) && removed == 2);
+    CHECK(cf_blob_store_cleanup(s, (int64_t)time(NULL) + 10, &removed) && removed == planted);
     CHECK(extents() == before);
     CHECK(check_full(s, "data", "persist", p, 150000));
     free(c.data);
@@ -471,15 +478,21 @@ typedef struct {
     int hits;
 } key_scan;
 
-static void scan_key(const char *path, void *ctx)
+static void scan_key_in(const char *name, cf_slice bytes, void *ctx)
 {
     key_scan *k = ctx;
-    cf_buf b;
-    cf_buf_init(&b, 1 << 26);
-    if (cf_read_file(path, 1 << 26, &b) && b.len >= 32 && memmem(b.data, b.len, k->key, 32)) {
-        fprintf(stderr, "the data key is in %s\n", path);
+    if (bytes.len >= 32 && memmem(bytes.ptr, bytes.len, k->key, 32)) {
+        fprintf(stderr, "the data key is in %s\n", name);
         k->hits++;
     }
+}
+
+static void scan_key(const char *path, void *ctx)
+{
+    cf_buf b;
+    cf_buf_init(&b, 1 << 26);
+    if (cf_read_file(path, 1 << 26, &b))
+        scan_key_in(path, cf_buf_slice(&b), ctx);
     cf_buf_free(&b);
 }
 
@@ -526,6 +539,8 @@ static void test_key_sources(void)
     CHECK(!read_range(s, "data", "cmk", 0, 10, &c) && refused_for_key());
     key_scan ks = {key.data, 0};
     each_file(data_dir, scan_key, &ks);
+    if (extents_spec)
+        each_stored(scan_key_in, &ks);
     CHECK(ks.hits == 0);
 
     /* A rotation that lost a race is refused, not applied. */
@@ -565,18 +580,16 @@ typedef struct {
     int layered, plain;
 } cipher_count;
 
-static void count_cipher(const char *path, void *ctx)
+static void count_cipher(const char *name, cf_slice bytes, void *ctx)
 {
+    (void)name;
     cipher_count *c = ctx;
-    cf_buf b;
-    cf_buf_init(&b, 1 << 26);
-    if (strstr(path, "/extents/") && cf_read_file(path, 1 << 26, &b) && b.len >= 64) {
-        if (b.data[5] == CF_EXTENT_CIPHER_LAYER)
-            c->layered++;
-        else
-            c->plain++;
-    }
-    cf_buf_free(&b);
+    if (bytes.len < 64)
+        return;
+    if (bytes.ptr[5] == CF_EXTENT_CIPHER_LAYER)
+        c->layered++;
+    else
+        c->plain++;
 }
 
 static void test_infrastructure(void)
@@ -613,9 +626,9 @@ static void test_infrastructure(void)
     CHECK(put_blob(s, "dbl", "x", p, 200003, 65536));
     CHECK(check_full(s, "dbl", "x", p, 200003));
     cf_blob_store_close(s);
-    /* The big bodies are files: each carries the outer layer. */
+    /* The big bodies are in the extent store: each carries the outer layer. */
     cipher_count cc = {0, 0};
-    each_file(data_dir, count_cipher, &cc);
+    each_stored(count_cipher, &cc);
     CHECK(cc.layered >= 2);
     s = open_store();
     CHECK(check_full(s, "dbl", "x", p, 200003));
@@ -623,8 +636,12 @@ static void test_infrastructure(void)
     cf_blob_store_close(s);
 }
 
+/* Files only: the bytes are changed where they lie.  The checks are
+ * cf_extent's and the blob layer's, above whichever store holds the bytes. */
 static void test_tamper(void)
 {
+    if (extents_spec)
+        return;
     char path[600];
     snprintf(path, sizeof path, "%s/extents", data_dir);
     reset_store();
@@ -1430,13 +1447,14 @@ static bool reads_container(cf_blob_store *s, const char *name)
         got_;                                                                  \
     })
 
-/* A reader on one front end over a blob of two inline blocks (the second
- * fetched lazily), the blob then deleted on the other. */
+/* A reader on one front end over a blob of two blocks of `half` bytes each
+ * (the second fetched lazily: inline up to 64 KiB, else in the extent
+ * store), the blob then deleted on the other. */
 static cf_blob_reader *reader_over_deleted(cf_blob_store *reader, cf_blob_store *writer,
-                                           const char *name, const uint8_t *p)
+                                           const char *name, const uint8_t *p, size_t half)
 {
-    CHECK(put_block(writer, "fec", name, "x1", p, 2500, NOW));
-    CHECK(put_block(writer, "fec", name, "x2", p + 2500, 2500, NOW));
+    CHECK(put_block(writer, "fec", name, "x1", p, half, NOW));
+    CHECK(put_block(writer, "fec", name, "x2", p + half, half, NOW));
     cf_block_ref l[2] = {{CF_SLICE_LIT("x1"), CF_BLOCK_LATEST},
                          {CF_SLICE_LIT("x2"), CF_BLOCK_LATEST}};
     CHECK(cf_blob_put_block_list(writer, ACC, "fec", name, l, 2, NULL, NULL, NULL, NOW, NULL));
@@ -1512,7 +1530,7 @@ static void test_front_ends(void)
     /* A reader on b keeps its extents through a delete on a for the grace;
      * the sweep (on a) removes them after it. */
     unsigned rows = inline_rows(), removed = 9;
-    cf_blob_reader *r = reader_over_deleted(b, a, "held", p);
+    cf_blob_reader *r = reader_over_deleted(b, a, "held", p, 2500);
     CHECK(cf_blob_store_sweep(a, CF_BLOB_EXTENT_GRACE, &removed) && removed == 0);
     CHECK(inline_rows() == rows + 2);
     uint8_t buf[5000];
@@ -1523,7 +1541,7 @@ static void test_front_ends(void)
     CHECK(inline_rows() == rows);
     /* The grace is the bound: swept at once, b's reader loses its second
      * extent (a's sweep cannot see b's readers). */
-    r = reader_over_deleted(b, a, "lost", p);
+    r = reader_over_deleted(b, a, "lost", p, 2500);
     CHECK(cf_blob_store_sweep(a, 0, &removed) && removed == 2);
     CHECK(!read_all(r, buf, sizeof buf, &total) && cf_error_code() == CF_ERR_IO);
     cf_blob_reader_free(r);
@@ -1537,6 +1555,70 @@ static void test_front_ends(void)
     CHECK(EVENTUALLY(cf_blob_store_lead(follower, &lb) && lb));
     cf_blob_store_close(follower);
     free(p);
+}
+
+/* Two front ends over one PostgreSQL and one RADOS namespace: a body above
+ * the inline threshold written on one reads on the other; a reader on one
+ * keeps stored extents through a delete on the other for the grace, and
+ * the sweep removes them from RADOS after it; an orphan (a crash between
+ * write and commit) is the leader's cleanup's, and only once old; a
+ * deleted blob's extents waiting out the grace are not cleanup's. */
+static void test_shared_extents(void)
+{
+    reset_store();
+    cf_blob_store *a = open_store(), *b = open_store();
+    CHECK(cf_blob_account_create(a, ACC, NOW, false));
+    CHECK(cf_blob_container_create(a, ACC, "fec", NULL, CF_ACCESS_PRIVATE, NOW, NULL));
+    const size_t half = 150000;
+    uint8_t *p = make_body(2 * half, 33);
+    CHECK(put_blob(a, "fec", "big", p, 2 * half, 65536));
+    CHECK(check_full(b, "fec", "big", p, 2 * half));
+    CHECK(extent_files() == 1 && inline_rows() == 0);
+
+    unsigned removed = 9;
+    cf_blob_reader *r = reader_over_deleted(b, a, "held", p, half);
+    CHECK(extent_files() == 3);
+    CHECK(cf_blob_store_sweep(a, CF_BLOB_EXTENT_GRACE, &removed) && removed == 0);
+    uint8_t *buf = malloc(2 * half);
+    size_t total = 0;
+    CHECK(read_all(r, buf, 2 * half, &total) && total == 2 * half && memcmp(buf, p, total) == 0);
+    cf_blob_reader_free(r);
+    CHECK(cf_blob_store_sweep(a, 0, &removed) && removed == 2);
+    CHECK(extent_files() == 1);
+    /* Swept at once, b's reader loses the extents: an I/O error, never
+     * another blob's bytes or a 404. */
+    r = reader_over_deleted(b, a, "lost", p, half);
+    CHECK(cf_blob_store_sweep(a, 0, &removed) && removed == 2);
+    CHECK(!read_all(r, buf, 2 * half, &total) && cf_error_code() == CF_ERR_IO);
+    cf_blob_reader_free(r);
+    CHECK(extent_files() == 1);
+
+    /* Cleanup: the leader walks the shared store, the other does not. */
+    bool la = false;
+    CHECK(cf_blob_store_lead(a, &la));
+    cf_blob_store *leader = la ? a : b, *other = la ? b : a;
+    CHECK(plant_extent("0022aaaaaaaaaaaaaaaaaaaaaaaaaaaa", CF_SLICE_LIT("orphan")));
+    CHECK(cf_blob_delete(a, ACC, "fec", "big", NULL, NOW)); /* waits out its grace */
+    CHECK(extent_files() == 2);
+    int64_t later = (int64_t)time(NULL) + 10;
+    CHECK(cf_blob_store_cleanup(other, later, &removed) && removed == 0);
+    CHECK(cf_blob_store_cleanup(leader, NOW, &removed) && removed == 0); /* too recent */
+    CHECK(cf_blob_store_cleanup(leader, later, &removed) && removed == 1);
+    CHECK(extent_files() == 1); /* big's, for the sweep */
+    CHECK(cf_blob_store_sweep(other, 0, &removed) && removed == 1);
+    CHECK(extent_files() == 0);
+    free(buf);
+    free(p);
+    cf_blob_store_close(a);
+    cf_blob_store_close(b);
+}
+
+/* Two stores as front ends over one PostgreSQL (and one RADOS namespace). */
+static void run_front_ends(void)
+{
+    RUN(test_front_ends);
+    if (extents_spec)
+        RUN(test_shared_extents);
 }
 
 /* The tests that need nothing of SQLite's files. */
@@ -1578,9 +1660,12 @@ int main(void)
         fprintf(stderr, "-- again on PostgreSQL\n");
         on_pg = true;
         run_neutral();
-        RUN(test_front_ends);
+        run_front_ends();
         reset_store();
     }
+    /* The same with the extents in RADOS: on SQLite, and on PostgreSQL as
+     * several front ends share them. */
+    run_with_rados(run_neutral, run_front_ends);
     rm_tree(data_dir);
     TEST_DONE();
 }

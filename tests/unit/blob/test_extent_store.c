@@ -16,8 +16,8 @@
  * partial extent was collected fails to finish; a RADOS head of a foreign
  * format left alone); RADOS namespaces kept apart; writers and readers on
  * several threads at once.  Always, without a cluster: malformed specs,
- * and a monitor that does not answer is a CF_ERR_IO naming RADOS after
- * the timeout, not a hang.
+ * and a monitor that does not answer is a CF_ERR_UNAVAILABLE naming RADOS
+ * after the timeout, not a hang.
  *
  * What a backend holds for an id is checked from outside the store: the
  * files themselves, or the pool's objects through librados.
@@ -27,7 +27,8 @@
  *                       plaintext marker in the store: DIR/sample.id,
  *                       DIR/sample.bin (its stored bytes), DIR/marker
  *   ES_TEST_FAULT=ID    only: with the OSD stopped, a write and a read of
- *                       extent ID each fail with CF_ERR_IO (the timeout)
+ *                       extent ID each fail with CF_ERR_UNAVAILABLE (the
+ *                       timeout)
  * and by itself: `--crash-writer SPEC ID SIZE CHUNK` writes SIZE bytes to
  * a new extent and exits without finishing, as a crash would.
  */
@@ -795,7 +796,7 @@ static void test_unreachable(const char *dir)
     cf_extent_store_options opt = {.timeout_s = 2};
     cf_extent_store *s = NULL;
     CHECK(!cf_extent_store_open("rados:coffer", &opt, &s));
-    CHECK(cf_error_code() == CF_ERR_IO);
+    CHECK(cf_error_code() == CF_ERR_UNAVAILABLE);
     CHECK(strstr(cf_error_detail(), "RADOS") != NULL);
     show_error("expected");
     if (prev)
@@ -822,11 +823,11 @@ static int fault_main(const char *spec, const char *id)
     uint8_t *p = make_bytes(len, 1);
     time_t t0 = time(NULL);
     CHECK(!put(&e, fresh, p, len, true));
-    CHECK(cf_error_code() == CF_ERR_IO);
+    CHECK(cf_error_code() == CF_ERR_UNAVAILABLE);
     show_error("write with the OSD down");
     cf_extent_store_reader *r = NULL;
     CHECK(!cf_extent_store_reader_open(s, id, &r));
-    CHECK(cf_error_code() == CF_ERR_IO);
+    CHECK(cf_error_code() == CF_ERR_UNAVAILABLE);
     show_error("read with the OSD down");
     fprintf(stderr, "  both failed after %ld s\n", (long)(time(NULL) - t0));
     free(p);
