@@ -346,7 +346,9 @@ CF_MUST_USE bool cf_blob_admin_scopes(cf_blob_call *call, const char *rest, unsi
                                       json_t *body, json_t **out, bool *handled);
 
 /* ---- roles.c ---- */
-CF_MUST_USE bool cf_blob_roles_open(const char *path, cf_blob_roles **out);
+/* `store`: when it is shared (PostgreSQL) the assignments live there (a
+ * roles.json at `path` seeds an empty store); else in the file. */
+CF_MUST_USE bool cf_blob_roles_open(const char *path, cf_blob_store *store, cf_blob_roles **out);
 void cf_blob_roles_close(cf_blob_roles *r);
 /* Whether principal `oid` holds a role granting `perm` on the container
  * (or account-wide when container is NULL). */

@@ -135,6 +135,7 @@ static const char bs_schema_pg[] =
     "  created BIGINT NOT NULL, enabled BIGINT NOT NULL, infrastructure BIGINT NOT NULL,"
     "  key_ref BYTEA NOT NULL, key_source BIGINT NOT NULL, key_uri TEXT, key_kid TEXT,"
     "  data_key BYTEA NOT NULL, infra_key BYTEA, PRIMARY KEY (account, name));"
+    "CREATE TABLE IF NOT EXISTS blob_role_assignments (id BIGINT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS extents_unreferenced ("
     "  id TEXT PRIMARY KEY, unreferenced_at BIGINT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS extents_unreferenced_by_time"

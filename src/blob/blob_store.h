@@ -393,6 +393,26 @@ typedef void (*cf_blob_store_change_fn)(void *ctx, const char *account);
  * `fn` (may be NULL) is told after the store's own caches are dropped.
  * Call once, before serving. */
 CF_MUST_USE bool cf_blob_store_listen(cf_blob_store *s, cf_blob_store_change_fn fn, void *ctx);
+
+/* ---- role assignments shared by front ends (PostgreSQL) ----
+ * On SQLite the service keeps them in DIR/roles.json (roles.c); on
+ * PostgreSQL in the store, one document for the whole service, so every
+ * front end enforces the same assignments. */
+
+/* Whether the store is shared by several front ends (PostgreSQL). */
+bool cf_blob_store_shared(const cf_blob_store *s);
+/* Moves whenever another front end may have changed shared state. */
+uint64_t cf_blob_store_generation(cf_blob_store *s);
+/* The stored assignments array (owned by the caller); *out NULL when none
+ * was ever stored. */
+CF_MUST_USE bool cf_blob_store_roles_get(cf_blob_store *s, json_t **out);
+/* Changes the stored array in one write transaction: `edit` gets the
+ * current one (an empty array when none) and changes it in place; the
+ * result is stored and announced to the other front ends.  *out (may be
+ * NULL) receives the stored array (owned by the caller). */
+CF_MUST_USE bool cf_blob_store_roles_update(cf_blob_store *s,
+                                            bool (*edit)(void *ctx, json_t *assignments), void *ctx,
+                                            json_t **out);
 /* Whether this front end does the background work now (always on
  * SQLite); ask before each round. */
 CF_MUST_USE bool cf_blob_store_lead(cf_blob_store *s, bool *leader);

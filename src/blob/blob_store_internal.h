@@ -93,6 +93,10 @@ struct cf_blob_store {
     cf_blob_store_change_fn on_change;
     void *on_change_ctx;
     char instance[BS_ID_HEX + 1]; /* random, as extent ids are */
+    /* Bumped by every notice from another front end (and every gap): what
+     * a front end keeps of shared state (the role assignments) is reloaded
+     * when it moved. */
+    _Atomic uint64_t generation;
 };
 
 /* One reader's hold on its extents (sorted ids). */

@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_secure.h"
+
 #define BS_CHANNEL "coffer_blob"
 /* Extents one sweep transaction handles; the sweep goes on in further ones. */
 #define BS_SWEEP_BATCH 256
@@ -58,11 +60,14 @@ static void bs_notice(void *ctx, const char *payload)
 {
     cf_blob_store *s = ctx;
     char account[CF_BLOB_ACCOUNT_MAX + 1] = "";
+    if (!payload)
+        s->generation++;
     if (payload) {
         const char *colon = strchr(payload, ':');
         if (colon && (size_t)(colon - payload) == BS_ID_HEX &&
             memcmp(payload, s->instance, BS_ID_HEX) == 0)
             return; /* ours: the writing call dropped its caches */
+        s->generation++;
         if (colon && strlen(colon + 1) < sizeof account)
             snprintf(account, sizeof account, "%s", colon + 1);
     }
@@ -208,5 +213,92 @@ bool cf_blob_store_sweep(cf_blob_store *s, int64_t grace, unsigned *removed)
     }
     if (removed)
         *removed = count;
+    return ok;
+}
+
+/* ---- role assignments (blob_store.h) ---- */
+
+static const char bs_sql_roles_get[] = "SELECT doc FROM blob_role_assignments WHERE id = 1";
+static const char bs_sql_roles_put[] = "INSERT INTO blob_role_assignments (id, doc) VALUES (1, ?1)"
+                                       " ON CONFLICT (id) DO UPDATE SET doc = excluded.doc";
+
+bool cf_blob_store_shared(const cf_blob_store *s)
+{
+    return cf_db_backend_of(s->db) == CF_DB_POSTGRES;
+}
+
+uint64_t cf_blob_store_generation(cf_blob_store *s)
+{
+    return s->generation;
+}
+
+/* The stored array, or NULL (none stored).  Call holding the lock. */
+static bool bs_roles_read_locked(cf_blob_store *s, json_t **out)
+{
+    *out = NULL;
+    cf_db_stmt *st = cf_db_stmt_get(s->db, bs_sql_roles_get);
+    CF_GUARD(st);
+    int rc = cf_db_step(st);
+    if (rc == CF_DB_ROW) {
+        const char *text = cf_db_column_text(st, 0);
+        *out = text ? json_loads(text, 0, NULL) : NULL;
+        if (!json_is_array(*out)) {
+            json_decref(*out);
+            *out = NULL;
+            cf_db_done(st);
+            CF_BAIL(CF_ERR_DB, "the stored role assignments are malformed");
+        }
+    }
+    cf_db_done(st);
+    return cf_db_ok(s->db, rc);
+}
+
+bool cf_blob_store_roles_get(cf_blob_store *s, json_t **out)
+{
+    return BS_LOCKED(s, bs_roles_read_locked(s, out));
+}
+
+typedef struct {
+    bool (*edit)(void *ctx, json_t *assignments);
+    void *ctx;
+    json_t *result;
+} bs_roles_edit;
+
+static bool bs_roles_update_tx(cf_blob_store *s, bs_roles_edit *e)
+{
+    json_t *list = NULL;
+    CF_GUARD(bs_roles_read_locked(s, &list));
+    if (!list)
+        list = json_array();
+    CF_ENSURE_ALLOC(list);
+    char *text = NULL;
+    bool ok = e->edit(e->ctx, list) && (text = json_dumps(list, JSON_COMPACT)) != NULL;
+    if (ok) {
+        cf_db_stmt *st = CF_DB_PREP(s->db, bs_sql_roles_put, text);
+        ok = cf_db_run(s->db, st) && cf_bs_account_changed_tx(s, "");
+    }
+    cf_json_free_text(text);
+    if (ok)
+        e->result = list;
+    else
+        json_decref(list);
+    return ok;
+}
+
+static bool bs_roles_update_locked(cf_blob_store *s, bs_roles_edit *e)
+{
+    CF_GUARD(cf_db_begin(s->db));
+    return cf_db_commit(s->db, bs_roles_update_tx(s, e));
+}
+
+bool cf_blob_store_roles_update(cf_blob_store *s, bool (*edit)(void *ctx, json_t *assignments),
+                                void *ctx, json_t **out)
+{
+    bs_roles_edit e = {edit, ctx, NULL};
+    bool ok = BS_LOCKED(s, bs_roles_update_locked(s, &e));
+    if (ok && out)
+        *out = e.result;
+    else
+        json_decref(e.result);
     return ok;
 }

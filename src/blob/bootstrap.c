@@ -251,7 +251,7 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     CF_GUARD(cf_audit_open_logged(path, &svc->audit));
     CF_GUARD(cf_throttle_new(&(cf_throttle_policy){0}, &svc->throttle));
     CF_GUARD(cf_blob_path(svc, "roles.json", path, sizeof path));
-    CF_GUARD(cf_blob_roles_open(path, &svc->roles));
+    CF_GUARD(cf_blob_roles_open(path, svc->store, &svc->roles));
     CF_GUARD(cf_blob_grant_owners(svc));
     CF_GUARD(cf_blob_cmk_open(svc->key_cache_seconds, &svc->cmk));
     /* Before serving, and once the gate it tells exists. */

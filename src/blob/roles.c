@@ -3,9 +3,11 @@
  *
  * Azure keeps these in ARM; coffer-blob keeps them in DIR/roles.json
  * (written whole, atomically, under a lock; at most CF_ROLES_MAX entries)
- * and changes them through its /.coffer admin API, which only an account
- * key holder can call.  Three built-in roles with Azure's ids; scope "/"
- * (the account) or "/containers/<name>".
+ * or, when front ends share a PostgreSQL store, in the store (changed in
+ * its write transaction, reloaded by every front end when another one
+ * announced a change: blob_store.h), and changes them through its /.coffer
+ * admin API, which only an account key holder can call.  Three built-in roles with Azure's ids;
+ * scope "/" (the account) or "/containers/<name>".
  *
  *   Owner        all container and blob actions, ACLs included
  *   Contributor  containers read/write/delete, blobs read/write/add/delete
@@ -21,8 +23,9 @@
 
 #include "blob_service.h"
 #include "fsutil.h"
-#include "json_secure.h"
 #include "ids.h"
+#include "json_secure.h"
+#include "log.h"
 #include "units.h"
 
 #define CF_ROLES_MAX 1024
@@ -51,7 +54,9 @@ static const struct {
 struct cf_blob_roles {
     pthread_mutex_t lock;
     char path[PATH_MAX];
-    json_t *assignments; /* array of objects */
+    json_t *assignments;   /* array of objects */
+    cf_blob_store *shared; /* the store holds them (PostgreSQL), or NULL */
+    uint64_t seen;         /* the store's generation they were loaded at */
 };
 
 static int cf_role_index(const char *role_definition_id)
@@ -66,30 +71,76 @@ static int cf_role_index(const char *role_definition_id)
     return -1;
 }
 
-bool cf_blob_roles_open(const char *path, cf_blob_roles **out)
+/* Appends the assignments of the roles.json at `path` (none when it does
+ * not exist) to `list`. */
+static bool cf_blob_roles_load_file(const char *path, json_t *list)
+{
+    if (!cf_file_exists(path))
+        return true;
+    cf_buf text;
+    cf_buf_init(&text, CF_ROLES_FILE_MAX);
+    bool ok = cf_read_file(path, CF_ROLES_FILE_MAX, &text);
+    json_t *doc = ok ? json_loadb((const char *)text.data, text.len, 0, NULL) : NULL;
+    cf_buf_free(&text);
+    json_t *stored = json_object_get(doc, "assignments");
+    ok = json_is_array(stored) && json_array_extend(list, stored) == 0;
+    json_decref(doc);
+    CF_ENSURE(ok, CF_ERR_IO, "roles.json is not a valid role assignment file");
+    return true;
+}
+
+/* Shared: the store's copy, reloaded when another front end changed it.
+ * A failed reload keeps the copy held (logged): no request is refused or
+ * allowed on an error's account, and the next one tries again. */
+static void cf_roles_refresh_locked(cf_blob_roles *r)
+{
+    if (!r->shared)
+        return;
+    uint64_t now = cf_blob_store_generation(r->shared);
+    if (now == r->seen)
+        return;
+    json_t *list = NULL;
+    if (!cf_blob_store_roles_get(r->shared, &list)) {
+        cf_log(CF_LOG_ERROR, NULL, "reloading role assignments: %s", cf_error_detail());
+        return;
+    }
+    json_decref(r->assignments);
+    r->assignments = list ? list : json_array();
+    r->seen = now;
+}
+
+static bool cf_roles_seed(void *ctx, json_t *assignments)
+{
+    /* The first front end on an empty store brings its roles.json. */
+    return json_array_size(assignments) > 0 || json_array_extend(assignments, ctx) == 0;
+}
+
+bool cf_blob_roles_open(const char *path, cf_blob_store *store, cf_blob_roles **out)
 {
     cf_blob_roles *r = calloc(1, sizeof *r);
     CF_ENSURE_ALLOC(r);
     pthread_mutex_init(&r->lock, NULL);
     snprintf(r->path, sizeof r->path, "%s", path);
-    if (cf_file_exists(path)) {
-        cf_buf text;
-        cf_buf_init(&text, CF_ROLES_FILE_MAX);
-        bool ok = cf_read_file(path, CF_ROLES_FILE_MAX, &text);
-        json_t *doc = ok ? json_loadb((const char *)text.data, text.len, 0, NULL) : NULL;
-        cf_buf_free(&text);
-        json_t *list = json_object_get(doc, "assignments");
-        if (!json_is_array(list)) {
-            json_decref(doc);
+    if (store && cf_blob_store_shared(store)) {
+        r->shared = store;
+        r->seen = cf_blob_store_generation(store);
+        json_t *local = json_array();
+        bool ok = local && cf_blob_roles_load_file(path, local) &&
+                  cf_blob_store_roles_update(store, cf_roles_seed, local, &r->assignments);
+        json_decref(local);
+        if (!ok) {
             cf_blob_roles_close(r);
-            CF_BAIL(CF_ERR_IO, "roles.json is not a valid role assignment file");
+            return false;
         }
-        r->assignments = json_incref(list);
-        json_decref(doc);
-    } else {
-        r->assignments = json_array();
+        *out = r;
+        return true;
     }
-    CF_ENSURE_ALLOC(r->assignments);
+    r->assignments = json_array();
+    if (!r->assignments || !cf_blob_roles_load_file(path, r->assignments)) {
+        cf_blob_roles_close(r);
+        CF_ENSURE_ALLOC(NULL);
+        return false;
+    }
     *out = r;
     return true;
 }
@@ -138,6 +189,7 @@ bool cf_blob_roles_permit(cf_blob_roles *r, const char *account, const char *oid
     size_t i;
     json_t *a;
     pthread_mutex_lock(&r->lock);
+    cf_roles_refresh_locked(r);
     json_array_foreach(r->assignments, i, a)
     {
         const char *acct = json_string_value(json_object_get(a, "account"));
@@ -154,6 +206,66 @@ bool cf_blob_roles_permit(cf_blob_roles *r, const char *account, const char *oid
     }
     pthread_mutex_unlock(&r->lock);
     return permitted;
+}
+
+/* One change to the assignments, applied to the file's copy or inside the
+ * store's write transaction (shared). */
+typedef struct {
+    const char *account, *name; /* delete: name NULL = all of the account */
+    json_t *entry;              /* put */
+    bool found;                 /* delete: anything removed */
+} cf_roles_change;
+
+static bool cf_roles_put_edit(void *ctx, json_t *list)
+{
+    cf_roles_change *c = ctx;
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a)
+    {
+        const char *acct = json_string_value(json_object_get(a, "account"));
+        const char *n = json_string_value(json_object_get(a, "name"));
+        if (acct && n && strcmp(acct, c->account) == 0 && strcmp(n, c->name) == 0)
+            return json_array_set(list, i, c->entry) == 0;
+    }
+    CF_ENSURE(json_array_size(list) < CF_ROLES_MAX, CF_ERR_TOO_LARGE, "too many role assignments");
+    return json_array_append(list, c->entry) == 0;
+}
+
+static bool cf_roles_delete_edit(void *ctx, json_t *list)
+{
+    cf_roles_change *c = ctx;
+    for (size_t i = json_array_size(list); i-- > 0;) {
+        json_t *a = json_array_get(list, i);
+        const char *acct = json_string_value(json_object_get(a, "account"));
+        const char *n = json_string_value(json_object_get(a, "name"));
+        if (acct && n && strcmp(acct, c->account) == 0 && (!c->name || strcmp(n, c->name) == 0)) {
+            json_array_remove(list, i);
+            c->found = true;
+        }
+    }
+    return true;
+}
+
+static bool cf_roles_change_apply(cf_blob_roles *r, bool (*edit)(void *ctx, json_t *list),
+                                  cf_roles_change *c)
+{
+    pthread_mutex_lock(&r->lock);
+    bool ok;
+    if (r->shared) {
+        json_t *stored = NULL;
+        ok = cf_blob_store_roles_update(r->shared, edit, c, &stored);
+        if (ok) {
+            json_decref(r->assignments);
+            r->assignments = stored;
+        }
+    } else {
+        ok = edit(c, r->assignments);
+        if (ok && (c->entry || c->found))
+            ok = cf_roles_save_locked(r);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ok;
 }
 
 static json_t *cf_role_view(json_t *a)
@@ -185,29 +297,8 @@ bool cf_blob_roles_put(cf_blob_roles *r, const char *account, const char *name, 
         json_pack("{s:s, s:s, s:s, s:s, s:s}", "account", account, "name", name, "principalId", who,
                   "roleDefinitionId", slash ? slash + 1 : role, "scope", scope);
     CF_ENSURE_ALLOC(entry);
-    pthread_mutex_lock(&r->lock);
-    size_t i;
-    json_t *a;
-    bool replaced = false, ok = true;
-    json_array_foreach(r->assignments, i, a)
-    {
-        const char *acct = json_string_value(json_object_get(a, "account"));
-        const char *n = json_string_value(json_object_get(a, "name"));
-        if (acct && n && strcmp(acct, account) == 0 && strcmp(n, name) == 0) {
-            json_array_set(r->assignments, i, entry);
-            replaced = true;
-            break;
-        }
-    }
-    if (!replaced) {
-        ok = json_array_size(r->assignments) < CF_ROLES_MAX;
-        if (!ok)
-            CF_RAISE(CF_ERR_TOO_LARGE, "too many role assignments");
-        else
-            json_array_append(r->assignments, entry);
-    }
-    ok = ok && cf_roles_save_locked(r);
-    pthread_mutex_unlock(&r->lock);
+    cf_roles_change put = {.account = account, .name = name, .entry = entry};
+    bool ok = cf_roles_change_apply(r, cf_roles_put_edit, &put);
     *out = ok ? cf_role_view(entry) : NULL;
     json_decref(entry);
     return ok;
@@ -215,22 +306,10 @@ bool cf_blob_roles_put(cf_blob_roles *r, const char *account, const char *name, 
 
 bool cf_blob_roles_delete(cf_blob_roles *r, const char *account, const char *name)
 {
-    pthread_mutex_lock(&r->lock);
-    bool found = false, ok = true;
-    for (size_t i = json_array_size(r->assignments); i-- > 0;) {
-        json_t *a = json_array_get(r->assignments, i);
-        const char *acct = json_string_value(json_object_get(a, "account"));
-        const char *n = json_string_value(json_object_get(a, "name"));
-        if (acct && n && strcmp(acct, account) == 0 && (!name || strcmp(n, name) == 0)) {
-            json_array_remove(r->assignments, i);
-            found = true;
-        }
-    }
-    if (found)
-        ok = cf_roles_save_locked(r);
-    pthread_mutex_unlock(&r->lock);
-    CF_ENSURE(found || !name, CF_ERR_NOT_FOUND, "no such role assignment");
-    return ok;
+    cf_roles_change del = {.account = account, .name = name};
+    CF_GUARD(cf_roles_change_apply(r, cf_roles_delete_edit, &del));
+    CF_ENSURE(del.found || !name, CF_ERR_NOT_FOUND, "no such role assignment");
+    return true;
 }
 
 bool cf_blob_roles_list(cf_blob_roles *r, const char *account, json_t **out)
@@ -238,6 +317,7 @@ bool cf_blob_roles_list(cf_blob_roles *r, const char *account, json_t **out)
     json_t *list = json_array();
     CF_ENSURE_ALLOC(list);
     pthread_mutex_lock(&r->lock);
+    cf_roles_refresh_locked(r);
     size_t i;
     json_t *a;
     json_array_foreach(r->assignments, i, a)

@@ -186,7 +186,8 @@ fi
 wait "$server_pid" || { echo "run.sh: coffer-vault exited with status $? on SIGTERM" >&2; exit 1; }
 server_pid=""
 
-if [ "$store" = postgres ]; then
+if [ "$store" = postgres ] && [ "$blob_suite" = 0 ]; then
+  # (Blob suites scale the blob service; their vault stays one front end.)
   # The second front end's directory: the same seal (its token shared, not
   # copied: keys made in it by either front end are the other's too) and
   # the same TLS material.
