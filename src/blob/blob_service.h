@@ -107,6 +107,7 @@ typedef struct {
     cf_blob_vault *vault;           /* NULL without --vault-bootstrap */
     cf_blob_cmk *cmk;
     struct cf_audit *audit;       /* DIR/audit.log */
+    cf_audit_anchor_state anchor; /* its head, recorded in a shared store */
     struct cf_throttle *throttle; /* failed Shared Key / SAS checks, per account and address */
     pthread_mutex_t bootstrap_lock;
 } cf_blob_service;
@@ -363,6 +364,9 @@ CF_MUST_USE bool cf_blob_roles_list(cf_blob_roles *r, const char *account, json_
 /* ---- bootstrap.c ---- */
 CF_MUST_USE bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_key);
 void cf_blob_service_close(cf_blob_service *svc);
+/* Records the audit log's head in a shared (PostgreSQL) store: every
+ * background round, and at shutdown. */
+CF_MUST_USE bool cf_blob_anchor_audit(cf_blob_service *svc);
 /* Rewrites bootstrap.json after an account key changed. */
 CF_MUST_USE bool cf_blob_write_bootstrap(cf_blob_service *svc);
 /* An account's endpoint, keys and connection string as a JSON object

@@ -169,6 +169,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "audit_anchor.h"
 #include "buf.h"
 #include "db.h"
 #include "extent.h"
@@ -398,6 +399,11 @@ CF_MUST_USE bool cf_blob_store_listen(cf_blob_store *s, cf_blob_store_change_fn 
  * On SQLite the service keeps them in DIR/roles.json (roles.c); on
  * PostgreSQL in the store, one document for the whole service, so every
  * front end enforces the same assignments. */
+
+/* Records this front end's audit head in a shared store (audit_anchor.h). */
+CF_MUST_USE bool cf_blob_store_audit_anchor(cf_blob_store *s, const char *front_end,
+                                            const char *path, struct cf_audit *a, int64_t now,
+                                            cf_audit_anchor_state *st);
 
 /* Whether the store is shared by several front ends (PostgreSQL). */
 bool cf_blob_store_shared(const cf_blob_store *s);

@@ -216,6 +216,12 @@ bool cf_blob_store_sweep(cf_blob_store *s, int64_t grace, unsigned *removed)
     return ok;
 }
 
+bool cf_blob_store_audit_anchor(cf_blob_store *s, const char *front_end, const char *path,
+                                cf_audit *a, int64_t now, cf_audit_anchor_state *st)
+{
+    return BS_LOCKED(s, cf_audit_anchor_record(s->db, "blob", front_end, path, a, now, st));
+}
+
 /* ---- role assignments (blob_store.h) ---- */
 
 static const char bs_sql_roles_get[] = "SELECT doc FROM blob_role_assignments WHERE id = 1";

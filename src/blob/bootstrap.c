@@ -274,8 +274,20 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     return cf_blob_write_bootstrap(svc);
 }
 
+bool cf_blob_anchor_audit(cf_blob_service *svc)
+{
+    char path[PATH_MAX];
+    if (!svc->audit || !svc->store)
+        return true;
+    CF_GUARD(cf_blob_path(svc, "audit.log", path, sizeof path));
+    return cf_blob_store_audit_anchor(svc->store, svc->listen, path, svc->audit,
+                                      (int64_t)time(NULL), &svc->anchor);
+}
+
 void cf_blob_service_close(cf_blob_service *svc)
 {
+    if (!cf_blob_anchor_audit(svc))
+        cf_log(CF_LOG_ERROR, NULL, "audit anchor at shutdown: %s", cf_error_detail());
     /* First: its change listener calls into the key gate. */
     cf_blob_store_close(svc->store);
     svc->store = NULL;

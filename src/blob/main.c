@@ -191,10 +191,13 @@ static void cf_blob_cleanup_shared(cf_blob_service *svc, int64_t now, cf_blob_ro
         cf_log(CF_LOG_INFO, NULL, "removed %u orphaned extents or partial writes", n);
 }
 
-/* One round of the background work, on the leader only (every front end
- * asks; on SQLite the one process leads). */
+/* One round of the background work: every front end anchors its audit
+ * log; the rest on the leader only (every front end asks; on SQLite the
+ * one process leads). */
 static void cf_blob_background(cf_blob_service *svc, cf_blob_rounds *last)
 {
+    if (!cf_blob_anchor_audit(svc))
+        cf_log(CF_LOG_WARN, NULL, "audit anchor: %s", cf_error_detail());
     bool leader = false;
     if (!cf_blob_store_lead(svc->store, &leader)) {
         cf_log(CF_LOG_WARN, NULL, "background work: %s", cf_error_detail());

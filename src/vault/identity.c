@@ -407,6 +407,20 @@ static void cf_sign_in_result(cf_vault *vault, cf_http_request *req, const char 
                req->client_addr, locked);
 }
 
+/* After a client check: a store that could not be asked is answered here
+ * (503) and is no failed sign-in; any verdict is counted.  Returns whether
+ * the caller still answers. */
+static bool cf_sign_in_counted(cf_vault *vault, cf_http_request *req, cf_http_response *resp,
+                               const char *client_id, bool ok)
+{
+    if (!ok && cf_err_environmental(cf_error_code())) {
+        cf_oauth_unavailable(req, resp);
+        return false;
+    }
+    cf_sign_in_result(vault, req, client_id, ok);
+    return true;
+}
+
 static bool cf_openid_configuration(cf_vault *vault, cf_http_response *resp)
 {
     char iss[700], token[700], jwks[700], authz[700];
@@ -487,11 +501,8 @@ static void cf_token_endpoint(cf_vault *vault, cf_http_request *req, cf_http_res
     cf_error_clear();
     bool ok = cf_form_get(form, "client_secret", &secret) &&
               cf_check_client(vault, client_id, cf_buf_slice(&secret), "sp", &p);
-    bool down = !ok && cf_err_environmental(cf_error_code());
-    if (!down)
-        cf_sign_in_result(vault, req, client_id, ok);
-    if (down) {
-        cf_oauth_unavailable(req, resp);
+    if (!cf_sign_in_counted(vault, req, resp, client_id, ok)) {
+        /* answered: the store could not be asked */
     } else if (!ok) {
         cf_log(CF_LOG_WARN, req->request_id, "token request refused for client %s", client_id);
         cf_oauth_error(resp, 401, "invalid_client", "Invalid client credentials.");
@@ -536,11 +547,8 @@ static void cf_msi_endpoint(cf_vault *vault, cf_http_request *req, cf_http_respo
     char expires_text[32];
     cf_error_clear();
     bool ok = header && cf_check_client(vault, client_id, CF_SLICE_STR(header), "mi", &p);
-    bool down = !ok && cf_err_environmental(cf_error_code());
-    if (!down)
-        cf_sign_in_result(vault, req, client_id, ok);
-    if (down) {
-        cf_oauth_unavailable(req, resp);
+    if (!cf_sign_in_counted(vault, req, resp, client_id, ok)) {
+        /* answered: the store could not be asked */
     } else if (!ok) {
         cf_oauth_error(resp, 401, "invalid_client", "The identity header is not valid.");
     } else if (!cf_token_issue(vault, &p, resource, &token, &expires_on) ||

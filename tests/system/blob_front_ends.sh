@@ -134,6 +134,14 @@ check "A stops cleanly again" stopped "$PID_A"
 check "B stops cleanly again" stopped "$PID_B"
 PID_A=
 PID_B=
+# Each front end anchored its audit chain in PostgreSQL (at every
+# background round and at shutdown): both verify against their anchors.
+if "$BIN/coffer" audit verify "$A/audit.log" "$B/audit.log" --store "postgres:$PG_CONNINFO" \
+    --service blob >"$TMP/out" 2>&1 && [ "$(grep -c "matches the anchor" "$TMP/out")" = 2 ]; then
+    ok "both audit chains match their anchors in PostgreSQL"
+else
+    bad "audit anchors: $(cat "$TMP/out")"
+fi
 expect "--store is in the usage" sh -c "'$BIN/coffer-blob' --help | grep -q -- '--store sqlite|postgres:CONNINFO'"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -8,8 +8,9 @@
 #     killed the other takes over;
 #   - SIGKILL of one front end during writes: the other keeps serving and
 #     every acknowledged write is there;
-#   - PostgreSQL restarted under load: clear 503s while it is down, then
-#     both front ends serve again without a restart;
+#   - PostgreSQL restarted under load: clear 503s while it is down (a
+#     sign-in too, not counted as a failed one), then both front ends serve
+#     again without a restart;
 #   - the two audit chains verify together against the anchors the front
 #     ends recorded in PostgreSQL; a log left out or cut short is caught;
 #   - no plaintext secret value anywhere in PostgreSQL's data directory.
@@ -138,7 +139,14 @@ else B_PID=; start_fe "$B" "$PB" "$TMP/b.log" && B_PID=$LAST_PID; fi
 LOAD=$!
 sleep 2
 pg_stop
-sleep 3
+sleep 1
+code=$(curl -s -o "$TMP/tok" -w '%{http_code}' --cacert "$A/tls/ca.crt" "https://127.0.0.1:$PB/$TENANT/oauth2/v2.0/token" \
+    -d grant_type=client_credentials -d "client_id=$SP_ID" --data-urlencode "client_secret=$SP_SECRET" \
+    -d scope=https://vault.azure.net/.default)
+[ "$code" = 503 ] && grep -q temporarily_unavailable "$TMP/tok" &&
+    ok "a sign-in while PostgreSQL is down: 503 temporarily_unavailable" ||
+    bad "a sign-in during the outage: $code $(cat "$TMP/tok")"
+sleep 2
 pg_run "$TMP" >/dev/null || bad "PostgreSQL restarts"
 wait "$LOAD" || true
 n503=$(grep -c '^503$' "$TMP/codes" || true)
