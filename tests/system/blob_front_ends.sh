@@ -9,6 +9,8 @@
 #   - a container made on A is listed on B;
 #   - a small blob (inline, < 64 KiB) put on A is read on B, byte for byte;
 #     deleted on B it is gone on A (404 BlobNotFound);
+#   - lease acquisitions (different proposed ids) sent to A and B at once,
+#     round after round: exactly one holds the lease each time;
 #   - conditional creates (If-None-Match: *) sent to A and B at once, round
 #     after round: exactly one wins each round, the other gets 409;
 #   - a key regenerated on A stops working on B once the change notice is
@@ -74,6 +76,28 @@ for i in $(seq 1 25); do
     case "$got" in "201 409" | "409 201") good=$((good + 1)) ;; *) echo "     round $i: $got" ;; esac
 done
 expect "exactly one conditional create wins each of $rounds rounds" [ "$good" = "$rounds" ]
+
+# ---- racing lease acquisitions: one holder a round ----
+acquire() { # URL LEASE-ID: Lease Blob acquire (15 s), prints the status
+    curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -X PUT -H 'x-ms-lease-action: acquire' \
+        -H 'x-ms-lease-duration: 15' -H "x-ms-proposed-lease-id: $2" "$1?comp=lease&$SAS" || echo 000
+}
+rounds=0 good=0
+for i in $(seq 1 25); do
+    acquire "$URL_A/shared1/race-$i" 11111111-1111-4111-8111-111111111111 >"$TMP/ra" &
+    ra=$!
+    acquire "$URL_B/shared1/race-$i" 22222222-2222-4222-8222-222222222222 >"$TMP/rb" &
+    wait "$ra" $!
+    got="$(cat "$TMP/ra") $(cat "$TMP/rb")"
+    rounds=$((rounds + 1))
+    case "$got" in "201 409" | "409 201") good=$((good + 1)) ;; *) echo "     round $i: $got" ;; esac
+    # Free it again for the tests below (whichever id won).
+    for id in 11111111-1111-4111-8111-111111111111 22222222-2222-4222-8222-222222222222; do
+        curl -s -o /dev/null --cacert "$CA" -X PUT -H 'x-ms-lease-action: release' \
+            -H "x-ms-lease-id: $id" "$URL_A/shared1/race-$i?comp=lease&$SAS" || true
+    done
+done
+expect "exactly one lease acquisition wins each of $rounds rounds" [ "$good" = "$rounds" ]
 
 # ---- a key regenerated on A stops working on B ----
 # regenerate BOOTSTRAP SLOT: POST regenerateKey (Coffer's admin API, Shared Key).
