@@ -500,7 +500,7 @@ describe("Coffer admin API", b.COFFER_ONLY, () => {
 
 describe("at rest", () => {
   test("the data directory holds no plaintext marker", b.COFFER_ONLY, () => {
-    const { found, scanned } = b.filesContaining(b.BLOB_DIR, b.MARKER);
+    const { found, scanned } = b.atRestContaining(b.MARKER);
     assert.ok(scanned > 0, "nothing scanned");
     assert.deepEqual(found, [], `plaintext marker found in ${found.join(", ")}`);
   });

@@ -72,7 +72,7 @@ for (const kind of ["key", "sas", "token"]) {
 
 describe("at rest", () => {
   test("the data directory holds no plaintext marker", b.COFFER_ONLY, () => {
-    const { found, scanned } = b.filesContaining(b.BLOB_DIR, b.MARKER);
+    const { found, scanned } = b.atRestContaining(b.MARKER);
     assert.ok(scanned > 0, "nothing scanned");
     assert.deepEqual(found, [], `plaintext marker found in ${found.join(", ")}`);
   });

@@ -170,7 +170,7 @@ describe("customer-provided keys", () => {
 
   test("neither the keys nor the plaintext are in the data directory", T, async () => {
     for (const needle of [k1.raw, k1.raw.toString("base64"), k2.raw, k2.raw.toString("base64"), b.MARKER]) {
-      const scan = b.filesContaining(b.BLOB_DIR, needle);
+      const scan = b.atRestContaining(needle);
       assert.ok(scan.scanned > 0);
       assert.deepEqual(scan.found, []);
     }
@@ -369,7 +369,7 @@ describe("infrastructure encryption", () => {
     assert.ok(part.data.equals(big.subarray(65_000, 205_000)));
     await c.getBlockBlobClient("small.txt").upload("small", 5);
     assert.equal((await b.downloadAll(c.getBlockBlobClient("small.txt"))).data.toString(), "small");
-    const scan = b.filesContaining(b.BLOB_DIR, b.MARKER);
+    const scan = b.atRestContaining(b.MARKER);
     assert.deepEqual(scan.found, []);
   });
 

@@ -227,6 +227,7 @@ if [ "$blob_suite" = 1 ]; then
     if [ "$store" = postgres ]; then
       ceph_start "$work" >/dev/null || { echo "run.sh: Ceph did not start" >&2; exit 1; }
       blob_store_args=(--store "postgres:$PG_CONNINFO" --extents "rados:$CEPH_POOL")
+      export COFFER_TEST_CEPH_POOL="$CEPH_POOL"   # the suites' at-rest scan reads every object
     fi
     blob_args=(--http-listen "127.0.0.1:$blob_http_port" --insecure-account "$insecure_account"
       --vault-url "https://127.0.0.1:$port" --vault-ca "$dir/tls/ca.crt" --tenant-id "$tenant"

@@ -6,10 +6,12 @@
 // Everything about the server comes from COFFER_BLOB_DIR/bootstrap.json
 // (docs/blob.md, "Data directory"), so the same suite runs against either.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import os from "node:os";
 import path from "node:path";
 import {
   AccountSASPermissions, AnonymousCredential, BlobSASPermissions, BlobServiceClient, ContainerSASPermissions, SASProtocol,
@@ -295,6 +297,64 @@ export const blockId = (i) => Buffer.from(`block-${String(i).padStart(6, "0")}`)
 // data directory (encryption at rest).
 export const MARKER = `COFFER-PLAINTEXT-MARKER-${crypto.randomBytes(8).toString("hex")}`;
 
-export { filesContaining } from "./harness.mjs";
+import { filesContaining } from "./harness.mjs";
+
+export { filesContaining };
+
+// Everywhere the blob service keeps data: its data directories and, on the
+// scale-out store (run.sh, COFFER_TEST_STORE=postgres), PostgreSQL's data
+// directory and every object in the RADOS pool.  Same result shape as
+// filesContaining (a hit in RADOS is reported as "rados pool NAME").
+export function atRestContaining(needle) {
+  let found = [];
+  let scanned = 0;
+  const add = (r) => { found = found.concat(r.found); scanned += r.scanned; };
+  add(filesContaining(BLOB_DIR, needle));
+  if (process.env.COFFER_BLOB_PORT_B && fs.existsSync(`${BLOB_DIR}-b`)) add(filesContaining(`${BLOB_DIR}-b`, needle));
+  if (process.env.COFFER_TEST_PG_DATA) add(filesContaining(process.env.COFFER_TEST_PG_DATA, needle));
+  if (process.env.COFFER_TEST_CEPH_POOL) add(radosObjectsContaining(process.env.COFFER_TEST_CEPH_POOL, needle));
+  return { found, scanned };
+}
+
+// `rados export` writes every object of the pool (all namespaces) into one
+// file, object data as stored (split into large chunks only past a few
+// MiB); that file is scanned.  One process, where a `rados get` per object
+// would cost a start-up each.  A planted object holding the needle once
+// proves the scan sees what is in the pool: exactly one hit is clean.
+function radosObjectsContaining(pool, needle) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "coffer-rados-scan-"));
+  const control = ["-p", pool, "-N", "coffer-scan-control"];
+  try {
+    fs.writeFileSync(path.join(tmp, "control"), Buffer.concat([Buffer.from("planted "), Buffer.from(needle), Buffer.from(" here")]));
+    execFileSync("rados", [...control, "put", "control", path.join(tmp, "control")], { stdio: "ignore" });
+    const dump = path.join(tmp, "pool.export");
+    execFileSync("rados", ["-p", pool, "export", dump], { stdio: "ignore" });
+    const hits = occurrences(dump, Buffer.from(needle));
+    if (hits === 0) throw new Error(`the scan of RADOS pool ${pool} does not see the planted object`);
+    return { found: hits > 1 ? [`rados pool ${pool} (${hits - 1} hits)`] : [], scanned: 1 };
+  } finally {
+    execFileSync("rados", [...control, "rm", "control"], { stdio: "ignore" });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+// How often n occurs in the file (streamed, overlapping chunk edges).
+function occurrences(file, n) {
+  const fd = fs.openSync(file, "r");
+  const buf = Buffer.alloc(1 << 20);
+  let carry = Buffer.alloc(0);
+  let count = 0;
+  try {
+    for (;;) {
+      const len = fs.readSync(fd, buf, 0, buf.length, null);
+      if (len <= 0) return count;
+      const chunk = Buffer.concat([carry, buf.subarray(0, len)]);
+      for (let i = chunk.indexOf(n); i >= 0; i = chunk.indexOf(n, i + 1)) count += 1;
+      carry = chunk.subarray(Math.max(0, chunk.length - n.length + 1));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 export { SASProtocol };
