@@ -781,6 +781,11 @@ bool cf_pkey_from_private_pem(cf_slice pem, cf_pkey **out)
     return true;
 }
 
+bool cf_pkey_from_public_pem(cf_slice pem, cf_pkey **out)
+{
+    return cf_pkey_decode_as(pem, "PEM", EVP_PKEY_PUBLIC_KEY, NULL, out);
+}
+
 bool cf_pkey_public_der(const cf_pkey *key, cf_buf *out)
 {
     return cf_pkey_encode(key, EVP_PKEY_PUBLIC_KEY, "DER", "SubjectPublicKeyInfo", out);

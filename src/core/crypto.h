@@ -120,6 +120,8 @@ CF_MUST_USE bool cf_pkey_private_der(const cf_pkey *key, cf_buf *out);
 CF_MUST_USE bool cf_pkey_from_private_der(cf_slice der, cf_pkey **out);
 /* An unencrypted private key in PEM: PKCS#8 or the traditional RSA/EC forms. */
 CF_MUST_USE bool cf_pkey_from_private_pem(cf_slice pem, cf_pkey **out);
+/* A public key in PEM (SubjectPublicKeyInfo or PKCS#1 RSAPublicKey). */
+CF_MUST_USE bool cf_pkey_from_public_pem(cf_slice pem, cf_pkey **out);
 /* SubjectPublicKeyInfo DER. */
 CF_MUST_USE bool cf_pkey_public_der(const cf_pkey *key, cf_buf *out);
 CF_MUST_USE bool cf_pkey_from_public_der(cf_slice der, cf_pkey **out);
