@@ -21,8 +21,8 @@ SRC=${COFFER_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 DRIVER=$BIN/../tests/cse_interop
 PY=/usr/bin/python3
 if ! $PY -c 'import azure.storage.blob._encryption' 2>/dev/null; then
-    echo "SKIP: the Python SDK (python3-azure-storage) is not installed"
-    exit 77
+    echo "the Python SDK (python3-azure-storage) is missing: scripts/install-deps installs it"
+    exit 1
 fi
 [ -x "$DRIVER" ] || { echo "missing $DRIVER (build target cse_interop)"; exit 1; }
 MIB=$((1024 * 1024))
