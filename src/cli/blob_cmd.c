@@ -30,14 +30,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
+#include "blob_kek.h"
 #include "crc64.h"
 #include "crypto.h"
+#include "cse.h"
 #include "encoding.h"
+#include "secmem.h"
 #include "storage_client.h"
 
 #define CF_SINGLE_PUT_MAX (64ull * 1024 * 1024)
@@ -214,11 +218,64 @@ typedef struct {
     cf_sc_client *client;
     const char *container, *name, *content_type;
     const cf_metadata *md;
+    const char *encryptiondata; /* --encrypt-with: the metadata's JSON, else NULL */
     bool overwrite;
     cf_progress *progress;
     cf_sc_resp *resp; /* the final request's response */
     unsigned blocks;  /* 0 for a single Put Blob */
 } cf_upload;
+
+static bool cf_add_upload_metadata(cf_sc_req *req, const cf_upload *u)
+{
+    CF_GUARD(cf_add_metadata(req, u->md));
+    if (u->encryptiondata)
+        CF_GUARD(cf_sc_req_header(req, "x-ms-meta-" CF_CSE_METADATA_NAME, u->encryptiondata));
+    return true;
+}
+
+/* An upload's body a block at a time: the file as it is, or (with
+ * --encrypt-with) its sealed regions.  A block holds CF_BLOCK_SIZE bytes of
+ * the file, two whole regions of 4 MiB, so an encrypted block is at most
+ * CF_ENC_BLOCK_MAX bytes. */
+#define CF_ENC_BLOCK_MAX (CF_BLOCK_SIZE + 2 * CF_CSE_REGION_OVERHEAD)
+typedef struct {
+    FILE *f;
+    uint64_t left;         /* file bytes still to read */
+    cf_cse_encryptor *enc; /* NULL: the body is the file */
+    uint8_t *plain;        /* encrypted: where the file's bytes are read to */
+    uint8_t *out;          /* encrypted: the block being sealed into */
+    size_t out_len;
+} cf_body;
+
+static bool cf_body_sink(void *ctx, cf_slice sealed)
+{
+    cf_body *b = ctx;
+    CF_ENSURE(sealed.len <= CF_ENC_BLOCK_MAX - b->out_len, CF_ERR_INTERNAL, "block overflow");
+    memcpy(b->out + b->out_len, sealed.ptr, sealed.len);
+    b->out_len += sealed.len;
+    return true;
+}
+
+/* The next block of the body into `block` (CF_ENC_BLOCK_MAX bytes). */
+static bool cf_body_next(cf_body *b, uint8_t *block, size_t *len)
+{
+    size_t n = b->left < CF_BLOCK_SIZE ? (size_t)b->left : CF_BLOCK_SIZE;
+    if (!b->enc) {
+        CF_GUARD(cf_read_exact(b->f, block, n));
+        b->left -= n;
+        *len = n;
+        return true;
+    }
+    b->out = block;
+    b->out_len = 0;
+    CF_GUARD(cf_read_exact(b->f, b->plain, n));
+    b->left -= n;
+    CF_GUARD(cf_cse_encrypt_update(b->enc, cf_slice_of(b->plain, n)));
+    if (b->left == 0)
+        CF_GUARD(cf_cse_encrypt_finish(b->enc, NULL, NULL));
+    *len = b->out_len;
+    return true;
+}
 
 static bool cf_put_single(cf_upload *u, FILE *f, uint64_t size)
 {
@@ -237,10 +294,34 @@ static bool cf_put_single(cf_upload *u, FILE *f, uint64_t size)
     CF_GUARD(cf_sc_req_header(&req, "x-ms-content-crc64", crc));
     if (!u->overwrite)
         CF_GUARD(cf_sc_req_header(&req, "If-None-Match", "*"));
-    CF_GUARD(cf_add_metadata(&req, u->md));
+    CF_GUARD(cf_add_upload_metadata(&req, u));
     CF_GUARD(cf_sc_call(u->client, &req, u->resp));
     CF_ENSURE(src.sent == size, CF_ERR_IO, "the file got shorter while it was being uploaded");
     return true;
+}
+
+/* An encrypted file of one block or less: sealed in memory, one Put Blob. */
+static bool cf_put_sealed_single(cf_upload *u, cf_body *body)
+{
+    uint8_t *block = malloc(CF_ENC_BLOCK_MAX);
+    CF_ENSURE_ALLOC(block);
+    size_t len = 0;
+    char crc[CF_CRC64_BASE64_SIZE];
+    bool ok = cf_body_next(body, block, &len) && cf_check_eof(body->f);
+    cf_crc64_base64(cf_crc64(cf_slice_of(block, len)), crc);
+    cf_sc_req req = {.method = "PUT",
+                     .container = u->container,
+                     .blob = u->name,
+                     .has_body = true,
+                     .body = cf_slice_of(block, len),
+                     .progress = u->progress};
+    ok = ok && cf_sc_req_header(&req, "x-ms-blob-type", "BlockBlob") &&
+         cf_sc_req_header(&req, "Content-Type", u->content_type) &&
+         cf_sc_req_header(&req, "x-ms-content-crc64", crc) &&
+         (u->overwrite || cf_sc_req_header(&req, "If-None-Match", "*")) &&
+         cf_add_upload_metadata(&req, u) && cf_sc_call(u->client, &req, u->resp);
+    free(block);
+    return ok;
 }
 
 /* Block ids: 12 random hex digits (so two uploads to one name do not
@@ -291,7 +372,7 @@ static bool cf_put_block_list(cf_upload *u, const cf_buf *xml)
     CF_GUARD(cf_sc_req_header(&req, "x-ms-content-crc64", crc));
     if (!u->overwrite)
         CF_GUARD(cf_sc_req_header(&req, "If-None-Match", "*"));
-    CF_GUARD(cf_add_metadata(&req, u->md));
+    CF_GUARD(cf_add_upload_metadata(&req, u));
     return cf_sc_call(u->client, &req, u->resp);
 }
 
@@ -308,7 +389,7 @@ static bool cf_check_absent(cf_upload *u)
     CF_BAIL(CF_ERR_CONFLICT, "BlobAlreadyExists");
 }
 
-static bool cf_put_blocks(cf_upload *u, FILE *f, uint64_t size)
+static bool cf_put_blocks(cf_upload *u, cf_body *body, uint64_t size)
 {
     uint64_t n_blocks = (size + CF_BLOCK_SIZE - 1) / CF_BLOCK_SIZE;
     CF_ENSURE(n_blocks <= CF_MAX_BLOCKS, CF_ERR_TOO_LARGE,
@@ -321,7 +402,7 @@ static bool cf_put_blocks(cf_upload *u, FILE *f, uint64_t size)
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
 
-    uint8_t *block = malloc(CF_BLOCK_SIZE);
+    uint8_t *block = malloc(CF_ENC_BLOCK_MAX);
     CF_ENSURE_ALLOC(block);
     cf_buf id, xml;
     cf_buf_init(&id, 64);
@@ -329,15 +410,16 @@ static bool cf_put_blocks(cf_upload *u, FILE *f, uint64_t size)
     bool ok = cf_buf_append_str(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
     uint64_t offset = 0;
     for (unsigned i = 0; ok && i < n_blocks; i++) {
-        size_t len = size - offset < CF_BLOCK_SIZE ? (size_t)(size - offset) : CF_BLOCK_SIZE;
-        ok = cf_read_exact(f, block, len) && cf_block_id(nonce, i, &id) &&
+        size_t len = 0;
+        ok = cf_body_next(body, block, &len) && cf_block_id(nonce, i, &id) &&
              cf_put_block(u, &id, cf_slice_of(block, len), offset) &&
              cf_buf_append_str(&xml, "<Latest>") &&
              cf_buf_append_str(&xml, (const char *)id.data) && cf_buf_append_str(&xml, "</Latest>");
         offset += len;
     }
+    cf_memzero(block, CF_ENC_BLOCK_MAX);
     free(block);
-    ok = ok && cf_check_eof(f) && cf_buf_append_str(&xml, "</BlockList>") &&
+    ok = ok && cf_check_eof(body->f) && cf_buf_append_str(&xml, "</BlockList>") &&
          cf_put_block_list(u, &xml);
     u->blocks = (unsigned)n_blocks;
     cf_buf_free(&id);
@@ -360,6 +442,7 @@ static bool cf_upload_output(const cf_cli *cli, const cf_upload *u, uint64_t siz
                   cf_sc_json_set(o, "last_modified", json_string(when)) &&
                   cf_sc_json_set(o, "content_type", json_string(u->content_type)) &&
                   cf_sc_json_set(o, "blocks", json_integer(u->blocks)) &&
+                  cf_sc_json_set(o, "client_side_encrypted", json_boolean(u->encryptiondata)) &&
                   cf_sc_json_set(o, "seconds", json_real(secs));
         if (ok)
             cf_out_json(o);
@@ -374,10 +457,49 @@ static bool cf_upload_output(const cf_cli *cli, const cf_upload *u, uint64_t siz
     printf(" (%llu bytes, %s", (unsigned long long)size, sz);
     if (u->blocks)
         printf(", %u blocks", u->blocks);
+    if (u->encryptiondata)
+        printf(", client-side encrypted");
     printf(") in %.1f s, %s, etag ", secs, rate);
     cf_out_str(stdout, etag ? etag : "-");
     fputc('\n', stdout);
     return true;
+}
+
+/* --encrypt-with: a fresh content key wrapped by the KEK, the metadata
+ * that records it, and the encryptor the body is read through. */
+typedef struct {
+    cf_blob_kek *kek;
+    cf_cse_key *key;
+    cf_buf json; /* encryptiondata, NUL-terminated */
+    uint64_t body_len;
+} cf_upload_cse;
+
+static bool cf_upload_cse_start(cf_cli *cli, const char *spec, cf_body *body, cf_upload_cse *c)
+{
+    cf_buf_init(&c->json, CF_CSE_META_MAX);
+    cf_cse_meta meta;
+    CF_GUARD(cf_blob_kek_open(cli, spec, &c->kek));
+    CF_GUARD(cf_cse_key_generate(&c->key));
+    CF_GUARD(cf_cse_meta_init(&meta, CF_CSE_REGION_DEFAULT));
+    CF_GUARD(cf_blob_kek_wrap(c->kek, c->key, &meta));
+    CF_GUARD(cf_cse_meta_build(&meta, &c->json) && cf_buf_terminate(&c->json));
+    CF_GUARD(cf_cse_body_length(CF_CSE_REGION_DEFAULT, body->left, &c->body_len));
+    body->plain = malloc(CF_BLOCK_SIZE);
+    CF_ENSURE_ALLOC(body->plain);
+    return cf_cse_encryptor_new(c->key, CF_CSE_REGION_DEFAULT,
+                                (cf_cse_sink){.write = cf_body_sink, .ctx = body}, &body->enc);
+}
+
+static void cf_upload_cse_end(cf_upload_cse *c, cf_body *body)
+{
+    cf_cse_encryptor_free(body->enc);
+    if (body->plain) {
+        cf_memzero(body->plain, CF_BLOCK_SIZE);
+        free(body->plain);
+    }
+    cf_cse_key_free(c->key);
+    cf_blob_kek_close(c->kek);
+    cf_buf_free(&c->json);
 }
 
 bool cf_cmd_blob_upload(cf_cli *cli)
@@ -391,6 +513,11 @@ bool cf_cmd_blob_upload(cf_cli *cli)
     CF_GUARD(cf_sc_check_blob_name(name));
     CF_GUARD(cf_content_type_opt(cli, &content_type));
     CF_GUARD(cf_metadata_opt(cli, &md));
+    const char *kek_spec = cf_cli_opt(cli, "encrypt-with");
+    for (size_t i = 0; kek_spec && i < md.n; i++)
+        if (strcasecmp(md.names[i], "x-ms-meta-" CF_CSE_METADATA_NAME) == 0)
+            return cf_cli_usage("--metadata: " CF_CSE_METADATA_NAME
+                                " is written by --encrypt-with");
 
     FILE *f = fopen(path, "rb");
     CF_ENSUREF(f, CF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
@@ -400,6 +527,13 @@ bool cf_cmd_blob_upload(cf_cli *cli)
         CF_BAIL(CF_ERR_IO, "the file to upload must be a regular file");
     }
     uint64_t size = (uint64_t)st.st_size;
+    cf_body body = {.f = f, .left = size};
+    cf_upload_cse cse = {0};
+    if (kek_spec && !cf_upload_cse_start(cli, kek_spec, &body, &cse)) {
+        fclose(f);
+        cf_upload_cse_end(&cse, &body);
+        return false;
+    }
 
     cf_sc_client *client = NULL;
     cf_sc_resp resp;
@@ -409,18 +543,25 @@ bool cf_cmd_blob_upload(cf_cli *cli)
                    .name = name,
                    .content_type = content_type,
                    .md = &md,
+                   .encryptiondata = kek_spec ? (const char *)cse.json.data : NULL,
                    .overwrite = cf_cli_flag(cli, "overwrite"),
                    .progress = &progress,
                    .resp = &resp};
     bool ok = cf_sc_client_open(cli, &client);
     u.client = client;
     if (ok) {
-        cf_progress_start(&progress, "upload", size, !cli->json);
-        ok = size <= CF_SINGLE_PUT_MAX ? cf_put_single(&u, f, size) : cf_put_blocks(&u, f, size);
+        cf_progress_start(&progress, "upload", kek_spec ? cse.body_len : size, !cli->json);
+        if (kek_spec)
+            ok = size <= CF_BLOCK_SIZE ? cf_put_sealed_single(&u, &body)
+                                       : cf_put_blocks(&u, &body, size);
+        else
+            ok = size <= CF_SINGLE_PUT_MAX ? cf_put_single(&u, f, size)
+                                           : cf_put_blocks(&u, &body, size);
         cf_progress_end(&progress);
     }
     fclose(f);
     ok = ok && cf_upload_output(cli, &u, size, cf_progress_elapsed(&progress));
+    cf_upload_cse_end(&cse, &body);
     cf_sc_resp_free(&resp);
     cf_sc_client_close(client);
     return ok;
@@ -494,11 +635,127 @@ static bool cf_download_output(const cf_cli *cli, const char *container, const c
     return true;
 }
 
+/* --range START-END (bytes, inclusive, as HTTP's Range header) or START-. */
+static bool cf_range_opt(const cf_cli *cli, uint64_t *offset, uint64_t *length)
+{
+    *offset = 0;
+    *length = UINT64_MAX;
+    const char *r = cf_cli_opt(cli, "range");
+    if (!r)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long first = r[0] >= '0' && r[0] <= '9' ? strtoull(r, &end, 10) : 0;
+    if (!end || errno || *end != '-')
+        return cf_cli_usage("--range: expected START-END or START- (bytes, inclusive)");
+    *offset = first;
+    const char *rest = end + 1;
+    if (!*rest)
+        return true;
+    unsigned long long last = rest[0] >= '0' && rest[0] <= '9' ? strtoull(rest, &end, 10) : 0;
+    if (errno || *end || end == rest || last < first)
+        return cf_cli_usage("--range: expected START-END or START- with END >= START");
+    *length = last - first + 1;
+    return true;
+}
+
+/* One download: where it comes from and where it goes. */
+typedef struct {
+    cf_sc_client *client;
+    const char *container, *name;
+    const char *etag; /* from the HEAD: the GET must read that very blob */
+    cf_file_sink *file;
+    cf_progress *progress;
+    cf_sc_resp *resp;
+} cf_download;
+
+/* GETs body bytes [offset, offset + length) (everything for 0, UINT64_MAX)
+ * into `sink`. */
+static bool cf_get_body(cf_download *d, uint64_t offset, uint64_t length, cf_sc_sink sink,
+                        void *ctx)
+{
+    cf_sc_req req = {.method = "GET",
+                     .container = d->container,
+                     .blob = d->name,
+                     .sink = sink,
+                     .sink_ctx = ctx,
+                     .progress = d->progress};
+    char range[64];
+    if (offset || length != UINT64_MAX) {
+        if (length == UINT64_MAX)
+            snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)offset);
+        else
+            snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)offset,
+                     (unsigned long long)(offset + length - 1));
+        CF_GUARD(cf_sc_req_header(&req, "x-ms-range", range));
+    }
+    if (d->etag)
+        CF_GUARD(cf_sc_req_header(&req, "If-Match", d->etag));
+    return cf_sc_call(d->client, &req, d->resp);
+}
+
+static bool cf_plain_to_file(void *ctx, cf_slice plain)
+{
+    return cf_write_all(ctx, plain.ptr, plain.len);
+}
+
+static bool cf_body_to_decryptor(void *ctx, const uint8_t *data, size_t len)
+{
+    return cf_cse_decrypt_update(ctx, cf_slice_of(data, len));
+}
+
+/* A client-side encrypted blob (its encryptiondata in `json`): the content
+ * key unwrapped with --decrypt-with or the vault key the metadata names,
+ * then only the regions the range touches fetched and decrypted. */
+static bool cf_download_sealed(cf_cli *cli, cf_download *d, const char *json, uint64_t body_len,
+                               uint64_t offset, uint64_t length)
+{
+    cf_cse_meta meta;
+    CF_GUARD(cf_cse_meta_parse(CF_SLICE_STR(json), &meta));
+    if (meta.protocol == CF_CSE_V1_0)
+        fputs("coffer: warning: " CF_CSE_V1_WARNING "\n", stderr);
+    const char *spec = cf_cli_opt(cli, "decrypt-with");
+    cf_blob_kek *kek = NULL;
+    cf_cse_key *key = NULL;
+    cf_cse_decryptor *dec = NULL;
+    cf_cse_range r;
+    bool ok = (spec ? cf_blob_kek_open(cli, spec, &kek) : cf_blob_kek_for(cli, &meta, &kek)) &&
+              cf_blob_kek_unwrap(kek, &meta, &key) &&
+              cf_cse_range_map(&meta, body_len, offset, length, &r) &&
+              cf_cse_decryptor_new(key, &meta, &r,
+                                   (cf_cse_sink){.write = cf_plain_to_file, .ctx = d->file}, &dec);
+    cf_cse_key_free(key);
+    cf_blob_kek_close(kek);
+    if (ok && r.fetch_length) {
+        bool whole = r.fetch_offset == 0 && r.fetch_length == body_len;
+        ok = cf_get_body(d, whole ? 0 : r.fetch_offset, whole ? UINT64_MAX : r.fetch_length,
+                         cf_body_to_decryptor, dec);
+    }
+    ok = ok && cf_cse_decrypt_finish(dec);
+    cf_cse_decryptor_free(dec);
+    return ok;
+}
+
+/* The blob's length from a HEAD. */
+static bool cf_blob_length(const cf_sc_resp *head, uint64_t *out)
+{
+    const char *cl = cf_sc_resp_header(head, "content-length");
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = cl ? strtoull(cl, &end, 10) : 0;
+    CF_ENSURE(cl && *cl && end && *end == 0 && errno == 0, CF_ERR_IO,
+              "the service sent no valid Content-Length");
+    *out = v;
+    return true;
+}
+
 bool cf_cmd_blob_download(cf_cli *cli)
 {
     const char *container, *name;
+    uint64_t offset, length;
     CF_GUARD(cf_container_opt(cli, &container));
     CF_GUARD(cf_name_opt(cli, &name));
+    CF_GUARD(cf_range_opt(cli, &offset, &length));
     const char *out = cf_cli_opt(cli, "file");
     if (!out)
         out = cf_basename(name);
@@ -523,18 +780,35 @@ bool cf_cmd_blob_download(cf_cli *cli)
             CF_BAIL(CF_ERR_IO, "cannot create the output file");
         }
     }
-    cf_sc_resp resp;
+    cf_sc_resp head, resp;
+    cf_sc_resp_init(&head);
     cf_sc_resp_init(&resp);
     cf_progress progress;
-    cf_progress_start(&progress, "download", 0, !cli->json);
-    cf_sc_req req = {.method = "GET",
+    cf_download d = {.client = client,
                      .container = container,
-                     .blob = name,
-                     .sink = cf_write_all,
-                     .sink_ctx = &sink,
-                     .progress = &progress};
-    uint64_t size = 0;
-    bool ok = cf_sc_call(client, &req, &resp) && cf_check_length(&resp, sink.written, &size);
+                     .name = name,
+                     .file = &sink,
+                     .progress = &progress,
+                     .resp = &resp};
+    /* The HEAD says whether the blob is client-side encrypted, and pins
+     * its version (If-Match) for the GET. */
+    cf_sc_req hreq = {.method = "HEAD", .container = container, .blob = name};
+    uint64_t body_len = 0, size = 0;
+    bool ok = cf_sc_call(client, &hreq, &head) && cf_blob_length(&head, &body_len);
+    const char *sealed = ok ? cf_sc_resp_header(&head, "x-ms-meta-" CF_CSE_METADATA_NAME) : NULL;
+    d.etag = cf_sc_resp_header(&head, "etag");
+    if (ok && !sealed && cf_cli_opt(cli, "decrypt-with")) {
+        CF_RAISE(CF_ERR_BAD_INPUT, "--decrypt-with: the blob is not client-side encrypted");
+        ok = false;
+    }
+    cf_progress_start(&progress, "download", 0, !cli->json);
+    if (ok && sealed) {
+        ok = cf_download_sealed(cli, &d, sealed, body_len, offset, length);
+        size = sink.written;
+    } else if (ok) {
+        ok = cf_get_body(&d, offset, length, cf_write_all, &sink) &&
+             cf_check_length(&resp, sink.written, &size);
+    }
     cf_progress_end(&progress);
     if (!to_stdout) {
         if (ok && fsync(sink.fd) != 0) {
@@ -554,7 +828,8 @@ bool cf_cmd_blob_download(cf_cli *cli)
             unlink(part);
     }
     ok = ok &&
-         cf_download_output(cli, container, name, out, &resp, size, cf_progress_elapsed(&progress));
+         cf_download_output(cli, container, name, out, &head, size, cf_progress_elapsed(&progress));
+    cf_sc_resp_free(&head);
     cf_sc_resp_free(&resp);
     cf_sc_client_close(client);
     return ok;

@@ -134,12 +134,14 @@ static const cf_cli_command cf_commands[] = {
      "role"},
     {"remove", cf_cmd_role_remove, 1, "scope", "remove ASSIGNMENT_NAME [--scope SCOPE]", "role"},
     {"upload", cf_cmd_blob_upload, 1,
-     "container name content-type metadata overwrite " CF_STORAGE_OPTS,
+     "container name content-type metadata overwrite encrypt-with " CF_STORAGE_OPTS,
      "upload FILE --container C [--name NAME] [--content-type T] [--metadata k=v,...]\n"
-     "                  [--overwrite]",
+     "                  [--overwrite] [--encrypt-with file:PATH|VAULT_KEY_ID]",
      "blob", false, true},
-    {"download", cf_cmd_blob_download, 0, "container name file " CF_STORAGE_OPTS,
-     "download --container C --name NAME [--file OUT|-]", "blob", false, true},
+    {"download", cf_cmd_blob_download, 0, "container name file range decrypt-with " CF_STORAGE_OPTS,
+     "download --container C --name NAME [--file OUT|-] [--range START-[END]]\n"
+     "                  [--decrypt-with file:PATH|VAULT_KEY_ID]",
+     "blob", false, true},
     {"list", cf_cmd_blob_list, 0, "container prefix page-size " CF_STORAGE_OPTS,
      "list --container C [--prefix P] [--page-size N]", "blob", false, true},
     {"show", cf_cmd_blob_show, 0, "container name " CF_STORAGE_OPTS,
