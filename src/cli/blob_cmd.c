@@ -589,17 +589,26 @@ static bool cf_write_all(void *ctx, const uint8_t *data, size_t len)
     return true;
 }
 
-/* The body length must match what the service announced. */
-static bool cf_check_length(const cf_sc_resp *resp, uint64_t written, uint64_t *size)
+/* A response's Content-Length. */
+static bool cf_content_length(const cf_sc_resp *resp, uint64_t *out)
 {
     const char *cl = cf_sc_resp_header(resp, "content-length");
     char *end = NULL;
     errno = 0;
-    unsigned long long want = cl ? strtoull(cl, &end, 10) : 0;
+    unsigned long long v = cl ? strtoull(cl, &end, 10) : 0;
     CF_ENSURE(cl && *cl && end && *end == 0 && errno == 0, CF_ERR_IO,
               "the service sent no valid Content-Length");
+    *out = v;
+    return true;
+}
+
+/* The body length must match what the service announced. */
+static bool cf_check_length(const cf_sc_resp *resp, uint64_t written, uint64_t *size)
+{
+    uint64_t want;
+    CF_GUARD(cf_content_length(resp, &want));
     CF_ENSUREF(want == written, CF_ERR_IO, "the download is incomplete: %llu of %llu bytes arrived",
-               (unsigned long long)written, want);
+               (unsigned long long)written, (unsigned long long)want);
     *size = want;
     return true;
 }
@@ -736,19 +745,6 @@ static bool cf_download_sealed(cf_cli *cli, cf_download *d, const char *json, ui
     return ok;
 }
 
-/* The blob's length from a HEAD. */
-static bool cf_blob_length(const cf_sc_resp *head, uint64_t *out)
-{
-    const char *cl = cf_sc_resp_header(head, "content-length");
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = cl ? strtoull(cl, &end, 10) : 0;
-    CF_ENSURE(cl && *cl && end && *end == 0 && errno == 0, CF_ERR_IO,
-              "the service sent no valid Content-Length");
-    *out = v;
-    return true;
-}
-
 bool cf_cmd_blob_download(cf_cli *cli)
 {
     const char *container, *name;
@@ -794,7 +790,7 @@ bool cf_cmd_blob_download(cf_cli *cli)
      * its version (If-Match) for the GET. */
     cf_sc_req hreq = {.method = "HEAD", .container = container, .blob = name};
     uint64_t body_len = 0, size = 0;
-    bool ok = cf_sc_call(client, &hreq, &head) && cf_blob_length(&head, &body_len);
+    bool ok = cf_sc_call(client, &hreq, &head) && cf_content_length(&head, &body_len);
     const char *sealed = ok ? cf_sc_resp_header(&head, "x-ms-meta-" CF_CSE_METADATA_NAME) : NULL;
     d.etag = cf_sc_resp_header(&head, "etag");
     if (ok && !sealed && cf_cli_opt(cli, "decrypt-with")) {
