@@ -54,11 +54,13 @@ static bool cf_kek_vault(cf_cli *cli, const char *kid, cf_blob_kek *k)
         cf_cli_https_origin(kid, key_origin, sizeof key_origin);
         size_t n = strlen(vault_origin);
         if (strcmp(vault_origin, key_origin) != 0 || strncmp(kid + n, "/keys/", 6) != 0) {
+            /* kid may come from a blob's metadata: printed escaped. */
             CF_RAISE(CF_ERR_BAD_INPUT, NULL);
-            fprintf(stderr,
-                    "coffer: the key-encryption key %.512s is not a key of the configured vault "
-                    "%.512s (give --vault, or --decrypt-with)\n",
-                    kid, vault_origin);
+            fputs("coffer: the key-encryption key ", stderr);
+            cf_out_str(stderr, kid);
+            fputs(" is not a key of the configured vault ", stderr);
+            cf_out_str(stderr, vault_origin);
+            fputs(" (give --vault, or --decrypt-with)\n", stderr);
             cf_cli_mark_reported();
             ok = false;
         }
