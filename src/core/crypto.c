@@ -399,40 +399,58 @@ void cf_gcm_free(cf_gcm *g)
     free(g);
 }
 
-bool cf_gcm_seal(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice pt, uint8_t *ct,
-                 uint8_t tag[CF_GCM_TAG_LEN])
+bool cf_gcm_begin(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, bool encrypt)
 {
     CF_GUARD(cf_ensure_int_len(aad.len));
-    CF_GUARD(cf_ensure_int_len(pt.len));
-    CF_OSSL_GUARD(EVP_CipherInit_ex2(g->ctx, NULL, NULL, iv, 1, NULL));
+    CF_OSSL_GUARD(EVP_CipherInit_ex2(g->ctx, NULL, NULL, iv, encrypt ? 1 : 0, NULL));
     int n;
-    CF_GUARD(cf_cipher_update(g->ctx, NULL, &n, aad));
-    CF_GUARD(cf_cipher_update(g->ctx, ct, &n, pt));
+    return cf_cipher_update(g->ctx, NULL, &n, aad);
+}
+
+bool cf_gcm_update(cf_gcm *g, cf_slice in, uint8_t *out)
+{
+    CF_GUARD(cf_ensure_int_len(in.len));
+    int n;
+    CF_GUARD(cf_cipher_update(g->ctx, out, &n, in));
+    CF_ENSURE((size_t)n == in.len, CF_ERR_CRYPTO, NULL); /* GCM is a stream: nothing held back */
+    return true;
+}
+
+bool cf_gcm_seal_end(cf_gcm *g, uint8_t tag[CF_GCM_TAG_LEN])
+{
     uint8_t tail[EVP_MAX_BLOCK_LENGTH]; /* GCM emits nothing at the end */
     int tail_len = 0;
     CF_OSSL_GUARD(EVP_EncryptFinal_ex(g->ctx, tail, &tail_len));
-    CF_ENSURE((size_t)n == pt.len && tail_len == 0, CF_ERR_CRYPTO, NULL);
+    CF_ENSURE(tail_len == 0, CF_ERR_CRYPTO, NULL);
     CF_OSSL_GUARD(EVP_CIPHER_CTX_ctrl(g->ctx, EVP_CTRL_AEAD_GET_TAG, CF_GCM_TAG_LEN, tag));
     return true;
 }
 
-bool cf_gcm_open(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice ct,
-                 const uint8_t tag[CF_GCM_TAG_LEN], uint8_t *pt)
+bool cf_gcm_open_end(cf_gcm *g, const uint8_t tag[CF_GCM_TAG_LEN])
 {
-    CF_GUARD(cf_ensure_int_len(aad.len));
-    CF_GUARD(cf_ensure_int_len(ct.len));
-    /* Until the tag has verified, whatever reached pt is unauthenticated. */
-    CF_SCOPED(cf_wipe_guard_end) cf_wipe_guard guard = {pt, ct.len};
-    CF_OSSL_GUARD(EVP_CipherInit_ex2(g->ctx, NULL, NULL, iv, 0, NULL));
-    int n;
-    CF_GUARD(cf_cipher_update(g->ctx, NULL, &n, aad));
-    CF_GUARD(cf_cipher_update(g->ctx, pt, &n, ct));
     CF_OSSL_GUARD(EVP_CIPHER_CTX_ctrl(g->ctx, EVP_CTRL_AEAD_SET_TAG, CF_GCM_TAG_LEN, (void *)tag));
     uint8_t tail[EVP_MAX_BLOCK_LENGTH];
     int tail_len = 0;
     CF_OSSL_ENSURE(EVP_DecryptFinal_ex(g->ctx, tail, &tail_len) == 1, CF_ERR_DECRYPT,
                    CF_DECRYPT_FAILED);
-    CF_ENSURE((size_t)n == ct.len && tail_len == 0, CF_ERR_CRYPTO, NULL);
+    CF_ENSURE(tail_len == 0, CF_ERR_CRYPTO, NULL);
+    return true;
+}
+
+bool cf_gcm_seal(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice pt, uint8_t *ct,
+                 uint8_t tag[CF_GCM_TAG_LEN])
+{
+    return cf_gcm_begin(g, iv, aad, true) && cf_gcm_update(g, pt, ct) && cf_gcm_seal_end(g, tag);
+}
+
+bool cf_gcm_open(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice ct,
+                 const uint8_t tag[CF_GCM_TAG_LEN], uint8_t *pt)
+{
+    /* Until the tag has verified, whatever reached pt is unauthenticated. */
+    CF_SCOPED(cf_wipe_guard_end) cf_wipe_guard guard = {pt, ct.len};
+    CF_GUARD(cf_gcm_begin(g, iv, aad, false));
+    CF_GUARD(cf_gcm_update(g, ct, pt));
+    CF_GUARD(cf_gcm_open_end(g, tag));
     guard.p = NULL;
     return true;
 }

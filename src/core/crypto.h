@@ -65,6 +65,17 @@ CF_MUST_USE bool cf_gcm_seal(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slic
 /* As cf_aes_gcm_decrypt: CF_ERR_DECRYPT (pt wiped) unless the tag verifies. */
 CF_MUST_USE bool cf_gcm_open(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice ct,
                              const uint8_t tag[CF_GCM_TAG_LEN], uint8_t *pt);
+/* The same context for a message streamed through in pieces: begin (with
+ * its IV and AAD), update any number of times (out receives in.len bytes,
+ * and may be in.ptr), then seal_end for the tag or open_end, CF_ERR_DECRYPT
+ * unless the tag verifies.  Until open_end succeeds, whatever update wrote
+ * is unauthenticated: the caller must not release it, and wipes it if the
+ * tag fails. */
+CF_MUST_USE bool cf_gcm_begin(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad,
+                              bool encrypt);
+CF_MUST_USE bool cf_gcm_update(cf_gcm *g, cf_slice in, uint8_t *out);
+CF_MUST_USE bool cf_gcm_seal_end(cf_gcm *g, uint8_t tag[CF_GCM_TAG_LEN]);
+CF_MUST_USE bool cf_gcm_open_end(cf_gcm *g, const uint8_t tag[CF_GCM_TAG_LEN]);
 /* AES-CBC with a 16/24/32-byte key and 16-byte IV; `pad` selects PKCS#7. */
 CF_MUST_USE bool cf_aes_cbc_encrypt(cf_slice key, cf_slice iv, bool pad, cf_slice pt, cf_buf *out);
 CF_MUST_USE bool cf_aes_cbc_decrypt(cf_slice key, cf_slice iv, bool pad, cf_slice ct, cf_buf *out);

@@ -3,11 +3,13 @@
  * (docs/client-side-encryption.md, "The body" and "Ranges").
  *
  * Design:
- * - Memory is allocated when a stream starts and never in its loop: the
- *   encryptor holds one plaintext region (secret) and one sealed region;
- *   the decryptor one sealed region and one plaintext region (secret).
- *   Whole regions in the caller's slice are sealed or opened in place,
- *   without a copy.
+ * - Memory is allocated when a stream starts and never in its loop.  The
+ *   encryptor streams: a region's nonce, then its ciphertext as the
+ *   plaintext arrives (through a small scratch buffer), then its tag; it
+ *   holds no plaintext.  The decryptor decrypts a region's ciphertext as it
+ *   arrives into one region of plaintext (secret) and releases it only
+ *   once the tag has verified.  No byte is copied on the way but into the
+ *   caller's sink.
  * - The format binds no position into a region (no AAD), so the decryptor
  *   checks each region's nonce against the nonce its position would have
  *   under each SDK's numbering, and requires one numbering for the whole
@@ -29,6 +31,7 @@
 
 #define CF_CSE_V1_BLOCK 16
 #define CF_CSE_V1_CHUNK (64 * CF_KIB) /* CBC bytes decrypted per call */
+#define CF_CSE_SCRATCH (64 * CF_KIB)  /* ciphertext the encryptor hands on per call */
 
 /* The ways the SDKs number regions in their nonces (the spec's table). */
 enum {
@@ -136,11 +139,11 @@ struct cf_cse_encryptor {
     cf_cse_sink sink;
     cf_gcm *gcm;
     uint32_t region_len;
-    uint64_t regions;       /* sealed so far = index of the next */
+    uint32_t region_fill;   /* plaintext bytes in the open region; 0: none open */
+    uint64_t regions;       /* sealed so far = index of the open or next region */
     uint64_t plaintext_len; /* accepted so far */
     uint64_t body_len;      /* handed to the sink so far */
-    cf_buf pending;         /* secret: plaintext of the region being filled */
-    uint8_t *sealed;        /* nonce ‖ ciphertext ‖ tag of one region */
+    uint8_t *scratch;       /* ciphertext on its way to the sink */
     bool failed, finished;
 };
 
@@ -153,11 +156,9 @@ bool cf_cse_encryptor_new(const cf_cse_key *key, uint32_t region_len, cf_cse_sin
     CF_ENSURE_ALLOC(enc);
     enc->sink = sink;
     enc->region_len = region_len;
-    cf_buf_init_secret(&enc->pending, region_len);
-    enc->sealed = malloc((size_t)region_len + CF_CSE_REGION_OVERHEAD);
-    if (!enc->sealed || !cf_buf_reserve(&enc->pending, region_len) ||
-        !cf_gcm_new(cf_cse_key_slice(key), &enc->gcm)) {
-        if (!enc->sealed)
+    enc->scratch = malloc(CF_CSE_SCRATCH);
+    if (!enc->scratch || !cf_gcm_new(cf_cse_key_slice(key), &enc->gcm)) {
+        if (!enc->scratch)
             CF_RAISE(CF_ERR_NOMEM, NULL);
         cf_cse_encryptor_free(enc);
         return false;
@@ -171,42 +172,52 @@ void cf_cse_encryptor_free(cf_cse_encryptor *enc)
     if (!enc)
         return;
     cf_gcm_free(enc->gcm);
-    cf_buf_free(&enc->pending);
-    free(enc->sealed);
+    free(enc->scratch);
     free(enc);
 }
 
-static bool cf_cse_seal_region(cf_cse_encryptor *enc, cf_slice plaintext)
+static bool cf_cse_emit_counted(cf_cse_encryptor *enc, const uint8_t *p, size_t len)
 {
-    uint8_t *nonce = enc->sealed, *ct = enc->sealed + CF_CSE_NONCE_LEN;
-    cf_cse_nonce(CF_CSE_NONCE_PYTHON, enc->regions, nonce);
-    CF_GUARD(cf_gcm_seal(enc->gcm, nonce, (cf_slice){0}, plaintext, ct, ct + plaintext.len));
-    size_t len = plaintext.len + CF_CSE_REGION_OVERHEAD;
-    CF_GUARD(cf_cse_emit(enc->sink, enc->sealed, len));
-    enc->regions++;
+    CF_GUARD(cf_cse_emit(enc->sink, p, len));
     enc->body_len += len;
+    return true;
+}
+
+static bool cf_cse_open_new_region(cf_cse_encryptor *enc)
+{
+    uint8_t nonce[CF_CSE_NONCE_LEN];
+    cf_cse_nonce(CF_CSE_NONCE_PYTHON, enc->regions, nonce);
+    CF_GUARD(cf_gcm_begin(enc->gcm, nonce, (cf_slice){0}, true));
+    return cf_cse_emit_counted(enc, nonce, sizeof nonce);
+}
+
+static bool cf_cse_close_region(cf_cse_encryptor *enc)
+{
+    uint8_t tag[CF_CSE_TAG_LEN];
+    CF_GUARD(cf_gcm_seal_end(enc->gcm, tag));
+    CF_GUARD(cf_cse_emit_counted(enc, tag, sizeof tag));
+    enc->regions++;
+    enc->region_fill = 0;
     return true;
 }
 
 static bool cf_cse_encrypt_some(cf_cse_encryptor *enc, cf_slice in)
 {
-    const size_t r = enc->region_len;
     cf_cursor c;
     cf_cursor_init(&c, in);
     while (cf_cursor_left(&c) > 0) {
+        if (enc->region_fill == 0)
+            CF_GUARD(cf_cse_open_new_region(enc));
+        size_t n = enc->region_len - enc->region_fill;
+        n = n < CF_CSE_SCRATCH ? n : CF_CSE_SCRATCH;
+        n = n < cf_cursor_left(&c) ? n : cf_cursor_left(&c);
         cf_slice part;
-        if (enc->pending.len == 0 && cf_cursor_left(&c) >= r) {
-            CF_GUARD(cf_cursor_take(&c, r, &part));
-            CF_GUARD(cf_cse_seal_region(enc, part));
-            continue;
-        }
-        size_t room = r - enc->pending.len;
-        CF_GUARD(cf_cursor_take(&c, cf_cursor_left(&c) < room ? cf_cursor_left(&c) : room, &part));
-        CF_GUARD(cf_buf_append_slice(&enc->pending, part));
-        if (enc->pending.len == r) {
-            CF_GUARD(cf_cse_seal_region(enc, cf_buf_slice(&enc->pending)));
-            cf_buf_clear(&enc->pending);
-        }
+        CF_GUARD(cf_cursor_take(&c, n, &part));
+        CF_GUARD(cf_gcm_update(enc->gcm, part, enc->scratch));
+        CF_GUARD(cf_cse_emit_counted(enc, enc->scratch, n));
+        enc->region_fill += (uint32_t)n;
+        if (enc->region_fill == enc->region_len)
+            CF_GUARD(cf_cse_close_region(enc));
     }
     enc->plaintext_len += in.len;
     return true;
@@ -226,11 +237,10 @@ bool cf_cse_encrypt_finish(cf_cse_encryptor *enc, uint64_t *plaintext_len, uint6
     CF_ENSURE(!enc->failed && !enc->finished, CF_ERR_INTERNAL,
               "client-side encryptor already failed or finished");
     /* An empty plaintext has no region at all, as every SDK writes it. */
-    if (enc->pending.len > 0 && !cf_cse_seal_region(enc, cf_buf_slice(&enc->pending))) {
+    if (enc->region_fill > 0 && !cf_cse_close_region(enc)) {
         enc->failed = true;
         return false;
     }
-    cf_buf_clear(&enc->pending);
     enc->finished = true;
     if (plaintext_len)
         *plaintext_len = enc->plaintext_len;
@@ -246,17 +256,23 @@ struct cf_cse_decryptor {
     cf_cse_sink sink;
     cf_cse_range range;
     uint64_t received;     /* body bytes consumed so far */
-    uint64_t next_region;  /* index of the next region to open */
+    uint64_t next_region;  /* index of the open or next region */
     uint64_t skip_left;    /* plaintext still to drop */
     uint64_t deliver_left; /* plaintext still to hand out */
     unsigned schemes;      /* nonce numberings consistent with every region so far */
     size_t stored_len;     /* bytes of a full region (2.x), of a CBC chunk plus one block (1.0) */
-    uint8_t *held;         /* body bytes not yet opened: < stored_len */
+    cf_buf plain;          /* secret: one region's (one chunk's) plaintext */
+    /* 2.x: the open region, opened as its bytes arrive */
+    cf_gcm *gcm;
+    size_t region_stored; /* its length in the body; 0: none open */
+    size_t region_pos;    /* its bytes consumed so far */
+    uint8_t nonce[CF_CSE_NONCE_LEN];
+    uint8_t tag[CF_CSE_TAG_LEN];
+    /* 1.0 */
+    cf_cse_key *key;               /* a copy, for CBC */
+    uint8_t iv[CF_CSE_CBC_IV_LEN]; /* the previous ciphertext block */
+    uint8_t *held;                 /* body bytes not yet decrypted: < stored_len */
     size_t held_len;
-    cf_buf plain;                  /* secret: one region's (one chunk's) plaintext */
-    cf_gcm *gcm;                   /* 2.x */
-    cf_cse_key *key;               /* 1.0: a copy, for CBC */
-    uint8_t iv[CF_CSE_CBC_IV_LEN]; /* 1.0: the previous ciphertext block */
     bool failed, finished;
 };
 
@@ -282,6 +298,8 @@ static bool cf_cse_decryptor_setup(cf_cse_decryptor *dec, const cf_cse_key *key,
         memcpy(dec->iv, meta->content_iv, sizeof dec->iv);
         cf_buf_init_secret(&dec->plain, dec->stored_len + CF_CSE_V1_BLOCK);
         CF_GUARD(cf_cse_key_from_bytes(cf_cse_key_slice(key), &dec->key));
+        dec->held = malloc(dec->stored_len);
+        CF_ENSURE_ALLOC(dec->held);
     } else {
         CF_ENSURE(cf_cse_region_len_ok(meta->region_len), CF_ERR_BAD_INPUT,
                   "client-side encryption region size out of range");
@@ -289,8 +307,6 @@ static bool cf_cse_decryptor_setup(cf_cse_decryptor *dec, const cf_cse_key *key,
         cf_buf_init_secret(&dec->plain, meta->region_len);
         CF_GUARD(cf_gcm_new(cf_cse_key_slice(key), &dec->gcm));
     }
-    dec->held = malloc(dec->stored_len);
-    CF_ENSURE_ALLOC(dec->held);
     return cf_buf_reserve(&dec->plain, dec->plain.max);
 }
 
@@ -347,26 +363,71 @@ static bool cf_cse_check_position(cf_cse_decryptor *dec, const uint8_t *nonce)
     return true;
 }
 
-/* Opens one region (nonce ‖ ciphertext ‖ tag) and delivers its plaintext. */
-static bool cf_cse_open_region(cf_cse_decryptor *dec, cf_slice region)
+/* 2.x: the stored length of the region starting now, which the fetched
+ * length fixes: full regions, then what is left. */
+static bool cf_cse_start_region(cf_cse_decryptor *dec)
 {
-    size_t ct_len = region.len - CF_CSE_REGION_OVERHEAD;
-    const uint8_t *nonce = region.ptr, *ct = region.ptr + CF_CSE_NONCE_LEN;
-    uint8_t *pt;
-    cf_buf_clear(&dec->plain);
-    CF_GUARD(cf_buf_extend(&dec->plain, ct_len, &pt));
-    if (!cf_gcm_open(dec->gcm, nonce, (cf_slice){0}, cf_slice_of(ct, ct_len), ct + ct_len, pt)) {
-        cf_buf_clear(&dec->plain);
+    uint64_t left = dec->range.fetch_length - dec->received;
+    dec->region_stored = left < dec->stored_len ? (size_t)left : dec->stored_len;
+    dec->region_pos = 0;
+    /* A region holds at least one byte, but for the one region some SDKs
+     * write for an empty blob. */
+    CF_ENSURE(dec->region_stored > CF_CSE_REGION_OVERHEAD ||
+                  (dec->region_stored == CF_CSE_REGION_OVERHEAD &&
+                   dec->range.body_length == CF_CSE_REGION_OVERHEAD),
+              CF_ERR_DECRYPT, "last client-side encryption region truncated");
+    return true;
+}
+
+/* 2.x: the open region's tag has arrived; check it, then hand out. */
+static bool cf_cse_end_region(cf_cse_decryptor *dec)
+{
+    size_t pt_len = dec->region_stored - CF_CSE_REGION_OVERHEAD;
+    dec->region_stored = 0;
+    if (!cf_gcm_open_end(dec->gcm, dec->tag)) {
+        cf_memzero(dec->plain.data, pt_len);
         CF_ENSUREF(cf_error_code() != CF_ERR_DECRYPT, CF_ERR_DECRYPT,
                    "client-side encryption region %llu failed its integrity check (tampered, "
                    "truncated, or the wrong content key)",
                    (unsigned long long)dec->next_region);
         return false;
     }
-    bool ok = cf_cse_check_position(dec, nonce) && cf_cse_deliver(dec, cf_buf_slice(&dec->plain));
-    cf_buf_clear(&dec->plain);
+    CF_GUARD(cf_cse_check_position(dec, dec->nonce));
+    CF_GUARD(cf_cse_deliver(dec, cf_slice_of(dec->plain.data, pt_len)));
     dec->next_region++;
-    return ok;
+    return true;
+}
+
+/* 2.x: consumes bytes of the open region (opening one if none is), in
+ * three stretches: nonce, ciphertext (decrypted at once into `plain`,
+ * released only after the tag), tag. */
+static bool cf_cse_take_gcm(cf_cse_decryptor *dec, cf_cursor *c)
+{
+    if (dec->region_stored == 0)
+        CF_GUARD(cf_cse_start_region(dec));
+    const size_t ct_end = dec->region_stored - CF_CSE_TAG_LEN;
+    size_t pos = dec->region_pos, n;
+    cf_slice part;
+    if (pos < CF_CSE_NONCE_LEN) {
+        n = CF_CSE_NONCE_LEN - pos;
+        CF_GUARD(cf_cursor_take(c, n < cf_cursor_left(c) ? n : cf_cursor_left(c), &part));
+        memcpy(dec->nonce + pos, part.ptr, part.len);
+        if (pos + part.len == CF_CSE_NONCE_LEN)
+            CF_GUARD(cf_gcm_begin(dec->gcm, dec->nonce, (cf_slice){0}, false));
+    } else if (pos < ct_end) {
+        n = ct_end - pos;
+        CF_GUARD(cf_cursor_take(c, n < cf_cursor_left(c) ? n : cf_cursor_left(c), &part));
+        CF_GUARD(cf_gcm_update(dec->gcm, part, dec->plain.data + (pos - CF_CSE_NONCE_LEN)));
+    } else {
+        n = dec->region_stored - pos;
+        CF_GUARD(cf_cursor_take(c, n < cf_cursor_left(c) ? n : cf_cursor_left(c), &part));
+        memcpy(dec->tag + (pos - ct_end), part.ptr, part.len);
+    }
+    dec->region_pos += part.len;
+    dec->received += part.len;
+    if (dec->region_pos == dec->region_stored)
+        return cf_cse_end_region(dec);
+    return true;
 }
 
 /* 1.0: decrypts `ct` (whole blocks), the last chunk with the padding. */
@@ -386,14 +447,18 @@ static bool cf_cse_open_cbc(cf_cse_decryptor *dec, cf_slice ct, bool last)
     return ok;
 }
 
-/* The held bytes are complete: open them, keeping back what must wait. */
-static bool cf_cse_flush_held(cf_cse_decryptor *dec)
+/* 1.0: gathers whole chunks; the last block is kept back, since only the
+ * end of the body knows it is last. */
+static bool cf_cse_take_cbc(cf_cse_decryptor *dec, cf_cursor *c)
 {
-    if (dec->protocol != CF_CSE_V1_0) {
-        dec->held_len = 0;
-        return cf_cse_open_region(dec, cf_slice_of(dec->held, dec->stored_len));
-    }
-    /* Keep the last block back: only the end of the body knows it is last. */
+    size_t room = dec->stored_len - dec->held_len;
+    cf_slice part;
+    CF_GUARD(cf_cursor_take(c, cf_cursor_left(c) < room ? cf_cursor_left(c) : room, &part));
+    memcpy(dec->held + dec->held_len, part.ptr, part.len);
+    dec->held_len += part.len;
+    dec->received += part.len;
+    if (dec->held_len < dec->stored_len)
+        return true;
     size_t n = dec->held_len - CF_CSE_V1_BLOCK;
     CF_GUARD(cf_cse_open_cbc(dec, cf_slice_of(dec->held, n), false));
     memmove(dec->held, dec->held + n, CF_CSE_V1_BLOCK);
@@ -405,24 +470,11 @@ static bool cf_cse_decrypt_some(cf_cse_decryptor *dec, cf_slice in)
 {
     CF_ENSURE(in.len <= dec->range.fetch_length - dec->received, CF_ERR_DECRYPT,
               "more encrypted bytes than the requested range holds");
-    dec->received += in.len;
     cf_cursor c;
     cf_cursor_init(&c, in);
-    while (cf_cursor_left(&c) > 0) {
-        cf_slice part;
-        if (dec->protocol != CF_CSE_V1_0 && dec->held_len == 0 &&
-            cf_cursor_left(&c) >= dec->stored_len) {
-            CF_GUARD(cf_cursor_take(&c, dec->stored_len, &part));
-            CF_GUARD(cf_cse_open_region(dec, part));
-            continue;
-        }
-        size_t room = dec->stored_len - dec->held_len;
-        CF_GUARD(cf_cursor_take(&c, cf_cursor_left(&c) < room ? cf_cursor_left(&c) : room, &part));
-        memcpy(dec->held + dec->held_len, part.ptr, part.len);
-        dec->held_len += part.len;
-        if (dec->held_len == dec->stored_len)
-            CF_GUARD(cf_cse_flush_held(dec));
-    }
+    while (cf_cursor_left(&c) > 0)
+        CF_GUARD(dec->protocol == CF_CSE_V1_0 ? cf_cse_take_cbc(dec, &c)
+                                              : cf_cse_take_gcm(dec, &c));
     return true;
 }
 
@@ -438,17 +490,11 @@ static bool cf_cse_decrypt_last(cf_cse_decryptor *dec)
 {
     CF_ENSURE(dec->received == dec->range.fetch_length, CF_ERR_DECRYPT,
               "encrypted body truncated: fewer bytes arrived than the range holds");
-    if (dec->held_len == 0)
-        return true;
-    if (dec->protocol == CF_CSE_V1_0) {
-        CF_ENSURE(dec->held_len % CF_CSE_V1_BLOCK == 0, CF_ERR_DECRYPT,
-                  "protocol 1.0 body is not a multiple of 16 bytes (truncated?)");
-        return cf_cse_open_cbc(dec, cf_slice_of(dec->held, dec->held_len), true);
-    }
-    CF_ENSURE(dec->held_len > CF_CSE_REGION_OVERHEAD || (dec->held_len == CF_CSE_REGION_OVERHEAD &&
-                                                         dec->range.body_length == dec->held_len),
-              CF_ERR_DECRYPT, "last client-side encryption region truncated");
-    return cf_cse_open_region(dec, cf_slice_of(dec->held, dec->held_len));
+    if (dec->protocol != CF_CSE_V1_0 || dec->held_len == 0)
+        return true; /* 2.x: the last region ended with the last byte */
+    CF_ENSURE(dec->held_len % CF_CSE_V1_BLOCK == 0, CF_ERR_DECRYPT,
+              "protocol 1.0 body is not a multiple of 16 bytes (truncated?)");
+    return cf_cse_open_cbc(dec, cf_slice_of(dec->held, dec->held_len), true);
 }
 
 bool cf_cse_decrypt_finish(cf_cse_decryptor *dec)
