@@ -7,8 +7,8 @@
 # decrypt with coffer; blobs coffer uploads decrypt with the SDK.  Sizes:
 # empty, 1 byte, one region, one region + 1, several regions (block path);
 # ranges across region boundaries; refusals (wrong KEK, no key, tampered
-# metadata) leave no output file; the service's data directory never holds
-# the plaintext marker or the content key.
+# metadata) leave no output file; neither service's data directory nor log
+# holds the plaintext marker, the KEK or a content key.
 #
 # Env: COFFER_BIN=<build>/bin (set by CTest).
 set -euo pipefail
@@ -105,13 +105,30 @@ check_rc "encryptiondata in --metadata: usage" 2 "$CLI" blob upload "$TMP/in" --
 check_rc "malformed KEK spec: usage" 2 "$CLI" blob upload "$TMP/in" --container box \
     --name x.bin --encrypt-with nope
 
-# ---- at rest ----
-if grep -rqaF "$MARK" "$BLOB_DIR"; then bad "the plaintext marker is in the data directory"
-else ok "no plaintext marker in the data directory"; fi
-if grep -rqaF -f <(xxd -p -c 64 "$TMP/aes.key") "$BLOB_DIR" ||
-    grep -rqaF "$(head -c 32 "$TMP/aes.key" | base64 -w0)" "$BLOB_DIR"; then
-    bad "the local KEK is in the data directory"
-else ok "no KEK bytes in the data directory"; fi
+# ---- at rest and in the logs ----
+# The services' logs (both in server.log), their audit logs and data
+# directories: no plaintext, no KEK, no content key in any form.  The
+# content keys are those of a blob from each side with each KEK, unwrapped
+# here as a client would.
+WHERE=("$BLOB_DIR" "$TMP/vault" "$TMP/server.log")
+if grep -rqaF "$MARK" "${WHERE[@]}"; then bad "the plaintext marker is in a data directory or log"
+else ok "no plaintext marker in the data directories and logs"; fi
+printf 'local AES KEK\t%s\n' "$(xxd -p -c 64 "$TMP/aes.key")" >"$TMP/needles"
+for kek in "file:$TMP/aes.key" "file:$TMP/rsa.pem" "$RSA_KID" "$AES_KID"; do
+    sdk_kek=$kek
+    case "$kek" in https://*) sdk_kek="vault:$kek" ;; esac
+    for n in "c-${kek##*/}-1" "p-${kek##*/}-1"; do
+        check "content key of $n" sdk content-key --name "$n" --kek "$sdk_kek"
+        printf 'content key of %s\t%s\n' "$n" "$(cat "$TMP/out")" >>"$TMP/needles"
+    done
+done
+tail -1 "$TMP/needles" | cut -f2 | xxd -r -p >"$TMP/control.bin"
+SCAN=$(dirname "$0")/lib/secret_scan.py
+python3 "$SCAN" "$TMP/needles" "$TMP/control.bin" >"$TMP/found"
+expect "the scan finds a content key it is shown (control)" grep -q 'content key of' "$TMP/found"
+python3 "$SCAN" "$TMP/needles" "${WHERE[@]}" >"$TMP/found"
+expect "no KEK or content key in the data directories and logs" test ! -s "$TMP/found"
+sed 's/^/     /' "$TMP/found"
 
 echo "passed $PASS, failed $FAIL"
 [ "$FAIL" = 0 ]

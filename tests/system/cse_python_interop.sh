@@ -31,59 +31,19 @@ SIZES="0 1 $((4 * MIB)) $((4 * MIB + 1)) $((9 * MIB + 3))"
 head -c 32 /dev/urandom >"$TMP/aes.key"
 cp "$SRC/tests/unit/vectors/cse_rsa_kek.pem" "$TMP/rsa.pem"
 
-# The SDK side: the KEK objects the SDK expects, and its encrypt/decrypt.
-cat >"$TMP/sdk.py" <<'EOF'
-import json, sys
-import azure.storage.blob._encryption as sdk
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
-
-
-class Kek:
-    def __init__(self, path, kid):
-        self.kid, data = kid, open(path, "rb").read()
-        self.rsa = None if len(data) == 32 else serialization.load_pem_private_key(data, None)
-        self.aes = data if self.rsa is None else None
-        self.pad = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
-
-    def wrap_key(self, key):
-        return aes_key_wrap(self.aes, key) if self.aes else self.rsa.public_key().encrypt(key, self.pad)
-
-    def unwrap_key(self, key, alg):
-        assert alg == ("A256KW" if self.aes else "RSA-OAEP"), alg
-        return aes_key_unwrap(self.aes, key) if self.aes else self.rsa.decrypt(key, self.pad)
-
-    def get_kid(self):
-        return self.kid
-
-    def get_key_wrap_algorithm(self):
-        return "A256KW" if self.aes else "RSA-OAEP"
-
-
-def decrypt(kek, meta, body, off=None, length=None):
-    """What the SDK's download does: map the range, fetch, decrypt, cut."""
-    headers = {"x-ms-meta-encryptiondata": meta}
-    data = sdk._dict_to_encryption_data(json.loads(meta))
-    if off is None:
-        return sdk.decrypt_blob(True, kek, None, body, 0, len(body), headers)
-    (start, end), (so, eo) = sdk.get_adjusted_download_range_and_offset(off, off + length - 1, length, data)
-    return sdk.decrypt_blob(True, kek, None, body[start:end + 1], so, eo, headers)
-
-
-cmd, key, kid = sys.argv[1], sys.argv[2], sys.argv[3]
-kek = Kek(key, kid)
-if cmd == "encrypt":  # PLAIN BODY META [VERSION]
-    version = sys.argv[7] if len(sys.argv) > 7 else "2.0"
-    meta, body = sdk.encrypt_blob(open(sys.argv[4], "rb").read(), kek, version)
-    open(sys.argv[5], "wb").write(body)
-    open(sys.argv[6], "w").write(meta)
-elif cmd == "decrypt":  # META BODY OUT [OFF LEN]
-    meta, body = open(sys.argv[4]).read(), open(sys.argv[5], "rb").read()
-    args = [int(a) for a in sys.argv[7:9]]
-    open(sys.argv[6], "wb").write(decrypt(kek, meta, body, *args))
-EOF
-sdk() { $PY "$TMP/sdk.py" "$@"; }
+# The SDK side: its own encrypt_blob / decrypt_blob (tests/system/lib/cse_sdk.py).
+SDK=$(dirname "$0")/lib/cse_sdk.py
+sdk() { # encrypt KEY KID PLAIN BODY META [VERSION] | decrypt KEY KID META BODY OUT [OFF LEN]
+    local op=$1 key=$2 kid=$3
+    shift 3
+    if [ "$op" = encrypt ]; then
+        $PY "$SDK" encrypt --kek "file:$key" --kid "$kid" --file "$1" --body "$2" --meta "$3" \
+            ${4:+--version "$4"}
+    else
+        $PY "$SDK" decrypt --kek "file:$key" --kid "$kid" --meta "$1" --body "$2" --file "$3" \
+            ${4:+--offset "$4" --length "$5"}
+    fi
+}
 
 # same FILE_A FILE_B [OFF LEN]: B equals A, or A's bytes [OFF, OFF+LEN).
 same() {

@@ -139,30 +139,8 @@ done
 "${P11[@]}" --delete-object --type secrkey --id 0c0c >/dev/null 2>&1
 
 # ---- nothing in clear at rest ----
-scan() { # scan FILE_OR_DIR...: prints each known secret found (32-byte windows, both byte orders)
-    python3 - "$TMP/secrets.hex" "$@" <<'EOF'
-import os, sys
-needles = []
-for line in open(sys.argv[1]):
-    name, hexv = line.rstrip('\n').split('\t')
-    raw = bytes.fromhex(hexv)
-    for off in range(0, max(1, len(raw) - 32), 64):
-        w = raw[off:off + 32]
-        needles += [(name, w), (name + ' (little-endian)', w[::-1])]
-found = set()
-for root in sys.argv[2:]:
-    paths = [root] if os.path.isfile(root) else [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
-    for p in paths:
-        try:
-            data = open(p, 'rb').read()
-        except OSError:
-            continue
-        for name, w in needles:
-            if w in data:
-                found.add(f'{name} in {p}')
-if found:
-    print('\n'.join(sorted(found)))
-EOF
+scan() { # scan FILE_OR_DIR...: prints each known secret found (tests/system/lib/secret_scan.py)
+    python3 "$(dirname "$0")/lib/secret_scan.py" "$TMP/secrets.hex" "$@"
 }
 scan "$TMP/byok.aes" >"$TMP/selftest"
 check "the scanner finds what it looks for (self-test)" test -s "$TMP/selftest"

@@ -1,12 +1,20 @@
 #!/usr/bin/python3
 """The official Azure Python SDK's client-side encryption, driven from the
-system tests (tests/system/cse_interop.sh): uploads and downloads blobs
+system tests (tests/system/cse_cli.sh, cse_python_interop.sh): uploads and downloads blobs
 encrypted in the SDK's own v2 format, so that `coffer blob` and the SDK can
 be checked against each other in both directions.
 
     cse_sdk.py upload   --blob-dir DIR --container C --name N --file F --kek SPEC [--block-size N]
     cse_sdk.py download --blob-dir DIR --container C --name N --file F --kek SPEC
                         [--offset O --length L]
+    cse_sdk.py content-key --blob-dir DIR --container C --name N --kek SPEC
+        prints the blob's content key in hex, unwrapped from its encryptiondata
+        (for the tests' scans of data directories and logs)
+    cse_sdk.py encrypt --kek SPEC [--kid KID] --file PLAIN --body B --meta M [--version V]
+    cse_sdk.py decrypt --kek SPEC [--kid KID] --body B --meta M --file OUT
+                       [--offset O --length L]
+        offline: the SDK's own encrypt_blob / decrypt_blob (with its range
+        arithmetic) on files, no service (tests/system/cse_python_interop.sh)
 
 DIR is coffer-blob's data directory (bootstrap.json gives the connection
 string and its CA).  SPEC is one of
@@ -16,13 +24,15 @@ string and its CA).  SPEC is one of
                  azure-keyvault-keys CryptographyClient with a client secret
                  (COFFER_BOOTSTRAP: the vault's bootstrap.json)
 The key id written with a file key is its path's base name prefixed with
-"local:", as `coffer blob upload --encrypt-with file:PATH` writes it.
+"local:", as `coffer blob upload --encrypt-with file:PATH` writes it, unless
+--kid gives another.
 
 Runs with Debian's python3 and its packages (python3-azure,
 python3-azure-storage), never a virtualenv.
 """
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -39,8 +49,8 @@ class LocalKek:
     """A key-encryption key held in a file, with the interface the storage
     SDK calls: wrap_key, unwrap_key, get_kid, get_key_wrap_algorithm."""
 
-    def __init__(self, path):
-        self.kid = "local:" + os.path.basename(path)
+    def __init__(self, path, kid=None):
+        self.kid = kid or "local:" + os.path.basename(path)
         data = open(path, "rb").read()
         self.aes = None
         self.private = self.public = None
@@ -124,9 +134,9 @@ class VaultKek:
 logging.getLogger("azure.keyvault.keys.crypto._client").setLevel(logging.ERROR)
 
 
-def kek_from(spec):
+def kek_from(spec, kid=None):
     if spec.startswith("file:"):
-        return LocalKek(spec[len("file:"):])
+        return LocalKek(spec[len("file:"):], kid)
     if spec.startswith("vault:"):
         return VaultKek(spec[len("vault:"):])
     raise ValueError(f"--kek: {spec}: expected file:PATH or vault:KID")
@@ -162,23 +172,48 @@ def blob_client(args, kek, block_size=None):
     return client
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("op", choices=["upload", "download"])
-    p.add_argument("--blob-dir", required=True)
-    p.add_argument("--container", required=True)
-    p.add_argument("--name", required=True)
-    p.add_argument("--file", required=True)
-    p.add_argument("--kek", required=True)
-    p.add_argument("--block-size", type=int)
-    p.add_argument("--offset", type=int)
-    p.add_argument("--length", type=int)
-    args = p.parse_args()
-    bundle = trust(args.blob_dir)
+def content_key(client, kek):
+    """The 32-byte content key behind a blob's encryptiondata."""
+    data = json.loads(client.get_blob_properties().metadata["encryptiondata"])
+    wrapped = data["WrappedContentKey"]
+    key = kek.unwrap_key(base64.b64decode(wrapped["EncryptedKey"]), wrapped["Algorithm"])
+    protocol = data["EncryptionAgent"]["Protocol"].encode()
+    if len(key) != 40 or key[:8] != protocol.ljust(8, b"\0"):
+        raise ValueError("the unwrapped key lacks the protocol prefix")
+    return key[8:]
+
+
+def offline(args, kek):
+    """The SDK's own encryption functions on files, without a service: what
+    its upload and download do to a body."""
+    import azure.storage.blob._encryption as sdk
+
+    if args.op == "encrypt":
+        meta, body = sdk.encrypt_blob(open(args.file, "rb").read(), kek, args.version)
+        open(args.body, "wb").write(body)
+        open(args.meta, "w").write(meta)
+        return
+    meta, body = open(args.meta).read(), open(args.body, "rb").read()
+    headers = {"x-ms-meta-encryptiondata": meta}
+    if args.offset is None:
+        plain = sdk.decrypt_blob(True, kek, None, body, 0, len(body), headers)
+    else:  # map the range as the SDK's download does, then cut
+        data = sdk._dict_to_encryption_data(json.loads(meta))
+        end = args.offset + args.length - 1
+        (start, stop), (so, eo) = sdk.get_adjusted_download_range_and_offset(
+            args.offset, end, args.length, data)
+        plain = sdk.decrypt_blob(True, kek, None, body[start:stop + 1], so, eo, headers)
+    open(args.file, "wb").write(plain)
+
+
+def online(args):
+    bundle = trust(args.blob_dir)  # before a vault KEK calls the vault
     try:
-        kek = kek_from(args.kek)
+        kek = kek_from(args.kek, args.kid)
         client = blob_client(args, kek, args.block_size)
-        if args.op == "upload":
+        if args.op == "content-key":
+            print(content_key(client, kek).hex())
+        elif args.op == "upload":
             with open(args.file, "rb") as f:
                 client.upload_blob(f, overwrite=True)
         else:
@@ -187,6 +222,35 @@ def main():
                 out.write(data)
     finally:
         os.unlink(bundle)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("op", choices=["upload", "download", "content-key", "encrypt", "decrypt"])
+    p.add_argument("--blob-dir")
+    p.add_argument("--container")
+    p.add_argument("--name")
+    p.add_argument("--file")
+    p.add_argument("--kek", required=True)
+    p.add_argument("--kid")
+    p.add_argument("--body")
+    p.add_argument("--meta")
+    p.add_argument("--version", default="2.0")
+    p.add_argument("--block-size", type=int)
+    p.add_argument("--offset", type=int)
+    p.add_argument("--length", type=int)
+    args = p.parse_args()
+    is_offline = args.op in ("encrypt", "decrypt")
+    need = ["file", "body", "meta"] if is_offline else ["blob_dir", "container", "name"]
+    if args.op in ("upload", "download"):
+        need.append("file")
+    for n in need:
+        if getattr(args, n) is None:
+            p.error(f"{args.op} needs --{n.replace('_', '-')}")
+    if is_offline:
+        offline(args, kek_from(args.kek, args.kid))
+    else:
+        online(args)
     return 0
 
 
