@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +401,44 @@ static bool cf_check_absent(cf_upload *u)
     CF_BAIL(CF_ERR_CONFLICT, "BlobAlreadyExists");
 }
 
+/* The next block is read (and encrypted) on a helper thread while this one
+ * sends the last, so reading the file and sealing it overlap the network. */
+typedef struct {
+    cf_body *body;
+    uint8_t *block; /* CF_ENC_BLOCK_MAX bytes */
+    size_t len;
+    char crc[CF_CRC64_BASE64_SIZE];
+    bool ok, running;
+    struct cf_error_record *error; /* the helper's error, handed over */
+    pthread_t thread;
+} cf_block_fill;
+
+static void *cf_block_fill_main(void *arg)
+{
+    cf_block_fill *f = arg;
+    f->ok = cf_body_next(f->body, f->block, &f->len, f->crc);
+    f->error = f->ok ? NULL : cf_error_save();
+    return NULL;
+}
+
+static bool cf_block_fill_start(cf_block_fill *f)
+{
+    f->running = pthread_create(&f->thread, NULL, cf_block_fill_main, f) == 0;
+    CF_ENSURE(f->running, CF_ERR_INTERNAL, "cannot start a thread to read the file");
+    return true;
+}
+
+static bool cf_block_fill_wait(cf_block_fill *f)
+{
+    if (!f->running)
+        return true;
+    pthread_join(f->thread, NULL);
+    f->running = false;
+    if (!f->ok)
+        cf_error_restore(f->error);
+    return f->ok;
+}
+
 static bool cf_put_blocks(cf_upload *u, cf_body *body, uint64_t size)
 {
     uint64_t n_blocks = (size + CF_BLOCK_SIZE - 1) / CF_BLOCK_SIZE;
@@ -413,24 +452,36 @@ static bool cf_put_blocks(cf_upload *u, cf_body *body, uint64_t size)
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
 
-    uint8_t *block = malloc(CF_ENC_BLOCK_MAX);
-    CF_ENSURE_ALLOC(block);
+    cf_block_fill fill[2] = {{.body = body, .block = malloc(CF_ENC_BLOCK_MAX)},
+                             {.body = body, .block = malloc(CF_ENC_BLOCK_MAX)}};
     cf_buf id, xml;
     cf_buf_init(&id, 64);
     cf_buf_init(&xml, (size_t)n_blocks * 48 + 256);
-    bool ok = cf_buf_append_str(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+    bool ok = fill[0].block && fill[1].block;
+    if (!ok)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    ok = ok && cf_buf_append_str(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>") &&
+         cf_block_fill_start(&fill[0]);
     uint64_t offset = 0;
     for (unsigned i = 0; ok && i < n_blocks; i++) {
-        size_t len = 0;
-        char crc[CF_CRC64_BASE64_SIZE];
-        ok = cf_body_next(body, block, &len, crc) && cf_block_id(nonce, i, &id) &&
-             cf_put_block(u, &id, cf_slice_of(block, len), crc, offset) &&
+        cf_block_fill *f = &fill[i % 2];
+        ok = cf_block_fill_wait(f) &&
+             (i + 1 == n_blocks || cf_block_fill_start(&fill[(i + 1) % 2])) &&
+             cf_block_id(nonce, i, &id) &&
+             cf_put_block(u, &id, cf_slice_of(f->block, f->len), f->crc, offset) &&
              cf_buf_append_str(&xml, "<Latest>") &&
              cf_buf_append_str(&xml, (const char *)id.data) && cf_buf_append_str(&xml, "</Latest>");
-        offset += len;
+        offset += f->len;
     }
-    cf_memzero(block, CF_ENC_BLOCK_MAX);
-    free(block);
+    for (int i = 0; i < 2; i++) {
+        struct cf_error_record *kept = ok ? NULL : cf_error_save();
+        (void)cf_block_fill_wait(&fill[i]); /* a failed send leaves a helper running */
+        if (!ok)
+            cf_error_restore(kept);
+        if (fill[i].block)
+            cf_memzero(fill[i].block, CF_ENC_BLOCK_MAX);
+        free(fill[i].block);
+    }
     ok = ok && cf_check_eof(body->f) && cf_buf_append_str(&xml, "</BlockList>") &&
          cf_put_block_list(u, &xml);
     u->blocks = (unsigned)n_blocks;
