@@ -4,18 +4,12 @@
  * thread per core, the same GnuTLS priorities and response block size),
  * and nothing behind it:
  *
- *   GET /<n>       answers n bytes from memory
- *   PUT ...        reads the body, drops it, answers 201
- *   POST /rsa      an RSA-2048 PKCS#1 v1.5 signature of a fixed SHA-256
- *                  digest (256 bytes): the library plus the vault's sign
- *                  primitive and nothing else, the bound for its ratio
- *   POST /kw       an AES-256 key wrap (RFC 3394) of a fixed 32-byte key
+ *   GET /<n>   answers n bytes from memory
+ *   PUT ...    reads the body, drops it, answers 201
  *
  *   tls_ceiling PORT CERT.pem KEY.pem      (runs until killed)
  */
 #include <microhttpd.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,48 +21,6 @@
 
 #define BLOCK (256 * 1024)
 static char pattern[BLOCK];
-
-static EVP_PKEY *rsa_key;
-static unsigned char kw_key[32];
-
-/* The POST primitives into out (>= 256 bytes); returns the length or 0. */
-static size_t primitive(const char *url, unsigned char *out)
-{
-    static const unsigned char input[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
-                                            11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-                                            21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
-    size_t len = 0;
-    if (strcmp(url, "/rsa") == 0) {
-        /* One context per thread, set up once: each request pays for the
-         * signature alone, none of OpenSSL's per-call algorithm lookups. */
-        static _Thread_local EVP_PKEY_CTX *ctx;
-        if (!ctx) {
-            ctx = EVP_PKEY_CTX_new(rsa_key, NULL);
-            if (!ctx || EVP_PKEY_sign_init(ctx) <= 0 ||
-                EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
-                EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) <= 0) {
-                EVP_PKEY_CTX_free(ctx);
-                ctx = NULL;
-                return 0;
-            }
-        }
-        len = 256;
-        if (EVP_PKEY_sign(ctx, out, &len, input, sizeof input) <= 0)
-            len = 0;
-    } else if (strcmp(url, "/kw") == 0) {
-        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-        int n = 0, tail = 0;
-        if (ctx) {
-            EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-            if (EVP_EncryptInit_ex(ctx, EVP_aes_256_wrap(), NULL, kw_key, NULL) == 1 &&
-                EVP_EncryptUpdate(ctx, out, &n, input, sizeof input) == 1 &&
-                EVP_EncryptFinal_ex(ctx, out + n, &tail) == 1)
-                len = (size_t)(n + tail);
-        }
-        EVP_CIPHER_CTX_free(ctx);
-    }
-    return len;
-}
 
 static ssize_t serve(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -92,14 +44,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     if (*size) {
         *size = 0; /* dropped */
         return MHD_YES;
-    }
-    if (strcmp(method, "POST") == 0) {
-        unsigned char out[512];
-        size_t len = primitive(url, out);
-        struct MHD_Response *r = MHD_create_response_from_buffer(len, out, MHD_RESPMEM_MUST_COPY);
-        enum MHD_Result ret = MHD_queue_response(c, len ? 200 : 500, r);
-        MHD_destroy_response(r);
-        return ret;
     }
     bool get = strcmp(method, "GET") == 0;
     uint64_t n = get ? strtoull(url + 1, NULL, 10) : 0;
@@ -135,11 +79,6 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < BLOCK; i++)
         pattern[i] = (char)(i * 131 + 7);
-    rsa_key = EVP_RSA_gen(2048);
-    if (!rsa_key) {
-        fprintf(stderr, "tls_ceiling: cannot make an RSA key\n");
-        return 1;
-    }
     char *cert = slurp(argv[2]), *key = slurp(argv[3]);
     if (!cert || !key) {
         fprintf(stderr, "tls_ceiling: cannot read the certificate or key\n");
