@@ -74,6 +74,28 @@ void cf_buf_truncate(cf_buf *b, size_t len)
     b->len = len;
 }
 
+cf_buf_txn cf_buf_txn_begin(cf_buf *b)
+{
+    return (cf_buf_txn){b, b->len};
+}
+
+void cf_buf_txn_end(cf_buf_txn *t)
+{
+    if (!t->buf || t->buf->len <= t->mark)
+        return;
+    cf_memzero(t->buf->data + t->mark, t->buf->len - t->mark);
+    t->buf->len = t->mark;
+}
+
+void cf_buf_txn_commit(cf_buf_txn *t, size_t used)
+{
+    size_t reserved = t->buf->len - t->mark;
+    if (used < reserved)
+        cf_memzero(t->buf->data + t->mark + used, reserved - used);
+    t->buf->len = t->mark + used;
+    t->buf = NULL;
+}
+
 bool cf_buf_reserve(cf_buf *b, size_t extra)
 {
     CF_ENSURE(extra <= b->max && b->len <= b->max - extra, CF_ERR_TOO_LARGE, NULL);

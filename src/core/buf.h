@@ -58,6 +58,20 @@ void cf_buf_clear(cf_buf *b);
 /* Drops (and wipes) everything past the first `len` bytes: how a decoder
  * that fails takes back what it appended, leaving the caller's bytes. */
 void cf_buf_truncate(cf_buf *b, size_t len);
+
+/* A pending append: unless committed, everything appended to the buffer
+ * since cf_buf_txn_begin is wiped and the buffer returns to its old length
+ * (scope it with CF_SCOPED(cf_buf_txn_end)), so a failed step leaves the
+ * caller's buffer as it was. */
+typedef struct {
+    cf_buf *buf;
+    size_t mark;
+} cf_buf_txn;
+
+cf_buf_txn cf_buf_txn_begin(cf_buf *b);
+void cf_buf_txn_end(cf_buf_txn *t);
+/* Keeps `used` of the bytes appended since the mark and wipes the rest. */
+void cf_buf_txn_commit(cf_buf_txn *t, size_t used);
 CF_MUST_USE bool cf_buf_reserve(cf_buf *b, size_t extra);
 CF_MUST_USE bool cf_buf_append(cf_buf *b, const void *p, size_t len);
 CF_MUST_USE bool cf_buf_append_slice(cf_buf *b, cf_slice s);

@@ -71,36 +71,6 @@ static void cf_free_ossl_bytes(unsigned char **p)
     OPENSSL_free(*p);
 }
 
-/* A pending append to a cf_buf: unless committed, the appended bytes are
- * wiped and the buffer is restored to its old length. */
-typedef struct {
-    cf_buf *buf;
-    size_t mark;
-} cf_buf_txn;
-
-static cf_buf_txn cf_buf_txn_begin(cf_buf *b)
-{
-    return (cf_buf_txn){b, b->len};
-}
-
-static void cf_buf_txn_end(cf_buf_txn *t)
-{
-    if (!t->buf || t->buf->len <= t->mark)
-        return;
-    cf_memzero(t->buf->data + t->mark, t->buf->len - t->mark);
-    t->buf->len = t->mark;
-}
-
-/* Keeps `used` of the bytes reserved since the mark and wipes the rest. */
-static void cf_buf_txn_commit(cf_buf_txn *t, size_t used)
-{
-    size_t reserved = t->buf->len - t->mark;
-    if (used < reserved)
-        cf_memzero(t->buf->data + t->mark + used, reserved - used);
-    t->buf->len = t->mark + used;
-    t->buf = NULL;
-}
-
 /* A secret region wiped on scope exit unless disarmed (p = NULL). */
 typedef struct {
     void *p;
@@ -249,7 +219,7 @@ void cf_hasher_free(cf_hasher *hs)
     free(hs);
 }
 
-bool cf_hmac_sha256(cf_slice key, cf_slice msg, uint8_t out[32])
+bool cf_hmac_sha256_parts(cf_slice key, const cf_slice *parts, size_t n_parts, uint8_t out[32])
 {
     /* An empty HMAC key is valid, but OpenSSL only sets a non-NULL one. */
     static const uint8_t no_key[1];
@@ -261,12 +231,18 @@ bool cf_hmac_sha256(cf_slice key, cf_slice msg, uint8_t out[32])
         OSSL_PARAM_construct_end(),
     };
     CF_OSSL_GUARD(EVP_MAC_init(ctx, key.len ? key.ptr : no_key, key.len, params));
-    if (msg.len)
-        CF_OSSL_GUARD(EVP_MAC_update(ctx, msg.ptr, msg.len));
+    for (size_t i = 0; i < n_parts; i++)
+        if (parts[i].len)
+            CF_OSSL_GUARD(EVP_MAC_update(ctx, parts[i].ptr, parts[i].len));
     size_t n = 0;
     CF_OSSL_GUARD(EVP_MAC_final(ctx, out, &n, 32));
     CF_ENSURE(n == 32, CF_ERR_CRYPTO, NULL);
     return true;
+}
+
+bool cf_hmac_sha256(cf_slice key, cf_slice msg, uint8_t out[32])
+{
+    return cf_hmac_sha256_parts(key, &msg, 1, out);
 }
 
 bool cf_hkdf_sha256(cf_slice ikm, cf_slice salt, cf_slice info, uint8_t *out, size_t out_len)

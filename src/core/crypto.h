@@ -35,6 +35,9 @@ CF_MUST_USE bool cf_hasher_update(cf_hasher *hs, cf_slice in) CF_NONNULL;
 CF_MUST_USE bool cf_hasher_final(cf_hasher *hs, uint8_t *out) CF_NONNULL;
 void cf_hasher_free(cf_hasher *hs);
 CF_MUST_USE bool cf_hmac_sha256(cf_slice key, cf_slice msg, uint8_t out[32]);
+/* The HMAC of the concatenation of `parts`, without concatenating them. */
+CF_MUST_USE bool cf_hmac_sha256_parts(cf_slice key, const cf_slice *parts, size_t n_parts,
+                                      uint8_t out[32]);
 CF_MUST_USE bool cf_hkdf_sha256(cf_slice ikm, cf_slice salt, cf_slice info, uint8_t *out,
                                 size_t out_len);
 

@@ -84,3 +84,48 @@ bool cf_utf8_valid(cf_slice text)
     }
     return true;
 }
+
+static bool cf_put_utf16le(cf_buf *out, uint32_t unit)
+{
+    const uint8_t le[2] = {(uint8_t)unit, (uint8_t)(unit >> 8)};
+    return cf_buf_append(out, le, sizeof le);
+}
+
+bool cf_utf16le_from_utf8(cf_slice utf8, cf_buf *out)
+{
+    for (size_t i = 0; i < utf8.len;) {
+        uint32_t cp;
+        size_t n = cf_utf8_decode(utf8.ptr + i, utf8.len - i, &cp);
+        CF_ENSURE(n > 0, CF_ERR_BAD_INPUT, "not well-formed UTF-8");
+        i += n;
+        if (cp < 0x10000) {
+            CF_GUARD(cf_put_utf16le(out, cp));
+        } else {
+            cp -= 0x10000;
+            CF_GUARD(cf_put_utf16le(out, 0xd800 | cp >> 10));
+            CF_GUARD(cf_put_utf16le(out, 0xdc00 | (cp & 0x3ff)));
+        }
+    }
+    return true;
+}
+
+bool cf_utf8_from_utf16le(cf_slice utf16, cf_buf *out)
+{
+    CF_ENSURE(utf16.len % 2 == 0, CF_ERR_BAD_INPUT, "UTF-16 text of an odd length");
+    const uint8_t *p = utf16.ptr;
+    for (size_t i = 0; i < utf16.len; i += 2) {
+        uint32_t cp = (uint32_t)p[i] | (uint32_t)p[i + 1] << 8;
+        if (cp >= 0xd800 && cp <= 0xdbff && i + 3 < utf16.len) {
+            uint32_t low = (uint32_t)p[i + 2] | (uint32_t)p[i + 3] << 8;
+            if (low >= 0xdc00 && low <= 0xdfff) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+                i += 2;
+            }
+        }
+        uint8_t enc[4];
+        size_t n = cf_utf8_encode(cp, enc); /* 0 for an unpaired surrogate */
+        CF_ENSURE(n > 0, CF_ERR_BAD_INPUT, "UTF-16 text with an unpaired surrogate");
+        CF_GUARD(cf_buf_append(out, enc, n));
+    }
+    return true;
+}

@@ -24,4 +24,11 @@ CF_MUST_USE size_t cf_utf8_encode(uint32_t cp, uint8_t out[4]);
 /* Whether all of `text` is well-formed UTF-8. */
 CF_MUST_USE bool cf_utf8_valid(cf_slice text);
 
+/* UTF-16LE (Windows' "Unicode", as SQL Server's formats use it), appended
+ * to `out`: from well-formed UTF-8, and back from well-formed UTF-16LE
+ * (an even length, surrogates only in pairs).  CF_ERR_BAD_INPUT
+ * otherwise; CF_ERR_TOO_LARGE past out's cap. */
+CF_MUST_USE bool cf_utf16le_from_utf8(cf_slice utf8, cf_buf *out) CF_NONNULL;
+CF_MUST_USE bool cf_utf8_from_utf16le(cf_slice utf16, cf_buf *out) CF_NONNULL;
+
 #endif
