@@ -114,6 +114,15 @@ static const cf_cli_command cf_commands[] = {
     {"backup", cf_cmd_backup, 1, "file", "backup NAME --file OUT", "secret"},
     {"restore", cf_cmd_restore, 0, "file", "restore --file IN", "secret"},
     {"show", cf_cmd_seal_show, 0, "data-dir", "show --data-dir DIR", "seal", true},
+    {"key-create", cf_cmd_ae_key_create, 1, "db cmk", "key-create NAME --db FILE --cmk KEY_ID",
+     "ae", true},
+    {"key-list", cf_cmd_ae_key_list, 0, "db", "key-list --db FILE", "ae", true},
+    {"key-unwrap", cf_cmd_ae_key_unwrap, 1, "db out",
+     "key-unwrap NAME --db FILE [--out FILE]   (the column key: hex, or raw into FILE)", "ae",
+     true},
+    {"key-rotate", cf_cmd_ae_key_rotate, 1, "db cmk", "key-rotate NAME --db FILE --cmk KEY_ID",
+     "ae", true},
+    {"key-delete", cf_cmd_ae_key_delete, 1, "db", "key-delete NAME --db FILE", "ae", true},
     {"migrate", cf_cmd_seal_migrate, 0, "data-dir pkcs11-module pkcs11-token pkcs11-pin-file",
      "migrate --data-dir DIR [--pkcs11-module PATH --pkcs11-token LABEL\n"
      "                  [--pkcs11-pin-file FILE]]   (the service stopped; onto a token)",
@@ -194,6 +203,8 @@ static void cf_print_usage(FILE *out)
         "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
         "       coffer audit verify FILE [options] [--output json]\n"
         "       coffer seal show|migrate --data-dir DIR [options]\n"
+        "       coffer [connection options] ae key-create|key-list|key-unwrap|key-rotate|key-delete"
+        " ...\n"
         "       coffer [storage options] blob|container|account|scope COMMAND [ARG] [options]\n"
         "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
@@ -255,8 +266,8 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
     if (n_words == 0 && cf_cli_flag(cli, "help"))
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
-        return cf_cli_usage("expected 'key|secret|principal|role|blob|container|account|scope|seal "
-                            "COMMAND' or 'audit verify' "
+        return cf_cli_usage("expected 'key|secret|principal|role|blob|container|account|scope|seal|"
+                            "ae COMMAND' or 'audit verify' "
                             "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)

@@ -221,6 +221,12 @@ CF_MUST_USE bool cf_cmd_role_remove(cf_cli *cli);
 
 /* ---- blob_cmd.c, container_cmd.c (see storage_client.h) ---- */
 CF_MUST_USE bool cf_cmd_blob_upload(cf_cli *cli);
+/* ae_cmd.c: column encryption keys for ae_encrypt/ae_decrypt */
+CF_MUST_USE bool cf_cmd_ae_key_create(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_ae_key_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_ae_key_unwrap(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_ae_key_rotate(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_ae_key_delete(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_download(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_list(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_show(cf_cli *cli);
