@@ -148,6 +148,10 @@ void cf_cli_client_close(cf_cli_client *client);
  * (may be NULL).  On 2xx, *reply is the parsed object (NULL for an empty
  * body; the caller owns it).  Otherwise the service's error is printed and
  * the call fails. */
+/* The body of a key operation, {"alg": alg, "value": value} (value already
+ * base64url, NUL-terminated in its buffer); NULL (CF_ERR_NOMEM raised)
+ * when it cannot be built. */
+json_t *cf_cli_op_body(const char *alg, const cf_buf *value);
 CF_MUST_USE bool cf_cli_call(cf_cli_client *client, const char *method, const char *path,
                              json_t *body, json_t **reply);
 

@@ -407,3 +407,12 @@ bool cf_cli_call(cf_cli_client *c, const char *method, const char *path, json_t 
     cf_buf_free(&reply);
     return ok;
 }
+
+json_t *cf_cli_op_body(const char *alg, const cf_buf *value)
+{
+    json_t *body =
+        json_pack("{s:s, s:s%}", "alg", alg, "value", (const char *)value->data, value->len);
+    if (!body)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    return body;
+}

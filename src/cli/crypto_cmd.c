@@ -129,13 +129,8 @@ static bool cf_crypt(cf_cli *cli, const char *op, const char *const *params, siz
     cf_buf value;
     cf_buf_init_secret(&value, CF_CLI_PAYLOAD_MAX * 2);
     json_t *body = NULL, *reply = NULL;
-    bool ok = cf_op_path(cli, op, path, sizeof path) && cf_payload(cli, op, &value);
-    if (ok) {
-        body = json_pack("{s:s, s:s%}", "alg", alg, "value", (const char *)value.data, value.len);
-        ok = body != NULL;
-        if (!ok)
-            CF_RAISE(CF_ERR_NOMEM, NULL);
-    }
+    bool ok = cf_op_path(cli, op, path, sizeof path) && cf_payload(cli, op, &value) &&
+              (body = cf_cli_op_body(alg, &value)) != NULL;
     cf_buf_free(&value);
     for (size_t i = 0; ok && i < n_params; i++)
         ok = cf_b64_param(cli, params[i], body, params[i]);

@@ -121,13 +121,8 @@ bool cf_vault_key_op(cf_vault_key *k, const char *op, const char *alg, cf_slice 
     cf_buf value;
     cf_buf_init_secret(&value, 4096);
     json_t *body = NULL, *reply = NULL;
-    bool ok = cf_base64url_encode(in, &value) && cf_buf_terminate(&value);
-    if (ok) {
-        body = json_pack("{s:s, s:s%}", "alg", alg, "value", (const char *)value.data, value.len);
-        ok = body != NULL;
-        if (!ok)
-            CF_RAISE(CF_ERR_NOMEM, NULL);
-    }
+    bool ok = cf_base64url_encode(in, &value) && cf_buf_terminate(&value) &&
+              (body = cf_cli_op_body(alg, &value)) != NULL;
     cf_buf_free(&value);
     ok = ok && cf_cli_call(k->client, "POST", path, body, &reply);
     json_decref(body);

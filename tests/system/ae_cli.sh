@@ -104,15 +104,7 @@ expect "  the credential is not sent there" grep -q "is not a key of the configu
 cp "$TMP/saved.db" "$DB"
 
 # ---- a caller without a role on the master key ----
-check "a principal with no role" "$CLI" principal create --name ae-outsider --output json
-python3 - "$COFFER_BOOTSTRAP" "$TMP/out" "$TMP/outsider.json" <<'PY'
-import json, sys
-b, sp = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-doc = {k: b[k] for k in ("vault_url", "ca_cert", "tenant_id", "authority_host")}
-doc.update(client_id=sp["client_id"], client_secret=sp["client_secret"])
-json.dump(doc, open(sys.argv[3], "w"))
-PY
-chmod 600 "$TMP/outsider.json"
+check "a principal with no role" no_role_identity ae-outsider "$TMP/outsider.json"
 check_rc "its key-unwrap: refused" 1 env COFFER_BOOTSTRAP="$TMP/outsider.json" \
     "$CLI" ae key-unwrap ssn --db "$DB"
 expect "  forbidden" grep -q "Forbidden" "$TMP/err"

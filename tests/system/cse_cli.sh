@@ -106,15 +106,7 @@ check_rc "malformed KEK spec: usage" 2 "$CLI" blob upload "$TMP/in" --container 
     --name x.bin --encrypt-with nope
 
 # ---- a vault KEK the caller may not use ----
-check "a principal with no role" "$CLI" principal create --name cse-outsider --output json
-python3 - "$COFFER_BOOTSTRAP" "$TMP/out" "$TMP/outsider.json" <<'PY'
-import json, sys
-b, sp = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-doc = {k: b[k] for k in ("vault_url", "ca_cert", "tenant_id", "authority_host")}
-doc.update(client_id=sp["client_id"], client_secret=sp["client_secret"])
-json.dump(doc, open(sys.argv[3], "w"))
-PY
-chmod 600 "$TMP/outsider.json"
+check "a principal with no role" no_role_identity cse-outsider "$TMP/outsider.json"
 check_rc "its download of a blob under a vault KEK: exit 1" 1 env COFFER_BOOTSTRAP="$TMP/outsider.json" \
     "$CLI" blob download --container box --name "c-${RSA_KID##*/}-1" --file "$TMP/no.out"
 grep -q "Forbidden" "$TMP/err" && ok "  says it is forbidden" || bad "  says it is forbidden"

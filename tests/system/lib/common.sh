@@ -20,3 +20,18 @@ for _ in $(seq 1 5); do start_server && break; done
 [ -n "$PORT" ] || { cat "$TMP/server.log"; echo "the vault did not start"; exit 1; }
 export COFFER_BOOTSTRAP=$TMP/vault/bootstrap.json
 
+
+# no_role_identity NAME FILE: a new service principal with no role, and an
+# identity file (the vault's bootstrap.json with its credential) for it in
+# FILE, for checking that a caller without a role is refused.
+no_role_identity() {
+    "$BIN/coffer" principal create --name "$1" --output json >"$TMP/principal.json" || return 1
+    python3 - "$COFFER_BOOTSTRAP" "$TMP/principal.json" "$2" <<'PY'
+import json, sys
+b, sp = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+doc = {k: b[k] for k in ("vault_url", "ca_cert", "tenant_id", "authority_host")}
+doc.update(client_id=sp["client_id"], client_secret=sp["client_secret"])
+json.dump(doc, open(sys.argv[3], "w"))
+PY
+    chmod 600 "$2"
+}
