@@ -367,6 +367,14 @@ bool cf_gcm_new(cf_slice key, cf_gcm **out)
     return true;
 }
 
+bool cf_gcm_rekey(cf_gcm *g, cf_slice key)
+{
+    CF_ENSURE(key.len == (size_t)EVP_CIPHER_CTX_get_key_length(g->ctx), CF_ERR_BAD_INPUT,
+              "AES-GCM key of the wrong length");
+    CF_OSSL_GUARD(EVP_CipherInit_ex2(g->ctx, NULL, key.ptr, NULL, -1, NULL));
+    return true;
+}
+
 void cf_gcm_free(cf_gcm *g)
 {
     if (!g)

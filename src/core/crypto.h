@@ -62,6 +62,9 @@ typedef struct cf_gcm cf_gcm;
 /* key: 16, 24 or 32 bytes (borrowed; the context keeps its own schedule). */
 CF_MUST_USE bool cf_gcm_new(cf_slice key, cf_gcm **out);
 void cf_gcm_free(cf_gcm *g);
+/* A new key of the same length for the next messages (the schedule is
+ * recomputed; no allocation). */
+CF_MUST_USE bool cf_gcm_rekey(cf_gcm *g, cf_slice key);
 /* As cf_aes_gcm_encrypt with a fixed-size IV; ct has pt.len bytes. */
 CF_MUST_USE bool cf_gcm_seal(cf_gcm *g, const uint8_t iv[CF_GCM_IV_LEN], cf_slice aad, cf_slice pt,
                              uint8_t *ct, uint8_t tag[CF_GCM_TAG_LEN]);
