@@ -19,13 +19,14 @@
 #include <strings.h>
 
 #include "ae.h"
+#include "coffer_sqlite_internal.h"
 #include "crypto.h"
 #include "encoding.h"
 #include "secmem.h"
 
 enum { AE_INTEGER = 1, AE_REAL = 2, AE_TEXT = 3, AE_BLOB = 4 };
 
-static void ae_fail(sqlite3_context *ctx, int code, const char *fn, const char *why)
+void cf_sqlite_fail(sqlite3_context *ctx, int code, const char *fn, const char *why)
 {
     char msg[512];
     snprintf(msg, sizeof msg, "%s: %s", fn, why);
@@ -57,14 +58,14 @@ static cf_ae_key *ae_key_arg(sqlite3_context *ctx, sqlite3_value *arg, int i, co
         ok = cf_hex_decode(cf_slice_of(sqlite3_value_text(arg), (size_t)n), &raw);
     if (!ok) {
         cf_buf_free(&raw);
-        ae_fail(ctx, SQLITE_MISUSE, fn,
-                "the column encryption key must be 32 bytes (a BLOB, or 64 hex digits)");
+        cf_sqlite_fail(ctx, SQLITE_MISUSE, fn,
+                       "the column encryption key must be 32 bytes (a BLOB, or 64 hex digits)");
         return NULL;
     }
     ok = cf_ae_key_new(cf_buf_slice(&raw), &key);
     cf_buf_free(&raw);
     if (!ok) {
-        ae_fail(ctx, SQLITE_ERROR, fn, cf_error_detail());
+        cf_sqlite_fail(ctx, SQLITE_ERROR, fn, cf_error_detail());
         return NULL;
     }
     *fresh = true;
@@ -91,8 +92,7 @@ static uint64_t ae_get_le64(const uint8_t *p)
     return v;
 }
 
-/* The type byte and the value's bytes, into `plain` (secret). */
-static bool ae_serialise(sqlite3_value *v, cf_buf *plain)
+bool cf_sqlite_serialise(sqlite3_value *v, cf_buf *plain)
 {
     uint8_t head[9];
     switch (sqlite3_value_type(v)) {
@@ -134,11 +134,11 @@ static void ae_encrypt_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     } else if (mode_text && strcasecmp(mode_text, "randomized") == 0) {
         mode = CF_AE_RANDOMIZED;
     } else {
-        ae_fail(ctx, SQLITE_MISUSE, fn, "the mode must be 'deterministic' or 'randomized'");
+        cf_sqlite_fail(ctx, SQLITE_MISUSE, fn, "the mode must be 'deterministic' or 'randomized'");
         return;
     }
     if ((size_t)sqlite3_value_bytes(argv[0]) >= CF_AE_VALUE_MAX) {
-        ae_fail(ctx, SQLITE_TOOBIG, fn, "a value to encrypt must be under 64 MiB");
+        cf_sqlite_fail(ctx, SQLITE_TOOBIG, fn, "a value to encrypt must be under 64 MiB");
         return;
     }
     bool fresh;
@@ -148,19 +148,18 @@ static void ae_encrypt_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     cf_buf plain, cell;
     cf_buf_init_secret(&plain, CF_AE_VALUE_MAX);
     cf_buf_init(&cell, CF_AE_CELL_MAX);
-    if (ae_serialise(argv[0], &plain) && cf_ae_encrypt(key, mode, cf_buf_slice(&plain), &cell))
+    if (cf_sqlite_serialise(argv[0], &plain) &&
+        cf_ae_encrypt(key, mode, cf_buf_slice(&plain), &cell))
         sqlite3_result_blob64(ctx, cell.data, cell.len, SQLITE_TRANSIENT);
     else
-        ae_fail(ctx, SQLITE_ERROR, fn, cf_error_detail());
+        cf_sqlite_fail(ctx, SQLITE_ERROR, fn, cf_error_detail());
     cf_buf_free(&plain);
     cf_buf_free(&cell);
     ae_key_keep(ctx, 1, key, fresh);
 }
 
-/* Hands a decrypted ae_encrypt plaintext to SQLite with its type. */
-static void ae_result_value(sqlite3_context *ctx, const uint8_t *p, size_t len)
+void cf_sqlite_result_value(sqlite3_context *ctx, const char *fn, const uint8_t *p, size_t len)
 {
-    static const char fn[] = "ae_decrypt";
     int type = len ? p[0] : 0;
     if ((type == AE_INTEGER || type == AE_REAL) && len != 9)
         type = 0;
@@ -178,9 +177,9 @@ static void ae_result_value(sqlite3_context *ctx, const uint8_t *p, size_t len)
         return;
     case AE_BLOB: sqlite3_result_blob64(ctx, p + 1, len - 1, SQLITE_TRANSIENT); return;
     default:
-        ae_fail(ctx, SQLITE_MISMATCH, fn,
-                "the cell decrypts, but not to a value ae_encrypt wrote (a SQL Server driver's "
-                "cell? read it with ae_decrypt(cell, cek, 'bytes'))");
+        cf_sqlite_fail(ctx, SQLITE_MISMATCH, fn,
+                       "the cell decrypts, but not to a value Coffer's functions wrote (a SQL "
+                       "Server driver's cell? read it with ae_decrypt(cell, cek, 'bytes'))");
     }
 }
 
@@ -193,11 +192,11 @@ static void ae_decrypt_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
     const char *form = argc > 2 ? (const char *)sqlite3_value_text(argv[2]) : "value";
     if (!form || (strcasecmp(form, "value") != 0 && strcasecmp(form, "bytes") != 0)) {
-        ae_fail(ctx, SQLITE_MISUSE, fn, "the third argument must be 'value' or 'bytes'");
+        cf_sqlite_fail(ctx, SQLITE_MISUSE, fn, "the third argument must be 'value' or 'bytes'");
         return;
     }
     if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
-        ae_fail(ctx, SQLITE_MISMATCH, fn, "a cell is a BLOB");
+        cf_sqlite_fail(ctx, SQLITE_MISMATCH, fn, "a cell is a BLOB");
         return;
     }
     bool fresh;
@@ -208,13 +207,13 @@ static void ae_decrypt_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     cf_buf_init_secret(&plain, CF_AE_VALUE_MAX + CF_AE_BLOCK);
     cf_slice cell = cf_slice_of(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
     if (!cf_ae_decrypt(key, cell, &plain))
-        ae_fail(ctx, cf_error_code() == CF_ERR_DECRYPT ? SQLITE_AUTH : SQLITE_ERROR, fn,
-                cf_error_detail());
+        cf_sqlite_fail(ctx, cf_error_code() == CF_ERR_DECRYPT ? SQLITE_AUTH : SQLITE_ERROR, fn,
+                       cf_error_detail());
     else if (strcasecmp(form, "bytes") == 0)
         sqlite3_result_blob64(ctx, plain.data ? plain.data : (const uint8_t *)"", plain.len,
                               SQLITE_TRANSIENT);
     else
-        ae_result_value(ctx, plain.data, plain.len);
+        cf_sqlite_result_value(ctx, fn, plain.data, plain.len);
     cf_buf_free(&plain);
     ae_key_keep(ctx, 1, key, fresh);
 }
@@ -230,5 +229,5 @@ int coffer_sqlite_register(sqlite3 *db)
     for (int n = 2; rc == SQLITE_OK && n <= 3; n++)
         rc = sqlite3_create_function_v2(db, "ae_decrypt", n, flags | SQLITE_DETERMINISTIC, NULL,
                                         ae_decrypt_fn, NULL, NULL, NULL);
-    return rc;
+    return rc == SQLITE_OK ? cf_sqlite_register_cell_keys(db) : rc;
 }

@@ -4,7 +4,9 @@
  * NULL, deterministic cells serve equality lookups, SQL Server's own cell
  * reads with 'bytes', and the refusals (another key, a tampered cell, bad
  * arguments, a trigger calling the functions) are errors with their codes;
- * the file never holds the plaintext marker or the key. */
+ * cells encrypted by key open only with their key and, when bound, their
+ * row's authenticator; the file never holds the plaintext marker or the
+ * key. */
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -193,6 +195,66 @@ static void test_sql_server_cell(void)
     free(pem);
 }
 
+/* encrypt_by_key / decrypt_by_key: keys opened per connection, cells bound
+ * to their row by an authenticator. */
+static void test_cell_keys(void)
+{
+    sqlite3 *db = open_db();
+    char sql[1024];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof sql, "SELECT coffer_open_key('k1', '%s')", KEY);
+    CHECK(query(db, sql, &st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32);
+    sqlite3_finalize(st);
+    CHECK(exec(db, "CREATE TABLE cells(id INTEGER PRIMARY KEY, v BLOB, w BLOB);"
+                   "INSERT INTO cells VALUES(1, encrypt_by_key('" MARK "-1', 'k1', 1), "
+                   "  encrypt_by_key(x'0102', 'k1'));"
+                   "INSERT INTO cells VALUES(2, encrypt_by_key('" MARK "-2', 'k1', 2), "
+                   "  encrypt_by_key(NULL, 'k1'));"));
+    CHECK(query(db,
+                "SELECT decrypt_by_key(v, id) = '" MARK "-1', hex(decrypt_by_key(w)), "
+                "typeof(decrypt_by_key(v, id)) FROM cells WHERE id = 1",
+                &st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(st, 0) == 1);
+    CHECK_STR((const char *)sqlite3_column_text(st, 1), "0102");
+    CHECK_STR((const char *)sqlite3_column_text(st, 2), "text");
+    sqlite3_finalize(st);
+    CHECK(query(db, "SELECT w IS NULL FROM cells WHERE id = 2", &st) == SQLITE_ROW &&
+          sqlite3_column_int(st, 0) == 1);
+    sqlite3_finalize(st);
+    /* a cell moved to another row, its authenticator missing or unexpected */
+    CHECK(fails_with(db, "SELECT decrypt_by_key(v, 2) FROM cells WHERE id = 1", SQLITE_AUTH,
+                     "another authenticator"));
+    CHECK(fails_with(db, "SELECT decrypt_by_key(v) FROM cells WHERE id = 1", SQLITE_AUTH,
+                     "needs its authenticator"));
+    CHECK(fails_with(db, "SELECT decrypt_by_key(w, 1) FROM cells WHERE id = 1", SQLITE_AUTH,
+                     "without an authenticator"));
+    CHECK(fails_with(db, "SELECT decrypt_by_key(v, NULL) FROM cells WHERE id = 1", SQLITE_MISUSE,
+                     "NULL"));
+    CHECK(fails_with(db, "SELECT decrypt_by_key(x'0102', 1)", SQLITE_AUTH, "not a cell"));
+    CHECK(fails_with(db, "SELECT encrypt_by_key(1, 'nope')", SQLITE_ERROR, "not open"));
+    CHECK(fails_with(db, "SELECT coffer_open_key('k2', x'00')", SQLITE_MISUSE, "32 bytes"));
+    /* another key under the same name: the old cells no longer find theirs */
+    snprintf(sql, sizeof sql, "SELECT coffer_open_key('k1', '%s')", OTHER);
+    CHECK(exec(db, sql));
+    CHECK(fails_with(db, "SELECT decrypt_by_key(v, id) FROM cells WHERE id = 1", SQLITE_AUTH,
+                     "no open key matches"));
+    CHECK(query(db, "SELECT coffer_close_key('k1'), coffer_close_key('k1')", &st) == SQLITE_ROW &&
+          sqlite3_column_int(st, 0) == 1 && sqlite3_column_int(st, 1) == 0);
+    sqlite3_finalize(st);
+    CHECK(sqlite3_close(db) == SQLITE_OK);
+    /* a new connection has no open keys */
+    db = open_db();
+    CHECK(fails_with(db, "SELECT decrypt_by_key(v, id) FROM cells WHERE id = 2", SQLITE_AUTH,
+                     "no open key matches"));
+    snprintf(sql, sizeof sql, "SELECT coffer_open_key('again', x'%s'); SELECT 1;", KEY);
+    CHECK(exec(db, sql));
+    CHECK(query(db, "SELECT decrypt_by_key(v, id) = '" MARK "-2' FROM cells WHERE id = 2", &st) ==
+              SQLITE_ROW &&
+          sqlite3_column_int(st, 0) == 1);
+    sqlite3_finalize(st);
+    CHECK(sqlite3_close(db) == SQLITE_OK);
+}
+
 /* Neither the marker (a stored value) nor the key is in the file. */
 static void test_file_at_rest(void)
 {
@@ -217,6 +279,7 @@ int main(void)
     RUN(test_round_trips);
     RUN(test_refusals);
     RUN(test_sql_server_cell);
+    RUN(test_cell_keys);
     RUN(test_file_at_rest);
     remove(db_path);
     TEST_DONE();

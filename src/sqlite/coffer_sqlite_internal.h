@@ -1,0 +1,22 @@
+/*
+ * Shared by the SQLite function files (coffer_sqlite.c, cell_keys.c).
+ */
+#ifndef COFFER_SQLITE_INTERNAL_H
+#define COFFER_SQLITE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* An error for the function `fn`: "fn: why", with SQLite error `code`. */
+void cf_sqlite_fail(sqlite3_context *ctx, int code, const char *fn, const char *why);
+/* A value's plaintext form: its type byte and its bytes (docs). */
+CF_MUST_USE bool cf_sqlite_serialise(sqlite3_value *v, cf_buf *plain);
+/* Hands such a plaintext back to SQLite with its type (SQLITE_MISMATCH if
+ * it is not one). */
+void cf_sqlite_result_value(sqlite3_context *ctx, const char *fn, const uint8_t *p, size_t len);
+/* encrypt_by_key and friends (cell_keys.c). */
+int cf_sqlite_register_cell_keys(sqlite3 *db);
+
+#endif
