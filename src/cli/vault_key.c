@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "encoding.h"
 #include "https.h"
@@ -31,7 +32,8 @@ static bool cf_vault_key_connect(cf_cli *cli, const char *kid, const char *hint,
         cf_cli_https_origin(conn.vault_url, vault_origin, sizeof vault_origin);
         cf_cli_https_origin(kid, key_origin, sizeof key_origin);
         size_t n = strlen(vault_origin);
-        if (strcmp(vault_origin, key_origin) != 0 || strncmp(kid + n, "/keys/", 6) != 0) {
+        /* scheme and host compare without case: the AE key paths are lowercased */
+        if (strcasecmp(vault_origin, key_origin) != 0 || strncmp(kid + n, "/keys/", 6) != 0) {
             /* kid may come from someone else's data: printed escaped. */
             CF_RAISE(CF_ERR_BAD_INPUT, NULL);
             fputs("coffer: the key ", stderr);

@@ -79,6 +79,7 @@ static bool cf_xaes_derive(cf_xaes *x, const uint8_t nonce[CF_XAES_NONCE_LEN])
         ok = cf_xaes_block(x, m, derived + 16 * (i - 1));
     }
     ok = ok && cf_gcm_rekey(x->gcm, cf_slice_of(derived, sizeof derived));
+    cf_memzero(m, sizeof m); /* holds the CMAC subkey, XORed with public bytes */
     cf_memzero(derived, sizeof derived);
     return ok;
 }

@@ -97,17 +97,13 @@ static void cf_open_key_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     const char *name = cf_key_name(ctx, argv[0], fn);
     if (!name)
         return;
-    int type = sqlite3_value_type(argv[1]), n = sqlite3_value_bytes(argv[1]);
     cf_buf raw, hex;
     cf_buf_init_secret(&raw, CF_CELL_KEY_LEN);
     cf_buf_init(&hex, 2 * CF_CELL_KEY_ID_LEN + 1);
-    bool ok = (type == SQLITE_BLOB && n == CF_CELL_KEY_LEN &&
-               cf_buf_append(&raw, sqlite3_value_blob(argv[1]), CF_CELL_KEY_LEN)) ||
-              (type == SQLITE_TEXT && n == 2 * CF_CELL_KEY_LEN &&
-               cf_hex_decode(cf_slice_of(sqlite3_value_text(argv[1]), (size_t)n), &raw));
+    bool ok = cf_sqlite_key_arg(argv[1], &raw);
     cf_cell_key *key = NULL;
     if (!ok)
-        cf_sqlite_fail(ctx, SQLITE_MISUSE, fn, "a key must be 32 bytes (a BLOB, or 64 hex digits)");
+        cf_sqlite_fail(ctx, SQLITE_MISUSE, fn, CF_SQLITE_KEY_ARG_HINT);
     else if (!cf_cell_key_new(cf_buf_slice(&raw), &key))
         cf_sqlite_fail(ctx, SQLITE_ERROR, fn, cf_error_detail());
     cf_buf_free(&raw);

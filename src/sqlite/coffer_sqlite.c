@@ -34,6 +34,15 @@ void cf_sqlite_fail(sqlite3_context *ctx, int code, const char *fn, const char *
     sqlite3_result_error_code(ctx, code);
 }
 
+bool cf_sqlite_key_arg(sqlite3_value *arg, cf_buf *raw)
+{
+    int type = sqlite3_value_type(arg);
+    if (type == SQLITE_BLOB && sqlite3_value_bytes(arg) == 32)
+        return cf_buf_append(raw, sqlite3_value_blob(arg), 32);
+    return type == SQLITE_TEXT && sqlite3_value_bytes(arg) == 64 &&
+           cf_hex_decode(cf_slice_of(sqlite3_value_text(arg), 64), raw);
+}
+
 static void ae_key_destroy(void *key)
 {
     cf_ae_key_free(key);
@@ -48,18 +57,12 @@ static cf_ae_key *ae_key_arg(sqlite3_context *ctx, sqlite3_value *arg, int i, co
     cf_ae_key *key = sqlite3_get_auxdata(ctx, i);
     if (key)
         return key;
-    int type = sqlite3_value_type(arg), n = sqlite3_value_bytes(arg);
     cf_buf raw;
     cf_buf_init_secret(&raw, CF_AE_CEK_LEN);
-    bool ok = false;
-    if (type == SQLITE_BLOB && n == CF_AE_CEK_LEN)
-        ok = cf_buf_append(&raw, sqlite3_value_blob(arg), CF_AE_CEK_LEN);
-    else if (type == SQLITE_TEXT && n == 2 * CF_AE_CEK_LEN)
-        ok = cf_hex_decode(cf_slice_of(sqlite3_value_text(arg), (size_t)n), &raw);
+    bool ok = cf_sqlite_key_arg(arg, &raw);
     if (!ok) {
         cf_buf_free(&raw);
-        cf_sqlite_fail(ctx, SQLITE_MISUSE, fn,
-                       "the column encryption key must be 32 bytes (a BLOB, or 64 hex digits)");
+        cf_sqlite_fail(ctx, SQLITE_MISUSE, fn, CF_SQLITE_KEY_ARG_HINT);
         return NULL;
     }
     ok = cf_ae_key_new(cf_buf_slice(&raw), &key);
@@ -137,10 +140,6 @@ static void ae_encrypt_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         cf_sqlite_fail(ctx, SQLITE_MISUSE, fn, "the mode must be 'deterministic' or 'randomized'");
         return;
     }
-    if ((size_t)sqlite3_value_bytes(argv[0]) >= CF_AE_VALUE_MAX) {
-        cf_sqlite_fail(ctx, SQLITE_TOOBIG, fn, "a value to encrypt must be under 64 MiB");
-        return;
-    }
     bool fresh;
     cf_ae_key *key = ae_key_arg(ctx, argv[1], 1, fn, &fresh);
     if (!key)
@@ -148,11 +147,13 @@ static void ae_encrypt_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     cf_buf plain, cell;
     cf_buf_init_secret(&plain, CF_AE_VALUE_MAX);
     cf_buf_init(&cell, CF_AE_CELL_MAX);
+    /* (plain's cap refuses a value of 64 MiB or more as CF_ERR_TOO_LARGE) */
     if (cf_sqlite_serialise(argv[0], &plain) &&
         cf_ae_encrypt(key, mode, cf_buf_slice(&plain), &cell))
         sqlite3_result_blob64(ctx, cell.data, cell.len, SQLITE_TRANSIENT);
     else
-        cf_sqlite_fail(ctx, SQLITE_ERROR, fn, cf_error_detail());
+        cf_sqlite_fail(ctx, cf_error_code() == CF_ERR_TOO_LARGE ? SQLITE_TOOBIG : SQLITE_ERROR, fn,
+                       cf_error_detail());
     cf_buf_free(&plain);
     cf_buf_free(&cell);
     ae_key_keep(ctx, 1, key, fresh);

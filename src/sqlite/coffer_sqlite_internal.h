@@ -11,6 +11,10 @@
 
 /* An error for the function `fn`: "fn: why", with SQLite error `code`. */
 void cf_sqlite_fail(sqlite3_context *ctx, int code, const char *fn, const char *why);
+/* A 32-byte key argument: a BLOB, or 64 hex digits; appended to `raw`
+ * (secret, cap 32).  False when it is neither. */
+CF_MUST_USE bool cf_sqlite_key_arg(sqlite3_value *arg, cf_buf *raw);
+#define CF_SQLITE_KEY_ARG_HINT "a key must be 32 bytes (a BLOB, or 64 hex digits)"
 /* A value's plaintext form: its type byte and its bytes (docs). */
 CF_MUST_USE bool cf_sqlite_serialise(sqlite3_value *v, cf_buf *plain);
 /* Hands such a plaintext back to SQLite with its type (SQLITE_MISMATCH if

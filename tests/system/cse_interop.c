@@ -70,6 +70,19 @@ static bool stream_encrypt(cf_cse_key *key, uint32_t region, FILE *in, FILE *out
     return ok;
 }
 
+/* Closes the files that opened; false (and an error) when one did not open,
+ * false when a write did not reach its file on close. */
+static bool close_files(bool ok, FILE **files, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!files[i])
+            CF_RAISE(CF_ERR_IO, "cannot open a file");
+        if (!files[i] || fclose(files[i]) != 0)
+            ok = false;
+    }
+    return ok;
+}
+
 static bool cmd_encrypt(char **argv)
 {
     uint64_t region;
@@ -85,14 +98,7 @@ static bool cmd_encrypt(char **argv)
               cf_cse_kek_wrap(kek, key, &meta) && cf_cse_meta_build(&meta, &json) &&
               fwrite(json.data, 1, json.len, out) == json.len &&
               stream_encrypt(key, (uint32_t)region, in, body);
-    if (!in || !body || !out)
-        CF_RAISE(CF_ERR_IO, "cannot open a file");
-    if (in)
-        fclose(in);
-    if (body && fclose(body) != 0)
-        ok = false;
-    if (out && fclose(out) != 0)
-        ok = false;
+    ok = close_files(ok, (FILE *[]){in, body, out}, 3);
     cf_cse_key_free(key);
     cf_cse_kek_free(kek);
     cf_buf_free(&json);
@@ -140,14 +146,9 @@ static bool cmd_decrypt(int argc, char **argv)
               load_kek(argv[2], meta.key_id, &kek) && cf_cse_kek_unwrap(kek, &meta, &key) &&
               cf_cse_range_map(&meta, (uint64_t)body_len, offset, length, &range) &&
               stream_decrypt(key, &meta, &range, body, out);
-    if (!body || !out)
-        CF_RAISE(CF_ERR_IO, "cannot open a file");
     if (ok && meta.protocol == CF_CSE_V1_0)
         fprintf(stderr, "warning: %s\n", CF_CSE_V1_WARNING);
-    if (body)
-        fclose(body);
-    if (out && fclose(out) != 0)
-        ok = false;
+    ok = close_files(ok, (FILE *[]){body, out}, 2);
     cf_cse_key_free(key);
     cf_cse_kek_free(kek);
     cf_buf_free(&json);
