@@ -1,0 +1,38 @@
+/*
+ * TDE protectors: the key that wraps a database's DEKs
+ * (docs/database-encryption.md, "The header").
+ *
+ *   local:PATH   a 32-byte key in a file (raw, or 64 hex digits), readable
+ *                by its owner only; DEKs wrapped with AES key wrap (A256KW)
+ *   a key given in memory (Coffer's own stores: their sealed master key)
+ *
+ * A protector names itself with an id stored in the header ("local:" and a
+ * fingerprint of the key), so a database opened with the wrong key says so
+ * rather than failing to unwrap.
+ */
+#ifndef CF_TDE_PROTECTOR_H
+#define CF_TDE_PROTECTOR_H
+
+#include "tde_header.h"
+
+typedef struct cf_tde_protector cf_tde_protector;
+
+/* From a protector specification ("local:PATH"). */
+CF_MUST_USE bool cf_tde_protector_open(const char *spec, cf_tde_protector **out);
+/* A local protector from a key in memory (32 bytes, copied). */
+CF_MUST_USE bool cf_tde_protector_from_key(cf_slice key, cf_tde_protector **out);
+void cf_tde_protector_free(cf_tde_protector *p);
+
+const char *cf_tde_protector_id(const cf_tde_protector *p);
+uint8_t cf_tde_protector_kind(const cf_tde_protector *p);
+uint8_t cf_tde_protector_alg(const cf_tde_protector *p);
+
+/* Wraps a 32-byte DEK into `out` (its generation left to the caller). */
+CF_MUST_USE bool cf_tde_protector_wrap(cf_tde_protector *p, cf_slice dek, cf_tde_wrapped_dek *out);
+/* Unwraps an entry of header `h` into `dek` (a secret buffer):
+ * CF_ERR_FORBIDDEN when the header names another protector, CF_ERR_DECRYPT
+ * when the wrapped DEK does not unwrap. */
+CF_MUST_USE bool cf_tde_protector_unwrap(cf_tde_protector *p, const cf_tde_header *h,
+                                         const cf_tde_wrapped_dek *w, cf_buf *dek);
+
+#endif

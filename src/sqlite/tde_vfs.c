@@ -1,0 +1,786 @@
+/*
+ * The "coffer" VFS (coffer_tde.h, docs/database-encryption.md): a shim over
+ * the default VFS that seals pages on their way to the disk.
+ *
+ *   main database  the Coffer header (8 KiB) first, SQLite's page N at
+ *                  8 KiB + (N-1) * page size, each sealed with its number
+ *   journal        records of page number (4), page, checksum (4); the
+ *                  page sealed with the number written just before it
+ *   WAL            a 32-byte header and frames of a 24-byte header and a
+ *                  page; the page sealed with the number in its header
+ *   temporary      per-file random key, 4 KiB blocks (tde_temp.c)
+ *
+ * Headers, checksums and the -shm index stay in clear: SQLite needs them
+ * to recover, and they hold no content.  Memory-mapped I/O is declined so
+ * that every read passes through here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "secmem.h"
+#include "tde_internal.h"
+
+enum { CF_KIND_MAIN, CF_KIND_JOURNAL, CF_KIND_WAL, CF_KIND_TEMP, CF_KIND_PLAIN };
+
+#define CF_WAL_HEADER 32
+#define CF_WAL_FRAME_HEADER 24
+#define CF_PENDING_BYTE 0x40000000
+
+typedef struct {
+    sqlite3_file base;
+    int kind;
+    cf_tde_db *db; /* main: owned; journal, WAL: the main file's */
+    uint8_t *scratch;
+    /* journal: the page number written last, and where the last page ended */
+    sqlite3_int64 pgno_at, page_end;
+    uint32_t pgno;
+    /* WAL: the frame header written last */
+    sqlite3_int64 frame_at;
+    uint32_t frame_pgno;
+    cf_tde_temp temp;
+    sqlite3_file *real; /* the default VFS's file, allocated after this */
+} cf_tde_file;
+
+static sqlite3_vfs cf_tde_vfs;
+static const sqlite3_io_methods cf_tde_methods;
+
+#define CF_REAL(p) ((p)->real)
+#define CF_BASE_VFS() ((sqlite3_vfs *)cf_tde_vfs.pAppData)
+
+/* ---- errors ---- */
+
+static _Thread_local char cf_tde_error[512];
+
+const char *coffer_tde_last_error(void)
+{
+    return cf_tde_error;
+}
+
+int cf_tde_fail(int code)
+{
+    const char *why = cf_error_detail();
+    snprintf(cf_tde_error, sizeof cf_tde_error, "coffer tde: %s",
+             why && *why ? why : cf_err_name(cf_error_code()));
+    sqlite3_log(code, "%s", cf_tde_error);
+    return code;
+}
+
+/* The SQLite code for a failure to get at the keys. */
+static int cf_tde_key_fail(void)
+{
+    cf_err e = cf_error_code();
+    if (e == CF_ERR_DECRYPT || e == CF_ERR_BAD_INPUT)
+        return cf_tde_fail(SQLITE_CORRUPT);
+    if (e == CF_ERR_IO || e == CF_ERR_NOMEM)
+        return cf_tde_fail(e == CF_ERR_NOMEM ? SQLITE_NOMEM : SQLITE_IOERR);
+    return cf_tde_fail(SQLITE_AUTH);
+}
+
+static uint32_t cf_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t cf_page_size(const cf_tde_file *p)
+{
+    return p->db && p->db->have_header ? p->db->header.page_size : 0;
+}
+
+static uint8_t *cf_scratch(cf_tde_file *p)
+{
+    if (!p->scratch)
+        p->scratch = malloc(CF_TDE_PAGE_MAX);
+    return p->scratch;
+}
+
+/* ---- sealing one page ---- */
+
+static int cf_open_page(cf_tde_file *p, uint8_t *page, uint32_t pgno)
+{
+    cf_tde_db *db = p->db;
+    uint32_t ps = db->header.page_size;
+    cf_xaes *key = NULL;
+    if (!cf_tde_db_key(db, cf_tde_page_generation(page, ps), &key))
+        return cf_tde_key_fail();
+    if (!cf_tde_page_open(key, db->header.salt, pgno, page, ps))
+        return cf_tde_fail(SQLITE_CORRUPT);
+    return SQLITE_OK;
+}
+
+/* Seals a copy of `page` into the scratch buffer. */
+static int cf_seal_page(cf_tde_file *p, const void *page, uint32_t pgno, uint8_t **sealed)
+{
+    cf_tde_db *db = p->db;
+    uint32_t ps = db->header.page_size;
+    cf_xaes *key = cf_tde_db_current(db);
+    uint8_t *out = cf_scratch(p);
+    if (!out)
+        return SQLITE_NOMEM;
+    if (!key) {
+        CF_RAISE(CF_ERR_FORBIDDEN, "the database key is not available");
+        return cf_tde_key_fail();
+    }
+    memcpy(out, page, ps);
+    if (!cf_tde_page_seal(key, db->header.salt, pgno, db->header.current, out, ps))
+        return cf_tde_fail(SQLITE_IOERR_WRITE);
+    *sealed = out;
+    return SQLITE_OK;
+}
+
+/* ---- the main database ---- */
+
+/* Reads and opens logical page `index` (0-based) into `page`; a page
+ * wholly beyond the end reads as zeros with SQLITE_IOERR_SHORT_READ. */
+static int cf_main_read_page(cf_tde_file *p, uint8_t *page, sqlite3_int64 index)
+{
+    uint32_t ps = cf_page_size(p);
+    sqlite3_file *real = CF_REAL(p);
+    int rc = real->pMethods->xRead(real, page, (int)ps, CF_TDE_HEADER_LEN + index * ps);
+    if (rc == SQLITE_IOERR_SHORT_READ) {
+        sqlite3_int64 size = 0;
+        if (real->pMethods->xFileSize(real, &size) == SQLITE_OK &&
+            size <= CF_TDE_HEADER_LEN + index * ps)
+            return SQLITE_IOERR_SHORT_READ;
+        CF_RAISE(CF_ERR_DECRYPT, "the database file ends inside a page (truncated)");
+        return cf_tde_fail(SQLITE_CORRUPT);
+    }
+    if (rc != SQLITE_OK)
+        return rc;
+    return cf_open_page(p, page, (uint32_t)(index + 1));
+}
+
+static int cf_main_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
+{
+    if (!p->db->have_header) {
+        memset(buf, 0, (size_t)amt); /* a new, empty database */
+        return SQLITE_IOERR_SHORT_READ;
+    }
+    if (!cf_tde_db_fresh(p->db))
+        return cf_tde_key_fail();
+    uint32_t ps = cf_page_size(p);
+    uint8_t *out = buf;
+    int result = SQLITE_OK;
+    for (sqlite3_int64 pos = off, end = off + amt; pos < end;) {
+        sqlite3_int64 index = pos / ps, in = pos % ps;
+        sqlite3_int64 n = ps - in < end - pos ? ps - in : end - pos;
+        bool whole = in == 0 && n == ps;
+        uint8_t *page = whole ? out + (pos - off) : cf_scratch(p);
+        if (!page)
+            return SQLITE_NOMEM;
+        int rc = cf_main_read_page(p, page, index);
+        if (rc == SQLITE_IOERR_SHORT_READ) {
+            memset(out + (pos - off), 0, (size_t)(end - pos));
+            return rc;
+        }
+        if (rc != SQLITE_OK)
+            return rc;
+        if (!whole)
+            memcpy(out + (pos - off), page + in, (size_t)n);
+        pos += n;
+    }
+    return result;
+}
+
+/* Page 1 as SQLite wrote it must keep the reserved bytes the seal needs,
+ * and the page size the header was made for. */
+static int cf_main_check_page1(cf_tde_file *p, const uint8_t *page, uint32_t ps)
+{
+    uint32_t said = (uint32_t)page[16] << 8 | page[17];
+    if (said == 1)
+        said = 65536;
+    if (page[20] != CF_TDE_RESERVED) {
+        CF_RAISE(CF_ERR_BAD_INPUT, "the database does not keep 48 reserved bytes per page "
+                                   "(open it through coffer_tde_register's auto-extension, or "
+                                   "set SQLITE_FCNTL_RESERVE_BYTES to 48 before the first write)");
+        return cf_tde_fail(SQLITE_IOERR_WRITE);
+    }
+    if (said != ps) {
+        CF_RAISE(CF_ERR_UNSUPPORTED, "the page size of an encrypted database cannot change");
+        return cf_tde_fail(SQLITE_IOERR_WRITE);
+    }
+    (void)p;
+    return SQLITE_OK;
+}
+
+static int cf_main_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 off)
+{
+    cf_tde_db *db = p->db;
+    if (!db->have_header) {
+        /* The first write of a new database is its page 1. */
+        if (off != 0 || amt < (int)CF_TDE_PAGE_MIN || amt > CF_TDE_PAGE_MAX ||
+            (amt & (amt - 1)) != 0) {
+            CF_RAISE(CF_ERR_BAD_INPUT, "a new database must begin with page 1");
+            return cf_tde_fail(SQLITE_IOERR_WRITE);
+        }
+        int rc = cf_main_check_page1(p, buf, (uint32_t)amt);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (!cf_tde_db_create(db, (uint32_t)amt))
+            return cf_tde_key_fail();
+    }
+    if (!cf_tde_db_fresh(db))
+        return cf_tde_key_fail();
+    uint32_t ps = cf_page_size(p);
+    const uint8_t *in_buf = buf;
+    for (sqlite3_int64 pos = off, end = off + amt; pos < end;) {
+        sqlite3_int64 index = pos / ps, in = pos % ps;
+        sqlite3_int64 n = ps - in < end - pos ? ps - in : end - pos;
+        const uint8_t *page = in_buf + (pos - off);
+        uint8_t *patched = NULL;
+        if (in != 0 || n != ps) {
+            /* Part of a page: read, patch, seal again. */
+            patched = malloc(ps);
+            if (!patched)
+                return SQLITE_NOMEM;
+            int rc = cf_main_read_page(p, patched, index);
+            if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) {
+                free(patched);
+                return rc;
+            }
+            memcpy(patched + in, page, (size_t)n);
+            page = patched;
+        }
+        int rc = index == 0 ? cf_main_check_page1(p, page, ps) : SQLITE_OK;
+        uint8_t *sealed = NULL;
+        if (rc == SQLITE_OK)
+            rc = cf_seal_page(p, page, (uint32_t)(index + 1), &sealed);
+        free(patched);
+        if (rc == SQLITE_OK)
+            rc = CF_REAL(p)->pMethods->xWrite(CF_REAL(p), sealed, (int)ps,
+                                              CF_TDE_HEADER_LEN + index * ps);
+        if (rc != SQLITE_OK)
+            return rc;
+        pos += n;
+    }
+    return SQLITE_OK;
+}
+
+/* ---- the rollback journal ---- */
+
+static uint32_t cf_lock_byte_page(uint32_t ps)
+{
+    return CF_PENDING_BYTE / ps + 1;
+}
+
+/* The page number stored just before offset `off`. */
+static int cf_journal_pgno(cf_tde_file *p, sqlite3_int64 off, uint32_t *pgno)
+{
+    if (off == p->pgno_at + 4) {
+        *pgno = p->pgno;
+        return SQLITE_OK;
+    }
+    uint8_t be[4];
+    int rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), be, 4, off - 4);
+    if (rc == SQLITE_OK)
+        *pgno = cf_be32(be);
+    return rc;
+}
+
+static int cf_journal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
+{
+    int rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), buf, amt, off);
+    uint32_t ps = cf_page_size(p), pgno = 0;
+    if (rc != SQLITE_OK || ps == 0 || (uint32_t)amt != ps || off < 4)
+        return rc;
+    rc = cf_journal_pgno(p, off, &pgno);
+    if (rc != SQLITE_OK || pgno == cf_lock_byte_page(ps))
+        return rc; /* the super-journal's name, not a page */
+    if (!cf_tde_db_fresh(p->db))
+        return cf_tde_key_fail();
+    return cf_open_page(p, buf, pgno);
+}
+
+static int cf_journal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 off)
+{
+    uint32_t ps = cf_page_size(p);
+    if (amt == 4) {
+        if (off == p->page_end) {
+            p->page_end = -1; /* the checksum after a page */
+        } else {
+            p->pgno_at = off;
+            p->pgno = cf_be32(buf);
+        }
+    } else if (ps != 0 && (uint32_t)amt == ps && off == p->pgno_at + 4 &&
+               p->pgno != cf_lock_byte_page(ps)) {
+        if (!cf_tde_db_fresh(p->db))
+            return cf_tde_key_fail();
+        uint8_t *sealed = NULL;
+        int rc = cf_seal_page(p, buf, p->pgno, &sealed);
+        if (rc == SQLITE_OK)
+            rc = CF_REAL(p)->pMethods->xWrite(CF_REAL(p), sealed, amt, off);
+        if (rc == SQLITE_OK) {
+            p->page_end = off + amt;
+            p->pgno_at = -1;
+        }
+        return rc;
+    }
+    return CF_REAL(p)->pMethods->xWrite(CF_REAL(p), buf, amt, off);
+}
+
+/* ---- the WAL ---- */
+
+typedef enum { CF_WAL_CLEAR, CF_WAL_PAGE, CF_WAL_FRAME, CF_WAL_ODD } cf_wal_part;
+
+static cf_wal_part cf_wal_classify(uint32_t ps, int amt, sqlite3_int64 off)
+{
+    if (off + amt <= CF_WAL_HEADER)
+        return CF_WAL_CLEAR;
+    if (off < CF_WAL_HEADER || ps == 0)
+        return CF_WAL_ODD;
+    sqlite3_int64 rel = (off - CF_WAL_HEADER) % (ps + CF_WAL_FRAME_HEADER);
+    if (rel == 0 && amt <= CF_WAL_FRAME_HEADER)
+        return CF_WAL_CLEAR;
+    if (rel == CF_WAL_FRAME_HEADER && (uint32_t)amt == ps)
+        return CF_WAL_PAGE;
+    if (rel == 0 && (uint32_t)amt == ps + CF_WAL_FRAME_HEADER)
+        return CF_WAL_FRAME;
+    return CF_WAL_ODD;
+}
+
+static int cf_wal_odd(void)
+{
+    CF_RAISE(CF_ERR_UNSUPPORTED, "an access to the WAL that is not a header or a whole page");
+    return cf_tde_fail(SQLITE_IOERR);
+}
+
+static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
+{
+    uint32_t ps = cf_page_size(p);
+    cf_wal_part part = cf_wal_classify(ps, amt, off);
+    if (part == CF_WAL_ODD)
+        return cf_wal_odd();
+    int rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), buf, amt, off);
+    if (rc != SQLITE_OK || part == CF_WAL_CLEAR)
+        return rc;
+    if (!cf_tde_db_fresh(p->db))
+        return cf_tde_key_fail();
+    if (part == CF_WAL_PAGE) {
+        uint8_t be[4];
+        rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), be, 4, off - CF_WAL_FRAME_HEADER);
+        return rc != SQLITE_OK ? rc : cf_open_page(p, buf, cf_be32(be));
+    }
+    /* A whole frame: recovery reading the log.  A frame that does not open
+     * is one torn by a crash (or not ours): its page reads as zeros, which
+     * fails SQLite's frame checksum, so recovery stops before it. */
+    uint8_t *frame = buf;
+    if (cf_open_page(p, frame + CF_WAL_FRAME_HEADER, cf_be32(frame)) != SQLITE_OK)
+        memset(frame + CF_WAL_FRAME_HEADER, 0, ps);
+    return SQLITE_OK;
+}
+
+static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 off)
+{
+    uint32_t ps = cf_page_size(p);
+    cf_wal_part part = cf_wal_classify(ps, amt, off);
+    sqlite3_file *real = CF_REAL(p);
+    if (part == CF_WAL_ODD)
+        return cf_wal_odd();
+    if (part == CF_WAL_CLEAR) {
+        if (amt == CF_WAL_FRAME_HEADER && off >= CF_WAL_HEADER) {
+            p->frame_at = off;
+            p->frame_pgno = cf_be32(buf);
+        }
+        return real->pMethods->xWrite(real, buf, amt, off);
+    }
+    if (!cf_tde_db_fresh(p->db))
+        return cf_tde_key_fail();
+    uint8_t *sealed = NULL;
+    int rc;
+    if (part == CF_WAL_FRAME) {
+        const uint8_t *frame = buf;
+        rc = real->pMethods->xWrite(real, frame, CF_WAL_FRAME_HEADER, off);
+        if (rc == SQLITE_OK)
+            rc = cf_seal_page(p, frame + CF_WAL_FRAME_HEADER, cf_be32(frame), &sealed);
+        return rc != SQLITE_OK
+                   ? rc
+                   : real->pMethods->xWrite(real, sealed, (int)ps, off + CF_WAL_FRAME_HEADER);
+    }
+    uint32_t pgno = p->frame_pgno;
+    if (off - CF_WAL_FRAME_HEADER != p->frame_at) {
+        uint8_t be[4];
+        rc = real->pMethods->xRead(real, be, 4, off - CF_WAL_FRAME_HEADER);
+        if (rc != SQLITE_OK)
+            return rc;
+        pgno = cf_be32(be);
+    }
+    rc = cf_seal_page(p, buf, pgno, &sealed);
+    return rc != SQLITE_OK ? rc : real->pMethods->xWrite(real, sealed, amt, off);
+}
+
+/* ---- io methods ---- */
+
+static int cf_io_close(sqlite3_file *file)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    int rc = CF_REAL(p)->pMethods ? CF_REAL(p)->pMethods->xClose(CF_REAL(p)) : SQLITE_OK;
+    if (p->kind == CF_KIND_MAIN)
+        cf_tde_db_close(p->db);
+    if (p->kind == CF_KIND_TEMP)
+        cf_tde_temp_close(&p->temp);
+    if (p->scratch)
+        cf_memzero(p->scratch, CF_TDE_PAGE_MAX);
+    free(p->scratch);
+    p->db = NULL;
+    p->scratch = NULL;
+    return rc;
+}
+
+static int cf_io_read(sqlite3_file *file, void *buf, int amt, sqlite3_int64 off)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    switch (p->kind) {
+    case CF_KIND_MAIN: return cf_main_read(p, buf, amt, off);
+    case CF_KIND_JOURNAL: return cf_journal_read(p, buf, amt, off);
+    case CF_KIND_WAL: return cf_wal_read(p, buf, amt, off);
+    case CF_KIND_TEMP: return cf_tde_temp_read(&p->temp, CF_REAL(p), buf, amt, off);
+    default: return CF_REAL(p)->pMethods->xRead(CF_REAL(p), buf, amt, off);
+    }
+}
+
+static int cf_io_write(sqlite3_file *file, const void *buf, int amt, sqlite3_int64 off)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    switch (p->kind) {
+    case CF_KIND_MAIN: return cf_main_write(p, buf, amt, off);
+    case CF_KIND_JOURNAL: return cf_journal_write(p, buf, amt, off);
+    case CF_KIND_WAL: return cf_wal_write(p, buf, amt, off);
+    case CF_KIND_TEMP: return cf_tde_temp_write(&p->temp, CF_REAL(p), buf, amt, off);
+    default: return CF_REAL(p)->pMethods->xWrite(CF_REAL(p), buf, amt, off);
+    }
+}
+
+static bool cf_main_with_header(const cf_tde_file *p)
+{
+    return p->kind == CF_KIND_MAIN && p->db->have_header;
+}
+
+static int cf_io_truncate(sqlite3_file *file, sqlite3_int64 size)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    if (p->kind == CF_KIND_TEMP)
+        return cf_tde_temp_truncate(&p->temp, CF_REAL(p), size);
+    if (cf_main_with_header(p))
+        size += CF_TDE_HEADER_LEN;
+    return CF_REAL(p)->pMethods->xTruncate(CF_REAL(p), size);
+}
+
+static int cf_io_sync(sqlite3_file *file, int flags)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    return CF_REAL(p)->pMethods->xSync(CF_REAL(p), flags);
+}
+
+static int cf_io_file_size(sqlite3_file *file, sqlite3_int64 *size)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    if (p->kind == CF_KIND_TEMP) {
+        *size = p->temp.size;
+        return SQLITE_OK;
+    }
+    int rc = CF_REAL(p)->pMethods->xFileSize(CF_REAL(p), size);
+    if (rc == SQLITE_OK && cf_main_with_header(p))
+        *size = *size > CF_TDE_HEADER_LEN ? *size - CF_TDE_HEADER_LEN : 0;
+    return rc;
+}
+
+/* A writer follows header changes made by other connections (a rekey's new
+ * generation) before it seals anything. */
+static int cf_follow_header(cf_tde_file *p)
+{
+    if (!cf_main_with_header(p) || cf_tde_db_follow(p->db))
+        return SQLITE_OK;
+    return cf_tde_key_fail();
+}
+
+static int cf_io_lock(sqlite3_file *file, int level)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    int rc = CF_REAL(p)->pMethods->xLock(CF_REAL(p), level);
+    if (rc == SQLITE_OK && level == SQLITE_LOCK_RESERVED && p->kind == CF_KIND_MAIN)
+        rc = cf_follow_header(p);
+    return rc;
+}
+
+static int cf_io_unlock(sqlite3_file *file, int level)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    return CF_REAL(p)->pMethods->xUnlock(CF_REAL(p), level);
+}
+
+static int cf_io_check_reserved(sqlite3_file *file, int *out)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    return CF_REAL(p)->pMethods->xCheckReservedLock(CF_REAL(p), out);
+}
+
+static int cf_main_control(cf_tde_file *p, int op, void *arg, bool *handled)
+{
+    cf_tde_db *db = p->db;
+    *handled = true;
+    bool ok = true;
+    switch (op) {
+    case COFFER_TDE_FCNTL_STATUS: cf_tde_db_status(db, arg); return SQLITE_OK;
+    case COFFER_TDE_FCNTL_ROTATE_PROTECTOR: ok = cf_tde_db_rotate(db, arg); break;
+    case COFFER_TDE_FCNTL_REKEY_BEGIN: ok = cf_tde_db_rekey_begin(db); break;
+    case COFFER_TDE_FCNTL_REKEY_END:
+        ok = cf_tde_db_rekey_end(db);
+        if (!ok && cf_error_code() == CF_ERR_CONFLICT)
+            return cf_tde_fail(SQLITE_BUSY);
+        break;
+    case SQLITE_FCNTL_MMAP_SIZE:
+        /* Mapped pages would bypass decryption. */
+        *(sqlite3_int64 *)arg = 0;
+        return SQLITE_OK;
+    case SQLITE_FCNTL_SIZE_HINT:
+        if (db->have_header)
+            *(sqlite3_int64 *)arg += CF_TDE_HEADER_LEN;
+        *handled = false;
+        return SQLITE_OK;
+    default: *handled = false; return SQLITE_OK;
+    }
+    return ok ? SQLITE_OK : cf_tde_key_fail();
+}
+
+static int cf_io_file_control(sqlite3_file *file, int op, void *arg)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    if (p->kind == CF_KIND_MAIN) {
+        bool handled = false;
+        int rc = cf_main_control(p, op, arg, &handled);
+        if (handled)
+            return rc;
+    } else if (op == SQLITE_FCNTL_MMAP_SIZE) {
+        *(sqlite3_int64 *)arg = 0;
+        return SQLITE_OK;
+    }
+    int rc = CF_REAL(p)->pMethods->xFileControl(CF_REAL(p), op, arg);
+    if (rc == SQLITE_OK && op == SQLITE_FCNTL_VFSNAME) {
+        char **name = arg;
+        *name = sqlite3_mprintf("coffer/%z", *name);
+    }
+    return rc;
+}
+
+static int cf_io_sector_size(sqlite3_file *file)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    return CF_REAL(p)->pMethods->xSectorSize(CF_REAL(p));
+}
+
+static int cf_io_device_characteristics(sqlite3_file *file)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    return CF_REAL(p)->pMethods->xDeviceCharacteristics(CF_REAL(p)) & ~(SQLITE_IOCAP_BATCH_ATOMIC);
+}
+
+static int cf_io_shm_map(sqlite3_file *file, int page, int size, int extend, void volatile **out)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    return CF_REAL(p)->pMethods->xShmMap(CF_REAL(p), page, size, extend, out);
+}
+
+static int cf_io_shm_lock(sqlite3_file *file, int offset, int n, int flags)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    int rc = CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n, flags);
+    /* Slot 0 held exclusively is the WAL's write lock. */
+    if (rc == SQLITE_OK && offset == 0 && n == 1 &&
+        flags == (SQLITE_SHM_LOCK | SQLITE_SHM_EXCLUSIVE))
+        rc = cf_follow_header(p);
+    return rc;
+}
+
+static void cf_io_shm_barrier(sqlite3_file *file)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    CF_REAL(p)->pMethods->xShmBarrier(CF_REAL(p));
+}
+
+static int cf_io_shm_unmap(sqlite3_file *file, int delete_flag)
+{
+    cf_tde_file *p = (cf_tde_file *)file;
+    return CF_REAL(p)->pMethods->xShmUnmap(CF_REAL(p), delete_flag);
+}
+
+static int cf_io_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **out)
+{
+    (void)file, (void)off, (void)amt;
+    *out = NULL; /* no mapped pages: every read is decrypted */
+    return SQLITE_OK;
+}
+
+static int cf_io_unfetch(sqlite3_file *file, sqlite3_int64 off, void *page)
+{
+    (void)file, (void)off, (void)page;
+    return SQLITE_OK;
+}
+
+static const sqlite3_io_methods cf_tde_methods = {
+    .iVersion = 3,
+    .xClose = cf_io_close,
+    .xRead = cf_io_read,
+    .xWrite = cf_io_write,
+    .xTruncate = cf_io_truncate,
+    .xSync = cf_io_sync,
+    .xFileSize = cf_io_file_size,
+    .xLock = cf_io_lock,
+    .xUnlock = cf_io_unlock,
+    .xCheckReservedLock = cf_io_check_reserved,
+    .xFileControl = cf_io_file_control,
+    .xSectorSize = cf_io_sector_size,
+    .xDeviceCharacteristics = cf_io_device_characteristics,
+    .xShmMap = cf_io_shm_map,
+    .xShmLock = cf_io_shm_lock,
+    .xShmBarrier = cf_io_shm_barrier,
+    .xShmUnmap = cf_io_shm_unmap,
+    .xFetch = cf_io_fetch,
+    .xUnfetch = cf_io_unfetch,
+};
+
+/* ---- the VFS ---- */
+
+static int cf_file_kind(int flags)
+{
+    if (flags & SQLITE_OPEN_MAIN_DB)
+        return CF_KIND_MAIN;
+    if (flags & SQLITE_OPEN_MAIN_JOURNAL)
+        return CF_KIND_JOURNAL;
+    if (flags & SQLITE_OPEN_WAL)
+        return CF_KIND_WAL;
+    if (flags & (SQLITE_OPEN_TEMP_DB | SQLITE_OPEN_TEMP_JOURNAL | SQLITE_OPEN_SUBJOURNAL |
+                 SQLITE_OPEN_TRANSIENT_DB))
+        return CF_KIND_TEMP;
+    return CF_KIND_PLAIN; /* a super-journal: file names only */
+}
+
+static bool cf_borrow_db(cf_tde_file *p, sqlite3_filename name)
+{
+    sqlite3_file *main_file = name ? sqlite3_database_file_object(name) : NULL;
+    CF_ENSURE(main_file && main_file->pMethods == &cf_tde_methods, CF_ERR_INTERNAL,
+              "a journal or WAL whose database is not open through the coffer VFS");
+    p->db = ((cf_tde_file *)main_file)->db;
+    return true;
+}
+
+static int cf_vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, int flags,
+                       int *out_flags)
+{
+    (void)vfs;
+    cf_tde_file *p = (cf_tde_file *)file;
+    memset(p, 0, sizeof *p);
+    p->real = (sqlite3_file *)(p + 1);
+    p->pgno_at = p->page_end = p->frame_at = -1;
+    p->kind = cf_file_kind(flags);
+    sqlite3_vfs *base = CF_BASE_VFS();
+    int rc = base->xOpen(base, name, p->real, flags, out_flags);
+    if (rc != SQLITE_OK)
+        return rc;
+    bool ok = true;
+    if (p->kind == CF_KIND_MAIN)
+        ok = cf_tde_db_open(p->real, name, &p->db);
+    else if (p->kind == CF_KIND_JOURNAL || p->kind == CF_KIND_WAL)
+        ok = cf_borrow_db(p, name);
+    else if (p->kind == CF_KIND_TEMP)
+        ok = cf_tde_temp_open(&p->temp);
+    if (!ok) {
+        rc = cf_error_code() == CF_ERR_BAD_INPUT ? cf_tde_fail(SQLITE_NOTADB) : cf_tde_key_fail();
+        p->real->pMethods->xClose(p->real);
+        return rc;
+    }
+    file->pMethods = &cf_tde_methods;
+    return SQLITE_OK;
+}
+
+#define CF_PASS(name, ret, params, args)   \
+    static ret cf_vfs_##name params        \
+    {                                      \
+        sqlite3_vfs *base = CF_BASE_VFS(); \
+        (void)vfs;                         \
+        return base->x##name args;         \
+    }
+
+CF_PASS(Delete, int, (sqlite3_vfs * vfs, const char *name, int sync), (base, name, sync))
+CF_PASS(Access, int, (sqlite3_vfs * vfs, const char *name, int flags, int *out),
+        (base, name, flags, out))
+CF_PASS(FullPathname, int, (sqlite3_vfs * vfs, const char *name, int n, char *out),
+        (base, name, n, out))
+CF_PASS(DlOpen, void *, (sqlite3_vfs * vfs, const char *name), (base, name))
+CF_PASS(Randomness, int, (sqlite3_vfs * vfs, int n, char *out), (base, n, out))
+CF_PASS(Sleep, int, (sqlite3_vfs * vfs, int us), (base, us))
+CF_PASS(CurrentTime, int, (sqlite3_vfs * vfs, double *out), (base, out))
+CF_PASS(GetLastError, int, (sqlite3_vfs * vfs, int n, char *out), (base, n, out))
+CF_PASS(CurrentTimeInt64, int, (sqlite3_vfs * vfs, sqlite3_int64 *out), (base, out))
+
+static void cf_vfs_DlError(sqlite3_vfs *vfs, int n, char *out)
+{
+    (void)vfs;
+    CF_BASE_VFS()->xDlError(CF_BASE_VFS(), n, out);
+}
+
+static void (*cf_vfs_DlSym(sqlite3_vfs *vfs, void *lib, const char *sym))(void)
+{
+    (void)vfs;
+    return CF_BASE_VFS()->xDlSym(CF_BASE_VFS(), lib, sym);
+}
+
+static void cf_vfs_DlClose(sqlite3_vfs *vfs, void *lib)
+{
+    (void)vfs;
+    CF_BASE_VFS()->xDlClose(CF_BASE_VFS(), lib);
+}
+
+/* Every new connection on the VFS keeps 48 bytes per page for the seal. */
+static int cf_tde_auto(sqlite3 *db, char **err, const void *api)
+{
+    (void)err, (void)api;
+    sqlite3_vfs *vfs = NULL;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_VFS_POINTER, &vfs) == SQLITE_OK &&
+        vfs == &cf_tde_vfs) {
+        int reserve = CF_TDE_RESERVED;
+        sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
+    }
+    return SQLITE_OK;
+}
+
+int coffer_tde_register(void)
+{
+    sqlite3_mutex *m = sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_VFS1);
+    sqlite3_mutex_enter(m);
+    int rc = SQLITE_OK;
+    if (cf_tde_vfs.zName == NULL) {
+        sqlite3_vfs *base = sqlite3_vfs_find(NULL);
+        if (!base || !cf_crypto_init()) {
+            rc = SQLITE_ERROR;
+        } else {
+            cf_tde_vfs = (sqlite3_vfs){
+                .iVersion = 2,
+                .szOsFile = (int)sizeof(cf_tde_file) + base->szOsFile,
+                .mxPathname = base->mxPathname,
+                .zName = COFFER_TDE_VFS,
+                .pAppData = base,
+                .xOpen = cf_vfs_open,
+                .xDelete = cf_vfs_Delete,
+                .xAccess = cf_vfs_Access,
+                .xFullPathname = cf_vfs_FullPathname,
+                .xDlOpen = cf_vfs_DlOpen,
+                .xDlError = cf_vfs_DlError,
+                .xDlSym = cf_vfs_DlSym,
+                .xDlClose = cf_vfs_DlClose,
+                .xRandomness = cf_vfs_Randomness,
+                .xSleep = cf_vfs_Sleep,
+                .xCurrentTime = cf_vfs_CurrentTime,
+                .xGetLastError = cf_vfs_GetLastError,
+                .xCurrentTimeInt64 = cf_vfs_CurrentTimeInt64,
+            };
+            rc = sqlite3_vfs_register(&cf_tde_vfs, 0);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_auto_extension((void (*)(void))cf_tde_auto);
+            if (rc != SQLITE_OK)
+                cf_tde_vfs.zName = NULL;
+        }
+    }
+    sqlite3_mutex_leave(m);
+    return rc;
+}
