@@ -30,15 +30,29 @@ static void cf_tde_aad(const uint8_t salt[CF_TDE_SALT_LEN], uint32_t pgno, uint8
     aad[20] = generation;
 }
 
-bool cf_tde_page_seal(cf_xaes *dek, const uint8_t salt[CF_TDE_SALT_LEN], uint32_t pgno,
-                      uint8_t generation, uint8_t *page, size_t page_size)
+bool cf_tde_nonces_init(cf_tde_nonces *n)
+{
+    n->counter = 0;
+    return cf_random_bytes(n->prefix, sizeof n->prefix);
+}
+
+void cf_tde_nonce_next(cf_tde_nonces *n, uint8_t nonce[CF_XAES_NONCE_LEN])
+{
+    memcpy(nonce, n->prefix, sizeof n->prefix);
+    uint64_t c = n->counter++;
+    for (int i = 7; i >= 0; i--, c >>= 8)
+        nonce[sizeof n->prefix + i] = (uint8_t)c;
+}
+
+bool cf_tde_page_seal(cf_xaes *dek, cf_tde_nonces *nonces, const uint8_t salt[CF_TDE_SALT_LEN],
+                      uint32_t pgno, uint8_t generation, uint8_t *page, size_t page_size)
 {
     CF_ENSURE(cf_tde_page_size_ok(page_size), CF_ERR_BAD_INPUT, "invalid page size");
     uint8_t *reserved = page + page_size - CF_TDE_RESERVED;
     uint8_t *nonce = page + page_size - CF_TDE_NONCE_AT, *tag = page + page_size - CF_TDE_TAG_AT;
     reserved[0] = generation;
     memset(reserved + 1, 0, CF_TDE_ZERO_LEN);
-    CF_GUARD(cf_random_bytes(nonce, CF_XAES_NONCE_LEN));
+    cf_tde_nonce_next(nonces, nonce);
     uint8_t aad[CF_TDE_SALT_LEN + 5];
     cf_tde_aad(salt, pgno, generation, aad);
     cf_slice body = cf_slice_of(page, page_size - CF_TDE_RESERVED);

@@ -25,9 +25,24 @@
 #define CF_TDE_PAGE_MIN 512
 #define CF_TDE_PAGE_MAX 65536
 
+/* Where a writer's nonces come from: 16 random bytes drawn once and a
+ * 64-bit counter.  Nonces never repeat under one generator, and two
+ * generators share a prefix with negligible probability; since the first
+ * 12 bytes stay the same, XAES derives its per-message key once per
+ * generator rather than once per page.  Not to be copied across fork(). */
+typedef struct {
+    uint8_t prefix[16];
+    uint64_t counter;
+} cf_tde_nonces;
+
+CF_MUST_USE bool cf_tde_nonces_init(cf_tde_nonces *n);
+/* The next nonce. */
+void cf_tde_nonce_next(cf_tde_nonces *n, uint8_t nonce[CF_XAES_NONCE_LEN]);
+
 /* Seals `page` (page_size bytes, its last CF_TDE_RESERVED free) in place
- * with a fresh random nonce, under DEK generation `generation`. */
-CF_MUST_USE bool cf_tde_page_seal(cf_xaes *dek, const uint8_t salt[CF_TDE_SALT_LEN], uint32_t pgno,
+ * with the next nonce of `nonces`, under DEK generation `generation`. */
+CF_MUST_USE bool cf_tde_page_seal(cf_xaes *dek, cf_tde_nonces *nonces,
+                                  const uint8_t salt[CF_TDE_SALT_LEN], uint32_t pgno,
                                   uint8_t generation, uint8_t *page, size_t page_size);
 
 /* The DEK generation a sealed page names (so the caller picks the DEK). */

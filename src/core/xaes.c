@@ -14,6 +14,10 @@ struct cf_xaes {
     EVP_CIPHER_CTX *ecb; /* AES-256 under the key, one block at a time */
     cf_gcm *gcm;         /* re-keyed with each message's derived key */
     uint8_t k1[16];      /* the CMAC subkey: L = AES(0^128), doubled in GF(2^128) */
+    /* The nonce half the GCM context is keyed for: consecutive messages
+     * from one writer share it (tde_page.h's nonces), and skip the KDF. */
+    uint8_t derived_for[12];
+    bool derived;
 };
 
 static bool cf_xaes_block(cf_xaes *x, const uint8_t in[16], uint8_t out[16])
@@ -66,6 +70,9 @@ void cf_xaes_free(cf_xaes *x)
  * half: AES(M1 ^ K1) || AES(M2 ^ K1), Mi = 0x00 i 'X' 0x00 || nonce[0:12]. */
 static bool cf_xaes_derive(cf_xaes *x, const uint8_t nonce[CF_XAES_NONCE_LEN])
 {
+    if (x->derived && memcmp(x->derived_for, nonce, sizeof x->derived_for) == 0)
+        return true;
+    x->derived = false;
     uint8_t m[16], derived[32];
     bool ok = true;
     for (uint8_t i = 1; ok && i <= 2; i++) {
@@ -79,6 +86,10 @@ static bool cf_xaes_derive(cf_xaes *x, const uint8_t nonce[CF_XAES_NONCE_LEN])
         ok = cf_xaes_block(x, m, derived + 16 * (i - 1));
     }
     ok = ok && cf_gcm_rekey(x->gcm, cf_slice_of(derived, sizeof derived));
+    if (ok) {
+        memcpy(x->derived_for, nonce, sizeof x->derived_for);
+        x->derived = true;
+    }
     cf_memzero(m, sizeof m); /* holds the CMAC subkey, XORed with public bytes */
     cf_memzero(derived, sizeof derived);
     return ok;

@@ -26,13 +26,15 @@ typedef struct {
         cf_xaes *aead;
         cf_buf raw; /* secret */
     } key[2];
-    int64_t checked_at; /* monotonic seconds; 0 = keys not usable */
+    cf_tde_nonces nonces; /* this connection's, for every page it seals */
+    int64_t checked_at;   /* monotonic seconds; 0 = keys not usable */
     int64_t cache_seconds;
 } cf_tde_db;
 
 /* Temporary files: a per-file random key, 4 KiB blocks. */
 typedef struct {
     cf_xaes *aead;
+    cf_tde_nonces nonces;
     uint8_t salt[16];
     sqlite3_int64 size;
     uint8_t *block; /* one physical block of scratch */

@@ -68,6 +68,7 @@ bool cf_tde_db_open(sqlite3_file *real, const char *name, cf_tde_db **out)
     bool ok = db->protector_spec != NULL;
     if (!ok)
         CF_RAISE(CF_ERR_NOMEM, NULL);
+    ok = ok && cf_tde_nonces_init(&db->nonces);
     ok = ok && cf_tde_protector_open(spec, &db->protector);
     ok = ok && (size == 0 || cf_tde_db_load(db));
     if (!ok) {

@@ -22,7 +22,7 @@ bool cf_tde_temp_open(cf_tde_temp *t)
     memset(t, 0, sizeof *t);
     uint8_t key[CF_XAES_KEY_LEN];
     bool ok = cf_random_bytes(key, sizeof key) && cf_random_bytes(t->salt, sizeof t->salt) &&
-              cf_xaes_new(cf_slice_of(key, sizeof key), &t->aead);
+              cf_tde_nonces_init(&t->nonces) && cf_xaes_new(cf_slice_of(key, sizeof key), &t->aead);
     cf_memzero(key, sizeof key);
     t->block = ok ? malloc(CF_TEMP_PHYS) : NULL;
     if (ok && !t->block) {
@@ -82,8 +82,8 @@ static int cf_temp_store(cf_tde_temp *t, sqlite3_file *real, sqlite3_int64 i)
     uint8_t aad[24];
     cf_temp_aad(t, i, aad);
     uint8_t *nonce = t->block + CF_TEMP_BLOCK, *tag = nonce + CF_XAES_NONCE_LEN;
-    if (!cf_random_bytes(nonce, CF_XAES_NONCE_LEN) ||
-        !cf_xaes_seal(t->aead, nonce, cf_slice_of(aad, sizeof aad),
+    cf_tde_nonce_next(&t->nonces, nonce);
+    if (!cf_xaes_seal(t->aead, nonce, cf_slice_of(aad, sizeof aad),
                       cf_slice_of(t->block, CF_TEMP_BLOCK), t->block, tag))
         return cf_tde_fail(SQLITE_IOERR_WRITE);
     return real->pMethods->xWrite(real, t->block, CF_TEMP_PHYS, i * CF_TEMP_PHYS);

@@ -33,6 +33,10 @@ typedef struct {
     int kind;
     cf_tde_db *db; /* main: owned; journal, WAL: the main file's */
     uint8_t *scratch;
+    /* main: the last page read in part (page 1's change counter, read at
+     * the start of every transaction), as sealed and as opened */
+    sqlite3_int64 part_index;
+    uint8_t *part_sealed, *part_plain;
     /* journal: the page number written last, and where the last page ended */
     sqlite3_int64 pgno_at, page_end;
     uint32_t pgno;
@@ -123,7 +127,7 @@ static int cf_seal_page(cf_tde_file *p, const void *page, uint32_t pgno, uint8_t
         return cf_tde_key_fail();
     }
     memcpy(out, page, ps);
-    if (!cf_tde_page_seal(key, db->header.salt, pgno, db->header.current, out, ps))
+    if (!cf_tde_page_seal(key, &db->nonces, db->header.salt, pgno, db->header.current, out, ps))
         return cf_tde_fail(SQLITE_IOERR_WRITE);
     *sealed = out;
     return SQLITE_OK;
@@ -151,6 +155,41 @@ static int cf_main_read_page(cf_tde_file *p, uint8_t *page, sqlite3_int64 index)
     return cf_open_page(p, page, (uint32_t)(index + 1));
 }
 
+/* Part of logical page `index`: the whole page is read, and opened unless
+ * it is, byte for byte, the sealed page opened last time. */
+static int cf_main_read_part(cf_tde_file *p, uint8_t *out, sqlite3_int64 index, sqlite3_int64 in,
+                             sqlite3_int64 n)
+{
+    uint32_t ps = cf_page_size(p);
+    if (!p->part_sealed) {
+        p->part_sealed = malloc(CF_TDE_PAGE_MAX);
+        p->part_plain = malloc(CF_TDE_PAGE_MAX);
+        if (!p->part_sealed || !p->part_plain)
+            return SQLITE_NOMEM;
+    }
+    uint8_t *page = cf_scratch(p);
+    if (!page)
+        return SQLITE_NOMEM;
+    sqlite3_file *real = CF_REAL(p);
+    int rc = real->pMethods->xRead(real, page, (int)ps, CF_TDE_HEADER_LEN + index * ps);
+    if (rc == SQLITE_OK && index == p->part_index && memcmp(page, p->part_sealed, ps) == 0) {
+        memcpy(out, p->part_plain + in, (size_t)n);
+        return SQLITE_OK;
+    }
+    p->part_index = -1;
+    rc = cf_main_read_page(p, page, index);
+    if (rc != SQLITE_OK)
+        return rc;
+    /* Read again rather than kept from before opening: opening is in place. */
+    if (real->pMethods->xRead(real, p->part_sealed, (int)ps, CF_TDE_HEADER_LEN + index * ps) ==
+        SQLITE_OK) {
+        memcpy(p->part_plain, page, ps);
+        p->part_index = index;
+    }
+    memcpy(out, page + in, (size_t)n);
+    return SQLITE_OK;
+}
+
 static int cf_main_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
 {
     if (!p->db->have_header) {
@@ -161,26 +200,21 @@ static int cf_main_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
         return cf_tde_key_fail();
     uint32_t ps = cf_page_size(p);
     uint8_t *out = buf;
-    int result = SQLITE_OK;
     for (sqlite3_int64 pos = off, end = off + amt; pos < end;) {
         sqlite3_int64 index = pos / ps, in = pos % ps;
         sqlite3_int64 n = ps - in < end - pos ? ps - in : end - pos;
         bool whole = in == 0 && n == ps;
-        uint8_t *page = whole ? out + (pos - off) : cf_scratch(p);
-        if (!page)
-            return SQLITE_NOMEM;
-        int rc = cf_main_read_page(p, page, index);
+        int rc = whole ? cf_main_read_page(p, out + (pos - off), index)
+                       : cf_main_read_part(p, out + (pos - off), index, in, n);
         if (rc == SQLITE_IOERR_SHORT_READ) {
             memset(out + (pos - off), 0, (size_t)(end - pos));
             return rc;
         }
         if (rc != SQLITE_OK)
             return rc;
-        if (!whole)
-            memcpy(out + (pos - off), page + in, (size_t)n);
         pos += n;
     }
-    return result;
+    return SQLITE_OK;
 }
 
 /* Page 1 as SQLite wrote it must keep the reserved bytes the seal needs,
@@ -421,7 +455,11 @@ static int cf_io_close(sqlite3_file *file)
         cf_tde_temp_close(&p->temp);
     if (p->scratch)
         cf_memzero(p->scratch, CF_TDE_PAGE_MAX);
+    if (p->part_plain)
+        cf_memzero(p->part_plain, CF_TDE_PAGE_MAX);
     free(p->scratch);
+    free(p->part_sealed);
+    free(p->part_plain);
     p->db = NULL;
     p->scratch = NULL;
     return rc;
@@ -671,7 +709,7 @@ static int cf_vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *fi
     cf_tde_file *p = (cf_tde_file *)file;
     memset(p, 0, sizeof *p);
     p->real = (sqlite3_file *)(p + 1);
-    p->pgno_at = p->page_end = p->frame_at = -1;
+    p->pgno_at = p->page_end = p->frame_at = p->part_index = -1;
     p->kind = cf_file_kind(flags);
     sqlite3_vfs *base = CF_BASE_VFS();
     int rc = base->xOpen(base, name, p->real, flags, out_flags);

@@ -24,6 +24,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static cf_xaes *fuzz_dek;
+static cf_tde_nonces fuzz_nonces;
 static const uint8_t fuzz_salt[16] = {0xc0, 0xff, 0xee};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t key[32];
         for (int i = 0; i < 32; i++)
             key[i] = (uint8_t)i;
-        if (!cf_crypto_init() || !cf_xaes_new(cf_slice_of(key, 32), &fuzz_dek))
+        if (!cf_crypto_init() || !cf_xaes_new(cf_slice_of(key, 32), &fuzz_dek) ||
+            !cf_tde_nonces_init(&fuzz_nonces))
             abort();
     }
     if (size < 7)
@@ -48,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (seal) {
         memset(page + page_size - CF_TDE_RESERVED, 0, CF_TDE_RESERVED);
         memcpy(plain, page, page_size);
-        if (!cf_tde_page_seal(fuzz_dek, fuzz_salt, pgno, 1, page, page_size))
+        if (!cf_tde_page_seal(fuzz_dek, &fuzz_nonces, fuzz_salt, pgno, 1, page, page_size))
             __builtin_trap();
         if (flip)
             page[flip - 1] ^= 0x01;
