@@ -221,8 +221,11 @@ cf_xaes *cf_tde_db_current(cf_tde_db *db)
     return i < 0 ? NULL : db->key[i].aead;
 }
 
-/* Writes `h` (its sequence the next one) to the other slot, syncs it and
- * makes it db's header; the keys in db->key must match h's entries. */
+/* Writes `h` (its sequence the next one) to the other slot and syncs it,
+ * then copies it over the slot it replaces and syncs again, and makes it
+ * db's header; the keys in db->key must match h's entries.  A crash leaves
+ * one whole slot at every moment, and once done no slot names what was
+ * replaced (a rotated-away protector opens nothing). */
 static bool cf_tde_store(cf_tde_db *db, cf_tde_header *h)
 {
     int cur = -1;
@@ -232,13 +235,17 @@ static bool cf_tde_store(cf_tde_db *db, cf_tde_header *h)
     CF_ENSURE(cur >= 0, CF_ERR_INTERNAL, "no key for the current generation");
     h->sequence = db->header.sequence + 1;
     uint8_t slot[CF_TDE_SLOT_LEN];
-    int index = db->have_header ? 1 - db->slot : 0;
+    int first = db->have_header ? 1 - db->slot : 0;
     CF_GUARD(cf_tde_header_build(h, cf_buf_slice(&db->key[cur].raw), slot));
-    CF_GUARD(cf_real_write(db->real, slot, sizeof slot, (sqlite3_int64)index * CF_TDE_SLOT_LEN));
-    CF_ENSURE(db->real->pMethods->xSync(db->real, SQLITE_SYNC_FULL) == SQLITE_OK, CF_ERR_IO,
-              "cannot sync the Coffer TDE header");
+    for (int k = 0; k < 2; k++) {
+        int index = k == 0 ? first : 1 - first;
+        CF_GUARD(
+            cf_real_write(db->real, slot, sizeof slot, (sqlite3_int64)index * CF_TDE_SLOT_LEN));
+        CF_ENSURE(db->real->pMethods->xSync(db->real, SQLITE_SYNC_FULL) == SQLITE_OK, CF_ERR_IO,
+                  "cannot sync the Coffer TDE header");
+    }
     db->header = *h;
-    db->slot = index;
+    db->slot = first;
     db->have_header = true;
     return true;
 }
@@ -280,12 +287,9 @@ bool cf_tde_db_create(cf_tde_db *db, uint32_t page_size)
     CF_GUARD(cf_random_bytes(h.salt, sizeof h.salt));
     cf_tde_keys_drop(db);
     CF_GUARD(cf_tde_new_key(db, 0, 1, &h.dek[0]));
-    /* Both slots are written, the second empty, so the file is never
-     * shorter than its header. */
-    static const uint8_t empty[CF_TDE_SLOT_LEN];
     db->header.sequence = 0;
     db->have_header = false;
-    bool ok = cf_real_write(db->real, empty, sizeof empty, CF_TDE_SLOT_LEN) && cf_tde_store(db, &h);
+    bool ok = cf_tde_store(db, &h);
     if (!ok) {
         cf_tde_keys_drop(db);
         return false;

@@ -1,0 +1,444 @@
+/*
+ * The coffer VFS (src/sqlite/coffer_tde.h) through SQLite itself: round
+ * trips in rollback-journal and WAL mode, no plaintext in the database,
+ * journal, WAL or temporary files, refusals (wrong or missing protector,
+ * plain SQLite), tampered, swapped and truncated pages, a journal from
+ * another database, crashes (a child that exits mid-transaction),
+ * protector rotation and rekey.
+ */
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "coffer_tde.h"
+#include "crypto.h"
+#include "test.h"
+
+#define MARKER "MARKER-7f3a-plaintext"
+
+static char dir[256], key1[300], key2[300], db_path[300];
+
+static void write_key(const char *path)
+{
+    uint8_t key[32];
+    CHECK(cf_random_bytes(key, sizeof key));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0 && write(fd, key, sizeof key) == (ssize_t)sizeof key);
+    close(fd);
+}
+
+static void remove_all(const char *path)
+{
+    char side[400];
+    test_remove_db(path);
+    snprintf(side, sizeof side, "%s-journal", path);
+    remove(side);
+}
+
+static int open_db(const char *path, const char *key, sqlite3 **db)
+{
+    char uri[1024];
+    if (key)
+        snprintf(uri, sizeof uri, "file:%s?vfs=coffer&protector=local:%s", path, key);
+    else
+        snprintf(uri, sizeof uri, "file:%s?vfs=coffer", path);
+    int rc = sqlite3_open_v2(uri, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_close(*db);
+        *db = NULL;
+    }
+    return rc;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "  (%s: %s)\n", sql, sqlite3_errmsg(db));
+    return rc;
+}
+
+static sqlite3_int64 scalar(sqlite3 *db, const char *sql, int *rc_out)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_int64 v = -1;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            v = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc_out)
+        *rc_out = rc;
+    return v;
+}
+
+static bool integrity_ok(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+              sqlite3_step(st) == SQLITE_ROW &&
+              strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* Whether a file holds `needle` (a missing file holds nothing). */
+static bool file_holds(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    static char buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return memmem(buf, n, needle, strlen(needle)) != NULL;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static void fill(sqlite3 *db, int rows)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT);"
+             "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d) "
+             "INSERT INTO t(v) SELECT '" MARKER "-' || i || printf('%%.200c', 'x') FROM c",
+             rows);
+    CHECK(exec(db, sql) == SQLITE_OK);
+}
+
+static void test_round_trip(const char *mode)
+{
+    remove_all(db_path);
+    sqlite3 *db = NULL;
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    char sql[128], side[400];
+    snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s", mode);
+    CHECK(exec(db, sql) == SQLITE_OK);
+    fill(db, 3000);
+    CHECK(exec(db, "BEGIN; DELETE FROM t WHERE id % 3 = 0; ROLLBACK") == SQLITE_OK);
+    CHECK(exec(db, "UPDATE t SET v = v || '-updated' WHERE id % 7 = 0") == SQLITE_OK);
+    /* a transaction large enough to spill: the journal or WAL holds pages */
+    CHECK(exec(db, "PRAGMA cache_size=20; BEGIN; UPDATE t SET v = v || '!'") == SQLITE_OK);
+    snprintf(side, sizeof side, "%s-%s", db_path, strcmp(mode, "wal") == 0 ? "wal" : "journal");
+    CHECK(file_size(side) > 100000);
+    CHECK(!file_holds(side, MARKER));
+    CHECK(exec(db, "COMMIT") == SQLITE_OK);
+    CHECK(!file_holds(db_path, MARKER));
+    CHECK(!file_holds(side, MARKER));
+    sqlite3_close(db);
+
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 3000);
+    CHECK(scalar(db, "SELECT count(*) FROM t WHERE v LIKE '%-updated!'", NULL) == 428);
+    CHECK(integrity_ok(db));
+    /* temporary files: a sort that spills, a temporary table */
+    CHECK(exec(db, "PRAGMA temp_store=FILE; PRAGMA cache_size=10") == SQLITE_OK);
+    CHECK(scalar(db, "SELECT sum(length(v)) FROM (SELECT v FROM t ORDER BY random())", NULL) >
+          600000);
+    CHECK(exec(db, "CREATE TEMP TABLE tt AS SELECT * FROM t") == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM tt", NULL) == 3000);
+    CHECK(exec(db, "VACUUM") == SQLITE_OK);
+    CHECK(integrity_ok(db));
+    coffer_tde_status st;
+    CHECK(sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_STATUS, &st) == SQLITE_OK);
+    CHECK(st.page_size == 4096 && st.current_generation == 1);
+    CHECK(strncmp(st.protector, "local:", 6) == 0);
+    sqlite3_close(db);
+    CHECK(!file_holds(db_path, MARKER));
+}
+
+static void test_refusals(void)
+{
+    sqlite3 *db = NULL;
+    CHECK(open_db(db_path, key2, &db) == SQLITE_AUTH);
+    CHECK(strstr(coffer_tde_last_error(), "protected by local:") != NULL);
+    CHECK(open_db(db_path, NULL, &db) == SQLITE_AUTH);
+    CHECK(strstr(coffer_tde_last_error(), "protector=") != NULL);
+    /* plain SQLite sees no database */
+    CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+    int rc = SQLITE_OK;
+    scalar(db, "SELECT count(*) FROM t", &rc);
+    CHECK(rc == SQLITE_NOTADB);
+    sqlite3_close(db);
+    /* the coffer VFS refuses a plain database */
+    char plain[400];
+    snprintf(plain, sizeof plain, "%s/plain.db", dir);
+    remove(plain);
+    CHECK(sqlite3_open(plain, &db) == SQLITE_OK && exec(db, "CREATE TABLE p(x)") == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(open_db(plain, key1, &db) == SQLITE_NOTADB);
+    /* a key file others may read */
+    chmod(key2, 0644);
+    CHECK(open_db(db_path, key2, &db) == SQLITE_AUTH);
+    CHECK(strstr(coffer_tde_last_error(), "chmod 600") != NULL);
+    chmod(key2, 0600);
+}
+
+/* Edits the database file underneath, then reads every row. */
+static int read_after(void (*edit)(int fd))
+{
+    char copy[400];
+    snprintf(copy, sizeof copy, "%s/edited.db", dir);
+    remove_all(copy);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp %s %s", db_path, copy);
+    CHECK(system(cmd) == 0);
+    int fd = open(copy, O_RDWR);
+    CHECK(fd >= 0);
+    edit(fd);
+    close(fd);
+    sqlite3 *db = NULL;
+    int rc = open_db(copy, key1, &db);
+    if (rc == SQLITE_OK) {
+        scalar(db, "SELECT sum(length(v)) FROM t", &rc);
+        sqlite3_close(db);
+    }
+    return rc;
+}
+
+#define PAGE(n) (8192 + ((off_t)(n)-1) * 4096)
+
+static void flip_page3(int fd)
+{
+    uint8_t b = 0;
+    CHECK(pread(fd, &b, 1, PAGE(3) + 1000) == 1);
+    b ^= 0x01;
+    CHECK(pwrite(fd, &b, 1, PAGE(3) + 1000) == 1);
+}
+
+static void swap_pages(int fd)
+{
+    static uint8_t a[4096], b[4096];
+    CHECK(pread(fd, a, 4096, PAGE(3)) == 4096 && pread(fd, b, 4096, PAGE(4)) == 4096);
+    CHECK(pwrite(fd, b, 4096, PAGE(3)) == 4096 && pwrite(fd, a, 4096, PAGE(4)) == 4096);
+}
+
+static void truncate_pages(int fd)
+{
+    CHECK(ftruncate(fd, file_size(db_path) - 3 * 4096) == 0);
+}
+
+static void zero_page3(int fd)
+{
+    static uint8_t z[4096];
+    CHECK(pwrite(fd, z, 4096, PAGE(3)) == 4096);
+}
+
+static void flip_at(int fd, off_t at)
+{
+    uint8_t b = 0;
+    CHECK(pread(fd, &b, 1, at) == 1);
+    b ^= 0x01;
+    CHECK(pwrite(fd, &b, 1, at) == 1);
+}
+
+/* The header's two slots hold the same header: one damaged slot is
+ * survived, two are not. */
+static void flip_one_slot(int fd)
+{
+    flip_at(fd, 30);
+}
+
+static void flip_both_slots(int fd)
+{
+    flip_at(fd, 30);
+    flip_at(fd, 4096 + 2000);
+}
+
+static void no_edit(int fd)
+{
+    (void)fd;
+}
+
+static void test_tampering(void)
+{
+    CHECK(read_after(no_edit) == SQLITE_OK);
+    CHECK(read_after(flip_page3) == SQLITE_CORRUPT);
+    CHECK(strstr(coffer_tde_last_error(), "page 3 failed its integrity check") != NULL);
+    CHECK(read_after(swap_pages) == SQLITE_CORRUPT);
+    CHECK(read_after(zero_page3) == SQLITE_CORRUPT);
+    CHECK(read_after(truncate_pages) == SQLITE_CORRUPT);
+    CHECK(read_after(flip_one_slot) == SQLITE_OK);
+    int rc = read_after(flip_both_slots);
+    CHECK(rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT);
+}
+
+/* A child that writes and exits without committing: SQLite's recovery
+ * through the VFS must restore the last committed state. */
+static void crash_mid_transaction(const char *path, const char *mode)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        char sql[128];
+        snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s; PRAGMA cache_size=10", mode);
+        if (open_db(path, key1, &db) != SQLITE_OK || exec(db, sql) != SQLITE_OK ||
+            exec(db, "INSERT INTO t(v) VALUES ('committed-before-crash')") != SQLITE_OK ||
+            exec(db, "BEGIN; UPDATE t SET v = 'lost'; DELETE FROM t WHERE id % 2 = 0") != SQLITE_OK)
+            _exit(1);
+        _exit(0); /* no COMMIT, no close: as if killed */
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_crash_recovery(const char *mode)
+{
+    remove_all(db_path);
+    sqlite3 *db = NULL;
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s", mode);
+    CHECK(exec(db, sql) == SQLITE_OK);
+    fill(db, 2000);
+    sqlite3_close(db);
+    crash_mid_transaction(db_path, mode);
+    char side[400];
+    snprintf(side, sizeof side, "%s-%s", db_path, strcmp(mode, "wal") == 0 ? "wal" : "journal");
+    CHECK(file_size(side) > 0); /* a hot journal, or a WAL with a partial transaction */
+    CHECK(!file_holds(side, MARKER) && !file_holds(side, "lost"));
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 2001);
+    CHECK(scalar(db, "SELECT count(*) FROM t WHERE v = 'lost'", NULL) == 0);
+    CHECK(scalar(db, "SELECT count(*) FROM t WHERE v = 'committed-before-crash'", NULL) == 1);
+    CHECK(integrity_ok(db));
+    sqlite3_close(db);
+}
+
+/* A hot journal from another database (same key, other salt) is refused,
+ * not replayed. */
+static void test_foreign_journal(void)
+{
+    char other[400], cmd[1200];
+    snprintf(other, sizeof other, "%s/other.db", dir);
+    remove_all(other);
+    remove_all(db_path);
+    sqlite3 *db = NULL;
+    CHECK(open_db(other, key1, &db) == SQLITE_OK);
+    fill(db, 2000);
+    sqlite3_close(db);
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    fill(db, 2000);
+    sqlite3_close(db);
+    crash_mid_transaction(other, "delete");
+    snprintf(cmd, sizeof cmd, "cp %s-journal %s-journal", other, db_path);
+    CHECK(system(cmd) == 0);
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    int rc = SQLITE_OK;
+    scalar(db, "SELECT count(*) FROM t", &rc);
+    CHECK(rc == SQLITE_CORRUPT);
+    sqlite3_close(db);
+    /* the other database recovers from its own journal */
+    CHECK(open_db(other, key1, &db) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 2001 && integrity_ok(db));
+    sqlite3_close(db);
+}
+
+static void test_rotate_and_rekey(void)
+{
+    remove_all(db_path);
+    sqlite3 *db = NULL;
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    fill(db, 1500);
+    char spec[400];
+    snprintf(spec, sizeof spec, "local:%s", key2);
+    CHECK(exec(db, "BEGIN IMMEDIATE") == SQLITE_OK);
+    CHECK(sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_ROTATE_PROTECTOR, spec) == SQLITE_OK);
+    CHECK(exec(db, "COMMIT") == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(open_db(db_path, key1, &db) == SQLITE_AUTH);
+    CHECK(open_db(db_path, key2, &db) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 1500);
+
+    /* rekey: a second generation, every page rewritten, the first dropped */
+    CHECK(exec(db, "PRAGMA journal_mode=wal") == SQLITE_OK);
+    CHECK(exec(db, "BEGIN IMMEDIATE") == SQLITE_OK);
+    CHECK(sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_REKEY_BEGIN, NULL) == SQLITE_OK);
+    CHECK(sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_REKEY_BEGIN, NULL) != SQLITE_OK);
+    CHECK(exec(db, "COMMIT") == SQLITE_OK);
+    coffer_tde_status st;
+    CHECK(sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_STATUS, &st) == SQLITE_OK);
+    CHECK(st.current_generation == 2 && st.generations[0] && st.generations[1]);
+    CHECK(sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_REKEY_END, NULL) == SQLITE_BUSY);
+    /* a second connection writes under the new generation meanwhile */
+    sqlite3 *other = NULL;
+    CHECK(open_db(db_path, key2, &other) == SQLITE_OK);
+    CHECK(exec(other, "INSERT INTO t(v) VALUES ('during rekey')") == SQLITE_OK);
+    CHECK(exec(db, "VACUUM") == SQLITE_OK);
+    CHECK(exec(db, "PRAGMA wal_checkpoint(TRUNCATE)") == SQLITE_OK);
+    CHECK(sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_REKEY_END, NULL) == SQLITE_OK);
+    CHECK(sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_STATUS, &st) == SQLITE_OK);
+    CHECK(st.current_generation == 2 && (st.generations[0] == 0) != (st.generations[1] == 0));
+    CHECK(scalar(other, "SELECT count(*) FROM t", NULL) == 1501);
+    sqlite3_close(other);
+    sqlite3_close(db);
+    CHECK(open_db(db_path, key2, &db) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 1501 && integrity_ok(db));
+    sqlite3_close(db);
+}
+
+/* Without the 48 reserved bytes the first write is refused: a new database
+ * attached rather than opened (the auto-extension sees only "main") until
+ * its reserve is set. */
+static void test_reserve_required(void)
+{
+    remove_all(db_path);
+    char attached[400], sql[1024];
+    snprintf(attached, sizeof attached, "%s/attached.db", dir);
+    remove_all(attached);
+    sqlite3 *db = NULL;
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    snprintf(sql, sizeof sql, "ATTACH 'file:%s?vfs=coffer&protector=local:%s' AS a", attached,
+             key1);
+    CHECK(exec(db, sql) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "CREATE TABLE a.t(x)", NULL, NULL, NULL) != SQLITE_OK);
+    CHECK(strstr(coffer_tde_last_error(), "48 reserved bytes") != NULL);
+    CHECK(exec(db, "DETACH a") == SQLITE_OK);
+    CHECK(exec(db, sql) == SQLITE_OK);
+    int reserve = 48;
+    CHECK(sqlite3_file_control(db, "a", SQLITE_FCNTL_RESERVE_BYTES, &reserve) == SQLITE_OK);
+    CHECK(exec(db, "CREATE TABLE a.t(x); INSERT INTO a.t VALUES ('" MARKER "')") == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM a.t", NULL) == 1);
+    sqlite3_close(db);
+    CHECK(!file_holds(attached, MARKER));
+}
+
+int main(void)
+{
+    CHECK(cf_crypto_init());
+    CHECK(coffer_tde_register() == SQLITE_OK && coffer_tde_register() == SQLITE_OK);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/tde_vfs.XXXXXX", tmp ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(key1, sizeof key1, "%s/key1", dir);
+    snprintf(key2, sizeof key2, "%s/key2", dir);
+    snprintf(db_path, sizeof db_path, "%s/t.db", dir);
+    write_key(key1);
+    write_key(key2);
+    RUN_WITH(test_round_trip, "delete");
+    RUN(test_refusals);
+    RUN(test_tampering);
+    RUN_WITH(test_round_trip, "wal");
+    RUN(test_tampering);
+    RUN_WITH(test_crash_recovery, "delete");
+    RUN_WITH(test_crash_recovery, "wal");
+    RUN(test_foreign_journal);
+    RUN(test_rotate_and_rekey);
+    RUN(test_reserve_required);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    TEST_DONE();
+}
