@@ -123,6 +123,16 @@ static const cf_cli_command cf_commands[] = {
     {"key-rotate", cf_cmd_ae_key_rotate, 1, "db cmk", "key-rotate NAME --db FILE --cmk KEY_ID",
      "ae", true},
     {"key-delete", cf_cmd_ae_key_delete, 1, "db", "key-delete NAME --db FILE", "ae", true},
+    {"encrypt", cf_cmd_db_encrypt, 1, "protector out",
+     "encrypt FILE --protector local:KEYFILE [--out FILE]   (in place unless --out)", "db", true},
+    {"decrypt", cf_cmd_db_decrypt, 1, "protector out", "decrypt FILE --protector P --out FILE",
+     "db", true},
+    {"status", cf_cmd_db_status, 1, "protector", "status FILE [--protector P]", "db", true},
+    {"rotate-protector", cf_cmd_db_rotate, 1, "protector to",
+     "rotate-protector FILE --protector P --to Q   (re-wraps the keys; no page rewritten)", "db",
+     true},
+    {"rekey", cf_cmd_db_rekey, 1, "protector",
+     "rekey FILE --protector P   (a new database key; every page rewritten)", "db", true},
     {"migrate", cf_cmd_seal_migrate, 0, "data-dir pkcs11-module pkcs11-token pkcs11-pin-file",
      "migrate --data-dir DIR [--pkcs11-module PATH --pkcs11-token LABEL\n"
      "                  [--pkcs11-pin-file FILE]]   (the service stopped; onto a token)",
@@ -205,6 +215,7 @@ static void cf_print_usage(FILE *out)
         "       coffer seal show|migrate --data-dir DIR [options]\n"
         "       coffer [connection options] ae key-create|key-list|key-unwrap|key-rotate|key-delete"
         " ...\n"
+        "       coffer db encrypt|decrypt|status|rotate-protector|rekey FILE [options]\n"
         "       coffer [storage options] blob|container|account|scope COMMAND [ARG] [options]\n"
         "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
@@ -267,7 +278,7 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
         return cf_cli_usage("expected 'key|secret|principal|role|blob|container|account|scope|seal|"
-                            "ae COMMAND' or 'audit verify' "
+                            "ae|db COMMAND' or 'audit verify' "
                             "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)

@@ -17,6 +17,8 @@
  *   byok_cmd.c   bring your own key: byok-wrap, import --byok
  *   audit_cmd.c  audit verify: checks an audit log file (local, no connection)
  *   seal_cmd.c   seal show|migrate on a data directory (local)
+ *   db_cmd.c     db encrypt|decrypt|status|rotate-protector|rekey: SQLite
+ *                databases under the coffer VFS (local)
  *   principal_cmd.c  principal administration (create, list, show, delete,
  *                secret-rotate) on the vault's own /coffer/principals API
  *   role_cmd.c   RBAC: role definitions, role assignments (assign, list, remove)
@@ -231,6 +233,12 @@ CF_MUST_USE bool cf_cmd_ae_key_list(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_ae_key_unwrap(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_ae_key_rotate(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_ae_key_delete(cf_cli *cli);
+/* db_cmd.c: SQLite databases under transparent encryption */
+CF_MUST_USE bool cf_cmd_db_encrypt(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_db_decrypt(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_db_status(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_db_rotate(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_db_rekey(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_download(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_list(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_show(cf_cli *cli);

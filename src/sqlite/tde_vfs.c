@@ -364,8 +364,8 @@ static cf_wal_part cf_wal_classify(uint32_t ps, int amt, sqlite3_int64 off)
     if (off < CF_WAL_HEADER || ps == 0)
         return CF_WAL_ODD;
     sqlite3_int64 rel = (off - CF_WAL_HEADER) % (ps + CF_WAL_FRAME_HEADER);
-    if (rel == 0 && amt <= CF_WAL_FRAME_HEADER)
-        return CF_WAL_CLEAR;
+    if (rel + amt <= CF_WAL_FRAME_HEADER)
+        return CF_WAL_CLEAR; /* within a frame header (e.g. the checksums) */
     if (rel == CF_WAL_FRAME_HEADER && (uint32_t)amt == ps)
         return CF_WAL_PAGE;
     if (rel == 0 && (uint32_t)amt == ps + CF_WAL_FRAME_HEADER)
@@ -373,9 +373,11 @@ static cf_wal_part cf_wal_classify(uint32_t ps, int amt, sqlite3_int64 off)
     return CF_WAL_ODD;
 }
 
-static int cf_wal_odd(void)
+static int cf_wal_odd(int amt, sqlite3_int64 off)
 {
-    CF_RAISE(CF_ERR_UNSUPPORTED, "an access to the WAL that is not a header or a whole page");
+    cf_error_raisef(CF_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                    "an access to the WAL that is not a header or a whole page (%d bytes at %lld)",
+                    amt, (long long)off);
     return cf_tde_fail(SQLITE_IOERR);
 }
 
@@ -384,7 +386,7 @@ static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
     uint32_t ps = cf_page_size(p);
     cf_wal_part part = cf_wal_classify(ps, amt, off);
     if (part == CF_WAL_ODD)
-        return cf_wal_odd();
+        return cf_wal_odd(amt, off);
     int rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), buf, amt, off);
     if (rc != SQLITE_OK || part == CF_WAL_CLEAR)
         return rc;
@@ -410,9 +412,10 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
     cf_wal_part part = cf_wal_classify(ps, amt, off);
     sqlite3_file *real = CF_REAL(p);
     if (part == CF_WAL_ODD)
-        return cf_wal_odd();
+        return cf_wal_odd(amt, off);
     if (part == CF_WAL_CLEAR) {
-        if (amt == CF_WAL_FRAME_HEADER && off >= CF_WAL_HEADER) {
+        if (amt == CF_WAL_FRAME_HEADER && off >= CF_WAL_HEADER &&
+            (off - CF_WAL_HEADER) % (ps + CF_WAL_FRAME_HEADER) == 0) {
             p->frame_at = off;
             p->frame_pgno = cf_be32(buf);
         }
