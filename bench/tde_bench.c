@@ -19,6 +19,8 @@
 #include <time.h>
 
 #include <sqlite3.h>
+
+#include "cli_number.h"
 #ifndef CF_BENCH_SQLCIPHER
 #include "coffer_tde.h"
 #endif
@@ -69,7 +71,8 @@ int main(int argc, char **argv)
     }
     mode = argv[1];
     dir = argv[2];
-    long rows = atol(argv[3]), lookups = atol(argv[4]);
+    long rows = (long)cli_number(argv[3], 100000000, "ROWS");
+    long lookups = (long)cli_number(argv[4], 100000000, "LOOKUPS");
 #ifndef CF_BENCH_SQLCIPHER
     if (coffer_tde_register() != SQLITE_OK)
         die(NULL, "coffer_tde_register");
