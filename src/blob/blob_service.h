@@ -19,9 +19,8 @@
  *                  enable/disable, key source)
  *   cmk.c          customer-managed keys: the per-account key gate and
  *                  switching who keeps an account's data key
- *   vault_client.c coffer-blob's own identity in coffer-vault; get, wrap
- *                  and unwrap with a vault key
- *   https_fetch.c  one HTTPS request to the vault (libcurl)
+ *   (coffer-blob's own identity in coffer-vault, get, wrap and unwrap with
+ *   a vault key: core/vault_client.c, shared with the SQLite TDE protector)
  *   service_ops.c  service properties, list containers, account info
  *   container_ops.c containers, ACLs, container leases, list blobs
  *   blob_ops.c     blob reads, properties, metadata, delete, copy, leases
@@ -50,7 +49,9 @@
 #include "blob_store.h"
 #include "blob_xml.h"
 #include "http.h"
+#include "https_fetch.h"
 #include "seal_dir.h"
+#include "vault_client.h"
 
 #define CF_BLOB_VERSION_MAX "2026-10-06" /* newest x-ms-version accepted */
 #define CF_BLOB_VERSION_DEFAULT "2026-10-06"
@@ -62,7 +63,6 @@
 
 typedef struct cf_blob_tokens cf_blob_tokens;
 typedef struct cf_blob_roles cf_blob_roles;
-typedef struct cf_blob_vault cf_blob_vault;
 typedef struct cf_blob_cmk cf_blob_cmk;
 
 #define CF_BLOB_KEY_CACHE_DEFAULT 600 /* seconds, as Azure caches CMKs */
@@ -104,7 +104,7 @@ typedef struct {
     cf_blob_roles *roles;
     char vault_bootstrap[PATH_MAX]; /* --vault-bootstrap: our identity in coffer-vault */
     int key_cache_seconds;          /* --key-cache-seconds */
-    cf_blob_vault *vault;           /* NULL without --vault-bootstrap */
+    cf_vault_client *vault;           /* NULL without --vault-bootstrap */
     cf_blob_cmk *cmk;
     struct cf_audit *audit;       /* DIR/audit.log */
     cf_audit_anchor_state anchor; /* its head, recorded in a shared store */
@@ -281,41 +281,6 @@ void cf_blob_tokens_close(cf_blob_tokens *t);
 CF_MUST_USE bool cf_blob_tokens_verify(cf_blob_tokens *t, const char *token, char oid[40]);
 /* "https://VAULT/TENANT/oauth2/authorize" for the 401 challenge. */
 const char *cf_blob_tokens_authority(const cf_blob_tokens *t);
-
-/* ---- https_fetch.c ---- */
-typedef struct {
-    const char *method;         /* GET or POST */
-    const char *url;            /* https only */
-    const char *ca_file;        /* NULL or "": the system's CAs */
-    const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
-    cf_slice body;              /* POST body */
-    long timeout_seconds;       /* 0: 10 s */
-} cf_blob_https_req;
-/* One request; *status gets the HTTP status, `reply` the body (capped by
- * its max).  Fails (CF_ERR_IO, with curl's reason) only when no HTTP answer
- * came. */
-CF_MUST_USE bool cf_blob_https(const cf_blob_https_req *r, long *status, cf_buf *reply);
-
-/* ---- vault_client.c ---- */
-typedef struct {
-    char kid[CF_BLOB_KEY_URI_MAX + 1]; /* the versioned key id */
-    char kty[16];
-    bool enabled; /* enabled and not expired */
-} cf_blob_vault_key;
-
-/* Reads the identity file (--vault-bootstrap). */
-CF_MUST_USE bool cf_blob_vault_open(const char *path, cf_blob_vault **out);
-void cf_blob_vault_close(cf_blob_vault *v);
-const char *cf_blob_vault_url(const cf_blob_vault *v);
-/* GET a key (`uri` with or without a version; it must be this vault's). */
-CF_MUST_USE bool cf_blob_vault_get_key(cf_blob_vault *v, const char *uri, cf_blob_vault_key *out);
-/* An RSA or AES key, enabled: else the error that says why. */
-CF_MUST_USE bool cf_blob_vault_key_usable(const cf_blob_vault_key *k);
-/* wrapKey / unwrapKey with key version k->kid (RSA-OAEP-256 or A256KW). */
-CF_MUST_USE bool cf_blob_vault_wrap(cf_blob_vault *v, const cf_blob_vault_key *k, cf_slice key,
-                                    cf_buf *wrapped);
-CF_MUST_USE bool cf_blob_vault_unwrap(cf_blob_vault *v, const cf_blob_vault_key *k,
-                                      cf_slice wrapped, cf_buf *key);
 
 /* ---- cmk.c ---- */
 CF_MUST_USE bool cf_blob_cmk_open(int cache_seconds, cf_blob_cmk **out);

@@ -257,9 +257,9 @@ bool cf_blob_service_open(cf_blob_service *svc, cf_buf *tls_cert, cf_buf *tls_ke
     /* Before serving, and once the gate it tells exists. */
     CF_GUARD(cf_blob_store_listen(svc->store, cf_blob_account_changed, svc));
     if (svc->vault_bootstrap[0]) {
-        CF_GUARD(cf_blob_vault_open(svc->vault_bootstrap, &svc->vault));
+        CF_GUARD(cf_vault_client_open(svc->vault_bootstrap, &svc->vault));
         cf_log(CF_LOG_INFO, NULL, "customer-managed keys: coffer-vault at %s, keys cached %d s",
-               cf_blob_vault_url(svc->vault), svc->key_cache_seconds);
+               cf_vault_client_url(svc->vault), svc->key_cache_seconds);
     }
     if (svc->vault_url[0])
         CF_GUARD(cf_blob_tokens_open(svc->vault_url, svc->vault_ca, svc->tenant_id, &svc->tokens));
@@ -294,7 +294,7 @@ void cf_blob_service_close(cf_blob_service *svc)
     cf_blob_tokens_close(svc->tokens);
     cf_blob_roles_close(svc->roles);
     cf_blob_cmk_close(svc->cmk);
-    cf_blob_vault_close(svc->vault);
+    cf_vault_client_close(svc->vault);
     svc->cmk = NULL;
     svc->vault = NULL;
     cf_audit_close_logged(svc->audit);

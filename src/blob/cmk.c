@@ -135,15 +135,15 @@ static bool cf_cmk_refresh(cf_blob_service *svc, const char *account, const char
                         "--vault-bootstrap.");
         ok = false;
     }
-    cf_blob_vault_key current, stored;
-    ok = ok && cf_blob_vault_get_key(svc->vault, info.uri, &current) &&
-         cf_blob_vault_key_usable(&current);
+    cf_vault_client_key current, stored;
+    ok = ok && cf_vault_client_get_key(svc->vault, info.uri, &current) &&
+         cf_vault_client_key_usable(&current);
     bool rotated = ok && strcmp(current.kid, info.kid) != 0;
     if (rotated)
-        ok = cf_blob_vault_get_key(svc->vault, info.kid, &stored);
+        ok = cf_vault_client_get_key(svc->vault, info.kid, &stored);
     else
         stored = current;
-    ok = ok && cf_blob_vault_unwrap(svc->vault, &stored, cf_buf_slice(&wrapped), &key);
+    ok = ok && cf_vault_client_unwrap(svc->vault, &stored, cf_buf_slice(&wrapped), &key);
     if (ok && key.len != CF_DATA_KEY_LEN) {
         CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultEncryptionKeyNotFound",
                         "The customer-managed key does not unwrap this data key.");
@@ -152,7 +152,7 @@ static bool cf_cmk_refresh(cf_blob_service *svc, const char *account, const char
     if (ok && rotated) {
         cf_blob_key_info next = info;
         snprintf(next.kid, sizeof next.kid, "%s", current.kid);
-        ok = cf_blob_vault_wrap(svc->vault, &current, cf_buf_slice(&key), &rewrapped) &&
+        ok = cf_vault_client_wrap(svc->vault, &current, cf_buf_slice(&key), &rewrapped) &&
              cf_blob_key_store(svc->store, account, scope, &next, cf_buf_slice(&rewrapped),
                                info.kid);
         if (ok)
@@ -355,7 +355,7 @@ static bool cf_cmk_switch(cf_blob_service *svc, const char *account, const char 
     cf_blob_key_info next = {.source = uri ? CF_BLOB_KEYS_VAULT : CF_BLOB_KEYS_SERVICE};
     memcpy(next.ref, info.ref, sizeof next.ref);
     if (ok && uri) {
-        cf_blob_vault_key k;
+        cf_vault_client_key k;
         if (!svc->vault) {
             CF_RAISE(CF_ERR_BAD_INPUT, "coffer-blob was started without --vault-bootstrap: it "
                                        "cannot use coffer-vault keys");
@@ -364,9 +364,9 @@ static bool cf_cmk_switch(cf_blob_service *svc, const char *account, const char 
         snprintf(next.uri, sizeof next.uri, "%s", uri);
         /* The unwrap proves the service may undo what it wraps before
          * anything depends on it. */
-        ok = ok && cf_blob_vault_get_key(svc->vault, uri, &k) && cf_blob_vault_key_usable(&k) &&
-             cf_blob_vault_wrap(svc->vault, &k, cf_buf_slice(&key), &wrapped) &&
-             cf_blob_vault_unwrap(svc->vault, &k, cf_buf_slice(&wrapped), &back);
+        ok = ok && cf_vault_client_get_key(svc->vault, uri, &k) && cf_vault_client_key_usable(&k) &&
+             cf_vault_client_wrap(svc->vault, &k, cf_buf_slice(&key), &wrapped) &&
+             cf_vault_client_unwrap(svc->vault, &k, cf_buf_slice(&wrapped), &back);
         if (ok && !cf_slice_eq(cf_buf_slice(&back), cf_buf_slice(&key))) {
             CF_RAISE(CF_ERR_INTERNAL, "the vault's unwrap did not give the data key back");
             ok = false;

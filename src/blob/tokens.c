@@ -45,8 +45,8 @@ static bool cf_tokens_fetch_jwks(cf_blob_tokens *t, json_t **out)
     cf_buf body;
     cf_buf_init(&body, CF_TOKENS_JWKS_MAX);
     long status = 0;
-    cf_blob_https_req req = {.method = "GET", .url = t->jwks_url, .ca_file = t->ca_file};
-    bool ok = cf_blob_https(&req, &status, &body) && status == 200;
+    cf_https_req req = {.method = "GET", .url = t->jwks_url, .ca_file = t->ca_file};
+    bool ok = cf_https_fetch(&req, &status, &body) && status == 200;
     if (ok) {
         *out = json_loadb((const char *)body.data, body.len, 0, NULL);
         ok = *out != NULL;

@@ -20,6 +20,7 @@
  *   KeyVaultAuthenticationFailure  the vault refused our identity or role
  *   KeyVaultVaultNotFound          the vault did not answer
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,7 +29,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "blob_service.h"
+#include "https_fetch.h"
+#include "vault_client.h"
 #include "encoding.h"
 #include "form.h"
 #include "fsutil.h"
@@ -41,7 +43,7 @@
 #define CF_VAULT_TOKEN_MAX (16u * 1024)
 #define CF_VAULT_BOOTSTRAP_MAX (64u * 1024)
 
-struct cf_blob_vault {
+struct cf_vault_client {
     pthread_mutex_t lock; /* the token */
     char url[512];        /* no trailing '/' */
     char ca_file[PATH_MAX];
@@ -63,7 +65,7 @@ static bool cf_vault_text(json_t *doc, const char *name, char *out, size_t len, 
     return true;
 }
 
-static bool cf_vault_configure(cf_blob_vault *v, json_t *doc)
+static bool cf_vault_configure(cf_vault_client *v, json_t *doc)
 {
     char tenant[128], authority[512], endpoint[512];
     CF_GUARD(cf_vault_text(doc, "vault_url", v->url, sizeof v->url, true));
@@ -107,14 +109,14 @@ static bool cf_vault_configure(cf_blob_vault *v, json_t *doc)
     return cf_buf_append_str(&v->secret, secret) && cf_buf_terminate(&v->secret);
 }
 
-bool cf_blob_vault_open(const char *path, cf_blob_vault **out)
+bool cf_vault_client_open(const char *path, cf_vault_client **out)
 {
     struct stat st;
     CF_ENSUREF(stat(path, &st) == 0, CF_ERR_IO, "--vault-bootstrap: cannot read %s", path);
     if (st.st_mode & 077)
         cf_log(CF_LOG_WARN, NULL, "%s holds a credential but is readable by others (chmod 600)",
                path);
-    cf_blob_vault *v = calloc(1, sizeof *v);
+    cf_vault_client *v = calloc(1, sizeof *v);
     CF_ENSURE_ALLOC(v);
     pthread_mutex_init(&v->lock, NULL);
     cf_buf_init_secret(&v->secret, 4096);
@@ -131,14 +133,14 @@ bool cf_blob_vault_open(const char *path, cf_blob_vault **out)
     ok = ok && cf_vault_configure(v, doc);
     json_decref(doc);
     if (!ok) {
-        cf_blob_vault_close(v);
+        cf_vault_client_close(v);
         return false;
     }
     *out = v;
     return true;
 }
 
-void cf_blob_vault_close(cf_blob_vault *v)
+void cf_vault_client_close(cf_vault_client *v)
 {
     if (!v)
         return;
@@ -148,7 +150,7 @@ void cf_blob_vault_close(cf_blob_vault *v)
     free(v);
 }
 
-const char *cf_blob_vault_url(const cf_blob_vault *v)
+const char *cf_vault_client_url(const cf_vault_client *v)
 {
     return v->url;
 }
@@ -171,7 +173,7 @@ static bool cf_vault_fail(const char *reason, const char *file, int line, const 
     return false;
 }
 
-static bool cf_vault_unreachable(const cf_blob_vault *v, const char *what)
+static bool cf_vault_unreachable(const cf_vault_client *v, const char *what)
 {
     cf_log(CF_LOG_WARN, NULL, "coffer-vault at %s cannot be reached (%s): %s", v->url, what,
            cf_error_detail());
@@ -211,7 +213,7 @@ static bool cf_vault_refused(long status, const cf_buf *reply, const char *what)
 
 /* ---- tokens ---- */
 
-static bool cf_vault_fetch_token(cf_blob_vault *v, int64_t now)
+static bool cf_vault_fetch_token(cf_vault_client *v, int64_t now)
 {
     cf_buf form, reply, url;
     cf_buf_init_secret(&form, 8192);
@@ -228,11 +230,11 @@ static bool cf_vault_fetch_token(cf_blob_vault *v, int64_t now)
              cf_form_append(&form, "resource", v->resource) &&
              (!v->client_id[0] || cf_form_append(&form, "client_id", v->client_id)) &&
              cf_buf_append_slice(&url, cf_buf_slice(&form)) && cf_buf_terminate(&url);
-        cf_blob_https_req req = {.method = "GET",
+        cf_https_req req = {.method = "GET",
                                  .url = (const char *)url.data,
                                  .ca_file = v->ca_file,
                                  .headers = headers};
-        ok = ok && cf_blob_https(&req, &status, &reply);
+        ok = ok && cf_https_fetch(&req, &status, &reply);
         cf_memzero(header, sizeof header);
     } else {
         char scope[300];
@@ -242,12 +244,12 @@ static bool cf_vault_fetch_token(cf_blob_vault *v, int64_t now)
              cf_form_append(&form, "client_secret", (const char *)v->secret.data) &&
              cf_form_append(&form, "scope", scope);
         const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
-        cf_blob_https_req req = {.method = "POST",
+        cf_https_req req = {.method = "POST",
                                  .url = v->token_url,
                                  .ca_file = v->ca_file,
                                  .headers = headers,
                                  .body = cf_buf_slice(&form)};
-        ok = ok && cf_blob_https(&req, &status, &reply);
+        ok = ok && cf_https_fetch(&req, &status, &reply);
     }
     cf_buf_free(&form);
     cf_buf_free(&url);
@@ -283,7 +285,7 @@ static bool cf_vault_fetch_token(cf_blob_vault *v, int64_t now)
 /* ---- the keys API ---- */
 
 /* Whether `url` lies under the configured vault's /keys/. */
-static bool cf_vault_owns(const cf_blob_vault *v, const char *url)
+static bool cf_vault_owns(const cf_vault_client *v, const char *url)
 {
     size_t n = strlen(v->url);
     return strncmp(url, v->url, n) == 0 && strncmp(url + n, "/keys/", 6) == 0 &&
@@ -292,7 +294,7 @@ static bool cf_vault_owns(const cf_blob_vault *v, const char *url)
 
 /* One call with the bearer token (fetched, and fetched again after a
  * 401); `body` NULL for GET.  *status and reply as the vault answered. */
-static bool cf_vault_call(cf_blob_vault *v, const char *url, json_t *body, long *status,
+static bool cf_vault_call(cf_vault_client *v, const char *url, json_t *body, long *status,
                           cf_buf *reply)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -310,12 +312,12 @@ static bool cf_vault_call(cf_blob_vault *v, const char *url, json_t *body, long 
         if (!ok)
             break;
         const char *headers[] = {auth, "Content-Type: application/json", NULL};
-        cf_blob_https_req req = {.method = body ? "POST" : "GET",
+        cf_https_req req = {.method = body ? "POST" : "GET",
                                  .url = url,
                                  .ca_file = v->ca_file,
                                  .headers = headers,
                                  .body = CF_SLICE_STR(text ? text : "")};
-        ok = cf_blob_https(&req, status, reply);
+        ok = cf_https_fetch(&req, status, reply);
         cf_memzero(auth, sizeof auth);
         if (!ok) {
             ok = cf_vault_unreachable(v, "keys API");
@@ -331,11 +333,11 @@ static bool cf_vault_call(cf_blob_vault *v, const char *url, json_t *body, long 
     return ok;
 }
 
-bool cf_blob_vault_get_key(cf_blob_vault *v, const char *uri, cf_blob_vault_key *out)
+bool cf_vault_client_get_key(cf_vault_client *v, const char *uri, cf_vault_client_key *out)
 {
     CF_ENSURE(cf_vault_owns(v, uri), CF_ERR_BAD_INPUT,
               "the key URI must name a key of the configured coffer-vault");
-    char url[CF_BLOB_KEY_URI_MAX + 64];
+    char url[CF_VAULT_KEY_URI_MAX + 64];
     CF_ENSURE(snprintf(url, sizeof url, "%s?" CF_VAULT_API, uri) < (int)sizeof url,
               CF_ERR_BAD_INPUT, "key URI too long");
     cf_buf reply;
@@ -350,7 +352,7 @@ bool cf_blob_vault_get_key(cf_blob_vault *v, const char *uri, cf_blob_vault_key 
     const char *kid = json_string_value(json_object_get(key, "kid"));
     const char *kty = json_string_value(json_object_get(key, "kty"));
     json_t *exp = json_object_get(attrs, "exp");
-    if (ok && (!kid || !kty || strlen(kid) > CF_BLOB_KEY_URI_MAX ||
+    if (ok && (!kid || !kty || strlen(kid) > CF_VAULT_KEY_URI_MAX ||
                strlen(kty) >= sizeof out->kty || !cf_vault_owns(v, kid))) {
         CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultVaultNotFound",
                         "coffer-vault's answer for the key is malformed");
@@ -377,7 +379,7 @@ static const char *cf_vault_wrap_alg(const char *kty)
     return NULL;
 }
 
-bool cf_blob_vault_key_usable(const cf_blob_vault_key *k)
+bool cf_vault_client_key_usable(const cf_vault_client_key *k)
 {
     CF_ENSURE(cf_vault_wrap_alg(k->kty), CF_ERR_BAD_INPUT,
               "a customer-managed key must be an RSA, RSA-HSM, oct or oct-HSM key");
@@ -387,12 +389,12 @@ bool cf_blob_vault_key_usable(const cf_blob_vault_key *k)
 }
 
 /* POST {kid}/{op} {"alg","value"}; the reply's value decoded into `out`. */
-static bool cf_vault_key_op(cf_blob_vault *v, const cf_blob_vault_key *k, const char *op,
+static bool cf_vault_key_op(cf_vault_client *v, const cf_vault_client_key *k, const char *op,
                             cf_slice in, cf_buf *out)
 {
     const char *alg = cf_vault_wrap_alg(k->kty);
     CF_ENSURE(alg && cf_vault_owns(v, k->kid), CF_ERR_BAD_INPUT, "not a usable vault key");
-    char url[CF_BLOB_KEY_URI_MAX + 64];
+    char url[CF_VAULT_KEY_URI_MAX + 64];
     CF_ENSURE(snprintf(url, sizeof url, "%s/%s?" CF_VAULT_API, k->kid, op) < (int)sizeof url,
               CF_ERR_BAD_INPUT, "key URI too long");
     cf_buf b64, reply;
@@ -420,12 +422,12 @@ static bool cf_vault_key_op(cf_blob_vault *v, const cf_blob_vault_key *k, const 
     return ok;
 }
 
-bool cf_blob_vault_wrap(cf_blob_vault *v, const cf_blob_vault_key *k, cf_slice key, cf_buf *wrapped)
+bool cf_vault_client_wrap(cf_vault_client *v, const cf_vault_client_key *k, cf_slice key, cf_buf *wrapped)
 {
     return cf_vault_key_op(v, k, "wrapkey", key, wrapped);
 }
 
-bool cf_blob_vault_unwrap(cf_blob_vault *v, const cf_blob_vault_key *k, cf_slice wrapped,
+bool cf_vault_client_unwrap(cf_vault_client *v, const cf_vault_client_key *k, cf_slice wrapped,
                           cf_buf *key)
 {
     return cf_vault_key_op(v, k, "unwrapkey", wrapped, key);

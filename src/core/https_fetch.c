@@ -8,7 +8,7 @@
 #include <curl/curl.h>
 #include <string.h>
 
-#include "blob_service.h"
+#include "https_fetch.h"
 #include "secmem.h"
 
 static size_t cf_fetch_collect(char *data, size_t size, size_t n, void *ctx)
@@ -24,7 +24,7 @@ static void cf_fetch_headers_free(struct curl_slist *list)
     curl_slist_free_all(list);
 }
 
-bool cf_blob_https(const cf_blob_https_req *r, long *status, cf_buf *reply)
+bool cf_https_fetch(const cf_https_req *r, long *status, cf_buf *reply)
 {
     *status = 0;
     CURL *curl = curl_easy_init();
