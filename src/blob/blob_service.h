@@ -104,7 +104,7 @@ typedef struct {
     cf_blob_roles *roles;
     char vault_bootstrap[PATH_MAX]; /* --vault-bootstrap: our identity in coffer-vault */
     int key_cache_seconds;          /* --key-cache-seconds */
-    cf_vault_client *vault;           /* NULL without --vault-bootstrap */
+    cf_vault_client *vault;         /* NULL without --vault-bootstrap */
     cf_blob_cmk *cmk;
     struct cf_audit *audit;       /* DIR/audit.log */
     cf_audit_anchor_state anchor; /* its head, recorded in a shared store */

@@ -123,15 +123,16 @@ static const cf_cli_command cf_commands[] = {
     {"key-rotate", cf_cmd_ae_key_rotate, 1, "db cmk", "key-rotate NAME --db FILE --cmk KEY_ID",
      "ae", true},
     {"key-delete", cf_cmd_ae_key_delete, 1, "db", "key-delete NAME --db FILE", "ae", true},
-    {"encrypt", cf_cmd_db_encrypt, 1, "protector out",
+    {"encrypt", cf_cmd_db_encrypt, 1, "protector vault-identity out",
      "encrypt FILE --protector local:KEYFILE [--out FILE]   (in place unless --out)", "db", true},
-    {"decrypt", cf_cmd_db_decrypt, 1, "protector out", "decrypt FILE --protector P --out FILE",
-     "db", true},
-    {"status", cf_cmd_db_status, 1, "protector", "status FILE [--protector P]", "db", true},
-    {"rotate-protector", cf_cmd_db_rotate, 1, "protector to",
+    {"decrypt", cf_cmd_db_decrypt, 1, "protector vault-identity out",
+     "decrypt FILE --protector P --out FILE", "db", true},
+    {"status", cf_cmd_db_status, 1, "protector vault-identity", "status FILE [--protector P]", "db",
+     true},
+    {"rotate-protector", cf_cmd_db_rotate, 1, "protector vault-identity to",
      "rotate-protector FILE --protector P --to Q   (re-wraps the keys; no page rewritten)", "db",
      true},
-    {"rekey", cf_cmd_db_rekey, 1, "protector",
+    {"rekey", cf_cmd_db_rekey, 1, "protector vault-identity",
      "rekey FILE --protector P   (a new database key; every page rewritten)", "db", true},
     {"migrate", cf_cmd_seal_migrate, 0, "data-dir pkcs11-module pkcs11-token pkcs11-pin-file",
      "migrate --data-dir DIR [--pkcs11-module PATH --pkcs11-token LABEL\n"
@@ -216,6 +217,7 @@ static void cf_print_usage(FILE *out)
         "       coffer [connection options] ae key-create|key-list|key-unwrap|key-rotate|key-delete"
         " ...\n"
         "       coffer db encrypt|decrypt|status|rotate-protector|rekey FILE [options]\n"
+        "         (a protector: local:KEYFILE, or a vault key URI with --vault-identity FILE)\n"
         "       coffer [storage options] blob|container|account|scope COMMAND [ARG] [options]\n"
         "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)

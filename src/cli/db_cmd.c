@@ -1,7 +1,9 @@
 /*
  * `coffer db ...`: SQLite databases under transparent encryption
  * (docs/database-encryption.md), through the coffer VFS (coffer_tde.h).
- * Local commands; a protector is a specification such as local:KEYFILE.
+ * Local commands; a protector is local:KEYFILE or a coffer-vault key URI,
+ * used with the identity in --vault-identity FILE (or the environment's
+ * COFFER_VAULT_IDENTITY), a file shaped like the vault's bootstrap.json.
  *
  *   encrypt FILE --protector P [--out F]   a plain database converted (in
  *                                          place unless --out), by VACUUM
@@ -64,26 +66,41 @@ static bool cf_uri_escape(const char *text, char *out, size_t len)
     return true;
 }
 
-/* The URI that opens `path` through the VFS with protector `spec`. */
-static bool cf_db_uri(const char *path, const char *spec, char *uri, size_t len)
+/* Where a command finds its protector: --protector, and for a vault key
+ * the identity (--vault-identity, else COFFER_VAULT_IDENTITY). */
+typedef struct {
+    const char *spec, *identity;
+} cf_db_keys;
+
+static cf_db_keys cf_db_keys_of(const cf_cli *cli)
 {
-    char p[3 * CF_DB_PATH_MAX], s[3 * CF_DB_PATH_MAX];
+    return (cf_db_keys){cf_cli_opt(cli, "protector"), cf_cli_opt(cli, "vault-identity")};
+}
+
+/* The URI that opens `path` through the VFS with the protector. */
+static bool cf_db_uri(const char *path, const cf_db_keys *keys, char *uri, size_t len)
+{
+    char p[3 * CF_DB_PATH_MAX], s[3 * CF_DB_PATH_MAX], id[3 * CF_DB_PATH_MAX] = "";
     CF_GUARD(cf_uri_escape(path, p, sizeof p));
-    CF_GUARD(cf_uri_escape(spec, s, sizeof s));
-    int n = snprintf(uri, len, "file:%s?vfs=" COFFER_TDE_VFS "&protector=%s", p, s);
+    CF_GUARD(cf_uri_escape(keys->spec, s, sizeof s));
+    if (keys->identity)
+        CF_GUARD(cf_uri_escape(keys->identity, id, sizeof id));
+    int n = snprintf(uri, len, "file:%s?vfs=" COFFER_TDE_VFS "&protector=%s%s%s", p, s,
+                     *id ? "&vault_identity=" : "", id);
     CF_ENSURE(n > 0 && (size_t)n < len, CF_ERR_TOO_LARGE, "path too long");
     return true;
 }
 
-static bool cf_db_open(const char *path, const char *spec, int flags, sqlite3 **out)
+/* Opens `path`: through the VFS with `keys`, or plain when keys is NULL. */
+static bool cf_db_open(const char *path, const cf_db_keys *keys, int flags, sqlite3 **out)
 {
     CF_ENSURE(coffer_tde_register() == SQLITE_OK, CF_ERR_INTERNAL,
               "cannot register the coffer VFS");
-    char uri[8 * CF_DB_PATH_MAX];
-    if (spec)
-        CF_GUARD(cf_db_uri(path, spec, uri, sizeof uri));
+    char uri[10 * CF_DB_PATH_MAX];
+    if (keys)
+        CF_GUARD(cf_db_uri(path, keys, uri, sizeof uri));
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(spec ? uri : path, &db, flags | SQLITE_OPEN_URI, NULL);
+    int rc = sqlite3_open_v2(keys ? uri : path, &db, flags | SQLITE_OPEN_URI, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(db, 5000);
     if (rc != SQLITE_OK) {
@@ -150,12 +167,12 @@ static bool cf_db_fsync(const char *path)
     return ok || cf_io_fail("sync the converted database", err);
 }
 
-/* Checks the staged copy (through the VFS when `spec`), then renames it
+/* Checks the staged copy (through the VFS when `keys`), then renames it
  * over `out`; the staging file is removed on failure. */
-static bool cf_db_install(const char *staging, const char *spec, const char *out)
+static bool cf_db_install(const char *staging, const cf_db_keys *keys, const char *out)
 {
     sqlite3 *db = NULL;
-    bool ok = cf_db_open(staging, spec, SQLITE_OPEN_READONLY, &db) && cf_db_check(db);
+    bool ok = cf_db_open(staging, keys, SQLITE_OPEN_READONLY, &db) && cf_db_check(db);
     sqlite3_close(db);
     ok = ok && cf_db_fsync(staging);
     if (ok && rename(staging, out) != 0)
@@ -169,13 +186,14 @@ static bool cf_db_install(const char *staging, const char *spec, const char *out
 
 bool cf_cmd_db_encrypt(cf_cli *cli)
 {
-    const char *path = cli->args->pos[0], *spec = cf_cli_opt(cli, "protector");
+    const char *path = cli->args->pos[0];
+    cf_db_keys keys = cf_db_keys_of(cli);
     const char *out = cf_cli_opt(cli, "out") ? cf_cli_opt(cli, "out") : path;
-    if (!spec)
-        return cf_cli_usage("--protector local:KEYFILE is required");
-    char staging[CF_DB_PATH_MAX + 64], uri[8 * CF_DB_PATH_MAX];
+    if (!keys.spec)
+        return cf_cli_usage("--protector local:KEYFILE or a vault key URI is required");
+    char staging[CF_DB_PATH_MAX + 64], uri[10 * CF_DB_PATH_MAX];
     CF_GUARD(cf_db_staging(out, staging, sizeof staging));
-    CF_GUARD(cf_db_uri(staging, spec, uri, sizeof uri));
+    CF_GUARD(cf_db_uri(staging, &keys, uri, sizeof uri));
     sqlite3 *db = NULL;
     CF_GUARD(cf_db_open(path, NULL, SQLITE_OPEN_READWRITE, &db));
     /* The copy keeps 48 bytes of every page for the seal. */
@@ -184,7 +202,7 @@ bool cf_cmd_db_encrypt(cf_cli *cli)
               sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) == SQLITE_OK &&
               cf_db_vacuum_into(db, uri);
     sqlite3_close(db);
-    ok = ok && cf_db_install(staging, spec, out);
+    ok = ok && cf_db_install(staging, &keys, out);
     if (!ok)
         unlink(staging);
     if (ok)
@@ -194,9 +212,10 @@ bool cf_cmd_db_encrypt(cf_cli *cli)
 
 bool cf_cmd_db_decrypt(cf_cli *cli)
 {
-    const char *path = cli->args->pos[0], *spec = cf_cli_opt(cli, "protector");
+    const char *path = cli->args->pos[0];
+    cf_db_keys keys = cf_db_keys_of(cli);
     const char *out = cf_cli_opt(cli, "out");
-    if (!spec || !out)
+    if (!keys.spec || !out)
         return cf_cli_usage("--protector P and --out FILE are required");
     char staging[CF_DB_PATH_MAX + 64], target[3 * CF_DB_PATH_MAX + 64], esc[3 * CF_DB_PATH_MAX];
     CF_GUARD(cf_db_staging(out, staging, sizeof staging));
@@ -204,7 +223,7 @@ bool cf_cmd_db_decrypt(cf_cli *cli)
     /* The plain copy goes through the default VFS, not the connection's. */
     snprintf(target, sizeof target, "file:%s?vfs=%s", esc, sqlite3_vfs_find(NULL)->zName);
     sqlite3 *db = NULL;
-    CF_GUARD(cf_db_open(path, spec, SQLITE_OPEN_READWRITE, &db));
+    CF_GUARD(cf_db_open(path, &keys, SQLITE_OPEN_READWRITE, &db));
     bool ok = cf_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)") && cf_db_vacuum_into(db, target);
     sqlite3_close(db);
     ok = ok && cf_db_install(staging, NULL, out);
@@ -231,10 +250,11 @@ static void cf_db_print_status(const coffer_tde_status *st)
 
 bool cf_cmd_db_status(cf_cli *cli)
 {
-    const char *path = cli->args->pos[0], *spec = cf_cli_opt(cli, "protector");
+    const char *path = cli->args->pos[0];
+    cf_db_keys keys = cf_db_keys_of(cli);
     coffer_tde_status st;
     memset(&st, 0, sizeof st);
-    if (!spec) {
+    if (!keys.spec) {
         /* The header is readable without the key (nothing in it is secret). */
         uint8_t slot[CF_TDE_SLOT_LEN];
         cf_tde_header h;
@@ -252,7 +272,7 @@ bool cf_cmd_db_status(cf_cli *cli)
         return true;
     }
     sqlite3 *db = NULL;
-    CF_GUARD(cf_db_open(path, spec, SQLITE_OPEN_READONLY, &db));
+    CF_GUARD(cf_db_open(path, &keys, SQLITE_OPEN_READONLY, &db));
     sqlite3_stmt *q = NULL;
     bool ok = sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &q, NULL) == SQLITE_OK &&
               sqlite3_step(q) == SQLITE_ROW &&
@@ -285,12 +305,12 @@ static bool cf_db_control(sqlite3 *db, int op, void *arg, const char *what)
 
 bool cf_cmd_db_rotate(cf_cli *cli)
 {
-    const char *path = cli->args->pos[0], *spec = cf_cli_opt(cli, "protector");
-    const char *to = cf_cli_opt(cli, "to");
-    if (!spec || !to)
+    const char *path = cli->args->pos[0], *to = cf_cli_opt(cli, "to");
+    cf_db_keys keys = cf_db_keys_of(cli);
+    if (!keys.spec || !to)
         return cf_cli_usage("--protector P (the current one) and --to Q are required");
     sqlite3 *db = NULL;
-    CF_GUARD(cf_db_open(path, spec, SQLITE_OPEN_READWRITE, &db));
+    CF_GUARD(cf_db_open(path, &keys, SQLITE_OPEN_READWRITE, &db));
     bool ok = cf_db_control(db, COFFER_TDE_FCNTL_ROTATE_PROTECTOR, (void *)to,
                             "cannot rotate the protector");
     coffer_tde_status st;
@@ -302,11 +322,12 @@ bool cf_cmd_db_rotate(cf_cli *cli)
 
 bool cf_cmd_db_rekey(cf_cli *cli)
 {
-    const char *path = cli->args->pos[0], *spec = cf_cli_opt(cli, "protector");
-    if (!spec)
+    const char *path = cli->args->pos[0];
+    cf_db_keys keys = cf_db_keys_of(cli);
+    if (!keys.spec)
         return cf_cli_usage("--protector P is required");
     sqlite3 *db = NULL;
-    CF_GUARD(cf_db_open(path, spec, SQLITE_OPEN_READWRITE, &db));
+    CF_GUARD(cf_db_open(path, &keys, SQLITE_OPEN_READWRITE, &db));
     coffer_tde_status st;
     bool ok = sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_STATUS, &st) == SQLITE_OK;
     /* A rekey a crash interrupted already has its new generation. */

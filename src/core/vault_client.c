@@ -231,9 +231,9 @@ static bool cf_vault_fetch_token(cf_vault_client *v, int64_t now)
              (!v->client_id[0] || cf_form_append(&form, "client_id", v->client_id)) &&
              cf_buf_append_slice(&url, cf_buf_slice(&form)) && cf_buf_terminate(&url);
         cf_https_req req = {.method = "GET",
-                                 .url = (const char *)url.data,
-                                 .ca_file = v->ca_file,
-                                 .headers = headers};
+                            .url = (const char *)url.data,
+                            .ca_file = v->ca_file,
+                            .headers = headers};
         ok = ok && cf_https_fetch(&req, &status, &reply);
         cf_memzero(header, sizeof header);
     } else {
@@ -245,10 +245,10 @@ static bool cf_vault_fetch_token(cf_vault_client *v, int64_t now)
              cf_form_append(&form, "scope", scope);
         const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
         cf_https_req req = {.method = "POST",
-                                 .url = v->token_url,
-                                 .ca_file = v->ca_file,
-                                 .headers = headers,
-                                 .body = cf_buf_slice(&form)};
+                            .url = v->token_url,
+                            .ca_file = v->ca_file,
+                            .headers = headers,
+                            .body = cf_buf_slice(&form)};
         ok = ok && cf_https_fetch(&req, &status, &reply);
     }
     cf_buf_free(&form);
@@ -313,10 +313,10 @@ static bool cf_vault_call(cf_vault_client *v, const char *url, json_t *body, lon
             break;
         const char *headers[] = {auth, "Content-Type: application/json", NULL};
         cf_https_req req = {.method = body ? "POST" : "GET",
-                                 .url = url,
-                                 .ca_file = v->ca_file,
-                                 .headers = headers,
-                                 .body = CF_SLICE_STR(text ? text : "")};
+                            .url = url,
+                            .ca_file = v->ca_file,
+                            .headers = headers,
+                            .body = CF_SLICE_STR(text ? text : "")};
         ok = cf_https_fetch(&req, status, reply);
         cf_memzero(auth, sizeof auth);
         if (!ok) {
@@ -422,13 +422,14 @@ static bool cf_vault_key_op(cf_vault_client *v, const cf_vault_client_key *k, co
     return ok;
 }
 
-bool cf_vault_client_wrap(cf_vault_client *v, const cf_vault_client_key *k, cf_slice key, cf_buf *wrapped)
+bool cf_vault_client_wrap(cf_vault_client *v, const cf_vault_client_key *k, cf_slice key,
+                          cf_buf *wrapped)
 {
     return cf_vault_key_op(v, k, "wrapkey", key, wrapped);
 }
 
 bool cf_vault_client_unwrap(cf_vault_client *v, const cf_vault_client_key *k, cf_slice wrapped,
-                          cf_buf *key)
+                            cf_buf *key)
 {
     return cf_vault_key_op(v, k, "unwrapkey", wrapped, key);
 }

@@ -23,13 +23,14 @@ CF_MUST_USE bool cf_vault_client_open(const char *path, cf_vault_client **out);
 void cf_vault_client_close(cf_vault_client *v);
 const char *cf_vault_client_url(const cf_vault_client *v);
 /* GET a key (`uri` with or without a version; it must be this vault's). */
-CF_MUST_USE bool cf_vault_client_get_key(cf_vault_client *v, const char *uri, cf_vault_client_key *out);
+CF_MUST_USE bool cf_vault_client_get_key(cf_vault_client *v, const char *uri,
+                                         cf_vault_client_key *out);
 /* An RSA or AES key, enabled: else the error that says why. */
 CF_MUST_USE bool cf_vault_client_key_usable(const cf_vault_client_key *k);
 /* wrapKey / unwrapKey with key version k->kid (RSA-OAEP-256 or A256KW). */
-CF_MUST_USE bool cf_vault_client_wrap(cf_vault_client *v, const cf_vault_client_key *k, cf_slice key,
-                                    cf_buf *wrapped);
+CF_MUST_USE bool cf_vault_client_wrap(cf_vault_client *v, const cf_vault_client_key *k,
+                                      cf_slice key, cf_buf *wrapped);
 CF_MUST_USE bool cf_vault_client_unwrap(cf_vault_client *v, const cf_vault_client_key *k,
-                                      cf_slice wrapped, cf_buf *key);
+                                        cf_slice wrapped, cf_buf *key);
 
 #endif

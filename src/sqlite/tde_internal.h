@@ -17,6 +17,7 @@
 typedef struct {
     sqlite3_file *real; /* the main file underneath */
     char *protector_spec;
+    char *vault_identity; /* NULL unless given */
     cf_tde_protector *protector;
     bool have_header;
     int slot; /* the slot header came from */
@@ -28,6 +29,8 @@ typedef struct {
     } key[2];
     cf_tde_nonces nonces; /* this connection's, for every page it seals */
     int64_t checked_at;   /* monotonic seconds; 0 = keys not usable */
+    int64_t failed_at;    /* the protector's last refusal, asked again after a second */
+    char refusal[400];
     int64_t cache_seconds;
 } cf_tde_db;
 

@@ -65,11 +65,15 @@ bool cf_tde_db_open(sqlite3_file *real, const char *name, cf_tde_db **out)
     sqlite3_int64 cache = sqlite3_uri_int64(name, "tde_cache_seconds", CF_TDE_CACHE_DEFAULT);
     db->cache_seconds = cache < 0 ? 0 : cache > CF_TDE_CACHE_MAX ? CF_TDE_CACHE_MAX : cache;
     db->protector_spec = strdup(spec);
-    bool ok = db->protector_spec != NULL;
+    const char *identity = sqlite3_uri_parameter(name, "vault_identity");
+    if (!identity || !*identity)
+        identity = getenv("COFFER_VAULT_IDENTITY");
+    db->vault_identity = identity && *identity ? strdup(identity) : NULL;
+    bool ok = db->protector_spec != NULL && (!identity || !*identity || db->vault_identity);
     if (!ok)
         CF_RAISE(CF_ERR_NOMEM, NULL);
     ok = ok && cf_tde_nonces_init(&db->nonces);
-    ok = ok && cf_tde_protector_open(spec, &db->protector);
+    ok = ok && cf_tde_protector_open(spec, db->vault_identity, &db->protector);
     ok = ok && (size == 0 || cf_tde_db_load(db));
     if (!ok) {
         cf_tde_db_close(db);
@@ -86,6 +90,7 @@ void cf_tde_db_close(cf_tde_db *db)
     cf_tde_keys_drop(db);
     cf_tde_protector_free(db->protector);
     free(db->protector_spec);
+    free(db->vault_identity);
     free(db);
 }
 
@@ -188,7 +193,16 @@ bool cf_tde_db_fresh(cf_tde_db *db)
     int64_t now = cf_now();
     if (db->checked_at != 0 && now - db->checked_at < db->cache_seconds)
         return true;
-    return cf_tde_db_load(db);
+    /* A refusal holds for a second: every read would otherwise ask again. */
+    if (db->failed_at != 0 && now - db->failed_at < 1)
+        CF_BAIL(CF_ERR_FORBIDDEN, db->refusal);
+    if (cf_tde_db_load(db)) {
+        db->failed_at = 0;
+        return true;
+    }
+    db->failed_at = now;
+    snprintf(db->refusal, sizeof db->refusal, "%s", cf_error_detail());
+    return false;
 }
 
 bool cf_tde_db_key(cf_tde_db *db, uint8_t generation, cf_xaes **out)
@@ -303,7 +317,7 @@ bool cf_tde_db_rotate(cf_tde_db *db, const char *spec)
     CF_ENSURE(db->have_header, CF_ERR_CONFLICT, "the database has no header yet");
     CF_GUARD(cf_tde_db_fresh(db));
     cf_tde_protector *next = NULL;
-    CF_GUARD(cf_tde_protector_open(spec, &next));
+    CF_GUARD(cf_tde_protector_open(spec, db->vault_identity, &next));
     char *next_spec = strdup(spec);
     cf_tde_header h = db->header;
     cf_tde_protector *prev = db->protector;

@@ -13,6 +13,7 @@
 #include "encoding.h"
 #include "fsutil.h"
 #include "secmem.h"
+#include "vault_client.h"
 
 #define CF_KEY_FILE_MAX 128
 
@@ -20,6 +21,11 @@ struct cf_tde_protector {
     uint8_t kind, alg;
     char id[CF_TDE_PROTECTOR_ID_MAX + 1];
     cf_buf key; /* local: the wrapping key (secret) */
+    /* vault: the client, the key version new DEKs are wrapped with, and the
+     * key's id without a version (any version of it may unwrap) */
+    cf_vault_client *vault;
+    cf_vault_client_key vault_key;
+    char vault_base[CF_VAULT_KEY_URI_MAX + 1];
 };
 
 static bool cf_local_protector(cf_slice key, cf_tde_protector **out)
@@ -83,10 +89,46 @@ static bool cf_read_key_file(const char *path, cf_buf *key)
     return ok;
 }
 
-bool cf_tde_protector_open(const char *spec, cf_tde_protector **out)
+/* A key in coffer-vault: wrapKey and unwrapKey through its API. */
+static bool cf_vault_protector(const char *uri, const char *identity, cf_tde_protector **out)
 {
+    CF_ENSURE(identity && *identity, CF_ERR_UNAUTHORIZED,
+              "a vault protector needs an identity: vault_identity=FILE (shaped like "
+              "coffer-vault's bootstrap.json) or COFFER_VAULT_IDENTITY");
+    cf_tde_protector *p = calloc(1, sizeof *p);
+    CF_ENSURE_ALLOC(p);
+    p->kind = CF_TDE_PROTECTOR_VAULT;
+    cf_buf_init_secret(&p->key, CF_TDE_DEK_LEN);
+    bool ok = cf_vault_client_open(identity, &p->vault) &&
+              cf_vault_client_get_key(p->vault, uri, &p->vault_key) &&
+              cf_vault_client_key_usable(&p->vault_key);
+    if (ok) {
+        p->alg = strcmp(p->vault_key.kty, "oct") == 0 || strcmp(p->vault_key.kty, "oct-HSM") == 0
+                     ? CF_TDE_WRAP_A256KW
+                     : CF_TDE_WRAP_RSA_OAEP_256;
+        snprintf(p->id, sizeof p->id, "%s", p->vault_key.kid);
+        snprintf(p->vault_base, sizeof p->vault_base, "%s", p->vault_key.kid);
+        char *slash = strrchr(p->vault_base, '/');
+        ok = slash && slash > p->vault_base + 8;
+        if (ok)
+            *slash = '\0';
+        else
+            CF_RAISE(CF_ERR_BAD_INPUT, "the vault returned a key id without a version");
+    }
+    if (!ok) {
+        cf_tde_protector_free(p);
+        return false;
+    }
+    *out = p;
+    return true;
+}
+
+bool cf_tde_protector_open(const char *spec, const char *identity, cf_tde_protector **out)
+{
+    if (spec && strncmp(spec, "https://", 8) == 0)
+        return cf_vault_protector(spec, identity, out);
     CF_ENSURE(spec && strncmp(spec, "local:", 6) == 0 && spec[6] != '\0', CF_ERR_BAD_INPUT,
-              "a TDE protector is local:PATH (a key file)");
+              "a TDE protector is local:PATH (a key file) or a coffer-vault key URI");
     cf_buf key;
     cf_buf_init_secret(&key, CF_TDE_DEK_LEN);
     bool ok = cf_read_key_file(spec + 6, &key) && cf_local_protector(cf_buf_slice(&key), out);
@@ -99,6 +141,7 @@ void cf_tde_protector_free(cf_tde_protector *p)
     if (!p)
         return;
     cf_buf_free(&p->key);
+    cf_vault_client_close(p->vault);
     free(p);
 }
 
@@ -121,7 +164,8 @@ bool cf_tde_protector_wrap(cf_tde_protector *p, cf_slice dek, cf_tde_wrapped_dek
 {
     cf_buf wrapped;
     cf_buf_init(&wrapped, CF_TDE_WRAPPED_MAX);
-    bool ok = cf_aes_kw_wrap(cf_buf_slice(&p->key), dek, &wrapped);
+    bool ok = p->vault ? cf_vault_client_wrap(p->vault, &p->vault_key, dek, &wrapped)
+                       : cf_aes_kw_wrap(cf_buf_slice(&p->key), dek, &wrapped);
     if (ok) {
         memcpy(out->wrapped, wrapped.data, wrapped.len);
         out->len = (uint16_t)wrapped.len;
@@ -130,9 +174,32 @@ bool cf_tde_protector_wrap(cf_tde_protector *p, cf_slice dek, cf_tde_wrapped_dek
     return ok;
 }
 
+/* With a vault key: the version the header names, if it is a version of
+ * this protector's key. */
+static bool cf_vault_unwrap(cf_tde_protector *p, const cf_tde_header *h,
+                            const cf_tde_wrapped_dek *w, cf_buf *dek)
+{
+    size_t n = strlen(p->vault_base);
+    CF_ENSUREF(h->protector_kind == CF_TDE_PROTECTOR_VAULT &&
+                   strncmp(h->protector_id, p->vault_base, n) == 0 && h->protector_id[n] == '/' &&
+                   strchr(h->protector_id + n + 1, '/') == NULL,
+               CF_ERR_FORBIDDEN, "the database is protected by %s, not by %s", h->protector_id,
+               p->vault_base);
+    cf_vault_client_key k;
+    CF_GUARD(cf_vault_client_get_key(p->vault, h->protector_id, &k));
+    CF_GUARD(cf_vault_client_key_usable(&k));
+    return cf_vault_client_unwrap(p->vault, &k, cf_slice_of(w->wrapped, w->len), dek);
+}
+
 bool cf_tde_protector_unwrap(cf_tde_protector *p, const cf_tde_header *h,
                              const cf_tde_wrapped_dek *w, cf_buf *dek)
 {
+    if (p->vault) {
+        CF_GUARD(cf_vault_unwrap(p, h, w, dek));
+        CF_ENSURE(dek->len == CF_TDE_DEK_LEN, CF_ERR_DECRYPT,
+                  "the unwrapped database key is not 32 bytes");
+        return true;
+    }
     CF_ENSUREF(h->protector_kind == p->kind && strcmp(h->protector_id, p->id) == 0,
                CF_ERR_FORBIDDEN, "the database is protected by %s, not by %s", h->protector_id,
                p->id);

@@ -4,6 +4,12 @@
  *
  *   local:PATH   a 32-byte key in a file (raw, or 64 hex digits), readable
  *                by its owner only; DEKs wrapped with AES key wrap (A256KW)
+ *   https://VAULT/keys/NAME[/VERSION]
+ *                a key in coffer-vault (RSA: RSA-OAEP-256; AES: A256KW),
+ *                used through its wrapKey/unwrapKey with the identity in
+ *                a file shaped like the vault's bootstrap.json; the header
+ *                records the key version, and any version of the key
+ *                unwraps what it wrapped
  *   a key given in memory (Coffer's own stores: their sealed master key)
  *
  * A protector names itself with an id stored in the header ("local:" and a
@@ -17,8 +23,10 @@
 
 typedef struct cf_tde_protector cf_tde_protector;
 
-/* From a protector specification ("local:PATH"). */
-CF_MUST_USE bool cf_tde_protector_open(const char *spec, cf_tde_protector **out);
+/* From a protector specification ("local:PATH" or a vault key URI, which
+ * needs `vault_identity`, the identity file). */
+CF_MUST_USE bool cf_tde_protector_open(const char *spec, const char *vault_identity,
+                                       cf_tde_protector **out);
 /* A local protector from a key in memory (32 bytes, copied). */
 CF_MUST_USE bool cf_tde_protector_from_key(cf_slice key, cf_tde_protector **out);
 void cf_tde_protector_free(cf_tde_protector *p);
@@ -31,7 +39,8 @@ uint8_t cf_tde_protector_alg(const cf_tde_protector *p);
 CF_MUST_USE bool cf_tde_protector_wrap(cf_tde_protector *p, cf_slice dek, cf_tde_wrapped_dek *out);
 /* Unwraps an entry of header `h` into `dek` (a secret buffer):
  * CF_ERR_FORBIDDEN when the header names another protector, CF_ERR_DECRYPT
- * when the wrapped DEK does not unwrap. */
+ * when the wrapped DEK does not unwrap; with a vault key, the vault's
+ * refusal (disabled, deleted, no role, unreachable) as CF_ERR_FORBIDDEN. */
 CF_MUST_USE bool cf_tde_protector_unwrap(cf_tde_protector *p, const cf_tde_header *h,
                                          const cf_tde_wrapped_dek *w, cf_buf *dek);
 

@@ -535,13 +535,21 @@ static int cf_follow_header(cf_tde_file *p)
     return cf_tde_key_fail();
 }
 
+/* Every transaction begins with a shared lock: there the keys' cache
+ * period is checked, so a revoked protector stops a connection even when
+ * SQLite's own cache holds every page it reads. */
 static int cf_io_lock(sqlite3_file *file, int level)
 {
     cf_tde_file *p = (cf_tde_file *)file;
     int rc = CF_REAL(p)->pMethods->xLock(CF_REAL(p), level);
-    if (rc == SQLITE_OK && level == SQLITE_LOCK_RESERVED && p->kind == CF_KIND_MAIN)
-        rc = cf_follow_header(p);
-    return rc;
+    if (rc != SQLITE_OK || p->kind != CF_KIND_MAIN)
+        return rc;
+    if (level == SQLITE_LOCK_SHARED && !cf_tde_db_fresh(p->db)) {
+        rc = cf_tde_key_fail();
+        CF_REAL(p)->pMethods->xUnlock(CF_REAL(p), SQLITE_LOCK_NONE);
+        return rc;
+    }
+    return level == SQLITE_LOCK_RESERVED ? cf_follow_header(p) : SQLITE_OK;
 }
 
 static int cf_io_unlock(sqlite3_file *file, int level)
