@@ -188,8 +188,13 @@ bool cf_tde_db_follow(cf_tde_db *db)
 
 bool cf_tde_db_fresh(cf_tde_db *db)
 {
-    if (!db->have_header)
-        return true;
+    if (!db->have_header) {
+        /* Empty when opened: another connection may have created it since. */
+        sqlite3_int64 size = 0;
+        CF_ENSURE(db->real->pMethods->xFileSize(db->real, &size) == SQLITE_OK, CF_ERR_IO,
+                  "cannot size the database file");
+        return size < CF_TDE_HEADER_LEN || cf_tde_db_load(db);
+    }
     int64_t now = cf_now();
     if (db->checked_at != 0 && now - db->checked_at < db->cache_seconds)
         return true;
@@ -295,19 +300,35 @@ bool cf_tde_db_create(cf_tde_db *db, uint32_t page_size)
 {
     cf_tde_header h;
     memset(&h, 0, sizeof h);
+    h.sequence = 1;
     h.page_size = page_size;
     h.current = 1;
     cf_tde_name_protector(db, &h);
     CF_GUARD(cf_random_bytes(h.salt, sizeof h.salt));
     cf_tde_keys_drop(db);
     CF_GUARD(cf_tde_new_key(db, 0, 1, &h.dek[0]));
-    db->header.sequence = 0;
-    db->have_header = false;
-    bool ok = cf_tde_store(db, &h);
+    /* Both slots in one write, before any page: the file is never shorter
+     * than its header. */
+    uint8_t *both = malloc(CF_TDE_HEADER_LEN);
+    bool ok = both && cf_tde_header_build(&h, cf_buf_slice(&db->key[0].raw), both);
+    if (!both)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    if (ok) {
+        memcpy(both + CF_TDE_SLOT_LEN, both, CF_TDE_SLOT_LEN);
+        ok = cf_real_write(db->real, both, CF_TDE_HEADER_LEN, 0);
+    }
+    free(both);
+    if (ok && db->real->pMethods->xSync(db->real, SQLITE_SYNC_FULL) != SQLITE_OK) {
+        CF_RAISE(CF_ERR_IO, "cannot sync the Coffer TDE header");
+        ok = false;
+    }
     if (!ok) {
         cf_tde_keys_drop(db);
         return false;
     }
+    db->header = h;
+    db->slot = 0;
+    db->have_header = true;
     db->checked_at = cf_now();
     return true;
 }

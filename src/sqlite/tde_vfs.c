@@ -549,7 +549,12 @@ static int cf_io_lock(sqlite3_file *file, int level)
         CF_REAL(p)->pMethods->xUnlock(CF_REAL(p), SQLITE_LOCK_NONE);
         return rc;
     }
-    return level == SQLITE_LOCK_RESERVED ? cf_follow_header(p) : SQLITE_OK;
+    if (level != SQLITE_LOCK_RESERVED)
+        return SQLITE_OK;
+    rc = cf_follow_header(p);
+    if (rc != SQLITE_OK)
+        CF_REAL(p)->pMethods->xUnlock(CF_REAL(p), SQLITE_LOCK_SHARED);
+    return rc;
 }
 
 static int cf_io_unlock(sqlite3_file *file, int level)
@@ -636,8 +641,12 @@ static int cf_io_shm_lock(sqlite3_file *file, int offset, int n, int flags)
     int rc = CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n, flags);
     /* Slot 0 held exclusively is the WAL's write lock. */
     if (rc == SQLITE_OK && offset == 0 && n == 1 &&
-        flags == (SQLITE_SHM_LOCK | SQLITE_SHM_EXCLUSIVE))
+        flags == (SQLITE_SHM_LOCK | SQLITE_SHM_EXCLUSIVE)) {
         rc = cf_follow_header(p);
+        if (rc != SQLITE_OK)
+            CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n,
+                                           SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE);
+    }
     return rc;
 }
 

@@ -389,6 +389,21 @@ static void test_rotate_and_rekey(void)
     sqlite3_close(db);
 }
 
+/* Two connections open a database that does not exist yet; the one that
+ * did not create it finds the header at its next transaction. */
+static void test_two_connections_new_db(void)
+{
+    remove_all(db_path);
+    sqlite3 *a = NULL, *b = NULL;
+    CHECK(open_db(db_path, key1, &a) == SQLITE_OK && open_db(db_path, key1, &b) == SQLITE_OK);
+    CHECK(exec(a, "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2)") == SQLITE_OK);
+    CHECK(scalar(b, "SELECT count(*) FROM t", NULL) == 2);
+    CHECK(exec(b, "INSERT INTO t VALUES (3)") == SQLITE_OK);
+    CHECK(scalar(a, "SELECT sum(x) FROM t", NULL) == 6);
+    sqlite3_close(a);
+    sqlite3_close(b);
+}
+
 /* Without the 48 reserved bytes the first write is refused: a new database
  * attached rather than opened (the auto-extension sees only "main") until
  * its reserve is set. */
@@ -436,6 +451,7 @@ int main(void)
     RUN_WITH(test_crash_recovery, "wal");
     RUN(test_foreign_journal);
     RUN(test_rotate_and_rekey);
+    RUN(test_two_connections_new_db);
     RUN(test_reserve_required);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
