@@ -47,6 +47,14 @@ static inline void test_remove_db(const char *path)
     remove(side);
 }
 
+/* rm -r of a test's scratch directory (a path of the test's own making). */
+static inline bool test_remove_dir(const char *dir)
+{
+    char cmd[1200];
+    int n = snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return n > 0 && (size_t)n < sizeof cmd && !strchr(dir, '\'') && system(cmd) == 0;
+}
+
 #define TEST_DONE()                                                                  \
     do {                                                                             \
         fprintf(stderr, "%d checks, %d failed\n", cf_test_checks, cf_test_failures); \

@@ -453,8 +453,6 @@ int main(void)
     RUN(test_rotate_and_rekey);
     RUN(test_two_connections_new_db);
     RUN(test_reserve_required);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    CHECK(test_remove_dir(dir));
     TEST_DONE();
 }
