@@ -255,12 +255,17 @@ bool cf_cmd_db_status(cf_cli *cli)
     coffer_tde_status st;
     memset(&st, 0, sizeof st);
     if (!keys.spec) {
-        /* The header is readable without the key (nothing in it is secret). */
-        uint8_t slot[CF_TDE_SLOT_LEN];
-        cf_tde_header h;
-        CF_GUARD(cf_read_file_exact(path, slot, sizeof slot));
-        if (!cf_tde_header_parse(slot, &h))
+        /* The header is readable without the key (nothing in it is secret):
+         * the newer of the slots that parse (unverified without the key). */
+        static uint8_t slots[CF_TDE_HEADER_LEN];
+        cf_tde_header h, other;
+        CF_GUARD(cf_read_file_exact(path, slots, sizeof slots));
+        bool a = cf_tde_header_parse(slots, &h);
+        bool b = cf_tde_header_parse(slots + CF_TDE_SLOT_LEN, &other);
+        if (!a && !b)
             CF_BAIL(CF_ERR_BAD_INPUT, "not a Coffer TDE database (no Coffer header)");
+        if (b && (!a || other.sequence > h.sequence))
+            h = other;
         snprintf(st.protector, sizeof st.protector, "%s", h.protector_id);
         st.page_size = h.page_size;
         st.header_sequence = h.sequence;
@@ -346,11 +351,7 @@ bool cf_cmd_db_rekey(cf_cli *cli)
         ok = false;
     }
     sqlite3_finalize(q);
-    if (ok && sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_REKEY_END, NULL) != SQLITE_OK) {
-        cf_error_raisef(CF_ERR_CONFLICT, __FILE__, __LINE__, "cannot finish the rekey: %s",
-                        coffer_tde_last_error());
-        ok = false;
-    }
+    ok = ok && cf_dbc_control(db, COFFER_TDE_FCNTL_REKEY_END, NULL, "cannot finish the rekey");
     ok = ok && sqlite3_file_control(db, "main", COFFER_TDE_FCNTL_STATUS, &st) == SQLITE_OK;
     if (ok)
         printf("rekeyed%s: every page now under key generation %u\n",

@@ -20,7 +20,8 @@ typedef struct {
     char *vault_identity; /* NULL unless given */
     cf_tde_protector *protector;
     bool have_header;
-    int slot; /* the slot header came from */
+    int slot;               /* the slot header came from */
+    uint64_t disk_sequence; /* the highest sequence either slot claimed then */
     cf_tde_header header;
     struct {
         uint8_t generation; /* 0 = unused */

@@ -161,6 +161,12 @@ bool cf_tde_db_load(cf_tde_db *db)
             }
         }
     }
+    if (ok) {
+        db->disk_sequence = 0;
+        for (int i = 0; i < 2; i++)
+            if (parsed[i] && h[i].sequence > db->disk_sequence)
+                db->disk_sequence = h[i].sequence;
+    }
     if (!ok && first)
         cf_error_restore(first);
     else
@@ -171,19 +177,29 @@ bool cf_tde_db_load(cf_tde_db *db)
     return ok;
 }
 
+/* The highest sequence number either slot's first bytes claim (unverified). */
+static bool cf_tde_disk_sequence(cf_tde_db *db, uint64_t *newest)
+{
+    *newest = 0;
+    for (int i = 0; i < 2; i++) {
+        uint8_t prefix[CF_TDE_PREFIX_LEN];
+        CF_GUARD(cf_real_read(db->real, prefix, sizeof prefix, (sqlite3_int64)i * CF_TDE_SLOT_LEN));
+        uint64_t seq = 0;
+        if (cf_tde_header_sequence(prefix, &seq) && seq > *newest)
+            *newest = seq;
+    }
+    return true;
+}
+
 bool cf_tde_db_follow(cf_tde_db *db)
 {
     if (!db->have_header)
         return true;
     uint64_t newest = 0;
-    for (int i = 0; i < 2; i++) {
-        uint8_t prefix[CF_TDE_PREFIX_LEN];
-        CF_GUARD(cf_real_read(db->real, prefix, sizeof prefix, (sqlite3_int64)i * CF_TDE_SLOT_LEN));
-        uint64_t seq = 0;
-        if (cf_tde_header_sequence(prefix, &seq) && seq > newest)
-            newest = seq;
-    }
-    return newest <= db->header.sequence || cf_tde_db_load(db);
+    CF_GUARD(cf_tde_disk_sequence(db, &newest));
+    /* Compared with what the disk said at the last load, so a torn slot
+     * (a newer number that does not verify) does not reload every time. */
+    return newest == db->disk_sequence || cf_tde_db_load(db);
 }
 
 bool cf_tde_db_fresh(cf_tde_db *db)
@@ -252,6 +268,15 @@ static bool cf_tde_store(cf_tde_db *db, cf_tde_header *h)
         if (db->key[i].generation == h->current)
             cur = i;
     CF_ENSURE(cur >= 0, CF_ERR_INTERNAL, "no key for the current generation");
+    /* Compare and swap: a header another process wrote since we read ours
+     * is never overwritten with our older view. */
+    uint64_t on_disk = 0;
+    if (db->have_header) {
+        CF_GUARD(cf_tde_disk_sequence(db, &on_disk));
+        CF_ENSURE(on_disk == db->disk_sequence, CF_ERR_CONFLICT,
+                  "the header changed since it was read (another connection rotated or "
+                  "rekeyed): run the command again");
+    }
     h->sequence = db->header.sequence + 1;
     uint8_t slot[CF_TDE_SLOT_LEN];
     int first = db->have_header ? 1 - db->slot : 0;
@@ -265,6 +290,7 @@ static bool cf_tde_store(cf_tde_db *db, cf_tde_header *h)
     }
     db->header = *h;
     db->slot = first;
+    db->disk_sequence = h->sequence;
     db->have_header = true;
     return true;
 }
@@ -328,6 +354,7 @@ bool cf_tde_db_create(cf_tde_db *db, uint32_t page_size)
     }
     db->header = h;
     db->slot = 0;
+    db->disk_sequence = h.sequence;
     db->have_header = true;
     db->checked_at = cf_now();
     return true;
@@ -336,7 +363,7 @@ bool cf_tde_db_create(cf_tde_db *db, uint32_t page_size)
 bool cf_tde_db_rotate(cf_tde_db *db, const char *spec)
 {
     CF_ENSURE(db->have_header, CF_ERR_CONFLICT, "the database has no header yet");
-    CF_GUARD(cf_tde_db_fresh(db));
+    CF_GUARD(cf_tde_db_fresh(db) && cf_tde_db_follow(db));
     cf_tde_protector *next = NULL;
     CF_GUARD(cf_tde_protector_open(spec, db->vault_identity, &next));
     char *next_spec = strdup(spec);
@@ -383,7 +410,7 @@ static void cf_tde_db_reset(cf_tde_db *db)
 bool cf_tde_db_rekey_begin(cf_tde_db *db)
 {
     CF_ENSURE(db->have_header, CF_ERR_CONFLICT, "the database has no header yet");
-    CF_GUARD(cf_tde_db_fresh(db));
+    CF_GUARD(cf_tde_db_fresh(db) && cf_tde_db_follow(db));
     int cur = cf_tde_current_index(db);
     CF_ENSURE(cur >= 0 && db->key[1 - cur].generation == 0, CF_ERR_CONFLICT,
               "a rekey is already under way: finish it first");
@@ -409,7 +436,11 @@ static bool cf_tde_first_stale_page(cf_tde_db *db, uint32_t *pgno)
     uint32_t ps = db->header.page_size;
     sqlite3_int64 pages = (size - CF_TDE_HEADER_LEN) / ps;
     *pgno = 0;
+    /* SQLite never writes the page holding its lock bytes (at 1 GiB). */
+    sqlite3_int64 lock_page = 0x40000000 / ps;
     for (sqlite3_int64 i = 0; i < pages; i++) {
+        if (i == lock_page)
+            continue;
         uint8_t gen = 0;
         CF_GUARD(
             cf_real_read(db->real, &gen, 1, CF_TDE_HEADER_LEN + i * ps + ps - CF_TDE_RESERVED));
@@ -424,7 +455,7 @@ static bool cf_tde_first_stale_page(cf_tde_db *db, uint32_t *pgno)
 bool cf_tde_db_rekey_end(cf_tde_db *db)
 {
     CF_ENSURE(db->have_header, CF_ERR_CONFLICT, "the database has no header yet");
-    CF_GUARD(cf_tde_db_fresh(db));
+    CF_GUARD(cf_tde_db_fresh(db) && cf_tde_db_follow(db));
     cf_tde_header h = db->header;
     int old = h.dek[0].generation == h.current ? 1 : 0;
     if (h.dek[old].generation == 0)

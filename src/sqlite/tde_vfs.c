@@ -40,6 +40,7 @@ typedef struct {
     /* journal: the page number written last, and where the last page ended */
     sqlite3_int64 pgno_at, page_end;
     uint32_t pgno;
+    bool wrote_pages; /* this connection's own journal, not a hot one */
     /* WAL: the frame header written last */
     sqlite3_int64 frame_at;
     uint32_t frame_pgno;
@@ -161,7 +162,10 @@ static int cf_main_read_part(cf_tde_file *p, uint8_t *out, sqlite3_int64 index, 
                              sqlite3_int64 n)
 {
     uint32_t ps = cf_page_size(p);
-    if (!p->part_sealed) {
+    if (!p->part_sealed || !p->part_plain) {
+        free(p->part_sealed);
+        free(p->part_plain);
+        p->part_index = -1;
         p->part_sealed = malloc(CF_TDE_PAGE_MAX);
         p->part_plain = malloc(CF_TDE_PAGE_MAX);
         if (!p->part_sealed || !p->part_plain)
@@ -270,6 +274,7 @@ static int cf_main_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64
                 return SQLITE_NOMEM;
             int rc = cf_main_read_page(p, patched, index);
             if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) {
+                cf_memzero(patched, ps);
                 free(patched);
                 return rc;
             }
@@ -280,6 +285,8 @@ static int cf_main_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64
         uint8_t *sealed = NULL;
         if (rc == SQLITE_OK)
             rc = cf_seal_page(p, page, (uint32_t)(index + 1), &sealed);
+        if (patched)
+            cf_memzero(patched, ps); /* plaintext */
         free(patched);
         if (rc == SQLITE_OK)
             rc = CF_REAL(p)->pMethods->xWrite(CF_REAL(p), sealed, (int)ps,
@@ -323,7 +330,19 @@ static int cf_journal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off
         return rc; /* the super-journal's name, not a page */
     if (!cf_tde_db_fresh(p->db))
         return cf_tde_key_fail();
-    return cf_open_page(p, buf, pgno);
+    rc = cf_open_page(p, buf, pgno);
+    /* A hot journal (one this connection did not write) is read by
+     * recovery, which stops at the first record whose checksum fails: a
+     * record torn by a power loss (synchronous=NORMAL counts records before
+     * syncing them), or one from another database, reads as zeros and ends
+     * the replay there, as it would without the VFS.  In the writer's own
+     * journal (a savepoint rolled back; no checksum) a failure is an
+     * error. */
+    if (rc == SQLITE_CORRUPT && !p->wrote_pages) {
+        memset(buf, 0, ps);
+        return SQLITE_OK;
+    }
+    return rc;
 }
 
 static int cf_journal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 off)
@@ -347,6 +366,7 @@ static int cf_journal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_in
         if (rc == SQLITE_OK) {
             p->page_end = off + amt;
             p->pgno_at = -1;
+            p->wrote_pages = true;
         }
         return rc;
     }
@@ -401,9 +421,12 @@ static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
      * is one torn by a crash (or not ours): its page reads as zeros, which
      * fails SQLite's frame checksum, so recovery stops before it. */
     uint8_t *frame = buf;
-    if (cf_open_page(p, frame + CF_WAL_FRAME_HEADER, cf_be32(frame)) != SQLITE_OK)
+    rc = cf_open_page(p, frame + CF_WAL_FRAME_HEADER, cf_be32(frame));
+    if (rc == SQLITE_CORRUPT) {
         memset(frame + CF_WAL_FRAME_HEADER, 0, ps);
-    return SQLITE_OK;
+        rc = SQLITE_OK;
+    }
+    return rc; /* no key, no memory: an error, not a torn frame */
 }
 
 static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 off)
@@ -587,11 +610,12 @@ static int cf_main_control(cf_tde_file *p, int op, void *arg, bool *handled)
         /* Mapped pages would bypass decryption. */
         *(sqlite3_int64 *)arg = 0;
         return SQLITE_OK;
-    case SQLITE_FCNTL_SIZE_HINT:
-        if (db->have_header)
-            *(sqlite3_int64 *)arg += CF_TDE_HEADER_LEN;
-        *handled = false;
-        return SQLITE_OK;
+    case SQLITE_FCNTL_SIZE_HINT: {
+        /* The caller's variable stays as it was: SQLite may hint with it
+         * again. */
+        sqlite3_int64 hint = *(sqlite3_int64 *)arg + (db->have_header ? CF_TDE_HEADER_LEN : 0);
+        return CF_REAL(p)->pMethods->xFileControl(CF_REAL(p), op, &hint);
+    }
     default: *handled = false; return SQLITE_OK;
     }
     return ok ? SQLITE_OK : cf_tde_key_fail();
@@ -623,10 +647,14 @@ static int cf_io_sector_size(sqlite3_file *file)
     return CF_REAL(p)->pMethods->xSectorSize(CF_REAL(p));
 }
 
+/* Powersafe overwrite is claimed: with it off (psow=0), SQLite pads the WAL
+ * to sectors and may split a frame's page across two writes, which a
+ * sealed page cannot be.  Pages are written whole here in any case. */
 static int cf_io_device_characteristics(sqlite3_file *file)
 {
     cf_tde_file *p = (cf_tde_file *)file;
-    return CF_REAL(p)->pMethods->xDeviceCharacteristics(CF_REAL(p)) & ~(SQLITE_IOCAP_BATCH_ATOMIC);
+    return (CF_REAL(p)->pMethods->xDeviceCharacteristics(CF_REAL(p)) & ~SQLITE_IOCAP_BATCH_ATOMIC) |
+           SQLITE_IOCAP_POWERSAFE_OVERWRITE;
 }
 
 static int cf_io_shm_map(sqlite3_file *file, int page, int size, int extend, void volatile **out)
@@ -639,6 +667,15 @@ static int cf_io_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 {
     cf_tde_file *p = (cf_tde_file *)file;
     int rc = CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n, flags);
+    /* A WAL read transaction takes a read mark (slots 3-7) and may keep the
+     * shared file lock for good: the cache period is checked here too. */
+    if (rc == SQLITE_OK && offset >= 3 && flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED) &&
+        cf_main_with_header(p) && !cf_tde_db_fresh(p->db)) {
+        rc = cf_tde_key_fail();
+        CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n,
+                                       SQLITE_SHM_UNLOCK | SQLITE_SHM_SHARED);
+        return rc;
+    }
     /* Slot 0 held exclusively is the WAL's write lock. */
     if (rc == SQLITE_OK && offset == 0 && n == 1 &&
         flags == (SQLITE_SHM_LOCK | SQLITE_SHM_EXCLUSIVE)) {
