@@ -58,6 +58,11 @@ CF_MUST_USE bool cf_tde_db_follow(cf_tde_db *db);
 CF_MUST_USE bool cf_tde_db_fresh(cf_tde_db *db);
 /* The key for `generation` (reloading the header once if unknown). */
 CF_MUST_USE bool cf_tde_db_key(cf_tde_db *db, uint8_t generation, cf_xaes **out);
+/* XORs the n (at most 32) bytes at `field` with a mask only the DEK of
+ * `generation` gives for `context` (SQLite's checksums of plaintext pages,
+ * kept in the journal and WAL, are stored masked). */
+CF_MUST_USE bool cf_tde_db_mask(cf_tde_db *db, uint8_t generation, cf_slice context, uint8_t *field,
+                                size_t n);
 /* The current generation's key (for sealing). */
 cf_xaes *cf_tde_db_current(cf_tde_db *db);
 CF_MUST_USE bool cf_tde_db_rotate(cf_tde_db *db, const char *spec);

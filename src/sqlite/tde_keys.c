@@ -226,12 +226,14 @@ bool cf_tde_db_fresh(cf_tde_db *db)
     return false;
 }
 
-bool cf_tde_db_key(cf_tde_db *db, uint8_t generation, cf_xaes **out)
+/* The key slot of `generation`, reloading the header once if unknown. */
+static bool cf_tde_key_index(cf_tde_db *db, uint8_t generation, int *index)
 {
-    for (int pass = 0; pass < 2; pass++) {
+    /* 0 is no generation (bytes never written): no reason to ask again. */
+    for (int pass = generation == 0 ? 1 : 0; pass < 2; pass++) {
         for (int i = 0; i < 2; i++)
             if (generation != 0 && db->key[i].generation == generation && db->key[i].aead) {
-                *out = db->key[i].aead;
+                *index = i;
                 return true;
             }
         /* Another connection may have begun a rekey since we read the
@@ -240,6 +242,29 @@ bool cf_tde_db_key(cf_tde_db *db, uint8_t generation, cf_xaes **out)
             CF_GUARD(cf_tde_db_load(db));
     }
     CF_BAIL(CF_ERR_DECRYPT, "a page names a key generation the header does not hold");
+}
+
+bool cf_tde_db_key(cf_tde_db *db, uint8_t generation, cf_xaes **out)
+{
+    int i = 0;
+    CF_GUARD(cf_tde_key_index(db, generation, &i));
+    *out = db->key[i].aead;
+    return true;
+}
+
+bool cf_tde_db_mask(cf_tde_db *db, uint8_t generation, cf_slice context, uint8_t *field, size_t n)
+{
+    static const char label[] = "coffer tde checksum mask";
+    int i = 0;
+    CF_GUARD(cf_tde_key_index(db, generation, &i));
+    CF_ENSURE(n <= 32, CF_ERR_INTERNAL, "mask too long");
+    const cf_slice parts[2] = {cf_slice_of(label, sizeof label - 1), context};
+    uint8_t mask[32];
+    CF_GUARD(cf_hmac_sha256_parts(cf_buf_slice(&db->key[i].raw), parts, 2, mask));
+    for (size_t k = 0; k < n; k++)
+        field[k] ^= mask[k];
+    cf_memzero(mask, sizeof mask);
+    return true;
 }
 
 static int cf_tde_current_index(const cf_tde_db *db)

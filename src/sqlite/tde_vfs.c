@@ -41,6 +41,9 @@ typedef struct {
     sqlite3_int64 pgno_at, page_end;
     uint32_t pgno;
     bool wrote_pages; /* this connection's own journal, not a hot one */
+    /* journal: where the last page read ended, and its key generation */
+    sqlite3_int64 read_end;
+    uint8_t read_gen;
     /* WAL: the frame header written last */
     sqlite3_int64 frame_at;
     uint32_t frame_pgno;
@@ -298,6 +301,38 @@ static int cf_main_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64
     return SQLITE_OK;
 }
 
+/* ---- checksums ----
+ * SQLite keeps a checksum of each plaintext page beside it: the journal
+ * after every record, the WAL in every frame header.  They are weak sums of
+ * the plaintext, so they are stored masked with a value only the DEK gives
+ * (tde_keys.c), bound to where they are and, in the WAL, to the frame's
+ * salts. */
+
+#define CF_WAL_CKSUM_AT 16
+
+static int cf_mask(cf_tde_file *p, uint8_t gen, char kind, sqlite3_int64 off, const uint8_t *salts,
+                   uint8_t *field, size_t n)
+{
+    uint8_t ctx[17] = {(uint8_t)kind};
+    for (int i = 0; i < 8; i++)
+        ctx[1 + i] = (uint8_t)((uint64_t)off >> (56 - 8 * i));
+    if (salts)
+        memcpy(ctx + 9, salts, 8);
+    if (!cf_tde_db_mask(p->db, gen, cf_slice_of(ctx, sizeof ctx), field, n))
+        return cf_tde_key_fail();
+    return SQLITE_OK;
+}
+
+/* Unmasking what a crash may have left half-written: a generation no key
+ * holds leaves the bytes as they are, and SQLite's own check of them fails
+ * (recovery stops there); other failures are errors. */
+static int cf_unmask(cf_tde_file *p, uint8_t gen, char kind, sqlite3_int64 off,
+                     const uint8_t *salts, uint8_t *field, size_t n)
+{
+    int rc = cf_mask(p, gen, kind, off, salts, field, n);
+    return rc == SQLITE_CORRUPT ? SQLITE_OK : rc;
+}
+
 /* ---- the rollback journal ---- */
 
 static uint32_t cf_lock_byte_page(uint32_t ps)
@@ -323,6 +358,10 @@ static int cf_journal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off
 {
     int rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), buf, amt, off);
     uint32_t ps = cf_page_size(p), pgno = 0;
+    if (rc == SQLITE_OK && amt == 4 && off == p->read_end) {
+        p->read_end = -1; /* the checksum after the page just read */
+        return cf_unmask(p, p->read_gen, 'j', off, NULL, buf, 4);
+    }
     if (rc != SQLITE_OK || ps == 0 || (uint32_t)amt != ps || off < 4)
         return rc;
     rc = cf_journal_pgno(p, off, &pgno);
@@ -330,6 +369,8 @@ static int cf_journal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off
         return rc; /* the super-journal's name, not a page */
     if (!cf_tde_db_fresh(p->db))
         return cf_tde_key_fail();
+    p->read_end = off + amt;
+    p->read_gen = cf_tde_page_generation(buf, ps);
     rc = cf_open_page(p, buf, pgno);
     /* A hot journal (one this connection did not write) is read by
      * recovery, which stops at the first record whose checksum fails: a
@@ -351,6 +392,10 @@ static int cf_journal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_in
     if (amt == 4) {
         if (off == p->page_end) {
             p->page_end = -1; /* the checksum after a page */
+            uint8_t masked[4];
+            memcpy(masked, buf, 4);
+            int rc = cf_mask(p, p->db->header.current, 'j', off, NULL, masked, 4);
+            return rc != SQLITE_OK ? rc : CF_REAL(p)->pMethods->xWrite(CF_REAL(p), masked, 4, off);
         } else {
             p->pgno_at = off;
             p->pgno = cf_be32(buf);
@@ -401,12 +446,44 @@ static int cf_wal_odd(int amt, sqlite3_int64 off)
     return cf_tde_fail(SQLITE_IOERR);
 }
 
+/* Where the frame holding `off` begins (off past the WAL header). */
+static sqlite3_int64 cf_frame_start(uint32_t ps, sqlite3_int64 off)
+{
+    return off - (off - CF_WAL_HEADER) % (ps + CF_WAL_FRAME_HEADER);
+}
+
+/* A read of part of a frame header that takes in its checksums: the whole
+ * header is read, unmasked under its page's generation, and the part
+ * handed back. */
+static int cf_wal_read_checksums(cf_tde_file *p, uint8_t *buf, int amt, sqlite3_int64 off)
+{
+    uint32_t ps = cf_page_size(p);
+    sqlite3_int64 frame = cf_frame_start(ps, off);
+    uint8_t hdr[CF_WAL_FRAME_HEADER], gen = 0;
+    sqlite3_file *real = CF_REAL(p);
+    int rc = real->pMethods->xRead(real, hdr, sizeof hdr, frame);
+    if (rc == SQLITE_OK)
+        rc = real->pMethods->xRead(real, &gen, 1,
+                                   frame + CF_WAL_FRAME_HEADER + ps - CF_TDE_RESERVED);
+    if (rc == SQLITE_OK)
+        rc = cf_unmask(p, gen, 'w', frame, hdr + 8, hdr + CF_WAL_CKSUM_AT, 8);
+    if (rc == SQLITE_OK)
+        memcpy(buf, hdr + (off - frame), (size_t)amt);
+    return rc;
+}
+
 static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
 {
     uint32_t ps = cf_page_size(p);
     cf_wal_part part = cf_wal_classify(ps, amt, off);
     if (part == CF_WAL_ODD)
         return cf_wal_odd(amt, off);
+    if (part == CF_WAL_CLEAR && off >= CF_WAL_HEADER &&
+        off + amt > cf_frame_start(ps, off) + CF_WAL_CKSUM_AT) {
+        if (!cf_tde_db_fresh(p->db))
+            return cf_tde_key_fail();
+        return cf_wal_read_checksums(p, buf, amt, off);
+    }
     int rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), buf, amt, off);
     if (rc != SQLITE_OK || part == CF_WAL_CLEAR)
         return rc;
@@ -421,6 +498,10 @@ static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
      * is one torn by a crash (or not ours): its page reads as zeros, which
      * fails SQLite's frame checksum, so recovery stops before it. */
     uint8_t *frame = buf;
+    rc = cf_unmask(p, cf_tde_page_generation(frame + CF_WAL_FRAME_HEADER, ps), 'w', off, frame + 8,
+                   frame + CF_WAL_CKSUM_AT, 8);
+    if (rc != SQLITE_OK)
+        return rc;
     rc = cf_open_page(p, frame + CF_WAL_FRAME_HEADER, cf_be32(frame));
     if (rc == SQLITE_CORRUPT) {
         memset(frame + CF_WAL_FRAME_HEADER, 0, ps);
@@ -436,21 +517,30 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
     sqlite3_file *real = CF_REAL(p);
     if (part == CF_WAL_ODD)
         return cf_wal_odd(amt, off);
-    if (part == CF_WAL_CLEAR) {
-        if (amt == CF_WAL_FRAME_HEADER && off >= CF_WAL_HEADER &&
-            (off - CF_WAL_HEADER) % (ps + CF_WAL_FRAME_HEADER) == 0) {
-            p->frame_at = off;
-            p->frame_pgno = cf_be32(buf);
-        }
+    if (part == CF_WAL_CLEAR &&
+        (off < CF_WAL_HEADER || off + amt <= cf_frame_start(ps, off) + CF_WAL_CKSUM_AT))
         return real->pMethods->xWrite(real, buf, amt, off);
-    }
     if (!cf_tde_db_fresh(p->db))
         return cf_tde_key_fail();
-    uint8_t *sealed = NULL;
+    uint8_t hdr[CF_WAL_FRAME_HEADER];
     int rc;
+    if (part == CF_WAL_CLEAR) {
+        /* A frame header, its checksums masked (SQLite writes them whole). */
+        if (amt != CF_WAL_FRAME_HEADER || cf_frame_start(ps, off) != off)
+            return cf_wal_odd(amt, off);
+        memcpy(hdr, buf, sizeof hdr);
+        p->frame_at = off;
+        p->frame_pgno = cf_be32(hdr);
+        rc = cf_mask(p, p->db->header.current, 'w', off, hdr + 8, hdr + CF_WAL_CKSUM_AT, 8);
+        return rc != SQLITE_OK ? rc : real->pMethods->xWrite(real, hdr, amt, off);
+    }
+    uint8_t *sealed = NULL;
     if (part == CF_WAL_FRAME) {
         const uint8_t *frame = buf;
-        rc = real->pMethods->xWrite(real, frame, CF_WAL_FRAME_HEADER, off);
+        memcpy(hdr, frame, sizeof hdr);
+        rc = cf_mask(p, p->db->header.current, 'w', off, hdr + 8, hdr + CF_WAL_CKSUM_AT, 8);
+        if (rc == SQLITE_OK)
+            rc = real->pMethods->xWrite(real, hdr, CF_WAL_FRAME_HEADER, off);
         if (rc == SQLITE_OK)
             rc = cf_seal_page(p, frame + CF_WAL_FRAME_HEADER, cf_be32(frame), &sealed);
         return rc != SQLITE_OK
@@ -766,7 +856,7 @@ static int cf_vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *fi
     cf_tde_file *p = (cf_tde_file *)file;
     memset(p, 0, sizeof *p);
     p->real = (sqlite3_file *)(p + 1);
-    p->pgno_at = p->page_end = p->frame_at = p->part_index = -1;
+    p->pgno_at = p->page_end = p->frame_at = p->part_index = p->read_end = -1;
     p->kind = cf_file_kind(flags);
     sqlite3_vfs *base = CF_BASE_VFS();
     int rc = base->xOpen(base, name, p->real, flags, out_flags);
