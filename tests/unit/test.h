@@ -5,6 +5,7 @@
 #ifndef CF_TEST_H
 #define CF_TEST_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
