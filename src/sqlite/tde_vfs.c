@@ -27,6 +27,7 @@ enum { CF_KIND_MAIN, CF_KIND_JOURNAL, CF_KIND_WAL, CF_KIND_TEMP, CF_KIND_PLAIN }
 #define CF_WAL_HEADER 32
 #define CF_WAL_FRAME_HEADER 24
 #define CF_PENDING_BYTE 0x40000000
+#define CF_AHEAD_BYTES (128 * 1024)
 
 typedef struct {
     sqlite3_file base;
@@ -37,6 +38,12 @@ typedef struct {
      * the start of every transaction), as sealed and as opened */
     sqlite3_int64 part_index;
     uint8_t *part_sealed, *part_plain;
+    /* main: sealed pages read ahead when SQLite reads in sequence (a scan):
+     * one read for CF_AHEAD_BYTES instead of one per page.  Only sealed
+     * bytes, dropped at every transaction's start and at every write. */
+    uint8_t *ahead;
+    sqlite3_int64 ahead_first, ahead_count, last_index;
+    int streak; /* pages read in sequence so far */
     /* journal: the page number written last, and where the last page ended */
     sqlite3_int64 pgno_at, page_end;
     uint32_t pgno;
@@ -141,10 +148,52 @@ static int cf_seal_page(cf_tde_file *p, const void *page, uint32_t pgno, uint8_t
 
 /* Reads and opens logical page `index` (0-based) into `page`; a page
  * wholly beyond the end reads as zeros with SQLITE_IOERR_SHORT_READ. */
+static void cf_ahead_drop(cf_tde_file *p)
+{
+    p->ahead_count = 0;
+    p->last_index = -2;
+    p->streak = 0;
+}
+
+/* The sealed page `index` from the read-ahead buffer, refilled when SQLite
+ * reads the page after the last one: true when it was there. */
+static bool cf_ahead_take(cf_tde_file *p, uint8_t *page, sqlite3_int64 index)
+{
+    uint32_t ps = cf_page_size(p);
+    /* Three pages in a row make a scan; page 1 then the root page, at the
+     * start of a transaction, do not. */
+    p->streak = index == p->last_index + 1 ? p->streak + 1 : 0;
+    p->last_index = index;
+    bool sequential = p->streak >= 2;
+    if (index < p->ahead_first || index >= p->ahead_first + p->ahead_count) {
+        sqlite3_file *real = CF_REAL(p);
+        sqlite3_int64 size = 0;
+        if (!sequential || ps > CF_AHEAD_BYTES / 4 ||
+            real->pMethods->xFileSize(real, &size) != SQLITE_OK)
+            return false;
+        sqlite3_int64 n = (size - CF_TDE_HEADER_LEN) / ps - index;
+        if (n > CF_AHEAD_BYTES / ps)
+            n = CF_AHEAD_BYTES / ps;
+        if (!p->ahead)
+            p->ahead = malloc(CF_AHEAD_BYTES);
+        p->ahead_count = 0;
+        if (n < 2 || !p->ahead ||
+            real->pMethods->xRead(real, p->ahead, (int)(n * ps), CF_TDE_HEADER_LEN + index * ps) !=
+                SQLITE_OK)
+            return false;
+        p->ahead_first = index;
+        p->ahead_count = n;
+    }
+    memcpy(page, p->ahead + (index - p->ahead_first) * ps, ps);
+    return true;
+}
+
 static int cf_main_read_page(cf_tde_file *p, uint8_t *page, sqlite3_int64 index)
 {
     uint32_t ps = cf_page_size(p);
     sqlite3_file *real = CF_REAL(p);
+    if (cf_ahead_take(p, page, index))
+        return cf_open_page(p, page, (uint32_t)(index + 1));
     int rc = real->pMethods->xRead(real, page, (int)ps, CF_TDE_HEADER_LEN + index * ps);
     if (rc == SQLITE_IOERR_SHORT_READ) {
         sqlite3_int64 size = 0;
@@ -248,6 +297,7 @@ static int cf_main_check_page1(cf_tde_file *p, const uint8_t *page, uint32_t ps)
 static int cf_main_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 off)
 {
     cf_tde_db *db = p->db;
+    cf_ahead_drop(p);
     if (!db->have_header) {
         /* The first write of a new database is its page 1. */
         if (off != 0 || amt < (int)CF_TDE_PAGE_MIN || amt > CF_TDE_PAGE_MAX ||
@@ -574,6 +624,7 @@ static int cf_io_close(sqlite3_file *file)
     if (p->part_plain)
         cf_memzero(p->part_plain, CF_TDE_PAGE_MAX);
     free(p->scratch);
+    free(p->ahead);
     free(p->part_sealed);
     free(p->part_plain);
     p->db = NULL;
@@ -613,6 +664,8 @@ static bool cf_main_with_header(const cf_tde_file *p)
 static int cf_io_truncate(sqlite3_file *file, sqlite3_int64 size)
 {
     cf_tde_file *p = (cf_tde_file *)file;
+    if (p->kind == CF_KIND_MAIN)
+        cf_ahead_drop(p);
     if (p->kind == CF_KIND_TEMP)
         return cf_tde_temp_truncate(&p->temp, CF_REAL(p), size);
     if (cf_main_with_header(p))
@@ -657,6 +710,8 @@ static int cf_io_lock(sqlite3_file *file, int level)
     int rc = CF_REAL(p)->pMethods->xLock(CF_REAL(p), level);
     if (rc != SQLITE_OK || p->kind != CF_KIND_MAIN)
         return rc;
+    if (level == SQLITE_LOCK_SHARED)
+        cf_ahead_drop(p); /* another connection may have written since */
     if (level == SQLITE_LOCK_SHARED && !cf_tde_db_fresh(p->db)) {
         rc = cf_tde_key_fail();
         CF_REAL(p)->pMethods->xUnlock(CF_REAL(p), SQLITE_LOCK_NONE);
@@ -758,7 +813,10 @@ static int cf_io_shm_lock(sqlite3_file *file, int offset, int n, int flags)
     cf_tde_file *p = (cf_tde_file *)file;
     int rc = CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n, flags);
     /* A WAL read transaction takes a read mark (slots 3-7) and may keep the
-     * shared file lock for good: the cache period is checked here too. */
+     * shared file lock for good: read-ahead is dropped and the cache period
+     * checked here too. */
+    if (rc == SQLITE_OK && offset >= 3 && flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED))
+        cf_ahead_drop(p);
     if (rc == SQLITE_OK && offset >= 3 && flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED) &&
         cf_main_with_header(p) && !cf_tde_db_fresh(p->db)) {
         rc = cf_tde_key_fail();
@@ -857,6 +915,7 @@ static int cf_vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *fi
     memset(p, 0, sizeof *p);
     p->real = (sqlite3_file *)(p + 1);
     p->pgno_at = p->page_end = p->frame_at = p->part_index = p->read_end = -1;
+    p->last_index = -2;
     p->kind = cf_file_kind(flags);
     sqlite3_vfs *base = CF_BASE_VFS();
     int rc = base->xOpen(base, name, p->real, flags, out_flags);

@@ -435,6 +435,36 @@ static void test_wal_psow_off(void)
     sqlite3_close(db);
 }
 
+/* A scan reads ahead; what another connection writes between two scans
+ * is seen by the second (rollback-journal and WAL mode). */
+static void test_read_ahead_coherent(const char *mode)
+{
+    remove_all(db_path);
+    sqlite3 *a = NULL, *b = NULL;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s", mode);
+    CHECK(open_db(db_path, key1, &a) == SQLITE_OK && exec(a, sql) == SQLITE_OK);
+    fill(a, 4000);
+    CHECK(open_db(db_path, key1, &b) == SQLITE_OK);
+    CHECK(exec(a, "PRAGMA cache_size=5") == SQLITE_OK);
+    const char *scan = "SELECT sum(length(v)) FROM t";
+    sqlite3_int64 before = scalar(a, scan, NULL);
+    CHECK(before > 800000);
+    /* A range read stops mid-table with the pages after it read ahead;
+     * rows there change; the next read must see them. */
+    CHECK(scalar(a, "SELECT sum(length(v)) FROM t WHERE id BETWEEN 1000 AND 1600", NULL) > 0);
+    CHECK(exec(b, "UPDATE t SET v = 'changed' WHERE id BETWEEN 1650 AND 1700") == SQLITE_OK);
+    CHECK(scalar(a, "SELECT count(*) FROM t WHERE id BETWEEN 1650 AND 1700 AND v = 'changed'",
+                 NULL) == 51);
+    before = scalar(a, scan, NULL);
+    CHECK(exec(b, "UPDATE t SET v = v || 'abc' WHERE id % 10 = 0") == SQLITE_OK);
+    CHECK(scalar(a, scan, NULL) == before + 3 * 400);
+    CHECK(exec(b, "DELETE FROM t WHERE id > 3000") == SQLITE_OK);
+    CHECK(scalar(a, "SELECT count(*) FROM t", NULL) == 3000 && integrity_ok(a));
+    sqlite3_close(b);
+    sqlite3_close(a);
+}
+
 /* Two connections open a database that does not exist yet; the one that
  * did not create it finds the header at its next transaction. */
 static void test_two_connections_new_db(void)
@@ -498,6 +528,8 @@ int main(void)
     RUN(test_foreign_journal);
     RUN(test_rotate_and_rekey);
     RUN(test_two_connections_new_db);
+    RUN_WITH(test_read_ahead_coherent, "delete");
+    RUN_WITH(test_read_ahead_coherent, "wal");
     RUN(test_wal_reader_revoked);
     RUN(test_wal_psow_off);
     RUN(test_reserve_required);
