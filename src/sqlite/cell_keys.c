@@ -164,8 +164,7 @@ static void cf_encrypt_by_key_fn(sqlite3_context *ctx, int argc, sqlite3_value *
         cf_cell_key_seal(ring->open[at].key, auth, cf_buf_slice(&plain), &cell))
         sqlite3_result_blob64(ctx, cell.data, cell.len, SQLITE_TRANSIENT);
     else
-        cf_sqlite_fail(ctx, cf_error_code() == CF_ERR_TOO_LARGE ? SQLITE_TOOBIG : SQLITE_ERROR, fn,
-                       cf_error_detail());
+        cf_sqlite_fail_raised(ctx, fn);
     cf_buf_free(&plain);
     cf_buf_free(&cell);
 }

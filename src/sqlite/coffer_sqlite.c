@@ -34,6 +34,12 @@ void cf_sqlite_fail(sqlite3_context *ctx, int code, const char *fn, const char *
     sqlite3_result_error_code(ctx, code);
 }
 
+void cf_sqlite_fail_raised(sqlite3_context *ctx, const char *fn)
+{
+    cf_sqlite_fail(ctx, cf_error_code() == CF_ERR_TOO_LARGE ? SQLITE_TOOBIG : SQLITE_ERROR, fn,
+                   cf_error_detail());
+}
+
 bool cf_sqlite_key_arg(sqlite3_value *arg, cf_buf *raw)
 {
     int type = sqlite3_value_type(arg);
@@ -152,8 +158,7 @@ static void ae_encrypt_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         cf_ae_encrypt(key, mode, cf_buf_slice(&plain), &cell))
         sqlite3_result_blob64(ctx, cell.data, cell.len, SQLITE_TRANSIENT);
     else
-        cf_sqlite_fail(ctx, cf_error_code() == CF_ERR_TOO_LARGE ? SQLITE_TOOBIG : SQLITE_ERROR, fn,
-                       cf_error_detail());
+        cf_sqlite_fail_raised(ctx, fn);
     cf_buf_free(&plain);
     cf_buf_free(&cell);
     ae_key_keep(ctx, 1, key, fresh);

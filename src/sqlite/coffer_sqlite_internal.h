@@ -11,6 +11,9 @@
 
 /* An error for the function `fn`: "fn: why", with SQLite error `code`. */
 void cf_sqlite_fail(sqlite3_context *ctx, int code, const char *fn, const char *why);
+/* The failure just raised (result.h) for the function `fn`: SQLITE_TOOBIG
+ * for an input over its cap, else SQLITE_ERROR, with the detail. */
+void cf_sqlite_fail_raised(sqlite3_context *ctx, const char *fn);
 /* A 32-byte key argument: a BLOB, or 64 hex digits; appended to `raw`
  * (secret, cap 32).  False when it is neither. */
 CF_MUST_USE bool cf_sqlite_key_arg(sqlite3_value *arg, cf_buf *raw);
