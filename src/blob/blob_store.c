@@ -343,6 +343,7 @@ void cf_blob_store_close(cf_blob_store *s)
     cf_bs_listener_stop(s);
     bs_accounts_free(s);
     cf_db_close(s->db);
+    cf_tde_store_release(&s->tde);
     cf_secret_free(s->service_key, CF_DATA_KEY_LEN);
     cf_bs_meta_keys_free(s);
     cf_bs_keyring_free(s);
@@ -409,12 +410,17 @@ bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char 
     }
     memcpy(s->service_key, service_key.ptr, CF_DATA_KEY_LEN);
     snprintf(path, sizeof path, "%s/blob.db", data_dir);
+    if (!pg && !cf_tde_store_prepare(path, service_key, &s->tde)) {
+        cf_blob_store_close(s);
+        return false;
+    }
     /* SQLite, synchronous=NORMAL: commits are made durable by the group
      * commit (blob_store.h, "Durability"), started once the schema is in
      * place (a no-op on PostgreSQL, where COMMIT is durable). */
     const cf_db_config config = {
         .backend = backend,
         .path = path,
+        .sqlite_uri = pg ? NULL : (const char *)s->tde.uri.data,
         .conninfo = s->conninfo,
         .what = "the blob database",
         .pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
@@ -424,8 +430,9 @@ bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char 
         .write_lock = BS_WRITE_LOCK,
         .store_name = "blob",
     };
-    if (!cf_extent_store_new_id(s->instance) || !cf_db_open(&config, &s->db) ||
-        !bs_schema_ready(s) || !cf_db_group_commit_start(s->db)) {
+    if (!cf_extent_store_new_id(s->instance) ||
+        !(cf_db_open(&config, &s->db) || (!pg && cf_tde_store_explain())) || !bs_schema_ready(s) ||
+        !cf_db_group_commit_start(s->db)) {
         cf_blob_store_close(s);
         return false;
     }

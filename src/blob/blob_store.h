@@ -322,7 +322,9 @@ typedef struct {
 /* ---- the store ---- */
 
 /* Opens (creating or upgrading) the metadata and the extent store: the
- * metadata in DATA/blob.db (backend CF_DB_SQLITE; conninfo unused), or in
+ * metadata in DATA/blob.db (backend CF_DB_SQLITE; conninfo unused;
+ * encrypted through the coffer VFS under a key derived from service_key,
+ * src/sqlite/tde_store.h, and converted first if left plain), or in
  * the PostgreSQL database `conninfo` names (CF_DB_POSTGRES), which several
  * front ends share (see "Several front ends" below); the extents where the
  * extent store spec `extents` says (extent_store.h: "rados:POOL..."), or,

@@ -29,6 +29,7 @@
 #include "blob_store.h"
 #include "db.h"
 #include "extent_store.h"
+#include "tde_store.h"
 #include "units.h"
 
 #define BS_ID_HEX CF_EXTENT_STORE_ID_LEN /* extent ids: 16 random bytes, lowercase hex */
@@ -63,6 +64,9 @@ struct cf_blob_store {
     /* The connection (db.h): statement cache, transactions and the
      * group commit of its WAL (see blob_store.h, "Durability"). */
     cf_db *db;
+    /* SQLite: blob.db through the coffer VFS, under a key derived from the
+     * service key (tde_store.h) */
+    cf_tde_store tde;
     pthread_mutex_t lock;
     /* Where extents too large to go inline live (extent_store.h): files in
      * DATA/extents, or RADOS, which every front end shares. */

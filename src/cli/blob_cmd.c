@@ -354,7 +354,7 @@ static bool cf_put_block(cf_upload *u, const cf_buf *id, cf_slice data, const ch
     cf_buf query;
     cf_buf_init(&query, 256);
     bool ok = cf_buf_append_str(&query, "comp=block&blockid=") &&
-              cf_sc_encode(&query, (const char *)id->data, false) && cf_buf_terminate(&query);
+              cf_percent_encode(&query, (const char *)id->data, false) && cf_buf_terminate(&query);
     cf_sc_req req = {.method = "PUT",
                      .container = u->container,
                      .blob = u->name,
@@ -1001,11 +1001,11 @@ static bool cf_list_query(cf_buf *q, const char *base, const char *prefix, const
     }
     if (prefix && *prefix) {
         CF_GUARD(cf_buf_append_str(q, "&prefix="));
-        CF_GUARD(cf_sc_encode(q, prefix, false));
+        CF_GUARD(cf_percent_encode(q, prefix, false));
     }
     if (marker && *marker) {
         CF_GUARD(cf_buf_append_str(q, "&marker="));
-        CF_GUARD(cf_sc_encode(q, marker, false));
+        CF_GUARD(cf_percent_encode(q, marker, false));
     }
     return cf_buf_terminate(q);
 }

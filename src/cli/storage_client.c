@@ -314,22 +314,6 @@ const char *cf_sc_client_endpoint(const cf_sc_client *c)
 
 /* ---- URL pieces ---- */
 
-bool cf_sc_encode(cf_buf *out, const char *s, bool keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char ch = *p;
-        if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~' || (keep_slash && ch == '/')) {
-            CF_GUARD(cf_buf_append_u8(out, ch));
-        } else {
-            uint8_t esc[3] = {'%', (uint8_t)hex[ch >> 4], (uint8_t)hex[ch & 15]};
-            CF_GUARD(cf_buf_append(out, esc, 3));
-        }
-    }
-    return true;
-}
-
 bool cf_sc_req_header(cf_sc_req *req, const char *name, const char *value)
 {
     CF_ENSURE(req->n_headers < CF_SC_MAX_HEADERS, CF_ERR_TOO_LARGE, "too many request headers");
@@ -355,10 +339,10 @@ static bool cf_req_path(const cf_sc_client *c, const cf_sc_req *req, cf_buf *pat
     CF_GUARD(cf_buf_append_str(path, c->base_path));
     CF_GUARD(cf_buf_append_u8(path, '/'));
     if (req->container) {
-        CF_GUARD(cf_sc_encode(path, req->container, false));
+        CF_GUARD(cf_percent_encode(path, req->container, false));
         if (req->blob) {
             CF_GUARD(cf_buf_append_u8(path, '/'));
-            CF_GUARD(cf_sc_encode(path, req->blob, true));
+            CF_GUARD(cf_percent_encode(path, req->blob, true));
         }
     }
     return cf_buf_terminate(path);

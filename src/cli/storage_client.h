@@ -136,10 +136,6 @@ CF_MUST_USE bool cf_sc_call(cf_sc_client *c, const cf_sc_req *req, cf_sc_resp *r
 
 /* ---- storage_client.c: URL pieces ---- */
 
-/* Appends `s` percent-encoded (RFC 3986 unreserved kept; '/' kept too when
- * keep_slash). */
-CF_MUST_USE bool cf_sc_encode(cf_buf *out, const char *s, bool keep_slash);
-
 /* Container names go into URL paths: 1-63 of [a-z0-9-], or a leading '$'
  * ($root, $logs); the service checks the finer rules.  Blob names: 1-1024
  * bytes without control characters.  Both are usage errors otherwise. */

@@ -63,6 +63,9 @@ typedef enum { CF_DB_SQLITE, CF_DB_POSTGRES } cf_db_backend;
 typedef struct {
     cf_db_backend backend;
     const char *path;     /* SQLite: the database file */
+    /* SQLite: opened instead of path when set, e.g. the store through the
+     * coffer VFS (src/sqlite/tde_store.h); path still names its file */
+    const char *sqlite_uri;
     const char *conninfo; /* PostgreSQL: a libpq connection string */
     const char *what;     /* names the database in errors: "the blob database" */
     const char *pragmas;  /* SQLite: run once, right after opening */

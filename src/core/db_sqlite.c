@@ -46,11 +46,14 @@ static bool lite_exec(cf_db *db, const char *sql)
 static bool lite_open(cf_db *db, const cf_db_config *config)
 {
     sqlite3 *conn = NULL;
-    if (sqlite3_open_v2(config->path, &conn,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    if (config->sqlite_uri)
+        flags |= SQLITE_OPEN_URI;
+    if (sqlite3_open_v2(config->sqlite_uri ? config->sqlite_uri : config->path, &conn, flags,
                         NULL) != SQLITE_OK) {
+        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "cannot open %s: %s", config->what,
+                        conn ? sqlite3_errmsg(conn) : "out of memory");
         sqlite3_close(conn);
-        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "cannot open %s", config->what);
         return false;
     }
     db->conn = conn;

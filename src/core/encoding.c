@@ -161,6 +161,22 @@ bool cf_hex_decode(cf_slice in, cf_buf *out)
     return false;
 }
 
+bool cf_percent_encode(cf_buf *out, const char *text, bool keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        unsigned char ch = *p;
+        if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~' || (keep_slash && ch == '/')) {
+            CF_GUARD(cf_buf_append_u8(out, ch));
+        } else {
+            uint8_t esc[3] = {'%', (uint8_t)hex[ch >> 4], (uint8_t)hex[ch & 15]};
+            CF_GUARD(cf_buf_append(out, esc, 3));
+        }
+    }
+    return true;
+}
+
 static bool cf_percent_decode_append(cf_slice in, bool plus_is_space, cf_buf *out)
 {
     for (size_t i = 0; i < in.len; i++) {

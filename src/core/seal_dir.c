@@ -413,12 +413,24 @@ bool cf_seal_dir_service(const char *data_dir, const char **service)
     return true;
 }
 
+bool cf_seal_dir_recorded_aad(const char *data_dir, cf_buf *aad)
+{
+    cf_seal_record r;
+    cf_record_init(&r);
+    bool ok = cf_record_read(data_dir, &r) && cf_buf_append_slice(aad, cf_buf_slice(&r.aad));
+    cf_record_free(&r);
+    return ok;
+}
+
 bool cf_seal_dir_open(const char *data_dir, const char *service, const cf_seal_options *opt,
                       cf_slice aad, bool create, cf_sealed_dir *out)
 {
     memset(out, 0, sizeof *out);
-    CF_GUARD(cf_dir_lock(data_dir, &out->lock_fd));
-    out->locked = true;
+    CF_ENSURE(!(create && opt->beside_service), CF_ERR_INTERNAL, "an inspection creates nothing");
+    if (!opt->beside_service) {
+        CF_GUARD(cf_dir_lock(data_dir, &out->lock_fd));
+        out->locked = true;
+    }
     cf_seal_record r;
     cf_record_init(&r);
     bool ok;

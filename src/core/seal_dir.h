@@ -39,6 +39,9 @@ typedef struct {
     const char *module;      /* --pkcs11-module: NULL = as recorded, else embedded SoftHSM2 */
     const char *token_label; /* --pkcs11-token: NULL = as recorded, else the service name */
     const char *pin_file;    /* --pkcs11-pin-file: NULL = as recorded, else $COFFER_PKCS11_PIN */
+    /* An inspection that only reads beside a running service (coffer store
+     * query): service.lock is not taken */
+    bool beside_service;
 } cf_seal_options;
 
 typedef struct {
@@ -68,6 +71,9 @@ void cf_sealed_dir_close(cf_sealed_dir *d);
 
 /* True when DIR has a seal.json. */
 CF_MUST_USE bool cf_seal_dir_recorded(const char *data_dir);
+/* The associated data DIR's master key is bound to, as seal.json records
+ * it (the vault finds its id there before it can open its store). */
+CF_MUST_USE bool cf_seal_dir_recorded_aad(const char *data_dir, cf_buf *aad);
 /* Records a directory made before seal.json existed: the file seal with the
  * master key `wrapped` (bound to `aad`), kept where the service had it. */
 CF_MUST_USE bool cf_seal_dir_adopt_file(const char *data_dir, cf_slice wrapped, cf_slice aad);

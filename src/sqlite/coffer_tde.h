@@ -12,6 +12,10 @@
  *
  *   protector=local:PATH     the key that wraps the database key: a file
  *                            of 32 bytes (raw, or 64 hex digits), mode 0600
+ *   protector=key:ID         the same, a key this process gave with
+ *                            coffer_tde_key_add() (never in a file)
+ *   protector=https://VAULT/keys/NAME, vault_identity=FILE
+ *                            a key in coffer-vault (wrapKey/unwrapKey)
  *   tde_cache_seconds=N      how long an unwrapped database key is used
  *                            before the protector is asked again (300)
  *
@@ -33,6 +37,18 @@
 /* Registers the VFS (not as the default) on top of the default VFS, and
  * the auto-extension; SQLITE_OK or an SQLite error code.  Idempotent. */
 int coffer_tde_register(void);
+
+/* Keeps a copy of a 32-byte key in this process's locked memory for
+ * protector=key:ID, and writes its ID (32 hex digits: a fingerprint, not
+ * the key) into `id`.  Adding the same key again adds a reference.  A
+ * database opened with it is the same as with local:PATH of a file
+ * holding that key.  SQLITE_OK, SQLITE_FULL (too many keys) or
+ * SQLITE_NOMEM. */
+#define COFFER_TDE_KEY_ID_LEN 32
+int coffer_tde_key_add(const unsigned char key[32], char id[COFFER_TDE_KEY_ID_LEN + 1]);
+/* Drops a reference; the last one wipes the key.  Connections already
+ * open keep working (they hold their own copy). */
+void coffer_tde_key_remove(const char *id);
 
 /* The message of this thread's last TDE failure ("" if none). */
 const char *coffer_tde_last_error(void);

@@ -13,6 +13,7 @@
 #include "encoding.h"
 #include "fsutil.h"
 #include "secmem.h"
+#include "tde_keyring.h"
 #include "vault_client.h"
 
 #define CF_KEY_FILE_MAX 128
@@ -28,6 +29,20 @@ struct cf_tde_protector {
     char vault_base[CF_VAULT_KEY_URI_MAX + 1];
 };
 
+bool cf_tde_key_fingerprint(cf_slice key, char out[33])
+{
+    static const char label[] = "coffer tde local key id";
+    uint8_t fp[32];
+    cf_buf hex;
+    cf_buf_init(&hex, 64);
+    bool ok = cf_hmac_sha256(key, cf_slice_of(label, sizeof label - 1), fp) &&
+              cf_hex_encode(cf_slice_of(fp, 16), &hex) && hex.len == 32;
+    if (ok)
+        memcpy(out, hex.data, 32), out[32] = '\0';
+    cf_buf_free(&hex);
+    return ok;
+}
+
 static bool cf_local_protector(cf_slice key, cf_tde_protector **out)
 {
     CF_ENSURE(key.len == CF_TDE_DEK_LEN, CF_ERR_BAD_INPUT, "a TDE key is 32 bytes");
@@ -36,28 +51,15 @@ static bool cf_local_protector(cf_slice key, cf_tde_protector **out)
     p->kind = CF_TDE_PROTECTOR_LOCAL;
     p->alg = CF_TDE_WRAP_A256KW;
     cf_buf_init_secret(&p->key, CF_TDE_DEK_LEN);
-    /* The id is a fingerprint: it tells keys apart without revealing one. */
-    static const char label[] = "coffer tde local key id";
-    uint8_t fp[32];
-    cf_buf hex;
-    cf_buf_init(&hex, 64);
-    bool ok = cf_buf_append_slice(&p->key, key) &&
-              cf_hmac_sha256(key, cf_slice_of(label, sizeof label - 1), fp) &&
-              cf_hex_encode(cf_slice_of(fp, 16), &hex);
+    char fp[33];
+    bool ok = cf_buf_append_slice(&p->key, key) && cf_tde_key_fingerprint(key, fp);
     if (ok)
-        snprintf(p->id, sizeof p->id, "local:%.*s", (int)hex.len, (const char *)hex.data);
-    cf_buf_free(&hex);
-    if (!ok) {
+        snprintf(p->id, sizeof p->id, "local:%s", fp);
+    else
         cf_tde_protector_free(p);
-        return false;
-    }
-    *out = p;
-    return true;
-}
-
-bool cf_tde_protector_from_key(cf_slice key, cf_tde_protector **out)
-{
-    return cf_local_protector(key, out);
+    if (ok)
+        *out = p;
+    return ok;
 }
 
 /* A key file: 32 raw bytes, or 64 hex digits and an optional newline. */
@@ -127,11 +129,15 @@ bool cf_tde_protector_open(const char *spec, const char *identity, cf_tde_protec
 {
     if (spec && strncmp(spec, "https://", 8) == 0)
         return cf_vault_protector(spec, identity, out);
-    CF_ENSURE(spec && strncmp(spec, "local:", 6) == 0 && spec[6] != '\0', CF_ERR_BAD_INPUT,
-              "a TDE protector is local:PATH (a key file) or a coffer-vault key URI");
+    bool file = spec && strncmp(spec, "local:", 6) == 0 && spec[6] != '\0';
+    bool memory = spec && strncmp(spec, "key:", 4) == 0 && spec[4] != '\0';
+    CF_ENSURE(file || memory, CF_ERR_BAD_INPUT,
+              "a TDE protector is local:PATH (a key file), key:ID (a key given in memory) or a "
+              "coffer-vault key URI");
     cf_buf key;
     cf_buf_init_secret(&key, CF_TDE_DEK_LEN);
-    bool ok = cf_read_key_file(spec + 6, &key) && cf_local_protector(cf_buf_slice(&key), out);
+    bool ok = (file ? cf_read_key_file(spec + 6, &key) : cf_tde_keyring_get(spec + 4, &key)) &&
+              cf_local_protector(cf_buf_slice(&key), out);
     cf_buf_free(&key);
     return ok;
 }

@@ -10,7 +10,9 @@
  *                a file shaped like the vault's bootstrap.json; the header
  *                records the key version, and any version of the key
  *                unwraps what it wrapped
- *   a key given in memory (Coffer's own stores: their sealed master key)
+ *   key:ID       a key given in memory (coffer_tde_key_add; Coffer's own
+ *                stores: a key derived from their sealed master key),
+ *                otherwise the same as local:PATH
  *
  * A protector names itself with an id stored in the header ("local:" and a
  * fingerprint of the key), so a database opened with the wrong key says so
@@ -23,12 +25,14 @@
 
 typedef struct cf_tde_protector cf_tde_protector;
 
-/* From a protector specification ("local:PATH" or a vault key URI, which
- * needs `vault_identity`, the identity file). */
+/* From a protector specification ("local:PATH", "key:ID" or a vault key
+ * URI, which needs `vault_identity`, the identity file). */
 CF_MUST_USE bool cf_tde_protector_open(const char *spec, const char *vault_identity,
                                        cf_tde_protector **out);
-/* A local protector from a key in memory (32 bytes, copied). */
-CF_MUST_USE bool cf_tde_protector_from_key(cf_slice key, cf_tde_protector **out);
+/* The id part of a local key's protector id: 32 hex digits of
+ * HMAC-SHA256(key, "coffer tde local key id"), which tell keys apart
+ * without revealing one. */
+CF_MUST_USE bool cf_tde_key_fingerprint(cf_slice key, char out[33]);
 void cf_tde_protector_free(cf_tde_protector *p);
 
 const char *cf_tde_protector_id(const cf_tde_protector *p);

@@ -3,7 +3,8 @@
  *
  *   DIR/seal.json        the seal and the wrapped data key (seal_dir.h);
  *   DIR/hsm/             the embedded SoftHSM2 token (the default seal)
- *   DIR/vault.db         SQLite store (WAL)
+ *   DIR/vault.db         SQLite store (WAL), encrypted through the coffer VFS
+ *                        under a key derived from the data key
  *   DIR/tls/ca.crt       local CA certificate clients trust
  *   DIR/tls/server.crt   server certificate signed by it
  *   DIR/tls/{ca,server}.key.sealed  private keys, sealed by the data key
@@ -14,6 +15,7 @@
  * default) with the vault id as associated data, and unwrapped into secret
  * memory at start.
  */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +70,8 @@ static bool cf_data_key_open(cf_vault *vault, bool create)
     cf_buf_init(&aad, 256);
     cf_buf_init(&legacy, 4096);
     bool ok = cf_data_key_aad(vault, &aad);
-    if (ok && !create && !cf_seal_dir_recorded(vault->data_dir))
+    /* (SQLite stores are adopted before the store opens: cf_adopt_plain.) */
+    if (ok && !create && vault->store && !cf_seal_dir_recorded(vault->data_dir))
         ok = cf_store_meta_get(vault->store, "data_key", &legacy) &&
              cf_seal_dir_adopt_file(vault->data_dir, cf_buf_slice(&legacy), cf_buf_slice(&aad));
     ok = ok && cf_seal_dir_open(vault->data_dir, "coffer-vault", &vault->seal_options,
@@ -188,25 +191,121 @@ static bool cf_vault_properties(cf_vault *vault, bool fresh)
     return true;
 }
 
-static bool cf_vault_identity_ids(cf_vault *vault, bool *fresh)
+/* A new vault's tenant (unless --tenant named it), kept in the store. */
+static bool cf_vault_new_tenant(cf_vault *vault)
 {
-    bool found;
-    CF_GUARD(cf_meta_text(vault, "vault_id", vault->vault_id, sizeof vault->vault_id, &found));
-    *fresh = !found;
-    if (!found) {
-        CF_GUARD(cf_uuid_v4(vault->vault_id));
-        if (!vault->tenant_id[0])
-            CF_GUARD(cf_uuid_v4(vault->tenant_id));
-        CF_GUARD(cf_store_meta_put(vault->store, "tenant_id", CF_SLICE_STR(vault->tenant_id)));
-        return true;
-    }
+    if (!vault->tenant_id[0])
+        CF_GUARD(cf_uuid_v4(vault->tenant_id));
+    return cf_store_meta_put(vault->store, "tenant_id", CF_SLICE_STR(vault->tenant_id));
+}
+
+/* An existing vault's tenant, which --tenant may repeat, not change. */
+static bool cf_vault_stored_tenant(cf_vault *vault)
+{
     char stored[CF_UUID_LEN + 1];
+    bool found;
     CF_GUARD(cf_meta_text(vault, "tenant_id", stored, sizeof stored, &found));
     CF_ENSURE(found, CF_ERR_DB, "the store has no tenant id");
     CF_ENSURE(!vault->tenant_id[0] || strcmp(stored, vault->tenant_id) == 0, CF_ERR_BAD_INPUT,
               "--tenant differs from the tenant this vault was created with");
     memcpy(vault->tenant_id, stored, sizeof stored);
     return true;
+}
+
+/* PostgreSQL: the store first, which says whether the vault is new and
+ * holds its id, then the data key bound to that id. */
+static bool cf_vault_open_shared(cf_vault *vault, bool *fresh)
+{
+    bool found;
+    CF_GUARD(cf_store_open(CF_DB_POSTGRES, vault->store_spec.conninfo, cf_slice_of(NULL, 0),
+                           &vault->store));
+    CF_GUARD(cf_meta_text(vault, "vault_id", vault->vault_id, sizeof vault->vault_id, &found));
+    *fresh = !found;
+    if (*fresh)
+        CF_GUARD(cf_uuid_v4(vault->vault_id) && cf_vault_new_tenant(vault));
+    else
+        CF_GUARD(cf_vault_stored_tenant(vault));
+    return cf_data_key_open(vault, *fresh);
+}
+
+/* A value of a plain vault.db's meta table, read without the store (which
+ * would encrypt it first); "" when absent. */
+static bool cf_plain_meta(sqlite3 *db, const char *name, cf_buf *out)
+{
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = ?1", -1, &st, NULL) ==
+                  SQLITE_OK &&
+              sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK;
+    int rc = ok ? sqlite3_step(st) : SQLITE_ERROR;
+    ok = rc == SQLITE_DONE ||
+         (rc == SQLITE_ROW &&
+          cf_buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)));
+    sqlite3_finalize(st);
+    CF_ENSUREF(ok, CF_ERR_DB, "cannot read the plain store: %s", sqlite3_errmsg(db));
+    return true;
+}
+
+/* A directory made before seal.json existed kept the wrapped data key in
+ * its (then plain) store, on the file seal: recorded in seal.json before
+ * the store is opened under that key. */
+static bool cf_adopt_plain(cf_vault *vault, const char *path)
+{
+    sqlite3 *db = NULL;
+    cf_buf id, wrapped, aad;
+    cf_buf_init(&id, CF_UUID_LEN);
+    cf_buf_init(&wrapped, 4096);
+    cf_buf_init(&aad, 256);
+    bool ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+              cf_plain_meta(db, "vault_id", &id) && cf_plain_meta(db, "data_key", &wrapped);
+    if (ok && id.len == CF_UUID_LEN && wrapped.len > 0) {
+        snprintf(vault->vault_id, sizeof vault->vault_id, "%.*s", (int)id.len,
+                 (const char *)id.data);
+        ok = cf_data_key_aad(vault, &aad) &&
+             cf_seal_dir_adopt_file(vault->data_dir, cf_buf_slice(&wrapped), cf_buf_slice(&aad));
+    }
+    sqlite3_close(db);
+    cf_buf_free(&id);
+    cf_buf_free(&wrapped);
+    cf_buf_free(&aad);
+    return ok;
+}
+
+/* SQLite: vault.db is encrypted under a key derived from the data key, so
+ * the seal opens first; seal.json's associated data names the vault id,
+ * which the store then confirms. */
+static bool cf_vault_open_embedded(cf_vault *vault, const char *path, bool *fresh)
+{
+    static const char prefix[] = "coffer-vault/v1 data-key ";
+    if (!cf_seal_dir_recorded(vault->data_dir) && cf_file_exists(path))
+        CF_GUARD(cf_adopt_plain(vault, path));
+    *fresh = !cf_seal_dir_recorded(vault->data_dir);
+    if (*fresh) {
+        CF_GUARD(cf_uuid_v4(vault->vault_id));
+    } else {
+        cf_buf aad;
+        cf_buf_init(&aad, 256);
+        bool ok = cf_seal_dir_recorded_aad(vault->data_dir, &aad);
+        size_t n = sizeof prefix - 1;
+        ok = ok && aad.len == n + CF_UUID_LEN && memcmp(aad.data, prefix, n) == 0;
+        if (ok)
+            snprintf(vault->vault_id, sizeof vault->vault_id, "%.*s", CF_UUID_LEN,
+                     (const char *)aad.data + n);
+        cf_buf_free(&aad);
+        CF_ENSUREF(ok, CF_ERR_SEAL, "%s/seal.json is not a vault's", vault->data_dir);
+    }
+    CF_GUARD(cf_data_key_open(vault, *fresh));
+    CF_GUARD(cf_store_open(CF_DB_SQLITE, path, cf_slice_of(vault->data_key, CF_DATA_KEY_LEN),
+                           &vault->store));
+    if (*fresh)
+        return cf_vault_new_tenant(vault);
+    char stored[CF_UUID_LEN + 1];
+    bool found;
+    CF_GUARD(cf_meta_text(vault, "vault_id", stored, sizeof stored, &found));
+    CF_ENSUREF(found, CF_ERR_IO, "%s holds an unfinished initialisation; remove it and start again",
+               vault->data_dir);
+    CF_ENSUREF(strcmp(stored, vault->vault_id) == 0, CF_ERR_SEAL,
+               "%s: seal.json and vault.db belong to different vaults", vault->data_dir);
+    return cf_vault_stored_tenant(vault);
 }
 
 /* The audit log; its head is logged so it can be anchored elsewhere
@@ -224,11 +323,10 @@ bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
     bool fresh;
     CF_GUARD(cf_mkdirs(vault->data_dir, 0700));
     CF_GUARD(cf_path(path, sizeof path, vault, "vault.db"));
-    bool shared = vault->store_spec.backend == CF_DB_POSTGRES;
-    CF_GUARD(cf_store_open(vault->store_spec.backend, shared ? vault->store_spec.conninfo : path,
-                           &vault->store));
-    CF_GUARD(cf_vault_identity_ids(vault, &fresh));
-    CF_GUARD(cf_data_key_open(vault, fresh));
+    if (vault->store_spec.backend == CF_DB_POSTGRES)
+        CF_GUARD(cf_vault_open_shared(vault, &fresh));
+    else
+        CF_GUARD(cf_vault_open_embedded(vault, path, &fresh));
     CF_GUARD(cf_vault_properties(vault, fresh));
     CF_GUARD(cf_identity_init(vault));
     /* The vault id is stored last: a start that died half-way starts over. */

@@ -162,13 +162,15 @@ cf_db *cf_store_db(const cf_store *store)
     return cf_held_db;
 }
 
-bool cf_store_open(cf_db_backend backend, const char *where, cf_store **out)
+bool cf_store_open(cf_db_backend backend, const char *where, cf_slice master_key, cf_store **out)
 {
     cf_store *store = calloc(1, sizeof *store);
     CF_ENSURE_ALLOC(store);
-    store->n_conns = backend == CF_DB_POSTGRES ? CF_STORE_PG_CONNS : 1;
+    bool lite = backend == CF_DB_SQLITE;
+    store->n_conns = lite ? 1 : CF_STORE_PG_CONNS;
     for (unsigned i = 0; i < CF_STORE_PG_CONNS; i++)
         pthread_mutex_init(&store->conn[i].lock, NULL);
+    bool ok = !lite || cf_tde_store_prepare(where, master_key, &store->tde);
     /* SQLite: one process owns the database (service.lock): exclusive
      * locking spares every transaction its file-lock system calls, and
      * keeps the WAL index in memory instead of a shared -shm file.
@@ -178,6 +180,7 @@ bool cf_store_open(cf_db_backend backend, const char *where, cf_store **out)
     const cf_db_config config = {
         .backend = backend,
         .path = where,
+        .sqlite_uri = lite ? (const char *)store->tde.uri.data : NULL,
         .conninfo = where,
         .what = "the database",
         .pragmas = "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
@@ -188,9 +191,8 @@ bool cf_store_open(cf_db_backend backend, const char *where, cf_store **out)
         .write_lock = CF_STORE_WRITE_LOCK,
         .store_name = "vault",
     };
-    bool ok = true;
     for (unsigned i = 0; ok && i < store->n_conns; i++)
-        ok = cf_db_open(&config, &store->conn[i].db);
+        ok = cf_db_open(&config, &store->conn[i].db) || (lite && cf_tde_store_explain());
     /* The schema once, on the first connection. */
     if (!ok || !CF_LOCKED_AT(store, 0, cf_store_migrate(store))) {
         cf_store_close(store);
@@ -208,6 +210,7 @@ void cf_store_close(cf_store *store)
         cf_db_close(store->conn[i].db);
         pthread_mutex_destroy(&store->conn[i].lock);
     }
+    cf_tde_store_release(&store->tde);
     free(store);
 }
 

@@ -50,8 +50,13 @@ void cf_object_free(cf_object *obj);
  * `limit` results go to `each`; `next_marker` is set ("" at the end). */
 typedef bool (*cf_object_cb)(void *ctx, const cf_object *obj);
 
-/* `where`: the database file (SQLite) or a libpq connection string. */
-CF_MUST_USE bool cf_store_open(cf_db_backend backend, const char *where, cf_store **out);
+/* `where`: the database file (SQLite) or a libpq connection string.  A
+ * SQLite file is encrypted through the coffer VFS under a key derived from
+ * `master_key` (the vault's sealed data key, 32 bytes; src/sqlite/
+ * tde_store.h), converted first if an older version left it plain;
+ * PostgreSQL ignores it. */
+CF_MUST_USE bool cf_store_open(cf_db_backend backend, const char *where, cf_slice master_key,
+                               cf_store **out);
 void cf_store_close(cf_store *store);
 
 CF_MUST_USE bool cf_store_meta_get(cf_store *store, const char *name, cf_buf *out);

@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "store.h"
+#include "tde_store.h"
 #include "units.h"
 
 /* Above the number of SQL strings the store uses (about 40). */
@@ -38,6 +39,7 @@ struct cf_store {
     cf_store_conn conn[CF_STORE_PG_CONNS];
     unsigned n_conns;
     _Atomic unsigned next; /* where the search for a free connection starts */
+    cf_tde_store tde;      /* SQLite: the store key and the URI through the VFS */
 };
 
 /* Takes a free connection (or waits for one); the calling thread's

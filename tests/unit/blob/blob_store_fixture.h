@@ -5,7 +5,8 @@
  * (tests/system/blob_store_postgres.sh starts one), on PostgreSQL; its
  * extents in files (DATA/extents) or, when COFFER_TEST_EXTENTS names a
  * RADOS pool and namespace of its own (tests/system/blob_store_rados.sh),
- * there; a second connection to its database for counting and poking
+ * there; a second connection to its database (through the coffer VFS,
+ * under the key the store last opened with) for counting and poking
  * rows; and how many extents it holds, in the extent store and as rows
  * stored inline.
  */
@@ -21,6 +22,8 @@
 #include "db.h"
 #include "extent_store.h"
 #include "fsutil.h"
+#include "tde_files.h"
+#include "tde_store.h"
 
 static char data_dir[256];
 static const char *pg_conninfo; /* COFFER_TEST_PG, or NULL: SQLite only */
@@ -35,11 +38,17 @@ static inline cf_db_backend test_backend(void)
     return on_pg ? CF_DB_POSTGRES : CF_DB_SQLITE;
 }
 
+/* The service key the store last opened with: on SQLite blob.db is
+ * encrypted under a key derived from it (tde_store.h). */
+static uint8_t opened_key[32];
+
 static inline bool test_store_open(const uint8_t key[32], cf_blob_store **s)
 {
     if (cf_blob_store_open(test_backend(), pg_conninfo, data_dir, extents_spec,
-                           cf_slice_of(key, 32), s))
+                           cf_slice_of(key, 32), s)) {
+        memcpy(opened_key, key, 32);
         return true;
+    }
     fprintf(stderr, "   cannot open the store: %s\n", cf_error_detail());
     return false;
 }
@@ -49,9 +58,15 @@ static inline cf_db *test_db_open(void)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/blob.db", data_dir);
+    cf_tde_store tde;
+    if (!on_pg && !cf_tde_store_prepare(p, cf_slice_of(opened_key, 32), &tde)) {
+        cf_tde_store_release(&tde);
+        return NULL;
+    }
     const cf_db_config config = {
         .backend = test_backend(),
         .path = p,
+        .sqlite_uri = on_pg ? NULL : (const char *)tde.uri.data,
         .conninfo = pg_conninfo,
         .what = "the test's connection",
         .busy_timeout_ms = 5000,
@@ -59,7 +74,23 @@ static inline cf_db *test_db_open(void)
         .write_lock = 1,
     };
     cf_db *db = NULL;
-    return cf_db_open(&config, &db) ? db : NULL;
+    bool ok = cf_db_open(&config, &db);
+    if (!on_pg) /* the open connection keeps its own copy of the key */
+        cf_tde_store_release(&tde);
+    return ok ? db : NULL;
+}
+
+/* SQLite: blob.db turned back into a plain file, as a version before
+ * transparent encryption left it (the store closed). */
+static inline bool test_db_decrypt(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/blob.db", data_dir);
+    cf_tde_store tde;
+    bool ok = cf_tde_store_prepare(p, cf_slice_of(opened_key, 32), &tde) &&
+              cf_tde_decrypt_file(p, &(cf_tde_keys){.protector = tde.protector}, p);
+    cf_tde_store_release(&tde);
+    return ok;
 }
 
 /* Runs one statement through a second connection, binding `blob` to ?1

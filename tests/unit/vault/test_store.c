@@ -1,12 +1,20 @@
 /* The vault store: versions, latest, paging, soft delete, recover, purge,
  * restore conflicts, policies, principals; and persistence across reopen. */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "store.h"
+#include "tde_files.h"
+#include "tde_store.h"
 #include "test.h"
 
 static char db_path[256];
+/* The vault's data key stands behind the store's encryption. */
+static uint8_t master[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+                             17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+#define MASTER cf_slice_of(master, sizeof master)
 
 static void make_object(cf_object *o, const char *name, const char *version, int64_t created)
 {
@@ -173,7 +181,7 @@ static void test_principals(cf_store *s)
 static void test_reopen(void)
 {
     cf_store *s;
-    CHECK(cf_store_open(CF_DB_SQLITE, db_path, &s));
+    CHECK(cf_store_open(CF_DB_SQLITE, db_path, MASTER, &s));
     cf_object got;
     cf_object_init(&got);
     CHECK(cf_store_object_get(s, "key", "restored", NULL, false, &got));
@@ -186,11 +194,50 @@ static void test_reopen(void)
     cf_store_close(s);
 }
 
+/* How many times `marker` occurs in the file at `path` (0 if absent). */
+static int count_in_file(const char *path, const char *marker)
+{
+    cf_buf data;
+    cf_buf_init(&data, 64u << 20);
+    int hits = 0;
+    if (cf_read_file(path, 64u << 20, &data))
+        for (size_t i = 0; i + strlen(marker) <= data.len; i++)
+            hits += memcmp(data.data + i, marker, strlen(marker)) == 0;
+    cf_buf_free(&data);
+    return hits;
+}
+
+/* The store file is encrypted: no name in it, no other key opens it, and a
+ * plain store an older version left is converted when opened. */
+static void test_encrypted_at_rest(void)
+{
+    CHECK(count_in_file(db_path, "restored") == 0);
+    CHECK(count_in_file(db_path, "SQLite format 3") == 0);
+    uint8_t other[32] = {0};
+    cf_store *s = NULL;
+    CHECK(!cf_store_open(CF_DB_SQLITE, db_path, cf_slice_of(other, 32), &s));
+    CHECK(strstr(cf_error_detail(), "protected by") != NULL);
+    /* A plain copy, put in the store's place, is encrypted on open. */
+    char plain[300];
+    snprintf(plain, sizeof plain, "%s.plain", db_path);
+    cf_tde_store tde;
+    CHECK(cf_tde_store_prepare(db_path, MASTER, &tde));
+    CHECK(cf_tde_decrypt_file(db_path, &(cf_tde_keys){.protector = tde.protector}, plain));
+    cf_tde_store_release(&tde);
+    CHECK(count_in_file(plain, "restored") > 0);
+    CHECK(rename(plain, db_path) == 0);
+    bool is_plain = false;
+    CHECK(cf_tde_file_is_plain(db_path, &is_plain) && is_plain);
+    RUN(test_reopen);
+    CHECK(cf_tde_file_is_plain(db_path, &is_plain) && !is_plain);
+    CHECK(count_in_file(db_path, "restored") == 0);
+}
+
 int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/coffer-test-store-%d.db", (int)getpid());
     cf_store *s;
-    CHECK(cf_store_open(CF_DB_SQLITE, db_path, &s));
+    CHECK(cf_store_open(CF_DB_SQLITE, db_path, MASTER, &s));
     CHECK(cf_store_meta_put(s, "m", CF_SLICE_LIT("abc")));
     RUN_WITH(test_versions_and_latest, s);
     RUN_WITH(test_paging, s);
@@ -200,6 +247,7 @@ int main(void)
     RUN_WITH(test_principals, s);
     cf_store_close(s);
     RUN(test_reopen);
+    RUN(test_encrypted_at_rest);
     test_remove_db(db_path);
     TEST_DONE();
 }

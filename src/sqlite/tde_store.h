@@ -1,0 +1,31 @@
+/*
+ * Coffer's own SQLite stores (vault.db, blob.db) on the coffer VFS
+ * (docs/database-encryption.md, "Coffer's own stores").  Their protector
+ * is a key derived from the service's sealed master key and given to the
+ * VFS in memory (protector=key:ID), so it never reaches a file and the
+ * store opens only where the seal does.
+ */
+#ifndef CF_TDE_STORE_H
+#define CF_TDE_STORE_H
+
+#include "buf.h"
+#include "coffer_tde.h"
+
+typedef struct {
+    char key_id[COFFER_TDE_KEY_ID_LEN + 1];        /* "" = no key held */
+    char protector[4 + COFFER_TDE_KEY_ID_LEN + 1]; /* key:ID */
+    cf_buf uri; /* what to open: file:PATH?vfs=coffer&protector=key:ID */
+} cf_tde_store;
+
+/* Registers the VFS and the store key derived from `master_key` (32
+ * bytes), converts a plain database at `path` (a store an older Coffer
+ * wrote) in place, and gives the URI to open it with.  Release `out`
+ * whether or not this succeeds. */
+CF_MUST_USE bool cf_tde_store_prepare(const char *path, cf_slice master_key, cf_tde_store *out);
+/* After a failure to open or read the store: adds the VFS's reason (a
+ * wrong key, a damaged page) to the raised error.  Returns false. */
+bool cf_tde_store_explain(void);
+/* Drops the key's reference and frees the URI. */
+void cf_tde_store_release(cf_tde_store *t);
+
+#endif
