@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "ae.h"
+#include "ae_keys.h"
 #include "cli.h"
 #include "crypto.h"
 #include "encoding.h"
@@ -32,28 +33,6 @@
 #include "vault_key.h"
 
 #define CF_AE_NAME_MAX 128
-
-static const char cf_ae_schema[] = "CREATE TABLE IF NOT EXISTS coffer_ae_keys("
-                                   " name TEXT PRIMARY KEY,"
-                                   " cmk TEXT NOT NULL,"
-                                   " algorithm TEXT NOT NULL DEFAULT 'RSA_OAEP',"
-                                   " value BLOB NOT NULL,"
-                                   " created INTEGER NOT NULL,"
-                                   " rotated INTEGER)";
-
-/* ---- the database ---- */
-
-static bool cf_ae_db_fail(sqlite3 *db, const char *what)
-{
-    cf_error_raisef(CF_ERR_IO, __FILE__, __LINE__, "%s: %s", what,
-                    db ? sqlite3_errmsg(db) : "out of memory");
-    return false;
-}
-
-static bool cf_ae_not_found(void)
-{
-    CF_BAIL(CF_ERR_NOT_FOUND, "no column key of that name in the database");
-}
 
 static bool cf_ae_db_open(const cf_cli *cli, sqlite3 **out)
 {
@@ -63,8 +42,8 @@ static bool cf_ae_db_open(const cf_cli *cli, sqlite3 **out)
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
-        sqlite3_exec(db, cf_ae_schema, NULL, NULL, NULL) != SQLITE_OK) {
-        bool ok = cf_ae_db_fail(db, "cannot open the database");
+        sqlite3_exec(db, cf_ae_keys_schema, NULL, NULL, NULL) != SQLITE_OK) {
+        bool ok = cf_ae_keys_fail(db, "cannot open the database");
         sqlite3_close(db);
         return ok;
     }
@@ -86,24 +65,6 @@ static bool cf_ae_name(const cf_cli *cli, const char **out)
     return true;
 }
 
-/* The stored value of column key `name` into `value`. */
-static bool cf_ae_db_value(sqlite3 *db, const char *name, cf_buf *value)
-{
-    sqlite3_stmt *st = NULL;
-    bool ok = sqlite3_prepare_v2(db, "SELECT value FROM coffer_ae_keys WHERE name = ?1", -1, &st,
-                                 NULL) == SQLITE_OK &&
-              sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK;
-    int rc = ok ? sqlite3_step(st) : SQLITE_ERROR;
-    if (rc == SQLITE_ROW)
-        ok = cf_buf_append(value, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-    else if (rc == SQLITE_DONE)
-        ok = cf_ae_not_found();
-    else
-        ok = cf_ae_db_fail(db, "cannot read the column keys");
-    sqlite3_finalize(st);
-    return ok;
-}
-
 /* Runs one write statement with (name, cmk, value, now) bound as ?1..?4. */
 static bool cf_ae_db_write(sqlite3 *db, const char *sql, const char *name, const char *cmk,
                            cf_slice value)
@@ -119,8 +80,8 @@ static bool cf_ae_db_write(sqlite3 *db, const char *sql, const char *name, const
     if (rc == SQLITE_CONSTRAINT)
         CF_BAIL(CF_ERR_CONFLICT, "a column key of that name exists already");
     if (rc != SQLITE_DONE)
-        return cf_ae_db_fail(db, "cannot write the column key");
-    return sqlite3_changes(db) == 1 || cf_ae_not_found();
+        return cf_ae_keys_fail(db, "cannot write the column key");
+    return sqlite3_changes(db) == 1 || cf_ae_keys_not_found();
 }
 
 /* ---- wrapping with the vault ---- */
@@ -175,18 +136,9 @@ static bool cf_ae_unwrap(cf_cli *cli, sqlite3 *db, const char *name, cf_buf *cek
     cf_buf_init(&value, CF_AE_CEK_VALUE_MAX);
     cf_ae_cek_value v;
     cf_vault_key *cmk = NULL;
-    uint8_t digest[32];
-    bool valid = false;
-    bool ok = cf_ae_db_value(db, name, &value) && cf_ae_cek_value_parse(cf_buf_slice(&value), &v) &&
+    bool ok = cf_ae_keys_value(db, name, &value) && cf_ae_cek_value_parse(cf_buf_slice(&value), &v) &&
               cf_ae_cmk_open(cli, v.key_path, &cmk) &&
-              cf_hash_compute(CF_HASH_SHA256, v.signed_part, digest) &&
-              cf_verify_digest(cf_vault_key_public(cmk), CF_SIG_RS256,
-                               cf_slice_of(digest, sizeof digest), v.signature, &valid);
-    if (ok && !valid) {
-        CF_RAISE(CF_ERR_DECRYPT, "the column key's value is not signed by its column master key "
-                                 "(tampered, or substituted)");
-        ok = false;
-    }
+              cf_ae_cek_value_verify(cf_vault_key_public(cmk), &v);
     ok = ok && cf_vault_key_op(cmk, "unwrapkey", "RSA-OAEP", v.ciphertext, cek);
     if (ok && cek->len != CF_AE_CEK_LEN) {
         CF_RAISE(CF_ERR_DECRYPT, "the unwrapped column key is not 32 bytes");
@@ -295,7 +247,7 @@ bool cf_cmd_ae_key_list(cf_cli *cli)
     }
     ok = ok && items && rc == SQLITE_DONE;
     if (!ok)
-        (void)cf_ae_db_fail(db, "cannot list the column keys");
+        (void)cf_ae_keys_fail(db, "cannot list the column keys");
     sqlite3_finalize(st);
     sqlite3_close(db);
     if (ok && cli->json) {
@@ -327,9 +279,9 @@ bool cf_cmd_ae_key_delete(cf_cli *cli)
               sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK &&
               sqlite3_step(st) == SQLITE_DONE;
     if (!ok)
-        (void)cf_ae_db_fail(db, "cannot delete the column key");
+        (void)cf_ae_keys_fail(db, "cannot delete the column key");
     else if (sqlite3_changes(db) != 1)
-        ok = cf_ae_not_found();
+        ok = cf_ae_keys_not_found();
     sqlite3_finalize(st);
     sqlite3_close(db);
     if (ok)

@@ -19,6 +19,8 @@
  *       delete)
  *   coffer seal show|migrate --data-dir DIR                 local: a data
  *       directory's seal, and the move off the development file seal
+ *   coffer store query --data-dir DIR SQL                   local: a
+ *       read-only query on a service's own (encrypted) store
  *   coffer audit verify FILE                                local: checks a
  *       hash-chained audit log
  *
@@ -134,6 +136,10 @@ static const cf_cli_command cf_commands[] = {
      true},
     {"rekey", cf_cmd_db_rekey, 1, "protector vault-identity",
      "rekey FILE --protector P   (a new database key; every page rewritten)", "db", true},
+    {"query", cf_cmd_store_query, 1, "data-dir",
+     "query --data-dir DIR SQL   (read-only, on vault.db or blob.db; beside a running\n"
+     "                  coffer-blob, or a stopped vault)",
+     "store", true},
     {"migrate", cf_cmd_seal_migrate, 0, "data-dir pkcs11-module pkcs11-token pkcs11-pin-file",
      "migrate --data-dir DIR [--pkcs11-module PATH --pkcs11-token LABEL\n"
      "                  [--pkcs11-pin-file FILE]]   (the service stopped; onto a token)",
@@ -214,6 +220,7 @@ static void cf_print_usage(FILE *out)
         "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
         "       coffer audit verify FILE [options] [--output json]\n"
         "       coffer seal show|migrate --data-dir DIR [options]\n"
+        "       coffer store query --data-dir DIR SQL\n"
         "       coffer [connection options] ae key-create|key-list|key-unwrap|key-rotate|key-delete"
         " ...\n"
         "       coffer db encrypt|decrypt|status|rotate-protector|rekey FILE [options]\n"

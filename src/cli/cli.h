@@ -239,6 +239,9 @@ CF_MUST_USE bool cf_cmd_db_decrypt(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_db_status(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_db_rotate(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_db_rekey(cf_cli *cli);
+
+/* ---- store_cmd.c: a read-only look into a service's own store ---- */
+CF_MUST_USE bool cf_cmd_store_query(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_download(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_list(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_show(cf_cli *cli);

@@ -178,16 +178,22 @@ bool cf_ae_cek_value_finish(cf_buf *value, cf_slice signature)
     return cf_buf_append_slice(value, signature);
 }
 
-bool cf_ae_cek_unwrap_local(const cf_pkey *cmk, const cf_ae_cek_value *value, cf_buf *cek)
+bool cf_ae_cek_value_verify(const cf_pkey *cmk_public, const cf_ae_cek_value *value)
 {
     uint8_t digest[32];
     bool valid = false;
     CF_GUARD(cf_hash_compute(CF_HASH_SHA256, value->signed_part, digest));
-    CF_GUARD(cf_verify_digest(cmk, CF_SIG_RS256, cf_slice_of(digest, sizeof digest),
+    CF_GUARD(cf_verify_digest(cmk_public, CF_SIG_RS256, cf_slice_of(digest, sizeof digest),
                               value->signature, &valid));
     CF_ENSURE(valid, CF_ERR_DECRYPT,
-              "the encrypted column encryption key's signature does not verify with this column "
-              "master key (another key, or a tampered value)");
+              "the encrypted column encryption key is not signed by its column master key "
+              "(another key, or a tampered or substituted value)");
+    return true;
+}
+
+bool cf_ae_cek_unwrap_local(const cf_pkey *cmk, const cf_ae_cek_value *value, cf_buf *cek)
+{
+    CF_GUARD(cf_ae_cek_value_verify(cmk, value));
     cf_buf raw;
     cf_buf_init_secret(&raw, CF_AE_RSA_MAX);
     bool ok = cf_rsa_decrypt(cmk, CF_RSA_OAEP_SHA1, value->ciphertext, &raw);

@@ -75,6 +75,11 @@ CF_MUST_USE bool cf_ae_cek_value_begin(const char *key_path, cf_slice ciphertext
  * ciphertext. */
 CF_MUST_USE bool cf_ae_cek_value_finish(cf_buf *value, cf_slice signature) CF_NONNULL;
 
+/* Checks the value's signature with the column master key's public half:
+ * CF_ERR_DECRYPT when it does not verify.  Before any unwrap, so a value
+ * someone substituted is refused before a key is used on it. */
+CF_MUST_USE bool cf_ae_cek_value_verify(const cf_pkey *cmk_public,
+                                        const cf_ae_cek_value *value) CF_NONNULL;
 /* With a column master key held here (a PEM private key, as in the
  * certificate store): checks the value's signature, then unwraps the CEK
  * into `cek` (secret, CF_AE_CEK_LEN bytes, appended).  CF_ERR_DECRYPT when

@@ -330,7 +330,7 @@ static bool cf_open_recorded(const char *dir, const char *service, const cf_seal
     CF_GUARD(cf_dir_path(dir, "seal.key", key_path));
     cf_describe(r, dir, d->where, sizeof d->where);
     if (strcmp(r->seal, "file") == 0) {
-        CF_ENSUREF(opt->dev_seal, CF_ERR_SEAL,
+        CF_ENSUREF(opt->dev_seal || opt->beside_service, CF_ERR_SEAL,
                    "%s is on the development file seal; start with --dev-seal, or move it onto "
                    "a PKCS#11 token with: coffer seal migrate --data-dir %s",
                    dir, dir);
@@ -348,7 +348,7 @@ static bool cf_open_recorded(const char *dir, const char *service, const cf_seal
     d->weak_root = !r->roots.sealed_unwrap;
     CF_GUARD(cf_seal_pkcs11_open(token, &r->roots, &d->seal));
     /* A move onto the token that stopped after its switch left the file key. */
-    if (cf_file_exists(key_path)) {
+    if (!opt->beside_service && cf_file_exists(key_path)) {
         CF_GUARD(cf_destroy_file(key_path));
         d->removed_file_key = true;
     }

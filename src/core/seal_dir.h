@@ -40,7 +40,8 @@ typedef struct {
     const char *token_label; /* --pkcs11-token: NULL = as recorded, else the service name */
     const char *pin_file;    /* --pkcs11-pin-file: NULL = as recorded, else $COFFER_PKCS11_PIN */
     /* An inspection that only reads beside a running service (coffer store
-     * query): service.lock is not taken */
+     * query): service.lock is not taken, nothing is changed, and whatever
+     * seal is recorded opens (no --dev-seal needed) */
     bool beside_service;
 } cf_seal_options;
 

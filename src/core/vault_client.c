@@ -1,5 +1,6 @@
 /*
- * coffer-blob as a client of coffer-vault, for customer-managed keys.
+ * A client of coffer-vault: coffer-blob's, for customer-managed keys, and
+ * the SQLite library's, for TDE protectors and column keys.
  *
  * The blob service has its own identity in the vault, read from
  * --vault-bootstrap FILE (shaped like the vault's bootstrap.json):
@@ -31,6 +32,7 @@
 
 #include "https_fetch.h"
 #include "vault_client.h"
+#include "crypto.h"
 #include "encoding.h"
 #include "form.h"
 #include "fsutil.h"
@@ -178,7 +180,7 @@ static bool cf_vault_unreachable(const cf_vault_client *v, const char *what)
     cf_log(CF_LOG_WARN, NULL, "coffer-vault at %s cannot be reached (%s): %s", v->url, what,
            cf_error_detail());
     return CF_VAULT_FAIL("KeyVaultVaultNotFound",
-                         "coffer-vault, which holds the customer-managed key, cannot be reached.");
+                         "coffer-vault, which holds the key, cannot be reached.");
 }
 
 /* A non-2xx reply from the vault, as the Azure error that says which.  The
@@ -196,12 +198,12 @@ static bool cf_vault_refused(long status, const cf_buf *reply, const char *what)
     json_decref(doc);
     if (status == 401 || rbac)
         return CF_VAULT_FAIL("KeyVaultAuthenticationFailure",
-                             "coffer-vault denied the storage service access to the "
-                             "customer-managed key (HTTP %ld): its role on the key is missing.",
+                             "coffer-vault denied this identity access to the key (HTTP "
+                             "%ld): its role on the key is missing.",
                              status);
     if (status == 404)
         return CF_VAULT_FAIL("KeyVaultEncryptionKeyNotFound",
-                             "The customer-managed key was not found in coffer-vault (deleted?).");
+                             "The key was not found in coffer-vault (deleted?).");
     if (status == 403 || status == 400)
         return CF_VAULT_FAIL("KeyVaultEncryptionKeyNotFound",
                              "coffer-vault refused %s: the key is disabled, expired or does not "
@@ -335,6 +337,12 @@ static bool cf_vault_call(cf_vault_client *v, const char *url, json_t *body, lon
 
 bool cf_vault_client_get_key(cf_vault_client *v, const char *uri, cf_vault_client_key *out)
 {
+    return cf_vault_client_get_key_public(v, uri, out, NULL);
+}
+
+bool cf_vault_client_get_key_public(cf_vault_client *v, const char *uri, cf_vault_client_key *out,
+                                    cf_pkey **pub)
+{
     CF_ENSURE(cf_vault_owns(v, uri), CF_ERR_BAD_INPUT,
               "the key URI must name a key of the configured coffer-vault");
     char url[CF_VAULT_KEY_URI_MAX + 64];
@@ -356,6 +364,11 @@ bool cf_vault_client_get_key(cf_vault_client *v, const char *uri, cf_vault_clien
                strlen(kty) >= sizeof out->kty || !cf_vault_owns(v, kid))) {
         CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultVaultNotFound",
                         "coffer-vault's answer for the key is malformed");
+        ok = false;
+    }
+    if (ok && pub && !cf_pkey_from_jwk(key, false, pub)) {
+        CF_RAISE_REASON(CF_ERR_FORBIDDEN, "KeyVaultVaultNotFound",
+                        "coffer-vault's answer has no usable public key");
         ok = false;
     }
     if (ok) {
@@ -384,15 +397,17 @@ bool cf_vault_client_key_usable(const cf_vault_client_key *k)
     CF_ENSURE(cf_vault_wrap_alg(k->kty), CF_ERR_BAD_INPUT,
               "a customer-managed key must be an RSA, RSA-HSM, oct or oct-HSM key");
     CF_ENSURE_REASON(k->enabled, CF_ERR_FORBIDDEN, "KeyVaultEncryptionKeyNotFound",
-                     "The customer-managed key is disabled or expired in coffer-vault.");
+                     "The key is disabled or expired in coffer-vault.");
     return true;
 }
 
-/* POST {kid}/{op} {"alg","value"}; the reply's value decoded into `out`. */
+/* POST {kid}/{op} {"alg","value"}; the reply's value decoded into `out`.
+ * `alg` NULL: the key type's (cf_vault_wrap_alg). */
 static bool cf_vault_key_op(cf_vault_client *v, const cf_vault_client_key *k, const char *op,
-                            cf_slice in, cf_buf *out)
+                            const char *alg, cf_slice in, cf_buf *out)
 {
-    const char *alg = cf_vault_wrap_alg(k->kty);
+    if (!alg)
+        alg = cf_vault_wrap_alg(k->kty);
     CF_ENSURE(alg && cf_vault_owns(v, k->kid), CF_ERR_BAD_INPUT, "not a usable vault key");
     char url[CF_VAULT_KEY_URI_MAX + 64];
     CF_ENSURE(snprintf(url, sizeof url, "%s/%s?" CF_VAULT_API, k->kid, op) < (int)sizeof url,
@@ -425,11 +440,17 @@ static bool cf_vault_key_op(cf_vault_client *v, const cf_vault_client_key *k, co
 bool cf_vault_client_wrap(cf_vault_client *v, const cf_vault_client_key *k, cf_slice key,
                           cf_buf *wrapped)
 {
-    return cf_vault_key_op(v, k, "wrapkey", key, wrapped);
+    return cf_vault_key_op(v, k, "wrapkey", NULL, key, wrapped);
 }
 
 bool cf_vault_client_unwrap(cf_vault_client *v, const cf_vault_client_key *k, cf_slice wrapped,
                             cf_buf *key)
 {
-    return cf_vault_key_op(v, k, "unwrapkey", wrapped, key);
+    return cf_vault_key_op(v, k, "unwrapkey", NULL, wrapped, key);
+}
+
+bool cf_vault_client_unwrap_alg(cf_vault_client *v, const cf_vault_client_key *k, const char *alg,
+                                cf_slice wrapped, cf_buf *key)
+{
+    return cf_vault_key_op(v, k, "unwrapkey", alg, wrapped, key);
 }

@@ -7,6 +7,7 @@
 #define CF_VAULT_CLIENT_H
 
 #include "buf.h"
+#include "crypto.h"
 
 #define CF_VAULT_KEY_URI_MAX 400
 
@@ -25,6 +26,9 @@ const char *cf_vault_client_url(const cf_vault_client *v);
 /* GET a key (`uri` with or without a version; it must be this vault's). */
 CF_MUST_USE bool cf_vault_client_get_key(cf_vault_client *v, const char *uri,
                                          cf_vault_client_key *out);
+/* The same, and (RSA and EC keys) its public half into *pub. */
+CF_MUST_USE bool cf_vault_client_get_key_public(cf_vault_client *v, const char *uri,
+                                                cf_vault_client_key *out, cf_pkey **pub);
 /* An RSA or AES key, enabled: else the error that says why. */
 CF_MUST_USE bool cf_vault_client_key_usable(const cf_vault_client_key *k);
 /* wrapKey / unwrapKey with key version k->kid (RSA-OAEP-256 or A256KW). */
@@ -32,5 +36,9 @@ CF_MUST_USE bool cf_vault_client_wrap(cf_vault_client *v, const cf_vault_client_
                                       cf_slice key, cf_buf *wrapped);
 CF_MUST_USE bool cf_vault_client_unwrap(cf_vault_client *v, const cf_vault_client_key *k,
                                         cf_slice wrapped, cf_buf *key);
+/* unwrapKey with another algorithm (e.g. "RSA-OAEP", as Always Encrypted
+ * column keys are wrapped). */
+CF_MUST_USE bool cf_vault_client_unwrap_alg(cf_vault_client *v, const cf_vault_client_key *k,
+                                            const char *alg, cf_slice wrapped, cf_buf *key);
 
 #endif

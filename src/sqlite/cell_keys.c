@@ -3,10 +3,16 @@
  * "Cell-level encryption"), as SQL Server's OPEN SYMMETRIC KEY /
  * ENCRYPTBYKEY / DECRYPTBYKEY:
  *
- *   coffer_open_key(name, key)           keeps the 32-byte key (a BLOB or 64
- *                                        hex digits; e.g. from `coffer ae
- *                                        key-unwrap`) in this connection's
- *                                        memory; returns its key id (hex)
+ *   coffer_open_key(name)                keeps column key `name` of this
+ *                                        database (table coffer_ae_keys,
+ *                                        `coffer ae key-create`), unwrapped
+ *                                        by its master key in coffer-vault
+ *                                        with the identity in the file
+ *                                        $COFFER_VAULT_IDENTITY, in this
+ *                                        connection's memory; returns its
+ *                                        key id (hex)
+ *   coffer_open_key(name, key)           the same with a key given (32
+ *                                        bytes: a BLOB or 64 hex digits)
  *   coffer_close_key(name)               forgets it (wiped); 1 if it was open
  *   encrypt_by_key(value, name [, auth]) a cell (BLOB) under the open key
  *   decrypt_by_key(cell [, auth])        the value, with the key the cell
@@ -19,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae.h"
+#include "ae_keys.h"
 #include "cell_key.h"
 #include "coffer_sqlite_internal.h"
 #include "encoding.h"
@@ -89,20 +97,36 @@ static bool cf_auth_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, in
     return true;
 }
 
+/* The SQLite code for a failure to get a key from the vault. */
+static int cf_vault_key_code(void)
+{
+    switch (cf_error_code()) {
+    case CF_ERR_NOT_FOUND:
+        return SQLITE_ERROR;
+    case CF_ERR_BAD_INPUT:
+        return SQLITE_CORRUPT; /* a malformed stored value */
+    default:
+        return SQLITE_AUTH; /* refused, tampered, no identity, unreachable */
+    }
+}
+
 static void cf_open_key_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-    (void)argc;
     static const char fn[] = "coffer_open_key";
     cf_key_ring *ring = sqlite3_user_data(ctx);
     const char *name = cf_key_name(ctx, argv[0], fn);
     if (!name)
         return;
     cf_buf raw, hex;
-    cf_buf_init_secret(&raw, CF_CELL_KEY_LEN);
+    cf_buf_init_secret(&raw, CF_AE_CEK_LEN);
     cf_buf_init(&hex, 2 * CF_CELL_KEY_ID_LEN + 1);
-    bool ok = cf_sqlite_key_arg(argv[1], &raw);
+    bool ok = argc == 1 ? cf_ae_keys_unwrap(sqlite3_context_db_handle(ctx), name,
+                                            getenv("COFFER_VAULT_IDENTITY"), &raw)
+                        : cf_sqlite_key_arg(argv[1], &raw);
     cf_cell_key *key = NULL;
-    if (!ok)
+    if (!ok && argc == 1)
+        cf_sqlite_fail(ctx, cf_vault_key_code(), fn, cf_error_detail());
+    else if (!ok)
         cf_sqlite_fail(ctx, SQLITE_MISUSE, fn, CF_SQLITE_KEY_ARG_HINT);
     else if (!cf_cell_key_new(cf_buf_slice(&raw), &key))
         cf_sqlite_fail(ctx, SQLITE_ERROR, fn, cf_error_detail());
@@ -216,7 +240,8 @@ int cf_sqlite_register_cell_keys(sqlite3 *db)
         int n_args;
         void (*fn)(sqlite3_context *, int, sqlite3_value **);
     } fns[] = {
-        {"coffer_open_key", 2, cf_open_key_fn},      {"coffer_close_key", 1, cf_close_key_fn},
+        {"coffer_open_key", 1, cf_open_key_fn},      {"coffer_open_key", 2, cf_open_key_fn},
+        {"coffer_close_key", 1, cf_close_key_fn},
         {"encrypt_by_key", 2, cf_encrypt_by_key_fn}, {"encrypt_by_key", 3, cf_encrypt_by_key_fn},
         {"decrypt_by_key", 1, cf_decrypt_by_key_fn}, {"decrypt_by_key", 2, cf_decrypt_by_key_fn},
     };

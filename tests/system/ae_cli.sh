@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `coffer ae key-*` against a real coffer-vault, with the column keys used
-# through the SQLite functions from the sqlite3 shell: a column key created
+# through the SQLite functions from the sqlite3 shell (ae_*, and the cell
+# functions with coffer_open_key(name) unwrapping through the vault itself):
+# a column key created
 # under an RSA key of the vault, listed, unwrapped and used; rotated to
 # another column master key with the cells still readable; refused when its
 # stored value is tampered with or substituted (signature), when the caller
@@ -59,6 +61,24 @@ import json, sys; k = json.load(open(sys.argv[1]))[0]
 assert k['cmk'] == sys.argv[2] and isinstance(k['rotated'], int)
 " "$TMP/out" "$CMK_B"
 
+# ---- cell-level encryption, the key opened by name through the vault ----
+vsq() { COFFER_VAULT_IDENTITY=$COFFER_BOOTSTRAP sq "$@"; }
+check "coffer_open_key(name): the stored key, unwrapped by the vault" vsq \
+    "SELECT coffer_open_key('ssn');" "CREATE TABLE pay(id INTEGER PRIMARY KEY, salary BLOB);" \
+    "INSERT INTO pay VALUES(7, encrypt_by_key(72000, 'ssn', 7));"
+check "  the column key itself (its cells open with key-unwrap's bytes)" sq \
+    "SELECT coffer_open_key('raw', X'$CEK');" "SELECT decrypt_by_key(salary, id) FROM pay;"
+expect "  to the value" grep -qx "72000" "$TMP/out"
+check "  and back through the vault" vsq "SELECT coffer_open_key('ssn');" \
+    "SELECT decrypt_by_key(salary, id) FROM pay;"
+expect "  to the value" grep -qx "72000" "$TMP/out"
+# The shell exits with the statement's SQLite code: 23, SQLITE_AUTH.
+check_rc "coffer_open_key(name) without an identity: refused (SQLITE_AUTH)" 23 \
+    env -u COFFER_VAULT_IDENTITY sqlite3 -batch -bail "$DB" ".load $LIB" "SELECT coffer_open_key('ssn');"
+expect "  saying what to set" grep -q "COFFER_VAULT_IDENTITY" "$TMP/err"
+check_rc "coffer_open_key of a name not stored: refused" 1 vsq "SELECT coffer_open_key('nope');"
+expect "  not found" grep -q "no column key of that name" "$TMP/err"
+
 # ---- the stored value attacked ----
 cp "$DB" "$TMP/saved.db"
 python3 - "$DB" <<'PY'
@@ -69,6 +89,8 @@ v[300] ^= 1  # inside the wrapped key
 db.execute("UPDATE coffer_ae_keys SET value=? WHERE name='ssn'", (bytes(v),)); db.commit()
 PY
 check_rc "a tampered value: refused" 1 "$CLI" ae key-unwrap ssn --db "$DB"
+expect "  not signed by its master key" grep -q "not signed by its column master key" "$TMP/err"
+check_rc "  and by coffer_open_key(name) (SQLITE_AUTH)" 23 vsq "SELECT coffer_open_key('ssn');"
 expect "  not signed by its master key" grep -q "not signed by its column master key" "$TMP/err"
 # A substituted value: a column key of the attacker's choosing, wrapped with
 # the master key's public half (anyone has it), signed by nobody.
@@ -109,6 +131,9 @@ check_rc "its key-unwrap: refused" 1 env COFFER_BOOTSTRAP="$TMP/outsider.json" \
     "$CLI" ae key-unwrap ssn --db "$DB"
 expect "  forbidden" grep -q "Forbidden" "$TMP/err"
 expect "  and no key printed" [ ! -s "$TMP/out" ]
+check_rc "its coffer_open_key(name): refused (SQLITE_AUTH)" 23 env COFFER_VAULT_IDENTITY="$TMP/outsider.json" \
+    sqlite3 -batch -bail "$DB" ".load $LIB" "SELECT coffer_open_key('ssn');"
+expect "  its role is missing" grep -q "role on the key is missing" "$TMP/err"
 
 # ---- at rest, and deletion ----
 printf 'column key\t%s\n' "$CEK" >"$TMP/needles"

@@ -20,7 +20,7 @@
 #      appear nowhere in the data dir (extents, blob.db and its WAL).
 #
 # Env: COFFER_BIN=<build>/bin (set by CTest).  Needs bash, curl, python3,
-# sqlite3, cmp.
+# cmp.
 set -euo pipefail
 
 . "$(dirname "$0")/lib/base.sh"
@@ -140,9 +140,12 @@ raw_head() {
     curl -s -o /dev/null -I -w '%{http_code}' --cacert "$CA" -H 'x-ms-version: 2021-08-06' \
         "$URL/box/$1?$SAS" || true
 }
+# store_sql SQL: a query on blob.db, which is encrypted under the sealed
+# master key: read with the seal beside the running service.
+store_sql() { "$CLI" store query --data-dir "$D" "$1"; }
 # extent_of BLOB [SEQ]: the extent id of a committed blob's SEQth extent.
 extent_of() {
-    sqlite3 -readonly "$D/blob.db" \
+    store_sql \
         "SELECT extent FROM blob_extents WHERE container='box' AND blob='$1' AND seq=${2:-0};"
 }
 extent_path() { echo "$D/extents/${1:0:2}/${1:2:2}/$1"; }
@@ -151,7 +154,7 @@ tmp_files() { find "$D/extents" -name '*.tmp' -type f | wc -l; }
 # extent exists.
 extents_consistent() {
     find "$D/extents" -type f ! -name '*.tmp' -printf '%f\n' | sort >"$TMP/on_disk"
-    sqlite3 -readonly "$D/blob.db" \
+    store_sql \
         "SELECT extent FROM blob_extents UNION SELECT extent FROM uncommitted EXCEPT SELECT id FROM inline_extents;" | sort >"$TMP/in_db"
     cmp -s "$TMP/on_disk" "$TMP/in_db"
 }
@@ -221,14 +224,14 @@ CLI_PID=$!
 SAW_TMP=0
 for _ in $(seq 1 1500); do
     if [ "$(tmp_files)" -gt 0 ] &&
-        [ "$(sqlite3 -readonly "$D/blob.db" "SELECT count(*) FROM uncommitted WHERE blob='huge';" 2>/dev/null || echo 0)" -ge 1 ]; then
+        [ "$(store_sql "SELECT count(*) FROM uncommitted WHERE blob='huge';" 2>/dev/null || echo 0)" -ge 1 ]; then
         SAW_TMP=1
         break
     fi
     kill -0 "$CLI_PID" 2>/dev/null || break
     sleep 0.02
 done
-STAGED=$(sqlite3 -readonly "$D/blob.db" "SELECT count(*) FROM uncommitted WHERE blob='huge';" 2>/dev/null || echo '?')
+STAGED=$(store_sql "SELECT count(*) FROM uncommitted WHERE blob='huge';" 2>/dev/null || echo '?')
 kill_server
 CLI_RC=0
 wait "$CLI_PID" || CLI_RC=$?
@@ -319,7 +322,7 @@ echo "# 3. tampered extent files are refused"
 t0=$SECONDS
 declare -A EXT
 for n in t_flip t_truncb t_truncm t_swapa t_swapb t_reorder; do EXT[$n]=$(extent_of "$n"); done
-BIGN=$(sqlite3 -readonly "$D/blob.db" "SELECT count(*) FROM blob_extents WHERE container='box' AND blob='big';")
+BIGN=$(store_sql "SELECT count(*) FROM blob_extents WHERE container='box' AND blob='big';")
 EXT[big]=$(extent_of big 4)
 for n in "${!EXT[@]}"; do
     [ -n "${EXT[$n]}" ] && [ -f "$(extent_path "${EXT[$n]}")" ] || { echo "no extent for $n"; exit 1; }
