@@ -136,7 +136,8 @@ static bool cf_ae_unwrap(cf_cli *cli, sqlite3 *db, const char *name, cf_buf *cek
     cf_buf_init(&value, CF_AE_CEK_VALUE_MAX);
     cf_ae_cek_value v;
     cf_vault_key *cmk = NULL;
-    bool ok = cf_ae_keys_value(db, name, &value) && cf_ae_cek_value_parse(cf_buf_slice(&value), &v) &&
+    bool ok = cf_ae_keys_value(db, name, &value) &&
+              cf_ae_cek_value_parse(cf_buf_slice(&value), &v) &&
               cf_ae_cmk_open(cli, v.key_path, &cmk) &&
               cf_ae_cek_value_verify(cf_vault_key_public(cmk), &v);
     ok = ok && cf_vault_key_op(cmk, "unwrapkey", "RSA-OAEP", v.ciphertext, cek);

@@ -95,8 +95,8 @@ bool cf_cmd_store_query(cf_cli *cli)
     bool ok = cf_tde_store_prepare(path, cf_slice_of(sealed.master_key, CF_DATA_KEY_LEN), &tde);
     cf_sealed_dir_close(&sealed);
     sqlite3 *db = NULL;
-    ok = ok && cf_tde_open(path, &(cf_tde_keys){.protector = tde.protector}, SQLITE_OPEN_READONLY,
-                           &db);
+    ok = ok &&
+         cf_tde_open(path, &(cf_tde_keys){.protector = tde.protector}, SQLITE_OPEN_READONLY, &db);
     cf_tde_store_release(&tde);
     ok = ok && cf_store_print(db, cli->args->pos[0]);
     sqlite3_close(db);

@@ -101,12 +101,9 @@ static bool cf_auth_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, in
 static int cf_vault_key_code(void)
 {
     switch (cf_error_code()) {
-    case CF_ERR_NOT_FOUND:
-        return SQLITE_ERROR;
-    case CF_ERR_BAD_INPUT:
-        return SQLITE_CORRUPT; /* a malformed stored value */
-    default:
-        return SQLITE_AUTH; /* refused, tampered, no identity, unreachable */
+    case CF_ERR_NOT_FOUND: return SQLITE_ERROR;
+    case CF_ERR_BAD_INPUT: return SQLITE_CORRUPT; /* a malformed stored value */
+    default: return SQLITE_AUTH;                  /* refused, tampered, no identity, unreachable */
     }
 }
 
@@ -241,9 +238,9 @@ int cf_sqlite_register_cell_keys(sqlite3 *db)
         void (*fn)(sqlite3_context *, int, sqlite3_value **);
     } fns[] = {
         {"coffer_open_key", 1, cf_open_key_fn},      {"coffer_open_key", 2, cf_open_key_fn},
-        {"coffer_close_key", 1, cf_close_key_fn},
-        {"encrypt_by_key", 2, cf_encrypt_by_key_fn}, {"encrypt_by_key", 3, cf_encrypt_by_key_fn},
-        {"decrypt_by_key", 1, cf_decrypt_by_key_fn}, {"decrypt_by_key", 2, cf_decrypt_by_key_fn},
+        {"coffer_close_key", 1, cf_close_key_fn},    {"encrypt_by_key", 2, cf_encrypt_by_key_fn},
+        {"encrypt_by_key", 3, cf_encrypt_by_key_fn}, {"decrypt_by_key", 1, cf_decrypt_by_key_fn},
+        {"decrypt_by_key", 2, cf_decrypt_by_key_fn},
     };
     cf_key_ring *ring = calloc(1, sizeof *ring);
     if (!ring)

@@ -506,6 +506,46 @@ static void test_reserve_required(void)
     CHECK(!file_holds(attached, MARKER));
 }
 
+/* protector=key:ID: a key given in memory opens what the same key in a
+ * file protects; unknown or removed ids are refused; references count. */
+static void test_memory_keys(void)
+{
+    remove_all(db_path);
+    sqlite3 *db = NULL;
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    fill(db, 10);
+    sqlite3_close(db);
+    uint8_t raw[32], other[32];
+    FILE *f = fopen(key1, "rb");
+    CHECK(f && fread(raw, 1, sizeof raw, f) == sizeof raw);
+    if (f)
+        fclose(f);
+    char id[COFFER_TDE_KEY_ID_LEN + 1], id2[COFFER_TDE_KEY_ID_LEN + 1], uri[600];
+    CHECK(coffer_tde_key_add(raw, id) == SQLITE_OK && strlen(id) == 32);
+    CHECK(coffer_tde_key_add(raw, id2) == SQLITE_OK && strcmp(id, id2) == 0);
+    snprintf(uri, sizeof uri, "file:%s?vfs=coffer&protector=key:%s", db_path, id);
+    CHECK(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 10);
+    sqlite3_close(db);
+    /* One reference left: still there; the last one wipes it. */
+    coffer_tde_key_remove(id);
+    CHECK(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 10);
+    sqlite3_close(db);
+    coffer_tde_key_remove(id);
+    CHECK(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) == SQLITE_AUTH);
+    CHECK(strstr(coffer_tde_last_error(), "no key") != NULL);
+    sqlite3_close(db);
+    /* Another key in memory: named, but not this database's protector. */
+    CHECK(cf_random_bytes(other, sizeof other));
+    CHECK(coffer_tde_key_add(other, id) == SQLITE_OK);
+    snprintf(uri, sizeof uri, "file:%s?vfs=coffer&protector=key:%s", db_path, id);
+    CHECK(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) == SQLITE_AUTH);
+    CHECK(strstr(coffer_tde_last_error(), "protected by") != NULL);
+    sqlite3_close(db);
+    coffer_tde_key_remove(id);
+}
+
 int main(void)
 {
     CHECK(cf_crypto_init());
@@ -533,6 +573,7 @@ int main(void)
     RUN(test_wal_reader_revoked);
     RUN(test_wal_psow_off);
     RUN(test_reserve_required);
+    RUN(test_memory_keys);
     CHECK(test_remove_dir(dir));
     TEST_DONE();
 }
