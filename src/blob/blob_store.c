@@ -410,7 +410,7 @@ bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char 
     }
     memcpy(s->service_key, service_key.ptr, CF_DATA_KEY_LEN);
     snprintf(path, sizeof path, "%s/blob.db", data_dir);
-    if (!pg && !cf_tde_store_prepare(path, service_key, &s->tde)) {
+    if (!pg && !cf_tde_store_prepare(path, service_key, true, &s->tde)) {
         cf_blob_store_close(s);
         return false;
     }

@@ -9,7 +9,9 @@
  * holds its store exclusively; stop it first (else: database is locked).
  *
  * Output is sqlite3's list mode: one line a row, columns separated by '|',
- * NULL empty, blobs as X'hex'.
+ * NULL empty, blobs as X'hex', control characters in text as '?'.  Nothing
+ * is changed: the store is opened read-only, one statement that only reads
+ * runs, and a store not yet encrypted is refused (its service converts it).
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -32,7 +34,9 @@ static void cf_print_value(sqlite3_stmt *st, int i)
             printf("%02x", p[k]);
         putchar('\'');
     } else if (sqlite3_column_type(st, i) != SQLITE_NULL) {
-        fputs((const char *)sqlite3_column_text(st, i), stdout);
+        /* Names come from tenants: control characters escaped. */
+        const char *text = (const char *)sqlite3_column_text(st, i);
+        cf_out_str(stdout, text ? text : "");
     }
 }
 
@@ -85,14 +89,11 @@ bool cf_cmd_store_query(cf_cli *cli)
     int n = snprintf(path, sizeof path, "%s/%s", dir,
                      strcmp(service, "coffer-vault") == 0 ? "vault.db" : "blob.db");
     CF_ENSURE(n > 0 && (size_t)n < sizeof path, CF_ERR_BAD_INPUT, "path too long");
-    bool plain;
-    CF_GUARD(cf_tde_file_is_plain(path, &plain));
-    CF_ENSUREF(!plain, CF_ERR_BAD_INPUT,
-               "%s is not encrypted yet: the service encrypts it at its next start", path);
     cf_sealed_dir sealed;
     CF_GUARD(cf_store_master_key(dir, service, &sealed));
     cf_tde_store tde;
-    bool ok = cf_tde_store_prepare(path, cf_slice_of(sealed.master_key, CF_DATA_KEY_LEN), &tde);
+    bool ok =
+        cf_tde_store_prepare(path, cf_slice_of(sealed.master_key, CF_DATA_KEY_LEN), false, &tde);
     cf_sealed_dir_close(&sealed);
     sqlite3 *db = NULL;
     ok = ok &&

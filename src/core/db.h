@@ -62,7 +62,7 @@ typedef enum { CF_DB_SQLITE, CF_DB_POSTGRES } cf_db_backend;
 
 typedef struct {
     cf_db_backend backend;
-    const char *path;     /* SQLite: the database file */
+    const char *path; /* SQLite: the database file */
     /* SQLite: opened instead of path when set, e.g. the store through the
      * coffer VFS (src/sqlite/tde_store.h); path still names its file */
     const char *sqlite_uri;

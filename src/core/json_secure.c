@@ -41,10 +41,26 @@ void cf_json_use_wiping_alloc(void)
     json_set_alloc_funcs(cf_json_malloc, cf_json_free);
 }
 
+void cf_json_wipe_strings(json_t *doc)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+    if (json_is_string(doc))
+        cf_memzero((char *)json_string_value(doc), json_string_length(doc));
+    else if (json_is_object(doc))
+        json_object_foreach(doc, key, v) cf_json_wipe_strings(v);
+    else if (json_is_array(doc))
+        json_array_foreach(doc, i, v) cf_json_wipe_strings(v);
+}
+
 void cf_json_free_text(char *text)
 {
     json_malloc_t m;
     json_free_t f;
+    /* Wiped here too, for a process without the wiping allocator. */
+    if (text)
+        cf_memzero(text, strlen(text));
     json_get_alloc_funcs(&m, &f);
     if (f)
         f(text);

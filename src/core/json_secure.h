@@ -13,6 +13,10 @@
 #include "result.h"
 
 void cf_json_use_wiping_alloc(void);
+/* Zeroes every string value in `doc` (recursively), for a document that
+ * held a secret and is about to be freed in a process that may not use the
+ * wiping allocator (the SQLite library inside someone else's program). */
+void cf_json_wipe_strings(json_t *doc);
 /* Frees text returned by json_dumps() (wiped). */
 void cf_json_free_text(char *text);
 /* Copies the string member `name` of `obj` into `out` ("" when absent or

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -133,6 +134,7 @@ bool cf_vault_client_open(const char *path, cf_vault_client **out)
         ok = false;
     }
     ok = ok && cf_vault_configure(v, doc);
+    cf_json_wipe_strings(doc); /* the client secret */
     json_decref(doc);
     if (!ok) {
         cf_vault_client_close(v);
@@ -267,6 +269,7 @@ static bool cf_vault_fetch_token(cf_vault_client *v, int64_t now)
                       : json_is_string(on)  ? strtoll(json_string_value(on), NULL, 10)
                                             : now + 300;
     if (status != 200 || !token) {
+        cf_json_wipe_strings(doc);
         json_decref(doc);
         CF_VAULT_FAIL("KeyVaultAuthenticationFailure",
                       "coffer-vault did not issue the blob service a token (HTTP %ld): check "
@@ -279,6 +282,7 @@ static bool cf_vault_fetch_token(cf_vault_client *v, int64_t now)
     ok = cf_buf_append_str(&v->token, "Authorization: Bearer ") &&
          cf_buf_append_str(&v->token, token) && cf_buf_terminate(&v->token);
     v->token_expires = expires;
+    cf_json_wipe_strings(doc);
     json_decref(doc);
     cf_buf_free(&reply);
     return ok;
@@ -290,7 +294,9 @@ static bool cf_vault_fetch_token(cf_vault_client *v, int64_t now)
 static bool cf_vault_owns(const cf_vault_client *v, const char *url)
 {
     size_t n = strlen(v->url);
-    return strncmp(url, v->url, n) == 0 && strncmp(url + n, "/keys/", 6) == 0 &&
+    /* Scheme and host compare without case: column-key paths are stored
+     * lowercased, as SQL Server's drivers write them. */
+    return strncasecmp(url, v->url, n) == 0 && strncmp(url + n, "/keys/", 6) == 0 &&
            !strpbrk(url + n, "?#%\\ \t\r\n") && !strstr(url + n, "/..");
 }
 
@@ -419,6 +425,7 @@ static bool cf_vault_key_op(cf_vault_client *v, const cf_vault_client_key *k, co
     json_t *body = ok ? json_pack("{s:s, s:s}", "alg", alg, "value", (const char *)b64.data) : NULL;
     long status = 0;
     ok = body && cf_vault_call(v, url, body, &status, &reply);
+    cf_json_wipe_strings(body); /* a key to wrap */
     json_decref(body);
     cf_buf_free(&b64);
     char what[64];
@@ -433,6 +440,7 @@ static bool cf_vault_key_op(cf_vault_client *v, const cf_vault_client_key *k, co
                         "coffer-vault's answer to a key operation is malformed");
         ok = false;
     }
+    cf_json_wipe_strings(doc); /* an unwrapped key */
     json_decref(doc);
     return ok;
 }

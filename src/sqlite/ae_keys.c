@@ -29,8 +29,8 @@ bool cf_ae_keys_not_found(void)
 bool cf_ae_keys_value(sqlite3 *db, const char *name, cf_buf *value)
 {
     sqlite3_stmt *st = NULL;
-    bool ok = sqlite3_prepare_v2(db, "SELECT value FROM coffer_ae_keys WHERE name = ?1", -1, &st,
-                                 NULL) == SQLITE_OK &&
+    bool ok = sqlite3_prepare_v2(db, "SELECT value FROM main.coffer_ae_keys WHERE name = ?1", -1,
+                                 &st, NULL) == SQLITE_OK &&
               sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK;
     int rc = ok ? sqlite3_step(st) : SQLITE_ERROR;
     if (rc == SQLITE_ROW)

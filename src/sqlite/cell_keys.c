@@ -97,14 +97,13 @@ static bool cf_auth_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, in
     return true;
 }
 
-/* The SQLite code for a failure to get a key from the vault. */
+/* The SQLite code for a failure to get a key from the vault: a name not
+ * stored is an error in the query; anything else (no identity, a value
+ * tampered with, substituted or malformed, the vault refusing or out of
+ * reach) is a refusal. */
 static int cf_vault_key_code(void)
 {
-    switch (cf_error_code()) {
-    case CF_ERR_NOT_FOUND: return SQLITE_ERROR;
-    case CF_ERR_BAD_INPUT: return SQLITE_CORRUPT; /* a malformed stored value */
-    default: return SQLITE_AUTH;                  /* refused, tampered, no identity, unreachable */
-    }
+    return cf_error_code() == CF_ERR_NOT_FOUND ? SQLITE_ERROR : SQLITE_AUTH;
 }
 
 static void cf_open_key_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)

@@ -36,7 +36,8 @@ bool cf_tde_exec(sqlite3 *db, const char *sql)
 bool cf_tde_uri(const char *path, const cf_tde_keys *keys, cf_buf *uri)
 {
     CF_ENSURE(strlen(path) <= CF_TDE_PATH_MAX, CF_ERR_TOO_LARGE, "path too long");
-    CF_GUARD(cf_buf_append_str(uri, "file:"));
+    /* An absolute path gets an empty authority, so "//x" stays a path. */
+    CF_GUARD(cf_buf_append_str(uri, path[0] == '/' ? "file://" : "file:"));
     CF_GUARD(cf_percent_encode(uri, path, true));
     CF_GUARD(cf_buf_append_str(uri, "?vfs=" COFFER_TDE_VFS "&protector="));
     CF_GUARD(cf_percent_encode(uri, keys->protector, false));
@@ -51,8 +52,8 @@ bool cf_tde_uri(const char *path, const cf_tde_keys *keys, cf_buf *uri)
  * connection that names it uses. */
 static bool cf_plain_uri(const char *path, cf_buf *uri)
 {
-    return cf_buf_append_str(uri, "file:") && cf_percent_encode(uri, path, true) &&
-           cf_buf_append_str(uri, "?vfs=") &&
+    return cf_buf_append_str(uri, path[0] == '/' ? "file://" : "file:") &&
+           cf_percent_encode(uri, path, true) && cf_buf_append_str(uri, "?vfs=") &&
            cf_buf_append_str(uri, sqlite3_vfs_find(NULL)->zName) && cf_buf_terminate(uri);
 }
 

@@ -82,5 +82,8 @@ int cf_tde_temp_truncate(cf_tde_temp *t, sqlite3_file *real, sqlite3_int64 size)
 /* Records a failure (cf_error's detail) for coffer_tde_last_error and the
  * SQLite log; returns `code`. */
 int cf_tde_fail(int code);
+/* Forgets this thread's last failure (before an open that may explain
+ * its own). */
+void cf_tde_error_clear(void);
 
 #endif

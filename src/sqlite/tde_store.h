@@ -18,12 +18,17 @@ typedef struct {
 } cf_tde_store;
 
 /* Registers the VFS and the store key derived from `master_key` (32
- * bytes), converts a plain database at `path` (a store an older Coffer
- * wrote) in place, and gives the URI to open it with.  Release `out`
- * whether or not this succeeds. */
-CF_MUST_USE bool cf_tde_store_prepare(const char *path, cf_slice master_key, cf_tde_store *out);
-/* After a failure to open or read the store: adds the VFS's reason (a
- * wrong key, a damaged page) to the raised error.  Returns false. */
+ * bytes) and gives the URI to open `path` with.  With `upgrade` (the
+ * service, holding its directory lock) a plain database there (a store an
+ * older Coffer wrote) is converted in place first, and staging files a
+ * crash left are removed; without it (an inspection) a plain file is
+ * refused and nothing is changed.  Release `out` whether or not this
+ * succeeds. */
+CF_MUST_USE bool cf_tde_store_prepare(const char *path, cf_slice master_key, bool upgrade,
+                                      cf_tde_store *out);
+/* After a failure to open the store: adds the VFS's reason (a wrong key,
+ * a damaged page) to the raised error, if the VFS gave one since prepare.
+ * Returns false. */
 bool cf_tde_store_explain(void);
 /* Drops the key's reference and frees the URI. */
 void cf_tde_store_release(cf_tde_store *t);

@@ -73,6 +73,11 @@ const char *coffer_tde_last_error(void)
     return cf_tde_error;
 }
 
+void cf_tde_error_clear(void)
+{
+    cf_tde_error[0] = '\0';
+}
+
 int cf_tde_fail(int code)
 {
     const char *why = cf_error_detail();

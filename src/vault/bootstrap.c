@@ -255,9 +255,21 @@ static bool cf_adopt_plain(cf_vault *vault, const char *path)
     cf_buf_init(&id, CF_UUID_LEN);
     cf_buf_init(&wrapped, 4096);
     cf_buf_init(&aad, 256);
-    bool ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-              cf_plain_meta(db, "vault_id", &id) && cf_plain_meta(db, "data_key", &wrapped);
-    if (ok && id.len == CF_UUID_LEN && wrapped.len > 0) {
+    bool ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK;
+    if (!ok)
+        cf_error_raisef(CF_ERR_DB, __FILE__, __LINE__, "cannot open %s: %s", path,
+                        db ? sqlite3_errmsg(db) : "out of memory");
+    ok = ok && cf_plain_meta(db, "vault_id", &id) && cf_plain_meta(db, "data_key", &wrapped);
+    /* A store with an id is a vault's: without its wrapped data key (or
+     * with a malformed id) it cannot be opened, and must not be taken for
+     * a new one and overwritten. */
+    if (ok && id.len > 0 && (id.len != CF_UUID_LEN || wrapped.len == 0)) {
+        cf_error_raisef(CF_ERR_SEAL, __FILE__, __LINE__,
+                        "%s holds a vault but %s/seal.json is missing (restore it)", path,
+                        vault->data_dir);
+        ok = false;
+    }
+    if (ok && id.len == CF_UUID_LEN) {
         snprintf(vault->vault_id, sizeof vault->vault_id, "%.*s", (int)id.len,
                  (const char *)id.data);
         ok = cf_data_key_aad(vault, &aad) &&
@@ -329,7 +341,10 @@ bool cf_vault_open(cf_vault *vault, cf_buf *tls_cert, cf_buf *tls_key)
         CF_GUARD(cf_vault_open_embedded(vault, path, &fresh));
     CF_GUARD(cf_vault_properties(vault, fresh));
     CF_GUARD(cf_identity_init(vault));
-    /* The vault id is stored last: a start that died half-way starts over. */
+    /* The vault id is stored last, so a first start that died half-way is
+     * never taken for a working vault: on PostgreSQL it starts over; on
+     * SQLite, where seal.json exists by then, the next start refuses with
+     * "unfinished initialisation". */
     if (fresh) {
         CF_GUARD(cf_first_start(vault));
         CF_GUARD(cf_store_meta_put(vault->store, "vault_id", CF_SLICE_STR(vault->vault_id)));

@@ -170,7 +170,7 @@ bool cf_store_open(cf_db_backend backend, const char *where, cf_slice master_key
     store->n_conns = lite ? 1 : CF_STORE_PG_CONNS;
     for (unsigned i = 0; i < CF_STORE_PG_CONNS; i++)
         pthread_mutex_init(&store->conn[i].lock, NULL);
-    bool ok = !lite || cf_tde_store_prepare(where, master_key, &store->tde);
+    bool ok = !lite || cf_tde_store_prepare(where, master_key, true, &store->tde);
     /* SQLite: one process owns the database (service.lock): exclusive
      * locking spares every transaction its file-lock system calls, and
      * keeps the WAL index in memory instead of a shared -shm file.

@@ -10,7 +10,8 @@
 #     store exclusively);
 #   - another vault's vault.db in place of this one's is refused at start
 #     with a message naming the protector, and nothing is changed: with the
-#     right file back the vault starts and serves the secret again.
+#     right file back the vault starts and serves the secret again (and
+#     removes a staging file an interrupted conversion would have left).
 #
 # Env: COFFER_BIN=<build>/bin (set by CTest).  Needs curl, python3.
 set -euo pipefail
@@ -96,7 +97,10 @@ fi
 cmp -s "$TMP/other/vault.db" "$TMP/vault/vault.db" && ok "the refused file is untouched" ||
     bad "the refused file is untouched"
 cp "$TMP/vault.db.mine" "$TMP/vault/vault.db"
+# What a conversion a crash interrupted would have left beside the store.
+echo partial >"$TMP/vault/vault.db.coffer-999999.tmp"
 expect "with its own vault.db back the vault starts" restart_vault
+expect "  a conversion's leftover staging file removed" test ! -e "$TMP/vault/vault.db.coffer-999999.tmp"
 check "and serves the secret" "$CLI" secret show "$MARK-secret"
 
 echo "passed $PASS, failed $FAIL"

@@ -59,7 +59,7 @@ static inline cf_db *test_db_open(void)
     char p[512];
     snprintf(p, sizeof p, "%s/blob.db", data_dir);
     cf_tde_store tde;
-    if (!on_pg && !cf_tde_store_prepare(p, cf_slice_of(opened_key, 32), &tde)) {
+    if (!on_pg && !cf_tde_store_prepare(p, cf_slice_of(opened_key, 32), false, &tde)) {
         cf_tde_store_release(&tde);
         return NULL;
     }
@@ -87,7 +87,7 @@ static inline bool test_db_decrypt(void)
     char p[512];
     snprintf(p, sizeof p, "%s/blob.db", data_dir);
     cf_tde_store tde;
-    bool ok = cf_tde_store_prepare(p, cf_slice_of(opened_key, 32), &tde) &&
+    bool ok = cf_tde_store_prepare(p, cf_slice_of(opened_key, 32), false, &tde) &&
               cf_tde_decrypt_file(p, &(cf_tde_keys){.protector = tde.protector}, p);
     cf_tde_store_release(&tde);
     return ok;

@@ -221,7 +221,7 @@ static void test_encrypted_at_rest(void)
     char plain[300];
     snprintf(plain, sizeof plain, "%s.plain", db_path);
     cf_tde_store tde;
-    CHECK(cf_tde_store_prepare(db_path, MASTER, &tde));
+    CHECK(cf_tde_store_prepare(db_path, MASTER, false, &tde));
     CHECK(cf_tde_decrypt_file(db_path, &(cf_tde_keys){.protector = tde.protector}, plain));
     cf_tde_store_release(&tde);
     CHECK(count_in_file(plain, "restored") > 0);

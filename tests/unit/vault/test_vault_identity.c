@@ -27,7 +27,8 @@ static void setup(void)
     vault.token_lifetime = 3600;
     vault.data_key = cf_secret_alloc(CF_DATA_KEY_LEN);
     CHECK(cf_random_bytes(vault.data_key, CF_DATA_KEY_LEN));
-    CHECK(cf_store_open(CF_DB_SQLITE, db, cf_slice_of(vault.data_key, CF_DATA_KEY_LEN), &vault.store));
+    CHECK(cf_store_open(CF_DB_SQLITE, db, cf_slice_of(vault.data_key, CF_DATA_KEY_LEN),
+                        &vault.store));
     CHECK(cf_identity_init(&vault));
     char secret[128];
     int64_t credential;

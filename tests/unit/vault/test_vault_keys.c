@@ -21,7 +21,8 @@ static void setup(void)
     vault.retention_days = 90;
     vault.data_key = cf_secret_alloc(CF_DATA_KEY_LEN);
     CHECK(cf_random_bytes(vault.data_key, CF_DATA_KEY_LEN));
-    CHECK(cf_store_open(CF_DB_SQLITE, db, cf_slice_of(vault.data_key, CF_DATA_KEY_LEN), &vault.store));
+    CHECK(cf_store_open(CF_DB_SQLITE, db, cf_slice_of(vault.data_key, CF_DATA_KEY_LEN),
+                        &vault.store));
 }
 
 static void test_names(void)
