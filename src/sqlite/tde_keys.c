@@ -177,15 +177,16 @@ bool cf_tde_db_load(cf_tde_db *db)
     return ok;
 }
 
-/* The highest sequence number either slot's first bytes claim (unverified). */
+/* The highest sequence number either slot's first bytes claim (unverified).
+ * Both prefixes in one read: every write transaction asks. */
 static bool cf_tde_disk_sequence(cf_tde_db *db, uint64_t *newest)
 {
+    uint8_t span[CF_TDE_SLOT_LEN + CF_TDE_PREFIX_LEN];
     *newest = 0;
+    CF_GUARD(cf_real_read(db->real, span, sizeof span, 0));
     for (int i = 0; i < 2; i++) {
-        uint8_t prefix[CF_TDE_PREFIX_LEN];
-        CF_GUARD(cf_real_read(db->real, prefix, sizeof prefix, (sqlite3_int64)i * CF_TDE_SLOT_LEN));
         uint64_t seq = 0;
-        if (cf_tde_header_sequence(prefix, &seq) && seq > *newest)
+        if (cf_tde_header_sequence(span + i * CF_TDE_SLOT_LEN, &seq) && seq > *newest)
             *newest = seq;
     }
     return true;
