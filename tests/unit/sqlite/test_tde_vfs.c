@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coffer_tde.h"
@@ -536,10 +537,24 @@ static void test_memory_keys(void)
     CHECK(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) == SQLITE_OK);
     CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 10);
     sqlite3_close(db);
+    /* A connection keeps its own copy: past its cache period it unwraps
+     * again without the ring (a service's store stays open for days). */
+    char aged[700];
+    snprintf(aged, sizeof aged, "%s&tde_cache_seconds=1", uri);
+    CHECK(sqlite3_open_v2(aged, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 10);
+    coffer_tde_key_remove(id);
+    coffer_tde_key_remove(id);
+    struct timespec pause = {1, 200000000};
+    nanosleep(&pause, NULL);
+    CHECK(exec(db, "INSERT INTO t(v) VALUES ('after the cache period')") == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 11);
+    sqlite3_close(db);
+    CHECK(coffer_tde_key_add(raw, id) == SQLITE_OK && coffer_tde_key_add(raw, id2) == SQLITE_OK);
     /* One reference left: still there; the last one wipes it. */
     coffer_tde_key_remove(id);
     CHECK(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) == SQLITE_OK);
-    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 10);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 11);
     sqlite3_close(db);
     coffer_tde_key_remove(id);
     CHECK(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) == SQLITE_AUTH);
