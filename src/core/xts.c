@@ -62,7 +62,8 @@ uint32_t cf_xts_sector_size(const cf_xts *x)
 static bool cf_xts_run(cf_xts *x, EVP_CIPHER_CTX *ctx, uint64_t first, uint8_t *buf, size_t len)
 {
     CF_ENSURE(len % x->sector == 0, CF_ERR_BAD_INPUT, "XTS works on whole sectors");
-    CF_ENSURE(first <= UINT64_MAX - len / x->sector, CF_ERR_BAD_INPUT, "sector number overflows");
+    CF_ENSURE(len == 0 || len / x->sector - 1 <= UINT64_MAX - first, CF_ERR_BAD_INPUT,
+              "sector number overflows");
     for (size_t off = 0; off < len; off += x->sector) {
         uint64_t n = first + off / x->sector;
         uint8_t tweak[16] = {0};
