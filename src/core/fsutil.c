@@ -29,6 +29,16 @@ static bool cf_write_all(int fd, cf_slice data)
     return true;
 }
 
+bool cf_fsync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && fsync(fd) == 0;
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    return ok || cf_io_fail("sync a file", err);
+}
+
 bool cf_fsync_dir_of(const char *path)
 {
     char copy[PATH_MAX];

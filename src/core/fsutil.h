@@ -11,6 +11,8 @@
 #include "buf.h"
 
 CF_MUST_USE bool cf_write_file_atomic(const char *path, cf_slice data, mode_t mode);
+/* fsyncs the file `path` (its data and size); raised as cf_io_fail. */
+CF_MUST_USE bool cf_fsync_file(const char *path);
 /* fsyncs the directory holding `path`, so a created or renamed entry is
  * durable. */
 CF_MUST_USE bool cf_fsync_dir_of(const char *path);

@@ -118,16 +118,6 @@ static bool cf_staging(const char *out, char *staging, size_t len)
     return true;
 }
 
-static bool cf_fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    bool ok = fd >= 0 && fsync(fd) == 0;
-    int err = errno;
-    if (fd >= 0)
-        close(fd);
-    return ok || cf_io_fail("sync the converted database", err);
-}
-
 /* Checks the staged copy (through the VFS when keyed), then renames it over
  * `out`; the staging file is removed on failure. */
 static bool cf_install(const char *staging, const cf_tde_keys *keys, const char *out)
@@ -135,7 +125,7 @@ static bool cf_install(const char *staging, const cf_tde_keys *keys, const char 
     sqlite3 *db = NULL;
     bool ok = cf_tde_open(staging, keys, SQLITE_OPEN_READONLY, &db) && cf_integrity_check(db);
     sqlite3_close(db);
-    ok = ok && cf_fsync_path(staging);
+    ok = ok && cf_fsync_file(staging);
     if (ok && rename(staging, out) != 0)
         ok = cf_io_fail("rename the converted database into place", errno);
     if (!ok) {

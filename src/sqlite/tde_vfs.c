@@ -151,8 +151,7 @@ static int cf_seal_page(cf_tde_file *p, const void *page, uint32_t pgno, uint8_t
 
 /* ---- the main database ---- */
 
-/* Reads and opens logical page `index` (0-based) into `page`; a page
- * wholly beyond the end reads as zeros with SQLITE_IOERR_SHORT_READ. */
+/* Forgets the read-ahead: at a transaction's start, at every write. */
 static void cf_ahead_drop(cf_tde_file *p)
 {
     p->ahead_count = 0;
@@ -193,6 +192,8 @@ static bool cf_ahead_take(cf_tde_file *p, uint8_t *page, sqlite3_int64 index)
     return true;
 }
 
+/* Reads and opens logical page `index` (0-based) into `page`; a page
+ * wholly beyond the end reads as zeros with SQLITE_IOERR_SHORT_READ. */
 static int cf_main_read_page(cf_tde_file *p, uint8_t *page, sqlite3_int64 index)
 {
     uint32_t ps = cf_page_size(p);
@@ -820,14 +821,14 @@ static int cf_io_shm_lock(sqlite3_file *file, int offset, int n, int flags)
     /* A WAL read transaction takes a read mark (slots 3-7) and may keep the
      * shared file lock for good: read-ahead is dropped and the cache period
      * checked here too. */
-    if (rc == SQLITE_OK && offset >= 3 && flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED))
+    if (rc == SQLITE_OK && offset >= 3 && flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED)) {
         cf_ahead_drop(p);
-    if (rc == SQLITE_OK && offset >= 3 && flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED) &&
-        cf_main_with_header(p) && !cf_tde_db_fresh(p->db)) {
-        rc = cf_tde_key_fail();
-        CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n,
-                                       SQLITE_SHM_UNLOCK | SQLITE_SHM_SHARED);
-        return rc;
+        if (cf_main_with_header(p) && !cf_tde_db_fresh(p->db)) {
+            rc = cf_tde_key_fail();
+            CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n,
+                                           SQLITE_SHM_UNLOCK | SQLITE_SHM_SHARED);
+            return rc;
+        }
     }
     /* Slot 0 held exclusively is the WAL's write lock. */
     if (rc == SQLITE_OK && offset == 0 && n == 1 &&

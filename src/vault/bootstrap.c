@@ -55,9 +55,13 @@ static bool cf_meta_text(cf_vault *vault, const char *name, char *out, size_t le
     return ok || cf_error_code() == CF_ERR_NOT_FOUND;
 }
 
+/* What the data key's wrapping is bound to: this prefix and the vault id
+ * (which a start on SQLite reads back from seal.json). */
+#define CF_DATA_KEY_AAD_PREFIX "coffer-vault/v1 data-key "
+
 static bool cf_data_key_aad(const cf_vault *vault, cf_buf *aad)
 {
-    CF_GUARD(cf_buf_append_str(aad, "coffer-vault/v1 data-key "));
+    CF_GUARD(cf_buf_append_str(aad, CF_DATA_KEY_AAD_PREFIX));
     return cf_buf_append_str(aad, vault->vault_id);
 }
 
@@ -287,7 +291,6 @@ static bool cf_adopt_plain(cf_vault *vault, const char *path)
  * which the store then confirms. */
 static bool cf_vault_open_embedded(cf_vault *vault, const char *path, bool *fresh)
 {
-    static const char prefix[] = "coffer-vault/v1 data-key ";
     if (!cf_seal_dir_recorded(vault->data_dir) && cf_file_exists(path))
         CF_GUARD(cf_adopt_plain(vault, path));
     *fresh = !cf_seal_dir_recorded(vault->data_dir);
@@ -297,8 +300,8 @@ static bool cf_vault_open_embedded(cf_vault *vault, const char *path, bool *fres
         cf_buf aad;
         cf_buf_init(&aad, 256);
         bool ok = cf_seal_dir_recorded_aad(vault->data_dir, &aad);
-        size_t n = sizeof prefix - 1;
-        ok = ok && aad.len == n + CF_UUID_LEN && memcmp(aad.data, prefix, n) == 0;
+        size_t n = sizeof CF_DATA_KEY_AAD_PREFIX - 1;
+        ok = ok && aad.len == n + CF_UUID_LEN && memcmp(aad.data, CF_DATA_KEY_AAD_PREFIX, n) == 0;
         if (ok)
             snprintf(vault->vault_id, sizeof vault->vault_id, "%.*s", CF_UUID_LEN,
                      (const char *)aad.data + n);
