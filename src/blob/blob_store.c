@@ -109,12 +109,12 @@ static const char bs_schema_pg[] =
     "  props BYTEA NOT NULL, metadata BYTEA NOT NULL, lease_id TEXT,"
     "  lease_duration BIGINT NOT NULL DEFAULT 0, lease_expiry BIGINT NOT NULL DEFAULT 0,"
     "  lease_break BIGINT NOT NULL DEFAULT 0, copy BYTEA, cpk TEXT, scope TEXT,"
-    "  PRIMARY KEY (account, container, name),"
+    "  sequence BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (account, container, name),"
     "  FOREIGN KEY (account, container) REFERENCES containers(account, name));"
     "CREATE TABLE IF NOT EXISTS blob_extents ("
     "  account TEXT COLLATE \"C\" NOT NULL, container TEXT COLLATE \"C\" NOT NULL,"
     "  blob TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL,"
-    "  extent TEXT NOT NULL, length BIGINT NOT NULL, block_id BYTEA,"
+    "  extent TEXT NOT NULL, length BIGINT NOT NULL, block_id BYTEA, pages BYTEA,"
     "  PRIMARY KEY (account, container, blob, seq));"
     "CREATE INDEX IF NOT EXISTS blob_extents_by_extent ON blob_extents (extent);"
     "CREATE INDEX IF NOT EXISTS blob_extents_by_block ON blob_extents"
@@ -139,7 +139,10 @@ static const char bs_schema_pg[] =
     "CREATE TABLE IF NOT EXISTS extents_unreferenced ("
     "  id TEXT PRIMARY KEY, unreferenced_at BIGINT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS extents_unreferenced_by_time"
-    "  ON extents_unreferenced (unreferenced_at);";
+    "  ON extents_unreferenced (unreferenced_at);"
+    /* Stores created before page blobs. */
+    "ALTER TABLE blobs ADD COLUMN IF NOT EXISTS sequence BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE blob_extents ADD COLUMN IF NOT EXISTS pages BYTEA;";
 
 /* Columns added after the first schema; added to older databases on open. */
 static const struct {
@@ -178,6 +181,10 @@ static const struct {
     {"accounts", "key_kid", "ALTER TABLE accounts ADD COLUMN key_kid TEXT"},
     {"accounts", "infrastructure",
      "ALTER TABLE accounts ADD COLUMN infrastructure INTEGER NOT NULL DEFAULT 0"},
+    /* Page blobs (blob_store_page.c): the sequence number, and each
+     * chunk's bitmap of written pages. */
+    {"blobs", "sequence", "ALTER TABLE blobs ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0"},
+    {"blob_extents", "pages", "ALTER TABLE blob_extents ADD COLUMN pages BLOB"},
     /* The infrastructure key (ref ‖ key, sealed), NULL without the layer. */
     {"accounts", "infra_key", "ALTER TABLE accounts ADD COLUMN infra_key BLOB"},
     {"scopes", "infra_key", "ALTER TABLE scopes ADD COLUMN infra_key BLOB"},
@@ -552,7 +559,7 @@ bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_buf *out)
     size_t len = ok ? (size_t)cf_db_column_bytes(st, 0) : 0;
     /* Longer than any inline extent is written: damage, and no reason to
      * allocate whatever size the database claims. */
-    if (ok && len > BS_INLINE_MAX) {
+    if (ok && len > BS_INLINE_STORED_MAX) {
         CF_RAISE(CF_ERR_DECRYPT, "inline extent longer than the inline limit");
         ok = false;
     }

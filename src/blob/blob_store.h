@@ -201,7 +201,7 @@
 
 typedef struct cf_blob_store cf_blob_store;
 
-typedef enum { CF_BLOB_BLOCK = 0, CF_BLOB_APPEND = 1 } cf_blob_type;
+typedef enum { CF_BLOB_BLOCK = 0, CF_BLOB_APPEND = 1, CF_BLOB_PAGE = 2 } cf_blob_type;
 typedef enum {
     CF_ACCESS_PRIVATE = 0,
     CF_ACCESS_BLOB = 1,
@@ -317,6 +317,7 @@ typedef struct {
     uint64_t append_offset;            /* Append Block: x-ms-blob-append-offset */
     uint32_t committed_blocks;         /* append blobs: x-ms-blob-committed-block-count */
     char scope[CF_BLOB_SCOPE_MAX + 1]; /* the encryption scope written to, "" = none */
+    int64_t sequence;                  /* page blobs: x-ms-blob-sequence-number */
 } cf_blob_write_result;
 
 /* ---- the store ---- */
@@ -679,6 +680,7 @@ typedef struct {
     cf_blob_copy_info copy;
     char scope[CF_BLOB_SCOPE_MAX + 1]; /* its encryption scope, "" = the account's key */
     bool cpk;                          /* written with a customer-provided key */
+    int64_t sequence;                  /* page blobs: x-ms-blob-sequence-number */
 } cf_blob_info;
 
 /* Frees the owned members; safe on a zeroed or already-freed info. */
@@ -900,6 +902,78 @@ CF_MUST_USE bool cf_blob_copy(cf_blob_store *s, const char *account, const char 
                               const char *dst_container, const char *dst_name,
                               const cf_blob_cond *dst_cond, json_t *metadata,
                               const char *source_url, int64_t now, cf_blob_copy_result *out);
+
+/* ---- page blobs (blob_store_page.c; docs/page-blobs.md) ----
+ *
+ * A sparse array of 512-byte pages of a fixed size, stored in chunks of
+ * CF_BLOB_PAGE_CHUNK bytes: a chunk holding at least one written page is
+ * one blob_extents row (seq = its index, `pages` = a bitmap of its written
+ * pages) naming one inline extent sealed like any other (the blob's scope,
+ * customer key, infrastructure layer).  Pages whose bit is clear read as
+ * zeros whatever the chunk holds; a chunk without a row costs nothing.
+ * Every call is one transaction: a crash leaves all of its pages old or
+ * all new.  Reads go through cf_blob_reader_open like every blob's.
+ * Errors besides the common ones: 409 InvalidBlobType (not a page blob),
+ * 416 InvalidPageRange (a write past the size, or not 512-aligned), 400
+ * InvalidHeaderValue (a size not a multiple of 512 or above
+ * CF_BLOB_PAGE_MAX_SIZE, a write above CF_BLOB_PAGE_MAX_WRITE, a negative
+ * sequence number), 412 SequenceNumberConditionNotMet, 409
+ * SequenceNumberIncrementTooLarge. */
+#define CF_BLOB_PAGE_SIZE 512u
+#define CF_BLOB_PAGE_CHUNK (64 * CF_KIB)
+#define CF_BLOB_PAGE_MAX_SIZE (8ull * CF_MIB * CF_MIB) /* 8 TiB */
+#define CF_BLOB_PAGE_MAX_WRITE (4 * CF_MIB)            /* Put Page */
+#define CF_BLOB_PAGE_RANGES_MAX 10000u                 /* ranges per Get Page Ranges reply */
+
+/* x-ms-if-sequence-number-le / -lt / -eq of Put Page; -1 = absent. */
+typedef struct {
+    int64_t le, lt, eq;
+} cf_blob_seq_cond;
+
+/* Create Page Blob: a blob of `size` bytes (a multiple of 512) reading as
+ * zeros, replacing any blob of that name; sequence >= 0. */
+CF_MUST_USE bool cf_blob_page_create(cf_blob_store *s, const char *account, const char *container,
+                                     const char *name, uint64_t size, int64_t sequence,
+                                     json_t *props, json_t *metadata, const cf_blob_cond *cond,
+                                     int64_t now, cf_blob_write_result *out);
+/* Put Page: `data` (length bytes) over [offset, offset + length), or with
+ * data NULL clears those pages (they read as zeros again and cost
+ * nothing).  offset and length multiples of 512, 0 < length <=
+ * CF_BLOB_PAGE_MAX_WRITE.  seq may be NULL.  out->sequence: the blob's. */
+CF_MUST_USE bool cf_blob_page_write(cf_blob_store *s, const char *account, const char *container,
+                                    const char *name, uint64_t offset, uint64_t length,
+                                    const uint8_t *data, const cf_blob_cond *cond,
+                                    const cf_blob_seq_cond *seq, int64_t now,
+                                    cf_blob_write_result *out);
+
+/* One written range, inclusive, as Get Page Ranges lists it. */
+typedef bool (*cf_page_range_cb)(void *ctx, uint64_t first, uint64_t last);
+typedef struct {
+    uint64_t offset, length; /* the range asked about; length CF_BLOB_WHOLE = to the end */
+    uint64_t marker;         /* continue from this byte (a previous *next), 0 = start */
+    unsigned max_results;    /* 1..CF_BLOB_PAGE_RANGES_MAX */
+} cf_blob_page_ranges_req;
+/* Get Page Ranges: the written pages of the range in order, adjacent ones
+ * merged, clipped to it, at most max_results of them; *next gets where the
+ * next call continues (0 when this was the last).  `info` gets the blob
+ * (free it in every case).  416 InvalidRange when the range starts past
+ * the size. */
+CF_MUST_USE bool cf_blob_page_ranges(cf_blob_store *s, const char *account, const char *container,
+                                     const char *name, const cf_blob_page_ranges_req *req,
+                                     const cf_blob_cond *cond, int64_t now, cf_blob_info *info,
+                                     cf_page_range_cb each, void *ctx, uint64_t *next);
+/* Resize: a new size (a multiple of 512); pages past a smaller size are
+ * dropped (they read as zeros if the blob grows again). */
+CF_MUST_USE bool cf_blob_page_resize(cf_blob_store *s, const char *account, const char *container,
+                                     const char *name, uint64_t size, const cf_blob_cond *cond,
+                                     int64_t now, cf_blob_write_result *out);
+/* x-ms-sequence-number-action: max (the larger of the stored and `value`),
+ * update (`value`), increment (+1; `value` unused). */
+typedef enum { CF_SEQ_MAX = 0, CF_SEQ_UPDATE, CF_SEQ_INCREMENT } cf_blob_seq_action;
+CF_MUST_USE bool cf_blob_page_sequence(cf_blob_store *s, const char *account, const char *container,
+                                       const char *name, cf_blob_seq_action action, int64_t value,
+                                       const cf_blob_cond *cond, int64_t now,
+                                       cf_blob_write_result *out);
 
 /* ---- names ---- */
 

@@ -65,6 +65,7 @@ bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *cont
     out->committed_blocks = out->type == CF_BLOB_APPEND ? (uint32_t)out->n_extents : 0;
     cf_bs_column_str(st, 14, out->scope, sizeof out->scope);
     out->cpk = !cf_db_column_is_null(st, 15);
+    out->sequence = cf_db_column_int64(st, 16);
     /* The AAD names the row as stored: the name column, not the caller's. */
     bs_row row = {account, container, out->name};
     bool ok = cf_bs_column_open_json(s, st, 6, row, "blobs.props", &out->props) &&
@@ -493,64 +494,24 @@ static bool bs_copy_source(cf_blob_store *s, const bs_copy *c, bs_copy_src *src)
     return ok;
 }
 
-/* The source's content rows, read before the destination is cleared (the
- * two may be the same blob). */
-typedef struct {
-    bs_piece *pieces;
-    uint8_t (*block_ids)[CF_BLOB_BLOCK_ID_MAX];
-    size_t *block_id_lens;
-    size_t n, cap;
-} bs_rows;
-
-static void bs_rows_free(bs_rows *r)
+/* The destination's content rows: the source's, naming the same extents
+ * (every column but the blob's name, so a page blob's chunks keep their
+ * index and page map). */
+static bool bs_copy_rows(cf_blob_store *s, const bs_copy *c)
 {
-    free(r->pieces);
-    free(r->block_ids);
-    free(r->block_id_lens);
-    memset(r, 0, sizeof *r);
+    return cf_db_run(s->db,
+                     CF_DB_PREP(s->db,
+                                "INSERT INTO blob_extents (account, container, blob, seq, extent,"
+                                " length, block_id, pages) SELECT account, ?4, ?5, seq, extent,"
+                                " length, block_id, pages FROM blob_extents WHERE account = ?1"
+                                " AND container = ?2 AND blob = ?3",
+                                c->account, c->src_container, c->src_name, c->dst_container,
+                                c->dst_name));
 }
 
-static bool bs_rows_load(cf_blob_store *s, const bs_copy *c, bs_rows *r)
-{
-    int64_t n = 0;
-    CF_GUARD(cf_db_int(s->db,
-                       CF_DB_PREP(s->db,
-                                  "SELECT count(*) FROM blob_extents WHERE account = ?1 AND"
-                                  " container = ?2 AND blob = ?3",
-                                  c->account, c->src_container, c->src_name),
-                       &n));
-    r->cap = (size_t)n + 1;
-    r->pieces = calloc(r->cap, sizeof *r->pieces);
-    r->block_ids = calloc(r->cap, sizeof *r->block_ids);
-    r->block_id_lens = calloc(r->cap, sizeof *r->block_id_lens);
-    CF_ENSURE(r->pieces && r->block_ids && r->block_id_lens, CF_ERR_NOMEM, NULL);
-    cf_db_stmt *st = CF_DB_PREP(s->db,
-                                "SELECT extent, length, block_id FROM blob_extents WHERE"
-                                " account = ?1 AND container = ?2 AND blob = ?3 ORDER BY seq",
-                                c->account, c->src_container, c->src_name);
-    CF_GUARD(st);
-    int rc;
-    while ((rc = cf_db_step(st)) == CF_DB_ROW && r->n < r->cap) {
-        cf_bs_column_str(st, 0, r->pieces[r->n].id, BS_ID_HEX + 1);
-        r->pieces[r->n].length = (uint64_t)cf_db_column_int64(st, 1);
-        size_t len = (size_t)cf_db_column_bytes(st, 2);
-        if (len > CF_BLOB_BLOCK_ID_MAX)
-            len = 0;
-        if (len)
-            memcpy(r->block_ids[r->n], cf_db_column_blob(st, 2), len);
-        r->block_id_lens[r->n] = len;
-        r->n++;
-    }
-    bool ok = cf_db_ok(s->db, rc);
-    cf_db_done(st);
-    return ok;
-}
-
-static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_rows *rows,
-                       bs_idlist *gone)
+static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_idlist *gone)
 {
     CF_GUARD(bs_copy_source(s, c, src));
-    CF_GUARD(bs_rows_load(s, c, rows));
     CF_GUARD(cf_bs_blob_write_check(s, c->account, c->dst_container, c->dst_name, c->dst_cond,
                                     BS_OP_CREATE, c->now, NULL, NULL));
     char scope[CF_BLOB_SCOPE_MAX + 1];
@@ -559,15 +520,17 @@ static bool bs_copy_tx(cf_blob_store *s, const bs_copy *c, bs_copy_src *src, bs_
      * body encrypted again, which the caller does (cf_blob_copy's doc). */
     CF_ENSURE_REASON(strcmp(scope, src->scope) == 0, CF_ERR_CONFLICT, CF_BLOB_REENCRYPT,
                      "the destination is in another encryption scope");
-    CF_GUARD(cf_bs_blob_clear(s, c->account, c->dst_container, c->dst_name, false, gone));
+    /* A blob copied onto itself keeps its rows (and extents). */
+    bool self =
+        strcmp(c->src_container, c->dst_container) == 0 && strcmp(c->src_name, c->dst_name) == 0;
+    if (!self)
+        CF_GUARD(cf_bs_blob_clear(s, c->account, c->dst_container, c->dst_name, false, gone));
     CF_GUARD(cf_bs_blob_upsert(s, c->account, c->dst_container, c->dst_name, src->type, src->size,
                                (const char *)src->props.data,
                                c->meta ? c->meta : (const char *)src->meta.data, NULL, scope,
                                c->now, c->out->etag));
-    for (size_t i = 0; i < rows->n; i++)
-        CF_GUARD(cf_bs_insert_extent_row(s, c->account, c->dst_container, c->dst_name, (int64_t)i,
-                                         rows->pieces[i].id, rows->pieces[i].length,
-                                         cf_slice_of(rows->block_ids[i], rows->block_id_lens[i])));
+    if (!self)
+        CF_GUARD(bs_copy_rows(s, c));
     char progress[48];
     snprintf(progress, sizeof progress, "%llu/%llu", (unsigned long long)src->size,
              (unsigned long long)src->size);
@@ -593,11 +556,8 @@ static bool bs_copy_locked(cf_blob_store *s, const bs_copy *c)
     bs_copy_src src = {0};
     cf_buf_init_secret(&src.props, 1);
     cf_buf_init_secret(&src.meta, 1);
-    bs_rows rows = {0};
     bs_idlist gone = {0};
-    bool ok = cf_db_begin(s->db) &&
-              cf_bs_commit_releasing(s, bs_copy_tx(s, c, &src, &rows, &gone), &gone);
-    bs_rows_free(&rows);
+    bool ok = cf_db_begin(s->db) && cf_bs_commit_releasing(s, bs_copy_tx(s, c, &src, &gone), &gone);
     cf_buf_free(&src.props);
     cf_buf_free(&src.meta);
     return ok;

@@ -36,6 +36,16 @@
 /* Largest extent stored inline in the database (blob_store.h, "Small
  * bodies"): one full default segment sealed, i.e. up to 64 KiB of plaintext. */
 #define BS_INLINE_MAX (CF_EXTENT_HEADER_LEN + CF_EXTENT_SEGMENT_DEFAULT + CF_EXTENT_TAG_LEN)
+/* Largest inline row: a page blob's chunk (blob_store_page.c) inside the
+ * infrastructure layer, whose outer extent takes a header and, as the inner
+ * extent is just over one segment, two tags. */
+#define BS_INLINE_STORED_MAX (BS_INLINE_MAX + CF_EXTENT_HEADER_LEN + 2 * CF_EXTENT_TAG_LEN)
+/* A page blob's chunk: its written-page bitmap (blob_extents.pages). */
+#define BS_PAGES_PER_CHUNK (CF_BLOB_PAGE_CHUNK / CF_BLOB_PAGE_SIZE)
+#define BS_PAGE_MAP_LEN (BS_PAGES_PER_CHUNK / 8)
+/* A page blob's reader plans this many chunks at a time (256 MiB): its
+ * plan stays small however large the blob. */
+#define BS_PAGE_WINDOW 4096u
 /* Above the number of SQL literals the store uses on one backend (about
  * 100). */
 #define BS_STMT_CACHE 160
@@ -124,6 +134,10 @@ typedef struct {
     char id[BS_ID_HEX + 1];
     uint64_t length;
     bool inl; /* stored in inline_extents, not in the extent store (plans only) */
+    /* Page blobs' plans: a run of unwritten chunks (no extent: zeros), or
+     * a chunk whose pages with a clear bit read as zeros. */
+    bool zero, paged;
+    uint8_t pages[BS_PAGE_MAP_LEN];
 } bs_piece;
 
 /* The stored lease columns of a blob or container row. */
@@ -379,6 +393,33 @@ CF_MUST_USE bool cf_bs_insert_extent_row(cf_blob_store *s, const char *account,
 CF_MUST_USE bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account,
                                         const char *container, const char *name, size_t n_extents,
                                         bs_piece **pieces, size_t *n);
+/* An extent opened for reading (blob_store_read.c): its infrastructure
+ * layer peeled (layer, inner), `data` the source cf_extent_read reads,
+ * its header checked, its plaintext length and segment size. */
+typedef struct {
+    cf_extent_layer *layer;
+    cf_extent_source inner;
+    const cf_extent_source *data;
+    uint64_t plain;
+    uint32_t seg;
+} bs_opened;
+/* Opens extent `id` of scope `sc` stored in `src` (which must outlive
+ * `o`) into `o` (zeroed, or a previous open: its layer is freed), and
+ * leaves its scope key in `key` (secret, CF_EXTENT_SCOPE_KEY_LEN).
+ * CF_ERR_DECRYPT for damage. */
+CF_MUST_USE bool cf_bs_extent_open(const bs_scope *sc, const char *id, const cf_extent_source *src,
+                                   uint8_t *key, bs_opened *o);
+/* A source over sealed bytes in memory (an inline extent). */
+cf_extent_source cf_bs_mem_source(const cf_buf *sealed);
+/* A page blob's plan (blob_store_page.c): the chunks from index `first`,
+ * at most BS_PAGE_WINDOW of them and none past `size`, as pieces (runs of
+ * unwritten chunks as zero pieces); *pieces is malloc'ed. */
+CF_MUST_USE bool cf_bs_page_plan_locked(cf_blob_store *s, const char *account,
+                                        const char *container, const char *name, uint64_t size,
+                                        uint64_t first, bs_piece **pieces, size_t *n);
+/* Zeros the bytes of dst (plaintext [eo, eo + len) of chunk `p`) that lie
+ * in pages without data. */
+void cf_bs_page_mask(const bs_piece *p, uint64_t eo, uint8_t *dst, size_t len);
 /* One row of BS_BLOB_COLUMNS into `out`, opening its sealed columns
  * (metadata only when with_meta). */
 CF_MUST_USE bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *container,
@@ -389,6 +430,6 @@ CF_MUST_USE bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, cons
     "name, type, size, etag, created, last_modified, props, metadata, lease_id," \
     " lease_duration, lease_expiry, lease_break, copy,"                          \
     " (SELECT count(*) FROM blob_extents e WHERE e.account = blobs.account AND"  \
-    "  e.container = blobs.container AND e.blob = blobs.name), scope, cpk"
+    "  e.container = blobs.container AND e.blob = blobs.name), scope, cpk, sequence"
 
 #endif

@@ -17,13 +17,14 @@
  * reader reaches it, which catches truncation at a segment boundary.
  *
  * Inline extents (small ones kept in the database) are read from a copy in
- * memory (at most BS_INLINE_MAX bytes): the one the range starts in is
+ * memory (at most BS_INLINE_STORED_MAX bytes): the one the range starts in is
  * copied in the snapshot itself, any later one when the reader reaches it,
  * under the lock.  The pin keeps those rows from being deleted meanwhile,
  * exactly as it keeps stored extents from being removed.
  */
 #include "blob_store_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,13 +46,16 @@ struct cf_blob_reader {
     cf_buf mem;     /* an inline extent's sealed bytes */
     size_t mem_idx; /* the piece `mem` holds; SIZE_MAX = none */
     cf_extent_source src;
-    /* Infrastructure encryption: the layer over `src` and the inner
-     * extent's source it gives; `data` points at whichever is read. */
-    cf_extent_layer *layer;
-    cf_extent_source inner;
-    const cf_extent_source *data;
-    uint32_t seg;
-    uint8_t *key; /* secret, CF_EXTENT_SCOPE_KEY_LEN: pieces[idx]'s scope key */
+    bs_opened ext; /* pieces[idx] opened: its layers, header, length */
+    uint8_t *key;  /* secret, CF_EXTENT_SCOPE_KEY_LEN: pieces[idx]'s scope key */
+    /* A page blob's reader plans a window of chunks at a time
+     * (BS_PAGE_WINDOW) and takes the next when it gets there: it keeps the
+     * blob's name and what its key depends on, to check it is still the
+     * blob it started reading. */
+    bool paged;
+    char *account, *container, *name;
+    char cpk[CF_BLOB_CPK_SHA_LEN + 1];
+    char scope[CF_BLOB_SCOPE_MAX + 1];
     /* Staged plaintext (secret, seg bytes). */
     uint8_t *stage;
     size_t stage_cap, stage_len, stage_off;
@@ -65,12 +69,40 @@ static bool bs_mem_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t len)
     return true;
 }
 
+cf_extent_source cf_bs_mem_source(const cf_buf *sealed)
+{
+    return (cf_extent_source){bs_mem_read_at, (void *)sealed, sealed->len};
+}
+
+bool cf_bs_extent_open(const bs_scope *sc, const char *id, const cf_extent_source *src,
+                       uint8_t *key, bs_opened *o)
+{
+    cf_extent_layer_free(o->layer);
+    *o = (bs_opened){.data = src};
+    /* A short header is damage, like any other length mismatch. */
+    CF_ENSURE(src->length >= CF_EXTENT_HEADER_LEN, CF_ERR_DECRYPT, "extent truncated");
+    if (sc->infra) { /* the outer layer first; a holder with it refuses extents without */
+        CF_GUARD(cf_bs_infra_extent_key(sc, id, key));
+        CF_GUARD(cf_extent_layer_open(cf_slice_of(key, CF_EXTENT_SCOPE_KEY_LEN), src, &o->layer));
+        o->inner = cf_extent_layer_source(o->layer);
+        o->data = &o->inner;
+        CF_ENSURE(o->inner.length >= CF_EXTENT_HEADER_LEN, CF_ERR_DECRYPT, "extent truncated");
+    }
+    cf_extent_header h;
+    CF_GUARD(cf_extent_read_header(o->data, &h));
+    CF_ENSURE(h.cipher == CF_EXTENT_CIPHER_AES256_GCM_HKDF, CF_ERR_DECRYPT,
+              "an infrastructure layer where none belongs");
+    CF_GUARD(cf_extent_plaintext_length(&h, o->data->length, &o->plain));
+    o->seg = h.segment_size;
+    return cf_bs_extent_key(sc, id, key);
+}
+
 /* ---- open ---- */
 
 /* Copies the inline extent the range starts in, if it is one. */
 static bool bs_reader_prefetch_locked(cf_blob_store *s, cf_blob_reader *r, uint64_t offset)
 {
-    uint64_t start = 0;
+    uint64_t start = r->ext_start;
     for (size_t i = 0; i < r->n; i++) {
         if (offset < start + r->pieces[i].length) {
             if (!r->pieces[i].inl)
@@ -84,6 +116,42 @@ static bool bs_reader_prefetch_locked(cf_blob_store *s, cf_blob_reader *r, uint6
     return true;
 }
 
+/* Holds the plan's extents (the previous window's, if any, are let go)
+ * and copies the inline one `offset` lies in. */
+static bool bs_reader_hold_locked(cf_blob_store *s, cf_blob_reader *r, uint64_t offset)
+{
+    bs_idlist ids = {0};
+    bool ok = true;
+    for (size_t i = 0; ok && i < r->n; i++)
+        ok = r->pieces[i].zero || cf_bs_idlist_add(&ids, r->pieces[i].id);
+    if (!ok) {
+        cf_bs_idlist_free(&ids);
+        return false;
+    }
+    if (r->pinned)
+        cf_bs_unpin_locked(s, &r->pin);
+    cf_bs_idlist_free(&r->pin.ids);
+    r->pin.ids = ids;
+    cf_bs_pin_locked(s, &r->pin);
+    r->pinned = true;
+    r->mem_idx = SIZE_MAX;
+    return bs_reader_prefetch_locked(s, r, offset);
+}
+
+/* A page blob's reader remembers which blob it reads (see the struct). */
+static bool bs_reader_paged(cf_blob_reader *r, const char *account, const char *container,
+                            const char *name, const bs_target *t)
+{
+    r->paged = true;
+    r->account = strdup(account);
+    r->container = strdup(container);
+    r->name = strdup(name);
+    CF_ENSURE(r->account && r->container && r->name, CF_ERR_NOMEM, NULL);
+    snprintf(r->cpk, sizeof r->cpk, "%s", t->cpk);
+    snprintf(r->scope, sizeof r->scope, "%s", t->scope);
+    return true;
+}
+
 static bool bs_reader_snapshot_reads(cf_blob_store *s, const char *account, const char *container,
                                      const char *name, uint64_t offset, const cf_blob_cond *cond,
                                      int64_t now, cf_blob_info *info, cf_blob_reader *r)
@@ -93,15 +161,52 @@ static bool bs_reader_snapshot_reads(cf_blob_store *s, const char *account, cons
     bs_target t;
     CF_GUARD(cf_bs_blob_target(s, account, container, name, etag, &t, NULL));
     CF_GUARD(cf_bs_check_cond(cond, &t, BS_OP_READ, false, now));
-    CF_GUARD(
-        cf_bs_blob_plan_locked(s, account, container, name, info->n_extents, &r->pieces, &r->n));
     CF_GUARD(cf_bs_scope_for_locked(s, account, cond, &t, &r->sc));
-    CF_GUARD(bs_reader_prefetch_locked(s, r, offset));
-    for (size_t i = 0; i < r->n; i++)
-        CF_GUARD(cf_bs_idlist_add(&r->pin.ids, r->pieces[i].id));
-    cf_bs_pin_locked(s, &r->pin);
-    r->pinned = true;
-    return true;
+    if (info->type == CF_BLOB_PAGE) {
+        uint64_t first = offset / CF_BLOB_PAGE_CHUNK;
+        r->ext_start = first * CF_BLOB_PAGE_CHUNK;
+        CF_GUARD(bs_reader_paged(r, account, container, name, &t));
+        CF_GUARD(cf_bs_page_plan_locked(s, account, container, name, info->size, first, &r->pieces,
+                                        &r->n));
+    } else {
+        CF_GUARD(cf_bs_blob_plan_locked(s, account, container, name, info->n_extents, &r->pieces,
+                                        &r->n));
+    }
+    return bs_reader_hold_locked(s, r, offset);
+}
+
+/* A page blob's next window, from r->ext_start: the blob must still be
+ * the page blob under the key the reader holds. */
+static bool bs_reader_window_reads(cf_blob_store *s, cf_blob_reader *r)
+{
+    char etag[CF_BLOB_ETAG_LEN + 1];
+    bs_target t;
+    cf_blob_type type = CF_BLOB_BLOCK;
+    int64_t size = 0;
+    CF_GUARD(cf_bs_blob_target(s, r->account, r->container, r->name, etag, &t, &type));
+    CF_ENSURE(t.exists && type == CF_BLOB_PAGE && strcmp(t.cpk, r->cpk) == 0 &&
+                  strcmp(t.scope, r->scope) == 0,
+              CF_ERR_CONFLICT, "the blob was replaced during the read");
+    CF_GUARD(cf_db_int(s->db,
+                       CF_DB_PREP(s->db,
+                                  "SELECT size FROM blobs WHERE account = ?1 AND container = ?2"
+                                  " AND name = ?3",
+                                  r->account, r->container, r->name),
+                       &size));
+    free(r->pieces);
+    r->pieces = NULL;
+    r->n = r->idx = 0;
+    CF_GUARD(cf_bs_page_plan_locked(s, r->account, r->container, r->name, (uint64_t)size,
+                                    r->ext_start / CF_BLOB_PAGE_CHUNK, &r->pieces, &r->n));
+    CF_ENSURE(r->n > 0, CF_ERR_CONFLICT, "the blob shrank during the read");
+    return bs_reader_hold_locked(s, r, r->ext_start);
+}
+
+static bool bs_reader_next_window(cf_blob_reader *r)
+{
+    cf_blob_store *s = r->s;
+    return BS_LOCKED(s, cf_db_read_begin(s->db) &&
+                            cf_db_read_end(s->db, bs_reader_window_reads(s, r)));
 }
 
 static bool bs_reader_snapshot_locked(cf_blob_store *s, const char *account, const char *container,
@@ -129,7 +234,10 @@ void cf_blob_reader_free(cf_blob_reader *r)
         cf_bs_remove_due(r->s, seen, &due);
     }
     cf_bs_idlist_free(&r->pin.ids);
-    cf_extent_layer_free(r->layer);
+    cf_extent_layer_free(r->ext.layer);
+    free(r->account);
+    free(r->container);
+    free(r->name);
     cf_extent_store_reader_close(r->xr);
     cf_buf_free(&r->mem);
     cf_secret_free(r->key, CF_EXTENT_SCOPE_KEY_LEN);
@@ -149,7 +257,7 @@ bool cf_blob_reader_open(cf_blob_store *s, const char *account, const char *cont
     cf_blob_reader *r = calloc(1, sizeof *r);
     CF_ENSURE_ALLOC(r);
     r->s = s;
-    cf_buf_init(&r->mem, BS_INLINE_MAX);
+    cf_buf_init(&r->mem, BS_INLINE_STORED_MAX);
     r->mem_idx = SIZE_MAX;
     r->key = cf_secret_alloc(CF_EXTENT_SCOPE_KEY_LEN);
     bool ok = r->key != NULL;
@@ -194,7 +302,7 @@ static bool bs_reader_source(cf_blob_reader *r, const bs_piece *p)
             CF_GUARD(ok);
             r->mem_idx = r->idx;
         }
-        r->src = (cf_extent_source){bs_mem_read_at, &r->mem, r->mem.len};
+        r->src = cf_bs_mem_source(&r->mem);
         return true;
     }
     cf_extent_store_reader_close(r->xr);
@@ -214,28 +322,9 @@ static bool bs_reader_open_extent(cf_blob_reader *r)
     const bs_piece *p = &r->pieces[r->idx];
     CF_ENSURE(strlen(p->id) == BS_ID_HEX, CF_ERR_DB, "malformed extent id in metadata");
     CF_GUARD(bs_reader_source(r, p));
-    /* A short header is damage, like any other length mismatch. */
-    CF_ENSURE(r->src.length >= CF_EXTENT_HEADER_LEN, CF_ERR_DECRYPT, "extent truncated");
-    r->data = &r->src;
-    if (r->sc.infra) { /* the outer layer first; a holder with it refuses extents without */
-        cf_extent_layer_free(r->layer);
-        r->layer = NULL;
-        CF_GUARD(cf_bs_infra_extent_key(&r->sc, p->id, r->key));
-        CF_GUARD(
-            cf_extent_layer_open(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), &r->src, &r->layer));
-        r->inner = cf_extent_layer_source(r->layer);
-        r->data = &r->inner;
-        CF_ENSURE(r->inner.length >= CF_EXTENT_HEADER_LEN, CF_ERR_DECRYPT, "extent truncated");
-    }
-    cf_extent_header h;
-    uint64_t plain = 0;
-    CF_GUARD(cf_extent_read_header(r->data, &h));
-    CF_ENSURE(h.cipher == CF_EXTENT_CIPHER_AES256_GCM_HKDF, CF_ERR_DECRYPT,
-              "an infrastructure layer where none belongs");
-    CF_GUARD(cf_extent_plaintext_length(&h, r->data->length, &plain));
-    CF_ENSURE(plain == p->length, CF_ERR_DECRYPT, "extent length does not match the metadata");
-    r->seg = h.segment_size;
-    CF_GUARD(cf_bs_extent_key(&r->sc, p->id, r->key));
+    CF_GUARD(cf_bs_extent_open(&r->sc, p->id, &r->src, r->key, &r->ext));
+    CF_ENSURE(r->ext.plain == p->length, CF_ERR_DECRYPT,
+              "extent length does not match the metadata");
     r->opened = true;
     return true;
 }
@@ -258,24 +347,30 @@ static bool bs_copy_out(void *ctx, cf_slice bytes)
 static bool bs_reader_decrypt(cf_blob_reader *r, uint64_t eo, size_t len, uint8_t *dst)
 {
     bs_copy_sink c = {dst, 0, len};
-    CF_GUARD(cf_extent_read(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), r->data, eo, len,
+    CF_GUARD(cf_extent_read(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), r->ext.data, eo, len,
                             (cf_extent_sink){bs_copy_out, &c}));
     CF_ENSURE(c.len == len, CF_ERR_INTERNAL, "extent read came up short");
+    cf_bs_page_mask(&r->pieces[r->idx], eo, dst, len);
     return true;
 }
 
 /* Positions on the extent holding blob offset `abs`, opening it. */
 static bool bs_reader_seek(cf_blob_reader *r, uint64_t abs)
 {
-    while (r->idx < r->n && abs >= r->ext_start + r->pieces[r->idx].length) {
-        r->ext_start += r->pieces[r->idx].length;
-        r->idx++;
-        cf_extent_store_reader_close(r->xr);
-        r->xr = NULL;
-        r->opened = false;
+    for (;;) {
+        while (r->idx < r->n && abs >= r->ext_start + r->pieces[r->idx].length) {
+            r->ext_start += r->pieces[r->idx].length;
+            r->idx++;
+            cf_extent_store_reader_close(r->xr);
+            r->xr = NULL;
+            r->opened = false;
+        }
+        if (r->idx < r->n || !r->paged)
+            break;
+        CF_GUARD(bs_reader_next_window(r));
     }
     CF_ENSURE(r->idx < r->n, CF_ERR_DB, "the extent plan is shorter than the blob");
-    if (!r->opened)
+    if (!r->opened && !r->pieces[r->idx].zero)
         CF_GUARD(bs_reader_open_extent(r));
     return true;
 }
@@ -295,14 +390,19 @@ static bool bs_reader_step(cf_blob_reader *r, uint8_t *buf, size_t cap, size_t *
     uint64_t ext_rem = r->pieces[r->idx].length - eo;
     if (ext_rem > r->length - r->pos)
         ext_rem = r->length - r->pos;
-    uint64_t seg_rem = r->seg - eo % r->seg;
+    if (r->pieces[r->idx].zero) { /* a page blob's unwritten chunks */
+        *got = (size_t)(cap < ext_rem ? cap : ext_rem);
+        memset(buf, 0, *got);
+        return true;
+    }
+    uint64_t seg_rem = r->ext.seg - eo % r->ext.seg;
     if (seg_rem > ext_rem)
         seg_rem = ext_rem;
     if (cap >= seg_rem) {
         /* Whole segments straight into the caller's buffer. */
         uint64_t want = cap < ext_rem ? cap : ext_rem;
         if (want < ext_rem)
-            want = (eo + want) / r->seg * r->seg - eo;
+            want = (eo + want) / r->ext.seg * r->ext.seg - eo;
         CF_GUARD(bs_reader_decrypt(r, eo, (size_t)want, buf));
         *got = (size_t)want;
         return true;
@@ -312,9 +412,9 @@ static bool bs_reader_step(cf_blob_reader *r, uint8_t *buf, size_t cap, size_t *
     if (r->stage_cap < seg_rem) {
         cf_secret_free(r->stage, r->stage_cap);
         r->stage_cap = 0;
-        r->stage = cf_secret_alloc(r->seg);
+        r->stage = cf_secret_alloc(r->ext.seg);
         CF_ENSURE_ALLOC(r->stage);
-        r->stage_cap = r->seg;
+        r->stage_cap = r->ext.seg;
     }
     CF_GUARD(bs_reader_decrypt(r, eo, (size_t)seg_rem, r->stage));
     r->stage_len = (size_t)seg_rem;

@@ -11,7 +11,7 @@ set -euo pipefail
 trap 'engines_stop; cleanup' EXIT
 
 pg_start "$TMP" || exit 1
-for t in test_blob_store test_blob_store_api; do
+for t in test_blob_store test_blob_store_api test_blob_store_page; do
     if COFFER_TEST_PG="$PG_CONNINFO" "$BIN/../tests/$t" >"$TMP/out" 2>&1 &&
         grep -q '^-- again on PostgreSQL' "$TMP/out"; then
         ok "$t against PostgreSQL"

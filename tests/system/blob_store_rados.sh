@@ -16,7 +16,7 @@ trap 'engines_stop; cleanup' EXIT
 ceph_start "$TMP" || exit 1
 pg_start "$TMP" || exit 1
 ns=blob-store-test
-for t in test_blob_store test_blob_store_api; do
+for t in test_blob_store test_blob_store_api test_blob_store_page; do
     if COFFER_TEST_PG="$PG_CONNINFO" COFFER_TEST_EXTENTS="rados:$CEPH_POOL/$ns" \
         timeout 600 "$BIN/../tests/$t" >"$TMP/out" 2>&1 &&
         grep -q '^-- and on PostgreSQL' "$TMP/out"; then
