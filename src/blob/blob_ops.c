@@ -24,46 +24,6 @@
 
 #define CF_RANGE_MD5_MAX (4u << 20)
 
-/* "bytes=S-E" / "bytes=S-"; *has = false for none. */
-static bool cf_parse_range(cf_blob_call *call, bool *has, uint64_t *offset, uint64_t *length)
-{
-    const char *v = cf_blob_header(call, "x-ms-range");
-    bool strict = v != NULL;
-    if (!v)
-        v = cf_blob_header(call, "Range");
-    *has = false;
-    if (!v)
-        return true;
-    unsigned long long s = 0, e = 0;
-    char *end = NULL;
-    bool ok = strncmp(v, "bytes=", 6) == 0 && v[6] >= '0' && v[6] <= '9';
-    if (ok) {
-        errno = 0;
-        s = strtoull(v + 6, &end, 10);
-        ok = *end == '-' && errno == 0;
-    }
-    if (ok && end[1]) {
-        const char *p = end + 1;
-        ok = *p >= '0' && *p <= '9';
-        errno = 0;
-        e = ok ? strtoull(p, &end, 10) : 0;
-        ok = ok && !*end && e >= s;
-        /* An end past what 64 bits hold, or the last byte, is "to the end"
-         * (the reader clips); e - s + 1 must not wrap. */
-        *length = errno == ERANGE || e == ULLONG_MAX ? CF_BLOB_WHOLE : e - s + 1;
-    } else if (ok) {
-        *length = CF_BLOB_WHOLE;
-    }
-    if (!ok)
-        return strict ? CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
-                                     "The value for one of the HTTP headers is not in the "
-                                     "correct format.")
-                      : true; /* a malformed Range is ignored, as HTTP allows */
-    *has = true;
-    *offset = s;
-    return true;
-}
-
 static const char *cf_prop(json_t *props, const char *key)
 {
     return json_string_value(json_object_get(props, key));
@@ -88,8 +48,7 @@ static bool cf_blob_read_headers(cf_blob_call *call, const cf_blob_info *b)
     }
     CF_GUARD(cf_blob_add_etag(call, b->etag, b->last_modified));
     CF_GUARD(cf_blob_add_date(call, "x-ms-creation-time", b->created));
-    CF_GUARD(cf_http_add_header(resp, "x-ms-blob-type",
-                                b->type == CF_BLOB_APPEND ? "AppendBlob" : "BlockBlob"));
+    CF_GUARD(cf_http_add_header(resp, "x-ms-blob-type", cf_blob_type_name(b->type)));
     CF_GUARD(cf_blob_add_lease(call, &b->lease));
     CF_GUARD(cf_blob_add_metadata(call, b->metadata));
     CF_GUARD(cf_http_add_header(resp, "Accept-Ranges", "bytes"));
@@ -100,6 +59,8 @@ static bool cf_blob_read_headers(cf_blob_call *call, const cf_blob_info *b)
         char n[16];
         snprintf(n, sizeof n, "%u", b->committed_blocks);
         CF_GUARD(cf_http_add_header(resp, "x-ms-blob-committed-block-count", n));
+    } else if (b->type == CF_BLOB_PAGE) {
+        CF_GUARD(cf_blob_add_sequence(call, b->sequence));
     } else {
         CF_GUARD(cf_http_add_header(resp, "x-ms-access-tier", "Hot"));
         CF_GUARD(cf_http_add_header(resp, "x-ms-access-tier-inferred", "true"));
@@ -213,7 +174,7 @@ bool cf_blob_op_get_blob(cf_blob_call *call)
     uint64_t offset = 0, length = CF_BLOB_WHOLE;
     cf_blob_info b = {0};
     cf_blob_reader *r = NULL;
-    if (!cf_parse_range(call, &ranged, &offset, &length) ||
+    if (!cf_blob_parse_range(call, &ranged, &offset, &length) ||
         !cf_blob_reader_open(call->svc->store, call->account, call->container, call->blob, offset,
                              length, &call->cond, call->now, &b, &r))
         return cf_blob_read_failed(call, &b);
@@ -284,6 +245,11 @@ bool cf_blob_op_set_properties(cf_blob_call *call)
 {
     json_t *props = NULL;
     cf_blob_write_result r;
+    bool handled = false;
+    /* A page blob's resize or sequence number (page_ops.c). */
+    CF_GUARD(cf_blob_page_properties(call, &handled));
+    if (handled)
+        return true;
     bool ok = cf_blob_parse_props(call, false, &props) &&
               cf_blob_set_properties(call->svc->store, call->account, call->container, call->blob,
                                      props, &call->cond, call->now, &r);

@@ -24,8 +24,10 @@
  *   service_ops.c  service properties, list containers, account info
  *   container_ops.c containers, ACLs, container leases, list blobs
  *   blob_ops.c     blob reads, properties, metadata, delete, copy, leases
- *   upload_ops.c   streamed bodies: Put Blob, Put Block, Append Block;
- *                  Put/Get Block List, Create Append Blob
+ *   upload_ops.c   streamed bodies: Put Blob, Put Block, Append Block,
+ *                  Put Page; Put/Get Block List, Create Append Blob
+ *   page_ops.c     page blobs: create, Get Page Ranges, resize and
+ *                  sequence numbers, Put Page's headers
  *   headers.c      request header parsing shared by the handlers
  *   cors.c         CORS preflights and response headers from the account's rules
  *
@@ -233,6 +235,17 @@ CF_MUST_USE bool cf_blob_parse_metadata(cf_blob_call *call, json_t **out);
 /* x-ms-blob-content-* (or, with `plain`, Content-* as Put Blob allows). */
 CF_MUST_USE bool cf_blob_parse_props(cf_blob_call *call, bool plain, json_t **out);
 CF_MUST_USE bool cf_blob_add_metadata(cf_blob_call *call, json_t *metadata);
+/* An integer header in [min, max] into *out (left alone when absent);
+ * 400 InvalidHeaderValue naming it otherwise. */
+CF_MUST_USE bool cf_blob_number_header(cf_blob_call *call, const char *name, int64_t min,
+                                       int64_t max, int64_t *out);
+/* x-ms-range, else Range: "bytes=S-E" (inclusive) or "bytes=S-" (length
+ * CF_BLOB_WHOLE); *has false when neither is sent.  A malformed x-ms-range
+ * is 400 InvalidHeaderValue; a malformed Range is ignored, as HTTP allows. */
+CF_MUST_USE bool cf_blob_parse_range(cf_blob_call *call, bool *has, uint64_t *offset,
+                                     uint64_t *length);
+/* "BlockBlob", "AppendBlob", "PageBlob". */
+const char *cf_blob_type_name(cf_blob_type type);
 /* Appends a base64 value; `out` is NUL-terminated. */
 CF_MUST_USE bool cf_blob_base64(cf_slice in, char *out, size_t len);
 
@@ -382,6 +395,25 @@ CF_MUST_USE bool cf_blob_op_blob_lease(cf_blob_call *call);
 CF_MUST_USE bool cf_blob_op_put_block_list(cf_blob_call *call);
 CF_MUST_USE bool cf_blob_op_get_block_list(cf_blob_call *call);
 CF_MUST_USE bool cf_blob_op_append_create(cf_blob_call *call);
+/* Page blobs (page_ops.c): Create Page Blob, Get Page Ranges; Put Page
+ * streams through upload_ops.c. */
+CF_MUST_USE bool cf_blob_op_page_create(cf_blob_call *call);
+CF_MUST_USE bool cf_blob_op_page_ranges(cf_blob_call *call);
+/* Set Blob Properties on a page blob with x-ms-blob-content-length
+ * (resize) or x-ms-sequence-number-action: *handled says it was one, and
+ * then the reply is set up. */
+CF_MUST_USE bool cf_blob_page_properties(cf_blob_call *call, bool *handled);
+/* Put Page's range and mode, checked before its body is read. */
+typedef struct {
+    uint64_t offset, length;
+    bool clear;
+} cf_blob_page_range;
+CF_MUST_USE bool cf_blob_page_request(cf_blob_call *call, uint64_t declared,
+                                      cf_blob_page_range *out);
+/* x-ms-blob-sequence-number of a page blob's reply. */
+CF_MUST_USE bool cf_blob_add_sequence(cf_blob_call *call, int64_t sequence);
+/* Put Page's x-ms-if-sequence-number-le / -lt / -eq. */
+CF_MUST_USE bool cf_blob_page_seq_cond(cf_blob_call *call, cf_blob_seq_cond *out);
 /* Streamed: begin (in the begin hook, opens the writer) + finish. */
 CF_MUST_USE bool cf_blob_upload_begin(cf_blob_call *call);
 CF_MUST_USE bool cf_blob_op_upload_finish(cf_blob_call *call);

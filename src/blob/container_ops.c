@@ -167,8 +167,9 @@ static bool cf_list_blob_props(cf_xml_writer *w, const cf_blob_info *b)
     CF_GUARD(cf_xml_element_str(w, "Content-MD5", md5 ? md5 : ""));
     CF_GUARD(cf_xml_prop(w, b->props, "cache-control", "Cache-Control"));
     CF_GUARD(cf_xml_prop(w, b->props, "content-disposition", "Content-Disposition"));
-    CF_GUARD(
-        cf_xml_element_str(w, "BlobType", b->type == CF_BLOB_APPEND ? "AppendBlob" : "BlockBlob"));
+    if (b->type == CF_BLOB_PAGE)
+        CF_GUARD(cf_xml_element_i64(w, "x-ms-blob-sequence-number", b->sequence));
+    CF_GUARD(cf_xml_element_str(w, "BlobType", cf_blob_type_name(b->type)));
     if (b->type == CF_BLOB_BLOCK) {
         CF_GUARD(cf_xml_element_str(w, "AccessTier", "Hot"));
         CF_GUARD(cf_xml_element_bool(w, "AccessTierInferred", true));

@@ -84,6 +84,11 @@ static const cf_blob_error_row cf_blob_errors[] = {
     {"AppendPositionConditionNotMet", 412, "The append position condition specified was not met."},
     {"NotModified", 304, "The condition specified using HTTP conditional header(s) is not met."},
     {"InvalidRange", 416, "The range specified is invalid for the current size of the resource."},
+    {"InvalidPageRange", 416, "The page range specified is invalid."},
+    {"SequenceNumberConditionNotMet", 412, "The sequence number condition specified was not met."},
+    {"SequenceNumberIncrementTooLarge", 409,
+     "The sequence number increment cannot be performed because it would result in overflow of "
+     "the sequence number."},
     {"RequestBodyTooLarge", 413,
      "The request body is too large and exceeds the maximum permissible limit."},
     {"InvalidBlockList", 400, "The specified block list is invalid."},

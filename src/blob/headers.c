@@ -3,6 +3,8 @@
  * common response headers, ETag/Last-Modified, access conditions, x-ms-meta-*
  * metadata and the blob content properties.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,17 +279,73 @@ bool cf_blob_add_lease(cf_blob_call *call, const cf_lease_info *lease)
     return !duration || cf_http_add_header(call->resp, "x-ms-lease-duration", duration);
 }
 
-static bool cf_blob_int_header(cf_blob_call *call, const char *name, int min, int max, int *out)
+bool cf_blob_number_header(cf_blob_call *call, const char *name, int64_t min, int64_t max,
+                           int64_t *out)
 {
     const char *v = cf_blob_header(call, name);
     if (!v)
         return true;
     char *end = NULL;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < min || n > max)
-        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
-                            "The value for one of the HTTP headers is not in the correct format.");
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || errno == ERANGE || n < min || n > max) {
+        char message[160];
+        snprintf(message, sizeof message, "The value of %s is not in the correct format.", name);
+        return CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue", message);
+    }
+    *out = n;
+    return true;
+}
+
+static bool cf_blob_int_header(cf_blob_call *call, const char *name, int min, int max, int *out)
+{
+    int64_t n = *out;
+    CF_GUARD(cf_blob_number_header(call, name, min, max, &n));
     *out = (int)n;
+    return true;
+}
+
+const char *cf_blob_type_name(cf_blob_type type)
+{
+    return type == CF_BLOB_APPEND ? "AppendBlob" : type == CF_BLOB_PAGE ? "PageBlob" : "BlockBlob";
+}
+
+bool cf_blob_parse_range(cf_blob_call *call, bool *has, uint64_t *offset, uint64_t *length)
+{
+    const char *v = cf_blob_header(call, "x-ms-range");
+    bool strict = v != NULL;
+    if (!v)
+        v = cf_blob_header(call, "Range");
+    *has = false;
+    if (!v)
+        return true;
+    unsigned long long s = 0, e = 0;
+    char *end = NULL;
+    bool ok = strncmp(v, "bytes=", 6) == 0 && v[6] >= '0' && v[6] <= '9';
+    if (ok) {
+        errno = 0;
+        s = strtoull(v + 6, &end, 10);
+        ok = *end == '-' && errno == 0;
+    }
+    if (ok && end[1]) {
+        const char *p = end + 1;
+        ok = *p >= '0' && *p <= '9';
+        errno = 0;
+        e = ok ? strtoull(p, &end, 10) : 0;
+        ok = ok && !*end && e >= s;
+        /* An end past what 64 bits hold, or the last byte, is "to the end"
+         * (the reader clips); e - s + 1 must not wrap. */
+        *length = errno == ERANGE || e == ULLONG_MAX ? CF_BLOB_WHOLE : e - s + 1;
+    } else if (ok) {
+        *length = CF_BLOB_WHOLE;
+    }
+    if (!ok)
+        return strict ? CF_BLOB_FAIL(CF_ERR_BAD_INPUT, "InvalidHeaderValue",
+                                     "The value for one of the HTTP headers is not in the "
+                                     "correct format.")
+                      : true; /* a malformed Range is ignored, as HTTP allows */
+    *has = true;
+    *offset = s;
     return true;
 }
 

@@ -2,6 +2,8 @@
  * Uploads: Put Blob, Put Block and Append Block stream their bodies straight
  * into an encrypting extent writer as they arrive (begin hook -> sink ->
  * finish), so neither memory nor plaintext on disk grows with the body.
+ * Put Page's body (at most 4 MiB) is gathered in secret memory instead and
+ * written in one transaction (blob_store_page.c).
  * Content-MD5 / x-ms-content-crc64 are computed on the way (MD5 of a long
  * body on a second thread: it is the slowest step) and checked before the
  * commit: a mismatch leaves nothing behind.  Put Blob stores the
@@ -39,6 +41,12 @@ struct cf_blob_upload {
     const char *reason;
     char detail[256];
     json_t *props, *metadata;
+    /* Put Page: the pages' range, and the body gathered (secret memory, at
+     * most CF_BLOB_PAGE_MAX_WRITE) to be written in one transaction. */
+    bool page;
+    cf_blob_page_range range;
+    cf_blob_seq_cond seq;
+    cf_buf pages;
 };
 
 static bool cf_upload_declared_length(cf_blob_call *call, uint64_t *out)
@@ -101,7 +109,8 @@ static bool cf_upload_sink(void *ctx, const uint8_t *data, size_t len)
         return false;
     cf_slice chunk = cf_slice_of(data, len);
     bool ok =
-        (!u->md5 || cf_hash_pipe_update(u->md5, chunk)) && cf_blob_writer_write(u->writer, chunk);
+        (!u->md5 || cf_hash_pipe_update(u->md5, chunk)) &&
+        (u->page ? cf_buf_append_slice(&u->pages, chunk) : cf_blob_writer_write(u->writer, chunk));
     if (u->want_crc)
         u->crc = cf_crc64_update(u->crc, chunk);
     if (!ok) {
@@ -123,6 +132,12 @@ static bool cf_upload_open_writer(cf_blob_call *call, struct cf_blob_upload *u)
         u->store_md5 = !json_object_get(u->props, "content-md5");
         return cf_blob_put_begin(svc->store, call->account, call->container, call->blob, u->props,
                                  u->metadata, &call->cond, call->now, &u->writer);
+    }
+    if (strcmp(name, "PutPage") == 0) {
+        u->page = true;
+        cf_buf_init_secret(&u->pages, CF_BLOB_PAGE_MAX_WRITE);
+        return cf_blob_page_request(call, u->declared, &u->range) &&
+               cf_blob_page_seq_cond(call, &u->seq);
     }
     if (strcmp(name, "PutBlock") == 0) {
         const char *id = cf_blob_query(call, "blockid");
@@ -175,6 +190,7 @@ void cf_blob_upload_free(cf_blob_call *call)
     cf_hash_pipe_free(u->md5);
     json_decref(u->props);
     json_decref(u->metadata);
+    cf_buf_free(&u->pages);
     free(u);
     call->upload = NULL;
 }
@@ -219,9 +235,16 @@ bool cf_blob_op_upload_finish(cf_blob_call *call)
     bool append = strcmp(call->op->name, "AppendBlock") == 0;
     CF_ENSURE_REF(u);
     CF_GUARD(cf_upload_verify(call, u, md5, md5_b64));
-    CF_GUARD(cf_blob_writer_commit(u->writer, call->now, &r));
+    if (u->page)
+        CF_GUARD(cf_blob_page_write(call->svc->store, call->account, call->container, call->blob,
+                                    u->range.offset, u->range.length,
+                                    u->range.clear ? NULL : u->pages.data, &call->cond, &u->seq,
+                                    call->now, &r) &&
+                 cf_blob_add_sequence(call, r.sequence));
+    else
+        CF_GUARD(cf_blob_writer_commit(u->writer, call->now, &r));
     CF_GUARD(cf_blob_add_encrypted(call, r.scope));
-    if (put_blob || append)
+    if (put_blob || append || u->page)
         CF_GUARD(cf_blob_add_etag(call, r.etag, r.last_modified));
     if (md5_b64[0])
         CF_GUARD(cf_http_add_header(call->resp, "Content-MD5", md5_b64));
