@@ -206,6 +206,7 @@ static void test_shadow(void)
         chunks += any;
     }
     CHECK(db_count("SELECT count(*) FROM blob_extents") == chunks);
+    settle(s); /* PostgreSQL: replaced chunks wait for the sweep */
     CHECK(db_count("SELECT count(*) FROM inline_extents") == chunks);
     /* Cleared everywhere: nothing stored at all. */
     for (uint64_t off = 0; off < size; off += CF_BLOB_PAGE_MAX_WRITE) {
@@ -336,6 +337,7 @@ static void test_resize(void)
     /* To nothing: no rows, no inline extents. */
     CHECK(cf_blob_page_resize(s, ACC, CON, "r", 0, NULL, T0, NULL));
     CHECK(db_count("SELECT count(*) FROM blob_extents") == 0);
+    settle(s);
     CHECK(db_count("SELECT count(*) FROM inline_extents") == 0);
     free(data);
     free(zeros);
