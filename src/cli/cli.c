@@ -198,6 +198,26 @@ static const cf_cli_command cf_commands[] = {
     {"disable", cf_cmd_scope_disable, 1, CF_STORAGE_OPTS, "disable NAME", "scope", false, true},
     {"set-key", cf_cmd_scope_set_key, 1, "cmk-key-uri service-managed " CF_STORAGE_OPTS,
      "set-key NAME (--cmk-key-uri URI | --service-managed)", "scope", false, true},
+    {"create", cf_cmd_disk_create, 1, "size des sector luks2 container " CF_STORAGE_OPTS,
+     "create NAME --size S --des KEY_ID [--sector 512|4096] [--luks2] [--container C]", "disk",
+     false, true},
+    {"attach", cf_cmd_disk_attach, 1,
+     "socket port cache-seconds writeback-mib vault-identity container " CF_STORAGE_OPTS,
+     "attach NAME (--socket PATH | --port N) [--cache-seconds N] [--writeback-mib N]\n"
+     "                  [--vault-identity FILE]   (runs nbdkit until stopped)",
+     "disk", false, true},
+    {"list", cf_cmd_disk_list, 0, "container " CF_STORAGE_OPTS, "list [--container C]", "disk",
+     false, true},
+    {"show", cf_cmd_disk_show, 1, "container " CF_STORAGE_OPTS, "show NAME", "disk", false, true},
+    {"resize", cf_cmd_disk_resize, 1, "size container " CF_STORAGE_OPTS, "resize NAME --size S",
+     "disk", false, true},
+    {"delete", cf_cmd_disk_delete, 1, "container " CF_STORAGE_OPTS, "delete NAME", "disk", false,
+     true},
+    {"rotate-key", cf_cmd_disk_rotate, 1, "des container " CF_STORAGE_OPTS,
+     "rotate-key NAME [--des KEY_ID]   (re-wraps the disk's key; no sector rewritten)", "disk",
+     false, true},
+    {"luks-key", cf_cmd_disk_luks_key, 1, "out container " CF_STORAGE_OPTS,
+     "luks-key NAME [--out FILE]   (a luks2 disk's key file, for cryptsetup)", "disk", false, true},
 };
 
 static const char *cf_group(const cf_cli_command *cmd)
@@ -208,7 +228,7 @@ static const char *cf_group(const cf_cli_command *cmd)
 static const char *const cf_global_opts =
     "vault tenant client-id client-secret ca-cert bootstrap output help";
 static const char *const cf_flag_names = "help disabled enable disable remove-old overwrite hsm "
-                                         "service-managed infrastructure-encryption";
+                                         "service-managed infrastructure-encryption luks2";
 
 /* ---- parsing ---- */
 
@@ -226,6 +246,7 @@ static void cf_print_usage(FILE *out)
         "       coffer db encrypt|decrypt|status|rotate-protector|rekey FILE [options]\n"
         "         (a protector: local:KEYFILE, or a vault key URI with --vault-identity FILE)\n"
         "       coffer [storage options] blob|container|account|scope COMMAND [ARG] [options]\n"
+        "       coffer [connection and storage options] disk COMMAND [NAME] [options]\n"
         "\ncommands:\n");
     for (size_t i = 0; i < sizeof cf_commands / sizeof cf_commands[0]; i++)
         fprintf(out, "  %s %s\n", cf_group(&cf_commands[i]), cf_commands[i].usage);
@@ -287,7 +308,7 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
         return cf_cli_usage("expected 'key|secret|principal|role|blob|container|account|scope|seal|"
-                            "ae|db COMMAND' or 'audit verify' "
+                            "ae|db|disk COMMAND' or 'audit verify' "
                             "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)

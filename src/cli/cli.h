@@ -30,6 +30,8 @@
  *   account_cmd.c  storage accounts (create, list, show, set-key, delete)
  *                through coffer-blob's admin API
  *   scope_cmd.c  encryption scopes of a storage account, the same way
+ *   disk_cmd.c   encrypted virtual disks (page blobs served by nbdkit with
+ *                coffer-disk's plugin), disk_meta.c their stored format
  *   progress.c   transfer progress bar and rates
  *
  * Every helper returns a must-use bool with the reason in the thread-local
@@ -242,6 +244,16 @@ CF_MUST_USE bool cf_cmd_db_rekey(cf_cli *cli);
 
 /* ---- store_cmd.c: a read-only look into a service's own store ---- */
 CF_MUST_USE bool cf_cmd_store_query(cf_cli *cli);
+
+/* ---- disk_cmd.c ---- */
+CF_MUST_USE bool cf_cmd_disk_create(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_disk_attach(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_disk_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_disk_show(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_disk_resize(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_disk_delete(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_disk_rotate(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_disk_luks_key(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_download(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_list(cf_cli *cli);
 CF_MUST_USE bool cf_cmd_blob_show(cf_cli *cli);

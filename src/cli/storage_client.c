@@ -246,7 +246,7 @@ static bool cf_conn_endpoint(cf_sc_client *c, cf_conn_parts *parts)
 
 /* CA: --ca-file / --ca-cert, COFFER_CA_CERT, then the bootstrap's ca_cert
  * (or DIR/tls/ca.crt when that path does not exist as written). */
-static bool cf_conn_ca(cf_cli *cli, const cf_sc_boot *boot, cf_sc_client *c)
+static bool cf_conn_ca(cf_cli *cli, const cf_sc_boot *boot, char *ca_file, size_t len)
 {
     const char *v = cf_cli_opt(cli, "ca-file");
     if (!v || !*v)
@@ -260,32 +260,37 @@ static bool cf_conn_ca(cf_cli *cli, const cf_sc_boot *boot, cf_sc_client *c)
         if ((!v || !cf_file_exists(v)) && cf_file_exists(fallback))
             v = fallback;
     }
+    ca_file[0] = '\0';
     if (!v || !*v)
         return true;
-    int n = snprintf(c->ca_file, sizeof c->ca_file, "%s", v);
-    if (n < 0 || (size_t)n >= sizeof c->ca_file)
+    int n = snprintf(ca_file, len, "%s", v);
+    if (n < 0 || (size_t)n >= len)
         return cf_cli_usage("the CA file name is too long");
     return true;
 }
 
-bool cf_sc_client_open(cf_cli *cli, cf_sc_client **out)
+bool cf_sc_connection(cf_cli *cli, cf_buf *conn, char ca_file[PATH_MAX])
+{
+    cf_sc_boot boot;
+    memset(&boot, 0, sizeof boot);
+    bool ok = cf_conn_string(cli, &boot, conn) && cf_conn_ca(cli, &boot, ca_file, PATH_MAX);
+    json_decref(boot.doc);
+    return ok;
+}
+
+bool cf_sc_client_connect(const char *conn, const char *ca_file, cf_sc_client **out)
 {
     cf_sc_client *c = calloc(1, sizeof *c);
     CF_ENSURE_ALLOC(c);
     cf_buf_init_secret(&c->key, CF_SC_KEY_MAX);
     cf_buf_init_secret(&c->sas, CF_SC_CONN_MAX);
-    cf_sc_boot boot;
-    memset(&boot, 0, sizeof boot);
-    cf_buf conn;
-    cf_buf_init_secret(&conn, CF_SC_CONN_MAX);
     cf_conn_parts parts;
     memset(&parts, 0, sizeof parts);
-
-    bool ok = cf_conn_string(cli, &boot, &conn) &&
-              cf_conn_parse(c, (const char *)conn.data, &parts) && cf_conn_endpoint(c, &parts) &&
-              cf_conn_ca(cli, &boot, c);
-    cf_buf_free(&conn);
-    json_decref(boot.doc);
+    bool ok = cf_conn_parse(c, conn, &parts) && cf_conn_endpoint(c, &parts);
+    if (ok && ca_file && strlen(ca_file) >= sizeof c->ca_file)
+        ok = cf_cli_usage("the CA file name is too long");
+    if (ok && ca_file)
+        snprintf(c->ca_file, sizeof c->ca_file, "%s", ca_file);
     ok = ok && cf_cli_https_handle(&c->curl);
     if (!ok) {
         cf_sc_client_close(c);
@@ -293,6 +298,17 @@ bool cf_sc_client_open(cf_cli *cli, cf_sc_client **out)
     }
     *out = c;
     return true;
+}
+
+bool cf_sc_client_open(cf_cli *cli, cf_sc_client **out)
+{
+    cf_buf conn;
+    cf_buf_init_secret(&conn, CF_SC_CONN_MAX);
+    char ca_file[PATH_MAX];
+    bool ok = cf_sc_connection(cli, &conn, ca_file) &&
+              cf_sc_client_connect((const char *)conn.data, ca_file, out);
+    cf_buf_free(&conn);
+    return ok;
 }
 
 void cf_sc_client_close(cf_sc_client *c)

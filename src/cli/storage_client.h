@@ -15,6 +15,7 @@
 #ifndef CF_CLI_STORAGE_CLIENT_H
 #define CF_CLI_STORAGE_CLIENT_H
 
+#include <limits.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -66,6 +67,12 @@ typedef struct cf_sc_client cf_sc_client;
  * is a failure.
  */
 CF_MUST_USE bool cf_sc_client_open(cf_cli *cli, cf_sc_client **out);
+/* The two halves of open: the connection string (into `conn`, a secret
+ * buffer) and the CA file ("" for the system's) the command line and
+ * environment name; and a client from them, for a process that has no
+ * command line of its own (coffer-disk's nbdkit plugin). */
+CF_MUST_USE bool cf_sc_connection(cf_cli *cli, cf_buf *conn, char ca_file[PATH_MAX]);
+CF_MUST_USE bool cf_sc_client_connect(const char *conn, const char *ca_file, cf_sc_client **out);
 void cf_sc_client_close(cf_sc_client *c);
 /* The endpoint URL, for messages and JSON output (no credentials). */
 const char *cf_sc_client_endpoint(const cf_sc_client *c);

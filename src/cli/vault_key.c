@@ -137,3 +137,8 @@ bool cf_vault_key_op(cf_vault_key *k, const char *op, const char *alg, cf_slice 
     json_decref(reply);
     return ok;
 }
+
+cf_cli_client *cf_vault_key_client(cf_vault_key *k)
+{
+    return k->client;
+}

@@ -29,6 +29,10 @@ const char *cf_vault_key_kid(const cf_vault_key *k);
 const char *cf_vault_key_kty(const cf_vault_key *k);
 const cf_pkey *cf_vault_key_public(const cf_vault_key *k);
 
+/* The vault client the key was opened with (for other calls to the same
+ * vault with the same credential, e.g. a secret beside the key). */
+struct cf_cli_client *cf_vault_key_client(cf_vault_key *k);
+
 /* POST /keys/NAME/VERSION/OP {"alg": alg, "value": base64url(in)}; the
  * reply's value, decoded, appended to `out` (secret for unwrapkey). */
 CF_MUST_USE bool cf_vault_key_op(cf_vault_key *k, const char *op, const char *alg, cf_slice in,

@@ -1,0 +1,236 @@
+/*
+ * The write-back map (disk.h): NBD promises a write's durability only
+ * after a flush (or with FUA), as a disk's volatile cache does, so writes
+ * wait here, already encrypted, and go to the blob together: fewer, larger
+ * Put Page calls, each a single transaction however many pages it holds.
+ *
+ * A hash table (open addressing, linear probing) of chunks by index, each
+ * with its ciphertext and a bitmap of the 512-byte pages written; at most
+ * capacity / CF_DISK_CHUNK chunks.  Entries leave only when the map is
+ * sent.  One mutex guards it; the plugin makes sure no read is between
+ * fetching a range and overlaying the map while the map is being sent.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disk.h"
+
+#define CF_DISK_UNITS (CF_DISK_CHUNK / CF_DISK_PAGE) /* pages per chunk: 128 */
+
+typedef struct {
+    uint64_t chunk;
+    uint64_t dirty[CF_DISK_UNITS / 64];
+    uint8_t *data; /* NULL: a free slot */
+} cf_disk_entry;
+
+struct cf_disk_cache {
+    pthread_mutex_t lock;
+    cf_disk_entry *slots;
+    size_t n_slots, used, max_used;
+    uint8_t *stage; /* one Put Page's body */
+};
+
+bool cf_disk_cache_new(uint64_t capacity, cf_disk_cache **out)
+{
+    size_t max = (size_t)(capacity / CF_DISK_CHUNK);
+    CF_ENSURE(max >= 1 && max <= (1u << 20), CF_ERR_BAD_INPUT,
+              "the write-back size must be 64 KiB to 64 GiB");
+    cf_disk_cache *c = calloc(1, sizeof *c);
+    CF_ENSURE_ALLOC(c);
+    c->max_used = max;
+    c->n_slots = 2;
+    while (c->n_slots < 2 * max)
+        c->n_slots *= 2;
+    c->slots = calloc(c->n_slots, sizeof *c->slots);
+    c->stage = malloc(CF_DISK_MAX_CALL);
+    pthread_mutex_init(&c->lock, NULL);
+    if (!c->slots || !c->stage) {
+        cf_disk_cache_free(c);
+        CF_BAIL(CF_ERR_NOMEM, NULL);
+    }
+    *out = c;
+    return true;
+}
+
+static void cf_disk_cache_clear(cf_disk_cache *c)
+{
+    for (size_t i = 0; i < c->n_slots; i++) {
+        free(c->slots[i].data);
+        memset(&c->slots[i], 0, sizeof c->slots[i]);
+    }
+    c->used = 0;
+}
+
+void cf_disk_cache_free(cf_disk_cache *c)
+{
+    if (!c)
+        return;
+    if (c->slots)
+        cf_disk_cache_clear(c);
+    free(c->slots);
+    free(c->stage);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* The chunk's entry, or NULL (create: a new one, unless the map is full). */
+static cf_disk_entry *cf_disk_find(cf_disk_cache *c, uint64_t chunk, bool create)
+{
+    size_t mask = c->n_slots - 1;
+    for (size_t i = (size_t)(chunk * 0x9e3779b97f4a7c15ull >> 20) & mask;; i = (i + 1) & mask) {
+        cf_disk_entry *e = &c->slots[i];
+        if (e->data && e->chunk == chunk)
+            return e;
+        if (!e->data) {
+            if (!create || c->used == c->max_used)
+                return NULL;
+            e->data = malloc(CF_DISK_CHUNK);
+            if (!e->data)
+                return NULL;
+            e->chunk = chunk;
+            memset(e->dirty, 0, sizeof e->dirty);
+            c->used++;
+            return e;
+        }
+    }
+}
+
+static bool cf_disk_unit_dirty(const cf_disk_entry *e, unsigned u)
+{
+    return (e->dirty[u / 64] >> (u % 64)) & 1;
+}
+
+/* The piece of [pos, end) in pos's chunk: its index, offset in it, length. */
+typedef struct {
+    uint64_t chunk, in, n;
+} cf_disk_piece;
+
+static cf_disk_piece cf_disk_piece_at(uint64_t pos, uint64_t end)
+{
+    cf_disk_piece p = {pos / CF_DISK_CHUNK, pos % CF_DISK_CHUNK, 0};
+    p.n = CF_DISK_CHUNK - p.in < end - pos ? CF_DISK_CHUNK - p.in : end - pos;
+    return p;
+}
+
+bool cf_disk_cache_put(cf_disk_cache *c, uint64_t off, const uint8_t *data, size_t len, bool *full)
+{
+    *full = false;
+    pthread_mutex_lock(&c->lock);
+    /* Room for every chunk first, so a write is kept whole or not at all. */
+    size_t needed = 0;
+    cf_disk_piece p;
+    for (uint64_t pos = off; pos < off + len; pos += p.n) {
+        p = cf_disk_piece_at(pos, off + len);
+        needed += cf_disk_find(c, p.chunk, false) == NULL;
+    }
+    if (needed > c->max_used - c->used) {
+        pthread_mutex_unlock(&c->lock);
+        *full = true;
+        return true;
+    }
+    bool ok = true;
+    for (uint64_t pos = off; ok && pos < off + len; pos += p.n) {
+        p = cf_disk_piece_at(pos, off + len);
+        cf_disk_entry *e = cf_disk_find(c, p.chunk, true);
+        ok = e != NULL;
+        if (ok)
+            memcpy(e->data + p.in, data + (pos - off), (size_t)p.n);
+        for (uint64_t u = p.in / CF_DISK_PAGE; ok && u < (p.in + p.n) / CF_DISK_PAGE; u++)
+            e->dirty[u / 64] |= 1ull << (u % 64);
+    }
+    pthread_mutex_unlock(&c->lock);
+    CF_ENSURE(ok, CF_ERR_NOMEM, "no memory for the write-back map");
+    return true;
+}
+
+void cf_disk_cache_overlay(cf_disk_cache *c, uint64_t off, uint8_t *buf, size_t len)
+{
+    pthread_mutex_lock(&c->lock);
+    cf_disk_piece p;
+    for (uint64_t pos = off; c->used && pos < off + len; pos += p.n) {
+        p = cf_disk_piece_at(pos, off + len);
+        cf_disk_entry *e = cf_disk_find(c, p.chunk, false);
+        for (uint64_t u = p.in / CF_DISK_PAGE; e && u < (p.in + p.n) / CF_DISK_PAGE; u++)
+            if (cf_disk_unit_dirty(e, (unsigned)u))
+                memcpy(buf + (p.chunk * CF_DISK_CHUNK + u * CF_DISK_PAGE - off),
+                       e->data + u * CF_DISK_PAGE, CF_DISK_PAGE);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void cf_disk_cache_drop(cf_disk_cache *c, uint64_t off, size_t len)
+{
+    pthread_mutex_lock(&c->lock);
+    cf_disk_piece p;
+    for (uint64_t pos = off; c->used && pos < off + len; pos += p.n) {
+        p = cf_disk_piece_at(pos, off + len);
+        cf_disk_entry *e = cf_disk_find(c, p.chunk, false);
+        for (uint64_t u = p.in / CF_DISK_PAGE; e && u < (p.in + p.n) / CF_DISK_PAGE; u++)
+            e->dirty[u / 64] &= ~(1ull << (u % 64));
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool cf_disk_cache_dirty(cf_disk_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool dirty = c->used > 0;
+    pthread_mutex_unlock(&c->lock);
+    return dirty;
+}
+
+static int cf_disk_entry_order(const void *a, const void *b)
+{
+    uint64_t x = (*(cf_disk_entry *const *)a)->chunk, y = (*(cf_disk_entry *const *)b)->chunk;
+    return x < y ? -1 : x > y;
+}
+
+/* The run being gathered in c->stage: blob offset and length. */
+typedef struct {
+    uint64_t off;
+    size_t len;
+} cf_disk_run;
+
+static bool cf_disk_run_send(cf_disk_cache *c, cf_disk_io *io, cf_disk_run *r)
+{
+    bool ok = r->len == 0 || cf_disk_io_write(io, r->off, c->stage, r->len);
+    r->len = 0;
+    return ok;
+}
+
+bool cf_disk_cache_send(cf_disk_cache *c, cf_disk_io *io)
+{
+    pthread_mutex_lock(&c->lock);
+    cf_disk_entry **order = c->used ? malloc(c->used * sizeof *order) : NULL;
+    bool ok = !c->used || order;
+    size_t n = 0;
+    for (size_t i = 0; ok && i < c->n_slots; i++)
+        if (c->slots[i].data)
+            order[n++] = &c->slots[i];
+    if (n)
+        qsort(order, n, sizeof *order, cf_disk_entry_order);
+    cf_disk_run run = {0, 0};
+    for (size_t i = 0; ok && i < n; i++) {
+        cf_disk_entry *e = order[i];
+        for (unsigned u = 0; ok && u < CF_DISK_UNITS; u++) {
+            if (!cf_disk_unit_dirty(e, u))
+                continue;
+            uint64_t at = e->chunk * CF_DISK_CHUNK + u * CF_DISK_PAGE;
+            if (run.len && (run.off + run.len != at || run.len == CF_DISK_MAX_CALL))
+                ok = cf_disk_run_send(c, io, &run);
+            if (!run.len)
+                run.off = at;
+            memcpy(c->stage + run.len, e->data + u * CF_DISK_PAGE, CF_DISK_PAGE);
+            run.len += CF_DISK_PAGE;
+        }
+    }
+    if (!order && c->used)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    ok = ok && cf_disk_run_send(c, io, &run);
+    if (ok)
+        cf_disk_cache_clear(c);
+    pthread_mutex_unlock(&c->lock);
+    free(order);
+    return ok;
+}
