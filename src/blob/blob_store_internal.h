@@ -411,12 +411,14 @@ CF_MUST_USE bool cf_bs_extent_open(const bs_scope *sc, const char *id, const cf_
                                    uint8_t *key, bs_opened *o);
 /* A source over sealed bytes in memory (an inline extent). */
 cf_extent_source cf_bs_mem_source(const cf_buf *sealed);
-/* A page blob's plan (blob_store_page.c): the chunks from index `first`,
- * at most BS_PAGE_WINDOW of them and none past `size`, as pieces (runs of
+/* A page blob's plan (blob_store_page.c): the chunks from index `first`
+ * that hold bytes before offset `until` (the read's end), at most
+ * BS_PAGE_WINDOW of them and none past `size`, as pieces (runs of
  * unwritten chunks as zero pieces); *pieces is malloc'ed. */
 CF_MUST_USE bool cf_bs_page_plan_locked(cf_blob_store *s, const char *account,
                                         const char *container, const char *name, uint64_t size,
-                                        uint64_t first, bs_piece **pieces, size_t *n);
+                                        uint64_t first, uint64_t until, bs_piece **pieces,
+                                        size_t *n);
 /* Zeros the bytes of dst (plaintext [eo, eo + len) of chunk `p`) that lie
  * in pages without data. */
 void cf_bs_page_mask(const bs_piece *p, uint64_t eo, uint8_t *dst, size_t len);
@@ -426,10 +428,14 @@ CF_MUST_USE bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, cons
                                      cf_db_stmt *st, bool with_meta, int64_t now,
                                      cf_blob_info *out);
 
+/* The blob row as cf_bs_read_blob_row reads it.  The extent count sizes a
+ * block or append blob's plan; a page blob's (up to 128 M chunk rows) is
+ * never counted: its reader plans a window at a time. */
 #define BS_BLOB_COLUMNS                                                          \
     "name, type, size, etag, created, last_modified, props, metadata, lease_id," \
     " lease_duration, lease_expiry, lease_break, copy,"                          \
-    " (SELECT count(*) FROM blob_extents e WHERE e.account = blobs.account AND"  \
-    "  e.container = blobs.container AND e.blob = blobs.name), scope, cpk, sequence"
+    " CASE type WHEN 2 THEN 0 ELSE (SELECT count(*) FROM blob_extents e WHERE"   \
+    "  e.account = blobs.account AND e.container = blobs.container AND"          \
+    "  e.blob = blobs.name) END, scope, cpk, sequence"
 
 #endif

@@ -700,13 +700,16 @@ static bool bs_plan_zero(bs_piece *pieces, size_t *n, uint64_t from, uint64_t to
 }
 
 bool cf_bs_page_plan_locked(cf_blob_store *s, const char *account, const char *container,
-                            const char *name, uint64_t size, uint64_t first, bs_piece **pieces,
-                            size_t *n)
+                            const char *name, uint64_t size, uint64_t first, uint64_t until,
+                            bs_piece **pieces, size_t *n)
 {
     *n = 0;
     uint64_t total = bs_chunk_count(size);
-    uint64_t end = total - first > BS_PAGE_WINDOW ? first + BS_PAGE_WINDOW : total;
-    if (first >= total)
+    uint64_t want = (until + CF_BLOB_PAGE_CHUNK - 1) / CF_BLOB_PAGE_CHUNK; /* chunks the read needs */
+    uint64_t end = total < want ? total : want;
+    if (end - first > BS_PAGE_WINDOW)
+        end = first + BS_PAGE_WINDOW;
+    if (first >= end)
         end = first;
     /* Each chunk a piece at most, with a zero piece before each and one at the end. */
     *pieces = calloc(2 * (size_t)(end - first) + 1, sizeof **pieces);

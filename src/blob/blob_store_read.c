@@ -166,8 +166,9 @@ static bool bs_reader_snapshot_reads(cf_blob_store *s, const char *account, cons
         uint64_t first = offset / CF_BLOB_PAGE_CHUNK;
         r->ext_start = first * CF_BLOB_PAGE_CHUNK;
         CF_GUARD(bs_reader_paged(r, account, container, name, &t));
-        CF_GUARD(cf_bs_page_plan_locked(s, account, container, name, info->size, first, &r->pieces,
-                                        &r->n));
+        uint64_t until = r->length > UINT64_MAX - offset ? UINT64_MAX : offset + r->length;
+        CF_GUARD(cf_bs_page_plan_locked(s, account, container, name, info->size, first, until,
+                                        &r->pieces, &r->n));
     } else {
         CF_GUARD(cf_bs_blob_plan_locked(s, account, container, name, info->n_extents, &r->pieces,
                                         &r->n));
@@ -197,7 +198,8 @@ static bool bs_reader_window_reads(cf_blob_store *s, cf_blob_reader *r)
     r->pieces = NULL;
     r->n = r->idx = 0;
     CF_GUARD(cf_bs_page_plan_locked(s, r->account, r->container, r->name, (uint64_t)size,
-                                    r->ext_start / CF_BLOB_PAGE_CHUNK, &r->pieces, &r->n));
+                                    r->ext_start / CF_BLOB_PAGE_CHUNK, r->offset + r->length,
+                                    &r->pieces, &r->n));
     CF_ENSURE(r->n > 0, CF_ERR_CONFLICT, "the blob shrank during the read");
     return bs_reader_hold_locked(s, r, r->ext_start);
 }
@@ -263,6 +265,7 @@ bool cf_blob_reader_open(cf_blob_store *s, const char *account, const char *cont
     bool ok = r->key != NULL;
     if (!ok)
         CF_RAISE(CF_ERR_NOMEM, NULL);
+    r->length = length; /* as asked: a page blob plans only what the read needs */
     ok = ok && BS_LOCKED(s, bs_reader_snapshot_locked(s, account, container, name, offset, cond,
                                                       now, info, r));
     if (ok && offset > 0 && offset >= info->size) {

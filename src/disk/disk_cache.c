@@ -11,6 +11,8 @@
  * fetching a range and overlaying the map while the map is being sent.
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +30,6 @@ struct cf_disk_cache {
     pthread_mutex_t lock;
     cf_disk_entry *slots;
     size_t n_slots, used, max_used;
-    uint8_t *stage; /* one Put Page's body */
 };
 
 bool cf_disk_cache_new(uint64_t capacity, cf_disk_cache **out)
@@ -43,9 +44,8 @@ bool cf_disk_cache_new(uint64_t capacity, cf_disk_cache **out)
     while (c->n_slots < 2 * max)
         c->n_slots *= 2;
     c->slots = calloc(c->n_slots, sizeof *c->slots);
-    c->stage = malloc(CF_DISK_MAX_CALL);
     pthread_mutex_init(&c->lock, NULL);
-    if (!c->slots || !c->stage) {
+    if (!c->slots) {
         cf_disk_cache_free(c);
         CF_BAIL(CF_ERR_NOMEM, NULL);
     }
@@ -69,7 +69,6 @@ void cf_disk_cache_free(cf_disk_cache *c)
     if (c->slots)
         cf_disk_cache_clear(c);
     free(c->slots);
-    free(c->stage);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -186,51 +185,114 @@ static int cf_disk_entry_order(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The run being gathered in c->stage: blob offset and length. */
+/* A run of adjacent written pages: one Put Page. */
 typedef struct {
     uint64_t off;
     size_t len;
 } cf_disk_run;
 
-static bool cf_disk_run_send(cf_disk_cache *c, cf_disk_io *io, cf_disk_run *r)
+/* The runs of the map in blob order, each at most CF_DISK_MAX_CALL. */
+static bool cf_disk_runs(cf_disk_cache *c, cf_disk_run **out, size_t *n_out)
 {
-    bool ok = r->len == 0 || cf_disk_io_write(io, r->off, c->stage, r->len);
-    r->len = 0;
-    return ok;
+    *n_out = 0;
+    *out = NULL;
+    if (!c->used)
+        return true;
+    cf_disk_entry **order = malloc(c->used * sizeof *order);
+    cf_disk_run *runs = malloc(c->used * CF_DISK_UNITS * sizeof *runs);
+    if (!order || !runs) {
+        free(order);
+        free(runs);
+        CF_BAIL(CF_ERR_NOMEM, NULL);
+    }
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < c->n_slots; i++)
+        if (c->slots[i].data)
+            order[n++] = &c->slots[i];
+    qsort(order, n, sizeof *order, cf_disk_entry_order);
+    for (size_t i = 0; i < n; i++)
+        for (unsigned u = 0; u < CF_DISK_UNITS; u++) {
+            if (!cf_disk_unit_dirty(order[i], u))
+                continue;
+            uint64_t at = order[i]->chunk * CF_DISK_CHUNK + u * CF_DISK_PAGE;
+            cf_disk_run *r = k ? &runs[k - 1] : NULL;
+            if (r && r->off + r->len == at && r->len < CF_DISK_MAX_CALL)
+                r->len += CF_DISK_PAGE;
+            else
+                runs[k++] = (cf_disk_run){at, CF_DISK_PAGE};
+        }
+    free(order);
+    *out = runs;
+    *n_out = k;
+    return true;
+}
+
+/* Several Put Page calls at once: each waits for the service's group
+ * commit, which then makes them durable together. */
+#define CF_DISK_SENDERS 4
+
+typedef struct {
+    cf_disk_cache *c;
+    cf_disk_io *io;
+    const cf_disk_run *runs;
+    size_t n;
+    _Atomic size_t next;
+    _Atomic bool failed;
+    pthread_mutex_t error_lock;
+    char error[256];
+} cf_disk_sending;
+
+static void *cf_disk_sender(void *arg)
+{
+    cf_disk_sending *s = arg;
+    uint8_t *stage = malloc(CF_DISK_MAX_CALL);
+    bool ok = stage != NULL;
+    if (!ok)
+        CF_RAISE(CF_ERR_NOMEM, NULL);
+    for (size_t i; ok && !s->failed && (i = s->next++) < s->n;) {
+        const cf_disk_run *r = &s->runs[i];
+        /* The map stands still while it is sent (the plugin holds io_lock). */
+        for (size_t at = 0; at < r->len; at += CF_DISK_PAGE) {
+            uint64_t pos = r->off + at;
+            const cf_disk_entry *e = cf_disk_find(s->c, pos / CF_DISK_CHUNK, false);
+            memcpy(stage + at, e->data + pos % CF_DISK_CHUNK, CF_DISK_PAGE);
+        }
+        ok = cf_disk_io_write(s->io, r->off, stage, r->len);
+    }
+    free(stage);
+    if (!ok) {
+        pthread_mutex_lock(&s->error_lock);
+        if (!s->failed)
+            snprintf(s->error, sizeof s->error, "%s", cf_error_detail());
+        s->failed = true;
+        pthread_mutex_unlock(&s->error_lock);
+    }
+    return NULL;
 }
 
 bool cf_disk_cache_send(cf_disk_cache *c, cf_disk_io *io)
 {
     pthread_mutex_lock(&c->lock);
-    cf_disk_entry **order = c->used ? malloc(c->used * sizeof *order) : NULL;
-    bool ok = !c->used || order;
-    size_t n = 0;
-    for (size_t i = 0; ok && i < c->n_slots; i++)
-        if (c->slots[i].data)
-            order[n++] = &c->slots[i];
-    if (n)
-        qsort(order, n, sizeof *order, cf_disk_entry_order);
-    cf_disk_run run = {0, 0};
-    for (size_t i = 0; ok && i < n; i++) {
-        cf_disk_entry *e = order[i];
-        for (unsigned u = 0; ok && u < CF_DISK_UNITS; u++) {
-            if (!cf_disk_unit_dirty(e, u))
-                continue;
-            uint64_t at = e->chunk * CF_DISK_CHUNK + u * CF_DISK_PAGE;
-            if (run.len && (run.off + run.len != at || run.len == CF_DISK_MAX_CALL))
-                ok = cf_disk_run_send(c, io, &run);
-            if (!run.len)
-                run.off = at;
-            memcpy(c->stage + run.len, e->data + u * CF_DISK_PAGE, CF_DISK_PAGE);
-            run.len += CF_DISK_PAGE;
-        }
+    cf_disk_sending s = {.c = c, .io = io, .error_lock = PTHREAD_MUTEX_INITIALIZER};
+    cf_disk_run *runs = NULL;
+    bool ok = cf_disk_runs(c, &runs, &s.n);
+    s.runs = runs;
+    pthread_t senders[CF_DISK_SENDERS];
+    size_t started = 0;
+    while (ok && started < CF_DISK_SENDERS && started < s.n &&
+           pthread_create(&senders[started], NULL, cf_disk_sender, &s) == 0)
+        started++;
+    if (ok && s.n && !started) /* no thread: this one sends */
+        cf_disk_sender(&s);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(senders[i], NULL);
+    if (ok && s.failed) {
+        CF_RAISE(CF_ERR_IO, s.error);
+        ok = false;
     }
-    if (!order && c->used)
-        CF_RAISE(CF_ERR_NOMEM, NULL);
-    ok = ok && cf_disk_run_send(c, io, &run);
     if (ok)
         cf_disk_cache_clear(c);
     pthread_mutex_unlock(&c->lock);
-    free(order);
+    free(runs);
     return ok;
 }
