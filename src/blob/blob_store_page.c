@@ -705,7 +705,8 @@ bool cf_bs_page_plan_locked(cf_blob_store *s, const char *account, const char *c
 {
     *n = 0;
     uint64_t total = bs_chunk_count(size);
-    uint64_t want = (until + CF_BLOB_PAGE_CHUNK - 1) / CF_BLOB_PAGE_CHUNK; /* chunks the read needs */
+    uint64_t want =
+        (until + CF_BLOB_PAGE_CHUNK - 1) / CF_BLOB_PAGE_CHUNK; /* chunks the read needs */
     uint64_t end = total < want ? total : want;
     if (end - first > BS_PAGE_WINDOW)
         end = first + BS_PAGE_WINDOW;
