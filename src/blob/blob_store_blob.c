@@ -102,8 +102,8 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
     cf_db_stmt *st =
         CF_DB_PREP(s->db,
                    "SELECT etag, last_modified, lease_id, lease_duration, lease_expiry,"
-                   " lease_break, type, cpk, scope FROM blobs WHERE account = ?1 AND"
-                   " container = ?2 AND name = ?3",
+                   " lease_break, type, cpk, scope, size, sequence FROM blobs WHERE"
+                   " account = ?1 AND container = ?2 AND name = ?3",
                    account, container, name);
     CF_GUARD(st);
     int rc = cf_db_step(st);
@@ -119,6 +119,8 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
             *type = (cf_blob_type)cf_db_column_int(st, 6);
         cf_bs_column_str(st, 7, t->cpk, sizeof t->cpk);
         cf_bs_column_str(st, 8, t->scope, sizeof t->scope);
+        t->size = (uint64_t)cf_db_column_int64(st, 9);
+        t->sequence = cf_db_column_int64(st, 10);
     }
     bool ok = cf_db_ok(s->db, rc);
     cf_db_done(st);

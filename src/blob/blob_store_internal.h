@@ -156,6 +156,8 @@ typedef struct {
     bs_lease lease;
     char cpk[CF_BLOB_CPK_SHA_LEN + 1]; /* the blob's customer key SHA-256, "" = none */
     char scope[CF_BLOB_SCOPE_MAX + 1]; /* its encryption scope, "" = the account's key */
+    uint64_t size;
+    int64_t sequence; /* page blobs */
 } bs_target;
 
 /* READ: Get Blob/Properties (304 NotModified, no lease id needed);

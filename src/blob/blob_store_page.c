@@ -241,19 +241,9 @@ static bool bs_page_blob_locked(cf_blob_store *s, const char *account, const cha
     }
     CF_ENSURE_REASON(type == CF_BLOB_PAGE, CF_ERR_CONFLICT, "InvalidBlobType",
                      "The blob type is invalid for this operation.");
-    cf_db_stmt *st = CF_DB_PREP(s->db,
-                                "SELECT size, sequence FROM blobs WHERE account = ?1 AND"
-                                " container = ?2 AND name = ?3",
-                                account, container, name);
-    CF_GUARD(st);
-    int rc = cf_db_step(st);
-    bool ok = cf_db_ok(s->db, rc);
-    if (ok && rc == CF_DB_ROW) {
-        *size = (uint64_t)cf_db_column_int64(st, 0);
-        *sequence = cf_db_column_int64(st, 1);
-    }
-    cf_db_done(st);
-    return ok;
+    *size = t->size;
+    *sequence = t->sequence;
+    return true;
 }
 
 /* New ETag and Last-Modified (and sequence number) of a changed page blob. */

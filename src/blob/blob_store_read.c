@@ -183,21 +183,14 @@ static bool bs_reader_window_reads(cf_blob_store *s, cf_blob_reader *r)
     char etag[CF_BLOB_ETAG_LEN + 1];
     bs_target t;
     cf_blob_type type = CF_BLOB_BLOCK;
-    int64_t size = 0;
     CF_GUARD(cf_bs_blob_target(s, r->account, r->container, r->name, etag, &t, &type));
     CF_ENSURE(t.exists && type == CF_BLOB_PAGE && strcmp(t.cpk, r->cpk) == 0 &&
                   strcmp(t.scope, r->scope) == 0,
               CF_ERR_CONFLICT, "the blob was replaced during the read");
-    CF_GUARD(cf_db_int(s->db,
-                       CF_DB_PREP(s->db,
-                                  "SELECT size FROM blobs WHERE account = ?1 AND container = ?2"
-                                  " AND name = ?3",
-                                  r->account, r->container, r->name),
-                       &size));
     free(r->pieces);
     r->pieces = NULL;
     r->n = r->idx = 0;
-    CF_GUARD(cf_bs_page_plan_locked(s, r->account, r->container, r->name, (uint64_t)size,
+    CF_GUARD(cf_bs_page_plan_locked(s, r->account, r->container, r->name, t.size,
                                     r->ext_start / CF_BLOB_PAGE_CHUNK, r->offset + r->length,
                                     &r->pieces, &r->n));
     CF_ENSURE(r->n > 0, CF_ERR_CONFLICT, "the blob shrank during the read");

@@ -467,30 +467,48 @@ bool cf_cmd_disk_list(cf_cli *cli)
     return ok;
 }
 
+/* The disk a command acts on: its names, a storage client, and the disk as
+ * stored (size, ETag, metadata checked).  Close it in every case. */
+typedef struct {
+    const char *name, *container;
+    cf_sc_client *sc;
+    cf_disk_meta meta;
+    uint64_t size;
+    char etag[128];
+} cf_disk_target;
+
+static bool cf_disk_target_open(cf_cli *cli, cf_disk_target *t)
+{
+    memset(t, 0, sizeof *t);
+    return cf_disk_args(cli, &t->name, &t->container) && cf_sc_client_open(cli, &t->sc) &&
+           cf_disk_stat(t->sc, t->container, t->name, &t->size, t->etag, sizeof t->etag, &t->meta);
+}
+
+static void cf_disk_target_close(cf_disk_target *t)
+{
+    cf_sc_client_close(t->sc);
+    t->sc = NULL;
+}
+
 bool cf_cmd_disk_show(cf_cli *cli)
 {
-    const char *name, *container;
-    CF_GUARD(cf_disk_args(cli, &name, &container));
-    cf_sc_client *sc = NULL;
-    cf_disk_meta meta;
-    uint64_t size = 0;
-    bool ok =
-        cf_sc_client_open(cli, &sc) && cf_disk_stat(sc, container, name, &size, NULL, 0, &meta);
+    cf_disk_target t;
+    bool ok = cf_disk_target_open(cli, &t);
     if (ok) {
         char n[24], s[8];
-        snprintf(n, sizeof n, "%llu", (unsigned long long)size);
-        snprintf(s, sizeof s, "%u", meta.sector);
-        cf_out_line("disk", name);
-        cf_out_line("container", container);
+        snprintf(n, sizeof n, "%llu", (unsigned long long)t.size);
+        snprintf(s, sizeof s, "%u", t.meta.sector);
+        cf_out_line("disk", t.name);
+        cf_out_line("container", t.container);
         cf_out_line("size", n);
-        cf_out_line("format", meta.format);
+        cf_out_line("format", t.meta.format);
         cf_out_line("sector", s);
-        cf_out_line("key", meta.kek);
-        cf_out_line("wrapping", meta.alg);
-        if (meta.secret[0])
-            cf_out_line("luks secret", meta.secret);
+        cf_out_line("key", t.meta.kek);
+        cf_out_line("wrapping", t.meta.alg);
+        if (t.meta.secret[0])
+            cf_out_line("luks secret", t.meta.secret);
     }
-    cf_sc_client_close(sc);
+    cf_disk_target_close(&t);
     return ok;
 }
 
@@ -498,52 +516,44 @@ bool cf_cmd_disk_show(cf_cli *cli)
 
 bool cf_cmd_disk_resize(cf_cli *cli)
 {
-    const char *name, *container;
-    uint64_t size, old = 0;
-    CF_GUARD(cf_disk_args(cli, &name, &container));
+    uint64_t size;
     CF_GUARD(cf_disk_size_opt(cli, &size));
-    cf_sc_client *sc = NULL;
-    cf_disk_meta meta;
+    cf_disk_target t;
+    bool ok = cf_disk_target_open(cli, &t);
+    if (ok && size % t.meta.sector)
+        ok = cf_cli_usage("--size must be a whole number of %u-byte sectors", t.meta.sector);
     char len[24];
     snprintf(len, sizeof len, "%llu", (unsigned long long)size);
     cf_sc_req req = {
-        .method = "PUT", .container = container, .blob = name, .query = "comp=properties"};
-    bool ok =
-        cf_sc_client_open(cli, &sc) && cf_disk_stat(sc, container, name, &old, NULL, 0, &meta);
-    if (ok && size % meta.sector)
-        ok = cf_cli_usage("--size must be a whole number of %u-byte sectors", meta.sector);
-    ok = ok && cf_sc_req_header(&req, "x-ms-blob-content-length", len) && cf_disk_call(sc, &req);
+        .method = "PUT", .container = t.container, .blob = t.name, .query = "comp=properties"};
+    ok = ok && cf_sc_req_header(&req, "x-ms-blob-content-length", len) && cf_disk_call(t.sc, &req);
     if (ok)
-        printf("disk %s: %llu -> %llu bytes (attach it again to see the new size)\n", name,
-               (unsigned long long)old, (unsigned long long)size);
-    cf_sc_client_close(sc);
+        printf("disk %s: %llu -> %llu bytes (attach it again to see the new size)\n", t.name,
+               (unsigned long long)t.size, (unsigned long long)size);
+    cf_disk_target_close(&t);
     return ok;
 }
 
 bool cf_cmd_disk_delete(cf_cli *cli)
 {
-    const char *name, *container;
-    CF_GUARD(cf_disk_args(cli, &name, &container));
-    cf_sc_client *sc = NULL;
-    cf_disk_meta meta;
-    uint64_t size = 0;
-    cf_sc_req req = {.method = "DELETE", .container = container, .blob = name};
-    bool ok = cf_sc_client_open(cli, &sc) &&
-              cf_disk_stat(sc, container, name, &size, NULL, 0, &meta) && cf_disk_call(sc, &req);
+    cf_disk_target t;
+    bool ok = cf_disk_target_open(cli, &t);
+    cf_sc_req req = {.method = "DELETE", .container = t.container, .blob = t.name};
+    ok = ok && cf_disk_call(t.sc, &req);
     /* A luks2 disk's key file goes with it (soft-deleted, as vault secrets are). */
-    if (ok && meta.secret[0]) {
+    if (ok && t.meta.secret[0]) {
         cf_vault_key *k = NULL;
         char path[128];
-        snprintf(path, sizeof path, "/secrets/%s", meta.secret);
+        snprintf(path, sizeof path, "/secrets/%s", t.meta.secret);
         json_t *reply = NULL;
-        ok = cf_vault_key_open(cli, meta.kek, false, "the vault that holds the disk's key", &k) &&
+        ok = cf_vault_key_open(cli, t.meta.kek, false, "the vault that holds the disk's key", &k) &&
              cf_cli_call(cf_vault_key_client(k), "DELETE", path, NULL, &reply);
         json_decref(reply);
         cf_vault_key_close(k);
     }
     if (ok)
-        printf("deleted disk %s\n", name);
-    cf_sc_client_close(sc);
+        printf("deleted disk %s\n", t.name);
+    cf_disk_target_close(&t);
     return ok;
 }
 
@@ -568,61 +578,51 @@ static bool cf_disk_key_of(cf_cli *cli, const cf_disk_meta *meta, cf_buf *key, c
 
 bool cf_cmd_disk_rotate(cf_cli *cli)
 {
-    const char *name, *container;
-    CF_GUARD(cf_disk_args(cli, &name, &container));
-    cf_sc_client *sc = NULL;
-    cf_disk_meta meta;
-    uint64_t size = 0;
-    char etag[128], sector[8];
+    cf_disk_target t;
+    char sector[8];
     cf_buf key;
     cf_buf_init_secret(&key, CF_DISK_WRAPPED_MAX);
     cf_vault_key *k = NULL;
-    bool ok = cf_sc_client_open(cli, &sc) &&
-              cf_disk_stat(sc, container, name, &size, etag, sizeof etag, &meta) &&
-              cf_disk_key_of(cli, &meta, &key, NULL);
+    bool ok = cf_disk_target_open(cli, &t) && cf_disk_key_of(cli, &t.meta, &key, NULL);
     /* The same key's newest version, unless another key is named. */
     char latest[CF_DISK_KID_MAX + 1];
     const char *des = cf_cli_opt(cli, "des");
     if (ok && !des) {
-        snprintf(latest, sizeof latest, "%s", meta.kek);
+        snprintf(latest, sizeof latest, "%s", t.meta.kek);
         char *v = strrchr(latest, '/');
         if (v && v > strstr(latest, "/keys/") + 6)
             *v = '\0';
         des = latest;
     }
     char old[CF_DISK_KID_MAX + 1];
-    snprintf(old, sizeof old, "%s", meta.kek);
-    ok = ok && cf_disk_wrap(cli, des, cf_buf_slice(&key), &meta, &k);
-    if (ok && meta.secret[0])
-        ok = cf_disk_secret_put(k, &meta);
+    snprintf(old, sizeof old, "%s", t.meta.kek);
+    ok = ok && cf_disk_wrap(cli, des, cf_buf_slice(&key), &t.meta, &k);
+    if (ok && t.meta.secret[0])
+        ok = cf_disk_secret_put(k, &t.meta);
     /* Only if nobody changed the disk's metadata meanwhile. */
     cf_sc_req req = {
-        .method = "PUT", .container = container, .blob = name, .query = "comp=metadata"};
-    ok = ok && cf_sc_req_header(&req, "If-Match", etag) &&
-         cf_disk_meta_headers(&req, &meta, sector) && cf_disk_call(sc, &req);
+        .method = "PUT", .container = t.container, .blob = t.name, .query = "comp=metadata"};
+    ok = ok && cf_sc_req_header(&req, "If-Match", t.etag) &&
+         cf_disk_meta_headers(&req, &t.meta, sector) && cf_disk_call(t.sc, &req);
     if (ok)
-        printf("disk %s: its key re-wrapped from %s to %s\n", name, old, meta.kek);
+        printf("disk %s: its key re-wrapped from %s to %s\n", t.name, old, t.meta.kek);
     cf_buf_free(&key);
     cf_vault_key_close(k);
-    cf_sc_client_close(sc);
+    cf_disk_target_close(&t);
     return ok;
 }
 
 bool cf_cmd_disk_luks_key(cf_cli *cli)
 {
-    const char *name, *container, *out = cf_cli_opt(cli, "out");
-    CF_GUARD(cf_disk_args(cli, &name, &container));
-    cf_sc_client *sc = NULL;
-    cf_disk_meta meta;
-    uint64_t size = 0;
+    const char *out = cf_cli_opt(cli, "out");
+    cf_disk_target t;
     cf_buf key;
     cf_buf_init_secret(&key, CF_DISK_WRAPPED_MAX);
-    bool ok =
-        cf_sc_client_open(cli, &sc) && cf_disk_stat(sc, container, name, &size, NULL, 0, &meta);
-    if (ok && !meta.secret[0])
-        ok = cf_cli_usage("disk %s is %s, not luks2: its key never leaves the host's plugin", name,
-                          meta.format);
-    ok = ok && cf_disk_key_of(cli, &meta, &key, NULL);
+    bool ok = cf_disk_target_open(cli, &t);
+    if (ok && !t.meta.secret[0])
+        ok = cf_cli_usage("disk %s is %s, not luks2: its key never leaves the host's plugin",
+                          t.name, t.meta.format);
+    ok = ok && cf_disk_key_of(cli, &t.meta, &key, NULL);
     if (ok && out) {
         int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         ok = fd >= 0 && write(fd, key.data, key.len) == (ssize_t)key.len;
@@ -636,6 +636,6 @@ bool cf_cmd_disk_luks_key(cf_cli *cli)
         ok = fwrite(key.data, 1, key.len, stdout) == key.len && fflush(stdout) == 0;
     }
     cf_buf_free(&key);
-    cf_sc_client_close(sc);
+    cf_disk_target_close(&t);
     return ok;
 }

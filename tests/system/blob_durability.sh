@@ -34,10 +34,10 @@ NOTES=()
 note() { NOTES+=("$1"); echo "note $1"; }
 has_err() { grep -Eq -- "$1" "$TMP/err"; }
 
-# ---- helpers in Python: bodies with a marker, an account SAS, a request
+# ---- helpers in Python: bodies with a marker, a request
 # whose body is only partly sent, prefix comparison ----
 cat >"$TMP/h.py" <<'EOF'
-import base64, hashlib, hmac, json, os, socket, ssl, sys, time, urllib.parse
+import os, socket, ssl, sys
 
 def gen(out, size, marker):
     # Random bytes with the marker every 4 KiB, so any plaintext segment
@@ -52,17 +52,6 @@ def gen(out, size, marker):
                 b[off:off + len(m)] = m
             f.write(b)
             left -= n
-
-def sas(bootstrap):
-    b = json.load(open(bootstrap))
-    key = base64.b64decode(b["account_key"])
-    f = [("sp", "racwdl"), ("ss", "b"), ("srt", "sco"), ("st", ""),
-         ("se", "2099-01-01T00:00:00Z"), ("sip", ""), ("spr", "https"),
-         ("sv", "2021-08-06"), ("ses", "")]
-    sts = "\n".join([b["account_name"]] + [v for _, v in f] + [""])
-    q = [(k, v) for k, v in f if v]
-    q.append(("sig", base64.b64encode(hmac.new(key, sts.encode(), hashlib.sha256).digest()).decode()))
-    print(urllib.parse.urlencode(q))
 
 def partial(port, ca, target, body_file, send, ready, *headers):
     # PUT with the full Content-Length, but only `send` body bytes; then
@@ -122,7 +111,7 @@ start_blob
 export COFFER_BLOB_DIR=$D
 CA=$D/tls/ca.crt
 URL=https://127.0.0.1:$PORT/coffer
-SAS=$(py sas "$D/bootstrap.json")
+SAS=$(python3 "$(dirname "$0")/lib/account_sas.py" "$D/bootstrap.json")
 MARK=CofferDurabilityMarker-$RANDOM$RANDOM-body
 META=CofferDurabilityMarker-$RANDOM$RANDOM-meta
 MiB=$((1024 * 1024))

@@ -14,9 +14,6 @@ library only.
       every acknowledged call present, the one call in doubt (sent, not
       answered) either wholly present or wholly absent; exit 1 otherwise.
 """
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import random
@@ -24,29 +21,17 @@ import ssl
 import struct
 import sys
 import threading
-import urllib.parse
+
+from account_sas import account_sas
 
 PAGE = 512
-
-
-def sas(bootstrap):
-    b = json.load(open(bootstrap))
-    key = base64.b64decode(b["account_key"])
-    f = [("sp", "racwdl"), ("ss", "b"), ("srt", "sco"), ("st", ""),
-         ("se", "2099-01-01T00:00:00Z"), ("sip", ""), ("spr", "https"),
-         ("sv", "2021-08-06"), ("ses", "")]
-    sts = "\n".join([b["account_name"]] + [v for _, v in f] + [""])
-    q = [(k, v) for k, v in f if v]
-    sig = hmac.new(key, sts.encode(), hashlib.sha256).digest()
-    q.append(("sig", base64.b64encode(sig).decode()))
-    return b["account_name"], urllib.parse.urlencode(q)
 
 
 class Client:
     def __init__(self, port, ca, bootstrap):
         self.port = int(port)
         self.ctx = ssl.create_default_context(cafile=ca)
-        self.account, self.sas = sas(bootstrap)
+        self.account, self.sas = account_sas(bootstrap)
         self.conn = None
 
     def request(self, method, path, query="", headers=None, body=b""):
