@@ -17,11 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "blob_store.h"
+#include "crypto.h"
 #include "db.h"
 #include "extent_store.h"
 #include "fsutil.h"
+#include "json_secure.h"
 #include "tde_files.h"
 #include "tde_store.h"
 
@@ -220,6 +223,35 @@ static inline void run_with_rados(void (*run)(void), void (*pg_only)(void))
             pg_only();
     }
     reset_store();
+}
+
+/* A test's main when every case is the store's own behaviour: a random
+ * service key into `key`, then `run` on SQLite, on PostgreSQL when
+ * COFFER_TEST_PG names a server, and with the extents in RADOS when
+ * COFFER_TEST_EXTENTS names a namespace; the data directory
+ * (/tmp/coffer-test-NAME-PID) is removed at the end. */
+static inline void run_on_every_backend(const char *name, uint8_t key[32], void (*run)(void))
+{
+    /* The servers' allocator: text freed with the wrong free crashes here. */
+    cf_json_use_wiping_alloc();
+    if (!cf_crypto_init() || !cf_random_bytes(key, 32)) {
+        fprintf(stderr, "cannot set up the crypto library\n");
+        exit(1);
+    }
+    snprintf(data_dir, sizeof data_dir, "/tmp/coffer-test-%s-%d", name, (int)getpid());
+    run();
+    pg_conninfo = getenv("COFFER_TEST_PG");
+    if (pg_conninfo && *pg_conninfo) {
+        fprintf(stderr, "-- again on PostgreSQL\n");
+        on_pg = true;
+        run();
+        reset_store();
+    }
+    run_with_rados(run, NULL);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "rm failed\n");
 }
 
 /* What the sweep does once the grace is over, now: removals a delete left

@@ -954,25 +954,6 @@ static void run_all(void)
 
 int main(void)
 {
-    /* The servers' allocator: text freed with the wrong free crashes here. */
-    cf_json_use_wiping_alloc();
-    CHECK(cf_crypto_init());
-    CHECK(cf_random_bytes(service_key, sizeof service_key));
-    snprintf(data_dir, sizeof data_dir, "/tmp/coffer-test-blob-api-%d", (int)getpid());
-    run_all();
-    /* All of it is the store's behaviour, the same on PostgreSQL. */
-    pg_conninfo = getenv("COFFER_TEST_PG");
-    if (pg_conninfo && *pg_conninfo) {
-        fprintf(stderr, "-- again on PostgreSQL\n");
-        on_pg = true;
-        run_all();
-        reset_store();
-    }
-    /* And with the extents in RADOS (tests/system/blob_store_rados.sh). */
-    run_with_rados(run_all, NULL);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "rm failed\n");
+    run_on_every_backend("blob-api", service_key, run_all);
     TEST_DONE();
 }

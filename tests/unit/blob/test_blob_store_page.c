@@ -465,22 +465,6 @@ static void run_all(void)
 
 int main(void)
 {
-    cf_json_use_wiping_alloc();
-    CHECK(cf_crypto_init());
-    CHECK(cf_random_bytes(service_key, sizeof service_key));
-    snprintf(data_dir, sizeof data_dir, "/tmp/coffer-test-blob-page-%d", (int)getpid());
-    run_all();
-    pg_conninfo = getenv("COFFER_TEST_PG");
-    if (pg_conninfo && *pg_conninfo) {
-        fprintf(stderr, "-- again on PostgreSQL\n");
-        on_pg = true;
-        run_all();
-        reset_store();
-    }
-    run_with_rados(run_all, NULL);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "rm failed\n");
+    run_on_every_backend("blob-page", service_key, run_all);
     TEST_DONE();
 }
