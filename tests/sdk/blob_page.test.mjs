@@ -2,7 +2,7 @@
 // create, Put Page (update and clear), Get Page Ranges (merged, clipped,
 // paged through the SDK's listPageRanges), ranged reads, resize, sequence
 // numbers and their conditions, leases and If-Match, transactional MD5,
-// customer-provided keys, listings, every refusal with Azure's status and
+// customer-provided keys, encryption scopes (and a disabled one), listings, every refusal with Azure's status and
 // code, and the data directory holding no plaintext page.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -193,5 +193,31 @@ describe("page blobs", () => {
     const { found, scanned } = b.atRestContaining(b.MARKER);
     assert.ok(scanned > 0);
     assert.deepEqual(found, [], "no page in clear at rest");
+  });
+
+  test("encryption scopes: pages go to the blob's scope; a disabled scope refuses them", T, async () => {
+    const scope = `pg-${process.pid}`;
+    const admin = async (method, properties) => {
+      const r = await b.rawRequest(method, `/.coffer/${b.ACCOUNT}/encryptionScopes/${scope}`, {
+        body: { properties },
+      });
+      assert.ok(r.status < 300, `${method} scope: ${r.status} ${r.text}`);
+    };
+    await admin("PUT", { source: "Microsoft.Storage" });
+    const p = c.getPageBlobClient("scoped.vhd");
+    const made = await p.create(CHUNK, { encryptionScope: scope });
+    assert.equal(made.encryptionScope, scope);
+    const data = pattern(4 * KIB, 11);
+    await p.uploadPages(data, 4 * KIB, data.length);
+    assert.equal((await p.getProperties()).encryptionScope, scope);
+    assert.ok((await b.downloadAll(p, 4 * KIB, data.length)).data.equals(data));
+    await admin("PATCH", { state: "Disabled" });
+    try {
+      await b.rejects(p.uploadPages(data, 0, data.length), 403, "EncryptionScopeDisabled");
+      await b.rejects(b.downloadAll(p), 403, "EncryptionScopeDisabled");
+    } finally {
+      await admin("PATCH", { state: "Enabled" });
+    }
+    assert.ok((await b.downloadAll(p, 4 * KIB, data.length)).data.equals(data));
   });
 });
