@@ -14,7 +14,7 @@
  * the caller's credential; only the wrapping is stored.  xts-aes-256: a
  * random 64-byte XTS volume key, wrapped into the blob's metadata, used by
  * the plugin on the host.  luks2: a random 64-byte LUKS key file, wrapped
- * into a vault secret "coffer-disk-NAME" (as Azure Disk Encryption keeps a
+ * into a vault secret "coffer-disk-CONTAINER-NAME" (as Azure Disk Encryption keeps a
  * BEK wrapped by a KEK); `luks-key` unwraps it for cryptsetup, and the
  * plugin passes sectors through.  rotate-key re-wraps that key under the
  * key's newest version (or another --des): no sector is rewritten.
@@ -36,10 +36,10 @@
 #include "storage_client.h"
 #include "vault_key.h"
 
-#define CF_DISK_NAME_MAX 63
+#define CF_DISK_NAME_MAX 50
 #define CF_DISK_KEY_LEN 64 /* an XTS-AES-256 volume key, or a LUKS key file */
 
-/* Disk names go into blob paths and vault secret names: 1-63 of
+/* Disk names go into blob paths and vault secret names: 1-50 of
  * [0-9a-z-]. */
 static bool cf_disk_args(cf_cli *cli, const char **name, const char **container)
 {
@@ -50,7 +50,7 @@ static bool cf_disk_args(cf_cli *cli, const char **name, const char **container)
         ok = ((*name)[i] >= 'a' && (*name)[i] <= 'z') || ((*name)[i] >= '0' && (*name)[i] <= '9') ||
              (*name)[i] == '-';
     if (!ok)
-        return cf_cli_usage("a disk name is 1-63 of lowercase letters, digits and '-'");
+        return cf_cli_usage("a disk name is 1-50 of lowercase letters, digits and '-'");
     *container = cf_cli_opt(cli, "container");
     if (!*container)
         *container = CF_DISK_CONTAINER;
@@ -78,9 +78,11 @@ static bool cf_disk_size_opt(const cf_cli *cli, uint64_t *out)
     return true;
 }
 
-static void cf_disk_secret_name(const char *name, char *out, size_t len)
+/* coffer-disk-CONTAINER-NAME: at most 12 + 63 + 1 + 50 = 126 characters,
+ * within a vault name's 127. */
+static void cf_disk_secret_name(const char *container, const char *name, char *out, size_t len)
 {
-    snprintf(out, len, "coffer-disk-%s", name);
+    snprintf(out, len, "coffer-disk-%s-%s", container, name);
 }
 
 /* HEAD of the disk: its size, ETag and metadata (checked). */
@@ -268,11 +270,20 @@ bool cf_cmd_disk_create(cf_cli *cli)
         ok = ok && cf_random_bytes(raw, CF_DISK_KEY_LEN);
     while (ok && cf_memeq_ct(raw, raw + 32, 32));
     ok = ok && cf_sc_client_open(cli, &sc) && cf_disk_wrap(cli, des, cf_buf_slice(&key), &meta, &k);
-    if (ok && luks) {
-        cf_disk_secret_name(name, meta.secret, sizeof meta.secret);
-        ok = cf_disk_secret_put(k, &meta);
-    }
+    if (ok && luks)
+        cf_disk_secret_name(container, name, meta.secret, sizeof meta.secret);
+    /* The blob first (never over an existing one), then its key file's
+     * secret: a second create of a luks2 disk must not replace the key
+     * file of the first. */
     ok = ok && cf_disk_create_blob(sc, container, name, size, &meta);
+    if (ok && luks && !cf_disk_secret_put(k, &meta)) {
+        struct cf_error_record *saved = cf_error_save();
+        cf_sc_req undo = {.method = "DELETE", .container = container, .blob = name};
+        if (!cf_disk_call(sc, &undo))
+            cf_error_clear();
+        cf_error_restore(saved);
+        ok = false;
+    }
     if (ok)
         printf("created disk %s (%llu bytes, %s, %u-byte sectors) under %s\n", name,
                (unsigned long long)size, meta.format, meta.sector, meta.kek);
