@@ -114,7 +114,7 @@ static const char bs_schema_pg[] =
     "CREATE TABLE IF NOT EXISTS blob_extents ("
     "  account TEXT COLLATE \"C\" NOT NULL, container TEXT COLLATE \"C\" NOT NULL,"
     "  blob TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL,"
-    "  extent TEXT NOT NULL, length BIGINT NOT NULL, block_id BYTEA, pages BYTEA,"
+    "  extent TEXT NOT NULL, length BIGINT NOT NULL, block_id BYTEA, pages BYTEA, chunk_at BIGINT,"
     "  PRIMARY KEY (account, container, blob, seq));"
     "CREATE INDEX IF NOT EXISTS blob_extents_by_extent ON blob_extents (extent);"
     "CREATE INDEX IF NOT EXISTS blob_extents_by_block ON blob_extents"
@@ -142,7 +142,8 @@ static const char bs_schema_pg[] =
     "  ON extents_unreferenced (unreferenced_at);"
     /* Stores created before page blobs. */
     "ALTER TABLE blobs ADD COLUMN IF NOT EXISTS sequence BIGINT NOT NULL DEFAULT 0;"
-    "ALTER TABLE blob_extents ADD COLUMN IF NOT EXISTS pages BYTEA;";
+    "ALTER TABLE blob_extents ADD COLUMN IF NOT EXISTS pages BYTEA;"
+    "ALTER TABLE blob_extents ADD COLUMN IF NOT EXISTS chunk_at BIGINT;";
 
 /* Columns added after the first schema; added to older databases on open. */
 static const struct {
@@ -185,6 +186,8 @@ static const struct {
      * chunk's bitmap of written pages. */
     {"blobs", "sequence", "ALTER TABLE blobs ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0"},
     {"blob_extents", "pages", "ALTER TABLE blob_extents ADD COLUMN pages BLOB"},
+    /* A page chunk's place in its extent's plaintext (NULL: 0). */
+    {"blob_extents", "chunk_at", "ALTER TABLE blob_extents ADD COLUMN chunk_at INTEGER"},
     /* The infrastructure key (ref ‖ key, sealed), NULL without the layer. */
     {"accounts", "infra_key", "ALTER TABLE accounts ADD COLUMN infra_key BLOB"},
     {"scopes", "infra_key", "ALTER TABLE scopes ADD COLUMN infra_key BLOB"},

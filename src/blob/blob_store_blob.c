@@ -504,9 +504,9 @@ static bool bs_copy_rows(cf_blob_store *s, const bs_copy *c)
     return cf_db_run(s->db,
                      CF_DB_PREP(s->db,
                                 "INSERT INTO blob_extents (account, container, blob, seq, extent,"
-                                " length, block_id, pages) SELECT account, ?4, ?5, seq, extent,"
-                                " length, block_id, pages FROM blob_extents WHERE account = ?1"
-                                " AND container = ?2 AND blob = ?3",
+                                " length, block_id, pages, chunk_at) SELECT account, ?4, ?5, seq,"
+                                " extent, length, block_id, pages, chunk_at FROM blob_extents"
+                                " WHERE account = ?1 AND container = ?2 AND blob = ?3",
                                 c->account, c->src_container, c->src_name, c->dst_container,
                                 c->dst_name));
 }

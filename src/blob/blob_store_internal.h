@@ -135,9 +135,11 @@ typedef struct {
     uint64_t length;
     bool inl; /* stored in inline_extents, not in the extent store (plans only) */
     /* Page blobs' plans: a run of unwritten chunks (no extent: zeros), or
-     * a chunk whose pages with a clear bit read as zeros. */
+     * a chunk whose pages with a clear bit read as zeros, at ext_off in an
+     * extent of ext_len plaintext bytes (a Put Page's chunks share one). */
     bool zero, paged;
     uint8_t pages[BS_PAGE_MAP_LEN];
+    uint64_t ext_off, ext_len;
 } bs_piece;
 
 /* The stored lease columns of a blob or container row. */
