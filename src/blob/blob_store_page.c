@@ -3,17 +3,19 @@
  * docs/page-blobs.md).  A blob is cut into chunks of CF_BLOB_PAGE_CHUNK
  * bytes; a chunk with written pages is one blob_extents row (seq = chunk
  * index, pages = a bitmap of its written pages, bit i = page i, least
- * significant bit first) naming an inline extent that holds the whole
- * chunk, sealed under the blob's scope like any extent.
+ * significant bit first) naming the extent that holds it and its place in
+ * that extent's plaintext (chunk_at; length = the extent's plaintext
+ * length).  The chunks one Put Page leaves with data are sealed together
+ * as one extent under the blob's scope, inline when it is one chunk.
  *
- * Put Page is one transaction: it reads the rows of the chunks it touches,
- * opens those it only partly covers, overlays the new pages (or zeros),
- * seals each touched chunk as a new extent under a new id, and replaces
- * the rows; a chunk left with no written page loses its row.  The old
- * extents are given up in that same transaction (cf_bs_commit_releasing).
- * So a crash leaves every page of a call old or every page new, and two
- * writers of one blob cannot lose each other's pages (the store lock and
- * the transaction serialise them).
+ * Put Page runs in three steps (see "Put Page" below): the checks and the
+ * partly covered chunks' new plaintext under the lock, the sealing and
+ * the durable write of the new extent outside it, then one transaction
+ * that checks again and points every chunk's row at the new extent,
+ * giving the old ones up (cf_bs_commit_releasing).  So a crash leaves
+ * every page of a call old or every page new, and two writers of one blob
+ * cannot lose each other's pages: a partial chunk changed meanwhile makes
+ * the call start over.
  *
  * The bitmap is what counts: a page whose bit is clear reads as zeros
  * whatever its chunk holds (cf_bs_page_mask).  Put Page still writes zeros
