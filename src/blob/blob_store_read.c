@@ -359,6 +359,13 @@ static bool bs_reader_seek(cf_blob_reader *r, uint64_t abs)
         while (r->idx < r->n && abs >= r->ext_start + r->pieces[r->idx].length) {
             r->ext_start += r->pieces[r->idx].length;
             r->idx++;
+            /* A page blob's chunks written by one call share an extent: it
+             * stays open from one to the next. */
+            if (r->opened && r->idx < r->n &&
+                strcmp(r->pieces[r->idx].id, r->pieces[r->idx - 1].id) == 0) {
+                r->mem_idx = r->mem_idx == r->idx - 1 ? r->idx : r->mem_idx;
+                continue;
+            }
             cf_extent_store_reader_close(r->xr);
             r->xr = NULL;
             r->opened = false;
