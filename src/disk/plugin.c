@@ -330,6 +330,18 @@ static void *cf_disk_open(int readonly)
     return &disk;
 }
 
+/* A client going away: what it wrote is sent, as a disk's cache is
+ * flushed at a clean shutdown (best effort: an error is only logged). */
+static void cf_disk_close(void *h)
+{
+    (void)h;
+    pthread_rwlock_wrlock(&disk.io_lock);
+    if (cf_disk_cache_dirty(disk.cache) && cf_disk_key_current() &&
+        !cf_disk_cache_send(disk.cache, disk.io))
+        nbdkit_error("coffer-disk: writes not sent at disconnect: %s", cf_error_detail());
+    pthread_rwlock_unlock(&disk.io_lock);
+}
+
 static int64_t cf_disk_get_size(void *h)
 {
     (void)h;
@@ -483,6 +495,7 @@ static struct nbdkit_plugin plugin = {
                    "[cache-seconds=N] [writeback=SIZE]",
     .magic_config_key = "disk",
     .open = cf_disk_open,
+    .close = cf_disk_close,
     .get_size = cf_disk_get_size,
     .block_size = cf_disk_block_size,
     .can_write = cf_disk_yes,

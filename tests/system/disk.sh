@@ -256,6 +256,12 @@ check "disk resize d1 --size 128M" "$CLI" disk resize d1 --size 128M
 check "  attach" attach d1
 expect "  nbdinfo sees 128 MiB" [ "$(nbdinfo --size "$(uri d1)")" = $((128 * MiB)) ]
 check "  the file system is still there" holds_fs d1
+check "a write with no flush, then the client goes away" nbdsh -u "$(uri d1)" \
+    -c 'h.pwrite(b"Z" * 8192, 100 << 20)'
+detach
+check "  attach d1 again" attach d1
+check "  the write was sent when the client left" nbdsh -u "$(uri d1)" \
+    -c 'assert h.pread(8192, 100 << 20) == b"Z" * 8192'
 detach
 check "disk delete l1" "$CLI" disk delete l1
 check_rc "  its key secret went with it" 1 "$CLI" secret show coffer-disk-disks-l1
