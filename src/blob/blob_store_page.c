@@ -423,6 +423,7 @@ typedef struct {
     cf_buf mem;      /* its sealed bytes when inline */
     bool stored;     /* finished in the extent store */
     bool changed;    /* step 3: a partial chunk's row moved; start over */
+    bool committed;  /* step 3's transaction committed */
 } bs_page_put;
 
 static bool bs_seq_cond_ok(const cf_blob_seq_cond *q, int64_t have)
@@ -600,19 +601,22 @@ static bool bs_page_apply_tx(cf_blob_store *s, bs_page_put *w, bs_idlist *gone)
 static bool bs_page_apply_locked(cf_blob_store *s, bs_page_put *w)
 {
     bs_idlist gone = {0};
-    return cf_db_begin(s->db) && cf_bs_commit_releasing(s, bs_page_apply_tx(s, w, &gone), &gone);
+    /* Committed (even if its sync then fails): the rows name the extent. */
+    w->committed =
+        cf_db_begin(s->db) && cf_bs_commit_releasing(s, bs_page_apply_tx(s, w, &gone), &gone);
+    return w->committed;
 }
 
 static bool bs_page_put_once(cf_blob_store *s, bs_page_put *w)
 {
-    w->changed = false;
+    w->changed = w->committed = false;
     CF_GUARD(BS_LOCKED(s, cf_db_read_begin(s->db) &&
                               cf_db_read_end(s->db, bs_page_prepare_reads(s, w))));
     CF_GUARD(bs_page_seal(s, w));
     if (BS_LOCKED(s, bs_page_apply_locked(s, w)))
         return true;
     /* Not committed (a commit whose sync failed stays: its rows name it). */
-    if (w->stored && (w->changed || cf_error_code() != CF_ERR_IO)) {
+    if (w->stored && !w->committed) {
         struct cf_error_record *saved = cf_error_save();
         if (!cf_extent_store_remove(s->extents, w->id))
             cf_error_clear(); /* what stays, cleanup's walk removes */
@@ -910,14 +914,13 @@ bool cf_bs_page_plan_locked(cf_blob_store *s, const char *account, const char *c
                             bs_piece **pieces, size_t *n)
 {
     *n = 0;
-    uint64_t total = bs_chunk_count(size);
-    uint64_t want =
-        (until + CF_BLOB_PAGE_CHUNK - 1) / CF_BLOB_PAGE_CHUNK; /* chunks the read needs */
-    uint64_t end = total < want ? total : want;
-    if (end - first > BS_PAGE_WINDOW)
-        end = first + BS_PAGE_WINDOW;
+    /* The chunks the read needs, none past the blob (a whole read's
+     * `until` is UINT64_MAX), at most a window of them. */
+    uint64_t end = bs_chunk_count(until < size ? until : size);
     if (first >= end)
         end = first;
+    else if (end - first > BS_PAGE_WINDOW)
+        end = first + BS_PAGE_WINDOW;
     /* Each chunk a piece at most, with a zero piece before each and one at the end. */
     *pieces = calloc(2 * (size_t)(end - first) + 1, sizeof **pieces);
     CF_ENSURE_ALLOC(*pieces);
