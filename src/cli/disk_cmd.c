@@ -14,7 +14,8 @@
  * the caller's credential; only the wrapping is stored.  xts-aes-256: a
  * random 64-byte XTS volume key, wrapped into the blob's metadata, used by
  * the plugin on the host.  luks2: a random 64-byte LUKS key file, wrapped
- * into a vault secret "coffer-disk-CONTAINER-NAME" (as Azure Disk Encryption keeps a
+ * into a vault secret "coffer-disk-LEN-CONTAINER-NAME" whose tags name the
+ * wrapping key (as Azure Disk Encryption keeps a
  * BEK wrapped by a KEK); `luks-key` unwraps it for cryptsetup, and the
  * plugin passes sectors through.  rotate-key re-wraps that key under the
  * key's newest version (or another --des): no sector is rewritten.
@@ -36,10 +37,10 @@
 #include "storage_client.h"
 #include "vault_key.h"
 
-#define CF_DISK_NAME_MAX 50
+#define CF_DISK_NAME_MAX 48
 #define CF_DISK_KEY_LEN 64 /* an XTS-AES-256 volume key, or a LUKS key file */
 
-/* Disk names go into blob paths and vault secret names: 1-50 of
+/* Disk names go into blob paths and vault secret names: 1-48 of
  * [0-9a-z-]. */
 static bool cf_disk_args(cf_cli *cli, const char **name, const char **container)
 {
@@ -50,7 +51,7 @@ static bool cf_disk_args(cf_cli *cli, const char **name, const char **container)
         ok = ((*name)[i] >= 'a' && (*name)[i] <= 'z') || ((*name)[i] >= '0' && (*name)[i] <= '9') ||
              (*name)[i] == '-';
     if (!ok)
-        return cf_cli_usage("a disk name is 1-50 of lowercase letters, digits and '-'");
+        return cf_cli_usage("a disk name is 1-48 of lowercase letters, digits and '-'");
     *container = cf_cli_opt(cli, "container");
     if (!*container)
         *container = CF_DISK_CONTAINER;
@@ -78,11 +79,12 @@ static bool cf_disk_size_opt(const cf_cli *cli, uint64_t *out)
     return true;
 }
 
-/* coffer-disk-CONTAINER-NAME: at most 12 + 63 + 1 + 50 = 126 characters,
- * within a vault name's 127. */
+/* coffer-disk-LEN-CONTAINER-NAME, LEN the container name's length, so no
+ * two disks share a name ('-' is in both alphabets): at most 12 + 3 + 63 +
+ * 1 + 48 = 127 characters, a vault name's limit. */
 static void cf_disk_secret_name(const char *container, const char *name, char *out, size_t len)
 {
-    snprintf(out, len, "coffer-disk-%s-%s", container, name);
+    snprintf(out, len, "coffer-disk-%zu-%s-%s", strlen(container), container, name);
 }
 
 /* HEAD of the disk: its size, ETag and metadata (checked). */
@@ -171,16 +173,27 @@ static bool cf_disk_unwrap(cf_cli *cli, const cf_disk_meta *meta, const char *b6
 }
 
 /* The luks2 disk's secret: its value (the wrapped key file, base64). */
-static bool cf_disk_secret_get(cf_vault_key *k, const cf_disk_meta *meta, cf_buf *value)
+/* A luks2 disk's secret: its value (the wrapped key file, base64) and the
+ * wrapping it records in its tags (kek, alg) into `meta`: the secret
+ * describes itself, so rewrapping it is one write. */
+static bool cf_disk_secret_get(cf_vault_key *k, cf_disk_meta *meta, cf_buf *value)
 {
-    char path[128];
+    char path[160];
     snprintf(path, sizeof path, "/secrets/%s", meta->secret);
     json_t *reply = NULL;
     CF_GUARD(cf_cli_call(cf_vault_key_client(k), "GET", path, NULL, &reply));
+    json_t *tags = json_object_get(reply, "tags");
     const char *v = json_string_value(json_object_get(reply, "value"));
-    bool ok = v && cf_buf_append_str(value, v) && cf_buf_terminate(value);
+    const char *kek = json_string_value(json_object_get(tags, "kek"));
+    const char *alg = json_string_value(json_object_get(tags, "alg"));
+    bool ok = v && kek && alg && strlen(kek) < sizeof meta->kek && strlen(alg) < sizeof meta->alg &&
+              cf_buf_append_str(value, v) && cf_buf_terminate(value);
+    if (ok) {
+        snprintf(meta->kek, sizeof meta->kek, "%s", kek);
+        snprintf(meta->alg, sizeof meta->alg, "%s", alg);
+    }
     json_decref(reply);
-    CF_ENSURE(ok, CF_ERR_IO, "the disk's key secret has no value");
+    CF_ENSURE(ok, CF_ERR_IO, "the disk's key secret has no value or no wrapping tags");
     return true;
 }
 
@@ -571,52 +584,86 @@ bool cf_cmd_disk_delete(cf_cli *cli)
 /* ---- rotate-key, luks-key ---- */
 
 /* The wrapped key of a disk: in its metadata (xts) or its secret (luks2). */
-static bool cf_disk_key_of(cf_cli *cli, const cf_disk_meta *meta, cf_buf *key, cf_vault_key **k)
+/* The disk's key: unwrapped from its metadata (xts) or its secret (luks2,
+ * whose wrapping then replaces meta's). */
+static bool cf_disk_key_of(cf_cli *cli, cf_disk_meta *meta, cf_buf *key)
 {
     if (!meta->secret[0])
-        return cf_disk_unwrap(cli, meta, meta->wrapped, key, k);
+        return cf_disk_unwrap(cli, meta, meta->wrapped, key, NULL);
     cf_vault_key *vk = NULL;
     cf_buf value;
     cf_buf_init(&value, CF_DISK_WRAPPED_MAX + 1);
     bool ok =
         cf_vault_key_open(cli, meta->kek, false, "the vault that holds the disk's key", &vk) &&
         cf_disk_secret_get(vk, meta, &value) &&
-        cf_disk_unwrap(cli, meta, (const char *)value.data, key, k);
+        cf_disk_unwrap(cli, meta, (const char *)value.data, key, NULL);
     cf_vault_key_close(vk);
     cf_buf_free(&value);
     return ok;
 }
 
+/* Stores the disk's metadata with If-Match on its ETag; an attached disk's
+ * writes move the ETag, so a refusal is tried again on a fresh look, as
+ * long as the disk still names the key it named (`kek`). */
+static bool cf_disk_meta_update(cf_disk_target *t, const cf_disk_meta *meta, const char *kek)
+{
+    for (int tries = 0;; tries++) {
+        char sector[8];
+        cf_sc_req req = {
+            .method = "PUT", .container = t->container, .blob = t->name, .query = "comp=metadata"};
+        cf_sc_resp resp;
+        cf_sc_resp_init(&resp);
+        req.also_ok = 412;
+        bool ok = cf_sc_req_header(&req, "If-Match", t->etag) &&
+                  cf_disk_meta_headers(&req, meta, sector) && cf_sc_call(t->sc, &req, &resp);
+        long status = resp.status;
+        cf_sc_resp_free(&resp);
+        if (!ok || status != 412)
+            return ok;
+        CF_ENSURE(tries < 20, CF_ERR_CONFLICT, "the disk kept changing; try again");
+        CF_GUARD(cf_disk_stat(t->sc, t->container, t->name, &t->size, t->etag, sizeof t->etag,
+                              &t->meta));
+        if (strcmp(t->meta.kek, kek) != 0) {
+            fprintf(stderr, "coffer: disk %s was re-keyed meanwhile; nothing changed\n", t->name);
+            cf_cli_mark_reported();
+            CF_BAIL(CF_ERR_CONFLICT, "the disk was re-keyed meanwhile");
+        }
+    }
+}
+
 bool cf_cmd_disk_rotate(cf_cli *cli)
 {
     cf_disk_target t;
-    char sector[8];
     cf_buf key;
     cf_buf_init_secret(&key, CF_DISK_WRAPPED_MAX);
     cf_vault_key *k = NULL;
-    bool ok = cf_disk_target_open(cli, &t) && cf_disk_key_of(cli, &t.meta, &key, NULL);
+    char named[CF_DISK_KID_MAX + 1] = "", old[CF_DISK_KID_MAX + 1] = "";
+    cf_disk_meta meta;
+    bool ok = cf_disk_target_open(cli, &t);
+    if (ok) {
+        snprintf(named, sizeof named, "%s", t.meta.kek); /* what the blob names */
+        meta = t.meta;
+        ok = cf_disk_key_of(cli, &meta, &key);
+        snprintf(old, sizeof old, "%s", meta.kek); /* what wraps the key now */
+    }
     /* The same key's newest version, unless another key is named. */
     char latest[CF_DISK_KID_MAX + 1];
     const char *des = cf_cli_opt(cli, "des");
     if (ok && !des) {
-        snprintf(latest, sizeof latest, "%s", t.meta.kek);
-        char *v = strrchr(latest, '/');
-        if (v && v > strstr(latest, "/keys/") + 6)
+        snprintf(latest, sizeof latest, "%s", old);
+        char *keys = strstr(latest, "/keys/"), *v = strrchr(latest, '/');
+        if (keys && v > keys + 6)
             *v = '\0';
         des = latest;
     }
-    char old[CF_DISK_KID_MAX + 1];
-    snprintf(old, sizeof old, "%s", t.meta.kek);
-    ok = ok && cf_disk_wrap(cli, des, cf_buf_slice(&key), &t.meta, &k);
-    if (ok && t.meta.secret[0])
-        ok = cf_disk_secret_put(k, &t.meta);
-    /* Only if nobody changed the disk's metadata meanwhile. */
-    cf_sc_req req = {
-        .method = "PUT", .container = t.container, .blob = t.name, .query = "comp=metadata"};
-    ok = ok && cf_sc_req_header(&req, "If-Match", t.etag) &&
-         cf_disk_meta_headers(&req, &t.meta, sector) && cf_disk_call(t.sc, &req);
+    ok = ok && cf_disk_wrap(cli, des, cf_buf_slice(&key), &meta, &k);
+    /* luks2: the secret carries its own wrapping, so this one write is the
+     * rotation; the blob's copy of the key id follows. */
+    if (ok && meta.secret[0])
+        ok = cf_disk_secret_put(k, &meta);
+    ok = ok && cf_disk_meta_update(&t, &meta, named);
     if (ok)
-        printf("disk %s: its key re-wrapped from %s to %s\n", t.name, old, t.meta.kek);
+        printf("disk %s: its key re-wrapped from %s to %s\n", t.name, old, meta.kek);
     cf_buf_free(&key);
     cf_vault_key_close(k);
     cf_disk_target_close(&t);
@@ -633,7 +680,7 @@ bool cf_cmd_disk_luks_key(cf_cli *cli)
     if (ok && !t.meta.secret[0])
         ok = cf_cli_usage("disk %s is %s, not luks2: its key never leaves the host's plugin",
                           t.name, t.meta.format);
-    ok = ok && cf_disk_key_of(cli, &t.meta, &key, NULL);
+    ok = ok && cf_disk_key_of(cli, &t.meta, &key);
     if (ok && out) {
         int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         ok = fd >= 0 && write(fd, key.data, key.len) == (ssize_t)key.len;

@@ -228,7 +228,8 @@ static bool cf_disk_runs(cf_disk_cache *c, cf_disk_run **out, size_t *n_out)
 }
 
 /* Several Put Page calls at once: each waits for the service's group
- * commit, which then makes them durable together. */
+ * commit, which then makes them durable together.  Runs that share a
+ * chunk go to one sender, one after the other (cf_disk_take). */
 #define CF_DISK_SENDERS 4
 
 typedef struct {
@@ -236,11 +237,28 @@ typedef struct {
     cf_disk_io *io;
     const cf_disk_run *runs;
     size_t n;
-    _Atomic size_t next;
+    size_t next; /* the next run not taken */
     _Atomic bool failed;
-    pthread_mutex_t error_lock;
+    pthread_mutex_t error_lock; /* also guards `next` */
     char error[256];
 } cf_disk_sending;
+
+/* Takes the next runs [*first, *end) to send: runs that share a chunk go
+ * together, one after the other, so that no two calls at once rewrite
+ * parts of one chunk (the service would make one of them start over). */
+static bool cf_disk_take(cf_disk_sending *s, size_t *first, size_t *end)
+{
+    pthread_mutex_lock(&s->error_lock);
+    size_t i = s->next, j = i;
+    while (j < s->n && (j == i || (s->runs[j - 1].off + s->runs[j - 1].len - 1) / CF_DISK_CHUNK ==
+                                      s->runs[j].off / CF_DISK_CHUNK))
+        j++;
+    s->next = j;
+    pthread_mutex_unlock(&s->error_lock);
+    *first = i;
+    *end = j;
+    return i < j;
+}
 
 static void *cf_disk_sender(void *arg)
 {
@@ -249,15 +267,18 @@ static void *cf_disk_sender(void *arg)
     bool ok = stage != NULL;
     if (!ok)
         CF_RAISE(CF_ERR_NOMEM, NULL);
-    for (size_t i; ok && !s->failed && (i = s->next++) < s->n;) {
-        const cf_disk_run *r = &s->runs[i];
-        /* The map stands still while it is sent (the plugin holds io_lock). */
-        for (size_t at = 0; at < r->len; at += CF_DISK_PAGE) {
-            uint64_t pos = r->off + at;
-            const cf_disk_entry *e = cf_disk_find(s->c, pos / CF_DISK_CHUNK, false);
-            memcpy(stage + at, e->data + pos % CF_DISK_CHUNK, CF_DISK_PAGE);
+    size_t i, end;
+    while (ok && !s->failed && cf_disk_take(s, &i, &end)) {
+        for (; ok && i < end; i++) {
+            const cf_disk_run *r = &s->runs[i];
+            /* The map stands still while it is sent (the plugin holds io_lock). */
+            for (size_t at = 0; at < r->len; at += CF_DISK_PAGE) {
+                uint64_t pos = r->off + at;
+                const cf_disk_entry *e = cf_disk_find(s->c, pos / CF_DISK_CHUNK, false);
+                memcpy(stage + at, e->data + pos % CF_DISK_CHUNK, CF_DISK_PAGE);
+            }
+            ok = cf_disk_io_write(s->io, r->off, stage, r->len);
         }
-        ok = cf_disk_io_write(s->io, r->off, stage, r->len);
     }
     free(stage);
     if (!ok) {

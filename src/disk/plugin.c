@@ -79,9 +79,7 @@ static struct {
     pthread_mutex_t xts_lock;
     cf_disk_xts *idle_xts;
     pthread_rwlock_t io_lock;
-} disk = {.key_lock = PTHREAD_MUTEX_INITIALIZER,
-          .xts_lock = PTHREAD_MUTEX_INITIALIZER,
-          .io_lock = PTHREAD_RWLOCK_INITIALIZER};
+} disk = {.key_lock = PTHREAD_MUTEX_INITIALIZER, .xts_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t cf_disk_now(void)
 {
@@ -102,6 +100,13 @@ static int cf_disk_fail(const char *what)
 
 static void cf_disk_load(void)
 {
+    /* Writers first: a flush waiting for io_lock must not starve behind a
+     * steady stream of reads (glibc's default prefers readers). */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&disk.io_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     if (!cf_secmem_init(1u << 20) || !cf_crypto_init())
         nbdkit_error("coffer-disk: cannot set up secret memory or the crypto library");
     cf_json_use_wiping_alloc();
@@ -205,6 +210,9 @@ static int cf_disk_config_complete(void)
 
 static void cf_disk_unload(void)
 {
+    /* Stopped while a disconnecting client's writes were still in the map. */
+    if (disk.cache && cf_disk_cache_dirty(disk.cache) && !cf_disk_cache_send(disk.cache, disk.io))
+        nbdkit_error("coffer-disk: writes not sent at shutdown: %s", cf_error_detail());
     while (disk.idle_xts) {
         cf_disk_xts *x = disk.idle_xts;
         disk.idle_xts = x->next;
@@ -217,6 +225,7 @@ static void cf_disk_unload(void)
     cf_vault_client_close(disk.vault);
     free(cfg.ca);
     free(cfg.identity);
+    pthread_rwlock_destroy(&disk.io_lock);
 }
 
 /* ---- the key's cache period ---- */
@@ -336,8 +345,8 @@ static void cf_disk_close(void *h)
 {
     (void)h;
     pthread_rwlock_wrlock(&disk.io_lock);
-    if (cf_disk_cache_dirty(disk.cache) && cf_disk_key_current() &&
-        !cf_disk_cache_send(disk.cache, disk.io))
+    /* The map holds ciphertext: sending it needs no key. */
+    if (cf_disk_cache_dirty(disk.cache) && !cf_disk_cache_send(disk.cache, disk.io))
         nbdkit_error("coffer-disk: writes not sent at disconnect: %s", cf_error_detail());
     pthread_rwlock_unlock(&disk.io_lock);
 }
@@ -430,6 +439,7 @@ static int cf_disk_pwrite(void *h, const void *buf, uint32_t count, uint64_t off
     }
     memcpy(sealed, buf, count);
     if (!cf_disk_crypt(true, off, sealed, count)) {
+        cf_memzero(sealed, count); /* partly still plaintext */
         free(sealed);
         return cf_disk_fail("write");
     }
@@ -463,8 +473,10 @@ static int cf_disk_clear(uint32_t count, uint64_t off, const char *what)
     if (!cf_disk_aligned(off, count) || !cf_disk_key_current())
         return cf_disk_fail(what);
     pthread_rwlock_wrlock(&disk.io_lock);
-    cf_disk_cache_drop(disk.cache, off, count);
+    /* The blob first: if that fails, the map keeps what is newer. */
     int rc = cf_disk_write_through(off, NULL, count, what);
+    if (rc == 0)
+        cf_disk_cache_drop(disk.cache, off, count);
     pthread_rwlock_unlock(&disk.io_lock);
     return rc;
 }

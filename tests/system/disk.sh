@@ -233,6 +233,8 @@ check "disk luks-key l1 --out FILE" "$CLI" disk luks-key l1 --out "$TMP/l1.key"
 check_rc "disk create l1 again: refused" 1 "$CLI" disk create l1 --size 16M --sector 512 \
     --des "$VAULT_URL/keys/des1" --luks2
 check "  its key file unchanged" cmp <("$CLI" disk luks-key l1) "$TMP/l1.key"
+check "disk rotate-key l1 (its secret re-wrapped)" "$CLI" disk rotate-key l1
+check "  the same key file comes back" cmp <("$CLI" disk luks-key l1) "$TMP/l1.key"
 expect "  a 64-byte key file, mode 600" [ "$(stat -c %s:%a "$TMP/l1.key")" = 64:600 ]
 check_rc "  not over an existing file" 1 "$CLI" disk luks-key l1 --out "$TMP/l1.key"
 check_rc "disk luks-key of an xts disk: usage error" 2 "$CLI" disk luks-key d1
@@ -264,7 +266,7 @@ check "  the write was sent when the client left" nbdsh -u "$(uri d1)" \
     -c 'assert h.pread(8192, 100 << 20) == b"Z" * 8192'
 detach
 check "disk delete l1" "$CLI" disk delete l1
-check_rc "  its key secret went with it" 1 "$CLI" secret show coffer-disk-disks-l1
+check_rc "  its key secret went with it" 1 "$CLI" secret show coffer-disk-5-disks-l1
 check_rc "  and it is gone" 1 "$CLI" disk show l1
 
 kill -TERM "$BLOB_PID" 2>/dev/null || true
