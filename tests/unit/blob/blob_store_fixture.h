@@ -225,6 +225,18 @@ static inline void run_with_rados(void (*run)(void), void (*pg_only)(void))
     reset_store();
 }
 
+/* Whether the last failure carried Azure reason `want` (says what it was
+ * when not); CHECK_FAILS(expr, reason): expr fails with exactly `reason`. */
+static inline bool reason_is(const char *want)
+{
+    const char *r = cf_error_reason();
+    if (r && strcmp(r, want) == 0)
+        return true;
+    fprintf(stderr, "   reason %s, wanted %s (%s)\n", r ? r : "(none)", want, cf_error_detail());
+    return false;
+}
+#define CHECK_FAILS(expr, reason) CHECK(!(expr) && reason_is(reason))
+
 /* A test's main when every case is the store's own behaviour: a random
  * service key into `key`, then `run` on SQLite, on PostgreSQL when
  * COFFER_TEST_PG names a server, and with the extents in RADOS when

@@ -27,18 +27,6 @@
 
 static uint8_t service_key[32];
 
-static bool reason_is(const char *want)
-{
-    const char *r = cf_error_reason();
-    if (r && strcmp(r, want) == 0)
-        return true;
-    fprintf(stderr, "   reason %s, wanted %s (%s)\n", r ? r : "(none)", want, cf_error_detail());
-    return false;
-}
-
-/* Fails with exactly `reason`. */
-#define CHECK_FAILS(expr, reason) CHECK(!(expr) && reason_is(reason))
-
 static uint8_t *body(size_t len, unsigned seed)
 {
     uint8_t *p = malloc(len ? len : 1);

@@ -28,17 +28,6 @@
 
 static uint8_t service_key[32];
 
-static bool reason_is(const char *want)
-{
-    const char *r = cf_error_reason();
-    if (r && strcmp(r, want) == 0)
-        return true;
-    fprintf(stderr, "   reason %s, wanted %s (%s)\n", r ? r : "(none)", want, cf_error_detail());
-    return false;
-}
-
-#define CHECK_FAILS(expr, reason) CHECK(!(expr) && reason_is(reason))
-
 static cf_blob_store *fresh_store(void)
 {
     reset_store();
