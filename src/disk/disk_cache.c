@@ -143,31 +143,46 @@ bool cf_disk_cache_put(cf_disk_cache *c, uint64_t off, const uint8_t *data, size
     return true;
 }
 
-void cf_disk_cache_overlay(cf_disk_cache *c, uint64_t off, uint8_t *buf, size_t len)
+/* Calls fn for every page of [off, off + len) the map holds a chunk for,
+ * with that chunk's entry, the page's index in it and its byte offset from
+ * `off` (the caller holds the lock). */
+static void cf_disk_each_page(cf_disk_cache *c, uint64_t off, size_t len,
+                              void (*fn)(cf_disk_entry *e, unsigned u, size_t at, void *ctx),
+                              void *ctx)
 {
-    pthread_mutex_lock(&c->lock);
     cf_disk_piece p;
     for (uint64_t pos = off; c->used && pos < off + len; pos += p.n) {
         p = cf_disk_piece_at(pos, off + len);
         cf_disk_entry *e = cf_disk_find(c, p.chunk, false);
         for (uint64_t u = p.in / CF_DISK_PAGE; e && u < (p.in + p.n) / CF_DISK_PAGE; u++)
-            if (cf_disk_unit_dirty(e, (unsigned)u))
-                memcpy(buf + (p.chunk * CF_DISK_CHUNK + u * CF_DISK_PAGE - off),
-                       e->data + u * CF_DISK_PAGE, CF_DISK_PAGE);
+            fn(e, (unsigned)u, (size_t)(p.chunk * CF_DISK_CHUNK + u * CF_DISK_PAGE - off), ctx);
     }
+}
+
+static void cf_disk_page_overlay(cf_disk_entry *e, unsigned u, size_t at, void *buf)
+{
+    if (cf_disk_unit_dirty(e, u))
+        memcpy((uint8_t *)buf + at, e->data + u * CF_DISK_PAGE, CF_DISK_PAGE);
+}
+
+static void cf_disk_page_drop(cf_disk_entry *e, unsigned u, size_t at, void *ctx)
+{
+    (void)at;
+    (void)ctx;
+    e->dirty[u / 64] &= ~(1ull << (u % 64));
+}
+
+void cf_disk_cache_overlay(cf_disk_cache *c, uint64_t off, uint8_t *buf, size_t len)
+{
+    pthread_mutex_lock(&c->lock);
+    cf_disk_each_page(c, off, len, cf_disk_page_overlay, buf);
     pthread_mutex_unlock(&c->lock);
 }
 
 void cf_disk_cache_drop(cf_disk_cache *c, uint64_t off, size_t len)
 {
     pthread_mutex_lock(&c->lock);
-    cf_disk_piece p;
-    for (uint64_t pos = off; c->used && pos < off + len; pos += p.n) {
-        p = cf_disk_piece_at(pos, off + len);
-        cf_disk_entry *e = cf_disk_find(c, p.chunk, false);
-        for (uint64_t u = p.in / CF_DISK_PAGE; e && u < (p.in + p.n) / CF_DISK_PAGE; u++)
-            e->dirty[u / 64] &= ~(1ull << (u % 64));
-    }
+    cf_disk_each_page(c, off, len, cf_disk_page_drop, NULL);
     pthread_mutex_unlock(&c->lock);
 }
 
