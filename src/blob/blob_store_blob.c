@@ -238,6 +238,7 @@ bool cf_bs_blob_plan_locked(cf_blob_store *s, const char *account, const char *c
     while ((rc = cf_db_step(st)) == CF_DB_ROW && *n < n_extents) {
         cf_bs_column_str(st, 0, (*pieces)[*n].id, BS_ID_HEX + 1);
         (*pieces)[*n].length = (uint64_t)cf_db_column_int64(st, 1);
+        (*pieces)[*n].ext_len = (*pieces)[*n].length; /* the whole extent, from its start */
         (*pieces)[*n].inl = cf_db_column_int(st, 2) != 0;
         (*n)++;
     }

@@ -134,12 +134,13 @@ typedef struct {
     char id[BS_ID_HEX + 1];
     uint64_t length;
     bool inl; /* stored in inline_extents, not in the extent store (plans only) */
+    /* Where the piece lies: at ext_off in an extent of ext_len plaintext
+     * bytes (a block's is the whole extent; a Put Page's chunks share one). */
+    uint64_t ext_off, ext_len;
     /* Page blobs' plans: a run of unwritten chunks (no extent: zeros), or
-     * a chunk whose pages with a clear bit read as zeros, at ext_off in an
-     * extent of ext_len plaintext bytes (a Put Page's chunks share one). */
+     * a chunk whose pages with a clear bit read as zeros. */
     bool zero, paged;
     uint8_t pages[BS_PAGE_MAP_LEN];
-    uint64_t ext_off, ext_len;
 } bs_piece;
 
 /* The stored lease columns of a blob or container row. */

@@ -319,7 +319,7 @@ static bool bs_reader_open_extent(cf_blob_reader *r)
     CF_ENSURE(strlen(p->id) == BS_ID_HEX, CF_ERR_DB, "malformed extent id in metadata");
     CF_GUARD(bs_reader_source(r, p));
     CF_GUARD(cf_bs_extent_open(&r->sc, p->id, &r->src, r->key, &r->ext));
-    CF_ENSURE(r->ext.plain == (p->paged ? p->ext_len : p->length), CF_ERR_DECRYPT,
+    CF_ENSURE(r->ext.plain == p->ext_len, CF_ERR_DECRYPT,
               "extent length does not match the metadata");
     r->opened = true;
     return true;
@@ -345,8 +345,7 @@ static bool bs_reader_decrypt(cf_blob_reader *r, uint64_t eo, size_t len, uint8_
     bs_copy_sink c = {dst, 0, len};
     const bs_piece *p = &r->pieces[r->idx];
     CF_GUARD(cf_extent_read(cf_slice_of(r->key, CF_EXTENT_SCOPE_KEY_LEN), r->ext.data,
-                            eo + (p->paged ? p->ext_off : 0), len,
-                            (cf_extent_sink){bs_copy_out, &c}));
+                            eo + p->ext_off, len, (cf_extent_sink){bs_copy_out, &c}));
     CF_ENSURE(c.len == len, CF_ERR_INTERNAL, "extent read came up short");
     cf_bs_page_mask(p, eo, dst, len);
     return true;
