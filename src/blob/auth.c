@@ -376,7 +376,8 @@ static bool cf_verify_sas(cf_blob_call *call, const char *query)
 
 /* ---- Bearer ---- */
 
-static bool cf_verify_bearer(cf_blob_call *call, const char *token)
+/* Who the token names (call->principal), and whether it reads metrics. */
+static bool cf_bearer_principal(cf_blob_call *call, const char *token, bool *metrics_reader)
 {
     if (!call->svc->tokens)
         return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo",
@@ -384,19 +385,43 @@ static bool cf_verify_bearer(cf_blob_call *call, const char *token)
     if (!call->http->tls)
         return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationProtocolMismatch",
                             "Bearer tokens are accepted over HTTPS only.");
-    if (!cf_blob_tokens_verify(call->svc->tokens, token, call->principal)) {
+    if (!cf_blob_tokens_verify(call->svc->tokens, token, call->principal, metrics_reader)) {
         /* The verifier's reason is the client's message (a copy: raising
          * overwrites the record it lives in). */
         char why[160];
         snprintf(why, sizeof why, "%s", cf_error_detail());
         return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo", why);
     }
+    return true;
+}
+
+static bool cf_verify_bearer(cf_blob_call *call, const char *token)
+{
+    bool metrics_reader;
+    CF_GUARD(cf_bearer_principal(call, token, &metrics_reader));
     const char *container = call->op->level == CF_LEVEL_SERVICE ? NULL : call->container;
     if (!cf_blob_roles_permit(call->svc->roles, call->account, call->principal, container,
                               call->op->perm))
         return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
                             "This request is not authorized to perform this operation using "
                             "this permission.");
+    return true;
+}
+
+bool cf_blob_authorize_metrics(cf_blob_call *call)
+{
+    const char *authz = cf_blob_header(call, "Authorization");
+    if (!authz || strncmp(authz, "Bearer ", 7) != 0)
+        return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
+                            "The metrics endpoint takes a bearer token from the vault.");
+    if (strlen(authz) > CF_STORAGE_MAX_AUTHZ * 32)
+        return CF_AUTH_FAILED("The Authorization header is too long.");
+    call->auth = CF_AUTH_BEARER;
+    bool metrics_reader;
+    CF_GUARD(cf_bearer_principal(call, authz + 7, &metrics_reader));
+    if (!metrics_reader)
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
+                            "Reading metrics needs the Coffer Metrics Reader role in the vault.");
     return true;
 }
 

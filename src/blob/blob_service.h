@@ -280,6 +280,8 @@ CF_MUST_USE bool cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req
  * error is raised (reason set) for cf_blob_reply_error, except for the
  * anonymous challenge, which sets the WWW-Authenticate header too. */
 CF_MUST_USE bool cf_blob_authorize(cf_blob_call *call);
+/* GET /metrics: a vault token whose roles claim reads metrics. */
+CF_MUST_USE bool cf_blob_authorize_metrics(cf_blob_call *call);
 /* Shared Key / Shared Key Lite against call->account's two keys. */
 CF_MUST_USE bool cf_blob_verify_shared_key(cf_blob_call *call, const char *authorization);
 /* For copy: whether the caller may read `container` (same account). */
@@ -291,7 +293,10 @@ CF_MUST_USE bool cf_blob_tokens_open(const char *vault_url, const char *ca_file,
                                      const char *tenant_id, cf_blob_tokens **out);
 void cf_blob_tokens_close(cf_blob_tokens *t);
 /* Verifies a bearer token; *oid gets the principal's object id. */
-CF_MUST_USE bool cf_blob_tokens_verify(cf_blob_tokens *t, const char *token, char oid[40]);
+/* Verifies a vault token for the storage audience: its principal into
+ * `oid`, and whether its roles claim lets it read /metrics. */
+CF_MUST_USE bool cf_blob_tokens_verify(cf_blob_tokens *t, const char *token, char oid[40],
+                                       bool *metrics_reader);
 /* "https://VAULT/TENANT/oauth2/authorize" for the 401 challenge. */
 const char *cf_blob_tokens_authority(const cf_blob_tokens *t);
 

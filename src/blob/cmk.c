@@ -33,6 +33,7 @@
 #include "blob_service.h"
 #include "envelope.h"
 #include "log.h"
+#include "metrics.h"
 #include "secmem.h"
 
 #define CF_CMK_RETRY_SECONDS 5
@@ -205,8 +206,10 @@ static bool cf_cmk_check_locked(cf_blob_service *svc, cf_cmk_entry *e, bool wait
         if (e->source == CF_BLOB_KEYS_SERVICE)
             return true;
         int64_t now = (int64_t)time(NULL);
-        if (e->ready && now - e->checked_at < c->cache_seconds)
+        if (e->ready && now - e->checked_at < c->cache_seconds) {
+            cf_metrics_cache("cmk-data-keys", true);
             return true;
+        }
         if (!e->ready && e->failed_at &&
             now - e->failed_at <
                 (c->cache_seconds < CF_CMK_RETRY_SECONDS ? c->cache_seconds : CF_CMK_RETRY_SECONDS))
@@ -218,6 +221,7 @@ static bool cf_cmk_check_locked(cf_blob_service *svc, cf_cmk_entry *e, bool wait
             continue;
         }
         e->refreshing = true;
+        cf_metrics_cache("cmk-data-keys", false); /* unwrapped again through the vault */
         uint8_t ref[CF_EXTENT_KEY_REF_LEN];
         memcpy(ref, e->ref, sizeof ref);
         pthread_mutex_unlock(&c->lock);

@@ -23,6 +23,7 @@
 #include "blob_service.h"
 #include "crypto.h"
 #include "log.h"
+#include "metrics.h"
 #include "secmem.h"
 #include "server_args.h"
 #include "server_process.h"
@@ -171,6 +172,13 @@ static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice
     return cf_http_start(&config, out);
 }
 
+/* Once per process, whatever the listeners. */
+static void cf_register_metrics(const cf_blob_service *svc)
+{
+    if (!cf_metrics_register_data_dir(svc->data_dir))
+        cf_log(CF_LOG_WARN, NULL, "metrics: %s", cf_error_detail());
+}
+
 /* When each kind of background work last ran. */
 typedef struct {
     int64_t expired, cleaned;
@@ -241,6 +249,7 @@ int main(int argc, char **argv)
         cf_blob_service_close(&svc);
         return 1;
     }
+    cf_register_metrics(&svc);
     bool started =
         cf_start_listener(&svc, svc.listen, cf_buf_slice(&cert), cf_buf_slice(&key), &https);
     cf_buf_free(&key);

@@ -412,6 +412,8 @@ static bool cf_blob_route(cf_blob_call *call)
         return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AccountRequiresHttps",
                             "The account being accessed does not support http.");
     call->op = cf_blob_find_op(call, level);
+    if (call->op)
+        call->http->operation = call->op->name;
     if (!call->op) {
         const char *comp = cf_blob_query(call, "comp");
         if (comp || cf_blob_query(call, "restype"))
@@ -454,7 +456,9 @@ static void cf_blob_audit(cf_blob_call *call, unsigned status, bool reply_pendin
         .request_id = call->http->request_id,
         .principal = principal,
         .client = call->http->client_addr,
-        .operation = call->op ? call->op->name : call->http->method,
+        .operation = call->op                ? call->op->name
+                     : call->http->operation ? call->http->operation
+                                             : call->http->method,
         .object = object,
         .result = status == 0                      ? "aborted"
                   : status < 400                   ? "success"
@@ -481,12 +485,15 @@ typedef enum {
     CF_BLOB_DATA = 0,  /* the Blob API: the operation table */
     CF_BLOB_PREFLIGHT, /* a CORS preflight (OPTIONS) */
     CF_BLOB_ADMIN,     /* Coffer's /.coffer/ API (admin.c) */
+    CF_BLOB_METRICS,   /* GET /metrics (docs/metrics.md) */
 } cf_blob_request_kind;
 
 static cf_blob_request_kind cf_blob_kind(const cf_http_request *req)
 {
     if (strncmp(req->raw_path, "/.coffer/", 9) == 0)
         return CF_BLOB_ADMIN;
+    if (cf_http_is_metrics_request(req))
+        return CF_BLOB_METRICS;
     return strcmp(req->method, "OPTIONS") == 0 ? CF_BLOB_PREFLIGHT : CF_BLOB_DATA;
 }
 
@@ -543,9 +550,16 @@ cf_http_begin_result cf_blob_begin(void *ctx, cf_http_request *req, cf_http_resp
     switch (cf_blob_kind(req)) {
     case CF_BLOB_ADMIN:
         call->query = "";
+        req->operation = "admin";
         ok = cf_blob_admin_begin(call);
         break;
+    case CF_BLOB_METRICS: /* answered at once: no body */
+        call->query = "";
+        req->operation = "GetMetrics";
+        cf_blob_conclude(call, cf_blob_authorize_metrics(call) && cf_http_reply_metrics(resp));
+        return CF_HTTP_RESPOND;
     case CF_BLOB_PREFLIGHT: /* answered at once: a preflight has no body */
+        req->operation = "Preflight";
         cf_blob_conclude(call, cf_blob_preflight(call));
         return CF_HTTP_RESPOND;
     case CF_BLOB_DATA:

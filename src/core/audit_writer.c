@@ -28,6 +28,7 @@
 #include "fsutil.h"
 #include "group_sync.h"
 #include "log.h"
+#include "metrics.h"
 #include "units.h"
 
 struct cf_audit {
@@ -264,10 +265,45 @@ void cf_audit_close(cf_audit *a)
     cf_audit_free(a);
 }
 
+static const cf_metric_family cf_audit_lines_family = {"coffer_audit_lines",
+                                                       "Lines in the audit log.", CF_METRIC_GAUGE};
+static const cf_metric_family cf_audit_lag_family = {
+    "coffer_audit_lines_not_durable",
+    "Audit lines written but not yet known to be on disk (the log's lag).", CF_METRIC_GAUGE};
+static const cf_metric_family cf_audit_bytes_family = {
+    "coffer_audit_log_bytes", "Size of the audit log file.", CF_METRIC_GAUGE};
+static const cf_metric_family cf_audit_failed_family = {
+    "coffer_audit_log_failed", "1 once a write or fdatasync of the audit log has failed.",
+    CF_METRIC_GAUGE};
+
+static bool cf_audit_collect(void *ctx, cf_buf *out)
+{
+    cf_audit *a = ctx;
+    pthread_mutex_lock(&a->mu);
+    uint64_t seq = a->seq, size = (uint64_t)a->size;
+    bool failed = a->failed || cf_group_sync_failed(&a->sync);
+    pthread_mutex_unlock(&a->mu);
+    uint64_t written = cf_group_sync_last(&a->sync);
+    uint64_t synced = atomic_load(&a->sync.synced);
+    const struct {
+        const cf_metric_family *family;
+        double value;
+    } rows[] = {{&cf_audit_lines_family, (double)seq},
+                {&cf_audit_lag_family, (double)(written > synced ? written - synced : 0)},
+                {&cf_audit_bytes_family, (double)size},
+                {&cf_audit_failed_family, failed ? 1 : 0}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        CF_GUARD(cf_metrics_write_family(out, rows[i].family) &&
+                 cf_metrics_write_sample(out, rows[i].family->name, NULL, rows[i].value));
+    return true;
+}
+
 bool cf_audit_open_logged(const char *path, cf_audit **out)
 {
     cf_audit_open_info info;
     CF_GUARD(cf_audit_open(path, out, &info));
+    if (!cf_metrics_register(cf_audit_collect, *out))
+        cf_log(CF_LOG_WARN, NULL, "audit log: %s", cf_error_detail());
     if (info.truncated)
         cf_log(CF_LOG_WARN, NULL, "audit log: cut off %llu bytes of a torn last line",
                info.truncated);
@@ -285,5 +321,6 @@ void cf_audit_close_logged(cf_audit *a)
     cf_audit_head(a, &seq, head);
     cf_log(CF_LOG_INFO, NULL, "audit log closed: %llu lines, head %s", (unsigned long long)seq,
            head);
+    cf_metrics_unregister(a);
     cf_audit_close(a);
 }

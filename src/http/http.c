@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "body_stream.h"
@@ -32,6 +33,7 @@
 #include "deadlines.h"
 #include "ids.h"
 #include "log.h"
+#include "metrics.h"
 #include "secmem.h"
 #include "workers.h"
 #include "units.h"
@@ -104,6 +106,8 @@ typedef struct {
     size_t drained; /* bytes of an oversize body read and dropped */
     char *raw_path;
     char addr[INET6_ADDRSTRLEN];
+    struct timespec begun; /* the request line arrived */
+    uint64_t bytes_out;    /* the response body's length */
 } cf_http_state;
 
 const char *cf_http_header(const cf_http_request *req, const char *name)
@@ -268,6 +272,7 @@ static void cf_http_build(cf_http_server *server, cf_http_state *st, cf_http_res
     }
     st->ready = r;
     st->ready_status = resp->status ? resp->status : 500;
+    st->bytes_out = resp->stream.reader ? resp->stream.length : resp->body.len;
     cf_http_response_free(resp);
 }
 
@@ -370,8 +375,21 @@ static void cf_http_refuse(cf_http_server *server, cf_http_state *st, const char
 
 /* --- The request's queue on the worker pool --------------------------- */
 
+/* Status 0: the client went away before a response was ready. */
+static void cf_http_count_request(const cf_http_state *st)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double seconds =
+        (double)(now.tv_sec - st->begun.tv_sec) + (double)(now.tv_nsec - st->begun.tv_nsec) / 1e9;
+    cf_metrics_request(st->req.operation, st->ready ? st->ready_status : 0,
+                       st->req.body_received + st->req.body.len, st->bytes_out, seconds);
+}
+
 static void cf_http_state_free(cf_http_server *server, cf_http_state *st)
 {
+    if (st->started)
+        cf_http_count_request(st);
     if (st->started && server->config.request_done)
         server->config.request_done(server->config.ctx, &st->req);
     if (st->ready)
@@ -765,6 +783,7 @@ static void *cf_http_uri_log(void *cls, const char *uri, struct MHD_Connection *
     }
     st->server = server;
     st->filling = -1;
+    clock_gettime(CLOCK_MONOTONIC, &st->begun);
     st->job.run = cf_http_run;
     pthread_mutex_init(&st->mu, NULL);
     char *query = uri ? strchr(uri, '?') : NULL;
@@ -796,11 +815,18 @@ static void cf_http_enable_tickets(cf_http_server *server, struct MHD_Connection
         cf_log(CF_LOG_DEBUG, NULL, "http: session tickets unavailable on a connection");
 }
 
+static const cf_metric_family cf_http_connections_open = {
+    "coffer_http_open_connections", "Client connections open now.", CF_METRIC_GAUGE};
+static const cf_metric_family cf_http_connections_total = {
+    "coffer_http_connections_total", "Client connections accepted.", CF_METRIC_COUNTER};
+
 static void cf_http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                                       enum MHD_ConnectionNotificationCode code)
 {
     cf_http_server *server = cls;
+    cf_metrics_add(&cf_http_connections_open, NULL, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        cf_metrics_add(&cf_http_connections_total, NULL, 1);
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context = info ? cf_conn_open(server->deadlines, info->connect_fd) : NULL;
@@ -1010,4 +1036,17 @@ void cf_http_stop(cf_http_server *server)
 bool cf_http_target_has_nul(const cf_http_request *req)
 {
     return req->raw_path && strcasestr(req->raw_path, "%00") != NULL;
+}
+
+bool cf_http_is_metrics_request(const cf_http_request *req)
+{
+    return strcmp(req->method, "GET") == 0 && strcmp(req->raw_path, "/metrics") == 0;
+}
+
+bool cf_http_reply_metrics(cf_http_response *resp)
+{
+    CF_GUARD(cf_metrics_render(&resp->body));
+    resp->status = 200;
+    resp->content_type = CF_METRICS_CONTENT_TYPE;
+    return true;
 }

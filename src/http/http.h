@@ -53,7 +53,10 @@ struct cf_http_request {
     uint64_t body_received;
     bool stream_failed; /* the sink refused a chunk */
     void *user;         /* the service's per-request state */
-    void *conn;         /* the libmicrohttpd connection; glue use only */
+    /* The operation, once the service has routed the request: a static
+     * string, the label of its metrics (NULL: "unrouted"). */
+    const char *operation;
+    void *conn; /* the libmicrohttpd connection; glue use only */
 };
 
 /* Reads response body bytes [pos, pos + max) into buf; returns the count
@@ -146,6 +149,12 @@ CF_MUST_USE bool cf_http_add_header(cf_http_response *resp, const char *name, co
 /* The value of a header added to the response, or NULL. */
 const char *cf_http_response_header(const cf_http_response *resp, const char *name);
 void cf_http_clear_headers(cf_http_response *resp);
+
+/* GET /metrics with no query: the metrics endpoint, outside every API's
+ * namespace (no Azure operation is a bare GET of that path). */
+bool cf_http_is_metrics_request(const cf_http_request *req);
+/* Fills `resp` with the process's metrics (metrics.h), 200. */
+CF_MUST_USE bool cf_http_reply_metrics(cf_http_response *resp);
 
 /* Whether the request target as sent holds an encoded NUL ("%00"): the
  * decoded path and query would be cut short there, so a name like

@@ -25,6 +25,8 @@
 #include "ids.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
+#include "rbac.h"
 #include "secmem.h"
 #include "throttle.h"
 #include "vault.h"
@@ -226,7 +228,10 @@ static bool cf_token_issue(cf_vault *vault, const cf_principal *p, const char *a
                   iss, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
                   (json_int_t)*expires_on, "oid", p->object_id, "sub", p->object_id, "tid",
                   vault->tenant_id, "appid", p->client_id, "azp", p->client_id, "ver", "2.0");
-    bool ok = header && claims && cf_jwt_sign_rs256(vault->token_key, header, claims, token);
+    bool metrics = false, ok = header && claims;
+    if (ok && cf_rbac_allowed(vault, p->object_id, CF_ACTION_METRICS, "/", &metrics) && metrics)
+        ok = json_object_set_new(claims, "roles", json_pack("[s]", CF_TOKEN_ROLE_METRICS)) == 0;
+    ok = ok && cf_jwt_sign_rs256(vault->token_key, header, claims, token);
     json_decref(header);
     json_decref(claims);
     CF_ENSURE(ok, cf_error_code() ? cf_error_code() : CF_ERR_NOMEM, "cannot issue a token");
@@ -327,7 +332,9 @@ bool cf_identity_verify_token(cf_vault *vault, cf_slice token, cf_principal *cal
     char oid[CF_UUID_LEN + 1];
     int64_t exp;
     CF_GUARD(cf_hash_compute(CF_HASH_SHA256, token, hash));
-    if (!cf_token_cache_find(hash, cf_vault_now(), oid)) {
+    bool hit = cf_token_cache_find(hash, cf_vault_now(), oid);
+    cf_metrics_cache("tokens", hit);
+    if (!hit) {
         CF_GUARD(cf_token_verify_full(vault, token, oid, &exp));
         cf_token_cache_add(hash, exp, oid);
     }
@@ -568,6 +575,7 @@ bool cf_identity_route(cf_vault *vault, cf_http_request *req, cf_http_response *
     const char *path = req->path;
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
     if (get && strcmp(path, "/msi/token") == 0) {
+        req->operation = "GET /msi/token";
         cf_msi_endpoint(vault, req, resp);
         return true;
     }
@@ -575,6 +583,7 @@ bool cf_identity_route(cf_vault *vault, cf_http_request *req, cf_http_response *
     if (path[0] != '/' || strncmp(path + 1, vault->tenant_id, tlen) != 0 || path[1 + tlen] != '/')
         return false;
     const char *rest = path + 1 + tlen;
+    req->operation = "identity";
     if (get && (strcmp(rest, "/v2.0/.well-known/openid-configuration") == 0 ||
                 strcmp(rest, "/.well-known/openid-configuration") == 0)) {
         if (!cf_openid_configuration(vault, resp))
@@ -583,6 +592,7 @@ bool cf_identity_route(cf_vault *vault, cf_http_request *req, cf_http_response *
         if (!cf_jwks(vault, resp))
             cf_oauth_error(resp, 500, "server_error", "internal error");
     } else if (post && strcmp(rest, "/oauth2/v2.0/token") == 0) {
+        req->operation = "POST /oauth2/v2.0/token";
         cf_token_endpoint(vault, req, resp);
     } else {
         cf_oauth_error(resp, 404, "not_found", "Unknown identity endpoint.");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "store.h"
 
 #define CF_KEY_CACHE_SLOTS 1024
@@ -120,7 +121,7 @@ static cf_pkey *cf_shared_get(const char *kind, const char *lname, const char *v
     return found;
 }
 
-cf_pkey *cf_key_cache_get(const char *kind, const char *name, const char *version)
+static cf_pkey *cf_key_cache_find(const char *kind, const char *name, const char *version)
 {
     char lname[CF_NAME_MAX + 1];
     cf_lower(lname, sizeof lname, name);
@@ -140,6 +141,13 @@ cf_pkey *cf_key_cache_get(const char *kind, const char *name, const char *versio
     cf_pkey_free(e->pkey);
     cf_entry_set(e, kind, lname, version, copy);
     return cf_pkey_ref(copy);
+}
+
+cf_pkey *cf_key_cache_get(const char *kind, const char *name, const char *version)
+{
+    cf_pkey *found = cf_key_cache_find(kind, name, version);
+    cf_metrics_cache("keys", found != NULL);
+    return found;
 }
 
 void cf_key_cache_put(const char *kind, const char *name, const char *version, cf_pkey *pkey)

@@ -13,6 +13,7 @@
 
 #include "hsm_keys.h"
 #include "keys.h"
+#include "metrics.h"
 #include "resource.h"
 
 #define CF_OP_MAX_INPUT (256u * 1024)
@@ -377,6 +378,21 @@ static bool cf_run_op(cf_vault_call *call, const cf_key *key, cf_op_kind op, con
     return cf_do_decrypt(call, key, a, reply);
 }
 
+static const cf_metric_family cf_key_ops_family = {
+    "coffer_key_operations_total",
+    "Cryptographic operations done with vault keys, by operation, algorithm and where the key "
+    "lives.",
+    CF_METRIC_COUNTER};
+
+/* After success only: `alg` is then one of the tables' names. */
+static void cf_count_key_op(const cf_key *key, cf_op_kind op, const char *alg)
+{
+    char labels[128];
+    snprintf(labels, sizeof labels, "operation=\"%s\",algorithm=\"%s\",key_store=\"%s\"",
+             cf_ops[op].path, alg, key->hsm ? "hsm" : "software");
+    cf_metrics_add(&cf_key_ops_family, labels, 1);
+}
+
 /* Runs operation `op` with the key the path names ({name}/{version}). */
 static bool cf_key_op(cf_vault_call *call, cf_op_kind op)
 {
@@ -390,6 +406,7 @@ static bool cf_key_op(cf_vault_call *call, cf_op_kind op)
               cf_key_permits(&key, cf_ops[op].bit, cf_vault_now()) &&
               cf_run_op(call, &key, op, alg, reply);
     if (ok) {
+        cf_count_key_op(&key, op, alg);
         ok = cf_result_reply(call, &key, reply);
         reply = NULL;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "secmem.h"
 #include "server_args.h"
 #include "server_process.h"
@@ -137,6 +138,8 @@ int main(int argc, char **argv)
         .begin_inline = cf_vault_begin_inline,
         .ctx = &vault,
     };
+    if (!cf_metrics_register_data_dir(vault.data_dir))
+        cf_log(CF_LOG_WARN, NULL, "metrics: %s", cf_error_detail());
     bool started = cf_http_start(&config, &server);
     cf_buf_free(&key);
     cf_buf_free(&cert);

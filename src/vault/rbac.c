@@ -73,6 +73,14 @@ static const cf_role cf_roles[] = {
      "sensitive values such as secret contents or key material.",
      {CF_ACT("*/read"), CF_ACT("secrets/readMetadata/action")},
      {NULL}},
+    /* Coffer's own: scraping both services' /metrics (docs/metrics.md).
+     * The action ends in "/action", so Key Vault Reader's "*\/read" does
+     * not reach it; only administrators and this role do. */
+    {CF_ROLE_METRICS_READER,
+     "Coffer Metrics Reader",
+     "Read the service metrics of the vault and the blob service.",
+     {CF_ACTION_METRICS},
+     {NULL}},
 };
 
 #define CF_N_ROLES (sizeof cf_roles / sizeof *cf_roles)

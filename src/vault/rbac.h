@@ -62,5 +62,9 @@ CF_MUST_USE bool cf_role_assignment_put_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_role_assignment_delete_handler(cf_vault_call *call);
 
 #define CF_ROLE_ADMINISTRATOR "00482a5a-887f-4fb3-b363-3b7fe8e74483"
+#define CF_ROLE_METRICS_READER "0c48ddf2-7505-4dd5-a2ca-b6cb524c3bf1"
+/* What /metrics asks for; a token's "roles" claim carries
+ * CF_TOKEN_ROLE_METRICS when its principal holds it on "/". */
+#define CF_ACTION_METRICS CF_ACT("metrics/read/action")
 
 #endif

@@ -12,6 +12,7 @@
  * whether an object exists.  tests/unit/vault/test_vault_routes.c holds
  * every row's action against Azure's built-in role definitions.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -516,6 +517,24 @@ static bool cf_check_params(const cf_vault_params *p, const cf_area *area)
     return true;
 }
 
+/* "METHOD pattern" for each route ("*" for any method): the operation
+ * label of its metrics, made once. */
+static char cf_route_labels[CF_N_ROUTES][128];
+static pthread_once_t cf_route_labels_once = PTHREAD_ONCE_INIT;
+
+static void cf_route_labels_make(void)
+{
+    for (size_t i = 0; i < CF_N_ROUTES; i++)
+        snprintf(cf_route_labels[i], sizeof cf_route_labels[i], "%s %s",
+                 cf_routes[i].method ? cf_routes[i].method : "*", cf_routes[i].pattern);
+}
+
+static const char *cf_route_label(const cf_vault_route *r)
+{
+    pthread_once(&cf_route_labels_once, cf_route_labels_make);
+    return cf_route_labels[r - cf_routes];
+}
+
 /* Chooses the route: the first whose path and method match.  A path some
  * route takes with another method is a 400; a path past an invalid name
  * is that name's 400; anything else is not found. */
@@ -542,6 +561,7 @@ static bool cf_route_find(cf_vault_call *call, const cf_routing *rt)
         CF_BAIL(CF_ERR_NOT_FOUND, "unknown path");
     }
     (void)cf_route_match(r->pattern, rt, &call->params);
+    call->http->operation = cf_route_label(r);
     call->params.scope = rt->scope[0] ? rt->scope : NULL;
     CF_GUARD(cf_check_params(&call->params, rt->area));
     CF_ENSURE(call->route, CF_ERR_BAD_INPUT, r->method_error ? r->method_error : CF_WRONG_METHOD);
@@ -721,6 +741,11 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
         cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
                        "The 'api-version' query parameter is missing or not supported.");
         cf_vault_reply_error(&call);
+    } else if (cf_http_is_metrics_request(req)) {
+        /* Scrapers send no api-version: this is not a Key Vault API. */
+        req->operation = "GET /metrics";
+        if (!cf_rbac_authorize(&call, CF_ACTION_METRICS, "/") || !cf_http_reply_metrics(resp))
+            cf_vault_reply_error(&call);
     } else if (!cf_route_request(&call, &rt)) {
         cf_reply_routed_error(&call, &rt);
     }

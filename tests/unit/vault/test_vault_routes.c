@@ -195,10 +195,17 @@ static void test_actions_are_azures(void)
     }
 }
 
-/* Coffer's roles are Azure's, by id and name. */
+/* Coffer's roles are Azure's, by id and name, and one of its own that
+ * reads metrics and nothing else. */
 static void test_roles_are_azures(void)
 {
-    CHECK(cf_role_count() == N_AZURE_ROLES);
+    CHECK(cf_role_count() == N_AZURE_ROLES + 1);
+    const cf_role *metrics = cf_role_find("Coffer Metrics Reader");
+    CHECK(metrics && strcmp(cf_role_id(metrics), CF_ROLE_METRICS_READER) == 0);
+    CHECK(metrics && cf_role_grants(metrics, CF_ACTION_METRICS));
+    CHECK(metrics && !cf_role_grants(metrics, CF_ACT("keys/read")));
+    CHECK(!cf_role_grants(cf_role_find("Key Vault Reader"), CF_ACTION_METRICS));
+    CHECK(cf_role_grants(cf_role_find("Key Vault Administrator"), CF_ACTION_METRICS));
     for (size_t i = 0; i < N_AZURE_ROLES; i++) {
         const cf_role *role = cf_role_find(azure_roles[i].id);
         CHECK(role != NULL);
