@@ -375,14 +375,14 @@ static void cf_http_refuse(cf_http_server *server, cf_http_state *st, const char
 
 /* --- The request's queue on the worker pool --------------------------- */
 
-/* Status 0: the client went away before a response was ready. */
+/* Status 0: the client went away before a response was built. */
 static void cf_http_count_request(const cf_http_state *st)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double seconds =
         (double)(now.tv_sec - st->begun.tv_sec) + (double)(now.tv_nsec - st->begun.tv_nsec) / 1e9;
-    cf_metrics_request(st->req.operation, st->ready ? st->ready_status : 0,
+    cf_metrics_request(st->req.operation, st->ready_status,
                        st->req.body_received + st->req.body.len, st->bytes_out, seconds);
 }
 

@@ -389,7 +389,7 @@ static void cf_count_key_op(const cf_key *key, cf_op_kind op, const char *alg)
 {
     char labels[128];
     snprintf(labels, sizeof labels, "operation=\"%s\",algorithm=\"%s\",key_store=\"%s\"",
-             cf_ops[op].path, alg, key->hsm ? "hsm" : "software");
+             cf_ops[op].name, alg, key->hsm ? "hsm" : "software");
     cf_metrics_add(&cf_key_ops_family, labels, 1);
 }
 

@@ -737,15 +737,15 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
         cf_vault_reply_error(&call);
     } else if (!cf_identity_authenticate(vault, req, &call.caller)) {
         cf_vault_reply_auth_failure(&call);
-    } else if (!cf_api_version_ok(cf_http_query(req, "api-version"))) {
-        cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
-                       "The 'api-version' query parameter is missing or not supported.");
-        cf_vault_reply_error(&call);
     } else if (cf_http_is_metrics_request(req)) {
         /* Scrapers send no api-version: this is not a Key Vault API. */
         req->operation = "GET /metrics";
         if (!cf_rbac_authorize(&call, CF_ACTION_METRICS, "/") || !cf_http_reply_metrics(resp))
             cf_vault_reply_error(&call);
+    } else if (!cf_api_version_ok(cf_http_query(req, "api-version"))) {
+        cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,
+                       "The 'api-version' query parameter is missing or not supported.");
+        cf_vault_reply_error(&call);
     } else if (!cf_route_request(&call, &rt)) {
         cf_reply_routed_error(&call, &rt);
     }
