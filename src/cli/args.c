@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,16 @@ static bool cf_check_chars(const char *what, const char *s, size_t max, bool das
 bool cf_cli_check_name(const char *name)
 {
     return cf_check_chars("key name", name, 127, true);
+}
+
+bool cf_cli_check_user_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || !isalnum((unsigned char)name[0]) ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") != n)
+        return cf_cli_usage("invalid user name: 1-64 letters, digits and . _ @ -, starting with "
+                            "a letter or digit");
+    return true;
 }
 
 bool cf_cli_check_version(const char *version)

@@ -7,9 +7,10 @@
  *       the crypto operations encrypt, decrypt, sign, verify
  *   coffer [vault options] secret COMMAND [NAME] [options]  secrets: set,
  *       show, list, versions, update, delete, recover, purge, backup, restore
- *   coffer [vault options] principal|role COMMAND [ARG]     access: service
+ *   coffer [vault options] principal|user|role COMMAND [ARG] access: service
  *       principals and managed identities (create, list, show, delete,
- *       secret-rotate); role definitions and assignments (assign, list, remove)
+ *       secret-rotate); people who sign in to the console (create, list, show,
+ *       delete, reset-password); role definitions and assignments (assign, list, remove)
  *   coffer [storage options] blob|container COMMAND [ARG]   Azure Blob
  *       Storage: upload, download, list, show, delete; containers create,
  *       list, delete (any Azure-compatible endpoint; see storage_client.c)
@@ -151,6 +152,13 @@ static const cf_cli_command cf_commands[] = {
     {"delete", cf_cmd_principal_delete, 1, "", "delete OBJECT_ID", "principal"},
     {"secret-rotate", cf_cmd_principal_rotate, 1, "secret-expires-days remove-old",
      "secret-rotate OBJECT_ID [--secret-expires-days N] [--remove-old]", "principal"},
+    {"create", cf_cmd_user_create, 1, "password-file totp",
+     "create NAME --password-file FILE|- [--totp]   (prints the one-time-code URI once)", "user"},
+    {"list", cf_cmd_user_list, 0, "", "list", "user"},
+    {"show", cf_cmd_user_show, 1, "", "show NAME", "user"},
+    {"delete", cf_cmd_user_delete, 1, "", "delete NAME", "user"},
+    {"reset-password", cf_cmd_user_reset_password, 1, "password-file",
+     "reset-password NAME --password-file FILE|-   (also lifts a lockout)", "user"},
     {"definitions", cf_cmd_role_definitions, 0, "", "definitions", "role"},
     {"assign", cf_cmd_role_assign, 0, "role principal scope",
      "assign --role NAME|GUID --principal OBJECT_ID\n"
@@ -228,7 +236,7 @@ static const char *cf_group(const cf_cli_command *cmd)
 static const char *const cf_global_opts =
     "vault tenant client-id client-secret ca-cert bootstrap output help";
 static const char *const cf_flag_names = "help disabled enable disable remove-old overwrite hsm "
-                                         "service-managed infrastructure-encryption luks2";
+                                         "service-managed infrastructure-encryption luks2 totp";
 
 /* ---- parsing ---- */
 
@@ -237,7 +245,7 @@ static void cf_print_usage(FILE *out)
     fprintf(
         out,
         "usage: coffer [connection options] key|secret COMMAND [NAME] [options] [--output json]\n"
-        "       coffer [connection options] principal|role COMMAND [ARG] [options]\n"
+        "       coffer [connection options] principal|user|role COMMAND [ARG] [options]\n"
         "       coffer audit verify FILE [options] [--output json]\n"
         "       coffer seal show|migrate --data-dir DIR [options]\n"
         "       coffer store query --data-dir DIR SQL\n"
@@ -307,9 +315,10 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
     if (n_words == 0 && cf_cli_flag(cli, "help"))
         return true;
     if (n_words < 2 || !cf_known_group(words[0]))
-        return cf_cli_usage("expected 'key|secret|principal|role|blob|container|account|scope|seal|"
-                            "ae|db|disk COMMAND' or 'audit verify' "
-                            "(try --help)");
+        return cf_cli_usage(
+            "expected 'key|secret|principal|user|role|blob|container|account|scope|seal|"
+            "ae|db|disk COMMAND' or 'audit verify' "
+            "(try --help)");
     *cmd = cf_find_command(words[0], words[1]);
     if (!*cmd)
         return cf_cli_usage("unknown command '%s %.64s'", words[0], words[1]);
@@ -326,6 +335,8 @@ static bool cf_parse(int argc, char **argv, cf_cli *cli, const cf_cli_command **
     if (cli->args->n_pos == 1 &&
         (strcmp(cli->group, "key") == 0 || strcmp(cli->group, "secret") == 0))
         CF_GUARD(cf_cli_check_name(cli->args->pos[0]));
+    else if (cli->args->n_pos == 1 && strcmp(cli->group, "user") == 0)
+        CF_GUARD(cf_cli_check_user_name(cli->args->pos[0]));
     else if (cli->args->n_pos == 1 && !(*cmd)->local && !(*cmd)->storage)
         CF_GUARD(
             cf_cli_check_guid(strcmp(cf_group(*cmd), "role") == 0 ? "assignment name" : "object id",

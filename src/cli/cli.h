@@ -125,6 +125,8 @@ CF_MUST_USE bool cf_cli_parse_int(const char *opt, const char *s, long long min,
  * into URL paths, so nothing else is let through. */
 CF_MUST_USE bool cf_cli_check_name(const char *name);
 CF_MUST_USE bool cf_cli_check_version(const char *version);
+/* User names: 1-64 of letters, digits and ". _ @ -", a letter or digit first. */
+CF_MUST_USE bool cf_cli_check_user_name(const char *name);
 
 /* ---- config.c ---- */
 typedef struct {
@@ -205,6 +207,17 @@ CF_MUST_USE bool cf_cli_bundle_call(cf_cli *cli, const char *method, const char 
                                     json_t *body);
 CF_MUST_USE bool cf_cli_common_body(const cf_cli *cli, json_t *body, json_t *ops_target);
 CF_MUST_USE bool cf_cmd_seal_migrate(cf_cli *cli);
+
+/* Standard input into `out`, up to its maximum (CF_ERR_TOO_LARGE past
+ * it); secrets_cmd.c. */
+CF_MUST_USE bool cf_cli_read_stdin(cf_buf *out);
+
+/* ---- user_cmd.c ---- */
+CF_MUST_USE bool cf_cmd_user_create(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_user_list(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_user_show(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_user_delete(cf_cli *cli);
+CF_MUST_USE bool cf_cmd_user_reset_password(cf_cli *cli);
 
 /* ---- principal_cmd.c ---- */
 /* Object ids, client ids, assignment names: 8-4-4-4-12 hex digits. */

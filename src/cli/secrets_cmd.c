@@ -21,7 +21,7 @@
 /* Key Vault's limit for a secret value. */
 #define CF_SECRET_MAX (25 * 1024)
 
-static bool cf_read_stdin(cf_buf *out)
+bool cf_cli_read_stdin(cf_buf *out)
 {
     uint8_t chunk[4096];
     bool ok = true;
@@ -57,7 +57,7 @@ static bool cf_secret_value(const cf_cli *cli, cf_buf *value)
     struct stat st;
     if (!from_stdin && stat(file, &st) == 0 && st.st_size > CF_SECRET_MAX)
         return cf_cli_usage("the secret value is larger than 25 KiB");
-    bool ok = from_stdin ? cf_read_stdin(value) : cf_read_file(file, value->max, value);
+    bool ok = from_stdin ? cf_cli_read_stdin(value) : cf_read_file(file, value->max, value);
     if ((!ok && cf_error_code() == CF_ERR_TOO_LARGE) || (ok && value->len > CF_SECRET_MAX))
         return cf_cli_usage("the secret value is larger than 25 KiB");
     if (!ok)

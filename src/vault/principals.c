@@ -29,7 +29,9 @@
 
 static const char *cf_kind_api(const char *kind)
 {
-    return strcmp(kind, "mi") == 0 ? "managedIdentity" : "servicePrincipal";
+    return strcmp(kind, "mi") == 0     ? "managedIdentity"
+           : strcmp(kind, "user") == 0 ? "user"
+                                       : "servicePrincipal";
 }
 
 static json_t *cf_principal_json(const cf_principal *p)

@@ -23,6 +23,7 @@
 #include "keys.h"
 #include "rbac.h"
 #include "resource.h"
+#include "users.h"
 #include "vault.h"
 
 #define CF_MAX_SEGMENTS 6
@@ -318,6 +319,26 @@ static const cf_vault_route cf_routes[] = {
      .pattern = "/coffer/principals/{principal}/secrets/{credential}",
      .action = KV("principals/write/action"),
      .handler = cf_principal_secret_remove_handler},
+    {.method = "GET",
+     .pattern = "/coffer/users",
+     .action = KV("users/read/action"),
+     .handler = cf_user_list_handler},
+    {.method = "POST",
+     .pattern = "/coffer/users",
+     .action = KV("users/write/action"),
+     .handler = cf_user_create_handler},
+    {.method = "GET",
+     .pattern = "/coffer/users/{principal}",
+     .action = KV("users/read/action"),
+     .handler = cf_user_show_handler},
+    {.method = "DELETE",
+     .pattern = "/coffer/users/{principal}",
+     .action = KV("users/delete/action"),
+     .handler = cf_user_delete_handler},
+    {.method = "POST",
+     .pattern = "/coffer/users/{principal}/password",
+     .action = KV("users/write/action"),
+     .handler = cf_user_password_handler},
     /* The RBAC API, after its {scope} prefix (rbac.c); checked on "/". */
     {.method = "GET",
      .pattern = CF_RBAC_PATH "roleDefinitions",

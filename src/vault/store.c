@@ -41,7 +41,13 @@ static const char cf_schema[] =
     "CREATE TABLE IF NOT EXISTS role_assignments ("
     "  name TEXT PRIMARY KEY COLLATE NOCASE, scope TEXT NOT NULL COLLATE NOCASE,"
     "  role_id TEXT NOT NULL COLLATE NOCASE, principal_id TEXT NOT NULL, created INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);";
+    "CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);"
+    "CREATE TABLE IF NOT EXISTS users ("
+    "  object_id TEXT PRIMARY KEY REFERENCES principals(object_id),"
+    "  name TEXT NOT NULL UNIQUE COLLATE NOCASE, password TEXT NOT NULL, totp BLOB,"
+    "  totp_step INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"
+    "  locked_until INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    "  password_changed INTEGER NOT NULL);";
 
 /* The same tables on PostgreSQL: names compare without case through an ICU
  * collation (as SQLite's NOCASE does for the ASCII names Key Vault
@@ -74,7 +80,13 @@ static const char cf_schema_pg[] =
     "  name TEXT PRIMARY KEY COLLATE coffer_nocase, scope TEXT NOT NULL COLLATE coffer_nocase,"
     "  role_id TEXT NOT NULL COLLATE coffer_nocase, principal_id TEXT NOT NULL,"
     "  created BIGINT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);";
+    "CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);"
+    "CREATE TABLE IF NOT EXISTS users ("
+    "  object_id TEXT PRIMARY KEY REFERENCES principals(object_id),"
+    "  name TEXT NOT NULL UNIQUE COLLATE coffer_nocase, password TEXT NOT NULL, totp BYTEA,"
+    "  totp_step BIGINT NOT NULL DEFAULT 0, failures BIGINT NOT NULL DEFAULT 0,"
+    "  locked_until BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL,"
+    "  password_changed BIGINT NOT NULL);";
 
 /* Schema changes after the first release, applied in order on open. */
 static const cf_db_step_def cf_migrations[] = {

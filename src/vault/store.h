@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "db.h"
 #include "ids.h"
+#include "password.h"
 
 #define CF_NAME_MAX 127
 #define CF_VERSION_LEN 32
@@ -132,6 +133,39 @@ typedef bool (*cf_principal_cb)(void *ctx, const cf_principal *p);
 CF_MUST_USE bool cf_store_principal_list(cf_store *store, cf_principal_cb each, void *ctx);
 /* Removes the principal with its credentials and role assignments. */
 CF_MUST_USE bool cf_store_principal_delete(cf_store *store, const char *object_id);
+
+/* Users: people who sign in with a password (and optionally a one-time
+ * code), each a principal of kind "user" whose role assignments work as
+ * any principal's.  Names are unique without regard to case. */
+#define CF_USER_NAME_MAX 64
+typedef struct {
+    char object_id[CF_UUID_LEN + 1];
+    char name[CF_USER_NAME_MAX + 1];
+    char password[CF_PASSWORD_HASH_MAX + 1]; /* Argon2id, PHC format */
+    bool totp;                               /* a second factor is enrolled */
+    int64_t totp_step;                       /* the last one-time code's step used */
+    int64_t failures;                        /* failed sign-ins in a row */
+    int64_t locked_until, created, password_changed;
+} cf_user;
+
+/* The principal and its user row, in one transaction; CF_ERR_CONFLICT when
+ * the name is taken.  `totp_sealed` empty: no second factor. */
+CF_MUST_USE bool cf_store_user_add(cf_store *store, const cf_principal *p, const cf_user *u,
+                                   cf_slice totp_sealed);
+/* By name (any case) or object id; `totp_sealed` (may be NULL) receives
+ * the sealed one-time-code secret. */
+CF_MUST_USE bool cf_store_user_get(cf_store *store, const char *name_or_oid, cf_user *out,
+                                   cf_buf *totp_sealed);
+typedef bool (*cf_user_cb)(void *ctx, const cf_user *u);
+CF_MUST_USE bool cf_store_user_list(cf_store *store, cf_user_cb each, void *ctx);
+/* A new password hash; clears failures and the lock. */
+CF_MUST_USE bool cf_store_user_set_password(cf_store *store, const char *object_id,
+                                            const char *hash, int64_t now);
+/* One more failed sign-in: the count after it into *failures. */
+CF_MUST_USE bool cf_store_user_failed(cf_store *store, const char *object_id, int64_t *failures);
+CF_MUST_USE bool cf_store_user_lock(cf_store *store, const char *object_id, int64_t until);
+/* A sign-in that succeeded: failures cleared, `totp_step` remembered. */
+CF_MUST_USE bool cf_store_user_signed_in(cf_store *store, const char *object_id, int64_t totp_step);
 
 /* Credentials: salted hashes only; `expires` 0 = never.  `id` may be NULL. */
 CF_MUST_USE bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice salt,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "secmem.h"
 #include "store_internal.h"
 
 /* ---- principals ---- */
@@ -17,7 +18,7 @@ static const char cf_sql_principal_by_oid[] =
 static const char cf_sql_principal_by_client[] =
     "SELECT object_id, kind, name, client_id, created FROM principals WHERE client_id = ?1";
 
-static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
+bool cf_store_principal_add_locked(cf_store *store, const cf_principal *p)
 {
     cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_principal_add);
     CF_GUARD(st);
@@ -34,7 +35,7 @@ static bool cf_principal_add_locked(cf_store *store, const cf_principal *p)
 
 bool cf_store_principal_add(cf_store *store, const cf_principal *p)
 {
-    return CF_LOCKED(store, cf_principal_add_locked(store, p));
+    return CF_LOCKED(store, cf_store_principal_add_locked(store, p));
 }
 
 static bool cf_principal_get_locked(cf_store *store, const char *sql, const char *id,
@@ -136,35 +137,58 @@ static void cf_read_principal(cf_db_stmt *st, cf_principal *out)
     out->created = cf_db_column_int64(st, 4);
 }
 
-/* Rows are read under the lock into a bounded array, then handed out
- * without it, so callbacks may use the store. */
-#define CF_LIST_CAP 10000
-
-bool cf_store_principal_list(cf_store *store, cf_principal_cb each, void *ctx)
+bool cf_store_list_rows(cf_store *store, const char *sql, size_t row_size,
+                        void (*read)(cf_db_stmt *st, void *row),
+                        bool (*each)(void *ctx, const void *row), void *ctx)
 {
-    cf_principal *rows = calloc(CF_LIST_CAP, sizeof *rows);
+    uint8_t *rows = calloc(CF_STORE_LIST_CAP, row_size);
     CF_ENSURE_ALLOC(rows);
     size_t n = 0;
     cf_store_conn *held = cf_store_acquire(store);
-    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_principal_list);
+    cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), sql);
     bool ok = st != NULL;
     int rc = CF_DB_DONE;
-    while (ok && n < CF_LIST_CAP && (rc = cf_db_step(st)) == CF_DB_ROW)
-        cf_read_principal(st, &rows[n++]);
+    while (ok && n < CF_STORE_LIST_CAP && (rc = cf_db_step(st)) == CF_DB_ROW)
+        read(st, rows + row_size * n++);
     if (ok) {
         ok = rc == CF_DB_ROW || cf_db_ok(cf_store_db(store), rc);
         cf_db_done(st);
     }
     cf_store_release(held);
     for (size_t i = 0; ok && i < n; i++)
-        ok = each(ctx, &rows[i]);
+        ok = each(ctx, rows + row_size * i);
+    cf_memzero(rows, CF_STORE_LIST_CAP * row_size); /* users' rows hold password hashes */
     free(rows);
     return ok;
+}
+
+typedef struct {
+    cf_principal_cb each;
+    void *ctx;
+} cf_principal_walk;
+
+static void cf_read_principal_row(cf_db_stmt *st, void *row)
+{
+    cf_read_principal(st, row);
+}
+
+static bool cf_each_principal_row(void *ctx, const void *row)
+{
+    cf_principal_walk *w = ctx;
+    return w->each(w->ctx, row);
+}
+
+bool cf_store_principal_list(cf_store *store, cf_principal_cb each, void *ctx)
+{
+    cf_principal_walk w = {each, ctx};
+    return cf_store_list_rows(store, cf_sql_principal_list, sizeof(cf_principal),
+                              cf_read_principal_row, cf_each_principal_row, &w);
 }
 
 static const char cf_sql_principal_delete_creds[] = "DELETE FROM credentials WHERE object_id = ?1";
 static const char cf_sql_principal_delete_roles[] =
     "DELETE FROM role_assignments WHERE principal_id = ?1";
+static const char cf_sql_principal_delete_user[] = "DELETE FROM users WHERE object_id = ?1";
 static const char cf_sql_principal_delete[] = "DELETE FROM principals WHERE object_id = ?1";
 
 static bool cf_exec_bound(cf_store *store, const char *sql, const char *a, int *changes)
@@ -183,6 +207,7 @@ static bool cf_principal_delete_tx(cf_store *store, const char *oid)
     int changes = 0;
     CF_GUARD(cf_exec_bound(store, cf_sql_principal_delete_creds, oid, NULL));
     CF_GUARD(cf_exec_bound(store, cf_sql_principal_delete_roles, oid, NULL));
+    CF_GUARD(cf_exec_bound(store, cf_sql_principal_delete_user, oid, NULL));
     CF_GUARD(cf_exec_bound(store, cf_sql_principal_delete, oid, &changes));
     CF_ENSURE(changes == 1, CF_ERR_NOT_FOUND, "principal not found");
     return true;

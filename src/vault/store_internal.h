@@ -69,4 +69,15 @@ cf_db *cf_store_db(const cf_store *store);
         ok_;                                            \
     })
 
+/* Inserts a principal (the caller holds a connection). */
+CF_MUST_USE bool cf_store_principal_add_locked(cf_store *store, const cf_principal *p);
+
+/* Up to CF_STORE_LIST_CAP rows of `sql`, each read by `read` into a
+ * `row_size` slot under the lock, then handed to `each` without it, so
+ * callbacks may use the store.  The rows are wiped before they are freed. */
+#define CF_STORE_LIST_CAP 10000
+CF_MUST_USE bool cf_store_list_rows(cf_store *store, const char *sql, size_t row_size,
+                                    void (*read)(cf_db_stmt *st, void *row),
+                                    bool (*each)(void *ctx, const void *row), void *ctx);
+
 #endif
