@@ -29,9 +29,9 @@
 #include "rbac.h"
 #include "secmem.h"
 #include "throttle.h"
+#include "oauth.h"
 #include "vault.h"
 
-#define CF_TOKEN_MAX CF_JWT_MAX
 #define CF_SECRET_BYTES 32
 #define CF_SALT_BYTES 16
 #define CF_STORAGE_RESOURCE "https://storage.azure.com"
@@ -214,13 +214,13 @@ static bool cf_known_resource(const cf_vault *vault, const char *resource, char 
     CF_BAIL(CF_ERR_BAD_INPUT, "the requested resource is not served by this issuer");
 }
 
-static bool cf_token_issue(cf_vault *vault, const cf_principal *p, const char *audience,
-                           cf_buf *token, int64_t *expires_on)
+bool cf_identity_issue_token(cf_vault *vault, const cf_principal *p, const char *audience,
+                             const char *sid, int lifetime, cf_buf *token, int64_t *expires_on)
 {
     char iss[700];
     cf_issuer(vault, iss, sizeof iss);
     int64_t now = cf_vault_now();
-    *expires_on = now + vault->token_lifetime;
+    *expires_on = now + (lifetime ? lifetime : vault->token_lifetime);
     json_t *header =
         json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "kid", vault->token_kid);
     json_t *claims =
@@ -229,6 +229,8 @@ static bool cf_token_issue(cf_vault *vault, const cf_principal *p, const char *a
                   (json_int_t)*expires_on, "oid", p->object_id, "sub", p->object_id, "tid",
                   vault->tenant_id, "appid", p->client_id, "azp", p->client_id, "ver", "2.0");
     bool metrics = false, ok = header && claims;
+    if (ok && sid)
+        ok = json_object_set_new(claims, "sid", json_string(sid)) == 0;
     if (ok && cf_rbac_allowed(vault, p->object_id, CF_ACTION_METRICS, "/", &metrics) && metrics)
         ok = json_object_set_new(claims, "roles", json_pack("[s]", CF_TOKEN_ROLE_METRICS)) == 0;
     ok = ok && cf_jwt_sign_rs256(vault->token_key, header, claims, token);
@@ -272,11 +274,13 @@ static struct {
         uint8_t hash[32];
         int64_t exp;
         char oid[CF_UUID_LEN + 1];
+        char sid[CF_UUID_LEN + 1]; /* a user's session, "" for a service's token */
         bool used;
     } slot[CF_TOKEN_CACHE_SLOTS];
 } cf_token_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static bool cf_token_cache_find(const uint8_t hash[32], int64_t now, char oid[CF_UUID_LEN + 1])
+static bool cf_token_cache_find(const uint8_t hash[32], int64_t now, char oid[CF_UUID_LEN + 1],
+                                char sid[CF_UUID_LEN + 1])
 {
     size_t i = ((size_t)hash[0] << 8 | hash[1]) % CF_TOKEN_CACHE_SLOTS;
     bool found = false;
@@ -284,25 +288,28 @@ static bool cf_token_cache_find(const uint8_t hash[32], int64_t now, char oid[CF
     if (cf_token_cache.slot[i].used && cf_memeq_ct(cf_token_cache.slot[i].hash, hash, 32) &&
         now < cf_token_cache.slot[i].exp) {
         memcpy(oid, cf_token_cache.slot[i].oid, 37);
+        memcpy(sid, cf_token_cache.slot[i].sid, 37);
         found = true;
     }
     pthread_mutex_unlock(&cf_token_cache.lock);
     return found;
 }
 
-static void cf_token_cache_add(const uint8_t hash[32], int64_t exp, const char *oid)
+static void cf_token_cache_add(const uint8_t hash[32], int64_t exp, const char *oid,
+                               const char *sid)
 {
     size_t i = ((size_t)hash[0] << 8 | hash[1]) % CF_TOKEN_CACHE_SLOTS;
     pthread_mutex_lock(&cf_token_cache.lock);
     memcpy(cf_token_cache.slot[i].hash, hash, 32);
     cf_token_cache.slot[i].exp = exp;
     snprintf(cf_token_cache.slot[i].oid, sizeof cf_token_cache.slot[i].oid, "%s", oid);
+    snprintf(cf_token_cache.slot[i].sid, sizeof cf_token_cache.slot[i].sid, "%s", sid);
     cf_token_cache.slot[i].used = true;
     pthread_mutex_unlock(&cf_token_cache.lock);
 }
 
 static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[CF_UUID_LEN + 1],
-                                 int64_t *exp)
+                                 char sid[CF_UUID_LEN + 1], int64_t *exp)
 {
     cf_jwt jwt;
     cf_jwt_init(&jwt);
@@ -317,8 +324,15 @@ static bool cf_token_verify_full(cf_vault *vault, cf_slice token, char oid[CF_UU
         cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__, "The token names no principal.");
         ok = false;
     }
+    const char *claim_sid = ok ? json_string_value(json_object_get(jwt.claims, "sid")) : NULL;
+    if (ok && claim_sid && strlen(claim_sid) != CF_UUID_LEN) {
+        cf_error_raise(CF_ERR_UNAUTHORIZED, __FILE__, __LINE__,
+                       "The token's session is malformed.");
+        ok = false;
+    }
     if (ok) {
         snprintf(oid, 37, "%s", claim_oid);
+        snprintf(sid, 37, "%s", claim_sid ? claim_sid : "");
         *exp = json_integer_value(json_object_get(jwt.claims, "exp"));
     }
     cf_jwt_free(&jwt);
@@ -329,15 +343,19 @@ bool cf_identity_verify_token(cf_vault *vault, cf_slice token, cf_principal *cal
 {
     CF_ENSURE(token.len <= CF_TOKEN_MAX, CF_ERR_UNAUTHORIZED, "The token is malformed.");
     uint8_t hash[32];
-    char oid[CF_UUID_LEN + 1];
+    char oid[CF_UUID_LEN + 1], sid[CF_UUID_LEN + 1];
     int64_t exp;
     CF_GUARD(cf_hash_compute(CF_HASH_SHA256, token, hash));
-    bool hit = cf_token_cache_find(hash, cf_vault_now(), oid);
+    bool hit = cf_token_cache_find(hash, cf_vault_now(), oid, sid);
     cf_metrics_cache("tokens", hit);
     if (!hit) {
-        CF_GUARD(cf_token_verify_full(vault, token, oid, &exp));
-        cf_token_cache_add(hash, exp, oid);
+        CF_GUARD(cf_token_verify_full(vault, token, oid, sid, &exp));
+        cf_token_cache_add(hash, exp, oid, sid);
     }
+    /* A user's token lives only as long as its session: signing out ends
+     * it here at once. */
+    if (sid[0])
+        CF_GUARD(cf_sign_in_session_live(vault, sid));
     CF_ENSURE_FOUND(cf_store_principal_by_oid(vault->store, oid, caller), CF_ERR_UNAUTHORIZED,
                     "The token's principal is unknown.");
     return true;
@@ -357,7 +375,7 @@ bool cf_identity_authenticate(cf_vault *vault, const cf_http_request *req, cf_pr
 
 /* ---- endpoints ---- */
 
-static bool cf_reply_json(cf_http_response *resp, unsigned status, json_t *body)
+bool cf_oauth_reply_json(cf_http_response *resp, unsigned status, json_t *body)
 {
     cf_vault_call call = {.resp = resp};
     CF_ENSURE_ALLOC(body);
@@ -365,12 +383,37 @@ static bool cf_reply_json(cf_http_response *resp, unsigned status, json_t *body)
 }
 
 /* OAuth errors use their own shape: {"error": ..., "error_description": ...}. */
-static void cf_oauth_error(cf_http_response *resp, unsigned status, const char *error,
-                           const char *description)
+bool cf_oauth_scope_resource(cf_vault *vault, const char *scope, char *resource, size_t len,
+                             cf_http_response *resp)
+{
+    /* One resource per request, as "<resource>/.default" (other scopes a
+     * client adds, like offline_access, ask for nothing more here). */
+    char first[512];
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(scope, " "), scope);
+    size_t n = strlen(first);
+    const char *suffix = "/.default";
+    if (n <= strlen(suffix) || strcmp(first + n - strlen(suffix), suffix) != 0) {
+        if (resp)
+            cf_oauth_error(resp, 400, "invalid_scope", "The scope must be '<resource>/.default'.");
+        return false;
+    }
+    first[n - strlen(suffix)] = 0;
+    if (!cf_known_resource(vault, first, resource, len)) {
+        if (resp)
+            cf_oauth_error(resp, 400, "invalid_resource",
+                           "The resource is not known to this issuer.");
+        return false;
+    }
+    return true;
+}
+
+void cf_oauth_error(cf_http_response *resp, unsigned status, const char *error,
+                    const char *description)
 {
     cf_buf_clear(&resp->body);
-    if (!cf_reply_json(resp, status,
-                       json_pack("{s:s, s:s}", "error", error, "error_description", description)))
+    if (!cf_oauth_reply_json(
+            resp, status,
+            json_pack("{s:s, s:s}", "error", error, "error_description", description)))
         resp->status = 500;
 }
 
@@ -387,8 +430,8 @@ static void cf_oauth_unavailable(cf_http_request *req, cf_http_response *resp)
 /* Failed-credential throttling (throttle.h) around one client check: a
  * locked client id or address is refused with 429 and Retry-After before
  * its credential is looked at.  Returns false when refused. */
-static bool cf_sign_in_allowed(cf_vault *vault, cf_http_request *req, const char *client_id,
-                               cf_http_response *resp)
+bool cf_sign_in_allowed(cf_vault *vault, cf_http_request *req, const char *client_id,
+                        cf_http_response *resp)
 {
     unsigned wait = cf_throttle_pair_wait(vault->throttle, client_id, req->client_addr);
     if (!wait)
@@ -417,8 +460,8 @@ static void cf_sign_in_result(cf_vault *vault, cf_http_request *req, const char 
 /* After a client check: a store that could not be asked is answered here
  * (503) and is no failed sign-in; any verdict is counted.  Returns whether
  * the caller still answers. */
-static bool cf_sign_in_counted(cf_vault *vault, cf_http_request *req, cf_http_response *resp,
-                               const char *client_id, bool ok)
+bool cf_sign_in_counted(cf_vault *vault, cf_http_request *req, cf_http_response *resp,
+                        const char *client_id, bool ok)
 {
     if (!ok && cf_err_environmental(cf_error_code())) {
         cf_oauth_unavailable(req, resp);
@@ -430,19 +473,23 @@ static bool cf_sign_in_counted(cf_vault *vault, cf_http_request *req, cf_http_re
 
 static bool cf_openid_configuration(cf_vault *vault, cf_http_response *resp)
 {
-    char iss[700], token[700], jwks[700], authz[700];
+    char iss[700], token[700], jwks[700], authz[700], logout[700];
     cf_issuer(vault, iss, sizeof iss);
     snprintf(token, sizeof token, "%s/%s/oauth2/v2.0/token", vault->url, vault->tenant_id);
     snprintf(jwks, sizeof jwks, "%s/%s/discovery/v2.0/keys", vault->url, vault->tenant_id);
     snprintf(authz, sizeof authz, "%s/%s/oauth2/v2.0/authorize", vault->url, vault->tenant_id);
-    return cf_reply_json(
+    snprintf(logout, sizeof logout, "%s/%s/oauth2/v2.0/logout", vault->url, vault->tenant_id);
+    return cf_oauth_reply_json(
         resp, 200,
-        json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s], s:[s], s:[s], s:s}", "issuer", iss,
-                  "token_endpoint", token, "jwks_uri", jwks, "authorization_endpoint", authz,
-                  "response_types_supported", "token", "subject_types_supported", "pairwise",
-                  "id_token_signing_alg_values_supported", "RS256",
-                  "token_endpoint_auth_methods_supported", "client_secret_post",
-                  "grant_types_supported", "client_credentials", "tenant_region_scope", "coffer"));
+        json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:[s,s], s:[s], s:[s], s:[s,s], s:[s,s,s], s:[s], "
+            "s:s}",
+            "issuer", iss, "token_endpoint", token, "jwks_uri", jwks, "authorization_endpoint",
+            authz, "end_session_endpoint", logout, "response_types_supported", "code", "token",
+            "subject_types_supported", "pairwise", "id_token_signing_alg_values_supported", "RS256",
+            "token_endpoint_auth_methods_supported", "client_secret_post", "none",
+            "grant_types_supported", "client_credentials", "authorization_code", "refresh_token",
+            "code_challenge_methods_supported", "S256", "tenant_region_scope", "coffer"));
 }
 
 static bool cf_jwks(cf_vault *vault, cf_http_response *resp)
@@ -456,10 +503,10 @@ static bool cf_jwks(cf_vault *vault, cf_http_response *resp)
     json_object_set_new(jwk, "kid", json_string(vault->token_kid));
     json_object_set_new(jwk, "use", json_string("sig"));
     json_object_set_new(jwk, "alg", json_string("RS256"));
-    return cf_reply_json(resp, 200, json_pack("{s:[o]}", "keys", jwk));
+    return cf_oauth_reply_json(resp, 200, json_pack("{s:[o]}", "keys", jwk));
 }
 
-static bool cf_form_string(cf_slice form, const char *name, char *out, size_t len)
+bool cf_oauth_form_string(cf_slice form, const char *name, char *out, size_t len)
 {
     cf_buf v;
     cf_buf_init(&v, len - 1);
@@ -474,30 +521,26 @@ static void cf_token_endpoint(cf_vault *vault, cf_http_request *req, cf_http_res
 {
     cf_slice form = cf_buf_slice(&req->body);
     char grant[64], client_id[64], scope[512], resource[256];
-    if (!cf_form_string(form, "grant_type", grant, sizeof grant) ||
-        strcmp(grant, "client_credentials") != 0) {
-        cf_oauth_error(resp, 400, "unsupported_grant_type",
-                       "Only the client_credentials grant is supported.");
+    if (!cf_oauth_form_string(form, "grant_type", grant, sizeof grant)) {
+        cf_oauth_error(resp, 400, "invalid_request", "grant_type is required.");
         return;
     }
-    if (!cf_form_string(form, "client_id", client_id, sizeof client_id) ||
-        !cf_form_string(form, "scope", scope, sizeof scope)) {
+    if (strcmp(grant, "authorization_code") == 0 || strcmp(grant, "refresh_token") == 0) {
+        cf_sign_in_token(vault, req, resp, grant);
+        return;
+    }
+    if (strcmp(grant, "client_credentials") != 0) {
+        cf_oauth_error(resp, 400, "unsupported_grant_type",
+                       "Supported grants: client_credentials, authorization_code, refresh_token.");
+        return;
+    }
+    if (!cf_oauth_form_string(form, "client_id", client_id, sizeof client_id) ||
+        !cf_oauth_form_string(form, "scope", scope, sizeof scope)) {
         cf_oauth_error(resp, 400, "invalid_request", "client_id and scope are required.");
         return;
     }
-    /* One resource per request, as "<resource>/.default". */
-    size_t n = strlen(scope);
-    const char *suffix = "/.default";
-    if (n <= strlen(suffix) || strcmp(scope + n - strlen(suffix), suffix) != 0 ||
-        strchr(scope, ' ')) {
-        cf_oauth_error(resp, 400, "invalid_scope", "The scope must be '<resource>/.default'.");
+    if (!cf_oauth_scope_resource(vault, scope, resource, sizeof resource, resp))
         return;
-    }
-    scope[n - strlen(suffix)] = 0;
-    if (!cf_known_resource(vault, scope, resource, sizeof resource)) {
-        cf_oauth_error(resp, 400, "invalid_resource", "The resource is not known to this issuer.");
-        return;
-    }
     if (!cf_sign_in_allowed(vault, req, client_id, resp))
         return;
     cf_buf secret, token;
@@ -513,12 +556,12 @@ static void cf_token_endpoint(cf_vault *vault, cf_http_request *req, cf_http_res
     } else if (!ok) {
         cf_log(CF_LOG_WARN, req->request_id, "token request refused for client %s", client_id);
         cf_oauth_error(resp, 401, "invalid_client", "Invalid client credentials.");
-    } else if (!cf_token_issue(vault, &p, resource, &token, &expires_on) ||
-               !cf_reply_json(resp, 200,
-                              json_pack("{s:s, s:i, s:i, s:s}", "token_type", "Bearer",
-                                        "expires_in", vault->token_lifetime, "ext_expires_in",
-                                        vault->token_lifetime, "access_token",
-                                        (const char *)token.data))) {
+    } else if (!cf_identity_issue_token(vault, &p, resource, NULL, 0, &token, &expires_on) ||
+               !cf_oauth_reply_json(resp, 200,
+                                    json_pack("{s:s, s:i, s:i, s:s}", "token_type", "Bearer",
+                                              "expires_in", vault->token_lifetime, "ext_expires_in",
+                                              vault->token_lifetime, "access_token",
+                                              (const char *)token.data))) {
         cf_oauth_error(resp, 500, "server_error", "The token could not be issued.");
     }
     cf_buf_free(&secret);
@@ -558,13 +601,13 @@ static void cf_msi_endpoint(cf_vault *vault, cf_http_request *req, cf_http_respo
         /* answered: the store could not be asked */
     } else if (!ok) {
         cf_oauth_error(resp, 401, "invalid_client", "The identity header is not valid.");
-    } else if (!cf_token_issue(vault, &p, resource, &token, &expires_on) ||
+    } else if (!cf_identity_issue_token(vault, &p, resource, NULL, 0, &token, &expires_on) ||
                snprintf(expires_text, sizeof expires_text, "%lld", (long long)expires_on) <= 0 ||
-               !cf_reply_json(resp, 200,
-                              json_pack("{s:s, s:s, s:s, s:s, s:s}", "access_token",
-                                        (const char *)token.data, "expires_on", expires_text,
-                                        "resource", resource, "token_type", "Bearer", "client_id",
-                                        p.client_id))) {
+               !cf_oauth_reply_json(resp, 200,
+                                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "access_token",
+                                              (const char *)token.data, "expires_on", expires_text,
+                                              "resource", resource, "token_type", "Bearer",
+                                              "client_id", p.client_id))) {
         cf_oauth_error(resp, 500, "server_error", "The token could not be issued.");
     }
     cf_buf_free(&token);
@@ -591,6 +634,8 @@ bool cf_identity_route(cf_vault *vault, cf_http_request *req, cf_http_response *
     } else if (get && strcmp(rest, "/discovery/v2.0/keys") == 0) {
         if (!cf_jwks(vault, resp))
             cf_oauth_error(resp, 500, "server_error", "internal error");
+    } else if (cf_sign_in_route(vault, req, resp, rest)) {
+        /* answered: the sign-in page, its form, or sign-out */
     } else if (post && strcmp(rest, "/oauth2/v2.0/token") == 0) {
         req->operation = "POST /oauth2/v2.0/token";
         cf_token_endpoint(vault, req, resp);

@@ -30,6 +30,7 @@ static void cf_usage(FILE *out)
         "  --purge-protection      refuse purges until retention ends; fixed at creation\n"
         "  --rotation-interval S   seconds between rotation/purge sweeps (default 60)\n"
         "  --token-lifetime S      access token lifetime in seconds (default 3600)\n"
+        "  --console-blob-url URL  the blob service the console at /console/ may call\n"
         "  --tls-cert FILE --tls-key FILE  serve this certificate instead of the local CA's\n"
         "  --tls-san NAME          extra DNS name or IP for the generated certificate\n"
         "  --log-level LEVEL       debug, info, warn or error (default info)\n" CF_STORE_USAGE
@@ -48,6 +49,7 @@ static const struct option cf_vault_options[] = {
     {"tls-key", required_argument, 0, 'k'},
     {"tls-san", required_argument, 0, 's'},
     {"purge-protection", no_argument, 0, 'P'},
+    {"console-blob-url", required_argument, 0, 'B'},
     {0, 0, 0, 0},
 };
 
@@ -72,6 +74,11 @@ static bool cf_vault_option(void *ctx, int code, const char *value, const char *
     case 'c': v->tls_cert_file = value; return true;
     case 'k': v->tls_key_file = value; return true;
     case 's': v->extra_san = value; return true;
+    case 'B':
+        /* It goes into a Content-Security-Policy: an https origin only. */
+        *complaint = "--console-blob-url must be an https:// origin (scheme, host, port)";
+        return strncmp(value, "https://", 8) == 0 && !strpbrk(value + 8, "/;, '\"") &&
+               cf_server_copy_arg(v->console_blob_url, sizeof v->console_blob_url, value);
     default: return false;
     }
 }

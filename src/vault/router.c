@@ -20,6 +20,7 @@
 #include "audit_writer.h"
 #include "ids.h"
 #include "log.h"
+#include "console.h"
 #include "keys.h"
 #include "rbac.h"
 #include "resource.h"
@@ -745,6 +746,8 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
     clock_gettime(CLOCK_MONOTONIC, &start);
     cf_vault_call call = {.vault = vault, .http = req, .resp = resp};
 
+    if (cf_console_route(vault, req, resp))
+        return; /* static files: neither audited nor logged, as a web server's */
     if (cf_identity_route(vault, req, resp)) {
         cf_audit_request(&call, "identity");
         cf_log_request(&call, &start);

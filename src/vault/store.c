@@ -47,7 +47,16 @@ static const char cf_schema[] =
     "  name TEXT NOT NULL UNIQUE COLLATE NOCASE, password TEXT NOT NULL, totp BLOB,"
     "  totp_step INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"
     "  locked_until INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
-    "  password_changed INTEGER NOT NULL);";
+    "  password_changed INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sessions ("
+    "  sid TEXT PRIMARY KEY, cookie_hash TEXT NOT NULL UNIQUE, refresh_hash TEXT NOT NULL UNIQUE,"
+    "  previous_refresh_hash TEXT,"
+    "  principal_id TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    "  revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS auth_codes ("
+    "  code_hash TEXT PRIMARY KEY, sid TEXT NOT NULL, principal_id TEXT NOT NULL,"
+    "  client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL, challenge TEXT NOT NULL,"
+    "  resource TEXT NOT NULL, expires INTEGER NOT NULL);";
 
 /* The same tables on PostgreSQL: names compare without case through an ICU
  * collation (as SQLite's NOCASE does for the ASCII names Key Vault
@@ -86,7 +95,16 @@ static const char cf_schema_pg[] =
     "  name TEXT NOT NULL UNIQUE COLLATE coffer_nocase, password TEXT NOT NULL, totp BYTEA,"
     "  totp_step BIGINT NOT NULL DEFAULT 0, failures BIGINT NOT NULL DEFAULT 0,"
     "  locked_until BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL,"
-    "  password_changed BIGINT NOT NULL);";
+    "  password_changed BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sessions ("
+    "  sid TEXT PRIMARY KEY, cookie_hash TEXT NOT NULL UNIQUE, refresh_hash TEXT NOT NULL UNIQUE,"
+    "  previous_refresh_hash TEXT,"
+    "  principal_id TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
+    "  revoked BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS auth_codes ("
+    "  code_hash TEXT PRIMARY KEY, sid TEXT NOT NULL, principal_id TEXT NOT NULL,"
+    "  client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL, challenge TEXT NOT NULL,"
+    "  resource TEXT NOT NULL, expires BIGINT NOT NULL);";
 
 /* Schema changes after the first release, applied in order on open. */
 static const cf_db_step_def cf_migrations[] = {

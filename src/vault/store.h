@@ -167,6 +167,46 @@ CF_MUST_USE bool cf_store_user_lock(cf_store *store, const char *object_id, int6
 /* A sign-in that succeeded: failures cleared, `totp_step` remembered. */
 CF_MUST_USE bool cf_store_user_signed_in(cf_store *store, const char *object_id, int64_t totp_step);
 
+/* Sign-in sessions of users (sign_in.c): the cookie and the refresh token
+ * are kept as SHA-256 hashes (hex), so the store never holds either. */
+#define CF_HASH_HEX_LEN 64
+typedef struct {
+    char sid[CF_UUID_LEN + 1]; /* the session's public id, in its tokens */
+    char principal_id[CF_UUID_LEN + 1];
+    int64_t created, expires;
+    bool revoked;
+} cf_session;
+
+CF_MUST_USE bool cf_store_session_add(cf_store *store, const cf_session *s, const char *cookie_hash,
+                                      const char *refresh_hash);
+/* By one of: "sid", "cookie_hash", "refresh_hash" or
+ * "previous_refresh_hash" (the one the last rotation replaced). */
+CF_MUST_USE bool cf_store_session_find(cf_store *store, const char *by, const char *value,
+                                       cf_session *out);
+CF_MUST_USE bool cf_store_session_revoke(cf_store *store, const char *sid);
+/* Replaces the session's refresh token hash `old` with `fresh`; *swapped
+ * false when `old` was no longer the session's (used already).  `old`
+ * NULL: replaced whatever it was (a new code exchange). */
+CF_MUST_USE bool cf_store_session_rotate(cf_store *store, const char *sid, const char *old,
+                                         const char *fresh, bool *swapped);
+
+/* Authorization codes: single use, short-lived, hashed like sessions. */
+typedef struct {
+    char sid[CF_UUID_LEN + 1];
+    char principal_id[CF_UUID_LEN + 1];
+    char client_id[64];
+    char redirect_uri[512];
+    char challenge[129];
+    char resource[256];
+    int64_t expires;
+} cf_auth_code;
+
+/* Also drops expired codes and long-expired sessions. */
+CF_MUST_USE bool cf_store_code_add(cf_store *store, const char *code_hash, const cf_auth_code *c,
+                                   int64_t now);
+/* Removes the code and returns it: a second use finds nothing. */
+CF_MUST_USE bool cf_store_code_take(cf_store *store, const char *code_hash, cf_auth_code *out);
+
 /* Credentials: salted hashes only; `expires` 0 = never.  `id` may be NULL. */
 CF_MUST_USE bool cf_store_credential_add(cf_store *store, const char *object_id, cf_slice salt,
                                          cf_slice hash, int64_t expires, int64_t created,

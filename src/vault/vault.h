@@ -32,8 +32,9 @@ typedef struct {
     /* configuration */
     char data_dir[PATH_MAX];
     char listen[256];
-    char url[512];      /* https://host:port, no trailing slash */
-    char resource[256]; /* token audience, e.g. https://vault.azure.net */
+    char url[512];              /* https://host:port, no trailing slash */
+    char console_blob_url[256]; /* the console's blob service origin, or "" */
+    char resource[256];         /* token audience, e.g. https://vault.azure.net */
     char tenant_id[CF_UUID_LEN + 1];
     int retention_days;    /* soft-delete retention, fixed at creation */
     bool purge_protection; /* fixed at creation: no purge before retention ends */
