@@ -6,10 +6,13 @@
  * revalidated by ETag on every load, so a new build is seen at once.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "assets.h"
 #include "console.h"
+#include "json_secure.h"
+#include "oauth.h"
 
 static const cf_asset *cf_asset_find(const char *path)
 {
@@ -19,11 +22,33 @@ static const cf_asset *cf_asset_find(const char *path)
     return NULL;
 }
 
+/* What the console needs to know to sign in and to find the blob
+ * service: nothing secret. */
+static bool cf_console_config(cf_vault *vault, cf_http_response *resp)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "tenant_id", vault->tenant_id, "client_id",
+                          CF_CONSOLE_CLIENT_ID, "vault_url", vault->url, "vault_resource",
+                          vault->resource, "blob_url", vault->console_blob_url);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    bool ok = text && cf_buf_append_str(&resp->body, text);
+    cf_json_free_text(text);
+    resp->status = 200;
+    resp->content_type = "application/json; charset=utf-8";
+    return ok;
+}
+
 bool cf_console_route(cf_vault *vault, cf_http_request *req, cf_http_response *resp)
 {
     if (strncmp(req->path, "/console/", 9) != 0 && strcmp(req->path, "/console") != 0)
         return false;
     req->operation = "GET /console";
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/console/config.json") == 0) {
+        if (!cf_http_add_header(resp, "Cache-Control", "no-cache") ||
+            !cf_console_config(vault, resp))
+            resp->status = 500;
+        return true;
+    }
     bool get = strcmp(req->method, "GET") == 0;
     const char *path = strcmp(req->path, "/console/") == 0 || strcmp(req->path, "/console") == 0
                            ? "/console/index.html"

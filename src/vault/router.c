@@ -590,6 +590,36 @@ static bool cf_route_find(cf_vault_call *call, const cf_routing *rt)
     return true;
 }
 
+/* GET /coffer/me: who the caller is and which data actions it holds on the
+ * whole vault ("/"), for a user interface to offer only what will work
+ * (the API still decides each request).  Any authenticated caller. */
+static bool cf_me_reply(cf_vault_call *call)
+{
+    json_t *perms = json_object(), *reply = NULL;
+    CF_ENSURE_ALLOC(perms);
+    bool ok = true;
+    const size_t prefix = strlen(CF_ACT(""));
+    for (size_t i = 0; ok && i < CF_N_ROUTES; i++) {
+        const char *action = cf_routes[i].action, *short_name = &action[prefix];
+        bool allowed = false;
+        if (json_object_get(perms, short_name))
+            continue;
+        ok = cf_rbac_allowed(call->vault, call->caller.object_id, action, "/", &allowed) &&
+             json_object_set_new(perms, short_name, json_boolean(allowed)) == 0;
+    }
+    bool metrics = false;
+    ok = ok &&
+         cf_rbac_allowed(call->vault, call->caller.object_id, CF_ACTION_METRICS, "/", &metrics) &&
+         json_object_set_new(perms, &CF_ACTION_METRICS[prefix], json_boolean(metrics)) == 0;
+    if (ok)
+        reply = json_pack("{s:s, s:s, s:s, s:o}", "object_id", call->caller.object_id, "name",
+                          call->caller.name, "kind", call->caller.kind, "permissions", perms);
+    else
+        json_decref(perms);
+    CF_ENSURE(reply, cf_error_code() ? cf_error_code() : CF_ERR_NOMEM, "cannot list permissions");
+    return cf_vault_reply(call, 200, reply);
+}
+
 /* The one access check: the route's data action, on the object the path
  * names, its collection, or the vault. */
 static bool cf_route_authorize(cf_vault_call *call)
@@ -765,6 +795,10 @@ void cf_vault_handle(void *ctx, cf_http_request *req, cf_http_response *resp)
         /* Scrapers send no api-version: this is not a Key Vault API. */
         req->operation = "GET /metrics";
         if (!cf_rbac_authorize(&call, CF_ACTION_METRICS, "/") || !cf_http_reply_metrics(resp))
+            cf_vault_reply_error(&call);
+    } else if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/coffer/me") == 0) {
+        req->operation = "GET /coffer/me";
+        if (!cf_me_reply(&call))
             cf_vault_reply_error(&call);
     } else if (!cf_api_version_ok(cf_http_query(req, "api-version"))) {
         cf_error_raise(CF_ERR_BAD_INPUT, __FILE__, __LINE__,

@@ -1,0 +1,48 @@
+// Access: who may do what.  Role assignments at every scope, the people and
+// services they name, and assigning or removing a role.
+
+import { uuid, vault } from "./api.js";
+import { act, field, h, table, when } from "./ui.js";
+
+const RBAC = "/providers/Microsoft.Authorization";
+
+export async function accessView(root, me) {
+  const can = (a) => me.permissions[a] === true;
+  const render = () => accessView(root, me);
+  const [defs, assignments, principals] = await Promise.all([
+    vault("GET", `${RBAC}/roleDefinitions`).then((r) => r.value).catch(() => []),
+    vault("GET", `${RBAC}/roleAssignments`).then((r) => r.value),
+    can("principals/read/action") ? vault("GET", "/coffer/principals").then((r) => r.value) : [],
+  ]);
+  const roleName = new Map(defs.map((d) => [d.name, d.properties.roleName]));
+  const who = new Map(principals.map((p) => [p.object_id, `${p.name} (${p.kind})`]));
+  const rows = assignments.map((a) => {
+    const p = a.properties;
+    const roleId = p.roleDefinitionId.split("/").pop();
+    return h("tr", { "data-assignment": a.name },
+      h("td", {}, who.get(p.principalId) || p.principalId), h("td", {}, roleName.get(roleId) || roleId),
+      h("td", {}, p.scope),
+      h("td", { class: "actions" }, can("roleAssignments/delete/action") && h("button", {
+        type: "button", class: "danger", "data-action": "remove", "data-assignment": a.name,
+        onclick: act("Remove assignment", () => vault("DELETE", `${RBAC}/roleAssignments/${a.name}`), render) }, "Remove")));
+  });
+  const assign = can("roleAssignments/write/action") && h("form", { class: "inline", id: "assign",
+    onsubmit: act("Assign role", async () => {
+      const f = new FormData(document.getElementById("assign"));
+      const scope = f.get("scope") || "/";
+      const prefix = scope === "/" ? "" : scope;
+      await vault("PUT", `${prefix}${RBAC}/roleAssignments/${uuid()}`, {
+        properties: { roleDefinitionId: f.get("role"), principalId: f.get("principal"), scope } });
+    }, render) },
+    field("Principal", h("select", { name: "principal", id: "assign-principal" },
+      principals.map((p) => h("option", { value: p.object_id }, `${p.name} (${p.kind})`)))),
+    field("Role", h("select", { name: "role", id: "assign-role" },
+      defs.map((d) => h("option", { value: d.name }, d.properties.roleName)))),
+    field("Scope", h("input", { name: "scope", id: "assign-scope", value: "/", placeholder: "/ , /keys/NAME, /secrets/NAME" })),
+    h("button", { class: "primary", type: "submit", id: "assign-submit" }, "Assign"));
+  root.replaceChildren(h("h2", {}, "Access"), assign || "",
+    table(["Principal", "Role", "Scope", ""], rows),
+    principals.length ? h("h3", {}, "Principals") : "",
+    principals.length ? table(["Name", "Kind", "Object id", "Created"], principals.map((p) =>
+      h("tr", {}, h("td", {}, p.name), h("td", {}, p.kind), h("td", { class: "muted" }, p.object_id), h("td", {}, when(p.created))))) : "");
+}

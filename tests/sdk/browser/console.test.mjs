@@ -1,0 +1,223 @@
+// The console in a real browser: Debian's chromium, headless, through
+// puppeteer-core.  Run by tests/system/console_browser.sh, which starts the
+// vault and creates the users; this file only drives the browser.
+//
+// Env: COFFER_VAULT_URL, COFFER_SPKI (the certificate's key, trusted by
+// pin), ADA_PW, SAM_PW, LOCKY_PW, SAM_OID, COFFER_ARTIFACTS (screenshots),
+// COFFER_SERVER_LOG.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { readFileSync } from "node:fs";
+import puppeteer from "puppeteer-core";
+
+const base = process.env.COFFER_VAULT_URL;
+const artifacts = process.env.COFFER_ARTIFACTS;
+const SECRET_VALUE = "console-secret-value-7f3a";
+const T = { timeout: 120_000 };
+let browser;
+
+before(async () => {
+  browser = await puppeteer.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox", // CI runs as root
+      `--ignore-certificate-errors-spki-list=${process.env.COFFER_SPKI}`,
+      "--no-first-run",
+      "--disable-gpu",
+    ],
+  });
+});
+after(async () => browser?.close());
+
+async function fresh() {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  return { context, page };
+}
+
+const shot = (page, name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+
+/* Replaces a field's value (the form keeps the name it was sent). */
+async function fill(page, selector, value) {
+  await page.$eval(selector, (e) => { e.value = ""; });
+  await page.type(selector, value);
+}
+
+/* Submits the vault's sign-in form already on the page. */
+async function submitSignIn(page, name, password) {
+  await fill(page, "#username", name);
+  await fill(page, "#password", password);
+  await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("#sign-in")]);
+}
+
+/* Opens the console and signs in through the vault's page. */
+async function signIn(page, name, password) {
+  await page.goto(`${base}/console/`, { waitUntil: "networkidle0" });
+  assert.match(page.url(), /\/oauth2\/v2\.0\/authorize\?/);
+  await submitSignIn(page, name, password);
+}
+
+async function viewText(page) {
+  return page.$eval("#view", (el) => el.textContent);
+}
+
+async function waitForView(page, name) {
+  try {
+    await page.waitForSelector(`#view[data-view="${name}"] h2`);
+    await page.waitForNetworkIdle({ idleTime: 300 });
+  } catch (e) {
+    await shot(page, `failed-${name}`);
+    throw new Error(`${e.message} at ${page.url()}: ${await page.evaluate(() => document.body.innerText)}`);
+  }
+}
+
+describe("the console", () => {
+  test("no page works without a session: the console sends the browser to sign in", T, async () => {
+    const { context, page } = await fresh();
+    const resp = await page.goto(`${base}/console/#secrets`, { waitUntil: "networkidle0" });
+    assert.match(page.url(), /\/oauth2\/v2\.0\/authorize\?/);
+    assert.ok(await page.$("#username"), "the sign-in form");
+    assert.ok(resp.ok());
+    await shot(page, "sign-in");
+    await context.close();
+  });
+
+  test("the console's pages carry a Content-Security-Policy without unsafe-inline", T, async () => {
+    // Node's fetch trusts the vault's CA (NODE_EXTRA_CA_CERTS).
+    for (const path of ["/console/", "/console/app.js", "/console/console.css"]) {
+      const r = await fetch(`${base}${path}`);
+      const csp = r.headers.get("content-security-policy") || "";
+      assert.match(csp, /default-src 'none'/, path);
+      assert.match(csp, /script-src 'self'/, path);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, path);
+      assert.equal(r.headers.get("x-frame-options"), "DENY", path);
+    }
+  });
+
+  test("a wrong password is refused, and repeated failures lock the user out", T, async () => {
+    const { context, page } = await fresh();
+    await signIn(page, "ada", "not ada's password");
+    assert.match(await page.$eval(".error", (e) => e.textContent), /Wrong user name, password/);
+    await shot(page, "sign-in-wrong");
+    for (let i = 0; i < 5; i++) await submitSignIn(page, "locky", "a wrong password");
+    await submitSignIn(page, "locky", process.env.LOCKY_PW);
+    assert.match(await page.$eval(".error", (e) => e.textContent), /locked/);
+    await context.close();
+  });
+
+  let ada;
+  test("an administrator signs in, creates a key and rotates it", T, async () => {
+    ada = await fresh();
+    const { page } = ada;
+    await signIn(page, "ada", process.env.ADA_PW);
+    await waitForView(page, "keys");
+    assert.match(await page.$eval("#who", (e) => e.textContent), /^ada \(user\)/);
+    await page.type("#key-name", "console-key");
+    await page.click("#key-create-submit");
+    await page.waitForSelector('tr[data-key="console-key"]');
+    await shot(page, "keys");
+    const v1 = await page.$eval('tr[data-key="console-key"] td[data-version]', (e) => e.dataset.version);
+    assert.match(v1, /^[0-9a-f]{32}$/);
+    await page.click('tr[data-key="console-key"] button[data-action="rotate"]');
+    await page.waitForFunction((old) => {
+      const td = document.querySelector('tr[data-key="console-key"] td[data-version]');
+      return td && td.dataset.version && td.dataset.version !== old;
+    }, {}, v1);
+    await page.click('tr[data-key="console-key"] button[data-action="policy"]');
+    await page.waitForFunction(() =>
+      document.querySelector('tr[data-key="console-key"]')?.textContent.includes("rotate P90D after creation"));
+    await page.click('tr[data-key="console-key"] button[data-action="disable"]');
+    await page.waitForSelector('tr[data-key="console-key"] button[data-action="enable"]');
+    await shot(page, "keys-rotated");
+  });
+
+  test("a secret is created, and its value shows only on an explicit click", T, async () => {
+    const { page } = ada;
+    await page.goto(`${base}/console/#secrets`, { waitUntil: "networkidle0" });
+    await waitForView(page, "secrets");
+    await page.type("#secret-name", "console-secret");
+    await page.type("#secret-value", SECRET_VALUE);
+    await page.click("#secret-set-submit");
+    await page.waitForSelector('tr[data-secret="console-secret"]');
+    assert.ok(!(await page.content()).includes(SECRET_VALUE), "not shown before the click");
+    await page.click('button[data-action="reveal"][data-secret="console-secret"]');
+    await page.waitForFunction((v) =>
+      document.querySelector('td[data-secret="console-secret"]')?.textContent === v, {}, SECRET_VALUE);
+    await shot(page, "secrets-revealed");
+    // The value is in the page, and nowhere the browser keeps things.
+    const stored = await page.evaluate(async () => {
+      const all = [];
+      for (const s of [localStorage, sessionStorage])
+        for (let i = 0; i < s.length; i++) all.push(s.key(i), s.getItem(s.key(i)));
+      const dbs = indexedDB.databases ? await indexedDB.databases() : [];
+      return { text: all.join("\n"), cookies: document.cookie, dbs: dbs.length };
+    });
+    assert.ok(!stored.text.includes(SECRET_VALUE), "not in Web Storage");
+    assert.equal(stored.cookies, "", "no cookie script can read");
+    assert.equal(stored.dbs, 0, "no IndexedDB");
+    const cookies = await page.browserContext().cookies();
+    assert.ok(cookies.every((c) => !c.value.includes(SECRET_VALUE)), "not in cookies");
+    assert.ok(cookies.every((c) => c.httpOnly && c.secure && c.sameSite === "Strict"), "cookie flags");
+    await page.click('button[data-action="reveal"][data-secret="console-secret"]');
+    await page.waitForFunction(() =>
+      document.querySelector('td[data-secret="console-secret"]')?.textContent === "hidden");
+    assert.ok(!(await page.content()).includes(SECRET_VALUE), "hidden again");
+  });
+
+  test("assigning a role changes a second user's view; a Reader gets no write buttons", T, async () => {
+    const sam = await fresh();
+    await signIn(sam.page, "sam", process.env.SAM_PW);
+    await waitForView(sam.page, "keys");
+    assert.match(await viewText(sam.page), /Not available/, "no role: nothing to see");
+    assert.equal(await sam.page.$("#key-create"), null);
+
+    const { page } = ada;
+    await page.goto(`${base}/console/#access`, { waitUntil: "networkidle0" });
+    await waitForView(page, "access");
+    await page.select("#assign-principal", process.env.SAM_OID);
+    await page.select("#assign-role", "21090545-7ca7-4776-b22c-e363652d74d2"); // Key Vault Reader
+    await page.click("#assign-submit");
+    await page.waitForFunction(() => document.querySelector("#view").textContent.includes("Key Vault Reader"));
+    await shot(page, "access");
+
+    await sam.page.reload({ waitUntil: "networkidle0" });
+    await waitForView(sam.page, "keys");
+    await sam.page.waitForSelector('tr[data-key="console-key"]');
+    await shot(sam.page, "reader-keys");
+    assert.equal(await sam.page.$("#key-create"), null, "no create form");
+    assert.equal(await sam.page.$('button[data-action="rotate"]'), null, "no rotate button");
+    assert.equal(await sam.page.$('button[data-action="delete"]'), null, "no delete button");
+    // Called anyway, with the Reader's own token: the vault refuses.
+    const status = await sam.page.evaluate(async () => {
+      const { vault } = await import("/console/api.js");
+      try {
+        await vault("POST", "/keys/by-reader/create", { kty: "RSA" });
+        return 200;
+      } catch (e) {
+        return e.status;
+      }
+    });
+    assert.equal(status, 403);
+    await sam.context.close();
+  });
+
+  test("signing out ends the session: the console asks for a password again", T, async () => {
+    const { page, context } = ada;
+    await page.click("#sign-out");
+    await page.waitForSelector("#sign-in-again");
+    await shot(page, "signed-out");
+    const cookies = await context.cookies();
+    assert.ok(!cookies.some((c) => c.name === "__Host-coffer-session" && c.value), "cookie cleared");
+    await page.goto(`${base}/console/`, { waitUntil: "networkidle0" });
+    assert.ok(await page.$("#username"), "the sign-in form again");
+    await context.close();
+  });
+
+  test("no password or secret value in the server's log", () => {
+    const log = readFileSync(process.env.COFFER_SERVER_LOG, "utf8");
+    for (const s of [SECRET_VALUE, process.env.ADA_PW, process.env.SAM_PW, process.env.LOCKY_PW])
+      assert.ok(!log.includes(s));
+  });
+});
