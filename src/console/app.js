@@ -1,5 +1,5 @@
 // The Coffer console: sign-in, then one view per section, chosen by the
-// URL's fragment (#keys, #secrets, #access).
+// URL's fragment (#keys, #secrets, #access, #audit).
 
 import { loadConfig, signIn, signOut } from "./auth.js";
 import { vault } from "./api.js";
@@ -7,11 +7,13 @@ import { h, notice } from "./ui.js";
 import { keysView } from "./keys.js";
 import { secretsView } from "./secrets.js";
 import { accessView } from "./access.js";
+import { auditView } from "./audit.js";
 
 const sections = [
   ["keys", "Keys", keysView],
   ["secrets", "Secrets", secretsView],
   ["access", "Access", accessView],
+  ["audit", "Audit", auditView],
 ];
 
 let me = null;
@@ -25,11 +27,14 @@ async function show() {
   }
   const root = document.getElementById("view");
   root.setAttribute("data-view", section[0]);
+  root.removeAttribute("data-ready");
   try {
     await section[2](root, me);
   } catch (e) {
     root.replaceChildren(h("h2", {}, section[1]), h("p", { class: "muted" }, `Not available: ${e.message}`));
   }
+  // For tests and assistive tools: the view has finished loading.
+  if (root.getAttribute("data-view") === section[0]) root.setAttribute("data-ready", section[0]);
 }
 
 async function main() {

@@ -198,6 +198,9 @@ CF_MUST_USE bool cf_identity_create_principal(cf_vault *vault, const char *kind,
                                               int64_t expires, cf_principal *out, char *secret,
                                               size_t secret_len, int64_t *credential_id);
 
+/* GET /coffer/audit: the audit log, filtered, newest first (audit_api.c). */
+CF_MUST_USE bool cf_audit_read_handler(cf_vault_call *call);
+
 /* ---- principal administration API (principals.c) ---- */
 CF_MUST_USE bool cf_principal_list_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_principal_create_handler(cf_vault_call *call);

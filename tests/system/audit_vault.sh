@@ -53,6 +53,25 @@ curl -s -o /dev/null --cacert "$CA" "$URL/keys?api-version=7.5" # no token: 401
 stop
 start # the chain continues across restarts
 "$BIN/coffer" key list >/dev/null
+
+# The log through the API (the console's audit page): filtered, newest
+# first, and the chain verified by the vault on request.
+audit_api() {
+    curl -s -o "$TMP/audit.json" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOKEN" \
+        "$URL/coffer/audit?api-version=7.5&$1"
+}
+jq_py() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$TMP/audit.json"; }
+expect "the API lists the log" '[ "$(audit_api "top=1000")" = 200 ]'
+expect "... every line so far" '[ "$(jq_py "len(d[\"value\"])")" -ge "$(($(wc -l <"$TMP/vault/audit.log") - 1))" ]'
+expect "filtered by operation, verified" '[ "$(audit_api "operation=keys/encrypt&verify=true")" = 200 ]'
+expect "... one encrypt, the chain intact" \
+    '[ "$(jq_py "len(d[\"value\"]), d[\"value\"][0][\"operation\"].endswith(\"keys/encrypt/action\"), d[\"verification\"][\"status\"]")" = "1 True intact" ]'
+expect "filtered by result" '[ "$(audit_api "result=denied")" = 200 ] && [ "$(jq_py "all(l[\"result\"] == \"denied\" for l in d[\"value\"]) and len(d[\"value\"]) >= 1")" = True ]'
+expect "newest first" '[ "$(audit_api "top=3")" = 200 ] && [ "$(jq_py "[l[\"seq\"] for l in d[\"value\"]] == sorted([l[\"seq\"] for l in d[\"value\"]], reverse=True) and len(d[\"value\"]) == 3")" = True ]'
+expect "a bad top is 400" '[ "$(audit_api "top=0")" = 400 ]'
+expect "a bad since is 400" '[ "$(audit_api "since=yesterday")" = 400 ]'
+expect "no token: 401" '[ "$(curl -s -o /dev/null -w "%{http_code}" --cacert "$CA" "$URL/coffer/audit?api-version=7.5")" = 401 ]'
+expect "the secret value is not in the API's answer" '! grep -qF "$SECRET_VALUE" "$TMP/audit.json"'
 stop
 
 LOG=$TMP/vault/audit.log

@@ -65,8 +65,7 @@ async function viewText(page) {
 
 async function waitForView(page, name) {
   try {
-    await page.waitForSelector(`#view[data-view="${name}"] h2`);
-    await page.waitForNetworkIdle({ idleTime: 300 });
+    await page.waitForSelector(`#view[data-ready="${name}"]`);
   } catch (e) {
     await shot(page, `failed-${name}`);
     throw new Error(`${e.message} at ${page.url()}: ${await page.evaluate(() => document.body.innerText)}`);
@@ -201,6 +200,29 @@ describe("the console", () => {
     });
     assert.equal(status, 403);
     await sam.context.close();
+  });
+
+  test("the audit log, filtered, with the chain verified by the vault", T, async () => {
+    const { page } = ada;
+    await page.goto(`${base}/console/#audit`, { waitUntil: "networkidle0" });
+    await waitForView(page, "audit");
+    await fill(page, "#audit-operation", "keys/rotate");
+    await page.click("#audit-verify");
+    await page.click("#audit-submit");
+    await page.waitForSelector('#audit-verification[data-status="intact"]');
+    const ops = await page.$$eval("tr[data-seq] td:nth-child(4)", (tds) => tds.map((t) => t.textContent));
+    assert.ok(ops.length >= 1 && ops.every((o) => o.includes("keys/rotate")), ops.join(","));
+    const principals = await page.$$eval("tr[data-seq] td:nth-child(2)", (tds) => tds.map((t) => t.textContent));
+    assert.ok(principals.every((p) => p === "ada"), principals.join(","));
+    await shot(page, "audit");
+    await page.select("#audit-result", "denied");
+    await fill(page, "#audit-operation", "");
+    await page.click("#audit-submit");
+    // Sam's refused calls (no role, then the Reader's create) are there.
+    await page.waitForFunction(() => {
+      const results = [...document.querySelectorAll("tr[data-seq] td:nth-child(6)")].map((t) => t.textContent);
+      return results.length >= 1 && results.every((r) => r === "denied");
+    });
   });
 
   test("signing out ends the session: the console asks for a password again", T, async () => {
