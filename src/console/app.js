@@ -1,5 +1,5 @@
 // The Coffer console: sign-in, then one view per section, chosen by the
-// URL's fragment (#keys, #secrets, #access, #audit).
+// URL's fragment (#keys, #secrets, #access, #audit, #health).
 
 import { loadConfig, signIn, signOut } from "./auth.js";
 import { vault } from "./api.js";
@@ -8,12 +8,14 @@ import { keysView } from "./keys.js";
 import { secretsView } from "./secrets.js";
 import { accessView } from "./access.js";
 import { auditView } from "./audit.js";
+import { healthView } from "./health.js";
 
 const sections = [
   ["keys", "Keys", keysView],
   ["secrets", "Secrets", secretsView],
   ["access", "Access", accessView],
   ["audit", "Audit", auditView],
+  ["health", "Health", healthView],
 ];
 
 let me = null;

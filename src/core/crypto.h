@@ -194,6 +194,10 @@ CF_MUST_USE bool cf_sign_digest(const cf_pkey *key, cf_sig_alg alg, cf_slice dig
 CF_MUST_USE bool cf_verify_digest(const cf_pkey *key, cf_sig_alg alg, cf_slice digest, cf_slice sig,
                                   bool *valid);
 
+/* The first certificate of a PEM chain: when it expires (Unix time) and
+ * its subject's common name (may be ""). */
+CF_MUST_USE bool cf_x509_expiry(cf_slice pem, int64_t *not_after, char *cn, size_t cn_len);
+
 /* ---- X.509 for the development CA ---- */
 /* A self-signed CA certificate (PEM) for `key`, valid `days`. */
 CF_MUST_USE bool cf_x509_self_signed_ca(const cf_pkey *key, const char *common_name, unsigned days,

@@ -243,3 +243,20 @@ bool cf_x509_issue_server(const cf_pkey *ca_key, cf_slice ca_cert_pem, const cf_
     CF_GUARD(cf_x509_sign(x, ca_key));
     return cf_x509_pem(x, cert_pem);
 }
+
+bool cf_x509_expiry(cf_slice pem, int64_t *not_after, char *cn, size_t cn_len)
+{
+    BIO *bio = BIO_new_mem_buf(pem.ptr, (int)pem.len);
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    CF_ENSURE(x, CF_ERR_BAD_INPUT, "not a PEM certificate");
+    struct tm tm;
+    bool ok = ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1;
+    if (ok)
+        *not_after = (int64_t)timegm(&tm);
+    cn[0] = 0;
+    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, (int)cn_len);
+    X509_free(x);
+    CF_ENSURE(ok, CF_ERR_BAD_INPUT, "the certificate's expiry cannot be read");
+    return true;
+}

@@ -231,15 +231,32 @@ static int cf_dir_visit(const char *path, const struct stat *st, int flag, struc
     return ++cf_data_dir.entries >= CF_METRICS_DIR_MAX_ENTRIES;
 }
 
-static bool cf_data_dir_collect(void *ctx, cf_buf *out)
+/* Walks again when the last walk is stale (the caller holds the
+ * collectors' lock). */
+static void cf_data_dir_refresh(void)
 {
-    (void)ctx;
     time_t now = time(NULL);
-    if (!cf_data_dir.walked || now - cf_data_dir.walked >= CF_METRICS_DIR_SECONDS) {
+    if (cf_data_dir.path[0] &&
+        (!cf_data_dir.walked || now - cf_data_dir.walked >= CF_METRICS_DIR_SECONDS)) {
         cf_data_dir.bytes = cf_data_dir.files = cf_data_dir.entries = 0;
         (void)nftw(cf_data_dir.path, cf_dir_visit, 16, FTW_PHYS | FTW_MOUNT);
         cf_data_dir.walked = now;
     }
+}
+
+void cf_metrics_data_dir(uint64_t *bytes, uint64_t *files)
+{
+    pthread_mutex_lock(&cf_collectors_lock);
+    cf_data_dir_refresh();
+    *bytes = cf_data_dir.bytes;
+    *files = cf_data_dir.files;
+    pthread_mutex_unlock(&cf_collectors_lock);
+}
+
+static bool cf_data_dir_collect(void *ctx, cf_buf *out)
+{
+    (void)ctx;
+    cf_data_dir_refresh();
     return cf_metrics_write_family(out, &cf_dir_bytes_family) &&
            cf_metrics_write_sample(out, cf_dir_bytes_family.name, NULL,
                                    (double)cf_data_dir.bytes) &&

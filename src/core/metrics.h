@@ -61,6 +61,8 @@ void cf_metrics_unregister(void *ctx);
 #define CF_METRICS_DIR_SECONDS 30
 #define CF_METRICS_DIR_MAX_ENTRIES 1000000
 CF_MUST_USE bool cf_metrics_register_data_dir(const char *path);
+/* The same figures for a health page (zeros before registration). */
+void cf_metrics_data_dir(uint64_t *bytes, uint64_t *files);
 
 /* The family's # HELP and # TYPE lines, then one sample. */
 CF_MUST_USE bool cf_metrics_write_family(cf_buf *out, const cf_metric_family *family);

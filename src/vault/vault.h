@@ -198,6 +198,8 @@ CF_MUST_USE bool cf_identity_create_principal(cf_vault *vault, const char *kind,
                                               int64_t expires, cf_principal *out, char *secret,
                                               size_t secret_len, int64_t *credential_id);
 
+/* GET /coffer/health: what this front end runs on (health.c). */
+CF_MUST_USE bool cf_health_handler(cf_vault_call *call);
 /* GET /coffer/audit: the audit log, filtered, newest first (audit_api.c). */
 CF_MUST_USE bool cf_audit_read_handler(cf_vault_call *call);
 

@@ -50,7 +50,7 @@ export COFFER_SERVER_LOG=$TMP/server.log NODE_EXTRA_CA_CERTS=$TMP/vault/tls/ca.c
     >"$TMP/node.out" 2>&1 && ok "the browser suite passed" || bad "the browser suite passed"
 cp "$TMP/node.out" "$ARTIFACTS/node.out"
 sed 's/^/    /' "$TMP/node.out" | tail -60
-for page in sign-in sign-in-wrong keys keys-rotated secrets-revealed access reader-keys audit signed-out; do
+for page in sign-in sign-in-wrong keys keys-rotated secrets-revealed access reader-keys audit health signed-out; do
     [ -s "$ARTIFACTS/$page.png" ] && ok "screenshot $page.png" || bad "screenshot $page.png"
 done
 grep -qF 'console-secret-value-7f3a' "$TMP/server.log" "$TMP/vault/audit.log" &&

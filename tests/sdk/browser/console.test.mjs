@@ -225,6 +225,23 @@ describe("the console", () => {
     });
   });
 
+  test("health: what the vault runs on, and charts that move", T, async () => {
+    const { page } = ada;
+    await page.goto(`${base}/console/#health`, { waitUntil: "networkidle0" });
+    await waitForView(page, "health");
+    const text = await viewText(page);
+    assert.match(text, /pkcs11, token "coffer-vault"/);
+    assert.match(text, /expires .* \(\d+ days\)/);
+    assert.match(text, /sqlite/);
+    // Two scrapes apart, every chart has a point; the request rate is > 0
+    // (the scrapes themselves are requests).
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll("[data-chart]")].every((c) => Number(c.dataset.points) >= 2), { timeout: 20_000 });
+    const caption = await page.$eval('[data-chart="requests"] figcaption', (e) => e.textContent);
+    assert.ok(Number(caption.split(": ")[1]) > 0, caption);
+    await shot(page, "health");
+  });
+
   test("signing out ends the session: the console asks for a password again", T, async () => {
     const { page, context } = ada;
     await page.click("#sign-out");

@@ -113,6 +113,7 @@ static const struct {
     {"DELETE", "/coffer/principals/{principal}", KV "principals/delete/action"},
     {"POST", "/coffer/principals/{principal}/secrets", KV "principals/write/action"},
     {"DELETE", "/coffer/principals/{principal}/secrets/{credential}", KV "principals/write/action"},
+    {"GET", "/coffer/health", KV "health/read/action"},
     {"GET", "/coffer/audit", KV "audit/read/action"},
     {"GET", "/coffer/users", KV "users/read/action"},
     {"POST", "/coffer/users", KV "users/write/action"},

@@ -1,0 +1,85 @@
+// Health: what the vault runs on (seal, store, certificate, data
+// directory, audit log) and live charts of its /metrics, scraped every few
+// seconds while the page is open.
+
+import { accessToken } from "./auth.js";
+import { vault } from "./api.js";
+import { h, table, when } from "./ui.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const INTERVAL_MS = 3000;
+const KEEP = 60; // samples per chart
+let timer = null;
+
+/* Sums of each sample name over its label sets, from the text format. */
+function parseMetrics(text) {
+  const sums = new Map();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)$/);
+    if (m) sums.set(m[1], (sums.get(m[1]) || 0) + Number(m[3]));
+  }
+  return sums;
+}
+
+async function scrape() {
+  const r = await fetch("/metrics", { headers: { Authorization: `Bearer ${await accessToken()}` } });
+  if (!r.ok) throw new Error(`metrics: ${r.status}`);
+  return { at: Date.now(), m: parseMetrics(await r.text()) };
+}
+
+const charts = [
+  ["requests", "Requests per second", (a, b) => rate(a, b, "coffer_http_requests_total")],
+  ["cpu", "CPU, % of one core", (a, b) => 100 * rate(a, b, "process_cpu_seconds_total")],
+  ["memory", "Resident memory, MiB", (a, b) => b.m.get("process_resident_memory_bytes") / 1048576],
+  ["connections", "Open connections", (a, b) => b.m.get("coffer_http_open_connections") || 0],
+];
+function rate(a, b, name) {
+  return Math.max(0, ((b.m.get(name) || 0) - (a.m.get(name) || 0)) / ((b.at - a.at) / 1000));
+}
+
+function chart(id, title, points) {
+  const w = 320, hgt = 80, max = Math.max(1e-9, ...points);
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", title);
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", points.map((v, i) =>
+    `${(i * w) / Math.max(1, KEEP - 1)},${hgt - 4 - (v / max) * (hgt - 8)}`).join(" "));
+  svg.append(line);
+  const last = points.length ? points[points.length - 1] : 0;
+  return h("figure", { class: "chart-box", "data-chart": id, "data-points": points.length },
+    h("figcaption", {}, `${title}: ${last.toFixed(last < 10 ? 2 : 0)}`), svg);
+}
+
+export async function healthView(root) {
+  clearInterval(timer);
+  const info = await vault("GET", "/coffer/health");
+  const rows = [
+    ["Service", `${info.service} at ${info.url}`],
+    ["Seal", `${info.seal.type}, token "${info.seal.token}" (${info.seal.module})`],
+    ["Store", info.store],
+    ["TLS certificate", info.tls.error || `${info.tls.subject}, expires ${when(info.tls.not_after)} (${info.tls.days_left} days)`],
+    ["Data directory", `${info.data_dir.path}: ${(info.data_dir.bytes / 1048576).toFixed(1)} MiB in ${info.data_dir.files} files`],
+    ["Audit log", `${info.audit.lines} lines, head ${info.audit.head.slice(0, 16)}…`],
+  ].map(([k, v]) => h("tr", { "data-row": k }, h("th", { scope: "row" }, k), h("td", {}, v)));
+  const box = h("div", { class: "charts", id: "charts" });
+  root.replaceChildren(h("h2", {}, "Health"), table(["", ""], rows),
+    h("h3", {}, "Metrics"), box);
+  const samples = [await scrape()];
+  const draw = () => box.replaceChildren(...charts.map(([id, title, f]) =>
+    chart(id, title, samples.slice(1).map((s, i) => f(samples[i], s)))));
+  draw();
+  timer = setInterval(async () => {
+    if (!root.isConnected || root.getAttribute("data-view") !== "health") return clearInterval(timer);
+    try {
+      samples.push(await scrape());
+      if (samples.length > KEEP + 1) samples.shift();
+      draw();
+    } catch {
+      clearInterval(timer);
+    }
+  }, INTERVAL_MS);
+}
