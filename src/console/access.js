@@ -40,8 +40,23 @@ export async function accessView(root, me) {
       defs.map((d) => h("option", { value: d.name }, d.properties.roleName)))),
     field("Scope", h("input", { name: "scope", id: "assign-scope", value: "/", placeholder: "/ , /keys/NAME, /secrets/NAME" })),
     h("button", { class: "primary", type: "submit", id: "assign-submit" }, "Assign"));
+  const effective = h("div", { id: "effective" });
+  const check = can("principals/read/action") && h("form", { class: "inline", id: "effective-form",
+    onsubmit: act("Effective permissions", async () => {
+      const f = new FormData(document.getElementById("effective-form"));
+      const scope = encodeURIComponent(f.get("scope") || "/");
+      const r = await vault("GET", `/coffer/principals/${f.get("principal")}/permissions?scope=${scope}`);
+      const allowed = Object.entries(r.permissions).filter(([, v]) => v).map(([k]) => k).sort();
+      effective.replaceChildren(h("p", {}, `${r.name} on ${r.scope}: ${allowed.length ? "" : "nothing."}`),
+        allowed.length ? h("ul", { id: "effective-list" }, allowed.map((a) => h("li", {}, a))) : "");
+    }) },
+    field("Principal", h("select", { name: "principal", id: "effective-principal" },
+      principals.map((p) => h("option", { value: p.object_id }, `${p.name} (${p.kind})`)))),
+    field("On", h("input", { name: "scope", id: "effective-scope", value: "/", placeholder: "/keys/NAME" })),
+    h("button", { type: "submit", id: "effective-submit" }, "Show effective permissions"));
   root.replaceChildren(h("h2", {}, "Access"), assign || "",
     table(["Principal", "Role", "Scope", ""], rows),
+    check ? h("h3", {}, "Effective permissions") : "", check || "", effective,
     principals.length ? h("h3", {}, "Principals") : "",
     principals.length ? table(["Name", "Kind", "Object id", "Created"], principals.map((p) =>
       h("tr", {}, h("td", {}, p.name), h("td", {}, p.kind), h("td", { class: "muted" }, p.object_id), h("td", {}, when(p.created))))) : "");

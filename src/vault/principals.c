@@ -21,6 +21,7 @@
 
 #include "ids.h"
 #include "log.h"
+#include "rbac.h"
 #include "resource.h"
 #include "secmem.h"
 
@@ -201,4 +202,22 @@ bool cf_principal_secret_remove_handler(cf_vault_call *call)
     CF_ENSURE_FOUND(cf_store_credential_delete(call->vault->store, oid, id), CF_ERR_NOT_FOUND,
                     "The secret does not exist.");
     return cf_vault_reply(call, 204, NULL);
+}
+
+bool cf_principal_permissions_handler(cf_vault_call *call)
+{
+    const char *scope = cf_http_query(call->http, "scope");
+    if (!scope || !*scope)
+        scope = "/";
+    CF_ENSURE(cf_rbac_valid_scope(scope), CF_ERR_BAD_INPUT,
+              "scope must be /, /keys, /secrets, /keys/NAME or /secrets/NAME");
+    cf_principal p;
+    CF_ENSURE_FOUND(cf_store_principal_by_oid(call->vault->store, call->params.principal, &p),
+                    CF_ERR_NOT_FOUND, "The principal does not exist.");
+    json_t *perms = cf_vault_permissions(call->vault, p.object_id, scope);
+    CF_GUARD(perms);
+    json_t *reply = json_pack("{s:s, s:s, s:s, s:o}", "object_id", p.object_id, "name", p.name,
+                              "scope", scope, "permissions", perms);
+    CF_ENSURE_ALLOC(reply);
+    return cf_vault_reply(call, 200, reply);
 }

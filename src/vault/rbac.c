@@ -238,8 +238,7 @@ static json_t *cf_assignment_json(const cf_role_assignment *a)
                      "roleDefinitionId", role, "principalId", a->principal_id);
 }
 
-/* A role assignment scope: "/", "/keys", "/secrets", or one object. */
-static bool cf_valid_scope(const char *scope)
+bool cf_rbac_valid_scope(const char *scope)
 {
     if (strcmp(scope, "/") == 0 || strcasecmp(scope, "/keys") == 0 ||
         strcasecmp(scope, "/secrets") == 0)
@@ -405,7 +404,7 @@ bool cf_rbac_split_path(const char *path, char scope[CF_SCOPE_MAX + 1], const ch
     scope[0] = '/';
     memcpy(scope + 1, start, len);
     scope[1 + len] = 0;
-    CF_ENSURE(cf_valid_scope(scope), CF_ERR_BAD_INPUT,
+    CF_ENSURE(cf_rbac_valid_scope(scope), CF_ERR_BAD_INPUT,
               "Scopes are '/', '/keys', '/secrets', '/keys/{name}' or '/secrets/{name}'.");
     *rest = at;
     return true;

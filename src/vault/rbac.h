@@ -50,6 +50,8 @@ CF_MUST_USE bool cf_rbac_assign(cf_vault *vault, const char *principal_id, const
  * matches against its table. */
 CF_MUST_USE bool cf_rbac_split_path(const char *path, char scope[CF_SCOPE_MAX + 1],
                                     const char **rest);
+/* A role assignment scope: "/", "/keys", "/secrets", or one object. */
+bool cf_rbac_valid_scope(const char *scope);
 /* Role assignment names are GUIDs. */
 bool cf_rbac_valid_assignment_name(const char *name);
 CF_MUST_USE bool cf_role_definition_list_handler(cf_vault_call *call);

@@ -316,6 +316,10 @@ static const cf_vault_route cf_routes[] = {
      .pattern = "/coffer/principals/{principal}/secrets",
      .action = KV("principals/write/action"),
      .handler = cf_principal_secret_add_handler},
+    {.method = "GET",
+     .pattern = "/coffer/principals/{principal}/permissions",
+     .action = KV("principals/read/action"),
+     .handler = cf_principal_permissions_handler},
     {.method = "DELETE",
      .pattern = "/coffer/principals/{principal}/secrets/{credential}",
      .action = KV("principals/write/action"),
@@ -598,33 +602,38 @@ static bool cf_route_find(cf_vault_call *call, const cf_routing *rt)
     return true;
 }
 
+json_t *cf_vault_permissions(cf_vault *vault, const char *object_id, const char *scope)
+{
+    json_t *perms = json_object();
+    const size_t prefix = strlen(CF_ACT(""));
+    bool ok = perms != NULL;
+    for (size_t i = 0; ok && i <= CF_N_ROUTES; i++) {
+        /* Every route's action, then reading metrics. */
+        const char *action = i < CF_N_ROUTES ? cf_routes[i].action : CF_ACTION_METRICS;
+        bool allowed = false;
+        if (json_object_get(perms, &action[prefix]))
+            continue;
+        ok = cf_rbac_allowed(vault, object_id, action, scope, &allowed) &&
+             json_object_set_new(perms, &action[prefix], json_boolean(allowed)) == 0;
+    }
+    if (!ok) {
+        json_decref(perms);
+        CF_RAISE(cf_error_code() ? cf_error_code() : CF_ERR_NOMEM, "cannot list permissions");
+        return NULL;
+    }
+    return perms;
+}
+
 /* GET /coffer/me: who the caller is and which data actions it holds on the
  * whole vault ("/"), for a user interface to offer only what will work
  * (the API still decides each request).  Any authenticated caller. */
 static bool cf_me_reply(cf_vault_call *call)
 {
-    json_t *perms = json_object(), *reply = NULL;
-    CF_ENSURE_ALLOC(perms);
-    bool ok = true;
-    const size_t prefix = strlen(CF_ACT(""));
-    for (size_t i = 0; ok && i < CF_N_ROUTES; i++) {
-        const char *action = cf_routes[i].action, *short_name = &action[prefix];
-        bool allowed = false;
-        if (json_object_get(perms, short_name))
-            continue;
-        ok = cf_rbac_allowed(call->vault, call->caller.object_id, action, "/", &allowed) &&
-             json_object_set_new(perms, short_name, json_boolean(allowed)) == 0;
-    }
-    bool metrics = false;
-    ok = ok &&
-         cf_rbac_allowed(call->vault, call->caller.object_id, CF_ACTION_METRICS, "/", &metrics) &&
-         json_object_set_new(perms, &CF_ACTION_METRICS[prefix], json_boolean(metrics)) == 0;
-    if (ok)
-        reply = json_pack("{s:s, s:s, s:s, s:o}", "object_id", call->caller.object_id, "name",
-                          call->caller.name, "kind", call->caller.kind, "permissions", perms);
-    else
-        json_decref(perms);
-    CF_ENSURE(reply, cf_error_code() ? cf_error_code() : CF_ERR_NOMEM, "cannot list permissions");
+    json_t *perms = cf_vault_permissions(call->vault, call->caller.object_id, "/");
+    CF_GUARD(perms);
+    json_t *reply = json_pack("{s:s, s:s, s:s, s:o}", "object_id", call->caller.object_id, "name",
+                              call->caller.name, "kind", call->caller.kind, "permissions", perms);
+    CF_ENSURE_ALLOC(reply);
     return cf_vault_reply(call, 200, reply);
 }
 

@@ -210,6 +210,12 @@ CF_MUST_USE bool cf_principal_show_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_principal_delete_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_principal_secret_add_handler(cf_vault_call *call);
 CF_MUST_USE bool cf_principal_secret_remove_handler(cf_vault_call *call);
+/* GET /coffer/principals/{id}/permissions?scope=S: the principal's
+ * effective data actions on S (default "/"). */
+CF_MUST_USE bool cf_principal_permissions_handler(cf_vault_call *call);
+/* {"action": allowed, ...} for every data action of the API on `scope`;
+ * NULL with the error raised (router.c). */
+json_t *cf_vault_permissions(cf_vault *vault, const char *object_id, const char *scope);
 
 /* ---- rotation and purge sweeps (rotation.c) ---- */
 CF_MUST_USE bool cf_rotation_start(cf_vault *vault);

@@ -181,6 +181,16 @@ describe("the console", () => {
     await page.waitForFunction(() => document.querySelector("#view").textContent.includes("Key Vault Reader"));
     await shot(page, "access");
 
+    // What sam may do now on the key, as the vault computes it.
+    await page.select("#effective-principal", process.env.SAM_OID);
+    await fill(page, "#effective-scope", "/keys/console-key");
+    await page.click("#effective-submit");
+    await page.waitForSelector("#effective-list");
+    const allowed = await page.$$eval("#effective-list li", (lis) => lis.map((l) => l.textContent));
+    assert.ok(allowed.includes("keys/read"), allowed.join(","));
+    assert.ok(!allowed.includes("keys/create/action") && !allowed.includes("secrets/getSecret/action"),
+      allowed.join(","));
+
     await sam.page.reload({ waitUntil: "networkidle0" });
     await waitForView(sam.page, "keys");
     await sam.page.waitForSelector('tr[data-key="console-key"]');

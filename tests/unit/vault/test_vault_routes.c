@@ -112,6 +112,7 @@ static const struct {
     {"GET", "/coffer/principals/{principal}", KV "principals/read/action"},
     {"DELETE", "/coffer/principals/{principal}", KV "principals/delete/action"},
     {"POST", "/coffer/principals/{principal}/secrets", KV "principals/write/action"},
+    {"GET", "/coffer/principals/{principal}/permissions", KV "principals/read/action"},
     {"DELETE", "/coffer/principals/{principal}/secrets/{credential}", KV "principals/write/action"},
     {"GET", "/coffer/health", KV "health/read/action"},
     {"GET", "/coffer/audit", KV "audit/read/action"},
