@@ -1,7 +1,9 @@
-// Keys: list with type, state, expiry and rotation policy; create, rotate,
-// enable/disable, set a rotation policy, delete.
+// Keys: list with type, state, expiry and rotation policy; create, import
+// (PEM or JWK), rotate, enable/disable, set a rotation policy, versions,
+// backup download, delete; deleted keys with recover and purge.
 
 import { listAll, nameOf, vault } from "./api.js";
+import { download, jwkFromText } from "./transfer.js";
 import { act, field, h, table, when } from "./ui.js";
 
 async function details(item) {
@@ -62,6 +64,18 @@ export async function keysView(root, me) {
         onclick: act(`Rotation policy of ${name}`, () => vault("PUT", `/keys/${name}/rotationpolicy`, {
           lifetimeActions: [{ trigger: { timeAfterCreate: "P90D" }, action: { type: "Rotate" } }],
           attributes: { expiryTime: "P2Y" } }), render) }, "Rotate every 90 days"),
+      can("keys/read") && h("button", { type: "button", "data-action": "versions", "data-key": name,
+        onclick: act(`Versions of ${name}`, async () => {
+          const versions = await listAll(`/keys/${name}/versions`);
+          const cell = document.querySelector(`tr[data-key="${name}"] td[data-version]`);
+          cell.replaceChildren(h("ul", { class: "versions" }, versions.map((v) =>
+            h("li", {}, `${v.kid.split("/").pop().slice(0, 8)} ${when(v.attributes?.created)}${v.attributes?.enabled === false ? " (disabled)" : ""}`))));
+        }) }, "Versions"),
+      can("keys/backup/action") && h("button", { type: "button", "data-action": "backup", "data-key": name,
+        onclick: act(`Backup of ${name}`, async () => {
+          const b = await vault("POST", `/keys/${name}/backup`);
+          download(`${name}.keybackup`, b.value);
+        }) }, "Backup"),
       can("keys/delete") && h("button", { type: "button", class: "danger", "data-action": "delete", "data-key": name,
         onclick: act(`Delete ${name}`, () => vault("DELETE", `/keys/${name}`), render) }, "Delete"),
     ];
@@ -73,6 +87,29 @@ export async function keysView(root, me) {
       h("td", { class: "muted", "data-version": version }, version.slice(0, 8)),
       h("td", { class: "actions" }, buttons));
   });
-  root.replaceChildren(h("h2", {}, "Keys"), create || "",
-    table(["Name", "Type", "State", "Expires", "Rotation policy", "Version", ""], body));
+  const imp = can("keys/import/action") && h("form", { class: "inline", id: "key-import",
+    onsubmit: act("Import key", async () => {
+      const form = document.getElementById("key-import");
+      const f = new FormData(form);
+      const key = await jwkFromText(f.get("material"));
+      await vault("PUT", `/keys/${encodeURIComponent(f.get("name"))}`, { key });
+      form.reset();
+    }, render) },
+    field("Name", h("input", { name: "name", id: "import-name", required: true, pattern: "[0-9A-Za-z-]{1,127}" })),
+    field("Private key: PKCS#8 PEM or JWK", h("textarea", { name: "material", id: "import-material", required: true, rows: 2, autocomplete: "off" })),
+    h("button", { type: "submit", id: "import-submit" }, "Import key"));
+  const deleted = can("keys/read") ? await listAll("/deletedkeys").catch(() => []) : [];
+  const deletedRows = deleted.map((d) => {
+    const name = nameOf(d.recoveryId || d.kid);
+    return h("tr", { "data-deleted-key": name }, h("td", {}, name), h("td", {}, when(d.deletedDate)),
+      h("td", {}, when(d.scheduledPurgeDate)),
+      h("td", { class: "actions" },
+        can("keys/recover/action") && h("button", { type: "button", "data-action": "recover", "data-key": name,
+          onclick: act(`Recover ${name}`, () => vault("POST", `/deletedkeys/${name}/recover`), render) }, "Recover"),
+        can("keys/purge/action") && h("button", { type: "button", class: "danger", "data-action": "purge", "data-key": name,
+          onclick: act(`Purge ${name}`, () => vault("DELETE", `/deletedkeys/${name}`), render) }, "Purge")));
+  });
+  root.replaceChildren(h("h2", {}, "Keys"), create || "", imp || "",
+    table(["Name", "Type", "State", "Expires", "Rotation policy", "Version", ""], body),
+    h("h3", {}, "Deleted keys"), table(["Name", "Deleted", "Purged on", ""], deletedRows));
 }

@@ -7,7 +7,9 @@
 // COFFER_SERVER_LOG.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { tmpdir } from "node:os";
 import puppeteer from "puppeteer-core";
 
 const base = process.env.COFFER_VAULT_URL;
@@ -132,6 +134,36 @@ describe("the console", () => {
     await shot(page, "keys-rotated");
   });
 
+  test("keys: import a PEM, list versions, download a backup, delete and recover", T, async () => {
+    const { page } = ada;
+    const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey
+      .export({ type: "pkcs8", format: "pem" });
+    await fill(page, "#import-name", "imported-key");
+    await page.$eval("#import-material", (e, v) => { e.value = v; }, pem);
+    await page.click("#import-submit");
+    await page.waitForFunction(() =>
+      document.querySelector('tr[data-key="imported-key"]')?.textContent.includes("RSA 2048"));
+
+    await page.click('tr[data-key="console-key"] button[data-action="versions"]');
+    await page.waitForFunction(() =>
+      document.querySelectorAll('tr[data-key="console-key"] ul.versions li').length === 2);
+
+    const downloads = mkdtempSync(`${tmpdir()}/coffer-downloads-`);
+    const cdp = await page.createCDPSession();
+    await cdp.send("Browser.setDownloadBehavior", {
+      behavior: "allow", downloadPath: downloads, browserContextId: page.browserContext().id });
+    await page.click('tr[data-key="imported-key"] button[data-action="backup"]');
+    const file = `${downloads}/imported-key.keybackup`;
+    for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(readFileSync(file, "utf8").length > 100, "a backup blob was downloaded");
+
+    await page.click('tr[data-key="imported-key"] button[data-action="delete"]');
+    await page.waitForSelector('tr[data-deleted-key="imported-key"]');
+    assert.equal(await page.$('tr[data-key="imported-key"]'), null);
+    await page.click('tr[data-deleted-key="imported-key"] button[data-action="recover"]');
+    await page.waitForSelector('tr[data-key="imported-key"]', { timeout: 30_000 });
+  });
+
   test("a secret is created, and its value shows only on an explicit click", T, async () => {
     const { page } = ada;
     await page.goto(`${base}/console/#secrets`, { waitUntil: "networkidle0" });
@@ -163,6 +195,13 @@ describe("the console", () => {
     await page.waitForFunction(() =>
       document.querySelector('td[data-secret="console-secret"]')?.textContent === "hidden");
     assert.ok(!(await page.content()).includes(SECRET_VALUE), "hidden again");
+    await page.click('tr[data-secret="console-secret"] button[data-action="delete"]');
+    await page.waitForSelector('tr[data-deleted-secret="console-secret"]').catch(async (e) => {
+      await shot(page, "failed-secret-delete");
+      throw new Error(`${e.message}: ${await page.evaluate(() => document.body.innerText)}`);
+    });
+    await page.click('tr[data-deleted-secret="console-secret"] button[data-action="recover"]');
+    await page.waitForSelector('tr[data-secret="console-secret"]', { timeout: 30_000 });
   });
 
   test("assigning a role changes a second user's view; a Reader gets no write buttons", T, async () => {
@@ -178,7 +217,8 @@ describe("the console", () => {
     await page.select("#assign-principal", process.env.SAM_OID);
     await page.select("#assign-role", "21090545-7ca7-4776-b22c-e363652d74d2"); // Key Vault Reader
     await page.click("#assign-submit");
-    await page.waitForFunction(() => document.querySelector("#view").textContent.includes("Key Vault Reader"));
+    await page.waitForFunction(() => [...document.querySelectorAll("tr[data-assignment]")]
+      .some((tr) => tr.textContent.includes("sam (user)") && tr.textContent.includes("Key Vault Reader")));
     await shot(page, "access");
 
     // What sam may do now on the key, as the vault computes it.
