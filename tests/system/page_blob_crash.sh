@@ -22,8 +22,15 @@ for round in 1 2 3; do
     python3 "$PW" write "$PORT" "$CA" "$BLOB_DIR/bootstrap.json" "disk$round" "$TMP/log$round" \
         "$WRITERS" "$REGION" >"$TMP/writers.out" 2>&1 &
     writers=$!
-    # Long enough for many calls, at a moment no test chooses.
-    sleep "$(python3 -c "import random; print(1.5 + random.random() * 2)")"
+    # Many calls answered first (however loaded the machine), then a
+    # moment no test chooses.
+    for _ in $(seq 1 600); do
+        n=0
+        [ -f "$TMP/log$round" ] && n=$(grep -c '^ack' "$TMP/log$round" || true)
+        [ "$n" -gt 20 ] && break
+        sleep 0.1
+    done
+    sleep "$(python3 -c "import random; print(random.random() * 1.5)")"
     kill -KILL "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
