@@ -101,22 +101,28 @@ static cf_series *cf_series_find(const cf_metric_family *f, const char *labels)
     return NULL;
 }
 
-void cf_metrics_add(const cf_metric_family *family, const char *labels, int64_t delta)
+/* Adds `v` to the series, or sets it to `v`; a series that does not fit
+ * is counted as dropped. */
+static void cf_metrics_update(const cf_metric_family *family, const char *labels, int64_t v,
+                              bool set)
 {
     cf_series *s = cf_series_find(family, labels ? labels : "");
-    if (s)
-        atomic_fetch_add_explicit(&s->value, delta, memory_order_relaxed);
-    else
+    if (!s)
         atomic_fetch_add_explicit(&cf_metrics_dropped, 1, memory_order_relaxed);
+    else if (set)
+        atomic_store_explicit(&s->value, v, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&s->value, v, memory_order_relaxed);
+}
+
+void cf_metrics_add(const cf_metric_family *family, const char *labels, int64_t delta)
+{
+    cf_metrics_update(family, labels, delta, false);
 }
 
 void cf_metrics_set(const cf_metric_family *family, const char *labels, int64_t value)
 {
-    cf_series *s = cf_series_find(family, labels ? labels : "");
-    if (s)
-        atomic_store_explicit(&s->value, value, memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(&cf_metrics_dropped, 1, memory_order_relaxed);
+    cf_metrics_update(family, labels, value, true);
 }
 
 static const cf_metric_family cf_cache_family = {"coffer_cache_lookups_total",

@@ -21,14 +21,7 @@ command -v chromium >/dev/null || { echo "chromium is missing: run scripts/insta
 ARTIFACTS=${COFFER_ARTIFACTS:-$(cd "$BIN/.." && pwd)/artifacts/console}
 mkdir -p "$ARTIFACTS"
 
-vault_ready() { [ -s "$TMP/vault/bootstrap.json" ] && port_in_use "$1"; }
-for _ in $(seq 1 5); do
-    p=$(random_free_port) || continue
-    rm -rf "$TMP/vault"
-    launch "$p" vault_ready "$BIN/coffer-vault" --data-dir "$TMP/vault" --listen "127.0.0.1:$p" \
-        --log-level info && break
-done
-[ -n "$PORT" ] || { tail -20 "$TMP/server.log"; echo "the vault did not start"; exit 1; }
+start_vault
 export COFFER_BOOTSTRAP=$TMP/vault/bootstrap.json
 
 export ADA_PW="ada's console password" SAM_PW="sam's console password" LOCKY_PW="locky's password!"

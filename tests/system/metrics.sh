@@ -17,28 +17,15 @@ PY=/usr/bin/python3
 "$PY" -c 'import prometheus_client.parser' 2>/dev/null ||
     { echo "python3-prometheus-client is missing: run scripts/install-deps"; exit 1; }
 
-vault_ready() { [ -s "$TMP/vault/bootstrap.json" ] && port_in_use "$1"; }
-for _ in $(seq 1 5); do
-    p=$(random_free_port) || continue
-    rm -rf "$TMP/vault"
-    launch "$p" vault_ready "$BIN/coffer-vault" --data-dir "$TMP/vault" --listen "127.0.0.1:$p" \
-        --log-level warn && break
-done
-[ -n "$PORT" ] || { tail -20 "$TMP/server.log"; echo "the vault did not start"; exit 1; }
+start_vault
 VAULT_PID=$SERVER_PID
 field() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 TENANT=$(field "$TMP/vault/bootstrap.json" tenant_id)
 VAULT_CA=$(field "$TMP/vault/bootstrap.json" ca_cert)
 
 BLOB_DIR=$TMP/blob
-PORT=
-for _ in $(seq 1 5); do
-    p=$(random_free_port) || continue
-    launch "$p" blob_ready "$BIN/coffer-blob" --data-dir "$BLOB_DIR" --listen "127.0.0.1:$p" \
-        --vault-url "https://127.0.0.1:$(field "$TMP/vault/bootstrap.json" vault_url | sed 's/.*://')" \
-        --vault-ca "$VAULT_CA" --tenant-id "$TENANT" --log-level warn && break
-done
-[ -n "$PORT" ] || { tail -20 "$TMP/server.log"; echo "coffer-blob did not start"; exit 1; }
+start_blob --vault-url "$(field "$TMP/vault/bootstrap.json" vault_url)" --vault-ca "$VAULT_CA" \
+    --tenant-id "$TENANT"
 BLOB_PID=$SERVER_PID
 SERVER_PID=$VAULT_PID # base.sh's cleanup stops this one; the blob server is stopped below
 

@@ -102,10 +102,26 @@ start_blob() {
     for _ in $(seq 1 5); do
         p=$(random_free_port) || continue
         launch "$p" blob_ready "$BIN/coffer-blob" --data-dir "$BLOB_DIR" --listen "127.0.0.1:$p" \
-            --log-level info && return 0
+            --log-level info "$@" && return 0
     done
     tail -20 "$TMP/server.log"
     echo "coffer-blob did not start"
+    exit 1
+}
+
+# start_vault [ARGS...]: coffer-vault on a free port with its data in
+# $TMP/vault (ARGS added to its command line); sets PORT and SERVER_PID.
+vault_ready() { [ -s "$TMP/vault/bootstrap.json" ] && port_in_use "$1"; }
+start_vault() {
+    local p
+    for _ in $(seq 1 5); do
+        p=$(random_free_port) || continue
+        rm -rf "$TMP/vault"
+        launch "$p" vault_ready "$BIN/coffer-vault" --data-dir "$TMP/vault" --listen "127.0.0.1:$p" \
+            --log-level info "$@" && return 0
+    done
+    tail -20 "$TMP/server.log"
+    echo "the vault did not start"
     exit 1
 }
 

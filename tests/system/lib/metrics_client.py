@@ -13,6 +13,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
+from checks import check, failed
 from prometheus_client.parser import text_string_to_metric_families
 
 vault = json.load(open(sys.argv[1]))
@@ -26,13 +27,6 @@ VAULT_SCOPE = "https://vault.azure.net/.default"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 METRICS_READER = "0c48ddf2-7505-4dd5-a2ca-b6cb524c3bf1"
 KEY_VAULT_READER = "21090545-7ca7-4776-b22c-e363652d74d2"
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global failed
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"  [{detail}]"))
-    failed += 0 if cond else 1
 
 
 def call(base, ctx, method, path, token=None, body=None, headers=None):
@@ -212,4 +206,4 @@ check("blob scrapes are counted as GetMetrics",
       value(after, "coffer_http_requests_total", operation="GetMetrics", status="200") >= 2)
 check("blob audit lines grow",
       value(after, "coffer_audit_lines") >= value(before, "coffer_audit_lines") + 4)
-sys.exit(1 if failed else 0)
+sys.exit(1 if failed() else 0)

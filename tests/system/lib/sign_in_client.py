@@ -21,6 +21,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from checks import check, failed
+
 vault = json.load(open(sys.argv[1]))
 args = dict(a.split("=", 1) for a in sys.argv[2:])
 url = vault["vault_url"].rstrip("/")
@@ -32,13 +34,6 @@ LOGOUT = f"/{tenant}/oauth2/v2.0/logout"
 CONSOLE = url + "/console/"
 VAULT_SCOPE = "https://vault.azure.net/.default"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global failed
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"  [{detail}]"))
-    failed += 0 if cond else 1
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -308,4 +303,4 @@ status, _, text = http("POST", TOKEN, {"grant_type": "authorization_code", "clie
                                        "redirect_uri": CONSOLE})
 check("another client id cannot use the code grant (400 unauthorized_client)",
       status == 400 and "unauthorized_client" in text, text)
-sys.exit(1 if failed else 0)
+sys.exit(1 if failed() else 0)
