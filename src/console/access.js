@@ -1,8 +1,9 @@
 // Access: who may do what.  Role assignments at every scope, the people and
-// services they name, and assigning or removing a role.
+// services they name, assigning or removing a role, a principal's
+// effective permissions, and the vault's users (create, reset, delete).
 
 import { uuid, vault } from "./api.js";
-import { act, field, h, table, when } from "./ui.js";
+import { act, field, h, notice, table, when } from "./ui.js";
 
 const RBAC = "/providers/Microsoft.Authorization";
 
@@ -40,6 +41,33 @@ export async function accessView(root, me) {
       defs.map((d) => h("option", { value: d.name }, d.properties.roleName)))),
     field("Scope", h("input", { name: "scope", id: "assign-scope", value: "/", placeholder: "/ , /keys/NAME, /secrets/NAME" })),
     h("button", { class: "primary", type: "submit", id: "assign-submit" }, "Assign"));
+  const users = can("users/read/action") ? await vault("GET", "/coffer/users").then((r) => r.value).catch(() => []) : [];
+  const userRows = users.map((u) => h("tr", { "data-user": u.name },
+    h("td", {}, u.name), h("td", {}, u.totp ? "yes" : "no"), h("td", {}, when(u.created)),
+    h("td", {}, u.locked_until * 1000 > Date.now() ? `locked until ${when(u.locked_until)}` : "—"),
+    h("td", { class: "actions" },
+      can("users/write/action") && h("button", { type: "button", "data-action": "reset", "data-user": u.name,
+        onclick: act(`Reset the password of ${u.name}`, async () => {
+          const password = document.getElementById("user-password").value;
+          if (!password) throw new Error("type the new password in the form above first");
+          await vault("POST", `/coffer/users/${u.object_id}/password`, { password });
+          document.getElementById("user-password").value = "";
+        }, render) }, "Reset password"),
+      can("users/delete/action") && h("button", { type: "button", class: "danger", "data-action": "delete", "data-user": u.name,
+        onclick: act(`Delete ${u.name}`, () => vault("DELETE", `/coffer/users/${u.object_id}`), render) }, "Delete"))));
+  const userForm = can("users/write/action") && h("form", { class: "inline", id: "user-create",
+    onsubmit: act("Create user", async () => {
+      const form = document.getElementById("user-create");
+      const f = new FormData(form);
+      const reply = await vault("POST", "/coffer/users", {
+        name: f.get("name"), password: f.get("password"), totp: f.get("totp") === "on" });
+      form.reset();
+      if (reply.totp_uri) notice(`One-time-code URI for ${reply.name} (shown once): ${reply.totp_uri}`);
+    }, render) },
+    field("User name", h("input", { name: "name", id: "user-name", required: true, maxlength: 64 })),
+    field("Password (12 characters or more)", h("input", { name: "password", id: "user-password", type: "password", minlength: 12, autocomplete: "new-password" })),
+    field("One-time codes", h("input", { name: "totp", id: "user-totp", type: "checkbox" })),
+    h("button", { class: "primary", type: "submit", id: "user-create-submit" }, "Create user"));
   const effective = h("div", { id: "effective" });
   const check = can("principals/read/action") && h("form", { class: "inline", id: "effective-form",
     onsubmit: act("Effective permissions", async () => {
@@ -57,6 +85,8 @@ export async function accessView(root, me) {
   root.replaceChildren(h("h2", {}, "Access"), assign || "",
     table(["Principal", "Role", "Scope", ""], rows),
     check ? h("h3", {}, "Effective permissions") : "", check || "", effective,
+    users.length || userForm ? h("h3", {}, "Users") : "", userForm || "",
+    users.length ? table(["Name", "One-time codes", "Created", "Lockout", ""], userRows) : "",
     principals.length ? h("h3", {}, "Principals") : "",
     principals.length ? table(["Name", "Kind", "Object id", "Created"], principals.map((p) =>
       h("tr", {}, h("td", {}, p.name), h("td", {}, p.kind), h("td", { class: "muted" }, p.object_id), h("td", {}, when(p.created))))) : "");

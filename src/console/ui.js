@@ -32,14 +32,15 @@ export function notice(text, isError = false) {
 export const when = (unixSeconds) =>
   unixSeconds ? new Date(unixSeconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "—";
 
-/* Runs an action from a button, reporting its outcome, then `after`. */
+/* Runs an action from a button, then `after` (a re-render), then reports
+ * the outcome: once it says "done", the page shows the result. */
 export function act(label, fn, after) {
   return async (ev) => {
     ev?.preventDefault?.();
     try {
       await fn();
-      notice(`${label}: done.`);
       if (after) await after();
+      notice(`${label}: done.`);
     } catch (e) {
       notice(`${label}: ${e.message}`, true);
     }

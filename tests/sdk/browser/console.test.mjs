@@ -231,6 +231,17 @@ describe("the console", () => {
     assert.ok(!allowed.includes("keys/create/action") && !allowed.includes("secrets/getSecret/action"),
       allowed.join(","));
 
+    // Users, from the console: create one, reset its password, delete it.
+    await fill(page, "#user-name", "carl");
+    await fill(page, "#user-password", "carl's first password");
+    await page.click("#user-create-submit");
+    await page.waitForSelector('tr[data-user="carl"]');
+    await fill(page, "#user-password", "carl's second password");
+    await page.click('tr[data-user="carl"] button[data-action="reset"]');
+    await page.waitForFunction(() => document.querySelector("#notice")?.textContent.includes("Reset the password of carl: done"));
+    await page.click('tr[data-user="carl"] button[data-action="delete"]');
+    await page.waitForFunction(() => !document.querySelector('tr[data-user="carl"]'));
+
     await sam.page.reload({ waitUntil: "networkidle0" });
     await waitForView(sam.page, "keys");
     await sam.page.waitForSelector('tr[data-key="console-key"]');
