@@ -4,6 +4,7 @@
 
 import { listAll, nameOf, vault } from "./api.js";
 import { download, jwkFromText } from "./transfer.js";
+import { deletedTable } from "./deleted.js";
 import { act, field, h, table, when } from "./ui.js";
 
 async function details(item) {
@@ -98,18 +99,7 @@ export async function keysView(root, me) {
     field("Name", h("input", { name: "name", id: "import-name", required: true, pattern: "[0-9A-Za-z-]{1,127}" })),
     field("Private key: PKCS#8 PEM or JWK", h("textarea", { name: "material", id: "import-material", required: true, rows: 2, autocomplete: "off" })),
     h("button", { type: "submit", id: "import-submit" }, "Import key"));
-  const deleted = can("keys/read") ? await listAll("/deletedkeys").catch(() => []) : [];
-  const deletedRows = deleted.map((d) => {
-    const name = nameOf(d.recoveryId || d.kid);
-    return h("tr", { "data-deleted-key": name }, h("td", {}, name), h("td", {}, when(d.deletedDate)),
-      h("td", {}, when(d.scheduledPurgeDate)),
-      h("td", { class: "actions" },
-        can("keys/recover/action") && h("button", { type: "button", "data-action": "recover", "data-key": name,
-          onclick: act(`Recover ${name}`, () => vault("POST", `/deletedkeys/${name}/recover`), render) }, "Recover"),
-        can("keys/purge/action") && h("button", { type: "button", class: "danger", "data-action": "purge", "data-key": name,
-          onclick: act(`Purge ${name}`, () => vault("DELETE", `/deletedkeys/${name}`), render) }, "Purge")));
-  });
+  const deleted = await deletedTable("key", can, render);
   root.replaceChildren(h("h2", {}, "Keys"), create || "", imp || "",
-    table(["Name", "Type", "State", "Expires", "Rotation policy", "Version", ""], body),
-    h("h3", {}, "Deleted keys"), table(["Name", "Deleted", "Purged on", ""], deletedRows));
+    table(["Name", "Type", "State", "Expires", "Rotation policy", "Version", ""], body), deleted);
 }

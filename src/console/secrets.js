@@ -4,6 +4,7 @@
 // value exists in the page's DOM only while shown: it is never stored.
 
 import { listAll, nameOf, vault } from "./api.js";
+import { deletedTable } from "./deleted.js";
 import { act, field, h, table, when } from "./ui.js";
 
 export async function secretsView(root, me) {
@@ -45,18 +46,7 @@ export async function secretsView(root, me) {
       h("td", {}, item.contentType || "—"), h("td", {}, when(item.attributes?.updated)),
       valueCell, h("td", { class: "actions" }, reveal, del));
   });
-  const deleted = can("secrets/readMetadata/action") ? await listAll("/deletedsecrets").catch(() => []) : [];
-  const deletedRows = deleted.map((d) => {
-    const name = nameOf(d.recoveryId || d.id);
-    return h("tr", { "data-deleted-secret": name }, h("td", {}, name), h("td", {}, when(d.deletedDate)),
-      h("td", {}, when(d.scheduledPurgeDate)),
-      h("td", { class: "actions" },
-        can("secrets/recover/action") && h("button", { type: "button", "data-action": "recover", "data-secret": name,
-          onclick: act(`Recover ${name}`, () => vault("POST", `/deletedsecrets/${name}/recover`), render) }, "Recover"),
-        can("secrets/purge/action") && h("button", { type: "button", class: "danger", "data-action": "purge", "data-secret": name,
-          onclick: act(`Purge ${name}`, () => vault("DELETE", `/deletedsecrets/${name}`), render) }, "Purge")));
-  });
+  const deleted = await deletedTable("secret", can, render);
   root.replaceChildren(h("h2", {}, "Secrets"), set || "",
-    table(["Name", "Content type", "Updated", "Value", ""], rows),
-    h("h3", {}, "Deleted secrets"), table(["Name", "Deleted", "Purged on", ""], deletedRows));
+    table(["Name", "Content type", "Updated", "Value", ""], rows), deleted);
 }
