@@ -157,7 +157,8 @@ bool cf_store_list_rows(cf_store *store, const char *sql, size_t row_size,
     cf_store_release(held);
     for (size_t i = 0; ok && i < n; i++)
         ok = each(ctx, rows + row_size * i);
-    cf_memzero(rows, CF_STORE_LIST_CAP * row_size); /* users' rows hold password hashes */
+    cf_memzero(rows,
+               n * row_size); /* users' rows hold password hashes; the rest were never written */
     free(rows);
     return ok;
 }
