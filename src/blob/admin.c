@@ -13,7 +13,9 @@
  *                                                      (scopes_admin.c)
  *
  * In Azure these are management-plane operations; here, as for the account
- * itself, holding an account key (Shared Key) is what makes one its admin.
+ * itself, holding an account key (Shared Key) is what makes one its admin,
+ * and so does a vault token whose principal holds Coffer Storage
+ * Administrator (its "roles" claim; every account).
  * The key is checked from the headers, before any body is read.
  * JSON in and out, errors as {"error":{"code","message"}} (rendered by the
  * router through cf_blob_admin_reply_error, as for every handler).
@@ -25,6 +27,7 @@
 #include "json_secure.h"
 #include "log.h"
 #include "secmem.h"
+#include "token_roles.h"
 
 static void cf_admin_reply(cf_blob_call *call, unsigned status, json_t *body)
 {
@@ -140,6 +143,12 @@ bool cf_blob_admin_begin(cf_blob_call *call)
     CF_GUARD(cf_admin_target(call, &rest));
     CF_ENSURE_REASON(call->http->tls || !cf_blob_https_only(call->svc, call->account),
                      CF_ERR_FORBIDDEN, "AccountRequiresHttps", "The account requires HTTPS.");
+    /* A vault token naming Coffer Storage Administrator manages every
+     * account (the console's way in: people hold no account keys). */
+    if (authz && strncmp(authz, "Bearer ", 7) == 0)
+        return cf_blob_authorize_app_role(
+            call, CF_APP_ROLE_STORAGE_ADMIN,
+            "Managing storage needs the Coffer Storage Administrator role in the vault.");
     /* Unknown account and bad key look alike (verify uses a dummy key). */
     call->auth = CF_AUTH_KEY;
     CF_ENSURE_REASON(authz && strncmp(authz, "SharedKey", 9) == 0 &&

@@ -33,6 +33,7 @@
 #include "secmem.h"
 #include "storage_auth.h"
 #include "throttle.h"
+#include "token_roles.h"
 
 typedef struct {
     cf_storage_header headers[CF_STORAGE_MAX_HEADERS];
@@ -278,6 +279,16 @@ static bool cf_sas_signature_ok(cf_blob_call *call, const cf_sas *sas, bool *dow
                                                           call->blob, &sts);
     bool match = false, known = false;
     bool answered = true;
+    if (built && sas->kind == CF_SAS_USER_DELEGATION) {
+        /* One key, recomputed from the SAS (delegation.c); an unknown
+         * account fails like a bad signature. */
+        bool derived = cf_blob_delegation_sas_key(call, sas, &key);
+        answered = derived || !cf_err_environmental(cf_error_code());
+        match = derived &&
+                cf_sas_verify_signature(sas, cf_buf_slice(&sts), cf_buf_slice(&key), &match) &&
+                match;
+        built = false;
+    }
     for (int slot = 1; built && answered && slot <= 2 && !match; slot++) {
         bool ok = false;
         answered = cf_account_key_or_dummy(call, slot, &key, &known);
@@ -318,9 +329,7 @@ static bool cf_sas_scope_ok(const cf_blob_call *call, const cf_sas *sas)
  * failure. */
 static bool cf_sas_checks(cf_blob_call *call, cf_sas *sas)
 {
-    if (sas->kind == CF_SAS_USER_DELEGATION)
-        return CF_AUTH_FAILED("User delegation SAS is not supported.");
-    if (sas->kind == CF_SAS_SERVICE && call->op->level == CF_LEVEL_SERVICE)
+    if (sas->kind != CF_SAS_ACCOUNT && call->op->level == CF_LEVEL_SERVICE)
         return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationResourceTypeMismatch",
                             CF_RESOURCE_TYPE_MISMATCH);
     bool down = false;
@@ -330,6 +339,8 @@ static bool cf_sas_checks(cf_blob_call *call, cf_sas *sas)
         return CF_AUTH_FAILED("Signature did not match.");
     if (sas->kind == CF_SAS_SERVICE && sas->si[0])
         CF_GUARD(cf_sas_policy_merge(call, sas));
+    if (sas->kind == CF_SAS_USER_DELEGATION)
+        CF_GUARD(cf_blob_delegation_sas_checks(call, sas));
     if (!cf_sas_check_time(sas, call->now))
         return CF_AUTH_FAILED("Signed expiry time or start time is not valid for the current "
                               "time.");
@@ -376,20 +387,22 @@ static bool cf_verify_sas(cf_blob_call *call, const char *query)
 
 /* ---- Bearer ---- */
 
-/* Who the token names (call->principal), and whether it reads metrics. */
-static bool cf_bearer_principal(cf_blob_call *call, const char *token, bool *metrics_reader)
+/* Who the token names (call->principal) and its app roles (call->app_roles). */
+static bool cf_bearer_principal(cf_blob_call *call, const char *token)
 {
+    call->auth = CF_AUTH_BEARER;
     if (!call->svc->tokens)
         return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo",
                             "This server does not accept bearer tokens (no --vault-url).");
     if (!call->http->tls)
         return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationProtocolMismatch",
                             "Bearer tokens are accepted over HTTPS only.");
-    if (!cf_blob_tokens_verify(call->svc->tokens, token, call->principal, metrics_reader)) {
+    if (!cf_blob_tokens_verify(call->svc->tokens, token, call->principal, &call->app_roles)) {
         /* The verifier's reason is the client's message (a copy: raising
          * overwrites the record it lives in). */
         char why[160];
         snprintf(why, sizeof why, "%s", cf_error_detail());
+        call->principal[0] = 0;
         return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "InvalidAuthenticationInfo", why);
     }
     return true;
@@ -397,8 +410,7 @@ static bool cf_bearer_principal(cf_blob_call *call, const char *token, bool *met
 
 static bool cf_verify_bearer(cf_blob_call *call, const char *token)
 {
-    bool metrics_reader;
-    CF_GUARD(cf_bearer_principal(call, token, &metrics_reader));
+    CF_GUARD(cf_bearer_principal(call, token));
     const char *container = call->op->level == CF_LEVEL_SERVICE ? NULL : call->container;
     if (!cf_blob_roles_permit(call->svc->roles, call->account, call->principal, container,
                               call->op->perm))
@@ -408,21 +420,25 @@ static bool cf_verify_bearer(cf_blob_call *call, const char *token)
     return true;
 }
 
-bool cf_blob_authorize_metrics(cf_blob_call *call)
+bool cf_blob_authorize_app_role(cf_blob_call *call, unsigned role, const char *refusal)
 {
     const char *authz = cf_blob_header(call, "Authorization");
     if (!authz || strncmp(authz, "Bearer ", 7) != 0)
         return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "NoAuthenticationInformation",
-                            "The metrics endpoint takes a bearer token from the vault.");
+                            "This endpoint takes a bearer token from the vault.");
     if (strlen(authz) > CF_STORAGE_MAX_AUTHZ * 32)
         return CF_AUTH_FAILED("The Authorization header is too long.");
-    call->auth = CF_AUTH_BEARER;
-    bool metrics_reader;
-    CF_GUARD(cf_bearer_principal(call, authz + 7, &metrics_reader));
-    if (!metrics_reader)
-        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch",
-                            "Reading metrics needs the Coffer Metrics Reader role in the vault.");
+    CF_GUARD(cf_bearer_principal(call, authz + 7));
+    if (!(call->app_roles & role))
+        return CF_BLOB_FAIL(CF_ERR_FORBIDDEN, "AuthorizationPermissionMismatch", refusal);
     return true;
+}
+
+bool cf_blob_authorize_metrics(cf_blob_call *call)
+{
+    return cf_blob_authorize_app_role(
+        call, CF_APP_ROLE_METRICS,
+        "Reading metrics needs the Coffer Metrics Reader role in the vault.");
 }
 
 /* ---- anonymous ---- */
@@ -460,10 +476,8 @@ bool cf_blob_authorize(cf_blob_call *call)
                             "information in the www-authenticate header.");
     if (authz && strlen(authz) > CF_STORAGE_MAX_AUTHZ * 32)
         return CF_AUTH_FAILED("The Authorization header is too long.");
-    if (authz && strncmp(authz, "Bearer ", 7) == 0) {
-        call->auth = CF_AUTH_BEARER;
+    if (authz && strncmp(authz, "Bearer ", 7) == 0)
         return cf_verify_bearer(call, authz + 7);
-    }
     /* The credential kind presented, for the audit line even on failure;
      * nothing reads call->auth before the request is authorized. */
     if (authz) {

@@ -53,6 +53,7 @@
 #include "http.h"
 #include "https_fetch.h"
 #include "seal_dir.h"
+#include "storage_auth.h"
 #include "vault_client.h"
 
 #define CF_BLOB_VERSION_MAX "2026-10-06" /* newest x-ms-version accepted */
@@ -84,6 +85,9 @@ typedef struct {
     char url[300];         /* https://HOST:PORT */
     char http_url[300];
     char vault_url[512]; /* "" = no token trust */
+    /* The web console's origin, allowed by CORS everywhere (cors.c):
+     * --console-origin, else the vault URL's; "" without a vault. */
+    char console_origin[300];
     char vault_ca[PATH_MAX];
     char tenant_id[64];
     char insecure[CF_BLOB_MAX_INSECURE][CF_BLOB_ACCOUNT_MAX + 1];
@@ -137,6 +141,7 @@ typedef enum {
     CF_PERM_BLOB_DELETE,
     CF_PERM_LIST_CONTAINERS,
     CF_PERM_LIST_BLOBS,
+    CF_PERM_DELEGATION_KEY, /* Get User Delegation Key */
 } cf_blob_perm;
 
 typedef enum { CF_LEVEL_SERVICE = 0, CF_LEVEL_CONTAINER, CF_LEVEL_BLOB } cf_blob_level;
@@ -188,6 +193,7 @@ struct cf_blob_call {
     char version[16];  /* x-ms-version to answer with */
     cf_auth_kind auth;
     char principal[40]; /* CF_AUTH_BEARER: object id */
+    unsigned app_roles; /* CF_AUTH_BEARER: CF_APP_ROLE_* bits (token_roles.h) */
     cf_blob_cond cond;
     cf_blob_cpk *cpk;             /* x-ms-encryption-key (secret memory), or NULL */
     cf_blob_read_validators read; /* for the error reply of a failed read */
@@ -282,6 +288,9 @@ CF_MUST_USE bool cf_blob_reply_lease(cf_blob_call *call, const cf_lease_req *req
 CF_MUST_USE bool cf_blob_authorize(cf_blob_call *call);
 /* GET /metrics: a vault token whose roles claim reads metrics. */
 CF_MUST_USE bool cf_blob_authorize_metrics(cf_blob_call *call);
+/* A vault token (Authorization: Bearer) whose roles claim holds `role`
+ * (a CF_APP_ROLE_* bit); 403 with `refusal` when it does not. */
+CF_MUST_USE bool cf_blob_authorize_app_role(cf_blob_call *call, unsigned role, const char *refusal);
 /* Shared Key / Shared Key Lite against call->account's two keys. */
 CF_MUST_USE bool cf_blob_verify_shared_key(cf_blob_call *call, const char *authorization);
 /* For copy: whether the caller may read `container` (same account). */
@@ -292,11 +301,11 @@ CF_MUST_USE bool cf_blob_may_read_source(cf_blob_call *call, const char *contain
 CF_MUST_USE bool cf_blob_tokens_open(const char *vault_url, const char *ca_file,
                                      const char *tenant_id, cf_blob_tokens **out);
 void cf_blob_tokens_close(cf_blob_tokens *t);
-/* Verifies a bearer token; *oid gets the principal's object id. */
 /* Verifies a vault token for the storage audience: its principal into
- * `oid`, and whether its roles claim lets it read /metrics. */
+ * `oid`, and the app roles its "roles" claim names (CF_APP_ROLE_* bits,
+ * token_roles.h). */
 CF_MUST_USE bool cf_blob_tokens_verify(cf_blob_tokens *t, const char *token, char oid[40],
-                                       bool *metrics_reader);
+                                       unsigned *app_roles);
 /* "https://VAULT/TENANT/oauth2/authorize" for the 401 challenge. */
 const char *cf_blob_tokens_authority(const cf_blob_tokens *t);
 
@@ -357,13 +366,28 @@ CF_MUST_USE bool cf_blob_write_bootstrap(cf_blob_service *svc);
  * connection_string, https_only[, http_blob_endpoint]). */
 CF_MUST_USE bool cf_blob_account_entry(cf_blob_service *svc, const char *name, json_t **out);
 
+/* ---- delegation.c ---- */
+/* POST /?restype=service&comp=userdelegationkey (bearer tokens only). */
+CF_MUST_USE bool cf_blob_op_user_delegation_key(cf_blob_call *call);
+/* The user delegation key a SAS names, recomputed into `key`. */
+CF_MUST_USE bool cf_blob_delegation_sas_key(cf_blob_call *call, const cf_sas *sas, cf_buf *key);
+/* After its signature: the key's window and tenant, and the signer's own
+ * roles still allowing the operation. */
+CF_MUST_USE bool cf_blob_delegation_sas_checks(cf_blob_call *call, const cf_sas *sas);
+
 /* ---- cors.c ---- */
 /* Answers a CORS preflight (OPTIONS) from the account's rules: 200 with the
  * Access-Control-Allow-* headers, or raises 403 CorsPreflightFailure. */
 CF_MUST_USE bool cf_blob_cors_preflight(cf_blob_call *call);
-/* Adds Access-Control-Allow-Origin / -Expose-Headers to a response when the
- * request has an Origin a rule allows. */
-void cf_blob_cors_response(cf_blob_call *call);
+/* Adds Access-Control-Allow-Origin / -Expose-Headers to a response: on
+ * every path for the console's origin, and on the Blob API (data_plane)
+ * when the request has an Origin a rule allows. */
+void cf_blob_cors_response(cf_blob_call *call, bool data_plane);
+/* Whether the request's Origin is the console's (svc->console_origin). */
+CF_MUST_USE bool cf_blob_cors_from_console(const cf_blob_call *call);
+/* A preflight from the console: any path, the usual methods, the headers
+ * it names. */
+CF_MUST_USE bool cf_blob_cors_console_preflight(cf_blob_call *call);
 
 /* ---- admin.c ---- */
 /* From the headers: the account, HTTPS, Shared Key; raises the error when

@@ -1136,3 +1136,44 @@ bool cf_blob_xml_render_service_props(const cf_blob_service_props *p, cf_buf *ou
     CF_GUARD(cf_xml_close(&w));
     return cf_xml_finish(&w);
 }
+
+/* ================= Get User Delegation Key ================= */
+
+static const xml_limits key_info_limits = {
+    .max_input = 1024,
+    .max_depth = 2,
+    .max_elements = 8,
+    .max_text = 64,
+    .too_many = R_DOC,
+};
+
+static bool key_info_time(const xml_doc *d, int32_t i, int64_t *out)
+{
+    cf_slice s;
+    uint32_t ticks;
+    CF_GUARD(leaf(d, i, &s));
+    CF_ENSURE_REASON(cf_iso8601_parse(s, out, &ticks), CF_ERR_BAD_INPUT, R_VALUE,
+                     "KeyInfo times are ISO 8601 UTC");
+    return true;
+}
+
+bool cf_blob_xml_parse_key_info(cf_slice body, bool *has_start, int64_t *start, int64_t *expiry)
+{
+    xml_doc d;
+    bool ok = doc_parse(&d, body, &key_info_limits);
+    if (ok && !node_is(&d, 0, "KeyInfo")) {
+        CF_RAISE_REASON(CF_ERR_BAD_INPUT, R_DOC, "the root element must be KeyInfo");
+        ok = false;
+    }
+    xml_field f[] = {{"Start", -1}, {"Expiry", -1}, {"DelegatedUserTid", -1}};
+    ok = ok && fields(&d, 0, f, 3, true) && require(&f[1], "KeyInfo needs an Expiry");
+    if (ok && f[2].idx >= 0) {
+        CF_RAISE_REASON(CF_ERR_BAD_INPUT, R_VALUE, "DelegatedUserTid is not supported");
+        ok = false;
+    }
+    *has_start = ok && f[0].idx >= 0;
+    ok = ok && (!*has_start || key_info_time(&d, f[0].idx, start)) &&
+         key_info_time(&d, f[1].idx, expiry);
+    doc_free(&d);
+    return ok;
+}

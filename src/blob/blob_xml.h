@@ -178,4 +178,9 @@ CF_MUST_USE CF_NONNULL bool cf_blob_xml_render_service_props(const cf_blob_servi
                                                              cf_buf *out);
 void cf_blob_service_props_free(cf_blob_service_props *p);
 
+/* <KeyInfo><Start/>?<Expiry/></KeyInfo> of Get User Delegation Key, in
+ * epoch seconds (fractions dropped); *has_start false when absent. */
+CF_MUST_USE CF_NONNULL bool cf_blob_xml_parse_key_info(cf_slice body, bool *has_start,
+                                                       int64_t *start, int64_t *expiry);
+
 #endif

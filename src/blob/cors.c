@@ -12,6 +12,11 @@
  *     and Access-Control-Expose-Headers when a rule allows its origin and
  *     method; it is authorized exactly as without CORS.
  *
+ * The console's origin (the vault's, or --console-origin) is allowed on
+ * every path, the admin API and /metrics included, whatever the account's
+ * rules: the console calls with the signed-in person's vault token, and
+ * no response is ever credentialed (no cookies here to ride along).
+ *
  * Origins match exactly (case-insensitively) or "*"; header names match
  * exactly or by a prefix ending in "*" ("x-ms-meta-*").  Rules are read from
  * the store per request that carries an Origin header, so a change applies
@@ -104,6 +109,34 @@ static bool cf_cors_allow_origin(cf_blob_call *call, const cf_blob_cors_rule *r,
     return cf_http_add_header(call->resp, "Vary", "Origin");
 }
 
+/* How long a browser may reuse the console's preflight answer. */
+#define CF_CONSOLE_PREFLIGHT_AGE "600"
+
+bool cf_blob_cors_from_console(const cf_blob_call *call)
+{
+    const char *origin = cf_blob_header(call, "Origin");
+    return origin && call->svc->console_origin[0] &&
+           strcasecmp(origin, call->svc->console_origin) == 0;
+}
+
+bool cf_blob_cors_console_preflight(cf_blob_call *call)
+{
+    const char *headers = cf_blob_header(call, "Access-Control-Request-Headers");
+    CF_ENSURE_REASON(!headers || strlen(headers) <= 1024, CF_ERR_FORBIDDEN, "CorsPreflightFailure",
+                     "Too many request headers named.");
+    call->resp->status = 200;
+    cf_http_response *resp = call->resp;
+    bool ok = cf_blob_common_headers(call) &&
+              cf_http_add_header(resp, "Access-Control-Allow-Origin", call->svc->console_origin) &&
+              cf_http_add_header(resp, "Vary", "Origin") &&
+              cf_http_add_header(resp, "Access-Control-Allow-Methods",
+                                 "GET, HEAD, PUT, POST, DELETE, PATCH") &&
+              (!headers || cf_http_add_header(resp, "Access-Control-Allow-Headers", headers)) &&
+              cf_http_add_header(resp, "Access-Control-Max-Age", CF_CONSOLE_PREFLIGHT_AGE);
+    CF_ENSURE(ok, CF_ERR_NOMEM, "cannot build the preflight answer");
+    return true;
+}
+
 bool cf_blob_cors_preflight(cf_blob_call *call)
 {
     const char *origin = cf_blob_header(call, "Origin");
@@ -133,10 +166,19 @@ bool cf_blob_cors_preflight(cf_blob_call *call)
     return true;
 }
 
-void cf_blob_cors_response(cf_blob_call *call)
+void cf_blob_cors_response(cf_blob_call *call, bool data_plane)
 {
     const char *origin = cf_blob_header(call, "Origin");
     if (!origin || strlen(origin) > 1024 || call->resp->status == 0)
+        return;
+    if (cf_blob_cors_from_console(call)) {
+        if (!cf_http_add_header(call->resp, "Access-Control-Allow-Origin", origin) ||
+            !cf_http_add_header(call->resp, "Vary", "Origin") ||
+            !cf_http_add_header(call->resp, "Access-Control-Expose-Headers", "*"))
+            call->resp->status = 500;
+        return;
+    }
+    if (!data_plane)
         return;
     cf_blob_service_props props;
     const cf_blob_cors_rule *r = NULL;

@@ -45,6 +45,8 @@ static void cf_usage(FILE *out)
             "  --vault-url URL           trust bearer tokens from this coffer-vault\n"
             "  --vault-ca FILE           the CA certificate of that vault\n"
             "  --tenant-id ID            the vault's tenant id\n"
+            "  --console-origin ORIGIN   where the vault's web console is loaded from, for\n"
+            "                            CORS (default: the --vault-url's origin)\n"
             "  --vault-bootstrap FILE    coffer-blob's own identity in coffer-vault, for\n"
             "                            customer-managed keys (vault_url, ca_cert, tenant_id,\n"
             "                            authority_host, client_id, client_secret)\n"
@@ -74,6 +76,7 @@ static const struct option cf_blob_options[] = {
     {"vault-url", required_argument, 0, 'v'},
     {"vault-ca", required_argument, 0, 'c'},
     {"tenant-id", required_argument, 0, 't'},
+    {"console-origin", required_argument, 0, 'o'},
     {"owner", required_argument, 0, 'O'},
     {"vault-bootstrap", required_argument, 0, 'B'},
     {"key-cache-seconds", required_argument, 0, 'C'},
@@ -98,6 +101,13 @@ static bool cf_blob_extents_arg(cf_blob_service *s, const char *value, const cha
     return cf_server_copy_arg(s->extents, sizeof s->extents, value);
 }
 
+/* An origin is "https://HOST[:PORT]": no path, no trailing slash. */
+static bool cf_blob_origin_arg(char *out, size_t len, const char *value)
+{
+    const char *host = strncmp(value, "https://", 8) == 0 ? value + 8 : NULL;
+    return host && *host && !strpbrk(host, "/?# ") && cf_server_copy_arg(out, len, value);
+}
+
 static bool cf_blob_option(void *ctx, int code, const char *value, const char **complaint)
 {
     cf_blob_service *s = ctx;
@@ -110,6 +120,7 @@ static bool cf_blob_option(void *ctx, int code, const char *value, const char **
     case 'v': return cf_server_copy_arg(s->vault_url, sizeof s->vault_url, value);
     case 'c': return cf_server_copy_arg(s->vault_ca, sizeof s->vault_ca, value);
     case 't': return cf_server_copy_arg(s->tenant_id, sizeof s->tenant_id, value);
+    case 'o': return cf_blob_origin_arg(s->console_origin, sizeof s->console_origin, value);
     case 'B': return cf_server_copy_arg(s->vault_bootstrap, sizeof s->vault_bootstrap, value);
     case 'C': return cf_server_parse_int(value, 1, CF_SECONDS_PER_DAY, &s->key_cache_seconds);
     case 'X': return cf_blob_extents_arg(s, value, complaint);
@@ -139,6 +150,12 @@ static cf_server_args_result cf_parse_args(int argc, char **argv, cf_blob_servic
             fprintf(stderr, "coffer-blob: --vault-url, --vault-ca and --tenant-id go together\n");
         cf_usage(stderr);
         return CF_SERVER_ARGS_INVALID;
+    }
+    if (!s->console_origin[0] && s->vault_url[0]) {
+        size_t scheme =
+            strstr(s->vault_url, "://") ? strstr(s->vault_url, "://") - s->vault_url + 3 : 0;
+        int n = (int)(scheme + strcspn(s->vault_url + scheme, "/?#"));
+        snprintf(s->console_origin, sizeof s->console_origin, "%.*s", n, s->vault_url);
     }
     snprintf(s->url, sizeof s->url, "https://%s", s->listen);
     if (s->http_listen[0])

@@ -52,6 +52,13 @@ static const cf_blob_op cf_blob_ops[] = {
      .comp = "list",
      .perm = CF_PERM_LIST_CONTAINERS,
      .run = cf_blob_op_list_containers},
+    {.name = "GetUserDelegationKey",
+     .method = "POST",
+     .level = CF_LEVEL_SERVICE,
+     .restype = "service",
+     .comp = "userdelegationkey",
+     .perm = CF_PERM_DELEGATION_KEY,
+     .run = cf_blob_op_user_delegation_key},
     {.name = "GetAccountInfo",
      .method = "GET",
      .level = CF_LEVEL_SERVICE,
@@ -490,17 +497,19 @@ typedef enum {
 
 static cf_blob_request_kind cf_blob_kind(const cf_http_request *req)
 {
+    if (strcmp(req->method, "OPTIONS") == 0)
+        return CF_BLOB_PREFLIGHT;
     if (strncmp(req->raw_path, "/.coffer/", 9) == 0)
         return CF_BLOB_ADMIN;
     if (cf_http_is_metrics_request(req))
         return CF_BLOB_METRICS;
-    return strcmp(req->method, "OPTIONS") == 0 ? CF_BLOB_PREFLIGHT : CF_BLOB_DATA;
+    return CF_BLOB_DATA;
 }
 
 /* The one place a request's answer is completed.  When a step failed
  * (`ok` false), the error it raised is rendered: Azure's XML error, or the
- * admin API's JSON.  Data-plane replies then get their CORS headers (a
- * preflight carries its own), and every request its audit line. */
+ * admin API's JSON.  Replies then get their CORS headers (a preflight
+ * carries its own), and every request its audit line. */
 static void cf_blob_conclude(cf_blob_call *call, bool ok)
 {
     cf_blob_request_kind kind = cf_blob_kind(call->http);
@@ -508,14 +517,18 @@ static void cf_blob_conclude(cf_blob_call *call, bool ok)
         cf_blob_admin_reply_error(call);
     else if (!ok)
         cf_blob_reply_error(call);
-    if (kind == CF_BLOB_DATA)
-        cf_blob_cors_response(call);
+    if (kind != CF_BLOB_PREFLIGHT)
+        cf_blob_cors_response(call, kind == CF_BLOB_DATA);
     cf_blob_audit(call, call->resp->status, true);
 }
 
 /* A preflight names an account (and its rules), but needs no credentials. */
 static bool cf_blob_preflight(cf_blob_call *call)
 {
+    if (cf_blob_cors_from_console(call))
+        return cf_blob_cors_console_preflight(call);
+    CF_ENSURE_REASON(strncmp(call->http->raw_path, "/.coffer/", 9) != 0, CF_ERR_FORBIDDEN,
+                     "CorsPreflightFailure", "The admin API allows only the console's origin.");
     cf_blob_level level;
     CF_GUARD(cf_blob_parse_target(call, &level));
     CF_ENSURE_REASON(call->http->tls || !cf_blob_https_only(call->svc, call->account),

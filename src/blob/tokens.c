@@ -20,7 +20,7 @@
 #include "blob_service.h"
 #include "jwt.h"
 #include "log.h"
-#include "metrics.h"
+#include "token_roles.h"
 
 #define CF_TOKENS_MAX_KEYS 8
 #define CF_TOKENS_JWKS_MAX (256 * 1024)
@@ -150,18 +150,21 @@ static cf_pkey *cf_tokens_key(cf_blob_tokens *t, const char *kid, int64_t now)
     return found;
 }
 
-/* Whether the "roles" claim grants reading metrics (metrics.h). */
-static bool cf_tokens_metrics_reader(json_t *claims)
+/* The app roles (token_roles.h) the "roles" claim names, as bits. */
+static unsigned cf_tokens_app_roles(json_t *claims)
 {
     json_t *roles = json_object_get(claims, "roles"), *role;
+    unsigned bits = 0;
     size_t i;
     json_array_foreach(roles, i, role)
     {
         const char *name = json_string_value(role);
         if (name && strcmp(name, CF_TOKEN_ROLE_METRICS) == 0)
-            return true;
+            bits |= CF_APP_ROLE_METRICS;
+        else if (name && strcmp(name, CF_TOKEN_ROLE_STORAGE_ADMIN) == 0)
+            bits |= CF_APP_ROLE_STORAGE_ADMIN;
     }
-    return false;
+    return bits;
 }
 
 static bool cf_tokens_claims_ok(const cf_blob_tokens *t, json_t *claims, int64_t now, char oid[40])
@@ -186,7 +189,7 @@ static bool cf_tokens_claims_ok(const cf_blob_tokens *t, json_t *claims, int64_t
     return true;
 }
 
-bool cf_blob_tokens_verify(cf_blob_tokens *t, const char *token, char oid[40], bool *metrics_reader)
+bool cf_blob_tokens_verify(cf_blob_tokens *t, const char *token, char oid[40], unsigned *app_roles)
 {
     int64_t now = (int64_t)time(NULL);
     cf_jwt jwt;
@@ -203,7 +206,7 @@ bool cf_blob_tokens_verify(cf_blob_tokens *t, const char *token, char oid[40], b
         ok = false;
     }
     ok = ok && cf_tokens_claims_ok(t, jwt.claims, now, oid);
-    *metrics_reader = ok && cf_tokens_metrics_reader(jwt.claims);
+    *app_roles = ok ? cf_tokens_app_roles(jwt.claims) : 0;
     cf_pkey_free(key);
     cf_jwt_free(&jwt);
     return ok;

@@ -79,9 +79,4 @@ CF_MUST_USE bool cf_metrics_render(cf_buf *out);
 
 #define CF_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* The vault's tokens carry this in their "roles" claim when their
- * principal may read metrics (an administrator, or Coffer Metrics Reader
- * on "/"): the blob service decides from the token alone. */
-#define CF_TOKEN_ROLE_METRICS "Coffer.Metrics.Read"
-
 #endif

@@ -874,9 +874,8 @@ bool cf_sas_string_to_sign_service_blob(const cf_sas *sas, const char *account,
                                         const char *container, const char *blob, cf_buf *out)
 {
     CF_ENSURE(sas && account && container && out, CF_ERR_INTERNAL, "null argument");
-    CF_ENSURE(sas->kind != CF_SAS_USER_DELEGATION, CF_ERR_UNSUPPORTED,
-              "user delegation SAS is not supported");
-    CF_ENSURE(sas->kind == CF_SAS_SERVICE, CF_ERR_BAD_INPUT, "not a service SAS");
+    CF_ENSURE(sas->kind == CF_SAS_SERVICE || sas->kind == CF_SAS_USER_DELEGATION, CF_ERR_BAD_INPUT,
+              "not a service or user delegation SAS");
     CF_ENSURE(account[0] && name_ok(account, 64), CF_ERR_BAD_INPUT, "bad account name");
     CF_ENSURE(container[0] && name_ok(container, 1024), CF_ERR_BAD_INPUT, "bad container name");
     bool container_scope = strcmp(sas->sr, "c") == 0;
@@ -896,10 +895,38 @@ bool cf_sas_string_to_sign_service_blob(const cf_sas *sas, const char *account,
               cf_buf_append_str(&b, container);
     if (ok && !container_scope)
         ok = cf_buf_append_u8(&b, '/') && cf_buf_append_str(&b, blob);
-    const char *f[] = {"",       sas->si,   sas->sip,  sas->spr,  sas->sv,   sas->sr,  stamp,
-                       sas->ses, sas->rscc, sas->rscd, sas->rsce, sas->rscl, sas->rsct};
-    ok = ok && append_fields(&b, f, sizeof f / sizeof *f) &&
-         cf_buf_append_slice(out, cf_buf_slice(&b));
+    /* A user delegation SAS signs its key's fields where a service SAS
+     * signs si; from 2025-07-05 also the delegated user's tenant and id,
+     * from 2026-04-06 the signed request headers and query (which Coffer
+     * does not take: they sign as empty, so a SAS using them fails). */
+    bool delegated = sas->kind == CF_SAS_USER_DELEGATION;
+    bool v2025 = strcmp(sas->sv, "2025-07-05") >= 0, v2026 = strcmp(sas->sv, "2026-04-06") >= 0;
+    const char *f[32];
+    size_t n = 0;
+    f[n++] = "";
+    if (!delegated) {
+        f[n++] = sas->si;
+    } else {
+        const char *key[] = {sas->skoid, sas->sktid, sas->skt,   sas->ske, sas->sks,
+                             sas->skv,   sas->saoid, sas->suoid, sas->scid};
+        for (size_t k = 0; k < sizeof key / sizeof *key; k++)
+            f[n++] = key[k];
+        if (v2025) {
+            f[n++] = sas->skdutid;
+            f[n++] = sas->sduoid;
+        }
+    }
+    const char *middle[] = {sas->sip, sas->spr, sas->sv, sas->sr, stamp, sas->ses};
+    for (size_t k = 0; k < sizeof middle / sizeof *middle; k++)
+        f[n++] = middle[k];
+    if (delegated && v2026) {
+        f[n++] = ""; /* srh */
+        f[n++] = ""; /* srq */
+    }
+    const char *tail[] = {sas->rscc, sas->rscd, sas->rsce, sas->rscl, sas->rsct};
+    for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
+        f[n++] = tail[k];
+    ok = ok && append_fields(&b, f, n) && cf_buf_append_slice(out, cf_buf_slice(&b));
     cf_buf_free(&b);
     return ok;
 }

@@ -120,7 +120,7 @@ CF_MUST_USE bool cf_sharedkey_verify(const cf_storage_request *req, const char *
 typedef enum {
     CF_SAS_ACCOUNT = 1,     /* ss + srt present */
     CF_SAS_SERVICE,         /* sr present, signed with the account key */
-    CF_SAS_USER_DELEGATION, /* sr + skoid...: parsed, not verifiable here */
+    CF_SAS_USER_DELEGATION, /* sr + skoid...: signed with a user delegation key */
 } cf_sas_kind;
 
 #define CF_SAS_FIELD_MAX 256 /* decoded length of any one SAS field */
@@ -162,8 +162,9 @@ CF_MUST_USE CF_NONNULL bool cf_sas_parse(const char *raw_query, cf_sas *out);
 CF_MUST_USE CF_NONNULL bool cf_sas_string_to_sign_account(const cf_sas *sas, const char *account,
                                                           cf_buf *out);
 /*
- * Appends the blob/container service-SAS string-to-sign (sv >= 2020-12-06,
- * 16 fields).  `container` and `blob` are the decoded names from the request
+ * Appends the blob/container service-SAS or user-delegation-SAS
+ * string-to-sign (sv >= 2020-12-06; 16 fields, or 24 (26 from 2025-07-05)
+ * for a user delegation SAS).  `container` and `blob` are the decoded names from the request
  * path; `blob` may be NULL or "" for a container SAS (sr=c).  A blob-scoped
  * SAS (sr=b/bs/bv) needs a blob name.
  */

@@ -29,6 +29,7 @@
 #include "rbac.h"
 #include "secmem.h"
 #include "throttle.h"
+#include "token_roles.h"
 #include "oauth.h"
 #include "vault.h"
 
@@ -214,6 +215,30 @@ static bool cf_known_resource(const cf_vault *vault, const char *resource, char 
     CF_BAIL(CF_ERR_BAD_INPUT, "the requested resource is not served by this issuer");
 }
 
+/* The app roles the principal holds (token_roles.h) into the "roles"
+ * claim; none, no claim. */
+static bool cf_token_app_roles(cf_vault *vault, const char *oid, json_t *claims)
+{
+    static const struct {
+        const char *action, *role;
+    } app_roles[] = {
+        {CF_ACTION_METRICS, CF_TOKEN_ROLE_METRICS},
+        {CF_ACTION_STORAGE_MANAGE, CF_TOKEN_ROLE_STORAGE_ADMIN},
+    };
+    json_t *roles = json_array();
+    CF_ENSURE_ALLOC(roles);
+    bool ok = true;
+    for (size_t i = 0; ok && i < sizeof app_roles / sizeof *app_roles; i++) {
+        bool held = false;
+        if (cf_rbac_allowed(vault, oid, app_roles[i].action, "/", &held) && held)
+            ok = json_array_append_new(roles, json_string(app_roles[i].role)) == 0;
+    }
+    if (ok && json_array_size(roles))
+        return json_object_set_new(claims, "roles", roles) == 0;
+    json_decref(roles);
+    return ok;
+}
+
 bool cf_identity_issue_token(cf_vault *vault, const cf_principal *p, const char *audience,
                              const char *sid, int lifetime, cf_buf *token, int64_t *expires_on)
 {
@@ -228,11 +253,10 @@ bool cf_identity_issue_token(cf_vault *vault, const cf_principal *p, const char 
                   iss, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
                   (json_int_t)*expires_on, "oid", p->object_id, "sub", p->object_id, "tid",
                   vault->tenant_id, "appid", p->client_id, "azp", p->client_id, "ver", "2.0");
-    bool metrics = false, ok = header && claims;
+    bool ok = header && claims;
     if (ok && sid)
         ok = json_object_set_new(claims, "sid", json_string(sid)) == 0;
-    if (ok && cf_rbac_allowed(vault, p->object_id, CF_ACTION_METRICS, "/", &metrics) && metrics)
-        ok = json_object_set_new(claims, "roles", json_pack("[s]", CF_TOKEN_ROLE_METRICS)) == 0;
+    ok = ok && cf_token_app_roles(vault, p->object_id, claims);
     ok = ok && cf_jwt_sign_rs256(vault->token_key, header, claims, token);
     json_decref(header);
     json_decref(claims);

@@ -81,6 +81,15 @@ static const cf_role cf_roles[] = {
      "Read the service metrics of the vault and the blob service.",
      {CF_ACTION_METRICS},
      {NULL}},
+    /* Coffer's own: the blob service's management plane (accounts, key
+     * sources, encryption scopes, Storage Blob Data role assignments), as
+     * Azure's Storage Account Contributor is in ARM.  Not data access:
+     * reading blobs still needs a Storage Blob Data role there. */
+    {CF_ROLE_STORAGE_ADMINISTRATOR,
+     "Coffer Storage Administrator",
+     "Manage the blob service's storage accounts, encryption scopes and data role assignments.",
+     {CF_ACTION_STORAGE_MANAGE},
+     {NULL}},
 };
 
 #define CF_N_ROLES (sizeof cf_roles / sizeof *cf_roles)

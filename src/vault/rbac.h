@@ -68,5 +68,9 @@ CF_MUST_USE bool cf_role_assignment_delete_handler(cf_vault_call *call);
 /* What /metrics asks for; a token's "roles" claim carries
  * CF_TOKEN_ROLE_METRICS when its principal holds it on "/". */
 #define CF_ACTION_METRICS CF_ACT("metrics/read/action")
+#define CF_ROLE_STORAGE_ADMINISTRATOR "ab39aa1e-e132-4e2b-8e90-00cd7d69213e"
+/* Managing coffer-blob (its /.coffer/ admin API): tokens carry
+ * CF_TOKEN_ROLE_STORAGE_ADMIN when their principal holds it on "/". */
+#define CF_ACTION_STORAGE_MANAGE CF_ACT("storage/manage/action")
 
 #endif

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { BlobServiceClient } from "@azure/storage-blob";
+import * as BlobSasApi from "@azure/storage-blob";
 import * as b from "./lib/blob_lib.mjs";
 
 const T = { timeout: 120000 };
@@ -438,6 +439,53 @@ describe("bearer tokens from coffer-vault", b.COFFER_ONLY, () => {
   });
 });
 
+describe("user delegation SAS (a key from a bearer token, no account key)", { ...T, ...b.COFFER_ONLY }, () => {
+  const { BlobClient, BlobSASPermissions, ContainerClient, ContainerSASPermissions, SASProtocol, generateBlobSASQueryParameters } = BlobSasApi;
+  const minutes = (n) => new Date(Date.now() + n * 60000);
+
+  test("a Reader's key signs a read SAS that works, a write SAS that does not; tampering and a removed role end it", T, async () => {
+    const p = await b.tokenPrincipal("Storage Blob Data Reader", ["/"]);
+    const cl = b.tokenClient(p.credential);
+    const key = await cl.getUserDelegationKey(minutes(-5), minutes(60));
+    assert.equal(key.signedObjectId, p.principal.object_id);
+    assert.equal(key.signedService, "b");
+    assert.equal(Buffer.from(key.value, "base64").length, 32);
+    const sign = (values) => generateBlobSASQueryParameters({ containerName: c.containerName, protocol: SASProtocol.Https, expiresOn: minutes(30), ...values }, key, b.ACCOUNT).toString();
+
+    const readSas = sign({ blobName: blob.name, permissions: BlobSASPermissions.parse("r") });
+    const viaSas = new BlobClient(`${b.ENDPOINT}/${c.containerName}/${blob.name}?${readSas}`);
+    assert.ok((await b.downloadAll(viaSas)).data.equals(DATA));
+    // A container SAS lists.
+    const listSas = sign({ permissions: ContainerSASPermissions.parse("rl") });
+    const names = [];
+    for await (const bi of new ContainerClient(`${b.ENDPOINT}/${c.containerName}?${listSas}`).listBlobsFlat()) names.push(bi.name);
+    assert.ok(names.includes(blob.name));
+    // The SAS says write; the person who signed it may only read.
+    const writeSas = sign({ blobName: "udk-write.txt", permissions: BlobSASPermissions.parse("rcw") });
+    await b.rejects(new BlobClient(`${b.ENDPOINT}/${c.containerName}/udk-write.txt?${writeSas}`).getBlockBlobClient().upload("w", 1), 403, "AuthorizationPermissionMismatch");
+    // Tampered: another blob under the same signature, a longer expiry.
+    await b.rejects(new BlobClient(`${b.ENDPOINT}/${c.containerName}/other.txt?${readSas}`).download(), 403, "AuthenticationFailed");
+    const longer = readSas.replace(/se=[^&]+/, `se=${encodeURIComponent(minutes(50).toISOString().replace(/\.\d+Z$/, "Z"))}`);
+    await b.rejects(new BlobClient(`${b.ENDPOINT}/${c.containerName}/${blob.name}?${longer}`).download(), 403, "AuthenticationFailed");
+    // Past the key's own expiry: refused even with a valid signature.
+    const beyond = sign({ blobName: blob.name, permissions: BlobSASPermissions.parse("r"), expiresOn: minutes(90) });
+    await b.rejects(new BlobClient(`${b.ENDPOINT}/${c.containerName}/${blob.name}?${beyond}`).download(), 403, "AuthenticationFailed");
+    // Removing the signer's role revokes the SAS.
+    await b.deleteAssignment(p.assignments[0].name);
+    await b.rejects(viaSas.download(), 403, "AuthorizationPermissionMismatch");
+  });
+
+  test("only a bearer token gets a key, for at most 7 days", T, async () => {
+    await b.rejects(svc.getUserDelegationKey(minutes(0), minutes(60)), 403, "AuthenticationFailed");
+    const p = await b.tokenPrincipal("Storage Blob Data Reader", ["/"]);
+    const cl = b.tokenClient(p.credential);
+    await b.rejects(cl.getUserDelegationKey(minutes(0), minutes(8 * 24 * 60)), 400);
+    await b.rejects(cl.getUserDelegationKey(minutes(-60), minutes(-1)), 400);
+    const none = await b.tokenPrincipal(null);
+    await b.rejects(b.tokenClient(none.credential).getUserDelegationKey(minutes(0), minutes(60)), 403, "AuthorizationPermissionMismatch");
+  });
+});
+
 describe("anonymous and public access", () => {
   test("a private container refuses anonymous reads (401/404)", T, async () => {
     const anon = b.anonymousClient();
@@ -481,6 +529,47 @@ describe("Coffer admin API", b.COFFER_ONLY, () => {
     // Another account's key does not administer this one.
     r = await b.rawRequest("GET", `/.coffer/${b.ACCOUNT}/roleAssignments`, { sign: { account: b.INSECURE, key: b.accountInfo(b.INSECURE).account_key } });
     assert.equal(r.status, 403, r.text);
+  });
+
+  test("a vault token with Coffer Storage Administrator manages every account; others are refused", T, async () => {
+    const adm = await import("./lib/admin.mjs");
+    const h = await import("./lib/harness.mjs");
+    const storageToken = (p) => h.token({ scope: "https://storage.azure.com/.default", clientId: p.client_id, clientSecret: p.client_secret });
+    const admin = await adm.createPrincipal({ name: h.uniqueName("stadm") });
+    await adm.assignRole({ role: "Coffer Storage Administrator", principalId: admin.object_id });
+    const plain = await adm.createPrincipal({ name: h.uniqueName("stnone") });
+    const bearer = await storageToken(admin);
+    assert.deepEqual(JSON.parse(Buffer.from(bearer.split(".")[1], "base64url")).roles, ["Coffer.Storage.Admin"]);
+    let r = await b.rawRequest("GET", `/.coffer/${b.ACCOUNT}/accounts`, { bearer });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(JSON.parse(r.text).value.some((a) => a.name === b.ACCOUNT));
+    r = await b.rawRequest("GET", `/.coffer/${b.INSECURE}/roleAssignments`, { bearer });
+    assert.equal(r.status, 200, r.text);
+    r = await b.rawRequest("GET", `/.coffer/${b.ACCOUNT}/accounts`, { bearer: await storageToken(plain) });
+    assert.equal(r.status, 403, r.text);
+    assert.equal(JSON.parse(r.text).error.code, "AuthorizationPermissionMismatch");
+    // The data plane is not management: no Storage Blob Data role, no blobs.
+    await b.rejects(b.tokenClient(await h.secretCredential({ clientId: admin.client_id, clientSecret: admin.client_secret }))
+      .getContainerClient(c.containerName).getBlobClient(blob.name).download(), 403, "AuthorizationPermissionMismatch");
+  });
+
+  test("the console's origin (the vault's) passes CORS on every path; others do not reach the admin API", T, async () => {
+    const h = await import("./lib/harness.mjs");
+    const origin = new URL(h.VAULT_URL).origin;
+    for (const p of [`/.coffer/${b.ACCOUNT}/accounts`, `/${b.ACCOUNT}/${c.containerName}/${blob.name}`, "/metrics"]) {
+      const r = await b.rawRequest("OPTIONS", p, { sign: false, headers: { origin, "access-control-request-method": "PUT", "access-control-request-headers": "authorization,x-ms-version" } });
+      assert.equal(r.status, 200, `${p}: ${r.text}`);
+      assert.equal(r.headers["access-control-allow-origin"], origin);
+      assert.match(r.headers["access-control-allow-headers"], /authorization/);
+      assert.equal(r.headers["access-control-allow-credentials"], undefined);
+    }
+    const r = await b.rawRequest("GET", `/${b.ACCOUNT}/${c.containerName}/${blob.name}`, { headers: { origin } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers["access-control-allow-origin"], origin);
+    assert.equal(r.headers["access-control-expose-headers"], "*");
+    const foreign = await b.rawRequest("OPTIONS", `/.coffer/${b.ACCOUNT}/accounts`, { sign: false, headers: { origin: "https://evil.example", "access-control-request-method": "GET" } });
+    assert.equal(foreign.status, 403, foreign.text);
+    assert.equal(foreign.headers["access-control-allow-origin"], undefined);
   });
 
   test("regenerateKey key2: the old key2 stops working, the new one works, key1 unaffected", T, async () => {

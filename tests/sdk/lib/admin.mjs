@@ -65,6 +65,12 @@ export const ROLES = {
   },
 };
 
+// Coffer's own roles (kept apart: the matrix tests walk Azure's above).
+export const COFFER_ROLES = {
+  "Coffer Metrics Reader": { id: "0c48ddf2-7505-4dd5-a2ca-b6cb524c3bf1" },
+  "Coffer Storage Administrator": { id: "ab39aa1e-e132-4e2b-8e90-00cd7d69213e" },
+};
+
 export const ROLE_DEFINITION_PREFIX = "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/";
 
 // Azure's action wildcard: `*` is any run of characters including `/`,
@@ -129,7 +135,7 @@ export function rbacPath(scope, rest) {
 }
 
 export async function assignRole({ scope = "/", role, principalId, name = randomUUID(), token, site }) {
-  const r = ROLES[role];
+  const r = ROLES[role] ?? COFFER_ROLES[role];
   if (!r) throw new Error(`unknown role ${role}`);
   const res = await h.request("PUT", rbacPath(scope, `roleAssignments/${name}`), {
     token: token ?? (await adminToken(site)),

@@ -562,8 +562,23 @@ static void test_sas_ip_protocol_permits(void)
                        "&skv=2026-04-06&se=2026-11-29&sp=r&" SIG,
                        &sas));
     CHECK(sas.kind == CF_SAS_USER_DELEGATION);
-    CHECK(!cf_sas_string_to_sign_service_blob(&sas, "acct1", "c", "b", &out) &&
-          cf_error_code() == CF_ERR_UNSUPPORTED);
+    /* The key's fields where si was; 2025-07-05's delegated user and
+     * 2026-04-06's signed headers and query, empty. */
+    cf_buf_clear(&out);
+    CHECK(cf_sas_string_to_sign_service_blob(&sas, "acct1", "c", "b", &out));
+    static const char udk2026[] = "r\n\n2026-11-29\n/blob/acct1/c/b\no\nt\n2026-11-29\n"
+                                  "2026-11-30\nb\n2026-04-06\n\n\n\n\n\n\n\n2026-04-06\nb"
+                                  "\n\n\n\n\n\n\n\n\n";
+    CHECK(out.len == strlen(udk2026) && memcmp(out.data, udk2026, out.len) == 0);
+    CHECK(cf_sas_parse("sv=2024-11-04&sr=c&skoid=o&sktid=t&skt=2026-11-29&ske=2026-11-30&sks=b"
+                       "&skv=2024-11-04&se=2026-11-29&sp=rl&" SIG,
+                       &sas));
+    cf_buf_clear(&out);
+    CHECK(cf_sas_string_to_sign_service_blob(&sas, "acct1", "c", NULL, &out));
+    static const char udk2020[] = "rl\n\n2026-11-29\n/blob/acct1/c\no\nt\n2026-11-29\n"
+                                  "2026-11-30\nb\n2024-11-04\n\n\n\n\n\n2024-11-04\nc"
+                                  "\n\n\n\n\n\n\n";
+    CHECK(out.len == strlen(udk2020) && memcmp(out.data, udk2020, out.len) == 0);
     cf_buf_free(&out);
 }
 
