@@ -11,6 +11,9 @@
  *                                                      (accounts_admin.c)
  *   /.coffer/<account>/encryptionScopes[/<name>]      encryption scopes
  *                                                      (scopes_admin.c)
+ *   GET    /.coffer/<default account>/audit            the audit log, filtered
+ *          (the vault's GET /coffer/audit parameters, http/audit_query.c)
+ *   GET    /.coffer/<default account>/health           what the service runs on
  *
  * In Azure these are management-plane operations; here, as for the account
  * itself, holding an account key (Shared Key) is what makes one its admin,
@@ -26,6 +29,8 @@
 #include "blob_service.h"
 #include "json_secure.h"
 #include "log.h"
+#include "audit_query.h"
+#include "health_report.h"
 #include "secmem.h"
 #include "token_roles.h"
 
@@ -133,6 +138,34 @@ static bool cf_admin_regenerate(cf_blob_call *call, json_t *body, json_t **out)
     return *out != NULL;
 }
 
+/* The service's own audit log and health, under the default account like
+ * the accounts collection (its key, or a storage administrator's token). */
+static bool cf_admin_service(cf_blob_call *call, const char *rest, json_t **out, bool *handled)
+{
+    bool audit = strcmp(rest, "audit") == 0, health = strcmp(rest, "health") == 0;
+    *handled = audit || health;
+    if (!*handled)
+        return true;
+    CF_ENSURE(strcmp(call->account, CF_BLOB_DEFAULT_ACCOUNT) == 0, CF_ERR_FORBIDDEN,
+              "the service's audit log and health are read with the default account's key");
+    CF_ENSURE(strcmp(call->http->method, "GET") == 0, CF_ERR_NOT_FOUND, "unknown admin endpoint");
+    if (audit)
+        return cf_audit_query(call->http, call->svc->data_dir, out);
+    char cert[PATH_MAX];
+    snprintf(cert, sizeof cert, "%s/tls/server.crt", call->svc->data_dir);
+    const cf_health_info info = {
+        .service = "coffer-blob",
+        .url = call->svc->url,
+        .store = call->svc->store_spec.backend == CF_DB_POSTGRES ? "postgresql" : "sqlite",
+        .data_dir = call->svc->data_dir,
+        .cert_path = cert,
+        .audit = call->svc->audit,
+    };
+    *out = cf_health_report(&info);
+    CF_ENSURE_ALLOC(*out);
+    return true;
+}
+
 bool cf_blob_admin_begin(cf_blob_call *call)
 {
     const char *rest = NULL;
@@ -176,6 +209,8 @@ bool cf_blob_admin(cf_blob_call *call)
     ok = ok && cf_blob_admin_accounts(call, rest, &status, body, &out, &handled);
     if (ok && !handled)
         ok = cf_blob_admin_scopes(call, rest, &status, body, &out, &handled);
+    if (ok && !handled)
+        ok = cf_admin_service(call, rest, &out, &handled);
     if (!ok || handled) {
         /* answered */
     } else if (strcmp(rest, ra) == 0 && strcmp(method, "GET") == 0) {

@@ -1,72 +1,50 @@
 /*
- * GET /coffer/health: what this front end runs on, for the console's
- * health page and for people on call.  Administrators only
- * (health/read/action).  Nothing secret: the seal's kind and token label,
- * where the store is, when the served certificate expires, the data
- * directory's size, the audit log's length and head.
+ * For the console and people on call; administrators only:
+ *
+ * GET /coffer/health (health/read/action): what this front end runs on.
+ * Nothing secret: the seal's kind and token label, where the store is,
+ * when the served certificate expires, the data directory's size, the
+ * audit log's length and head.
+ *
+ * GET /coffer/audit (audit/read/action, which Reader's "*\/read" does not
+ * reach): this front end's audit log, filtered (http/audit_query.c).
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "audit_writer.h"
-#include "crypto.h"
-#include "fsutil.h"
-#include "metrics.h"
+#include "audit_query.h"
+#include "health_report.h"
 #include "resource.h"
-
-/* The seal as seal.json records it (no key material is read). */
-static json_t *cf_seal_json(const cf_vault *vault)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/seal.json", vault->data_dir);
-    json_t *doc = json_load_file(path, 0, NULL);
-    const char *kind = json_string_value(json_object_get(doc, "seal"));
-    const char *token = json_string_value(json_object_get(doc, "token"));
-    const char *module = json_string_value(json_object_get(doc, "module"));
-    json_t *out = json_pack("{s:s, s:s, s:s}", "type", kind ? kind : "unknown", "token",
-                            token ? token : "", "module",
-                            module && *module                     ? module
-                            : kind && strcmp(kind, "pkcs11") == 0 ? "SoftHSM2 in the data directory"
-                                                                  : "");
-    json_decref(doc);
-    return out;
-}
-
-static json_t *cf_tls_json(const cf_vault *vault)
-{
-    char path[PATH_MAX];
-    if (vault->tls_cert_file)
-        snprintf(path, sizeof path, "%s", vault->tls_cert_file);
-    else
-        snprintf(path, sizeof path, "%s/tls/server.crt", vault->data_dir);
-    cf_buf pem;
-    cf_buf_init(&pem, 256 * 1024);
-    int64_t not_after = 0;
-    char cn[256] = "";
-    bool ok = cf_read_file(path, pem.max, &pem) &&
-              cf_x509_expiry(cf_buf_slice(&pem), &not_after, cn, sizeof cn);
-    cf_buf_free(&pem);
-    if (!ok)
-        return json_pack("{s:s}", "error", "the certificate cannot be read");
-    return json_pack("{s:I, s:I, s:s}", "not_after", (json_int_t)not_after, "days_left",
-                     (json_int_t)((not_after - (int64_t)time(NULL)) / 86400), "subject", cn);
-}
 
 bool cf_health_handler(cf_vault_call *call)
 {
     cf_vault *vault = call->vault;
-    uint64_t bytes, files, lines;
-    char head[65];
-    cf_metrics_data_dir(&bytes, &files);
-    cf_audit_head(vault->audit, &lines, head);
-    json_t *reply =
-        json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:{s:s, s:I, s:I}, s:{s:I, s:s}}", "service",
-                  "coffer-vault", "url", vault->url, "tenant_id", vault->tenant_id, "store",
-                  vault->store_spec.backend == CF_DB_POSTGRES ? "postgresql" : "sqlite", "seal",
-                  cf_seal_json(vault), "tls", cf_tls_json(vault), "data_dir", "path",
-                  vault->data_dir, "bytes", (json_int_t)bytes, "files", (json_int_t)files, "audit",
-                  "lines", (json_int_t)lines, "head", head);
+    char cert[PATH_MAX];
+    if (vault->tls_cert_file)
+        snprintf(cert, sizeof cert, "%s", vault->tls_cert_file);
+    else
+        snprintf(cert, sizeof cert, "%s/tls/server.crt", vault->data_dir);
+    const cf_health_info info = {
+        .service = "coffer-vault",
+        .url = vault->url,
+        .store = vault->store_spec.backend == CF_DB_POSTGRES ? "postgresql" : "sqlite",
+        .data_dir = vault->data_dir,
+        .cert_path = cert,
+        .audit = vault->audit,
+    };
+    json_t *reply = cf_health_report(&info);
     CF_ENSURE_ALLOC(reply);
+    if (json_object_set_new(reply, "tenant_id", json_string(vault->tenant_id)) != 0) {
+        json_decref(reply);
+        CF_BAIL(CF_ERR_NOMEM, "out of memory");
+    }
+    return cf_vault_reply(call, 200, reply);
+}
+
+bool cf_audit_read_handler(cf_vault_call *call)
+{
+    json_t *reply = NULL;
+    CF_GUARD(cf_audit_query(call->http, call->vault->data_dir, &reply));
     return cf_vault_reply(call, 200, reply);
 }

@@ -545,6 +545,23 @@ describe("Coffer admin API", b.COFFER_ONLY, () => {
     assert.ok(JSON.parse(r.text).value.some((a) => a.name === b.ACCOUNT));
     r = await b.rawRequest("GET", `/.coffer/${b.INSECURE}/roleAssignments`, { bearer });
     assert.equal(r.status, 200, r.text);
+    // The service's audit log (filtered, chain verified) and health.
+    r = await b.rawRequest("GET", `/.coffer/${b.ACCOUNT}/audit?top=3&result=success&verify=true`, { bearer });
+    assert.equal(r.status, 200, r.text);
+    const audit = JSON.parse(r.text);
+    assert.equal(audit.value.length, 3);
+    assert.ok(audit.value.every((l) => l.result === "success" && l.prev && l.time));
+    assert.ok(audit.value[0].time >= audit.value[2].time, "newest first");
+    assert.equal(audit.verification.status, "intact", r.text);
+    r = await b.rawRequest("GET", `/.coffer/${b.ACCOUNT}/audit?top=0`, { bearer });
+    assert.equal(r.status, 400, r.text);
+    r = await b.rawRequest("GET", `/.coffer/${b.INSECURE}/audit`, { bearer });
+    assert.equal(r.status, 403, r.text);
+    r = await b.rawRequest("GET", `/.coffer/${b.ACCOUNT}/health`, { bearer });
+    assert.equal(r.status, 200, r.text);
+    const health = JSON.parse(r.text);
+    assert.equal(health.service, "coffer-blob");
+    assert.ok(health.tls.days_left > 0 && health.audit.lines > 0 && health.seal.type, r.text);
     r = await b.rawRequest("GET", `/.coffer/${b.ACCOUNT}/accounts`, { bearer: await storageToken(plain) });
     assert.equal(r.status, 403, r.text);
     assert.equal(JSON.parse(r.text).error.code, "AuthorizationPermissionMismatch");

@@ -1,7 +1,7 @@
 /*
- * GET /coffer/audit: this front end's audit log (docs/audit.md), for the
- * console and for scripts.  Administrators only (audit/read/action, which
- * Reader's "*\/read" does not reach).
+ * Reading an audit log over HTTP (docs/audit.md): the vault's
+ * GET /coffer/audit and coffer-blob's GET /.coffer/audit, for the console
+ * and for scripts.  Each service decides who may; this answers:
  *
  *   ?principal=OID   exact     ?operation=TEXT   contained in the operation
  *   ?object=PREFIX   prefix    ?result=success|denied|failure|throttled
@@ -15,6 +15,7 @@
  * `coffer audit verify` reads all of it, as does ?verify=true.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,8 @@
 #include <unistd.h>
 
 #include "audit_log.h"
+#include "audit_query.h"
 #include "fsutil.h"
-#include "resource.h"
 
 #define CF_AUDIT_SCAN_MAX (64u << 20)
 #define CF_AUDIT_TOP_MAX 1000
@@ -52,9 +53,8 @@ static bool cf_iso_bound(const char *unix_text, char out[32])
     return true;
 }
 
-static bool cf_filter_read(cf_vault_call *call, cf_audit_filter *f)
+static bool cf_filter_read(const cf_http_request *req, cf_audit_filter *f)
 {
-    const cf_http_request *req = call->http;
     f->principal = cf_http_query(req, "principal");
     f->operation = cf_http_query(req, "operation");
     f->object = cf_http_query(req, "object");
@@ -173,12 +173,12 @@ static json_t *cf_verification(const char *path)
                      rep.head_hash);
 }
 
-bool cf_audit_read_handler(cf_vault_call *call)
+bool cf_audit_query(const cf_http_request *req, const char *data_dir, json_t **out)
 {
     cf_audit_filter f;
-    CF_GUARD(cf_filter_read(call, &f));
+    CF_GUARD(cf_filter_read(req, &f));
     char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/audit.log", call->vault->data_dir);
+    int n = snprintf(path, sizeof path, "%s/audit.log", data_dir);
     CF_ENSURE(n > 0 && (size_t)n < sizeof path, CF_ERR_INTERNAL, "data directory path too long");
     cf_audit_matches m = {.top = f.top};
     m.ring = calloc(f.top, sizeof *m.ring);
@@ -192,7 +192,7 @@ bool cf_audit_read_handler(cf_vault_call *call)
     for (size_t i = 0; i < m.top; i++)
         json_decref(m.ring[i]);
     free(m.ring);
-    const char *verify = cf_http_query(call->http, "verify");
+    const char *verify = cf_http_query(req, "verify");
     json_t *reply = ok && lines
                         ? json_pack("{s:o, s:I}", "value", lines, "scanned", (json_int_t)m.scanned)
                         : NULL;
@@ -206,5 +206,6 @@ bool cf_audit_read_handler(cf_vault_call *call)
     }
     CF_ENSURE(reply, cf_error_code() ? cf_error_code() : CF_ERR_NOMEM,
               "the audit log cannot be listed");
-    return cf_vault_reply(call, 200, reply);
+    *out = reply;
+    return true;
 }
