@@ -1,5 +1,5 @@
 // The Coffer console: sign-in, then one view per section, chosen by the
-// URL's fragment (#keys, #secrets, #access, #audit, #health).
+// URL's fragment (#keys, #secrets, #access, #storage, #audit, #health).
 
 import { loadConfig, signIn, signOut } from "./auth.js";
 import { vault } from "./api.js";
@@ -9,11 +9,13 @@ import { secretsView } from "./secrets.js";
 import { accessView } from "./access.js";
 import { auditView } from "./audit.js";
 import { healthView } from "./health.js";
+import { storageView } from "./storage.js";
 
 const sections = [
   ["keys", "Keys", keysView],
   ["secrets", "Secrets", secretsView],
   ["access", "Access", accessView],
+  ["storage", "Storage", storageView],
   ["audit", "Audit", auditView],
   ["health", "Health", healthView],
 ];

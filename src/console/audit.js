@@ -1,8 +1,10 @@
-// Audit: the vault's audit log, newest first, filtered by principal,
-// operation, object, result and time; the hash chain verified by the vault
-// on request; the lines shown exported as JSON Lines, exactly as logged.
+// Audit: the audit log of the vault or of coffer-blob, newest first,
+// filtered by principal, operation, object, result and time; the hash
+// chain verified by the service on request; the lines shown exported as
+// JSON Lines, exactly as logged.
 
 import { vault } from "./api.js";
+import { DEFAULT_ACCOUNT, blobAdmin, blobBase } from "./blob_api.js";
 import { act, field, h, notice, table } from "./ui.js";
 
 const short = (op) => op.replace(/^Microsoft\.KeyVault\/vaults\//, "");
@@ -11,19 +13,24 @@ export async function auditView(root, me, query = { top: "100" }) {
   const principals = me.permissions["principals/read/action"]
     ? await vault("GET", "/coffer/principals").then((r) => r.value).catch(() => []) : [];
   const who = new Map(principals.map((p) => [p.object_id, p.name]));
-  const q = new URLSearchParams(Object.entries(query).filter(([, v]) => v));
-  const reply = await vault("GET", `/coffer/audit?${q}`);
+  const blob = query.service === "blob";
+  const q = new URLSearchParams(Object.entries(query).filter(([k, v]) => v && k !== "service"));
+  const reply = blob ? await blobAdmin("GET", DEFAULT_ACCOUNT, `audit?${q}`) : await vault("GET", `/coffer/audit?${q}`);
+  const services = [["vault", "coffer-vault"],
+    ...(blobBase() && me.permissions["storage/manage/action"] ? [["blob", "coffer-blob"]] : [])];
   const lines = reply.value;
   const form = h("form", { class: "inline", id: "audit-filter",
     onsubmit: act("Filter", async () => {
       const f = new FormData(document.getElementById("audit-filter"));
       const unix = (v) => (v ? String(Math.floor(new Date(`${v}Z`).getTime() / 1000)) : "");
       await auditView(root, me, {
-        principal: f.get("principal"), operation: f.get("operation"), object: f.get("object"),
+        service: f.get("service"), principal: f.get("principal"), operation: f.get("operation"), object: f.get("object"),
         result: f.get("result"), since: unix(f.get("since")), until: unix(f.get("until")),
         top: f.get("top"), verify: f.get("verify") ? "true" : "",
       });
     }) },
+    field("Service", h("select", { name: "service", id: "audit-service" },
+      services.map(([id, label]) => h("option", { value: id, selected: id === (query.service || "vault") }, label)))),
     field("Principal", h("select", { name: "principal", id: "audit-principal" },
       h("option", { value: "" }, "anyone"),
       principals.map((p) => h("option", { value: p.object_id, selected: p.object_id === query.principal }, p.name)))),
@@ -43,7 +50,7 @@ export async function auditView(root, me, query = { top: "100" }) {
       : `Hash chain ${v.status} at line ${v.bad_line}: ${v.reason}`) : "";
   const exportButton = h("button", { type: "button", id: "audit-export", onclick: () => {
     const text = lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
-    const a = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/x-ndjson" })), download: "coffer-audit.jsonl" });
+    const a = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/x-ndjson" })), download: `${blob ? "coffer-blob" : "coffer-vault"}-audit.jsonl` });
     document.body.append(a);
     a.click();
     a.remove();
@@ -52,7 +59,7 @@ export async function auditView(root, me, query = { top: "100" }) {
   const rows = lines.map((l) => h("tr", { "data-seq": l.seq },
     h("td", {}, l.time), h("td", {}, who.get(l.principal) || l.principal || "—"), h("td", {}, l.client),
     h("td", {}, short(l.operation)), h("td", {}, l.object), h("td", {}, l.result), h("td", {}, l.status)));
-  root.replaceChildren(h("h2", {}, "Audit log"), form, status,
+  root.replaceChildren(h("h2", { "data-service": blob ? "blob" : "vault" }, `Audit log of ${blob ? "coffer-blob" : "coffer-vault"}`), form, status,
     h("p", { class: "muted" }, `${lines.length} of ${reply.scanned} lines read, newest first. `, exportButton),
     table(["Time", "Principal", "Client", "Operation", "Object", "Result", "Status"], rows));
 }

@@ -1,9 +1,10 @@
-// Health: what the vault runs on (seal, store, certificate, data
+// Health: what each service runs on (seal, store, certificate, data
 // directory, audit log) and live charts of its /metrics, scraped every few
 // seconds while the page is open.
 
-import { accessToken } from "./auth.js";
+import { accessToken, storageAudience } from "./auth.js";
 import { vault } from "./api.js";
+import { DEFAULT_ACCOUNT, blobAdmin, blobBase } from "./blob_api.js";
 import { h, table, when } from "./ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -22,8 +23,9 @@ function parseMetrics(text) {
   return sums;
 }
 
-async function scrape() {
-  const r = await fetch("/metrics", { headers: { Authorization: `Bearer ${await accessToken()}` } });
+/* One service's /metrics, with a token of its audience. */
+async function scrape(url, audience) {
+  const r = await fetch(url, { headers: { Authorization: `Bearer ${await accessToken(audience)}` } });
   if (!r.ok) throw new Error(`metrics: ${r.status}`);
   return { at: Date.now(), m: parseMetrics(await r.text()) };
 }
@@ -54,9 +56,7 @@ function chart(id, title, points) {
     h("figcaption", {}, `${title}: ${last.toFixed(last < 10 ? 2 : 0)}`), svg);
 }
 
-export async function healthView(root) {
-  clearInterval(timer);
-  const info = await vault("GET", "/coffer/health");
+function infoTable(info) {
   const rows = [
     ["Service", `${info.service} at ${info.url}`],
     ["Seal", `${info.seal.type}, token "${info.seal.token}" (${info.seal.module})`],
@@ -65,19 +65,46 @@ export async function healthView(root) {
     ["Data directory", `${info.data_dir.path}: ${(info.data_dir.bytes / 1048576).toFixed(1)} MiB in ${info.data_dir.files} files`],
     ["Audit log", `${info.audit.lines} lines, head ${info.audit.head.slice(0, 16)}…`],
   ].map(([k, v]) => h("tr", { "data-row": k }, h("th", { scope: "row" }, k), h("td", {}, v)));
-  const box = h("div", { class: "charts", id: "charts" });
-  root.replaceChildren(h("h2", {}, "Health"), table(["", ""], rows),
-    h("h3", {}, "Metrics"), box);
-  const samples = [await scrape()];
-  const draw = () => box.replaceChildren(...charts.map(([id, title, f]) =>
-    chart(id, title, samples.slice(1).map((s, i) => f(samples[i], s)))));
-  draw();
+  return table(["", ""], rows);
+}
+
+/* What each service runs on, and its metrics charted as they move: the
+ * vault's, and coffer-blob's when this person may manage storage. */
+function services(me) {
+  const list = [{ id: "vault", title: "coffer-vault", prefix: "",
+    info: () => vault("GET", "/coffer/health"), scrape: () => scrape("/metrics") }];
+  if (blobBase() && me.permissions["storage/manage/action"])
+    list.push({ id: "blob", title: "coffer-blob", prefix: "blob-",
+      info: () => blobAdmin("GET", DEFAULT_ACCOUNT, "health"),
+      scrape: () => scrape(`${blobBase()}/metrics`, storageAudience) });
+  return list;
+}
+
+export async function healthView(root, me) {
+  clearInterval(timer);
+  const parts = [h("h2", {}, "Health")];
+  const live = [];
+  for (const s of services(me)) {
+    const box = h("div", { class: "charts", id: `${s.prefix}charts` });
+    try {
+      parts.push(h("h3", { "data-service": s.id }, s.title), infoTable(await s.info()), box);
+      live.push({ s, box, samples: [await s.scrape()] });
+    } catch (e) {
+      parts.push(h("p", { class: "muted" }, `${s.title}: ${e.message}`));
+    }
+  }
+  root.replaceChildren(...parts);
+  const draw = ({ s, box, samples }) => box.replaceChildren(...charts.map(([id, title, f]) =>
+    chart(`${s.prefix}${id}`, title, samples.slice(1).map((x, i) => f(samples[i], x)))));
+  live.forEach(draw);
   timer = setInterval(async () => {
     if (!root.isConnected || root.getAttribute("data-view") !== "health") return clearInterval(timer);
     try {
-      samples.push(await scrape());
-      if (samples.length > KEEP + 1) samples.shift();
-      draw();
+      for (const l of live) {
+        l.samples.push(await l.s.scrape());
+        if (l.samples.length > KEEP + 1) l.samples.shift();
+        draw(l);
+      }
     } catch {
       clearInterval(timer);
     }

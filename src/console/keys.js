@@ -16,7 +16,7 @@ async function details(item) {
   return { name, item, key, policy };
 }
 
-function policyText(policy) {
+export function policyText(policy) {
   const rotate = policy?.lifetimeActions?.find((a) => a.action?.type?.toLowerCase() === "rotate");
   if (!rotate) return "none";
   const t = rotate.trigger || {};

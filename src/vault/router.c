@@ -607,9 +607,12 @@ json_t *cf_vault_permissions(cf_vault *vault, const char *object_id, const char 
     json_t *perms = json_object();
     const size_t prefix = strlen(CF_ACT(""));
     bool ok = perms != NULL;
-    for (size_t i = 0; ok && i <= CF_N_ROUTES; i++) {
-        /* Every route's action, then reading metrics. */
-        const char *action = i < CF_N_ROUTES ? cf_routes[i].action : CF_ACTION_METRICS;
+    /* Every route's action, then the app roles' (token_roles.h). */
+    static const char *const app_actions[] = {CF_ACTION_METRICS, CF_ACTION_STORAGE_MANAGE};
+    const size_t n_actions = CF_N_ROUTES + sizeof app_actions / sizeof *app_actions;
+    for (size_t i = 0; ok && i < n_actions; i++) {
+        const char *action =
+            i < CF_N_ROUTES ? cf_routes[i].action : app_actions[i - CF_N_ROUTES];
         bool allowed = false;
         if (json_object_get(perms, &action[prefix]))
             continue;

@@ -7,8 +7,8 @@
 // COFFER_SERVER_LOG.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { generateKeyPairSync } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import puppeteer from "puppeteer-core";
 
@@ -263,6 +263,84 @@ describe("the console", () => {
     await sam.context.close();
   });
 
+  test("storage: accounts and their keys, scopes, data access, a container, upload and download byte-exact, properties, a SAS", T, async () => {
+    const { page } = ada;
+    await page.goto(`${base}/console/#storage`, { waitUntil: "networkidle0" });
+    await waitForView(page, "storage");
+    await page.waitForSelector('tr[data-account="coffer"][data-key-source="Microsoft.Storage"]');
+    // An account whose keys are wrapped by a key in this vault.
+    await fill(page, "#account-name", "consoleacct");
+    await page.select("#account-source", "storage-cmk");
+    await page.click("#account-create-submit");
+    await page.waitForSelector('tr[data-account="consoleacct"][data-key-source="Microsoft.Keyvault"]');
+    const keyState = await page.$eval('tr[data-account="consoleacct"]', (tr) => tr.textContent);
+    assert.match(keyState, /vault key storage-cmk: in use [0-9a-f]{8}, latest [0-9a-f]{8} \(follows the latest\)/);
+    // The new account is the one shown; a scope for it.
+    await page.waitForSelector("#scope-create");
+    await fill(page, "#scope-name", "scopeone");
+    await page.click("#scope-create-submit");
+    await page.waitForSelector('tr[data-scope="scopeone"]');
+    // No Storage Blob Data role yet: the containers are refused; then ada
+    // gives herself Contributor on the account.
+    await page.waitForSelector("#containers-refused");
+    await page.click("#data-role-submit");
+    await page.waitForSelector("#container-create");
+    await shot(page, "storage");
+    await fill(page, "#container-name", "photos");
+    await fill(page, "#container-scope", "scopeone");
+    await page.click("#container-create-submit");
+    await page.waitForSelector('#blob-browser[data-container="photos"]');
+
+    // Upload 9 MiB (three blocks) with progress, then download it.
+    const dir = mkdtempSync(`${tmpdir()}/coffer-upload-`);
+    const data = randomBytes(9 * 1024 * 1024 + 123);
+    writeFileSync(`${dir}/holiday.bin`, data);
+    const input = await page.$("#upload-file");
+    await input.uploadFile(`${dir}/holiday.bin`);
+    await page.click("#upload-submit");
+    await page.waitForSelector('tr[data-blob="holiday.bin"]', { timeout: 60_000 });
+    assert.match(await page.$eval("#notice", (e) => e.textContent), /Upload: done/);
+    const downloads = mkdtempSync(`${tmpdir()}/coffer-downloads-`);
+    const cdp = await page.createCDPSession();
+    await cdp.send("Browser.setDownloadBehavior", {
+      behavior: "allow", downloadPath: downloads, browserContextId: page.browserContext().id });
+    await page.click('tr[data-blob="holiday.bin"] button[data-action="download"]');
+    await page.waitForSelector('#download-progress[data-done="true"]', { timeout: 60_000 });
+    const file = `${downloads}/holiday.bin`;
+    for (let i = 0; i < 100 && !(existsSync(file) && readFileSync(file).length === data.length); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(readFileSync(file).equals(data), "the download is byte-exact");
+    await shot(page, "blob-browser");
+
+    // Properties: encrypted at rest under the container's scope, not by the client.
+    await page.click('tr[data-blob="holiday.bin"] button[data-action="properties"]');
+    await page.waitForSelector('#blob-properties[data-blob="holiday.bin"]');
+    const props = await page.$eval("#blob-properties", (e) => e.textContent);
+    assert.match(props, /AES-256 at rest, scope scopeone/);
+    assert.equal(await page.$eval("#blob-properties", (e) => e.dataset.cse), "no");
+    await fill(page, "#metadata-text", "owner=ada");
+    await page.click("#metadata-submit");
+    await page.waitForFunction(() => document.querySelector("#notice")?.textContent.includes("Metadata of holiday.bin: done"));
+    assert.equal(await page.$eval("#metadata-text", (e) => e.value), "owner=ada");
+    // A read SAS for the blob, signed in the browser with a user delegation
+    // key: works without any other credential, and only for reading.
+    await page.click("#sas-blob-submit");
+    await page.waitForSelector('#sas-blob-url[data-ready="true"]');
+    const sas = await page.$eval("#sas-blob-url", (e) => e.value);
+    assert.ok(sas.startsWith(`${process.env.COFFER_BLOB_URL}/consoleacct/photos/holiday.bin?`), sas);
+    assert.match(sas, /[?&]skoid=[0-9a-f-]{36}&/);
+    const viaSas = await fetch(sas);
+    assert.equal(viaSas.status, 200);
+    assert.ok(Buffer.from(await viaSas.arrayBuffer()).equals(data), "the SAS reads the same bytes");
+    const write = await fetch(sas, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob" }, body: "x" });
+    assert.equal(write.status, 403);
+    await shot(page, "blob-properties");
+
+    // Delete the blob and the container from the console.
+    await page.click('tr[data-blob="holiday.bin"] button[data-action="delete-blob"]');
+    await page.waitForFunction(() => !document.querySelector('tr[data-blob="holiday.bin"]'));
+    assert.equal((await fetch(sas)).status, 404);
+  });
+
   test("the audit log, filtered, with the chain verified by the vault", T, async () => {
     const { page } = ada;
     await page.goto(`${base}/console/#audit`, { waitUntil: "networkidle0" });
@@ -284,6 +362,18 @@ describe("the console", () => {
       const results = [...document.querySelectorAll("tr[data-seq] td:nth-child(6)")].map((t) => t.textContent);
       return results.length >= 1 && results.every((r) => r === "denied");
     });
+    // coffer-blob's log: the console's uploads, verified by coffer-blob.
+    await page.select("#audit-service", "blob");
+    await page.select("#audit-result", "");
+    await fill(page, "#audit-operation", "PutBlock");
+    await page.click("#audit-submit");
+    await page.waitForSelector('h2[data-service="blob"]');
+    await page.waitForSelector('#audit-verification[data-status="intact"]');
+    const blobOps = await page.$$eval("tr[data-seq] td:nth-child(4)", (tds) => tds.map((t) => t.textContent));
+    assert.ok(blobOps.includes("PutBlockList") && blobOps.every((o) => o.startsWith("PutBlock")), blobOps.join(","));
+    const objects = await page.$$eval("tr[data-seq] td:nth-child(5)", (tds) => tds.map((t) => t.textContent));
+    assert.ok(objects.includes("/consoleacct/photos/holiday.bin"), objects.join(","));
+    await shot(page, "audit-blob");
   });
 
   test("health: what the vault runs on, and charts that move", T, async () => {
@@ -300,6 +390,10 @@ describe("the console", () => {
       [...document.querySelectorAll("[data-chart]")].every((c) => Number(c.dataset.points) >= 2), { timeout: 20_000 });
     const caption = await page.$eval('[data-chart="requests"] figcaption', (e) => e.textContent);
     assert.ok(Number(caption.split(": ")[1]) > 0, caption);
+    // coffer-blob's too.
+    assert.match(text, /coffer-blob at https:\/\/127\.0\.0\.1:\d+/);
+    assert.match(text, /token "coffer-blob"/);
+    await page.waitForFunction(() => Number(document.querySelector('[data-chart="blob-requests"]')?.dataset.points) >= 2, { timeout: 20_000 });
     await shot(page, "health");
   });
 
