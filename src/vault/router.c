@@ -611,8 +611,7 @@ json_t *cf_vault_permissions(cf_vault *vault, const char *object_id, const char 
     static const char *const app_actions[] = {CF_ACTION_METRICS, CF_ACTION_STORAGE_MANAGE};
     const size_t n_actions = CF_N_ROUTES + sizeof app_actions / sizeof *app_actions;
     for (size_t i = 0; ok && i < n_actions; i++) {
-        const char *action =
-            i < CF_N_ROUTES ? cf_routes[i].action : app_actions[i - CF_N_ROUTES];
+        const char *action = i < CF_N_ROUTES ? cf_routes[i].action : app_actions[i - CF_N_ROUTES];
         bool allowed = false;
         if (json_object_get(perms, &action[prefix]))
             continue;
