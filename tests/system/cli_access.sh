@@ -62,7 +62,7 @@ check "role definitions" "$CLI" role definitions
 has "^ROLE NAME *ID" && has "^Key Vault Secrets User *4633458b-17de-408a-b874-0445c86b69e6" &&
     has "^Key Vault Administrator " && ok "definitions table" || bad "definitions table"
 check "role definitions json" "$CLI" role definitions --output json
-expect "definitions json has the 9 built-in roles" [ "$(json "$TMP/out" "len(d['value'])")" = 9 ]
+expect "definitions json has the 10 built-in roles" [ "$(json "$TMP/out" "len(d['value'])")" = 10 ]
 
 # ---- principal create ----
 check "principal create (sp)" "$CLI" principal create --name app1 --secret-expires-days 30

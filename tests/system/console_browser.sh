@@ -52,6 +52,16 @@ launch "$BLOB_PORT" blob_ready "$BIN/coffer-blob" --data-dir "$BLOB_DIR" --liste
 BLOB_PID=$SERVER_PID
 SERVER_PID=$VAULT_PID PORT=$VAULT_PORT # base.sh's cleanup stops the vault; coffer-blob is a job
 
+# In the default account: a blob encrypted by the client (the SDKs'
+# format, by the CLI) and one in a "folder", for the blob browser.
+export COFFER_BLOB_DIR=$BLOB_DIR
+head -c 32 /dev/urandom >"$TMP/kek.key"
+printf 'a letter for the console\n' >"$TMP/letter.txt"
+check "container letters" "$CLI" container create letters
+check "a client-side encrypted blob" "$CLI" blob upload "$TMP/letter.txt" --container letters \
+    --name sealed.txt --encrypt-with "file:$TMP/kek.key"
+check "a blob in a folder" "$CLI" blob upload "$TMP/letter.txt" --container letters --name drafts/plain.txt
+
 export ADA_PW="ada's console password" SAM_PW="sam's console password" LOCKY_PW="locky's password!"
 for u in ada sam locky; do
     var=$(echo "$u" | tr a-z A-Z)_PW

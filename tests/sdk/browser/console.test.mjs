@@ -335,10 +335,33 @@ describe("the console", () => {
     assert.equal(write.status, 403);
     await shot(page, "blob-properties");
 
-    // Delete the blob and the container from the console.
+    // Delete the blob from the console.
     await page.click('tr[data-blob="holiday.bin"] button[data-action="delete-blob"]');
     await page.waitForFunction(() => !document.querySelector('tr[data-blob="holiday.bin"]'));
     assert.equal((await fetch(sas)).status, 404);
+
+    // The default account, where the CLI put a client-side encrypted blob
+    // and a "folder": ada gives herself Reader there, then browses.
+    await page.click('button[data-action="open"][data-account="coffer"]');
+    await page.waitForSelector("#containers-refused");
+    await page.select("#data-role-role", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1");
+    await page.click("#data-role-submit");
+    await page.waitForSelector('tr[data-container="letters"] button[data-action="open-container"]');
+    await page.click('tr[data-container="letters"] button[data-action="open-container"]');
+    await page.waitForSelector('tr[data-blob="sealed.txt"]');
+    assert.match(await page.$eval('tr[data-blob="sealed.txt"]', (e) => e.textContent), /client-side/);
+    await page.click('tr[data-blob="sealed.txt"] button[data-action="properties"]');
+    await page.waitForSelector('#blob-properties[data-blob="sealed.txt"][data-cse="yes"]');
+    await page.click('tr[data-folder="drafts/"] button');
+    await page.waitForSelector('#blob-browser[data-prefix="drafts/"] ~ table tr[data-blob="drafts/plain.txt"]');
+    assert.equal(await page.$('tr[data-blob="sealed.txt"]'), null, "only the folder's blobs");
+    await page.click('tr[data-folder=".."] button');
+    await page.waitForSelector('#blob-browser[data-prefix=""]');
+    // A Reader there: an upload is refused by coffer-blob itself.
+    writeFileSync(`${dir}/small.txt`, "small");
+    await (await page.$("#upload-file")).uploadFile(`${dir}/small.txt`);
+    await page.click("#upload-submit");
+    await page.waitForFunction(() => document.querySelector("#notice.error")?.textContent.includes("Upload: AuthorizationPermissionMismatch"));
   });
 
   test("the audit log, filtered, with the chain verified by the vault", T, async () => {

@@ -203,11 +203,19 @@ static void test_actions_are_azures(void)
     }
 }
 
-/* Coffer's roles are Azure's, by id and name, and one of its own that
- * reads metrics and nothing else. */
+/* Coffer's roles are Azure's, by id and name, and two of its own: one
+ * reads metrics and nothing else, one manages storage and nothing else. */
 static void test_roles_are_azures(void)
 {
-    CHECK(cf_role_count() == N_AZURE_ROLES + 1);
+    CHECK(cf_role_count() == N_AZURE_ROLES + 2);
+    const cf_role *storage = cf_role_find("Coffer Storage Administrator");
+    CHECK(storage && strcmp(cf_role_id(storage), CF_ROLE_STORAGE_ADMINISTRATOR) == 0);
+    CHECK(storage && cf_role_grants(storage, CF_ACTION_STORAGE_MANAGE));
+    CHECK(storage && !cf_role_grants(storage, CF_ACTION_METRICS));
+    CHECK(storage && !cf_role_grants(storage, CF_ACT("keys/read")));
+    CHECK(!cf_role_grants(cf_role_find("Key Vault Reader"), CF_ACTION_STORAGE_MANAGE));
+    CHECK(!cf_role_grants(cf_role_find("Key Vault Crypto Officer"), CF_ACTION_STORAGE_MANAGE));
+    CHECK(cf_role_grants(cf_role_find("Key Vault Administrator"), CF_ACTION_STORAGE_MANAGE));
     const cf_role *metrics = cf_role_find("Coffer Metrics Reader");
     CHECK(metrics && strcmp(cf_role_id(metrics), CF_ROLE_METRICS_READER) == 0);
     CHECK(metrics && cf_role_grants(metrics, CF_ACTION_METRICS));
