@@ -23,32 +23,43 @@ mkdir -p "$ARTIFACTS"
 
 # The console calls coffer-blob: its port is chosen first, for the vault's
 # --console-blob-url; coffer-blob trusts the vault's tokens and allows its
-# origin by CORS.
-until BLOB_PORT=$(random_free_port); do :; done
-start_vault --console-blob-url "https://127.0.0.1:$BLOB_PORT"
-VAULT_PID=$SERVER_PID VAULT_PORT=$PORT
-export COFFER_BOOTSTRAP=$TMP/vault/bootstrap.json
+# origin by CORS.  Another test may take that port meanwhile: then both
+# start again on new ones.
 field() { /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-
-# coffer-blob's own identity in the vault, for an account keyed by a vault
-# key (as scripts/run makes it), and that key.
-"$CLI" principal create --name coffer-blob --output json >"$TMP/blob-sp.json" 2>"$TMP/err" &&
-    ok "blob identity" || bad "blob identity"
-/usr/bin/python3 - "$COFFER_BOOTSTRAP" "$TMP/blob-sp.json" "$TMP/blob-identity.json" <<'EOF2'
-import json, sys
+export COFFER_BOOTSTRAP=$TMP/vault/bootstrap.json
+BLOB_DIR=$TMP/blob
+bring_up() {
+    until BLOB_PORT=$(random_free_port); do :; done
+    start_vault --console-blob-url "https://127.0.0.1:$BLOB_PORT"
+    VAULT_PID=$SERVER_PID VAULT_PORT=$PORT
+    # coffer-blob's own identity in the vault, for an account keyed by a
+    # vault key (as scripts/run makes it), and that key.
+    "$CLI" principal create --name coffer-blob --output json >"$TMP/blob-sp.json" &&
+        /usr/bin/python3 - "$COFFER_BOOTSTRAP" "$TMP/blob-sp.json" "$TMP/blob-identity.json" <<'EOF2' &&
+import json, os, sys
 b = json.load(open(sys.argv[1])); sp = json.load(open(sys.argv[2]))
 doc = {k: b[k] for k in ("vault_url", "ca_cert", "tenant_id", "authority_host")}
 doc.update(client_id=sp["client_id"], client_secret=sp["client_secret"])
-json.dump(doc, open(sys.argv[3], "w"))
+fd = os.open(sys.argv[3], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, json.dumps(doc).encode())
 EOF2
-check "the account key in the vault" "$CLI" key create storage-cmk --kty RSA --size 2048
-check "coffer-blob may wrap with it" "$CLI" role assign --role "Key Vault Crypto Service Encryption User" \
-    --principal "$(field "$TMP/blob-sp.json" object_id)" --scope /keys/storage-cmk
-BLOB_DIR=$TMP/blob
-launch "$BLOB_PORT" blob_ready "$BIN/coffer-blob" --data-dir "$BLOB_DIR" --listen "127.0.0.1:$BLOB_PORT" \
-    --vault-url "https://127.0.0.1:$VAULT_PORT" --vault-ca "$TMP/vault/tls/ca.crt" \
-    --tenant-id "$(field "$COFFER_BOOTSTRAP" tenant_id)" --vault-bootstrap "$TMP/blob-identity.json" ||
-    { tail -20 "$TMP/server.log"; echo "coffer-blob did not start"; exit 1; }
+        "$CLI" key create storage-cmk --kty RSA --size 2048 >/dev/null &&
+        "$CLI" role assign --role "Key Vault Crypto Service Encryption User" \
+            --principal "$(field "$TMP/blob-sp.json" object_id)" --scope /keys/storage-cmk >/dev/null ||
+        { echo "the vault set-up failed"; exit 1; }
+    rm -rf "$BLOB_DIR"
+    launch "$BLOB_PORT" blob_ready "$BIN/coffer-blob" --data-dir "$BLOB_DIR" \
+        --listen "127.0.0.1:$BLOB_PORT" --vault-url "https://127.0.0.1:$VAULT_PORT" \
+        --vault-ca "$TMP/vault/tls/ca.crt" --tenant-id "$(field "$COFFER_BOOTSTRAP" tenant_id)" \
+        --vault-bootstrap "$TMP/blob-identity.json" && return 0
+    kill "$VAULT_PID" && wait "$VAULT_PID" 2>/dev/null || true
+    return 1
+}
+for try in 1 2 3 4 5; do
+    bring_up && break
+    [ "$try" = 5 ] && { tail -20 "$TMP/server.log"; echo "coffer-blob did not start"; exit 1; }
+done
+ok "both services up, coffer-blob with its identity in the vault and a vault key to use"
 BLOB_PID=$SERVER_PID
 SERVER_PID=$VAULT_PID PORT=$VAULT_PORT # base.sh's cleanup stops the vault; coffer-blob is a job
 
