@@ -364,6 +364,29 @@ describe("the console", () => {
     await page.waitForFunction(() => document.querySelector("#notice.error")?.textContent.includes("Upload: AuthorizationPermissionMismatch"));
   });
 
+  test("storage for someone who manages none: no account forms, and blobs only with a data role", T, async () => {
+    const sam = await fresh();
+    await signIn(sam.page, "sam", process.env.SAM_PW);
+    await waitForView(sam.page, "keys");
+    await sam.page.goto(`${base}/console/#storage`, { waitUntil: "networkidle0" });
+    await waitForView(sam.page, "storage");
+    assert.equal(await sam.page.$("#account-create"), null, "no account management");
+    assert.equal(await sam.page.$("#data-role-assign"), null, "no role assignment");
+    await sam.page.waitForSelector("#containers-refused");
+    // Its token is refused by the admin API when called anyway.
+    const status = await sam.page.evaluate(async () => {
+      const { blobAdmin } = await import("/console/blob_api.js");
+      try {
+        await blobAdmin("GET", "coffer", "accounts");
+        return 200;
+      } catch (e) {
+        return e.status;
+      }
+    });
+    assert.equal(status, 403);
+    await sam.context.close();
+  });
+
   test("the audit log, filtered, with the chain verified by the vault", T, async () => {
     const { page } = ada;
     await page.goto(`${base}/console/#audit`, { waitUntil: "networkidle0" });
