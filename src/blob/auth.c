@@ -267,7 +267,10 @@ static bool cf_sas_policy_merge(cf_blob_call *call, cf_sas *sas)
     return true;
 }
 
-/* *down: the store could not give the account's keys (no verdict). */
+/* *down: the store could not give the account's keys (no verdict).  A
+ * user delegation SAS is signed with a key derived from key1
+ * (delegation.c), the others with key1 or key2; an unknown account goes
+ * through the same work with a dummy key. */
 static bool cf_sas_signature_ok(cf_blob_call *call, const cf_sas *sas, bool *down)
 {
     cf_buf sts, key;
@@ -277,22 +280,16 @@ static bool cf_sas_signature_ok(cf_blob_call *call, const cf_sas *sas, bool *dow
                      ? cf_sas_string_to_sign_account(sas, call->account, &sts)
                      : cf_sas_string_to_sign_service_blob(sas, call->account, call->container,
                                                           call->blob, &sts);
+    bool delegated = sas->kind == CF_SAS_USER_DELEGATION;
     bool match = false, known = false;
     bool answered = true;
-    if (built && sas->kind == CF_SAS_USER_DELEGATION) {
-        /* One key, recomputed from the SAS (delegation.c); an unknown
-         * account fails like a bad signature. */
-        bool derived = cf_blob_delegation_sas_key(call, sas, &key);
-        answered = derived || !cf_err_environmental(cf_error_code());
-        match = derived &&
-                cf_sas_verify_signature(sas, cf_buf_slice(&sts), cf_buf_slice(&key), &match) &&
-                match;
-        built = false;
-    }
-    for (int slot = 1; built && answered && slot <= 2 && !match; slot++) {
+    for (int slot = 1; built && answered && slot <= (delegated ? 1 : 2) && !match; slot++) {
         bool ok = false;
         answered = cf_account_key_or_dummy(call, slot, &key, &known);
-        if (!answered || !cf_sas_verify_signature(sas, cf_buf_slice(&sts), cf_buf_slice(&key), &ok))
+        /* The delegation key replaces key1 in the same buffer. */
+        if (!answered ||
+            (delegated && !cf_blob_delegation_sas_key(call, sas, cf_buf_slice(&key), &key)) ||
+            !cf_sas_verify_signature(sas, cf_buf_slice(&sts), cf_buf_slice(&key), &ok))
             ok = false;
         match = ok && known;
     }

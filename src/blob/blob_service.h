@@ -369,8 +369,10 @@ CF_MUST_USE bool cf_blob_account_entry(cf_blob_service *svc, const char *name, j
 /* ---- delegation.c ---- */
 /* POST /?restype=service&comp=userdelegationkey (bearer tokens only). */
 CF_MUST_USE bool cf_blob_op_user_delegation_key(cf_blob_call *call);
-/* The user delegation key a SAS names, recomputed into `key`. */
-CF_MUST_USE bool cf_blob_delegation_sas_key(cf_blob_call *call, const cf_sas *sas, cf_buf *key);
+/* The user delegation key a SAS names, recomputed into `key` under
+ * `root` (the account's key1; it may lie in `key` itself). */
+CF_MUST_USE bool cf_blob_delegation_sas_key(cf_blob_call *call, const cf_sas *sas, cf_slice root,
+                                            cf_buf *key);
 /* After its signature: the key's window and tenant, and the signer's own
  * roles still allowing the operation. */
 CF_MUST_USE bool cf_blob_delegation_sas_checks(cf_blob_call *call, const cf_sas *sas);

@@ -27,13 +27,12 @@
 #define CF_DELEGATION_KEY_MAX_SECONDS (7 * CF_SECONDS_PER_DAY)
 #define CF_DELEGATION_LABEL "coffer user delegation key v1"
 
-/* The key for (account, oid, tid, start, expiry, service, version). */
-static bool cf_delegation_derive(cf_blob_call *call, const char *oid, const char *tid,
-                                 int64_t start, int64_t expiry, const char *service,
-                                 const char *version, uint8_t out[32])
+/* The key for (account, oid, tid, start, expiry, service, version) under
+ * `root`, the account's key1. */
+static bool cf_delegation_derive(cf_blob_call *call, cf_slice root, const char *oid,
+                                 const char *tid, int64_t start, int64_t expiry,
+                                 const char *service, const char *version, uint8_t out[32])
 {
-    cf_buf root;
-    cf_buf_init_secret(&root, CF_BLOB_ACCOUNT_KEY_LEN);
     char times[48];
     snprintf(times, sizeof times, "%lld\n%lld", (long long)start, (long long)expiry);
     const cf_slice parts[] = {
@@ -51,10 +50,7 @@ static bool cf_delegation_derive(cf_blob_call *call, const char *oid, const char
         CF_SLICE_STR("\n"),
         CF_SLICE_STR(version),
     };
-    bool ok = cf_blob_account_key(call->svc->store, call->account, 1, &root) &&
-              cf_hmac_sha256_parts(cf_buf_slice(&root), parts, sizeof parts / sizeof *parts, out);
-    cf_buf_free(&root);
-    return ok;
+    return cf_hmac_sha256_parts(root, parts, sizeof parts / sizeof *parts, out);
 }
 
 static bool cf_delegation_window(cf_blob_call *call, bool has_start, int64_t *start, int64_t expiry)
@@ -102,20 +98,22 @@ bool cf_blob_op_user_delegation_key(cf_blob_call *call)
         cf_blob_xml_parse_key_info(cf_buf_slice(&call->http->body), &has_start, &start, &expiry));
     CF_GUARD(cf_delegation_window(call, has_start, &start, expiry));
     uint8_t key[32];
-    bool ok = cf_delegation_derive(call, call->principal, call->svc->tenant_id, start, expiry, "b",
-                                   call->version, key) &&
+    cf_buf root;
+    cf_buf_init_secret(&root, CF_BLOB_ACCOUNT_KEY_LEN);
+    bool ok = cf_blob_account_key(call->svc->store, call->account, 1, &root) &&
+              cf_delegation_derive(call, cf_buf_slice(&root), call->principal, call->svc->tenant_id,
+                                   start, expiry, "b", call->version, key) &&
               cf_delegation_reply(call, start, expiry, key);
+    cf_buf_free(&root);
     cf_memzero(key, sizeof key);
     return ok;
 }
 
-bool cf_blob_delegation_sas_key(cf_blob_call *call, const cf_sas *sas, cf_buf *key)
+bool cf_blob_delegation_sas_key(cf_blob_call *call, const cf_sas *sas, cf_slice root, cf_buf *key)
 {
-    int64_t start, expiry;
     uint8_t derived[32];
-    CF_GUARD(cf_sas_parse_time(sas->skt, &start) && cf_sas_parse_time(sas->ske, &expiry));
-    CF_GUARD(cf_delegation_derive(call, sas->skoid, sas->sktid, start, expiry, sas->sks, sas->skv,
-                                  derived));
+    CF_GUARD(cf_delegation_derive(call, root, sas->skoid, sas->sktid, sas->key_start,
+                                  sas->key_expiry, sas->sks, sas->skv, derived));
     cf_buf_clear(key);
     bool ok = cf_buf_append_slice(key, cf_slice_of(derived, sizeof derived));
     cf_memzero(derived, sizeof derived);
@@ -124,11 +122,9 @@ bool cf_blob_delegation_sas_key(cf_blob_call *call, const cf_sas *sas, cf_buf *k
 
 bool cf_blob_delegation_sas_checks(cf_blob_call *call, const cf_sas *sas)
 {
-    int64_t start, expiry;
-    bool times = cf_sas_parse_time(sas->skt, &start) && cf_sas_parse_time(sas->ske, &expiry);
-    if (!times || strcmp(sas->sktid, call->svc->tenant_id) != 0 || strcmp(sas->sks, "b") != 0 ||
-        call->now < start || call->now >= expiry || !sas->sp[0] || !sas->has_expiry ||
-        sas->expiry > expiry)
+    if (strcmp(sas->sktid, call->svc->tenant_id) != 0 || strcmp(sas->sks, "b") != 0 ||
+        call->now < sas->key_start || call->now >= sas->key_expiry || !sas->sp[0] ||
+        !sas->has_expiry || sas->expiry > sas->key_expiry)
         return CF_BLOB_FAIL(CF_ERR_UNAUTHORIZED, "AuthenticationFailed",
                             "The user delegation key is not valid for this SAS now.");
     if (sas->saoid[0] || sas->suoid[0] || sas->sduoid[0] || sas->skdutid[0])

@@ -151,10 +151,10 @@ static cf_server_args_result cf_parse_args(int argc, char **argv, cf_blob_servic
         cf_usage(stderr);
         return CF_SERVER_ARGS_INVALID;
     }
-    if (!s->console_origin[0] && s->vault_url[0]) {
-        size_t scheme =
-            strstr(s->vault_url, "://") ? strstr(s->vault_url, "://") - s->vault_url + 3 : 0;
-        int n = (int)(scheme + strcspn(s->vault_url + scheme, "/?#"));
+    if (!s->console_origin[0] && s->vault_url[0]) { /* the vault URL's scheme://host:port */
+        const char *host = strstr(s->vault_url, "://");
+        host = host ? host + 3 : s->vault_url;
+        int n = (int)(host - s->vault_url) + (int)strcspn(host, "/?#");
         snprintf(s->console_origin, sizeof s->console_origin, "%.*s", n, s->vault_url);
     }
     snprintf(s->url, sizeof s->url, "https://%s", s->listen);

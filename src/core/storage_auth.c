@@ -812,12 +812,11 @@ static bool sas_validate_kind(cf_sas *out)
     CF_ENSURE(!out->sp[0] || letters_ok(out->sp, SAS_SERVICE_PERMS), CF_ERR_BAD_INPUT, "bad sp");
     if (out->skoid[0]) {
         out->kind = CF_SAS_USER_DELEGATION;
-        int64_t t;
         CF_ENSURE(out->sktid[0] && out->skt[0] && out->ske[0] && out->sks[0] && out->skv[0] &&
                       !out->si[0],
                   CF_ERR_BAD_INPUT, "incomplete user delegation SAS");
-        CF_GUARD(cf_sas_parse_time(out->skt, &t));
-        CF_GUARD(cf_sas_parse_time(out->ske, &t));
+        CF_GUARD(cf_sas_parse_time(out->skt, &out->key_start));
+        CF_GUARD(cf_sas_parse_time(out->ske, &out->key_expiry));
     } else {
         out->kind = CF_SAS_SERVICE;
         CF_ENSURE(!any_set(out, delegation), CF_ERR_BAD_INPUT, "delegation fields without skoid");

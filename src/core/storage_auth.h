@@ -145,6 +145,8 @@ typedef struct {
     /* Derived from st/se: seconds since the epoch (UTC); has_* false if absent. */
     bool has_start, has_expiry;
     int64_t start, expiry;
+    /* A user delegation SAS: its key's skt and ske, the same way. */
+    int64_t key_start, key_expiry;
 } cf_sas;
 
 /* True if the raw query carries a "sig" parameter (i.e. it is a SAS request). */

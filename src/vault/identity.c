@@ -29,7 +29,6 @@
 #include "rbac.h"
 #include "secmem.h"
 #include "throttle.h"
-#include "token_roles.h"
 #include "oauth.h"
 #include "vault.h"
 
@@ -215,23 +214,19 @@ static bool cf_known_resource(const cf_vault *vault, const char *resource, char 
     CF_BAIL(CF_ERR_BAD_INPUT, "the requested resource is not served by this issuer");
 }
 
-/* The app roles the principal holds (token_roles.h) into the "roles"
- * claim; none, no claim. */
+/* The app roles the principal holds (rbac.h) into the "roles" claim;
+ * none, no claim. */
 static bool cf_token_app_roles(cf_vault *vault, const char *oid, json_t *claims)
 {
-    static const struct {
-        const char *action, *role;
-    } app_roles[] = {
-        {CF_ACTION_METRICS, CF_TOKEN_ROLE_METRICS},
-        {CF_ACTION_STORAGE_MANAGE, CF_TOKEN_ROLE_STORAGE_ADMIN},
-    };
+    size_t n;
+    const cf_app_role *app = cf_app_roles(&n);
     json_t *roles = json_array();
     CF_ENSURE_ALLOC(roles);
     bool ok = true;
-    for (size_t i = 0; ok && i < sizeof app_roles / sizeof *app_roles; i++) {
+    for (size_t i = 0; ok && i < n; i++) {
         bool held = false;
-        if (cf_rbac_allowed(vault, oid, app_roles[i].action, "/", &held) && held)
-            ok = json_array_append_new(roles, json_string(app_roles[i].role)) == 0;
+        if (cf_rbac_allowed(vault, oid, app[i].action, "/", &held) && held)
+            ok = json_array_append_new(roles, json_string(app[i].claim)) == 0;
     }
     if (ok && json_array_size(roles))
         return json_object_set_new(claims, "roles", roles) == 0;

@@ -12,6 +12,7 @@
 #include "ids.h"
 #include "log.h"
 #include "resource.h"
+#include "token_roles.h"
 
 #define CF_MAX_ACTIONS 12
 /* Role assignments one principal may hold, and the most the API lists. */
@@ -93,6 +94,17 @@ static const cf_role cf_roles[] = {
 };
 
 #define CF_N_ROLES (sizeof cf_roles / sizeof *cf_roles)
+
+static const cf_app_role cf_app_role_table[] = {
+    {CF_ACTION_METRICS, CF_TOKEN_ROLE_METRICS},
+    {CF_ACTION_STORAGE_MANAGE, CF_TOKEN_ROLE_STORAGE_ADMIN},
+};
+
+const cf_app_role *cf_app_roles(size_t *n)
+{
+    *n = sizeof cf_app_role_table / sizeof *cf_app_role_table;
+    return cf_app_role_table;
+}
 
 const cf_role *cf_role_find(const char *id_or_name)
 {

@@ -73,4 +73,12 @@ CF_MUST_USE bool cf_role_assignment_delete_handler(cf_vault_call *call);
  * CF_TOKEN_ROLE_STORAGE_ADMIN when their principal holds it on "/". */
 #define CF_ACTION_STORAGE_MANAGE CF_ACT("storage/manage/action")
 
+/* An app role: a token's "roles" claim names `claim` (token_roles.h) when
+ * its principal holds `action` on "/". */
+typedef struct {
+    const char *action, *claim;
+} cf_app_role;
+/* Every app role; *n gets their number. */
+const cf_app_role *cf_app_roles(size_t *n);
+
 #endif

@@ -607,11 +607,11 @@ json_t *cf_vault_permissions(cf_vault *vault, const char *object_id, const char 
     json_t *perms = json_object();
     const size_t prefix = strlen(CF_ACT(""));
     bool ok = perms != NULL;
-    /* Every route's action, then the app roles' (token_roles.h). */
-    static const char *const app_actions[] = {CF_ACTION_METRICS, CF_ACTION_STORAGE_MANAGE};
-    const size_t n_actions = CF_N_ROUTES + sizeof app_actions / sizeof *app_actions;
-    for (size_t i = 0; ok && i < n_actions; i++) {
-        const char *action = i < CF_N_ROUTES ? cf_routes[i].action : app_actions[i - CF_N_ROUTES];
+    /* Every route's action, then the app roles' (rbac.h). */
+    size_t n_app;
+    const cf_app_role *app = cf_app_roles(&n_app);
+    for (size_t i = 0; ok && i < CF_N_ROUTES + n_app; i++) {
+        const char *action = i < CF_N_ROUTES ? cf_routes[i].action : app[i - CF_N_ROUTES].action;
         bool allowed = false;
         if (json_object_get(perms, &action[prefix]))
             continue;
