@@ -5,6 +5,7 @@
 
 import { vault } from "./api.js";
 import { DEFAULT_ACCOUNT, blobAdmin, blobBase } from "./blob_api.js";
+import { download } from "./transfer.js";
 import { act, field, h, notice, table } from "./ui.js";
 
 const short = (op) => op.replace(/^Microsoft\.KeyVault\/vaults\//, "");
@@ -50,10 +51,7 @@ export async function auditView(root, me, query = { top: "100" }) {
       : `Hash chain ${v.status} at line ${v.bad_line}: ${v.reason}`) : "";
   const exportButton = h("button", { type: "button", id: "audit-export", onclick: () => {
     const text = lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
-    const a = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/x-ndjson" })), download: `${blob ? "coffer-blob" : "coffer-vault"}-audit.jsonl` });
-    document.body.append(a);
-    a.click();
-    a.remove();
+    download(`${blob ? "coffer-blob" : "coffer-vault"}-audit.jsonl`, text, "application/x-ndjson");
     notice(`Exported ${lines.length} lines.`);
   } }, "Export (JSON Lines)");
   const rows = lines.map((l) => h("tr", { "data-seq": l.seq },

@@ -5,7 +5,7 @@
 // accounts needs Coffer Storage Administrator in the vault; containers
 // and blobs need a Storage Blob Data role on the account.
 
-import { listAll, vault } from "./api.js";
+import { listAll, nameOf, vault } from "./api.js";
 import { DEFAULT_ACCOUNT, blobAdmin, blobBase } from "./blob_api.js";
 import { containersSection } from "./blobs.js";
 import { policyText } from "./keys.js";
@@ -47,9 +47,8 @@ function keySourceFields(prefix, keys) {
   ];
 }
 
-async function accountsSection(me, render) {
+async function accountsSection(keys, render) {
   const accounts = (await blobAdmin("GET", DEFAULT_ACCOUNT, "accounts")).value;
-  const keys = (await listAll("/keys").catch(() => [])).map((k) => decodeURIComponent(new URL(k.kid).pathname.split("/")[2]));
   const vaultUrl = location.origin;
   const encryptionOf = (source) => (source
     ? { keySource: "Microsoft.Keyvault", keyvaultproperties: { keyvaulturi: vaultUrl, keyname: source } }
@@ -98,9 +97,8 @@ async function accountsSection(me, render) {
     table(["Account", "Key source", "Key rotation", "Double encryption", "HTTPS only", ""], rows)];
 }
 
-async function scopesSection(account, render) {
+async function scopesSection(account, keys, render) {
   const scopes = (await blobAdmin("GET", account, "encryptionScopes")).value;
-  const keys = (await listAll("/keys").catch(() => [])).map((k) => decodeURIComponent(new URL(k.kid).pathname.split("/")[2]));
   const rows = await Promise.all(scopes.map(async (s) => {
     const p = s.properties;
     const source = p.source === "Microsoft.KeyVault"
@@ -172,8 +170,10 @@ export async function storageView(root, me) {
   const admin = me.permissions["storage/manage/action"] === true;
   const parts = [h("h2", {}, "Storage")];
   if (admin) {
-    parts.push(...await accountsSection(me, render));
-    parts.push(...await scopesSection(selected, render).catch((e) => [h("p", { class: "muted" }, `Scopes: ${e.message}`)]));
+    // The vault's keys, which accounts and scopes may be keyed by.
+    const keys = (await listAll("/keys").catch(() => [])).map((k) => nameOf(k.kid));
+    parts.push(...await accountsSection(keys, render));
+    parts.push(...await scopesSection(selected, keys, render).catch((e) => [h("p", { class: "muted" }, `Scopes: ${e.message}`)]));
     parts.push(...await dataAccessSection(selected, me, render).catch((e) => [h("p", { class: "muted" }, `Data access: ${e.message}`)]));
   } else {
     parts.push(h("form", { class: "inline", id: "account-open",

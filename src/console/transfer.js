@@ -1,12 +1,13 @@
-// Moving keys and secrets in and out of the vault from the browser: a file
-// download made in memory, and PEM private keys turned into JWKs by the
-// browser's own WebCrypto (the vault imports JWKs, as Key Vault does).
+// Moving things in and out from the browser: a file download made in
+// memory (backups, blobs, audit exports), and PEM private keys turned
+// into JWKs by the browser's own WebCrypto (the vault imports JWKs, as
+// Key Vault does).
 
 import { h } from "./ui.js";
 
-/* Offers `text` as a file download. */
-export function download(name, text, type = "application/octet-stream") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+/* Offers `data` (text or a Blob) as a file download. */
+export function download(name, data, type = "application/octet-stream") {
+  const url = URL.createObjectURL(new Blob([data], { type }));
   const a = h("a", { href: url, download: name });
   document.body.append(a);
   a.click();

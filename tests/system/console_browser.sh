@@ -28,8 +28,10 @@ mkdir -p "$ARTIFACTS"
 field() { /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 export COFFER_BOOTSTRAP=$TMP/vault/bootstrap.json
 BLOB_DIR=$TMP/blob
+# bring_up BLOB_PORT: the vault (told where coffer-blob will be), the
+# blob service's identity and key in it, then coffer-blob on that port.
 bring_up() {
-    until BLOB_PORT=$(random_free_port); do :; done
+    BLOB_PORT=$1
     start_vault --console-blob-url "https://127.0.0.1:$BLOB_PORT"
     VAULT_PID=$SERVER_PID VAULT_PORT=$PORT
     # coffer-blob's own identity in the vault, for an account keyed by a
@@ -55,10 +57,7 @@ EOF2
     kill "$VAULT_PID" && wait "$VAULT_PID" 2>/dev/null || true
     return 1
 }
-for try in 1 2 3 4 5; do
-    bring_up && break
-    [ "$try" = 5 ] && { tail -20 "$TMP/server.log"; echo "coffer-blob did not start"; exit 1; }
-done
+on_free_port "coffer-blob and the vault" bring_up
 ok "both services up, coffer-blob with its identity in the vault and a vault key to use"
 BLOB_PID=$SERVER_PID
 SERVER_PID=$VAULT_PID PORT=$VAULT_PORT # base.sh's cleanup stops the vault; coffer-blob is a job

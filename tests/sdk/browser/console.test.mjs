@@ -420,6 +420,16 @@ describe("the console", () => {
     const objects = await page.$$eval("tr[data-seq] td:nth-child(5)", (tds) => tds.map((t) => t.textContent));
     assert.ok(objects.includes("/consoleacct/photos/holiday.bin"), objects.join(","));
     await shot(page, "audit-blob");
+    // Exported as JSON Lines, exactly the lines shown.
+    const downloads = mkdtempSync(`${tmpdir()}/coffer-audit-`);
+    const cdp = await page.createCDPSession();
+    await cdp.send("Browser.setDownloadBehavior", {
+      behavior: "allow", downloadPath: downloads, browserContextId: page.browserContext().id });
+    await page.click("#audit-export");
+    const file = `${downloads}/coffer-blob-audit.jsonl`;
+    for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+    const exported = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(exported.map((l) => l.operation), blobOps);
   });
 
   test("health: what the vault runs on, and charts that move", T, async () => {

@@ -95,35 +95,38 @@ blob_ready() {
         "https://127.0.0.1:$1/coffer?comp=list" 2>/dev/null) || return 1
     [ "$code" = 401 ] || [ "$code" = 403 ]
 }
-# start_blob: coffer-blob on BLOB_DIR (kept if it exists) and a random free
-# port, five tries; exits the test if it will not start.
-start_blob() {
-    local p
+# on_free_port WHAT TRY [ARGS...]: runs `TRY PORT ARGS...` on random free
+# ports until it succeeds (another test may take a port first), five
+# tries; exits the test when none does.
+on_free_port() {
+    local what=$1 try=$2 p
+    shift 2
     for _ in $(seq 1 5); do
         p=$(random_free_port) || continue
-        launch "$p" blob_ready "$BIN/coffer-blob" --data-dir "$BLOB_DIR" --listen "127.0.0.1:$p" \
-            --log-level info "$@" && return 0
+        "$try" "$p" "$@" && return 0
     done
     tail -20 "$TMP/server.log"
-    echo "coffer-blob did not start"
+    echo "$what did not start"
     exit 1
 }
+
+# start_blob [ARGS...]: coffer-blob on BLOB_DIR (kept if it exists) and a
+# free port; sets PORT and SERVER_PID.
+blob_on() {
+    launch "$1" blob_ready "$BIN/coffer-blob" --data-dir "$BLOB_DIR" --listen "127.0.0.1:$1" \
+        --log-level info "${@:2}"
+}
+start_blob() { on_free_port coffer-blob blob_on "$@"; }
 
 # start_vault [ARGS...]: coffer-vault on a free port with its data in
 # $TMP/vault (ARGS added to its command line); sets PORT and SERVER_PID.
 vault_ready() { [ -s "$TMP/vault/bootstrap.json" ] && port_in_use "$1"; }
-start_vault() {
-    local p
-    for _ in $(seq 1 5); do
-        p=$(random_free_port) || continue
-        rm -rf "$TMP/vault"
-        launch "$p" vault_ready "$BIN/coffer-vault" --data-dir "$TMP/vault" --listen "127.0.0.1:$p" \
-            --log-level info "$@" && return 0
-    done
-    tail -20 "$TMP/server.log"
-    echo "the vault did not start"
-    exit 1
+vault_on() {
+    rm -rf "$TMP/vault"
+    launch "$1" vault_ready "$BIN/coffer-vault" --data-dir "$TMP/vault" --listen "127.0.0.1:$1" \
+        --log-level info "${@:2}"
 }
+start_vault() { on_free_port "the vault" vault_on "$@"; }
 
 # vault_token BOOTSTRAP_JSON: an access token for the vault's administrator
 # (client credentials), for calls the CLI does not make.
