@@ -768,19 +768,23 @@ static bool sas_validate_common(cf_sas *out)
     return true;
 }
 
-static bool any_set(const cf_sas *s, const char *const *names)
+/* Whether any of the fields at `offsets` (0-terminated: no field sits at
+ * offset 0, `kind` does) is present. */
+static bool any_set(const cf_sas *s, const size_t *offsets)
 {
-    for (size_t i = 0; names[i]; i++)
-        for (size_t k = 0; k < sizeof sas_fields / sizeof *sas_fields; k++)
-            if (strcmp(sas_fields[k].name, names[i]) == 0 && ((const char *)s)[sas_fields[k].off])
-                return true;
+    for (size_t i = 0; offsets[i]; i++)
+        if (((const char *)s)[offsets[i]])
+            return true;
     return false;
 }
 
-static const char *const service_only[] = {"sr",   "si",   "sdd",  "rscc", "rscd",
-                                           "rsce", "rscl", "rsct", NULL};
-static const char *const delegation[] = {"skoid", "sktid", "skt",  "ske",     "sks",    "skv",
-                                         "saoid", "suoid", "scid", "skdutid", "sduoid", NULL};
+#define SAS_AT(f) offsetof(cf_sas, f)
+static const size_t service_only[] = {SAS_AT(sr),   SAS_AT(si),   SAS_AT(sdd),
+                                      SAS_AT(rscc), SAS_AT(rscd), SAS_AT(rsce),
+                                      SAS_AT(rscl), SAS_AT(rsct), 0};
+static const size_t delegation[] = {SAS_AT(skoid), SAS_AT(sktid),   SAS_AT(skt),    SAS_AT(ske),
+                                    SAS_AT(sks),   SAS_AT(skv),     SAS_AT(saoid),  SAS_AT(suoid),
+                                    SAS_AT(scid),  SAS_AT(skdutid), SAS_AT(sduoid), 0};
 
 static bool sas_validate_kind(cf_sas *out)
 {
