@@ -361,6 +361,7 @@ void cf_blob_store_close(cf_blob_store *s)
     free(s->conninfo);
     cf_bs_idlist_free(&s->deferred);
     cf_bs_idlist_free(&s->due);
+    pthread_mutex_destroy(&s->accounts_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -406,6 +407,7 @@ bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char 
     cf_blob_store *s = calloc(1, sizeof *s);
     CF_ENSURE_ALLOC(s);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->accounts_lock, NULL);
     if (!cf_extent_store_open(extents ? extents : path, NULL, &s->extents)) {
         cf_blob_store_close(s);
         return false;
@@ -778,8 +780,10 @@ void cf_bs_accounts_changed_locked(cf_blob_store *s)
 {
     if (!s->accounts)
         return;
+    pthread_mutex_lock(&s->accounts_lock);
     for (unsigned i = 0; i < BS_ACCOUNT_CACHE; i++)
         bs_account_entry_clear(&s->accounts[i]);
+    pthread_mutex_unlock(&s->accounts_lock);
 }
 
 static void bs_accounts_free(cf_blob_store *s)
@@ -789,6 +793,7 @@ static void bs_accounts_free(cf_blob_store *s)
     s->accounts = NULL;
 }
 
+/* Under accounts_lock. */
 static struct bs_account_entry *bs_account_cached(cf_blob_store *s, const char *name)
 {
     if (!s->accounts)
@@ -797,6 +802,33 @@ static struct bs_account_entry *bs_account_cached(cf_blob_store *s, const char *
         if (s->accounts[i].used && strcmp(s->accounts[i].info.name, name) == 0)
             return &s->accounts[i];
     return NULL;
+}
+
+/* The cached row of `name`, if any (needs only accounts_lock). */
+static bool bs_account_peek(cf_blob_store *s, const char *name, cf_blob_account *out)
+{
+    pthread_mutex_lock(&s->accounts_lock);
+    struct bs_account_entry *e = bs_account_cached(s, name);
+    if (e)
+        *out = e->info;
+    pthread_mutex_unlock(&s->accounts_lock);
+    return e != NULL;
+}
+
+/* The cached opened slot `i` of `name` into `out`, if any.  *failed is set
+ * when copying it failed (the error is raised). */
+static bool bs_account_slot_peek(cf_blob_store *s, const char *name, int i, cf_buf *out,
+                                 bool *failed)
+{
+    pthread_mutex_lock(&s->accounts_lock);
+    struct bs_account_entry *e = bs_account_cached(s, name);
+    bool hit = e && e->slot[i];
+    if (hit) {
+        cf_buf_clear(out);
+        *failed = !cf_buf_append(out, e->slot[i], e->slot_len[i]);
+    }
+    pthread_mutex_unlock(&s->accounts_lock);
+    return hit;
 }
 
 static bool bs_account_query_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
@@ -825,17 +857,18 @@ static bool bs_account_query_locked(cf_blob_store *s, const char *name, cf_blob_
 
 bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_account *out)
 {
-    struct bs_account_entry *e = bs_account_cached(s, name);
-    if (e) {
-        *out = e->info;
+    if (bs_account_peek(s, name, out))
         return true;
-    }
+    /* Filled under the store's lock, which every account write holds for
+     * its whole transaction: no stale row can come back after a drop. */
     CF_GUARD(bs_account_query_locked(s, name, out));
     if (s->accounts) {
-        e = &s->accounts[s->accounts_next++ % BS_ACCOUNT_CACHE];
+        pthread_mutex_lock(&s->accounts_lock);
+        struct bs_account_entry *e = &s->accounts[s->accounts_next++ % BS_ACCOUNT_CACHE];
         bs_account_entry_clear(e);
         e->used = true;
         e->info = *out;
+        pthread_mutex_unlock(&s->accounts_lock);
     }
     return true;
 }
@@ -843,7 +876,7 @@ bool cf_bs_account_get_locked(cf_blob_store *s, const char *name, cf_blob_accoun
 bool cf_blob_account_get(cf_blob_store *s, const char *name, cf_blob_account *out)
 {
     CF_GUARD(cf_bs_check_names(name, NULL, NULL));
-    return BS_LOCKED(s, cf_bs_account_get_locked(s, name, out));
+    return bs_account_peek(s, name, out) || BS_LOCKED(s, cf_bs_account_get_locked(s, name, out));
 }
 
 /* Opens one sealed slot of an account from its row into `out`. */
@@ -867,26 +900,32 @@ static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char 
 
 /* One sealed slot of an account ("key1", "key2" or "data") into `out` (a
  * secret buffer), from the cache when it was opened before. */
+static int bs_slot_index(const char *slot)
+{
+    return strcmp(slot, "key1") == 0   ? BS_SLOT_KEY1
+           : strcmp(slot, "key2") == 0 ? BS_SLOT_KEY2
+                                       : BS_SLOT_DATA;
+}
+
 bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot, cf_buf *out)
 {
-    int i = strcmp(slot, "key1") == 0   ? BS_SLOT_KEY1
-            : strcmp(slot, "key2") == 0 ? BS_SLOT_KEY2
-                                        : BS_SLOT_DATA;
+    int i = bs_slot_index(slot);
     cf_blob_account a;
     CF_GUARD(cf_bs_account_get_locked(s, name, &a));
-    struct bs_account_entry *e = bs_account_cached(s, name);
-    if (e && e->slot[i]) {
-        cf_buf_clear(out);
-        return cf_buf_append(out, e->slot[i], e->slot_len[i]);
-    }
+    bool failed = false;
+    if (bs_account_slot_peek(s, name, i, out, &failed))
+        return !failed;
     CF_GUARD(bs_account_open_slot(s, name, slot, out));
-    if (e && out->len) {
+    pthread_mutex_lock(&s->accounts_lock);
+    struct bs_account_entry *e = bs_account_cached(s, name);
+    if (e && !e->slot[i] && out->len) {
         e->slot[i] = cf_secret_alloc(out->len);
         if (e->slot[i]) {
             memcpy(e->slot[i], out->data, out->len);
             e->slot_len[i] = out->len;
         }
     }
+    pthread_mutex_unlock(&s->accounts_lock);
     return true;
 }
 
@@ -894,6 +933,9 @@ bool cf_blob_account_key(cf_blob_store *s, const char *name, int slot, cf_buf *o
 {
     CF_GUARD(cf_bs_check_names(name, NULL, NULL));
     CF_ENSURE(slot == 1 || slot == 2, CF_ERR_BAD_INPUT, "key slot must be 1 or 2");
+    bool failed = false;
+    if (bs_account_slot_peek(s, name, slot == 1 ? BS_SLOT_KEY1 : BS_SLOT_KEY2, out, &failed))
+        return !failed;
     return BS_LOCKED(s, cf_bs_account_secret_locked(s, name, slot == 1 ? "key1" : "key2", out));
 }
 

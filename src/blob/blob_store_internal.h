@@ -93,7 +93,10 @@ struct cf_blob_store {
     struct bs_meta_key *meta_keys;
     size_t n_meta_keys;
     /* Accounts, read by every request (blob_store.c): the rows and their
-     * opened key slots, kept until any account row changes. */
+     * opened key slots, kept until any account row changes.  Under their
+     * own lock (taken after `lock` when both are held), so that a request
+     * whose account is cached authenticates without the store's lock. */
+    pthread_mutex_t accounts_lock;
     struct bs_account_entry *accounts;
     unsigned accounts_next; /* round-robin eviction */
     /* The key ring (blob_store_keys.c): unwrapped customer-managed keys. */
