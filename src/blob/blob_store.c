@@ -362,6 +362,7 @@ void cf_blob_store_close(cf_blob_store *s)
     cf_bs_idlist_free(&s->deferred);
     cf_bs_idlist_free(&s->due);
     pthread_mutex_destroy(&s->accounts_lock);
+    pthread_mutex_destroy(&s->pins_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -408,6 +409,7 @@ bool cf_blob_store_open(cf_db_backend backend, const char *conninfo, const char 
     CF_ENSURE_ALLOC(s);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->accounts_lock, NULL);
+    pthread_mutex_init(&s->pins_lock, NULL);
     if (!cf_extent_store_open(extents ? extents : path, NULL, &s->extents)) {
         cf_blob_store_close(s);
         return false;
@@ -508,12 +510,34 @@ static int bs_id_cmp(const void *a, const void *b)
     return memcmp(a, b, BS_ID_HEX);
 }
 
-bool cf_bs_pinned(const cf_blob_store *s, const char *id)
+/* Under pins_lock. */
+static bool bs_pinned_locked(const cf_blob_store *s, const char *id)
 {
     for (const bs_pin *p = s->pins; p; p = p->next)
         if (p->ids.n && bsearch(id, p->ids.ids, p->ids.n, sizeof *p->ids.ids, bs_id_cmp))
             return true;
     return false;
+}
+
+bool cf_bs_pinned(cf_blob_store *s, const char *id)
+{
+    pthread_mutex_lock(&s->pins_lock);
+    bool pinned = bs_pinned_locked(s, id);
+    pthread_mutex_unlock(&s->pins_lock);
+    return pinned;
+}
+
+/* Whether a reader holds `id`; if so its removal waits for the reader,
+ * which must then unpin under the store's lock.  One pins_lock hold for
+ * both, so that no reader lets go between them unnoticed. */
+static bool bs_pinned_waiting(cf_blob_store *s, const char *id)
+{
+    pthread_mutex_lock(&s->pins_lock);
+    bool pinned = bs_pinned_locked(s, id);
+    if (pinned)
+        s->removal_waits = true;
+    pthread_mutex_unlock(&s->pins_lock);
+    return pinned;
 }
 
 bool cf_bs_inline_delete(cf_blob_store *s, const char *id, bool *deleted)
@@ -534,7 +558,9 @@ bool cf_bs_drop_inline_tx(cf_blob_store *s, bs_idlist *l)
         CF_GUARD(cf_bs_extent_referenced(s, l->ids[i], &ref));
         if (ref)
             continue;
-        if (!cf_bs_pinned(s, l->ids[i]))
+        /* A held one waits for its reader, who then unpins under the lock:
+         * not between this and the commit's cf_bs_remove_unreferenced. */
+        if (!bs_pinned_waiting(s, l->ids[i]))
             CF_GUARD(cf_bs_inline_delete(s, l->ids[i], &deleted));
         if (!deleted)
             memmove(l->ids[keep++], l->ids[i], BS_ID_HEX + 1);
@@ -584,7 +610,7 @@ static void bs_remove_one(cf_blob_store *s, const char *id, bool rows, bool *def
     *deferred = false;
     if (!cf_bs_extent_referenced(s, id, &ref) || ref)
         return;
-    if (cf_bs_pinned(s, id)) {
+    if (bs_pinned_waiting(s, id)) {
         *deferred = true;
         return;
     }
@@ -642,14 +668,17 @@ void cf_bs_pin_locked(cf_blob_store *s, bs_pin *p)
 {
     if (p->ids.n)
         qsort(p->ids.ids, p->ids.n, sizeof *p->ids.ids, bs_id_cmp);
+    pthread_mutex_lock(&s->pins_lock);
     p->prev = NULL;
     p->next = s->pins;
     if (s->pins)
         s->pins->prev = p;
     s->pins = p;
+    pthread_mutex_unlock(&s->pins_lock);
 }
 
-void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p)
+/* Under pins_lock. */
+static void bs_unlink_pin(cf_blob_store *s, bs_pin *p)
 {
     if (p->prev)
         p->prev->next = p->next;
@@ -658,6 +687,25 @@ void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p)
     if (p->next)
         p->next->prev = p->prev;
     p->next = p->prev = NULL;
+}
+
+bool cf_bs_unpin_quick(cf_blob_store *s, bs_pin *p)
+{
+    pthread_mutex_lock(&s->pins_lock);
+    bool quick = !s->removal_waits;
+    if (quick)
+        bs_unlink_pin(s, p);
+    pthread_mutex_unlock(&s->pins_lock);
+    return quick;
+}
+
+void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p)
+{
+    /* The retry below finds again whatever is still held. */
+    pthread_mutex_lock(&s->pins_lock);
+    bs_unlink_pin(s, p);
+    s->removal_waits = false;
+    pthread_mutex_unlock(&s->pins_lock);
     /* Retry the deferred removals; keep those still held.  No error is
      * cleared here: a reader is often freed right after a failed read whose
      * error the caller has yet to see. */

@@ -83,8 +83,13 @@ struct cf_blob_store {
     cf_extent_store *extents;
     bool extents_shared;
     uint8_t *service_key; /* 32 bytes, secret memory */
-    bs_pin *pins;         /* open readers' extent sets */
-    bs_idlist deferred;   /* unreferenced but pinned: due when unpinned */
+    /* Open readers' extent sets, under pins_lock (taken after `lock` when
+     * both are held): a reader lets go of its extents without the store's
+     * lock unless a removal waits for one of them (removal_waits). */
+    pthread_mutex_t pins_lock;
+    bs_pin *pins;
+    bool removal_waits; /* under pins_lock: an extent was found pinned */
+    bs_idlist deferred; /* unreferenced but pinned: due when unpinned */
     /* Unreferenced, unpinned, checked under the lock: removed from the
      * extent store once the lock is released and the commit that gave them
      * up is durable (BS_LOCKED, cf_bs_remove_due). */
@@ -336,8 +341,11 @@ CF_MUST_USE bool cf_bs_inline_get_locked(cf_blob_store *s, const char *id, cf_bu
 /* Readers' holds: pin takes ownership of `ids` (sorted here). */
 void cf_bs_pin_locked(cf_blob_store *s, bs_pin *p);
 void cf_bs_unpin_locked(cf_blob_store *s, bs_pin *p);
+/* Unpins without the store's lock when no removal waits for a pinned
+ * extent; false (and still pinned) otherwise: then cf_bs_unpin_locked. */
+CF_MUST_USE bool cf_bs_unpin_quick(cf_blob_store *s, bs_pin *p);
 /* Whether a reader of this process holds extent `id`. */
-bool cf_bs_pinned(const cf_blob_store *s, const char *id);
+bool cf_bs_pinned(cf_blob_store *s, const char *id);
 /* Whether any row (a blob's or an uncommitted block's) names extent `id`. */
 CF_MUST_USE bool cf_bs_extent_referenced(cf_blob_store *s, const char *id, bool *ref);
 /* Deletes inline extent `id`'s row, if it has one (*deleted says so). */

@@ -217,7 +217,7 @@ void cf_blob_reader_free(cf_blob_reader *r)
 {
     if (!r)
         return;
-    if (r->pinned) {
+    if (r->pinned && !cf_bs_unpin_quick(r->s, &r->pin)) {
         /* Removals that waited for this reader happen now, as after a
          * commit (BS_LOCKED): decided under the lock, done outside it. */
         pthread_mutex_lock(&r->s->lock);
