@@ -198,6 +198,7 @@ bool cf_store_open(cf_db_backend backend, const char *where, cf_slice master_key
     CF_ENSURE_ALLOC(store);
     bool lite = backend == CF_DB_SQLITE;
     store->n_conns = lite ? 1 : CF_STORE_PG_CONNS;
+    store->access = lite ? cf_access_cache_new() : NULL;
     for (unsigned i = 0; i < CF_STORE_PG_CONNS; i++)
         pthread_mutex_init(&store->conn[i].lock, NULL);
     bool ok = !lite || cf_tde_store_prepare(where, master_key, true, &store->tde);
@@ -241,6 +242,7 @@ void cf_store_close(cf_store *store)
         pthread_mutex_destroy(&store->conn[i].lock);
     }
     cf_tde_store_release(&store->tde);
+    cf_access_cache_free(store->access);
     free(store);
 }
 

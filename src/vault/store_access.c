@@ -20,6 +20,7 @@ static const char cf_sql_principal_by_client[] =
 
 bool cf_store_principal_add_locked(cf_store *store, const cf_principal *p)
 {
+    cf_access_cache_changed(store->access);
     cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_principal_add);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, p->object_id);
@@ -59,8 +60,13 @@ static bool cf_principal_get_locked(cf_store *store, const char *sql, const char
 
 bool cf_store_principal_by_oid(cf_store *store, const char *object_id, cf_principal *out)
 {
-    return CF_LOCKED(store,
-                     cf_principal_get_locked(store, cf_sql_principal_by_oid, object_id, out));
+    if (cf_access_cache_principal(store->access, object_id, out))
+        return true;
+    uint64_t gen = cf_access_cache_gen(store->access); /* before the read: access_cache.h */
+    CF_GUARD(
+        CF_LOCKED(store, cf_principal_get_locked(store, cf_sql_principal_by_oid, object_id, out)));
+    cf_access_cache_keep_principal(store->access, gen, out);
+    return true;
 }
 
 bool cf_store_principal_by_client(cf_store *store, const char *client_id, cf_principal *out)
@@ -78,6 +84,7 @@ static const char cf_sql_credential_each[] =
 static bool cf_credential_add_locked(cf_store *store, const char *oid, cf_slice salt, cf_slice hash,
                                      int64_t expires, int64_t created, int64_t *id)
 {
+    cf_access_cache_changed(store->access);
     cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_credential_add);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, oid);
@@ -216,6 +223,7 @@ static bool cf_principal_delete_tx(cf_store *store, const char *oid)
 
 static bool cf_principal_delete_locked(cf_store *store, const char *oid)
 {
+    cf_access_cache_changed(store->access);
     CF_GUARD(cf_db_begin(cf_store_db(store)));
     return cf_db_commit(cf_store_db(store), cf_principal_delete_tx(store, oid));
 }
@@ -257,6 +265,7 @@ static const char cf_sql_credential_delete[] =
 
 static bool cf_credential_delete_locked(cf_store *store, const char *oid, int64_t id)
 {
+    cf_access_cache_changed(store->access);
     cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_credential_delete);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, oid);
@@ -296,6 +305,7 @@ static void cf_read_assignment(cf_db_stmt *st, cf_role_assignment *out)
 
 static bool cf_assignment_put_locked(cf_store *store, const cf_role_assignment *a)
 {
+    cf_access_cache_changed(store->access);
     cf_db_stmt *st = cf_db_stmt_get(cf_store_db(store), cf_sql_assignment_put);
     CF_GUARD(st);
     cf_db_bind_text(st, 1, a->name);
@@ -334,6 +344,7 @@ bool cf_store_assignment_get(cf_store *store, const char *name, cf_role_assignme
 
 static bool cf_assignment_delete_locked(cf_store *store, const char *name)
 {
+    cf_access_cache_changed(store->access);
     int changes = 0;
     CF_GUARD(cf_exec_bound(store, cf_sql_assignment_delete, name, &changes));
     CF_ENSURE(changes == 1, CF_ERR_NOT_FOUND, NULL);
@@ -364,5 +375,11 @@ static bool cf_assignment_list_locked(cf_store *store, const char *principal,
 bool cf_store_assignment_list(cf_store *store, const char *principal, cf_role_assignment *rows,
                               size_t cap, size_t *n)
 {
-    return CF_LOCKED(store, cf_assignment_list_locked(store, principal, rows, cap, n));
+    if (principal && cf_access_cache_assignments(store->access, principal, rows, cap, n))
+        return true;
+    uint64_t gen = cf_access_cache_gen(store->access); /* before the read: access_cache.h */
+    CF_GUARD(CF_LOCKED(store, cf_assignment_list_locked(store, principal, rows, cap, n)));
+    if (principal && *n < cap) /* the whole list */
+        cf_access_cache_keep_assignments(store->access, gen, principal, rows, *n);
+    return true;
 }

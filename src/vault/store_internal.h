@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "db.h"
+#include "access_cache.h"
 #include "store.h"
 #include "tde_store.h"
 #include "units.h"
@@ -38,8 +39,9 @@ typedef struct {
 struct cf_store {
     cf_store_conn conn[CF_STORE_PG_CONNS];
     unsigned n_conns;
-    _Atomic unsigned next; /* where the search for a free connection starts */
-    cf_tde_store tde;      /* SQLite: the store key and the URI through the VFS */
+    _Atomic unsigned next;   /* where the search for a free connection starts */
+    cf_tde_store tde;        /* SQLite: the store key and the URI through the VFS */
+    cf_access_cache *access; /* SQLite only (access_cache.h); NULL on PostgreSQL */
 };
 
 /* Takes a free connection (or waits for one); the calling thread's

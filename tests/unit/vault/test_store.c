@@ -1,5 +1,6 @@
 /* The vault store: versions, latest, paging, soft delete, recover, purge,
- * restore conflicts, policies, principals; and persistence across reopen. */
+ * restore conflicts, policies, principals, what the access cache may
+ * answer after a change; and persistence across reopen. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -233,6 +234,43 @@ static void test_encrypted_at_rest(void)
     CHECK(count_in_file(db_path, "restored") == 0);
 }
 
+static size_t assignments_of(cf_store *s, const char *oid)
+{
+    cf_role_assignment rows[16];
+    size_t n = 99;
+    CHECK(cf_store_assignment_list(s, oid, rows, 16, &n));
+    return n;
+}
+
+/* Every request reads its caller's principal and assignments, which the
+ * store keeps in memory (access_cache.h): each change must show at once. */
+static void test_access_changes_show_at_once(cf_store *s)
+{
+    cf_principal p = {.object_id = "oid-c", .kind = "sp", .name = "app", .client_id = "cid-c"};
+    CHECK(cf_store_principal_add(s, &p));
+    cf_principal got;
+    CHECK(cf_store_principal_by_oid(s, "oid-c", &got) && strcmp(got.name, "app") == 0);
+    CHECK(assignments_of(s, "oid-c") == 0);
+    CHECK(assignments_of(s, "oid-c") == 0); /* now from memory */
+    cf_role_assignment a = {
+        .name = "ra-1", .scope = "/keys", .role_id = "r", .principal_id = "oid-c"};
+    CHECK(cf_store_assignment_put(s, &a));
+    CHECK(assignments_of(s, "oid-c") == 1);
+    cf_role_assignment b = a;
+    snprintf(b.name, sizeof b.name, "ra-2");
+    CHECK(cf_store_assignment_put(s, &b));
+    cf_role_assignment rows[1];
+    size_t n = 0;
+    /* A list longer than the caller's room is cut, as from the database. */
+    CHECK(cf_store_assignment_list(s, "oid-c", rows, 1, &n) && n == 1);
+    CHECK(assignments_of(s, "oid-c") == 2);
+    CHECK(cf_store_assignment_delete(s, "ra-1"));
+    CHECK(assignments_of(s, "oid-c") == 1);
+    CHECK(cf_store_principal_delete(s, "oid-c"));
+    CHECK(!cf_store_principal_by_oid(s, "oid-c", &got) && cf_error_code() == CF_ERR_NOT_FOUND);
+    CHECK(assignments_of(s, "oid-c") == 0);
+}
+
 int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/coffer-test-store-%d.db", (int)getpid());
@@ -245,6 +283,7 @@ int main(void)
     RUN_WITH(test_restore_conflict, s);
     RUN_WITH(test_update_and_policy, s);
     RUN_WITH(test_principals, s);
+    RUN_WITH(test_access_changes_show_at_once, s);
     cf_store_close(s);
     RUN(test_reopen);
     RUN(test_encrypted_at_rest);
