@@ -77,10 +77,39 @@ bool cf_bs_read_blob_row(cf_blob_store *s, const char *account, const char *cont
     return ok;
 }
 
-bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *container,
-                           const char *name, int64_t now, bool with_meta, cf_blob_info *out)
+/* Where a query puts the columns of a blobs row that make a bs_target. */
+typedef struct {
+    int etag, last_modified, lease, type, cpk, scope, size, sequence;
+} bs_target_cols;
+
+static const bs_target_cols bs_target_query_cols = {0, 1, 2, 6, 7, 8, 9, 10};
+static const bs_target_cols bs_blob_columns_cols = {3,  5,  8, 1,
+                                                    15, 14, 2, 16}; /* BS_BLOB_COLUMNS */
+
+static void bs_target_of_row(cf_db_stmt *st, const bs_target_cols *c,
+                             char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t, cf_blob_type *type)
 {
-    CF_GUARD(cf_bs_container_exists(s, account, container));
+    memset(t, 0, sizeof *t);
+    t->etag = etag;
+    t->exists = true;
+    cf_bs_column_str(st, c->etag, etag, CF_BLOB_ETAG_LEN + 1);
+    t->last_modified = cf_db_column_int64(st, c->last_modified);
+    cf_bs_column_lease(st, c->lease, &t->lease);
+    if (type)
+        *type = (cf_blob_type)cf_db_column_int(st, c->type);
+    cf_bs_column_str(st, c->cpk, t->cpk, sizeof t->cpk);
+    cf_bs_column_str(st, c->scope, t->scope, sizeof t->scope);
+    t->size = (uint64_t)cf_db_column_int64(st, c->size);
+    t->sequence = cf_db_column_int64(st, c->sequence);
+}
+
+bool cf_bs_blob_read_locked(cf_blob_store *s, const char *account, const char *container,
+                            const char *name, int64_t now, bool with_meta, cf_blob_info *out,
+                            char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t)
+{
+    /* The container is looked up only to name what is missing: deleting a
+     * container deletes its blobs in the same transaction, so a blob row
+     * means a container row (one query fewer per read). */
     cf_db_stmt *st = CF_DB_PREP(s->db,
                                 "SELECT " BS_BLOB_COLUMNS " FROM blobs WHERE account = ?1 AND"
                                 " container = ?2 AND name = ?3",
@@ -89,10 +118,20 @@ bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *co
     int rc = cf_db_step(st);
     bool ok =
         rc == CF_DB_ROW && cf_bs_read_blob_row(s, account, container, st, with_meta, now, out);
+    if (ok && t)
+        bs_target_of_row(st, &bs_blob_columns_cols, etag, t, NULL);
     cf_db_done(st);
+    if (rc == CF_DB_DONE)
+        CF_GUARD(cf_bs_container_exists(s, account, container));
     CF_ENSURE_REASON(rc != CF_DB_DONE, CF_ERR_NOT_FOUND, "BlobNotFound", "no such blob");
     CF_GUARD(cf_db_ok(s->db, rc));
     return ok;
+}
+
+bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *container,
+                           const char *name, int64_t now, bool with_meta, cf_blob_info *out)
+{
+    return cf_bs_blob_read_locked(s, account, container, name, now, with_meta, out, NULL, NULL);
 }
 
 bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *container,
@@ -107,20 +146,12 @@ bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *contai
                    account, container, name);
     CF_GUARD(st);
     int rc = cf_db_step(st);
-    memset(t, 0, sizeof *t);
-    etag[0] = '\0';
-    t->etag = etag;
-    t->exists = rc == CF_DB_ROW;
-    if (t->exists) {
-        cf_bs_column_str(st, 0, etag, CF_BLOB_ETAG_LEN + 1);
-        t->last_modified = cf_db_column_int64(st, 1);
-        cf_bs_column_lease(st, 2, &t->lease);
-        if (type)
-            *type = (cf_blob_type)cf_db_column_int(st, 6);
-        cf_bs_column_str(st, 7, t->cpk, sizeof t->cpk);
-        cf_bs_column_str(st, 8, t->scope, sizeof t->scope);
-        t->size = (uint64_t)cf_db_column_int64(st, 9);
-        t->sequence = cf_db_column_int64(st, 10);
+    if (rc == CF_DB_ROW) {
+        bs_target_of_row(st, &bs_target_query_cols, etag, t, type);
+    } else {
+        memset(t, 0, sizeof *t);
+        etag[0] = '\0';
+        t->etag = etag;
     }
     bool ok = cf_db_ok(s->db, rc);
     cf_db_done(st);
@@ -253,12 +284,11 @@ static bool bs_blob_get_cond_locked(cf_blob_store *s, const char *account, const
                                     const char *name, const cf_blob_cond *cond, int64_t now,
                                     cf_blob_info *out)
 {
-    CF_GUARD(cf_bs_blob_get_locked(s, account, container, name, now, true, out));
-    bs_target t = {true, out->etag, out->last_modified, {{0}, 0, 0, 0}};
     /* The stored lease, not the rendered view, for the lease id check. */
     char etag[CF_BLOB_ETAG_LEN + 1];
     bs_target stored;
-    CF_GUARD(cf_bs_blob_target(s, account, container, name, etag, &stored, NULL));
+    CF_GUARD(cf_bs_blob_read_locked(s, account, container, name, now, true, out, etag, &stored));
+    bs_target t = {true, out->etag, out->last_modified, {{0}, 0, 0, 0}};
     t.lease = stored.lease;
     CF_GUARD(cf_bs_check_cond(cond, &t, BS_OP_READ, false, now));
     CF_GUARD(cf_bs_check_cpk(cond, stored.cpk));

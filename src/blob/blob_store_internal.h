@@ -384,6 +384,12 @@ CF_MUST_USE bool cf_bs_container_exists(cf_blob_store *s, const char *account, c
 CF_MUST_USE bool cf_bs_blob_get_locked(cf_blob_store *s, const char *account, const char *container,
                                        const char *name, int64_t now, bool with_meta,
                                        cf_blob_info *out);
+/* The same, and from the same row the blob's condition target (as
+ * cf_bs_blob_target, the type left out). */
+CF_MUST_USE bool cf_bs_blob_read_locked(cf_blob_store *s, const char *account,
+                                        const char *container, const char *name, int64_t now,
+                                        bool with_meta, cf_blob_info *out,
+                                        char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t);
 /* The blob's condition target (exists false when there is no blob row). */
 CF_MUST_USE bool cf_bs_blob_target(cf_blob_store *s, const char *account, const char *container,
                                    const char *name, char etag[CF_BLOB_ETAG_LEN + 1], bs_target *t,

@@ -156,10 +156,9 @@ static bool bs_reader_snapshot_reads(cf_blob_store *s, const char *account, cons
                                      const char *name, uint64_t offset, const cf_blob_cond *cond,
                                      int64_t now, cf_blob_info *info, cf_blob_reader *r)
 {
-    CF_GUARD(cf_bs_blob_get_locked(s, account, container, name, now, true, info));
     char etag[CF_BLOB_ETAG_LEN + 1];
     bs_target t;
-    CF_GUARD(cf_bs_blob_target(s, account, container, name, etag, &t, NULL));
+    CF_GUARD(cf_bs_blob_read_locked(s, account, container, name, now, true, info, etag, &t));
     CF_GUARD(cf_bs_check_cond(cond, &t, BS_OP_READ, false, now));
     CF_GUARD(cf_bs_scope_for_locked(s, account, cond, &t, &r->sc));
     if (info->type == CF_BLOB_PAGE) {
