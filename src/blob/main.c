@@ -175,7 +175,6 @@ static bool cf_start_listener(cf_blob_service *svc, const char *listen, cf_slice
         .max_connections = 8192,
         .max_per_ip = 128,
         .timeout_seconds = 120,
-        .connection_memory = 64 * 1024,
         .cacheable = true,
         /* Up to a whole Put Blob: an upload refused from its headers (bad
          * signature, failed condition) still ends in Azure's error, not a

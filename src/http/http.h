@@ -101,7 +101,7 @@ typedef struct {
     cf_deadline_policy deadlines; /* zeros: the defaults in deadlines.h */
     unsigned workers;             /* worker threads; 0 = 2 per core, at least 4
                                      (or COFFER_WORKERS) */
-    size_t connection_memory;     /* per-connection read buffer; 0 = 128 KiB */
+    size_t connection_memory;     /* per-connection memory; 0 = CF_HTTP_CONN_MEMORY */
     bool cacheable;               /* no default "Cache-Control: no-store" (blob
                                      responses carry the blob's own) */
     /* A refused request's body (early answer, over the cap) is read and
@@ -145,6 +145,12 @@ void cf_http_each_header(const cf_http_request *req,
 
 /* Response helpers.  Headers are capped at CF_HTTP_HEADERS_MAX bytes in all. */
 #define CF_HTTP_HEADERS_MAX (64u * 1024)
+/* libmicrohttpd's memory per connection (request line, headers, read
+ * buffer).  It zeroes about half of it between keep-alive requests, so
+ * more costs every small request a larger memset (128 KiB was 4% of the
+ * vault's CPU); 32 KiB and 128 KiB were both slower than 64 KiB for small
+ * requests and uploads alike (docs/benchmarks.md). */
+#define CF_HTTP_CONN_MEMORY (64u * 1024)
 CF_MUST_USE bool cf_http_add_header(cf_http_response *resp, const char *name, const char *value);
 /* The value of a header added to the response, or NULL. */
 const char *cf_http_response_header(const cf_http_response *resp, const char *name);
