@@ -946,8 +946,6 @@ static bool bs_account_open_slot(cf_blob_store *s, const char *name, const char 
     return ok;
 }
 
-/* One sealed slot of an account ("key1", "key2" or "data") into `out` (a
- * secret buffer), from the cache when it was opened before. */
 static int bs_slot_index(const char *slot)
 {
     return strcmp(slot, "key1") == 0   ? BS_SLOT_KEY1
@@ -955,6 +953,8 @@ static int bs_slot_index(const char *slot)
                                        : BS_SLOT_DATA;
 }
 
+/* One sealed slot of an account ("key1", "key2" or "data") into `out` (a
+ * secret buffer), from the cache when it was opened before. */
 bool cf_bs_account_secret_locked(cf_blob_store *s, const char *name, const char *slot, cf_buf *out)
 {
     int i = bs_slot_index(slot);

@@ -284,13 +284,11 @@ static bool bs_blob_get_cond_locked(cf_blob_store *s, const char *account, const
                                     const char *name, const cf_blob_cond *cond, int64_t now,
                                     cf_blob_info *out)
 {
-    /* The stored lease, not the rendered view, for the lease id check. */
+    /* Conditions see the stored lease, not the rendered view (lease id). */
     char etag[CF_BLOB_ETAG_LEN + 1];
     bs_target stored;
     CF_GUARD(cf_bs_blob_read_locked(s, account, container, name, now, true, out, etag, &stored));
-    bs_target t = {true, out->etag, out->last_modified, {{0}, 0, 0, 0}};
-    t.lease = stored.lease;
-    CF_GUARD(cf_bs_check_cond(cond, &t, BS_OP_READ, false, now));
+    CF_GUARD(cf_bs_check_cond(cond, &stored, BS_OP_READ, false, now));
     CF_GUARD(cf_bs_check_cpk(cond, stored.cpk));
     return cf_bs_scope_usable_locked(s, account, stored.scope);
 }
