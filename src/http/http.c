@@ -89,6 +89,7 @@ typedef struct {
     cf_http_op ops[CF_HTTP_CHUNK_SLOTS + 2];
     unsigned op_head, op_count;
     bool running;  /* a worker is on this request */
+    bool post_due; /* running, but not yet posted: cf_http_unlock posts */
     bool finished; /* libmicrohttpd is done with it: whoever is last frees */
     cf_wait waiting;
     bool start_done, final_posted;
@@ -497,23 +498,44 @@ static void cf_http_wait(cf_http_state *st, cf_wait wait)
 
 /* Queues one op (with st->mu held) and, with `wait`, suspends the
  * connection until a worker has done it.  The worker needs st->mu to
- * resume, so it cannot resume before the suspension.  False when the pool
- * is shutting down: nothing was queued or suspended. */
+ * resume, so it cannot resume before the suspension.  The request goes to
+ * the pool in cf_http_unlock, once st->mu is free: a worker woken while the
+ * connection thread still held it only waited for it, and that wait and
+ * its wake-up were a quarter of the vault's context switches. */
 static bool cf_http_enqueue(cf_http_state *st, cf_op_kind kind, unsigned slot, cf_wait wait)
 {
     const unsigned cap = sizeof st->ops / sizeof st->ops[0];
     if (st->op_count == cap)
         return false;
-    if (!st->running) {
-        if (!cf_workers_post(st->server->workers, &st->job))
-            return false;
-        st->running = true;
-    }
+    if (!st->running)
+        st->running = st->post_due = true;
     st->ops[(st->op_head + st->op_count) % cap] = (cf_http_op){kind, slot};
     st->op_count++;
     if (wait != CF_WAIT_NONE)
         cf_http_wait(st, wait);
     return true;
+}
+
+/* Releases st->mu and posts a request cf_http_enqueue queued.  False when
+ * the pool is shutting down: the ops are dropped and the connection
+ * resumed, to be closed.  Only the connection thread enqueues, and a
+ * running request is never freed by it, so `st` stays valid until the post. */
+static bool cf_http_unlock(cf_http_state *st)
+{
+    bool post = st->post_due;
+    st->post_due = false;
+    pthread_mutex_unlock(&st->mu);
+    if (!post || cf_workers_post(st->server->workers, &st->job))
+        return true;
+    pthread_mutex_lock(&st->mu);
+    st->running = false;
+    st->op_count = 0;
+    if (st->waiting != CF_WAIT_NONE) {
+        st->waiting = CF_WAIT_NONE;
+        MHD_resume_connection(st->req.conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return false;
 }
 
 /* --- The connection thread ---------------------------------------------- */
@@ -572,8 +594,7 @@ static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Con
             !server->config.begin_inline(server->config.ctx, &st->req)) {
             pthread_mutex_lock(&st->mu);
             bool queued = cf_http_enqueue(st, CF_OP_START, 0, CF_WAIT_START);
-            pthread_mutex_unlock(&st->mu);
-            return queued ? MHD_YES : MHD_NO;
+            return cf_http_unlock(st) && queued ? MHD_YES : MHD_NO;
         }
         /* A begin() the service calls cheap runs here: one trip through
          * the pool per request (the handler's) instead of two. */
@@ -585,8 +606,7 @@ static enum MHD_Result cf_http_on_headers(cf_http_server *server, struct MHD_Con
             pthread_mutex_lock(&st->mu);
             st->final_posted = true;
             bool queued = cf_http_enqueue(st, CF_OP_FINAL, 0, CF_WAIT_FINAL);
-            pthread_mutex_unlock(&st->mu);
-            return queued ? MHD_YES : MHD_NO;
+            return cf_http_unlock(st) && queued ? MHD_YES : MHD_NO;
         }
     }
     if (!st->start_done)
@@ -662,8 +682,7 @@ static enum MHD_Result cf_http_on_stream_chunk(cf_http_state *st, const char *da
             st->filling = -1;
         }
     }
-    pthread_mutex_unlock(&st->mu);
-    return ok ? MHD_YES : MHD_NO;
+    return cf_http_unlock(st) && ok ? MHD_YES : MHD_NO;
 }
 
 static enum MHD_Result cf_http_on_body(cf_http_server *server, cf_http_state *st, const char *data,
@@ -705,7 +724,7 @@ static enum MHD_Result cf_http_on_end(cf_http_state *st)
             ret = MHD_NO;
     }
     if (ret == MHD_NO) {
-        /* shutting down */
+        /* the op queue is full: cannot happen */
     } else if (!st->final_posted) {
         st->final_posted = true;
         if (!cf_http_enqueue(st, CF_OP_FINAL, 0, CF_WAIT_FINAL))
@@ -713,7 +732,8 @@ static enum MHD_Result cf_http_on_end(cf_http_state *st)
     } else if (st->waiting == CF_WAIT_NONE) {
         cf_http_wait(st, CF_WAIT_FINAL); /* resumed for a chunk slot meanwhile */
     }
-    pthread_mutex_unlock(&st->mu);
+    if (!cf_http_unlock(st))
+        ret = MHD_NO;
     return ret;
 }
 
