@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "fsutil.h"
 
 #define ES_TMP_SUFFIX ".tmp"
@@ -142,7 +143,7 @@ static bool es_files_write(cf_extent_store_writer *base, cf_slice bytes)
 static bool es_files_finish(cf_extent_store_writer *base)
 {
     es_files_writer *w = (es_files_writer *)base;
-    if (fsync(w->fd) != 0)
+    if (CF_WHILE_BLOCKED(fsync(w->fd)) != 0)
         return cf_io_fail("syncing an extent file", errno);
     int fd = w->fd;
     w->fd = -1;

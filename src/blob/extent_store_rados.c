@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "fsutil.h"
 
 /* <id>.<8 hex digits> */
@@ -223,7 +224,7 @@ static bool es_head_read(es_rados *rs, const char *id, es_head *h, bool *exists)
     int stat_rc = 0, xattr_rc = 0;
     rados_read_op_stat(op, &h->size, &h->mtime, &stat_rc);
     rados_read_op_getxattrs(op, &it, &xattr_rc);
-    int rc = rados_read_op_operate(op, rs->io, oid, 0);
+    int rc = CF_WHILE_BLOCKED(rados_read_op_operate(op, rs->io, oid, 0));
     rados_release_read_op(op);
     *exists = rc != -ENOENT;
     if (rc >= 0 && (stat_rc < 0 || xattr_rc < 0))
@@ -256,7 +257,9 @@ static int es_slot_wait(es_slot *sl)
 {
     if (!sl->c)
         return 0;
+    cf_blocking_enter();
     rados_aio_wait_for_complete(sl->c);
+    cf_blocking_leave();
     int rc = rados_aio_get_return_value(sl->c);
     rados_aio_release(sl->c);
     sl->c = NULL;
@@ -298,7 +301,7 @@ static bool es_remove_chunks(es_rados *rs, const char *id, uint32_t bound)
     if (first_err)
         return es_fail("removing an extent chunk", first_err);
     es_oid(id, 0, oid);
-    int rc = rados_remove(rs->io, oid);
+    int rc = CF_WHILE_BLOCKED(rados_remove(rs->io, oid));
     if (rc < 0 && rc != -ENOENT)
         return es_fail("removing an extent's head", rc);
     return true;
@@ -388,7 +391,7 @@ static bool es_w_head_run(es_rados_writer *w, rados_write_op_t op, const char *w
 {
     char oid[ES_OID_LEN + 1];
     es_oid(w->base.id, 0, oid);
-    int rc = rados_write_op_operate(op, w->rs->io, oid, NULL, 0);
+    int rc = CF_WHILE_BLOCKED(rados_write_op_operate(op, w->rs->io, oid, NULL, 0));
     rados_release_write_op(op);
     w->timed_out = w->timed_out || rc == -ETIMEDOUT;
     if (rc == -ECANCELED || rc == -ENOENT)
@@ -503,7 +506,7 @@ static bool es_rados_finish(cf_extent_store_writer *base)
         rados_write_op_write_full(op, w->fill ? (const char *)w->fill : "", w->fill_len);
         rados_write_op_setxattr(op, ES_XATTR_EXTENT, mark, strlen(mark));
         w->head_mine = true;
-        int rc = rados_write_op_operate(op, w->rs->io, oid, NULL, 0);
+        int rc = CF_WHILE_BLOCKED(rados_write_op_operate(op, w->rs->io, oid, NULL, 0));
         rados_release_write_op(op);
         w->timed_out = rc == -ETIMEDOUT;
         if (rc == -EEXIST) {
@@ -608,7 +611,7 @@ static bool es_read_direct(es_rados_reader *r, uint64_t off, uint8_t *buf, size_
     uint64_t first = off / r->chunk, last = (off + len - 1) / r->chunk;
     if (first == last) {
         es_oid(r->id, (uint32_t)first, oid);
-        int rc = rados_read(r->rs->io, oid, (char *)buf, len, off % r->chunk);
+        int rc = CF_WHILE_BLOCKED(rados_read(r->rs->io, oid, (char *)buf, len, off % r->chunk));
         return es_read_result(rc, len);
     }
     es_slot ring[CF_EXTENT_STORE_IN_FLIGHT_MAX] = {0};
@@ -785,7 +788,7 @@ static bool es_claim(es_rados *rs, const char *id, const es_head *h, bool *claim
         rados_write_op_cmpxattr(op, ES_XATTR_CHUNKS, LIBRADOS_CMPXATTR_OP_EQ, h->chunks_xattr,
                                 strlen(h->chunks_xattr));
     rados_write_op_setxattr(op, ES_XATTR_CHUNKS, text, strlen(text));
-    int rc = rados_write_op_operate(op, rs->io, oid, NULL, 0);
+    int rc = CF_WHILE_BLOCKED(rados_write_op_operate(op, rs->io, oid, NULL, 0));
     rados_release_write_op(op);
     if (rc == -ECANCELED || rc == -ENOENT || rc == -ENODATA) {
         *claimed = false;

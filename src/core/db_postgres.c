@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "db_driver.h"
+#include "blocking.h"
 #include "fsutil.h"
 #include "log.h"
 
@@ -156,7 +157,7 @@ static bool pg_ensure_connected(cf_db *db)
 static bool pg_run_simple(cf_db *db, const char *sql)
 {
     pg_conn *c = pg(db);
-    PGresult *res = PQexec(c->conn, sql);
+    PGresult *res = CF_WHILE_BLOCKED(PQexec(c->conn, sql));
     ExecStatusType status = PQresultStatus(res);
     bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
     if (!ok)
@@ -429,7 +430,8 @@ static int pg_execute(cf_db *db, pg_stmt *s)
     int rc = pg_server_prepare(db, s);
     if (rc < 0)
         return rc;
-    s->res = PQexecPrepared(c->conn, s->name, s->nparams, s->values, s->lengths, s->formats, 0);
+    s->res = CF_WHILE_BLOCKED(
+        PQexecPrepared(c->conn, s->name, s->nparams, s->values, s->lengths, s->formats, 0));
     ExecStatusType status = PQresultStatus(s->res);
     if (status == PGRES_COMMAND_OK) {
         c->changes = strtoll(PQcmdTuples(s->res), NULL, 10);
@@ -608,7 +610,7 @@ static bool pg_lead(cf_db *db, int64_t key, bool *leader)
     }
     char sql[80];
     snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%" PRId64 ")", key);
-    PGresult *res = PQexec(c->conn, sql);
+    PGresult *res = CF_WHILE_BLOCKED(PQexec(c->conn, sql));
     bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
     if (!ok)
         (void)pg_result_failure(db, res);

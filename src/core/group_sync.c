@@ -3,6 +3,7 @@
  * the blob store's WAL and the audit log.
  */
 #include "group_sync.h"
+#include "blocking.h"
 
 #include <unistd.h>
 
@@ -86,9 +87,11 @@ bool cf_group_sync_wait(cf_group_sync *g, uint64_t seq, const char *what)
     /* Writes a finished sync already covers: no lock, no wait. */
     if (cf_group_sync_covers(g, seq))
         return true;
+    cf_blocking_enter();
     pthread_mutex_lock(&g->mu);
     bool synced = cf_group_sync_locked(g, seq);
     pthread_mutex_unlock(&g->mu);
+    cf_blocking_leave();
     CF_ENSURE(synced, CF_ERR_IO, what);
     return true;
 }

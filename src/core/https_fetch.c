@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "https_fetch.h"
+#include "blocking.h"
 #include "secmem.h"
 
 static size_t cf_fetch_collect(char *data, size_t size, size_t n, void *ctx)
@@ -55,7 +56,7 @@ bool cf_https_fetch(const cf_https_req *r, long *status, cf_buf *reply)
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, r->body.ptr ? (const char *)r->body.ptr : "");
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)r->body.len);
     }
-    CURLcode rc = ok ? curl_easy_perform(curl) : CURLE_OUT_OF_MEMORY;
+    CURLcode rc = ok ? CF_WHILE_BLOCKED(curl_easy_perform(curl)) : CURLE_OUT_OF_MEMORY;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
     curl_easy_cleanup(curl);

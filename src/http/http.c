@@ -923,11 +923,19 @@ static void cf_http_server_free(cf_http_server *server)
     free(server);
 }
 
-/* Workers: two per core (at least four), so that a request waiting on
- * fsync, the HSM or the vault leaves others running.  More only add lock
- * contention: AES wrapKey through the vault measured 15,900/s with 2
- * workers, 14,900/s with 4 and 11,300/s with 16 on 2 cores
- * (docs/benchmarks.md).  COFFER_WORKERS overrides. */
+/* The cores this process may run on: the polling threads, and the jobs
+ * the worker pool runs at once. */
+static unsigned cf_http_cores(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 && cpus < 64 ? (unsigned)cpus : 2;
+}
+
+/* Worker threads: two per core (at least four), so that a request waiting
+ * on fsync, the HSM or the vault leaves others running; one per core runs
+ * at a time (cf_http_cores) while none blocks: more running at once only
+ * add lock contention (docs/benchmarks.md).  COFFER_WORKERS overrides the
+ * thread count. */
 static unsigned cf_http_worker_count(const cf_http_config *config)
 {
     if (config->workers)
@@ -937,8 +945,7 @@ static unsigned cf_http_worker_count(const cf_http_config *config)
     unsigned long wanted = env ? strtoul(env, &end, 10) : 0;
     if (env && end != env && !*end && wanted > 0 && wanted <= 1024)
         return (unsigned)wanted;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned n = cpus > 0 && cpus < 64 ? 2 * (unsigned)cpus : 4;
+    unsigned n = 2 * cf_http_cores();
     return n < 4 ? 4 : n;
 }
 
@@ -958,12 +965,6 @@ static unsigned cf_http_connection_limit(const cf_http_config *config)
     return want;
 }
 
-static unsigned cf_http_poll_threads(void)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus > 0 && cpus < 64 ? (unsigned)cpus : 2;
-}
-
 bool cf_http_start(const cf_http_config *config, cf_http_server **out)
 {
     struct sockaddr_storage ss;
@@ -972,7 +973,7 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
     cf_http_server *server = calloc(1, sizeof *server);
     CF_ENSURE_ALLOC(server);
     server->config = *config;
-    if (!cf_workers_start(cf_http_worker_count(config), &server->workers) ||
+    if (!cf_workers_start(cf_http_worker_count(config), cf_http_cores(), &server->workers) ||
         !cf_deadlines_start(&config->deadlines, config->name, &server->deadlines)) {
         cf_http_server_free(server);
         return false;
@@ -1004,7 +1005,7 @@ bool cf_http_start(const cf_http_config *config, cf_http_server **out)
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)cf_http_mhd_log, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_THREAD_POOL_SIZE, cf_http_poll_threads(), NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, cf_http_cores(), NULL},
         {MHD_OPTION_CONNECTION_LIMIT, cf_http_connection_limit(config), NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_seconds ? config->timeout_seconds : 120,
          NULL},

@@ -1,11 +1,17 @@
 /*
  * The worker pool: every posted job runs exactly once, jobs run in the
  * order posted when there is one worker, stop runs what was posted before
- * it, and posting after stop fails (the caller keeps its job).
+ * it, posting after stop fails (the caller keeps its job), and jobs that
+ * block every thread allowed to run do not hold up the queue for long,
+ * and a job waiting between cf_blocking_enter and _leave does not count
+ * against the limit.
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
+#include <time.h>
 
+#include "blocking.h"
 #include "test.h"
 #include "workers.h"
 
@@ -28,7 +34,7 @@ static void count_run(cf_job *job)
 static void test_all_jobs_run_once(void)
 {
     cf_workers *pool = NULL;
-    CHECK(cf_workers_start(4, &pool));
+    CHECK(cf_workers_start(4, 2, &pool));
     static counted_job jobs[1000];
     atomic_store(&runs, 0);
     for (int i = 0; i < 1000; i++) {
@@ -46,7 +52,7 @@ static void test_all_jobs_run_once(void)
 static void test_one_worker_keeps_order(void)
 {
     cf_workers *pool = NULL;
-    CHECK(cf_workers_start(1, &pool));
+    CHECK(cf_workers_start(1, 0, &pool));
     static counted_job jobs[64];
     atomic_store(&next_slot, 0);
     for (int i = 0; i < 64; i++) {
@@ -60,9 +66,114 @@ static void test_one_worker_keeps_order(void)
     CHECK(in_order);
 }
 
+static sem_t gate, blocked_ready, late_ran;
+
+static void block_on_gate(cf_job *job)
+{
+    (void)job;
+    sem_post(&blocked_ready);
+    sem_wait(&gate);
+}
+
+static void note_late(cf_job *job)
+{
+    (void)job;
+    sem_post(&late_ran);
+}
+
+static bool wait_up_to(sem_t *s, int seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    return sem_timedwait(s, &until) == 0;
+}
+
+/* Two jobs at a time, both blocked: the third still runs (the watchdog
+ * gives it one of the standing-by threads), long before they end. */
+static void test_blocked_jobs_do_not_stall_the_queue(void)
+{
+    sem_init(&gate, 0, 0);
+    sem_init(&blocked_ready, 0, 0);
+    sem_init(&late_ran, 0, 0);
+    cf_workers *pool = NULL;
+    CHECK(cf_workers_start(4, 2, &pool));
+    cf_job blockers[2] = {{block_on_gate, NULL}, {block_on_gate, NULL}};
+    cf_job late = {note_late, NULL};
+    for (int i = 0; i < 2; i++)
+        CHECK(cf_workers_post(pool, &blockers[i]));
+    CHECK(wait_up_to(&blocked_ready, 10) && wait_up_to(&blocked_ready, 10));
+    CHECK(cf_workers_post(pool, &late));
+    CHECK(wait_up_to(&late_ran, 10));
+    sem_post(&gate);
+    sem_post(&gate);
+    cf_workers_free(pool);
+    sem_destroy(&gate);
+    sem_destroy(&blocked_ready);
+    sem_destroy(&late_ran);
+}
+
+static sem_t entered, may_leave, left;
+
+static void announced_wait(cf_job *job)
+{
+    (void)job;
+    cf_blocking_enter();
+    cf_blocking_enter(); /* nested: only the outer pair counts */
+    sem_post(&entered);
+    sem_wait(&may_leave);
+    cf_blocking_leave();
+    cf_blocking_leave();
+    sem_post(&left);
+    sem_wait(&may_leave);
+}
+
+/* Whether the pool's count of running jobs reaches `n` within 10 s. */
+static bool running_reaches(cf_workers *pool, unsigned n)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (cf_workers_running(pool) == n)
+            return true;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    return false;
+}
+
+/* One job at a time: while the first waits between enter and leave it is
+ * not counted, so a second is handed a thread; back from its wait the
+ * first counts again until it ends. */
+static void test_announced_waits_free_their_place(void)
+{
+    sem_init(&entered, 0, 0);
+    sem_init(&may_leave, 0, 0);
+    sem_init(&left, 0, 0);
+    cf_workers *pool = NULL;
+    CHECK(cf_workers_start(2, 1, &pool));
+    cf_job waiter = {announced_wait, NULL};
+    CHECK(cf_workers_post(pool, &waiter));
+    CHECK(wait_up_to(&entered, 10));
+    CHECK(cf_workers_running(pool) == 0);
+    sem_init(&late_ran, 0, 0);
+    cf_job second = {note_late, NULL};
+    CHECK(cf_workers_post(pool, &second));
+    CHECK(wait_up_to(&late_ran, 10));
+    CHECK(running_reaches(pool, 0)); /* the second has ended */
+    sem_destroy(&late_ran);
+    sem_post(&may_leave);
+    CHECK(wait_up_to(&left, 10));
+    CHECK(cf_workers_running(pool) == 1);
+    sem_post(&may_leave);
+    cf_workers_free(pool);
+    sem_destroy(&entered);
+    sem_destroy(&may_leave);
+    sem_destroy(&left);
+}
+
 int main(void)
 {
     RUN(test_all_jobs_run_once);
     RUN(test_one_worker_keeps_order);
+    RUN(test_blocked_jobs_do_not_stall_the_queue);
+    RUN(test_announced_waits_free_their_place);
     TEST_DONE();
 }
