@@ -22,6 +22,10 @@ void cf_blocking_bind(cf_blocking_hook hook, void *ctx);
 void cf_blocking_enter(void);
 void cf_blocking_leave(void);
 
+/* For the pool, after each job: closes a wait the job left announced (a
+ * bug: it would count against the pool no more) and returns false then. */
+bool cf_blocking_settle(void);
+
 /* Evaluates `call` between cf_blocking_enter() and cf_blocking_leave(). */
 #define CF_WHILE_BLOCKED(call)                \
     ({                                        \

@@ -144,7 +144,9 @@ static bool pg_ensure_connected(cf_db *db)
     if (PQstatus(c->conn) == CONNECTION_OK)
         return true;
     c->in_tx = false;
+    cf_blocking_enter();
     PQreset(c->conn);
+    cf_blocking_leave();
     if (PQstatus(c->conn) != CONNECTION_OK) {
         pg_note_failure(db, CF_ERR_UNAVAILABLE, 0, PQerrorMessage(c->conn));
         return false;
@@ -179,7 +181,7 @@ static bool pg_open(cf_db *db, const cf_db_config *config)
     /* Ours first: the operator's connection string overrides them. */
     const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *const values[] = {PG_CONNECT_TIMEOUT, "coffer", config->conninfo, NULL};
-    c->conn = PQconnectdbParams(keys, values, 1);
+    c->conn = CF_WHILE_BLOCKED(PQconnectdbParams(keys, values, 1));
     if (!c->conn) {
         free(c);
         db->conn = NULL;
@@ -262,7 +264,7 @@ static int pg_server_prepare(cf_db *db, pg_stmt *s)
     pg_conn *c = pg(db);
     if (s->prepared == c->generation)
         return CF_DB_DONE;
-    PGresult *res = PQprepare(c->conn, s->name, s->sql, s->nparams, s->types);
+    PGresult *res = CF_WHILE_BLOCKED(PQprepare(c->conn, s->name, s->sql, s->nparams, s->types));
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     int rc = ok ? CF_DB_DONE : pg_result_failure(db, res);
     PQclear(res);

@@ -1,5 +1,6 @@
 /* Crash-safe file helpers; see fsutil.h. */
 #include "fsutil.h"
+#include "blocking.h"
 #include "crypto.h"
 #include "log.h"
 #include "secmem.h"
@@ -46,7 +47,7 @@ bool cf_fsync_dir_of(const char *path)
     snprintf(copy, sizeof copy, "%s", path);
     int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     CF_ENSURE(dfd >= 0, CF_ERR_IO, "cannot open directory");
-    int rc = fsync(dfd);
+    int rc = CF_WHILE_BLOCKED(fsync(dfd));
     close(dfd);
     CF_ENSURE(rc == 0, CF_ERR_IO, "fsync of directory failed");
     return true;

@@ -18,6 +18,7 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -923,16 +924,17 @@ static void cf_http_server_free(cf_http_server *server)
     free(server);
 }
 
-/* The cores this process may run on: the polling threads, and the jobs
- * the worker pool runs at once. */
+/* The cores this process may run on (its CPU affinity, at most 64): the
+ * polling threads, and the jobs the worker pool runs at once. */
 static unsigned cf_http_cores(void)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus > 0 && cpus < 64 ? (unsigned)cpus : 2;
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 2;
+    return cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus;
 }
 
 /* Worker threads: two per core (at least four), so that a request waiting
- * on fsync, the HSM or the vault leaves others running; one per core runs
+ * on fsync, PostgreSQL or the vault leaves others running; one per core runs
  * at a time (cf_http_cores) while none blocks: more running at once only
  * add lock contention (docs/benchmarks.md).  COFFER_WORKERS overrides the
  * thread count. */
@@ -1046,9 +1048,10 @@ void cf_http_stop(cf_http_server *server)
 {
     if (!server)
         return;
-    /* Every suspended connection has a job posted that resumes it; once
-     * the pool has run them all (and refuses new ones), no connection is
-     * left suspended, which libmicrohttpd requires before it stops. */
+    /* Every suspended connection has a job posted that resumes it (a post
+     * refused by the stopping pool resumes it at once, cf_http_unlock);
+     * once the pool has run them all, no connection is left suspended,
+     * which libmicrohttpd requires before it stops. */
     atomic_store(&server->stopping, true);
     cf_workers_stop(server->workers);
     MHD_stop_daemon(server->daemon);

@@ -1,6 +1,7 @@
 #include "workers.h"
 
 #include "blocking.h"
+#include "log.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -40,6 +41,7 @@ struct cf_workers {
     cf_worker *idle;       /* the last to go idle first: its cache is warmest */
     unsigned running;      /* jobs being run */
     unsigned at_once;      /* jobs handed out before others queue */
+    long tick_ns;          /* the watchdog's period */
     uint64_t dispatched;   /* jobs handed out so far: the watchdog's progress mark */
     pthread_t watchdog;
     bool watching;     /* the watchdog was started */
@@ -95,8 +97,11 @@ static void *cf_workers_main(void *arg)
             job = self->job; /* NULL when woken to stop */
         }
         ran = job != NULL;
-        if (job)
+        if (job) {
             job->run(job);
+            if (!cf_blocking_settle())
+                cf_log(CF_LOG_ERROR, NULL, "a worker job ended inside an announced wait");
+        }
     }
     return NULL;
 }
@@ -133,10 +138,11 @@ static void cf_workers_blocking(void *ctx, bool waiting)
         sem_post(&w->wake);
 }
 
-static void cf_workers_deadline(struct timespec *t)
+static void cf_workers_deadline(struct timespec *t, long tick_ns)
 {
     clock_gettime(CLOCK_MONOTONIC, t);
-    t->tv_nsec += CF_WORKERS_TICK_NS;
+    t->tv_sec += tick_ns / 1000000000L;
+    t->tv_nsec += tick_ns % 1000000000L;
     if (t->tv_nsec >= 1000000000L) {
         t->tv_sec++;
         t->tv_nsec -= 1000000000L;
@@ -159,7 +165,7 @@ static void *cf_workers_watch(void *arg)
         }
         uint64_t mark = pool->dispatched;
         struct timespec until;
-        cf_workers_deadline(&until);
+        cf_workers_deadline(&until, pool->tick_ns);
         while (!pool->stopping && pthread_cond_timedwait(&pool->queued, &pool->mu, &until) == 0)
             ; /* stop's broadcast is the only signal during a tick */
         if (pool->stopping || pool->dispatched != mark)
@@ -177,6 +183,7 @@ bool cf_workers_start(unsigned threads, unsigned at_once, cf_workers **out)
     cf_workers *pool = calloc(1, sizeof *pool + threads * sizeof(cf_worker));
     CF_ENSURE_ALLOC(pool);
     pool->at_once = at_once && at_once < threads ? at_once : threads;
+    pool->tick_ns = CF_WORKERS_TICK_NS;
     pthread_mutex_init(&pool->mu, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -229,6 +236,13 @@ bool cf_workers_post(cf_workers *pool, cf_job *job)
     if (w)
         sem_post(&w->wake);
     return true;
+}
+
+void cf_workers_set_watch_period(cf_workers *pool, unsigned ms)
+{
+    pthread_mutex_lock(&pool->mu);
+    pool->tick_ns = (long)ms * 1000000L;
+    pthread_mutex_unlock(&pool->mu);
 }
 
 unsigned cf_workers_running(cf_workers *pool)

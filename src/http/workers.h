@@ -7,7 +7,8 @@
  * Jobs start in the order posted, at most `at_once` at a time while they
  * keep finishing; the other threads stand by for jobs that block (a
  * watchdog starts the queue's head on one when the queue has not moved for
- * a millisecond).  The queue needs no cap of its own: each
+ * a tick of 5 ms; a job that announces its wait, blocking.h, stops counting
+ * at once).  The queue needs no cap of its own: each
  * connection has at most one job queued at a time (it is suspended until
  * the job ends), so the connection limit bounds it.
  */
@@ -33,6 +34,9 @@ CF_MUST_USE bool cf_workers_post(cf_workers *pool, cf_job *job);
 /* Runs every job already posted, then joins the threads; later posts fail
  * (the pool stays valid until cf_workers_free). */
 void cf_workers_stop(cf_workers *pool);
+/* The watchdog's tick in milliseconds (tests: a long one shows what the
+ * limit and announced waits do without it).  Takes effect from the next tick. */
+void cf_workers_set_watch_period(cf_workers *pool, unsigned ms);
 /* Jobs counted as running now: the limit's accounting, for tests. */
 unsigned cf_workers_running(cf_workers *pool);
 void cf_workers_free(cf_workers *pool);

@@ -3,8 +3,9 @@
  * order posted when there is one worker, stop runs what was posted before
  * it, posting after stop fails (the caller keeps its job), and jobs that
  * block every thread allowed to run do not hold up the queue for long,
- * and a job waiting between cf_blocking_enter and _leave does not count
- * against the limit.
+ * a job waiting between cf_blocking_enter and _leave does not count
+ * against the limit, and, with the watchdog slowed to a minute, the limit
+ * holds a job back and an announced wait releases it.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -169,11 +170,81 @@ static void test_announced_waits_free_their_place(void)
     sem_destroy(&left);
 }
 
+static sem_t held_started, held_release, announce_now;
+
+static void held_job(cf_job *job)
+{
+    (void)job;
+    sem_post(&held_started);
+    sem_wait(&held_release);
+}
+
+static void announcing_job(cf_job *job)
+{
+    (void)job;
+    sem_post(&held_started);
+    sem_wait(&announce_now);
+    cf_blocking_enter();
+    sem_wait(&held_release);
+    cf_blocking_leave();
+}
+
+static bool not_within(sem_t *s, long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    if (sem_timedwait(s, &until) != 0)
+        return true;
+    sem_post(s); /* it did run: put the token back for the caller */
+    return false;
+}
+
+/* One job at a time and no watchdog to speak of: while the first runs, a
+ * second waits in the queue however many threads are idle; when the first
+ * announces a wait, the second starts. */
+static void test_limit_and_announced_wait(void)
+{
+    sem_init(&held_started, 0, 0);
+    sem_init(&held_release, 0, 0);
+    sem_init(&announce_now, 0, 0);
+    sem_init(&late_ran, 0, 0);
+    cf_workers *pool = NULL;
+    CHECK(cf_workers_start(3, 1, &pool));
+    cf_workers_set_watch_period(pool, 60000);
+    cf_job first = {announcing_job, NULL};
+    cf_job second = {note_late, NULL};
+    CHECK(cf_workers_post(pool, &first));
+    CHECK(wait_up_to(&held_started, 10));
+    CHECK(cf_workers_post(pool, &second));
+    CHECK(not_within(&late_ran, 200)); /* held back by the limit */
+    CHECK(cf_workers_running(pool) == 1);
+    sem_post(&announce_now);
+    CHECK(wait_up_to(&late_ran, 10)); /* started by the announcement */
+    sem_post(&held_release);
+    CHECK(running_reaches(pool, 0));
+    cf_job third = {held_job, NULL}, fourth = {note_late, NULL};
+    CHECK(cf_workers_post(pool, &third));
+    CHECK(wait_up_to(&held_started, 10));
+    CHECK(cf_workers_post(pool, &fourth));
+    CHECK(not_within(&late_ran, 200)); /* an unannounced wait keeps its place */
+    sem_post(&held_release);
+    CHECK(wait_up_to(&late_ran, 10));
+    cf_workers_free(pool);
+    sem_destroy(&held_started);
+    sem_destroy(&held_release);
+    sem_destroy(&announce_now);
+    sem_destroy(&late_ran);
+}
+
 int main(void)
 {
     RUN(test_all_jobs_run_once);
     RUN(test_one_worker_keeps_order);
     RUN(test_blocked_jobs_do_not_stall_the_queue);
     RUN(test_announced_waits_free_their_place);
+    RUN(test_limit_and_announced_wait);
     TEST_DONE();
 }
