@@ -170,7 +170,7 @@ static void test_announced_waits_free_their_place(void)
     sem_destroy(&left);
 }
 
-static sem_t held_started, held_release, announce_now;
+static sem_t held_started, held_release, announce_now, announced_release, announced_done;
 
 static void held_job(cf_job *job)
 {
@@ -185,8 +185,9 @@ static void announcing_job(cf_job *job)
     sem_post(&held_started);
     sem_wait(&announce_now);
     cf_blocking_enter();
-    sem_wait(&held_release);
+    sem_wait(&announced_release);
     cf_blocking_leave();
+    sem_post(&announced_done);
 }
 
 static bool not_within(sem_t *s, long ms)
@@ -210,6 +211,8 @@ static void test_limit_and_announced_wait(void)
     sem_init(&held_started, 0, 0);
     sem_init(&held_release, 0, 0);
     sem_init(&announce_now, 0, 0);
+    sem_init(&announced_release, 0, 0);
+    sem_init(&announced_done, 0, 0);
     sem_init(&late_ran, 0, 0);
     cf_workers *pool = NULL;
     CHECK(cf_workers_start(3, 1, &pool));
@@ -223,8 +226,9 @@ static void test_limit_and_announced_wait(void)
     CHECK(cf_workers_running(pool) == 1);
     sem_post(&announce_now);
     CHECK(wait_up_to(&late_ran, 10)); /* started by the announcement */
-    sem_post(&held_release);
-    CHECK(running_reaches(pool, 0));
+    sem_post(&announced_release);
+    CHECK(wait_up_to(&announced_done, 10));
+    CHECK(running_reaches(pool, 0)); /* both have ended */
     cf_job third = {held_job, NULL}, fourth = {note_late, NULL};
     CHECK(cf_workers_post(pool, &third));
     CHECK(wait_up_to(&held_started, 10));
@@ -236,6 +240,8 @@ static void test_limit_and_announced_wait(void)
     sem_destroy(&held_started);
     sem_destroy(&held_release);
     sem_destroy(&announce_now);
+    sem_destroy(&announced_release);
+    sem_destroy(&announced_done);
     sem_destroy(&late_ran);
 }
 
