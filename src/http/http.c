@@ -102,6 +102,7 @@ typedef struct {
     unsigned ready_status;
     cf_http_begin_result mode;
     bool responded; /* begin() answered; the response waits in `early` */
+    bool cut;       /* no response could be built: the connection is closed */
     cf_http_response early;
     bool too_large;
     bool too_many_params;
@@ -220,9 +221,43 @@ static void cf_http_response_free(cf_http_response *resp)
     cf_buf_free(&resp->headers);
 }
 
+/* A streamed body up to this size is read whole on the worker and sent from
+ * a buffer: no read-ahead slots and no callback per write, and the reader
+ * (a blob's snapshot and its pins) is released before the connection
+ * thread sees the response. */
+#define CF_HTTP_SMALL_STREAM (16u * 1024)
+
+/* The small body read whole; NULL if the reader failed (the connection is
+ * then cut, as a failed stream would be) or memory ran out. */
+static struct MHD_Response *cf_http_small_stream(cf_http_response *resp)
+{
+    size_t len = (size_t)resp->stream.length, got = 0;
+    char *copy = malloc(len ? len : 1);
+    while (copy && got < len) {
+        ssize_t n = resp->stream.reader(resp->stream.ctx, got, copy + got, len - got);
+        if (n <= 0 || (size_t)n > len - got) {
+            cf_http_wiping_free(copy);
+            copy = NULL;
+        } else {
+            got += (size_t)n;
+        }
+    }
+    if (resp->stream.free)
+        resp->stream.free(resp->stream.ctx);
+    resp->stream.free = NULL;
+    struct MHD_Response *r =
+        copy ? MHD_create_response_from_buffer_with_free_callback(len, copy, cf_http_wiping_free)
+             : NULL;
+    if (copy && !r)
+        cf_http_wiping_free(copy);
+    return r;
+}
+
 static struct MHD_Response *cf_http_make_body(cf_http_server *server, cf_http_state *st,
                                               cf_http_response *resp)
 {
+    if (resp->stream.reader && resp->stream.length <= CF_HTTP_SMALL_STREAM)
+        return cf_http_small_stream(resp);
     if (resp->stream.reader) {
         cf_body_stream *s = cf_body_stream_new(resp, server->workers, st->req.conn);
         if (!s)
@@ -273,6 +308,7 @@ static void cf_http_build(cf_http_server *server, cf_http_state *st, cf_http_res
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     }
     st->ready = r;
+    st->cut = r == NULL;
     st->ready_status = resp->status ? resp->status : 500;
     st->bytes_out = resp->stream.reader ? resp->stream.length : resp->body.len;
     cf_http_response_free(resp);
@@ -746,7 +782,7 @@ static enum MHD_Result cf_http_access(void *cls, struct MHD_Connection *conn, co
     (void)version;
     cf_http_server *server = cls;
     cf_http_state *st = *con_cls;
-    if (!st || atomic_load(&server->stopping))
+    if (!st || atomic_load(&server->stopping) || st->cut)
         return MHD_NO;
     if (!st->started)
         return cf_http_on_headers(server, conn, st, url, method);

@@ -32,7 +32,8 @@
 #include "test.h"
 
 #define MAX_BODY 4096
-#define STREAM_LEN (600u * 1024 + 17) /* more than two read-ahead blocks */
+#define STREAM_LEN (600u * 1024 + 17)    /* more than two read-ahead blocks */
+#define SMALL_STREAM_LEN (5u * 1024 + 3) /* read whole on the worker */
 
 static atomic_int handler_calls;
 static atomic_int stream_frees;
@@ -92,13 +93,16 @@ static void echo_handler(void *ctx, cf_http_request *req, cf_http_response *resp
             resp->status = 500;
             return;
         }
-        s->fail_at = strcmp(req->path, "/stream/fail") == 0 ? 300u * 1024 : UINT64_MAX;
+        bool small = strncmp(req->path, "/stream/small", 13) == 0;
+        s->fail_at = strcmp(req->path, "/stream/fail") == 0         ? 300u * 1024
+                     : strcmp(req->path, "/stream/small/fail") == 0 ? 2048
+                                                                    : UINT64_MAX;
         resp->status = 200;
         resp->content_type = "application/octet-stream";
         resp->stream.reader = stream_read;
         resp->stream.free = stream_free;
         resp->stream.ctx = s;
-        resp->stream.length = STREAM_LEN;
+        resp->stream.length = small ? SMALL_STREAM_LEN : STREAM_LEN;
         return;
     }
     char len[32];
@@ -477,6 +481,29 @@ static void test_keep_alive(void)
     close(fd);
 }
 
+/* A small streamed body is read whole before the response goes out: all
+ * of it arrives, and a reader failing part way means no response at all
+ * (the connection is cut), never a short or wrong body; both contexts are
+ * freed. */
+static void test_small_streamed_response(void)
+{
+    int frees = atomic_load(&stream_frees);
+    response r;
+    CHECK(
+        exchange("GET /stream/small HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r, false));
+    CHECK(r.status == 200 && r.declared == SMALL_STREAM_LEN && r.body_len == SMALL_STREAM_LEN);
+    size_t wrong = 0;
+    for (size_t i = 0; i < r.body_len; i++)
+        wrong += r.body[i] != stream_byte(i);
+    CHECK(wrong == 0);
+    response_free(&r);
+    CHECK(!exchange("GET /stream/small/fail HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r,
+                    false));
+    for (int i = 0; i < 100 && atomic_load(&stream_frees) < frees + 2; i++)
+        usleep(10000);
+    CHECK(atomic_load(&stream_frees) == frees + 2);
+}
+
 static void test_streamed_response(void)
 {
     int frees = atomic_load(&stream_frees);
@@ -598,6 +625,7 @@ int main(void)
     RUN(test_too_many_query_params);
     RUN(test_keep_alive);
     RUN(test_streamed_response);
+    RUN(test_small_streamed_response);
     RUN(test_deadlines_on_server);
     cf_http_stop(server);
     TEST_DONE();
