@@ -256,7 +256,10 @@ static struct MHD_Response *cf_http_small_stream(cf_http_response *resp)
 static struct MHD_Response *cf_http_make_body(cf_http_server *server, cf_http_state *st,
                                               cf_http_response *resp)
 {
-    if (resp->stream.reader && resp->stream.length <= CF_HTTP_SMALL_STREAM)
+    /* Not for HEAD: its body is never sent, so never read (a blob whose
+     * bytes fail to open still has its properties served). */
+    if (resp->stream.reader && resp->stream.length <= CF_HTTP_SMALL_STREAM &&
+        strcmp(st->req.method, MHD_HTTP_METHOD_HEAD) != 0)
         return cf_http_small_stream(resp);
     if (resp->stream.reader) {
         cf_body_stream *s = cf_body_stream_new(resp, server->workers, st->req.conn);
