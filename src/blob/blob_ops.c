@@ -127,6 +127,7 @@ static void cf_blob_stream_free(void *ctx)
 {
     cf_blob_stream *st = ctx;
     cf_blob_reader_free(st->reader);
+    cf_memzero(st->head, st->head_len); /* plaintext of stored data */
     free(st->head);
     free(st);
 }
