@@ -127,16 +127,31 @@ void cf_body_stream_prime(cf_body_stream *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* With the lock held: start a worker on the next block if one is due. */
-static void cf_body_stream_kick(cf_body_stream *s)
+/* With the lock held: whether a worker should start on the next block
+ * (then marked running; the caller posts it once the lock is released, so
+ * that the woken worker does not wait for it, as in http.c). */
+static bool cf_body_stream_due(cf_body_stream *s)
 {
     if (s->running || s->failed || s->slot[s->fill].full || s->fill_pos >= s->length)
-        return;
+        return false;
     s->running = true;
-    if (!cf_workers_post(s->pool, &s->job)) {
-        s->running = false;
-        s->failed = true; /* shutting down */
+    return true;
+}
+
+/* Without the lock: posts a due fill.  A pool that is shutting down fails
+ * the stream, and resumes the connection if it waits, to end it. */
+static void cf_body_stream_post(cf_body_stream *s)
+{
+    if (cf_workers_post(s->pool, &s->job))
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->running = false;
+    s->failed = true;
+    if (s->waiting) {
+        s->waiting = false;
+        MHD_resume_connection(s->conn);
     }
+    pthread_mutex_unlock(&s->mu);
 }
 
 ssize_t cf_body_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -145,6 +160,7 @@ ssize_t cf_body_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     pthread_mutex_lock(&s->mu);
     ssize_t ret = 0;
     unsigned i = s->front;
+    bool due = false;
     if (s->slot[i].full) {
         size_t n = s->slot[i].len - s->front_off;
         if (n > max)
@@ -157,21 +173,19 @@ ssize_t cf_body_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             s->front_off = 0;
         }
         ret = (ssize_t)n;
-        cf_body_stream_kick(s);
+        due = cf_body_stream_due(s);
     } else if (s->failed) {
         ret = MHD_CONTENT_READER_END_WITH_ERROR;
     } else {
-        cf_body_stream_kick(s);
-        if (s->failed) {
-            ret = MHD_CONTENT_READER_END_WITH_ERROR;
-        } else {
-            /* Nothing ready: wait off the connection thread. */
-            s->waiting = true;
-            MHD_suspend_connection(s->conn);
-        }
+        /* Nothing ready: wait off the connection thread. */
+        due = cf_body_stream_due(s);
+        s->waiting = true;
+        MHD_suspend_connection(s->conn);
     }
     (void)pos;
     pthread_mutex_unlock(&s->mu);
+    if (due)
+        cf_body_stream_post(s);
     return ret;
 }
 
