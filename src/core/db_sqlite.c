@@ -100,7 +100,6 @@ static bool lite_open(cf_db *db, const cf_db_config *config)
     c->handle = conn;
     db->conn = c;
     sqlite3_busy_timeout(conn, config->busy_timeout_ms);
-    /* The pragmas first: journal_mode must not meet prepared statements. */
     return (!config->pragmas || lite_exec(db, config->pragmas)) && lite_prepare_tx(db);
 }
 

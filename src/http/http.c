@@ -245,6 +245,7 @@ static struct MHD_Response *cf_http_small_stream(cf_http_response *resp)
     if (resp->stream.free)
         resp->stream.free(resp->stream.ctx);
     resp->stream.free = NULL;
+    resp->stream.ctx = NULL; /* freed; `reader` stays set to mark a stream */
     struct MHD_Response *r =
         copy ? MHD_create_response_from_buffer_with_free_callback(len, copy, cf_http_wiping_free)
              : NULL;

@@ -65,6 +65,16 @@ static void stream_free(void *ctx)
     atomic_fetch_add(&stream_frees, 1);
 }
 
+/* Whether exactly `n` stream contexts have been released, waiting up to two
+ * seconds (a release may trail its response: it runs when libmicrohttpd
+ * lets go). */
+static bool stream_frees_reach(int n)
+{
+    for (int i = 0; i < 100 && atomic_load(&stream_frees) < n; i++)
+        usleep(20000);
+    return atomic_load(&stream_frees) == n;
+}
+
 static bool add_line(cf_buf *b, const char *name, const char *value)
 {
     return cf_buf_append_str(b, name) && cf_buf_append_str(b, "=") &&
@@ -481,6 +491,15 @@ static void test_keep_alive(void)
     close(fd);
 }
 
+/* Whether the body received so far is the stream's, byte for byte. */
+static bool body_matches_stream(const response *r)
+{
+    size_t wrong = 0;
+    for (size_t i = 0; i < r->body_len; i++)
+        wrong += r->body[i] != stream_byte(i);
+    return wrong == 0;
+}
+
 /* A small streamed body is read whole before the response goes out: all
  * of it arrives, and a reader failing part way means no response at all
  * (the connection is cut), never a short or wrong body; HEAD reads nothing;
@@ -492,10 +511,7 @@ static void test_small_streamed_response(void)
     CHECK(
         exchange("GET /stream/small HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r, false));
     CHECK(r.status == 200 && r.declared == SMALL_STREAM_LEN && r.body_len == SMALL_STREAM_LEN);
-    size_t wrong = 0;
-    for (size_t i = 0; i < r.body_len; i++)
-        wrong += r.body[i] != stream_byte(i);
-    CHECK(wrong == 0);
+    CHECK(body_matches_stream(&r));
     response_free(&r);
     CHECK(!exchange("GET /stream/small/fail HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r,
                     false));
@@ -505,9 +521,7 @@ static void test_small_streamed_response(void)
                    false));
     CHECK(r.status == 200 && r.declared == SMALL_STREAM_LEN && r.body_len == 0);
     response_free(&r);
-    for (int i = 0; i < 100 && atomic_load(&stream_frees) < frees + 3; i++)
-        usleep(10000);
-    CHECK(atomic_load(&stream_frees) == frees + 3);
+    CHECK(stream_frees_reach(frees + 3));
 }
 
 static void test_streamed_response(void)
@@ -516,25 +530,17 @@ static void test_streamed_response(void)
     response r;
     CHECK(exchange("GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r, false));
     CHECK(r.status == 200 && r.declared == STREAM_LEN && r.body_len == STREAM_LEN);
-    size_t wrong = 0;
-    for (size_t i = 0; i < r.body_len; i++)
-        wrong += r.body[i] != stream_byte(i);
-    CHECK(wrong == 0);
+    CHECK(body_matches_stream(&r));
     response_free(&r);
     /* A reader failing part way: the client gets a short body, never
      * bytes that are not the body, and the context is still freed. */
     CHECK(exchange("GET /stream/fail HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r, false));
     CHECK(r.status == 200 && r.declared == STREAM_LEN && r.body_len < STREAM_LEN);
-    wrong = 0;
-    for (size_t i = 0; i < r.body_len; i++)
-        wrong += r.body[i] != stream_byte(i);
-    CHECK(wrong == 0);
+    CHECK(body_matches_stream(&r));
     response_free(&r);
     /* Both contexts released, once each (the release may trail the
      * response by a moment: it runs when libmicrohttpd lets go). */
-    for (int i = 0; i < 100 && atomic_load(&stream_frees) < frees + 2; i++)
-        usleep(20000);
-    CHECK(atomic_load(&stream_frees) == frees + 2);
+    CHECK(stream_frees_reach(frees + 2));
 }
 
 /* Seconds until the server ends the stream on `fd`; -1 when it does not

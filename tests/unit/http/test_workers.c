@@ -67,13 +67,14 @@ static void test_one_worker_keeps_order(void)
     CHECK(in_order);
 }
 
-static sem_t gate, blocked_ready, late_ran;
+static sem_t late_ran, held_started, held_release;
 
-static void block_on_gate(cf_job *job)
+/* Says it started, then waits to be let go. */
+static void held_job(cf_job *job)
 {
     (void)job;
-    sem_post(&blocked_ready);
-    sem_wait(&gate);
+    sem_post(&held_started);
+    sem_wait(&held_release);
 }
 
 static void note_late(cf_job *job)
@@ -82,11 +83,21 @@ static void note_late(cf_job *job)
     sem_post(&late_ran);
 }
 
+/* The CLOCK_REALTIME time `ms` from now, as sem_timedwait wants it. */
+static struct timespec after_ms(long ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    t.tv_sec += t.tv_nsec / 1000000000L;
+    t.tv_nsec %= 1000000000L;
+    return t;
+}
+
 static bool wait_up_to(sem_t *s, int seconds)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += seconds;
+    struct timespec until = after_ms(seconds * 1000L);
     return sem_timedwait(s, &until) == 0;
 }
 
@@ -94,23 +105,23 @@ static bool wait_up_to(sem_t *s, int seconds)
  * gives it one of the standing-by threads), long before they end. */
 static void test_blocked_jobs_do_not_stall_the_queue(void)
 {
-    sem_init(&gate, 0, 0);
-    sem_init(&blocked_ready, 0, 0);
+    sem_init(&held_release, 0, 0);
+    sem_init(&held_started, 0, 0);
     sem_init(&late_ran, 0, 0);
     cf_workers *pool = NULL;
     CHECK(cf_workers_start(4, 2, &pool));
-    cf_job blockers[2] = {{block_on_gate, NULL}, {block_on_gate, NULL}};
+    cf_job blockers[2] = {{held_job, NULL}, {held_job, NULL}};
     cf_job late = {note_late, NULL};
     for (int i = 0; i < 2; i++)
         CHECK(cf_workers_post(pool, &blockers[i]));
-    CHECK(wait_up_to(&blocked_ready, 10) && wait_up_to(&blocked_ready, 10));
+    CHECK(wait_up_to(&held_started, 10) && wait_up_to(&held_started, 10));
     CHECK(cf_workers_post(pool, &late));
     CHECK(wait_up_to(&late_ran, 10));
-    sem_post(&gate);
-    sem_post(&gate);
+    sem_post(&held_release);
+    sem_post(&held_release);
     cf_workers_free(pool);
-    sem_destroy(&gate);
-    sem_destroy(&blocked_ready);
+    sem_destroy(&held_release);
+    sem_destroy(&held_started);
     sem_destroy(&late_ran);
 }
 
@@ -170,14 +181,7 @@ static void test_announced_waits_free_their_place(void)
     sem_destroy(&left);
 }
 
-static sem_t held_started, held_release, announce_now, announced_release, announced_done;
-
-static void held_job(cf_job *job)
-{
-    (void)job;
-    sem_post(&held_started);
-    sem_wait(&held_release);
-}
+static sem_t announce_now, announced_release, announced_done;
 
 static void announcing_job(cf_job *job)
 {
@@ -192,11 +196,7 @@ static void announcing_job(cf_job *job)
 
 static bool not_within(sem_t *s, long ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += ms * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = after_ms(ms);
     if (sem_timedwait(s, &until) != 0)
         return true;
     sem_post(s); /* it did run: put the token back for the caller */
