@@ -39,8 +39,12 @@ struct cf_extent_writer {
     uint64_t segments;      /* sealed so far = index of the next one */
     uint64_t plaintext_len; /* accepted so far, sealed or pending */
     uint64_t stored_len;    /* handed to the sink so far */
-    cf_buf pending;         /* secret: plaintext not yet sealed, < 1 segment */
-    uint8_t *sealed;        /* segment_size + tag */
+    /* Both buffers grow with the data up to a segment (plus tag): a 1 KiB
+     * put does not allocate, zero and wipe a whole segment of secret memory
+     * (its wipe alone was 2% of a small put's CPU). */
+    cf_buf pending;  /* secret: plaintext not yet sealed, < 1 segment */
+    uint8_t *sealed; /* ciphertext and tag of the segment being sealed */
+    size_t sealed_cap;
     bool failed, finished;
 };
 
@@ -209,9 +213,6 @@ static bool cf_extent_writer_start(cf_slice scope_key, const uint8_t *key_ref,
     memcpy(w->nonce_prefix, prefix, CF_EXTENT_NONCE_PREFIX_LEN);
     cf_extent_header_encode(segment_size, cipher, key_ref, salt, prefix, w->header);
     CF_GUARD(cf_extent_key(scope_key, key_ref, salt, &w->gcm));
-    CF_GUARD(cf_buf_reserve(&w->pending, segment_size));
-    w->sealed = malloc((size_t)segment_size + CF_EXTENT_TAG_LEN);
-    CF_ENSURE_ALLOC(w->sealed);
     CF_GUARD(cf_extent_emit(w->sink, w->header, sizeof w->header));
     w->stored_len = sizeof w->header;
     return true;
@@ -272,6 +273,12 @@ static bool cf_extent_seal(cf_extent_writer *w, cf_slice pt, bool last)
               "extent too large");
     uint8_t nonce[CF_GCM_IV_LEN];
     cf_extent_nonce(w->nonce_prefix, w->segments, last, nonce);
+    if (pt.len + CF_EXTENT_TAG_LEN > w->sealed_cap) {
+        uint8_t *grown = realloc(w->sealed, pt.len + CF_EXTENT_TAG_LEN);
+        CF_ENSURE_ALLOC(grown);
+        w->sealed = grown;
+        w->sealed_cap = pt.len + CF_EXTENT_TAG_LEN;
+    }
     CF_GUARD(cf_gcm_seal(w->gcm, nonce, cf_slice_of(w->header, sizeof w->header), pt, w->sealed,
                          w->sealed + pt.len));
     CF_GUARD(cf_extent_emit(w->sink, w->sealed, pt.len + CF_EXTENT_TAG_LEN));
