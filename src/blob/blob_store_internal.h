@@ -199,6 +199,21 @@ typedef enum { BS_OP_READ, BS_OP_WRITE, BS_OP_CREATE, BS_OP_SOURCE, BS_OP_LEASE 
         ok_;                                      \
     })
 
+/* As BS_LOCKED, for the checks a write makes before its body arrives.  When
+ * they pass, the wait for durability is left to the write's own commit: the
+ * WAL is synced in order, so that wait covers every commit the checks saw,
+ * and a put no longer waits on two syncs before its reply.  A failed check
+ * answers from what it saw, so it waits.  Extents made due stay for the
+ * next BS_LOCKED. */
+#define BS_LOCKED_PRECHECK(s, call)                  \
+    ({                                               \
+        pthread_mutex_lock(&(s)->lock);              \
+        bool ok_ = (call);                           \
+        uint64_t seen_ = cf_db_commits((s)->db);     \
+        pthread_mutex_unlock(&(s)->lock);            \
+        ok_ || cf_db_durable((s)->db, seen_, false); \
+    })
+
 /* ---- database (blob_store.c) ---- */
 
 /* Drops the cached accounts (under the lock). */

@@ -208,9 +208,9 @@ static const char *bs_cpk_sha(const cf_blob_cond *cond)
 static bool bs_writer_start(cf_blob_writer *w)
 {
     bs_scope sc = {0};
-    CF_GUARD(
-        BS_LOCKED(w->s, cf_db_read_begin(w->s->db) &&
-                            cf_db_read_end(w->s->db, bs_writer_precheck_locked(w->s, w, &sc))));
+    CF_GUARD(BS_LOCKED_PRECHECK(
+        w->s, cf_db_read_begin(w->s->db) &&
+                  cf_db_read_end(w->s->db, bs_writer_precheck_locked(w->s, w, &sc))));
     uint8_t *key = cf_secret_alloc(CF_EXTENT_SCOPE_KEY_LEN);
     bool ok = key != NULL;
     if (!ok)
