@@ -99,7 +99,7 @@ typedef struct {
     unsigned max_per_ip;          /* connections from one client address */
     unsigned timeout_seconds;     /* a response the client stops reading */
     cf_deadline_policy deadlines; /* zeros: the defaults in deadlines.h */
-    unsigned workers;             /* worker threads; 0 = 2 per core, at least 4
+    unsigned workers;             /* worker threads; 0 = 4 per core, at least 8
                                      (or COFFER_WORKERS) */
     size_t connection_memory;     /* per-connection memory; 0 = CF_HTTP_CONN_MEMORY */
     bool cacheable;               /* no default "Cache-Control: no-store" (blob
