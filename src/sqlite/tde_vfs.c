@@ -54,6 +54,11 @@ typedef struct {
     /* WAL: the frame header written last */
     sqlite3_int64 frame_at;
     uint32_t frame_pgno;
+    /* WAL: that header, masked, while it waits for its page (held_at >= 0):
+     * SQLite writes a frame's header and page in two calls, and one write
+     * for both halves a commit's system calls (cf_wal_hold). */
+    uint8_t held[CF_WAL_FRAME_HEADER];
+    sqlite3_int64 held_at;
     cf_tde_temp temp;
     sqlite3_file *real; /* the default VFS's file, allocated after this */
 } cf_tde_file;
@@ -108,11 +113,15 @@ static uint32_t cf_page_size(const cf_tde_file *p)
     return p->db && p->db->have_header ? p->db->header.page_size : 0;
 }
 
+/* A page's room, with a WAL frame header's room in front of it (where a
+ * held header joins its sealed page). */
+#define CF_SCRATCH_LEN (CF_WAL_FRAME_HEADER + CF_TDE_PAGE_MAX)
+
 static uint8_t *cf_scratch(cf_tde_file *p)
 {
     if (!p->scratch)
-        p->scratch = malloc(CF_TDE_PAGE_MAX);
-    return p->scratch;
+        p->scratch = malloc(CF_SCRATCH_LEN);
+    return p->scratch ? p->scratch + CF_WAL_FRAME_HEADER : NULL;
 }
 
 /* ---- sealing one page ---- */
@@ -566,11 +575,45 @@ static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
     return rc; /* no key, no memory: an error, not a torn frame */
 }
 
+/* Writes a held frame header on its own.  Every access to the WAL but the
+ * write of the header's page calls it first, so the file reads and syncs
+ * as SQLite wrote it. */
+static int cf_wal_flush(cf_tde_file *p)
+{
+    if (p->kind != CF_KIND_WAL || p->held_at < 0)
+        return SQLITE_OK;
+    sqlite3_int64 at = p->held_at;
+    p->held_at = -1;
+    return CF_REAL(p)->pMethods->xWrite(CF_REAL(p), p->held, CF_WAL_FRAME_HEADER, at);
+}
+
+/* Writes a masked frame header and the sealed page that follows it in the
+ * scratch buffer (cf_scratch keeps a header's room in front) as one. */
+static int cf_wal_write_frame(cf_tde_file *p, const uint8_t *hdr, uint8_t *sealed, uint32_t ps,
+                              sqlite3_int64 frame_at)
+{
+    memcpy(sealed - CF_WAL_FRAME_HEADER, hdr, CF_WAL_FRAME_HEADER);
+    return CF_REAL(p)->pMethods->xWrite(CF_REAL(p), sealed - CF_WAL_FRAME_HEADER,
+                                        (int)(CF_WAL_FRAME_HEADER + ps), frame_at);
+}
+
 static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 off)
 {
     uint32_t ps = cf_page_size(p);
     cf_wal_part part = cf_wal_classify(ps, amt, off);
     sqlite3_file *real = CF_REAL(p);
+    /* The page of the held header: both go out in one write below.  A failure
+     * on the way drops the header with the page (SQLite fails the commit, and
+     * frames past the last commit are ignored). */
+    bool joins = part == CF_WAL_PAGE && p->held_at == off - CF_WAL_FRAME_HEADER;
+    uint8_t hdr[CF_WAL_FRAME_HEADER];
+    int rc;
+    if (joins) {
+        memcpy(hdr, p->held, sizeof hdr);
+        p->held_at = -1;
+    } else if ((rc = cf_wal_flush(p)) != SQLITE_OK) {
+        return rc;
+    }
     if (part == CF_WAL_ODD)
         return cf_wal_odd(amt, off);
     if (part == CF_WAL_CLEAR &&
@@ -578,30 +621,27 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
         return real->pMethods->xWrite(real, buf, amt, off);
     if (!cf_tde_db_fresh(p->db))
         return cf_tde_key_fail();
-    uint8_t hdr[CF_WAL_FRAME_HEADER];
-    int rc;
+    uint8_t *sealed = NULL;
     if (part == CF_WAL_CLEAR) {
-        /* A frame header, its checksums masked (SQLite writes them whole). */
+        /* A frame header, its checksums masked (SQLite writes them whole);
+         * held until its page comes. */
         if (amt != CF_WAL_FRAME_HEADER || cf_frame_start(ps, off) != off)
             return cf_wal_odd(amt, off);
-        memcpy(hdr, buf, sizeof hdr);
+        memcpy(p->held, buf, sizeof p->held);
         p->frame_at = off;
-        p->frame_pgno = cf_be32(hdr);
-        rc = cf_mask(p, p->db->header.current, 'w', off, hdr + 8, hdr + CF_WAL_CKSUM_AT, 8);
-        return rc != SQLITE_OK ? rc : real->pMethods->xWrite(real, hdr, amt, off);
+        p->frame_pgno = cf_be32(p->held);
+        rc = cf_mask(p, p->db->header.current, 'w', off, p->held + 8, p->held + CF_WAL_CKSUM_AT, 8);
+        if (rc == SQLITE_OK)
+            p->held_at = off;
+        return rc;
     }
-    uint8_t *sealed = NULL;
     if (part == CF_WAL_FRAME) {
         const uint8_t *frame = buf;
         memcpy(hdr, frame, sizeof hdr);
         rc = cf_mask(p, p->db->header.current, 'w', off, hdr + 8, hdr + CF_WAL_CKSUM_AT, 8);
         if (rc == SQLITE_OK)
-            rc = real->pMethods->xWrite(real, hdr, CF_WAL_FRAME_HEADER, off);
-        if (rc == SQLITE_OK)
             rc = cf_seal_page(p, frame + CF_WAL_FRAME_HEADER, cf_be32(frame), &sealed);
-        return rc != SQLITE_OK
-                   ? rc
-                   : real->pMethods->xWrite(real, sealed, (int)ps, off + CF_WAL_FRAME_HEADER);
+        return rc != SQLITE_OK ? rc : cf_wal_write_frame(p, hdr, sealed, ps, off);
     }
     uint32_t pgno = p->frame_pgno;
     if (off - CF_WAL_FRAME_HEADER != p->frame_at) {
@@ -612,7 +652,10 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
         pgno = cf_be32(be);
     }
     rc = cf_seal_page(p, buf, pgno, &sealed);
-    return rc != SQLITE_OK ? rc : real->pMethods->xWrite(real, sealed, amt, off);
+    if (rc != SQLITE_OK)
+        return rc;
+    return joins ? cf_wal_write_frame(p, hdr, sealed, ps, off - CF_WAL_FRAME_HEADER)
+                 : real->pMethods->xWrite(real, sealed, amt, off);
 }
 
 /* ---- io methods ---- */
@@ -620,13 +663,16 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
 static int cf_io_close(sqlite3_file *file)
 {
     cf_tde_file *p = (cf_tde_file *)file;
+    int flushed = CF_REAL(p)->pMethods ? cf_wal_flush(p) : SQLITE_OK;
     int rc = CF_REAL(p)->pMethods ? CF_REAL(p)->pMethods->xClose(CF_REAL(p)) : SQLITE_OK;
+    if (rc == SQLITE_OK)
+        rc = flushed;
     if (p->kind == CF_KIND_MAIN)
         cf_tde_db_close(p->db);
     if (p->kind == CF_KIND_TEMP)
         cf_tde_temp_close(&p->temp);
     if (p->scratch)
-        cf_memzero(p->scratch, CF_TDE_PAGE_MAX);
+        cf_memzero(p->scratch, CF_SCRATCH_LEN);
     if (p->part_plain)
         cf_memzero(p->part_plain, CF_TDE_PAGE_MAX);
     free(p->scratch);
@@ -644,7 +690,10 @@ static int cf_io_read(sqlite3_file *file, void *buf, int amt, sqlite3_int64 off)
     switch (p->kind) {
     case CF_KIND_MAIN: return cf_main_read(p, buf, amt, off);
     case CF_KIND_JOURNAL: return cf_journal_read(p, buf, amt, off);
-    case CF_KIND_WAL: return cf_wal_read(p, buf, amt, off);
+    case CF_KIND_WAL: {
+        int rc = cf_wal_flush(p);
+        return rc != SQLITE_OK ? rc : cf_wal_read(p, buf, amt, off);
+    }
     case CF_KIND_TEMP: return cf_tde_temp_read(&p->temp, CF_REAL(p), buf, amt, off);
     default: return CF_REAL(p)->pMethods->xRead(CF_REAL(p), buf, amt, off);
     }
@@ -670,6 +719,9 @@ static bool cf_main_with_header(const cf_tde_file *p)
 static int cf_io_truncate(sqlite3_file *file, sqlite3_int64 size)
 {
     cf_tde_file *p = (cf_tde_file *)file;
+    int rc = cf_wal_flush(p);
+    if (rc != SQLITE_OK)
+        return rc;
     if (p->kind == CF_KIND_MAIN)
         cf_ahead_drop(p);
     if (p->kind == CF_KIND_TEMP)
@@ -682,7 +734,8 @@ static int cf_io_truncate(sqlite3_file *file, sqlite3_int64 size)
 static int cf_io_sync(sqlite3_file *file, int flags)
 {
     cf_tde_file *p = (cf_tde_file *)file;
-    return CF_REAL(p)->pMethods->xSync(CF_REAL(p), flags);
+    int rc = cf_wal_flush(p);
+    return rc != SQLITE_OK ? rc : CF_REAL(p)->pMethods->xSync(CF_REAL(p), flags);
 }
 
 static int cf_io_file_size(sqlite3_file *file, sqlite3_int64 *size)
@@ -692,7 +745,10 @@ static int cf_io_file_size(sqlite3_file *file, sqlite3_int64 *size)
         *size = p->temp.size;
         return SQLITE_OK;
     }
-    int rc = CF_REAL(p)->pMethods->xFileSize(CF_REAL(p), size);
+    int rc = cf_wal_flush(p);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = CF_REAL(p)->pMethods->xFileSize(CF_REAL(p), size);
     if (rc == SQLITE_OK && cf_main_with_header(p))
         *size = *size > CF_TDE_HEADER_LEN ? *size - CF_TDE_HEADER_LEN : 0;
     return rc;
@@ -920,7 +976,7 @@ static int cf_vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *fi
     cf_tde_file *p = (cf_tde_file *)file;
     memset(p, 0, sizeof *p);
     p->real = (sqlite3_file *)(p + 1);
-    p->pgno_at = p->page_end = p->frame_at = p->part_index = p->read_end = -1;
+    p->pgno_at = p->page_end = p->frame_at = p->held_at = p->part_index = p->read_end = -1;
     p->last_index = -2;
     p->kind = cf_file_kind(flags);
     sqlite3_vfs *base = CF_BASE_VFS();
