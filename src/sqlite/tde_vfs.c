@@ -54,11 +54,17 @@ typedef struct {
     /* WAL: the frame header written last */
     sqlite3_int64 frame_at;
     uint32_t frame_pgno;
-    /* WAL: that header, masked, while it waits for its page (held_at >= 0):
-     * SQLite writes a frame's header and page in two calls, and one write
-     * for both halves a commit's system calls (cf_wal_hold). */
+    /* WAL: SQLite writes a frame's header and its page in two calls, and a
+     * commit's frames one after another.  Each call was a pwrite (24 for a
+     * 1 KiB put); now a header waits for its page (held_at >= 0, masked),
+     * and whole frames (masked header, sealed page: nothing secret) gather
+     * in `run` until the commit frame, a full run, or any other access to
+     * the WAL sends them out in one write (cf_wal_flush). */
     uint8_t held[CF_WAL_FRAME_HEADER];
     sqlite3_int64 held_at;
+    uint8_t *run;
+    size_t run_len;
+    sqlite3_int64 run_at;
     cf_tde_temp temp;
     sqlite3_file *real; /* the default VFS's file, allocated after this */
 } cf_tde_file;
@@ -113,8 +119,8 @@ static uint32_t cf_page_size(const cf_tde_file *p)
     return p->db && p->db->have_header ? p->db->header.page_size : 0;
 }
 
-/* A page's room, with a WAL frame header's room in front of it (where a
- * held header joins its sealed page). */
+/* A page's room, with a WAL frame header's room in front of it: a page
+ * read from the WAL comes with its header in one read. */
 #define CF_SCRATCH_LEN (CF_WAL_FRAME_HEADER + CF_TDE_PAGE_MAX)
 
 static uint8_t *cf_scratch(cf_tde_file *p)
@@ -549,16 +555,26 @@ static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
             return cf_tde_key_fail();
         return cf_wal_read_checksums(p, buf, amt, off);
     }
+    if (part == CF_WAL_PAGE) {
+        /* The page with its header (for the page number) in one read; a
+         * short read hands back what SQLite's own read would have. */
+        uint8_t *page = cf_scratch(p);
+        if (!page)
+            return SQLITE_NOMEM;
+        int rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), page - CF_WAL_FRAME_HEADER,
+                                             CF_WAL_FRAME_HEADER + amt, off - CF_WAL_FRAME_HEADER);
+        memcpy(buf, page, (size_t)amt);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (!cf_tde_db_fresh(p->db))
+            return cf_tde_key_fail();
+        return cf_open_page(p, buf, cf_be32(page - CF_WAL_FRAME_HEADER));
+    }
     int rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), buf, amt, off);
     if (rc != SQLITE_OK || part == CF_WAL_CLEAR)
         return rc;
     if (!cf_tde_db_fresh(p->db))
         return cf_tde_key_fail();
-    if (part == CF_WAL_PAGE) {
-        uint8_t be[4];
-        rc = CF_REAL(p)->pMethods->xRead(CF_REAL(p), be, 4, off - CF_WAL_FRAME_HEADER);
-        return rc != SQLITE_OK ? rc : cf_open_page(p, buf, cf_be32(be));
-    }
     /* A whole frame: recovery reading the log.  A frame that does not open
      * is one torn by a crash (or not ours): its page reads as zeros, which
      * fails SQLite's frame checksum, so recovery stops before it. */
@@ -575,26 +591,53 @@ static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
     return rc; /* no key, no memory: an error, not a torn frame */
 }
 
-/* Writes a held frame header on its own.  Every access to the WAL but the
- * write of the header's page calls it first, so the file reads and syncs
- * as SQLite wrote it. */
+/* The most whole frames gathered for one write: a 1 KiB put's commit is
+ * about 11 frames of 4 KiB pages; the largest page's frame must fit. */
+#define CF_WAL_RUN_MAX (128 * 1024)
+_Static_assert(CF_WAL_RUN_MAX >= CF_WAL_FRAME_HEADER + CF_TDE_PAGE_MAX, "a frame fits a run");
+
+/* Writes the gathered frames, then a held header.  Every access to the WAL
+ * but the next frame's own writes calls it first, so the file reads, sizes
+ * and syncs as SQLite wrote it.  On failure both are dropped: SQLite fails
+ * the transaction, and frames past the last commit are ignored. */
 static int cf_wal_flush(cf_tde_file *p)
 {
-    if (p->kind != CF_KIND_WAL || p->held_at < 0)
+    if (p->kind != CF_KIND_WAL)
         return SQLITE_OK;
-    sqlite3_int64 at = p->held_at;
+    sqlite3_file *real = CF_REAL(p);
+    int rc = SQLITE_OK;
+    if (p->run_len > 0) {
+        size_t len = p->run_len;
+        p->run_len = 0;
+        rc = real->pMethods->xWrite(real, p->run, (int)len, p->run_at);
+    }
+    sqlite3_int64 held_at = p->held_at;
     p->held_at = -1;
-    return CF_REAL(p)->pMethods->xWrite(CF_REAL(p), p->held, CF_WAL_FRAME_HEADER, at);
+    if (rc == SQLITE_OK && held_at >= 0)
+        rc = real->pMethods->xWrite(real, p->held, CF_WAL_FRAME_HEADER, held_at);
+    return rc;
 }
 
-/* Writes a masked frame header and the sealed page that follows it in the
- * scratch buffer (cf_scratch keeps a header's room in front) as one. */
-static int cf_wal_write_frame(cf_tde_file *p, const uint8_t *hdr, uint8_t *sealed, uint32_t ps,
-                              sqlite3_int64 frame_at)
+/* Adds a whole frame at `at` to the run; a commit frame (its header names
+ * the database's size after the commit) sends the run out at once, so no
+ * commit returns before its frames are in the file. */
+static int cf_wal_put_frame(cf_tde_file *p, const uint8_t *hdr, const uint8_t *sealed, uint32_t ps,
+                            sqlite3_int64 at)
 {
-    memcpy(sealed - CF_WAL_FRAME_HEADER, hdr, CF_WAL_FRAME_HEADER);
-    return CF_REAL(p)->pMethods->xWrite(CF_REAL(p), sealed - CF_WAL_FRAME_HEADER,
-                                        (int)(CF_WAL_FRAME_HEADER + ps), frame_at);
+    const size_t n = CF_WAL_FRAME_HEADER + ps;
+    int rc = SQLITE_OK;
+    if (p->run_len > 0 &&
+        (p->run_at + (sqlite3_int64)p->run_len != at || p->run_len + n > CF_WAL_RUN_MAX) &&
+        (rc = cf_wal_flush(p)) != SQLITE_OK)
+        return rc;
+    if (!p->run && !(p->run = malloc(CF_WAL_RUN_MAX)))
+        return SQLITE_NOMEM;
+    if (p->run_len == 0)
+        p->run_at = at;
+    memcpy(p->run + p->run_len, hdr, CF_WAL_FRAME_HEADER);
+    memcpy(p->run + p->run_len + CF_WAL_FRAME_HEADER, sealed, ps);
+    p->run_len += n;
+    return cf_be32(hdr + 4) != 0 ? cf_wal_flush(p) : SQLITE_OK;
 }
 
 static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 off)
@@ -602,16 +645,18 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
     uint32_t ps = cf_page_size(p);
     cf_wal_part part = cf_wal_classify(ps, amt, off);
     sqlite3_file *real = CF_REAL(p);
-    /* The page of the held header: both go out in one write below.  A failure
-     * on the way drops the header with the page (SQLite fails the commit, and
-     * frames past the last commit are ignored). */
+    /* The page of the held header joins it in the run; the next frame's
+     * header is held (both below).  Anything else goes out after the run.
+     * A failure on the way drops the held header with its page. */
     bool joins = part == CF_WAL_PAGE && p->held_at == off - CF_WAL_FRAME_HEADER;
+    bool next_header = part == CF_WAL_CLEAR && p->held_at < 0 && off >= CF_WAL_HEADER &&
+                       amt == CF_WAL_FRAME_HEADER && cf_frame_start(ps, off) == off;
     uint8_t hdr[CF_WAL_FRAME_HEADER];
     int rc;
     if (joins) {
         memcpy(hdr, p->held, sizeof hdr);
         p->held_at = -1;
-    } else if ((rc = cf_wal_flush(p)) != SQLITE_OK) {
+    } else if (!next_header && (rc = cf_wal_flush(p)) != SQLITE_OK) {
         return rc;
     }
     if (part == CF_WAL_ODD)
@@ -641,7 +686,7 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
         rc = cf_mask(p, p->db->header.current, 'w', off, hdr + 8, hdr + CF_WAL_CKSUM_AT, 8);
         if (rc == SQLITE_OK)
             rc = cf_seal_page(p, frame + CF_WAL_FRAME_HEADER, cf_be32(frame), &sealed);
-        return rc != SQLITE_OK ? rc : cf_wal_write_frame(p, hdr, sealed, ps, off);
+        return rc != SQLITE_OK ? rc : cf_wal_put_frame(p, hdr, sealed, ps, off);
     }
     uint32_t pgno = p->frame_pgno;
     if (off - CF_WAL_FRAME_HEADER != p->frame_at) {
@@ -654,7 +699,7 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
     rc = cf_seal_page(p, buf, pgno, &sealed);
     if (rc != SQLITE_OK)
         return rc;
-    return joins ? cf_wal_write_frame(p, hdr, sealed, ps, off - CF_WAL_FRAME_HEADER)
+    return joins ? cf_wal_put_frame(p, hdr, sealed, ps, off - CF_WAL_FRAME_HEADER)
                  : real->pMethods->xWrite(real, sealed, amt, off);
 }
 
@@ -676,6 +721,7 @@ static int cf_io_close(sqlite3_file *file)
     if (p->part_plain)
         cf_memzero(p->part_plain, CF_TDE_PAGE_MAX);
     free(p->scratch);
+    free(p->run);
     free(p->ahead);
     free(p->part_sealed);
     free(p->part_plain);
