@@ -29,7 +29,8 @@ enum { CF_KIND_MAIN, CF_KIND_JOURNAL, CF_KIND_WAL, CF_KIND_TEMP, CF_KIND_PLAIN }
 #define CF_PENDING_BYTE 0x40000000
 #define CF_AHEAD_BYTES (128 * 1024)
 
-typedef struct {
+typedef struct cf_tde_file cf_tde_file;
+struct cf_tde_file {
     sqlite3_file base;
     int kind;
     cf_tde_db *db; /* main: owned; journal, WAL: the main file's */
@@ -54,20 +55,21 @@ typedef struct {
     /* WAL: the frame header written last */
     sqlite3_int64 frame_at;
     uint32_t frame_pgno;
-    /* WAL: SQLite writes a frame's header and its page in two calls, and a
-     * commit's frames one after another.  Each call was a pwrite (24 for a
-     * 1 KiB put); now a header waits for its page (held_at >= 0, masked),
-     * and whole frames (masked header, sealed page: nothing secret) gather
-     * in `run` until the commit frame, a full run, or any other access to
-     * the WAL sends them out in one write (cf_wal_flush). */
+    /* WAL: frames written in one call instead of a call per header and per
+     * page (see cf_wal_flush): a header appended at the log's end waits for
+     * its page (held_at >= 0, masked); whole frames (masked header, sealed
+     * page: nothing secret) gather in `run`.  wal_end is where this
+     * connection's writes to the log end (0 after a new log header). */
     uint8_t held[CF_WAL_FRAME_HEADER];
-    sqlite3_int64 held_at;
+    sqlite3_int64 held_at, run_at, wal_end;
     uint8_t *run;
     size_t run_len;
-    sqlite3_int64 run_at;
+    /* main: its WAL, whose gathered writes go out before the WAL's write
+     * lock is released; WAL: its main file */
+    cf_tde_file *wal, *main;
     cf_tde_temp temp;
     sqlite3_file *real; /* the default VFS's file, allocated after this */
-} cf_tde_file;
+};
 
 static sqlite3_vfs cf_tde_vfs;
 static const sqlite3_io_methods cf_tde_methods;
@@ -596,10 +598,16 @@ static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
 #define CF_WAL_RUN_MAX (128 * 1024)
 _Static_assert(CF_WAL_RUN_MAX >= CF_WAL_FRAME_HEADER + CF_TDE_PAGE_MAX, "a frame fits a run");
 
-/* Writes the gathered frames, then a held header.  Every access to the WAL
- * but the next frame's own writes calls it first, so the file reads, sizes
- * and syncs as SQLite wrote it.  On failure both are dropped: SQLite fails
- * the transaction, and frames past the last commit are ignored. */
+/* Writes the gathered frames, then a held header, in one call each.  SQLite
+ * writes a frame's header and its page in two calls and a commit's frames
+ * one after another (24 pwrite calls for a 1 KiB put); gathered, they go
+ * out when the commit frame comes, so no commit returns before its frames
+ * are in the file.  Every other access to the WAL (a read, a sync, its
+ * size, a truncation, the close, a header rewritten in place) and the
+ * release of the WAL's write lock call this first, so the file reads as
+ * SQLite wrote it and nothing is written once another writer may start.
+ * Only uncommitted frames can be pending then; on failure they are
+ * dropped, as SQLite drops frames past the last commit. */
 static int cf_wal_flush(cf_tde_file *p)
 {
     if (p->kind != CF_KIND_WAL)
@@ -645,12 +653,17 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
     uint32_t ps = cf_page_size(p);
     cf_wal_part part = cf_wal_classify(ps, amt, off);
     sqlite3_file *real = CF_REAL(p);
-    /* The page of the held header joins it in the run; the next frame's
-     * header is held (both below).  Anything else goes out after the run.
-     * A failure on the way drops the held header with its page. */
+    /* The page of the held header joins it in the run; a header appended
+     * at the log's end is held (both below).  Anything else goes out after
+     * the run.  A failure on the way drops the held header with its page. */
+    if (off < CF_WAL_HEADER)
+        p->wal_end = 0; /* a new log header: the log starts again */
     bool joins = part == CF_WAL_PAGE && p->held_at == off - CF_WAL_FRAME_HEADER;
-    bool next_header = part == CF_WAL_CLEAR && p->held_at < 0 && off >= CF_WAL_HEADER &&
-                       amt == CF_WAL_FRAME_HEADER && cf_frame_start(ps, off) == off;
+    bool next_header = part == CF_WAL_CLEAR && p->held_at < 0 && off >= p->wal_end &&
+                       off >= CF_WAL_HEADER && amt == CF_WAL_FRAME_HEADER &&
+                       cf_frame_start(ps, off) == off;
+    if (off + amt > p->wal_end)
+        p->wal_end = off + amt;
     uint8_t hdr[CF_WAL_FRAME_HEADER];
     int rc;
     if (joins) {
@@ -668,17 +681,20 @@ static int cf_wal_write(cf_tde_file *p, const void *buf, int amt, sqlite3_int64 
         return cf_tde_key_fail();
     uint8_t *sealed = NULL;
     if (part == CF_WAL_CLEAR) {
-        /* A frame header, its checksums masked (SQLite writes them whole);
-         * held until its page comes. */
+        /* A frame header, its checksums masked (SQLite writes them whole).
+         * Appended, it waits for its page; rewritten in place (new checksums
+         * after the commit frame), it goes out at once. */
         if (amt != CF_WAL_FRAME_HEADER || cf_frame_start(ps, off) != off)
             return cf_wal_odd(amt, off);
-        memcpy(p->held, buf, sizeof p->held);
+        memcpy(hdr, buf, sizeof hdr);
         p->frame_at = off;
-        p->frame_pgno = cf_be32(p->held);
-        rc = cf_mask(p, p->db->header.current, 'w', off, p->held + 8, p->held + CF_WAL_CKSUM_AT, 8);
-        if (rc == SQLITE_OK)
-            p->held_at = off;
-        return rc;
+        p->frame_pgno = cf_be32(hdr);
+        rc = cf_mask(p, p->db->header.current, 'w', off, hdr + 8, hdr + CF_WAL_CKSUM_AT, 8);
+        if (rc != SQLITE_OK || !next_header)
+            return rc != SQLITE_OK ? rc : real->pMethods->xWrite(real, hdr, amt, off);
+        memcpy(p->held, hdr, sizeof hdr);
+        p->held_at = off;
+        return SQLITE_OK;
     }
     if (part == CF_WAL_FRAME) {
         const uint8_t *frame = buf;
@@ -709,6 +725,10 @@ static int cf_io_close(sqlite3_file *file)
 {
     cf_tde_file *p = (cf_tde_file *)file;
     int flushed = CF_REAL(p)->pMethods ? cf_wal_flush(p) : SQLITE_OK;
+    if (p->main && p->main->wal == p) /* SQLite closes the WAL first */
+        p->main->wal = NULL;
+    if (p->wal)
+        p->wal->main = NULL;
     int rc = CF_REAL(p)->pMethods ? CF_REAL(p)->pMethods->xClose(CF_REAL(p)) : SQLITE_OK;
     if (rc == SQLITE_OK)
         rc = flushed;
@@ -919,6 +939,12 @@ static int cf_io_shm_map(sqlite3_file *file, int page, int size, int extend, voi
 static int cf_io_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 {
     cf_tde_file *p = (cf_tde_file *)file;
+    /* Slot 0 is the WAL's write lock: before another writer may start,
+     * what this one gathered goes out (uncommitted frames only: a commit
+     * wrote its own; SQLite ignores an unlock's result, and a failed write
+     * of frames past the last commit loses nothing). */
+    if (offset == 0 && n == 1 && flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && p->wal)
+        (void)cf_wal_flush(p->wal);
     int rc = CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n, flags);
     /* A WAL read transaction takes a read mark (slots 3-7) and may keep the
      * shared file lock for good: read-ahead is dropped and the cache period
@@ -1011,7 +1037,12 @@ static bool cf_borrow_db(cf_tde_file *p, sqlite3_filename name)
     sqlite3_file *main_file = name ? sqlite3_database_file_object(name) : NULL;
     CF_ENSURE(main_file && main_file->pMethods == &cf_tde_methods, CF_ERR_INTERNAL,
               "a journal or WAL whose database is not open through the coffer VFS");
-    p->db = ((cf_tde_file *)main_file)->db;
+    cf_tde_file *main = (cf_tde_file *)main_file;
+    p->db = main->db;
+    if (p->kind == CF_KIND_WAL) {
+        p->main = main;
+        main->wal = p;
+    }
     return true;
 }
 

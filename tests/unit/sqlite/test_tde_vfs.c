@@ -475,6 +475,68 @@ static void test_read_ahead_coherent(const char *mode)
     sqlite3_close(a);
 }
 
+/* A transaction that spills pages to the WAL and then changes one of them
+ * again makes SQLite rewrite frame headers (their checksums) after the
+ * commit frame: those rewrites must be in the file when COMMIT returns,
+ * with synchronous=NORMAL and no close (a child that exits as if killed). */
+static void test_wal_rewritten_commit_survives(void)
+{
+    remove_all(db_path);
+    sqlite3 *db = NULL;
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK &&
+          exec(db, "PRAGMA journal_mode=wal") == SQLITE_OK);
+    fill(db, 10);
+    sqlite3_close(db);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (open_db(db_path, key1, &db) != SQLITE_OK ||
+            exec(db, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=10; "
+                     "PRAGMA wal_autocheckpoint=0") != SQLITE_OK ||
+            exec(db,
+                 "BEGIN; "
+                 "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 3000) "
+                 "INSERT INTO t(v) SELECT printf('%.200c', 'y') FROM c; "
+                 "UPDATE t SET v = 'rewritten' WHERE id <= 60; COMMIT") != SQLITE_OK)
+            _exit(1);
+        _exit(0); /* committed; no close */
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(open_db(db_path, key1, &db) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM t", NULL) == 3010);
+    CHECK(scalar(db, "SELECT count(*) FROM t WHERE v = 'rewritten'", NULL) == 60);
+    CHECK(integrity_ok(db));
+    sqlite3_close(db);
+}
+
+/* Frames a rolled-back transaction wrote (or gathered) lie past the last
+ * commit; another connection then commits over the same places in the
+ * WAL.  Nothing of the first may reach the file after that. */
+static void test_wal_rollback_then_other_writer(void)
+{
+    remove_all(db_path);
+    sqlite3 *a = NULL, *b = NULL;
+    CHECK(open_db(db_path, key1, &a) == SQLITE_OK &&
+          exec(a, "PRAGMA journal_mode=wal") == SQLITE_OK);
+    fill(a, 10);
+    CHECK(exec(a, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA cache_size=10") == SQLITE_OK);
+    CHECK(open_db(db_path, key1, &b) == SQLITE_OK);
+    CHECK(exec(a, "BEGIN; "
+                  "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60) "
+                  "INSERT INTO t(v) SELECT printf('%.1000c', 'z') FROM c; ROLLBACK") == SQLITE_OK);
+    CHECK(exec(b,
+               "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60) "
+               "INSERT INTO t(v) SELECT 'from-b-' || printf('%.1000c', 'b') FROM c") == SQLITE_OK);
+    CHECK(scalar(a, "SELECT count(*) FROM t WHERE v LIKE 'from-b-%'", NULL) == 60);
+    sqlite3_close(a);
+    CHECK(scalar(b, "SELECT count(*) FROM t WHERE v LIKE 'from-b-%'", NULL) == 60);
+    CHECK(integrity_ok(b));
+    sqlite3_close(b);
+    CHECK(open_db(db_path, key1, &b) == SQLITE_OK);
+    CHECK(scalar(b, "SELECT count(*) FROM t", NULL) == 70 && integrity_ok(b));
+    sqlite3_close(b);
+}
+
 /* Two connections open a database that does not exist yet; the one that
  * did not create it finds the header at its next transaction. */
 static void test_two_connections_new_db(void)
@@ -592,6 +654,8 @@ int main(void)
     RUN(test_foreign_journal);
     RUN(test_rotate_and_rekey);
     RUN(test_two_connections_new_db);
+    RUN(test_wal_rewritten_commit_survives);
+    RUN(test_wal_rollback_then_other_writer);
     RUN_WITH(test_read_ahead_coherent, "delete");
     RUN_WITH(test_read_ahead_coherent, "wal");
     RUN(test_wal_reader_revoked);
