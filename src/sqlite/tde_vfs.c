@@ -856,6 +856,10 @@ static int cf_io_lock(sqlite3_file *file, int level)
 static int cf_io_unlock(sqlite3_file *file, int level)
 {
     cf_tde_file *p = (cf_tde_file *)file;
+    /* In exclusive locking mode no WAL lock is released (cf_io_shm_lock):
+     * leaving that mode releases the file lock instead. */
+    if (p->wal)
+        (void)cf_wal_flush(p->wal);
     return CF_REAL(p)->pMethods->xUnlock(CF_REAL(p), level);
 }
 
@@ -942,10 +946,17 @@ static int cf_io_shm_lock(sqlite3_file *file, int offset, int n, int flags)
     /* Slot 0 is the WAL's write lock: before another writer may start,
      * what this one gathered goes out (uncommitted frames only: a commit
      * wrote its own; SQLite ignores an unlock's result, and a failed write
-     * of frames past the last commit loses nothing). */
+     * of frames past the last commit loses nothing).  The same when the
+     * file lock is released (cf_io_unlock). */
     if (offset == 0 && n == 1 && flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && p->wal)
         (void)cf_wal_flush(p->wal);
     int rc = CF_REAL(p)->pMethods->xShmLock(CF_REAL(p), offset, n, flags);
+    /* Taking it, this connection's appends start wherever the log now ends
+     * (another writer may have started it again); its rewrites can only be
+     * of frames it appends from here on. */
+    if (rc == SQLITE_OK && offset == 0 && n == 1 &&
+        flags == (SQLITE_SHM_LOCK | SQLITE_SHM_EXCLUSIVE) && p->wal)
+        p->wal->wal_end = 0;
     /* A WAL read transaction takes a read mark (slots 3-7) and may keep the
      * shared file lock for good: read-ahead is dropped and the cache period
      * checked here too. */

@@ -537,6 +537,33 @@ static void test_wal_rollback_then_other_writer(void)
     sqlite3_close(b);
 }
 
+/* The same after exclusive locking mode (no WAL locks are taken, so none
+ * is released) switched back to normal. */
+static void test_wal_rollback_exclusive_then_other_writer(void)
+{
+    remove_all(db_path);
+    sqlite3 *a = NULL, *b = NULL;
+    CHECK(open_db(db_path, key1, &a) == SQLITE_OK &&
+          exec(a, "PRAGMA journal_mode=wal") == SQLITE_OK);
+    fill(a, 10);
+    CHECK(exec(a, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA cache_size=10; "
+                  "PRAGMA locking_mode=EXCLUSIVE") == SQLITE_OK);
+    CHECK(exec(a, "BEGIN; "
+                  "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60) "
+                  "INSERT INTO t(v) SELECT printf('%.1000c', 'z') FROM c; ROLLBACK") == SQLITE_OK);
+    CHECK(exec(a, "PRAGMA locking_mode=NORMAL") == SQLITE_OK);
+    CHECK(scalar(a, "SELECT count(*) FROM t", NULL) == 10); /* releases the lock */
+    CHECK(open_db(db_path, key1, &b) == SQLITE_OK);
+    CHECK(exec(b,
+               "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60) "
+               "INSERT INTO t(v) SELECT 'from-b-' || printf('%.1000c', 'b') FROM c") == SQLITE_OK);
+    CHECK(scalar(a, "SELECT count(*) FROM t WHERE v LIKE 'from-b-%'", NULL) == 60);
+    sqlite3_close(a);
+    CHECK(scalar(b, "SELECT count(*) FROM t WHERE v LIKE 'from-b-%'", NULL) == 60);
+    CHECK(integrity_ok(b));
+    sqlite3_close(b);
+}
+
 /* Two connections open a database that does not exist yet; the one that
  * did not create it finds the header at its next transaction. */
 static void test_two_connections_new_db(void)
@@ -656,6 +683,7 @@ int main(void)
     RUN(test_two_connections_new_db);
     RUN(test_wal_rewritten_commit_survives);
     RUN(test_wal_rollback_then_other_writer);
+    RUN(test_wal_rollback_exclusive_then_other_writer);
     RUN_WITH(test_read_ahead_coherent, "delete");
     RUN_WITH(test_read_ahead_coherent, "wal");
     RUN(test_wal_reader_revoked);
