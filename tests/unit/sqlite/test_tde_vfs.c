@@ -511,19 +511,27 @@ static void test_wal_rewritten_commit_survives(void)
 
 /* Frames a rolled-back transaction wrote (or gathered) lie past the last
  * commit; another connection then commits over the same places in the
- * WAL.  Nothing of the first may reach the file after that. */
-static void test_wal_rollback_then_other_writer(void)
+ * WAL.  Nothing of the first may reach the file after that: in normal
+ * locking mode, and after exclusive mode (where no WAL lock is taken, so
+ * none is released) switched back to normal. */
+static void test_wal_rollback_then_other_writer(const char *locking)
 {
     remove_all(db_path);
     sqlite3 *a = NULL, *b = NULL;
+    char sql[128];
+    snprintf(sql, sizeof sql,
+             "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA cache_size=10; PRAGMA locking_mode=%s",
+             locking);
     CHECK(open_db(db_path, key1, &a) == SQLITE_OK &&
           exec(a, "PRAGMA journal_mode=wal") == SQLITE_OK);
     fill(a, 10);
-    CHECK(exec(a, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA cache_size=10") == SQLITE_OK);
-    CHECK(open_db(db_path, key1, &b) == SQLITE_OK);
+    CHECK(exec(a, sql) == SQLITE_OK);
     CHECK(exec(a, "BEGIN; "
                   "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60) "
                   "INSERT INTO t(v) SELECT printf('%.1000c', 'z') FROM c; ROLLBACK") == SQLITE_OK);
+    CHECK(exec(a, "PRAGMA locking_mode=NORMAL") == SQLITE_OK);
+    CHECK(scalar(a, "SELECT count(*) FROM t", NULL) == 10); /* releases an exclusive lock */
+    CHECK(open_db(db_path, key1, &b) == SQLITE_OK);
     CHECK(exec(b,
                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60) "
                "INSERT INTO t(v) SELECT 'from-b-' || printf('%.1000c', 'b') FROM c") == SQLITE_OK);
@@ -534,33 +542,6 @@ static void test_wal_rollback_then_other_writer(void)
     sqlite3_close(b);
     CHECK(open_db(db_path, key1, &b) == SQLITE_OK);
     CHECK(scalar(b, "SELECT count(*) FROM t", NULL) == 70 && integrity_ok(b));
-    sqlite3_close(b);
-}
-
-/* The same after exclusive locking mode (no WAL locks are taken, so none
- * is released) switched back to normal. */
-static void test_wal_rollback_exclusive_then_other_writer(void)
-{
-    remove_all(db_path);
-    sqlite3 *a = NULL, *b = NULL;
-    CHECK(open_db(db_path, key1, &a) == SQLITE_OK &&
-          exec(a, "PRAGMA journal_mode=wal") == SQLITE_OK);
-    fill(a, 10);
-    CHECK(exec(a, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA cache_size=10; "
-                  "PRAGMA locking_mode=EXCLUSIVE") == SQLITE_OK);
-    CHECK(exec(a, "BEGIN; "
-                  "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60) "
-                  "INSERT INTO t(v) SELECT printf('%.1000c', 'z') FROM c; ROLLBACK") == SQLITE_OK);
-    CHECK(exec(a, "PRAGMA locking_mode=NORMAL") == SQLITE_OK);
-    CHECK(scalar(a, "SELECT count(*) FROM t", NULL) == 10); /* releases the lock */
-    CHECK(open_db(db_path, key1, &b) == SQLITE_OK);
-    CHECK(exec(b,
-               "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60) "
-               "INSERT INTO t(v) SELECT 'from-b-' || printf('%.1000c', 'b') FROM c") == SQLITE_OK);
-    CHECK(scalar(a, "SELECT count(*) FROM t WHERE v LIKE 'from-b-%'", NULL) == 60);
-    sqlite3_close(a);
-    CHECK(scalar(b, "SELECT count(*) FROM t WHERE v LIKE 'from-b-%'", NULL) == 60);
-    CHECK(integrity_ok(b));
     sqlite3_close(b);
 }
 
@@ -682,8 +663,8 @@ int main(void)
     RUN(test_rotate_and_rekey);
     RUN(test_two_connections_new_db);
     RUN(test_wal_rewritten_commit_survives);
-    RUN(test_wal_rollback_then_other_writer);
-    RUN(test_wal_rollback_exclusive_then_other_writer);
+    RUN_WITH(test_wal_rollback_then_other_writer, "NORMAL");
+    RUN_WITH(test_wal_rollback_then_other_writer, "EXCLUSIVE");
     RUN_WITH(test_read_ahead_coherent, "delete");
     RUN_WITH(test_read_ahead_coherent, "wal");
     RUN(test_wal_reader_revoked);
