@@ -39,9 +39,8 @@ struct cf_extent_writer {
     uint64_t segments;      /* sealed so far = index of the next one */
     uint64_t plaintext_len; /* accepted so far, sealed or pending */
     uint64_t stored_len;    /* handed to the sink so far */
-    /* Both buffers grow with the data up to a segment (plus tag): a 1 KiB
-     * put does not allocate, zero and wipe a whole segment of secret memory
-     * (its wipe alone was 2% of a small put's CPU). */
+    /* Both grow with the data, up to a segment (plus tag): a small blob
+     * does not allocate, zero and wipe a whole segment of secret memory. */
     cf_buf pending;  /* secret: plaintext not yet sealed, < 1 segment */
     uint8_t *sealed; /* ciphertext and tag of the segment being sealed */
     size_t sealed_cap;

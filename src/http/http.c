@@ -974,11 +974,10 @@ static unsigned cf_http_cores(void)
 }
 
 /* Worker threads: four per core (at least eight), so that requests waiting
- * on fsync, PostgreSQL or the vault leave others running, and so that more
- * puts share one group commit (four per core: 1 KiB puts +13% over two, small
- * gets and the vault unchanged); one per core runs at a time
- * (cf_http_cores) while none blocks: more running at once only add lock
- * contention (docs/benchmarks.md).  COFFER_WORKERS overrides the count. */
+ * on fsync, PostgreSQL or the vault leave others running and more puts share
+ * one group commit; one per core runs at a time (cf_http_cores) while none
+ * blocks, since more only add lock contention (docs/benchmarks.md).
+ * COFFER_WORKERS overrides the count. */
 static unsigned cf_http_worker_count(const cf_http_config *config)
 {
     if (config->workers)

@@ -598,16 +598,14 @@ static int cf_wal_read(cf_tde_file *p, void *buf, int amt, sqlite3_int64 off)
 #define CF_WAL_RUN_MAX (128 * 1024)
 _Static_assert(CF_WAL_RUN_MAX >= CF_WAL_FRAME_HEADER + CF_TDE_PAGE_MAX, "a frame fits a run");
 
-/* Writes the gathered frames, then a held header, in one call each.  SQLite
- * writes a frame's header and its page in two calls and a commit's frames
- * one after another (24 pwrite calls for a 1 KiB put); gathered, they go
- * out when the commit frame comes, so no commit returns before its frames
- * are in the file.  Every other access to the WAL (a read, a sync, its
- * size, a truncation, the close, a header rewritten in place) and the
- * release of the WAL's write lock call this first, so the file reads as
- * SQLite wrote it and nothing is written once another writer may start.
- * Only uncommitted frames can be pending then; on failure they are
- * dropped, as SQLite drops frames past the last commit. */
+/* Writes the gathered frames, then a held header.  SQLite writes a frame's
+ * header and page in two calls and a commit's frames one after another;
+ * gathered, they go out at the commit frame, so no commit returns before
+ * its frames are in the file.  Every other access to the WAL and the
+ * release of its write lock (or the file lock) call this first, so the file
+ * reads as SQLite wrote it and nothing lands once another writer may start.
+ * Only uncommitted frames can be pending then: on failure they are dropped,
+ * as SQLite drops frames past the last commit. */
 static int cf_wal_flush(cf_tde_file *p)
 {
     if (p->kind != CF_KIND_WAL)
